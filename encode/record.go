@@ -1,0 +1,246 @@
+package encode
+
+import (
+	"math"
+	"unsafe"
+)
+
+// Kind is the type of a Value.
+type Kind uint8
+
+// The kinds a Value can hold. KindEmpty is the zero Value.
+const (
+	KindEmpty Kind = iota
+	KindString
+	KindInt64
+	KindFloat64
+	KindBool
+	KindBytes
+)
+
+// Value is a typed attribute value. Scalars live in num and never box;
+// strings and bytes live in str. A Value must not be modified once it is
+// part of a record.
+type Value struct {
+	str  string
+	num  uint64
+	kind Kind
+}
+
+// StringValue returns a Value for a string.
+func StringValue(s string) Value { return Value{str: s, kind: KindString} }
+
+// Int64Value returns a Value for an int64.
+func Int64Value(v int64) Value { return Value{num: uint64(v), kind: KindInt64} }
+
+// Float64Value returns a Value for a float64.
+func Float64Value(v float64) Value { return Value{num: math.Float64bits(v), kind: KindFloat64} }
+
+// BoolValue returns a Value for a bool.
+func BoolValue(v bool) Value {
+	var n uint64
+	if v {
+		n = 1
+	}
+	return Value{num: n, kind: KindBool}
+}
+
+// BytesValue returns a Value that shares b. The caller must not modify b
+// afterwards; engine copies bytes before it builds a BytesValue.
+func BytesValue(b []byte) Value {
+	return Value{str: unsafe.String(unsafe.SliceData(b), len(b)), kind: KindBytes}
+}
+
+// Kind returns the kind of v.
+func (v Value) Kind() Kind { return v.kind }
+
+// Str returns the string of a KindString or KindBytes value, else "".
+func (v Value) Str() string { return v.str }
+
+// Int64 returns the integer of a KindInt64 value.
+func (v Value) Int64() int64 { return int64(v.num) }
+
+// Float64 returns the float of a KindFloat64 value.
+func (v Value) Float64() float64 { return math.Float64frombits(v.num) }
+
+// Bool returns the bool of a KindBool value.
+func (v Value) Bool() bool { return v.num != 0 }
+
+// Bytes returns the bytes of a KindBytes value. The result must not be modified.
+func (v Value) Bytes() []byte { return unsafe.Slice(unsafe.StringData(v.str), len(v.str)) }
+
+// WithStr returns v with its string or bytes replaced by s (used to truncate).
+func (v Value) WithStr(s string) Value { v.str = s; return v }
+
+// Attr is a key and a typed value.
+type Attr struct {
+	Key   string
+	Value Value
+}
+
+// TraceID is an OTLP trace id.
+type TraceID [16]byte
+
+// SpanID is an OTLP span id.
+type SpanID [8]byte
+
+// IsZero reports whether t is all zeros (invalid per W3C).
+func (t TraceID) IsZero() bool { return t == TraceID{} }
+
+// IsZero reports whether s is all zeros (invalid per W3C).
+func (s SpanID) IsZero() bool { return s == SpanID{} }
+
+// Usage is LLM token usage, with the original's names.
+type Usage struct {
+	QuestionTokens   int64
+	PromptTokens     int64
+	CompletionTokens int64
+	TotalTokens      int64
+}
+
+// Add returns u + o.
+func (u Usage) Add(o Usage) Usage {
+	return Usage{
+		QuestionTokens:   u.QuestionTokens + o.QuestionTokens,
+		PromptTokens:     u.PromptTokens + o.PromptTokens,
+		CompletionTokens: u.CompletionTokens + o.CompletionTokens,
+		TotalTokens:      u.TotalTokens + o.TotalTokens,
+	}
+}
+
+// EventKind says what an Event is.
+type EventKind uint8
+
+// Event kinds. Info and Error are the original's log entries (span events
+// "INFO" / "ERROR"); Exception is an OTel exception event.
+const (
+	EventInfo EventKind = iota
+	EventError
+	EventException
+)
+
+// Event is a timestamped log entry or exception of a node or run.
+type Event struct {
+	TimeUnixNano int64
+	Kind         EventKind
+	Message      string // log message, or exception.message
+	Type         string // exception.type
+	Stacktrace   string // exception.stacktrace, may be empty
+}
+
+// StatusCode is the OTLP span status code.
+type StatusCode uint8
+
+// Status codes, numbered as in OTLP.
+const (
+	StatusUnset StatusCode = 0
+	StatusOK    StatusCode = 1
+	StatusError StatusCode = 2
+)
+
+// Node is one finished node execution: a child span of its run and one
+// entry of the run trace log. Slices point into storage owned by the
+// engine and are valid only during the Sink call that hands them out.
+type Node struct {
+	SpanID        SpanID
+	NodeID        string // "type:uuid", e.g. "llm:1"
+	NodeType      string
+	NodeName      string
+	Next          []string // node ids that follow (next_log_ids)
+	StartUnixNano int64
+	EndUnixNano   int64
+	// FirstFrameUnixNano is the time of the first streamed output, 0 if none.
+	FirstFrameUnixNano int64
+	LLMOutput          string
+	Input              []Attr
+	Output             []Attr
+	Config             []Attr
+	Usage              Usage
+	HasUsage           bool
+	Events             []Event
+	Status             StatusCode
+	StatusMessage      string
+	// Incomplete is set when the node was never ended and was closed by
+	// its run's end; Status is then StatusError.
+	Incomplete bool
+	// DroppedAttrs and DroppedEvents count what passed the limits.
+	DroppedAttrs  uint32
+	DroppedEvents uint32
+}
+
+// Running reports the original's running_status: true unless the node failed.
+func (n *Node) Running() bool { return n.Status != StatusError }
+
+// Run is one finished workflow run: the root span and the run trace log.
+type Run struct {
+	TraceID      TraceID
+	SpanID       SpanID
+	ParentSpanID SpanID // set when the run joined a caller's trace
+	TraceState   string
+
+	ServiceID string
+	FlowID    string
+	SID       string
+	AppID     string
+	UID       string
+	BotID     string
+	ChatID    string
+	Sub       string
+	Caller    string
+	LogCaller string
+	Question  string
+	Answer    string
+
+	StartUnixNano int64
+	EndUnixNano   int64
+
+	Srv    []Attr // srv map of the trace log
+	SrvTag []Attr // srv_tag map of the trace log
+	Attrs  []Attr // extra span attributes
+
+	Code    int64  // the run's return code (status.code, span attribute "code")
+	Message string // status.message
+
+	// Usage is the sum of the nodes' usage, computed once when the run ends.
+	Usage Usage
+
+	Events []Event
+	Nodes  []*Node // in start order
+
+	Status        StatusCode
+	StatusMessage string
+	// Incomplete is set when the run was never ended and was closed after
+	// the engine's idle timeout.
+	Incomplete    bool
+	DroppedAttrs  uint32
+	DroppedEvents uint32
+	DroppedNodes  uint32
+}
+
+// FirstFrameUnixNano returns the start of the first node whose type is
+// "message" or "node-end" (the original's run first frame), or 0.
+func (r *Run) FirstFrameUnixNano() int64 {
+	for _, n := range r.Nodes {
+		if n.NodeType == "message" || n.NodeType == "node-end" {
+			return n.StartUnixNano
+		}
+	}
+	return 0
+}
+
+// Resource identifies the process that produced the records.
+type Resource struct {
+	ServiceName       string
+	ServiceInstanceID string
+	HostIP            string
+	// Attrs are extra resource attributes (OTEL_RESOURCE_ATTRIBUTES).
+	Attrs []Attr
+}
+
+// Scope name and version written on every scope of every request.
+const (
+	ScopeName    = "github.com/flowtel/flowtel"
+	ScopeVersion = "0.1.0"
+	SpanVersion  = "1.0.0"  // span attribute span_version, as the original
+	LogVersion   = "v2.0.0" // run trace log "version", as the original
+)
