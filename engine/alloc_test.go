@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/flowtel/flowtel/internal/race"
+)
+
+// wantAllocs asserts that f allocates exactly n times per run on average.
+func wantAllocs(t *testing.T, n float64, f func()) {
+	t.Helper()
+	if race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	if got := testing.AllocsPerRun(1000, f); got != n {
+		t.Errorf("got %v allocs, want %v", got, n)
+	}
+}
+
+var attrs8 = [8]Attr{
+	String("query", "what is the weather"), String("model", "spark-4"), Int64("max_tokens", 2048),
+	Float64("temperature", 0.7), Bool("stream", true), String("system", "you are helpful"),
+	Int64("top_k", 4), String("plugin", "weather"),
+}
+
+// TestAllocs gives the exact allocation budget of every hot call.
+func TestAllocs(t *testing.T) {
+	e, err := New(WithLimits(Limits{Attrs: 16, Events: 4}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	raw := []byte("raw bytes")
+	node := func(run Run) {
+		n := run.StartNode("llm:1", "llm", "LLM")
+		n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
+		n.Output(attrs8[4], attrs8[5])
+		n.Config(attrs8[6], attrs8[7])
+		n.Usage(Usage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3})
+		n.Info("called")
+		n.End()
+	}
+	cases := []struct {
+		name string
+		n    float64
+		f    func()
+	}{
+		{"StartRun+End", 0, func() { e.StartRun(RunInfo{FlowID: "f", AppID: "a"}).End(0, "ok") }},
+		{"StartNode+8attrs+Usage+Info+End", 0, func() {
+			run := e.StartRun(RunInfo{})
+			node(run)
+			run.End(0, "")
+		}},
+		{"every node call", 0, func() {
+			run := e.StartRun(RunInfo{})
+			n := run.StartNode("llm:1", "llm", "LLM")
+			n.Next("a:1", "b:1")
+			n.Input(Bytes("raw", raw))
+			n.LLMOutput("out")
+			n.FirstFrame()
+			n.Error("bad")
+			_ = n.SpanContext()
+			n.End()
+			run.Answer("a")
+			run.Srv("k", "v")
+			run.SrvTag("k", "v")
+			run.SetAttributes(Int("x", 1))
+			run.Info("i")
+			run.End(0, "")
+		}},
+		{"overflow: attrs and events past limits", 0, func() {
+			run := e.StartRun(RunInfo{})
+			n := run.StartNode("llm:1", "llm", "LLM")
+			n.Input(attrs8[:]...)
+			n.Output(attrs8[:]...)
+			n.Config(attrs8[:]...) // 8 over the limit of 16
+			for i := 0; i < 6; i++ {
+				n.Info("x") // 2 over the limit of 4
+			}
+			n.End()
+			run.End(0, "")
+		}},
+		{"stale calls after End", 0, func() {
+			run := e.StartRun(RunInfo{})
+			n := run.StartNode("a:1", "a", "a")
+			n.End()
+			run.End(0, "")
+			n.End()
+			n.Input(attrs8[0])
+			run.End(0, "")
+			run.StartNode("b:1", "b", "b").End()
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			// Warm the arena and node pool with more records than the
+			// measurement uses, then let the pipeline return them.
+			for i := 0; i < 1500; i++ {
+				c.f()
+			}
+			if err := e.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			wantAllocs(t, c.n, c.f)
+		})
+	}
+}

@@ -1,0 +1,68 @@
+// Package engine is the API a workflow engine calls to trace its runs and
+// nodes, and the pipeline that turns them into spans, run trace logs and
+// metrics for a Sink.
+//
+//	eng, err := engine.New(engine.WithSink(sink))
+//	run := eng.StartRun(engine.RunInfo{FlowID: "f1", AppID: "app", UID: "u1"})
+//	n := run.StartNode("llm:1", "llm", "Answer")
+//	n.Input(engine.String("query", q))
+//	n.Usage(engine.Usage{PromptTokens: 12, CompletionTokens: 40, TotalTokens: 52})
+//	n.End()
+//	run.End(0, "success")
+//
+// # Data flow
+//
+// A Run and a Node are small value handles on pooled records. Calls write
+// into the record on the caller's goroutine with no lock: the record has one
+// writer. Run.End pushes the run's record (a pointer) into the ring shard of
+// the caller's P; one pipeline goroutine drains the shards in batches, closes
+// nodes left open, orders the nodes, sums usage once, folds latencies into
+// metrics and hands batches to the Sink. Then the records are reused.
+//
+// # Concurrency
+//
+// Engine methods are safe for concurrent use. A Run's methods are called by
+// one goroutine at a time, except StartNode, which parallel branches may
+// call at once. A Node's methods are called by one goroutine at a time. End
+// nodes before their run: a node still open when its run ends is closed and
+// exported as incomplete. Handles stay safe after End: every call on them is
+// a no-op counted in Stats.StaleCalls, never a write into a reused record.
+//
+// # Allocation
+//
+// StartRun, every Run and Node method and End allocate nothing in steady
+// state (TestAllocs gives the exact budgets). Exceptions: RecordError
+// allocates what err.Error() allocates, plus the stack with
+// WithStackTraces; the first use of a record allocates it; a node with more
+// than 8 input, output or config attributes grows a slice once per record.
+// Strings are kept, not copied; Bytes values are copied into the record.
+//
+// # Clock
+//
+// StartRun reads time.Now once: it anchors the run's wall time and gives the
+// monotonic reading. Every later event (node start and end, log entries,
+// first frame, run end) reads only the monotonic clock, once, and derives
+// its wall time from the run's anchor, so durations are monotonic.
+//
+// # Accounting
+//
+// Every run and node offered is a span accepted. Each leaves as exported
+// (taken by the sink) or dropped by a DropReason; the rest is in flight:
+// Stats().Accepted == Exported + Dropped + InFlight, and InFlight is zero
+// after Shutdown. Runs never ended are closed after the idle timeout (and
+// at Shutdown) and exported as incomplete, with status error.
+//
+// # Rejected alternatives
+//
+//   - Records copied by value into the rings (DESIGN.md's first sketch): a
+//     node with 8 attributes is over 1 KiB, and the run trace log needs
+//     every node of a run together anyway. Nodes accumulate in pooled
+//     records linked to their run; the ring carries one pointer per run.
+//   - One ring write per node: costs a second cursor update per node and
+//     makes the pipeline regroup nodes by run. Node spans leave when their
+//     run ends, which is also when Jaeger can show the whole trace.
+//   - A mutex per run for parallel StartNode: nodes are pushed on a
+//     lock-free list (one CAS), and the pipeline reverses it.
+//   - sync.Pool for runs: runs live in a fixed arena instead, which is also
+//     the registry the idle-timeout scan walks and the RunsInFlight bound.
+package engine

@@ -1,0 +1,310 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/ringbuf"
+	"github.com/flowtel/flowtel/sid"
+)
+
+// Engine captures runs and nodes and hands them, finished, to its Sink.
+// All its methods are safe for concurrent use.
+type Engine struct {
+	cfg   config
+	base  time.Time // monotonic origin of every reading
+	ring  *ringbuf.Sharded[*runRecord]
+	arena *arena
+	nodes sync.Pool
+	sid   *sid.Generator
+	sink  Sink
+	stats stats
+
+	closed   atomic.Bool
+	ctl      chan ctlRequest
+	done     chan struct{}
+	shutOnce sync.Once
+	shutErr  error
+	metrics  *Metrics
+}
+
+// New returns a running engine. Invalid options return an error wrapping
+// one of the package's sentinel errors.
+func New(opts ...Option) (*Engine, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o.apply(&cfg)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		cfg:   cfg,
+		base:  time.Now(),
+		arena: newArena(cfg.limits.RunsInFlight),
+		sink:  cfg.sink,
+		ctl:   make(chan ctlRequest, 16),
+		done:  make(chan struct{}),
+	}
+	if e.sink == nil {
+		e.sink = discardSink{}
+	}
+	if cfg.errorHandler == nil {
+		e.cfg.errorHandler = func(error) {}
+	}
+	if cfg.sid != nil {
+		g, err := sid.New(*cfg.sid)
+		if err != nil {
+			return nil, fmt.Errorf("engine: SID configuration: %w", err)
+		}
+		e.sid = g
+	}
+	e.nodes.New = func() any { return newNodeRecord(e) }
+	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
+		Shards:       cfg.shards,
+		Capacity:     cfg.capacity,
+		Policy:       cfg.policy,
+		BlockTimeout: cfg.blockTimeout,
+		WakeAt:       wakeAt(cfg),
+		OnDrop:       e.onRingDrop,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: ring: %w", err)
+	}
+	e.ring = ring
+	e.metrics = newMetrics(e)
+	go e.loop()
+	return e, nil
+}
+
+// wakeAt is the shard fill that wakes the pipeline early: about a batch of
+// runs of a few nodes each, so a busy engine drains in batches.
+func wakeAt(cfg config) int {
+	w := cfg.batchSpans / 8
+	if w < 1 {
+		w = 1
+	}
+	if w > cfg.capacity/2 {
+		w = cfg.capacity / 2
+	}
+	return w
+}
+
+// mono reads the monotonic clock once, in nanoseconds since New.
+func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
+
+func newTraceID() (t encode.TraceID) {
+	for t.IsZero() {
+		a, b := rand.Uint64(), rand.Uint64()
+		for i := 0; i < 8; i++ {
+			t[i], t[8+i] = byte(a>>(56-8*i)), byte(b>>(56-8*i))
+		}
+	}
+	return t
+}
+
+func newSpanID() (s encode.SpanID) {
+	for s.IsZero() {
+		a := rand.Uint64()
+		for i := 0; i < 8; i++ {
+			s[i] = byte(a >> (56 - 8*i))
+		}
+	}
+	return s
+}
+
+// StartRun starts a workflow run. When the engine is shut down or
+// Limits.RunsInFlight runs are in flight it returns a no-op Run and counts
+// the drop.
+func (e *Engine) StartRun(info RunInfo) Run {
+	e.stats.accepted.Add(1)
+	if e.closed.Load() {
+		e.stats.drop(DropShutdown, 1)
+		return Run{}
+	}
+	idx := e.arena.pop()
+	if idx < 0 {
+		e.stats.drop(DropRunLimit, 1)
+		return Run{}
+	}
+	r := e.arena.slots[idx].Load()
+	if r == nil {
+		r = newRunRecord(e, idx)
+		e.arena.slots[idx].Store(r)
+	}
+	now := time.Now()
+	r.startMono = int64(now.Sub(e.base))
+	r.StartUnixNano = now.UnixNano()
+	r.lastActive.Store(r.startMono)
+	if info.Parent.IsValid() {
+		r.TraceID, r.ParentSpanID, r.TraceState = info.Parent.TraceID, info.Parent.SpanID, info.Parent.TraceState
+	} else {
+		r.TraceID = newTraceID()
+	}
+	r.SpanID = newSpanID()
+	r.ServiceID, r.FlowID, r.BotID, r.Sub = e.value(info.ServiceID), e.value(info.FlowID), e.value(info.BotID), e.value(info.Sub)
+	r.AppID, r.UID, r.ChatID = e.value(info.AppID), e.value(info.UID), e.value(info.ChatID)
+	r.Caller, r.LogCaller, r.Question = e.value(info.Caller), e.value(info.LogCaller), e.value(info.Question)
+	r.SID = e.value(info.SID)
+	if r.SID == "" && e.sid != nil {
+		r.setSID()
+	}
+	r.state.Store(stateOpen)
+	return Run{r: r, gen: r.gen.Load()}
+}
+
+// value applies Limits.ValueBytes to a string.
+func (e *Engine) value(s string) string {
+	if len(s) > e.cfg.limits.ValueBytes {
+		e.stats.valuesTruncated.Add(1)
+		return truncate(s, e.cfg.limits.ValueBytes)
+	}
+	return s
+}
+
+// appendAttr appends a to dst within Limits.Attrs, truncating its value
+// and copying bytes into n's buffer (n is nil for run attributes, whose
+// bytes values are kept as given).
+func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32, n *nodeRecord) []encode.Attr {
+	count := len(dst)
+	if n != nil {
+		count = n.attrCount()
+	}
+	if count >= e.cfg.limits.Attrs {
+		*dropped++
+		e.stats.attrsDropped.Add(1)
+		return dst
+	}
+	switch a.Value.Kind() {
+	case encode.KindString:
+		if len(a.Value.Str()) > e.cfg.limits.ValueBytes {
+			a.Value = a.Value.WithStr(e.value(a.Value.Str()))
+		}
+	case encode.KindBytes:
+		b := a.Value.Bytes()
+		if len(b) > e.cfg.limits.ValueBytes {
+			e.stats.valuesTruncated.Add(1)
+			b = b[:e.cfg.limits.ValueBytes]
+		}
+		if n != nil {
+			b = n.copyBytes(b)
+		} else {
+			b = append([]byte(nil), b...)
+		}
+		a.Value = encode.BytesValue(b)
+	}
+	return append(dst, a)
+}
+
+// appendEvent appends a log entry within Limits.Events.
+func (e *Engine) appendEvent(dst []encode.Event, t int64, kind encode.EventKind, msg string, dropped *uint32) []encode.Event {
+	if len(dst) >= e.cfg.limits.Events {
+		*dropped++
+		e.stats.eventsDropped.Add(1)
+		return dst
+	}
+	return append(dst, encode.Event{TimeUnixNano: t, Kind: kind, Message: e.value(msg)})
+}
+
+// onRingDrop is called by the ring for every run it could not keep.
+func (e *Engine) onRingDrop(r *runRecord, reason ringbuf.Reason) {
+	spans := uint64(1 + r.accepted.Load())
+	switch reason {
+	case ringbuf.ReasonFull:
+		e.stats.drop(DropRingFull, spans)
+	case ringbuf.ReasonEvicted:
+		e.stats.drop(DropRingEvicted, spans)
+	case ringbuf.ReasonTimeout:
+		e.stats.drop(DropBlockTimeout, spans)
+	default:
+		e.stats.drop(DropShutdown, spans)
+	}
+	e.release(r)
+}
+
+// release returns a run and its nodes for reuse. Every handle on them
+// becomes stale.
+func (e *Engine) release(r *runRecord) {
+	for n := r.nodes.Load(); n != nil; {
+		next := n.next
+		n.gen.Add(1)
+		n.state.Store(stateFree)
+		n.reset()
+		e.nodes.Put(n)
+		n = next
+	}
+	r.gen.Add(1)
+	r.state.Store(stateFree)
+	r.reset()
+	e.arena.push(r.idx)
+}
+
+// Stats returns a snapshot of the engine's accounting.
+func (e *Engine) Stats() Stats { return e.stats.snapshot() }
+
+type ctlKind uint8
+
+const (
+	ctlFlush ctlKind = iota
+	ctlShutdown
+)
+
+// ctlRequest travels on the control path, never through the rings.
+type ctlRequest struct {
+	kind ctlKind
+	ctx  context.Context
+	done chan error
+}
+
+// ForceFlush hands every run ended before the call to the sink and flushes
+// the sink. It returns ctx's error if ctx ends first; the work goes on.
+func (e *Engine) ForceFlush(ctx context.Context) error {
+	if e.closed.Load() {
+		return ErrShutdown
+	}
+	return e.control(ctx, ctlFlush)
+}
+
+func (e *Engine) control(ctx context.Context, kind ctlKind) error {
+	req := ctlRequest{kind: kind, ctx: ctx, done: make(chan error, 1)}
+	select {
+	case e.ctl <- req:
+		e.ring.Wake()
+	case <-e.done:
+		return ErrShutdown
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Shutdown stops accepting runs, closes every run still open as incomplete,
+// hands everything to the sink, and shuts the sink down. It is idempotent;
+// later calls return the first call's result. If ctx ends first it returns
+// ctx's error and what is left is counted in Stats as in flight.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	first := false
+	e.shutOnce.Do(func() {
+		first = true
+		e.closed.Store(true)
+		e.shutErr = e.control(ctx, ctlShutdown)
+	})
+	if !first {
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return e.shutErr
+}

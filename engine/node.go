@@ -1,0 +1,228 @@
+package engine
+
+import (
+	"reflect"
+	"runtime"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// nodeInline sizes the inline attribute arrays of a node: 8 per kind holds
+// the input, output and config of the workflows we measured, so recording
+// them allocates nothing (BenchmarkCapture/node/attrs8).
+const nodeInline = 8
+
+type nodeRecord struct {
+	encode.Node
+	e     *Engine
+	run   *runRecord
+	next  *nodeRecord // in the run's list
+	gen   atomic.Uint32
+	state atomic.Uint32
+
+	in, out, cfg [nodeInline]encode.Attr
+	events       [4]encode.Event
+	nextIDs      [4]string
+	bytes        []byte // copies of Bytes values, reused
+}
+
+func newNodeRecord(e *Engine) *nodeRecord {
+	n := &nodeRecord{e: e}
+	n.Input, n.Output, n.Config = n.in[:0], n.out[:0], n.cfg[:0]
+	n.Events, n.Next = n.events[:0], n.nextIDs[:0]
+	return n
+}
+
+func (n *nodeRecord) reset() {
+	clear(n.Input)
+	clear(n.Output)
+	clear(n.Config)
+	clear(n.Events)
+	clear(n.Next)
+	in, out, cfg, ev, next := n.Input[:0], n.Output[:0], n.Config[:0], n.Events[:0], n.Next[:0]
+	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next}
+	n.run, n.next = nil, nil
+	n.bytes = n.bytes[:0]
+}
+
+// Node is a handle on one node execution. The zero Node is a no-op handle.
+// A Node's methods must be called from one goroutine at a time. After End
+// (or RecordError) every call is a counted no-op, even when the engine has
+// reused the record for another node.
+type Node struct {
+	n   *nodeRecord
+	gen uint32
+}
+
+func (h Node) live() *nodeRecord {
+	n := h.n
+	if n == nil {
+		return nil
+	}
+	if n.gen.Load() != h.gen || n.state.Load() != stateOpen {
+		n.e.stats.staleCalls.Add(1)
+		return nil
+	}
+	return n
+}
+
+// IsRecording reports whether the node is open.
+func (h Node) IsRecording() bool {
+	return h.n != nil && h.n.gen.Load() == h.gen && h.n.state.Load() == stateOpen
+}
+
+// SpanContext returns the node's span context, the parent to hand to the
+// calls the node makes.
+func (h Node) SpanContext() SpanContext {
+	if !h.IsRecording() {
+		return SpanContext{}
+	}
+	r := h.n.run
+	return SpanContext{TraceID: r.TraceID, SpanID: h.n.SpanID, TraceState: r.TraceState, Sampled: true}
+}
+
+// Next records the ids of the nodes that follow this one.
+func (h Node) Next(ids ...string) {
+	n := h.live()
+	if n == nil {
+		return
+	}
+	for _, id := range ids {
+		if n.attrCount() >= n.e.cfg.limits.Attrs {
+			n.DroppedAttrs++
+			n.e.stats.attrsDropped.Add(1)
+			continue
+		}
+		n.Next = append(n.Next, n.e.value(id))
+	}
+}
+
+func (n *nodeRecord) attrCount() int {
+	return len(n.Input) + len(n.Output) + len(n.Config) + len(n.Next)
+}
+
+// Input adds input values.
+func (h Node) Input(attrs ...Attr) {
+	if n := h.live(); n != nil {
+		for _, a := range attrs {
+			n.Input = n.e.appendAttr(n.Input, a, &n.DroppedAttrs, n)
+		}
+	}
+}
+
+// Output adds output values.
+func (h Node) Output(attrs ...Attr) {
+	if n := h.live(); n != nil {
+		for _, a := range attrs {
+			n.Output = n.e.appendAttr(n.Output, a, &n.DroppedAttrs, n)
+		}
+	}
+}
+
+// Config adds configuration values.
+func (h Node) Config(attrs ...Attr) {
+	if n := h.live(); n != nil {
+		for _, a := range attrs {
+			n.Config = n.e.appendAttr(n.Config, a, &n.DroppedAttrs, n)
+		}
+	}
+}
+
+// Usage sets the node's token usage; the run sums it when it ends.
+func (h Node) Usage(u Usage) {
+	if n := h.live(); n != nil {
+		n.Node.Usage, n.HasUsage = u, true
+	}
+}
+
+// LLMOutput sets an LLM node's output text.
+func (h Node) LLMOutput(s string) {
+	if n := h.live(); n != nil {
+		n.Node.LLMOutput = n.e.value(s)
+	}
+}
+
+// FirstFrame records that the node streamed its first output now. Only the
+// first call counts.
+func (h Node) FirstFrame() {
+	if n := h.live(); n != nil && n.FirstFrameUnixNano == 0 {
+		n.FirstFrameUnixNano = n.now()
+	}
+}
+
+// Info adds an info log entry (span event "INFO").
+func (h Node) Info(msg string) {
+	if n := h.live(); n != nil {
+		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventInfo, msg, &n.DroppedEvents)
+	}
+}
+
+// Error adds an error log entry (span event "ERROR", span attribute error=true).
+func (h Node) Error(msg string) {
+	if n := h.live(); n != nil {
+		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventError, msg, &n.DroppedEvents)
+	}
+}
+
+// RecordError records err as an exception event, sets the node's status to
+// error (running_status false) and ends the node. It allocates what
+// err.Error() allocates, and the stack when WithStackTraces is on.
+func (h Node) RecordError(err error) {
+	n := h.live()
+	if n == nil {
+		return
+	}
+	msg, typ := "<nil>", "<nil>"
+	if err != nil {
+		msg, typ = err.Error(), reflect.TypeOf(err).String()
+	}
+	msg = n.e.value(msg)
+	mono := n.e.mono()
+	if len(n.Events) < n.e.cfg.limits.Events {
+		ev := encode.Event{TimeUnixNano: n.run.wall(mono), Kind: encode.EventException, Message: msg, Type: typ}
+		if n.e.cfg.stackTraces {
+			ev.Stacktrace = stack()
+		}
+		n.Events = append(n.Events, ev)
+	} else {
+		n.DroppedEvents++
+		n.e.stats.eventsDropped.Add(1)
+	}
+	n.Status, n.StatusMessage = encode.StatusError, msg
+	n.end(mono)
+}
+
+// End ends the node. A second End is a counted no-op.
+func (h Node) End() {
+	if n := h.live(); n != nil {
+		n.end(n.e.mono())
+	}
+}
+
+func (n *nodeRecord) end(mono int64) {
+	if !n.state.CompareAndSwap(stateOpen, stateEnding) {
+		n.e.stats.staleCalls.Add(1)
+		return
+	}
+	n.EndUnixNano = n.run.wall(mono)
+	n.run.lastActive.Store(mono)
+	n.state.Store(stateEnded)
+}
+
+// now reads the clock once and returns wall nanoseconds, marking activity.
+func (n *nodeRecord) now() int64 { return n.run.now() }
+
+// copyBytes copies b into the node's own buffer.
+func (n *nodeRecord) copyBytes(b []byte) []byte {
+	start := len(n.bytes)
+	n.bytes = append(n.bytes, b...)
+	return n.bytes[start:len(n.bytes):len(n.bytes)]
+}
+
+func stack() string {
+	buf := make([]byte, 4096)
+	buf = buf[:runtime.Stack(buf, false)]
+	return unsafe.String(unsafe.SliceData(buf), len(buf))
+}

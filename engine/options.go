@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/ringbuf"
+	"github.com/flowtel/flowtel/sid"
+)
+
+// Sentinel errors returned by New for invalid options. They are wrapped
+// with the value that was refused; test with errors.Is.
+var (
+	ErrCapacityNotPowerOfTwo = errors.New("ring capacity is not a power of two")
+	ErrInvalidShards         = errors.New("shard count must be between 1 and 1024")
+	ErrInvalidBatch          = errors.New("batch size and flush interval must be positive")
+	ErrInvalidLimit          = errors.New("limit must be positive")
+	ErrBlockTimeout          = errors.New("block policy needs a positive timeout")
+	ErrInvalidPolicy         = errors.New("unknown overflow policy")
+	ErrInvalidIdleTimeout    = errors.New("idle timeout must be positive")
+	ErrShutdown              = errors.New("engine is shut down")
+)
+
+// Policy says what happens when a shard's ring is full.
+type Policy = ringbuf.Policy
+
+// Overflow policies. DropNewest is the default: the caller is never blocked.
+const (
+	DropNewest = ringbuf.DropNewest
+	DropOldest = ringbuf.DropOldest
+	Block      = ringbuf.Block
+)
+
+// Limits bound what one run or node may hold. What passes a limit is
+// truncated or dropped and counted in Stats, never silently.
+type Limits struct {
+	// RunsInFlight bounds runs started and not yet exported (default 16384).
+	RunsInFlight int
+	// NodesPerRun bounds node executions per run (default 1024).
+	NodesPerRun int
+	// Attrs bounds the attributes of a node (input, output and config
+	// together) and the srv, srv_tag and extra attributes of a run (default 128).
+	Attrs int
+	// Events bounds log entries and exceptions per node or run (default 128).
+	Events int
+	// ValueBytes bounds the bytes of one string or bytes value; longer
+	// values are cut at a UTF-8 boundary (default 256 KiB).
+	ValueBytes int
+}
+
+type config struct {
+	shards        int
+	capacity      int
+	policy        Policy
+	blockTimeout  time.Duration
+	batchSpans    int
+	flushInterval time.Duration
+	idleTimeout   time.Duration
+	limits        Limits
+	resource      encode.Resource
+	sink          Sink
+	errorHandler  func(error)
+	sid           *sid.Config
+	stackTraces   bool
+	metrics       bool
+}
+
+func defaultConfig() config {
+	return config{
+		shards:        runtime.GOMAXPROCS(0),
+		capacity:      4096,
+		policy:        DropNewest,
+		batchSpans:    512,
+		flushInterval: 200 * time.Millisecond,
+		idleTimeout:   5 * time.Minute,
+		limits: Limits{
+			RunsInFlight: 16384,
+			NodesPerRun:  1024,
+			Attrs:        128,
+			Events:       128,
+			ValueBytes:   256 << 10,
+		},
+		resource: encode.Resource{ServiceName: "flowtel"},
+	}
+}
+
+func (c *config) validate() error {
+	if c.shards < 1 || c.shards > 1024 {
+		return fmt.Errorf("engine: %w: %d", ErrInvalidShards, c.shards)
+	}
+	if c.capacity < 2 || c.capacity&(c.capacity-1) != 0 {
+		return fmt.Errorf("engine: %w: %d", ErrCapacityNotPowerOfTwo, c.capacity)
+	}
+	switch c.policy {
+	case DropNewest, DropOldest:
+	case Block:
+		if c.blockTimeout <= 0 {
+			return fmt.Errorf("engine: %w: %v", ErrBlockTimeout, c.blockTimeout)
+		}
+	default:
+		return fmt.Errorf("engine: %w: %d", ErrInvalidPolicy, c.policy)
+	}
+	if c.batchSpans < 1 || c.flushInterval <= 0 {
+		return fmt.Errorf("engine: %w: batch %d, interval %v", ErrInvalidBatch, c.batchSpans, c.flushInterval)
+	}
+	if c.idleTimeout <= 0 {
+		return fmt.Errorf("engine: %w: %v", ErrInvalidIdleTimeout, c.idleTimeout)
+	}
+	l := c.limits
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"RunsInFlight", l.RunsInFlight}, {"NodesPerRun", l.NodesPerRun}, {"Attrs", l.Attrs}, {"Events", l.Events}, {"ValueBytes", l.ValueBytes}} {
+		if v.n < 1 {
+			return fmt.Errorf("engine: %w: %s = %d", ErrInvalidLimit, v.name, v.n)
+		}
+	}
+	if l.RunsInFlight > 1<<24 {
+		return fmt.Errorf("engine: %w: RunsInFlight = %d is above 16777216", ErrInvalidLimit, l.RunsInFlight)
+	}
+	return nil
+}
+
+// Option configures an Engine.
+type Option interface{ apply(*config) }
+
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// WithShards sets the number of ring shards (default GOMAXPROCS).
+func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n }) }
+
+// WithRingCapacity sets the slots per shard, a power of two (default 4096).
+// A slot holds one ended run with all its nodes.
+func WithRingCapacity(n int) Option { return optionFunc(func(c *config) { c.capacity = n }) }
+
+// WithOverflow sets what happens when a shard is full: DropNewest (default),
+// DropOldest, or Block, which waits up to timeout and then drops.
+func WithOverflow(p Policy, timeout time.Duration) Option {
+	return optionFunc(func(c *config) { c.policy, c.blockTimeout = p, timeout })
+}
+
+// WithBatch sets how many spans the pipeline hands the sink at most per call,
+// and how long it waits before handing over a partial batch.
+func WithBatch(spans int, interval time.Duration) Option {
+	return optionFunc(func(c *config) { c.batchSpans, c.flushInterval = spans, interval })
+}
+
+// WithIdleTimeout sets how long a run may stay without any event before the
+// pipeline closes it and exports it as incomplete (default 5 minutes).
+func WithIdleTimeout(d time.Duration) Option {
+	return optionFunc(func(c *config) { c.idleTimeout = d })
+}
+
+// WithLimits sets the per-run and per-node limits. Zero fields keep their defaults.
+func WithLimits(l Limits) Option {
+	return optionFunc(func(c *config) {
+		set := func(dst *int, v int) {
+			if v != 0 {
+				*dst = v
+			}
+		}
+		set(&c.limits.RunsInFlight, l.RunsInFlight)
+		set(&c.limits.NodesPerRun, l.NodesPerRun)
+		set(&c.limits.Attrs, l.Attrs)
+		set(&c.limits.Events, l.Events)
+		set(&c.limits.ValueBytes, l.ValueBytes)
+	})
+}
+
+// WithResource sets the identity of this process on every export.
+func WithResource(r encode.Resource) Option { return optionFunc(func(c *config) { c.resource = r }) }
+
+// WithSink sets where finished runs go. The default discards them (counted as exported).
+func WithSink(s Sink) Option { return optionFunc(func(c *config) { c.sink = s }) }
+
+// WithErrorHandler sets the function told of sink failures and other
+// errors off the hot path. It is called from the pipeline goroutine.
+func WithErrorHandler(f func(error)) Option {
+	return optionFunc(func(c *config) { c.errorHandler = f })
+}
+
+// WithSID makes StartRun give every run without a SID one from a generator
+// with this configuration (validated by New).
+func WithSID(cfg sid.Config) Option { return optionFunc(func(c *config) { c.sid = &cfg }) }
+
+// WithStackTraces makes RecordError capture the goroutine's stack into
+// exception.stacktrace. It allocates, so it is off by default.
+func WithStackTraces(on bool) Option { return optionFunc(func(c *config) { c.stackTraces = on }) }

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// Incomplete status messages.
+const (
+	msgRunIdle     = "run not ended within the idle timeout"
+	msgRunShutdown = "run not ended before the engine shut down"
+	msgNodeOpen    = "node not ended before its run ended"
+)
+
+// pipeline is the state of the one goroutine that drains the rings.
+type pipeline struct {
+	e        *Engine
+	drained  []*runRecord
+	batch    []*runRecord
+	runs     []*encode.Run
+	spans    int
+	lastReap int64
+}
+
+func (e *Engine) loop() {
+	defer close(e.done)
+	p := &pipeline{
+		e:       e,
+		drained: make([]*runRecord, 0, 256),
+		batch:   make([]*runRecord, 0, 256),
+		runs:    make([]*encode.Run, 0, 256),
+	}
+	for {
+		select {
+		case req := <-e.ctl:
+			if req.kind == ctlShutdown {
+				req.done <- p.shutdown(req.ctx)
+				return
+			}
+			req.done <- p.flush(req.ctx)
+			continue
+		default:
+		}
+		if p.drainOnce() == 0 {
+			p.exportBatch()
+			p.reap(e.mono(), false)
+			// Park until a shard fills to WakeAt, a control request wakes
+			// us, or the flush interval passes.
+			e.waitForWork()
+		}
+	}
+}
+
+// waitForWork parks the pipeline on the ring, returning early for a
+// control request.
+func (e *Engine) waitForWork() {
+	e.ring.Wait(e.cfg.flushInterval)
+}
+
+// drainOnce moves what the rings hold into batches and returns how many
+// runs it took.
+func (p *pipeline) drainOnce() int {
+	p.drained = p.e.ring.Drain(p.drained[:0], cap(p.drained))
+	for _, r := range p.drained {
+		p.add(r, "")
+	}
+	clear(p.drained)
+	if mono := p.e.mono(); mono-p.lastReap > int64(p.reapEvery()) {
+		p.reap(mono, false)
+	}
+	return len(p.drained)
+}
+
+func (p *pipeline) reapEvery() time.Duration {
+	d := p.e.cfg.idleTimeout / 4
+	return min(max(d, 10*time.Millisecond), time.Second)
+}
+
+// add finishes a run: closes its open nodes, orders them, sums usage, and
+// appends it to the batch. incomplete, when set, is the reason the run was
+// closed by the engine.
+func (p *pipeline) add(r *runRecord, incomplete string) {
+	e := p.e
+	if incomplete != "" {
+		r.Incomplete = true
+		r.Status, r.StatusMessage = encode.StatusError, incomplete
+		r.EndUnixNano = r.wall(e.mono())
+		if r.Code == 0 {
+			r.Code = -1
+		}
+		r.Message = incomplete
+		e.stats.runsTimedOut.Add(1)
+	} else if r.Code != 0 {
+		r.Status, r.StatusMessage = encode.StatusError, r.Message
+	}
+	// The list is newest first; fill Nodes from the back to get start order.
+	count := int(r.accepted.Load())
+	if cap(r.order) < count {
+		r.order = make([]*encode.Node, count)
+	}
+	r.order = r.order[:count]
+	i := count
+	var usage encode.Usage
+	for n := r.nodes.Load(); n != nil && i > 0; n = n.next {
+		if !n.state.CompareAndSwap(stateOpen, stateClosed) {
+			for n.state.Load() == stateEnding {
+				// The owner is inside End: wait for its last store.
+				time.Sleep(time.Microsecond)
+			}
+		} else {
+			n.Incomplete = true
+			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
+			n.EndUnixNano = r.EndUnixNano
+			e.stats.nodesIncomplete.Add(1)
+		}
+		if n.HasUsage {
+			usage = usage.Add(n.Node.Usage)
+		}
+		i--
+		r.order[i] = &n.Node
+	}
+	r.Nodes = r.order[i:]
+	r.Usage = usage
+	r.DroppedNodes = r.dropped.Load()
+	p.batch = append(p.batch, r)
+	p.runs = append(p.runs, &r.Run)
+	p.spans += 1 + count
+	e.metrics.observeRun(&r.Run)
+	if p.spans >= e.cfg.batchSpans {
+		p.exportBatch()
+	}
+}
+
+// exportBatch hands the batch to the sink and releases its records.
+func (p *pipeline) exportBatch() {
+	if len(p.batch) == 0 {
+		return
+	}
+	e := p.e
+	if err := e.sink.Export(p.runs); err != nil {
+		e.stats.sinkErrors.Add(1)
+		e.stats.drop(DropSink, uint64(p.spans))
+		e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", p.spans, err))
+	} else {
+		e.stats.exported.Add(uint64(p.spans))
+	}
+	for _, r := range p.batch {
+		e.release(r)
+	}
+	clear(p.batch)
+	clear(p.runs)
+	p.batch, p.runs, p.spans = p.batch[:0], p.runs[:0], 0
+}
+
+// reap closes runs idle for longer than the idle timeout, or every open
+// run when all is set (shutdown).
+func (p *pipeline) reap(mono int64, all bool) {
+	e := p.e
+	p.lastReap = mono
+	idle := int64(e.cfg.idleTimeout)
+	msg := msgRunIdle
+	if all {
+		msg = msgRunShutdown
+	}
+	for i := range e.arena.slots {
+		r := e.arena.slots[i].Load()
+		if r == nil || r.state.Load() != stateOpen {
+			continue
+		}
+		if !all && mono-r.lastActive.Load() < idle {
+			continue
+		}
+		if r.state.CompareAndSwap(stateOpen, stateClosed) {
+			p.add(r, msg)
+		}
+	}
+}
+
+// flush drains the rings, exports the batch and flushes the sink.
+func (p *pipeline) flush(ctx context.Context) error {
+	for p.drainOnce() > 0 {
+	}
+	p.exportBatch()
+	return p.e.sink.ForceFlush(ctx)
+}
+
+// shutdown closes the ring, closes every open run, exports everything and
+// shuts the sink down.
+func (p *pipeline) shutdown(ctx context.Context) error {
+	e := p.e
+	e.ring.Close()
+	for p.drainOnce() > 0 {
+	}
+	p.reap(e.mono(), true)
+	p.exportBatch()
+	return errors.Join(e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
+}

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"sync/atomic"
+
+	"github.com/flowtel/flowtel/internal/pin"
+)
+
+// DropReason says why spans were dropped.
+type DropReason uint8
+
+// Drop reasons. Each has its own counter in Stats.
+const (
+	DropRingFull     DropReason = iota // DropNewest: the shard was full
+	DropRingEvicted                    // DropOldest: evicted by a newer run
+	DropBlockTimeout                   // Block: no room within the timeout
+	DropShutdown                       // the engine was shut down
+	DropRunLimit                       // Limits.RunsInFlight reached
+	DropNodeLimit                      // Limits.NodesPerRun reached
+	DropSink                           // the sink returned an error
+	numDropReasons
+)
+
+var dropNames = [numDropReasons]string{"ring_full", "ring_evicted", "block_timeout", "shutdown", "run_limit", "node_limit", "sink_error"}
+
+// String returns the reason as used in metric labels, e.g. "ring_full".
+func (r DropReason) String() string {
+	if r < numDropReasons {
+		return dropNames[r]
+	}
+	return "unknown"
+}
+
+// Stats is a snapshot of the engine's accounting, in spans (one per run and
+// one per node execution). At any moment
+//
+//	Accepted == Exported + Dropped + InFlight
+//
+// and after Shutdown InFlight is zero. The terms are read one after another,
+// so a snapshot taken under load may be off by what moved meanwhile;
+// InFlight is derived so that the identity holds for the snapshot itself.
+type Stats struct {
+	Accepted  uint64                 // spans offered: every StartRun and StartNode
+	Exported  uint64                 // spans the sink took
+	Dropped   uint64                 // sum of DroppedBy
+	DroppedBy [numDropReasons]uint64 // indexed by DropReason
+	InFlight  uint64                 // accepted, not yet exported or dropped
+
+	RunsTimedOut    uint64 // runs closed by the idle timeout or shutdown, exported as incomplete
+	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
+	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs
+	EventsDropped   uint64 // log entries past Limits.Events
+	ValuesTruncated uint64 // values cut to Limits.ValueBytes
+	StaleCalls      uint64 // calls on a handle after its End (no-ops)
+	SinkErrors      uint64 // failed sink calls
+}
+
+// Drops returns the dropped count for one reason.
+func (s Stats) Drops(r DropReason) uint64 { return s.DroppedBy[r] }
+
+// counterStripes is the number of cache-line padded stripes of a counter.
+// Hot counters are striped by P so that cores never share a line.
+const counterStripes = 16
+
+type paddedUint64 struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// counter is a striped event counter: Add touches the current P's stripe.
+type counter struct{ s [counterStripes]paddedUint64 }
+
+func (c *counter) Add(n uint64) { c.s[pin.ID()&(counterStripes-1)].Add(n) }
+
+func (c *counter) Load() uint64 {
+	var t uint64
+	for i := range c.s {
+		t += c.s[i].Load()
+	}
+	return t
+}
+
+// stats holds the engine's counters. Rare events use plain atomics.
+type stats struct {
+	accepted        counter
+	exported        atomic.Uint64
+	dropped         [numDropReasons]atomic.Uint64
+	runsTimedOut    atomic.Uint64
+	nodesIncomplete atomic.Uint64
+	attrsDropped    atomic.Uint64
+	eventsDropped   atomic.Uint64
+	valuesTruncated atomic.Uint64
+	staleCalls      atomic.Uint64
+	sinkErrors      atomic.Uint64
+}
+
+func (s *stats) drop(r DropReason, spans uint64) { s.dropped[r].Add(spans) }
+
+func (s *stats) snapshot() Stats {
+	var out Stats
+	// Read the outflows before the inflow so that a concurrent export can
+	// only make InFlight look larger, never negative.
+	out.Exported = s.exported.Load()
+	for i := range s.dropped {
+		out.DroppedBy[i] = s.dropped[i].Load()
+		out.Dropped += out.DroppedBy[i]
+	}
+	out.Accepted = s.accepted.Load()
+	if out.Accepted >= out.Exported+out.Dropped {
+		out.InFlight = out.Accepted - out.Exported - out.Dropped
+	} else {
+		out.Accepted = out.Exported + out.Dropped
+	}
+	out.RunsTimedOut = s.runsTimedOut.Load()
+	out.NodesIncomplete = s.nodesIncomplete.Load()
+	out.AttrsDropped = s.attrsDropped.Load()
+	out.EventsDropped = s.eventsDropped.Load()
+	out.ValuesTruncated = s.valuesTruncated.Load()
+	out.StaleCalls = s.staleCalls.Load()
+	out.SinkErrors = s.sinkErrors.Load()
+	return out
+}
