@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/ringbuf"
 	"github.com/flowtel/flowtel/sid"
 )
@@ -65,7 +66,7 @@ type config struct {
 	errorHandler  func(error)
 	sid           *sid.Config
 	stackTraces   bool
-	metrics       bool
+	exporter      *export.Exporter
 }
 
 func defaultConfig() config {

@@ -1,0 +1,96 @@
+package engine
+
+import (
+	"context"
+	"errors"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
+)
+
+// OTLPSink encodes finished runs as OTLP traces (a root span per run, a
+// child span per node) and, unless turned off, OTLP logs (one run trace log
+// record per run), and queues them on an exporter. Encoding happens on the
+// pipeline goroutine into pooled buffers; sending happens on the
+// exporter's workers. What the exporter cannot deliver it counts in its
+// own Stats, by reason.
+type OTLPSink struct {
+	enc  *encode.Encoder
+	exp  *export.Exporter
+	logs bool
+}
+
+// NewOTLPSink returns a sink that writes to exp with the identity res.
+// With logs false only traces are sent.
+func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink {
+	return &OTLPSink{enc: encode.NewEncoder(res), exp: exp, logs: logs}
+}
+
+// SetOffloader makes the run trace logs offload large values through o.
+func (s *OTLPSink) SetOffloader(o *encode.Offloader) { s.enc.SetOffloader(o) }
+
+// Export encodes runs and queues them. It never blocks unless the
+// exporter's policy is Block.
+func (s *OTLPSink) Export(runs []*encode.Run) error {
+	buf := encode.GetBuffer()
+	buf.B = s.enc.AppendTraces(buf.B[:0], runs)
+	s.exp.Enqueue(export.Traces, buf, encode.SpanCount(runs))
+	if s.logs {
+		buf = encode.GetBuffer()
+		buf.B = s.enc.AppendLogs(buf.B[:0], runs)
+		s.exp.Enqueue(export.Logs, buf, len(runs))
+	}
+	return nil
+}
+
+// ForceFlush waits until everything queued is sent or counted as dropped.
+func (s *OTLPSink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
+
+// Shutdown flushes and stops the exporter.
+func (s *OTLPSink) Shutdown(ctx context.Context) error { return s.exp.Shutdown(ctx) }
+
+// Exporter returns the exporter the sink writes to.
+func (s *OTLPSink) Exporter() *export.Exporter { return s.exp }
+
+// EncoderStats returns the encoder's counters (e.g. strings repaired).
+func (s *OTLPSink) EncoderStats() encode.EncoderStats { return s.enc.Stats() }
+
+// NewOTLP returns an engine that exports over OTLP with cfg (see
+// export.FromEnv), traces and run logs, with the resource taken from cfg
+// unless opts set one.
+func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
+	exp, err := export.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	res := c.resource
+	if res.ServiceName == "flowtel" && cfg.ServiceName != "" {
+		res.ServiceName = cfg.ServiceName
+	}
+	for _, kv := range cfg.ResourceAttrs {
+		res.Attrs = append(res.Attrs, String(kv.Key, kv.Value))
+	}
+	sink := NewOTLPSink(exp, res, true)
+	e, err := New(append(opts, WithResource(res), WithSink(sink), withExporter(exp))...)
+	if err != nil {
+		return nil, errors.Join(err, exp.Shutdown(context.Background()))
+	}
+	return e, nil
+}
+
+func withExporter(exp *export.Exporter) Option {
+	return optionFunc(func(c *config) { c.exporter = exp })
+}
+
+// ExporterStats returns the exporter's accounting when the engine was made
+// by NewOTLP, and false otherwise.
+func (e *Engine) ExporterStats() (export.Stats, bool) {
+	if e.cfg.exporter == nil {
+		return export.Stats{}, false
+	}
+	return e.cfg.exporter.Stats(), true
+}

@@ -1,0 +1,167 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/export"
+)
+
+// receiver is a real OTLP receiver (gRPC services and an HTTP handler) that
+// decodes with the official types and keeps what arrives.
+type receiver struct {
+	coltrace.UnimplementedTraceServiceServer
+	mu    sync.Mutex
+	spans []*tracepb.Span
+	logs  int
+}
+
+func (rc *receiver) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
+	rc.addTraces(req)
+	return &coltrace.ExportTraceServiceResponse{}, nil
+}
+
+func (rc *receiver) addTraces(req *coltrace.ExportTraceServiceRequest) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			rc.spans = append(rc.spans, ss.Spans...)
+		}
+	}
+}
+
+type logsService struct {
+	collogs.UnimplementedLogsServiceServer
+	rc *receiver
+}
+
+func (l logsService) Export(_ context.Context, req *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
+	l.rc.mu.Lock()
+	defer l.rc.mu.Unlock()
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			l.rc.logs += len(sl.LogRecords)
+		}
+	}
+	return &collogs.ExportLogsServiceResponse{}, nil
+}
+
+func startGRPCReceiver(t *testing.T) (*receiver, string) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := &receiver{}
+	srv := grpc.NewServer()
+	coltrace.RegisterTraceServiceServer(srv, rc)
+	collogs.RegisterLogsServiceServer(srv, logsService{rc: rc})
+	go srv.Serve(lis)
+	t.Cleanup(srv.Stop)
+	return rc, lis.Addr().String()
+}
+
+func startHTTPReceiver(t *testing.T) (*receiver, string) {
+	t.Helper()
+	rc := &receiver{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := &coltrace.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		rc.addTraces(req)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})
+	mux.HandleFunc("POST /v1/logs", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		req := &collogs.ExportLogsServiceRequest{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		logsService{rc: rc}.Export(r.Context(), req)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	})
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(lis)
+	t.Cleanup(func() { srv.Close() })
+	return rc, "http://" + lis.Addr().String()
+}
+
+// TestOTLPEndToEnd sends runs through the real encoder and exporter to a
+// real receiver and checks every span arrives with its parent.
+func TestOTLPEndToEnd(t *testing.T) {
+	for _, proto := range []string{"grpc", "http/protobuf"} {
+		t.Run(proto, func(t *testing.T) {
+			var rc *receiver
+			var ep string
+			if proto == "grpc" {
+				rc, ep = startGRPCReceiver(t)
+			} else {
+				rc, ep = startHTTPReceiver(t)
+			}
+			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(100, 10*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const runs, nodes = 50, 4
+			for i := 0; i < runs; i++ {
+				run := e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c", SID: "sid"})
+				for k := 0; k < nodes; k++ {
+					n := run.StartNode("llm:1", "llm", "LLM")
+					n.Input(String("q", "hello"))
+					n.End()
+				}
+				run.End(0, "ok")
+			}
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s := e.Stats()
+			checkIdentity(t, s)
+			xs, _ := e.ExporterStats()
+			tr := xs.Signals[export.Traces]
+			if s.Exported != runs*(nodes+1) || tr.Exported != s.Exported || tr.InFlight != 0 {
+				t.Fatalf("engine %+v exporter %+v", s, tr)
+			}
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			if len(rc.spans) != runs*(nodes+1) || rc.logs != runs {
+				t.Fatalf("received %d spans %d logs, want %d and %d", len(rc.spans), rc.logs, runs*(nodes+1), runs)
+			}
+			roots := map[string]bool{}
+			for _, sp := range rc.spans {
+				if len(sp.ParentSpanId) == 0 {
+					roots[string(sp.SpanId)] = true
+				}
+			}
+			for _, sp := range rc.spans {
+				if len(sp.ParentSpanId) != 0 && !roots[string(sp.ParentSpanId)] {
+					t.Fatalf("span %q has a parent that never arrived", sp.Name)
+				}
+			}
+			if len(roots) != runs {
+				t.Fatalf("%d root spans, want %d", len(roots), runs)
+			}
+		})
+	}
+}
