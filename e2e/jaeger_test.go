@@ -1,0 +1,184 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// jaegerTrace is the part of Jaeger's query API answer the test reads.
+type jaegerTrace struct {
+	TraceID string `json:"traceID"`
+	Spans   []struct {
+		SpanID        string `json:"spanID"`
+		OperationName string `json:"operationName"`
+		References    []struct {
+			RefType string `json:"refType"`
+			SpanID  string `json:"spanID"`
+		} `json:"references"`
+		Tags []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"tags"`
+		Logs []struct {
+			Fields []struct {
+				Key   string `json:"key"`
+				Value any    `json:"value"`
+			} `json:"fields"`
+		} `json:"logs"`
+	} `json:"spans"`
+}
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// TestJaeger sends N runs over OTLP/gRPC and N over OTLP/HTTP to a real
+// Jaeger v2 and reads every trace back through Jaeger's query API.
+func TestJaeger(t *testing.T) {
+	query := env("FLOWTEL_JAEGER_QUERY", "http://127.0.0.1:16686")
+	if _, err := http.Get(query + "/api/services"); err != nil {
+		t.Fatalf("Jaeger query API not reachable at %s (start it with scripts/e2e.sh): %v", query, err)
+	}
+	const runs, nodes = 20, 5
+	for _, c := range []struct{ proto, endpoint string }{
+		{"grpc", env("FLOWTEL_JAEGER_GRPC", "127.0.0.1:4317")},
+		{"http/protobuf", env("FLOWTEL_JAEGER_HTTP", "http://127.0.0.1:4318")},
+	} {
+		t.Run(c.proto, func(t *testing.T) {
+			service := fmt.Sprintf("flowtel-e2e-%s-%d", map[string]string{"grpc": "grpc", "http/protobuf": "http"}[c.proto], time.Now().UnixNano())
+			e, err := engine.NewOTLP(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true},
+				engine.WithResource(encode.Resource{ServiceName: service, HostIP: "127.0.0.1"}),
+				engine.WithBatch(64, 20*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < runs; i++ {
+				run := e.StartRun(engine.RunInfo{FlowID: "flow-e2e", AppID: "app", UID: "user", ChatID: "chat", SID: "sid-" + strconv.Itoa(i)})
+				for k := 0; k < nodes; k++ {
+					n := run.StartNode(fmt.Sprintf("llm:%d", k), "llm", "LLM")
+					n.Input(engine.String("query", "hello"))
+					n.Info("calling the model")
+					n.Usage(engine.Usage{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7})
+					if k == nodes-1 && i%2 == 0 {
+						n.RecordError(fmt.Errorf("tool failed"))
+						continue
+					}
+					n.End()
+				}
+				run.End(0, "success")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := e.Shutdown(ctx); err != nil {
+				t.Fatal(err)
+			}
+			s := e.Stats()
+			xs, _ := e.ExporterStats()
+			if s.Exported != runs*(nodes+1) || xs.Signals[export.Traces].Exported != s.Exported {
+				t.Fatalf("engine %+v exporter %+v", s, xs.Signals[export.Traces])
+			}
+
+			var traces []jaegerTrace
+			deadline := time.Now().Add(30 * time.Second)
+			for time.Now().Before(deadline) {
+				traces = fetch(t, query, service, runs)
+				if len(traces) == runs && allSpans(traces, nodes+1) {
+					break
+				}
+				time.Sleep(300 * time.Millisecond)
+			}
+			if len(traces) != runs {
+				t.Fatalf("Jaeger has %d traces for %s, want %d", len(traces), service, runs)
+			}
+			errorsSeen := 0
+			for _, tr := range traces {
+				if len(tr.Spans) != nodes+1 {
+					t.Fatalf("trace %s has %d spans, want %d", tr.TraceID, len(tr.Spans), nodes+1)
+				}
+				var root string
+				for _, sp := range tr.Spans {
+					if len(sp.References) == 0 {
+						root = sp.SpanID
+					}
+				}
+				for _, sp := range tr.Spans {
+					tags := map[string]any{}
+					for _, tg := range sp.Tags {
+						tags[tg.Key] = tg.Value
+					}
+					for _, k := range []string{"sid", "app_id", "uid", "chat_id", "span_version"} {
+						if _, ok := tags[k]; !ok {
+							t.Errorf("span %s lacks tag %s: %v", sp.OperationName, k, tags)
+						}
+					}
+					if sp.SpanID == root {
+						if sp.OperationName != "run:flow-e2e" {
+							t.Errorf("root span named %q", sp.OperationName)
+						}
+						continue
+					}
+					if len(sp.References) != 1 || sp.References[0].RefType != "CHILD_OF" || sp.References[0].SpanID != root {
+						t.Errorf("node span %s does not point to the root: %+v", sp.OperationName, sp.References)
+					}
+					if tags["node_type"] != "llm" || tags["gen_ai.usage.input_tokens"] == nil {
+						t.Errorf("node span tags %v", tags)
+					}
+					if len(sp.Logs) == 0 {
+						t.Errorf("node span %s has no events", sp.OperationName)
+					}
+					if tags["otel.status_code"] == "ERROR" {
+						errorsSeen++
+					}
+				}
+			}
+			if errorsSeen != runs/2 {
+				t.Errorf("%d error spans in Jaeger, want %d", errorsSeen, runs/2)
+			}
+		})
+	}
+}
+
+func fetch(t *testing.T, query, service string, limit int) []jaegerTrace {
+	t.Helper()
+	u := fmt.Sprintf("%s/api/traces?service=%s&limit=%d&lookback=1h", query, url.QueryEscape(service), limit*2)
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Data []jaegerTrace `json:"data"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Data
+}
+
+func allSpans(traces []jaegerTrace, n int) bool {
+	for _, tr := range traces {
+		if len(tr.Spans) != n {
+			return false
+		}
+	}
+	return true
+}
