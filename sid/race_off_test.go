@@ -1,0 +1,5 @@
+//go:build !race
+
+package sid
+
+const raceEnabled = false
