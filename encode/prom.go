@@ -1,0 +1,211 @@
+package encode
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// PromContentType is the Content-Type of AppendPrometheus's output.
+const PromContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// AppendPrometheus appends ms in the Prometheus text exposition format
+// 0.0.4 and returns the extended slice:
+//   - a monotonic Sum is a counter whose name ends in "_total";
+//   - a non-monotonic Sum or a Gauge is a gauge;
+//   - a Histogram is a histogram: cumulative "_bucket" samples with an "le"
+//     label per bound and "+Inf", then "_sum" and "_count";
+//   - an ExponentialHistogram has no 0.0.4 form and is skipped.
+//
+// Every family gets HELP (the description, or the name) and TYPE lines.
+// Metric and label names are sanitised to Prometheus' character set, label
+// values and HELP text are escaped, and invalid UTF-8 is replaced by
+// U+FFFD. Metrics should have distinct names: the format requires each
+// family once. Points carry no timestamps. It allocates nothing when dst
+// has enough capacity.
+func AppendPrometheus(dst []byte, ms []Metric) []byte {
+	for i := range ms {
+		m := &ms[i]
+		var typ string
+		switch {
+		case m.Kind == MetricSum && m.Monotonic:
+			typ = "counter"
+		case m.Kind == MetricSum || m.Kind == MetricGauge:
+			typ = "gauge"
+		case m.Kind == MetricHistogram:
+			typ = "histogram"
+		default:
+			continue
+		}
+		suffix := ""
+		if typ == "counter" && !strings.HasSuffix(m.Name, "_total") {
+			suffix = "_total"
+		}
+		dst = append(dst, "# HELP "...)
+		dst = promAppendName(dst, m.Name, suffix)
+		dst = append(dst, ' ')
+		if m.Description != "" {
+			dst = promAppendEscaped(dst, m.Description, false)
+		} else {
+			dst = promAppendName(dst, m.Name, suffix)
+		}
+		dst = append(dst, "\n# TYPE "...)
+		dst = promAppendName(dst, m.Name, suffix)
+		dst = append(dst, ' ')
+		dst = append(dst, typ...)
+		dst = append(dst, '\n')
+		for j := range m.Points {
+			p := &m.Points[j]
+			if typ != "histogram" {
+				dst = promAppendName(dst, m.Name, suffix)
+				dst = promAppendLabels(dst, p.Attrs, "", 0)
+				if p.IsInt {
+					dst = strconv.AppendInt(dst, p.Int, 10)
+				} else {
+					dst = promAppendFloat(dst, p.Double)
+				}
+				dst = append(dst, '\n')
+				continue
+			}
+			// Bucket k of BucketCounts is (Bounds[k-1], Bounds[k]]; the
+			// last, above every bound, is the +Inf bucket whose cumulative
+			// count is Count.
+			var cum uint64
+			for k := 0; k < len(p.Bounds) && k < len(p.BucketCounts); k++ {
+				cum += p.BucketCounts[k]
+				if math.IsInf(p.Bounds[k], 1) {
+					break // +Inf is written once, below
+				}
+				dst = promAppendName(dst, m.Name, "_bucket")
+				dst = promAppendLabels(dst, p.Attrs, "le", p.Bounds[k])
+				dst = strconv.AppendUint(dst, cum, 10)
+				dst = append(dst, '\n')
+			}
+			dst = promAppendName(dst, m.Name, "_bucket")
+			dst = promAppendLabels(dst, p.Attrs, "le", math.Inf(1))
+			dst = strconv.AppendUint(dst, p.Count, 10)
+			dst = append(dst, '\n')
+			dst = promAppendName(dst, m.Name, "_sum")
+			dst = promAppendLabels(dst, p.Attrs, "", 0)
+			dst = promAppendFloat(dst, p.Sum)
+			dst = append(dst, '\n')
+			dst = promAppendName(dst, m.Name, "_count")
+			dst = promAppendLabels(dst, p.Attrs, "", 0)
+			dst = strconv.AppendUint(dst, p.Count, 10)
+			dst = append(dst, '\n')
+		}
+	}
+	return dst
+}
+
+// promAppendName appends name+suffix with every character outside
+// [a-zA-Z0-9_:] replaced by '_' and a '_' before a leading digit. An empty
+// name becomes "_".
+func promAppendName(dst []byte, name, suffix string) []byte {
+	return promAppendSanitized(dst, name, suffix, true)
+}
+
+// promAppendSanitized appends s+suffix sanitised as a metric name (colons
+// allowed) or a label name.
+func promAppendSanitized(dst []byte, s, suffix string, colon bool) []byte {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		dst = append(dst, '_')
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || (colon && c == ':') {
+			dst = append(dst, c)
+		} else {
+			dst = append(dst, '_')
+		}
+	}
+	return append(dst, suffix...)
+}
+
+// promAppendLabels appends {k="v",...} for attrs plus the extra label
+// extraName=extra when extraName is non-empty, then a space. With no
+// labels it appends only the space.
+func promAppendLabels(dst []byte, attrs []Attr, extraName string, extra float64) []byte {
+	if len(attrs) == 0 && extraName == "" {
+		return append(dst, ' ')
+	}
+	dst = append(dst, '{')
+	for i := range attrs {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = promAppendSanitized(dst, attrs[i].Key, "", false)
+		dst = append(dst, `="`...)
+		dst = promAppendValue(dst, attrs[i].Value)
+		dst = append(dst, '"')
+	}
+	if extraName != "" {
+		if len(attrs) > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, extraName...)
+		dst = append(dst, `="`...)
+		dst = promAppendFloat(dst, extra)
+		dst = append(dst, '"')
+	}
+	return append(dst, "} "...)
+}
+
+// promAppendValue appends v as an escaped label value.
+func promAppendValue(dst []byte, v Value) []byte {
+	switch v.Kind() {
+	case KindString, KindBytes:
+		return promAppendEscaped(dst, v.Str(), true)
+	case KindInt64:
+		return strconv.AppendInt(dst, v.Int64(), 10)
+	case KindFloat64:
+		return promAppendFloat(dst, v.Float64())
+	case KindBool:
+		return strconv.AppendBool(dst, v.Bool())
+	}
+	return dst
+}
+
+// promAppendEscaped appends s with backslash and newline escaped, and the
+// double quote too in a label value; invalid UTF-8 becomes U+FFFD.
+func promAppendEscaped(dst []byte, s string, quote bool) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			dst = append(dst, `\\`...)
+		case c == '\n':
+			dst = append(dst, `\n`...)
+		case c == '"' && quote:
+			dst = append(dst, `\"`...)
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, "\uFFFD"...)
+			} else {
+				dst = append(dst, s[i:i+size]...)
+			}
+			i += size
+			continue
+		}
+		i++
+	}
+	return dst
+}
+
+// promAppendFloat appends v as Prometheus writes floats: shortest
+// representation, "+Inf", "-Inf", "NaN".
+func promAppendFloat(dst []byte, v float64) []byte {
+	switch {
+	case math.IsInf(v, 1):
+		return append(dst, "+Inf"...)
+	case math.IsInf(v, -1):
+		return append(dst, "-Inf"...)
+	case math.IsNaN(v):
+		return append(dst, "NaN"...)
+	}
+	return strconv.AppendFloat(dst, v, 'g', -1, 64)
+}

@@ -1,0 +1,46 @@
+package hdr
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// counterShard is one P's part of a Counter, on its own cache lines.
+type counterShard struct {
+	n atomic.Uint64
+	_ [128 - 8]byte
+}
+
+// Counter is a monotonic counter sharded per P: Add touches only the
+// current P's cache line, and Value sums the shards. Create it with
+// NewCounter.
+type Counter struct {
+	shards []counterShard
+}
+
+// NewCounter returns a Counter with one shard per P.
+func NewCounter() *Counter {
+	return &Counter{shards: make([]counterShard, runtime.GOMAXPROCS(0))}
+}
+
+// Add adds n.
+func (c *Counter) Add(n uint64) {
+	pid := procPin()
+	// A P id beyond the shards (GOMAXPROCS grew) shares shard pid%len;
+	// the add is atomic, so sharing costs only contention.
+	c.shards[uint(pid)%uint(len(c.shards))].n.Add(n)
+	procUnpin()
+}
+
+// Inc adds 1.
+func (c *Counter) Inc() { c.Add(1) }
+
+// Value returns the sum of all adds so far. Adds concurrent with Value may
+// or may not be included.
+func (c *Counter) Value() uint64 {
+	var t uint64
+	for i := range c.shards {
+		t += c.shards[i].n.Load()
+	}
+	return t
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package hdr
+
+const raceEnabled = true
