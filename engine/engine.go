@@ -20,12 +20,12 @@ type Engine struct {
 	base  time.Time // monotonic origin of every reading
 	ring  *ringbuf.Sharded[*runRecord]
 	arena *arena
-	nodes sync.Pool
 	sid   *sid.Generator
 	sink  Sink
 	stats stats
 
 	closed   atomic.Bool
+	pushing  paddedInt64 // Run.End calls inside ring.Push
 	ctl      chan ctlRequest
 	done     chan struct{}
 	shutOnce sync.Once
@@ -64,7 +64,6 @@ func New(opts ...Option) (*Engine, error) {
 		}
 		e.sid = g
 	}
-	e.nodes.New = func() any { return newNodeRecord(e) }
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       cfg.shards,
 		Capacity:     cfg.capacity,
@@ -211,9 +210,22 @@ func (e *Engine) appendEvent(dst []encode.Event, t int64, kind encode.EventKind,
 	return append(dst, encode.Event{TimeUnixNano: t, Kind: kind, Message: e.value(msg)})
 }
 
+type paddedInt64 struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+// push hands an ended run to the ring. Shutdown waits for pushes that
+// began before the ring closed, so none lands after the last drain.
+func (e *Engine) push(r *runRecord) {
+	e.pushing.Add(1)
+	e.ring.Push(r)
+	e.pushing.Add(-1)
+}
+
 // onRingDrop is called by the ring for every run it could not keep.
 func (e *Engine) onRingDrop(r *runRecord, reason ringbuf.Reason) {
-	spans := uint64(1 + r.accepted.Load())
+	spans := uint64(1 + r.startedNodes())
 	switch reason {
 	case ringbuf.ReasonFull:
 		e.stats.drop(DropRingFull, spans)
@@ -230,13 +242,17 @@ func (e *Engine) onRingDrop(r *runRecord, reason ringbuf.Reason) {
 // release returns a run and its nodes for reuse. Every handle on them
 // becomes stale.
 func (e *Engine) release(r *runRecord) {
-	for n := r.nodes.Load(); n != nil; {
-		next := n.next
+	count := r.startedNodes()
+	for i := 0; i < count; i++ {
+		n := r.node(i)
 		n.gen.Add(1)
-		n.state.Store(stateFree)
 		n.reset()
-		e.nodes.Put(n)
-		n = next
+		n.state.Store(stateFree)
+	}
+	if count > nodeKeepChunks*nodeChunkSize {
+		for i := nodeKeepChunks; i < len(r.chunks); i++ {
+			r.chunks[i].Store(nil)
+		}
 	}
 	r.gen.Add(1)
 	r.state.Store(stateFree)

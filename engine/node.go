@@ -17,8 +17,7 @@ const nodeInline = 8
 type nodeRecord struct {
 	encode.Node
 	e     *Engine
-	run   *runRecord
-	next  *nodeRecord // in the run's list
+	run   *runRecord // fixed: a node record belongs to one run record
 	gen   atomic.Uint32
 	state atomic.Uint32
 
@@ -28,8 +27,8 @@ type nodeRecord struct {
 	bytes        []byte // copies of Bytes values, reused
 }
 
-func newNodeRecord(e *Engine) *nodeRecord {
-	n := &nodeRecord{e: e}
+func newNodeRecord(r *runRecord) *nodeRecord {
+	n := &nodeRecord{e: r.e, run: r}
 	n.Input, n.Output, n.Config = n.in[:0], n.out[:0], n.cfg[:0]
 	n.Events, n.Next = n.events[:0], n.nextIDs[:0]
 	return n
@@ -43,7 +42,6 @@ func (n *nodeRecord) reset() {
 	clear(n.Next)
 	in, out, cfg, ev, next := n.Input[:0], n.Output[:0], n.Config[:0], n.Events[:0], n.Next[:0]
 	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next}
-	n.run, n.next = nil, nil
 	n.bytes = n.bytes[:0]
 }
 

@@ -97,15 +97,14 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	} else if r.Code != 0 {
 		r.Status, r.StatusMessage = encode.StatusError, r.Message
 	}
-	// The list is newest first; fill Nodes from the back to get start order.
-	count := int(r.accepted.Load())
+	count := r.startedNodes()
 	if cap(r.order) < count {
-		r.order = make([]*encode.Node, count)
+		r.order = make([]*encode.Node, 0, count)
 	}
-	r.order = r.order[:count]
-	i := count
+	r.order = r.order[:0]
 	var usage encode.Usage
-	for n := r.nodes.Load(); n != nil && i > 0; n = n.next {
+	for i := 0; i < count; i++ {
+		n := r.node(i)
 		if !n.state.CompareAndSwap(stateOpen, stateClosed) {
 			for n.state.Load() == stateEnding {
 				// The owner is inside End: wait for its last store.
@@ -120,12 +119,11 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		if n.HasUsage {
 			usage = usage.Add(n.Node.Usage)
 		}
-		i--
-		r.order[i] = &n.Node
+		r.order = append(r.order, &n.Node)
 	}
-	r.Nodes = r.order[i:]
+	r.Nodes = r.order
 	r.Usage = usage
-	r.DroppedNodes = r.dropped.Load()
+	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
 	p.batch = append(p.batch, r)
 	p.runs = append(p.runs, &r.Run)
 	p.spans += 1 + count
@@ -193,9 +191,14 @@ func (p *pipeline) flush(ctx context.Context) error {
 func (p *pipeline) shutdown(ctx context.Context) error {
 	e := p.e
 	e.ring.Close()
+	// A push that began before Close may still store its run: wait for
+	// it. Pushes that begin later see the ring closed and count a drop.
+	for e.pushing.Load() != 0 {
+		time.Sleep(10 * time.Microsecond)
+	}
 	for p.drainOnce() > 0 {
 	}
 	p.reap(e.mono(), true)
 	p.exportBatch()
-	return errors.Join(e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
+	return errors.Join(e.metrics.shutdown(ctx), e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
@@ -60,10 +61,11 @@ type runRecord struct {
 
 	startMono  int64
 	lastActive atomic.Int64
-	nodes      atomic.Pointer[nodeRecord] // started nodes, newest first
-	nodeCount  atomic.Int32               // nodes started, including refused ones
-	accepted   atomic.Int32               // nodes accepted
-	dropped    atomic.Uint32              // nodes refused by the limit
+	// chunks hold the run's node records by start index. Records stay with
+	// the run record and are reused by its next runs; a chunk is allocated
+	// the first time a run of this record needs it.
+	chunks    []atomic.Pointer[nodeChunk]
+	nodeCount atomic.Int32 // StartNode calls, including refused ones
 
 	srv    [runInline]encode.Attr
 	srvTag [runInline]encode.Attr
@@ -73,8 +75,18 @@ type runRecord struct {
 	order  []*encode.Node // backing of Run.Nodes, reused
 }
 
+// nodeChunkSize is the node records per chunk: most runs fit in one.
+const nodeChunkSize = 32
+
+// nodeKeepChunks is how many chunks a run record keeps once a huge run
+// ends, so that one run of thousands of nodes does not pin its records.
+const nodeKeepChunks = 8
+
+type nodeChunk [nodeChunkSize]atomic.Pointer[nodeRecord]
+
 func newRunRecord(e *Engine, idx int) *runRecord {
 	r := &runRecord{e: e, idx: idx}
+	r.chunks = make([]atomic.Pointer[nodeChunk], (e.cfg.limits.NodesPerRun+nodeChunkSize-1)/nodeChunkSize)
 	r.Srv, r.SrvTag, r.Attrs, r.Events = r.srv[:0], r.srvTag[:0], r.attrs[:0], r.events[:0]
 	return r
 }
@@ -92,10 +104,7 @@ func (r *runRecord) reset() {
 	srv, tag, attrs, events := r.Srv[:0], r.SrvTag[:0], r.Attrs[:0], r.Events[:0]
 	r.Run = encode.Run{Srv: srv, SrvTag: tag, Attrs: attrs, Events: events}
 	r.order = keepOrder
-	r.nodes.Store(nil)
 	r.nodeCount.Store(0)
-	r.accepted.Store(0)
-	r.dropped.Store(0)
 }
 
 // Run is a handle on one workflow run. The zero Run is a no-op handle.
@@ -211,7 +220,7 @@ func (h Run) End(code int, message string) {
 	r.Code = int64(code)
 	r.Message = r.e.value(message)
 	r.state.Store(stateEnded)
-	r.e.ring.Push(r)
+	r.e.push(r)
 }
 
 // StartNode starts a node execution in the run. nodeID is "type:uuid"
@@ -224,28 +233,57 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	}
 	e := r.e
 	e.stats.accepted.Add(1)
-	if int(r.nodeCount.Add(1)) > e.cfg.limits.NodesPerRun {
-		r.dropped.Add(1)
+	i := int(r.nodeCount.Add(1)) - 1
+	if i >= e.cfg.limits.NodesPerRun {
 		e.stats.drop(DropNodeLimit, 1)
 		return Node{}
 	}
-	n := e.nodes.Get().(*nodeRecord)
+	n := r.nodeSlot(i)
 	mono := e.mono()
-	n.run = r
 	n.SpanID = newSpanID()
 	n.NodeID, n.NodeType, n.NodeName = nodeID, nodeType, nodeName
 	n.StartUnixNano = r.wall(mono)
-	n.state.Store(stateOpen)
 	r.lastActive.Store(mono)
-	for {
-		old := r.nodes.Load()
-		n.next = old
-		if r.nodes.CompareAndSwap(old, n) {
-			break
+	n.state.Store(stateOpen)
+	return Node{n: n, gen: n.gen.Load()}
+}
+
+// nodeSlot returns the record for node index i, allocating it (and its
+// chunk) the first time this run record needs it.
+func (r *runRecord) nodeSlot(i int) *nodeRecord {
+	cp := &r.chunks[i/nodeChunkSize]
+	c := cp.Load()
+	if c == nil {
+		c = new(nodeChunk)
+		if !cp.CompareAndSwap(nil, c) {
+			c = cp.Load()
 		}
 	}
-	r.accepted.Add(1)
-	return Node{n: n, gen: n.gen.Load()}
+	sp := &c[i%nodeChunkSize]
+	n := sp.Load()
+	if n == nil {
+		n = newNodeRecord(r)
+		sp.Store(n)
+	}
+	return n
+}
+
+// startedNodes returns how many node records the run holds.
+func (r *runRecord) startedNodes() int {
+	return min(int(r.nodeCount.Load()), r.e.cfg.limits.NodesPerRun)
+}
+
+// node returns the record of node i < startedNodes, waiting for a StartNode
+// that claimed index i to finish writing it.
+func (r *runRecord) node(i int) *nodeRecord {
+	for {
+		if c := r.chunks[i/nodeChunkSize].Load(); c != nil {
+			if n := c[i%nodeChunkSize].Load(); n != nil && n.state.Load() != stateFree {
+				return n
+			}
+		}
+		time.Sleep(time.Microsecond)
+	}
 }
 
 // setSID writes a generated SID into the record's own buffer.

@@ -1,0 +1,98 @@
+// Package w3c parses and formats the W3C propagation headers: traceparent and
+// tracestate (Trace Context Level 1 and 2) and baggage (W3C Baggage). It is a
+// leaf: it imports nothing of flowtel's, and the engine builds its carriers
+// (http.Header, gRPC metadata) and the OpenTelemetry bridge on top of it.
+//
+// # What it follows
+//
+//   - traceparent: version 00 is exactly 55 characters; a higher version
+//     other than ff is parsed from its first 55 characters when the next
+//     character, if any, is '-'. Hex is lower case only. All-zero trace-id or
+//     parent-id is invalid. Flags are kept as received; FlagsKnown masks the
+//     sampled and random bits a service keeps when it builds its own header.
+//   - tracestate: at most 32 list-members, keys simple-key or
+//     tenant-id@system-id, values of 1 to 256 printable characters without
+//     ',' or '=' and not ending in a space, no duplicate keys. Optional
+//     whitespace around commas and empty list-members are accepted and
+//     removed on output. A violation invalidates the whole header.
+//   - baggage: at most 8192 bytes (checked before anything is read) and 180
+//     list-members (the grammar's 0*179 repetition). key = token, value =
+//     baggage-octets with valid percent-escapes, properties "key" or
+//     "key=value"; empty property elements ("k=v;;p;") are ignored, as
+//     OpenTelemetry does, whitespace-only ones are not. An invalid list-member is dropped and the others kept; the
+//     parser still returns an error so the caller can count it. Values are
+//     percent-decoded on access; octets that do not form UTF-8 become U+FFFD.
+//
+// # Notes for carriers
+//
+//   - Several tracestate or baggage header lines are joined with "," before
+//     parsing (RFC 7230); the 8192-byte baggage limit applies to the join.
+//   - When traceparent fails to parse, tracestate must be ignored too, and a
+//     run starts a new trace; a bad tracestate never invalidates traceparent.
+//   - A service writing its own traceparent uses Version 0, its own span id
+//     and Flags & FlagsKnown; it forwards tracestate unchanged unless it
+//     updates its own entry with Insert.
+//
+// # Errors
+//
+// Every parse error wraps ErrTraceParent, ErrTraceState or ErrBaggage, and
+// also ErrLimit when a limit was the cause. Errors are built once at package
+// initialisation: a malformed header costs no allocation, since an attacker
+// chooses how many arrive. Nothing in this package panics on any input.
+//
+// # Concurrency
+//
+// Every function may be called from any goroutine. TraceParent, TraceState,
+// Baggage, Member and Property are immutable values, safe to share.
+//
+// # Allocation
+//
+// ParseTraceParent, AppendTraceParent, ParseTraceState, AppendTraceState,
+// ParseBaggage, AppendBaggage, the All and Properties iterators, Get,
+// Member.RawValue and Member.AppendValue allocate nothing (Append functions
+// only when dst is too small). TraceState.String and Baggage.String allocate
+// only when the header was not already normalized; Member.Value only when the
+// value holds a percent-escape; TraceParent.String always. Insert and Delete
+// build a new header and allocate. alloc_test.go asserts these budgets.
+//
+// # Differences from OpenTelemetry Go (v1.47 propagation)
+//
+// interop_test.go checks both directions over random valid headers and pins
+// every difference below:
+//
+//   - Version 00 with reserved flag bits (e.g. "-04"): accepted here, as the
+//     specification only forbids sending them; OpenTelemetry rejects the
+//     header. OpenTelemetry keeps only sampled and random; so does the engine
+//     when it builds its own header (FlagsKnown).
+//   - Version 00 followed by a lone '-' (56 characters): rejected here, as
+//     version 00 is exactly 55 characters; OpenTelemetry accepts it.
+//   - tracestate with a whitespace-only list-member (" ,a=1"): accepted here
+//     (Level 2: list-member = (key "=" value) / OWS); OpenTelemetry rejects.
+//   - baggage with more than 64 members: kept here up to 180; OpenTelemetry
+//     keeps 64 (the specification's propagation minimum).
+//   - baggage with duplicate keys: kept here in order, as the specification
+//     allows; Get returns the last, which is the one OpenTelemetry keeps.
+//   - Whitespace around baggage keys and values: SP and HTAB only here (OWS
+//     of RFC 7230); OpenTelemetry trims every Unicode space (strings.TrimSpace)
+//     and so accepts "a=1\n".
+//   - baggage values are written as received (percent-encoded as the sender
+//     chose); OpenTelemetry re-encodes decoded values. Decoded values agree.
+//
+// # Rejected alternatives
+//
+//   - Decoding tracestate and baggage into slices of members: one or more
+//     allocations per header for data most services only forward. Keeping the
+//     validated header and walking it on access parses with 0 allocations;
+//     the walk is cheap because the header is bounded and already validated.
+//   - A map for the tracestate duplicate check: 32 keys at most, and a
+//     stack array with a quadratic scan allocates nothing.
+//   - A bitmap of dropped baggage members: validity is a pure function of a
+//     member's text, so iteration re-validates and skips; the value stays
+//     three words.
+//   - Errors formatted with the offending text (fmt.Errorf per call): an
+//     allocation per malformed header under attacker control; the static
+//     errors still say which rule failed.
+//   - Masking reserved traceparent flags on parse: parse∘format∘parse would
+//     no longer be the identity and the information would be lost to a
+//     caller that wants to forward the header unchanged.
+package w3c
