@@ -1,0 +1,101 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// drain empties the queue of an Exporter whose workers are not started.
+func (e *Exporter) drainForBench() {
+	e.mu.Lock()
+	e.dropQueuedLocked()
+	e.mu.Unlock()
+}
+
+func BenchmarkEnqueue(b *testing.B) {
+	b.Run("accepted", func(b *testing.B) {
+		e, err := newExporter(Config{QueueBatches: 1024, Endpoint: "http://127.0.0.1:1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Shutdown(context.Background())
+		bufs := pooled(1024, 4096)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			j := i & 1023
+			if j == 0 && i > 0 {
+				b.StopTimer()
+				e.drainForBench()
+				bufs = pooled(1024, 4096)
+				b.StartTimer()
+			}
+			e.Enqueue(Traces, bufs[j], 512)
+		}
+	})
+	b.Run("dropped", func(b *testing.B) {
+		e, err := newExporter(Config{QueueBatches: 1, Endpoint: "http://127.0.0.1:1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer e.Shutdown(context.Background())
+		e.Enqueue(Traces, bytebufferpool.Get(), 1)
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			e.Enqueue(Traces, bytebufferpool.Get(), 512)
+		}
+	})
+}
+
+// BenchmarkThroughput exports 512-span batches to a real collector on
+// loopback and reports requests/s, spans/s and MB/s.
+func BenchmarkThroughput(b *testing.B) {
+	for _, protocol := range protocols {
+		for _, comp := range []string{CompressionNone, CompressionGzip} {
+			for _, server := range []string{"decode", "discard"} {
+				b.Run(fmt.Sprintf("%s/%s/%s", strings.ReplaceAll(protocol, "/", "_"), comp, server), func(b *testing.B) {
+					c := newCollector(b, protocol, nil)
+					c.discard = server == "discard"
+					c.start()
+					defer c.stop()
+					cfg := testConfig(protocol, c.endpoint())
+					cfg.Compression = comp
+					cfg.Block = true
+					cfg.BlockTimeout = time.Minute
+					e, err := New(cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					tmpl := encodeBatch(b, Traces, "bench", 512)
+					b.SetBytes(int64(len(tmpl.B)))
+					b.ReportAllocs()
+					b.ResetTimer()
+					start := time.Now()
+					for i := 0; i < b.N; i++ {
+						buf := bytebufferpool.Get()
+						buf.B = append(buf.B[:0], tmpl.B...)
+						e.Enqueue(Traces, buf, 512)
+					}
+					if err := e.ForceFlush(context.Background()); err != nil {
+						b.Fatal(err)
+					}
+					el := time.Since(start).Seconds()
+					b.StopTimer()
+					st := e.Stats().Signals[Traces]
+					if st.Exported != uint64(b.N)*512 || (!c.discard && c.acceptedItems()[Traces] != 512) {
+						b.Fatalf("exported %d of %d", st.Exported, b.N*512)
+					}
+					b.ReportMetric(float64(b.N)/el, "req/s")
+					b.ReportMetric(float64(b.N)*512/el, "spans/s")
+					_ = e.Shutdown(context.Background())
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,399 @@
+package export
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// The protocols an exporter speaks (OTEL_EXPORTER_OTLP_PROTOCOL values).
+const (
+	ProtocolGRPC         = "grpc"
+	ProtocolHTTPProtobuf = "http/protobuf"
+)
+
+// The compressions an exporter applies (OTEL_EXPORTER_OTLP_COMPRESSION values).
+const (
+	CompressionNone = "none"
+	CompressionGzip = "gzip"
+)
+
+// The defaults that a zero Config stands for. Retry defaults are the OTel
+// exporter defaults (5 s initial, 30 s max interval, 1 min max elapsed).
+const (
+	DefaultGRPCEndpoint       = "http://localhost:4317"
+	DefaultHTTPEndpoint       = "http://localhost:4318"
+	DefaultTimeout            = 10 * time.Second
+	DefaultQueueBytes         = 64 << 20
+	DefaultQueueBatches       = 4096
+	DefaultConcurrency        = 2
+	DefaultBlockTimeout       = time.Second
+	DefaultRetryInitial       = 5 * time.Second
+	DefaultRetryMaxInterval   = 30 * time.Second
+	DefaultRetryMaxElapsed    = time.Minute
+	maxResponseBytes          = 1 << 20
+	maxErrorMessageBytes      = 512
+	defaultGRPCConnectTimeout = 20 * time.Second
+)
+
+// Sentinel errors returned (wrapped, with the values that matter) by New and
+// FromLookup.
+var (
+	ErrInvalidProtocol    = errors.New("export: invalid protocol")
+	ErrInvalidCompression = errors.New("export: invalid compression")
+	ErrInvalidEndpoint    = errors.New("export: invalid endpoint")
+	ErrInvalidHeader      = errors.New("export: invalid header")
+	ErrInvalidConfig      = errors.New("export: invalid configuration")
+	ErrTLS                = errors.New("export: cannot load TLS configuration")
+	ErrInvalidEnv         = errors.New("export: invalid environment variable")
+)
+
+// Config configures an Exporter. Its zero value means: OTLP/gRPC to
+// http://localhost:4317 without TLS, no compression, 10 s per request,
+// a 64 MiB / 4096-batch queue, 2 concurrent exports, OTel retry defaults,
+// drop the newest batch when the queue is full.
+type Config struct {
+	// Protocol is "grpc" (default) or "http/protobuf".
+	Protocol string
+	// Endpoint is host:port or a URL. An http:// URL means no TLS, https://
+	// means TLS; without a scheme, Insecure decides. For HTTP, /v1/<signal>
+	// is appended to the path of this generic endpoint.
+	Endpoint string
+	// Insecure disables TLS for an endpoint without a scheme.
+	Insecure bool
+	// CAFile is a PEM file of root certificates to verify the receiver
+	// with; empty means the system roots. Verification is never disabled.
+	CAFile string
+	// CertFile and KeyFile are a PEM client certificate and key (mTLS).
+	CertFile, KeyFile string
+	// Headers are sent with every request (gRPC metadata or HTTP headers).
+	// Values are never printed.
+	Headers map[string]string
+	// Compression is "gzip", "none" or "" (none).
+	Compression string
+	// Timeout bounds one export attempt; 0 means 10 s.
+	Timeout time.Duration
+
+	// Traces, Metrics and Logs override the fields above per signal.
+	Traces, Metrics, Logs SignalConfig
+
+	// QueueBytes bounds the encoded bytes held (queued or being exported),
+	// all signals together; 0 means 64 MiB.
+	QueueBytes int64
+	// QueueBatches bounds the number of batches queued; 0 means 4096.
+	QueueBatches int
+	// Concurrency is the number of concurrent exports; 0 means 2.
+	Concurrency int
+	// Retry configures retries of retryable failures.
+	Retry RetryConfig
+	// Block makes Enqueue wait up to BlockTimeout (0 means 1 s) for room
+	// instead of dropping the newest batch.
+	Block        bool
+	BlockTimeout time.Duration
+	// ErrorHandler receives export failures, partial successes and drops
+	// after the first attempt. It is called from export goroutines and must
+	// not block for long. Nil discards.
+	ErrorHandler func(error)
+
+	// The fields below are not used by New: FromEnv fills them for the
+	// engine, which owns resources, batching and the metric reader.
+
+	// Enabled is OTLP_ENABLE (default true when FromEnv is used).
+	Enabled bool
+	// ServiceName is OTEL_SERVICE_NAME, else service.name from
+	// OTEL_RESOURCE_ATTRIBUTES, else SERVICE_NAME.
+	ServiceName string
+	// ResourceAttrs are OTEL_RESOURCE_ATTRIBUTES in their order, decoded.
+	ResourceAttrs []KeyValue
+	// TraceBatch holds the original's OTLP_TRACE_* settings.
+	TraceBatch TraceBatchConfig
+	// MetricReader holds the original's OTLP_METRIC_* settings.
+	MetricReader MetricReaderConfig
+}
+
+// SignalConfig overrides Config for one signal. Zero fields inherit.
+type SignalConfig struct {
+	// Protocol overrides Config.Protocol.
+	Protocol string
+	// Endpoint is used as is: for HTTP it is the full URL (no /v1/<signal>
+	// is appended).
+	Endpoint string
+	// Insecure disables TLS for this signal's scheme-less endpoint.
+	Insecure bool
+	// CAFile, CertFile and KeyFile override Config's.
+	CAFile, CertFile, KeyFile string
+	// Headers, when not nil, replace Config.Headers (as OTel Go does).
+	Headers map[string]string
+	// Compression overrides Config.Compression.
+	Compression string
+	// Timeout overrides Config.Timeout.
+	Timeout time.Duration
+}
+
+// RetryConfig configures retries. The zero value retries with the OTel
+// defaults: 5 s initial interval, 30 s maximum interval, 1 min elapsed.
+type RetryConfig struct {
+	// Disabled drops a batch after its first retryable failure.
+	Disabled bool
+	// InitialInterval is the first backoff; 0 means 5 s.
+	InitialInterval time.Duration
+	// MaxInterval caps the backoff; 0 means 30 s.
+	MaxInterval time.Duration
+	// MaxElapsedTime bounds the time spent on one batch, attempts and waits
+	// included; 0 means 1 min. A server-requested delay (Retry-After,
+	// RetryInfo) that would pass it drops the batch at once.
+	MaxElapsedTime time.Duration
+}
+
+// KeyValue is one resource attribute.
+type KeyValue struct {
+	Key, Value string
+}
+
+// TraceBatchConfig are the original's trace batching settings.
+type TraceBatchConfig struct {
+	MaxQueueSize       int           // OTLP_TRACE_MAX_QUEUE_SIZE, 2048
+	ScheduleDelay      time.Duration // OTLP_TRACE_SCHEDULE_DELAY_MILLIS, 3 s
+	MaxExportBatchSize int           // OTLP_TRACE_MAX_EXPORT_BATCH_SIZE, 512
+	ExportTimeout      time.Duration // OTLP_TRACE_EXPORT_TIMEOUT_MILLIS, 3 s
+}
+
+// MetricReaderConfig are the original's periodic metric reader settings.
+type MetricReaderConfig struct {
+	ExportInterval time.Duration // OTLP_METRIC_EXPORT_INTERVAL_MILLIS, 3 s
+	ExportTimeout  time.Duration // OTLP_METRIC_EXPORT_TIMEOUT_MILLIS, 5 s
+}
+
+// Signal returns the per-signal overrides of s.
+func (c *Config) Signal(s Signal) *SignalConfig {
+	switch s {
+	case Metrics:
+		return &c.Metrics
+	case Logs:
+		return &c.Logs
+	}
+	return &c.Traces
+}
+
+// target is the resolved destination of one signal.
+type target struct {
+	protocol string
+	// grpcTarget is host:port for gRPC; url is the full URL for HTTP.
+	grpcTarget string
+	url        string
+	tls        *tls.Config // nil: plaintext
+	tlsKey     string      // identifies the TLS files, to share connections
+	headers    map[string]string
+	gzip       bool
+	timeout    time.Duration
+}
+
+// settings is a validated Config with defaults applied.
+type settings struct {
+	targets      [NumSignals]target
+	queueBytes   int64
+	queueBatches int
+	concurrency  int
+	retry        RetryConfig
+	block        bool
+	blockTimeout time.Duration
+	errh         func(error)
+}
+
+// resolve validates c and applies defaults. It reads the TLS files.
+func (c *Config) resolve() (settings, error) {
+	var s settings
+	if c.QueueBytes < 0 || c.QueueBatches < 0 || c.Concurrency < 0 || c.Timeout < 0 || c.BlockTimeout < 0 ||
+		c.Retry.InitialInterval < 0 || c.Retry.MaxInterval < 0 || c.Retry.MaxElapsedTime < 0 {
+		return s, fmt.Errorf("%w: negative size, count or duration", ErrInvalidConfig)
+	}
+	s.queueBytes = orDefault(c.QueueBytes, DefaultQueueBytes)
+	s.queueBatches = orDefault(c.QueueBatches, DefaultQueueBatches)
+	s.concurrency = orDefault(c.Concurrency, DefaultConcurrency)
+	s.retry.Disabled = c.Retry.Disabled
+	s.retry.InitialInterval = orDefault(c.Retry.InitialInterval, DefaultRetryInitial)
+	s.retry.MaxInterval = orDefault(c.Retry.MaxInterval, DefaultRetryMaxInterval)
+	s.retry.MaxElapsedTime = orDefault(c.Retry.MaxElapsedTime, DefaultRetryMaxElapsed)
+	if s.retry.MaxInterval < s.retry.InitialInterval {
+		s.retry.MaxInterval = s.retry.InitialInterval
+	}
+	s.block = c.Block
+	s.blockTimeout = orDefault(c.BlockTimeout, DefaultBlockTimeout)
+	s.errh = c.ErrorHandler
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		t, err := c.resolveTarget(sig)
+		if err != nil {
+			return s, err
+		}
+		s.targets[sig] = t
+	}
+	return s, nil
+}
+
+func orDefault[T int | int64 | time.Duration](v, d T) T {
+	if v == 0 {
+		return d
+	}
+	return v
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// resolveTarget applies the per-signal overrides of sig and resolves its
+// endpoint, TLS, headers, compression and timeout.
+func (c *Config) resolveTarget(sig Signal) (target, error) {
+	sc := c.Signal(sig)
+	var t target
+	t.protocol = firstNonEmpty(sc.Protocol, c.Protocol)
+	if t.protocol == "" {
+		t.protocol = ProtocolGRPC
+	}
+	if t.protocol != ProtocolGRPC && t.protocol != ProtocolHTTPProtobuf {
+		return t, fmt.Errorf("%w %q for %s (want %q or %q)", ErrInvalidProtocol, t.protocol, sig, ProtocolGRPC, ProtocolHTTPProtobuf)
+	}
+	switch comp := firstNonEmpty(sc.Compression, c.Compression); comp {
+	case "", CompressionNone:
+	case CompressionGzip:
+		t.gzip = true
+	default:
+		return t, fmt.Errorf("%w %q for %s (want %q or %q)", ErrInvalidCompression, comp, sig, CompressionGzip, CompressionNone)
+	}
+	t.timeout = orDefault(orDefault(sc.Timeout, c.Timeout), DefaultTimeout)
+	t.headers = c.Headers
+	if sc.Headers != nil {
+		t.headers = sc.Headers
+	}
+	if err := validateHeaders(t.headers); err != nil {
+		return t, fmt.Errorf("%w for %s", err, sig)
+	}
+
+	insecure := c.Insecure || sc.Insecure
+	ep, perSignal := sc.Endpoint, true
+	if ep == "" {
+		ep, perSignal = c.Endpoint, false
+	}
+	if ep == "" {
+		ep = DefaultGRPCEndpoint
+		if t.protocol == ProtocolHTTPProtobuf {
+			ep = DefaultHTTPEndpoint
+		}
+	}
+	u, secure, err := parseEndpoint(ep, insecure)
+	if err != nil {
+		return t, fmt.Errorf("%w for %s: %v", ErrInvalidEndpoint, sig, err)
+	}
+	if t.protocol == ProtocolGRPC {
+		t.grpcTarget = u.Host
+	} else {
+		if !perSignal {
+			u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
+			u.RawPath = ""
+		}
+		t.url = u.String()
+	}
+	if secure {
+		ca, cert, key := firstNonEmpty(sc.CAFile, c.CAFile), firstNonEmpty(sc.CertFile, c.CertFile), firstNonEmpty(sc.KeyFile, c.KeyFile)
+		t.tls, err = loadTLS(ca, cert, key)
+		if err != nil {
+			return t, fmt.Errorf("%w for %s", err, sig)
+		}
+		t.tls.ServerName = u.Hostname()
+		t.tlsKey = "tls|" + ca + "|" + cert + "|" + key
+	}
+	return t, nil
+}
+
+// parseEndpoint parses host:port or a URL. It reports whether TLS is used:
+// https:// always, http:// never, no scheme unless insecure.
+func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error) {
+	if !strings.Contains(ep, "://") {
+		scheme := "https://"
+		if insecure {
+			scheme = "http://"
+		}
+		ep = scheme + ep
+	}
+	u, err = url.Parse(ep)
+	if err != nil {
+		return nil, false, errors.New("not a URL or host:port")
+	}
+	switch u.Scheme {
+	case "http":
+	case "https":
+		secure = true
+	default:
+		return nil, false, fmt.Errorf("scheme %q (want http or https)", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, false, errors.New("no host")
+	}
+	// u.User is kept for HTTP (basic auth); it is redacted in messages.
+	return u, secure, nil
+}
+
+// loadTLS returns a TLS configuration verifying the receiver against the
+// roots in caFile (or the system roots) and presenting the client
+// certificate in certFile/keyFile when given.
+func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read CA file: %w", ErrTLS, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: no PEM certificate in CA file %s", ErrTLS, caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, fmt.Errorf("%w: client certificate and key must be given together", ErrTLS)
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: load client certificate %s: %w", ErrTLS, certFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// validateHeaders checks header names are HTTP tokens and values hold no
+// control characters. Errors name the header, never its value.
+func validateHeaders(h map[string]string) error {
+	for k, v := range h {
+		if k == "" {
+			return fmt.Errorf("%w: empty name", ErrInvalidHeader)
+		}
+		for i := 0; i < len(k); i++ {
+			if !isTokenChar(k[i]) {
+				return fmt.Errorf("%w: name %q", ErrInvalidHeader, k)
+			}
+		}
+		for i := 0; i < len(v); i++ {
+			if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
+				return fmt.Errorf("%w: value of %q holds a control character", ErrInvalidHeader, k)
+			}
+		}
+	}
+	return nil
+}
+
+func isTokenChar(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}

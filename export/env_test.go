@@ -1,0 +1,158 @@
+package export
+
+import (
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+func lookupOf(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestFromLookupDefaults(t *testing.T) {
+	c, err := FromLookup(lookupOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Enabled || c.Endpoint != "" || c.Protocol != "" || c.Traces.Timeout != 3*time.Second || c.Metrics.Timeout != 5*time.Second ||
+		c.Logs.Timeout != 0 || c.ServiceName != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	want := TraceBatchConfig{MaxQueueSize: 2048, ScheduleDelay: 3 * time.Second, MaxExportBatchSize: 512, ExportTimeout: 3 * time.Second}
+	if c.TraceBatch != want {
+		t.Errorf("trace batch %+v, want %+v", c.TraceBatch, want)
+	}
+	if c.MetricReader != (MetricReaderConfig{ExportInterval: 3 * time.Second, ExportTimeout: 5 * time.Second}) {
+		t.Errorf("metric reader %+v", c.MetricReader)
+	}
+	e, err := New(c)
+	if err != nil {
+		t.Fatalf("New(FromLookup(empty)): %v", err)
+	}
+	shutdown(t, e)
+}
+
+func TestFromLookup(t *testing.T) {
+	env := map[string]string{
+		"OTLP_ENABLE":                         "false",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":         "http://collector:4318",
+		"OTLP_ENDPOINT":                       "ignored:4317",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":         "http/protobuf",
+		"OTEL_EXPORTER_OTLP_HEADERS":          "api-key=s%20ecret, x-tenant = a ",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":          "2500",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":      "GZIP",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":  "https://traces:443/v1/tr",
+		"OTEL_EXPORTER_OTLP_METRICS_PROTOCOL": "grpc",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "metrics:4317",
+		"OTEL_EXPORTER_OTLP_METRICS_INSECURE": "true",
+		"OTEL_EXPORTER_OTLP_LOGS_HEADERS":     "only=logs",
+		"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT":     "100",
+		"OTEL_RESOURCE_ATTRIBUTES":            "service.name=from-attrs,deployment.environment=prod%2Ceu",
+		"SERVICE_NAME":                        "legacy",
+		"OTLP_TRACE_MAX_QUEUE_SIZE":           "4096",
+		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS":    "1000",
+		"OTLP_METRIC_EXPORT_INTERVAL_MILLIS":  "1000",
+		"OTLP_TRACE_TIMEOUT":                  "9999",
+	}
+	c, err := FromLookup(lookupOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Enabled || c.Endpoint != "http://collector:4318" || c.Protocol != ProtocolHTTPProtobuf || c.Compression != "gzip" ||
+		c.Timeout != 2500*time.Millisecond || c.Headers["api-key"] != "s ecret" || c.Headers["x-tenant"] != "a" {
+		t.Errorf("generic: %+v", c)
+	}
+	if c.Traces.Timeout != 0 {
+		t.Errorf("OTLP_TRACE_TIMEOUT must yield to OTEL_EXPORTER_OTLP_TIMEOUT, got %v", c.Traces.Timeout)
+	}
+	if c.ServiceName != "from-attrs" || len(c.ResourceAttrs) != 2 || c.ResourceAttrs[1] != (KeyValue{"deployment.environment", "prod,eu"}) {
+		t.Errorf("resource: %q %+v", c.ServiceName, c.ResourceAttrs)
+	}
+	if c.TraceBatch.MaxQueueSize != 4096 || c.TraceBatch.ScheduleDelay != time.Second || c.MetricReader.ExportInterval != time.Second {
+		t.Errorf("original settings: %+v %+v", c.TraceBatch, c.MetricReader)
+	}
+	s, err := c.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := s.targets[Traces]; tr.url != "https://traces:443/v1/tr" || tr.tls == nil || !tr.gzip || tr.timeout != 2500*time.Millisecond {
+		t.Errorf("traces target: %+v", tr)
+	}
+	if m := s.targets[Metrics]; m.protocol != ProtocolGRPC || m.grpcTarget != "metrics:4317" || m.tls != nil {
+		t.Errorf("metrics target: %+v", m)
+	}
+	if l := s.targets[Logs]; l.url != "http://collector:4318/v1/logs" || l.headers["only"] != "logs" || l.headers["api-key"] != "" || l.timeout != 100*time.Millisecond {
+		t.Errorf("logs target: %+v", l)
+	}
+}
+
+func TestFromLookupOriginalVariables(t *testing.T) {
+	c, err := FromLookup(lookupOf(map[string]string{"OTLP_ENDPOINT": "10.0.0.1:4317", "SERVICE_NAME": "spark", "OTLP_ENABLE": "1"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := c.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr := s.targets[Traces]; tr.grpcTarget != "10.0.0.1:4317" || tr.tls != nil || !c.Enabled || c.ServiceName != "spark" {
+		t.Errorf("original variables: %+v %+v", c, tr)
+	}
+	c, _ = FromLookup(lookupOf(map[string]string{"OTEL_SERVICE_NAME": "a", "OTEL_RESOURCE_ATTRIBUTES": "service.name=b", "SERVICE_NAME": "c"}))
+	if c.ServiceName != "a" {
+		t.Errorf("OTEL_SERVICE_NAME must win: %q", c.ServiceName)
+	}
+}
+
+func TestFromLookupErrors(t *testing.T) {
+	for name, val := range map[string]string{
+		"OTLP_ENABLE":                            "maybe",
+		"OTEL_EXPORTER_OTLP_PROTOCOL":            "http/json",
+		"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL":       "thrift",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":             "10s",
+		"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT":     "-1",
+		"OTEL_EXPORTER_OTLP_COMPRESSION":         "br",
+		"OTEL_EXPORTER_OTLP_TRACES_INSECURE":     "yes please",
+		"OTLP_TRACE_MAX_QUEUE_SIZE":              "0",
+		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE":       "many",
+		"OTLP_METRIC_EXPORT_TIMEOUT_MILLIS":      "1e3",
+		"OTEL_RESOURCE_ATTRIBUTES":               "novalue",
+		"OTEL_EXPORTER_OTLP_HEADERS":             "k=%zzsecret-value",
+		"OTEL_EXPORTER_OTLP_TRACES_HEADERS":      "bad key=secret-value",
+		"OTEL_EXPORTER_OTLP_METRICS_HEADERS":     "k=secret-value%0A",
+		"OTEL_EXPORTER_OTLP_LOGS_HEADERS":        "=secret-value",
+		"OTLP_METRIC_EXPORT_INTERVAL_MILLIS":     "99999999999",
+		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION":  "lz4",
+		"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "x",
+	} {
+		_, err := FromLookup(lookupOf(map[string]string{name: val}))
+		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%q: error %v, want one naming the variable", name, val, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "secret-value") {
+			t.Errorf("%s: error %q echoes a header value", name, err)
+		}
+	}
+}
+
+// TestFromLookupNeverEchoesHeaders is a property test: whatever a HEADERS
+// variable holds, an error never contains its value.
+func TestFromLookupNeverEchoesHeaders(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	const alphabet = "ab=,% \n\t%zz0A:;\"é"
+	for i := 0; i < 5000; i++ {
+		b := make([]byte, 1+rng.IntN(24))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		secret := "S3CR3T" + string(b)
+		_, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "k=" + secret}))
+		if err != nil && strings.Contains(err.Error(), "S3CR3T") {
+			t.Fatalf("error %q echoes the header value", err)
+		}
+	}
+}

@@ -1,0 +1,495 @@
+package export
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+	"google.golang.org/grpc"
+)
+
+// sender sends one encoded request and judges the result.
+type sender interface {
+	send(ctx context.Context, body []byte) Outcome
+}
+
+// entry is one queued batch.
+type entry struct {
+	buf   *bytebufferpool.ByteBuffer
+	seq   uint64
+	items int64
+	sig   Signal
+}
+
+// Exporter ships encoded OTLP requests. See the package documentation for
+// its contract.
+type Exporter struct {
+	set     settings
+	senders [NumSignals]sender
+	conns   []*grpc.ClientConn
+	clients []*http.Client
+
+	// ctx is the parent of every export attempt and backoff wait; cancel
+	// aborts them when Shutdown's context ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu   sync.Mutex
+	work sync.Cond // signalled when the queue gains an entry or stop is set
+	// ring is the FIFO of queued batches; head is its first slot, n its length.
+	ring    []entry
+	head, n int
+	// held is the bytes of batches queued or being exported.
+	held int64
+	// seq is the sequence number of the next accepted batch; taken counts
+	// batches that left the queue. The queue is FIFO, so every batch with
+	// seq < taken has left it.
+	seq, taken uint64
+	// active holds, per worker, 1 + seq of the batch it exports, 0 if idle.
+	active []uint64
+	// progress is closed (and cleared) when a batch completes, to wake
+	// ForceFlush callers; nil when nobody waits.
+	progress chan struct{}
+	closed   bool // Enqueue drops with DropShutdown
+	running  int  // workers not yet exited
+	stats    [NumSignals]SignalStats
+
+	// space wakes one blocked Enqueue when room is freed (Config.Block).
+	space chan struct{}
+	// closing is closed by Shutdown to wake blocked Enqueue calls.
+	closing chan struct{}
+	// exited is closed when the last worker has exited.
+	exited chan struct{}
+
+	shutdownOnce sync.Once
+	shutdownDone chan struct{}
+	shutdownErr  error
+}
+
+// New validates cfg, applies its defaults and starts the export workers.
+// It does not connect: connections are made on the first export. It returns
+// an error wrapping one of the package's sentinel errors.
+func New(cfg Config) (*Exporter, error) {
+	e, err := newExporter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e.start()
+	return e, nil
+}
+
+// newExporter builds an Exporter without starting its workers.
+func newExporter(cfg Config) (*Exporter, error) {
+	set, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	e := &Exporter{
+		set:          set,
+		ring:         make([]entry, set.queueBatches),
+		active:       make([]uint64, set.concurrency),
+		space:        make(chan struct{}, 1),
+		closing:      make(chan struct{}),
+		exited:       make(chan struct{}),
+		shutdownDone: make(chan struct{}),
+	}
+	e.work.L = &e.mu
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	conns := grpcConns{}
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		t := &set.targets[sig]
+		if t.protocol == ProtocolGRPC {
+			c, err := conns.get(t, set.retry)
+			if err != nil {
+				e.closeTransports(conns)
+				return nil, err
+			}
+			e.senders[sig] = newGRPCSender(sig, t, c)
+		} else {
+			c := newHTTPClient(t)
+			e.clients = append(e.clients, c)
+			e.senders[sig] = newHTTPSender(sig, t, c)
+		}
+	}
+	for _, c := range conns {
+		e.conns = append(e.conns, c)
+	}
+	return e, nil
+}
+
+func (e *Exporter) closeTransports(conns grpcConns) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	e.cancel()
+}
+
+// start starts the workers.
+func (e *Exporter) start() {
+	e.mu.Lock()
+	e.running = len(e.active)
+	e.mu.Unlock()
+	for w := range e.active {
+		go e.worker(w)
+	}
+}
+
+// Enqueue queues buf, an encoded Export*ServiceRequest of sig holding items
+// spans, data points or log records, and takes ownership of buf: it is
+// returned to bytebufferpool once sent or dropped. It never blocks unless
+// Config.Block is set. It reports false if the batch was dropped (counted
+// in Stats by reason). buf must not be nil; sig must be valid.
+func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
+	if !sig.valid() {
+		panic("export: Enqueue with invalid signal")
+	}
+	size := int64(len(buf.B))
+	n := int64(items)
+	e.mu.Lock()
+	st := &e.stats[sig]
+	st.Enqueued += uint64(n)
+	st.EnqueuedBatches++
+	switch {
+	case e.closed:
+		return e.dropLocked(sig, buf, n, DropShutdown)
+	case size > e.set.queueBytes:
+		return e.dropLocked(sig, buf, n, DropTooLarge)
+	}
+	if !e.fitsLocked(size) {
+		if !e.set.block {
+			return e.dropLocked(sig, buf, n, DropQueueFull)
+		}
+		if reason, ok := e.waitLocked(size); !ok {
+			return e.dropLocked(sig, buf, n, reason)
+		}
+	}
+	e.ring[(e.head+e.n)%len(e.ring)] = entry{buf: buf, seq: e.seq, items: n, sig: sig}
+	e.n++
+	e.seq++
+	e.held += size
+	st.InFlight += uint64(n)
+	st.QueuedItems += uint64(n)
+	st.QueuedBytes += uint64(size)
+	st.QueuedBatches++
+	if e.set.block && e.fitsLocked(1) {
+		e.signalSpace() // pass the wake-up on to another blocked Enqueue
+	}
+	e.mu.Unlock()
+	e.work.Signal()
+	return true
+}
+
+// fitsLocked reports whether a batch of size bytes fits now.
+func (e *Exporter) fitsLocked(size int64) bool {
+	return e.n < len(e.ring) && e.held+size <= e.set.queueBytes
+}
+
+// waitLocked waits, with e.mu held on entry and on return, until a batch of
+// size bytes fits, BlockTimeout passes or Shutdown begins.
+func (e *Exporter) waitLocked(size int64) (DropReason, bool) {
+	timer := time.NewTimer(e.set.blockTimeout)
+	defer timer.Stop()
+	for !e.fitsLocked(size) {
+		e.mu.Unlock()
+		select {
+		case <-e.space:
+		case <-timer.C:
+			e.mu.Lock()
+			if e.fitsLocked(size) && !e.closed {
+				return 0, true
+			}
+			return DropBlockTimeout, false
+		case <-e.closing:
+			e.mu.Lock()
+			return DropShutdown, false
+		}
+		e.mu.Lock()
+		if e.closed {
+			return DropShutdown, false
+		}
+	}
+	return 0, true
+}
+
+func (e *Exporter) signalSpace() {
+	select {
+	case e.space <- struct{}{}:
+	default:
+	}
+}
+
+// dropLocked counts a batch refused by Enqueue, unlocks and frees buf.
+func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int64, r DropReason) bool {
+	e.stats[sig].Dropped[r] += uint64(n)
+	e.stats[sig].DroppedBatches++
+	e.mu.Unlock()
+	bytebufferpool.Put(buf)
+	return false
+}
+
+// worker exports batches until the queue is empty and Shutdown has begun.
+func (e *Exporter) worker(w int) {
+	for {
+		e.mu.Lock()
+		for e.n == 0 && !e.closed {
+			e.work.Wait()
+		}
+		if e.n == 0 {
+			e.running--
+			if e.running == 0 {
+				close(e.exited)
+			}
+			e.mu.Unlock()
+			return
+		}
+		en := e.ring[e.head]
+		e.ring[e.head] = entry{}
+		e.head = (e.head + 1) % len(e.ring)
+		e.n--
+		e.taken++
+		e.active[w] = en.seq + 1
+		st := &e.stats[en.sig]
+		st.QueuedItems -= uint64(en.items)
+		st.QueuedBytes -= uint64(len(en.buf.B))
+		st.QueuedBatches--
+		if e.set.block {
+			e.signalSpace()
+		}
+		e.mu.Unlock()
+
+		exported, rejected, reason, dropped := e.export(en)
+
+		size := int64(len(en.buf.B))
+		bytebufferpool.Put(en.buf)
+		e.mu.Lock()
+		st.InFlight -= uint64(en.items)
+		st.Exported += uint64(exported)
+		st.Rejected += uint64(rejected)
+		if dropped {
+			st.Dropped[reason] += uint64(en.items)
+			st.DroppedBatches++
+		} else {
+			st.ExportedBatches++
+		}
+		e.held -= size
+		e.active[w] = 0
+		if e.progress != nil {
+			close(e.progress)
+			e.progress = nil
+		}
+		if e.set.block {
+			e.signalSpace()
+		}
+		e.mu.Unlock()
+	}
+}
+
+// export sends one batch, retrying retryable failures. It returns the items
+// exported and rejected, or the reason the batch was dropped.
+func (e *Exporter) export(en entry) (exported, rejected int64, reason DropReason, dropped bool) {
+	s := e.senders[en.sig]
+	timeout := e.set.targets[en.sig].timeout
+	r := e.set.retry
+	start := time.Now()
+	interval := r.InitialInterval
+	for attempt := 0; ; attempt++ {
+		if e.ctx.Err() != nil {
+			return 0, 0, DropShutdown, true
+		}
+		actx, cancel := context.WithTimeout(e.ctx, timeout)
+		t0 := time.Now()
+		out := s.send(actx, en.buf.B)
+		cancel()
+		lat := time.Since(t0)
+		e.mu.Lock()
+		st := &e.stats[en.sig]
+		st.Requests++
+		st.LatencySum += lat
+		st.LatencyCount++
+		if attempt > 0 {
+			st.Retried++
+		}
+		e.mu.Unlock()
+
+		switch out.Class {
+		case Success:
+			rej := min(out.Rejected, en.items)
+			if out.Err != nil {
+				e.report(out.Err)
+			}
+			return en.items - rej, rej, 0, false
+		case Permanent:
+			e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, en.items, en.sig))
+			return 0, 0, DropNonRetryable, true
+		}
+		if e.ctx.Err() != nil {
+			return 0, 0, DropShutdown, true
+		}
+		// Retryable: back off with jitter, or wait as long as the
+		// receiver asked if that is longer.
+		wait := jitter(interval)
+		interval = min(time.Duration(float64(interval)*1.5), r.MaxInterval)
+		wait = max(wait, out.Delay)
+		if r.Disabled || time.Since(start)+wait > r.MaxElapsedTime {
+			e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, attempt+1, en.items, en.sig))
+			return 0, 0, DropRetryExhausted, true
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-e.ctx.Done():
+			t.Stop()
+			return 0, 0, DropShutdown, true
+		}
+	}
+}
+
+// jitter returns d randomised by ±50 %, as the OTel exporters do.
+func jitter(d time.Duration) time.Duration {
+	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
+}
+
+func (e *Exporter) report(err error) {
+	if e.set.errh != nil {
+		e.set.errh(err)
+	}
+}
+
+// flushedLocked reports whether every batch with seq < target has left the
+// queue and is not being exported.
+func (e *Exporter) flushedLocked(target uint64) bool {
+	if e.taken < target {
+		return false
+	}
+	for _, a := range e.active {
+		if a != 0 && a-1 < target {
+			return false
+		}
+	}
+	return true
+}
+
+// ForceFlush waits until every batch enqueued before the call has been
+// exported or counted as dropped, or ctx ends. It does not stop later
+// batches; it may be called from any goroutine, also after Shutdown.
+func (e *Exporter) ForceFlush(ctx context.Context) error {
+	e.mu.Lock()
+	target := e.seq
+	for !e.flushedLocked(target) {
+		if e.running == 0 && e.closed {
+			break // hard-shut workers are gone; nothing more will move
+		}
+		if e.progress == nil {
+			e.progress = make(chan struct{})
+		}
+		p := e.progress
+		e.mu.Unlock()
+		select {
+		case <-p:
+		case <-ctx.Done():
+			e.mu.Lock()
+			pending := target - e.taken
+			for _, a := range e.active {
+				if a != 0 && a-1 < target {
+					pending++
+				}
+			}
+			e.mu.Unlock()
+			return fmt.Errorf("export: flush: %d batches not yet delivered: %w", pending, ctx.Err())
+		}
+		e.mu.Lock()
+	}
+	e.mu.Unlock()
+	return nil
+}
+
+// Shutdown stops accepting batches (later Enqueue calls drop with
+// DropShutdown), delivers everything queued and closes the connections.
+// If ctx ends first, it aborts the exports in flight, drops what is left
+// (counted as DropShutdown) and returns an error saying how much was lost.
+// It is idempotent: later calls wait for the first and return its result.
+func (e *Exporter) Shutdown(ctx context.Context) error {
+	first := false
+	e.shutdownOnce.Do(func() { first = true })
+	if !first {
+		select {
+		case <-e.shutdownDone:
+			return e.shutdownErr
+		case <-ctx.Done():
+			return fmt.Errorf("export: shutdown: %w", ctx.Err())
+		}
+	}
+	e.mu.Lock()
+	e.closed = true
+	before := e.shutdownDropsLocked()
+	if e.running == 0 {
+		e.dropQueuedLocked()
+		close(e.exited)
+	}
+	e.mu.Unlock()
+	close(e.closing)
+	e.work.Broadcast()
+
+	var err error
+	select {
+	case <-e.exited:
+	case <-ctx.Done():
+		// Abort: every send and backoff wait honours e.ctx, and workers
+		// drop what is still queued, so the workers exit promptly.
+		e.cancel()
+		<-e.exited
+		e.mu.Lock()
+		lost := e.shutdownDropsLocked() - before
+		e.mu.Unlock()
+		if lost > 0 {
+			err = fmt.Errorf("export: shutdown: %d items dropped undelivered: %w", lost, ctx.Err())
+		}
+	}
+	e.cancel()
+	for _, c := range e.conns {
+		if cerr := c.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("export: close gRPC connection: %w", cerr))
+		}
+	}
+	for _, c := range e.clients {
+		c.CloseIdleConnections()
+	}
+	e.shutdownErr = err
+	close(e.shutdownDone)
+	return err
+}
+
+// shutdownDropsLocked sums the items dropped with DropShutdown.
+func (e *Exporter) shutdownDropsLocked() uint64 {
+	var n uint64
+	for i := range e.stats {
+		n += e.stats[i].Dropped[DropShutdown]
+	}
+	return n
+}
+
+// dropQueuedLocked drops every queued batch with DropShutdown; used only
+// when no worker was started.
+func (e *Exporter) dropQueuedLocked() {
+	for e.n > 0 {
+		en := e.ring[e.head]
+		e.ring[e.head] = entry{}
+		e.head = (e.head + 1) % len(e.ring)
+		e.n--
+		e.taken++
+		st := &e.stats[en.sig]
+		st.QueuedItems -= uint64(en.items)
+		st.QueuedBytes -= uint64(len(en.buf.B))
+		st.QueuedBatches--
+		st.InFlight -= uint64(en.items)
+		st.Dropped[DropShutdown] += uint64(en.items)
+		st.DroppedBatches++
+		e.held -= int64(len(en.buf.B))
+		bytebufferpool.Put(en.buf)
+	}
+}

@@ -1,0 +1,568 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+	"google.golang.org/grpc/codes"
+)
+
+var protocols = []string{ProtocolGRPC, ProtocolHTTPProtobuf}
+
+func forEachProtocol(t *testing.T, f func(t *testing.T, protocol string)) {
+	for _, p := range protocols {
+		t.Run(strings.ReplaceAll(p, "/", "_"), func(t *testing.T) { f(t, p) })
+	}
+}
+
+// produce enqueues batches of items items each and returns the items
+// offered. It fails the test if a batch is refused.
+func produce(t *testing.T, e *Exporter, sig Signal, prefix string, batches, items int) uint64 {
+	t.Helper()
+	for i := 0; i < batches; i++ {
+		if !e.Enqueue(sig, encodeBatch(t, sig, fmt.Sprintf("%s-%s-%d", sig, prefix, i), items), items) {
+			t.Fatalf("batch %d of %s refused: %+v", i, sig, e.Stats().Signals[sig])
+		}
+	}
+	return uint64(batches * items)
+}
+
+// wantDelivered asserts that everything produced was exported, nothing was
+// dropped, and the collector accepted exactly that many items.
+func wantDelivered(t *testing.T, e *Exporter, c *collector, produced [NumSignals]uint64) {
+	t.Helper()
+	s := e.Stats()
+	checkIdentity(t, s)
+	got := c.acceptedItems()
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		st := s.Signals[sig]
+		if st.Enqueued != produced[sig] || st.Exported != produced[sig] || st.DroppedTotal() != 0 || st.InFlight != 0 {
+			t.Errorf("%s: produced %d, stats %+v", sig, produced[sig], st)
+		}
+		if got[sig] != int64(produced[sig]) {
+			t.Errorf("%s: collector accepted %d items, produced %d", sig, got[sig], produced[sig])
+		}
+	}
+}
+
+func TestExportAllSignals(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		for _, comp := range []string{"", CompressionGzip} {
+			t.Run("compression="+comp, func(t *testing.T) {
+				c := newCollector(t, protocol, nil)
+				c.start()
+				defer c.stop()
+				cfg := testConfig(protocol, c.endpoint())
+				cfg.Compression = comp
+				cfg.Headers = map[string]string{"X-Token": "secret-token"}
+				e, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var produced [NumSignals]uint64
+				for sig := Signal(0); sig < NumSignals; sig++ {
+					produced[sig] = produce(t, e, sig, "a", 20, 17)
+				}
+				flush(t, e)
+				wantDelivered(t, e, c, produced)
+				if got := c.lastToken(); got != "secret-token" {
+					t.Errorf("collector saw x-token %q", got)
+				}
+				shutdown(t, e)
+				if s := e.Stats(); s.Signals[Traces].Requests != 20 || s.Signals[Traces].Retried != 0 {
+					t.Errorf("requests %d retried %d, want 20 and 0", s.Signals[Traces].Requests, s.Signals[Traces].Retried)
+				}
+			})
+		}
+	})
+}
+
+func TestCollectorDownAtStartThenUp(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newCollector(t, protocol, nil)
+		c.addr = reserveAddr(t)
+		e, err := New(testConfig(protocol, c.endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "down", 30, 10)
+		waitFor(t, "failed attempts", func() bool { return e.Stats().Signals[Traces].Retried >= 2 })
+		c.start()
+		defer c.stop()
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		shutdown(t, e)
+	})
+}
+
+func TestCollectorKilledMidStreamAndRestarted(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		// The first incarnation accepts 4 requests, then holds every
+		// request until it is killed: the kill is always mid-request.
+		var hang atomic.Bool
+		hang.Store(true)
+		c := newCollector(t, protocol, func(cl call) reply {
+			if hang.Load() && cl.n >= 4 {
+				return reply{sleep: time.Minute}
+			}
+			return reply{}
+		})
+		c.start()
+		e, err := New(testConfig(protocol, c.endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "before", 20, 10)
+		waitFor(t, "requests held by the collector", func() bool {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.calls >= 6
+		})
+		if st := e.Stats().Signals[Traces]; st.InFlight == 0 || st.Exported != 40 {
+			t.Fatalf("before the kill: %+v, want 40 exported and the rest in flight", st)
+		}
+		c.stop()
+		produced[Traces] += produce(t, e, Traces, "during", 20, 10)
+		produced[Logs] = produce(t, e, Logs, "during", 10, 5)
+		waitFor(t, "failed attempts", func() bool { return e.Stats().Signals[Traces].Retried >= 2 })
+		hang.Store(false)
+		c.start()
+		defer c.stop()
+		produced[Traces] += produce(t, e, Traces, "after", 20, 10)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		shutdown(t, e)
+	})
+}
+
+func TestUnavailableForSeconds(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		until := time.Now().Add(2 * time.Second)
+		c := newCollector(t, protocol, func(call) reply {
+			if time.Now().Before(until) {
+				return reply{code: codes.Unavailable, msg: "warming up"}
+			}
+			return reply{}
+		})
+		c.start()
+		defer c.stop()
+		e, err := New(testConfig(protocol, c.endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Metrics] = produce(t, e, Metrics, "u", 25, 8)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		if e.Stats().Signals[Metrics].Retried == 0 {
+			t.Error("no retries counted")
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestResourceExhaustedGRPC(t *testing.T) {
+	t.Run("without RetryInfo", func(t *testing.T) {
+		c := newCollector(t, ProtocolGRPC, func(call) reply { return reply{code: codes.ResourceExhausted, msg: "full"} })
+		c.start()
+		defer c.stop()
+		var log errorLog
+		cfg := testConfig(ProtocolGRPC, c.endpoint())
+		cfg.ErrorHandler = log.handle
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced := produce(t, e, Traces, "re", 5, 4)
+		flush(t, e)
+		s := e.Stats()
+		checkIdentity(t, s)
+		st := s.Signals[Traces]
+		if st.Dropped[DropNonRetryable] != produced || st.Requests != 5 || st.Retried != 0 {
+			t.Errorf("stats %+v, want %d dropped non_retryable after 5 requests", st, produced)
+		}
+		if len(log.all()) != 5 {
+			t.Errorf("error handler called %d times, want 5", len(log.all()))
+		}
+		shutdown(t, e)
+	})
+	t.Run("with RetryInfo", func(t *testing.T) {
+		const delay = 300 * time.Millisecond
+		c := newCollector(t, ProtocolGRPC, func(cl call) reply {
+			if cl.attempt == 0 {
+				return reply{code: codes.ResourceExhausted, msg: "slow down", retryInfo: delay}
+			}
+			return reply{}
+		})
+		c.start()
+		defer c.stop()
+		e, err := New(testConfig(ProtocolGRPC, c.endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "ri", 4, 4)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		for i := 0; i < 4; i++ {
+			a := c.arrivalsOf(fmt.Sprintf("traces-ri-%d", i))
+			if len(a) != 2 {
+				t.Fatalf("batch %d arrived %d times, want 2", i, len(a))
+			}
+			if gap := a[1].Sub(a[0]); gap < delay {
+				t.Errorf("batch %d retried after %v, before the RetryInfo delay %v", i, gap, delay)
+			}
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestHTTP429RetryAfter(t *testing.T) {
+	t.Run("honoured", func(t *testing.T) {
+		c := newCollector(t, ProtocolHTTPProtobuf, func(cl call) reply {
+			if cl.attempt == 0 {
+				return reply{code: codes.ResourceExhausted, retryAfter: "1"}
+			}
+			return reply{}
+		})
+		c.start()
+		defer c.stop()
+		e, err := New(testConfig(ProtocolHTTPProtobuf, c.endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Logs] = produce(t, e, Logs, "ra", 2, 3)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		for i := 0; i < 2; i++ {
+			a := c.arrivalsOf(fmt.Sprintf("logs-ra-%d", i))
+			if len(a) != 2 || a[1].Sub(a[0]) < time.Second {
+				t.Errorf("batch %d arrivals %v: want a retry no sooner than Retry-After 1 s", i, a)
+			}
+		}
+		shutdown(t, e)
+	})
+	t.Run("endless", func(t *testing.T) {
+		c := newCollector(t, ProtocolHTTPProtobuf, func(call) reply {
+			return reply{code: codes.ResourceExhausted, retryAfter: "999999999999"}
+		})
+		c.start()
+		defer c.stop()
+		cfg := testConfig(ProtocolHTTPProtobuf, c.endpoint())
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced := produce(t, e, Traces, "endless", 3, 3)
+		flush(t, e) // must return: the delay exceeds MaxElapsedTime, so the batches are dropped at once
+		st := e.Stats().Signals[Traces]
+		if st.Dropped[DropRetryExhausted] != produced || st.Requests != 3 {
+			t.Errorf("stats %+v: want %d dropped retry_exhausted after 3 requests", st, produced)
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestSlowerThanTimeout(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newCollector(t, protocol, func(cl call) reply {
+			if cl.attempt == 0 {
+				return reply{sleep: 2 * time.Second}
+			}
+			return reply{}
+		})
+		c.start()
+		defer c.stop()
+		cfg := testConfig(protocol, c.endpoint())
+		cfg.Timeout = 100 * time.Millisecond
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "slow", 6, 5)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		if st := e.Stats().Signals[Traces]; st.Retried < 6 {
+			t.Errorf("retried %d, want at least one retry per batch", st.Retried)
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestPartialSuccess(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newCollector(t, protocol, func(cl call) reply { return reply{rejected: 3, msg: "attribute too long"} })
+		c.start()
+		defer c.stop()
+		var log errorLog
+		cfg := testConfig(protocol, c.endpoint())
+		cfg.ErrorHandler = log.handle
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			produce(t, e, sig, "p", 4, 10)
+		}
+		flush(t, e)
+		s := e.Stats()
+		checkIdentity(t, s)
+		got := c.acceptedItems()
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			st := s.Signals[sig]
+			if st.Rejected != 12 || st.Exported != 28 || st.DroppedTotal() != 0 {
+				t.Errorf("%s: %+v, want 12 rejected and 28 exported", sig, st)
+			}
+			if got[sig] != 28 {
+				t.Errorf("%s: collector accepted %d", sig, got[sig])
+			}
+		}
+		errs := log.all()
+		if len(errs) != 12 || !strings.Contains(errs[0].Error(), "attribute too long") {
+			t.Errorf("error handler got %d errors (%v), want 12 partial successes", len(errs), errs)
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestNonRetryable(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newCollector(t, protocol, func(call) reply { return reply{code: codes.InvalidArgument, msg: "bad span"} })
+		c.start()
+		defer c.stop()
+		var log errorLog
+		cfg := testConfig(protocol, c.endpoint())
+		cfg.ErrorHandler = log.handle
+		cfg.Headers = map[string]string{"X-Token": "hunter2"}
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced := produce(t, e, Traces, "bad", 7, 3)
+		flush(t, e)
+		s := e.Stats()
+		checkIdentity(t, s)
+		st := s.Signals[Traces]
+		if st.Dropped[DropNonRetryable] != produced || st.Requests != 7 || st.Retried != 0 {
+			t.Errorf("stats %+v, want %d non_retryable after 7 requests", st, produced)
+		}
+		errs := log.all()
+		if len(errs) != 7 {
+			t.Fatalf("error handler called %d times, want 7", len(errs))
+		}
+		for _, err := range errs {
+			if !strings.Contains(err.Error(), "bad span") || strings.Contains(err.Error(), "hunter2") {
+				t.Errorf("error %q: want the receiver's message and no header value", err)
+			}
+		}
+		shutdown(t, e)
+	})
+}
+
+func TestRetryExhausted(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newCollector(t, protocol, func(call) reply { return reply{code: codes.Unavailable} })
+		c.start()
+		defer c.stop()
+		cfg := testConfig(protocol, c.endpoint())
+		cfg.Retry.MaxElapsedTime = 300 * time.Millisecond
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced := produce(t, e, Metrics, "x", 3, 2)
+		flush(t, e)
+		s := e.Stats()
+		checkIdentity(t, s)
+		if st := s.Signals[Metrics]; st.Dropped[DropRetryExhausted] != produced || st.Retried == 0 {
+			t.Errorf("stats %+v, want %d retry_exhausted after retries", st, produced)
+		}
+		shutdown(t, e)
+	})
+}
+
+// TestQueueBoundedWhileDead checks that memory stays bounded while the
+// collector is unreachable and that Shutdown accounts for everything.
+func TestQueueBoundedWhileDead(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		one := encodeBatch(t, Traces, "traces-dead-0", 10)
+		size := int64(len(one.B))
+		cfg := testConfig(protocol, "http://"+reserveAddr(t))
+		cfg.QueueBytes = 8 * size
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted := 0
+		if e.Enqueue(Traces, one, 10) {
+			accepted++
+		}
+		for i := 1; i < 50; i++ {
+			if e.Enqueue(Traces, encodeBatch(t, Traces, fmt.Sprintf("traces-dead-%d", i), 10), 10) {
+				accepted++
+			}
+			s := e.Stats()
+			checkIdentity(t, s)
+		}
+		if accepted != 8 {
+			t.Errorf("accepted %d batches, want 8 (QueueBytes / batch size)", accepted)
+		}
+		st := e.Stats().Signals[Traces]
+		if st.Dropped[DropQueueFull] != 420 {
+			t.Errorf("dropped queue_full %d, want 420", st.Dropped[DropQueueFull])
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		if err := e.Shutdown(ctx); err == nil || !strings.Contains(err.Error(), "80 items dropped") {
+			t.Errorf("shutdown error %v, want 80 items dropped", err)
+		}
+		s := e.Stats()
+		checkIdentity(t, s)
+		st = s.Signals[Traces]
+		if st.InFlight != 0 || st.Dropped[DropShutdown] != 80 || st.Enqueued != 500 || s.HeldBytes != 0 {
+			t.Errorf("after shutdown: %+v held %d", st, s.HeldBytes)
+		}
+		if e.Enqueue(Traces, encodeBatch(t, Traces, "late", 1), 1) {
+			t.Error("Enqueue after Shutdown accepted a batch")
+		}
+		if st := e.Stats().Signals[Traces]; st.Dropped[DropShutdown] != 81 {
+			t.Errorf("late batch not counted as shutdown drop: %+v", st)
+		}
+		if err := e.Shutdown(context.Background()); err == nil {
+			t.Error("second Shutdown lost the first one's error")
+		}
+	})
+}
+
+func TestBlock(t *testing.T) {
+	t.Run("timeout", func(t *testing.T) {
+		one := encodeBatch(t, Logs, "logs-b-0", 5)
+		cfg := testConfig(ProtocolGRPC, "http://"+reserveAddr(t))
+		cfg.QueueBytes = 2 * int64(len(one.B))
+		cfg.Block = true
+		cfg.BlockTimeout = 20 * time.Millisecond
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Enqueue(Logs, one, 5)
+		e.Enqueue(Logs, encodeBatch(t, Logs, "logs-b-1", 5), 5)
+		if e.Enqueue(Logs, encodeBatch(t, Logs, "logs-b-2", 5), 5) {
+			t.Error("third batch accepted into a full queue")
+		}
+		if st := e.Stats().Signals[Logs]; st.Dropped[DropBlockTimeout] != 5 {
+			t.Errorf("stats %+v, want 5 block_timeout", st)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_ = e.Shutdown(ctx)
+		checkIdentity(t, e.Stats())
+	})
+	t.Run("no loss", func(t *testing.T) {
+		forEachProtocol(t, func(t *testing.T, protocol string) {
+			c := newCollector(t, protocol, nil)
+			c.start()
+			defer c.stop()
+			one := encodeBatch(t, Traces, "x", 10)
+			cfg := testConfig(protocol, c.endpoint())
+			cfg.QueueBytes = 3 * int64(len(one.B))
+			bytebufferpool.Put(one)
+			cfg.Block = true
+			cfg.BlockTimeout = time.Minute
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var produced [NumSignals]uint64
+			var wg sync.WaitGroup
+			for p := 0; p < 3; p++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := 0; i < 30; i++ {
+						if !e.Enqueue(Traces, encodeBatch(t, Traces, fmt.Sprintf("traces-p%d-%d", p, i), 10), 10) {
+							t.Errorf("blocking Enqueue dropped a batch")
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			produced[Traces] = 900
+			flush(t, e)
+			wantDelivered(t, e, c, produced)
+			shutdown(t, e)
+		})
+	})
+}
+
+// TestRandomFaults is a property test: whatever the collector answers,
+// exported + rejected + dropped == produced, and the collector accepted
+// exactly the exported items.
+func TestRandomFaults(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		for seed := uint64(1); seed <= 3; seed++ {
+			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+				var mu sync.Mutex
+				rng := rand.New(rand.NewPCG(seed, seed))
+				c := newCollector(t, protocol, func(call) reply {
+					mu.Lock()
+					defer mu.Unlock()
+					switch rng.IntN(6) {
+					case 0:
+						return reply{code: codes.Unavailable}
+					case 1:
+						return reply{code: codes.InvalidArgument, msg: "no"}
+					case 2:
+						return reply{rejected: int64(rng.IntN(20)), msg: "partial"}
+					case 3:
+						return reply{code: codes.ResourceExhausted}
+					}
+					return reply{}
+				})
+				c.start()
+				defer c.stop()
+				cfg := testConfig(protocol, c.endpoint())
+				cfg.Concurrency = 3
+				e, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var produced uint64
+				for i := 0; i < 60; i++ {
+					sig := Signal(i % NumSignals)
+					n := 1 + i%9
+					produced += uint64(n)
+					if !e.Enqueue(sig, encodeBatch(t, sig, fmt.Sprintf("%s-r-%d", sig, i), n), n) {
+						t.Fatal("refused")
+					}
+				}
+				shutdown(t, e)
+				s := e.Stats()
+				checkIdentity(t, s)
+				got := c.acceptedItems()
+				var total uint64
+				for sig := Signal(0); sig < NumSignals; sig++ {
+					st := s.Signals[sig]
+					total += st.Enqueued
+					if st.InFlight != 0 || int64(st.Exported) != got[sig] {
+						t.Errorf("%s: stats %+v, collector accepted %d", sig, st, got[sig])
+					}
+				}
+				if total != produced {
+					t.Errorf("enqueued %d, produced %d", total, produced)
+				}
+			})
+		}
+	})
+}

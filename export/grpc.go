@@ -1,0 +1,140 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	_ "google.golang.org/grpc/encoding/gzip" // registers the "gzip" compressor
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+)
+
+// rawRequest carries an already-encoded Export*ServiceRequest.
+type rawRequest struct{ b []byte }
+
+// rawCodec sends rawRequest bytes unchanged (no second marshal) and decodes
+// responses with the official protobuf types. It is named "proto" so the
+// receiver sees an ordinary application/grpc+proto call. It is installed
+// per connection, never registered globally.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	switch m := v.(type) {
+	case *rawRequest:
+		return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
+	case proto.Message:
+		b, err := proto.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		return mem.BufferSlice{mem.SliceBuffer(b)}, nil
+	}
+	return nil, fmt.Errorf("export: cannot marshal %T", v)
+}
+
+func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	m, ok := v.(proto.Message)
+	if !ok {
+		return fmt.Errorf("export: cannot unmarshal into %T", v)
+	}
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	return proto.Unmarshal(buf.ReadOnlyData(), m)
+}
+
+func (rawCodec) Name() string { return "proto" }
+
+// grpcSender exports one signal over OTLP/gRPC.
+type grpcSender struct {
+	sig    Signal
+	conn   *grpc.ClientConn
+	method string
+	md     metadata.MD
+	opts   []grpc.CallOption
+}
+
+// dialGRPC creates a lazily connecting client for t. Reconnection backoff
+// is bounded by the retry interval so that a restarted collector is found
+// within one retry.
+func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
+	creds := insecure.NewCredentials()
+	if t.tls != nil {
+		creds = credentials.NewTLS(t.tls)
+	}
+	bc := backoff.DefaultConfig
+	bc.BaseDelay = min(bc.BaseDelay, retry.InitialInterval)
+	bc.MaxDelay = max(retry.MaxInterval, bc.BaseDelay)
+	return grpc.NewClient(t.grpcTarget,
+		grpc.WithTransportCredentials(creds),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: min(defaultGRPCConnectTimeout, t.timeout)}),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})),
+		grpc.WithUserAgent("flowtel-otlp-exporter"),
+	)
+}
+
+func newGRPCSender(sig Signal, t *target, conn *grpc.ClientConn) *grpcSender {
+	s := &grpcSender{sig: sig, conn: conn, method: sig.grpcMethod()}
+	if len(t.headers) > 0 {
+		s.md = metadata.New(t.headers)
+	}
+	if t.gzip {
+		s.opts = append(s.opts, grpc.UseCompressor("gzip"))
+	}
+	return s
+}
+
+func (s *grpcSender) send(ctx context.Context, body []byte) Outcome {
+	if s.md != nil {
+		ctx = metadata.NewOutgoingContext(ctx, s.md)
+	}
+	req := &rawRequest{b: body}
+	var err error
+	switch s.sig {
+	case Traces:
+		var resp coltrace.ExportTraceServiceResponse
+		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
+			ps := resp.GetPartialSuccess()
+			return partialOutcome(s.sig, ps.GetRejectedSpans(), ps.GetErrorMessage())
+		}
+	case Metrics:
+		var resp colmetrics.ExportMetricsServiceResponse
+		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
+			ps := resp.GetPartialSuccess()
+			return partialOutcome(s.sig, ps.GetRejectedDataPoints(), ps.GetErrorMessage())
+		}
+	default:
+		var resp collogs.ExportLogsServiceResponse
+		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
+			ps := resp.GetPartialSuccess()
+			return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage())
+		}
+	}
+	return ClassifyGRPC(s.sig, err)
+}
+
+// grpcConns shares one connection between signals with the same target
+// and TLS files.
+type grpcConns map[string]*grpc.ClientConn
+
+func (m grpcConns) get(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
+	key := t.grpcTarget + "|" + t.tlsKey + "|" + time.Duration(t.timeout).String()
+	if c, ok := m[key]; ok {
+		return c, nil
+	}
+	c, err := dialGRPC(t, retry)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidEndpoint, t.grpcTarget, err)
+	}
+	m[key] = c
+	return c, nil
+}

@@ -1,0 +1,101 @@
+package export
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// httpSender exports one signal over OTLP/HTTP with protobuf bodies.
+type httpSender struct {
+	sig     Signal
+	client  *http.Client
+	url     string
+	headers http.Header
+	gzip    bool
+}
+
+// gzipWriters reuses gzip writers (each holds about 800 KB of state).
+var gzipWriters = sync.Pool{New: func() any { return gzip.NewWriter(io.Discard) }}
+
+// gzipBuffers holds compressed request bodies.
+var gzipBuffers bytebufferpool.Pool
+
+func newHTTPClient(t *target) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: t.timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       t.tls,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          16,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   t.timeout,
+		ResponseHeaderTimeout: t.timeout,
+	}
+	return &http.Client{
+		Transport: tr,
+		// A redirect would send the batch elsewhere; OTLP receivers do not
+		// redirect, so one is reported as a permanent error.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
+	h := make(http.Header, len(t.headers)+3)
+	for k, v := range t.headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/x-protobuf")
+	h.Set("User-Agent", "flowtel-otlp-exporter")
+	if t.gzip {
+		h.Set("Content-Encoding", "gzip")
+	}
+	return &httpSender{sig: sig, client: client, url: t.url, headers: h, gzip: t.gzip}
+}
+
+func (s *httpSender) send(ctx context.Context, body []byte) Outcome {
+	payload := body
+	if s.gzip {
+		zb := gzipBuffers.Get()
+		defer gzipBuffers.Put(zb)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(zb)
+		_, _ = zw.Write(body) // a ByteBuffer write never fails
+		if err := zw.Close(); err != nil {
+			gzipWriters.Put(zw)
+			return Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gzip: %w", s.sig, err)}
+		}
+		gzipWriters.Put(zw)
+		payload = zb.B
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+	if err != nil {
+		return Outcome{Class: Permanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, err)}
+	}
+	req.Header = s.headers.Clone()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		// Connection refused, reset, timeout: the receiver may come back.
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled)}
+		}
+		return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: %w", s.sig, err)}
+	}
+	// The receiver may be hostile: read at most maxResponseBytes.
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	resp.Body.Close()
+	if err != nil && resp.StatusCode >= 300 {
+		return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
+	}
+	return ClassifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
+}

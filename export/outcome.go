@@ -1,0 +1,238 @@
+package export
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+)
+
+// Class is what an export attempt's result means for the batch.
+type Class uint8
+
+// The classes of an export attempt.
+const (
+	// Success: the receiver took the batch, perhaps rejecting part of it.
+	Success Class = iota
+	// Retryable: send the batch again after a delay.
+	Retryable
+	// Permanent: drop the batch; sending it again cannot succeed.
+	Permanent
+)
+
+// String returns "success", "retryable" or "permanent".
+func (c Class) String() string {
+	switch c {
+	case Success:
+		return "success"
+	case Retryable:
+		return "retryable"
+	case Permanent:
+		return "permanent"
+	}
+	return "invalid"
+}
+
+// Outcome is the judgement of one export attempt.
+type Outcome struct {
+	Class Class
+	// Rejected is the partial success count of rejected items (spans, data
+	// points or log records); never negative.
+	Rejected int64
+	// Delay is the delay the receiver asked for (Retry-After, RetryInfo);
+	// 0 if none. It is never negative.
+	Delay time.Duration
+	// Err describes a failure or a partial success; nil on full success.
+	Err error
+}
+
+// retryableHTTP reports whether an HTTP status is retryable per the OTLP
+// specification.
+func retryableHTTP(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// ClassifyHTTP judges an OTLP/HTTP response: status code, headers and a
+// body read with a size limit. now dates a Retry-After given as an HTTP
+// date. A 2xx body is decoded as the signal's Export*ServiceResponse for
+// partial success; an error body as google.rpc.Status for its message.
+func ClassifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time) Outcome {
+	if code >= 200 && code < 300 {
+		rejected, msg, err := PartialSuccess(sig, body)
+		if err != nil {
+			// The data was accepted; an undecodable body cannot undo that.
+			return Outcome{Class: Success, Err: fmt.Errorf("decode %s response body: %w", sig, err)}
+		}
+		return partialOutcome(sig, rejected, msg)
+	}
+	var o Outcome
+	o.Class = Permanent
+	if retryableHTTP(code) {
+		o.Class = Retryable
+		if d, ok := ParseRetryAfter(header.Get("Retry-After"), now); ok {
+			o.Delay = d
+		}
+	}
+	msg := ""
+	if len(body) > 0 {
+		var st spb.Status
+		if proto.Unmarshal(body, &st) == nil && st.Message != "" {
+			msg = st.Message
+		} else if isText(header.Get("Content-Type")) {
+			msg = string(body)
+		}
+	}
+	if msg != "" {
+		o.Err = fmt.Errorf("export %s: HTTP %d: %q", sig, code, clip(msg))
+	} else {
+		o.Err = fmt.Errorf("export %s: HTTP %d", sig, code)
+	}
+	return o
+}
+
+func isText(ct string) bool {
+	return strings.HasPrefix(ct, "text/") || strings.HasPrefix(ct, "application/json")
+}
+
+// clip bounds a message from the receiver before it is reported.
+func clip(s string) string {
+	if len(s) > maxErrorMessageBytes {
+		return s[:maxErrorMessageBytes] + "…"
+	}
+	return s
+}
+
+// maxRetryAfter bounds a parsed Retry-After so that arithmetic on it cannot
+// overflow; Retry.MaxElapsedTime bounds what is actually waited.
+const maxRetryAfter = 24 * time.Hour
+
+// ParseRetryAfter parses a Retry-After value: delay seconds or an HTTP date
+// relative to now. It reports false for an empty or invalid value. The
+// result is clamped to [0, 24h].
+func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseUint(v, 10, 64); err == nil {
+		if n > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	d := t.Sub(now)
+	switch {
+	case d < 0:
+		d = 0
+	case d > maxRetryAfter:
+		d = maxRetryAfter
+	}
+	return d, true
+}
+
+// PartialSuccess decodes an OTLP Export*ServiceResponse of sig and returns
+// its partial success: the rejected count (spans, data points or log
+// records; negative values read as 0) and the error message.
+func PartialSuccess(sig Signal, body []byte) (rejected int64, message string, err error) {
+	if len(body) == 0 {
+		return 0, "", nil
+	}
+	switch sig {
+	case Traces:
+		var r coltrace.ExportTraceServiceResponse
+		if err = proto.Unmarshal(body, &r); err == nil {
+			rejected, message = r.GetPartialSuccess().GetRejectedSpans(), r.GetPartialSuccess().GetErrorMessage()
+		}
+	case Metrics:
+		var r colmetrics.ExportMetricsServiceResponse
+		if err = proto.Unmarshal(body, &r); err == nil {
+			rejected, message = r.GetPartialSuccess().GetRejectedDataPoints(), r.GetPartialSuccess().GetErrorMessage()
+		}
+	case Logs:
+		var r collogs.ExportLogsServiceResponse
+		if err = proto.Unmarshal(body, &r); err == nil {
+			rejected, message = r.GetPartialSuccess().GetRejectedLogRecords(), r.GetPartialSuccess().GetErrorMessage()
+		}
+	default:
+		return 0, "", fmt.Errorf("%w %d", errInvalidSignal, sig)
+	}
+	if rejected < 0 {
+		rejected = 0
+	}
+	return rejected, message, err
+}
+
+var errInvalidSignal = errors.New("invalid signal")
+
+// partialOutcome is the Success outcome of a response with the given
+// partial success fields.
+func partialOutcome(sig Signal, rejected int64, msg string) Outcome {
+	if rejected < 0 {
+		rejected = 0
+	}
+	o := Outcome{Class: Success, Rejected: rejected}
+	if rejected > 0 || msg != "" {
+		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %q", sig, rejected, clip(msg))
+	}
+	return o
+}
+
+// ClassifyGRPC judges the error of an OTLP/gRPC Export call (nil is a
+// success without partial success). Retryable codes follow the OTLP
+// specification; RESOURCE_EXHAUSTED is retryable only when the status
+// carries google.rpc.RetryInfo, whose delay is honoured for every code.
+func ClassifyGRPC(sig Signal, err error) Outcome {
+	if err == nil {
+		return Outcome{Class: Success}
+	}
+	st, _ := status.FromError(err)
+	o := Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gRPC %s: %q", sig, st.Code(), clip(st.Message()))}
+	var retryInfo *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			retryInfo = ri
+			break
+		}
+	}
+	if retryInfo != nil && retryInfo.GetRetryDelay() != nil {
+		if rd := retryInfo.GetRetryDelay(); rd.CheckValid() == nil {
+			d := rd.AsDuration()
+			switch {
+			case d < 0:
+				d = 0
+			case d > maxRetryAfter:
+				d = maxRetryAfter
+			}
+			o.Delay = d
+		}
+	}
+	switch st.Code() {
+	case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.Unavailable, codes.DataLoss:
+		o.Class = Retryable
+	case codes.ResourceExhausted:
+		if retryInfo != nil {
+			o.Class = Retryable
+		}
+	}
+	return o
+}

@@ -1,0 +1,63 @@
+package export
+
+import "time"
+
+// SignalStats are the counters of one signal. Items are spans, data points
+// or log records as given to Enqueue. At every Stats call:
+//
+//	Enqueued == Exported + Rejected + DroppedTotal() + InFlight
+//
+// and after Shutdown returns InFlight is 0.
+type SignalStats struct {
+	// Enqueued counts items offered to Enqueue, dropped at the door or not.
+	Enqueued uint64
+	// Exported counts items the receiver accepted.
+	Exported uint64
+	// Rejected counts items the receiver rejected in a partial success.
+	Rejected uint64
+	// Dropped counts items dropped, by reason.
+	Dropped [NumDropReasons]uint64
+	// InFlight counts items queued or being exported.
+	InFlight uint64
+
+	// QueuedItems, QueuedBytes and QueuedBatches describe the batches
+	// waiting in the queue (a subset of InFlight).
+	QueuedItems, QueuedBytes, QueuedBatches uint64
+
+	// EnqueuedBatches, ExportedBatches and DroppedBatches count batches;
+	// a partially successful batch counts as exported.
+	EnqueuedBatches, ExportedBatches, DroppedBatches uint64
+
+	// Requests counts export attempts; Retried counts the attempts after
+	// a batch's first.
+	Requests, Retried uint64
+	// LatencySum and LatencyCount sum the duration of export attempts.
+	LatencySum   time.Duration
+	LatencyCount uint64
+}
+
+// DroppedTotal returns the items dropped for every reason.
+func (s SignalStats) DroppedTotal() uint64 {
+	var n uint64
+	for _, d := range s.Dropped {
+		n += d
+	}
+	return n
+}
+
+// Stats is a consistent snapshot of an Exporter's counters.
+type Stats struct {
+	// Signals is indexed by Signal.
+	Signals [NumSignals]SignalStats
+	// HeldBytes is the encoded bytes queued or being exported, all signals;
+	// it never exceeds QueueBytes.
+	HeldBytes, QueueBytes int64
+}
+
+// Stats returns a consistent snapshot of the counters. It does not allocate.
+func (e *Exporter) Stats() Stats {
+	e.mu.Lock()
+	s := Stats{Signals: e.stats, HeldBytes: e.held, QueueBytes: e.set.queueBytes}
+	e.mu.Unlock()
+	return s
+}

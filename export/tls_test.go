@@ -1,0 +1,143 @@
+package export
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// pki is a throw-away CA with a server and a client certificate, as PEM
+// files in a temporary directory.
+type pki struct {
+	caFile, certFile, keyFile string // CA, client certificate and key
+	server                    tls.Certificate
+	pool                      *x509.CertPool
+}
+
+func newPKI(t *testing.T) pki {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leaf := func(serial int64, usage x509.ExtKeyUsage) (certPEM, keyPEM []byte) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb, _ := x509.MarshalECPrivateKey(key)
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
+	}
+	var p pki
+	p.caFile = filepath.Join(dir, "ca.pem")
+	p.certFile = filepath.Join(dir, "client.pem")
+	p.keyFile = filepath.Join(dir, "client-key.pem")
+	write := func(name string, b []byte) {
+		if err := os.WriteFile(name, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(p.caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))
+	cc, ck := leaf(2, x509.ExtKeyUsageClientAuth)
+	write(p.certFile, cc)
+	write(p.keyFile, ck)
+	sc, sk := leaf(3, x509.ExtKeyUsageServerAuth)
+	if p.server, err = tls.X509KeyPair(sc, sk); err != nil {
+		t.Fatal(err)
+	}
+	p.pool = x509.NewCertPool()
+	p.pool.AddCert(ca)
+	return p
+}
+
+func TestTLS(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		p := newPKI(t)
+		c := newCollector(t, protocol, nil)
+		c.tls = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool,
+			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+		c.start()
+		defer c.stop()
+		endpoint := "https://" + c.addr
+
+		t.Run("verified with CA file and client certificate", func(t *testing.T) {
+			cfg := testConfig(protocol, endpoint)
+			cfg.CAFile, cfg.CertFile, cfg.KeyFile = p.caFile, p.certFile, p.keyFile
+			cfg.Compression = CompressionGzip
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			produced := produce(t, e, Traces, "tls", 3, 4)
+			flush(t, e)
+			if st := e.Stats().Signals[Traces]; st.Exported != produced {
+				t.Errorf("stats %+v, want %d exported", st, produced)
+			}
+			shutdown(t, e)
+		})
+		for _, tc := range []struct {
+			name string
+			cfg  func(*Config)
+		}{
+			{"system roots reject the test CA", func(c *Config) { c.CertFile, c.KeyFile = p.certFile, p.keyFile }},
+			{"no client certificate", func(c *Config) { c.CAFile = p.caFile }},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				cfg := testConfig(protocol, endpoint)
+				cfg.Retry.MaxElapsedTime = 200 * time.Millisecond
+				tc.cfg(&cfg)
+				e, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				produced := produce(t, e, Traces, "bad", 2, 4)
+				flush(t, e)
+				st := e.Stats().Signals[Traces]
+				if st.Exported != 0 || st.DroppedTotal() != produced {
+					t.Errorf("stats %+v, want all %d dropped", st, produced)
+				}
+				shutdown(t, e)
+			})
+		}
+	})
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	p := newPKI(t)
+	for name, cfg := range map[string]Config{
+		"missing CA file":   {Endpoint: "https://127.0.0.1:1", CAFile: filepath.Join(t.TempDir(), "none.pem")},
+		"CA file not PEM":   {Endpoint: "https://127.0.0.1:1", CAFile: p.keyFile + ".x"},
+		"cert without key":  {Endpoint: "https://127.0.0.1:1", CertFile: p.certFile},
+		"key is not a cert": {Endpoint: "https://127.0.0.1:1", CertFile: p.keyFile, KeyFile: p.keyFile},
+	} {
+		if name == "CA file not PEM" {
+			if err := os.WriteFile(cfg.CAFile, []byte("not pem"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := New(cfg); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
