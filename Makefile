@@ -21,7 +21,7 @@ bench:
 # Each fuzz target runs FUZZTIME (go test allows one target per run).
 fuzz:
 	@for t in $$($(GO) test -list 'Fuzz.*' ./fuzz/ | grep '^Fuzz'); do \
-		echo "== $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) ./fuzz/ || exit 1; \
+		echo "== $$t"; $(GO) test -run='^$$' -fuzz="^$$t$$" -fuzztime=$(FUZZTIME) -fuzzminimizetime=200x ./fuzz/ || exit 1; \
 	done
 
 fuzz-short:

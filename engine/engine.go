@@ -28,8 +28,10 @@ type Engine struct {
 	pushing  paddedInt64 // Run.End calls inside ring.Push
 	ctl      chan ctlRequest
 	done     chan struct{}
+	stop     chan struct{} // closed by Shutdown
+	stopCtx  context.Context
 	shutOnce sync.Once
-	shutErr  error
+	shutErr  error // written by the pipeline before it closes done
 	metrics  *Metrics
 }
 
@@ -49,6 +51,7 @@ func New(opts ...Option) (*Engine, error) {
 		arena: newArena(cfg.limits.RunsInFlight),
 		sink:  cfg.sink,
 		ctl:   make(chan ctlRequest, 16),
+		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	if e.sink == nil {
@@ -263,16 +266,8 @@ func (e *Engine) release(r *runRecord) {
 // Stats returns a snapshot of the engine's accounting.
 func (e *Engine) Stats() Stats { return e.stats.snapshot() }
 
-type ctlKind uint8
-
-const (
-	ctlFlush ctlKind = iota
-	ctlShutdown
-)
-
 // ctlRequest travels on the control path, never through the rings.
 type ctlRequest struct {
-	kind ctlKind
 	ctx  context.Context
 	done chan error
 }
@@ -283,11 +278,7 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 	if e.closed.Load() {
 		return ErrShutdown
 	}
-	return e.control(ctx, ctlFlush)
-}
-
-func (e *Engine) control(ctx context.Context, kind ctlKind) error {
-	req := ctlRequest{kind: kind, ctx: ctx, done: make(chan error, 1)}
+	req := ctlRequest{ctx: ctx, done: make(chan error, 1)}
 	select {
 	case e.ctl <- req:
 		e.ring.Wake()
@@ -305,22 +296,21 @@ func (e *Engine) control(ctx context.Context, kind ctlKind) error {
 }
 
 // Shutdown stops accepting runs, closes every run still open as incomplete,
-// hands everything to the sink, and shuts the sink down. It is idempotent;
-// later calls return the first call's result. If ctx ends first it returns
-// ctx's error and what is left is counted in Stats as in flight.
+// hands everything to the sink, and shuts the sink down. It is idempotent:
+// every call waits for the same shutdown and returns its result. If ctx
+// ends first it returns ctx's error; the shutdown goes on, and what is not
+// yet exported is counted in Stats as in flight.
 func (e *Engine) Shutdown(ctx context.Context) error {
-	first := false
 	e.shutOnce.Do(func() {
-		first = true
 		e.closed.Store(true)
-		e.shutErr = e.control(ctx, ctlShutdown)
+		e.stopCtx = context.WithoutCancel(ctx)
+		close(e.stop)
+		e.ring.Wake()
 	})
-	if !first {
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	select {
+	case <-e.done:
+		return e.shutErr
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return e.shutErr
 }

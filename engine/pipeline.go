@@ -36,11 +36,11 @@ func (e *Engine) loop() {
 	}
 	for {
 		select {
+		case <-e.stop:
+			e.shutErr = p.shutdown(e.stopCtx)
+			p.failPending()
+			return
 		case req := <-e.ctl:
-			if req.kind == ctlShutdown {
-				req.done <- p.shutdown(req.ctx)
-				return
-			}
 			req.done <- p.flush(req.ctx)
 			continue
 		default:
@@ -184,6 +184,18 @@ func (p *pipeline) flush(ctx context.Context) error {
 	}
 	p.exportBatch()
 	return p.e.sink.ForceFlush(ctx)
+}
+
+// failPending answers flush requests that raced with shutdown.
+func (p *pipeline) failPending() {
+	for {
+		select {
+		case req := <-p.e.ctl:
+			req.done <- ErrShutdown
+		default:
+			return
+		}
+	}
 }
 
 // shutdown closes the ring, closes every open run, exports everything and

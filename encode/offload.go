@@ -1,0 +1,446 @@
+package encode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/valyala/bytebufferpool"
+)
+
+// OffloadedPrefix starts a JSON string value that was moved to a
+// LargeFieldStore; the link follows it.
+const OffloadedPrefix = "flowtel:offloaded:"
+
+// TruncatedMarker starts the suffix of a value truncated because it could
+// not be offloaded; the original length in bytes and "]" follow it.
+const TruncatedMarker = "[flowtel:truncated:"
+
+// DefaultOffloadThreshold is the original's limit: string values of this
+// many UTF-8 bytes or more are offloaded.
+const DefaultOffloadThreshold = 5088
+
+// minOffloadThreshold leaves room for a truncated value's suffix.
+const minOffloadThreshold = 64
+
+// Offloader defaults.
+const (
+	DefaultOffloadQueueBytes = 64 << 20
+	DefaultOffloadQueueLen   = 1024
+	DefaultOffloadWorkers    = 2
+	DefaultOffloadPutTimeout = 10 * time.Second
+)
+
+// ErrOffloadUnfinished is returned by Offloader.Close when its context ends
+// before every queued value was stored.
+var ErrOffloadUnfinished = errors.New("offload unfinished")
+
+// LargeFieldStore keeps the large values of run trace logs. Its methods
+// are called from several goroutines at once.
+type LargeFieldStore interface {
+	// Link returns where the value of key will be readable. It must not do
+	// I/O: it is called on the encoder's goroutine.
+	Link(key string) string
+	// Put stores value under key. It is called by offload workers only,
+	// with a context that carries the put timeout and ends when the
+	// Offloader is closed without time to drain. It must not retain value
+	// after it returns.
+	Put(ctx context.Context, key string, value []byte) error
+}
+
+// OffloadConfig configures an Offloader. Zero fields take the defaults.
+type OffloadConfig struct {
+	// Threshold is the size in bytes from which a string value is
+	// offloaded: DefaultOffloadThreshold if zero, at least 64.
+	Threshold int
+	// QueueBytes bounds the bytes of queued values: DefaultOffloadQueueBytes
+	// if zero or less.
+	QueueBytes int64
+	// QueueLen bounds the number of queued values: DefaultOffloadQueueLen
+	// if zero or less.
+	QueueLen int
+	// Workers is the number of goroutines calling Put:
+	// DefaultOffloadWorkers if zero or less.
+	Workers int
+	// PutTimeout bounds each Put: DefaultOffloadPutTimeout if zero or less.
+	PutTimeout time.Duration
+	// ErrorHandler, if set, is called from a worker goroutine with the key
+	// and error of each failed Put.
+	ErrorHandler func(key string, err error)
+}
+
+// OffloadStats counts what an Offloader did. At any moment
+// Enqueued == Offloaded + Failed + Lost + InFlight.
+type OffloadStats struct {
+	Enqueued  uint64 // values queued (their JSON holds a link)
+	Offloaded uint64 // values stored
+	Failed    uint64 // values whose Put failed or timed out
+	Lost      uint64 // values dropped unstored because Close ran out of time
+	InFlight  uint64 // values queued or being stored
+	QueueFull uint64 // values truncated because the queue was full
+	Closed    uint64 // values truncated because the Offloader was closed
+	// QueuedBytes is the size of the values in flight.
+	QueuedBytes int64
+}
+
+// Offloader moves large string values of run trace logs to a
+// LargeFieldStore in the background. Its queue is bounded in values and in
+// bytes and it never blocks its caller. Its methods are safe for
+// concurrent use; a nil *Offloader offloads nothing.
+//
+// The original replaced every string value of 5088 UTF-8 bytes or more by
+// the link an object store upload returned, synchronously and with no
+// timeout, on the request's thread. flowtel splits the two halves of that
+// upload:
+//
+//   - LargeFieldStore.Link says, without I/O, where a key will be readable.
+//     The encoder writes OffloadedPrefix + link into the JSON at once, so the
+//     field stays a string and consumers of the original keep working; the
+//     prefix is the explicit marker that the value lives elsewhere.
+//   - The value is copied into a pooled buffer and queued. Worker
+//     goroutines call LargeFieldStore.Put with a timeout. A failed or
+//     timed-out Put is counted (OffloadStats.Failed) and handed to the
+//     error handler: the JSON then holds a link that does not resolve, but
+//     the loss is never silent.
+//   - The queue is bounded in values and in bytes. When a value does not
+//     fit, or the Offloader is closed, the caller is not blocked: the value
+//     is truncated at a UTF-8 boundary to at most Threshold-1 bytes of
+//     the value, including a suffix TruncatedMarker + original length +
+//     "]", and counted (OffloadStats.QueueFull or Closed). (Invalid UTF-8
+//     in the kept head is then repaired as everywhere in the JSON, which
+//     can add bytes.)
+//
+// Keys are "<sid>-<id>-<field>-<n>": the run's SID, the 32 hex id of the
+// run or node record (TraceID[0:8] + SpanID, as a node record's "id"), the
+// field (question, answer, llm_output, input.<key>, output.<key>,
+// config.<key>, logs.<i>) and a counter of the Offloader, which makes the
+// key unique even where two values share everything else. Only
+// [A-Za-z0-9@._-] are kept, other bytes become '_', and the SID and field
+// are cut to 64 bytes, so a key is a safe file name and URL path segment.
+//
+// Allocation: AppendRunLogWith allocates nothing for values under the
+// threshold and nothing to truncate. Each offloaded value costs the key
+// string, whatever the store's Link allocates, and, on a worker, the Put's
+// timeout context; the value's copy comes from bytebufferpool.
+//
+// Rejected alternatives:
+//   - A synchronous upload, as the original: it puts the store's latency
+//     (and its outages, with no timeout) on the run's path.
+//   - Dropping the value when the queue is full: the loss would be
+//     invisible to the reader of the JSON. Truncating keeps the head of the
+//     value and says how long it was.
+//   - A content hash as key: it costs a pass over up to megabytes on the
+//     encoder's goroutine, and only a cryptographic hash makes collisions
+//     negligible; a counter with the record's identity (the SID is unique
+//     per run across processes) is unique and free.
+//   - Blocking when the queue is full: the encoder runs on the pipeline
+//     goroutine, and blocking it stalls every run.
+type Offloader struct {
+	store        LargeFieldStore
+	threshold    int
+	queueBytes   int64
+	putTimeout   time.Duration
+	errorHandler func(key string, err error)
+
+	// mu orders sends on queue with its close: enqueue holds it shared.
+	mu     sync.RWMutex
+	closed bool
+	queue  chan offloadItem
+
+	base      context.Context // parent of every Put; canceled when Close gives up
+	cancel    context.CancelFunc
+	closeOnce sync.Once
+	running   atomic.Int32  // workers still running
+	done      chan struct{} // closed by the last worker to exit
+
+	seq         atomic.Uint64
+	queuedBytes atomic.Int64
+	enqueued    atomic.Uint64
+	offloaded   atomic.Uint64
+	failed      atomic.Uint64
+	lost        atomic.Uint64
+	queueFull   atomic.Uint64
+	closedCount atomic.Uint64
+}
+
+// offloadItem is one queued value.
+type offloadItem struct {
+	key string
+	buf *bytebufferpool.ByteBuffer
+}
+
+// NewOffloader returns an Offloader writing to store, with its workers
+// started. Close stops them. A nil store gives a nil Offloader, which
+// offloads nothing.
+func NewOffloader(store LargeFieldStore, cfg OffloadConfig) *Offloader {
+	if store == nil {
+		return nil
+	}
+	if cfg.Threshold == 0 {
+		cfg.Threshold = DefaultOffloadThreshold
+	}
+	if cfg.Threshold < minOffloadThreshold {
+		cfg.Threshold = minOffloadThreshold
+	}
+	if cfg.QueueBytes <= 0 {
+		cfg.QueueBytes = DefaultOffloadQueueBytes
+	}
+	if cfg.QueueLen <= 0 {
+		cfg.QueueLen = DefaultOffloadQueueLen
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultOffloadWorkers
+	}
+	if cfg.PutTimeout <= 0 {
+		cfg.PutTimeout = DefaultOffloadPutTimeout
+	}
+	base, cancel := context.WithCancel(context.Background())
+	o := &Offloader{
+		store:        store,
+		threshold:    cfg.Threshold,
+		queueBytes:   cfg.QueueBytes,
+		putTimeout:   cfg.PutTimeout,
+		errorHandler: cfg.ErrorHandler,
+		queue:        make(chan offloadItem, cfg.QueueLen),
+		base:         base,
+		cancel:       cancel,
+		done:         make(chan struct{}),
+	}
+	o.running.Store(int32(cfg.Workers))
+	for range cfg.Workers {
+		go o.work()
+	}
+	return o
+}
+
+// Threshold returns the size in bytes from which values are offloaded.
+func (o *Offloader) Threshold() int {
+	if o == nil {
+		return 0
+	}
+	return o.threshold
+}
+
+// Stats returns the Offloader's counters.
+func (o *Offloader) Stats() OffloadStats {
+	if o == nil {
+		return OffloadStats{}
+	}
+	// Read the outcomes before Enqueued so InFlight never underflows.
+	s := OffloadStats{
+		Offloaded:   o.offloaded.Load(),
+		Failed:      o.failed.Load(),
+		Lost:        o.lost.Load(),
+		QueueFull:   o.queueFull.Load(),
+		Closed:      o.closedCount.Load(),
+		QueuedBytes: o.queuedBytes.Load(),
+	}
+	s.Enqueued = o.enqueued.Load()
+	s.InFlight = s.Enqueued - s.Offloaded - s.Failed - s.Lost
+	return s
+}
+
+// Close stops taking values and waits until the queued ones are stored or
+// ctx ends. Then it cancels the Puts under way, counts every value not
+// stored as Lost, and returns an error wrapping ErrOffloadUnfinished and
+// ctx.Err() that says how many values were still in flight; it does not
+// wait for a store that ignores its context. Close may be called more than
+// once (a later call waits again); values offered after Close are
+// truncated and counted as Closed.
+func (o *Offloader) Close(ctx context.Context) error {
+	if o == nil {
+		return nil
+	}
+	o.closeOnce.Do(func() {
+		o.mu.Lock()
+		o.closed = true
+		close(o.queue)
+		o.mu.Unlock()
+	})
+	select {
+	case <-o.done:
+		o.cancel()
+		return nil
+	case <-ctx.Done():
+	}
+	// Count before canceling: what is in flight now is what the cancel
+	// drops (bar a Put that succeeds at this very moment).
+	s := o.Stats()
+	o.cancel()
+	if s.InFlight == 0 {
+		return nil
+	}
+	return fmt.Errorf("close offloader: %d values in flight not stored: %w: %w",
+		s.InFlight, ErrOffloadUnfinished, ctx.Err())
+}
+
+// work stores queued values until the queue is closed and empty. Once the
+// Offloader gives up (base canceled) it drops what remains, counted.
+func (o *Offloader) work() {
+	defer func() {
+		if o.running.Add(-1) == 0 {
+			close(o.done)
+		}
+	}()
+	for it := range o.queue {
+		if o.base.Err() != nil {
+			o.lost.Add(1)
+		} else {
+			ctx, cancel := context.WithTimeout(o.base, o.putTimeout)
+			err := o.store.Put(ctx, it.key, it.buf.B)
+			cancel()
+			switch {
+			case err == nil:
+				o.offloaded.Add(1)
+			case o.base.Err() != nil:
+				// Close gave up while this value was being stored.
+				o.lost.Add(1)
+			default:
+				o.failed.Add(1)
+				if o.errorHandler != nil {
+					o.errorHandler(it.key, fmt.Errorf("offload %s: %w", it.key, err))
+				}
+			}
+		}
+		o.queuedBytes.Add(-int64(len(it.buf.B)))
+		bytebufferpool.Put(it.buf)
+	}
+}
+
+// appendLarge appends the JSON string for the large value a + sep + b of
+// field f: the offload marker and link when the value could be queued,
+// else its truncated head and the truncation marker.
+func (o *Offloader) appendLarge(dst []byte, f *runlogField, a, sep, b string) []byte {
+	n := len(a) + len(sep) + len(b)
+	if key, ok := o.enqueue(f, a, sep, b, n); ok {
+		dst = append(dst, `"`+OffloadedPrefix...)
+		dst = jsonAppendEscaped(dst, o.store.Link(key))
+		return append(dst, '"')
+	}
+	var suffix [len(TruncatedMarker) + 24]byte
+	sfx := append(suffix[:0], TruncatedMarker...)
+	sfx = strconv.AppendInt(sfx, int64(n), 10)
+	sfx = append(sfx, ']')
+	dst = append(dst, '"')
+	dst = offloadAppendHead(dst, a, sep, b, o.threshold-1-len(sfx))
+	dst = append(dst, sfx...)
+	return append(dst, '"')
+}
+
+// enqueue copies a + sep + b (n bytes) into a pooled buffer and queues it
+// under a new key for field f. It reports false, counted, when the queue
+// has no room or the Offloader is closed.
+func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bool) {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if o.closed {
+		o.closedCount.Add(1)
+		return "", false
+	}
+	if len(o.queue) == cap(o.queue) {
+		o.queueFull.Add(1)
+		return "", false
+	}
+	if o.queuedBytes.Add(int64(n)) > o.queueBytes {
+		o.queuedBytes.Add(-int64(n))
+		o.queueFull.Add(1)
+		return "", false
+	}
+	buf := bytebufferpool.Get()
+	buf.B = append(append(append(buf.B[:0], a...), sep...), b...)
+	key := o.key(f)
+	select {
+	case o.queue <- offloadItem{key: key, buf: buf}:
+		o.enqueued.Add(1)
+		return key, true
+	default:
+		o.queuedBytes.Add(-int64(n))
+		bytebufferpool.Put(buf)
+		o.queueFull.Add(1)
+		return "", false
+	}
+}
+
+// key returns a new unique key for field f (see the key format above).
+func (o *Offloader) key(f *runlogField) string {
+	var k [256]byte
+	b := offloadAppendSafe(k[:0], f.sid, 64)
+	if len(f.sid) == 0 {
+		b = append(b, "nosid"...)
+	}
+	b = append(b, '-')
+	b = runlogAppendHex(b, f.id[:])
+	b = append(b, '-')
+	mark := len(b)
+	b = append(b, f.section...)
+	switch f.section {
+	case "input", "output", "config":
+		b = append(b, '.')
+		b = offloadAppendSafe(b, f.name, 64-(len(b)-mark))
+	case "logs":
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(f.index), 10)
+	}
+	b = append(b, '-')
+	b = strconv.AppendUint(b, o.seq.Add(1), 10)
+	return string(b)
+}
+
+// offloadAppendSafe appends at most max bytes of s, each byte outside
+// [A-Za-z0-9@._-] replaced by '_'.
+func offloadAppendSafe(dst []byte, s string, max int) []byte {
+	if len(s) > max {
+		s = s[:max]
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '@', c == '.', c == '_', c == '-':
+			dst = append(dst, c)
+		default:
+			dst = append(dst, '_')
+		}
+	}
+	return dst
+}
+
+// offloadAppendHead appends the escaped first bytes of a + sep + b, at
+// most limit of them, cut back to the start of a UTF-8 sequence.
+func offloadAppendHead(dst []byte, a, sep, b string, limit int) []byte {
+	parts := [3]string{a, sep, b}
+	// Find the cut in the concatenation and back it up over continuation
+	// bytes (at most utf8.UTFMax-1: a longer run is invalid anyway).
+	at := func(i int) byte {
+		for _, p := range parts {
+			if i < len(p) {
+				return p[i]
+			}
+			i -= len(p)
+		}
+		return 0
+	}
+	total := len(a) + len(sep) + len(b)
+	cut := max(min(limit, total), 0)
+	if cut < total {
+		for back := 0; back < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(at(cut)); back++ {
+			cut--
+		}
+	}
+	for _, p := range parts {
+		if cut <= 0 {
+			break
+		}
+		if len(p) > cut {
+			p = p[:cut]
+		}
+		dst = jsonAppendEscaped(dst, p)
+		cut -= len(p)
+	}
+	return dst
+}

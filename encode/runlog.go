@@ -1,0 +1,501 @@
+package encode
+
+import (
+	"encoding/base64"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendRunLog appends the run trace log JSON of r to dst and returns the
+// extended slice. Every value is written whole: it is
+// AppendRunLogWith(dst, r, nil). It does not allocate beyond growing dst.
+//
+// The run trace log is the original's per-run JSON document ("WorkflowLog"
+// with its "NodeLog" entries). Its fields, their order and their units are
+// those of SPEC.md, so that consumers of the original's Kafka topic read
+// flowtel's output unchanged:
+//
+//	{"service_id":…,"flow_id":…,"sid":…,"app_id":…,"uid":…,"bot_id":…,
+//	 "chat_id":…,"sub":…,"caller":…,"log_caller":…,"question":…,"answer":…,
+//	 "start_time":ms,"end_time":ms,"duration":ms,"first_frame_duration":ms,
+//	 "srv":{…},"srv_tag":{…},"status":{"code":n,"message":…},
+//	 "usage":{"question_tokens":n,"prompt_tokens":n,"completion_tokens":n,
+//	 "total_tokens":n},"version":"v2.0.0","trace":[node records…]}
+//
+// A node record is
+//
+//	{"id":32 hex,"sid":…,"node_id":…,"node_type":…,"node_name":…,
+//	 "func_id":…,"func_type":…,"func_name":…,"next_log_ids":[…],
+//	 "start_time":ms,"end_time":ms,"duration":ms,"first_frame_duration":ms,
+//	 "node_first_cost_time":seconds,"llm_output":…,"running_status":bool,
+//	 "data":{"input":{…},"output":{…},"config":{…},"usage":{…}},
+//	 "logs":[{"level":"INFO"|"ERROR","message":…,"time":ms}…]}
+//
+// Departures from the original, each deliberate:
+//   - Times are whole epoch milliseconds (floor of the nanoseconds) and every
+//     duration is the difference of the two millisecond times it spans, so
+//     end_time - start_time == duration holds exactly in the JSON.
+//   - A node's id is the hex of the run's TraceID[0:8] followed by the hex
+//     of the node's SpanID: 32 hex characters like the original's, unique,
+//     and it names the node's span.
+//   - An incomplete run (closed by the engine's idle timeout) writes the
+//     engine's message as status.message when Run.Message is empty, and
+//     ends its status object with "incomplete":true. An incomplete node
+//     (closed by its run's end) has no status object in the original's
+//     schema, so it ends its own object with "status_message":… and
+//     "incomplete":true. Complete records never carry these fields.
+//   - An exception event is a log entry of level ERROR whose message is
+//     "Type: message" (either part alone when the other is empty).
+//   - Strings are escaped per RFC 8259; each maximal run of invalid UTF-8
+//     bytes becomes one U+FFFD (the rule of strings.ToValidUTF8, as in the
+//     OTLP encoders), and U+2028 and U+2029 are escaped so the JSON is also
+//     valid JavaScript. HTML characters are not escaped: the log is not
+//     embedded in HTML, and escaping them costs bytes and time.
+//   - Floats are written as encoding/json writes them; NaN and ±Inf, which
+//     JSON cannot represent, become null. Bytes become base64 strings
+//     (standard alphabet, padded, as encoding/json). An empty Value is null.
+func AppendRunLog(dst []byte, r *Run) []byte {
+	return AppendRunLogWith(dst, r, nil)
+}
+
+// AppendRunLogWith is AppendRunLog with large string values handed to o:
+// a string value of o's threshold bytes or more (question, answer,
+// llm_output, string values of input, output and config, and log messages)
+// is queued for o's store and replaced by OffloadedPrefix followed by its
+// link, or, when o cannot take it, truncated and marked (see Offloader).
+// A nil o writes every value whole. AppendRunLogWith never blocks; it
+// allocates only for the values it offloads.
+func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
+	var runID [16]byte
+	copy(runID[:8], r.TraceID[:8])
+	copy(runID[8:], r.SpanID[:])
+	f := runlogField{o: o, sid: r.SID, id: runID}
+
+	serviceID := r.ServiceID
+	if serviceID == "" {
+		if r.Sub == "SparkAgent" {
+			serviceID = r.BotID
+		} else {
+			serviceID = r.FlowID
+		}
+	}
+	dst = append(dst, `{"service_id":`...)
+	dst = jsonAppendString(dst, serviceID)
+	dst = append(dst, `,"flow_id":`...)
+	dst = jsonAppendString(dst, r.FlowID)
+	dst = append(dst, `,"sid":`...)
+	dst = jsonAppendString(dst, r.SID)
+	dst = append(dst, `,"app_id":`...)
+	dst = jsonAppendString(dst, r.AppID)
+	dst = append(dst, `,"uid":`...)
+	dst = jsonAppendString(dst, r.UID)
+	dst = append(dst, `,"bot_id":`...)
+	dst = jsonAppendString(dst, r.BotID)
+	dst = append(dst, `,"chat_id":`...)
+	dst = jsonAppendString(dst, r.ChatID)
+	dst = append(dst, `,"sub":`...)
+	dst = jsonAppendString(dst, r.Sub)
+	dst = append(dst, `,"caller":`...)
+	dst = jsonAppendString(dst, r.Caller)
+	dst = append(dst, `,"log_caller":`...)
+	dst = jsonAppendString(dst, r.LogCaller)
+	dst = append(dst, `,"question":`...)
+	f.section, f.name = "question", ""
+	dst = f.appendString(dst, r.Question, "", "")
+	dst = append(dst, `,"answer":`...)
+	f.section = "answer"
+	dst = f.appendString(dst, r.Answer, "", "")
+
+	start, end := runlogMillis(r.StartUnixNano), runlogMillis(r.EndUnixNano)
+	dst = append(dst, `,"start_time":`...)
+	dst = strconv.AppendInt(dst, start, 10)
+	dst = append(dst, `,"end_time":`...)
+	dst = strconv.AppendInt(dst, end, 10)
+	dst = append(dst, `,"duration":`...)
+	dst = strconv.AppendInt(dst, end-start, 10)
+	dst = append(dst, `,"first_frame_duration":`...)
+	if ff := r.FirstFrameUnixNano(); ff != 0 {
+		dst = strconv.AppendInt(dst, runlogMillis(ff)-start, 10)
+	} else {
+		dst = append(dst, "-1"...)
+	}
+
+	// srv and srv_tag are identity maps set by the service, not payload:
+	// they are never offloaded.
+	plain := runlogField{}
+	dst = append(dst, `,"srv":`...)
+	dst = plain.appendObject(dst, r.Srv)
+	dst = append(dst, `,"srv_tag":`...)
+	dst = plain.appendObject(dst, r.SrvTag)
+
+	dst = append(dst, `,"status":{"code":`...)
+	dst = strconv.AppendInt(dst, r.Code, 10)
+	dst = append(dst, `,"message":`...)
+	msg := r.Message
+	if msg == "" && r.Incomplete {
+		msg = r.StatusMessage
+	}
+	dst = jsonAppendString(dst, msg)
+	if r.Incomplete {
+		dst = append(dst, `,"incomplete":true`...)
+	}
+	dst = append(dst, `},"usage":`...)
+	dst = runlogAppendUsage(dst, r.Usage)
+	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
+	for i, n := range r.Nodes {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = runlogAppendNode(dst, r, n, o)
+	}
+	return append(dst, "]}"...)
+}
+
+// runlogAppendNode appends the node record of n, a node of r.
+func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
+	var id [16]byte
+	copy(id[:8], r.TraceID[:8])
+	copy(id[8:], n.SpanID[:])
+	f := runlogField{o: o, sid: r.SID, id: id}
+
+	dst = append(dst, `{"id":"`...)
+	dst = runlogAppendHex(dst, id[:])
+	dst = append(dst, `","sid":`...)
+	dst = jsonAppendString(dst, r.SID)
+	dst = append(dst, `,"node_id":`...)
+	dst = jsonAppendString(dst, n.NodeID)
+	dst = append(dst, `,"node_type":`...)
+	dst = jsonAppendString(dst, n.NodeType)
+	dst = append(dst, `,"node_name":`...)
+	dst = jsonAppendString(dst, n.NodeName)
+	dst = append(dst, `,"func_id":`...)
+	dst = jsonAppendString(dst, n.NodeID)
+	dst = append(dst, `,"func_type":`...)
+	dst = jsonAppendString(dst, n.NodeType)
+	dst = append(dst, `,"func_name":`...)
+	dst = jsonAppendString(dst, n.NodeName)
+	dst = append(dst, `,"next_log_ids":[`...)
+	for i, next := range n.Next {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonAppendString(dst, next)
+	}
+
+	start, end := runlogMillis(n.StartUnixNano), runlogMillis(n.EndUnixNano)
+	dst = append(dst, `],"start_time":`...)
+	dst = strconv.AppendInt(dst, start, 10)
+	dst = append(dst, `,"end_time":`...)
+	dst = strconv.AppendInt(dst, end, 10)
+	dst = append(dst, `,"duration":`...)
+	dst = strconv.AppendInt(dst, end-start, 10)
+	dst = append(dst, `,"first_frame_duration":`...)
+	if n.FirstFrameUnixNano != 0 {
+		dst = strconv.AppendInt(dst, runlogMillis(n.FirstFrameUnixNano)-start, 10)
+		dst = append(dst, `,"node_first_cost_time":`...)
+		dst = runlogAppendCentis(dst, n.FirstFrameUnixNano-n.StartUnixNano)
+	} else {
+		dst = append(dst, `-1,"node_first_cost_time":-1`...)
+	}
+	dst = append(dst, `,"llm_output":`...)
+	f.section = "llm_output"
+	dst = f.appendString(dst, n.LLMOutput, "", "")
+	if n.Running() {
+		dst = append(dst, `,"running_status":true,"data":{"input":`...)
+	} else {
+		dst = append(dst, `,"running_status":false,"data":{"input":`...)
+	}
+	f.section = "input"
+	dst = f.appendObject(dst, n.Input)
+	dst = append(dst, `,"output":`...)
+	f.section = "output"
+	dst = f.appendObject(dst, n.Output)
+	dst = append(dst, `,"config":`...)
+	f.section = "config"
+	dst = f.appendObject(dst, n.Config)
+	dst = append(dst, `,"usage":`...)
+	dst = runlogAppendUsage(dst, n.Usage)
+	dst = append(dst, `},"logs":[`...)
+	f.section = "logs"
+	for i := range n.Events {
+		e := &n.Events[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		f.index = i
+		switch e.Kind {
+		case EventInfo:
+			dst = append(dst, `{"level":"INFO","message":`...)
+			dst = f.appendString(dst, e.Message, "", "")
+		case EventError:
+			dst = append(dst, `{"level":"ERROR","message":`...)
+			dst = f.appendString(dst, e.Message, "", "")
+		default:
+			dst = append(dst, `{"level":"ERROR","message":`...)
+			if e.Type != "" && e.Message != "" {
+				dst = f.appendString(dst, e.Type, ": ", e.Message)
+			} else {
+				dst = f.appendString(dst, e.Type, "", e.Message)
+			}
+		}
+		dst = append(dst, `,"time":`...)
+		dst = strconv.AppendInt(dst, runlogMillis(e.TimeUnixNano), 10)
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ']')
+	if n.Incomplete {
+		dst = append(dst, `,"status_message":`...)
+		dst = jsonAppendString(dst, n.StatusMessage)
+		dst = append(dst, `,"incomplete":true`...)
+	}
+	return append(dst, '}')
+}
+
+// runlogField names the place of a string value in the run trace log and
+// offloads it when it is large. The zero runlogField writes every value
+// whole.
+type runlogField struct {
+	o       *Offloader
+	sid     string
+	id      [16]byte // run or node id: TraceID[0:8] + SpanID
+	section string   // question, answer, llm_output, input, output, config, logs
+	name    string   // attribute key, for input, output and config
+	index   int      // log entry index, for logs
+}
+
+// appendString appends the JSON string of a + sep + b, offloaded or
+// truncated by f.o when it is large. Passing the parts avoids building the
+// "Type: message" of an exception in a temporary buffer.
+func (f *runlogField) appendString(dst []byte, a, sep, b string) []byte {
+	if f.o != nil && len(a)+len(sep)+len(b) >= f.o.threshold {
+		return f.o.appendLarge(dst, f, a, sep, b)
+	}
+	dst = append(dst, '"')
+	dst = jsonAppendEscaped(dst, a)
+	dst = jsonAppendEscaped(dst, sep)
+	dst = jsonAppendEscaped(dst, b)
+	return append(dst, '"')
+}
+
+// appendObject appends attrs as a JSON object, in order. Duplicate keys are
+// written as they come: JSON allows them, and readers keep the last.
+func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
+	dst = append(dst, '{')
+	for i := range attrs {
+		a := &attrs[i]
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonAppendString(dst, a.Key)
+		dst = append(dst, ':')
+		if a.Value.kind == KindString {
+			f.name = a.Key
+			dst = f.appendString(dst, a.Value.str, "", "")
+			continue
+		}
+		dst = jsonAppendValue(dst, a.Value)
+	}
+	return append(dst, '}')
+}
+
+// runlogAppendUsage appends a usage object with the original's names.
+func runlogAppendUsage(dst []byte, u Usage) []byte {
+	dst = append(dst, `{"question_tokens":`...)
+	dst = strconv.AppendInt(dst, u.QuestionTokens, 10)
+	dst = append(dst, `,"prompt_tokens":`...)
+	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
+	dst = append(dst, `,"completion_tokens":`...)
+	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
+	dst = append(dst, `,"total_tokens":`...)
+	dst = strconv.AppendInt(dst, u.TotalTokens, 10)
+	return append(dst, '}')
+}
+
+// runlogMillis converts nanoseconds since the epoch to whole milliseconds,
+// rounding down (also before 1970, where Go's division would round up).
+func runlogMillis(ns int64) int64 {
+	ms := ns / 1e6
+	if ns < 0 && ms*1e6 != ns {
+		ms--
+	}
+	return ms
+}
+
+// runlogAppendCentis appends ns as seconds with exactly two decimals,
+// rounded half away from zero: the original's round(seconds, 2).
+func runlogAppendCentis(dst []byte, ns int64) []byte {
+	u := uint64(ns)
+	if ns < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	c := (u + 5e6) / 1e7
+	dst = strconv.AppendUint(dst, c/100, 10)
+	return append(dst, '.', byte('0'+c%100/10), byte('0'+c%10))
+}
+
+const runlogHexDigits = "0123456789abcdef"
+
+// runlogAppendHex appends b in lower-case hex.
+func runlogAppendHex(dst []byte, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, runlogHexDigits[c>>4], runlogHexDigits[c&0xf])
+	}
+	return dst
+}
+
+// jsonAppendValue appends v as a JSON value: a string, an integer, a float
+// (null for NaN and ±Inf), a bool, base64 of bytes, or null when empty.
+func jsonAppendValue(dst []byte, v Value) []byte {
+	switch v.kind {
+	case KindString:
+		return jsonAppendString(dst, v.str)
+	case KindInt64:
+		return strconv.AppendInt(dst, int64(v.num), 10)
+	case KindFloat64:
+		return jsonAppendFloat(dst, math.Float64frombits(v.num))
+	case KindBool:
+		if v.num != 0 {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	case KindBytes:
+		dst = append(dst, '"')
+		dst = base64.StdEncoding.AppendEncode(dst, v.Bytes())
+		return append(dst, '"')
+	default:
+		return append(dst, "null"...)
+	}
+}
+
+// jsonAppendFloat appends f as encoding/json does ('f' format between 1e-6
+// and 1e21, 'e' with a short exponent outside), or null when f is NaN or
+// infinite, which JSON cannot represent.
+func jsonAppendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// Clean up e-09 to e-9, as encoding/json.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+// jsonAppendString appends s as a quoted JSON string.
+func jsonAppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	dst = jsonAppendEscaped(dst, s)
+	return append(dst, '"')
+}
+
+// jsonSafe reports, for each byte below utf8.RuneSelf, whether it can be
+// copied into a JSON string as it is.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// jsonAppendEscaped appends the body of the JSON string of s, without
+// quotes. Safe ASCII is copied in runs, eight bytes per test where it can
+// (most values are ASCII text); each maximal run of invalid UTF-8 becomes
+// one U+FFFD; U+2028 and U+2029 are escaped.
+func jsonAppendEscaped(dst []byte, s string) []byte {
+	start := 0 // start of the pending run of bytes to copy as they are
+	inRun := false
+	i := 0
+	for i < len(s) {
+		// Skip eight safe ASCII bytes at a time: a byte needs care when it
+		// is below 0x20, is '"' or '\\', or has its high bit set.
+		for i+8 <= len(s) {
+			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			if jsonSWARNeedsCare(x) {
+				break
+			}
+			i += 8
+			inRun = false
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c < utf8.RuneSelf {
+			inRun = false
+			if jsonSafe[c] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', runlogHexDigits[c>>4], runlogHexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			if !inRun {
+				dst = append(dst, "\uFFFD"...)
+				inRun = true
+			}
+			i++
+			start = i
+			continue
+		}
+		inRun = false
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', runlogHexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	return append(dst, s[start:]...)
+}
+
+// jsonSWARNeedsCare reports whether any of the eight bytes packed in x is
+// below 0x20, equal to '"' or '\\', or at least 0x80, with the classic
+// has-less and has-zero bit tricks (no false negatives; a false positive
+// only sends the loop to the byte-wise path).
+func jsonSWARNeedsCare(x uint64) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	less := (x - ones*0x20) &^ x
+	q := x ^ (ones * '"')
+	quote := (q - ones) &^ q
+	b := x ^ (ones * '\\')
+	bs := (b - ones) &^ b
+	return (less|quote|bs|x)&high != 0
+}

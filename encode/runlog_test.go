@@ -1,0 +1,776 @@
+package encode
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// runlogRaceEnabled reports whether the test binary was built with -race,
+// under which allocation counts are meaningless.
+var runlogRaceEnabled = func() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" && s.Value == "true" {
+			return true
+		}
+	}
+	return false
+}()
+
+// runlogWantAllocs fails t unless f allocates exactly want times per run.
+func runlogWantAllocs(t *testing.T, want float64, f func()) {
+	t.Helper()
+	if runlogRaceEnabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	if got := testing.AllocsPerRun(100, f); got != want {
+		t.Fatalf("allocs per run = %v, want %v", got, want)
+	}
+}
+
+// runlogGoldenRun is a small run with every kind of field set.
+func runlogGoldenRun() *Run {
+	const t0 = int64(1_700_000_000_000_000_000)
+	n1 := &Node{
+		SpanID: SpanID{1, 2, 3, 4, 5, 6, 7, 8}, NodeID: "llm:1", NodeType: "llm", NodeName: "LLM",
+		Next:          []string{"message:2"},
+		StartUnixNano: t0 + 1_000_000, EndUnixNano: t0 + 2_500_000_000,
+		FirstFrameUnixNano: t0 + 1_000_000 + 1_234_999_999,
+		LLMOutput:          "hi \"there\"\n",
+		Input:              []Attr{{"q", StringValue("hello")}, {"n", Int64Value(-3)}},
+		Output:             []Attr{{"f", Float64Value(0.5)}, {"nan", Float64Value(math.NaN())}, {"ok", BoolValue(true)}},
+		Config:             []Attr{{"b", BytesValue([]byte{0xff, 0, 1})}, {"e", Value{}}},
+		Usage:              Usage{1, 2, 3, 6}, HasUsage: true,
+		Events: []Event{
+			{TimeUnixNano: t0 + 2_000_000, Kind: EventInfo, Message: "step"},
+			{TimeUnixNano: t0 + 3_000_000, Kind: EventException, Type: "ValueError", Message: "bad"},
+		},
+		Status: StatusError,
+	}
+	n2 := &Node{
+		SpanID: SpanID{9, 9, 9, 9, 9, 9, 9, 9}, NodeID: "message:2", NodeType: "message",
+		StartUnixNano: t0 + 3_000_000_000, EndUnixNano: t0 + 3_000_000_000,
+		Status: StatusError, StatusMessage: "node not ended", Incomplete: true,
+	}
+	return &Run{
+		TraceID: TraceID{0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00, 0x11, 1, 1, 1, 1, 1, 1, 1, 1},
+		SpanID:  SpanID{7, 7, 7, 7, 7, 7, 7, 7},
+		FlowID:  "flow1", SID: "spf00390001@hf17e12ef9c00a4bb202", AppID: "app", UID: "u",
+		BotID: "bot", ChatID: "c", Sub: "spf", Caller: "x", LogCaller: "y",
+		Question: "q\u2028", Answer: "a\xff\xfeb",
+		StartUnixNano: t0, EndUnixNano: t0 + 4_000_000_000,
+		Srv:    []Attr{{"host", StringValue("h")}},
+		SrvTag: []Attr{{"dc", StringValue("hf")}},
+		Code:   0, Message: "Success",
+		Usage: Usage{1, 2, 3, 6},
+		Nodes: []*Node{n1, n2},
+	}
+}
+
+func TestRunLogGolden(t *testing.T) {
+	got := string(AppendRunLog(nil, runlogGoldenRun()))
+	want := `{"service_id":"flow1","flow_id":"flow1","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
+		`"app_id":"app","uid":"u","bot_id":"bot","chat_id":"c","sub":"spf","caller":"x","log_caller":"y",` +
+		`"question":"q\u2028","answer":"a` + "\uFFFD" + `b",` +
+		`"start_time":1700000000000,"end_time":1700000004000,"duration":4000,"first_frame_duration":3000,` +
+		`"srv":{"host":"h"},"srv_tag":{"dc":"hf"},"status":{"code":0,"message":"Success"},` +
+		`"usage":{"question_tokens":1,"prompt_tokens":2,"completion_tokens":3,"total_tokens":6},` +
+		`"version":"v2.0.0","trace":[` +
+		`{"id":"aabbccddeeff00110102030405060708","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
+		`"node_id":"llm:1","node_type":"llm","node_name":"LLM","func_id":"llm:1","func_type":"llm","func_name":"LLM",` +
+		`"next_log_ids":["message:2"],"start_time":1700000000001,"end_time":1700000002500,"duration":2499,` +
+		`"first_frame_duration":1234,"node_first_cost_time":1.23,"llm_output":"hi \"there\"\n","running_status":false,` +
+		`"data":{"input":{"q":"hello","n":-3},"output":{"f":0.5,"nan":null,"ok":true},"config":{"b":"/wAB","e":null},` +
+		`"usage":{"question_tokens":1,"prompt_tokens":2,"completion_tokens":3,"total_tokens":6}},` +
+		`"logs":[{"level":"INFO","message":"step","time":1700000000002},` +
+		`{"level":"ERROR","message":"ValueError: bad","time":1700000000003}]},` +
+		`{"id":"aabbccddeeff00110909090909090909","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
+		`"node_id":"message:2","node_type":"message","node_name":"","func_id":"message:2","func_type":"message","func_name":"",` +
+		`"next_log_ids":[],"start_time":1700000003000,"end_time":1700000003000,"duration":0,` +
+		`"first_frame_duration":-1,"node_first_cost_time":-1,"llm_output":"","running_status":false,` +
+		`"data":{"input":{},"output":{},"config":{},` +
+		`"usage":{"question_tokens":0,"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}},` +
+		`"logs":[],"status_message":"node not ended","incomplete":true}]}`
+	if got != want {
+		t.Fatalf("run log differs\n got: %s\nwant: %s", got, want)
+	}
+}
+
+func TestRunLogServiceIDFallback(t *testing.T) {
+	for _, tc := range []struct {
+		serviceID, sub, want string
+	}{
+		{"svc", "SparkAgent", "svc"},
+		{"", "SparkAgent", "bot"},
+		{"", "spf", "flow"},
+		{"", "", "flow"},
+	} {
+		r := &Run{ServiceID: tc.serviceID, Sub: tc.sub, BotID: "bot", FlowID: "flow"}
+		var m map[string]any
+		if err := json.Unmarshal(AppendRunLog(nil, r), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["service_id"] != tc.want {
+			t.Errorf("service_id with ServiceID %q, Sub %q = %v, want %q", tc.serviceID, tc.sub, m["service_id"], tc.want)
+		}
+	}
+}
+
+func TestRunLogIncompleteRun(t *testing.T) {
+	r := &Run{Code: 10500, StatusMessage: "run closed after idle timeout", Status: StatusError, Incomplete: true}
+	got := AppendRunLog(nil, r)
+	want := `"status":{"code":10500,"message":"run closed after idle timeout","incomplete":true}`
+	if !bytes.Contains(got, []byte(want)) {
+		t.Fatalf("incomplete run: %s\nwant it to contain %s", got, want)
+	}
+	r.Message = "engine message"
+	got = AppendRunLog(nil, r)
+	want = `"status":{"code":10500,"message":"engine message","incomplete":true}`
+	if !bytes.Contains(got, []byte(want)) {
+		t.Fatalf("incomplete run with Message: %s\nwant it to contain %s", got, want)
+	}
+}
+
+func TestRunLogTimes(t *testing.T) {
+	for _, tc := range []struct {
+		ns   int64
+		want int64
+	}{{0, 0}, {999_999, 0}, {1_000_000, 1}, {-1, -1}, {-1_000_000, -1}, {-1_000_001, -2}} {
+		if got := runlogMillis(tc.ns); got != tc.want {
+			t.Errorf("runlogMillis(%d) = %d, want %d", tc.ns, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		ns   int64
+		want string
+	}{
+		{0, "0.00"}, {4_999_999, "0.00"}, {5_000_000, "0.01"}, {1_234_999_999, "1.23"},
+		{1_235_000_000, "1.24"}, {100 * 1e9, "100.00"}, {-5_000_000, "-0.01"}, {-1_000_000_000, "-1.00"},
+	} {
+		if got := string(runlogAppendCentis(nil, tc.ns)); got != tc.want {
+			t.Errorf("runlogAppendCentis(%d) = %s, want %s", tc.ns, got, tc.want)
+		}
+	}
+}
+
+// TestJSONAppendStringProperty checks, over random strings heavy in the
+// characters that need care, that the output is valid JSON, decodes to the
+// input with invalid UTF-8 repaired as strings.ToValidUTF8 does, and holds
+// no raw control character, U+2028 or U+2029.
+func TestJSONAppendStringProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pieces := []string{"a", "bcdefghi", "\"", "\\", "\n", "\x00", "\x1f", "\x7f", "é", "世", "😀",
+		"\u2028", "\u2029", "\xff", "\xe4\xb8", "\xed\xa0\x80", "\xc0\xaf", "<>&", " ", "\uFFFD"}
+	for i := range 20000 {
+		var sb strings.Builder
+		for range rng.IntN(40) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		if i%100 == 0 { // Also cover long ASCII runs, for the eight-byte path.
+			s = strings.Repeat("abcdefg ", rng.IntN(10)) + s + strings.Repeat("z", rng.IntN(20))
+		}
+		out := jsonAppendString([]byte("x"), s)[1:]
+		if !json.Valid(out) {
+			t.Fatalf("invalid JSON for %q: %s", s, out)
+		}
+		var got string
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatal(err)
+		}
+		if want := strings.ToValidUTF8(s, "\uFFFD"); got != want {
+			t.Fatalf("decode(encode(%q)) = %q, want %q", s, got, want)
+		}
+		body := out[1 : len(out)-1]
+		if bytes.ContainsAny(body, "\u2028\u2029") || bytes.ContainsFunc(body, func(r rune) bool { return r < 0x20 }) {
+			t.Fatalf("raw control or line separator in %q", out)
+		}
+		if !utf8.Valid(out) {
+			t.Fatalf("output not UTF-8: %q", out)
+		}
+	}
+}
+
+func TestJSONSWARNeedsCare(t *testing.T) {
+	// Each byte value in each of the eight positions, among safe bytes.
+	for c := range 256 {
+		want := c < 0x20 || c == '"' || c == '\\' || c >= 0x80
+		for pos := range 8 {
+			var b [8]byte
+			for i := range b {
+				b[i] = 'a'
+			}
+			b[pos] = byte(c)
+			x := uint64(0)
+			for i := 7; i >= 0; i-- {
+				x = x<<8 | uint64(b[i])
+			}
+			if got := jsonSWARNeedsCare(x); got != want {
+				t.Fatalf("byte %#x at %d: needs care = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestJSONAppendFloatMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	fixed := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-6, 1e-7, 9.99e-7, 1e20, 1e21, 1e300,
+		5e-324, math.MaxFloat64, -math.MaxFloat64, 123456789.125, 1.5e-10}
+	for i := range 20000 {
+		var f float64
+		if i < len(fixed) {
+			f = fixed[i]
+		} else {
+			f = math.Float64frombits(rng.Uint64())
+		}
+		got := string(jsonAppendFloat(nil, f))
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			if got != "null" {
+				t.Fatalf("jsonAppendFloat(%v) = %s, want null", f, got)
+			}
+			continue
+		}
+		want, err := json.Marshal(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != string(want) {
+			t.Fatalf("jsonAppendFloat(%v) = %s, encoding/json %s", f, got, want)
+		}
+	}
+}
+
+// runlogObj is an ordered JSON object for the reference encoder.
+type runlogObj []runlogKV
+
+type runlogKV struct {
+	K string
+	V any
+}
+
+// MarshalJSON writes o's members in order.
+func (o runlogObj) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, kv := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(strings.ToValidUTF8(kv.K, "\uFFFD"))
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		v, err := json.Marshal(kv.V)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// runlogRefString is what a string becomes in the run log.
+func runlogRefString(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
+
+func runlogRefValue(v Value) any {
+	switch v.Kind() {
+	case KindString:
+		return runlogRefString(v.Str())
+	case KindInt64:
+		return v.Int64()
+	case KindFloat64:
+		f := v.Float64()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
+		}
+		return f
+	case KindBool:
+		return v.Bool()
+	case KindBytes:
+		return append([]byte{}, v.Bytes()...)
+	}
+	return nil
+}
+
+func runlogRefAttrs(attrs []Attr) runlogObj {
+	o := runlogObj{}
+	for _, a := range attrs {
+		o = append(o, runlogKV{a.Key, runlogRefValue(a.Value)})
+	}
+	return o
+}
+
+func runlogRefUsage(u Usage) runlogObj {
+	return runlogObj{{"question_tokens", u.QuestionTokens}, {"prompt_tokens", u.PromptTokens},
+		{"completion_tokens", u.CompletionTokens}, {"total_tokens", u.TotalTokens}}
+}
+
+func runlogRefMillis(ns int64) int64 { return int64(math.Floor(float64(ns) / 1e6)) }
+
+// runlogReference builds the run log of r with encoding/json, from SPEC.md
+// rather than from the encoder's code.
+func runlogReference(r *Run) runlogObj {
+	serviceID := r.ServiceID
+	if serviceID == "" {
+		serviceID = r.FlowID
+		if r.Sub == "SparkAgent" {
+			serviceID = r.BotID
+		}
+	}
+	start, end := runlogRefMillis(r.StartUnixNano), runlogRefMillis(r.EndUnixNano)
+	ffd := int64(-1)
+	for _, n := range r.Nodes {
+		if n.NodeType == "message" || n.NodeType == "node-end" {
+			if n.StartUnixNano != 0 {
+				ffd = runlogRefMillis(n.StartUnixNano) - start
+			}
+			break
+		}
+	}
+	status := runlogObj{{"code", r.Code}, {"message", runlogRefString(r.Message)}}
+	if r.Incomplete {
+		if r.Message == "" {
+			status[1].V = runlogRefString(r.StatusMessage)
+		}
+		status = append(status, runlogKV{"incomplete", true})
+	}
+	trace := []any{}
+	for _, n := range r.Nodes {
+		id := fmt.Sprintf("%x%x", r.TraceID[:8], n.SpanID[:])
+		next := []string{}
+		for _, x := range n.Next {
+			next = append(next, runlogRefString(x))
+		}
+		ns, ne := runlogRefMillis(n.StartUnixNano), runlogRefMillis(n.EndUnixNano)
+		var nffd int64 = -1
+		var cost any = -1
+		if n.FirstFrameUnixNano != 0 {
+			nffd = runlogRefMillis(n.FirstFrameUnixNano) - ns
+			c := math.Round(float64(n.FirstFrameUnixNano-n.StartUnixNano) / 1e7)
+			cost = json.RawMessage(strconv.FormatFloat(c/100, 'f', 2, 64))
+		}
+		logs := []any{}
+		for _, e := range n.Events {
+			level, msg := "INFO", e.Message
+			switch e.Kind {
+			case EventError:
+				level = "ERROR"
+			case EventException:
+				level = "ERROR"
+				if e.Type != "" && e.Message != "" {
+					msg = e.Type + ": " + e.Message
+				} else {
+					msg = e.Type + e.Message
+				}
+			}
+			logs = append(logs, runlogObj{{"level", level}, {"message", runlogRefString(msg)},
+				{"time", runlogRefMillis(e.TimeUnixNano)}})
+		}
+		no := runlogObj{
+			{"id", id}, {"sid", runlogRefString(r.SID)},
+			{"node_id", runlogRefString(n.NodeID)}, {"node_type", runlogRefString(n.NodeType)}, {"node_name", runlogRefString(n.NodeName)},
+			{"func_id", runlogRefString(n.NodeID)}, {"func_type", runlogRefString(n.NodeType)}, {"func_name", runlogRefString(n.NodeName)},
+			{"next_log_ids", next}, {"start_time", ns}, {"end_time", ne}, {"duration", ne - ns},
+			{"first_frame_duration", nffd}, {"node_first_cost_time", cost},
+			{"llm_output", runlogRefString(n.LLMOutput)}, {"running_status", n.Status != StatusError},
+			{"data", runlogObj{{"input", runlogRefAttrs(n.Input)}, {"output", runlogRefAttrs(n.Output)},
+				{"config", runlogRefAttrs(n.Config)}, {"usage", runlogRefUsage(n.Usage)}}},
+			{"logs", logs},
+		}
+		if n.Incomplete {
+			no = append(no, runlogKV{"status_message", runlogRefString(n.StatusMessage)}, runlogKV{"incomplete", true})
+		}
+		trace = append(trace, no)
+	}
+	return runlogObj{
+		{"service_id", runlogRefString(serviceID)}, {"flow_id", runlogRefString(r.FlowID)}, {"sid", runlogRefString(r.SID)},
+		{"app_id", runlogRefString(r.AppID)}, {"uid", runlogRefString(r.UID)}, {"bot_id", runlogRefString(r.BotID)},
+		{"chat_id", runlogRefString(r.ChatID)}, {"sub", runlogRefString(r.Sub)}, {"caller", runlogRefString(r.Caller)},
+		{"log_caller", runlogRefString(r.LogCaller)}, {"question", runlogRefString(r.Question)}, {"answer", runlogRefString(r.Answer)},
+		{"start_time", start}, {"end_time", end}, {"duration", end - start}, {"first_frame_duration", ffd},
+		{"srv", runlogRefAttrs(r.Srv)}, {"srv_tag", runlogRefAttrs(r.SrvTag)}, {"status", status},
+		{"usage", runlogRefUsage(r.Usage)}, {"version", "v2.0.0"}, {"trace", trace},
+	}
+}
+
+// runlogTokens returns the JSON token stream of b, numbers as json.Number.
+func runlogTokens(t *testing.T, b []byte) []any {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var toks []any
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if err.Error() == "EOF" {
+				return toks
+			}
+			t.Fatalf("decode %s: %v", b, err)
+		}
+		toks = append(toks, tok)
+	}
+}
+
+// runlogRandString returns a random string: empty, short, unicode, invalid
+// UTF-8 or long.
+func runlogRandString(rng *rand.Rand) string {
+	pieces := []string{"a", "node", "\"q\"", "\\", "\n\t", "\x01", "é", "世界", "😀", "\u2028", "\xff", "\xe4\xb8"}
+	switch rng.IntN(10) {
+	case 0:
+		return ""
+	case 1:
+		return strings.Repeat("long text ", rng.IntN(800))
+	}
+	var sb strings.Builder
+	for range rng.IntN(12) {
+		sb.WriteString(pieces[rng.IntN(len(pieces))])
+	}
+	return sb.String()
+}
+
+func runlogRandValue(rng *rand.Rand) Value {
+	switch rng.IntN(7) {
+	case 0:
+		return StringValue(runlogRandString(rng))
+	case 1:
+		return Int64Value(int64(rng.Uint64()))
+	case 2:
+		return Float64Value([]float64{0, 1.5, -2e-9, 1e22, math.NaN(), math.Inf(-1), rng.NormFloat64()}[rng.IntN(7)])
+	case 3:
+		return BoolValue(rng.IntN(2) == 0)
+	case 4:
+		b := make([]byte, rng.IntN(20))
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return BytesValue(b)
+	case 5:
+		return Value{}
+	}
+	return StringValue("v")
+}
+
+func runlogRandAttrs(rng *rand.Rand, maxN int) []Attr {
+	attrs := make([]Attr, rng.IntN(maxN+1))
+	for i := range attrs {
+		attrs[i] = Attr{Key: runlogRandString(rng), Value: runlogRandValue(rng)}
+	}
+	return attrs
+}
+
+// runlogRandRun returns a random run: 0..N nodes, attributes, events,
+// errors, incomplete records.
+func runlogRandRun(rng *rand.Rand) *Run {
+	t0 := int64(1_600_000_000_000_000_000) + rng.Int64N(1e17)
+	if rng.IntN(20) == 0 {
+		t0 = 0
+	}
+	r := &Run{
+		ServiceID: []string{"", "svc"}[rng.IntN(2)], FlowID: runlogRandString(rng), SID: runlogRandString(rng),
+		AppID: runlogRandString(rng), UID: runlogRandString(rng), BotID: runlogRandString(rng), ChatID: runlogRandString(rng),
+		Sub: []string{"SparkAgent", "spf", ""}[rng.IntN(3)], Caller: runlogRandString(rng), LogCaller: runlogRandString(rng),
+		Question: runlogRandString(rng), Answer: runlogRandString(rng),
+		StartUnixNano: t0, EndUnixNano: t0 + rng.Int64N(1e11),
+		Srv: runlogRandAttrs(rng, 3), SrvTag: runlogRandAttrs(rng, 3),
+		Code: rng.Int64N(20000) - 1, Message: runlogRandString(rng),
+		Usage:      Usage{rng.Int64N(1e6), rng.Int64N(1e6), rng.Int64N(1e6), rng.Int64N(1e6)},
+		Incomplete: rng.IntN(5) == 0, StatusMessage: runlogRandString(rng),
+	}
+	for i := range 16 {
+		r.TraceID[i] = byte(rng.Uint32())
+	}
+	for range rng.IntN(6) {
+		n := &Node{
+			NodeID: runlogRandString(rng), NodeType: []string{"llm", "message", "node-end", "start", "code"}[rng.IntN(5)],
+			NodeName: runlogRandString(rng), StartUnixNano: t0 + rng.Int64N(1e10),
+			LLMOutput: runlogRandString(rng), Input: runlogRandAttrs(rng, 8), Output: runlogRandAttrs(rng, 8),
+			Config: runlogRandAttrs(rng, 3), Usage: Usage{rng.Int64N(100), rng.Int64N(100), rng.Int64N(100), rng.Int64N(100)},
+			Status: StatusCode(rng.IntN(3)), StatusMessage: runlogRandString(rng), Incomplete: rng.IntN(6) == 0,
+		}
+		n.EndUnixNano = n.StartUnixNano + rng.Int64N(1e10)
+		if rng.IntN(2) == 0 {
+			n.FirstFrameUnixNano = n.StartUnixNano + rng.Int64N(1e10)
+		}
+		for i := range 8 {
+			n.SpanID[i] = byte(rng.Uint32())
+		}
+		for range rng.IntN(3) {
+			n.Next = append(n.Next, runlogRandString(rng))
+		}
+		for range rng.IntN(4) {
+			n.Events = append(n.Events, Event{TimeUnixNano: n.StartUnixNano + rng.Int64N(1e9), Kind: EventKind(rng.IntN(3)),
+				Message: runlogRandString(rng), Type: runlogRandString(rng), Stacktrace: runlogRandString(rng)})
+		}
+		r.Nodes = append(r.Nodes, n)
+	}
+	return r
+}
+
+// TestRunLogMatchesReference checks, for random runs, that the encoder's
+// JSON is valid and has the same token stream (names, order, values) as
+// the reference built with encoding/json.
+func TestRunLogMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var buf []byte
+	runs := 1000
+	if runlogRaceEnabled {
+		runs = 200
+	}
+	for i := range runs {
+		r := runlogRandRun(rng)
+		buf = AppendRunLog(buf[:0], r)
+		if !json.Valid(buf) {
+			t.Fatalf("run %d: invalid JSON: %s", i, buf)
+		}
+		want, err := json.Marshal(runlogReference(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ref := runlogTokens(t, buf), runlogTokens(t, want)
+		if len(got) != len(ref) {
+			t.Fatalf("run %d: %d tokens, reference %d\n got: %s\nwant: %s", i, len(got), len(ref), buf, want)
+		}
+		for j := range got {
+			if got[j] != ref[j] {
+				t.Fatalf("run %d: token %d = %#v, reference %#v\n got: %s\nwant: %s", i, j, got[j], ref[j], buf, want)
+			}
+		}
+	}
+}
+
+func TestRunLogAppends(t *testing.T) {
+	r := runlogGoldenRun()
+	prefix := []byte("prefix")
+	out := AppendRunLog(prefix, r)
+	if !bytes.HasPrefix(out, prefix) || !bytes.Equal(out[len(prefix):], AppendRunLog(nil, r)) {
+		t.Fatal("AppendRunLog does not append to dst")
+	}
+	if !bytes.Equal(AppendRunLogWith(nil, r, nil), AppendRunLog(nil, r)) {
+		t.Fatal("AppendRunLogWith(nil offloader) differs from AppendRunLog")
+	}
+}
+
+func TestRunLogAllocs(t *testing.T) {
+	r := runlogBenchRun()
+	// A run with a value over the threshold, written whole without an
+	// Offloader.
+	large := runlogBenchRun()
+	large.Answer = strings.Repeat("é", DefaultOffloadThreshold)
+	buf := make([]byte, 0, 1<<16)
+	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], r) })
+	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], large) })
+	golden := runlogGoldenRun()
+	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], golden) })
+}
+
+// runlogBenchRun is a run of 10 nodes with 8 attributes and one log entry
+// each, shaped like a real workflow's.
+func runlogBenchRun() *Run {
+	const t0 = int64(1_700_000_000_000_000_000)
+	r := &Run{
+		TraceID: TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, SpanID: SpanID{1, 1, 1, 1, 1, 1, 1, 1},
+		FlowID: "7263485716151312384", SID: "spf00390001@hf17e12ef9c00a4bb202", AppID: "a1b2c3d4", UID: "user-42",
+		BotID: "bot-9", ChatID: "chat-7f3a", Sub: "spf", Caller: "workflow", LogCaller: "sparkflow",
+		Question:      "What is the weather in Hefei tomorrow, and should I bring an umbrella?",
+		Answer:        "Tomorrow in Hefei: light rain, 18–24 °C. Yes, bring an umbrella.",
+		StartUnixNano: t0, EndUnixNano: t0 + 3_456_789_012,
+		Srv:    []Attr{{"host", StringValue("10.0.0.1")}, {"region", StringValue("hf")}},
+		SrvTag: []Attr{{"env", StringValue("prod")}},
+		Code:   0, Message: "Success", Usage: Usage{12, 340, 56, 408},
+	}
+	types := []string{"start", "llm", "code", "plugin", "knowledge", "decision", "llm", "variable", "message", "node-end"}
+	for i, typ := range types {
+		id := typ + ":" + strconv.Itoa(i)
+		n := &Node{
+			SpanID: SpanID{byte(i), 2, 3, 4, 5, 6, 7, 8}, NodeID: id, NodeType: typ, NodeName: "Node " + id,
+			StartUnixNano: t0 + int64(i)*300_000_000, EndUnixNano: t0 + int64(i)*300_000_000 + 250_000_000,
+			FirstFrameUnixNano: t0 + int64(i)*300_000_000 + 80_000_000,
+			LLMOutput:          "The forecast says light rain with a high of 24 degrees.",
+			Input: []Attr{
+				{"query", StringValue("weather Hefei tomorrow")},
+				{"top_k", Int64Value(5)},
+				{"temperature", Float64Value(0.7)},
+				{"stream", BoolValue(true)},
+			},
+			Output: []Attr{
+				{"text", StringValue("light rain, 18-24 C, wind NE 3")},
+				{"score", Float64Value(0.93125)},
+				{"tokens", Int64Value(56)},
+			},
+			Config:   []Attr{{"model", StringValue("spark-4.0-ultra")}},
+			Usage:    Usage{1, 34, 5, 40},
+			HasUsage: true,
+			Events:   []Event{{TimeUnixNano: t0 + int64(i)*300_000_000 + 1_000_000, Kind: EventInfo, Message: "node started"}},
+			Status:   StatusOK,
+		}
+		if i+1 < len(types) {
+			n.Next = []string{types[i+1] + ":" + strconv.Itoa(i+1)}
+		}
+		r.Nodes = append(r.Nodes, n)
+	}
+	return r
+}
+
+// runlogStructRun and runlogStructNode are the run log as Go structs, the
+// way a service using encoding/json would write it.
+type runlogStructRun struct {
+	ServiceID          string              `json:"service_id"`
+	FlowID             string              `json:"flow_id"`
+	SID                string              `json:"sid"`
+	AppID              string              `json:"app_id"`
+	UID                string              `json:"uid"`
+	BotID              string              `json:"bot_id"`
+	ChatID             string              `json:"chat_id"`
+	Sub                string              `json:"sub"`
+	Caller             string              `json:"caller"`
+	LogCaller          string              `json:"log_caller"`
+	Question           string              `json:"question"`
+	Answer             string              `json:"answer"`
+	StartTime          int64               `json:"start_time"`
+	EndTime            int64               `json:"end_time"`
+	Duration           int64               `json:"duration"`
+	FirstFrameDuration int64               `json:"first_frame_duration"`
+	Srv                map[string]any      `json:"srv"`
+	SrvTag             map[string]any      `json:"srv_tag"`
+	Status             runlogStructStatus  `json:"status"`
+	Usage              runlogStructUsage   `json:"usage"`
+	Version            string              `json:"version"`
+	Trace              []*runlogStructNode `json:"trace"`
+}
+
+type runlogStructStatus struct {
+	Code    int64  `json:"code"`
+	Message string `json:"message"`
+}
+
+type runlogStructUsage struct {
+	QuestionTokens   int64 `json:"question_tokens"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+	TotalTokens      int64 `json:"total_tokens"`
+}
+
+type runlogStructNode struct {
+	ID                 string            `json:"id"`
+	SID                string            `json:"sid"`
+	NodeID             string            `json:"node_id"`
+	NodeType           string            `json:"node_type"`
+	NodeName           string            `json:"node_name"`
+	FuncID             string            `json:"func_id"`
+	FuncType           string            `json:"func_type"`
+	FuncName           string            `json:"func_name"`
+	NextLogIDs         []string          `json:"next_log_ids"`
+	StartTime          int64             `json:"start_time"`
+	EndTime            int64             `json:"end_time"`
+	Duration           int64             `json:"duration"`
+	FirstFrameDuration int64             `json:"first_frame_duration"`
+	NodeFirstCostTime  float64           `json:"node_first_cost_time"`
+	LLMOutput          string            `json:"llm_output"`
+	RunningStatus      bool              `json:"running_status"`
+	Data               runlogStructData  `json:"data"`
+	Logs               []runlogStructLog `json:"logs"`
+}
+
+type runlogStructData struct {
+	Input  map[string]any    `json:"input"`
+	Output map[string]any    `json:"output"`
+	Config map[string]any    `json:"config"`
+	Usage  runlogStructUsage `json:"usage"`
+}
+
+type runlogStructLog struct {
+	Level   string `json:"level"`
+	Message string `json:"message"`
+	Time    int64  `json:"time"`
+}
+
+func runlogStructMap(attrs []Attr) map[string]any {
+	m := make(map[string]any, len(attrs))
+	for _, a := range attrs {
+		m[a.Key] = runlogRefValue(a.Value)
+	}
+	return m
+}
+
+func runlogStructUsageOf(u Usage) runlogStructUsage {
+	return runlogStructUsage{u.QuestionTokens, u.PromptTokens, u.CompletionTokens, u.TotalTokens}
+}
+
+// runlogToStruct builds the struct form of r, as a service would for each
+// run before calling json.Marshal.
+func runlogToStruct(r *Run) *runlogStructRun {
+	s := &runlogStructRun{
+		ServiceID: r.FlowID, FlowID: r.FlowID, SID: r.SID, AppID: r.AppID, UID: r.UID, BotID: r.BotID,
+		ChatID: r.ChatID, Sub: r.Sub, Caller: r.Caller, LogCaller: r.LogCaller, Question: r.Question, Answer: r.Answer,
+		StartTime: r.StartUnixNano / 1e6, EndTime: r.EndUnixNano / 1e6, Duration: (r.EndUnixNano - r.StartUnixNano) / 1e6,
+		FirstFrameDuration: (r.FirstFrameUnixNano() - r.StartUnixNano) / 1e6,
+		Srv:                runlogStructMap(r.Srv), SrvTag: runlogStructMap(r.SrvTag),
+		Status: runlogStructStatus{r.Code, r.Message}, Usage: runlogStructUsageOf(r.Usage), Version: LogVersion,
+	}
+	for _, n := range r.Nodes {
+		sn := &runlogStructNode{
+			ID: fmt.Sprintf("%x%x", r.TraceID[:8], n.SpanID[:]), SID: r.SID,
+			NodeID: n.NodeID, NodeType: n.NodeType, NodeName: n.NodeName, FuncID: n.NodeID, FuncType: n.NodeType, FuncName: n.NodeName,
+			NextLogIDs: n.Next, StartTime: n.StartUnixNano / 1e6, EndTime: n.EndUnixNano / 1e6,
+			Duration: (n.EndUnixNano - n.StartUnixNano) / 1e6, FirstFrameDuration: (n.FirstFrameUnixNano - n.StartUnixNano) / 1e6,
+			NodeFirstCostTime: math.Round(float64(n.FirstFrameUnixNano-n.StartUnixNano)/1e7) / 100,
+			LLMOutput:         n.LLMOutput, RunningStatus: n.Running(),
+			Data: runlogStructData{Input: runlogStructMap(n.Input), Output: runlogStructMap(n.Output),
+				Config: runlogStructMap(n.Config), Usage: runlogStructUsageOf(n.Usage)},
+		}
+		for _, e := range n.Events {
+			sn.Logs = append(sn.Logs, runlogStructLog{"INFO", e.Message, e.TimeUnixNano / 1e6})
+		}
+		s.Trace = append(s.Trace, sn)
+	}
+	return s
+}
+
+// BenchmarkRunLogJSON encodes a run of 10 nodes × 8 attributes (+1 log
+// entry each): flowtel's encoder, encoding/json on the struct form built
+// once (marshal only), and encoding/json including building the structs.
+func BenchmarkRunLogJSON(b *testing.B) {
+	r := runlogBenchRun()
+	size := len(AppendRunLog(nil, r))
+	b.Run("flowtel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(size))
+		buf := make([]byte, 0, 2*size)
+		for b.Loop() {
+			buf = AppendRunLog(buf[:0], r)
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		s := runlogToStruct(r)
+		b.ReportAllocs()
+		b.SetBytes(int64(size))
+		for b.Loop() {
+			if _, err := json.Marshal(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json-build", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(size))
+		for b.Loop() {
+			if _, err := json.Marshal(runlogToStruct(r)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
