@@ -1,0 +1,125 @@
+package encode_test
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// logs builds the reference logs request for runs.
+func (b *otlpRef) logs(res *resourcepb.Resource, runs []*encode.Run) *collogspb.ExportLogsServiceRequest {
+	if len(runs) == 0 {
+		return &collogspb.ExportLogsServiceRequest{}
+	}
+	sl := &logspb.ScopeLogs{Scope: otlpScope()}
+	for _, r := range runs {
+		lr := &logspb.LogRecord{
+			TimeUnixNano:         uint64(r.EndUnixNano),
+			ObservedTimeUnixNano: uint64(r.EndUnixNano),
+			SeverityNumber:       logspb.SeverityNumber_SEVERITY_NUMBER_INFO,
+			SeverityText:         "INFO",
+			Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{
+				StringValue: b.str(string(encode.AppendRunLog(nil, r))),
+			}},
+			Attributes: []*commonpb.KeyValue{b.kvStr("sid", r.SID), b.kvStr("event.name", "flowtel.run_log")},
+			Flags:      1,
+			TraceId:    append([]byte(nil), r.TraceID[:]...),
+			SpanId:     append([]byte(nil), r.SpanID[:]...),
+			EventName:  "flowtel.run_log",
+		}
+		if r.Status == encode.StatusError {
+			lr.SeverityNumber, lr.SeverityText = logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, "ERROR"
+		}
+		sl.LogRecords = append(sl.LogRecords, lr)
+	}
+	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
+		Resource: res, ScopeLogs: []*logspb.ScopeLogs{sl},
+	}}}
+}
+
+// TestLogsEquivalence is the property test for AppendLogs: random batches
+// decode with the official decoder into the reference message.
+func TestLogsEquivalence(t *testing.T) {
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 5))
+		res := otlpGenResource(rng)
+		var rb otlpRef
+		refRes := rb.resource(res)
+		e := encode.NewEncoder(res)
+		for batch := 0; batch < 2; batch++ {
+			runs := make([]*encode.Run, rng.IntN(5))
+			for i := range runs {
+				runs[i] = otlpGenRun(rng, 3)
+			}
+			before := e.Stats()
+			rb.invalid = 0
+			want := rb.logs(refRes, runs)
+			prefix := []byte{0xAA}
+			out := e.AppendLogs(append([]byte(nil), prefix...), runs)
+			if !bytes.HasPrefix(out, prefix) {
+				t.Fatalf("seed %d: dst prefix overwritten", seed)
+			}
+			var got collogspb.ExportLogsServiceRequest
+			if err := proto.Unmarshal(out[len(prefix):], &got); err != nil {
+				t.Fatalf("seed %d batch %d: unmarshal: %v", seed, batch, err)
+			}
+			otlpMustEqual(t, &got, want)
+			if len(runs) > 0 && proto.Size(want) != len(out)-len(prefix) {
+				t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, len(out)-len(prefix), proto.Size(want))
+			}
+			after := e.Stats()
+			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.invalid {
+				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.invalid)
+			}
+			if d := after.LogRecords - before.LogRecords; d != uint64(len(runs)) {
+				t.Fatalf("seed %d: LogRecords delta = %d, want %d", seed, d, len(runs))
+			}
+			if d := after.Bytes - before.Bytes; d != uint64(len(out)-len(prefix)) {
+				t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, len(out)-len(prefix))
+			}
+		}
+	}
+}
+
+// TestLogsRecord checks one log record field by field.
+func TestLogsRecord(t *testing.T) {
+	run := &encode.Run{
+		TraceID: encode.TraceID{1, 2, 3}, SpanID: encode.SpanID{4, 5}, SID: "sid-1",
+		StartUnixNano: 1_700_000_000_000_000_000, EndUnixNano: 1_700_000_001_000_000_000,
+		Status: encode.StatusError,
+	}
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc"})
+	var req collogspb.ExportLogsServiceRequest
+	if err := proto.Unmarshal(e.AppendLogs(nil, []*encode.Run{run}), &req); err != nil {
+		t.Fatal(err)
+	}
+	lr := req.ResourceLogs[0].ScopeLogs[0].LogRecords[0]
+	if lr.TimeUnixNano != uint64(run.EndUnixNano) || lr.SeverityNumber != logspb.SeverityNumber_SEVERITY_NUMBER_ERROR ||
+		!bytes.Equal(lr.TraceId, run.TraceID[:]) || !bytes.Equal(lr.SpanId, run.SpanID[:]) ||
+		lr.EventName != encode.RunLogEventName ||
+		lr.Body.GetStringValue() != string(encode.AppendRunLog(nil, run)) ||
+		otlpAttrMap(lr.Attributes)["sid"].GetStringValue() != "sid-1" ||
+		otlpAttrMap(lr.Attributes)["event.name"].GetStringValue() != encode.RunLogEventName {
+		t.Fatalf("log record = %v", lr)
+	}
+	if s := e.Stats(); s.LogRequests != 1 || s.LogRecords != 1 {
+		t.Fatalf("stats = %+v", s)
+	}
+}
+
+// TestLogsAllocs asserts that encoding a batch of log records allocates
+// nothing once the encoder and the destination have grown.
+func TestLogsAllocs(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s", HostIP: "10.0.0.1"})
+	runs := otlpBenchRuns(512, 8)
+	buf := e.AppendLogs(nil, runs)
+	otlpWantAllocs(t, 0, func() { buf = e.AppendLogs(buf[:0], runs) })
+}

@@ -1,0 +1,710 @@
+package encode_test
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"runtime/debug"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// otlpRaceEnabled reports whether the test binary was built with -race, under
+// which allocation counts are not meaningful.
+func otlpRaceEnabled() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}
+
+// otlpWantAllocs fails t unless f allocates exactly n times per run on average.
+func otlpWantAllocs(t *testing.T, n float64, f func()) {
+	t.Helper()
+	if otlpRaceEnabled() {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	if got := testing.AllocsPerRun(50, f); got != n {
+		t.Fatalf("allocs per run = %v, want %v", got, n)
+	}
+}
+
+// Random records.
+
+// otlpStrPool holds strings the generator draws from: empty, ASCII, CJK and
+// emoji, U+FFFD itself, and invalid UTF-8 of several shapes.
+var otlpStrPool = []string{
+	"", "a", "llm:1", "node-end", "message", "hello world", "SparkAgent",
+	"工作流运行", "你好，世界", "🚀✨", "\uFFFD", "mixed 文本 with emoji 🎉",
+	"\xff", "\xff\xfe\xfd", "a\x80b", "\xe4\xb8", "ok\xe4\xb8\xadok\xc0\xafend",
+	"\xed\xa0\x80", // a UTF-16 surrogate, invalid in UTF-8
+	"tab\tnew\nline\"quote\\", "\x00nul",
+}
+
+// otlpGenString returns a random string, sometimes large (up to 70,000 bytes,
+// a three-byte length prefix) and sometimes invalid UTF-8.
+func otlpGenString(rng *rand.Rand) string {
+	switch rng.IntN(12) {
+	case 0:
+		n := rng.IntN(70000)
+		if rng.IntN(2) == 0 {
+			n = 5088 // the run log's offload threshold
+		}
+		return strings.Repeat("x", n)
+	case 1:
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.UintN(256))
+		}
+		return string(b)
+	}
+	return otlpStrPool[rng.IntN(len(otlpStrPool))]
+}
+
+// otlpGenValue returns a Value of a random kind, with edge values.
+func otlpGenValue(rng *rand.Rand) encode.Value {
+	switch rng.IntN(6) {
+	case 0:
+		return encode.Value{}
+	case 1:
+		return encode.StringValue(otlpGenString(rng))
+	case 2:
+		ints := []int64{0, 1, -1, 127, 128, math.MaxInt64, math.MinInt64, rng.Int64()}
+		return encode.Int64Value(ints[rng.IntN(len(ints))])
+	case 3:
+		fs := []float64{0, math.Copysign(0, -1), 1.5, -2.25e300, math.Inf(1), math.NaN(), rng.Float64()}
+		return encode.Float64Value(fs[rng.IntN(len(fs))])
+	case 4:
+		return encode.BoolValue(rng.IntN(2) == 0)
+	}
+	return encode.BytesValue([]byte(otlpGenString(rng))) // bytes are never repaired
+}
+
+func otlpGenAttrs(rng *rand.Rand, max int) []encode.Attr {
+	n := rng.IntN(max + 1)
+	if n == 0 {
+		return nil
+	}
+	attrs := make([]encode.Attr, n)
+	for i := range attrs {
+		attrs[i] = encode.Attr{Key: otlpGenString(rng), Value: otlpGenValue(rng)}
+	}
+	return attrs
+}
+
+func otlpGenEvents(rng *rand.Rand, max int) []encode.Event {
+	n := rng.IntN(max + 1)
+	if n == 0 {
+		return nil
+	}
+	evs := make([]encode.Event, n)
+	for i := range evs {
+		evs[i] = encode.Event{
+			TimeUnixNano: rng.Int64N(2e18),
+			Kind:         encode.EventKind(rng.IntN(3)),
+			Message:      otlpGenString(rng),
+			Type:         otlpGenString(rng),
+			Stacktrace:   otlpGenString(rng),
+		}
+		if rng.IntN(5) == 0 {
+			evs[i].TimeUnixNano = 0
+		}
+	}
+	return evs
+}
+
+func otlpGenUsage(rng *rand.Rand) encode.Usage {
+	return encode.Usage{
+		QuestionTokens:   rng.Int64N(1000),
+		PromptTokens:     rng.Int64N(100000) - 10,
+		CompletionTokens: rng.Int64N(1 << 40),
+		TotalTokens:      rng.Int64N(1 << 20),
+	}
+}
+
+func otlpGenID(rng *rand.Rand, b []byte) {
+	if rng.IntN(6) == 0 {
+		return // sometimes zero
+	}
+	for i := range b {
+		b[i] = byte(rng.UintN(256))
+	}
+}
+
+// otlpGenRun returns a random run with up to maxNodes nodes.
+func otlpGenRun(rng *rand.Rand, maxNodes int) *encode.Run {
+	r := &encode.Run{
+		TraceState: otlpGenString(rng),
+		ServiceID:  otlpGenString(rng), FlowID: otlpGenString(rng), SID: otlpGenString(rng),
+		AppID: otlpGenString(rng), UID: otlpGenString(rng), BotID: otlpGenString(rng),
+		ChatID: otlpGenString(rng), Sub: otlpGenString(rng), Caller: otlpGenString(rng),
+		LogCaller: otlpGenString(rng), Question: otlpGenString(rng), Answer: otlpGenString(rng),
+		StartUnixNano: rng.Int64N(2e18),
+		Attrs:         otlpGenAttrs(rng, 6),
+		Srv:           otlpGenAttrs(rng, 2),
+		Code:          []int64{0, 1, -1, 20001, math.MinInt64}[rng.IntN(5)],
+		Message:       otlpGenString(rng),
+		Usage:         otlpGenUsage(rng),
+		Events:        otlpGenEvents(rng, 3),
+		Status:        encode.StatusCode(rng.IntN(3)),
+		StatusMessage: otlpGenString(rng),
+		Incomplete:    rng.IntN(4) == 0,
+		DroppedAttrs:  uint32(rng.IntN(3)),
+		DroppedEvents: uint32(rng.IntN(3)),
+		DroppedNodes:  uint32(rng.IntN(3)),
+	}
+	if rng.IntN(3) == 0 {
+		r.Sub = "SparkAgent"
+	}
+	if rng.IntN(3) == 0 {
+		r.ServiceID = ""
+	}
+	if rng.IntN(4) == 0 {
+		r.StartUnixNano = 0
+	}
+	r.EndUnixNano = r.StartUnixNano + rng.Int64N(1e10)
+	otlpGenID(rng, r.TraceID[:])
+	otlpGenID(rng, r.SpanID[:])
+	otlpGenID(rng, r.ParentSpanID[:])
+	n := rng.IntN(maxNodes + 1)
+	for i := 0; i < n; i++ {
+		nd := &encode.Node{
+			NodeID: otlpGenString(rng), NodeType: otlpGenString(rng), NodeName: otlpGenString(rng),
+			StartUnixNano: r.StartUnixNano + rng.Int64N(1e9),
+			LLMOutput:     otlpGenString(rng),
+			Input:         otlpGenAttrs(rng, 4),
+			Output:        otlpGenAttrs(rng, 4),
+			Config:        otlpGenAttrs(rng, 3),
+			Usage:         otlpGenUsage(rng),
+			HasUsage:      rng.IntN(2) == 0,
+			Events:        otlpGenEvents(rng, 3),
+			Status:        encode.StatusCode(rng.IntN(3)),
+			StatusMessage: otlpGenString(rng),
+			Incomplete:    rng.IntN(4) == 0,
+			DroppedAttrs:  uint32(rng.IntN(3)),
+			DroppedEvents: uint32(rng.IntN(3)),
+		}
+		nd.EndUnixNano = nd.StartUnixNano + rng.Int64N(1e9)
+		if rng.IntN(2) == 0 {
+			nd.FirstFrameUnixNano = nd.StartUnixNano + rng.Int64N(1e9)
+		}
+		for j := rng.IntN(4); j > 0; j-- {
+			nd.Next = append(nd.Next, otlpGenString(rng))
+		}
+		otlpGenID(rng, nd.SpanID[:])
+		r.Nodes = append(r.Nodes, nd)
+	}
+	return r
+}
+
+func otlpGenResource(rng *rand.Rand) encode.Resource {
+	return encode.Resource{
+		ServiceName:       otlpGenString(rng),
+		ServiceInstanceID: otlpGenString(rng),
+		HostIP:            otlpGenString(rng),
+		Attrs:             otlpGenAttrs(rng, 4),
+	}
+}
+
+// The reference: the same records built with the official OTLP types,
+// written from the mapping in the brief, independently of the encoder.
+
+// otlpRef builds reference messages and counts the strings it had to repair.
+type otlpRef struct{ invalid uint64 }
+
+func (b *otlpRef) str(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b.invalid++
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func (b *otlpRef) any(v encode.Value) *commonpb.AnyValue {
+	switch v.Kind() {
+	case encode.KindString:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(v.Str())}}
+	case encode.KindBytes:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: []byte(v.Str())}}
+	case encode.KindInt64:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.Int64()}}
+	case encode.KindFloat64:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.Float64()}}
+	case encode.KindBool:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.Bool()}}
+	}
+	return &commonpb.AnyValue{}
+}
+
+func (b *otlpRef) kvStr(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(v)}}}
+}
+
+func otlpKvInt(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+func otlpKvBool(k string, v bool) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
+}
+
+func (b *otlpRef) attrs(prefix string, as []encode.Attr) []*commonpb.KeyValue {
+	var out []*commonpb.KeyValue
+	for _, a := range as {
+		out = append(out, &commonpb.KeyValue{Key: prefix + b.str(a.Key), Value: b.any(a.Value)})
+	}
+	return out
+}
+
+func (b *otlpRef) resource(res encode.Resource) *resourcepb.Resource {
+	kvs := []*commonpb.KeyValue{b.kvStr("service.name", res.ServiceName)}
+	if res.ServiceInstanceID != "" {
+		kvs = append(kvs, b.kvStr("service.instance.id", res.ServiceInstanceID))
+	}
+	if res.HostIP != "" {
+		kvs = append(kvs, b.kvStr("ip", res.HostIP), b.kvStr("host.ip", res.HostIP))
+	}
+	kvs = append(kvs,
+		b.kvStr("telemetry.sdk.name", "flowtel"),
+		b.kvStr("telemetry.sdk.language", "go"),
+		b.kvStr("telemetry.sdk.version", encode.ScopeVersion))
+	kvs = append(kvs, b.attrs("", res.Attrs)...)
+	return &resourcepb.Resource{Attributes: kvs}
+}
+
+func otlpScope() *commonpb.InstrumentationScope {
+	return &commonpb.InstrumentationScope{Name: encode.ScopeName, Version: encode.ScopeVersion}
+}
+
+func otlpUsageKVs(u encode.Usage) []*commonpb.KeyValue {
+	return []*commonpb.KeyValue{
+		otlpKvInt("usage.question_tokens", u.QuestionTokens),
+		otlpKvInt("usage.prompt_tokens", u.PromptTokens),
+		otlpKvInt("usage.completion_tokens", u.CompletionTokens),
+		otlpKvInt("usage.total_tokens", u.TotalTokens),
+		otlpKvInt("gen_ai.usage.input_tokens", u.PromptTokens),
+		otlpKvInt("gen_ai.usage.output_tokens", u.CompletionTokens),
+	}
+}
+
+// events returns the span events and whether one is an error log.
+func (b *otlpRef) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
+	var out []*tracepb.Span_Event
+	isErr := false
+	for _, ev := range evs {
+		pe := &tracepb.Span_Event{TimeUnixNano: uint64(ev.TimeUnixNano)}
+		switch ev.Kind {
+		case encode.EventInfo:
+			pe.Name = "INFO"
+			pe.Attributes = append(pe.Attributes, b.kvStr("INFO LOG", ev.Message))
+		case encode.EventError:
+			pe.Name = "ERROR"
+			pe.Attributes = append(pe.Attributes, b.kvStr("ERROR LOG", ev.Message))
+			isErr = true
+		case encode.EventException:
+			pe.Name = "exception"
+			for _, kv := range [][2]string{
+				{"exception.type", ev.Type},
+				{"exception.message", ev.Message},
+				{"exception.stacktrace", ev.Stacktrace},
+			} {
+				if kv[1] != "" {
+					pe.Attributes = append(pe.Attributes, b.kvStr(kv[0], kv[1]))
+				}
+			}
+		}
+		out = append(out, pe)
+	}
+	return out, isErr
+}
+
+func (b *otlpRef) common(r *encode.Run) []*commonpb.KeyValue {
+	return []*commonpb.KeyValue{
+		b.kvStr("sid", r.SID), b.kvStr("app_id", r.AppID), b.kvStr("uid", r.UID),
+		b.kvStr("chat_id", r.ChatID), b.kvStr("span_version", "1.0.0"),
+	}
+}
+
+func (b *otlpRef) status(c encode.StatusCode, msg string) *tracepb.Status {
+	return &tracepb.Status{Code: tracepb.Status_StatusCode(c), Message: b.str(msg)}
+}
+
+func (b *otlpRef) runSpan(r *encode.Run) *tracepb.Span {
+	s := &tracepb.Span{
+		TraceId:           append([]byte(nil), r.TraceID[:]...),
+		SpanId:            append([]byte(nil), r.SpanID[:]...),
+		TraceState:        b.str(r.TraceState),
+		Flags:             0x101,
+		Name:              "run",
+		Kind:              tracepb.Span_SPAN_KIND_SERVER,
+		StartTimeUnixNano: uint64(r.StartUnixNano),
+		EndTimeUnixNano:   uint64(r.EndUnixNano),
+	}
+	if r.FlowID != "" {
+		s.Name = "run:" + b.str(r.FlowID)
+	}
+	if r.ParentSpanID != (encode.SpanID{}) {
+		s.ParentSpanId = append([]byte(nil), r.ParentSpanID[:]...)
+		s.Flags |= 0x200
+	}
+	s.Attributes = append(b.common(r), otlpKvInt("code", r.Code))
+	svc := r.ServiceID
+	if svc == "" && r.Sub == "SparkAgent" {
+		svc = r.BotID
+	} else if svc == "" {
+		svc = r.FlowID
+	}
+	for _, kv := range [][2]string{
+		{"flow_id", r.FlowID}, {"service_id", svc}, {"bot_id", r.BotID},
+		{"sub", r.Sub}, {"caller", r.Caller},
+	} {
+		if kv[1] != "" {
+			s.Attributes = append(s.Attributes, b.kvStr(kv[0], kv[1]))
+		}
+	}
+	s.Attributes = append(s.Attributes, otlpUsageKVs(r.Usage)...)
+	evs, isErr := b.events(r.Events)
+	if isErr {
+		s.Attributes = append(s.Attributes, otlpKvBool("error", true))
+	}
+	if r.Incomplete {
+		s.Attributes = append(s.Attributes, otlpKvBool("flowtel.incomplete", true))
+	}
+	if r.DroppedNodes != 0 {
+		s.Attributes = append(s.Attributes, otlpKvInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
+	}
+	s.Attributes = append(s.Attributes, b.attrs("", r.Attrs)...)
+	s.DroppedAttributesCount = r.DroppedAttrs
+	s.Events = evs
+	s.DroppedEventsCount = r.DroppedEvents
+	s.Status = b.status(r.Status, r.StatusMessage)
+	return s
+}
+
+func (b *otlpRef) nodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
+	s := &tracepb.Span{
+		TraceId:           append([]byte(nil), r.TraceID[:]...),
+		SpanId:            append([]byte(nil), n.SpanID[:]...),
+		TraceState:        b.str(r.TraceState),
+		Flags:             0x101,
+		Name:              "run_node:" + b.str(n.NodeID),
+		Kind:              tracepb.Span_SPAN_KIND_INTERNAL,
+		StartTimeUnixNano: uint64(n.StartUnixNano),
+		EndTimeUnixNano:   uint64(n.EndUnixNano),
+	}
+	if r.SpanID != (encode.SpanID{}) { // a zero id is no parent
+		s.ParentSpanId = append([]byte(nil), r.SpanID[:]...)
+	}
+	s.Attributes = append(b.common(r),
+		b.kvStr("node_id", n.NodeID), b.kvStr("node_type", n.NodeType), b.kvStr("node_name", n.NodeName),
+		otlpKvBool("running_status", n.Status != encode.StatusError))
+	s.Attributes = append(s.Attributes, b.attrs("input.", n.Input)...)
+	s.Attributes = append(s.Attributes, b.attrs("output.", n.Output)...)
+	s.Attributes = append(s.Attributes, b.attrs("config.", n.Config)...)
+	if n.LLMOutput != "" {
+		s.Attributes = append(s.Attributes, b.kvStr("llm_output", n.LLMOutput))
+	}
+	if n.FirstFrameUnixNano != 0 {
+		s.Attributes = append(s.Attributes, otlpKvInt("first_frame_duration", (n.FirstFrameUnixNano-n.StartUnixNano)/1e6))
+	}
+	if len(n.Next) > 0 {
+		arr := &commonpb.ArrayValue{}
+		for _, id := range n.Next {
+			arr.Values = append(arr.Values, &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(id)}})
+		}
+		s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: "next_node_ids",
+			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}})
+	}
+	if n.HasUsage {
+		s.Attributes = append(s.Attributes, otlpUsageKVs(n.Usage)...)
+	}
+	evs, isErr := b.events(n.Events)
+	if isErr {
+		s.Attributes = append(s.Attributes, otlpKvBool("error", true))
+	}
+	if n.Incomplete {
+		s.Attributes = append(s.Attributes, otlpKvBool("flowtel.incomplete", true))
+	}
+	s.DroppedAttributesCount = n.DroppedAttrs
+	s.Events = evs
+	s.DroppedEventsCount = n.DroppedEvents
+	s.Status = b.status(n.Status, n.StatusMessage)
+	return s
+}
+
+// traces builds the reference request; the resource is built apart
+// because the encoder repairs and counts it once, in NewEncoder.
+func (b *otlpRef) traces(res *resourcepb.Resource, runs []*encode.Run) *coltracepb.ExportTraceServiceRequest {
+	if len(runs) == 0 {
+		return &coltracepb.ExportTraceServiceRequest{}
+	}
+	ss := &tracepb.ScopeSpans{Scope: otlpScope()}
+	for _, r := range runs {
+		ss.Spans = append(ss.Spans, b.runSpan(r))
+		for _, n := range r.Nodes {
+			ss.Spans = append(ss.Spans, b.nodeSpan(r, n))
+		}
+	}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource: res, ScopeSpans: []*tracepb.ScopeSpans{ss},
+	}}}
+}
+
+// otlpMustEqual fails t unless got and want are proto.Equal, showing both.
+func otlpMustEqual(t testing.TB, got, want proto.Message) {
+	t.Helper()
+	if !proto.Equal(got, want) {
+		g, w := prototext.Format(got), prototext.Format(want)
+		if len(g)+len(w) > 20000 {
+			g, w = g[:min(len(g), 10000)], w[:min(len(w), 10000)]
+		}
+		t.Fatalf("decoded request differs from the reference\n got: %s\nwant: %s", g, w)
+	}
+}
+
+// TestTracesEquivalence is the property test: for random batches, the
+// encoder's bytes decode with the official decoder into a message equal
+// to the reference, and the repaired-string count matches the reference's.
+func TestTracesEquivalence(t *testing.T) {
+	for seed := uint64(0); seed < 400; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		res := otlpGenResource(rng)
+		var rb otlpRef
+		refRes := rb.resource(res)
+		e := encode.NewEncoder(res)
+		if got := e.Stats().InvalidUTF8; got != rb.invalid {
+			t.Fatalf("seed %d: resource InvalidUTF8 = %d, want %d", seed, got, rb.invalid)
+		}
+		// Two batches through one encoder, appended after a prefix, to
+		// check reuse and that dst's existing bytes are kept.
+		for batch := 0; batch < 2; batch++ {
+			runs := make([]*encode.Run, rng.IntN(4))
+			for i := range runs {
+				runs[i] = otlpGenRun(rng, 5)
+			}
+			before := e.Stats()
+			rb.invalid = 0
+			want := rb.traces(refRes, runs)
+			prefix := []byte("prefix")
+			out := e.AppendTraces(append([]byte(nil), prefix...), runs)
+			if !bytes.HasPrefix(out, prefix) {
+				t.Fatalf("seed %d: dst prefix overwritten", seed)
+			}
+			var got coltracepb.ExportTraceServiceRequest
+			if err := proto.Unmarshal(out[len(prefix):], &got); err != nil {
+				t.Fatalf("seed %d batch %d: unmarshal: %v", seed, batch, err)
+			}
+			otlpMustEqual(t, &got, want)
+
+			after := e.Stats()
+			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.invalid {
+				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.invalid)
+			}
+			if d := after.Spans - before.Spans; d != uint64(encode.SpanCount(runs)) {
+				t.Fatalf("seed %d: Spans delta = %d, want %d", seed, d, encode.SpanCount(runs))
+			}
+			if d := after.Bytes - before.Bytes; d != uint64(len(out)-len(prefix)) {
+				t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, len(out)-len(prefix))
+			}
+			// The official encoder agrees on the size, so no byte is
+			// spent on fields it would omit except the always-written
+			// span status and value fields.
+			if len(runs) > 0 && proto.Size(want) != len(out)-len(prefix) {
+				t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, len(out)-len(prefix), proto.Size(want))
+			}
+		}
+	}
+}
+
+// otlpAttrMap returns a span's attributes by key.
+func otlpAttrMap(kvs []*commonpb.KeyValue) map[string]*commonpb.AnyValue {
+	m := make(map[string]*commonpb.AnyValue, len(kvs))
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m
+}
+
+// TestTracesMapping checks the span conventions on one realistic run, by
+// key, as a reader of the traces in Jaeger would see them.
+func TestTracesMapping(t *testing.T) {
+	run := &encode.Run{
+		TraceID: encode.TraceID{1, 2, 3}, SpanID: encode.SpanID{9}, ParentSpanID: encode.SpanID{7},
+		TraceState: "k=v", FlowID: "flow-1", SID: "spf00390001@hf17e12ef9c00a4bb202",
+		AppID: "app", UID: "u", BotID: "bot-7", ChatID: "c", Sub: "SparkAgent",
+		StartUnixNano: 1_700_000_000_000_000_000, EndUnixNano: 1_700_000_002_000_000_000,
+		Code: 20001, Usage: encode.Usage{QuestionTokens: 1, PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15},
+		Status: encode.StatusError, StatusMessage: "boom",
+	}
+	llm := &encode.Node{
+		SpanID: encode.SpanID{10}, NodeID: "llm:1", NodeType: "llm", NodeName: "LLM",
+		Next:          []string{"end:1"},
+		StartUnixNano: run.StartUnixNano, EndUnixNano: run.StartUnixNano + 1e9,
+		FirstFrameUnixNano: run.StartUnixNano + 250e6,
+		LLMOutput:          "hi",
+		Input:              []encode.Attr{{Key: "q", Value: encode.StringValue("what")}},
+		Output:             []encode.Attr{{Key: "n", Value: encode.Int64Value(3)}},
+		Config:             []encode.Attr{{Key: "t", Value: encode.Float64Value(0.5)}},
+		Usage:              encode.Usage{PromptTokens: 10, CompletionTokens: 5, TotalTokens: 15}, HasUsage: true,
+		Events: []encode.Event{
+			{TimeUnixNano: run.StartUnixNano + 1, Kind: encode.EventInfo, Message: "start"},
+			{TimeUnixNano: run.StartUnixNano + 2, Kind: encode.EventError, Message: "bad"},
+			{TimeUnixNano: run.StartUnixNano + 3, Kind: encode.EventException, Type: "ValueError", Message: "m"},
+		},
+		Status: encode.StatusError, StatusMessage: "bad",
+	}
+	run.Nodes = []*encode.Node{llm}
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc", ServiceInstanceID: "i-1", HostIP: "10.0.0.1"})
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
+		t.Fatal(err)
+	}
+	rs := req.ResourceSpans[0]
+	res := otlpAttrMap(rs.Resource.Attributes)
+	for k, v := range map[string]string{"service.name": "svc", "service.instance.id": "i-1", "ip": "10.0.0.1",
+		"host.ip": "10.0.0.1", "telemetry.sdk.name": "flowtel", "telemetry.sdk.language": "go"} {
+		if got := res[k].GetStringValue(); got != v {
+			t.Errorf("resource %s = %q, want %q", k, got, v)
+		}
+	}
+	sc := rs.ScopeSpans[0]
+	if sc.Scope.Name != encode.ScopeName || sc.Scope.Version != encode.ScopeVersion {
+		t.Errorf("scope = %v", sc.Scope)
+	}
+	if len(sc.Spans) != 2 {
+		t.Fatalf("%d spans, want 2", len(sc.Spans))
+	}
+	root, node := sc.Spans[0], sc.Spans[1]
+	if root.Name != "run:flow-1" || root.Kind != tracepb.Span_SPAN_KIND_SERVER ||
+		!bytes.Equal(root.ParentSpanId, run.ParentSpanID[:]) || root.TraceState != "k=v" ||
+		root.Status.Code != tracepb.Status_STATUS_CODE_ERROR || root.Status.Message != "boom" {
+		t.Errorf("root span = %v", root)
+	}
+	ra := otlpAttrMap(root.Attributes)
+	if ra["code"].GetIntValue() != 20001 || ra["service_id"].GetStringValue() != "bot-7" ||
+		ra["span_version"].GetStringValue() != "1.0.0" || ra["gen_ai.usage.input_tokens"].GetIntValue() != 10 ||
+		ra["gen_ai.usage.output_tokens"].GetIntValue() != 5 || ra["usage.question_tokens"].GetIntValue() != 1 {
+		t.Errorf("root attributes = %v", root.Attributes)
+	}
+	if node.Name != "run_node:llm:1" || node.Kind != tracepb.Span_SPAN_KIND_INTERNAL ||
+		!bytes.Equal(node.ParentSpanId, run.SpanID[:]) || !bytes.Equal(node.TraceId, run.TraceID[:]) {
+		t.Errorf("node span = %v", node)
+	}
+	na := otlpAttrMap(node.Attributes)
+	if na["input.q"].GetStringValue() != "what" || na["output.n"].GetIntValue() != 3 ||
+		na["config.t"].GetDoubleValue() != 0.5 || na["llm_output"].GetStringValue() != "hi" ||
+		na["first_frame_duration"].GetIntValue() != 250 || !na["error"].GetBoolValue() ||
+		na["running_status"] == nil || na["running_status"].GetBoolValue() ||
+		na["next_node_ids"].GetArrayValue().GetValues()[0].GetStringValue() != "end:1" ||
+		na["sid"].GetStringValue() != run.SID || na["node_type"].GetStringValue() != "llm" {
+		t.Errorf("node attributes = %v", node.Attributes)
+	}
+	if len(node.Events) != 3 || node.Events[0].Name != "INFO" || node.Events[1].Name != "ERROR" ||
+		node.Events[2].Name != "exception" ||
+		otlpAttrMap(node.Events[1].Attributes)["ERROR LOG"].GetStringValue() != "bad" ||
+		otlpAttrMap(node.Events[2].Attributes)["exception.type"].GetStringValue() != "ValueError" {
+		t.Errorf("node events = %v", node.Events)
+	}
+}
+
+// TestTracesEmpty checks that an empty batch appends nothing, the
+// encoding of an empty request.
+func TestTracesEmpty(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s"})
+	if out := e.AppendTraces([]byte("x"), nil); string(out) != "x" {
+		t.Fatalf("AppendTraces(nil) appended %q", out[1:])
+	}
+	if SpanCount := encode.SpanCount(nil); SpanCount != 0 {
+		t.Fatalf("SpanCount(nil) = %d", SpanCount)
+	}
+}
+
+// TestTracesInvalidUTF8 checks one repair end to end: the decoded string
+// is the strings.ToValidUTF8 repair and the encoder counts it.
+func TestTracesInvalidUTF8(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s"})
+	run := &encode.Run{SID: "a\xffb\xfe\xfdc", TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}}
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
+		t.Fatal(err)
+	}
+	if got := otlpAttrMap(req.ResourceSpans[0].ScopeSpans[0].Spans[0].Attributes)["sid"].GetStringValue(); got != "a\uFFFDb\uFFFDc" {
+		t.Fatalf("sid = %q", got)
+	}
+	if got := e.Stats().InvalidUTF8; got != 1 {
+		t.Fatalf("InvalidUTF8 = %d, want 1", got)
+	}
+}
+
+// otlpBenchRuns returns runs with spans spans in total (one root and
+// spans/runs-1 nodes each), every span with 8 attributes and one event.
+func otlpBenchRuns(spans, perRun int) []*encode.Run {
+	var runs []*encode.Run
+	for len(runs)*perRun < spans {
+		i := len(runs)
+		r := &encode.Run{
+			TraceID: encode.TraceID{byte(i), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+			SpanID:  encode.SpanID{byte(i), 1, 2, 3, 4, 5, 6, 7},
+			FlowID:  "7263418926519234561", SID: "spf00390001@hf17e12ef9c00a4bb202",
+			AppID: "app-42", UID: "user-1001", ChatID: "chat-77", Sub: "SparkAgent", BotID: "bot-9",
+			StartUnixNano: 1_700_000_000_000_000_000 + int64(i), EndUnixNano: 1_700_000_003_000_000_000,
+			Usage:  encode.Usage{PromptTokens: 120, CompletionTokens: 80, TotalTokens: 200},
+			Status: encode.StatusOK,
+			Events: []encode.Event{{TimeUnixNano: 1_700_000_000_500_000_000, Kind: encode.EventInfo, Message: "run started"}},
+			Attrs: []encode.Attr{
+				{Key: "tenant", Value: encode.StringValue("acme")},
+				{Key: "retries", Value: encode.Int64Value(0)},
+			},
+		}
+		for j := 1; j < perRun; j++ {
+			r.Nodes = append(r.Nodes, &encode.Node{
+				SpanID: encode.SpanID{byte(i), byte(j), 2, 3, 4, 5, 6, 7},
+				NodeID: "llm:4f1c2a9e", NodeType: "llm", NodeName: "大模型",
+				StartUnixNano: r.StartUnixNano + int64(j)*1e6, EndUnixNano: r.StartUnixNano + int64(j)*2e6,
+				Input: []encode.Attr{
+					{Key: "query", Value: encode.StringValue("what is the weather in Hefei today?")},
+					{Key: "history", Value: encode.Int64Value(3)},
+				},
+				Output: []encode.Attr{
+					{Key: "answer", Value: encode.StringValue("Sunny, 21 °C.")},
+					{Key: "score", Value: encode.Float64Value(0.93)},
+				},
+				Config: []encode.Attr{{Key: "temperature", Value: encode.Float64Value(0.7)}},
+				Events: []encode.Event{{TimeUnixNano: r.StartUnixNano + int64(j)*1e6 + 5, Kind: encode.EventInfo, Message: "calling model"}},
+				Status: encode.StatusOK,
+			})
+		}
+		runs = append(runs, r)
+	}
+	return runs
+}
+
+// TestTracesAllocs asserts that encoding a batch allocates nothing once
+// the encoder and the destination have grown.
+func TestTracesAllocs(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s", HostIP: "10.0.0.1"})
+	runs := otlpBenchRuns(512, 8)
+	buf := e.AppendTraces(nil, runs)
+	otlpWantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+
+	// The repair path allocates nothing either.
+	runs[0].SID = "bad\xff"
+	buf = e.AppendTraces(buf[:0], runs)
+	otlpWantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+}
