@@ -29,18 +29,38 @@ func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink
 // SetOffloader makes the run trace logs offload large values through o.
 func (s *OTLPSink) SetOffloader(o *encode.Offloader) { s.enc.SetOffloader(o) }
 
+// MaxRequestBytes bounds one encoded request: a batch whose encoding is
+// larger is split in halves, since receivers refuse gRPC messages over
+// 4 MiB by default. A single run larger than this is sent alone.
+const MaxRequestBytes = 4<<20 - 64<<10
+
 // Export encodes runs and queues them. It never blocks unless the
 // exporter's policy is Block.
 func (s *OTLPSink) Export(runs []*encode.Run) error {
-	buf := encode.GetBuffer()
-	buf.B = s.enc.AppendTraces(buf.B[:0], runs)
-	s.exp.Enqueue(export.Traces, buf, encode.SpanCount(runs))
+	s.send(export.Traces, runs)
 	if s.logs {
-		buf = encode.GetBuffer()
-		buf.B = s.enc.AppendLogs(buf.B[:0], runs)
-		s.exp.Enqueue(export.Logs, buf, len(runs))
+		s.send(export.Logs, runs)
 	}
 	return nil
+}
+
+func (s *OTLPSink) send(sig export.Signal, runs []*encode.Run) {
+	buf := encode.GetBuffer()
+	items := len(runs)
+	if sig == export.Traces {
+		buf.B = s.enc.AppendTraces(buf.B[:0], runs)
+		items = encode.SpanCount(runs)
+	} else {
+		buf.B = s.enc.AppendLogs(buf.B[:0], runs)
+	}
+	if len(buf.B) > MaxRequestBytes && len(runs) > 1 {
+		encode.PutBuffer(buf)
+		half := len(runs) / 2
+		s.send(sig, runs[:half])
+		s.send(sig, runs[half:])
+		return
+	}
+	s.exp.Enqueue(sig, buf, items)
 }
 
 // ForceFlush waits until everything queued is sent or counted as dropped.

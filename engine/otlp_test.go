@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -163,5 +164,38 @@ func TestOTLPEndToEnd(t *testing.T) {
 				t.Fatalf("%d root spans, want %d", len(roots), runs)
 			}
 		})
+	}
+}
+
+// TestOTLPSplitsLargeBatches sends a batch whose encoding is larger than a
+// gRPC receiver's default 4 MiB limit: the sink splits it and every span
+// arrives.
+func TestOTLPSplitsLargeBatches(t *testing.T) {
+	rc, ep := startGRPCReceiver(t)
+	e, err := NewOTLP(export.Config{Endpoint: ep, Insecure: true}, WithBatch(10000, time.Hour), WithLimits(Limits{ValueBytes: 1 << 20}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("a", 500<<10)
+	const runs = 40 // 40 runs x 500 KiB = 20 MiB of traces
+	for i := 0; i < runs; i++ {
+		run := e.StartRun(RunInfo{})
+		n := run.StartNode("llm:1", "llm", "LLM")
+		n.Input(String("prompt", big))
+		n.End()
+		run.End(0, "")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	xs, _ := e.ExporterStats()
+	tr := xs.Signals[export.Traces]
+	if tr.Exported != runs*2 || tr.DroppedTotal() != 0 || tr.ExportedBatches < 5 {
+		t.Fatalf("exporter %+v", tr)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.spans) != runs*2 {
+		t.Fatalf("received %d spans, want %d", len(rc.spans), runs*2)
 	}
 }

@@ -1,0 +1,56 @@
+package engine
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/flowtel/flowtel/sid"
+)
+
+func lookupMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestNewFromEnv(t *testing.T) {
+	e, err := newFromLookup(lookupMap(map[string]string{
+		"OTLP_ENABLE":      "false",
+		"SERVICE_NAME":     "agent",
+		"SERVICE_SUB":      "spf",
+		"SERVICE_LOCATION": "hf",
+		"SERVICE_PORT":     "20000",
+		"SERVICE_IP":       "127.0.164.187",
+	}), WithSink(&MemorySink{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	if e.cfg.resource.ServiceName != "agent" {
+		t.Errorf("service name %q", e.cfg.resource.ServiceName)
+	}
+	r := e.StartRun(RunInfo{})
+	got := r.SID()
+	f, err := sid.Parse(got)
+	if err != nil || f.Sub != "spf" || f.Location != "hf" || f.IP3 != 164 || f.IP4 != 187 || f.PortPrefix != "20" {
+		t.Errorf("SID %q: %+v %v", got, f, err)
+	}
+	r.End(0, "")
+}
+
+func TestNewFromEnvErrors(t *testing.T) {
+	cases := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OTLP_ENABLE": "false", "SERVICE_SUB": "spf", "SERVICE_LOCATION": "hf", "SERVICE_PORT": "20", "SERVICE_IP": "10.0.0.1"}, "port"},
+		{map[string]string{"OTLP_ENABLE": "false", "SERVICE_SUB": "spf", "SERVICE_LOCATION": "hf", "SERVICE_PORT": "20000", "SERVICE_IP": "::1"}, "IP"},
+		{map[string]string{"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE": "-3"}, "OTLP_TRACE_MAX_EXPORT_BATCH_SIZE"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+	}
+	for _, c := range cases {
+		_, err := newFromLookup(lookupMap(c.env))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("env %v: error %v, want one naming %q", c.env, err, c.want)
+		}
+	}
+}
