@@ -169,15 +169,11 @@ func (e *Engine) value(s string) string {
 	return s
 }
 
-// appendAttr appends a to dst within Limits.Attrs, truncating its value
-// and copying bytes into n's buffer (n is nil for run attributes, whose
-// bytes values are kept as given).
-func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32, n *nodeRecord) []encode.Attr {
-	count := len(dst)
-	if n != nil {
-		count = n.attrCount()
-	}
-	if count >= e.cfg.limits.Attrs {
+// appendAttr appends a run attribute to dst within Limits.Attrs,
+// truncating its value. Bytes values of runs are copied with an
+// allocation: runs rarely carry them.
+func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32) []encode.Attr {
+	if len(dst) >= e.cfg.limits.Attrs {
 		*dropped++
 		e.stats.attrsDropped.Add(1)
 		return dst
@@ -193,12 +189,7 @@ func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32, n
 			e.stats.valuesTruncated.Add(1)
 			b = b[:e.cfg.limits.ValueBytes]
 		}
-		if n != nil {
-			b = n.copyBytes(b)
-		} else {
-			b = append([]byte(nil), b...)
-		}
-		a.Value = encode.BytesValue(b)
+		a.Value = encode.BytesValue(append([]byte(nil), b...))
 	}
 	return append(dst, a)
 }

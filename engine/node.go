@@ -97,6 +97,39 @@ func (h Node) Next(ids ...string) {
 	}
 }
 
+// appendAttrs appends attrs to dst within Limits.Attrs. The common case,
+// room for all and no value to cut or copy, is one copy and one scan.
+func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
+	e := n.e
+	if room := e.cfg.limits.Attrs - n.attrCount(); len(attrs) > room {
+		room = max(room, 0)
+		over := len(attrs) - room
+		n.DroppedAttrs += uint32(over)
+		e.stats.attrsDropped.Add(uint64(over))
+		attrs = attrs[:room]
+	}
+	start := len(dst)
+	dst = append(dst, attrs...)
+	limit := e.cfg.limits.ValueBytes
+	for i := start; i < len(dst); i++ {
+		v := &dst[i].Value
+		switch v.Kind() {
+		case encode.KindString:
+			if len(v.Str()) > limit {
+				*v = v.WithStr(e.value(v.Str()))
+			}
+		case encode.KindBytes:
+			b := v.Bytes()
+			if len(b) > limit {
+				e.stats.valuesTruncated.Add(1)
+				b = b[:limit]
+			}
+			*v = encode.BytesValue(n.copyBytes(b))
+		}
+	}
+	return dst
+}
+
 func (n *nodeRecord) attrCount() int {
 	return len(n.Input) + len(n.Output) + len(n.Config) + len(n.Next)
 }
@@ -104,27 +137,21 @@ func (n *nodeRecord) attrCount() int {
 // Input adds input values.
 func (h Node) Input(attrs ...Attr) {
 	if n := h.live(); n != nil {
-		for _, a := range attrs {
-			n.Input = n.e.appendAttr(n.Input, a, &n.DroppedAttrs, n)
-		}
+		n.Input = n.appendAttrs(n.Input, attrs)
 	}
 }
 
 // Output adds output values.
 func (h Node) Output(attrs ...Attr) {
 	if n := h.live(); n != nil {
-		for _, a := range attrs {
-			n.Output = n.e.appendAttr(n.Output, a, &n.DroppedAttrs, n)
-		}
+		n.Output = n.appendAttrs(n.Output, attrs)
 	}
 }
 
 // Config adds configuration values.
 func (h Node) Config(attrs ...Attr) {
 	if n := h.live(); n != nil {
-		for _, a := range attrs {
-			n.Config = n.e.appendAttr(n.Config, a, &n.DroppedAttrs, n)
-		}
+		n.Config = n.appendAttrs(n.Config, attrs)
 	}
 }
 

@@ -162,14 +162,14 @@ func (h Run) Answer(s string) {
 // Srv adds a key and value to the run's srv map.
 func (h Run) Srv(key, value string) {
 	if r := h.live(); r != nil {
-		r.Srv = r.e.appendAttr(r.Srv, String(key, value), &r.DroppedAttrs, nil)
+		r.Srv = r.e.appendAttr(r.Srv, String(key, value), &r.DroppedAttrs)
 	}
 }
 
 // SrvTag adds a key and value to the run's srv_tag map.
 func (h Run) SrvTag(key, value string) {
 	if r := h.live(); r != nil {
-		r.SrvTag = r.e.appendAttr(r.SrvTag, String(key, value), &r.DroppedAttrs, nil)
+		r.SrvTag = r.e.appendAttr(r.SrvTag, String(key, value), &r.DroppedAttrs)
 	}
 }
 
@@ -177,7 +177,7 @@ func (h Run) SrvTag(key, value string) {
 func (h Run) SetAttributes(attrs ...Attr) {
 	if r := h.live(); r != nil {
 		for _, a := range attrs {
-			r.Attrs = r.e.appendAttr(r.Attrs, a, &r.DroppedAttrs, nil)
+			r.Attrs = r.e.appendAttr(r.Attrs, a, &r.DroppedAttrs)
 		}
 	}
 }
