@@ -707,7 +707,7 @@ func runlogStructMap(attrs []Attr) map[string]any {
 }
 
 func runlogStructUsageOf(u Usage) runlogStructUsage {
-	return runlogStructUsage{u.QuestionTokens, u.PromptTokens, u.CompletionTokens, u.TotalTokens}
+	return runlogStructUsage(u)
 }
 
 // runlogToStruct builds the struct form of r, as a service would for each

@@ -1,9 +1,6 @@
 package encode
 
-import (
-	"math"
-	"math/bits"
-)
+import "math/bits"
 
 // Protobuf wire types.
 const (
@@ -64,15 +61,6 @@ func sizeStringField(field int, s string) int {
 	return sizeLenField(field, len(s))
 }
 
-// appendBytesField appends a bytes field; empty is skipped.
-func appendBytesField(dst []byte, field int, b []byte) []byte {
-	if len(b) == 0 {
-		return dst
-	}
-	dst = appendLenPrefix(dst, field, len(b))
-	return append(dst, b...)
-}
-
 // appendVarintField appends a varint field; zero is skipped.
 func appendVarintField(dst []byte, field int, v uint64) []byte {
 	if v == 0 {
@@ -113,16 +101,6 @@ func sizeFixed64Field(field int, v uint64) int {
 	return sizeTag(field) + 8
 }
 
-// appendDoubleField appends a double field; +0 is skipped (-0 is not, as proto3).
-func appendDoubleField(dst []byte, field int, v float64) []byte {
-	return appendFixed64Field(dst, field, math.Float64bits(v))
-}
-
-// sizeDoubleField returns the size appendDoubleField writes.
-func sizeDoubleField(field int, v float64) int {
-	return sizeFixed64Field(field, math.Float64bits(v))
-}
-
 // appendFixed32Field appends a fixed32 field; zero is skipped.
 func appendFixed32Field(dst []byte, field int, v uint32) []byte {
 	if v == 0 {
@@ -156,6 +134,3 @@ func sizeBoolField(field int, v bool) int {
 	}
 	return sizeTag(field) + 1
 }
-
-// zigzag encodes a signed integer for sint32/sint64 fields.
-func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"unsafe"
 )
 
 func TestVecValidates(t *testing.T) {
@@ -66,7 +67,30 @@ func TestVecLimitAndOverflow(t *testing.T) {
 	}
 	// Same labels give the same series.
 	lv := LabelValues{"f0", "0"}
-	if v.With(&lv) != v.With(&lv) {
+	first := v.With(&lv)
+	if second := v.With(&lv); first != second {
 		t.Error("With returned different series for the same labels")
+	}
+}
+
+// TestVecKeepsOwnLabels checks that a series keeps copies of its label
+// values: the caller may pass strings over memory it then reuses.
+func TestVecKeepsOwnLabels(t *testing.T) {
+	v, err := NewVec([]string{"app_id"}, 4, NewCounter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := []byte("app-1")
+	lv := LabelValues{unsafe.String(&buf[0], len(buf))}
+	v.With(&lv).Inc()
+	copy(buf, "XXXXX")
+	lv2 := LabelValues{"app-1"}
+	v.With(&lv2).Inc()
+	var got []string
+	v.Each(func(lv *LabelValues, c *Counter, _ bool) {
+		got = append(got, fmt.Sprint(lv[0], "=", c.Value()))
+	})
+	if len(got) != 1 || got[0] != "app-1=2" {
+		t.Errorf("series %v, want [app-1=2]", got)
 	}
 }
