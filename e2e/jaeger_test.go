@@ -64,7 +64,8 @@ func TestJaeger(t *testing.T) {
 			service := fmt.Sprintf("flowtel-e2e-%s-%d", map[string]string{"grpc": "grpc", "http/protobuf": "http"}[c.proto], time.Now().UnixNano())
 			e, err := engine.NewOTLP(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true},
 				engine.WithResource(encode.Resource{ServiceName: service, HostIP: "127.0.0.1"}),
-				engine.WithBatch(64, 20*time.Millisecond))
+				engine.WithBatch(64, 20*time.Millisecond),
+				engine.WithMetrics(engine.MetricsConfig{NoExport: true})) // Jaeger takes no OTLP metrics
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -308,7 +308,7 @@ func TestConcurrentAccounting(t *testing.T) {
 	for _, p := range []Policy{DropNewest, DropOldest, Block} {
 		t.Run(fmt.Sprint(p), func(t *testing.T) {
 			sink := &MemorySink{}
-			e, err := New(WithSink(sink), WithRingCapacity(8), WithShards(2), WithOverflow(p, time.Millisecond), WithLimits(Limits{RunsInFlight: 64}))
+			e, err := New(WithSink(sink), WithRingCapacity(8), WithShards(2), WithOverflow(p, time.Millisecond), WithLimits(Limits{RunsInFlight: 4096}))
 			if err != nil {
 				t.Fatal(err)
 			}

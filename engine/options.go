@@ -67,6 +67,7 @@ type config struct {
 	sid           *sid.Config
 	stackTraces   bool
 	exporter      *export.Exporter
+	metrics       MetricsConfig
 }
 
 func defaultConfig() config {
@@ -85,6 +86,7 @@ func defaultConfig() config {
 			ValueBytes:   256 << 10,
 		},
 		resource: encode.Resource{ServiceName: "flowtel"},
+		metrics:  defaultMetricsConfig(),
 	}
 }
 
@@ -118,6 +120,9 @@ func (c *config) validate() error {
 		if v.n < 1 {
 			return fmt.Errorf("engine: %w: %s = %d", ErrInvalidLimit, v.name, v.n)
 		}
+	}
+	if err := c.metrics.validate(); err != nil {
+		return err
 	}
 	if l.RunsInFlight > 1<<24 {
 		return fmt.Errorf("engine: %w: RunsInFlight = %d is above 16777216", ErrInvalidLimit, l.RunsInFlight)

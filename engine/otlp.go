@@ -95,7 +95,12 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 		res.Attrs = append(res.Attrs, String(kv.Key, kv.Value))
 	}
 	sink := NewOTLPSink(exp, res, true)
-	e, err := New(append(opts, WithResource(res), WithSink(sink), withExporter(exp))...)
+	extra := []Option{WithResource(res), WithSink(sink), withExporter(exp)}
+	if iv := cfg.MetricReader.ExportInterval; iv > 0 && c.metrics.Interval == defaultMetricsConfig().Interval {
+		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option set one.
+		extra = append(extra, optionFunc(func(c *config) { c.metrics.Interval = iv }))
+	}
+	e, err := New(append(opts, extra...)...)
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(context.Background()))
 	}

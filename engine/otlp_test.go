@@ -120,7 +120,7 @@ func TestOTLPEndToEnd(t *testing.T) {
 			} else {
 				rc, ep = startHTTPReceiver(t)
 			}
-			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(100, 10*time.Millisecond))
+			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(100, 10*time.Millisecond), WithMetrics(MetricsConfig{NoExport: true}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func TestOTLPEndToEnd(t *testing.T) {
 // arrives.
 func TestOTLPSplitsLargeBatches(t *testing.T) {
 	rc, ep := startGRPCReceiver(t)
-	e, err := NewOTLP(export.Config{Endpoint: ep, Insecure: true}, WithBatch(10000, time.Hour), WithLimits(Limits{ValueBytes: 1 << 20}))
+	e, err := NewOTLP(export.Config{Endpoint: ep, Insecure: true}, WithBatch(10000, time.Hour), WithMetrics(MetricsConfig{NoExport: true}), WithLimits(Limits{ValueBytes: 1 << 20}))
 	if err != nil {
 		t.Fatal(err)
 	}

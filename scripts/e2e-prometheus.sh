@@ -4,10 +4,16 @@
 # Collector of tools/otelcol that remote-writes OTLP metrics into it; wait
 # until both are ready; run a command; stop everything.
 #
-# usage: scripts/e2e-prometheus.sh [-t HOST:PORT] -- COMMAND [ARGS...]
-#   -t  the /metrics target Prometheus scrapes (default 127.0.0.1:9464)
-# The command runs with FLOWTEL_PROM_URL=http://127.0.0.1:9090 and
-# OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 in its environment, e.g.
+# usage: scripts/e2e-prometheus.sh [-t HOST:PORT] [-- COMMAND [ARGS...]]
+#   -t  the /metrics target Prometheus scrapes as job flowtel_scrape
+#       (default 127.0.0.1:9464)
+# Without a command it runs the e2e test e2e/prometheus_test.go
+# (TestPrometheus): an engine exporting OTLP metrics to the collector and
+# serving /metrics on the target, a short load, then every dashboard and
+# alert expression checked on both paths (scrape and remote write).
+# The command runs with FLOWTEL_PROM_URL=http://127.0.0.1:9090,
+# OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 and
+# FLOWTEL_METRICS_ADDR=<target> in its environment, e.g.
 #   scripts/e2e-prometheus.sh -- sh -c 'loadgen ... && sleep 20 &&
 #     go test -count=1 ./deploy/grafana/queries_test/'
 # Needs: prometheus (apt-get install prometheus); the collector is built
@@ -19,12 +25,14 @@ target=127.0.0.1:9464
 while getopts "t:" opt; do
 	case $opt in
 	t) target=$OPTARG ;;
-	*) echo "usage: $0 [-t HOST:PORT] -- COMMAND..." >&2; exit 2 ;;
+	*) echo "usage: $0 [-t HOST:PORT] [-- COMMAND...]" >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ "${1:-}" = "--" ] && shift
-[ $# -gt 0 ] || { echo "usage: $0 [-t HOST:PORT] -- COMMAND..." >&2; exit 2; }
+if [ $# -eq 0 ]; then
+	set -- go test -tags e2e -count=1 -run '^TestPrometheus$' -v "$root/e2e/"
+fi
 
 otelcol=${OTELCOL:-/root/.cache/flowtel-bin/otelcol}
 command -v prometheus >/dev/null || { echo "e2e: prometheus is not installed (apt-get install -y --no-install-recommends prometheus)" >&2; exit 1; }
@@ -75,7 +83,7 @@ global:
 rule_files:
   - $root/deploy/prometheus/alerts.yml
 scrape_configs:
-  - job_name: flowtel
+  - job_name: flowtel_scrape
     static_configs:
       - targets: ['$target']
 CFG
@@ -98,4 +106,5 @@ until curl -s -o /dev/null --max-time 2 -X POST -H 'Content-Type: application/js
 done
 echo "e2e: prometheus on 127.0.0.1:9090 (scraping $target), collector on 127.0.0.1:4317/4318" >&2
 
-FLOWTEL_PROM_URL=http://127.0.0.1:9090 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 "$@"
+FLOWTEL_PROM_URL=http://127.0.0.1:9090 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
+	FLOWTEL_OTLP_GRPC=127.0.0.1:4317 FLOWTEL_METRICS_ADDR="$target" "$@"

@@ -33,7 +33,7 @@ grep -q '^ok' "$LOGDIR/jaeger-test.log" || { echo "e2e: Jaeger test failed"; cat
 cleanup
 pids=()
 
-if [ -x scripts/e2e-prometheus.sh ] && [ -n "${FLOWTEL_E2E_PROM:-}" ]; then
+if [ -x scripts/e2e-prometheus.sh ]; then
 	scripts/e2e-prometheus.sh
 fi
 echo "e2e: all passed"

@@ -34,7 +34,10 @@
 // Record, Add and Inc allocate nothing once the shard of the current P
 // exists; the first record on a P allocates that shard's dense histogram
 // (about 184 KiB for the default range). Vec.With allocates nothing once
-// the series exists (asserted by tests). Snapshot allocates only while the
+// the series exists (asserted by tests); creating a series copies its
+// label values, so callers may pass strings over memory they reuse.
+// NewVec builds a family of any series type, so that a caller can keep
+// several instruments under one label set and pay one lookup for all. Snapshot allocates only while the
 // sparse histograms it fills grow; a Snapshot reused across collections of
 // the same Histogram reaches a steady state with none.
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math/bits"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -171,6 +172,16 @@ func NewCounterVec(names []string, limit int) (*Vec[Counter], error) {
 	return newVec(names, limit, NewCounter)
 }
 
+// NewVec returns a Vec of series made by mk (called once per series,
+// under the Vec's insert lock, and once for the overflow series) with the
+// given label names and at most limit series besides the overflow series.
+// It lets a caller keep several instruments per label set in one series
+// (for example an ok counter, an error counter and a histogram) and pay
+// one lookup for all of them.
+func NewVec[T any](names []string, limit int, mk func() *T) (*Vec[T], error) {
+	return newVec(names, limit, mk)
+}
+
 func newVec[T any](names []string, limit int, mk func() *T) (*Vec[T], error) {
 	if len(names) > MaxLabels {
 		return nil, fmt.Errorf("cannot build a family with %d labels (max %d): %w", len(names), MaxLabels, ErrTooManyLabels)
@@ -196,7 +207,8 @@ func (v *Vec[T]) Names() []string { return v.names }
 
 // With returns the series for lv, creating it if the limit allows, or the
 // overflow series. Values of lv past the Vec's label count are ignored. It
-// allocates nothing once the series exists.
+// allocates nothing once the series exists. A new series keeps copies of
+// the label values, never lv's strings, so lv may hold transient strings.
 func (v *Vec[T]) With(lv *LabelValues) *T {
 	h := v.hash(lv)
 	t := v.tab.Load()
@@ -225,7 +237,11 @@ func (v *Vec[T]) insert(lv *LabelValues, h uint64) *T {
 	}
 	s := v.mk()
 	key := new(LabelValues)
-	copy(key[:v.n], lv[:v.n])
+	for i := range v.n {
+		// Clone: the caller's strings may alias memory it reuses (a
+		// pooled record, a scratch buffer); the series outlives them.
+		key[i] = strings.Clone(lv[i])
+	}
 	v.order = append(v.order, vecEntry[T]{lv: *key, s: s})
 	v.tab.Store(t.with(key, h, s))
 	return s

@@ -1,164 +1,105 @@
-// Package queries_test extracts every PromQL expression of the Grafana
+// Package queries_test checks every PromQL expression of the Grafana
 // dashboard (deploy/grafana/flowtel.json) and the alert rules
-// (deploy/prometheus/alerts.yml). Offline it checks that each one names
-// only flowtel's documented metrics. With FLOWTEL_PROM_URL set (the e2e
-// step, scripts/e2e-prometheus.sh) it runs each one against that real
-// Prometheus and fails unless every expression returns data.
+// (deploy/prometheus/alerts.yml), extracted by deploy/grafana/queries.
+// Offline it checks that each one names only flowtel's documented
+// metrics. With FLOWTEL_PROM_URL set it runs each one against that real
+// Prometheus and fails unless every expression returns data (the e2e test
+// e2e/prometheus_test.go does the same on each ingestion path).
 package queries_test
 
 import (
-	"bufio"
-	"encoding/json"
+	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowtel/flowtel/deploy/grafana/queries"
 )
 
-// metrics are the documented metric families.
-var metrics = []string{
-	"server_request_total", "server_request_time_microseconds",
-	"flowtel_node_executions_total", "flowtel_node_duration_microseconds",
-	"flowtel_records_dropped_total", "flowtel_records_accepted_total",
-}
+const root = "../../.."
 
-type query struct{ source, expr string }
-
-// dashboardQueries returns the expr of every target of every panel.
-func dashboardQueries(t *testing.T) []query {
-	b, err := os.ReadFile("../flowtel.json")
+func all(t *testing.T) []queries.Query {
+	t.Helper()
+	qs, schema, err := queries.Dashboard(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d struct {
-		SchemaVersion int `json:"schemaVersion"`
-		Panels        []struct {
-			Title   string `json:"title"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
+	if schema < 36 {
+		t.Errorf("schemaVersion %d", schema)
 	}
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	if d.SchemaVersion < 36 {
-		t.Errorf("schemaVersion %d", d.SchemaVersion)
-	}
-	var qs []query
-	for _, p := range d.Panels {
-		for _, tg := range p.Targets {
-			if tg.Expr != "" {
-				qs = append(qs, query{"panel " + p.Title, tg.Expr})
-			}
-		}
-	}
-	return qs
-}
-
-// alertQueries returns the expr of every rule; alerts.yml writes each as
-// a "expr: |" block.
-func alertQueries(t *testing.T) []query {
-	f, err := os.Open("../../prometheus/alerts.yml")
+	as, err := queries.Alerts(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var qs []query
-	var name string
-	var cur []string
-	in := false
-	flush := func() {
-		if in && len(cur) > 0 {
-			qs = append(qs, query{"alert " + name, strings.Join(cur, " ")})
-		}
-		in, cur = false, nil
+	if len(as) != 6 {
+		t.Errorf("found %d alert expressions, want 6", len(as))
 	}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		switch {
-		case strings.HasPrefix(line, "- alert:"):
-			flush()
-			name = strings.TrimSpace(strings.TrimPrefix(line, "- alert:"))
-		case line == "expr: |":
-			in = true
-		case in && (strings.HasPrefix(line, "for:") || strings.HasPrefix(line, "labels:")):
-			flush()
-		case in:
-			cur = append(cur, line)
-		}
-	}
-	flush()
-	return qs
+	return append(qs, as...)
 }
 
 func TestExtract(t *testing.T) {
-	qs := append(dashboardQueries(t), alertQueries(t)...)
-	if n := len(alertQueries(t)); n != 6 {
-		t.Errorf("found %d alert expressions, want 6", n)
-	}
+	qs := all(t)
 	if len(qs) < 20 {
 		t.Errorf("found only %d expressions", len(qs))
 	}
-	name := regexp.MustCompile(`[a-z_]+_(total|microseconds)(_bucket|_sum|_count)?\b`)
 	for _, q := range qs {
-		for _, m := range name.FindAllString(q.expr, -1) {
+		for _, m := range queries.MetricName.FindAllString(q.Expr, -1) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_sum"), "_count")
 			known := false
-			for _, k := range metrics {
+			for _, k := range queries.Metrics {
 				known = known || base == k
 			}
 			if !known {
-				t.Errorf("%s: unknown metric %q in %s", q.source, m, q.expr)
+				t.Errorf("%s: unknown metric %q in %s", q.Source, m, q.Expr)
 			}
 		}
 	}
 	if os.Getenv("FLOWTEL_PRINT_QUERIES") != "" {
 		for _, q := range qs {
-			fmt.Printf("%s\t%s\n", q.source, q.expr)
+			fmt.Printf("%s\t%s\n", q.Source, q.Expr)
 		}
 	}
 }
 
-// threshold matches the comparison that ends an alert expression.
-var threshold = regexp.MustCompile(`\s*[<>]=?\s*[0-9.e+]+\s*$`)
+// TestPrepare checks that a job matcher reaches every selector, with and
+// without label matchers of its own, and that thresholds are dropped.
+func TestPrepare(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`sum(rate(server_request_total{app_id=~"$app_id",ret="0"}[$__rate_interval]))`,
+			`sum(rate(server_request_total{job="j",app_id=~".*",ret="0"}[1m]))`},
+		{`histogram_quantile(0.95, sum by (le) (rate(server_request_time_microseconds_bucket[5m]))) > 5e6`,
+			`histogram_quantile(0.95, sum by (le) (rate(server_request_time_microseconds_bucket{job="j"}[5m])))`},
+		{`sum(rate(server_request_total[5m])) * 60 < 10`, `sum(rate(server_request_total{job="j"}[5m])) * 60`},
+	} {
+		if got := queries.Prepare(c.in, `job="j"`); got != c.want {
+			t.Errorf("Prepare(%s)\n got %s\nwant %s", c.in, got, c.want)
+		}
+	}
+	for _, q := range all(t) {
+		got := queries.Prepare(q.Expr, `job="j"`)
+		if n, m := len(queries.MetricName.FindAllString(q.Expr, -1)), strings.Count(got, `job="j"`); n != m {
+			t.Errorf("%s: %d selectors, %d matchers in %s", q.Source, n, m, got)
+		}
+	}
+}
 
 // TestQueriesReturnData runs against the Prometheus at FLOWTEL_PROM_URL.
-// Alert expressions are run without their threshold: the e2e load is not
-// meant to trip alerts, only to prove every series they read exists.
 func TestQueriesReturnData(t *testing.T) {
 	base := os.Getenv("FLOWTEL_PROM_URL")
 	if base == "" {
 		t.Skip("FLOWTEL_PROM_URL is not set (set by scripts/e2e-prometheus.sh)")
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
-	r := strings.NewReplacer("$__rate_interval", "1m", `"$app_id"`, `".*"`)
-	for _, q := range append(dashboardQueries(t), alertQueries(t)...) {
-		expr := threshold.ReplaceAllString(r.Replace(q.expr), "")
-		resp, err := client.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	for _, q := range all(t) {
+		expr := queries.Prepare(q.Expr, "")
+		ok, err := queries.HasData(context.Background(), client, base, expr)
 		if err != nil {
-			t.Fatalf("%s: %v", q.source, err)
-		}
-		var out struct {
-			Status string `json:"status"`
-			Error  string `json:"error"`
-			Data   struct {
-				Result []json.RawMessage `json:"result"`
-			} `json:"data"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil || out.Status != "success" {
-			t.Errorf("%s: %s: status %q %s %v", q.source, expr, out.Status, out.Error, err)
-			continue
-		}
-		if len(out.Data.Result) == 0 {
-			t.Errorf("%s: no data for %s", q.source, expr)
+			t.Errorf("%s: %v", q.Source, err)
+		} else if !ok {
+			t.Errorf("%s: no data for %s", q.Source, expr)
 		}
 	}
 }

@@ -1,0 +1,217 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/deploy/grafana/queries"
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// The Prometheus jobs of the two ingestion paths: scripts/e2e-prometheus.sh
+// scrapes MetricsHandler as job flowtel_scrape, and the collector's
+// remote write labels series with job = the resource's service.name.
+const (
+	scrapeJob   = "flowtel_scrape"
+	serviceName = "flowtel-e2e"
+)
+
+// TestPrometheus runs an engine made by NewOTLP that sends OTLP metrics to
+// the real OpenTelemetry Collector (which remote-writes them into real
+// Prometheus) and serves MetricsHandler on the port Prometheus scrapes;
+// generates a short realistic load (several node types, some failures,
+// some failed runs); then checks that every dashboard and alert
+// expression returns data on both paths, and that the alert rules
+// evaluate without error. Start everything with scripts/e2e-prometheus.sh.
+func TestPrometheus(t *testing.T) {
+	prom := env("FLOWTEL_PROM_URL", "http://127.0.0.1:9090")
+	otlp := env("FLOWTEL_OTLP_GRPC", "127.0.0.1:4317")
+	addr := env("FLOWTEL_METRICS_ADDR", "127.0.0.1:9464")
+	load := 20 * time.Second
+	if d, err := time.ParseDuration(env("FLOWTEL_E2E_LOAD", "20s")); err == nil {
+		load = d
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	if resp, err := client.Get(prom + "/-/ready"); err != nil {
+		t.Fatalf("Prometheus not reachable at %s (run scripts/e2e-prometheus.sh): %v", prom, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	e, err := engine.NewOTLP(export.Config{Endpoint: otlp, Insecure: true},
+		engine.WithResource(encode.Resource{ServiceName: serviceName, ServiceInstanceID: "e2e-1", HostIP: "127.0.0.1"}),
+		engine.WithMetrics(engine.MetricsConfig{Interval: time.Second, DC: "e2e", ServerName: "agent-builder"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", e.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(lis)
+	defer srv.Close()
+
+	runs := generate(e, load)
+	t.Logf("%d runs in %v", runs, load)
+
+	qs, _, err := queries.Dashboard("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := queries.Alerts("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs = append(qs, as...)
+	paths := []struct{ name, matcher string }{
+		{"scrape", `job="` + scrapeJob + `"`},
+		{"remote-write", `job="` + serviceName + `"`},
+	}
+	// Poll (bounded) until every expression has data on both paths: the
+	// last export, remote write and scrape take a few seconds to land.
+	var missing []string
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		missing = missing[:0]
+		for _, p := range paths {
+			for _, q := range qs {
+				expr := queries.Prepare(q.Expr, p.matcher)
+				ok, err := queries.HasData(context.Background(), client, prom, expr)
+				if err != nil {
+					t.Fatalf("%s, %s: %v", p.name, q.Source, err)
+				}
+				if !ok {
+					missing = append(missing, fmt.Sprintf("%s: %s: %s", p.name, q.Source, expr))
+				}
+			}
+		}
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	for _, m := range missing {
+		t.Errorf("no data: %s", m)
+	}
+	// The job matcher really selects a path: an unknown job has no data.
+	if ok, err := queries.HasData(context.Background(), client, prom, queries.Prepare(qs[0].Expr, `job="no-such-job"`)); err != nil || ok {
+		t.Errorf("a query of an unknown job: data %v, error %v", ok, err)
+	}
+	checkRules(t, client, prom)
+
+	bs := e.Bottlenecks()
+	if len(bs) == 0 || bs[0].LatencyRank != 1 {
+		t.Errorf("bottlenecks: %+v", bs)
+	}
+	for _, b := range bs {
+		t.Logf("bottleneck %-10s n=%-6d errors=%-5d p50=%-7d p99=%-7d µs rank by p99 %d, by errors %d",
+			b.NodeType, b.Count, b.Errors, b.P50, b.P99, b.LatencyRank, b.ErrorRank)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	xs, _ := e.ExporterStats()
+	if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.DroppedTotal() != 0 {
+		t.Errorf("metrics export: %+v", m)
+	}
+}
+
+// generate runs workflow runs from 4 workers for d: start, llm (a few ms,
+// streaming), plugin (fails 10 % of the time), code, an if-else, end;
+// about 5 % of the runs end with return code 10001.
+func generate(e *engine.Engine, d time.Duration) int {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	stop := time.Now().Add(d)
+	for w := range 4 {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 99))
+			n := 0
+			for time.Now().Before(stop) {
+				app := fmt.Sprint("app-", r.IntN(3))
+				run := e.StartRun(engine.RunInfo{AppID: app, FlowID: fmt.Sprint("flow-", r.IntN(2)), UID: "u", ChatID: "c"})
+				step := func(typ string, sleep time.Duration, fail bool) {
+					node := run.StartNode(typ+":1", typ, typ)
+					time.Sleep(sleep)
+					if fail {
+						node.RecordError(errors.New(typ + " failed"))
+					}
+					node.End()
+				}
+				step("start", 0, false)
+				step("llm", time.Duration(2+r.IntN(6))*time.Millisecond, false)
+				step("plugin", time.Millisecond, r.IntN(10) == 0)
+				step("code", 0, false)
+				step("if-else", 0, false)
+				step("end", 0, false)
+				code := 0
+				if r.IntN(20) == 0 {
+					code = 10001
+				}
+				run.End(code, "")
+				n++
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return total
+}
+
+// checkRules asks Prometheus for its rules: all six alerts are loaded
+// and none failed to evaluate.
+func checkRules(t *testing.T, client *http.Client, prom string) {
+	t.Helper()
+	resp, err := client.Get(prom + "/api/v1/rules")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Data struct {
+			Groups []struct {
+				Rules []struct {
+					Name      string `json:"name"`
+					Health    string `json:"health"`
+					LastError string `json:"lastError"`
+				} `json:"rules"`
+			} `json:"groups"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range out.Data.Groups {
+		for _, r := range g.Rules {
+			names = append(names, r.Name)
+			if r.Health != "ok" {
+				t.Errorf("rule %s: health %q %s", r.Name, r.Health, r.LastError)
+			}
+		}
+	}
+	if len(names) != 6 {
+		t.Errorf("rules loaded: %s", strings.Join(names, ", "))
+	}
+}

@@ -1,0 +1,335 @@
+package engine
+
+import (
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/hdr"
+)
+
+// Units of the metrics, in UCUM as OTLP wants them. Annotations in braces
+// carry no unit, so Prometheus' OTLP translation adds no suffix to the
+// counters; "us" becomes "microseconds" and "By" "bytes", which the names
+// already end with. (A gauge with unit "1" would get "_ratio".)
+const (
+	unitMicros   = "us"
+	unitBytes    = "By"
+	unitRequests = "{request}"
+	unitExecs    = "{execution}"
+	unitRecords  = "{record}"
+	unitItems    = "{item}"
+	unitLookups  = "{measurement}"
+)
+
+// collector turns the engine's metrics into flat encode.Metric values. It
+// belongs to Metrics.mu. Its slices are arenas reused from one collection
+// to the next: a Metric's Points, a point's Attrs and counts are windows
+// into them, valid until the next collection. When an arena grows, the
+// windows handed out before keep the old array, whose contents stay valid.
+type collector struct {
+	m      *Metrics
+	ms     []encode.Metric
+	points []encode.MetricPoint
+	attrs  []encode.Attr
+	counts []uint64
+	snap   hdr.Snapshot
+	first  int // index in points of the current metric's first point
+
+	// Delta state (OTLP with MetricsConfig.Delta only): the time and the
+	// values of the previous delta collection.
+	lastNano    int64
+	prevCount   map[*hdr.Counter]uint64
+	prevNode    map[*nodeSeries][2]uint64
+	prevHealth  [2 + numDropReasons]uint64
+	prevExport  [export.NumSignals][2 + export.NumDropReasons]uint64
+	prevLatency [export.NumSignals][2]uint64
+	prevOver    [3]uint64
+}
+
+func (c *collector) init(m *Metrics) {
+	c.m = m
+	c.lastNano = m.startNano
+	c.prevCount = make(map[*hdr.Counter]uint64)
+	c.prevNode = make(map[*nodeSeries][2]uint64)
+}
+
+// span is the start time and temporality of one collection.
+type span struct {
+	start, now  int64
+	delta       bool
+	exponential bool
+}
+
+// collect returns every metric and the number of points. otlp selects
+// the configured temporality and histogram kind; /metrics and
+// Bottlenecks use cumulative explicit buckets.
+func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
+	m := c.m
+	sp := span{start: m.startNano, now: now}
+	if otlp {
+		sp.delta, sp.exponential = m.cfg.Delta, m.cfg.Exponential
+		if sp.delta {
+			sp.start = c.lastNano
+			c.lastNano = now
+		}
+	}
+	clear(c.ms)
+	c.ms, c.points, c.attrs, c.counts = c.ms[:0], c.points[:0], c.attrs[:0], c.counts[:0]
+
+	c.begin(MetricRequests, "Workflow requests (runs), by return code ret (0 is success); func is the flow id.", unitRequests, encode.MetricSum, sp)
+	m.reqCount.Each(func(lv *hdr.LabelValues, s *hdr.Counter, overflow bool) {
+		a := c.requestAttrs(lv, overflow, true)
+		c.sum(a, sp, c.counterDelta(s, sp.delta))
+	})
+	c.end()
+
+	c.begin(MetricRequestTime, "Duration of workflow requests (runs) in microseconds; func is the flow id.", unitMicros, c.histKind(sp), sp)
+	m.reqTime.Each(func(lv *hdr.LabelValues, h *hdr.Histogram, overflow bool) {
+		a := c.requestAttrs(lv, overflow, false)
+		c.histogram(a, h, sp)
+	})
+	c.end()
+
+	c.begin(MetricNodeExecutions, "Node executions by node type and status (ok, or error: failed or never ended).", unitExecs, encode.MetricSum, sp)
+	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
+		ok, errs := s.ok.Load(), s.errs.Load()
+		if sp.delta {
+			prev := c.prevNode[s]
+			c.prevNode[s] = [2]uint64{ok, errs}
+			ok, errs = ok-prev[0], errs-prev[1]
+		}
+		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusOK), sp, ok)
+		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusError), sp, errs)
+	})
+	c.end()
+
+	c.begin(MetricNodeDuration, "Duration of node executions in microseconds, by node type.", unitMicros, c.histKind(sp), sp)
+	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
+		c.histogram(c.nodeAttrs(lv[0], overflow, ""), s.dur, sp)
+	})
+	c.end()
+
+	c.health(sp)
+	if m.e.cfg.exporter != nil {
+		c.exporter(sp)
+	}
+
+	c.begin(MetricSeriesOverflow, "Measurements routed to a family's overflow series because its cardinality limit was reached.", unitLookups, encode.MetricSum, sp)
+	over := [3]uint64{m.reqCount.Overflowed(), m.reqTime.Overflowed(), m.nodes.Overflowed()}
+	for i, name := range [...]string{MetricRequests, MetricRequestTime, MetricNodeExecutions, MetricNodeDuration} {
+		k := min(i, 2)
+		v := over[k]
+		if sp.delta {
+			v -= c.prevOver[k]
+		}
+		c.sum(c.attrs1("metric", name), sp, v)
+	}
+	if sp.delta {
+		c.prevOver = over
+	}
+	c.end()
+
+	return c.ms, len(c.points)
+}
+
+// health appends the engine's accounting (Stats), read now.
+func (c *collector) health(sp span) {
+	st := c.m.e.Stats()
+	vals := [2 + numDropReasons]uint64{st.Accepted, st.Exported}
+	copy(vals[2:], st.DroppedBy[:])
+	cur := vals
+	if sp.delta {
+		for i := range vals {
+			vals[i] -= c.prevHealth[i]
+		}
+		c.prevHealth = cur
+	}
+	c.begin(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, encode.MetricSum, sp)
+	c.sum(nil, sp, vals[0])
+	c.end()
+	c.begin(MetricRecordsExported, "Spans the engine handed to its sink.", unitRecords, encode.MetricSum, sp)
+	c.sum(nil, sp, vals[1])
+	c.end()
+	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + in flight.", unitRecords, encode.MetricSum, sp)
+	for r := DropReason(0); r < numDropReasons; r++ {
+		c.sum(c.attrs1("reason", r.String()), sp, vals[2+r])
+	}
+	c.end()
+	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported or dropped.", unitRecords, encode.MetricGauge, sp)
+	c.gauge(nil, sp, int64(st.InFlight))
+	c.end()
+}
+
+// exportResults are the result label values of flowtel_export_items_total
+// after "exported" and "rejected": the exporter's drop reasons.
+var exportResults = func() (r [export.NumDropReasons]string) {
+	for i := range r {
+		r[i] = export.DropReason(i).String()
+	}
+	return r
+}()
+
+// exporter appends the exporter's accounting, read now.
+func (c *collector) exporter(sp span) {
+	xs := c.m.e.cfg.exporter.Stats()
+	c.begin(MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, sp)
+	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
+		s := &xs.Signals[sig]
+		vals := [2 + export.NumDropReasons]uint64{s.Exported, s.Rejected}
+		copy(vals[2:], s.Dropped[:])
+		if sp.delta {
+			cur := vals
+			for i := range vals {
+				vals[i] -= c.prevExport[sig][i]
+			}
+			c.prevExport[sig] = cur
+		}
+		for i, v := range vals {
+			result := "exported"
+			switch {
+			case i == 1:
+				result = "rejected"
+			case i >= 2:
+				result = exportResults[i-2]
+			}
+			c.sum(c.attrs2("signal", sig.String(), "result", result), sp, v)
+		}
+	}
+	c.end()
+	c.begin(MetricExportQueueBytes, "Encoded bytes queued or being exported, all signals.", unitBytes, encode.MetricGauge, sp)
+	c.gauge(nil, sp, xs.HeldBytes)
+	c.end()
+	// Export attempts are summed (count and duration), not bucketed: the
+	// histogram has no bounds, so only _count, _sum and the +Inf bucket.
+	c.begin(MetricExportLatency, "Duration of export attempts in microseconds, by signal.", unitMicros, encode.MetricHistogram, sp)
+	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
+		s := &xs.Signals[sig]
+		n, sum := s.LatencyCount, uint64(s.LatencySum.Microseconds())
+		if sp.delta {
+			prev := c.prevLatency[sig]
+			c.prevLatency[sig] = [2]uint64{n, sum}
+			n, sum = n-prev[0], sum-prev[1]
+		}
+		k := len(c.counts)
+		c.counts = append(c.counts, n)
+		c.points = append(c.points, encode.MetricPoint{
+			Attrs: c.attrs1("signal", sig.String()), StartUnixNano: sp.start, TimeUnixNano: sp.now,
+			Count: n, Sum: float64(sum), BucketCounts: c.counts[k : k+1],
+		})
+	}
+	c.end()
+}
+
+func (c *collector) histKind(sp span) encode.MetricKind {
+	if sp.exponential {
+		return encode.MetricExponentialHistogram
+	}
+	return encode.MetricHistogram
+}
+
+// begin starts a metric; end closes it.
+func (c *collector) begin(name, desc, unit string, kind encode.MetricKind, sp span) {
+	t := encode.TemporalityCumulative
+	if sp.delta {
+		t = encode.TemporalityDelta
+	}
+	c.ms = append(c.ms, encode.Metric{Name: name, Description: desc, Unit: unit, Kind: kind, Temporality: t, Monotonic: kind == encode.MetricSum})
+	c.first = len(c.points)
+}
+
+func (c *collector) end() {
+	c.ms[len(c.ms)-1].Points = c.points[c.first:len(c.points):len(c.points)]
+}
+
+// counterDelta returns s's value, or its increase since the previous
+// delta collection.
+func (c *collector) counterDelta(s *hdr.Counter, delta bool) uint64 {
+	v := s.Value()
+	if !delta {
+		return v
+	}
+	prev := c.prevCount[s]
+	c.prevCount[s] = v
+	return v - prev
+}
+
+func (c *collector) sum(attrs []encode.Attr, sp span, v uint64) {
+	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, StartUnixNano: sp.start, TimeUnixNano: sp.now, IsInt: true, Int: int64(v)})
+}
+
+func (c *collector) gauge(attrs []encode.Attr, sp span, v int64) {
+	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, TimeUnixNano: sp.now, IsInt: true, Int: v})
+}
+
+// histogram appends a point of h: explicit buckets over the configured
+// bounds, or an exponential histogram.
+func (c *collector) histogram(attrs []encode.Attr, h *hdr.Histogram, sp span) {
+	if sp.delta {
+		h.DeltaSnapshot(&c.snap)
+	} else {
+		h.Snapshot(&c.snap)
+	}
+	s := &c.snap
+	p := encode.MetricPoint{
+		Attrs: attrs, StartUnixNano: sp.start, TimeUnixNano: sp.now,
+		Count: s.Count, Sum: float64(s.Sum), HasMinMax: s.Count > 0, Min: float64(s.Min), Max: float64(s.Max),
+	}
+	k := len(c.counts)
+	if sp.exponential {
+		scale := s.ExponentialScale(c.m.cfg.ExponentialBuckets, maxExponentialScale)
+		off, counts, zero := s.Exponential(scale, c.counts[k:k])
+		c.counts = append(c.counts[:k], counts...)
+		p.Scale, p.ZeroCount, p.PositiveOffset = scale, zero, off
+		p.PositiveCounts = c.counts[k:len(c.counts):len(c.counts)]
+	} else {
+		counts := s.BucketCounts(c.counts[k:k], c.m.cfg.Bounds)
+		c.counts = append(c.counts[:k], counts...)
+		p.Bounds = c.m.cfg.Bounds
+		p.BucketCounts = c.counts[k:len(c.counts):len(c.counts)]
+	}
+	c.points = append(c.points, p)
+}
+
+var overflowAttr = Bool(hdr.OverflowAttr, true)
+
+// requestAttrs returns the labels of a request series: the static ones,
+// app_id, func and, for the counter, ret; or otel.metric.overflow.
+func (c *collector) requestAttrs(lv *hdr.LabelValues, overflow, ret bool) []encode.Attr {
+	k := len(c.attrs)
+	c.attrs = append(c.attrs, c.m.static...)
+	if overflow {
+		c.attrs = append(c.attrs, overflowAttr)
+	} else {
+		c.attrs = append(c.attrs, String("app_id", lv[0]), String("func", lv[1]))
+		if ret {
+			c.attrs = append(c.attrs, String("ret", lv[2]))
+		}
+	}
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}
+
+// nodeAttrs returns node_type (or otel.metric.overflow) and, if not
+// empty, status.
+func (c *collector) nodeAttrs(nodeType string, overflow bool, status string) []encode.Attr {
+	k := len(c.attrs)
+	if overflow {
+		c.attrs = append(c.attrs, overflowAttr)
+	} else {
+		c.attrs = append(c.attrs, String("node_type", nodeType))
+	}
+	if status != "" {
+		c.attrs = append(c.attrs, String("status", status))
+	}
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}
+
+func (c *collector) attrs1(k1, v1 string) []encode.Attr {
+	k := len(c.attrs)
+	c.attrs = append(c.attrs, String(k1, v1))
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}
+
+func (c *collector) attrs2(k1, v1, k2, v2 string) []encode.Attr {
+	k := len(c.attrs)
+	c.attrs = append(c.attrs, String(k1, v1), String(k2, v2))
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}

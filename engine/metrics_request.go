@@ -1,0 +1,63 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/flowtel/flowtel/internal/hdr"
+)
+
+// RequestSeries is one resolved series of the request metrics: a
+// server_request_total counter for (app_id, func, ret) and the
+// server_request_time_microseconds histogram for (app_id, func), with the
+// engine's static labels. Resolve it once with Engine.RequestSeries and
+// record into it from any goroutine; Record is the cheapest way to record
+// a latency the workflow engine measured itself. The zero RequestSeries
+// records nothing.
+type RequestSeries struct {
+	count *hdr.Counter
+	time  *hdr.Histogram
+}
+
+// Record counts one request that took d. It may be called from any
+// number of goroutines and allocates nothing. A negative d is recorded
+// as 0 and a d above MetricsConfig.Highest as Highest, both counted as
+// clamped.
+func (s RequestSeries) Record(d time.Duration) { s.record(int64(d)) }
+
+// record counts one request of d nanoseconds, recorded in microseconds.
+func (s RequestSeries) record(d int64) {
+	if s.count == nil {
+		return
+	}
+	s.count.Inc()
+	s.time.Record(d / int64(time.Microsecond))
+}
+
+// RequestSeries resolves the series of a request of the application
+// appID, the function fn (label func: the workflow's flow id, as runs
+// use it) and the return code ret (label ret; 0 is success). Past the
+// cardinality limit it returns the overflow series. It allocates only
+// when it creates a series.
+func (e *Engine) RequestSeries(appID, fn string, ret int64) RequestSeries {
+	return e.metrics.request(appID, fn, ret)
+}
+
+// RecordRequest counts one request of appID, fn and ret that took d: the
+// workflow engine's own measurement, for requests it does not trace as
+// runs (or with MetricsConfig.SkipRunRequests, for all of them, so that
+// none counts twice). It is RequestSeries(appID, fn, ret).Record(d): a
+// caller that records many requests of the same series should keep the
+// RequestSeries and skip the two lookups.
+func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
+	e.metrics.request(appID, fn, ret).record(int64(d))
+}
+
+// request resolves a RequestSeries. Its LabelValues live on this call's
+// stack and are filled from the arguments only, so concurrent callers
+// never see each other's labels (the original shared one label map).
+func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
+	lv := hdr.LabelValues{appID, fn, m.rets.get(ret)}
+	c := m.reqCount.With(&lv)
+	lv[2] = ""
+	return RequestSeries{count: c, time: m.reqTime.With(&lv)}
+}
