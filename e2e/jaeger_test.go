@@ -52,6 +52,7 @@ func env(key, def string) string {
 // Jaeger v2 and reads every trace back through Jaeger's query API.
 func TestJaeger(t *testing.T) {
 	query := env("FLOWTEL_JAEGER_QUERY", "http://127.0.0.1:16686")
+	defer http.DefaultClient.CloseIdleConnections()
 	if _, err := http.Get(query + "/api/services"); err != nil {
 		t.Fatalf("Jaeger query API not reachable at %s (start it with scripts/e2e.sh): %v", query, err)
 	}

@@ -45,6 +45,7 @@ func TestPrometheus(t *testing.T) {
 		load = d
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
 	if resp, err := client.Get(prom + "/-/ready"); err != nil {
 		t.Fatalf("Prometheus not reachable at %s (run scripts/e2e-prometheus.sh): %v", prom, err)
 	} else {
