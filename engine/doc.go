@@ -52,6 +52,14 @@
 // after Shutdown. Runs never ended are closed after the idle timeout (and
 // at Shutdown) and exported as incomplete, with status error.
 //
+// # Metrics
+//
+// The pipeline folds every finished run and node into request and node
+// metrics on per-P HDR histograms (see Metrics); MetricsHandler serves them
+// to Prometheus and an engine made by NewOTLP exports them over OTLP.
+// RequestSeries and RecordRequest record latencies measured by the caller,
+// from any goroutine, with no allocation.
+//
 // # Rejected alternatives
 //
 //   - Records copied by value into the rings (DESIGN.md's first sketch): a
