@@ -1,0 +1,312 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/baggage"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// TestMain checks that no test of the package leaves a goroutine behind.
+// Idle keep-alive connections of http.DefaultClient (used by the Jaeger
+// test under the e2e tag) are not leaks of ours.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"))
+}
+
+// otlpReceiver is a real OTLP/gRPC receiver: it decodes traces with the
+// official types and keeps each span with its resource's service.name.
+// Logs and metrics are accepted and counted.
+type otlpReceiver struct {
+	coltrace.UnimplementedTraceServiceServer
+	mu      sync.Mutex
+	spans   []*tracepb.Span
+	service map[string]string // span id → service.name
+	logs    int
+}
+
+func (rc *otlpReceiver) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		svc := ""
+		for _, kv := range rs.Resource.GetAttributes() {
+			if kv.Key == "service.name" {
+				svc = kv.Value.GetStringValue()
+			}
+		}
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				rc.spans = append(rc.spans, sp)
+				rc.service[string(sp.SpanId)] = svc
+			}
+		}
+	}
+	return &coltrace.ExportTraceServiceResponse{}, nil
+}
+
+type logsReceiver struct {
+	collogs.UnimplementedLogsServiceServer
+	rc *otlpReceiver
+}
+
+func (l logsReceiver) Export(_ context.Context, req *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
+	l.rc.mu.Lock()
+	defer l.rc.mu.Unlock()
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			l.rc.logs += len(sl.LogRecords)
+		}
+	}
+	return &collogs.ExportLogsServiceResponse{}, nil
+}
+
+type metricsReceiver struct {
+	colmetrics.UnimplementedMetricsServiceServer
+}
+
+func (metricsReceiver) Export(context.Context, *colmetrics.ExportMetricsServiceRequest) (*colmetrics.ExportMetricsServiceResponse, error) {
+	return &colmetrics.ExportMetricsServiceResponse{}, nil
+}
+
+// listen returns a loopback listener.
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lis
+}
+
+// newEngine returns an engine of service name exporting to the receiver
+// at addr over OTLP/gRPC.
+func newEngine(t *testing.T, name, addr string) *engine.Engine {
+	t.Helper()
+	e, err := engine.NewOTLP(export.Config{Protocol: "grpc", Endpoint: addr, Insecure: true, ServiceName: name},
+		engine.WithBatch(64, 10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// serviceC is a gRPC health service whose Check is C's work: a run joined
+// from the incoming metadata, with one node.
+type serviceC struct {
+	healthpb.UnimplementedHealthServer
+	e       *engine.Engine
+	mu      sync.Mutex
+	tenant  string
+	carrier error
+}
+
+func (c *serviceC) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	run, bag, err := c.e.StartRunFromGRPC(ctx, engine.RunInfo{FlowID: "c", AppID: "app"})
+	m, _ := bag.Get("tenant")
+	c.mu.Lock()
+	c.tenant, c.carrier = m.Value(), err
+	c.mu.Unlock()
+	n := run.StartNode("tool:c", "tool", "lookup")
+	n.Output(engine.String("status", "serving"))
+	n.End()
+	run.End(0, "ok")
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
+}
+
+// mdCarrier is gRPC metadata as an OpenTelemetry TextMapCarrier, as
+// otelgrpc builds it.
+type mdCarrier metadata.MD
+
+func (c mdCarrier) Get(k string) string {
+	if v := metadata.MD(c).Get(k); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+func (c mdCarrier) Set(k, v string) { metadata.MD(c).Set(k, v) }
+func (c mdCarrier) Keys() []string {
+	keys := make([]string, 0, len(c))
+	for k := range c {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+// TestThreeServices runs A → HTTP → B → gRPC → C on loopback, each service
+// with its own engine exporting to one real OTLP receiver, and checks that
+// the receiver gets one trace with the right parent for every span.
+//
+// A uses flowtel's API and carriers (Node.InjectHTTP). B is instrumented
+// the way otelhttp and otelgrpc instrument a service, through the
+// OpenTelemetry API on B's engine.TracerProvider: it extracts with
+// propagation.TraceContext and Baggage, starts a server span (a run) and a
+// client span (a node), and injects into the gRPC metadata. C extracts with
+// Engine.StartRunFromGRPC.
+func TestThreeServices(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	rc := &otlpReceiver{service: map[string]string{}}
+	recvLis := listen(t)
+	recv := grpc.NewServer()
+	coltrace.RegisterTraceServiceServer(recv, rc)
+	collogs.RegisterLogsServiceServer(recv, logsReceiver{rc: rc})
+	colmetrics.RegisterMetricsServiceServer(recv, metricsReceiver{})
+	go recv.Serve(recvLis)
+	defer recv.Stop()
+	addr := recvLis.Addr().String()
+
+	engA, engB, engC := newEngine(t, "svc-a", addr), newEngine(t, "svc-b", addr), newEngine(t, "svc-c", addr)
+
+	// C: a gRPC server.
+	c := &serviceC{e: engC}
+	cLis := listen(t)
+	cSrv := grpc.NewServer()
+	healthpb.RegisterHealthServer(cSrv, c)
+	go cSrv.Serve(cLis)
+	defer cSrv.Stop()
+	conn, err := grpc.NewClient(cLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	healthC := healthpb.NewHealthClient(conn)
+
+	// B: an HTTP server instrumented through the OpenTelemetry API.
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	tracerB := engB.TracerProvider().Tracer("otelhttp")
+	bMux := http.NewServeMux()
+	bMux.HandleFunc("POST /b", func(w http.ResponseWriter, r *http.Request) {
+		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx, server := tracerB.Start(ctx, "POST /b", trace.WithSpanKind(trace.SpanKindServer))
+		defer server.End()
+		cctx, client := tracerB.Start(ctx, "grpc.health.v1.Health/Check", trace.WithSpanKind(trace.SpanKindClient))
+		md := metadata.MD{}
+		prop.Inject(cctx, mdCarrier(md))
+		_, err := healthC.Check(metadata.NewOutgoingContext(cctx, md), &healthpb.HealthCheckRequest{})
+		client.End()
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		fmt.Fprint(w, baggage.FromContext(ctx).Member("tenant").Value())
+	})
+	bLis := listen(t)
+	bSrv := &http.Server{Handler: bMux}
+	go bSrv.Serve(bLis)
+	defer bSrv.Close()
+
+	// A: flowtel's own API and carrier.
+	client := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	runA := engA.StartRun(engine.RunInfo{FlowID: "a", AppID: "app"})
+	nodeA := runA.StartNode("plugin:b", "plugin", "call B")
+	bag, err := engine.ParseBaggage("tenant=t%201")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+bLis.Addr().String()+"/b", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA.InjectHTTP(req.Header, bag)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body [64]byte
+	n, _ := resp.Body.Read(body[:])
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || string(body[:n]) != "t 1" {
+		t.Fatalf("B answered %d %q", resp.StatusCode, body[:n])
+	}
+	nodeA.End()
+	runA.End(0, "ok")
+
+	for _, e := range []*engine.Engine{engA, engB, engC} {
+		if err := e.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s := e.Stats(); s.Exported != 2 || s.Dropped != 0 || s.StaleCalls != 0 {
+			t.Fatalf("engine stats %+v", s)
+		}
+	}
+	c.mu.Lock()
+	if c.tenant != "t 1" || c.carrier != nil {
+		t.Fatalf("C saw baggage tenant %q, carrier error %v", c.tenant, c.carrier)
+	}
+	c.mu.Unlock()
+
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	byName := map[string]*tracepb.Span{}
+	for _, sp := range rc.spans {
+		key := rc.service[string(sp.SpanId)] + " " + sp.Name
+		if byName[key] != nil {
+			t.Fatalf("span %q received twice", key)
+		}
+		byName[key] = sp
+	}
+	if len(rc.spans) != 6 || rc.logs != 3 {
+		t.Fatalf("received %d spans and %d run logs, want 6 and 3: %v", len(rc.spans), rc.logs, byName)
+	}
+	// Each span and the span that must be its parent ("" for the root).
+	want := []struct{ span, parent string }{
+		{"svc-a run:a", ""},
+		{"svc-a run_node:plugin:b", "svc-a run:a"},
+		{"svc-b run:POST /b", "svc-a run_node:plugin:b"},
+		{"svc-b run_node:grpc.health.v1.Health/Check", "svc-b run:POST /b"},
+		{"svc-c run:c", "svc-b run_node:grpc.health.v1.Health/Check"},
+		{"svc-c run_node:tool:c", "svc-c run:c"},
+	}
+	root := byName["svc-a run:a"]
+	if root == nil {
+		t.Fatalf("no root span: %v", byName)
+	}
+	for _, w := range want {
+		sp := byName[w.span]
+		if sp == nil {
+			t.Fatalf("span %q missing: %v", w.span, byName)
+		}
+		if string(sp.TraceId) != string(root.TraceId) {
+			t.Errorf("span %q is in trace %x, not %x", w.span, sp.TraceId, root.TraceId)
+		}
+		if w.parent == "" {
+			if len(sp.ParentSpanId) != 0 {
+				t.Errorf("root span %q has parent %x", w.span, sp.ParentSpanId)
+			}
+			continue
+		}
+		p := byName[w.parent]
+		if string(sp.ParentSpanId) != string(p.SpanId) {
+			t.Errorf("span %q has parent %x, want %q (%x)", w.span, sp.ParentSpanId, w.parent, p.SpanId)
+		}
+		// A run whose parent is in another service is marked remote.
+		remote := rc.service[string(sp.SpanId)] != rc.service[string(p.SpanId)]
+		if got := sp.Flags&0x300 == 0x300; got != remote {
+			t.Errorf("span %q: is-remote %v, want %v (flags %#x)", w.span, got, remote, sp.Flags)
+		}
+	}
+}

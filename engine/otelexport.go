@@ -1,0 +1,322 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/instrumentation"
+	sdkresource "go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
+)
+
+// ErrSpansDropped is returned by SpanExporter.ExportSpans when the exporter
+// could not queue the batch; the exporter's Stats say why.
+var ErrSpansDropped = errors.New("spans dropped by the exporter")
+
+// SpanExporter is an sdk/trace SpanExporter that sends the spans of an
+// OpenTelemetry SDK pipeline through flowtel's span encoder and exporter:
+// ReadOnlySpan → encode.Span → OTLP bytes (encode.SpanEncoder) →
+// export.Exporter.Enqueue(export.Traces, buf, n).
+//
+// Spans are grouped by resource (the same *resource.Resource) and scope.
+// Attribute values keep their OTLP types; slices of scalars become OTLP
+// arrays; a heterogeneous slice or a map becomes its string form
+// (attribute.Value.Emit). Flags carry the W3C trace flags and the OTLP
+// is-remote bits of the parent (and of each link), as the OpenTelemetry
+// OTLP exporter writes them.
+//
+// ExportSpans may be called from several goroutines; calls are serialised.
+// Its scratch space is reused, so a warm exporter allocates only what the
+// SDK's accessors allocate (Resource.Attributes, slice values). Shutdown
+// stops accepting spans and flushes the exporter but does not shut it down:
+// the exporter may be shared (Engine.SpanExporter), and its owner shuts it
+// down.
+type SpanExporter struct {
+	mu     sync.Mutex
+	exp    *export.Exporter
+	enc    *encode.SpanEncoder
+	closed bool
+
+	groups []spanGroup
+	gid    []int
+	rs     []encode.ResourceSpans
+	scopes scratch[encode.ScopeSpans]
+	spans  scratch[encode.Span]
+	kvs    scratch[encode.KeyValue]
+	vals   scratch[encode.Value]
+	events scratch[encode.SpanEvent]
+	links  scratch[encode.SpanLink]
+}
+
+type spanGroup struct {
+	res   *sdkresource.Resource
+	scope instrumentation.Scope
+	n     int // spans in the group
+	next  int // fill position in the group's span slice
+	spans []encode.Span
+}
+
+// NewSpanExporter returns a SpanExporter that queues on exp.
+func NewSpanExporter(exp *export.Exporter) *SpanExporter {
+	return &SpanExporter{exp: exp, enc: encode.NewSpanEncoder()}
+}
+
+// SpanExporter returns a SpanExporter on the exporter of an engine made by
+// NewOTLP, and false for an engine with another sink.
+func (e *Engine) SpanExporter() (*SpanExporter, bool) {
+	if e.cfg.exporter == nil {
+		return nil, false
+	}
+	return NewSpanExporter(e.cfg.exporter), true
+}
+
+// InvalidUTF8 returns how many strings the encoder repaired.
+func (x *SpanExporter) InvalidUTF8() uint64 { return x.enc.InvalidUTF8() }
+
+// ExportSpans encodes spans and queues them. It returns ErrShutdown after
+// Shutdown and ErrSpansDropped when the exporter refused the batch (counted
+// in its Stats by reason); it never blocks unless the exporter's policy is
+// Block.
+func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return ErrShutdown
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if !x.exp.Enqueue(export.Traces, x.encodeSpans(spans), len(spans)) {
+		return ErrSpansDropped
+	}
+	return nil
+}
+
+// Shutdown stops accepting spans and waits until what was queued is sent
+// or counted as dropped. It is idempotent.
+func (x *SpanExporter) Shutdown(ctx context.Context) error {
+	x.mu.Lock()
+	x.closed = true
+	x.mu.Unlock()
+	return x.exp.ForceFlush(ctx)
+}
+
+// encodeSpans converts and encodes spans into a pooled buffer. Callers hold x.mu.
+func (x *SpanExporter) encodeSpans(spans []sdktrace.ReadOnlySpan) *bytebufferpool.ByteBuffer {
+	rs := x.convert(spans)
+	buf := encode.GetBuffer()
+	buf.B = x.enc.AppendSpans(buf.B[:0], rs)
+	x.reset()
+	return buf
+}
+
+// convert groups spans by resource and scope and converts them.
+func (x *SpanExporter) convert(spans []sdktrace.ReadOnlySpan) []encode.ResourceSpans {
+	x.gid = x.gid[:0]
+	for _, s := range spans {
+		res, scope := s.Resource(), s.InstrumentationScope()
+		g := -1
+		for i := range x.groups {
+			if x.groups[i].res == res && x.groups[i].scope == scope {
+				g = i
+				break
+			}
+		}
+		if g < 0 {
+			x.groups = append(x.groups, spanGroup{res: res, scope: scope})
+			g = len(x.groups) - 1
+		}
+		x.groups[g].n++
+		x.gid = append(x.gid, g)
+	}
+	for i := range x.groups {
+		x.groups[i].spans = x.spans.take(x.groups[i].n)
+	}
+	for i, s := range spans {
+		g := &x.groups[x.gid[i]]
+		x.convertSpan(&g.spans[g.next], s)
+		g.next++
+	}
+	// One ResourceSpans per resource, in first-seen order, holding its
+	// scopes in first-seen order.
+	x.rs = x.rs[:0]
+	for i := range x.groups {
+		res := x.groups[i].res
+		seen := false
+		scopes := 0
+		for k := range x.groups {
+			if x.groups[k].res == res {
+				seen = seen || k < i
+				scopes++
+			}
+		}
+		if seen {
+			continue
+		}
+		r := encode.ResourceSpans{ScopeSpans: x.scopes.take(scopes)}
+		if res != nil {
+			r.Attrs = x.convertAttrs(res.Attributes())
+			r.SchemaURL = res.SchemaURL()
+		}
+		j := 0
+		for k := i; k < len(x.groups); k++ {
+			g := &x.groups[k]
+			if g.res != res {
+				continue
+			}
+			r.ScopeSpans[j] = encode.ScopeSpans{
+				Scope:     encode.SpanScope{Name: g.scope.Name, Version: g.scope.Version, Attrs: x.convertAttrs(g.scope.Attributes.ToSlice())},
+				SchemaURL: g.scope.SchemaURL,
+				Spans:     g.spans,
+			}
+			j++
+		}
+		x.rs = append(x.rs, r)
+	}
+	return x.rs
+}
+
+// reset drops the references of the last batch so that spans are not kept
+// alive, and keeps the capacity.
+func (x *SpanExporter) reset() {
+	clear(x.groups)
+	x.groups = x.groups[:0]
+	clear(x.rs)
+	x.rs = x.rs[:0]
+	x.scopes.reset()
+	x.spans.reset()
+	x.kvs.reset()
+	x.vals.reset()
+	x.events.reset()
+	x.links.reset()
+}
+
+func spanFlags(sc, parent trace.SpanContext) uint32 {
+	f := uint32(sc.TraceFlags()) | encode.SpanFlagsHasIsRemote
+	if parent.IsRemote() {
+		f |= encode.SpanFlagsIsRemote
+	}
+	return f
+}
+
+func (x *SpanExporter) convertSpan(dst *encode.Span, s sdktrace.ReadOnlySpan) {
+	sc, parent := s.SpanContext(), s.Parent()
+	*dst = encode.Span{
+		TraceID:       encode.TraceID(sc.TraceID()),
+		SpanID:        encode.SpanID(sc.SpanID()),
+		TraceState:    sc.TraceState().String(),
+		Flags:         spanFlags(sc, parent),
+		Name:          s.Name(),
+		Kind:          encode.SpanKind(s.SpanKind()),
+		StartUnixNano: s.StartTime().UnixNano(),
+		EndUnixNano:   s.EndTime().UnixNano(),
+		Attrs:         x.convertAttrs(s.Attributes()),
+		DroppedAttrs:  uint32(s.DroppedAttributes()),
+		DroppedEvents: uint32(s.DroppedEvents()),
+		DroppedLinks:  uint32(s.DroppedLinks()),
+	}
+	if parent.SpanID().IsValid() {
+		dst.ParentSpanID = encode.SpanID(parent.SpanID())
+	}
+	if st := s.Status(); st.Code == codes.Error {
+		dst.Status, dst.StatusMessage = encode.StatusError, st.Description
+	} else if st.Code == codes.Ok {
+		dst.Status = encode.StatusOK
+	}
+	if evs := s.Events(); len(evs) > 0 {
+		dst.Events = x.events.take(len(evs))
+		for i, ev := range evs {
+			dst.Events[i] = encode.SpanEvent{TimeUnixNano: ev.Time.UnixNano(), Name: ev.Name,
+				Attrs: x.convertAttrs(ev.Attributes), DroppedAttrs: uint32(ev.DroppedAttributeCount)}
+		}
+	}
+	if ls := s.Links(); len(ls) > 0 {
+		dst.Links = x.links.take(len(ls))
+		for i, l := range ls {
+			lsc := l.SpanContext
+			flags := uint32(lsc.TraceFlags()) | encode.SpanFlagsHasIsRemote
+			if lsc.IsRemote() {
+				flags |= encode.SpanFlagsIsRemote
+			}
+			dst.Links[i] = encode.SpanLink{TraceID: encode.TraceID(lsc.TraceID()), SpanID: encode.SpanID(lsc.SpanID()),
+				TraceState: lsc.TraceState().String(), Flags: flags,
+				Attrs: x.convertAttrs(l.Attributes), DroppedAttrs: uint32(l.DroppedAttributeCount)}
+		}
+	}
+}
+
+func (x *SpanExporter) convertAttrs(kvs []attribute.KeyValue) []encode.KeyValue {
+	if len(kvs) == 0 {
+		return nil
+	}
+	out := x.kvs.take(len(kvs))
+	for i, kv := range kvs {
+		out[i] = x.convertKV(kv)
+	}
+	return out
+}
+
+func (x *SpanExporter) convertKV(kv attribute.KeyValue) encode.KeyValue {
+	out := encode.KeyValue{Key: string(kv.Key)}
+	v := kv.Value
+	switch v.Type() {
+	case attribute.BOOLSLICE:
+		s := v.AsBoolSlice()
+		out.IsArray, out.Array = true, x.vals.take(len(s))
+		for i, b := range s {
+			out.Array[i] = encode.BoolValue(b)
+		}
+	case attribute.INT64SLICE:
+		s := v.AsInt64Slice()
+		out.IsArray, out.Array = true, x.vals.take(len(s))
+		for i, n := range s {
+			out.Array[i] = encode.Int64Value(n)
+		}
+	case attribute.FLOAT64SLICE:
+		s := v.AsFloat64Slice()
+		out.IsArray, out.Array = true, x.vals.take(len(s))
+		for i, f := range s {
+			out.Array[i] = encode.Float64Value(f)
+		}
+	case attribute.STRINGSLICE:
+		s := v.AsStringSlice()
+		out.IsArray, out.Array = true, x.vals.take(len(s))
+		for i, str := range s {
+			out.Array[i] = encode.StringValue(str)
+		}
+	default:
+		out.Value = toAttr(kv).Value
+	}
+	return out
+}
+
+// scratch hands out sub-slices of a reused buffer. When the buffer is full a
+// larger one replaces it; slices already handed out keep the old one, so
+// they stay valid until reset.
+type scratch[T any] struct{ buf []T }
+
+func (a *scratch[T]) take(n int) []T {
+	if cap(a.buf)-len(a.buf) < n {
+		a.buf = make([]T, 0, max(2*cap(a.buf), n, 16))
+	}
+	l := len(a.buf)
+	a.buf = a.buf[:l+n]
+	return a.buf[l : l+n : l+n]
+}
+
+func (a *scratch[T]) reset() {
+	clear(a.buf)
+	a.buf = a.buf[:0]
+}
