@@ -93,7 +93,7 @@ func recordSDKSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 		res := resource.NewWithAttributes("https://opentelemetry.io/schemas/1.26.0",
 			attribute.String("service.name", svc), attribute.Int("replica", ri))
 		tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithResource(res),
-			sdktrace.WithSpanLimits(sdktrace.SpanLimits{AttributeCountLimit: 12, EventCountLimit: 3, LinkCountLimit: 2,
+			sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{AttributeCountLimit: 12, EventCountLimit: 3, LinkCountLimit: 2,
 				AttributePerEventCountLimit: 2, AttributePerLinkCountLimit: 2, AttributeValueLengthLimit: -1}))
 		tr1 := tp.Tracer("otelhttp", trace.WithInstrumentationVersion("0.1"), trace.WithSchemaURL("https://example.com/s"),
 			trace.WithInstrumentationAttributes(attribute.String("lib", "http")))

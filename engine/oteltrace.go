@@ -270,7 +270,7 @@ func toAttr(kv attribute.KeyValue) Attr {
 	case attribute.EMPTY:
 		return Attr{Key: k}
 	}
-	return String(k, kv.Value.Emit())
+	return String(k, kv.Value.String())
 }
 
 // toOTel converts a flowtel SpanContext; ts, when not empty, is its
