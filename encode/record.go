@@ -142,7 +142,13 @@ const (
 // entry of the run trace log. Slices point into storage owned by the
 // engine and are valid only during the Sink call that hands them out.
 type Node struct {
-	SpanID        SpanID
+	SpanID SpanID
+	// ParentSpanID is the parent of the node's span when it is not the
+	// run's span (a span nested in a node, from the OTel bridge); zero
+	// means the run's span.
+	ParentSpanID SpanID
+	// Kind is the span kind; zero means INTERNAL.
+	Kind          SpanKind
 	NodeID        string // "type:uuid", e.g. "llm:1"
 	NodeType      string
 	NodeName      string

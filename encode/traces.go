@@ -849,7 +849,7 @@ func (e *Encoder) sizeNodeSpan(r *Run, nd *Node) int {
 	// counts its repairs again, so InvalidUTF8 counts strings as written.
 	e.invalid += e.commonInvalid
 	e.dirty = e.commonDirty
-	n := e.sizeSpanHead(r, r.SpanID, len(nodeSpanPrefix)+e.strLen(nd.NodeID), nd.StartUnixNano, nd.EndUnixNano)
+	n := e.sizeSpanHead(r, nodeParent(r, nd), len(nodeSpanPrefix)+e.strLen(nd.NodeID), nd.StartUnixNano, nd.EndUnixNano)
 	n += e.commonSize +
 		e.sizeKVString(keyNodeID, nd.NodeID) +
 		e.sizeKVString(keyNodeType, nd.NodeType) +
@@ -881,12 +881,29 @@ func (e *Encoder) sizeNodeSpan(r *Run, nd *Node) int {
 	return e.endSpanSize(slot, n)
 }
 
+// nodeParent returns the parent of a node's span: its own when set
+// (nested spans from the OTel bridge), else the run's.
+func nodeParent(r *Run, nd *Node) SpanID {
+	if !nd.ParentSpanID.IsZero() {
+		return nd.ParentSpanID
+	}
+	return r.SpanID
+}
+
+// nodeKind returns the OTLP kind of a node's span, INTERNAL unless set.
+func nodeKind(nd *Node) byte {
+	if nd.Kind == SpanKindUnspecified || nd.Kind > SpanKindConsumer {
+		return spanKindInternal
+	}
+	return byte(nd.Kind)
+}
+
 // appendNodeSpan appends the node's span as a ScopeSpans.spans field.
 func (e *Encoder) appendNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	const f = fieldSpanAttrs
 	dst = appendLen1(dst, 2, e.beginSpanAppend())
-	dst = e.appendSpanHead(dst, r, nd.SpanID, r.SpanID, spanFlagsSampled|spanFlagsHasIsRemote,
-		spanKindInternal, nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+e.strLen(nd.NodeID))
+	dst = e.appendSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote,
+		nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+e.strLen(nd.NodeID))
 	dst = append(dst, nodeSpanPrefix...)
 	dst = e.appendStr(dst, nd.NodeID)
 	dst = append(dst, dst[e.commonFrom:e.commonTo]...) // written by appendRunSpan

@@ -208,6 +208,10 @@ func otlpGenRun(rng *rand.Rand, maxNodes int) *encode.Run {
 			nd.Next = append(nd.Next, otlpGenString(rng))
 		}
 		otlpGenID(rng, nd.SpanID[:])
+		if rng.IntN(4) == 0 { // nested under another span, as from the OTel bridge
+			otlpGenID(rng, nd.ParentSpanID[:])
+			nd.Kind = encode.SpanKind(rng.IntN(6))
+		}
 		r.Nodes = append(r.Nodes, nd)
 	}
 	return r
@@ -408,8 +412,15 @@ func (b *otlpRef) nodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 		StartTimeUnixNano: uint64(n.StartUnixNano),
 		EndTimeUnixNano:   uint64(n.EndUnixNano),
 	}
-	if r.SpanID != (encode.SpanID{}) { // a zero id is no parent
-		s.ParentSpanId = append([]byte(nil), r.SpanID[:]...)
+	parent := r.SpanID
+	if n.ParentSpanID != (encode.SpanID{}) {
+		parent = n.ParentSpanID
+	}
+	if parent != (encode.SpanID{}) { // a zero id is no parent
+		s.ParentSpanId = append([]byte(nil), parent[:]...)
+	}
+	if n.Kind != encode.SpanKindUnspecified {
+		s.Kind = tracepb.Span_SpanKind(n.Kind)
 	}
 	s.Attributes = append(b.common(r),
 		b.kvStr("node_id", n.NodeID), b.kvStr("node_type", n.NodeType), b.kvStr("node_name", n.NodeName),

@@ -81,6 +81,14 @@ func (h Node) SpanContext() SpanContext {
 	return SpanContext{TraceID: r.TraceID, SpanID: h.n.SpanID, TraceState: r.TraceState, Sampled: true}
 }
 
+// setShape sets the parent span (zero: the run's) and the span kind of a
+// node started by the OpenTelemetry bridge.
+func (h Node) setShape(parent encode.SpanID, kind encode.SpanKind) {
+	if n := h.live(); n != nil {
+		n.ParentSpanID, n.Kind = parent, kind
+	}
+}
+
 // Next records the ids of the nodes that follow this one.
 func (h Node) Next(ids ...string) {
 	n := h.live()

@@ -33,12 +33,10 @@ import (
 //     of the same engine becomes a Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType
 //     ("flowtel.node_type", default "span"). Start attributes become the
-//     node's Input, later SetAttributes its Output, and the span kind of a
-//     non-internal span is kept as config "span.kind".
-//   - encode.Node has no parent other than its run, so a span started under
-//     a node becomes a node of the same run: nested spans are flattened to
-//     the run (their OTLP parent is the run's span). The trace stays one
-//     connected tree; only the depth is lost.
+//     node's Input, later SetAttributes its Output.
+//   - A span started under a node becomes a node of the same run whose
+//     span's parent is that node's span (encode.Node.ParentSpanID), so the
+//     trace keeps its depth; the span kind is kept (encode.Node.Kind).
 //   - AddEvent adds an info log entry (event attributes are dropped and
 //     counted); RecordError adds the exception event of Node.RecordError
 //     but, as OpenTelemetry specifies, neither sets the status nor ends the
@@ -66,8 +64,8 @@ import (
 //   - RecordError ending the node (as Node.RecordError does): an
 //     instrumented library calls RecordError and then keeps using the span;
 //     the node would end early and every later call be a stale call.
-//   - Ignoring the flattening by dropping nested spans: the trace would lose
-//     the calls libraries make; flattening keeps them, one level up.
+//   - Flattening nested spans to the run: simpler records, but the trace
+//     loses the depth of the calls libraries make.
 
 // AttrNodeType is the start attribute that gives a bridged node its type.
 const AttrNodeType = "flowtel.node_type"
@@ -76,7 +74,7 @@ const AttrNodeType = "flowtel.node_type"
 type BridgeStats struct {
 	RunsStarted       uint64 // spans that started a run
 	NodesStarted      uint64 // spans that became nodes
-	Flattened         uint64 // spans whose parent was a node: made a node of its run
+	Nested            uint64 // spans whose parent was a node: a node of its run, child of that node
 	LinksDropped      uint64 // links given at start or by AddLink
 	EventAttrsDropped uint64 // attributes of events (AddEvent, RecordError options)
 }
@@ -89,7 +87,7 @@ type TracerProvider struct {
 	e      *Engine
 	tracer tracer
 
-	runs, nodes, flattened, links, eventAttrs atomic.Uint64
+	runs, nodes, nested, links, eventAttrs atomic.Uint64
 }
 
 // NewTracerProvider returns a TracerProvider recording into e.
@@ -112,7 +110,7 @@ func (p *TracerProvider) Stats() BridgeStats {
 	return BridgeStats{
 		RunsStarted:       p.runs.Load(),
 		NodesStarted:      p.nodes.Load(),
-		Flattened:         p.flattened.Load(),
+		Nested:            p.nested.Load(),
 		LinksDropped:      p.links.Load(),
 		EventAttrsDropped: p.eventAttrs.Load(),
 	}
@@ -188,8 +186,10 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 
 func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string, cfg *trace.SpanConfig) (context.Context, trace.Span) {
 	p := t.p
+	var parentID encode.SpanID
 	if !parent.node.isZero() {
-		p.flattened.Add(1)
+		p.nested.Add(1)
+		parentID = parent.node.SpanContext().SpanID
 	}
 	nodeType := "span"
 	for _, kv := range cfg.Attributes() {
@@ -205,9 +205,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			s.node.Input(toAttr(kv))
 		}
 	}
-	if k := cfg.SpanKind(); k != trace.SpanKindInternal && k != trace.SpanKindUnspecified {
-		s.node.Config(String("span.kind", k.String()))
-	}
+	s.node.setShape(parentID, encode.SpanKind(cfg.SpanKind()))
 	s.sc = toOTel(s.node.SpanContext(), parent.sc.TraceState())
 	if !s.sc.IsValid() { // past Limits.NodesPerRun: counted in the engine's Stats
 		s.ended = true

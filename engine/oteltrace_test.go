@@ -75,7 +75,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 		t.Fatalf("injected %+v, baggage %q", injected, out.Get("baggage"))
 	}
 
-	// A span under a node is flattened to the run.
+	// A span under a node is a node of the run, child of that node.
 	_, nested := tr.Start(cctx, "db.query")
 	nested.End()
 	call.End()
@@ -116,17 +116,17 @@ func TestBridgeRunAndNodes(t *testing.T) {
 	if v, _ := attrOf(n.Output, "tags"); v.Str() != `["a","b"]` {
 		t.Fatalf("output %v", n.Output)
 	}
-	if v, _ := attrOf(n.Config, "span.kind"); v.Str() != "client" {
-		t.Fatalf("config %v", n.Config)
+	if n.Kind != encode.SpanKindClient || n.ParentSpanID != (encode.SpanID{}) {
+		t.Fatalf("node kind %v parent %v", n.Kind, n.ParentSpanID)
 	}
 	if len(n.Events) != 2 || n.Events[0].Kind != encode.EventInfo || n.Events[0].Message != "first token" ||
 		n.Events[1].Kind != encode.EventException || n.Events[1].Message != "boom" || n.Events[1].Type != "*engine.testErr" {
 		t.Fatalf("events %+v", n.Events)
 	}
-	if nd := nodeByID(t, r, "db.query"); nd.NodeType != "span" || nd.Status == encode.StatusError {
+	if nd := nodeByID(t, r, "db.query"); nd.NodeType != "span" || nd.Status == encode.StatusError || nd.ParentSpanID != n.SpanID {
 		t.Fatalf("nested node %+v", nd)
 	}
-	if s := tp.Stats(); s != (BridgeStats{RunsStarted: 1, NodesStarted: 2, Flattened: 1, LinksDropped: 2, EventAttrsDropped: 1}) {
+	if s := tp.Stats(); s != (BridgeStats{RunsStarted: 1, NodesStarted: 2, Nested: 1, LinksDropped: 2, EventAttrsDropped: 1}) {
 		t.Fatalf("bridge stats %+v", s)
 	}
 	if s := e.Stats(); s.StaleCalls != 0 || s.NodesIncomplete != 0 {
