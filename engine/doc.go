@@ -60,6 +60,19 @@
 // RequestSeries and RecordRequest record latencies measured by the caller,
 // from any goroutine, with no allocation.
 //
+// # Propagation and OpenTelemetry
+//
+// ExtractHTTP, ExtractGRPC, InjectHTTP and InjectGRPC read and write W3C
+// traceparent, tracestate and baggage (internal/w3c); extraction allocates
+// nothing, and a malformed header is ignored and counted (Propagator,
+// Engine.PropagationStats). StartRunFromHTTP and StartRunFromGRPC make a run
+// join its caller's trace; Node.InjectHTTP hands the node's span to the
+// calls it makes. TracerProvider lets code instrumented with OpenTelemetry
+// record into the pipeline (a root span is a run, a span under a run or node
+// is a node); NewSpanExporter lets an OpenTelemetry SDK pipeline export
+// through flowtel's encoder and exporter. The bridge allocates: the Run and
+// Node API is the allocation-free path.
+//
 // # Rejected alternatives
 //
 //   - Records copied by value into the rings (DESIGN.md's first sketch): a

@@ -33,6 +33,7 @@ type Engine struct {
 	shutOnce sync.Once
 	shutErr  error // written by the pipeline before it closes done
 	metrics  *Metrics
+	prop     Propagator // counts the carriers StartRunFrom* read
 }
 
 // New returns a running engine. Invalid options return an error wrapping

@@ -312,20 +312,26 @@ func (p *Propagator) Stats() PropagationStats {
 // and returns the request's baggage. A malformed header is ignored and
 // returned as err for the caller to count; the run is started anyway.
 func (e *Engine) StartRunFromHTTP(h http.Header, info RunInfo) (Run, Baggage, error) {
-	sc, b, err := ExtractHTTP(h)
+	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
+	e.prop.count(sc, errs)
 	if sc.IsValid() {
 		info.Parent = sc
 	}
-	return e.StartRun(info), b, err
+	return e.StartRun(info), b, errs.first()
 }
 
 // StartRunFromGRPC is StartRunFromHTTP for the incoming metadata of a gRPC
 // server's ctx.
 func (e *Engine) StartRunFromGRPC(ctx context.Context, info RunInfo) (Run, Baggage, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	sc, b, err := ExtractGRPC(md)
+	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
+	e.prop.count(sc, errs)
 	if sc.IsValid() {
 		info.Parent = sc
 	}
-	return e.StartRun(info), b, err
+	return e.StartRun(info), b, errs.first()
 }
+
+// PropagationStats returns what StartRunFromHTTP and StartRunFromGRPC
+// extracted, and how many malformed headers they ignored.
+func (e *Engine) PropagationStats() PropagationStats { return e.prop.Stats() }

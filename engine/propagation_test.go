@@ -363,6 +363,9 @@ func TestStartRunFromCarrier(t *testing.T) {
 	if !errors.Is(err, ErrTraceParent) {
 		t.Fatalf("error %v", err)
 	}
+	if ps := e.PropagationStats(); ps.Extracted != 3 || ps.Joined != 2 || ps.TraceParentInvalid != 1 {
+		t.Fatalf("propagation stats %+v", ps)
+	}
 	run3.End(0, "")
 	run.End(0, "")
 	propFlush(t, e)
