@@ -3,6 +3,8 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"net"
 	"net/http"
 	"sync"
@@ -11,7 +13,6 @@ import (
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -20,7 +21,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
@@ -135,34 +135,14 @@ func (c *serviceC) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*
 	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
 
-// mdCarrier is gRPC metadata as an OpenTelemetry TextMapCarrier, as
-// otelgrpc builds it.
-type mdCarrier metadata.MD
-
-func (c mdCarrier) Get(k string) string {
-	if v := metadata.MD(c).Get(k); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-func (c mdCarrier) Set(k, v string) { metadata.MD(c).Set(k, v) }
-func (c mdCarrier) Keys() []string {
-	keys := make([]string, 0, len(c))
-	for k := range c {
-		keys = append(keys, k)
-	}
-	return keys
-}
-
 // TestThreeServices runs A → HTTP → B → gRPC → C on loopback, each service
 // with its own engine exporting to one real OTLP receiver, and checks that
 // the receiver gets one trace with the right parent for every span.
 //
 // A uses flowtel's API and carriers (Node.InjectHTTP). B is instrumented
-// the way otelhttp and otelgrpc instrument a service, through the
-// OpenTelemetry API on B's engine.TracerProvider: it extracts with
-// propagation.TraceContext and Baggage, starts a server span (a run) and a
-// client span (a node), and injects into the gRPC metadata. C extracts with
+// by the real otelhttp (server) and otelgrpc (client) on B's
+// engine.TracerProvider: its server span is a run that joins A's trace and
+// its client span a node of that run. C extracts with
 // Engine.StartRunFromGRPC.
 func TestThreeServices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -187,34 +167,30 @@ func TestThreeServices(t *testing.T) {
 	healthpb.RegisterHealthServer(cSrv, c)
 	go cSrv.Serve(cLis)
 	defer cSrv.Stop()
-	conn, err := grpc.NewClient(cLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	// B's client to C, instrumented by the real otelgrpc on B's engine.
+	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	tpB := engB.TracerProvider()
+	conn, err := grpc.NewClient(cLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tpB), otelgrpc.WithPropagators(prop))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
 	healthC := healthpb.NewHealthClient(conn)
 
-	// B: an HTTP server instrumented through the OpenTelemetry API.
-	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	tracerB := engB.TracerProvider().Tracer("otelhttp")
+	// B: an HTTP server instrumented by the real otelhttp on B's engine.
 	bMux := http.NewServeMux()
 	bMux.HandleFunc("POST /b", func(w http.ResponseWriter, r *http.Request) {
-		ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx, server := tracerB.Start(ctx, "POST /b", trace.WithSpanKind(trace.SpanKindServer))
-		defer server.End()
-		cctx, client := tracerB.Start(ctx, "grpc.health.v1.Health/Check", trace.WithSpanKind(trace.SpanKindClient))
-		md := metadata.MD{}
-		prop.Inject(cctx, mdCarrier(md))
-		_, err := healthC.Check(metadata.NewOutgoingContext(cctx, md), &healthpb.HealthCheckRequest{})
-		client.End()
+		_, err := healthC.Check(r.Context(), &healthpb.HealthCheckRequest{})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		fmt.Fprint(w, baggage.FromContext(ctx).Member("tenant").Value())
+		fmt.Fprint(w, baggage.FromContext(r.Context()).Member("tenant").Value())
 	})
+	bHandler := otelhttp.NewHandler(bMux, "POST /b", otelhttp.WithTracerProvider(tpB), otelhttp.WithPropagators(prop))
 	bLis := listen(t)
-	bSrv := &http.Server{Handler: bMux}
+	bSrv := &http.Server{Handler: bHandler}
 	go bSrv.Serve(bLis)
 	defer bSrv.Close()
 
