@@ -16,8 +16,9 @@
 // into the record on the caller's goroutine with no lock: the record has one
 // writer. Run.End pushes the run's record (a pointer) into the ring shard of
 // the caller's P; one pipeline goroutine drains the shards in batches, closes
-// nodes left open, orders the nodes, sums usage once, folds latencies into
-// metrics and hands batches to the Sink. Then the records are reused.
+// nodes left open, keeps the nodes in start order, sums usage once, folds
+// latencies into metrics and hands batches to the Sink. Then the records
+// are reused.
 //
 // # Concurrency
 //
@@ -27,6 +28,9 @@
 // nodes before their run: a node still open when its run ends is closed and
 // exported as incomplete. Handles stay safe after End: every call on them is
 // a no-op counted in Stats.StaleCalls, never a write into a reused record.
+// Each call claims its record with one compare-and-swap on a word that
+// packs the record's generation and state, so the pipeline never closes a
+// record (idle timeout, shutdown, its run's end) while its owner writes it.
 //
 // # Allocation
 //
@@ -82,8 +86,13 @@
 //   - One ring write per node: costs a second cursor update per node and
 //     makes the pipeline regroup nodes by run. Node spans leave when their
 //     run ends, which is also when Jaeger can show the whole trace.
-//   - A mutex per run for parallel StartNode: nodes are pushed on a
-//     lock-free list (one CAS), and the pipeline reverses it.
+//   - A mutex per run for parallel StartNode: a node takes the next index
+//     of its run with one atomic add, and its record lives in a chunk of
+//     the run record, allocated once and reused by the record's later runs.
+//   - sync.Pool for node records: the GC empties it, and under load
+//     newNodeRecord was 90% of the bytes allocated in BenchmarkCapture.
+//   - Separate generation and state words: a stale handle could read the
+//     old generation, sleep, and see the state of the record's next owner.
 //   - sync.Pool for runs: runs live in a fixed arena instead, which is also
 //     the registry the idle-timeout scan walks and the RunsInFlight bound.
 package engine

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,16 +25,18 @@ type Engine struct {
 	sink  Sink
 	stats stats
 
-	closed   atomic.Bool
-	pushing  paddedInt64 // Run.End calls inside ring.Push
-	ctl      chan ctlRequest
-	done     chan struct{}
-	stop     chan struct{} // closed by Shutdown
-	stopCtx  context.Context
-	shutOnce sync.Once
-	shutErr  error // written by the pipeline before it closes done
-	metrics  *Metrics
-	prop     Propagator // counts the carriers StartRunFrom* read
+	closed     atomic.Bool
+	pushing    stripedGauge              // Run.End calls inside ring.Push
+	dropped    atomic.Pointer[runRecord] // runs the ring dropped, for the pipeline to release
+	ctl        chan ctlRequest
+	done       chan struct{}
+	stop       chan struct{} // closed by Shutdown
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+	shutOnce   sync.Once
+	shutErr    error // written by the pipeline before it closes done
+	metrics    *Metrics
+	prop       Propagator // counts the carriers StartRunFrom* read
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -157,8 +160,17 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	if r.SID == "" && e.sid != nil {
 		r.setSID()
 	}
-	r.state.Store(stateOpen)
-	return Run{r: r, gen: r.gen.Load()}
+	gen := genOf(r.sw.Load())
+	r.sw.Store(packState(gen, stateOpen))
+	if e.closed.Load() && r.sw.CompareAndSwap(packState(gen, stateOpen), packState(gen+1, stateFree)) {
+		// Shutdown began meanwhile and its last sweep may have missed
+		// this run: refuse it rather than leave it in flight.
+		r.reset()
+		e.arena.push(idx)
+		e.stats.drop(DropShutdown, 1)
+		return Run{}
+	}
+	return Run{r: r, gen: gen}
 }
 
 // value applies Limits.ValueBytes to a string.
@@ -205,17 +217,32 @@ func (e *Engine) appendEvent(dst []encode.Event, t int64, kind encode.EventKind,
 	return append(dst, encode.Event{TimeUnixNano: t, Kind: kind, Message: e.value(msg)})
 }
 
-type paddedInt64 struct {
-	atomic.Int64
-	_ [56]byte
-}
-
 // push hands an ended run to the ring. Shutdown waits for pushes that
 // began before the ring closed, so none lands after the last drain.
 func (e *Engine) push(r *runRecord) {
-	e.pushing.Add(1)
+	g := e.pushing.Add(1)
 	e.ring.Push(r)
-	e.pushing.Add(-1)
+	g.Add(-1)
+}
+
+// appendException appends the exception event of err within
+// Limits.Events and returns err's message (cut to Limits.ValueBytes).
+func (e *Engine) appendException(dst []encode.Event, t int64, err error, dropped *uint32) ([]encode.Event, string) {
+	msg, typ := "<nil>", "<nil>"
+	if err != nil {
+		msg, typ = err.Error(), reflect.TypeOf(err).String()
+	}
+	msg = e.value(msg)
+	if len(dst) >= e.cfg.limits.Events {
+		*dropped++
+		e.stats.eventsDropped.Add(1)
+		return dst, msg
+	}
+	ev := encode.Event{TimeUnixNano: t, Kind: encode.EventException, Message: msg, Type: typ}
+	if e.cfg.stackTraces {
+		ev.Stacktrace = stack()
+	}
+	return append(dst, ev), msg
 }
 
 // onRingDrop is called by the ring for every run it could not keep.
@@ -231,27 +258,47 @@ func (e *Engine) onRingDrop(r *runRecord, reason ringbuf.Reason) {
 	default:
 		e.stats.drop(DropShutdown, spans)
 	}
-	e.release(r)
+	// The caller does not pay for the cleanup: the pipeline releases
+	// dropped runs on its next cycle.
+	for {
+		head := e.dropped.Load()
+		r.dropNext = head
+		if e.dropped.CompareAndSwap(head, r) {
+			return
+		}
+	}
+}
+
+// releaseDropped releases the runs the ring dropped. The pipeline takes
+// the whole list at once, so the list has no ABA problem.
+func (e *Engine) releaseDropped() {
+	for r := e.dropped.Swap(nil); r != nil; {
+		next := r.dropNext
+		r.dropNext = nil
+		e.release(r)
+		r = next
+	}
 }
 
 // release returns a run and its nodes for reuse. Every handle on them
-// becomes stale.
+// becomes stale. Only the pipeline goroutine calls it.
 func (e *Engine) release(r *runRecord) {
 	count := r.startedNodes()
 	for i := 0; i < count; i++ {
 		n := r.node(i)
-		n.gen.Add(1)
+		closeNode(n) // an owner still inside a node method finishes first
+		gen := genOf(n.sw.Load())
 		n.reset()
-		n.state.Store(stateFree)
+		n.sw.Store(packState(gen+1, stateFree))
 	}
 	if count > nodeKeepChunks*nodeChunkSize {
 		for i := nodeKeepChunks; i < len(r.chunks); i++ {
 			r.chunks[i].Store(nil)
 		}
 	}
-	r.gen.Add(1)
-	r.state.Store(stateFree)
+	gen := genOf(r.sw.Load())
 	r.reset()
+	r.sw.Store(packState(gen+1, stateFree))
 	e.arena.push(r.idx)
 }
 
@@ -295,7 +342,12 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutOnce.Do(func() {
 		e.closed.Store(true)
-		e.stopCtx = context.WithoutCancel(ctx)
+		// The shutdown goes on when ctx is cancelled, but keeps its
+		// deadline: the sink and exporter stop waiting at it.
+		e.stopCtx, e.stopCancel = context.WithoutCancel(ctx), func() {}
+		if d, ok := ctx.Deadline(); ok {
+			e.stopCtx, e.stopCancel = context.WithDeadline(e.stopCtx, d)
+		}
 		close(e.stop)
 		e.ring.Wake()
 	})

@@ -285,7 +285,8 @@ func TestMetricsRealMicroseconds(t *testing.T) {
 // concurrent requests (the original shared one label map).
 func TestMetricsConcurrentRunsOwnLabels(t *testing.T) {
 	const workers, per = 8, 200
-	e := newMetricsEngine(t)
+	// Block: every run must reach the metrics, none dropped by a full ring.
+	e := newMetricsEngine(t, WithOverflow(Block, time.Minute))
 	var wg sync.WaitGroup
 	for g := range workers {
 		wg.Go(func() {

@@ -1,8 +1,8 @@
 package engine
 
 import (
-	"reflect"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"unsafe"
 
@@ -16,10 +16,9 @@ const nodeInline = 8
 
 type nodeRecord struct {
 	encode.Node
-	e     *Engine
-	run   *runRecord // fixed: a node record belongs to one run record
-	gen   atomic.Uint32
-	state atomic.Uint32
+	e   *Engine
+	run *runRecord    // fixed: a node record belongs to one run record
+	sw  atomic.Uint64 // generation and state: see stateFree
 
 	in, out, cfg [nodeInline]encode.Attr
 	events       [4]encode.Event
@@ -42,7 +41,11 @@ func (n *nodeRecord) reset() {
 	clear(n.Next)
 	in, out, cfg, ev, next := n.Input[:0], n.Output[:0], n.Config[:0], n.Events[:0], n.Next[:0]
 	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next}
-	n.bytes = n.bytes[:0]
+	if cap(n.bytes) > 64<<10 {
+		n.bytes = nil // one huge Bytes value does not pin its copy forever
+	} else {
+		n.bytes = n.bytes[:0]
+	}
 }
 
 // Node is a handle on one node execution. The zero Node is a no-op handle.
@@ -54,48 +57,61 @@ type Node struct {
 	gen uint32
 }
 
-func (h Node) live() *nodeRecord {
+// begin claims the record for a write if the handle still owns it and it
+// is open, counting a stale call otherwise. done(gen) releases the claim.
+func (h Node) begin() *nodeRecord {
 	n := h.n
 	if n == nil {
 		return nil
 	}
-	if n.gen.Load() != h.gen || n.state.Load() != stateOpen {
+	if !n.sw.CompareAndSwap(packState(h.gen, stateOpen), packState(h.gen, stateBusy)) {
 		n.e.stats.staleCalls.Add(1)
 		return nil
 	}
 	return n
 }
 
+func (n *nodeRecord) done(gen uint32) { n.sw.Store(packState(gen, stateOpen)) }
+
 // IsRecording reports whether the node is open.
 func (h Node) IsRecording() bool {
-	return h.n != nil && h.n.gen.Load() == h.gen && h.n.state.Load() == stateOpen
+	return h.n != nil && h.n.sw.Load() == packState(h.gen, stateOpen)
 }
 
 // SpanContext returns the node's span context, the parent to hand to the
 // calls the node makes.
 func (h Node) SpanContext() SpanContext {
-	if !h.IsRecording() {
+	n := h.begin()
+	if n == nil {
 		return SpanContext{}
 	}
-	r := h.n.run
-	return SpanContext{TraceID: r.TraceID, SpanID: h.n.SpanID, TraceState: r.TraceState, Sampled: true}
+	defer n.done(h.gen)
+	r := n.run
+	return SpanContext{TraceID: r.TraceID, SpanID: n.SpanID, TraceState: r.TraceState, Sampled: true}
 }
+
+// runHandle returns a handle on the node's run.
+func (n *nodeRecord) runHandle() Run { return Run{r: n.run, gen: genOf(n.run.sw.Load())} }
 
 // setShape sets the parent span (zero: the run's) and the span kind of a
 // node started by the OpenTelemetry bridge.
 func (h Node) setShape(parent encode.SpanID, kind encode.SpanKind) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.ParentSpanID, n.Kind = parent, kind
+		n.done(h.gen)
 	}
 }
 
 // Next records the ids of the nodes that follow this one.
 func (h Node) Next(ids ...string) {
-	n := h.live()
+	n := h.begin()
 	if n == nil {
 		return
 	}
 	for _, id := range ids {
+		if slices.Contains(n.Next, id) {
+			continue // next_log_ids is a set
+		}
 		if n.attrCount() >= n.e.cfg.limits.Attrs {
 			n.DroppedAttrs++
 			n.e.stats.attrsDropped.Add(1)
@@ -103,6 +119,7 @@ func (h Node) Next(ids ...string) {
 		}
 		n.Next = append(n.Next, n.e.value(id))
 	}
+	n.done(h.gen)
 }
 
 // appendAttrs appends attrs to dst within Limits.Attrs. The common case,
@@ -144,58 +161,68 @@ func (n *nodeRecord) attrCount() int {
 
 // Input adds input values.
 func (h Node) Input(attrs ...Attr) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Input = n.appendAttrs(n.Input, attrs)
+		n.done(h.gen)
 	}
 }
 
 // Output adds output values.
 func (h Node) Output(attrs ...Attr) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Output = n.appendAttrs(n.Output, attrs)
+		n.done(h.gen)
 	}
 }
 
 // Config adds configuration values.
 func (h Node) Config(attrs ...Attr) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Config = n.appendAttrs(n.Config, attrs)
+		n.done(h.gen)
 	}
 }
 
 // Usage sets the node's token usage; the run sums it when it ends.
 func (h Node) Usage(u Usage) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Node.Usage, n.HasUsage = u, true
+		n.done(h.gen)
 	}
 }
 
 // LLMOutput sets an LLM node's output text.
 func (h Node) LLMOutput(s string) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Node.LLMOutput = n.e.value(s)
+		n.done(h.gen)
 	}
 }
 
 // FirstFrame records that the node streamed its first output now. Only the
 // first call counts.
 func (h Node) FirstFrame() {
-	if n := h.live(); n != nil && n.FirstFrameUnixNano == 0 {
-		n.FirstFrameUnixNano = n.now()
+	if n := h.begin(); n != nil {
+		if n.FirstFrameUnixNano == 0 {
+			n.FirstFrameUnixNano = n.now()
+		}
+		n.done(h.gen)
 	}
 }
 
 // Info adds an info log entry (span event "INFO").
 func (h Node) Info(msg string) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventInfo, msg, &n.DroppedEvents)
+		n.done(h.gen)
 	}
 }
 
 // Error adds an error log entry (span event "ERROR", span attribute error=true).
 func (h Node) Error(msg string) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventError, msg, &n.DroppedEvents)
+		n.done(h.gen)
 	}
 }
 
@@ -203,45 +230,29 @@ func (h Node) Error(msg string) {
 // error (running_status false) and ends the node. It allocates what
 // err.Error() allocates, and the stack when WithStackTraces is on.
 func (h Node) RecordError(err error) {
-	n := h.live()
+	n := h.begin()
 	if n == nil {
 		return
 	}
-	msg, typ := "<nil>", "<nil>"
-	if err != nil {
-		msg, typ = err.Error(), reflect.TypeOf(err).String()
-	}
-	msg = n.e.value(msg)
 	mono := n.e.mono()
-	if len(n.Events) < n.e.cfg.limits.Events {
-		ev := encode.Event{TimeUnixNano: n.run.wall(mono), Kind: encode.EventException, Message: msg, Type: typ}
-		if n.e.cfg.stackTraces {
-			ev.Stacktrace = stack()
-		}
-		n.Events = append(n.Events, ev)
-	} else {
-		n.DroppedEvents++
-		n.e.stats.eventsDropped.Add(1)
-	}
+	var msg string
+	n.Events, msg = n.e.appendException(n.Events, n.run.wall(mono), err, &n.DroppedEvents)
 	n.Status, n.StatusMessage = encode.StatusError, msg
-	n.end(mono)
+	n.end(h.gen, mono)
 }
 
 // End ends the node. A second End is a counted no-op.
 func (h Node) End() {
-	if n := h.live(); n != nil {
-		n.end(n.e.mono())
+	if n := h.begin(); n != nil {
+		n.end(h.gen, n.e.mono())
 	}
 }
 
-func (n *nodeRecord) end(mono int64) {
-	if !n.state.CompareAndSwap(stateOpen, stateEnding) {
-		n.e.stats.staleCalls.Add(1)
-		return
-	}
+// end finishes a node claimed by begin: the claim is released as ended.
+func (n *nodeRecord) end(gen uint32, mono int64) {
 	n.EndUnixNano = n.run.wall(mono)
-	n.run.lastActive.Store(mono)
-	n.state.Store(stateEnded)
+	n.run.touch(mono)
+	n.sw.Store(packState(gen, stateEnded))
 }
 
 // now reads the clock once and returns wall nanoseconds, marking activity.

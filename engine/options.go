@@ -152,8 +152,9 @@ func WithOverflow(p Policy, timeout time.Duration) Option {
 	return optionFunc(func(c *config) { c.policy, c.blockTimeout = p, timeout })
 }
 
-// WithBatch sets how many spans the pipeline hands the sink at most per call,
-// and how long it waits before handing over a partial batch.
+// WithBatch sets how many spans the pipeline gathers before it hands them
+// to the sink, and how old a partial batch may grow before it is handed
+// over anyway (the latency bound of a quiet engine).
 func WithBatch(spans int, interval time.Duration) Option {
 	return optionFunc(func(c *config) { c.batchSpans, c.flushInterval = spans, interval })
 }

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -307,7 +306,7 @@ func ContextWithNode(ctx context.Context, node Node) context.Context {
 	s := &bridgeSpan{node: node}
 	if node.n != nil {
 		r := node.n.run
-		s.e, s.run = r.e, Run{r: r, gen: r.gen.Load()}
+		s.e, s.run = r.e, node.n.runHandle()
 	}
 	s.sc = toOTel(node.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
@@ -533,58 +532,44 @@ func (s *bridgeSpan) TracerProvider() trace.TracerProvider {
 // holds its mutex), like the public methods.
 
 func (h Node) setStatus(code encode.StatusCode, msg string) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		n.Status, n.StatusMessage = code, n.e.value(msg)
+		n.done(h.gen)
 	}
 }
 
 func (h Node) rename(name string) {
-	if n := h.live(); n != nil {
+	if n := h.begin(); n != nil {
 		name = n.e.value(name)
 		n.NodeID, n.NodeName = name, name
+		n.done(h.gen)
 	}
 }
 
 func (h Run) setFlowID(name string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.FlowID = r.e.value(name)
+		r.done()
 	}
 }
 
 func (h Run) setStatusOK() {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.Status = encode.StatusOK
+		r.done()
 	}
-}
-
-// exception builds the exception event of err at wall time t.
-func exception(e *Engine, t int64, err error) encode.Event {
-	return encode.Event{TimeUnixNano: t, Kind: encode.EventException,
-		Message: e.value(err.Error()), Type: reflect.TypeOf(err).String()}
 }
 
 func (h Node) recordException(err error) {
-	n := h.live()
-	if n == nil {
-		return
+	if n := h.begin(); n != nil {
+		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
+		n.done(h.gen)
 	}
-	if len(n.Events) >= n.e.cfg.limits.Events {
-		n.DroppedEvents++
-		n.e.stats.eventsDropped.Add(1)
-		return
-	}
-	n.Events = append(n.Events, exception(n.e, n.now(), err))
 }
 
 func (h Run) recordException(err error) {
-	r := h.live()
-	if r == nil {
-		return
+	if r := h.begin(); r != nil {
+		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
+		r.done()
 	}
-	if len(r.Events) >= r.e.cfg.limits.Events {
-		r.DroppedEvents++
-		r.e.stats.eventsDropped.Add(1)
-		return
-	}
-	r.Events = append(r.Events, exception(r.e, r.now(), err))
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/export"
@@ -88,6 +89,7 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 		o.apply(&c)
 	}
 	res := c.resource
+	res.Attrs = slices.Clip(res.Attrs) // appending must not write into the caller's slice
 	if res.ServiceName == "flowtel" && cfg.ServiceName != "" {
 		res.ServiceName = cfg.ServiceName
 	}
@@ -100,7 +102,7 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option set one.
 		extra = append(extra, optionFunc(func(c *config) { c.metrics.Interval = iv }))
 	}
-	e, err := New(append(opts, extra...)...)
+	e, err := New(slices.Concat(opts, extra)...)
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(context.Background()))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -18,12 +19,13 @@ const (
 
 // pipeline is the state of the one goroutine that drains the rings.
 type pipeline struct {
-	e        *Engine
-	drained  []*runRecord
-	batch    []*runRecord
-	runs     []*encode.Run
-	spans    int
-	lastReap int64
+	e          *Engine
+	drained    []*runRecord
+	batch      []*runRecord
+	runs       []*encode.Run
+	spans      int
+	batchStart int64 // monotonic time the first run of the batch arrived
+	lastReap   int64
 }
 
 func (e *Engine) loop() {
@@ -38,6 +40,7 @@ func (e *Engine) loop() {
 		select {
 		case <-e.stop:
 			e.shutErr = p.shutdown(e.stopCtx)
+			e.stopCancel()
 			p.failPending()
 			return
 		case req := <-e.ctl:
@@ -45,25 +48,29 @@ func (e *Engine) loop() {
 			continue
 		default:
 		}
-		if p.drainOnce() == 0 {
-			p.exportBatch()
-			p.reap(e.mono(), false)
-			// Park until a shard fills to WakeAt, a control request wakes
-			// us, or the flush interval passes.
-			e.waitForWork()
+		if p.drainOnce() > 0 {
+			continue
 		}
+		// The rings are empty. A partial batch leaves once it is
+		// flushInterval old; until then, park until a shard fills to
+		// WakeAt, a control request wakes us, or the batch is due.
+		wait := e.cfg.flushInterval
+		if len(p.batch) > 0 {
+			age := time.Duration(e.mono() - p.batchStart)
+			if age >= e.cfg.flushInterval {
+				p.exportBatch()
+			} else {
+				wait -= age
+			}
+		}
+		e.ring.Wait(wait)
 	}
-}
-
-// waitForWork parks the pipeline on the ring, returning early for a
-// control request.
-func (e *Engine) waitForWork() {
-	e.ring.Wait(e.cfg.flushInterval)
 }
 
 // drainOnce moves what the rings hold into batches and returns how many
 // runs it took.
 func (p *pipeline) drainOnce() int {
+	p.e.releaseDropped()
 	p.drained = p.e.ring.Drain(p.drained[:0], cap(p.drained))
 	for _, r := range p.drained {
 		p.add(r, "")
@@ -105,12 +112,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	var usage encode.Usage
 	for i := 0; i < count; i++ {
 		n := r.node(i)
-		if !n.state.CompareAndSwap(stateOpen, stateClosed) {
-			for n.state.Load() == stateEnding {
-				// The owner is inside End: wait for its last store.
-				time.Sleep(time.Microsecond)
-			}
-		} else {
+		if closeNode(n) {
 			n.Incomplete = true
 			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
 			n.EndUnixNano = r.EndUnixNano
@@ -124,12 +126,33 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
+	if len(p.batch) == 0 {
+		p.batchStart = e.mono()
+	}
 	p.batch = append(p.batch, r)
 	p.runs = append(p.runs, &r.Run)
 	p.spans += 1 + count
 	e.metrics.observeRun(&r.Run)
 	if p.spans >= e.cfg.batchSpans {
 		p.exportBatch()
+	}
+}
+
+// closeNode waits out an owner inside a node method and closes the node
+// if its owner never ended it, reporting whether it did.
+func closeNode(n *nodeRecord) bool {
+	for {
+		w := n.sw.Load()
+		switch stateOf(w) {
+		case stateOpen:
+			if n.sw.CompareAndSwap(w, packState(genOf(w), stateClosed)) {
+				return true
+			}
+		case stateBusy:
+			runtime.Gosched() // the owner is inside a method: a few ns
+		default:
+			return false
+		}
 	}
 }
 
@@ -166,21 +189,38 @@ func (p *pipeline) reap(mono int64, all bool) {
 	}
 	for i := range e.arena.slots {
 		r := e.arena.slots[i].Load()
-		if r == nil || r.state.Load() != stateOpen {
+		if r == nil {
 			continue
 		}
-		if !all && mono-r.lastActive.Load() < idle {
-			continue
-		}
-		if r.state.CompareAndSwap(stateOpen, stateClosed) {
-			p.add(r, msg)
+		for {
+			w := r.sw.Load()
+			if stateOf(w) != stateOpen || (!all && mono-r.lastActive.Load() < idle) {
+				break
+			}
+			if w&writerMask != 0 {
+				if !all {
+					break // its owner is writing: not idle, look again next time
+				}
+				runtime.Gosched()
+				continue
+			}
+			if r.sw.CompareAndSwap(w, packState(genOf(w), stateClosed)) {
+				p.add(r, msg)
+				break
+			}
 		}
 	}
 }
 
-// flush drains the rings, exports the batch and flushes the sink.
+// flush drains what the rings held when it was asked, exports the batch
+// and flushes the sink. Runs ended during the flush may wait for the next.
 func (p *pipeline) flush(ctx context.Context) error {
-	for p.drainOnce() > 0 {
+	for left := p.e.ring.Len(); left > 0; {
+		k := p.drainOnce()
+		if k == 0 {
+			break
+		}
+		left -= k
 	}
 	p.exportBatch()
 	return p.e.sink.ForceFlush(ctx)
@@ -205,12 +245,13 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	e.ring.Close()
 	// A push that began before Close may still store its run: wait for
 	// it. Pushes that begin later see the ring closed and count a drop.
-	for e.pushing.Load() != 0 {
+	for e.pushing.Sum() != 0 {
 		time.Sleep(10 * time.Microsecond)
 	}
 	for p.drainOnce() > 0 {
 	}
 	p.reap(e.mono(), true)
 	p.exportBatch()
+	e.releaseDropped()
 	return errors.Join(e.metrics.shutdown(ctx), e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
 }

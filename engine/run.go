@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -8,16 +9,34 @@ import (
 	"github.com/flowtel/flowtel/encode"
 )
 
-// Record states. A record is open while its owner writes it; ending while
-// End writes its last fields; ended once handed on; closed when the
-// pipeline closed it for its owner (idle timeout, shutdown, run end).
+// Record states. A record is open while its owner may write it; busy
+// while a node's owner writes it; ending while End writes the last fields;
+// ended once handed on; closed when the pipeline closed it for its owner
+// (idle timeout, shutdown, run end).
+//
+// A record's state word packs its generation (high 32 bits, bumped on
+// every reuse), its state (8 bits) and, for runs, the number of callers
+// writing it (low 24 bits). One compare-and-swap checks that a handle
+// still owns the record and claims it, so a stale handle never writes into
+// a reused record and the pipeline never closes a record while its owner
+// writes: it waits for a busy node, and a run with writers.
 const (
-	stateFree uint32 = iota
+	stateFree uint64 = iota
 	stateOpen
+	stateBusy
 	stateEnding
 	stateEnded
 	stateClosed
 )
+
+const (
+	stateShift = 24
+	writerMask = 1<<stateShift - 1
+)
+
+func packState(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state<<stateShift }
+func stateOf(w uint64) uint64                   { return w >> stateShift & 0xff }
+func genOf(w uint64) uint32                     { return uint32(w >> 32) }
 
 // SpanContext identifies a span across process boundaries.
 type SpanContext struct {
@@ -54,11 +73,11 @@ const runInline = 4
 
 type runRecord struct {
 	encode.Run
-	e     *Engine
-	idx   int
-	gen   atomic.Uint32
-	state atomic.Uint32
+	e   *Engine
+	idx int
+	sw  atomic.Uint64 // generation, state and writers: see stateFree
 
+	dropNext   *runRecord // in Engine.dropped
 	startMono  int64
 	lastActive atomic.Int64
 	// chunks hold the run's node records by start index. Records stay with
@@ -117,89 +136,111 @@ type Run struct {
 	gen uint32
 }
 
-// live returns the record if the handle still owns it and it is open.
-func (h Run) live() *runRecord {
+// begin claims the record for a write if the handle still owns it and
+// it is open, counting a stale call otherwise. done releases the claim.
+func (h Run) begin() *runRecord {
 	r := h.r
 	if r == nil {
 		return nil
 	}
-	if r.gen.Load() != h.gen || r.state.Load() != stateOpen {
-		r.e.stats.staleCalls.Add(1)
-		return nil
+	for {
+		w := r.sw.Load()
+		if genOf(w) != h.gen || stateOf(w) != stateOpen {
+			r.e.stats.staleCalls.Add(1)
+			return nil
+		}
+		if r.sw.CompareAndSwap(w, w+1) {
+			return r
+		}
 	}
-	return r
 }
+
+func (r *runRecord) done() { r.sw.Add(^uint64(0)) }
 
 // IsRecording reports whether the run is open: started, accepted and not ended.
 func (h Run) IsRecording() bool {
-	return h.r != nil && h.r.gen.Load() == h.gen && h.r.state.Load() == stateOpen
+	if h.r == nil {
+		return false
+	}
+	w := h.r.sw.Load()
+	return genOf(w) == h.gen && stateOf(w) == stateOpen
 }
 
 // SID returns the run's SID. The string lives in the run's record: it is
 // valid until the run is ended; strings.Clone it to keep it longer.
 func (h Run) SID() string {
-	if !h.IsRecording() {
+	r := h.begin()
+	if r == nil {
 		return ""
 	}
-	return h.r.SID
+	defer r.done()
+	return r.SID
 }
 
 // SpanContext returns the run's trace and span ids.
 func (h Run) SpanContext() SpanContext {
-	if !h.IsRecording() {
+	r := h.begin()
+	if r == nil {
 		return SpanContext{}
 	}
-	return SpanContext{TraceID: h.r.TraceID, SpanID: h.r.SpanID, TraceState: h.r.TraceState, Sampled: true}
+	defer r.done()
+	return SpanContext{TraceID: r.TraceID, SpanID: r.SpanID, TraceState: r.TraceState, Sampled: true}
 }
 
 // Answer sets the run's answer.
 func (h Run) Answer(s string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.Answer = r.e.value(s)
+		r.done()
 	}
 }
 
 // Srv adds a key and value to the run's srv map.
 func (h Run) Srv(key, value string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.Srv = r.e.appendAttr(r.Srv, String(key, value), &r.DroppedAttrs)
+		r.done()
 	}
 }
 
 // SrvTag adds a key and value to the run's srv_tag map.
 func (h Run) SrvTag(key, value string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.SrvTag = r.e.appendAttr(r.SrvTag, String(key, value), &r.DroppedAttrs)
+		r.done()
 	}
 }
 
 // SetAttributes adds attributes to the run's span.
 func (h Run) SetAttributes(attrs ...Attr) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		for _, a := range attrs {
 			r.Attrs = r.e.appendAttr(r.Attrs, a, &r.DroppedAttrs)
 		}
+		r.done()
 	}
 }
 
 // Info adds an info log entry to the run.
 func (h Run) Info(msg string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.Events = r.e.appendEvent(r.Events, r.now(), encode.EventInfo, msg, &r.DroppedEvents)
+		r.done()
 	}
 }
 
 // Error adds an error log entry to the run.
 func (h Run) Error(msg string) {
-	if r := h.live(); r != nil {
+	if r := h.begin(); r != nil {
 		r.Events = r.e.appendEvent(r.Events, r.now(), encode.EventError, msg, &r.DroppedEvents)
+		r.done()
 	}
 }
 
 // now reads the clock once and returns wall nanoseconds, marking activity.
 func (r *runRecord) now() int64 {
 	mono := r.e.mono()
-	r.lastActive.Store(mono)
+	r.touch(mono)
 	return r.wall(mono)
 }
 
@@ -207,19 +248,31 @@ func (r *runRecord) now() int64 {
 // pipeline sums the nodes' usage into the run once and exports it. A second
 // End is a counted no-op.
 func (h Run) End(code int, message string) {
-	r := h.live()
+	r := h.r
 	if r == nil {
 		return
 	}
-	mono := r.e.mono()
-	if !r.state.CompareAndSwap(stateOpen, stateEnding) {
-		r.e.stats.staleCalls.Add(1)
-		return
+	for {
+		w := r.sw.Load()
+		if genOf(w) != h.gen || stateOf(w) != stateOpen {
+			r.e.stats.staleCalls.Add(1)
+			return
+		}
+		if w&writerMask != 0 {
+			// A parallel branch is inside StartNode: let it finish, so
+			// that its node is in the run or refused, never half in.
+			runtime.Gosched()
+			continue
+		}
+		if r.sw.CompareAndSwap(w, packState(h.gen, stateEnding)) {
+			break
+		}
 	}
+	mono := r.e.mono()
 	r.EndUnixNano = r.wall(mono)
 	r.Code = int64(code)
 	r.Message = r.e.value(message)
-	r.state.Store(stateEnded)
+	r.sw.Store(packState(h.gen, stateEnded))
 	r.e.push(r)
 }
 
@@ -227,10 +280,11 @@ func (h Run) End(code int, message string) {
 // (e.g. "llm:1"). Past Limits.NodesPerRun it returns a no-op Node and
 // counts the drop.
 func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
-	r := h.live()
+	r := h.begin()
 	if r == nil {
 		return Node{}
 	}
+	defer r.done()
 	e := r.e
 	e.stats.accepted.Add(1)
 	i := int(r.nodeCount.Add(1)) - 1
@@ -239,13 +293,23 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 		return Node{}
 	}
 	n := r.nodeSlot(i)
+	gen := genOf(n.sw.Load())
 	mono := e.mono()
 	n.SpanID = newSpanID()
 	n.NodeID, n.NodeType, n.NodeName = nodeID, nodeType, nodeName
 	n.StartUnixNano = r.wall(mono)
-	r.lastActive.Store(mono)
-	n.state.Store(stateOpen)
-	return Node{n: n, gen: n.gen.Load()}
+	r.touch(mono)
+	n.sw.Store(packState(gen, stateOpen))
+	return Node{n: n, gen: gen}
+}
+
+// touch records activity for the idle timeout. It stores only when the
+// last store is older than the reaper can tell apart, so that parallel
+// branches do not bounce the run's cache line on every event.
+func (r *runRecord) touch(mono int64) {
+	if mono-r.lastActive.Load() > int64(time.Millisecond) {
+		r.lastActive.Store(mono)
+	}
 }
 
 // nodeSlot returns the record for node index i, allocating it (and its
@@ -278,7 +342,7 @@ func (r *runRecord) startedNodes() int {
 func (r *runRecord) node(i int) *nodeRecord {
 	for {
 		if c := r.chunks[i/nodeChunkSize].Load(); c != nil {
-			if n := c[i%nodeChunkSize].Load(); n != nil && n.state.Load() != stateFree {
+			if n := c[i%nodeChunkSize].Load(); n != nil && stateOf(n.sw.Load()) != stateFree {
 				return n
 			}
 		}

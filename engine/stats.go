@@ -80,6 +80,31 @@ func (c *counter) Load() uint64 {
 	return t
 }
 
+type paddedInt64 struct {
+	atomic.Int64
+	_ [56]byte
+}
+
+// stripedGauge is a signed count spread over P-indexed stripes. Add
+// returns the stripe it changed, so that a matching decrement can go to
+// the same stripe even if the goroutine moved. Sum is exact whenever no
+// Add runs; while Adds run, a +1 whose -1 is pending keeps it non-zero.
+type stripedGauge struct{ s [counterStripes]paddedInt64 }
+
+func (g *stripedGauge) Add(n int64) *paddedInt64 {
+	p := &g.s[pin.ID()&(counterStripes-1)]
+	p.Add(n)
+	return p
+}
+
+func (g *stripedGauge) Sum() int64 {
+	var t int64
+	for i := range g.s {
+		t += g.s[i].Load()
+	}
+	return t
+}
+
 // stats holds the engine's counters. Rare events use plain atomics.
 type stats struct {
 	accepted        counter

@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+)
+
+// These tests run owners that keep writing while the pipeline closes
+// their records (shutdown, idle timeout, the run's end). Under -race they
+// prove that no write lands in a record being exported or reused; without
+// it they check the accounting.
+
+func TestOwnerWritesDuringShutdown(t *testing.T) {
+	for round := 0; round < 20; round++ {
+		sink := &MemorySink{}
+		e, err := New(WithSink(sink), WithBatch(16, time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					run := e.StartRun(RunInfo{FlowID: "f"})
+					for i := 0; i < 3; i++ {
+						run.Answer("a")
+						run.Info("i")
+						n := run.StartNode("a:1", "a", "a")
+						n.Input(Int("i", i))
+						n.Info("x")
+						n.End()
+					}
+					run.End(0, "")
+				}
+			}()
+		}
+		time.Sleep(2 * time.Millisecond)
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		close(stop)
+		wg.Wait()
+		s := e.Stats()
+		checkIdentity(t, s)
+		if s.InFlight != 0 {
+			t.Fatalf("round %d: in flight after shutdown: %+v", round, s)
+		}
+	}
+}
+
+func TestNodeWritesWhileRunEnds(t *testing.T) {
+	sink := &MemorySink{}
+	e, err := New(WithSink(sink), WithBatch(16, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 200; round++ {
+		run := e.StartRun(RunInfo{})
+		n := run.StartNode("branch:1", "tool", "slow branch")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := 0; i < 50; i++ {
+				n.Input(Int("i", i)) // stale once the run has closed the node
+				n.Info("still working")
+			}
+			n.End()
+		}()
+		run.End(0, "")
+		<-done
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkIdentity(t, s)
+	runs := sink.Runs()
+	if s.InFlight != 0 || len(runs) != 200 {
+		t.Fatalf("stats %+v, %d runs", s, len(runs))
+	}
+	for _, r := range runs {
+		n := r.Nodes[0]
+		if n.Incomplete != (n.Status != 0) {
+			t.Fatalf("node %+v", n)
+		}
+	}
+}
+
+func TestStartNodeRacesEnd(t *testing.T) {
+	e, err := New(WithSink(&MemorySink{}), WithBatch(16, time.Millisecond), WithLimits(Limits{RunsInFlight: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := 0; round < 500; round++ {
+		run := e.StartRun(RunInfo{})
+		var wg sync.WaitGroup
+		for g := 0; g < 3; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				run.StartNode("n:1", "n", "n").End()
+			}()
+		}
+		run.End(0, "") // races the branches: each node is in this run or refused
+		wg.Wait()
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkIdentity(t, s)
+	if s.InFlight != 0 {
+		t.Fatalf("in flight after shutdown: %+v", s)
+	}
+}
