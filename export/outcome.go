@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
@@ -99,7 +100,7 @@ func ClassifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		}
 	}
 	if msg != "" {
-		o.Err = fmt.Errorf("export %s: HTTP %d: %q", sig, code, clip(msg))
+		o.Err = fmt.Errorf("export %s: HTTP %d: %s", sig, code, clip(msg))
 	} else {
 		o.Err = fmt.Errorf("export %s: HTTP %d", sig, code)
 	}
@@ -110,12 +111,27 @@ func isText(ct string) bool {
 	return strings.HasPrefix(ct, "text/") || strings.HasPrefix(ct, "application/json")
 }
 
-// clip bounds a message from the receiver before it is reported.
+// clip bounds a message from the receiver before it is reported. It
+// returns the message quoted: invalid UTF-8 and control characters are
+// escaped, and the quoted form, not the raw one, is what is bounded (an
+// escape takes up to 10 bytes for one byte of input).
 func clip(s string) string {
 	if len(s) > maxErrorMessageBytes {
-		return s[:maxErrorMessageBytes] + "…"
+		s = s[:maxErrorMessageBytes]
 	}
-	return s
+	q := strconv.Quote(s)
+	if len(q) <= maxErrorMessageBytes+2 {
+		return q
+	}
+	cut := maxErrorMessageBytes
+	for cut > 0 && !utf8.RuneStart(q[cut]) {
+		cut--
+	}
+	// Do not cut inside an escape: back up to before its backslash.
+	if i := strings.LastIndexByte(q[max(cut-10, 0):cut], '\\'); i >= 0 {
+		cut = max(cut-10, 0) + i
+	}
+	return q[:cut] + `…"`
 }
 
 // maxRetryAfter bounds a parsed Retry-After so that arithmetic on it cannot
@@ -192,7 +208,7 @@ func partialOutcome(sig Signal, rejected int64, msg string) Outcome {
 	}
 	o := Outcome{Class: Success, Rejected: rejected}
 	if rejected > 0 || msg != "" {
-		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %q", sig, rejected, clip(msg))
+		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(msg))
 	}
 	return o
 }
@@ -206,7 +222,7 @@ func ClassifyGRPC(sig Signal, err error) Outcome {
 		return Outcome{Class: Success}
 	}
 	st, _ := status.FromError(err)
-	o := Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gRPC %s: %q", sig, st.Code(), clip(st.Message()))}
+	o := Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(st.Message()))}
 	var retryInfo *errdetails.RetryInfo
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {
