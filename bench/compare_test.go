@@ -1,0 +1,254 @@
+package bench
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// attrs8 are the node attributes of the comparisons, as flowtel takes them:
+// the same keys and values as sdkAttrs8.
+var attrs8 = []engine.Attr{
+	engine.String("query", "what is the weather in Hefei"), engine.String("model", "gpt-4o"),
+	engine.String("lang", "zh-CN"), engine.Int64("top_k", 5),
+	engine.String("text", "sunny, 23 degrees"), engine.Int64("tokens", 42),
+	engine.String("temperature", "0.7"), engine.Bool("stream", true),
+}
+
+var runInfo = engine.RunInfo{SID: "spf00390001@hf17e12ef9c00a4bb202", FlowID: "flow", AppID: "app-42", UID: "user-1001", ChatID: "chat-9"}
+
+// nodesPerRun is the nodes of each run in the comparisons: with the root,
+// 8 spans per run.
+const nodesPerRun = 7
+
+func flowtelNode(run engine.Run) {
+	n := run.StartNode("llm:1", "llm", "LLM")
+	n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
+	n.Output(attrs8[4], attrs8[5])
+	n.Config(attrs8[6], attrs8[7])
+	n.Info("node finished")
+	n.End()
+}
+
+func sdkNode(ctx context.Context, tr trace.Tracer) {
+	_, sp := tr.Start(ctx, "run_node:llm:1", trace.WithAttributes(runAttrs...))
+	sp.SetAttributes(sdkAttrs8...)
+	sp.AddEvent("INFO", trace.WithAttributes(attribute.String("INFO LOG", "node finished")))
+	sp.End()
+}
+
+func reportSpans(b *testing.B, spans int) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(spans)/s, "spans/s")
+	}
+}
+
+// BenchmarkCompare compares flowtel with the OpenTelemetry Go SDK on
+// capture, encode and end to end; doc.go describes the method.
+func BenchmarkCompare(b *testing.B) {
+	b.Run("capture/flowtel", benchCaptureFlowtel)
+	b.Run("capture/otelsdk", benchCaptureSDK)
+	b.Run("encode/flowtel", benchEncodeFlowtel)
+	b.Run("encode/otelsdk", benchEncodeSDK)
+	b.Run("e2e/flowtel", benchE2EFlowtel)
+	b.Run("e2e/otelsdk", benchE2ESDK)
+}
+
+func benchCaptureFlowtel(b *testing.B) {
+	e, err := engine.New(engine.WithLimits(engine.Limits{RunsInFlight: 1 << 16}), engine.WithRingCapacity(1<<14))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		run := e.StartRun(runInfo)
+		i := 0
+		for pb.Next() {
+			flowtelNode(run)
+			// A run holds 64 nodes, then a new one starts, so records recycle.
+			if i++; i == 64 {
+				run.End(0, "success")
+				run = e.StartRun(runInfo)
+				i = 0
+			}
+		}
+		run.End(0, "success")
+	})
+	reportSpans(b, b.N)
+}
+
+func benchCaptureSDK(b *testing.B) {
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&discardExporter{}))
+	defer tp.Shutdown(context.Background())
+	tr := tp.Tracer("github.com/flowtel/flowtel")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx, root := tr.Start(context.Background(), "workflow_run", trace.WithAttributes(runAttrs...))
+		i := 0
+		for pb.Next() {
+			sdkNode(ctx, tr)
+			if i++; i == 64 {
+				root.End()
+				ctx, root = tr.Start(context.Background(), "workflow_run", trace.WithAttributes(runAttrs...))
+				i = 0
+			}
+		}
+		root.End()
+	})
+	reportSpans(b, b.N)
+}
+
+// flowtelBatch returns runs × (1 + nodes) finished spans as the engine
+// hands them to a sink, with the content of sdkBatch.
+func flowtelBatch(runs, nodes int) []*encode.Run {
+	out := make([]*encode.Run, runs)
+	t0 := time.Now().UnixNano()
+	for r := range out {
+		run := &encode.Run{
+			TraceID: encode.TraceID{1, byte(r), 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, SpanID: encode.SpanID{1, byte(r), 3, 4, 5, 6, 7, 8},
+			SID: runInfo.SID, FlowID: runInfo.FlowID, AppID: runInfo.AppID, UID: runInfo.UID, ChatID: runInfo.ChatID,
+			StartUnixNano: t0, EndUnixNano: t0 + 5e6, Message: "success",
+		}
+		for n := 0; n < nodes; n++ {
+			run.Nodes = append(run.Nodes, &encode.Node{
+				SpanID: encode.SpanID{2, byte(r), byte(n), 4, 5, 6, 7, 8}, NodeID: "llm:1", NodeType: "llm", NodeName: "LLM",
+				StartUnixNano: t0 + int64(n)*1e5, EndUnixNano: t0 + int64(n+1)*1e5,
+				Input: attrs8[:4], Output: attrs8[4:6], Config: attrs8[6:],
+				Events: []encode.Event{{TimeUnixNano: t0 + int64(n)*1e5 + 5e4, Kind: encode.EventInfo, Message: "node finished"}},
+			})
+		}
+		out[r] = run
+	}
+	return out
+}
+
+// batchRuns is 64 runs of 8 spans: the 512-span batch of the encode benchmarks.
+const batchRuns = 64
+
+func benchEncodeFlowtel(b *testing.B) {
+	runs := flowtelBatch(batchRuns, nodesPerRun)
+	enc := encode.NewEncoder(encode.Resource{ServiceName: "bench", HostIP: "127.0.0.1"})
+	buf := enc.AppendTraces(nil, runs)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = enc.AppendTraces(buf[:0], runs)
+	}
+	spans := encode.SpanCount(runs)
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
+	reportSpans(b, b.N*spans)
+}
+
+func benchEncodeSDK(b *testing.B) {
+	spans := sdkBatch(batchRuns, nodesPerRun)
+	raw, err := proto.Marshal(sdkToProto(spans))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := proto.Marshal(sdkToProto(spans)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+	reportSpans(b, b.N*len(spans))
+}
+
+// e2eFlowtel captures about n spans (runs of 8) through an engine that
+// exports over OTLP/gRPC to rc, flushes, and returns the spans produced and
+// the engine's and exporter's accounting. Overflow blocks, so nothing is
+// lost, like the SDK's blocking mode it is compared with.
+func e2eFlowtel(tb testing.TB, rc *Receiver, n int) (produced uint64, s engine.Stats, xs export.Stats) {
+	exp, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: 30 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sink := engine.NewOTLPSink(exp, encode.Resource{ServiceName: "bench"}, false)
+	e, err := engine.New(engine.WithSink(sink), engine.WithOverflow(engine.Block, 30*time.Second))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for produced < uint64(n) {
+		run := e.StartRun(runInfo)
+		for i := 0; i < nodesPerRun; i++ {
+			flowtelNode(run)
+		}
+		run.End(0, "success")
+		produced += 1 + nodesPerRun
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return produced, e.Stats(), exp.Stats()
+}
+
+func benchE2EFlowtel(b *testing.B) {
+	rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rc.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	produced, s, _ := e2eFlowtel(b, rc, b.N)
+	b.StopTimer()
+	if got := rc.Counts().Spans; got+s.Dropped != produced {
+		b.Errorf("received %d + dropped %d != produced %d", got, s.Dropped, produced)
+	}
+	b.ReportMetric(float64(s.Dropped)/float64(produced), "dropped/span")
+	reportSpans(b, int(rc.Counts().Spans))
+}
+
+// e2eSDK captures about n spans (runs of 8) through the SDK with its
+// OTLP/gRPC exporter and a blocking BatchSpanProcessor, and shuts down.
+func e2eSDK(tb testing.TB, rc *Receiver, n int) (produced uint64) {
+	ctx := context.Background()
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(rc.Addr()), otlptracegrpc.WithInsecure())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBlocking()),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "bench"))))
+	tr := tp.Tracer("github.com/flowtel/flowtel")
+	for produced < uint64(n) {
+		rctx, root := tr.Start(ctx, "workflow_run", trace.WithAttributes(runAttrs...))
+		for i := 0; i < nodesPerRun; i++ {
+			sdkNode(rctx, tr)
+		}
+		root.End()
+		produced += 1 + nodesPerRun
+	}
+	if err := tp.Shutdown(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return produced
+}
+
+func benchE2ESDK(b *testing.B) {
+	rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rc.Close()
+	b.ReportAllocs()
+	b.ResetTimer()
+	produced := e2eSDK(b, rc, b.N)
+	b.StopTimer()
+	got := rc.Counts().Spans
+	b.ReportMetric(float64(produced-min(got, produced))/float64(produced), "dropped/span")
+	reportSpans(b, int(got))
+}

@@ -1,0 +1,383 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+)
+
+// The protocols a Receiver serves.
+const (
+	ProtocolGRPC         = "grpc"
+	ProtocolHTTPProtobuf = "http/protobuf"
+)
+
+// ReceiverConfig configures a Receiver. The zero value serves OTLP/gRPC on
+// 127.0.0.1:0 and accepts every call.
+type ReceiverConfig struct {
+	// Addr is the address to listen on; empty means 127.0.0.1:0.
+	Addr string
+	// Protocol is "grpc" (default) or "http/protobuf".
+	Protocol string
+	// Decode is DecodeFull (default: the official generated types decode
+	// every request) or DecodeCount (the wire format is walked and counted
+	// without building structs; see CountSpans).
+	Decode string
+	// FailRate is the fraction of export calls, in [0, 1], answered with
+	// UNAVAILABLE (gRPC) or 503 (HTTP) without counting their content.
+	FailRate float64
+}
+
+// The ways a Receiver decodes requests.
+const (
+	DecodeFull  = "full"
+	DecodeCount = "count"
+)
+
+// Counts is what a Receiver decoded and accepted.
+type Counts struct {
+	Spans      uint64 // spans in accepted trace requests
+	RootSpans  uint64 // of which spans without a parent
+	LogRecords uint64 // log records in accepted log requests
+	DataPoints uint64 // data points in accepted metric requests
+	Requests   uint64 // accepted export calls, all signals
+	Failed     uint64 // export calls answered with an injected failure
+	Restarts   uint64 // completed restarts
+}
+
+// Receiver is a real OTLP receiver on loopback: it registers the OTLP
+// collector services for traces, logs and metrics (or the OTLP/HTTP paths),
+// lets gRPC or the official protobuf decoder decode every request, and
+// counts what arrives. It can fail a fraction of calls and restart (stop
+// and listen again on the same port) to test an exporter's retries.
+type Receiver struct {
+	cfg  ReceiverConfig
+	addr string
+
+	spans, roots, logRecords, dataPoints, requests, failed, restarts atomic.Uint64
+
+	mu      sync.Mutex
+	grpcSrv *grpc.Server
+	httpSrv *http.Server
+	serving sync.WaitGroup
+	closed  bool
+}
+
+// ErrReceiverClosed is returned by Restart after Close.
+var ErrReceiverClosed = errors.New("receiver is closed")
+
+// StartReceiver listens and serves until Close.
+func StartReceiver(cfg ReceiverConfig) (*Receiver, error) {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	if cfg.Protocol == "" {
+		cfg.Protocol = ProtocolGRPC
+	}
+	if cfg.Protocol != ProtocolGRPC && cfg.Protocol != ProtocolHTTPProtobuf {
+		return nil, fmt.Errorf("start receiver: protocol %q (want %q or %q)", cfg.Protocol, ProtocolGRPC, ProtocolHTTPProtobuf)
+	}
+	if cfg.Decode == "" {
+		cfg.Decode = DecodeFull
+	}
+	if cfg.Decode != DecodeFull && cfg.Decode != DecodeCount {
+		return nil, fmt.Errorf("start receiver: decode %q (want %q or %q)", cfg.Decode, DecodeFull, DecodeCount)
+	}
+	if cfg.FailRate < 0 || cfg.FailRate > 1 {
+		return nil, fmt.Errorf("start receiver: fail rate %v is not in [0, 1]", cfg.FailRate)
+	}
+	r := &Receiver{cfg: cfg}
+	lis, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("start receiver: %w", err)
+	}
+	r.addr = lis.Addr().String()
+	r.serve(lis)
+	return r, nil
+}
+
+// Addr returns host:port the receiver listens on; it stays the same across
+// restarts.
+func (r *Receiver) Addr() string { return r.addr }
+
+// Endpoint returns the address as an exporter endpoint: host:port for gRPC,
+// an http:// URL for OTLP/HTTP.
+func (r *Receiver) Endpoint() string {
+	if r.cfg.Protocol == ProtocolHTTPProtobuf {
+		return "http://" + r.addr
+	}
+	return r.addr
+}
+
+// Counts returns what was accepted so far.
+func (r *Receiver) Counts() Counts {
+	return Counts{
+		Spans:      r.spans.Load(),
+		RootSpans:  r.roots.Load(),
+		LogRecords: r.logRecords.Load(),
+		DataPoints: r.dataPoints.Load(),
+		Requests:   r.requests.Load(),
+		Failed:     r.failed.Load(),
+		Restarts:   r.restarts.Load(),
+	}
+}
+
+// serve starts serving lis; r.mu must not be held by another serve.
+func (r *Receiver) serve(lis net.Listener) {
+	if r.cfg.Protocol == ProtocolGRPC {
+		opts := []grpc.ServerOption{grpc.MaxRecvMsgSize(64 << 20)}
+		if r.cfg.Decode == DecodeCount {
+			opts = append(opts, grpc.ForceServerCodecV2(countCodec{}))
+		}
+		srv := grpc.NewServer(opts...)
+		if r.cfg.Decode == DecodeCount {
+			r.registerCount(srv)
+		} else {
+			coltrace.RegisterTraceServiceServer(srv, traceService{r: r})
+			collogs.RegisterLogsServiceServer(srv, logsService{r: r})
+			colmetrics.RegisterMetricsServiceServer(srv, metricsService{r: r})
+		}
+		r.grpcSrv = srv
+		r.serving.Add(1)
+		go func() { defer r.serving.Done(); _ = srv.Serve(lis) }()
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/traces", r.httpHandler(func(b []byte) error {
+		req := &coltrace.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(b, req); err != nil {
+			return err
+		}
+		r.countTraces(req)
+		return nil
+	}))
+	mux.HandleFunc("POST /v1/logs", r.httpHandler(func(b []byte) error {
+		req := &collogs.ExportLogsServiceRequest{}
+		if err := proto.Unmarshal(b, req); err != nil {
+			return err
+		}
+		r.countLogs(req)
+		return nil
+	}))
+	mux.HandleFunc("POST /v1/metrics", r.httpHandler(func(b []byte) error {
+		req := &colmetrics.ExportMetricsServiceRequest{}
+		if err := proto.Unmarshal(b, req); err != nil {
+			return err
+		}
+		r.countMetrics(req)
+		return nil
+	}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.httpSrv = srv
+	r.serving.Add(1)
+	go func() { defer r.serving.Done(); _ = srv.Serve(lis) }()
+}
+
+func (r *Receiver) httpHandler(decode func([]byte) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(io.LimitReader(req.Body, 64<<20))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if r.fail() {
+			http.Error(w, "injected failure", http.StatusServiceUnavailable)
+			return
+		}
+		if err := decode(body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		r.requests.Add(1)
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}
+}
+
+// fail decides whether to inject a failure into this call and counts it.
+func (r *Receiver) fail() bool {
+	if r.cfg.FailRate > 0 && rand.Float64() < r.cfg.FailRate {
+		r.failed.Add(1)
+		return true
+	}
+	return false
+}
+
+var errInjected = status.Error(codes.Unavailable, "injected failure")
+
+func (r *Receiver) countTraces(req *coltrace.ExportTraceServiceRequest) {
+	var n, roots uint64
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			n += uint64(len(ss.Spans))
+			for _, sp := range ss.Spans {
+				if len(sp.ParentSpanId) == 0 {
+					roots++
+				}
+			}
+		}
+	}
+	r.roots.Add(roots)
+	r.spans.Add(n)
+}
+
+func (r *Receiver) countLogs(req *collogs.ExportLogsServiceRequest) {
+	var n uint64
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			n += uint64(len(sl.LogRecords))
+		}
+	}
+	r.logRecords.Add(n)
+}
+
+func (r *Receiver) countMetrics(req *colmetrics.ExportMetricsServiceRequest) {
+	var n uint64
+	for _, rm := range req.ResourceMetrics {
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				n += dataPoints(m)
+			}
+		}
+	}
+	r.dataPoints.Add(n)
+}
+
+func dataPoints(m *metricspb.Metric) uint64 {
+	switch d := m.Data.(type) {
+	case *metricspb.Metric_Gauge:
+		return uint64(len(d.Gauge.DataPoints))
+	case *metricspb.Metric_Sum:
+		return uint64(len(d.Sum.DataPoints))
+	case *metricspb.Metric_Histogram:
+		return uint64(len(d.Histogram.DataPoints))
+	case *metricspb.Metric_ExponentialHistogram:
+		return uint64(len(d.ExponentialHistogram.DataPoints))
+	case *metricspb.Metric_Summary:
+		return uint64(len(d.Summary.DataPoints))
+	}
+	return 0
+}
+
+type traceService struct {
+	coltrace.UnimplementedTraceServiceServer
+	r *Receiver
+}
+
+func (s traceService) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
+	if s.r.fail() {
+		return nil, errInjected
+	}
+	s.r.countTraces(req)
+	s.r.requests.Add(1)
+	return &coltrace.ExportTraceServiceResponse{}, nil
+}
+
+type logsService struct {
+	collogs.UnimplementedLogsServiceServer
+	r *Receiver
+}
+
+func (s logsService) Export(_ context.Context, req *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
+	if s.r.fail() {
+		return nil, errInjected
+	}
+	s.r.countLogs(req)
+	s.r.requests.Add(1)
+	return &collogs.ExportLogsServiceResponse{}, nil
+}
+
+type metricsService struct {
+	colmetrics.UnimplementedMetricsServiceServer
+	r *Receiver
+}
+
+func (s metricsService) Export(_ context.Context, req *colmetrics.ExportMetricsServiceRequest) (*colmetrics.ExportMetricsServiceResponse, error) {
+	if s.r.fail() {
+		return nil, errInjected
+	}
+	s.r.countMetrics(req)
+	s.r.requests.Add(1)
+	return &colmetrics.ExportMetricsServiceResponse{}, nil
+}
+
+// Restart stops the server, letting calls being handled finish so that
+// nothing counted goes unanswered, waits down, and listens again on the
+// same port. Clients see their connections close and reconnect.
+func (r *Receiver) Restart(down time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrReceiverClosed
+	}
+	r.stopLocked()
+	time.Sleep(down)
+	var lis net.Listener
+	var err error
+	// The port was just released; the kernel may need a moment to let it
+	// go. Retry a bounded number of times.
+	for i := 0; i < 50; i++ {
+		if lis, err = net.Listen("tcp", r.addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("restart receiver on %s: %w", r.addr, err)
+	}
+	r.serve(lis)
+	r.restarts.Add(1)
+	return nil
+}
+
+// stopLocked stops serving gracefully: handlers in progress finish and their
+// answers are written before connections close.
+func (r *Receiver) stopLocked() {
+	if r.grpcSrv != nil {
+		done := make(chan struct{})
+		srv := r.grpcSrv
+		go func() { srv.GracefulStop(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			srv.Stop()
+			<-done
+		}
+		r.grpcSrv = nil
+	}
+	if r.httpSrv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := r.httpSrv.Shutdown(ctx); err != nil {
+			_ = r.httpSrv.Close()
+		}
+		cancel()
+		r.httpSrv = nil
+	}
+	r.serving.Wait()
+}
+
+// Close stops the receiver for good. It is idempotent.
+func (r *Receiver) Close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	r.closed = true
+	r.stopLocked()
+}

@@ -1,0 +1,338 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"testing"
+	"time"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.uber.org/goleak"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// randomTraces returns a request of random shape and how many spans and
+// root spans it holds.
+func randomTraces(rng *rand.Rand) (req *coltrace.ExportTraceServiceRequest, spans, roots uint64) {
+	req = &coltrace.ExportTraceServiceRequest{}
+	for r := rng.IntN(3); r >= 0; r-- {
+		rs := &tracepb.ResourceSpans{SchemaUrl: "s"}
+		for s := rng.IntN(3); s >= 0; s-- {
+			ss := &tracepb.ScopeSpans{}
+			for n := rng.IntN(20); n > 0; n-- {
+				sp := &tracepb.Span{TraceId: make([]byte, 16), SpanId: []byte{1, 2, 3, 4, 5, 6, 7, 8}, Name: "run_node:llm:1", StartTimeUnixNano: rng.Uint64()}
+				if rng.IntN(3) > 0 {
+					sp.ParentSpanId = []byte{9, 9, 9, 9, 9, 9, 9, 9}
+				} else {
+					roots++
+				}
+				spans++
+				ss.Spans = append(ss.Spans, sp)
+			}
+			rs.ScopeSpans = append(rs.ScopeSpans, ss)
+		}
+		req.ResourceSpans = append(req.ResourceSpans, rs)
+	}
+	return req, spans, roots
+}
+
+func randomLogs(rng *rand.Rand) (*collogs.ExportLogsServiceRequest, uint64) {
+	req := &collogs.ExportLogsServiceRequest{}
+	var n uint64
+	for r := rng.IntN(3); r >= 0; r-- {
+		rl := &logspb.ResourceLogs{}
+		for s := rng.IntN(3); s >= 0; s-- {
+			sl := &logspb.ScopeLogs{}
+			for k := rng.IntN(10); k > 0; k-- {
+				sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: rng.Uint64()})
+				n++
+			}
+			rl.ScopeLogs = append(rl.ScopeLogs, sl)
+		}
+		req.ResourceLogs = append(req.ResourceLogs, rl)
+	}
+	return req, n
+}
+
+func randomMetrics(rng *rand.Rand) (*colmetrics.ExportMetricsServiceRequest, uint64) {
+	req := &colmetrics.ExportMetricsServiceRequest{}
+	var n uint64
+	sm := &metricspb.ScopeMetrics{}
+	for k := rng.IntN(6); k > 0; k-- {
+		pts := rng.IntN(4)
+		n += uint64(pts)
+		var m *metricspb.Metric
+		switch rng.IntN(3) {
+		case 0:
+			g := &metricspb.Gauge{}
+			for i := 0; i < pts; i++ {
+				g.DataPoints = append(g.DataPoints, &metricspb.NumberDataPoint{Value: &metricspb.NumberDataPoint_AsInt{AsInt: 1}})
+			}
+			m = &metricspb.Metric{Name: "g", Data: &metricspb.Metric_Gauge{Gauge: g}}
+		case 1:
+			s := &metricspb.Sum{}
+			for i := 0; i < pts; i++ {
+				s.DataPoints = append(s.DataPoints, &metricspb.NumberDataPoint{Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: 2}})
+			}
+			m = &metricspb.Metric{Name: "s", Data: &metricspb.Metric_Sum{Sum: s}}
+		default:
+			h := &metricspb.Histogram{}
+			for i := 0; i < pts; i++ {
+				h.DataPoints = append(h.DataPoints, &metricspb.HistogramDataPoint{Count: 3})
+			}
+			m = &metricspb.Metric{Name: "h", Data: &metricspb.Metric_Histogram{Histogram: h}}
+		}
+		sm.Metrics = append(sm.Metrics, m)
+	}
+	req.ResourceMetrics = []*metricspb.ResourceMetrics{{ScopeMetrics: []*metricspb.ScopeMetrics{sm}}}
+	return req, n
+}
+
+// TestCountMatchesDecoder checks the wire counter against the official
+// decoder's structure on random requests.
+func TestCountMatchesDecoder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 300; i++ {
+		req, spans, roots := randomTraces(rng)
+		b, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotSpans, gotRoots, err := CountSpans(b)
+		if err != nil || gotSpans != spans || gotRoots != roots {
+			t.Fatalf("CountSpans = %d, %d, %v; want %d, %d", gotSpans, gotRoots, err, spans, roots)
+		}
+		lreq, logs := randomLogs(rng)
+		b, _ = proto.Marshal(lreq)
+		if got, err := CountLogRecords(b); err != nil || got != logs {
+			t.Fatalf("CountLogRecords = %d, %v; want %d", got, err, logs)
+		}
+		mreq, pts := randomMetrics(rng)
+		b, _ = proto.Marshal(mreq)
+		if got, err := CountDataPoints(b); err != nil || got != pts {
+			t.Fatalf("CountDataPoints = %d, %v; want %d", got, err, pts)
+		}
+	}
+}
+
+// FuzzCountSpans checks the wire counter never panics and agrees with the
+// official decoder whenever the decoder accepts the input.
+func FuzzCountSpans(f *testing.F) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 5; i++ {
+		req, _, _ := randomTraces(rng)
+		b, _ := proto.Marshal(req)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		spans, _, err := CountSpans(b)
+		req := &coltrace.ExportTraceServiceRequest{}
+		if proto.Unmarshal(b, req) != nil || err != nil {
+			return
+		}
+		var want uint64
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				want += uint64(len(ss.Spans))
+			}
+		}
+		if spans != want {
+			t.Fatalf("CountSpans = %d, decoder %d", spans, want)
+		}
+	})
+}
+
+// TestReceiverCounts sends random requests with the official gRPC clients
+// and over OTLP/HTTP, to both decoders, and checks every item is counted.
+func TestReceiverCounts(t *testing.T) {
+	for _, protocol := range []string{ProtocolGRPC, ProtocolHTTPProtobuf} {
+		for _, dec := range []string{DecodeFull, DecodeCount} {
+			if protocol == ProtocolHTTPProtobuf && dec == DecodeCount {
+				continue // the HTTP receiver always decodes fully
+			}
+			t.Run(protocol+"/"+dec, func(t *testing.T) {
+				rc, err := StartReceiver(ReceiverConfig{Protocol: protocol, Decode: dec})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rc.Close()
+				send := sender(t, rc)
+				rng := rand.New(rand.NewPCG(3, 4))
+				var want Counts
+				for i := 0; i < 20; i++ {
+					tr, spans, roots := randomTraces(rng)
+					lg, logs := randomLogs(rng)
+					mt, pts := randomMetrics(rng)
+					send("traces", tr)
+					send("logs", lg)
+					send("metrics", mt)
+					want.Spans += spans
+					want.RootSpans += roots
+					want.LogRecords += logs
+					want.DataPoints += pts
+					want.Requests += 3
+				}
+				if got := rc.Counts(); got != want {
+					t.Fatalf("counts %+v, want %+v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// sender returns a function that exports one request to rc and fails the
+// test on error.
+func sender(t *testing.T, rc *Receiver) func(signal string, m proto.Message) {
+	ctx := context.Background()
+	if rc.cfg.Protocol == ProtocolHTTPProtobuf {
+		return func(signal string, m proto.Message) {
+			b, _ := proto.Marshal(m)
+			resp, err := http.Post(rc.Endpoint()+"/v1/"+signal, "application/x-protobuf", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("%s: HTTP %d", signal, resp.StatusCode)
+			}
+		}
+	}
+	conn, err := grpc.NewClient(rc.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	tc, lc, mc := coltrace.NewTraceServiceClient(conn), collogs.NewLogsServiceClient(conn), colmetrics.NewMetricsServiceClient(conn)
+	return func(signal string, m proto.Message) {
+		var err error
+		switch req := m.(type) {
+		case *coltrace.ExportTraceServiceRequest:
+			_, err = tc.Export(ctx, req)
+		case *collogs.ExportLogsServiceRequest:
+			_, err = lc.Export(ctx, req)
+		case *colmetrics.ExportMetricsServiceRequest:
+			_, err = mc.Export(ctx, req)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", signal, err)
+		}
+	}
+}
+
+// TestReceiverFailsAndRestarts checks injected failures are UNAVAILABLE and
+// uncounted, and that a restart keeps the address and serves again.
+func TestReceiverFailsAndRestarts(t *testing.T) {
+	for _, dec := range []string{DecodeFull, DecodeCount} {
+		t.Run(dec, func(t *testing.T) {
+			rc, err := StartReceiver(ReceiverConfig{FailRate: 1, Decode: dec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			conn, err := grpc.NewClient(rc.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			req, _, _ := randomTraces(rand.New(rand.NewPCG(5, 6)))
+			_, err = coltrace.NewTraceServiceClient(conn).Export(context.Background(), req)
+			if status.Code(err) != codes.Unavailable {
+				t.Fatalf("Export error %v, want UNAVAILABLE", err)
+			}
+			addr := rc.Addr()
+			if err := rc.Restart(10 * time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if rc.Addr() != addr {
+				t.Fatalf("address changed from %s to %s", addr, rc.Addr())
+			}
+			if c := rc.Counts(); c.Spans != 0 || c.Failed != 1 || c.Restarts != 1 {
+				t.Fatalf("counts %+v, want 1 failure, 1 restart, no spans", c)
+			}
+			rc.Close()
+			if err := rc.Restart(0); !errors.Is(err, ErrReceiverClosed) {
+				t.Fatalf("Restart after Close = %v, want ErrReceiverClosed", err)
+			}
+		})
+	}
+}
+
+// TestE2EReceivesEverything runs both end-to-end paths of BenchmarkCompare
+// briefly: every span produced must reach the receiver.
+func TestE2EReceivesEverything(t *testing.T) {
+	t.Run("flowtel", func(t *testing.T) {
+		rc, err := StartReceiver(ReceiverConfig{Decode: DecodeFull})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		produced, s, xs := e2eFlowtel(t, rc, 4000)
+		tr := xs.Signals[export.Traces]
+		if s.Accepted != produced || s.Dropped != 0 || tr.Exported != produced || rc.Counts().Spans != produced {
+			t.Fatalf("produced %d, engine %+v, exporter exported %d, received %d", produced, s, tr.Exported, rc.Counts().Spans)
+		}
+		if roots := rc.Counts().RootSpans; roots != produced/(1+nodesPerRun) {
+			t.Fatalf("%d root spans, want %d", roots, produced/(1+nodesPerRun))
+		}
+	})
+	t.Run("otelsdk", func(t *testing.T) {
+		rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if produced := e2eSDK(t, rc, 4000); rc.Counts().Spans != produced {
+			t.Fatalf("received %d of %d spans", rc.Counts().Spans, produced)
+		}
+	})
+}
+
+// TestEncodeSameSpans checks the two encode benchmarks encode the same
+// number of spans with the same attributes, so that they compare like
+// with like.
+func TestEncodeSameSpans(t *testing.T) {
+	runs := flowtelBatch(batchRuns, nodesPerRun)
+	sdk := sdkBatch(batchRuns, nodesPerRun)
+	if n := encode.SpanCount(runs); n != len(sdk) || n != 512 {
+		t.Fatalf("flowtel batch %d spans, SDK batch %d, want 512", n, len(sdk))
+	}
+	raw, err := proto.Marshal(sdkToProto(sdk))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := encode.NewEncoder(encode.Resource{ServiceName: "bench"})
+	for _, b := range [][]byte{raw, enc.AppendTraces(nil, runs)} {
+		req := &coltrace.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(b, req); err != nil {
+			t.Fatal(err)
+		}
+		var nodeAttrs int
+		for _, ss := range req.ResourceSpans[0].ScopeSpans {
+			for _, sp := range ss.Spans {
+				if len(sp.ParentSpanId) != 0 && nodeAttrs == 0 {
+					nodeAttrs = len(sp.Attributes)
+				}
+			}
+		}
+		if nodeAttrs < 8 {
+			t.Fatalf("a node span has %d attributes, want at least 8", nodeAttrs)
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/flowtel/flowtel/bench"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestBothModesReconcile runs every mode briefly and checks the JSON
+// report: the required keys, exact reconciliation, and the receiver's
+// agreement with what was exported.
+func TestBothModesReconcile(t *testing.T) {
+	plot := filepath.Join(t.TempDir(), "lat.svg")
+	var out, errb bytes.Buffer
+	code := run([]string{"-duration=700ms", "-mode=both", "-json", "-rate=2000", "-concurrency=16", "-plot=" + plot, "-progress=false"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+	}
+	var rep struct {
+		Modes map[string]map[string]any `json:"modes"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("report is not one JSON object: %v\n%s", err, out.String())
+	}
+	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking"} {
+		m, ok := rep.Modes[mode]
+		if !ok {
+			t.Fatalf("mode %s missing from %v", mode, rep.Modes)
+		}
+		for _, k := range []string{"spans_per_sec", "produced", "exported", "dropped", "received"} {
+			if _, ok := m[k]; !ok {
+				t.Fatalf("mode %s: key %q missing", mode, k)
+			}
+		}
+		if m["reconciled"] != true {
+			t.Fatalf("mode %s does not reconcile: %v", mode, m["checks"])
+		}
+		produced, exported, dropped, received := m["produced"].(float64), m["exported"].(float64), m["dropped"].(float64), m["received"].(float64)
+		if produced == 0 || produced != exported+dropped || received != exported {
+			t.Fatalf("mode %s: produced %v exported %v dropped %v received %v", mode, produced, exported, dropped, received)
+		}
+	}
+	// At 2,000 runs/s flowtel must lose nothing.
+	if d := rep.Modes["flowtel"]["dropped"].(float64); d != 0 {
+		t.Fatalf("flowtel dropped %v spans at a low rate", d)
+	}
+	svg, err := os.ReadFile(plot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
+		t.Fatalf("plot is not well-formed XML: %v", err)
+	}
+	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking"} {
+		if !bytes.Contains(svg, []byte(">"+mode+" (p50")) {
+			t.Fatalf("plot has no legend for %s", mode)
+		}
+	}
+}
+
+// TestTextReport checks the human report states the reconciliation.
+func TestTextReport(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-duration=300ms", "-rate=1000", "-shape=fanout", "-nodes=12", "-progress=false"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"RECONCILED", "runs/s", "capture latency", "peak RSS", "received"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestSoakShort runs a few seconds of soak with receiver failures and
+// restarts and expects it to pass.
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("soak takes seconds")
+	}
+	var out, errb bytes.Buffer
+	code := run([]string{"-soak", "-duration=4s", "-rate=1000", "-restart-every=1500ms", "-progress=false", "-json"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
+	}
+	var rep struct {
+		Reconciled bool `json:"reconciled"`
+		Soak       struct {
+			Restarts    uint64 `json:"receiver_restarts"`
+			FailedCalls uint64 `json:"receiver_failed_calls"`
+			Failures    []string
+		} `json:"soak"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Reconciled || rep.Soak.Restarts < 1 || len(rep.Soak.Failures) != 0 {
+		t.Fatalf("soak report %+v", rep)
+	}
+}
+
+// TestFlags checks bad flags are refused with status 2.
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-shape=ring"}, {"-mode=jaeger"}, {"-protocol=udp"}, {"-mix=llm=x"}, {"-mix=robot=1"},
+		{"-duration=0s"}, {"-error-rate=2"}, {"-mode=both", "-protocol=http/protobuf"}, {"-soak", "-endpoint=x:1"},
+	} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+// TestPlans checks every shape yields the requested node count and links
+// each step to the next.
+func TestPlans(t *testing.T) {
+	types, cum, err := parseMix("llm=3,tool=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{1, 2, 3, 8, 100, 1000} {
+		for _, shape := range []string{shapeChain, shapeFanout, shapeIteration} {
+			p := (&planner{rng: newRand(), types: types, cum: cum, nodes: n, fanout: 4}).build(shape)
+			if p.nodes != n {
+				t.Fatalf("%s with %d nodes: plan has %d", shape, n, p.nodes)
+			}
+			for i := 0; i+1 < len(p.steps); i++ {
+				for _, nd := range p.steps[i] {
+					if len(nd.next) != 1 || nd.next[0] != p.steps[i+1][0].id {
+						t.Fatalf("%s: node %s links to %v", shape, nd.id, nd.next)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestExternalEndpoint sends to a receiver the tool did not start, over
+// both protocols: received is then null and the exporter's count is the
+// delivered one, and the external receiver must agree with it.
+func TestExternalEndpoint(t *testing.T) {
+	for _, protocol := range []string{bench.ProtocolGRPC, bench.ProtocolHTTPProtobuf} {
+		t.Run(protocol, func(t *testing.T) {
+			rc, err := bench.StartReceiver(bench.ReceiverConfig{Protocol: protocol})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			var out, errb bytes.Buffer
+			code := run([]string{"-duration=300ms", "-rate=1000", "-json", "-progress=false", "-endpoint=" + rc.Endpoint(), "-protocol=" + protocol}, &out, &errb)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			var rep map[string]any
+			if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep["received"] != nil {
+				t.Fatalf("received = %v, want null with an external endpoint", rep["received"])
+			}
+			if got, want := uint64(rep["exported"].(float64)), rc.Counts().Spans; got != want || got == 0 {
+				t.Fatalf("exported %d, external receiver got %d", got, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,255 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// config holds the flags.
+type config struct {
+	duration     time.Duration
+	rate         float64
+	concurrency  int
+	workers      int
+	nodes        int
+	shape        string
+	mix          string
+	fanout       int
+	errorRate    float64
+	attrs        int
+	payload      int
+	tokens       int
+	firstFrame   bool
+	sample       int
+	endpoint     string
+	protocol     string
+	mode         string
+	json         bool
+	plot         string
+	logs         bool
+	ring         int
+	queueBytes   int64
+	exportConc   int
+	block        bool
+	seed         uint64
+	progress     bool
+	soak         bool
+	restartEvery time.Duration
+	failRate     float64
+	maxRSS       uint64
+	cpuProfile   string
+	memProfile   string
+	decode       string
+}
+
+func parseFlags(args []string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to generate load (per mode)")
+	fs.Float64Var(&c.rate, "rate", 0, "runs started per second, all workers together; 0 = unbounded")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "runs in flight (open at once)")
+	fs.IntVar(&c.workers, "workers", 0, "goroutines driving the runs; 0 = GOMAXPROCS-1 (at least 1), leaving a P to the tracer's pipeline and exporter")
+	fs.IntVar(&c.nodes, "nodes", 8, "node executions per run (start and end included)")
+	fs.StringVar(&c.shape, "shape", shapeMixed, "DAG shape: chain, fanout, iteration or mixed")
+	fs.StringVar(&c.mix, "mix", "llm=30,tool=15,code=15,knowledge=15,decision=10,message=15", "node type mix of the body, type=weight,...")
+	fs.IntVar(&c.fanout, "fanout", 3, "parallel branches per fan-out")
+	fs.Float64Var(&c.errorRate, "error-rate", 0.01, "fraction of nodes that fail (exception, status error)")
+	fs.IntVar(&c.attrs, "attrs", 8, "attributes per node (input, output and config together)")
+	fs.IntVar(&c.payload, "payload", 256, "bytes of LLM output and tool results")
+	fs.IntVar(&c.tokens, "tokens", 1200, "total tokens per LLM node")
+	fs.BoolVar(&c.firstFrame, "first-frame", true, "LLM nodes record their first streamed frame")
+	fs.IntVar(&c.sample, "sample", 64, "time one step in every N for the capture latency histogram")
+	fs.StringVar(&c.endpoint, "endpoint", "", "HOST:PORT of a real collector or Jaeger; empty = embedded receiver")
+	fs.StringVar(&c.protocol, "protocol", "grpc", "grpc or http/protobuf")
+	fs.StringVar(&c.mode, "mode", "flowtel", "flowtel, otelsdk (default and blocking batch processor) or both")
+	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
+	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
+	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
+	fs.IntVar(&c.ring, "ring", 4096, "flowtel ring slots per shard (power of two)")
+	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
+	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")
+	fs.BoolVar(&c.block, "block", false, "flowtel: block the caller (up to 1 s) instead of dropping when the ring or the export queue is full, as the SDK's WithBlocking does")
+	fs.Uint64Var(&c.seed, "seed", 1, "seed of the workflow plans and failures")
+	fs.BoolVar(&c.progress, "progress", true, "print a progress line every second")
+	fs.BoolVar(&c.soak, "soak", false, "soak: ~80% of capacity, receiver failing and restarting, bounded RSS and goroutines")
+	fs.DurationVar(&c.restartEvery, "restart-every", time.Minute, "soak: restart the embedded receiver this often (default: every minute, or 6 times per soak if shorter)")
+	fs.Float64Var(&c.failRate, "fail-rate", 0.2, "soak: fraction of receiver calls failed with UNAVAILABLE")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile, taken at the peak of the load (end of the first mode), to this file")
+	fs.StringVar(&c.decode, "receiver-decode", "count", "embedded receiver: full (official protobuf types) or count (protowire walk, no structs)")
+	maxRSS := fs.Int64("max-rss-mib", 0, "soak: RSS ceiling after warm-up in MiB; 0 = derived from the warm-up")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	c.maxRSS = uint64(*maxRSS) << 20
+	restartSet := false
+	fs.Visit(func(f *flag.Flag) { restartSet = restartSet || f.Name == "restart-every" })
+	if c.soak && !restartSet {
+		c.restartEvery = min(time.Minute, c.duration/6)
+	}
+	if c.workers == 0 {
+		// Workers that never block would take every P and starve the
+		// pipeline, the exporter and the embedded receiver, measuring
+		// the scheduler instead of the tracer: leave them one P.
+		c.workers = max(1, runtime.GOMAXPROCS(0)-1)
+	}
+	var errs []error
+	check := func(ok bool, format string, a ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, a...))
+		}
+	}
+	check(c.decode == "full" || c.decode == "count", "-receiver-decode %q: want full or count", c.decode)
+	check(c.duration > 0, "-duration %v must be positive", c.duration)
+	check(c.rate >= 0, "-rate %v must not be negative", c.rate)
+	check(c.concurrency >= 1, "-concurrency %d must be at least 1", c.concurrency)
+	check(c.workers >= 1, "-workers %d must be at least 1", c.workers)
+	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)
+	check(c.fanout >= 1, "-fanout %d must be at least 1", c.fanout)
+	check(c.errorRate >= 0 && c.errorRate <= 1, "-error-rate %v must be in [0, 1]", c.errorRate)
+	check(c.attrs >= 0 && c.attrs <= 1024, "-attrs %d must be in [0, 1024]", c.attrs)
+	check(c.payload >= 0, "-payload %d must not be negative", c.payload)
+	check(c.sample >= 1, "-sample %d must be at least 1", c.sample)
+	check(c.protocol == "grpc" || c.protocol == "http/protobuf", "-protocol %q: want grpc or http/protobuf", c.protocol)
+	check(c.mode == "flowtel" || c.mode == "otelsdk" || c.mode == "both", "-mode %q: want flowtel, otelsdk or both", c.mode)
+	check(c.failRate >= 0 && c.failRate <= 1, "-fail-rate %v must be in [0, 1]", c.failRate)
+	check(c.restartEvery > 0, "-restart-every %v must be positive", c.restartEvery)
+	check(!(c.mode != "flowtel" && c.protocol != "grpc"), "-mode %s needs -protocol grpc: the OTLP/HTTP exporter of the SDK is not a dependency of this module", c.mode)
+	check(!(c.soak && c.endpoint != ""), "-soak needs the embedded receiver (no -endpoint)")
+	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
+	if _, _, err := parseMix(c.mix); err != nil {
+		errs = append(errs, err)
+	}
+	if c.shape != shapeChain && c.shape != shapeFanout && c.shape != shapeIteration && c.shape != shapeMixed {
+		errs = append(errs, fmt.Errorf("-shape %q: want chain, fanout, iteration or mixed", c.shape))
+	}
+	return c, errors.Join(errs...)
+}
+
+// kv is one precomputed attribute of the workload.
+type kv struct{ key, val string }
+
+// workload is the content every node and run carries, built once.
+type workload struct {
+	in, out, cfg              []kv
+	payload, answer, question string
+	tokens                    int
+	firstFrame                bool
+}
+
+func newWorkload(c *config) *workload {
+	wl := &workload{
+		payload: payload(c.payload), answer: "Here is the summary you asked for.",
+		question: "Summarise the quarterly report and list the three largest risks.",
+		tokens:   c.tokens, firstFrame: c.firstFrame,
+	}
+	nin := (c.attrs + 1) / 2
+	nout := c.attrs / 4
+	ncfg := c.attrs - nin - nout
+	vals := []string{"gpt-4o", "0.7", "zh-CN", "retrieval", "https://kb.internal/doc/42", "user question", "json", "42"}
+	for i := 0; i < nin; i++ {
+		wl.in = append(wl.in, kv{"in" + strconv.Itoa(i), vals[i%len(vals)]})
+	}
+	for i := 0; i < nout; i++ {
+		wl.out = append(wl.out, kv{"out" + strconv.Itoa(i), vals[(i+3)%len(vals)]})
+	}
+	for i := 0; i < ncfg; i++ {
+		wl.cfg = append(wl.cfg, kv{"cfg" + strconv.Itoa(i), vals[(i+5)%len(vals)]})
+	}
+	return wl
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	c, err := parseFlags(args, stderr)
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "loadgen:", err)
+		}
+		return 2
+	}
+	ctx := context.Background()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if c.soak {
+		return runSoak(ctx, c, stdout, stderr)
+	}
+	var modes []string
+	switch c.mode {
+	case "flowtel":
+		modes = []string{"flowtel"}
+	case "otelsdk":
+		modes = []string{"otelsdk", "otelsdk-blocking"}
+	default:
+		modes = []string{"flowtel", "otelsdk", "otelsdk-blocking"}
+	}
+	progress := io.Writer(stderr)
+	if !c.progress {
+		progress = io.Discard
+	}
+	var reports []*modeReport
+	ok := true
+	for _, m := range modes {
+		rep, err := runMode(ctx, c, m, modeOptions{progress: progress})
+		if err != nil {
+			fmt.Fprintf(stderr, "loadgen: mode %s: %v\n", m, err)
+			return 1
+		}
+		reports = append(reports, rep)
+		ok = ok && rep.Reconciled
+		runtime.GC()
+	}
+	if c.plot != "" {
+		if err := writePlot(c.plot, reports); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	}
+	if c.json {
+		if err := writeJSON(stdout, c, reports); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+	} else {
+		writeText(stdout, c, reports)
+	}
+	if !ok {
+		var bad []string
+		for _, r := range reports {
+			if !r.Reconciled {
+				bad = append(bad, r.Mode)
+			}
+		}
+		fmt.Fprintf(stderr, "loadgen: accounting does not reconcile for %s\n", strings.Join(bad, ", "))
+		return 1
+	}
+	return 0
+}

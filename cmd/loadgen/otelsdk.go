@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// sdkDriver records the same workload through the OpenTelemetry Go SDK,
+// with the same attributes, events and statuses as flowtel's spans carry.
+type sdkDriver struct {
+	tracer     trace.Tracer
+	runAttrs   []attribute.KeyValue
+	in, out    []attribute.KeyValue
+	toolOut    []attribute.KeyValue
+	cfg        []attribute.KeyValue
+	usage      []attribute.KeyValue
+	payload    string
+	firstFrame bool
+}
+
+func newSDKDriver(tp trace.TracerProvider, wl *workload) *sdkDriver {
+	d := &sdkDriver{
+		tracer: tp.Tracer("github.com/flowtel/flowtel/cmd/loadgen"),
+		runAttrs: []attribute.KeyValue{
+			attribute.String("sid", "spf00390001@hf17e12ef9c00a4bb202"), attribute.String("app_id", "app-42"),
+			attribute.String("uid", "user-1001"), attribute.String("chat_id", "chat-9"), attribute.String("span_version", "1.0.0"),
+			attribute.String("flow_id", "flow-7b1c"),
+		},
+		payload: wl.payload, firstFrame: wl.firstFrame,
+		usage: []attribute.KeyValue{
+			attribute.Int("usage.question_tokens", wl.tokens/8), attribute.Int("usage.prompt_tokens", wl.tokens*3/4),
+			attribute.Int("usage.completion_tokens", wl.tokens/4), attribute.Int("usage.total_tokens", wl.tokens),
+			attribute.String("llm_output", wl.payload),
+		},
+	}
+	for _, a := range wl.in {
+		d.in = append(d.in, attribute.String("input."+a.key, a.val))
+	}
+	for _, a := range wl.out {
+		d.out = append(d.out, attribute.String("output."+a.key, a.val))
+	}
+	for _, a := range wl.cfg {
+		d.cfg = append(d.cfg, attribute.String("config."+a.key, a.val))
+	}
+	d.toolOut = append([]attribute.KeyValue{attribute.String("output.result", wl.payload)}, d.out...)
+	d.toolOut = d.toolOut[:len(d.out)]
+	return d
+}
+
+func (d *sdkDriver) startRun(w *worker, s *slot) {
+	s.ctx, s.span = d.tracer.Start(context.Background(), "workflow_run", trace.WithAttributes(d.runAttrs...))
+	s.live = true
+	w.ctr.produced.Add(1)
+}
+
+func (d *sdkDriver) runStep(w *worker, s *slot, st step) {
+	if cap(s.spans) < len(st) {
+		s.spans = make([]trace.Span, len(st))
+	}
+	spans := s.spans[:len(st)]
+	for i := range st {
+		spec := &st[i]
+		_, sp := d.tracer.Start(s.ctx, spec.spanName, trace.WithAttributes(d.runAttrs...))
+		spans[i] = sp
+		sp.SetAttributes(attribute.String("node_id", spec.id), attribute.String("node_type", spec.typ), attribute.String("node_name", spec.name))
+		if len(d.in) > 0 {
+			sp.SetAttributes(d.in...)
+		}
+		if len(d.cfg) > 0 {
+			sp.SetAttributes(d.cfg...)
+		}
+		switch {
+		case spec.llm:
+			if d.firstFrame {
+				sp.AddEvent("first_frame")
+			}
+			sp.SetAttributes(d.usage...)
+			if len(d.out) > 0 {
+				sp.SetAttributes(d.out...)
+			}
+		case spec.tool:
+			if len(d.toolOut) > 0 {
+				sp.SetAttributes(d.toolOut...)
+			}
+		default:
+			if len(d.out) > 0 {
+				sp.SetAttributes(d.out...)
+			}
+		}
+		if spec.message {
+			sp.AddEvent("INFO", trace.WithAttributes(attribute.String("INFO LOG", "message sent to the user")))
+		}
+		if len(spec.next) > 0 {
+			sp.SetAttributes(attribute.StringSlice("next_log_ids", spec.next))
+		}
+	}
+	for _, sp := range spans {
+		if w.fails() {
+			sp.RecordError(errNode)
+			sp.SetStatus(codes.Error, errNode.Error())
+			s.failed = true
+		}
+		sp.End()
+	}
+	w.ctr.produced.Add(uint64(len(st)))
+	w.ctr.nodes.Add(uint64(len(st)))
+}
+
+func (d *sdkDriver) endRun(_ *worker, s *slot) {
+	if s.failed {
+		s.span.SetAttributes(attribute.Int("code", 500))
+		s.span.SetStatus(codes.Error, "node failed")
+	} else {
+		s.span.SetAttributes(attribute.Int("code", 0))
+	}
+	s.span.End()
+	s.span, s.ctx = nil, nil
+}
+
+// countingExporter counts the spans the SDK's exporter delivered: the SDK
+// itself reports neither what it exported nor what it dropped.
+type countingExporter struct {
+	sdktrace.SpanExporter
+	exported atomic.Uint64
+	failed   atomic.Uint64
+}
+
+func (c *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
+	err := c.SpanExporter.ExportSpans(ctx, spans)
+	if err != nil {
+		c.failed.Add(uint64(len(spans)))
+	} else {
+		c.exported.Add(uint64(len(spans)))
+	}
+	return err
+}
+
+// newSDKProvider returns a tracer provider exporting over OTLP/gRPC to
+// endpoint through a BatchSpanProcessor with its defaults, blocking when
+// the queue is full if blocking is set.
+func newSDKProvider(ctx context.Context, endpoint string, blocking bool) (*sdktrace.TracerProvider, *countingExporter, error) {
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(endpoint), otlptracegrpc.WithInsecure())
+	if err != nil {
+		return nil, nil, err
+	}
+	ce := &countingExporter{SpanExporter: exp}
+	var opts []sdktrace.BatchSpanProcessorOption
+	if blocking {
+		opts = append(opts, sdktrace.WithBlocking())
+	}
+	res := resource.NewSchemaless(attribute.String("service.name", "loadgen"))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(ce, opts...), sdktrace.WithResource(res))
+	return tp, ce, nil
+}

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+)
+
+// procStatusKB returns a field of /proc/self/status in bytes (e.g. VmHWM,
+// VmRSS), or 0 where /proc is not available.
+func procStatusKB(field string) uint64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// resetPeakRSS resets VmHWM to the current RSS (Linux 4.0+), so that each
+// mode of a run reports its own peak. It reports whether it could.
+func resetPeakRSS() bool {
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// memSnap is what the report needs from the runtime, taken before and after
+// a mode.
+type memSnap struct {
+	allocs, bytes uint64
+	gcs           uint32
+	pauseTotalNs  uint64
+	pauses        [256]uint64
+}
+
+func takeMem() memSnap {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return memSnap{allocs: ms.Mallocs, bytes: ms.TotalAlloc, gcs: ms.NumGC, pauseTotalNs: ms.PauseTotalNs, pauses: ms.PauseNs}
+}
+
+// gcReport describes the GC cycles between two snapshots.
+type gcReport struct {
+	Cycles       uint32  `json:"cycles"`
+	PauseTotalMs float64 `json:"pause_total_ms"`
+	PauseMaxMs   float64 `json:"pause_max_ms"`
+	PauseP99Ms   float64 `json:"pause_p99_ms"`
+}
+
+func gcBetween(a, b memSnap) gcReport {
+	r := gcReport{Cycles: b.gcs - a.gcs, PauseTotalMs: float64(b.pauseTotalNs-a.pauseTotalNs) / 1e6}
+	// PauseNs is a ring of the last 256 pauses; the most recent is at
+	// (NumGC+255)%256.
+	n := min(r.Cycles, 256)
+	ps := make([]uint64, 0, n)
+	for i := uint32(0); i < n; i++ {
+		ps = append(ps, b.pauses[(b.gcs-i+255)%256])
+	}
+	if len(ps) > 0 {
+		sortU64(ps)
+		r.PauseMaxMs = float64(ps[len(ps)-1]) / 1e6
+		r.PauseP99Ms = float64(ps[(len(ps)*99)/100]) / 1e6
+	}
+	return r
+}
+
+func sortU64(s []uint64) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// goroutines returns the live goroutine count from runtime/metrics.
+func goroutines() uint64 {
+	s := []metrics.Sample{{Name: "/sched/goroutines:goroutines"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() == metrics.KindUint64 {
+		return s[0].Value.Uint64()
+	}
+	return uint64(runtime.NumGoroutine())
+}
+
+// nodeRecordBytes is the heap a node record with its inline attributes
+// takes in the engine (engine.newNodeRecord in a heap profile of loadgen
+// -block with 8 attributes per node: 133 MB for about 65,000 records).
+// A run record is counted as one more node.
+const nodeRecordBytes = 2 << 10
+
+// memoryBound is the bound the configuration puts on flowtel's live heap:
+// every run that can be held (open, waiting in a ring slot of every shard,
+// or in the pipeline's batch) with all its nodes, plus four times the
+// exporter's QueueBytes: QueueBytes bounds the encoded length of the queued
+// buffers, their capacity can be up to twice that, and as many again can
+// sit freed in buffer pools until the next GC. Payload strings are shared
+// by the generator, so they are not counted. RSS adds the GC's headroom
+// (GOGC=100: up to twice the live heap) and the runtime's own memory.
+func memoryBound(c *config) uint64 {
+	runs := uint64(runtime.GOMAXPROCS(0)*c.ring + c.concurrency + 512)
+	return runs*uint64(c.nodes+1)*nodeRecordBytes + 4*uint64(c.queueBytes)
+}
+
+// runtimeSlack is what RSS may hold beyond twice the live heap: goroutine
+// stacks, gRPC's transport buffers, the embedded receiver, fragmentation.
+const runtimeSlack = 128 << 20

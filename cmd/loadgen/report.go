@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/flowtel/flowtel/bench"
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// modeReport is the final report of one mode. Span counts include the root
+// span of each run.
+type modeReport struct {
+	Mode     string `json:"mode"`
+	Endpoint string `json:"endpoint"`
+	Protocol string `json:"protocol"`
+	// LoadSec is the time load was generated; ElapsedSec adds the final
+	// flush, until everything was delivered or counted as dropped.
+	LoadSec    float64 `json:"load_sec"`
+	ElapsedSec float64 `json:"elapsed_sec"`
+	Runs       uint64  `json:"runs"`
+	RunsPerSec float64 `json:"runs_per_sec"`
+	// ProducedPerSec is spans offered per second of load.
+	ProducedPerSec float64 `json:"produced_per_sec"`
+	// SpansPerSec is spans delivered end to end (received by the embedded
+	// receiver, or exported to an external endpoint) per elapsed second.
+	SpansPerSec float64 `json:"spans_per_sec"`
+	// NodeSpansPerSec is the same for node spans only (roots excluded).
+	NodeSpansPerSec float64 `json:"node_spans_per_sec"`
+
+	Produced uint64 `json:"produced"`
+	Exported uint64 `json:"exported"`
+	Dropped  uint64 `json:"dropped"`
+	// DroppedBy splits Dropped by stage and reason, e.g. "engine.ring_full",
+	// "exporter.queue_full", "otelsdk.silent".
+	DroppedBy map[string]uint64 `json:"dropped_by"`
+	InFlight  uint64            `json:"in_flight"`
+	// Received is what the embedded receiver decoded; null with -endpoint.
+	Received          *uint64 `json:"received"`
+	ReceivedRootSpans *uint64 `json:"received_root_spans,omitempty"`
+	// LogRecords* account the run trace logs (flowtel with -logs).
+	LogRecordsExported uint64  `json:"log_records_exported,omitempty"`
+	LogRecordsDropped  uint64  `json:"log_records_dropped,omitempty"`
+	LogRecordsReceived *uint64 `json:"log_records_received,omitempty"`
+	// NodesRefused counts node calls on runs the engine refused at StartRun;
+	// the engine counted the run as dropped, not its later nodes.
+	NodesRefused uint64 `json:"nodes_refused,omitempty"`
+
+	// Export describes the flowtel exporter's requests (traces).
+	Export *exportReport `json:"export,omitempty"`
+
+	Reconciled bool `json:"reconciled"`
+	// Checks lists every identity checked, with its numbers.
+	Checks []string `json:"checks"`
+
+	Latency           latencyReport `json:"capture_latency_ns"`
+	AllocsPerSpan     float64       `json:"allocs_per_span"`
+	BytesPerSpan      float64       `json:"bytes_per_span"`
+	GC                gcReport      `json:"gc"`
+	PeakRSSBytes      uint64        `json:"peak_rss_bytes"`
+	PeakRSSSinceStart bool          `json:"peak_rss_since_process_start,omitempty"`
+	// MemoryBound is the configuration's bound on flowtel's memory (see
+	// memoryBound); 0 for the SDK modes.
+	MemoryBound uint64 `json:"memory_bound_bytes,omitempty"`
+	// Bottlenecks is the engine's node bottleneck ranking (flowtel only).
+	Bottlenecks []bottleneckRow `json:"node_bottlenecks"`
+
+	hist                  *hdrhistogram.Histogram
+	restarts, failedCalls uint64 // of the embedded receiver
+}
+
+// exportReport summarises the exporter's trace requests.
+type exportReport struct {
+	Requests      uint64  `json:"requests"`
+	Retried       uint64  `json:"retried"`
+	Batches       uint64  `json:"batches"`
+	SpansPerBatch float64 `json:"spans_per_batch"`
+	MeanLatencyMs float64 `json:"mean_latency_ms"`
+	QueueBytes    int64   `json:"queue_bytes"`
+}
+
+// check records one identity and whether it holds.
+func (r *modeReport) check(ok bool, format string, a ...any) {
+	mark := "ok  "
+	if !ok {
+		mark = "FAIL"
+		r.Reconciled = false
+	}
+	r.Checks = append(r.Checks, mark+" "+fmt.Sprintf(format, a...))
+}
+
+func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, xs export.Stats, _ encode.EncoderStats, rc *bench.Receiver, c *config) {
+	r.Reconciled = true
+	tr, lg := xs.Signals[export.Traces], xs.Signals[export.Logs]
+	r.Produced = produced
+	r.Exported = tr.Exported
+	r.Export = &exportReport{
+		Requests: tr.Requests, Retried: tr.Retried, Batches: tr.EnqueuedBatches,
+		SpansPerBatch: float64(tr.Enqueued) / float64(max(tr.EnqueuedBatches, 1)),
+		MeanLatencyMs: float64(tr.LatencySum.Milliseconds()) / float64(max(tr.LatencyCount, 1)),
+		QueueBytes:    xs.QueueBytes,
+	}
+	for i, n := range s.DroppedBy {
+		r.DroppedBy["engine."+engine.DropReason(i).String()] = n
+	}
+	for i, n := range tr.Dropped {
+		r.DroppedBy["exporter."+export.DropReason(i).String()] = n
+	}
+	r.DroppedBy["receiver.rejected"] = tr.Rejected
+	r.Dropped = s.Dropped + tr.DroppedTotal() + tr.Rejected
+	r.InFlight = s.InFlight + tr.InFlight
+	r.check(produced == s.Accepted, "produced by the workload %d == engine accepted %d", produced, s.Accepted)
+	r.check(s.Accepted == s.Exported+s.Dropped && s.InFlight == 0, "engine: accepted %d == handed to the sink %d + dropped %d (in flight %d)", s.Accepted, s.Exported, s.Dropped, s.InFlight)
+	r.check(s.Exported == tr.Enqueued, "engine handed to the sink %d == exporter enqueued %d", s.Exported, tr.Enqueued)
+	r.check(tr.Enqueued == tr.Exported+tr.Rejected+tr.DroppedTotal() && tr.InFlight == 0, "exporter traces: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", tr.Enqueued, tr.Exported, tr.Rejected, tr.DroppedTotal(), tr.InFlight)
+	r.check(produced == r.Exported+r.Dropped, "produced %d == exported %d + dropped %d", produced, r.Exported, r.Dropped)
+	if c.logs {
+		r.LogRecordsExported, r.LogRecordsDropped = lg.Exported, lg.DroppedTotal()+lg.Rejected
+		r.check(lg.Enqueued == lg.Exported+lg.Rejected+lg.DroppedTotal() && lg.InFlight == 0, "exporter logs: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", lg.Enqueued, lg.Exported, lg.Rejected, lg.DroppedTotal(), lg.InFlight)
+	}
+	if rc != nil {
+		cn := rc.Counts()
+		r.restarts, r.failedCalls = cn.Restarts, cn.Failed
+		r.Received, r.ReceivedRootSpans = &cn.Spans, &cn.RootSpans
+		r.check(cn.Spans == tr.Exported, "receiver decoded %d spans == exporter exported %d", cn.Spans, tr.Exported)
+		if c.logs {
+			r.LogRecordsReceived = &cn.LogRecords
+			r.check(cn.LogRecords == lg.Exported, "receiver decoded %d log records == exporter exported %d", cn.LogRecords, lg.Exported)
+		}
+	}
+}
+
+func (r *modeReport) fillSDK(produced, exported, failed uint64, rc *bench.Receiver) {
+	r.Reconciled = true
+	r.Produced, r.Exported = produced, exported
+	r.check(exported <= produced, "exported %d <= produced %d", exported, produced)
+	r.Dropped = produced - min(exported, produced)
+	r.DroppedBy["otelsdk.export_failed"] = failed
+	r.DroppedBy["otelsdk.silent"] = r.Dropped - min(failed, r.Dropped)
+	if rc != nil {
+		cn := rc.Counts()
+		r.Received, r.ReceivedRootSpans = &cn.Spans, &cn.RootSpans
+		r.check(cn.Spans == exported, "receiver decoded %d spans == SDK exporter delivered %d", cn.Spans, exported)
+	}
+	r.check(produced == r.Exported+r.Dropped, "produced %d == exported %d + dropped %d (the SDK does not count its drops: dropped = produced - delivered)", produced, r.Exported, r.Dropped)
+}
+
+// group formats n with thousands separators.
+func group(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, ch := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(ch)
+	}
+	return b.String()
+}
+
+func mib(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
+
+func ns(v int64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2f ms", float64(v)/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2f µs", float64(v)/1e3)
+	}
+	return fmt.Sprintf("%d ns", v)
+}
+
+func writeText(w io.Writer, c *config, reps []*modeReport) {
+	fmt.Fprintf(w, "loadgen: %v per mode, rate %s, %d runs in flight, %d nodes/run (%s), %d attrs/node, %d B payload, error rate %.3g\n",
+		c.duration, rateText(c.rate), c.concurrency, c.nodes, c.shape, c.attrs, c.payload, c.errorRate)
+	for _, r := range reps {
+		fmt.Fprintf(w, "\n== %s -> %s (%s)\n", r.Mode, r.Endpoint, r.Protocol)
+		fmt.Fprintf(w, "  runs/s            %s  (%s runs in %.1fs of load, %.1fs with the final flush)\n", group(uint64(r.RunsPerSec)), group(r.Runs), r.LoadSec, r.ElapsedSec)
+		fmt.Fprintf(w, "  spans/s delivered %s  (node spans/s %s; offered %s/s)\n", group(uint64(r.SpansPerSec)), group(uint64(r.NodeSpansPerSec)), group(uint64(r.ProducedPerSec)))
+		fmt.Fprintf(w, "  produced          %s\n", group(r.Produced))
+		fmt.Fprintf(w, "  exported          %s\n", group(r.Exported))
+		fmt.Fprintf(w, "  dropped           %s", group(r.Dropped))
+		var parts []string
+		for _, k := range sortedKeys(r.DroppedBy) {
+			if r.DroppedBy[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s", k, group(r.DroppedBy[k])))
+			}
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "  (%s)", strings.Join(parts, ", "))
+		}
+		fmt.Fprintln(w)
+		if r.Received != nil {
+			fmt.Fprintf(w, "  received          %s\n", group(*r.Received))
+		} else {
+			fmt.Fprintf(w, "  received          n/a (external endpoint)\n")
+		}
+		if r.LogRecordsReceived != nil {
+			fmt.Fprintf(w, "  run trace logs    exported %s, dropped %s, received %s\n", group(r.LogRecordsExported), group(r.LogRecordsDropped), group(*r.LogRecordsReceived))
+		}
+		if x := r.Export; x != nil {
+			fmt.Fprintf(w, "  exporter          %s trace requests (%s retried), %.0f spans/batch, mean latency %.1f ms, queue bound %s\n", group(x.Requests), group(x.Retried), x.SpansPerBatch, x.MeanLatencyMs, mib(uint64(x.QueueBytes)))
+		}
+		if r.NodesRefused > 0 {
+			fmt.Fprintf(w, "  nodes refused     %s (their run was refused at StartRun)\n", group(r.NodesRefused))
+		}
+		if r.Reconciled {
+			fmt.Fprintf(w, "  accounting        RECONCILED: produced == exported + dropped, and the receiver agrees\n")
+		} else {
+			fmt.Fprintf(w, "  accounting        DOES NOT RECONCILE\n")
+		}
+		for _, ch := range r.Checks {
+			fmt.Fprintf(w, "    %s\n", ch)
+		}
+		l := r.Latency
+		fmt.Fprintf(w, "  capture latency   p50 %s  p99 %s  p99.9 %s  max %s  (%s samples, StartNode..End per node)\n", ns(l.P50), ns(l.P99), ns(l.P999), ns(l.Max), group(uint64(l.Samples)))
+		fmt.Fprintf(w, "  allocations       %.2f allocs/span, %.0f B/span (whole process, embedded receiver included)\n", r.AllocsPerSpan, r.BytesPerSpan)
+		fmt.Fprintf(w, "  GC                %d cycles, pauses total %.2f ms, p99 %.3f ms, max %.3f ms\n", r.GC.Cycles, r.GC.PauseTotalMs, r.GC.PauseP99Ms, r.GC.PauseMaxMs)
+		peak := mib(r.PeakRSSBytes)
+		if r.PeakRSSSinceStart {
+			peak += " (since process start)"
+		}
+		if r.MemoryBound > 0 {
+			peak += fmt.Sprintf(" (live-heap bound of this configuration %s: held runs x nodes x %d KiB + 4 x queue bytes)", mib(r.MemoryBound), nodeRecordBytes>>10)
+		}
+		fmt.Fprintf(w, "  peak RSS          %s\n", peak)
+		writeBottlenecks(w, r.Bottlenecks)
+	}
+	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-blocking"); f != nil && s != nil && s.SpansPerSec > 0 {
+		fmt.Fprintf(w, "\nflowtel delivered %.1fx the spans/s of the SDK's sustainable (blocking, lossless) rate", f.SpansPerSec/s.SpansPerSec)
+		if d := find(reps, "otelsdk"); d != nil && d.Produced > 0 {
+			fmt.Fprintf(w, "; the SDK's default mode lost %.1f%% of its spans", 100*float64(d.Dropped)/float64(d.Produced))
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func rateText(r float64) string {
+	if r == 0 {
+		return "unbounded"
+	}
+	return fmt.Sprintf("%g runs/s", r)
+}
+
+func find(reps []*modeReport, mode string) *modeReport {
+	for _, r := range reps {
+		if r.Mode == mode {
+			return r
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]uint64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// writeJSON prints one JSON object: the mode's report, or {"modes": {...}}
+// with the ratio when several modes ran.
+func writeJSON(w io.Writer, c *config, reps []*modeReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if len(reps) == 1 {
+		return enc.Encode(reps[0])
+	}
+	out := struct {
+		Modes map[string]*modeReport `json:"modes"`
+		// RatioVsSDKBlocking is flowtel's delivered spans/s over the SDK's
+		// blocking (lossless) mode's, when both ran.
+		RatioVsSDKBlocking *float64 `json:"ratio_flowtel_vs_otelsdk_blocking,omitempty"`
+	}{Modes: map[string]*modeReport{}}
+	for _, r := range reps {
+		out.Modes[r.Mode] = r
+	}
+	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-blocking"); f != nil && s != nil && s.SpansPerSec > 0 {
+		x := f.SpansPerSec / s.SpansPerSec
+		out.RatioVsSDKBlocking = &x
+	}
+	return enc.Encode(out)
+}

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+)
+
+// nodeSpec is one node of a workflow plan, with everything the drivers
+// need precomputed so that the hot loop builds no strings.
+type nodeSpec struct {
+	id, typ, name string
+	spanName      string // "run_node:" + id, for the SDK driver
+	next          []string
+	llm           bool // sets usage, LLM output and first frame
+	tool          bool // carries the payload as its output
+	message       bool // logs an info entry
+}
+
+// step is what one visit of a run does: start every node of the step (one
+// for a chain, several parallel branches for a fan-out), record them and
+// end them.
+type step []nodeSpec
+
+// plan is one workflow: its steps in order.
+type plan struct {
+	name  string
+	steps []step
+	nodes int
+}
+
+// Shapes a workload can take.
+const (
+	shapeChain     = "chain"
+	shapeFanout    = "fanout"
+	shapeIteration = "iteration"
+	shapeMixed     = "mixed"
+)
+
+// parseMix parses "llm=30,tool=20,..." into types and cumulative weights.
+func parseMix(s string) (types []string, cum []int, err error) {
+	total := 0
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, nil, fmt.Errorf("node mix %q: want type=weight", part)
+		}
+		w, err := strconv.Atoi(v)
+		if err != nil || w < 0 {
+			return nil, nil, fmt.Errorf("node mix %q: weight is not a non-negative integer", part)
+		}
+		switch k {
+		case "llm", "tool", "plugin", "code", "knowledge", "decision", "message", "if-else", "variable", "agent", "question-answer":
+		default:
+			return nil, nil, fmt.Errorf("node mix %q: unknown node type %q", part, k)
+		}
+		if w == 0 {
+			continue
+		}
+		total += w
+		types = append(types, k)
+		cum = append(cum, total)
+	}
+	if total == 0 {
+		return nil, nil, fmt.Errorf("node mix %q: no type with a positive weight", s)
+	}
+	return types, cum, nil
+}
+
+// planner builds plans from the workload flags with a seeded source, so
+// that every mode runs exactly the same workflows.
+type planner struct {
+	rng    *rand.Rand
+	types  []string
+	cum    []int
+	nodes  int
+	fanout int
+}
+
+func (p *planner) pickType() string {
+	x := p.rng.IntN(p.cum[len(p.cum)-1])
+	for i, c := range p.cum {
+		if x < c {
+			return p.types[i]
+		}
+	}
+	return p.types[len(p.types)-1]
+}
+
+func newNode(typ string, seq int) nodeSpec {
+	id := typ + ":" + strconv.Itoa(seq)
+	if typ == "end" {
+		id = "node-end:" + strconv.Itoa(seq)
+		typ = "node-end"
+	}
+	return nodeSpec{
+		id: id, typ: typ, name: strings.ToUpper(typ[:1]) + typ[1:] + " " + strconv.Itoa(seq),
+		spanName: "run_node:" + id,
+		llm:      typ == "llm" || typ == "agent",
+		tool:     typ == "tool" || typ == "plugin" || typ == "code" || typ == "knowledge",
+		message:  typ == "message" || typ == "node-end",
+	}
+}
+
+// build returns a plan of the given shape with p.nodes nodes: a start node,
+// the body, and an end node (a single node plan is just a start node).
+func (p *planner) build(shape string) plan {
+	n := p.nodes
+	seq := 0
+	next := func(typ string) nodeSpec { seq++; return newNode(typ, seq) }
+	var steps []step
+	add := func(s step) { steps = append(steps, s) }
+	add(step{next("start")})
+	body := n - 2
+	if n == 1 {
+		body = 0
+	}
+	switch shape {
+	case shapeChain:
+		for i := 0; i < body; i++ {
+			add(step{next(p.pickType())})
+		}
+	case shapeFanout:
+		// A decision node, then groups of parallel branches of width fanout.
+		for body > 0 {
+			add(step{next("decision")})
+			body--
+			w := min(p.fanout, body)
+			if w == 0 {
+				break
+			}
+			s := make(step, 0, w)
+			for i := 0; i < w; i++ {
+				s = append(s, next(p.pickType()))
+			}
+			add(s)
+			body -= w
+		}
+	case shapeIteration:
+		// An iteration node, then its body of up to 3 nodes repeated.
+		loop := []string{"llm", "tool", "code"}
+		for body > 0 {
+			add(step{next("iteration")})
+			body--
+			for i := 0; i < len(loop) && body > 0; i++ {
+				add(step{next(loop[i])})
+				body--
+			}
+		}
+	}
+	if n > 1 {
+		add(step{next("end")})
+	}
+	// Link each step's nodes to the first node of the next step.
+	for i := 0; i+1 < len(steps); i++ {
+		ids := []string{steps[i+1][0].id}
+		for j := range steps[i] {
+			steps[i][j].next = ids
+		}
+	}
+	total := 0
+	for _, s := range steps {
+		total += len(s)
+	}
+	return plan{name: shape, steps: steps, nodes: total}
+}
+
+// plans returns the plans a shape flag stands for; "mixed" cycles through
+// chain, fan-out and iteration runs.
+func (p *planner) plans(shape string) ([]plan, error) {
+	switch shape {
+	case shapeChain, shapeFanout, shapeIteration:
+		return []plan{p.build(shape)}, nil
+	case shapeMixed:
+		return []plan{p.build(shapeChain), p.build(shapeFanout), p.build(shapeIteration)}, nil
+	}
+	return nil, fmt.Errorf("shape %q: want chain, fanout, iteration or mixed", shape)
+}
+
+// payload returns a deterministic printable string of n bytes.
+func payload(n int) string {
+	const text = "The quick brown fox consults the knowledge base and answers in streaming tokens. "
+	var b strings.Builder
+	b.Grow(n)
+	for b.Len() < n {
+		b.WriteString(text[:min(len(text), n-b.Len())])
+	}
+	return b.String()
+}
+
+// newRand returns the default seeded source of plans.
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 1)) }
