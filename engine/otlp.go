@@ -22,7 +22,9 @@ type OTLPSink struct {
 }
 
 // NewOTLPSink returns a sink that writes to exp with the identity res.
-// With logs false only traces are sent.
+// With logs false only traces are sent. exp should be made with
+// Config.Release set to encode.PutBuffer, as NewOTLP does, so that the
+// sink's buffers are reused.
 func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink {
 	return &OTLPSink{enc: encode.NewEncoder(res), exp: exp, logs: logs}
 }
@@ -80,6 +82,9 @@ func (s *OTLPSink) EncoderStats() encode.EncoderStats { return s.enc.Stats() }
 // export.FromEnv), traces and run logs, with the resource taken from cfg
 // unless opts set one.
 func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
+	if cfg.Release == nil {
+		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
+	}
 	exp, err := export.New(cfg)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/valyala/bytebufferpool"
 	"net/url"
 	"os"
 	"strings"
@@ -99,6 +100,10 @@ type Config struct {
 	// after the first attempt. It is called from export goroutines and must
 	// not block for long. Nil discards.
 	ErrorHandler func(error)
+
+	// Release returns a buffer given to Enqueue once it is sent or
+	// dropped, to the pool it came from. Nil means bytebufferpool.Put.
+	Release func(*bytebufferpool.ByteBuffer)
 
 	// The fields below are not used by New: FromEnv fills them for the
 	// engine, which owns resources, batching and the metric reader.

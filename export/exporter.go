@@ -29,6 +29,7 @@ type entry struct {
 // Exporter ships encoded OTLP requests. See the package documentation for
 // its contract.
 type Exporter struct {
+	release func(*bytebufferpool.ByteBuffer) // Config.Release
 	set     settings
 	senders [NumSignals]sender
 	conns   []*grpc.ClientConn
@@ -97,6 +98,10 @@ func newExporter(cfg Config) (*Exporter, error) {
 		closing:      make(chan struct{}),
 		exited:       make(chan struct{}),
 		shutdownDone: make(chan struct{}),
+	}
+	e.release = cfg.Release
+	if e.release == nil {
+		e.release = bytebufferpool.Put
 	}
 	e.work.L = &e.mu
 	e.ctx, e.cancel = context.WithCancel(context.Background())
@@ -228,7 +233,7 @@ func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int6
 	e.stats[sig].Dropped[r] += uint64(n)
 	e.stats[sig].DroppedBatches++
 	e.mu.Unlock()
-	bytebufferpool.Put(buf)
+	e.release(buf)
 	return false
 }
 
@@ -265,7 +270,7 @@ func (e *Exporter) worker(w int) {
 		exported, rejected, reason, dropped := e.export(en)
 
 		size := int64(len(en.buf.B))
-		bytebufferpool.Put(en.buf)
+		e.release(en.buf)
 		e.mu.Lock()
 		st.InFlight -= uint64(en.items)
 		st.Exported += uint64(exported)
@@ -490,6 +495,6 @@ func (e *Exporter) dropQueuedLocked() {
 		st.Dropped[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++
 		e.held -= int64(len(en.buf.B))
-		bytebufferpool.Put(en.buf)
+		e.release(en.buf)
 	}
 }
