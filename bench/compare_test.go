@@ -173,7 +173,7 @@ func benchEncodeSDK(b *testing.B) {
 // the engine's and exporter's accounting. Overflow blocks, so nothing is
 // lost, like the SDK's blocking mode it is compared with.
 func e2eFlowtel(tb testing.TB, rc *Receiver, n int) (produced uint64, s engine.Stats, xs export.Stats) {
-	exp, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: 30 * time.Second})
+	exp, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: 30 * time.Second, Release: encode.PutBuffer})
 	if err != nil {
 		tb.Fatal(err)
 	}

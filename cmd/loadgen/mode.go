@@ -75,7 +75,8 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 	)
 	switch mode {
 	case "flowtel":
-		xcfg := export.Config{Protocol: protocol, Endpoint: endpoint, Insecure: true, QueueBytes: c.queueBytes, Concurrency: c.exportConc}
+		xcfg := export.Config{Protocol: protocol, Endpoint: endpoint, Insecure: true, QueueBytes: c.queueBytes, Concurrency: c.exportConc,
+			Release: encode.PutBuffer}
 		if opt.retry != nil {
 			xcfg.Retry = *opt.retry
 		}
