@@ -131,12 +131,12 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	e.stats.accepted.Add(1)
 	if e.closed.Load() {
 		e.stats.drop(DropShutdown, 1)
-		return Run{}
+		return Run{refused: e, why: DropShutdown}
 	}
 	idx := e.arena.pop()
 	if idx < 0 {
 		e.stats.drop(DropRunLimit, 1)
-		return Run{}
+		return Run{refused: e, why: DropRunLimit}
 	}
 	r := e.arena.slots[idx].Load()
 	if r == nil {
@@ -168,7 +168,7 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		r.reset()
 		e.arena.push(idx)
 		e.stats.drop(DropShutdown, 1)
-		return Run{}
+		return Run{refused: e, why: DropShutdown}
 	}
 	return Run{r: r, gen: gen}
 }

@@ -134,6 +134,10 @@ func (r *runRecord) reset() {
 type Run struct {
 	r   *runRecord
 	gen uint32
+	// refused is set, with why, on the handle of a run the engine
+	// refused, so that the nodes started in it are counted too.
+	refused *Engine
+	why     DropReason
 }
 
 // begin claims the record for a write if the handle still owns it and
@@ -277,9 +281,15 @@ func (h Run) End(code int, message string) {
 }
 
 // StartNode starts a node execution in the run. nodeID is "type:uuid"
-// (e.g. "llm:1"). Past Limits.NodesPerRun it returns a no-op Node and
-// counts the drop.
+// (e.g. "llm:1"). Past Limits.NodesPerRun, or in a run the engine refused,
+// it returns a no-op Node and counts the drop.
 func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
+	if h.refused != nil {
+		// The run was refused: its nodes are spans lost for the same reason.
+		h.refused.stats.accepted.Add(1)
+		h.refused.stats.drop(h.why, 1)
+		return Node{}
+	}
 	r := h.begin()
 	if r == nil {
 		return Node{}
