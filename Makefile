@@ -50,3 +50,6 @@ soak:
 
 soak-short:
 	$(GO) run ./cmd/loadgen -soak -duration=60s
+
+perf:
+	./scripts/perf.sh

@@ -55,11 +55,11 @@ say ""
 # Comparison with the SDK, and the plot.
 say "## loadgen -mode both -duration $DUR"
 say ""
-"$LG" -mode both -duration "$DUR" -json -progress=false -plot docs/latency.svg >"$OUT/both.json"
+"$LG" -mode both -rate 0 -duration "$DUR" -json -progress=false -plot docs/latency.svg >"$OUT/both.json"
 say "| mode | delivered spans/s | node spans/s | offered spans/s | produced | dropped | dropped % | received | capture p50 | p99 | p99.9 | allocs/span | peak RSS MiB |"
 say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 jq -r '.modes | to_entries[] | .value | "| \(.mode) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced_per_sec|floor) | \(.produced) | \(.dropped) | \((100*.dropped/.produced*10|floor)/10) | \(.received) | \(.capture_latency_ns.p50) ns | \(.capture_latency_ns.p99) ns | \(.capture_latency_ns.p99_9) ns | \((.allocs_per_span*100|floor)/100) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/both.json" | tee -a "$RES" >/dev/null
-"$LG" -block -duration "$DUR" -json -progress=false >"$OUT/flowtel-block.json"
+"$LG" -block -rate 0 -duration "$DUR" -json -progress=false >"$OUT/flowtel-block.json"
 jq -r '"| flowtel -block | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced_per_sec|floor) | \(.produced) | \(.dropped) | \((100*.dropped/.produced*10|floor)/10) | \(.received) | \(.capture_latency_ns.p50) ns | \(.capture_latency_ns.p99) ns | \(.capture_latency_ns.p99_9) ns | \((.allocs_per_span*100|floor)/100) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/flowtel-block.json" | tee -a "$RES" >/dev/null
 say ""
 sdk=$(jq '.modes["otelsdk-blocking"].spans_per_sec' "$OUT/both.json")
@@ -87,7 +87,7 @@ scan() { # $1 flag, $2.. values; runs are lossless (-block): delivered = sustain
 			while [ $((ring * v)) -gt 32768 ] && [ "$ring" -gt 16 ]; do ring=$((ring / 2)); done
 			extra=(-ring "$ring")
 		fi
-		"$LG" -block -"$flag"="$v" "${extra[@]}" -duration "$SCAN_DUR" -json -progress=false >"$OUT/scan-$flag-$v.json"
+		"$LG" -block -rate 0 -"$flag"="$v" "${extra[@]}" -duration "$SCAN_DUR" -json -progress=false >"$OUT/scan-$flag-$v.json"
 		row "$v${extra[1]:+ (ring ${extra[1]})}" "$OUT/scan-$flag-$v.json" | tee -a "$RES" >/dev/null
 	done
 	say ""
@@ -112,7 +112,7 @@ say "| -ring (slots per shard) | -queue-bytes | delivered spans/s | peak RSS MiB
 say "|---:|---:|---:|---:|---:|"
 for ring in 256 1024 4096; do
 	for qb in 16777216 67108864; do
-		"$LG" -block -ring "$ring" -queue-bytes "$qb" -duration "$SCAN_DUR" -json -progress=false >"$OUT/mem-$ring-$qb.json"
+		"$LG" -block -rate 0 -ring "$ring" -queue-bytes "$qb" -duration "$SCAN_DUR" -json -progress=false >"$OUT/mem-$ring-$qb.json"
 		jq -r --arg r "$ring" --arg q "$((qb >> 20)) MiB" '"| \($r) | \($q) | \(.spans_per_sec|floor) | \(.peak_rss_bytes/1048576|floor) | \(.gc.cycles) |"' "$OUT/mem-$ring-$qb.json" | tee -a "$RES" >/dev/null
 	done
 done

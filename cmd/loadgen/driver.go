@@ -21,7 +21,7 @@ type slot struct {
 	active bool
 	failed bool
 	// live is false when the tracer refused the run (its nodes are then
-	// not offered to the engine's accounting).
+	// counted as dropped by the engine).
 	live bool
 
 	// flowtel
@@ -43,7 +43,7 @@ type driver interface {
 // counters are a worker's live totals, read by the progress line.
 type counters struct {
 	produced atomic.Uint64 // spans offered and counted by the tracer
-	refused  atomic.Uint64 // node spans not offered because the run was refused
+	refused  atomic.Uint64 // node spans of refused runs (also in produced)
 	runs     atomic.Uint64 // runs ended
 	nodes    atomic.Uint64 // node spans offered
 	_        [32]byte

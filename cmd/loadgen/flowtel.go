@@ -108,6 +108,8 @@ func (d *flowtelDriver) runStep(w *worker, s *slot, st step) {
 		w.ctr.produced.Add(uint64(len(st)))
 		w.ctr.nodes.Add(uint64(len(st)))
 	} else {
+		// The engine counts these as dropped, for the run's reason.
+		w.ctr.produced.Add(uint64(len(st)))
 		w.ctr.refused.Add(uint64(len(st)))
 	}
 }

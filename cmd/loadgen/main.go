@@ -56,7 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to generate load (per mode)")
-	fs.Float64Var(&c.rate, "rate", 0, "runs started per second, all workers together; 0 = unbounded")
+	fs.Float64Var(&c.rate, "rate", 5000, "runs started per second, all workers together (the default is a busy agent platform, well within capacity); 0 = unbounded, to find the maximum")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "runs in flight (open at once)")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines driving the runs; 0 = GOMAXPROCS-1 (at least 1), leaving a P to the tracer's pipeline and exporter")
 	fs.IntVar(&c.nodes, "nodes", 8, "node executions per run (start and end included)")
@@ -107,6 +107,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		c.workers = max(1, runtime.GOMAXPROCS(0)-1)
 	}
 	var errs []error
+	// -soak measures capacity and runs at 80 % of it unless -rate is given.
+	rateSet := false
+	fs.Visit(func(f *flag.Flag) { rateSet = rateSet || f.Name == "rate" })
+	if c.soak && !rateSet {
+		c.rate = 0
+	}
 	check := func(ok bool, format string, a ...any) {
 		if !ok {
 			errs = append(errs, fmt.Errorf(format, a...))

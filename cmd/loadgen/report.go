@@ -50,7 +50,8 @@ type modeReport struct {
 	LogRecordsDropped  uint64  `json:"log_records_dropped,omitempty"`
 	LogRecordsReceived *uint64 `json:"log_records_received,omitempty"`
 	// NodesRefused counts node calls on runs the engine refused at StartRun;
-	// the engine counted the run as dropped, not its later nodes.
+	// they are in Produced, and the engine counts them as dropped for the
+	// run's reason (run_limit or shutdown).
 	NodesRefused uint64 `json:"nodes_refused,omitempty"`
 
 	// Export describes the flowtel exporter's requests (traces).
@@ -209,7 +210,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 			fmt.Fprintf(w, "  exporter          %s trace requests (%s retried), %.0f spans/batch, mean latency %.1f ms, queue bound %s\n", group(x.Requests), group(x.Retried), x.SpansPerBatch, x.MeanLatencyMs, mib(uint64(x.QueueBytes)))
 		}
 		if r.NodesRefused > 0 {
-			fmt.Fprintf(w, "  nodes refused     %s (their run was refused at StartRun)\n", group(r.NodesRefused))
+			fmt.Fprintf(w, "  nodes refused     %s (their run was refused at StartRun; counted as dropped)\n", group(r.NodesRefused))
 		}
 		if r.Reconciled {
 			fmt.Fprintf(w, "  accounting        RECONCILED: produced == exported + dropped, and the receiver agrees\n")
