@@ -281,7 +281,8 @@ func (e *Engine) releaseDropped() {
 }
 
 // release returns a run and its nodes for reuse. Every handle on them
-// becomes stale. Only the pipeline goroutine calls it.
+// becomes stale. The pipeline and its export stage call it, for different
+// records.
 func (e *Engine) release(r *runRecord) {
 	count := r.startedNodes()
 	for i := 0; i < count; i++ {

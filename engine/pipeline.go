@@ -17,25 +17,48 @@ const (
 	msgNodeOpen    = "node not ended before its run ended"
 )
 
-// pipeline is the state of the one goroutine that drains the rings.
+// pipelineBatches is how many batches exist: one filling, the rest queued
+// for or inside the export stage. Two stages let draining and encoding run
+// on two cores; more batches would only hold more memory.
+const pipelineBatches = 3
+
+// batch is finished runs on their way to the sink, or, with fence set, a
+// marker the export stage closes once every batch before it is exported.
+type batch struct {
+	recs  []*runRecord
+	runs  []*encode.Run
+	spans int
+	fence chan struct{}
+}
+
+// pipeline is the state of the goroutine that drains the rings. A second
+// goroutine, the export stage, hands its batches to the sink and releases
+// their records.
 type pipeline struct {
 	e          *Engine
 	drained    []*runRecord
-	batch      []*runRecord
-	runs       []*encode.Run
-	spans      int
-	batchStart int64 // monotonic time the first run of the batch arrived
+	cur        *batch        // being filled
+	free       chan *batch   // empty batches
+	out        chan *batch   // to the export stage
+	exported   chan struct{} // closed when the export stage returns
+	batchStart int64         // monotonic time the first run of cur arrived
 	lastReap   int64
 }
 
 func (e *Engine) loop() {
 	defer close(e.done)
 	p := &pipeline{
-		e:       e,
-		drained: make([]*runRecord, 0, 256),
-		batch:   make([]*runRecord, 0, 256),
-		runs:    make([]*encode.Run, 0, 256),
+		e:        e,
+		drained:  make([]*runRecord, 0, 256),
+		free:     make(chan *batch, pipelineBatches),
+		out:      make(chan *batch, pipelineBatches),
+		exported: make(chan struct{}),
 	}
+	for range pipelineBatches {
+		p.free <- &batch{recs: make([]*runRecord, 0, 256), runs: make([]*encode.Run, 0, 256)}
+	}
+	p.cur = <-p.free
+	go e.exportStage(p.out, p.free, p.exported)
 	for {
 		select {
 		case <-e.stop:
@@ -55,7 +78,7 @@ func (e *Engine) loop() {
 		// flushInterval old; until then, park until a shard fills to
 		// WakeAt, a control request wakes us, or the batch is due.
 		wait := e.cfg.flushInterval
-		if len(p.batch) > 0 {
+		if len(p.cur.recs) > 0 {
 			age := time.Duration(e.mono() - p.batchStart)
 			if age >= e.cfg.flushInterval {
 				p.exportBatch()
@@ -126,14 +149,15 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
-	if len(p.batch) == 0 {
+	b := p.cur
+	if len(b.recs) == 0 {
 		p.batchStart = e.mono()
 	}
-	p.batch = append(p.batch, r)
-	p.runs = append(p.runs, &r.Run)
-	p.spans += 1 + count
+	b.recs = append(b.recs, r)
+	b.runs = append(b.runs, &r.Run)
+	b.spans += 1 + count
 	e.metrics.observeRun(&r.Run)
-	if p.spans >= e.cfg.batchSpans {
+	if b.spans >= e.cfg.batchSpans {
 		p.exportBatch()
 	}
 }
@@ -156,25 +180,58 @@ func closeNode(n *nodeRecord) bool {
 	}
 }
 
-// exportBatch hands the batch to the sink and releases its records.
+// exportBatch hands the batch being filled to the export stage, waiting
+// for an empty one when the stage is behind (backpressure: the rings fill
+// and the overflow policy applies).
 func (p *pipeline) exportBatch() {
-	if len(p.batch) == 0 {
+	if len(p.cur.recs) == 0 {
 		return
 	}
-	e := p.e
-	if err := e.sink.Export(p.runs); err != nil {
-		e.stats.sinkErrors.Add(1)
-		e.stats.drop(DropSink, uint64(p.spans))
-		e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", p.spans, err))
-	} else {
-		e.stats.exported.Add(uint64(p.spans))
+	p.out <- p.cur
+	p.cur = <-p.free
+}
+
+// exported waits until the export stage has exported every batch handed
+// to it, or ctx ends.
+func (p *pipeline) waitExported(ctx context.Context) error {
+	fence := &batch{fence: make(chan struct{})}
+	select {
+	case p.out <- fence:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	for _, r := range p.batch {
-		e.release(r)
+	select {
+	case <-fence.fence:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	clear(p.batch)
-	clear(p.runs)
-	p.batch, p.runs, p.spans = p.batch[:0], p.runs[:0], 0
+}
+
+// exportStage hands batches to the sink, counts them, and releases their
+// records, until out is closed.
+func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported chan<- struct{}) {
+	defer close(exported)
+	for b := range out {
+		if b.fence != nil {
+			close(b.fence)
+			continue
+		}
+		if err := e.sink.Export(b.runs); err != nil {
+			e.stats.sinkErrors.Add(1)
+			e.stats.drop(DropSink, uint64(b.spans))
+			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
+		} else {
+			e.stats.exported.Add(uint64(b.spans))
+		}
+		for _, r := range b.recs {
+			e.release(r)
+		}
+		clear(b.recs)
+		clear(b.runs)
+		b.recs, b.runs, b.spans = b.recs[:0], b.runs[:0], 0
+		free <- b
+	}
 }
 
 // reap closes runs idle for longer than the idle timeout, or every open
@@ -223,6 +280,9 @@ func (p *pipeline) flush(ctx context.Context) error {
 		left -= k
 	}
 	p.exportBatch()
+	if err := p.waitExported(ctx); err != nil {
+		return err
+	}
 	return p.e.sink.ForceFlush(ctx)
 }
 
@@ -252,6 +312,10 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	}
 	p.reap(e.mono(), true)
 	p.exportBatch()
+	close(p.out)
+	// A hanging sink holds the export stage, and so this goroutine, until
+	// it returns; Shutdown's callers return at their context meanwhile.
+	<-p.exported
 	e.releaseDropped()
 	return errors.Join(e.metrics.shutdown(ctx), e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
 }
