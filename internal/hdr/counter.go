@@ -1,6 +1,7 @@
 package hdr
 
 import (
+	"github.com/flowtel/flowtel/internal/pin"
 	"runtime"
 	"sync/atomic"
 )
@@ -25,11 +26,11 @@ func NewCounter() *Counter {
 
 // Add adds n.
 func (c *Counter) Add(n uint64) {
-	pid := procPin()
+	pid := pin.Pin()
 	// A P id beyond the shards (GOMAXPROCS grew) shares shard pid%len;
 	// the add is atomic, so sharing costs only contention.
 	c.shards[uint(pid)%uint(len(c.shards))].n.Add(n)
-	procUnpin()
+	pin.Unpin()
 }
 
 // Inc adds 1.

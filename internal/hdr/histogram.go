@@ -3,6 +3,7 @@ package hdr
 import (
 	"errors"
 	"fmt"
+	"github.com/flowtel/flowtel/internal/pin"
 	"math"
 	"runtime"
 	"sync"
@@ -198,19 +199,19 @@ func (h *Histogram) Record(v int64) {
 
 // record records v, already clamped, into the current P's shard.
 func (h *Histogram) record(v int64, clamped bool) {
-	pid := procPin()
+	pid := pin.Pin()
 	if pid < len(h.shards) {
 		s := &h.shards[pid]
 		s.seq.Add(1)
 		if b := s.cur.Load(); b != nil {
 			b.record(v, clamped)
 			s.seq.Add(1)
-			procUnpin()
+			pin.Unpin()
 			return
 		}
 		s.seq.Add(1)
 	}
-	procUnpin()
+	pin.Unpin()
 	h.recordSlow(pid, v, clamped)
 }
 

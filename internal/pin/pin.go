@@ -21,3 +21,12 @@ func ID() int {
 	procUnpin()
 	return id
 }
+
+// Pin pins the calling goroutine to its P, with preemption disabled, and
+// returns the P's index: until Unpin, no other goroutine runs on that P,
+// so per-P state may be written without a lock. Keep the section short
+// and never block in it.
+func Pin() int { return procPin() }
+
+// Unpin ends the section Pin began.
+func Unpin() { procUnpin() }
