@@ -1,9 +1,10 @@
 package hdr
 
 import (
-	"github.com/flowtel/flowtel/internal/pin"
 	"runtime"
 	"sync/atomic"
+
+	"github.com/flowtel/flowtel/internal/pin"
 )
 
 // counterShard is one P's part of a Counter, on its own cache lines.

@@ -3,12 +3,12 @@ package hdr
 import (
 	"errors"
 	"fmt"
-	"github.com/flowtel/flowtel/internal/pin"
 	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
 
+	"github.com/flowtel/flowtel/internal/pin"
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 )
 
