@@ -8,8 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/flowtel/flowtel/internal/pin"
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/flowtel/flowtel/internal/pin"
 )
 
 // Default range and precision: 1 µs .. 1 h in microseconds, 3 significant
