@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -105,22 +106,21 @@ func wakeAt(cfg config) int {
 func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
 
 func newTraceID() (t encode.TraceID) {
-	for t.IsZero() {
-		a, b := rand.Uint64(), rand.Uint64()
-		for i := 0; i < 8; i++ {
-			t[i], t[8+i] = byte(a>>(56-8*i)), byte(b>>(56-8*i))
-		}
+	a, b := rand.Uint64(), rand.Uint64()
+	for a|b == 0 {
+		a, b = rand.Uint64(), rand.Uint64()
 	}
+	binary.BigEndian.PutUint64(t[:8], a)
+	binary.BigEndian.PutUint64(t[8:], b)
 	return t
 }
 
 func newSpanID() (s encode.SpanID) {
-	for s.IsZero() {
-		a := rand.Uint64()
-		for i := 0; i < 8; i++ {
-			s[i] = byte(a >> (56 - 8*i))
-		}
+	a := rand.Uint64()
+	for a == 0 {
+		a = rand.Uint64()
 	}
+	binary.BigEndian.PutUint64(s[:], a)
 	return s
 }
 

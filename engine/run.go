@@ -277,6 +277,9 @@ func (h Run) End(code int, message string) {
 	r.Code = int64(code)
 	r.Message = r.e.value(message)
 	r.sw.Store(packState(h.gen, stateEnded))
+	// The run's nodes enter the accounting with it: one counter update
+	// per run instead of one per node.
+	r.e.stats.accepted.Add(uint64(r.startedNodes()))
 	r.e.push(r)
 }
 
@@ -294,12 +297,12 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	if r == nil {
 		return Node{}
 	}
-	defer r.done()
 	e := r.e
-	e.stats.accepted.Add(1)
 	i := int(r.nodeCount.Add(1)) - 1
 	if i >= e.cfg.limits.NodesPerRun {
+		e.stats.accepted.Add(1)
 		e.stats.drop(DropNodeLimit, 1)
+		r.done()
 		return Node{}
 	}
 	n := r.nodeSlot(i)
@@ -310,6 +313,7 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	n.StartUnixNano = r.wall(mono)
 	r.touch(mono)
 	n.sw.Store(packState(gen, stateOpen))
+	r.done()
 	return Node{n: n, gen: gen}
 }
 

@@ -36,11 +36,15 @@ func (r DropReason) String() string {
 //
 //	Accepted == Exported + Dropped + InFlight
 //
-// and after Shutdown InFlight is zero. The terms are read one after another,
+// and after Shutdown InFlight is zero. A run is accepted when it starts; its
+// nodes are accepted with it when it ends (or when the engine closes it),
+// since until then they are the open run's, not yet the pipeline's; nodes
+// refused by a limit are accepted and dropped at once. The terms are read
+// one after another,
 // so a snapshot taken under load may be off by what moved meanwhile;
 // InFlight is derived so that the identity holds for the snapshot itself.
 type Stats struct {
-	Accepted  uint64                 // spans offered: every StartRun and StartNode
+	Accepted  uint64                 // spans offered: runs at StartRun, their nodes when they end
 	Exported  uint64                 // spans the sink took
 	Dropped   uint64                 // sum of DroppedBy
 	DroppedBy [numDropReasons]uint64 // indexed by DropReason
