@@ -31,6 +31,7 @@ type config struct {
 	firstFrame   bool
 	sample       int
 	endpoint     string
+	metricsAddr  string
 	protocol     string
 	mode         string
 	json         bool
@@ -70,6 +71,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.firstFrame, "first-frame", true, "LLM nodes record their first streamed frame")
 	fs.IntVar(&c.sample, "sample", 64, "time one step in every N for the capture latency histogram")
 	fs.StringVar(&c.endpoint, "endpoint", "", "HOST:PORT of a real collector or Jaeger; empty = embedded receiver")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve flowtel's Prometheus /metrics on this HOST:PORT while it runs (e.g. 127.0.0.1:9464)")
 	fs.StringVar(&c.protocol, "protocol", "grpc", "grpc or http/protobuf")
 	fs.StringVar(&c.mode, "mode", "flowtel", "flowtel, otelsdk (default and blocking batch processor) or both")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")

@@ -114,6 +114,14 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 			return tracerStats{exported: x.Exported, dropped: s.Dropped + x.DroppedTotal() + x.Rejected, queued: s.InFlight + x.InFlight, dropsKnown: true}
 		}
 		shutdown = eng.Shutdown
+		if c.metricsAddr != "" {
+			stop, err := serveMetrics(c.metricsAddr, eng)
+			if err != nil {
+				_ = eng.Shutdown(ctx)
+				return nil, err
+			}
+			shutdown = func(ctx context.Context) error { defer stop(); return eng.Shutdown(ctx) }
+		}
 		rep.MemoryBound = memoryBound(c)
 		final = func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), exp.Stats(), sink.EncoderStats(), rc, c) }
 	case "otelsdk", "otelsdk-blocking":

@@ -2,11 +2,17 @@ package main
 
 import (
 	"bufio"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/flowtel/flowtel/engine"
 )
 
 // procStatusKB returns a field of /proc/self/status in bytes (e.g. VmHWM,
@@ -114,3 +120,18 @@ func memoryBound(c *config) uint64 {
 // runtimeSlack is what RSS may hold beyond twice the live heap: goroutine
 // stacks, gRPC's transport buffers, the embedded receiver, fragmentation.
 const runtimeSlack = 128 << 20
+
+// serveMetrics serves eng's Prometheus /metrics on addr until stop is
+// called, so that a real Prometheus can scrape the load generator.
+func serveMetrics(addr string, eng *engine.Engine) (stop func(), err error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-metrics-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", eng.MetricsHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(lis) }()
+	return func() { _ = srv.Close(); <-done }, nil
+}
