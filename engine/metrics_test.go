@@ -160,13 +160,6 @@ func newMetricsEngine(t testing.TB, opts ...Option) *Engine {
 	return e
 }
 
-func flushEngine(t testing.TB, e *Engine) {
-	t.Helper()
-	if err := e.ForceFlush(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestMetricsFromRuns checks the request and node families against the
 // runs that produced them: counts by ret, node status (failed and never
 // ended count as error), static labels, and units.
@@ -190,7 +183,7 @@ func TestMetricsFromRuns(t *testing.T) {
 		}
 		run.End(code, "")
 	}
-	flushEngine(t, e)
+	flush(t, e)
 	d := collectOTLP(t, e)
 
 	static := map[string]string{"dc": "hf", "server_host": "10.0.0.1", "server_name": "agent", "pid": "42", "app_id": "app", "func": "flow"}
@@ -310,7 +303,7 @@ func TestMetricsConcurrentRunsOwnLabels(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	flushEngine(t, e)
+	flush(t, e)
 	d := collectOTLP(t, e)
 	if got := len(d.points[MetricRequests]); got != 2*workers {
 		t.Fatalf("%d request series, want %d", got, 2*workers)
@@ -383,7 +376,7 @@ func TestMetricsHealth(t *testing.T) {
 		held = append(held, e.StartRun(RunInfo{}))
 	}
 	held[0].End(0, "")
-	flushEngine(t, e)
+	flush(t, e)
 	st := e.Stats()
 	d := collectOTLP(t, e)
 	if p := d.one(t, MetricRecordsAccepted, nil); p.value != int64(st.Accepted) {

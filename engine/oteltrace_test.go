@@ -42,7 +42,7 @@ func (e *testErr) Error() string { return e.msg }
 // TestBridgeRunAndNodes drives the bridge as otelhttp would: a server span
 // from an extracted remote parent becomes a run, spans under it nodes.
 func TestBridgeRunAndNodes(t *testing.T) {
-	e, sink := propEngine(t)
+	e, sink := newTestEngine(t)
 	tp := e.TracerProvider().(*TracerProvider)
 	tr := tp.Tracer("otelhttp")
 
@@ -85,7 +85,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 	if server.IsRecording() {
 		t.Fatal("ended span still recording")
 	}
-	propFlush(t, e)
+	flush(t, e)
 
 	runs := sink.Runs()
 	if len(runs) != 1 {
@@ -137,7 +137,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 // TestBridgeContextWithNode checks that flowtel's own node in a context
 // parents spans of instrumented code and is what propagators inject.
 func TestBridgeContextWithNode(t *testing.T) {
-	e, sink := propEngine(t)
+	e, sink := newTestEngine(t)
 	tr := e.TracerProvider().Tracer("lib")
 	run := e.StartRun(RunInfo{FlowID: "native"})
 	node := run.StartNode("plugin:1", "plugin", "search")
@@ -168,7 +168,7 @@ func TestBridgeContextWithNode(t *testing.T) {
 	_, root := tr.Start(rctx, "other", trace.WithNewRoot())
 	root.End()
 	run.End(0, "ok")
-	propFlush(t, e)
+	flush(t, e)
 
 	var native encode.Run
 	roots := 0
@@ -190,7 +190,7 @@ func TestBridgeContextWithNode(t *testing.T) {
 // goroutines, and uses one span from several (trace.Span must be safe for
 // concurrent use). Run it with -race.
 func TestBridgeConcurrent(t *testing.T) {
-	e, sink := propEngine(t)
+	e, sink := newTestEngine(t)
 	tr := e.TracerProvider().Tracer("x")
 	ctx, root := tr.Start(context.Background(), "root")
 	_, shared := tr.Start(ctx, "shared")
@@ -212,7 +212,7 @@ func TestBridgeConcurrent(t *testing.T) {
 	wg.Wait()
 	shared.End()
 	root.End()
-	propFlush(t, e)
+	flush(t, e)
 	runs := sink.Runs()
 	if len(runs) != 1 || len(runs[0].Nodes) != workers*each+1 {
 		t.Fatalf("got %d runs", len(runs))
@@ -225,7 +225,7 @@ func TestBridgeConcurrent(t *testing.T) {
 // TestBridgeRefused checks that a span the engine refuses is not recording
 // and still carries its parent's context onward.
 func TestBridgeRefused(t *testing.T) {
-	e, _ := propEngine(t, WithLimits(Limits{NodesPerRun: 1}))
+	e, _ := newTestEngine(t, WithLimits(Limits{NodesPerRun: 1}))
 	tr := e.TracerProvider().Tracer("x")
 	ctx, root := tr.Start(context.Background(), "root")
 	_, a := tr.Start(ctx, "a")
@@ -246,7 +246,7 @@ func TestBridgeRefused(t *testing.T) {
 }
 
 func BenchmarkBridgeSpan(b *testing.B) {
-	e, _ := propEngine(b)
+	e, _ := newTestEngine(b)
 	tr := e.TracerProvider().Tracer("x")
 	b.Run("node", func(b *testing.B) {
 		// Runs of 16 nodes, so node records are reused as in steady state.

@@ -87,7 +87,7 @@ func loadForProm(e *Engine) {
 func TestMetricsHandler(t *testing.T) {
 	e := newMetricsEngine(t, WithMetrics(MetricsConfig{PID: "7", ServerName: "svc"}))
 	loadForProm(e)
-	flushEngine(t, e)
+	flush(t, e)
 	text := scrape(t, e)
 	s := promSamples(t, text)
 	if v := s[`server_request_total{server_name="svc",pid="7",app_id="app\"quoted",func="flow-0",ret="0"}`]; v != 12 {
@@ -145,7 +145,7 @@ func TestMetricsHandlerPromtool(t *testing.T) {
 	_, ep := startMetricsReceiver(t)
 	e := newOTLPMetricsEngine(t, ep, MetricsConfig{Limit: 2, NoExport: true})
 	loadForProm(e)
-	flushEngine(t, e)
+	flush(t, e)
 	text := scrape(t, e)
 	for _, want := range []string{`otel_metric_overflow="true"`, "# TYPE flowtel_export_items_total counter", "flowtel_export_latency_microseconds_count"} {
 		if !strings.Contains(text, want) {

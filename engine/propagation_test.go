@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
@@ -16,42 +15,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/encode"
-	"github.com/flowtel/flowtel/internal/race"
 )
-
-// propAllocs asserts that f allocates exactly n times per run.
-func propAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(500, f); got != n {
-		t.Errorf("got %v allocs, want %v", got, n)
-	}
-}
-
-// propEngine returns an engine writing to a MemorySink, shut down at the
-// end of the test.
-func propEngine(t testing.TB, opts ...Option) (*Engine, *MemorySink) {
-	t.Helper()
-	sink := &MemorySink{}
-	e, err := New(append([]Option{WithSink(sink), WithBatch(64, 5*time.Millisecond)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
-	return e, sink
-}
-
-// propFlush hands everything ended to the sink.
-func propFlush(t testing.TB, e *Engine) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.ForceFlush(ctx); err != nil {
-		t.Fatal(err)
-	}
-}
 
 const (
 	tpValid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -320,7 +284,7 @@ func manyMembers(n int) string {
 // TestStartRunFromCarrier checks that a run started from a carrier joins
 // the caller's trace and that a node hands out its own span as parent.
 func TestStartRunFromCarrier(t *testing.T) {
-	e, sink := propEngine(t)
+	e, sink := newTestEngine(t)
 	h := http.Header{}
 	h.Set("traceparent", tpValid)
 	h.Set("tracestate", tsValid)
@@ -368,7 +332,7 @@ func TestStartRunFromCarrier(t *testing.T) {
 	}
 	run3.End(0, "")
 	run.End(0, "")
-	propFlush(t, e)
+	flush(t, e)
 
 	runs := map[string]encode.Run{}
 	for _, r := range sink.Runs() {
@@ -448,7 +412,7 @@ func TestPropagationAllocs(t *testing.T) {
 		{"InjectGRPC", 4, func() { InjectGRPC(outMD, sc, b) }},
 		{"InjectHTTP/no-tracestate-no-baggage", 2, func() { InjectHTTP(out, SpanContext{TraceID: sc.TraceID, SpanID: sc.SpanID}, Baggage{}) }},
 	} {
-		t.Run(tt.name, func(t *testing.T) { propAllocs(t, tt.n, tt.f) })
+		t.Run(tt.name, func(t *testing.T) { wantAllocs(t, tt.n, tt.f) })
 	}
 }
 
