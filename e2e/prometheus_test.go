@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -84,6 +85,10 @@ func TestPrometheus(t *testing.T) {
 		{"scrape", `job="` + scrapeJob + `"`},
 		{"remote-write", `job="` + serviceName + `"`},
 	}
+	if job := os.Getenv("FLOWTEL_LOADGEN_JOB"); job != "" {
+		// The load generator's own /metrics, scraped while it runs.
+		paths = append(paths, struct{ name, matcher string }{"load generator scrape", `job="` + job + `"`})
+	}
 	// Poll (bounded) until every expression has data on both paths: the
 	// last export, remote write and scrape take a few seconds to land.
 	var missing []string
@@ -109,6 +114,11 @@ func TestPrometheus(t *testing.T) {
 	}
 	for _, m := range missing {
 		t.Errorf("no data: %s", m)
+	}
+	if len(missing) == 0 {
+		for _, p := range paths {
+			t.Logf("%d expressions return data on the %s path (%s)", len(qs), p.name, p.matcher)
+		}
 	}
 	// The job matcher really selects a path: an unknown job has no data.
 	if ok, err := queries.HasData(context.Background(), client, prom, queries.Prepare(qs[0].Expr, `job="no-such-job"`)); err != nil || ok {

@@ -102,7 +102,7 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 		res.Attrs = append(res.Attrs, String(kv.Key, kv.Value))
 	}
 	sink := NewOTLPSink(exp, res, true)
-	extra := []Option{WithResource(res), WithSink(sink), withExporter(exp)}
+	extra := []Option{WithResource(res), WithSink(sink), WithExporter(exp)}
 	if iv := cfg.MetricReader.ExportInterval; iv > 0 && c.metrics.Interval == defaultMetricsConfig().Interval {
 		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option set one.
 		extra = append(extra, optionFunc(func(c *config) { c.metrics.Interval = iv }))
@@ -114,7 +114,11 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
-func withExporter(exp *export.Exporter) Option {
+// WithExporter gives an engine built with its own Sink (such as an
+// OTLPSink on exp) the exporter for its OTLP metrics and for
+// ExporterStats, as NewOTLP does. The engine does not shut exp down: its
+// sink does.
+func WithExporter(exp *export.Exporter) Option {
 	return optionFunc(func(c *config) { c.exporter = exp })
 }
 

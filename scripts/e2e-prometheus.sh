@@ -22,6 +22,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=127.0.0.1:9464
+loadgen_target=127.0.0.1:9465
 while getopts "t:" opt; do
 	case $opt in
 	t) target=$OPTARG ;;
@@ -86,6 +87,9 @@ scrape_configs:
   - job_name: flowtel_scrape
     static_configs:
       - targets: ['$target']
+  - job_name: flowtel_loadgen
+    static_configs:
+      - targets: ['$loadgen_target']
 CFG
 
 prometheus --config.file="$work/prometheus.yml" \
@@ -106,5 +110,13 @@ until curl -s -o /dev/null --max-time 2 -X POST -H 'Content-Type: application/js
 done
 echo "e2e: prometheus on 127.0.0.1:9090 (scraping $target), collector on 127.0.0.1:4317/4318" >&2
 
+# The load generator, with its own embedded receiver, serves its engine's
+# /metrics for the scrape path (job flowtel_loadgen). It stops by itself.
+(cd "$root" && go build -o "$work/loadgen" ./cmd/loadgen)
+"$work/loadgen" -duration 150s -rate 2000 -error-rate 0.05 -progress=false \
+	-metrics-addr "$loadgen_target" >"$work/loadgen.log" 2>&1 &
+pids+=($!)
+echo "e2e: load generator serving /metrics on $loadgen_target" >&2
+
 FLOWTEL_PROM_URL=http://127.0.0.1:9090 OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4317 \
-	FLOWTEL_OTLP_GRPC=127.0.0.1:4317 FLOWTEL_METRICS_ADDR="$target" "$@"
+	FLOWTEL_OTLP_GRPC=127.0.0.1:4317 FLOWTEL_METRICS_ADDR="$target" FLOWTEL_LOADGEN_JOB=flowtel_loadgen "$@"

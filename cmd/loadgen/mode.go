@@ -98,6 +98,7 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 			engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
 			engine.WithRingCapacity(c.ring),
 			engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
+			engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
 			// Runs in flight are the open ones plus the ended ones waiting
 			// in the rings: room for both, so that the run limit never
 			// refuses a run the workload opens.
