@@ -265,8 +265,17 @@ func (n *nodeRecord) copyBytes(b []byte) []byte {
 	return n.bytes[start:len(n.bytes):len(n.bytes)]
 }
 
+// stack returns the calling goroutine's stack, growing its buffer up to
+// 64 KiB; a deeper stack is cut there.
 func stack() string {
 	buf := make([]byte, 4096)
-	buf = buf[:runtime.Stack(buf, false)]
+	for {
+		n := runtime.Stack(buf, false)
+		if n < len(buf) || len(buf) >= 64<<10 {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
 	return unsafe.String(unsafe.SliceData(buf), len(buf))
 }
