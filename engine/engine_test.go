@@ -356,3 +356,15 @@ func TestConcurrentAccounting(t *testing.T) {
 		})
 	}
 }
+
+func TestRecordErrorStackTrace(t *testing.T) {
+	e, sink := newTestEngine(t, WithStackTraces(true))
+	run := e.StartRun(RunInfo{})
+	run.StartNode("code:1", "code", "Code").RecordError(errors.New("boom"))
+	run.End(1, "failed")
+	flush(t, e)
+	ev := sink.Runs()[0].Nodes[0].Events[0]
+	if ev.Kind != encode.EventException || !strings.Contains(ev.Stacktrace, "TestRecordErrorStackTrace") {
+		t.Fatalf("exception event without the caller's stack: %+v", ev)
+	}
+}
