@@ -16,9 +16,12 @@
 // into the record on the caller's goroutine with no lock: the record has one
 // writer. Run.End pushes the run's record (a pointer) into the ring shard of
 // the caller's P; one pipeline goroutine drains the shards in batches, closes
-// nodes left open, keeps the nodes in start order, sums usage once, folds
-// latencies into metrics and hands batches to the Sink. Then the records
-// are reused.
+// nodes left open, keeps the nodes in start order, sums usage once and folds
+// latencies into metrics; a second goroutine, the export stage, hands its
+// batches to the Sink (where an OTLPSink encodes them) and releases the
+// records for reuse, so that draining and encoding use both cores. At most
+// three batches exist: when the export stage falls behind, the rings fill
+// and the overflow policy applies.
 //
 // # Concurrency
 //
