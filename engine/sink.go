@@ -8,7 +8,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 )
 
-// Sink receives finished runs from the pipeline goroutine, one call at a
+// Sink receives finished runs from the pipeline's export stage, one call at a
 // time. Export must not keep runs, or anything they point to, after it
 // returns: the engine reuses them. An error from Export drops the batch,
 // counted under DropSink. Export should not block for long; an exporting
