@@ -188,7 +188,8 @@ func WithResource(r encode.Resource) Option { return optionFunc(func(c *config) 
 func WithSink(s Sink) Option { return optionFunc(func(c *config) { c.sink = s }) }
 
 // WithErrorHandler sets the function told of sink failures and other
-// errors off the hot path. It is called from the pipeline goroutine.
+// errors off the hot path. It is called from the pipeline's goroutines,
+// one call at a time per goroutine: it must be safe for concurrent use.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.errorHandler = f })
 }
