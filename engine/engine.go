@@ -182,29 +182,38 @@ func (e *Engine) value(s string) string {
 	return s
 }
 
-// appendAttr appends a run attribute to dst within Limits.Attrs,
-// truncating its value. Bytes values of runs are copied with an
-// allocation: runs rarely carry them.
+// appendAttr appends a run attribute to dst within Limits.Attrs.
 func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32) []encode.Attr {
 	if len(dst) >= e.cfg.limits.Attrs {
 		*dropped++
 		e.stats.attrsDropped.Add(1)
 		return dst
 	}
-	switch a.Value.Kind() {
+	a.Value = e.limitValue(a.Value, nil)
+	return append(dst, a)
+}
+
+// limitValue cuts a string or bytes value to Limits.ValueBytes, counting
+// the cut, and copies a bytes value: into n's reused buffer, or, for a run
+// attribute (n nil), into a new slice, since runs rarely carry bytes.
+func (e *Engine) limitValue(v encode.Value, n *nodeRecord) encode.Value {
+	switch v.Kind() {
 	case encode.KindString:
-		if len(a.Value.Str()) > e.cfg.limits.ValueBytes {
-			a.Value = a.Value.WithStr(e.value(a.Value.Str()))
+		if len(v.Str()) > e.cfg.limits.ValueBytes {
+			return v.WithStr(e.value(v.Str()))
 		}
 	case encode.KindBytes:
-		b := a.Value.Bytes()
+		b := v.Bytes()
 		if len(b) > e.cfg.limits.ValueBytes {
 			e.stats.valuesTruncated.Add(1)
 			b = b[:e.cfg.limits.ValueBytes]
 		}
-		a.Value = encode.BytesValue(append([]byte(nil), b...))
+		if n != nil {
+			return encode.BytesValue(n.copyBytes(b))
+		}
+		return encode.BytesValue(append([]byte(nil), b...))
 	}
-	return append(dst, a)
+	return v
 }
 
 // appendEvent appends a log entry within Limits.Events.

@@ -135,22 +135,8 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	}
 	start := len(dst)
 	dst = append(dst, attrs...)
-	limit := e.cfg.limits.ValueBytes
 	for i := start; i < len(dst); i++ {
-		v := &dst[i].Value
-		switch v.Kind() {
-		case encode.KindString:
-			if len(v.Str()) > limit {
-				*v = v.WithStr(e.value(v.Str()))
-			}
-		case encode.KindBytes:
-			b := v.Bytes()
-			if len(b) > limit {
-				e.stats.valuesTruncated.Add(1)
-				b = b[:limit]
-			}
-			*v = encode.BytesValue(n.copyBytes(b))
-		}
+		dst[i].Value = e.limitValue(dst[i].Value, n)
 	}
 	return dst
 }
