@@ -112,13 +112,11 @@ type Encoder struct {
 	offloader *Offloader // see SetOffloader
 
 	// The attributes every span of a run carries (sid, app_id, uid,
-	// chat_id, span_version) are sized and validated once per run, and
-	// written once per run then copied into each node span: commonSize,
-	// commonInvalid and commonDirty hold the first pass's result for the
-	// current run, commonFrom and commonTo the written bytes in dst.
-	commonSize    int
+	// chat_id, span_version) are validated and written once per run, with
+	// its root span, then copied into each node span: commonFrom and
+	// commonTo are the written bytes in dst, commonInvalid the strings
+	// repaired in them.
 	commonInvalid uint64
-	commonDirty   bool
 	commonFrom    int
 	commonTo      int
 
@@ -158,17 +156,14 @@ type EncoderStats struct {
 // repaired and counted in Stats like any other string.
 func NewEncoder(res Resource) *Encoder {
 	e := &Encoder{}
-	e.counting = true
-	body := e.sizeResource(&res)
-	e.counting = false
-	e.trusted = !e.dirty
-	e.resourceField = appendLen1(make([]byte, 0, sizeLen1(body)), 1, body)
-	e.resourceField = e.appendResource(e.resourceField, &res)
+	var at int
+	e.resourceField, at = openLen(nil, 1, 2)
+	e.resourceField = e.writeResource(e.resourceField, &res)
+	e.resourceField, _ = closeLen(e.resourceField, at, 2)
 	e.stats.invalidUTF8.Add(e.invalid)
-	e.invalid, e.dirty = 0, false
+	e.invalid = 0
 
-	e.trusted = true
-	body = e.sizeScope()
+	body := e.sizeScope()
 	e.scopeField = appendLen1(make([]byte, 0, sizeLen1(body)), 1, body)
 	e.scopeField = e.appendScope(e.scopeField)
 	return e
@@ -206,40 +201,83 @@ func (e *Encoder) AppendTraces(dst []byte, runs []*Run) []byte {
 	}
 	start := len(dst)
 
-	// First pass: size every span and event, remember the sizes.
-	e.sizes = e.sizes[:0]
+	// One pass: every length that depends on what follows is reserved and
+	// written once its message is (openLen, closeLen). Most requests are
+	// 16 KiB to 2 MiB, whose lengths take three bytes.
 	e.invalid = 0
-	e.counting, e.trusted = true, false
-	scopeSpans := len(e.scopeField)
-	for _, r := range runs {
-		scopeSpans += sizeLen1(e.sizeRunSpan(r))
-		for _, n := range r.Nodes {
-			scopeSpans += sizeLen1(e.sizeNodeSpan(r, n))
-		}
-	}
-	e.counting = false
-	resourceSpans := len(e.resourceField) + sizeLen1(scopeSpans)
-
-	// Second pass: write, taking nested sizes from e.sizes.
-	dst = appendLen1(dst, 1, resourceSpans)
+	dst, resourceSpans := openLen(dst, 1, 3)
 	dst = append(dst, e.resourceField...)
-	dst = appendLen1(dst, 2, scopeSpans)
+	dst, scopeSpans := openLen(dst, 2, 3)
 	dst = append(dst, e.scopeField...)
-	e.cur = 0
 	spans := 0
 	for _, r := range runs {
-		dst = e.appendRunSpan(dst, r)
+		dst = e.writeRunSpan(dst, r)
 		for _, n := range r.Nodes {
-			dst = e.appendNodeSpan(dst, r, n)
+			dst = e.writeNodeSpan(dst, r, n)
 		}
 		spans += 1 + len(r.Nodes)
 	}
+	dst, _ = closeLen(dst, scopeSpans, 3)
+	dst, _ = closeLen(dst, resourceSpans, 3)
 
 	e.stats.invalidUTF8.Add(e.invalid)
 	e.stats.traceRequests.Add(1)
 	e.stats.spans.Add(uint64(spans))
 	e.stats.bytes.Add(uint64(len(dst) - start))
 	return dst
+}
+
+// openLen appends the tag of length-delimited field (1 to 15) and w bytes
+// reserved for its length, and returns where the length goes.
+func openLen(dst []byte, field, w int) ([]byte, int) {
+	dst = append(dst, byte(field<<3|wireBytes))
+	at := len(dst)
+	for range w {
+		dst = append(dst, 0)
+	}
+	return dst, at
+}
+
+// closeLen writes at at the length of the message written since
+// openLen(…, w) returned at. When the length takes another width than w,
+// the message moves, and shift says by how many bytes; reserving the usual
+// width makes that rare, and cheaper than sizing every message first.
+func closeLen(dst []byte, at, w int) (_ []byte, shift int) {
+	n := len(dst) - at - w
+	need := sizeVarint(uint64(n))
+	if need != w {
+		for i := w; i < need; i++ {
+			dst = append(dst, 0)
+		}
+		copy(dst[at+need:], dst[at+w:at+w+n])
+		dst = dst[:at+need+n]
+	}
+	v := uint64(n)
+	for i := at; i < at+need-1; i++ {
+		dst[i] = byte(v) | 0x80
+		v >>= 7
+	}
+	dst[at+need-1] = byte(v)
+	return dst, need - w
+}
+
+// check validates s once for the single-pass writers: it returns the
+// length writeChecked writes for s and whether s is valid UTF-8, counting
+// an invalid s.
+func (e *Encoder) check(s string) (int, bool) {
+	if utf8ValidShort(s) || utf8.ValidString(s) {
+		return len(s), true
+	}
+	e.invalid++
+	return utf8RepairedLen(s), false
+}
+
+// writeChecked appends s as check found it: whole, or repaired.
+func writeChecked(dst []byte, s string, ok bool) []byte {
+	if ok {
+		return append(dst, s...)
+	}
+	return appendUTF8Repaired(dst, s)
 }
 
 // sizeLen1 returns the size of a length-delimited field numbered 1 to 15
@@ -353,68 +391,6 @@ func sizeKVBody(keyLen, anyLen int) int {
 	return n
 }
 
-// appendKVHead appends the field tag and length of a KeyValue, its key,
-// and the tag and length of its AnyValue, whose body the caller appends.
-func (e *Encoder) appendKVHead(dst []byte, field int, prefix, key string, anyLen int) []byte {
-	keyLen := len(prefix) + e.strLen(key)
-	dst = appendLen1(dst, field, sizeKVBody(keyLen, anyLen))
-	if keyLen != 0 {
-		dst = appendLen1(dst, 1, keyLen)
-		dst = append(dst, prefix...)
-		dst = e.appendStr(dst, key)
-	}
-	return appendLen1(dst, 2, anyLen)
-}
-
-// sizeAnyValue returns the size of the AnyValue body for v.
-func (e *Encoder) sizeAnyValue(v Value) int {
-	switch v.kind {
-	case KindString:
-		return sizeLen1(e.strLen(v.str))
-	case KindBytes:
-		return sizeLen1(len(v.str))
-	case KindInt64:
-		return 1 + sizeVarint(v.num)
-	case KindFloat64:
-		return 1 + 8
-	case KindBool:
-		return 1 + 1
-	}
-	return 0
-}
-
-// appendAnyValue appends the AnyValue body for v.
-func (e *Encoder) appendAnyValue(dst []byte, v Value) []byte {
-	switch v.kind {
-	case KindString:
-		dst = appendLen1(dst, 1, e.strLen(v.str))
-		return e.appendStr(dst, v.str)
-	case KindBytes:
-		dst = appendLen1(dst, 7, len(v.str))
-		return append(dst, v.str...)
-	case KindInt64:
-		dst = append(dst, 3<<3|wireVarint)
-		return appendVarint(dst, v.num)
-	case KindFloat64:
-		dst = append(dst, 4<<3|wireFixed64)
-		return appendFixed64(dst, v.num)
-	case KindBool:
-		return append(dst, 2<<3|wireVarint, byte(v.num&1))
-	}
-	return dst
-}
-
-// sizeKVValue returns the size of the KeyValue field prefix+key=v.
-func (e *Encoder) sizeKVValue(prefix, key string, v Value) int {
-	return sizeLen1(sizeKVBody(len(prefix)+e.strLen(key), e.sizeAnyValue(v)))
-}
-
-// appendKVValue appends the KeyValue field prefix+key=v.
-func (e *Encoder) appendKVValue(dst []byte, field int, prefix, key string, v Value) []byte {
-	dst = e.appendKVHead(dst, field, prefix, key, e.sizeAnyValue(v))
-	return e.appendAnyValue(dst, v)
-}
-
 // sizeKVString returns the size of the KeyValue field key=s.
 func (e *Encoder) sizeKVString(key, s string) int {
 	return sizeLen1(sizeKVBody(len(key), sizeLen1(e.strLen(s))))
@@ -431,27 +407,6 @@ func (e *Encoder) appendKVString(dst []byte, field int, key, s string) []byte {
 	return e.appendStr(dst, s)
 }
 
-// sizeKVStringOpt is sizeKVString, or 0 when s is empty.
-func (e *Encoder) sizeKVStringOpt(key, s string) int {
-	if s == "" {
-		return 0
-	}
-	return e.sizeKVString(key, s)
-}
-
-// appendKVStringOpt is appendKVString, skipped when s is empty.
-func (e *Encoder) appendKVStringOpt(dst []byte, field int, key, s string) []byte {
-	if s == "" {
-		return dst
-	}
-	return e.appendKVString(dst, field, key, s)
-}
-
-// sizeKVInt returns the size of the KeyValue field key=v.
-func sizeKVInt(key string, v int64) int {
-	return sizeLen1(sizeKVBody(len(key), 1+sizeVarint(uint64(v))))
-}
-
 // appendKVInt appends the KeyValue field key=v for a trusted key.
 func appendKVInt(dst []byte, field int, key string, v int64) []byte {
 	anyLen := 1 + sizeVarint(uint64(v))
@@ -462,9 +417,6 @@ func appendKVInt(dst []byte, field int, key string, v int64) []byte {
 	dst = append(dst, 3<<3|wireVarint)
 	return appendVarint(dst, uint64(v))
 }
-
-// sizeKVBool returns the size of the KeyValue field key=b.
-func sizeKVBool(key string) int { return sizeLen1(sizeKVBody(len(key), 2)) }
 
 // appendKVBool appends the KeyValue field key=b for a trusted key.
 func appendKVBool(dst []byte, field int, key string, b bool) []byte {
@@ -479,76 +431,19 @@ func appendKVBool(dst []byte, field int, key string, b bool) []byte {
 	return append(dst, 2<<3|wireVarint, v)
 }
 
-// sizeAttrs returns the size of attrs as KeyValue fields with key prefix.
-func (e *Encoder) sizeAttrs(prefix string, attrs []Attr) int {
-	n := 0
-	for i := range attrs {
-		n += e.sizeKVValue(prefix, attrs[i].Key, attrs[i].Value)
-	}
-	return n
-}
-
-// appendAttrs appends attrs as KeyValue fields with key prefix.
-func (e *Encoder) appendAttrs(dst []byte, field int, prefix string, attrs []Attr) []byte {
-	for i := range attrs {
-		dst = e.appendKVValue(dst, field, prefix, attrs[i].Key, attrs[i].Value)
-	}
-	return dst
-}
-
-// sizeStringArray returns the ArrayValue body size of an array of strings.
-func (e *Encoder) sizeStringArray(ss []string) int {
-	n := 0
-	for _, s := range ss {
-		n += sizeLen1(sizeLen1(e.strLen(s)))
-	}
-	return n
-}
-
-// appendKVStringArray appends the KeyValue field key=ss (an ArrayValue of
-// strings) for a trusted key.
-func (e *Encoder) appendKVStringArray(dst []byte, field int, key string, ss []string) []byte {
-	arrLen := e.sizeStringArray(ss)
-	anyLen := sizeLen1(arrLen)
-	dst = appendLen1(dst, field, sizeKVBody(len(key), anyLen))
-	dst = appendLen1(dst, 1, len(key))
-	dst = append(dst, key...)
-	dst = appendLen1(dst, 2, anyLen)
-	dst = appendLen1(dst, 5, arrLen)
-	for _, s := range ss {
-		n := e.strLen(s)
-		dst = appendLen1(dst, 1, sizeLen1(n))
-		dst = appendLen1(dst, 1, n)
-		dst = e.appendStr(dst, s)
-	}
-	return dst
-}
-
 // Resource and scope.
 
-// sizeResource returns the size of the Resource body for res.
-func (e *Encoder) sizeResource(res *Resource) int {
-	return e.sizeKVString("service.name", res.ServiceName) +
-		e.sizeKVStringOpt("service.instance.id", res.ServiceInstanceID) +
-		e.sizeKVStringOpt("ip", res.HostIP) +
-		e.sizeKVStringOpt("host.ip", res.HostIP) +
-		e.sizeKVString("telemetry.sdk.name", "flowtel") +
-		e.sizeKVString("telemetry.sdk.language", "go") +
-		e.sizeKVString("telemetry.sdk.version", ScopeVersion) +
-		e.sizeAttrs("", res.Attrs)
-}
-
-// appendResource appends the Resource body for res.
-func (e *Encoder) appendResource(dst []byte, res *Resource) []byte {
+// writeResource appends the Resource body for res.
+func (e *Encoder) writeResource(dst []byte, res *Resource) []byte {
 	const f = fieldResourceAttrs
-	dst = e.appendKVString(dst, f, "service.name", res.ServiceName)
-	dst = e.appendKVStringOpt(dst, f, "service.instance.id", res.ServiceInstanceID)
-	dst = e.appendKVStringOpt(dst, f, "ip", res.HostIP)
-	dst = e.appendKVStringOpt(dst, f, "host.ip", res.HostIP)
-	dst = e.appendKVString(dst, f, "telemetry.sdk.name", "flowtel")
-	dst = e.appendKVString(dst, f, "telemetry.sdk.language", "go")
-	dst = e.appendKVString(dst, f, "telemetry.sdk.version", ScopeVersion)
-	return e.appendAttrs(dst, f, "", res.Attrs)
+	dst = e.writeKVString(dst, f, "service.name", res.ServiceName)
+	dst = e.writeKVStringOpt(dst, f, "service.instance.id", res.ServiceInstanceID)
+	dst = e.writeKVStringOpt(dst, f, "ip", res.HostIP)
+	dst = e.writeKVStringOpt(dst, f, "host.ip", res.HostIP)
+	dst = e.writeKVString(dst, f, "telemetry.sdk.name", "flowtel")
+	dst = e.writeKVString(dst, f, "telemetry.sdk.language", "go")
+	dst = e.writeKVString(dst, f, "telemetry.sdk.version", ScopeVersion)
+	return e.writeAttrs(dst, f, "", res.Attrs)
 }
 
 // sizeScope returns the size of the InstrumentationScope body.
@@ -587,31 +482,18 @@ func hasErrorEvent(events []Event) bool {
 	return false
 }
 
-// sizeSpanHead returns the size of the fields every span starts with:
-// trace id, span id, trace state, parent span id, flags, name, kind,
-// start and end time.
-func (e *Encoder) sizeSpanHead(r *Run, parent SpanID, nameLen int, start, end int64) int {
-	n := sizeLen1(16) + sizeLen1(8) + 2 + 4 + sizeLen1(nameLen) + 2 +
-		sizeFixed64Field(7, uint64(start)) + sizeFixed64Field(8, uint64(end))
-	if r.TraceState != "" {
-		n += sizeLen1(e.strLen(r.TraceState))
-	}
-	if !parent.IsZero() {
-		n += sizeLen1(8)
-	}
-	return n
-}
-
-// appendSpanHead appends the fields sizeSpanHead sizes except the name,
-// whose bytes the caller appends right after.
-func (e *Encoder) appendSpanHead(dst []byte, r *Run, id, parent SpanID, flags uint32, kind byte, start, end int64, nameLen int) []byte {
+// writeSpanHead appends the fields every span starts with: trace id, span
+// id, trace state, parent span id, start and end time, kind, flags, and the
+// tag and length of the name, whose nameLen bytes the caller appends next.
+func (e *Encoder) writeSpanHead(dst []byte, r *Run, id, parent SpanID, flags uint32, kind byte, start, end int64, nameLen int) []byte {
 	dst = appendLen1(dst, 1, 16)
 	dst = append(dst, r.TraceID[:]...)
 	dst = appendLen1(dst, 2, 8)
 	dst = append(dst, id[:]...)
 	if r.TraceState != "" {
-		dst = appendLen1(dst, 3, e.strLen(r.TraceState))
-		dst = e.appendStr(dst, r.TraceState)
+		n, ok := e.check(r.TraceState)
+		dst = appendLen1(dst, 3, n)
+		dst = writeChecked(dst, r.TraceState, ok)
 	}
 	if !parent.IsZero() {
 		dst = appendLen1(dst, 4, 8)
@@ -625,33 +507,106 @@ func (e *Encoder) appendSpanHead(dst []byte, r *Run, id, parent SpanID, flags ui
 	return appendLen1(dst, 5, nameLen)
 }
 
-// sizeCommonAttrs returns the size of the attributes every span carries.
-func (e *Encoder) sizeCommonAttrs(r *Run) int {
-	return e.sizeKVString(keySID, r.SID) +
-		e.sizeKVString(keyAppID, r.AppID) +
-		e.sizeKVString(keyUID, r.UID) +
-		e.sizeKVString(keyChatID, r.ChatID) +
-		e.sizeKVString(keySpanVersion, SpanVersion)
+// writeKVString appends the KeyValue field key=s for a trusted key.
+func (e *Encoder) writeKVString(dst []byte, field int, key, s string) []byte {
+	n, ok := e.check(s)
+	dst = appendLen1(dst, field, sizeKVBody(len(key), sizeLen1(n)))
+	dst = appendLen1(dst, 1, len(key))
+	dst = append(dst, key...)
+	dst = appendLen1(dst, 2, sizeLen1(n))
+	dst = appendLen1(dst, 1, n)
+	return writeChecked(dst, s, ok)
 }
 
-// appendCommonAttrs appends the attributes every span carries.
-func (e *Encoder) appendCommonAttrs(dst []byte, r *Run) []byte {
+// writeKVStringOpt is writeKVString, skipped when s is empty.
+func (e *Encoder) writeKVStringOpt(dst []byte, field int, key, s string) []byte {
+	if s == "" {
+		return dst
+	}
+	return e.writeKVString(dst, field, key, s)
+}
+
+// writeKVValue appends the KeyValue field prefix+key=v; prefix is trusted.
+func (e *Encoder) writeKVValue(dst []byte, field int, prefix, key string, v Value) []byte {
+	kn, kok := e.check(key)
+	vn, vok := 0, true
+	anyLen := 0
+	switch v.kind {
+	case KindString:
+		vn, vok = e.check(v.str)
+		anyLen = sizeLen1(vn)
+	case KindBytes:
+		anyLen = sizeLen1(len(v.str))
+	case KindInt64:
+		anyLen = 1 + sizeVarint(v.num)
+	case KindFloat64:
+		anyLen = 1 + 8
+	case KindBool:
+		anyLen = 1 + 1
+	}
+	keyLen := len(prefix) + kn
+	dst = appendLen1(dst, field, sizeKVBody(keyLen, anyLen))
+	if keyLen != 0 {
+		dst = appendLen1(dst, 1, keyLen)
+		dst = append(dst, prefix...)
+		dst = writeChecked(dst, key, kok)
+	}
+	dst = appendLen1(dst, 2, anyLen)
+	switch v.kind {
+	case KindString:
+		dst = appendLen1(dst, 1, vn)
+		return writeChecked(dst, v.str, vok)
+	case KindBytes:
+		dst = appendLen1(dst, 7, len(v.str))
+		return append(dst, v.str...)
+	case KindInt64:
+		dst = append(dst, 3<<3|wireVarint)
+		return appendVarint(dst, v.num)
+	case KindFloat64:
+		dst = append(dst, 4<<3|wireFixed64)
+		return appendFixed64(dst, v.num)
+	case KindBool:
+		return append(dst, 2<<3|wireVarint, byte(v.num&1))
+	}
+	return dst
+}
+
+// writeAttrs appends attrs as KeyValue fields with key prefix.
+func (e *Encoder) writeAttrs(dst []byte, field int, prefix string, attrs []Attr) []byte {
+	for i := range attrs {
+		dst = e.writeKVValue(dst, field, prefix, attrs[i].Key, attrs[i].Value)
+	}
+	return dst
+}
+
+// writeKVStringArray appends the KeyValue field key=ss (an ArrayValue of
+// strings) for a trusted key.
+func (e *Encoder) writeKVStringArray(dst []byte, field int, key string, ss []string) []byte {
+	dst, kv := openLen(dst, field, 1)
+	dst = appendLen1(dst, 1, len(key))
+	dst = append(dst, key...)
+	dst, any := openLen(dst, 2, 1)
+	dst, arr := openLen(dst, 5, 1)
+	for _, s := range ss {
+		n, ok := e.check(s)
+		dst = appendLen1(dst, 1, sizeLen1(n))
+		dst = appendLen1(dst, 1, n)
+		dst = writeChecked(dst, s, ok)
+	}
+	dst, _ = closeLen(dst, arr, 1)
+	dst, _ = closeLen(dst, any, 1)
+	dst, _ = closeLen(dst, kv, 1)
+	return dst
+}
+
+// writeCommonAttrs appends the attributes every span of a run carries.
+func (e *Encoder) writeCommonAttrs(dst []byte, r *Run) []byte {
 	const f = fieldSpanAttrs
-	dst = e.appendKVString(dst, f, keySID, r.SID)
-	dst = e.appendKVString(dst, f, keyAppID, r.AppID)
-	dst = e.appendKVString(dst, f, keyUID, r.UID)
-	dst = e.appendKVString(dst, f, keyChatID, r.ChatID)
-	return e.appendKVString(dst, f, keySpanVersion, SpanVersion)
-}
-
-// sizeUsageAttrs returns the size of the usage attributes.
-func sizeUsageAttrs(u *Usage) int {
-	return sizeKVInt(keyQuestionTokens, u.QuestionTokens) +
-		sizeKVInt(keyPromptTokens, u.PromptTokens) +
-		sizeKVInt(keyCompletionTokens, u.CompletionTokens) +
-		sizeKVInt(keyTotalTokens, u.TotalTokens) +
-		sizeKVInt(keyGenAIInput, u.PromptTokens) +
-		sizeKVInt(keyGenAIOutput, u.CompletionTokens)
+	dst = e.writeKVString(dst, f, keySID, r.SID)
+	dst = e.writeKVString(dst, f, keyAppID, r.AppID)
+	dst = e.writeKVString(dst, f, keyUID, r.UID)
+	dst = e.writeKVString(dst, f, keyChatID, r.ChatID)
+	return e.writeKVString(dst, f, keySpanVersion, SpanVersion)
 }
 
 // appendUsageAttrs appends the usage attributes, under the original's names
@@ -666,22 +621,19 @@ func appendUsageAttrs(dst []byte, u *Usage) []byte {
 	return appendKVInt(dst, f, keyGenAIOutput, u.CompletionTokens)
 }
 
-// sizeStatus returns the size of the Status body.
-func (e *Encoder) sizeStatus(code StatusCode, msg string) int {
-	n := sizeVarintField(3, uint64(code))
-	if msg != "" {
-		n += sizeLen1(e.strLen(msg))
-	}
-	return n
-}
-
-// appendStatus appends the Status field (15) of a span; it is always
+// writeStatus appends the Status field (15) of a span; it is always
 // written, as the OpenTelemetry SDK does.
-func (e *Encoder) appendStatus(dst []byte, code StatusCode, msg string) []byte {
-	dst = appendLen1(dst, 15, e.sizeStatus(code, msg))
+func (e *Encoder) writeStatus(dst []byte, code StatusCode, msg string) []byte {
+	n, ok := 0, true
+	size := sizeVarintField(3, uint64(code))
 	if msg != "" {
-		dst = appendLen1(dst, 2, e.strLen(msg))
-		dst = e.appendStr(dst, msg)
+		n, ok = e.check(msg)
+		size += sizeLen1(n)
+	}
+	dst = appendLen1(dst, 15, size)
+	if msg != "" {
+		dst = appendLen1(dst, 2, n)
+		dst = writeChecked(dst, msg, ok)
 	}
 	return appendVarintField(dst, 3, uint64(code))
 }
@@ -697,128 +649,66 @@ func eventName(k EventKind) string {
 	return eventNameInfo
 }
 
-// sizeEvent returns the size of the Span.Event body for ev.
-func (e *Encoder) sizeEvent(ev *Event) int {
-	n := sizeFixed64Field(1, uint64(ev.TimeUnixNano)) + sizeLen1(len(eventName(ev.Kind)))
-	switch ev.Kind {
-	case EventError:
-		n += e.sizeKVString(keyErrorLog, ev.Message)
-	case EventException:
-		n += e.sizeKVStringOpt(keyExceptionType, ev.Type) +
-			e.sizeKVStringOpt(keyExceptionMessage, ev.Message) +
-			e.sizeKVStringOpt(keyExceptionStack, ev.Stacktrace)
-	default:
-		n += e.sizeKVString(keyInfoLog, ev.Message)
-	}
-	return n
-}
-
-// appendEvent appends the Span.Event body for ev.
-func (e *Encoder) appendEvent(dst []byte, ev *Event) []byte {
+// writeEvents appends events as Span.events fields (11). Most events are
+// shorter than 128 bytes, so one byte is reserved for each length.
+func (e *Encoder) writeEvents(dst []byte, events []Event) []byte {
 	const f = fieldEventAttrs
-	dst = appendFixed64Field(dst, 1, uint64(ev.TimeUnixNano))
-	dst = appendStringField(dst, 2, eventName(ev.Kind))
-	switch ev.Kind {
-	case EventError:
-		dst = e.appendKVString(dst, f, keyErrorLog, ev.Message)
-	case EventException:
-		dst = e.appendKVStringOpt(dst, f, keyExceptionType, ev.Type)
-		dst = e.appendKVStringOpt(dst, f, keyExceptionMessage, ev.Message)
-		dst = e.appendKVStringOpt(dst, f, keyExceptionStack, ev.Stacktrace)
-	default:
-		dst = e.appendKVString(dst, f, keyInfoLog, ev.Message)
+	for i := range events {
+		ev := &events[i]
+		var at int
+		dst, at = openLen(dst, 11, 1)
+		dst = appendFixed64Field(dst, 1, uint64(ev.TimeUnixNano))
+		dst = appendStringField(dst, 2, eventName(ev.Kind))
+		switch ev.Kind {
+		case EventError:
+			dst = e.writeKVString(dst, f, keyErrorLog, ev.Message)
+		case EventException:
+			dst = e.writeKVStringOpt(dst, f, keyExceptionType, ev.Type)
+			dst = e.writeKVStringOpt(dst, f, keyExceptionMessage, ev.Message)
+			dst = e.writeKVStringOpt(dst, f, keyExceptionStack, ev.Stacktrace)
+		default:
+			dst = e.writeKVString(dst, f, keyInfoLog, ev.Message)
+		}
+		dst, _ = closeLen(dst, at, 1)
 	}
 	return dst
 }
 
-// sizeEvents sizes events, stores each size in e.sizes and returns the
-// size of all the Span.events fields.
-func (e *Encoder) sizeEvents(events []Event) int {
-	n := 0
-	for i := range events {
-		s := e.sizeEvent(&events[i])
-		e.sizes = append(e.sizes, s)
-		n += sizeLen1(s)
-	}
-	return n
-}
+// Spans are written with two bytes reserved for their length: most are
+// 128 bytes to 16 KiB.
+const spanLenWidth = 2
 
-// appendEvents appends events as Span.events fields (11), taking their
-// sizes from e.sizes.
-func (e *Encoder) appendEvents(dst []byte, events []Event) []byte {
-	for i := range events {
-		dst = appendLen1(dst, 11, e.popSize())
-		dst = e.appendEvent(dst, &events[i])
-	}
-	return dst
-}
-
-// runSpanNameLen returns the length of the run span's name.
-func (e *Encoder) runSpanNameLen(r *Run) int {
-	if r.FlowID == "" {
-		return len(runSpanBare)
-	}
-	return len(runSpanPrefix) + e.strLen(r.FlowID)
-}
-
-// sizeRunSpan returns the size of the run's root span body and records it
-// and its events' sizes for the second pass.
-func (e *Encoder) sizeRunSpan(r *Run) int {
-	slot := e.beginSpanSize()
-	before := e.invalid
-	e.commonSize = e.sizeCommonAttrs(r)
-	e.commonInvalid, e.commonDirty = e.invalid-before, e.dirty
-	n := e.sizeSpanHead(r, r.ParentSpanID, e.runSpanNameLen(r), r.StartUnixNano, r.EndUnixNano)
-	n += e.commonSize +
-		sizeKVInt(keyCode, r.Code) +
-		e.sizeKVStringOpt(keyFlowID, r.FlowID) +
-		e.sizeKVStringOpt(keyServiceID, serviceID(r)) +
-		e.sizeKVStringOpt(keyBotID, r.BotID) +
-		e.sizeKVStringOpt(keySub, r.Sub) +
-		e.sizeKVStringOpt(keyCaller, r.Caller) +
-		sizeUsageAttrs(&r.Usage)
-	if hasErrorEvent(r.Events) {
-		n += sizeKVBool(keyError)
-	}
-	if r.Incomplete {
-		n += sizeKVBool(keyIncomplete)
-	}
-	if r.DroppedNodes != 0 {
-		n += sizeKVInt(keyDroppedNodes, int64(r.DroppedNodes))
-	}
-	n += e.sizeAttrs("", r.Attrs)
-	n += sizeVarintField(10, uint64(r.DroppedAttrs))
-	n += e.sizeEvents(r.Events)
-	n += sizeVarintField(12, uint64(r.DroppedEvents))
-	n += sizeLen1(e.sizeStatus(r.Status, r.StatusMessage))
-	return e.endSpanSize(slot, n)
-}
-
-// appendRunSpan appends the run's root span as a ScopeSpans.spans field.
-func (e *Encoder) appendRunSpan(dst []byte, r *Run) []byte {
+// writeRunSpan appends the run's root span as a ScopeSpans.spans field,
+// and remembers where its common attributes are for the node spans.
+func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	const f = fieldSpanAttrs
-	dst = appendLen1(dst, 2, e.beginSpanAppend())
+	dst, at := openLen(dst, 2, spanLenWidth)
 	flags := uint32(spanFlagsSampled | spanFlagsHasIsRemote)
 	if !r.ParentSpanID.IsZero() {
 		flags |= spanFlagsIsRemote
 	}
-	dst = e.appendSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, spanKindServer,
-		r.StartUnixNano, r.EndUnixNano, e.runSpanNameLen(r))
 	if r.FlowID == "" {
+		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, spanKindServer,
+			r.StartUnixNano, r.EndUnixNano, len(runSpanBare))
 		dst = append(dst, runSpanBare...)
 	} else {
+		n, ok := e.check(r.FlowID)
+		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, spanKindServer,
+			r.StartUnixNano, r.EndUnixNano, len(runSpanPrefix)+n)
 		dst = append(dst, runSpanPrefix...)
-		dst = e.appendStr(dst, r.FlowID)
+		dst = writeChecked(dst, r.FlowID, ok)
 	}
+	before := e.invalid
 	e.commonFrom = len(dst)
-	dst = e.appendCommonAttrs(dst, r)
+	dst = e.writeCommonAttrs(dst, r)
 	e.commonTo = len(dst)
+	e.commonInvalid = e.invalid - before
 	dst = appendKVInt(dst, f, keyCode, r.Code)
-	dst = e.appendKVStringOpt(dst, f, keyFlowID, r.FlowID)
-	dst = e.appendKVStringOpt(dst, f, keyServiceID, serviceID(r))
-	dst = e.appendKVStringOpt(dst, f, keyBotID, r.BotID)
-	dst = e.appendKVStringOpt(dst, f, keySub, r.Sub)
-	dst = e.appendKVStringOpt(dst, f, keyCaller, r.Caller)
+	dst = e.writeKVStringOpt(dst, f, keyFlowID, r.FlowID)
+	dst = e.writeKVStringOpt(dst, f, keyServiceID, serviceID(r))
+	dst = e.writeKVStringOpt(dst, f, keyBotID, r.BotID)
+	dst = e.writeKVStringOpt(dst, f, keySub, r.Sub)
+	dst = e.writeKVStringOpt(dst, f, keyCaller, r.Caller)
 	dst = appendUsageAttrs(dst, &r.Usage)
 	if hasErrorEvent(r.Events) {
 		dst = appendKVBool(dst, f, keyError, true)
@@ -829,56 +719,20 @@ func (e *Encoder) appendRunSpan(dst []byte, r *Run) []byte {
 	if r.DroppedNodes != 0 {
 		dst = appendKVInt(dst, f, keyDroppedNodes, int64(r.DroppedNodes))
 	}
-	dst = e.appendAttrs(dst, f, "", r.Attrs)
+	dst = e.writeAttrs(dst, f, "", r.Attrs)
 	dst = appendVarintField(dst, 10, uint64(r.DroppedAttrs))
-	dst = e.appendEvents(dst, r.Events)
+	dst = e.writeEvents(dst, r.Events)
 	dst = appendVarintField(dst, 12, uint64(r.DroppedEvents))
-	return e.appendStatus(dst, r.Status, r.StatusMessage)
+	dst = e.writeStatus(dst, r.Status, r.StatusMessage)
+	dst, shift := closeLen(dst, at, spanLenWidth)
+	e.commonFrom += shift
+	e.commonTo += shift
+	return dst
 }
 
 // firstFrameMillis returns the node's first frame delay in milliseconds.
 func firstFrameMillis(n *Node) int64 {
 	return (n.FirstFrameUnixNano - n.StartUnixNano) / 1e6
-}
-
-// sizeNodeSpan returns the size of the node's span body and records it
-// and its events' sizes for the second pass.
-func (e *Encoder) sizeNodeSpan(r *Run, nd *Node) int {
-	slot := e.beginSpanSize()
-	// The common attributes were sized with the run span; each copy
-	// counts its repairs again, so InvalidUTF8 counts strings as written.
-	e.invalid += e.commonInvalid
-	e.dirty = e.commonDirty
-	n := e.sizeSpanHead(r, nodeParent(r, nd), len(nodeSpanPrefix)+e.strLen(nd.NodeID), nd.StartUnixNano, nd.EndUnixNano)
-	n += e.commonSize +
-		e.sizeKVString(keyNodeID, nd.NodeID) +
-		e.sizeKVString(keyNodeType, nd.NodeType) +
-		e.sizeKVString(keyNodeName, nd.NodeName) +
-		sizeKVBool(keyRunningStatus) +
-		e.sizeAttrs(prefixInput, nd.Input) +
-		e.sizeAttrs(prefixOutput, nd.Output) +
-		e.sizeAttrs(prefixConfig, nd.Config) +
-		e.sizeKVStringOpt(keyLLMOutput, nd.LLMOutput)
-	if nd.FirstFrameUnixNano != 0 {
-		n += sizeKVInt(keyFirstFrame, firstFrameMillis(nd))
-	}
-	if len(nd.Next) != 0 {
-		n += sizeLen1(sizeKVBody(len(keyNextNodeIDs), sizeLen1(e.sizeStringArray(nd.Next))))
-	}
-	if nd.HasUsage {
-		n += sizeUsageAttrs(&nd.Usage)
-	}
-	if hasErrorEvent(nd.Events) {
-		n += sizeKVBool(keyError)
-	}
-	if nd.Incomplete {
-		n += sizeKVBool(keyIncomplete)
-	}
-	n += sizeVarintField(10, uint64(nd.DroppedAttrs))
-	n += e.sizeEvents(nd.Events)
-	n += sizeVarintField(12, uint64(nd.DroppedEvents))
-	n += sizeLen1(e.sizeStatus(nd.Status, nd.StatusMessage))
-	return e.endSpanSize(slot, n)
 }
 
 // nodeParent returns the parent of a node's span: its own when set
@@ -898,28 +752,32 @@ func nodeKind(nd *Node) byte {
 	return byte(nd.Kind)
 }
 
-// appendNodeSpan appends the node's span as a ScopeSpans.spans field.
-func (e *Encoder) appendNodeSpan(dst []byte, r *Run, nd *Node) []byte {
+// writeNodeSpan appends the node's span as a ScopeSpans.spans field.
+func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	const f = fieldSpanAttrs
-	dst = appendLen1(dst, 2, e.beginSpanAppend())
-	dst = e.appendSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote,
-		nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+e.strLen(nd.NodeID))
+	dst, at := openLen(dst, 2, spanLenWidth)
+	n, ok := e.check(nd.NodeID)
+	dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote,
+		nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
 	dst = append(dst, nodeSpanPrefix...)
-	dst = e.appendStr(dst, nd.NodeID)
-	dst = append(dst, dst[e.commonFrom:e.commonTo]...) // written by appendRunSpan
-	dst = e.appendKVString(dst, f, keyNodeID, nd.NodeID)
-	dst = e.appendKVString(dst, f, keyNodeType, nd.NodeType)
-	dst = e.appendKVString(dst, f, keyNodeName, nd.NodeName)
+	dst = writeChecked(dst, nd.NodeID, ok)
+	// The common attributes were written with the run span; each copy
+	// counts its repairs again, so InvalidUTF8 counts strings as written.
+	dst = append(dst, dst[e.commonFrom:e.commonTo]...)
+	e.invalid += e.commonInvalid
+	dst = e.writeKVString(dst, f, keyNodeID, nd.NodeID)
+	dst = e.writeKVString(dst, f, keyNodeType, nd.NodeType)
+	dst = e.writeKVString(dst, f, keyNodeName, nd.NodeName)
 	dst = appendKVBool(dst, f, keyRunningStatus, nd.Running())
-	dst = e.appendAttrs(dst, f, prefixInput, nd.Input)
-	dst = e.appendAttrs(dst, f, prefixOutput, nd.Output)
-	dst = e.appendAttrs(dst, f, prefixConfig, nd.Config)
-	dst = e.appendKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
+	dst = e.writeAttrs(dst, f, prefixInput, nd.Input)
+	dst = e.writeAttrs(dst, f, prefixOutput, nd.Output)
+	dst = e.writeAttrs(dst, f, prefixConfig, nd.Config)
+	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
 		dst = appendKVInt(dst, f, keyFirstFrame, firstFrameMillis(nd))
 	}
 	if len(nd.Next) != 0 {
-		dst = e.appendKVStringArray(dst, f, keyNextNodeIDs, nd.Next)
+		dst = e.writeKVStringArray(dst, f, keyNextNodeIDs, nd.Next)
 	}
 	if nd.HasUsage {
 		dst = appendUsageAttrs(dst, &nd.Usage)
@@ -931,7 +789,9 @@ func (e *Encoder) appendNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst = appendKVBool(dst, f, keyIncomplete, true)
 	}
 	dst = appendVarintField(dst, 10, uint64(nd.DroppedAttrs))
-	dst = e.appendEvents(dst, nd.Events)
+	dst = e.writeEvents(dst, nd.Events)
 	dst = appendVarintField(dst, 12, uint64(nd.DroppedEvents))
-	return e.appendStatus(dst, nd.Status, nd.StatusMessage)
+	dst = e.writeStatus(dst, nd.Status, nd.StatusMessage)
+	dst, _ = closeLen(dst, at, spanLenWidth)
+	return dst
 }
