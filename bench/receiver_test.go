@@ -336,3 +336,18 @@ func TestEncodeSameSpans(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCountSpans measures the count decoder on the 512-span batch of
+// the encode benchmarks.
+func BenchmarkCountSpans(b *testing.B) {
+	runs := flowtelBatch(batchRuns, nodesPerRun)
+	buf := encode.NewEncoder(encode.Resource{ServiceName: "bench"}).AppendTraces(nil, runs)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if n, _, err := CountSpans(buf); err != nil || n != 512 {
+			b.Fatalf("CountSpans = %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
@@ -29,76 +30,166 @@ import (
 // errWire is returned for a request that is not valid protobuf.
 var errWire = errors.New("malformed protobuf")
 
-// walk calls f for every field of the message b with its number, wire type
-// and (for LEN fields) its bytes.
-func walk(b []byte, f func(num protowire.Number, typ protowire.Type, v []byte) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+// next splits the first field off b: its number, wire type, its bytes if
+// it is a LEN field, and the rest of b. ok is false if the field is
+// malformed, with the same checks as protowire.ConsumeTag and
+// ConsumeFieldValue. One-byte tags and lengths, nearly all of them in
+// OTLP, are decoded inline; the rest go to protowire.
+func next(b []byte) (num protowire.Number, typ protowire.Type, v, rest []byte, ok bool) {
+	var tag uint64
+	if len(b) > 0 && b[0] < 0x80 {
+		tag, b = uint64(b[0]), b[1:]
+	} else {
+		t, n := protowire.ConsumeVarint(b)
 		if n < 0 {
-			return errWire
+			return 0, 0, nil, nil, false
 		}
-		b = b[n:]
-		var v []byte
-		if typ == protowire.BytesType {
-			v, n = protowire.ConsumeBytes(b)
+		tag, b = t, b[n:]
+	}
+	if tag>>3 < uint64(protowire.MinValidNumber) || tag>>3 > math.MaxInt32 {
+		return 0, 0, nil, nil, false
+	}
+	num, typ = protowire.Number(tag>>3), protowire.Type(tag&7)
+	switch typ {
+	case protowire.BytesType:
+		var l uint64
+		if len(b) > 0 && b[0] < 0x80 {
+			l, b = uint64(b[0]), b[1:]
 		} else {
-			n = protowire.ConsumeFieldValue(num, typ, b)
+			m, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return 0, 0, nil, nil, false
+			}
+			l, b = m, b[n:]
 		}
-		if n < 0 {
+		if l > uint64(len(b)) {
+			return 0, 0, nil, nil, false
+		}
+		return num, typ, b[:l], b[l:], true
+	case protowire.Fixed64Type:
+		if len(b) < 8 {
+			return 0, 0, nil, nil, false
+		}
+		return num, typ, nil, b[8:], true
+	case protowire.Fixed32Type:
+		if len(b) < 4 {
+			return 0, 0, nil, nil, false
+		}
+		return num, typ, nil, b[4:], true
+	case protowire.VarintType:
+		if len(b) > 0 && b[0] < 0x80 {
+			return num, typ, nil, b[1:], true
+		}
+	}
+	// Long varints, groups and invalid wire types.
+	n := protowire.ConsumeFieldValue(num, typ, b)
+	if n < 0 {
+		return 0, 0, nil, nil, false
+	}
+	return num, typ, nil, b[n:], true
+}
+
+// each checks every field of the message b and calls f with the bytes of
+// each field number num, which must be a LEN field.
+func each(b []byte, num protowire.Number, f func([]byte) error) error {
+	for len(b) > 0 {
+		n, typ, v, rest, ok := next(b)
+		if !ok {
 			return errWire
 		}
-		b = b[n:]
-		if err := f(num, typ, v); err != nil {
+		b = rest
+		if n != num {
+			continue
+		}
+		if typ != protowire.BytesType {
+			return errWire
+		}
+		if err := f(v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// nested calls leaf for each LEN field reached by following path (field
-// numbers of nested messages) from b.
-func nested(b []byte, path []protowire.Number, leaf func([]byte) error) error {
-	return walk(b, func(num protowire.Number, typ protowire.Type, v []byte) error {
-		if num != path[0] {
-			return nil
-		}
-		if typ != protowire.BytesType {
-			return errWire
-		}
-		if len(path) == 1 {
-			return leaf(v)
-		}
-		return nested(v, path[1:], leaf)
-	})
-}
-
 // CountSpans counts the spans of an encoded ExportTraceServiceRequest and
 // those without a parent span id.
 func CountSpans(b []byte) (spans, roots uint64, err error) {
 	// resource_spans = 1, scope_spans = 2, spans = 2.
-	err = nested(b, []protowire.Number{1, 2, 2}, func(span []byte) error {
-		spans++
-		root := true
-		if err := walk(span, func(num protowire.Number, _ protowire.Type, v []byte) error {
-			if num == 4 && len(v) > 0 { // parent_span_id
-				root = false
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		if root {
-			roots++
-		}
-		return nil
+	err = each(b, 1, func(rs []byte) error {
+		return each(rs, 2, func(ss []byte) error {
+			return each(ss, 2, func(span []byte) error {
+				root, err := isRoot(span)
+				if err != nil {
+					return err
+				}
+				spans++
+				if root {
+					roots++
+				}
+				return nil
+			})
+		})
 	})
 	return spans, roots, err
+}
+
+// isRoot checks every field of span and reports whether it has no
+// parent_span_id (field 4). Attributes, events and links are skipped whole
+// by their length, as before. Fields with a one-byte tag and a one-byte
+// length or varint, nearly all of a span's, are handled inline; the rest
+// go through next.
+func isRoot(span []byte) (bool, error) {
+	root := true
+	for i := 0; i < len(span); {
+		if tag := span[i]; tag >= 1<<3 && tag < 0x80 && i+1 < len(span) {
+			switch protowire.Type(tag & 7) {
+			case protowire.BytesType:
+				if l := int(span[i+1]); l < 0x80 {
+					if i += 2 + l; i > len(span) {
+						return false, errWire
+					}
+					if tag == 4<<3|byte(protowire.BytesType) && l > 0 {
+						root = false
+					}
+					continue
+				}
+			case protowire.Fixed64Type:
+				if i += 9; i > len(span) {
+					return false, errWire
+				}
+				continue
+			case protowire.Fixed32Type:
+				if i += 5; i > len(span) {
+					return false, errWire
+				}
+				continue
+			case protowire.VarintType:
+				if span[i+1] < 0x80 {
+					i += 2
+					continue
+				}
+			}
+		}
+		num, _, v, rest, ok := next(span[i:])
+		if !ok {
+			return false, errWire
+		}
+		if num == 4 && len(v) > 0 {
+			root = false
+		}
+		i = len(span) - len(rest)
+	}
+	return root, nil
 }
 
 // CountLogRecords counts the log records of an encoded ExportLogsServiceRequest.
 func CountLogRecords(b []byte) (n uint64, err error) {
 	// resource_logs = 1, scope_logs = 2, log_records = 2.
-	err = nested(b, []protowire.Number{1, 2, 2}, func([]byte) error { n++; return nil })
+	err = each(b, 1, func(rl []byte) error {
+		return each(rl, 2, func(sl []byte) error {
+			return each(sl, 2, func([]byte) error { n++; return nil })
+		})
+	})
 	return n, err
 }
 
@@ -107,16 +198,27 @@ func CountDataPoints(b []byte) (n uint64, err error) {
 	// resource_metrics = 1, scope_metrics = 2, metrics = 2; then gauge 5,
 	// sum 7, histogram 9, exponential_histogram 10, summary 11, each with
 	// data_points = 1.
-	err = nested(b, []protowire.Number{1, 2, 2}, func(m []byte) error {
-		return walk(m, func(num protowire.Number, typ protowire.Type, v []byte) error {
-			switch num {
-			case 5, 7, 9, 10, 11:
-				if typ != protowire.BytesType {
-					return errWire
+	err = each(b, 1, func(rm []byte) error {
+		return each(rm, 2, func(sm []byte) error {
+			return each(sm, 2, func(m []byte) error {
+				for len(m) > 0 {
+					num, typ, v, rest, ok := next(m)
+					if !ok {
+						return errWire
+					}
+					m = rest
+					switch num {
+					case 5, 7, 9, 10, 11:
+						if typ != protowire.BytesType {
+							return errWire
+						}
+						if err := each(v, 1, func([]byte) error { n++; return nil }); err != nil {
+							return err
+						}
+					}
 				}
-				return nested(v, []protowire.Number{1}, func([]byte) error { n++; return nil })
-			}
-			return nil
+				return nil
+			})
 		})
 	})
 	return n, err
