@@ -54,6 +54,9 @@ func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 func (rawCodec) Name() string { return "proto" }
 
+// writeBufferSize is how much the gRPC transport gathers per write syscall.
+const writeBufferSize = 256 << 10
+
 // grpcSender exports one signal over OTLP/gRPC.
 type grpcSender struct {
 	sig    Signal
@@ -79,6 +82,10 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: min(defaultGRPCConnectTimeout, t.timeout)}),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})),
 		grpc.WithUserAgent("flowtel-otlp-exporter"),
+		// A batch is typically a few hundred KB; grpc's 32 KiB default
+		// writes it in a dozen syscalls, 256 KiB in two or three. The
+		// buffer is pooled and only held while a connection is writing.
+		grpc.WithWriteBufferSize(writeBufferSize),
 	)
 }
 
