@@ -254,15 +254,15 @@ func (countCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	if !ok {
 		return fmt.Errorf("count codec: cannot unmarshal into %T", v)
 	}
-	m.buf = data.MaterializeToBuffer(requestPool)
+	m.buf = data.MaterializeToBuffer(bufferPool)
 	return nil
 }
 
-// requestPool holds the buffers requests are copied into. Unlike
-// mem.DefaultBufferPool it does not zero a buffer it hands out, as the
-// request is copied over all of it: zeroing the 1 MiB tier that a
-// 360 KB request falls in cost more than the copy.
-var requestPool = &dirtyPool{}
+// bufferPool holds the buffers requests are copied into (and the gRPC
+// server's frame buffers). Unlike mem.DefaultBufferPool it does not zero a
+// buffer it hands out, as the request is copied over all of it: zeroing
+// the 1 MiB tier that a 360 KB request falls in cost more than the copy.
+var bufferPool = &dirtyPool{}
 
 // dirtyPool is a mem.BufferPool with one sync.Pool per power of two.
 type dirtyPool struct{ tiers [27]sync.Pool } // up to 64 MiB, the receive limit
