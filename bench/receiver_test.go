@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -334,6 +335,34 @@ func TestEncodeSameSpans(t *testing.T) {
 		if nodeAttrs < 8 {
 			t.Fatalf("a node span has %d attributes, want at least 8", nodeAttrs)
 		}
+	}
+}
+
+// TestCountCodecBuffers checks the count codec hands over the request's
+// bytes whether they arrived in one buffer, in several or in none, and
+// that the pool's buffers have the asked length, also past its tiers.
+func TestCountCodecBuffers(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789"), 5000)
+	for _, data := range []mem.BufferSlice{
+		{mem.SliceBuffer(want)},
+		{mem.SliceBuffer(want[:16384]), mem.SliceBuffer(want[16384:32768]), mem.SliceBuffer(want[32768:])},
+		nil,
+	} {
+		var raw rawMessage
+		if err := (countCodec{}).Unmarshal(data, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if got := raw.buf.ReadOnlyData(); !bytes.Equal(got, want[:data.Len()]) {
+			t.Fatalf("%d buffers: got %d bytes, want %d", len(data), len(got), data.Len())
+		}
+		raw.buf.Free()
+	}
+	for _, n := range []int{0, 1, 1000, 1 << 20, 64<<20 + 1} {
+		b := bufferPool.Get(n)
+		if len(*b) != n {
+			t.Fatalf("Get(%d) has length %d", n, len(*b))
+		}
+		bufferPool.Put(b)
 	}
 }
 
