@@ -258,6 +258,8 @@ func (countCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return nil
 }
 
+func (countCodec) Name() string { return "proto" }
+
 // bufferPool holds the buffers requests are copied into (and the gRPC
 // server's frame buffers). Unlike mem.DefaultBufferPool it does not zero a
 // buffer it hands out, as the request is copied over all of it: zeroing
@@ -288,8 +290,6 @@ func (p *dirtyPool) Put(b *[]byte) {
 		}
 	}
 }
-
-func (countCodec) Name() string { return "proto" }
 
 // countHandler returns a unary handler that reads the raw request, lets
 // count decode it, and answers with resp.
