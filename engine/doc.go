@@ -18,8 +18,9 @@
 // the caller's P; one pipeline goroutine drains the shards in batches, closes
 // nodes left open, keeps the nodes in start order, sums usage once and folds
 // latencies into metrics; a second goroutine, the export stage, hands its
-// batches to the Sink (where an OTLPSink encodes them) and releases the
-// records for reuse, so that draining and encoding use both cores. At most
+// batches to the Sink (where an OTLPSink encodes them, a large batch split
+// across one encoder per P) and releases the records for reuse, so that
+// draining and encoding use every core. At most
 // three batches exist: when the export stage falls behind, the rings fill
 // and the overflow policy applies.
 //

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/export"
@@ -12,25 +14,42 @@ import (
 // OTLPSink encodes finished runs as OTLP traces (a root span per run, a
 // child span per node) and, unless turned off, OTLP logs (one run trace log
 // record per run), and queues them on an exporter. Encoding happens on the
-// pipeline goroutine into pooled buffers; sending happens on the
-// exporter's workers. What the exporter cannot deliver it counts in its
-// own Stats, by reason.
+// pipeline's export stage into pooled buffers, a large batch split across
+// several encoders at once; sending happens on the exporter's workers.
+// What the exporter cannot deliver it counts in its own Stats, by reason.
 type OTLPSink struct {
-	enc  *encode.Encoder
+	encs []*encode.Encoder
 	exp  *export.Exporter
 	logs bool
 }
+
+// Encoding is most of the export stage's work and the pipeline's one
+// serial step: a batch of at least minParallelSpans spans is split across
+// up to maxSinkEncoders encoders, one per P, each encoding and queuing its
+// own requests.
+const (
+	maxSinkEncoders  = 4
+	minParallelSpans = 128
+)
 
 // NewOTLPSink returns a sink that writes to exp with the identity res.
 // With logs false only traces are sent. exp should be made with
 // Config.Release set to encode.PutBuffer, as NewOTLP does, so that the
 // sink's buffers are reused.
 func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink {
-	return &OTLPSink{enc: encode.NewEncoder(res), exp: exp, logs: logs}
+	s := &OTLPSink{exp: exp, logs: logs}
+	for range min(runtime.GOMAXPROCS(0), maxSinkEncoders) {
+		s.encs = append(s.encs, encode.NewEncoder(res))
+	}
+	return s
 }
 
 // SetOffloader makes the run trace logs offload large values through o.
-func (s *OTLPSink) SetOffloader(o *encode.Offloader) { s.enc.SetOffloader(o) }
+func (s *OTLPSink) SetOffloader(o *encode.Offloader) {
+	for _, enc := range s.encs {
+		enc.SetOffloader(o)
+	}
+}
 
 // MaxRequestBytes bounds one encoded request: a batch whose encoding is
 // larger is split in halves, since receivers refuse gRPC messages over
@@ -38,29 +57,56 @@ func (s *OTLPSink) SetOffloader(o *encode.Offloader) { s.enc.SetOffloader(o) }
 const MaxRequestBytes = 4<<20 - 64<<10
 
 // Export encodes runs and queues them. It never blocks unless the
-// exporter's policy is Block.
+// exporter's policy is Block. It returns once every part is encoded, so
+// that runs are not used after it returns.
 func (s *OTLPSink) Export(runs []*encode.Run) error {
-	s.send(export.Traces, runs)
-	if s.logs {
-		s.send(export.Logs, runs)
+	spans := encode.SpanCount(runs)
+	parts := min(len(s.encs), len(runs), spans/minParallelSpans)
+	if parts <= 1 {
+		s.exportPart(s.encs[0], runs)
+		return nil
 	}
+	// Cut runs into parts of about the same number of spans.
+	var wg sync.WaitGroup
+	per, from, acc, part := spans/parts, 0, 0, 0
+	for i, r := range runs {
+		acc += 1 + len(r.Nodes)
+		if acc >= per*(part+1) && part < parts-1 {
+			enc, chunk := s.encs[part+1], runs[from:i+1]
+			wg.Go(func() { s.exportPart(enc, chunk) })
+			from, part = i+1, part+1
+		}
+	}
+	s.exportPart(s.encs[0], runs[from:])
+	wg.Wait()
 	return nil
 }
 
-func (s *OTLPSink) send(sig export.Signal, runs []*encode.Run) {
+// exportPart encodes and queues one part of a batch with enc.
+func (s *OTLPSink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
+	if len(runs) == 0 {
+		return
+	}
+	s.send(enc, export.Traces, runs)
+	if s.logs {
+		s.send(enc, export.Logs, runs)
+	}
+}
+
+func (s *OTLPSink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
 	buf := encode.GetBuffer()
 	items := len(runs)
 	if sig == export.Traces {
-		buf.B = s.enc.AppendTraces(buf.B[:0], runs)
+		buf.B = enc.AppendTraces(buf.B[:0], runs)
 		items = encode.SpanCount(runs)
 	} else {
-		buf.B = s.enc.AppendLogs(buf.B[:0], runs)
+		buf.B = enc.AppendLogs(buf.B[:0], runs)
 	}
 	if len(buf.B) > MaxRequestBytes && len(runs) > 1 {
 		encode.PutBuffer(buf)
 		half := len(runs) / 2
-		s.send(sig, runs[:half])
-		s.send(sig, runs[half:])
+		s.send(enc, sig, runs[:half])
+		s.send(enc, sig, runs[half:])
 		return
 	}
 	s.exp.Enqueue(sig, buf, items)
@@ -75,8 +121,21 @@ func (s *OTLPSink) Shutdown(ctx context.Context) error { return s.exp.Shutdown(c
 // Exporter returns the exporter the sink writes to.
 func (s *OTLPSink) Exporter() *export.Exporter { return s.exp }
 
-// EncoderStats returns the encoder's counters (e.g. strings repaired).
-func (s *OTLPSink) EncoderStats() encode.EncoderStats { return s.enc.Stats() }
+// EncoderStats returns the encoders' counters (e.g. strings repaired),
+// summed.
+func (s *OTLPSink) EncoderStats() encode.EncoderStats {
+	var t encode.EncoderStats
+	for _, enc := range s.encs {
+		st := enc.Stats()
+		t.InvalidUTF8 += st.InvalidUTF8
+		t.TraceRequests += st.TraceRequests
+		t.Spans += st.Spans
+		t.LogRequests += st.LogRequests
+		t.LogRecords += st.LogRecords
+		t.Bytes += st.Bytes
+	}
+	return t
+}
 
 // NewOTLP returns an engine that exports over OTLP with cfg (see
 // export.FromEnv), traces and run logs, with the resource taken from cfg

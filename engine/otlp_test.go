@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -109,10 +110,16 @@ func startHTTPReceiver(t *testing.T) (*receiver, string) {
 }
 
 // TestOTLPEndToEnd sends runs through the real encoder and exporter to a
-// real receiver and checks every span arrives with its parent.
+// real receiver and checks every span arrives once, with its parent: in
+// batches the sink encodes whole and in batches it splits across its
+// encoders.
 func TestOTLPEndToEnd(t *testing.T) {
-	for _, proto := range []string{"grpc", "http/protobuf"} {
-		t.Run(proto, func(t *testing.T) {
+	for _, tc := range []struct {
+		proto string
+		batch int
+	}{{"grpc", 100}, {"http/protobuf", 100}, {"grpc", 1000}, {"http/protobuf", 1000}} {
+		proto := tc.proto
+		t.Run(fmt.Sprintf("%s/batch%d", proto, tc.batch), func(t *testing.T) {
 			var rc *receiver
 			var ep string
 			if proto == "grpc" {
@@ -120,11 +127,11 @@ func TestOTLPEndToEnd(t *testing.T) {
 			} else {
 				rc, ep = startHTTPReceiver(t)
 			}
-			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(100, 10*time.Millisecond), WithMetrics(MetricsConfig{NoExport: true}))
+			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(tc.batch, 10*time.Millisecond), WithMetrics(MetricsConfig{NoExport: true}))
 			if err != nil {
 				t.Fatal(err)
 			}
-			const runs, nodes = 50, 4
+			const runs, nodes = 500, 4
 			for i := 0; i < runs; i++ {
 				run := e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c", SID: "sid"})
 				for k := 0; k < nodes; k++ {
@@ -150,7 +157,12 @@ func TestOTLPEndToEnd(t *testing.T) {
 				t.Fatalf("received %d spans %d logs, want %d and %d", len(rc.spans), rc.logs, runs*(nodes+1), runs)
 			}
 			roots := map[string]bool{}
+			seen := map[string]bool{}
 			for _, sp := range rc.spans {
+				if seen[string(sp.SpanId)] {
+					t.Fatalf("span %q arrived twice", sp.Name)
+				}
+				seen[string(sp.SpanId)] = true
 				if len(sp.ParentSpanId) == 0 {
 					roots[string(sp.SpanId)] = true
 				}
