@@ -80,27 +80,29 @@ func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
 			serviceID = r.FlowID
 		}
 	}
-	dst = append(dst, `{"service_id":`...)
-	dst = jsonAppendString(dst, serviceID)
-	dst = append(dst, `,"flow_id":`...)
-	dst = jsonAppendString(dst, r.FlowID)
-	dst = append(dst, `,"sid":`...)
-	dst = jsonAppendString(dst, r.SID)
-	dst = append(dst, `,"app_id":`...)
-	dst = jsonAppendString(dst, r.AppID)
-	dst = append(dst, `,"uid":`...)
-	dst = jsonAppendString(dst, r.UID)
-	dst = append(dst, `,"bot_id":`...)
-	dst = jsonAppendString(dst, r.BotID)
-	dst = append(dst, `,"chat_id":`...)
-	dst = jsonAppendString(dst, r.ChatID)
-	dst = append(dst, `,"sub":`...)
-	dst = jsonAppendString(dst, r.Sub)
-	dst = append(dst, `,"caller":`...)
-	dst = jsonAppendString(dst, r.Caller)
-	dst = append(dst, `,"log_caller":`...)
-	dst = jsonAppendString(dst, r.LogCaller)
-	dst = append(dst, `,"question":`...)
+	// Each key fragment carries the quotes around it, so that a string
+	// value costs one append for its key and one for its body.
+	dst = append(dst, `{"service_id":"`...)
+	dst = jsonAppendEscaped(dst, serviceID)
+	dst = append(dst, `","flow_id":"`...)
+	dst = jsonAppendEscaped(dst, r.FlowID)
+	dst = append(dst, `","sid":"`...)
+	dst = jsonAppendEscaped(dst, r.SID)
+	dst = append(dst, `","app_id":"`...)
+	dst = jsonAppendEscaped(dst, r.AppID)
+	dst = append(dst, `","uid":"`...)
+	dst = jsonAppendEscaped(dst, r.UID)
+	dst = append(dst, `","bot_id":"`...)
+	dst = jsonAppendEscaped(dst, r.BotID)
+	dst = append(dst, `","chat_id":"`...)
+	dst = jsonAppendEscaped(dst, r.ChatID)
+	dst = append(dst, `","sub":"`...)
+	dst = jsonAppendEscaped(dst, r.Sub)
+	dst = append(dst, `","caller":"`...)
+	dst = jsonAppendEscaped(dst, r.Caller)
+	dst = append(dst, `","log_caller":"`...)
+	dst = jsonAppendEscaped(dst, r.LogCaller)
+	dst = append(dst, `","question":`...)
 	f.section, f.name = "question", ""
 	dst = f.appendString(dst, r.Question, "", "")
 	dst = append(dst, `,"answer":`...)
@@ -109,14 +111,14 @@ func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
 
 	start, end := runlogMillis(r.StartUnixNano), runlogMillis(r.EndUnixNano)
 	dst = append(dst, `,"start_time":`...)
-	dst = strconv.AppendInt(dst, start, 10)
+	dst = runlogAppendInt(dst, start)
 	dst = append(dst, `,"end_time":`...)
-	dst = strconv.AppendInt(dst, end, 10)
+	dst = runlogAppendInt(dst, end)
 	dst = append(dst, `,"duration":`...)
-	dst = strconv.AppendInt(dst, end-start, 10)
+	dst = runlogAppendInt(dst, end-start)
 	dst = append(dst, `,"first_frame_duration":`...)
 	if ff := r.FirstFrameUnixNano(); ff != 0 {
-		dst = strconv.AppendInt(dst, runlogMillis(ff)-start, 10)
+		dst = runlogAppendInt(dst, runlogMillis(ff)-start)
 	} else {
 		dst = append(dst, "-1"...)
 	}
@@ -130,17 +132,18 @@ func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
 	dst = plain.appendObject(dst, r.SrvTag)
 
 	dst = append(dst, `,"status":{"code":`...)
-	dst = strconv.AppendInt(dst, r.Code, 10)
-	dst = append(dst, `,"message":`...)
+	dst = runlogAppendInt(dst, r.Code)
+	dst = append(dst, `,"message":"`...)
 	msg := r.Message
 	if msg == "" && r.Incomplete {
 		msg = r.StatusMessage
 	}
-	dst = jsonAppendString(dst, msg)
+	dst = jsonAppendEscaped(dst, msg)
 	if r.Incomplete {
-		dst = append(dst, `,"incomplete":true`...)
+		dst = append(dst, `","incomplete":true},"usage":`...)
+	} else {
+		dst = append(dst, `"},"usage":`...)
 	}
-	dst = append(dst, `},"usage":`...)
 	dst = runlogAppendUsage(dst, r.Usage)
 	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
 	for i, n := range r.Nodes {
@@ -161,21 +164,29 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 
 	dst = append(dst, `{"id":"`...)
 	dst = runlogAppendHex(dst, id[:])
-	dst = append(dst, `","sid":`...)
-	dst = jsonAppendString(dst, r.SID)
-	dst = append(dst, `,"node_id":`...)
-	dst = jsonAppendString(dst, n.NodeID)
-	dst = append(dst, `,"node_type":`...)
-	dst = jsonAppendString(dst, n.NodeType)
-	dst = append(dst, `,"node_name":`...)
-	dst = jsonAppendString(dst, n.NodeName)
-	dst = append(dst, `,"func_id":`...)
-	dst = jsonAppendString(dst, n.NodeID)
-	dst = append(dst, `,"func_type":`...)
-	dst = jsonAppendString(dst, n.NodeType)
-	dst = append(dst, `,"func_name":`...)
-	dst = jsonAppendString(dst, n.NodeName)
-	dst = append(dst, `,"next_log_ids":[`...)
+	dst = append(dst, `","sid":"`...)
+	dst = jsonAppendEscaped(dst, r.SID)
+	// func_id, func_type and func_name repeat node_id, node_type and
+	// node_name: their escaped bodies are copied instead of escaped again.
+	dst = append(dst, `","node_id":"`...)
+	idFrom := len(dst)
+	dst = jsonAppendEscaped(dst, n.NodeID)
+	idTo := len(dst)
+	dst = append(dst, `","node_type":"`...)
+	typeFrom := len(dst)
+	dst = jsonAppendEscaped(dst, n.NodeType)
+	typeTo := len(dst)
+	dst = append(dst, `","node_name":"`...)
+	nameFrom := len(dst)
+	dst = jsonAppendEscaped(dst, n.NodeName)
+	nameTo := len(dst)
+	dst = append(dst, `","func_id":"`...)
+	dst = append(dst, dst[idFrom:idTo]...)
+	dst = append(dst, `","func_type":"`...)
+	dst = append(dst, dst[typeFrom:typeTo]...)
+	dst = append(dst, `","func_name":"`...)
+	dst = append(dst, dst[nameFrom:nameTo]...)
+	dst = append(dst, `","next_log_ids":[`...)
 	for i, next := range n.Next {
 		if i > 0 {
 			dst = append(dst, ',')
@@ -185,14 +196,14 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 
 	start, end := runlogMillis(n.StartUnixNano), runlogMillis(n.EndUnixNano)
 	dst = append(dst, `],"start_time":`...)
-	dst = strconv.AppendInt(dst, start, 10)
+	dst = runlogAppendInt(dst, start)
 	dst = append(dst, `,"end_time":`...)
-	dst = strconv.AppendInt(dst, end, 10)
+	dst = runlogAppendInt(dst, end)
 	dst = append(dst, `,"duration":`...)
-	dst = strconv.AppendInt(dst, end-start, 10)
+	dst = runlogAppendInt(dst, end-start)
 	dst = append(dst, `,"first_frame_duration":`...)
 	if n.FirstFrameUnixNano != 0 {
-		dst = strconv.AppendInt(dst, runlogMillis(n.FirstFrameUnixNano)-start, 10)
+		dst = runlogAppendInt(dst, runlogMillis(n.FirstFrameUnixNano)-start)
 		dst = append(dst, `,"node_first_cost_time":`...)
 		dst = runlogAppendCentis(dst, n.FirstFrameUnixNano-n.StartUnixNano)
 	} else {
@@ -240,16 +251,15 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 			}
 		}
 		dst = append(dst, `,"time":`...)
-		dst = strconv.AppendInt(dst, runlogMillis(e.TimeUnixNano), 10)
+		dst = runlogAppendInt(dst, runlogMillis(e.TimeUnixNano))
 		dst = append(dst, '}')
 	}
-	dst = append(dst, ']')
 	if n.Incomplete {
-		dst = append(dst, `,"status_message":`...)
-		dst = jsonAppendString(dst, n.StatusMessage)
-		dst = append(dst, `,"incomplete":true`...)
+		dst = append(dst, `],"status_message":"`...)
+		dst = jsonAppendEscaped(dst, n.StatusMessage)
+		return append(dst, `","incomplete":true}`...)
 	}
-	return append(dst, '}')
+	return append(dst, ']', '}')
 }
 
 // runlogField names the place of a string value in the run trace log and
@@ -273,8 +283,10 @@ func (f *runlogField) appendString(dst []byte, a, sep, b string) []byte {
 	}
 	dst = append(dst, '"')
 	dst = jsonAppendEscaped(dst, a)
-	dst = jsonAppendEscaped(dst, sep)
-	dst = jsonAppendEscaped(dst, b)
+	if sep != "" || b != "" {
+		dst = jsonAppendEscaped(dst, sep)
+		dst = jsonAppendEscaped(dst, b)
+	}
 	return append(dst, '"')
 }
 
@@ -287,14 +299,21 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = jsonAppendString(dst, a.Key)
-		dst = append(dst, ':')
-		if a.Value.kind == KindString {
+		dst = append(dst, '"')
+		dst = jsonAppendEscaped(dst, a.Key)
+		switch {
+		case a.Value.kind != KindString:
+			dst = append(dst, '"', ':')
+			dst = jsonAppendValue(dst, a.Value)
+		case f.o != nil && len(a.Value.str) >= f.o.threshold:
 			f.name = a.Key
-			dst = f.appendString(dst, a.Value.str, "", "")
-			continue
+			dst = append(dst, '"', ':')
+			dst = f.o.appendLarge(dst, f, a.Value.str, "", "")
+		default:
+			dst = append(dst, '"', ':', '"')
+			dst = jsonAppendEscaped(dst, a.Value.str)
+			dst = append(dst, '"')
 		}
-		dst = jsonAppendValue(dst, a.Value)
 	}
 	return append(dst, '}')
 }
@@ -302,14 +321,59 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 // runlogAppendUsage appends a usage object with the original's names.
 func runlogAppendUsage(dst []byte, u Usage) []byte {
 	dst = append(dst, `{"question_tokens":`...)
-	dst = strconv.AppendInt(dst, u.QuestionTokens, 10)
+	dst = runlogAppendInt(dst, u.QuestionTokens)
 	dst = append(dst, `,"prompt_tokens":`...)
-	dst = strconv.AppendInt(dst, u.PromptTokens, 10)
+	dst = runlogAppendInt(dst, u.PromptTokens)
 	dst = append(dst, `,"completion_tokens":`...)
-	dst = strconv.AppendInt(dst, u.CompletionTokens, 10)
+	dst = runlogAppendInt(dst, u.CompletionTokens)
 	dst = append(dst, `,"total_tokens":`...)
-	dst = strconv.AppendInt(dst, u.TotalTokens, 10)
+	dst = runlogAppendInt(dst, u.TotalTokens)
 	return append(dst, '}')
+}
+
+// runlogDigits holds the two decimal digits of 0 to 99, in order.
+const runlogDigits = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// runlogAppendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
+// but two digits per division and without its layers of calls: the log
+// writes a dozen integers per node, most of them 13-digit milliseconds.
+func runlogAppendInt(dst []byte, v int64) []byte {
+	if uint64(v) < 10 {
+		return append(dst, byte('0'+v))
+	}
+	u := uint64(v)
+	if v < 0 {
+		u = -u
+	}
+	var b [20]byte
+	i := len(b)
+	for u >= 100 {
+		q := u / 100
+		r := u - q*100
+		i -= 2
+		b[i], b[i+1] = runlogDigits[2*r], runlogDigits[2*r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		b[i], b[i+1] = runlogDigits[2*u], runlogDigits[2*u+1]
+	} else {
+		i--
+		b[i] = byte('0' + u)
+	}
+	if v < 0 {
+		dst = append(dst, '-')
+	}
+	return append(dst, b[i:]...)
 }
 
 // runlogMillis converts nanoseconds since the epoch to whole milliseconds,
@@ -399,9 +463,10 @@ func jsonAppendString(dst []byte, s string) []byte {
 	return append(dst, '"')
 }
 
-// jsonSafe reports, for each byte below utf8.RuneSelf, whether it can be
-// copied into a JSON string as it is.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+// jsonPlain reports, for each byte, whether it can be copied into a JSON
+// string as it is: printable ASCII other than '"' and '\\'. Bytes from
+// 0x80 need the UTF-8 check.
+var jsonPlain = func() (t [256]bool) {
 	for c := 0x20; c < utf8.RuneSelf; c++ {
 		t[c] = c != '"' && c != '\\'
 	}
@@ -409,35 +474,50 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 }()
 
 // jsonAppendEscaped appends the body of the JSON string of s, without
-// quotes. Safe ASCII is copied in runs, eight bytes per test where it can
-// (most values are ASCII text); each maximal run of invalid UTF-8 becomes
-// one U+FFFD; U+2028 and U+2029 are escaped.
+// quotes. Most values are plain ASCII: they are found so with eight bytes
+// per test and copied in one append. Each maximal run of invalid UTF-8
+// becomes one U+FFFD; U+2028 and U+2029 are escaped.
 func jsonAppendEscaped(dst []byte, s string) []byte {
-	start := 0 // start of the pending run of bytes to copy as they are
-	inRun := false
+	i := jsonPlainPrefix(s)
+	if i == len(s) {
+		return append(dst, s...)
+	}
+	return jsonAppendEscapedFrom(dst, s, i)
+}
+
+// jsonPlainPrefix returns the length of the longest prefix of s whose bytes
+// are all plain (jsonPlain).
+func jsonPlainPrefix(s string) int {
 	i := 0
-	for i < len(s) {
-		// Skip eight safe ASCII bytes at a time: a byte needs care when it
-		// is below 0x20, is '"' or '\\', or has its high bit set.
-		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-			if jsonSWARNeedsCare(x) {
-				break
-			}
-			i += 8
-			inRun = false
-		}
-		if i >= len(s) {
+	for ; i+8 <= len(s); i += 8 {
+		if jsonSWARNeedsCare(utf8Load64(s[i:])) {
 			break
 		}
+	}
+	for i < len(s) && jsonPlain[s[i]] {
+		i++
+	}
+	return i
+}
+
+// jsonAppendEscapedFrom is jsonAppendEscaped for an s whose first i bytes
+// are plain.
+func jsonAppendEscapedFrom(dst []byte, s string, i int) []byte {
+	start := 0 // start of the pending run of bytes to copy as they are
+	inRun := false
+	for i < len(s) {
 		c := s[i]
+		if jsonPlain[c] {
+			i++
+			inRun = false
+			// Skip the plain bytes that follow, eight at a time.
+			for i+8 <= len(s) && !jsonSWARNeedsCare(utf8Load64(s[i:])) {
+				i += 8
+			}
+			continue
+		}
 		if c < utf8.RuneSelf {
 			inRun = false
-			if jsonSafe[c] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

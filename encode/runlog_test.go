@@ -202,6 +202,83 @@ func TestJSONAppendStringProperty(t *testing.T) {
 	}
 }
 
+// jsonRefEscaped is the escaping rule of jsonAppendEscaped written rune by
+// rune, for comparing bytes, not only decoded values.
+func jsonRefEscaped(s string) string {
+	var b strings.Builder
+	inRun := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		if r == utf8.RuneError && size == 1 {
+			if !inRun {
+				b.WriteString("\uFFFD")
+			}
+			inRun = true
+			continue
+		}
+		inRun = false
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == '\b':
+			b.WriteString(`\b`)
+		case r == '\f':
+			b.WriteString(`\f`)
+		case r < 0x20, r == '\u2028', r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestJSONAppendEscapedBytes compares jsonAppendEscaped byte for byte with
+// jsonRefEscaped, with the characters that need care at every offset of
+// the eight-byte steps.
+func TestJSONAppendEscapedBytes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	pieces := []string{"a", "bcdefghi", "abcdefghijklmnopq", "\"", "\\", "\n", "\r", "\t", "\b", "\f", "\x00", "\x1f",
+		"\x7f", " ", "~", "é", "世", "😀", "\u2028", "\u2029", "\u2027", "\xff", "\xe4\xb8", "\xed\xa0\x80", "\uFFFD"}
+	for range 50000 {
+		var sb strings.Builder
+		for range rng.IntN(30) {
+			sb.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := sb.String()
+		if got, want := string(jsonAppendEscaped([]byte("x"), s)[1:]), jsonRefEscaped(s); got != want {
+			t.Fatalf("jsonAppendEscaped(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+// TestRunLogAppendInt compares runlogAppendInt with strconv.AppendInt.
+func TestRunLogAppendInt(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	vals := []int64{0, 1, -1, 9, 10, 11, -9, -10, 99, 100, 101, -100, 999, 1000, 1e12, 1_700_000_000_123,
+		math.MaxInt64, math.MinInt64, math.MaxInt64 - 1, math.MinInt64 + 1}
+	for range 100000 {
+		v := rng.Int64() >> rng.IntN(64)
+		if rng.IntN(2) == 0 {
+			v = -v
+		}
+		vals = append(vals, v)
+	}
+	for _, v := range vals {
+		if got, want := string(runlogAppendInt([]byte("x"), v)[1:]), strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("runlogAppendInt(%d) = %q, want %q", v, got, want)
+		}
+	}
+}
+
 func TestJSONSWARNeedsCare(t *testing.T) {
 	// Each byte value in each of the eight positions, among safe bytes.
 	for c := range 256 {
