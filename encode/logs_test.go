@@ -3,6 +3,7 @@ package encode_test
 import (
 	"bytes"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -122,4 +123,50 @@ func TestLogsAllocs(t *testing.T) {
 	runs := otlpBenchRuns(512, 8)
 	buf := e.AppendLogs(nil, runs)
 	otlpWantAllocs(t, 0, func() { buf = e.AppendLogs(buf[:0], runs) })
+}
+
+// TestLogsLengthGuesses covers AppendLogs's reserved lengths when they
+// are guessed wrong: bodies whose varint lengths cross 16384 and 2 MiB,
+// in batches where each record's size differs from the previous one's,
+// and batches much smaller or larger than the guess for their count.
+func TestLogsLengthGuesses(t *testing.T) {
+	sized := func(n int) *encode.Run {
+		r := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{2}, SID: "sid", EndUnixNano: 1}
+		r.Answer = strings.Repeat("a", n-len(encode.AppendRunLog(nil, r)))
+		return r
+	}
+	var sizes []int
+	for _, n := range []int{16384, 1 << 21} {
+		for d := -8; d <= 8; d++ {
+			sizes = append(sizes, n+d)
+		}
+	}
+	batches := [][]int{
+		{400}, {400, 400, 400, 400, 400, 400, 400, 400, 400, 400},
+		{100000}, {400, 100000, 400}, {1 << 22, 400},
+		sizes,
+	}
+	for _, n := range sizes {
+		batches = append(batches, []int{n}, []int{400, n}, []int{n, 400})
+	}
+	res := encode.Resource{ServiceName: "svc"}
+	var rb otlpRef
+	refRes := rb.resource(res)
+	e := encode.NewEncoder(res)
+	for _, sizes := range batches {
+		runs := make([]*encode.Run, len(sizes))
+		for i, n := range sizes {
+			runs[i] = sized(n)
+		}
+		want := rb.logs(refRes, runs)
+		out := e.AppendLogs([]byte{0xAA}, runs)
+		var got collogspb.ExportLogsServiceRequest
+		if err := proto.Unmarshal(out[1:], &got); err != nil {
+			t.Fatalf("sizes %v: unmarshal: %v", sizes, err)
+		}
+		otlpMustEqual(t, &got, want)
+		if proto.Size(want) != len(out)-1 {
+			t.Fatalf("sizes %v: %d bytes, proto.Size of the reference = %d", sizes, len(out)-1, proto.Size(want))
+		}
+	}
 }
