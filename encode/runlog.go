@@ -474,37 +474,53 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 // jsonAppendEscaped appends the body of the JSON string of s, without
-// quotes. Most values are plain ASCII: they are found so with eight bytes
-// per test and copied in one append. Each maximal run of invalid UTF-8
+// quotes. Most values are plain ASCII: they are found so eight bytes per
+// test and copied in one append. Each maximal run of invalid UTF-8
 // becomes one U+FFFD; U+2028 and U+2029 are escaped.
 func jsonAppendEscaped(dst []byte, s string) []byte {
-	i := jsonPlainPrefix(s)
-	if i == len(s) {
+	if jsonIsPlain(s) {
 		return append(dst, s...)
 	}
-	return jsonAppendEscapedFrom(dst, s, i)
+	return jsonAppendEscapedFrom(dst, s)
 }
 
-// jsonPlainPrefix returns the length of the longest prefix of s whose bytes
-// are all plain (jsonPlain).
-func jsonPlainPrefix(s string) int {
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if jsonSWARNeedsCare(utf8Load64(s[i:])) {
-			break
+// jsonIsPlain reports whether every byte of s is plain (jsonPlain). The
+// bytes are tested eight at a time, the last word overlapping the one
+// before, so that the short keys and values most objects hold take one or
+// two tests and no byte loop.
+func jsonIsPlain(s string) bool {
+	n := len(s)
+	var x uint64
+	switch {
+	case n >= 8:
+		for i := 0; i+8 < n; i += 8 {
+			if jsonSWARNeedsCare(utf8Load64(s[i:])) {
+				return false
+			}
 		}
+		x = utf8Load64(s[n-8:])
+	case n >= 4:
+		x = uint64(jsonLoad32(s)) | uint64(jsonLoad32(s[n-4:]))<<32
+	case n > 0:
+		// Up to three bytes, padded with spaces, which are plain.
+		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | 0x2020202020<<24
+	default:
+		return true
 	}
-	for i < len(s) && jsonPlain[s[i]] {
-		i++
-	}
-	return i
+	return !jsonSWARNeedsCare(x)
 }
 
-// jsonAppendEscapedFrom is jsonAppendEscaped for an s whose first i bytes
-// are plain.
-func jsonAppendEscapedFrom(dst []byte, s string, i int) []byte {
+// jsonLoad32 returns the first 4 bytes of s, little-endian.
+func jsonLoad32(s string) uint32 {
+	_ = s[3]
+	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
+}
+
+// jsonAppendEscapedFrom is jsonAppendEscaped for an s that is not plain.
+func jsonAppendEscapedFrom(dst []byte, s string) []byte {
 	start := 0 // start of the pending run of bytes to copy as they are
 	inRun := false
+	i := 0
 	for i < len(s) {
 		c := s[i]
 		if jsonPlain[c] {

@@ -260,6 +260,26 @@ func TestJSONAppendEscapedBytes(t *testing.T) {
 	}
 }
 
+// TestJSONIsPlain puts each byte value at each position of plain strings
+// of 1 to 24 bytes.
+func TestJSONIsPlain(t *testing.T) {
+	if !jsonIsPlain("") {
+		t.Fatal(`jsonIsPlain("") = false`)
+	}
+	for n := 1; n <= 24; n++ {
+		b := []byte(strings.Repeat("a", n))
+		for pos := range n {
+			for c := range 256 {
+				b[pos] = byte(c)
+				if got, want := jsonIsPlain(string(b)), jsonPlain[c]; got != want {
+					t.Fatalf("jsonIsPlain(%q) = %v, want %v", b, got, want)
+				}
+			}
+			b[pos] = 'a'
+		}
+	}
+}
+
 // TestRunLogAppendInt compares runlogAppendInt with strconv.AppendInt.
 func TestRunLogAppendInt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
