@@ -2,6 +2,7 @@ package encode
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"math"
 	"strconv"
 	"unicode/utf8"
@@ -475,13 +476,52 @@ var jsonPlain = func() (t [256]bool) {
 
 // jsonAppendEscaped appends the body of the JSON string of s, without
 // quotes. Most values are plain ASCII: they are found so eight bytes per
-// test and copied in one append. Each maximal run of invalid UTF-8
-// becomes one U+FFFD; U+2028 and U+2029 are escaped.
+// test and copied whole, those of up to 16 bytes with word stores instead
+// of a call to memmove. Each maximal run of invalid UTF-8 becomes one
+// U+FFFD; U+2028 and U+2029 are escaped.
 func jsonAppendEscaped(dst []byte, s string) []byte {
+	n := len(s)
+	if n <= 16 && cap(dst)-len(dst) >= 16 {
+		if d, ok := jsonAppendShort(dst, s); ok {
+			return d
+		}
+	}
 	if jsonIsPlain(s) {
 		return append(dst, s...)
 	}
 	return jsonAppendEscapedFrom(dst, s)
+}
+
+// jsonAppendShort appends s of at most 16 bytes when it is plain, with
+// two overlapping loads and stores; dst must have room for 16 bytes. It
+// reports false, appending nothing, when s is not plain.
+func jsonAppendShort(dst []byte, s string) ([]byte, bool) {
+	n := len(s)
+	m := len(dst)
+	d := dst[m : m+16]
+	switch {
+	case n >= 8:
+		a, b := utf8Load64(s), utf8Load64(s[n-8:])
+		if jsonSWARCare(a)|jsonSWARCare(b) != 0 {
+			return dst, false
+		}
+		binary.LittleEndian.PutUint64(d, a)
+		binary.LittleEndian.PutUint64(d[n-8:], b)
+	case n >= 4:
+		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+		if jsonSWARNeedsCare(uint64(a) | uint64(b)<<32) {
+			return dst, false
+		}
+		binary.LittleEndian.PutUint32(d, a)
+		binary.LittleEndian.PutUint32(d[n-4:], b)
+	case n > 0:
+		a, b, c := s[0], s[n/2], s[n-1]
+		if !jsonPlain[a] || !jsonPlain[b] || !jsonPlain[c] {
+			return dst, false
+		}
+		d[0], d[n/2], d[n-1] = a, b, c
+	}
+	return dst[:m+n], true
 }
 
 // jsonIsPlain reports whether every byte of s is plain (jsonPlain). The
@@ -580,10 +620,15 @@ func jsonAppendEscapedFrom(dst []byte, s string) []byte {
 }
 
 // jsonSWARNeedsCare reports whether any of the eight bytes packed in x is
-// below 0x20, equal to '"' or '\\', or at least 0x80, with the classic
+// below 0x20, equal to '"' or '\\', or at least 0x80 (see jsonSWARCare).
+func jsonSWARNeedsCare(x uint64) bool { return jsonSWARCare(x) != 0 }
+
+// jsonSWARCare returns x's bytes that are below 0x20, equal to '"' or
+// '\\', or at least 0x80 marked by their high bit, with the classic
 // has-less and has-zero bit tricks (no false negatives; a false positive
-// only sends the loop to the byte-wise path).
-func jsonSWARNeedsCare(x uint64) bool {
+// only sends the caller to the byte-wise path). Masks of several words
+// can be or-ed before one test.
+func jsonSWARCare(x uint64) uint64 {
 	const (
 		ones = 0x0101010101010101
 		high = 0x8080808080808080
@@ -593,5 +638,5 @@ func jsonSWARNeedsCare(x uint64) bool {
 	quote := (q - ones) &^ q
 	b := x ^ (ones * '\\')
 	bs := (b - ones) &^ b
-	return (less|quote|bs|x)&high != 0
+	return (less | quote | bs | x) & high
 }

@@ -254,8 +254,27 @@ func TestJSONAppendEscapedBytes(t *testing.T) {
 			sb.WriteString(pieces[rng.IntN(len(pieces))])
 		}
 		s := sb.String()
-		if got, want := string(jsonAppendEscaped([]byte("x"), s)[1:]), jsonRefEscaped(s); got != want {
-			t.Fatalf("jsonAppendEscaped(%q) = %q, want %q", s, got, want)
+		want := jsonRefEscaped(s)
+		// Without and with room: the short path needs 16 spare bytes.
+		for _, dst := range [][]byte{[]byte("x"), append(make([]byte, 0, 64), 'x')} {
+			if got := string(jsonAppendEscaped(dst, s)[1:]); got != want {
+				t.Fatalf("jsonAppendEscaped(%q) = %q, want %q", s, got, want)
+			}
+		}
+	}
+	// Each byte value at each position of plain strings of 1 to 17 bytes.
+	dst := make([]byte, 0, 64)
+	for n := 1; n <= 17; n++ {
+		b := []byte(strings.Repeat("a", n))
+		for pos := range n {
+			for c := range 256 {
+				b[pos] = byte(c)
+				s := string(b)
+				if got, want := string(jsonAppendEscaped(dst, s)), jsonRefEscaped(s); got != want {
+					t.Fatalf("jsonAppendEscaped(%q) = %q, want %q", s, got, want)
+				}
+			}
+			b[pos] = 'a'
 		}
 	}
 }
