@@ -367,6 +367,51 @@ func TestJSONAppendFloatMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestJSONAppendDecimal compares jsonAppendFloat with strconv's shortest
+// format over the values its decimal path takes (m/10^k) and their
+// neighbours, which must fall back to strconv.
+func TestJSONAppendDecimal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	check := func(f float64) {
+		t.Helper()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return // TestJSONAppendFloatMatchesEncodingJSON covers null
+		}
+		format := byte('f')
+		if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+			format = 'e'
+		}
+		want := strconv.FormatFloat(f, format, -1, 64)
+		if format == 'e' {
+			want = strings.Replace(want, "e-0", "e-", 1)
+		}
+		if got := string(jsonAppendFloat(nil, f)); got != want {
+			t.Fatalf("jsonAppendFloat(%v) = %s, want %s", f, got, want)
+		}
+	}
+	for _, f := range []float64{1e-6, 1e-7, 1.5e-6, 0.7, 0.1, 0.2, 0.3, 2.5, 0.93125, 1 << 50, 1<<50 - 1, 1<<50 + 1,
+		(1<<50 - 1) / 1e8, 1e15, 1e15 + 0.5, 9.999999999999998, 123456789.125, 0.000123} {
+		check(f)
+		check(-f)
+		check(math.Nextafter(f, 0))
+		check(math.Nextafter(f, 2*f))
+	}
+	for range 2_000_000 {
+		k := rng.IntN(12)
+		m := rng.Int64N(1 << (1 + rng.IntN(53)))
+		f := float64(m) / math.Pow(10, float64(k))
+		switch rng.IntN(4) {
+		case 0:
+			f = -f
+		case 1:
+			f = math.Nextafter(f, math.Inf(1))
+		case 2:
+			f = math.Float64frombits(math.Float64bits(f) + uint64(rng.IntN(5)) - 2)
+		}
+		check(f)
+	}
+}
+
 // runlogObj is an ordered JSON object for the reference encoder.
 type runlogObj []runlogKV
 
