@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -533,7 +534,44 @@ func jsonAppendEscaped(dst []byte, s string) []byte {
 	if jsonIsPlain(s) {
 		return append(dst, s...)
 	}
+	// Text in other scripts than Latin (a Chinese LLM's output) needs no
+	// escape either when it is valid UTF-8 without U+2028 or U+2029: the
+	// checks below scan it much faster than decoding it rune by rune.
+	if !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s) {
+		return append(dst, s...)
+	}
 	return jsonAppendEscapedFrom(dst, s)
+}
+
+// jsonHasASCIICare reports whether s holds a byte below 0x20, '"' or
+// '\\'; bytes from 0x80 are not tested.
+func jsonHasASCIICare(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if jsonSWARCare(utf8Load64(s[i:]))&^utf8Load64(s[i:]) != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonHasLineSep reports whether s holds U+2028 or U+2029 (E2 80 A8/A9).
+func jsonHasLineSep(s string) bool {
+	for {
+		i := strings.IndexByte(s, 0xe2)
+		if i < 0 || i+2 >= len(s) {
+			return false
+		}
+		if s[i+1] == 0x80 && (s[i+2] == 0xa8 || s[i+2] == 0xa9) {
+			return true
+		}
+		s = s[i+1:]
+	}
 }
 
 // jsonAppendShort appends s of at most 16 bytes when it is plain, with

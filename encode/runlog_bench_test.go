@@ -68,6 +68,26 @@ func BenchmarkRunLogLoadgen(b *testing.B) {
 			buf = AppendRunLog(buf[:0], r)
 		}
 	})
+	b.Run("json-zh", func(b *testing.B) {
+		// The same run with its payloads in Chinese, as a Chinese LLM's.
+		zh := *r
+		zh.Nodes = nil
+		payload := strings.Repeat("大模型根据知识库检索结果，以流式输出回答用户的问题。", 4)
+		for _, n := range r.Nodes {
+			c := *n
+			if c.LLMOutput != "" {
+				c.LLMOutput = payload
+			}
+			c.NodeName = "节点 " + c.NodeID
+			zh.Nodes = append(zh.Nodes, &c)
+		}
+		buf := AppendRunLog(nil, &zh)
+		b.SetBytes(int64(len(buf)))
+		b.ReportAllocs()
+		for b.Loop() {
+			buf = AppendRunLog(buf[:0], &zh)
+		}
+	})
 	b.Run("logs", func(b *testing.B) {
 		runs := make([]*Run, 64)
 		for i := range runs {
