@@ -1,5 +1,10 @@
 package encode
 
+import (
+	"unicode/utf8"
+	"unsafe"
+)
+
 // Log record constants. The severity numbers are OTLP's SEVERITY_NUMBER_INFO
 // and SEVERITY_NUMBER_ERROR.
 const (
@@ -112,6 +117,13 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	reserved := headLen(guess)
 	dst = logsExtend(dst, reserved)
 	dst = AppendRunLogWith(dst, r, e.offloader)
+	// The JSON is valid UTF-8 by construction (escaping repairs), but it
+	// is checked anyway: one invalid body would make the collector reject
+	// the whole request (see "Rejected alternatives" in doc.go).
+	if !utf8.Valid(dst[at+reserved:]) {
+		e.invalid++
+		dst = e.repairBody(dst, at+reserved)
+	}
 	n := len(dst) - at - reserved
 	dst = logsShift(dst, at+reserved, headLen(n)-reserved)
 
@@ -157,8 +169,20 @@ func logsShift(dst []byte, from, d int) []byte {
 	return dst
 }
 
-// The Encoder fields runLog and runLogEnd (traces.go) held the JSON bodies
-// while AppendLogs wrote them to a scratch buffer first. They are unused
-// now and are to be deleted with this reference, which keeps staticcheck
-// quiet until then.
-var _, _ = Encoder{}.runLog, Encoder{}.runLogEnd
+// repairBody replaces dst[from:], a body that is not valid UTF-8, by its
+// repair, through the scratch slice e.runLog.
+func (e *Encoder) repairBody(dst []byte, from int) []byte {
+	body := dst[from:]
+	e.runLog = appendUTF8Repaired(e.runLog[:0], unsafe.String(unsafe.SliceData(body), len(body)))
+	dst = append(dst[:from], e.runLog...)
+	if cap(e.runLog) > MaxPooledBufferBytes {
+		e.runLog = nil // one huge body must not pin its repair forever
+	}
+	return dst
+}
+
+// The Encoder field runLogEnd (traces.go) held the end of each JSON body
+// while AppendLogs wrote them to a scratch buffer first. It is unused now
+// and is to be deleted with this reference, which keeps staticcheck quiet
+// until then.
+var _ = Encoder{}.runLogEnd

@@ -935,3 +935,15 @@ func BenchmarkRunLogJSON(b *testing.B) {
 		}
 	})
 }
+
+// TestLogsRepairBody checks the repair of a body found invalid, which
+// AppendRunLogWith never writes.
+func TestLogsRepairBody(t *testing.T) {
+	e := NewEncoder(Resource{ServiceName: "s"})
+	body := strings.Repeat("x\xff\xfey", 50)
+	dst := append([]byte("head"), body...)
+	got := e.repairBody(dst, len("head"))
+	if want := "head" + strings.ToValidUTF8(body, "\uFFFD"); string(got) != want {
+		t.Fatalf("repairBody = %q, want %q", got, want)
+	}
+}
