@@ -50,8 +50,8 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 	}
 	scopeLogs := len(e.scopeField) + len(dst) - from
 	resourceLogs := len(e.resourceField) + sizeLen1(scopeLogs)
-	need := sizeLen1(resourceLogs) - resourceLogs + sizeLen1(scopeLogs) - scopeLogs +
-		len(e.resourceField) + len(e.scopeField)
+	need := 1 + sizeVarint(uint64(resourceLogs)) + len(e.resourceField) +
+		1 + sizeVarint(uint64(scopeLogs)) + len(e.scopeField)
 	dst = logsShift(dst, from, need-head)
 	// Fill the head in place: it ends where the records start.
 	h := appendLen1(dst[:start], 1, resourceLogs)
@@ -107,10 +107,14 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	fixed := sizeFixed64Field(1, uint64(r.EndUnixNano)) +
 		2 + // severity_number
 		sizeLen1(len(sevText))
-	// The bytes of the record before its body, for a body of n bytes.
+	// The bytes of the record before its body, for a body of n bytes:
+	// the record's tag and length, the fields before the body, and the
+	// tags and lengths of the body's AnyValue and of its string.
 	headLen := func(n int) int {
-		record := fixed + sizeLen1(sizeLen1(n)) + tail
-		return sizeLen1(record) - record + fixed + sizeLen1(sizeLen1(n)) - n
+		anyValue := sizeLen1(n)
+		record := fixed + sizeLen1(anyValue) + tail
+		return 1 + sizeVarint(uint64(record)) + fixed +
+			1 + sizeVarint(uint64(anyValue)) + 1 + sizeVarint(uint64(n))
 	}
 
 	at := len(dst)
@@ -128,7 +132,7 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst = logsShift(dst, at+reserved, headLen(n)-reserved)
 
 	// Fill the head in place: it ends where the body starts.
-	h := appendLen1(dst[:at], 2, fixed+sizeLen1(sizeLen1(n))+tail)
+	h := appendLen1(dst[:at], 2, fixed+sizeLen1(sizeLen1(n))+tail) // ScopeLogs.log_records
 	h = appendFixed64Field(h, 1, uint64(r.EndUnixNano))
 	h = append(h, 2<<3|wireVarint, sevNum)
 	h = appendLen1(h, 3, len(sevText))
