@@ -93,17 +93,14 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	const f = fieldLogAttrs
 	sevNum, sevText := severity(r)
 
-	// The sid attribute is validated once, counted if invalid, and then
-	// written without a second scan when clean.
-	e.counting, e.trusted, e.dirty = true, false, false
-	tail := e.sizeKVString(keySID, r.SID) +
-		e.sizeKVString(keyEventName, RunLogEventName) +
+	// The sid attribute is validated once, counted if invalid.
+	sidLen, sidOK := e.check(r.SID)
+	tail := sizeKVString(len(keySID), sidLen) +
+		sizeKVString(len(keyEventName), len(RunLogEventName)) +
 		1 + 4 + // flags
 		sizeLen1(16) + sizeLen1(8) +
 		sizeFixed64Field(11, uint64(r.EndUnixNano)) +
 		sizeLen1(len(RunLogEventName))
-	e.counting = false
-	e.trusted = !e.dirty
 	fixed := sizeFixed64Field(1, uint64(r.EndUnixNano)) +
 		2 + // severity_number
 		sizeLen1(len(sevText))
@@ -140,8 +137,8 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	h = appendLen1(h, 5, sizeLen1(n))
 	_ = appendLen1(h, 1, n)
 
-	dst = e.appendKVString(dst, f, keySID, r.SID)
-	dst = e.appendKVString(dst, f, keyEventName, RunLogEventName)
+	dst = appendKVChecked(dst, f, keySID, r.SID, sidLen, sidOK)
+	dst = appendKVChecked(dst, f, keyEventName, RunLogEventName, len(RunLogEventName), true)
 	dst = append(dst, 8<<3|wireFixed32, logFlagsSampled, 0, 0, 0)
 	dst = appendLen1(dst, 9, 16)
 	dst = append(dst, r.TraceID[:]...)
@@ -149,7 +146,6 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst = append(dst, r.SpanID[:]...)
 	dst = appendFixed64Field(dst, 11, uint64(r.EndUnixNano))
 	dst = appendLen1(dst, 12, len(RunLogEventName))
-	e.trusted = false
 	return append(dst, RunLogEventName...), n
 }
 
@@ -184,9 +180,3 @@ func (e *Encoder) repairBody(dst []byte, from int) []byte {
 	}
 	return dst
 }
-
-// The Encoder field runLogEnd (traces.go) held the end of each JSON body
-// while AppendLogs wrote them to a scratch buffer first. It is unused now
-// and is to be deleted with this reference, which keeps staticcheck quiet
-// until then.
-var _ = Encoder{}.runLogEnd

@@ -90,25 +90,12 @@ type Encoder struct {
 	// ScopeSpans or ScopeLogs.
 	scopeField []byte
 
-	// sizes holds the first pass's message sizes in the order the second
-	// pass writes the messages: per span its size<<1|dirty, then the size
-	// of each of its events.
-	sizes []int
-	cur   int // read position in sizes during the second pass
+	// invalid counts the strings repaired in the request being written.
+	invalid uint64
 
-	// trusted says every string of the message being written is valid
-	// UTF-8, so lengths are len(s) and bytes are copied without a scan.
-	trusted bool
-	// counting is set during the first pass: strings found invalid are
-	// counted in invalid and flag the span in dirty.
-	counting bool
-	dirty    bool
-	invalid  uint64
-
-	// runLog holds the run-log JSON bodies of the batch being encoded by
-	// AppendLogs, and runLogEnd the end offset of each run's body.
+	// runLog is AppendLogs' scratch for repairing a body that is not
+	// valid UTF-8.
 	runLog    []byte
-	runLogEnd []int
 	offloader *Offloader // see SetOffloader
 
 	// The attributes every span of a run carries (sid, app_id, uid,
@@ -300,82 +287,6 @@ func appendLen1(dst []byte, field, n int) []byte {
 	return appendVarint(append(dst, byte(field<<3|wireBytes)), uint64(n))
 }
 
-// strLen returns the number of bytes appendStr writes for s. In the first
-// pass it validates s, counts an invalid s and marks the span dirty; in the
-// second pass a span found clean is trusted and s is not scanned again.
-// It is split so that the trusted case inlines.
-func (e *Encoder) strLen(s string) int {
-	if e.trusted {
-		return len(s)
-	}
-	return e.strLenCheck(s)
-}
-
-// strLenCheck is strLen for a string not known to be valid.
-func (e *Encoder) strLenCheck(s string) int {
-	if utf8ValidShort(s) || utf8.ValidString(s) {
-		return len(s)
-	}
-	if e.counting {
-		e.invalid++
-		e.dirty = true
-	}
-	return utf8RepairedLen(s)
-}
-
-// appendStr appends s, repaired when it is not valid UTF-8.
-func (e *Encoder) appendStr(dst []byte, s string) []byte {
-	if e.trusted {
-		return append(dst, s...)
-	}
-	return appendStrCheck(dst, s)
-}
-
-// appendStrCheck is appendStr for a string not known to be valid.
-func appendStrCheck(dst []byte, s string) []byte {
-	if utf8ValidShort(s) || utf8.ValidString(s) {
-		return append(dst, s...)
-	}
-	return appendUTF8Repaired(dst, s)
-}
-
-// pushSize reserves a slot in e.sizes and returns its index.
-func (e *Encoder) pushSize() int {
-	e.sizes = append(e.sizes, 0)
-	return len(e.sizes) - 1
-}
-
-// popSize returns the next size of the second pass.
-func (e *Encoder) popSize() int {
-	n := e.sizes[e.cur]
-	e.cur++
-	return n
-}
-
-// beginSpanSize starts sizing a span: it reserves the span's slot and
-// clears the dirty flag.
-func (e *Encoder) beginSpanSize() int {
-	e.dirty = false
-	return e.pushSize()
-}
-
-// endSpanSize stores the span's size and dirty flag in its slot.
-func (e *Encoder) endSpanSize(slot, n int) int {
-	v := n << 1
-	if e.dirty {
-		v |= 1
-	}
-	e.sizes[slot] = v
-	return n
-}
-
-// beginSpanAppend reads the span's size and dirty flag and sets trusted.
-func (e *Encoder) beginSpanAppend() int {
-	v := e.popSize()
-	e.trusted = v&1 == 0
-	return v >> 1
-}
-
 // KeyValue helpers. A KeyValue's key is a constant prefix followed by a
 // caller's key (either may be empty); the prefix is trusted ASCII.
 
@@ -389,22 +300,6 @@ func sizeKVBody(keyLen, anyLen int) int {
 		n += sizeLen1(keyLen)
 	}
 	return n
-}
-
-// sizeKVString returns the size of the KeyValue field key=s.
-func (e *Encoder) sizeKVString(key, s string) int {
-	return sizeLen1(sizeKVBody(len(key), sizeLen1(e.strLen(s))))
-}
-
-// appendKVString appends the KeyValue field key=s for a trusted key.
-func (e *Encoder) appendKVString(dst []byte, field int, key, s string) []byte {
-	n := e.strLen(s)
-	dst = appendLen1(dst, field, sizeKVBody(len(key), sizeLen1(n)))
-	dst = appendLen1(dst, 1, len(key))
-	dst = append(dst, key...)
-	dst = appendLen1(dst, 2, sizeLen1(n))
-	dst = appendLen1(dst, 1, n)
-	return e.appendStr(dst, s)
 }
 
 // appendKVInt appends the KeyValue field key=v for a trusted key.
@@ -510,6 +405,18 @@ func (e *Encoder) writeSpanHead(dst []byte, r *Run, id, parent SpanID, flags uin
 // writeKVString appends the KeyValue field key=s for a trusted key.
 func (e *Encoder) writeKVString(dst []byte, field int, key, s string) []byte {
 	n, ok := e.check(s)
+	return appendKVChecked(dst, field, key, s, n, ok)
+}
+
+// sizeKVString returns the size of a KeyValue field whose key has keyLen
+// bytes and whose string value n.
+func sizeKVString(keyLen, n int) int {
+	return sizeLen1(sizeKVBody(keyLen, sizeLen1(n)))
+}
+
+// appendKVChecked appends the KeyValue field key=s for a trusted key and
+// an s that check found to write n bytes, valid or not (ok).
+func appendKVChecked(dst []byte, field int, key, s string, n int, ok bool) []byte {
 	dst = appendLen1(dst, field, sizeKVBody(len(key), sizeLen1(n)))
 	dst = appendLen1(dst, 1, len(key))
 	dst = append(dst, key...)
