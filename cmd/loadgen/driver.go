@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
@@ -78,13 +79,26 @@ func recordClamped(h *hdrhistogram.Histogram, v int64) {
 	_ = h.RecordValue(min(max(v, histMin), histMax))
 }
 
-// limiter spaces run starts evenly at a global rate. It keeps no lock: a
-// start claims the next slot in time with one atomic add.
+// limiter spaces run starts evenly at a global rate, reached by a linear
+// ramp over the first ramp of the load. It keeps no lock: a start claims
+// the next slot in time with one atomic add.
 type limiter struct {
 	start    time.Time
-	interval float64 // ns between runs
+	interval float64 // ns between runs at full rate
+	ramp     float64 // ns of the ramp; 0 starts at full rate
 	next     atomic.Int64
 	stop     *atomic.Bool
+}
+
+// due returns when run k starts, in ns after start. During the ramp the
+// rate grows linearly, so k runs have started by t = sqrt(2·ramp·k·interval);
+// after it, runs follow at the full rate.
+func (l *limiter) due(k int64) float64 {
+	rampRuns := l.ramp / (2 * l.interval)
+	if float64(k) < rampRuns {
+		return math.Sqrt(2 * l.ramp * float64(k) * l.interval)
+	}
+	return l.ramp + (float64(k)-rampRuns)*l.interval
 }
 
 // wait blocks until the caller's turn, or until stop is set.
@@ -93,7 +107,7 @@ func (l *limiter) wait() {
 		return
 	}
 	k := l.next.Add(1) - 1
-	due := l.start.Add(time.Duration(float64(k) * l.interval))
+	due := l.start.Add(time.Duration(l.due(k)))
 	for {
 		d := time.Until(due)
 		if d <= 0 || l.stop.Load() {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,5 +173,31 @@ func TestExternalEndpoint(t *testing.T) {
 				t.Fatalf("exported %d, external receiver got %d", got, want)
 			}
 		})
+	}
+}
+
+// TestLimiterRamp checks the ramp's schedule: start times never go back,
+// half the full rate's runs start during the ramp (a linear ramp averages
+// half the rate), and after it runs are one interval apart.
+func TestLimiterRamp(t *testing.T) {
+	for _, ramp := range []float64{0, 1e6, 1e9} {
+		l := &limiter{interval: 1e9 / 45000, ramp: ramp}
+		prev := -1.0
+		started := 0
+		for k := int64(0); k < 200000; k++ {
+			d := l.due(k)
+			if d < prev {
+				t.Fatalf("ramp %v: run %d due at %v, before run %d at %v", ramp, k, d, k-1, prev)
+			}
+			if d < ramp {
+				started++
+			} else if prev >= ramp && math.Abs(d-prev-l.interval) > 1e-6*l.interval {
+				t.Fatalf("ramp %v: runs %d and %d are %v ns apart, want %v", ramp, k-1, k, d-prev, l.interval)
+			}
+			prev = d
+		}
+		if want := ramp / l.interval / 2; math.Abs(float64(started)-want) > 1 {
+			t.Fatalf("ramp %v: %d runs started during the ramp, want %.0f", ramp, started, want)
+		}
 	}
 }

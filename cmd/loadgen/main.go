@@ -18,6 +18,7 @@ import (
 type config struct {
 	duration     time.Duration
 	rate         float64
+	ramp         time.Duration
 	concurrency  int
 	workers      int
 	nodes        int
@@ -58,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to generate load (per mode)")
 	fs.Float64Var(&c.rate, "rate", 5000, "runs started per second, all workers together (the default is a busy agent platform, well within capacity); 0 = unbounded, to find the maximum")
+	fs.DurationVar(&c.ramp, "ramp", time.Second, "with -rate, raise the rate linearly from 0 over this long (at most a quarter of -duration), as traffic arrives at a new instance; 0 starts at full rate")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "runs in flight (open at once)")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines driving the runs; 0 = GOMAXPROCS-1 (at least 1), leaving a P to the tracer's pipeline and exporter")
 	fs.IntVar(&c.nodes, "nodes", 8, "node executions per run (start and end included)")
@@ -77,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
-	fs.IntVar(&c.ring, "ring", 4096, "flowtel ring slots per shard (power of two)")
+	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, 4096 otherwise. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy the ring absorbs the pipeline's stalls (GC), and a smaller one drops")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
 	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")
 	fs.BoolVar(&c.block, "block", false, "flowtel: block the caller (up to 1 s) instead of dropping when the ring or the export queue is full, as the SDK's WithBlocking does")
@@ -102,6 +104,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.soak && !restartSet {
 		c.restartEvery = min(time.Minute, c.duration/6)
 	}
+	if c.ring == 0 {
+		c.ring = 4096
+		if c.block {
+			c.ring = 64
+		}
+	}
 	if c.workers == 0 {
 		// Workers that never block would take every P and starve the
 		// pipeline, the exporter and the embedded receiver, measuring
@@ -123,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.decode == "full" || c.decode == "count", "-receiver-decode %q: want full or count", c.decode)
 	check(c.duration > 0, "-duration %v must be positive", c.duration)
 	check(c.rate >= 0, "-rate %v must not be negative", c.rate)
+	check(c.ramp >= 0, "-ramp %v must not be negative", c.ramp)
 	check(c.concurrency >= 1, "-concurrency %d must be at least 1", c.concurrency)
 	check(c.workers >= 1, "-workers %d must be at least 1", c.workers)
 	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)

@@ -148,7 +148,7 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 	var lim *limiter
 	base := time.Now()
 	if c.rate > 0 {
-		lim = &limiter{start: base, interval: 1e9 / c.rate, stop: &stop}
+		lim = &limiter{start: base, interval: 1e9 / c.rate, ramp: float64(min(c.ramp, c.duration/4)), stop: &stop}
 	}
 	for i := range ws {
 		ws[i] = &worker{
