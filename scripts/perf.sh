@@ -18,6 +18,7 @@ BENCHTIME=${BENCHTIME:-1s}
 DUR=${DUR:-10s}             # loadgen duration of the comparison and max-rate runs
 SCAN_DUR=${SCAN_DUR:-5s}    # loadgen duration of each scaling run
 SOAK=${SOAK:-60s}
+REPS=${REPS:-3}             # runs of each headline loadgen measurement (median kept)
 OUT=${OUT:-${TMPDIR:-/tmp}/flowtel-perf}
 BIN=${BIN:-$HOME/.cache/flowtel-bin}
 mkdir -p "$OUT" docs
@@ -26,7 +27,10 @@ RES="$OUT/results.md"
 
 say() { printf '%s\n' "$*" | tee -a "$RES"; }
 
+# cmd/loadgen/default.pgo (a profile of flowtel and SDK modes) makes go
+# build optimise with PGO; a second binary without it shows its share.
 go build -o "$OUT/loadgen" ./cmd/loadgen
+go build -pgo=off -o "$OUT/loadgen-nopgo" ./cmd/loadgen
 LG="$OUT/loadgen"
 
 # Machine.
@@ -52,19 +56,73 @@ else
 fi
 say ""
 
-# Comparison with the SDK, and the plot.
-say "## loadgen -mode both -duration $DUR"
+# Comparison with the SDK, and the plot. The SDK exports spans only, so
+# the like-for-like run is flowtel's traces without the run trace logs
+# (-logs=false); both are lossless (-block, and the SDK's WithBlocking) and
+# unbounded (-rate 0), in the same process run, minutes apart.
+hdr='| run | delivered spans/s | node spans/s | offered spans/s | produced | dropped | dropped % | received | capture p50 | p99 | p99.9 | allocs/span | CPU ns/span | peak RSS MiB |'
+sep='|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'
+line='"| \($l) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced_per_sec|floor) | \(.produced) | \(.dropped) | \((100*.dropped/.produced*10|floor)/10) | \(.received) | \(.capture_latency_ns.p50) ns | \(.capture_latency_ns.p99) ns | \(.capture_latency_ns.p99_9) ns | \((.allocs_per_span*100|floor)/100) | \($cpu) | \(.peak_rss_bytes/1048576|floor) |"'
+# timed runs loadgen with $@, writes its JSON to $OUT/$name.json and the
+# process's CPU nanoseconds per delivered span to $OUT/$name.cpu.
+timed() {
+	local name=$1
+	shift
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f '%U %S' -o "$OUT/$name.time" "$@" -json -progress=false >"$OUT/$name.json"
+		jq -r --argjson t "$(awk '{print $1+$2}' "$OUT/$name.time" | tail -1)" 'if .exported then $t*1e9/.exported|floor else "n/a" end' "$OUT/$name.json" >"$OUT/$name.cpu"
+	else
+		"$@" -json -progress=false >"$OUT/$name.json"
+		echo "n/a (no /usr/bin/time)" >"$OUT/$name.cpu"
+	fi
+}
+# median runs timed $REPS times and keeps the run of median delivered rate
+# as $OUT/$name.json: the machine is shared, and single runs vary by tens
+# of percent.
+median() {
+	local name=$1
+	shift
+	for i in $(seq "$REPS"); do
+		timed "$name-$i" "$@"
+	done
+	local pick
+	pick=$(for i in $(seq "$REPS"); do echo "$(jq '.spans_per_sec|floor' "$OUT/$name-$i.json") $i"; done | sort -n | awk -v m=$(((REPS + 1) / 2)) 'NR==m{print $2}')
+	cp "$OUT/$name-$pick.json" "$OUT/$name.json"
+	cp "$OUT/$name-$pick.cpu" "$OUT/$name.cpu"
+	say "- $name: delivered spans/s of the $REPS runs: $(for i in $(seq "$REPS"); do jq -r '.spans_per_sec|floor' "$OUT/$name-$i.json"; done | paste -sd' ') (median kept)"
+}
+rowof() { # $1 label, $2 name
+	jq -r --arg l "$1" --arg cpu "$(cat "$OUT/$2.cpu")" "$line" "$OUT/$2.json"
+}
+
+say "## loadgen: flowtel and the OpenTelemetry Go SDK (-mode both -block -rate 0 -logs=false -duration $DUR)"
 say ""
-"$LG" -mode both -rate 0 -duration "$DUR" -json -progress=false -plot docs/latency.svg >"$OUT/both.json"
-say "| mode | delivered spans/s | node spans/s | offered spans/s | produced | dropped | dropped % | received | capture p50 | p99 | p99.9 | allocs/span | peak RSS MiB |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-jq -r '.modes | to_entries[] | .value | "| \(.mode) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced_per_sec|floor) | \(.produced) | \(.dropped) | \((100*.dropped/.produced*10|floor)/10) | \(.received) | \(.capture_latency_ns.p50) ns | \(.capture_latency_ns.p99) ns | \(.capture_latency_ns.p99_9) ns | \((.allocs_per_span*100|floor)/100) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/both.json" | tee -a "$RES" >/dev/null
-"$LG" -block -rate 0 -duration "$DUR" -json -progress=false >"$OUT/flowtel-block.json"
-jq -r '"| flowtel -block | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced_per_sec|floor) | \(.produced) | \(.dropped) | \((100*.dropped/.produced*10|floor)/10) | \(.received) | \(.capture_latency_ns.p50) ns | \(.capture_latency_ns.p99) ns | \(.capture_latency_ns.p99_9) ns | \((.allocs_per_span*100|floor)/100) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/flowtel-block.json" | tee -a "$RES" >/dev/null
+timed both "$LG" -mode both -block -rate 0 -logs=false -duration "$DUR" -plot docs/latency.svg
+say "$hdr"
+say "$sep"
+for m in flowtel otelsdk otelsdk-blocking; do
+	jq -r --arg l "$m" --arg cpu "(whole run)" ".modes[\"$m\"] | $line" "$OUT/both.json" | tee -a "$RES" >/dev/null
+done
 say ""
 sdk=$(jq '.modes["otelsdk-blocking"].spans_per_sec' "$OUT/both.json")
-say "- flowtel (drop policy) / SDK blocking, delivered spans/s: $(jq '.ratio_flowtel_vs_otelsdk_blocking*10|floor/10' "$OUT/both.json")"
-say "- flowtel -block / SDK blocking (both lossless under unbounded offered load): $(jq --argjson s "$sdk" '.spans_per_sec/$s*10|floor/10' "$OUT/flowtel-block.json")"
+say "- flowtel -block / SDK blocking, delivered spans/s, same run: $(jq '.modes.flowtel.spans_per_sec' "$OUT/both.json") / $sdk = $(jq --argjson s "$sdk" '.modes.flowtel.spans_per_sec/$s*10|floor/10' "$OUT/both.json")x"
+say ""
+
+say "## loadgen: flowtel alone, lossless and unbounded ($REPS runs of $DUR each, median)"
+say ""
+median traces "$LG" -block -rate 0 -logs=false -duration "$DUR"
+median traces-logs "$LG" -block -rate 0 -duration "$DUR"
+median traces-nopgo "$OUT/loadgen-nopgo" -block -rate 0 -logs=false -duration "$DUR"
+timed overload "$LG" -rate 0 -duration "$DUR"
+say ""
+say "$hdr"
+say "$sep"
+rowof "traces (-block -logs=false)" traces | tee -a "$RES" >/dev/null
+rowof "traces and run trace logs (-block)" traces-logs | tee -a "$RES" >/dev/null
+rowof "traces, binary built without PGO (-block -logs=false)" traces-nopgo | tee -a "$RES" >/dev/null
+rowof "overload, default drop policy (-rate 0)" overload | tee -a "$RES" >/dev/null
+say ""
+say "- traces (median) / SDK blocking of the comparison above: $(jq --argjson s "$sdk" '.spans_per_sec/$s*10|floor/10' "$OUT/traces.json")x"
 say ""
 
 # Scaling: one flag at a time, flowtel, unbounded rate.
@@ -81,9 +139,9 @@ scan() { # $1 flag, $2.. values; runs are lossless (-block): delivered = sustain
 	for v in "$@"; do
 		local extra=()
 		if [ "$flag" = nodes ]; then
-			# Keep ring slots x nodes per run near 32768 nodes per shard, so
+			# Keep ring slots x nodes per run at most 32768 nodes per shard, so
 			# that 1,000-node runs do not hold gigabytes in full rings.
-			local ring=4096
+			local ring=64
 			while [ $((ring * v)) -gt 32768 ] && [ "$ring" -gt 16 ]; do ring=$((ring / 2)); done
 			extra=(-ring "$ring")
 		fi
@@ -110,7 +168,7 @@ say "## Memory bound (-block, unbounded load, $SCAN_DUR each)"
 say ""
 say "| -ring (slots per shard) | -queue-bytes | delivered spans/s | peak RSS MiB | GC cycles |"
 say "|---:|---:|---:|---:|---:|"
-for ring in 256 1024 4096; do
+for ring in 64 1024 4096; do
 	for qb in 16777216 67108864; do
 		"$LG" -block -rate 0 -ring "$ring" -queue-bytes "$qb" -duration "$SCAN_DUR" -json -progress=false >"$OUT/mem-$ring-$qb.json"
 		jq -r --arg r "$ring" --arg q "$((qb >> 20)) MiB" '"| \($r) | \($q) | \(.spans_per_sec|floor) | \(.peak_rss_bytes/1048576|floor) | \(.gc.cycles) |"' "$OUT/mem-$ring-$qb.json" | tee -a "$RES" >/dev/null
@@ -118,39 +176,21 @@ for ring in 256 1024 4096; do
 done
 say ""
 
-# Maximum rate: start from the lossless (-block) delivered rate and raise
-# -rate by 25 % while nothing is dropped; the last lossless rate is the
-# maximum. Then zero drops at half of it, for $DUR.
-say "## Maximum lossless rate (default drop policy) and half of it"
+# Maximum rate: the lossless (-block) delivered rate of the default
+# workload, run logs included, measured above. Half of it, offered at a
+# steady rate (after the default 1 s ramp) with the default drop policy,
+# must drop nothing.
+say "## Half the maximum rate, default drop policy ($DUR)"
 say ""
-say "| run | -rate runs/s | delivered spans/s | node spans/s | produced | dropped | received |"
-say "|---|---:|---:|---:|---:|---:|---:|"
-spr=$(jq '.produced/.runs' "$OUT/flowtel-block.json")
-rate=$(jq --argjson spr "$spr" '.spans_per_sec/$spr*0.8|floor' "$OUT/flowtel-block.json")
-best=0
-for i in 1 2 3 4 5 6 7 8; do
-	"$LG" -duration "$SCAN_DUR" -rate "$rate" -json -progress=false >"$OUT/rate-$rate.json"
-	jq -r --arg r "$rate" '"| search | \($r) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced) | \(.dropped) | \(.received) |"' "$OUT/rate-$rate.json" | tee -a "$RES" >/dev/null
-	# A drop, or a rate the generator cannot reach, ends the search (or,
-	# before any lossless rate was found, halves the rate).
-	if [ "$(jq --argjson r "$rate" '.dropped > 0 or .runs_per_sec < 0.95*$r' "$OUT/rate-$rate.json")" = true ]; then
-		if [ "$best" -gt 0 ]; then break; fi
-		rate=$((rate / 2))
-		continue
-	fi
-	best=$rate
-	rate=$((rate * 5 / 4))
-done
-half=$((best / 2))
-if [ "$half" -gt 0 ]; then
-	"$LG" -duration "$DUR" -rate "$half" -json -progress=false >"$OUT/half.json"
-	jq -r --arg r "$half" '"| half of max lossless | \($r) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced) | \(.dropped) | \(.received) |"' "$OUT/half.json" | tee -a "$RES" >/dev/null
-fi
+spr=$(jq '.produced/.runs' "$OUT/traces-logs.json")
+max=$(jq '.runs_per_sec|floor' "$OUT/traces-logs.json")
+half=$((max / 2))
+"$LG" -duration "$DUR" -rate "$half" -json -progress=false >"$OUT/half.json"
+say "| run | -rate runs/s | delivered spans/s | node spans/s | produced | dropped | received | peak RSS MiB |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|"
+jq -r --arg r "$half" '"| half of the maximum | \($r) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced) | \(.dropped) | \(.received) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/half.json" | tee -a "$RES" >/dev/null
 say ""
-say "- maximum lossless rate: $best runs/s ($(jq --argjson r "$best" --argjson spr "$spr" -n '$r*$spr|floor') spans/s offered)"
-if [ -f "$OUT/rate-$best.json" ]; then
-	say "- its delivered spans/s over the SDK's (blocking) in the comparison above: $(jq --argjson s "$sdk" '.spans_per_sec/$s*10|floor/10' "$OUT/rate-$best.json")x"
-fi
+say "- maximum (lossless, -block, run logs on): $max runs/s ($(jq --argjson r "$max" --argjson spr "$spr" -n '$r*$spr|floor') spans/s)"
 say ""
 
 # Short soak.
