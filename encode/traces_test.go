@@ -2,6 +2,9 @@ package encode_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"runtime/debug"
@@ -718,4 +721,41 @@ func TestTracesAllocs(t *testing.T) {
 	runs[0].SID = "bad\xff"
 	buf = e.AppendTraces(buf[:0], runs)
 	otlpWantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+}
+
+// otlpGoldenTraces is the SHA-256 of what TestTracesGolden encodes, taken
+// from the encoder before its fast paths: they must not change a byte.
+const otlpGoldenTraces = "8ee05a5d559144bbe6686bfde6428210127b9b8c2493cbbc256fb71960de11cf"
+
+// TestTracesGolden pins AppendTraces' exact bytes and InvalidUTF8 counts
+// for the benchmark batches and random runs (invalid UTF-8 included), so
+// that a faster writer cannot reorder fields or pick other widths unseen:
+// the equivalence tests compare decoded messages and sizes only.
+func TestTracesGolden(t *testing.T) {
+	h := sha256.New()
+	write := func(res encode.Resource, batches ...[]*encode.Run) {
+		e := encode.NewEncoder(res)
+		var buf []byte
+		for _, runs := range batches {
+			buf = e.AppendTraces(buf[:0], runs)
+			h.Write(buf)
+			fmt.Fprintf(h, "|%d|", e.Stats().InvalidUTF8)
+		}
+	}
+	write(otlpBenchResource, otlpBenchBatch(), loadgenBatch(), otlpBenchRuns(64, 3))
+	for seed := uint64(0); seed < 300; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		res := otlpGenResource(rng)
+		batches := make([][]*encode.Run, 3)
+		for i := range batches {
+			batches[i] = make([]*encode.Run, rng.IntN(5))
+			for j := range batches[i] {
+				batches[i][j] = otlpGenRun(rng, 6)
+			}
+		}
+		write(res, batches...)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != otlpGoldenTraces {
+		t.Fatalf("AppendTraces output changed: sha256 %s, want %s", got, otlpGoldenTraces)
+	}
 }
