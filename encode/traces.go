@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"slices"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -404,6 +405,9 @@ func (e *Encoder) writeSpanHead(dst []byte, r *Run, id, parent SpanID, flags uin
 
 // writeKVString appends the KeyValue field key=s for a trusted key.
 func (e *Encoder) writeKVString(dst []byte, field int, key, s string) []byte {
+	if d, ok := appendKVShort(dst, field, "", key, s); ok {
+		return d
+	}
 	n, ok := e.check(s)
 	return appendKVChecked(dst, field, key, s, n, ok)
 }
@@ -425,6 +429,40 @@ func appendKVChecked(dst []byte, field int, key, s string, n int, ok bool) []byt
 	return writeChecked(dst, s, ok)
 }
 
+// kvShortRoom is the room appendKVShort makes in dst: its 8 tag and
+// length bytes and three strings of up to 16 bytes, and 16 bytes more for
+// the word stores of jsonAppendShort past the last.
+const kvShortRoom = 8 + 4*16
+
+// appendKVShort appends the KeyValue field prefix+key=s in one go when
+// prefix, key and s are each at most 16 bytes of plain ASCII (see
+// jsonAppendShort), the shape of most attributes. Plain ASCII is valid
+// UTF-8, and every length then fits in one byte, so nothing is checked or
+// sized first: the tags and lengths are written with two appends and the
+// strings with word stores. It reports false, appending nothing, for
+// anything else (a non-empty key is needed too).
+func appendKVShort(dst []byte, field int, prefix, key, s string) ([]byte, bool) {
+	keyLen := len(prefix) + len(key)
+	if len(prefix) > 16 || len(key) > 16 || len(s) > 16 || keyLen == 0 {
+		return dst, false
+	}
+	if cap(dst)-len(dst) < kvShortRoom {
+		dst = slices.Grow(dst, kvShortRoom)
+	}
+	start := len(dst)
+	// KeyValue{key: 1, value: 2 AnyValue{string_value: 1}}; the body is
+	// 2+keyLen for the key and 2+2+len(s) for the value.
+	dst = append(dst, byte(field<<3|wireBytes), byte(6+keyLen+len(s)), 1<<3|wireBytes, byte(keyLen))
+	dst, okPrefix := jsonAppendShort(dst, prefix)
+	dst, okKey := jsonAppendShort(dst, key)
+	dst = append(dst, 2<<3|wireBytes, byte(2+len(s)), 1<<3|wireBytes, byte(len(s)))
+	dst, okValue := jsonAppendShort(dst, s)
+	if !okPrefix || !okKey || !okValue {
+		return dst[:start], false
+	}
+	return dst, true
+}
+
 // writeKVStringOpt is writeKVString, skipped when s is empty.
 func (e *Encoder) writeKVStringOpt(dst []byte, field int, key, s string) []byte {
 	if s == "" {
@@ -435,6 +473,11 @@ func (e *Encoder) writeKVStringOpt(dst []byte, field int, key, s string) []byte 
 
 // writeKVValue appends the KeyValue field prefix+key=v; prefix is trusted.
 func (e *Encoder) writeKVValue(dst []byte, field int, prefix, key string, v Value) []byte {
+	if v.kind == KindString {
+		if d, ok := appendKVShort(dst, field, prefix, key, v.str); ok {
+			return d
+		}
+	}
 	kn, kok := e.check(key)
 	vn, vok := 0, true
 	anyLen := 0
