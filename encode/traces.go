@@ -715,7 +715,12 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	// counts its repairs again, so InvalidUTF8 counts strings as written.
 	dst = append(dst, dst[e.commonFrom:e.commonTo]...)
 	e.invalid += e.commonInvalid
-	dst = e.writeKVString(dst, f, keyNodeID, nd.NodeID)
+	// node_id is the string just checked for the span name: it is not
+	// validated again, but a repair counts again, as each string written.
+	if !ok {
+		e.invalid++
+	}
+	dst = appendKVChecked(dst, f, keyNodeID, nd.NodeID, n, ok)
 	dst = e.writeKVString(dst, f, keyNodeType, nd.NodeType)
 	dst = e.writeKVString(dst, f, keyNodeName, nd.NodeName)
 	dst = appendKVBool(dst, f, keyRunningStatus, nd.Running())
