@@ -532,6 +532,9 @@ func (e *Encoder) writeAttrs(dst []byte, field int, prefix string, attrs []Attr)
 // writeKVStringArray appends the KeyValue field key=ss (an ArrayValue of
 // strings) for a trusted key.
 func (e *Encoder) writeKVStringArray(dst []byte, field int, key string, ss []string) []byte {
+	if d, ok := appendKVShortArray(dst, field, key, ss); ok {
+		return d
+	}
 	dst, kv := openLen(dst, field, 1)
 	dst = appendLen1(dst, 1, len(key))
 	dst = append(dst, key...)
@@ -547,6 +550,42 @@ func (e *Encoder) writeKVStringArray(dst []byte, field int, key string, ss []str
 	dst, _ = closeLen(dst, any, 1)
 	dst, _ = closeLen(dst, kv, 1)
 	return dst
+}
+
+// appendKVShortArray is writeKVStringArray for the usual next_node_ids, a
+// few strings of up to 16 bytes of plain ASCII (see jsonAppendShort) in a
+// KeyValue shorter than 128 bytes: the lengths are then known before and
+// take one byte each, so nothing is reserved, moved or checked first. It
+// reports false, appending nothing, for anything else.
+func appendKVShortArray(dst []byte, field int, key string, ss []string) ([]byte, bool) {
+	arr := 0 // ArrayValue{values: 1 AnyValue{string_value: 1}}
+	for _, s := range ss {
+		if len(s) > 16 {
+			return dst, false
+		}
+		arr += 4 + len(s)
+	}
+	any := 2 + arr
+	kv := 2 + len(key) + 2 + any
+	if kv >= 0x80 {
+		return dst, false
+	}
+	// Room for the field and 16 bytes of word stores past its end.
+	if cap(dst)-len(dst) < 2+kv+16 {
+		dst = slices.Grow(dst, 2+kv+16)
+	}
+	start := len(dst)
+	dst = append(dst, byte(field<<3|wireBytes), byte(kv), 1<<3|wireBytes, byte(len(key)))
+	dst = append(dst, key...)
+	dst = append(dst, 2<<3|wireBytes, byte(any), 5<<3|wireBytes, byte(arr))
+	for _, s := range ss {
+		dst = append(dst, 1<<3|wireBytes, byte(2+len(s)), 1<<3|wireBytes, byte(len(s)))
+		var ok bool
+		if dst, ok = jsonAppendShort(dst, s); !ok {
+			return dst[:start], false
+		}
+	}
+	return dst, true
 }
 
 // writeCommonAttrs appends the attributes every span of a run carries.
