@@ -421,6 +421,14 @@ func sizeKVString(keyLen, n int) int {
 // appendKVChecked appends the KeyValue field key=s for a trusted key and
 // an s that check found to write n bytes, valid or not (ok).
 func appendKVChecked(dst []byte, field int, key, s string, n int, ok bool) []byte {
+	if body := 6 + len(key) + n; body < 0x80 {
+		// Every length takes one byte: the tags and lengths go in two
+		// appends instead of four appendLen1 and their tests.
+		dst = append(dst, byte(field<<3|wireBytes), byte(body), 1<<3|wireBytes, byte(len(key)))
+		dst = append(dst, key...)
+		dst = append(dst, 2<<3|wireBytes, byte(2+n), 1<<3|wireBytes, byte(n))
+		return writeChecked(dst, s, ok)
+	}
 	dst = appendLen1(dst, field, sizeKVBody(len(key), sizeLen1(n)))
 	dst = appendLen1(dst, 1, len(key))
 	dst = append(dst, key...)
