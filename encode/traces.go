@@ -405,7 +405,8 @@ func (e *Encoder) writeSpanHead(dst []byte, r *Run, id, parent SpanID, flags uin
 
 // writeKVString appends the KeyValue field key=s for a trusted key.
 func (e *Encoder) writeKVString(dst []byte, field int, key, s string) []byte {
-	if d, ok := appendKVShort(dst, field, "", key, s); ok {
+	// The trusted key goes as the prefix, which is copied, not tested.
+	if d, ok := appendKVShort(dst, field, key, "", s); ok {
 		return d
 	}
 	n, ok := e.check(s)
