@@ -439,8 +439,8 @@ func appendKVChecked(dst []byte, field int, key, s string, n int, ok bool) []byt
 }
 
 // kvShortRoom is the room appendKVShort makes in dst: its 8 tag and
-// length bytes and three strings of up to 16 bytes, and 16 bytes more for
-// the word stores of jsonAppendShort past the last.
+// length bytes, a prefix, key and value of up to 16 bytes each, and 16
+// bytes more for the word stores of jsonAppendShort past the value.
 const kvShortRoom = 8 + 4*16
 
 // appendKVShort appends the KeyValue field prefix+key=s in one go when
