@@ -19,6 +19,7 @@ type config struct {
 	duration     time.Duration
 	rate         float64
 	ramp         time.Duration
+	batch        int
 	concurrency  int
 	workers      int
 	nodes        int
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
+	fs.IntVar(&c.batch, "batch", 512, "flowtel spans per export batch (engine.WithBatch)")
 	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, 4096 otherwise. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy the ring absorbs the pipeline's stalls (GC), and a smaller one drops")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
 	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")
@@ -135,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.concurrency >= 1, "-concurrency %d must be at least 1", c.concurrency)
 	check(c.workers >= 1, "-workers %d must be at least 1", c.workers)
 	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)
+	check(c.batch >= 1, "-batch %d must be at least 1", c.batch)
 	check(c.fanout >= 1, "-fanout %d must be at least 1", c.fanout)
 	check(c.errorRate >= 0 && c.errorRate <= 1, "-error-rate %v must be in [0, 1]", c.errorRate)
 	check(c.attrs >= 0 && c.attrs <= 1024, "-attrs %d must be in [0, 1024]", c.attrs)
