@@ -32,7 +32,10 @@
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
 // longer. A batch whose retries would pass MaxElapsedTime is dropped
 // (DropRetryExhausted) at once, so an endless Retry-After cannot hang the
-// exporter. Other failures drop the batch (DropNonRetryable). A partial
+// exporter. A batch waits for its next attempt without holding a worker:
+// the workers send the batches behind it meanwhile, and whichever is free
+// when the wait ends sends it again (it still counts toward QueueBytes and
+// InFlight). Other failures drop the batch (DropNonRetryable). A partial
 // success counts the rejected items as Rejected and the rest as Exported,
 // and is reported to the ErrorHandler. Defaults are the OTel exporter
 // defaults: 5 s, 30 s, 1 min.

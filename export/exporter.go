@@ -18,6 +18,15 @@ type sender interface {
 	send(ctx context.Context, body []byte) Outcome
 }
 
+// retry is a batch waiting for its next attempt.
+type retry struct {
+	en       entry
+	attempt  int           // attempts made
+	interval time.Duration // the next backoff before jitter
+	start    time.Time     // of the first attempt
+	due      time.Time
+}
+
 // entry is one queued batch.
 type entry struct {
 	buf   *bytebufferpool.ByteBuffer
@@ -53,6 +62,12 @@ type Exporter struct {
 	seq, taken uint64
 	// active holds, per worker, 1 + seq of the batch it exports, 0 if idle.
 	active []uint64
+	// waiting holds batches between attempts: a batch that failed with a
+	// retryable error waits here for its backoff instead of holding a
+	// worker, so that a failing receiver does not stall the batches
+	// behind it. wake broadcasts work when the earliest is due.
+	waiting []retry
+	wake    *time.Timer
 	// progress is closed (and cleared) when a batch completes, to wake
 	// ForceFlush callers; nil when nobody waits.
 	progress chan struct{}
@@ -104,6 +119,12 @@ func newExporter(cfg Config) (*Exporter, error) {
 		e.release = bytebufferpool.Put
 	}
 	e.work.L = &e.mu
+	e.wake = time.AfterFunc(time.Hour, func() {
+		e.mu.Lock()
+		e.work.Broadcast()
+		e.mu.Unlock()
+	})
+	e.wake.Stop()
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	conns := grpcConns{}
 	for sig := Signal(0); sig < NumSignals; sig++ {
@@ -239,39 +260,34 @@ func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int6
 
 // worker exports batches until the queue is empty and Shutdown has begun.
 func (e *Exporter) worker(w int) {
+	e.mu.Lock()
 	for {
-		e.mu.Lock()
-		for e.n == 0 && !e.closed {
-			e.work.Wait()
-		}
-		if e.n == 0 {
+		r, ok := e.nextLocked()
+		if !ok {
 			e.running--
 			if e.running == 0 {
+				e.wake.Stop()
 				close(e.exited)
 			}
 			e.mu.Unlock()
 			return
 		}
-		en := e.ring[e.head]
-		e.ring[e.head] = entry{}
-		e.head = (e.head + 1) % len(e.ring)
-		e.n--
-		e.taken++
+		en := r.en
 		e.active[w] = en.seq + 1
-		st := &e.stats[en.sig]
-		st.QueuedItems -= uint64(en.items)
-		st.QueuedBytes -= uint64(len(en.buf.B))
-		st.QueuedBatches--
-		if e.set.block {
-			e.signalSpace()
-		}
 		e.mu.Unlock()
 
-		exported, rejected, reason, dropped := e.export(en)
+		exported, rejected, reason, dropped, again := e.attempt(&r)
 
+		e.mu.Lock()
+		e.active[w] = 0
+		if again {
+			e.waiting = append(e.waiting, r)
+			e.armLocked()
+			continue
+		}
 		size := int64(len(en.buf.B))
 		e.release(en.buf)
-		e.mu.Lock()
+		st := &e.stats[en.sig]
 		st.InFlight -= uint64(en.items)
 		st.Exported += uint64(exported)
 		st.Rejected += uint64(rejected)
@@ -282,7 +298,6 @@ func (e *Exporter) worker(w int) {
 			st.ExportedBatches++
 		}
 		e.held -= size
-		e.active[w] = 0
 		if e.progress != nil {
 			close(e.progress)
 			e.progress = nil
@@ -290,68 +305,123 @@ func (e *Exporter) worker(w int) {
 		if e.set.block {
 			e.signalSpace()
 		}
-		e.mu.Unlock()
 	}
 }
 
-// export sends one batch, retrying retryable failures. It returns the items
-// exported and rejected, or the reason the batch was dropped.
-func (e *Exporter) export(en entry) (exported, rejected int64, reason DropReason, dropped bool) {
-	s := e.senders[en.sig]
-	timeout := e.set.targets[en.sig].timeout
-	r := e.set.retry
-	start := time.Now()
-	interval := r.InitialInterval
-	for attempt := 0; ; attempt++ {
-		if e.ctx.Err() != nil {
-			return 0, 0, DropShutdown, true
-		}
-		actx, cancel := context.WithTimeout(e.ctx, timeout)
-		t0 := time.Now()
-		out := s.send(actx, en.buf.B)
-		cancel()
-		lat := time.Since(t0)
-		e.mu.Lock()
-		st := &e.stats[en.sig]
-		st.Requests++
-		st.LatencySum += lat
-		st.LatencyCount++
-		if attempt > 0 {
-			st.Retried++
-		}
-		e.mu.Unlock()
-
-		switch out.Class {
-		case Success:
-			rej := min(out.Rejected, en.items)
-			if out.Err != nil {
-				e.report(out.Err)
+// nextLocked waits for the next batch to attempt: a waiting batch whose
+// backoff is over, else the head of the queue. It reports false when the
+// exporter is closed and nothing is queued or waiting. After an aborted
+// Shutdown (e.ctx done) waiting batches are due at once, so that their
+// attempt drops them.
+func (e *Exporter) nextLocked() (retry, bool) {
+	for {
+		now := time.Now()
+		for i := range e.waiting {
+			if r := e.waiting[i]; !now.Before(r.due) || e.ctx.Err() != nil {
+				last := len(e.waiting) - 1
+				e.waiting[i] = e.waiting[last]
+				e.waiting[last] = retry{}
+				e.waiting = e.waiting[:last]
+				return r, true
 			}
-			return en.items - rej, rej, 0, false
-		case Permanent:
-			e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, en.items, en.sig))
-			return 0, 0, DropNonRetryable, true
 		}
-		if e.ctx.Err() != nil {
-			return 0, 0, DropShutdown, true
+		if e.n > 0 {
+			en := e.popLocked()
+			if e.set.block {
+				e.signalSpace()
+			}
+			return retry{en: en, interval: e.set.retry.InitialInterval}, true
 		}
-		// Retryable: back off with jitter, or wait as long as the
-		// receiver asked if that is longer.
-		wait := jitter(interval)
-		interval = min(time.Duration(float64(interval)*1.5), r.MaxInterval)
-		wait = max(wait, out.Delay)
-		if r.Disabled || time.Since(start)+wait > r.MaxElapsedTime {
-			e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, attempt+1, en.items, en.sig))
-			return 0, 0, DropRetryExhausted, true
+		if e.closed && len(e.waiting) == 0 {
+			return retry{}, false
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-e.ctx.Done():
-			t.Stop()
-			return 0, 0, DropShutdown, true
+		e.armLocked()
+		e.work.Wait()
+	}
+}
+
+// popLocked takes the batch at the head of the queue.
+func (e *Exporter) popLocked() entry {
+	en := e.ring[e.head]
+	e.ring[e.head] = entry{}
+	e.head = (e.head + 1) % len(e.ring)
+	e.n--
+	e.taken++
+	st := &e.stats[en.sig]
+	st.QueuedItems -= uint64(en.items)
+	st.QueuedBytes -= uint64(len(en.buf.B))
+	st.QueuedBatches--
+	return en
+}
+
+// armLocked sets the wake timer to the earliest due waiting batch.
+func (e *Exporter) armLocked() {
+	if len(e.waiting) == 0 {
+		return
+	}
+	due := e.waiting[0].due
+	for _, r := range e.waiting[1:] {
+		if r.due.Before(due) {
+			due = r.due
 		}
 	}
+	e.wake.Reset(time.Until(due))
+}
+
+// attempt sends r's batch once. It returns the items exported and
+// rejected, or the reason the batch was dropped, or again when it is to
+// wait until r.due for another attempt.
+func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReason, dropped, again bool) {
+	en := r.en
+	if e.ctx.Err() != nil {
+		return 0, 0, DropShutdown, true, false
+	}
+	s := e.senders[en.sig]
+	timeout := e.set.targets[en.sig].timeout
+	if r.attempt == 0 {
+		r.start = time.Now()
+	}
+	actx, cancel := context.WithTimeout(e.ctx, timeout)
+	t0 := time.Now()
+	out := s.send(actx, en.buf.B)
+	cancel()
+	lat := time.Since(t0)
+	e.mu.Lock()
+	st := &e.stats[en.sig]
+	st.Requests++
+	st.LatencySum += lat
+	st.LatencyCount++
+	if r.attempt > 0 {
+		st.Retried++
+	}
+	e.mu.Unlock()
+	r.attempt++
+
+	switch out.Class {
+	case Success:
+		rej := min(out.Rejected, en.items)
+		if out.Err != nil {
+			e.report(out.Err)
+		}
+		return en.items - rej, rej, 0, false, false
+	case Permanent:
+		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, en.items, en.sig))
+		return 0, 0, DropNonRetryable, true, false
+	}
+	if e.ctx.Err() != nil {
+		return 0, 0, DropShutdown, true, false
+	}
+	// Retryable: back off with jitter, or wait as long as the receiver
+	// asked if that is longer.
+	rc := e.set.retry
+	wait := max(jitter(r.interval), out.Delay)
+	r.interval = min(time.Duration(float64(r.interval)*1.5), rc.MaxInterval)
+	if rc.Disabled || time.Since(r.start)+wait > rc.MaxElapsedTime {
+		e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, en.items, en.sig))
+		return 0, 0, DropRetryExhausted, true, false
+	}
+	r.due = time.Now().Add(wait)
+	return 0, 0, 0, false, true
 }
 
 // jitter returns d randomised by ±50 %, as the OTel exporters do.
@@ -373,6 +443,11 @@ func (e *Exporter) flushedLocked(target uint64) bool {
 	}
 	for _, a := range e.active {
 		if a != 0 && a-1 < target {
+			return false
+		}
+	}
+	for _, r := range e.waiting {
+		if r.en.seq < target {
 			return false
 		}
 	}
@@ -401,6 +476,11 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 			pending := target - e.taken
 			for _, a := range e.active {
 				if a != 0 && a-1 < target {
+					pending++
+				}
+			}
+			for _, r := range e.waiting {
+				if r.en.seq < target {
 					pending++
 				}
 			}
@@ -444,9 +524,12 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	select {
 	case <-e.exited:
 	case <-ctx.Done():
-		// Abort: every send and backoff wait honours e.ctx, and workers
-		// drop what is still queued, so the workers exit promptly.
+		// Abort: every send honours e.ctx, and workers drop what is still
+		// queued or waiting, so the workers exit promptly.
 		e.cancel()
+		e.mu.Lock()
+		e.work.Broadcast()
+		e.mu.Unlock()
 		<-e.exited
 		e.mu.Lock()
 		lost := e.shutdownDropsLocked() - before
@@ -482,15 +565,8 @@ func (e *Exporter) shutdownDropsLocked() uint64 {
 // when no worker was started.
 func (e *Exporter) dropQueuedLocked() {
 	for e.n > 0 {
-		en := e.ring[e.head]
-		e.ring[e.head] = entry{}
-		e.head = (e.head + 1) % len(e.ring)
-		e.n--
-		e.taken++
+		en := e.popLocked()
 		st := &e.stats[en.sig]
-		st.QueuedItems -= uint64(en.items)
-		st.QueuedBytes -= uint64(len(en.buf.B))
-		st.QueuedBatches--
 		st.InFlight -= uint64(en.items)
 		st.Dropped[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++

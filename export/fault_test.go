@@ -566,3 +566,39 @@ func TestRandomFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestRetryDoesNotHoldWorker checks that a batch waiting for its retry
+// does not hold the only worker: the batches queued behind it are sent
+// during its backoff, and it is delivered afterwards.
+func TestRetryDoesNotHoldWorker(t *testing.T) {
+	const delay = 500 * time.Millisecond
+	c := newCollector(t, ProtocolGRPC, func(cl call) reply {
+		if cl.batch == "traces-w-0" && cl.attempt == 0 {
+			return reply{code: codes.ResourceExhausted, msg: "slow down", retryInfo: delay}
+		}
+		return reply{}
+	})
+	c.start()
+	defer c.stop()
+	cfg := testConfig(ProtocolGRPC, c.endpoint())
+	cfg.Concurrency = 1
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var produced [NumSignals]uint64
+	produced[Traces] = produce(t, e, Traces, "w", 5, 4)
+	flush(t, e)
+	wantDelivered(t, e, c, produced)
+	first := c.arrivalsOf("traces-w-0")
+	if len(first) != 2 {
+		t.Fatalf("batch 0 arrived %d times, want 2", len(first))
+	}
+	for i := 1; i < 5; i++ {
+		a := c.arrivalsOf(fmt.Sprintf("traces-w-%d", i))
+		if len(a) != 1 || !a[0].Before(first[1]) {
+			t.Errorf("batch %d arrived at %v, not before batch 0's retry at %v: the retry held the worker", i, a, first[1])
+		}
+	}
+	shutdown(t, e)
+}

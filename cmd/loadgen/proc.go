@@ -135,3 +135,13 @@ func serveMetrics(addr string, eng *engine.Engine) (stop func(), err error) {
 	go func() { defer close(done); _ = srv.Serve(lis) }()
 	return func() { _ = srv.Close(); <-done }, nil
 }
+
+// liveHeap returns the heap bytes the last GC marked live.
+func liveHeap() uint64 {
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return sample[0].Value.Uint64()
+}
