@@ -201,3 +201,29 @@ func TestLimiterRamp(t *testing.T) {
 		}
 	}
 }
+
+// TestSoakAnalyze checks the soak's leak judgement on synthetic samples:
+// a live heap that rises to a backlog and stays passes, one that keeps
+// climbing fails, and one past the configuration's bound fails.
+func TestSoakAnalyze(t *testing.T) {
+	const mb = 1 << 20
+	c := &config{duration: 120e9, restartEvery: 20e9}
+	for _, tc := range []struct {
+		name string
+		heap func(sec int) uint64
+		pass bool
+	}{
+		{"plateau after a backlog", func(s int) uint64 { return uint64(min(80+s*10, 240)) * mb }, true},
+		{"climb", func(s int) uint64 { return uint64(80+2*s) * mb }, false},
+		{"past the bound", func(s int) uint64 { return uint64(min(80+s*10, 500)) * mb }, false},
+	} {
+		s := &soakSummary{MemoryBound: 400 * mb, BaselineRSS: 50 * mb}
+		for sec := 1; sec <= 120; sec++ {
+			s.Samples = append(s.Samples, soakSample{T: float64(sec), RSS: 300 * mb, LiveHeap: tc.heap(sec), Goroutines: 40})
+		}
+		s.analyze(c)
+		if got := len(s.Failures) == 0; got != tc.pass {
+			t.Errorf("%s: pass = %v, want %v (failures %q)", tc.name, got, tc.pass, s.Failures)
+		}
+	}
+}
