@@ -89,11 +89,13 @@
 // Measured on the project's shared 2-core VMs (go test -count=5 -bench
 // 'BenchmarkEncode(Traces|Logs)' -benchtime=200ms ./encode/; 512 spans,
 // each with 8 of the caller's attributes besides the conventions' own
-// (about 25 in all) and one event): AppendTraces 460–600 ns per span and
-// 0 allocations; google.golang.org/protobuf 3.8–7.3 µs per span to marshal
-// the prebuilt request and 10–12 µs and 79 allocations per span to build
-// and marshal it. AppendLogs is dominated by the run-log JSON it includes
-// (BenchmarkEncodeLogs/runlog-json).
+// (about 25 in all) and one event): AppendTraces 340–385 ns per span and
+// 0 allocations; google.golang.org/protobuf 3.3–4.5 µs per span to marshal
+// the prebuilt request and 8–12 µs and 79 allocations per span to build
+// and marshal it. On spans shaped like the load generator's
+// (BenchmarkEncodeTracesLoadgen: short ASCII attributes, 256-byte
+// payloads) AppendTraces takes 260–400 ns per span. AppendLogs is
+// dominated by the run-log JSON it includes (BenchmarkEncodeLogs/runlog-json).
 //
 // # Rejected alternatives
 //
