@@ -36,28 +36,18 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 	start := len(dst)
 	e.invalid = 0
 
-	// The JSON bodies are written straight into dst, where they stay. The
-	// lengths before them are only known once they are written: room is
-	// reserved from a guess, filled in afterwards, and what follows is
-	// moved only when a guess was a varint byte off.
-	w := sizeVarint(uint64(len(runs) * logsBodyGuess))
-	head := 2 + 2*w + len(e.resourceField) + len(e.scopeField)
-	dst = logsExtend(dst, head)
-	from := len(dst)
+	// One pass, as AppendTraces: each length is reserved and written
+	// once its message is (closeLen), the JSON bodies straight into dst.
+	dst, resourceLogs := openLen(dst, 1, 3)
+	dst = append(dst, e.resourceField...)
+	dst, scopeLogs := openLen(dst, 2, 3)
+	dst = append(dst, e.scopeField...)
 	body := logsBodyGuess
 	for _, r := range runs {
 		dst, body = e.appendLogRecord(dst, r, body)
 	}
-	scopeLogs := len(e.scopeField) + len(dst) - from
-	resourceLogs := len(e.resourceField) + sizeLen1(scopeLogs)
-	need := 1 + sizeVarint(uint64(resourceLogs)) + len(e.resourceField) +
-		1 + sizeVarint(uint64(scopeLogs)) + len(e.scopeField)
-	dst = logsShift(dst, from, need-head)
-	// Fill the head in place: it ends where the records start.
-	h := appendLen1(dst[:start], 1, resourceLogs)
-	h = append(h, e.resourceField...)
-	h = appendLen1(h, 2, scopeLogs)
-	_ = append(h, e.scopeField...)
+	dst, _ = closeLen(dst, scopeLogs, 3)
+	dst, _ = closeLen(dst, resourceLogs, 3)
 
 	e.stats.invalidUTF8.Add(e.invalid)
 	e.stats.logRequests.Add(1)
@@ -86,58 +76,35 @@ func severity(r *Run) (byte, string) {
 }
 
 // appendLogRecord appends the run's LogRecord as a ScopeLogs.log_records
-// field, its body written in place (see AppendLogs). guess is the body
-// size the room for the lengths is reserved for; it returns the body size
-// written, the guess for the next record.
+// field, its body written in place. The body is most of the record, so the
+// lengths around it are reserved at the width a body of guess bytes (the
+// previous record's) needs, and a body of another width moves only when it
+// crosses a varint boundary. It returns the body size written, the guess
+// for the next record.
 func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	const f = fieldLogAttrs
 	sevNum, sevText := severity(r)
-
-	// The sid attribute is validated once, counted if invalid.
-	sidLen, sidOK := e.check(r.SID)
-	tail := sizeKVString(len(keySID), sidLen) +
-		sizeKVString(len(keyEventName), len(RunLogEventName)) +
-		1 + 4 + // flags
-		sizeLen1(16) + sizeLen1(8) +
-		sizeFixed64Field(11, uint64(r.EndUnixNano)) +
-		sizeLen1(len(RunLogEventName))
-	fixed := sizeFixed64Field(1, uint64(r.EndUnixNano)) +
-		2 + // severity_number
-		sizeLen1(len(sevText))
-	// The bytes of the record before its body, for a body of n bytes:
-	// the record's tag and length, the fields before the body, and the
-	// tags and lengths of the body's AnyValue and of its string.
-	headLen := func(n int) int {
-		anyValue := sizeLen1(n)
-		record := fixed + sizeLen1(anyValue) + tail
-		return 1 + sizeVarint(uint64(record)) + fixed +
-			1 + sizeVarint(uint64(anyValue)) + 1 + sizeVarint(uint64(n))
-	}
-
-	at := len(dst)
-	reserved := headLen(guess)
-	dst = logsExtend(dst, reserved)
+	w := sizeVarint(uint64(guess))
+	dst, record := openLen(dst, 2, w)
+	dst = appendFixed64Field(dst, 1, uint64(r.EndUnixNano))
+	dst = append(dst, 2<<3|wireVarint, sevNum)
+	dst = appendLen1(dst, 3, len(sevText))
+	dst = append(dst, sevText...)
+	dst, value := openLen(dst, 5, w)
+	dst, str := openLen(dst, 1, w)
+	from := len(dst)
 	dst = AppendRunLogWith(dst, r, e.offloader)
 	// The JSON is valid UTF-8 by construction (escaping repairs), but it
 	// is checked anyway: one invalid body would make the collector reject
 	// the whole request (see "Rejected alternatives" in doc.go).
-	if !utf8.Valid(dst[at+reserved:]) {
+	if !utf8.Valid(dst[from:]) {
 		e.invalid++
-		dst = e.repairBody(dst, at+reserved)
+		dst = e.repairBody(dst, from)
 	}
-	n := len(dst) - at - reserved
-	dst = logsShift(dst, at+reserved, headLen(n)-reserved)
-
-	// Fill the head in place: it ends where the body starts.
-	h := appendLen1(dst[:at], 2, fixed+sizeLen1(sizeLen1(n))+tail) // ScopeLogs.log_records
-	h = appendFixed64Field(h, 1, uint64(r.EndUnixNano))
-	h = append(h, 2<<3|wireVarint, sevNum)
-	h = appendLen1(h, 3, len(sevText))
-	h = append(h, sevText...)
-	h = appendLen1(h, 5, sizeLen1(n))
-	_ = appendLen1(h, 1, n)
-
-	dst = appendKVChecked(dst, f, keySID, r.SID, sidLen, sidOK)
+	n := len(dst) - from
+	dst, _ = closeLen(dst, str, w)
+	dst, _ = closeLen(dst, value, w)
+	dst = e.writeKVString(dst, f, keySID, r.SID)
 	dst = appendKVChecked(dst, f, keyEventName, RunLogEventName, len(RunLogEventName), true)
 	dst = append(dst, 8<<3|wireFixed32, logFlagsSampled, 0, 0, 0)
 	dst = appendLen1(dst, 9, 16)
@@ -146,27 +113,9 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst = append(dst, r.SpanID[:]...)
 	dst = appendFixed64Field(dst, 11, uint64(r.EndUnixNano))
 	dst = appendLen1(dst, 12, len(RunLogEventName))
-	return append(dst, RunLogEventName...), n
-}
-
-// logsExtend returns dst extended by n bytes, to be written later.
-func logsExtend(dst []byte, n int) []byte {
-	return append(dst, make([]byte, n)...)
-}
-
-// logsShift moves dst[from:] by d bytes, right when d > 0 and left when
-// d < 0, and returns dst resized to match.
-func logsShift(dst []byte, from, d int) []byte {
-	switch {
-	case d > 0:
-		end := len(dst)
-		dst = logsExtend(dst, d)
-		copy(dst[from+d:], dst[from:end])
-	case d < 0:
-		copy(dst[from+d:], dst[from:])
-		dst = dst[:len(dst)+d]
-	}
-	return dst
+	dst = append(dst, RunLogEventName...)
+	dst, _ = closeLen(dst, record, w)
+	return dst, n
 }
 
 // repairBody replaces dst[from:], a body that is not valid UTF-8, by its

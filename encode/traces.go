@@ -151,9 +151,10 @@ func NewEncoder(res Resource) *Encoder {
 	e.stats.invalidUTF8.Add(e.invalid)
 	e.invalid = 0
 
-	body := e.sizeScope()
-	e.scopeField = appendLen1(make([]byte, 0, sizeLen1(body)), 1, body)
-	e.scopeField = e.appendScope(e.scopeField)
+	e.scopeField, at = openLen(nil, 1, 1)
+	e.scopeField = appendStringField(e.scopeField, 1, ScopeName)
+	e.scopeField = appendStringField(e.scopeField, 2, ScopeVersion)
+	e.scopeField, _ = closeLen(e.scopeField, at, 1)
 	return e
 }
 
@@ -342,17 +343,6 @@ func (e *Encoder) writeResource(dst []byte, res *Resource) []byte {
 	return e.writeAttrs(dst, f, "", res.Attrs)
 }
 
-// sizeScope returns the size of the InstrumentationScope body.
-func (e *Encoder) sizeScope() int {
-	return sizeStringField(1, ScopeName) + sizeStringField(2, ScopeVersion)
-}
-
-// appendScope appends the InstrumentationScope body.
-func (e *Encoder) appendScope(dst []byte) []byte {
-	dst = appendStringField(dst, 1, ScopeName)
-	return appendStringField(dst, 2, ScopeVersion)
-}
-
 // Spans.
 
 // serviceID returns the run's service_id with the original's fallback:
@@ -411,12 +401,6 @@ func (e *Encoder) writeKVString(dst []byte, field int, key, s string) []byte {
 	}
 	n, ok := e.check(s)
 	return appendKVChecked(dst, field, key, s, n, ok)
-}
-
-// sizeKVString returns the size of a KeyValue field whose key has keyLen
-// bytes and whose string value n.
-func sizeKVString(keyLen, n int) int {
-	return sizeLen1(sizeKVBody(keyLen, sizeLen1(n)))
 }
 
 // appendKVChecked appends the KeyValue field key=s for a trusted key and
