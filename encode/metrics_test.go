@@ -3,13 +3,10 @@ package encode_test
 import (
 	"math"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	colmetricspb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
@@ -99,32 +96,6 @@ func metricsRandMetrics(r *rand.Rand) []encode.Metric {
 	return ms
 }
 
-func metricsValid(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
-func metricsRefAny(v encode.Value) *commonpb.AnyValue {
-	switch v.Kind() {
-	case encode.KindString:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: metricsValid(v.Str())}}
-	case encode.KindBytes:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: append([]byte{}, v.Bytes()...)}}
-	case encode.KindInt64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.Int64()}}
-	case encode.KindFloat64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.Float64()}}
-	case encode.KindBool:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.Bool()}}
-	}
-	return &commonpb.AnyValue{}
-}
-
-func metricsRefAttrs(as []encode.Attr) []*commonpb.KeyValue {
-	var out []*commonpb.KeyValue
-	for _, a := range as {
-		out = append(out, &commonpb.KeyValue{Key: metricsValid(a.Key), Value: metricsRefAny(a.Value)})
-	}
-	return out
-}
-
 func metricsRefTemporality(t encode.Temporality) metricspb.AggregationTemporality {
 	if t == encode.TemporalityDelta {
 		return metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
@@ -135,27 +106,15 @@ func metricsRefTemporality(t encode.Temporality) metricspb.AggregationTemporalit
 // metricsReference builds the request with the official generated types,
 // independently of the encoder.
 func metricsReference(res *encode.Resource, ms []encode.Metric) *colmetricspb.ExportMetricsServiceRequest {
-	rattrs := []encode.Attr{{Key: "service.name", Value: encode.StringValue(res.ServiceName)}}
-	if res.ServiceInstanceID != "" {
-		rattrs = append(rattrs, encode.Attr{Key: "service.instance.id", Value: encode.StringValue(res.ServiceInstanceID)})
-	}
-	if res.HostIP != "" {
-		rattrs = append(rattrs, encode.Attr{Key: "ip", Value: encode.StringValue(res.HostIP)},
-			encode.Attr{Key: "host.ip", Value: encode.StringValue(res.HostIP)})
-	}
-	rattrs = append(rattrs,
-		encode.Attr{Key: "telemetry.sdk.name", Value: encode.StringValue("flowtel")},
-		encode.Attr{Key: "telemetry.sdk.language", Value: encode.StringValue("go")},
-		encode.Attr{Key: "telemetry.sdk.version", Value: encode.StringValue(encode.ScopeVersion)})
-	rattrs = append(rattrs, res.Attrs...)
-	sm := &metricspb.ScopeMetrics{Scope: &commonpb.InstrumentationScope{Name: encode.ScopeName, Version: encode.ScopeVersion}}
+	var rb otlpRef
+	sm := &metricspb.ScopeMetrics{Scope: otlpScope()}
 	for _, m := range ms {
-		pm := &metricspb.Metric{Name: metricsValid(m.Name), Description: metricsValid(m.Description), Unit: metricsValid(m.Unit)}
+		pm := &metricspb.Metric{Name: rb.str(m.Name), Description: rb.str(m.Description), Unit: rb.str(m.Unit)}
 		switch m.Kind {
 		case encode.MetricSum, encode.MetricGauge:
 			var dps []*metricspb.NumberDataPoint
 			for _, p := range m.Points {
-				dp := &metricspb.NumberDataPoint{Attributes: metricsRefAttrs(p.Attrs),
+				dp := &metricspb.NumberDataPoint{Attributes: rb.attrs("", p.Attrs),
 					StartTimeUnixNano: uint64(p.StartUnixNano), TimeUnixNano: uint64(p.TimeUnixNano)}
 				if p.IsInt {
 					dp.Value = &metricspb.NumberDataPoint_AsInt{AsInt: p.Int}
@@ -173,7 +132,7 @@ func metricsReference(res *encode.Resource, ms []encode.Metric) *colmetricspb.Ex
 		case encode.MetricHistogram:
 			h := &metricspb.Histogram{AggregationTemporality: metricsRefTemporality(m.Temporality)}
 			for _, p := range m.Points {
-				dp := &metricspb.HistogramDataPoint{Attributes: metricsRefAttrs(p.Attrs),
+				dp := &metricspb.HistogramDataPoint{Attributes: rb.attrs("", p.Attrs),
 					StartTimeUnixNano: uint64(p.StartUnixNano), TimeUnixNano: uint64(p.TimeUnixNano),
 					Count: p.Count, Sum: proto.Float64(p.Sum), BucketCounts: p.BucketCounts, ExplicitBounds: p.Bounds}
 				if p.HasMinMax {
@@ -185,7 +144,7 @@ func metricsReference(res *encode.Resource, ms []encode.Metric) *colmetricspb.Ex
 		case encode.MetricExponentialHistogram:
 			h := &metricspb.ExponentialHistogram{AggregationTemporality: metricsRefTemporality(m.Temporality)}
 			for _, p := range m.Points {
-				dp := &metricspb.ExponentialHistogramDataPoint{Attributes: metricsRefAttrs(p.Attrs),
+				dp := &metricspb.ExponentialHistogramDataPoint{Attributes: rb.attrs("", p.Attrs),
 					StartTimeUnixNano: uint64(p.StartUnixNano), TimeUnixNano: uint64(p.TimeUnixNano),
 					Count: p.Count, Sum: proto.Float64(p.Sum), Scale: p.Scale, ZeroCount: p.ZeroCount,
 					Positive: &metricspb.ExponentialHistogramDataPoint_Buckets{Offset: p.PositiveOffset, BucketCounts: p.PositiveCounts}}
@@ -199,7 +158,7 @@ func metricsReference(res *encode.Resource, ms []encode.Metric) *colmetricspb.Ex
 		sm.Metrics = append(sm.Metrics, pm)
 	}
 	return &colmetricspb.ExportMetricsServiceRequest{ResourceMetrics: []*metricspb.ResourceMetrics{{
-		Resource:     &resourcepb.Resource{Attributes: metricsRefAttrs(rattrs)},
+		Resource:     rb.resource(*res),
 		ScopeMetrics: []*metricspb.ScopeMetrics{sm},
 	}}}
 }
