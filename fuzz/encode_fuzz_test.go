@@ -139,10 +139,8 @@ func (s *encSrc) batch() (encode.Resource, []*encode.Run) {
 // The reference, written from the span conventions independently of the
 // encoder (and of the encode package's own test reference).
 
-func encFix(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
-
 func encAnyStr(s string) *commonpb.AnyValue {
-	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: encFix(s)}}
+	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: fixUTF8(s)}}
 }
 
 func encKV(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
@@ -159,25 +157,9 @@ func encKVB(k string, v bool) *commonpb.KeyValue {
 	return encKV(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}})
 }
 
-func encRefValue(v encode.Value) *commonpb.AnyValue {
-	switch v.Kind() {
-	case encode.KindString:
-		return encAnyStr(v.Str())
-	case encode.KindBytes:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: v.Bytes()}}
-	case encode.KindInt64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.Int64()}}
-	case encode.KindFloat64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.Float64()}}
-	case encode.KindBool:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.Bool()}}
-	}
-	return &commonpb.AnyValue{}
-}
-
 func encRefAttrs(prefix string, as []encode.Attr) (out []*commonpb.KeyValue) {
 	for _, a := range as {
-		out = append(out, encKV(prefix+encFix(a.Key), encRefValue(a.Value)))
+		out = append(out, encKV(prefix+fixUTF8(a.Key), refAny(a.Value)))
 	}
 	return out
 }
@@ -242,10 +224,10 @@ func encRefSpan(r *encode.Run, id, parent encode.SpanID, flags uint32, name stri
 		attrs = append(attrs, encKVB("flowtel.incomplete", true))
 	}
 	s := &tracepb.Span{
-		TraceId: r.TraceID[:], SpanId: id[:], TraceState: encFix(r.TraceState), Flags: flags,
+		TraceId: r.TraceID[:], SpanId: id[:], TraceState: fixUTF8(r.TraceState), Flags: flags,
 		Name: name, Kind: kind, StartTimeUnixNano: uint64(start), EndTimeUnixNano: uint64(end),
 		Attributes: attrs, DroppedAttributesCount: dropAttrs, Events: events, DroppedEventsCount: dropEvs,
-		Status: &tracepb.Status{Code: tracepb.Status_StatusCode(code), Message: encFix(msg)},
+		Status: &tracepb.Status{Code: tracepb.Status_StatusCode(code), Message: fixUTF8(msg)},
 	}
 	if parent != (encode.SpanID{}) {
 		s.ParentSpanId = parent[:]
@@ -287,7 +269,7 @@ func encRefTraces(res encode.Resource, runs []*encode.Run) *coltracepb.ExportTra
 		attrs = append(attrs, encRefAttrs("", r.Attrs)...)
 		name := "run"
 		if r.FlowID != "" {
-			name = "run:" + encFix(r.FlowID)
+			name = "run:" + fixUTF8(r.FlowID)
 		}
 		flags := uint32(0x101)
 		if r.ParentSpanID != (encode.SpanID{}) {
@@ -318,7 +300,7 @@ func encRefTraces(res encode.Resource, runs []*encode.Run) *coltracepb.ExportTra
 			if n.HasUsage {
 				attrs = append(attrs, encRefUsage(n.Usage)...)
 			}
-			spans = append(spans, encRefSpan(r, n.SpanID, r.SpanID, 0x101, "run_node:"+encFix(n.NodeID),
+			spans = append(spans, encRefSpan(r, n.SpanID, r.SpanID, 0x101, "run_node:"+fixUTF8(n.NodeID),
 				tracepb.Span_SPAN_KIND_INTERNAL, n.StartUnixNano, n.EndUnixNano, attrs, n.DroppedAttrs,
 				n.Events, n.DroppedEvents, n.Incomplete, n.Status, n.StatusMessage))
 		}
