@@ -70,13 +70,19 @@ type config struct {
 	metrics       MetricsConfig
 }
 
+// The batch an engine gathers unless WithBatch says otherwise.
+const (
+	DefaultBatchSpans    = 512
+	DefaultFlushInterval = 200 * time.Millisecond
+)
+
 func defaultConfig() config {
 	return config{
 		shards:        runtime.GOMAXPROCS(0),
 		capacity:      1024,
 		policy:        DropNewest,
-		batchSpans:    512,
-		flushInterval: 200 * time.Millisecond,
+		batchSpans:    DefaultBatchSpans,
+		flushInterval: DefaultFlushInterval,
 		idleTimeout:   5 * time.Minute,
 		limits: Limits{
 			RunsInFlight: 16384,

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowtel/flowtel/engine"
 )
 
 // config holds the flags.
@@ -80,7 +82,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
-	fs.IntVar(&c.batch, "batch", 512, "flowtel spans per export batch (engine.WithBatch)")
+	fs.IntVar(&c.batch, "batch", engine.DefaultBatchSpans, "flowtel spans per export batch (engine.WithBatch)")
 	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, 4096 otherwise. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy the ring absorbs the pipeline's stalls (GC), and a smaller one drops")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
 	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")

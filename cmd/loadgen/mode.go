@@ -96,7 +96,7 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 		}
 		eng, err = engine.New(
 			engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
-			engine.WithRingCapacity(c.ring), engine.WithBatch(c.batch, 200*time.Millisecond),
+			engine.WithRingCapacity(c.ring), engine.WithBatch(c.batch, engine.DefaultFlushInterval),
 			engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
 			engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
 			// Runs in flight are the open ones plus the ended ones waiting
