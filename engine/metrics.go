@@ -7,9 +7,12 @@ import (
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/export"
@@ -37,6 +40,9 @@ const (
 	defaultMetricsInterval  = time.Second
 	defaultExpMaxBuckets    = 160
 	defaultMetricsHighest   = time.Hour
+	defaultLabelBytes       = 256
+	maxLabelBytes           = 16 << 10
+	maxMetricsLimit         = 1 << 16
 	maxExponentialScale     = 20
 	minExponentialMaxBucket = 2
 )
@@ -91,6 +97,13 @@ type MetricsConfig struct {
 	// (attribute otel.metric.overflow=true) and are counted in
 	// flowtel_metric_overflow_total{metric}.
 	Limit int
+	// LabelBytes bounds the bytes of a label value: node_type, app_id,
+	// func and the static labels (default 256, at most 16 KiB). A value is
+	// first made valid UTF-8 (each run of invalid bytes becomes one
+	// U+FFFD, as the encoders write it), then cut at a rune boundary and
+	// counted in Stats.ValuesTruncated; the result is what identifies the
+	// series, so values that print alike are one series.
+	LabelBytes int
 	// DC, ServerHost, ServerName and PID are the static labels dc,
 	// server_host, server_name and pid of the request metrics. Empty labels
 	// are left out, except: ServerHost defaults to the resource's HostIP,
@@ -114,6 +127,7 @@ func defaultMetricsConfig() MetricsConfig {
 		Digits:             hdr.DefaultDigits,
 		Highest:            defaultMetricsHighest,
 		Limit:              defaultMetricsLimit,
+		LabelBytes:         defaultLabelBytes,
 	}
 }
 
@@ -139,6 +153,9 @@ func WithMetrics(mc MetricsConfig) Option {
 		}
 		if mc.Limit != 0 {
 			d.Limit = mc.Limit
+		}
+		if mc.LabelBytes != 0 {
+			d.LabelBytes = mc.LabelBytes
 		}
 		setStr := func(dst *string, v string) {
 			if v != "" {
@@ -168,8 +185,10 @@ func (c *MetricsConfig) validate() error {
 		return bad("Digits", c.Digits)
 	case c.Highest < 2*time.Microsecond:
 		return bad("Highest", c.Highest)
-	case c.Limit < 1:
+	case c.Limit < 1 || c.Limit > maxMetricsLimit:
 		return bad("Limit", c.Limit)
+	case c.LabelBytes < 1 || c.LabelBytes > maxLabelBytes:
+		return bad("LabelBytes", c.LabelBytes)
 	}
 	for i, b := range c.Bounds {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b <= 0 || (i > 0 && b <= c.Bounds[i-1]) {
@@ -298,6 +317,7 @@ func newMetrics(e *Engine) *Metrics {
 	}
 	for _, a := range [...]encode.Attr{String("dc", cfg.DC), String("server_host", host), String("server_name", name), String("pid", pid)} {
 		if a.Value.Str() != "" {
+			a.Value = encode.StringValue(strings.Clone(m.label(a.Value.Str())))
 			m.static = append(m.static, a)
 		}
 	}
@@ -318,7 +338,7 @@ func (m *Metrics) observeRun(r *encode.Run) {
 		m.request(r.AppID, r.FlowID, r.Code).record(r.EndUnixNano - r.StartUnixNano)
 	}
 	for _, n := range r.Nodes {
-		lv := hdr.LabelValues{n.NodeType}
+		lv := hdr.LabelValues{m.label(n.NodeType)}
 		s := m.nodes.With(&lv)
 		if n.Status == encode.StatusError {
 			s.errs.Add(1)
@@ -327,6 +347,57 @@ func (m *Metrics) observeRun(r *encode.Run) {
 		}
 		s.dur.Record((n.EndUnixNano - n.StartUnixNano) / int64(time.Microsecond))
 	}
+}
+
+// label returns s as a label value: valid UTF-8 of at most
+// MetricsConfig.LabelBytes bytes. Series are identified by the result, so
+// "app\xff" and "app\uFFFD", which every exposition writes alike, are one
+// series. The common value, valid and short, is returned as is after one
+// scan; a long one is cut without allocating; only an invalid one is
+// copied (one allocation of at most LabelBytes+4 bytes).
+func (m *Metrics) label(s string) string {
+	if len(s) <= m.cfg.LabelBytes && utf8.ValidString(s) {
+		return s
+	}
+	return m.labelSlow(s)
+}
+
+func (m *Metrics) labelSlow(s string) string {
+	limit := m.cfg.LabelBytes
+	if len(s) > limit {
+		// A long value whose kept part is valid, up to and including
+		// the rune that is cut, needs no repair.
+		p := truncate(s, limit)
+		if r, size := utf8.DecodeRuneInString(s[len(p):]); (r != utf8.RuneError || size != 1) && utf8.ValidString(p) {
+			m.e.stats.valuesTruncated.Add(1)
+			return p
+		}
+	}
+	// Repair with the rule of strings.ToValidUTF8, stopping once the
+	// result passes limit: a huge invalid value costs one scan of the
+	// part that matters, never a copy of itself.
+	buf := make([]byte, 0, limit+utf8.UTFMax)
+	inRun := false
+	for i := 0; i < len(s) && len(buf) <= limit; {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			if !inRun {
+				buf = append(buf, "\uFFFD"...)
+			}
+			inRun = true
+		default:
+			buf = append(buf, s[i:i+size]...)
+			inRun = false
+		}
+		i += size
+	}
+	out := unsafe.String(unsafe.SliceData(buf), len(buf))
+	if len(buf) > limit {
+		m.e.stats.valuesTruncated.Add(1)
+		out = truncate(out, limit)
+	}
+	return out
 }
 
 // shutdown stops the export goroutine and makes a final export of

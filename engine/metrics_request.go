@@ -56,7 +56,7 @@ func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
 // stack and are filled from the arguments only, so concurrent callers
 // never see each other's labels (the original shared one label map).
 func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
-	lv := hdr.LabelValues{appID, fn, m.rets.get(ret)}
+	lv := hdr.LabelValues{m.label(appID), m.label(fn), m.rets.get(ret)}
 	c := m.reqCount.With(&lv)
 	lv[2] = ""
 	return RequestSeries{count: c, time: m.reqTime.With(&lv)}

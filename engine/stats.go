@@ -54,7 +54,7 @@ type Stats struct {
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
 	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs
 	EventsDropped   uint64 // log entries past Limits.Events
-	ValuesTruncated uint64 // values cut to Limits.ValueBytes
+	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
 }
