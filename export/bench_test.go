@@ -60,11 +60,11 @@ func BenchmarkThroughput(b *testing.B) {
 		for _, comp := range []string{CompressionNone, CompressionGzip} {
 			for _, server := range []string{"decode", "discard"} {
 				b.Run(fmt.Sprintf("%s/%s/%s", strings.ReplaceAll(protocol, "/", "_"), comp, server), func(b *testing.B) {
-					c := newCollector(b, protocol, nil)
-					c.discard = server == "discard"
-					c.start()
-					defer c.stop()
-					cfg := testConfig(protocol, c.endpoint())
+					c := newReceiver(b, protocol, nil)
+					c.Discard = server == "discard"
+					c.Start()
+					defer c.Stop()
+					cfg := testConfig(protocol, c.Endpoint())
 					cfg.Compression = comp
 					cfg.Block = true
 					cfg.BlockTimeout = time.Minute
@@ -88,7 +88,7 @@ func BenchmarkThroughput(b *testing.B) {
 					el := time.Since(start).Seconds()
 					b.StopTimer()
 					st := e.Stats().Signals[Traces]
-					if st.Exported != uint64(b.N)*512 || (!c.discard && c.acceptedItems()[Traces] != 512) {
+					if st.Exported != uint64(b.N)*512 || (!c.Discard && received(c)[Traces] != 512) {
 						b.Fatalf("exported %d of %d", st.Exported, b.N*512)
 					}
 					b.ReportMetric(float64(b.N)/el, "req/s")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/valyala/bytebufferpool"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 // wantAllocs asserts that f allocates exactly n times per run. It is
@@ -68,7 +70,7 @@ func TestAllocs(t *testing.T) {
 }
 
 func TestForceFlushHonoursContext(t *testing.T) {
-	cfg := testConfig(ProtocolGRPC, "http://"+reserveAddr(t))
+	cfg := testConfig(ProtocolGRPC, "http://"+otlptest.ReserveAddr(t))
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/valyala/bytebufferpool"
 	"google.golang.org/grpc/codes"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 var protocols = []string{ProtocolGRPC, ProtocolHTTPProtobuf}
@@ -36,11 +38,11 @@ func produce(t *testing.T, e *Exporter, sig Signal, prefix string, batches, item
 
 // wantDelivered asserts that everything produced was exported, nothing was
 // dropped, and the collector accepted exactly that many items.
-func wantDelivered(t *testing.T, e *Exporter, c *collector, produced [NumSignals]uint64) {
+func wantDelivered(t *testing.T, e *Exporter, c *otlptest.Receiver, produced [NumSignals]uint64) {
 	t.Helper()
 	s := e.Stats()
 	checkIdentity(t, s)
-	got := c.acceptedItems()
+	got := received(c)
 	for sig := Signal(0); sig < NumSignals; sig++ {
 		st := s.Signals[sig]
 		if st.Enqueued != produced[sig] || st.Exported != produced[sig] || st.DroppedTotal() != 0 || st.InFlight != 0 {
@@ -56,10 +58,10 @@ func TestExportAllSignals(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		for _, comp := range []string{"", CompressionGzip} {
 			t.Run("compression="+comp, func(t *testing.T) {
-				c := newCollector(t, protocol, nil)
-				c.start()
-				defer c.stop()
-				cfg := testConfig(protocol, c.endpoint())
+				c := newReceiver(t, protocol, nil)
+				c.Start()
+				defer c.Stop()
+				cfg := testConfig(protocol, c.Endpoint())
 				cfg.Compression = comp
 				cfg.Headers = map[string]string{"X-Token": "secret-token"}
 				e, err := New(cfg)
@@ -72,7 +74,7 @@ func TestExportAllSignals(t *testing.T) {
 				}
 				flush(t, e)
 				wantDelivered(t, e, c, produced)
-				if got := c.lastToken(); got != "secret-token" {
+				if got := c.Header().Get("X-Token"); got != "secret-token" {
 					t.Errorf("collector saw x-token %q", got)
 				}
 				shutdown(t, e)
@@ -86,17 +88,17 @@ func TestExportAllSignals(t *testing.T) {
 
 func TestCollectorDownAtStartThenUp(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newCollector(t, protocol, nil)
-		c.addr = reserveAddr(t)
-		e, err := New(testConfig(protocol, c.endpoint()))
+		c := newReceiver(t, protocol, nil)
+		c.Addr = otlptest.ReserveAddr(t)
+		e, err := New(testConfig(protocol, c.Endpoint()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var produced [NumSignals]uint64
 		produced[Traces] = produce(t, e, Traces, "down", 30, 10)
 		waitFor(t, "failed attempts", func() bool { return e.Stats().Signals[Traces].Retried >= 2 })
-		c.start()
-		defer c.stop()
+		c.Start()
+		defer c.Stop()
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
 		shutdown(t, e)
@@ -109,34 +111,32 @@ func TestCollectorKilledMidStreamAndRestarted(t *testing.T) {
 		// request until it is killed: the kill is always mid-request.
 		var hang atomic.Bool
 		hang.Store(true)
-		c := newCollector(t, protocol, func(cl call) reply {
-			if hang.Load() && cl.n >= 4 {
-				return reply{sleep: time.Minute}
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if hang.Load() && cl.N >= 4 {
+				return otlptest.Reply{Sleep: time.Minute}
 			}
-			return reply{}
+			return otlptest.Reply{}
 		})
-		c.start()
-		e, err := New(testConfig(protocol, c.endpoint()))
+		c.Start()
+		e, err := New(testConfig(protocol, c.Endpoint()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		var produced [NumSignals]uint64
 		produced[Traces] = produce(t, e, Traces, "before", 20, 10)
 		waitFor(t, "requests held by the collector", func() bool {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			return c.calls >= 6
+			return c.Calls() >= 6
 		})
 		if st := e.Stats().Signals[Traces]; st.InFlight == 0 || st.Exported != 40 {
 			t.Fatalf("before the kill: %+v, want 40 exported and the rest in flight", st)
 		}
-		c.stop()
+		c.Stop()
 		produced[Traces] += produce(t, e, Traces, "during", 20, 10)
 		produced[Logs] = produce(t, e, Logs, "during", 10, 5)
 		waitFor(t, "failed attempts", func() bool { return e.Stats().Signals[Traces].Retried >= 2 })
 		hang.Store(false)
-		c.start()
-		defer c.stop()
+		c.Start()
+		defer c.Stop()
 		produced[Traces] += produce(t, e, Traces, "after", 20, 10)
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
@@ -147,15 +147,15 @@ func TestCollectorKilledMidStreamAndRestarted(t *testing.T) {
 func TestUnavailableForSeconds(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		until := time.Now().Add(2 * time.Second)
-		c := newCollector(t, protocol, func(call) reply {
+		c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply {
 			if time.Now().Before(until) {
-				return reply{code: codes.Unavailable, msg: "warming up"}
+				return otlptest.Reply{Code: codes.Unavailable, Message: "warming up"}
 			}
-			return reply{}
+			return otlptest.Reply{}
 		})
-		c.start()
-		defer c.stop()
-		e, err := New(testConfig(protocol, c.endpoint()))
+		c.Start()
+		defer c.Stop()
+		e, err := New(testConfig(protocol, c.Endpoint()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -172,11 +172,13 @@ func TestUnavailableForSeconds(t *testing.T) {
 
 func TestResourceExhaustedGRPC(t *testing.T) {
 	t.Run("without RetryInfo", func(t *testing.T) {
-		c := newCollector(t, ProtocolGRPC, func(call) reply { return reply{code: codes.ResourceExhausted, msg: "full"} })
-		c.start()
-		defer c.stop()
+		c := newReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Code: codes.ResourceExhausted, Message: "full"}
+		})
+		c.Start()
+		defer c.Stop()
 		var log errorLog
-		cfg := testConfig(ProtocolGRPC, c.endpoint())
+		cfg := testConfig(ProtocolGRPC, c.Endpoint())
 		cfg.ErrorHandler = log.handle
 		e, err := New(cfg)
 		if err != nil {
@@ -197,15 +199,15 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 	})
 	t.Run("with RetryInfo", func(t *testing.T) {
 		const delay = 300 * time.Millisecond
-		c := newCollector(t, ProtocolGRPC, func(cl call) reply {
-			if cl.attempt == 0 {
-				return reply{code: codes.ResourceExhausted, msg: "slow down", retryInfo: delay}
+		c := newReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 {
+				return otlptest.Reply{Code: codes.ResourceExhausted, Message: "slow down", RetryDelay: delay}
 			}
-			return reply{}
+			return otlptest.Reply{}
 		})
-		c.start()
-		defer c.stop()
-		e, err := New(testConfig(ProtocolGRPC, c.endpoint()))
+		c.Start()
+		defer c.Stop()
+		e, err := New(testConfig(ProtocolGRPC, c.Endpoint()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +216,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
 		for i := 0; i < 4; i++ {
-			a := c.arrivalsOf(fmt.Sprintf("traces-ri-%d", i))
+			a := c.Arrivals(fmt.Sprintf("traces-ri-%d", i))
 			if len(a) != 2 {
 				t.Fatalf("batch %d arrived %d times, want 2", i, len(a))
 			}
@@ -228,15 +230,15 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 
 func TestHTTP429RetryAfter(t *testing.T) {
 	t.Run("honoured", func(t *testing.T) {
-		c := newCollector(t, ProtocolHTTPProtobuf, func(cl call) reply {
-			if cl.attempt == 0 {
-				return reply{code: codes.ResourceExhausted, retryAfter: "1"}
+		c := newReceiver(t, ProtocolHTTPProtobuf, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 {
+				return otlptest.Reply{Code: codes.ResourceExhausted, RetryAfter: "1"}
 			}
-			return reply{}
+			return otlptest.Reply{}
 		})
-		c.start()
-		defer c.stop()
-		e, err := New(testConfig(ProtocolHTTPProtobuf, c.endpoint()))
+		c.Start()
+		defer c.Stop()
+		e, err := New(testConfig(ProtocolHTTPProtobuf, c.Endpoint()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,7 +247,7 @@ func TestHTTP429RetryAfter(t *testing.T) {
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
 		for i := 0; i < 2; i++ {
-			a := c.arrivalsOf(fmt.Sprintf("logs-ra-%d", i))
+			a := c.Arrivals(fmt.Sprintf("logs-ra-%d", i))
 			if len(a) != 2 || a[1].Sub(a[0]) < time.Second {
 				t.Errorf("batch %d arrivals %v: want a retry no sooner than Retry-After 1 s", i, a)
 			}
@@ -253,12 +255,12 @@ func TestHTTP429RetryAfter(t *testing.T) {
 		shutdown(t, e)
 	})
 	t.Run("endless", func(t *testing.T) {
-		c := newCollector(t, ProtocolHTTPProtobuf, func(call) reply {
-			return reply{code: codes.ResourceExhausted, retryAfter: "999999999999"}
+		c := newReceiver(t, ProtocolHTTPProtobuf, func(otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Code: codes.ResourceExhausted, RetryAfter: "999999999999"}
 		})
-		c.start()
-		defer c.stop()
-		cfg := testConfig(ProtocolHTTPProtobuf, c.endpoint())
+		c.Start()
+		defer c.Stop()
+		cfg := testConfig(ProtocolHTTPProtobuf, c.Endpoint())
 		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -275,15 +277,15 @@ func TestHTTP429RetryAfter(t *testing.T) {
 
 func TestSlowerThanTimeout(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newCollector(t, protocol, func(cl call) reply {
-			if cl.attempt == 0 {
-				return reply{sleep: 2 * time.Second}
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 {
+				return otlptest.Reply{Sleep: 2 * time.Second}
 			}
-			return reply{}
+			return otlptest.Reply{}
 		})
-		c.start()
-		defer c.stop()
-		cfg := testConfig(protocol, c.endpoint())
+		c.Start()
+		defer c.Stop()
+		cfg := testConfig(protocol, c.Endpoint())
 		cfg.Timeout = 100 * time.Millisecond
 		e, err := New(cfg)
 		if err != nil {
@@ -302,11 +304,13 @@ func TestSlowerThanTimeout(t *testing.T) {
 
 func TestPartialSuccess(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newCollector(t, protocol, func(cl call) reply { return reply{rejected: 3, msg: "attribute too long"} })
-		c.start()
-		defer c.stop()
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Rejected: 3, Message: "attribute too long"}
+		})
+		c.Start()
+		defer c.Stop()
 		var log errorLog
-		cfg := testConfig(protocol, c.endpoint())
+		cfg := testConfig(protocol, c.Endpoint())
 		cfg.ErrorHandler = log.handle
 		e, err := New(cfg)
 		if err != nil {
@@ -318,7 +322,7 @@ func TestPartialSuccess(t *testing.T) {
 		flush(t, e)
 		s := e.Stats()
 		checkIdentity(t, s)
-		got := c.acceptedItems()
+		got := received(c)
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			st := s.Signals[sig]
 			if st.Rejected != 12 || st.Exported != 28 || st.DroppedTotal() != 0 {
@@ -338,11 +342,13 @@ func TestPartialSuccess(t *testing.T) {
 
 func TestNonRetryable(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newCollector(t, protocol, func(call) reply { return reply{code: codes.InvalidArgument, msg: "bad span"} })
-		c.start()
-		defer c.stop()
+		c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Code: codes.InvalidArgument, Message: "bad span"}
+		})
+		c.Start()
+		defer c.Stop()
 		var log errorLog
-		cfg := testConfig(protocol, c.endpoint())
+		cfg := testConfig(protocol, c.Endpoint())
 		cfg.ErrorHandler = log.handle
 		cfg.Headers = map[string]string{"X-Token": "hunter2"}
 		e, err := New(cfg)
@@ -372,10 +378,10 @@ func TestNonRetryable(t *testing.T) {
 
 func TestRetryExhausted(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newCollector(t, protocol, func(call) reply { return reply{code: codes.Unavailable} })
-		c.start()
-		defer c.stop()
-		cfg := testConfig(protocol, c.endpoint())
+		c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Code: codes.Unavailable} })
+		c.Start()
+		defer c.Stop()
+		cfg := testConfig(protocol, c.Endpoint())
 		cfg.Retry.MaxElapsedTime = 300 * time.Millisecond
 		e, err := New(cfg)
 		if err != nil {
@@ -398,7 +404,7 @@ func TestQueueBoundedWhileDead(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		one := encodeBatch(t, Traces, "traces-dead-0", 10)
 		size := int64(len(one.B))
-		cfg := testConfig(protocol, "http://"+reserveAddr(t))
+		cfg := testConfig(protocol, "http://"+otlptest.ReserveAddr(t))
 		cfg.QueueBytes = 8 * size
 		e, err := New(cfg)
 		if err != nil {
@@ -448,7 +454,7 @@ func TestQueueBoundedWhileDead(t *testing.T) {
 func TestBlock(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		one := encodeBatch(t, Logs, "logs-b-0", 5)
-		cfg := testConfig(ProtocolGRPC, "http://"+reserveAddr(t))
+		cfg := testConfig(ProtocolGRPC, "http://"+otlptest.ReserveAddr(t))
 		cfg.QueueBytes = 2 * int64(len(one.B))
 		cfg.Block = true
 		cfg.BlockTimeout = 20 * time.Millisecond
@@ -471,11 +477,11 @@ func TestBlock(t *testing.T) {
 	})
 	t.Run("no loss", func(t *testing.T) {
 		forEachProtocol(t, func(t *testing.T, protocol string) {
-			c := newCollector(t, protocol, nil)
-			c.start()
-			defer c.stop()
+			c := newReceiver(t, protocol, nil)
+			c.Start()
+			defer c.Stop()
 			one := encodeBatch(t, Traces, "x", 10)
-			cfg := testConfig(protocol, c.endpoint())
+			cfg := testConfig(protocol, c.Endpoint())
 			cfg.QueueBytes = 3 * int64(len(one.B))
 			bytebufferpool.Put(one)
 			cfg.Block = true
@@ -515,24 +521,24 @@ func TestRandomFaults(t *testing.T) {
 			t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 				var mu sync.Mutex
 				rng := rand.New(rand.NewPCG(seed, seed))
-				c := newCollector(t, protocol, func(call) reply {
+				c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply {
 					mu.Lock()
 					defer mu.Unlock()
 					switch rng.IntN(6) {
 					case 0:
-						return reply{code: codes.Unavailable}
+						return otlptest.Reply{Code: codes.Unavailable}
 					case 1:
-						return reply{code: codes.InvalidArgument, msg: "no"}
+						return otlptest.Reply{Code: codes.InvalidArgument, Message: "no"}
 					case 2:
-						return reply{rejected: int64(rng.IntN(20)), msg: "partial"}
+						return otlptest.Reply{Rejected: int64(rng.IntN(20)), Message: "partial"}
 					case 3:
-						return reply{code: codes.ResourceExhausted}
+						return otlptest.Reply{Code: codes.ResourceExhausted}
 					}
-					return reply{}
+					return otlptest.Reply{}
 				})
-				c.start()
-				defer c.stop()
-				cfg := testConfig(protocol, c.endpoint())
+				c.Start()
+				defer c.Stop()
+				cfg := testConfig(protocol, c.Endpoint())
 				cfg.Concurrency = 3
 				e, err := New(cfg)
 				if err != nil {
@@ -550,7 +556,7 @@ func TestRandomFaults(t *testing.T) {
 				shutdown(t, e)
 				s := e.Stats()
 				checkIdentity(t, s)
-				got := c.acceptedItems()
+				got := received(c)
 				var total uint64
 				for sig := Signal(0); sig < NumSignals; sig++ {
 					st := s.Signals[sig]
@@ -572,15 +578,15 @@ func TestRandomFaults(t *testing.T) {
 // during its backoff, and it is delivered afterwards.
 func TestRetryDoesNotHoldWorker(t *testing.T) {
 	const delay = 500 * time.Millisecond
-	c := newCollector(t, ProtocolGRPC, func(cl call) reply {
-		if cl.batch == "traces-w-0" && cl.attempt == 0 {
-			return reply{code: codes.ResourceExhausted, msg: "slow down", retryInfo: delay}
+	c := newReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+		if cl.Batch == "traces-w-0" && cl.Attempt == 0 {
+			return otlptest.Reply{Code: codes.ResourceExhausted, Message: "slow down", RetryDelay: delay}
 		}
-		return reply{}
+		return otlptest.Reply{}
 	})
-	c.start()
-	defer c.stop()
-	cfg := testConfig(ProtocolGRPC, c.endpoint())
+	c.Start()
+	defer c.Stop()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
 	cfg.Concurrency = 1
 	e, err := New(cfg)
 	if err != nil {
@@ -590,12 +596,12 @@ func TestRetryDoesNotHoldWorker(t *testing.T) {
 	produced[Traces] = produce(t, e, Traces, "w", 5, 4)
 	flush(t, e)
 	wantDelivered(t, e, c, produced)
-	first := c.arrivalsOf("traces-w-0")
+	first := c.Arrivals("traces-w-0")
 	if len(first) != 2 {
 		t.Fatalf("batch 0 arrived %d times, want 2", len(first))
 	}
 	for i := 1; i < 5; i++ {
-		a := c.arrivalsOf(fmt.Sprintf("traces-w-%d", i))
+		a := c.Arrivals(fmt.Sprintf("traces-w-%d", i))
 		if len(a) != 1 || !a[0].Before(first[1]) {
 			t.Errorf("batch %d arrived at %v, not before batch 0's retry at %v: the retry held the worker", i, a, first[1])
 		}

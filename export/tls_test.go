@@ -74,12 +74,12 @@ func newPKI(t *testing.T) pki {
 func TestTLS(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		p := newPKI(t)
-		c := newCollector(t, protocol, nil)
-		c.tls = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool,
+		c := newReceiver(t, protocol, nil)
+		c.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, ClientCAs: p.pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-		c.start()
-		defer c.stop()
-		endpoint := "https://" + c.addr
+		c.Start()
+		defer c.Stop()
+		endpoint := "https://" + c.Addr
 
 		t.Run("verified with CA file and client certificate", func(t *testing.T) {
 			cfg := testConfig(protocol, endpoint)
