@@ -15,7 +15,7 @@ import (
 
 // sender sends one encoded request and judges the result.
 type sender interface {
-	send(ctx context.Context, body []byte) Outcome
+	send(ctx context.Context, body []byte) outcome
 }
 
 // retry is a batch waiting for its next attempt.
@@ -398,13 +398,13 @@ func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReaso
 	r.attempt++
 
 	switch out.Class {
-	case Success:
+	case classSuccess:
 		rej := min(out.Rejected, en.items)
 		if out.Err != nil {
 			e.report(out.Err)
 		}
 		return en.items - rej, rej, 0, false, false
-	case Permanent:
+	case classPermanent:
 		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, en.items, en.sig))
 		return 0, 0, DropNonRetryable, true, false
 	}

@@ -100,7 +100,7 @@ func newGRPCSender(sig Signal, t *target, conn *grpc.ClientConn) *grpcSender {
 	return s
 }
 
-func (s *grpcSender) send(ctx context.Context, body []byte) Outcome {
+func (s *grpcSender) send(ctx context.Context, body []byte) outcome {
 	if s.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, s.md)
 	}
@@ -126,7 +126,7 @@ func (s *grpcSender) send(ctx context.Context, body []byte) Outcome {
 			return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage())
 		}
 	}
-	return ClassifyGRPC(s.sig, err)
+	return classifyGRPC(s.sig, err)
 }
 
 // grpcConns shares one connection between signals with the same target

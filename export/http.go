@@ -63,7 +63,7 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	return &httpSender{sig: sig, client: client, url: t.url, headers: h, gzip: t.gzip}
 }
 
-func (s *httpSender) send(ctx context.Context, body []byte) Outcome {
+func (s *httpSender) send(ctx context.Context, body []byte) outcome {
 	payload := body
 	if s.gzip {
 		zb := gzipBuffers.Get()
@@ -73,29 +73,29 @@ func (s *httpSender) send(ctx context.Context, body []byte) Outcome {
 		_, _ = zw.Write(body) // a ByteBuffer write never fails
 		if err := zw.Close(); err != nil {
 			gzipWriters.Put(zw)
-			return Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gzip: %w", s.sig, err)}
+			return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gzip: %w", s.sig, err)}
 		}
 		gzipWriters.Put(zw)
 		payload = zb.B
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
 	if err != nil {
-		return Outcome{Class: Permanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, err)}
+		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, err)}
 	}
 	req.Header = s.headers.Clone()
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Connection refused, reset, timeout: the receiver may come back.
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled)}
+			return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled)}
 		}
-		return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: %w", s.sig, err)}
+		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, err)}
 	}
 	// The receiver may be hostile: read at most maxResponseBytes.
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	resp.Body.Close()
 	if err != nil && resp.StatusCode >= 300 {
-		return Outcome{Class: Retryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
+		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
 	}
-	return ClassifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
+	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
 }

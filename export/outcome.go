@@ -20,35 +20,35 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )
 
-// Class is what an export attempt's result means for the batch.
-type Class uint8
+// class is what an export attempt's result means for the batch.
+type class uint8
 
 // The classes of an export attempt.
 const (
-	// Success: the receiver took the batch, perhaps rejecting part of it.
-	Success Class = iota
-	// Retryable: send the batch again after a delay.
-	Retryable
-	// Permanent: drop the batch; sending it again cannot succeed.
-	Permanent
+	// classSuccess: the receiver took the batch, perhaps rejecting part of it.
+	classSuccess class = iota
+	// classRetryable: send the batch again after a delay.
+	classRetryable
+	// classPermanent: drop the batch; sending it again cannot succeed.
+	classPermanent
 )
 
 // String returns "success", "retryable" or "permanent".
-func (c Class) String() string {
+func (c class) String() string {
 	switch c {
-	case Success:
+	case classSuccess:
 		return "success"
-	case Retryable:
+	case classRetryable:
 		return "retryable"
-	case Permanent:
+	case classPermanent:
 		return "permanent"
 	}
 	return "invalid"
 }
 
-// Outcome is the judgement of one export attempt.
-type Outcome struct {
-	Class Class
+// outcome is the judgement of one export attempt.
+type outcome struct {
+	Class class
 	// Rejected is the partial success count of rejected items (spans, data
 	// points or log records); never negative.
 	Rejected int64
@@ -69,24 +69,24 @@ func retryableHTTP(code int) bool {
 	return false
 }
 
-// ClassifyHTTP judges an OTLP/HTTP response: status code, headers and a
+// classifyHTTP judges an OTLP/HTTP response: status code, headers and a
 // body read with a size limit. now dates a Retry-After given as an HTTP
 // date. A 2xx body is decoded as the signal's Export*ServiceResponse for
 // partial success; an error body as google.rpc.Status for its message.
-func ClassifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time) Outcome {
+func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time) outcome {
 	if code >= 200 && code < 300 {
-		rejected, msg, err := PartialSuccess(sig, body)
+		rejected, msg, err := partialSuccess(sig, body)
 		if err != nil {
 			// The data was accepted; an undecodable body cannot undo that.
-			return Outcome{Class: Success, Err: fmt.Errorf("decode %s response body: %w", sig, err)}
+			return outcome{Class: classSuccess, Err: fmt.Errorf("decode %s response body: %w", sig, err)}
 		}
 		return partialOutcome(sig, rejected, msg)
 	}
-	var o Outcome
-	o.Class = Permanent
+	var o outcome
+	o.Class = classPermanent
 	if retryableHTTP(code) {
-		o.Class = Retryable
-		if d, ok := ParseRetryAfter(header.Get("Retry-After"), now); ok {
+		o.Class = classRetryable
+		if d, ok := parseRetryAfter(header.Get("Retry-After"), now); ok {
 			o.Delay = d
 		}
 	}
@@ -138,10 +138,10 @@ func clip(s string) string {
 // overflow; Retry.MaxElapsedTime bounds what is actually waited.
 const maxRetryAfter = 24 * time.Hour
 
-// ParseRetryAfter parses a Retry-After value: delay seconds or an HTTP date
+// parseRetryAfter parses a Retry-After value: delay seconds or an HTTP date
 // relative to now. It reports false for an empty or invalid value. The
 // result is clamped to [0, 24h].
-func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
@@ -166,10 +166,10 @@ func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	return d, true
 }
 
-// PartialSuccess decodes an OTLP Export*ServiceResponse of sig and returns
+// partialSuccess decodes an OTLP Export*ServiceResponse of sig and returns
 // its partial success: the rejected count (spans, data points or log
 // records; negative values read as 0) and the error message.
-func PartialSuccess(sig Signal, body []byte) (rejected int64, message string, err error) {
+func partialSuccess(sig Signal, body []byte) (rejected int64, message string, err error) {
 	if len(body) == 0 {
 		return 0, "", nil
 	}
@@ -200,29 +200,29 @@ func PartialSuccess(sig Signal, body []byte) (rejected int64, message string, er
 
 var errInvalidSignal = errors.New("invalid signal")
 
-// partialOutcome is the Success outcome of a response with the given
+// partialOutcome is the success outcome of a response with the given
 // partial success fields.
-func partialOutcome(sig Signal, rejected int64, msg string) Outcome {
+func partialOutcome(sig Signal, rejected int64, msg string) outcome {
 	if rejected < 0 {
 		rejected = 0
 	}
-	o := Outcome{Class: Success, Rejected: rejected}
+	o := outcome{Class: classSuccess, Rejected: rejected}
 	if rejected > 0 || msg != "" {
 		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(msg))
 	}
 	return o
 }
 
-// ClassifyGRPC judges the error of an OTLP/gRPC Export call (nil is a
+// classifyGRPC judges the error of an OTLP/gRPC Export call (nil is a
 // success without partial success). Retryable codes follow the OTLP
 // specification; RESOURCE_EXHAUSTED is retryable only when the status
 // carries google.rpc.RetryInfo, whose delay is honoured for every code.
-func ClassifyGRPC(sig Signal, err error) Outcome {
+func classifyGRPC(sig Signal, err error) outcome {
 	if err == nil {
-		return Outcome{Class: Success}
+		return outcome{Class: classSuccess}
 	}
 	st, _ := status.FromError(err)
-	o := Outcome{Class: Permanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(st.Message()))}
+	o := outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(st.Message()))}
 	var retryInfo *errdetails.RetryInfo
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {
@@ -244,10 +244,10 @@ func ClassifyGRPC(sig Signal, err error) Outcome {
 	}
 	switch st.Code() {
 	case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.Unavailable, codes.DataLoss:
-		o.Class = Retryable
+		o.Class = classRetryable
 	case codes.ResourceExhausted:
 		if retryInfo != nil {
-			o.Class = Retryable
+			o.Class = classRetryable
 		}
 	}
 	return o

@@ -19,28 +19,28 @@ func TestClassifyGRPC(t *testing.T) {
 	retryable := map[codes.Code]bool{codes.Canceled: true, codes.DeadlineExceeded: true, codes.Aborted: true,
 		codes.OutOfRange: true, codes.Unavailable: true, codes.DataLoss: true}
 	for code := codes.Code(1); code <= 16; code++ {
-		o := ClassifyGRPC(Traces, status.Error(code, "m"))
-		want := Permanent
+		o := classifyGRPC(Traces, status.Error(code, "m"))
+		want := classPermanent
 		if retryable[code] {
-			want = Retryable
+			want = classRetryable
 		}
 		if o.Class != want || o.Err == nil {
 			t.Errorf("%s: %+v, want %s", code, o, want)
 		}
 		st, _ := status.New(code, "m").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
-		o = ClassifyGRPC(Traces, st.Err())
+		o = classifyGRPC(Traces, st.Err())
 		if code == codes.ResourceExhausted {
-			want = Retryable
+			want = classRetryable
 		}
 		if o.Class != want || o.Delay != 1500*time.Millisecond {
 			t.Errorf("%s with RetryInfo: %+v, want %s after 1.5s", code, o, want)
 		}
 	}
-	if o := ClassifyGRPC(Traces, nil); o.Class != Success || o.Err != nil {
+	if o := classifyGRPC(Traces, nil); o.Class != classSuccess || o.Err != nil {
 		t.Errorf("nil: %+v", o)
 	}
 	st, _ := status.New(codes.Unavailable, "").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(-time.Second)})
-	if o := ClassifyGRPC(Traces, st.Err()); o.Delay != 0 {
+	if o := classifyGRPC(Traces, st.Err()); o.Delay != 0 {
 		t.Errorf("negative RetryInfo gave delay %v", o.Delay)
 	}
 }
@@ -53,31 +53,31 @@ func TestClassifyHTTP(t *testing.T) {
 		code     int
 		header   http.Header
 		body     []byte
-		class    Class
+		want     class
 		delay    time.Duration
 		rejected int64
 	}{
-		{200, nil, nil, Success, 0, 0},
-		{200, nil, okBody, Success, 0, 4},
-		{202, nil, []byte{0xff, 0xff}, Success, 0, 0},
-		{400, nil, stBody, Permanent, 0, 0},
-		{404, nil, nil, Permanent, 0, 0},
-		{500, nil, nil, Permanent, 0, 0},
-		{302, nil, nil, Permanent, 0, 0},
-		{429, http.Header{"Retry-After": {"7"}}, nil, Retryable, 7 * time.Second, 0},
-		{502, nil, nil, Retryable, 0, 0},
-		{503, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, nil, Retryable, 90 * time.Second, 0},
-		{504, http.Header{"Retry-After": {"soon"}}, nil, Retryable, 0, 0},
+		{200, nil, nil, classSuccess, 0, 0},
+		{200, nil, okBody, classSuccess, 0, 4},
+		{202, nil, []byte{0xff, 0xff}, classSuccess, 0, 0},
+		{400, nil, stBody, classPermanent, 0, 0},
+		{404, nil, nil, classPermanent, 0, 0},
+		{500, nil, nil, classPermanent, 0, 0},
+		{302, nil, nil, classPermanent, 0, 0},
+		{429, http.Header{"Retry-After": {"7"}}, nil, classRetryable, 7 * time.Second, 0},
+		{502, nil, nil, classRetryable, 0, 0},
+		{503, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, nil, classRetryable, 90 * time.Second, 0},
+		{504, http.Header{"Retry-After": {"soon"}}, nil, classRetryable, 0, 0},
 	} {
-		o := ClassifyHTTP(Traces, tc.code, tc.header, tc.body, now)
-		if o.Class != tc.class || o.Delay != tc.delay || o.Rejected != tc.rejected {
+		o := classifyHTTP(Traces, tc.code, tc.header, tc.body, now)
+		if o.Class != tc.want || o.Delay != tc.delay || o.Rejected != tc.rejected {
 			t.Errorf("HTTP %d %v: %+v", tc.code, tc.header, o)
 		}
-		if (o.Err == nil) != (tc.class == Success && tc.rejected == 0 && len(tc.body) < 2) {
+		if (o.Err == nil) != (tc.want == classSuccess && tc.rejected == 0 && len(tc.body) < 2) {
 			t.Errorf("HTTP %d: err %v", tc.code, o.Err)
 		}
 	}
-	if o := ClassifyHTTP(Traces, 400, nil, stBody, now); o.Err == nil || !contains(o.Err.Error(), "bad span") {
+	if o := classifyHTTP(Traces, 400, nil, stBody, now); o.Err == nil || !contains(o.Err.Error(), "bad span") {
 		t.Errorf("google.rpc.Status message not reported: %v", o.Err)
 	}
 }
@@ -94,12 +94,12 @@ func TestParseRetryAfter(t *testing.T) {
 		now.Add(-time.Hour).Format(http.TimeFormat):     0,
 		now.Add(48 * time.Hour).Format(http.TimeFormat): maxRetryAfter,
 	} {
-		if d, ok := ParseRetryAfter(v, now); !ok || d != want {
+		if d, ok := parseRetryAfter(v, now); !ok || d != want {
 			t.Errorf("%q: %v %v, want %v", v, d, ok, want)
 		}
 	}
 	for _, v := range []string{"", "-1", "1.5", "tomorrow"} {
-		if _, ok := ParseRetryAfter(v, now); ok {
+		if _, ok := parseRetryAfter(v, now); ok {
 			t.Errorf("%q accepted", v)
 		}
 	}
@@ -107,10 +107,10 @@ func TestParseRetryAfter(t *testing.T) {
 
 func TestPartialSuccessDecode(t *testing.T) {
 	b, _ := proto.Marshal(&coltrace.ExportTraceServiceResponse{PartialSuccess: &coltrace.ExportTracePartialSuccess{RejectedSpans: -5, ErrorMessage: "x"}})
-	if n, msg, err := PartialSuccess(Traces, b); n != 0 || msg != "x" || err != nil {
+	if n, msg, err := partialSuccess(Traces, b); n != 0 || msg != "x" || err != nil {
 		t.Errorf("negative rejected: %d %q %v", n, msg, err)
 	}
-	if _, _, err := PartialSuccess(9, b); err == nil {
+	if _, _, err := partialSuccess(9, b); err == nil {
 		t.Error("invalid signal accepted")
 	}
 }

@@ -1,4 +1,4 @@
-package fuzz
+package export
 
 import (
 	"errors"
@@ -11,8 +11,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/flowtel/flowtel/export"
 
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )
@@ -30,22 +28,22 @@ func FuzzExportHTTPResponse(f *testing.F) {
 	f.Add(uint8(0), 204, "99999999999999999999", []byte{0x0a, 0x80})
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, sig uint8, code int, retryAfter string, body []byte) {
-		s := export.Signal(sig % export.NumSignals)
-		o := export.ClassifyHTTP(s, code, http.Header{"Retry-After": {retryAfter}, "Content-Type": {"text/plain"}}, body, now)
+		s := Signal(sig % NumSignals)
+		o := classifyHTTP(s, code, http.Header{"Retry-After": {retryAfter}, "Content-Type": {"text/plain"}}, body, now)
 		if o.Rejected < 0 || o.Delay < 0 || o.Delay > 24*time.Hour {
 			t.Fatalf("out of range: %+v", o)
 		}
 		switch {
 		case code >= 200 && code < 300:
-			if o.Class != export.Success {
+			if o.Class != classSuccess {
 				t.Fatalf("HTTP %d judged %s", code, o.Class)
 			}
 		case code == 429 || code == 502 || code == 503 || code == 504:
-			if o.Class != export.Retryable {
+			if o.Class != classRetryable {
 				t.Fatalf("HTTP %d judged %s", code, o.Class)
 			}
 		default:
-			if o.Class != export.Permanent || o.Err == nil {
+			if o.Class != classPermanent || o.Err == nil {
 				t.Fatalf("HTTP %d judged %s (%v)", code, o.Class, o.Err)
 			}
 		}
@@ -63,7 +61,7 @@ func FuzzExportPartialSuccess(f *testing.F) {
 	f.Add(uint8(1), []byte{0x0a, 0x02, 0x08, 0x05})
 	f.Add(uint8(2), []byte{0x0a, 0x02, 0x08})
 	f.Fuzz(func(t *testing.T, sig uint8, body []byte) {
-		n, _, err := export.PartialSuccess(export.Signal(sig%export.NumSignals), body)
+		n, _, err := partialSuccess(Signal(sig%NumSignals), body)
 		if n < 0 {
 			t.Fatalf("negative rejected %d", n)
 		}
@@ -88,24 +86,24 @@ func FuzzExportGRPCStatus(f *testing.F) {
 			return
 		}
 		err := status.ErrorProto(&p)
-		o := export.ClassifyGRPC(export.Traces, err)
+		o := classifyGRPC(Traces, err)
 		if o.Delay < 0 || o.Delay > 24*time.Hour {
 			t.Fatalf("delay %v", o.Delay)
 		}
 		if err == nil {
-			if o.Class != export.Success {
+			if o.Class != classSuccess {
 				t.Fatalf("OK judged %s", o.Class)
 			}
 			return
 		}
 		switch codes.Code(p.Code) {
 		case codes.Canceled, codes.DeadlineExceeded, codes.Aborted, codes.OutOfRange, codes.Unavailable, codes.DataLoss:
-			if o.Class != export.Retryable {
+			if o.Class != classRetryable {
 				t.Fatalf("%s judged %s", codes.Code(p.Code), o.Class)
 			}
 		case codes.ResourceExhausted:
 		default:
-			if o.Class != export.Permanent {
+			if o.Class != classPermanent {
 				t.Fatalf("%s judged %s", codes.Code(p.Code), o.Class)
 			}
 		}
@@ -119,7 +117,7 @@ func FuzzExportRetryAfter(f *testing.F) {
 	}
 	now := time.Now()
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := export.ParseRetryAfter(v, now)
+		d, ok := parseRetryAfter(v, now)
 		if d < 0 || d > 24*time.Hour || (!ok && d != 0) {
 			t.Fatalf("%q: %v %v", v, d, ok)
 		}
@@ -153,14 +151,14 @@ func FuzzExportEnv(f *testing.F) {
 			// A marker inside the value: an error must never show it.
 			value = "k=Q7SECRET" + value
 		}
-		c, err := export.FromLookup(func(k string) (string, bool) {
+		c, err := FromLookup(func(k string) (string, bool) {
 			if k == name {
 				return value, true
 			}
 			return "", false
 		})
 		if err != nil {
-			if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
 				t.Fatalf("error %q does not name %s", err, name)
 			}
 			if secret && strings.Contains(err.Error(), "Q7SECRET") {
