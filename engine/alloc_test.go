@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/flowtel/flowtel/internal/race"
@@ -48,12 +49,13 @@ var attrs8 = [8]Attr{
 
 // TestAllocs gives the exact allocation budget of every hot call.
 func TestAllocs(t *testing.T) {
-	e, err := New(WithLimits(Limits{Attrs: 16, Events: 4}))
+	e, err := New(WithLimits(Limits{Attrs: 16, Events: 4, ValueBytes: 1 << 10}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Shutdown(context.Background())
 	raw := []byte("raw bytes")
+	long := strings.Repeat("x", 2<<10)
 	node := func(run Run) {
 		n := run.StartNode("llm:1", "llm", "LLM")
 		n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
@@ -102,6 +104,14 @@ func TestAllocs(t *testing.T) {
 			}
 			n.End()
 			run.End(0, "")
+		}},
+		{"strings past ValueBytes cut", 0, func() {
+			run := e.StartRun(RunInfo{FlowID: long, AppID: long})
+			n := run.StartNode(long, long, long)
+			n.Input(String(long, long))
+			n.End()
+			run.SetAttributes(String(long, long))
+			run.End(0, long)
 		}},
 		{"stale calls after End", 0, func() {
 			run := e.StartRun(RunInfo{})

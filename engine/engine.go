@@ -148,7 +148,7 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	r.StartUnixNano = now.UnixNano()
 	r.lastActive.Store(r.startMono)
 	if info.Parent.IsValid() {
-		r.TraceID, r.ParentSpanID, r.TraceState = info.Parent.TraceID, info.Parent.SpanID, info.Parent.TraceState
+		r.TraceID, r.ParentSpanID, r.TraceState = info.Parent.TraceID, info.Parent.SpanID, e.value(info.Parent.TraceState)
 	} else {
 		r.TraceID = newTraceID()
 	}
@@ -189,6 +189,7 @@ func (e *Engine) appendAttr(dst []encode.Attr, a encode.Attr, dropped *uint32) [
 		e.stats.attrsDropped.Add(1)
 		return dst
 	}
+	a.Key = e.value(a.Key)
 	a.Value = e.limitValue(a.Value, nil)
 	return append(dst, a)
 }

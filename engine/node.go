@@ -122,8 +122,9 @@ func (h Node) Next(ids ...string) {
 	n.done(h.gen)
 }
 
-// appendAttrs appends attrs to dst within Limits.Attrs. The common case,
-// room for all and no value to cut or copy, is one copy and one scan.
+// appendAttrs appends attrs to dst within Limits.Attrs, keys and values
+// cut to Limits.ValueBytes. The common case, room for all and nothing to
+// cut or copy, is one copy and one scan.
 func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	e := n.e
 	if room := e.cfg.limits.Attrs - n.attrCount(); len(attrs) > room {
@@ -136,6 +137,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	start := len(dst)
 	dst = append(dst, attrs...)
 	for i := start; i < len(dst); i++ {
+		dst[i].Key = e.value(dst[i].Key)
 		dst[i].Value = e.limitValue(dst[i].Value, n)
 	}
 	return dst

@@ -284,7 +284,7 @@ func (h Run) End(code int, message string) {
 }
 
 // StartNode starts a node execution in the run. nodeID is "type:uuid"
-// (e.g. "llm:1"). Past Limits.NodesPerRun, or in a run the engine refused,
+// (e.g. "llm:1"); the three strings are cut to Limits.ValueBytes. Past Limits.NodesPerRun, or in a run the engine refused,
 // it returns a no-op Node and counts the drop.
 func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	if h.refused != nil {
@@ -309,7 +309,7 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
 	n.SpanID = newSpanID()
-	n.NodeID, n.NodeType, n.NodeName = nodeID, nodeType, nodeName
+	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
 	n.StartUnixNano = r.wall(mono)
 	r.touch(mono)
 	n.sw.Store(packState(gen, stateOpen))
