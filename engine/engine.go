@@ -303,9 +303,7 @@ func (e *Engine) release(r *runRecord) {
 		n.sw.Store(packState(gen+1, stateFree))
 	}
 	if count > nodeKeepChunks*nodeChunkSize {
-		for i := nodeKeepChunks; i < len(r.chunks); i++ {
-			r.chunks[i].Store(nil)
-		}
+		r.more.Store(nil)
 	}
 	gen := genOf(r.sw.Load())
 	r.reset()

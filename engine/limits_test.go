@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -49,4 +52,55 @@ func TestValueBytesEveryString(t *testing.T) {
 	if s := e.Stats(); s.ValuesTruncated != uint64(len(strs)) {
 		t.Errorf("ValuesTruncated = %d, want %d", s.ValuesTruncated, len(strs))
 	}
+}
+
+// TestNodesPerRunSettings is the regression test of NodesPerRun =
+// math.MaxInt, which passed New and panicked on the first StartRun, and of
+// NodesPerRun = 1<<20, which made every open run allocate 259 KiB up front.
+func TestNodesPerRunSettings(t *testing.T) {
+	for _, n := range []int{math.MaxInt, math.MaxInt32, maxNodesPerRun + 1, -1} {
+		_, err := New(WithLimits(Limits{NodesPerRun: n}))
+		if !errors.Is(err, ErrInvalidLimit) || !strings.Contains(err.Error(), "NodesPerRun") {
+			t.Errorf("NodesPerRun = %d: %v, want an error naming NodesPerRun", n, err)
+		}
+	}
+	sink := &MemorySink{}
+	e, err := New(WithSink(sink), WithLimits(Limits{NodesPerRun: maxNodesPerRun}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	const runs = 256
+	held := make([]Run, runs)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := range held {
+		held[i] = e.StartRun(RunInfo{})
+		held[i].StartNode("a:1", "a", "a").End()
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / runs; per > 16<<10 {
+		t.Errorf("an open run of one node allocated %d bytes", per)
+	}
+	for _, r := range held {
+		r.End(0, "")
+	}
+	// A run past the inline chunks gets its directory, and gives it back.
+	r := e.StartRun(RunInfo{})
+	for range 1000 {
+		r.StartNode("b:1", "b", "b").End()
+	}
+	r.End(0, "")
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Runs()
+	nodes := 0
+	for _, r := range got {
+		nodes += len(r.Nodes)
+	}
+	if len(got) != runs+1 || nodes != runs+1000 {
+		t.Fatalf("%d runs of %d nodes exported", len(got), nodes)
+	}
+	checkIdentity(t, e.Stats())
 }

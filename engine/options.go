@@ -18,11 +18,27 @@ var (
 	ErrCapacityNotPowerOfTwo = errors.New("ring capacity is not a power of two")
 	ErrInvalidShards         = errors.New("shard count must be between 1 and 1024")
 	ErrInvalidBatch          = errors.New("batch size and flush interval must be positive")
-	ErrInvalidLimit          = errors.New("limit must be positive")
+	ErrInvalidLimit          = errors.New("limit out of range")
 	ErrBlockTimeout          = errors.New("block policy needs a positive timeout")
 	ErrInvalidPolicy         = errors.New("unknown overflow policy")
 	ErrInvalidIdleTimeout    = errors.New("idle timeout must be positive")
 	ErrShutdown              = errors.New("engine is shut down")
+)
+
+// The largest settings New accepts. Each is far past any workload we
+// measured and small enough that nothing derived from it overflows or
+// allocates absurdly: RunsInFlight indexes the arena with 32 bits,
+// NodesPerRun sizes a directory a huge run allocates (8 bytes per 32
+// nodes), a value of ValueBytes could not fit a 4 MiB gRPC request four
+// times over, and the ring's slots are allocated up front.
+const (
+	maxRunsInFlight = 1 << 24
+	maxNodesPerRun  = 1 << 20
+	maxAttrs        = 1 << 16
+	maxEvents       = 1 << 16
+	maxValueBytes   = 16 << 20
+	maxRingCapacity = 1 << 20
+	maxBatchSpans   = 1 << 20
 )
 
 // Policy says what happens when a shard's ring is full.
@@ -120,18 +136,27 @@ func (c *config) validate() error {
 	}
 	l := c.limits
 	for _, v := range []struct {
-		name string
-		n    int
-	}{{"RunsInFlight", l.RunsInFlight}, {"NodesPerRun", l.NodesPerRun}, {"Attrs", l.Attrs}, {"Events", l.Events}, {"ValueBytes", l.ValueBytes}} {
-		if v.n < 1 {
-			return fmt.Errorf("engine: %w: %s = %d", ErrInvalidLimit, v.name, v.n)
+		name   string
+		n, max int
+	}{
+		{"RunsInFlight", l.RunsInFlight, maxRunsInFlight},
+		{"NodesPerRun", l.NodesPerRun, maxNodesPerRun},
+		{"Attrs", l.Attrs, maxAttrs},
+		{"Events", l.Events, maxEvents},
+		{"ValueBytes", l.ValueBytes, maxValueBytes},
+	} {
+		if v.n < 1 || v.n > v.max {
+			return fmt.Errorf("engine: %w: Limits.%s = %d is not between 1 and %d", ErrInvalidLimit, v.name, v.n, v.max)
 		}
+	}
+	if c.capacity > maxRingCapacity {
+		return fmt.Errorf("engine: %w: %d is above %d", ErrCapacityNotPowerOfTwo, c.capacity, maxRingCapacity)
+	}
+	if c.batchSpans > maxBatchSpans {
+		return fmt.Errorf("engine: %w: batch %d is above %d", ErrInvalidBatch, c.batchSpans, maxBatchSpans)
 	}
 	if err := c.metrics.validate(); err != nil {
 		return err
-	}
-	if l.RunsInFlight > 1<<24 {
-		return fmt.Errorf("engine: %w: RunsInFlight = %d is above 16777216", ErrInvalidLimit, l.RunsInFlight)
 	}
 	return nil
 }

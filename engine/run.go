@@ -80,11 +80,15 @@ type runRecord struct {
 	dropNext   *runRecord // in Engine.dropped
 	startMono  int64
 	lastActive atomic.Int64
-	// chunks hold the run's node records by start index. Records stay with
+	// chunks hold the run's node records by start index: the first
+	// nodeKeepChunks inline, the rest in more, allocated by the first run
+	// of this record with that many nodes and dropped when it ends, so that
+	// a high Limits.NodesPerRun costs nothing up front. Records stay with
 	// the run record and are reused by its next runs; a chunk is allocated
 	// the first time a run of this record needs it.
-	chunks    []atomic.Pointer[nodeChunk]
-	nodeCount atomic.Int32 // StartNode calls, including refused ones
+	chunks    [nodeKeepChunks]atomic.Pointer[nodeChunk]
+	more      atomic.Pointer[[]atomic.Pointer[nodeChunk]]
+	nodeCount atomic.Int64 // StartNode calls, including refused ones: never wraps
 
 	srv    [runInline]encode.Attr
 	srvTag [runInline]encode.Attr
@@ -105,7 +109,6 @@ type nodeChunk [nodeChunkSize]atomic.Pointer[nodeRecord]
 
 func newRunRecord(e *Engine, idx int) *runRecord {
 	r := &runRecord{e: e, idx: idx}
-	r.chunks = make([]atomic.Pointer[nodeChunk], (e.cfg.limits.NodesPerRun+nodeChunkSize-1)/nodeChunkSize)
 	r.Srv, r.SrvTag, r.Attrs, r.Events = r.srv[:0], r.srvTag[:0], r.attrs[:0], r.events[:0]
 	return r
 }
@@ -329,7 +332,7 @@ func (r *runRecord) touch(mono int64) {
 // nodeSlot returns the record for node index i, allocating it (and its
 // chunk) the first time this run record needs it.
 func (r *runRecord) nodeSlot(i int) *nodeRecord {
-	cp := &r.chunks[i/nodeChunkSize]
+	cp := r.chunk(i/nodeChunkSize, true)
 	c := cp.Load()
 	if c == nil {
 		c = new(nodeChunk)
@@ -346,6 +349,28 @@ func (r *runRecord) nodeSlot(i int) *nodeRecord {
 	return n
 }
 
+// chunk returns the pointer to chunk k, or nil when k is past the inline
+// chunks and the directory of the others does not exist yet; alloc makes
+// it (sized for Limits.NodesPerRun) when it is missing.
+func (r *runRecord) chunk(k int, alloc bool) *atomic.Pointer[nodeChunk] {
+	if k < nodeKeepChunks {
+		return &r.chunks[k]
+	}
+	m := r.more.Load()
+	if m == nil {
+		if !alloc {
+			return nil
+		}
+		d := make([]atomic.Pointer[nodeChunk], (r.e.cfg.limits.NodesPerRun+nodeChunkSize-1)/nodeChunkSize-nodeKeepChunks)
+		if !r.more.CompareAndSwap(nil, &d) {
+			m = r.more.Load()
+		} else {
+			m = &d
+		}
+	}
+	return &(*m)[k-nodeKeepChunks]
+}
+
 // startedNodes returns how many node records the run holds.
 func (r *runRecord) startedNodes() int {
 	return min(int(r.nodeCount.Load()), r.e.cfg.limits.NodesPerRun)
@@ -355,7 +380,9 @@ func (r *runRecord) startedNodes() int {
 // that claimed index i to finish writing it.
 func (r *runRecord) node(i int) *nodeRecord {
 	for {
-		if c := r.chunks[i/nodeChunkSize].Load(); c != nil {
+		if cp := r.chunk(i/nodeChunkSize, false); cp == nil {
+			// The StartNode that claimed i is allocating the directory.
+		} else if c := cp.Load(); c != nil {
 			if n := c[i%nodeChunkSize].Load(); n != nil && stateOf(n.sw.Load()) != stateFree {
 				return n
 			}
