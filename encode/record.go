@@ -2,6 +2,7 @@ package encode
 
 import (
 	"math"
+	"strings"
 	"unsafe"
 )
 
@@ -152,11 +153,16 @@ type Node struct {
 	NodeID        string // "type:uuid", e.g. "llm:1"
 	NodeType      string
 	NodeName      string
-	Next          []string // node ids that follow (next_log_ids)
+	Next          []string // node ids that follow (next_node_ids; next_log_ids resolves them)
 	StartUnixNano int64
 	EndUnixNano   int64
 	// FirstFrameUnixNano is the time of the first streamed output, 0 if none.
 	FirstFrameUnixNano int64
+	// FirstTokenCostNano is the cost of the first LLM token its owner
+	// measured (the original's node_first_cost_time), valid when
+	// HasFirstTokenCost is set.
+	FirstTokenCostNano int64
+	HasFirstTokenCost  bool
 	LLMOutput          string
 	Input              []Attr
 	Output             []Attr
@@ -176,6 +182,17 @@ type Node struct {
 
 // Running reports the original's running_status: true unless the node failed.
 func (n *Node) Running() bool { return n.Status != StatusError }
+
+// FirstFrameMillis returns the node's first_frame_duration: the first
+// frame's epoch milliseconds minus the start's (the original subtracts its
+// two millisecond clock readings), or -1 when there is none. The span and
+// the run trace log both write this number.
+func (n *Node) FirstFrameMillis() int64 {
+	if n.FirstFrameUnixNano == 0 {
+		return -1
+	}
+	return runlogMillis(n.FirstFrameUnixNano) - runlogMillis(n.StartUnixNano)
+}
 
 // Run is one finished workflow run: the root span and the run trace log.
 type Run struct {
@@ -210,8 +227,15 @@ type Run struct {
 	// Usage is the sum of the nodes' usage, computed once when the run ends.
 	Usage Usage
 
+	// FirstFrameUnixNano is the run's first frame set by its owner (the
+	// original's add_first_frame_duration), 0 if none: see
+	// FirstFrameMillis.
+	FirstFrameUnixNano int64
+
 	Events []Event
-	Nodes  []*Node // in start order
+	// Nodes are in the order they ended, as the original's trace; nodes
+	// closed by the run's end come last.
+	Nodes []*Node
 
 	Status        StatusCode
 	StatusMessage string
@@ -223,15 +247,30 @@ type Run struct {
 	DroppedNodes  uint32
 }
 
-// FirstFrameUnixNano returns the start of the first node whose type is
-// "message" or "node-end" (the original's run first frame), or 0.
-func (r *Run) FirstFrameUnixNano() int64 {
+// FirstFrameMillis returns the run's first_frame_duration in milliseconds
+// and true, or false when it has none. A first frame set by the run's owner
+// wins; otherwise it is the original's rule: the first node in r.Nodes
+// (finish order) whose node id prefix, the part before the first ':', is
+// "message" or "node-end", its start minus the run's start.
+func (r *Run) FirstFrameMillis() (int64, bool) {
+	start := runlogMillis(r.StartUnixNano)
+	if r.FirstFrameUnixNano != 0 {
+		return runlogMillis(r.FirstFrameUnixNano) - start, true
+	}
 	for _, n := range r.Nodes {
-		if n.NodeType == "message" || n.NodeType == "node-end" {
-			return n.StartUnixNano
+		if IsStreamNode(n.NodeID) {
+			return runlogMillis(n.StartUnixNano) - start, true
 		}
 	}
-	return 0
+	return 0, false
+}
+
+// IsStreamNode reports whether the node id names a node whose start is the
+// run's first frame: its prefix before the first ':' (the whole id when
+// there is none) is "message" or "node-end".
+func IsStreamNode(nodeID string) bool {
+	typ, _, _ := strings.Cut(nodeID, ":")
+	return typ == "message" || typ == "node-end"
 }
 
 // Resource identifies the process that produced the records.

@@ -1,22 +1,26 @@
 package encode
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
 // AppendRunLog appends the run trace log JSON of r to dst and returns the
-// extended slice. Every value is written whole: it is
-// AppendRunLogWith(dst, r, nil). It does not allocate beyond growing dst.
+// extended slice, in the original's shape with every value written whole:
+// it is AppendRunLogOptions(dst, r, nil). It does not allocate beyond
+// growing dst.
 //
 // The run trace log is the original's per-run JSON document ("WorkflowLog"
 // with its "NodeLog" entries). Its fields, their order and their units are
-// those of SPEC.md, so that consumers of the original's Kafka topic read
-// flowtel's output unchanged:
+// the original's (docs/original.md), so that consumers of the original's
+// Kafka topic read flowtel's output unchanged:
 //
 //	{"service_id":…,"flow_id":…,"sid":…,"app_id":…,"uid":…,"bot_id":…,
 //	 "chat_id":…,"sub":…,"caller":…,"log_caller":…,"question":…,"answer":…,
@@ -25,16 +29,34 @@ import (
 //	 "usage":{"question_tokens":n,"prompt_tokens":n,"completion_tokens":n,
 //	 "total_tokens":n},"version":"v2.0.0","trace":[node records…]}
 //
-// A node record is
+// The run's first_frame_duration is Run.FirstFrameMillis, written -1.0
+// when there is none, as the original's float default. The trace holds the
+// nodes in r.Nodes' order, which the engine makes the order nodes finished
+// in (the original appends a node's record when it ends). A node record is
 //
 //	{"id":32 hex,"sid":…,"node_id":…,"node_type":…,"node_name":…,
 //	 "func_id":…,"func_type":…,"func_name":…,"next_log_ids":[…],
 //	 "start_time":ms,"end_time":ms,"duration":ms,"first_frame_duration":ms,
 //	 "node_first_cost_time":seconds,"llm_output":…,"running_status":bool,
 //	 "data":{"input":{…},"output":{…},"config":{…},"usage":{…}},
-//	 "logs":[{"level":"INFO"|"ERROR","message":…,"time":ms}…]}
+//	 "logs":["{\"level\": \"INFO\", \"message\": …, \"time\": \"2006-01-02 15:04:05\"}"…]}
 //
-// Departures from the original, each deliberate:
+// next_log_ids holds the ids of the executions that follow the node: for
+// each node id of Node.Next, the id of the execution of that node in the
+// run that started first at or after the node's start (the node itself
+// excluded). A node id with no such execution is left out: the log holds
+// only ids a consumer can join on (the span keeps the node ids, as
+// next_node_ids). node_first_cost_time is Node.FirstTokenCostNano in
+// seconds rounded to two decimals and written as Python writes a float
+// (1.25, 1.2, 0.0), or -1 when it was not set. Each logs entry is, as the
+// original's, a string holding the JSON text of {"level", "message",
+// "time"}, with Python's separators and the time in the zone of
+// RunLogOptions.Location (default the host's local zone), to the second;
+// RunLogOptions.StructuredLogs writes objects with epoch milliseconds
+// instead. The message of an exception event is the error's text.
+//
+// Departures from the original, each deliberate (docs/original.md lists
+// them all with their reasons):
 //   - Times are whole epoch milliseconds (floor of the nanoseconds) and every
 //     duration is the difference of the two millisecond times it spans, so
 //     end_time - start_time == duration holds exactly in the JSON.
@@ -47,28 +69,58 @@ import (
 //     (closed by its run's end) has no status object in the original's
 //     schema, so it ends its own object with "status_message":… and
 //     "incomplete":true. Complete records never carry these fields.
-//   - An exception event is a log entry of level ERROR whose message is
-//     "Type: message" (either part alone when the other is empty).
-//   - Strings are escaped per RFC 8259; each maximal run of invalid UTF-8
-//     bytes becomes one U+FFFD (the rule of strings.ToValidUTF8, as in the
-//     OTLP encoders), and U+2028 and U+2029 are escaped so the JSON is also
+//   - The JSON is compact (no spaces after ':' and ','), and strings are
+//     escaped per RFC 8259; each maximal run of invalid UTF-8 bytes becomes
+//     one U+FFFD (the rule of strings.ToValidUTF8, as in the OTLP
+//     encoders), and U+2028 and U+2029 are escaped so the JSON is also
 //     valid JavaScript. HTML characters are not escaped: the log is not
 //     embedded in HTML, and escaping them costs bytes and time.
-//   - Floats are written as encoding/json writes them; NaN and ±Inf, which
-//     JSON cannot represent, become null. Bytes become base64 strings
-//     (standard alphabet, padded, as encoding/json). An empty Value is null.
+//   - Float values are written as encoding/json writes them (2 where
+//     Python writes 2.0); NaN and ±Inf, which JSON cannot represent,
+//     become null. Bytes become base64 strings (standard alphabet, padded,
+//     as encoding/json). An empty Value is null.
 func AppendRunLog(dst []byte, r *Run) []byte {
-	return AppendRunLogWith(dst, r, nil)
+	return AppendRunLogOptions(dst, r, nil)
 }
 
 // AppendRunLogWith is AppendRunLog with large string values handed to o:
-// a string value of o's threshold bytes or more (question, answer,
-// llm_output, string values of input, output and config, and log messages)
-// is queued for o's store and replaced by OffloadedPrefix followed by its
-// link, or, when o cannot take it, truncated and marked (see Offloader).
-// A nil o writes every value whole. AppendRunLogWith never blocks; it
-// allocates only for the values it offloads.
+// it is AppendRunLogOptions(dst, r, &RunLogOptions{Offloader: o}).
 func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
+	if o == nil {
+		return AppendRunLogOptions(dst, r, nil)
+	}
+	opts := RunLogOptions{Offloader: o}
+	return AppendRunLogOptions(dst, r, &opts)
+}
+
+// RunLogOptions says how AppendRunLogOptions writes a run trace log. The
+// zero RunLogOptions writes the original's shape with every value whole.
+type RunLogOptions struct {
+	// Offloader, when not nil, takes the large string values: a string
+	// value of its threshold bytes or more (question, answer, llm_output,
+	// string values of input, output and config, and log messages) is
+	// queued for its store and replaced by OffloadedPrefix followed by its
+	// link, or, when it cannot take it, truncated and marked (see
+	// Offloader).
+	Offloader *Offloader
+	// StructuredLogs writes each logs entry as a JSON object
+	// {"level":…,"message":…,"time":epoch ms} instead of the original's
+	// JSON string of that object with a local time text. Consumers of the
+	// original parse the strings: set it only for new consumers.
+	StructuredLogs bool
+	// Location is the zone of the logs' time text; nil is time.Local, the
+	// host's zone, as the original's time.localtime.
+	Location *time.Location
+}
+
+// AppendRunLogOptions appends the run trace log JSON of r to dst as opts
+// says (nil opts: the zero RunLogOptions) and returns the extended slice.
+// It never blocks; it allocates only for the values it offloads.
+func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
+	var o *Offloader
+	if opts != nil {
+		o = opts.Offloader
+	}
 	var runID [16]byte
 	copy(runID[:8], r.TraceID[:8])
 	copy(runID[8:], r.SpanID[:])
@@ -119,10 +171,10 @@ func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
 	dst = append(dst, `,"duration":`...)
 	dst = runlogAppendInt(dst, end-start)
 	dst = append(dst, `,"first_frame_duration":`...)
-	if ff := r.FirstFrameUnixNano(); ff != 0 {
-		dst = runlogAppendInt(dst, runlogMillis(ff)-start)
+	if ff, ok := r.FirstFrameMillis(); ok {
+		dst = runlogAppendInt(dst, ff)
 	} else {
-		dst = append(dst, "-1"...)
+		dst = append(dst, "-1.0"...)
 	}
 
 	// srv and srv_tag are identity maps set by the service, not payload:
@@ -152,17 +204,22 @@ func AppendRunLogWith(dst []byte, r *Run, o *Offloader) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = runlogAppendNode(dst, r, n, o)
+		dst = runlogAppendNode(dst, r, n, opts)
 	}
 	return append(dst, "]}"...)
 }
 
 // runlogAppendNode appends the node record of n, a node of r.
-func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
+func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions) []byte {
 	var id [16]byte
 	copy(id[:8], r.TraceID[:8])
 	copy(id[8:], n.SpanID[:])
-	f := runlogField{o: o, sid: r.SID, id: id}
+	f := runlogField{sid: r.SID, id: id}
+	structured := false
+	var loc *time.Location
+	if opts != nil {
+		f.o, structured, loc = opts.Offloader, opts.StructuredLogs, opts.Location
+	}
 
 	dst = append(dst, `{"id":"`...)
 	dst = runlogAppendHex(dst, id[:])
@@ -189,11 +246,20 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 	dst = append(dst, `","func_name":"`...)
 	dst = append(dst, dst[nameFrom:nameTo]...)
 	dst = append(dst, `","next_log_ids":[`...)
-	for i, next := range n.Next {
-		if i > 0 {
+	first := true
+	for _, next := range n.Next {
+		m := runlogFollowing(r, n, next)
+		if m == nil {
+			continue
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
-		dst = jsonAppendString(dst, next)
+		first = false
+		dst = append(dst, '"')
+		dst = runlogAppendHex(dst, r.TraceID[:8])
+		dst = runlogAppendHex(dst, m.SpanID[:])
+		dst = append(dst, '"')
 	}
 
 	start, end := runlogMillis(n.StartUnixNano), runlogMillis(n.EndUnixNano)
@@ -204,12 +270,12 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 	dst = append(dst, `,"duration":`...)
 	dst = runlogAppendInt(dst, end-start)
 	dst = append(dst, `,"first_frame_duration":`...)
-	if n.FirstFrameUnixNano != 0 {
-		dst = runlogAppendInt(dst, runlogMillis(n.FirstFrameUnixNano)-start)
-		dst = append(dst, `,"node_first_cost_time":`...)
-		dst = runlogAppendCentis(dst, n.FirstFrameUnixNano-n.StartUnixNano)
+	dst = runlogAppendInt(dst, n.FirstFrameMillis())
+	dst = append(dst, `,"node_first_cost_time":`...)
+	if n.HasFirstTokenCost {
+		dst = runlogAppendCentis(dst, n.FirstTokenCostNano)
 	} else {
-		dst = append(dst, `-1,"node_first_cost_time":-1`...)
+		dst = append(dst, "-1"...)
 	}
 	dst = append(dst, `,"llm_output":`...)
 	f.section = "llm_output"
@@ -237,24 +303,11 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 			dst = append(dst, ',')
 		}
 		f.index = i
-		switch e.Kind {
-		case EventInfo:
-			dst = append(dst, `{"level":"INFO","message":`...)
-			dst = f.appendString(dst, e.Message, "", "")
-		case EventError:
-			dst = append(dst, `{"level":"ERROR","message":`...)
-			dst = f.appendString(dst, e.Message, "", "")
-		default:
-			dst = append(dst, `{"level":"ERROR","message":`...)
-			if e.Type != "" && e.Message != "" {
-				dst = f.appendString(dst, e.Type, ": ", e.Message)
-			} else {
-				dst = f.appendString(dst, e.Type, "", e.Message)
-			}
+		if structured {
+			dst = f.appendStructuredEntry(dst, e)
+		} else {
+			dst = f.appendEntry(dst, e, loc)
 		}
-		dst = append(dst, `,"time":`...)
-		dst = runlogAppendInt(dst, runlogMillis(e.TimeUnixNano))
-		dst = append(dst, '}')
 	}
 	if n.Incomplete {
 		dst = append(dst, `],"status_message":"`...)
@@ -262,6 +315,102 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, o *Offloader) []byte {
 		return append(dst, `","incomplete":true}`...)
 	}
 	return append(dst, ']', '}')
+}
+
+// runlogFollowing returns the execution of nodeID that follows n in r: of
+// r's nodes with that node id, other than n, the one that started first
+// at or after n's start; nil when there is none. A loop that runs a node
+// again (an iteration) so links each execution to the next one.
+func runlogFollowing(r *Run, n *Node, nodeID string) *Node {
+	var best *Node
+	for _, m := range r.Nodes {
+		if m == n || m.StartUnixNano < n.StartUnixNano || m.NodeID != nodeID {
+			continue
+		}
+		if best == nil || m.StartUnixNano < best.StartUnixNano {
+			best = m
+		}
+	}
+	return best
+}
+
+// appendEntry appends the logs entry of e in the original's shape: a JSON
+// string holding the JSON text {"level": …, "message": …, "time": …} as
+// Python's json.dumps writes it (", " and ": " separators), the time in
+// loc (nil: time.Local) to the second. The message, offloaded when large,
+// is escaped once as JSON text and then once more as part of the string.
+func (f *runlogField) appendEntry(dst []byte, e *Event, loc *time.Location) []byte {
+	if e.Kind == EventInfo {
+		dst = append(dst, `"{\"level\": \"INFO\", \"message\": `...)
+	} else {
+		dst = append(dst, `"{\"level\": \"ERROR\", \"message\": `...)
+	}
+	mark := len(dst)
+	dst = f.appendString(dst, e.Message, "", "")
+	dst = runlogReescape(dst, mark)
+	dst = append(dst, `, \"time\": \"`...)
+	dst = runlogAppendLocalTime(dst, e.TimeUnixNano, loc)
+	return append(dst, `\"}"`...)
+}
+
+// appendStructuredEntry appends the logs entry of e as a JSON object with
+// the time in epoch milliseconds (RunLogOptions.StructuredLogs).
+func (f *runlogField) appendStructuredEntry(dst []byte, e *Event) []byte {
+	if e.Kind == EventInfo {
+		dst = append(dst, `{"level":"INFO","message":`...)
+	} else {
+		dst = append(dst, `{"level":"ERROR","message":`...)
+	}
+	dst = f.appendString(dst, e.Message, "", "")
+	dst = append(dst, `,"time":`...)
+	dst = runlogAppendInt(dst, runlogMillis(e.TimeUnixNano))
+	return append(dst, '}')
+}
+
+// runlogReescape escapes dst[from:], the text of a JSON string (quotes
+// included) escaped once, again as the body of a JSON string, in place:
+// each '\\' and '"' gains a backslash before it. The text holds no other
+// byte that needs care: the first escape wrote those as sequences.
+func runlogReescape(dst []byte, from int) []byte {
+	text := dst[from:]
+	extra := bytes.Count(text, []byte{'\\'}) + bytes.Count(text, []byte{'"'})
+	n := len(dst)
+	dst = slices.Grow(dst, extra)[:n+extra]
+	j := n + extra
+	for i := n - 1; i >= from && j > i; i-- {
+		c := dst[i]
+		j--
+		dst[j] = c
+		if c == '\\' || c == '"' {
+			j--
+			dst[j] = '\\'
+		}
+	}
+	return dst
+}
+
+// runlogAppendLocalTime appends the wall time ns in loc (nil: time.Local)
+// as the original's time.strftime("%Y-%m-%d %H:%M:%S"): to the second,
+// rounded down.
+func runlogAppendLocalTime(dst []byte, ns int64, loc *time.Location) []byte {
+	if loc == nil {
+		loc = time.Local
+	}
+	t := time.Unix(0, ns).In(loc)
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	if y >= 0 && y < 10000 {
+		dst = append(dst, byte('0'+y/1000), byte('0'+y/100%10))
+		dst = append(dst, runlogDigits[2*(y%100)], runlogDigits[2*(y%100)+1])
+	} else {
+		dst = strconv.AppendInt(dst, int64(y), 10)
+	}
+	return append(dst, '-',
+		runlogDigits[2*int(mo)], runlogDigits[2*int(mo)+1], '-',
+		runlogDigits[2*d], runlogDigits[2*d+1], ' ',
+		runlogDigits[2*h], runlogDigits[2*h+1], ':',
+		runlogDigits[2*mi], runlogDigits[2*mi+1], ':',
+		runlogDigits[2*s], runlogDigits[2*s+1])
 }
 
 // runlogField names the place of a string value in the run trace log and
@@ -388,17 +537,24 @@ func runlogMillis(ns int64) int64 {
 	return ms
 }
 
-// runlogAppendCentis appends ns as seconds with exactly two decimals,
-// rounded half away from zero: the original's round(seconds, 2).
+// runlogAppendCentis appends ns as seconds rounded half away from zero to
+// two decimals, the original's round(seconds, 2), written as Python writes
+// that float: the shortest decimal with at least one digit after the
+// point (1.25, 1.2, 0.0).
 func runlogAppendCentis(dst []byte, ns int64) []byte {
 	u := uint64(ns)
 	if ns < 0 {
-		dst = append(dst, '-')
 		u = -u
 	}
 	c := (u + 5e6) / 1e7
+	if ns < 0 && c != 0 {
+		dst = append(dst, '-')
+	}
 	dst = strconv.AppendUint(dst, c/100, 10)
-	return append(dst, '.', byte('0'+c%100/10), byte('0'+c%10))
+	if c%10 != 0 {
+		return append(dst, '.', byte('0'+c%100/10), byte('0'+c%10))
+	}
+	return append(dst, '.', byte('0'+c%100/10))
 }
 
 const runlogHexDigits = "0123456789abcdef"

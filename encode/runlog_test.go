@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -47,11 +48,12 @@ func runlogGoldenRun() *Run {
 		Next:          []string{"message:2"},
 		StartUnixNano: t0 + 1_000_000, EndUnixNano: t0 + 2_500_000_000,
 		FirstFrameUnixNano: t0 + 1_000_000 + 1_234_999_999,
-		LLMOutput:          "hi \"there\"\n",
-		Input:              []Attr{{"q", StringValue("hello")}, {"n", Int64Value(-3)}},
-		Output:             []Attr{{"f", Float64Value(0.5)}, {"nan", Float64Value(math.NaN())}, {"ok", BoolValue(true)}},
-		Config:             []Attr{{"b", BytesValue([]byte{0xff, 0, 1})}, {"e", Value{}}},
-		Usage:              Usage{1, 2, 3, 6}, HasUsage: true,
+		FirstTokenCostNano: 1_234_999_999, HasFirstTokenCost: true,
+		LLMOutput: "hi \"there\"\n",
+		Input:     []Attr{{"q", StringValue("hello")}, {"n", Int64Value(-3)}},
+		Output:    []Attr{{"f", Float64Value(0.5)}, {"nan", Float64Value(math.NaN())}, {"ok", BoolValue(true)}},
+		Config:    []Attr{{"b", BytesValue([]byte{0xff, 0, 1})}, {"e", Value{}}},
+		Usage:     Usage{1, 2, 3, 6}, HasUsage: true,
 		Events: []Event{
 			{TimeUnixNano: t0 + 2_000_000, Kind: EventInfo, Message: "step"},
 			{TimeUnixNano: t0 + 3_000_000, Kind: EventException, Type: "ValueError", Message: "bad"},
@@ -78,8 +80,12 @@ func runlogGoldenRun() *Run {
 	}
 }
 
+// runlogUTC writes the logs' time text in UTC, so that tests do not
+// depend on the host's zone.
+var runlogUTC = &RunLogOptions{Location: time.UTC}
+
 func TestRunLogGolden(t *testing.T) {
-	got := string(AppendRunLog(nil, runlogGoldenRun()))
+	got := string(AppendRunLogOptions(nil, runlogGoldenRun(), runlogUTC))
 	want := `{"service_id":"flow1","flow_id":"flow1","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
 		`"app_id":"app","uid":"u","bot_id":"bot","chat_id":"c","sub":"spf","caller":"x","log_caller":"y",` +
 		`"question":"q\u2028","answer":"a` + "\uFFFD" + `b",` +
@@ -89,12 +95,12 @@ func TestRunLogGolden(t *testing.T) {
 		`"version":"v2.0.0","trace":[` +
 		`{"id":"aabbccddeeff00110102030405060708","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
 		`"node_id":"llm:1","node_type":"llm","node_name":"LLM","func_id":"llm:1","func_type":"llm","func_name":"LLM",` +
-		`"next_log_ids":["message:2"],"start_time":1700000000001,"end_time":1700000002500,"duration":2499,` +
+		`"next_log_ids":["aabbccddeeff00110909090909090909"],"start_time":1700000000001,"end_time":1700000002500,"duration":2499,` +
 		`"first_frame_duration":1234,"node_first_cost_time":1.23,"llm_output":"hi \"there\"\n","running_status":false,` +
 		`"data":{"input":{"q":"hello","n":-3},"output":{"f":0.5,"nan":null,"ok":true},"config":{"b":"/wAB","e":null},` +
 		`"usage":{"question_tokens":1,"prompt_tokens":2,"completion_tokens":3,"total_tokens":6}},` +
-		`"logs":[{"level":"INFO","message":"step","time":1700000000002},` +
-		`{"level":"ERROR","message":"ValueError: bad","time":1700000000003}]},` +
+		`"logs":["{\"level\": \"INFO\", \"message\": \"step\", \"time\": \"2023-11-14 22:13:20\"}",` +
+		`"{\"level\": \"ERROR\", \"message\": \"bad\", \"time\": \"2023-11-14 22:13:20\"}"]},` +
 		`{"id":"aabbccddeeff00110909090909090909","sid":"spf00390001@hf17e12ef9c00a4bb202",` +
 		`"node_id":"message:2","node_type":"message","node_name":"","func_id":"message:2","func_type":"message","func_name":"",` +
 		`"next_log_ids":[],"start_time":1700000003000,"end_time":1700000003000,"duration":0,` +
@@ -104,6 +110,92 @@ func TestRunLogGolden(t *testing.T) {
 		`"logs":[],"status_message":"node not ended","incomplete":true}]}`
 	if got != want {
 		t.Fatalf("run log differs\n got: %s\nwant: %s", got, want)
+	}
+}
+
+func TestRunLogStructuredLogs(t *testing.T) {
+	got := string(AppendRunLogOptions(nil, runlogGoldenRun(), &RunLogOptions{StructuredLogs: true}))
+	want := `"logs":[{"level":"INFO","message":"step","time":1700000000002},` +
+		`{"level":"ERROR","message":"bad","time":1700000000003}]}`
+	if !strings.Contains(got, want) {
+		t.Fatalf("structured logs: %s\nwant it to contain %s", got, want)
+	}
+}
+
+// TestRunLogLogEntry checks that each logs entry is a JSON string that
+// decodes to the original's JSON text of {"level","message","time"}.
+func TestRunLogLogEntry(t *testing.T) {
+	loc := time.FixedZone("CST", 8*3600)
+	for _, msg := range []string{"", "plain", `q"uote\back`, "new\nline\t\x01", "世界\u2028", "a\xffb", "</script>"} {
+		r := &Run{Nodes: []*Node{{Events: []Event{{TimeUnixNano: 1_759_039_385_999_000_000, Kind: EventError, Message: msg}}}}}
+		var m struct {
+			Trace []struct{ Logs []string }
+		}
+		if err := json.Unmarshal(AppendRunLogOptions(nil, r, &RunLogOptions{Location: loc}), &m); err != nil {
+			t.Fatal(err)
+		}
+		text := m.Trace[0].Logs[0]
+		wantPrefix := `{"level": "ERROR", "message": `
+		wantSuffix := `, "time": "2025-09-28 14:03:05"}`
+		if !strings.HasPrefix(text, wantPrefix) || !strings.HasSuffix(text, wantSuffix) {
+			t.Fatalf("entry of %q = %s", msg, text)
+		}
+		var entry map[string]string
+		if err := json.Unmarshal([]byte(text), &entry); err != nil {
+			t.Fatalf("entry of %q is not JSON: %s: %v", msg, text, err)
+		}
+		if entry["message"] != runlogRefString(msg) || entry["level"] != "ERROR" {
+			t.Errorf("entry of %q decodes to %q", msg, entry)
+		}
+	}
+}
+
+func TestRunLogFirstFrame(t *testing.T) {
+	const t0 = int64(1_700_000_000_000_000_000)
+	node := func(id string, start int64) *Node {
+		return &Node{NodeID: id, NodeType: "基础节点", StartUnixNano: t0 + start, EndUnixNano: t0 + start}
+	}
+	for _, tc := range []struct {
+		name string
+		r    *Run
+		want string
+	}{
+		{"none", &Run{StartUnixNano: t0, Nodes: []*Node{node("llm:1", 5e6)}}, `"first_frame_duration":-1.0,`},
+		{"message prefix, finish order", &Run{StartUnixNano: t0,
+			Nodes: []*Node{node("llm:1", 1e6), node("node-end:x", 9e6), node("message:2", 7e6)}}, `"first_frame_duration":9,`},
+		{"set by the owner", &Run{StartUnixNano: t0, FirstFrameUnixNano: t0 + 3e6,
+			Nodes: []*Node{node("message:2", 7e6)}}, `"first_frame_duration":3,`},
+		{"id without colon", &Run{StartUnixNano: t0, Nodes: []*Node{node("message", 4e6)}}, `"first_frame_duration":4,`},
+	} {
+		if got := string(AppendRunLog(nil, tc.r)); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %s\nwant it to contain %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestRunLogNextLogIDs(t *testing.T) {
+	const t0 = int64(1_700_000_000_000_000_000)
+	// A loop: a:1 -> b:1 -> a:1 -> b:1, and an id that never ran.
+	a1 := &Node{SpanID: SpanID{1}, NodeID: "a:1", StartUnixNano: t0 + 1, Next: []string{"b:1", "never:1"}}
+	b1 := &Node{SpanID: SpanID{2}, NodeID: "b:1", StartUnixNano: t0 + 2, Next: []string{"a:1"}}
+	a2 := &Node{SpanID: SpanID{3}, NodeID: "a:1", StartUnixNano: t0 + 3, Next: []string{"b:1"}}
+	b2 := &Node{SpanID: SpanID{4}, NodeID: "b:1", StartUnixNano: t0 + 4}
+	r := &Run{TraceID: TraceID{0xab}, Nodes: []*Node{b2, a1, b1, a2}}
+	var m struct {
+		Trace []struct {
+			ID         string   `json:"id"`
+			NextLogIDs []string `json:"next_log_ids"`
+		}
+	}
+	if err := json.Unmarshal(AppendRunLog(nil, r), &m); err != nil {
+		t.Fatal(err)
+	}
+	id := func(n *Node) string { return fmt.Sprintf("%x%x", r.TraceID[:8], n.SpanID[:]) }
+	want := [][]string{{}, {id(b1)}, {id(a2)}, {id(b2)}}
+	for i, tr := range m.Trace {
+		if fmt.Sprint(tr.NextLogIDs) != fmt.Sprint(want[i]) {
+			t.Errorf("node %d next_log_ids %v, want %v", i, tr.NextLogIDs, want[i])
+		}
 	}
 }
 
@@ -155,8 +247,9 @@ func TestRunLogTimes(t *testing.T) {
 		ns   int64
 		want string
 	}{
-		{0, "0.00"}, {4_999_999, "0.00"}, {5_000_000, "0.01"}, {1_234_999_999, "1.23"},
-		{1_235_000_000, "1.24"}, {100 * 1e9, "100.00"}, {-5_000_000, "-0.01"}, {-1_000_000_000, "-1.00"},
+		{0, "0.0"}, {4_999_999, "0.0"}, {5_000_000, "0.01"}, {1_234_999_999, "1.23"}, {1_200_000_000, "1.2"},
+		{1_235_000_000, "1.24"}, {100 * 1e9, "100.0"}, {-5_000_000, "-0.01"}, {-1_000_000_000, "-1.0"},
+		{-4_000_000, "0.0"},
 	} {
 		if got := string(runlogAppendCentis(nil, tc.ns)); got != tc.want {
 			t.Errorf("runlogAppendCentis(%d) = %s, want %s", tc.ns, got, tc.want)
@@ -482,8 +575,34 @@ func runlogRefUsage(u Usage) runlogObj {
 
 func runlogRefMillis(ns int64) int64 { return int64(math.Floor(float64(ns) / 1e6)) }
 
-// runlogReference builds the run log of r with encoding/json, from SPEC.md
-// rather than from the encoder's code.
+// runlogRefPyFloat is Python's text of round(seconds, 2) for ns.
+func runlogRefPyFloat(ns int64) json.RawMessage {
+	c := math.Round(float64(ns) / 1e7)
+	s := strconv.FormatFloat(c/100, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	if s == "-0.0" {
+		s = "0.0"
+	}
+	return json.RawMessage(s)
+}
+
+// runlogRefEntry is the original's logs entry: the JSON text Python's
+// json.dumps writes for {"level","message","time"}, time in UTC.
+func runlogRefEntry(level, msg string, ns int64) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(runlogRefString(msg)); err != nil {
+		panic(err)
+	}
+	tm := time.Unix(0, ns).UTC().Format("2006-01-02 15:04:05")
+	return `{"level": "` + level + `", "message": ` + strings.TrimSuffix(b.String(), "\n") + `, "time": "` + tm + `"}`
+}
+
+// runlogReference builds the run log of r with encoding/json, from the
+// original's rules (docs/original.md) rather than from the encoder's code.
 func runlogReference(r *Run) runlogObj {
 	serviceID := r.ServiceID
 	if serviceID == "" {
@@ -493,13 +612,15 @@ func runlogReference(r *Run) runlogObj {
 		}
 	}
 	start, end := runlogRefMillis(r.StartUnixNano), runlogRefMillis(r.EndUnixNano)
-	ffd := int64(-1)
-	for _, n := range r.Nodes {
-		if n.NodeType == "message" || n.NodeType == "node-end" {
-			if n.StartUnixNano != 0 {
+	var ffd any = json.RawMessage("-1.0")
+	if r.FirstFrameUnixNano != 0 {
+		ffd = runlogRefMillis(r.FirstFrameUnixNano) - start
+	} else {
+		for _, n := range r.Nodes {
+			if typ := strings.Split(n.NodeID, ":")[0]; typ == "message" || typ == "node-end" {
 				ffd = runlogRefMillis(n.StartUnixNano) - start
+				break
 			}
-			break
 		}
 	}
 	status := runlogObj{{"code", r.Code}, {"message", runlogRefString(r.Message)}}
@@ -514,32 +635,33 @@ func runlogReference(r *Run) runlogObj {
 		id := fmt.Sprintf("%x%x", r.TraceID[:8], n.SpanID[:])
 		next := []string{}
 		for _, x := range n.Next {
-			next = append(next, runlogRefString(x))
+			var follow *Node
+			for _, m := range r.Nodes {
+				if m != n && m.NodeID == x && m.StartUnixNano >= n.StartUnixNano &&
+					(follow == nil || m.StartUnixNano < follow.StartUnixNano) {
+					follow = m
+				}
+			}
+			if follow != nil {
+				next = append(next, fmt.Sprintf("%x%x", r.TraceID[:8], follow.SpanID[:]))
+			}
 		}
 		ns, ne := runlogRefMillis(n.StartUnixNano), runlogRefMillis(n.EndUnixNano)
 		var nffd int64 = -1
 		var cost any = -1
 		if n.FirstFrameUnixNano != 0 {
 			nffd = runlogRefMillis(n.FirstFrameUnixNano) - ns
-			c := math.Round(float64(n.FirstFrameUnixNano-n.StartUnixNano) / 1e7)
-			cost = json.RawMessage(strconv.FormatFloat(c/100, 'f', 2, 64))
+		}
+		if n.HasFirstTokenCost {
+			cost = runlogRefPyFloat(n.FirstTokenCostNano)
 		}
 		logs := []any{}
 		for _, e := range n.Events {
-			level, msg := "INFO", e.Message
-			switch e.Kind {
-			case EventError:
-				level = "ERROR"
-			case EventException:
-				level = "ERROR"
-				if e.Type != "" && e.Message != "" {
-					msg = e.Type + ": " + e.Message
-				} else {
-					msg = e.Type + e.Message
-				}
+			level := "ERROR"
+			if e.Kind == EventInfo {
+				level = "INFO"
 			}
-			logs = append(logs, runlogObj{{"level", level}, {"message", runlogRefString(msg)},
-				{"time", runlogRefMillis(e.TimeUnixNano)}})
+			logs = append(logs, runlogRefEntry(level, e.Message, e.TimeUnixNano))
 		}
 		no := runlogObj{
 			{"id", id}, {"sid", runlogRefString(r.SID)},
@@ -651,12 +773,16 @@ func runlogRandRun(rng *rand.Rand) *Run {
 		Usage:      Usage{rng.Int64N(1e6), rng.Int64N(1e6), rng.Int64N(1e6), rng.Int64N(1e6)},
 		Incomplete: rng.IntN(5) == 0, StatusMessage: runlogRandString(rng),
 	}
+	if rng.IntN(4) == 0 {
+		r.FirstFrameUnixNano = t0 + rng.Int64N(1e10)
+	}
+	ids := []string{"message:1", "node-end:1", "llm:1", "message", "x:1"}
 	for i := range 16 {
 		r.TraceID[i] = byte(rng.Uint32())
 	}
 	for range rng.IntN(6) {
 		n := &Node{
-			NodeID: runlogRandString(rng), NodeType: []string{"llm", "message", "node-end", "start", "code"}[rng.IntN(5)],
+			NodeID: []string{runlogRandString(rng), ids[rng.IntN(len(ids))]}[rng.IntN(2)], NodeType: []string{"llm", "message", "node-end", "start", "code"}[rng.IntN(5)],
 			NodeName: runlogRandString(rng), StartUnixNano: t0 + rng.Int64N(1e10),
 			LLMOutput: runlogRandString(rng), Input: runlogRandAttrs(rng, 8), Output: runlogRandAttrs(rng, 8),
 			Config: runlogRandAttrs(rng, 3), Usage: Usage{rng.Int64N(100), rng.Int64N(100), rng.Int64N(100), rng.Int64N(100)},
@@ -666,11 +792,14 @@ func runlogRandRun(rng *rand.Rand) *Run {
 		if rng.IntN(2) == 0 {
 			n.FirstFrameUnixNano = n.StartUnixNano + rng.Int64N(1e10)
 		}
+		if rng.IntN(2) == 0 {
+			n.FirstTokenCostNano, n.HasFirstTokenCost = rng.Int64N(1e11), true
+		}
 		for i := range 8 {
 			n.SpanID[i] = byte(rng.Uint32())
 		}
 		for range rng.IntN(3) {
-			n.Next = append(n.Next, runlogRandString(rng))
+			n.Next = append(n.Next, []string{runlogRandString(rng), ids[rng.IntN(len(ids))]}[rng.IntN(2)])
 		}
 		for range rng.IntN(4) {
 			n.Events = append(n.Events, Event{TimeUnixNano: n.StartUnixNano + rng.Int64N(1e9), Kind: EventKind(rng.IntN(3)),
@@ -693,7 +822,7 @@ func TestRunLogMatchesReference(t *testing.T) {
 	}
 	for i := range runs {
 		r := runlogRandRun(rng)
-		buf = AppendRunLog(buf[:0], r)
+		buf = AppendRunLogOptions(buf[:0], r, runlogUTC)
 		if !json.Valid(buf) {
 			t.Fatalf("run %d: invalid JSON: %s", i, buf)
 		}
@@ -826,24 +955,24 @@ type runlogStructUsage struct {
 }
 
 type runlogStructNode struct {
-	ID                 string            `json:"id"`
-	SID                string            `json:"sid"`
-	NodeID             string            `json:"node_id"`
-	NodeType           string            `json:"node_type"`
-	NodeName           string            `json:"node_name"`
-	FuncID             string            `json:"func_id"`
-	FuncType           string            `json:"func_type"`
-	FuncName           string            `json:"func_name"`
-	NextLogIDs         []string          `json:"next_log_ids"`
-	StartTime          int64             `json:"start_time"`
-	EndTime            int64             `json:"end_time"`
-	Duration           int64             `json:"duration"`
-	FirstFrameDuration int64             `json:"first_frame_duration"`
-	NodeFirstCostTime  float64           `json:"node_first_cost_time"`
-	LLMOutput          string            `json:"llm_output"`
-	RunningStatus      bool              `json:"running_status"`
-	Data               runlogStructData  `json:"data"`
-	Logs               []runlogStructLog `json:"logs"`
+	ID                 string           `json:"id"`
+	SID                string           `json:"sid"`
+	NodeID             string           `json:"node_id"`
+	NodeType           string           `json:"node_type"`
+	NodeName           string           `json:"node_name"`
+	FuncID             string           `json:"func_id"`
+	FuncType           string           `json:"func_type"`
+	FuncName           string           `json:"func_name"`
+	NextLogIDs         []string         `json:"next_log_ids"`
+	StartTime          int64            `json:"start_time"`
+	EndTime            int64            `json:"end_time"`
+	Duration           int64            `json:"duration"`
+	FirstFrameDuration int64            `json:"first_frame_duration"`
+	NodeFirstCostTime  float64          `json:"node_first_cost_time"`
+	LLMOutput          string           `json:"llm_output"`
+	RunningStatus      bool             `json:"running_status"`
+	Data               runlogStructData `json:"data"`
+	Logs               []string         `json:"logs"`
 }
 
 type runlogStructData struct {
@@ -856,7 +985,7 @@ type runlogStructData struct {
 type runlogStructLog struct {
 	Level   string `json:"level"`
 	Message string `json:"message"`
-	Time    int64  `json:"time"`
+	Time    string `json:"time"`
 }
 
 func runlogStructMap(attrs []Attr) map[string]any {
@@ -871,6 +1000,14 @@ func runlogStructUsageOf(u Usage) runlogStructUsage {
 	return runlogStructUsage(u)
 }
 
+// runlogStructFirstFrame returns the run's first frame in ms, or -1.
+func runlogStructFirstFrame(r *Run) int64 {
+	if ff, ok := r.FirstFrameMillis(); ok {
+		return ff
+	}
+	return -1
+}
+
 // runlogToStruct builds the struct form of r, as a service would for each
 // run before calling json.Marshal.
 func runlogToStruct(r *Run) *runlogStructRun {
@@ -878,7 +1015,7 @@ func runlogToStruct(r *Run) *runlogStructRun {
 		ServiceID: r.FlowID, FlowID: r.FlowID, SID: r.SID, AppID: r.AppID, UID: r.UID, BotID: r.BotID,
 		ChatID: r.ChatID, Sub: r.Sub, Caller: r.Caller, LogCaller: r.LogCaller, Question: r.Question, Answer: r.Answer,
 		StartTime: r.StartUnixNano / 1e6, EndTime: r.EndUnixNano / 1e6, Duration: (r.EndUnixNano - r.StartUnixNano) / 1e6,
-		FirstFrameDuration: (r.FirstFrameUnixNano() - r.StartUnixNano) / 1e6,
+		FirstFrameDuration: runlogStructFirstFrame(r),
 		Srv:                runlogStructMap(r.Srv), SrvTag: runlogStructMap(r.SrvTag),
 		Status: runlogStructStatus{r.Code, r.Message}, Usage: runlogStructUsageOf(r.Usage), Version: LogVersion,
 	}
@@ -888,13 +1025,17 @@ func runlogToStruct(r *Run) *runlogStructRun {
 			NodeID: n.NodeID, NodeType: n.NodeType, NodeName: n.NodeName, FuncID: n.NodeID, FuncType: n.NodeType, FuncName: n.NodeName,
 			NextLogIDs: n.Next, StartTime: n.StartUnixNano / 1e6, EndTime: n.EndUnixNano / 1e6,
 			Duration: (n.EndUnixNano - n.StartUnixNano) / 1e6, FirstFrameDuration: (n.FirstFrameUnixNano - n.StartUnixNano) / 1e6,
-			NodeFirstCostTime: math.Round(float64(n.FirstFrameUnixNano-n.StartUnixNano)/1e7) / 100,
+			NodeFirstCostTime: math.Round(float64(n.FirstTokenCostNano)/1e7) / 100,
 			LLMOutput:         n.LLMOutput, RunningStatus: n.Running(),
 			Data: runlogStructData{Input: runlogStructMap(n.Input), Output: runlogStructMap(n.Output),
 				Config: runlogStructMap(n.Config), Usage: runlogStructUsageOf(n.Usage)},
 		}
 		for _, e := range n.Events {
-			sn.Logs = append(sn.Logs, runlogStructLog{"INFO", e.Message, e.TimeUnixNano / 1e6})
+			entry, err := json.Marshal(runlogStructLog{"INFO", e.Message, time.Unix(0, e.TimeUnixNano).Format("2006-01-02 15:04:05")})
+			if err != nil {
+				panic(err)
+			}
+			sn.Logs = append(sn.Logs, string(entry))
 		}
 		s.Trace = append(s.Trace, sn)
 	}

@@ -712,11 +712,6 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	return dst
 }
 
-// firstFrameMillis returns the node's first frame delay in milliseconds.
-func firstFrameMillis(n *Node) int64 {
-	return (n.FirstFrameUnixNano - n.StartUnixNano) / 1e6
-}
-
 // nodeParent returns the parent of a node's span: its own when set
 // (nested spans from the OTel bridge), else the run's.
 func nodeParent(r *Run, nd *Node) SpanID {
@@ -761,7 +756,7 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	dst = e.writeAttrs(dst, f, prefixConfig, nd.Config)
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
-		dst = appendKVInt(dst, f, keyFirstFrame, firstFrameMillis(nd))
+		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())
 	}
 	if len(nd.Next) != 0 {
 		dst = e.writeKVStringArray(dst, f, keyNextNodeIDs, nd.Next)

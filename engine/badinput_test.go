@@ -85,7 +85,7 @@ func TestBadInput(t *testing.T) {
 			}
 			r.End(0, "")
 		}, func(t *testing.T, s Stats, runs []encode.Run) {
-			if s.Drops(DropNodeLimit) != 2 || s.AttrsDropped != 3*3+2 || s.EventsDropped != 3 || runs[0].DroppedNodes != 2 {
+			if s.Drops(DropNodeLimit) != 2 || s.AttrsDropped != 3*3+2*2 /* srv and srv_tag */ || s.EventsDropped != 3 || runs[0].DroppedNodes != 2 {
 				t.Errorf("overflow not counted: %+v, run dropped nodes %d", s, runs[0].DroppedNodes)
 			}
 		}},

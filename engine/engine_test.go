@@ -93,7 +93,7 @@ func TestRunLifecycle(t *testing.T) {
 	if r.Nodes[0].Next[0] != "llm:1" {
 		t.Errorf("next %v", r.Nodes[0].Next)
 	}
-	if r.FirstFrameUnixNano() != r.Nodes[2].StartUnixNano {
+	if ff, ok := r.FirstFrameMillis(); !ok || ff != r.Nodes[2].StartUnixNano/1e6-r.StartUnixNano/1e6 {
 		t.Errorf("run first frame should be the message node's start")
 	}
 	for _, n := range r.Nodes {

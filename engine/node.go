@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
@@ -194,6 +195,18 @@ func (h Node) FirstFrame() {
 		if n.FirstFrameUnixNano == 0 {
 			n.FirstFrameUnixNano = n.now()
 		}
+		n.done(h.gen)
+	}
+}
+
+// FirstTokenCost records how long the LLM took to send its first token,
+// measured by the caller from the request it made (the original's
+// set_node_first_cost_time, which its callers fed round(seconds, 2)). The
+// run trace log writes it as node_first_cost_time in seconds with two
+// decimals; a node without it writes -1. The last call counts.
+func (h Node) FirstTokenCost(d time.Duration) {
+	if n := h.begin(); n != nil {
+		n.FirstTokenCostNano, n.HasFirstTokenCost = int64(d), true
 		n.done(h.gen)
 	}
 }

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -147,6 +149,9 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		}
 		r.order = append(r.order, &n.Node)
 	}
+	// The trace lists nodes in the order they ended, as the original
+	// appends a node's record at its end; those closed above come last.
+	slices.SortStableFunc(r.order, byEnd)
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
@@ -162,6 +167,9 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		p.exportBatch()
 	}
 }
+
+// byEnd orders nodes by their end time.
+func byEnd(a, b *encode.Node) int { return cmp.Compare(a.EndUnixNano, b.EndUnixNano) }
 
 // closeNode waits out an owner inside a node method and closes the node
 // if its owner never ended it, reporting whether it did.

@@ -202,15 +202,30 @@ func (h Run) Answer(s string) {
 	}
 }
 
-// Srv adds a key and value to the run's srv map.
+// Srv adds a key and value to the run's srv and srv_tag maps, as the
+// original's add_srv.
 func (h Run) Srv(key, value string) {
 	if r := h.begin(); r != nil {
 		r.Srv = r.e.appendAttr(r.Srv, String(key, value), &r.DroppedAttrs)
+		r.SrvTag = r.e.appendAttr(r.SrvTag, String(key, value), &r.DroppedAttrs)
 		r.done()
 	}
 }
 
-// SrvTag adds a key and value to the run's srv_tag map.
+// FirstFrame records that the run streamed its first output now (the
+// original's add_first_frame_duration). Only the first call counts; a run
+// without it takes its first frame from its first message or node-end
+// node (encode.Run.FirstFrameMillis).
+func (h Run) FirstFrame() {
+	if r := h.begin(); r != nil {
+		if r.FirstFrameUnixNano == 0 {
+			r.FirstFrameUnixNano = r.now()
+		}
+		r.done()
+	}
+}
+
+// SrvTag adds a key and value to the run's srv_tag map alone.
 func (h Run) SrvTag(key, value string) {
 	if r := h.begin(); r != nil {
 		r.SrvTag = r.e.appendAttr(r.SrvTag, String(key, value), &r.DroppedAttrs)

@@ -288,7 +288,7 @@ func encRefTraces(res encode.Resource, runs []*encode.Run) *coltracepb.ExportTra
 			attrs = append(attrs, encRefAttrs("config.", n.Config)...)
 			attrs = append(attrs, encNonEmpty([2]string{"llm_output", n.LLMOutput})...)
 			if n.FirstFrameUnixNano != 0 {
-				attrs = append(attrs, encKVI("first_frame_duration", (n.FirstFrameUnixNano-n.StartUnixNano)/1e6))
+				attrs = append(attrs, encKVI("first_frame_duration", runlogMillis(n.FirstFrameUnixNano)-runlogMillis(n.StartUnixNano)))
 			}
 			if len(n.Next) > 0 {
 				arr := &commonpb.ArrayValue{}

@@ -9,17 +9,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/flowtel/flowtel/encode"
 )
 
-// runlogKeys are the run record's fields, in SPEC.md's order.
+// runlogKeys are the run record's fields, in the original's order.
 var runlogKeys = []string{"service_id", "flow_id", "sid", "app_id", "uid", "bot_id", "chat_id", "sub",
 	"caller", "log_caller", "question", "answer", "start_time", "end_time", "duration", "first_frame_duration",
 	"srv", "srv_tag", "status", "usage", "version", "trace"}
 
-// runlogNodeKeys are the node record's fields, in SPEC.md's order.
+// runlogNodeKeys are the node record's fields, in the original's order.
 var runlogNodeKeys = []string{"id", "sid", "node_id", "node_type", "node_name", "func_id", "func_type",
 	"func_name", "next_log_ids", "start_time", "end_time", "duration", "first_frame_duration",
 	"node_first_cost_time", "llm_output", "running_status", "data", "logs"}
@@ -46,7 +47,7 @@ func runlogObjectKeys(t *testing.T, b []byte) []string {
 	return keys
 }
 
-// runlogMillis is SPEC.md's epoch milliseconds: the floor of ns / 1e6.
+// runlogMillis is the run log's epoch milliseconds: the floor of ns / 1e6.
 func runlogMillis(ns int64) int64 {
 	ms := ns / 1e6
 	if ns%1e6 != 0 && ns < 0 {
@@ -109,12 +110,12 @@ func FuzzRunLog(f *testing.F) {
 			Code: i, Message: s2, Usage: encode.Usage{PromptTokens: i},
 			Nodes: []*encode.Node{n}, Incomplete: !b, StatusMessage: s3,
 		}
-		for _, o := range []*encode.Offloader{nil, closed} {
-			out := encode.AppendRunLogWith(nil, r, o)
+		for _, opts := range []*encode.RunLogOptions{nil, {Offloader: closed}, {StructuredLogs: true, Location: time.UTC}} {
+			out := encode.AppendRunLogOptions(nil, r, opts)
 			if !json.Valid(out) {
 				t.Fatalf("invalid JSON: %q", out)
 			}
-			runlogCheck(t, r, out, o != nil, threshold)
+			runlogCheck(t, r, out, opts != nil && opts.Offloader != nil, threshold)
 		}
 	})
 }
@@ -226,12 +227,10 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		} else {
 			num("node first_frame_duration", nm["first_frame_duration"], -1)
 		}
-		next := nm["next_log_ids"].([]any)
-		if len(next) != len(n.Next) {
-			t.Fatalf("next_log_ids %v", next)
-		}
-		for k := range next {
-			str("next_log_ids", next[k], n.Next[k], false)
+		// The run's one node follows nothing: its next ids name no other
+		// execution, and the log holds only resolved log ids.
+		if next := nm["next_log_ids"].([]any); len(next) != 0 {
+			t.Fatalf("next_log_ids %v, want none", next)
 		}
 		if nm["running_status"] != n.Running() {
 			t.Fatalf("running_status = %v", nm["running_status"])
@@ -259,20 +258,41 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		if len(logs) != len(n.Events) {
 			t.Fatalf("%d logs, want %d", len(logs), len(n.Events))
 		}
-		l0, l1 := logs[0].(map[string]any), logs[1].(map[string]any)
+		l0, l1 := runlogEntry(t, logs[0]), runlogEntry(t, logs[1])
 		if l0["level"] != "INFO" || l1["level"] != "ERROR" {
 			t.Fatalf("levels %v %v", l0["level"], l1["level"])
 		}
 		str("logs[0].message", l0["message"], n.Events[0].Message, true)
-		exc := n.Events[1].Type + ": " + n.Events[1].Message
-		if n.Events[1].Type == "" || n.Events[1].Message == "" {
-			exc = n.Events[1].Type + n.Events[1].Message
-		}
-		str("logs[1].message", l1["message"], exc, true)
+		// An exception's log message is the error's text alone.
+		str("logs[1].message", l1["message"], n.Events[1].Message, true)
 		if _, has := nm["incomplete"]; has != n.Incomplete {
 			t.Fatalf("node incomplete present = %v, want %v", has, n.Incomplete)
 		}
 	}
+}
+
+// runlogEntry decodes a logs entry: the original's JSON string of
+// {"level","message","time"} (time text "2006-01-02 15:04:05"), or the
+// structured object.
+func runlogEntry(t *testing.T, v any) map[string]any {
+	t.Helper()
+	if m, ok := v.(map[string]any); ok {
+		return m
+	}
+	text, ok := v.(string)
+	if !ok {
+		t.Fatalf("logs entry %#v is neither a string nor an object", v)
+	}
+	if !strings.HasPrefix(text, `{"level": "`) {
+		t.Fatalf("logs entry %q is not in the original's shape", text)
+	}
+	var m map[string]any
+	runlogDecode(t, []byte(text), &m)
+	tm, _ := m["time"].(string)
+	if _, err := time.Parse(time.DateTime, tm); err != nil && !strings.HasPrefix(tm, "-") && len(tm) == len(time.DateTime) {
+		t.Fatalf("logs entry time %q: %v", tm, err)
+	}
+	return m
 }
 
 type discardStore struct{}
