@@ -1,7 +1,10 @@
 package fuzz
 
 import (
+	"errors"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -42,6 +45,12 @@ func FuzzTraceParent(f *testing.F) {
 		if err != nil || again != tp {
 			t.Fatalf("parse(format(parse(%q))) = %+v, %v; want %+v", s, again, err, tp)
 		}
+		for _, sampled := range []bool{false, true} {
+			c := tp.Child([8]byte{1}, sampled)
+			if c.Version != 0 || c.TraceID != tp.TraceID || c.Random() != tp.Random() || c.Sampled() != sampled || c.Flags&^w3c.FlagsKnown != 0 {
+				t.Fatalf("%q: Child(sampled=%v) = %+v", s, sampled, c)
+			}
+		}
 	})
 }
 
@@ -55,16 +64,29 @@ func traceStateMembers(ts w3c.TraceState) []tsMember {
 	return out
 }
 
-// FuzzTraceState checks that ParseTraceState never panics, that an accepted
-// header has at most 32 members and that parse∘format∘parse is the identity.
+// The tracestate grammar of Trace Context Level 2, as regular expressions.
+var (
+	tsKeyRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_\-*/@]{0,255}$`)
+	tsValueRE = regexp.MustCompile(`^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$`)
+)
+
+// FuzzTraceState checks that ParseTraceState never panics and keeps
+// exactly what Level 2 lets a receiver keep: the list-members of the
+// header (read up to MaxTraceStateBytes, cut at a comma) that match the
+// grammar, the first of each key, at most 32, in order; that it reports an
+// error exactly when it dropped something; and that parse∘format∘parse is
+// the identity on what it kept.
 func FuzzTraceState(f *testing.F) {
 	for _, s := range []string{
 		"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
 		" rojo=1 ,\t,congo=2 ",
 		"fw529a3039@dt=Zm9vYmFy,a@b=c",
+		"1a=1,foo@@bar=2,foo@=3,@x=4",
 		"a=1,a=2",
+		"a=1,B=2,c=3",
 		"A=1",
 		"a= x",
+		strings.Repeat("k=v,", 40),
 		"",
 		",",
 	} {
@@ -72,15 +94,36 @@ func FuzzTraceState(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		ts, err := w3c.ParseTraceState(s)
-		if err != nil {
-			if ts.Len() != 0 || ts.String() != "" {
-				t.Fatalf("error %v with members %q", err, ts.String())
+		in, dropped := s, false
+		if len(in) > w3c.MaxTraceStateBytes {
+			in, dropped = in[:w3c.MaxTraceStateBytes+1], true
+			in = in[:max(strings.LastIndex(in, ","), 0)]
+		}
+		var want []tsMember
+		seen := map[string]bool{}
+		for _, m := range strings.Split(in, ",") {
+			m = strings.Trim(m, " \t")
+			if m == "" {
+				continue
 			}
-			return
+			if len(want) == w3c.MaxTraceStateMembers {
+				dropped = true
+				break
+			}
+			k, v, ok := strings.Cut(m, "=")
+			if !ok || !tsKeyRE.MatchString(k) || !tsValueRE.MatchString(v) || seen[k] {
+				dropped = true
+				continue
+			}
+			seen[k] = true
+			want = append(want, tsMember{k, v})
 		}
 		list := traceStateMembers(ts)
-		if len(list) != ts.Len() || ts.Len() > w3c.MaxTraceStateMembers {
-			t.Fatalf("%q: Len %d, %d members", s, ts.Len(), len(list))
+		if !slices.Equal(list, want) || ts.Len() != len(want) {
+			t.Fatalf("%q: kept %v (Len %d), want %v", s, list, ts.Len(), want)
+		}
+		if (err != nil) != dropped || err != nil && !errors.Is(err, w3c.ErrTraceState) {
+			t.Fatalf("%q: error %v, dropped %v", s, err, dropped)
 		}
 		out := ts.String()
 		if string(w3c.AppendTraceState(nil, ts)) != out {
@@ -97,6 +140,10 @@ func FuzzTraceState(f *testing.F) {
 			if v, ok := ts.Get(m.k); !ok || v != m.v {
 				t.Fatalf("%q: Get(%q) = %q, %v; want %q", s, m.k, v, ok, m.v)
 			}
+		}
+		if cut := ts.Truncate(w3c.MinTraceStateBytes); len(cut.String()) > w3c.MinTraceStateBytes ||
+			len(out) <= w3c.MinTraceStateBytes && cut.String() != out {
+			t.Fatalf("%q: Truncate(%d) = %q", s, w3c.MinTraceStateBytes, cut.String())
 		}
 	})
 }

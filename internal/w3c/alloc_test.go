@@ -44,6 +44,7 @@ func TestAllocs(t *testing.T) {
 	tp, _ := ParseTraceParent(validTP)
 	ts, _ := ParseTraceState(typicalTraceState)
 	tsDirty, _ := ParseTraceState(" rojo=1 , congo=2")
+	tsFiltered, _ := ParseTraceState("rojo=1,Bad=x,rojo=2,congo=2")
 	bag, _ := ParseBaggage(typicalBaggage)
 	bagDirty, _ := ParseBaggage("a = 1 , b=2")
 	buf := make([]byte, 0, 512)
@@ -72,6 +73,17 @@ func TestAllocs(t *testing.T) {
 				sinkN += len(k)
 			}
 		}},
+		{"AppendTraceState/filtered", 0, func() { buf = AppendTraceState(buf[:0], tsFiltered) }},
+		{"TraceState.String/filtered", 1, func() { sinkStr = tsFiltered.String() }},
+		{"TraceState.Get/filtered", 0, func() { sinkStr, _ = tsFiltered.Get("congo") }},
+		{"TraceState.All/filtered", 0, func() {
+			for k := range tsFiltered.All() {
+				sinkN += len(k)
+			}
+		}},
+		{"TraceState.Truncate/fits", 0, func() { sinkTS = ts.Truncate(512) }},
+		{"TraceState.Truncate/cut", 1, func() { sinkTS = ts.Truncate(30) }},
+		{"TraceParent.Child", 0, func() { sinkTP = tp.Child([8]byte{1}, true) }},
 		{"TraceState.Insert", 1, func() { sinkTS, sinkErr = ts.Insert("congo", "x") }},
 		{"TraceState.Delete/absent", 0, func() { sinkTS = ts.Delete("absent") }},
 		{"ParseBaggage", 0, func() { sinkBag, sinkErr = ParseBaggage(plainBaggage) }},

@@ -8,13 +8,32 @@
 //   - traceparent: version 00 is exactly 55 characters; a higher version
 //     other than ff is parsed from its first 55 characters when the next
 //     character, if any, is '-'. Hex is lower case only. All-zero trace-id or
-//     parent-id is invalid. Flags are kept as received; FlagsKnown masks the
-//     sampled and random bits a service keeps when it builds its own header.
-//   - tracestate: at most 32 list-members, keys simple-key or
-//     tenant-id@system-id, values of 1 to 256 printable characters without
-//     ',' or '=' and not ending in a space, no duplicate keys. Optional
+//     parent-id is invalid. Flags are kept whole as received, reserved bits
+//     included. A sender keeps only what Level 2 defines (SendFlags, Child):
+//     the random trace-id flag (0x02) exactly as received for the same
+//     trace-id, the sampled flag (0x01) of its own decision, reserved bits
+//     zero; a trace started on random ids sets the random flag
+//     (NewRandomTraceParent).
+//   - tracestate, Level 2 as published now: key = (lcalpha / DIGIT)
+//     0*255(keychar), keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" /
+//     "@" ('@' is an ordinary character: the older tenant-id@system-id form
+//     with its 241 and 14 character parts is gone); values of 1 to 256
+//     printable characters without ',' or '=' and not ending in a space.
+//     The specification lets a receiver discard invalid entries rather
+//     than the whole header ("Invalid tracestate entries MAY also be
+//     discarded"), and only one entry per key is allowed, the left-most
+//     being the latest position: an invalid list-member and a later
+//     duplicate are dropped, the others kept, and the error reports it.
+//     Past 32 list-members the right-most are dropped; a header longer than
+//     MaxTraceStateBytes is read up to its last whole member within that
+//     bound (truncation removes whole entries from the end). Optional
 //     whitespace around commas and empty list-members are accepted and
-//     removed on output. A violation invalidates the whole header.
+//     removed on output; they do not count as members.
+//   - tracestate size: every valid member is kept, up to 32 (16447 bytes
+//     normalized at most), so the specification's floor of 512 characters
+//     propagated is always met. Truncate cuts to a smaller budget in the
+//     specification's order: members over 128 characters first, then from
+//     the end.
 //   - baggage: at most 8192 bytes (checked before anything is read) and 180
 //     list-members (the grammar's 0*179 repetition). key = token, value =
 //     baggage-octets with valid percent-escapes, properties "key" or
@@ -28,10 +47,12 @@
 //   - Several tracestate or baggage header lines are joined with "," before
 //     parsing (RFC 7230); the 8192-byte baggage limit applies to the join.
 //   - When traceparent fails to parse, tracestate must be ignored too, and a
-//     run starts a new trace; a bad tracestate never invalidates traceparent.
-//   - A service writing its own traceparent uses Version 0, its own span id
-//     and Flags & FlagsKnown; it forwards tracestate unchanged unless it
-//     updates its own entry with Insert.
+//     run starts a new trace; a bad tracestate never invalidates traceparent,
+//     and its valid members are forwarded even when ParseTraceState returns
+//     an error (which the carrier counts).
+//   - A service writing its own traceparent uses Child (version 00, its own
+//     span id, the random flag kept, its own sampled decision); it forwards
+//     tracestate normalized, unless it updates its own entry with Insert.
 //
 // # Errors
 //
@@ -47,11 +68,12 @@
 //
 // # Allocation
 //
-// ParseTraceParent, AppendTraceParent, ParseTraceState, AppendTraceState,
-// ParseBaggage, AppendBaggage, the All and Properties iterators, Get,
-// Member.RawValue and Member.AppendValue allocate nothing (Append functions
-// only when dst is too small). TraceState.String and Baggage.String allocate
-// only when the header was not already normalized; Member.Value only when the
+// ParseTraceParent, AppendTraceParent, Child, ParseTraceState,
+// AppendTraceState, ParseBaggage, AppendBaggage, the All and Properties
+// iterators, Get, Member.RawValue and Member.AppendValue allocate nothing
+// (Append functions only when dst is too small). TraceState.String and
+// Baggage.String allocate only when the header was not already normalized
+// (whitespace, empty or dropped members); Truncate only when it cuts; Member.Value only when the
 // value holds a percent-escape; TraceParent.String always. Insert and Delete
 // build a new header and allocate. alloc_test.go asserts these budgets.
 //
@@ -68,6 +90,13 @@
 //     version 00 is exactly 55 characters; OpenTelemetry accepts it.
 //   - tracestate with a whitespace-only list-member (" ,a=1"): accepted here
 //     (Level 2: list-member = (key "=" value) / OWS); OpenTelemetry rejects.
+//   - tracestate keys of the current grammar outside the older one ("1a",
+//     "foo@", "a@b@c", "t@" and 15 characters): kept here; OpenTelemetry
+//     rejects the whole header.
+//   - tracestate with an invalid list-member, a duplicate key or more than
+//     32 members: the bad or later members dropped here, the rest kept;
+//     OpenTelemetry rejects the whole header. Both are allowed by the
+//     specification; keeping the valid entries keeps other vendors' state.
 //   - baggage with more than 64 members: kept here up to 180; OpenTelemetry
 //     keeps 64 (the specification's propagation minimum).
 //   - baggage with duplicate keys: kept here in order, as the specification
@@ -86,6 +115,15 @@
 //     the walk is cheap because the header is bounded and already validated.
 //   - A map for the tracestate duplicate check: 32 keys at most, and a
 //     stack array with a quadratic scan allocates nothing.
+//   - Copying a tracestate with dropped members into a normalized string at
+//     parse time: an allocation per malformed header, chosen by the sender.
+//     The walk re-applies the parser's rules instead (a member's validity is
+//     a function of its text and the keys kept before it), and the kept
+//     header is cut after its last kept member so walks stop there.
+//   - Discarding the whole tracestate on one bad member, as Level 1 test
+//     suites and OpenTelemetry Go do: allowed, but it throws away every
+//     other vendor's entry for one vendor's mistake, which the same
+//     specification asks participants to forward.
 //   - A bitmap of dropped baggage members: validity is a pure function of a
 //     member's text, so iteration re-validates and skips; the value stays
 //     three words.

@@ -41,7 +41,7 @@ func TestInteropTraceContextFromOTel(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for range iters(2000) {
 		tp := randTraceParent(r)
-		tsHeader, _, _ := randTraceState(r, false)
+		tsHeader, _, _ := randTraceState(r, false, true)
 		ots, err := trace.ParseTraceState(tsHeader)
 		if err != nil {
 			t.Fatalf("OpenTelemetry rejects generated tracestate %q: %v", tsHeader, err)
@@ -80,7 +80,7 @@ func TestInteropTraceContextToOTel(t *testing.T) {
 	for i := range iters(2000) {
 		tp := randTraceParent(r)
 		tp.Flags &= FlagsKnown
-		tsHeader, _, list := randTraceState(r, i%2 == 1)
+		tsHeader, _, list := randTraceState(r, i%2 == 1, true)
 		ts, err := ParseTraceState(tsHeader)
 		if err != nil {
 			t.Fatal(err)
@@ -179,33 +179,42 @@ func hasWhitespaceOnlyMember(s string) bool {
 	return false
 }
 
-// TestInteropTraceStateInvalid: over corruptions of valid headers, both
-// reject or both accept the same members, except for whitespace-only
-// members (documented).
+// otelRejectsKey reports whether OpenTelemetry Go refuses a key that Level
+// 2 allows: it still checks the older tenant-id@system-id grammar.
+func otelRejectsKey(k string) bool {
+	_, err := trace.ParseTraceState(k + "=v")
+	return err != nil
+}
+
+// TestInteropTraceStateInvalid: over corruptions of valid headers, a header
+// OpenTelemetry accepts is kept whole here with the same members. A header
+// it rejects is either reported here too (and its bad members dropped), or
+// holds what Level 2 allows and OpenTelemetry does not: whitespace-only
+// members, or keys outside the older grammar (both documented).
 func TestInteropTraceStateInvalid(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
-	var rejected, accepted int
+	var rejected, accepted, level2 int
 	for range iters(20000) {
-		in, _, _ := randTraceState(r, r.IntN(2) == 0)
+		in, _, _ := randTraceState(r, r.IntN(2) == 0, r.IntN(2) == 0)
 		in = mutate(r, in)
 		ts, err := ParseTraceState(in)
 		ots, oerr := trace.ParseTraceState(in)
 		switch {
-		case err != nil && oerr != nil:
-			rejected++
-		case err == nil && oerr == nil:
+		case oerr == nil:
 			accepted++
-			if g, w := members(ts), otelTraceStateMembers(ots); !slices.Equal(g, w) {
-				t.Fatalf("%q: members %v, OpenTelemetry %v", in, g, w)
+			if g, w := members(ts), otelTraceStateMembers(ots); err != nil || !slices.Equal(g, w) {
+				t.Fatalf("%q: members %v (%v), OpenTelemetry %v", in, g, err, w)
 			}
-		case err == nil && hasWhitespaceOnlyMember(in):
-			// documented: Level 2 allows whitespace-only list-members
+		case err != nil:
+			rejected++
+		case hasWhitespaceOnlyMember(in) || slices.ContainsFunc(members(ts), func(m kv) bool { return otelRejectsKey(m.k) }):
+			level2++ // documented: Level 2 allows these, OpenTelemetry rejects the header
 		default:
-			t.Fatalf("%q: ParseTraceState error %v, OpenTelemetry error %v", in, err, oerr)
+			t.Fatalf("%q: ParseTraceState kept %v, OpenTelemetry error %v", in, members(ts), oerr)
 		}
 	}
-	if rejected == 0 || accepted == 0 {
-		t.Fatalf("corruptions exercised too little: %d rejected, %d accepted", rejected, accepted)
+	if rejected == 0 || accepted == 0 || level2 == 0 {
+		t.Fatalf("corruptions exercised too little: %d rejected, %d accepted, %d Level 2 only", rejected, accepted, level2)
 	}
 }
 
@@ -384,6 +393,23 @@ func TestInteropDocumentedDifferences(t *testing.T) {
 	}
 	if _, err := trace.ParseTraceState(" ,a=1"); err == nil {
 		t.Fatal("OpenTelemetry now accepts whitespace-only members: update doc.go")
+	}
+	// Level 2 keys outside the older tenant-id@system-id grammar.
+	for _, k := range []string{"1a", "foo@", "a@b@c", "t@" + strings.Repeat("v", 15)} {
+		if ts, err := ParseTraceState(k + "=1"); err != nil || ts.Len() != 1 {
+			t.Fatalf("ParseTraceState(%q) = %v", k+"=1", err)
+		}
+		if !otelRejectsKey(k) {
+			t.Fatalf("OpenTelemetry now accepts the key %q: update doc.go", k)
+		}
+	}
+	// Duplicate keys and invalid members: dropped here, the whole header
+	// rejected by OpenTelemetry.
+	if ts, err := ParseTraceState("a=1,B=2,a=3,c=4"); err == nil || ts.String() != "a=1,c=4" {
+		t.Fatalf("ParseTraceState kept %q (%v)", ts.String(), err)
+	}
+	if ots, err := trace.ParseTraceState("a=1,B=2,a=3,c=4"); err == nil || ots.Len() != 0 {
+		t.Fatal("OpenTelemetry now keeps part of a bad tracestate: update doc.go")
 	}
 	// More than 64 baggage members.
 	var list []string

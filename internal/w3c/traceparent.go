@@ -38,6 +38,35 @@ func (tp TraceParent) IsValid() bool {
 	return tp.Version != 0xff && tp.TraceID != [16]byte{} && tp.SpanID != [8]byte{}
 }
 
+// Child returns the traceparent a participant sends for its own span
+// spanID when it continues tp's trace: version 00, the same trace-id, the
+// random trace-id flag exactly as received (Level 2: a participant that
+// keeps the incoming trace-id sends the flag unchanged, since it describes
+// how that id was made), the sampled flag of its own recording decision,
+// and the reserved flags cleared, as the specification asks of a sender.
+func (tp TraceParent) Child(spanID [8]byte, sampled bool) TraceParent {
+	return TraceParent{TraceID: tp.TraceID, SpanID: spanID, Flags: SendFlags(tp.Flags, sampled)}
+}
+
+// NewRandomTraceParent returns the traceparent of a span that starts a
+// trace whose trace-id was drawn at random (at least its right-most 7
+// bytes): version 00 with the random trace-id flag set, as Level 2 asks,
+// and the sampled flag of the recording decision.
+func NewRandomTraceParent(traceID [16]byte, spanID [8]byte, sampled bool) TraceParent {
+	return TraceParent{TraceID: traceID, SpanID: spanID, Flags: SendFlags(FlagRandom, sampled)}
+}
+
+// SendFlags returns the trace-flags to send for a span of a trace whose
+// flags were received (or, for a new trace, chosen) as received: the random
+// flag kept, the sampled flag set to sampled, reserved bits zero.
+func SendFlags(received byte, sampled bool) byte {
+	f := received & FlagRandom
+	if sampled {
+		f |= FlagSampled
+	}
+	return f
+}
+
 // unhex maps a lower-case hex digit to its value and every other byte to
 // 0xff. No valid value has a high nibble, so OR-ing the values of a field
 // and testing the high nibble once validates the whole field.

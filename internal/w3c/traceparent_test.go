@@ -153,3 +153,29 @@ func TestTraceParentFutureVersionFormatsPrefix(t *testing.T) {
 		t.Fatal("version not kept")
 	}
 }
+
+// TestTraceParentFlagsCarried checks the Level 2 flag rules for a sender:
+// the random flag as received for the same trace-id, its own sampled
+// decision, reserved bits cleared; a new trace with random ids sets random.
+func TestTraceParentFlagsCarried(t *testing.T) {
+	for f := range 256 {
+		in, err := ParseTraceParent(validTP[:53] + string(hexDigits[f>>4]) + string(hexDigits[f&15]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sampled := range []bool{false, true} {
+			c := in.Child([8]byte{9}, sampled)
+			if c.Version != 0 || c.TraceID != in.TraceID || c.SpanID != [8]byte{9} ||
+				c.Random() != in.Random() || c.Sampled() != sampled || c.Flags&^FlagsKnown != 0 {
+				t.Fatalf("flags %02x sampled %v: child %+v", f, sampled, c)
+			}
+		}
+	}
+	root := NewRandomTraceParent([16]byte{1}, [8]byte{2}, false)
+	if root.String() != "00-01000000000000000000000000000000-0200000000000000-02" {
+		t.Fatalf("root %s", root)
+	}
+	if s := NewRandomTraceParent([16]byte{1}, [8]byte{2}, true).String(); s[53:] != "03" {
+		t.Fatalf("sampled root %s", s)
+	}
+}

@@ -9,20 +9,38 @@ import (
 const (
 	// MaxTraceStateMembers is the most list-members a tracestate may hold.
 	MaxTraceStateMembers = 32
-	// MaxTraceStateBytes bounds the header a parser reads. The longest
-	// valid normalized header is 32*(256+1+256)+31 = 16447 bytes; the rest
-	// leaves room for optional whitespace and empty members.
+	// MaxTraceStateBytes bounds the header a parser reads: a longer header
+	// is cut after the last whole list-member that fits, as the
+	// specification asks of a truncation (whole entries, from the end). The
+	// longest valid normalized header is 32*(256+1+256)+31 = 16447 bytes;
+	// the rest leaves room for optional whitespace and empty members.
 	MaxTraceStateBytes = 32768
+	// MinTraceStateBytes is the combined header size the specification
+	// asks every participant to propagate at least. Nothing here cuts below
+	// it: ParseTraceState keeps every valid member, and Truncate is for a
+	// carrier with its own, documented, budget.
+	MinTraceStateBytes = 512
+	// LargeTraceStateEntry is the length above which a list-member ("key=value")
+	// is removed first when a tracestate must be truncated.
+	LargeTraceStateEntry = 128
 )
 
 // TraceState is a validated tracestate header. It keeps the header as
-// received, so parsing copies nothing; accessors walk it. The zero value is
-// the empty tracestate. A TraceState is immutable and safe to share.
+// received, so parsing copies nothing; accessors walk it and see only the
+// members kept. The zero value is the empty tracestate. A TraceState is
+// immutable and safe to share.
 type TraceState struct {
-	s     string // validated header as received
-	n     uint8  // number of list-members
-	dirty bool   // s holds optional whitespace or empty list-members
+	s    string // header as received, cut after the last kept member
+	n    uint8  // number of kept list-members
+	form uint8  // tsNormal, tsSpaced or tsFiltered
 }
+
+// The forms of a kept header, from cheapest to walk to dearest.
+const (
+	tsNormal   uint8 = iota // s is the normalized header
+	tsSpaced                // s holds optional whitespace or empty list-members
+	tsFiltered              // s holds list-members that were dropped
+)
 
 // isOWS reports whether c is optional whitespace (SP or HTAB, RFC 7230).
 func isOWS(c byte) bool { return c == ' ' || c == '\t' }
@@ -46,7 +64,7 @@ func cutByte(s string, c byte) (before, after string, found bool) {
 	return s, "", false
 }
 
-// tsKeyChar marks lcalpha / DIGIT / "_" / "-" / "*" / "/".
+// tsKeyChar marks keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@".
 var tsKeyChar = func() (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] = true
@@ -54,40 +72,35 @@ var tsKeyChar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	for _, c := range "_-*/" {
+	for _, c := range "_-*/@" {
 		t[c] = true
 	}
 	return t
 }()
 
-func tsKeyRest(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !tsKeyChar[s[i]] {
+func isLcalpha(c byte) bool { return c >= 'a' && c <= 'z' }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// validTraceStateKey checks a key against Trace Context Level 2 as
+// published now:
+//
+//	key     = ( lcalpha / DIGIT ) 0*255 ( keychar )
+//	keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
+//
+// '@' is an ordinary key character: the earlier tenant-id "@" system-id
+// form, with its 241 and 14 character parts, is gone from the grammar.
+func validTraceStateKey(k string) bool {
+	if k == "" || len(k) > 256 || !isLcalpha(k[0]) && !isDigit(k[0]) {
+		return false
+	}
+	for i := 1; i < len(k); i++ {
+		if !tsKeyChar[k[i]] {
 			return false
 		}
 	}
 	return true
 }
-
-func isLcalpha(c byte) bool { return c >= 'a' && c <= 'z' }
-
-// validTraceStateKey checks a key against Trace Context Level 2:
-//
-//	key              = simple-key / multi-tenant-key
-//	simple-key       = lcalpha 0*255( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-//	multi-tenant-key = tenant-id "@" system-id
-//	tenant-id        = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-//	system-id        = lcalpha 0*13( lcalpha / DIGIT / "_" / "-"/ "*" / "/" )
-func validTraceStateKey(k string) bool {
-	tenant, system, multi := cutByte(k, '@')
-	if !multi {
-		return k != "" && len(k) <= 256 && isLcalpha(k[0]) && tsKeyRest(k[1:])
-	}
-	return tenant != "" && len(tenant) <= 241 && (isLcalpha(tenant[0]) || isDigit(tenant[0])) && tsKeyRest(tenant[1:]) &&
-		system != "" && len(system) <= 14 && isLcalpha(system[0]) && tsKeyRest(system[1:])
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // validTraceStateValue checks a value:
 //
@@ -106,6 +119,21 @@ func validTraceStateValue(v string) bool {
 	return true
 }
 
+// checkTraceStateMember validates one non-empty list-member, already
+// trimmed of optional whitespace, and returns its key and value.
+func checkTraceStateMember(m string) (k, v string, err error) {
+	k, v, ok := cutByte(m, '=')
+	switch {
+	case !ok:
+		return "", "", errTSNoEqual
+	case !validTraceStateKey(k):
+		return "", "", errTSKey
+	case !validTraceStateValue(v):
+		return "", "", errTSValue
+	}
+	return k, v, nil
+}
+
 // nextTraceStateMember splits the next list-member off s. It returns the
 // member with optional whitespace removed (empty for an empty member), the
 // rest of the header, and whether there was a member at all.
@@ -114,27 +142,53 @@ func nextTraceStateMember(s string) (m, rest string, more bool) {
 	return trimOWS(m), rest, more
 }
 
-// ParseTraceState parses and validates a tracestate header following W3C
-// Trace Context Level 2: at most 32 list-members, keys and values per the
-// grammar, no duplicate keys; optional whitespace around commas and empty
-// list-members are allowed and dropped. Any violation makes the whole header
-// invalid, as the specification asks, and the error wraps ErrTraceState
-// (and ErrLimit for too many members or a header longer than
-// MaxTraceStateBytes). The empty string is the empty TraceState.
-// ParseTraceState does not allocate.
+// cutTraceState returns the part of s, longer than limit, that ends with
+// the last whole list-member within the first limit bytes.
+func cutTraceState(s string, limit int) string {
+	if s[limit] == ',' {
+		return s[:limit]
+	}
+	if i := strings.LastIndexByte(s[:limit], ','); i >= 0 {
+		return s[:i]
+	}
+	return ""
+}
+
+// ParseTraceState parses a tracestate header following W3C Trace Context
+// Level 2. The specification lets a receiver discard the invalid entries of
+// a header rather than the whole header, and this parser does so:
+//
+//   - a list-member whose key or value does not match the grammar, or
+//     that lacks '=', is dropped;
+//   - a list-member whose key was already seen is dropped: only one entry
+//     per key is allowed, and the left-most is the latest position in the
+//     trace (a participant moves its updated entry to the left);
+//   - list-members past the 32nd are dropped, from the end, as the
+//     specification truncates;
+//   - a header longer than MaxTraceStateBytes is read up to the last whole
+//     list-member within that many bytes.
+//
+// Optional whitespace around commas and empty list-members are accepted
+// and removed on output. The members kept are returned, with an error
+// (wrapping ErrTraceState, and ErrLimit for the count and byte limits) that
+// reports the first problem, so that the caller can count the header as
+// malformed. The empty string is the empty TraceState. ParseTraceState does
+// not allocate.
 func ParseTraceState(s string) (TraceState, error) {
 	if s == "" {
 		return TraceState{}, nil
 	}
+	var err error
+	form := tsNormal
 	if len(s) > MaxTraceStateBytes {
-		return TraceState{}, errTSTooLong
+		s = cutTraceState(s, MaxTraceStateBytes)
+		err, form = errTSTooLong, tsFiltered
 	}
-	// keys holds the keys seen so far for the duplicate check: 32 keys make
+	// keys holds the keys kept so far for the duplicate check: 32 keys make
 	// a quadratic scan cheaper than a map, and the array stays on the stack.
 	var keys [MaxTraceStateMembers]string
-	n := 0
-	dirty := false
-	rest, more := s, true
+	n, end := 0, 0
+	rest, more := s, s != ""
 	for more {
 		var m string
 		before := len(rest)
@@ -144,37 +198,91 @@ func ParseTraceState(s string) (TraceState, error) {
 			raw-- // the comma
 		}
 		if m == "" {
-			dirty = true
+			form = max(form, tsSpaced)
 			continue
 		}
 		if len(m) != raw {
-			dirty = true
+			form = max(form, tsSpaced)
 		}
 		if n == MaxTraceStateMembers {
-			return TraceState{}, errTSTooMany
-		}
-		k, v, ok := cutByte(m, '=')
-		if !ok {
-			return TraceState{}, errTSNoEqual
-		}
-		if !validTraceStateKey(k) {
-			return TraceState{}, errTSKey
-		}
-		if !validTraceStateValue(v) {
-			return TraceState{}, errTSValue
-		}
-		for _, seen := range keys[:n] {
-			if seen == k {
-				return TraceState{}, errTSDuplicate
+			if err == nil {
+				err = errTSTooMany
 			}
+			form = tsFiltered
+			break
+		}
+		k, _, merr := checkTraceStateMember(m)
+		if merr == nil && duplicateKey(keys[:n], k) {
+			merr = errTSDuplicate
+		}
+		if merr != nil {
+			if err == nil {
+				err = merr
+			}
+			form = tsFiltered
+			continue
 		}
 		keys[n] = k
 		n++
+		end = len(s) - len(rest)
+		if more {
+			end-- // the comma
+		}
 	}
 	if n == 0 {
-		return TraceState{}, nil
+		return TraceState{}, err
 	}
-	return TraceState{s: s, n: uint8(n), dirty: dirty}, nil
+	return TraceState{s: s[:end], n: uint8(n), form: form}, err
+}
+
+// duplicateKey reports whether k is among keys.
+func duplicateKey(keys []string, k string) bool {
+	for _, seen := range keys {
+		if seen == k {
+			return true
+		}
+	}
+	return false
+}
+
+// walk calls yield with each kept list-member (trimmed), its key and value,
+// in header order, until yield returns false. A filtered header is walked
+// with the parser's rules again: validity of a member is a function of its
+// text and of the keys kept before it.
+func (ts TraceState) walk(yield func(m, k, v string) bool) {
+	rest, more := ts.s, ts.s != ""
+	if ts.form != tsFiltered {
+		for more {
+			var m string
+			m, rest, more = nextTraceStateMember(rest)
+			if m == "" {
+				continue
+			}
+			k, v, _ := cutByte(m, '=')
+			if !yield(m, k, v) {
+				return
+			}
+		}
+		return
+	}
+	var keys [MaxTraceStateMembers]string
+	n := 0
+	for more && n < int(ts.n) {
+		var m string
+		m, rest, more = nextTraceStateMember(rest)
+		if m == "" {
+			continue
+		}
+		k, v, err := checkTraceStateMember(m)
+		if err != nil || duplicateKey(keys[:n], k) {
+			continue
+		}
+		keys[n] = k
+		n++
+		if !yield(m, k, v) {
+			return
+		}
+	}
 }
 
 // Len returns the number of list-members.
@@ -184,62 +292,45 @@ func (ts TraceState) Len() int { return int(ts.n) }
 // order. It does not allocate.
 func (ts TraceState) All() iter.Seq2[string, string] {
 	return func(yield func(string, string) bool) {
-		rest, more := ts.s, ts.s != ""
-		for more {
-			var m string
-			m, rest, more = nextTraceStateMember(rest)
-			if m == "" {
-				continue
-			}
-			k, v, _ := cutByte(m, '=')
-			if !yield(k, v) {
-				return
-			}
-		}
+		ts.walk(func(_, k, v string) bool { return yield(k, v) })
 	}
 }
 
 // Get returns the value of key and whether key is present.
-func (ts TraceState) Get(key string) (string, bool) {
-	rest, more := ts.s, ts.s != ""
-	for more {
-		var m string
-		m, rest, more = nextTraceStateMember(rest)
-		if k, v, _ := cutByte(m, '='); k == key && m != "" {
-			return v, true
+func (ts TraceState) Get(key string) (value string, found bool) {
+	ts.walk(func(_, k, v string) bool {
+		if k == key {
+			value, found = v, true
+			return false
 		}
-	}
-	return "", false
+		return true
+	})
+	return value, found
 }
 
 // AppendTraceState appends the normalized header of ts (no whitespace, no
-// empty members) to dst and returns the extended slice. It allocates only
-// when dst lacks room.
+// empty or dropped members) to dst and returns the extended slice. It
+// allocates only when dst lacks room.
 func AppendTraceState(dst []byte, ts TraceState) []byte {
-	if !ts.dirty {
+	if ts.form == tsNormal {
 		return append(dst, ts.s...)
 	}
 	first := true
-	rest, more := ts.s, ts.s != ""
-	for more {
-		var m string
-		m, rest, more = nextTraceStateMember(rest)
-		if m == "" {
-			continue
-		}
+	ts.walk(func(m, _, _ string) bool {
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
 		dst = append(dst, m...)
-	}
+		return true
+	})
 	return dst
 }
 
 // String returns the normalized header. It allocates only when the parsed
-// header held whitespace or empty list-members.
+// header held whitespace, empty list-members or dropped list-members.
 func (ts TraceState) String() string {
-	if !ts.dirty {
+	if ts.form == tsNormal {
 		return ts.s
 	}
 	return ownedString(AppendTraceState(make([]byte, 0, len(ts.s)), ts))
@@ -263,19 +354,18 @@ func (ts TraceState) Insert(key, value string) (TraceState, error) {
 	sb.WriteByte('=')
 	sb.WriteString(value)
 	n := 1
-	for k, v := range ts.All() {
+	ts.walk(func(m, k, _ string) bool {
 		if k == key {
-			continue
+			return true
 		}
 		if n == MaxTraceStateMembers {
-			break
+			return false
 		}
 		sb.WriteByte(',')
-		sb.WriteString(k)
-		sb.WriteByte('=')
-		sb.WriteString(v)
+		sb.WriteString(m)
 		n++
-	}
+		return true
+	})
 	return TraceState{s: sb.String(), n: uint8(n)}, nil
 }
 
@@ -285,23 +375,75 @@ func (ts TraceState) Delete(key string) TraceState {
 	if _, ok := ts.Get(key); !ok {
 		return ts
 	}
+	return ts.keep(len(ts.s), func(_ int, _, k string) bool { return k != key })
+}
+
+// keep builds a normalized TraceState of the members for which ok returns
+// true; ok gets each member's index, text and key. size bounds the header.
+func (ts TraceState) keep(size int, ok func(i int, m, k string) bool) TraceState {
 	var sb strings.Builder
-	sb.Grow(len(ts.s))
-	n := 0
-	for k, v := range ts.All() {
-		if k == key {
-			continue
+	sb.Grow(size)
+	n, i := 0, 0
+	ts.walk(func(m, k, _ string) bool {
+		if ok(i, m, k) {
+			if n > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(m)
+			n++
 		}
-		if n > 0 {
-			sb.WriteByte(',')
-		}
-		sb.WriteString(k)
-		sb.WriteByte('=')
-		sb.WriteString(v)
-		n++
-	}
+		i++
+		return true
+	})
 	if n == 0 {
 		return TraceState{}
 	}
 	return TraceState{s: sb.String(), n: uint8(n)}
+}
+
+// Truncate returns ts cut to at most maxBytes of normalized header, for a
+// carrier that cannot propagate more, following the specification's order:
+// whole list-members are removed, those longer than LargeTraceStateEntry
+// characters first (right-most first), then the others from the end. It
+// returns ts itself, without allocating, when it already fits. The
+// specification asks a participant to propagate at least
+// MinTraceStateBytes and to document a smaller limit.
+func (ts TraceState) Truncate(maxBytes int) TraceState {
+	total := 0
+	var lens [MaxTraceStateMembers]int
+	n := 0
+	ts.walk(func(m, _, _ string) bool {
+		lens[n] = len(m)
+		total += len(m)
+		n++
+		return true
+	})
+	if n > 1 {
+		total += n - 1
+	}
+	if total <= maxBytes {
+		return ts
+	}
+	var drop [MaxTraceStateMembers]bool
+	size := func(l int) int { // bytes freed by removing a member of length l
+		if n == 1 {
+			return l
+		}
+		return l + 1
+	}
+	for i := n - 1; i >= 0 && total > maxBytes; i-- {
+		if lens[i] > LargeTraceStateEntry {
+			total -= size(lens[i])
+			drop[i] = true
+			n--
+		}
+	}
+	for i := len(drop) - 1; i >= 0 && total > maxBytes; i-- {
+		if i < ts.Len() && !drop[i] {
+			total -= size(lens[i])
+			drop[i] = true
+			n--
+		}
+	}
+	return ts.keep(max(total, 0), func(i int, _, _ string) bool { return !drop[i] })
 }

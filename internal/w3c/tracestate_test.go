@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -36,6 +37,12 @@ func TestParseTraceStateValid(t *testing.T) {
 		{"whitespace-only member", " ,a=1", []kv{{"a", "1"}}, "a=1"},
 		{"only empty members", " , ,", nil, ""},
 		{"multi-tenant key", "fw529a3039@dt=x,0a@b-c_d*e/f=y", []kv{{"fw529a3039@dt", "x"}, {"0a@b-c_d*e/f", "y"}}, ""},
+		{"key starts with a digit", "1a=1,42=x", []kv{{"1a", "1"}, {"42", "x"}}, ""},
+		{"at signs anywhere after the first character", "foo@=1,foo@@bar=2,foo@bar@baz=3", []kv{{"foo@", "1"}, {"foo@@bar", "2"}, {"foo@bar@baz", "3"}}, ""},
+		{"long part before an at sign", strings.Repeat("t", 242) + "@v=1", []kv{{strings.Repeat("t", 242) + "@v", "1"}}, ""},
+		{"long part after an at sign", "t@" + strings.Repeat("v", 15) + "=1", []kv{{"t@" + strings.Repeat("v", 15), "1"}}, ""},
+		{"longest key with at signs", strings.Repeat("a@", 128) + "=1", []kv{{strings.Repeat("a@", 128), "1"}}, ""},
+		{"every allowed character", allKeyChars + "=" + allValueChars, []kv{{allKeyChars, allValueChars}}, ""},
 		{"value with inner space and symbols", "a= x !~", []kv{{"a", " x !~"}}, ""},
 		{"longest key and value", long + "=" + long, []kv{{long, long}}, ""},
 		{"key of digits and symbols", "a0_-*/=v", []kv{{"a0_-*/", "v"}}, ""},
@@ -74,59 +81,163 @@ func TestParseTraceStateValid(t *testing.T) {
 	}
 }
 
-func TestParseTraceStateInvalid(t *testing.T) {
+// allKeyChars and allValueChars hold every character the grammar allows
+// in a key and a value (the specification's test suite builds the same).
+var (
+	allKeyChars   = "abcdefghijklmnopqrstuvwxyz0123456789_-*/@a-z0-9_-*/"
+	allValueChars = func() string {
+		var b []byte
+		for c := byte(0x20); c <= 0x7e; c++ {
+			if c != ',' && c != '=' {
+				b = append(b, c)
+			}
+		}
+		return string(b)
+	}()
+)
+
+// TestParseTraceStateDrops checks that an invalid list-member, a later
+// duplicate and members past the 32nd are dropped, the others kept, and
+// the first problem reported.
+func TestParseTraceStateDrops(t *testing.T) {
 	var many []string
-	for i := range 33 {
+	for i := range 40 {
 		many = append(many, fmt.Sprintf("k%d=v", i))
 	}
 	tests := []struct {
 		name string
 		in   string
-		want error
+		want string // normalized header of the members kept
+		err  error
 	}{
-		{"33 members", strings.Join(many, ","), errTSTooMany},
-		{"too long", strings.Repeat(" ", MaxTraceStateBytes+1), errTSTooLong},
-		{"no equal", "a", errTSNoEqual},
-		{"empty key", "=v", errTSKey},
-		{"upper-case key", "Rojo=1", errTSKey},
-		{"key starts with digit", "1a=1", errTSKey},
-		{"key too long", strings.Repeat("a", 257) + "=1", errTSKey},
-		{"key with dot", "a.b=1", errTSKey},
-		{"space before equal", "a =1", errTSKey},
-		{"two at signs", "a@b@c=1", errTSKey},
-		{"tenant too long", strings.Repeat("a", 242) + "@b=1", errTSKey},
-		{"tenant starts with symbol", "_a@b=1", errTSKey},
-		{"empty tenant", "@b=1", errTSKey},
-		{"system too long", "a@" + strings.Repeat("b", 15) + "=1", errTSKey},
-		{"system starts with digit", "a@1b=1", errTSKey},
-		{"empty system", "a@=1", errTSKey},
-		{"empty value", "a=", errTSValue},
-		{"value too long", "a=" + strings.Repeat("v", 257), errTSValue},
-		{"value with equal", "a=b=c", errTSValue},
-		{"value with control", "a=b\x01", errTSValue},
-		{"value with tab inside", "a=b\tc", errTSValue},
-		{"value non-ascii", "a=é", errTSValue},
-		{"value only spaces", "a=  ", errTSValue},
-		{"duplicate key", "a=1,b=2,a=3", errTSDuplicate},
-		{"invalid member among valid", "a=1,B=2", errTSKey},
+		{"33 members", strings.Join(many[:33], ","), strings.Join(many[:32], ","), errTSTooMany},
+		{"40 members with spaces", strings.Join(many, " , "), strings.Join(many[:32], ","), errTSTooMany},
+		{"32 members and empty ones", strings.Join(many[:32], ",,") + ", ,", strings.Join(many[:32], ","), nil},
+		{"too long", strings.Repeat(" ", MaxTraceStateBytes+1), "", errTSTooLong},
+		{"too long cut at a member", "a=1," + strings.Repeat(" ", MaxTraceStateBytes) + "b=2", "a=1", errTSTooLong},
+		{"too long cut at the limit", "a=1" + strings.Repeat(" ", MaxTraceStateBytes-3) + ",b=2", "a=1", errTSTooLong},
+		{"no equal", "a", "", errTSNoEqual},
+		{"empty key", "=v,b=1", "b=1", errTSKey},
+		{"upper-case key", "Rojo=1,congo=2", "congo=2", errTSKey},
+		{"FOO", "FOO=1", "", errTSKey},
+		{"key starts with an at sign", "@foo=1,bar=2", "bar=2", errTSKey},
+		{"key starts with underscore", "_a=1,bar=2", "bar=2", errTSKey},
+		{"key too long", strings.Repeat("z", 257) + "=1,b=2", "b=2", errTSKey},
+		{"key with dot", "foo.bar=1", "", errTSKey},
+		{"space before equal", "foo =1,b=2", "b=2", errTSKey},
+		{"empty value", "a=,b=2", "b=2", errTSValue},
+		{"value too long", "a=" + strings.Repeat("v", 257), "", errTSValue},
+		{"value with equal", "a=b=c,d=e", "d=e", errTSValue},
+		{"value with control", "a=b\x01", "", errTSValue},
+		{"value with tab inside", "a=b\tc", "", errTSValue},
+		{"value non-ascii", "a=é", "", errTSValue},
+		{"value only spaces", "a=  ", "", errTSValue},
+		{"duplicate key", "a=1,b=2,a=3", "a=1,b=2", errTSDuplicate},
+		{"same member twice", "foo=1,foo=1", "foo=1", errTSDuplicate},
+		{"invalid first of a duplicate", "a=,a=1", "a=1", errTSValue},
+		{"invalid member among valid", "a=1,B=2,c=3", "a=1,c=3", errTSKey},
+		{"dropped members do not count", "X=1," + strings.Join(many[:32], ","), strings.Join(many[:32], ","), errTSKey},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts, err := ParseTraceState(tt.in)
-			if !errors.Is(err, tt.want) || !errors.Is(err, ErrTraceState) {
-				t.Fatalf("ParseTraceState(%q) error = %v, want %v", tt.in, err, tt.want)
+			if tt.err == nil && err != nil || tt.err != nil && (!errors.Is(err, tt.err) || !errors.Is(err, ErrTraceState)) {
+				t.Fatalf("ParseTraceState(%q) error = %v, want %v", tt.in, err, tt.err)
 			}
-			if ts.Len() != 0 || ts.String() != "" {
-				t.Fatalf("invalid header left members: %q", ts.String())
+			if got := ts.String(); got != tt.want {
+				t.Fatalf("kept %q, want %q", got, tt.want)
+			}
+			if got := string(AppendTraceState(nil, ts)); got != tt.want {
+				t.Fatalf("AppendTraceState = %q, want %q", got, tt.want)
+			}
+			want := 0
+			if tt.want != "" {
+				want = strings.Count(tt.want, ",") + 1
+			}
+			if ts.Len() != want || len(members(ts)) != want {
+				t.Fatalf("Len %d, %d members; want %d", ts.Len(), len(members(ts)), want)
+			}
+			for _, m := range members(ts) {
+				if v, ok := ts.Get(m.k); !ok || v != m.v {
+					t.Fatalf("Get(%q) = %q, %v", m.k, v, ok)
+				}
 			}
 		})
 	}
-	_, err := ParseTraceState(strings.Join(many, ","))
-	if !errors.Is(err, ErrLimit) {
-		t.Fatalf("33 members: error %v does not wrap ErrLimit", err)
+	for _, lim := range []error{errTSTooMany, errTSTooLong} {
+		if !errors.Is(lim, ErrLimit) {
+			t.Fatalf("%v does not wrap ErrLimit", lim)
+		}
 	}
-	if _, err := ParseTraceState(strings.Join(many[:32], ",")); err != nil {
-		t.Fatalf("32 members: %v", err)
+}
+
+// The specification's grammar, written as regular expressions, for the
+// reference parser below.
+var (
+	refKeyRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_\-*/@]{0,255}$`)
+	refValueRE = regexp.MustCompile(`^[\x20-\x2b\x2d-\x3c\x3e-\x7e]{0,255}[\x21-\x2b\x2d-\x3c\x3e-\x7e]$`)
+)
+
+// refTraceState is the specification read literally, with no care for
+// cost: split on commas, trim SP and HTAB, keep valid members whose key was
+// not seen, at most 32; a header longer than MaxTraceStateBytes is read up
+// to the last comma within it. It reports whether anything was dropped.
+func refTraceState(s string) (kept []kv, dropped bool) {
+	if len(s) > MaxTraceStateBytes {
+		dropped = true
+		s = s[:MaxTraceStateBytes+1]
+		s = s[:max(strings.LastIndex(s, ","), 0)]
+	}
+	seen := map[string]bool{}
+	for _, m := range strings.Split(s, ",") {
+		m = strings.Trim(m, " \t")
+		if m == "" {
+			continue
+		}
+		if len(kept) == MaxTraceStateMembers {
+			return kept, true
+		}
+		k, v, ok := strings.Cut(m, "=")
+		if !ok || !refKeyRE.MatchString(k) || !refValueRE.MatchString(v) || seen[k] {
+			dropped = true
+			continue
+		}
+		seen[k] = true
+		kept = append(kept, kv{k, v})
+	}
+	return kept, dropped
+}
+
+// TestTraceStateReference holds ParseTraceState to refTraceState over
+// random headers, random corruptions of them, and duplicates and overflows
+// made on purpose.
+func TestTraceStateReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for i := range iters(20000) {
+		in, _, list := randTraceState(r, i%2 == 0, false)
+		switch i % 4 {
+		case 1:
+			in = mutate(r, in)
+		case 2:
+			if len(list) > 0 { // repeat a member somewhere
+				m := list[r.IntN(len(list))]
+				in += "," + m.k + "=" + randTraceStateValue(r)
+			}
+		case 3:
+			in += "," + in
+		}
+		want, dropped := refTraceState(in)
+		ts, err := ParseTraceState(in)
+		if got := members(ts); !slices.Equal(got, want) || ts.Len() != len(want) {
+			t.Fatalf("ParseTraceState(%q) kept %v (Len %d), want %v", in, got, ts.Len(), want)
+		}
+		if (err != nil) != dropped {
+			t.Fatalf("ParseTraceState(%q) error %v, reference dropped %v", in, err, dropped)
+		}
+		again, err := ParseTraceState(ts.String())
+		if err != nil || !slices.Equal(members(again), want) || again.String() != ts.String() {
+			t.Fatalf("parse(format(parse(%q))) = %q, %v", in, again.String(), err)
+		}
 	}
 }
 
@@ -191,10 +302,59 @@ func TestTraceStateInsertDelete(t *testing.T) {
 	}
 }
 
-// randTraceStateKey returns a random valid key, sometimes multi-tenant.
-func randTraceStateKey(r *rand.Rand) string {
+// TestTraceStateTruncate checks the specification's truncation order:
+// whole members, those over 128 characters first (right-most first), then
+// from the end.
+func TestTraceStateTruncate(t *testing.T) {
+	big1, big2 := "b1="+strings.Repeat("x", 130), "b2="+strings.Repeat("y", 130)
+	in := "a=1," + big1 + ",c=3," + big2 + ",e=5"
+	ts, err := ParseTraceState(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		max  int
+		want string
+	}{
+		{len(in), in},
+		{len(in) - 1, "a=1," + big1 + ",c=3,e=5"},
+		{len("a=1," + big1 + ",c=3,e=5"), "a=1," + big1 + ",c=3,e=5"},
+		{len("a=1,c=3,e=5"), "a=1,c=3,e=5"},
+		{len("a=1,c=3,e=5") - 1, "a=1,c=3"},
+		{3, "a=1"},
+		{2, ""},
+		{0, ""},
+	}
+	for _, tt := range tests {
+		got := ts.Truncate(tt.max)
+		if got.String() != tt.want || got.Len() != len(members(got)) {
+			t.Fatalf("Truncate(%d) = %q (Len %d), want %q", tt.max, got.String(), got.Len(), tt.want)
+		}
+		if len(got.String()) > tt.max {
+			t.Fatalf("Truncate(%d) kept %d bytes", tt.max, len(got.String()))
+		}
+	}
+	// Every member kept up to the specification's floor.
+	r := rand.New(rand.NewPCG(5, 6))
+	for range iters(500) {
+		in, _, _ := randTraceState(r, true, false)
+		ts, _ := ParseTraceState(in)
+		if n := len(ts.String()); n <= MinTraceStateBytes && ts.Truncate(MinTraceStateBytes).String() != ts.String() {
+			t.Fatalf("Truncate(%d) cut a %d-byte header", MinTraceStateBytes, n)
+		}
+		if got := ts.Truncate(MinTraceStateBytes); len(got.String()) > MinTraceStateBytes {
+			t.Fatalf("Truncate(%d) kept %d bytes", MinTraceStateBytes, len(got.String()))
+		}
+	}
+}
+
+// randTraceStateKey returns a random valid key. With legacy it keeps to
+// the older grammar that OpenTelemetry Go still checks (a simple key
+// starting with a letter, or tenant-id@system-id); otherwise it uses the
+// whole Level 2 grammar, '@' anywhere after the first character.
+func randTraceStateKey(r *rand.Rand, legacy bool) string {
 	const rest = "abcdefghijklmnopqrstuvwxyz0123456789_-*/"
-	word := func(first string, max int) string {
+	word := func(first, rest string, max int) string {
 		n := r.IntN(max)
 		b := []byte{first[r.IntN(len(first))]}
 		for range n {
@@ -202,10 +362,13 @@ func randTraceStateKey(r *rand.Rand) string {
 		}
 		return string(b)
 	}
-	if r.IntN(3) == 0 {
-		return word("abcdefghijklmnopqrstuvwxyz0123456789", 12) + "@" + word("abcdefghijklmnopqrstuvwxyz", 13)
+	switch {
+	case !legacy && r.IntN(2) == 0:
+		return word("abcdefghijklmnopqrstuvwxyz0123456789", rest+"@@@", 24)
+	case r.IntN(3) == 0:
+		return word("abcdefghijklmnopqrstuvwxyz0123456789", rest, 12) + "@" + word("abcdefghijklmnopqrstuvwxyz", rest, 13)
 	}
-	return word("abcdefghijklmnopqrstuvwxyz", 20)
+	return word("abcdefghijklmnopqrstuvwxyz", rest, 20)
 }
 
 // randTraceStateValue returns a random valid value.
@@ -225,14 +388,15 @@ func randTraceStateValue(r *rand.Rand) string {
 }
 
 // randTraceState returns a random valid header, the members it holds, and
-// their number; with ws it adds optional whitespace and empty members.
-func randTraceState(r *rand.Rand, ws bool) (string, map[string]string, []kv) {
+// their number; with ws it adds optional whitespace and empty members; with
+// legacy its keys keep to the grammar OpenTelemetry Go checks.
+func randTraceState(r *rand.Rand, ws, legacy bool) (string, map[string]string, []kv) {
 	n := r.IntN(MaxTraceStateMembers + 1)
 	seen := map[string]string{}
 	var list []kv
 	var sb strings.Builder
 	for len(list) < n {
-		k := randTraceStateKey(r)
+		k := randTraceStateKey(r, legacy)
 		if _, dup := seen[k]; dup {
 			continue
 		}
@@ -256,7 +420,7 @@ func randTraceState(r *rand.Rand, ws bool) (string, map[string]string, []kv) {
 func TestTraceStateRoundTripProperty(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range iters(2000) {
-		in, want, list := randTraceState(r, i%2 == 1)
+		in, want, list := randTraceState(r, i%2 == 1, false)
 		ts, err := ParseTraceState(in)
 		if err != nil {
 			t.Fatalf("ParseTraceState(%q): %v", in, err)
