@@ -19,8 +19,9 @@ import (
 // baggage lines are joined with "," before parsing; a traceparent that does
 // not parse (or that appears on more than one line) is ignored together with
 // its tracestate, and the run starts a new trace; a bad tracestate never
-// invalidates traceparent; a bad baggage list-member is dropped and the
-// others kept. Nothing here panics on any input. Malformed input is
+// invalidates traceparent, and its bad list-members (and later duplicate
+// keys, and members past the 32nd) are dropped and the others kept, as a
+// bad baggage list-member is. Nothing here panics on any input. Malformed input is
 // reported as an error wrapping w3c's sentinels (ErrTraceParent,
 // ErrTraceState, ErrBaggage), which are re-exported below, and a
 // Propagator counts it by kind.
@@ -137,12 +138,11 @@ func extract(tp, ts, bag []string) (SpanContext, Baggage, extractErrs) {
 		if s, ok := joinLines(ts, w3c.MaxTraceStateBytes); !ok {
 			errs.ts = errTSJoinedLong
 		} else if s != "" {
+			// Invalid members and later duplicates are dropped, the valid
+			// ones forwarded; the error is still counted.
 			st, err := w3c.ParseTraceState(s)
-			if err != nil {
-				errs.ts = err
-			} else {
-				sc.TraceState = st.String()
-			}
+			errs.ts = err
+			sc.TraceState = st.String()
 		}
 	default:
 		errs.tp = errTPMultiple

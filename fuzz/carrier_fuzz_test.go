@@ -18,6 +18,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // FuzzCarrier feeds arbitrary header lines to the HTTP and gRPC carriers
@@ -30,6 +31,7 @@ func FuzzCarrier(f *testing.F) {
 	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", "a=1 , ,b=2", "", "k=v;;p;", "")
 	f.Add("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-x", "Bad=1", "a=1", "=x,k=%zz", "k2=v2")
 	f.Add("garbage", "a=1", "a=2", strings.Repeat("k=v,", 200), "")
+	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02", "a=1,Bad=2,a=3", "1x@y@z=4,"+strings.Repeat("k=v,", 40), "", "")
 	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 	f.Fuzz(func(t *testing.T, tp, ts1, ts2, bag1, bag2 string) {
 		lines := func(a, b string) []string {
@@ -61,6 +63,13 @@ func FuzzCarrier(f *testing.F) {
 		}
 		if !sc.IsValid() && sc != (engine.SpanContext{}) {
 			t.Fatalf("invalid parent with content %+v", sc)
+		}
+		// A joined tracestate keeps exactly the members internal/w3c keeps,
+		// errors or not; a bad traceparent takes it away.
+		if joined := strings.Join(lines(ts1, ts2), ","); sc.IsValid() && len(joined) <= w3c.MaxTraceStateBytes {
+			if want, _ := w3c.ParseTraceState(joined); sc.TraceState != want.String() {
+				t.Fatalf("tracestate %q from %q, want %q", sc.TraceState, joined, want.String())
+			}
 		}
 		if st := p.Stats(); st.Extracted != 2 || (st.TraceParentInvalid != 0) == sc.IsValid() && tp != "" {
 			t.Fatalf("stats %+v for parent %+v", st, sc)
