@@ -7,16 +7,16 @@ import (
 	"time"
 )
 
-// Policy says what Push does when its shard is full.
+// Policy says what Push does when every shard is full.
 type Policy uint8
 
 // The overflow policies. DropNewest is the default.
 const (
-	// DropNewest makes a push into a full shard fail; the pushed value is dropped.
+	// DropNewest makes a push into full shards fail; the pushed value is dropped.
 	DropNewest Policy = iota
-	// DropOldest makes a push into a full shard evict the oldest value of that shard.
+	// DropOldest makes a push into full shards evict the oldest value of the caller's shard.
 	DropOldest
-	// Block makes a push into a full shard wait for room up to
+	// Block makes a push into full shards wait for room up to
 	// Config.BlockTimeout, then drop the pushed value.
 	Block
 )
@@ -39,7 +39,7 @@ type Reason uint8
 
 // The drop reasons, one per way a value can leave the rings without Drain.
 const (
-	// ReasonFull is a pushed value dropped because its shard was full (DropNewest).
+	// ReasonFull is a pushed value dropped because every shard was full (DropNewest).
 	ReasonFull Reason = iota
 	// ReasonEvicted is a stored value evicted by a later push (DropOldest).
 	ReasonEvicted

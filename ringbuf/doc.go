@@ -28,15 +28,24 @@
 //
 // # Overflow and accounting
 //
-// A push into a full shard follows Config.Policy: DropNewest drops the
-// pushed value (ReasonFull), DropOldest evicts the shard's oldest value
-// (ReasonEvicted) and stores the new one, Block waits for a Drain to make
-// room up to BlockTimeout and then drops (ReasonTimeout). After Close every
-// push drops with ReasonClosed. OnDrop sees every dropped or evicted value,
-// on the pushing goroutine. Stats documents the identity
-// Pushed == Popped + Dropped (all reasons) + Len, exact whenever no Push or
-// Drain runs. Pushed is derived from the tail cursors, so counting adds
-// nothing to the fast path.
+// A push into a full shard first spills: it takes the next shard with room,
+// so a burst from one P (one goroutine ending thousands of runs at once)
+// can use every shard, and Shards x Capacity bounds what the rings hold
+// whatever P the producers run on. The fast path is unchanged; the other
+// shards are scanned only when the caller's shard is full. A caller whose
+// values outstanding (pushed, not yet returned by Drain) never exceed
+// Shards x Capacity never overflows: the engine sizes its rings from the
+// runs it may hold at once.
+//
+// A push that finds every shard full follows Config.Policy on the caller's
+// shard: DropNewest drops the pushed value (ReasonFull), DropOldest evicts
+// the shard's oldest value (ReasonEvicted) and stores the new one, Block
+// waits for a Drain to make room in any shard up to BlockTimeout and then
+// drops (ReasonTimeout). After Close every push drops with ReasonClosed.
+// OnDrop sees every dropped or evicted value, on the pushing goroutine.
+// Stats documents the identity Pushed == Popped + Dropped (all reasons) +
+// Len, exact whenever no Push or Drain runs. Pushed is derived from the
+// tail cursors, so counting adds nothing to the fast path.
 //
 // A Push that races with Close may store its value after the consumer's last
 // Drain; a caller that needs nothing left in flight stops its producers

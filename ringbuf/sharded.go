@@ -76,8 +76,8 @@ func New[T any](cfg Config[T]) (*Sharded[T], error) {
 	return s, nil
 }
 
-// shard returns the ring the caller pushes into.
-func (s *Sharded[T]) shard() *ring[T] {
+// shard returns the index of the ring the caller pushes into.
+func (s *Sharded[T]) shard() uint {
 	var i uint
 	if s.pick == pickProc {
 		i = uint(currentP())
@@ -87,7 +87,26 @@ func (s *Sharded[T]) shard() *ring[T] {
 	if i >= s.n {
 		i %= s.n
 	}
-	return &s.shards[i]
+	return i
+}
+
+// spill stores v in the first shard after shard i that has room, and
+// returns that shard and the position written. It runs only when shard i
+// is full: a burst from one P (one producer goroutine ending many runs at
+// once) then fills every shard before the overflow policy applies, so the
+// rings hold Shards x Capacity values whatever P the producers run on.
+func (s *Sharded[T]) spill(i uint, v T) (*ring[T], uint64, bool) {
+	for k := uint(1); k < s.n; k++ {
+		j := i + k
+		if j >= s.n {
+			j -= s.n
+		}
+		r := &s.shards[j]
+		if pos, ok := r.tryPush(v); ok {
+			return r, pos, true
+		}
+	}
+	return nil, 0, false
 }
 
 // Push hands v to the consumer. It returns false if v was dropped, after
@@ -96,13 +115,18 @@ func (s *Sharded[T]) shard() *ring[T] {
 // it returns true and evicts the shard's oldest value (OnDrop with
 // ReasonEvicted) instead. Push never allocates except when it blocks.
 func (s *Sharded[T]) Push(v T) bool {
-	r := s.shard()
+	i := s.shard()
+	r := &s.shards[i]
 	if s.state.Load()&stateClosed != 0 {
 		return s.drop(r, v, ReasonClosed)
 	}
 	pos, ok := r.tryPush(v)
 	if !ok {
-		return s.overflow(r, v)
+		var into *ring[T]
+		if into, pos, ok = s.spill(i, v); !ok {
+			return s.overflow(i, v)
+		}
+		r = into
 	}
 	if s.state.Load()&stateSleeping != 0 {
 		s.wakeIfDue(r, pos)
@@ -144,13 +168,16 @@ func (s *Sharded[T]) drop(r *ring[T], v T, reason Reason) bool {
 	return false
 }
 
-// overflow applies the policy to a push into a full shard.
-func (s *Sharded[T]) overflow(r *ring[T], v T) bool {
+// overflow applies the policy to a push that found every shard full; i is
+// the caller's shard, which counts the drop and, under DropOldest, gives
+// up its oldest value.
+func (s *Sharded[T]) overflow(i uint, v T) bool {
+	r := &s.shards[i]
 	switch s.policy {
 	case DropOldest:
 		return s.evictAndPush(r, v)
 	case Block:
-		return s.block(r, v)
+		return s.block(i, v)
 	}
 	s.wakeSleeper() // A full shard is past WakeAt; make sure someone drains it.
 	return s.drop(r, v, ReasonFull)
@@ -180,8 +207,10 @@ func (s *Sharded[T]) evictAndPush(r *ring[T], v T) bool {
 	}
 }
 
-// block waits for Drain to make room, for Close, or for BlockTimeout.
-func (s *Sharded[T]) block(r *ring[T], v T) bool {
+// block waits for Drain to make room in any shard, for Close, or for
+// BlockTimeout.
+func (s *Sharded[T]) block(i uint, v T) bool {
+	r := &s.shards[i]
 	s.wakeSleeper()
 	t, _ := s.timers.Get().(*time.Timer)
 	if t == nil {
@@ -202,9 +231,13 @@ func (s *Sharded[T]) block(r *ring[T], v T) bool {
 		if s.state.Load()&stateClosed != 0 {
 			return s.drop(r, v, ReasonClosed)
 		}
-		if pos, ok := r.tryPush(v); ok {
+		into, pos, ok := r, uint64(0), false
+		if pos, ok = r.tryPush(v); !ok {
+			into, pos, ok = s.spill(i, v)
+		}
+		if ok {
 			if s.state.Load()&stateSleeping != 0 {
-				s.wakeIfDue(r, pos)
+				s.wakeIfDue(into, pos)
 			}
 			return true
 		}

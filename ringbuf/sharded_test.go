@@ -189,6 +189,47 @@ func TestCloseReleasesBlocked(t *testing.T) {
 	checkIdentity(t, s)
 }
 
+// TestSpill checks that a push into a full shard goes to another shard
+// with room, so that one producer fills every shard before the overflow
+// policy applies, whatever shard its pushes pick.
+func TestSpill(t *testing.T) {
+	for _, p := range []Policy{DropNewest, DropOldest, Block} {
+		for _, pk := range []pick{pickProc, pickRandom} {
+			t.Run(fmt.Sprintf("%v/pick%d", p, pk), func(t *testing.T) {
+				var d dropLog[int]
+				s := mustNew(t, Config[int]{Shards: 3, Capacity: 4, Policy: p, BlockTimeout: time.Microsecond, OnDrop: d.onDrop})
+				s.pick = pk
+				for i := 1; i <= 12; i++ {
+					if !s.Push(i) {
+						t.Fatalf("Push(%d) into rings holding %d of 12 values returned false", i, s.Len())
+					}
+				}
+				if len(d.values) != 0 {
+					t.Fatalf("OnDrop saw %v %v before every shard was full", d.values, d.reasons)
+				}
+				wantOK, wantReason := false, ReasonFull
+				switch p {
+				case DropOldest:
+					wantOK, wantReason = true, ReasonEvicted
+				case Block:
+					wantReason = ReasonTimeout
+				}
+				if got := s.Push(13); got != wantOK {
+					t.Fatalf("Push(13) into full rings = %v, want %v", got, wantOK)
+				}
+				if len(d.reasons) != 1 || d.reasons[0] != wantReason {
+					t.Fatalf("OnDrop saw %v %v, want one %v", d.values, d.reasons, wantReason)
+				}
+				got := s.Drain(nil, 100)
+				if len(got) != 12 {
+					t.Fatalf("Drain = %v, want 12 values", got)
+				}
+				checkIdentity(t, s)
+			})
+		}
+	}
+}
+
 func TestClose(t *testing.T) {
 	var d dropLog[int]
 	for _, p := range []Policy{DropNewest, DropOldest, Block} {
@@ -601,8 +642,7 @@ func TestPickShard(t *testing.T) {
 		s := mustNew(t, Config[int]{Shards: 3, Capacity: 1024})
 		s.pick = pk
 		for i := 0; i < 1000; i++ {
-			r := s.shard()
-			if r != &s.shards[0] && r != &s.shards[1] && r != &s.shards[2] {
+			if i := s.shard(); i >= 3 {
 				t.Fatalf("pick %d chose a ring outside the 3 shards", pk)
 			}
 		}
