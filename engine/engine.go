@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"reflect"
 	"sync"
@@ -72,12 +73,15 @@ func New(opts ...Option) (*Engine, error) {
 		}
 		e.sid = g
 	}
+	if e.cfg.capacity == 0 {
+		e.cfg.capacity = ringCapacity(e.cfg.shards, e.cfg.limits.RunsInFlight, e.cfg.policy)
+	}
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
-		Shards:       cfg.shards,
-		Capacity:     cfg.capacity,
+		Shards:       e.cfg.shards,
+		Capacity:     e.cfg.capacity,
 		Policy:       cfg.policy,
 		BlockTimeout: cfg.blockTimeout,
-		WakeAt:       wakeAt(cfg),
+		WakeAt:       wakeAt(e.cfg),
 		OnDrop:       e.onRingDrop,
 	})
 	if err != nil {
@@ -87,6 +91,29 @@ func New(opts ...Option) (*Engine, error) {
 	e.metrics = newMetrics(e)
 	go e.loop()
 	return e, nil
+}
+
+// maxBlockCapacity bounds the derived slots per shard under Block, where
+// a full ring is the backpressure and a larger one only holds more
+// records out of the CPU caches.
+const maxBlockCapacity = 1024
+
+// ringCapacity derives the slots per shard from the runs the engine may
+// hold. A run in a ring is one of Limits.RunsInFlight records, and a push
+// into a full shard spills into the others (ringbuf), so under the drop
+// policies shards x capacity >= runs in flight means a ring can never be
+// full: a burst of run ends, such as thousands of runs answered by one
+// upstream in the same millisecond, waits in the rings instead of being
+// dropped while the pipeline is still on its way to a CPU. The cost is a
+// 16-byte slot per run. Under Block the rings must fill before the run
+// limit refuses runs, so they hold at most a quarter of them.
+func ringCapacity(shards, runsInFlight int, p Policy) int {
+	per := (runsInFlight + shards - 1) / shards
+	if p == Block {
+		per = min(max(runsInFlight/(4*shards), 2), maxBlockCapacity)
+		return 1 << (bits.Len(uint(per)) - 1) // round down
+	}
+	return 1 << bits.Len(uint(max(per, 2)-1)) // round up
 }
 
 // wakeAt is the shard fill that wakes the pipeline early: about a batch of

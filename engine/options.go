@@ -54,7 +54,10 @@ const (
 // Limits bound what one run or node may hold. What passes a limit is
 // truncated or dropped and counted in Stats, never silently.
 type Limits struct {
-	// RunsInFlight bounds runs started and not yet exported (default 16384).
+	// RunsInFlight bounds runs started and not yet exported (default 16384):
+	// the runs open at once plus those ended and waiting for the sink
+	// (about a flush interval's worth, more after a burst of run ends).
+	// The rings and the memory the engine may hold are derived from it.
 	RunsInFlight int
 	// NodesPerRun bounds node executions per run (default 1024).
 	NodesPerRun int
@@ -95,7 +98,7 @@ const (
 func defaultConfig() config {
 	return config{
 		shards:        runtime.GOMAXPROCS(0),
-		capacity:      1024,
+		capacity:      0, // derived from Limits.RunsInFlight: see ringCapacity
 		policy:        DropNewest,
 		batchSpans:    DefaultBatchSpans,
 		flushInterval: DefaultFlushInterval,
@@ -116,7 +119,7 @@ func (c *config) validate() error {
 	if c.shards < 1 || c.shards > 1024 {
 		return fmt.Errorf("engine: %w: %d", ErrInvalidShards, c.shards)
 	}
-	if c.capacity < 2 || c.capacity&(c.capacity-1) != 0 {
+	if c.capacity != 0 && (c.capacity < 2 || c.capacity&(c.capacity-1) != 0) {
 		return fmt.Errorf("engine: %w: %d", ErrCapacityNotPowerOfTwo, c.capacity)
 	}
 	switch c.policy {
@@ -171,16 +174,20 @@ func (f optionFunc) apply(c *config) { f(c) }
 // WithShards sets the number of ring shards (default GOMAXPROCS).
 func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n }) }
 
-// WithRingCapacity sets the slots per shard, a power of two (default 1024).
-// A slot holds one ended run with all its nodes, so the rings bound memory
-// at about shards x capacity x (1 KiB + 1.5 KiB per node): 2 x 1024 runs of
-// 8 nodes is 26 MiB. At 100,000 runs/s the default holds 20 ms of runs.
+// WithRingCapacity sets the slots per shard, a power of two. By default it
+// is derived from Limits.RunsInFlight (see New): under DropNewest and
+// DropOldest the shards together hold every run that may be in flight, so
+// no burst of run ends, however large, can overflow them; a slot is a
+// pointer, 16 bytes, and the records themselves are bounded by
+// RunsInFlight whatever the ring. Under Block the rings are the
+// backpressure that must reach Run.End before RunsInFlight refuses new
+// runs, so they hold at most a quarter of it, and at most 1024 per shard.
 //
-// The ring is a buffer for bursts and for the pipeline's pauses (a GC
-// cycle): with a drop policy, a larger ring drops less. With Block under
-// sustained overload the rings stay full, and a larger ring only holds
-// more records out of the CPU caches: on 2 vCPUs, 64 slots delivered about
-// twice the spans per second of 4096 (see PERFORMANCE.md).
+// A smaller ring set here drops (DropNewest) a burst of run ends larger
+// than it. With Block under sustained overload the rings stay full, and a
+// larger ring only holds more records out of the CPU caches: on 2 vCPUs,
+// 64 slots delivered about twice the spans per second of 4096 (see
+// PERFORMANCE.md).
 func WithRingCapacity(n int) Option { return optionFunc(func(c *config) { c.capacity = n }) }
 
 // WithOverflow sets what happens when a shard is full: DropNewest (default),
