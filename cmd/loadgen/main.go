@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
 	fs.IntVar(&c.batch, "batch", engine.DefaultBatchSpans, "flowtel spans per export batch (engine.WithBatch)")
-	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, 4096 otherwise. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy the ring absorbs the pipeline's stalls (GC), and a smaller one drops")
+	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, else the engine's default, derived from the runs in flight. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy a ring smaller than the runs in flight drops bursts of run ends")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
 	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")
 	fs.BoolVar(&c.block, "block", false, "flowtel: block the caller (up to 1 s) instead of dropping when the ring or the export queue is full, as the SDK's WithBlocking does")
@@ -108,11 +108,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.soak && !restartSet {
 		c.restartEvery = min(time.Minute, c.duration/6)
 	}
-	if c.ring == 0 {
-		c.ring = 4096
-		if c.block {
-			c.ring = 64
-		}
+	if c.ring == 0 && c.block {
+		c.ring = 64
 	}
 	if c.workers == 0 {
 		// Workers that never block would take every P and starve the

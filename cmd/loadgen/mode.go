@@ -6,7 +6,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"sync"
@@ -89,21 +88,21 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 		}
 		res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
 		sink := engine.NewOTLPSink(exp, res, c.logs)
-		shards := runtime.GOMAXPROCS(0)
 		policy, timeout := engine.DropNewest, time.Duration(0)
 		if c.block {
 			policy, timeout = engine.Block, time.Second
 		}
-		eng, err = engine.New(
+		opts := []engine.Option{
 			engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
-			engine.WithRingCapacity(c.ring), engine.WithBatch(c.batch, engine.DefaultFlushInterval),
+			engine.WithBatch(c.batch, engine.DefaultFlushInterval),
 			engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
 			engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
-			// Runs in flight are the open ones plus the ended ones waiting
-			// in the rings: room for both, so that the run limit never
-			// refuses a run the workload opens.
-			engine.WithLimits(engine.Limits{RunsInFlight: min(c.concurrency+shards*c.ring+4096, 1<<24), NodesPerRun: max(1024, c.nodes)}),
-		)
+			engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
+		}
+		if c.ring > 0 {
+			opts = append(opts, engine.WithRingCapacity(c.ring))
+		}
+		eng, err = engine.New(opts...)
 		if err != nil {
 			_ = exp.Shutdown(ctx)
 			return nil, err

@@ -104,16 +104,25 @@ func goroutines() uint64 {
 // A run record is counted as one more node.
 const nodeRecordBytes = 2 << 10
 
+// runsInFlight is the engine's Limits.RunsInFlight for the workload: the
+// runs open at once (-concurrency), as many again ended and waiting for
+// the pipeline (every open run may end in one burst and be replaced at
+// once), and 4096 for the runs that end during one flush interval. The
+// engine derives its rings from it.
+func runsInFlight(c *config) int {
+	return min(2*c.concurrency+4096, 1<<24)
+}
+
 // memoryBound is the bound the configuration puts on flowtel's live heap:
-// every run that can be held (open, waiting in a ring slot of every shard,
-// or in the pipeline's batch) with all its nodes, plus four times the
+// every run the engine may hold (runsInFlight: open, waiting in a ring or
+// in the pipeline's batch) with all its nodes, plus four times the
 // exporter's QueueBytes: QueueBytes bounds the encoded length of the queued
 // buffers, their capacity can be up to twice that, and as many again can
 // sit freed in buffer pools until the next GC. Payload strings are shared
 // by the generator, so they are not counted. RSS adds the GC's headroom
 // (GOGC=100: up to twice the live heap) and the runtime's own memory.
 func memoryBound(c *config) uint64 {
-	runs := uint64(runtime.GOMAXPROCS(0)*c.ring + c.concurrency + 512)
+	runs := uint64(runsInFlight(c))
 	return runs*uint64(c.nodes+1)*nodeRecordBytes + 4*uint64(c.queueBytes)
 }
 
