@@ -1,0 +1,140 @@
+package sampling
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// Threshold limits.
+const (
+	// MaxThreshold is 2^56, the threshold that keeps nothing. It is not a
+	// valid th: "never" is not a probability, and is not propagated.
+	MaxThreshold uint64 = 1 << 56
+	// AlwaysThreshold keeps everything (th:0).
+	AlwaysThreshold uint64 = 0
+	// MinProbability is the smallest probability a threshold expresses.
+	MinProbability = 0x1p-56
+	// DefaultPrecision is the number of significant hex digits a
+	// threshold keeps, as the specification recommends.
+	DefaultPrecision = 4
+	// randomMask keeps the 56 bits of randomness.
+	randomMask = MaxThreshold - 1
+)
+
+// ErrProbability reports a probability outside [MinProbability, 1].
+var ErrProbability = errors.New("sampling: probability must be in [2^-56, 1]")
+
+// ThresholdFromProbability returns the rejection threshold of probability
+// p, rounded to DefaultPrecision significant hex digits as the
+// specification's reference algorithm rounds (the precision grows by one
+// digit for each factor 16 that p is below 1, up to 12 digits).
+func ThresholdFromProbability(p float64) (uint64, error) {
+	return ThresholdWithPrecision(p, DefaultPrecision)
+}
+
+// ThresholdWithPrecision is ThresholdFromProbability with precision
+// significant hex digits (1 to 12).
+func ThresholdWithPrecision(p float64, precision int) (uint64, error) {
+	if !(p >= MinProbability && p <= 1) {
+		return 0, fmt.Errorf("%w: %v", ErrProbability, p)
+	}
+	if precision < 1 || precision > 12 {
+		return 0, fmt.Errorf("sampling: precision %d not in [1, 12]", precision)
+	}
+	if p == 1 {
+		return 0, nil
+	}
+	_, exp := math.Frexp(p)
+	precision = max(1, min(12, precision+floorDiv(exp, -4)))
+	// 2-p lies in [1, 2): its 52-bit mantissa holds the rejection
+	// probability's hex digits. Half a unit of the last kept digit rounds.
+	r := 2 - p + math.Ldexp(0.5, -4*precision)
+	var mant uint64
+	if r >= 2 {
+		mant = 1<<52 - 1
+	} else {
+		mant = math.Float64bits(r) & (1<<52 - 1)
+	}
+	digits := mant >> (52 - 4*precision)
+	return digits << (56 - 4*precision), nil
+}
+
+// floorDiv is Python's a // b for b < 0.
+func floorDiv(a, b int) int {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// Probability returns the fraction of traces threshold t keeps.
+func Probability(t uint64) float64 {
+	if t >= MaxThreshold {
+		return 0
+	}
+	return float64(MaxThreshold-t) / float64(MaxThreshold)
+}
+
+// Keep reports whether randomness r passes threshold t.
+func Keep(r, t uint64) bool { return r >= t }
+
+// TraceIDRandomness returns the randomness of a trace-id made at random:
+// its right-most 7 bytes, as a 56-bit integer.
+func TraceIDRandomness(traceID [16]byte) uint64 {
+	return binary.BigEndian.Uint64(traceID[8:]) & randomMask
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendTh appends the th encoding of threshold t (t < MaxThreshold): 14
+// hex digits with trailing zeros removed, "0" for zero.
+func AppendTh(dst []byte, t uint64) []byte {
+	if t == 0 {
+		return append(dst, '0')
+	}
+	n := 14
+	for t&0xf == 0 {
+		t >>= 4
+		n--
+	}
+	for i := n - 1; i >= 0; i-- {
+		dst = append(dst, hexDigits[(t>>(4*i))&0xf])
+	}
+	return dst
+}
+
+// parseHex56 parses 1 to 14 lower-case hex digits as the high digits of a
+// 56-bit value.
+func parseHex56(s string) (uint64, bool) {
+	if s == "" || len(s) > 14 {
+		return 0, false
+	}
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v << (4 * (14 - len(s))), true
+}
+
+// ParseTh parses a th value: 1 to 14 lower-case hex digits, the high
+// digits of the threshold.
+func ParseTh(s string) (uint64, bool) { return parseHex56(s) }
+
+// ParseRv parses an rv value: exactly 14 lower-case hex digits.
+func ParseRv(s string) (uint64, bool) {
+	if len(s) != 14 {
+		return 0, false
+	}
+	return parseHex56(s)
+}
