@@ -38,10 +38,10 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 
 	// One pass, as AppendTraces: each length is reserved and written
 	// once its message is (closeLen), the JSON bodies straight into dst.
-	dst, resourceLogs := openLen(dst, 1, 3)
+	dst, resourceLogs := openLen(dst, fieldRequestResource, 3)
 	dst = append(dst, e.resourceField...)
-	dst, scopeLogs := openLen(dst, 2, 3)
-	dst = append(dst, e.scopeField...)
+	dst, scopeLogs := openLen(dst, fieldResourceXScope, 3)
+	dst = appendScope(dst)
 	body := logsBodyGuess
 	for _, r := range runs {
 		dst, body = e.appendLogRecord(dst, r, body)
@@ -85,13 +85,12 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	const f = fieldLogAttrs
 	sevNum, sevText := severity(r)
 	w := sizeVarint(uint64(guess))
-	dst, record := openLen(dst, 2, w)
-	dst = appendFixed64Field(dst, 1, uint64(r.EndUnixNano))
-	dst = append(dst, 2<<3|wireVarint, sevNum)
-	dst = appendLen1(dst, 3, len(sevText))
-	dst = append(dst, sevText...)
-	dst, value := openLen(dst, 5, w)
-	dst, str := openLen(dst, 1, w)
+	dst, record := openLen(dst, fieldScopeXItem, w)
+	dst = appendFixed64Field(dst, fieldLogTime, uint64(r.EndUnixNano))
+	dst = append(dst, tag1(fieldLogSeverityNumber, wireVarint), sevNum)
+	dst = appendStringField(dst, fieldLogSeverityText, sevText)
+	dst, value := openLen(dst, fieldLogBody, w)
+	dst, str := openLen(dst, fieldAnyString, w)
 	from := len(dst)
 	dst = AppendRunLogWith(dst, r, e.offloader)
 	// The JSON is valid UTF-8 by construction (escaping repairs), but it
@@ -106,14 +105,13 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst, _ = closeLen(dst, value, w)
 	dst = e.writeKVString(dst, f, keySID, r.SID)
 	dst = appendKVChecked(dst, f, keyEventName, RunLogEventName, len(RunLogEventName), true)
-	dst = append(dst, 8<<3|wireFixed32, logFlagsSampled, 0, 0, 0)
-	dst = appendLen1(dst, 9, 16)
+	dst = append(dst, tag1(fieldLogFlags, wireFixed32), logFlagsSampled, 0, 0, 0)
+	dst = appendLen1(dst, fieldLogTraceID, 16)
 	dst = append(dst, r.TraceID[:]...)
-	dst = appendLen1(dst, 10, 8)
+	dst = appendLen1(dst, fieldLogSpanID, 8)
 	dst = append(dst, r.SpanID[:]...)
-	dst = appendFixed64Field(dst, 11, uint64(r.EndUnixNano))
-	dst = appendLen1(dst, 12, len(RunLogEventName))
-	dst = append(dst, RunLogEventName...)
+	dst = appendFixed64Field(dst, fieldLogObservedTime, uint64(r.EndUnixNano))
+	dst = appendStringField(dst, fieldLogEventName, RunLogEventName)
 	dst, _ = closeLen(dst, record, w)
 	return dst, n
 }

@@ -1,9 +1,6 @@
 package encode
 
-import (
-	"math"
-	"unicode/utf8"
-)
+import "math"
 
 // MetricKind is the OTLP data type of a Metric.
 type MetricKind uint8
@@ -79,174 +76,54 @@ type MetricPoint struct {
 // AppendMetrics appends an OTLP ExportMetricsServiceRequest holding ms
 // under one resource (res, written as the traces encoder writes it) and
 // one scope (ScopeName, ScopeVersion), and returns the extended slice.
-// Sizes are computed first and the message written in one pass with no
-// temporary buffers: with a dst of enough capacity it allocates nothing.
-// Invalid UTF-8 in strings is replaced by U+FFFD.
+// It writes in one pass as AppendTraces does, reserving each length that
+// depends on what follows (openLen, closeLen): with a dst of enough
+// capacity it allocates nothing. Invalid UTF-8 in strings is replaced by
+// U+FFFD.
 func AppendMetrics(dst []byte, res *Resource, ms []Metric) []byte {
-	scope := metricsSizeScopeMetrics(ms)
-	resource := metricsSizeResource(res)
-	rm := metricsLen1(resource) + metricsLen1(scope)
-	dst = appendLenPrefix(dst, 1, rm)
-	dst = appendLenPrefix(dst, 1, resource)
-	dst = metricsAppendResource(dst, res)
-	dst = appendLenPrefix(dst, 2, scope)
-	dst = appendLenPrefix(dst, 1, sizeStringField(1, ScopeName)+sizeStringField(2, ScopeVersion))
-	dst = appendStringField(dst, 1, ScopeName)
-	dst = appendStringField(dst, 2, ScopeVersion)
+	var c strChecker // repairs are not counted: there is no Stats to count them in
+	dst, rm := openLen(dst, fieldRequestResource, metricsRequestWidth)
+	dst, r := openLen(dst, fieldResourceXResource, 2)
+	dst = c.writeResource(dst, res)
+	dst, _ = closeLen(dst, r, 2)
+	dst, sm := openLen(dst, fieldResourceXScope, metricsRequestWidth)
+	dst = appendScope(dst)
 	for i := range ms {
-		dst = appendLenPrefix(dst, 2, metricsSizeMetric(&ms[i]))
-		dst = metricsAppendMetric(dst, &ms[i])
+		dst = c.writeMetric(dst, &ms[i])
 	}
+	dst, _ = closeLen(dst, sm, metricsRequestWidth)
+	dst, _ = closeLen(dst, rm, metricsRequestWidth)
 	return dst
 }
 
-// metricsStrLen returns the length s has once written (repaired).
-func metricsStrLen(s string) int {
-	if utf8.ValidString(s) {
-		return len(s)
-	}
-	return utf8RepairedLen(s)
-}
+// Reserved length widths: a request of flowtel's own metrics is a few
+// kilobytes (two bytes), as is a metric with its points; a number point
+// is shorter than 128 bytes (one byte), a histogram point with more than
+// a few buckets longer.
+const (
+	metricsRequestWidth = 2
+	metricsMetricWidth  = 2
+)
 
-// metricsAppendStrField appends string field f (skipped when empty).
-func metricsAppendStrField(dst []byte, f int, s string) []byte {
-	if s == "" {
-		return dst
-	}
-	dst = appendLenPrefix(dst, f, metricsStrLen(s))
-	dst, _ = appendUTF8(dst, s)
-	return dst
-}
-
-// metricsSizeStrField returns the size metricsAppendStrField writes.
-func metricsSizeStrField(f int, s string) int {
-	if s == "" {
-		return 0
-	}
-	return sizeLenField(f, metricsStrLen(s))
-}
-
-// metricsSizeAny returns the size of the AnyValue body of v.
-func metricsSizeAny(v Value) int {
-	switch v.kind {
-	case KindString:
-		return metricsLen1(metricsStrLen(v.str))
-	case KindBytes:
-		return metricsLen1(len(v.str))
-	case KindInt64:
-		return 1 + sizeVarint(v.num)
-	case KindFloat64:
-		return 1 + 8
-	case KindBool:
+// metricsPointWidth returns the width reserved for the length of p.
+func metricsPointWidth(p *MetricPoint) int {
+	if len(p.BucketCounts)+len(p.PositiveCounts) > 4 {
 		return 2
 	}
-	return 0
-}
-
-// metricsAppendAny appends the AnyValue body of v.
-func metricsAppendAny(dst []byte, v Value) []byte {
-	switch v.kind {
-	case KindString:
-		dst = appendLenPrefix(dst, 1, metricsStrLen(v.str))
-		dst, _ = appendUTF8(dst, v.str)
-	case KindBytes:
-		dst = appendLenPrefix(dst, 7, len(v.str))
-		dst = append(dst, v.str...)
-	case KindInt64:
-		dst = appendTag(dst, 3, wireVarint)
-		dst = appendVarint(dst, v.num)
-	case KindFloat64:
-		dst = appendTag(dst, 4, wireFixed64)
-		dst = appendFixed64(dst, v.num)
-	case KindBool:
-		dst = append(dst, 2<<3|wireVarint, byte(v.num&1))
-	}
-	return dst
-}
-
-// metricsSizeKVBody returns the size of a KeyValue body.
-func metricsSizeKVBody(key string, v Value) int {
-	return metricsSizeStrField(1, key) + metricsLen1(metricsSizeAny(v))
-}
-
-// metricsSizeAttrs returns the size of attrs as KeyValue fields numbered f.
-func metricsSizeAttrs(f int, attrs []Attr) int {
-	n := 0
-	for i := range attrs {
-		n += sizeLenField(f, metricsSizeKVBody(attrs[i].Key, attrs[i].Value))
-	}
-	return n
-}
-
-// metricsAppendAttrs appends attrs as KeyValue fields numbered f.
-func metricsAppendAttrs(dst []byte, f int, attrs []Attr) []byte {
-	for i := range attrs {
-		a := &attrs[i]
-		dst = appendLenPrefix(dst, f, metricsSizeKVBody(a.Key, a.Value))
-		dst = metricsAppendStrField(dst, 1, a.Key)
-		dst = appendLenPrefix(dst, 2, metricsSizeAny(a.Value))
-		dst = metricsAppendAny(dst, a.Value)
-	}
-	return dst
-}
-
-// metricsResourceAttrs returns the resource attributes, the traces
-// encoder's set, as fixed-size data (no allocation).
-func metricsResourceAttrs(res *Resource) [7]Attr {
-	return [7]Attr{
-		{"service.name", StringValue(res.ServiceName)},
-		{"service.instance.id", StringValue(res.ServiceInstanceID)},
-		{"ip", StringValue(res.HostIP)},
-		{"host.ip", StringValue(res.HostIP)},
-		{"telemetry.sdk.name", StringValue("flowtel")},
-		{"telemetry.sdk.language", StringValue("go")},
-		{"telemetry.sdk.version", StringValue(ScopeVersion)},
-	}
-}
-
-// metricsSizeResource returns the size of the Resource body.
-func metricsSizeResource(res *Resource) int {
-	fixed := metricsResourceAttrs(res)
-	n := 0
-	for i := range fixed {
-		if i == 0 || fixed[i].Value.str != "" {
-			n += metricsSizeAttrs(1, fixed[i:i+1])
-		}
-	}
-	return n + metricsSizeAttrs(1, res.Attrs)
-}
-
-// metricsAppendResource appends the Resource body.
-func metricsAppendResource(dst []byte, res *Resource) []byte {
-	fixed := metricsResourceAttrs(res)
-	for i := range fixed {
-		if i == 0 || fixed[i].Value.str != "" {
-			dst = metricsAppendAttrs(dst, 1, fixed[i:i+1])
-		}
-	}
-	return metricsAppendAttrs(dst, 1, res.Attrs)
-}
-
-// metricsSizeScopeMetrics returns the size of the ScopeMetrics body.
-func metricsSizeScopeMetrics(ms []Metric) int {
-	n := metricsLen1(sizeStringField(1, ScopeName) + sizeStringField(2, ScopeVersion))
-	for i := range ms {
-		n += metricsLen1(metricsSizeMetric(&ms[i]))
-	}
-	return n
+	return 1
 }
 
 // metricsDataField returns the Metric field number of m's data.
 func metricsDataField(m *Metric) int {
 	switch m.Kind {
 	case MetricGauge:
-		return 5
+		return fieldMetricGauge
 	case MetricSum:
-		return 7
+		return fieldMetricSum
 	case MetricHistogram:
-		return 9
+		return fieldMetricHistogram
 	case MetricExponentialHistogram:
-		return 10
+		return fieldMetricExpHistogram
 	}
 	return 0
 }
@@ -259,179 +136,122 @@ func metricsTemporality(t Temporality) uint64 {
 	return metricsOTLPCumulative
 }
 
-// metricsSizeMetric returns the size of the Metric body.
-func metricsSizeMetric(m *Metric) int {
-	n := metricsSizeStrField(1, m.Name) + metricsSizeStrField(2, m.Description) + metricsSizeStrField(3, m.Unit)
+// writeMetric appends m as a ScopeMetrics.metrics field.
+func (c *strChecker) writeMetric(dst []byte, m *Metric) []byte {
+	dst, at := openLen(dst, fieldScopeXItem, metricsMetricWidth)
+	dst = c.writeStringField(dst, fieldMetricName, m.Name)
+	dst = c.writeStringField(dst, fieldMetricDescription, m.Description)
+	dst = c.writeStringField(dst, fieldMetricUnit, m.Unit)
 	if f := metricsDataField(m); f != 0 {
-		n += sizeLenField(f, metricsSizeData(m))
+		var data int
+		dst, data = openLen(dst, f, metricsMetricWidth)
+		for i := range m.Points {
+			p := &m.Points[i]
+			w := metricsPointWidth(p)
+			var pt int
+			dst, pt = openLen(dst, fieldDataPoints, w)
+			dst = c.writePoint(dst, m.Kind, p)
+			dst, _ = closeLen(dst, pt, w)
+		}
+		if m.Kind != MetricGauge {
+			dst = appendVarintField(dst, fieldDataTemporality, metricsTemporality(m.Temporality))
+		}
+		if m.Kind == MetricSum {
+			dst = appendBoolField(dst, fieldSumMonotonic, m.Monotonic)
+		}
+		dst, _ = closeLen(dst, data, metricsMetricWidth)
 	}
-	return n
+	dst, _ = closeLen(dst, at, metricsMetricWidth)
+	return dst
 }
 
-// metricsSizeData returns the size of the Gauge, Sum or histogram body.
-func metricsSizeData(m *Metric) int {
-	n := 0
-	for i := range m.Points {
-		n += metricsLen1(metricsSizePoint(m.Kind, &m.Points[i]))
-	}
-	if m.Kind != MetricGauge {
-		n += sizeVarintField(2, metricsTemporality(m.Temporality))
-	}
-	if m.Kind == MetricSum {
-		n += sizeBoolField(3, m.Monotonic)
-	}
-	return n
-}
-
-// metricsAppendMetric appends the Metric body.
-func metricsAppendMetric(dst []byte, m *Metric) []byte {
-	dst = metricsAppendStrField(dst, 1, m.Name)
-	dst = metricsAppendStrField(dst, 2, m.Description)
-	dst = metricsAppendStrField(dst, 3, m.Unit)
-	f := metricsDataField(m)
-	if f == 0 {
+// appendPackedFixed64 appends vs as packed repeated fixed64 (or double,
+// as bits) field (1 to 15); empty vs is skipped.
+func appendPackedFixed64(dst []byte, field int, vs []uint64) []byte {
+	if len(vs) == 0 {
 		return dst
 	}
-	dst = appendLenPrefix(dst, f, metricsSizeData(m))
-	for i := range m.Points {
-		p := &m.Points[i]
-		dst = appendLenPrefix(dst, 1, metricsSizePoint(m.Kind, p))
-		dst = metricsAppendPoint(dst, m.Kind, p)
-	}
-	if m.Kind != MetricGauge {
-		dst = appendVarintField(dst, 2, metricsTemporality(m.Temporality))
-	}
-	if m.Kind == MetricSum {
-		dst = appendBoolField(dst, 3, m.Monotonic)
+	dst = appendLen1(dst, field, 8*len(vs))
+	for _, v := range vs {
+		dst = appendFixed64(dst, v)
 	}
 	return dst
 }
 
-// metricsSizeFixed64 is the size of a fixed64 field that is always written
-// (a oneof or optional field, present even when zero).
-const metricsSizeFixed64 = 1 + 8
-
-// metricsAppendFixed64Always appends fixed64 field f (1..15) even when zero.
-func metricsAppendFixed64Always(dst []byte, f int, v uint64) []byte {
-	dst = appendTag(dst, f, wireFixed64)
-	return appendFixed64(dst, v)
-}
-
-// metricsSizePackedFixed64 returns the size of a packed repeated fixed64
-// or double field of n elements (skipped when empty).
-func metricsSizePackedFixed64(f, n int) int {
-	if n == 0 {
-		return 0
+// appendPackedDouble appends vs as packed repeated double field (1 to 15);
+// empty vs is skipped.
+func appendPackedDouble(dst []byte, field int, vs []float64) []byte {
+	if len(vs) == 0 {
+		return dst
 	}
-	return sizeLenField(f, 8*n)
-}
-
-// metricsSizePoint returns the size of the data point body of kind k.
-func metricsSizePoint(k MetricKind, p *MetricPoint) int {
-	n := sizeFixed64Field(2, uint64(p.StartUnixNano)) + sizeFixed64Field(3, uint64(p.TimeUnixNano))
-	switch k {
-	case MetricSum, MetricGauge:
-		return n + metricsSizeAttrs(7, p.Attrs) + metricsSizeFixed64
-	case MetricHistogram:
-		n += metricsSizeAttrs(9, p.Attrs) + sizeFixed64Field(4, p.Count) + metricsSizeFixed64 +
-			metricsSizePackedFixed64(6, len(p.BucketCounts)) + metricsSizePackedFixed64(7, len(p.Bounds))
-		if p.HasMinMax {
-			n += 2 * metricsSizeFixed64
-		}
-		return n
-	case MetricExponentialHistogram:
-		n += metricsSizeAttrs(1, p.Attrs) + sizeFixed64Field(4, p.Count) + metricsSizeFixed64 +
-			sizeVarintField(6, uint64(zigzag32(p.Scale))) + sizeFixed64Field(7, p.ZeroCount) +
-			metricsLen1(metricsSizeBuckets(p.PositiveOffset, p.PositiveCounts))
-		if p.HasMinMax {
-			n += 2 * metricsSizeFixed64
-		}
-		return n
+	dst = appendLen1(dst, field, 8*len(vs))
+	for _, v := range vs {
+		dst = appendFixed64(dst, math.Float64bits(v))
 	}
-	return n
+	return dst
 }
 
-// zigzag32 encodes a sint32.
-func zigzag32(v int32) uint32 { return uint32(v<<1) ^ uint32(v>>31) }
-
-// metricsSizeBuckets returns the size of an exponential Buckets body.
-func metricsSizeBuckets(offset int32, counts []uint64) int {
-	n := sizeVarintField(1, uint64(zigzag32(offset)))
+// appendBuckets appends the positive Buckets of an exponential histogram
+// point: bucket offset+i holds counts[i].
+func appendBuckets(dst []byte, offset int32, counts []uint64) []byte {
+	c := 0
+	for _, v := range counts {
+		c += sizeVarint(v)
+	}
+	n := sizeVarintField(fieldBucketsOffset, uint64(zigzag32(offset)))
 	if len(counts) != 0 {
-		c := 0
-		for _, v := range counts {
-			c += sizeVarint(v)
-		}
-		n += sizeLenField(2, c)
+		n += sizeLen1(c)
 	}
-	return n
+	dst = appendLen1(dst, fieldExpPositive, n)
+	dst = appendVarintField(dst, fieldBucketsOffset, uint64(zigzag32(offset)))
+	if len(counts) != 0 {
+		dst = appendLen1(dst, fieldBucketsCounts, c)
+		for _, v := range counts {
+			dst = appendVarint(dst, v)
+		}
+	}
+	return dst
 }
 
-// metricsAppendPoint appends the data point body of kind k.
-func metricsAppendPoint(dst []byte, k MetricKind, p *MetricPoint) []byte {
+// writePoint appends the data point body of kind k.
+func (c *strChecker) writePoint(dst []byte, k MetricKind, p *MetricPoint) []byte {
 	switch k {
 	case MetricSum, MetricGauge:
-		dst = appendFixed64Field(dst, 2, uint64(p.StartUnixNano))
-		dst = appendFixed64Field(dst, 3, uint64(p.TimeUnixNano))
+		dst = appendFixed64Field(dst, fieldNumberStart, uint64(p.StartUnixNano))
+		dst = appendFixed64Field(dst, fieldNumberTime, uint64(p.TimeUnixNano))
 		if p.IsInt {
-			dst = metricsAppendFixed64Always(dst, 6, uint64(p.Int))
+			dst = appendFixed64Always(dst, fieldNumberAsInt, uint64(p.Int))
 		} else {
-			dst = metricsAppendFixed64Always(dst, 4, math.Float64bits(p.Double))
+			dst = appendFixed64Always(dst, fieldNumberAsDouble, math.Float64bits(p.Double))
 		}
-		return metricsAppendAttrs(dst, 7, p.Attrs)
+		return c.writeAttrs(dst, fieldNumberAttrs, "", p.Attrs)
 	case MetricHistogram:
-		dst = appendFixed64Field(dst, 2, uint64(p.StartUnixNano))
-		dst = appendFixed64Field(dst, 3, uint64(p.TimeUnixNano))
-		dst = appendFixed64Field(dst, 4, p.Count)
-		dst = metricsAppendFixed64Always(dst, 5, math.Float64bits(p.Sum))
-		if len(p.BucketCounts) != 0 {
-			dst = appendLenPrefix(dst, 6, 8*len(p.BucketCounts))
-			for _, c := range p.BucketCounts {
-				dst = appendFixed64(dst, c)
-			}
-		}
-		if len(p.Bounds) != 0 {
-			dst = appendLenPrefix(dst, 7, 8*len(p.Bounds))
-			for _, b := range p.Bounds {
-				dst = appendFixed64(dst, math.Float64bits(b))
-			}
-		}
-		dst = metricsAppendAttrs(dst, 9, p.Attrs)
+		dst = appendFixed64Field(dst, fieldHistStart, uint64(p.StartUnixNano))
+		dst = appendFixed64Field(dst, fieldHistTime, uint64(p.TimeUnixNano))
+		dst = appendFixed64Field(dst, fieldHistCount, p.Count)
+		dst = appendFixed64Always(dst, fieldHistSum, math.Float64bits(p.Sum))
+		dst = appendPackedFixed64(dst, fieldHistBucketCounts, p.BucketCounts)
+		dst = appendPackedDouble(dst, fieldHistBounds, p.Bounds)
+		dst = c.writeAttrs(dst, fieldHistAttrs, "", p.Attrs)
 		if p.HasMinMax {
-			dst = metricsAppendFixed64Always(dst, 11, math.Float64bits(p.Min))
-			dst = metricsAppendFixed64Always(dst, 12, math.Float64bits(p.Max))
+			dst = appendFixed64Always(dst, fieldHistMin, math.Float64bits(p.Min))
+			dst = appendFixed64Always(dst, fieldHistMax, math.Float64bits(p.Max))
 		}
 		return dst
 	case MetricExponentialHistogram:
-		dst = metricsAppendAttrs(dst, 1, p.Attrs)
-		dst = appendFixed64Field(dst, 2, uint64(p.StartUnixNano))
-		dst = appendFixed64Field(dst, 3, uint64(p.TimeUnixNano))
-		dst = appendFixed64Field(dst, 4, p.Count)
-		dst = metricsAppendFixed64Always(dst, 5, math.Float64bits(p.Sum))
-		dst = appendVarintField(dst, 6, uint64(zigzag32(p.Scale)))
-		dst = appendFixed64Field(dst, 7, p.ZeroCount)
-		dst = appendLenPrefix(dst, 8, metricsSizeBuckets(p.PositiveOffset, p.PositiveCounts))
-		dst = appendVarintField(dst, 1, uint64(zigzag32(p.PositiveOffset)))
-		if len(p.PositiveCounts) != 0 {
-			c := 0
-			for _, v := range p.PositiveCounts {
-				c += sizeVarint(v)
-			}
-			dst = appendLenPrefix(dst, 2, c)
-			for _, v := range p.PositiveCounts {
-				dst = appendVarint(dst, v)
-			}
-		}
+		dst = c.writeAttrs(dst, fieldExpAttrs, "", p.Attrs)
+		dst = appendFixed64Field(dst, fieldExpStart, uint64(p.StartUnixNano))
+		dst = appendFixed64Field(dst, fieldExpTime, uint64(p.TimeUnixNano))
+		dst = appendFixed64Field(dst, fieldExpCount, p.Count)
+		dst = appendFixed64Always(dst, fieldExpSum, math.Float64bits(p.Sum))
+		dst = appendVarintField(dst, fieldExpScale, uint64(zigzag32(p.Scale)))
+		dst = appendFixed64Field(dst, fieldExpZeroCount, p.ZeroCount)
+		dst = appendBuckets(dst, p.PositiveOffset, p.PositiveCounts)
 		if p.HasMinMax {
-			dst = metricsAppendFixed64Always(dst, 12, math.Float64bits(p.Min))
-			dst = metricsAppendFixed64Always(dst, 13, math.Float64bits(p.Max))
+			dst = appendFixed64Always(dst, fieldExpMin, math.Float64bits(p.Min))
+			dst = appendFixed64Always(dst, fieldExpMax, math.Float64bits(p.Max))
 		}
 		return dst
 	}
-	dst = appendFixed64Field(dst, 2, uint64(p.StartUnixNano))
-	return appendFixed64Field(dst, 3, uint64(p.TimeUnixNano))
+	return dst
 }
-
-// metricsLen1 returns the size of a length-delimited field numbered 1 to
-// 15 with a payload of n bytes.
-func metricsLen1(n int) int { return 1 + sizeVarint(uint64(n)) + n }
