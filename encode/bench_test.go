@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/otlpref"
 )
 
 // The benchmark batch: 512 spans (64 runs of one root span and 7 node
@@ -60,8 +61,8 @@ func BenchmarkEncodeTraces(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
 	})
 	b.Run("protobuf", func(b *testing.B) {
-		var rb otlpRef
-		req := rb.traces(rb.resource(otlpBenchResource), runs)
+		var rb otlpref.Builder
+		req := rb.Traces(rb.Resource(otlpBenchResource), runs)
 		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, req)
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
@@ -72,13 +73,13 @@ func BenchmarkEncodeTraces(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
 	})
 	b.Run("protobuf-build", func(b *testing.B) {
-		var rb otlpRef
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.traces(rb.resource(otlpBenchResource), runs))
+		var rb otlpref.Builder
+		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.Traces(rb.Resource(otlpBenchResource), runs))
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			req := rb.traces(rb.resource(otlpBenchResource), runs)
+			req := rb.Traces(rb.Resource(otlpBenchResource), runs)
 			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
@@ -121,8 +122,8 @@ func BenchmarkEncodeLogs(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
 	})
 	b.Run("protobuf", func(b *testing.B) {
-		var rb otlpRef
-		req := rb.logs(rb.resource(otlpBenchResource), runs)
+		var rb otlpref.Builder
+		req := rb.Logs(rb.Resource(otlpBenchResource), runs)
 		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, req)
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
@@ -133,13 +134,13 @@ func BenchmarkEncodeLogs(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
 	})
 	b.Run("protobuf-build", func(b *testing.B) {
-		var rb otlpRef
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.logs(rb.resource(otlpBenchResource), runs))
+		var rb otlpref.Builder
+		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.Logs(rb.Resource(otlpBenchResource), runs))
 		b.SetBytes(int64(len(buf)))
 		b.ReportAllocs()
 		b.ResetTimer()
 		for b.Loop() {
-			req := rb.logs(rb.resource(otlpBenchResource), runs)
+			req := rb.Logs(rb.Resource(otlpBenchResource), runs)
 			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")

@@ -7,44 +7,12 @@ import (
 	"testing"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/otlpref"
 )
-
-// logs builds the reference logs request for runs.
-func (b *otlpRef) logs(res *resourcepb.Resource, runs []*encode.Run) *collogspb.ExportLogsServiceRequest {
-	if len(runs) == 0 {
-		return &collogspb.ExportLogsServiceRequest{}
-	}
-	sl := &logspb.ScopeLogs{Scope: otlpScope()}
-	for _, r := range runs {
-		lr := &logspb.LogRecord{
-			TimeUnixNano:         uint64(r.EndUnixNano),
-			ObservedTimeUnixNano: uint64(r.EndUnixNano),
-			SeverityNumber:       logspb.SeverityNumber_SEVERITY_NUMBER_INFO,
-			SeverityText:         "INFO",
-			Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{
-				StringValue: b.str(string(encode.AppendRunLog(nil, r))),
-			}},
-			Attributes: []*commonpb.KeyValue{b.kvStr("sid", r.SID), b.kvStr("event.name", "flowtel.run_log")},
-			Flags:      1,
-			TraceId:    append([]byte(nil), r.TraceID[:]...),
-			SpanId:     append([]byte(nil), r.SpanID[:]...),
-			EventName:  "flowtel.run_log",
-		}
-		if r.Status == encode.StatusError {
-			lr.SeverityNumber, lr.SeverityText = logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, "ERROR"
-		}
-		sl.LogRecords = append(sl.LogRecords, lr)
-	}
-	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
-		Resource: res, ScopeLogs: []*logspb.ScopeLogs{sl},
-	}}}
-}
 
 // TestLogsEquivalence is the property test for AppendLogs: random batches
 // decode with the official decoder into the reference message.
@@ -52,8 +20,8 @@ func TestLogsEquivalence(t *testing.T) {
 	for seed := uint64(0); seed < 300; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 5))
 		res := otlpGenResource(rng)
-		var rb otlpRef
-		refRes := rb.resource(res)
+		var rb otlpref.Builder
+		refRes := rb.Resource(res)
 		e := encode.NewEncoder(res)
 		for batch := 0; batch < 2; batch++ {
 			runs := make([]*encode.Run, rng.IntN(5))
@@ -61,8 +29,8 @@ func TestLogsEquivalence(t *testing.T) {
 				runs[i] = otlpGenRun(rng, 3)
 			}
 			before := e.Stats()
-			rb.invalid = 0
-			want := rb.logs(refRes, runs)
+			rb.Invalid = 0
+			want := rb.Logs(refRes, runs)
 			prefix := []byte{0xAA}
 			out := e.AppendLogs(append([]byte(nil), prefix...), runs)
 			if !bytes.HasPrefix(out, prefix) {
@@ -77,8 +45,8 @@ func TestLogsEquivalence(t *testing.T) {
 				t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, len(out)-len(prefix), proto.Size(want))
 			}
 			after := e.Stats()
-			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.invalid {
-				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.invalid)
+			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.Invalid {
+				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.Invalid)
 			}
 			if d := after.LogRecords - before.LogRecords; d != uint64(len(runs)) {
 				t.Fatalf("seed %d: LogRecords delta = %d, want %d", seed, d, len(runs))
@@ -150,15 +118,15 @@ func TestLogsLengthGuesses(t *testing.T) {
 		batches = append(batches, []int{n}, []int{400, n}, []int{n, 400})
 	}
 	res := encode.Resource{ServiceName: "svc"}
-	var rb otlpRef
-	refRes := rb.resource(res)
+	var rb otlpref.Builder
+	refRes := rb.Resource(res)
 	e := encode.NewEncoder(res)
 	for _, sizes := range batches {
 		runs := make([]*encode.Run, len(sizes))
 		for i, n := range sizes {
 			runs[i] = sized(n)
 		}
-		want := rb.logs(refRes, runs)
+		want := rb.Logs(refRes, runs)
 		out := e.AppendLogs([]byte{0xAA}, runs)
 		var got collogspb.ExportLogsServiceRequest
 		if err := proto.Unmarshal(out[1:], &got); err != nil {

@@ -10,16 +10,15 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/otlpref"
 )
 
 // otlpRaceEnabled reports whether the test binary was built with -race, under
@@ -229,257 +228,6 @@ func otlpGenResource(rng *rand.Rand) encode.Resource {
 	}
 }
 
-// The reference: the same records built with the official OTLP types,
-// written from the mapping in the brief, independently of the encoder.
-
-// otlpRef builds reference messages and counts the strings it had to repair.
-type otlpRef struct{ invalid uint64 }
-
-func (b *otlpRef) str(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	b.invalid++
-	return strings.ToValidUTF8(s, "\uFFFD")
-}
-
-func (b *otlpRef) any(v encode.Value) *commonpb.AnyValue {
-	switch v.Kind() {
-	case encode.KindString:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(v.Str())}}
-	case encode.KindBytes:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: []byte(v.Str())}}
-	case encode.KindInt64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.Int64()}}
-	case encode.KindFloat64:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.Float64()}}
-	case encode.KindBool:
-		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.Bool()}}
-	}
-	return &commonpb.AnyValue{}
-}
-
-func (b *otlpRef) kvStr(k, v string) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(v)}}}
-}
-
-func otlpKvInt(k string, v int64) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
-}
-
-func otlpKvBool(k string, v bool) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
-}
-
-func (b *otlpRef) attrs(prefix string, as []encode.Attr) []*commonpb.KeyValue {
-	var out []*commonpb.KeyValue
-	for _, a := range as {
-		out = append(out, &commonpb.KeyValue{Key: prefix + b.str(a.Key), Value: b.any(a.Value)})
-	}
-	return out
-}
-
-func (b *otlpRef) resource(res encode.Resource) *resourcepb.Resource {
-	kvs := []*commonpb.KeyValue{b.kvStr("service.name", res.ServiceName)}
-	if res.ServiceInstanceID != "" {
-		kvs = append(kvs, b.kvStr("service.instance.id", res.ServiceInstanceID))
-	}
-	if res.HostIP != "" {
-		kvs = append(kvs, b.kvStr("ip", res.HostIP), b.kvStr("host.ip", res.HostIP))
-	}
-	kvs = append(kvs,
-		b.kvStr("telemetry.sdk.name", "flowtel"),
-		b.kvStr("telemetry.sdk.language", "go"),
-		b.kvStr("telemetry.sdk.version", encode.ScopeVersion))
-	kvs = append(kvs, b.attrs("", res.Attrs)...)
-	return &resourcepb.Resource{Attributes: kvs}
-}
-
-func otlpScope() *commonpb.InstrumentationScope {
-	return &commonpb.InstrumentationScope{Name: encode.ScopeName, Version: encode.ScopeVersion}
-}
-
-func otlpUsageKVs(u encode.Usage) []*commonpb.KeyValue {
-	return []*commonpb.KeyValue{
-		otlpKvInt("usage.question_tokens", u.QuestionTokens),
-		otlpKvInt("usage.prompt_tokens", u.PromptTokens),
-		otlpKvInt("usage.completion_tokens", u.CompletionTokens),
-		otlpKvInt("usage.total_tokens", u.TotalTokens),
-		otlpKvInt("gen_ai.usage.input_tokens", u.PromptTokens),
-		otlpKvInt("gen_ai.usage.output_tokens", u.CompletionTokens),
-	}
-}
-
-// events returns the span events and whether one is an error log.
-func (b *otlpRef) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
-	var out []*tracepb.Span_Event
-	isErr := false
-	for _, ev := range evs {
-		pe := &tracepb.Span_Event{TimeUnixNano: uint64(ev.TimeUnixNano)}
-		switch ev.Kind {
-		case encode.EventInfo:
-			pe.Name = "INFO"
-			pe.Attributes = append(pe.Attributes, b.kvStr("INFO LOG", ev.Message))
-		case encode.EventError:
-			pe.Name = "ERROR"
-			pe.Attributes = append(pe.Attributes, b.kvStr("ERROR LOG", ev.Message))
-			isErr = true
-		case encode.EventException:
-			pe.Name = "exception"
-			for _, kv := range [][2]string{
-				{"exception.type", ev.Type},
-				{"exception.message", ev.Message},
-				{"exception.stacktrace", ev.Stacktrace},
-			} {
-				if kv[1] != "" {
-					pe.Attributes = append(pe.Attributes, b.kvStr(kv[0], kv[1]))
-				}
-			}
-		}
-		out = append(out, pe)
-	}
-	return out, isErr
-}
-
-func (b *otlpRef) common(r *encode.Run) []*commonpb.KeyValue {
-	return []*commonpb.KeyValue{
-		b.kvStr("sid", r.SID), b.kvStr("app_id", r.AppID), b.kvStr("uid", r.UID),
-		b.kvStr("chat_id", r.ChatID), b.kvStr("span_version", "1.0.0"),
-	}
-}
-
-func (b *otlpRef) status(c encode.StatusCode, msg string) *tracepb.Status {
-	return &tracepb.Status{Code: tracepb.Status_StatusCode(c), Message: b.str(msg)}
-}
-
-func (b *otlpRef) runSpan(r *encode.Run) *tracepb.Span {
-	s := &tracepb.Span{
-		TraceId:           append([]byte(nil), r.TraceID[:]...),
-		SpanId:            append([]byte(nil), r.SpanID[:]...),
-		TraceState:        b.str(r.TraceState),
-		Flags:             0x101,
-		Name:              "run",
-		Kind:              tracepb.Span_SPAN_KIND_SERVER,
-		StartTimeUnixNano: uint64(r.StartUnixNano),
-		EndTimeUnixNano:   uint64(r.EndUnixNano),
-	}
-	if r.FlowID != "" {
-		s.Name = "run:" + b.str(r.FlowID)
-	}
-	if r.ParentSpanID != (encode.SpanID{}) {
-		s.ParentSpanId = append([]byte(nil), r.ParentSpanID[:]...)
-		s.Flags |= 0x200
-	}
-	s.Attributes = append(b.common(r), otlpKvInt("code", r.Code))
-	svc := r.ServiceID
-	if svc == "" && r.Sub == "SparkAgent" {
-		svc = r.BotID
-	} else if svc == "" {
-		svc = r.FlowID
-	}
-	for _, kv := range [][2]string{
-		{"flow_id", r.FlowID}, {"service_id", svc}, {"bot_id", r.BotID},
-		{"sub", r.Sub}, {"caller", r.Caller},
-	} {
-		if kv[1] != "" {
-			s.Attributes = append(s.Attributes, b.kvStr(kv[0], kv[1]))
-		}
-	}
-	s.Attributes = append(s.Attributes, otlpUsageKVs(r.Usage)...)
-	evs, isErr := b.events(r.Events)
-	if isErr {
-		s.Attributes = append(s.Attributes, otlpKvBool("error", true))
-	}
-	if r.Incomplete {
-		s.Attributes = append(s.Attributes, otlpKvBool("flowtel.incomplete", true))
-	}
-	if r.DroppedNodes != 0 {
-		s.Attributes = append(s.Attributes, otlpKvInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
-	}
-	s.Attributes = append(s.Attributes, b.attrs("", r.Attrs)...)
-	s.DroppedAttributesCount = r.DroppedAttrs
-	s.Events = evs
-	s.DroppedEventsCount = r.DroppedEvents
-	s.Status = b.status(r.Status, r.StatusMessage)
-	return s
-}
-
-func (b *otlpRef) nodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
-	s := &tracepb.Span{
-		TraceId:           append([]byte(nil), r.TraceID[:]...),
-		SpanId:            append([]byte(nil), n.SpanID[:]...),
-		TraceState:        b.str(r.TraceState),
-		Flags:             0x101,
-		Name:              "run_node:" + b.str(n.NodeID),
-		Kind:              tracepb.Span_SPAN_KIND_INTERNAL,
-		StartTimeUnixNano: uint64(n.StartUnixNano),
-		EndTimeUnixNano:   uint64(n.EndUnixNano),
-	}
-	parent := r.SpanID
-	if n.ParentSpanID != (encode.SpanID{}) {
-		parent = n.ParentSpanID
-	}
-	if parent != (encode.SpanID{}) { // a zero id is no parent
-		s.ParentSpanId = append([]byte(nil), parent[:]...)
-	}
-	if n.Kind != encode.SpanKindUnspecified {
-		s.Kind = tracepb.Span_SpanKind(n.Kind)
-	}
-	s.Attributes = append(b.common(r),
-		b.kvStr("node_id", n.NodeID), b.kvStr("node_type", n.NodeType), b.kvStr("node_name", n.NodeName),
-		otlpKvBool("running_status", n.Status != encode.StatusError))
-	s.Attributes = append(s.Attributes, b.attrs("input.", n.Input)...)
-	s.Attributes = append(s.Attributes, b.attrs("output.", n.Output)...)
-	s.Attributes = append(s.Attributes, b.attrs("config.", n.Config)...)
-	if n.LLMOutput != "" {
-		s.Attributes = append(s.Attributes, b.kvStr("llm_output", n.LLMOutput))
-	}
-	if n.FirstFrameUnixNano != 0 {
-		s.Attributes = append(s.Attributes, otlpKvInt("first_frame_duration", n.FirstFrameUnixNano/1e6-n.StartUnixNano/1e6))
-	}
-	if len(n.Next) > 0 {
-		arr := &commonpb.ArrayValue{}
-		for _, id := range n.Next {
-			arr.Values = append(arr.Values, &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.str(id)}})
-		}
-		s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: "next_node_ids",
-			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}})
-	}
-	if n.HasUsage {
-		s.Attributes = append(s.Attributes, otlpUsageKVs(n.Usage)...)
-	}
-	evs, isErr := b.events(n.Events)
-	if isErr {
-		s.Attributes = append(s.Attributes, otlpKvBool("error", true))
-	}
-	if n.Incomplete {
-		s.Attributes = append(s.Attributes, otlpKvBool("flowtel.incomplete", true))
-	}
-	s.DroppedAttributesCount = n.DroppedAttrs
-	s.Events = evs
-	s.DroppedEventsCount = n.DroppedEvents
-	s.Status = b.status(n.Status, n.StatusMessage)
-	return s
-}
-
-// traces builds the reference request; the resource is built apart
-// because the encoder repairs and counts it once, in NewEncoder.
-func (b *otlpRef) traces(res *resourcepb.Resource, runs []*encode.Run) *coltracepb.ExportTraceServiceRequest {
-	if len(runs) == 0 {
-		return &coltracepb.ExportTraceServiceRequest{}
-	}
-	ss := &tracepb.ScopeSpans{Scope: otlpScope()}
-	for _, r := range runs {
-		ss.Spans = append(ss.Spans, b.runSpan(r))
-		for _, n := range r.Nodes {
-			ss.Spans = append(ss.Spans, b.nodeSpan(r, n))
-		}
-	}
-	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource: res, ScopeSpans: []*tracepb.ScopeSpans{ss},
-	}}}
-}
-
 // otlpMustEqual fails t unless got and want are proto.Equal, showing both.
 func otlpMustEqual(t testing.TB, got, want proto.Message) {
 	t.Helper()
@@ -499,11 +247,11 @@ func TestTracesEquivalence(t *testing.T) {
 	for seed := uint64(0); seed < 400; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 3))
 		res := otlpGenResource(rng)
-		var rb otlpRef
-		refRes := rb.resource(res)
+		var rb otlpref.Builder
+		refRes := rb.Resource(res)
 		e := encode.NewEncoder(res)
-		if got := e.Stats().InvalidUTF8; got != rb.invalid {
-			t.Fatalf("seed %d: resource InvalidUTF8 = %d, want %d", seed, got, rb.invalid)
+		if got := e.Stats().InvalidUTF8; got != rb.Invalid {
+			t.Fatalf("seed %d: resource InvalidUTF8 = %d, want %d", seed, got, rb.Invalid)
 		}
 		// Two batches through one encoder, appended after a prefix, to
 		// check reuse and that dst's existing bytes are kept.
@@ -513,8 +261,8 @@ func TestTracesEquivalence(t *testing.T) {
 				runs[i] = otlpGenRun(rng, 5)
 			}
 			before := e.Stats()
-			rb.invalid = 0
-			want := rb.traces(refRes, runs)
+			rb.Invalid = 0
+			want := rb.Traces(refRes, runs)
 			prefix := []byte("prefix")
 			out := e.AppendTraces(append([]byte(nil), prefix...), runs)
 			if !bytes.HasPrefix(out, prefix) {
@@ -527,8 +275,8 @@ func TestTracesEquivalence(t *testing.T) {
 			otlpMustEqual(t, &got, want)
 
 			after := e.Stats()
-			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.invalid {
-				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.invalid)
+			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.Invalid {
+				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.Invalid)
 			}
 			if d := after.Spans - before.Spans; d != uint64(encode.SpanCount(runs)) {
 				t.Fatalf("seed %d: Spans delta = %d, want %d", seed, d, encode.SpanCount(runs))

@@ -2,7 +2,8 @@
 // packages and may import any of them. Each target turns the fuzzer's bytes
 // into records, runs them through flowtel, and checks the result with an
 // independent implementation (for encoders: the official protobuf decoder
-// and a reference message built with the official OTLP types).
+// and a reference message built with the official OTLP types by
+// internal/otlpref, the builders encode's own tests use).
 //
 // Run one with, for example:
 //

@@ -9,14 +9,11 @@ import (
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/otlpref"
 )
 
 // encSrc turns the fuzzer's bytes into choices; once they run out every
@@ -136,205 +133,6 @@ func (s *encSrc) batch() (encode.Resource, []*encode.Run) {
 	return res, runs
 }
 
-// The reference, written from the span conventions independently of the
-// encoder (and of the encode package's own test reference).
-
-func encAnyStr(s string) *commonpb.AnyValue {
-	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: fixUTF8(s)}}
-}
-
-func encKV(k string, v *commonpb.AnyValue) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: v}
-}
-
-func encKVS(k, v string) *commonpb.KeyValue { return encKV(k, encAnyStr(v)) }
-
-func encKVI(k string, v int64) *commonpb.KeyValue {
-	return encKV(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}})
-}
-
-func encKVB(k string, v bool) *commonpb.KeyValue {
-	return encKV(k, &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}})
-}
-
-func encRefAttrs(prefix string, as []encode.Attr) (out []*commonpb.KeyValue) {
-	for _, a := range as {
-		out = append(out, encKV(prefix+fixUTF8(a.Key), refAny(a.Value)))
-	}
-	return out
-}
-
-func encNonEmpty(kvs ...[2]string) (out []*commonpb.KeyValue) {
-	for _, p := range kvs {
-		if p[1] != "" {
-			out = append(out, encKVS(p[0], p[1]))
-		}
-	}
-	return out
-}
-
-func encRefResource(res encode.Resource) *resourcepb.Resource {
-	attrs := append([]*commonpb.KeyValue{encKVS("service.name", res.ServiceName)},
-		encNonEmpty([2]string{"service.instance.id", res.ServiceInstanceID},
-			[2]string{"ip", res.HostIP}, [2]string{"host.ip", res.HostIP})...)
-	attrs = append(attrs, encKVS("telemetry.sdk.name", "flowtel"), encKVS("telemetry.sdk.language", "go"),
-		encKVS("telemetry.sdk.version", encode.ScopeVersion))
-	return &resourcepb.Resource{Attributes: append(attrs, encRefAttrs("", res.Attrs)...)}
-}
-
-func encRefScope() *commonpb.InstrumentationScope {
-	return &commonpb.InstrumentationScope{Name: encode.ScopeName, Version: encode.ScopeVersion}
-}
-
-func encRefUsage(u encode.Usage) []*commonpb.KeyValue {
-	return []*commonpb.KeyValue{
-		encKVI("usage.question_tokens", u.QuestionTokens), encKVI("usage.prompt_tokens", u.PromptTokens),
-		encKVI("usage.completion_tokens", u.CompletionTokens), encKVI("usage.total_tokens", u.TotalTokens),
-		encKVI("gen_ai.usage.input_tokens", u.PromptTokens), encKVI("gen_ai.usage.output_tokens", u.CompletionTokens),
-	}
-}
-
-// encRefEvents also returns the error=true attribute when an error log is present.
-func encRefEvents(evs []encode.Event) (out []*tracepb.Span_Event, errAttr []*commonpb.KeyValue) {
-	for _, ev := range evs {
-		pe := &tracepb.Span_Event{TimeUnixNano: uint64(ev.TimeUnixNano)}
-		switch ev.Kind {
-		case encode.EventInfo:
-			pe.Name, pe.Attributes = "INFO", []*commonpb.KeyValue{encKVS("INFO LOG", ev.Message)}
-		case encode.EventError:
-			pe.Name, pe.Attributes = "ERROR", []*commonpb.KeyValue{encKVS("ERROR LOG", ev.Message)}
-			errAttr = []*commonpb.KeyValue{encKVB("error", true)}
-		default:
-			pe.Name = "exception"
-			pe.Attributes = encNonEmpty([2]string{"exception.type", ev.Type},
-				[2]string{"exception.message", ev.Message}, [2]string{"exception.stacktrace", ev.Stacktrace})
-		}
-		out = append(out, pe)
-	}
-	return out, errAttr
-}
-
-func encRefSpan(r *encode.Run, id, parent encode.SpanID, flags uint32, name string, kind tracepb.Span_SpanKind,
-	start, end int64, attrs []*commonpb.KeyValue, dropAttrs uint32, evs []encode.Event, dropEvs uint32,
-	incomplete bool, code encode.StatusCode, msg string,
-) *tracepb.Span {
-	events, errAttr := encRefEvents(evs)
-	attrs = append(attrs, errAttr...)
-	if incomplete {
-		attrs = append(attrs, encKVB("flowtel.incomplete", true))
-	}
-	s := &tracepb.Span{
-		TraceId: r.TraceID[:], SpanId: id[:], TraceState: fixUTF8(r.TraceState), Flags: flags,
-		Name: name, Kind: kind, StartTimeUnixNano: uint64(start), EndTimeUnixNano: uint64(end),
-		Attributes: attrs, DroppedAttributesCount: dropAttrs, Events: events, DroppedEventsCount: dropEvs,
-		Status: &tracepb.Status{Code: tracepb.Status_StatusCode(code), Message: fixUTF8(msg)},
-	}
-	if parent != (encode.SpanID{}) {
-		s.ParentSpanId = parent[:]
-	}
-	return s
-}
-
-func encRefTraces(res encode.Resource, runs []*encode.Run) *coltracepb.ExportTraceServiceRequest {
-	if len(runs) == 0 {
-		return &coltracepb.ExportTraceServiceRequest{}
-	}
-	var spans []*tracepb.Span
-	for _, r := range runs {
-		common := func() []*commonpb.KeyValue {
-			return []*commonpb.KeyValue{encKVS("sid", r.SID), encKVS("app_id", r.AppID), encKVS("uid", r.UID),
-				encKVS("chat_id", r.ChatID), encKVS("span_version", encode.SpanVersion)}
-		}
-		svc := r.ServiceID
-		switch {
-		case svc != "":
-		case r.Sub == "SparkAgent":
-			svc = r.BotID
-		default:
-			svc = r.FlowID
-		}
-		attrs := append(common(), encKVI("code", r.Code))
-		attrs = append(attrs, encNonEmpty([2]string{"flow_id", r.FlowID}, [2]string{"service_id", svc},
-			[2]string{"bot_id", r.BotID}, [2]string{"sub", r.Sub}, [2]string{"caller", r.Caller})...)
-		attrs = append(attrs, encRefUsage(r.Usage)...)
-		// error and flowtel.incomplete come before dropped_nodes and Attrs.
-		events, errAttr := encRefEvents(r.Events)
-		attrs = append(attrs, errAttr...)
-		if r.Incomplete {
-			attrs = append(attrs, encKVB("flowtel.incomplete", true))
-		}
-		if r.DroppedNodes != 0 {
-			attrs = append(attrs, encKVI("flowtel.dropped_nodes", int64(r.DroppedNodes)))
-		}
-		attrs = append(attrs, encRefAttrs("", r.Attrs)...)
-		name := "run"
-		if r.FlowID != "" {
-			name = "run:" + fixUTF8(r.FlowID)
-		}
-		flags := uint32(0x101)
-		if r.ParentSpanID != (encode.SpanID{}) {
-			flags |= 0x200
-		}
-		root := encRefSpan(r, r.SpanID, r.ParentSpanID, flags, name, tracepb.Span_SPAN_KIND_SERVER,
-			r.StartUnixNano, r.EndUnixNano, attrs, r.DroppedAttrs, nil, r.DroppedEvents, false, r.Status, r.StatusMessage)
-		root.Events = events
-		spans = append(spans, root)
-
-		for _, n := range r.Nodes {
-			attrs := append(common(), encKVS("node_id", n.NodeID), encKVS("node_type", n.NodeType),
-				encKVS("node_name", n.NodeName), encKVB("running_status", n.Status != encode.StatusError))
-			attrs = append(attrs, encRefAttrs("input.", n.Input)...)
-			attrs = append(attrs, encRefAttrs("output.", n.Output)...)
-			attrs = append(attrs, encRefAttrs("config.", n.Config)...)
-			attrs = append(attrs, encNonEmpty([2]string{"llm_output", n.LLMOutput})...)
-			if n.FirstFrameUnixNano != 0 {
-				attrs = append(attrs, encKVI("first_frame_duration", runlogMillis(n.FirstFrameUnixNano)-runlogMillis(n.StartUnixNano)))
-			}
-			if len(n.Next) > 0 {
-				arr := &commonpb.ArrayValue{}
-				for _, id := range n.Next {
-					arr.Values = append(arr.Values, encAnyStr(id))
-				}
-				attrs = append(attrs, encKV("next_node_ids", &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}))
-			}
-			if n.HasUsage {
-				attrs = append(attrs, encRefUsage(n.Usage)...)
-			}
-			spans = append(spans, encRefSpan(r, n.SpanID, r.SpanID, 0x101, "run_node:"+fixUTF8(n.NodeID),
-				tracepb.Span_SPAN_KIND_INTERNAL, n.StartUnixNano, n.EndUnixNano, attrs, n.DroppedAttrs,
-				n.Events, n.DroppedEvents, n.Incomplete, n.Status, n.StatusMessage))
-		}
-	}
-	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   encRefResource(res),
-		ScopeSpans: []*tracepb.ScopeSpans{{Scope: encRefScope(), Spans: spans}},
-	}}}
-}
-
-func encRefLogs(res encode.Resource, runs []*encode.Run) *collogspb.ExportLogsServiceRequest {
-	if len(runs) == 0 {
-		return &collogspb.ExportLogsServiceRequest{}
-	}
-	var recs []*logspb.LogRecord
-	for _, r := range runs {
-		sev, text := logspb.SeverityNumber_SEVERITY_NUMBER_INFO, "INFO"
-		if r.Status == encode.StatusError {
-			sev, text = logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, "ERROR"
-		}
-		recs = append(recs, &logspb.LogRecord{
-			TimeUnixNano: uint64(r.EndUnixNano), ObservedTimeUnixNano: uint64(r.EndUnixNano),
-			SeverityNumber: sev, SeverityText: text,
-			Body:       encAnyStr(string(encode.AppendRunLog(nil, r))),
-			Attributes: []*commonpb.KeyValue{encKVS("sid", r.SID), encKVS("event.name", "flowtel.run_log")},
-			Flags:      1, TraceId: r.TraceID[:], SpanId: r.SpanID[:], EventName: "flowtel.run_log",
-		})
-	}
-	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
-		Resource:  encRefResource(res),
-		ScopeLogs: []*logspb.ScopeLogs{{Scope: encRefScope(), LogRecords: recs}},
-	}}}
-}
-
 func encSeeds(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte("\x03\x05hello\x02\xff\xfe\x04\xe4\xb8\xad\xe4\x01\x02\x03\x04\x05\x06\x07\x08"))
@@ -361,8 +159,9 @@ func FuzzEncodeTraces(f *testing.F) {
 		s := &encSrc{b: data}
 		res, runs := s.batch()
 		e := encode.NewEncoder(res)
+		var rb otlpref.Builder
 		out := e.AppendTraces(nil, runs)
-		encCheck(t, &coltracepb.ExportTraceServiceRequest{}, encRefTraces(res, runs), out)
+		encCheck(t, &coltracepb.ExportTraceServiceRequest{}, rb.Traces(rb.Resource(res), runs), out)
 		// A second batch through the same encoder encodes the same bytes.
 		if again := e.AppendTraces(nil, runs); string(again) != string(out) {
 			t.Fatal("encoding the same batch twice gave different bytes")
@@ -394,6 +193,43 @@ func FuzzEncodeLogs(f *testing.F) {
 		s := &encSrc{b: data}
 		res, runs := s.batch()
 		e := encode.NewEncoder(res)
-		encCheck(t, &collogspb.ExportLogsServiceRequest{}, encRefLogs(res, runs), e.AppendLogs(nil, runs))
+		var rb otlpref.Builder
+		encCheck(t, &collogspb.ExportLogsServiceRequest{}, rb.Logs(rb.Resource(res), runs), e.AppendLogs(nil, runs))
+	})
+}
+
+// FuzzSpanEncoder checks encode.SpanEncoder against the official decoder
+// with arbitrary strings in every string field and arbitrary numbers.
+func FuzzSpanEncoder(f *testing.F) {
+	f.Add("GET /x", "key", "value", int64(1), uint32(0x301), uint8(2))
+	f.Add("bad\xff", "", "\xc3", int64(-1), uint32(0), uint8(9))
+	enc := encode.NewSpanEncoder()
+	f.Fuzz(func(t *testing.T, s1, s2, s3 string, n int64, flags uint32, kind uint8) {
+		kvs := []encode.KeyValue{
+			{Key: s2, Value: encode.StringValue(s3)},
+			{Key: s1, Value: encode.Int64Value(n)},
+			{Key: s3, IsArray: true, Array: []encode.Value{encode.StringValue(s1), encode.Float64Value(float64(n)), encode.BytesValue([]byte(s2))}},
+		}
+		span := encode.Span{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{byte(n), 1}, ParentSpanID: encode.SpanID{byte(flags)},
+			TraceState: s3, Flags: flags, Name: s1, Kind: encode.SpanKind(kind % 6), StartUnixNano: n, EndUnixNano: -n,
+			Attrs: kvs, DroppedAttrs: flags >> 8,
+			Events:        []encode.SpanEvent{{TimeUnixNano: n, Name: s2, Attrs: kvs[:1]}},
+			Links:         []encode.SpanLink{{TraceID: encode.TraceID{2}, SpanID: encode.SpanID{3}, TraceState: s1, Flags: flags, Attrs: kvs[1:2]}},
+			Status:        encode.StatusCode(kind % 3),
+			StatusMessage: s2}
+		rs := []encode.ResourceSpans{{Attrs: kvs[2:], SchemaURL: s1,
+			ScopeSpans: []encode.ScopeSpans{{Scope: encode.SpanScope{Name: s2, Version: s3}, SchemaURL: s3, Spans: []encode.Span{span}}}}}
+		buf := enc.AppendSpans(nil, rs)
+		got := &coltracepb.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(buf, got); err != nil {
+			t.Fatal(err)
+		}
+		want := (&otlpref.Builder{}).Spans(rs)
+		if !proto.Equal(got, want) {
+			t.Fatalf("got %v\nwant %v", got, want)
+		}
+		if proto.Size(want) != len(buf) {
+			t.Fatalf("%d bytes, proto.Size %d", len(buf), proto.Size(want))
+		}
 	})
 }

@@ -1,0 +1,323 @@
+package otlpref
+
+import (
+	"strings"
+	"unicode/utf8"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// Builder builds reference messages and counts, in Invalid, the strings it
+// had to repair. The zero Builder is ready to use.
+type Builder struct {
+	Invalid uint64
+}
+
+// Str returns s, repaired (and counted) when it is not valid UTF-8.
+func (b *Builder) Str(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b.Invalid++
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// Any returns the AnyValue of v.
+func (b *Builder) Any(v encode.Value) *commonpb.AnyValue {
+	switch v.Kind() {
+	case encode.KindString:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.Str(v.Str())}}
+	case encode.KindBytes:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BytesValue{BytesValue: append([]byte{}, v.Bytes()...)}}
+	case encode.KindInt64:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v.Int64()}}
+	case encode.KindFloat64:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v.Float64()}}
+	case encode.KindBool:
+		return &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v.Bool()}}
+	}
+	return &commonpb.AnyValue{}
+}
+
+// KVStr returns the attribute k=v for a string v.
+func (b *Builder) KVStr(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.Str(v)}}}
+}
+
+// KVInt returns the attribute k=v for an integer v.
+func KVInt(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+// KVBool returns the attribute k=v for a bool v.
+func KVBool(k string, v bool) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}}
+}
+
+// Attrs returns as with each key prefixed.
+func (b *Builder) Attrs(prefix string, as []encode.Attr) []*commonpb.KeyValue {
+	var out []*commonpb.KeyValue
+	for _, a := range as {
+		out = append(out, &commonpb.KeyValue{Key: prefix + b.Str(a.Key), Value: b.Any(a.Value)})
+	}
+	return out
+}
+
+// Resource returns the resource every request of encode carries for res.
+func (b *Builder) Resource(res encode.Resource) *resourcepb.Resource {
+	kvs := []*commonpb.KeyValue{b.KVStr("service.name", res.ServiceName)}
+	if res.ServiceInstanceID != "" {
+		kvs = append(kvs, b.KVStr("service.instance.id", res.ServiceInstanceID))
+	}
+	if res.HostIP != "" {
+		kvs = append(kvs, b.KVStr("ip", res.HostIP), b.KVStr("host.ip", res.HostIP))
+	}
+	kvs = append(kvs,
+		b.KVStr("telemetry.sdk.name", "flowtel"),
+		b.KVStr("telemetry.sdk.language", "go"),
+		b.KVStr("telemetry.sdk.version", encode.ScopeVersion))
+	kvs = append(kvs, b.Attrs("", res.Attrs)...)
+	return &resourcepb.Resource{Attributes: kvs}
+}
+
+// Scope returns flowtel's instrumentation scope.
+func Scope() *commonpb.InstrumentationScope {
+	return &commonpb.InstrumentationScope{Name: encode.ScopeName, Version: encode.ScopeVersion}
+}
+
+// usage returns the usage attributes, under the original's names and the
+// GenAI conventions'.
+func usage(u encode.Usage) []*commonpb.KeyValue {
+	return []*commonpb.KeyValue{
+		KVInt("usage.question_tokens", u.QuestionTokens),
+		KVInt("usage.prompt_tokens", u.PromptTokens),
+		KVInt("usage.completion_tokens", u.CompletionTokens),
+		KVInt("usage.total_tokens", u.TotalTokens),
+		KVInt("gen_ai.usage.input_tokens", u.PromptTokens),
+		KVInt("gen_ai.usage.output_tokens", u.CompletionTokens),
+	}
+}
+
+// events returns the span events and whether one is an error log.
+func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
+	var out []*tracepb.Span_Event
+	isErr := false
+	for _, ev := range evs {
+		pe := &tracepb.Span_Event{TimeUnixNano: uint64(ev.TimeUnixNano)}
+		switch ev.Kind {
+		case encode.EventInfo:
+			pe.Name = "INFO"
+			pe.Attributes = append(pe.Attributes, b.KVStr("INFO LOG", ev.Message))
+		case encode.EventError:
+			pe.Name = "ERROR"
+			pe.Attributes = append(pe.Attributes, b.KVStr("ERROR LOG", ev.Message))
+			isErr = true
+		case encode.EventException:
+			pe.Name = "exception"
+			for _, kv := range [][2]string{
+				{"exception.type", ev.Type},
+				{"exception.message", ev.Message},
+				{"exception.stacktrace", ev.Stacktrace},
+			} {
+				if kv[1] != "" {
+					pe.Attributes = append(pe.Attributes, b.KVStr(kv[0], kv[1]))
+				}
+			}
+		}
+		out = append(out, pe)
+	}
+	return out, isErr
+}
+
+// common returns the attributes every span of r carries.
+func (b *Builder) common(r *encode.Run) []*commonpb.KeyValue {
+	return []*commonpb.KeyValue{
+		b.KVStr("sid", r.SID), b.KVStr("app_id", r.AppID), b.KVStr("uid", r.UID),
+		b.KVStr("chat_id", r.ChatID), b.KVStr("span_version", "1.0.0"),
+	}
+}
+
+func (b *Builder) status(c encode.StatusCode, msg string) *tracepb.Status {
+	return &tracepb.Status{Code: tracepb.Status_StatusCode(c), Message: b.Str(msg)}
+}
+
+// RunSpan returns the root span of r.
+func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
+	s := &tracepb.Span{
+		TraceId:           append([]byte(nil), r.TraceID[:]...),
+		SpanId:            append([]byte(nil), r.SpanID[:]...),
+		TraceState:        b.Str(r.TraceState),
+		Flags:             0x101,
+		Name:              "run",
+		Kind:              tracepb.Span_SPAN_KIND_SERVER,
+		StartTimeUnixNano: uint64(r.StartUnixNano),
+		EndTimeUnixNano:   uint64(r.EndUnixNano),
+	}
+	if r.FlowID != "" {
+		s.Name = "run:" + b.Str(r.FlowID)
+	}
+	if r.ParentSpanID != (encode.SpanID{}) {
+		s.ParentSpanId = append([]byte(nil), r.ParentSpanID[:]...)
+		s.Flags |= 0x200
+	}
+	s.Attributes = append(b.common(r), KVInt("code", r.Code))
+	svc := r.ServiceID
+	if svc == "" && r.Sub == "SparkAgent" {
+		svc = r.BotID
+	} else if svc == "" {
+		svc = r.FlowID
+	}
+	for _, kv := range [][2]string{
+		{"flow_id", r.FlowID}, {"service_id", svc}, {"bot_id", r.BotID},
+		{"sub", r.Sub}, {"caller", r.Caller},
+	} {
+		if kv[1] != "" {
+			s.Attributes = append(s.Attributes, b.KVStr(kv[0], kv[1]))
+		}
+	}
+	s.Attributes = append(s.Attributes, usage(r.Usage)...)
+	evs, isErr := b.events(r.Events)
+	if isErr {
+		s.Attributes = append(s.Attributes, KVBool("error", true))
+	}
+	if r.Incomplete {
+		s.Attributes = append(s.Attributes, KVBool("flowtel.incomplete", true))
+	}
+	if r.DroppedNodes != 0 {
+		s.Attributes = append(s.Attributes, KVInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
+	}
+	s.Attributes = append(s.Attributes, b.Attrs("", r.Attrs)...)
+	s.DroppedAttributesCount = r.DroppedAttrs
+	s.Events = evs
+	s.DroppedEventsCount = r.DroppedEvents
+	s.Status = b.status(r.Status, r.StatusMessage)
+	return s
+}
+
+// NodeSpan returns the span of node n of run r.
+func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
+	s := &tracepb.Span{
+		TraceId:           append([]byte(nil), r.TraceID[:]...),
+		SpanId:            append([]byte(nil), n.SpanID[:]...),
+		TraceState:        b.Str(r.TraceState),
+		Flags:             0x101,
+		Name:              "run_node:" + b.Str(n.NodeID),
+		Kind:              tracepb.Span_SPAN_KIND_INTERNAL,
+		StartTimeUnixNano: uint64(n.StartUnixNano),
+		EndTimeUnixNano:   uint64(n.EndUnixNano),
+	}
+	parent := r.SpanID
+	if n.ParentSpanID != (encode.SpanID{}) {
+		parent = n.ParentSpanID
+	}
+	if parent != (encode.SpanID{}) { // a zero id is no parent
+		s.ParentSpanId = append([]byte(nil), parent[:]...)
+	}
+	if n.Kind != encode.SpanKindUnspecified {
+		s.Kind = tracepb.Span_SpanKind(n.Kind)
+	}
+	s.Attributes = append(b.common(r),
+		b.KVStr("node_id", n.NodeID), b.KVStr("node_type", n.NodeType), b.KVStr("node_name", n.NodeName),
+		KVBool("running_status", n.Status != encode.StatusError))
+	s.Attributes = append(s.Attributes, b.Attrs("input.", n.Input)...)
+	s.Attributes = append(s.Attributes, b.Attrs("output.", n.Output)...)
+	s.Attributes = append(s.Attributes, b.Attrs("config.", n.Config)...)
+	if n.LLMOutput != "" {
+		s.Attributes = append(s.Attributes, b.KVStr("llm_output", n.LLMOutput))
+	}
+	if n.FirstFrameUnixNano != 0 {
+		s.Attributes = append(s.Attributes, KVInt("first_frame_duration", millis(n.FirstFrameUnixNano)-millis(n.StartUnixNano)))
+	}
+	if len(n.Next) > 0 {
+		arr := &commonpb.ArrayValue{}
+		for _, id := range n.Next {
+			arr.Values = append(arr.Values, &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: b.Str(id)}})
+		}
+		s.Attributes = append(s.Attributes, &commonpb.KeyValue{Key: "next_node_ids",
+			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}})
+	}
+	if n.HasUsage {
+		s.Attributes = append(s.Attributes, usage(n.Usage)...)
+	}
+	evs, isErr := b.events(n.Events)
+	if isErr {
+		s.Attributes = append(s.Attributes, KVBool("error", true))
+	}
+	if n.Incomplete {
+		s.Attributes = append(s.Attributes, KVBool("flowtel.incomplete", true))
+	}
+	s.DroppedAttributesCount = n.DroppedAttrs
+	s.Events = evs
+	s.DroppedEventsCount = n.DroppedEvents
+	s.Status = b.status(n.Status, n.StatusMessage)
+	return s
+}
+
+// Traces returns the request encode.Encoder.AppendTraces writes for runs
+// under res. The resource is built apart (Builder.Resource) because the
+// encoder repairs and counts it once, in NewEncoder.
+func (b *Builder) Traces(res *resourcepb.Resource, runs []*encode.Run) *coltracepb.ExportTraceServiceRequest {
+	if len(runs) == 0 {
+		return &coltracepb.ExportTraceServiceRequest{}
+	}
+	ss := &tracepb.ScopeSpans{Scope: Scope()}
+	for _, r := range runs {
+		ss.Spans = append(ss.Spans, b.RunSpan(r))
+		for _, n := range r.Nodes {
+			ss.Spans = append(ss.Spans, b.NodeSpan(r, n))
+		}
+	}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource: res, ScopeSpans: []*tracepb.ScopeSpans{ss},
+	}}}
+}
+
+// Logs returns the request encode.Encoder.AppendLogs writes for runs under
+// res, with no Offloader.
+func (b *Builder) Logs(res *resourcepb.Resource, runs []*encode.Run) *collogspb.ExportLogsServiceRequest {
+	if len(runs) == 0 {
+		return &collogspb.ExportLogsServiceRequest{}
+	}
+	sl := &logspb.ScopeLogs{Scope: Scope()}
+	for _, r := range runs {
+		lr := &logspb.LogRecord{
+			TimeUnixNano:         uint64(r.EndUnixNano),
+			ObservedTimeUnixNano: uint64(r.EndUnixNano),
+			SeverityNumber:       logspb.SeverityNumber_SEVERITY_NUMBER_INFO,
+			SeverityText:         "INFO",
+			Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{
+				StringValue: b.Str(string(encode.AppendRunLog(nil, r))),
+			}},
+			Attributes: []*commonpb.KeyValue{b.KVStr("sid", r.SID), b.KVStr("event.name", "flowtel.run_log")},
+			Flags:      1,
+			TraceId:    append([]byte(nil), r.TraceID[:]...),
+			SpanId:     append([]byte(nil), r.SpanID[:]...),
+			EventName:  "flowtel.run_log",
+		}
+		if r.Status == encode.StatusError {
+			lr.SeverityNumber, lr.SeverityText = logspb.SeverityNumber_SEVERITY_NUMBER_ERROR, "ERROR"
+		}
+		sl.LogRecords = append(sl.LogRecords, lr)
+	}
+	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
+		Resource: res, ScopeLogs: []*logspb.ScopeLogs{sl},
+	}}}
+}
+
+// millis returns epoch milliseconds, the floor of ns / 1e6: the node's
+// first_frame_duration is the difference of two millisecond clock
+// readings, as the original computes it.
+func millis(ns int64) int64 {
+	ms := ns / 1e6
+	if ns%1e6 != 0 && ns < 0 {
+		ms--
+	}
+	return ms
+}
