@@ -1,0 +1,93 @@
+package eino
+
+import (
+	"context"
+	"testing"
+
+	"github.com/cloudwego/eino/callbacks"
+	"github.com/cloudwego/eino/components"
+	"github.com/cloudwego/eino/components/model"
+	"github.com/cloudwego/eino/components/tool"
+	"github.com/cloudwego/eino/compose"
+	"github.com/cloudwego/eino/schema"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/race"
+)
+
+// wantAllocs asserts that f allocates exactly n times per run on average.
+func wantAllocs(t *testing.T, n float64, f func()) {
+	t.Helper()
+	if race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	if got := testing.AllocsPerRun(1000, f); got != n {
+		t.Errorf("got %v allocs, want %v", got, n)
+	}
+}
+
+// TestAllocs gives the handler's exact budget, the callbacks called as
+// Eino calls them: one allocation per run (its root context, which holds
+// the run's state) and one per node (its context), whatever the node
+// carries. Eino's own cost is not in it.
+func TestAllocs(t *testing.T) {
+	eng, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Shutdown(context.Background())
+	h := NewHandler(eng)
+	var (
+		graph  = &callbacks.RunInfo{Name: "g", Component: compose.ComponentOfGraph}
+		lambda = &callbacks.RunInfo{Name: "code", Component: compose.ComponentOfLambda}
+		chat   = &callbacks.RunInfo{Name: "llm", Type: "Scripted", Component: components.ComponentOfChatModel}
+		tl     = &callbacks.RunInfo{Name: "weather", Component: components.ComponentOfTool}
+		msgs   = []*schema.Message{schema.UserMessage("what is the weather in Paris?")}
+		mIn    = &model.CallbackInput{Messages: msgs, Config: &model.Config{Model: "m", Temperature: 0.5, MaxTokens: 10}}
+		mOut   = &model.CallbackOutput{Message: &schema.Message{Content: "clear", ResponseMeta: &schema.ResponseMeta{FinishReason: "stop"}},
+			TokenUsage: &model.TokenUsage{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}}
+		tIn  = &tool.CallbackInput{ArgumentsInJSON: `{"city":"Paris"}`}
+		tOut = &tool.CallbackOutput{Response: `{"sky":"clear"}`}
+		base = context.Background()
+	)
+	run := func(nodes int) func() {
+		return func() {
+			ctx := h.OnStart(base, graph, "question")
+			for i := 0; i < nodes; i++ {
+				var c context.Context
+				switch i % 3 {
+				case 0:
+					c = h.OnStart(ctx, lambda, "in")
+					h.OnEnd(c, lambda, "out")
+				case 1:
+					c = h.OnStart(ctx, chat, mIn)
+					h.OnEnd(c, chat, mOut)
+				case 2:
+					c = h.OnStart(ctx, tl, tIn)
+					h.OnEnd(c, tl, tOut)
+				}
+			}
+			h.OnEnd(ctx, graph, "answer")
+		}
+	}
+	// Warm the engine's records as its own tests do: records are
+	// allocated on first use and reused after.
+	held := make([]context.Context, 2048)
+	for i := range held {
+		held[i] = h.OnStart(base, graph, "q")
+		for k := 0; k < 8; k++ {
+			h.OnEnd(h.OnStart(held[i], lambda, "in"), lambda, "out")
+		}
+	}
+	for _, c := range held {
+		h.OnEnd(c, graph, "a")
+	}
+	if err := eng.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("run", func(t *testing.T) { wantAllocs(t, 1, run(0)) })
+	t.Run("run+8 nodes", func(t *testing.T) { wantAllocs(t, 9, run(8)) })
+	if s := eng.Stats(); s.StaleCalls != 0 {
+		t.Errorf("stale calls %d", s.StaleCalls)
+	}
+}

@@ -1,0 +1,105 @@
+// Package eino traces CloudWeGo Eino graphs, chains and workflows into a
+// flowtel engine through Eino's callbacks (callbacks.Handler). It is a
+// module of its own, so that flowtel's main module never pulls Eino's
+// dependencies.
+//
+//	h := eino.NewHandler(eng)
+//	ctx = eino.WithRunInfo(ctx, engine.RunInfo{AppID: app, UID: uid, ChatID: chat})
+//	out, err := runnable.Invoke(ctx, in, compose.WithCallbacks(h))
+//
+// (or callbacks.AppendGlobalHandlers(h) once, at start-up).
+//
+// # Mapping
+//
+// The outermost graph, chain or workflow invocation (one with no traced
+// invocation in its context) is a flowtel run: its identity comes from
+// WithRunInfo, its flow id defaults to the graph's name
+// (compose.WithGraphName; else "Graph", "Chain" or "Workflow"). A
+// component invoked on its own is a run of one node. Every node or
+// component below it is a node of that run, with node id the node's key in
+// its graph (a tool's name inside a ToolsNode), node name RunInfo.Name or
+// the key, and node type by component:
+//
+//	ChatModel → llm          Tool → tool           ToolsNode → tools
+//	Retriever → knowledge    Lambda → code         Graph, Chain, Workflow → flow
+//	ChatTemplate → prompt    Embedding → embedding Indexer → indexer
+//	Loader → loader          DocumentTransformer → transformer
+//	Passthrough → passthrough                      anything else → unknown
+//
+// The mapping is flat: a nested graph is a "flow" node, and its own nodes
+// are nodes of the same run, children of the run's span, not of the flow
+// node (the engine has no spans below a node yet; when it has, they will
+// nest). Their ids are their keys in the nested graph, so they may repeat
+// ids of the outer graph.
+//
+// A run ends with code 0 and message "success", CodeError (500) and the
+// error's text when the invocation failed, or CodeCancelled (499) when its
+// context was cancelled. OnError ends the node with its error as an
+// exception (status error, running_status false). A cancelled node is
+// recorded the same way with a *Cancelled error ("cancelled: context
+// canceled"): the engine has no cancelled status yet.
+//
+// # What a node carries
+//
+// Keys are the Key constants; the engine writes them under "input.",
+// "output." and "config.", so the GenAI names (semantic conventions v1.41.0)
+// appear as, for example, "config.gen_ai.request.model".
+//
+//   - llm: gen_ai.operation.name "chat", gen_ai.request.model, temperature,
+//     top_p and max_tokens (when the model reports its config, as models
+//     that run their own callbacks do), messages and the last one as query,
+//     the reply as llm_output, gen_ai.response.finish_reasons, and usage
+//     (prompt, completion, total), which the run sums once when it ends.
+//   - tool: gen_ai.tool.name, gen_ai.tool.call.id, gen_ai.tool.call.arguments
+//     and gen_ai.tool.call.result.
+//   - knowledge: query, top_k, documents (a count).
+//   - others: a string input or output.
+//
+// Every text value is cut to WithMaxValueBytes at a UTF-8 boundary, without
+// copying. A streamed output's first chunk is the node's first frame
+// (first_frame_duration); the node also gets chunks, time_per_chunk and,
+// for a model, gen_ai.response.time_to_first_chunk (seconds from the
+// stream's hand-over, which follows the model's start; first_frame_duration
+// is from the node's start).
+//
+// # Streams
+//
+// OnStartWithStreamInput closes its copy of the input at once: the handler
+// reads nothing from an input stream, so Eino buffers nothing for it.
+// OnEndWithStreamOutput reads its copy on a goroutine of its own, as the
+// chunks come, and closes it at the end, as Eino's callbacks contract asks;
+// it keeps no chunk, only counts and times, the last usage and finish
+// reason, and at most WithMaxStreamBytes of text. The node ends when its
+// stream does; the run ends when the outermost invocation has ended and
+// every node it started has, so a node still streaming never outlives its
+// run.
+//
+// # Concurrency
+//
+// A Handler is safe for concurrent use by any number of invocations, and
+// by the parallel nodes of one invocation: each node is written by the
+// goroutine that runs it (or by its stream's reader), and the run's state
+// is one atomic counter. The state of an invocation lives in its context:
+// the context a callback returns carries its node.
+//
+// # Allocation
+//
+// A node costs one allocation (its context, which carries its state) on
+// top of what Eino's callbacks cost; the engine's calls allocate nothing.
+// A run adds one, and WithRunInfo one more. A streamed output adds a
+// goroutine and the text it gathers. BenchmarkGraph measures it against a
+// handler of the same shape on the OpenTelemetry SDK.
+//
+// # Rejected alternatives
+//
+//   - A map of open nodes keyed by RunInfo: a lock or a sync.Map on every
+//     callback, and a leak when Eino skips an end. The context Eino hands
+//     back already scopes the node.
+//   - Pooling the node contexts: contexts derived from a node may outlive
+//     it (a goroutine the node started), and a reused one would answer
+//     their Value and Done calls wrongly.
+//   - model.ConvCallbackOutput and friends: they allocate a wrapper for every
+//     untyped output and chunk; a type switch reads the same fields.
+//   - Reading an input stream: the handler would have to wait for chunks
+//     that the component, not the handler, should consume first.
+package eino

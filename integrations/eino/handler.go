@@ -1,0 +1,433 @@
+package eino
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cloudwego/eino/callbacks"
+	"github.com/cloudwego/eino/components"
+	"github.com/cloudwego/eino/compose"
+	"github.com/cloudwego/eino/schema"
+
+	"github.com/flowtel/flowtel/engine"
+)
+
+// Return codes of the runs the handler ends (the run's code, label ret of
+// the request metrics).
+const (
+	CodeOK        = 0
+	CodeError     = 500
+	CodeCancelled = 499 // the context was cancelled or its deadline passed
+)
+
+// Node types the handler gives Eino's components (see the package doc).
+const (
+	TypeLLM         = "llm"
+	TypeTool        = "tool"
+	TypeTools       = "tools"
+	TypeKnowledge   = "knowledge"
+	TypeCode        = "code"
+	TypeFlow        = "flow"
+	TypePrompt      = "prompt"
+	TypeEmbedding   = "embedding"
+	TypeIndexer     = "indexer"
+	TypeLoader      = "loader"
+	TypeTransformer = "transformer"
+	TypePassthrough = "passthrough"
+	TypeUnknown     = "unknown"
+)
+
+// Handler is an Eino callbacks.Handler that traces into a flowtel engine:
+// pass it with compose.WithCallbacks or callbacks.AppendGlobalHandlers.
+// One Handler serves any number of concurrent invocations; it keeps no
+// state of its own between calls (each invocation's state lives in its
+// context).
+type Handler struct {
+	eng *engine.Engine
+	cfg config
+	// streams counts the stream readers running, for tests (wait).
+	streams sync.WaitGroup
+}
+
+var _ callbacks.Handler = (*Handler)(nil)
+
+// NewHandler returns a Handler that records into eng.
+func NewHandler(eng *engine.Engine, opts ...Option) *Handler {
+	h := &Handler{eng: eng, cfg: defaultConfig()}
+	for _, o := range opts {
+		o(&h.cfg)
+	}
+	return h
+}
+
+// ctxKey finds the innermost span of one Handler in a context: two
+// handlers on one invocation each see their own spans. A struct of one
+// pointer is stored in an interface without allocating.
+type ctxKey struct{ h *Handler }
+
+// anyKey finds the innermost span of any Handler (RunFromContext).
+type anyKey struct{}
+
+// runState is one traced invocation: the flowtel run and the count of what
+// still holds it open.
+type runState struct {
+	h   *Handler
+	run engine.Run
+	// pending is 1 for the outermost invocation plus one per node started
+	// and not yet ended (a streamed node ends when its reader finishes).
+	// Whoever brings it to zero ends the run, so that a node still
+	// streaming never outlives its run.
+	pending atomic.Int64
+	// code and msg are written by the outermost invocation before it
+	// releases its hold, read by whoever ends the run.
+	code int
+	msg  string
+}
+
+// acquire takes a hold on the run for a new node, unless the run has ended.
+func (r *runState) acquire() bool {
+	for {
+		p := r.pending.Load()
+		if p <= 0 {
+			return false
+		}
+		if r.pending.CompareAndSwap(p, p+1) {
+			return true
+		}
+	}
+}
+
+// release drops a hold and ends the run with the last one.
+func (r *runState) release() {
+	if r.pending.Add(-1) == 0 {
+		r.run.End(r.code, r.msg)
+	}
+}
+
+// span is the context of one callback invocation: a node, or the outermost
+// invocation (root). It is its own context.Context so that starting a node
+// costs one allocation, and it is never reused: contexts derived from it may
+// outlive the node.
+type span struct {
+	context.Context
+	rs   *runState
+	node engine.Node
+	kind kind
+	// root is set on the outermost invocation's span, which holds the run.
+	root bool
+	// alsoNode is set on a root that is itself a component (not a graph):
+	// node is its node.
+	alsoNode bool
+	// skip is set on a node started after its run ended: its callbacks do
+	// nothing (a span is still returned, so that its end does not find its
+	// parent's).
+	skip bool
+}
+
+// Value returns the span for ctxKey and asks the parent for anything else.
+func (s *span) Value(key any) any {
+	switch k := key.(type) {
+	case ctxKey:
+		if k.h == s.rs.h {
+			return s
+		}
+	case anyKey:
+		return s
+	}
+	return s.Context.Value(key)
+}
+
+// rootSpan is the span of the outermost invocation with its run's state.
+type rootSpan struct {
+	span
+	state runState
+}
+
+// spanFrom returns h's innermost span in ctx, or nil.
+func (h *Handler) spanFrom(ctx context.Context) *span {
+	if ctx == nil {
+		return nil
+	}
+	s, _ := ctx.Value(ctxKey{h}).(*span)
+	return s
+}
+
+// kind is what the handler knows how to read from a component's callbacks.
+type kind uint8
+
+const (
+	kindOther kind = iota
+	kindGraph
+	kindModel
+	kindTool
+	kindRetriever
+	kindLambda
+)
+
+func classify(c components.Component) (kind, string) {
+	switch c {
+	case components.ComponentOfChatModel:
+		return kindModel, TypeLLM
+	case components.ComponentOfTool:
+		return kindTool, TypeTool
+	case components.ComponentOfRetriever:
+		return kindRetriever, TypeKnowledge
+	case compose.ComponentOfLambda:
+		return kindLambda, TypeCode
+	case compose.ComponentOfGraph, compose.ComponentOfChain, compose.ComponentOfWorkflow:
+		return kindGraph, TypeFlow
+	case compose.ComponentOfToolsNode:
+		return kindOther, TypeTools
+	case components.ComponentOfPrompt:
+		return kindOther, TypePrompt
+	case components.ComponentOfEmbedding:
+		return kindOther, TypeEmbedding
+	case components.ComponentOfIndexer:
+		return kindOther, TypeIndexer
+	case components.ComponentOfLoader:
+		return kindOther, TypeLoader
+	case components.ComponentOfTransformer:
+		return kindOther, TypeTransformer
+	case compose.ComponentOfPassthrough:
+		return kindOther, TypePassthrough
+	}
+	return kindOther, TypeUnknown
+}
+
+// OnStart starts a run (outermost invocation) or a node.
+func (h *Handler) OnStart(ctx context.Context, info *callbacks.RunInfo, input callbacks.CallbackInput) context.Context {
+	s := h.start(ctx, info, input)
+	if s == nil {
+		return ctx
+	}
+	return s
+}
+
+// OnStartWithStreamInput is OnStart for a streamed input. The handler does
+// not read the input: it closes its copy at once, so Eino keeps no chunk
+// for it and the other readers are never held back.
+func (h *Handler) OnStartWithStreamInput(ctx context.Context, info *callbacks.RunInfo, input *schema.StreamReader[callbacks.CallbackInput]) context.Context {
+	if input != nil {
+		input.Close()
+	}
+	s := h.start(ctx, info, nil)
+	if s == nil {
+		return ctx
+	}
+	return s
+}
+
+// OnEnd ends the node, or the run of the outermost invocation.
+func (h *Handler) OnEnd(ctx context.Context, info *callbacks.RunInfo, output callbacks.CallbackOutput) context.Context {
+	s := h.spanFrom(ctx)
+	if s == nil || s.skip {
+		return ctx
+	}
+	if s.root {
+		if s.alsoNode {
+			h.output(s, output)
+			s.node.End()
+		}
+		h.rootAnswer(s, output)
+		s.rs.code, s.rs.msg = CodeOK, h.cfg.okMessage
+		s.rs.release()
+		return ctx
+	}
+	h.output(s, output)
+	s.node.End()
+	s.rs.release()
+	return ctx
+}
+
+// OnError marks the node failed (or cancelled) and ends it, or ends the
+// run of the outermost invocation with CodeError or CodeCancelled.
+func (h *Handler) OnError(ctx context.Context, info *callbacks.RunInfo, err error) context.Context {
+	s := h.spanFrom(ctx)
+	if s == nil || s.skip {
+		return ctx
+	}
+	h.fail(s, ctx, err)
+	return ctx
+}
+
+// fail records err on s and releases it.
+func (h *Handler) fail(s *span, ctx context.Context, err error) {
+	c := cancelOf(ctx, err)
+	if s.root {
+		if s.alsoNode {
+			recordError(s.node, err, c)
+		}
+		if c != nil {
+			s.rs.code, s.rs.msg = CodeCancelled, c.msg
+		} else {
+			s.rs.code, s.rs.msg = CodeError, errText(err)
+		}
+		s.rs.run.Error(s.rs.msg)
+		s.rs.release()
+		return
+	}
+	recordError(s.node, err, c)
+	s.rs.release()
+}
+
+// OnEndWithStreamOutput reads the handler's copy of the output in a
+// goroutine of its own, as the callbacks contract asks (every copy must be
+// read or closed, and a handler must not hold up the caller): the first
+// chunk is the node's first frame; the node ends, and its hold on the run
+// is released, when the stream ends or fails. The goroutine keeps no chunk,
+// only counts, times, the last usage and finish reason, and at most
+// WithMaxOutputBytes of text.
+func (h *Handler) OnEndWithStreamOutput(ctx context.Context, info *callbacks.RunInfo, output *schema.StreamReader[callbacks.CallbackOutput]) context.Context {
+	s := h.spanFrom(ctx)
+	if s == nil || s.skip {
+		if output != nil {
+			output.Close()
+		}
+		return ctx
+	}
+	if output == nil {
+		return h.OnEnd(ctx, info, nil)
+	}
+	h.streams.Add(1)
+	go h.drain(s, ctx, output)
+	return ctx
+}
+
+// wait waits for the stream readers started so far.
+func (h *Handler) wait() { h.streams.Wait() }
+
+// start is OnStart: a run for the outermost invocation, a node otherwise.
+func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input callbacks.CallbackInput) *span {
+	if info == nil {
+		info = &callbacks.RunInfo{}
+	}
+	k, typ := classify(info.Component)
+	parent := h.spanFrom(ctx)
+	if parent == nil {
+		return h.startRoot(ctx, info, k, typ, input)
+	}
+	rs := parent.rs
+	if !rs.acquire() {
+		return &span{Context: ctx, rs: rs, skip: true}
+	}
+	id, name := nodeID(ctx, info)
+	s := &span{Context: ctx, rs: rs, kind: k}
+	s.node = rs.run.StartNode(id, typ, name)
+	h.input(s, ctx, info, input)
+	return s
+}
+
+func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind, typ string, input callbacks.CallbackInput) *span {
+	ri, _ := ctx.Value(runInfoKey{}).(*engine.RunInfo)
+	var ei engine.RunInfo
+	if ri != nil {
+		ei = *ri
+	}
+	if ei.FlowID == "" {
+		ei.FlowID = flowID(info)
+	}
+	if ei.Question == "" && k == kindGraph {
+		ei.Question = bound(question(input), h.cfg.maxValue)
+	}
+	// The run's state shares the root span's allocation.
+	rt := &rootSpan{span: span{Context: ctx, root: true, kind: k}}
+	rt.state.h = h
+	s := &rt.span
+	s.rs = &rt.state
+	s.rs.pending.Store(1)
+	s.rs.run = h.eng.StartRun(ei)
+	if k != kindGraph {
+		// A component invoked on its own is a run of one node.
+		s.alsoNode = true
+		id, name := nodeID(ctx, info)
+		s.node = s.rs.run.StartNode(id, typ, name)
+		h.input(s, ctx, info, input)
+	}
+	return s
+}
+
+// flowID is the run's flow id when the context gives none: the graph's
+// name (compose.WithGraphName), else its kind ("Graph", "Chain", ...).
+func flowID(info *callbacks.RunInfo) string {
+	if info.Name != "" {
+		return info.Name
+	}
+	if info.Type != "" {
+		return info.Type
+	}
+	if info.Component != "" {
+		return string(info.Component)
+	}
+	return "eino"
+}
+
+// nodeID returns the node's id and name: the id is the key of the node in
+// its graph (the last segment of compose.GetCurrentAddress: a node key, or
+// a tool's name inside a ToolsNode), the name RunInfo.Name (the node name
+// of compose.WithNodeName, or the tool's name) or else the id.
+func nodeID(ctx context.Context, info *callbacks.RunInfo) (id, name string) {
+	if a := compose.GetCurrentAddress(ctx); len(a) > 0 {
+		id = a[len(a)-1].ID
+	}
+	name = info.Name
+	if id == "" {
+		id = name
+	}
+	if id == "" {
+		id = info.Type
+	}
+	if id == "" {
+		id = string(info.Component)
+	}
+	if name == "" {
+		name = id
+	}
+	return id, name
+}
+
+// Cancelled is the error recorded on a node whose context was cancelled:
+// the engine has no cancelled status yet, so the node is marked failed with
+// an exception of this type, its message starting with "cancelled", and the
+// run ends with CodeCancelled.
+type Cancelled struct{ msg string }
+
+func (c *Cancelled) Error() string { return c.msg }
+
+var (
+	errCancelled = &Cancelled{"cancelled: context canceled"}
+	errDeadline  = &Cancelled{"cancelled: context deadline exceeded"}
+)
+
+// cancelOf returns the Cancelled error to record when err is the
+// cancellation of the invocation (err wraps context.Canceled or
+// DeadlineExceeded, or ctx is done), and nil for any other failure.
+func cancelOf(ctx context.Context, err error) *Cancelled {
+	var cause error
+	if ctx != nil {
+		cause = ctx.Err()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), cause == context.DeadlineExceeded:
+		return errDeadline
+	case errors.Is(err, context.Canceled), cause != nil:
+		return errCancelled
+	}
+	return nil
+}
+
+func recordError(n engine.Node, err error, c *Cancelled) {
+	if c != nil {
+		n.RecordError(c)
+		return
+	}
+	n.RecordError(err)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return "error"
+	}
+	return err.Error()
+}
