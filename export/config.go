@@ -3,13 +3,15 @@ package export
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
-	"github.com/valyala/bytebufferpool"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/valyala/bytebufferpool"
 )
 
 // The protocols an exporter speaks (OTEL_EXPORTER_OTLP_PROTOCOL values).
@@ -27,19 +29,41 @@ const (
 // The defaults that a zero Config stands for. Retry defaults are the OTel
 // exporter defaults (5 s initial, 30 s max interval, 1 min max elapsed).
 const (
-	DefaultGRPCEndpoint       = "http://localhost:4317"
-	DefaultHTTPEndpoint       = "http://localhost:4318"
-	DefaultTimeout            = 10 * time.Second
-	DefaultQueueBytes         = 64 << 20
-	DefaultQueueBatches       = 4096
-	DefaultConcurrency        = 2
-	DefaultBlockTimeout       = time.Second
-	DefaultRetryInitial       = 5 * time.Second
-	DefaultRetryMaxInterval   = 30 * time.Second
-	DefaultRetryMaxElapsed    = time.Minute
+	DefaultGRPCEndpoint     = "http://localhost:4317"
+	DefaultHTTPEndpoint     = "http://localhost:4318"
+	DefaultTimeout          = 10 * time.Second
+	DefaultQueueBytes       = 64 << 20
+	DefaultQueueBatches     = 4096
+	DefaultConcurrency      = 2
+	DefaultBlockTimeout     = time.Second
+	DefaultRetryInitial     = 5 * time.Second
+	DefaultRetryMaxInterval = 30 * time.Second
+	DefaultRetryMaxElapsed  = time.Minute
+	// DefaultMaxRequestBytes is 4 MiB less 64 KiB: under the 4 MiB that
+	// gRPC servers (the OTel Collector's included) accept by default, with
+	// room for what a proxy on the way adds.
+	DefaultMaxRequestBytes    = 4<<20 - 64<<10
 	maxResponseBytes          = 1 << 20
 	maxErrorMessageBytes      = 512
 	defaultGRPCConnectTimeout = 20 * time.Second
+)
+
+// The bounds of Config's fields, each with its reason. New refuses a value
+// outside them with an error naming the field.
+const (
+	// MaxDuration bounds every duration (timeouts, retry intervals, block
+	// timeout): a day is longer than any useful export wait, and keeps the
+	// deadline and backoff arithmetic far from overflowing.
+	MaxDuration = 24 * time.Hour
+	// MaxQueueBatches bounds QueueBatches: New allocates the queue's ring
+	// of batch slots (32 bytes each) up front, 32 MiB at this bound.
+	MaxQueueBatches = 1 << 20
+	// MaxConcurrency bounds Concurrency: each is a goroutine and a request
+	// in flight at the receiver.
+	MaxConcurrency = 1024
+	// MaxMaxRequestBytes bounds MaxRequestBytes: protobuf messages are
+	// smaller than 2 GiB.
+	MaxMaxRequestBytes = 1<<31 - 1
 )
 
 // Sentinel errors returned (wrapped, with the values that matter) by New and
@@ -63,7 +87,10 @@ type Config struct {
 	Protocol string
 	// Endpoint is host:port or a URL. An http:// URL means no TLS, https://
 	// means TLS; without a scheme, Insecure decides. For HTTP, /v1/<signal>
-	// is appended to the path of this generic endpoint.
+	// is appended to the path of this generic endpoint. User information
+	// (http://user:pass@host) is sent as HTTP basic authentication, over
+	// gRPC too (as "authorization" metadata), unless Headers hold an
+	// Authorization header.
 	Endpoint string
 	// Insecure disables TLS for an endpoint without a scheme.
 	Insecure bool
@@ -73,7 +100,12 @@ type Config struct {
 	// CertFile and KeyFile are a PEM client certificate and key (mTLS).
 	CertFile, KeyFile string
 	// Headers are sent with every request (gRPC metadata or HTTP headers).
-	// Values are never printed.
+	// Names are HTTP tokens (for gRPC also lower-case-able metadata keys,
+	// not grpc-*, te or content-type); values are printable ASCII (HTTP also
+	// allows tabs; a gRPC key ending in -bin takes any bytes). New refuses
+	// any other, naming the header. Values are never printed, nor are an
+	// endpoint's user information and query values: they are replaced by
+	// "REDACTED" in every error.
 	Headers map[string]string
 	// Compression is "gzip", "none" or "" (none).
 	Compression string
@@ -90,6 +122,11 @@ type Config struct {
 	QueueBatches int
 	// Concurrency is the number of concurrent exports; 0 means 2.
 	Concurrency int
+	// MaxRequestBytes bounds the encoded size of one batch (one request):
+	// Enqueue drops a larger batch (DropTooLarge), which the receiver
+	// would refuse anyway. 0 means DefaultMaxRequestBytes. Callers that
+	// build requests split them to fit Exporter.MaxRequestBytes.
+	MaxRequestBytes int64
 	// Retry configures retries of retryable failures.
 	Retry RetryConfig
 	// Block makes Enqueue wait up to BlockTimeout (0 means 1 s) for room
@@ -194,6 +231,8 @@ type target struct {
 	tls        *tls.Config // nil: plaintext
 	tlsKey     string      // identifies the TLS files, to share connections
 	headers    map[string]string
+	redact     redactor // the secrets of headers and endpoint
+	shownURL   string   // url with its secrets redacted, for messages
 	gzip       bool
 	timeout    time.Duration
 }
@@ -204,6 +243,7 @@ type settings struct {
 	queueBytes   int64
 	queueBatches int
 	concurrency  int
+	maxRequest   int64
 	retry        RetryConfig
 	block        bool
 	blockTimeout time.Duration
@@ -213,13 +253,13 @@ type settings struct {
 // resolve validates c and applies defaults. It reads the TLS files.
 func (c *Config) resolve() (settings, error) {
 	var s settings
-	if c.QueueBytes < 0 || c.QueueBatches < 0 || c.Concurrency < 0 || c.Timeout < 0 || c.BlockTimeout < 0 ||
-		c.Retry.InitialInterval < 0 || c.Retry.MaxInterval < 0 || c.Retry.MaxElapsedTime < 0 {
-		return s, fmt.Errorf("%w: negative size, count or duration", ErrInvalidConfig)
+	if err := c.check(); err != nil {
+		return s, err
 	}
 	s.queueBytes = orDefault(c.QueueBytes, DefaultQueueBytes)
 	s.queueBatches = orDefault(c.QueueBatches, DefaultQueueBatches)
 	s.concurrency = orDefault(c.Concurrency, DefaultConcurrency)
+	s.maxRequest = orDefault(c.MaxRequestBytes, DefaultMaxRequestBytes)
 	s.retry.Disabled = c.Retry.Disabled
 	s.retry.InitialInterval = orDefault(c.Retry.InitialInterval, DefaultRetryInitial)
 	s.retry.MaxInterval = orDefault(c.Retry.MaxInterval, DefaultRetryMaxInterval)
@@ -238,6 +278,35 @@ func (c *Config) resolve() (settings, error) {
 		s.targets[sig] = t
 	}
 	return s, nil
+}
+
+// check refuses the numeric fields outside their bounds, naming the field.
+func (c *Config) check() error {
+	durations := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"Timeout", c.Timeout}, {"BlockTimeout", c.BlockTimeout},
+		{"Retry.InitialInterval", c.Retry.InitialInterval}, {"Retry.MaxInterval", c.Retry.MaxInterval},
+		{"Retry.MaxElapsedTime", c.Retry.MaxElapsedTime},
+		{"Traces.Timeout", c.Traces.Timeout}, {"Metrics.Timeout", c.Metrics.Timeout}, {"Logs.Timeout", c.Logs.Timeout},
+	}
+	for _, f := range durations {
+		if f.d < 0 || f.d > MaxDuration {
+			return fmt.Errorf("%w: %s is %v, want 0 (the default) to %v", ErrInvalidConfig, f.name, f.d, MaxDuration)
+		}
+	}
+	switch {
+	case c.QueueBytes < 0:
+		return fmt.Errorf("%w: QueueBytes is %d, want 0 (the default) or more", ErrInvalidConfig, c.QueueBytes)
+	case c.QueueBatches < 0 || c.QueueBatches > MaxQueueBatches:
+		return fmt.Errorf("%w: QueueBatches is %d, want 0 (the default) to %d", ErrInvalidConfig, c.QueueBatches, MaxQueueBatches)
+	case c.Concurrency < 0 || c.Concurrency > MaxConcurrency:
+		return fmt.Errorf("%w: Concurrency is %d, want 0 (the default) to %d", ErrInvalidConfig, c.Concurrency, MaxConcurrency)
+	case c.MaxRequestBytes < 0 || c.MaxRequestBytes > MaxMaxRequestBytes:
+		return fmt.Errorf("%w: MaxRequestBytes is %d, want 0 (the default) to %d", ErrInvalidConfig, c.MaxRequestBytes, MaxMaxRequestBytes)
+	}
+	return nil
 }
 
 func orDefault[T int | int64 | time.Duration](v, d T) T {
@@ -264,28 +333,33 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 		t.protocol = ProtocolGRPC
 	}
 	if t.protocol != ProtocolGRPC && t.protocol != ProtocolHTTPProtobuf {
-		return t, fmt.Errorf("%w %q for %s (want %q or %q)", ErrInvalidProtocol, t.protocol, sig, ProtocolGRPC, ProtocolHTTPProtobuf)
+		return t, fmt.Errorf("%w %q in %s (want %q or %q)", ErrInvalidProtocol, t.protocol, fieldOf(sig, "Protocol", sc.Protocol), ProtocolGRPC, ProtocolHTTPProtobuf)
 	}
 	switch comp := firstNonEmpty(sc.Compression, c.Compression); comp {
 	case "", CompressionNone:
 	case CompressionGzip:
 		t.gzip = true
 	default:
-		return t, fmt.Errorf("%w %q for %s (want %q or %q)", ErrInvalidCompression, comp, sig, CompressionGzip, CompressionNone)
+		return t, fmt.Errorf("%w %q in %s (want %q or %q)", ErrInvalidCompression, comp, fieldOf(sig, "Compression", sc.Compression), CompressionGzip, CompressionNone)
 	}
 	t.timeout = orDefault(orDefault(sc.Timeout, c.Timeout), DefaultTimeout)
 	t.headers = c.Headers
 	if sc.Headers != nil {
 		t.headers = sc.Headers
 	}
-	if err := validateHeaders(t.headers); err != nil {
-		return t, fmt.Errorf("%w for %s", err, sig)
+	hfield := "Headers"
+	if sc.Headers != nil {
+		hfield = sigField(sig, "Headers")
+	}
+	if err := validateHeaders(t.headers, t.protocol); err != nil {
+		return t, fmt.Errorf("%w in %s (%s)", err, hfield, t.protocol)
 	}
 
 	insecure := c.Insecure || sc.Insecure
 	ep, perSignal := sc.Endpoint, true
+	field := sigField(sig, "Endpoint")
 	if ep == "" {
-		ep, perSignal = c.Endpoint, false
+		ep, perSignal, field = c.Endpoint, false, "Endpoint"
 	}
 	if ep == "" {
 		ep = DefaultGRPCEndpoint
@@ -295,27 +369,69 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 	}
 	u, secure, err := parseEndpoint(ep, insecure)
 	if err != nil {
-		return t, fmt.Errorf("%w for %s: %v", ErrInvalidEndpoint, sig, err)
+		return t, fmt.Errorf("%w in %s: %v", ErrInvalidEndpoint, field, err)
 	}
+	t.redact = newRedactor(t.headers, u)
 	if t.protocol == ProtocolGRPC {
 		t.grpcTarget = u.Host
+		t.shownURL = u.Host
+		t.headers = withBasicAuth(t.headers, u.User)
 	} else {
 		if !perSignal {
 			u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
 			u.RawPath = ""
 		}
 		t.url = u.String()
+		t.shownURL = redactURL(u)
 	}
 	if secure {
 		ca, cert, key := firstNonEmpty(sc.CAFile, c.CAFile), firstNonEmpty(sc.CertFile, c.CertFile), firstNonEmpty(sc.KeyFile, c.KeyFile)
 		t.tls, err = loadTLS(ca, cert, key)
 		if err != nil {
-			return t, fmt.Errorf("%w for %s", err, sig)
+			return t, fmt.Errorf("%w (%s, %s, %s)", err, fieldOf(sig, "CAFile", sc.CAFile),
+				fieldOf(sig, "CertFile", sc.CertFile), fieldOf(sig, "KeyFile", sc.KeyFile))
 		}
 		t.tls.ServerName = u.Hostname()
 		t.tlsKey = "tls|" + ca + "|" + cert + "|" + key
 	}
 	return t, nil
+}
+
+// sigField names a per-signal field of Config, such as "Traces.Endpoint".
+func sigField(sig Signal, name string) string {
+	return strings.ToUpper(sig.String()[:1]) + sig.String()[1:] + "." + name
+}
+
+// fieldOf names the field of Config that gave a setting: the per-signal
+// one when it is set (perSignal is its value), else the general one.
+func fieldOf(sig Signal, name, perSignal string) string {
+	if perSignal != "" {
+		return sigField(sig, name)
+	}
+	return name
+}
+
+// withBasicAuth returns h with an "authorization" header carrying the user
+// information ui as HTTP basic authentication, unless ui is nil or h has an
+// Authorization header already; h itself is not modified. This is what
+// net/http does for an OTLP/HTTP endpoint with user information, done for
+// gRPC.
+func withBasicAuth(h map[string]string, ui *url.Userinfo) map[string]string {
+	if ui == nil {
+		return h
+	}
+	for k := range h {
+		if strings.EqualFold(k, "authorization") {
+			return h
+		}
+	}
+	pass, _ := ui.Password()
+	out := make(map[string]string, len(h)+1)
+	for k, v := range h {
+		out[k] = v
+	}
+	out["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(ui.Username()+":"+pass))
+	return out
 }
 
 // parseEndpoint parses host:port or a URL. It reports whether TLS is used:
@@ -375,22 +491,40 @@ func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// validateHeaders checks header names are HTTP tokens and values hold no
-// control characters. Errors name the header, never its value.
-func validateHeaders(h map[string]string) error {
+// validateHeaders checks h against the rules of protocol: names are HTTP
+// tokens and, for gRPC, lower-case metadata keys ([0-9a-z-_.] once
+// lower-cased, not reserved by gRPC); values are printable ASCII (HTTP
+// also allows a tab; a gRPC "-bin" key takes any bytes, which gRPC
+// base64-encodes). Errors name the header, never its value.
+func validateHeaders(h map[string]string, protocol string) error {
 	for k, v := range h {
-		if k == "" {
-			return fmt.Errorf("%w: empty name", ErrInvalidHeader)
+		if err := validateHeader(k, v, protocol); err != nil {
+			return err
 		}
-		for i := 0; i < len(k); i++ {
-			if !isTokenChar(k[i]) {
-				return fmt.Errorf("%w: name %q", ErrInvalidHeader, k)
-			}
+	}
+	return nil
+}
+
+func validateHeader(k, v, protocol string) error {
+	if k == "" {
+		return fmt.Errorf("%w %q: empty name", ErrInvalidHeader, k)
+	}
+	grpc := protocol == ProtocolGRPC
+	for i := 0; i < len(k); i++ {
+		if !isTokenChar(k[i]) || grpc && !isMetadataKeyChar(k[i]) {
+			return fmt.Errorf("%w %q: the name holds %q, which is not allowed in an %s header name", ErrInvalidHeader, k, k[i], protocol)
 		}
-		for i := 0; i < len(v); i++ {
-			if c := v[i]; (c < ' ' && c != '\t') || c == 0x7f {
-				return fmt.Errorf("%w: value of %q holds a control character", ErrInvalidHeader, k)
-			}
+	}
+	lk := strings.ToLower(k)
+	if grpc && (strings.HasPrefix(lk, "grpc-") || lk == "te" || lk == "content-type") {
+		return fmt.Errorf("%w %q: the name is reserved by gRPC", ErrInvalidHeader, k)
+	}
+	if grpc && strings.HasSuffix(lk, "-bin") {
+		return nil
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < ' ' || c > '~') && (c != '\t' || grpc) {
+			return fmt.Errorf("%w %q: the value holds a byte that is not printable ASCII at offset %d (%s header values are printable ASCII)", ErrInvalidHeader, k, i, protocol)
 		}
 	}
 	return nil
@@ -401,4 +535,10 @@ func isTokenChar(c byte) bool {
 		return true
 	}
 	return strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+}
+
+// isMetadataKeyChar reports whether c may appear in a gRPC metadata key
+// (which gRPC lower-cases).
+func isMetadataKeyChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.'
 }

@@ -37,8 +37,10 @@
 // when the wait ends sends it again (it still counts toward QueueBytes and
 // InFlight). Other failures drop the batch (DropNonRetryable). A partial
 // success counts the rejected items as Rejected and the rest as Exported,
-// and is reported to the ErrorHandler. Defaults are the OTel exporter
-// defaults: 5 s, 30 s, 1 min.
+// and is reported to the ErrorHandler. A success (gRPC OK, HTTP 2xx) whose
+// body does not decode counts as exported on both protocols, since the
+// receiver took the data, and is reported to the ErrorHandler. Defaults
+// are the OTel exporter defaults: 5 s, 30 s, 1 min.
 //
 // # Accounting
 //
@@ -78,8 +80,42 @@
 //     ignores, for the engine.
 //
 // An invalid value is an error wrapping ErrInvalidEnv that names the
-// variable; header values (credentials) are never printed, neither in
-// configuration errors nor in export errors.
+// variable, also for the variables the engine uses (a schedule delay or
+// metric interval of 0 is refused here); header values (credentials) are
+// never printed, neither in configuration errors nor in export errors.
+//
+// # Settings checked at construction
+//
+// New checks every field once and refuses a value that would break later,
+// with an error naming the field: durations outside [0, MaxDuration],
+// QueueBatches over MaxQueueBatches (its ring is allocated up front),
+// Concurrency over MaxConcurrency, a negative QueueBytes or
+// MaxRequestBytes, a header that gRPC metadata or HTTP would refuse
+// (non-ASCII or control characters, names that are not tokens, gRPC's
+// reserved names), an endpoint that is not a URL or host:port, unreadable
+// TLS files. A property test gives every field and every environment
+// variable zero, negative, huge, MaxInt64 and non-ASCII values: each is
+// refused by name, or the exporter runs a workload with retries, without
+// panic, and accounts for every item.
+//
+// # Secrets
+//
+// Header values, an endpoint's user information and its query values are
+// secrets: every error the exporter returns or reports passes through a
+// redactor that replaces them with "REDACTED", also in the messages of
+// the receiver (which may echo a credential back) and in the URLs that
+// net/http prints (Go masks only the password). RedactURL does the same
+// for a caller printing an endpoint. An endpoint's user information is sent
+// as basic authentication over both protocols (gRPC: "authorization"
+// metadata) unless an Authorization header is configured.
+//
+// # Request size
+//
+// A batch larger than Config.MaxRequestBytes (default 4 MiB less 64 KiB,
+// under gRPC's default 4 MiB receive limit) is dropped at Enqueue and
+// counted as DropTooLarge, instead of being refused by the receiver on
+// every attempt. Exporter.MaxRequestBytes tells a caller building
+// requests the size to split them to.
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -19,6 +20,12 @@ const (
 	defaultMetricTimeout      = 5000 * time.Millisecond
 	defaultMetricInterval     = 3000 * time.Millisecond
 	defaultMetricExportTO     = 5000 * time.Millisecond
+
+	// maxTraceBatch bounds OTLP_TRACE_MAX_EXPORT_BATCH_SIZE: at 64 bytes
+	// or more a span, a larger batch cannot fit DefaultMaxRequestBytes.
+	maxTraceBatch = 1 << 16
+	// maxTraceQueue bounds OTLP_TRACE_MAX_QUEUE_SIZE, a count of spans.
+	maxTraceQueue = 1 << 24
 )
 
 // FromEnv returns the Config described by the process environment. See the
@@ -35,11 +42,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 
 	c.Enabled = r.boolean("OTLP_ENABLE", true)
 	c.Protocol = r.protocol("OTEL_EXPORTER_OTLP_PROTOCOL")
-	c.Endpoint = r.str("OTEL_EXPORTER_OTLP_ENDPOINT")
+	c.Endpoint = r.endpoint("OTEL_EXPORTER_OTLP_ENDPOINT")
 	if c.Endpoint == "" {
 		// The original always exported without TLS: a scheme-less
 		// OTLP_ENDPOINT keeps meaning plaintext.
-		if ep := r.str("OTLP_ENDPOINT"); ep != "" {
+		if ep := r.endpoint("OTLP_ENDPOINT"); ep != "" {
 			c.Endpoint = ep
 			c.Insecure = true
 		}
@@ -50,22 +57,34 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.Headers = r.headers("OTEL_EXPORTER_OTLP_HEADERS")
 	c.Compression = r.compression("OTEL_EXPORTER_OTLP_COMPRESSION")
 	c.Timeout = r.millis("OTEL_EXPORTER_OTLP_TIMEOUT", 0)
-	c.CAFile = r.str("OTEL_EXPORTER_OTLP_CERTIFICATE")
-	c.CertFile = r.str("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
-	c.KeyFile = r.str("OTEL_EXPORTER_OTLP_CLIENT_KEY")
+	c.CAFile = r.file("OTEL_EXPORTER_OTLP_CERTIFICATE")
+	c.CertFile = r.file("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
+	c.KeyFile = r.file("OTEL_EXPORTER_OTLP_CLIENT_KEY")
 
 	for sig := Signal(0); sig < NumSignals; sig++ {
 		p := "OTEL_EXPORTER_OTLP_" + strings.ToUpper(sig.String()) + "_"
 		sc := c.Signal(sig)
 		sc.Protocol = r.protocol(p + "PROTOCOL")
-		sc.Endpoint = r.str(p + "ENDPOINT")
+		sc.Endpoint = r.endpoint(p + "ENDPOINT")
 		sc.Insecure = r.boolean(p+"INSECURE", false)
 		sc.Headers = r.headers(p + "HEADERS")
 		sc.Compression = r.compression(p + "COMPRESSION")
 		sc.Timeout = r.millis(p+"TIMEOUT", 0)
-		sc.CAFile = r.str(p + "CERTIFICATE")
-		sc.CertFile = r.str(p + "CLIENT_CERTIFICATE")
-		sc.KeyFile = r.str(p + "CLIENT_KEY")
+		sc.CAFile = r.file(p + "CERTIFICATE")
+		sc.CertFile = r.file(p + "CLIENT_CERTIFICATE")
+		sc.KeyFile = r.file(p + "CLIENT_KEY")
+	}
+	// Headers follow the rules of the protocol they are sent with: check
+	// them against it here, so that the error names the variable.
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		sc := c.Signal(sig)
+		h, name := c.Headers, "OTEL_EXPORTER_OTLP_HEADERS"
+		if sc.Headers != nil {
+			h, name = sc.Headers, "OTEL_EXPORTER_OTLP_"+strings.ToUpper(sig.String())+"_HEADERS"
+		}
+		if err := validateHeaders(h, firstNonEmpty(firstNonEmpty(sc.Protocol, c.Protocol), ProtocolGRPC)); err != nil {
+			r.fail(name, strings.TrimPrefix(err.Error(), "export: "))
+		}
 	}
 	// The original's per-signal timeouts apply when no OTel timeout is set.
 	if c.Timeout == 0 {
@@ -78,14 +97,14 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 
 	c.TraceBatch = TraceBatchConfig{
-		MaxQueueSize:       r.positive("OTLP_TRACE_MAX_QUEUE_SIZE", defaultTraceMaxQueue),
-		ScheduleDelay:      r.millis("OTLP_TRACE_SCHEDULE_DELAY_MILLIS", defaultTraceScheduleDelay),
-		MaxExportBatchSize: r.positive("OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", defaultTraceMaxBatch),
-		ExportTimeout:      r.millis("OTLP_TRACE_EXPORT_TIMEOUT_MILLIS", defaultTraceExportTimeout),
+		MaxQueueSize:       r.positive("OTLP_TRACE_MAX_QUEUE_SIZE", defaultTraceMaxQueue, maxTraceQueue),
+		ScheduleDelay:      r.positiveMillis("OTLP_TRACE_SCHEDULE_DELAY_MILLIS", defaultTraceScheduleDelay),
+		MaxExportBatchSize: r.positive("OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", defaultTraceMaxBatch, maxTraceBatch),
+		ExportTimeout:      r.positiveMillis("OTLP_TRACE_EXPORT_TIMEOUT_MILLIS", defaultTraceExportTimeout),
 	}
 	c.MetricReader = MetricReaderConfig{
-		ExportInterval: r.millis("OTLP_METRIC_EXPORT_INTERVAL_MILLIS", defaultMetricInterval),
-		ExportTimeout:  r.millis("OTLP_METRIC_EXPORT_TIMEOUT_MILLIS", defaultMetricExportTO),
+		ExportInterval: r.positiveMillis("OTLP_METRIC_EXPORT_INTERVAL_MILLIS", defaultMetricInterval),
+		ExportTimeout:  r.positiveMillis("OTLP_METRIC_EXPORT_TIMEOUT_MILLIS", defaultMetricExportTO),
 	}
 
 	c.ResourceAttrs = r.list("OTEL_RESOURCE_ATTRIBUTES", false)
@@ -112,10 +131,23 @@ type envReader struct {
 	err    error
 }
 
+// fail records that name is invalid, for the reason why, unless an error
+// was recorded before. A value put in the wrong variable may hold an
+// endpoint's credentials: its user information and query values are
+// redacted from why.
 func (r *envReader) fail(name, why string) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w %s: %s", ErrInvalidEnv, name, why)
+	if r.err != nil {
+		return
 	}
+	v, _ := r.lookup(name)
+	v = strings.TrimSpace(v)
+	if !strings.Contains(v, "://") {
+		v = "http://" + v
+	}
+	if u, err := url.Parse(v); err == nil {
+		why = newRedactor(nil, u).string(why)
+	}
+	r.err = fmt.Errorf("%w %s: %s", ErrInvalidEnv, name, why)
 }
 
 // str returns the trimmed value of name, "" when unset.
@@ -158,31 +190,72 @@ func (r *envReader) compression(name string) string {
 	return ""
 }
 
-// millis parses a non-negative integer of milliseconds.
+// millis parses an integer of milliseconds from 0 (the default) to
+// MaxDuration.
 func (r *envReader) millis(name string, def time.Duration) time.Duration {
+	return r.millisFrom(name, def, 0)
+}
+
+// positiveMillis parses an integer of milliseconds from 1 to MaxDuration.
+func (r *envReader) positiveMillis(name string, def time.Duration) time.Duration {
+	return r.millisFrom(name, def, 1)
+}
+
+func (r *envReader) millisFrom(name string, def time.Duration, least int64) time.Duration {
 	v := r.str(name)
 	if v == "" {
 		return def
 	}
+	most := int64(MaxDuration / time.Millisecond)
 	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > int64(24*time.Hour/time.Millisecond) {
-		r.fail(name, fmt.Sprintf("%q is not a number of milliseconds between 0 and 86400000", v))
+	if err != nil || n < least || n > most {
+		r.fail(name, fmt.Sprintf("%q is not a number of milliseconds from %d to %d", v, least, most))
 		return def
 	}
 	return time.Duration(n) * time.Millisecond
 }
 
-func (r *envReader) positive(name string, def int) int {
+// positive parses an integer from 1 to most.
+func (r *envReader) positive(name string, def, most int) int {
 	v := r.str(name)
 	if v == "" {
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		r.fail(name, fmt.Sprintf("%q is not a positive integer", v))
+	if err != nil || n <= 0 || n > most {
+		r.fail(name, fmt.Sprintf("%q is not an integer from 1 to %d", v, most))
 		return def
 	}
 	return n
+}
+
+// endpoint returns the value of name, checked to be a URL or host:port.
+// The value may hold credentials: the error does not print it.
+func (r *envReader) endpoint(name string) string {
+	v := r.str(name)
+	if v == "" {
+		return ""
+	}
+	if _, _, err := parseEndpoint(v, true); err != nil {
+		r.fail(name, fmt.Sprintf("%s is not a URL or host:port: %v", RedactURL(v), err))
+		return ""
+	}
+	return v
+}
+
+// file returns the value of name, checked to be a readable file.
+func (r *envReader) file(name string) string {
+	v := r.str(name)
+	if v == "" {
+		return ""
+	}
+	f, err := os.Open(v)
+	if err != nil {
+		r.fail(name, fmt.Sprintf("cannot read %q: %v", v, errors.Unwrap(err)))
+		return ""
+	}
+	f.Close()
+	return v
 }
 
 // headers parses a HEADERS variable. Its values are credentials: errors
@@ -196,8 +269,8 @@ func (r *envReader) headers(name string) map[string]string {
 	for _, kv := range kvs {
 		h[kv.Key] = kv.Value
 	}
-	if err := validateHeaders(h); err != nil {
-		r.fail(name, "a header name is not a token or a value holds a control character")
+	if err := validateHeaders(h, ProtocolHTTPProtobuf); err != nil {
+		r.fail(name, strings.TrimPrefix(err.Error(), "export: "))
 		return nil
 	}
 	return h

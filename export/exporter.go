@@ -183,7 +183,7 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 	switch {
 	case e.closed:
 		return e.dropLocked(sig, buf, n, DropShutdown)
-	case size > e.set.queueBytes:
+	case size > e.set.queueBytes || size > e.set.maxRequest:
 		return e.dropLocked(sig, buf, n, DropTooLarge)
 	}
 	if !e.fitsLocked(size) {
@@ -209,6 +209,11 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 	e.work.Signal()
 	return true
 }
+
+// MaxRequestBytes returns the largest batch Enqueue accepts
+// (Config.MaxRequestBytes or its default, at most Config.QueueBytes):
+// callers that build requests split them to fit it.
+func (e *Exporter) MaxRequestBytes() int64 { return min(e.set.maxRequest, e.set.queueBytes) }
 
 // fitsLocked reports whether a batch of size bytes fits now.
 func (e *Exporter) fitsLocked(size int64) bool {
@@ -385,6 +390,7 @@ func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReaso
 	t0 := time.Now()
 	out := s.send(actx, en.buf.B)
 	cancel()
+	out.Err = e.set.targets[en.sig].redact.err(out.Err)
 	lat := time.Since(t0)
 	e.mu.Lock()
 	st := &e.stats[en.sig]

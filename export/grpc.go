@@ -42,9 +42,25 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return nil, fmt.Errorf("export: cannot marshal %T", v)
 }
 
+// response receives an Export*ServiceResponse. Its decoding error is kept
+// in err instead of failing the call: the receiver answered OK, so it took
+// the batch, and an undecodable body cannot undo that (as for OTLP/HTTP).
+type response struct {
+	m   proto.Message
+	err error
+}
+
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	m, ok := v.(proto.Message)
-	if !ok {
+	var m proto.Message
+	switch r := v.(type) {
+	case *response:
+		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+		defer buf.Free()
+		r.err = proto.Unmarshal(buf.ReadOnlyData(), r.m)
+		return nil
+	case proto.Message:
+		m = r
+	default:
 		return fmt.Errorf("export: cannot unmarshal into %T", v)
 	}
 	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
@@ -105,28 +121,31 @@ func (s *grpcSender) send(ctx context.Context, body []byte) outcome {
 		ctx = metadata.NewOutgoingContext(ctx, s.md)
 	}
 	req := &rawRequest{b: body}
-	var err error
+	var resp response
 	switch s.sig {
 	case Traces:
-		var resp coltrace.ExportTraceServiceResponse
-		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
-			ps := resp.GetPartialSuccess()
-			return partialOutcome(s.sig, ps.GetRejectedSpans(), ps.GetErrorMessage())
-		}
+		resp.m = new(coltrace.ExportTraceServiceResponse)
 	case Metrics:
-		var resp colmetrics.ExportMetricsServiceResponse
-		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
-			ps := resp.GetPartialSuccess()
-			return partialOutcome(s.sig, ps.GetRejectedDataPoints(), ps.GetErrorMessage())
-		}
+		resp.m = new(colmetrics.ExportMetricsServiceResponse)
 	default:
-		var resp collogs.ExportLogsServiceResponse
-		if err = s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err == nil {
-			ps := resp.GetPartialSuccess()
-			return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage())
-		}
+		resp.m = new(collogs.ExportLogsServiceResponse)
 	}
-	return classifyGRPC(s.sig, err)
+	if err := s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err != nil {
+		return classifyGRPC(s.sig, err)
+	}
+	if resp.err != nil {
+		return undecodable(s.sig, resp.err)
+	}
+	switch m := resp.m.(type) {
+	case *coltrace.ExportTraceServiceResponse:
+		ps := m.GetPartialSuccess()
+		return partialOutcome(s.sig, ps.GetRejectedSpans(), ps.GetErrorMessage())
+	case *colmetrics.ExportMetricsServiceResponse:
+		ps := m.GetPartialSuccess()
+		return partialOutcome(s.sig, ps.GetRejectedDataPoints(), ps.GetErrorMessage())
+	}
+	ps := resp.m.(*collogs.ExportLogsServiceResponse).GetPartialSuccess()
+	return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage())
 }
 
 // grpcConns shares one connection between signals with the same target

@@ -20,6 +20,7 @@ type httpSender struct {
 	sig     Signal
 	client  *http.Client
 	url     string
+	shown   string // url with its secrets redacted
 	headers http.Header
 	gzip    bool
 }
@@ -60,7 +61,7 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	if t.gzip {
 		h.Set("Content-Encoding", "gzip")
 	}
-	return &httpSender{sig: sig, client: client, url: t.url, headers: h, gzip: t.gzip}
+	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, gzip: t.gzip}
 }
 
 func (s *httpSender) send(ctx context.Context, body []byte) outcome {
@@ -80,7 +81,7 @@ func (s *httpSender) send(ctx context.Context, body []byte) outcome {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
 	if err != nil {
-		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, err)}
+		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, errUnwrapURL(err, s.shown))}
 	}
 	req.Header = s.headers.Clone()
 	resp, err := s.client.Do(req)
@@ -89,7 +90,7 @@ func (s *httpSender) send(ctx context.Context, body []byte) outcome {
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled)}
 		}
-		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, err)}
+		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, errUnwrapURL(err, s.shown))}
 	}
 	// The receiver may be hostile: read at most maxResponseBytes.
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))

@@ -77,8 +77,7 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 	if code >= 200 && code < 300 {
 		rejected, msg, err := partialSuccess(sig, body)
 		if err != nil {
-			// The data was accepted; an undecodable body cannot undo that.
-			return outcome{Class: classSuccess, Err: fmt.Errorf("decode %s response body: %w", sig, err)}
+			return undecodable(sig, err)
 		}
 		return partialOutcome(sig, rejected, msg)
 	}
@@ -199,6 +198,14 @@ func partialSuccess(sig Signal, body []byte) (rejected int64, message string, er
 }
 
 var errInvalidSignal = errors.New("invalid signal")
+
+// undecodable is the outcome of a success (HTTP 2xx, gRPC OK) whose
+// response body does not decode: the receiver accepted the data, and an
+// undecodable body cannot undo that. Both protocols count it as exported
+// and report err.
+func undecodable(sig Signal, err error) outcome {
+	return outcome{Class: classSuccess, Err: fmt.Errorf("export %s: accepted, but the response body does not decode: %w", sig, err)}
+}
 
 // partialOutcome is the success outcome of a response with the given
 // partial success fields.

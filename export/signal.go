@@ -57,7 +57,8 @@ const (
 	// DropBlockTimeout: Enqueue blocked (Config.Block) for BlockTimeout and
 	// the queue still had no room.
 	DropBlockTimeout
-	// DropTooLarge: the batch alone is larger than Config.QueueBytes.
+	// DropTooLarge: the batch alone is larger than Config.MaxRequestBytes
+	// (the receiver would refuse it) or Config.QueueBytes.
 	DropTooLarge
 	// DropNonRetryable: the receiver answered with a permanent error.
 	DropNonRetryable

@@ -1,0 +1,375 @@
+package export
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+	"google.golang.org/grpc/codes"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
+)
+
+// The secrets TestNoSecretPrinted sends: two header values and an
+// endpoint's user, password and query value.
+const (
+	secHeader = "hdr-secret-1111"
+	secKey    = "key-secret-2222"
+	secUser   = "user-secret-3333"
+	secPass   = "pass-secret-4444"
+	secQuery  = "query-secret-5555"
+)
+
+var secrets = []string{secHeader, secKey, secUser, secPass, secQuery,
+	base64.StdEncoding.EncodeToString([]byte(secUser + ":" + secPass))}
+
+// wantNoSecret fails if text holds one of the secrets.
+func wantNoSecret(t *testing.T, where, text string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("%s prints the secret %q: %s", where, s, text)
+		}
+	}
+}
+
+// secretConfig is a configuration carrying every kind of secret, to addr.
+func secretConfig(protocol, scheme, addr string) Config {
+	cfg := testConfig(protocol, scheme+"://"+secUser+":"+secPass+"@"+addr+"/?api_key="+secQuery)
+	cfg.Headers = map[string]string{"X-Api-Key": secKey, "X-Token": "Bearer " + secHeader}
+	cfg.Retry.MaxElapsedTime = 300 * time.Millisecond
+	return cfg
+}
+
+// echo is a receiver behaviour that answers code with a message repeating
+// every header it got, as a careless receiver might ("invalid token ...").
+func echo(code codes.Code, rejected int64) func(otlptest.Call) otlptest.Reply {
+	return func(c otlptest.Call) otlptest.Reply {
+		var b strings.Builder
+		for k, vs := range c.Header {
+			fmt.Fprintf(&b, "%s=%s ", k, strings.Join(vs, ","))
+		}
+		return otlptest.Reply{Code: code, Rejected: rejected, Message: "denied: " + b.String()}
+	}
+}
+
+// TestNoSecretPrinted sends header values and endpoint credentials through
+// every error path, for gRPC and HTTP, and checks that no error returned,
+// no message given to the ErrorHandler, no Stats field and no gRPC log
+// line holds them.
+func TestNoSecretPrinted(t *testing.T) {
+	t.Run("construction", func(t *testing.T) {
+		for name, cfg := range map[string]Config{
+			"header value":     {Headers: map[string]string{"X-Bad": secHeader + "\n"}},
+			"non-ASCII header": {Protocol: ProtocolHTTPProtobuf, Headers: map[string]string{"X-Bad": secHeader + "é"}},
+			"scheme":           {Endpoint: "ftp://" + secUser + ":" + secPass + "@h:1/?k=" + secQuery},
+			"port":             {Endpoint: "http://" + secUser + ":" + secPass + "@h:port/?k=" + secQuery},
+			"TLS file":         {Endpoint: "https://" + secUser + ":" + secPass + "@h:1/?k=" + secQuery, CAFile: "/nonexistent/ca.pem"},
+		} {
+			_, err := New(cfg)
+			if err == nil {
+				t.Fatalf("%s: New succeeded", name)
+			}
+			wantNoSecret(t, name, err.Error())
+		}
+		for name, env := range map[string]map[string]string{
+			"headers encoding": {"OTEL_EXPORTER_OTLP_HEADERS": "x-api-key=" + secKey + "%zz"},
+			"headers value":    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS": "x-api-key=" + secKey + "%C3%A9"},
+			"endpoint":         {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://" + secUser + ":" + secPass + "@h:1/?k=" + secQuery},
+			"endpoint port":    {"OTLP_ENDPOINT": secUser + ":" + secPass + "@h:port"},
+		} {
+			_, err := FromLookup(lookupOf(env))
+			if err == nil {
+				t.Fatalf("%s: FromLookup succeeded", name)
+			}
+			wantNoSecret(t, name, err.Error())
+		}
+	})
+	p := newPKI(t)
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		for _, path := range []struct {
+			name   string
+			behave func(otlptest.Call) otlptest.Reply
+			tls    bool
+			down   bool
+		}{
+			{name: "connection refused", down: true},
+			{name: "TLS failure", tls: true},
+			{name: "4xx", behave: echo(codes.InvalidArgument, 0)},
+			{name: "401", behave: echo(codes.Unauthenticated, 0)},
+			{name: "5xx retried", behave: echo(codes.Unavailable, 0)},
+			{name: "5xx", behave: echo(codes.Internal, 0)},
+			{name: "partial success", behave: echo(codes.OK, 1)},
+		} {
+			t.Run(path.name, func(t *testing.T) {
+				r := newReceiver(t, protocol, path.behave)
+				scheme := "http"
+				if path.tls {
+					scheme = "https"
+					r.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+				}
+				if path.down {
+					r.Addr = otlptest.ReserveAddr(t)
+				} else {
+					r.Start()
+				}
+				var log errorLog
+				cfg := secretConfig(protocol, scheme, r.Addr)
+				cfg.ErrorHandler = log.handle
+				e, err := New(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				produce(t, e, Traces, "s", 3, 2)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				defer cancel()
+				if err := e.ForceFlush(ctx); err != nil {
+					wantNoSecret(t, "ForceFlush", err.Error())
+				}
+				if err := e.Shutdown(ctx); err != nil {
+					wantNoSecret(t, "Shutdown", err.Error())
+				}
+				errs := log.all()
+				if len(errs) == 0 {
+					t.Fatal("no error reported")
+				}
+				for _, err := range errs {
+					wantNoSecret(t, "ErrorHandler", err.Error())
+				}
+				t.Logf("first error: %v", errs[0])
+				wantNoSecret(t, "Stats", fmt.Sprintf("%+v", e.Stats()))
+				if h := r.Header(); path.behave != nil && (h.Get("X-Api-Key") != secKey || !strings.Contains(errs[0].Error(), "REDACTED")) {
+					t.Errorf("the receiver got %v and the error is %q: want the secrets sent, echoed and redacted", h, errs[0])
+				}
+			})
+		}
+	})
+	wantNoSecret(t, "the gRPC log", grpcLog.String())
+}
+
+// TestEndpointCredentials checks that an endpoint's user information is
+// sent as basic authentication over gRPC as over HTTP, and that an
+// Authorization header wins over it.
+func TestEndpointCredentials(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		r := newReceiver(t, protocol, nil)
+		r.Start()
+		basic := "Basic " + base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))
+		for _, tc := range []struct {
+			name    string
+			headers map[string]string
+			want    string
+		}{
+			{"user information", nil, basic},
+			{"Authorization header wins", map[string]string{"Authorization": "Bearer tok"}, "Bearer tok"},
+		} {
+			cfg := testConfig(protocol, "http://alice:s3cret@"+r.Addr)
+			cfg.Headers = tc.headers
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			produce(t, e, Traces, tc.name, 1, 1)
+			flush(t, e)
+			if got := r.Header().Get("Authorization"); got != tc.want {
+				t.Errorf("%s: the receiver got Authorization %q, want %q", tc.name, got, tc.want)
+			}
+			shutdown(t, e)
+		}
+	})
+}
+
+// TestUndecodableResponseIsExported: a receiver that answers OK (gRPC) or
+// 200 (HTTP) with a body that does not decode took the batch; both
+// protocols count it as exported and report the body.
+func TestUndecodableResponseIsExported(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		r := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Undecodable: true} })
+		r.Start()
+		var log errorLog
+		cfg := testConfig(protocol, r.Endpoint())
+		cfg.ErrorHandler = log.handle
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			produced[sig] = produce(t, e, sig, "u", 2, 5)
+		}
+		flush(t, e)
+		wantDelivered(t, e, r, produced)
+		errs := log.all()
+		if len(errs) != 6 || !strings.Contains(errs[0].Error(), "does not decode") {
+			t.Errorf("errors %v, want 6 saying the body does not decode", errs)
+		}
+		shutdown(t, e)
+	})
+}
+
+// TestHeaderRules: names and values that gRPC metadata or HTTP would
+// refuse are refused by New, naming the header and never its value.
+func TestHeaderRules(t *testing.T) {
+	const value = "v-4242"
+	for _, tc := range []struct {
+		name, value string
+		grpcOK      bool
+		httpOK      bool
+	}{
+		{"X-Token", value, true, true},
+		{"x.dotted_key", value, true, true},
+		{"X-Token", value + "é", false, false},
+		{"X-Token", value + "\x00", false, false},
+		{"X-Token", value + "\ttab", false, true},
+		{"X-Tökén", value, false, false},
+		{"x!bang", value, false, true},
+		{"with space", value, false, false},
+		{"", value, false, false},
+		{"grpc-timeout", value, false, true},
+		{"content-type", value, false, true},
+		{"trace-bin", value + "\xff\x00", true, false},
+	} {
+		for _, protocol := range protocols {
+			e, err := New(Config{Protocol: protocol, Endpoint: "http://127.0.0.1:1", Headers: map[string]string{tc.name: tc.value}})
+			if err == nil {
+				shutdown(t, e)
+			}
+			ok := tc.grpcOK
+			if protocol == ProtocolHTTPProtobuf {
+				ok = tc.httpOK
+			}
+			switch {
+			case ok && err != nil:
+				t.Errorf("%s %q: %v", protocol, tc.name, err)
+			case !ok && !errors.Is(err, ErrInvalidHeader):
+				t.Errorf("%s %q=%q: New gave %v, want ErrInvalidHeader", protocol, tc.name, tc.value, err)
+			case !ok && (!strings.Contains(err.Error(), fmt.Sprintf("%q", tc.name)) || strings.Contains(err.Error(), value)):
+				t.Errorf("%s: %q: want the header's name and not its value", protocol, err)
+			}
+		}
+	}
+	_, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-token=" + value + "%C3%A9"}))
+	if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_HEADERS") || !strings.Contains(err.Error(), `"x-token"`) || strings.Contains(err.Error(), value) {
+		t.Errorf("FromLookup: %v, want the variable and the header named, not the value", err)
+	}
+	_, err = FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x!y=1"}))
+	if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_LOGS_HEADERS") {
+		t.Errorf("FromLookup: %v, want the gRPC rule applied to logs' headers", err)
+	}
+}
+
+// TestHugeRetryInterval: Retry.InitialInterval = math.MaxInt64 used to
+// panic a worker on the first retry; New refuses it now, naming the field,
+// and the largest accepted value retries without panic.
+func TestHugeRetryInterval(t *testing.T) {
+	_, err := New(Config{Retry: RetryConfig{InitialInterval: math.MaxInt64}})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "Retry.InitialInterval") {
+		t.Errorf("New: %v, want ErrInvalidConfig naming Retry.InitialInterval", err)
+	}
+	r := newReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Code: codes.Unavailable} })
+	r.Start()
+	cfg := testConfig(ProtocolGRPC, r.Endpoint())
+	cfg.Retry = RetryConfig{InitialInterval: MaxDuration, MaxInterval: MaxDuration, MaxElapsedTime: MaxDuration}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, e, Traces, "h", 2, 3)
+	waitFor(t, "the first attempts", func() bool { return e.Stats().Signals[Traces].Requests == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_ = e.Shutdown(ctx)
+	s := e.Stats()
+	checkIdentity(t, s)
+	// A retry waits 12 to 36 h: past MaxElapsedTime, it is dropped at once
+	// (retry_exhausted), else Shutdown drops it.
+	if st := s.Signals[Traces]; st.Dropped[DropRetryExhausted]+st.Dropped[DropShutdown] != 6 || st.InFlight != 0 {
+		t.Errorf("stats %+v, want the 6 items dropped", st)
+	}
+}
+
+// TestEnvErrorsNameTheVariable: an invalid value is an error naming its
+// variable, also for the settings the engine uses.
+func TestEnvErrorsNameTheVariable(t *testing.T) {
+	for name, v := range map[string]string{
+		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS":   "0",
+		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE":   "9223372036854775807",
+		"OTLP_METRIC_EXPORT_INTERVAL_MILLIS": "0",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":         "86400001",
+		"OTEL_EXPORTER_OTLP_ENDPOINT":        "ftp://h:1",
+		"OTEL_EXPORTER_OTLP_CERTIFICATE":     "/nonexistent/ca.pem",
+	} {
+		_, err := FromLookup(lookupOf(map[string]string{name: v}))
+		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming the variable", name, v, err)
+		}
+	}
+}
+
+// TestMaxRequestBytes: a batch larger than MaxRequestBytes is dropped at
+// Enqueue as too_large; the default fits a real gRPC server's default
+// 4 MiB limit, which refuses a larger request.
+func TestMaxRequestBytes(t *testing.T) {
+	if DefaultMaxRequestBytes >= 4<<20 {
+		t.Fatalf("DefaultMaxRequestBytes %d is not under gRPC's default 4 MiB", DefaultMaxRequestBytes)
+	}
+	r := newReceiver(t, ProtocolGRPC, nil)
+	r.Start()
+	var log errorLog
+	cfg := testConfig(ProtocolGRPC, r.Endpoint())
+	cfg.ErrorHandler = log.handle
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.MaxRequestBytes() != DefaultMaxRequestBytes {
+		t.Errorf("MaxRequestBytes() = %d", e.MaxRequestBytes())
+	}
+	big := func(size int) (*bytebufferpool.ByteBuffer, int) {
+		n := 1
+		buf := encodeBatch(t, Traces, "big", n)
+		for len(buf.B) < size {
+			n *= 2
+			buf = encodeBatch(t, Traces, "big", n)
+		}
+		for len(buf.B) > size {
+			n -= max(1, n*(len(buf.B)-size)/len(buf.B))
+			buf = encodeBatch(t, Traces, fmt.Sprint("big", n), n)
+		}
+		return buf, n
+	}
+	fits, n := big(DefaultMaxRequestBytes)
+	if !e.Enqueue(Traces, fits, n) {
+		t.Fatalf("a %d-byte batch was refused", len(fits.B))
+	}
+	over, m := big(4<<20 + 1024)
+	over.B = append(over.B, make([]byte, 4<<20+1024-len(over.B))...)
+	if e.Enqueue(Traces, over, m) {
+		t.Fatal("a batch over 4 MiB was accepted")
+	}
+	flush(t, e)
+	st := e.Stats().Signals[Traces]
+	if st.Exported != uint64(n) || st.Dropped[DropTooLarge] != uint64(m) || received(r)[Traces] != int64(n) {
+		t.Errorf("stats %+v, received %d: want %d exported and %d dropped too_large", st, received(r)[Traces], n, m)
+	}
+	if errs := log.all(); len(errs) != 0 {
+		t.Errorf("errors: %v", errs)
+	}
+	shutdown(t, e)
+
+	small, err := New(Config{MaxRequestBytes: 1000, QueueBytes: 500, Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if small.MaxRequestBytes() != 500 {
+		t.Errorf("MaxRequestBytes() = %d, want QueueBytes 500", small.MaxRequestBytes())
+	}
+	_ = small.Shutdown(context.Background())
+}

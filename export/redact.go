@@ -1,0 +1,140 @@
+package export
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// redacted replaces a secret in a message.
+const redacted = "REDACTED"
+
+// minSecretBytes is the length under which a header value is not searched
+// for in messages: replacing "1" or "on" everywhere would garble them, and
+// such values are not credentials.
+const minSecretBytes = 4
+
+// redactor removes one target's secrets from messages: header values,
+// the user information of its endpoint (also as the basic authentication
+// that carries it) and the values of its query. Errors from the transport
+// and messages from the receiver pass through it before they reach the
+// ErrorHandler, because a receiver may echo a credential back ("invalid
+// token ...") and Go's net/http masks only an endpoint's password.
+type redactor struct {
+	secrets []string // longest first, so a secret containing another goes whole
+}
+
+func newRedactor(headers map[string]string, u *url.URL) redactor {
+	var s []string
+	add := func(v string) {
+		if len(v) >= minSecretBytes {
+			s = append(s, v)
+			if q := strconv.Quote(v); q[1:len(q)-1] != v {
+				s = append(s, q[1:len(q)-1]) // as clip quotes it
+			}
+		}
+	}
+	for _, v := range headers {
+		add(v)
+	}
+	if u != nil && u.User != nil {
+		user := u.User.Username()
+		pass, _ := u.User.Password()
+		add(u.User.String())
+		add(user)
+		add(pass)
+		add(base64.StdEncoding.EncodeToString([]byte(user + ":" + pass)))
+	}
+	if u != nil && u.RawQuery != "" {
+		add(u.RawQuery)
+		for _, vs := range u.Query() {
+			for _, v := range vs {
+				add(v)
+				add(url.QueryEscape(v))
+			}
+		}
+	}
+	slices.SortFunc(s, func(a, b string) int { return len(b) - len(a) })
+	return redactor{secrets: slices.Compact(s)}
+}
+
+// string returns msg with every secret replaced.
+func (r redactor) string(msg string) string {
+	for _, s := range r.secrets {
+		if strings.Contains(msg, s) {
+			msg = strings.ReplaceAll(msg, s, redacted)
+		}
+	}
+	return msg
+}
+
+// err returns err, or an error with the same chain whose message has
+// every secret replaced.
+func (r redactor) err(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	if clean := r.string(msg); clean != msg {
+		return &redactedError{msg: clean, err: err}
+	}
+	return err
+}
+
+// redactedError is an error whose message had secrets removed. It still
+// unwraps to the original, so that errors.Is keeps working; only its
+// message is what gets printed.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// RedactURL returns endpoint (a URL or host:port) fit to print: its user
+// information and the values of its query are replaced by "REDACTED".
+// Use it to print a configured endpoint.
+func RedactURL(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || !strings.Contains(endpoint, "://") {
+		if i := strings.LastIndexByte(endpoint, '@'); i >= 0 {
+			return redacted + endpoint[i:]
+		}
+		if err != nil {
+			return redacted
+		}
+		return endpoint
+	}
+	return redactURL(u)
+}
+
+// redactURL prints u with its user information and query values replaced.
+func redactURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User(redacted)
+	}
+	if c.RawQuery != "" {
+		q := c.Query()
+		for k := range q {
+			q[k] = []string{redacted}
+		}
+		c.RawQuery = q.Encode()
+	}
+	c.Fragment, c.RawFragment = "", ""
+	return c.String()
+}
+
+// errUnwrapURL replaces the URL of a *url.Error (which net/http prints with
+// only its password masked) by shown.
+func errUnwrapURL(err error, shown string) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return &url.Error{Op: ue.Op, URL: shown, Err: ue.Err}
+	}
+	return err
+}
