@@ -146,7 +146,7 @@ func benchEncodeFlowtel(b *testing.B) {
 	for b.Loop() {
 		buf = enc.AppendTraces(buf[:0], runs)
 	}
-	spans := encode.SpanCount(runs)
+	spans := encode.NumSpans(runs)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*spans), "ns/span")
 	reportSpans(b, b.N*spans)
 }

@@ -311,7 +311,7 @@ func TestE2EReceivesEverything(t *testing.T) {
 func TestEncodeSameSpans(t *testing.T) {
 	runs := flowtelBatch(batchRuns, nodesPerRun)
 	sdk := sdkBatch(batchRuns, nodesPerRun)
-	if n := encode.SpanCount(runs); n != len(sdk) || n != 512 {
+	if n := encode.NumSpans(runs); n != len(sdk) || n != 512 {
 		t.Fatalf("flowtel batch %d spans, SDK batch %d, want 512", n, len(sdk))
 	}
 	raw, err := proto.Marshal(sdkToProto(sdk))

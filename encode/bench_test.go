@@ -241,7 +241,7 @@ func loadgenBatch() []*encode.Run {
 // of the end-to-end load generator's spans (576 spans).
 func BenchmarkEncodeTracesLoadgen(b *testing.B) {
 	runs := loadgenBatch()
-	spans := float64(encode.SpanCount(runs))
+	spans := float64(encode.NumSpans(runs))
 	e := encode.NewEncoder(otlpBenchResource)
 	buf := e.AppendTraces(nil, runs)
 	b.SetBytes(int64(len(buf)))

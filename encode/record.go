@@ -70,9 +70,6 @@ func (v Value) Bool() bool { return v.num != 0 }
 // Bytes returns the bytes of a KindBytes value. The result must not be modified.
 func (v Value) Bytes() []byte { return unsafe.Slice(unsafe.StringData(v.str), len(v.str)) }
 
-// WithStr returns v with its string or bytes replaced by s (used to truncate).
-func (v Value) WithStr(s string) Value { v.str = s; return v }
-
 // Attr is a key and a typed value.
 type Attr struct {
 	Key   string

@@ -150,9 +150,10 @@ func (e *Encoder) Stats() EncoderStats {
 	}
 }
 
-// SpanCount returns the number of spans AppendTraces writes for runs: one
-// root span per run and one per node.
-func SpanCount(runs []*Run) int {
+// NumSpans returns the number of spans AppendTraces writes for runs: one
+// root span per run and one per node. (bench.CountSpans counts the spans
+// of a request already encoded.)
+func NumSpans(runs []*Run) int {
 	n := 0
 	for _, r := range runs {
 		n += 1 + len(r.Nodes)

@@ -278,8 +278,8 @@ func TestTracesEquivalence(t *testing.T) {
 			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.Invalid {
 				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.Invalid)
 			}
-			if d := after.Spans - before.Spans; d != uint64(encode.SpanCount(runs)) {
-				t.Fatalf("seed %d: Spans delta = %d, want %d", seed, d, encode.SpanCount(runs))
+			if d := after.Spans - before.Spans; d != uint64(encode.NumSpans(runs)) {
+				t.Fatalf("seed %d: Spans delta = %d, want %d", seed, d, encode.NumSpans(runs))
 			}
 			if d := after.Bytes - before.Bytes; d != uint64(len(out)-len(prefix)) {
 				t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, len(out)-len(prefix))
@@ -392,8 +392,8 @@ func TestTracesEmpty(t *testing.T) {
 	if out := e.AppendTraces([]byte("x"), nil); string(out) != "x" {
 		t.Fatalf("AppendTraces(nil) appended %q", out[1:])
 	}
-	if SpanCount := encode.SpanCount(nil); SpanCount != 0 {
-		t.Fatalf("SpanCount(nil) = %d", SpanCount)
+	if n := encode.NumSpans(nil); n != 0 {
+		t.Fatalf("NumSpans(nil) = %d", n)
 	}
 }
 

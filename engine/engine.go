@@ -228,7 +228,7 @@ func (e *Engine) limitValue(v encode.Value, n *nodeRecord) encode.Value {
 	switch v.Kind() {
 	case encode.KindString:
 		if len(v.Str()) > e.cfg.limits.ValueBytes {
-			return v.WithStr(e.value(v.Str()))
+			return encode.StringValue(e.value(v.Str()))
 		}
 	case encode.KindBytes:
 		b := v.Bytes()

@@ -60,7 +60,7 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // exporter's policy is Block. It returns once every part is encoded, so
 // that runs are not used after it returns.
 func (s *OTLPSink) Export(runs []*encode.Run) error {
-	spans := encode.SpanCount(runs)
+	spans := encode.NumSpans(runs)
 	parts := min(len(s.encs), len(runs), spans/minParallelSpans)
 	if parts <= 1 {
 		s.exportPart(s.encs[0], runs)
@@ -98,7 +98,7 @@ func (s *OTLPSink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.R
 	items := len(runs)
 	if sig == export.Traces {
 		buf.B = enc.AppendTraces(buf.B[:0], runs)
-		items = encode.SpanCount(runs)
+		items = encode.NumSpans(runs)
 	} else {
 		buf.B = enc.AppendLogs(buf.B[:0], runs)
 	}

@@ -166,8 +166,8 @@ func FuzzEncodeTraces(f *testing.F) {
 		if again := e.AppendTraces(nil, runs); string(again) != string(out) {
 			t.Fatal("encoding the same batch twice gave different bytes")
 		}
-		if e.Stats().Spans != 2*uint64(encode.SpanCount(runs)) {
-			t.Fatalf("Spans = %d, want %d", e.Stats().Spans, 2*encode.SpanCount(runs))
+		if e.Stats().Spans != 2*uint64(encode.NumSpans(runs)) {
+			t.Fatalf("Spans = %d, want %d", e.Stats().Spans, 2*encode.NumSpans(runs))
 		}
 		if encHasInvalid(res, runs) && e.Stats().InvalidUTF8 == 0 {
 			t.Fatal("invalid UTF-8 in the input was not counted")
