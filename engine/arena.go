@@ -1,24 +1,42 @@
 package engine
 
-import "sync/atomic"
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+	"unsafe"
 
-// arena holds every run record the engine may have in flight. Records are
-// allocated on first use and reused forever, so steady state allocates
-// nothing; the arena's size is Limits.RunsInFlight. The pipeline scans it to
-// close runs that were never ended.
+	"github.com/flowtel/flowtel/encode"
+)
+
+// arena holds every run record the engine may have in flight. A record is
+// allocated on first use, reused while the engine is busy, and given back
+// to the garbage collector once it has been idle for idleRecordAge or when
+// the engine is over its memory limit, so steady state allocates nothing
+// and a burst does not pin its records forever. The arena's size is
+// Limits.RunsInFlight. The pipeline scans slots to close runs that were
+// never ended.
 //
 // Free slots form a Treiber stack of indices. The head packs a 32-bit ABA
-// tag above index+1 (0 means empty).
+// tag above index+1 (0 means empty). slots[i] is the record last used by
+// index i, seen by the pipeline; spare[i] holds it while i is free. Whoever
+// swaps a record out of spare owns it: StartRun to reuse it, the trimmer to
+// free it, so the two never share one.
 type arena struct {
 	slots []atomic.Pointer[runRecord]
+	spare []atomic.Pointer[runRecord]
 	next  []atomic.Uint32 // index+1 of the next free slot, 0 at the bottom
 	head  atomic.Uint64
 	_     [56]byte
 }
 
+// arenaSlotBytes is what the arena takes per run in flight, allocated by New.
+const arenaSlotBytes = 8 + 8 + 4
+
 func newArena(n int) *arena {
 	a := &arena{
 		slots: make([]atomic.Pointer[runRecord], n),
+		spare: make([]atomic.Pointer[runRecord], n),
 		next:  make([]atomic.Uint32, n),
 	}
 	for i := 0; i < n-1; i++ {
@@ -50,6 +68,180 @@ func (a *arena) push(i int) {
 		a.next[i].Store(uint32(h))
 		if a.head.CompareAndSwap(h, (h>>32+1)<<32|uint64(i+1)) {
 			return
+		}
+	}
+}
+
+// take returns the record kept for the free index i, or nil when there is
+// none (never allocated, or freed).
+func (a *arena) take(i int) *runRecord { return a.spare[i].Swap(nil) }
+
+// put keeps r for its index and frees the index.
+func (a *arena) put(r *runRecord) {
+	a.spare[r.idx].Store(r)
+	a.push(r.idx)
+}
+
+// memory is the engine's byte budget (WithMemoryLimit). held counts the
+// bytes of the rings, the arena, and every run and node record with the
+// buffers it keeps; a call that would allocate past limit is refused and
+// counted instead. The accounting follows what the engine allocates, so
+// it is close to, not exactly, what the heap holds: record sizes are
+// rounded up to the allocator's size classes, and the strings callers hand
+// in are theirs, not counted.
+type memory struct {
+	limit int64
+	held  atomic.Int64
+	_     [48]byte
+}
+
+// reserve counts n more bytes if they fit the limit.
+func (m *memory) reserve(n int64) bool {
+	if m.held.Add(n) > m.limit {
+		m.held.Add(-n)
+		return false
+	}
+	return true
+}
+
+// How long a record may stay unused before the pipeline frees it. Longer
+// than any pause of a steady workload, short enough that a burst's
+// records go within seconds after it.
+const idleRecordAge = 5 * time.Second
+
+// allocSize rounds n up as the allocator's size classes do above 1 KiB
+// (steps of an eighth of the power of two below), close enough below.
+func allocSize(n uintptr) int64 {
+	if n <= 1024 {
+		return int64((n + 63) &^ 63)
+	}
+	step := uintptr(1) << (bits.Len(uint(n)) - 4)
+	return int64((n + step - 1) &^ (step - 1))
+}
+
+var (
+	runRecordBytes  = allocSize(unsafe.Sizeof(runRecord{}))
+	nodeRecordBytes = allocSize(unsafe.Sizeof(nodeRecord{}))
+	nodeChunkBytes  = allocSize(unsafe.Sizeof(nodeChunk{}))
+)
+
+// grown returns the bytes of s's backing array when it is not the inline
+// array that starts at inline.
+func grown[T any](s []T, inline *T) int64 {
+	if cap(s) == 0 || unsafe.SliceData(s) == inline {
+		return 0
+	}
+	var z T
+	return int64(cap(s)) * int64(unsafe.Sizeof(z))
+}
+
+// measure returns the bytes node record n holds now.
+func (n *nodeRecord) measure() int64 {
+	return nodeRecordBytes + int64(cap(n.bytes)) + grown(n.Input, &n.in[0]) + grown(n.Output, &n.out[0]) +
+		grown(n.Config, &n.cfg[0]) + grown(n.Events, &n.events[0]) + grown(n.Next, &n.nextIDs[0])
+}
+
+// measureExtra returns the bytes run record r holds in arrays past its
+// inline ones.
+func (r *runRecord) measureExtra() int64 {
+	return grown(r.Srv, &r.srv[0]) + grown(r.SrvTag, &r.srvTag[0]) + grown(r.Attrs, &r.attrs[0]) +
+		grown(r.Events, &r.events[0]) + grown[*encode.Node](r.order, nil)
+}
+
+// remeasure recounts what n holds after a reset, which may have let a
+// buffer go or kept a grown array.
+func (e *Engine) remeasureNode(n *nodeRecord) {
+	m := n.measure()
+	e.mem.held.Add(m - n.mem)
+	n.mem = m
+}
+
+// remeasureRun recounts the arrays r keeps past its inline ones.
+func (e *Engine) remeasureRun(r *runRecord) {
+	x := r.measureExtra()
+	e.mem.held.Add(x - r.extra)
+	r.extra = x
+}
+
+// chunkBytes returns the bytes of chunk c and its node records.
+func chunkBytes(c *nodeChunk) int64 {
+	b := nodeChunkBytes
+	for i := range c {
+		if n := c[i].Load(); n != nil {
+			b += n.mem
+		}
+	}
+	return b
+}
+
+// dropMore gives up r's chunk directory and every record in it, returning
+// the bytes they held. The caller owns r.
+func (r *runRecord) dropMore() int64 {
+	m := r.more.Swap(nil)
+	if m == nil {
+		return 0
+	}
+	b := allocSize(uintptr(len(*m)) * 8)
+	for i := range *m {
+		if c := (*m)[i].Load(); c != nil {
+			b += chunkBytes(c)
+		}
+	}
+	return b
+}
+
+// bytes returns everything r holds. The caller owns r.
+func (r *runRecord) bytes() int64 {
+	b := runRecordBytes + r.extra
+	for i := range r.chunks {
+		if c := r.chunks[i].Load(); c != nil {
+			b += chunkBytes(c)
+		}
+	}
+	if m := r.more.Load(); m != nil {
+		b += allocSize(uintptr(len(*m)) * 8)
+		for i := range *m {
+			if c := (*m)[i].Load(); c != nil {
+				b += chunkBytes(c)
+			}
+		}
+	}
+	return b
+}
+
+// recycle keeps a released record for reuse, or frees it when the engine
+// is over its memory limit.
+func (e *Engine) recycle(r *runRecord) {
+	if e.mem.held.Load() > e.mem.limit {
+		e.freeRecord(r)
+		e.arena.push(r.idx)
+		return
+	}
+	r.freedAt = e.mono()
+	e.arena.put(r)
+}
+
+// freeRecord lets the garbage collector have r, which the caller owns.
+func (e *Engine) freeRecord(r *runRecord) {
+	e.arena.slots[r.idx].CompareAndSwap(r, nil)
+	e.mem.held.Add(-r.bytes())
+}
+
+// trimIdle frees the records that have been free for idleRecordAge. The
+// pipeline calls it; it scans at most once a second.
+func (e *Engine) trimIdle(mono int64) {
+	if mono-e.lastTrim < int64(time.Second) {
+		return
+	}
+	e.lastTrim = mono
+	for i := range e.arena.spare {
+		sp := &e.arena.spare[i]
+		r := sp.Load()
+		if r == nil || mono-r.freedAt < int64(idleRecordAge) {
+			continue
+		}
+		if sp.CompareAndSwap(r, nil) {
+			e.freeRecord(r)
 		}
 	}
 }

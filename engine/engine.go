@@ -26,6 +26,9 @@ type Engine struct {
 	sid   *sid.Generator
 	sink  Sink
 	stats stats
+	mem   memory
+
+	lastTrim int64 // the pipeline's last trimIdle
 
 	closed     atomic.Bool
 	pushing    stripedGauge              // Run.End calls inside ring.Push
@@ -76,6 +79,12 @@ func New(opts ...Option) (*Engine, error) {
 	if e.cfg.capacity == 0 {
 		e.cfg.capacity = ringCapacity(e.cfg.shards, e.cfg.limits.RunsInFlight, e.cfg.policy)
 	}
+	limit, err := e.cfg.memoryLimit()
+	if err != nil {
+		return nil, err
+	}
+	e.mem.limit = limit
+	e.mem.held.Store(e.cfg.fixedBytes())
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
 		Capacity:     e.cfg.capacity,
@@ -165,8 +174,13 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		e.stats.drop(DropRunLimit, 1)
 		return Run{refused: e, why: DropRunLimit}
 	}
-	r := e.arena.slots[idx].Load()
+	r := e.arena.take(idx)
 	if r == nil {
+		if !e.mem.reserve(runRecordBytes) {
+			e.arena.push(idx)
+			e.stats.drop(DropMemoryLimit, 1)
+			return Run{refused: e, why: DropMemoryLimit}
+		}
 		r = newRunRecord(e, idx)
 		e.arena.slots[idx].Store(r)
 	}
@@ -193,7 +207,7 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		// Shutdown began meanwhile and its last sweep may have missed
 		// this run: refuse it rather than leave it in flight.
 		r.reset()
-		e.arena.push(idx)
+		e.arena.put(r)
 		e.stats.drop(DropShutdown, 1)
 		return Run{refused: e, why: DropShutdown}
 	}
@@ -237,7 +251,11 @@ func (e *Engine) limitValue(v encode.Value, n *nodeRecord) encode.Value {
 			b = b[:e.cfg.limits.ValueBytes]
 		}
 		if n != nil {
-			return encode.BytesValue(n.copyBytes(b))
+			c, ok := n.copyBytes(b)
+			if !ok {
+				e.stats.valuesTruncated.Add(1) // no memory left for the copy
+			}
+			return encode.BytesValue(c)
 		}
 		return encode.BytesValue(append([]byte(nil), b...))
 	}
@@ -327,19 +345,25 @@ func (e *Engine) release(r *runRecord) {
 		closeNode(n) // an owner still inside a node method finishes first
 		gen := genOf(n.sw.Load())
 		n.reset()
+		e.remeasureNode(n)
 		n.sw.Store(packState(gen+1, stateFree))
 	}
 	if count > nodeKeepChunks*nodeChunkSize {
-		r.more.Store(nil)
+		e.mem.held.Add(-r.dropMore())
 	}
 	gen := genOf(r.sw.Load())
 	r.reset()
+	e.remeasureRun(r)
 	r.sw.Store(packState(gen+1, stateFree))
-	e.arena.push(r.idx)
+	e.recycle(r)
 }
 
 // Stats returns a snapshot of the engine's accounting.
-func (e *Engine) Stats() Stats { return e.stats.snapshot() }
+func (e *Engine) Stats() Stats {
+	s := e.stats.snapshot()
+	s.HeldBytes, s.MemoryLimit = e.mem.held.Load(), e.mem.limit
+	return s
+}
 
 // ctlRequest travels on the control path, never through the rings.
 type ctlRequest struct {

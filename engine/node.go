@@ -25,6 +25,7 @@ type nodeRecord struct {
 	events       [4]encode.Event
 	nextIDs      [4]string
 	bytes        []byte // copies of Bytes values, reused
+	mem          int64  // bytes this record holds, counted in Engine.mem
 }
 
 func newNodeRecord(r *runRecord) *nodeRecord {
@@ -135,8 +136,14 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 		e.stats.attrsDropped.Add(uint64(over))
 		attrs = attrs[:room]
 	}
-	start := len(dst)
+	start, before := len(dst), cap(dst)
 	dst = append(dst, attrs...)
+	if c := cap(dst); c != before {
+		// Past the inline array: counted now, recounted at release.
+		b := int64(c) * int64(unsafe.Sizeof(encode.Attr{}))
+		n.mem += b
+		e.mem.held.Add(b)
+	}
 	for i := start; i < len(dst); i++ {
 		dst[i].Key = e.value(dst[i].Key)
 		dst[i].Value = e.limitValue(dst[i].Value, n)
@@ -259,11 +266,24 @@ func (n *nodeRecord) end(gen uint32, mono int64) {
 // now reads the clock once and returns wall nanoseconds, marking activity.
 func (n *nodeRecord) now() int64 { return n.run.now() }
 
-// copyBytes copies b into the node's own buffer.
-func (n *nodeRecord) copyBytes(b []byte) []byte {
+// copyBytes copies b into the node's own buffer. It reports false, and
+// copies nothing, when a larger buffer would pass the memory limit.
+func (n *nodeRecord) copyBytes(b []byte) ([]byte, bool) {
 	start := len(n.bytes)
+	if start+len(b) > cap(n.bytes) {
+		// The values copied so far keep the old buffer until the
+		// record is reset: both are counted until then.
+		size := max(2*cap(n.bytes), start+len(b), 256)
+		if !n.e.mem.reserve(int64(size)) {
+			return nil, false
+		}
+		n.mem += int64(size)
+		nb := make([]byte, start, size)
+		copy(nb, n.bytes)
+		n.bytes = nb
+	}
 	n.bytes = append(n.bytes, b...)
-	return n.bytes[start:len(n.bytes):len(n.bytes)]
+	return n.bytes[start:len(n.bytes):len(n.bytes)], true
 }
 
 // stack returns the calling goroutine's stack, growing its buffer up to

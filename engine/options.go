@@ -23,6 +23,7 @@ var (
 	ErrInvalidPolicy         = errors.New("unknown overflow policy")
 	ErrInvalidIdleTimeout    = errors.New("idle timeout must be positive")
 	ErrShutdown              = errors.New("engine is shut down")
+	ErrMemoryLimit           = errors.New("memory limit too small for the other settings")
 )
 
 // The largest settings New accepts. Each is far past any workload we
@@ -87,6 +88,7 @@ type config struct {
 	stackTraces   bool
 	exporter      *export.Exporter
 	metrics       MetricsConfig
+	memLimit      int64 // 0: derived from the other settings
 }
 
 // The batch an engine gathers unless WithBatch says otherwise.
@@ -162,6 +164,75 @@ func (c *config) validate() error {
 		return err
 	}
 	return nil
+}
+
+// MemoryUser is implemented by a Sink that holds memory of its own (an
+// exporter's queue): New takes MemoryBytes out of the engine's memory
+// limit, so that one budget covers both.
+type MemoryUser interface {
+	MemoryBytes() int64
+}
+
+// sinkBytes returns what the sink says it may hold.
+func (c *config) sinkBytes() int64 {
+	if u, ok := c.sink.(MemoryUser); ok {
+		return max(u.MemoryBytes(), 0)
+	}
+	return 0
+}
+
+// fixedBytes is what New allocates up front: the rings' slots and the arena.
+func (c *config) fixedBytes() int64 {
+	return int64(c.shards)*int64(c.capacity)*ringSlotBytes + int64(c.limits.RunsInFlight)*arenaSlotBytes
+}
+
+// ringSlotBytes is the size of one ring slot (a sequence number and a pointer).
+const ringSlotBytes = 16
+
+// The default memory limit: room for every run in flight holding
+// defaultRunNodes nodes, between minDefaultMemory and maxDefaultMemory
+// (with the defaults, about 290 MiB), plus the rings, the arena and what
+// the sink holds.
+const (
+	defaultRunNodes  = 8
+	minDefaultMemory = 64 << 20
+	maxDefaultMemory = 1 << 30
+)
+
+// memoryLimit returns the bytes the engine's records may take: the limit
+// set by WithMemoryLimit or derived, less what the sink holds. It refuses
+// a limit that leaves no room for a run of defaultRunNodes nodes beside
+// the rings, the arena and the sink.
+func (c *config) memoryLimit() (int64, error) {
+	sink := c.sinkBytes()
+	run := runRecordBytes + nodeChunkBytes + defaultRunNodes*nodeRecordBytes
+	fixed := c.fixedBytes()
+	total := c.memLimit
+	if total == 0 {
+		total = min(max(int64(c.limits.RunsInFlight)*run, minDefaultMemory), maxDefaultMemory) + fixed + sink
+	}
+	if total < 0 || total < fixed+sink+run {
+		return 0, fmt.Errorf("engine: %w: WithMemoryLimit(%d) leaves no room for a run beside the rings and arena (%d bytes: shards x ring capacity x %d + Limits.RunsInFlight x %d) and the sink (%d bytes)",
+			ErrMemoryLimit, total, fixed, ringSlotBytes, arenaSlotBytes, sink)
+	}
+	return total - sink, nil
+}
+
+// WithMemoryLimit bounds, in bytes, what the engine holds: the rings, the
+// arena, every run and node record with its attribute arrays and copied
+// Bytes values, and the memory the sink says it holds (MemoryUser: the
+// OTLP exporter's queue). A run, node or Bytes value that would need
+// memory past it is refused and counted (DropMemoryLimit for runs and
+// nodes, ValuesTruncated for values). Records unused for a few seconds are
+// freed, so a burst's memory goes back after it. The default is derived
+// from the other settings (see Stats.MemoryLimit).
+func WithMemoryLimit(bytes int64) Option {
+	return optionFunc(func(c *config) {
+		c.memLimit = bytes
+		if bytes == 0 {
+			c.memLimit = -1 // explicit zero: refused, not the default
+		}
+	})
 }
 
 // Option configures an Engine.

@@ -103,6 +103,7 @@ func (p *pipeline) drainOnce() int {
 	clear(p.drained)
 	if mono := p.e.mono(); mono-p.lastReap > int64(p.reapEvery()) {
 		p.reap(mono, false)
+		p.e.trimIdle(mono)
 	}
 	return len(p.drained)
 }

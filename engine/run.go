@@ -78,6 +78,8 @@ type runRecord struct {
 	sw  atomic.Uint64 // generation, state and writers: see stateFree
 
 	dropNext   *runRecord // in Engine.dropped
+	freedAt    int64      // when the record was last released (trimIdle)
+	extra      int64      // bytes of arrays past the inline ones, counted in Engine.mem
 	startMono  int64
 	lastActive atomic.Int64
 	// chunks hold the run's node records by start index: the first
@@ -316,14 +318,25 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 		return Node{}
 	}
 	e := r.e
+	// A node that needs a new record must fit the memory limit before it
+	// claims an index: every claimed index gets its record.
+	need := r.slotBytes(int(r.nodeCount.Load()))
+	if need > 0 && !e.mem.reserve(need) {
+		e.stats.accepted.Add(1)
+		e.stats.drop(DropMemoryLimit, 1)
+		r.done()
+		return Node{}
+	}
 	i := int(r.nodeCount.Add(1)) - 1
 	if i >= e.cfg.limits.NodesPerRun {
+		e.mem.held.Add(-need)
 		e.stats.accepted.Add(1)
 		e.stats.drop(DropNodeLimit, 1)
 		r.done()
 		return Node{}
 	}
 	n := r.nodeSlot(i)
+	e.mem.held.Add(-need) // nodeSlot counted what it allocated
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
 	n.SpanID = newSpanID()
@@ -351,7 +364,9 @@ func (r *runRecord) nodeSlot(i int) *nodeRecord {
 	c := cp.Load()
 	if c == nil {
 		c = new(nodeChunk)
-		if !cp.CompareAndSwap(nil, c) {
+		if cp.CompareAndSwap(nil, c) {
+			r.e.mem.held.Add(nodeChunkBytes)
+		} else {
 			c = cp.Load()
 		}
 	}
@@ -359,9 +374,37 @@ func (r *runRecord) nodeSlot(i int) *nodeRecord {
 	n := sp.Load()
 	if n == nil {
 		n = newNodeRecord(r)
+		n.mem = nodeRecordBytes
+		r.e.mem.held.Add(n.mem)
 		sp.Store(n)
 	}
 	return n
+}
+
+// slotBytes returns what nodeSlot(i) would allocate now: nothing once the
+// record of index i exists.
+func (r *runRecord) slotBytes(i int) int64 {
+	if i >= r.e.cfg.limits.NodesPerRun {
+		return 0
+	}
+	k := i / nodeChunkSize
+	cp := r.chunk(k, false)
+	if cp == nil {
+		return dirBytes(r.e.cfg.limits.NodesPerRun) + nodeChunkBytes + nodeRecordBytes
+	}
+	c := cp.Load()
+	if c == nil {
+		return nodeChunkBytes + nodeRecordBytes
+	}
+	if c[i%nodeChunkSize].Load() == nil {
+		return nodeRecordBytes
+	}
+	return 0
+}
+
+// dirBytes is the size of the chunk directory of a run of nodes nodes.
+func dirBytes(nodes int) int64 {
+	return allocSize(uintptr((nodes+nodeChunkSize-1)/nodeChunkSize-nodeKeepChunks) * 8)
 }
 
 // chunk returns the pointer to chunk k, or nil when k is past the inline
@@ -381,6 +424,7 @@ func (r *runRecord) chunk(k int, alloc bool) *atomic.Pointer[nodeChunk] {
 			m = r.more.Load()
 		} else {
 			m = &d
+			r.e.mem.held.Add(dirBytes(r.e.cfg.limits.NodesPerRun))
 		}
 	}
 	return &(*m)[k-nodeKeepChunks]

@@ -18,10 +18,11 @@ const (
 	DropRunLimit                       // Limits.RunsInFlight reached
 	DropNodeLimit                      // Limits.NodesPerRun reached
 	DropSink                           // the sink returned an error
+	DropMemoryLimit                    // WithMemoryLimit reached
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"ring_full", "ring_evicted", "block_timeout", "shutdown", "run_limit", "node_limit", "sink_error"}
+var dropNames = [numDropReasons]string{"ring_full", "ring_evicted", "block_timeout", "shutdown", "run_limit", "node_limit", "sink_error", "memory_limit"}
 
 // String returns the reason as used in metric labels, e.g. "ring_full".
 func (r DropReason) String() string {
@@ -57,6 +58,9 @@ type Stats struct {
 	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
+
+	HeldBytes   int64 // bytes the engine holds (rings, arena, records, buffers); see WithMemoryLimit
+	MemoryLimit int64 // the bound on HeldBytes: WithMemoryLimit less the sink's share
 }
 
 // Drops returns the dropped count for one reason.
