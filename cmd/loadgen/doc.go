@@ -4,7 +4,9 @@
 // reconcile exactly, capture latency, allocations, GC, memory and the
 // engine's node bottleneck ranking.
 //
-//	go run ./cmd/loadgen                       # 10 s of flowtel into an embedded receiver
+//	go run ./cmd/loadgen                       # 10 s of the realistic workload into an embedded receiver
+//	go run ./cmd/loadgen -workload synthetic -block -rate 0   # peak lossless throughput
+//	go run ./cmd/loadgen -concurrency 100000 -latency-scale 10 -duration 60s
 //	go run ./cmd/loadgen -mode both -plot lat.svg
 //	go run ./cmd/loadgen -endpoint localhost:4317 -duration 1m
 //	go run ./cmd/loadgen -soak -duration 10m   # faults, restarts, bounded memory
@@ -14,15 +16,33 @@
 //
 // # Workload
 //
-// Workers (GOMAXPROCS-1 goroutines by default, leaving a P to the tracer's
-// pipeline, exporter and the embedded receiver) each keep a share of the
-// -concurrency runs open at once and advance them one step at a time,
-// round robin: a step starts one node (chain, iteration) or several
-// parallel branches (fan-out), records its inputs, outputs, config, token
-// usage, LLM output and first frame, logs, and ends it (or records an
-// exception at -error-rate). Runs start at -rate per second, evenly spaced,
-// or as fast as the workers go. Every mode replays the same plans from the
-// same seed.
+// Runs follow plans of -nodes nodes of a -shape (chain, fan-out, iteration
+// or all three in turn) with the -mix of node types: each node records its
+// inputs, outputs, config, token usage, LLM output and first frame, logs,
+// and ends (or records an exception at -error-rate). Runs start at -rate
+// per second, evenly spaced after a linear -ramp, or as fast as the workers
+// go; at most -concurrency are open at once. Workers (GOMAXPROCS-1
+// goroutines by default, leaving a P to the tracer's pipeline, exporter and
+// the embedded receiver) each own a share of the runs. Every mode replays
+// the same plans from the same seed.
+//
+// The realistic workload (the default) gives nodes the durations of an
+// agent platform, drawn log-uniformly per node: LLM nodes 0.3-3 s with the
+// first streamed chunk after 0.1-0.8 s, tools and retrieval 20-500 ms, code
+// 1-20 ms, control nodes (start, end, decision, message, ...) 0.1-2 ms,
+// all times -latency-scale. A run of 8 nodes takes about 2 s, so the
+// default 5,000 runs/s keeps about 10,000 runs in flight. Each worker keeps
+// the due events of its runs (a run to start, an LLM's first chunk, a node
+// done) in one min-heap and sleeps until the earliest: no goroutine per run
+// or node, so 100,000 runs in flight cost their records, not stacks.
+//
+// The synthetic workload measures peak throughput: nodes take no time, and
+// each worker advances its runs one step at a time, round robin (a step
+// starts one node, or the parallel branches of a fan-out, records them and
+// ends them).
+//
+// The report gives the runs in flight and the live heap, sampled every
+// second, beside the peak RSS.
 //
 // # Accounting
 //
@@ -35,10 +55,12 @@
 //
 // # Measurement
 //
-// Capture latency is the caller's cost of one step divided by its nodes,
-// read with one clock pair every -sample steps into per-worker HDR
-// histograms (1 ns to 10 s, 3 digits; values clamped first), merged at the
-// end. Allocations are runtime MemStats deltas over the whole process, the
+// Capture latency is the caller's cost of one node's calls: in the
+// synthetic workload one step's calls divided by its nodes, read with one
+// clock pair every -sample steps; in the realistic one the calls of one
+// node in every -sample (at its start, first chunk and end) added up. Both
+// go into per-worker HDR histograms (1 ns to 10 s, 3 digits; values
+// clamped first), merged at the end. Allocations are runtime MemStats deltas over the whole process, the
 // embedded receiver included. Peak RSS is VmHWM, reset per mode through
 // /proc/self/clear_refs after returning freed memory to the OS.
 //

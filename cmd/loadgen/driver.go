@@ -14,8 +14,8 @@ import (
 )
 
 // slot is one run in flight on a worker. A worker keeps several slots and
-// advances them one step at a time, round robin, so that runs in flight
-// are really open at once without a goroutine each.
+// advances them, so that runs in flight are really open at once without a
+// goroutine each.
 type slot struct {
 	plan   *plan
 	step   int
@@ -24,6 +24,12 @@ type slot struct {
 	// live is false when the tracer refused the run (its nodes are then
 	// counted as dropped by the engine).
 	live bool
+
+	// The timed workload: nodes of the current step not yet ended, which
+	// have ended, and the sampled capture cost of each (-1: not sampled).
+	pending int
+	ended   []bool
+	cost    []int64
 
 	// flowtel
 	run   engine.Run
@@ -34,20 +40,24 @@ type slot struct {
 	spans []trace.Span
 }
 
-// driver turns the workload's steps into calls on one tracer.
+// driver records the workload's runs and nodes through one tracer. Node i
+// is the i-th node of the run's current step.
 type driver interface {
-	startRun(w *worker, s *slot)
-	runStep(w *worker, s *slot, st step)
-	endRun(w *worker, s *slot)
+	startRun(s *slot)
+	startNode(s *slot, spec *nodeSpec, i int)
+	firstChunk(s *slot, i int)
+	endNode(w *worker, s *slot, spec *nodeSpec, i int)
+	endRun(s *slot)
 }
 
 // counters are a worker's live totals, read by the progress line.
 type counters struct {
 	produced atomic.Uint64 // spans offered and counted by the tracer
 	refused  atomic.Uint64 // node spans of refused runs (also in produced)
+	started  atomic.Uint64 // runs started
 	runs     atomic.Uint64 // runs ended
 	nodes    atomic.Uint64 // node spans offered
-	_        [32]byte
+	_        [24]byte
 }
 
 // worker drives slots. Its histogram is its own: HDR histograms are not
@@ -63,6 +73,10 @@ type worker struct {
 	runSeq  uint64
 	plans   []plan
 	errRate float64
+	// firstFrame makes LLM nodes record their first streamed frame.
+	firstFrame bool
+	// scale multiplies the timed workload's node durations.
+	scale float64
 }
 
 // Latency histogram range: 1 ns to 10 s, 3 significant digits. Values are
@@ -101,13 +115,21 @@ func (l *limiter) due(k int64) float64 {
 	return l.ramp + (float64(k)-rampRuns)*l.interval
 }
 
+// claim takes the next start and returns when it is due, in ns after
+// start; 0 without a limiter (as fast as the workers go).
+func (l *limiter) claim() int64 {
+	if l == nil {
+		return 0
+	}
+	return int64(l.due(l.next.Add(1) - 1))
+}
+
 // wait blocks until the caller's turn, or until stop is set.
 func (l *limiter) wait() {
 	if l == nil {
 		return
 	}
-	k := l.next.Add(1) - 1
-	due := l.start.Add(time.Duration(l.due(k)))
+	due := l.start.Add(time.Duration(l.claim()))
 	for {
 		d := time.Until(due)
 		if d <= 0 || l.stop.Load() {
@@ -117,21 +139,64 @@ func (l *limiter) wait() {
 	}
 }
 
-// loop runs slots until stop is set, then ends every run still open.
+// begin starts the next plan's run in s.
+func (w *worker) begin(drv driver, s *slot) {
+	s.plan = &w.plans[w.runSeq%uint64(len(w.plans))]
+	w.runSeq++
+	s.step, s.failed, s.active = 0, false, true
+	if width := s.plan.width; cap(s.nodes) < width {
+		s.nodes, s.spans = make([]engine.Node, width), make([]trace.Span, width)
+		s.ended, s.cost = make([]bool, width), make([]int64, width)
+	}
+	drv.startRun(s)
+	w.ctr.started.Add(1)
+	w.ctr.produced.Add(1)
+}
+
+// finish ends s's run.
+func (w *worker) finish(drv driver, s *slot) {
+	drv.endRun(s)
+	s.active = false
+	w.ctr.runs.Add(1)
+}
+
+// counted adds n ended nodes of s to the counters.
+func (w *worker) counted(s *slot, n int) {
+	w.ctr.produced.Add(uint64(n))
+	if s.live {
+		w.ctr.nodes.Add(uint64(n))
+	} else {
+		// The engine counts these as dropped, for the run's reason.
+		w.ctr.refused.Add(uint64(n))
+	}
+}
+
+// runStep does one step of s at once: starts its nodes, records them and
+// ends them (the synthetic workload: nodes take no time).
+func (w *worker) runStep(drv driver, s *slot, st step) {
+	for i := range st {
+		drv.startNode(s, &st[i], i)
+		if st[i].llm && w.firstFrame {
+			drv.firstChunk(s, i)
+		}
+	}
+	for i := range st {
+		drv.endNode(w, s, &st[i], i)
+	}
+	w.counted(s, len(st))
+}
+
+// loop runs the synthetic workload: slots advanced one step at a time,
+// round robin, as fast as the worker goes, until stop is set; then it ends
+// every run still open.
 func (w *worker) loop(drv driver, nslots int, lim *limiter, stop *atomic.Bool) {
 	slots := make([]slot, nslots)
-	begin := func(s *slot) {
-		lim.wait()
-		s.plan = &w.plans[w.runSeq%uint64(len(w.plans))]
-		w.runSeq++
-		s.step, s.failed, s.active = 0, false, true
-		drv.startRun(w, s)
-	}
 	for i := range slots {
 		if stop.Load() {
 			break
 		}
-		begin(&slots[i])
+		lim.wait()
+		w.begin(drv, &slots[i])
 	}
 	for !stop.Load() {
 		for i := range slots {
@@ -145,28 +210,25 @@ func (w *worker) loop(drv driver, nslots int, lim *limiter, stop *atomic.Bool) {
 				if w.tick++; w.tick >= w.every {
 					w.tick = 0
 					t0 := time.Since(w.base)
-					drv.runStep(w, s, st)
+					w.runStep(drv, s, st)
 					d := time.Since(w.base) - t0
 					recordClamped(w.hist, int64(d)/int64(len(st)))
 				} else {
-					drv.runStep(w, s, st)
+					w.runStep(drv, s, st)
 				}
 				continue
 			}
-			drv.endRun(w, s)
-			s.active = false
-			w.ctr.runs.Add(1)
+			w.finish(drv, s)
 			if stop.Load() {
 				break
 			}
-			begin(s)
+			lim.wait()
+			w.begin(drv, s)
 		}
 	}
 	for i := range slots {
 		if s := &slots[i]; s.active {
-			drv.endRun(w, s)
-			s.active = false
-			w.ctr.runs.Add(1)
+			w.finish(drv, s)
 		}
 	}
 }

@@ -14,15 +14,14 @@ const errNode = staticError("tool call failed: upstream returned 503")
 
 // flowtelDriver records the workload through flowtel's engine.
 type flowtelDriver struct {
-	eng        *engine.Engine
-	info       engine.RunInfo
-	in, out    []engine.Attr
-	toolOut    []engine.Attr
-	cfg        []engine.Attr
-	usage      engine.Usage
-	payload    string
-	answer     string
-	firstFrame bool
+	eng     *engine.Engine
+	info    engine.RunInfo
+	in, out []engine.Attr
+	toolOut []engine.Attr
+	cfg     []engine.Attr
+	usage   engine.Usage
+	payload string
+	answer  string
 }
 
 func newFlowtelDriver(eng *engine.Engine, wl *workload) *flowtelDriver {
@@ -32,7 +31,7 @@ func newFlowtelDriver(eng *engine.Engine, wl *workload) *flowtelDriver {
 			FlowID: "flow-7b1c", AppID: "app-42", UID: "user-1001", ChatID: "chat-9",
 			BotID: "bot-3", Sub: "spf", Caller: "workflow", LogCaller: "chat", Question: wl.question,
 		},
-		payload: wl.payload, answer: wl.answer, firstFrame: wl.firstFrame,
+		payload: wl.payload, answer: wl.answer,
 		usage: engine.Usage{QuestionTokens: int64(wl.tokens / 8), PromptTokens: int64(wl.tokens * 3 / 4), CompletionTokens: int64(wl.tokens / 4), TotalTokens: int64(wl.tokens)},
 	}
 	for _, a := range wl.in {
@@ -49,72 +48,62 @@ func newFlowtelDriver(eng *engine.Engine, wl *workload) *flowtelDriver {
 	return d
 }
 
-func (d *flowtelDriver) startRun(w *worker, s *slot) {
+func (d *flowtelDriver) startRun(s *slot) {
 	s.run = d.eng.StartRun(d.info)
 	s.live = s.run.IsRecording()
-	w.ctr.produced.Add(1)
 }
 
-func (d *flowtelDriver) runStep(w *worker, s *slot, st step) {
-	if cap(s.nodes) < len(st) {
-		s.nodes = make([]engine.Node, len(st))
+// startNode starts node i of the run's current step with its inputs and
+// configuration.
+func (d *flowtelDriver) startNode(s *slot, spec *nodeSpec, i int) {
+	n := s.run.StartNode(spec.id, spec.typ, spec.name)
+	s.nodes[i] = n
+	if len(d.in) > 0 {
+		n.Input(d.in...)
 	}
-	nodes := s.nodes[:len(st)]
-	for i := range st {
-		spec := &st[i]
-		n := s.run.StartNode(spec.id, spec.typ, spec.name)
-		nodes[i] = n
-		if len(d.in) > 0 {
-			n.Input(d.in...)
+	if len(d.cfg) > 0 {
+		n.Config(d.cfg...)
+	}
+}
+
+// firstChunk records an LLM node's first streamed frame.
+func (d *flowtelDriver) firstChunk(s *slot, i int) { s.nodes[i].FirstFrame() }
+
+// endNode records node i's outputs, usage and logs and ends it, or records
+// an exception at the error rate.
+func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
+	n := s.nodes[i]
+	switch {
+	case spec.llm:
+		n.Usage(d.usage)
+		n.LLMOutput(d.payload)
+		if len(d.out) > 0 {
+			n.Output(d.out...)
 		}
-		if len(d.cfg) > 0 {
-			n.Config(d.cfg...)
+	case spec.tool:
+		if len(d.toolOut) > 0 {
+			n.Output(d.toolOut...)
 		}
-		switch {
-		case spec.llm:
-			if d.firstFrame {
-				n.FirstFrame()
-			}
-			n.Usage(d.usage)
-			n.LLMOutput(d.payload)
-			if len(d.out) > 0 {
-				n.Output(d.out...)
-			}
-		case spec.tool:
-			if len(d.toolOut) > 0 {
-				n.Output(d.toolOut...)
-			}
-		default:
-			if len(d.out) > 0 {
-				n.Output(d.out...)
-			}
-		}
-		if spec.message {
-			n.Info("message sent to the user")
-		}
-		if len(spec.next) > 0 {
-			n.Next(spec.next...)
+	default:
+		if len(d.out) > 0 {
+			n.Output(d.out...)
 		}
 	}
-	for i := range nodes {
-		if w.fails() {
-			nodes[i].RecordError(errNode)
-			s.failed = true
-		} else {
-			nodes[i].End()
-		}
+	if spec.message {
+		n.Info("message sent to the user")
 	}
-	if s.live {
-		w.ctr.produced.Add(uint64(len(st)))
-		w.ctr.nodes.Add(uint64(len(st)))
+	if len(spec.next) > 0 {
+		n.Next(spec.next...)
+	}
+	if w.fails() {
+		n.RecordError(errNode)
+		s.failed = true
 	} else {
-		// The engine counts these as dropped, for the run's reason.
-		w.ctr.produced.Add(uint64(len(st)))
-		w.ctr.refused.Add(uint64(len(st)))
+		n.End()
 	}
 }
 
-func (d *flowtelDriver) endRun(_ *worker, s *slot) {
+func (d *flowtelDriver) endRun(s *slot) {
 	s.run.Answer(d.answer)
 	if s.failed {
 		s.run.End(500, "node failed")

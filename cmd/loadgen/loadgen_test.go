@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 func TestBothModesReconcile(t *testing.T) {
 	plot := filepath.Join(t.TempDir(), "lat.svg")
 	var out, errb bytes.Buffer
-	code := run([]string{"-duration=700ms", "-mode=both", "-json", "-rate=2000", "-concurrency=16", "-plot=" + plot, "-progress=false"}, &out, &errb)
+	code := run([]string{"-workload=synthetic", "-duration=700ms", "-mode=both", "-json", "-rate=2000", "-concurrency=16", "-plot=" + plot, "-progress=false"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
 	}
@@ -72,7 +73,7 @@ func TestBothModesReconcile(t *testing.T) {
 // TestTextReport checks the human report states the reconciliation.
 func TestTextReport(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"-duration=300ms", "-rate=1000", "-shape=fanout", "-nodes=12", "-progress=false"}, &out, &errb); code != 0 {
+	if code := run([]string{"-workload=synthetic", "-duration=300ms", "-rate=1000", "-shape=fanout", "-nodes=12", "-progress=false"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	for _, want := range []string{"RECONCILED", "runs/s", "capture latency", "peak RSS", "received"} {
@@ -114,6 +115,7 @@ func TestFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-shape=ring"}, {"-mode=jaeger"}, {"-protocol=udp"}, {"-mix=llm=x"}, {"-mix=robot=1"},
 		{"-duration=0s"}, {"-error-rate=2"}, {"-mode=both", "-protocol=http/protobuf"}, {"-soak", "-endpoint=x:1"},
+		{"-workload=replay"}, {"-latency-scale=0"}, {"-soak", "-workload=realistic"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -158,7 +160,7 @@ func TestExternalEndpoint(t *testing.T) {
 			}
 			defer rc.Close()
 			var out, errb bytes.Buffer
-			code := run([]string{"-duration=300ms", "-rate=1000", "-json", "-progress=false", "-endpoint=" + rc.Endpoint(), "-protocol=" + protocol}, &out, &errb)
+			code := run([]string{"-workload=synthetic", "-duration=300ms", "-rate=1000", "-json", "-progress=false", "-endpoint=" + rc.Endpoint(), "-protocol=" + protocol}, &out, &errb)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errb.String())
 			}
@@ -225,5 +227,75 @@ func TestSoakAnalyze(t *testing.T) {
 		if got := len(s.Failures) == 0; got != tc.pass {
 			t.Errorf("%s: pass = %v, want %v (failures %q)", tc.name, got, tc.pass, s.Failures)
 		}
+	}
+}
+
+// TestRealisticWorkload runs the timed workload with node durations scaled
+// down 100 times (LLM nodes 3-30 ms), so that runs overlap and end within
+// the test: it must reconcile, lose nothing, keep runs in flight, and end
+// the runs still open at the stop (nodes included) as spans, not drops.
+func TestRealisticWorkload(t *testing.T) {
+	for _, mode := range []string{"flowtel", "otelsdk"} {
+		t.Run(mode, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := []string{"-latency-scale=0.01", "-concurrency=500", "-rate=20000", "-duration=1500ms", "-mode=" + mode, "-json", "-progress=false"}
+			if code := run(args, &out, &errb); code != 0 {
+				t.Fatalf("exit %d, stderr:\n%s", code, errb.String())
+			}
+			type modeJSON struct {
+				Workload         string  `json:"workload"`
+				Runs             uint64  `json:"runs"`
+				Produced         uint64  `json:"produced"`
+				Dropped          uint64  `json:"dropped"`
+				Reconciled       bool    `json:"reconciled"`
+				RunsInFlightMax  uint64  `json:"runs_in_flight_max"`
+				RunsInFlightMean float64 `json:"runs_in_flight_mean"`
+				LiveHeapMax      uint64  `json:"live_heap_max_bytes"`
+			}
+			// One mode reports one object; -mode otelsdk runs two.
+			var one modeJSON
+			var rep struct {
+				Modes map[string]modeJSON `json:"modes"`
+			}
+			if err := json.Unmarshal(out.Bytes(), &one); err != nil {
+				t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+			}
+			_ = json.Unmarshal(out.Bytes(), &rep)
+			m := one
+			if rep.Modes != nil {
+				m = rep.Modes[mode]
+			}
+			if m.Workload != workloadRealistic || !m.Reconciled {
+				t.Fatalf("mode %s: %+v\n%s", mode, m, out.String())
+			}
+			// Each run finished in the test has 8 nodes; runs open at
+			// the stop end with the nodes they started.
+			if m.Runs == 0 || m.Produced <= m.Runs || m.RunsInFlightMax == 0 || m.RunsInFlightMax > 500 || m.LiveHeapMax == 0 {
+				t.Fatalf("mode %s: runs %d, produced %d, in flight max %d, live heap %d", mode, m.Runs, m.Produced, m.RunsInFlightMax, m.LiveHeapMax)
+			}
+			if mode == "flowtel" && m.Dropped != 0 {
+				t.Fatalf("flowtel dropped %d spans at 500 runs in flight", m.Dropped)
+			}
+		})
+	}
+}
+
+// TestEventHeap checks the timed workload's heap pops events in time order.
+func TestEventHeap(t *testing.T) {
+	var h eventHeap
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 1000 {
+		h.push(event{at: rng.Int64N(100), slot: int32(i)})
+		if i%3 == 0 {
+			h.pop()
+		}
+	}
+	last := int64(-1)
+	for len(h) > 0 {
+		e := h.pop()
+		if e.at < last {
+			t.Fatalf("popped %d after %d", e.at, last)
+		}
+		last = e.at
 	}
 }

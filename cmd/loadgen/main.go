@@ -23,6 +23,8 @@ type config struct {
 	ramp         time.Duration
 	batch        int
 	concurrency  int
+	workload     string
+	latencyScale float64
 	workers      int
 	nodes        int
 	shape        string
@@ -63,7 +65,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to generate load (per mode)")
 	fs.Float64Var(&c.rate, "rate", 5000, "runs started per second, all workers together (the default is a busy agent platform, well within capacity); 0 = unbounded, to find the maximum")
 	fs.DurationVar(&c.ramp, "ramp", time.Second, "with -rate, raise the rate linearly from 0 over this long (at most a quarter of -duration), as traffic arrives at a new instance; 0 starts at full rate")
-	fs.IntVar(&c.concurrency, "concurrency", 64, "runs in flight (open at once)")
+	fs.StringVar(&c.workload, "workload", workloadRealistic, "realistic: nodes take as long as real ones (LLM 0.3-3 s with the first chunk after 0.1-0.8 s, tools and retrieval 20-500 ms, code 1-20 ms, control 0.1-2 ms), driven by timers, so thousands of runs are in flight; synthetic: nodes take no time and each worker advances its runs as fast as it can, for peak throughput")
+	fs.IntVar(&c.concurrency, "concurrency", 0, "runs in flight at most (open at once); 0 = 10000 with -workload realistic (where -rate x the run's duration sets how many are open), 64 with synthetic")
+	fs.Float64Var(&c.latencyScale, "latency-scale", 1, "realistic workload: multiply every node's duration (10 models slow reasoning models: 100,000 runs in flight at 5,000 runs/s)")
 	fs.IntVar(&c.workers, "workers", 0, "goroutines driving the runs; 0 = GOMAXPROCS-1 (at least 1), leaving a P to the tracer's pipeline and exporter")
 	fs.IntVar(&c.nodes, "nodes", 8, "node executions per run (start and end included)")
 	fs.StringVar(&c.shape, "shape", shapeMixed, "DAG shape: chain, fanout, iteration or mixed")
@@ -108,6 +112,17 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.soak && !restartSet {
 		c.restartEvery = min(time.Minute, c.duration/6)
 	}
+	workloadSet := false
+	fs.Visit(func(f *flag.Flag) { workloadSet = workloadSet || f.Name == "workload" })
+	if c.soak && !workloadSet {
+		c.workload = workloadSynthetic // soak runs at a share of the peak rate
+	}
+	if c.concurrency == 0 {
+		c.concurrency = 64
+		if c.workload == workloadRealistic {
+			c.concurrency = 10_000
+		}
+	}
 	if c.ring == 0 && c.block {
 		c.ring = 64
 	}
@@ -133,7 +148,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.duration > 0, "-duration %v must be positive", c.duration)
 	check(c.rate >= 0, "-rate %v must not be negative", c.rate)
 	check(c.ramp >= 0, "-ramp %v must not be negative", c.ramp)
-	check(c.concurrency >= 1, "-concurrency %d must be at least 1", c.concurrency)
+	check(c.workload == workloadRealistic || c.workload == workloadSynthetic, "-workload %q: want realistic or synthetic", c.workload)
+	check(c.latencyScale > 0 && c.latencyScale <= 1000, "-latency-scale %v must be in (0, 1000]", c.latencyScale)
+	check(c.concurrency >= 1 && c.concurrency <= 1<<23, "-concurrency %d must be in [1, 8388608]", c.concurrency)
+	check(c.fanout <= 1<<16, "-fanout %d must be at most 65536", c.fanout)
+	check(!(c.soak && c.workload != workloadSynthetic), "-soak runs the synthetic workload (it soaks at a share of the peak rate)")
 	check(c.workers >= 1, "-workers %d must be at least 1", c.workers)
 	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)
 	check(c.batch >= 1, "-batch %d must be at least 1", c.batch)

@@ -42,127 +42,21 @@ type tracerStats struct {
 // runMode generates load through one tracer for c.duration, flushes, and
 // returns the report.
 func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*modeReport, error) {
-	types, cum, err := parseMix(c.mix)
+	plans, wl, err := buildWorkload(c)
 	if err != nil {
 		return nil, err
 	}
-	pl := &planner{rng: rand.New(rand.NewPCG(c.seed, 1)), types: types, cum: cum, nodes: c.nodes, fanout: c.fanout}
-	plans, err := pl.plans(c.shape)
+	rc, endpoint, err := startReceiver(c, opt)
 	if err != nil {
 		return nil, err
 	}
-	wl := newWorkload(c)
-
-	endpoint, protocol := c.endpoint, c.protocol
-	var rc *bench.Receiver
-	if endpoint == "" {
-		rc, err = bench.StartReceiver(bench.ReceiverConfig{Protocol: protocol, FailRate: opt.failRate, Decode: c.decode})
-		if err != nil {
-			return nil, err
-		}
+	if rc != nil {
 		defer rc.Close()
-		endpoint = rc.Endpoint()
 	}
-
-	rep := &modeReport{Mode: mode, Endpoint: endpoint, Protocol: protocol, DroppedBy: map[string]uint64{}}
-	var (
-		drv      driver
-		eng      *engine.Engine
-		live     func() tracerStats
-		shutdown func(context.Context) error
-		final    func(produced uint64)
-	)
-	switch mode {
-	case "flowtel":
-		xcfg := export.Config{Protocol: protocol, Endpoint: endpoint, Insecure: true, QueueBytes: c.queueBytes, Concurrency: c.exportConc,
-			Release: encode.PutBuffer}
-		if opt.retry != nil {
-			xcfg.Retry = *opt.retry
-		}
-		if c.block {
-			xcfg.Block, xcfg.BlockTimeout = true, time.Second
-		}
-		exp, err := export.New(xcfg)
-		if err != nil {
-			return nil, err
-		}
-		res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
-		sink := engine.NewOTLPSink(exp, res, c.logs)
-		policy, timeout := engine.DropNewest, time.Duration(0)
-		if c.block {
-			policy, timeout = engine.Block, time.Second
-		}
-		opts := []engine.Option{
-			engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
-			engine.WithBatch(c.batch, engine.DefaultFlushInterval),
-			engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
-			engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
-			engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
-		}
-		if c.ring > 0 {
-			opts = append(opts, engine.WithRingCapacity(c.ring))
-		}
-		eng, err = engine.New(opts...)
-		if err != nil {
-			_ = exp.Shutdown(ctx)
-			return nil, err
-		}
-		drv = newFlowtelDriver(eng, wl)
-		live = func() tracerStats {
-			s := eng.Stats()
-			x := exp.Stats().Signals[export.Traces]
-			return tracerStats{exported: x.Exported, dropped: s.Dropped + x.DroppedTotal() + x.Rejected, queued: s.InFlight + x.InFlight, dropsKnown: true}
-		}
-		shutdown = eng.Shutdown
-		if c.metricsAddr != "" {
-			stop, err := serveMetrics(c.metricsAddr, eng)
-			if err != nil {
-				_ = eng.Shutdown(ctx)
-				return nil, err
-			}
-			shutdown = func(ctx context.Context) error { defer stop(); return eng.Shutdown(ctx) }
-		}
-		rep.MemoryBound = memoryBound(c)
-		final = func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), exp.Stats(), sink.EncoderStats(), rc, c) }
-	case "otelsdk", "otelsdk-blocking":
-		if protocol != "grpc" {
-			return nil, fmt.Errorf("the SDK comparison needs -protocol grpc")
-		}
-		tp, ce, err := newSDKProvider(ctx, endpoint, mode == "otelsdk-blocking")
-		if err != nil {
-			return nil, err
-		}
-		drv = newSDKDriver(tp, wl)
-		live = func() tracerStats { return tracerStats{exported: ce.exported.Load()} }
-		shutdown = tp.Shutdown
-		final = func(produced uint64) { rep.fillSDK(produced, ce.exported.Load(), ce.failed.Load(), rc) }
-	default:
-		return nil, fmt.Errorf("unknown mode %q", mode)
-	}
-
-	workers := min(c.workers, c.concurrency)
-	ctrs := make([]counters, workers)
-	ws := make([]*worker, workers)
-	var stop atomic.Bool
-	var lim *limiter
-	base := time.Now()
-	if c.rate > 0 {
-		lim = &limiter{start: base, interval: 1e9 / c.rate, ramp: float64(min(c.ramp, c.duration/4)), stop: &stop}
-	}
-	for i := range ws {
-		ws[i] = &worker{
-			id: i, rng: rand.New(rand.NewPCG(c.seed, uint64(i)+2)), hist: newHist(), every: c.sample,
-			base: base, ctr: &ctrs[i], plans: plans, errRate: c.errorRate,
-		}
-	}
-	sum := func() (produced, nodes, runs, refused uint64) {
-		for i := range ctrs {
-			produced += ctrs[i].produced.Load()
-			nodes += ctrs[i].nodes.Load()
-			runs += ctrs[i].runs.Load()
-			refused += ctrs[i].refused.Load()
-		}
-		return
+	rep := &modeReport{Mode: mode, Endpoint: endpoint, Protocol: c.protocol, Workload: c.workload, DroppedBy: map[string]uint64{}}
+	tr, err := newTracer(ctx, c, mode, opt, endpoint, rc, rep, wl)
+	if err != nil {
+		return nil, err
 	}
 
 	// Return the previous mode's freed memory to the OS first, so that the
@@ -170,30 +64,239 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 	debug.FreeOSMemory()
 	peakReset := resetPeakRSS()
 	m0 := takeMem()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i, w := range ws {
+	ld := startLoad(c, tr.drv, plans, wl)
+	stopRestarts := restartReceiver(rc, opt)
+	watch(c, mode, opt, ld, tr, rep)
+	if c.memProfile != "" {
+		writeHeapProfile(c.memProfile, opt.progress)
+		c.memProfile = ""
+	}
+	ld.stopAndWait()
+	loadEnd := time.Now()
+	stopRestarts()
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	err = tr.shutdown(sctx)
+	cancel()
+	end := time.Now()
+	m1 := takeMem()
+	if err != nil {
+		fmt.Fprintf(opt.progress, "loadgen: %s shutdown: %v\n", mode, err)
+	}
+	rep.fill(ld, tr, m0, m1, loadEnd, end)
+	rep.PeakRSSSinceStart = !peakReset
+	return rep, nil
+}
+
+// buildWorkload returns the plans every worker cycles through and the
+// content of their nodes, the same for every mode.
+func buildWorkload(c *config) ([]plan, *workload, error) {
+	types, cum, err := parseMix(c.mix)
+	if err != nil {
+		return nil, nil, err
+	}
+	pl := &planner{rng: rand.New(rand.NewPCG(c.seed, 1)), types: types, cum: cum, nodes: c.nodes, fanout: c.fanout}
+	plans, err := pl.plans(c.shape)
+	if err != nil {
+		return nil, nil, err
+	}
+	return plans, newWorkload(c), nil
+}
+
+// startReceiver starts the embedded receiver unless -endpoint names a
+// real one, and returns where to export.
+func startReceiver(c *config, opt modeOptions) (*bench.Receiver, string, error) {
+	if c.endpoint != "" {
+		return nil, c.endpoint, nil
+	}
+	rc, err := bench.StartReceiver(bench.ReceiverConfig{Protocol: c.protocol, FailRate: opt.failRate, Decode: c.decode})
+	if err != nil {
+		return nil, "", err
+	}
+	return rc, rc.Endpoint(), nil
+}
+
+// tracer is one mode's tracer as the load and the report see it.
+type tracer struct {
+	drv      driver
+	eng      *engine.Engine // nil for the SDK
+	live     func() tracerStats
+	shutdown func(context.Context) error
+	// final fills the report's accounting once the tracer is shut down.
+	final func(produced uint64)
+}
+
+// newTracer builds the tracer of a mode, exporting to endpoint.
+func newTracer(ctx context.Context, c *config, mode string, opt modeOptions, endpoint string, rc *bench.Receiver, rep *modeReport, wl *workload) (*tracer, error) {
+	switch mode {
+	case "flowtel":
+		return newFlowtelTracer(ctx, c, opt, endpoint, rc, rep, wl)
+	case "otelsdk", "otelsdk-blocking":
+		if c.protocol != "grpc" {
+			return nil, fmt.Errorf("the SDK comparison needs -protocol grpc")
+		}
+		tp, ce, err := newSDKProvider(ctx, endpoint, mode == "otelsdk-blocking")
+		if err != nil {
+			return nil, err
+		}
+		return &tracer{
+			drv:      newSDKDriver(tp, wl),
+			live:     func() tracerStats { return tracerStats{exported: ce.exported.Load()} },
+			shutdown: tp.Shutdown,
+			final:    func(produced uint64) { rep.fillSDK(produced, ce.exported.Load(), ce.failed.Load(), rc) },
+		}, nil
+	}
+	return nil, fmt.Errorf("unknown mode %q", mode)
+}
+
+// newFlowtelTracer builds flowtel's engine, OTLP sink and exporter.
+func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint string, rc *bench.Receiver, rep *modeReport, wl *workload) (*tracer, error) {
+	xcfg := export.Config{Protocol: c.protocol, Endpoint: endpoint, Insecure: true, QueueBytes: c.queueBytes, Concurrency: c.exportConc,
+		Release: encode.PutBuffer}
+	if opt.retry != nil {
+		xcfg.Retry = *opt.retry
+	}
+	if c.block {
+		xcfg.Block, xcfg.BlockTimeout = true, time.Second
+	}
+	exp, err := export.New(xcfg)
+	if err != nil {
+		return nil, err
+	}
+	res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
+	sink := engine.NewOTLPSink(exp, res, c.logs)
+	policy, timeout := engine.DropNewest, time.Duration(0)
+	if c.block {
+		policy, timeout = engine.Block, time.Second
+	}
+	opts := []engine.Option{
+		engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
+		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
+		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
+		engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
+		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
+	}
+	if c.ring > 0 {
+		opts = append(opts, engine.WithRingCapacity(c.ring))
+	}
+	eng, err := engine.New(opts...)
+	if err != nil {
+		_ = exp.Shutdown(ctx)
+		return nil, err
+	}
+	tr := &tracer{
+		drv: newFlowtelDriver(eng, wl),
+		eng: eng,
+		live: func() tracerStats {
+			s := eng.Stats()
+			x := exp.Stats().Signals[export.Traces]
+			return tracerStats{exported: x.Exported, dropped: s.Dropped + x.DroppedTotal() + x.Rejected, queued: s.InFlight + x.InFlight, dropsKnown: true}
+		},
+		shutdown: eng.Shutdown,
+		final:    func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), exp.Stats(), sink.EncoderStats(), rc, c) },
+	}
+	if c.metricsAddr != "" {
+		stop, err := serveMetrics(c.metricsAddr, eng)
+		if err != nil {
+			_ = eng.Shutdown(ctx)
+			return nil, err
+		}
+		tr.shutdown = func(ctx context.Context) error { defer stop(); return eng.Shutdown(ctx) }
+	}
+	rep.MemoryBound = memoryBound(c)
+	return tr, nil
+}
+
+// load is the workers generating one mode's load.
+type load struct {
+	ws    []*worker
+	ctrs  []counters
+	stop  atomic.Bool
+	wg    sync.WaitGroup
+	start time.Time
+	// Runs in flight and the live heap, sampled every second.
+	inFlightMax, inFlightSum, samples uint64
+	liveHeapMax                       uint64
+}
+
+// startLoad starts the workers, each with its share of -concurrency slots.
+func startLoad(c *config, drv driver, plans []plan, wl *workload) *load {
+	workers := min(c.workers, c.concurrency)
+	ld := &load{ws: make([]*worker, workers), ctrs: make([]counters, workers)}
+	base := time.Now()
+	var lim *limiter
+	if c.rate > 0 {
+		lim = &limiter{start: base, interval: 1e9 / c.rate, ramp: float64(min(c.ramp, c.duration/4)), stop: &ld.stop}
+	}
+	ld.start = time.Now()
+	for i := range ld.ws {
+		w := &worker{
+			id: i, rng: rand.New(rand.NewPCG(c.seed, uint64(i)+2)), hist: newHist(), every: c.sample,
+			base: base, ctr: &ld.ctrs[i], plans: plans, errRate: c.errorRate, firstFrame: wl.firstFrame, scale: c.latencyScale,
+		}
+		ld.ws[i] = w
 		n := c.concurrency / workers
 		if i < c.concurrency%workers {
 			n++
 		}
-		wg.Add(1)
-		go func() { defer wg.Done(); w.loop(drv, n, lim, &stop) }()
+		ld.wg.Add(1)
+		go func() {
+			defer ld.wg.Done()
+			if c.workload == workloadRealistic {
+				w.timedLoop(drv, n, lim, &ld.stop)
+			} else {
+				w.loop(drv, n, lim, &ld.stop)
+			}
+		}()
 	}
+	return ld
+}
 
-	// Restart the receiver on schedule (soak).
-	restartDone := make(chan struct{})
-	stopRestart := make(chan struct{})
+// totals sums the workers' counters.
+type totals struct{ produced, nodes, started, runs, refused uint64 }
+
+func (ld *load) sum() (t totals) {
+	for i := range ld.ctrs {
+		c := &ld.ctrs[i]
+		t.produced += c.produced.Load()
+		t.nodes += c.nodes.Load()
+		t.started += c.started.Load()
+		t.runs += c.runs.Load()
+		t.refused += c.refused.Load()
+	}
+	return t
+}
+
+// sample records the runs in flight and the live heap.
+func (ld *load) sample() (inFlight uint64) {
+	t := ld.sum()
+	inFlight = t.started - min(t.runs, t.started)
+	ld.inFlightMax = max(ld.inFlightMax, inFlight)
+	ld.inFlightSum += inFlight
+	ld.samples++
+	ld.liveHeapMax = max(ld.liveHeapMax, liveHeap())
+	return inFlight
+}
+
+// stopAndWait stops the workers, which end every run still open.
+func (ld *load) stopAndWait() {
+	ld.stop.Store(true)
+	ld.wg.Wait()
+}
+
+// restartReceiver restarts the embedded receiver every opt.restartEvery
+// (soak) until the returned function is called.
+func restartReceiver(rc *bench.Receiver, opt modeOptions) (stop func()) {
+	if rc == nil || opt.restartEvery <= 0 {
+		return func() {}
+	}
+	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
-		defer close(restartDone)
-		if rc == nil || opt.restartEvery <= 0 {
-			return
-		}
+		defer close(done)
 		t := time.NewTicker(opt.restartEvery)
 		defer t.Stop()
 		for {
 			select {
-			case <-stopRestart:
+			case <-quit:
 				return
 			case <-t.C:
 				if err := rc.Restart(100 * time.Millisecond); err != nil {
@@ -202,92 +305,84 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 			}
 		}
 	}()
+	return func() { close(quit); <-done }
+}
 
+// watch waits out c.duration, printing a progress line and sampling the
+// runs in flight and the live heap every second.
+func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *modeReport) {
 	tty := isTerminal(opt.progress)
 	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
 	deadline := time.NewTimer(c.duration)
+	defer deadline.Stop()
 	var lastProduced uint64
-	lastT := start
-loop:
+	lastT := ld.start
 	for {
 		select {
 		case <-deadline.C:
-			break loop
+			if tty {
+				fmt.Fprintln(opt.progress)
+			}
+			return
 		case now := <-tick.C:
-			p, _, _, _ := sum()
-			ls := live()
+			inFlight := ld.sample()
+			p := ld.sum().produced
+			ls := tr.live()
 			rate := float64(p-lastProduced) / now.Sub(lastT).Seconds()
 			lastProduced, lastT = p, now
-			drops := "n/a (silent)"
-			queue := "n/a"
+			drops, queue := "n/a (silent)", "n/a"
 			if ls.dropsKnown {
-				drops = group(ls.dropped)
-				queue = group(ls.queued) + " spans"
+				drops, queue = group(ls.dropped), group(ls.queued)+" spans"
 			}
-			line := fmt.Sprintf("[%s] %3.0fs  %s spans/s  produced %s  exported %s  dropped %s  queue %s  rss %s",
-				mode, now.Sub(start).Seconds(), group(uint64(rate)), group(p), group(ls.exported), drops, queue, mib(procStatusKB("VmRSS")))
+			line := fmt.Sprintf("[%s] %3.0fs  %s spans/s  produced %s  exported %s  dropped %s  queue %s  runs in flight %s  rss %s",
+				mode, now.Sub(ld.start).Seconds(), group(uint64(rate)), group(p), group(ls.exported), drops, queue, group(inFlight), mib(procStatusKB("VmRSS")))
 			if tty {
 				fmt.Fprintf(opt.progress, "\r\033[K%s", line)
 			} else {
 				fmt.Fprintln(opt.progress, line)
 			}
 			if opt.sample != nil {
-				opt.sample(now.Sub(start))
+				opt.sample(now.Sub(ld.start))
 			}
 		}
 	}
-	tick.Stop()
-	if c.memProfile != "" {
-		writeHeapProfile(c.memProfile, opt.progress)
-		c.memProfile = ""
-	}
-	stop.Store(true)
-	wg.Wait()
-	loadEnd := time.Now()
-	close(stopRestart)
-	<-restartDone
-	if tty {
-		fmt.Fprintln(opt.progress)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	err = shutdown(sctx)
-	cancel()
-	end := time.Now()
-	m1 := takeMem()
-	if err != nil {
-		fmt.Fprintf(opt.progress, "loadgen: %s shutdown: %v\n", mode, err)
-	}
+}
 
-	produced, nodes, runs, refused := sum()
-	rep.LoadSec = loadEnd.Sub(start).Seconds()
-	rep.ElapsedSec = end.Sub(start).Seconds()
-	rep.Runs = runs
-	rep.RunsPerSec = float64(runs) / rep.LoadSec
-	rep.ProducedPerSec = float64(produced) / rep.LoadSec
-	rep.NodesRefused = refused
-	final(produced)
+// fill completes the report once the tracer is shut down: throughput,
+// accounting, memory and capture latency.
+func (rep *modeReport) fill(ld *load, tr *tracer, m0, m1 memSnap, loadEnd, end time.Time) {
+	t := ld.sum()
+	rep.LoadSec = loadEnd.Sub(ld.start).Seconds()
+	rep.ElapsedSec = end.Sub(ld.start).Seconds()
+	rep.Runs = t.runs
+	rep.RunsPerSec = float64(t.runs) / rep.LoadSec
+	rep.ProducedPerSec = float64(t.produced) / rep.LoadSec
+	rep.NodesRefused = t.refused
+	rep.RunsInFlightMax = ld.inFlightMax
+	rep.RunsInFlightMean = float64(ld.inFlightSum) / float64(max(ld.samples, 1))
+	rep.LiveHeapMaxBytes = ld.liveHeapMax
+	tr.final(t.produced)
 	delivered := rep.Exported
 	if rep.Received != nil {
 		delivered = *rep.Received
 	}
 	rep.SpansPerSec = float64(delivered) / rep.ElapsedSec
-	rep.NodeSpansPerSec = rep.SpansPerSec * float64(nodes) / float64(max(produced, 1))
+	rep.NodeSpansPerSec = rep.SpansPerSec * float64(t.nodes) / float64(max(t.produced, 1))
 	if rep.ReceivedRootSpans != nil {
 		rep.NodeSpansPerSec = float64(delivered-*rep.ReceivedRootSpans) / rep.ElapsedSec
 	}
-	rep.AllocsPerSpan = float64(m1.allocs-m0.allocs) / float64(max(produced, 1))
-	rep.BytesPerSpan = float64(m1.bytes-m0.bytes) / float64(max(produced, 1))
+	rep.AllocsPerSpan = float64(m1.allocs-m0.allocs) / float64(max(t.produced, 1))
+	rep.BytesPerSpan = float64(m1.bytes-m0.bytes) / float64(max(t.produced, 1))
 	rep.GC = gcBetween(m0, m1)
 	rep.PeakRSSBytes = procStatusKB("VmHWM")
-	rep.PeakRSSSinceStart = !peakReset
 	h := newHist()
-	for _, w := range ws {
+	for _, w := range ld.ws {
 		h.Merge(w.hist)
 	}
 	rep.hist = h
 	rep.Latency = latencyOf(h)
-	rep.Bottlenecks = bottlenecks(eng)
-	return rep, nil
+	rep.Bottlenecks = bottlenecks(tr.eng)
 }
 
 // latencyReport summarises the sampled caller-side cost of a node, from

@@ -15,14 +15,13 @@ import (
 // sdkDriver records the same workload through the OpenTelemetry Go SDK,
 // with the same attributes, events and statuses as flowtel's spans carry.
 type sdkDriver struct {
-	tracer     trace.Tracer
-	runAttrs   []attribute.KeyValue
-	in, out    []attribute.KeyValue
-	toolOut    []attribute.KeyValue
-	cfg        []attribute.KeyValue
-	usage      []attribute.KeyValue
-	payload    string
-	firstFrame bool
+	tracer   trace.Tracer
+	runAttrs []attribute.KeyValue
+	in, out  []attribute.KeyValue
+	toolOut  []attribute.KeyValue
+	cfg      []attribute.KeyValue
+	usage    []attribute.KeyValue
+	payload  string
 }
 
 func newSDKDriver(tp trace.TracerProvider, wl *workload) *sdkDriver {
@@ -33,7 +32,7 @@ func newSDKDriver(tp trace.TracerProvider, wl *workload) *sdkDriver {
 			attribute.String("uid", "user-1001"), attribute.String("chat_id", "chat-9"), attribute.String("span_version", "1.0.0"),
 			attribute.String("flow_id", "flow-7b1c"),
 		},
-		payload: wl.payload, firstFrame: wl.firstFrame,
+		payload: wl.payload,
 		usage: []attribute.KeyValue{
 			attribute.Int("usage.question_tokens", wl.tokens/8), attribute.Int("usage.prompt_tokens", wl.tokens*3/4),
 			attribute.Int("usage.completion_tokens", wl.tokens/4), attribute.Int("usage.total_tokens", wl.tokens),
@@ -54,66 +53,57 @@ func newSDKDriver(tp trace.TracerProvider, wl *workload) *sdkDriver {
 	return d
 }
 
-func (d *sdkDriver) startRun(w *worker, s *slot) {
+func (d *sdkDriver) startRun(s *slot) {
 	s.ctx, s.span = d.tracer.Start(context.Background(), "workflow_run", trace.WithAttributes(d.runAttrs...))
 	s.live = true
-	w.ctr.produced.Add(1)
 }
 
-func (d *sdkDriver) runStep(w *worker, s *slot, st step) {
-	if cap(s.spans) < len(st) {
-		s.spans = make([]trace.Span, len(st))
+func (d *sdkDriver) startNode(s *slot, spec *nodeSpec, i int) {
+	_, sp := d.tracer.Start(s.ctx, spec.spanName, trace.WithAttributes(d.runAttrs...))
+	s.spans[i] = sp
+	sp.SetAttributes(attribute.String("node_id", spec.id), attribute.String("node_type", spec.typ), attribute.String("node_name", spec.name))
+	if len(d.in) > 0 {
+		sp.SetAttributes(d.in...)
 	}
-	spans := s.spans[:len(st)]
-	for i := range st {
-		spec := &st[i]
-		_, sp := d.tracer.Start(s.ctx, spec.spanName, trace.WithAttributes(d.runAttrs...))
-		spans[i] = sp
-		sp.SetAttributes(attribute.String("node_id", spec.id), attribute.String("node_type", spec.typ), attribute.String("node_name", spec.name))
-		if len(d.in) > 0 {
-			sp.SetAttributes(d.in...)
-		}
-		if len(d.cfg) > 0 {
-			sp.SetAttributes(d.cfg...)
-		}
-		switch {
-		case spec.llm:
-			if d.firstFrame {
-				sp.AddEvent("first_frame")
-			}
-			sp.SetAttributes(d.usage...)
-			if len(d.out) > 0 {
-				sp.SetAttributes(d.out...)
-			}
-		case spec.tool:
-			if len(d.toolOut) > 0 {
-				sp.SetAttributes(d.toolOut...)
-			}
-		default:
-			if len(d.out) > 0 {
-				sp.SetAttributes(d.out...)
-			}
-		}
-		if spec.message {
-			sp.AddEvent("INFO", trace.WithAttributes(attribute.String("INFO LOG", "message sent to the user")))
-		}
-		if len(spec.next) > 0 {
-			sp.SetAttributes(attribute.StringSlice("next_log_ids", spec.next))
-		}
+	if len(d.cfg) > 0 {
+		sp.SetAttributes(d.cfg...)
 	}
-	for _, sp := range spans {
-		if w.fails() {
-			sp.RecordError(errNode)
-			sp.SetStatus(codes.Error, errNode.Error())
-			s.failed = true
-		}
-		sp.End()
-	}
-	w.ctr.produced.Add(uint64(len(st)))
-	w.ctr.nodes.Add(uint64(len(st)))
 }
 
-func (d *sdkDriver) endRun(_ *worker, s *slot) {
+func (d *sdkDriver) firstChunk(s *slot, i int) { s.spans[i].AddEvent("first_frame") }
+
+func (d *sdkDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
+	sp := s.spans[i]
+	switch {
+	case spec.llm:
+		sp.SetAttributes(d.usage...)
+		if len(d.out) > 0 {
+			sp.SetAttributes(d.out...)
+		}
+	case spec.tool:
+		if len(d.toolOut) > 0 {
+			sp.SetAttributes(d.toolOut...)
+		}
+	default:
+		if len(d.out) > 0 {
+			sp.SetAttributes(d.out...)
+		}
+	}
+	if spec.message {
+		sp.AddEvent("INFO", trace.WithAttributes(attribute.String("INFO LOG", "message sent to the user")))
+	}
+	if len(spec.next) > 0 {
+		sp.SetAttributes(attribute.StringSlice("next_log_ids", spec.next))
+	}
+	if w.fails() {
+		sp.RecordError(errNode)
+		sp.SetStatus(codes.Error, errNode.Error())
+		s.failed = true
+	}
+	sp.End()
+}
+
+func (d *sdkDriver) endRun(s *slot) {
 	if s.failed {
 		s.span.SetAttributes(attribute.Int("code", 500))
 		s.span.SetStatus(codes.Error, "node failed")

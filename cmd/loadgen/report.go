@@ -21,6 +21,7 @@ type modeReport struct {
 	Mode     string `json:"mode"`
 	Endpoint string `json:"endpoint"`
 	Protocol string `json:"protocol"`
+	Workload string `json:"workload"`
 	// LoadSec is the time load was generated; ElapsedSec adds the final
 	// flush, until everything was delivered or counted as dropped.
 	LoadSec    float64 `json:"load_sec"`
@@ -61,12 +62,19 @@ type modeReport struct {
 	// Checks lists every identity checked, with its numbers.
 	Checks []string `json:"checks"`
 
-	Latency           latencyReport `json:"capture_latency_ns"`
-	AllocsPerSpan     float64       `json:"allocs_per_span"`
-	BytesPerSpan      float64       `json:"bytes_per_span"`
-	GC                gcReport      `json:"gc"`
-	PeakRSSBytes      uint64        `json:"peak_rss_bytes"`
-	PeakRSSSinceStart bool          `json:"peak_rss_since_process_start,omitempty"`
+	Latency       latencyReport `json:"capture_latency_ns"`
+	AllocsPerSpan float64       `json:"allocs_per_span"`
+	BytesPerSpan  float64       `json:"bytes_per_span"`
+	GC            gcReport      `json:"gc"`
+	PeakRSSBytes  uint64        `json:"peak_rss_bytes"`
+	// LiveHeapMaxBytes is the largest heap a GC marked live, sampled
+	// every second of load.
+	LiveHeapMaxBytes uint64 `json:"live_heap_max_bytes"`
+	// RunsInFlight* are the runs started and not yet ended, sampled every
+	// second of load.
+	RunsInFlightMax   uint64  `json:"runs_in_flight_max"`
+	RunsInFlightMean  float64 `json:"runs_in_flight_mean"`
+	PeakRSSSinceStart bool    `json:"peak_rss_since_process_start,omitempty"`
 	// MemoryBound is the configuration's bound on flowtel's memory (see
 	// memoryBound); 0 for the SDK modes.
 	MemoryBound uint64 `json:"memory_bound_bytes,omitempty"`
@@ -179,11 +187,16 @@ func ns(v int64) string {
 }
 
 func writeText(w io.Writer, c *config, reps []*modeReport) {
-	fmt.Fprintf(w, "loadgen: %v per mode, rate %s, %d runs in flight, %d nodes/run (%s), %d attrs/node, %d B payload, error rate %.3g\n",
-		c.duration, rateText(c.rate), c.concurrency, c.nodes, c.shape, c.attrs, c.payload, c.errorRate)
+	scale := ""
+	if c.workload == workloadRealistic && c.latencyScale != 1 {
+		scale = fmt.Sprintf(", node durations x %g", c.latencyScale)
+	}
+	fmt.Fprintf(w, "loadgen: %s workload%s, %v per mode, rate %s, at most %d runs in flight, %d nodes/run (%s), %d attrs/node, %d B payload, error rate %.3g\n",
+		c.workload, scale, c.duration, rateText(c.rate), c.concurrency, c.nodes, c.shape, c.attrs, c.payload, c.errorRate)
 	for _, r := range reps {
 		fmt.Fprintf(w, "\n== %s -> %s (%s)\n", r.Mode, r.Endpoint, r.Protocol)
 		fmt.Fprintf(w, "  runs/s            %s  (%s runs in %.1fs of load, %.1fs with the final flush)\n", group(uint64(r.RunsPerSec)), group(r.Runs), r.LoadSec, r.ElapsedSec)
+		fmt.Fprintf(w, "  runs in flight    max %s, mean %s (sampled every second)\n", group(r.RunsInFlightMax), group(uint64(r.RunsInFlightMean)))
 		fmt.Fprintf(w, "  spans/s delivered %s  (node spans/s %s; offered %s/s)\n", group(uint64(r.SpansPerSec)), group(uint64(r.NodeSpansPerSec)), group(uint64(r.ProducedPerSec)))
 		fmt.Fprintf(w, "  produced          %s\n", group(r.Produced))
 		fmt.Fprintf(w, "  exported          %s\n", group(r.Exported))
@@ -221,7 +234,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 			fmt.Fprintf(w, "    %s\n", ch)
 		}
 		l := r.Latency
-		fmt.Fprintf(w, "  capture latency   p50 %s  p99 %s  p99.9 %s  max %s  (%s samples, StartNode..End per node)\n", ns(l.P50), ns(l.P99), ns(l.P999), ns(l.Max), group(uint64(l.Samples)))
+		fmt.Fprintf(w, "  capture latency   p50 %s  p99 %s  p99.9 %s  max %s  (%s samples, the calls of one node from StartNode to End)\n", ns(l.P50), ns(l.P99), ns(l.P999), ns(l.Max), group(uint64(l.Samples)))
 		fmt.Fprintf(w, "  allocations       %.2f allocs/span, %.0f B/span (whole process, embedded receiver included)\n", r.AllocsPerSpan, r.BytesPerSpan)
 		fmt.Fprintf(w, "  GC                %d cycles, pauses total %.2f ms, p99 %.3f ms, max %.3f ms\n", r.GC.Cycles, r.GC.PauseTotalMs, r.GC.PauseP99Ms, r.GC.PauseMaxMs)
 		peak := mib(r.PeakRSSBytes)
@@ -232,6 +245,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 			peak += fmt.Sprintf(" (live-heap bound of this configuration %s: held runs x nodes x %d KiB + 4 x queue bytes)", mib(r.MemoryBound), nodeRecordBytes>>10)
 		}
 		fmt.Fprintf(w, "  peak RSS          %s\n", peak)
+		fmt.Fprintf(w, "  live heap         max %s (marked by a GC, sampled every second)\n", mib(r.LiveHeapMaxBytes))
 		writeBottlenecks(w, r.Bottlenecks)
 	}
 	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-blocking"); f != nil && s != nil && s.SpansPerSec > 0 {

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // nodeSpec is one node of a workflow plan, with everything the drivers
@@ -16,6 +17,38 @@ type nodeSpec struct {
 	llm           bool // sets usage, LLM output and first frame
 	tool          bool // carries the payload as its output
 	message       bool // logs an info entry
+	// lat is how long the node takes in the timed workload.
+	lat latency
+}
+
+// latency is the range of a node type's duration in the timed workload,
+// drawn log-uniformly (most calls are quick, a few slow), and for LLM
+// nodes the range of the first streamed chunk's delay.
+type latency struct {
+	min, max           time.Duration
+	firstMin, firstMax time.Duration
+}
+
+// latencies are the node durations of the realistic workload, by what the
+// node waits for: a model streams its answer, a tool or retrieval calls a
+// service, code and control nodes run in the engine.
+var (
+	latLLM     = latency{min: 300 * time.Millisecond, max: 3 * time.Second, firstMin: 100 * time.Millisecond, firstMax: 800 * time.Millisecond}
+	latTool    = latency{min: 20 * time.Millisecond, max: 500 * time.Millisecond}
+	latCode    = latency{min: time.Millisecond, max: 20 * time.Millisecond}
+	latControl = latency{min: 100 * time.Microsecond, max: 2 * time.Millisecond}
+)
+
+func latencyOfType(typ string) latency {
+	switch typ {
+	case "llm", "agent":
+		return latLLM
+	case "tool", "plugin", "knowledge":
+		return latTool
+	case "code":
+		return latCode
+	}
+	return latControl
 }
 
 // step is what one visit of a run does: start every node of the step (one
@@ -28,7 +61,15 @@ type plan struct {
 	name  string
 	steps []step
 	nodes int
+	width int // nodes of the widest step
 }
+
+// The workloads: realistic (timed nodes) and synthetic (nodes that take
+// no time, for peak throughput).
+const (
+	workloadRealistic = "realistic"
+	workloadSynthetic = "synthetic"
+)
 
 // Shapes a workload can take.
 const (
@@ -104,6 +145,7 @@ func newNode(typ string, seq int) nodeSpec {
 		llm:      typ == "llm" || typ == "agent",
 		tool:     typ == "tool" || typ == "plugin" || typ == "code" || typ == "knowledge",
 		message:  typ == "message" || typ == "node-end",
+		lat:      latencyOfType(typ),
 	}
 }
 
@@ -163,11 +205,12 @@ func (p *planner) build(shape string) plan {
 			steps[i][j].next = ids
 		}
 	}
-	total := 0
+	total, width := 0, 0
 	for _, s := range steps {
 		total += len(s)
+		width = max(width, len(s))
 	}
-	return plan{name: shape, steps: steps, nodes: total}
+	return plan{name: shape, steps: steps, nodes: total, width: width}
 }
 
 // plans returns the plans a shape flag stands for; "mixed" cycles through
