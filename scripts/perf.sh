@@ -3,7 +3,11 @@
 # BenchmarkCompare benchstat table, the loadgen comparison with the OTel Go
 # SDK (and the latency plot docs/latency.svg), the scaling tables (nodes per
 # run, attributes per node, payload, runs in flight), the maximum rate and
-# the zero-drop check at half of it, and a short soak.
+# the zero-drop check at half of it (64 and 10,000 runs in flight), memory
+# and capture latency of the realistic workload at 10,000 and 100,000 runs
+# in flight, and a short soak. Peak throughput is measured with the
+# synthetic workload (nodes that take no time); the loadgen's default is
+# the realistic one.
 #
 #   scripts/perf.sh                 # everything, about 10 minutes on 2 vCPUs
 #   COUNT=10 DUR=20s scripts/perf.sh
@@ -18,6 +22,8 @@ BENCHTIME=${BENCHTIME:-1s}
 DUR=${DUR:-10s}             # loadgen duration of the comparison and max-rate runs
 SCAN_DUR=${SCAN_DUR:-5s}    # loadgen duration of each scaling run
 SOAK=${SOAK:-60s}
+REAL_DUR=${REAL_DUR:-20s}       # realistic workload, 10,000 runs in flight
+REAL100_DUR=${REAL100_DUR:-60s} # realistic workload, 100,000 runs in flight (runs of ~20 s)
 REPS=${REPS:-3}             # runs of each headline loadgen measurement (median kept)
 OUT=${OUT:-${TMPDIR:-/tmp}/flowtel-perf}
 BIN=${BIN:-$HOME/.cache/flowtel-bin}
@@ -97,7 +103,7 @@ rowof() { # $1 label, $2 name
 
 say "## loadgen: flowtel and the OpenTelemetry Go SDK (-mode both -block -rate 0 -logs=false -duration $DUR)"
 say ""
-timed both "$LG" -mode both -block -rate 0 -logs=false -duration "$DUR" -plot docs/latency.svg
+timed both "$LG" -workload synthetic -mode both -block -rate 0 -logs=false -duration "$DUR" -plot docs/latency.svg
 say "$hdr"
 say "$sep"
 for m in flowtel otelsdk otelsdk-blocking; do
@@ -110,10 +116,10 @@ say ""
 
 say "## loadgen: flowtel alone, lossless and unbounded ($REPS runs of $DUR each, median)"
 say ""
-median traces "$LG" -block -rate 0 -logs=false -duration "$DUR"
-median traces-logs "$LG" -block -rate 0 -duration "$DUR"
-median traces-nopgo "$OUT/loadgen-nopgo" -block -rate 0 -logs=false -duration "$DUR"
-timed overload "$LG" -rate 0 -duration "$DUR"
+median traces "$LG" -workload synthetic -block -rate 0 -logs=false -duration "$DUR"
+median traces-logs "$LG" -workload synthetic -block -rate 0 -duration "$DUR"
+median traces-nopgo "$OUT/loadgen-nopgo" -workload synthetic -block -rate 0 -logs=false -duration "$DUR"
+timed overload "$LG" -workload synthetic -rate 0 -duration "$DUR"
 say ""
 say "$hdr"
 say "$sep"
@@ -145,7 +151,7 @@ scan() { # $1 flag, $2.. values; runs are lossless (-block): delivered = sustain
 			while [ $((ring * v)) -gt 32768 ] && [ "$ring" -gt 16 ]; do ring=$((ring / 2)); done
 			extra=(-ring "$ring")
 		fi
-		"$LG" -block -rate 0 -"$flag"="$v" "${extra[@]}" -duration "$SCAN_DUR" -json -progress=false >"$OUT/scan-$flag-$v.json"
+		"$LG" -workload synthetic -block -rate 0 -"$flag"="$v" "${extra[@]}" -duration "$SCAN_DUR" -json -progress=false >"$OUT/scan-$flag-$v.json"
 		row "$v${extra[1]:+ (ring ${extra[1]})}" "$OUT/scan-$flag-$v.json" | tee -a "$RES" >/dev/null
 	done
 	say ""
@@ -170,13 +176,13 @@ say "| -ring (slots per shard) | -queue-bytes | delivered spans/s | peak RSS MiB
 say "|---:|---:|---:|---:|---:|"
 for ring in 64 1024 4096; do
 	for qb in 16777216 67108864; do
-		"$LG" -block -rate 0 -ring "$ring" -queue-bytes "$qb" -duration "$SCAN_DUR" -json -progress=false >"$OUT/mem-$ring-$qb.json"
+		"$LG" -workload synthetic -block -rate 0 -ring "$ring" -queue-bytes "$qb" -duration "$SCAN_DUR" -json -progress=false >"$OUT/mem-$ring-$qb.json"
 		jq -r --arg r "$ring" --arg q "$((qb >> 20)) MiB" '"| \($r) | \($q) | \(.spans_per_sec|floor) | \(.peak_rss_bytes/1048576|floor) | \(.gc.cycles) |"' "$OUT/mem-$ring-$qb.json" | tee -a "$RES" >/dev/null
 	done
 done
 say ""
 
-# Maximum rate: the lossless (-block) delivered rate of the default
+# Maximum rate: the lossless (-block) delivered rate of the synthetic
 # workload, run logs included, measured above. Half of it, offered at a
 # steady rate (after the default 1 s ramp) with the default drop policy,
 # must drop nothing.
@@ -185,18 +191,39 @@ say ""
 spr=$(jq '.produced/.runs' "$OUT/traces-logs.json")
 max=$(jq '.runs_per_sec|floor' "$OUT/traces-logs.json")
 half=$((max / 2))
-"$LG" -duration "$DUR" -rate "$half" -json -progress=false >"$OUT/half.json"
 say "| run | -rate runs/s | delivered spans/s | node spans/s | produced | dropped | received | peak RSS MiB |"
 say "|---|---:|---:|---:|---:|---:|---:|---:|"
-jq -r --arg r "$half" '"| half of the maximum | \($r) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced) | \(.dropped) | \(.received) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/half.json" | tee -a "$RES" >/dev/null
+# 10,000 runs in flight is where bursts of run ends once overflowed rings
+# sized by hand: one worker advances them together, so they end together.
+for conc in 64 10000; do
+	"$LG" -workload synthetic -concurrency "$conc" -duration "$DUR" -rate "$half" -json -progress=false >"$OUT/half-$conc.json"
+	jq -r --arg r "$half" --arg c "$conc" '"| half of the maximum, \($c) runs in flight | \($r) | \(.spans_per_sec|floor) | \(.node_spans_per_sec|floor) | \(.produced) | \(.dropped) | \(.received) | \(.peak_rss_bytes/1048576|floor) |"' "$OUT/half-$conc.json" | tee -a "$RES" >/dev/null
+done
 say ""
 say "- maximum (lossless, -block, run logs on): $max runs/s ($(jq --argjson r "$max" --argjson spr "$spr" -n '$r*$spr|floor') spans/s)"
+say ""
+
+# The realistic workload (the loadgen's default): nodes take as long as
+# real ones, so runs in flight = rate x run duration. 100,000 in flight at
+# the same rate takes runs ten times as long (-latency-scale 10).
+say "## Realistic workload: memory and capture latency by runs in flight"
+say ""
+say "| runs in flight (max / mean) | runs/s | delivered spans/s | dropped | capture p50 ns | p99 ns | p99.9 ns | live heap max MiB | peak RSS MiB | GC cycles |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+real() { # $1 name, rest: flags
+	local name=$1
+	shift
+	"$LG" "$@" -json -progress=false >"$OUT/$name.json"
+	jq -r '"| \(.runs_in_flight_max) / \(.runs_in_flight_mean|floor) | \(.runs_per_sec|floor) | \(.spans_per_sec|floor) | \(.dropped) | \(.capture_latency_ns.p50) | \(.capture_latency_ns.p99) | \(.capture_latency_ns.p99_9) | \(.live_heap_max_bytes/1048576|floor) | \(.peak_rss_bytes/1048576|floor) | \(.gc.cycles) |"' "$OUT/$name.json" | tee -a "$RES" >/dev/null
+}
+real realistic-10k -duration "$REAL_DUR"
+real realistic-100k -concurrency 100000 -latency-scale 10 -duration "$REAL100_DUR"
 say ""
 
 # Short soak.
 say "## Soak ($SOAK)"
 say ""
-if "$LG" -soak -duration "$SOAK" -json -progress=false >"$OUT/soak.json" 2>"$OUT/soak.err"; then
+if "$LG" -workload synthetic -soak -duration "$SOAK" -json -progress=false >"$OUT/soak.json" 2>"$OUT/soak.err"; then
 	status=PASS
 else
 	status=FAIL
