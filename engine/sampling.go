@@ -1,0 +1,560 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/sampling"
+	"github.com/flowtel/flowtel/internal/w3c"
+)
+
+// Sampling: which runs are exported. Every run is captured and folded into
+// the metrics whatever is decided; only the trace (and, by default, the
+// run log) of a run sampled out is not exported, and it is counted in
+// Stats.SampledOut, apart from drops.
+//
+// Two decisions combine:
+//
+//   - The head decision, at StartRun, by a Sampler. It is what the run
+//     propagates as its sampled flag to the services it calls. The default
+//     is parent-based: a run joining a caller follows the caller's sampled
+//     flag; a root run is sampled. A root decision by ratio is consistent
+//     with OpenTelemetry's probability sampling: it compares the 56 random
+//     bits of the trace-id with a threshold, and writes that threshold as
+//     th in the ot tracestate entry, so every service sampling at the same
+//     ratio keeps the same traces, and a lower ratio keeps a subset.
+//   - The tail decision, once per ended run, by a TailPolicy: errors,
+//     slow runs, a ratio of the rest, rules per flow or app, a cap per
+//     second, and an optional function of the user. It sees only runs the
+//     head kept: a run the head sampled out is never exported, since the
+//     services around it were told not to record it.
+//
+// A run dropped by the tail decision has already told the services it
+// called that it was sampled: they record and export their part, which
+// then lacks this service's spans (their parent span is missing). Use the
+// same consistent ratio everywhere, or tail rules that keep what callees
+// keep (errors propagate as errors), when whole traces matter.
+
+// ErrInvalidSampler reports a sampler setting that cannot be used.
+var ErrInvalidSampler = errors.New("invalid sampler")
+
+// samplerKind is how a Sampler decides a root run.
+type samplerKind uint8
+
+const (
+	sampleAlways samplerKind = iota
+	sampleNever
+	sampleRatio
+)
+
+// Sampler is a head sampling decision, made when a run starts. The zero
+// Sampler is ParentBased(AlwaysOn()), the default.
+type Sampler struct {
+	kind        samplerKind
+	independent bool   // decide joined runs too, ignoring the caller's flag
+	th          uint64 // rejection threshold of sampleRatio
+	thValue     string // "th:..." for the ot entry
+	ratio       float64
+}
+
+// AlwaysOn samples every root run.
+func AlwaysOn() Sampler { return Sampler{} }
+
+// AlwaysOff samples no root run.
+func AlwaysOff() Sampler { return Sampler{kind: sampleNever} }
+
+// TraceIDRatio samples a fraction p of root runs, consistently with
+// OpenTelemetry's probability sampling: a run is sampled when the 56 random
+// bits of its trace-id reach the rejection threshold of p (rounded to 4
+// significant hex digits, as the specification recommends), and a sampled
+// run carries that threshold as th in its ot tracestate entry. p = 0 is
+// AlwaysOff and p = 1 AlwaysOn with th:0; p must be in [0, 1].
+func TraceIDRatio(p float64) (Sampler, error) {
+	switch {
+	case p == 0:
+		return Sampler{kind: sampleNever}, nil
+	case !(p > 0 && p <= 1):
+		return Sampler{}, fmt.Errorf("%w: ratio %v not in [0, 1]", ErrInvalidSampler, p)
+	}
+	p = max(p, sampling.MinProbability)
+	th, err := sampling.ThresholdFromProbability(p)
+	if err != nil {
+		return Sampler{}, fmt.Errorf("%w: %w", ErrInvalidSampler, err)
+	}
+	return Sampler{kind: sampleRatio, th: th, thValue: "th:" + string(sampling.AppendTh(nil, th)), ratio: p}, nil
+}
+
+// ParentBased returns root for root runs; a run joining a caller follows
+// the caller's sampled flag. It is the default, with root AlwaysOn.
+func ParentBased(root Sampler) Sampler {
+	root.independent = false
+	return root
+}
+
+// Independent returns s deciding every run by itself, joined or not (the
+// OTEL_TRACES_SAMPLER values without "parentbased_"). A ratio sampler stays
+// consistent across services, since it reads the trace-id, not the caller.
+func Independent(s Sampler) Sampler {
+	s.independent = true
+	return s
+}
+
+// String names the sampler as OTEL_TRACES_SAMPLER would.
+func (s Sampler) String() string {
+	name := [...]string{sampleAlways: "always_on", sampleNever: "always_off", sampleRatio: "traceidratio"}[s.kind]
+	if !s.independent {
+		name = "parentbased_" + name
+	}
+	if s.kind == sampleRatio {
+		name += "(" + strconv.FormatFloat(s.ratio, 'g', -1, 64) + ")"
+	}
+	return name
+}
+
+// SamplerFromEnv reads OTEL_TRACES_SAMPLER (always_on, always_off,
+// traceidratio and their parentbased_ forms; default
+// parentbased_always_on) and OTEL_TRACES_SAMPLER_ARG (the ratio, default
+// 1.0) with getenv. Any other value is refused, naming the variable.
+func SamplerFromEnv(getenv func(string) string) (Sampler, error) {
+	name := strings.TrimSpace(strings.ToLower(getenv("OTEL_TRACES_SAMPLER")))
+	parent := true
+	if rest, ok := strings.CutPrefix(name, "parentbased_"); ok {
+		name = rest
+	} else if name != "" {
+		parent = false
+	}
+	var s Sampler
+	switch name {
+	case "", "always_on":
+		s = AlwaysOn()
+	case "always_off":
+		s = AlwaysOff()
+	case "traceidratio":
+		p := 1.0
+		if arg := strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER_ARG")); arg != "" {
+			v, err := strconv.ParseFloat(arg, 64)
+			if err != nil || math.IsNaN(v) {
+				return Sampler{}, fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG=%q is not a number", ErrInvalidSampler, arg)
+			}
+			p = v
+		}
+		var err error
+		if s, err = TraceIDRatio(p); err != nil {
+			return Sampler{}, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %w", err)
+		}
+	default:
+		return Sampler{}, fmt.Errorf("%w: OTEL_TRACES_SAMPLER=%q (flowtel knows always_on, always_off, traceidratio and their parentbased_ forms)",
+			ErrInvalidSampler, getenv("OTEL_TRACES_SAMPLER"))
+	}
+	if !parent {
+		s = Independent(s)
+	}
+	return s, nil
+}
+
+// headParent is what the head decision needs of a caller.
+type headParent struct {
+	joined     bool
+	sampled    bool
+	random     bool // the caller's random trace-id flag
+	traceState string
+}
+
+// decide returns the head decision for a run with trace-id id and the
+// tracestate it carries. A root run's trace-id is random (flowtel draws
+// it), and its tracestate is empty; a sampled ratio root gets "ot=th:...".
+// A joined run keeps the caller's tracestate, except that a parent-based
+// decision erases a th the caller's own flags contradict (a sampled
+// caller whose randomness is below its threshold), and an independent
+// ratio decision writes its own th. Only those two cases allocate.
+func (s Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceState string) {
+	traceState = p.traceState
+	if p.joined && !s.independent {
+		if p.sampled && p.traceState != "" {
+			traceState = eraseInconsistentTh(p.traceState, id, p.random)
+		}
+		return p.sampled, traceState
+	}
+	switch s.kind {
+	case sampleAlways:
+		return true, traceState
+	case sampleNever:
+		return false, traceState
+	}
+	ts, err := w3c.ParseTraceState(traceState)
+	ot, _ := ts.Get(sampling.OTKey)
+	r, ok := sampling.ParseOT(ot).Randomness(id, !p.joined || p.random)
+	if !ok {
+		// An unknown randomness: the trace-id is the only common value,
+		// and OpenTelemetry presumes it random too (with a warning).
+		r = sampling.TraceIDRandomness(id)
+	}
+	if !sampling.Keep(r, s.th) {
+		return false, traceState
+	}
+	if !p.joined {
+		return true, sampling.OTKey + "=" + s.thValue
+	}
+	v, fits := sampling.SetThreshold(ot, s.th, true)
+	if fits && err == nil {
+		if out, ierr := ts.Insert(sampling.OTKey, v); ierr == nil {
+			traceState = out.String()
+		}
+	}
+	return true, traceState
+}
+
+// eraseInconsistentTh returns ts without the th of its ot entry when that
+// threshold says the trace should not have been sampled, as the
+// specification asks of a parent-based sampler; else ts itself.
+func eraseInconsistentTh(ts string, id encode.TraceID, random bool) string {
+	st, err := w3c.ParseTraceState(ts)
+	ot, found := st.Get(sampling.OTKey)
+	if !found {
+		return ts
+	}
+	o := sampling.ParseOT(ot)
+	r, ok := o.Randomness(id, random)
+	if !o.HasTh || !ok || sampling.Keep(r, o.Th) {
+		return ts
+	}
+	v, _ := sampling.SetThreshold(ot, 0, false)
+	if err != nil {
+		return ts
+	}
+	if v == "" {
+		return st.Delete(sampling.OTKey).String()
+	}
+	out, ierr := st.Insert(sampling.OTKey, v)
+	if ierr != nil {
+		return ts
+	}
+	return out.String()
+}
+
+// TailDecision is what a TailPolicy's Decide function says of a run.
+type TailDecision int8
+
+// Tail decisions.
+const (
+	// TailDefault leaves the run to the policy's rules.
+	TailDefault TailDecision = iota
+	// TailKeep keeps the run, with the priority of an error under the cap.
+	TailKeep
+	// TailDrop samples the run out.
+	TailDrop
+)
+
+// TailRule is a policy for the runs of one flow, one app, or one flow of
+// one app (an empty field matches any). The first rule that matches a run
+// applies instead of the policy's own fields; its Decide is the policy's.
+type TailRule struct {
+	AppID, FlowID string
+	Policy        TailPolicy
+}
+
+// TailPolicy decides, once per ended run and before it is encoded, whether
+// a run the head decision sampled is exported. The zero TailPolicy keeps
+// every run (no tail sampling); a policy with any field set keeps a run
+// when one of these holds:
+//
+//   - KeepErrors and the run failed: an error status (a non-zero code,
+//     an incomplete run) or a node with an error status;
+//   - SlowerThan > 0 and the run lasted longer;
+//   - SlowestFraction > 0 and the run is among the slowest of its flow:
+//     longer than the (1-SlowestFraction) quantile of the flow's request
+//     histogram (the engine's HDR histogram of that app and flow), once
+//     the flow has MinRunsForQuantile runs;
+//   - Ratio > 0 and the run's trace-id randomness reaches the threshold of
+//     Ratio (the consistent decision of TraceIDRatio).
+//
+// Rules override these fields per flow or app. MaxPerSecond, when set,
+// caps the runs kept per second of the engine's clock: errors (and
+// TailKeep) win over slow runs, and slow runs over the ratio — a lower
+// class is kept only while the kept count stays under MaxPerSecond minus
+// what the higher classes brought in the previous second. Runs refused by
+// the cap are sampled out too.
+//
+// Decide, when set, is called first with a read-only view of the run; it
+// runs on the engine's pipeline goroutine, once per ended run, so it must
+// not block and should cost well under a microsecond (the pipeline
+// handles a run in about 300 ns per span): a map lookup or a few
+// attribute reads are fine, a lock held by another goroutine or I/O is
+// not. The view is valid only during the call.
+type TailPolicy struct {
+	KeepErrors      bool
+	SlowerThan      time.Duration
+	SlowestFraction float64
+	Ratio           float64
+	Rules           []TailRule
+	MaxPerSecond    int
+	Decide          func(RunView) TailDecision
+	// RunLogAlways exports the run trace log of every run, sampled or not,
+	// as the original system did; by default the log follows the trace.
+	RunLogAlways bool
+}
+
+// MinRunsForQuantile is how many runs a flow needs before SlowestFraction
+// applies to it.
+const MinRunsForQuantile = 100
+
+// active reports whether p samples at all (RunLogAlways alone does not).
+func (p *TailPolicy) active() bool {
+	return p.KeepErrors || p.SlowerThan > 0 || p.SlowestFraction > 0 || p.Ratio > 0 || len(p.Rules) > 0 ||
+		p.MaxPerSecond > 0 || p.Decide != nil
+}
+
+// validate checks the fields once, at construction.
+func (p *TailPolicy) validate(where string) error {
+	switch {
+	case p.SlowerThan < 0:
+		return fmt.Errorf("%w: %sSlowerThan %v is negative", ErrInvalidSampler, where, p.SlowerThan)
+	case !(p.SlowestFraction >= 0 && p.SlowestFraction < 1):
+		return fmt.Errorf("%w: %sSlowestFraction %v not in [0, 1)", ErrInvalidSampler, where, p.SlowestFraction)
+	case !(p.Ratio >= 0 && p.Ratio <= 1):
+		return fmt.Errorf("%w: %sRatio %v not in [0, 1]", ErrInvalidSampler, where, p.Ratio)
+	case p.MaxPerSecond < 0:
+		return fmt.Errorf("%w: %sMaxPerSecond %d is negative", ErrInvalidSampler, where, p.MaxPerSecond)
+	}
+	return nil
+}
+
+// tailClass is why a run is kept, in priority order under the cap.
+type tailClass uint8
+
+const (
+	tailDropped tailClass = iota
+	tailError
+	tailSlow
+	tailRatio
+)
+
+// tailRule is a compiled policy: the fields the decision reads.
+type tailRule struct {
+	keepErrors bool
+	slower     int64 // ns, 0 = off
+	fraction   float64
+	ratioTh    uint64
+	ratio      bool
+}
+
+func compileTail(p *TailPolicy) (tailRule, error) {
+	r := tailRule{keepErrors: p.KeepErrors, slower: int64(p.SlowerThan), fraction: p.SlowestFraction}
+	if p.Ratio > 0 {
+		th, err := sampling.ThresholdFromProbability(max(p.Ratio, sampling.MinProbability))
+		if err != nil {
+			return r, fmt.Errorf("%w: %w", ErrInvalidSampler, err)
+		}
+		r.ratioTh, r.ratio = th, true
+	}
+	return r, nil
+}
+
+// ruleKey finds a rule by app and flow; "" matches any.
+type ruleKey struct{ app, flow string }
+
+// tailSampler evaluates a TailPolicy. It belongs to the pipeline
+// goroutine: nothing in it is shared.
+type tailSampler struct {
+	def      tailRule
+	rules    map[ruleKey]*tailRule
+	decide   func(RunView) TailDecision
+	max      int
+	window   int64 // start of the current second, engine clock
+	kept     int   // runs kept in the window
+	seen     [4]int
+	prevSeen [4]int // runs of each class that arrived in the previous window
+	// quantile returns the duration (ns) above which a run of app and
+	// flow is among the slowest fraction, and whether it is known.
+	quantile func(app, flow string, fraction float64, now int64) (int64, bool)
+}
+
+// newTailSampler compiles p; it returns nil for the zero policy, which
+// keeps every run.
+func newTailSampler(p *TailPolicy) (*tailSampler, error) {
+	if err := p.validate(""); err != nil {
+		return nil, err
+	}
+	if !p.active() {
+		return nil, nil
+	}
+	def, err := compileTail(p)
+	if err != nil {
+		return nil, err
+	}
+	t := &tailSampler{def: def, decide: p.Decide, max: p.MaxPerSecond}
+	if len(p.Rules) > 0 {
+		t.rules = make(map[ruleKey]*tailRule, len(p.Rules))
+	}
+	for i := range p.Rules {
+		rp := &p.Rules[i].Policy
+		where := fmt.Sprintf("Rules[%d].Policy.", i)
+		if err := rp.validate(where); err != nil {
+			return nil, err
+		}
+		if len(rp.Rules) > 0 || rp.MaxPerSecond > 0 || rp.Decide != nil {
+			return nil, fmt.Errorf("%w: %sRules, MaxPerSecond and Decide apply to the whole policy only", ErrInvalidSampler, where)
+		}
+		k := ruleKey{p.Rules[i].AppID, p.Rules[i].FlowID}
+		if _, dup := t.rules[k]; dup {
+			continue // the first rule for a key wins
+		}
+		cr, err := compileTail(rp)
+		if err != nil {
+			return nil, err
+		}
+		t.rules[k] = &cr
+	}
+	return t, nil
+}
+
+// rule returns the policy for a run of app and flow.
+func (t *tailSampler) rule(app, flow string) *tailRule {
+	if t.rules != nil {
+		for _, k := range [...]ruleKey{{app, flow}, {"", flow}, {app, ""}} {
+			if r, ok := t.rules[k]; ok {
+				return r
+			}
+		}
+	}
+	return &t.def
+}
+
+// runFailed reports whether r ended in error or holds a node that did.
+func runFailed(r *encode.Run) bool {
+	if r.Status == encode.StatusError || r.Code != 0 {
+		return true
+	}
+	for _, n := range r.Nodes {
+		if n.Status == encode.StatusError {
+			return true
+		}
+	}
+	return false
+}
+
+// classify returns why the policy keeps r, or tailDropped.
+func (t *tailSampler) classify(r *encode.Run, now int64) tailClass {
+	if t.decide != nil {
+		switch t.decide(RunView{r}) {
+		case TailKeep:
+			return tailError
+		case TailDrop:
+			return tailDropped
+		}
+	}
+	p := t.rule(r.AppID, r.FlowID)
+	if p.keepErrors && runFailed(r) {
+		return tailError
+	}
+	d := r.EndUnixNano - r.StartUnixNano
+	if p.slower > 0 && d > p.slower {
+		return tailSlow
+	}
+	if p.fraction > 0 && t.quantile != nil {
+		if q, ok := t.quantile(r.AppID, r.FlowID, p.fraction, now); ok && d > q {
+			return tailSlow
+		}
+	}
+	if p.ratio && sampling.Keep(sampling.TraceIDRandomness(r.TraceID), p.ratioTh) {
+		return tailRatio
+	}
+	return tailDropped
+}
+
+// keep decides r at engine-clock time now (ns), applying the cap.
+func (t *tailSampler) keep(r *encode.Run, now int64) bool {
+	c := t.classify(r, now)
+	if t.max <= 0 {
+		return c != tailDropped
+	}
+	if w := now - now%int64(time.Second); w != t.window {
+		if w == t.window+int64(time.Second) {
+			t.prevSeen = t.seen
+		} else {
+			t.prevSeen = [4]int{}
+		}
+		t.window, t.kept, t.seen = w, 0, [4]int{}
+	}
+	if c == tailDropped {
+		return false
+	}
+	t.seen[c]++
+	reserve := 0
+	for hc := tailError; hc < c; hc++ {
+		reserve += t.prevSeen[hc]
+	}
+	if t.kept >= t.max-min(reserve, t.max) {
+		return false
+	}
+	t.kept++
+	return true
+}
+
+// RunView is a read-only view of an ended run for a TailPolicy's Decide
+// function, valid only during the call.
+type RunView struct{ r *encode.Run }
+
+// AppID returns the run's app id.
+func (v RunView) AppID() string { return v.r.AppID }
+
+// FlowID returns the run's flow id.
+func (v RunView) FlowID() string { return v.r.FlowID }
+
+// ServiceID returns the run's service id.
+func (v RunView) ServiceID() string { return v.r.ServiceID }
+
+// Code returns the run's return code (0 is success).
+func (v RunView) Code() int64 { return v.r.Code }
+
+// Failed reports whether the run ended in error (a non-zero code, an
+// incomplete run) or holds a node that did.
+func (v RunView) Failed() bool { return runFailed(v.r) }
+
+// Incomplete reports whether the engine closed the run (idle or shutdown).
+func (v RunView) Incomplete() bool { return v.r.Incomplete }
+
+// Duration returns how long the run lasted.
+func (v RunView) Duration() time.Duration { return time.Duration(v.r.EndUnixNano - v.r.StartUnixNano) }
+
+// TraceID returns the run's trace id.
+func (v RunView) TraceID() encode.TraceID { return v.r.TraceID }
+
+// NumNodes returns the number of nodes the run holds.
+func (v RunView) NumNodes() int { return len(v.r.Nodes) }
+
+// Node returns the i-th node, in the order nodes ended.
+func (v RunView) Node(i int) NodeView { return NodeView{v.r.Nodes[i]} }
+
+// Attr returns the value of the run attribute key, if set.
+func (v RunView) Attr(key string) (encode.Value, bool) {
+	for _, a := range v.r.Attrs {
+		if a.Key == key {
+			return a.Value, true
+		}
+	}
+	return encode.Value{}, false
+}
+
+// NodeView is a read-only view of a node of a RunView.
+type NodeView struct{ n *encode.Node }
+
+// ID returns the node id ("type:uuid").
+func (v NodeView) ID() string { return v.n.NodeID }
+
+// Type returns the node type.
+func (v NodeView) Type() string { return v.n.NodeType }
+
+// Name returns the node name.
+func (v NodeView) Name() string { return v.n.NodeName }
+
+// Failed reports whether the node ended with an error status.
+func (v NodeView) Failed() bool { return v.n.Status == encode.StatusError }
+
+// Duration returns how long the node lasted.
+func (v NodeView) Duration() time.Duration { return time.Duration(v.n.EndUnixNano - v.n.StartUnixNano) }
