@@ -45,44 +45,45 @@ func otlpBenchBatch() []*encode.Run {
 
 var otlpBenchResource = encode.Resource{ServiceName: "workflow", ServiceInstanceID: "wf-7f9c", HostIP: "10.0.164.187"}
 
+// benchAppend runs an encoder benchmark: appendTo appends one request to
+// buf and returns it. It reports the request's bytes and the time per item
+// (n items of unit: span, record).
+func benchAppend(b *testing.B, n int, unit string, appendTo func(buf []byte) []byte) {
+	buf := appendTo(nil)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		buf = appendTo(buf[:0])
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/"+unit)
+}
+
+// marshalAppend is proto.MarshalOptions{}.MarshalAppend without its error,
+// which the benchmarks' requests never return.
+func marshalAppend(buf []byte, m proto.Message) []byte {
+	buf, _ = proto.MarshalOptions{}.MarshalAppend(buf, m)
+	return buf
+}
+
 // BenchmarkEncodeTraces compares AppendTraces with google.golang.org/protobuf
 // marshalling the equivalent OTLP request, with and without building it.
 func BenchmarkEncodeTraces(b *testing.B) {
 	runs := otlpBenchBatch()
 	b.Run("flowtel", func(b *testing.B) {
 		e := encode.NewEncoder(otlpBenchResource)
-		buf := e.AppendTraces(nil, runs)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			buf = e.AppendTraces(buf[:0], runs)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
+		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte { return e.AppendTraces(buf, runs) })
 	})
 	b.Run("protobuf", func(b *testing.B) {
 		var rb otlpref.Builder
 		req := rb.Traces(rb.Resource(otlpBenchResource), runs)
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, req)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
+		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte { return marshalAppend(buf, req) })
 	})
 	b.Run("protobuf-build", func(b *testing.B) {
-		var rb otlpref.Builder
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.Traces(rb.Resource(otlpBenchResource), runs))
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			req := rb.Traces(rb.Resource(otlpBenchResource), runs)
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/otlpBenchSpans, "ns/span")
+		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte {
+			var rb otlpref.Builder
+			return marshalAppend(buf, rb.Traces(rb.Resource(otlpBenchResource), runs))
+		})
 	})
 }
 
@@ -92,58 +93,31 @@ func BenchmarkEncodeTraces(b *testing.B) {
 // builds the request. runlog-json is the JSON alone, for subtraction.
 func BenchmarkEncodeLogs(b *testing.B) {
 	runs := otlpBenchBatch()
+	n := len(runs)
 	b.Run("flowtel", func(b *testing.B) {
 		e := encode.NewEncoder(otlpBenchResource)
-		buf := e.AppendLogs(nil, runs)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			buf = e.AppendLogs(buf[:0], runs)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
+		benchAppend(b, n, "record", func(buf []byte) []byte { return e.AppendLogs(buf, runs) })
 	})
 	b.Run("runlog-json", func(b *testing.B) {
 		// The JSON bodies alone (AppendRunLog), which flowtel and
 		// protobuf-build include and protobuf does not.
-		var buf []byte
-		for _, r := range runs {
-			buf = encode.AppendRunLog(buf, r)
-		}
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			buf = buf[:0]
+		benchAppend(b, n, "record", func(buf []byte) []byte {
 			for _, r := range runs {
 				buf = encode.AppendRunLog(buf, r)
 			}
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
+			return buf
+		})
 	})
 	b.Run("protobuf", func(b *testing.B) {
 		var rb otlpref.Builder
 		req := rb.Logs(rb.Resource(otlpBenchResource), runs)
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, req)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
+		benchAppend(b, n, "record", func(buf []byte) []byte { return marshalAppend(buf, req) })
 	})
 	b.Run("protobuf-build", func(b *testing.B) {
-		var rb otlpref.Builder
-		buf, _ := proto.MarshalOptions{}.MarshalAppend(nil, rb.Logs(rb.Resource(otlpBenchResource), runs))
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		b.ResetTimer()
-		for b.Loop() {
-			req := rb.Logs(rb.Resource(otlpBenchResource), runs)
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
+		benchAppend(b, n, "record", func(buf []byte) []byte {
+			var rb otlpref.Builder
+			return marshalAppend(buf, rb.Logs(rb.Resource(otlpBenchResource), runs))
+		})
 	})
 }
 
@@ -241,14 +215,6 @@ func loadgenBatch() []*encode.Run {
 // of the end-to-end load generator's spans (576 spans).
 func BenchmarkEncodeTracesLoadgen(b *testing.B) {
 	runs := loadgenBatch()
-	spans := float64(encode.NumSpans(runs))
 	e := encode.NewEncoder(otlpBenchResource)
-	buf := e.AppendTraces(nil, runs)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		buf = e.AppendTraces(buf[:0], runs)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/spans, "ns/span")
+	benchAppend(b, encode.NumSpans(runs), "span", func(buf []byte) []byte { return e.AppendTraces(buf, runs) })
 }

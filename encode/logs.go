@@ -33,26 +33,15 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 	if len(runs) == 0 {
 		return dst
 	}
-	start := len(dst)
-	e.invalid = 0
-
-	// One pass, as AppendTraces: each length is reserved and written
-	// once its message is (closeLen), the JSON bodies straight into dst.
-	dst, resourceLogs := openLen(dst, fieldRequestResource, 3)
-	dst = append(dst, e.resourceField...)
-	dst, scopeLogs := openLen(dst, fieldResourceXScope, 3)
-	dst = appendScope(dst)
+	// One pass, as AppendTraces, the JSON bodies straight into dst.
+	dst, rq := e.openRequest(dst)
 	body := logsBodyGuess
 	for _, r := range runs {
 		dst, body = e.appendLogRecord(dst, r, body)
 	}
-	dst, _ = closeLen(dst, scopeLogs, 3)
-	dst, _ = closeLen(dst, resourceLogs, 3)
-
-	e.stats.invalidUTF8.Add(e.invalid)
+	dst = e.closeRequest(dst, rq)
 	e.stats.logRequests.Add(1)
 	e.stats.logRecords.Add(uint64(len(runs)))
-	e.stats.bytes.Add(uint64(len(dst) - start))
 	return dst
 }
 

@@ -1,6 +1,9 @@
 package encode
 
-import "math"
+import (
+	"math"
+	"unsafe"
+)
 
 // MetricKind is the OTLP data type of a Metric.
 type MetricKind uint8
@@ -178,17 +181,10 @@ func appendPackedFixed64(dst []byte, field int, vs []uint64) []byte {
 	return dst
 }
 
-// appendPackedDouble appends vs as packed repeated double field (1 to 15);
-// empty vs is skipped.
-func appendPackedDouble(dst []byte, field int, vs []float64) []byte {
-	if len(vs) == 0 {
-		return dst
-	}
-	dst = appendLen1(dst, field, 8*len(vs))
-	for _, v := range vs {
-		dst = appendFixed64(dst, math.Float64bits(v))
-	}
-	return dst
+// float64Bits returns vs as their IEEE 754 bits, sharing vs's memory (a
+// float64 and a uint64 have the same size), for appendPackedFixed64.
+func float64Bits(vs []float64) []uint64 {
+	return unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(vs))), len(vs))
 }
 
 // appendBuckets appends the positive Buckets of an exponential histogram
@@ -231,7 +227,7 @@ func (c *strChecker) writePoint(dst []byte, k MetricKind, p *MetricPoint) []byte
 		dst = appendFixed64Field(dst, fieldHistCount, p.Count)
 		dst = appendFixed64Always(dst, fieldHistSum, math.Float64bits(p.Sum))
 		dst = appendPackedFixed64(dst, fieldHistBucketCounts, p.BucketCounts)
-		dst = appendPackedDouble(dst, fieldHistBounds, p.Bounds)
+		dst = appendPackedFixed64(dst, fieldHistBounds, float64Bits(p.Bounds))
 		dst = c.writeAttrs(dst, fieldHistAttrs, "", p.Attrs)
 		if p.HasMinMax {
 			dst = appendFixed64Always(dst, fieldHistMin, math.Float64bits(p.Min))

@@ -162,10 +162,9 @@ func metricsWantAllocs(t *testing.T, n float64, f func()) {
 
 func BenchmarkAppendMetrics(b *testing.B) {
 	res, ms := metricsSample()
-	buf := encode.AppendMetrics(nil, res, ms)
-	b.SetBytes(int64(len(buf)))
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = encode.AppendMetrics(buf[:0], res, ms)
+	points := 0
+	for _, m := range ms {
+		points += len(m.Points)
 	}
+	benchAppend(b, points, "point", func(buf []byte) []byte { return encode.AppendMetrics(buf, res, ms) })
 }

@@ -122,11 +122,10 @@ func NewSpanEncoder() *SpanEncoder { return &SpanEncoder{} }
 func (e *SpanEncoder) InvalidUTF8() uint64 { return e.invalidUTF8.Load() }
 
 // Reserved length widths: a ResourceSpans or ScopeSpans of a batch is
-// 16 KiB to 2 MiB (three bytes), a resource a few hundred bytes and a
-// span 128 bytes to 16 KiB (two), a scope, an event and a link shorter
-// than 128 bytes (one).
+// 16 KiB to 2 MiB (three bytes, requestWidth), a resource a few hundred
+// bytes and a span 128 bytes to 16 KiB (two), a scope, an event and a
+// link shorter than 128 bytes (one).
 const (
-	spansBatchWidth    = 3
 	spansResourceWidth = 2
 	spansSpanWidth     = 2
 	spansSmallWidth    = 1
@@ -147,7 +146,7 @@ func (e *SpanEncoder) AppendSpans(dst []byte, rs []ResourceSpans) []byte {
 
 // writeResourceSpans appends rs as a request's resource_spans field.
 func (e *SpanEncoder) writeResourceSpans(dst []byte, rs *ResourceSpans) []byte {
-	dst, at := openLen(dst, fieldRequestResource, spansBatchWidth)
+	dst, at := openLen(dst, fieldRequestResource, requestWidth)
 	dst, res := openLen(dst, fieldResourceXResource, spansResourceWidth)
 	dst = e.writeKeyValues(dst, fieldResourceAttrs, rs.Attrs)
 	dst = appendVarintField(dst, fieldResourceDroppedAttrs, uint64(rs.DroppedAttrs))
@@ -156,13 +155,13 @@ func (e *SpanEncoder) writeResourceSpans(dst []byte, rs *ResourceSpans) []byte {
 		dst = e.writeScopeSpans(dst, &rs.ScopeSpans[k])
 	}
 	dst = e.writeStringField(dst, fieldResourceXSchemaURL, rs.SchemaURL)
-	dst, _ = closeLen(dst, at, spansBatchWidth)
+	dst, _ = closeLen(dst, at, requestWidth)
 	return dst
 }
 
 // writeScopeSpans appends ss as a ResourceSpans.scope_spans field.
 func (e *SpanEncoder) writeScopeSpans(dst []byte, ss *ScopeSpans) []byte {
-	dst, at := openLen(dst, fieldResourceXScope, spansBatchWidth)
+	dst, at := openLen(dst, fieldResourceXScope, requestWidth)
 	dst, scope := openLen(dst, fieldScopeXScope, spansSmallWidth)
 	dst = e.writeStringField(dst, fieldScopeName, ss.Scope.Name)
 	dst = e.writeStringField(dst, fieldScopeVersion, ss.Scope.Version)
@@ -173,7 +172,7 @@ func (e *SpanEncoder) writeScopeSpans(dst []byte, ss *ScopeSpans) []byte {
 		dst = e.writeSpan(dst, &ss.Spans[i])
 	}
 	dst = e.writeStringField(dst, fieldScopeXSchemaURL, ss.SchemaURL)
-	dst, _ = closeLen(dst, at, spansBatchWidth)
+	dst, _ = closeLen(dst, at, requestWidth)
 	return dst
 }
 

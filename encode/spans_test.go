@@ -231,22 +231,9 @@ func BenchmarkAppendSpans(b *testing.B) {
 	rs := benchSpans(512)
 	b.Run("flowtel", func(b *testing.B) {
 		enc := encode.NewSpanEncoder()
-		buf := enc.AppendSpans(nil, rs)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		for b.Loop() {
-			buf = enc.AppendSpans(buf[:0], rs)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
+		benchAppend(b, 512, "span", func(buf []byte) []byte { return enc.AppendSpans(buf, rs) })
 	})
 	b.Run("protobuf", func(b *testing.B) {
-		b.ReportAllocs()
-		var buf []byte
-		for b.Loop() {
-			req := (&otlpref.Builder{}).Spans(rs)
-			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], req)
-		}
-		b.SetBytes(int64(len(buf)))
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
+		benchAppend(b, 512, "span", func(buf []byte) []byte { return marshalAppend(buf, (&otlpref.Builder{}).Spans(rs)) })
 	})
 }

@@ -169,16 +169,7 @@ func (e *Encoder) AppendTraces(dst []byte, runs []*Run) []byte {
 	if len(runs) == 0 {
 		return dst
 	}
-	start := len(dst)
-
-	// One pass: every length that depends on what follows is reserved and
-	// written once its message is (openLen, closeLen). Most requests are
-	// 16 KiB to 2 MiB, whose lengths take three bytes.
-	e.invalid = 0
-	dst, resourceSpans := openLen(dst, fieldRequestResource, 3)
-	dst = append(dst, e.resourceField...)
-	dst, scopeSpans := openLen(dst, fieldResourceXScope, 3)
-	dst = appendScope(dst)
+	dst, rq := e.openRequest(dst)
 	spans := 0
 	for _, r := range runs {
 		dst = e.writeRunSpan(dst, r)
@@ -187,13 +178,40 @@ func (e *Encoder) AppendTraces(dst []byte, runs []*Run) []byte {
 		}
 		spans += 1 + len(r.Nodes)
 	}
-	dst, _ = closeLen(dst, scopeSpans, 3)
-	dst, _ = closeLen(dst, resourceSpans, 3)
-
-	e.stats.invalidUTF8.Add(e.invalid)
+	dst = e.closeRequest(dst, rq)
 	e.stats.traceRequests.Add(1)
 	e.stats.spans.Add(uint64(spans))
-	e.stats.bytes.Add(uint64(len(dst) - start))
+	return dst
+}
+
+// requestWidth is the width reserved for the lengths of a request's one
+// ResourceSpans (or ResourceLogs) and ScopeSpans (or ScopeLogs): most
+// requests are 16 KiB to 2 MiB, whose lengths take three bytes.
+const requestWidth = 3
+
+// request is where the reserved lengths of a request being written are.
+type request struct{ start, resource, scope int }
+
+// openRequest starts a request with the Encoder's resource and scope, in
+// one pass: every length that depends on what follows is reserved and
+// written once its message is (openLen, closeLen). The caller appends the
+// items (spans, log records) and then calls closeRequest.
+func (e *Encoder) openRequest(dst []byte) ([]byte, request) {
+	e.invalid = 0
+	rq := request{start: len(dst)}
+	dst, rq.resource = openLen(dst, fieldRequestResource, requestWidth)
+	dst = append(dst, e.resourceField...)
+	dst, rq.scope = openLen(dst, fieldResourceXScope, requestWidth)
+	return appendScope(dst), rq
+}
+
+// closeRequest writes the lengths of the request rq and counts its
+// repaired strings and bytes.
+func (e *Encoder) closeRequest(dst []byte, rq request) []byte {
+	dst, _ = closeLen(dst, rq.scope, requestWidth)
+	dst, _ = closeLen(dst, rq.resource, requestWidth)
+	e.stats.invalidUTF8.Add(e.invalid)
+	e.stats.bytes.Add(uint64(len(dst) - rq.start))
 	return dst
 }
 

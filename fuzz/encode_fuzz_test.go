@@ -156,8 +156,7 @@ func encCheck(t *testing.T, got, want proto.Message, data []byte) {
 func FuzzEncodeTraces(f *testing.F) {
 	encSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &encSrc{b: data}
-		res, runs := s.batch()
+		res, runs := (&encSrc{b: data}).batch()
 		e := encode.NewEncoder(res)
 		var rb otlpref.Builder
 		out := e.AppendTraces(nil, runs)
@@ -190,11 +189,10 @@ func encHasInvalid(res encode.Resource, runs []*encode.Run) bool {
 func FuzzEncodeLogs(f *testing.F) {
 	encSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		s := &encSrc{b: data}
-		res, runs := s.batch()
-		e := encode.NewEncoder(res)
+		res, runs := (&encSrc{b: data}).batch()
 		var rb otlpref.Builder
-		encCheck(t, &collogspb.ExportLogsServiceRequest{}, rb.Logs(rb.Resource(res), runs), e.AppendLogs(nil, runs))
+		out := encode.NewEncoder(res).AppendLogs(nil, runs)
+		encCheck(t, &collogspb.ExportLogsServiceRequest{}, rb.Logs(rb.Resource(res), runs), out)
 	})
 }
 

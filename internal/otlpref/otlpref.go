@@ -136,6 +136,19 @@ func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
 	return out, isErr
 }
 
+// setEvents sets the events of s and appends the attributes error=true,
+// when one is an error log, and flowtel.incomplete, when incomplete.
+func (b *Builder) setEvents(s *tracepb.Span, evs []encode.Event, incomplete bool) {
+	var isErr bool
+	s.Events, isErr = b.events(evs)
+	if isErr {
+		s.Attributes = append(s.Attributes, KVBool("error", true))
+	}
+	if incomplete {
+		s.Attributes = append(s.Attributes, KVBool("flowtel.incomplete", true))
+	}
+}
+
 // common returns the attributes every span of r carries.
 func (b *Builder) common(r *encode.Run) []*commonpb.KeyValue {
 	return []*commonpb.KeyValue{
@@ -183,19 +196,12 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 		}
 	}
 	s.Attributes = append(s.Attributes, usage(r.Usage)...)
-	evs, isErr := b.events(r.Events)
-	if isErr {
-		s.Attributes = append(s.Attributes, KVBool("error", true))
-	}
-	if r.Incomplete {
-		s.Attributes = append(s.Attributes, KVBool("flowtel.incomplete", true))
-	}
+	b.setEvents(s, r.Events, r.Incomplete)
 	if r.DroppedNodes != 0 {
 		s.Attributes = append(s.Attributes, KVInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
 	}
 	s.Attributes = append(s.Attributes, b.Attrs("", r.Attrs)...)
 	s.DroppedAttributesCount = r.DroppedAttrs
-	s.Events = evs
 	s.DroppedEventsCount = r.DroppedEvents
 	s.Status = b.status(r.Status, r.StatusMessage)
 	return s
@@ -246,15 +252,8 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 	if n.HasUsage {
 		s.Attributes = append(s.Attributes, usage(n.Usage)...)
 	}
-	evs, isErr := b.events(n.Events)
-	if isErr {
-		s.Attributes = append(s.Attributes, KVBool("error", true))
-	}
-	if n.Incomplete {
-		s.Attributes = append(s.Attributes, KVBool("flowtel.incomplete", true))
-	}
+	b.setEvents(s, n.Events, n.Incomplete)
 	s.DroppedAttributesCount = n.DroppedAttrs
-	s.Events = evs
 	s.DroppedEventsCount = n.DroppedEvents
 	s.Status = b.status(n.Status, n.StatusMessage)
 	return s
