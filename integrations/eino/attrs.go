@@ -41,47 +41,65 @@ const (
 	KeyOutput        = "output"                              // output: a string output (a model's goes to llm_output)
 )
 
+// attrs gathers a few attributes on the stack, so that each of the
+// engine's Config, Input and Output is called once per callback: every call
+// claims the node's record.
+type attrs struct {
+	a [6]engine.Attr
+	n int
+}
+
+func (b *attrs) add(a engine.Attr) {
+	if b.n < len(b.a) {
+		b.a[b.n] = a
+		b.n++
+	}
+}
+
+func (b *attrs) list() []engine.Attr { return b.a[:b.n] }
+
 // input records what the component's start callback carries.
 func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, in callbacks.CallbackInput) {
-	n := s.node
+	var cfg, inp attrs
 	if info.Type != "" {
-		n.Config(engine.String(KeyComponentType, info.Type))
+		cfg.add(engine.String(KeyComponentType, info.Type))
 	}
 	max := h.cfg.maxValue
 	switch s.kind {
 	case kindModel:
-		n.Config(engine.String(KeyOperation, "chat"))
+		cfg.add(engine.String(KeyOperation, "chat"))
 		var msgs []*schema.Message
 		switch v := in.(type) {
 		case *model.CallbackInput:
 			msgs = v.Messages
 			if c := v.Config; c != nil {
 				if c.Model != "" {
-					n.Config(engine.String(KeyRequestModel, c.Model))
+					cfg.add(engine.String(KeyRequestModel, c.Model))
 				}
 				if c.Temperature != 0 {
-					n.Config(engine.Float64(KeyTemperature, float64(c.Temperature)))
+					cfg.add(engine.Float64(KeyTemperature, float64(c.Temperature)))
 				}
 				if c.TopP != 0 {
-					n.Config(engine.Float64(KeyTopP, float64(c.TopP)))
+					cfg.add(engine.Float64(KeyTopP, float64(c.TopP)))
 				}
 				if c.MaxTokens != 0 {
-					n.Config(engine.Int(KeyMaxTokens, c.MaxTokens))
+					cfg.add(engine.Int(KeyMaxTokens, c.MaxTokens))
 				}
 			}
 		case []*schema.Message:
 			msgs = v
 		}
 		if len(msgs) > 0 {
-			n.Input(engine.Int(KeyMessages, len(msgs)))
+			inp.add(engine.Int(KeyMessages, len(msgs)))
 			if m := msgs[len(msgs)-1]; m != nil {
-				n.Input(engine.String(KeyQuery, bound(m.Content, max)))
+				inp.add(engine.String(KeyQuery, bound(m.Content, max)))
 			}
 		}
 	case kindTool:
-		n.Config(engine.String(KeyOperation, "execute_tool"), engine.String(KeyToolName, info.Name))
+		cfg.add(engine.String(KeyOperation, "execute_tool"))
+		cfg.add(engine.String(KeyToolName, info.Name))
 		if id := compose.GetToolCallID(ctx); id != "" {
-			n.Config(engine.String(KeyToolCallID, id))
+			cfg.add(engine.String(KeyToolCallID, id))
 		}
 		var args string
 		switch v := in.(type) {
@@ -92,22 +110,28 @@ func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, i
 		case *schema.ToolArgument:
 			args = v.Text
 		}
-		n.Input(engine.String(KeyToolArgs, bound(args, max)))
+		inp.add(engine.String(KeyToolArgs, bound(args, max)))
 	case kindRetriever:
-		n.Config(engine.String(KeyOperation, "retrieval"))
+		cfg.add(engine.String(KeyOperation, "retrieval"))
 		switch v := in.(type) {
 		case *retriever.CallbackInput:
-			n.Input(engine.String(KeyQuery, bound(v.Query, max)))
+			inp.add(engine.String(KeyQuery, bound(v.Query, max)))
 			if v.TopK != 0 {
-				n.Config(engine.Int(KeyTopK, v.TopK))
+				cfg.add(engine.Int(KeyTopK, v.TopK))
 			}
 		case string:
-			n.Input(engine.String(KeyQuery, bound(v, max)))
+			inp.add(engine.String(KeyQuery, bound(v, max)))
 		}
 	default:
 		if v, ok := in.(string); ok {
-			n.Input(engine.String(KeyInput, bound(v, max)))
+			inp.add(engine.String(KeyInput, bound(v, max)))
 		}
+	}
+	if cfg.n > 0 {
+		s.node.Config(cfg.list()...)
+	}
+	if inp.n > 0 {
+		s.node.Input(inp.list()...)
 	}
 }
 

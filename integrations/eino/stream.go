@@ -14,6 +14,9 @@ import (
 	"github.com/flowtel/flowtel/engine"
 )
 
+// streamTextHint is the first size of a stream's text buffer.
+const streamTextHint = 256
+
 // drain reads the handler's copy of a streamed output to its end, then
 // ends the node (or the run of the outermost invocation). It runs on its
 // own goroutine: Eino's copies are independent readers of one source, so
@@ -75,6 +78,10 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 			}
 		}
 		if !textFull && piece != "" {
+			if text.Cap() == 0 {
+				// One buffer for most replies instead of a doubling series.
+				text.Grow(min(max, streamTextHint))
+			}
 			if text.Len()+len(piece) > max {
 				piece = bound(piece, max-text.Len())
 				textFull = true
