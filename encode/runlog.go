@@ -75,10 +75,10 @@ import (
 //     encoders), and U+2028 and U+2029 are escaped so the JSON is also
 //     valid JavaScript. HTML characters are not escaped: the log is not
 //     embedded in HTML, and escaping them costs bytes and time.
-//   - Float values are written as encoding/json writes them (2 where
-//     Python writes 2.0); NaN and ±Inf, which JSON cannot represent,
-//     become null. Bytes become base64 strings (standard alphabet, padded,
-//     as encoding/json). An empty Value is null.
+//   - Float values are written as Python writes them (2.0, 1e-05), but
+//     NaN and ±Inf, which JSON cannot represent, become null. Bytes become
+//     base64 strings (standard alphabet, padded, as encoding/json), which
+//     the original could not hold. An empty Value is null.
 func AppendRunLog(dst []byte, r *Run) []byte {
 	return AppendRunLogOptions(dst, r, nil)
 }
@@ -591,9 +591,11 @@ func jsonAppendValue(dst []byte, v Value) []byte {
 	}
 }
 
-// jsonAppendFloat appends f as encoding/json does ('f' format between 1e-6
-// and 1e21, 'e' with a short exponent outside), or null when f is NaN or
-// infinite, which JSON cannot represent.
+// jsonAppendFloat appends f as the original's Python writes a float (its
+// repr, which json.dumps uses): the shortest decimal that reads back, with
+// ".0" on an integral value (2.0), in exponent form below 1e-4 and from
+// 1e16 (1e-05, 1.5e+16). NaN and ±Inf, which Python writes as NaN and
+// Infinity, are not JSON: they become null.
 func jsonAppendFloat(dst []byte, f float64) []byte {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
 		return append(dst, "null"...)
@@ -601,32 +603,29 @@ func jsonAppendFloat(dst []byte, f float64) []byte {
 	if d, ok := jsonAppendDecimal(dst, f); ok {
 		return d
 	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-4 || abs >= 1e16) {
+		// strconv writes at least two exponent digits, as Python.
+		return strconv.AppendFloat(dst, f, 'e', -1, 64)
 	}
-	dst = strconv.AppendFloat(dst, f, format, -1, 64)
-	if format == 'e' {
-		// Clean up e-09 to e-9, as encoding/json.
-		n := len(dst)
-		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
-			dst[n-2] = dst[n-1]
-			dst = dst[:n-1]
-		}
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'f', -1, 64)
+	if bytes.IndexByte(dst[start:], '.') < 0 {
+		dst = append(dst, '.', '0')
 	}
 	return dst
 }
 
-// jsonAppendDecimal appends f as strconv's shortest 'f' format does, when
-// f is m/10^k for an integer m and k of at most 8 with m*10^(8-k) below
-// 2^50, the shape of most attribute floats (0.7, 2.5, 0.93125); it
-// reports false otherwise. Scaled by 1e8 and below 2^50, f's rounding
+// jsonAppendDecimal appends f as jsonAppendFloat does (strconv's
+// shortest 'f' format, ".0" on an integer), when f is at least 1e-4 and
+// m/10^k for an integer m and k of at most 8 with m*10^(8-k) below 2^50,
+// the shape of most attribute floats (0.7, 2.5, 0.93125); it reports
+// false otherwise. Scaled by 1e8 and below 2^50, f's rounding
 // interval is narrower than 1/2 and the product's rounding error below
 // 1/8: math.Round finds the only integer that can read back as f, and
 // without its trailing zeros it is the shortest decimal that does.
 func jsonAppendDecimal(dst []byte, f float64) ([]byte, bool) {
 	abs := math.Abs(f)
-	if !(abs >= 1e-6 && abs < 1<<50) { // also false for NaN
+	if !(abs >= 1e-4 && abs < 1<<50) { // also false for NaN
 		return dst, false
 	}
 	k := 0 // decimals
@@ -647,7 +646,7 @@ func jsonAppendDecimal(dst []byte, f float64) ([]byte, bool) {
 		dst = append(dst, '-')
 	}
 	if k == 0 {
-		return runlogAppendInt(dst, int64(u)), true
+		return append(runlogAppendInt(dst, int64(u)), '.', '0'), true
 	}
 	scale := uint64(math.Pow10(k))
 	dst = runlogAppendInt(dst, int64(u/scale))

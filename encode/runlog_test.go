@@ -432,52 +432,66 @@ func TestJSONSWARNeedsCare(t *testing.T) {
 	}
 }
 
-func TestJSONAppendFloatMatchesEncodingJSON(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	fixed := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-6, 1e-7, 9.99e-7, 1e20, 1e21, 1e300,
-		5e-324, math.MaxFloat64, -math.MaxFloat64, 123456789.125, 1.5e-10}
-	for i := range 20000 {
-		var f float64
-		if i < len(fixed) {
-			f = fixed[i]
-		} else {
-			f = math.Float64frombits(rng.Uint64())
+// runlogRefPyRepr is Python's repr of a float, from strconv's shortest
+// digits: fixed notation from 1e-4 to below 1e16 with ".0" on integers,
+// exponent form with at least two exponent digits outside.
+func runlogRefPyRepr(f float64) string {
+	_, exp, _ := strings.Cut(strconv.FormatFloat(f, 'e', -1, 64), "e")
+	e, _ := strconv.Atoi(exp)
+	if f != 0 && (e < -4 || e >= 16) {
+		return strconv.FormatFloat(f, 'e', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.Contains(s, ".") {
+		s += ".0"
+	}
+	return s
+}
+
+// TestJSONAppendFloatMatchesPython compares jsonAppendFloat with the text
+// Python 3 printed for repr() of the same values, and with
+// runlogRefPyRepr over random bit patterns.
+func TestJSONAppendFloatMatchesPython(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{
+		{0.0, "0.0"}, {math.Copysign(0, -1), "-0.0"}, {1.0, "1.0"}, {-1.0, "-1.0"}, {0.1, "0.1"}, {2.0, "2.0"},
+		{1e-4, "0.0001"}, {9.999e-05, "9.999e-05"}, {1e-05, "1e-05"}, {1.5e-10, "1.5e-10"}, {1e-06, "1e-06"},
+		{123456789.125, "123456789.125"}, {1e15, "1000000000000000.0"}, {1e16, "1e+16"},
+		{9999999999999998.0, "9999999999999998.0"}, {1.5e16, "1.5e+16"}, {1e21, "1e+21"}, {1e300, "1e+300"},
+		{5e-324, "5e-324"}, {math.MaxFloat64, "1.7976931348623157e+308"}, {0.000123, "0.000123"},
+		{12345678901234567890.0, "1.2345678901234567e+19"}, {0.30000000000000004, "0.30000000000000004"},
+		{100.0, "100.0"},
+		{math.NaN(), "null"}, {math.Inf(1), "null"}, {math.Inf(-1), "null"},
+	} {
+		if got := string(jsonAppendFloat(nil, tc.f)); got != tc.want {
+			t.Errorf("jsonAppendFloat(%v) = %s, Python %s", tc.f, got, tc.want)
 		}
-		got := string(jsonAppendFloat(nil, f))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		f := math.Float64frombits(rng.Uint64())
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			if got != "null" {
-				t.Fatalf("jsonAppendFloat(%v) = %s, want null", f, got)
-			}
 			continue
 		}
-		want, err := json.Marshal(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got != string(want) {
-			t.Fatalf("jsonAppendFloat(%v) = %s, encoding/json %s", f, got, want)
+		if got, want := string(jsonAppendFloat(nil, f)), runlogRefPyRepr(f); got != want {
+			t.Fatalf("jsonAppendFloat(%v) = %s, want %s", f, got, want)
 		}
 	}
 }
 
-// TestJSONAppendDecimal compares jsonAppendFloat with strconv's shortest
-// format over the values its decimal path takes (m/10^k) and their
-// neighbours, which must fall back to strconv.
+// TestJSONAppendDecimal compares jsonAppendFloat with runlogRefPyRepr
+// over the values its decimal path takes (m/10^k) and their neighbours,
+// which must fall back to strconv.
 func TestJSONAppendDecimal(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	check := func(f float64) {
 		t.Helper()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return // TestJSONAppendFloatMatchesEncodingJSON covers null
+			return // TestJSONAppendFloatMatchesPython covers null
 		}
-		format := byte('f')
-		if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-			format = 'e'
-		}
-		want := strconv.FormatFloat(f, format, -1, 64)
-		if format == 'e' {
-			want = strings.Replace(want, "e-0", "e-", 1)
-		}
+		want := runlogRefPyRepr(f)
 		if got := string(jsonAppendFloat(nil, f)); got != want {
 			t.Fatalf("jsonAppendFloat(%v) = %s, want %s", f, got, want)
 		}
@@ -551,7 +565,7 @@ func runlogRefValue(v Value) any {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil
 		}
-		return f
+		return json.RawMessage(runlogRefPyRepr(f))
 	case KindBool:
 		return v.Bool()
 	case KindBytes:
