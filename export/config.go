@@ -122,10 +122,10 @@ type Config struct {
 	QueueBatches int
 	// Concurrency is the number of concurrent exports; 0 means 2.
 	Concurrency int
-	// MaxRequestBytes bounds the encoded size of one batch (one request):
-	// Enqueue drops a larger batch (DropTooLarge), which the receiver
-	// would refuse anyway. 0 means DefaultMaxRequestBytes. Callers that
-	// build requests split them to fit Exporter.MaxRequestBytes.
+	// MaxRequestBytes bounds the encoded size of one request: Enqueue
+	// splits a larger batch into requests that fit, and drops an item that
+	// alone does not (DropTooLarge), which the receiver would refuse
+	// anyway. 0 means DefaultMaxRequestBytes.
 	MaxRequestBytes int64
 	// Retry configures retries of retryable failures.
 	Retry RetryConfig

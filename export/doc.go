@@ -111,11 +111,14 @@
 //
 // # Request size
 //
-// A batch larger than Config.MaxRequestBytes (default 4 MiB less 64 KiB,
-// under gRPC's default 4 MiB receive limit) is dropped at Enqueue and
-// counted as DropTooLarge, instead of being refused by the receiver on
-// every attempt. Exporter.MaxRequestBytes tells a caller building
-// requests the size to split them to.
+// Every request fits Config.MaxRequestBytes (default 4 MiB less 64 KiB,
+// under gRPC's default 4 MiB receive limit). Enqueue splits a larger
+// batch on the wire (split.go: no decoding into structs, unknown fields
+// carried) into requests that fit, each item keeping its resource, scope
+// and metric; an item (span, log record, data point) that alone does not
+// fit is dropped and counted as DropTooLarge, as is a larger batch that is
+// not a well-formed request. Only an oversize batch pays for the split.
+// Exporter.MaxRequestBytes tells a caller the limit.
 //
 // # Concurrency
 //
@@ -128,7 +131,8 @@
 //
 // Enqueue does not allocate when it accepts a batch or drops it (tested
 // with testing.AllocsPerRun), except with Config.Block when it has to
-// wait (one timer). Stats does not allocate. Export attempts allocate
+// wait (one timer), and when it splits an oversize batch (the parts and
+// their buffers). Stats does not allocate. Export attempts allocate
 // (request, response, gRPC and HTTP machinery) once per batch, not per item.
 //
 // # Performance

@@ -33,6 +33,18 @@ type entry struct {
 	seq   uint64
 	items int64
 	sig   Signal
+	// split marks a part of a split batch: its buffer is the exporter's,
+	// from bytebufferpool, not the caller's (Config.Release).
+	split bool
+}
+
+// free returns en's buffer to the pool it came from.
+func (e *Exporter) free(en entry) {
+	if en.split {
+		bytebufferpool.Put(en.buf)
+		return
+	}
+	e.release(en.buf)
 }
 
 // Exporter ships encoded OTLP requests. See the package documentation for
@@ -170,31 +182,83 @@ func (e *Exporter) start() {
 // returned to bytebufferpool once sent or dropped. It never blocks unless
 // Config.Block is set. It reports false if the batch was dropped (counted
 // in Stats by reason). buf must not be nil; sig must be valid.
+//
+// A batch larger than MaxRequestBytes is split into requests that fit,
+// each keeping the resource, scope and metric of its items; an item that
+// alone does not fit is dropped (DropTooLarge). It reports false if any
+// part was dropped.
 func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
 	if !sig.valid() {
 		panic("export: Enqueue with invalid signal")
 	}
+	if int64(len(buf.B)) > e.MaxRequestBytes() {
+		return e.enqueueSplit(sig, buf, items)
+	}
+	return e.enqueue(sig, entry{buf: buf, items: int64(items), sig: sig})
+}
+
+// enqueueSplit splits an oversize batch and queues its parts. The batch is
+// dropped whole (DropTooLarge) if it is not a well-formed request or holds
+// another number of items than items.
+func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
+	var parts []entry
+	total := 0
+	tooLarge, ok := splitRequest(sig, buf.B, int(e.MaxRequestBytes()), func(req []byte, n int) {
+		b := bytebufferpool.Get()
+		b.B = append(b.B[:0], req...)
+		parts = append(parts, entry{buf: b, items: int64(n), sig: sig, split: true})
+		total += n
+	})
+	if !ok || total+tooLarge != items {
+		for _, p := range parts {
+			e.free(p)
+		}
+		e.mu.Lock()
+		e.stats[sig].Enqueued += uint64(items)
+		e.stats[sig].EnqueuedBatches++
+		return e.dropLocked(sig, buf, int64(items), DropTooLarge)
+	}
+	e.release(buf)
+	all := tooLarge == 0
+	if tooLarge > 0 {
+		e.mu.Lock()
+		st := &e.stats[sig]
+		st.Enqueued += uint64(tooLarge)
+		st.EnqueuedBatches++
+		st.Dropped[DropTooLarge] += uint64(tooLarge)
+		st.DroppedBatches++
+		e.mu.Unlock()
+	}
+	for _, p := range parts {
+		if !e.enqueue(sig, p) {
+			all = false
+		}
+	}
+	return all
+}
+
+// enqueue queues en, a batch that fits MaxRequestBytes.
+func (e *Exporter) enqueue(sig Signal, en entry) bool {
+	buf := en.buf
 	size := int64(len(buf.B))
-	n := int64(items)
+	n := en.items
 	e.mu.Lock()
 	st := &e.stats[sig]
 	st.Enqueued += uint64(n)
 	st.EnqueuedBatches++
-	switch {
-	case e.closed:
-		return e.dropLocked(sig, buf, n, DropShutdown)
-	case size > e.set.queueBytes || size > e.set.maxRequest:
-		return e.dropLocked(sig, buf, n, DropTooLarge)
+	if e.closed {
+		return e.dropEntryLocked(en, DropShutdown)
 	}
 	if !e.fitsLocked(size) {
 		if !e.set.block {
-			return e.dropLocked(sig, buf, n, DropQueueFull)
+			return e.dropEntryLocked(en, DropQueueFull)
 		}
 		if reason, ok := e.waitLocked(size); !ok {
-			return e.dropLocked(sig, buf, n, reason)
+			return e.dropEntryLocked(en, reason)
 		}
 	}
-	e.ring[(e.head+e.n)%len(e.ring)] = entry{buf: buf, seq: e.seq, items: n, sig: sig}
+	en.seq = e.seq
+	e.ring[(e.head+e.n)%len(e.ring)] = en
 	e.n++
 	e.seq++
 	e.held += size
@@ -210,9 +274,9 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 	return true
 }
 
-// MaxRequestBytes returns the largest batch Enqueue accepts
-// (Config.MaxRequestBytes or its default, at most Config.QueueBytes):
-// callers that build requests split them to fit it.
+// MaxRequestBytes returns the largest request the exporter sends
+// (Config.MaxRequestBytes or its default, at most Config.QueueBytes);
+// Enqueue splits a larger batch.
 func (e *Exporter) MaxRequestBytes() int64 { return min(e.set.maxRequest, e.set.queueBytes) }
 
 // fitsLocked reports whether a batch of size bytes fits now.
@@ -254,6 +318,15 @@ func (e *Exporter) signalSpace() {
 	}
 }
 
+// dropEntryLocked counts a batch refused by Enqueue, unlocks and frees it.
+func (e *Exporter) dropEntryLocked(en entry, r DropReason) bool {
+	e.stats[en.sig].Dropped[r] += uint64(en.items)
+	e.stats[en.sig].DroppedBatches++
+	e.mu.Unlock()
+	e.free(en)
+	return false
+}
+
 // dropLocked counts a batch refused by Enqueue, unlocks and frees buf.
 func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int64, r DropReason) bool {
 	e.stats[sig].Dropped[r] += uint64(n)
@@ -291,7 +364,7 @@ func (e *Exporter) worker(w int) {
 			continue
 		}
 		size := int64(len(en.buf.B))
-		e.release(en.buf)
+		e.free(en)
 		st := &e.stats[en.sig]
 		st.InFlight -= uint64(en.items)
 		st.Exported += uint64(exported)
@@ -577,6 +650,6 @@ func (e *Exporter) dropQueuedLocked() {
 		st.Dropped[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++
 		e.held -= int64(len(en.buf.B))
-		e.release(en.buf)
+		e.free(en)
 	}
 }

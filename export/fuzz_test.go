@@ -2,6 +2,7 @@ package export
 
 import (
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +13,10 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flowtel/flowtel/internal/otlptest"
+
+	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )
 
@@ -174,4 +179,54 @@ func FuzzExportEnv(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzSplitRequest splits arbitrary bytes as requests of every signal at
+// arbitrary limits: no panic; every part fits the limit; when the input
+// decodes with the official types, every part does too, and the parts and
+// the items left out as too large add up to its items.
+func FuzzSplitRequest(f *testing.F) {
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		req, _ := bigRequest(sig, rand.New(rand.NewPCG(1, uint64(sig))), 50)
+		b, _ := proto.Marshal(req)
+		f.Add(uint8(sig), uint16(500), b)
+	}
+	f.Add(uint8(0), uint16(10), []byte{0x0a, 0x02, 0x12, 0x00})
+	f.Fuzz(func(t *testing.T, s uint8, max uint16, body []byte) {
+		sig := Signal(s % NumSignals)
+		want, decodes := officialItems(sig, body)
+		got := 0
+		tooLarge, ok := splitRequest(sig, body, int(max), func(b []byte, n int) {
+			if len(b) > int(max) {
+				t.Fatalf("part of %d bytes over %d", len(b), max)
+			}
+			if decodes {
+				if m, ok := officialItems(sig, b); !ok || m != n {
+					t.Fatalf("part holds %d items (decodes %v), said %d", m, ok, n)
+				}
+			}
+			got += n
+		})
+		if ok && decodes && got+tooLarge != want {
+			t.Fatalf("%d items split, %d too large, of %d", got, tooLarge, want)
+		}
+	})
+}
+
+// officialItems counts the items of a request with the official decoder.
+func officialItems(sig Signal, b []byte) (int, bool) {
+	var m proto.Message
+	switch sig {
+	case Traces:
+		m = &coltrace.ExportTraceServiceRequest{}
+	case Metrics:
+		m = &colmetrics.ExportMetricsServiceRequest{}
+	default:
+		m = &collogs.ExportLogsServiceRequest{}
+	}
+	if proto.Unmarshal(b, m) != nil {
+		return 0, false
+	}
+	_, n := otlptest.Batch(m)
+	return int(n), true
 }

@@ -313,9 +313,10 @@ func TestEnvErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
-// TestMaxRequestBytes: a batch larger than MaxRequestBytes is dropped at
-// Enqueue as too_large; the default fits a real gRPC server's default
-// 4 MiB limit, which refuses a larger request.
+// TestMaxRequestBytes: a batch of DefaultMaxRequestBytes fits a real gRPC
+// server's default 4 MiB limit; a larger one that is not a well-formed
+// request (so cannot be split, see TestOversizeBatchSplit) is dropped at
+// Enqueue as too_large instead of being refused by the receiver.
 func TestMaxRequestBytes(t *testing.T) {
 	if DefaultMaxRequestBytes >= 4<<20 {
 		t.Fatalf("DefaultMaxRequestBytes %d is not under gRPC's default 4 MiB", DefaultMaxRequestBytes)
@@ -352,7 +353,7 @@ func TestMaxRequestBytes(t *testing.T) {
 	over, m := big(4<<20 + 1024)
 	over.B = append(over.B, make([]byte, 4<<20+1024-len(over.B))...)
 	if e.Enqueue(Traces, over, m) {
-		t.Fatal("a batch over 4 MiB was accepted")
+		t.Fatal("a malformed batch over 4 MiB was accepted")
 	}
 	flush(t, e)
 	st := e.Stats().Signals[Traces]

@@ -57,8 +57,10 @@ const (
 	// DropBlockTimeout: Enqueue blocked (Config.Block) for BlockTimeout and
 	// the queue still had no room.
 	DropBlockTimeout
-	// DropTooLarge: the batch alone is larger than Config.MaxRequestBytes
-	// (the receiver would refuse it) or Config.QueueBytes.
+	// DropTooLarge: an item (span, log record, data point) alone makes a
+	// request larger than Config.MaxRequestBytes or Config.QueueBytes (the
+	// receiver would refuse it), or a larger batch is not a well-formed
+	// request and cannot be split.
 	DropTooLarge
 	// DropNonRetryable: the receiver answered with a permanent error.
 	DropNonRetryable
