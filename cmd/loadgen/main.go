@@ -90,7 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, else the engine's default, derived from the runs in flight. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy a ring smaller than the runs in flight drops bursts of run ends")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")
 	fs.IntVar(&c.exportConc, "export-concurrency", 0, "flowtel exporter concurrent requests; 0 = the exporter's default (2), or 8 in soak")
-	fs.BoolVar(&c.block, "block", false, "flowtel: block the caller (up to 1 s) instead of dropping when the ring or the export queue is full, as the SDK's WithBlocking does")
+	fs.BoolVar(&c.block, "block", false, "flowtel: block the caller (up to 1 s) instead of dropping when every ring shard is full, as the SDK's WithBlocking does (the exporter always makes the engine's export stage, never a caller, wait for room in its queue)")
 	fs.Uint64Var(&c.seed, "seed", 1, "seed of the workflow plans and failures")
 	fs.BoolVar(&c.progress, "progress", true, "print a progress line every second")
 	fs.BoolVar(&c.soak, "soak", false, "soak: ~80% of capacity, receiver failing and restarting, bounded RSS and goroutines")

@@ -155,9 +155,11 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	if opt.retry != nil {
 		xcfg.Retry = *opt.retry
 	}
-	if c.block {
-		xcfg.Block, xcfg.BlockTimeout = true, time.Second
-	}
+	// The exporter's queue waits for room instead of dropping: what waits
+	// is the engine's export stage, never a caller, and behind it the
+	// rings hold every run in flight, so a burst of run ends larger than
+	// the queue waits in records already held instead of being dropped.
+	xcfg.Block, xcfg.BlockTimeout = true, time.Second
 	exp, err := export.New(xcfg)
 	if err != nil {
 		return nil, err
@@ -174,6 +176,9 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
 		engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
 		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
+		// The engine's default memory limit stops at 1 GiB; the workload's
+		// runs in flight with their nodes need what memoryBound says.
+		engine.WithMemoryLimit(int64(memoryBound(c))),
 	}
 	if c.ring > 0 {
 		opts = append(opts, engine.WithRingCapacity(c.ring))
