@@ -54,6 +54,10 @@ func New(opts ...Option) (*Engine, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	limit, err := cfg.memoryLimit()
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
 		cfg:   cfg,
 		base:  time.Now(),
@@ -66,6 +70,8 @@ func New(opts ...Option) (*Engine, error) {
 	if e.sink == nil {
 		e.sink = discardSink{}
 	}
+	e.mem.limit = limit
+	e.mem.held.Store(cfg.fixedBytes())
 	if cfg.errorHandler == nil {
 		e.cfg.errorHandler = func(error) {}
 	}
@@ -79,12 +85,6 @@ func New(opts ...Option) (*Engine, error) {
 	if e.cfg.capacity == 0 {
 		e.cfg.capacity = ringCapacity(e.cfg.shards, e.cfg.limits.RunsInFlight, e.cfg.policy)
 	}
-	limit, err := e.cfg.memoryLimit()
-	if err != nil {
-		return nil, err
-	}
-	e.mem.limit = limit
-	e.mem.held.Store(e.cfg.fixedBytes())
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
 		Capacity:     e.cfg.capacity,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"strconv"
 	"strings"
@@ -190,12 +191,34 @@ func (c *MetricsConfig) validate() error {
 	case c.LabelBytes < 1 || c.LabelBytes > maxLabelBytes:
 		return bad("LabelBytes", c.LabelBytes)
 	}
+	if per := histogramBytes(int64(c.Highest/time.Microsecond), c.Digits) * 2 * int64(c.Limit); per > maxHistogramBytes {
+		return fmt.Errorf("engine: %w: Digits = %d, Highest = %v and Limit = %d would let the latency histograms take %d bytes per core, above %d",
+			ErrInvalidMetrics, c.Digits, c.Highest, c.Limit, per, int64(maxHistogramBytes))
+	}
 	for i, b := range c.Bounds {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b <= 0 || (i > 0 && b <= c.Bounds[i-1]) {
 			return bad("Bounds", c.Bounds)
 		}
 	}
 	return nil
+}
+
+// maxHistogramBytes bounds what the two histogram families may take per
+// core once every series exists (the defaults: about 46 MiB).
+const maxHistogramBytes = 1 << 30
+
+// histogramBytes returns the counts of one HDR histogram over [1, highest]
+// at digits significant digits, in bytes, as hdrhistogram sizes them.
+func histogramBytes(highest int64, digits int) int64 {
+	sub := int64(1) << bits.Len64(uint64(2*math.Pow10(digits))-1) // sub-buckets, a power of two
+	buckets := int64(1)
+	for v := sub; v <= highest; v <<= 1 {
+		buckets++
+		if v > math.MaxInt64/2 {
+			break
+		}
+	}
+	return (buckets + 1) * (sub / 2) * 8
 }
 
 // Metrics holds the request and node metrics of an Engine and exports

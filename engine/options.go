@@ -183,8 +183,15 @@ func (c *config) sinkBytes() int64 {
 
 // fixedBytes is what New allocates up front: the rings' slots and the arena.
 func (c *config) fixedBytes() int64 {
-	return int64(c.shards)*int64(c.capacity)*ringSlotBytes + int64(c.limits.RunsInFlight)*arenaSlotBytes
+	capacity := c.capacity
+	if capacity == 0 {
+		capacity = ringCapacity(c.shards, c.limits.RunsInFlight, c.policy)
+	}
+	return int64(c.shards)*int64(capacity)*ringSlotBytes + int64(c.limits.RunsInFlight)*arenaSlotBytes
 }
+
+// maxFixedBytes bounds what New allocates up front.
+const maxFixedBytes = 1 << 30
 
 // ringSlotBytes is the size of one ring slot (a sequence number and a pointer).
 const ringSlotBytes = 16
@@ -207,6 +214,10 @@ func (c *config) memoryLimit() (int64, error) {
 	sink := c.sinkBytes()
 	run := runRecordBytes + nodeChunkBytes + defaultRunNodes*nodeRecordBytes
 	fixed := c.fixedBytes()
+	if fixed > maxFixedBytes {
+		return 0, fmt.Errorf("engine: %w: the rings and arena would take %d bytes up front (WithShards x WithRingCapacity x %d + Limits.RunsInFlight x %d), above %d",
+			ErrMemoryLimit, fixed, ringSlotBytes, arenaSlotBytes, int64(maxFixedBytes))
+	}
 	total := c.memLimit
 	if total == 0 {
 		total = min(max(int64(c.limits.RunsInFlight)*run, minDefaultMemory), maxDefaultMemory) + fixed + sink
