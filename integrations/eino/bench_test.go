@@ -112,7 +112,7 @@ func BenchmarkGraph(b *testing.B) {
 		}
 		h := NewHandler(eng)
 		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
-		h.wait()
+		h.Wait()
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -177,7 +177,7 @@ func BenchmarkCallbacks(b *testing.B) {
 			b.Fatal(err)
 		}
 		h := NewHandler(eng)
-		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}), h.wait)
+		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}), h.Wait)
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
 		}

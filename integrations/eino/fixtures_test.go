@@ -163,7 +163,7 @@ func newCapture(t *testing.T, opts ...Option) *capture {
 // returns every run exported.
 func (c *capture) runs(t *testing.T) []encode.Run {
 	t.Helper()
-	c.h.wait()
+	c.h.Wait()
 	if err := c.eng.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}

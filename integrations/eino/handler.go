@@ -47,7 +47,7 @@ const (
 type Handler struct {
 	eng *engine.Engine
 	cfg config
-	// streams counts the stream readers running, for tests (wait).
+	// streams counts the stream readers running (Wait).
 	streams sync.WaitGroup
 }
 
@@ -295,8 +295,11 @@ func (h *Handler) OnEndWithStreamOutput(ctx context.Context, info *callbacks.Run
 	return ctx
 }
 
-// wait waits for the stream readers started so far.
-func (h *Handler) wait() { h.streams.Wait() }
+// Wait waits until the stream readers started so far have ended their
+// nodes, and the runs those held open. Call it before the engine's
+// ForceFlush or Shutdown at exit, so that runs whose streams were still
+// being read are exported complete.
+func (h *Handler) Wait() { h.streams.Wait() }
 
 // start is OnStart: a run for the outermost invocation, a node otherwise.
 func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input callbacks.CallbackInput) *span {
