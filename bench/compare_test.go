@@ -15,6 +15,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/otlp"
 )
 
 // attrs8 are the node attributes of the comparisons, as flowtel takes them:
@@ -177,7 +178,7 @@ func e2eFlowtel(tb testing.TB, rc *Receiver, n int) (produced uint64, s engine.S
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sink := engine.NewOTLPSink(exp, encode.Resource{ServiceName: "bench"}, false)
+	sink := otlp.NewSink(exp, encode.Resource{ServiceName: "bench"}, false)
 	e, err := engine.New(engine.WithSink(sink), engine.WithOverflow(engine.Block, 30*time.Second))
 	if err != nil {
 		tb.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/otlp"
 )
 
 // jaegerTrace is the part of Jaeger's query API answer the test reads.
@@ -63,7 +64,7 @@ func TestJaeger(t *testing.T) {
 	} {
 		t.Run(c.proto, func(t *testing.T) {
 			service := fmt.Sprintf("flowtel-e2e-%s-%d", map[string]string{"grpc": "grpc", "http/protobuf": "http"}[c.proto], time.Now().UnixNano())
-			e, err := engine.NewOTLP(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true},
+			e, err := otlp.New(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true},
 				engine.WithResource(encode.Resource{ServiceName: service, HostIP: "127.0.0.1"}),
 				engine.WithBatch(64, 20*time.Millisecond),
 				engine.WithMetrics(engine.MetricsConfig{NoExport: true})) // Jaeger takes no OTLP metrics
@@ -91,7 +92,7 @@ func TestJaeger(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := e.Stats()
-			xs, _ := e.ExporterStats()
+			xs, _ := otlp.ExporterStats(e)
 			if s.Exported != runs*(nodes+1) || xs.Signals[export.Traces].Exported != s.Exported {
 				t.Fatalf("engine %+v exporter %+v", s, xs.Signals[export.Traces])
 			}

@@ -20,26 +20,28 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/otlp"
+	"github.com/flowtel/flowtel/promhttp"
 )
 
 // The Prometheus jobs of the two ingestion paths: scripts/e2e-prometheus.sh
-// scrapes MetricsHandler as job flowtel_scrape, and the collector's
+// scrapes promhttp.Handler as job flowtel_scrape, and the collector's
 // remote write labels series with job = the resource's service.name.
 const (
 	scrapeJob   = "flowtel_scrape"
 	serviceName = "flowtel-e2e"
 )
 
-// TestPrometheus runs an engine made by NewOTLP that sends OTLP metrics to
+// TestPrometheus runs an engine made by otlp.New that sends OTLP metrics to
 // the real OpenTelemetry Collector (which remote-writes them into real
-// Prometheus) and serves MetricsHandler on the port Prometheus scrapes;
+// Prometheus) and serves promhttp.Handler on the port Prometheus scrapes;
 // generates a short realistic load (several node types, some failures,
 // some failed runs); then checks that every dashboard and alert
 // expression returns data on both paths, and that the alert rules
 // evaluate without error. Start everything with scripts/e2e-prometheus.sh.
 func TestPrometheus(t *testing.T) {
 	prom := env("FLOWTEL_PROM_URL", "http://127.0.0.1:9090")
-	otlp := env("FLOWTEL_OTLP_GRPC", "127.0.0.1:4317")
+	otlpAddr := env("FLOWTEL_OTLP_GRPC", "127.0.0.1:4317")
 	addr := env("FLOWTEL_METRICS_ADDR", "127.0.0.1:9464")
 	load := 20 * time.Second
 	if d, err := time.ParseDuration(env("FLOWTEL_E2E_LOAD", "20s")); err == nil {
@@ -53,7 +55,7 @@ func TestPrometheus(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	e, err := engine.NewOTLP(export.Config{Endpoint: otlp, Insecure: true},
+	e, err := otlp.New(export.Config{Endpoint: otlpAddr, Insecure: true},
 		engine.WithResource(encode.Resource{ServiceName: serviceName, ServiceInstanceID: "e2e-1", HostIP: "127.0.0.1"}),
 		engine.WithMetrics(engine.MetricsConfig{Interval: time.Second, DC: "e2e", ServerName: "agent-builder"}))
 	if err != nil {
@@ -64,7 +66,7 @@ func TestPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", e.MetricsHandler())
+	mux.Handle("/metrics", promhttp.Handler(e))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(lis)
 	defer srv.Close()
@@ -139,7 +141,7 @@ func TestPrometheus(t *testing.T) {
 	if err := e.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	xs, _ := e.ExporterStats()
+	xs, _ := otlp.ExporterStats(e)
 	if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.DroppedTotal() != 0 {
 		t.Errorf("metrics export: %+v", m)
 	}

@@ -3,16 +3,17 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
 	"go.opentelemetry.io/otel/baggage"
-	"go.opentelemetry.io/otel/propagation"
+	otelpropagation "go.opentelemetry.io/otel/propagation"
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -24,6 +25,9 @@ import (
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/otelbridge"
+	"github.com/flowtel/flowtel/otlp"
+	"github.com/flowtel/flowtel/propagation"
 )
 
 // TestMain checks that no test of the package leaves a goroutine behind.
@@ -104,7 +108,7 @@ func listen(t *testing.T) net.Listener {
 // at addr over OTLP/gRPC.
 func newEngine(t *testing.T, name, addr string) *engine.Engine {
 	t.Helper()
-	e, err := engine.NewOTLP(export.Config{Protocol: "grpc", Endpoint: addr, Insecure: true, ServiceName: name},
+	e, err := otlp.New(export.Config{Protocol: "grpc", Endpoint: addr, Insecure: true, ServiceName: name},
 		engine.WithBatch(64, 10*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +127,7 @@ type serviceC struct {
 }
 
 func (c *serviceC) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
-	run, bag, err := c.e.StartRunFromGRPC(ctx, engine.RunInfo{FlowID: "c", AppID: "app"})
+	run, bag, err := propagation.StartRunFromGRPC(ctx, c.e, engine.RunInfo{FlowID: "c", AppID: "app"})
 	m, _ := bag.Get("tenant")
 	c.mu.Lock()
 	c.tenant, c.carrier = m.Value(), err
@@ -139,11 +143,11 @@ func (c *serviceC) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*
 // with its own engine exporting to one real OTLP receiver, and checks that
 // the receiver gets one trace with the right parent for every span.
 //
-// A uses flowtel's API and carriers (Node.InjectHTTP). B is instrumented
+// A uses flowtel's API and carriers (propagation.InjectHTTP). B is instrumented
 // by the real otelhttp (server) and otelgrpc (client) on B's
 // engine.TracerProvider: its server span is a run that joins A's trace and
 // its client span a node of that run. C extracts with
-// Engine.StartRunFromGRPC.
+// propagation.StartRunFromGRPC.
 func TestThreeServices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -168,8 +172,8 @@ func TestThreeServices(t *testing.T) {
 	go cSrv.Serve(cLis)
 	defer cSrv.Stop()
 	// B's client to C, instrumented by the real otelgrpc on B's engine.
-	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
-	tpB := engB.TracerProvider()
+	prop := otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{})
+	tpB := otelbridge.NewTracerProvider(engB)
 	conn, err := grpc.NewClient(cLis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tpB), otelgrpc.WithPropagators(prop))))
 	if err != nil {
@@ -199,7 +203,7 @@ func TestThreeServices(t *testing.T) {
 	defer client.CloseIdleConnections()
 	runA := engA.StartRun(engine.RunInfo{FlowID: "a", AppID: "app"})
 	nodeA := runA.StartNode("plugin:b", "plugin", "call B")
-	bag, err := engine.ParseBaggage("tenant=t%201")
+	bag, err := propagation.ParseBaggage("tenant=t%201")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +211,7 @@ func TestThreeServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeA.InjectHTTP(req.Header, bag)
+	propagation.InjectHTTP(req.Header, nodeA.SpanContext(), bag)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)

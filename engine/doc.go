@@ -18,7 +18,7 @@
 // the caller's P (the next shard with room when that one is full); one pipeline goroutine drains the shards in batches, closes
 // nodes left open, keeps the nodes in start order, sums usage once and folds
 // latencies into metrics; a second goroutine, the export stage, hands its
-// batches to the Sink (where an OTLPSink encodes them, a large batch split
+// batches to the Sink (where otlp.Sink encodes them, a large batch split
 // across one encoder per P) and releases the records for reuse, so that
 // draining and encoding use every core. At most
 // three batches exist: when the export stage falls behind, ended runs wait
@@ -67,27 +67,27 @@
 // # Metrics
 //
 // The pipeline folds every finished run and node into request and node
-// metrics on per-P HDR histograms (see Metrics); MetricsHandler serves them
-// to Prometheus and an engine made by NewOTLP exports them over OTLP.
+// metrics on per-P HDR histograms (see Metrics); AppendPrometheus (served by
+// promhttp.Handler) writes them for Prometheus, and an engine with a
+// MetricsExporter (made by otlp.New) pushes them over OTLP.
 // RequestSeries and RecordRequest record latencies measured by the caller,
 // from any goroutine, with no allocation.
 //
-// # Propagation and OpenTelemetry
+// # What engine does not link
 //
-// ExtractHTTP, ExtractGRPC, InjectHTTP and InjectGRPC read and write W3C
-// traceparent, tracestate and baggage (internal/w3c); extraction allocates
-// nothing, and a malformed header is ignored and counted (Propagator,
-// Engine.PropagationStats). StartRunFromHTTP and StartRunFromGRPC make a run
-// join its caller's trace; Node.InjectHTTP hands the node's span to the
-// calls it makes. TracerProvider lets code instrumented with OpenTelemetry
-// record into the pipeline (a root span is a run, a span under a run or node
-// is a node); NewSpanExporter lets an OpenTelemetry SDK pipeline export
-// through flowtel's encoder and exporter. The bridge allocates: the Run and
-// Node API is the allocation-free path.
+// The capture core imports no gRPC, no OpenTelemetry, no exporter and no
+// HTTP server (TestDependencies): a program that captures into its own Sink
+// links only this package, encode, ringbuf, sid and the standard library.
+// The rest is in packages that import engine: otlp (New, NewFromEnv, the
+// OTLP sink and metrics push, through the MetricsExporter seam),
+// propagation (W3C carriers; a run joins a remote parent through
+// RunInfo.Parent), otelbridge (OpenTelemetry TracerProvider and SDK
+// SpanExporter, through internal/enginehook) and promhttp (/metrics). See
+// docs/design.md.
 //
 // # Rejected alternatives
 //
-//   - Records copied by value into the rings (DESIGN.md's first sketch): a
+//   - Records copied by value into the rings (the first design's sketch): a
 //     node with 8 attributes is over 1 KiB, and the run trace log needs
 //     every node of a run together anyway. Nodes accumulate in pooled
 //     records linked to their run; the ring carries one pointer per run.

@@ -41,7 +41,6 @@ type Engine struct {
 	shutOnce   sync.Once
 	shutErr    error // written by the pipeline before it closes done
 	metrics    *Metrics
-	prop       Propagator // counts the carriers StartRunFrom* read
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -57,6 +56,9 @@ func New(opts ...Option) (*Engine, error) {
 	limit, err := cfg.memoryLimit()
 	if err != nil {
 		return nil, err
+	}
+	if cfg.resource.ServiceName == "" {
+		cfg.resource.ServiceName = DefaultServiceName
 	}
 	e := &Engine{
 		cfg:   cfg,
@@ -357,6 +359,14 @@ func (e *Engine) release(r *runRecord) {
 	r.sw.Store(packState(gen+1, stateFree))
 	e.recycle(r)
 }
+
+// Sink returns the sink the engine hands finished runs to (set by
+// WithSink; a sink that discards them otherwise).
+func (e *Engine) Sink() Sink { return e.sink }
+
+// Resource returns the identity the engine exports with (WithResource,
+// its unset service name filled with DefaultServiceName).
+func (e *Engine) Resource() encode.Resource { return e.cfg.resource }
 
 // Stats returns a snapshot of the engine's accounting.
 func (e *Engine) Stats() Stats {

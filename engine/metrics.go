@@ -15,8 +15,9 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/flowtel/flowtel/encode"
-	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/hdr"
 )
 
@@ -31,9 +32,6 @@ const (
 	MetricRecordsExported   = "flowtel_records_exported_total"
 	MetricRecordsDropped    = "flowtel_records_dropped_total"
 	MetricRecordsInFlight   = "flowtel_records_in_flight"
-	MetricExportItems       = "flowtel_export_items_total"
-	MetricExportQueueBytes  = "flowtel_export_queue_bytes"
-	MetricExportLatency     = "flowtel_export_latency_microseconds"
 	MetricSeriesOverflow    = "flowtel_metric_overflow_total"
 	NodeStatusOK            = "ok"
 	NodeStatusError         = "error"
@@ -69,7 +67,8 @@ var ErrInvalidMetrics = errors.New("invalid metrics configuration")
 // fields take the defaults given with each field.
 type MetricsConfig struct {
 	// Interval is the period of the OTLP metrics export (default 1 s). The
-	// export runs only when the engine was made by NewOTLP.
+	// export runs only when the engine has a MetricsExporter (an engine
+	// made by otlp.New has one).
 	Interval time.Duration
 	// Delta exports OTLP sums and histograms with delta temporality; the
 	// default is cumulative. /metrics is always cumulative.
@@ -115,7 +114,7 @@ type MetricsConfig struct {
 	// with RecordRequest or RequestSeries, so that none counts twice. Node
 	// metrics still come from the runs.
 	SkipRunRequests bool
-	// NoExport turns the periodic OTLP metrics export off; MetricsHandler
+	// NoExport turns the periodic OTLP metrics export off; AppendPrometheus
 	// and Bottlenecks still work.
 	NoExport bool
 }
@@ -231,17 +230,16 @@ func histogramBytes(highest int64, digits int) int64 {
 // flowtel_node_executions_total{node_type,status} (status "error" when
 // the node's Status is error, which includes incomplete nodes, else "ok")
 // and flowtel_node_duration_microseconds{node_type}; and, read from Stats
-// and ExporterStats at each collection, flowtel_records_accepted_total,
+// at each collection, flowtel_records_accepted_total,
 // flowtel_records_exported_total, flowtel_records_dropped_total{reason}
-// (every reason, zeros included), flowtel_records_in_flight,
-// flowtel_export_items_total{signal,result},
-// flowtel_export_queue_bytes, flowtel_export_latency_microseconds{signal}
-// (count and sum only) and flowtel_metric_overflow_total{metric}.
+// (every reason, zeros included), flowtel_records_in_flight and
+// flowtel_metric_overflow_total{metric}; and the families of the
+// MetricsExporter, if any (otlp.Sink adds flowtel_export_*).
 // Durations are real microseconds.
 //
 // Concurrency: observeRun runs on the pipeline goroutine; RequestSeries,
 // RecordRequest and RequestSeries.Record may be called from any
-// goroutine. Collections (the OTLP export goroutine, MetricsHandler,
+// goroutine. Collections (the OTLP export goroutine, AppendPrometheus,
 // Bottlenecks) are serialised by mu and never block recording: the HDR
 // histograms are per-P shards swapped out by the collector
 // (internal/hdr).
@@ -345,7 +343,7 @@ func newMetrics(e *Engine) *Metrics {
 		}
 	}
 	m.col.init(m)
-	if e.cfg.exporter != nil && !cfg.NoExport {
+	if e.cfg.metricsOut != nil && !cfg.NoExport {
 		m.stop, m.done = make(chan struct{}), make(chan struct{})
 		go m.loop()
 	}
@@ -466,7 +464,47 @@ func (m *Metrics) export() {
 	ms, points := m.col.collect(true, time.Now().UnixNano())
 	buf.B = encode.AppendMetrics(buf.B[:0], &m.e.cfg.resource, ms)
 	m.mu.Unlock()
-	m.e.cfg.exporter.Enqueue(export.Metrics, buf, points)
+	m.e.cfg.metricsOut.ExportMetrics(buf, points)
+}
+
+// MetricsExporter takes the engine's periodic OTLP metrics and adds its own
+// families to every collection: otlp.Sink is one, which queues the
+// metrics on its exporter and reports the exporter's accounting
+// (flowtel_export_*). The engine knows no transport: this is its one seam
+// for metrics leaving the process.
+type MetricsExporter interface {
+	// ExportMetrics takes an OTLP ExportMetricsServiceRequest holding
+	// points data points, encoded by encode.AppendMetrics into a buffer
+	// from encode.GetBuffer, which it now owns. It is called every
+	// MetricsConfig.Interval from the engine's metrics goroutine and once
+	// more at Shutdown, before the sink is shut down; it must not block
+	// for long.
+	ExportMetrics(req *bytebufferpool.ByteBuffer, points int)
+	// AppendMetrics appends the exporter's own families to dst, read now,
+	// for the collection window w. Calls are serialised with every other
+	// collection (OTLP, AppendPrometheus, Bottlenecks). The metrics'
+	// points may point into memory the exporter reuses at its next call.
+	AppendMetrics(dst []encode.Metric, w MetricsWindow) []encode.Metric
+}
+
+// MetricsWindow is the time span and the kind of one collection.
+type MetricsWindow struct {
+	// StartUnixNano is the start of cumulative points (the engine's
+	// start), or of the delta window; NowUnixNano its end.
+	StartUnixNano, NowUnixNano int64
+	// Delta asks for each sum's increase since the previous delta
+	// collection instead of its total. Only OTLP collections with
+	// MetricsConfig.Delta are delta ones.
+	Delta bool
+}
+
+// WithMetricsExporter makes the engine push its metrics to x every
+// MetricsConfig.Interval (unless MetricsConfig.NoExport) and add x's
+// families to every collection, as otlp.New does with its sink. The engine
+// does not shut x down: an exporter that is also the engine's Sink is shut
+// down as the Sink.
+func WithMetricsExporter(x MetricsExporter) Option {
+	return optionFunc(func(c *config) { c.metricsOut = x })
 }
 
 // retCache maps return codes to their label strings without allocating:

@@ -2,21 +2,18 @@ package engine
 
 import (
 	"github.com/flowtel/flowtel/encode"
-	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/hdr"
 )
 
 // Units of the metrics, in UCUM as OTLP wants them. Annotations in braces
 // carry no unit, so Prometheus' OTLP translation adds no suffix to the
-// counters; "us" becomes "microseconds" and "By" "bytes", which the names
-// already end with. (A gauge with unit "1" would get "_ratio".)
+// counters; "us" becomes "microseconds", which the names already end
+// with. (A gauge with unit "1" would get "_ratio".)
 const (
 	unitMicros   = "us"
-	unitBytes    = "By"
 	unitRequests = "{request}"
 	unitExecs    = "{execution}"
 	unitRecords  = "{record}"
-	unitItems    = "{item}"
 	unitLookups  = "{measurement}"
 )
 
@@ -36,13 +33,11 @@ type collector struct {
 
 	// Delta state (OTLP with MetricsConfig.Delta only): the time and the
 	// values of the previous delta collection.
-	lastNano    int64
-	prevCount   map[*hdr.Counter]uint64
-	prevNode    map[*nodeSeries][2]uint64
-	prevHealth  [2 + numDropReasons]uint64
-	prevExport  [export.NumSignals][2 + export.NumDropReasons]uint64
-	prevLatency [export.NumSignals][2]uint64
-	prevOver    [3]uint64
+	lastNano   int64
+	prevCount  map[*hdr.Counter]uint64
+	prevNode   map[*nodeSeries][2]uint64
+	prevHealth [2 + numDropReasons]uint64
+	prevOver   [3]uint64
 }
 
 func (c *collector) init(m *Metrics) {
@@ -109,8 +104,8 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 	c.end()
 
 	c.health(sp)
-	if m.e.cfg.exporter != nil {
-		c.exporter(sp)
+	if x := m.e.cfg.metricsOut; x != nil {
+		c.ms = x.AppendMetrics(c.ms, MetricsWindow{StartUnixNano: sp.start, NowUnixNano: sp.now, Delta: sp.delta})
 	}
 
 	c.begin(MetricSeriesOverflow, "Measurements routed to a family's overflow series because its cardinality limit was reached.", unitLookups, encode.MetricSum, sp)
@@ -156,66 +151,6 @@ func (c *collector) health(sp span) {
 	c.end()
 	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported or dropped.", unitRecords, encode.MetricGauge, sp)
 	c.gauge(nil, sp, int64(st.InFlight))
-	c.end()
-}
-
-// exportResults are the result label values of flowtel_export_items_total
-// after "exported" and "rejected": the exporter's drop reasons.
-var exportResults = func() (r [export.NumDropReasons]string) {
-	for i := range r {
-		r[i] = export.DropReason(i).String()
-	}
-	return r
-}()
-
-// exporter appends the exporter's accounting, read now.
-func (c *collector) exporter(sp span) {
-	xs := c.m.e.cfg.exporter.Stats()
-	c.begin(MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, sp)
-	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
-		s := &xs.Signals[sig]
-		vals := [2 + export.NumDropReasons]uint64{s.Exported, s.Rejected}
-		copy(vals[2:], s.Dropped[:])
-		if sp.delta {
-			cur := vals
-			for i := range vals {
-				vals[i] -= c.prevExport[sig][i]
-			}
-			c.prevExport[sig] = cur
-		}
-		for i, v := range vals {
-			result := "exported"
-			switch {
-			case i == 1:
-				result = "rejected"
-			case i >= 2:
-				result = exportResults[i-2]
-			}
-			c.sum(c.attrs2("signal", sig.String(), "result", result), sp, v)
-		}
-	}
-	c.end()
-	c.begin(MetricExportQueueBytes, "Encoded bytes queued or being exported, all signals.", unitBytes, encode.MetricGauge, sp)
-	c.gauge(nil, sp, xs.HeldBytes)
-	c.end()
-	// Export attempts are summed (count and duration), not bucketed: the
-	// histogram has no bounds, so only _count, _sum and the +Inf bucket.
-	c.begin(MetricExportLatency, "Duration of export attempts in microseconds, by signal.", unitMicros, encode.MetricHistogram, sp)
-	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
-		s := &xs.Signals[sig]
-		n, sum := s.LatencyCount, uint64(s.LatencySum.Microseconds())
-		if sp.delta {
-			prev := c.prevLatency[sig]
-			c.prevLatency[sig] = [2]uint64{n, sum}
-			n, sum = n-prev[0], sum-prev[1]
-		}
-		k := len(c.counts)
-		c.counts = append(c.counts, n)
-		c.points = append(c.points, encode.MetricPoint{
-			Attrs: c.attrs1("signal", sig.String()), StartUnixNano: sp.start, TimeUnixNano: sp.now,
-			Count: n, Sum: float64(sum), BucketCounts: c.counts[k : k+1],
-		})
-	}
 	c.end()
 }
 
@@ -325,11 +260,5 @@ func (c *collector) nodeAttrs(nodeType string, overflow bool, status string) []e
 func (c *collector) attrs1(k1, v1 string) []encode.Attr {
 	k := len(c.attrs)
 	c.attrs = append(c.attrs, String(k1, v1))
-	return c.attrs[k:len(c.attrs):len(c.attrs)]
-}
-
-func (c *collector) attrs2(k1, v1, k2, v2 string) []encode.Attr {
-	k := len(c.attrs)
-	c.attrs = append(c.attrs, String(k1, v1), String(k2, v2))
 	return c.attrs[k:len(c.attrs):len(c.attrs)]
 }

@@ -394,7 +394,7 @@ func TestMetricsHealth(t *testing.T) {
 	if p := d.one(t, MetricRecordsDropped, map[string]string{"reason": "run_limit"}); p.value != 2 {
 		t.Errorf("run_limit drops %d, want 2", p.value)
 	}
-	if _, ok := d.points[MetricExportItems]; ok {
+	if _, ok := d.points["flowtel_export_items_total"]; ok {
 		t.Error("export families without an exporter")
 	}
 	for _, r := range held[1:] {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
-	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/ringbuf"
 	"github.com/flowtel/flowtel/sid"
 )
@@ -86,7 +85,7 @@ type config struct {
 	errorHandler  func(error)
 	sid           *sid.Config
 	stackTraces   bool
-	exporter      *export.Exporter
+	metricsOut    MetricsExporter
 	metrics       MetricsConfig
 	memLimit      int64 // 0: derived from the other settings
 }
@@ -112,8 +111,7 @@ func defaultConfig() config {
 			Events:       128,
 			ValueBytes:   256 << 10,
 		},
-		resource: encode.Resource{ServiceName: "flowtel"},
-		metrics:  defaultMetricsConfig(),
+		metrics: defaultMetricsConfig(),
 	}
 }
 
@@ -307,7 +305,12 @@ func WithLimits(l Limits) Option {
 	})
 }
 
-// WithResource sets the identity of this process on every export.
+// DefaultServiceName is the service.name of an engine whose resource has
+// none.
+const DefaultServiceName = "flowtel"
+
+// WithResource sets the identity of this process on every export. An
+// empty ServiceName is unset: the engine uses DefaultServiceName.
 func WithResource(r encode.Resource) Option { return optionFunc(func(c *config) { c.resource = r }) }
 
 // WithSink sets where finished runs go. The default discards them (counted as exported).

@@ -1,41 +1,21 @@
 package engine
 
 import (
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
 )
 
-// MetricsHandler returns an http.Handler that serves the engine's metrics
-// in the Prometheus text format 0.0.4 (mount it at /metrics). Every
-// request takes a fresh cumulative collection, the same one the OTLP
-// export takes: counters, gauges, and the latency histograms as
-// "_bucket" (explicit bounds, MetricsConfig.Bounds, cumulative with
-// "+Inf"), "_sum" and "_count" series, in microseconds. A series past a
-// family's cardinality limit is exposed with otel_metric_overflow="true".
-// The handler may be called concurrently; collections are serialised and
-// never block recording.
-func (e *Engine) MetricsHandler() http.Handler { return promHandler{m: e.metrics} }
-
-type promHandler struct{ m *Metrics }
-
-func (h promHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	buf := encode.GetBuffer()
-	defer encode.PutBuffer(buf)
-	buf.B = h.m.appendPrometheus(buf.B[:0])
-	w.Header().Set("Content-Type", encode.PromContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf.B)))
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(buf.B)
-	}
-}
+// AppendPrometheus appends the engine's metrics to dst in the Prometheus
+// text format 0.0.4 (content type encode.PromContentType) and returns the
+// extended buffer; promhttp.Handler serves it at /metrics. Every call
+// takes a fresh cumulative collection, the same one the OTLP export takes:
+// counters, gauges, and the latency histograms as "_bucket" (explicit
+// bounds, MetricsConfig.Bounds, cumulative with "+Inf"), "_sum" and
+// "_count" series, in microseconds. A series past a family's cardinality
+// limit is exposed with otel_metric_overflow="true". It may be called
+// concurrently; collections are serialised and never block recording.
+func (e *Engine) AppendPrometheus(dst []byte) []byte { return e.metrics.appendPrometheus(dst) }
 
 // appendPrometheus appends a cumulative collection in the Prometheus text
 // format.

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/baggage"
-	"go.opentelemetry.io/otel/propagation"
+	otelpropagation "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/w3c"
+	"github.com/flowtel/flowtel/propagation"
 )
 
 // FuzzCarrier feeds arbitrary header lines to the HTTP and gRPC carriers
@@ -26,7 +27,7 @@ func FuzzCarrier(f *testing.F) {
 	f.Add("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03-x", "Bad=1", "a=1", "=x,k=%zz", "k2=v2")
 	f.Add("garbage", "a=1", "a=2", strings.Repeat("k=v,", 200), "")
 	f.Add("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02", "a=1,Bad=2,a=3", "1x@y@z=4,"+strings.Repeat("k=v,", 40), "", "")
-	prop := propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+	prop := otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{})
 	f.Fuzz(func(t *testing.T, tp, ts1, ts2, bag1, bag2 string) {
 		lines := func(a, b string) []string {
 			var out []string
@@ -49,7 +50,7 @@ func FuzzCarrier(f *testing.F) {
 		set("tracestate", lines(ts1, ts2))
 		set("baggage", lines(bag1, bag2))
 
-		var p engine.Propagator
+		var p propagation.Propagator
 		sc, b := p.ExtractHTTP(h)
 		sc2, b2 := p.ExtractGRPC(md)
 		if sc != sc2 || b.String() != b2.String() {
@@ -70,13 +71,13 @@ func FuzzCarrier(f *testing.F) {
 		}
 
 		out := http.Header{}
-		engine.InjectHTTP(out, sc, b)
-		again, bagAgain, err := engine.ExtractHTTP(out)
+		propagation.InjectHTTP(out, sc, b)
+		again, bagAgain, err := propagation.ExtractHTTP(out)
 		if err != nil || again != sc || bagAgain.String() != b.String() {
 			t.Fatalf("re-extract: %+v %q %v; want %+v %q", again, bagAgain.String(), err, sc, b.String())
 		}
 
-		ctx := prop.Extract(context.Background(), propagation.HeaderCarrier(out))
+		ctx := prop.Extract(context.Background(), otelpropagation.HeaderCarrier(out))
 		osc := trace.SpanContextFromContext(ctx)
 		if osc.IsValid() != sc.IsValid() {
 			t.Fatalf("OpenTelemetry extracted %v from %v", osc, out)

@@ -18,6 +18,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/otlp"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -165,7 +166,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		return nil, err
 	}
 	res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
-	sink := engine.NewOTLPSink(exp, res, c.logs)
+	sink := otlp.NewSink(exp, res, c.logs)
 	policy, timeout := engine.DropNewest, time.Duration(0)
 	if c.block {
 		policy, timeout = engine.Block, time.Second
@@ -174,7 +175,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
 		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
 		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
-		engine.WithExporter(exp), // OTLP metrics too, and the exporter's health in -metrics-addr
+		engine.WithMetricsExporter(sink), // OTLP metrics too, and the exporter's health in -metrics-addr
 		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
 		// The engine's default memory limit stops at 1 GiB; the workload's
 		// runs in flight with their nodes need what memoryBound says.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/promhttp"
 )
 
 // procStatusKB returns a field of /proc/self/status in bytes (e.g. VmHWM,
@@ -138,7 +139,7 @@ func serveMetrics(addr string, eng *engine.Engine) (stop func(), err error) {
 		return nil, fmt.Errorf("-metrics-addr: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", eng.MetricsHandler())
+	mux.Handle("/metrics", promhttp.Handler(eng))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(lis) }()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -541,9 +540,7 @@ func TestMetricsAndRunLog(t *testing.T) {
 		must(t, err)
 	}
 	runs := c.runs(t)
-	rec := httptest.NewRecorder()
-	c.eng.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	text := rec.Body.String()
+	text := string(c.eng.AppendPrometheus(nil))
 	for _, want := range []string{
 		`app_id="app-7",func="support",ret="0"} 3`,
 		`flowtel_node_executions_total{node_type="llm",status="ok"} 6`,

@@ -3,7 +3,7 @@
 // (deploy/prometheus/alerts.yml), and runs them against a real
 // Prometheus. The offline checks live in ../queries_test; the e2e test
 // (e2e/prometheus_test.go) runs every expression on both of Prometheus'
-// paths: the scrape of MetricsHandler and the collector's remote write.
+// paths: the scrape of promhttp.Handler and the collector's remote write.
 package queries
 
 import (

@@ -1,4 +1,4 @@
-package engine
+package otelbridge
 
 import (
 	"context"
@@ -9,10 +9,11 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
+	otelpropagation "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 )
 
 func nodeByID(t *testing.T, r encode.Run, id string) *encode.Node {
@@ -43,11 +44,11 @@ func (e *testErr) Error() string { return e.msg }
 // from an extracted remote parent becomes a run, spans under it nodes.
 func TestBridgeRunAndNodes(t *testing.T) {
 	e, sink := newTestEngine(t)
-	tp := e.TracerProvider().(*TracerProvider)
+	tp := NewTracerProvider(e)
 	tr := tp.Tracer("otelhttp")
 
 	in := http.Header{"Traceparent": {tpValid}, "Tracestate": {tsValid}, "Baggage": {"k=v"}}
-	ctx := otelProp.Extract(context.Background(), propagation.HeaderCarrier(in))
+	ctx := otelProp.Extract(context.Background(), otelpropagation.HeaderCarrier(in))
 	ctx, server := tr.Start(ctx, "POST /chat", trace.WithSpanKind(trace.SpanKindServer),
 		trace.WithAttributes(attribute.String("app_id", "app1"), attribute.String("uid", "u1"), attribute.String("http.method", "POST")))
 	if !server.IsRecording() || server.SpanContext().TraceID().String() != "4bf92f3577b34da6a3ce929d0e0e4736" || server.SpanContext().TraceState().String() != tsValid {
@@ -69,7 +70,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 
 	// What a client instrumented with OpenTelemetry would inject.
 	out := http.Header{}
-	otelProp.Inject(cctx, propagation.HeaderCarrier(out))
+	otelProp.Inject(cctx, otelpropagation.HeaderCarrier(out))
 	injected := mustExtractHTTP(t, out)
 	if injected.SpanID != encode.SpanID(call.SpanContext().SpanID()) || injected.TraceState != tsValid || out.Get("baggage") != "k=v" {
 		t.Fatalf("injected %+v, baggage %q", injected, out.Get("baggage"))
@@ -120,7 +121,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 		t.Fatalf("node kind %v parent %v", n.Kind, n.ParentSpanID)
 	}
 	if len(n.Events) != 2 || n.Events[0].Kind != encode.EventInfo || n.Events[0].Message != "first token" ||
-		n.Events[1].Kind != encode.EventException || n.Events[1].Message != "boom" || n.Events[1].Type != "*engine.testErr" {
+		n.Events[1].Kind != encode.EventException || n.Events[1].Message != "boom" || n.Events[1].Type != "*otelbridge.testErr" {
 		t.Fatalf("events %+v", n.Events)
 	}
 	if nd := nodeByID(t, r, "db.query"); nd.NodeType != "span" || nd.Status == encode.StatusError || nd.ParentSpanID != n.SpanID {
@@ -138,8 +139,8 @@ func TestBridgeRunAndNodes(t *testing.T) {
 // parents spans of instrumented code and is what propagators inject.
 func TestBridgeContextWithNode(t *testing.T) {
 	e, sink := newTestEngine(t)
-	tr := e.TracerProvider().Tracer("lib")
-	run := e.StartRun(RunInfo{FlowID: "native"})
+	tr := NewTracerProvider(e).Tracer("lib")
+	run := e.StartRun(engine.RunInfo{FlowID: "native"})
 	node := run.StartNode("plugin:1", "plugin", "search")
 	ctx := ContextWithNode(context.Background(), node)
 	if got, ok := NodeFromContext(ctx); !ok || got != node {
@@ -149,7 +150,7 @@ func TestBridgeContextWithNode(t *testing.T) {
 		t.Fatal("SpanContextFromContext")
 	}
 	hdr := http.Header{}
-	otelProp.Inject(ctx, propagation.HeaderCarrier(hdr))
+	otelProp.Inject(ctx, otelpropagation.HeaderCarrier(hdr))
 	if mustExtractHTTP(t, hdr).SpanID != node.SpanContext().SpanID {
 		t.Fatal("propagator did not inject the node's span")
 	}
@@ -191,7 +192,7 @@ func TestBridgeContextWithNode(t *testing.T) {
 // concurrent use). Run it with -race.
 func TestBridgeConcurrent(t *testing.T) {
 	e, sink := newTestEngine(t)
-	tr := e.TracerProvider().Tracer("x")
+	tr := NewTracerProvider(e).Tracer("x")
 	ctx, root := tr.Start(context.Background(), "root")
 	_, shared := tr.Start(ctx, "shared")
 	const workers, each = 8, 50
@@ -225,8 +226,8 @@ func TestBridgeConcurrent(t *testing.T) {
 // TestBridgeRefused checks that a span the engine refuses is not recording
 // and still carries its parent's context onward.
 func TestBridgeRefused(t *testing.T) {
-	e, _ := newTestEngine(t, WithLimits(Limits{NodesPerRun: 1}))
-	tr := e.TracerProvider().Tracer("x")
+	e, _ := newTestEngine(t, engine.WithLimits(engine.Limits{NodesPerRun: 1}))
+	tr := NewTracerProvider(e).Tracer("x")
 	ctx, root := tr.Start(context.Background(), "root")
 	_, a := tr.Start(ctx, "a")
 	_, b := tr.Start(ctx, "b") // past NodesPerRun
@@ -240,14 +241,14 @@ func TestBridgeRefused(t *testing.T) {
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if s := e.Stats(); s.Drops(DropNodeLimit) != 1 || s.StaleCalls != 0 {
+	if s := e.Stats(); s.Drops(engine.DropNodeLimit) != 1 || s.StaleCalls != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
 
 func BenchmarkBridgeSpan(b *testing.B) {
 	e, _ := newTestEngine(b)
-	tr := e.TracerProvider().Tracer("x")
+	tr := NewTracerProvider(e).Tracer("x")
 	b.Run("node", func(b *testing.B) {
 		// Runs of 16 nodes, so node records are reused as in steady state.
 		ctx, root := tr.Start(context.Background(), "root")

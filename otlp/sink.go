@@ -1,4 +1,4 @@
-package engine
+package otlp
 
 import (
 	"context"
@@ -8,19 +8,26 @@ import (
 	"sync"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/enginehook"
 )
 
-// OTLPSink encodes finished runs as OTLP traces (a root span per run, a
+// Sink encodes finished runs as OTLP traces (a root span per run, a
 // child span per node) and, unless turned off, OTLP logs (one run trace log
 // record per run), and queues them on an exporter. Encoding happens on the
 // pipeline's export stage into pooled buffers, a large batch split across
 // several encoders at once; sending happens on the exporter's workers.
 // What the exporter cannot deliver it counts in its own Stats, by reason.
-type OTLPSink struct {
+//
+// A Sink is also the engine's engine.MetricsExporter: it queues the
+// engine's OTLP metrics on the same exporter and adds the exporter's
+// accounting (flowtel_export_*) to every collection.
+type Sink struct {
 	encs []*encode.Encoder
 	exp  *export.Exporter
 	logs bool
+	xm   exporterMetrics
 }
 
 // Encoding is most of the export stage's work and the pipeline's one
@@ -32,12 +39,13 @@ const (
 	minParallelSpans = 128
 )
 
-// NewOTLPSink returns a sink that writes to exp with the identity res.
+// NewSink returns a sink that writes to exp with the identity res.
 // With logs false only traces are sent. exp should be made with
-// Config.Release set to encode.PutBuffer, as NewOTLP does, so that the
-// sink's buffers are reused.
-func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink {
-	s := &OTLPSink{exp: exp, logs: logs}
+// Config.Release set to encode.PutBuffer, as New does, so that the
+// sink's buffers are reused. Give the engine the sink with
+// engine.WithSink and, for its metrics, engine.WithMetricsExporter.
+func NewSink(exp *export.Exporter, res encode.Resource, logs bool) *Sink {
+	s := &Sink{exp: exp, logs: logs}
 	for range min(runtime.GOMAXPROCS(0), maxSinkEncoders) {
 		s.encs = append(s.encs, encode.NewEncoder(res))
 	}
@@ -45,7 +53,7 @@ func NewOTLPSink(exp *export.Exporter, res encode.Resource, logs bool) *OTLPSink
 }
 
 // SetOffloader makes the run trace logs offload large values through o.
-func (s *OTLPSink) SetOffloader(o *encode.Offloader) {
+func (s *Sink) SetOffloader(o *encode.Offloader) {
 	for _, enc := range s.encs {
 		enc.SetOffloader(o)
 	}
@@ -59,7 +67,7 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // Export encodes runs and queues them. It never blocks unless the
 // exporter's policy is Block. It returns once every part is encoded, so
 // that runs are not used after it returns.
-func (s *OTLPSink) Export(runs []*encode.Run) error {
+func (s *Sink) Export(runs []*encode.Run) error {
 	spans := encode.NumSpans(runs)
 	parts := min(len(s.encs), len(runs), spans/minParallelSpans)
 	if parts <= 1 {
@@ -83,7 +91,7 @@ func (s *OTLPSink) Export(runs []*encode.Run) error {
 }
 
 // exportPart encodes and queues one part of a batch with enc.
-func (s *OTLPSink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
+func (s *Sink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
 	if len(runs) == 0 {
 		return
 	}
@@ -93,7 +101,7 @@ func (s *OTLPSink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
 	}
 }
 
-func (s *OTLPSink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
+func (s *Sink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
 	buf := encode.GetBuffer()
 	items := len(runs)
 	if sig == export.Traces {
@@ -113,17 +121,17 @@ func (s *OTLPSink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.R
 }
 
 // ForceFlush waits until everything queued is sent or counted as dropped.
-func (s *OTLPSink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
+func (s *Sink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
 
 // Shutdown flushes and stops the exporter.
-func (s *OTLPSink) Shutdown(ctx context.Context) error { return s.exp.Shutdown(ctx) }
+func (s *Sink) Shutdown(ctx context.Context) error { return s.exp.Shutdown(ctx) }
 
 // Exporter returns the exporter the sink writes to.
-func (s *OTLPSink) Exporter() *export.Exporter { return s.exp }
+func (s *Sink) Exporter() *export.Exporter { return s.exp }
 
 // EncoderStats returns the encoders' counters (e.g. strings repaired),
 // summed.
-func (s *OTLPSink) EncoderStats() encode.EncoderStats {
+func (s *Sink) EncoderStats() encode.EncoderStats {
 	var t encode.EncoderStats
 	for _, enc := range s.encs {
 		st := enc.Stats()
@@ -137,10 +145,12 @@ func (s *OTLPSink) EncoderStats() encode.EncoderStats {
 	return t
 }
 
-// NewOTLP returns an engine that exports over OTLP with cfg (see
-// export.FromEnv), traces and run logs, with the resource taken from cfg
-// unless opts set one.
-func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
+// New returns an engine that exports over OTLP with cfg (see
+// export.FromEnv), traces and run logs. The resource is the one opts set,
+// whose unset (empty) service name is cfg.ServiceName, with
+// cfg.ResourceAttrs added; the OTLP metrics interval is
+// cfg.MetricReader.ExportInterval unless opts set one.
+func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
 	}
@@ -148,44 +158,40 @@ func NewOTLP(cfg export.Config, opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
-	}
-	res := c.resource
+	res := hooks().Resource(opts)
 	res.Attrs = slices.Clip(res.Attrs) // appending must not write into the caller's slice
-	if res.ServiceName == "flowtel" && cfg.ServiceName != "" {
+	if res.ServiceName == "" {
 		res.ServiceName = cfg.ServiceName
 	}
 	for _, kv := range cfg.ResourceAttrs {
-		res.Attrs = append(res.Attrs, String(kv.Key, kv.Value))
+		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
 	}
-	sink := NewOTLPSink(exp, res, true)
-	extra := []Option{WithResource(res), WithSink(sink), WithExporter(exp)}
-	if iv := cfg.MetricReader.ExportInterval; iv > 0 && c.metrics.Interval == defaultMetricsConfig().Interval {
-		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option set one.
-		extra = append(extra, optionFunc(func(c *config) { c.metrics.Interval = iv }))
+	sink := NewSink(exp, res, true)
+	var first []engine.Option
+	if iv := cfg.MetricReader.ExportInterval; iv > 0 {
+		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option sets one:
+		// a zero Interval in a later WithMetrics keeps it.
+		first = append(first, engine.WithMetrics(engine.MetricsConfig{Interval: iv}))
 	}
-	e, err := New(slices.Concat(opts, extra)...)
+	e, err := engine.New(slices.Concat(first, opts, []engine.Option{
+		engine.WithResource(res), engine.WithSink(sink), engine.WithMetricsExporter(sink),
+	})...)
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(context.Background()))
 	}
 	return e, nil
 }
 
-// WithExporter gives an engine built with its own Sink (such as an
-// OTLPSink on exp) the exporter for its OTLP metrics and for
-// ExporterStats, as NewOTLP does. The engine does not shut exp down: its
-// sink does.
-func WithExporter(exp *export.Exporter) Option {
-	return optionFunc(func(c *config) { c.exporter = exp })
+func hooks() enginehook.Hooks[engine.Engine, engine.Option, engine.Run, engine.Node] {
+	return enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node]()
 }
 
-// ExporterStats returns the exporter's accounting when the engine was made
-// by NewOTLP, and false otherwise.
-func (e *Engine) ExporterStats() (export.Stats, bool) {
-	if e.cfg.exporter == nil {
+// ExporterStats returns the exporter's accounting when e's sink is a Sink
+// (an engine made by New), and false otherwise.
+func ExporterStats(e *engine.Engine) (export.Stats, bool) {
+	s, ok := e.Sink().(*Sink)
+	if !ok {
 		return export.Stats{}, false
 	}
-	return e.cfg.exporter.Stats(), true
+	return s.exp.Stats(), true
 }

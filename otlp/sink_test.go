@@ -1,4 +1,4 @@
-package engine
+package otlp
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 )
 
@@ -127,16 +128,16 @@ func TestOTLPEndToEnd(t *testing.T) {
 			} else {
 				rc, ep = startHTTPReceiver(t)
 			}
-			e, err := NewOTLP(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, WithBatch(tc.batch, 10*time.Millisecond), WithMetrics(MetricsConfig{NoExport: true}))
+			e, err := New(export.Config{Protocol: proto, Endpoint: ep, Insecure: true}, engine.WithBatch(tc.batch, 10*time.Millisecond), engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
 			if err != nil {
 				t.Fatal(err)
 			}
 			const runs, nodes = 500, 4
 			for i := 0; i < runs; i++ {
-				run := e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c", SID: "sid"})
+				run := e.StartRun(engine.RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c", SID: "sid"})
 				for k := 0; k < nodes; k++ {
 					n := run.StartNode("llm:1", "llm", "LLM")
-					n.Input(String("q", "hello"))
+					n.Input(engine.String("q", "hello"))
 					n.End()
 				}
 				run.End(0, "ok")
@@ -146,7 +147,7 @@ func TestOTLPEndToEnd(t *testing.T) {
 			}
 			s := e.Stats()
 			checkIdentity(t, s)
-			xs, _ := e.ExporterStats()
+			xs, _ := ExporterStats(e)
 			tr := xs.Signals[export.Traces]
 			if s.Exported != runs*(nodes+1) || tr.Exported != s.Exported || tr.InFlight != 0 {
 				t.Fatalf("engine %+v exporter %+v", s, tr)
@@ -184,23 +185,23 @@ func TestOTLPEndToEnd(t *testing.T) {
 // arrives.
 func TestOTLPSplitsLargeBatches(t *testing.T) {
 	rc, ep := startGRPCReceiver(t)
-	e, err := NewOTLP(export.Config{Endpoint: ep, Insecure: true}, WithBatch(10000, time.Hour), WithMetrics(MetricsConfig{NoExport: true}), WithLimits(Limits{ValueBytes: 1 << 20}))
+	e, err := New(export.Config{Endpoint: ep, Insecure: true}, engine.WithBatch(10000, time.Hour), engine.WithMetrics(engine.MetricsConfig{NoExport: true}), engine.WithLimits(engine.Limits{ValueBytes: 1 << 20}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	big := strings.Repeat("a", 500<<10)
 	const runs = 40 // 40 runs x 500 KiB = 20 MiB of traces
 	for i := 0; i < runs; i++ {
-		run := e.StartRun(RunInfo{})
+		run := e.StartRun(engine.RunInfo{})
 		n := run.StartNode("llm:1", "llm", "LLM")
-		n.Input(String("prompt", big))
+		n.Input(engine.String("prompt", big))
 		n.End()
 		run.End(0, "")
 	}
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	xs, _ := e.ExporterStats()
+	xs, _ := ExporterStats(e)
 	tr := xs.Signals[export.Traces]
 	if tr.Exported != runs*2 || tr.DroppedTotal() != 0 || tr.ExportedBatches < 5 {
 		t.Fatalf("exporter %+v", tr)
@@ -209,5 +210,13 @@ func TestOTLPSplitsLargeBatches(t *testing.T) {
 	defer rc.mu.Unlock()
 	if len(rc.spans) != runs*2 {
 		t.Fatalf("received %d spans, want %d", len(rc.spans), runs*2)
+	}
+}
+
+// checkIdentity checks the engine's accounting identity.
+func checkIdentity(t testing.TB, s engine.Stats) {
+	t.Helper()
+	if s.Accepted != s.Exported+s.Dropped+s.InFlight {
+		t.Fatalf("accounting: accepted %d != exported %d + dropped %d + in flight %d", s.Accepted, s.Exported, s.Dropped, s.InFlight)
 	}
 }

@@ -1,4 +1,10 @@
-package engine
+// Package propagation carries flowtel's runs and nodes across process
+// boundaries: W3C Trace Context (traceparent, tracestate) and W3C Baggage
+// in http.Header and gRPC metadata. A server starts a run that joins its
+// caller's trace with StartRunFromHTTP or StartRunFromGRPC; a client hands
+// the node making the call to the next service with InjectHTTP or
+// InjectGRPC (pass the node's SpanContext).
+package propagation
 
 import (
 	"context"
@@ -9,12 +15,10 @@ import (
 
 	"google.golang.org/grpc/metadata"
 
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
-// Propagation carriers: W3C Trace Context (traceparent, tracestate) and W3C
-// Baggage in http.Header and gRPC metadata.
-//
 // Extraction follows the rules of internal/w3c: several tracestate or
 // baggage lines are joined with "," before parsing; a traceparent that does
 // not parse (or that appears on more than one line) is ignored together with
@@ -35,11 +39,10 @@ import (
 // 7–12 µs and 26 allocs for OpenTelemetry's TraceContext+Baggage.
 //
 // Rejected alternatives:
-//   - Counters on the Engine for malformed carriers: engine.go is not this
-//     file's to change, and a package-level map keyed by *Engine would be a
-//     global. The package functions return the error (static, no
-//     allocation) and a Propagator counts; Engine.StartRunFromHTTP returns
-//     the error for the caller to count.
+//   - Counters on the Engine for malformed carriers: the engine knows
+//     nothing of carriers, and a package-level map keyed by *Engine would
+//     be a global. The package functions return the error (static, no
+//     allocation) for the caller to count, and a Propagator counts.
 //   - A propagation.TextMapCarrier adapter over http.Header: its Get
 //     returns only the first line (tracestate and baggage lines must be
 //     joined) and its Keys allocates; the maps are read directly.
@@ -123,8 +126,8 @@ func joinLines(lines []string, limit int) (string, bool) {
 }
 
 // extract parses the values of the three headers.
-func extract(tp, ts, bag []string) (SpanContext, Baggage, extractErrs) {
-	var sc SpanContext
+func extract(tp, ts, bag []string) (engine.SpanContext, Baggage, extractErrs) {
+	var sc engine.SpanContext
 	var errs extractErrs
 	switch len(tp) {
 	case 0:
@@ -134,7 +137,7 @@ func extract(tp, ts, bag []string) (SpanContext, Baggage, extractErrs) {
 			errs.tp = err
 			break
 		}
-		sc = SpanContext{TraceID: p.TraceID, SpanID: p.SpanID, Sampled: p.Sampled()}
+		sc = engine.SpanContext{TraceID: p.TraceID, SpanID: p.SpanID, Sampled: p.Sampled()}
 		if s, ok := joinLines(ts, w3c.MaxTraceStateBytes); !ok {
 			errs.ts = errTSJoinedLong
 		} else if s != "" {
@@ -157,27 +160,27 @@ func extract(tp, ts, bag []string) (SpanContext, Baggage, extractErrs) {
 }
 
 // ExtractHTTP reads traceparent, tracestate and baggage from h. A valid
-// SpanContext is the remote parent to put in RunInfo.Parent; the zero
+// SpanContext is the remote parent to put in engine.RunInfo.Parent; the zero
 // SpanContext means "start a new trace". The Baggage holds every valid
 // member even when err is not nil. err reports the first malformed header
 // (wrapping ErrTraceParent, ErrTraceState or ErrBaggage) so that the caller
 // can count it; a Propagator counts for you. ExtractHTTP does not allocate
 // on the common path.
-func ExtractHTTP(h http.Header) (SpanContext, Baggage, error) {
+func ExtractHTTP(h http.Header) (engine.SpanContext, Baggage, error) {
 	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
 	return sc, b, errs.first()
 }
 
 // ExtractGRPC is ExtractHTTP for gRPC metadata (lower-case keys, as
 // metadata.MD keeps them).
-func ExtractGRPC(md metadata.MD) (SpanContext, Baggage, error) {
+func ExtractGRPC(md metadata.MD) (engine.SpanContext, Baggage, error) {
 	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
 	return sc, b, errs.first()
 }
 
 // traceParentValue returns the traceparent header of sc: version 00, the
 // span's own id, and the sampled flag.
-func traceParentValue(sc SpanContext) string {
+func traceParentValue(sc engine.SpanContext) string {
 	var flags byte
 	if sc.Sampled {
 		flags = w3c.FlagSampled
@@ -189,7 +192,7 @@ func traceParentValue(sc SpanContext) string {
 // inject writes the headers into m (an http.Header or a metadata.MD). An
 // invalid sc writes no traceparent or tracestate; an empty b writes no
 // baggage.
-func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc SpanContext, b Baggage) {
+func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanContext, b Baggage) {
 	if sc.IsValid() {
 		m[tpKey] = []string{traceParentValue(sc)}
 		if sc.TraceState != "" {
@@ -205,19 +208,19 @@ func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc SpanContext, 
 // names: sc is the parent of the request's server span, so pass the span
 // that makes the call (Node.SpanContext). An invalid sc writes no
 // traceparent or tracestate; an empty b writes no baggage.
-func InjectHTTP(h http.Header, sc SpanContext, b Baggage) {
+func InjectHTTP(h http.Header, sc engine.SpanContext, b Baggage) {
 	inject(h, headerTraceParent, headerTraceState, headerBaggage, sc, b)
 }
 
 // InjectGRPC is InjectHTTP for gRPC metadata.
-func InjectGRPC(md metadata.MD, sc SpanContext, b Baggage) {
+func InjectGRPC(md metadata.MD, sc engine.SpanContext, b Baggage) {
 	inject(md, mdTraceParent, mdTraceState, mdBaggage, sc, b)
 }
 
 // OutgoingGRPC returns ctx with sc and b added to its outgoing gRPC
 // metadata (a copy: the metadata already in ctx is not modified), for a
 // client call made on behalf of sc's span.
-func OutgoingGRPC(ctx context.Context, sc SpanContext, b Baggage) context.Context {
+func OutgoingGRPC(ctx context.Context, sc engine.SpanContext, b Baggage) context.Context {
 	md, ok := metadata.FromOutgoingContext(ctx)
 	if ok {
 		md = md.Copy()
@@ -227,20 +230,6 @@ func OutgoingGRPC(ctx context.Context, sc SpanContext, b Baggage) context.Contex
 	InjectGRPC(md, sc, b)
 	return metadata.NewOutgoingContext(ctx, md)
 }
-
-// InjectHTTP writes the node's span as the parent of an outgoing HTTP
-// request, with b. A node that is not recording writes no traceparent.
-func (h Node) InjectHTTP(hdr http.Header, b Baggage) { InjectHTTP(hdr, h.SpanContext(), b) }
-
-// InjectGRPC writes the node's span as the parent of an outgoing gRPC call.
-func (h Node) InjectGRPC(md metadata.MD, b Baggage) { InjectGRPC(md, h.SpanContext(), b) }
-
-// InjectHTTP writes the run's span as the parent of an outgoing HTTP
-// request, with b.
-func (h Run) InjectHTTP(hdr http.Header, b Baggage) { InjectHTTP(hdr, h.SpanContext(), b) }
-
-// InjectGRPC writes the run's span as the parent of an outgoing gRPC call.
-func (h Run) InjectGRPC(md metadata.MD, b Baggage) { InjectGRPC(md, h.SpanContext(), b) }
 
 // PropagationStats counts what a Propagator extracted.
 type PropagationStats struct {
@@ -254,13 +243,13 @@ type PropagationStats struct {
 // Propagator extracts carriers and counts what it found malformed. The
 // zero Propagator is ready; it is safe for concurrent use and allocates
 // nothing more than the package functions. Keep one per server (or use
-// Engine.StartRunFromHTTP, which returns the error instead) and expose
-// Stats next to Engine.Stats.
+// the package's StartRunFromHTTP, which returns the error instead) and
+// expose Stats next to Engine.Stats.
 type Propagator struct {
 	extracted, joined, badTP, badTS, badBag atomic.Uint64
 }
 
-func (p *Propagator) count(sc SpanContext, errs extractErrs) {
+func (p *Propagator) count(sc engine.SpanContext, errs extractErrs) {
 	p.extracted.Add(1)
 	if sc.IsValid() {
 		p.joined.Add(1)
@@ -277,21 +266,21 @@ func (p *Propagator) count(sc SpanContext, errs extractErrs) {
 }
 
 // ExtractHTTP is the package's ExtractHTTP, counting malformed headers.
-func (p *Propagator) ExtractHTTP(h http.Header) (SpanContext, Baggage) {
+func (p *Propagator) ExtractHTTP(h http.Header) (engine.SpanContext, Baggage) {
 	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
 	p.count(sc, errs)
 	return sc, b
 }
 
 // ExtractGRPC is the package's ExtractGRPC, counting malformed headers.
-func (p *Propagator) ExtractGRPC(md metadata.MD) (SpanContext, Baggage) {
+func (p *Propagator) ExtractGRPC(md metadata.MD) (engine.SpanContext, Baggage) {
 	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
 	p.count(sc, errs)
 	return sc, b
 }
 
 // ExtractIncomingGRPC extracts from the incoming metadata of a server's ctx.
-func (p *Propagator) ExtractIncomingGRPC(ctx context.Context) (SpanContext, Baggage) {
+func (p *Propagator) ExtractIncomingGRPC(ctx context.Context) (engine.SpanContext, Baggage) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	return p.ExtractGRPC(md)
 }
@@ -307,31 +296,44 @@ func (p *Propagator) Stats() PropagationStats {
 	}
 }
 
-// StartRunFromHTTP starts a run that joins the trace of the incoming
+// StartRunFromHTTP starts a run of e that joins the trace of the incoming
 // request h (info.Parent is replaced when h carries a valid traceparent)
 // and returns the request's baggage. A malformed header is ignored and
-// returned as err for the caller to count; the run is started anyway.
-func (e *Engine) StartRunFromHTTP(h http.Header, info RunInfo) (Run, Baggage, error) {
+// returned as err for the caller to count (Propagator.StartRunFromHTTP
+// counts it); the run is started anyway.
+func StartRunFromHTTP(e *engine.Engine, h http.Header, info engine.RunInfo) (engine.Run, Baggage, error) {
 	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
-	e.prop.count(sc, errs)
-	if sc.IsValid() {
-		info.Parent = sc
-	}
-	return e.StartRun(info), b, errs.first()
+	return startRun(e, sc, info), b, errs.first()
 }
 
 // StartRunFromGRPC is StartRunFromHTTP for the incoming metadata of a gRPC
 // server's ctx.
-func (e *Engine) StartRunFromGRPC(ctx context.Context, info RunInfo) (Run, Baggage, error) {
+func StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo) (engine.Run, Baggage, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
-	e.prop.count(sc, errs)
+	return startRun(e, sc, info), b, errs.first()
+}
+
+// StartRunFromHTTP is the package's StartRunFromHTTP, counting malformed
+// headers.
+func (p *Propagator) StartRunFromHTTP(e *engine.Engine, h http.Header, info engine.RunInfo) (engine.Run, Baggage, error) {
+	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
+	p.count(sc, errs)
+	return startRun(e, sc, info), b, errs.first()
+}
+
+// StartRunFromGRPC is the package's StartRunFromGRPC, counting malformed
+// headers.
+func (p *Propagator) StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo) (engine.Run, Baggage, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
+	p.count(sc, errs)
+	return startRun(e, sc, info), b, errs.first()
+}
+
+func startRun(e *engine.Engine, sc engine.SpanContext, info engine.RunInfo) engine.Run {
 	if sc.IsValid() {
 		info.Parent = sc
 	}
-	return e.StartRun(info), b, errs.first()
+	return e.StartRun(info)
 }
-
-// PropagationStats returns what StartRunFromHTTP and StartRunFromGRPC
-// extracted, and how many malformed headers they ignored.
-func (e *Engine) PropagationStats() PropagationStats { return e.prop.Stats() }

@@ -1,10 +1,11 @@
-package engine
+package otlp
 
 import (
 	"context"
 	"strings"
 	"testing"
 
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -20,15 +21,15 @@ func TestNewFromEnv(t *testing.T) {
 		"SERVICE_LOCATION": "hf",
 		"SERVICE_PORT":     "20000",
 		"SERVICE_IP":       "127.0.164.187",
-	}), WithSink(&MemorySink{}))
+	}), engine.WithSink(&engine.MemorySink{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Shutdown(context.Background())
-	if e.cfg.resource.ServiceName != "agent" {
-		t.Errorf("service name %q", e.cfg.resource.ServiceName)
+	if e.Resource().ServiceName != "agent" {
+		t.Errorf("service name %q", e.Resource().ServiceName)
 	}
-	r := e.StartRun(RunInfo{})
+	r := e.StartRun(engine.RunInfo{})
 	got := r.SID()
 	f, err := sid.Parse(got)
 	if err != nil || f.Sub != "spf" || f.Location != "hf" || f.IP3 != 164 || f.IP4 != 187 || f.PortPrefix != "20" {

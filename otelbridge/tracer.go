@@ -1,4 +1,9 @@
-package engine
+// Package otelbridge connects flowtel to OpenTelemetry's Go API and SDK:
+// a trace.TracerProvider whose spans are flowtel runs and nodes
+// (NewTracerProvider), and an sdk/trace SpanExporter that sends an SDK
+// pipeline's spans through flowtel's encoder and exporter
+// (NewSpanExporter). Package engine itself links none of OpenTelemetry.
+package otelbridge
 
 import (
 	"context"
@@ -11,15 +16,17 @@ import (
 	"go.opentelemetry.io/otel/trace/embedded"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/enginehook"
 )
 
-// OpenTelemetry bridge: a trace.TracerProvider whose spans are flowtel runs
+// The bridge: a trace.TracerProvider whose spans are flowtel runs
 // and nodes, so that code instrumented with the OpenTelemetry API (otelhttp,
 // otelgrpc, a hand-written span) records into the engine's pipeline.
 //
 // How a span maps:
 //
-//   - A span with no flowtel parent in its context starts a Run that joins
+//   - A span with no flowtel parent in its context starts a engine.Run that joins
 //     the parent span context found in the context, remote (extracted by an
 //     otelhttp/otelgrpc server) or from another tracer, unless
 //     trace.WithNewRoot is given. Its name is the run's flow id unless the
@@ -29,7 +36,7 @@ import (
 //     span attributes; an integer attribute "code" becomes the run's return
 //     code.
 //   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
-//     of the same engine becomes a Node of that run: node id and node name
+//     of the same engine becomes a engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType
 //     ("flowtel.node_type", default "span"). Start attributes become the
 //     node's Input, later SetAttributes its Output.
@@ -52,11 +59,11 @@ import (
 // A bridge span is safe for concurrent use, as trace.Span requires: a
 // mutex serialises the calls on one span. Starting a span allocates (the
 // span, the context, converted attributes); the bridge is for code that is
-// already instrumented, the Run/Node API is the allocation-free path
+// already instrumented, the Run/engine.Node API is the allocation-free path
 // (BenchmarkBridgeSpan/node ≈ 3.4 µs, 7 allocs, runs of 16 nodes included).
 //
 // Rejected alternatives:
-//   - Run and Node implementing trace.Span themselves: trace.Span methods
+//   - engine.Run and engine.Node implementing trace.Span themselves: trace.Span methods
 //     must be safe for concurrent use and take variadic options and
 //     attribute.KeyValue, none of which fits the value handles' one-writer,
 //     zero-allocation contract. The bridge wraps them instead.
@@ -65,6 +72,9 @@ import (
 //     the node would end early and every later call be a stale call.
 //   - Flattening nested spans to the run: simpler records, but the trace
 //     loses the depth of the calls libraries make.
+
+// hooks are what the bridge needs from the engine beyond its public API.
+var hooks = enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node]()
 
 // AttrNodeType is the start attribute that gives a bridged node its type.
 const AttrNodeType = "flowtel.node_type"
@@ -83,23 +93,19 @@ type BridgeStats struct {
 // instrumentation name is not kept.
 type TracerProvider struct {
 	embedded.TracerProvider
-	e      *Engine
+	e      *engine.Engine
 	tracer tracer
 
 	runs, nodes, nested, links, eventAttrs atomic.Uint64
 }
 
-// NewTracerProvider returns a TracerProvider recording into e.
-func NewTracerProvider(e *Engine) *TracerProvider {
+// NewTracerProvider returns a TracerProvider recording into e. Keep the
+// one you get: each call returns a provider with its own counters (Stats).
+func NewTracerProvider(e *engine.Engine) *TracerProvider {
 	p := &TracerProvider{e: e}
 	p.tracer.p = p
 	return p
 }
-
-// TracerProvider returns a new trace.TracerProvider recording into e (a
-// *TracerProvider, whose Stats count what the bridge could not keep). Keep
-// the one you get: each call returns a provider with its own counters.
-func (e *Engine) TracerProvider() trace.TracerProvider { return NewTracerProvider(e) }
 
 // Tracer returns the provider's tracer; name and options are ignored.
 func (p *TracerProvider) Tracer(string, ...trace.TracerOption) trace.Tracer { return &p.tracer }
@@ -123,11 +129,12 @@ type tracer struct {
 // bridgeSpan is a flowtel run or node seen as a trace.Span.
 type bridgeSpan struct {
 	embedded.Span
-	p    *TracerProvider // nil for a span made by ContextWithRun/ContextWithNode
-	e    *Engine
-	run  Run  // the run the span is, or belongs to
-	node Node // zero for a run span
-	sc   trace.SpanContext
+	p      *TracerProvider // nil for a span made by ContextWithRun/ContextWithNode
+	e      *engine.Engine
+	run    engine.Run  // the run the span is, or belongs to
+	node   engine.Node // zero for a run span
+	isNode bool
+	sc     trace.SpanContext
 
 	mu        sync.Mutex
 	ended     bool
@@ -151,10 +158,10 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 			return t.startNode(ctx, parent, name, &cfg)
 		}
 	}
-	var info RunInfo
+	var info engine.RunInfo
 	if !cfg.NewRoot() {
 		if psc := trace.SpanContextFromContext(ctx); psc.IsValid() {
-			info.Parent = SpanContext{TraceID: encode.TraceID(psc.TraceID()), SpanID: encode.SpanID(psc.SpanID()),
+			info.Parent = engine.SpanContext{TraceID: encode.TraceID(psc.TraceID()), SpanID: encode.SpanID(psc.SpanID()),
 				TraceState: psc.TraceState().String(), Sampled: psc.IsSampled()}
 		}
 	}
@@ -186,7 +193,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string, cfg *trace.SpanConfig) (context.Context, trace.Span) {
 	p := t.p
 	var parentID encode.SpanID
-	if !parent.node.isZero() {
+	if parent.isNode {
 		p.nested.Add(1)
 		parentID = parent.node.SpanContext().SpanID
 	}
@@ -196,7 +203,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			nodeType = kv.Value.AsString()
 		}
 	}
-	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run}
+	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true}
 	s.node = parent.run.StartNode(name, nodeType, name)
 	p.nodes.Add(1)
 	for _, kv := range cfg.Attributes() {
@@ -204,7 +211,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			s.node.Input(toAttr(kv))
 		}
 	}
-	s.node.setShape(parentID, encode.SpanKind(cfg.SpanKind()))
+	hooks.SetNodeShape(s.node, parentID, encode.SpanKind(cfg.SpanKind()))
 	s.sc = toOTel(s.node.SpanContext(), parent.sc.TraceState())
 	if !s.sc.IsValid() { // past Limits.NodesPerRun: counted in the engine's Stats
 		s.ended = true
@@ -213,9 +220,9 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	return trace.ContextWithSpan(ctx, s), s
 }
 
-// setRunInfo fills the RunInfo field named by kv's key and reports whether
+// setRunInfo fills the engine.RunInfo field named by kv's key and reports whether
 // there was one.
-func setRunInfo(info *RunInfo, kv attribute.KeyValue) bool {
+func setRunInfo(info *engine.RunInfo, kv attribute.KeyValue) bool {
 	if kv.Value.Type() != attribute.STRING {
 		return false
 	}
@@ -251,28 +258,28 @@ func setRunInfo(info *RunInfo, kv attribute.KeyValue) bool {
 
 // toAttr converts an OpenTelemetry attribute. Scalars keep their type;
 // slices and maps become their string form (attribute.Value.Emit).
-func toAttr(kv attribute.KeyValue) Attr {
+func toAttr(kv attribute.KeyValue) engine.Attr {
 	k := string(kv.Key)
 	switch kv.Value.Type() {
 	case attribute.BOOL:
-		return Bool(k, kv.Value.AsBool())
+		return engine.Bool(k, kv.Value.AsBool())
 	case attribute.INT64:
-		return Int64(k, kv.Value.AsInt64())
+		return engine.Int64(k, kv.Value.AsInt64())
 	case attribute.FLOAT64:
-		return Float64(k, kv.Value.AsFloat64())
+		return engine.Float64(k, kv.Value.AsFloat64())
 	case attribute.STRING:
-		return String(k, kv.Value.AsString())
+		return engine.String(k, kv.Value.AsString())
 	case attribute.BYTESLICE:
-		return Bytes(k, kv.Value.AsByteSlice())
+		return engine.Bytes(k, kv.Value.AsByteSlice())
 	case attribute.EMPTY:
-		return Attr{Key: k}
+		return engine.Attr{Key: k}
 	}
-	return String(k, kv.Value.String())
+	return engine.String(k, kv.Value.String())
 }
 
 // toOTel converts a flowtel SpanContext; ts, when not empty, is its
 // already parsed tracestate.
-func toOTel(sc SpanContext, ts trace.TraceState) trace.SpanContext {
+func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 	if !sc.IsValid() {
 		return trace.SpanContext{}
 	}
@@ -286,15 +293,13 @@ func toOTel(sc SpanContext, ts trace.TraceState) trace.SpanContext {
 	return trace.NewSpanContext(cfg)
 }
 
-func (h Node) isZero() bool { return h.n == nil }
-
 // ContextWithRun returns ctx with run as its current span: spans started
 // in it by the engine's TracerProvider become nodes of run, and
 // OpenTelemetry propagators inject run's span. The span in the context is
 // not the owner: its End does nothing, end the run with Run.End. It
 // allocates the span and the context.
-func ContextWithRun(ctx context.Context, run Run) context.Context {
-	s := &bridgeSpan{e: runEngine(run), run: run}
+func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
+	s := &bridgeSpan{e: hooks.RunEngine(run), run: run}
 	s.sc = toOTel(run.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
 }
@@ -302,51 +307,43 @@ func ContextWithRun(ctx context.Context, run Run) context.Context {
 // ContextWithNode is ContextWithRun for a node: spans started in ctx become
 // nodes of the node's run (flattened, see the package documentation), and
 // propagators inject the node's span as the remote parent.
-func ContextWithNode(ctx context.Context, node Node) context.Context {
+func ContextWithNode(ctx context.Context, node engine.Node) context.Context {
 	s := &bridgeSpan{node: node}
-	if node.n != nil {
-		r := node.n.run
-		s.e, s.run = r.e, node.n.runHandle()
+	if run, ok := hooks.NodeRun(node); ok {
+		s.e, s.run, s.isNode = hooks.RunEngine(run), run, true
 	}
 	s.sc = toOTel(node.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
 }
 
-func runEngine(run Run) *Engine {
-	if run.r == nil {
-		return nil
-	}
-	return run.r.e
-}
-
 // RunFromContext returns the run of the span in ctx when it is a flowtel
 // run or node (started by the bridge or put there by ContextWithRun).
-func RunFromContext(ctx context.Context) (Run, bool) {
+func RunFromContext(ctx context.Context) (engine.Run, bool) {
 	s, ok := trace.SpanFromContext(ctx).(*bridgeSpan)
-	if !ok || s.run.r == nil {
-		return Run{}, false
+	if !ok || hooks.RunEngine(s.run) == nil {
+		return engine.Run{}, false
 	}
 	return s.run, true
 }
 
 // NodeFromContext returns the node of the span in ctx when it is a flowtel
 // node.
-func NodeFromContext(ctx context.Context) (Node, bool) {
+func NodeFromContext(ctx context.Context) (engine.Node, bool) {
 	s, ok := trace.SpanFromContext(ctx).(*bridgeSpan)
-	if !ok || s.node.n == nil {
-		return Node{}, false
+	if !ok || !s.isNode {
+		return engine.Node{}, false
 	}
 	return s.node, true
 }
 
-// SpanContextFromContext returns the flowtel SpanContext of the span in
+// SpanContextFromContext returns the flowtel engine.SpanContext of the span in
 // ctx, whatever made it: the parent to inject for a call made in ctx.
-func SpanContextFromContext(ctx context.Context) SpanContext {
+func SpanContextFromContext(ctx context.Context) engine.SpanContext {
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
-		return SpanContext{}
+		return engine.SpanContext{}
 	}
-	out := SpanContext{TraceID: encode.TraceID(sc.TraceID()), SpanID: encode.SpanID(sc.SpanID()), Sampled: sc.IsSampled()}
+	out := engine.SpanContext{TraceID: encode.TraceID(sc.TraceID()), SpanID: encode.SpanID(sc.SpanID()), Sampled: sc.IsSampled()}
 	if sc.TraceState().Len() > 0 {
 		out.TraceState = sc.TraceState().String()
 	}
@@ -358,7 +355,7 @@ func (s *bridgeSpan) live() bool {
 	if s.ended {
 		return false
 	}
-	if s.node.n != nil {
+	if s.isNode {
 		return s.node.IsRecording()
 	}
 	return s.run.IsRecording()
@@ -383,12 +380,12 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		return
 	}
 	s.ended = true
-	if s.node.n != nil {
+	if s.isNode {
 		switch s.status {
 		case codes.Error:
-			s.node.setStatus(encode.StatusError, s.statusMsg)
+			hooks.SetNodeStatus(s.node, encode.StatusError, s.statusMsg)
 		case codes.Ok:
-			s.node.setStatus(encode.StatusOK, "")
+			hooks.SetNodeStatus(s.node, encode.StatusOK, "")
 		}
 		s.node.End()
 		return
@@ -398,7 +395,7 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		code = 1
 	}
 	if s.status == codes.Ok && code == 0 {
-		s.run.setStatusOK()
+		hooks.SetRunStatusOK(s.run)
 	}
 	s.run.End(int(code), s.statusMsg)
 }
@@ -417,7 +414,7 @@ func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 			s.count(&s.p.eventAttrs, len(cfg.Attributes()))
 		}
 	}
-	if s.node.n != nil {
+	if s.isNode {
 		s.node.Info(name)
 	} else {
 		s.run.Info(name)
@@ -453,10 +450,10 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 		cfg := trace.NewEventConfig(opts...)
 		s.count(&s.p.eventAttrs, len(cfg.Attributes()))
 	}
-	if s.node.n != nil {
-		s.node.recordException(err)
+	if s.isNode {
+		hooks.NodeException(s.node, err)
 	} else {
-		s.run.recordException(err)
+		hooks.RunException(s.run, err)
 	}
 }
 
@@ -486,10 +483,10 @@ func (s *bridgeSpan) SetName(name string) {
 	if !s.live() {
 		return
 	}
-	if s.node.n != nil {
-		s.node.rename(name)
+	if s.isNode {
+		hooks.RenameNode(s.node, name)
 	} else if s.nameFlow {
-		s.run.setFlowID(name)
+		hooks.SetRunFlowID(s.run, name)
 	}
 }
 
@@ -501,7 +498,7 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 		return
 	}
 	for _, a := range kv {
-		if s.node.n != nil {
+		if s.isNode {
 			s.node.Output(toAttr(a))
 		} else {
 			s.setRunAttr(a)
@@ -525,51 +522,4 @@ func (s *bridgeSpan) TracerProvider() trace.TracerProvider {
 		return s.p
 	}
 	return NewTracerProvider(s.e)
-}
-
-// Private writers used by the bridge. Each writes the record while its
-// handle is live, from the goroutine that owns the handle (the bridge span
-// holds its mutex), like the public methods.
-
-func (h Node) setStatus(code encode.StatusCode, msg string) {
-	if n := h.begin(); n != nil {
-		n.Status, n.StatusMessage = code, n.e.value(msg)
-		n.done(h.gen)
-	}
-}
-
-func (h Node) rename(name string) {
-	if n := h.begin(); n != nil {
-		name = n.e.value(name)
-		n.NodeID, n.NodeName = name, name
-		n.done(h.gen)
-	}
-}
-
-func (h Run) setFlowID(name string) {
-	if r := h.begin(); r != nil {
-		r.FlowID = r.e.value(name)
-		r.done()
-	}
-}
-
-func (h Run) setStatusOK() {
-	if r := h.begin(); r != nil {
-		r.Status = encode.StatusOK
-		r.done()
-	}
-}
-
-func (h Node) recordException(err error) {
-	if n := h.begin(); n != nil {
-		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
-		n.done(h.gen)
-	}
-}
-
-func (h Run) recordException(err error) {
-	if r := h.begin(); r != nil {
-		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
-		r.done()
-	}
 }

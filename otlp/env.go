@@ -1,4 +1,4 @@
-package engine
+package otlp
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/sid"
 )
@@ -19,11 +20,11 @@ import (
 // generated only when SERVICE_SUB is set. With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
-func NewFromEnv(opts ...Option) (*Engine, error) {
+func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
 	return newFromLookup(os.LookupEnv, opts...)
 }
 
-func newFromLookup(lookup func(string) (string, bool), opts ...Option) (*Engine, error) {
+func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*engine.Engine, error) {
 	cfg, err := export.FromLookup(lookup)
 	if err != nil {
 		return nil, err
@@ -34,23 +35,20 @@ func newFromLookup(lookup func(string) (string, bool), opts ...Option) (*Engine,
 		ip = hostIPv4()
 	}
 	res := encode.Resource{ServiceName: cfg.ServiceName, HostIP: ip, ServiceInstanceID: get("HOSTNAME")}
-	if res.ServiceName == "" {
-		res.ServiceName = "flowtel"
-	}
-	base := []Option{
-		WithResource(res),
-		WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
+	base := []engine.Option{
+		engine.WithResource(res),
+		engine.WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
 	}
 	if sub := get("SERVICE_SUB"); sub != "" {
-		base = append(base, WithSID(sid.Config{Sub: sub, Location: get("SERVICE_LOCATION"), IP: ip, Port: get("SERVICE_PORT")}))
+		base = append(base, engine.WithSID(sid.Config{Sub: sub, Location: get("SERVICE_LOCATION"), IP: ip, Port: get("SERVICE_PORT")}))
 	}
 	opts = append(base, opts...)
 	if !cfg.Enabled {
-		return New(opts...)
+		return engine.New(opts...)
 	}
-	e, err := NewOTLP(cfg, opts...)
+	e, err := New(cfg, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("engine: from environment: %w", err)
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
 	}
 	return e, nil
 }

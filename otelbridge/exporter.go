@@ -1,4 +1,4 @@
-package engine
+package otelbridge
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 )
 
@@ -38,8 +39,8 @@ var ErrSpansDropped = errors.New("spans dropped by the exporter")
 // Its scratch space is reused, so a warm exporter allocates only what the
 // SDK's accessors allocate (Resource.Attributes, slice values). Shutdown
 // stops accepting spans and flushes the exporter but does not shut it down:
-// the exporter may be shared (Engine.SpanExporter), and its owner shuts it
-// down.
+// the exporter may be shared (an otlp.Sink's, see Sink.Exporter), and its
+// owner shuts it down.
 type SpanExporter struct {
 	mu     sync.Mutex
 	exp    *export.Exporter
@@ -70,15 +71,6 @@ func NewSpanExporter(exp *export.Exporter) *SpanExporter {
 	return &SpanExporter{exp: exp, enc: encode.NewSpanEncoder()}
 }
 
-// SpanExporter returns a SpanExporter on the exporter of an engine made by
-// NewOTLP, and false for an engine with another sink.
-func (e *Engine) SpanExporter() (*SpanExporter, bool) {
-	if e.cfg.exporter == nil {
-		return nil, false
-	}
-	return NewSpanExporter(e.cfg.exporter), true
-}
-
 // InvalidUTF8 returns how many strings the encoder repaired.
 func (x *SpanExporter) InvalidUTF8() uint64 { return x.enc.InvalidUTF8() }
 
@@ -93,7 +85,7 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed {
-		return ErrShutdown
+		return engine.ErrShutdown
 	}
 	if err := ctx.Err(); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package engine
+package propagation
 
 import (
 	"context"
@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/baggage"
-	"go.opentelemetry.io/otel/propagation"
+	otelpropagation "go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 )
 
 const (
@@ -23,12 +24,12 @@ const (
 	bgValid = "userId=alice,serverNode=DF%2028,isProduction=false;p=1"
 )
 
-var otelProp = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+var otelProp = otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{})
 
 // randSpanContext returns a valid random SpanContext with a tracestate of
 // up to 32 members.
-func randSpanContext(rng *rand.Rand) SpanContext {
-	var sc SpanContext
+func randSpanContext(rng *rand.Rand) engine.SpanContext {
+	var sc engine.SpanContext
 	for sc.TraceID.IsZero() {
 		for i := range sc.TraceID {
 			sc.TraceID[i] = byte(rng.IntN(256))
@@ -95,11 +96,11 @@ func TestPropagationToOTel(t *testing.T) {
 			}
 		}
 		for _, kind := range []string{"http", "grpc"} {
-			var carrier propagation.TextMapCarrier
+			var carrier otelpropagation.TextMapCarrier
 			if kind == "http" {
 				h := http.Header{}
 				InjectHTTP(h, sc, b)
-				carrier = propagation.HeaderCarrier(h)
+				carrier = otelpropagation.HeaderCarrier(h)
 			} else {
 				md := metadata.MD{}
 				InjectGRPC(md, sc, b)
@@ -154,14 +155,14 @@ func TestPropagationFromOTel(t *testing.T) {
 		ctx := baggage.ContextWithBaggage(trace.ContextWithRemoteSpanContext(context.Background(), trace.NewSpanContext(cfg)), ob)
 
 		h := http.Header{}
-		otelProp.Inject(ctx, propagation.HeaderCarrier(h))
+		otelProp.Inject(ctx, otelpropagation.HeaderCarrier(h))
 		md := metadata.MD{}
 		otelProp.Inject(ctx, mdCarrier(md))
 		var p Propagator
-		for kind, extract := range map[string]func() (SpanContext, Baggage){
-			"http":            func() (SpanContext, Baggage) { return p.ExtractHTTP(h) },
-			"grpc":            func() (SpanContext, Baggage) { return p.ExtractGRPC(md) },
-			"http-standalone": func() (SpanContext, Baggage) { sc, b, _ := ExtractHTTP(h); return sc, b },
+		for kind, extract := range map[string]func() (engine.SpanContext, Baggage){
+			"http":            func() (engine.SpanContext, Baggage) { return p.ExtractHTTP(h) },
+			"grpc":            func() (engine.SpanContext, Baggage) { return p.ExtractGRPC(md) },
+			"http-standalone": func() (engine.SpanContext, Baggage) { sc, b, _ := ExtractHTTP(h); return sc, b },
 		} {
 			sc, b := extract()
 			if sc != want {
@@ -243,9 +244,9 @@ func TestExtractMalformed(t *testing.T) {
 				}
 			}
 			var p Propagator
-			for _, got := range []func() (SpanContext, Baggage){
-				func() (SpanContext, Baggage) { return p.ExtractHTTP(h) },
-				func() (SpanContext, Baggage) { return p.ExtractGRPC(md) },
+			for _, got := range []func() (engine.SpanContext, Baggage){
+				func() (engine.SpanContext, Baggage) { return p.ExtractHTTP(h) },
+				func() (engine.SpanContext, Baggage) { return p.ExtractGRPC(md) },
 			} {
 				sc, b := got()
 				if sc.IsValid() != tt.wantJoined || sc.TraceState != tt.wantTraceSt || b.Len() != tt.wantBagLen {
@@ -285,12 +286,18 @@ func manyMembers(n int) string {
 // TestStartRunFromCarrier checks that a run started from a carrier joins
 // the caller's trace and that a node hands out its own span as parent.
 func TestStartRunFromCarrier(t *testing.T) {
-	e, sink := newTestEngine(t)
+	sink := &engine.MemorySink{}
+	e, err := engine.New(engine.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	var p Propagator
 	h := http.Header{}
 	h.Set("traceparent", tpValid)
 	h.Set("tracestate", tsValid)
 	h.Set("baggage", bgValid)
-	run, b, err := e.StartRunFromHTTP(h, RunInfo{FlowID: "f"})
+	run, b, err := p.StartRunFromHTTP(e, h, engine.RunInfo{FlowID: "f"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,13 +306,13 @@ func TestStartRunFromCarrier(t *testing.T) {
 	}
 	n := run.StartNode("tool:1", "tool", "call")
 	out := http.Header{}
-	n.InjectHTTP(out, b)
+	InjectHTTP(out, n.SpanContext(), b)
 	md := metadata.MD{}
-	n.InjectGRPC(md, b)
+	InjectGRPC(md, n.SpanContext(), b)
 	nodeSC := n.SpanContext()
 	n.End()
 
-	for _, sc := range []SpanContext{mustExtractHTTP(t, out), mustExtractGRPC(t, md)} {
+	for _, sc := range []engine.SpanContext{mustExtractHTTP(t, out), mustExtractGRPC(t, md)} {
 		if sc != nodeSC {
 			t.Fatalf("carrier holds %+v, want the node's %+v", sc, nodeSC)
 		}
@@ -316,7 +323,7 @@ func TestStartRunFromCarrier(t *testing.T) {
 
 	// A gRPC server's incoming context.
 	ctx := metadata.NewIncomingContext(context.Background(), md)
-	run2, _, err := e.StartRunFromGRPC(ctx, RunInfo{FlowID: "g"})
+	run2, _, err := p.StartRunFromGRPC(ctx, e, engine.RunInfo{FlowID: "g"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,16 +331,18 @@ func TestStartRunFromCarrier(t *testing.T) {
 	run2.End(0, "")
 	// A bad carrier starts a new trace and reports the error.
 	bad := http.Header{"Traceparent": {"garbage"}, "Tracestate": {tsValid}}
-	run3, _, err := e.StartRunFromHTTP(bad, RunInfo{FlowID: "h"})
+	run3, _, err := p.StartRunFromHTTP(e, bad, engine.RunInfo{FlowID: "h"})
 	if !errors.Is(err, ErrTraceParent) {
 		t.Fatalf("error %v", err)
 	}
-	if ps := e.PropagationStats(); ps.Extracted != 3 || ps.Joined != 2 || ps.TraceParentInvalid != 1 {
+	if ps := p.Stats(); ps.Extracted != 3 || ps.Joined != 2 || ps.TraceParentInvalid != 1 {
 		t.Fatalf("propagation stats %+v", ps)
 	}
 	run3.End(0, "")
 	run.End(0, "")
-	flush(t, e)
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	runs := map[string]encode.Run{}
 	for _, r := range sink.Runs() {
@@ -351,7 +360,7 @@ func TestStartRunFromCarrier(t *testing.T) {
 	}
 }
 
-func mustExtractHTTP(t *testing.T, h http.Header) SpanContext {
+func mustExtractHTTP(t *testing.T, h http.Header) engine.SpanContext {
 	t.Helper()
 	sc, _, err := ExtractHTTP(h)
 	if err != nil || !sc.IsValid() {
@@ -360,7 +369,7 @@ func mustExtractHTTP(t *testing.T, h http.Header) SpanContext {
 	return sc
 }
 
-func mustExtractGRPC(t *testing.T, md metadata.MD) SpanContext {
+func mustExtractGRPC(t *testing.T, md metadata.MD) engine.SpanContext {
 	t.Helper()
 	sc, _, err := ExtractGRPC(md)
 	if err != nil || !sc.IsValid() {
@@ -411,7 +420,7 @@ func TestPropagationAllocs(t *testing.T) {
 		// The traceparent string and one []string per header written.
 		{"InjectHTTP", 4, func() { InjectHTTP(out, sc, b) }},
 		{"InjectGRPC", 4, func() { InjectGRPC(outMD, sc, b) }},
-		{"InjectHTTP/no-tracestate-no-baggage", 2, func() { InjectHTTP(out, SpanContext{TraceID: sc.TraceID, SpanID: sc.SpanID}, Baggage{}) }},
+		{"InjectHTTP/no-tracestate-no-baggage", 2, func() { InjectHTTP(out, engine.SpanContext{TraceID: sc.TraceID, SpanID: sc.SpanID}, Baggage{}) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) { wantAllocs(t, tt.n, tt.f) })
 	}
@@ -428,7 +437,7 @@ func BenchmarkPropagation(b *testing.B) {
 	})
 	b.Run("ExtractHTTP/otel", func(b *testing.B) {
 		b.ReportAllocs()
-		c := propagation.HeaderCarrier(h)
+		c := otelpropagation.HeaderCarrier(h)
 		for b.Loop() {
 			otelProp.Extract(context.Background(), c)
 		}
@@ -442,8 +451,8 @@ func BenchmarkPropagation(b *testing.B) {
 	})
 	b.Run("InjectHTTP/otel", func(b *testing.B) {
 		b.ReportAllocs()
-		ctx := otelProp.Extract(context.Background(), propagation.HeaderCarrier(h))
-		out := propagation.HeaderCarrier(http.Header{})
+		ctx := otelProp.Extract(context.Background(), otelpropagation.HeaderCarrier(h))
+		out := otelpropagation.HeaderCarrier(http.Header{})
 		for b.Loop() {
 			otelProp.Inject(ctx, out)
 		}

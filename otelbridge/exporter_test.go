@@ -1,4 +1,4 @@
-package engine
+package otelbridge
 
 import (
 	"context"
@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 )
 
@@ -169,7 +170,7 @@ func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
 	if err := sx.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := sx.ExportSpans(ctx, spans); !errors.Is(err, ErrShutdown) {
+	if err := sx.ExportSpans(ctx, spans); !errors.Is(err, engine.ErrShutdown) {
 		t.Fatalf("ExportSpans after Shutdown: %v", err)
 	}
 	if err := exp.Shutdown(ctx); err != nil {

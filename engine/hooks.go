@@ -1,0 +1,86 @@
+package engine
+
+import (
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/enginehook"
+)
+
+// The hooks of internal/enginehook: what otlp and otelbridge need from the
+// engine and that is not public API.
+func init() {
+	enginehook.Register(enginehook.Hooks[Engine, Option, Run, Node]{
+		Resource: func(opts []Option) encode.Resource {
+			var c config
+			for _, o := range opts {
+				o.apply(&c)
+			}
+			return c.resource
+		},
+		RunEngine: func(h Run) *Engine {
+			if h.r == nil {
+				return nil
+			}
+			return h.r.e
+		},
+		NodeRun: func(h Node) (Run, bool) {
+			if h.n == nil {
+				return Run{}, false
+			}
+			return h.n.runHandle(), true
+		},
+		SetNodeShape:   Node.setShape,
+		SetNodeStatus:  Node.setStatus,
+		RenameNode:     Node.rename,
+		NodeException:  Node.recordException,
+		SetRunFlowID:   Run.setFlowID,
+		SetRunStatusOK: Run.setStatusOK,
+		RunException:   Run.recordException,
+	})
+}
+
+// Private writers used by the bridge. Each writes the record while its
+// handle is live, from the goroutine that owns the handle (the bridge span
+// holds its mutex), like the public methods.
+
+func (h Node) setStatus(code encode.StatusCode, msg string) {
+	if n := h.begin(); n != nil {
+		n.Status, n.StatusMessage = code, n.e.value(msg)
+		n.done(h.gen)
+	}
+}
+
+func (h Node) rename(name string) {
+	if n := h.begin(); n != nil {
+		name = n.e.value(name)
+		n.NodeID, n.NodeName = name, name
+		n.done(h.gen)
+	}
+}
+
+func (h Run) setFlowID(name string) {
+	if r := h.begin(); r != nil {
+		r.FlowID = r.e.value(name)
+		r.done()
+	}
+}
+
+func (h Run) setStatusOK() {
+	if r := h.begin(); r != nil {
+		r.Status = encode.StatusOK
+		r.done()
+	}
+}
+
+func (h Node) recordException(err error) {
+	if n := h.begin(); n != nil {
+		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
+		n.done(h.gen)
+	}
+}
+
+func (h Run) recordException(err error) {
+	if r := h.begin(); r != nil {
+		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
+		r.done()
+	}
+}

@@ -1,0 +1,46 @@
+// Package enginehook gives flowtel's own packages (otlp, otelbridge) what
+// they need from package engine without it being part of engine's public
+// API: package engine registers its hooks when it is initialised, and the
+// others, which import engine, read them.
+//
+// The hooks are typed by engine's own types through the type parameters,
+// so a caller that names the wrong types panics at its first call, in
+// every test, rather than misbehaving.
+package enginehook
+
+import "github.com/flowtel/flowtel/encode"
+
+// Hooks are the functions package engine registers. E, O, R and N are
+// engine.Engine, engine.Option, engine.Run and engine.Node.
+type Hooks[E, O, R, N any] struct {
+	// Resource returns the resource opts set, with the fields no option
+	// set left zero (unset): the default service name is not filled in.
+	Resource func(opts []O) encode.Resource
+
+	// RunEngine returns the engine of a run, nil for a no-op run.
+	RunEngine func(R) *E
+	// NodeRun returns the run a node belongs to, false for a no-op node.
+	NodeRun func(N) (R, bool)
+	// SetNodeShape sets the parent span and span kind of a node.
+	SetNodeShape func(n N, parent encode.SpanID, kind encode.SpanKind)
+	// SetNodeStatus sets a node's status without ending it.
+	SetNodeStatus func(n N, code encode.StatusCode, msg string)
+	// RenameNode sets a node's id and name.
+	RenameNode func(n N, name string)
+	// NodeException adds an exception event to a node without ending it.
+	NodeException func(n N, err error)
+	// SetRunFlowID sets a run's flow id.
+	SetRunFlowID func(r R, flowID string)
+	// SetRunStatusOK marks a run's status OK (explicitly, not unset).
+	SetRunStatusOK func(r R)
+	// RunException adds an exception event to a run without ending it.
+	RunException func(r R, err error)
+}
+
+var hooks any
+
+// Register is called once, by package engine.
+func Register[E, O, R, N any](h Hooks[E, O, R, N]) { hooks = h }
+
+// Get returns the hooks package engine registered.
+func Get[E, O, R, N any]() Hooks[E, O, R, N] { return hooks.(Hooks[E, O, R, N]) }

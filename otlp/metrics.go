@@ -1,0 +1,149 @@
+package otlp
+
+import (
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+)
+
+// The exporter's families, added by a Sink to every collection of its
+// engine's metrics (the OTLP push and engine.Engine.AppendPrometheus).
+const (
+	MetricExportItems      = "flowtel_export_items_total"
+	MetricExportQueueBytes = "flowtel_export_queue_bytes"
+	MetricExportLatency    = "flowtel_export_latency_microseconds"
+)
+
+// Units, in UCUM as in package engine: "By" becomes "bytes" and "us"
+// "microseconds", which the names already end with.
+const (
+	unitItems  = "{item}"
+	unitBytes  = "By"
+	unitMicros = "us"
+)
+
+// exportResults are the result label values of flowtel_export_items_total
+// after "exported" and "rejected": the exporter's drop reasons.
+var exportResults = func() (r [export.NumDropReasons]string) {
+	for i := range r {
+		r[i] = export.DropReason(i).String()
+	}
+	return r
+}()
+
+// exporterMetrics builds the exporter's families. Its slices are arenas
+// reused from one collection to the next, as the engine's collector does:
+// the engine serialises collections, so one is in use at a time.
+type exporterMetrics struct {
+	points []encode.MetricPoint
+	attrs  []encode.Attr
+	counts []uint64
+	first  int
+
+	// The values at the previous delta collection.
+	prevItems   [export.NumSignals]itemCounts
+	prevLatency [export.NumSignals]latencySum
+}
+
+// itemCounts are the items of one signal by result: exported, rejected,
+// then each drop reason.
+type itemCounts [2 + export.NumDropReasons]uint64
+
+// latencySum is the count and total duration (µs) of export attempts.
+type latencySum struct{ count, micros uint64 }
+
+// ExportMetrics queues the engine's OTLP metrics request on the exporter.
+func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
+	s.exp.Enqueue(export.Metrics, req, points)
+}
+
+// AppendMetrics appends the exporter's accounting, read now.
+func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
+	return s.xm.appendMetrics(dst, s.exp.Stats(), w)
+}
+
+func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w engine.MetricsWindow) []encode.Metric {
+	c.points, c.attrs, c.counts = c.points[:0], c.attrs[:0], c.counts[:0]
+
+	dst = c.begin(dst, MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, w)
+	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
+		s := &xs.Signals[sig]
+		vals := itemCounts{s.Exported, s.Rejected}
+		copy(vals[2:], s.Dropped[:])
+		if w.Delta {
+			cur := vals
+			for i := range vals {
+				vals[i] -= c.prevItems[sig][i]
+			}
+			c.prevItems[sig] = cur
+		}
+		for i, v := range vals {
+			result := "exported"
+			switch {
+			case i == 1:
+				result = "rejected"
+			case i >= 2:
+				result = exportResults[i-2]
+			}
+			c.points = append(c.points, encode.MetricPoint{
+				Attrs:         c.attrs2("signal", sig.String(), "result", result),
+				StartUnixNano: w.StartUnixNano, TimeUnixNano: w.NowUnixNano, IsInt: true, Int: int64(v),
+			})
+		}
+	}
+	c.end(dst)
+
+	dst = c.begin(dst, MetricExportQueueBytes, "Encoded bytes queued or being exported, all signals.", unitBytes, encode.MetricGauge, w)
+	c.points = append(c.points, encode.MetricPoint{TimeUnixNano: w.NowUnixNano, IsInt: true, Int: xs.HeldBytes})
+	c.end(dst)
+
+	// Export attempts are summed (count and duration), not bucketed: the
+	// histogram has no bounds, so only _count, _sum and the +Inf bucket.
+	dst = c.begin(dst, MetricExportLatency, "Duration of export attempts in microseconds, by signal.", unitMicros, encode.MetricHistogram, w)
+	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
+		s := &xs.Signals[sig]
+		cur := latencySum{s.LatencyCount, uint64(s.LatencySum.Microseconds())}
+		v := cur
+		if w.Delta {
+			prev := c.prevLatency[sig]
+			c.prevLatency[sig] = cur
+			v = latencySum{cur.count - prev.count, cur.micros - prev.micros}
+		}
+		k := len(c.counts)
+		c.counts = append(c.counts, v.count)
+		c.points = append(c.points, encode.MetricPoint{
+			Attrs: c.attrs1("signal", sig.String()), StartUnixNano: w.StartUnixNano, TimeUnixNano: w.NowUnixNano,
+			Count: v.count, Sum: float64(v.micros), BucketCounts: c.counts[k : k+1],
+		})
+	}
+	c.end(dst)
+	return dst
+}
+
+// begin starts a metric on dst; end closes it.
+func (c *exporterMetrics) begin(dst []encode.Metric, name, desc, unit string, kind encode.MetricKind, w engine.MetricsWindow) []encode.Metric {
+	t := encode.TemporalityCumulative
+	if w.Delta {
+		t = encode.TemporalityDelta
+	}
+	c.first = len(c.points)
+	return append(dst, encode.Metric{Name: name, Description: desc, Unit: unit, Kind: kind, Temporality: t, Monotonic: kind == encode.MetricSum})
+}
+
+func (c *exporterMetrics) end(dst []encode.Metric) {
+	dst[len(dst)-1].Points = c.points[c.first:len(c.points):len(c.points)]
+}
+
+func (c *exporterMetrics) attrs1(k1, v1 string) []encode.Attr {
+	k := len(c.attrs)
+	c.attrs = append(c.attrs, engine.String(k1, v1))
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}
+
+func (c *exporterMetrics) attrs2(k1, v1, k2, v2 string) []encode.Attr {
+	k := len(c.attrs)
+	c.attrs = append(c.attrs, engine.String(k1, v1), engine.String(k2, v2))
+	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}

@@ -1,0 +1,36 @@
+// Package promhttp serves an engine's metrics to Prometheus over HTTP. It
+// is apart from package engine so that capturing links no HTTP server.
+package promhttp
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+)
+
+// Handler returns an http.Handler that serves e's metrics in the
+// Prometheus text format 0.0.4 (mount it at /metrics): a fresh cumulative
+// collection per request, as engine.Engine.AppendPrometheus describes.
+// It answers GET and HEAD; other methods get 405. It may be called
+// concurrently.
+func Handler(e *engine.Engine) http.Handler { return handler{e: e} }
+
+type handler struct{ e *engine.Engine }
+
+func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	buf := encode.GetBuffer()
+	defer encode.PutBuffer(buf)
+	buf.B = h.e.AppendPrometheus(buf.B[:0])
+	w.Header().Set("Content-Type", encode.PromContentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf.B)))
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(buf.B)
+	}
+}
