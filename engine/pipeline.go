@@ -327,5 +327,10 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	// it returns; Shutdown's callers return at their context meanwhile.
 	<-p.exported
 	e.releaseDropped()
-	return errors.Join(e.metrics.shutdown(ctx), e.sink.ForceFlush(ctx), e.sink.Shutdown(ctx))
+	// The sink flushes before the final metrics collection, so that the
+	// metrics exporter's families (flowtel_export_*) count every run
+	// exported; the sink shuts down after, so that the final metrics
+	// still leave.
+	flushErr := e.sink.ForceFlush(ctx)
+	return errors.Join(flushErr, e.metrics.shutdown(ctx), e.sink.Shutdown(ctx))
 }
