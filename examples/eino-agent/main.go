@@ -30,6 +30,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	flowteleino "github.com/flowtel/flowtel/integrations/eino"
+	"github.com/flowtel/flowtel/otlp"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -84,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer rc.Close()
 		endpoint = rc.Endpoint()
 	}
-	eng, err := engine.NewOTLP(export.Config{Endpoint: endpoint, Insecure: true},
+	eng, err := otlp.New(export.Config{Endpoint: endpoint, Insecure: true},
 		engine.WithResource(encode.Resource{ServiceName: "eino-agent"}))
 	if err != nil {
 		fmt.Fprintln(stderr, "eino-agent:", err)
@@ -131,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eino-agent: shutdown:", err)
 	}
 	stats := eng.Stats()
-	xs, _ := eng.ExporterStats()
+	xs, _ := otlp.ExporterStats(eng)
 	r := report{cfg: c, endpoint: endpoint, load: load, failed: failed.Load(), stats: stats, bottlenecks: bn}
 	r.exported = xs.Signals[export.Traces].Exported
 	if rc != nil {
