@@ -35,11 +35,17 @@ func writeChecked(dst []byte, s string, ok bool) []byte {
 }
 
 // writeStringField appends string field (1 to 15), checked; an empty s is
-// skipped, as proto3 does.
+// skipped, as proto3 does. It is small enough to inline, so that the
+// usual empty string costs no call.
 func (c *strChecker) writeStringField(dst []byte, field int, s string) []byte {
 	if s == "" {
 		return dst
 	}
+	return c.writeString(dst, field, s)
+}
+
+// writeString appends string field (1 to 15), checked, even when empty.
+func (c *strChecker) writeString(dst []byte, field int, s string) []byte {
 	n, ok := c.check(s)
 	dst = appendLen1(dst, field, n)
 	return writeChecked(dst, s, ok)
@@ -127,28 +133,31 @@ func sizeKVBody(keyLen, anyLen int) int {
 }
 
 // appendKVHead appends the tag and length of KeyValue field (1 to 15), its
-// key (prefix and key, valid as given) and the tag and length of its
-// AnyValue of anyLen bytes, which the caller appends next.
-func appendKVHead(dst []byte, field int, prefix, key string, anyLen int) []byte {
-	keyLen := len(prefix) + len(key)
-	dst = appendLen1(dst, field, sizeKVBody(keyLen, anyLen))
-	if keyLen != 0 {
-		dst = appendLen1(dst, fieldKVKey, keyLen)
-		dst = append(dst, prefix...)
+// trusted, non-empty key and the tag and length of its AnyValue of anyLen
+// bytes, which the caller appends next.
+func appendKVHead(dst []byte, field int, key string, anyLen int) []byte {
+	if body := 2 + len(key) + 2 + anyLen; body < 0x80 {
+		// Every length takes one byte, as for the conventions' own keys
+		// and scalar values: two appends instead of three appendLen1.
+		dst = append(dst, tag1(field, wireBytes), byte(body), tag1(fieldKVKey, wireBytes), byte(len(key)))
 		dst = append(dst, key...)
+		return append(dst, tag1(fieldKVValue, wireBytes), byte(anyLen))
 	}
+	dst = appendLen1(dst, field, sizeKVBody(len(key), anyLen))
+	dst = appendLen1(dst, fieldKVKey, len(key))
+	dst = append(dst, key...)
 	return appendLen1(dst, fieldKVValue, anyLen)
 }
 
 // appendKVInt appends the KeyValue field key=v for a trusted key.
 func appendKVInt(dst []byte, field int, key string, v int64) []byte {
-	dst = appendKVHead(dst, field, key, "", 1+sizeVarint(uint64(v)))
+	dst = appendKVHead(dst, field, key, 1+sizeVarint(uint64(v)))
 	return appendAnyInt(dst, uint64(v))
 }
 
 // appendKVBool appends the KeyValue field key=b for a trusted key.
 func appendKVBool(dst []byte, field int, key string, b bool) []byte {
-	dst = appendKVHead(dst, field, key, "", 2)
+	dst = appendKVHead(dst, field, key, 2)
 	return appendAnyBool(dst, b)
 }
 
@@ -181,7 +190,7 @@ func appendKVChecked(dst []byte, field int, key, s string, n int, ok bool) []byt
 		dst = append(dst, tag1(fieldKVValue, wireBytes), byte(2+n), tag1(fieldAnyString, wireBytes), byte(n))
 		return writeChecked(dst, s, ok)
 	}
-	dst = appendKVHead(dst, field, key, "", sizeLen1(n))
+	dst = appendKVHead(dst, field, key, sizeLen1(n))
 	dst = appendLen1(dst, fieldAnyString, n)
 	return writeChecked(dst, s, ok)
 }
@@ -228,7 +237,15 @@ func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value)
 		}
 	}
 	kn, kok := c.check(key)
-	size, n, ok := c.sizeAny(v)
+	var size, n int
+	ok := true
+	if v.kind == KindString {
+		// The usual kind, sized here rather than by a call to sizeAny.
+		n, ok = c.check(v.str)
+		size = sizeLen1(n)
+	} else {
+		size, n, ok = c.sizeAny(v)
+	}
 	keyLen := len(prefix) + kn
 	dst = appendLen1(dst, field, sizeKVBody(keyLen, size))
 	if keyLen != 0 {
