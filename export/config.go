@@ -102,8 +102,9 @@ type Config struct {
 	// Headers are sent with every request (gRPC metadata or HTTP headers).
 	// Names are HTTP tokens (for gRPC also lower-case-able metadata keys,
 	// not grpc-*, te or content-type); values are printable ASCII (HTTP also
-	// allows tabs; a gRPC key ending in -bin takes any bytes). New refuses
-	// any other, naming the header. Values are never printed, nor are an
+	// allows tabs; a gRPC key ending in -bin takes any bytes), and a name
+	// appears once whatever its case. New refuses any other, naming the
+	// header. Values are never printed, nor are an
 	// endpoint's user information and query values: they are replaced by
 	// "REDACTED" in every error.
 	Headers map[string]string
@@ -500,6 +501,19 @@ func validateHeaders(h map[string]string, protocol string) error {
 	for k, v := range h {
 		if err := validateHeader(k, v, protocol); err != nil {
 			return err
+		}
+	}
+	if len(h) > 1 {
+		// Names are case-insensitive: two spellings of one would be sent
+		// twice (gRPC) or one would win at random (HTTP).
+		seen := make(map[string]string, len(h))
+		for k := range h {
+			lk := strings.ToLower(k)
+			if other, dup := seen[lk]; dup {
+				a, b := min(k, other), max(k, other)
+				return fmt.Errorf("%w %q: given twice, also as %q", ErrInvalidHeader, a, b)
+			}
+			seen[lk] = k
 		}
 	}
 	return nil

@@ -255,6 +255,12 @@ func TestHeaderRules(t *testing.T) {
 			}
 		}
 	}
+	for _, protocol := range protocols {
+		_, err := New(Config{Protocol: protocol, Headers: map[string]string{"X-Token": value, "x-token": value}})
+		if !errors.Is(err, ErrInvalidHeader) || !strings.Contains(err.Error(), `"X-Token"`) || strings.Contains(err.Error(), value) {
+			t.Errorf("%s: one header spelt twice: %v", protocol, err)
+		}
+	}
 	_, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "x-token=" + value + "%C3%A9"}))
 	if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_HEADERS") || !strings.Contains(err.Error(), `"x-token"`) || strings.Contains(err.Error(), value) {
 		t.Errorf("FromLookup: %v, want the variable and the header named, not the value", err)
