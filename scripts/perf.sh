@@ -101,7 +101,7 @@ rowof() { # $1 label, $2 name
 	jq -r --arg l "$1" --arg cpu "$(cat "$OUT/$2.cpu")" "$line" "$OUT/$2.json"
 }
 
-say "## loadgen: flowtel and the OpenTelemetry Go SDK (-mode both -block -rate 0 -logs=false -duration $DUR)"
+say "## loadgen: flowtel and the OpenTelemetry Go SDK (-workload synthetic -mode both -block -rate 0 -logs=false -duration $DUR)"
 say ""
 timed both "$LG" -workload synthetic -mode both -block -rate 0 -logs=false -duration "$DUR" -plot docs/latency.svg
 say "$hdr"
