@@ -99,8 +99,8 @@ func TestAppendPrometheusLinesValid(t *testing.T) {
 
 // TestAppendPrometheusPromtool runs the real `promtool check metrics` on
 // the output. The only finding tolerated is promtool's advice to use base
-// units on "_microseconds" names, which SPEC.md fixes for compatibility
-// with the original system's dashboards.
+// units on "_microseconds" names, which flowtel keeps for compatibility
+// with the original system's dashboards (docs/original.md, Metrics).
 func TestAppendPrometheusPromtool(t *testing.T) {
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {

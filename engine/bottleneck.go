@@ -8,7 +8,7 @@ import (
 )
 
 // Bottleneck is the performance of one node type since the engine
-// started: the seed's "performance bottleneck analysis" made concrete.
+// started: the original's "performance bottleneck analysis" made concrete.
 // Latencies are HDR percentiles in microseconds (within 1/1024 at the
 // default precision) of every execution, failed ones included.
 type Bottleneck struct {

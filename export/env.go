@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The original system's defaults for its own variables (SPEC.md).
+// The original system's defaults for its own variables (docs/original.md).
 const (
 	defaultTraceTimeout       = 3000 * time.Millisecond
 	defaultTraceMaxQueue      = 2048

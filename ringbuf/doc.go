@@ -125,8 +125,8 @@
 //   - Popping one value per CAS in Drain: a batch of ready slots is claimed
 //     with one CAS instead (popN); evictions still take one slot each.
 //   - A spinning or polling consumer: costs microseconds per message on
-//     time-sliced vCPUs (SPEC.md); Wait parks on a channel and producers
-//     wake it only at WakeAt.
+//     time-sliced vCPUs, as on the 2-vCPU machines flowtel is measured
+//     on; Wait parks on a channel and producers wake it only at WakeAt.
 //   - sync.Cond for Block: it cannot wait with a timeout; a gate channel
 //     closed by Drain can, in one select with the timer.
 package ringbuf

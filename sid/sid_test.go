@@ -13,7 +13,8 @@ import (
 	"time"
 )
 
-// exampleConfig is the configuration of SPEC.md's example vector.
+// exampleConfig is the configuration of the original's example SID
+// (docs/original.md, SID).
 func exampleConfig() Config {
 	return Config{
 		Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000", PID: 12345,
