@@ -4,8 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -53,5 +56,31 @@ func TestNewFromEnvErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("env %v: error %v, want one naming %q", c.env, err, c.want)
 		}
+	}
+}
+
+// TestNewServiceNameUnset checks that a service name is unset only when it
+// is empty: an explicit "flowtel" is kept, an empty one takes the
+// configuration's, then the engine's default.
+func TestNewServiceNameUnset(t *testing.T) {
+	for _, c := range []struct {
+		opt, cfg, want string
+	}{
+		{"flowtel", "svc", "flowtel"},
+		{"mine", "svc", "mine"},
+		{"", "svc", "svc"},
+		{"", "", engine.DefaultServiceName},
+	} {
+		e, err := New(export.Config{Endpoint: "127.0.0.1:1", Insecure: true, ServiceName: c.cfg},
+			engine.WithResource(encode.Resource{ServiceName: c.opt}), engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.Resource().ServiceName; got != c.want {
+			t.Errorf("option %q, config %q: service name %q, want %q", c.opt, c.cfg, got, c.want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = e.Shutdown(ctx)
+		cancel()
 	}
 }

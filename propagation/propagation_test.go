@@ -458,3 +458,26 @@ func BenchmarkPropagation(b *testing.B) {
 		}
 	})
 }
+
+// TestStartRunFromPackage checks the package functions, which return the
+// error instead of counting it.
+func TestStartRunFromPackage(t *testing.T) {
+	sink := &engine.MemorySink{}
+	e, err := engine.New(engine.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	h := http.Header{"Traceparent": {tpValid}}
+	run, _, err := StartRunFromHTTP(e, h, engine.RunInfo{FlowID: "http"})
+	if err != nil || run.SpanContext().TraceID != mustExtractHTTP(t, h).TraceID {
+		t.Fatalf("HTTP: %+v, %v", run.SpanContext(), err)
+	}
+	run.End(0, "")
+	md := metadata.MD{"traceparent": {"garbage"}}
+	run, _, err = StartRunFromGRPC(metadata.NewIncomingContext(context.Background(), md), e, engine.RunInfo{FlowID: "grpc"})
+	if !errors.Is(err, ErrTraceParent) || !run.IsRecording() {
+		t.Fatalf("gRPC: recording %v, %v", run.IsRecording(), err)
+	}
+	run.End(0, "")
+}
