@@ -370,7 +370,11 @@ func (e *Engine) Resource() encode.Resource { return e.cfg.resource }
 
 // Stats returns a snapshot of the engine's accounting.
 func (e *Engine) Stats() Stats {
+	ss, reports := e.sinkStats()
 	s := e.stats.snapshot()
+	if reports {
+		s.foldSink(ss)
+	}
 	s.HeldBytes, s.MemoryLimit = e.mem.held.Load(), e.mem.limit
 	return s
 }
@@ -423,8 +427,13 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	})
 	select {
 	case <-e.done:
+		if e.shutErr != nil {
+			if ss, ok := e.sinkStats(); ok && ss.Shutdown > 0 {
+				return fmt.Errorf("engine: shutdown: %d spans dropped undelivered: %w", ss.Shutdown, e.shutErr)
+			}
+		}
 		return e.shutErr
 	case <-ctx.Done():
-		return ctx.Err()
+		return fmt.Errorf("engine: shutdown: %d spans not yet delivered: %w", e.Stats().InFlight, ctx.Err())
 	}
 }

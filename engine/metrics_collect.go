@@ -141,7 +141,7 @@ func (c *collector) health(sp span) {
 	c.begin(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, encode.MetricSum, sp)
 	c.sum(nil, sp, vals[0])
 	c.end()
-	c.begin(MetricRecordsExported, "Spans the engine handed to its sink.", unitRecords, encode.MetricSum, sp)
+	c.begin(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, encode.MetricSum, sp)
 	c.sum(nil, sp, vals[1])
 	c.end()
 	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + in flight.", unitRecords, encode.MetricSum, sp)

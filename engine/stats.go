@@ -46,7 +46,7 @@ func (r DropReason) String() string {
 // InFlight is derived so that the identity holds for the snapshot itself.
 type Stats struct {
 	Accepted  uint64                 // spans offered: runs at StartRun, their nodes when they end
-	Exported  uint64                 // spans the sink took
+	Exported  uint64                 // spans the sink took (a SinkReporter: the receiver took)
 	Dropped   uint64                 // sum of DroppedBy
 	DroppedBy [numDropReasons]uint64 // indexed by DropReason
 	InFlight  uint64                 // accepted, not yet exported or dropped

@@ -120,6 +120,25 @@ func (s *Sink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) 
 	s.exp.Enqueue(sig, buf, items)
 }
 
+// SinkStats returns what became of the spans Export queued: delivered (the
+// receiver took them), or dropped by the exporter (rejected by the
+// receiver, or dropped for a reason, DropShutdown among them). The engine
+// reads it (engine.SinkReporter), so that its Stats hold
+// Accepted == Exported + Dropped + InFlight across the exporter.
+func (s *Sink) SinkStats() engine.SinkStats {
+	t := s.exp.Stats().Signals[export.Traces]
+	return engine.SinkStats{
+		Delivered: t.Exported,
+		Dropped:   t.Rejected + t.DroppedTotal(),
+		Shutdown:  t.Dropped[export.DropShutdown],
+	}
+}
+
+// MemoryBytes is what the exporter's queue may hold: twice its
+// QueueBytes, since a buffer's capacity may be up to twice its encoded
+// length. The engine takes it out of its memory limit (engine.MemoryUser).
+func (s *Sink) MemoryBytes() int64 { return 2 * s.exp.Stats().QueueBytes }
+
 // ForceFlush waits until everything queued is sent or counted as dropped.
 func (s *Sink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
 

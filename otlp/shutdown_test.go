@@ -1,0 +1,59 @@
+package otlp
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
+)
+
+// TestShutdownCountsUndelivered is the regression test of Shutdown
+// misreporting: with a collector that never answers, Shutdown(200 ms)
+// returned on time but the engine's Stats showed all 200 spans exported
+// (the loss was only in the exporter's stats), and the error was sometimes
+// a bare "context deadline exceeded". The engine's accounting now holds
+// across the sink: the 200 spans are dropped as shutdown, none exported,
+// and the error says how many.
+func TestShutdownCountsUndelivered(t *testing.T) {
+	for _, protocol := range []string{export.ProtocolGRPC, export.ProtocolHTTPProtobuf} {
+		t.Run(protocol, func(t *testing.T) {
+			rc := otlptest.Start(t, protocol, func(otlptest.Call) otlptest.Reply {
+				return otlptest.Reply{Sleep: time.Hour} // never answers; honours the request's context
+			})
+			e, err := New(export.Config{Protocol: protocol, Endpoint: rc.Endpoint()}, engine.WithBatch(64, time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 20 { // 20 runs of 9 nodes: 200 spans
+				r := e.StartRun(engine.RunInfo{FlowID: "f"})
+				for range 9 {
+					r.StartNode("a:1", "a", "a").End()
+				}
+				r.End(0, "")
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			err = e.Shutdown(ctx)
+			if !errors.Is(err, context.DeadlineExceeded) || !regexp.MustCompile(`\b[1-9][0-9]* spans`).MatchString(err.Error()) {
+				t.Fatalf("Shutdown: %v; want a deadline error that says how many spans", err)
+			}
+			// Wait for the shutdown to finish (the exporter aborts its
+			// requests at the deadline), then check the accounting.
+			if err := e.Shutdown(context.Background()); err == nil || !regexp.MustCompile(`\b200 spans dropped undelivered`).MatchString(err.Error()) {
+				t.Errorf("the finished shutdown reports %v; want 200 spans dropped undelivered", err)
+			}
+			s := e.Stats()
+			if s.Accepted != 200 || s.Exported != 0 || s.Drops(engine.DropShutdown) != 200 || s.InFlight != 0 {
+				t.Errorf("stats %+v; want 200 accepted, none exported, 200 dropped as shutdown", s)
+			}
+			if s.Accepted != s.Exported+s.Dropped+s.InFlight {
+				t.Errorf("accounting broken: %+v", s)
+			}
+		})
+	}
+}
