@@ -81,6 +81,13 @@
 //	BenchmarkPushDrain (one goroutine)      24-48 ns per value pushed and drained
 //	BenchmarkChannel/block                  112 ns/op in the run where Push/room/parallel/block took 34
 //
+// Spilling into other shards (a full shard's push tries the next ones)
+// measured against the code before it, same run, benchstat over
+// go test -run XX -bench 'Push/' -benchtime=100ms -count 6 alternating
+// binaries at load average 21: no time change past the noise (geomean
+// -3 %, every p > 0.05), with room drops fell 24 % (parallel drop_newest,
+// p=0.002).
+//
 // A producer that never yields outpaces the consumer here: on two time-sliced
 // vCPUs a woken consumer waits for a P until the producer blocks or is
 // preempted, which is why the non-blocking policies drop in these loops.
