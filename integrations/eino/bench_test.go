@@ -132,8 +132,8 @@ func BenchmarkGraph(b *testing.B) {
 // BenchmarkCallbacks calls a handler's callbacks directly, as Eino calls
 // them for one Stream of benchGraph (a streamed graph input and output, 7
 // nodes with start and end, one model whose 8 chunks are read by the
-// handler), without Eino's own cost: each handler's cost alone. ns/node is
-// ns/op / 8.
+// handler), without Eino's own cost: each handler's cost alone; and
+// nodes/*, a run of 8 nodes with nothing streamed. ns/node is ns/op / 8.
 func BenchmarkCallbacks(b *testing.B) {
 	var (
 		graph  = &callbacks.RunInfo{Name: "bench", Component: compose.ComponentOfGraph}
@@ -151,6 +151,22 @@ func BenchmarkCallbacks(b *testing.B) {
 		chunks[i] = o
 	}
 	answer := []callbacks.CallbackOutput{"one two three"}
+	nodes := func(b *testing.B, h callbacks.Handler, ctx context.Context) {
+		// Nodes only: a run of 8 lambda nodes, nothing streamed.
+		b.ReportAllocs()
+		b.ResetTimer()
+		cpu := cpuTime()
+		for i := 0; i < b.N; i++ {
+			root := h.OnStart(ctx, graph, "q")
+			for k := 0; k < benchNodes; k++ {
+				h.OnEnd(h.OnStart(root, lambda, "in"), lambda, "out")
+			}
+			h.OnEnd(root, graph, "a")
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchNodes, "ns/node")
+		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/benchNodes, "cpu-ns/node")
+	}
 	run := func(b *testing.B, h callbacks.Handler, ctx context.Context, wait func()) {
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -170,6 +186,23 @@ func BenchmarkCallbacks(b *testing.B) {
 		b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/benchNodes, "cpu-ns/node")
 	}
 	ctx := context.Background()
+	b.Run("nodes/flowtel", func(b *testing.B) {
+		eng, err := engine.New()
+		if err != nil {
+			b.Fatal(err)
+		}
+		nodes(b, NewHandler(eng), WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
+		if err := eng.Shutdown(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("nodes/otelsdk", func(b *testing.B) {
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&discardExporter{}))
+		nodes(b, &sdkHandler{tracer: tp.Tracer("eino"), max: DefaultMaxValueBytes}, ctx)
+		if err := tp.Shutdown(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	})
 	b.Run("noop", func(b *testing.B) { run(b, noopHandler{}, ctx, func() {}) })
 	b.Run("flowtel", func(b *testing.B) {
 		eng, err := engine.New()

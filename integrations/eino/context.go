@@ -29,7 +29,9 @@ func RunFromContext(ctx context.Context) (engine.Run, bool) {
 
 // NodeFromContext returns the node of the innermost component ctx belongs
 // to, for adding logs or attributes from its code: call it from the
-// component's own goroutine, as engine.Node asks.
+// component's own goroutine, as engine.Node asks, and not after a streaming
+// component has returned its stream (the handler's reader then owns the
+// node).
 func NodeFromContext(ctx context.Context) (engine.Node, bool) {
 	if s, _ := ctx.Value(anyKey{}).(*span); s != nil && !s.skip && (!s.root || s.alsoNode) {
 		return s.node, true

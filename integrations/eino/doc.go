@@ -59,8 +59,7 @@
 // copying. A streamed output's first chunk is the node's first frame
 // (first_frame_duration); the node also gets chunks, time_per_chunk and,
 // for a model, gen_ai.response.time_to_first_chunk (seconds from the
-// stream's hand-over, which follows the model's start; first_frame_duration
-// is from the node's start).
+// model's start).
 //
 // # Streams
 //
@@ -72,7 +71,7 @@
 // reason, and at most WithMaxStreamBytes of text. The node ends when its
 // stream does; the run ends when the outermost invocation has ended and
 // every node it started has, so a node still streaming never outlives its
-// run.
+// run. Handler.Wait waits for the readers, for a complete export at exit.
 //
 // # Concurrency
 //

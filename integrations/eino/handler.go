@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cloudwego/eino/callbacks"
 	"github.com/cloudwego/eino/components"
@@ -120,6 +121,8 @@ type span struct {
 	// alsoNode is set on a root that is itself a component (not a graph):
 	// node is its node.
 	alsoNode bool
+	// started is when a model node started (its time to first chunk).
+	started time.Time
 	// skip is set on a node started after its run ended: its callbacks do
 	// nothing (a span is still returned, so that its end does not find its
 	// parent's).
@@ -317,6 +320,9 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 	}
 	id, name := nodeID(ctx, info)
 	s := &span{Context: ctx, rs: rs, kind: k}
+	if k == kindModel {
+		s.started = time.Now()
+	}
 	s.node = rs.run.StartNode(id, typ, name)
 	h.input(s, ctx, info, input)
 	return s
@@ -344,6 +350,9 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 	if k != kindGraph {
 		// A component invoked on its own is a run of one node.
 		s.alsoNode = true
+		if k == kindModel {
+			s.started = time.Now()
+		}
 		id, name := nodeID(ctx, info)
 		s.node = s.rs.run.StartNode(id, typ, name)
 		h.input(s, ctx, info, input)

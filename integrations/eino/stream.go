@@ -35,7 +35,6 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		max         = h.cfg.maxStream
 		err         error
 	)
-	start := time.Now()
 	for {
 		var out callbacks.CallbackOutput
 		out, err = sr.Recv()
@@ -105,7 +104,7 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 	if chunks > 0 {
 		n.Output(engine.Int(KeyChunks, chunks))
 		if s.kind == kindModel {
-			n.Output(engine.Float64(KeyFirstChunk, first.Sub(start).Seconds()))
+			n.Output(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
 		}
 		if chunks > 1 {
 			n.Output(engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1)))
