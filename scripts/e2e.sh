@@ -30,6 +30,8 @@ done
 echo "e2e: Jaeger is up"
 go test -tags e2e -count=1 -run 'TestJaeger' -v ./e2e/ 2>&1 | tee "$LOGDIR/jaeger-test.log" | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' || true
 grep -q '^ok' "$LOGDIR/jaeger-test.log" || { echo "e2e: Jaeger test failed"; cat "$LOGDIR/jaeger-test.log"; exit 1; }
+(cd examples/eino-agent && go test -tags e2e -count=1 -run 'TestJaegerEino' -v .) >"$LOGDIR/eino-test.log" 2>&1 || { echo "e2e: Eino example into Jaeger failed"; cat "$LOGDIR/eino-test.log"; exit 1; }
+echo "e2e: the Eino example's traces read back from Jaeger"
 cleanup
 pids=()
 

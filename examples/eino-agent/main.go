@@ -37,7 +37,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 type config struct {
 	requests, concurrency int
-	endpoint              string
+	endpoint, service     string
 	lat                   latencies
 }
 
@@ -48,6 +48,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.requests, "n", 200, "requests to run")
 	fs.IntVar(&c.concurrency, "c", 16, "requests at once")
 	fs.StringVar(&c.endpoint, "endpoint", "", "OTLP/gRPC host:port (a collector or Jaeger); empty: an embedded receiver")
+	fs.StringVar(&c.service, "service", "eino-agent", "the service name of the spans")
 	fs.DurationVar(&c.lat.firstChunk, "first-chunk", 120*time.Millisecond, "a chat model's time to its first chunk")
 	fs.DurationVar(&c.lat.perChunk, "per-chunk", 15*time.Millisecond, "a chat model's time per further chunk")
 	fs.DurationVar(&c.lat.retrieve, "retrieve", 20*time.Millisecond, "the retriever's latency")
@@ -86,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		endpoint = rc.Endpoint()
 	}
 	eng, err := otlp.New(export.Config{Endpoint: endpoint, Insecure: true},
-		engine.WithResource(encode.Resource{ServiceName: "eino-agent"}))
+		engine.WithResource(encode.Resource{ServiceName: c.service}))
 	if err != nil {
 		fmt.Fprintln(stderr, "eino-agent:", err)
 		return 1
