@@ -380,3 +380,20 @@ func TestMaxRequestBytes(t *testing.T) {
 	}
 	_ = small.Shutdown(context.Background())
 }
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://u:p@h:1/x?k=v&a=b#frag": "http://REDACTED@h:1/x?a=REDACTED&k=REDACTED",
+		"https://token@h/v1/traces":     "https://REDACTED@h/v1/traces",
+		"http://h:4318":                 "http://h:4318",
+		"h:4317":                        "h:4317",
+		"u:p@h:4317":                    "REDACTED@h:4317",
+		"127.0.0.1:4317":                "127.0.0.1:4317",
+		"":                              "",
+		"http://u:p@h:port/?k=v":        "http://REDACTED@h:port/?REDACTED",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

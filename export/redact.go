@@ -99,17 +99,25 @@ func (e *redactedError) Unwrap() error { return e.err }
 // information and the values of its query are replaced by "REDACTED".
 // Use it to print a configured endpoint.
 func RedactURL(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || !strings.Contains(endpoint, "://") {
-		if i := strings.LastIndexByte(endpoint, '@'); i >= 0 {
-			return redacted + endpoint[i:]
+	if strings.Contains(endpoint, "://") {
+		if u, err := url.Parse(endpoint); err == nil {
+			return redactURL(u)
 		}
-		if err != nil {
-			return redacted
-		}
-		return endpoint
 	}
-	return redactURL(u)
+	// Not a URL url.Parse reads (host:port, or malformed): cut what may
+	// hold credentials, the query and the user information.
+	s := endpoint
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		s = s[:i] + "?" + redacted
+	}
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		scheme := ""
+		if j := strings.Index(s, "://"); j >= 0 && j < i {
+			scheme = s[:j+3]
+		}
+		s = scheme + redacted + s[i:]
+	}
+	return s
 }
 
 // redactURL prints u with its user information and query values replaced.

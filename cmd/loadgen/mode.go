@@ -54,7 +54,7 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 	if rc != nil {
 		defer rc.Close()
 	}
-	rep := &modeReport{Mode: mode, Endpoint: endpoint, Protocol: c.protocol, Workload: c.workload, DroppedBy: map[string]uint64{}}
+	rep := &modeReport{Mode: mode, Endpoint: export.RedactURL(endpoint), Protocol: c.protocol, Workload: c.workload, DroppedBy: map[string]uint64{}}
 	tr, err := newTracer(ctx, c, mode, opt, endpoint, rc, rep, wl)
 	if err != nil {
 		return nil, err
