@@ -237,16 +237,25 @@ func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value)
 		}
 	}
 	kn, kok := c.check(key)
+	keyLen := len(prefix) + kn
 	var size, n int
 	ok := true
 	if v.kind == KindString {
-		// The usual kind, sized here rather than by a call to sizeAny.
+		// The usual kind, sized here rather than by a call to sizeAny,
+		// and, when every length takes one byte, written with two
+		// appends for the tags and lengths as appendKVChecked does.
 		n, ok = c.check(v.str)
+		if body := 2 + keyLen + 2 + 2 + n; body < 0x80 && keyLen != 0 {
+			dst = append(dst, tag1(field, wireBytes), byte(body), tag1(fieldKVKey, wireBytes), byte(keyLen))
+			dst = append(dst, prefix...)
+			dst = writeChecked(dst, key, kok)
+			dst = append(dst, tag1(fieldKVValue, wireBytes), byte(2+n), tag1(fieldAnyString, wireBytes), byte(n))
+			return writeChecked(dst, v.str, ok)
+		}
 		size = sizeLen1(n)
 	} else {
 		size, n, ok = c.sizeAny(v)
 	}
-	keyLen := len(prefix) + kn
 	dst = appendLen1(dst, field, sizeKVBody(keyLen, size))
 	if keyLen != 0 {
 		dst = appendLen1(dst, fieldKVKey, keyLen)

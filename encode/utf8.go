@@ -74,15 +74,23 @@ func appendUTF8(dst []byte, s string) ([]byte, bool) {
 	return appendUTF8Repaired(dst, s), true
 }
 
-// utf8ValidShort reports whether s is ASCII and at most 16 bytes long, the
-// shape of most keys and identifiers, without the call utf8.ValidString
-// costs; false means "unknown", not "invalid". From 8 bytes on it tests
-// two overlapping 8-byte words instead of looping.
+// utf8ShortMax is the longest string utf8ValidShort tests: attribute keys
+// and identifiers are mostly shorter (http.request.header.content-type is
+// 33 bytes).
+const utf8ShortMax = 32
+
+// utf8ValidShort reports whether s is ASCII and at most utf8ShortMax bytes
+// long, the shape of most keys and identifiers, without the call
+// utf8.ValidString costs; false means "unknown", not "invalid". From 8
+// bytes on it tests two or four overlapping 8-byte words instead of
+// looping.
 func utf8ValidShort(s string) bool {
 	const hi = 0x8080808080808080
 	switch {
-	case len(s) > 16:
+	case len(s) > utf8ShortMax:
 		return false
+	case len(s) > 16:
+		return (utf8Load64(s)|utf8Load64(s[8:])|utf8Load64(s[len(s)-16:])|utf8Load64(s[len(s)-8:]))&hi == 0
 	case len(s) >= 8:
 		return (utf8Load64(s)|utf8Load64(s[len(s)-8:]))&hi == 0
 	}

@@ -40,9 +40,9 @@ func FuzzUTF8Repair(f *testing.F) {
 
 // TestUTF8ValidShort checks the short ASCII test on every length it covers.
 func TestUTF8ValidShort(t *testing.T) {
-	for n := 0; n <= 20; n++ {
+	for n := 0; n <= utf8ShortMax+4; n++ {
 		ascii := strings.Repeat("a", n)
-		if got := utf8ValidShort(ascii); got != (n <= 16) {
+		if got := utf8ValidShort(ascii); got != (n <= utf8ShortMax) {
 			t.Errorf("utf8ValidShort(%q) = %v", ascii, got)
 		}
 		for i := 0; i < n; i++ {
