@@ -81,7 +81,7 @@ type Receiver struct {
 }
 
 // ErrReceiverClosed is returned by Restart after Close.
-var ErrReceiverClosed = errors.New("receiver is closed")
+var ErrReceiverClosed = errors.New("bench: receiver is closed")
 
 // StartReceiver listens and serves until Close.
 func StartReceiver(cfg ReceiverConfig) (*Receiver, error) {

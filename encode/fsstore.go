@@ -12,7 +12,7 @@ import (
 
 // ErrInvalidKey is returned by FSStore.Put for a key that is not a plain
 // file name: empty, ".", "..", or holding a path separator or NUL.
-var ErrInvalidKey = errors.New("invalid large field key")
+var ErrInvalidKey = errors.New("encode: invalid large field key")
 
 // FSStore is a LargeFieldStore that writes each value to a file named by
 // its key in one directory. A file appears whole or not at all: Put writes

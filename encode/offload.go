@@ -38,7 +38,7 @@ const (
 
 // ErrOffloadUnfinished is returned by Offloader.Close when its context ends
 // before every queued value was stored.
-var ErrOffloadUnfinished = errors.New("offload unfinished")
+var ErrOffloadUnfinished = errors.New("encode: offload unfinished")
 
 // LargeFieldStore keeps the large values of run trace logs. Its methods
 // are called from several goroutines at once.

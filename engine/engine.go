@@ -84,9 +84,6 @@ func New(opts ...Option) (*Engine, error) {
 		}
 		e.sid = g
 	}
-	if e.cfg.capacity == 0 {
-		e.cfg.capacity = ringCapacity(e.cfg.shards, e.cfg.limits.RunsInFlight, e.cfg.policy)
-	}
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
 		Capacity:     e.cfg.capacity,
@@ -96,7 +93,7 @@ func New(opts ...Option) (*Engine, error) {
 		OnDrop:       e.onRingDrop,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("engine: ring: %w", err)
+		return nil, err // validateRing checked the settings
 	}
 	e.ring = ring
 	e.metrics = newMetrics(e)

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/ringbuf"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -290,7 +291,9 @@ func TestOptionsValidated(t *testing.T) {
 		want error
 	}{
 		{WithRingCapacity(1000), ErrCapacityNotPowerOfTwo},
-		{WithShards(0), ErrInvalidShards},
+		{WithShards(-1), ErrInvalidShards},
+		{WithShards(ringbuf.MaxShards + 1), ErrInvalidShards},
+		{WithRingCapacity(1 << 31), ErrCapacityRange},
 		{WithBatch(0, time.Second), ErrInvalidBatch},
 		{WithBatch(10, 0), ErrInvalidBatch},
 		{WithOverflow(Block, 0), ErrBlockTimeout},

@@ -61,7 +61,7 @@ var DefaultLatencyBounds = []float64{
 
 // ErrInvalidMetrics is wrapped by the error that reports an invalid
 // MetricsConfig.
-var ErrInvalidMetrics = errors.New("invalid metrics configuration")
+var ErrInvalidMetrics = errors.New("engine: invalid metrics configuration")
 
 // MetricsConfig configures the request, node and engine metrics. Zero
 // fields take the defaults given with each field.
@@ -174,7 +174,7 @@ func WithMetrics(mc MetricsConfig) Option {
 // ErrInvalidMetrics.
 func (c *MetricsConfig) validate() error {
 	bad := func(field string, v any) error {
-		return fmt.Errorf("engine: %w: %s = %v", ErrInvalidMetrics, field, v)
+		return fmt.Errorf("%w: %s = %v", ErrInvalidMetrics, field, v)
 	}
 	switch {
 	case c.Interval <= 0:
@@ -191,7 +191,7 @@ func (c *MetricsConfig) validate() error {
 		return bad("LabelBytes", c.LabelBytes)
 	}
 	if per := histogramBytes(int64(c.Highest/time.Microsecond), c.Digits) * 2 * int64(c.Limit); per > maxHistogramBytes {
-		return fmt.Errorf("engine: %w: Digits = %d, Highest = %v and Limit = %d would let the latency histograms take %d bytes per core, above %d",
+		return fmt.Errorf("%w: Digits = %d, Highest = %v and Limit = %d would let the latency histograms take %d bytes per core, above %d",
 			ErrInvalidMetrics, c.Digits, c.Highest, c.Limit, per, int64(maxHistogramBytes))
 	}
 	for i, b := range c.Bounds {

@@ -3,7 +3,6 @@ package engine
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -12,17 +11,24 @@ import (
 )
 
 // Sentinel errors returned by New for invalid options. They are wrapped
-// with the value that was refused; test with errors.Is.
+// with the value that was refused; test with errors.Is. The ring settings
+// (WithShards, WithRingCapacity, WithOverflow) are ringbuf's, checked by
+// ringbuf's one set of rules: their sentinels are ringbuf's.
+//
+// As in every flowtel package, a sentinel's message starts with its
+// package's name, and an error wrapping it adds the refused value after
+// it, never a second prefix.
 var (
-	ErrCapacityNotPowerOfTwo = errors.New("ring capacity is not a power of two")
-	ErrInvalidShards         = errors.New("shard count must be between 1 and 1024")
-	ErrInvalidBatch          = errors.New("batch size and flush interval must be positive")
-	ErrInvalidLimit          = errors.New("limit out of range")
-	ErrBlockTimeout          = errors.New("block policy needs a positive timeout")
-	ErrInvalidPolicy         = errors.New("unknown overflow policy")
-	ErrInvalidIdleTimeout    = errors.New("idle timeout must be positive")
-	ErrShutdown              = errors.New("engine is shut down")
-	ErrMemoryLimit           = errors.New("memory limit too small for the other settings")
+	ErrCapacityNotPowerOfTwo = ringbuf.ErrCapacityNotPowerOfTwo
+	ErrCapacityRange         = ringbuf.ErrCapacityRange
+	ErrInvalidShards         = ringbuf.ErrShards
+	ErrBlockTimeout          = ringbuf.ErrBlockTimeout
+	ErrInvalidPolicy         = ringbuf.ErrPolicy
+	ErrInvalidBatch          = errors.New("engine: invalid batch size or flush interval")
+	ErrInvalidLimit          = errors.New("engine: limit out of range")
+	ErrInvalidIdleTimeout    = errors.New("engine: idle timeout must be positive")
+	ErrShutdown              = errors.New("engine: shut down")
+	ErrMemoryLimit           = errors.New("engine: memory limit too small for the other settings")
 )
 
 // The largest settings New accepts. Each is far past any workload we
@@ -37,7 +43,6 @@ const (
 	maxAttrs        = 1 << 16
 	maxEvents       = 1 << 16
 	maxValueBytes   = 16 << 20
-	maxRingCapacity = 1 << 20
 	maxBatchSpans   = 1 << 20
 )
 
@@ -98,7 +103,7 @@ const (
 
 func defaultConfig() config {
 	return config{
-		shards:        runtime.GOMAXPROCS(0),
+		shards:        0, // GOMAXPROCS, ringbuf's default
 		capacity:      0, // derived from Limits.RunsInFlight: see ringCapacity
 		policy:        DropNewest,
 		batchSpans:    DefaultBatchSpans,
@@ -116,26 +121,11 @@ func defaultConfig() config {
 }
 
 func (c *config) validate() error {
-	if c.shards < 1 || c.shards > 1024 {
-		return fmt.Errorf("engine: %w: %d", ErrInvalidShards, c.shards)
-	}
-	if c.capacity != 0 && (c.capacity < 2 || c.capacity&(c.capacity-1) != 0) {
-		return fmt.Errorf("engine: %w: %d", ErrCapacityNotPowerOfTwo, c.capacity)
-	}
-	switch c.policy {
-	case DropNewest, DropOldest:
-	case Block:
-		if c.blockTimeout <= 0 {
-			return fmt.Errorf("engine: %w: %v", ErrBlockTimeout, c.blockTimeout)
-		}
-	default:
-		return fmt.Errorf("engine: %w: %d", ErrInvalidPolicy, c.policy)
-	}
 	if c.batchSpans < 1 || c.flushInterval <= 0 {
-		return fmt.Errorf("engine: %w: batch %d, interval %v", ErrInvalidBatch, c.batchSpans, c.flushInterval)
+		return fmt.Errorf("%w: batch %d, interval %v", ErrInvalidBatch, c.batchSpans, c.flushInterval)
 	}
 	if c.idleTimeout <= 0 {
-		return fmt.Errorf("engine: %w: %v", ErrInvalidIdleTimeout, c.idleTimeout)
+		return fmt.Errorf("%w: %v", ErrInvalidIdleTimeout, c.idleTimeout)
 	}
 	l := c.limits
 	for _, v := range []struct {
@@ -149,17 +139,33 @@ func (c *config) validate() error {
 		{"ValueBytes", l.ValueBytes, maxValueBytes},
 	} {
 		if v.n < 1 || v.n > v.max {
-			return fmt.Errorf("engine: %w: Limits.%s = %d is not between 1 and %d", ErrInvalidLimit, v.name, v.n, v.max)
+			return fmt.Errorf("%w: Limits.%s = %d is not between 1 and %d", ErrInvalidLimit, v.name, v.n, v.max)
 		}
 	}
-	if c.capacity > maxRingCapacity {
-		return fmt.Errorf("engine: %w: %d is above %d", ErrCapacityNotPowerOfTwo, c.capacity, maxRingCapacity)
-	}
 	if c.batchSpans > maxBatchSpans {
-		return fmt.Errorf("engine: %w: batch %d is above %d", ErrInvalidBatch, c.batchSpans, maxBatchSpans)
+		return fmt.Errorf("%w: batch %d is above %d", ErrInvalidBatch, c.batchSpans, maxBatchSpans)
+	}
+	if err := c.validateRing(); err != nil {
+		return err
 	}
 	if err := c.metrics.validate(); err != nil {
 		return err
+	}
+	return nil
+}
+
+// validateRing checks the ring settings with ringbuf's rules and resolves
+// the unset ones: shards to GOMAXPROCS, the capacity to the one derived
+// from Limits.RunsInFlight (ringCapacity).
+func (c *config) validateRing() error {
+	rc := ringbuf.Config[*runRecord]{Shards: c.shards, Capacity: c.capacity, Policy: c.policy, BlockTimeout: c.blockTimeout}
+	derive := rc.Capacity == 0
+	if err := rc.Validate(); err != nil {
+		return err
+	}
+	c.shards, c.capacity = rc.Shards, rc.Capacity
+	if derive {
+		c.capacity = ringCapacity(c.shards, c.limits.RunsInFlight, c.policy)
 	}
 	return nil
 }
@@ -181,11 +187,7 @@ func (c *config) sinkBytes() int64 {
 
 // fixedBytes is what New allocates up front: the rings' slots and the arena.
 func (c *config) fixedBytes() int64 {
-	capacity := c.capacity
-	if capacity == 0 {
-		capacity = ringCapacity(c.shards, c.limits.RunsInFlight, c.policy)
-	}
-	return int64(c.shards)*int64(capacity)*ringSlotBytes + int64(c.limits.RunsInFlight)*arenaSlotBytes
+	return int64(c.shards)*int64(c.capacity)*ringSlotBytes + int64(c.limits.RunsInFlight)*arenaSlotBytes
 }
 
 // maxFixedBytes bounds what New allocates up front.
@@ -213,7 +215,7 @@ func (c *config) memoryLimit() (int64, error) {
 	run := runRecordBytes + nodeChunkBytes + defaultRunNodes*nodeRecordBytes
 	fixed := c.fixedBytes()
 	if fixed > maxFixedBytes {
-		return 0, fmt.Errorf("engine: %w: the rings and arena would take %d bytes up front (WithShards x WithRingCapacity x %d + Limits.RunsInFlight x %d), above %d",
+		return 0, fmt.Errorf("%w: the rings and arena would take %d bytes up front (WithShards x WithRingCapacity x %d + Limits.RunsInFlight x %d), above %d",
 			ErrMemoryLimit, fixed, ringSlotBytes, arenaSlotBytes, int64(maxFixedBytes))
 	}
 	total := c.memLimit
@@ -221,7 +223,7 @@ func (c *config) memoryLimit() (int64, error) {
 		total = min(max(int64(c.limits.RunsInFlight)*run, minDefaultMemory), maxDefaultMemory) + fixed + sink
 	}
 	if total < 0 || total < fixed+sink+run {
-		return 0, fmt.Errorf("engine: %w: WithMemoryLimit(%d) leaves no room for a run beside the rings and arena (%d bytes: shards x ring capacity x %d + Limits.RunsInFlight x %d) and the sink (%d bytes)",
+		return 0, fmt.Errorf("%w: WithMemoryLimit(%d) leaves no room for a run beside the rings and arena (%d bytes: shards x ring capacity x %d + Limits.RunsInFlight x %d) and the sink (%d bytes)",
 			ErrMemoryLimit, total, fixed, ringSlotBytes, arenaSlotBytes, sink)
 	}
 	return total - sink, nil
@@ -251,10 +253,13 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
-// WithShards sets the number of ring shards (default GOMAXPROCS).
+// WithShards sets the number of ring shards, 1 to ringbuf.MaxShards; 0,
+// the default, is GOMAXPROCS.
 func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n }) }
 
-// WithRingCapacity sets the slots per shard, a power of two. By default it
+// WithRingCapacity sets the slots per shard, a power of two from 2 to
+// ringbuf.MaxCapacity (and within the 1 GiB New allocates up front at
+// most). 0, the default, derives it from Limits.RunsInFlight: by default it
 // is derived from Limits.RunsInFlight (see New): under DropNewest and
 // DropOldest the shards together hold every run that may be in flight, so
 // no burst of run ends, however large, can overflow them; a slot is a

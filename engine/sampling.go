@@ -41,7 +41,7 @@ import (
 // keep (errors propagate as errors), when whole traces matter.
 
 // ErrInvalidSampler reports a sampler setting that cannot be used.
-var ErrInvalidSampler = errors.New("invalid sampler")
+var ErrInvalidSampler = errors.New("engine: invalid sampler")
 
 // samplerKind is how a Sampler decides a root run.
 type samplerKind uint8

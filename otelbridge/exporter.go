@@ -21,7 +21,7 @@ import (
 
 // ErrSpansDropped is returned by SpanExporter.ExportSpans when the exporter
 // could not queue the batch; the exporter's Stats say why.
-var ErrSpansDropped = errors.New("spans dropped by the exporter")
+var ErrSpansDropped = errors.New("otelbridge: spans dropped by the exporter")
 
 // SpanExporter is an sdk/trace SpanExporter that sends the spans of an
 // OpenTelemetry SDK pipeline through flowtel's span encoder and exporter:

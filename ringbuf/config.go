@@ -114,6 +114,12 @@ type Config[T any] struct {
 	OnDrop func(v T, r Reason)
 }
 
+// Validate fills the zero fields of c with their defaults and reports the
+// first invalid field, wrapping one of the package's sentinels, as New
+// does. A package that takes ring settings of its own checks them with
+// Validate rather than with rules of its own.
+func (c *Config[T]) Validate() error { return c.validate() }
+
 // validate fills defaults and checks every field.
 func (c *Config[T]) validate() error {
 	if c.Shards < 0 || c.Shards > MaxShards {
