@@ -195,7 +195,11 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	var parentID encode.SpanID
 	if parent.isNode {
 		p.nested.Add(1)
-		parentID = parent.node.SpanContext().SpanID
+		// The parent's id from its span context, fixed at its start, never
+		// from its node record: the parent's owner may be writing the
+		// record (SetAttributes, SetName) on another goroutine, and a
+		// node record takes one writer at a time.
+		parentID = encode.SpanID(parent.sc.SpanID())
 	}
 	nodeType := "span"
 	for _, kv := range cfg.Attributes() {
