@@ -94,16 +94,21 @@
 // destination has grown (TestAppendSpansAllocs, TestAppendMetricsAllocs).
 // NewEncoder allocates. GetBuffer allocates only when the pool is empty.
 //
-// Measured on the project's shared 2-core VMs (go test -count=5 -bench
-// 'BenchmarkEncode(Traces|Logs)' -benchtime=200ms ./encode/; 512 spans,
-// each with 8 of the caller's attributes besides the conventions' own
-// (about 25 in all) and one event): AppendTraces 340–385 ns per span and
-// 0 allocations; google.golang.org/protobuf 3.3–4.5 µs per span to marshal
-// the prebuilt request and 8–12 µs and 79 allocations per span to build
-// and marshal it. On spans shaped like the load generator's
+// Measured on the project's shared 2-core VMs (AMD EPYC) as thread CPU
+// time, the least of 40 samples (TestCPUTime with -cputime; the
+// wall-clock benchmarks varied by ±50 % while other work ran), on the
+// benchmarks' batches: AppendTraces 300-310 ns per span of
+// BenchmarkEncodeTraces (512 spans, each with 8 of the caller's
+// attributes besides the conventions' own, about 25 in all, and one
+// event) and 240-250 ns per span shaped like the load generator's
 // (BenchmarkEncodeTracesLoadgen: short ASCII attributes, 256-byte
-// payloads) AppendTraces takes 260–400 ns per span. AppendLogs is
-// dominated by the run-log JSON it includes (BenchmarkEncodeLogs/runlog-json).
+// payloads); SpanEncoder.AppendSpans 172 ns per span of 8 string
+// attributes (BenchmarkAppendSpans); AppendMetrics 70 ns per data point
+// (BenchmarkAppendMetrics); AppendLogs 3.4 µs per record, dominated by
+// the run-log JSON it includes (BenchmarkEncodeLogs/runlog-json). All
+// with 0 allocations. google.golang.org/protobuf takes 3.3–4.5 µs per
+// span to marshal the prebuilt request and 8–12 µs and 79 allocations per
+// span to build and marshal it (BenchmarkEncodeTraces, wall clock).
 //
 // # Rejected alternatives
 //
@@ -123,8 +128,14 @@
 //     (easyproto's way, and the first version of AppendTraces,
 //     AppendSpans and AppendMetrics): every record is walked twice, and
 //     in the load generator the sizing pass was 11-14 % of all CPU, more
-//     than the rare moves of the one-pass writer cost. AppendSpans went
-//     from 2.1 µs to 0.76 µs per span (BenchmarkAppendSpans/flowtel,
-//     spans of 8 attributes) when it moved to the one-pass writer.
+//     than the rare moves of the one-pass writer cost. Moving to the one
+//     pass took AppendSpans from 471 to 327 ns per span and AppendMetrics,
+//     whose nested sizes were computed again at every level, from 499 to
+//     70 ns per point (thread CPU time, as above).
+//   - An AnyValue writer per encoder (the traces, metrics and SDK span
+//     encoders each had one): one writer (kv.go) serves them all; the
+//     calls it added cost AppendTraces 4-10 % until the string values of
+//     the slow KeyValue path were sized and written in place, which made
+//     it 2 % faster than before.
 //   - Structured kvlist log bodies: see "Run log body".
 package encode

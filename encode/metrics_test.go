@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/otlpref"
+	"github.com/flowtel/flowtel/internal/race"
 )
 
 // metricsStrs are the strings random metrics draw from, invalid UTF-8
@@ -152,7 +153,7 @@ func TestAppendMetricsAllocs(t *testing.T) {
 // metricsWantAllocs fails t unless f allocates exactly n times per run.
 func metricsWantAllocs(t *testing.T, n float64, f func()) {
 	t.Helper()
-	if metricsRace {
+	if race.Enabled {
 		t.Skip("allocation counts are not meaningful under -race")
 	}
 	if got := testing.AllocsPerRun(100, f); got != n {

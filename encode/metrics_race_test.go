@@ -1,5 +1,0 @@
-//go:build race
-
-package encode_test
-
-const metricsRace = true
