@@ -198,26 +198,33 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 }
 
 // enqueueSplit splits an oversize batch and queues its parts. The batch is
-// dropped whole (DropTooLarge) if it is not a well-formed request or holds
-// another number of items than items.
+// dropped whole (DropTooLarge) if it is not a well-formed request. If the
+// items found differ from items (the caller's count), the last part (or
+// the too-large count) carries the difference, so that the accounting
+// identity holds in the caller's count and every item is still sent.
 func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
 	var parts []entry
-	total := 0
 	tooLarge, ok := splitRequest(sig, buf.B, int(e.MaxRequestBytes()), func(req []byte, n int) {
 		b := bytebufferpool.Get()
 		b.B = append(b.B[:0], req...)
 		parts = append(parts, entry{buf: b, items: int64(n), sig: sig, split: true})
-		total += n
 	})
-	if !ok || total+tooLarge != items {
-		for _, p := range parts {
-			e.free(p)
-		}
+	if !ok {
 		e.mu.Lock()
 		e.stats[sig].Enqueued += uint64(items)
 		e.stats[sig].EnqueuedBatches++
 		return e.dropLocked(sig, buf, int64(items), DropTooLarge)
 	}
+	diff := int64(items - tooLarge)
+	for _, p := range parts {
+		diff -= p.items
+	}
+	for i := len(parts) - 1; i >= 0 && diff != 0; i-- {
+		d := max(diff, -parts[i].items)
+		parts[i].items += d
+		diff -= d
+	}
+	tooLarge += int(diff)
 	e.release(buf)
 	all := tooLarge == 0
 	if tooLarge > 0 {

@@ -321,3 +321,33 @@ func TestOversizeBatchSplit(t *testing.T) {
 	}
 	shutdown(t, e)
 }
+
+// TestSplitCountMismatch: when the caller's item count differs from the
+// items in an oversize batch, every item is still sent and the accounting
+// identity holds in the caller's count.
+func TestSplitCountMismatch(t *testing.T) {
+	r := otlptest.Start(t, ProtocolHTTPProtobuf, nil)
+	cfg := testConfig(ProtocolHTTPProtobuf, r.Endpoint())
+	cfg.MaxRequestBytes = 4000
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	req, names := bigRequest(Metrics, rng, 100)
+	body, _ := proto.Marshal(req)
+	var said uint64
+	for _, delta := range []int{-7, +7} {
+		buf := bytebufferpool.Get()
+		buf.B = append(buf.B[:0], body...)
+		e.Enqueue(Metrics, buf, len(names)+delta)
+		said += uint64(len(names) + delta)
+	}
+	flush(t, e)
+	s := e.Stats()
+	checkIdentity(t, s)
+	if st := s.Signals[Metrics]; st.Enqueued != said || st.Exported != said || received(r)[Metrics] != 2*int64(len(names)) {
+		t.Errorf("%+v, received %d: want %d exported and %d received", st, received(r)[Metrics], said, 2*len(names))
+	}
+	shutdown(t, e)
+}
