@@ -123,7 +123,13 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 	}
 	c.end()
 
-	return c.ms, len(c.points)
+	// The points of every metric, the exporter's (AppendMetrics, from its
+	// own arena) included: the exporter counts what it sends.
+	n := 0
+	for i := range c.ms {
+		n += len(c.ms[i].Points)
+	}
+	return c.ms, n
 }
 
 // health appends the engine's accounting (Stats), read now.
