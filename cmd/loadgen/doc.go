@@ -30,8 +30,9 @@
 // agent platform, drawn log-uniformly per node: LLM nodes 0.3-3 s with the
 // first streamed chunk after 0.1-0.8 s, tools and retrieval 20-500 ms, code
 // 1-20 ms, control nodes (start, end, decision, message, ...) 0.1-2 ms,
-// all times -latency-scale. A run of 8 nodes takes about 2 s, so the
-// default 5,000 runs/s keeps about 10,000 runs in flight. Each worker keeps
+// all times -latency-scale. A run of 8 nodes takes 2-3 s, so at the
+// default -rate of 5,000 the 10,000 runs of -concurrency are all in flight
+// and a run starts as one ends (about 4,000 runs/s). Each worker keeps
 // the due events of its runs (a run to start, an LLM's first chunk, a node
 // done) in one min-heap and sleeps until the earliest: no goroutine per run
 // or node, so 100,000 runs in flight cost their records, not stacks.
