@@ -40,6 +40,7 @@ const (
 	defaultExpMaxBuckets    = 160
 	defaultMetricsHighest   = time.Hour
 	defaultLabelBytes       = 256
+	minMetricsInterval      = 10 * time.Millisecond // each push collects and encodes every series
 	maxLabelBytes           = 16 << 10
 	maxMetricsLimit         = 1 << 16
 	maxExponentialScale     = 20
@@ -66,7 +67,8 @@ var ErrInvalidMetrics = errors.New("engine: invalid metrics configuration")
 // MetricsConfig configures the request, node and engine metrics. Zero
 // fields take the defaults given with each field.
 type MetricsConfig struct {
-	// Interval is the period of the OTLP metrics export (default 1 s). The
+	// Interval is the period of the OTLP metrics export (default 1 s, at
+	// least 10 ms). The
 	// export runs only when the engine has a MetricsExporter (an engine
 	// made by otlp.New has one).
 	Interval time.Duration
@@ -177,7 +179,7 @@ func (c *MetricsConfig) validate() error {
 		return fmt.Errorf("%w: %s = %v", ErrInvalidMetrics, field, v)
 	}
 	switch {
-	case c.Interval <= 0:
+	case c.Interval < minMetricsInterval:
 		return bad("Interval", c.Interval)
 	case c.ExponentialBuckets < minExponentialMaxBucket:
 		return bad("ExponentialBuckets", c.ExponentialBuckets)

@@ -46,6 +46,10 @@ const (
 	maxBatchSpans   = 1 << 20
 )
 
+// minFlushInterval is the shortest WithBatch interval: an idle pipeline
+// wakes once per interval, so a shorter one would spin a core.
+const minFlushInterval = time.Millisecond
+
 // Policy says what happens when a shard's ring is full.
 type Policy = ringbuf.Policy
 
@@ -121,8 +125,8 @@ func defaultConfig() config {
 }
 
 func (c *config) validate() error {
-	if c.batchSpans < 1 || c.flushInterval <= 0 {
-		return fmt.Errorf("%w: batch %d, interval %v", ErrInvalidBatch, c.batchSpans, c.flushInterval)
+	if c.batchSpans < 1 || c.flushInterval < minFlushInterval {
+		return fmt.Errorf("%w: batch %d (at least 1), interval %v (at least %v)", ErrInvalidBatch, c.batchSpans, c.flushInterval, minFlushInterval)
 	}
 	if c.idleTimeout <= 0 {
 		return fmt.Errorf("%w: %v", ErrInvalidIdleTimeout, c.idleTimeout)
@@ -283,7 +287,7 @@ func WithOverflow(p Policy, timeout time.Duration) Option {
 
 // WithBatch sets how many spans the pipeline gathers before it hands them
 // to the sink, and how old a partial batch may grow before it is handed
-// over anyway (the latency bound of a quiet engine).
+// over anyway (the latency bound of a quiet engine), at least 1 ms.
 func WithBatch(spans int, interval time.Duration) Option {
 	return optionFunc(func(c *config) { c.batchSpans, c.flushInterval = spans, interval })
 }

@@ -59,6 +59,14 @@ var engineSettings = []setting{
 		return WithSID(sid.Config{Sub: s, Location: s, IP: s, Port: s, PID: int(v)})
 	}},
 	{[]string{"stack"}, func(v int64, _ string) Option { return WithStackTraces(v%2 == 0) }},
+	{[]string{"sink"}, func(v int64, _ string) Option {
+		if v%2 == 0 {
+			return WithSink(nil)
+		}
+		return WithSink(&MemorySink{})
+	}},
+	{[]string{"handler"}, func(int64, string) Option { return WithErrorHandler(nil) }},
+	{[]string{"exporter"}, func(int64, string) Option { return WithMetricsExporter(nil) }},
 	{[]string{"metrics"}, func(v int64, _ string) Option {
 		return WithMetrics(MetricsConfig{Delta: v%2 == 0, Exponential: v%3 == 0, SkipRunRequests: v%5 == 0, NoExport: v%7 == 0})
 	}},
