@@ -1,0 +1,141 @@
+package eino
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/cloudwego/eino/components/model"
+	"github.com/cloudwego/eino/components/retriever"
+	"github.com/cloudwego/eino/compose"
+	"github.com/cloudwego/eino/schema"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// plainModel runs no callbacks of its own: Eino's graph calls the handler
+// for it with the model's own input and output types, and its usage comes
+// from the message's ResponseMeta.
+type plainModel struct{ reply string }
+
+func (m plainModel) msg(content string, last bool) *schema.Message {
+	msg := &schema.Message{Role: schema.Assistant, Content: content}
+	if last {
+		msg.ResponseMeta = &schema.ResponseMeta{FinishReason: "length",
+			Usage: &schema.TokenUsage{PromptTokens: 7, CompletionTokens: 5}}
+	}
+	return msg
+}
+
+func (m plainModel) Generate(ctx context.Context, in []*schema.Message, _ ...model.Option) (*schema.Message, error) {
+	return m.msg(m.reply, true), nil
+}
+
+func (m plainModel) Stream(ctx context.Context, in []*schema.Message, _ ...model.Option) (*schema.StreamReader[*schema.Message], error) {
+	parts := split(m.reply, 4)
+	msgs := make([]*schema.Message, len(parts))
+	for i, p := range parts {
+		msgs[i] = m.msg(p, i == len(parts)-1)
+	}
+	return schema.StreamReaderFromArray(msgs), nil
+}
+
+// docs is a retriever.
+type docs struct{}
+
+func (docs) Retrieve(ctx context.Context, q string, _ ...retriever.Option) ([]*schema.Document, error) {
+	return []*schema.Document{{Content: "a"}, {Content: "b"}, {Content: "c"}}, nil
+}
+
+// ragChain is retriever → prompt → a model without callbacks of its own.
+func ragChain(t *testing.T, reply string) compose.Runnable[string, *schema.Message] {
+	t.Helper()
+	ch := compose.NewChain[string, *schema.Message]().
+		AppendRetriever(docs{}, compose.WithNodeKey("docs")).
+		AppendLambda(compose.InvokableLambda(func(ctx context.Context, d []*schema.Document) ([]*schema.Message, error) {
+			return []*schema.Message{schema.UserMessage(d[0].Content)}, nil
+		}), compose.WithNodeKey("prompt")).
+		AppendChatModel(plainModel{reply: reply}, compose.WithNodeKey("model"))
+	r, err := ch.Compile(context.Background(), compose.WithGraphName("rag"))
+	must(t, err)
+	return r
+}
+
+func TestRetrieverAndPlainModel(t *testing.T) {
+	for _, stream := range []bool{false, true} {
+		c := newCapture(t)
+		r := ragChain(t, "abcdefghijklmnop")
+		if stream {
+			sr, err := r.Stream(context.Background(), "find", compose.WithCallbacks(c.h))
+			must(t, err)
+			for {
+				if _, err := sr.Recv(); err == io.EOF {
+					break
+				} else {
+					must(t, err)
+				}
+			}
+			sr.Close()
+		} else {
+			_, err := r.Invoke(context.Background(), "find", compose.WithCallbacks(c.h))
+			must(t, err)
+		}
+		run := c.one(t)
+		d := node(t, run, "docs")
+		if d.NodeType != TypeKnowledge {
+			t.Errorf("docs: type %q", d.NodeType)
+		}
+		wantAttr(t, d.Config, KeyOperation, "retrieval")
+		if v, ok := attr(d.Output, KeyDocuments); !ok || v.Int64() != 3 {
+			t.Errorf("docs: documents %d", v.Int64())
+		}
+		if !stream {
+			wantAttr(t, d.Input, KeyQuery, "find")
+		}
+		m := node(t, run, "model")
+		if m.NodeType != TypeLLM || m.LLMOutput != "abcdefghijklmnop" {
+			t.Errorf("model (stream %v): %q %q", stream, m.NodeType, m.LLMOutput)
+		}
+		if _, ok := attr(m.Config, KeyRequestModel); ok {
+			t.Errorf("a model that reports no config has a model name")
+		}
+		wantAttr(t, m.Output, KeyFinishReason, "length")
+		// The total is computed when the model gives none.
+		if m.Usage != (encode.Usage{PromptTokens: 7, CompletionTokens: 5, TotalTokens: 12}) || run.Usage.TotalTokens != 12 {
+			t.Errorf("model usage %+v, run %+v", m.Usage, run.Usage)
+		}
+		if stream {
+			if v, _ := attr(m.Output, KeyChunks); v.Int64() != 4 || m.FirstFrameUnixNano == 0 {
+				t.Errorf("model stream: chunks %d first frame %d", v.Int64(), m.FirstFrameUnixNano)
+			}
+		}
+	}
+}
+
+// The text a stream gathers is bounded by WithMaxStreamBytes.
+func TestStreamBound(t *testing.T) {
+	c := newCapture(t, WithMaxStreamBytes(10))
+	r := ragChain(t, strings.Repeat("é", 20)) // 40 bytes in 4 chunks of 10
+	sr, err := r.Stream(context.Background(), "find", compose.WithCallbacks(c.h))
+	must(t, err)
+	var got strings.Builder
+	for {
+		m, err := sr.Recv()
+		if err != nil {
+			break
+		}
+		got.WriteString(m.Content)
+	}
+	sr.Close()
+	if got.String() != strings.Repeat("é", 20) {
+		t.Fatalf("the caller's stream lost data: %q", got.String())
+	}
+	run := c.one(t)
+	if m := node(t, run, "model"); m.LLMOutput != strings.Repeat("é", 5) {
+		t.Errorf("llm_output %q, want 10 bytes", m.LLMOutput)
+	}
+	if run.Answer != strings.Repeat("é", 5) {
+		t.Errorf("answer %q", run.Answer)
+	}
+}
