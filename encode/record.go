@@ -172,6 +172,9 @@ type Node struct {
 	// Incomplete is set when the node was never ended and was closed by
 	// its run's end; Status is then StatusError.
 	Incomplete bool
+	// Cancelled is set when the node was cancelled (Node.Cancel in
+	// engine); Status is then StatusError.
+	Cancelled bool
 	// DroppedAttrs and DroppedEvents count what passed the limits.
 	DroppedAttrs  uint32
 	DroppedEvents uint32

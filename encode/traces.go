@@ -39,6 +39,7 @@ const (
 	keyNextNodeIDs      = "next_node_ids"
 	keyError            = "error"
 	keyIncomplete       = "flowtel.incomplete"
+	keyErrorType        = "error.type" // "cancelled" on a cancelled node
 	keyDroppedNodes     = "flowtel.dropped_nodes"
 	keyQuestionTokens   = "usage.question_tokens"
 	keyPromptTokens     = "usage.prompt_tokens"
@@ -364,6 +365,9 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	if r.DroppedNodes != 0 {
 		dst = appendKVInt(dst, f, keyDroppedNodes, int64(r.DroppedNodes))
 	}
+	if ff, ok := r.FirstFrameMillis(); ok {
+		dst = appendKVInt(dst, f, keyFirstFrame, ff) // the run trace log's number
+	}
 	dst = e.writeAttrs(dst, f, "", r.Attrs)
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(r.DroppedAttrs))
 	dst = e.writeEvents(dst, r.Events)
@@ -432,6 +436,9 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	}
 	if nd.Incomplete {
 		dst = appendKVBool(dst, f, keyIncomplete, true)
+	}
+	if nd.Cancelled {
+		dst = e.writeKVString(dst, f, keyErrorType, "cancelled")
 	}
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
 	dst = e.writeEvents(dst, nd.Events)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowtel/flowtel/internal/race"
 )
@@ -83,6 +84,7 @@ func TestAllocs(t *testing.T) {
 			n.Input(Bytes("raw", raw))
 			n.LLMOutput("out")
 			n.FirstFrame()
+			n.FirstTokenCost(1200 * time.Millisecond)
 			n.Error("bad")
 			_ = n.SpanContext()
 			n.End()
@@ -91,6 +93,13 @@ func TestAllocs(t *testing.T) {
 			run.SrvTag("k", "v")
 			run.SetAttributes(Int("x", 1))
 			run.Info("i")
+			run.FirstFrame()
+			run.End(0, "")
+		}},
+		{"Fail and Cancel", 0, func() {
+			run := e.StartRun(RunInfo{})
+			run.StartNode("plugin:1", "plugin", "tool").Fail("tool failed with 500")
+			run.StartNode("plugin:2", "plugin", "tool").Cancel("user left")
 			run.End(0, "")
 		}},
 		{"overflow: attrs and events past limits", 0, func() {

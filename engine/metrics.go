@@ -35,6 +35,7 @@ const (
 	MetricSeriesOverflow    = "flowtel_metric_overflow_total"
 	NodeStatusOK            = "ok"
 	NodeStatusError         = "error"
+	NodeStatusCancelled     = "cancelled"
 	defaultMetricsLimit     = 128
 	defaultMetricsInterval  = time.Second
 	defaultExpMaxBuckets    = 160
@@ -296,8 +297,8 @@ type Metrics struct {
 // duration histogram. Only the pipeline goroutine records into it, so the
 // counters are plain atomics (read by collectors).
 type nodeSeries struct {
-	ok, errs atomic.Uint64
-	dur      *hdr.Histogram
+	ok, errs, cancelled atomic.Uint64
+	dur                 *hdr.Histogram
 }
 
 // newMetrics builds the metrics of e and, when e exports over OTLP,
@@ -363,9 +364,12 @@ func (m *Metrics) observeRun(r *encode.Run) {
 	for _, n := range r.Nodes {
 		lv := hdr.LabelValues{m.label(n.NodeType)}
 		s := m.nodes.With(&lv)
-		if n.Status == encode.StatusError {
+		switch {
+		case n.Cancelled:
+			s.cancelled.Add(1)
+		case n.Status == encode.StatusError:
 			s.errs.Add(1)
-		} else {
+		default:
 			s.ok.Add(1)
 		}
 		s.dur.Record((n.EndUnixNano - n.StartUnixNano) / int64(time.Microsecond))

@@ -35,7 +35,7 @@ type collector struct {
 	// values of the previous delta collection.
 	lastNano   int64
 	prevCount  map[*hdr.Counter]uint64
-	prevNode   map[*nodeSeries][2]uint64
+	prevNode   map[*nodeSeries][3]uint64
 	prevHealth [2 + numDropReasons]uint64
 	prevOver   [3]uint64
 }
@@ -44,7 +44,7 @@ func (c *collector) init(m *Metrics) {
 	c.m = m
 	c.lastNano = m.startNano
 	c.prevCount = make(map[*hdr.Counter]uint64)
-	c.prevNode = make(map[*nodeSeries][2]uint64)
+	c.prevNode = make(map[*nodeSeries][3]uint64)
 }
 
 // span is the start time and temporality of one collection.
@@ -84,16 +84,22 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 	})
 	c.end()
 
-	c.begin(MetricNodeExecutions, "Node executions by node type and status (ok, or error: failed or never ended).", unitExecs, encode.MetricSum, sp)
+	c.begin(MetricNodeExecutions, "Node executions by node type and status (ok; error: failed or never ended; cancelled).", unitExecs, encode.MetricSum, sp)
 	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
-		ok, errs := s.ok.Load(), s.errs.Load()
+		ok, errs, cancelled := s.ok.Load(), s.errs.Load(), s.cancelled.Load()
+		// The cancelled series exists once a node of the type was
+		// cancelled: most workflows never cancel, and need no third series.
+		hasCancelled := cancelled != 0
 		if sp.delta {
 			prev := c.prevNode[s]
-			c.prevNode[s] = [2]uint64{ok, errs}
-			ok, errs = ok-prev[0], errs-prev[1]
+			c.prevNode[s] = [3]uint64{ok, errs, cancelled}
+			ok, errs, cancelled = ok-prev[0], errs-prev[1], cancelled-prev[2]
 		}
 		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusOK), sp, ok)
 		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusError), sp, errs)
+		if hasCancelled {
+			c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusCancelled), sp, cancelled)
+		}
 	})
 	c.end()
 

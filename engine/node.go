@@ -226,11 +226,49 @@ func (h Node) Info(msg string) {
 	}
 }
 
-// Error adds an error log entry (span event "ERROR", span attribute error=true).
+// Error adds an error log entry (span event "ERROR", span attribute
+// error=true) and marks the node failed, as the original's error path:
+// running_status false, span status ERROR (its message the first error's
+// when none was set), counted with status "error" in the node metrics. The
+// node stays open: End, or Fail, ends it.
 func (h Node) Error(msg string) {
 	if n := h.begin(); n != nil {
-		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventError, msg, &n.DroppedEvents)
+		n.fail(n.now(), msg)
 		n.done(h.gen)
+	}
+}
+
+// Fail is Error(msg) then End with one clock reading: it fails the node
+// without a Go error value (RecordError takes one).
+func (h Node) Fail(msg string) {
+	if n := h.begin(); n != nil {
+		mono := n.e.mono()
+		n.fail(n.run.wall(mono), msg)
+		n.end(h.gen, mono)
+	}
+}
+
+// Cancel ends the node as cancelled: running_status false, span status
+// ERROR with reason as its message ("cancelled" when empty) and attribute
+// error.type "cancelled", counted with status "cancelled" in the node
+// metrics, apart from failures. Use it when the run gave up on the node
+// (a timeout elsewhere, the user left), not when the node failed.
+func (h Node) Cancel(reason string) {
+	if n := h.begin(); n != nil {
+		if reason == "" {
+			reason = "cancelled"
+		}
+		n.Status, n.StatusMessage, n.Cancelled = encode.StatusError, n.e.value(reason), true
+		n.end(h.gen, n.e.mono())
+	}
+}
+
+// fail records an error log entry at t and marks the node failed, keeping
+// the first failure's message as the span status message.
+func (n *nodeRecord) fail(t int64, msg string) {
+	n.Events = n.e.appendEvent(n.Events, t, encode.EventError, msg, &n.DroppedEvents)
+	if n.Status != encode.StatusError {
+		n.Status, n.StatusMessage = encode.StatusError, n.e.value(msg)
 	}
 }
 

@@ -200,6 +200,17 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 	if r.DroppedNodes != 0 {
 		s.Attributes = append(s.Attributes, KVInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
 	}
+	// The run's first frame: set by its owner, else the start of its first
+	// node (in r.Nodes' order) whose node id prefix is message or node-end.
+	ff, has := r.FirstFrameUnixNano, r.FirstFrameUnixNano != 0
+	for _, n := range r.Nodes {
+		if typ, _, _ := strings.Cut(n.NodeID, ":"); !has && (typ == "message" || typ == "node-end") {
+			ff, has = n.StartUnixNano, true
+		}
+	}
+	if has {
+		s.Attributes = append(s.Attributes, KVInt("first_frame_duration", millis(ff)-millis(r.StartUnixNano)))
+	}
 	s.Attributes = append(s.Attributes, b.Attrs("", r.Attrs)...)
 	s.DroppedAttributesCount = r.DroppedAttrs
 	s.DroppedEventsCount = r.DroppedEvents
@@ -253,6 +264,9 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 		s.Attributes = append(s.Attributes, usage(n.Usage)...)
 	}
 	b.setEvents(s, n.Events, n.Incomplete)
+	if n.Cancelled {
+		s.Attributes = append(s.Attributes, b.KVStr("error.type", "cancelled"))
+	}
 	s.DroppedAttributesCount = n.DroppedAttrs
 	s.DroppedEventsCount = n.DroppedEvents
 	s.Status = b.status(n.Status, n.StatusMessage)

@@ -1,0 +1,112 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// TestNodeFailureMarking checks the original's failure marking: Error
+// marks the node failed without ending it, Fail fails and ends it
+// without a Go error, Cancel ends it as cancelled; each shows in the
+// record (running_status, status, log entries) and in the node metrics.
+func TestNodeFailureMarking(t *testing.T) {
+	sink := &MemorySink{}
+	e := newMetricsEngine(t, WithSink(sink), WithBatch(64, time.Millisecond))
+	run := e.StartRun(RunInfo{})
+	errored := run.StartNode("plugin:1", "plugin", "tool")
+	errored.Error("tool failed with 500")
+	errored.Error("retry failed")
+	if !errored.IsRecording() {
+		t.Fatal("Error ended the node")
+	}
+	errored.End()
+	failed := run.StartNode("plugin:2", "plugin", "tool")
+	failed.Fail("no answer")
+	if failed.IsRecording() {
+		t.Fatal("Fail left the node open")
+	}
+	cancelled := run.StartNode("plugin:3", "plugin", "tool")
+	cancelled.Cancel("")
+	ok := run.StartNode("plugin:4", "plugin", "tool")
+	ok.Info("fine")
+	ok.End()
+	run.End(0, "")
+	flush(t, e)
+
+	byID := map[string]encode.Node{}
+	for _, n := range sink.Runs()[0].Nodes {
+		byID[n.NodeID] = *n
+	}
+	for _, tc := range []struct {
+		id        string
+		running   bool
+		msg       string
+		cancelled bool
+		logs      int
+	}{
+		{"plugin:1", false, "tool failed with 500", false, 2},
+		{"plugin:2", false, "no answer", false, 1},
+		{"plugin:3", false, "cancelled", true, 0},
+		{"plugin:4", true, "", false, 1},
+	} {
+		n := byID[tc.id]
+		if n.Running() != tc.running || n.StatusMessage != tc.msg || n.Cancelled != tc.cancelled || len(n.Events) != tc.logs {
+			t.Errorf("%s: running %v, status message %q, cancelled %v, %d logs; want %v, %q, %v, %d",
+				tc.id, n.Running(), n.StatusMessage, n.Cancelled, len(n.Events), tc.running, tc.msg, tc.cancelled, tc.logs)
+		}
+		if n.Incomplete || n.EndUnixNano == 0 {
+			t.Errorf("%s: not ended by its owner", tc.id)
+		}
+	}
+
+	d := collectOTLP(t, e)
+	for status, want := range map[string]int64{NodeStatusOK: 1, NodeStatusError: 2, NodeStatusCancelled: 1} {
+		if p := d.one(t, MetricNodeExecutions, map[string]string{"node_type": "plugin", "status": status}); p.value != want {
+			t.Errorf("node executions with status %s: %d, want %d", status, p.value, want)
+		}
+	}
+}
+
+// TestFirstFrames checks the two first-frame setters of a node and the
+// run's own first frame: the span and the log write one number.
+func TestFirstFrames(t *testing.T) {
+	sink := &MemorySink{}
+	e, err := New(WithSink(sink), WithBatch(64, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.StartRun(RunInfo{})
+	llm := run.StartNode("spark-llm:1", "基础节点", "LLM")
+	llm.FirstTokenCost(1204 * time.Millisecond)
+	llm.FirstTokenCost(1250 * time.Millisecond) // the last call counts
+	time.Sleep(2 * time.Millisecond)
+	llm.FirstFrame()
+	ff := llm // a second FirstFrame keeps the first
+	time.Sleep(2 * time.Millisecond)
+	ff.FirstFrame()
+	llm.End()
+	run.FirstFrame()
+	run.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := sink.Runs()[0]
+	n := r.Nodes[0]
+	if !n.HasFirstTokenCost || n.FirstTokenCostNano != int64(1250*time.Millisecond) {
+		t.Errorf("first token cost %d (set %v)", n.FirstTokenCostNano, n.HasFirstTokenCost)
+	}
+	// Lower bounds only: the second FirstFrame came 2 ms after the first,
+	// and End right after it.
+	if n.FirstFrameUnixNano < n.StartUnixNano+int64(2*time.Millisecond) || n.EndUnixNano-n.FirstFrameUnixNano < int64(2*time.Millisecond) {
+		t.Errorf("node first frame at %d, start %d, end %d: want the first call's", n.FirstFrameUnixNano, n.StartUnixNano, n.EndUnixNano)
+	}
+	if got, want := n.FirstFrameMillis(), n.FirstFrameUnixNano/1e6-n.StartUnixNano/1e6; got != want {
+		t.Errorf("node first frame %d ms, want %d", got, want)
+	}
+	if got, ok := r.FirstFrameMillis(); !ok || r.FirstFrameUnixNano < n.EndUnixNano || got != r.FirstFrameUnixNano/1e6-r.StartUnixNano/1e6 {
+		t.Errorf("run first frame %d ms (%v) at %d, want the run's own, after the node's end %d", got, ok, r.FirstFrameUnixNano, n.EndUnixNano)
+	}
+}
