@@ -266,9 +266,10 @@ func (h Node) Cancel(reason string) {
 // fail records an error log entry at t and marks the node failed, keeping
 // the first failure's message as the span status message.
 func (n *nodeRecord) fail(t int64, msg string) {
+	msg = n.e.value(msg) // cut and counted once, for the entry and the status
 	n.Events = n.e.appendEvent(n.Events, t, encode.EventError, msg, &n.DroppedEvents)
 	if n.Status != encode.StatusError {
-		n.Status, n.StatusMessage = encode.StatusError, n.e.value(msg)
+		n.Status, n.StatusMessage = encode.StatusError, msg
 	}
 }
 
