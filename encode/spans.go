@@ -148,8 +148,7 @@ func (e *SpanEncoder) AppendSpans(dst []byte, rs []ResourceSpans) []byte {
 func (e *SpanEncoder) writeResourceSpans(dst []byte, rs *ResourceSpans) []byte {
 	dst, at := openLen(dst, fieldRequestResource, requestWidth)
 	dst, res := openLen(dst, fieldResourceXResource, spansResourceWidth)
-	dst = e.writeKeyValues(dst, fieldResourceAttrs, rs.Attrs)
-	dst = appendVarintField(dst, fieldResourceDroppedAttrs, uint64(rs.DroppedAttrs))
+	dst = e.writeKeyValuesDropped(dst, fieldResourceAttrs, rs.Attrs, fieldResourceDroppedAttrs, rs.DroppedAttrs)
 	dst, _ = closeLen(dst, res, spansResourceWidth)
 	for k := range rs.ScopeSpans {
 		dst = e.writeScopeSpans(dst, &rs.ScopeSpans[k])
@@ -165,8 +164,7 @@ func (e *SpanEncoder) writeScopeSpans(dst []byte, ss *ScopeSpans) []byte {
 	dst, scope := openLen(dst, fieldScopeXScope, spansSmallWidth)
 	dst = e.writeStringField(dst, fieldScopeName, ss.Scope.Name)
 	dst = e.writeStringField(dst, fieldScopeVersion, ss.Scope.Version)
-	dst = e.writeKeyValues(dst, fieldScopeAttrs, ss.Scope.Attrs)
-	dst = appendVarintField(dst, fieldScopeDroppedAttrs, uint64(ss.Scope.DroppedAttrs))
+	dst = e.writeKeyValuesDropped(dst, fieldScopeAttrs, ss.Scope.Attrs, fieldScopeDroppedAttrs, ss.Scope.DroppedAttrs)
 	dst, _ = closeLen(dst, scope, spansSmallWidth)
 	for i := range ss.Spans {
 		dst = e.writeSpan(dst, &ss.Spans[i])
@@ -192,16 +190,14 @@ func (e *SpanEncoder) writeSpan(dst []byte, s *Span) []byte {
 	dst = appendVarintField(dst, fieldSpanKind, uint64(s.Kind))
 	dst = appendFixed64Field(dst, fieldSpanStart, uint64(s.StartUnixNano))
 	dst = appendFixed64Field(dst, fieldSpanEnd, uint64(s.EndUnixNano))
-	dst = e.writeKeyValues(dst, fieldSpanAttrs, s.Attrs)
-	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(s.DroppedAttrs))
+	dst = e.writeKeyValuesDropped(dst, fieldSpanAttrs, s.Attrs, fieldSpanDroppedAttrs, s.DroppedAttrs)
 	for i := range s.Events {
 		ev := &s.Events[i]
 		var ea int
 		dst, ea = openLen(dst, fieldSpanEvents, spansSmallWidth)
 		dst = appendFixed64Field(dst, fieldEventTime, uint64(ev.TimeUnixNano))
 		dst = e.writeStringField(dst, fieldEventName, ev.Name)
-		dst = e.writeKeyValues(dst, fieldEventAttrs, ev.Attrs)
-		dst = appendVarintField(dst, fieldEventDroppedAttrs, uint64(ev.DroppedAttrs))
+		dst = e.writeKeyValuesDropped(dst, fieldEventAttrs, ev.Attrs, fieldEventDroppedAttrs, ev.DroppedAttrs)
 		dst, _ = closeLen(dst, ea, spansSmallWidth)
 	}
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(s.DroppedEvents))
@@ -214,8 +210,7 @@ func (e *SpanEncoder) writeSpan(dst []byte, s *Span) []byte {
 		dst = appendLen1(dst, fieldLinkSpanID, 8)
 		dst = append(dst, l.SpanID[:]...)
 		dst = e.writeStringField(dst, fieldLinkTraceState, l.TraceState)
-		dst = e.writeKeyValues(dst, fieldLinkAttrs, l.Attrs)
-		dst = appendVarintField(dst, fieldLinkDroppedAttrs, uint64(l.DroppedAttrs))
+		dst = e.writeKeyValuesDropped(dst, fieldLinkAttrs, l.Attrs, fieldLinkDroppedAttrs, l.DroppedAttrs)
 		dst = appendFixed32Field(dst, fieldLinkFlags, l.Flags)
 		dst, _ = closeLen(dst, la, spansSmallWidth)
 	}
@@ -224,4 +219,12 @@ func (e *SpanEncoder) writeSpan(dst []byte, s *Span) []byte {
 	dst = appendFixed32Field(dst, fieldSpanFlags, s.Flags)
 	dst, _ = closeLen(dst, at, spansSpanWidth)
 	return dst
+}
+
+// writeKeyValuesDropped appends kvs as KeyValue fields numbered attrs and the count
+// of the attributes dropped before as field droppedAttrs, as Resource,
+// InstrumentationScope, Span, Span.Event and Span.Link all carry them.
+func (e *SpanEncoder) writeKeyValuesDropped(dst []byte, attrs int, kvs []KeyValue, droppedAttrs int, dropped uint32) []byte {
+	dst = e.writeKeyValues(dst, attrs, kvs)
+	return appendVarintField(dst, droppedAttrs, uint64(dropped))
 }
