@@ -200,6 +200,9 @@ type Run struct {
 	SpanID       SpanID
 	ParentSpanID SpanID // set when the run joined a caller's trace
 	TraceState   string
+	// TraceFlags are the W3C trace-flags the run carries: sampled (its head
+	// sampling decision) and random (its trace-id is random).
+	TraceFlags uint8
 
 	ServiceID string
 	FlowID    string

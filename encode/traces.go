@@ -10,6 +10,9 @@ const (
 	// spanFlagsSampled is the W3C sampled trace flag in the low byte of
 	// Span.flags; every span flowtel exports was recorded and sampled.
 	spanFlagsSampled = 0x01
+	// spanFlagsRandom is the W3C random trace-id flag (Level 2), written
+	// when the run carries it (Run.TraceFlags).
+	spanFlagsRandom = 0x02
 	// spanFlagsHasIsRemote says bit spanFlagsIsRemote is meaningful.
 	spanFlagsHasIsRemote = 0x100
 	// spanFlagsIsRemote marks a span whose parent came from another process.
@@ -329,7 +332,7 @@ const spanLenWidth = 2
 func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	const f = fieldSpanAttrs
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
-	flags := uint32(spanFlagsSampled | spanFlagsHasIsRemote)
+	flags := uint32(spanFlagsSampled|spanFlagsHasIsRemote) | uint32(r.TraceFlags&spanFlagsRandom)
 	if !r.ParentSpanID.IsZero() {
 		flags |= spanFlagsIsRemote
 	}
@@ -401,7 +404,7 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	const f = fieldSpanAttrs
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
 	n, ok := e.check(nd.NodeID)
-	dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote,
+	dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote|uint32(r.TraceFlags&spanFlagsRandom),
 		nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
 	dst = append(dst, nodeSpanPrefix...)
 	dst = writeChecked(dst, nd.NodeID, ok)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/w3c"
 	"github.com/flowtel/flowtel/ringbuf"
 	"github.com/flowtel/flowtel/sid"
 )
@@ -41,6 +42,7 @@ type Engine struct {
 	shutOnce   sync.Once
 	shutErr    error // written by the pipeline before it closes done
 	metrics    *Metrics
+	tail       *tailSampler // nil without tail sampling; the pipeline's
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -97,6 +99,14 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e.ring = ring
 	e.metrics = newMetrics(e)
+	tail, err := newTailSampler(&e.cfg.tail)
+	if err != nil {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w", err)
+	}
+	if tail != nil {
+		tail.quantile = newFlowQuantiles(e.metrics).get
+	}
+	e.tail = tail
 	go e.loop()
 	return e, nil
 }
@@ -187,10 +197,21 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	r.startMono = int64(now.Sub(e.base))
 	r.StartUnixNano = now.UnixNano()
 	r.lastActive.Store(r.startMono)
-	if info.Parent.IsValid() {
-		r.TraceID, r.ParentSpanID, r.TraceState = info.Parent.TraceID, info.Parent.SpanID, e.value(info.Parent.TraceState)
+	parent := headParent{joined: info.Parent.IsValid(), random: true}
+	if parent.joined {
+		r.TraceID, r.ParentSpanID = info.Parent.TraceID, info.Parent.SpanID
+		parent.sampled, parent.random, parent.traceState = info.Parent.Sampled, info.Parent.Random, info.Parent.TraceState
 	} else {
 		r.TraceID = newTraceID()
+	}
+	sampled, ts := e.cfg.sampler.decide(parent, r.TraceID)
+	r.TraceState = e.value(ts)
+	r.TraceFlags = w3c.FlagRandom
+	if !parent.random {
+		r.TraceFlags = 0
+	}
+	if sampled {
+		r.TraceFlags |= w3c.FlagSampled
 	}
 	r.SpanID = newSpanID()
 	r.ServiceID, r.FlowID, r.BotID, r.Sub = e.value(info.ServiceID), e.value(info.FlowID), e.value(info.BotID), e.value(info.Sub)

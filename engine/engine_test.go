@@ -39,8 +39,9 @@ func flush(t testing.TB, e *Engine) {
 
 func checkIdentity(t testing.TB, s Stats) {
 	t.Helper()
-	if s.Accepted != s.Exported+s.Dropped+s.InFlight {
-		t.Fatalf("accounting: accepted %d != exported %d + dropped %d + in flight %d", s.Accepted, s.Exported, s.Dropped, s.InFlight)
+	if s.Accepted != s.Exported+s.Dropped+s.SampledOut+s.InFlight {
+		t.Fatalf("accounting: accepted %d != exported %d + dropped %d + sampled out %d + in flight %d",
+			s.Accepted, s.Exported, s.Dropped, s.SampledOut, s.InFlight)
 	}
 }
 

@@ -24,7 +24,7 @@ func TestValueBytesEveryString(t *testing.T) {
 		t.Fatal(err)
 	}
 	huge := strings.Repeat("é", 1<<19) // 1 MiB, cut at a rune boundary
-	r := e.StartRun(RunInfo{Parent: SpanContext{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, TraceState: huge}})
+	r := e.StartRun(RunInfo{Parent: SpanContext{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, TraceState: huge, Sampled: true}})
 	r.Srv(huge, "v")
 	r.SrvTag(huge, "v")
 	r.SetAttributes(String(huge, "v"))

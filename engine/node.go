@@ -89,7 +89,7 @@ func (h Node) SpanContext() SpanContext {
 	}
 	defer n.done(h.gen)
 	r := n.run
-	return SpanContext{TraceID: r.TraceID, SpanID: n.SpanID, TraceState: r.TraceState, Sampled: true}
+	return r.spanContext(n.SpanID)
 }
 
 // runHandle returns a handle on the node's run.

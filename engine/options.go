@@ -97,6 +97,8 @@ type config struct {
 	metricsOut    MetricsExporter
 	metrics       MetricsConfig
 	memLimit      int64 // 0: derived from the other settings
+	sampler       Sampler
+	tail          TailPolicy
 }
 
 // The batch an engine gathers unless WithBatch says otherwise.
@@ -335,6 +337,16 @@ func WithErrorHandler(f func(error)) Option {
 // WithSID makes StartRun give every run without a SID one from a generator
 // with this configuration (validated by New).
 func WithSID(cfg sid.Config) Option { return optionFunc(func(c *config) { c.sid = &cfg }) }
+
+// WithSampler sets the head sampler, which decides at StartRun whether a
+// run is sampled: what it propagates to the services it calls, and whether
+// it can be exported at all. The default is ParentBased(AlwaysOn()).
+func WithSampler(s Sampler) Option { return optionFunc(func(c *config) { c.sampler = s }) }
+
+// WithTailSampling sets the policy that decides, once per ended run,
+// whether a run the head sampler kept is exported (see TailPolicy). New
+// refuses a policy with a value out of range, naming the field.
+func WithTailSampling(p TailPolicy) Option { return optionFunc(func(c *config) { c.tail = p }) }
 
 // WithStackTraces makes RecordError capture the goroutine's stack into
 // exception.stacktrace. It allocates, so it is off by default.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // Incomplete status messages.
@@ -156,6 +157,13 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
+	e.metrics.observeRun(&r.Run)
+	if !p.sampled(r) {
+		e.stats.sampledOut.Add(uint64(1 + count))
+		e.stats.runsSampledOut.Add(1)
+		e.release(r)
+		return
+	}
 	b := p.cur
 	if len(b.recs) == 0 {
 		p.batchStart = e.mono()
@@ -163,10 +171,19 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	b.recs = append(b.recs, r)
 	b.runs = append(b.runs, &r.Run)
 	b.spans += 1 + count
-	e.metrics.observeRun(&r.Run)
 	if b.spans >= e.cfg.batchSpans {
 		p.exportBatch()
 	}
+}
+
+// sampled reports whether r is exported: the head decision sampled it and
+// the tail policy, if any, keeps it. The metrics have folded r already.
+func (p *pipeline) sampled(r *runRecord) bool {
+	if r.TraceFlags&w3c.FlagSampled == 0 {
+		p.e.stats.runsHeadOut.Add(1)
+		return false
+	}
+	return p.e.tail == nil || p.e.tail.keep(&r.Run, p.e.mono())
 }
 
 // byEnd orders nodes by their end time.

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // Record states. A record is open while its owner may write it; busy
@@ -44,6 +45,19 @@ type SpanContext struct {
 	SpanID     encode.SpanID
 	TraceState string
 	Sampled    bool
+	// Random is W3C Trace Context Level 2's random trace-id flag: at least
+	// the right-most 7 bytes of TraceID were drawn at random. It is kept as
+	// received for the same trace-id; flowtel sets it on the traces it
+	// starts. The other, reserved, flags are not kept: a sender sets them
+	// to zero.
+	Random bool
+}
+
+// spanContext returns the span context of span id in run r: the run's
+// trace, tracestate and flags.
+func (r *runRecord) spanContext(id encode.SpanID) SpanContext {
+	return SpanContext{TraceID: r.TraceID, SpanID: id, TraceState: r.TraceState,
+		Sampled: r.TraceFlags&w3c.FlagSampled != 0, Random: r.TraceFlags&w3c.FlagRandom != 0}
 }
 
 // IsValid reports whether both ids are non-zero.
@@ -193,7 +207,7 @@ func (h Run) SpanContext() SpanContext {
 		return SpanContext{}
 	}
 	defer r.done()
-	return SpanContext{TraceID: r.TraceID, SpanID: r.SpanID, TraceState: r.TraceState, Sampled: true}
+	return r.spanContext(r.SpanID)
 }
 
 // Answer sets the run's answer.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/hdr"
 	"github.com/flowtel/flowtel/internal/sampling"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
@@ -59,6 +60,7 @@ type Sampler struct {
 	independent bool   // decide joined runs too, ignoring the caller's flag
 	th          uint64 // rejection threshold of sampleRatio
 	thValue     string // "th:..." for the ot entry
+	rootState   string // "ot=th:...", the tracestate of a sampled ratio root
 	ratio       float64
 }
 
@@ -86,7 +88,8 @@ func TraceIDRatio(p float64) (Sampler, error) {
 	if err != nil {
 		return Sampler{}, fmt.Errorf("%w: %w", ErrInvalidSampler, err)
 	}
-	return Sampler{kind: sampleRatio, th: th, thValue: "th:" + string(sampling.AppendTh(nil, th)), ratio: p}, nil
+	thValue := "th:" + string(sampling.AppendTh(nil, th))
+	return Sampler{kind: sampleRatio, th: th, thValue: thValue, rootState: sampling.OTKey + "=" + thValue, ratio: p}, nil
 }
 
 // ParentBased returns root for root runs; a run joining a caller follows
@@ -198,7 +201,7 @@ func (s Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceSta
 		return false, traceState
 	}
 	if !p.joined {
-		return true, sampling.OTKey + "=" + s.thValue
+		return true, s.rootState
 	}
 	v, fits := sampling.SetThreshold(ot, s.th, true)
 	if fits && err == nil {
@@ -213,6 +216,9 @@ func (s Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceSta
 // threshold says the trace should not have been sampled, as the
 // specification asks of a parent-based sampler; else ts itself.
 func eraseInconsistentTh(ts string, id encode.TraceID, random bool) string {
+	if !strings.Contains(ts, "th:") {
+		return ts // no threshold anywhere: nothing to check
+	}
 	st, err := w3c.ParseTraceState(ts)
 	ot, found := st.Get(sampling.OTKey)
 	if !found {
@@ -558,3 +564,52 @@ func (v NodeView) Failed() bool { return v.n.Status == encode.StatusError }
 
 // Duration returns how long the node lasted.
 func (v NodeView) Duration() time.Duration { return time.Duration(v.n.EndUnixNano - v.n.StartUnixNano) }
+
+// flowQuantiles answers SlowestFraction from the engine's request
+// histograms (server_request_duration by app and flow): a flow's
+// threshold is the quantile of every run it has had since the engine
+// started, recomputed at most once a second, for at most maxFlowQuantiles
+// flows (a flow past them is never "slow" by this rule).
+type flowQuantiles struct {
+	m     *Metrics
+	flows map[ruleKey]*flowQuantile
+}
+
+type flowQuantile struct {
+	snap     hdr.Snapshot
+	at       int64 // engine clock of the last snapshot
+	fraction float64
+	th       int64 // ns
+	ok       bool
+}
+
+// maxFlowQuantiles bounds the flows whose quantile is kept, as the
+// metrics bound their series.
+const maxFlowQuantiles = 1024
+
+func newFlowQuantiles(m *Metrics) *flowQuantiles {
+	return &flowQuantiles{m: m, flows: map[ruleKey]*flowQuantile{}}
+}
+
+func (f *flowQuantiles) get(app, flow string, fraction float64, now int64) (int64, bool) {
+	if f.m.cfg.SkipRunRequests {
+		return 0, false
+	}
+	k := ruleKey{app, flow}
+	q := f.flows[k]
+	if q == nil {
+		if len(f.flows) >= maxFlowQuantiles {
+			return 0, false
+		}
+		q = &flowQuantile{at: math.MinInt64}
+		f.flows[k] = q
+	}
+	if now-q.at >= int64(time.Second) || q.fraction != fraction {
+		lv := hdr.LabelValues{f.m.label(app), f.m.label(flow)}
+		f.m.reqTime.With(&lv).Snapshot(&q.snap)
+		q.at, q.fraction = now, fraction
+		q.ok = q.snap.Count >= MinRunsForQuantile
+		q.th = q.snap.ValueAtQuantile(1-fraction) * int64(time.Microsecond)
+	}
+	return q.th, q.ok
+}

@@ -35,9 +35,11 @@ func (r DropReason) String() string {
 // Stats is a snapshot of the engine's accounting, in spans (one per run and
 // one per node execution). At any moment
 //
-//	Accepted == Exported + Dropped + InFlight
+//	Accepted == Exported + Dropped + SampledOut + InFlight
 //
-// and after Shutdown InFlight is zero. A run is accepted when it starts; its
+// and after Shutdown InFlight is zero. SampledOut counts the spans of runs
+// that sampling decided not to export (WithSampler, WithTailSampling):
+// they are not lost, the metrics hold them, and they are apart from drops. A run is accepted when it starts; its
 // nodes are accepted with it when it ends (or when the engine closes it),
 // since until then they are the open run's, not yet the pipeline's; nodes
 // refused by a limit are accepted and dropped at once. The terms are read
@@ -49,7 +51,11 @@ type Stats struct {
 	Exported  uint64                 // spans the sink took (a SinkReporter: the receiver took)
 	Dropped   uint64                 // sum of DroppedBy
 	DroppedBy [numDropReasons]uint64 // indexed by DropReason
-	InFlight  uint64                 // accepted, not yet exported or dropped
+	InFlight  uint64                 // accepted, not yet exported, dropped or sampled out
+
+	SampledOut     uint64 // spans of runs sampling did not export
+	RunsSampledOut uint64 // runs sampling did not export, of which:
+	RunsHeadOut    uint64 // sampled out by the head decision (WithSampler)
 
 	RunsTimedOut    uint64 // runs closed by the idle timeout or shutdown, exported as incomplete
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
@@ -117,6 +123,9 @@ func (g *stripedGauge) Sum() int64 {
 type stats struct {
 	accepted        counter
 	exported        atomic.Uint64
+	sampledOut      atomic.Uint64
+	runsSampledOut  atomic.Uint64
+	runsHeadOut     atomic.Uint64
 	dropped         [numDropReasons]atomic.Uint64
 	runsTimedOut    atomic.Uint64
 	nodesIncomplete atomic.Uint64
@@ -134,15 +143,17 @@ func (s *stats) snapshot() Stats {
 	// Read the outflows before the inflow so that a concurrent export can
 	// only make InFlight look larger, never negative.
 	out.Exported = s.exported.Load()
+	out.SampledOut = s.sampledOut.Load()
+	out.RunsSampledOut, out.RunsHeadOut = s.runsSampledOut.Load(), s.runsHeadOut.Load()
 	for i := range s.dropped {
 		out.DroppedBy[i] = s.dropped[i].Load()
 		out.Dropped += out.DroppedBy[i]
 	}
 	out.Accepted = s.accepted.Load()
-	if out.Accepted >= out.Exported+out.Dropped {
-		out.InFlight = out.Accepted - out.Exported - out.Dropped
+	if out.Accepted >= out.Exported+out.Dropped+out.SampledOut {
+		out.InFlight = out.Accepted - out.Exported - out.Dropped - out.SampledOut
 	} else {
-		out.Accepted = out.Exported + out.Dropped
+		out.Accepted = out.Exported + out.Dropped + out.SampledOut
 	}
 	out.RunsTimedOut = s.runsTimedOut.Load()
 	out.NodesIncomplete = s.nodesIncomplete.Load()

@@ -162,7 +162,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	if !cfg.NewRoot() {
 		if psc := trace.SpanContextFromContext(ctx); psc.IsValid() {
 			info.Parent = engine.SpanContext{TraceID: encode.TraceID(psc.TraceID()), SpanID: encode.SpanID(psc.SpanID()),
-				TraceState: psc.TraceState().String(), Sampled: psc.IsSampled()}
+				TraceState: psc.TraceState().String(), Sampled: psc.IsSampled(), Random: psc.TraceFlags().IsRandom()}
 		}
 	}
 	info.FlowID = name
@@ -291,9 +291,7 @@ func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 		ts, _ = trace.ParseTraceState(sc.TraceState)
 	}
 	cfg := trace.SpanContextConfig{TraceID: trace.TraceID(sc.TraceID), SpanID: trace.SpanID(sc.SpanID), TraceState: ts}
-	if sc.Sampled {
-		cfg.TraceFlags = trace.FlagsSampled
-	}
+	cfg.TraceFlags = trace.TraceFlags(0).WithSampled(sc.Sampled).WithRandom(sc.Random)
 	return trace.NewSpanContext(cfg)
 }
 
@@ -347,7 +345,8 @@ func SpanContextFromContext(ctx context.Context) engine.SpanContext {
 	if !sc.IsValid() {
 		return engine.SpanContext{}
 	}
-	out := engine.SpanContext{TraceID: encode.TraceID(sc.TraceID()), SpanID: encode.SpanID(sc.SpanID()), Sampled: sc.IsSampled()}
+	out := engine.SpanContext{TraceID: encode.TraceID(sc.TraceID()), SpanID: encode.SpanID(sc.SpanID()), Sampled: sc.IsSampled(),
+		Random: sc.TraceFlags().IsRandom()}
 	if sc.TraceState().Len() > 0 {
 		out.TraceState = sc.TraceState().String()
 	}

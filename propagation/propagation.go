@@ -30,9 +30,9 @@ import (
 // ErrTraceState, ErrBaggage), which are re-exported below, and a
 // Propagator counts it by kind.
 //
-// Injection writes traceparent version 00 with the span's own id and the
-// sampled flag, forwards tracestate unchanged and writes baggage in its
-// normalized form. A header write allocates the value string and the
+// Injection writes traceparent version 00 with the span's own id, its
+// sampled flag (the run's head decision) and its trace's random flag,
+// forwards tracestate unchanged and writes baggage in its normalized form. A header write allocates the value string and the
 // []string of the map entry; parsing allocates nothing on the common path
 // (one line per header, tracestate and baggage already normalized):
 // BenchmarkPropagation/ExtractHTTP/flowtel ≈ 0.3–0.5 µs, 0 allocs, against
@@ -137,7 +137,7 @@ func extract(tp, ts, bag []string) (engine.SpanContext, Baggage, extractErrs) {
 			errs.tp = err
 			break
 		}
-		sc = engine.SpanContext{TraceID: p.TraceID, SpanID: p.SpanID, Sampled: p.Sampled()}
+		sc = engine.SpanContext{TraceID: p.TraceID, SpanID: p.SpanID, Sampled: p.Sampled(), Random: p.Random()}
 		if s, ok := joinLines(ts, w3c.MaxTraceStateBytes); !ok {
 			errs.ts = errTSJoinedLong
 		} else if s != "" {
@@ -179,12 +179,14 @@ func ExtractGRPC(md metadata.MD) (engine.SpanContext, Baggage, error) {
 }
 
 // traceParentValue returns the traceparent header of sc: version 00, the
-// span's own id, and the sampled flag.
+// span's own id, its sampled flag and the random flag of its trace (Level
+// 2: kept as received for the same trace-id), reserved flags zero.
 func traceParentValue(sc engine.SpanContext) string {
-	var flags byte
-	if sc.Sampled {
-		flags = w3c.FlagSampled
+	var random byte
+	if sc.Random {
+		random = w3c.FlagRandom
 	}
+	flags := w3c.SendFlags(random, sc.Sampled)
 	var buf [w3c.TraceParentLen]byte
 	return string(w3c.AppendTraceParent(buf[:0], w3c.TraceParent{TraceID: sc.TraceID, SpanID: sc.SpanID, Flags: flags}))
 }
