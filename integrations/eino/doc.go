@@ -33,11 +33,13 @@
 // ids of the outer graph.
 //
 // A run ends with code 0 and message "success", CodeError (500) and the
-// error's text when the invocation failed, or CodeCancelled (499) when its
+// error's text when the invocation failed, or CodeCancelled (499) and
+// "cancelled: context canceled" (or "... deadline exceeded") when its
 // context was cancelled. OnError ends the node with its error as an
-// exception (status error, running_status false). A cancelled node is
-// recorded the same way with a *Cancelled error ("cancelled: context
-// canceled"): the engine has no cancelled status yet.
+// exception (status error, running_status false); a node whose context was
+// cancelled ends with Node.Cancel instead (error.type "cancelled", counted
+// as cancelled in the node metrics, apart from failures). The first chunk of
+// a streamed invocation's output is the run's first frame.
 //
 // # What a node carries
 //

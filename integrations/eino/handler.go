@@ -399,39 +399,37 @@ func nodeID(ctx context.Context, info *callbacks.RunInfo) (id, name string) {
 	return id, name
 }
 
-// Cancelled is the error recorded on a node whose context was cancelled:
-// the engine has no cancelled status yet, so the node is marked failed with
-// an exception of this type, its message starting with "cancelled", and the
-// run ends with CodeCancelled.
-type Cancelled struct{ msg string }
-
-func (c *Cancelled) Error() string { return c.msg }
+// cancel is how a cancelled invocation is recorded: the reason given to
+// Node.Cancel, and the run's message.
+type cancel struct{ reason, msg string }
 
 var (
-	errCancelled = &Cancelled{"cancelled: context canceled"}
-	errDeadline  = &Cancelled{"cancelled: context deadline exceeded"}
+	cancelled = &cancel{"context canceled", "cancelled: context canceled"}
+	deadline  = &cancel{"context deadline exceeded", "cancelled: context deadline exceeded"}
 )
 
-// cancelOf returns the Cancelled error to record when err is the
-// cancellation of the invocation (err wraps context.Canceled or
-// DeadlineExceeded, or ctx is done), and nil for any other failure.
-func cancelOf(ctx context.Context, err error) *Cancelled {
+// cancelOf returns how to record err when it is the cancellation of the
+// invocation (err wraps context.Canceled or DeadlineExceeded, or ctx is
+// done), and nil for any other failure.
+func cancelOf(ctx context.Context, err error) *cancel {
 	var cause error
 	if ctx != nil {
 		cause = ctx.Err()
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), cause == context.DeadlineExceeded:
-		return errDeadline
+		return deadline
 	case errors.Is(err, context.Canceled), cause != nil:
-		return errCancelled
+		return cancelled
 	}
 	return nil
 }
 
-func recordError(n engine.Node, err error, c *Cancelled) {
+// recordError ends n as cancelled (Node.Cancel: error.type "cancelled",
+// counted apart from failures) or failed with err as an exception.
+func recordError(n engine.Node, err error, c *cancel) {
 	if c != nil {
-		n.RecordError(c)
+		n.Cancel(c.reason)
 		return
 	}
 	n.RecordError(err)

@@ -322,14 +322,47 @@ func TestCancelled(t *testing.T) {
 		t.Errorf("run code %d message %q", run.Code, run.Message)
 	}
 	w := node(t, run, "wait")
-	if w.Status != encode.StatusError || w.StatusMessage != "cancelled: context canceled" || w.Incomplete {
-		t.Errorf("wait: status %v %q incomplete %v", w.Status, w.StatusMessage, w.Incomplete)
+	if w.Status != encode.StatusError || w.StatusMessage != "context canceled" || !w.Cancelled || w.Running() || w.Incomplete {
+		t.Errorf("wait: status %v %q cancelled %v running %v incomplete %v", w.Status, w.StatusMessage, w.Cancelled, w.Running(), w.Incomplete)
 	}
-	if len(w.Events) != 1 || w.Events[0].Type != "*eino.Cancelled" {
-		t.Errorf("wait events %+v", w.Events)
-	}
-	if f := node(t, run, "first"); f.Status == encode.StatusError {
+	if f := node(t, run, "first"); f.Status == encode.StatusError || f.Cancelled {
 		t.Errorf("first failed")
+	}
+	// The node metrics count it apart from failures.
+	text := string(c.eng.AppendPrometheus(nil))
+	for _, want := range []string{
+		`flowtel_node_executions_total{node_type="code",status="cancelled"} 1`,
+		`flowtel_node_executions_total{node_type="code",status="ok"} 1`,
+		`func="cancel",ret="499"} 1`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// A streamed invocation cancelled while its model streams: the model node
+// and the run are cancelled, nothing is left open.
+func TestCancelledStream(t *testing.T) {
+	c := newCapture(t)
+	ctx, cancel := context.WithCancel(WithRunInfo(context.Background(), identity))
+	defer cancel()
+	g := supportGraph(t, planner(), writer(), nil, nil)
+	sr, err := g.Stream(ctx, "What is the weather in Paris?", compose.WithCallbacks(c.h))
+	must(t, err)
+	if _, err := sr.Recv(); err != nil { // the writer's first chunk
+		t.Fatal(err)
+	}
+	cancel()
+	sr.Close() // the caller leaves
+	run := c.one(t)
+	for _, n := range run.Nodes {
+		if n.Incomplete {
+			t.Errorf("node %s left open", n.NodeID)
+		}
+	}
+	if run.FirstFrameUnixNano == 0 {
+		t.Errorf("the run has no first frame: the caller read a chunk")
 	}
 }
 

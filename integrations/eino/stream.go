@@ -47,6 +47,10 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 			if !s.root || s.alsoNode {
 				s.node.FirstFrame()
 			}
+			if s.root {
+				// The first chunk the caller can read: the run's first frame.
+				s.rs.run.FirstFrame()
+			}
 		}
 		last = now
 		chunks++
