@@ -147,7 +147,7 @@ func fields(b []byte, child protowire.Number, children func([]byte)) (head []byt
 	return head, true
 }
 
-// dataFields are the Metric fields that hold its data points.
+// isDataField reports whether num is a Metric field that holds data points.
 func isDataField(num protowire.Number) bool {
 	switch num {
 	case 5, 7, 9, 10, 11:
