@@ -49,6 +49,18 @@
 // than 8 input, output or config attributes grows a slice once per record.
 // Strings are kept, not copied; Bytes values are copied into the record.
 //
+// # Memory
+//
+// One byte budget, WithMemoryLimit, bounds what the engine holds: the
+// rings and arena (allocated by New), every run and node record with its
+// grown attribute arrays and Bytes copies, and the share a MemoryUser sink
+// declares (otlp.Sink: its exporter's queue). A record is allocated on
+// first use and reused; a run, node or copy that would pass the limit is
+// refused and counted (memory_limit, ValuesTruncated). Records unused for
+// idleRecordAge (5 s) are freed by the pipeline, so a burst's memory goes
+// back to the collector after it (TestMemoryBurst). Stats.HeldBytes is the
+// accounting, in bytes rounded to the allocator's size classes.
+//
 // # Clock
 //
 // StartRun reads time.Now once: it anchors the run's wall time and gives the

@@ -446,12 +446,18 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	select {
 	case <-e.done:
 		if e.shutErr != nil {
-			if ss, ok := e.sinkStats(); ok && ss.Shutdown > 0 {
-				return fmt.Errorf("engine: shutdown: %d spans dropped undelivered: %w", ss.Shutdown, e.shutErr)
-			}
+			return e.shutdownError(e.shutErr)
 		}
-		return e.shutErr
+		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("engine: shutdown: %d spans not yet delivered: %w", e.Stats().InFlight, ctx.Err())
+		return e.shutdownError(ctx.Err())
 	}
+}
+
+// shutdownError wraps err with what the shutdown did not deliver: the
+// spans dropped as shutdown and those still in flight.
+func (e *Engine) shutdownError(err error) error {
+	s := e.Stats()
+	dropped := s.Drops(DropShutdown)
+	return fmt.Errorf("engine: shutdown: %d spans not delivered (%d dropped, %d in flight): %w", dropped+s.InFlight, dropped, s.InFlight, err)
 }

@@ -32,6 +32,8 @@ const (
 	MetricRecordsExported   = "flowtel_records_exported_total"
 	MetricRecordsDropped    = "flowtel_records_dropped_total"
 	MetricRecordsInFlight   = "flowtel_records_in_flight"
+	MetricMemoryHeld        = "flowtel_memory_held_bytes"
+	MetricMemoryLimit       = "flowtel_memory_limit_bytes"
 	MetricSeriesOverflow    = "flowtel_metric_overflow_total"
 	NodeStatusOK            = "ok"
 	NodeStatusError         = "error"
@@ -235,7 +237,8 @@ func histogramBytes(highest int64, digits int) int64 {
 // and flowtel_node_duration_microseconds{node_type}; and, read from Stats
 // at each collection, flowtel_records_accepted_total,
 // flowtel_records_exported_total, flowtel_records_dropped_total{reason}
-// (every reason, zeros included), flowtel_records_in_flight and
+// (every reason, zeros included), flowtel_records_in_flight,
+// flowtel_memory_held_bytes, flowtel_memory_limit_bytes and
 // flowtel_metric_overflow_total{metric}; and the families of the
 // MetricsExporter, if any (otlp.Sink adds flowtel_export_*).
 // Durations are real microseconds.

@@ -15,6 +15,7 @@ const (
 	unitExecs    = "{execution}"
 	unitRecords  = "{record}"
 	unitLookups  = "{measurement}"
+	unitBytes    = "By"
 )
 
 // collector turns the engine's metrics into flat encode.Metric values. It
@@ -163,6 +164,12 @@ func (c *collector) health(sp span) {
 	c.end()
 	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported or dropped.", unitRecords, encode.MetricGauge, sp)
 	c.gauge(nil, sp, int64(st.InFlight))
+	c.end()
+	c.begin(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, encode.MetricGauge, sp)
+	c.gauge(nil, sp, st.HeldBytes)
+	c.end()
+	c.begin(MetricMemoryLimit, "The bound on flowtel_memory_held_bytes: WithMemoryLimit less the sink's share.", unitBytes, encode.MetricGauge, sp)
+	c.gauge(nil, sp, st.MemoryLimit)
 	c.end()
 }
 

@@ -44,8 +44,8 @@ func TestShutdownCountsUndelivered(t *testing.T) {
 			}
 			// Wait for the shutdown to finish (the exporter aborts its
 			// requests at the deadline), then check the accounting.
-			if err := e.Shutdown(context.Background()); err == nil || !regexp.MustCompile(`\b200 spans dropped undelivered`).MatchString(err.Error()) {
-				t.Errorf("the finished shutdown reports %v; want 200 spans dropped undelivered", err)
+			if err := e.Shutdown(context.Background()); err == nil || !regexp.MustCompile(`\b200 spans not delivered`).MatchString(err.Error()) {
+				t.Errorf("the finished shutdown reports %v; want 200 spans not delivered", err)
 			}
 			s := e.Stats()
 			if s.Accepted != 200 || s.Exported != 0 || s.Drops(engine.DropShutdown) != 200 || s.InFlight != 0 {
