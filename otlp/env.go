@@ -17,7 +17,9 @@ import (
 // (OTLP_TRACE_SCHEDULE_DELAY_MILLIS, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE), and
 // SIDs from SERVICE_SUB, SERVICE_LOCATION, SERVICE_PORT and the host's IPv4
 // address (SERVICE_IP, else the first non-loopback IPv4 address). SIDs are
-// generated only when SERVICE_SUB is set. With OTLP_ENABLE=false the engine
+// generated only when SERVICE_SUB is set. OTEL_TRACES_SAMPLER and
+// OTEL_TRACES_SAMPLER_ARG select the head sampler (engine.SamplerFromEnv;
+// default parentbased_always_on). With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
@@ -35,7 +37,12 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		ip = hostIPv4()
 	}
 	res := encode.Resource{ServiceName: cfg.ServiceName, HostIP: ip, ServiceInstanceID: get("HOSTNAME")}
+	sampler, err := engine.SamplerFromEnv(get)
+	if err != nil {
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
+	}
 	base := []engine.Option{
+		engine.WithSampler(sampler),
 		engine.WithResource(res),
 		engine.WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
 	}

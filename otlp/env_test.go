@@ -50,6 +50,8 @@ func TestNewFromEnvErrors(t *testing.T) {
 		{map[string]string{"OTLP_ENABLE": "false", "SERVICE_SUB": "spf", "SERVICE_LOCATION": "hf", "SERVICE_PORT": "20000", "SERVICE_IP": "::1"}, "IP"},
 		{map[string]string{"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE": "-3"}, "OTLP_TRACE_MAX_EXPORT_BATCH_SIZE"},
 		{map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "carrier-pigeon"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{map[string]string{"OTLP_ENABLE": "false", "OTEL_TRACES_SAMPLER": "jaeger_remote"}, "OTEL_TRACES_SAMPLER"},
+		{map[string]string{"OTLP_ENABLE": "false", "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, "OTEL_TRACES_SAMPLER_ARG"},
 	}
 	for _, c := range cases {
 		_, err := newFromLookup(lookupMap(c.env))
@@ -82,5 +84,24 @@ func TestNewServiceNameUnset(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = e.Shutdown(ctx)
 		cancel()
+	}
+}
+
+// TestNewFromEnvSampler checks that OTEL_TRACES_SAMPLER selects the head
+// sampler.
+func TestNewFromEnvSampler(t *testing.T) {
+	for sampler, want := range map[string]bool{"": true, "parentbased_always_on": true, "always_off": false, "traceidratio": true} {
+		e, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", "OTEL_TRACES_SAMPLER": sampler}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.StartRun(engine.RunInfo{})
+		if got := r.SpanContext().Sampled; got != want {
+			t.Errorf("OTEL_TRACES_SAMPLER=%q: sampled %v", sampler, got)
+		}
+		r.End(0, "")
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
