@@ -43,6 +43,7 @@ type Engine struct {
 	shutErr    error // written by the pipeline before it closes done
 	metrics    *Metrics
 	tail       *tailSampler // nil without tail sampling; the pipeline's
+	logSink    LogSink      // set with TailPolicy.RunLogAlways when the sink takes run logs apart
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -107,6 +108,9 @@ func New(opts ...Option) (*Engine, error) {
 		tail.quantile = newFlowQuantiles(e.metrics).get
 	}
 	e.tail = tail
+	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways {
+		e.logSink = ls
+	}
 	go e.loop()
 	return e, nil
 }

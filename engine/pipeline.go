@@ -32,6 +32,9 @@ type batch struct {
 	runs  []*encode.Run
 	spans int
 	fence chan struct{}
+	// logOnly are runs sampled out whose run log is exported all the same
+	// (TailPolicy.RunLogAlways); their records are in recs too.
+	logOnly []*encode.Run
 }
 
 // pipeline is the state of the goroutine that drains the rings. A second
@@ -158,19 +161,26 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Usage = usage
 	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
 	e.metrics.observeRun(&r.Run)
-	if !p.sampled(r) {
+	kept := p.sampled(r)
+	if !kept {
 		e.stats.sampledOut.Add(uint64(1 + count))
 		e.stats.runsSampledOut.Add(1)
-		e.release(r)
-		return
+		if e.logSink == nil {
+			e.release(r)
+			return
+		}
 	}
 	b := p.cur
 	if len(b.recs) == 0 {
 		p.batchStart = e.mono()
 	}
 	b.recs = append(b.recs, r)
-	b.runs = append(b.runs, &r.Run)
-	b.spans += 1 + count
+	if kept {
+		b.runs = append(b.runs, &r.Run)
+		b.spans += 1 + count
+	} else {
+		b.logOnly = append(b.logOnly, &r.Run)
+	}
 	if b.spans >= e.cfg.batchSpans {
 		p.exportBatch()
 	}
@@ -244,12 +254,22 @@ func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported cha
 			close(b.fence)
 			continue
 		}
-		if err := e.sink.Export(b.runs); err != nil {
-			e.stats.sinkErrors.Add(1)
-			e.stats.drop(DropSink, uint64(b.spans))
-			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
-		} else {
-			e.stats.exported.Add(uint64(b.spans))
+		if len(b.runs) > 0 { // a batch may hold only run logs of runs sampled out
+			if err := e.sink.Export(b.runs); err != nil {
+				e.stats.sinkErrors.Add(1)
+				e.stats.drop(DropSink, uint64(b.spans))
+				e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
+			} else {
+				e.stats.exported.Add(uint64(b.spans))
+			}
+		}
+		if len(b.logOnly) > 0 {
+			if err := e.logSink.ExportLogs(b.logOnly); err != nil {
+				e.stats.sinkErrors.Add(1)
+				e.cfg.errorHandler(fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(b.logOnly), err))
+			}
+			clear(b.logOnly)
+			b.logOnly = b.logOnly[:0]
 		}
 		for _, r := range b.recs {
 			e.release(r)

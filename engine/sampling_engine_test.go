@@ -283,3 +283,27 @@ func BenchmarkSamplingDecision(b *testing.B) {
 		}
 	})
 }
+
+// TestRunLogFollowsTrace checks the run-log setting: by default a run
+// sampled out sends nothing; with RunLogAlways its run log still goes to a
+// LogSink, its spans counted as sampled out all the same.
+func TestRunLogFollowsTrace(t *testing.T) {
+	for _, always := range []bool{false, true} {
+		e, sink := newTestEngine(t, WithTailSampling(TailPolicy{KeepErrors: true, RunLogAlways: always}))
+		ok := e.StartRun(RunInfo{FlowID: "ok"})
+		ok.StartNode("n:1", "n", "n").End()
+		ok.End(0, "")
+		bad := e.StartRun(RunInfo{FlowID: "bad"})
+		bad.End(10001, "failed")
+		flush(t, e)
+		s := e.Stats()
+		checkIdentity(t, s)
+		if len(sink.Runs()) != 1 || sink.Runs()[0].FlowID != "bad" || s.SampledOut != 2 || s.Exported != 1 {
+			t.Fatalf("RunLogAlways=%v: exported %d runs, stats %+v", always, len(sink.Runs()), s)
+		}
+		logs := sink.LogRuns()
+		if always != (len(logs) == 1) || always && (logs[0].FlowID != "ok" || len(logs[0].Nodes) != 1) {
+			t.Fatalf("RunLogAlways=%v: %d run logs", always, len(logs))
+		}
+	}
+}

@@ -19,6 +19,16 @@ type Sink interface {
 	Shutdown(ctx context.Context) error
 }
 
+// LogSink is implemented by a Sink that can export the run trace logs of
+// runs without their spans. With TailPolicy.RunLogAlways the export stage
+// hands it the runs sampling left out, as the original system logged
+// every run; their spans are counted in Stats.SampledOut either way. The
+// same rules as Export apply: one call at a time, runs not kept after it
+// returns.
+type LogSink interface {
+	ExportLogs(runs []*encode.Run) error
+}
+
 // discardSink takes everything and keeps nothing.
 type discardSink struct{}
 
@@ -29,8 +39,9 @@ func (discardSink) Shutdown(context.Context) error   { return nil }
 // MemorySink keeps deep copies of every run it is given, for tests. It
 // allocates.
 type MemorySink struct {
-	mu   sync.Mutex
-	runs []encode.Run
+	mu      sync.Mutex
+	runs    []encode.Run
+	logRuns []encode.Run
 	// Err, when set, is returned by Export and nothing is kept.
 	Err error
 }
@@ -46,6 +57,26 @@ func (s *MemorySink) Export(runs []*encode.Run) error {
 		s.runs = append(s.runs, CloneRun(r))
 	}
 	return nil
+}
+
+// ExportLogs copies runs whose spans were sampled out, for their logs.
+func (s *MemorySink) ExportLogs(runs []*encode.Run) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.Err != nil {
+		return s.Err
+	}
+	for _, r := range runs {
+		s.logRuns = append(s.logRuns, CloneRun(r))
+	}
+	return nil
+}
+
+// LogRuns returns the runs given to ExportLogs so far.
+func (s *MemorySink) LogRuns() []encode.Run {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.logRuns)
 }
 
 // ForceFlush does nothing.

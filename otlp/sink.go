@@ -90,6 +90,16 @@ func (s *Sink) Export(runs []*encode.Run) error {
 	return nil
 }
 
+// ExportLogs encodes and queues the run trace logs of runs whose spans
+// sampling left out (engine.TailPolicy.RunLogAlways). It does nothing when
+// the sink sends no logs.
+func (s *Sink) ExportLogs(runs []*encode.Run) error {
+	if s.logs && len(runs) > 0 {
+		s.send(s.encs[0], export.Logs, runs)
+	}
+	return nil
+}
+
 // exportPart encodes and queues one part of a batch with enc.
 func (s *Sink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
 	if len(runs) == 0 {
