@@ -97,7 +97,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "eino-agent:", err)
 		return 1
 	}
-	h := flowteleino.NewHandler(eng)
+	h, err := flowteleino.NewHandler(eng)
+	if err != nil {
+		fmt.Fprintln(stderr, "eino-agent:", err)
+		return 1
+	}
 
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup

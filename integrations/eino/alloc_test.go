@@ -36,7 +36,10 @@ func TestAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eng.Shutdown(context.Background())
-	h := NewHandler(eng)
+	h, err := NewHandler(eng)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var (
 		graph  = &callbacks.RunInfo{Name: "g", Component: compose.ComponentOfGraph}
 		lambda = &callbacks.RunInfo{Name: "code", Component: compose.ComponentOfLambda}

@@ -110,7 +110,10 @@ func BenchmarkGraph(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := NewHandler(eng)
+		h, err := NewHandler(eng)
+		if err != nil {
+			b.Fatal(err)
+		}
 		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		h.Wait()
 		if err := eng.Shutdown(context.Background()); err != nil {
@@ -191,7 +194,11 @@ func BenchmarkCallbacks(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		nodes(b, NewHandler(eng), WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
+		h, err := NewHandler(eng)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nodes(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -209,7 +216,10 @@ func BenchmarkCallbacks(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		h := NewHandler(eng)
+		h, err := NewHandler(eng)
+		if err != nil {
+			b.Fatal(err)
+		}
 		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}), h.Wait)
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)

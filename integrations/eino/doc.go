@@ -3,7 +3,7 @@
 // module of its own, so that flowtel's main module never pulls Eino's
 // dependencies.
 //
-//	h := eino.NewHandler(eng)
+//	h, err := eino.NewHandler(eng)
 //	ctx = eino.WithRunInfo(ctx, engine.RunInfo{AppID: app, UID: uid, ChatID: chat})
 //	out, err := runnable.Invoke(ctx, in, compose.WithCallbacks(h))
 //

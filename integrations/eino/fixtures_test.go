@@ -156,7 +156,11 @@ func newCapture(t *testing.T, opts ...Option) *capture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = eng.Shutdown(context.Background()) })
-	return &capture{eng: eng, sink: sink, h: NewHandler(eng, opts...)}
+	h, err := NewHandler(eng, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &capture{eng: eng, sink: sink, h: h}
 }
 
 // runs waits for the handler's stream readers, flushes the engine and

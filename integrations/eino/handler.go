@@ -54,13 +54,23 @@ type Handler struct {
 
 var _ callbacks.Handler = (*Handler)(nil)
 
-// NewHandler returns a Handler that records into eng.
-func NewHandler(eng *engine.Engine, opts ...Option) *Handler {
+// ErrNoEngine is returned by NewHandler without an engine.
+var ErrNoEngine = errors.New("eino: no engine")
+
+// NewHandler returns a Handler that records into eng. It refuses a nil
+// engine (ErrNoEngine) and invalid options (ErrInvalidOption, wrapped with
+// the value).
+func NewHandler(eng *engine.Engine, opts ...Option) (*Handler, error) {
+	if eng == nil {
+		return nil, ErrNoEngine
+	}
 	h := &Handler{eng: eng, cfg: defaultConfig()}
 	for _, o := range opts {
-		o(&h.cfg)
+		if err := o(&h.cfg); err != nil {
+			return nil, err
+		}
 	}
-	return h
+	return h, nil
 }
 
 // ctxKey finds the innermost span of one Handler in a context: two

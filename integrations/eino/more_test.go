@@ -2,6 +2,7 @@ package eino
 
 import (
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -137,5 +138,17 @@ func TestStreamBound(t *testing.T) {
 	}
 	if run.Answer != strings.Repeat("é", 5) {
 		t.Errorf("answer %q", run.Answer)
+	}
+}
+
+func TestNewHandlerRefuses(t *testing.T) {
+	if _, err := NewHandler(nil); !errors.Is(err, ErrNoEngine) {
+		t.Errorf("nil engine: %v", err)
+	}
+	c := newCapture(t)
+	for _, o := range []Option{WithMaxValueBytes(-1), WithMaxStreamBytes(-5)} {
+		if _, err := NewHandler(c.eng, o); !errors.Is(err, ErrInvalidOption) {
+			t.Errorf("negative size: %v", err)
+		}
 	}
 }
