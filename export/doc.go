@@ -104,7 +104,9 @@
 // secrets: every error the exporter returns or reports passes through a
 // redactor that replaces them with "REDACTED", also in the messages of
 // the receiver (which may echo a credential back) and in the URLs that
-// net/http prints (Go masks only the password). RedactURL does the same
+// net/http prints (Go masks only the password). A value under 4 bytes is
+// not searched for: it is no credential, and replacing it would garble
+// the messages. RedactURL does the same
 // for a caller printing an endpoint. An endpoint's user information is sent
 // as basic authentication over both protocols (gRPC: "authorization"
 // metadata) unless an Authorization header is configured.
