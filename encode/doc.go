@@ -27,7 +27,7 @@
 //     W3C sampled flag and the is-remote bits of its parent, and a Status.
 //   - Encoder.AppendLogs: an ExportLogsServiceRequest with one LogRecord
 //     per run (see "Run log body" below).
-//   - AppendRunLog / AppendRunLogWith: the run trace log JSON, field for
+//   - AppendRunLog / AppendRunLogWith / AppendRunLogOptions: the run trace log JSON, field for
 //     field and in the original's order; large values go to an Offloader.
 //   - AppendMetrics and AppendPrometheus: metrics requests and text.
 //   - GetBuffer / PutBuffer: pooled request buffers (bytebufferpool) that

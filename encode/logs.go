@@ -54,7 +54,12 @@ const logsBodyGuess = 4096
 // that large string values are replaced by links as in the JSON shipped
 // elsewhere (AppendRunLogWith). A nil o, the default, writes every value
 // whole. Call it before the first AppendLogs, from the encoding goroutine.
-func (e *Encoder) SetOffloader(o *Offloader) { e.offloader = o }
+func (e *Encoder) SetOffloader(o *Offloader) { e.runLogOpts.Offloader = o }
+
+// SetRunLogOptions makes AppendLogs write the run trace log bodies as opts
+// says (AppendRunLogOptions), its Offloader included. Call it before the
+// first AppendLogs, from the encoding goroutine.
+func (e *Encoder) SetRunLogOptions(opts RunLogOptions) { e.runLogOpts = opts }
 
 // severity returns the severity number and text of a run's log record.
 func severity(r *Run) (byte, string) {
@@ -81,7 +86,7 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst, value := openLen(dst, fieldLogBody, w)
 	dst, str := openLen(dst, fieldAnyString, w)
 	from := len(dst)
-	dst = AppendRunLogWith(dst, r, e.offloader)
+	dst = AppendRunLogOptions(dst, r, &e.runLogOpts)
 	// The JSON is valid UTF-8 by construction (escaping repairs), but it
 	// is checked anyway: one invalid body would make the collector reject
 	// the whole request (see "Rejected alternatives" in doc.go).

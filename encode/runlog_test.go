@@ -1102,3 +1102,17 @@ func TestLogsRepairBody(t *testing.T) {
 		t.Fatalf("repairBody = %q, want %q", got, want)
 	}
 }
+
+// TestEncoderRunLogOptions checks that AppendLogs writes the run log
+// bodies as SetRunLogOptions says.
+func TestEncoderRunLogOptions(t *testing.T) {
+	e := NewEncoder(Resource{ServiceName: "s"})
+	r := runlogGoldenRun()
+	if out := e.AppendLogs(nil, []*Run{r}); !bytes.Contains(out, []byte(`"logs":["{\"level\": \"INFO\", \"message\": \"step\"`)) {
+		t.Fatalf("default body lacks the original's log entries: %q", out)
+	}
+	e.SetRunLogOptions(RunLogOptions{StructuredLogs: true})
+	if out := e.AppendLogs(nil, []*Run{r}); !bytes.Contains(out, []byte(`"logs":[{"level":"INFO","message":"step","time":1700000000002}`)) {
+		t.Fatalf("structured body lacks structured log entries: %q", out)
+	}
+}

@@ -85,8 +85,8 @@ type Encoder struct {
 
 	// runLog is AppendLogs' scratch for repairing a body that is not
 	// valid UTF-8.
-	runLog    []byte
-	offloader *Offloader // see SetOffloader
+	runLog     []byte
+	runLogOpts RunLogOptions // see SetOffloader and SetRunLogOptions
 
 	// The attributes every span of a run carries (sid, app_id, uid,
 	// chat_id, span_version) are validated and written once per run, with
