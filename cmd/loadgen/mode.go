@@ -32,6 +32,9 @@ type modeOptions struct {
 	retry *export.RetryConfig
 	// sample is called every second with the elapsed load time (soak).
 	sample func(elapsed time.Duration)
+	// exporterDrops makes the exporter drop a batch its queue has no room
+	// for instead of making the engine's export stage wait (soak).
+	exporterDrops bool
 }
 
 // tracerStats is a live view of a tracer's accounting for progress lines.
@@ -160,7 +163,11 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	// is the engine's export stage, never a caller, and behind it the
 	// rings hold every run in flight, so a burst of run ends larger than
 	// the queue waits in records already held instead of being dropped.
-	xcfg.Block, xcfg.BlockTimeout = true, time.Second
+	// The soak keeps the dropping queue: under its sustained faults the
+	// backlog would otherwise move into the engine's records until
+	// RunsInFlight refuses runs, and its live heap would climb to that
+	// bound instead of staying at the queue's.
+	xcfg.Block, xcfg.BlockTimeout = !opt.exporterDrops, time.Second
 	exp, err := export.New(xcfg)
 	if err != nil {
 		return nil, err
@@ -195,10 +202,10 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		live: func() tracerStats {
 			s := eng.Stats()
 			x := exp.Stats().Signals[export.Traces]
-			return tracerStats{exported: x.Exported, dropped: s.Dropped + x.DroppedTotal() + x.Rejected, queued: s.InFlight + x.InFlight, dropsKnown: true}
+			return tracerStats{exported: x.Exported, dropped: s.Dropped, queued: s.InFlight, dropsKnown: true} // the engine folds in the exporter (engine.SinkReporter)
 		},
 		shutdown: eng.Shutdown,
-		final:    func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), exp.Stats(), sink.EncoderStats(), rc, c) },
+		final:    func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), sink.SinkStats(), exp.Stats(), rc, c) },
 	}
 	if c.metricsAddr != "" {
 		stop, err := serveMetrics(c.metricsAddr, eng)

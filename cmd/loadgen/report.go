@@ -10,7 +10,6 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/flowtel/flowtel/bench"
-	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 )
@@ -105,31 +104,43 @@ func (r *modeReport) check(ok bool, format string, a ...any) {
 	r.Checks = append(r.Checks, mark+" "+fmt.Sprintf(format, a...))
 }
 
-func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, xs export.Stats, _ encode.EncoderStats, rc *bench.Receiver, c *config) {
+// fillFlowtel checks flowtel's accounting. The engine's Stats fold in what
+// its sink reports (engine.SinkReporter): Exported is what the receiver
+// took, and the exporter's losses are in Dropped (sink_error, shutdown).
+// The breakdown lists the engine's own reasons and the exporter's
+// separately, so that no span is counted twice.
+func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, ss engine.SinkStats, xs export.Stats, rc *bench.Receiver, c *config) {
 	r.Reconciled = true
 	tr, lg := xs.Signals[export.Traces], xs.Signals[export.Logs]
 	r.Produced = produced
-	r.Exported = tr.Exported
+	r.Exported = s.Exported
 	r.Export = &exportReport{
 		Requests: tr.Requests, Retried: tr.Retried, Batches: tr.EnqueuedBatches,
 		SpansPerBatch: float64(tr.Enqueued) / float64(max(tr.EnqueuedBatches, 1)),
 		MeanLatencyMs: float64(tr.LatencySum.Milliseconds()) / float64(max(tr.LatencyCount, 1)),
 		QueueBytes:    xs.QueueBytes,
 	}
-	for i, n := range s.DroppedBy {
+	own := s.DroppedBy
+	own[engine.DropShutdown] -= min(ss.Shutdown, own[engine.DropShutdown])
+	own[engine.DropSink] -= min(ss.Dropped-min(ss.Shutdown, ss.Dropped), own[engine.DropSink])
+	for i, n := range own {
 		r.DroppedBy["engine."+engine.DropReason(i).String()] = n
 	}
 	for i, n := range tr.Dropped {
 		r.DroppedBy["exporter."+export.DropReason(i).String()] = n
 	}
 	r.DroppedBy["receiver.rejected"] = tr.Rejected
-	r.Dropped = s.Dropped + tr.DroppedTotal() + tr.Rejected
-	r.InFlight = s.InFlight + tr.InFlight
+	r.Dropped = s.Dropped
+	r.InFlight = s.InFlight
+	var sum uint64
+	for _, n := range r.DroppedBy {
+		sum += n
+	}
 	r.check(produced == s.Accepted, "produced by the workload %d == engine accepted %d", produced, s.Accepted)
-	r.check(s.Accepted == s.Exported+s.Dropped && s.InFlight == 0, "engine: accepted %d == handed to the sink %d + dropped %d (in flight %d)", s.Accepted, s.Exported, s.Dropped, s.InFlight)
-	r.check(s.Exported == tr.Enqueued, "engine handed to the sink %d == exporter enqueued %d", s.Exported, tr.Enqueued)
+	r.check(s.Accepted == s.Exported+s.Dropped && s.InFlight == 0, "engine: accepted %d == delivered %d + dropped %d (in flight %d), the exporter's losses included", s.Accepted, s.Exported, s.Dropped, s.InFlight)
+	r.check(s.Exported == tr.Exported && ss.Dropped == tr.Rejected+tr.DroppedTotal(), "engine delivered %d == exporter exported %d, and the sink's losses %d == exporter rejected %d + dropped %d", s.Exported, tr.Exported, ss.Dropped, tr.Rejected, tr.DroppedTotal())
 	r.check(tr.Enqueued == tr.Exported+tr.Rejected+tr.DroppedTotal() && tr.InFlight == 0, "exporter traces: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", tr.Enqueued, tr.Exported, tr.Rejected, tr.DroppedTotal(), tr.InFlight)
-	r.check(produced == r.Exported+r.Dropped, "produced %d == exported %d + dropped %d", produced, r.Exported, r.Dropped)
+	r.check(produced == r.Exported+r.Dropped && sum == r.Dropped, "produced %d == exported %d + dropped %d, and the reasons add up to the drops (%d)", produced, r.Exported, r.Dropped, sum)
 	if c.logs {
 		r.LogRecordsExported, r.LogRecordsDropped = lg.Exported, lg.DroppedTotal()+lg.Rejected
 		r.check(lg.Enqueued == lg.Exported+lg.Rejected+lg.DroppedTotal() && lg.InFlight == 0, "exporter logs: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", lg.Enqueued, lg.Exported, lg.Rejected, lg.DroppedTotal(), lg.InFlight)

@@ -119,7 +119,7 @@ func runSoak(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 	sum.BaselineRSS = procStatusKB("VmRSS")
 	sum.MemoryBound = memoryBound(&sc)
 	rep, err := runMode(ctx, &sc, "flowtel", modeOptions{
-		progress: stderr, failRate: c.failRate, restartEvery: c.restartEvery, retry: &retry,
+		progress: stderr, failRate: c.failRate, restartEvery: c.restartEvery, retry: &retry, exporterDrops: !c.block,
 		sample: func(el time.Duration) {
 			sum.Samples = append(sum.Samples, soakSample{T: el.Seconds(), RSS: procStatusKB("VmRSS"), LiveHeap: liveHeap(), Goroutines: goroutines()})
 		},
