@@ -16,6 +16,13 @@ func init() {
 			}
 			return c.resource
 		},
+		MemoryLimit: func(opts []Option) int64 {
+			var c config
+			for _, o := range opts {
+				o.apply(&c)
+			}
+			return max(c.memLimit, 0)
+		},
 		RunEngine: func(h Run) *Engine {
 			if h.r == nil {
 				return nil

@@ -57,3 +57,28 @@ func TestShutdownCountsUndelivered(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryLimitCoversQueue: the exporter's queue is part of the engine's
+// one byte budget. Sized from the limit when the Config leaves it unset,
+// it never makes New refuse a limit the engine alone would take.
+func TestMemoryLimitCoversQueue(t *testing.T) {
+	rc := otlptest.Start(t, export.ProtocolGRPC, nil)
+	const limit = 100 << 20
+	e, err := New(export.Config{Endpoint: rc.Endpoint()}, engine.WithMemoryLimit(limit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	xs, _ := ExporterStats(e)
+	if xs.QueueBytes != limit/8 {
+		t.Errorf("queue bytes %d, want %d", xs.QueueBytes, limit/8)
+	}
+	if s := e.Stats(); s.MemoryLimit != limit-2*xs.QueueBytes {
+		t.Errorf("engine limit %d, want %d less twice the queue %d", s.MemoryLimit, limit, xs.QueueBytes)
+	}
+	// A queue set by hand counts too, and one larger than the limit is
+	// refused at construction.
+	if _, err := New(export.Config{Endpoint: rc.Endpoint(), QueueBytes: limit}, engine.WithMemoryLimit(limit)); !errors.Is(err, engine.ErrMemoryLimit) {
+		t.Errorf("a queue larger than the memory limit: %v", err)
+	}
+}

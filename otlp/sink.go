@@ -175,13 +175,21 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 }
 
 // New returns an engine that exports over OTLP with cfg (see
-// export.FromEnv), traces and run logs. The resource is the one opts set,
+// export.FromEnv), traces and run logs. The exporter's queue counts in
+// the engine's memory limit (engine.WithMemoryLimit); when opts set one
+// and cfg.QueueBytes is 0, the queue gets an eighth of it (at most
+// export.DefaultQueueBytes) in encoded bytes, a quarter in memory. The resource is the one opts set,
 // whose unset (empty) service name is cfg.ServiceName, with
 // cfg.ResourceAttrs added; the OTLP metrics interval is
 // cfg.MetricReader.ExportInterval unless opts set one.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
+	}
+	if limit := hooks().MemoryLimit(opts); limit > 0 && cfg.QueueBytes == 0 {
+		// One budget: the queue takes at most a quarter of the engine's
+		// memory limit (MemoryBytes is twice QueueBytes).
+		cfg.QueueBytes = max(min(export.DefaultQueueBytes, limit/8), 1)
 	}
 	exp, err := export.New(cfg)
 	if err != nil {

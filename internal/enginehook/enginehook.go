@@ -16,6 +16,8 @@ type Hooks[E, O, R, N any] struct {
 	// Resource returns the resource opts set, with the fields no option
 	// set left zero (unset): the default service name is not filled in.
 	Resource func(opts []O) encode.Resource
+	// MemoryLimit returns the WithMemoryLimit opts set, 0 when none.
+	MemoryLimit func(opts []O) int64
 
 	// RunEngine returns the engine of a run, nil for a no-op run.
 	RunEngine func(R) *E
