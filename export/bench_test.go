@@ -3,11 +3,13 @@ package export
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/valyala/bytebufferpool"
+	"google.golang.org/protobuf/proto"
 )
 
 // drain empties the queue of an Exporter whose workers are not started.
@@ -97,5 +99,27 @@ func BenchmarkThroughput(b *testing.B) {
 				})
 			}
 		}
+	}
+}
+
+// BenchmarkSplitRequest splits an 8 MiB request of each signal into parts
+// under DefaultMaxRequestBytes: the cost Enqueue adds to an oversize batch.
+func BenchmarkSplitRequest(b *testing.B) {
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		b.Run(sig.String(), func(b *testing.B) {
+			req, _ := bigRequest(sig, rand.New(rand.NewPCG(9, 9)), 64<<10)
+			body, err := proto.Marshal(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				parts := 0
+				if _, ok := splitRequest(sig, body, DefaultMaxRequestBytes, func([]byte, int) { parts++ }); !ok || parts < 2 {
+					b.Fatalf("split into %d parts", parts)
+				}
+			}
+		})
 	}
 }

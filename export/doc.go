@@ -150,6 +150,8 @@
 //	  with gzip: gRPC 210–480 req/s, HTTP 395–630 req/s (compression bound)
 //	receiver decoding with the official types: gRPC 375–1280, HTTP 257–567 req/s
 //	(the receiver's decoding shares the 2 cores).
+//	splitting an 8 MiB request under 4 MiB (BenchmarkSplitRequest): 3–6 ms,
+//	4.2 MB allocated (one part buffer), 34–83 allocations.
 //
 // # Rejected alternatives
 //

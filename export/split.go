@@ -1,6 +1,8 @@
 package export
 
 import (
+	"slices"
+
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -59,7 +61,8 @@ type splitter struct {
 }
 
 // splitRequest splits body, an Export*ServiceRequest of sig, into requests
-// of at most max bytes and calls emit with each and the items it holds. A
+// of at most max bytes and calls emit with each and the items it holds
+// (the bytes are valid only during the call). A
 // unit that alone exceeds max is left out: tooLarge counts its items. It
 // reports false, having emitted nothing, if body is not a well-formed
 // request.
@@ -69,6 +72,7 @@ func splitRequest(sig Signal, body []byte, max int, emit func(req []byte, items 
 		return 0, false
 	}
 	var chunk []unit
+	var out []byte // reused for every part
 	size := 0
 	flush := func() {
 		if len(chunk) == 0 {
@@ -78,7 +82,8 @@ func splitRequest(sig Signal, body []byte, max int, emit func(req []byte, items 
 		for _, u := range chunk {
 			n += u.items
 		}
-		emit(s.encode(chunk), n)
+		out = s.encode(out[:0], chunk)
+		emit(out, n)
 		chunk, size = chunk[:0], 0
 	}
 	for _, u := range s.units {
@@ -224,65 +229,142 @@ func (s *splitter) parseMetric(r, sc int, metric []byte) bool {
 	return true
 }
 
-// encode writes the request holding units, consecutive units of one
-// group sharing its head.
-func (s *splitter) encode(units []unit) []byte {
-	var out []byte
-	for i := 0; i < len(units); {
-		j := i + 1
-		for j < len(units) && units[j].res == units[i].res {
-			j++
-		}
-		out = appendMessage(out, fieldResources, s.encodeResource(units[i:j]))
-		i = j
-	}
-	return out
+// The parts are written in one pass into one buffer, reused from part to
+// part and grown once to the part's exact size: each message's length is
+// computed from its units before it is written (the sizes below mirror the
+// appends). Building every level in a temporary slice and copying it into
+// the next cost, for an 8 MiB request (BenchmarkSplitRequest), 62 MB and
+// 35 ms; this costs 4.2 MB (the part buffer) and 3-6 ms.
+
+// fieldSize is the size of a length-delimited field of n bytes: a one-byte
+// tag (every field number here is under 16), the length, the bytes.
+func fieldSize(n int) int { return 1 + protowire.SizeVarint(uint64(n)) + n }
+
+func appendField(b []byte, num protowire.Number, n int) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendVarint(b, uint64(n))
 }
 
-func (s *splitter) encodeResource(units []unit) []byte {
-	out := append([]byte(nil), s.resHeads[units[0].res]...)
-	for i := 0; i < len(units); {
-		j := i + 1
-		for j < len(units) && units[j].scope == units[i].scope {
-			j++
-		}
-		out = appendMessage(out, fieldScopes, s.encodeScope(units[i:j]))
-		i = j
+// groupEnd returns the end of the run of units from i with the same key.
+func groupEnd(units []unit, i int, key func(*unit) int) int {
+	k := key(&units[i])
+	j := i + 1
+	for j < len(units) && key(&units[j]) == k {
+		j++
 	}
-	return out
+	return j
 }
 
-func (s *splitter) encodeScope(units []unit) []byte {
-	out := append([]byte(nil), s.scopeHeads[units[0].scope]...)
+func resKey(u *unit) int    { return u.res }
+func scopeKey(u *unit) int  { return u.scope }
+func metricKey(u *unit) int { return u.metric }
+
+// encode appends to dst the request holding units, consecutive units of
+// one group sharing its head.
+func (s *splitter) encode(dst []byte, units []unit) []byte {
+	size := 0
+	for i := 0; i < len(units); {
+		j := groupEnd(units, i, resKey)
+		size += fieldSize(s.resourceSize(units[i:j]))
+		i = j
+	}
+	dst = slices.Grow(dst, size)
+	for i := 0; i < len(units); {
+		j := groupEnd(units, i, resKey)
+		dst = appendField(dst, fieldResources, s.resourceSize(units[i:j]))
+		dst = s.appendResource(dst, units[i:j])
+		i = j
+	}
+	return dst
+}
+
+func (s *splitter) resourceSize(units []unit) int {
+	n := len(s.resHeads[units[0].res])
+	for i := 0; i < len(units); {
+		j := groupEnd(units, i, scopeKey)
+		n += fieldSize(s.scopeSize(units[i:j]))
+		i = j
+	}
+	return n
+}
+
+func (s *splitter) appendResource(dst []byte, units []unit) []byte {
+	dst = append(dst, s.resHeads[units[0].res]...)
+	for i := 0; i < len(units); {
+		j := groupEnd(units, i, scopeKey)
+		dst = appendField(dst, fieldScopes, s.scopeSize(units[i:j]))
+		dst = s.appendScope(dst, units[i:j])
+		i = j
+	}
+	return dst
+}
+
+func (s *splitter) scopeSize(units []unit) int {
+	n := len(s.scopeHeads[units[0].scope])
 	if !s.metrics {
 		for _, u := range units {
-			out = appendMessage(out, fieldItems, u.item)
+			n += fieldSize(len(u.item))
 		}
-		return out
+		return n
 	}
 	for i := 0; i < len(units); {
-		j := i + 1
-		for j < len(units) && units[j].metric == units[i].metric {
-			j++
-		}
-		g := s.metricsOf[units[i].metric]
-		m := append([]byte(nil), g.head...)
-		if g.dataField != 0 {
-			data := append([]byte(nil), g.dataHead...)
-			for _, u := range units[i:j] {
-				if u.items > 0 {
-					data = appendMessage(data, fieldDataPoints, u.item)
-				}
-			}
-			m = appendMessage(m, g.dataField, data)
-		}
-		out = appendMessage(out, fieldItems, m)
+		j := groupEnd(units, i, metricKey)
+		n += fieldSize(s.metricSize(units[i:j]))
 		i = j
 	}
-	return out
+	return n
 }
 
-func appendMessage(b []byte, num protowire.Number, v []byte) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	return protowire.AppendBytes(b, v)
+func (s *splitter) appendScope(dst []byte, units []unit) []byte {
+	dst = append(dst, s.scopeHeads[units[0].scope]...)
+	if !s.metrics {
+		for _, u := range units {
+			dst = appendField(dst, fieldItems, len(u.item))
+			dst = append(dst, u.item...)
+		}
+		return dst
+	}
+	for i := 0; i < len(units); {
+		j := groupEnd(units, i, metricKey)
+		dst = appendField(dst, fieldItems, s.metricSize(units[i:j]))
+		dst = s.appendMetric(dst, units[i:j])
+		i = j
+	}
+	return dst
+}
+
+func (s *splitter) metricSize(units []unit) int {
+	g := &s.metricsOf[units[0].metric]
+	n := len(g.head)
+	if g.dataField != 0 {
+		n += fieldSize(dataSize(g, units))
+	}
+	return n
+}
+
+func dataSize(g *metricGroup, units []unit) int {
+	n := len(g.dataHead)
+	for _, u := range units {
+		if u.items > 0 {
+			n += fieldSize(len(u.item))
+		}
+	}
+	return n
+}
+
+func (s *splitter) appendMetric(dst []byte, units []unit) []byte {
+	g := &s.metricsOf[units[0].metric]
+	dst = append(dst, g.head...)
+	if g.dataField == 0 {
+		return dst
+	}
+	dst = appendField(dst, g.dataField, dataSize(g, units))
+	dst = append(dst, g.dataHead...)
+	for _, u := range units {
+		if u.items > 0 {
+			dst = appendField(dst, fieldDataPoints, len(u.item))
+			dst = append(dst, u.item...)
+		}
+	}
+	return dst
 }
