@@ -33,7 +33,7 @@ func RunFromContext(ctx context.Context) (engine.Run, bool) {
 // component has returned its stream (the handler's reader then owns the
 // node).
 func NodeFromContext(ctx context.Context) (engine.Node, bool) {
-	if s, _ := ctx.Value(anyKey{}).(*span); s != nil && !s.skip && (!s.root || s.alsoNode) {
+	if s, _ := ctx.Value(anyKey{}).(*span); s != nil && (!s.root || s.alsoNode) {
 		return s.node, true
 	}
 	return engine.Node{}, false

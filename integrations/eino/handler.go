@@ -133,10 +133,14 @@ type span struct {
 	alsoNode bool
 	// started is when a model node started (its time to first chunk).
 	started time.Time
-	// skip is set on a node started after its run ended: its callbacks do
-	// nothing (a span is still returned, so that its end does not find its
-	// parent's).
-	skip bool
+	// info is the RunInfo of the callback that started the span: Eino
+	// passes the same one to every handler of a callback, so a handler
+	// registered twice (once in the context, once in the call's options)
+	// sees its own span with the same info and does nothing more.
+	info *callbacks.RunInfo
+	// ended is set by the first end callback; a duplicate does nothing.
+	// The end callbacks of one span run on one goroutine, in turn.
+	ended bool
 }
 
 // Value returns the span for ctxKey and asks the parent for anything else.
@@ -235,9 +239,10 @@ func (h *Handler) OnStartWithStreamInput(ctx context.Context, info *callbacks.Ru
 // OnEnd ends the node, or the run of the outermost invocation.
 func (h *Handler) OnEnd(ctx context.Context, info *callbacks.RunInfo, output callbacks.CallbackOutput) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.skip {
+	if s == nil || s.ended {
 		return ctx
 	}
+	s.ended = true
 	if s.root {
 		if s.alsoNode {
 			h.output(s, output)
@@ -258,9 +263,10 @@ func (h *Handler) OnEnd(ctx context.Context, info *callbacks.RunInfo, output cal
 // run of the outermost invocation with CodeError or CodeCancelled.
 func (h *Handler) OnError(ctx context.Context, info *callbacks.RunInfo, err error) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.skip {
+	if s == nil || s.ended {
 		return ctx
 	}
+	s.ended = true
 	h.fail(s, ctx, err)
 	return ctx
 }
@@ -294,15 +300,16 @@ func (h *Handler) fail(s *span, ctx context.Context, err error) {
 // WithMaxOutputBytes of text.
 func (h *Handler) OnEndWithStreamOutput(ctx context.Context, info *callbacks.RunInfo, output *schema.StreamReader[callbacks.CallbackOutput]) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.skip {
+	if s == nil || s.ended || output == nil {
 		if output != nil {
 			output.Close()
 		}
+		if s != nil && !s.ended {
+			return h.OnEnd(ctx, info, nil)
+		}
 		return ctx
 	}
-	if output == nil {
-		return h.OnEnd(ctx, info, nil)
-	}
+	s.ended = true
 	h.streams.Add(1)
 	go h.drain(s, ctx, output)
 	return ctx
@@ -324,12 +331,17 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 	if parent == nil {
 		return h.startRoot(ctx, info, k, typ, input)
 	}
+	if parent.info == info {
+		return parent // this handler twice on one callback
+	}
 	rs := parent.rs
 	if !rs.acquire() {
-		return &span{Context: ctx, rs: rs, skip: true}
+		// The context outlived its invocation (a goroutine a node left
+		// behind invokes again): this is an invocation of its own.
+		return h.startRoot(ctx, info, k, typ, input)
 	}
 	id, name := nodeID(ctx, info)
-	s := &span{Context: ctx, rs: rs, kind: k}
+	s := &span{Context: ctx, rs: rs, kind: k, info: info}
 	if k == kindModel {
 		s.started = time.Now()
 	}
@@ -351,7 +363,7 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 		ei.Question = bound(question(input), h.cfg.maxValue)
 	}
 	// The run's state shares the root span's allocation.
-	rt := &rootSpan{span: span{Context: ctx, root: true, kind: k}}
+	rt := &rootSpan{span: span{Context: ctx, root: true, kind: k, info: info}}
 	rt.state.h = h
 	s := &rt.span
 	s.rs = &rt.state

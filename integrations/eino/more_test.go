@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"sort"
 	"strings"
 	"testing"
 
@@ -150,5 +151,77 @@ func TestNewHandlerRefuses(t *testing.T) {
 		if _, err := NewHandler(c.eng, o); !errors.Is(err, ErrInvalidOption) {
 			t.Errorf("negative size: %v", err)
 		}
+	}
+}
+
+// A context kept from an invocation that has ended starts a run of its own.
+func TestContextOutlivesRun(t *testing.T) {
+	c := newCapture(t)
+	var kept context.Context
+	g := compose.NewGraph[string, string]()
+	must(t, g.AddLambdaNode("keep", compose.InvokableLambda(func(ctx context.Context, in string) (string, error) {
+		kept = ctx
+		return in, nil
+	})))
+	must(t, g.AddEdge(compose.START, "keep"))
+	must(t, g.AddEdge("keep", compose.END))
+	r, err := g.Compile(context.Background(), compose.WithGraphName("first"))
+	must(t, err)
+	_, err = r.Invoke(context.Background(), "a", compose.WithCallbacks(c.h))
+	must(t, err)
+	// Later, with the kept context: a second run, not a node of the first.
+	_, err = r.Invoke(kept, "b", compose.WithCallbacks(c.h))
+	must(t, err)
+	runs := c.runs(t)
+	if len(runs) != 2 {
+		t.Fatalf("got %d runs, want 2", len(runs))
+	}
+	for _, run := range runs {
+		if len(run.Nodes) != 1 || run.Code != CodeOK {
+			t.Errorf("run %q: %d nodes, code %d", run.Question, len(run.Nodes), run.Code)
+		}
+	}
+	if s := c.eng.Stats(); s.StaleCalls != 0 {
+		t.Errorf("stale calls %d", s.StaleCalls)
+	}
+}
+
+// A graph invoked by hand inside a node, with the handler in its options
+// again (Eino then calls it twice per callback: once from the context,
+// once from the options): every node recorded once.
+func TestHandlerTwiceOnACallback(t *testing.T) {
+	c := newCapture(t)
+	inner := compose.NewGraph[string, string]()
+	must(t, inner.AddLambdaNode("inner", compose.InvokableLambda(func(ctx context.Context, in string) (string, error) { return in + "!", nil })))
+	must(t, inner.AddEdge(compose.START, "inner"))
+	must(t, inner.AddEdge("inner", compose.END))
+	ir, err := inner.Compile(context.Background(), compose.WithGraphName("inner-graph"))
+	must(t, err)
+	outer := compose.NewGraph[string, string]()
+	must(t, outer.AddLambdaNode("call", compose.InvokableLambda(func(ctx context.Context, in string) (string, error) {
+		return ir.Invoke(ctx, in, compose.WithCallbacks(c.h))
+	})))
+	must(t, outer.AddEdge(compose.START, "call"))
+	must(t, outer.AddEdge("call", compose.END))
+	or, err := outer.Compile(context.Background(), compose.WithGraphName("outer-graph"))
+	must(t, err)
+	out, err := or.Invoke(context.Background(), "x", compose.WithCallbacks(c.h))
+	must(t, err)
+	if out != "x!" {
+		t.Fatalf("out %q", out)
+	}
+	run := c.one(t)
+	var ids []string
+	for _, n := range run.Nodes {
+		ids = append(ids, n.NodeType+":"+n.NodeID)
+	}
+	// The graph invoked by hand is named by its runnable address segment,
+	// its graph name.
+	sort.Strings(ids)
+	if got := strings.Join(ids, " "); got != "code:call code:inner flow:inner-graph" {
+		t.Errorf("nodes %s, want code:call code:inner flow:inner-graph", got)
+	}
+	if s := c.eng.Stats(); s.StaleCalls != 0 {
+		t.Errorf("stale calls %d", s.StaleCalls)
 	}
 }
