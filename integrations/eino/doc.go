@@ -26,6 +26,11 @@
 //	Loader → loader          DocumentTransformer → transformer
 //	Passthrough → passthrough                      anything else → unknown
 //
+// A handler registered twice on one invocation (in the context and in the
+// call's options, as when a node invokes a graph by hand with the handler
+// again) records each callback once; a context kept past the end of its
+// invocation starts a run of its own.
+//
 // The mapping is flat: a nested graph is a "flow" node, and its own nodes
 // are nodes of the same run, children of the run's span, not of the flow
 // node (the engine has no spans below a node yet; when it has, they will
