@@ -37,9 +37,9 @@ func (s *Stats) foldSink(ss SinkStats) {
 	for _, d := range s.DroppedBy {
 		s.Dropped += d
 	}
-	if s.Accepted >= s.Exported+s.Dropped {
-		s.InFlight = s.Accepted - s.Exported - s.Dropped
+	if s.Accepted >= s.Exported+s.Dropped+s.SampledOut {
+		s.InFlight = s.Accepted - s.Exported - s.Dropped - s.SampledOut
 	} else {
-		s.Accepted, s.InFlight = s.Exported+s.Dropped, 0
+		s.Accepted, s.InFlight = s.Exported+s.Dropped+s.SampledOut, 0
 	}
 }

@@ -56,6 +56,7 @@ type config struct {
 	cpuProfile   string
 	memProfile   string
 	decode       string
+	tail         engine.TailPolicy // the -sample-* flags
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -99,6 +100,10 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&c.memProfile, "memprofile", "", "write a heap profile, taken at the peak of the load (end of the first mode), to this file")
 	fs.StringVar(&c.decode, "receiver-decode", "count", "embedded receiver: full (official protobuf types) or count (protowire walk, no structs)")
+	fs.BoolVar(&c.tail.KeepErrors, "sample-errors", false, "flowtel tail sampling: keep every run that failed")
+	fs.DurationVar(&c.tail.SlowerThan, "sample-slower", 0, "flowtel tail sampling: keep runs slower than this")
+	fs.Float64Var(&c.tail.SlowestFraction, "sample-slowest", 0, "flowtel tail sampling: keep the slowest fraction of each flow (0.01 = 1 %)")
+	fs.Float64Var(&c.tail.Ratio, "sample-ratio", 0, "flowtel tail sampling: keep this fraction of the other runs (consistent on the trace id); with no -sample-* flag every run is kept")
 	maxRSS := fs.Int64("max-rss-mib", 0, "soak: RSS ceiling after warm-up in MiB; 0 = derived from the warm-up")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

@@ -191,6 +191,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	if c.ring > 0 {
 		opts = append(opts, engine.WithRingCapacity(c.ring))
 	}
+	opts = append(opts, engine.WithTailSampling(c.tail))
 	eng, err := engine.New(opts...)
 	if err != nil {
 		_ = exp.Shutdown(ctx)
@@ -205,7 +206,10 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 			return tracerStats{exported: x.Exported, dropped: s.Dropped, queued: s.InFlight, dropsKnown: true} // the engine folds in the exporter (engine.SinkReporter)
 		},
 		shutdown: eng.Shutdown,
-		final:    func(produced uint64) { rep.fillFlowtel(produced, eng.Stats(), sink.SinkStats(), exp.Stats(), rc, c) },
+		final: func(produced uint64) {
+			rep.fillFlowtel(produced, eng.Stats(), sink.SinkStats(), exp.Stats(), rc, c)
+			rep.ExportedBytes = sink.EncoderStats().Bytes
+		},
 	}
 	if c.metricsAddr != "" {
 		stop, err := serveMetrics(c.metricsAddr, eng)

@@ -37,7 +37,12 @@ type modeReport struct {
 
 	Produced uint64 `json:"produced"`
 	Exported uint64 `json:"exported"`
-	Dropped  uint64 `json:"dropped"`
+	// SampledOut is spans flowtel's tail sampling (-sample-*) did not
+	// export; ExportedBytes the OTLP bytes flowtel encoded (traces and
+	// run logs), to compare a sampled run with an unsampled one.
+	SampledOut    uint64 `json:"sampled_out,omitempty"`
+	ExportedBytes uint64 `json:"exported_bytes,omitempty"`
+	Dropped       uint64 `json:"dropped"`
 	// DroppedBy splits Dropped by stage and reason, e.g. "engine.ring_full",
 	// "exporter.queue_full", "otelsdk.silent".
 	DroppedBy map[string]uint64 `json:"dropped_by"`
@@ -114,6 +119,7 @@ func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, ss engine.Sink
 	tr, lg := xs.Signals[export.Traces], xs.Signals[export.Logs]
 	r.Produced = produced
 	r.Exported = s.Exported
+	r.SampledOut = s.SampledOut
 	r.Export = &exportReport{
 		Requests: tr.Requests, Retried: tr.Retried, Batches: tr.EnqueuedBatches,
 		SpansPerBatch: float64(tr.Enqueued) / float64(max(tr.EnqueuedBatches, 1)),
@@ -137,10 +143,10 @@ func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, ss engine.Sink
 		sum += n
 	}
 	r.check(produced == s.Accepted, "produced by the workload %d == engine accepted %d", produced, s.Accepted)
-	r.check(s.Accepted == s.Exported+s.Dropped && s.InFlight == 0, "engine: accepted %d == delivered %d + dropped %d (in flight %d), the exporter's losses included", s.Accepted, s.Exported, s.Dropped, s.InFlight)
+	r.check(s.Accepted == s.Exported+s.Dropped+s.SampledOut && s.InFlight == 0, "engine: accepted %d == delivered %d + dropped %d + sampled out %d (in flight %d), the exporter's losses included", s.Accepted, s.Exported, s.Dropped, s.SampledOut, s.InFlight)
 	r.check(s.Exported == tr.Exported && ss.Dropped == tr.Rejected+tr.DroppedTotal(), "engine delivered %d == exporter exported %d, and the sink's losses %d == exporter rejected %d + dropped %d", s.Exported, tr.Exported, ss.Dropped, tr.Rejected, tr.DroppedTotal())
 	r.check(tr.Enqueued == tr.Exported+tr.Rejected+tr.DroppedTotal() && tr.InFlight == 0, "exporter traces: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", tr.Enqueued, tr.Exported, tr.Rejected, tr.DroppedTotal(), tr.InFlight)
-	r.check(produced == r.Exported+r.Dropped && sum == r.Dropped, "produced %d == exported %d + dropped %d, and the reasons add up to the drops (%d)", produced, r.Exported, r.Dropped, sum)
+	r.check(produced == r.Exported+r.Dropped+r.SampledOut && sum == r.Dropped, "produced %d == exported %d + dropped %d + sampled out %d, and the reasons add up to the drops (%d)", produced, r.Exported, r.Dropped, r.SampledOut, sum)
 	if c.logs {
 		r.LogRecordsExported, r.LogRecordsDropped = lg.Exported, lg.DroppedTotal()+lg.Rejected
 		r.check(lg.Enqueued == lg.Exported+lg.Rejected+lg.DroppedTotal() && lg.InFlight == 0, "exporter logs: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", lg.Enqueued, lg.Exported, lg.Rejected, lg.DroppedTotal(), lg.InFlight)
@@ -211,6 +217,9 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 		fmt.Fprintf(w, "  spans/s delivered %s  (node spans/s %s; offered %s/s)\n", group(uint64(r.SpansPerSec)), group(uint64(r.NodeSpansPerSec)), group(uint64(r.ProducedPerSec)))
 		fmt.Fprintf(w, "  produced          %s\n", group(r.Produced))
 		fmt.Fprintf(w, "  exported          %s\n", group(r.Exported))
+		if r.SampledOut > 0 || r.ExportedBytes > 0 {
+			fmt.Fprintf(w, "  sampled out       %s spans; %s encoded (%.0f B per produced span)\n", group(r.SampledOut), mib(r.ExportedBytes), float64(r.ExportedBytes)/float64(max(r.Produced, 1)))
+		}
 		fmt.Fprintf(w, "  dropped           %s", group(r.Dropped))
 		var parts []string
 		for _, k := range sortedKeys(r.DroppedBy) {
