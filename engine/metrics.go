@@ -32,6 +32,7 @@ const (
 	MetricRecordsExported   = "flowtel_records_exported_total"
 	MetricRecordsDropped    = "flowtel_records_dropped_total"
 	MetricRecordsInFlight   = "flowtel_records_in_flight"
+	MetricRecordsSampledOut = "flowtel_records_sampled_out_total"
 	MetricMemoryHeld        = "flowtel_memory_held_bytes"
 	MetricMemoryLimit       = "flowtel_memory_limit_bytes"
 	MetricSeriesOverflow    = "flowtel_metric_overflow_total"

@@ -37,7 +37,7 @@ type collector struct {
 	lastNano   int64
 	prevCount  map[*hdr.Counter]uint64
 	prevNode   map[*nodeSeries][3]uint64
-	prevHealth [2 + numDropReasons]uint64
+	prevHealth [3 + numDropReasons]uint64
 	prevOver   [3]uint64
 }
 
@@ -142,8 +142,9 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 // health appends the engine's accounting (Stats), read now.
 func (c *collector) health(sp span) {
 	st := c.m.e.Stats()
-	vals := [2 + numDropReasons]uint64{st.Accepted, st.Exported}
+	vals := [3 + numDropReasons]uint64{st.Accepted, st.Exported}
 	copy(vals[2:], st.DroppedBy[:])
+	vals[2+numDropReasons] = st.SampledOut
 	cur := vals
 	if sp.delta {
 		for i := range vals {
@@ -157,12 +158,15 @@ func (c *collector) health(sp span) {
 	c.begin(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, encode.MetricSum, sp)
 	c.sum(nil, sp, vals[1])
 	c.end()
-	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + in flight.", unitRecords, encode.MetricSum, sp)
+	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + sampled out + in flight.", unitRecords, encode.MetricSum, sp)
 	for r := DropReason(0); r < numDropReasons; r++ {
 		c.sum(c.attrs1("reason", r.String()), sp, vals[2+r])
 	}
 	c.end()
-	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported or dropped.", unitRecords, encode.MetricGauge, sp)
+	c.begin(MetricRecordsSampledOut, "Spans of runs sampling did not export (WithSampler, WithTailSampling); the metrics hold them.", unitRecords, encode.MetricSum, sp)
+	c.sum(nil, sp, vals[2+numDropReasons])
+	c.end()
+	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported, dropped or sampled out.", unitRecords, encode.MetricGauge, sp)
 	c.gauge(nil, sp, int64(st.InFlight))
 	c.end()
 	c.begin(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, encode.MetricGauge, sp)
