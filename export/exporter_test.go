@@ -8,13 +8,14 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/flowtel/flowtel/internal/otlptest"
+	"github.com/flowtel/flowtel/internal/race"
 )
 
 // wantAllocs asserts that f allocates exactly n times per run. It is
 // skipped under -race, which allocates on its own.
 func wantAllocs(t *testing.T, name string, n float64, f func()) {
 	t.Helper()
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("allocation counts are meaningless under -race")
 	}
 	if got := testing.AllocsPerRun(200, f); got != n {

@@ -23,9 +23,6 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
-// raceEnabled is set by race_test.go under -race.
-var raceEnabled bool
-
 // encodeBatch returns an encoded Export*ServiceRequest of sig with n items
 // and the resource attribute batch=id, in a pooled buffer, as encode would
 // hand it over.
