@@ -210,3 +210,22 @@ type memoryUserSink struct {
 }
 
 func (s memoryUserSink) MemoryBytes() int64 { return s.bytes }
+
+// TestIdleWorkWithLongFlushInterval: an engine whose batches leave only
+// every hour still closes idle runs and frees idle records on time: the
+// pipeline wakes for them, not only for its batches.
+func TestIdleWorkWithLongFlushInterval(t *testing.T) {
+	e, err := New(WithBatch(64, time.Hour), WithIdleTimeout(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	e.StartRun(RunInfo{}) // never ended
+	start := time.Now()
+	for e.Stats().RunsTimedOut == 0 && time.Since(start) < 30*time.Second {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := e.Stats(); s.RunsTimedOut != 1 {
+		t.Fatalf("the idle run was not closed in 30 s: %+v", s)
+	}
+}

@@ -92,7 +92,7 @@ func (e *Engine) loop() {
 				wait -= age
 			}
 		}
-		e.ring.Wait(wait)
+		e.ring.Wait(min(wait, p.reapEvery())) // idle runs and records are due too
 	}
 }
 

@@ -51,7 +51,7 @@ func TestShutdownCountsUndelivered(t *testing.T) {
 			if s.Accepted != 200 || s.Exported != 0 || s.Drops(engine.DropShutdown) != 200 || s.InFlight != 0 {
 				t.Errorf("stats %+v; want 200 accepted, none exported, 200 dropped as shutdown", s)
 			}
-			if s.Accepted != s.Exported+s.Dropped+s.InFlight {
+			if s.Accepted != s.Exported+s.Dropped+s.SampledOut+s.InFlight {
 				t.Errorf("accounting broken: %+v", s)
 			}
 		})
