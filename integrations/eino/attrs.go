@@ -223,12 +223,17 @@ func (m *modelStats) record(n engine.Node, max int) {
 	if m.content != "" {
 		n.LLMOutput(bound(m.content, max))
 	}
-	m.recordMeta(n)
+	var out attrs
+	m.recordMeta(n, &out)
+	if out.n > 0 {
+		n.Output(out.list()...)
+	}
 }
 
-func (m *modelStats) recordMeta(n engine.Node) {
+// recordMeta adds the finish reason to out and sets the usage.
+func (m *modelStats) recordMeta(n engine.Node, out *attrs) {
 	if m.finish != "" {
-		n.Output(engine.String(KeyFinishReason, m.finish))
+		out.add(engine.String(KeyFinishReason, m.finish))
 	}
 	if m.hasUse {
 		if m.usage.TotalTokens == 0 {

@@ -96,22 +96,23 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		h.fail(s, ctx, err)
 		return
 	}
+	if s.root && text.Len() > 0 {
+		s.rs.run.Answer(text.String())
+	}
 	if s.root && !s.alsoNode {
-		if text.Len() > 0 {
-			s.rs.run.Answer(text.String())
-		}
 		s.rs.code, s.rs.msg = CodeOK, h.cfg.okMessage
 		s.rs.release()
 		return
 	}
 	n := s.node
+	var out attrs // one Output call
 	if chunks > 0 {
-		n.Output(engine.Int(KeyChunks, chunks))
+		out.add(engine.Int(KeyChunks, chunks))
 		if s.kind == kindModel {
-			n.Output(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
+			out.add(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
 		}
 		if chunks > 1 {
-			n.Output(engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1)))
+			out.add(engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1)))
 		}
 	}
 	switch s.kind {
@@ -119,13 +120,16 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		if text.Len() > 0 {
 			n.LLMOutput(text.String())
 		}
-		st.recordMeta(n)
+		st.recordMeta(n, &out)
 	case kindTool:
-		n.Output(engine.String(KeyToolResult, text.String()))
+		out.add(engine.String(KeyToolResult, text.String()))
 	default:
 		if text.Len() > 0 {
-			n.Output(engine.String(KeyOutput, text.String()))
+			out.add(engine.String(KeyOutput, text.String()))
 		}
+	}
+	if out.n > 0 {
+		n.Output(out.list()...)
 	}
 	n.End()
 	if s.root {
