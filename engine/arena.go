@@ -27,7 +27,7 @@ type arena struct {
 	spare []atomic.Pointer[runRecord]
 	next  []atomic.Uint32 // index+1 of the next free slot, 0 at the bottom
 	head  atomic.Uint64
-	_     [56]byte
+	_     [cacheLine - 8]byte // head is hot: alone on its line
 }
 
 // arenaSlotBytes is what the arena takes per run in flight, allocated by New.
@@ -92,7 +92,7 @@ func (a *arena) put(r *runRecord) {
 type memory struct {
 	limit int64
 	held  atomic.Int64
-	_     [48]byte
+	_     [cacheLine - 16]byte // limit and held together on one line
 }
 
 // reserve counts n more bytes if they fit the limit.

@@ -36,20 +36,42 @@ type collector struct {
 	// values of the previous delta collection.
 	lastNano   int64
 	prevCount  map[*hdr.Counter]uint64
-	prevNode   map[*nodeSeries][3]uint64
-	prevHealth [3 + numDropReasons]uint64
-	prevOver   [3]uint64
+	prevNode   map[*nodeSeries]nodeCounts
+	prevHealth healthCounts
+	prevOver   overflowCounts
 }
+
+// nodeCounts are the executions of one node type by status.
+type nodeCounts struct{ ok, errs, cancelled uint64 }
+
+// healthCounts are the engine's accounting as the metrics report it.
+type healthCounts struct {
+	accepted, exported, sampledOut uint64
+	dropped                        [numDropReasons]uint64
+}
+
+// minus returns h - prev, field by field.
+func (h healthCounts) minus(prev healthCounts) healthCounts {
+	d := healthCounts{accepted: h.accepted - prev.accepted, exported: h.exported - prev.exported, sampledOut: h.sampledOut - prev.sampledOut}
+	for i := range d.dropped {
+		d.dropped[i] = h.dropped[i] - prev.dropped[i]
+	}
+	return d
+}
+
+// overflowCounts are the measurements each labelled family sent to its
+// overflow series (the two node families share one Vec).
+type overflowCounts struct{ requests, requestTime, nodes uint64 }
 
 func (c *collector) init(m *Metrics) {
 	c.m = m
 	c.lastNano = m.startNano
 	c.prevCount = make(map[*hdr.Counter]uint64)
-	c.prevNode = make(map[*nodeSeries][3]uint64)
+	c.prevNode = make(map[*nodeSeries]nodeCounts)
 }
 
-// span is the start time and temporality of one collection.
-type span struct {
+// window is the start time and temporality of one collection.
+type window struct {
 	start, now  int64
 	delta       bool
 	exponential bool
@@ -60,73 +82,74 @@ type span struct {
 // Bottlenecks use cumulative explicit buckets.
 func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 	m := c.m
-	sp := span{start: m.startNano, now: now}
+	w := window{start: m.startNano, now: now}
 	if otlp {
-		sp.delta, sp.exponential = m.cfg.Delta, m.cfg.Exponential
-		if sp.delta {
-			sp.start = c.lastNano
+		w.delta, w.exponential = m.cfg.Delta, m.cfg.Exponential
+		if w.delta {
+			w.start = c.lastNano
 			c.lastNano = now
 		}
 	}
 	clear(c.ms)
 	c.ms, c.points, c.attrs, c.counts = c.ms[:0], c.points[:0], c.attrs[:0], c.counts[:0]
 
-	c.begin(MetricRequests, "Workflow requests (runs), by return code ret (0 is success); func is the flow id.", unitRequests, encode.MetricSum, sp)
+	c.begin(MetricRequests, "Workflow requests (runs), by return code ret (0 is success); func is the flow id.", unitRequests, encode.MetricSum, w)
 	m.reqCount.Each(func(lv *hdr.LabelValues, s *hdr.Counter, overflow bool) {
 		a := c.requestAttrs(lv, overflow, true)
-		c.sum(a, sp, c.counterDelta(s, sp.delta))
+		c.sum(a, w, c.counterDelta(s, w.delta))
 	})
 	c.end()
 
-	c.begin(MetricRequestTime, "Duration of workflow requests (runs) in microseconds; func is the flow id.", unitMicros, c.histKind(sp), sp)
+	c.begin(MetricRequestTime, "Duration of workflow requests (runs) in microseconds; func is the flow id.", unitMicros, c.histKind(w), w)
 	m.reqTime.Each(func(lv *hdr.LabelValues, h *hdr.Histogram, overflow bool) {
 		a := c.requestAttrs(lv, overflow, false)
-		c.histogram(a, h, sp)
+		c.histogram(a, h, w)
 	})
 	c.end()
 
-	c.begin(MetricNodeExecutions, "Node executions by node type and status (ok; error: failed or never ended; cancelled).", unitExecs, encode.MetricSum, sp)
+	c.begin(MetricNodeExecutions, "Node executions by node type and status (ok; error: failed or never ended; cancelled).", unitExecs, encode.MetricSum, w)
 	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
 		ok, errs, cancelled := s.ok.Load(), s.errs.Load(), s.cancelled.Load()
 		// The cancelled series exists once a node of the type was
 		// cancelled: most workflows never cancel, and need no third series.
 		hasCancelled := cancelled != 0
-		if sp.delta {
+		if w.delta {
 			prev := c.prevNode[s]
-			c.prevNode[s] = [3]uint64{ok, errs, cancelled}
-			ok, errs, cancelled = ok-prev[0], errs-prev[1], cancelled-prev[2]
+			c.prevNode[s] = nodeCounts{ok, errs, cancelled}
+			ok, errs, cancelled = ok-prev.ok, errs-prev.errs, cancelled-prev.cancelled
 		}
-		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusOK), sp, ok)
-		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusError), sp, errs)
+		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusOK), w, ok)
+		c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusError), w, errs)
 		if hasCancelled {
-			c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusCancelled), sp, cancelled)
+			c.sum(c.nodeAttrs(lv[0], overflow, NodeStatusCancelled), w, cancelled)
 		}
 	})
 	c.end()
 
-	c.begin(MetricNodeDuration, "Duration of node executions in microseconds, by node type.", unitMicros, c.histKind(sp), sp)
+	c.begin(MetricNodeDuration, "Duration of node executions in microseconds, by node type.", unitMicros, c.histKind(w), w)
 	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
-		c.histogram(c.nodeAttrs(lv[0], overflow, ""), s.dur, sp)
+		c.histogram(c.nodeAttrs(lv[0], overflow, ""), s.dur, w)
 	})
 	c.end()
 
-	c.health(sp)
+	c.health(w)
 	if x := m.e.cfg.metricsOut; x != nil {
-		c.ms = x.AppendMetrics(c.ms, MetricsWindow{StartUnixNano: sp.start, NowUnixNano: sp.now, Delta: sp.delta})
+		c.ms = x.AppendMetrics(c.ms, MetricsWindow{StartUnixNano: w.start, NowUnixNano: w.now, Delta: w.delta})
 	}
 
-	c.begin(MetricSeriesOverflow, "Measurements routed to a family's overflow series because its cardinality limit was reached.", unitLookups, encode.MetricSum, sp)
-	over := [3]uint64{m.reqCount.Overflowed(), m.reqTime.Overflowed(), m.nodes.Overflowed()}
-	for i, name := range [...]string{MetricRequests, MetricRequestTime, MetricNodeExecutions, MetricNodeDuration} {
-		k := min(i, 2)
-		v := over[k]
-		if sp.delta {
-			v -= c.prevOver[k]
-		}
-		c.sum(c.attrs1("metric", name), sp, v)
-	}
-	if sp.delta {
+	c.begin(MetricSeriesOverflow, "Measurements routed to a family's overflow series because its cardinality limit was reached.", unitLookups, encode.MetricSum, w)
+	over := overflowCounts{m.reqCount.Overflowed(), m.reqTime.Overflowed(), m.nodes.Overflowed()}
+	d := over
+	if w.delta {
+		prev := c.prevOver
+		d = overflowCounts{over.requests - prev.requests, over.requestTime - prev.requestTime, over.nodes - prev.nodes}
 		c.prevOver = over
+	}
+	for _, f := range [...]struct {
+		name string
+		v    uint64
+	}{{MetricRequests, d.requests}, {MetricRequestTime, d.requestTime}, {MetricNodeExecutions, d.nodes}, {MetricNodeDuration, d.nodes}} {
+		c.sum(c.attrs1("metric", f.name), w, f.v)
 	}
 	c.end()
 
@@ -140,54 +163,50 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 }
 
 // health appends the engine's accounting (Stats), read now.
-func (c *collector) health(sp span) {
+func (c *collector) health(w window) {
 	st := c.m.e.Stats()
-	vals := [3 + numDropReasons]uint64{st.Accepted, st.Exported}
-	copy(vals[2:], st.DroppedBy[:])
-	vals[2+numDropReasons] = st.SampledOut
-	cur := vals
-	if sp.delta {
-		for i := range vals {
-			vals[i] -= c.prevHealth[i]
-		}
+	cur := healthCounts{accepted: st.Accepted, exported: st.Exported, sampledOut: st.SampledOut, dropped: st.DroppedBy}
+	vals := cur
+	if w.delta {
+		vals = cur.minus(c.prevHealth)
 		c.prevHealth = cur
 	}
-	c.begin(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, encode.MetricSum, sp)
-	c.sum(nil, sp, vals[0])
+	c.begin(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, encode.MetricSum, w)
+	c.sum(nil, w, vals.accepted)
 	c.end()
-	c.begin(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, encode.MetricSum, sp)
-	c.sum(nil, sp, vals[1])
+	c.begin(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, encode.MetricSum, w)
+	c.sum(nil, w, vals.exported)
 	c.end()
-	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + sampled out + in flight.", unitRecords, encode.MetricSum, sp)
+	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + sampled out + in flight.", unitRecords, encode.MetricSum, w)
 	for r := DropReason(0); r < numDropReasons; r++ {
-		c.sum(c.attrs1("reason", r.String()), sp, vals[2+r])
+		c.sum(c.attrs1("reason", r.String()), w, vals.dropped[r])
 	}
 	c.end()
-	c.begin(MetricRecordsSampledOut, "Spans of runs sampling did not export (WithSampler, WithTailSampling); the metrics hold them.", unitRecords, encode.MetricSum, sp)
-	c.sum(nil, sp, vals[2+numDropReasons])
+	c.begin(MetricRecordsSampledOut, "Spans of runs sampling did not export (WithSampler, WithTailSampling); the metrics hold them.", unitRecords, encode.MetricSum, w)
+	c.sum(nil, w, vals.sampledOut)
 	c.end()
-	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported, dropped or sampled out.", unitRecords, encode.MetricGauge, sp)
-	c.gauge(nil, sp, int64(st.InFlight))
+	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported, dropped or sampled out.", unitRecords, encode.MetricGauge, w)
+	c.gauge(nil, w, int64(st.InFlight))
 	c.end()
-	c.begin(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, encode.MetricGauge, sp)
-	c.gauge(nil, sp, st.HeldBytes)
+	c.begin(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, encode.MetricGauge, w)
+	c.gauge(nil, w, st.HeldBytes)
 	c.end()
-	c.begin(MetricMemoryLimit, "The bound on flowtel_memory_held_bytes: WithMemoryLimit less the sink's share.", unitBytes, encode.MetricGauge, sp)
-	c.gauge(nil, sp, st.MemoryLimit)
+	c.begin(MetricMemoryLimit, "The bound on flowtel_memory_held_bytes: WithMemoryLimit less the sink's share.", unitBytes, encode.MetricGauge, w)
+	c.gauge(nil, w, st.MemoryLimit)
 	c.end()
 }
 
-func (c *collector) histKind(sp span) encode.MetricKind {
-	if sp.exponential {
+func (c *collector) histKind(w window) encode.MetricKind {
+	if w.exponential {
 		return encode.MetricExponentialHistogram
 	}
 	return encode.MetricHistogram
 }
 
 // begin starts a metric; end closes it.
-func (c *collector) begin(name, desc, unit string, kind encode.MetricKind, sp span) {
+func (c *collector) begin(name, desc, unit string, kind encode.MetricKind, w window) {
 	t := encode.TemporalityCumulative
-	if sp.delta {
+	if w.delta {
 		t = encode.TemporalityDelta
 	}
 	c.ms = append(c.ms, encode.Metric{Name: name, Description: desc, Unit: unit, Kind: kind, Temporality: t, Monotonic: kind == encode.MetricSum})
@@ -210,29 +229,29 @@ func (c *collector) counterDelta(s *hdr.Counter, delta bool) uint64 {
 	return v - prev
 }
 
-func (c *collector) sum(attrs []encode.Attr, sp span, v uint64) {
-	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, StartUnixNano: sp.start, TimeUnixNano: sp.now, IsInt: true, Int: int64(v)})
+func (c *collector) sum(attrs []encode.Attr, w window, v uint64) {
+	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, StartUnixNano: w.start, TimeUnixNano: w.now, IsInt: true, Int: int64(v)})
 }
 
-func (c *collector) gauge(attrs []encode.Attr, sp span, v int64) {
-	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, TimeUnixNano: sp.now, IsInt: true, Int: v})
+func (c *collector) gauge(attrs []encode.Attr, w window, v int64) {
+	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, TimeUnixNano: w.now, IsInt: true, Int: v})
 }
 
 // histogram appends a point of h: explicit buckets over the configured
 // bounds, or an exponential histogram.
-func (c *collector) histogram(attrs []encode.Attr, h *hdr.Histogram, sp span) {
-	if sp.delta {
+func (c *collector) histogram(attrs []encode.Attr, h *hdr.Histogram, w window) {
+	if w.delta {
 		h.DeltaSnapshot(&c.snap)
 	} else {
 		h.Snapshot(&c.snap)
 	}
 	s := &c.snap
 	p := encode.MetricPoint{
-		Attrs: attrs, StartUnixNano: sp.start, TimeUnixNano: sp.now,
+		Attrs: attrs, StartUnixNano: w.start, TimeUnixNano: w.now,
 		Count: s.Count, Sum: float64(s.Sum), HasMinMax: s.Count > 0, Min: float64(s.Min), Max: float64(s.Max),
 	}
 	k := len(c.counts)
-	if sp.exponential {
+	if w.exponential {
 		scale := s.ExponentialScale(c.m.cfg.ExponentialBuckets, maxExponentialScale)
 		off, counts, zero := s.Exponential(scale, c.counts[k:k])
 		c.counts = append(c.counts[:k], counts...)

@@ -25,7 +25,7 @@ const (
 )
 
 // exportResults are the result label values of flowtel_export_items_total
-// after "exported" and "rejected": the exporter's drop reasons.
+// besides "exported" and "rejected": the exporter's drop reasons.
 var exportResults = func() (r [export.NumDropReasons]string) {
 	for i := range r {
 		r[i] = export.DropReason(i).String()
@@ -47,9 +47,11 @@ type exporterMetrics struct {
 	prevLatency [export.NumSignals]latencySum
 }
 
-// itemCounts are the items of one signal by result: exported, rejected,
-// then each drop reason.
-type itemCounts [2 + export.NumDropReasons]uint64
+// itemCounts are the items of one signal by result.
+type itemCounts struct {
+	exported, rejected uint64
+	dropped            [export.NumDropReasons]uint64
+}
 
 // latencySum is the count and total duration (µs) of export attempts.
 type latencySum struct{ count, micros uint64 }
@@ -70,27 +72,20 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 	dst = c.begin(dst, MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, w)
 	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
 		s := &xs.Signals[sig]
-		vals := itemCounts{s.Exported, s.Rejected}
-		copy(vals[2:], s.Dropped[:])
+		cur := itemCounts{exported: s.Exported, rejected: s.Rejected, dropped: s.Dropped}
+		v := cur
 		if w.Delta {
-			cur := vals
-			for i := range vals {
-				vals[i] -= c.prevItems[sig][i]
+			prev := c.prevItems[sig]
+			v = itemCounts{exported: cur.exported - prev.exported, rejected: cur.rejected - prev.rejected}
+			for i := range v.dropped {
+				v.dropped[i] = cur.dropped[i] - prev.dropped[i]
 			}
 			c.prevItems[sig] = cur
 		}
-		for i, v := range vals {
-			result := "exported"
-			switch {
-			case i == 1:
-				result = "rejected"
-			case i >= 2:
-				result = exportResults[i-2]
-			}
-			c.points = append(c.points, encode.MetricPoint{
-				Attrs:         c.attrs2("signal", sig.String(), "result", result),
-				StartUnixNano: w.StartUnixNano, TimeUnixNano: w.NowUnixNano, IsInt: true, Int: int64(v),
-			})
+		c.item(sig, "exported", v.exported, w)
+		c.item(sig, "rejected", v.rejected, w)
+		for i, n := range v.dropped {
+			c.item(sig, exportResults[i], n, w)
 		}
 	}
 	c.end(dst)
@@ -120,6 +115,14 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 	}
 	c.end(dst)
 	return dst
+}
+
+// item appends the point of flowtel_export_items_total{signal,result}.
+func (c *exporterMetrics) item(sig export.Signal, result string, n uint64, w engine.MetricsWindow) {
+	c.points = append(c.points, encode.MetricPoint{
+		Attrs:         c.attrs2("signal", sig.String(), "result", result),
+		StartUnixNano: w.StartUnixNano, TimeUnixNano: w.NowUnixNano, IsInt: true, Int: int64(n),
+	})
 }
 
 // begin starts a metric on dst; end closes it.
