@@ -273,9 +273,10 @@ type TailRule struct {
 //     an incomplete run) or a node with an error status;
 //   - SlowerThan > 0 and the run lasted longer;
 //   - SlowestFraction > 0 and the run is among the slowest of its flow:
-//     longer than the (1-SlowestFraction) quantile of the flow's request
-//     histogram (the engine's HDR histogram of that app and flow), once
-//     the flow has MinRunsForQuantile runs;
+//     longer than the (1-SlowestFraction) quantile of the runs of that app
+//     and flow ended in the last 10 to 20 s (the engine's HDR request
+//     histogram less its state one to two windows ago), recomputed once a
+//     second, once the window holds MinRunsForQuantile runs;
 //   - Ratio > 0 and the run's trace-id randomness reaches the threshold of
 //     Ratio (the consistent decision of TraceIDRatio).
 //
@@ -305,8 +306,8 @@ type TailPolicy struct {
 	RunLogAlways bool
 }
 
-// MinRunsForQuantile is how many runs a flow needs before SlowestFraction
-// applies to it.
+// MinRunsForQuantile is how many runs a flow's window needs before
+// SlowestFraction applies to it.
 const MinRunsForQuantile = 100
 
 // active reports whether p samples at all (RunLogAlways alone does not).
@@ -566,26 +567,38 @@ func (v NodeView) Failed() bool { return v.n.Status == encode.StatusError }
 func (v NodeView) Duration() time.Duration { return time.Duration(v.n.EndUnixNano - v.n.StartUnixNano) }
 
 // flowQuantiles answers SlowestFraction from the engine's request
-// histograms (server_request_duration by app and flow): a flow's
-// threshold is the quantile of every run it has had since the engine
-// started, recomputed at most once a second, for at most maxFlowQuantiles
-// flows (a flow past them is never "slow" by this rule).
+// histograms (server_request_time by app and flow). A flow's threshold is
+// the quantile of the runs that ended in a recent window: the histogram now
+// less its buckets as they were quantileWindow to twice that ago, so that
+// the quick runs that end first when a workload starts, and any old
+// regime, stop counting. It is recomputed at most once a second, for at
+// most maxFlowQuantiles flows (a flow past them is never "slow" by this
+// rule).
 type flowQuantiles struct {
 	m     *Metrics
 	flows map[ruleKey]*flowQuantile
+	cur   []hdrBucket // scratch: the snapshot's buckets
 }
+
+// hdrBucket is a populated HDR bucket: its lowest value and its count.
+type hdrBucket struct{ v, c int64 }
 
 type flowQuantile struct {
 	snap     hdr.Snapshot
 	at       int64 // engine clock of the last snapshot
+	rotated  int64 // engine clock of the last window rotation
 	fraction float64
 	th       int64 // ns
 	ok       bool
+	base     []hdrBucket // buckets one to two windows ago, subtracted
+	next     []hdrBucket // buckets one window ago, the next base
 }
 
-// maxFlowQuantiles bounds the flows whose quantile is kept, as the
-// metrics bound their series.
-const maxFlowQuantiles = 1024
+// Quantile settings.
+const (
+	maxFlowQuantiles = 1024             // flows whose quantile is kept, as the metrics bound their series
+	quantileWindow   = 10 * time.Second // runs ended in the last 10 to 20 s make the quantile
+)
 
 func newFlowQuantiles(m *Metrics) *flowQuantiles {
 	return &flowQuantiles{m: m, flows: map[ruleKey]*flowQuantile{}}
@@ -601,15 +614,58 @@ func (f *flowQuantiles) get(app, flow string, fraction float64, now int64) (int6
 		if len(f.flows) >= maxFlowQuantiles {
 			return 0, false
 		}
-		q = &flowQuantile{at: math.MinInt64}
+		q = &flowQuantile{at: math.MinInt64, rotated: now}
 		f.flows[k] = q
 	}
-	if now-q.at >= int64(time.Second) || q.fraction != fraction {
-		lv := hdr.LabelValues{f.m.label(app), f.m.label(flow)}
-		f.m.reqTime.With(&lv).Snapshot(&q.snap)
-		q.at, q.fraction = now, fraction
-		q.ok = q.snap.Count >= MinRunsForQuantile
-		q.th = q.snap.ValueAtQuantile(1-fraction) * int64(time.Microsecond)
+	if now-q.at < int64(time.Second) && q.fraction == fraction {
+		return q.th, q.ok
 	}
+	lv := hdr.LabelValues{f.m.label(app), f.m.label(flow)}
+	f.m.reqTime.With(&lv).Snapshot(&q.snap)
+	f.cur = f.cur[:0]
+	q.snap.ForEachBucket(func(v, c int64) bool {
+		f.cur = append(f.cur, hdrBucket{v, c})
+		return true
+	})
+	q.at, q.fraction = now, fraction
+	if now-q.rotated >= int64(quantileWindow) {
+		q.base, q.next = q.next, append(q.base[:0], f.cur...)
+		q.rotated = now
+	}
+	v, n := windowQuantile(f.cur, q.base, 1-fraction)
+	q.th, q.ok = v*int64(time.Microsecond), n >= MinRunsForQuantile
 	return q.th, q.ok
+}
+
+// windowQuantile returns the value at quantile p of the buckets cur less
+// base (both ascending by value, base a past state of the same histogram),
+// and how many values that difference holds.
+func windowQuantile(cur, base []hdrBucket, p float64) (value, n int64) {
+	delta := func(yield func(v, c int64) bool) {
+		j := 0
+		for _, b := range cur {
+			for j < len(base) && base[j].v < b.v {
+				j++
+			}
+			c := b.c
+			if j < len(base) && base[j].v == b.v {
+				c -= base[j].c
+			}
+			if c > 0 && !yield(b.v, c) {
+				return
+			}
+		}
+	}
+	delta(func(_, c int64) bool { n += c; return true })
+	if n == 0 {
+		return 0, 0
+	}
+	rank := int64(math.Ceil(p * float64(n)))
+	var acc int64
+	delta(func(v, c int64) bool {
+		acc += c
+		value = v
+		return acc < rank
+	})
+	return value, n
 }

@@ -341,3 +341,30 @@ func TestTailPolicyValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowQuantile checks the quantile of a histogram less its past
+// state: only the values recorded since count.
+func TestWindowQuantile(t *testing.T) {
+	var cur, base []hdrBucket
+	for v := int64(1); v <= 100; v++ {
+		cur = append(cur, hdrBucket{v, 2})
+		if v <= 50 {
+			base = append(base, hdrBucket{v, 2})
+		}
+	}
+	base = append(base, hdrBucket{200, 5}) // a bucket since emptied cannot go negative
+	for _, tt := range []struct {
+		p    float64
+		want int64
+	}{{0.99, 100}, {0.5, 75}, {0.01, 51}, {1, 100}} {
+		if v, n := windowQuantile(cur, base, tt.p); v != tt.want || n != 100 {
+			t.Fatalf("p %v: %d of %d, want %d of 100", tt.p, v, n, tt.want)
+		}
+	}
+	if v, n := windowQuantile(cur, nil, 0.5); v != 50 || n != 200 {
+		t.Fatalf("no base: %d of %d", v, n)
+	}
+	if _, n := windowQuantile(cur, cur, 0.5); n != 0 {
+		t.Fatalf("nothing new: %d", n)
+	}
+}
