@@ -25,6 +25,17 @@ type setting struct {
 
 func dur(v int64) time.Duration { return time.Duration(v) }
 
+// frac turns v into a fraction to try: NaN, infinities, negative, above 1.
+func frac(v int64) float64 {
+	switch v {
+	case math.MinInt64:
+		return math.NaN()
+	case math.MaxInt64:
+		return math.Inf(1)
+	}
+	return float64(v) / 1000
+}
+
 var engineSettings = []setting{
 	{[]string{"shard"}, func(v int64, _ string) Option { return WithShards(int(v)) }},
 	{[]string{"capacity", "power of two", "WithRingCapacity"}, func(v int64, _ string) Option { return WithRingCapacity(int(v)) }},
@@ -66,6 +77,19 @@ var engineSettings = []setting{
 		return WithSink(&MemorySink{})
 	}},
 	{[]string{"handler"}, func(int64, string) Option { return WithErrorHandler(nil) }},
+	{[]string{"sampler", "ratio"}, func(v int64, _ string) Option {
+		s, err := TraceIDRatio(frac(v))
+		if err != nil {
+			s = AlwaysOff() // refused by its constructor; try the zero-rate sampler
+		}
+		return WithSampler(ParentBased(s))
+	}},
+	{[]string{"SlowerThan"}, func(v int64, _ string) Option { return WithTailSampling(TailPolicy{SlowerThan: dur(v)}) }},
+	{[]string{"SlowestFraction"}, func(v int64, _ string) Option { return WithTailSampling(TailPolicy{SlowestFraction: frac(v)}) }},
+	{[]string{"Ratio"}, func(v int64, _ string) Option {
+		return WithTailSampling(TailPolicy{Ratio: frac(v), KeepErrors: v%2 == 0})
+	}},
+	{[]string{"MaxPerSecond"}, func(v int64, _ string) Option { return WithTailSampling(TailPolicy{MaxPerSecond: int(v)}) }},
 	{[]string{"exporter"}, func(int64, string) Option { return WithMetricsExporter(nil) }},
 	{[]string{"metrics"}, func(v int64, _ string) Option {
 		return WithMetrics(MetricsConfig{Delta: v%2 == 0, Exponential: v%3 == 0, SkipRunRequests: v%5 == 0, NoExport: v%7 == 0})
