@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,44 +15,25 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
-// fullReceiver is a real OTLP/gRPC trace receiver that keeps whole requests.
-type fullReceiver struct {
-	coltrace.UnimplementedTraceServiceServer
-	mu   sync.Mutex
-	reqs []*coltrace.ExportTraceServiceRequest
-}
-
-func (rc *fullReceiver) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.reqs = append(rc.reqs, req)
-	return &coltrace.ExportTraceServiceResponse{}, nil
-}
-
-func startFullReceiver(t *testing.T) (*fullReceiver, string) {
+// startFullReceiver starts internal/otlptest's gRPC receiver, keeping
+// whole requests.
+func startFullReceiver(t *testing.T) (*otlptest.Receiver, string) {
 	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := &fullReceiver{}
-	srv := grpc.NewServer()
-	coltrace.RegisterTraceServiceServer(srv, rc)
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return rc, lis.Addr().String()
+	rc := otlptest.New(t, otlptest.GRPC, nil)
+	rc.Keep = true
+	rc.Start()
+	return rc, rc.Addr
 }
 
 // placed is one received span with the resource and scope it came under.
@@ -67,11 +46,9 @@ type placed struct {
 }
 
 // bySpanID flattens what rc received, keyed by span id.
-func (rc *fullReceiver) bySpanID() map[string]placed {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+func bySpanID(rc *otlptest.Receiver) map[string]placed {
 	out := map[string]placed{}
-	for _, req := range rc.reqs {
+	for _, req := range rc.Traces() {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, sp := range ss.Spans {
@@ -180,12 +157,10 @@ func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
 		t.Fatalf("exporter stats %+v", st)
 	}
 
-	ours.mu.Lock()
-	if len(ours.reqs) != 2 || !proto.Equal(ours.reqs[0], ours.reqs[1]) {
+	if reqs := ours.Traces(); len(reqs) != 2 || !proto.Equal(reqs[0], reqs[1]) {
 		t.Fatalf("a reused SpanExporter wrote a different request")
 	}
-	ours.mu.Unlock()
-	want, got := official.bySpanID(), ours.bySpanID()
+	want, got := bySpanID(official), bySpanID(ours)
 	if len(want) != len(spans) || len(got) != len(want) {
 		t.Fatalf("official receiver has %d spans, ours %d, recorded %d", len(want), len(got), len(spans))
 	}
@@ -235,9 +210,7 @@ func TestSpanExporterGrouping(t *testing.T) {
 	if err := exp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	req := rc.reqs[0]
+	req := rc.Traces()[0]
 	if len(req.ResourceSpans) != 1 || len(req.ResourceSpans[0].ScopeSpans) != 3 {
 		t.Fatalf("grouped as %v", req)
 	}

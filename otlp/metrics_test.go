@@ -5,81 +5,24 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
-	"google.golang.org/grpc"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/promhttp"
 )
-
-// metricsReceiver is a real OTLP/gRPC receiver of metrics (and traces and
-// logs, which it accepts and ignores), decoding with the official types.
-type metricsReceiver struct {
-	colmetrics.UnimplementedMetricsServiceServer
-	mu   sync.Mutex
-	reqs []*colmetrics.ExportMetricsServiceRequest
-}
-
-func (rc *metricsReceiver) Export(_ context.Context, req *colmetrics.ExportMetricsServiceRequest) (*colmetrics.ExportMetricsServiceResponse, error) {
-	rc.mu.Lock()
-	rc.reqs = append(rc.reqs, req)
-	rc.mu.Unlock()
-	return &colmetrics.ExportMetricsServiceResponse{}, nil
-}
-
-func (rc *metricsReceiver) requests() []*colmetrics.ExportMetricsServiceRequest {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]*colmetrics.ExportMetricsServiceRequest(nil), rc.reqs...)
-}
-
-type traceSink struct {
-	coltrace.UnimplementedTraceServiceServer
-}
-
-func (traceSink) Export(context.Context, *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
-	return &coltrace.ExportTraceServiceResponse{}, nil
-}
-
-type logSink struct {
-	collogs.UnimplementedLogsServiceServer
-}
-
-func (logSink) Export(context.Context, *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
-	return &collogs.ExportLogsServiceResponse{}, nil
-}
-
-func startMetricsReceiver(t *testing.T) (*metricsReceiver, string) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc := &metricsReceiver{}
-	srv := grpc.NewServer()
-	colmetrics.RegisterMetricsServiceServer(srv, rc)
-	coltrace.RegisterTraceServiceServer(srv, traceSink{})
-	collogs.RegisterLogsServiceServer(srv, logSink{})
-	go srv.Serve(lis)
-	t.Cleanup(srv.Stop)
-	return rc, lis.Addr().String()
-}
 
 // newOTLPMetricsEngine returns an engine made by New that sends to ep
 // over gRPC, with mc.
@@ -104,8 +47,8 @@ func TestMetricsOTLPExport(t *testing.T) {
 			name = "delta"
 		}
 		t.Run(name, func(t *testing.T) {
-			rc, ep := startMetricsReceiver(t)
-			e := newOTLPMetricsEngine(t, ep, engine.MetricsConfig{Interval: 20 * time.Millisecond, Delta: delta})
+			rc := startReceiver(t, otlptest.GRPC)
+			e := newOTLPMetricsEngine(t, rc.Endpoint(), engine.MetricsConfig{Interval: 20 * time.Millisecond, Delta: delta})
 			const runs = 25
 			for range runs {
 				run := e.StartRun(engine.RunInfo{AppID: "app", FlowID: "flow"})
@@ -114,13 +57,13 @@ func TestMetricsOTLPExport(t *testing.T) {
 			}
 			// Wait (bounded) for a periodic export that saw the runs.
 			deadline := time.Now().Add(30 * time.Second)
-			for len(rc.requests()) < 2 && time.Now().Before(deadline) {
+			for len(rc.Metrics()) < 2 && time.Now().Before(deadline) {
 				time.Sleep(10 * time.Millisecond)
 			}
 			if err := e.Shutdown(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			reqs := rc.requests()
+			reqs := rc.Metrics()
 			if len(reqs) < 2 {
 				t.Fatalf("%d metric exports, want periodic ones and a final one", len(reqs))
 			}
@@ -279,8 +222,8 @@ func TestMetricsHandlerPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool is not installed (apt-get install prometheus)")
 	}
-	_, ep := startMetricsReceiver(t)
-	e := newOTLPMetricsEngine(t, ep, engine.MetricsConfig{Limit: 2, NoExport: true})
+	rc := startReceiver(t, otlptest.GRPC)
+	e := newOTLPMetricsEngine(t, rc.Endpoint(), engine.MetricsConfig{Limit: 2, NoExport: true})
 	for i := range 40 {
 		run := e.StartRun(engine.RunInfo{AppID: "app", FlowID: "flow-" + strconv.Itoa(i%3)})
 		run.StartNode("llm:1", "llm", "LLM").End()
