@@ -83,7 +83,7 @@ func FuzzCarrier(f *testing.F) {
 			t.Fatalf("OpenTelemetry extracted %v from %v", osc, out)
 		}
 		if sc.IsValid() && (osc.TraceID() != trace.TraceID(sc.TraceID) || osc.SpanID() != trace.SpanID(sc.SpanID) ||
-			osc.IsSampled() != sc.Sampled) {
+			osc.IsSampled() != sc.Sampled || osc.TraceFlags().IsRandom() != sc.Random) {
 			t.Fatalf("OpenTelemetry extracted %v, flowtel %+v", osc, sc)
 		}
 		// OpenTelemetry keeps at most 64 baggage members and trims more
