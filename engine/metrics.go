@@ -44,6 +44,7 @@ const (
 	defaultExpMaxBuckets    = 160
 	defaultMetricsHighest   = time.Hour
 	defaultLabelBytes       = 256
+	maxBounds               = 1024                  // each histogram point carries a count per bound
 	minMetricsInterval      = 10 * time.Millisecond // each push collects and encodes every series
 	maxLabelBytes           = 16 << 10
 	maxMetricsLimit         = 1 << 16
@@ -88,7 +89,8 @@ type MetricsConfig struct {
 	// point (default 160, as the OTel SDKs).
 	ExponentialBuckets int
 	// Bounds are the ascending explicit bucket upper bounds of the latency
-	// histograms, in microseconds (default DefaultLatencyBounds).
+	// histograms, in microseconds, at most 1024 (default
+	// DefaultLatencyBounds).
 	Bounds []float64
 	// Digits is the HDR precision in significant decimal digits, 1 to 5
 	// (default 3: every value within 1/1024). A histogram series costs
@@ -199,6 +201,9 @@ func (c *MetricsConfig) validate() error {
 	if per := histogramBytes(int64(c.Highest/time.Microsecond), c.Digits) * 2 * int64(c.Limit); per > maxHistogramBytes {
 		return fmt.Errorf("%w: Digits = %d, Highest = %v and Limit = %d would let the latency histograms take %d bytes per core, above %d",
 			ErrInvalidMetrics, c.Digits, c.Highest, c.Limit, per, int64(maxHistogramBytes))
+	}
+	if len(c.Bounds) > maxBounds {
+		return fmt.Errorf("engine: %w: Bounds has %d bounds, at most %d", ErrInvalidMetrics, len(c.Bounds), maxBounds)
 	}
 	for i, b := range c.Bounds {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b <= 0 || (i > 0 && b <= c.Bounds[i-1]) {

@@ -60,6 +60,13 @@ var engineSettings = []setting{
 		return WithMetrics(MetricsConfig{Bounds: []float64{float64(v), float64(v) * 2, math.Inf(1)}[:1+int(uint64(v)%3)]})
 	}},
 	{[]string{"Bounds"}, func(v int64, _ string) Option { return WithMetrics(MetricsConfig{Bounds: []float64{1, float64(v)}}) }},
+	{[]string{"Bounds"}, func(v int64, _ string) Option {
+		b := make([]float64, min(uint64(v), 1<<16))
+		for i := range b {
+			b[i] = float64(i + 1)
+		}
+		return WithMetrics(MetricsConfig{Bounds: b})
+	}},
 	{[]string{"DC", "server"}, func(_ int64, s string) Option {
 		return WithMetrics(MetricsConfig{DC: s, ServerHost: s, ServerName: s, PID: s})
 	}},
