@@ -229,10 +229,45 @@ func appendKVShort(dst []byte, field int, prefix, key, s string) ([]byte, bool) 
 	return dst, true
 }
 
+// appendKVShortScalar is appendKVShort for an int, double or bool value,
+// whose size is at hand: with a prefix and key of up to 16 bytes each, the
+// key of plain ASCII, every length takes one byte and nothing is checked
+// or sized first. It reports false, appending nothing, for anything else.
+func appendKVShortScalar(dst []byte, field int, prefix, key string, v Value) ([]byte, bool) {
+	keyLen := len(prefix) + len(key)
+	if len(prefix) > 16 || len(key) > 16 || keyLen == 0 {
+		return dst, false
+	}
+	if cap(dst)-len(dst) < kvShortRoom {
+		dst = slices.Grow(dst, kvShortRoom)
+	}
+	anyLen := 1 + 8 // KindFloat64
+	switch v.kind {
+	case KindInt64:
+		anyLen = 1 + sizeVarint(v.num)
+	case KindBool:
+		anyLen = 1 + 1
+	}
+	start := len(dst)
+	dst = append(dst, tag1(field, wireBytes), byte(4+keyLen+anyLen), tag1(fieldKVKey, wireBytes), byte(keyLen))
+	dst = append(dst, prefix...)
+	dst, okKey := jsonAppendShort(dst, key)
+	if !okKey {
+		return dst[:start], false
+	}
+	dst = append(dst, tag1(fieldKVValue, wireBytes), byte(anyLen))
+	return appendAnyBody(dst, v, 0, true), true
+}
+
 // writeKV appends the KeyValue field prefix+key=v; prefix is trusted.
 func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value) []byte {
-	if v.kind == KindString {
+	switch v.kind {
+	case KindString:
 		if d, ok := appendKVShort(dst, field, prefix, key, v.str); ok {
+			return d
+		}
+	case KindInt64, KindFloat64, KindBool:
+		if d, ok := appendKVShortScalar(dst, field, prefix, key, v); ok {
 			return d
 		}
 	}
