@@ -307,3 +307,27 @@ func TestRunLogFollowsTrace(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadSamplingKeepsMetrics checks that a head decision changes only
+// what is exported: an engine sampling nothing exposes the same metrics as
+// one sampling everything over the same workload.
+func TestHeadSamplingKeepsMetrics(t *testing.T) {
+	ids := randIDs(1000, 13)
+	off, sinkOff := newTestEngine(t, WithSampler(Independent(AlwaysOff())))
+	on, sinkOn := newTestEngine(t, WithSampler(Independent(AlwaysOn())))
+	sampledWorkload(off, 7, ids)
+	sampledWorkload(on, 7, ids)
+	flush(t, off)
+	flush(t, on)
+	if len(sinkOff.Runs()) != 0 || len(sinkOn.Runs()) != len(ids) {
+		t.Fatalf("exported %d and %d runs", len(sinkOff.Runs()), len(sinkOn.Runs()))
+	}
+	sOff := off.Stats()
+	checkIdentity(t, sOff)
+	if sOff.RunsHeadOut != uint64(len(ids)) || sOff.SampledOut != on.Stats().Exported {
+		t.Fatalf("stats %+v", sOff)
+	}
+	if mOff, mOn := comparableMetrics(t, off), comparableMetrics(t, on); len(mOn) == 0 || !maps.Equal(mOff, mOn) {
+		t.Fatalf("metrics differ: %v vs %v", mOff, mOn)
+	}
+}
