@@ -44,6 +44,7 @@ const (
 	defaultExpMaxBuckets    = 160
 	defaultMetricsHighest   = time.Hour
 	defaultLabelBytes       = 256
+	maxExponentialBuckets   = 1 << 14               // the counts of one point; at scale 20 an hour would need 33 M
 	maxBounds               = 1024                  // each histogram point carries a count per bound
 	minMetricsInterval      = 10 * time.Millisecond // each push collects and encodes every series
 	maxLabelBytes           = 16 << 10
@@ -86,7 +87,7 @@ type MetricsConfig struct {
 	// Prometheus text format has no exponential histograms.
 	Exponential bool
 	// ExponentialBuckets bounds the buckets of an exponential histogram
-	// point (default 160, as the OTel SDKs).
+	// point (default 160, as the OTel SDKs; at most 16384).
 	ExponentialBuckets int
 	// Bounds are the ascending explicit bucket upper bounds of the latency
 	// histograms, in microseconds, at most 1024 (default
@@ -187,7 +188,7 @@ func (c *MetricsConfig) validate() error {
 	switch {
 	case c.Interval < minMetricsInterval:
 		return bad("Interval", c.Interval)
-	case c.ExponentialBuckets < minExponentialMaxBucket:
+	case c.ExponentialBuckets < minExponentialMaxBucket || c.ExponentialBuckets > maxExponentialBuckets:
 		return bad("ExponentialBuckets", c.ExponentialBuckets)
 	case c.Digits < 1 || c.Digits > 5:
 		return bad("Digits", c.Digits)

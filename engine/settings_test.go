@@ -99,7 +99,7 @@ var engineSettings = []setting{
 	{[]string{"MaxPerSecond"}, func(v int64, _ string) Option { return WithTailSampling(TailPolicy{MaxPerSecond: int(v)}) }},
 	{[]string{"exporter"}, func(int64, string) Option { return WithMetricsExporter(nil) }},
 	{[]string{"metrics"}, func(v int64, _ string) Option {
-		return WithMetrics(MetricsConfig{Delta: v%2 == 0, Exponential: v%3 == 0, SkipRunRequests: v%5 == 0, NoExport: v%7 == 0})
+		return WithMetrics(MetricsConfig{Delta: v%2 == 0, Exponential: v%3 != 0, SkipRunRequests: v%5 == 0, NoExport: v%7 == 0})
 	}},
 }
 
@@ -191,6 +191,9 @@ func runWorkload(t *testing.T, e *Engine, what string) {
 	}
 	wg.Wait()
 	_ = e.metrics.appendPrometheus(nil)
+	e.metrics.mu.Lock()
+	e.metrics.col.collect(true, time.Now().UnixNano()) // an OTLP collection: delta, exponential as configured
+	e.metrics.mu.Unlock()
 	_ = e.Bottlenecks()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
