@@ -124,6 +124,12 @@ type Event struct {
 	Message      string // log message, or exception.message
 	Type         string // exception.type
 	Stacktrace   string // exception.stacktrace, may be empty
+	// Attrs, when not empty, are the attributes of an info or error event
+	// given as data (the original's add_info_events and
+	// add_error_events): the span event carries them instead of
+	// "INFO LOG" or "ERROR LOG", and the run trace log's entry holds
+	// their text as Python's str() of a dict, as the original's.
+	Attrs []Attr
 }
 
 // StatusCode is the OTLP span status code.
@@ -164,6 +170,14 @@ type Node struct {
 	Input              []Attr
 	Output             []Attr
 	Config             []Attr
+	// Attrs are span attributes with the caller's keys, unprefixed
+	// (gen_ai.*, vendor keys): the original's span.set_attribute. They are
+	// not part of the run trace log.
+	Attrs []Attr
+	// Code is the node span's attribute "code" (the original's
+	// span.set_code), valid when HasCode is set.
+	Code    int64
+	HasCode bool
 	Usage              Usage
 	HasUsage           bool
 	Events             []Event

@@ -346,7 +346,7 @@ func (f *runlogField) appendEntry(dst []byte, e *Event, loc *time.Location) []by
 		dst = append(dst, `"{\"level\": \"ERROR\", \"message\": `...)
 	}
 	mark := len(dst)
-	dst = f.appendString(dst, e.Message, "", "")
+	dst = f.appendMessage(dst, e)
 	dst = runlogReescape(dst, mark)
 	dst = append(dst, `, \"time\": \"`...)
 	dst = runlogAppendLocalTime(dst, e.TimeUnixNano, loc)
@@ -361,10 +361,117 @@ func (f *runlogField) appendStructuredEntry(dst []byte, e *Event) []byte {
 	} else {
 		dst = append(dst, `{"level":"ERROR","message":`...)
 	}
-	dst = f.appendString(dst, e.Message, "", "")
+	dst = f.appendMessage(dst, e)
 	dst = append(dst, `,"time":`...)
 	dst = runlogAppendInt(dst, runlogMillis(e.TimeUnixNano))
 	return append(dst, '}')
+}
+
+// appendMessage appends the JSON string of e's log message: its Message,
+// offloaded when large, or, for an event given as data (Event.Attrs), the
+// text Python's str() writes for a dict of its attributes, as the
+// original's add_info_log(f"{attributes}").
+func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
+	if len(e.Attrs) == 0 || e.Kind == EventException {
+		return f.appendString(dst, e.Message, "", "")
+	}
+	dst = append(dst, '"')
+	mark := len(dst)
+	dst = runlogAppendPyDict(dst, e.Attrs)
+	// The text holds no control character and valid UTF-8 only: escaping
+	// its '\\' and '"' makes it a JSON string's body.
+	dst = runlogReescape(dst, mark)
+	return append(dst, '"')
+}
+
+// runlogAppendPyDict appends what Python's str() writes for a dict of
+// attrs: {'key': value, ...} with each key and value as repr writes it.
+func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
+	dst = append(dst, '{')
+	for i := range attrs {
+		if i > 0 {
+			dst = append(dst, ',', ' ')
+		}
+		dst = runlogAppendPyStr(dst, attrs[i].Key, 0)
+		dst = append(dst, ':', ' ')
+		v := attrs[i].Value
+		switch v.kind {
+		case KindString:
+			dst = runlogAppendPyStr(dst, v.str, 0)
+		case KindInt64:
+			dst = strconv.AppendInt(dst, int64(v.num), 10)
+		case KindFloat64:
+			switch f := math.Float64frombits(v.num); {
+			case math.IsNaN(f):
+				dst = append(dst, "nan"...)
+			case math.IsInf(f, 1):
+				dst = append(dst, "inf"...)
+			case math.IsInf(f, -1):
+				dst = append(dst, "-inf"...)
+			default:
+				dst = jsonAppendFloat(dst, f)
+			}
+		case KindBool:
+			if v.num != 0 {
+				dst = append(dst, "True"...)
+			} else {
+				dst = append(dst, "False"...)
+			}
+		case KindBytes:
+			dst = runlogAppendPyStr(append(dst, 'b'), v.str, 'b')
+		default:
+			dst = append(dst, "None"...)
+		}
+	}
+	return append(dst, '}')
+}
+
+// runlogAppendPyStr appends repr(s) as Python writes it: in single quotes,
+// or double quotes when s holds a single quote and no double quote;
+// backslash, the quote, \t, \n and \r escaped; other control characters,
+// DEL and U+0080 to U+009F as \xNN, U+2028 and U+2029 as \uNNNN. Invalid
+// UTF-8 becomes U+FFFD. With mode 'b' s is bytes (repr of bytes): every
+// byte outside printable ASCII is \xNN.
+func runlogAppendPyStr(dst []byte, s string, mode byte) []byte {
+	q := byte('\'')
+	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
+		q = '"'
+	}
+	dst = append(dst, q)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf && mode != 'b' {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			switch {
+			case r == utf8.RuneError && size == 1:
+				dst = append(dst, "\uFFFD"...)
+			case r < 0xa0:
+				dst = append(dst, '\\', 'x', runlogHexDigits[r>>4], runlogHexDigits[r&0xf])
+			case r == '\u2028' || r == '\u2029':
+				dst = append(dst, '\\', 'u', '2', '0', '2', runlogHexDigits[r&0xf])
+			default:
+				dst = utf8.AppendRune(dst, r)
+			}
+			continue
+		}
+		i++
+		switch {
+		case c == '\\' || c == q:
+			dst = append(dst, '\\', c)
+		case c == '\t':
+			dst = append(dst, '\\', 't')
+		case c == '\n':
+			dst = append(dst, '\\', 'n')
+		case c == '\r':
+			dst = append(dst, '\\', 'r')
+		case c < 0x20 || c >= 0x7f:
+			dst = append(dst, '\\', 'x', runlogHexDigits[c>>4], runlogHexDigits[c&0xf])
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, q)
 }
 
 // runlogReescape escapes dst[from:], the text of a JSON string (quotes

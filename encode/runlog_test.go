@@ -1116,3 +1116,38 @@ func TestEncoderRunLogOptions(t *testing.T) {
 		t.Fatalf("structured body lacks structured log entries: %q", out)
 	}
 }
+
+// TestRunLogEventAttrs checks the log entry of an event given as data:
+// its message is the text Python 3 printed for str() of the same dict.
+func TestRunLogEventAttrs(t *testing.T) {
+	for _, tc := range []struct {
+		attrs []Attr
+		want  string
+	}{
+		{[]Attr{{"llm first token cost: ", Float64Value(1.2)}}, `{'llm first token cost: ': 1.2}`},
+		{[]Attr{{"q", StringValue("it's")}, {"n", Int64Value(3)}, {"b", BoolValue(true)}, {"f", Float64Value(2)},
+			{"x", Value{}}, {"u", StringValue("世界\u2028\x01\t\\")}, {"nan", Float64Value(math.NaN())},
+			{"by", BytesValue([]byte("a\xff'"))}, {"dq", StringValue(`say "hi"`)}, {"both", StringValue(`it's "x"`)}},
+			`{'q': "it's", 'n': 3, 'b': True, 'f': 2.0, 'x': None, 'u': '世界\u2028\x01\t\\', 'nan': nan, 'by': b"a\xff'", 'dq': 'say "hi"', 'both': 'it\'s "x"'}`},
+	} {
+		r := &Run{Nodes: []*Node{{Events: []Event{{Kind: EventInfo, Attrs: tc.attrs}}}}}
+		for _, structured := range []bool{false, true} {
+			var m struct{ Trace []struct{ Logs []json.RawMessage } }
+			if err := json.Unmarshal(AppendRunLogOptions(nil, r, &RunLogOptions{StructuredLogs: structured}), &m); err != nil {
+				t.Fatal(err)
+			}
+			raw := m.Trace[0].Logs[0]
+			var text string
+			if json.Unmarshal(raw, &text) == nil {
+				raw = json.RawMessage(text)
+			}
+			var entry struct{ Message string }
+			if err := json.Unmarshal(raw, &entry); err != nil {
+				t.Fatalf("entry %s: %v", raw, err)
+			}
+			if entry.Message != tc.want {
+				t.Errorf("structured %v: message %s, want %s", structured, entry.Message, tc.want)
+			}
+		}
+	}
+}

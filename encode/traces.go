@@ -308,10 +308,12 @@ func (e *Encoder) writeEvents(dst []byte, events []Event) []byte {
 		dst, at = openLen(dst, fieldSpanEvents, 1)
 		dst = appendFixed64Field(dst, fieldEventTime, uint64(ev.TimeUnixNano))
 		dst = appendStringField(dst, fieldEventName, eventName(ev.Kind))
-		switch ev.Kind {
-		case EventError:
+		switch {
+		case len(ev.Attrs) != 0 && ev.Kind != EventException:
+			dst = e.writeAttrs(dst, f, "", ev.Attrs)
+		case ev.Kind == EventError:
 			dst = e.writeKVString(dst, f, keyErrorLog, ev.Message)
-		case EventException:
+		case ev.Kind == EventException:
 			dst = e.writeKVStringOpt(dst, f, keyExceptionType, ev.Type)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionMessage, ev.Message)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionStack, ev.Stacktrace)
@@ -443,6 +445,10 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	if nd.Cancelled {
 		dst = e.writeKVString(dst, f, keyErrorType, "cancelled")
 	}
+	if nd.HasCode {
+		dst = appendKVInt(dst, f, keyCode, nd.Code)
+	}
+	dst = e.writeAttrs(dst, f, "", nd.Attrs)
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
 	dst = e.writeEvents(dst, nd.Events)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(nd.DroppedEvents))

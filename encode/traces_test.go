@@ -263,6 +263,17 @@ func TestTracesEquivalence(t *testing.T) {
 				// drawing from rng so that TestTracesGolden's runs stay.
 				for _, n := range runs[i].Nodes {
 					n.Cancelled = n.Status == encode.StatusError && n.EndUnixNano%3 == 0
+					// Raw span attributes, a code and events given as
+					// data, from values rng already drew.
+					n.Attrs = n.Config
+					if n.EndUnixNano%5 == 0 {
+						n.Code, n.HasCode = n.EndUnixNano%1000-500, true
+					}
+					for j := range n.Events {
+						if j%2 == 1 {
+							n.Events[j].Attrs = n.Input
+						}
+					}
 				}
 			}
 			before := e.Stats()

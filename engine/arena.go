@@ -138,7 +138,8 @@ func grown[T any](s []T, inline *T) int64 {
 // measure returns the bytes node record n holds now.
 func (n *nodeRecord) measure() int64 {
 	return nodeRecordBytes + int64(cap(n.bytes)) + grown(n.Input, &n.in[0]) + grown(n.Output, &n.out[0]) +
-		grown(n.Config, &n.cfg[0]) + grown(n.Events, &n.events[0]) + grown(n.Next, &n.nextIDs[0])
+		grown(n.Config, &n.cfg[0]) + grown(n.Events, &n.events[0]) + grown(n.Next, &n.nextIDs[0]) +
+		grown(n.Attrs, &n.attrs[0]) + grown(n.eventAttrs, &n.evAttrs[0])
 }
 
 // measureExtra returns the bytes run record r holds in arrays past its

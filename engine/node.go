@@ -22,6 +22,9 @@ type nodeRecord struct {
 	sw  atomic.Uint64 // generation and state: see stateFree
 
 	in, out, cfg [nodeInline]encode.Attr
+	attrs        [nodeInline]encode.Attr // SetAttributes: the GenAI keys of an LLM node fit
+	evAttrs      [4]encode.Attr          // backing of the events' Attrs
+	eventAttrs   []encode.Attr
 	events       [4]encode.Event
 	nextIDs      [4]string
 	bytes        []byte // copies of Bytes values, reused
@@ -32,6 +35,7 @@ func newNodeRecord(r *runRecord) *nodeRecord {
 	n := &nodeRecord{e: r.e, run: r}
 	n.Input, n.Output, n.Config = n.in[:0], n.out[:0], n.cfg[:0]
 	n.Events, n.Next = n.events[:0], n.nextIDs[:0]
+	n.Attrs, n.eventAttrs = n.attrs[:0], n.evAttrs[:0]
 	return n
 }
 
@@ -41,8 +45,11 @@ func (n *nodeRecord) reset() {
 	clear(n.Config)
 	clear(n.Events)
 	clear(n.Next)
+	clear(n.Attrs)
+	clear(n.eventAttrs)
 	in, out, cfg, ev, next := n.Input[:0], n.Output[:0], n.Config[:0], n.Events[:0], n.Next[:0]
-	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next}
+	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next, Attrs: n.Attrs[:0]}
+	n.eventAttrs = n.eventAttrs[:0]
 	if cap(n.bytes) > 64<<10 {
 		n.bytes = nil // one huge Bytes value does not pin its copy forever
 	} else {
@@ -152,7 +159,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 }
 
 func (n *nodeRecord) attrCount() int {
-	return len(n.Input) + len(n.Output) + len(n.Config) + len(n.Next)
+	return len(n.Input) + len(n.Output) + len(n.Config) + len(n.Next) + len(n.Attrs) + len(n.eventAttrs)
 }
 
 // Input adds input values.
@@ -177,6 +184,65 @@ func (h Node) Config(attrs ...Attr) {
 		n.Config = n.appendAttrs(n.Config, attrs)
 		n.done(h.gen)
 	}
+}
+
+// SetAttributes adds span attributes with the caller's keys, written as
+// they are (gen_ai.request.model, vendor keys), where Input, Output and
+// Config prefix theirs: the original's span.set_attribute. They count
+// against Limits.Attrs with the node's other attributes and are not part
+// of the run trace log.
+func (h Node) SetAttributes(attrs ...Attr) {
+	if n := h.begin(); n != nil {
+		n.Attrs = n.appendAttrs(n.Attrs, attrs)
+		n.done(h.gen)
+	}
+}
+
+// SetCode sets the node span's attribute "code", the node's return code
+// (the original's span.set_code). The last call counts.
+func (h Node) SetCode(code int) {
+	if n := h.begin(); n != nil {
+		n.Code, n.HasCode = int64(code), true
+		n.done(h.gen)
+	}
+}
+
+// InfoEvent adds an info event given as data (the original's
+// add_info_events): span event "INFO" with attrs as its attributes, and a
+// log entry holding their text as Python's str() of a dict writes it
+// ({'llm first token cost: ': 1.2}). The attributes count against
+// Limits.Attrs, the event against Limits.Events.
+func (h Node) InfoEvent(attrs ...Attr) {
+	if n := h.begin(); n != nil {
+		n.appendEventAttrs(n.now(), encode.EventInfo, attrs)
+		n.done(h.gen)
+	}
+}
+
+// ErrorEvent is InfoEvent for an error (the original's add_error_events):
+// span event "ERROR", span attribute error=true, and the node marked
+// failed as Error does.
+func (h Node) ErrorEvent(attrs ...Attr) {
+	if n := h.begin(); n != nil {
+		n.appendEventAttrs(n.now(), encode.EventError, attrs)
+		n.Status = encode.StatusError
+		n.done(h.gen)
+	}
+}
+
+// appendEventAttrs appends an event of attributes at t within
+// Limits.Events, its attributes kept in the node's own array.
+func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []Attr) {
+	e := n.e
+	if len(n.Events) >= e.cfg.limits.Events {
+		n.DroppedEvents++
+		e.stats.eventsDropped.Add(1)
+		return
+	}
+	start := len(n.eventAttrs)
+	n.eventAttrs = n.appendAttrs(n.eventAttrs, attrs)
+	end := len(n.eventAttrs)
+	n.Events = append(n.Events, encode.Event{TimeUnixNano: t, Kind: kind, Attrs: n.eventAttrs[start:end:end]})
 }
 
 // Usage sets the node's token usage; the run sums it when it ends.

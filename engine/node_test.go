@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,5 +109,45 @@ func TestFirstFrames(t *testing.T) {
 	}
 	if got, ok := r.FirstFrameMillis(); !ok || r.FirstFrameUnixNano < n.EndUnixNano || got != r.FirstFrameUnixNano/1e6-r.StartUnixNano/1e6 {
 		t.Errorf("run first frame %d ms (%v) at %d, want the run's own, after the node's end %d", got, ok, r.FirstFrameUnixNano, n.EndUnixNano)
+	}
+}
+
+// TestNodeAttributesAndEvents checks SetAttributes (raw keys, within
+// Limits.Attrs with the node's other attributes), SetCode and events given
+// as data, as the MemorySink's copies show them.
+func TestNodeAttributesAndEvents(t *testing.T) {
+	sink := &MemorySink{}
+	e, err := New(WithSink(sink), WithBatch(64, time.Millisecond), WithLimits(Limits{Attrs: 5}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.StartRun(RunInfo{})
+	n := run.StartNode("spark-llm:1", "基础节点", "LLM")
+	n.Input(String("q", "hi"))
+	n.SetAttributes(String("gen_ai.operation.name", "chat"), String("gen_ai.request.model", "spark-4"))
+	n.SetCode(10001)
+	n.InfoEvent(Float64("llm first token cost: ", 1.2))
+	n.ErrorEvent(String("error", "rate limited"), String("over", "the limit")) // one over Limits.Attrs
+	n.End()
+	run.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sink.Runs()[0].Nodes[0]
+	if len(got.Attrs) != 2 || got.Attrs[1].Key != "gen_ai.request.model" || got.Attrs[1].Value.Str() != "spark-4" {
+		t.Errorf("attributes %+v", got.Attrs)
+	}
+	if !got.HasCode || got.Code != 10001 {
+		t.Errorf("code %d (%v)", got.Code, got.HasCode)
+	}
+	if len(got.Events) != 2 || len(got.Events[0].Attrs) != 1 || got.Events[0].Attrs[0].Value.Float64() != 1.2 ||
+		got.Events[1].Kind != encode.EventError || len(got.Events[1].Attrs) != 1 {
+		t.Errorf("events %+v", got.Events)
+	}
+	if got.Running() || got.DroppedAttrs != 1 || e.Stats().AttrsDropped != 1 {
+		t.Errorf("running %v, dropped attributes %d (stats %d): want false, 1, 1", got.Running(), got.DroppedAttrs, e.Stats().AttrsDropped)
+	}
+	if log := string(encode.AppendRunLog(nil, &sink.Runs()[0])); !strings.Contains(log, `\"message\": \"{'llm first token cost: ': 1.2}\"`) {
+		t.Errorf("run log lacks the event's dict text: %s", log)
 	}
 }

@@ -100,7 +100,10 @@ func CloneRun(r *encode.Run) encode.Run {
 	for i, n := range r.Nodes {
 		cn := *n
 		cn.Input, cn.Output, cn.Config = cloneAttrs(n.Input), cloneAttrs(n.Output), cloneAttrs(n.Config)
-		cn.Events, cn.Next = slices.Clone(n.Events), slices.Clone(n.Next)
+		cn.Events, cn.Next, cn.Attrs = slices.Clone(n.Events), slices.Clone(n.Next), cloneAttrs(n.Attrs)
+		for j := range cn.Events {
+			cn.Events[j].Attrs = cloneAttrs(cn.Events[j].Attrs)
+		}
 		c.Nodes[i] = &cn
 	}
 	return c

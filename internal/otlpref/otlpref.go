@@ -111,6 +111,17 @@ func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
 	isErr := false
 	for _, ev := range evs {
 		pe := &tracepb.Span_Event{TimeUnixNano: uint64(ev.TimeUnixNano)}
+		if len(ev.Attrs) != 0 && ev.Kind != encode.EventException {
+			// An event given as data carries its attributes instead of
+			// the log message.
+			pe.Name, isErr = "INFO", isErr || ev.Kind == encode.EventError
+			if ev.Kind == encode.EventError {
+				pe.Name = "ERROR"
+			}
+			pe.Attributes = b.Attrs("", ev.Attrs)
+			out = append(out, pe)
+			continue
+		}
 		switch ev.Kind {
 		case encode.EventInfo:
 			pe.Name = "INFO"
@@ -267,6 +278,10 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 	if n.Cancelled {
 		s.Attributes = append(s.Attributes, b.KVStr("error.type", "cancelled"))
 	}
+	if n.HasCode {
+		s.Attributes = append(s.Attributes, KVInt("code", n.Code))
+	}
+	s.Attributes = append(s.Attributes, b.Attrs("", n.Attrs)...)
 	s.DroppedAttributesCount = n.DroppedAttrs
 	s.DroppedEventsCount = n.DroppedEvents
 	s.Status = b.status(n.Status, n.StatusMessage)
