@@ -176,13 +176,13 @@ type Node struct {
 	Attrs []Attr
 	// Code is the node span's attribute "code" (the original's
 	// span.set_code), valid when HasCode is set.
-	Code    int64
-	HasCode bool
-	Usage              Usage
-	HasUsage           bool
-	Events             []Event
-	Status             StatusCode
-	StatusMessage      string
+	Code          int64
+	HasCode       bool
+	Usage         Usage
+	HasUsage      bool
+	Events        []Event
+	Status        StatusCode
+	StatusMessage string
 	// Incomplete is set when the node was never ended and was closed by
 	// its run's end; Status is then StatusError.
 	Incomplete bool

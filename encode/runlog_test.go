@@ -1132,7 +1132,9 @@ func TestRunLogEventAttrs(t *testing.T) {
 	} {
 		r := &Run{Nodes: []*Node{{Events: []Event{{Kind: EventInfo, Attrs: tc.attrs}}}}}
 		for _, structured := range []bool{false, true} {
-			var m struct{ Trace []struct{ Logs []json.RawMessage } }
+			var m struct {
+				Trace []struct{ Logs []json.RawMessage }
+			}
 			if err := json.Unmarshal(AppendRunLogOptions(nil, r, &RunLogOptions{StructuredLogs: structured}), &m); err != nil {
 				t.Fatal(err)
 			}
