@@ -182,10 +182,19 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // whose unset (empty) service name is cfg.ServiceName, with
 // cfg.ResourceAttrs added; the OTLP metrics interval is
 // cfg.MetricReader.ExportInterval unless opts set one.
+//
+// The exporter's queue waits for room (cfg.Block is set; cfg.BlockTimeout,
+// default 1 s, bounds each wait, and Shutdown ends it) instead of dropping
+// a batch as exporter.queue_full: its one caller is the engine's export
+// stage, never an application goroutine, and behind it the rings hold every
+// run in flight, so a burst of run ends larger than the queue waits in
+// records the engine holds anyway. For a queue that drops, make the
+// exporter with export.New and give the engine NewSink.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
 	}
+	cfg.Block = true // only the export stage enqueues: it waits, see above
 	if limit := hooks().MemoryLimit(opts); limit > 0 && cfg.QueueBytes == 0 {
 		// One budget: the queue takes at most a quarter of the engine's
 		// memory limit (MemoryBytes is twice QueueBytes).
