@@ -12,6 +12,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/otlpref"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestLogsEquivalence is the property test for AppendLogs: random batches
@@ -90,7 +91,7 @@ func TestLogsAllocs(t *testing.T) {
 	e := encode.NewEncoder(encode.Resource{ServiceName: "s", HostIP: "10.0.0.1"})
 	runs := otlpBenchRuns(512, 8)
 	buf := e.AppendLogs(nil, runs)
-	otlpWantAllocs(t, 0, func() { buf = e.AppendLogs(buf[:0], runs) })
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendLogs(buf[:0], runs) })
 }
 
 // TestLogsLengthGuesses covers AppendLogs's reserved lengths when they

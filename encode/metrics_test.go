@@ -10,7 +10,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/otlpref"
-	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // metricsStrs are the strings random metrics draw from, invalid UTF-8
@@ -147,18 +147,7 @@ func metricsSample() (*encode.Resource, []encode.Metric) {
 func TestAppendMetricsAllocs(t *testing.T) {
 	res, ms := metricsSample()
 	buf := encode.AppendMetrics(nil, res, ms)
-	metricsWantAllocs(t, 0, func() { buf = encode.AppendMetrics(buf[:0], res, ms) })
-}
-
-// metricsWantAllocs fails t unless f allocates exactly n times per run.
-func metricsWantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(100, f); got != n {
-		t.Fatalf("allocs per run = %v, want %v", got, n)
-	}
+	testkit.WantAllocs(t, 0, func() { buf = encode.AppendMetrics(buf[:0], res, ms) })
 }
 
 func BenchmarkAppendMetrics(b *testing.B) {

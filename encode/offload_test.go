@@ -15,6 +15,8 @@ import (
 	"unicode/utf8"
 
 	"go.uber.org/goleak"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestMain checks that no test of the package leaves a goroutine behind
@@ -466,14 +468,14 @@ func TestOffloadAllocs(t *testing.T) {
 	r := runlogBenchRun()
 	buf := make([]byte, 0, 1<<16)
 	// An Offloader costs nothing while no value is large.
-	runlogWantAllocs(t, 0, func() { buf = AppendRunLogWith(buf[:0], r, o) })
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLogWith(buf[:0], r, o) })
 	if err := o.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	// Truncation, the path taken under pressure, does not allocate either.
 	large := runlogBenchRun()
 	large.Answer = strings.Repeat("x", 2*DefaultOffloadThreshold)
-	runlogWantAllocs(t, 0, func() { buf = AppendRunLogWith(buf[:0], large, o) })
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLogWith(buf[:0], large, o) })
 }
 
 func TestOffloadKey(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 func TestAppendPrometheusGolden(t *testing.T) {
@@ -43,7 +44,7 @@ server_request_time_microseconds_count{ret="0"} 6
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
 	buf := encode.AppendPrometheus(nil, ms)
-	metricsWantAllocs(t, 0, func() { buf = encode.AppendPrometheus(buf[:0], ms) })
+	testkit.WantAllocs(t, 0, func() { buf = encode.AppendPrometheus(buf[:0], ms) })
 }
 
 // promLine matches a valid sample line of the 0.0.4 format.

@@ -6,39 +6,15 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-// runlogRaceEnabled reports whether the test binary was built with -race,
-// under which allocation counts are meaningless.
-var runlogRaceEnabled = func() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" && s.Value == "true" {
-			return true
-		}
-	}
-	return false
-}()
-
-// runlogWantAllocs fails t unless f allocates exactly want times per run.
-func runlogWantAllocs(t *testing.T, want float64, f func()) {
-	t.Helper()
-	if runlogRaceEnabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(100, f); got != want {
-		t.Fatalf("allocs per run = %v, want %v", got, want)
-	}
-}
 
 // runlogGoldenRun is a small run with every kind of field set.
 func runlogGoldenRun() *Run {
@@ -831,7 +807,7 @@ func TestRunLogMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var buf []byte
 	runs := 1000
-	if runlogRaceEnabled {
+	if race.Enabled {
 		runs = 200
 	}
 	for i := range runs {
@@ -875,10 +851,10 @@ func TestRunLogAllocs(t *testing.T) {
 	large := runlogBenchRun()
 	large.Answer = strings.Repeat("é", DefaultOffloadThreshold)
 	buf := make([]byte, 0, 1<<16)
-	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], r) })
-	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], large) })
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], r) })
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], large) })
 	golden := runlogGoldenRun()
-	runlogWantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], golden) })
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], golden) })
 }
 
 // runlogBenchRun is a run of 10 nodes with 8 attributes and one log entry

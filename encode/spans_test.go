@@ -11,7 +11,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/otlpref"
-	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // randSpanString returns a short string, sometimes empty, sometimes not
@@ -201,15 +201,10 @@ func TestAppendSpansEmpty(t *testing.T) {
 
 // TestAppendSpansAllocs checks that a warm encoder allocates nothing.
 func TestAppendSpansAllocs(t *testing.T) {
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
 	rs := randResourceSpans(rand.New(rand.NewPCG(1, 1)))
 	enc := encode.NewSpanEncoder()
 	buf := enc.AppendSpans(nil, rs)
-	if n := testing.AllocsPerRun(200, func() { buf = enc.AppendSpans(buf[:0], rs) }); n != 0 {
-		t.Fatalf("AppendSpans allocated %v times", n)
-	}
+	testkit.WantAllocs(t, 0, func() { buf = enc.AppendSpans(buf[:0], rs) })
 }
 
 func benchSpans(n int) []encode.ResourceSpans {

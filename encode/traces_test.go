@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -19,33 +18,8 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/otlpref"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-// otlpRaceEnabled reports whether the test binary was built with -race, under
-// which allocation counts are not meaningful.
-func otlpRaceEnabled() bool {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return false
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "-race" {
-			return s.Value == "true"
-		}
-	}
-	return false
-}
-
-// otlpWantAllocs fails t unless f allocates exactly n times per run on average.
-func otlpWantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if otlpRaceEnabled() {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(50, f); got != n {
-		t.Fatalf("allocs per run = %v, want %v", got, n)
-	}
-}
 
 // Random records.
 
@@ -479,12 +453,12 @@ func TestTracesAllocs(t *testing.T) {
 	e := encode.NewEncoder(encode.Resource{ServiceName: "s", HostIP: "10.0.0.1"})
 	runs := otlpBenchRuns(512, 8)
 	buf := e.AppendTraces(nil, runs)
-	otlpWantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
 
 	// The repair path allocates nothing either.
 	runs[0].SID = "bad\xff"
 	buf = e.AppendTraces(buf[:0], runs)
-	otlpWantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
 }
 
 // otlpGoldenTraces is the SHA-256 of what TestTracesGolden encodes, taken

@@ -6,19 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-// wantAllocs asserts that f allocates exactly n times per run on average.
-func wantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(1000, f); got != n {
-		t.Errorf("got %v allocs, want %v", got, n)
-	}
-}
 
 // warm makes the engine allocate records for runs in flight at once,
 // each with nodes, as a workload with that concurrency would: records
@@ -140,7 +129,7 @@ func TestAllocs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			warm(t, e, 2048, 4)
-			wantAllocs(t, c.n, c.f)
+			testkit.WantAllocs(t, c.n, c.f)
 		})
 	}
 }

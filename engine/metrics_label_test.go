@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestMetricsLabelsBounded is the regression test of label values without
@@ -164,6 +166,6 @@ func TestMetricsLabelAllocs(t *testing.T) {
 	long := strings.Repeat("x", 1<<10)
 	e.RecordRequest(long, long, 0, time.Millisecond)
 	e.RecordRequest("bad\xff", "f", 0, time.Millisecond)
-	wantAllocs(t, 0, func() { e.RecordRequest(long, long, 0, time.Millisecond) })
-	wantAllocs(t, 1, func() { e.RecordRequest("bad\xff", "f", 0, time.Millisecond) })
+	testkit.WantAllocs(t, 0, func() { e.RecordRequest(long, long, 0, time.Millisecond) })
+	testkit.WantAllocs(t, 1, func() { e.RecordRequest("bad\xff", "f", 0, time.Millisecond) })
 }

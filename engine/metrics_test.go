@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // point is one decoded OTLP data point of any kind, with its attributes
@@ -487,14 +488,14 @@ func TestMetricsAllocs(t *testing.T) {
 	s := e.RequestSeries("app", "flow", 0)
 	e.RecordRequest("app", "flow", 20001, time.Millisecond)
 	m := e.metrics
-	t.Run("observeRun", func(t *testing.T) { wantAllocs(t, 0, func() { m.observeRun(run) }) })
-	t.Run("RequestSeries.Record", func(t *testing.T) { wantAllocs(t, 0, func() { s.Record(time.Millisecond) }) })
+	t.Run("observeRun", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { m.observeRun(run) }) })
+	t.Run("RequestSeries.Record", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { s.Record(time.Millisecond) }) })
 	t.Run("RecordRequest", func(t *testing.T) {
-		wantAllocs(t, 0, func() { e.RecordRequest("app", "flow", 20001, time.Millisecond) })
+		testkit.WantAllocs(t, 0, func() { e.RecordRequest("app", "flow", 20001, time.Millisecond) })
 	})
 	t.Run("overflow", func(t *testing.T) {
 		e := newMetricsEngine(t, WithMetrics(MetricsConfig{Limit: 1}))
 		e.RecordRequest("first", "f", 0, 0)
-		wantAllocs(t, 0, func() { e.RecordRequest("other", "f", 0, time.Millisecond) })
+		testkit.WantAllocs(t, 0, func() { e.RecordRequest("other", "f", 0, time.Millisecond) })
 	})
 }

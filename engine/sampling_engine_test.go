@@ -10,6 +10,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/sampling"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // sampledWorkload runs n runs through e, the same for any engine given
@@ -223,12 +224,12 @@ func TestSamplingAllocs(t *testing.T) {
 	warm(t, e, 2048, 4)
 	parent := SpanContext{TraceID: encode.TraceID{1, 2, 3, 9: 0xf0}, SpanID: encode.SpanID{1}, Sampled: true, Random: true,
 		TraceState: "ot=th:8,rojo=00f067aa0ba902b7"}
-	wantAllocs(t, 0, func() {
+	testkit.WantAllocs(t, 0, func() {
 		r := e.StartRun(RunInfo{FlowID: "f"})
 		r.StartNode("llm:1", "llm", "LLM").End()
 		r.End(0, "")
 	})
-	wantAllocs(t, 0, func() {
+	testkit.WantAllocs(t, 0, func() {
 		r := e.StartRun(RunInfo{FlowID: "f", Parent: parent})
 		r.End(0, "")
 	})

@@ -9,19 +9,8 @@ import (
 
 	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-// wantAllocs asserts that f allocates exactly n times per run. It is
-// skipped under -race, which allocates on its own.
-func wantAllocs(t *testing.T, name string, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are meaningless under -race")
-	}
-	if got := testing.AllocsPerRun(200, f); got != n {
-		t.Errorf("%s: %v allocs per run, want %v", name, got, n)
-	}
-}
 
 // pooled returns count pooled buffers of size bytes.
 func pooled(count, size int) []*bytebufferpool.ByteBuffer {
@@ -35,29 +24,38 @@ func pooled(count, size int) []*bytebufferpool.ByteBuffer {
 
 // TestAllocs is the table of the hot methods and their budgets.
 func TestAllocs(t *testing.T) {
-	// Workers are not started: the budget is Enqueue's alone.
-	e, err := newExporter(Config{QueueBatches: 201, QueueBytes: 1 << 20, Endpoint: "http://127.0.0.1:1"})
+	// Workers are not started: the budget is Enqueue's alone. The queue
+	// holds the warm-up call and the measured ones, so the next are dropped.
+	const calls = testkit.AllocRuns + 1
+	e, err := newExporter(Config{QueueBatches: calls, QueueBytes: 1 << 20, Endpoint: "http://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Shutdown(context.Background())
-	bufs := pooled(1024, 100)
+	bufs := pooled(2*calls, 100)
 	i := 0
-	wantAllocs(t, "Enqueue accepted", 0, func() {
-		if !e.Enqueue(Traces, bufs[i], 10) {
-			t.Fatal("refused")
-		}
-		i++
+	t.Run("Enqueue accepted", func(t *testing.T) {
+		testkit.WantAllocs(t, 0, func() {
+			if !e.Enqueue(Traces, bufs[i], 10) {
+				t.Fatal("refused")
+			}
+			i++
+		})
 	})
-	wantAllocs(t, "Enqueue dropped (queue full)", 0, func() {
-		if e.Enqueue(Metrics, bufs[i], 10) {
-			t.Fatal("accepted into a full queue")
-		}
-		i++
+	t.Run("Enqueue dropped (queue full)", func(t *testing.T) {
+		testkit.WantAllocs(t, 0, func() {
+			if e.Enqueue(Metrics, bufs[i], 10) {
+				t.Fatal("accepted into a full queue")
+			}
+			i++
+		})
 	})
-	wantAllocs(t, "Stats", 0, func() { _ = e.Stats() })
+	t.Run("Stats", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { _ = e.Stats() }) })
+	if race.Enabled {
+		return // The calls above did not run.
+	}
 	st := e.Stats().Signals
-	if st[Traces].Enqueued != 2010 || st[Traces].QueuedBatches != 201 || st[Metrics].Dropped[DropQueueFull] != 2010 {
+	if st[Traces].Enqueued != 10*calls || st[Traces].QueuedBatches != calls || st[Metrics].Dropped[DropQueueFull] != 10*calls {
 		t.Errorf("counts after the runs: %+v", st)
 	}
 	if err := e.Shutdown(context.Background()); err != nil {
@@ -65,7 +63,7 @@ func TestAllocs(t *testing.T) {
 	}
 	s := e.Stats()
 	checkIdentity(t, s)
-	if s.Signals[Traces].Dropped[DropShutdown] != 2010 || s.HeldBytes != 0 {
+	if s.Signals[Traces].Dropped[DropShutdown] != 10*calls || s.HeldBytes != 0 {
 		t.Errorf("shutdown without workers: %+v", s)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/otlptest"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // startFullReceiver starts internal/otlptest's gRPC receiver, keeping
@@ -236,7 +237,7 @@ func TestSpanExporterAllocs(t *testing.T) {
 	spans := rec.Ended()
 	sx := NewSpanExporter(nil)
 	encode.PutBuffer(sx.encodeSpans(spans)) // warm
-	wantAllocs(t, 1, func() { encode.PutBuffer(sx.encodeSpans(spans)) })
+	testkit.WantAllocs(t, 1, func() { encode.PutBuffer(sx.encodeSpans(spans)) })
 }
 
 var _ sdktrace.SpanExporter = (*SpanExporter)(nil)

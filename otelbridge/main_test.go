@@ -10,7 +10,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flowtel/flowtel/engine"
-	"github.com/flowtel/flowtel/internal/race"
 	"github.com/flowtel/flowtel/propagation"
 )
 
@@ -23,17 +22,6 @@ const (
 )
 
 var otelProp = otelpropagation.NewCompositeTextMapPropagator(otelpropagation.TraceContext{}, otelpropagation.Baggage{})
-
-// wantAllocs asserts that f allocates exactly n times per run on average.
-func wantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(1000, f); got != n {
-		t.Errorf("got %v allocs, want %v", got, n)
-	}
-}
 
 func newTestEngine(t testing.TB, opts ...engine.Option) (*engine.Engine, *engine.MemorySink) {
 	t.Helper()

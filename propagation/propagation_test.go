@@ -16,6 +16,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 const (
@@ -422,7 +423,7 @@ func TestPropagationAllocs(t *testing.T) {
 		{"InjectGRPC", 4, func() { InjectGRPC(outMD, sc, b) }},
 		{"InjectHTTP/no-tracestate-no-baggage", 2, func() { InjectHTTP(out, engine.SpanContext{TraceID: sc.TraceID, SpanID: sc.SpanID}, Baggage{}) }},
 	} {
-		t.Run(tt.name, func(t *testing.T) { wantAllocs(t, tt.n, tt.f) })
+		t.Run(tt.name, func(t *testing.T) { testkit.WantAllocs(t, tt.n, tt.f) })
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowtel/flowtel/internal/race"
 )
 
 func mustNew[T any](t testing.TB, cfg Config[T]) *Sharded[T] {
@@ -401,7 +403,7 @@ func (r record) torn() bool {
 // once, none was torn, and Stats agrees: produced == consumed + dropped.
 func TestConcurrentAccounting(t *testing.T) {
 	producers, perProducer := 8, 20_000
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		perProducer = 4_000
 	}
 	for _, p := range []Policy{DropNewest, DropOldest, Block} {

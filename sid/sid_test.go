@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // exampleConfig is the configuration of the original's example SID
@@ -340,23 +342,15 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-func wantAllocs(t *testing.T, name string, want float64, f func()) {
-	t.Helper()
-	if got := testing.AllocsPerRun(1000, f); got != want {
-		t.Errorf("%s: %v allocs per run, want %v", name, got, want)
-	}
-}
-
 func TestAllocs(t *testing.T) {
-	if raceEnabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
 	g := mustNew(t, exampleConfig())
 	buf := make([]byte, 0, 64)
-	wantAllocs(t, "AppendNext", 0, func() { buf = g.AppendNext(buf[:0]) })
-	wantAllocs(t, "Next", 1, func() { sink = g.Next() })
+	t.Run("AppendNext", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { buf = g.AppendNext(buf[:0]) }) })
+	t.Run("Next", func(t *testing.T) { testkit.WantAllocs(t, 1, func() { sink = g.Next() }) })
 	real := mustNew(t, Config{Sub: "spf", Location: "hf", IP: "127.0.0.1", Port: "20000"})
-	wantAllocs(t, "AppendNext/time.Now", 0, func() { buf = real.AppendNext(buf[:0]) })
+	t.Run("AppendNext/time.Now", func(t *testing.T) {
+		testkit.WantAllocs(t, 0, func() { buf = real.AppendNext(buf[:0]) })
+	})
 }
 
 func BenchmarkAppendNext(b *testing.B) {

@@ -12,19 +12,8 @@ import (
 	"github.com/cloudwego/eino/schema"
 
 	"github.com/flowtel/flowtel/engine"
-	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-// wantAllocs asserts that f allocates exactly n times per run on average.
-func wantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if race.Enabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(1000, f); got != n {
-		t.Errorf("got %v allocs, want %v", got, n)
-	}
-}
 
 // TestAllocs gives the handler's exact budget, the callbacks called as
 // Eino calls them: one allocation per run (its root context, which holds
@@ -88,8 +77,8 @@ func TestAllocs(t *testing.T) {
 	if err := eng.ForceFlush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Run("run", func(t *testing.T) { wantAllocs(t, 1, run(0)) })
-	t.Run("run+8 nodes", func(t *testing.T) { wantAllocs(t, 9, run(8)) })
+	t.Run("run", func(t *testing.T) { testkit.WantAllocs(t, 1, run(0)) })
+	t.Run("run+8 nodes", func(t *testing.T) { testkit.WantAllocs(t, 9, run(8)) })
 	if s := eng.Stats(); s.StaleCalls != 0 {
 		t.Errorf("stale calls %d", s.StaleCalls)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 func mustNew(t testing.TB, cfg Config) *Histogram {
@@ -366,6 +368,6 @@ func TestAllocs(t *testing.T) {
 		{"BucketCounts", 0, func() { _ = s.BucketCounts(make([]uint64, 0, 16), []float64{1, 10, 100}) }},
 		{"ValueAtQuantile", 0, func() { _ = s.ValueAtQuantile(0.99) }},
 	} {
-		t.Run(tc.name, func(t *testing.T) { wantAllocs(t, tc.n, tc.f) })
+		t.Run(tc.name, func(t *testing.T) { testkit.WantAllocs(t, tc.n, tc.f) })
 	}
 }

@@ -3,6 +3,8 @@ package sampling
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestThresholdTable checks the specification's table of 1-in-N
@@ -169,20 +171,16 @@ func TestOT(t *testing.T) {
 
 func TestAllocs(t *testing.T) {
 	var buf [16]byte
-	for name, f := range map[string]func(){
-		"AppendTh":            func() { _ = AppendTh(buf[:0], 0xfd70a400000000) },
-		"ParseOT":             func() { _ = ParseOT("th:fd70a;rv:0123456789abcd") },
-		"SetThreshold/same":   func() { _, _ = SetThreshold("th:8;x:y", 1<<55, true) },
-		"ThresholdFromProbab": func() { _, _ = ThresholdFromProbability(0.01) },
+	for name, c := range map[string]struct {
+		n float64
+		f func()
+	}{
+		"AppendTh":             {0, func() { _ = AppendTh(buf[:0], 0xfd70a400000000) }},
+		"ParseOT":              {0, func() { _ = ParseOT("th:fd70a;rv:0123456789abcd") }},
+		"SetThreshold/same":    {0, func() { _, _ = SetThreshold("th:8;x:y", 1<<55, true) }},
+		"SetThreshold/changed": {1, func() { _, _ = SetThreshold("x:y;th:c", 1<<55, true) }},
+		"ThresholdFromProbab":  {0, func() { _, _ = ThresholdFromProbability(0.01) }},
 	} {
-		if raceEnabled {
-			t.Skip("allocation counts are not meaningful under -race")
-		}
-		if n := testing.AllocsPerRun(100, f); n != 0 {
-			t.Fatalf("%s: %v allocs", name, n)
-		}
-	}
-	if n := testing.AllocsPerRun(100, func() { _, _ = SetThreshold("x:y;th:c", 1<<55, true) }); n != 1 && !raceEnabled {
-		t.Fatalf("SetThreshold/changed: %v allocs, want 1", n)
+		t.Run(name, func(t *testing.T) { testkit.WantAllocs(t, c.n, c.f) })
 	}
 }

@@ -2,27 +2,18 @@ package w3c
 
 import (
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // iters scales the iteration count of a property test: a tenth of n under
 // the race detector or -short, where each iteration costs far more.
 func iters(n int) int {
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		return n / 10
 	}
 	return n
-}
-
-// wantAllocs asserts that f allocates exactly n times per call. It is
-// skipped under the race detector, which allocates on its own.
-func wantAllocs(t *testing.T, n float64, f func()) {
-	t.Helper()
-	if raceEnabled {
-		t.Skip("allocation counts are not meaningful under -race")
-	}
-	if got := testing.AllocsPerRun(100, f); got != n {
-		t.Fatalf("allocs per call = %v, want %v", got, n)
-	}
 }
 
 const (
@@ -114,6 +105,6 @@ func TestAllocs(t *testing.T) {
 		{"Member.AppendValue/escaped", 0, func() { buf = escaped.AppendValue(buf[:0]) }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { wantAllocs(t, tt.n, tt.f) })
+		t.Run(tt.name, func(t *testing.T) { testkit.WantAllocs(t, tt.n, tt.f) })
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestHostileInput feeds headers far past every limit: each is refused or
@@ -33,7 +35,7 @@ func TestHostileInput(t *testing.T) {
 			if err := tt.f(); !errors.Is(err, tt.want) && (err != nil || tt.want != nil) {
 				t.Fatalf("error %v, want %v", err, tt.want)
 			}
-			wantAllocs(t, 0, func() { sinkErr = tt.f() })
+			testkit.WantAllocs(t, 0, func() { sinkErr = tt.f() })
 		})
 	}
 	// Thousands of members, the first 33 distinct, stop at the 33rd.

@@ -1,5 +1,0 @@
-//go:build race
-
-package hdr
-
-const raceEnabled = true

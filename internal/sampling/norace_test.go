@@ -1,5 +1,0 @@
-//go:build !race
-
-package sampling
-
-const raceEnabled = false

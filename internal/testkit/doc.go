@@ -1,0 +1,9 @@
+// Package testkit holds what flowtel's tests share and nothing else:
+// WantAllocs, the one exact allocation budget every package's tests assert
+// with. The race flag is internal/race's; the loopback OTLP receiver is
+// internal/otlptest; the OTLP reference builders are internal/otlpref.
+//
+// # Concurrency
+//
+// WantAllocs runs f on the calling goroutine.
+package testkit

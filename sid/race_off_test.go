@@ -1,5 +1,0 @@
-//go:build !race
-
-package sid
-
-const raceEnabled = false
