@@ -90,11 +90,11 @@
 //
 // # Allocation
 //
-// A node costs one allocation (its context, which carries its state) on
-// top of what Eino's callbacks cost; the engine's calls allocate nothing.
-// A run adds one, and WithRunInfo one more. A streamed output adds a
-// goroutine and the text it gathers. BenchmarkGraph measures it against a
-// handler of the same shape on the OpenTelemetry SDK.
+// A run costs one allocation: its root context, which holds the run's
+// state and the contexts of its first 8 nodes (each slot taken once, never
+// reused); a node past the 8th costs one. The engine's calls allocate
+// nothing. WithRunInfo costs one. A streamed output adds a goroutine and
+// the text it gathers.
 //
 // # Cost
 //
@@ -106,25 +106,25 @@
 // ratios within one run mean anything). Allocations are exact.
 //
 //	per node                           flowtel     SDK twin    ratio
-//	callbacks alone, 8 plain nodes     1.1-1.3 µs  4.1-4.8 µs  0.27
-//	  allocations                      1.1         12.5        0.09
-//	callbacks alone, with 2 streams    2.2-2.5 µs  5.7-6.7 µs  0.37-0.41
-//	  allocations                      1.6         14.4        0.11
-//	  bytes a run                      2.7 KiB     20.4 KiB    0.13
+//	callbacks alone, 8 plain nodes     1.1-1.3 µs  4.1-4.8 µs  0.26
+//	  allocations                      0.125       12.5        0.01
+//	callbacks alone, with 2 streams    2.2-2.6 µs  5.7-6.7 µs  0.37-0.45
+//	  allocations                      0.6         14.4        0.04
+//	  bytes a run                      3.3 KiB     20.4 KiB    0.16
 //	real graph, allocations added
-//	  over no handler                  22.6        35          0.65
-//	  over a no-op handler (own)       1.9         14.3        0.13
+//	  over no handler                  21.6        35          0.62
+//	  over a no-op handler (own)       0.9         14.3        0.06
 //
 // In the real graph (8 nodes, Stream, one streaming model) the time a
 // handler adds is within the noise of this machine: Eino's own run is
 // about 10-13 µs of CPU per node, and calling any handler costs Eino about
 // 21 allocations per node (a copy of every stream, a context per
-// callback), which neither handler can avoid; two runs gave flowtel's own
-// time as 0.17 and 0.68 of the SDK twin's. The handler itself is a small
-// part of flowtel's cost: most of it is the engine's (StartNode, the
-// attributes, the pipeline's release and metrics), and with streams a
+// callback), which neither handler can avoid; three runs gave flowtel's
+// own time as 0.17 to 0.68 of the SDK twin's. The handler itself is a
+// small part of flowtel's cost: most of it is the engine's (StartNode,
+// the attributes, the pipeline's release and metrics), and with streams a
 // reader goroutine per stream, which the SDK twin pays too. The one-fifth
-// target is met for allocations, not for CPU time alone (0.27 without
+// target is met for allocations, not for CPU time alone (0.26 without
 // streams).
 //
 // # Rejected alternatives

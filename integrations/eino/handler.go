@@ -86,6 +86,10 @@ type anyKey struct{}
 type runState struct {
 	h   *Handler
 	run engine.Run
+	// root is the run's root span, whose slab holds the first nodes.
+	root *rootSpan
+	// slots counts the slab's slots taken (parallel nodes take them at once).
+	slots atomic.Int32
 	// pending is 1 for the outermost invocation plus one per node started
 	// and not yet ended (a streamed node ends when its reader finishes).
 	// Whoever brings it to zero ends the run, so that a node still
@@ -118,9 +122,10 @@ func (r *runState) release() {
 }
 
 // span is the context of one callback invocation: a node, or the outermost
-// invocation (root). It is its own context.Context so that starting a node
-// costs one allocation, and it is never reused: contexts derived from it may
-// outlive the node.
+// invocation (root). It is its own context.Context so that a node needs no
+// context.WithValue: its span is a slot of its run's rootSpan (or, past
+// inlineSpans, one allocation), and it is never reused: contexts derived
+// from it may outlive the node.
 type span struct {
 	context.Context
 	rs   *runState
@@ -156,10 +161,18 @@ func (s *span) Value(key any) any {
 	return s.Context.Value(key)
 }
 
-// rootSpan is the span of the outermost invocation with its run's state.
+// inlineSpans is the number of node spans allocated with their run: the
+// first nodes of a run cost no allocation of their own.
+const inlineSpans = 8
+
+// rootSpan is the span of the outermost invocation with its run's state
+// and room for its first nodes' spans. A slot is taken once and never
+// reused (contexts derived from a node may outlive it), so the slab lives
+// as long as any of them is referenced.
 type rootSpan struct {
 	span
 	state runState
+	nodes [inlineSpans]span
 }
 
 // spanFrom returns h's innermost span in ctx, or nil.
@@ -341,7 +354,13 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 		return h.startRoot(ctx, info, k, typ, input)
 	}
 	id, name := nodeID(ctx, info)
-	s := &span{Context: ctx, rs: rs, kind: k, info: info}
+	var s *span
+	if i := rs.slots.Add(1) - 1; i < inlineSpans {
+		s = &rs.root.nodes[i]
+	} else {
+		s = new(span)
+	}
+	*s = span{Context: ctx, rs: rs, kind: k, info: info}
 	if k == kindModel {
 		s.started = time.Now()
 	}
@@ -365,6 +384,7 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 	// The run's state shares the root span's allocation.
 	rt := &rootSpan{span: span{Context: ctx, root: true, kind: k, info: info}}
 	rt.state.h = h
+	rt.state.root = rt
 	s := &rt.span
 	s.rs = &rt.state
 	s.rs.pending.Store(1)
