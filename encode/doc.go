@@ -100,7 +100,7 @@
 // benchmarks' batches: AppendTraces 300-310 ns per span of
 // BenchmarkEncodeTraces (512 spans, each with 8 of the caller's
 // attributes besides the conventions' own, about 25 in all, and one
-// event) and 240-250 ns per span shaped like the load generator's
+// event) and 250-255 ns per span shaped like the load generator's
 // (BenchmarkEncodeTracesLoadgen: short ASCII attributes, 256-byte
 // payloads); SpanEncoder.AppendSpans 172 ns per span of 8 string
 // attributes (BenchmarkAppendSpans); AppendMetrics 70 ns per data point
