@@ -67,6 +67,17 @@ type Counts struct {
 // lets gRPC or the official protobuf decoder decode every request, and
 // counts what arrives. It can fail a fraction of calls and restart (stop
 // and listen again on the same port) to test an exporter's retries.
+//
+// Receiver is not internal/otlptest's receiver, the one the tests use,
+// because it is part of what the loadgen measures: it runs in the
+// loadgen's process (not under a testing.TB) for minutes at over a million
+// spans a second, so it keeps nothing per request (otlptest keeps arrival
+// times and batch ids per request, which would grow without bound), reads
+// frames into a non-zeroing buffer pool, and with DecodeCount walks the
+// wire without building the generated structs (CountSpans), which is what
+// lets one 2-core machine receive what flowtel exports at its lossless
+// rate. Tests assert against otlptest; the loadgen reports what this one
+// counted.
 type Receiver struct {
 	cfg  ReceiverConfig
 	addr string

@@ -14,9 +14,6 @@ import (
 
 	"go.opentelemetry.io/otel/baggage"
 	otelpropagation "go.opentelemetry.io/otel/propagation"
-	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
-	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
@@ -25,6 +22,7 @@ import (
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/otelbridge"
 	"github.com/flowtel/flowtel/otlp"
 	"github.com/flowtel/flowtel/propagation"
@@ -37,61 +35,6 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"))
-}
-
-// otlpReceiver is a real OTLP/gRPC receiver: it decodes traces with the
-// official types and keeps each span with its resource's service.name.
-// Logs and metrics are accepted and counted.
-type otlpReceiver struct {
-	coltrace.UnimplementedTraceServiceServer
-	mu      sync.Mutex
-	spans   []*tracepb.Span
-	service map[string]string // span id → service.name
-	logs    int
-}
-
-func (rc *otlpReceiver) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	for _, rs := range req.ResourceSpans {
-		svc := ""
-		for _, kv := range rs.Resource.GetAttributes() {
-			if kv.Key == "service.name" {
-				svc = kv.Value.GetStringValue()
-			}
-		}
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				rc.spans = append(rc.spans, sp)
-				rc.service[string(sp.SpanId)] = svc
-			}
-		}
-	}
-	return &coltrace.ExportTraceServiceResponse{}, nil
-}
-
-type logsReceiver struct {
-	collogs.UnimplementedLogsServiceServer
-	rc *otlpReceiver
-}
-
-func (l logsReceiver) Export(_ context.Context, req *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
-	l.rc.mu.Lock()
-	defer l.rc.mu.Unlock()
-	for _, rl := range req.ResourceLogs {
-		for _, sl := range rl.ScopeLogs {
-			l.rc.logs += len(sl.LogRecords)
-		}
-	}
-	return &collogs.ExportLogsServiceResponse{}, nil
-}
-
-type metricsReceiver struct {
-	colmetrics.UnimplementedMetricsServiceServer
-}
-
-func (metricsReceiver) Export(context.Context, *colmetrics.ExportMetricsServiceRequest) (*colmetrics.ExportMetricsServiceResponse, error) {
-	return &colmetrics.ExportMetricsServiceResponse{}, nil
 }
 
 // listen returns a loopback listener.
@@ -140,7 +83,8 @@ func (c *serviceC) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*
 }
 
 // TestThreeServices runs A → HTTP → B → gRPC → C on loopback, each service
-// with its own engine exporting to one real OTLP receiver, and checks that
+// with its own engine exporting to one real OTLP receiver
+// (internal/otlptest), and checks that
 // the receiver gets one trace with the right parent for every span.
 //
 // A uses flowtel's API and carriers (propagation.InjectHTTP). B is instrumented
@@ -152,15 +96,10 @@ func TestThreeServices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	rc := &otlpReceiver{service: map[string]string{}}
-	recvLis := listen(t)
-	recv := grpc.NewServer()
-	coltrace.RegisterTraceServiceServer(recv, rc)
-	collogs.RegisterLogsServiceServer(recv, logsReceiver{rc: rc})
-	colmetrics.RegisterMetricsServiceServer(recv, metricsReceiver{})
-	go recv.Serve(recvLis)
-	defer recv.Stop()
-	addr := recvLis.Addr().String()
+	rc := otlptest.New(t, otlptest.GRPC, nil)
+	rc.Keep = true
+	rc.Start()
+	addr := rc.Addr
 
 	engA, engB, engC := newEngine(t, "svc-a", addr), newEngine(t, "svc-b", addr), newEngine(t, "svc-c", addr)
 
@@ -239,18 +178,31 @@ func TestThreeServices(t *testing.T) {
 	}
 	c.mu.Unlock()
 
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
+	// Each span received, by its resource's service.name and its name.
 	byName := map[string]*tracepb.Span{}
-	for _, sp := range rc.spans {
-		key := rc.service[string(sp.SpanId)] + " " + sp.Name
-		if byName[key] != nil {
-			t.Fatalf("span %q received twice", key)
+	service := map[string]string{} // span id → service.name
+	for _, req := range rc.Traces() {
+		for _, rs := range req.ResourceSpans {
+			svc := ""
+			for _, kv := range rs.Resource.GetAttributes() {
+				if kv.Key == "service.name" {
+					svc = kv.Value.GetStringValue()
+				}
+			}
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					key := svc + " " + sp.Name
+					if byName[key] != nil {
+						t.Fatalf("span %q received twice", key)
+					}
+					byName[key], service[string(sp.SpanId)] = sp, svc
+				}
+			}
 		}
-		byName[key] = sp
 	}
-	if len(rc.spans) != 6 || rc.logs != 3 {
-		t.Fatalf("received %d spans and %d run logs, want 6 and 3: %v", len(rc.spans), rc.logs, byName)
+	items := rc.Items()
+	if items[otlptest.Traces] != 6 || len(byName) != 6 || items[otlptest.Logs] != 3 {
+		t.Fatalf("received %d spans and %d run logs, want 6 and 3: %v", items[otlptest.Traces], items[otlptest.Logs], byName)
 	}
 	// Each span and the span that must be its parent ("" for the root).
 	want := []struct{ span, parent string }{
@@ -284,7 +236,7 @@ func TestThreeServices(t *testing.T) {
 			t.Errorf("span %q has parent %x, want %q (%x)", w.span, sp.ParentSpanId, w.parent, p.SpanId)
 		}
 		// A run whose parent is in another service is marked remote.
-		remote := rc.service[string(sp.SpanId)] != rc.service[string(p.SpanId)]
+		remote := service[string(sp.SpanId)] != service[string(p.SpanId)]
 		if got := sp.Flags&0x300 == 0x300; got != remote {
 			t.Errorf("span %q: is-remote %v, want %v (flags %#x)", w.span, got, remote, sp.Flags)
 		}
