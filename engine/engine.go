@@ -209,7 +209,7 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		r.TraceID = newTraceID()
 	}
 	sampled, ts := e.cfg.sampler.decide(parent, r.TraceID)
-	r.TraceState = e.value(ts)
+	r.TraceState = e.traceState(ts)
 	r.TraceFlags = w3c.FlagRandom
 	if !parent.random {
 		r.TraceFlags = 0
@@ -245,6 +245,25 @@ func (e *Engine) value(s string) string {
 		return truncate(s, e.cfg.limits.ValueBytes)
 	}
 	return s
+}
+
+// traceState returns the tracestate s as a valid header within
+// Limits.ValueBytes: its invalid list-members dropped and, when it is
+// still too long, whole members removed as the specification truncates,
+// each cut counted. A cut in the middle of a member would forward a
+// vendor a value it never wrote, and a member holding a control character
+// makes net/http refuse the request it is injected into. A valid header
+// that fits is returned as it is, without allocating.
+func (e *Engine) traceState(s string) string {
+	if s == "" {
+		return s
+	}
+	st, err := w3c.ParseTraceState(s)
+	if err == nil && len(s) <= e.cfg.limits.ValueBytes {
+		return s
+	}
+	e.stats.valuesTruncated.Add(1)
+	return st.Truncate(e.cfg.limits.ValueBytes).String()
 }
 
 // appendAttr appends a run attribute to dst within Limits.Attrs.
