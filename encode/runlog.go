@@ -2,12 +2,14 @@ package encode
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -115,7 +117,9 @@ type RunLogOptions struct {
 
 // AppendRunLogOptions appends the run trace log JSON of r to dst as opts
 // says (nil opts: the zero RunLogOptions) and returns the extended slice.
-// It never blocks; it allocates only for the values it offloads.
+// It never blocks; it allocates only for the values it offloads, and for
+// the node index of a run of more than 32 nodes with next ids, which a
+// pool keeps for the next such run.
 func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	var o *Offloader
 	if opts != nil {
@@ -200,17 +204,49 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	}
 	dst = runlogAppendUsage(dst, r.Usage)
 	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
+	idx := runlogIndexFor(r)
 	for i, n := range r.Nodes {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = runlogAppendNode(dst, r, n, opts)
+		dst = runlogAppendNode(dst, r, n, opts, idx)
+	}
+	if idx != nil {
+		clear(*idx)
+		runlogIndexPool.Put(idx)
 	}
 	return append(dst, "]}"...)
 }
 
+// runlogLinearNodes is the most nodes a run resolves next_log_ids for by
+// scanning them (runlogFollowing): its cost grows with the square of the
+// nodes, so larger runs sort an index once (runlogIndexFor) and search it.
+const runlogLinearNodes = 32
+
+// runlogIndexPool holds the sorted node indexes of large runs, reused so
+// that writing a run allocates nothing once one exists.
+var runlogIndexPool = sync.Pool{New: func() any { return new([]*Node) }}
+
+// runlogIndexFor returns r's nodes sorted by node id and start (stable:
+// r.Nodes' order among equals), from runlogIndexPool, when r has more than
+// runlogLinearNodes nodes and one of them has next ids; nil otherwise.
+func runlogIndexFor(r *Run) *[]*Node {
+	if len(r.Nodes) <= runlogLinearNodes || !slices.ContainsFunc(r.Nodes, func(n *Node) bool { return len(n.Next) != 0 }) {
+		return nil
+	}
+	idx := runlogIndexPool.Get().(*[]*Node)
+	*idx = append((*idx)[:0], r.Nodes...)
+	slices.SortStableFunc(*idx, func(a, b *Node) int {
+		if c := strings.Compare(a.NodeID, b.NodeID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.StartUnixNano, b.StartUnixNano)
+	})
+	return idx
+}
+
 // runlogAppendNode appends the node record of n, a node of r.
-func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions) []byte {
+func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*Node) []byte {
 	var id [16]byte
 	copy(id[:8], r.TraceID[:8])
 	copy(id[8:], n.SpanID[:])
@@ -248,7 +284,12 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions) []byte {
 	dst = append(dst, `","next_log_ids":[`...)
 	first := true
 	for _, next := range n.Next {
-		m := runlogFollowing(r, n, next)
+		var m *Node
+		if idx != nil {
+			m = runlogFollowingIn(*idx, n, next)
+		} else {
+			m = runlogFollowing(r, n, next)
+		}
 		if m == nil {
 			continue
 		}
@@ -332,6 +373,23 @@ func runlogFollowing(r *Run, n *Node, nodeID string) *Node {
 		}
 	}
 	return best
+}
+
+// runlogFollowingIn is runlogFollowing over idx, r's nodes sorted by
+// runlogIndexFor: a binary search instead of a scan.
+func runlogFollowingIn(idx []*Node, n *Node, nodeID string) *Node {
+	i, _ := slices.BinarySearchFunc(idx, n, func(m, target *Node) int {
+		if c := strings.Compare(m.NodeID, nodeID); c != 0 {
+			return c
+		}
+		return cmp.Compare(m.StartUnixNano, target.StartUnixNano)
+	})
+	for ; i < len(idx) && idx[i].NodeID == nodeID; i++ {
+		if idx[i] != n {
+			return idx[i]
+		}
+	}
+	return nil
 }
 
 // appendEntry appends the logs entry of e in the original's shape: a JSON

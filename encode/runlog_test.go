@@ -1129,3 +1129,30 @@ func TestRunLogEventAttrs(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLogNextLogIDsIndexed checks that runs past runlogLinearNodes,
+// whose next_log_ids are resolved through a sorted index, resolve them as
+// the scan (and the reference) does: loops, equal start times, ids that
+// never ran.
+func TestRunLogNextLogIDsIndexed(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	ids := []string{"a:1", "b:1", "c:1", "message:1", "never:1"}
+	for range 50 {
+		r := &Run{TraceID: TraceID{1, 2}, StartUnixNano: 1e18}
+		for i := range 40 + rng.IntN(200) {
+			n := &Node{SpanID: SpanID{byte(i), byte(i >> 8), 1}, NodeID: ids[rng.IntN(4)], StartUnixNano: 1e18 + rng.Int64N(50)}
+			for range rng.IntN(3) {
+				n.Next = append(n.Next, ids[rng.IntN(len(ids))])
+			}
+			r.Nodes = append(r.Nodes, n)
+		}
+		got := AppendRunLogOptions(nil, r, runlogUTC)
+		want, err := json.Marshal(runlogReference(r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := runlogTokens(t, got), runlogTokens(t, want); fmt.Sprint(g) != fmt.Sprint(w) {
+			t.Fatalf("indexed next_log_ids differ from the reference\n got: %s\nwant: %s", got, want)
+		}
+	}
+}
