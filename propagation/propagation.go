@@ -61,20 +61,20 @@ const (
 )
 
 // The sentinel errors that extraction wraps, from internal/w3c: test with
-// errors.Is to tell the three headers apart; ErrPropagationLimit is also
+// errors.Is to tell the three headers apart; ErrLimit is also
 // wrapped when a size or count limit was the cause.
 var (
-	ErrTraceParent      = w3c.ErrTraceParent
-	ErrTraceState       = w3c.ErrTraceState
-	ErrBaggage          = w3c.ErrBaggage
-	ErrPropagationLimit = w3c.ErrLimit
+	ErrTraceParent = w3c.ErrTraceParent
+	ErrTraceState  = w3c.ErrTraceState
+	ErrBaggage     = w3c.ErrBaggage
+	ErrLimit       = w3c.ErrLimit
 )
 
 // Errors built once, so that a malformed carrier costs no allocation.
 var (
 	errTPMultiple   = fmt.Errorf("%w: more than one traceparent header", ErrTraceParent)
-	errTSJoinedLong = fmt.Errorf("%w: %w: header lines longer than %d bytes together", ErrTraceState, ErrPropagationLimit, w3c.MaxTraceStateBytes)
-	errBagJoinedBig = fmt.Errorf("%w: %w: header lines longer than %d bytes together", ErrBaggage, ErrPropagationLimit, w3c.MaxBaggageBytes)
+	errTSJoinedLong = fmt.Errorf("%w: %w: header lines longer than %d bytes together", ErrTraceState, ErrLimit, w3c.MaxTraceStateBytes)
+	errBagJoinedBig = fmt.Errorf("%w: %w: header lines longer than %d bytes together", ErrBaggage, ErrLimit, w3c.MaxBaggageBytes)
 )
 
 // Baggage is a parsed, validated W3C baggage header: immutable, safe to
@@ -233,8 +233,8 @@ func OutgoingGRPC(ctx context.Context, sc engine.SpanContext, b Baggage) context
 	return metadata.NewOutgoingContext(ctx, md)
 }
 
-// PropagationStats counts what a Propagator extracted.
-type PropagationStats struct {
+// Stats counts what a Propagator extracted.
+type Stats struct {
 	Extracted          uint64 // carriers read
 	Joined             uint64 // carriers whose traceparent was valid: the run joined a trace
 	TraceParentInvalid uint64 // malformed traceparent: ignored with its tracestate
@@ -288,8 +288,8 @@ func (p *Propagator) ExtractIncomingGRPC(ctx context.Context) (engine.SpanContex
 }
 
 // Stats returns the counters.
-func (p *Propagator) Stats() PropagationStats {
-	return PropagationStats{
+func (p *Propagator) Stats() Stats {
+	return Stats{
 		Extracted:          p.extracted.Load(),
 		Joined:             p.joined.Load(),
 		TraceParentInvalid: p.badTP.Load(),

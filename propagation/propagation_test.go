@@ -227,12 +227,12 @@ func TestExtractMalformed(t *testing.T) {
 		{name: "tracestate lines joined", tp: []string{tpValid}, ts: []string{"a=1", "b=2"}, wantJoined: true, wantTraceSt: "a=1,b=2"},
 		{name: "tracestate duplicate across lines", tp: []string{tpValid}, ts: []string{"a=1", "a=2"}, wantJoined: true, wantTraceSt: "a=1", badTS: true, wantErrTarget: ErrTraceState},
 		{name: "tracestate normalized", tp: []string{tpValid}, ts: []string{"a=1 , ,b=2"}, wantJoined: true, wantTraceSt: "a=1,b=2"},
-		{name: "33 tracestate members", tp: []string{tpValid}, ts: []string{manyMembers(33)}, wantJoined: true, wantTraceSt: manyMembers(32), badTS: true, wantErrTarget: ErrPropagationLimit},
+		{name: "33 tracestate members", tp: []string{tpValid}, ts: []string{manyMembers(33)}, wantJoined: true, wantTraceSt: manyMembers(32), badTS: true, wantErrTarget: ErrLimit},
 		{name: "baggage lines joined", bag: []string{"a=1", "b=2"}, wantBagLen: 2},
 		{name: "bad baggage member dropped", bag: []string{"a=1,=x,b=2"}, wantBagLen: 2, badBag: true, wantErrTarget: ErrBaggage},
-		{name: "baggage too large", bag: []string{"a=" + strings.Repeat("x", 8191)}, badBag: true, wantErrTarget: ErrPropagationLimit},
-		{name: "baggage lines too large together", bag: []string{"a=" + strings.Repeat("x", 5000), "b=" + strings.Repeat("x", 5000)}, badBag: true, wantErrTarget: ErrPropagationLimit},
-		{name: "181 baggage members", bag: []string{manyMembers(181)}, wantBagLen: 180, badBag: true, wantErrTarget: ErrPropagationLimit},
+		{name: "baggage too large", bag: []string{"a=" + strings.Repeat("x", 8191)}, badBag: true, wantErrTarget: ErrLimit},
+		{name: "baggage lines too large together", bag: []string{"a=" + strings.Repeat("x", 5000), "b=" + strings.Repeat("x", 5000)}, badBag: true, wantErrTarget: ErrLimit},
+		{name: "181 baggage members", bag: []string{manyMembers(181)}, wantBagLen: 180, badBag: true, wantErrTarget: ErrLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -261,7 +261,7 @@ func TestExtractMalformed(t *testing.T) {
 				}
 				return 0
 			}
-			want := PropagationStats{Extracted: 2, Joined: b2u(tt.wantJoined), TraceParentInvalid: b2u(tt.badTP), TraceStateInvalid: b2u(tt.badTS), BaggageInvalid: b2u(tt.badBag)}
+			want := Stats{Extracted: 2, Joined: b2u(tt.wantJoined), TraceParentInvalid: b2u(tt.badTP), TraceStateInvalid: b2u(tt.badTS), BaggageInvalid: b2u(tt.badBag)}
 			if s != want {
 				t.Fatalf("stats %+v, want %+v", s, want)
 			}
