@@ -79,8 +79,8 @@ var hooks = enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node
 // AttrNodeType is the start attribute that gives a bridged node its type.
 const AttrNodeType = "flowtel.node_type"
 
-// BridgeStats counts what the OpenTelemetry bridge could not keep.
-type BridgeStats struct {
+// Stats counts what the OpenTelemetry bridge could not keep.
+type Stats struct {
 	RunsStarted       uint64 // spans that started a run
 	NodesStarted      uint64 // spans that became nodes
 	Nested            uint64 // spans whose parent was a node: a node of its run, child of that node
@@ -111,8 +111,8 @@ func NewTracerProvider(e *engine.Engine) *TracerProvider {
 func (p *TracerProvider) Tracer(string, ...trace.TracerOption) trace.Tracer { return &p.tracer }
 
 // Stats returns the bridge's counters.
-func (p *TracerProvider) Stats() BridgeStats {
-	return BridgeStats{
+func (p *TracerProvider) Stats() Stats {
+	return Stats{
 		RunsStarted:       p.runs.Load(),
 		NodesStarted:      p.nodes.Load(),
 		Nested:            p.nested.Load(),

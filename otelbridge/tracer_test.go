@@ -127,7 +127,7 @@ func TestBridgeRunAndNodes(t *testing.T) {
 	if nd := nodeByID(t, r, "db.query"); nd.NodeType != "span" || nd.Status == encode.StatusError || nd.ParentSpanID != n.SpanID {
 		t.Fatalf("nested node %+v", nd)
 	}
-	if s := tp.Stats(); s != (BridgeStats{RunsStarted: 1, NodesStarted: 2, Nested: 1, LinksDropped: 2, EventAttrsDropped: 1}) {
+	if s := tp.Stats(); s != (Stats{RunsStarted: 1, NodesStarted: 2, Nested: 1, LinksDropped: 2, EventAttrsDropped: 1}) {
 		t.Fatalf("bridge stats %+v", s)
 	}
 	if s := e.Stats(); s.StaleCalls != 0 || s.NodesIncomplete != 0 {
