@@ -198,11 +198,7 @@ func e2eFlowtel(tb testing.TB, rc *Receiver, n int) (produced uint64, s engine.S
 }
 
 func benchE2EFlowtel(b *testing.B) {
-	rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rc.Close()
+	rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
 	b.ReportAllocs()
 	b.ResetTimer()
 	produced, s, _ := e2eFlowtel(b, rc, b.N)
@@ -240,11 +236,7 @@ func e2eSDK(tb testing.TB, rc *Receiver, n int) (produced uint64) {
 }
 
 func benchE2ESDK(b *testing.B) {
-	rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer rc.Close()
+	rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
 	b.ReportAllocs()
 	b.ResetTimer()
 	produced := e2eSDK(b, rc, b.N)

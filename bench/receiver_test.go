@@ -169,11 +169,7 @@ func TestReceiverCounts(t *testing.T) {
 				continue // the HTTP receiver always decodes fully
 			}
 			t.Run(protocol+"/"+dec, func(t *testing.T) {
-				rc, err := StartReceiver(ReceiverConfig{Protocol: protocol, Decode: dec})
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer rc.Close()
+				rc := startReceiver(t, ReceiverConfig{Protocol: protocol, Decode: dec})
 				send := sender(t, rc)
 				rng := rand.New(rand.NewPCG(3, 4))
 				var want Counts
@@ -242,11 +238,7 @@ func sender(t *testing.T, rc *Receiver) func(signal string, m proto.Message) {
 func TestReceiverFailsAndRestarts(t *testing.T) {
 	for _, dec := range []string{DecodeFull, DecodeCount} {
 		t.Run(dec, func(t *testing.T) {
-			rc, err := StartReceiver(ReceiverConfig{FailRate: 1, Decode: dec})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer rc.Close()
+			rc := startReceiver(t, ReceiverConfig{FailRate: 1, Decode: dec})
 			conn, err := grpc.NewClient(rc.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 			if err != nil {
 				t.Fatal(err)
@@ -279,11 +271,7 @@ func TestReceiverFailsAndRestarts(t *testing.T) {
 // briefly: every span produced must reach the receiver.
 func TestE2EReceivesEverything(t *testing.T) {
 	t.Run("flowtel", func(t *testing.T) {
-		rc, err := StartReceiver(ReceiverConfig{Decode: DecodeFull})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
+		rc := startReceiver(t, ReceiverConfig{Decode: DecodeFull})
 		produced, s, xs := e2eFlowtel(t, rc, 4000)
 		tr := xs.Signals[export.Traces]
 		if s.Accepted != produced || s.Dropped != 0 || tr.Exported != produced || rc.Counts().Spans != produced {
@@ -294,11 +282,7 @@ func TestE2EReceivesEverything(t *testing.T) {
 		}
 	})
 	t.Run("otelsdk", func(t *testing.T) {
-		rc, err := StartReceiver(ReceiverConfig{Decode: DecodeCount})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rc.Close()
+		rc := startReceiver(t, ReceiverConfig{Decode: DecodeCount})
 		if produced := e2eSDK(t, rc, 4000); rc.Counts().Spans != produced {
 			t.Fatalf("received %d of %d spans", rc.Counts().Spans, produced)
 		}
@@ -379,4 +363,15 @@ func BenchmarkCountSpans(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*512), "ns/span")
+}
+
+// startReceiver starts a Receiver of cfg, closed when tb ends.
+func startReceiver(tb testing.TB, cfg ReceiverConfig) *Receiver {
+	tb.Helper()
+	rc, err := StartReceiver(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(rc.Close)
+	return rc
 }

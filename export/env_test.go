@@ -107,27 +107,37 @@ func TestFromLookupOriginalVariables(t *testing.T) {
 	}
 }
 
+// TestFromLookupErrors: an invalid value is an error naming its variable,
+// also for the settings the engine uses, and never echoing a header value.
 func TestFromLookupErrors(t *testing.T) {
-	for name, val := range map[string]string{
-		"OTLP_ENABLE":                            "maybe",
-		"OTEL_EXPORTER_OTLP_PROTOCOL":            "http/json",
-		"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL":       "thrift",
-		"OTEL_EXPORTER_OTLP_TIMEOUT":             "10s",
-		"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT":     "-1",
-		"OTEL_EXPORTER_OTLP_COMPRESSION":         "br",
-		"OTEL_EXPORTER_OTLP_TRACES_INSECURE":     "yes please",
-		"OTLP_TRACE_MAX_QUEUE_SIZE":              "0",
-		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE":       "many",
-		"OTLP_METRIC_EXPORT_TIMEOUT_MILLIS":      "1e3",
-		"OTEL_RESOURCE_ATTRIBUTES":               "novalue",
-		"OTEL_EXPORTER_OTLP_HEADERS":             "k=%zzsecret-value",
-		"OTEL_EXPORTER_OTLP_TRACES_HEADERS":      "bad key=secret-value",
-		"OTEL_EXPORTER_OTLP_METRICS_HEADERS":     "k=secret-value%0A",
-		"OTEL_EXPORTER_OTLP_LOGS_HEADERS":        "=secret-value",
-		"OTLP_METRIC_EXPORT_INTERVAL_MILLIS":     "99999999999",
-		"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION":  "lz4",
-		"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION": "x",
+	for _, c := range [][2]string{
+		{"OTLP_ENABLE", "maybe"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+		{"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "thrift"},
+		{"OTEL_EXPORTER_OTLP_TIMEOUT", "10s"},
+		{"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT", "-1"},
+		{"OTEL_EXPORTER_OTLP_COMPRESSION", "br"},
+		{"OTEL_EXPORTER_OTLP_TRACES_INSECURE", "yes please"},
+		{"OTLP_TRACE_MAX_QUEUE_SIZE", "0"},
+		{"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", "many"},
+		{"OTLP_METRIC_EXPORT_TIMEOUT_MILLIS", "1e3"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "novalue"},
+		{"OTEL_EXPORTER_OTLP_HEADERS", "k=%zzsecret-value"},
+		{"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "bad key=secret-value"},
+		{"OTEL_EXPORTER_OTLP_METRICS_HEADERS", "k=secret-value%0A"},
+		{"OTEL_EXPORTER_OTLP_LOGS_HEADERS", "=secret-value"},
+		{"OTLP_METRIC_EXPORT_INTERVAL_MILLIS", "99999999999"},
+		{"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "lz4"},
+		{"OTEL_EXPORTER_OTLP_METRICS_COMPRESSION", "x"},
+		// Settings the engine uses, in range for their type but not for flowtel.
+		{"OTLP_TRACE_SCHEDULE_DELAY_MILLIS", "0"},
+		{"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", "9223372036854775807"},
+		{"OTLP_METRIC_EXPORT_INTERVAL_MILLIS", "0"},
+		{"OTEL_EXPORTER_OTLP_TIMEOUT", "86400001"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://h:1"},
+		{"OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem"},
 	} {
+		name, val := c[0], c[1]
 		_, err := FromLookup(lookupOf(map[string]string{name: val}))
 		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%q: error %v, want one naming the variable", name, val, err)

@@ -177,13 +177,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		var log errorLog
-		cfg := testConfig(ProtocolGRPC, c.Endpoint())
-		cfg.ErrorHandler = log.handle
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, log := newLogged(t, testConfig(ProtocolGRPC, c.Endpoint()))
 		produced := produce(t, e, Traces, "re", 5, 4)
 		flush(t, e)
 		s := e.Stats()
@@ -309,13 +303,7 @@ func TestPartialSuccess(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		var log errorLog
-		cfg := testConfig(protocol, c.Endpoint())
-		cfg.ErrorHandler = log.handle
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, log := newLogged(t, testConfig(protocol, c.Endpoint()))
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			produce(t, e, sig, "p", 4, 10)
 		}

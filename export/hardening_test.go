@@ -120,13 +120,7 @@ func TestNoSecretPrinted(t *testing.T) {
 				} else {
 					r.Start()
 				}
-				var log errorLog
-				cfg := secretConfig(protocol, scheme, r.Addr)
-				cfg.ErrorHandler = log.handle
-				e, err := New(cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
+				e, log := newLogged(t, secretConfig(protocol, scheme, r.Addr))
 				produce(t, e, Traces, "s", 3, 2)
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				defer cancel()
@@ -193,13 +187,7 @@ func TestUndecodableResponseIsExported(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		r := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Undecodable: true} })
 		r.Start()
-		var log errorLog
-		cfg := testConfig(protocol, r.Endpoint())
-		cfg.ErrorHandler = log.handle
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		e, log := newLogged(t, testConfig(protocol, r.Endpoint()))
 		var produced [NumSignals]uint64
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			produced[sig] = produce(t, e, sig, "u", 2, 5)
@@ -301,24 +289,6 @@ func TestHugeRetryInterval(t *testing.T) {
 	}
 }
 
-// TestEnvErrorsNameTheVariable: an invalid value is an error naming its
-// variable, also for the settings the engine uses.
-func TestEnvErrorsNameTheVariable(t *testing.T) {
-	for name, v := range map[string]string{
-		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS":   "0",
-		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE":   "9223372036854775807",
-		"OTLP_METRIC_EXPORT_INTERVAL_MILLIS": "0",
-		"OTEL_EXPORTER_OTLP_TIMEOUT":         "86400001",
-		"OTEL_EXPORTER_OTLP_ENDPOINT":        "ftp://h:1",
-		"OTEL_EXPORTER_OTLP_CERTIFICATE":     "/nonexistent/ca.pem",
-	} {
-		_, err := FromLookup(lookupOf(map[string]string{name: v}))
-		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s=%s: %v, want an error naming the variable", name, v, err)
-		}
-	}
-}
-
 // TestMaxRequestBytes: a batch of DefaultMaxRequestBytes fits a real gRPC
 // server's default 4 MiB limit; a larger one that is not a well-formed
 // request (so cannot be split, see TestOversizeBatchSplit) is dropped at
@@ -329,13 +299,7 @@ func TestMaxRequestBytes(t *testing.T) {
 	}
 	r := newReceiver(t, ProtocolGRPC, nil)
 	r.Start()
-	var log errorLog
-	cfg := testConfig(ProtocolGRPC, r.Endpoint())
-	cfg.ErrorHandler = log.handle
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, log := newLogged(t, testConfig(ProtocolGRPC, r.Endpoint()))
 	if e.MaxRequestBytes() != DefaultMaxRequestBytes {
 		t.Errorf("MaxRequestBytes() = %d", e.MaxRequestBytes())
 	}

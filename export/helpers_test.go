@@ -98,6 +98,19 @@ type errorLog struct {
 	errs []error
 }
 
+// newLogged returns an exporter of cfg whose errors go to the log it
+// returns.
+func newLogged(t testing.TB, cfg Config) (*Exporter, *errorLog) {
+	t.Helper()
+	log := &errorLog{}
+	cfg.ErrorHandler = log.handle
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, log
+}
+
 func (l *errorLog) handle(err error) {
 	l.mu.Lock()
 	l.errs = append(l.errs, err)

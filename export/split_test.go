@@ -284,13 +284,7 @@ func TestSplitRequest(t *testing.T) {
 // arrives.
 func TestOversizeBatchSplit(t *testing.T) {
 	r := otlptest.Start(t, ProtocolGRPC, nil)
-	var log errorLog
-	cfg := testConfig(ProtocolGRPC, r.Endpoint())
-	cfg.ErrorHandler = log.handle
-	e, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, log := newLogged(t, testConfig(ProtocolGRPC, r.Endpoint()))
 	rng := rand.New(rand.NewPCG(5, 6))
 	var produced [NumSignals]uint64
 	for sig := Signal(0); sig < NumSignals; sig++ {
