@@ -1,0 +1,80 @@
+package genai_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/genai"
+	"github.com/flowtel/flowtel/internal/race"
+)
+
+func TestLatestExperimental(t *testing.T) {
+	for v, want := range map[string]bool{
+		"": false, "gen_ai_latest_experimental": true, "http, gen_ai_latest_experimental ": true,
+		"gen_ai_latest_experimental/dup": false, "database": false,
+	} {
+		if got := genai.LatestExperimental(v); got != want {
+			t.Errorf("LatestExperimental(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+// TestAttributesOnNode checks that the attributes reach the node's span
+// record with their keys as given, and that building and setting them
+// allocates nothing.
+func TestAttributesOnNode(t *testing.T) {
+	sink := &engine.MemorySink{}
+	e, err := engine.New(engine.WithSink(sink), engine.WithBatch(64, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	llm := func() {
+		run := e.StartRun(engine.RunInfo{})
+		n := run.StartNode("spark-llm:1", "基础节点", "LLM")
+		n.SetAttributes(genai.OperationName(genai.OpChat), genai.ProviderName("iflytek"),
+			genai.RequestModel("spark-4"), genai.ResponseModel("spark-4.0-ultra"), genai.FinishReason("stop"),
+			genai.UsageInputTokens(340), genai.UsageOutputTokens(56), genai.RequestTemperature(0.5))
+		n.End()
+		run.End(0, "")
+	}
+	llm()
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	attrs := sink.Runs()[0].Nodes[0].Attrs
+	if len(attrs) != 8 || attrs[0].Key != "gen_ai.operation.name" || attrs[0].Value.Str() != "chat" ||
+		attrs[5].Key != "gen_ai.usage.input_tokens" || attrs[5].Value.Int64() != 340 {
+		t.Errorf("attributes %+v", attrs)
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	if race.Enabled {
+		t.Skip("allocation counts are not meaningful under -race")
+	}
+	// The budget, on an engine that keeps nothing (MemorySink copies),
+	// once records exist for the runs in flight (they are allocated on
+	// first use and reused after).
+	e, err = engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	held := make([]engine.Run, 2048) // records for 2048 runs in flight at once
+	for i := range held {
+		held[i] = e.StartRun(engine.RunInfo{})
+		held[i].StartNode("spark-llm:1", "基础节点", "LLM").End()
+	}
+	for _, r := range held {
+		r.End(0, "")
+	}
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testing.AllocsPerRun(1000, llm); got != 0 {
+		t.Errorf("an LLM node with 8 GenAI attributes allocates %v times, want 0", got)
+	}
+}
