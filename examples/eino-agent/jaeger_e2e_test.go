@@ -104,7 +104,7 @@ func TestJaegerEino(t *testing.T) {
 				for _, tg := range sp.Tags {
 					tags[tg.Key] = tg.Value
 				}
-				if tags["config.gen_ai.request.model"] == nil || tags["gen_ai.usage.input_tokens"] == nil || tags["node_type"] != "llm" {
+				if tags["gen_ai.request.model"] == nil || tags["config.model"] == nil || tags["gen_ai.usage.input_tokens"] == nil || tags["node_type"] != "llm" {
 					t.Errorf("%s tags: %v", sp.OperationName, tags)
 				}
 			}

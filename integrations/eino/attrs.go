@@ -14,31 +14,37 @@ import (
 	"github.com/flowtel/flowtel/engine"
 )
 
-// Attribute keys. The engine writes node attributes under the prefixes
-// "input.", "output." and "config." (for example
-// "config.gen_ai.request.model"); the GenAI names are those of the
-// OpenTelemetry semantic conventions v1.41.0 where one exists.
+// Span attribute keys of the OpenTelemetry GenAI semantic conventions
+// (v1.41.0), written as they are with Node.SetAttributes: on the node's
+// span, not in the run trace log.
 const (
-	KeyOperation     = "gen_ai.operation.name"               // config: "chat", "execute_tool", "retrieval"
-	KeyRequestModel  = "gen_ai.request.model"                // config
-	KeyTemperature   = "gen_ai.request.temperature"          // config
-	KeyTopP          = "gen_ai.request.top_p"                // config
-	KeyMaxTokens     = "gen_ai.request.max_tokens"           // config
-	KeyToolName      = "gen_ai.tool.name"                    // config
-	KeyToolCallID    = "gen_ai.tool.call.id"                 // config
-	KeyToolArgs      = "gen_ai.tool.call.arguments"          // input
-	KeyToolResult    = "gen_ai.tool.call.result"             // output
-	KeyFinishReason  = "gen_ai.response.finish_reasons"      // output (the last one given)
-	KeyFirstChunk    = "gen_ai.response.time_to_first_chunk" // output, seconds
-	KeyChunks        = "chunks"                              // output: chunks streamed
-	KeyTimePerChunk  = "time_per_chunk"                      // output, seconds: (last - first) / (chunks - 1)
-	KeyComponentType = "eino.type"                           // config: RunInfo.Type, the component's implementation
-	KeyQuery         = "query"                               // input: the last message, or the retriever's query
-	KeyMessages      = "messages"                            // input: messages sent to the model
-	KeyTopK          = "top_k"                               // config: the retriever's
-	KeyDocuments     = "documents"                           // output: documents retrieved
-	KeyInput         = "input"                               // input: a string input
-	KeyOutput        = "output"                              // output: a string output (a model's goes to llm_output)
+	KeyOperation    = "gen_ai.operation.name"               // "chat", "execute_tool", "retrieval"
+	KeyRequestModel = "gen_ai.request.model"                // llm
+	KeyTemperature  = "gen_ai.request.temperature"          // llm
+	KeyTopP         = "gen_ai.request.top_p"                // llm
+	KeyMaxTokens    = "gen_ai.request.max_tokens"           // llm
+	KeyFinishReason = "gen_ai.response.finish_reasons"      // llm: the last one given
+	KeyFirstChunk   = "gen_ai.response.time_to_first_chunk" // llm, streamed: seconds from the model's start
+	KeyToolName     = "gen_ai.tool.name"                    // tool
+	KeyToolCallID   = "gen_ai.tool.call.id"                 // tool
+)
+
+// Node data keys: the run trace log's data.input, data.output and
+// data.config, which the engine also writes on the span under "input.",
+// "output." and "config.".
+const (
+	KeyModel         = "model"          // config: the model's name
+	KeyComponentType = "eino.type"      // config: RunInfo.Type, the component's implementation
+	KeyQuery         = "query"          // input: the last message, or the retriever's query
+	KeyMessages      = "messages"       // input: messages sent to the model
+	KeyToolArgs      = "arguments"      // input: a tool's arguments (JSON)
+	KeyToolResult    = "result"         // output: a tool's result
+	KeyTopK          = "top_k"          // config: the retriever's
+	KeyDocuments     = "documents"      // output: documents retrieved
+	KeyChunks        = "chunks"         // output: chunks streamed
+	KeyTimePerChunk  = "time_per_chunk" // output, seconds: (last - first) / (chunks - 1)
+	KeyInput         = "input"          // input: a string input
+	KeyOutput        = "output"         // output: a string output (a model's goes to llm_output)
 )
 
 // attrs gathers a few attributes on the stack, so that each of the
@@ -60,30 +66,31 @@ func (b *attrs) list() []engine.Attr { return b.a[:b.n] }
 
 // input records what the component's start callback carries.
 func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, in callbacks.CallbackInput) {
-	var cfg, inp attrs
+	var cfg, inp, sp attrs
 	if info.Type != "" {
 		cfg.add(engine.String(KeyComponentType, info.Type))
 	}
 	max := h.cfg.maxValue
 	switch s.kind {
 	case kindModel:
-		cfg.add(engine.String(KeyOperation, "chat"))
+		sp.add(engine.String(KeyOperation, "chat"))
 		var msgs []*schema.Message
 		switch v := in.(type) {
 		case *model.CallbackInput:
 			msgs = v.Messages
 			if c := v.Config; c != nil {
 				if c.Model != "" {
-					cfg.add(engine.String(KeyRequestModel, c.Model))
+					cfg.add(engine.String(KeyModel, c.Model))
+					sp.add(engine.String(KeyRequestModel, c.Model))
 				}
 				if c.Temperature != 0 {
-					cfg.add(engine.Float64(KeyTemperature, float64(c.Temperature)))
+					sp.add(engine.Float64(KeyTemperature, float64(c.Temperature)))
 				}
 				if c.TopP != 0 {
-					cfg.add(engine.Float64(KeyTopP, float64(c.TopP)))
+					sp.add(engine.Float64(KeyTopP, float64(c.TopP)))
 				}
 				if c.MaxTokens != 0 {
-					cfg.add(engine.Int(KeyMaxTokens, c.MaxTokens))
+					sp.add(engine.Int(KeyMaxTokens, c.MaxTokens))
 				}
 			}
 		case []*schema.Message:
@@ -96,10 +103,10 @@ func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, i
 			}
 		}
 	case kindTool:
-		cfg.add(engine.String(KeyOperation, "execute_tool"))
-		cfg.add(engine.String(KeyToolName, info.Name))
+		sp.add(engine.String(KeyOperation, "execute_tool"))
+		sp.add(engine.String(KeyToolName, info.Name))
 		if id := compose.GetToolCallID(ctx); id != "" {
-			cfg.add(engine.String(KeyToolCallID, id))
+			sp.add(engine.String(KeyToolCallID, id))
 		}
 		var args string
 		switch v := in.(type) {
@@ -112,7 +119,7 @@ func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, i
 		}
 		inp.add(engine.String(KeyToolArgs, bound(args, max)))
 	case kindRetriever:
-		cfg.add(engine.String(KeyOperation, "retrieval"))
+		sp.add(engine.String(KeyOperation, "retrieval"))
 		switch v := in.(type) {
 		case *retriever.CallbackInput:
 			inp.add(engine.String(KeyQuery, bound(v.Query, max)))
@@ -132,6 +139,9 @@ func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, i
 	}
 	if inp.n > 0 {
 		s.node.Input(inp.list()...)
+	}
+	if sp.n > 0 {
+		s.node.SetAttributes(sp.list()...)
 	}
 }
 
@@ -223,17 +233,18 @@ func (m *modelStats) record(n engine.Node, max int) {
 	if m.content != "" {
 		n.LLMOutput(bound(m.content, max))
 	}
-	var out attrs
-	m.recordMeta(n, &out)
-	if out.n > 0 {
-		n.Output(out.list()...)
+	var sp attrs
+	m.recordMeta(n, &sp)
+	if sp.n > 0 {
+		n.SetAttributes(sp.list()...)
 	}
 }
 
-// recordMeta adds the finish reason to out and sets the usage.
-func (m *modelStats) recordMeta(n engine.Node, out *attrs) {
+// recordMeta adds the finish reason to the span attributes sp and sets the
+// usage.
+func (m *modelStats) recordMeta(n engine.Node, sp *attrs) {
 	if m.finish != "" {
-		out.add(engine.String(KeyFinishReason, m.finish))
+		sp.add(engine.String(KeyFinishReason, m.finish))
 	}
 	if m.hasUse {
 		if m.usage.TotalTokens == 0 {

@@ -48,19 +48,24 @@
 //
 // # What a node carries
 //
-// Keys are the Key constants; the engine writes them under "input.",
-// "output." and "config.", so the GenAI names (semantic conventions v1.41.0)
-// appear as, for example, "config.gen_ai.request.model".
+// The GenAI attributes of the OpenTelemetry semantic conventions (v1.41.0,
+// the Key constants of the first group) go on the node's span as they are
+// (Node.SetAttributes); the node's data, which the run trace log carries
+// too, goes to its input, output and config (the second group, written on
+// the span as "input.query", "config.model", ...):
 //
-//   - llm: gen_ai.operation.name "chat", gen_ai.request.model, temperature,
-//     top_p and max_tokens (when the model reports its config, as models
-//     that run their own callbacks do), messages and the last one as query,
-//     the reply as llm_output, gen_ai.response.finish_reasons, and usage
-//     (prompt, completion, total), which the run sums once when it ends.
-//   - tool: gen_ai.tool.name, gen_ai.tool.call.id, gen_ai.tool.call.arguments
-//     and gen_ai.tool.call.result.
-//   - knowledge: query, top_k, documents (a count).
-//   - others: a string input or output.
+//   - llm: span gen_ai.operation.name "chat", gen_ai.request.model,
+//     .temperature, .top_p and .max_tokens (when the model reports its
+//     config, as models that run their own callbacks do),
+//     gen_ai.response.finish_reasons; data: config model, input messages
+//     and the last one as query, the reply as llm_output, and usage (prompt,
+//     completion, total; on the span also gen_ai.usage.*), which the run
+//     sums once when it ends.
+//   - tool: span gen_ai.operation.name "execute_tool", gen_ai.tool.name,
+//     gen_ai.tool.call.id; data: input arguments, output result.
+//   - knowledge: span gen_ai.operation.name "retrieval"; data: query, top_k,
+//     documents (a count).
+//   - others: a string input or output; every node: config eino.type.
 //
 // Every text value is cut to WithMaxValueBytes at a UTF-8 boundary, without
 // copying. A streamed output's first chunk is the node's first frame

@@ -190,12 +190,13 @@ func wantSupportRun(t *testing.T, r encode.Run, parallel, streamed bool) {
 	}
 
 	llm := node(t, r, "llm")
-	wantAttr(t, llm.Config, KeyRequestModel, "planner-1")
-	wantAttr(t, llm.Config, KeyOperation, "chat")
+	wantAttr(t, llm.Attrs, KeyRequestModel, "planner-1")
+	wantAttr(t, llm.Config, KeyModel, "planner-1")
+	wantAttr(t, llm.Attrs, KeyOperation, "chat")
 	wantAttr(t, llm.Config, KeyComponentType, "Scripted")
-	wantAttr(t, llm.Output, KeyFinishReason, "tool_calls")
+	wantAttr(t, llm.Attrs, KeyFinishReason, "tool_calls")
 	wantAttr(t, llm.Input, KeyQuery, "weather?")
-	if v, ok := attr(llm.Config, KeyMaxTokens); !ok || v.Int64() != 256 {
+	if v, ok := attr(llm.Attrs, KeyMaxTokens); !ok || v.Int64() != 256 {
 		t.Errorf("llm max tokens %v", v.Int64())
 	}
 	if !llm.HasUsage || llm.Usage != (encode.Usage{PromptTokens: 10, CompletionTokens: 3, TotalTokens: 13}) {
@@ -214,9 +215,9 @@ func wantSupportRun(t *testing.T, r encode.Run, parallel, streamed bool) {
 	}
 
 	tl := node(t, r, "weather")
-	wantAttr(t, tl.Config, KeyToolName, "weather")
-	wantAttr(t, tl.Config, KeyToolCallID, "call_1")
-	wantAttr(t, tl.Config, KeyOperation, "execute_tool")
+	wantAttr(t, tl.Attrs, KeyToolName, "weather")
+	wantAttr(t, tl.Attrs, KeyToolCallID, "call_1")
+	wantAttr(t, tl.Attrs, KeyOperation, "execute_tool")
 	wantAttr(t, tl.Input, KeyToolArgs, `{"city":"Paris"}`)
 	wantAttr(t, tl.Output, KeyToolResult, `{"sky":"clear","celsius":21}`)
 	tn := node(t, r, "tools")
@@ -291,10 +292,10 @@ func TestGraphStream(t *testing.T) {
 	if _, ok := attr(w.Output, KeyTimePerChunk); !ok {
 		t.Errorf("writer has no %s", KeyTimePerChunk)
 	}
-	if _, ok := attr(w.Output, KeyFirstChunk); !ok {
+	if _, ok := attr(w.Attrs, KeyFirstChunk); !ok {
 		t.Errorf("writer has no %s", KeyFirstChunk)
 	}
-	wantAttr(t, w.Output, KeyFinishReason, "stop")
+	wantAttr(t, w.Attrs, KeyFinishReason, "stop")
 }
 
 // A graph invoked with a context already cancelled when its node runs.
@@ -624,7 +625,7 @@ func TestMetricsAndRunLog(t *testing.T) {
 		if !n.Running {
 			t.Errorf("run log: node %s not running_status", n.NodeID)
 		}
-		if n.NodeID == "llm" && (n.Data.Config[KeyRequestModel] != "planner-1" || n.Data.Usage["total_tokens"] != 13) {
+		if n.NodeID == "llm" && (n.Data.Config[KeyModel] != "planner-1" || n.Data.Usage["total_tokens"] != 13) {
 			t.Errorf("run log llm: config %v usage %v", n.Data.Config, n.Data.Usage)
 		}
 		if n.NodeID == "writer" && n.LLM != writer().reply {

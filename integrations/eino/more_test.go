@@ -88,7 +88,7 @@ func TestRetrieverAndPlainModel(t *testing.T) {
 		if d.NodeType != TypeKnowledge {
 			t.Errorf("docs: type %q", d.NodeType)
 		}
-		wantAttr(t, d.Config, KeyOperation, "retrieval")
+		wantAttr(t, d.Attrs, KeyOperation, "retrieval")
 		if v, ok := attr(d.Output, KeyDocuments); !ok || v.Int64() != 3 {
 			t.Errorf("docs: documents %d", v.Int64())
 		}
@@ -99,10 +99,10 @@ func TestRetrieverAndPlainModel(t *testing.T) {
 		if m.NodeType != TypeLLM || m.LLMOutput != "abcdefghijklmnop" {
 			t.Errorf("model (stream %v): %q %q", stream, m.NodeType, m.LLMOutput)
 		}
-		if _, ok := attr(m.Config, KeyRequestModel); ok {
+		if _, ok := attr(m.Attrs, KeyRequestModel); ok {
 			t.Errorf("a model that reports no config has a model name")
 		}
-		wantAttr(t, m.Output, KeyFinishReason, "length")
+		wantAttr(t, m.Attrs, KeyFinishReason, "length")
 		// The total is computed when the model gives none.
 		if m.Usage != (encode.Usage{PromptTokens: 7, CompletionTokens: 5, TotalTokens: 12}) || run.Usage.TotalTokens != 12 {
 			t.Errorf("model usage %+v, run %+v", m.Usage, run.Usage)

@@ -57,7 +57,7 @@ func TestReActAgent(t *testing.T) {
 				tools++
 			case TypeTool:
 				calls++
-				wantAttr(t, n.Config, KeyToolCallID, "call_1")
+				wantAttr(t, n.Attrs, KeyToolCallID, "call_1")
 			}
 			if n.Incomplete || !n.Running() {
 				t.Errorf("stream %v: node %s %s incomplete %v running %v", stream, n.NodeID, n.NodeType, n.Incomplete, n.Running())

@@ -105,11 +105,11 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		return
 	}
 	n := s.node
-	var out attrs // one Output call
+	var out, sp attrs // one Output and one SetAttributes call
 	if chunks > 0 {
 		out.add(engine.Int(KeyChunks, chunks))
 		if s.kind == kindModel {
-			out.add(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
+			sp.add(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
 		}
 		if chunks > 1 {
 			out.add(engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1)))
@@ -120,7 +120,7 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		if text.Len() > 0 {
 			n.LLMOutput(text.String())
 		}
-		st.recordMeta(n, &out)
+		st.recordMeta(n, &sp)
 	case kindTool:
 		out.add(engine.String(KeyToolResult, text.String()))
 	default:
@@ -130,6 +130,9 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 	}
 	if out.n > 0 {
 		n.Output(out.list()...)
+	}
+	if sp.n > 0 {
+		n.SetAttributes(sp.list()...)
 	}
 	n.End()
 	if s.root {
