@@ -34,3 +34,46 @@ func TestDependencies(t *testing.T) {
 		t.Errorf("engine links %d packages, want at most 100", len(deps))
 	}
 }
+
+// TestLayers checks who may import whom (docs/design.md): the leaves
+// import nothing of flowtel's, and no package of the library imports one
+// above it (the wiring packages, the load generator, the tests' kits).
+func TestLayers(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	const mod = "github.com/flowtel/flowtel/"
+	out, err := exec.Command(goTool, "list", "-f", "{{.ImportPath}} {{join .Imports \" \"}}", "../...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	leaves := map[string]bool{"ringbuf": true, "sid": true, "encode": true, "export": true,
+		"internal/w3c": true, "internal/sampling": true, "internal/pin": true}
+	// May be imported only by the packages above them.
+	wiring := map[string]bool{"otlp": true, "propagation": true, "otelbridge": true, "promhttp": true}
+	library := map[string]bool{"engine": true, "otlp": true, "propagation": true, "otelbridge": true, "promhttp": true,
+		"ringbuf": true, "sid": true, "encode": true, "export": true}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], mod)
+		for _, imp := range f[1:] {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			imp = strings.TrimPrefix(imp, mod)
+			switch {
+			case leaves[pkg]:
+				t.Errorf("%s is a leaf but imports %s", pkg, imp)
+			case pkg == "engine" && (wiring[imp] || imp == "export"):
+				t.Errorf("engine imports %s", imp)
+			case library[pkg] && (imp == "internal/otlptest" || imp == "internal/otlpref"):
+				t.Errorf("%s imports the test kit %s", pkg, imp)
+			case library[pkg] && !library[imp] && !strings.HasPrefix(imp, "internal/"):
+				t.Errorf("%s imports %s, which is not part of the library", pkg, imp)
+			case wiring[pkg] && wiring[imp]:
+				t.Errorf("%s imports %s: the wiring packages stand side by side", pkg, imp)
+			}
+		}
+	}
+}
