@@ -180,34 +180,29 @@ func (r *Receiver) serve(lis net.Listener) {
 		return
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/traces", r.httpHandler(func(b []byte) error {
-		req := &coltrace.ExportTraceServiceRequest{}
-		if err := proto.Unmarshal(b, req); err != nil {
-			return err
-		}
-		r.countTraces(req)
-		return nil
-	}))
-	mux.HandleFunc("POST /v1/logs", r.httpHandler(func(b []byte) error {
-		req := &collogs.ExportLogsServiceRequest{}
-		if err := proto.Unmarshal(b, req); err != nil {
-			return err
-		}
-		r.countLogs(req)
-		return nil
-	}))
-	mux.HandleFunc("POST /v1/metrics", r.httpHandler(func(b []byte) error {
-		req := &colmetrics.ExportMetricsServiceRequest{}
-		if err := proto.Unmarshal(b, req); err != nil {
-			return err
-		}
-		r.countMetrics(req)
-		return nil
-	}))
+	mux.HandleFunc("POST /v1/traces", r.httpHandler(decodeHTTP(r.countTraces)))
+	mux.HandleFunc("POST /v1/logs", r.httpHandler(decodeHTTP(r.countLogs)))
+	mux.HandleFunc("POST /v1/metrics", r.httpHandler(decodeHTTP(r.countMetrics)))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	r.httpSrv = srv
 	r.serving.Add(1)
 	go func() { defer r.serving.Done(); _ = srv.Serve(lis) }()
+}
+
+// decodeHTTP returns a decoder of an OTLP/HTTP body into a new *Req,
+// counted by count.
+func decodeHTTP[Req any, P interface {
+	*Req
+	proto.Message
+}](count func(P)) func([]byte) error {
+	return func(b []byte) error {
+		req := P(new(Req))
+		if err := proto.Unmarshal(b, req); err != nil {
+			return err
+		}
+		count(req)
+		return nil
+	}
 }
 
 func (r *Receiver) httpHandler(decode func([]byte) error) http.HandlerFunc {
@@ -295,18 +290,24 @@ func dataPoints(m *metricspb.Metric) uint64 {
 	return 0
 }
 
+// accept answers one decoded gRPC request: an injected failure, or the
+// request counted and an empty response.
+func accept[Resp, Req any](r *Receiver, req Req, count func(Req)) (*Resp, error) {
+	if r.fail() {
+		return nil, errInjected
+	}
+	count(req)
+	r.requests.Add(1)
+	return new(Resp), nil
+}
+
 type traceService struct {
 	coltrace.UnimplementedTraceServiceServer
 	r *Receiver
 }
 
 func (s traceService) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
-	if s.r.fail() {
-		return nil, errInjected
-	}
-	s.r.countTraces(req)
-	s.r.requests.Add(1)
-	return &coltrace.ExportTraceServiceResponse{}, nil
+	return accept[coltrace.ExportTraceServiceResponse](s.r, req, s.r.countTraces)
 }
 
 type logsService struct {
@@ -315,12 +316,7 @@ type logsService struct {
 }
 
 func (s logsService) Export(_ context.Context, req *collogs.ExportLogsServiceRequest) (*collogs.ExportLogsServiceResponse, error) {
-	if s.r.fail() {
-		return nil, errInjected
-	}
-	s.r.countLogs(req)
-	s.r.requests.Add(1)
-	return &collogs.ExportLogsServiceResponse{}, nil
+	return accept[collogs.ExportLogsServiceResponse](s.r, req, s.r.countLogs)
 }
 
 type metricsService struct {
@@ -329,12 +325,7 @@ type metricsService struct {
 }
 
 func (s metricsService) Export(_ context.Context, req *colmetrics.ExportMetricsServiceRequest) (*colmetrics.ExportMetricsServiceResponse, error) {
-	if s.r.fail() {
-		return nil, errInjected
-	}
-	s.r.countMetrics(req)
-	s.r.requests.Add(1)
-	return &colmetrics.ExportMetricsServiceResponse{}, nil
+	return accept[colmetrics.ExportMetricsServiceResponse](s.r, req, s.r.countMetrics)
 }
 
 // Restart stops the server, letting calls being handled finish so that

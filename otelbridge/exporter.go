@@ -265,31 +265,25 @@ func (x *SpanExporter) convertKV(kv attribute.KeyValue) encode.KeyValue {
 	v := kv.Value
 	switch v.Type() {
 	case attribute.BOOLSLICE:
-		s := v.AsBoolSlice()
-		out.IsArray, out.Array = true, x.vals.take(len(s))
-		for i, b := range s {
-			out.Array[i] = encode.BoolValue(b)
-		}
+		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsBoolSlice(), encode.BoolValue)
 	case attribute.INT64SLICE:
-		s := v.AsInt64Slice()
-		out.IsArray, out.Array = true, x.vals.take(len(s))
-		for i, n := range s {
-			out.Array[i] = encode.Int64Value(n)
-		}
+		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsInt64Slice(), encode.Int64Value)
 	case attribute.FLOAT64SLICE:
-		s := v.AsFloat64Slice()
-		out.IsArray, out.Array = true, x.vals.take(len(s))
-		for i, f := range s {
-			out.Array[i] = encode.Float64Value(f)
-		}
+		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsFloat64Slice(), encode.Float64Value)
 	case attribute.STRINGSLICE:
-		s := v.AsStringSlice()
-		out.IsArray, out.Array = true, x.vals.take(len(s))
-		for i, str := range s {
-			out.Array[i] = encode.StringValue(str)
-		}
+		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsStringSlice(), encode.StringValue)
 	default:
 		out.Value = toAttr(kv).Value
+	}
+	return out
+}
+
+// takeArray returns the values of s converted by conv, in len(s) values
+// taken from vals.
+func takeArray[E any](vals *scratch[encode.Value], s []E, conv func(E) encode.Value) []encode.Value {
+	out := vals.take(len(s))
+	for i, e := range s {
+		out[i] = conv(e)
 	}
 	return out
 }

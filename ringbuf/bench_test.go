@@ -61,29 +61,14 @@ func BenchmarkPush(b *testing.B) {
 		})
 		b.Run("room/parallel/"+p.String(), func(b *testing.B) {
 			s := mustNew(b, cfg)
-			stop := startConsumer(s)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					s.Push(v)
-					if i++; i%yieldEvery == 0 {
-						runtime.Gosched()
-					}
-				}
-			})
-			b.StopTimer()
-			stop()
-			reportDrops(b, s)
+			pushParallelRoom(b, s, v)
 		})
 	}
 	for _, p := range []Policy{DropNewest, DropOldest} {
 		cfg := Config[*benchRec]{Capacity: 4096, Policy: p}
 		b.Run("full/serial/"+p.String(), func(b *testing.B) {
 			s := mustNew(b, cfg)
-			for i := 0; i < s.Shards()*s.Capacity(); i++ {
-				s.Push(v)
-			}
+			fill(s, v)
 			b.ReportAllocs()
 			for b.Loop() {
 				s.Push(v)
@@ -91,16 +76,46 @@ func BenchmarkPush(b *testing.B) {
 		})
 		b.Run("full/parallel/"+p.String(), func(b *testing.B) {
 			s := mustNew(b, cfg)
-			for i := 0; i < s.Shards()*s.Capacity(); i++ {
-				s.Push(v)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					s.Push(v)
-				}
-			})
+			pushParallelFull(b, s, v)
 		})
+	}
+}
+
+// pushParallelRoom measures s.Push(v) from GOMAXPROCS goroutines with a
+// live consumer, each yielding every yieldEvery pushes, and reports drops.
+func pushParallelRoom(b *testing.B, s *Sharded[*benchRec], v *benchRec) {
+	stop := startConsumer(s)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			s.Push(v)
+			if i++; i%yieldEvery == 0 {
+				runtime.Gosched()
+			}
+		}
+	})
+	b.StopTimer()
+	stop()
+	reportDrops(b, s)
+}
+
+// pushParallelFull measures s.Push(v) from GOMAXPROCS goroutines on full
+// rings with no consumer: the overflow path alone.
+func pushParallelFull(b *testing.B, s *Sharded[*benchRec], v *benchRec) {
+	fill(s, v)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			s.Push(v)
+		}
+	})
+}
+
+// fill pushes v until every shard of s is full.
+func fill(s *Sharded[*benchRec], v *benchRec) {
+	for i := 0; i < s.Shards()*s.Capacity(); i++ {
+		s.Push(v)
 	}
 }
 
@@ -122,33 +137,12 @@ func BenchmarkPick(b *testing.B) {
 		b.Run(bc.name+"/room", func(b *testing.B) {
 			s := mustNew(b, Config[*benchRec]{Shards: bc.shards, Capacity: 4096})
 			s.pick = bc.pick
-			stop := startConsumer(s)
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					s.Push(v)
-					if i++; i%yieldEvery == 0 {
-						runtime.Gosched()
-					}
-				}
-			})
-			b.StopTimer()
-			stop()
-			reportDrops(b, s)
+			pushParallelRoom(b, s, v)
 		})
 		b.Run(bc.name+"/full", func(b *testing.B) {
 			s := mustNew(b, Config[*benchRec]{Shards: bc.shards, Capacity: 4096, Policy: DropOldest})
 			s.pick = bc.pick
-			for i := 0; i < s.Shards()*s.Capacity(); i++ {
-				s.Push(v)
-			}
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					s.Push(v)
-				}
-			})
+			pushParallelFull(b, s, v)
 		})
 	}
 }

@@ -211,16 +211,24 @@ func (v *Vec[T]) Names() []string { return v.names }
 // the label values, never lv's strings, so lv may hold transient strings.
 func (v *Vec[T]) With(lv *LabelValues) *T {
 	h := v.hash(lv)
-	t := v.tab.Load()
+	// The map only grows, so a full map stays full: no lock needed.
+	if s := v.found(v.tab.Load(), lv, h); s != nil {
+		return s
+	}
+	return v.insert(lv, h)
+}
+
+// found returns the series for lv in t, the overflow series (counted) if t
+// is full, or nil if lv has room for a new series.
+func (v *Vec[T]) found(t *vecTable[T], lv *LabelValues, h uint64) *T {
 	if s := t.find(lv, h, v.n); s != nil {
 		return s
 	}
 	if t.len >= v.limit {
-		// The map only grows, so a full map stays full: no lock needed.
 		v.overflowed.Inc()
 		return v.overflow
 	}
-	return v.insert(lv, h)
+	return nil
 }
 
 // insert adds the series for lv or returns the overflow series.
@@ -228,12 +236,8 @@ func (v *Vec[T]) insert(lv *LabelValues, h uint64) *T {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	t := v.tab.Load()
-	if s := t.find(lv, h, v.n); s != nil {
+	if s := v.found(t, lv, h); s != nil {
 		return s
-	}
-	if t.len >= v.limit {
-		v.overflowed.Inc()
-		return v.overflow
 	}
 	s := v.mk()
 	key := new(LabelValues)
