@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -458,6 +459,12 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	}
 	if u.Host == "" {
 		return nil, false, errors.New("no host")
+	}
+	// A port no connection can use would pass here and fail every export.
+	if p := u.Port(); p != "" {
+		if n, perr := strconv.Atoi(p); perr != nil || n < 1 || n > 65535 {
+			return nil, false, fmt.Errorf("port %s is not between 1 and 65535", p)
+		}
 	}
 	// u.User is kept for HTTP (basic auth); it is redacted in messages.
 	return u, secure, nil

@@ -2,6 +2,7 @@ package export
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -103,6 +104,35 @@ func TestSignalAndReasonStrings(t *testing.T) {
 			t.Errorf("reason %d: %q", r, s)
 		} else {
 			seen[s] = true
+		}
+	}
+}
+
+// TestEndpointPortChecked is the regression test of an endpoint whose port
+// no connection can use (0, above 65535) passing New and every export then
+// failing: it is refused at construction, by Config field and by
+// environment variable, with credentials still redacted.
+func TestEndpointPortChecked(t *testing.T) {
+	for _, ep := range []string{"http://u:5ecret@127.0.0.1:99999", "127.0.0.1:0", "https://host:65536/v1/traces", "host:4294967297"} {
+		for _, protocol := range []string{ProtocolGRPC, ProtocolHTTPProtobuf} {
+			_, err := New(Config{Protocol: protocol, Endpoint: ep, Insecure: true})
+			if !errors.Is(err, ErrInvalidEndpoint) || strings.Contains(err.Error(), "5ecret") {
+				t.Errorf("%s %q: %v, want ErrInvalidEndpoint without the password", protocol, ep, err)
+			}
+		}
+		_, err := FromLookup(func(k string) (string, bool) {
+			if k == "OTEL_EXPORTER_OTLP_ENDPOINT" {
+				return ep, true
+			}
+			return "", false
+		})
+		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_ENDPOINT") || strings.Contains(err.Error(), "5ecret") {
+			t.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT=%q: %v, want an error naming the variable without the password", ep, err)
+		}
+	}
+	for _, ep := range []string{"127.0.0.1:1", "http://host:65535", "https://host", "host:4317"} {
+		if _, _, err := parseEndpoint(ep, true); err != nil {
+			t.Errorf("%q refused: %v", ep, err)
 		}
 	}
 }
