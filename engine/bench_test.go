@@ -6,29 +6,30 @@ import (
 	"time"
 )
 
+// captureCases are the calls the capture benchmarks measure: a node
+// without attributes, one with 8, and a run of no node.
+var captureCases = []struct {
+	name string
+	f    func(e *Engine, run Run)
+}{
+	{"node/attrs0", func(e *Engine, run Run) { run.StartNode("llm:1", "llm", "LLM").End() }},
+	{"node/attrs8", func(e *Engine, run Run) {
+		n := run.StartNode("llm:1", "llm", "LLM")
+		n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
+		n.Output(attrs8[4], attrs8[5])
+		n.Config(attrs8[6], attrs8[7])
+		n.End()
+	}},
+	{"run", func(e *Engine, _ Run) {
+		e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c"}).End(0, "success")
+	}},
+}
+
 // BenchmarkCapture measures the caller's cost of capture: what a workflow
 // engine pays per node or run. The pipeline drains in the background into
 // a discarding sink, as it would into an exporter.
 func BenchmarkCapture(b *testing.B) {
-	cases := []struct {
-		name string
-		f    func(e *Engine, run Run)
-	}{
-		{"node/attrs0", func(e *Engine, run Run) {
-			run.StartNode("llm:1", "llm", "LLM").End()
-		}},
-		{"node/attrs8", func(e *Engine, run Run) {
-			n := run.StartNode("llm:1", "llm", "LLM")
-			n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
-			n.Output(attrs8[4], attrs8[5])
-			n.Config(attrs8[6], attrs8[7])
-			n.End()
-		}},
-		{"run", func(e *Engine, _ Run) {
-			e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c"}).End(0, "success")
-		}},
-	}
-	for _, c := range cases {
+	for _, c := range captureCases {
 		for _, parallel := range []bool{false, true} {
 			name := c.name
 			if parallel {
@@ -84,23 +85,7 @@ func BenchmarkCapture(b *testing.B) {
 // timed calls and every record is warm and reused. On a machine with a
 // core to spare for the pipeline, this is what a workflow engine pays.
 func BenchmarkCaptureCaller(b *testing.B) {
-	cases := []struct {
-		name string
-		f    func(e *Engine, run Run)
-	}{
-		{"node/attrs0", func(e *Engine, run Run) { run.StartNode("llm:1", "llm", "LLM").End() }},
-		{"node/attrs8", func(e *Engine, run Run) {
-			n := run.StartNode("llm:1", "llm", "LLM")
-			n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
-			n.Output(attrs8[4], attrs8[5])
-			n.Config(attrs8[6], attrs8[7])
-			n.End()
-		}},
-		{"run", func(e *Engine, _ Run) {
-			e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c"}).End(0, "success")
-		}},
-	}
-	for _, c := range cases {
+	for _, c := range captureCases {
 		b.Run(c.name, func(b *testing.B) {
 			e, err := New(WithBatch(4096, time.Hour))
 			if err != nil {

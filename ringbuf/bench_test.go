@@ -44,25 +44,8 @@ func BenchmarkPush(b *testing.B) {
 	v := &benchRec{1}
 	for _, p := range []Policy{DropNewest, DropOldest, Block} {
 		cfg := Config[*benchRec]{Capacity: 4096, Policy: p, BlockTimeout: 10 * time.Millisecond}
-		b.Run("room/serial/"+p.String(), func(b *testing.B) {
-			s := mustNew(b, cfg)
-			stop := startConsumer(s)
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				s.Push(v)
-				if i++; i%yieldEvery == 0 {
-					runtime.Gosched()
-				}
-			}
-			b.StopTimer()
-			stop()
-			reportDrops(b, s)
-		})
-		b.Run("room/parallel/"+p.String(), func(b *testing.B) {
-			s := mustNew(b, cfg)
-			pushParallelRoom(b, s, v)
-		})
+		b.Run("room/serial/"+p.String(), func(b *testing.B) { pushRoom(b, mustNew(b, cfg), v, false) })
+		b.Run("room/parallel/"+p.String(), func(b *testing.B) { pushRoom(b, mustNew(b, cfg), v, true) })
 	}
 	for _, p := range []Policy{DropNewest, DropOldest} {
 		cfg := Config[*benchRec]{Capacity: 4096, Policy: p}
@@ -81,20 +64,31 @@ func BenchmarkPush(b *testing.B) {
 	}
 }
 
-// pushParallelRoom measures s.Push(v) from GOMAXPROCS goroutines with a
-// live consumer, each yielding every yieldEvery pushes, and reports drops.
-func pushParallelRoom(b *testing.B, s *Sharded[*benchRec], v *benchRec) {
+// pushRoom measures s.Push(v) with a live consumer, serially or from
+// GOMAXPROCS goroutines, each yielding every yieldEvery pushes, and reports
+// drops.
+func pushRoom(b *testing.B, s *Sharded[*benchRec], v *benchRec, parallel bool) {
 	stop := startConsumer(s)
 	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) {
+			i := 0
+			for pb.Next() {
+				s.Push(v)
+				if i++; i%yieldEvery == 0 {
+					runtime.Gosched()
+				}
+			}
+		})
+	} else {
 		i := 0
-		for pb.Next() {
+		for b.Loop() {
 			s.Push(v)
 			if i++; i%yieldEvery == 0 {
 				runtime.Gosched()
 			}
 		}
-	})
+	}
 	b.StopTimer()
 	stop()
 	reportDrops(b, s)
@@ -137,7 +131,7 @@ func BenchmarkPick(b *testing.B) {
 		b.Run(bc.name+"/room", func(b *testing.B) {
 			s := mustNew(b, Config[*benchRec]{Shards: bc.shards, Capacity: 4096})
 			s.pick = bc.pick
-			pushParallelRoom(b, s, v)
+			pushRoom(b, s, v, true)
 		})
 		b.Run(bc.name+"/full", func(b *testing.B) {
 			s := mustNew(b, Config[*benchRec]{Shards: bc.shards, Capacity: 4096, Policy: DropOldest})
