@@ -99,6 +99,8 @@ func FuzzRunLog(f *testing.F) {
 			Events: []encode.Event{
 				{TimeUnixNano: t0, Kind: encode.EventInfo, Message: s2},
 				{TimeUnixNano: t0 + d, Kind: encode.EventException, Type: s1, Message: s3},
+				{TimeUnixNano: t0 + d, Kind: encode.EventError, Attrs: []encode.Attr{{Key: key, Value: encode.StringValue(s1)},
+					{Key: s2, Value: encode.Float64Value(fl)}, {Key: "raw", Value: encode.BytesValue(raw)}, {Key: "i", Value: encode.Int64Value(i)}}},
 			},
 			Status: encode.StatusError, StatusMessage: s1, Incomplete: b,
 		}
@@ -265,6 +267,11 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		str("logs[0].message", l0["message"], n.Events[0].Message, true)
 		// An exception's log message is the error's text alone.
 		str("logs[1].message", l1["message"], n.Events[1].Message, true)
+		// An event given as data: Python's str() of a dict, one line.
+		if l2 := runlogEntry(t, logs[2]); l2["level"] != "ERROR" || !strings.HasPrefix(l2["message"].(string), "{") ||
+			!strings.HasSuffix(l2["message"].(string), "}") || strings.ContainsAny(l2["message"].(string), "\n\r") {
+			t.Fatalf("logs[2] = %v, want an ERROR entry holding a dict's text", l2)
+		}
 		if _, has := nm["incomplete"]; has != n.Incomplete {
 			t.Fatalf("node incomplete present = %v, want %v", has, n.Incomplete)
 		}
