@@ -122,6 +122,12 @@ type Config struct {
 	QueueBytes int64
 	// QueueBatches bounds the number of batches queued; 0 means 4096.
 	QueueBatches int
+	// QueueSpans bounds the spans queued or being exported (the batch
+	// span processor's queue size, OTLP_TRACE_MAX_QUEUE_SIZE); 0 means no
+	// bound but QueueBytes. A trace batch that would pass it waits or is
+	// dropped as DropQueueFull like one that would pass QueueBytes; a batch
+	// larger than QueueSpans is taken when no span is held.
+	QueueSpans int
 	// Concurrency is the number of concurrent exports; 0 means 2.
 	Concurrency int
 	// MaxRequestBytes bounds the encoded size of one request: Enqueue
@@ -201,16 +207,16 @@ type KeyValue struct {
 
 // TraceBatchConfig are the original's trace batching settings.
 type TraceBatchConfig struct {
-	MaxQueueSize       int           // OTLP_TRACE_MAX_QUEUE_SIZE, 2048
-	ScheduleDelay      time.Duration // OTLP_TRACE_SCHEDULE_DELAY_MILLIS, 3 s
-	MaxExportBatchSize int           // OTLP_TRACE_MAX_EXPORT_BATCH_SIZE, 512
-	ExportTimeout      time.Duration // OTLP_TRACE_EXPORT_TIMEOUT_MILLIS, 3 s
+	MaxQueueSize       int           // OTEL_BSP_MAX_QUEUE_SIZE, OTLP_TRACE_MAX_QUEUE_SIZE, 2048
+	ScheduleDelay      time.Duration // OTEL_BSP_SCHEDULE_DELAY, OTLP_TRACE_SCHEDULE_DELAY_MILLIS, 3 s
+	MaxExportBatchSize int           // OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE, 512
+	ExportTimeout      time.Duration // OTEL_BSP_EXPORT_TIMEOUT, OTLP_TRACE_EXPORT_TIMEOUT_MILLIS, 3 s
 }
 
 // MetricReaderConfig are the original's periodic metric reader settings.
 type MetricReaderConfig struct {
-	ExportInterval time.Duration // OTLP_METRIC_EXPORT_INTERVAL_MILLIS, 3 s
-	ExportTimeout  time.Duration // OTLP_METRIC_EXPORT_TIMEOUT_MILLIS, 5 s
+	ExportInterval time.Duration // OTEL_METRIC_EXPORT_INTERVAL, OTLP_METRIC_EXPORT_INTERVAL_MILLIS, 3 s
+	ExportTimeout  time.Duration // OTEL_METRIC_EXPORT_TIMEOUT, OTLP_METRIC_EXPORT_TIMEOUT_MILLIS, 5 s
 }
 
 // Signal returns the per-signal overrides of s.
@@ -244,6 +250,7 @@ type settings struct {
 	targets      [NumSignals]target
 	queueBytes   int64
 	queueBatches int
+	queueSpans   int64
 	concurrency  int
 	maxRequest   int64
 	retry        RetryConfig
@@ -260,6 +267,7 @@ func (c *Config) resolve() (settings, error) {
 	}
 	s.queueBytes = orDefault(c.QueueBytes, DefaultQueueBytes)
 	s.queueBatches = orDefault(c.QueueBatches, DefaultQueueBatches)
+	s.queueSpans = int64(c.QueueSpans)
 	s.concurrency = orDefault(c.Concurrency, DefaultConcurrency)
 	s.maxRequest = orDefault(c.MaxRequestBytes, DefaultMaxRequestBytes)
 	s.retry.Disabled = c.Retry.Disabled
@@ -301,6 +309,8 @@ func (c *Config) check() error {
 	switch {
 	case c.QueueBytes < 0:
 		return fmt.Errorf("%w: QueueBytes is %d, want 0 (the default) or more", ErrInvalidConfig, c.QueueBytes)
+	case c.QueueSpans < 0:
+		return fmt.Errorf("%w: QueueSpans is %d, want 0 (no bound) or more", ErrInvalidConfig, c.QueueSpans)
 	case c.QueueBatches < 0 || c.QueueBatches > MaxQueueBatches:
 		return fmt.Errorf("%w: QueueBatches is %d, want 0 (the default) to %d", ErrInvalidConfig, c.QueueBatches, MaxQueueBatches)
 	case c.Concurrency < 0 || c.Concurrency > MaxConcurrency:

@@ -71,13 +71,20 @@
 //     behaviour), then 10 s.
 //   - Service name: OTEL_SERVICE_NAME, then service.name in
 //     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
-//   - OTLP_ENABLE (default true), OTLP_TRACE_MAX_QUEUE_SIZE (2048),
-//     OTLP_TRACE_SCHEDULE_DELAY_MILLIS (3000),
-//     OTLP_TRACE_MAX_EXPORT_BATCH_SIZE (512),
-//     OTLP_TRACE_EXPORT_TIMEOUT_MILLIS (3000),
-//     OTLP_METRIC_EXPORT_INTERVAL_MILLIS (3000) and
-//     OTLP_METRIC_EXPORT_TIMEOUT_MILLIS (5000) fill Config fields New
-//     ignores, for the engine.
+//   - OTLP_ENABLE (default true) fills Enabled.
+//   - The batch span processor's and the metric reader's settings: the
+//     OpenTelemetry name, then the original's, then the original's
+//     default. OTEL_BSP_MAX_QUEUE_SIZE, OTLP_TRACE_MAX_QUEUE_SIZE (2048
+//     spans) fill TraceBatch.MaxQueueSize and QueueSpans (New bounds the
+//     spans it holds by it); OTEL_BSP_SCHEDULE_DELAY,
+//     OTLP_TRACE_SCHEDULE_DELAY_MILLIS (3000) and
+//     OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE (512,
+//     at most the queue size) are for the engine's batches;
+//     OTEL_BSP_EXPORT_TIMEOUT, OTLP_TRACE_EXPORT_TIMEOUT_MILLIS (3000) and
+//     OTEL_METRIC_EXPORT_TIMEOUT, OTLP_METRIC_EXPORT_TIMEOUT_MILLIS (5000),
+//     when set, bound the request timeout of traces and metrics;
+//     OTEL_METRIC_EXPORT_INTERVAL, OTLP_METRIC_EXPORT_INTERVAL_MILLIS (3000)
+//     is the engine's metrics push interval.
 //
 // An invalid value is an error wrapping ErrInvalidEnv that names the
 // variable, also for the variables the engine uses (a schedule delay or

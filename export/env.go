@@ -96,15 +96,36 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 
+	// OpenTelemetry's batch span processor and metric reader variables
+	// (OTEL_BSP_*, OTEL_METRIC_EXPORT_*) set the same settings as the
+	// original's OTLP_TRACE_* and OTLP_METRIC_*, and win when both are set.
+	queueVar := r.either("OTEL_BSP_MAX_QUEUE_SIZE", "OTLP_TRACE_MAX_QUEUE_SIZE")
+	batchVar := r.either("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTLP_TRACE_MAX_EXPORT_BATCH_SIZE")
+	traceExportVar := r.either("OTEL_BSP_EXPORT_TIMEOUT", "OTLP_TRACE_EXPORT_TIMEOUT_MILLIS")
+	metricExportVar := r.either("OTEL_METRIC_EXPORT_TIMEOUT", "OTLP_METRIC_EXPORT_TIMEOUT_MILLIS")
 	c.TraceBatch = TraceBatchConfig{
-		MaxQueueSize:       r.positive("OTLP_TRACE_MAX_QUEUE_SIZE", defaultTraceMaxQueue, maxTraceQueue),
-		ScheduleDelay:      r.positiveMillis("OTLP_TRACE_SCHEDULE_DELAY_MILLIS", defaultTraceScheduleDelay),
-		MaxExportBatchSize: r.positive("OTLP_TRACE_MAX_EXPORT_BATCH_SIZE", defaultTraceMaxBatch, maxTraceBatch),
-		ExportTimeout:      r.positiveMillis("OTLP_TRACE_EXPORT_TIMEOUT_MILLIS", defaultTraceExportTimeout),
+		MaxQueueSize:       r.positive(queueVar, defaultTraceMaxQueue, maxTraceQueue),
+		ScheduleDelay:      r.positiveMillis(r.either("OTEL_BSP_SCHEDULE_DELAY", "OTLP_TRACE_SCHEDULE_DELAY_MILLIS"), defaultTraceScheduleDelay),
+		MaxExportBatchSize: r.positive(batchVar, defaultTraceMaxBatch, maxTraceBatch),
+		ExportTimeout:      r.positiveMillis(traceExportVar, defaultTraceExportTimeout),
 	}
 	c.MetricReader = MetricReaderConfig{
-		ExportInterval: r.positiveMillis("OTLP_METRIC_EXPORT_INTERVAL_MILLIS", defaultMetricInterval),
-		ExportTimeout:  r.positiveMillis("OTLP_METRIC_EXPORT_TIMEOUT_MILLIS", defaultMetricExportTO),
+		ExportInterval: r.positiveMillis(r.either("OTEL_METRIC_EXPORT_INTERVAL", "OTLP_METRIC_EXPORT_INTERVAL_MILLIS"), defaultMetricInterval),
+		ExportTimeout:  r.positiveMillis(metricExportVar, defaultMetricExportTO),
+	}
+	if b, q := c.TraceBatch.MaxExportBatchSize, c.TraceBatch.MaxQueueSize; b > q {
+		r.fail(batchVar, fmt.Sprintf("%d spans per batch is more than the queue's %d (%s)", b, q, queueVar))
+	}
+	// The queue size bounds the spans the exporter holds, as the batch
+	// span processor's queue did.
+	c.QueueSpans = c.TraceBatch.MaxQueueSize
+	// An export timeout bounds the request timeout of its signal when it
+	// is set (its default is the original's request timeout).
+	if r.str(traceExportVar) != "" {
+		c.Traces.Timeout = min(firstNonZero(c.Traces.Timeout, c.Timeout, DefaultTimeout), c.TraceBatch.ExportTimeout)
+	}
+	if r.str(metricExportVar) != "" {
+		c.Metrics.Timeout = min(firstNonZero(c.Metrics.Timeout, c.Timeout, DefaultTimeout), c.MetricReader.ExportTimeout)
 	}
 
 	c.ResourceAttrs = r.list("OTEL_RESOURCE_ATTRIBUTES", false)
@@ -148,6 +169,24 @@ func (r *envReader) fail(name, why string) {
 		why = newRedactor(nil, u).string(why)
 	}
 	r.err = fmt.Errorf("%w %s: %s", ErrInvalidEnv, name, why)
+}
+
+// either returns otel when it is set (not empty), else orig: the name of
+// the variable that gives a setting both name.
+func (r *envReader) either(otel, orig string) string {
+	if r.str(otel) != "" {
+		return otel
+	}
+	return orig
+}
+
+func firstNonZero(ds ...time.Duration) time.Duration {
+	for _, d := range ds {
+		if d != 0 {
+			return d
+		}
+	}
+	return 0
 }
 
 // str returns the trimmed value of name, "" when unset.

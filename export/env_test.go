@@ -166,3 +166,74 @@ func TestFromLookupNeverEchoesHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestFromLookupBatchVariables checks that OpenTelemetry's batch span
+// processor and metric reader variables set what the original's do, win
+// over them, and that the queue size and export timeouts take effect:
+// QueueSpans bounds the exporter, the export timeouts bound the request
+// timeouts.
+func TestFromLookupBatchVariables(t *testing.T) {
+	c, err := FromLookup(lookupOf(map[string]string{
+		"OTEL_BSP_MAX_QUEUE_SIZE":           "1000",
+		"OTLP_TRACE_MAX_QUEUE_SIZE":         "4096",
+		"OTEL_BSP_SCHEDULE_DELAY":           "250",
+		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE":    "100",
+		"OTEL_BSP_EXPORT_TIMEOUT":           "1500",
+		"OTEL_METRIC_EXPORT_INTERVAL":       "60000",
+		"OTEL_METRIC_EXPORT_TIMEOUT":        "2000",
+		"OTLP_METRIC_EXPORT_TIMEOUT_MILLIS": "4000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TraceBatchConfig{MaxQueueSize: 1000, ScheduleDelay: 250 * time.Millisecond, MaxExportBatchSize: 100, ExportTimeout: 1500 * time.Millisecond}
+	if c.TraceBatch != want || c.QueueSpans != 1000 {
+		t.Errorf("trace batch %+v queue spans %d, want %+v and 1000", c.TraceBatch, c.QueueSpans, want)
+	}
+	if c.MetricReader != (MetricReaderConfig{ExportInterval: time.Minute, ExportTimeout: 2 * time.Second}) {
+		t.Errorf("metric reader %+v", c.MetricReader)
+	}
+	// The export timeouts bound the original's request timeouts (3 s, 5 s).
+	if c.Traces.Timeout != 1500*time.Millisecond || c.Metrics.Timeout != 2*time.Second {
+		t.Errorf("timeouts traces %v metrics %v, want 1.5s and 2s", c.Traces.Timeout, c.Metrics.Timeout)
+	}
+	// The original's names alone, and a longer export timeout that leaves
+	// the request timeout as it is.
+	c, err = FromLookup(lookupOf(map[string]string{
+		"OTLP_TRACE_MAX_QUEUE_SIZE":         "300",
+		"OTLP_TRACE_EXPORT_TIMEOUT_MILLIS":  "1000",
+		"OTLP_METRIC_EXPORT_TIMEOUT_MILLIS": "60000",
+		"OTEL_EXPORTER_OTLP_TIMEOUT":        "7000",
+		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE":  "300",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.QueueSpans != 300 || c.Traces.Timeout != time.Second || c.Metrics.Timeout != 7*time.Second {
+		t.Errorf("queue spans %d, timeouts traces %v metrics %v", c.QueueSpans, c.Traces.Timeout, c.Metrics.Timeout)
+	}
+	// Defaults: no export timeout set, the request timeouts are the
+	// original's, the queue bound is 2048 spans.
+	c, err = FromLookup(lookupOf(nil))
+	if err != nil || c.QueueSpans != 2048 || c.Traces.Timeout != 3*time.Second || c.Metrics.Timeout != 5*time.Second {
+		t.Errorf("defaults: %v %d %v %v", err, c.QueueSpans, c.Traces.Timeout, c.Metrics.Timeout)
+	}
+	for env, name := range map[string]string{
+		"OTEL_BSP_MAX_QUEUE_SIZE=0":                                          "OTEL_BSP_MAX_QUEUE_SIZE",
+		"OTEL_BSP_SCHEDULE_DELAY=soon":                                       "OTEL_BSP_SCHEDULE_DELAY",
+		"OTEL_BSP_EXPORT_TIMEOUT=-1":                                         "OTEL_BSP_EXPORT_TIMEOUT",
+		"OTEL_METRIC_EXPORT_INTERVAL=0":                                      "OTEL_METRIC_EXPORT_INTERVAL",
+		"OTEL_METRIC_EXPORT_TIMEOUT=1e3":                                     "OTEL_METRIC_EXPORT_TIMEOUT",
+		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096":                                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE=600,OTLP_TRACE_MAX_QUEUE_SIZE=500": "OTLP_TRACE_MAX_QUEUE_SIZE",
+	} {
+		m := map[string]string{}
+		for _, kv := range strings.Split(env, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		if _, err := FromLookup(lookupOf(m)); !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming %s", env, err, name)
+		}
+	}
+}

@@ -66,8 +66,9 @@ type Exporter struct {
 	// ring is the FIFO of queued batches; head is its first slot, n its length.
 	ring    []entry
 	head, n int
-	// held is the bytes of batches queued or being exported.
-	held int64
+	// held is the bytes of batches queued or being exported; heldSpans
+	// the spans of the trace batches among them.
+	held, heldSpans int64
 	// seq is the sequence number of the next accepted batch; taken counts
 	// batches that left the queue. The queue is FIFO, so every batch with
 	// seq < taken has left it.
@@ -256,11 +257,15 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 	if e.closed {
 		return e.dropEntryLocked(en, DropShutdown)
 	}
-	if !e.fitsLocked(size) {
+	spans := int64(0)
+	if sig == Traces {
+		spans = n
+	}
+	if !e.fitsLocked(size, spans) {
 		if !e.set.block {
 			return e.dropEntryLocked(en, DropQueueFull)
 		}
-		if reason, ok := e.waitLocked(size); !ok {
+		if reason, ok := e.waitLocked(size, spans); !ok {
 			return e.dropEntryLocked(en, reason)
 		}
 	}
@@ -269,11 +274,12 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 	e.n++
 	e.seq++
 	e.held += size
+	e.heldSpans += spans
 	st.InFlight += uint64(n)
 	st.QueuedItems += uint64(n)
 	st.QueuedBytes += uint64(size)
 	st.QueuedBatches++
-	if e.set.block && e.fitsLocked(1) {
+	if e.set.block && e.fitsLocked(1, 0) {
 		e.signalSpace() // pass the wake-up on to another blocked Enqueue
 	}
 	e.mu.Unlock()
@@ -286,23 +292,25 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 // Enqueue splits a larger batch.
 func (e *Exporter) MaxRequestBytes() int64 { return min(e.set.maxRequest, e.set.queueBytes) }
 
-// fitsLocked reports whether a batch of size bytes fits now.
-func (e *Exporter) fitsLocked(size int64) bool {
-	return e.n < len(e.ring) && e.held+size <= e.set.queueBytes
+// fitsLocked reports whether a batch of size bytes and spans spans (0 for
+// metrics and logs) fits now: within QueueSpans, or no span is held.
+func (e *Exporter) fitsLocked(size, spans int64) bool {
+	return e.n < len(e.ring) && e.held+size <= e.set.queueBytes &&
+		(e.set.queueSpans == 0 || spans == 0 || e.heldSpans == 0 || e.heldSpans+spans <= e.set.queueSpans)
 }
 
 // waitLocked waits, with e.mu held on entry and on return, until a batch of
-// size bytes fits, BlockTimeout passes or Shutdown begins.
-func (e *Exporter) waitLocked(size int64) (DropReason, bool) {
+// size bytes and spans spans fits, BlockTimeout passes or Shutdown begins.
+func (e *Exporter) waitLocked(size, spans int64) (DropReason, bool) {
 	timer := time.NewTimer(e.set.blockTimeout)
 	defer timer.Stop()
-	for !e.fitsLocked(size) {
+	for !e.fitsLocked(size, spans) {
 		e.mu.Unlock()
 		select {
 		case <-e.space:
 		case <-timer.C:
 			e.mu.Lock()
-			if e.fitsLocked(size) && !e.closed {
+			if e.fitsLocked(size, spans) && !e.closed {
 				return 0, true
 			}
 			return DropBlockTimeout, false
@@ -383,6 +391,9 @@ func (e *Exporter) worker(w int) {
 			st.ExportedBatches++
 		}
 		e.held -= size
+		if en.sig == Traces {
+			e.heldSpans -= en.items
+		}
 		if e.progress != nil {
 			close(e.progress)
 			e.progress = nil
@@ -657,6 +668,9 @@ func (e *Exporter) dropQueuedLocked() {
 		st.Dropped[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++
 		e.held -= int64(len(en.buf.B))
+		if en.sig == Traces {
+			e.heldSpans -= en.items
+		}
 		e.free(en)
 	}
 }

@@ -596,3 +596,41 @@ func TestRetryDoesNotHoldWorker(t *testing.T) {
 	}
 	shutdown(t, e)
 }
+
+// TestQueueSpansBound checks that QueueSpans bounds the spans held while
+// the collector is unreachable, that metrics are not counted against it,
+// and that a batch larger than the bound is taken when no span is held.
+func TestQueueSpansBound(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		cfg := testConfig(protocol, "http://"+otlptest.ReserveAddr(t))
+		cfg.QueueSpans = 25
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !e.Enqueue(Traces, encodeBatch(t, Traces, "traces-big", 30), 30) {
+			t.Error("a batch over QueueSpans was refused with no span held")
+		}
+		if e.Enqueue(Traces, encodeBatch(t, Traces, "traces-1", 10), 10) {
+			t.Error("a batch past QueueSpans was taken")
+		}
+		if !e.Enqueue(Metrics, encodeBatch(t, Metrics, "metrics-1", 10), 10) {
+			t.Error("a metrics batch was counted against QueueSpans")
+		}
+		st := e.Stats().Signals[Traces]
+		if st.Dropped[DropQueueFull] != 10 || st.InFlight != 30 {
+			t.Errorf("traces %+v, want 10 dropped queue_full and 30 in flight", st)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		_ = e.Shutdown(ctx)
+		s := e.Stats()
+		checkIdentity(t, s)
+		if s.Signals[Traces].InFlight != 0 {
+			t.Errorf("after shutdown %+v", s.Signals[Traces])
+		}
+	})
+	if _, err := New(Config{QueueSpans: -1}); err == nil || !strings.Contains(err.Error(), "QueueSpans") {
+		t.Errorf("QueueSpans -1: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -16,8 +17,11 @@ import (
 // resource (OTEL_* and OTLP_* variables), the original's batching
 // (OTLP_TRACE_SCHEDULE_DELAY_MILLIS, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE), and
 // SIDs from SERVICE_SUB, SERVICE_LOCATION, SERVICE_PORT and the host's IPv4
-// address (SERVICE_IP, else the first non-loopback IPv4 address). SIDs are
-// generated only when SERVICE_SUB is set. OTEL_TRACES_SAMPLER and
+// address (SERVICE_IP, else the first non-loopback IPv4 address), always
+// on, with the original workflow service's defaults for the variables
+// left unset (DefaultSIDSub, DefaultSIDLocation, DefaultSIDPort), and the
+// request metrics' dc label from SERVICE_LOCATION (left out when unset,
+// as the original's). OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG select the head sampler (engine.SamplerFromEnv;
 // default parentbased_always_on). With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
@@ -26,12 +30,26 @@ func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
 	return newFromLookup(os.LookupEnv, opts...)
 }
 
+// The original workflow service's SID settings when SERVICE_SUB,
+// SERVICE_LOCATION or SERVICE_PORT is unset.
+const (
+	DefaultSIDSub      = "spf"
+	DefaultSIDLocation = "SparkFlow"
+	DefaultSIDPort     = "7860"
+)
+
 func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*engine.Engine, error) {
 	cfg, err := export.FromLookup(lookup)
 	if err != nil {
 		return nil, err
 	}
-	get := func(k string) string { v, _ := lookup(k); return v }
+	get := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	orDefault := func(k, def string) string {
+		if v := get(k); v != "" {
+			return v
+		}
+		return def
+	}
 	ip := get("SERVICE_IP")
 	if ip == "" {
 		ip = hostIPv4()
@@ -46,8 +64,14 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		engine.WithResource(res),
 		engine.WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
 	}
-	if sub := get("SERVICE_SUB"); sub != "" {
-		base = append(base, engine.WithSID(sid.Config{Sub: sub, Location: get("SERVICE_LOCATION"), IP: ip, Port: get("SERVICE_PORT")}))
+	base = append(base, engine.WithSID(sid.Config{
+		Sub:      orDefault("SERVICE_SUB", DefaultSIDSub),
+		Location: orDefault("SERVICE_LOCATION", DefaultSIDLocation),
+		IP:       ip,
+		Port:     orDefault("SERVICE_PORT", DefaultSIDPort),
+	}))
+	if dc := get("SERVICE_LOCATION"); dc != "" {
+		base = append(base, engine.WithMetrics(engine.MetricsConfig{DC: dc}))
 	}
 	opts = append(base, opts...)
 	if !cfg.Enabled {

@@ -105,3 +105,48 @@ func TestNewFromEnvSampler(t *testing.T) {
 		}
 	}
 }
+
+// TestNewFromEnvSIDDefaults checks that SIDs are on without any SERVICE_*
+// variable, with the original's defaults, and that SERVICE_LOCATION fills
+// the request metrics' dc label.
+func TestNewFromEnvSIDDefaults(t *testing.T) {
+	for _, c := range []struct {
+		env      map[string]string
+		sub, loc string
+		port, dc string
+	}{
+		{map[string]string{"OTLP_ENABLE": "false", "SERVICE_IP": "10.1.2.3"}, "spf", "SparkFlow", "78", ""},
+		{map[string]string{"OTLP_ENABLE": "false", "SERVICE_IP": "10.1.2.3", "SERVICE_LOCATION": "hf", "SERVICE_SUB": "spl", "SERVICE_PORT": "18080"}, "spl", "hf", "18", "hf"},
+	} {
+		e, err := newFromLookup(lookupMap(c.env), engine.WithSink(&engine.MemorySink{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.StartRun(engine.RunInfo{AppID: "app"})
+		f, err := sid.Parse(r.SID())
+		if err != nil || f.Sub != c.sub || f.Location != c.loc || f.PortPrefix != c.port || f.IP3 != 2 || f.IP4 != 3 {
+			t.Errorf("env %v: SID %q: %+v %v", c.env, r.SID(), f, err)
+		}
+		r.End(0, "")
+		if err := e.ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		prom := string(e.AppendPrometheus(nil))
+		if hasDC := strings.Contains(prom, `dc="`); hasDC != (c.dc != "") || !strings.Contains(prom, `dc="`+c.dc+`"`) && c.dc != "" {
+			t.Errorf("env %v: dc label want %q in\n%s", c.env, c.dc, grepLines(prom, "server_request_total"))
+		}
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
