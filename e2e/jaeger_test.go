@@ -4,10 +4,8 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"testing"
@@ -16,31 +14,9 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/jaegerapi"
 	"github.com/flowtel/flowtel/otlp"
 )
-
-// jaegerTrace is the part of Jaeger's query API answer the test reads.
-type jaegerTrace struct {
-	TraceID string `json:"traceID"`
-	Spans   []struct {
-		SpanID        string `json:"spanID"`
-		OperationName string `json:"operationName"`
-		References    []struct {
-			RefType string `json:"refType"`
-			SpanID  string `json:"spanID"`
-		} `json:"references"`
-		Tags []struct {
-			Key   string `json:"key"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-		Logs []struct {
-			Fields []struct {
-				Key   string `json:"key"`
-				Value any    `json:"value"`
-			} `json:"fields"`
-		} `json:"logs"`
-	} `json:"spans"`
-}
 
 func env(key, def string) string {
 	if v := os.Getenv(key); v != "" {
@@ -97,7 +73,7 @@ func TestJaeger(t *testing.T) {
 				t.Fatalf("engine %+v exporter %+v", s, xs.Signals[export.Traces])
 			}
 
-			var traces []jaegerTrace
+			var traces []jaegerapi.Trace
 			deadline := time.Now().Add(30 * time.Second)
 			for time.Now().Before(deadline) {
 				traces = fetch(t, query, service, runs)
@@ -157,27 +133,16 @@ func TestJaeger(t *testing.T) {
 	}
 }
 
-func fetch(t *testing.T, query, service string, limit int) []jaegerTrace {
+func fetch(t *testing.T, query, service string, limit int) []jaegerapi.Trace {
 	t.Helper()
-	u := fmt.Sprintf("%s/api/traces?service=%s&limit=%d&lookback=1h", query, url.QueryEscape(service), limit*2)
-	resp, err := http.Get(u)
+	traces, err := jaegerapi.Traces(query, service, limit*2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Data []jaegerTrace `json:"data"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body.Data
+	return traces
 }
 
-func allSpans(traces []jaegerTrace, n int) bool {
+func allSpans(traces []jaegerapi.Trace, n int) bool {
 	for _, tr := range traces {
 		if len(tr.Spans) != n {
 			return false

@@ -4,15 +4,15 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/flowtel/flowtel/internal/jaegerapi"
 )
 
 func env(key, def string) string {
@@ -20,22 +20,6 @@ func env(key, def string) string {
 		return v
 	}
 	return def
-}
-
-// jaegerTrace is the part of Jaeger's query API answer the test reads.
-type jaegerTrace struct {
-	Spans []struct {
-		SpanID        string `json:"spanID"`
-		OperationName string `json:"operationName"`
-		References    []struct {
-			RefType string `json:"refType"`
-			SpanID  string `json:"spanID"`
-		} `json:"references"`
-		Tags []struct {
-			Key   string `json:"key"`
-			Value any    `json:"value"`
-		} `json:"tags"`
-	} `json:"spans"`
 }
 
 // TestJaegerEino runs the example into a real Jaeger (scripts/e2e.sh
@@ -61,7 +45,7 @@ func TestJaegerEino(t *testing.T) {
 	// 6 of the 8 questions take the tool path (a root and 10 nodes), 2 the
 	// direct one (a root and 5).
 	const wantSpans = 6*11 + 2*6
-	var traces []jaegerTrace
+	var traces []jaegerapi.Trace
 	for deadline := time.Now().Add(30 * time.Second); ; { // Jaeger indexes asynchronously
 		traces = fetch(t, query, service)
 		got := 0
@@ -123,21 +107,11 @@ func TestJaegerEino(t *testing.T) {
 	}
 }
 
-func fetch(t *testing.T, query, service string) []jaegerTrace {
+func fetch(t *testing.T, query, service string) []jaegerapi.Trace {
 	t.Helper()
-	resp, err := http.Get(fmt.Sprintf("%s/api/traces?service=%s&limit=100&lookback=1h", query, url.QueryEscape(service)))
+	traces, err := jaegerapi.Traces(query, service, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	var body struct {
-		Data []jaegerTrace `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatal(err)
-	}
-	return body.Data
+	return traces
 }
