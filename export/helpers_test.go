@@ -3,7 +3,10 @@ package export
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,4 +164,212 @@ func received(r *otlptest.Receiver) [NumSignals]int64 {
 		out[sig] = got[otlptest.Signal(sig)]
 	}
 	return out
+}
+
+// strAttr returns a string attribute of the requests the split tests cut.
+func strAttr(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+// bigRequest builds a request of sig with several resources and scopes
+// (and for metrics every metric type), whose items are named by their
+// position and padded to random sizes up to pad bytes. It returns the
+// request and the names of its items, each prefixed by its resource and
+// scope (and metric).
+func bigRequest(sig Signal, rng *rand.Rand, pad int) (proto.Message, []string) {
+	var names []string
+	item := func(r, s, i int) string {
+		return fmt.Sprintf("r%d/s%d/i%d/%s", r, s, i, strings.Repeat("x", rng.IntN(pad+1)))
+	}
+	res := func(r int) *resourcepb.Resource {
+		return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strAttr("service.name", fmt.Sprint("svc", r))}}
+	}
+	scope := func(s int) *commonpb.InstrumentationScope {
+		return &commonpb.InstrumentationScope{Name: fmt.Sprint("scope", s), Version: "1"}
+	}
+	switch sig {
+	case Traces:
+		req := &coltrace.ExportTraceServiceRequest{}
+		for r := 0; r < 3; r++ {
+			rs := &tracepb.ResourceSpans{Resource: res(r), SchemaUrl: "https://schema/r"}
+			for s := 0; s < 2; s++ {
+				ss := &tracepb.ScopeSpans{Scope: scope(s), SchemaUrl: "https://schema/s"}
+				for i := 0; i < 40; i++ {
+					n := item(r, s, i)
+					names = append(names, n)
+					ss.Spans = append(ss.Spans, &tracepb.Span{Name: n, TraceId: make([]byte, 16), SpanId: make([]byte, 8), StartTimeUnixNano: 1})
+				}
+				rs.ScopeSpans = append(rs.ScopeSpans, ss)
+			}
+			req.ResourceSpans = append(req.ResourceSpans, rs)
+		}
+		return req, names
+	case Logs:
+		req := &collogs.ExportLogsServiceRequest{}
+		for r := 0; r < 3; r++ {
+			rl := &logspb.ResourceLogs{Resource: res(r)}
+			for s := 0; s < 2; s++ {
+				sl := &logspb.ScopeLogs{Scope: scope(s)}
+				for i := 0; i < 40; i++ {
+					n := item(r, s, i)
+					names = append(names, n)
+					sl.LogRecords = append(sl.LogRecords, &logspb.LogRecord{TimeUnixNano: 1, Body: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: n}}})
+				}
+				rl.ScopeLogs = append(rl.ScopeLogs, sl)
+			}
+			req.ResourceLogs = append(req.ResourceLogs, rl)
+		}
+		return req, names
+	}
+	req := &colmetrics.ExportMetricsServiceRequest{}
+	for r := 0; r < 2; r++ {
+		rm := &metricspb.ResourceMetrics{Resource: res(r)}
+		for s := 0; s < 2; s++ {
+			sm := &metricspb.ScopeMetrics{Scope: scope(s)}
+			for k := 0; k < 5; k++ {
+				m := &metricspb.Metric{Name: fmt.Sprint("m", k), Unit: "1", Description: "d"}
+				attrs := func(i int) []*commonpb.KeyValue {
+					n := item(r, s, k*100+i)
+					names = append(names, n)
+					return []*commonpb.KeyValue{strAttr("name", n)}
+				}
+				const points = 12
+				switch k {
+				case 0:
+					g := &metricspb.Gauge{}
+					for i := 0; i < points; i++ {
+						g.DataPoints = append(g.DataPoints, &metricspb.NumberDataPoint{Attributes: attrs(i), Value: &metricspb.NumberDataPoint_AsInt{AsInt: 1}})
+					}
+					m.Data = &metricspb.Metric_Gauge{Gauge: g}
+				case 1:
+					sum := &metricspb.Sum{IsMonotonic: true, AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE}
+					for i := 0; i < points; i++ {
+						sum.DataPoints = append(sum.DataPoints, &metricspb.NumberDataPoint{Attributes: attrs(i), Value: &metricspb.NumberDataPoint_AsDouble{AsDouble: 1}})
+					}
+					m.Data = &metricspb.Metric_Sum{Sum: sum}
+				case 2:
+					h := &metricspb.Histogram{AggregationTemporality: metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA}
+					for i := 0; i < points; i++ {
+						h.DataPoints = append(h.DataPoints, &metricspb.HistogramDataPoint{Attributes: attrs(i), Count: 1, BucketCounts: []uint64{1}})
+					}
+					m.Data = &metricspb.Metric_Histogram{Histogram: h}
+				case 3:
+					e := &metricspb.ExponentialHistogram{}
+					for i := 0; i < points; i++ {
+						e.DataPoints = append(e.DataPoints, &metricspb.ExponentialHistogramDataPoint{Attributes: attrs(i), Count: 1})
+					}
+					m.Data = &metricspb.Metric_ExponentialHistogram{ExponentialHistogram: e}
+				case 4:
+					su := &metricspb.Summary{}
+					for i := 0; i < points; i++ {
+						su.DataPoints = append(su.DataPoints, &metricspb.SummaryDataPoint{Attributes: attrs(i), Count: 1})
+					}
+					m.Data = &metricspb.Metric_Summary{Summary: su}
+				}
+				sm.Metrics = append(sm.Metrics, m)
+			}
+			rm.ScopeMetrics = append(rm.ScopeMetrics, sm)
+		}
+		req.ResourceMetrics = append(req.ResourceMetrics, rm)
+	}
+	return req, names
+}
+
+// itemNames decodes a request of sig with the official types and returns
+// the names of its items, each checked to sit under the resource, scope
+// (and metric) its name says, with their other fields intact.
+func itemNames(t *testing.T, sig Signal, b []byte) []string {
+	t.Helper()
+	var names []string
+	check := func(name string, res *resourcepb.Resource, scope *commonpb.InstrumentationScope, metric string) {
+		var r, s, i int
+		if _, err := fmt.Sscanf(name, "r%d/s%d/i%d/", &r, &s, &i); err != nil {
+			t.Fatalf("item %q: %v", name, err)
+		}
+		if res.GetAttributes()[0].GetValue().GetStringValue() != fmt.Sprint("svc", r) || scope.GetName() != fmt.Sprint("scope", s) || scope.GetVersion() != "1" {
+			t.Errorf("item %q under resource %v scope %v", name, res, scope)
+		}
+		if metric != "" && metric != fmt.Sprint("m", i/100) {
+			t.Errorf("point %q under metric %q", name, metric)
+		}
+		names = append(names, name)
+	}
+	switch sig {
+	case Traces:
+		var req coltrace.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				if rs.SchemaUrl != "https://schema/r" || ss.SchemaUrl != "https://schema/s" {
+					t.Errorf("schema URLs lost: %q %q", rs.SchemaUrl, ss.SchemaUrl)
+				}
+				for _, sp := range ss.Spans {
+					check(sp.Name, rs.Resource, ss.Scope, "")
+				}
+			}
+		}
+	case Logs:
+		var req collogs.ExportLogsServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, rl := range req.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					check(lr.Body.GetStringValue(), rl.Resource, sl.Scope, "")
+				}
+			}
+		}
+	case Metrics:
+		var req colmetrics.ExportMetricsServiceRequest
+		if err := proto.Unmarshal(b, &req); err != nil {
+			t.Fatal(err)
+		}
+		for _, rm := range req.ResourceMetrics {
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					if m.Unit != "1" || m.Description != "d" {
+						t.Errorf("metric %q lost its unit or description", m.Name)
+					}
+					var attrs [][]*commonpb.KeyValue
+					switch d := m.Data.(type) {
+					case *metricspb.Metric_Gauge:
+						for _, p := range d.Gauge.DataPoints {
+							attrs = append(attrs, p.Attributes)
+						}
+					case *metricspb.Metric_Sum:
+						if !d.Sum.IsMonotonic || d.Sum.AggregationTemporality != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE {
+							t.Errorf("sum %q lost its fields", m.Name)
+						}
+						for _, p := range d.Sum.DataPoints {
+							attrs = append(attrs, p.Attributes)
+						}
+					case *metricspb.Metric_Histogram:
+						if d.Histogram.AggregationTemporality != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA {
+							t.Errorf("histogram %q lost its temporality", m.Name)
+						}
+						for _, p := range d.Histogram.DataPoints {
+							attrs = append(attrs, p.Attributes)
+						}
+					case *metricspb.Metric_ExponentialHistogram:
+						for _, p := range d.ExponentialHistogram.DataPoints {
+							attrs = append(attrs, p.Attributes)
+						}
+					case *metricspb.Metric_Summary:
+						for _, p := range d.Summary.DataPoints {
+							attrs = append(attrs, p.Attributes)
+						}
+					default:
+						t.Errorf("metric %q without data", m.Name)
+					}
+					for _, a := range attrs {
+						check(a[0].GetValue().GetStringValue(), rm.Resource, sm.Scope, m.Name)
+					}
+				}
+			}
+		}
+	}
+	return names
 }
