@@ -96,9 +96,7 @@ func TestThreeServices(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	rc := otlptest.New(t, otlptest.GRPC, nil)
-	rc.Keep = true
-	rc.Start()
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
 	addr := rc.Addr
 
 	engA, engB, engC := newEngine(t, "svc-a", addr), newEngine(t, "svc-b", addr), newEngine(t, "svc-c", addr)

@@ -31,9 +31,7 @@ import (
 // whole requests.
 func startFullReceiver(t *testing.T) (*otlptest.Receiver, string) {
 	t.Helper()
-	rc := otlptest.New(t, otlptest.GRPC, nil)
-	rc.Keep = true
-	rc.Start()
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
 	return rc, rc.Addr
 }
 

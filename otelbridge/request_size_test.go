@@ -18,9 +18,7 @@ import (
 // attribute each (8 MiB) reaches a real gRPC server with its default 4 MiB
 // limit: the exporter splits it, every span arrives, none is dropped.
 func TestSpanExporterFitsReceiver(t *testing.T) {
-	r := otlptest.New(t, otlptest.GRPC, nil)
-	r.Keep = true
-	r.Start()
+	r := otlptest.StartKeeping(t, otlptest.GRPC)
 	exp, err := export.New(export.Config{Endpoint: r.Endpoint()})
 	if err != nil {
 		t.Fatal(err)

@@ -19,9 +19,7 @@ import (
 // server refuses at its default 4 MiB. The exporter splits it: every
 // series arrives, in requests under the limit, and nothing is dropped.
 func TestMetricsPushFitsReceiver(t *testing.T) {
-	r := otlptest.New(t, otlptest.GRPC, nil)
-	r.Keep = true
-	r.Start()
+	r := otlptest.StartKeeping(t, otlptest.GRPC)
 	const series = 128
 	e, err := New(export.Config{Endpoint: r.Endpoint()},
 		engine.WithMetrics(engine.MetricsConfig{Interval: time.Hour, LabelBytes: 16 << 10, Limit: series}))

@@ -18,9 +18,7 @@ import (
 // what it decodes.
 func startReceiver(t *testing.T, protocol string) *otlptest.Receiver {
 	t.Helper()
-	rc := otlptest.New(t, protocol, nil)
-	rc.Keep = true
-	rc.Start()
+	rc := otlptest.StartKeeping(t, protocol)
 	return rc
 }
 

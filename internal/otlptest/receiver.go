@@ -167,6 +167,15 @@ func Start(t testing.TB, protocol string, behave func(Call) Reply) *Receiver {
 	return r
 }
 
+// StartKeeping starts a receiver speaking protocol that always succeeds and
+// keeps every decoded request (Keep), stopped when t ends.
+func StartKeeping(t testing.TB, protocol string) *Receiver {
+	r := New(t, protocol, nil)
+	r.Keep = true
+	r.Start()
+	return r
+}
+
 // ReserveAddr returns a loopback address nobody listens on (yet).
 func ReserveAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
