@@ -29,8 +29,7 @@ func (s RequestSeries) record(d int64) {
 	if s.count == nil {
 		return
 	}
-	s.count.Inc()
-	s.time.Record(d / int64(time.Microsecond))
+	s.time.RecordCounted(d/int64(time.Microsecond), s.count)
 }
 
 // RequestSeries resolves the series of a request of the application

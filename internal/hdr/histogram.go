@@ -187,19 +187,28 @@ func newBuf(cfg Config) *buf {
 // Record records v. A negative v is recorded as 0 and a v above the
 // configured highest value as the highest value; both are counted in
 // Snapshot.Clamped. Record never blocks on a collector.
-func (h *Histogram) Record(v int64) {
+func (h *Histogram) Record(v int64) { h.RecordCounted(v, nil) }
+
+// RecordCounted records v as Record does and, when c is not nil, adds 1
+// to c, pinned to the current P once for both (a request's latency and
+// its count): one pin and three atomic adds instead of two pins.
+func (h *Histogram) RecordCounted(v int64, c *Counter) {
 	clamped := false
 	if v > h.highest {
 		v, clamped = h.highest, true
 	} else if v < 0 {
 		v, clamped = 0, true
 	}
-	h.record(v, clamped)
+	h.record(v, clamped, c)
 }
 
-// record records v, already clamped, into the current P's shard.
-func (h *Histogram) record(v int64, clamped bool) {
+// record records v, already clamped, into the current P's shard, and
+// adds 1 to c unless it is nil.
+func (h *Histogram) record(v int64, clamped bool, c *Counter) {
 	pid := pin.Pin()
+	if c != nil {
+		c.shards[uint(pid)%uint(len(c.shards))].n.Add(1)
+	}
 	if pid < len(h.shards) {
 		s := &h.shards[pid]
 		s.seq.Add(1)
@@ -221,7 +230,7 @@ func (h *Histogram) recordSlow(pid int, v int64, clamped bool) {
 	if pid < len(h.shards) {
 		// Allocate unpinned: a 184 KiB allocation may assist the GC.
 		h.shards[pid].cur.CompareAndSwap(nil, newBuf(h.cfg))
-		h.record(v, clamped) // The goroutine may now run on another P; record copes.
+		h.record(v, clamped, nil) // The goroutine may now run on another P; record copes. c was counted.
 		return
 	}
 	h.extra.mu.Lock()

@@ -137,6 +137,27 @@ func TestClamp(t *testing.T) {
 	}
 }
 
+// TestRecordCounted: the counter counts each record once, the first
+// record of a P (which allocates its shard) among them, and values are
+// clamped as by Record.
+func TestRecordCounted(t *testing.T) {
+	h, c := mustNew(t, Config{}), NewCounter()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for _, v := range []int64{-1, 5, DefaultHighest + 1} {
+				h.RecordCounted(v, c)
+			}
+		})
+	}
+	wg.Wait()
+	var s Snapshot
+	h.Snapshot(&s)
+	if c.Value() != 12 || s.Count != 12 || s.Clamped != 8 || s.Min != 0 || s.Max != DefaultHighest {
+		t.Fatalf("counter %d, snapshot %+v", c.Value(), s)
+	}
+}
+
 // TestConcurrentRecordAndSnapshot records from several goroutines while
 // collectors take cumulative and delta snapshots; no value may be lost or
 // counted twice.
@@ -361,6 +382,7 @@ func TestAllocs(t *testing.T) {
 		{"Record/above", 0, func() { h.Record(math.MaxInt64) }},
 		{"Record/negative", 0, func() { h.Record(-1) }},
 		{"Counter.Add", 0, func() { c.Add(3) }},
+		{"RecordCounted", 0, func() { v += 997; h.RecordCounted(v%10_000_000, c) }},
 		{"Vec.With/existing", 0, func() { hv.With(&a).Record(5) }},
 		{"Vec.With/overflow", 0, func() { hv.With(&over).Record(5) }},
 		{"Snapshot/steady", 0, func() { h.Record(42); h.Snapshot(&s) }},
