@@ -15,14 +15,19 @@
 //     run span: code, flow_id, service_id (falling back to bot_id when sub
 //     is "SparkAgent", else to flow_id), bot_id, sub, caller (these five
 //     skipped when empty), usage.* and gen_ai.usage.{input,output}_tokens,
-//     error, flowtel.incomplete, flowtel.dropped_nodes (when not zero), then
-//     Run.Attrs; node span: node_id, node_type, node_name, running_status,
-//     input.<key>, output.<key>, config.<key>, llm_output (when set),
-//     first_frame_duration in ms (when a first frame was seen),
-//     next_node_ids (a string array, when set), usage (when HasUsage),
-//     error, flowtel.incomplete. error=true is set when the span has an
-//     error log (event "ERROR"); info logs are events "INFO"; exceptions are
-//     events "exception" with exception.type/.message/.stacktrace. Every span
+//     error, flowtel.incomplete, flowtel.dropped_nodes (when not zero),
+//     first_frame_duration in ms (Run.FirstFrameMillis, when there is one),
+//     then Run.Attrs; node span: node_id, node_type, node_name,
+//     running_status, input.<key>, output.<key>, config.<key>, llm_output
+//     (when set), first_frame_duration in ms (Node.FirstFrameMillis, the
+//     run trace log's number, when a first frame was seen), next_node_ids
+//     (a string array, when set), usage (when HasUsage), error,
+//     flowtel.incomplete, error.type "cancelled" (when Cancelled), code
+//     (when HasCode), then Node.Attrs with their keys as given. error=true
+//     is set when the span has an error log (event "ERROR"); info logs are
+//     events "INFO" with attribute "INFO LOG" (an event given as data,
+//     Event.Attrs, carries those instead); exceptions are events
+//     "exception" with exception.type/.message/.stacktrace. Every span
 //     carries Run.TraceState (children inherit it, as in the OTel SDK), the
 //     W3C sampled flag and the is-remote bits of its parent, and a Status.
 //   - Encoder.AppendLogs: an ExportLogsServiceRequest with one LogRecord
