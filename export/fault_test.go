@@ -179,9 +179,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		defer c.Stop()
 		e, log := newLogged(t, testConfig(ProtocolGRPC, c.Endpoint()))
 		produced := produce(t, e, Traces, "re", 5, 4)
-		flush(t, e)
-		s := e.Stats()
-		checkIdentity(t, s)
+		s := flushChecked(t, e)
 		st := s.Signals[Traces]
 		if st.Dropped[DropNonRetryable] != produced || st.Requests != 5 || st.Retried != 0 {
 			t.Errorf("stats %+v, want %d dropped non_retryable after 5 requests", st, produced)
@@ -307,9 +305,7 @@ func TestPartialSuccess(t *testing.T) {
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			produce(t, e, sig, "p", 4, 10)
 		}
-		flush(t, e)
-		s := e.Stats()
-		checkIdentity(t, s)
+		s := flushChecked(t, e)
 		got := received(c)
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			st := s.Signals[sig]
@@ -344,9 +340,7 @@ func TestNonRetryable(t *testing.T) {
 			t.Fatal(err)
 		}
 		produced := produce(t, e, Traces, "bad", 7, 3)
-		flush(t, e)
-		s := e.Stats()
-		checkIdentity(t, s)
+		s := flushChecked(t, e)
 		st := s.Signals[Traces]
 		if st.Dropped[DropNonRetryable] != produced || st.Requests != 7 || st.Retried != 0 {
 			t.Errorf("stats %+v, want %d non_retryable after 7 requests", st, produced)
@@ -376,9 +370,7 @@ func TestRetryExhausted(t *testing.T) {
 			t.Fatal(err)
 		}
 		produced := produce(t, e, Metrics, "x", 3, 2)
-		flush(t, e)
-		s := e.Stats()
-		checkIdentity(t, s)
+		s := flushChecked(t, e)
 		if st := s.Signals[Metrics]; st.Dropped[DropRetryExhausted] != produced || st.Retried == 0 {
 			t.Errorf("stats %+v, want %d retry_exhausted after retries", st, produced)
 		}

@@ -151,6 +151,16 @@ func flush(t testing.TB, e *Exporter) {
 	}
 }
 
+// flushChecked flushes e and returns its Stats, checked for the identity
+// of the counts.
+func flushChecked(t testing.TB, e *Exporter) Stats {
+	t.Helper()
+	flush(t, e)
+	s := e.Stats()
+	checkIdentity(t, s)
+	return s
+}
+
 // newReceiver returns a loopback OTLP receiver (not started).
 func newReceiver(t testing.TB, protocol string, behave func(otlptest.Call) otlptest.Reply) *otlptest.Receiver {
 	return otlptest.New(t, protocol, behave)

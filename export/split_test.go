@@ -82,9 +82,7 @@ func TestOversizeBatchSplit(t *testing.T) {
 		}
 		produced[sig] = uint64(len(names))
 	}
-	flush(t, e)
-	s := e.Stats()
-	checkIdentity(t, s)
+	s := flushChecked(t, e)
 	got := received(r)
 	for sig := Signal(0); sig < NumSignals; sig++ {
 		st := s.Signals[sig]
@@ -119,9 +117,7 @@ func TestSplitCountMismatch(t *testing.T) {
 		e.Enqueue(Metrics, buf, len(names)+delta)
 		said += uint64(len(names) + delta)
 	}
-	flush(t, e)
-	s := e.Stats()
-	checkIdentity(t, s)
+	s := flushChecked(t, e)
 	if st := s.Signals[Metrics]; st.Enqueued != said || st.Exported != said || received(r)[Metrics] != 2*int64(len(names)) {
 		t.Errorf("%+v, received %d: want %d exported and %d received", st, received(r)[Metrics], said, 2*len(names))
 	}

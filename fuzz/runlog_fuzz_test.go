@@ -158,6 +158,15 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 			t.Fatalf("%s = %#v, want %d", where, got, want)
 		}
 	}
+	// times checks a record's start_time, end_time and duration (where
+	// prefixes their names) and returns its start in milliseconds.
+	times := func(where string, m map[string]any, startNano, endNano int64) int64 {
+		start, end := runlogMillis(startNano), runlogMillis(endNano)
+		num(where+"start_time", m["start_time"], start)
+		num(where+"end_time", m["end_time"], end)
+		num(where+"duration", m["duration"], end-start)
+		return start
+	}
 
 	serviceID := r.FlowID
 	if r.Sub == "SparkAgent" {
@@ -168,10 +177,7 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 	str("sid", m["sid"], r.SID, false)
 	str("question", m["question"], r.Question, true)
 	str("answer", m["answer"], r.Answer, true)
-	start, end := runlogMillis(r.StartUnixNano), runlogMillis(r.EndUnixNano)
-	num("start_time", m["start_time"], start)
-	num("end_time", m["end_time"], end)
-	num("duration", m["duration"], end-start)
+	times("", m, r.StartUnixNano, r.EndUnixNano)
 	srv := m["srv"].(map[string]any)
 	if r.Srv[0].Key != "n" {
 		str("srv key", srv[strings.ToValidUTF8(r.Srv[0].Key, "\uFFFD")], r.Srv[0].Value.Str(), false)
@@ -220,10 +226,7 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		str("func_id", nm["func_id"], n.NodeID, false)
 		str("node_name", nm["node_name"], n.NodeName, false)
 		str("llm_output", nm["llm_output"], n.LLMOutput, true)
-		ns, ne := runlogMillis(n.StartUnixNano), runlogMillis(n.EndUnixNano)
-		num("node start_time", nm["start_time"], ns)
-		num("node end_time", nm["end_time"], ne)
-		num("node duration", nm["duration"], ne-ns)
+		ns := times("node ", nm, n.StartUnixNano, n.EndUnixNano)
 		if n.FirstFrameUnixNano != 0 {
 			num("node first_frame_duration", nm["first_frame_duration"], runlogMillis(n.FirstFrameUnixNano)-ns)
 		} else {
