@@ -93,13 +93,6 @@ func BenchmarkRunLogLoadgen(b *testing.B) {
 		for i := range runs {
 			runs[i] = r
 		}
-		e := NewEncoder(Resource{ServiceName: "workflow", ServiceInstanceID: "wf-7f9c", HostIP: "10.0.164.187"})
-		buf := e.AppendLogs(nil, runs)
-		b.SetBytes(int64(len(buf)))
-		b.ReportAllocs()
-		for b.Loop() {
-			buf = e.AppendLogs(buf[:0], runs)
-		}
-		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(runs)), "ns/record")
+		benchAppendLogs(b, runs)
 	})
 }

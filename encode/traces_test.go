@@ -72,26 +72,40 @@ func otlpGenValue(rng *rand.Rand) encode.Value {
 	return encode.BytesValue([]byte(otlpGenString(rng))) // bytes are never repaired
 }
 
+// otlpDecodeAfter checks that out still starts with prefix and decodes
+// the rest into got.
+func otlpDecodeAfter(t *testing.T, prefix, out []byte, got proto.Message, seed uint64, batch int) {
+	t.Helper()
+	if !bytes.HasPrefix(out, prefix) {
+		t.Fatalf("seed %d: dst prefix overwritten", seed)
+	}
+	if err := proto.Unmarshal(out[len(prefix):], got); err != nil {
+		t.Fatalf("seed %d batch %d: unmarshal: %v", seed, batch, err)
+	}
+}
+
 func otlpGenAttrs(rng *rand.Rand, max int) []encode.Attr {
+	return otlpGenN(rng, max, func() encode.Attr {
+		return encode.Attr{Key: otlpGenString(rng), Value: otlpGenValue(rng)}
+	})
+}
+
+// otlpGenN returns 0 to max values made by gen, nil for none.
+func otlpGenN[T any](rng *rand.Rand, max int, gen func() T) []T {
 	n := rng.IntN(max + 1)
 	if n == 0 {
 		return nil
 	}
-	attrs := make([]encode.Attr, n)
-	for i := range attrs {
-		attrs[i] = encode.Attr{Key: otlpGenString(rng), Value: otlpGenValue(rng)}
+	out := make([]T, n)
+	for i := range out {
+		out[i] = gen()
 	}
-	return attrs
+	return out
 }
 
 func otlpGenEvents(rng *rand.Rand, max int) []encode.Event {
-	n := rng.IntN(max + 1)
-	if n == 0 {
-		return nil
-	}
-	evs := make([]encode.Event, n)
-	for i := range evs {
-		evs[i] = encode.Event{
+	return otlpGenN(rng, max, func() encode.Event {
+		ev := encode.Event{
 			TimeUnixNano: rng.Int64N(2e18),
 			Kind:         encode.EventKind(rng.IntN(3)),
 			Message:      otlpGenString(rng),
@@ -99,10 +113,10 @@ func otlpGenEvents(rng *rand.Rand, max int) []encode.Event {
 			Stacktrace:   otlpGenString(rng),
 		}
 		if rng.IntN(5) == 0 {
-			evs[i].TimeUnixNano = 0
+			ev.TimeUnixNano = 0
 		}
-	}
-	return evs
+		return ev
+	})
 }
 
 func otlpGenUsage(rng *rand.Rand) encode.Usage {
@@ -255,13 +269,8 @@ func TestTracesEquivalence(t *testing.T) {
 			want := rb.Traces(refRes, runs)
 			prefix := []byte("prefix")
 			out := e.AppendTraces(append([]byte(nil), prefix...), runs)
-			if !bytes.HasPrefix(out, prefix) {
-				t.Fatalf("seed %d: dst prefix overwritten", seed)
-			}
 			var got coltracepb.ExportTraceServiceRequest
-			if err := proto.Unmarshal(out[len(prefix):], &got); err != nil {
-				t.Fatalf("seed %d batch %d: unmarshal: %v", seed, batch, err)
-			}
+			otlpDecodeAfter(t, prefix, out, &got, seed, batch)
 			otlpMustEqual(t, &got, want)
 
 			after := e.Stats()
