@@ -23,6 +23,16 @@ func init() {
 			}
 			return max(c.memLimit, 0)
 		},
+		Sink: func(opts []Option) any {
+			var c config
+			for _, o := range opts {
+				o.apply(&c)
+			}
+			if c.sink == nil {
+				return nil
+			}
+			return c.sink
+		},
 		RunEngine: func(h Run) *Engine {
 			if h.r == nil {
 				return nil

@@ -190,6 +190,12 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // run in flight, so a burst of run ends larger than the queue waits in
 // records the engine holds anyway. For a queue that drops, make the
 // exporter with export.New and give the engine NewSink.
+//
+// A sink opts set (engine.WithSink: a queue for the run trace log, say)
+// receives every batch too: New gives the engine engine.Tee(its OTLP sink,
+// that sink), so the engine's Stats count what the OTLP receiver took and
+// the other sink's refusals are counted in the Tee's Stats (see
+// engine.Tee). Shutdown shuts both down.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
@@ -213,6 +219,16 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
 	}
 	sink := NewSink(exp, res, true)
+	var engineSink engine.Sink = sink
+	if user, ok := hooks().Sink(opts).(engine.Sink); ok {
+		// OTLP and the caller's sink: the OTLP sink is the primary, whose
+		// delivery the engine's Stats count (engine.Tee).
+		tee, err := engine.Tee(sink, user)
+		if err != nil {
+			return nil, errors.Join(err, exp.Shutdown(context.Background()))
+		}
+		engineSink = tee
+	}
 	var first []engine.Option
 	if iv := cfg.MetricReader.ExportInterval; iv > 0 {
 		// OTLP_METRIC_EXPORT_INTERVAL_MILLIS, unless an option sets one:
@@ -220,7 +236,7 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		first = append(first, engine.WithMetrics(engine.MetricsConfig{Interval: iv}))
 	}
 	e, err := engine.New(slices.Concat(first, opts, []engine.Option{
-		engine.WithResource(res), engine.WithSink(sink), engine.WithMetricsExporter(sink),
+		engine.WithResource(res), engine.WithSink(engineSink), engine.WithMetricsExporter(sink),
 	})...)
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(context.Background()))
@@ -235,9 +251,22 @@ func hooks() enginehook.Hooks[engine.Engine, engine.Option, engine.Run, engine.N
 // ExporterStats returns the exporter's accounting when e's sink is a Sink
 // (an engine made by New), and false otherwise.
 func ExporterStats(e *engine.Engine) (export.Stats, bool) {
-	s, ok := e.Sink().(*Sink)
+	s, ok := OTLPSink(e)
 	if !ok {
 		return export.Stats{}, false
 	}
 	return s.exp.Stats(), true
+}
+
+// OTLPSink returns e's Sink: its sink, or the primary of its engine.Tee
+// (an engine made by New), and false when it has none.
+func OTLPSink(e *engine.Engine) (*Sink, bool) {
+	switch s := e.Sink().(type) {
+	case *Sink:
+		return s, true
+	case *engine.TeeSink:
+		p, ok := s.Sinks()[0].(*Sink)
+		return p, ok
+	}
+	return nil, false
 }

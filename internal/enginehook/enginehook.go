@@ -18,6 +18,9 @@ type Hooks[E, O, R, N any] struct {
 	Resource func(opts []O) encode.Resource
 	// MemoryLimit returns the WithMemoryLimit opts set, 0 when none.
 	MemoryLimit func(opts []O) int64
+	// Sink returns the engine.Sink opts set (the last WithSink), nil when
+	// none.
+	Sink func(opts []O) any
 
 	// RunEngine returns the engine of a run, nil for a no-op run.
 	RunEngine func(R) *E

@@ -1,0 +1,169 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// ErrNilSink is returned by Tee given a nil sink.
+var ErrNilSink = errors.New("engine: nil sink")
+
+// Tee returns a sink that hands every batch to primary and then to each
+// of others, in order, on the export stage: OTLP and a queue for the run
+// trace log, for example. otlp.New makes one when its options already set
+// a sink (its own sink is the primary).
+//
+// # Accounting with several sinks
+//
+// The engine's Stats are those of the primary: Exported is the spans the
+// primary took (when the primary is a SinkReporter, an exporter, the spans
+// its receiver took), Dropped what it lost, and
+// Accepted == Exported + Dropped + SampledOut + InFlight holds exactly as
+// with the primary alone. The other sinks are copies: an error from one of
+// them never drops the batch in Stats (the primary has it), it is counted
+// in that sink's TeeStats.Refused instead, so nothing is lost silently,
+// and its last error is kept. Each sink receives every batch once, even
+// after another refused it.
+//
+// Tee implements LogSink (passing run logs to the sinks that take them)
+// and MemoryUser (the sum of what the sinks hold); it implements
+// SinkReporter when primary does. ForceFlush and Shutdown reach every
+// sink, their errors joined. Sinks are called one at a time, as the
+// engine calls one sink, so Export must still return promptly.
+func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
+	if primary == nil {
+		return nil, fmt.Errorf("%w: Tee's primary", ErrNilSink)
+	}
+	t := &TeeSink{sinks: append([]Sink{primary}, others...)}
+	for i, s := range t.sinks {
+		if s == nil {
+			return nil, fmt.Errorf("%w: Tee's sink %d", ErrNilSink, i)
+		}
+	}
+	t.stats = make([]teeCounts, len(t.sinks))
+	return t, nil
+}
+
+// TeeSink is the sink Tee returns.
+type TeeSink struct {
+	sinks []Sink
+	stats []teeCounts
+}
+
+type teeCounts struct {
+	taken, refused atomic.Uint64
+	last           atomic.Pointer[error]
+}
+
+// TeeStats is what one sink of a Tee did with the spans of the batches it
+// was given: Taken when its Export returned nil, Refused when it returned
+// an error (Err, the last one).
+type TeeStats struct {
+	Taken, Refused uint64
+	Err            error
+}
+
+// Export hands runs to every sink. It returns the primary's error, which
+// the engine counts as a dropped batch; the others' are counted in Stats.
+func (t *TeeSink) Export(runs []*encode.Run) error {
+	spans := uint64(encode.NumSpans(runs))
+	var primaryErr error
+	for i, s := range t.sinks {
+		err := s.Export(runs)
+		t.count(i, spans, err)
+		if i == 0 {
+			primaryErr = err
+		}
+	}
+	return primaryErr
+}
+
+// ExportLogs hands the runs' trace logs to every sink that is a LogSink.
+// Its errors are counted like Export's, in run logs not spans; it returns
+// the primary's.
+func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
+	var primaryErr error
+	for i, s := range t.sinks {
+		if ls, ok := s.(LogSink); ok {
+			err := ls.ExportLogs(runs)
+			if err != nil {
+				t.count(i, 0, err)
+				if i == 0 {
+					primaryErr = err
+				}
+			}
+		}
+	}
+	return primaryErr
+}
+
+func (t *TeeSink) count(i int, spans uint64, err error) {
+	c := &t.stats[i]
+	if err == nil {
+		c.taken.Add(spans)
+		return
+	}
+	c.refused.Add(spans)
+	c.last.Store(&err)
+}
+
+// Stats returns, for each sink in the order Tee was given them (the
+// primary first), the spans it took and refused.
+func (t *TeeSink) Stats() []TeeStats {
+	out := make([]TeeStats, len(t.sinks))
+	for i := range t.stats {
+		c := &t.stats[i]
+		out[i] = TeeStats{Taken: c.taken.Load(), Refused: c.refused.Load()}
+		if p := c.last.Load(); p != nil {
+			out[i].Err = *p
+		}
+	}
+	return out
+}
+
+// Sinks returns the sinks, the primary first.
+func (t *TeeSink) Sinks() []Sink { return append([]Sink(nil), t.sinks...) }
+
+// SinkStats is the primary's, when it is a SinkReporter; otherwise every
+// span the primary took counts as delivered and every one it refused as
+// dropped by the engine itself, so SinkStats is what the engine would
+// have counted without the Tee.
+func (t *TeeSink) SinkStats() SinkStats {
+	if r, ok := t.sinks[0].(SinkReporter); ok {
+		return r.SinkStats()
+	}
+	return SinkStats{Delivered: t.stats[0].taken.Load()}
+}
+
+// MemoryBytes is the sum of what the sinks that are MemoryUsers hold.
+func (t *TeeSink) MemoryBytes() int64 {
+	var n int64
+	for _, s := range t.sinks {
+		if u, ok := s.(MemoryUser); ok {
+			n += max(u.MemoryBytes(), 0)
+		}
+	}
+	return n
+}
+
+// ForceFlush flushes every sink.
+func (t *TeeSink) ForceFlush(ctx context.Context) error {
+	var errs []error
+	for _, s := range t.sinks {
+		errs = append(errs, s.ForceFlush(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// Shutdown shuts every sink down, the primary first.
+func (t *TeeSink) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, s := range t.sinks {
+		errs = append(errs, s.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
