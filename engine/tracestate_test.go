@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flowtel/flowtel/internal/testkit"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
@@ -49,4 +50,18 @@ func TestParentTraceStateBounded(t *testing.T) {
 			t.Errorf("parent tracestate %q carried as %q: %d cuts counted", tt.in, got, cut)
 		}
 	}
+}
+
+// TestParentTraceStateAllocs: checking a caller's tracestate costs no
+// allocation when it is valid and fits, the common case.
+func TestParentTraceStateAllocs(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	parent := SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true, Random: true,
+		TraceState: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE, fw529a3039@dt=Zm9vYmFy"}
+	warm(t, e, 256, 1)
+	testkit.WantAllocs(t, 0, func() { e.StartRun(RunInfo{Parent: parent}).End(0, "") })
 }
