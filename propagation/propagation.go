@@ -32,7 +32,8 @@ import (
 //
 // Injection writes traceparent version 00 with the span's own id, its
 // sampled flag (the run's head decision) and its trace's random flag,
-// forwards tracestate unchanged and writes baggage in its normalized form. A header write allocates the value string and the
+// forwards tracestate (without invalid members, which only a hand-built
+// SpanContext holds) and writes baggage in its normalized form. A header write allocates the value string and the
 // []string of the map entry; parsing allocates nothing on the common path
 // (one line per header, tracestate and baggage already normalized):
 // BenchmarkPropagation/ExtractHTTP/flowtel ≈ 0.3–0.5 µs, 0 allocs, against
@@ -191,14 +192,26 @@ func traceParentValue(sc engine.SpanContext) string {
 	return string(w3c.AppendTraceParent(buf[:0], w3c.TraceParent{TraceID: sc.TraceID, SpanID: sc.SpanID, Flags: flags}))
 }
 
+// validTraceState returns ts without its invalid list-members. An
+// engine's runs carry a valid tracestate, but a SpanContext built by hand
+// may not, and a member holding a CR LF makes net/http refuse the request
+// it is written into. A valid ts is returned as it is, without allocating.
+func validTraceState(ts string) string {
+	st, err := w3c.ParseTraceState(ts)
+	if err == nil {
+		return ts
+	}
+	return st.String()
+}
+
 // inject writes the headers into m (an http.Header or a metadata.MD). An
 // invalid sc writes no traceparent or tracestate; an empty b writes no
 // baggage.
 func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanContext, b Baggage) {
 	if sc.IsValid() {
 		m[tpKey] = []string{traceParentValue(sc)}
-		if sc.TraceState != "" {
-			m[tsKey] = []string{sc.TraceState}
+		if ts := validTraceState(sc.TraceState); ts != "" {
+			m[tsKey] = []string{ts}
 		}
 	}
 	if b.Len() > 0 {

@@ -1,0 +1,58 @@
+package propagation
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"google.golang.org/grpc/metadata"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/w3c"
+)
+
+// TestInjectInvalidTraceState is the regression test of a SpanContext
+// built by hand, whose tracestate held a CR LF, being injected as it was:
+// net/http then refused the caller's own request. What InjectHTTP and
+// InjectGRPC write is a valid tracestate (the invalid members dropped),
+// so the request goes out and joins the trace.
+func TestInjectInvalidTraceState(t *testing.T) {
+	var got http.Header
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer srv.Close()
+	sc := engine.SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true, TraceState: "a=b\r\nX-Evil: 1,rojo=1"}
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	InjectHTTP(req.Header, sc, Baggage{})
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the request carrying the injected headers was refused: %v", err)
+	}
+	resp.Body.Close()
+	if ts := got.Get("tracestate"); ts != "rojo=1" || got.Get("X-Evil") != "" {
+		t.Errorf("the server got tracestate %q, X-Evil %q", ts, got.Get("X-Evil"))
+	}
+	md := metadata.MD{}
+	InjectGRPC(md, sc, Baggage{})
+	if ts := md.Get("tracestate"); len(ts) != 1 || ts[0] != "rojo=1" {
+		t.Errorf("gRPC tracestate %q", ts)
+	}
+	// Nothing valid left: no tracestate at all.
+	sc.TraceState = "Bad=1"
+	h := http.Header{}
+	InjectHTTP(h, sc, Baggage{})
+	if _, ok := h["Tracestate"]; ok || h.Get("traceparent") == "" {
+		t.Errorf("headers %q", h)
+	}
+	// A valid tracestate is written as it is.
+	sc.TraceState = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+	InjectHTTP(h, sc, Baggage{})
+	if ts := h.Get("tracestate"); ts != sc.TraceState {
+		t.Errorf("valid tracestate written as %q", ts)
+	}
+	if _, err := w3c.ParseTraceState(h.Get("tracestate")); err != nil {
+		t.Error(err)
+	}
+}
