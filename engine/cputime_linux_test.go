@@ -11,10 +11,6 @@ import (
 	"testing"
 	"time"
 	"unsafe"
-
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
 var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints the thread CPU time of hot calls")
@@ -36,20 +32,7 @@ func TestCPUTime(t *testing.T) {
 	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	e, err := New(WithMetrics(MetricsConfig{NoExport: true}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	series := e.RequestSeries("app", "flow", 0)
-
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	defer mp.Shutdown(context.Background())
-	hist, err := mp.Meter("bench").Float64Histogram("server_request_time_microseconds", metric.WithUnit("us"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt := metric.WithAttributeSet(attribute.NewSet(attribute.String("app_id", "app"), attribute.String("func", "flow"), attribute.Int("ret", 0)))
+	_, series, hist, opt := latencyRecorders(t)
 	ctx := context.Background()
 	for range 6 {
 		cpuTimeOf("RecordLatency/serial/flowtel", func(i int) { series.Record(time.Duration(i&1023) * time.Microsecond) })

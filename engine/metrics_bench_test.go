@@ -10,27 +10,34 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 )
 
+// latencyRecorders returns the two sides the request latency figures
+// compare: an engine with metrics and its resolved series for app_id
+// "app", func "flow", ret 0, and the OpenTelemetry Go SDK's histogram of
+// the same name with the same attributes as a prebuilt option. Both are
+// shut down when tb ends.
+func latencyRecorders(tb testing.TB) (*Engine, RequestSeries, metric.Float64Histogram, metric.RecordOption) {
+	e, err := New(WithMetrics(MetricsConfig{NoExport: true}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = e.Shutdown(context.Background()) })
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	tb.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	hist, err := mp.Meter("bench").Float64Histogram("server_request_time_microseconds", metric.WithUnit("us"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set := attribute.NewSet(attribute.String("app_id", "app"), attribute.String("func", "flow"), attribute.Int("ret", 0))
+	return e, e.RequestSeries("app", "flow", 0), hist, metric.WithAttributeSet(set)
+}
+
 // BenchmarkRecordLatency records one request latency per operation:
 // flowtel through a resolved RequestSeries (the public hot path),
 // flowtel_lookup through RecordRequest (two series lookups per call), and
 // the OpenTelemetry Go SDK's Float64Histogram.Record with the 3 attributes
 // as a prebuilt set, serially and in parallel.
 func BenchmarkRecordLatency(b *testing.B) {
-	e, err := New(WithMetrics(MetricsConfig{NoExport: true}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	series := e.RequestSeries("app", "flow", 0)
-
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-	defer mp.Shutdown(context.Background())
-	hist, err := mp.Meter("bench").Float64Histogram("server_request_time_microseconds", metric.WithUnit("us"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	set := attribute.NewSet(attribute.String("app_id", "app"), attribute.String("func", "flow"), attribute.Int("ret", 0))
-	opt := metric.WithAttributeSet(set)
+	e, series, hist, opt := latencyRecorders(b)
 	ctx := context.Background()
 
 	cases := []struct {
