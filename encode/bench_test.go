@@ -59,6 +59,23 @@ func benchAppend(b *testing.B, n int, unit string, appendTo func(buf []byte) []b
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/"+unit)
 }
 
+// benchProtobuf runs the sub-benchmarks "protobuf", marshalling the
+// request build returns, built once, and "protobuf-build", building and
+// marshalling it every time.
+func benchProtobuf(b *testing.B, n int, unit string, build func(rb *otlpref.Builder) proto.Message) {
+	b.Run("protobuf", func(b *testing.B) {
+		var rb otlpref.Builder
+		req := build(&rb)
+		benchAppend(b, n, unit, func(buf []byte) []byte { return marshalAppend(buf, req) })
+	})
+	b.Run("protobuf-build", func(b *testing.B) {
+		benchAppend(b, n, unit, func(buf []byte) []byte {
+			var rb otlpref.Builder
+			return marshalAppend(buf, build(&rb))
+		})
+	})
+}
+
 // marshalAppend is proto.MarshalOptions{}.MarshalAppend without its error,
 // which the benchmarks' requests never return.
 func marshalAppend(buf []byte, m proto.Message) []byte {
@@ -74,16 +91,8 @@ func BenchmarkEncodeTraces(b *testing.B) {
 		e := encode.NewEncoder(otlpBenchResource)
 		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte { return e.AppendTraces(buf, runs) })
 	})
-	b.Run("protobuf", func(b *testing.B) {
-		var rb otlpref.Builder
-		req := rb.Traces(rb.Resource(otlpBenchResource), runs)
-		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte { return marshalAppend(buf, req) })
-	})
-	b.Run("protobuf-build", func(b *testing.B) {
-		benchAppend(b, otlpBenchSpans, "span", func(buf []byte) []byte {
-			var rb otlpref.Builder
-			return marshalAppend(buf, rb.Traces(rb.Resource(otlpBenchResource), runs))
-		})
+	benchProtobuf(b, otlpBenchSpans, "span", func(rb *otlpref.Builder) proto.Message {
+		return rb.Traces(rb.Resource(otlpBenchResource), runs)
 	})
 }
 
@@ -108,16 +117,8 @@ func BenchmarkEncodeLogs(b *testing.B) {
 			return buf
 		})
 	})
-	b.Run("protobuf", func(b *testing.B) {
-		var rb otlpref.Builder
-		req := rb.Logs(rb.Resource(otlpBenchResource), runs)
-		benchAppend(b, n, "record", func(buf []byte) []byte { return marshalAppend(buf, req) })
-	})
-	b.Run("protobuf-build", func(b *testing.B) {
-		benchAppend(b, n, "record", func(buf []byte) []byte {
-			var rb otlpref.Builder
-			return marshalAppend(buf, rb.Logs(rb.Resource(otlpBenchResource), runs))
-		})
+	benchProtobuf(b, n, "record", func(rb *otlpref.Builder) proto.Message {
+		return rb.Logs(rb.Resource(otlpBenchResource), runs)
 	})
 }
 
