@@ -3,7 +3,6 @@ package otlp
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -13,7 +12,6 @@ import (
 
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
@@ -43,7 +41,7 @@ func TestMetricsOTLPExport(t *testing.T) {
 			name = "delta"
 		}
 		t.Run(name, func(t *testing.T) {
-			rc := startReceiver(t, otlptest.GRPC)
+			rc := otlptest.StartKeeping(t, otlptest.GRPC)
 			e := newOTLPMetricsEngine(t, rc.Endpoint(), engine.MetricsConfig{Interval: 20 * time.Millisecond, Delta: delta})
 			const runs = 25
 			for range runs {
@@ -66,26 +64,25 @@ func TestMetricsOTLPExport(t *testing.T) {
 			var total, nodes int64
 			var hist uint64
 			for _, req := range reqs {
-				d := fromRequest(req)
 				if delta {
-					for _, p := range d.points[engine.MetricRequests] {
+					for _, p := range samples(req, engine.MetricRequests, nil) {
 						total += p.value
 					}
-					for _, p := range d.points[engine.MetricNodeExecutions] {
+					for _, p := range samples(req, engine.MetricNodeExecutions, nil) {
 						nodes += p.value
 					}
-					for _, p := range d.points[engine.MetricRequestTime] {
+					for _, p := range samples(req, engine.MetricRequestTime, nil) {
 						hist += p.count
 					}
 				} else if req == reqs[len(reqs)-1] {
-					total = d.one(t, engine.MetricRequests, map[string]string{"ret": "0"}).value
-					nodes = d.one(t, engine.MetricNodeExecutions, map[string]string{"node_type": "llm", "status": "ok"}).value
-					hist = d.one(t, engine.MetricRequestTime, nil).count
-					if p := d.one(t, MetricExportItems, map[string]string{"signal": "traces", "result": "exported"}); p.value != 2*runs {
+					total = oneSample(t, req, engine.MetricRequests, map[string]string{"ret": "0"}).value
+					nodes = oneSample(t, req, engine.MetricNodeExecutions, map[string]string{"node_type": "llm", "status": "ok"}).value
+					hist = oneSample(t, req, engine.MetricRequestTime, nil).count
+					if p := oneSample(t, req, MetricExportItems, map[string]string{"signal": "traces", "result": "exported"}); p.value != 2*runs {
 						t.Errorf("traces exported %d, want %d", p.value, 2*runs)
 					}
-					if len(d.points[MetricExportLatency]) != export.NumSignals || len(d.points[MetricExportQueueBytes]) != 1 {
-						t.Errorf("export families: %v", d.points[MetricExportLatency])
+					if lat, q := samples(req, MetricExportLatency, nil), samples(req, MetricExportQueueBytes, nil); len(lat) != export.NumSignals || len(q) != 1 {
+						t.Errorf("export families: %d latency points, %d queue points", len(lat), len(q))
 					}
 				}
 			}
@@ -100,108 +97,69 @@ func TestMetricsOTLPExport(t *testing.T) {
 	}
 }
 
-// The decoding below is engine/metrics_test.go's, for the requests the
-// receiver gets.
-
-// point is one decoded OTLP data point of any kind, with its attributes
-// as strings.
-type point struct {
-	attrs    map[string]string
-	value    int64
-	count    uint64
-	sum      float64
-	min, max float64
-	buckets  []uint64
-	bounds   []float64
-	expo     *metricspb.ExponentialHistogramDataPoint
+// sample is a data point as these tests read it: its string attributes,
+// and a sum's or a gauge's integer value, or a histogram's count.
+type sample struct {
+	attrs map[string]string
+	value int64
+	count uint64
 }
 
-// decoded is a decoded ExportMetricsServiceRequest, points by metric name.
-type decoded struct {
-	req    *colmetrics.ExportMetricsServiceRequest
-	points map[string][]point
-	units  map[string]string
-	temp   map[string]metricspb.AggregationTemporality
-}
-
-func anyString(v *commonpb.AnyValue) string {
-	switch x := v.Value.(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_BoolValue:
-		return strconv.FormatBool(x.BoolValue)
-	case *commonpb.AnyValue_IntValue:
-		return strconv.FormatInt(x.IntValue, 10)
+// samples returns the data points of the metric name in req whose string
+// attributes include want, decoded with the official types.
+func samples(req *colmetrics.ExportMetricsServiceRequest, name string, want map[string]string) []sample {
+	var attrs map[string]string
+	has := func(kvs []*commonpb.KeyValue) bool {
+		attrs = map[string]string{}
+		for _, kv := range kvs {
+			attrs[kv.Key] = kv.Value.GetStringValue()
+		}
+		for k, v := range want {
+			if attrs[k] != v {
+				return false
+			}
+		}
+		return true
 	}
-	return fmt.Sprint(v)
-}
-
-func attrMap(kvs []*commonpb.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[kv.Key] = anyString(kv.Value)
-	}
-	return m
-}
-
-func fromRequest(req *colmetrics.ExportMetricsServiceRequest) *decoded {
-	d := &decoded{req: req, points: map[string][]point{}, units: map[string]string{}, temp: map[string]metricspb.AggregationTemporality{}}
+	var out []sample
 	for _, rm := range req.ResourceMetrics {
 		for _, sm := range rm.ScopeMetrics {
 			for _, m := range sm.Metrics {
-				d.units[m.Name] = m.Unit
-				var ps []point
-				switch x := m.Data.(type) {
-				case *metricspb.Metric_Sum:
-					d.temp[m.Name] = x.Sum.AggregationTemporality
-					for _, p := range x.Sum.DataPoints {
-						ps = append(ps, point{attrs: attrMap(p.Attributes), value: p.GetAsInt()})
-					}
-				case *metricspb.Metric_Gauge:
-					for _, p := range x.Gauge.DataPoints {
-						ps = append(ps, point{attrs: attrMap(p.Attributes), value: p.GetAsInt()})
-					}
-				case *metricspb.Metric_Histogram:
-					d.temp[m.Name] = x.Histogram.AggregationTemporality
-					for _, p := range x.Histogram.DataPoints {
-						ps = append(ps, point{attrs: attrMap(p.Attributes), count: p.Count, sum: p.GetSum(),
-							min: p.GetMin(), max: p.GetMax(), buckets: p.BucketCounts, bounds: p.ExplicitBounds})
-					}
-				case *metricspb.Metric_ExponentialHistogram:
-					d.temp[m.Name] = x.ExponentialHistogram.AggregationTemporality
-					for _, p := range x.ExponentialHistogram.DataPoints {
-						ps = append(ps, point{attrs: attrMap(p.Attributes), count: p.Count, sum: p.GetSum(),
-							min: p.GetMin(), max: p.GetMax(), expo: p})
+				if m.Name != name {
+					continue
+				}
+				for _, p := range m.GetSum().GetDataPoints() {
+					if has(p.Attributes) {
+						out = append(out, sample{attrs: attrs, value: p.GetAsInt()})
 					}
 				}
-				d.points[m.Name] = append(d.points[m.Name], ps...)
+				for _, p := range m.GetGauge().GetDataPoints() {
+					if has(p.Attributes) {
+						out = append(out, sample{attrs: attrs, value: p.GetAsInt()})
+					}
+				}
+				for _, p := range m.GetHistogram().GetDataPoints() {
+					if has(p.Attributes) {
+						out = append(out, sample{attrs: attrs, count: p.Count})
+					}
+				}
+				for _, p := range m.GetExponentialHistogram().GetDataPoints() {
+					if has(p.Attributes) {
+						out = append(out, sample{attrs: attrs, count: p.Count})
+					}
+				}
 			}
-		}
-	}
-	return d
-}
-
-// find returns the points of name whose attributes include want.
-func (d *decoded) find(name string, want map[string]string) []point {
-	var out []point
-	for _, p := range d.points[name] {
-		ok := true
-		for k, v := range want {
-			ok = ok && p.attrs[k] == v
-		}
-		if ok {
-			out = append(out, p)
 		}
 	}
 	return out
 }
 
-// one returns the single point of name with attributes want.
-func (d *decoded) one(t testing.TB, name string, want map[string]string) point {
+// oneSample returns the single data point samples finds.
+func oneSample(t *testing.T, req *colmetrics.ExportMetricsServiceRequest, name string, want map[string]string) sample {
 	t.Helper()
-	ps := d.find(name, want)
+	ps := samples(req, name, want)
 	if len(ps) != 1 {
-		t.Fatalf("%s%v: %d points, want 1 (all: %+v)", name, want, len(ps), d.points[name])
+		t.Fatalf("%s%v: %d points, want 1", name, want, len(ps))
 	}
 	return ps[0]
 }
@@ -218,7 +176,7 @@ func TestMetricsHandlerPromtool(t *testing.T) {
 	if err != nil {
 		t.Skip("promtool is not installed (apt-get install prometheus)")
 	}
-	rc := startReceiver(t, otlptest.GRPC)
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
 	e := newOTLPMetricsEngine(t, rc.Endpoint(), engine.MetricsConfig{Limit: 2, NoExport: true})
 	for i := range 40 {
 		run := e.StartRun(engine.RunInfo{AppID: "app", FlowID: "flow-" + strconv.Itoa(i%3)})

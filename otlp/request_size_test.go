@@ -40,7 +40,7 @@ func TestMetricsPushFitsReceiver(t *testing.T) {
 			t.Errorf("a request of %d bytes", n)
 		}
 		size += proto.Size(req)
-		for _, p := range fromRequest(req).points[engine.MetricRequests] {
+		for _, p := range samples(req, engine.MetricRequests, nil) {
 			apps[p.attrs["app_id"]] = true
 		}
 	}

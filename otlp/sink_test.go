@@ -14,14 +14,6 @@ import (
 	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
-// startReceiver starts internal/otlptest's loopback receiver, keeping
-// what it decodes.
-func startReceiver(t *testing.T, protocol string) *otlptest.Receiver {
-	t.Helper()
-	rc := otlptest.StartKeeping(t, protocol)
-	return rc
-}
-
 // receivedSpans returns every span the receiver kept.
 func receivedSpans(rc *otlptest.Receiver) []*tracepb.Span {
 	var spans []*tracepb.Span
@@ -46,7 +38,7 @@ func TestOTLPEndToEnd(t *testing.T) {
 	}{{"grpc", 100}, {"http/protobuf", 100}, {"grpc", 1000}, {"http/protobuf", 1000}} {
 		proto := tc.proto
 		t.Run(fmt.Sprintf("%s/batch%d", proto, tc.batch), func(t *testing.T) {
-			rc := startReceiver(t, proto)
+			rc := otlptest.StartKeeping(t, proto)
 			e, err := New(export.Config{Protocol: proto, Endpoint: rc.Endpoint(), Insecure: true}, engine.WithBatch(tc.batch, 10*time.Millisecond), engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
 			if err != nil {
 				t.Fatal(err)
@@ -102,7 +94,7 @@ func TestOTLPEndToEnd(t *testing.T) {
 // gRPC receiver's default 4 MiB limit: the sink splits it and every span
 // arrives.
 func TestOTLPSplitsLargeBatches(t *testing.T) {
-	rc := startReceiver(t, otlptest.GRPC)
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
 	e, err := New(export.Config{Endpoint: rc.Endpoint(), Insecure: true}, engine.WithBatch(10000, time.Hour), engine.WithMetrics(engine.MetricsConfig{NoExport: true}), engine.WithLimits(engine.Limits{ValueBytes: 1 << 20}))
 	if err != nil {
 		t.Fatal(err)

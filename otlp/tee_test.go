@@ -33,7 +33,7 @@ func (q *runLogQueue) Shutdown(context.Context) error   { q.shutdown = true; ret
 // receives every run beside the OTLP receiver, that the engine's Stats
 // count what the receiver took, and that Shutdown reaches both.
 func TestNewWithOwnSink(t *testing.T) {
-	rc := startReceiver(t, otlptest.GRPC)
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
 	q := &runLogQueue{}
 	e, err := New(export.Config{Endpoint: rc.Endpoint(), Insecure: true}, engine.WithSink(q),
 		engine.WithBatch(50, 10*time.Millisecond), engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
