@@ -6,11 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
-	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints each encoder's thread CPU time")
@@ -47,31 +46,15 @@ func TestCPUTime(t *testing.T) {
 	cpuTimeOf("AppendSpans", 512, "span", func(b []byte) []byte { return se.AppendSpans(b, rs) })
 }
 
-// threadCPU returns the calling thread's CPU time in nanoseconds
-// (CLOCK_THREAD_CPUTIME_ID).
-func threadCPU() int64 {
-	const clockThreadCPUTimeID = 3
-	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
-	return ts.Nano()
-}
-
 // cpuTimeOf prints the least thread CPU time appendTo takes over 40
 // samples of about 5 ms, per call and per item (n items of unit).
 func cpuTimeOf(name string, n int, unit string, appendTo func(buf []byte) []byte) {
 	buf := appendTo(nil)
 	per := 0
-	for t0 := threadCPU(); threadCPU()-t0 < 5e6; per++ {
+	for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
 		buf = appendTo(buf[:0])
 	}
-	least := int64(1 << 62)
-	for range 40 {
-		t0 := threadCPU()
-		for range per {
-			buf = appendTo(buf[:0])
-		}
-		least = min(least, threadCPU()-t0)
-	}
+	least := testkit.LeastCPU(40, per, func(int) { buf = appendTo(buf[:0]) })
 	ns := float64(least) / float64(per)
 	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.0f ns/op\t%.1f ns/%s\n", name, 40*per, ns, ns/float64(n), unit)
 }

@@ -7,10 +7,10 @@ import (
 	"flag"
 	"fmt"
 	"runtime"
-	"syscall"
 	"testing"
 	"time"
-	"unsafe"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints the thread CPU time of hot calls")
@@ -40,26 +40,10 @@ func TestCPUTime(t *testing.T) {
 	}
 }
 
-// threadCPU returns the calling thread's CPU time in nanoseconds
-// (CLOCK_THREAD_CPUTIME_ID).
-func threadCPU() int64 {
-	const clockThreadCPUTimeID = 3
-	var ts syscall.Timespec
-	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockThreadCPUTimeID, uintptr(unsafe.Pointer(&ts)), 0)
-	return ts.Nano()
-}
-
 // cpuTimeOf prints the least thread CPU time of 100,000 calls of f over
 // 40 samples, per call.
 func cpuTimeOf(name string, f func(i int)) {
 	const per = 100_000
-	least := int64(1 << 62)
-	for range 40 {
-		t0 := threadCPU()
-		for i := range per {
-			f(i)
-		}
-		least = min(least, threadCPU()-t0)
-	}
+	least := testkit.LeastCPU(40, per, f)
 	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.2f ns/op\n", name, 40*per, float64(least)/per)
 }
