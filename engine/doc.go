@@ -32,7 +32,9 @@
 //
 // Engine methods are safe for concurrent use. A Run's methods are called by
 // one goroutine at a time, except StartNode, which parallel branches may
-// call at once. A Node's methods are called by one goroutine at a time. End
+// call at once. A Node's methods, StartChild among them, are called by one
+// goroutine at a time; each child it returns is a Node of its own, which
+// another goroutine may own (parallel tool calls). End
 // nodes before their run: a node still open when its run ends is closed and
 // exported as incomplete. Handles stay safe after End: every call on them is
 // a no-op counted in Stats.StaleCalls, never a write into a reused record.

@@ -99,6 +99,28 @@ func (h Node) SpanContext() SpanContext {
 	return r.spanContext(n.SpanID)
 }
 
+// StartChild starts a node execution below this one: an LLM or tool call,
+// a retry, an inner node of an iteration or sub-workflow. The child is a
+// Node like the others (every Node call, the same budgets): its span's
+// parent is this node's span, in the same trace; the run log lists it in
+// the run's trace as the original listed nested work, one node execution
+// among the others. It counts against Limits.NodesPerRun with the run's
+// other nodes; past it, or on an ended or stale node, it returns a no-op
+// Node and counts the drop or the stale call. A child left open ends with
+// the run, as nodes do.
+func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
+	n := h.begin()
+	if n == nil {
+		return Node{}
+	}
+	// The run handle is read while the node is claimed: the pipeline does
+	// not reuse the run before the node is released, and a run reused
+	// afterwards has another generation, so startNode refuses it as stale.
+	parent, run := n.SpanID, n.runHandle()
+	n.done(h.gen)
+	return run.startNode(parent, nodeID, nodeType, nodeName)
+}
+
 // runHandle returns a handle on the node's run.
 func (n *nodeRecord) runHandle() Run { return Run{r: n.run, gen: genOf(n.run.sw.Load())} }
 

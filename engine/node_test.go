@@ -151,3 +151,66 @@ func TestNodeAttributesAndEvents(t *testing.T) {
 		t.Errorf("run log lacks the event's dict text: %s", log)
 	}
 }
+
+// TestStartChild checks nodes below a node: the parent of each child's
+// span, the open child ended with the run, the run log's trace listing
+// every execution, and a stale handle starting nothing.
+func TestStartChild(t *testing.T) {
+	e, sink := newTestEngine(t)
+	run := e.StartRun(RunInfo{SID: "sid"})
+	it := run.StartNode("iteration:1", "iteration", "Iteration")
+	inner := it.StartChild("llm:1", "llm", "LLM")
+	retry := inner.StartChild("llm:1", "llm", "LLM retry")
+	retry.End()
+	inner.End()
+	it.StartChild("plugin:1", "plugin", "tool") // left open
+	it.End()
+	run.End(0, "")
+	flush(t, e)
+	r := sink.Runs()[0]
+	byName := map[string]*encode.Node{}
+	for _, n := range r.Nodes {
+		byName[n.NodeName] = n
+	}
+	if len(r.Nodes) != 4 {
+		t.Fatalf("%d nodes, want 4", len(r.Nodes))
+	}
+	for name, parent := range map[string]encode.SpanID{
+		"Iteration": {},
+		"LLM":       byName["Iteration"].SpanID,
+		"LLM retry": byName["LLM"].SpanID,
+		"tool":      byName["Iteration"].SpanID,
+	} {
+		if n := byName[name]; n == nil || n.ParentSpanID != parent {
+			t.Errorf("node %q: %+v, want parent %x", name, n, parent)
+		}
+	}
+	if tool := byName["tool"]; !tool.Incomplete || tool.StatusMessage != msgNodeOpen {
+		t.Errorf("open child %+v", tool)
+	}
+	log := string(encode.AppendRunLog(nil, &r))
+	for _, name := range []string{"Iteration", "LLM", "LLM retry", "tool"} {
+		if !strings.Contains(log, `"node_name":"`+name+`"`) {
+			t.Errorf("run log lacks %q: %s", name, log)
+		}
+	}
+
+	// it ended and its run was exported: its record is free for reuse (by
+	// the next run's node when the engine hands it out), and the stale
+	// handle starts no child.
+	next := e.StartRun(RunInfo{})
+	live := next.StartNode("llm:9", "llm", "live")
+	stale := e.Stats().StaleCalls
+	if c := it.StartChild("plugin:9", "plugin", "stale"); c.IsRecording() {
+		t.Errorf("a stale node started a child")
+	}
+	live.End()
+	next.End(0, "")
+	flush(t, e)
+	if got := e.Stats().StaleCalls - stale; got != 1 {
+		t.Errorf("stale calls %d, want 1", got)
+	}
+	if n := sink.Runs()[1].Nodes; len(n) != 1 || n[0].NodeName != "live" {
+		t.Errorf("next run's nodes %+v", n)
+	}
+}

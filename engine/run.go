@@ -327,6 +327,12 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 		h.refused.stats.drop(h.why, 1)
 		return Node{}
 	}
+	return h.startNode(encode.SpanID{}, nodeID, nodeType, nodeName)
+}
+
+// startNode starts a node in the run whose span's parent is parent (zero:
+// the run's span).
+func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) Node {
 	r := h.begin()
 	if r == nil {
 		return Node{}
@@ -353,7 +359,7 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 	e.mem.held.Add(-need) // nodeSlot counted what it allocated
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
-	n.SpanID = newSpanID()
+	n.SpanID, n.ParentSpanID = newSpanID(), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
 	n.StartUnixNano = r.wall(mono)
 	r.touch(mono)
