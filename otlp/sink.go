@@ -3,6 +3,7 @@ package otlp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"sync"
@@ -217,6 +218,13 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	}
 	for _, kv := range cfg.ResourceAttrs {
 		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
+	}
+	// Every request carries the resource: one that leaves less than half
+	// of a request for spans would pass here and have every batch dropped
+	// as too large. The smallest request (one bare run) measures it.
+	if n, most := len(encode.NewEncoder(res).AppendTraces(nil, []*encode.Run{{}})), exp.MaxRequestBytes()/2; int64(n) > most {
+		return nil, errors.Join(fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
+			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()))
 	}
 	sink := NewSink(exp, res, true)
 	var engineSink engine.Sink = sink

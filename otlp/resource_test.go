@@ -1,0 +1,52 @@
+package otlp
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
+)
+
+// TestResourceTooLarge is the regression test of a resource too large
+// for any request passing New: with 5 MiB of Config.ResourceAttrs (or
+// 3 MiB through engine.WithResource), every batch was dropped as too
+// large, Shutdown returned nil and the error handler heard nothing. Every
+// request carries the resource, so New refuses one that leaves less than
+// half of a request for spans, naming both places it comes from; a
+// resource that fits is accepted.
+func TestResourceTooLarge(t *testing.T) {
+	r := otlptest.Start(t, otlptest.GRPC, nil)
+	for _, tc := range []struct {
+		name  string
+		attrs []export.KeyValue
+		opts  []engine.Option
+	}{
+		{"Config.ResourceAttrs", []export.KeyValue{{Key: "big", Value: strings.Repeat("x", 5<<20)}}, nil},
+		{"WithResource", nil, []engine.Option{engine.WithResource(encode.Resource{Attrs: []encode.Attr{engine.String("big", strings.Repeat("y", 3<<20))}})}},
+		{"both", []export.KeyValue{{Key: "a", Value: strings.Repeat("x", 1<<20)}},
+			[]engine.Option{engine.WithResource(encode.Resource{ServiceName: strings.Repeat("s", 1<<20)})}},
+	} {
+		cfg := export.Config{Endpoint: r.Endpoint(), Insecure: true, ResourceAttrs: tc.attrs}
+		e, err := New(cfg, tc.opts...)
+		if err == nil {
+			_ = e.Shutdown(t.Context())
+			t.Errorf("%s: New accepted a resource no request can carry", tc.name)
+			continue
+		}
+		if !errors.Is(err, export.ErrInvalidConfig) || !strings.Contains(err.Error(), "ResourceAttrs") || !strings.Contains(err.Error(), "WithResource") {
+			t.Errorf("%s: %v, want ErrInvalidConfig naming ResourceAttrs and WithResource", tc.name, err)
+		}
+	}
+	cfg := export.Config{Endpoint: r.Endpoint(), Insecure: true, ResourceAttrs: []export.KeyValue{{Key: "ok", Value: strings.Repeat("x", 64<<10)}}}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatalf("a 64 KiB resource refused: %v", err)
+	}
+	if err := e.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
