@@ -89,11 +89,12 @@ func TestAllocs(t *testing.T) {
 			run.FirstFrame()
 			run.End(0, "")
 		}},
-		{"StartChild+grandchild+SetAttributes+Fail+End", 0, func() {
+		{"StartChild+grandchild+SetAttributes+SetSpanKind+Fail+End", 0, func() {
 			run := e.StartRun(RunInfo{})
 			n := run.StartNode("agent:1", "agent", "Agent")
 			c := n.StartChild("llm:1", "llm", "LLM")
 			c.SetAttributes(String("gen_ai.operation.name", "chat"))
+			c.SetSpanKind(SpanKindClient)
 			c.StartChild("llm:2", "llm", "retry").Fail("rate limited")
 			c.End()
 			n.StartChild("plugin:1", "plugin", "tool") // left open: ends with the run

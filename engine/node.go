@@ -121,6 +121,32 @@ func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
 	return run.startNode(parent, nodeID, nodeType, nodeName)
 }
 
+// SpanKind is the OpenTelemetry kind of a node's span.
+type SpanKind = encode.SpanKind
+
+// The span kinds, numbered as in OTLP.
+const (
+	SpanKindInternal = encode.SpanKindInternal
+	SpanKindServer   = encode.SpanKindServer
+	SpanKindClient   = encode.SpanKindClient
+	SpanKindProducer = encode.SpanKindProducer
+	SpanKindConsumer = encode.SpanKindConsumer
+)
+
+// SetSpanKind sets the kind of the node's span, INTERNAL unless set:
+// SpanKindClient for a call to another service, such as an LLM or tool
+// call started with StartChild (the GenAI conventions' kind for an
+// inference span). A kind OTLP does not define sets INTERNAL.
+func (h Node) SetSpanKind(k SpanKind) {
+	if n := h.begin(); n != nil {
+		if k > SpanKindConsumer {
+			k = SpanKindInternal
+		}
+		n.Kind = k
+		n.done(h.gen)
+	}
+}
+
 // runHandle returns a handle on the node's run.
 func (n *nodeRecord) runHandle() Run { return Run{r: n.run, gen: genOf(n.run.sw.Load())} }
 

@@ -16,7 +16,7 @@ import (
 // TestChildSpanTree sends a run with child and grandchild nodes through the
 // real encoder and exporter to a real receiver and checks the span tree the
 // official decoder reads: each child under its parent node, in the run's
-// trace; a child left open ended with the run; the children past
+// trace, the kind set; a child left open ended with the run; the children past
 // Limits.NodesPerRun and those of an ended node counted, not sent.
 func TestChildSpanTree(t *testing.T) {
 	rc := otlptest.StartKeeping(t, "grpc")
@@ -29,6 +29,7 @@ func TestChildSpanTree(t *testing.T) {
 	run := e.StartRun(engine.RunInfo{FlowID: "flow", AppID: "app", SID: "sid"})
 	agent := run.StartNode("agent:1", "agent", "Agent")
 	llm := agent.StartChild("llm:1", "llm", "LLM call")
+	llm.SetSpanKind(engine.SpanKindClient)
 	retry := llm.StartChild("llm:2", "llm", "LLM retry")
 	retry.SetAttributes(engine.String("gen_ai.operation.name", "chat"))
 	retry.Fail("rate limited")
@@ -84,6 +85,15 @@ func TestChildSpanTree(t *testing.T) {
 		}
 		if sp.EndTimeUnixNano == 0 || sp.EndTimeUnixNano < sp.StartTimeUnixNano {
 			t.Errorf("span %q: start %d end %d", name, sp.StartTimeUnixNano, sp.EndTimeUnixNano)
+		}
+	}
+	for name, sp := range byName {
+		want := tracepb.Span_SPAN_KIND_INTERNAL
+		if name == "run_node:llm:1" {
+			want = tracepb.Span_SPAN_KIND_CLIENT
+		}
+		if sp.Kind != want {
+			t.Errorf("span %q: kind %v, want %v", name, sp.Kind, want)
 		}
 	}
 	if byName["run_node:llm:2"].Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
