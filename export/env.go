@@ -128,6 +128,14 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.Metrics.Timeout = min(firstNonZero(c.Metrics.Timeout, c.Timeout, DefaultTimeout), c.MetricReader.ExportTimeout)
 	}
 
+	c.LargeFields = LargeFieldConfig{Dir: r.str("FLOWTEL_LARGE_FIELDS_DIR"), URL: r.str("FLOWTEL_LARGE_FIELDS_URL")}
+	if c.LargeFields.URL != "" {
+		if _, err := NewHTTPStore(c.LargeFields.URL, nil, nil); err != nil {
+			r.fail("FLOWTEL_LARGE_FIELDS_URL", strings.TrimPrefix(err.Error(), "export: "))
+		} else if c.LargeFields.Dir != "" {
+			r.fail("FLOWTEL_LARGE_FIELDS_URL", "is set with FLOWTEL_LARGE_FIELDS_DIR: choose one store")
+		}
+	}
 	c.ResourceAttrs = r.list("OTEL_RESOURCE_ATTRIBUTES", false)
 	c.ServiceName = r.str("OTEL_SERVICE_NAME")
 	if c.ServiceName == "" {

@@ -237,3 +237,24 @@ func TestFromLookupBatchVariables(t *testing.T) {
 		}
 	}
 }
+
+// TestFromLookupLargeFields checks the large field store variables.
+func TestFromLookupLargeFields(t *testing.T) {
+	c, err := FromLookup(lookupOf(map[string]string{"FLOWTEL_LARGE_FIELDS_URL": "https://u:pw@store.example/bucket?sig=x"}))
+	if err != nil || c.LargeFields.URL != "https://u:pw@store.example/bucket?sig=x" {
+		t.Errorf("URL: %+v %v", c.LargeFields, err)
+	}
+	c, err = FromLookup(lookupOf(map[string]string{"FLOWTEL_LARGE_FIELDS_DIR": "/var/lib/flowtel"}))
+	if err != nil || c.LargeFields.Dir != "/var/lib/flowtel" {
+		t.Errorf("Dir: %+v %v", c.LargeFields, err)
+	}
+	for _, m := range []map[string]string{
+		{"FLOWTEL_LARGE_FIELDS_URL": "ftp://u:pw@store/x"},
+		{"FLOWTEL_LARGE_FIELDS_URL": "https://u:pw@store/x", "FLOWTEL_LARGE_FIELDS_DIR": "/tmp/x"},
+	} {
+		_, err := FromLookup(lookupOf(m))
+		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "FLOWTEL_LARGE_FIELDS_URL") || strings.Contains(err.Error(), "pw") {
+			t.Errorf("%v: %v", m, err)
+		}
+	}
+}

@@ -16,7 +16,7 @@ func TestEnvDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := regexp.MustCompile(`"((?:OTEL|OTLP|SERVICE)_[A-Z_]*[A-Z]|HOSTNAME)"`)
+	name := regexp.MustCompile(`"((?:OTEL|OTLP|SERVICE|FLOWTEL)_[A-Z_]*[A-Z]|HOSTNAME)"`)
 	for _, file := range []string{"../export/env.go", "env.go"} {
 		src, err := os.ReadFile(file)
 		if err != nil {

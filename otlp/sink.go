@@ -25,6 +25,7 @@ import (
 // engine's OTLP metrics on the same exporter and adds the exporter's
 // accounting (flowtel_export_*) to every collection.
 type Sink struct {
+	off  *encode.Offloader // closed by Shutdown
 	encs []*encode.Encoder
 	exp  *export.Exporter
 	logs bool
@@ -54,7 +55,9 @@ func NewSink(exp *export.Exporter, res encode.Resource, logs bool) *Sink {
 }
 
 // SetOffloader makes the run trace logs offload large values through o.
+// Shutdown closes o once the exporter is shut down.
 func (s *Sink) SetOffloader(o *encode.Offloader) {
+	s.off = o
 	for _, enc := range s.encs {
 		enc.SetOffloader(o)
 	}
@@ -153,8 +156,45 @@ func (s *Sink) MemoryBytes() int64 { return 2 * s.exp.Stats().QueueBytes }
 // ForceFlush waits until everything queued is sent or counted as dropped.
 func (s *Sink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
 
-// Shutdown flushes and stops the exporter.
-func (s *Sink) Shutdown(ctx context.Context) error { return s.exp.Shutdown(ctx) }
+// Shutdown flushes and stops the exporter, then waits, within ctx, for
+// the offloader (SetOffloader) to store what it holds.
+func (s *Sink) Shutdown(ctx context.Context) error {
+	return errors.Join(s.exp.Shutdown(ctx), s.off.Close(ctx))
+}
+
+// Offloader returns the offloader of the sink's run trace logs, nil when
+// none.
+func (s *Sink) Offloader() *encode.Offloader { return s.off }
+
+// newOffloader returns the offloader cfg.LargeFields chooses, nil when
+// none: a file store for a directory, an export.HTTPStore for a URL.
+// Failed stores are reported to cfg.ErrorHandler, their URL redacted.
+func newOffloader(cfg *export.Config) (*encode.Offloader, error) {
+	var store encode.LargeFieldStore
+	switch lf := cfg.LargeFields; {
+	case lf.Dir != "" && lf.URL != "":
+		return nil, fmt.Errorf("%w: LargeFields: Dir and URL both set", export.ErrInvalidConfig)
+	case lf.Dir != "":
+		fs, err := encode.NewFSStore(lf.Dir, "")
+		if err != nil {
+			return nil, err
+		}
+		store = fs
+	case lf.URL != "":
+		hs, err := export.NewHTTPStore(lf.URL, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		store = hs
+	default:
+		return nil, nil
+	}
+	oc := encode.OffloadConfig{}
+	if h := cfg.ErrorHandler; h != nil {
+		oc.ErrorHandler = func(_ string, err error) { h(err) }
+	}
+	return encode.NewOffloader(store, oc), nil
+}
 
 // Exporter returns the exporter the sink writes to.
 func (s *Sink) Exporter() *export.Exporter { return s.exp }
@@ -197,6 +237,11 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // that sink), so the engine's Stats count what the OTLP receiver took and
 // the other sink's refusals are counted in the Tee's Stats (see
 // engine.Tee). Shutdown shuts both down.
+//
+// cfg.LargeFields (FLOWTEL_LARGE_FIELDS_DIR or _URL in export.FromEnv)
+// chooses where large values of the run trace logs go: a file store in a
+// directory or an export.HTTPStore (object storage behind a URL, one HTTP
+// PUT a value). The engine's Shutdown waits for it to store what it holds.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
@@ -207,9 +252,13 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		// memory limit (MemoryBytes is twice QueueBytes).
 		cfg.QueueBytes = max(min(export.DefaultQueueBytes, limit/8), 1)
 	}
-	exp, err := export.New(cfg)
+	off, err := newOffloader(&cfg)
 	if err != nil {
 		return nil, err
+	}
+	exp, err := export.New(cfg)
+	if err != nil {
+		return nil, errors.Join(err, off.Close(context.Background()))
 	}
 	res := hooks().Resource(opts)
 	res.Attrs = slices.Clip(res.Attrs) // appending must not write into the caller's slice
@@ -227,13 +276,16 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()))
 	}
 	sink := NewSink(exp, res, true)
+	if off != nil {
+		sink.SetOffloader(off)
+	}
 	var engineSink engine.Sink = sink
 	if user, ok := hooks().Sink(opts).(engine.Sink); ok {
 		// OTLP and the caller's sink: the OTLP sink is the primary, whose
 		// delivery the engine's Stats count (engine.Tee).
 		tee, err := engine.Tee(sink, user)
 		if err != nil {
-			return nil, errors.Join(err, exp.Shutdown(context.Background()))
+			return nil, errors.Join(err, sink.Shutdown(context.Background()))
 		}
 		engineSink = tee
 	}
@@ -247,7 +299,7 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		engine.WithResource(res), engine.WithSink(engineSink), engine.WithMetricsExporter(sink),
 	})...)
 	if err != nil {
-		return nil, errors.Join(err, exp.Shutdown(context.Background()))
+		return nil, errors.Join(err, sink.Shutdown(context.Background()))
 	}
 	return e, nil
 }
