@@ -54,7 +54,7 @@ func TestNewOffloadsLargeFields(t *testing.T) {
 	dir := t.TempDir()
 	big := strings.Repeat("x", 20<<10)
 	for _, lf := range []export.LargeFieldConfig{{URL: store.URL + "/bucket?token=abc"}, {Dir: dir}} {
-		rc := startReceiver(t, otlptest.GRPC)
+		rc := otlptest.StartKeeping(t, otlptest.GRPC)
 		e, err := New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, LargeFields: lf},
 			engine.WithBatch(16, 10*time.Millisecond), engine.WithMetrics(engine.MetricsConfig{NoExport: true}),
 			engine.WithLimits(engine.Limits{ValueBytes: 64 << 10}))
