@@ -3,16 +3,12 @@
 package encode_test
 
 import (
-	"flag"
 	"fmt"
-	"runtime"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints each encoder's thread CPU time")
 
 // TestCPUTime prints, with -cputime, the thread CPU time each encoder
 // takes on the benchmarks' batches, the least of 40 samples of about 5 ms,
@@ -24,11 +20,7 @@ var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints each encoder's thr
 // ±50 % while other work runs; this figure, which the other processes of
 // the machine do not count, varies by 2-5 %.
 func TestCPUTime(t *testing.T) {
-	if !*cpuTime {
-		t.Skip("run with -cputime")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	testkit.NeedCPUTime(t)
 	runs := otlpBenchBatch()
 	e := encode.NewEncoder(otlpBenchResource)
 	cpuTimeOf("EncodeTraces", otlpBenchSpans, "span", func(b []byte) []byte { return e.AppendTraces(b, runs) })

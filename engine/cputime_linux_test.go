@@ -4,16 +4,12 @@ package engine
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/flowtel/flowtel/internal/testkit"
 )
-
-var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints the thread CPU time of hot calls")
 
 // TestCPUTime prints, with -cputime, the thread CPU time of a latency
 // record on a resolved series (RequestSeries.Record) and of the
@@ -27,11 +23,7 @@ var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints the thread CPU tim
 // varies by ±100 % while other work runs; this figure, which the other
 // processes of the machine do not count, varies by 1-2 %.
 func TestCPUTime(t *testing.T) {
-	if !*cpuTime {
-		t.Skip("run with -cputime")
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	testkit.NeedCPUTime(t)
 	_, series, hist, opt := latencyRecorders(t)
 	ctx := context.Background()
 	for range 6 {

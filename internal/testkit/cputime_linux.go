@@ -3,9 +3,25 @@
 package testkit
 
 import (
+	"flag"
+	"runtime"
 	"syscall"
+	"testing"
 	"unsafe"
 )
+
+var cpuTime = flag.Bool("cputime", false, "TestCPUTime prints the thread CPU time of hot calls, in the benchmark format")
+
+// NeedCPUTime skips t unless the test binary was given -cputime, and
+// locks t's goroutine to its thread, for ThreadCPU, until t ends.
+func NeedCPUTime(t testing.TB) {
+	t.Helper()
+	if !*cpuTime {
+		t.Skip("run with -cputime")
+	}
+	runtime.LockOSThread()
+	t.Cleanup(runtime.UnlockOSThread)
+}
 
 // ThreadCPU returns the calling thread's CPU time in nanoseconds
 // (CLOCK_THREAD_CPUTIME_ID). On the project's shared machines it varies
