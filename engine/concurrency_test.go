@@ -123,3 +123,58 @@ func TestStartNodeRacesEnd(t *testing.T) {
 		t.Fatalf("in flight after shutdown: %+v", s)
 	}
 }
+
+// TestStartChildRacesEnd has parallel branches start children below their
+// nodes, and grandchildren on other goroutines, while the run ends: each
+// child is in its parent's run, under a span of that run, or refused.
+func TestStartChildRacesEnd(t *testing.T) {
+	sink := &MemorySink{}
+	e, err := New(WithSink(sink), WithBatch(16, time.Millisecond), WithLimits(Limits{RunsInFlight: 8}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds = 300
+	for round := 0; round < rounds; round++ {
+		run := e.StartRun(RunInfo{})
+		var wg sync.WaitGroup
+		for g := 0; g < 3; g++ {
+			n := run.StartNode("agent:1", "agent", "agent")
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 3; i++ {
+					c := n.StartChild("plugin:1", "plugin", "tool")
+					wg.Add(1)
+					go func() { // a parallel tool call owns its child
+						defer wg.Done()
+						c.StartChild("llm:1", "llm", "retry").End()
+						c.End()
+					}()
+				}
+				n.End()
+			}()
+		}
+		run.End(0, "") // races the branches
+		wg.Wait()
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkIdentity(t, s)
+	runs := sink.Runs()
+	if s.InFlight != 0 || len(runs) == 0 { // runs past RunsInFlight are dropped and counted
+		t.Fatalf("stats %+v, %d runs", s, len(runs))
+	}
+	for _, r := range runs {
+		spans := map[[8]byte]bool{}
+		for _, n := range r.Nodes {
+			spans[n.SpanID] = true
+		}
+		for _, n := range r.Nodes {
+			if !n.ParentSpanID.IsZero() && !spans[n.ParentSpanID] {
+				t.Fatalf("node %s's parent %x is not in its run", n.NodeName, n.ParentSpanID)
+			}
+		}
+	}
+}
