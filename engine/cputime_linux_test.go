@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/flowtel/flowtel/internal/testkit"
 )
 
@@ -15,7 +18,8 @@ import (
 // record on a resolved series (RequestSeries.Record) and of the
 // OpenTelemetry Go SDK's Float64Histogram.Record with the same 3
 // attributes as a prebuilt set, serially: the least of 40 samples of
-// 100,000 calls, 6 times each, in the benchmark format (for benchstat):
+// 100,000 calls, 6 times each, and the caller's cost of a node (see
+// captureCPUTime), in the benchmark format (for benchstat):
 //
 //	go test -run TestCPUTime -v ./engine/ -cputime | grep ^Benchmark
 //
@@ -29,6 +33,63 @@ func TestCPUTime(t *testing.T) {
 	for range 6 {
 		cpuTimeOf("RecordLatency/serial/flowtel", func(i int) { series.Record(time.Duration(i&1023) * time.Microsecond) })
 		cpuTimeOf("RecordLatency/serial/otelsdk", func(i int) { hist.Record(ctx, float64(i&1023), opt) })
+	}
+	captureCPUTime(t)
+}
+
+// captureCPUTime prints the caller's thread CPU time of a node with 8
+// attributes (BenchmarkCaptureCaller/node/attrs8), and of the SDK's span
+// with the same attributes through a batch processor with a large queue
+// and blocking: the least of 40 samples of 64 nodes of one run, the
+// pipeline drained between samples (its goroutines run on other threads,
+// which this clock does not count), 6 times each.
+func captureCPUTime(t *testing.T) {
+	e, err := New(WithBatch(4096, time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	warm(t, e, 256, 64)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&countingExporter{},
+		sdktrace.WithMaxQueueSize(1<<16), sdktrace.WithMaxExportBatchSize(4096), sdktrace.WithBlocking()))
+	defer tp.Shutdown(context.Background())
+	tr := tp.Tracer("github.com/flowtel/flowtel")
+	kvs := make([]attribute.KeyValue, len(attrs8))
+	for i, a := range attrs8 {
+		kvs[i] = sdkAttr(a)
+	}
+	node := captureCases[1].f
+	for range 6 {
+		least := int64(1 << 62)
+		for range 40 {
+			run := e.StartRun(RunInfo{FlowID: "flow"})
+			t0 := testkit.ThreadCPU()
+			for range 64 {
+				node(e, run)
+			}
+			least = min(least, testkit.ThreadCPU()-t0)
+			run.End(0, "")
+			if err := e.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Printf("BenchmarkCPUTime/CaptureCaller/node/attrs8/flowtel\t%d\t%.1f ns/op\n", 40*64, float64(least)/64)
+		least = int64(1 << 62)
+		for range 40 {
+			c, root := tr.Start(context.Background(), "workflow_run")
+			t0 := testkit.ThreadCPU()
+			for range 64 {
+				_, sp := tr.Start(c, "run_node:llm:1")
+				sp.SetAttributes(kvs...)
+				sp.End()
+			}
+			least = min(least, testkit.ThreadCPU()-t0)
+			root.End()
+			if err := tp.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Printf("BenchmarkCPUTime/CaptureCaller/node/attrs8/otelsdk-tuned\t%d\t%.1f ns/op\n", 40*64, float64(least)/64)
 	}
 }
 
