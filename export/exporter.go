@@ -211,6 +211,7 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 		parts = append(parts, entry{buf: b, items: int64(n), sig: sig, split: true})
 	})
 	if !ok {
+		e.reportTooLarge(sig, items)
 		e.mu.Lock()
 		e.stats[sig].Enqueued += uint64(items)
 		e.stats[sig].EnqueuedBatches++
@@ -229,6 +230,7 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 	e.release(buf)
 	all := tooLarge == 0
 	if tooLarge > 0 {
+		e.reportTooLarge(sig, tooLarge)
 		e.mu.Lock()
 		st := &e.stats[sig]
 		st.Enqueued += uint64(tooLarge)
@@ -243,6 +245,13 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 		}
 	}
 	return all
+}
+
+// reportTooLarge tells the error handler of items dropped as too large:
+// no retry or receiver will ever take them, so the loss is a setting to
+// change (Limits.ValueBytes, the resource), as a permanent refusal is.
+func (e *Exporter) reportTooLarge(sig Signal, items int) {
+	e.report(fmt.Errorf("export: dropped %d %s items, each larger than a request may be (%d bytes)", items, sig, e.MaxRequestBytes()))
 }
 
 // enqueue queues en, a batch that fits MaxRequestBytes.

@@ -3,6 +3,7 @@ package otlp
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
@@ -48,5 +49,46 @@ func TestResourceTooLarge(t *testing.T) {
 	}
 	if err := e.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTooLargeReported is the regression test of spans dropped as too
+// large for any request (a 6 MiB attribute value, which Limits.ValueBytes
+// = 16 MiB lets through) being counted but never told to the error
+// handler, while every other loss of the exporter is: the handler now
+// hears how many and why, and the accounting still adds up.
+func TestTooLargeReported(t *testing.T) {
+	r := otlptest.Start(t, otlptest.GRPC, nil)
+	var mu sync.Mutex
+	var msgs []string
+	cfg := export.Config{Endpoint: r.Endpoint(), Insecure: true, ErrorHandler: func(err error) {
+		mu.Lock()
+		msgs = append(msgs, err.Error())
+		mu.Unlock()
+	}}
+	e, err := New(cfg, engine.WithLimits(engine.Limits{ValueBytes: 16 << 20}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.StartRun(engine.RunInfo{})
+	n := run.StartNode("n", "t", "n")
+	n.Input(engine.String("k", strings.Repeat("v", 6<<20)))
+	n.End()
+	run.End(0, "")
+	if err := e.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	if s.Dropped != 1 || s.Exported != 1 || s.Accepted != s.Exported+s.Dropped+s.SampledOut+s.InFlight {
+		t.Errorf("stats %+v, want the node dropped and the run exported", s)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	found := false
+	for _, m := range msgs {
+		found = found || strings.Contains(m, "dropped 1 traces items, each larger than a request may be")
+	}
+	if !found {
+		t.Errorf("the error handler heard %q, nothing of the span dropped as too large", msgs)
 	}
 }
