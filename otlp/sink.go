@@ -225,7 +225,8 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // cfg.MetricReader.ExportInterval unless opts set one.
 //
 // The exporter's queue waits for room (cfg.Block is set; cfg.BlockTimeout,
-// default 1 s, bounds each wait, and Shutdown ends it) instead of dropping
+// default 1 s, bounds each wait, after which the batch is dropped and
+// counted as exporter.block_timeout) instead of dropping
 // a batch as exporter.queue_full: its one caller is the engine's export
 // stage, never an application goroutine, and behind it the rings hold every
 // run in flight, so a burst of run ends larger than the queue waits in
