@@ -25,6 +25,11 @@ const TruncatedMarker = "[flowtel:truncated:"
 // many UTF-8 bytes or more are offloaded.
 const DefaultOffloadThreshold = 5088
 
+// SpanEventOffloadThreshold is the original's limit for span events
+// (SPAN_SIZE_LIMIT, 10 KiB): the text of an INFO event of this many bytes
+// or more is offloaded, the event keeping "trace_link: " + its link.
+const SpanEventOffloadThreshold = 10 << 10
+
 // minOffloadThreshold leaves room for a truncated value's suffix.
 const minOffloadThreshold = 64
 
@@ -364,6 +369,29 @@ func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bo
 		o.queueFull.Add(1)
 		return "", false
 	}
+}
+
+// spanEventLink offloads v, the text of an INFO event of span span of r,
+// and returns what the event holds instead: "trace_link: " + its link, or,
+// when the queue has no room or the Offloader is closed, v cut at a UTF-8
+// boundary under the threshold with the truncation marker (counted as
+// appendLarge counts it).
+func (o *Offloader) spanEventLink(r *Run, span SpanID, v string) string {
+	f := runlogField{sid: r.SID, section: "event"}
+	copy(f.id[:8], r.TraceID[:8])
+	copy(f.id[8:], span[:])
+	if key, ok := o.enqueue(&f, v, "", "", len(v)); ok {
+		return "trace_link: " + o.store.Link(key)
+	}
+	var suffix [len(TruncatedMarker) + 24]byte
+	sfx := append(suffix[:0], TruncatedMarker...)
+	sfx = strconv.AppendInt(sfx, int64(len(v)), 10)
+	sfx = append(sfx, ']')
+	cut := SpanEventOffloadThreshold - 1 - len(sfx)
+	for back := 0; back < utf8.UTFMax-1 && cut > 0 && !utf8.RuneStart(v[cut]); back++ {
+		cut--
+	}
+	return v[:cut] + string(sfx)
 }
 
 // key returns a new unique key for field f (see the key format above).

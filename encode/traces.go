@@ -298,9 +298,13 @@ func eventName(k EventKind) string {
 	return eventNameInfo
 }
 
-// writeEvents appends events as Span.events fields. Most events are
-// shorter than 128 bytes, so one byte is reserved for each length.
-func (e *Encoder) writeEvents(dst []byte, events []Event) []byte {
+// writeEvents appends events as Span.events fields, those of span span of
+// run r. Most events are shorter than 128 bytes, so one byte is reserved
+// for each length (closeLen widens it when needed). With an Offloader
+// (SetOffloader), the text of an INFO event of SpanEventOffloadThreshold
+// bytes or more is offloaded and replaced by "trace_link: " and its link,
+// as the original's add_info_event did.
+func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) []byte {
 	const f = fieldEventAttrs
 	for i := range events {
 		ev := &events[i]
@@ -318,7 +322,11 @@ func (e *Encoder) writeEvents(dst []byte, events []Event) []byte {
 			dst = e.writeKVStringOpt(dst, f, keyExceptionMessage, ev.Message)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionStack, ev.Stacktrace)
 		default:
-			dst = e.writeKVString(dst, f, keyInfoLog, ev.Message)
+			msg := ev.Message
+			if o := e.runLogOpts.Offloader; o != nil && len(msg) >= SpanEventOffloadThreshold {
+				msg = o.spanEventLink(r, span, msg)
+			}
+			dst = e.writeKVString(dst, f, keyInfoLog, msg)
 		}
 		dst, _ = closeLen(dst, at, 1)
 	}
@@ -375,7 +383,7 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	}
 	dst = e.writeAttrs(dst, f, "", r.Attrs)
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(r.DroppedAttrs))
-	dst = e.writeEvents(dst, r.Events)
+	dst = e.writeEvents(dst, r.Events, r, r.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(r.DroppedEvents))
 	dst = e.writeStatus(dst, r.Status, r.StatusMessage)
 	dst, shift := closeLen(dst, at, spanLenWidth)
@@ -450,7 +458,7 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	}
 	dst = e.writeAttrs(dst, f, "", nd.Attrs)
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
-	dst = e.writeEvents(dst, nd.Events)
+	dst = e.writeEvents(dst, nd.Events, r, nd.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(nd.DroppedEvents))
 	dst = e.writeStatus(dst, nd.Status, nd.StatusMessage)
 	dst, _ = closeLen(dst, at, spanLenWidth)

@@ -1,0 +1,69 @@
+package encode_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// TestSpanEventOffload checks that, with an Offloader, an INFO event's text
+// of 10 KiB or more is stored and the span event holds "trace_link: " and
+// its link, as the original's add_info_event, while a shorter one, an
+// error event and a closed Offloader's value (cut, with the marker) are
+// not offloaded.
+func TestSpanEventOffload(t *testing.T) {
+	dir := t.TempDir()
+	store, err := encode.NewFSStore(dir, "https://oss.example/b/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := encode.NewOffloader(store, encode.OffloadConfig{})
+	big := strings.Repeat("长", encode.SpanEventOffloadThreshold/3+1) // 10 KiB and more
+	run := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{2}, SID: "spf0001@hf1"}
+	run.Nodes = []*encode.Node{{SpanID: encode.SpanID{3}, NodeID: "llm:1", Events: []encode.Event{
+		{Kind: encode.EventInfo, Message: big},
+		{Kind: encode.EventInfo, Message: "short"},
+		{Kind: encode.EventError, Message: big},
+	}}}
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc"})
+	e.SetOffloader(o)
+	events := func() []string {
+		var req coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
+			for _, ev := range sp.Events {
+				out = append(out, ev.Attributes[0].Value.GetStringValue())
+			}
+		}
+		return out
+	}
+	got := events()
+	if len(got) != 3 || !strings.HasPrefix(got[0], "trace_link: https://oss.example/b/spf0001@hf1-01000000000000000300000000000000-event-") || got[1] != "short" || got[2] != big {
+		t.Fatalf("events %.80q", got)
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimPrefix(got[0], "trace_link: https://oss.example/b/")
+	if b, err := os.ReadFile(filepath.Join(dir, key)); err != nil || string(b) != big {
+		t.Fatalf("stored value: %d bytes, %v", len(b), err)
+	}
+	// Closed: the text is cut under the threshold, with the marker.
+	got = events()
+	if len(got[0]) >= encode.SpanEventOffloadThreshold || !strings.Contains(got[0], encode.TruncatedMarker) || !strings.HasPrefix(big, strings.Split(got[0], encode.TruncatedMarker)[0]) {
+		t.Errorf("after Close: %d bytes %.40q", len(got[0]), got[0])
+	}
+	if st := o.Stats(); st.Offloaded != 1 || st.Closed != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
