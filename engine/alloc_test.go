@@ -134,6 +134,8 @@ func TestAllocs(t *testing.T) {
 			run.End(0, "")
 			n.End()
 			n.Input(attrs8[0])
+			n.StartChild("c:1", "c", "c").End()
+			n.SetSpanKind(SpanKindClient)
 			run.End(0, "")
 			run.StartNode("b:1", "b", "b").End()
 		}},
