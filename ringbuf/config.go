@@ -21,18 +21,11 @@ const (
 	Block
 )
 
+// policyNames are the policies' names, by value.
+var policyNames = [...]string{DropNewest: "drop_newest", DropOldest: "drop_oldest", Block: "block"}
+
 // String returns the policy's name.
-func (p Policy) String() string {
-	switch p {
-	case DropNewest:
-		return "drop_newest"
-	case DropOldest:
-		return "drop_oldest"
-	case Block:
-		return "block"
-	}
-	return fmt.Sprintf("Policy(%d)", uint8(p))
-}
+func (p Policy) String() string { return enumName(policyNames[:], p, "Policy") }
 
 // Reason says why a value was dropped.
 type Reason uint8
@@ -51,20 +44,20 @@ const (
 	NumReasons = 4
 )
 
+// reasonNames are the reasons' metric labels, by value.
+var reasonNames = [NumReasons]string{ReasonFull: "ring_full", ReasonEvicted: "ring_evicted",
+	ReasonTimeout: "block_timeout", ReasonClosed: "closed"}
+
 // String returns the reason's metric label: "ring_full", "ring_evicted",
 // "block_timeout" or "closed".
-func (r Reason) String() string {
-	switch r {
-	case ReasonFull:
-		return "ring_full"
-	case ReasonEvicted:
-		return "ring_evicted"
-	case ReasonTimeout:
-		return "block_timeout"
-	case ReasonClosed:
-		return "closed"
+func (r Reason) String() string { return enumName(reasonNames[:], r, "Reason") }
+
+// enumName returns names[v], or "typ(v)" for a value without a name.
+func enumName[T ~uint8](names []string, v T, typ string) string {
+	if int(v) < len(names) {
+		return names[v]
 	}
-	return fmt.Sprintf("Reason(%d)", uint8(r))
+	return fmt.Sprintf("%s(%d)", typ, uint8(v))
 }
 
 // Defaults applied by New to zero Config fields.
