@@ -37,12 +37,22 @@ const maxStoreResponseBytes = 4 << 10
 
 // NewHTTPStore returns an HTTPStore that PUTs to baseURL (an http:// or
 // https:// URL, a "/" added to its path when it has none at the end) with
-// header on every request. A nil client means one with a 30 s timeout
-// that follows no redirect.
+// header on every request; a header name that is not an HTTP token or a
+// value that is not printable ASCII is refused, as in Config.Headers. A
+// nil client means one with a 30 s timeout that follows no redirect.
 func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTTPStore, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: %s is not an http:// or https:// URL", ErrLargeFieldStore, RedactURL(baseURL))
+	}
+	// A header net/http would refuse to send would fail every Put: check
+	// it here, by the rules of Config.Headers over HTTP.
+	for k, vs := range header {
+		for _, v := range vs {
+			if err := validateHeader(k, v, ProtocolHTTPProtobuf); err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrLargeFieldStore, err)
+			}
+		}
 	}
 	if !strings.HasSuffix(u.Path, "/") {
 		u.Path += "/"

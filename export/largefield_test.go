@@ -84,3 +84,36 @@ func TestHTTPStore(t *testing.T) {
 		t.Errorf("key with a slash: %v", err)
 	}
 }
+
+// TestHTTPStoreHeaderChecked is the regression test of a header that
+// net/http refuses to send (a CR LF in a value, a space in a name, a
+// newline in a second value) passing NewHTTPStore and then failing every
+// Put: it is refused at construction, the error naming the header, never
+// its value. A non-ASCII value is refused too, as in Config.Headers.
+func TestHTTPStoreHeaderChecked(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusCreated) }))
+	defer srv.Close()
+	for _, h := range []http.Header{
+		{"X-Token": {"s3cret\r\nX-Evil: 1"}},
+		{"X Token": {"s3cret"}},
+		{"X-Token": {"s3cret-é"}},
+		{"X-Token": {"ok", "s3cret\n"}},
+	} {
+		s, err := NewHTTPStore(srv.URL, h, nil)
+		if err == nil {
+			err = s.Put(context.Background(), "k", []byte("v"))
+			t.Errorf("header %q accepted; Put: %v", h, err)
+			continue
+		}
+		if !errors.Is(err, ErrLargeFieldStore) || !errors.Is(err, ErrInvalidHeader) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("header %q: %v, want ErrLargeFieldStore and ErrInvalidHeader without the value", h, err)
+		}
+	}
+	s, err := NewHTTPStore(srv.URL, http.Header{"X-Token": {"ok\tvalue"}, "Authorization": {"Bearer abc"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(context.Background(), "k", []byte("v")); err != nil {
+		t.Fatal(err)
+	}
+}
