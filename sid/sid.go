@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/flowtel/flowtel/internal/hexnum"
 )
 
 // Sentinel errors returned by New, wrapped with the offending value.
@@ -225,12 +223,12 @@ func Parse(s string) (Fields, error) {
 		return f, fmt.Errorf("%w %q: sub or location not printable ASCII", ErrMalformed, s)
 	}
 	nums := left[len(f.Sub):]
-	pid, ok1 := hexnum.ParseLower(nums[:pidDigits])
-	idx, ok2 := hexnum.ParseLower(nums[pidDigits:])
+	pid, ok1 := parseHex(nums[:pidDigits])
+	idx, ok2 := parseHex(nums[pidDigits:])
 	r := right[len(f.Location):]
-	ms, ok3 := hexnum.ParseLower(r[:millisDigits])
-	ip3, ok4 := hexnum.ParseLower(r[millisDigits : millisDigits+2])
-	ip4, ok5 := hexnum.ParseLower(r[millisDigits+2 : millisDigits+4])
+	ms, ok3 := parseHex(r[:millisDigits])
+	ip3, ok4 := parseHex(r[millisDigits : millisDigits+2])
+	ip4, ok5 := parseHex(r[millisDigits+2 : millisDigits+4])
 	f.PortPrefix = r[millisDigits+ipDigits : millisDigits+ipDigits+portChars]
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || pid > 0xFF || r[len(r)-1] != '2' || checkPortPrefix(f.PortPrefix) != nil {
 		return f, fmt.Errorf("%w %q: bad numeric field", ErrMalformed, s)
@@ -246,4 +244,21 @@ func checkPortPrefix(s string) error {
 		}
 	}
 	return nil
+}
+
+// parseHex reads lower-case hex digits only, the form the Generator writes.
+func parseHex(s string) (uint64, bool) {
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-
-	"github.com/flowtel/flowtel/internal/hexnum"
 )
 
 // Threshold limits.
@@ -114,8 +112,19 @@ func parseHex56(s string) (uint64, bool) {
 	if s == "" || len(s) > 14 {
 		return 0, false
 	}
-	v, ok := hexnum.ParseLower(s)
-	return v << (4 * (14 - len(s))), ok
+	var v uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			v = v<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v << (4 * (14 - len(s))), true
 }
 
 // ParseTh parses a th value: 1 to 14 lower-case hex digits, the high
