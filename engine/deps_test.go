@@ -67,7 +67,7 @@ func TestLayers(t *testing.T) {
 				t.Errorf("%s is a leaf but imports %s", pkg, imp)
 			case pkg == "engine" && (wiring[imp] || imp == "export"):
 				t.Errorf("engine imports %s", imp)
-			case library[pkg] && (imp == "internal/otlptest" || imp == "internal/otlpref"):
+			case library[pkg] && (imp == "internal/otlptest" || imp == "internal/otlpref" || imp == "internal/testkit" || imp == "internal/jaegerapi"):
 				t.Errorf("%s imports the test kit %s", pkg, imp)
 			case library[pkg] && !library[imp] && !strings.HasPrefix(imp, "internal/"):
 				t.Errorf("%s imports %s, which is not part of the library", pkg, imp)
