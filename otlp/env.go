@@ -70,11 +70,17 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		IP:       ip,
 		Port:     orDefault("SERVICE_PORT", DefaultSIDPort),
 	}))
-	if dc := get("SERVICE_LOCATION"); dc != "" {
-		base = append(base, engine.WithMetrics(engine.MetricsConfig{DC: dc}))
+	mc := engine.MetricsConfig{DC: get("SERVICE_LOCATION")}
+	enabled, noPush, err := sdkSwitches(get, cfg.Enabled)
+	if err != nil {
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
+	}
+	mc.NoExport = noPush
+	if mc.DC != "" || mc.NoExport {
+		base = append(base, engine.WithMetrics(mc))
 	}
 	opts = append(base, opts...)
-	if !cfg.Enabled {
+	if !enabled {
 		return engine.New(opts...)
 	}
 	e, err := New(cfg, opts...)
@@ -82,6 +88,46 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		return nil, fmt.Errorf("otlp: from environment: %w", err)
 	}
 	return e, nil
+}
+
+// sdkSwitches reads OpenTelemetry's SDK-wide variables: honoured where
+// flowtel has the behaviour (OTEL_SDK_DISABLED=true sends nothing, as
+// OTLP_ENABLE=false; OTEL_METRICS_EXPORTER none or prometheus stops the
+// OTLP metrics push, promhttp serving the latter), refused with an error
+// naming the variable where it has not (an exporter other than otlp, a
+// propagator other than W3C tracecontext and baggage), so that none is
+// silently ignored.
+func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err error) {
+	refuse := func(name, why string) (bool, bool, error) {
+		return false, false, fmt.Errorf("%w %s: %q %s", export.ErrInvalidEnv, name, get(name), why)
+	}
+	switch strings.ToLower(get("OTEL_SDK_DISABLED")) {
+	case "", "false":
+	case "true":
+		enabled = false
+	default:
+		return refuse("OTEL_SDK_DISABLED", "is not true or false")
+	}
+	for _, name := range []string{"OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER"} {
+		if v := get(name); v != "" && v != "otlp" {
+			return refuse(name, "is not supported: flowtel exports traces and run logs over OTLP only (OTLP_ENABLE=false sends nothing)")
+		}
+	}
+	switch get("OTEL_METRICS_EXPORTER") {
+	case "", "otlp":
+	case "none", "prometheus":
+		noPush = true
+	default:
+		return refuse("OTEL_METRICS_EXPORTER", "is not supported (want otlp, prometheus or none)")
+	}
+	for _, p := range strings.Split(get("OTEL_PROPAGATORS"), ",") {
+		switch strings.TrimSpace(p) {
+		case "", "tracecontext", "baggage", "none":
+		default:
+			return refuse("OTEL_PROPAGATORS", "is not supported: the propagation package speaks W3C tracecontext and baggage")
+		}
+	}
+	return enabled, noPush, nil
 }
 
 // hostIPv4 returns the first non-loopback IPv4 address, or 127.0.0.1.

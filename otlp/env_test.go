@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +150,33 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestNewFromEnvSDKSwitches checks OpenTelemetry's SDK-wide variables:
+// OTEL_SDK_DISABLED turns export off, values flowtel cannot honour are
+// refused by name, never ignored.
+func TestNewFromEnvSDKSwitches(t *testing.T) {
+	e, err := newFromLookup(lookupMap(map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_PROPAGATORS": "tracecontext,baggage",
+		"OTEL_TRACES_EXPORTER": "otlp", "OTEL_METRICS_EXPORTER": "prometheus"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ExporterStats(e); ok {
+		t.Error("OTEL_SDK_DISABLED=true: the engine exports")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]string{
+		"OTEL_SDK_DISABLED":     "maybe",
+		"OTEL_TRACES_EXPORTER":  "zipkin",
+		"OTEL_LOGS_EXPORTER":    "console",
+		"OTEL_METRICS_EXPORTER": "console",
+		"OTEL_PROPAGATORS":      "tracecontext,b3",
+	} {
+		_, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", name: v}))
+		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
+		}
+	}
 }
