@@ -69,6 +69,9 @@ func TestNewOffloadsLargeFields(t *testing.T) {
 		if err := e.Shutdown(context.Background()); err != nil {
 			t.Fatal(err)
 		}
+		if prom := string(e.AppendPrometheus(nil)); !strings.Contains(prom, `flowtel_offload_values_total{result="offloaded"} 1`) {
+			t.Errorf("%+v: exposition without the offloaded value:\n%s", lf, grepLines(prom, "offload"))
+		}
 		bodies := runLogBodies(rc)
 		if len(bodies) != 1 || !strings.Contains(bodies[0], encode.OffloadedPrefix) || strings.Contains(bodies[0], big) {
 			t.Fatalf("%+v: run logs %d, first without the link or with the value", lf, len(bodies))

@@ -14,6 +14,9 @@ const (
 	MetricExportItems      = "flowtel_export_items_total"
 	MetricExportQueueBytes = "flowtel_export_queue_bytes"
 	MetricExportLatency    = "flowtel_export_latency_microseconds"
+	// MetricOffloadValues is added when the sink has an offloader
+	// (Config.LargeFields).
+	MetricOffloadValues = "flowtel_offload_values_total"
 )
 
 // Units, in UCUM as in package engine: "By" becomes "bytes" and "us"
@@ -45,7 +48,11 @@ type exporterMetrics struct {
 	// The values at the previous delta collection.
 	prevItems   [export.NumSignals]itemCounts
 	prevLatency [export.NumSignals]latencySum
+	prevOffload [len(offloadResults)]uint64
 }
+
+// offloadResults are the result label values of flowtel_offload_values_total.
+var offloadResults = [...]string{"offloaded", "failed", "lost", "truncated_queue_full", "truncated_closed"}
 
 // itemCounts are the items of one signal by result.
 type itemCounts struct {
@@ -61,9 +68,35 @@ func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
 	s.exp.Enqueue(export.Metrics, req, points)
 }
 
-// AppendMetrics appends the exporter's accounting, read now.
+// AppendMetrics appends the exporter's accounting, read now, and the
+// offloader's when the sink has one.
 func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
-	return s.xm.appendMetrics(dst, s.exp.Stats(), w)
+	dst = s.xm.appendMetrics(dst, s.exp.Stats(), w)
+	if s.off != nil {
+		dst = s.xm.appendOffload(dst, s.off.Stats(), w)
+	}
+	return dst
+}
+
+// appendOffload appends flowtel_offload_values_total{result}: large values
+// stored, failed (the store refused or timed out), lost (Shutdown ran out
+// of time), and cut instead of offloaded because the queue was full or
+// the offloader closed. Call it after appendMetrics, which resets the
+// arenas.
+func (c *exporterMetrics) appendOffload(dst []encode.Metric, st encode.OffloadStats, w engine.MetricsWindow) []encode.Metric {
+	dst = c.begin(dst, MetricOffloadValues, "Large values of run trace logs and span events by result: offloaded, failed, lost at shutdown, or truncated because the queue was full or the offloader closed.", unitItems, encode.MetricSum, w)
+	cur := [len(offloadResults)]uint64{st.Offloaded, st.Failed, st.Lost, st.QueueFull, st.Closed}
+	for i, v := range cur {
+		if w.Delta {
+			v, c.prevOffload[i] = v-c.prevOffload[i], v
+		}
+		c.points = append(c.points, encode.MetricPoint{
+			Attrs:         c.attrs1("result", offloadResults[i]),
+			StartUnixNano: w.StartUnixNano, TimeUnixNano: w.NowUnixNano, IsInt: true, Int: int64(v),
+		})
+	}
+	c.end(dst)
+	return dst
 }
 
 func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w engine.MetricsWindow) []encode.Metric {
