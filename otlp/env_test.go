@@ -10,6 +10,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -178,5 +179,40 @@ func TestNewFromEnvSDKSwitches(t *testing.T) {
 		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
 		}
+	}
+}
+
+// TestNewFromEnvQueueSize sends a burst through an engine made from the
+// environment with a small OTLP_TRACE_MAX_QUEUE_SIZE (64 spans, 4,000 in
+// the burst) to a real receiver: the export stage waits for room in the
+// exporter instead of losing spans.
+func TestNewFromEnvQueueSize(t *testing.T) {
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	e, err := newFromLookup(lookupMap(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":      rc.Endpoint(),
+		"OTEL_EXPORTER_OTLP_INSECURE":      "true",
+		"OTLP_TRACE_MAX_QUEUE_SIZE":        "64",
+		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE": "32",
+		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS": "5",
+		"OTEL_METRICS_EXPORTER":            "none",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const runs, nodes = 1000, 3
+	for range runs {
+		r := e.StartRun(engine.RunInfo{AppID: "app"})
+		for range nodes {
+			r.StartNode("llm:1", "llm", "LLM").End()
+		}
+		r.End(0, "")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkIdentity(t, s)
+	if s.Exported != runs*(nodes+1) || len(receivedSpans(rc)) != runs*(nodes+1) {
+		t.Errorf("exported %d, received %d, want %d (stats %+v)", s.Exported, len(receivedSpans(rc)), runs*(nodes+1), s)
 	}
 }
