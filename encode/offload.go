@@ -394,6 +394,48 @@ func (o *Offloader) spanEventLink(r *Run, span SpanID, v string) string {
 	return v[:cut] + string(sfx)
 }
 
+// spanEventAttrsLink offloads the JSON object of attrs, the attributes of
+// an INFO event given as data, when it is SpanEventOffloadThreshold bytes
+// or more, as the original's add_info_events measured and uploaded
+// json.dumps of them. It returns the link, and false when attrs are
+// smaller or could not be queued (counted): the event then keeps them.
+func (o *Offloader) spanEventAttrsLink(r *Run, span SpanID, attrs []Attr) (string, bool) {
+	n := 2
+	for i := range attrs {
+		n += len(attrs[i].Key) + len(attrs[i].Value.str) + 6
+		if attrs[i].Value.kind == KindBytes {
+			n += len(attrs[i].Value.str) / 3
+		}
+	}
+	if n < SpanEventOffloadThreshold/2 {
+		return "", false // far too small: no JSON built
+	}
+	buf := bytebufferpool.Get()
+	defer bytebufferpool.Put(buf)
+	b := append(buf.B[:0], '{')
+	for i := range attrs {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = jsonAppendString(b, attrs[i].Key)
+		b = append(b, ": "...)
+		b = jsonAppendValue(b, attrs[i].Value)
+	}
+	b = append(b, '}')
+	buf.B = b
+	if len(b) < SpanEventOffloadThreshold {
+		return "", false
+	}
+	f := runlogField{sid: r.SID, section: "event"}
+	copy(f.id[:8], r.TraceID[:8])
+	copy(f.id[8:], span[:])
+	key, ok := o.enqueue(&f, string(b), "", "", len(b))
+	if !ok {
+		return "", false
+	}
+	return o.store.Link(key), true
+}
+
 // key returns a new unique key for field f (see the key format above).
 func (o *Offloader) key(f *runlogField) string {
 	var k [256]byte

@@ -51,6 +51,7 @@ const (
 	keyGenAIInput       = "gen_ai.usage.input_tokens"
 	keyGenAIOutput      = "gen_ai.usage.output_tokens"
 	keyInfoLog          = "INFO LOG"
+	keyTraceLink        = "trace_link"
 	keyErrorLog         = "ERROR LOG"
 	keyExceptionType    = "exception.type"
 	keyExceptionMessage = "exception.message"
@@ -303,7 +304,9 @@ func eventName(k EventKind) string {
 // for each length (closeLen widens it when needed). With an Offloader
 // (SetOffloader), the text of an INFO event of SpanEventOffloadThreshold
 // bytes or more is offloaded and replaced by "trace_link: " and its link,
-// as the original's add_info_event did.
+// as the original's add_info_event did, and an INFO event given as data
+// whose JSON is that large by the one attribute trace_link, as its
+// add_info_events did.
 func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) []byte {
 	const f = fieldEventAttrs
 	for i := range events {
@@ -314,6 +317,12 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 		dst = appendStringField(dst, fieldEventName, eventName(ev.Kind))
 		switch {
 		case len(ev.Attrs) != 0 && ev.Kind != EventException:
+			if o := e.runLogOpts.Offloader; o != nil && ev.Kind == EventInfo {
+				if link, ok := o.spanEventAttrsLink(r, span, ev.Attrs); ok {
+					dst = e.writeKVString(dst, f, keyTraceLink, link)
+					break
+				}
+			}
 			dst = e.writeAttrs(dst, f, "", ev.Attrs)
 		case ev.Kind == EventError:
 			dst = e.writeKVString(dst, f, keyErrorLog, ev.Message)
