@@ -79,7 +79,7 @@
 //     spans it holds by it); OTEL_BSP_SCHEDULE_DELAY,
 //     OTLP_TRACE_SCHEDULE_DELAY_MILLIS (3000) and
 //     OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE (512,
-//     at most the queue size) are for the engine's batches;
+//     cut to a smaller queue size unless set) are for the engine's batches;
 //     OTEL_BSP_EXPORT_TIMEOUT, OTLP_TRACE_EXPORT_TIMEOUT_MILLIS (3000) and
 //     OTEL_METRIC_EXPORT_TIMEOUT, OTLP_METRIC_EXPORT_TIMEOUT_MILLIS (5000),
 //     when set, bound the request timeout of traces and metrics;

@@ -113,8 +113,14 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		ExportInterval: r.positiveMillis(r.either("OTEL_METRIC_EXPORT_INTERVAL", "OTLP_METRIC_EXPORT_INTERVAL_MILLIS"), defaultMetricInterval),
 		ExportTimeout:  r.positiveMillis(metricExportVar, defaultMetricExportTO),
 	}
+	// A batch larger than the queue: refused when both are set, the
+	// default batch cut to a smaller queue size.
 	if b, q := c.TraceBatch.MaxExportBatchSize, c.TraceBatch.MaxQueueSize; b > q {
-		r.fail(batchVar, fmt.Sprintf("%d spans per batch is more than the queue's %d (%s)", b, q, queueVar))
+		if r.str(batchVar) != "" {
+			r.fail(batchVar, fmt.Sprintf("%d spans per batch is more than the queue's %d (%s)", b, q, queueVar))
+		} else {
+			c.TraceBatch.MaxExportBatchSize = q
+		}
 	}
 	// The queue size bounds the spans the exporter holds, as the batch
 	// span processor's queue did.

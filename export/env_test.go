@@ -212,6 +212,11 @@ func TestFromLookupBatchVariables(t *testing.T) {
 	if c.QueueSpans != 300 || c.Traces.Timeout != time.Second || c.Metrics.Timeout != 7*time.Second {
 		t.Errorf("queue spans %d, timeouts traces %v metrics %v", c.QueueSpans, c.Traces.Timeout, c.Metrics.Timeout)
 	}
+	// A queue size under the default batch cuts the batch.
+	c, err = FromLookup(lookupOf(map[string]string{"OTLP_TRACE_MAX_QUEUE_SIZE": "100"}))
+	if err != nil || c.TraceBatch.MaxExportBatchSize != 100 || c.QueueSpans != 100 {
+		t.Errorf("queue 100: %v %+v", err, c.TraceBatch)
+	}
 	// Defaults: no export timeout set, the request timeouts are the
 	// original's, the queue bound is 2048 spans.
 	c, err = FromLookup(lookupOf(nil))
