@@ -140,26 +140,15 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	}
 	// Each key fragment carries the quotes around it, so that a string
 	// value costs one append for its key and one for its body.
-	dst = append(dst, `{"service_id":"`...)
-	dst = jsonAppendEscaped(dst, serviceID)
-	dst = append(dst, `","flow_id":"`...)
-	dst = jsonAppendEscaped(dst, r.FlowID)
-	dst = append(dst, `","sid":"`...)
-	dst = jsonAppendEscaped(dst, r.SID)
-	dst = append(dst, `","app_id":"`...)
-	dst = jsonAppendEscaped(dst, r.AppID)
-	dst = append(dst, `","uid":"`...)
-	dst = jsonAppendEscaped(dst, r.UID)
-	dst = append(dst, `","bot_id":"`...)
-	dst = jsonAppendEscaped(dst, r.BotID)
-	dst = append(dst, `","chat_id":"`...)
-	dst = jsonAppendEscaped(dst, r.ChatID)
-	dst = append(dst, `","sub":"`...)
-	dst = jsonAppendEscaped(dst, r.Sub)
-	dst = append(dst, `","caller":"`...)
-	dst = jsonAppendEscaped(dst, r.Caller)
-	dst = append(dst, `","log_caller":"`...)
-	dst = jsonAppendEscaped(dst, r.LogCaller)
+	for _, kv := range [...]struct{ key, val string }{
+		{`{"service_id":"`, serviceID}, {`","flow_id":"`, r.FlowID}, {`","sid":"`, r.SID},
+		{`","app_id":"`, r.AppID}, {`","uid":"`, r.UID}, {`","bot_id":"`, r.BotID},
+		{`","chat_id":"`, r.ChatID}, {`","sub":"`, r.Sub}, {`","caller":"`, r.Caller},
+		{`","log_caller":"`, r.LogCaller},
+	} {
+		dst = append(dst, kv.key...)
+		dst = jsonAppendEscaped(dst, kv.val)
+	}
 	dst = append(dst, `","question":`...)
 	f.section, f.name = "question", ""
 	dst = f.appendString(dst, r.Question, "", "")
@@ -167,14 +156,8 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	f.section = "answer"
 	dst = f.appendString(dst, r.Answer, "", "")
 
-	start, end := runlogMillis(r.StartUnixNano), runlogMillis(r.EndUnixNano)
-	dst = append(dst, `,"start_time":`...)
-	dst = runlogAppendInt(dst, start)
-	dst = append(dst, `,"end_time":`...)
-	dst = runlogAppendInt(dst, end)
-	dst = append(dst, `,"duration":`...)
-	dst = runlogAppendInt(dst, end-start)
-	dst = append(dst, `,"first_frame_duration":`...)
+	dst = append(dst, ',')
+	dst = runlogAppendTimes(dst, r.StartUnixNano, r.EndUnixNano)
 	if ff, ok := r.FirstFrameMillis(); ok {
 		dst = runlogAppendInt(dst, ff)
 	} else {
@@ -303,14 +286,8 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*
 		dst = append(dst, '"')
 	}
 
-	start, end := runlogMillis(n.StartUnixNano), runlogMillis(n.EndUnixNano)
-	dst = append(dst, `],"start_time":`...)
-	dst = runlogAppendInt(dst, start)
-	dst = append(dst, `,"end_time":`...)
-	dst = runlogAppendInt(dst, end)
-	dst = append(dst, `,"duration":`...)
-	dst = runlogAppendInt(dst, end-start)
-	dst = append(dst, `,"first_frame_duration":`...)
+	dst = append(dst, `],`...)
+	dst = runlogAppendTimes(dst, n.StartUnixNano, n.EndUnixNano)
 	dst = runlogAppendInt(dst, n.FirstFrameMillis())
 	dst = append(dst, `,"node_first_cost_time":`...)
 	if n.HasFirstTokenCost {
@@ -356,6 +333,21 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*
 		return append(dst, `","incomplete":true}`...)
 	}
 	return append(dst, ']', '}')
+}
+
+// runlogAppendTimes appends the "start_time", "end_time" and "duration"
+// members (epoch milliseconds) of a record that ran from start to end (Unix
+// nanoseconds), then the key of its "first_frame_duration", for the caller
+// to write the value.
+func runlogAppendTimes(dst []byte, start, end int64) []byte {
+	startMs, endMs := runlogMillis(start), runlogMillis(end)
+	dst = append(dst, `"start_time":`...)
+	dst = runlogAppendInt(dst, startMs)
+	dst = append(dst, `,"end_time":`...)
+	dst = runlogAppendInt(dst, endMs)
+	dst = append(dst, `,"duration":`...)
+	dst = runlogAppendInt(dst, endMs-startMs)
+	return append(dst, `,"first_frame_duration":`...)
 }
 
 // runlogFollowing returns the execution of nodeID that follows n in r: of
