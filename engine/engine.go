@@ -320,7 +320,7 @@ func (e *Engine) appendEvent(dst []encode.Event, t int64, kind encode.EventKind,
 func (e *Engine) push(r *runRecord) {
 	g := e.pushing.Add(1)
 	e.ring.Push(r)
-	g.Add(-1)
+	g.Add(^uint64(0)) // -1
 }
 
 // appendException appends the exception event of err within

@@ -89,7 +89,13 @@ type paddedUint64 struct {
 // counter is a striped event counter: Add touches the current P's stripe.
 type counter struct{ s [counterStripes]paddedUint64 }
 
-func (c *counter) Add(n uint64) { c.s[pin.ID()&(counterStripes-1)].Add(n) }
+// Add adds n to the current P's stripe and returns that stripe, so that a
+// matching decrement can go to the same stripe even if the goroutine moved.
+func (c *counter) Add(n uint64) *paddedUint64 {
+	p := &c.s[pin.ID()&(counterStripes-1)]
+	p.Add(n)
+	return p
+}
 
 func (c *counter) Load() uint64 {
 	var t uint64
@@ -99,30 +105,16 @@ func (c *counter) Load() uint64 {
 	return t
 }
 
-type paddedInt64 struct {
-	atomic.Int64
-	_ [cacheLine - 8]byte
-}
+// stripedGauge is a signed count over a counter's stripes: an increment
+// is the uint64 of +1 and a decrement the uint64 of -1, whose wrapping sum
+// reads back as the exact int64. Sum is exact whenever no Add runs; while
+// Adds run, a +1 whose -1 is pending keeps it non-zero.
+type stripedGauge struct{ c counter }
 
-// stripedGauge is a signed count spread over P-indexed stripes. Add
-// returns the stripe it changed, so that a matching decrement can go to
-// the same stripe even if the goroutine moved. Sum is exact whenever no
-// Add runs; while Adds run, a +1 whose -1 is pending keeps it non-zero.
-type stripedGauge struct{ s [counterStripes]paddedInt64 }
+// Add adds n to the current P's stripe and returns it, for the decrement.
+func (g *stripedGauge) Add(n int64) *paddedUint64 { return g.c.Add(uint64(n)) }
 
-func (g *stripedGauge) Add(n int64) *paddedInt64 {
-	p := &g.s[pin.ID()&(counterStripes-1)]
-	p.Add(n)
-	return p
-}
-
-func (g *stripedGauge) Sum() int64 {
-	var t int64
-	for i := range g.s {
-		t += g.s[i].Load()
-	}
-	return t
-}
+func (g *stripedGauge) Sum() int64 { return int64(g.c.Load()) }
 
 // stats holds the engine's counters. Rare events use plain atomics.
 type stats struct {
