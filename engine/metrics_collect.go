@@ -171,28 +171,30 @@ func (c *collector) health(w window) {
 		vals = cur.minus(c.prevHealth)
 		c.prevHealth = cur
 	}
-	c.begin(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, encode.MetricSum, w)
-	c.sum(nil, w, vals.accepted)
-	c.end()
-	c.begin(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, encode.MetricSum, w)
-	c.sum(nil, w, vals.exported)
-	c.end()
+	c.oneSum(MetricRecordsAccepted, "Spans (runs and node executions) accepted by the engine.", unitRecords, w, vals.accepted)
+	c.oneSum(MetricRecordsExported, "Spans exported: taken by the receiver when the sink reports it (OTLP), else by the sink.", unitRecords, w, vals.exported)
 	c.begin(MetricRecordsDropped, "Spans the engine dropped, by reason; accepted == exported + dropped + sampled out + in flight.", unitRecords, encode.MetricSum, w)
 	for r := DropReason(0); r < numDropReasons; r++ {
 		c.sum(c.attrs1("reason", r.String()), w, vals.dropped[r])
 	}
 	c.end()
-	c.begin(MetricRecordsSampledOut, "Spans of runs sampling did not export (WithSampler, WithTailSampling); the metrics hold them.", unitRecords, encode.MetricSum, w)
-	c.sum(nil, w, vals.sampledOut)
+	c.oneSum(MetricRecordsSampledOut, "Spans of runs sampling did not export (WithSampler, WithTailSampling); the metrics hold them.", unitRecords, w, vals.sampledOut)
+	c.oneGauge(MetricRecordsInFlight, "Spans accepted and not yet exported, dropped or sampled out.", unitRecords, w, int64(st.InFlight))
+	c.oneGauge(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, w, st.HeldBytes)
+	c.oneGauge(MetricMemoryLimit, "The bound on flowtel_memory_held_bytes: WithMemoryLimit less the sink's share.", unitBytes, w, st.MemoryLimit)
+}
+
+// oneSum appends the sum metric name with one point and no attributes.
+func (c *collector) oneSum(name, desc, unit string, w window, v uint64) {
+	c.begin(name, desc, unit, encode.MetricSum, w)
+	c.sum(nil, w, v)
 	c.end()
-	c.begin(MetricRecordsInFlight, "Spans accepted and not yet exported, dropped or sampled out.", unitRecords, encode.MetricGauge, w)
-	c.gauge(nil, w, int64(st.InFlight))
-	c.end()
-	c.begin(MetricMemoryHeld, "Bytes the engine holds: rings, arena, run and node records with their buffers (Stats.HeldBytes).", unitBytes, encode.MetricGauge, w)
-	c.gauge(nil, w, st.HeldBytes)
-	c.end()
-	c.begin(MetricMemoryLimit, "The bound on flowtel_memory_held_bytes: WithMemoryLimit less the sink's share.", unitBytes, encode.MetricGauge, w)
-	c.gauge(nil, w, st.MemoryLimit)
+}
+
+// oneGauge appends the gauge metric name with one point and no attributes.
+func (c *collector) oneGauge(name, desc, unit string, w window, v int64) {
+	c.begin(name, desc, unit, encode.MetricGauge, w)
+	c.gauge(nil, w, v)
 	c.end()
 }
 
