@@ -85,15 +85,7 @@ func BenchmarkCapture(b *testing.B) {
 					b.Fatal(err)
 				}
 				before := e.Stats()
-				b.ReportAllocs()
-				cpu := processCPU()
-				b.ResetTimer()
-				if parallel {
-					b.RunParallel(func(pb *testing.PB) { loop(0, pb.Next) })
-				} else {
-					loop(b.N, nil)
-				}
-				b.StopTimer()
+				cpu := timeLoop(b, parallel, loop)
 				if err := e.ForceFlush(context.Background()); err != nil {
 					b.Fatal(err)
 				}
@@ -162,15 +154,7 @@ func benchCaptureSDK(b *testing.B, tuned, parallel bool) {
 	}
 	started.Store(0)
 	exp.n.Store(0)
-	b.ReportAllocs()
-	cpu := processCPU()
-	b.ResetTimer()
-	if parallel {
-		b.RunParallel(func(pb *testing.PB) { loop(0, pb.Next) })
-	} else {
-		loop(b.N, nil)
-	}
-	b.StopTimer()
+	cpu := timeLoop(b, parallel, loop)
 	if err := tp.ForceFlush(context.Background()); err != nil {
 		b.Fatal(err)
 	}
@@ -203,6 +187,22 @@ func sdkAttr(a Attr) attribute.KeyValue {
 		return attribute.Bool(a.Key, v.Bool())
 	}
 	return attribute.String(a.Key, a.Value.Str())
+}
+
+// timeLoop times loop over b.N iterations, on every P when parallel (loop
+// gets pb.Next then), reporting allocations, and returns the process CPU
+// time at its start, for the cpu-ns/span metric.
+func timeLoop(b *testing.B, parallel bool, loop func(n int, next func() bool)) (cpuStart int64) {
+	b.ReportAllocs()
+	cpuStart = processCPU()
+	b.ResetTimer()
+	if parallel {
+		b.RunParallel(func(pb *testing.PB) { loop(0, pb.Next) })
+	} else {
+		loop(b.N, nil)
+	}
+	b.StopTimer()
+	return cpuStart
 }
 
 // processCPU returns the CPU time the process has used, user and system,
