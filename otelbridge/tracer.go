@@ -224,39 +224,30 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	return trace.ContextWithSpan(ctx, s), s
 }
 
+// runInfoFields maps the attribute keys that name a string field of
+// engine.RunInfo to that field.
+var runInfoFields = map[attribute.Key]func(*engine.RunInfo) *string{
+	"sid":        func(i *engine.RunInfo) *string { return &i.SID },
+	"app_id":     func(i *engine.RunInfo) *string { return &i.AppID },
+	"uid":        func(i *engine.RunInfo) *string { return &i.UID },
+	"chat_id":    func(i *engine.RunInfo) *string { return &i.ChatID },
+	"flow_id":    func(i *engine.RunInfo) *string { return &i.FlowID },
+	"service_id": func(i *engine.RunInfo) *string { return &i.ServiceID },
+	"bot_id":     func(i *engine.RunInfo) *string { return &i.BotID },
+	"sub":        func(i *engine.RunInfo) *string { return &i.Sub },
+	"caller":     func(i *engine.RunInfo) *string { return &i.Caller },
+	"log_caller": func(i *engine.RunInfo) *string { return &i.LogCaller },
+	"question":   func(i *engine.RunInfo) *string { return &i.Question },
+}
+
 // setRunInfo fills the engine.RunInfo field named by kv's key and reports whether
 // there was one.
 func setRunInfo(info *engine.RunInfo, kv attribute.KeyValue) bool {
-	if kv.Value.Type() != attribute.STRING {
+	field, ok := runInfoFields[kv.Key]
+	if !ok || kv.Value.Type() != attribute.STRING {
 		return false
 	}
-	v := kv.Value.AsString()
-	switch kv.Key {
-	case "sid":
-		info.SID = v
-	case "app_id":
-		info.AppID = v
-	case "uid":
-		info.UID = v
-	case "chat_id":
-		info.ChatID = v
-	case "flow_id":
-		info.FlowID = v
-	case "service_id":
-		info.ServiceID = v
-	case "bot_id":
-		info.BotID = v
-	case "sub":
-		info.Sub = v
-	case "caller":
-		info.Caller = v
-	case "log_caller":
-		info.LogCaller = v
-	case "question":
-		info.Question = v
-	default:
-		return false
-	}
+	*field(info) = kv.Value.AsString()
 	return true
 }
 
