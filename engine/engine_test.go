@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -298,6 +299,7 @@ func TestOptionsValidated(t *testing.T) {
 		{WithBatch(0, time.Second), ErrInvalidBatch},
 		{WithBatch(10, 0), ErrInvalidBatch},
 		{WithOverflow(Block, 0), ErrBlockTimeout},
+		{WithOverflow(Block, math.MaxInt64), ErrBlockTimeout},
 		{WithOverflow(Policy(9), 0), ErrInvalidPolicy},
 		{WithLimits(Limits{Attrs: -1}), ErrInvalidLimit},
 		{WithIdleTimeout(-time.Second), ErrInvalidIdleTimeout},

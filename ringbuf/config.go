@@ -68,6 +68,10 @@ const (
 	MaxCapacity = 1 << 30
 	// MaxShards is the largest Config.Shards New accepts.
 	MaxShards = 1 << 12
+	// MaxBlockTimeout is the longest Config.BlockTimeout New accepts: a
+	// producer is an application goroutine, and a stuck consumer must not
+	// hold it for longer than a request would wait.
+	MaxBlockTimeout = time.Minute
 )
 
 // Sentinel errors returned by New, wrapped with the offending value.
@@ -80,7 +84,8 @@ var (
 	ErrShards = errors.New("ringbuf: invalid shard count")
 	// ErrPolicy reports an unknown Config.Policy.
 	ErrPolicy = errors.New("ringbuf: unknown overflow policy")
-	// ErrBlockTimeout reports a negative Config.BlockTimeout, or a zero one with Policy Block.
+	// ErrBlockTimeout reports a negative Config.BlockTimeout, a zero one with
+	// Policy Block, or one above MaxBlockTimeout.
 	ErrBlockTimeout = errors.New("ringbuf: invalid block timeout")
 	// ErrWakeAt reports a Config.WakeAt that is negative or above Capacity.
 	ErrWakeAt = errors.New("ringbuf: invalid wake threshold")
@@ -97,7 +102,7 @@ type Config[T any] struct {
 	// Policy says what a push into a full shard does.
 	Policy Policy
 	// BlockTimeout bounds how long a push waits for room under Block. It must
-	// be positive when Policy is Block.
+	// be positive when Policy is Block, and at most MaxBlockTimeout.
 	BlockTimeout time.Duration
 	// WakeAt wakes a parked consumer once a shard holds this many values;
 	// 0 means Capacity/4. The timeout given to Wait bounds latency below it.
@@ -133,7 +138,7 @@ func (c *Config[T]) validate() error {
 	if c.Policy > Block {
 		return fmt.Errorf("%w: %d", ErrPolicy, uint8(c.Policy))
 	}
-	if c.BlockTimeout < 0 || (c.Policy == Block && c.BlockTimeout == 0) {
+	if c.BlockTimeout < 0 || c.BlockTimeout > MaxBlockTimeout || (c.Policy == Block && c.BlockTimeout == 0) {
 		return fmt.Errorf("%w: %v with policy %v", ErrBlockTimeout, c.BlockTimeout, c.Policy)
 	}
 	if c.WakeAt < 0 || c.WakeAt > c.Capacity {

@@ -23,6 +23,7 @@ func TestNewValidates(t *testing.T) {
 		{"unknown policy", Config[int]{Policy: Block + 1}, ErrPolicy},
 		{"block without timeout", Config[int]{Policy: Block}, ErrBlockTimeout},
 		{"negative timeout", Config[int]{BlockTimeout: -time.Second}, ErrBlockTimeout},
+		{"timeout past the maximum", Config[int]{Policy: Block, BlockTimeout: MaxBlockTimeout + 1}, ErrBlockTimeout},
 		{"negative wake", Config[int]{WakeAt: -1}, ErrWakeAt},
 		{"wake above capacity", Config[int]{Capacity: 8, WakeAt: 9}, ErrWakeAt},
 	}

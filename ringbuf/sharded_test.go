@@ -145,7 +145,7 @@ func TestBlockTimesOut(t *testing.T) {
 }
 
 func TestBlockWaitsForRoom(t *testing.T) {
-	s := mustNew(t, Config[int]{Shards: 1, Capacity: 2, Policy: Block, BlockTimeout: time.Hour})
+	s := mustNew(t, Config[int]{Shards: 1, Capacity: 2, Policy: Block, BlockTimeout: MaxBlockTimeout})
 	s.Push(1)
 	s.Push(2)
 	done := make(chan bool)
@@ -172,7 +172,7 @@ func TestBlockWaitsForRoom(t *testing.T) {
 
 func TestCloseReleasesBlocked(t *testing.T) {
 	var d dropLog[int]
-	s := mustNew(t, Config[int]{Shards: 1, Capacity: 2, Policy: Block, BlockTimeout: time.Hour, OnDrop: d.onDrop})
+	s := mustNew(t, Config[int]{Shards: 1, Capacity: 2, Policy: Block, BlockTimeout: MaxBlockTimeout, OnDrop: d.onDrop})
 	s.Push(1)
 	s.Push(2)
 	done := make(chan bool)
@@ -237,7 +237,7 @@ func TestClose(t *testing.T) {
 	for _, p := range []Policy{DropNewest, DropOldest, Block} {
 		t.Run(p.String(), func(t *testing.T) {
 			d = dropLog[int]{}
-			s := mustNew(t, Config[int]{Shards: 2, Capacity: 4, Policy: p, BlockTimeout: time.Hour, OnDrop: d.onDrop})
+			s := mustNew(t, Config[int]{Shards: 2, Capacity: 4, Policy: p, BlockTimeout: MaxBlockTimeout, OnDrop: d.onDrop})
 			s.Push(1)
 			s.Push(2)
 			s.Close()
