@@ -196,32 +196,31 @@ const (
 	kindLambda
 )
 
+// componentKinds is what the handler reads from each component and the
+// node type it gives it; a component not listed is kindOther, TypeUnknown.
+var componentKinds = map[components.Component]struct {
+	kind     kind
+	nodeType string
+}{
+	components.ComponentOfChatModel:   {kindModel, TypeLLM},
+	components.ComponentOfTool:        {kindTool, TypeTool},
+	components.ComponentOfRetriever:   {kindRetriever, TypeKnowledge},
+	compose.ComponentOfLambda:         {kindLambda, TypeCode},
+	compose.ComponentOfGraph:          {kindGraph, TypeFlow},
+	compose.ComponentOfChain:          {kindGraph, TypeFlow},
+	compose.ComponentOfWorkflow:       {kindGraph, TypeFlow},
+	compose.ComponentOfToolsNode:      {kindOther, TypeTools},
+	components.ComponentOfPrompt:      {kindOther, TypePrompt},
+	components.ComponentOfEmbedding:   {kindOther, TypeEmbedding},
+	components.ComponentOfIndexer:     {kindOther, TypeIndexer},
+	components.ComponentOfLoader:      {kindOther, TypeLoader},
+	components.ComponentOfTransformer: {kindOther, TypeTransformer},
+	compose.ComponentOfPassthrough:    {kindOther, TypePassthrough},
+}
+
 func classify(c components.Component) (kind, string) {
-	switch c {
-	case components.ComponentOfChatModel:
-		return kindModel, TypeLLM
-	case components.ComponentOfTool:
-		return kindTool, TypeTool
-	case components.ComponentOfRetriever:
-		return kindRetriever, TypeKnowledge
-	case compose.ComponentOfLambda:
-		return kindLambda, TypeCode
-	case compose.ComponentOfGraph, compose.ComponentOfChain, compose.ComponentOfWorkflow:
-		return kindGraph, TypeFlow
-	case compose.ComponentOfToolsNode:
-		return kindOther, TypeTools
-	case components.ComponentOfPrompt:
-		return kindOther, TypePrompt
-	case components.ComponentOfEmbedding:
-		return kindOther, TypeEmbedding
-	case components.ComponentOfIndexer:
-		return kindOther, TypeIndexer
-	case components.ComponentOfLoader:
-		return kindOther, TypeLoader
-	case components.ComponentOfTransformer:
-		return kindOther, TypeTransformer
-	case compose.ComponentOfPassthrough:
-		return kindOther, TypePassthrough
+	if k, ok := componentKinds[c]; ok {
+		return k.kind, k.nodeType
 	}
 	return kindOther, TypeUnknown
 }
