@@ -11,7 +11,6 @@ import (
 	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 
-	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/testkit"
 )
 
@@ -20,15 +19,8 @@ import (
 // the run's state and the contexts of its first 8 nodes) and one per node
 // past the 8th, whatever the node carries. Eino's own cost is not in it.
 func TestAllocs(t *testing.T) {
-	eng, err := engine.New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, h := newEngineHandler(t, nil)
 	defer eng.Shutdown(context.Background())
-	h, err := NewHandler(eng)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var (
 		graph  = &callbacks.RunInfo{Name: "g", Component: compose.ComponentOfGraph}
 		lambda = &callbacks.RunInfo{Name: "code", Component: compose.ComponentOfLambda}

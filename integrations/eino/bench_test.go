@@ -106,14 +106,7 @@ func BenchmarkGraph(b *testing.B) {
 	b.Run("bare", func(b *testing.B) { run(b, nil, ctx) })
 	b.Run("noop", func(b *testing.B) { run(b, noopHandler{}, ctx) })
 	b.Run("flowtel", func(b *testing.B) {
-		eng, err := engine.New()
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, err := NewHandler(eng)
-		if err != nil {
-			b.Fatal(err)
-		}
+		eng, h := newEngineHandler(b, nil)
 		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		h.Wait()
 		if err := eng.Shutdown(context.Background()); err != nil {
@@ -190,14 +183,7 @@ func BenchmarkCallbacks(b *testing.B) {
 	}
 	ctx := context.Background()
 	b.Run("nodes/flowtel", func(b *testing.B) {
-		eng, err := engine.New()
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, err := NewHandler(eng)
-		if err != nil {
-			b.Fatal(err)
-		}
+		eng, h := newEngineHandler(b, nil)
 		nodes(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
@@ -212,14 +198,7 @@ func BenchmarkCallbacks(b *testing.B) {
 	})
 	b.Run("noop", func(b *testing.B) { run(b, noopHandler{}, ctx, func() {}) })
 	b.Run("flowtel", func(b *testing.B) {
-		eng, err := engine.New()
-		if err != nil {
-			b.Fatal(err)
-		}
-		h, err := NewHandler(eng)
-		if err != nil {
-			b.Fatal(err)
-		}
+		eng, h := newEngineHandler(b, nil)
 		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}), h.Wait)
 		if err := eng.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)

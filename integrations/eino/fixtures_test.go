@@ -3,6 +3,7 @@ package eino
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -151,16 +152,40 @@ type capture struct {
 func newCapture(t *testing.T, opts ...Option) *capture {
 	t.Helper()
 	sink := &engine.MemorySink{}
-	eng, err := engine.New(engine.WithSink(sink))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, h := newEngineHandler(t, []engine.Option{engine.WithSink(sink)}, opts...)
 	t.Cleanup(func() { _ = eng.Shutdown(context.Background()) })
+	return &capture{eng: eng, sink: sink, h: h}
+}
+
+// newEngineHandler returns a new engine built with engineOpts and a
+// Handler on it built with opts, failing tb on an error. The caller shuts
+// the engine down.
+func newEngineHandler(tb testing.TB, engineOpts []engine.Option, opts ...Option) (*engine.Engine, *Handler) {
+	tb.Helper()
+	eng, err := engine.New(engineOpts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	h, err := NewHandler(eng, opts...)
 	if err != nil {
-		t.Fatal(err)
+		_ = eng.Shutdown(context.Background())
+		tb.Fatal(err)
 	}
-	return &capture{eng: eng, sink: sink, h: h}
+	return eng, h
+}
+
+// drain reads sr to its end, failing t on an error other than io.EOF, and
+// closes it.
+func drain[T any](t *testing.T, sr *schema.StreamReader[T]) {
+	t.Helper()
+	defer sr.Close()
+	for {
+		if _, err := sr.Recv(); err == io.EOF {
+			return
+		} else {
+			must(t, err)
+		}
+	}
 }
 
 // runs waits for the handler's stream readers, flushes the engine and

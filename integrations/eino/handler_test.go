@@ -525,11 +525,9 @@ func TestConcurrentRuns(t *testing.T) {
 	g := supportGraph(t, planner(), writer(), nil, nil)
 	const workers, each = 4, 10
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
+	for range workers {
+		wg.Go(func() {
+			for i := range each {
 				ctx := WithRunInfo(context.Background(), identity)
 				if i%2 == 0 {
 					if _, err := g.Invoke(ctx, "What is the weather in Paris?", compose.WithCallbacks(c.h)); err != nil {
@@ -549,7 +547,7 @@ func TestConcurrentRuns(t *testing.T) {
 				}
 				sr.Close()
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	runs := c.runs(t)

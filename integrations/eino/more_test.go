@@ -3,7 +3,6 @@ package eino
 import (
 	"context"
 	"errors"
-	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -71,14 +70,7 @@ func TestRetrieverAndPlainModel(t *testing.T) {
 		if stream {
 			sr, err := r.Stream(context.Background(), "find", compose.WithCallbacks(c.h))
 			must(t, err)
-			for {
-				if _, err := sr.Recv(); err == io.EOF {
-					break
-				} else {
-					must(t, err)
-				}
-			}
-			sr.Close()
+			drain(t, sr)
 		} else {
 			_, err := r.Invoke(context.Background(), "find", compose.WithCallbacks(c.h))
 			must(t, err)

@@ -2,7 +2,6 @@ package eino
 
 import (
 	"context"
-	"io"
 	"testing"
 
 	"github.com/cloudwego/eino/components/tool"
@@ -29,14 +28,7 @@ func TestReActAgent(t *testing.T) {
 		if stream {
 			sr, err := a.Stream(WithRunInfo(ctx, identity), in, opt)
 			must(t, err)
-			for {
-				if _, err := sr.Recv(); err == io.EOF {
-					break
-				} else {
-					must(t, err)
-				}
-			}
-			sr.Close()
+			drain(t, sr)
 		} else {
 			_, err = a.Generate(WithRunInfo(ctx, identity), in, opt)
 			must(t, err)
