@@ -197,18 +197,16 @@ func TestBridgeConcurrent(t *testing.T) {
 	_, shared := tr.Start(ctx, "shared")
 	const workers, each = 8, 50
 	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
+	for range workers {
+		wg.Go(func() {
+			for i := range each {
 				_, s := tr.Start(ctx, "child")
 				s.SetAttributes(attribute.Int("i", i))
 				s.End()
 				shared.AddEvent("tick")
 				shared.SetAttributes(attribute.Int("w", i))
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	shared.End()
