@@ -200,18 +200,7 @@ func TestNewFromEnvQueueSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	const runs, nodes = 1000, 3
-	for range runs {
-		r := e.StartRun(engine.RunInfo{AppID: "app"})
-		for range nodes {
-			r.StartNode("llm:1", "llm", "LLM").End()
-		}
-		r.End(0, "")
-	}
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s := e.Stats()
-	checkIdentity(t, s)
+	s := captureShutdown(t, e, engine.RunInfo{AppID: "app"}, runs, nodes)
 	if s.Exported != runs*(nodes+1) || len(receivedSpans(rc)) != runs*(nodes+1) {
 		t.Errorf("exported %d, received %d, want %d (stats %+v)", s.Exported, len(receivedSpans(rc)), runs*(nodes+1), s)
 	}

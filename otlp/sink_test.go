@@ -122,6 +122,26 @@ func TestOTLPSplitsLargeBatches(t *testing.T) {
 }
 
 // checkIdentity checks the engine's accounting identity.
+// captureShutdown starts runs runs of info, each with nodes ended LLM
+// nodes, ends them, shuts e down and returns its Stats, which it checks
+// with checkIdentity.
+func captureShutdown(t testing.TB, e *engine.Engine, info engine.RunInfo, runs, nodes int) engine.Stats {
+	t.Helper()
+	for range runs {
+		r := e.StartRun(info)
+		for range nodes {
+			r.StartNode("llm:1", "llm", "LLM").End()
+		}
+		r.End(0, "")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkIdentity(t, s)
+	return s
+}
+
 func checkIdentity(t testing.TB, s engine.Stats) {
 	t.Helper()
 	if s.Accepted != s.Exported+s.Dropped+s.InFlight {

@@ -41,18 +41,7 @@ func TestNewWithOwnSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	const runs, nodes = 100, 2
-	for range runs {
-		r := e.StartRun(engine.RunInfo{FlowID: "flow", AppID: "app"})
-		for range nodes {
-			r.StartNode("llm:1", "llm", "LLM").End()
-		}
-		r.End(0, "ok")
-	}
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s := e.Stats()
-	checkIdentity(t, s)
+	s := captureShutdown(t, e, engine.RunInfo{FlowID: "flow", AppID: "app"}, runs, nodes)
 	xs, ok := ExporterStats(e)
 	if !ok || s.Exported != runs*(nodes+1) || xs.Signals[export.Traces].Exported != s.Exported {
 		t.Errorf("engine %+v exporter %+v (%v)", s, xs.Signals[export.Traces], ok)
