@@ -19,7 +19,13 @@
 // Runs follow plans of -nodes nodes of a -shape (chain, fan-out, iteration
 // or all three in turn) with the -mix of node types: each node records its
 // inputs, outputs, config, token usage, LLM output and first frame, logs,
-// and ends (or records an exception at -error-rate). Runs start at -rate
+// and ends (or records an exception at -error-rate). An LLM or agent node
+// carries the GenAI conventions' attributes (Node.SetAttributes with the
+// genai package's), calls a tool below itself when it starts (Node.StartChild,
+// a client span with the tool's GenAI attributes, one more span, ended at
+// the first streamed chunk) and records the chunk (Node.FirstTokenCost,
+// Node.FirstFrame); the SDK modes record the same child span and
+// attributes. Runs start at -rate
 // per second, evenly spaced after a linear -ramp, or as fast as the workers
 // go; at most -concurrency are open at once. Workers (GOMAXPROCS-1
 // goroutines by default, leaving a P to the tracer's pipeline, exporter and

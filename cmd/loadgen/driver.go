@@ -28,25 +28,35 @@ type slot struct {
 	// The timed workload: nodes of the current step not yet ended, which
 	// have ended, and the sampled capture cost of each (-1: not sampled).
 	pending int
+	at      int64 // when the current step started, ns after the worker's base
 	ended   []bool
 	cost    []int64
 
-	// flowtel
-	run   engine.Run
-	nodes []engine.Node
+	// flowtel; calls[i] is node i's tool call, called[i] whether the
+	// engine was offered one (it may have dropped it at a limit)
+	run    engine.Run
+	nodes  []engine.Node
+	calls  []engine.Node
+	called []bool
 	// otelsdk
-	ctx   context.Context
-	span  trace.Span
-	spans []trace.Span
+	ctx       context.Context
+	span      trace.Span
+	spans     []trace.Span
+	callSpans []trace.Span
 }
 
 // driver records the workload's runs and nodes through one tracer. Node i
-// is the i-th node of the run's current step.
+// is the i-th node of the run's current step. An LLM node calls a tool
+// below itself (a child span) when it starts, which returns before the
+// model streams its first chunk: firstChunk ends the call (endNode when no
+// first chunk is recorded) and gets how long the model took to send it.
+// endNode returns the spans node i offered the tracer: its own, and its
+// tool call's when it made one.
 type driver interface {
 	startRun(s *slot)
 	startNode(s *slot, spec *nodeSpec, i int)
-	firstChunk(s *slot, i int)
-	endNode(w *worker, s *slot, spec *nodeSpec, i int)
+	firstChunk(s *slot, i int, cost time.Duration)
+	endNode(w *worker, s *slot, spec *nodeSpec, i int) int
 	endRun(s *slot)
 }
 
@@ -146,6 +156,7 @@ func (w *worker) begin(drv driver, s *slot) {
 	s.step, s.failed, s.active = 0, false, true
 	if width := s.plan.width; cap(s.nodes) < width {
 		s.nodes, s.spans = make([]engine.Node, width), make([]trace.Span, width)
+		s.calls, s.callSpans, s.called = make([]engine.Node, width), make([]trace.Span, width), make([]bool, width)
 		s.ended, s.cost = make([]bool, width), make([]int64, width)
 	}
 	drv.startRun(s)
@@ -160,7 +171,8 @@ func (w *worker) finish(drv driver, s *slot) {
 	w.ctr.runs.Add(1)
 }
 
-// counted adds n ended nodes of s to the counters.
+// counted adds n spans of ended nodes (and their calls) of s to the
+// counters.
 func (w *worker) counted(s *slot, n int) {
 	w.ctr.produced.Add(uint64(n))
 	if s.live {
@@ -177,13 +189,14 @@ func (w *worker) runStep(drv driver, s *slot, st step) {
 	for i := range st {
 		drv.startNode(s, &st[i], i)
 		if st[i].llm && w.firstFrame {
-			drv.firstChunk(s, i)
+			drv.firstChunk(s, i, 0) // nodes take no time
 		}
 	}
+	spans := 0
 	for i := range st {
-		drv.endNode(w, s, &st[i], i)
+		spans += drv.endNode(w, s, &st[i], i)
 	}
-	w.counted(s, len(st))
+	w.counted(s, spans)
 }
 
 // loop runs the synthetic workload: slots advanced one step at a time,

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"time"
+
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/genai"
 )
 
 // staticError is an error whose message is a constant, so that recording
@@ -12,6 +15,17 @@ func (e staticError) Error() string { return string(e) }
 
 const errNode = staticError("tool call failed: upstream returned 503")
 
+// The GenAI conventions' values of the workload's model and tool calls,
+// the same for both drivers.
+const (
+	llmProvider      = "iflytek"
+	llmRequestModel  = "spark-4"
+	llmResponseModel = "spark-4.0-ultra"
+	llmFinishReason  = "stop"
+	toolName         = "web_search"
+	toolType         = "function"
+)
+
 // flowtelDriver records the workload through flowtel's engine.
 type flowtelDriver struct {
 	eng     *engine.Engine
@@ -19,6 +33,7 @@ type flowtelDriver struct {
 	in, out []engine.Attr
 	toolOut []engine.Attr
 	cfg     []engine.Attr
+	llm     []engine.Attr // the GenAI attributes of an LLM node
 	usage   engine.Usage
 	payload string
 	answer  string
@@ -43,6 +58,12 @@ func newFlowtelDriver(eng *engine.Engine, wl *workload) *flowtelDriver {
 	for _, a := range wl.cfg {
 		d.cfg = append(d.cfg, engine.String(a.key, a.val))
 	}
+	d.llm = []engine.Attr{
+		genai.OperationName(genai.OpChat), genai.ProviderName(llmProvider),
+		genai.RequestModel(llmRequestModel), genai.ResponseModel(llmResponseModel),
+		genai.FinishReason(llmFinishReason),
+		genai.UsageInputTokens(d.usage.PromptTokens), genai.UsageOutputTokens(d.usage.CompletionTokens),
+	}
 	d.toolOut = append([]engine.Attr{engine.String("result", wl.payload)}, d.out...)
 	d.toolOut = d.toolOut[:len(d.out)] // the payload replaces one output value
 	return d
@@ -64,17 +85,49 @@ func (d *flowtelDriver) startNode(s *slot, spec *nodeSpec, i int) {
 	if len(d.cfg) > 0 {
 		n.Config(d.cfg...)
 	}
+	s.calls[i] = engine.Node{}
+	// A node that is not open (its run refused, or dropped at a limit)
+	// starts no call: the engine is offered no span for it.
+	s.called[i] = spec.llm && n.IsRecording()
+	if s.called[i] {
+		call := n.StartChild(spec.call, "tool", toolName)
+		call.SetSpanKind(engine.SpanKindClient)
+		call.SetAttributes(genai.OperationName(genai.OpExecuteTool), genai.ToolName(toolName),
+			genai.ToolCallID(spec.callID), genai.ToolType(toolType))
+		s.calls[i] = call
+	}
 }
 
-// firstChunk records an LLM node's first streamed frame.
-func (d *flowtelDriver) firstChunk(s *slot, i int) { s.nodes[i].FirstFrame() }
+// endCall ends node i's tool call if it is still open.
+func (d *flowtelDriver) endCall(s *slot, i int) {
+	if c := s.calls[i]; c.IsRecording() {
+		c.End()
+	}
+}
+
+// firstChunk records an LLM node's first streamed frame and how long the
+// model took to send it.
+func (d *flowtelDriver) firstChunk(s *slot, i int, cost time.Duration) {
+	d.endCall(s, i)
+	n := s.nodes[i]
+	n.FirstTokenCost(cost)
+	n.FirstFrame()
+}
 
 // endNode records node i's outputs, usage and logs and ends it, or records
-// an exception at the error rate.
-func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
+// an exception at the error rate. An LLM node carries the GenAI
+// conventions' attributes, its tool call their tool attributes.
+func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) int {
 	n := s.nodes[i]
+	spans := 1
+	if s.called[i] {
+		d.endCall(s, i)
+		s.calls[i], s.called[i] = engine.Node{}, false
+		spans++
+	}
 	switch {
 	case spec.llm:
+		n.SetAttributes(d.llm...)
 		n.Usage(d.usage)
 		n.LLMOutput(d.payload)
 		if len(d.out) > 0 {
@@ -101,6 +154,7 @@ func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
 	} else {
 		n.End()
 	}
+	return spans
 }
 
 func (d *flowtelDriver) endRun(s *slot) {

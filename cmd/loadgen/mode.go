@@ -183,7 +183,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
 		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
 		engine.WithMetricsExporter(sink), // OTLP metrics too, and the exporter's health in -metrics-addr
-		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, c.nodes)}),
+		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, 2*c.nodes)}),
 		// The engine's default memory limit stops at 1 GiB; the workload's
 		// runs in flight with their nodes need what memoryBound says.
 		engine.WithMemoryLimit(int64(memoryBound(c))),

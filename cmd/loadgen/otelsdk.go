@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -10,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowtel/flowtel/genai"
 )
 
 // sdkDriver records the same workload through the OpenTelemetry Go SDK,
@@ -21,6 +24,7 @@ type sdkDriver struct {
 	toolOut  []attribute.KeyValue
 	cfg      []attribute.KeyValue
 	usage    []attribute.KeyValue
+	llm      []attribute.KeyValue // the GenAI attributes of an LLM node
 	payload  string
 }
 
@@ -38,6 +42,12 @@ func newSDKDriver(tp trace.TracerProvider, wl *workload) *sdkDriver {
 			attribute.Int("usage.completion_tokens", wl.tokens/4), attribute.Int("usage.total_tokens", wl.tokens),
 			attribute.String("llm_output", wl.payload),
 		},
+	}
+	d.llm = []attribute.KeyValue{
+		attribute.String(genai.KeyOperationName, genai.OpChat), attribute.String(genai.KeyProviderName, llmProvider),
+		attribute.String(genai.KeyRequestModel, llmRequestModel), attribute.String(genai.KeyResponseModel, llmResponseModel),
+		attribute.String(genai.KeyFinishReasons, llmFinishReason),
+		attribute.Int(genai.KeyUsageInputTokens, wl.tokens*3/4), attribute.Int(genai.KeyUsageOutputTokens, wl.tokens/4),
 	}
 	for _, a := range wl.in {
 		d.in = append(d.in, attribute.String("input."+a.key, a.val))
@@ -68,14 +78,41 @@ func (d *sdkDriver) startNode(s *slot, spec *nodeSpec, i int) {
 	if len(d.cfg) > 0 {
 		sp.SetAttributes(d.cfg...)
 	}
+	if spec.llm {
+		// The tool call below the node, as flowtel's StartChild records it.
+		_, call := d.tracer.Start(trace.ContextWithSpan(s.ctx, sp), spec.callSpan,
+			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(d.runAttrs...))
+		call.SetAttributes(attribute.String("node_id", spec.call), attribute.String("node_type", "tool"), attribute.String("node_name", toolName),
+			attribute.String(genai.KeyOperationName, genai.OpExecuteTool), attribute.String(genai.KeyToolName, toolName),
+			attribute.String(genai.KeyToolCallID, spec.callID), attribute.String(genai.KeyToolType, toolType))
+		s.callSpans[i] = call
+	}
 }
 
-func (d *sdkDriver) firstChunk(s *slot, i int) { s.spans[i].AddEvent("first_frame") }
+// endCall ends node i's tool call if it is still open.
+func (d *sdkDriver) endCall(s *slot, i int) {
+	if c := s.callSpans[i]; c != nil {
+		c.End()
+		s.callSpans[i] = nil
+	}
+}
 
-func (d *sdkDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
+// firstChunk ends the tool call and adds the first frame's event; flowtel
+// writes the first token's cost only in the run trace log, which the SDK
+// has no equivalent of.
+func (d *sdkDriver) firstChunk(s *slot, i int, _ time.Duration) {
+	d.endCall(s, i)
+	s.spans[i].AddEvent("first_frame")
+}
+
+func (d *sdkDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) int {
 	sp := s.spans[i]
+	spans := 1
 	switch {
 	case spec.llm:
+		d.endCall(s, i)
+		spans++
+		sp.SetAttributes(d.llm...)
 		sp.SetAttributes(d.usage...)
 		if len(d.out) > 0 {
 			sp.SetAttributes(d.out...)
@@ -101,6 +138,7 @@ func (d *sdkDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) {
 		s.failed = true
 	}
 	sp.End()
+	return spans
 }
 
 func (d *sdkDriver) endRun(s *slot) {

@@ -116,7 +116,8 @@ func runsInFlight(c *config) int {
 
 // memoryBound is the bound the configuration puts on flowtel's live heap:
 // every run the engine may hold (runsInFlight: open, waiting in a ring or
-// in the pipeline's batch) with all its nodes, plus four times the
+// in the pipeline's batch) with all its nodes and their tool calls (one
+// per LLM node, at most one per node), plus four times the
 // exporter's QueueBytes: QueueBytes bounds the encoded length of the queued
 // buffers, their capacity can be up to twice that, and as many again can
 // sit freed in buffer pools until the next GC. Payload strings are shared
@@ -124,7 +125,7 @@ func runsInFlight(c *config) int {
 // (GOGC=100: up to twice the live heap) and the runtime's own memory.
 func memoryBound(c *config) uint64 {
 	runs := uint64(runsInFlight(c))
-	return runs*uint64(c.nodes+1)*nodeRecordBytes + 4*uint64(c.queueBytes)
+	return runs*uint64(2*c.nodes+1)*nodeRecordBytes + 4*uint64(c.queueBytes)
 }
 
 // runtimeSlack is what RSS may hold beyond twice the live heap: goroutine

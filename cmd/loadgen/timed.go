@@ -123,12 +123,13 @@ func (t *timed) handle(e event, now int64) {
 		t.w.begin(t.drv, s)
 		t.startStep(e.slot, now)
 	case evFirstChunk:
+		first := time.Duration(now - s.at)
 		if s.cost[e.node] >= 0 {
 			t0 := time.Since(t.w.base)
-			t.drv.firstChunk(s, int(e.node))
+			t.drv.firstChunk(s, int(e.node), first)
 			s.cost[e.node] += int64(time.Since(t.w.base) - t0)
 		} else {
-			t.drv.firstChunk(s, int(e.node))
+			t.drv.firstChunk(s, int(e.node), first)
 		}
 	case evEndNode:
 		t.endNode(s, int(e.node))
@@ -149,7 +150,7 @@ func (t *timed) handle(e event, now int64) {
 func (t *timed) startStep(si int32, now int64) {
 	s := &t.slots[si]
 	st := s.plan.steps[s.step]
-	s.pending = len(st)
+	s.pending, s.at = len(st), now
 	for i := range st {
 		spec := &st[i]
 		s.ended[i] = false
@@ -164,7 +165,7 @@ func (t *timed) startStep(si int32, now int64) {
 		}
 		d := t.draw(spec.lat.min, spec.lat.max)
 		if spec.llm && t.w.firstFrame {
-			first := min(t.draw(spec.lat.firstMin, spec.lat.firstMax), d)
+			first := min(t.draw(spec.lat.firstMin, spec.lat.firstMax), d-1) // strictly before the end, which ends the node
 			t.ev.push(event{at: now + first, slot: si, node: uint16(i), kind: evFirstChunk})
 		}
 		t.ev.push(event{at: now + d, slot: si, node: uint16(i), kind: evEndNode})
@@ -175,16 +176,17 @@ func (t *timed) startStep(si int32, now int64) {
 // cost (its calls at start, first chunk and end together).
 func (t *timed) endNode(s *slot, i int) {
 	spec := &s.plan.steps[s.step][i]
+	var spans int
 	if c := s.cost[i]; c >= 0 {
 		t0 := time.Since(t.w.base)
-		t.drv.endNode(t.w, s, spec, i)
+		spans = t.drv.endNode(t.w, s, spec, i)
 		recordClamped(t.w.hist, c+int64(time.Since(t.w.base)-t0))
 	} else {
-		t.drv.endNode(t.w, s, spec, i)
+		spans = t.drv.endNode(t.w, s, spec, i)
 	}
 	s.ended[i] = true
 	s.pending--
-	t.w.counted(s, 1)
+	t.w.counted(s, spans)
 }
 
 // endAll ends the nodes and runs still open when the load stops.

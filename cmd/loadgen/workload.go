@@ -14,9 +14,13 @@ type nodeSpec struct {
 	id, typ, name string
 	spanName      string // "run_node:" + id, for the SDK driver
 	next          []string
-	llm           bool // sets usage, LLM output and first frame
-	tool          bool // carries the payload as its output
-	message       bool // logs an info entry
+	llm           bool // sets usage, GenAI attributes, LLM output and first frame
+	// call is the node id of the tool call an LLM node makes below itself
+	// (a child span), callSpan its span name for the SDK driver, callID
+	// its gen_ai.tool.call.id; empty for other nodes.
+	call, callSpan, callID string
+	tool                   bool // carries the payload as its output
+	message                bool // logs an info entry
 	// lat is how long the node takes in the timed workload.
 	lat latency
 }
@@ -139,7 +143,7 @@ func newNode(typ string, seq int) nodeSpec {
 		id = "node-end:" + strconv.Itoa(seq)
 		typ = "node-end"
 	}
-	return nodeSpec{
+	ns := nodeSpec{
 		id: id, typ: typ, name: strings.ToUpper(typ[:1]) + typ[1:] + " " + strconv.Itoa(seq),
 		spanName: "run_node:" + id,
 		llm:      typ == "llm" || typ == "agent",
@@ -147,6 +151,12 @@ func newNode(typ string, seq int) nodeSpec {
 		message:  typ == "message" || typ == "node-end",
 		lat:      latencyOfType(typ),
 	}
+	if ns.llm {
+		ns.call = "tool-call:" + strconv.Itoa(seq)
+		ns.callSpan = "run_node:" + ns.call
+		ns.callID = "call_" + strconv.Itoa(seq)
+	}
+	return ns
 }
 
 // build returns a plan of the given shape with p.nodes nodes: a start node,

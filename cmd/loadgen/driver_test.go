@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/testkit"
+)
+
+// TestFlowtelDriverCalls runs a plan of LLM nodes through the flowtel
+// driver: every LLM node offers the engine two spans (its own and its
+// tool call's), the workload counts exactly what the engine accepted, and
+// a run with its GenAI attributes, tool calls and streamed first chunks
+// allocates nothing.
+func TestFlowtelDriverCalls(t *testing.T) {
+	c, err := parseFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	pl := &planner{rng: newRand(), types: []string{"llm"}, cum: []int{1}, nodes: 4}
+	w := &worker{rng: newRand(), ctr: &counters{}, plans: []plan{pl.build(shapeChain)}, firstFrame: true}
+	drv := newFlowtelDriver(e, newWorkload(c))
+	steps := func(s *slot) {
+		w.begin(drv, s)
+		for _, st := range s.plan.steps {
+			w.runStep(drv, s, st)
+		}
+	}
+	var s slot
+	run := func() { steps(&s); w.finish(drv, &s) }
+	run()
+	// The run's span; start, 2 LLM nodes with a tool call each, end.
+	if got := w.ctr.produced.Load(); got != 1+4+2 {
+		t.Fatalf("produced %d spans, want 7", got)
+	}
+	// Records are allocated on first use and reused after the pipeline
+	// gives them back: as many runs in flight at once as the measure runs
+	// leave records to reuse however far the pipeline lags.
+	held := make([]slot, testkit.AllocRuns+1)
+	for i := range held {
+		steps(&held[i])
+	}
+	for i := range held {
+		w.finish(drv, &held[i])
+	}
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WantAllocs(t, 0, run)
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if got := w.ctr.produced.Load(); st.Accepted != got || st.StaleCalls != 0 {
+		t.Errorf("engine accepted %d spans (stale calls %d), the workload counted %d", st.Accepted, st.StaleCalls, got)
+	}
+}
