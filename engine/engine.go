@@ -209,7 +209,13 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		r.TraceID = newTraceID()
 	}
 	sampled, ts := e.cfg.sampler.decide(parent, r.TraceID)
-	r.TraceState = e.traceState(ts)
+	// A root run's tracestate is the sampler's own (empty, or the ot entry
+	// built at construction): only its length can break the limit, so
+	// only a caller's is parsed again.
+	r.TraceState = ts
+	if parent.joined || len(ts) > e.cfg.limits.ValueBytes {
+		r.TraceState = e.traceState(ts)
+	}
 	r.TraceFlags = w3c.FlagRandom
 	if !parent.random {
 		r.TraceFlags = 0
