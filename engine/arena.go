@@ -95,6 +95,16 @@ type memory struct {
 	_     [cacheLine - 16]byte // limit and held together on one line
 }
 
+// add counts d more (or, negative, fewer) bytes held. d is usually 0 (a
+// reused record reserves nothing, a released one is the size it was):
+// skipping the add keeps the shared counter's cache line out of every
+// StartNode and every node the pipeline releases.
+func (m *memory) add(d int64) {
+	if d != 0 {
+		m.held.Add(d)
+	}
+}
+
 // reserve counts n more bytes if they fit the limit.
 func (m *memory) reserve(n int64) bool {
 	if m.held.Add(n) > m.limit {
@@ -153,14 +163,14 @@ func (r *runRecord) measureExtra() int64 {
 // buffer go or kept a grown array.
 func (e *Engine) remeasureNode(n *nodeRecord) {
 	m := n.measure()
-	e.mem.held.Add(m - n.mem)
+	e.mem.add(m - n.mem)
 	n.mem = m
 }
 
 // remeasureRun recounts the arrays r keeps past its inline ones.
 func (e *Engine) remeasureRun(r *runRecord) {
 	x := r.measureExtra()
-	e.mem.held.Add(x - r.extra)
+	e.mem.add(x - r.extra)
 	r.extra = x
 }
 

@@ -349,14 +349,14 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	}
 	i := int(r.nodeCount.Add(1)) - 1
 	if i >= e.cfg.limits.NodesPerRun {
-		e.mem.held.Add(-need)
+		e.mem.add(-need)
 		e.stats.accepted.Add(1)
 		e.stats.drop(DropNodeLimit, 1)
 		r.done()
 		return Node{}
 	}
 	n := r.nodeSlot(i)
-	e.mem.held.Add(-need) // nodeSlot counted what it allocated
+	e.mem.add(-need) // nodeSlot counted what it allocated
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
 	n.SpanID, n.ParentSpanID = newSpanID(), parent
