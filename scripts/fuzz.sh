@@ -10,7 +10,7 @@
 set -uo pipefail
 FUZZTIME=${FUZZTIME:-60s}
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(./fuzz/ ./sid/ ./ringbuf/ ./encode/ ./bench/ ./export/)
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(./fuzz/ ./sid/ ./ringbuf/ ./encode/ ./bench/ ./export/ ./internal/hex/)
 failed=0 passed=0
 run() { # pkg target
 	go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=200x "$1" >"$log" 2>&1

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flowtel/flowtel/internal/hex"
 )
 
 // Sentinel errors returned by New, wrapped with the offending value.
@@ -97,9 +99,9 @@ func New(cfg Config) (*Generator, error) {
 	}
 	octets := addr.As4()
 
-	head := appendHex(append([]byte(nil), cfg.Sub...), uint64(pid&0xFF), pidDigits)
-	tail := appendHex(nil, uint64(octets[2]), 2)
-	tail = appendHex(tail, uint64(octets[3]), 2)
+	head := hex.AppendUint(append([]byte(nil), cfg.Sub...), uint64(pid&0xFF), pidDigits)
+	tail := hex.AppendUint(nil, uint64(octets[2]), 2)
+	tail = hex.AppendUint(tail, uint64(octets[3]), 2)
 	tail = append(tail, cfg.Port[:portChars]...)
 	tail = append(tail, '2')
 
@@ -172,24 +174,11 @@ func (g *Generator) appendNext(dst []byte) ([]byte, uint32) {
 	ms := uint64(g.now().UnixMilli()) & millisMask
 	dst = slices.Grow(dst, g.size)
 	dst = append(dst, g.head...)
-	dst = appendHex(dst, uint64(uint16(seq)), indexDigits)
+	dst = hex.AppendUint(dst, uint64(uint16(seq)), indexDigits)
 	dst = append(dst, g.mid...)
-	dst = appendHex(dst, ms, millisDigits)
+	dst = hex.AppendUint(dst, ms, millisDigits)
 	dst = append(dst, g.tail...)
 	return dst, seq
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendHex appends the low 4*width bits of v as width lower-case hex digits.
-func appendHex(dst []byte, v uint64, width int) []byte {
-	n := len(dst)
-	dst = append(dst, make([]byte, width)...) // The compiler turns this into a grow without allocating the temporary.
-	for i := n + width - 1; i >= n; i-- {
-		dst[i] = hexDigits[v&0xF]
-		v >>= 4
-	}
-	return dst
 }
 
 // Fields are the parts of a SID, as Parse reads them back.
@@ -223,12 +212,12 @@ func Parse(s string) (Fields, error) {
 		return f, fmt.Errorf("%w %q: sub or location not printable ASCII", ErrMalformed, s)
 	}
 	nums := left[len(f.Sub):]
-	pid, ok1 := parseHex(nums[:pidDigits])
-	idx, ok2 := parseHex(nums[pidDigits:])
+	pid, ok1 := hex.ParseUint(nums[:pidDigits])
+	idx, ok2 := hex.ParseUint(nums[pidDigits:])
 	r := right[len(f.Location):]
-	ms, ok3 := parseHex(r[:millisDigits])
-	ip3, ok4 := parseHex(r[millisDigits : millisDigits+2])
-	ip4, ok5 := parseHex(r[millisDigits+2 : millisDigits+4])
+	ms, ok3 := hex.ParseUint(r[:millisDigits])
+	ip3, ok4 := hex.ParseUint(r[millisDigits : millisDigits+2])
+	ip4, ok5 := hex.ParseUint(r[millisDigits+2 : millisDigits+4])
 	f.PortPrefix = r[millisDigits+ipDigits : millisDigits+ipDigits+portChars]
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || pid > 0xFF || r[len(r)-1] != '2' || checkPortPrefix(f.PortPrefix) != nil {
 		return f, fmt.Errorf("%w %q: bad numeric field", ErrMalformed, s)
@@ -244,21 +233,4 @@ func checkPortPrefix(s string) error {
 		}
 	}
 	return nil
-}
-
-// parseHex reads lower-case hex digits only, the form the Generator writes.
-func parseHex(s string) (uint64, bool) {
-	var v uint64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v, true
 }

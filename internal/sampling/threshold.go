@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+
+	"github.com/flowtel/flowtel/internal/hex"
 )
 
 // Threshold limits.
@@ -87,8 +89,6 @@ func TraceIDRandomness(traceID [16]byte) uint64 {
 	return binary.BigEndian.Uint64(traceID[8:]) & randomMask
 }
 
-const hexDigits = "0123456789abcdef"
-
 // AppendTh appends the th encoding of threshold t (t < MaxThreshold): 14
 // hex digits with trailing zeros removed, "0" for zero.
 func AppendTh(dst []byte, t uint64) []byte {
@@ -101,7 +101,7 @@ func AppendTh(dst []byte, t uint64) []byte {
 		n--
 	}
 	for i := n - 1; i >= 0; i-- {
-		dst = append(dst, hexDigits[(t>>(4*i))&0xf])
+		dst = append(dst, hex.Digits[(t>>(4*i))&0xf])
 	}
 	return dst
 }
@@ -109,22 +109,11 @@ func AppendTh(dst []byte, t uint64) []byte {
 // parseHex56 parses 1 to 14 lower-case hex digits as the high digits of a
 // 56-bit value.
 func parseHex56(s string) (uint64, bool) {
-	if s == "" || len(s) > 14 {
+	if len(s) > 14 {
 		return 0, false
 	}
-	var v uint64
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= '0' && c <= '9':
-			v = v<<4 | uint64(c-'0')
-		case c >= 'a' && c <= 'f':
-			v = v<<4 | uint64(c-'a'+10)
-		default:
-			return 0, false
-		}
-	}
-	return v << (4 * (14 - len(s))), true
+	v, ok := hex.ParseUint(s)
+	return v << (4 * (14 - len(s))), ok
 }
 
 // ParseTh parses a th value: 1 to 14 lower-case hex digits, the high

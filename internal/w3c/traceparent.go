@@ -1,5 +1,7 @@
 package w3c
 
+import "github.com/flowtel/flowtel/internal/hex"
+
 // Trace flags defined by Trace Context Level 1 (sampled) and Level 2 (random).
 // The other six bits are reserved: a sender must set them to zero, a receiver
 // keeps what it got.
@@ -83,8 +85,6 @@ var unhex = func() (t [256]byte) {
 	return t
 }()
 
-const hexDigits = "0123456789abcdef"
-
 // decodeHex decodes len(dst)*2 lower-case hex digits from s into dst and
 // reports whether all of them were valid.
 func decodeHex(dst []byte, s string) bool {
@@ -153,15 +153,15 @@ func ParseTraceParent(s string) (TraceParent, error) {
 // IsValid first for a value that did not come from ParseTraceParent.
 // AppendTraceParent allocates only when dst lacks room.
 func AppendTraceParent(dst []byte, tp TraceParent) []byte {
-	dst = append(dst, hexDigits[tp.Version>>4], hexDigits[tp.Version&15], '-')
+	dst = append(dst, hex.Digits[tp.Version>>4], hex.Digits[tp.Version&15], '-')
 	for _, b := range tp.TraceID {
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&15])
+		dst = append(dst, hex.Digits[b>>4], hex.Digits[b&15])
 	}
 	dst = append(dst, '-')
 	for _, b := range tp.SpanID {
-		dst = append(dst, hexDigits[b>>4], hexDigits[b&15])
+		dst = append(dst, hex.Digits[b>>4], hex.Digits[b&15])
 	}
-	return append(dst, '-', hexDigits[tp.Flags>>4], hexDigits[tp.Flags&15])
+	return append(dst, '-', hex.Digits[tp.Flags>>4], hex.Digits[tp.Flags&15])
 }
 
 // String returns the header of tp. It allocates; carriers use

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/hex"
 )
 
 const validTP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -159,7 +161,7 @@ func TestTraceParentFutureVersionFormatsPrefix(t *testing.T) {
 // decision, reserved bits cleared; a new trace with random ids sets random.
 func TestTraceParentFlagsCarried(t *testing.T) {
 	for f := range 256 {
-		in, err := ParseTraceParent(validTP[:53] + string(hexDigits[f>>4]) + string(hexDigits[f&15]))
+		in, err := ParseTraceParent(validTP[:53] + string(hex.Digits[f>>4]) + string(hex.Digits[f&15]))
 		if err != nil {
 			t.Fatal(err)
 		}
