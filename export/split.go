@@ -1,6 +1,7 @@
 package export
 
 import (
+	"iter"
 	"slices"
 
 	"google.golang.org/protobuf/encoding/protowire"
@@ -245,14 +246,22 @@ func appendField(b []byte, num protowire.Number, n int) []byte {
 	return protowire.AppendVarint(b, uint64(n))
 }
 
-// groupEnd returns the end of the run of units from i with the same key.
-func groupEnd(units []unit, i int, key func(*unit) int) int {
-	k := key(&units[i])
-	j := i + 1
-	for j < len(units) && key(&units[j]) == k {
-		j++
+// groups yields the runs of consecutive units with the same key: the
+// resources of a request, the scopes of a resource, the metrics of a scope.
+func groups(units []unit, key func(*unit) int) iter.Seq[[]unit] {
+	return func(yield func([]unit) bool) {
+		for i := 0; i < len(units); {
+			k := key(&units[i])
+			j := i + 1
+			for j < len(units) && key(&units[j]) == k {
+				j++
+			}
+			if !yield(units[i:j]) {
+				return
+			}
+			i = j
+		}
 	}
-	return j
 }
 
 func resKey(u *unit) int    { return u.res }
@@ -263,38 +272,30 @@ func metricKey(u *unit) int { return u.metric }
 // one group sharing its head.
 func (s *splitter) encode(dst []byte, units []unit) []byte {
 	size := 0
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, resKey)
-		size += fieldSize(s.resourceSize(units[i:j]))
-		i = j
+	for g := range groups(units, resKey) {
+		size += fieldSize(s.resourceSize(g))
 	}
 	dst = slices.Grow(dst, size)
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, resKey)
-		dst = appendField(dst, fieldResources, s.resourceSize(units[i:j]))
-		dst = s.appendResource(dst, units[i:j])
-		i = j
+	for g := range groups(units, resKey) {
+		dst = appendField(dst, fieldResources, s.resourceSize(g))
+		dst = s.appendResource(dst, g)
 	}
 	return dst
 }
 
 func (s *splitter) resourceSize(units []unit) int {
 	n := len(s.resHeads[units[0].res])
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, scopeKey)
-		n += fieldSize(s.scopeSize(units[i:j]))
-		i = j
+	for g := range groups(units, scopeKey) {
+		n += fieldSize(s.scopeSize(g))
 	}
 	return n
 }
 
 func (s *splitter) appendResource(dst []byte, units []unit) []byte {
 	dst = append(dst, s.resHeads[units[0].res]...)
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, scopeKey)
-		dst = appendField(dst, fieldScopes, s.scopeSize(units[i:j]))
-		dst = s.appendScope(dst, units[i:j])
-		i = j
+	for g := range groups(units, scopeKey) {
+		dst = appendField(dst, fieldScopes, s.scopeSize(g))
+		dst = s.appendScope(dst, g)
 	}
 	return dst
 }
@@ -307,10 +308,8 @@ func (s *splitter) scopeSize(units []unit) int {
 		}
 		return n
 	}
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, metricKey)
-		n += fieldSize(s.metricSize(units[i:j]))
-		i = j
+	for g := range groups(units, metricKey) {
+		n += fieldSize(s.metricSize(g))
 	}
 	return n
 }
@@ -324,11 +323,9 @@ func (s *splitter) appendScope(dst []byte, units []unit) []byte {
 		}
 		return dst
 	}
-	for i := 0; i < len(units); {
-		j := groupEnd(units, i, metricKey)
-		dst = appendField(dst, fieldItems, s.metricSize(units[i:j]))
-		dst = s.appendMetric(dst, units[i:j])
-		i = j
+	for g := range groups(units, metricKey) {
+		dst = appendField(dst, fieldItems, s.metricSize(g))
+		dst = s.appendMetric(dst, g)
 	}
 	return dst
 }

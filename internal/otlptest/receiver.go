@@ -47,15 +47,13 @@ const (
 	NumSignals
 )
 
+// signalNames are the words OTLP uses for the signals in URL paths.
+var signalNames = [NumSignals]string{Traces: "traces", Metrics: "metrics", Logs: "logs"}
+
 // String returns "traces", "metrics" or "logs".
 func (s Signal) String() string {
-	switch s {
-	case Traces:
-		return "traces"
-	case Metrics:
-		return "metrics"
-	case Logs:
-		return "logs"
+	if s < NumSignals {
+		return signalNames[s]
 	}
 	return "invalid"
 }
