@@ -75,13 +75,26 @@ func TestJaegerEino(t *testing.T) {
 				}
 			}
 		}
+		ids := map[string]string{} // operation name: span id
+		for _, sp := range tr.Spans {
+			ids[sp.OperationName] = sp.SpanID
+		}
 		for _, sp := range tr.Spans {
 			if sp.SpanID == root {
 				continue
 			}
 			ops = append(ops, strings.TrimPrefix(sp.OperationName, "run_node:"))
-			if sp.References[0].SpanID != root {
-				t.Errorf("%s is not a child of the run's span", sp.OperationName)
+			// The tool runs below its ToolsNode, the nested graph's nodes
+			// below its flow node, the others below the run.
+			parent := root
+			switch sp.OperationName {
+			case "run_node:weather":
+				parent = ids["run_node:tools"]
+			case "run_node:format", "run_node:writer":
+				parent = ids["run_node:respond"]
+			}
+			if sp.References[0].SpanID != parent {
+				t.Errorf("%s: parent span %s, want %s", sp.OperationName, sp.References[0].SpanID, parent)
 			}
 			if sp.OperationName == "run_node:planner" || sp.OperationName == "run_node:writer" {
 				tags := map[string]any{}

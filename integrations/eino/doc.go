@@ -31,11 +31,19 @@
 // again) records each callback once; a context kept past the end of its
 // invocation starts a run of its own.
 //
-// The mapping is flat: a nested graph is a "flow" node, and its own nodes
-// are nodes of the same run, children of the run's span, not of the flow
-// node (the engine has no spans below a node yet; when it has, they will
-// nest). Their ids are their keys in the nested graph, so they may repeat
-// ids of the outer graph.
+// Nodes nest as their invocations do: a node started within another (the
+// nodes of a nested graph within its "flow" node, a tool within its
+// ToolsNode, a component that a lambda or a tool invokes with its context)
+// is a child span of that node, in the same run; the run trace log lists
+// it among the run's nodes. Node ids are keys in their own graph, so a
+// nested graph's may repeat those of the outer graph. A node's span id is
+// read when it starts, by the goroutine that starts it, and kept in its
+// context: an inner node takes it as its parent from whatever goroutine
+// starts it (Eino runs parallel branches, and the nodes after a stream, on
+// goroutines of their own) without calling the parent's engine.Node, whose
+// methods belong to one goroutine at a time. A node whose parent was not
+// recorded (cut by the engine's node or memory limit, which counts it) is
+// placed under the run.
 //
 // A run ends with code 0 and message "success", CodeError (500) and the
 // error's text when the invocation failed, or CodeCancelled (499) and
@@ -137,6 +145,12 @@
 //   - A map of open nodes keyed by RunInfo: a lock or a sync.Map on every
 //     callback, and a leak when Eino skips an end. The context Eino hands
 //     back already scopes the node.
+//   - Node.StartChild on the parent's handle from the inner node's
+//     goroutine: it claims the parent's record, so when the parent's own
+//     goroutine (its end, its stream reader) writes at the same moment,
+//     the child is refused as a stale call and lost; a lock per node would
+//     serialize every callback for the sake of the nested ones. The
+//     parent's span id, read once when it starts, needs neither.
 //   - Pooling the node contexts: contexts derived from a node may outlive
 //     it (a goroutine the node started), and a reused one would answer
 //     their Value and Done calls wrongly.

@@ -12,8 +12,15 @@ import (
 	"github.com/cloudwego/eino/compose"
 	"github.com/cloudwego/eino/schema"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/enginehook"
 )
+
+// hooks gives the handler engine.Node's parent-span writer, which the
+// engine keeps out of its public API (otelbridge starts its child spans the
+// same way).
+var hooks = enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node]()
 
 // Return codes of the runs the handler ends (the run's code, label ret of
 // the request metrics).
@@ -130,6 +137,10 @@ type span struct {
 	context.Context
 	rs   *runState
 	node engine.Node
+	// id is node's span id, read by the goroutine that started the node
+	// right after starting it: the parent of the nodes started below it,
+	// from any goroutine, without touching node (see start).
+	id   encode.SpanID
 	kind kind
 	// root is set on the outermost invocation's span, which holds the run.
 	root bool
@@ -364,6 +375,14 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 		s.started = time.Now()
 	}
 	s.node = rs.run.StartNode(id, typ, name)
+	if parent.id != (encode.SpanID{}) {
+		// Below a node (a nested graph's, a ToolsNode's, a lambda's that
+		// invokes a component): the node's span is a child of parent's.
+		// parent.node is not touched: it belongs to the goroutine running
+		// parent, and this one may be a parallel branch or a stream reader.
+		hooks.SetNodeShape(s.node, parent.id, engine.SpanKindInternal)
+	}
+	s.id = s.node.SpanContext().SpanID
 	h.input(s, ctx, info, input)
 	return s
 }
@@ -396,6 +415,7 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 		}
 		id, name := nodeID(ctx, info)
 		s.node = s.rs.run.StartNode(id, typ, name)
+		s.id = s.node.SpanContext().SpanID
 		h.input(s, ctx, info, input)
 	}
 	return s

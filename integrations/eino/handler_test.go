@@ -163,8 +163,17 @@ func wantSupportRun(t *testing.T, r encode.Run, parallel, streamed bool) {
 		if n.Status == encode.StatusError || n.Incomplete || n.EndUnixNano < n.StartUnixNano {
 			t.Errorf("node %s: status %v incomplete %v", id, n.Status, n.Incomplete)
 		}
-		if n.ParentSpanID != (encode.SpanID{}) {
-			t.Errorf("node %s: nested under a node; the mapping is flat", id)
+		// The tool runs below its ToolsNode, the nested graph's nodes below
+		// its flow node, the others below the run.
+		want := encode.SpanID{}
+		switch id {
+		case "weather":
+			want = node(t, r, "tools").SpanID
+		case "format", "writer":
+			want = node(t, r, "summarize").SpanID
+		}
+		if n.ParentSpanID != want {
+			t.Errorf("node %s: parent span %x, want %x", id, n.ParentSpanID, want)
 		}
 		if n.StartUnixNano < r.StartUnixNano || n.EndUnixNano > r.EndUnixNano {
 			t.Errorf("node %s [%d, %d] outside its run [%d, %d]", id, n.StartUnixNano, n.EndUnixNano, r.StartUnixNano, r.EndUnixNano)
