@@ -24,22 +24,7 @@ func BenchmarkRecordLatency(b *testing.B) {
 			b.Fatal(err)
 		}
 		lv := LabelValues{"app-1", "chat", "0"}
-		b.Run("serial", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				v.With(&lv).Record(int64(i&0xFFFFF) + 100)
-			}
-		})
-		b.Run("parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := int64(0)
-				for pb.Next() {
-					i++
-					v.With(&lv).Record(i&0xFFFFF + 100)
-				}
-			})
-		})
+		recordLoops(b, func(i int64) { v.With(&lv).Record(i&0xFFFFF + 100) })
 	})
 	b.Run("otelsdk", func(b *testing.B) {
 		reader := sdkmetric.NewManualReader()
@@ -52,38 +37,36 @@ func BenchmarkRecordLatency(b *testing.B) {
 		set := attribute.NewSet(attribute.String("app_id", "app-1"), attribute.String("func", "chat"), attribute.String("ret", "0"))
 		opt := metric.WithAttributeSet(set)
 		ctx := context.Background()
-		b.Run("serial", func(b *testing.B) {
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				h.Record(ctx, float64(i&0xFFFFF+100), opt)
-			}
-		})
-		b.Run("parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					i++
-					h.Record(ctx, float64(i&0xFFFFF+100), opt)
-				}
-			})
-		})
+		recordLoops(b, func(i int64) { h.Record(ctx, float64(i&0xFFFFF+100), opt) })
 	})
 	// mutex is the rejected alternative: one HDR histogram behind a mutex.
 	b.Run("mutex", func(b *testing.B) {
 		var mu sync.Mutex
 		h := hdrhistogram.New(DefaultLowest, DefaultHighest, DefaultDigits)
-		b.Run("parallel", func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				i := int64(0)
-				for pb.Next() {
-					i++
-					mu.Lock()
-					_ = h.RecordValue(i&0xFFFFF + 100)
-					mu.Unlock()
-				}
-			})
+		recordLoops(b, func(i int64) {
+			mu.Lock()
+			_ = h.RecordValue(i&0xFFFFF + 100)
+			mu.Unlock()
+		})
+	})
+}
+
+// recordLoops runs record(i), i counting up from 1, as the sub-benchmarks
+// serial (one goroutine) and parallel (b.RunParallel, i counting in each
+// goroutine). Every contender pays the same indirect call.
+func recordLoops(b *testing.B, record func(i int64)) {
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := int64(1); b.Loop(); i++ {
+			record(i)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for i := int64(1); pb.Next(); i++ {
+				record(i)
+			}
 		})
 	})
 }
