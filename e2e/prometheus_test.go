@@ -142,7 +142,7 @@ func TestPrometheus(t *testing.T) {
 		t.Fatal(err)
 	}
 	xs, _ := otlp.ExporterStats(e)
-	if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.DroppedTotal() != 0 {
+	if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.Dropped != 0 {
 		t.Errorf("metrics export: %+v", m)
 	}
 }

@@ -45,7 +45,7 @@
 // # Accounting
 //
 // Per signal, at every Stats call:
-// Enqueued == Exported + Rejected + DroppedTotal() + InFlight.
+// Enqueued == Exported + Rejected + Dropped + InFlight.
 // All counters change under one mutex, so a snapshot always satisfies it.
 // After Shutdown returns, InFlight is 0.
 //

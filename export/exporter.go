@@ -235,7 +235,7 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 		st := &e.stats[sig]
 		st.Enqueued += uint64(tooLarge)
 		st.EnqueuedBatches++
-		st.Dropped[DropTooLarge] += uint64(tooLarge)
+		st.DroppedBy[DropTooLarge] += uint64(tooLarge)
 		st.DroppedBatches++
 		e.mu.Unlock()
 	}
@@ -344,7 +344,7 @@ func (e *Exporter) signalSpace() {
 
 // dropEntryLocked counts a batch refused by Enqueue, unlocks and frees it.
 func (e *Exporter) dropEntryLocked(en entry, r DropReason) bool {
-	e.stats[en.sig].Dropped[r] += uint64(en.items)
+	e.stats[en.sig].DroppedBy[r] += uint64(en.items)
 	e.stats[en.sig].DroppedBatches++
 	e.mu.Unlock()
 	e.free(en)
@@ -353,7 +353,7 @@ func (e *Exporter) dropEntryLocked(en entry, r DropReason) bool {
 
 // dropLocked counts a batch refused by Enqueue, unlocks and frees buf.
 func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int64, r DropReason) bool {
-	e.stats[sig].Dropped[r] += uint64(n)
+	e.stats[sig].DroppedBy[r] += uint64(n)
 	e.stats[sig].DroppedBatches++
 	e.mu.Unlock()
 	e.release(buf)
@@ -394,7 +394,7 @@ func (e *Exporter) worker(w int) {
 		st.Exported += uint64(exported)
 		st.Rejected += uint64(rejected)
 		if dropped {
-			st.Dropped[reason] += uint64(en.items)
+			st.DroppedBy[reason] += uint64(en.items)
 			st.DroppedBatches++
 		} else {
 			st.ExportedBatches++
@@ -662,7 +662,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 func (e *Exporter) shutdownDropsLocked() uint64 {
 	var n uint64
 	for i := range e.stats {
-		n += e.stats[i].Dropped[DropShutdown]
+		n += e.stats[i].DroppedBy[DropShutdown]
 	}
 	return n
 }
@@ -674,7 +674,7 @@ func (e *Exporter) dropQueuedLocked() {
 		en := e.popLocked()
 		st := &e.stats[en.sig]
 		st.InFlight -= uint64(en.items)
-		st.Dropped[DropShutdown] += uint64(en.items)
+		st.DroppedBy[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++
 		e.held -= int64(len(en.buf.B))
 		if en.sig == Traces {

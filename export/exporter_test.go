@@ -55,7 +55,7 @@ func TestAllocs(t *testing.T) {
 		return // The calls above did not run.
 	}
 	st := e.Stats().Signals
-	if st[Traces].Enqueued != 10*calls || st[Traces].QueuedBatches != calls || st[Metrics].Dropped[DropQueueFull] != 10*calls {
+	if st[Traces].Enqueued != 10*calls || st[Traces].QueuedBatches != calls || st[Metrics].DroppedBy[DropQueueFull] != 10*calls {
 		t.Errorf("counts after the runs: %+v", st)
 	}
 	if err := e.Shutdown(context.Background()); err != nil {
@@ -63,7 +63,7 @@ func TestAllocs(t *testing.T) {
 	}
 	s := e.Stats()
 	checkIdentity(t, s)
-	if s.Signals[Traces].Dropped[DropShutdown] != 10*calls || s.HeldBytes != 0 {
+	if s.Signals[Traces].DroppedBy[DropShutdown] != 10*calls || s.HeldBytes != 0 {
 		t.Errorf("shutdown without workers: %+v", s)
 	}
 }
@@ -85,7 +85,7 @@ func TestForceFlushHonoursContext(t *testing.T) {
 	_ = e.Shutdown(ctx2)
 	s := e.Stats()
 	checkIdentity(t, s)
-	if st := s.Signals[Traces]; st.Dropped[DropShutdown] != 6 || st.InFlight != 0 {
+	if st := s.Signals[Traces]; st.DroppedBy[DropShutdown] != 6 || st.InFlight != 0 {
 		t.Errorf("after shutdown: %+v", st)
 	}
 	if err := e.ForceFlush(context.Background()); err != nil {

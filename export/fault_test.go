@@ -45,7 +45,7 @@ func wantDelivered(t *testing.T, e *Exporter, c *otlptest.Receiver, produced [Nu
 	got := received(c)
 	for sig := Signal(0); sig < NumSignals; sig++ {
 		st := s.Signals[sig]
-		if st.Enqueued != produced[sig] || st.Exported != produced[sig] || st.DroppedTotal() != 0 || st.InFlight != 0 {
+		if st.Enqueued != produced[sig] || st.Exported != produced[sig] || st.Dropped != 0 || st.InFlight != 0 {
 			t.Errorf("%s: produced %d, stats %+v", sig, produced[sig], st)
 		}
 		if got[sig] != int64(produced[sig]) {
@@ -181,7 +181,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		produced := produce(t, e, Traces, "re", 5, 4)
 		s := flushChecked(t, e)
 		st := s.Signals[Traces]
-		if st.Dropped[DropNonRetryable] != produced || st.Requests != 5 || st.Retried != 0 {
+		if st.DroppedBy[DropNonRetryable] != produced || st.Requests != 5 || st.Retried != 0 {
 			t.Errorf("stats %+v, want %d dropped non_retryable after 5 requests", st, produced)
 		}
 		if len(log.all()) != 5 {
@@ -260,7 +260,7 @@ func TestHTTP429RetryAfter(t *testing.T) {
 		produced := produce(t, e, Traces, "endless", 3, 3)
 		flush(t, e) // must return: the delay exceeds MaxElapsedTime, so the batches are dropped at once
 		st := e.Stats().Signals[Traces]
-		if st.Dropped[DropRetryExhausted] != produced || st.Requests != 3 {
+		if st.DroppedBy[DropRetryExhausted] != produced || st.Requests != 3 {
 			t.Errorf("stats %+v: want %d dropped retry_exhausted after 3 requests", st, produced)
 		}
 		shutdown(t, e)
@@ -309,7 +309,7 @@ func TestPartialSuccess(t *testing.T) {
 		got := received(c)
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			st := s.Signals[sig]
-			if st.Rejected != 12 || st.Exported != 28 || st.DroppedTotal() != 0 {
+			if st.Rejected != 12 || st.Exported != 28 || st.Dropped != 0 {
 				t.Errorf("%s: %+v, want 12 rejected and 28 exported", sig, st)
 			}
 			if got[sig] != 28 {
@@ -342,7 +342,7 @@ func TestNonRetryable(t *testing.T) {
 		produced := produce(t, e, Traces, "bad", 7, 3)
 		s := flushChecked(t, e)
 		st := s.Signals[Traces]
-		if st.Dropped[DropNonRetryable] != produced || st.Requests != 7 || st.Retried != 0 {
+		if st.DroppedBy[DropNonRetryable] != produced || st.Requests != 7 || st.Retried != 0 {
 			t.Errorf("stats %+v, want %d non_retryable after 7 requests", st, produced)
 		}
 		errs := log.all()
@@ -371,7 +371,7 @@ func TestRetryExhausted(t *testing.T) {
 		}
 		produced := produce(t, e, Metrics, "x", 3, 2)
 		s := flushChecked(t, e)
-		if st := s.Signals[Metrics]; st.Dropped[DropRetryExhausted] != produced || st.Retried == 0 {
+		if st := s.Signals[Metrics]; st.DroppedBy[DropRetryExhausted] != produced || st.Retried == 0 {
 			t.Errorf("stats %+v, want %d retry_exhausted after retries", st, produced)
 		}
 		shutdown(t, e)
@@ -405,8 +405,8 @@ func TestQueueBoundedWhileDead(t *testing.T) {
 			t.Errorf("accepted %d batches, want 8 (QueueBytes / batch size)", accepted)
 		}
 		st := e.Stats().Signals[Traces]
-		if st.Dropped[DropQueueFull] != 420 {
-			t.Errorf("dropped queue_full %d, want 420", st.Dropped[DropQueueFull])
+		if st.DroppedBy[DropQueueFull] != 420 {
+			t.Errorf("dropped queue_full %d, want 420", st.DroppedBy[DropQueueFull])
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 		defer cancel()
@@ -416,13 +416,13 @@ func TestQueueBoundedWhileDead(t *testing.T) {
 		s := e.Stats()
 		checkIdentity(t, s)
 		st = s.Signals[Traces]
-		if st.InFlight != 0 || st.Dropped[DropShutdown] != 80 || st.Enqueued != 500 || s.HeldBytes != 0 {
+		if st.InFlight != 0 || st.DroppedBy[DropShutdown] != 80 || st.Enqueued != 500 || s.HeldBytes != 0 {
 			t.Errorf("after shutdown: %+v held %d", st, s.HeldBytes)
 		}
 		if e.Enqueue(Traces, encodeBatch(t, Traces, "late", 1), 1) {
 			t.Error("Enqueue after Shutdown accepted a batch")
 		}
-		if st := e.Stats().Signals[Traces]; st.Dropped[DropShutdown] != 81 {
+		if st := e.Stats().Signals[Traces]; st.DroppedBy[DropShutdown] != 81 {
 			t.Errorf("late batch not counted as shutdown drop: %+v", st)
 		}
 		if err := e.Shutdown(context.Background()); err == nil {
@@ -447,7 +447,7 @@ func TestBlock(t *testing.T) {
 		if e.Enqueue(Logs, encodeBatch(t, Logs, "logs-b-2", 5), 5) {
 			t.Error("third batch accepted into a full queue")
 		}
-		if st := e.Stats().Signals[Logs]; st.Dropped[DropBlockTimeout] != 5 {
+		if st := e.Stats().Signals[Logs]; st.DroppedBy[DropBlockTimeout] != 5 {
 			t.Errorf("stats %+v, want 5 block_timeout", st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
@@ -610,7 +610,7 @@ func TestQueueSpansBound(t *testing.T) {
 			t.Error("a metrics batch was counted against QueueSpans")
 		}
 		st := e.Stats().Signals[Traces]
-		if st.Dropped[DropQueueFull] != 10 || st.InFlight != 30 {
+		if st.DroppedBy[DropQueueFull] != 10 || st.InFlight != 30 {
 			t.Errorf("traces %+v, want 10 dropped queue_full and 30 in flight", st)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)

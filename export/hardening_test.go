@@ -284,7 +284,7 @@ func TestHugeRetryInterval(t *testing.T) {
 	checkIdentity(t, s)
 	// A retry waits 12 to 36 h: past MaxElapsedTime, it is dropped at once
 	// (retry_exhausted), else Shutdown drops it.
-	if st := s.Signals[Traces]; st.Dropped[DropRetryExhausted]+st.Dropped[DropShutdown] != 6 || st.InFlight != 0 {
+	if st := s.Signals[Traces]; st.DroppedBy[DropRetryExhausted]+st.DroppedBy[DropShutdown] != 6 || st.InFlight != 0 {
 		t.Errorf("stats %+v, want the 6 items dropped", st)
 	}
 }
@@ -328,7 +328,7 @@ func TestMaxRequestBytes(t *testing.T) {
 	}
 	flush(t, e)
 	st := e.Stats().Signals[Traces]
-	if st.Exported != uint64(n) || st.Dropped[DropTooLarge] != uint64(m) || received(r)[Traces] != int64(n) {
+	if st.Exported != uint64(n) || st.DroppedBy[DropTooLarge] != uint64(m) || received(r)[Traces] != int64(n) {
 		t.Errorf("stats %+v, received %d: want %d exported and %d dropped too_large", st, received(r)[Traces], n, m)
 	}
 	// The one error is the drop's report, not a refusal by the receiver.

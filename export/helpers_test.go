@@ -85,9 +85,9 @@ func checkIdentity(t testing.TB, s Stats) {
 	t.Helper()
 	for sig := Signal(0); sig < NumSignals; sig++ {
 		st := s.Signals[sig]
-		if st.Enqueued != st.Exported+st.Rejected+st.DroppedTotal()+st.InFlight {
+		if st.Enqueued != st.Exported+st.Rejected+st.Dropped+st.InFlight {
 			t.Errorf("%s: enqueued %d != exported %d + rejected %d + dropped %d + in flight %d",
-				sig, st.Enqueued, st.Exported, st.Rejected, st.DroppedTotal(), st.InFlight)
+				sig, st.Enqueued, st.Exported, st.Rejected, st.Dropped, st.InFlight)
 		}
 	}
 	if s.HeldBytes > s.QueueBytes || s.HeldBytes < 0 {

@@ -164,7 +164,7 @@ func workload(t *testing.T, what string, e *Exporter, retry bool) {
 	_ = e.Shutdown(ctx2)
 	s := e.Stats()
 	for sig := Signal(0); sig < NumSignals; sig++ {
-		if st := s.Signals[sig]; st.Enqueued != 3 || st.InFlight != 0 || st.Exported+st.Rejected+st.DroppedTotal() != 3 {
+		if st := s.Signals[sig]; st.Enqueued != 3 || st.InFlight != 0 || st.Exported+st.Rejected+st.Dropped != 3 {
 			t.Errorf("%s: %s: %+v", what, sig, st)
 		}
 	}
@@ -224,7 +224,7 @@ func TestEveryVariableChecked(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 			_ = e.Shutdown(ctx)
 			cancel()
-			if st := e.Stats().Signals[Traces]; st.InFlight != 0 || st.Exported+st.DroppedTotal() != 1 {
+			if st := e.Stats().Signals[Traces]; st.InFlight != 0 || st.Exported+st.Dropped != 1 {
 				t.Errorf("%s=%q: %+v", name, v, st)
 			}
 		}

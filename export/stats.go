@@ -5,7 +5,7 @@ import "time"
 // SignalStats are the counters of one signal. Items are spans, data points
 // or log records as given to Enqueue. At every Stats call:
 //
-//	Enqueued == Exported + Rejected + DroppedTotal() + InFlight
+//	Enqueued == Exported + Rejected + Dropped + InFlight
 //
 // and after Shutdown returns InFlight is 0.
 type SignalStats struct {
@@ -15,8 +15,10 @@ type SignalStats struct {
 	Exported uint64
 	// Rejected counts items the receiver rejected in a partial success.
 	Rejected uint64
-	// Dropped counts items dropped, by reason.
-	Dropped [NumDropReasons]uint64
+	// Dropped counts items dropped, the sum of DroppedBy.
+	Dropped uint64
+	// DroppedBy counts items dropped, by reason.
+	DroppedBy [NumDropReasons]uint64
 	// InFlight counts items queued or being exported.
 	InFlight uint64
 
@@ -36,15 +38,6 @@ type SignalStats struct {
 	LatencyCount uint64
 }
 
-// DroppedTotal returns the items dropped for every reason.
-func (s SignalStats) DroppedTotal() uint64 {
-	var n uint64
-	for _, d := range s.Dropped {
-		n += d
-	}
-	return n
-}
-
 // Stats is a consistent snapshot of an Exporter's counters.
 type Stats struct {
 	// Signals is indexed by Signal.
@@ -59,5 +52,10 @@ func (e *Exporter) Stats() Stats {
 	e.mu.Lock()
 	s := Stats{Signals: e.stats, HeldBytes: e.held, QueueBytes: e.set.queueBytes}
 	e.mu.Unlock()
+	for i := range s.Signals {
+		for _, n := range s.Signals[i].DroppedBy {
+			s.Signals[i].Dropped += n
+		}
+	}
 	return s
 }

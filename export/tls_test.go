@@ -114,7 +114,7 @@ func TestTLS(t *testing.T) {
 				produced := produce(t, e, Traces, "bad", 2, 4)
 				flush(t, e)
 				st := e.Stats().Signals[Traces]
-				if st.Exported != 0 || st.DroppedTotal() != produced {
+				if st.Exported != 0 || st.Dropped != produced {
 					t.Errorf("stats %+v, want all %d dropped", st, produced)
 				}
 				shutdown(t, e)

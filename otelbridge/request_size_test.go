@@ -44,7 +44,7 @@ func TestSpanExporterFitsReceiver(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := exp.Stats().Signals[export.Traces]
-	if st.Exported != spans || st.DroppedTotal() != 0 || r.Items()[otlptest.Traces] != spans || len(r.Traces()) < 2 {
+	if st.Exported != spans || st.Dropped != 0 || r.Items()[otlptest.Traces] != spans || len(r.Traces()) < 2 {
 		t.Errorf("%+v; receiver got %d spans in %d requests: want %d, split", st, r.Items()[otlptest.Traces], len(r.Traces()), spans)
 	}
 	for _, req := range r.Traces() {

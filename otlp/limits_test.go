@@ -130,7 +130,7 @@ func TestMetricsPushFitsReceiver(t *testing.T) {
 	}
 	xs, _ := ExporterStats(e)
 	m := xs.Signals[export.Metrics]
-	if len(apps) != series || m.DroppedTotal() != 0 || m.InFlight != 0 || m.Exported == 0 || int64(m.Exported) != r.Items()[otlptest.Metrics] {
+	if len(apps) != series || m.Dropped != 0 || m.InFlight != 0 || m.Exported == 0 || int64(m.Exported) != r.Items()[otlptest.Metrics] {
 		t.Errorf("%d series of %d arrived in %d requests (%d bytes); metrics signal %+v, receiver got %d points",
 			len(apps), series, len(r.Metrics()), size, m, r.Items()[otlptest.Metrics])
 	}

@@ -105,7 +105,7 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 	dst = c.begin(dst, MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, w)
 	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
 		s := &xs.Signals[sig]
-		cur := itemCounts{exported: s.Exported, rejected: s.Rejected, dropped: s.Dropped}
+		cur := itemCounts{exported: s.Exported, rejected: s.Rejected, dropped: s.DroppedBy}
 		v := cur
 		if w.Delta {
 			prev := c.prevItems[sig]

@@ -90,7 +90,7 @@ func TestMetricsOTLPExport(t *testing.T) {
 				t.Errorf("requests %d, nodes %d, histogram count %d; want %d", total, nodes, hist, runs)
 			}
 			xs, _ := ExporterStats(e)
-			if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.DroppedTotal() != 0 || m.InFlight != 0 {
+			if m := xs.Signals[export.Metrics]; m.Exported == 0 || m.Dropped != 0 || m.InFlight != 0 {
 				t.Errorf("metrics signal: %+v", m)
 			}
 		})

@@ -143,8 +143,8 @@ func (s *Sink) SinkStats() engine.SinkStats {
 	t := s.exp.Stats().Signals[export.Traces]
 	return engine.SinkStats{
 		Delivered: t.Exported,
-		Dropped:   t.Rejected + t.DroppedTotal(),
-		Shutdown:  t.Dropped[export.DropShutdown],
+		Dropped:   t.Rejected + t.Dropped,
+		Shutdown:  t.DroppedBy[export.DropShutdown],
 	}
 }
 

@@ -115,7 +115,7 @@ func TestOTLPSplitsLargeBatches(t *testing.T) {
 	}
 	xs, _ := ExporterStats(e)
 	tr := xs.Signals[export.Traces]
-	if tr.Exported != runs*2 || tr.DroppedTotal() != 0 || tr.ExportedBatches < 5 {
+	if tr.Exported != runs*2 || tr.Dropped != 0 || tr.ExportedBatches < 5 {
 		t.Fatalf("exporter %+v", tr)
 	}
 	if spans := receivedSpans(rc); len(spans) != runs*2 {
@@ -355,7 +355,7 @@ func TestBurstWaitsForQueue(t *testing.T) {
 	checkIdentity(t, s)
 	xs, _ := ExporterStats(e)
 	for _, sig := range []export.Signal{export.Traces, export.Logs} {
-		if st := xs.Signals[sig]; st.DroppedTotal() != 0 || st.Rejected != 0 {
+		if st := xs.Signals[sig]; st.Dropped != 0 || st.Rejected != 0 {
 			t.Errorf("%v: the exporter dropped %v", sig, st.Dropped)
 		}
 	}

@@ -28,7 +28,7 @@ func startConsumer[T any](s *Sharded[T]) (stop func()) {
 
 func reportDrops[T any](b *testing.B, s *Sharded[T]) {
 	st := s.Stats()
-	b.ReportMetric(float64(st.DroppedTotal())/float64(b.N), "drops/op")
+	b.ReportMetric(float64(st.Dropped)/float64(b.N), "drops/op")
 }
 
 // yieldEvery is how many pushes a benchmark producer makes between two

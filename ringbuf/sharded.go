@@ -372,8 +372,8 @@ func (s *Sharded[T]) Capacity() int { return len(s.shards[0].slots) }
 // ReasonFull, ReasonTimeout or ReasonClosed), evicted later (Dropped by
 // ReasonEvicted), or still in a ring (Len). So
 //
-//	Pushed == Popped + Dropped[ReasonFull] + Dropped[ReasonEvicted] +
-//	          Dropped[ReasonTimeout] + Dropped[ReasonClosed] + Len
+//	Pushed == Popped + DroppedBy[ReasonFull] + DroppedBy[ReasonEvicted] +
+//	          DroppedBy[ReasonTimeout] + DroppedBy[ReasonClosed] + Len
 //
 // holds exactly whenever no Push or Drain is in progress. Every counter is
 // monotonic; Len is a gauge.
@@ -382,19 +382,12 @@ type Stats struct {
 	Pushed uint64
 	// Popped counts values returned by Drain.
 	Popped uint64
-	// Dropped counts values dropped or evicted, by Reason.
-	Dropped [NumReasons]uint64
+	// Dropped counts values dropped or evicted, the sum of DroppedBy.
+	Dropped uint64
+	// DroppedBy counts values dropped or evicted, by Reason.
+	DroppedBy [NumReasons]uint64
 	// Len is the number of values in the rings.
 	Len uint64
-}
-
-// DroppedTotal returns the sum of Dropped over all reasons.
-func (st Stats) DroppedTotal() uint64 {
-	var n uint64
-	for _, d := range st.Dropped {
-		n += d
-	}
-	return n
 }
 
 // Stats returns the counters, summed over shards. It reads each counter
@@ -407,14 +400,16 @@ func (s *Sharded[T]) Stats() Stats {
 		r := &s.shards[i]
 		st.Popped += r.popped.Load()
 		for reason := range r.dropped {
-			st.Dropped[reason] += r.dropped[reason].Load()
+			n := r.dropped[reason].Load()
+			st.DroppedBy[reason] += n
+			st.Dropped += n
 		}
 		h := r.head.Load()
 		t := r.tail.Load()
 		st.Len += t - h
 		st.Pushed += t
 	}
-	st.Pushed += st.Dropped[ReasonFull] + st.Dropped[ReasonTimeout] + st.Dropped[ReasonClosed]
+	st.Pushed += st.DroppedBy[ReasonFull] + st.DroppedBy[ReasonTimeout] + st.DroppedBy[ReasonClosed]
 	return st
 }
 

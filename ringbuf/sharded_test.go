@@ -26,7 +26,7 @@ func mustNew[T any](t testing.TB, cfg Config[T]) *Sharded[T] {
 func checkIdentity[T any](t *testing.T, s *Sharded[T]) Stats {
 	t.Helper()
 	st := s.Stats()
-	if st.Pushed != st.Popped+st.DroppedTotal()+st.Len {
+	if st.Pushed != st.Popped+st.Dropped+st.Len {
 		t.Fatalf("Stats %+v: Pushed != Popped + Dropped + Len", st)
 	}
 	if st.Len != uint64(s.Len()) {
@@ -91,7 +91,7 @@ func TestDropNewest(t *testing.T) {
 		t.Fatalf("Drain = %v, want [1 2 3 4]", got)
 	}
 	st := checkIdentity(t, s)
-	if st.Pushed != 5 || st.Popped != 4 || st.Dropped[ReasonFull] != 1 || st.Len != 0 {
+	if st.Pushed != 5 || st.Popped != 4 || st.DroppedBy[ReasonFull] != 1 || st.Len != 0 {
 		t.Fatalf("Stats = %+v", st)
 	}
 }
@@ -116,7 +116,7 @@ func TestDropOldest(t *testing.T) {
 		t.Fatalf("Drain = %v, want [4 5 6 7]", got)
 	}
 	st := checkIdentity(t, s)
-	if st.Pushed != 7 || st.Dropped[ReasonEvicted] != 3 {
+	if st.Pushed != 7 || st.DroppedBy[ReasonEvicted] != 3 {
 		t.Fatalf("Stats = %+v", st)
 	}
 }
@@ -139,7 +139,7 @@ func TestBlockTimesOut(t *testing.T) {
 		t.Fatalf("OnDrop saw %v %v, want [3] [block_timeout]", d.values, d.reasons)
 	}
 	st := checkIdentity(t, s)
-	if st.Dropped[ReasonTimeout] != 1 || st.Len != 2 {
+	if st.DroppedBy[ReasonTimeout] != 1 || st.Len != 2 {
 		t.Fatalf("Stats = %+v", st)
 	}
 }
@@ -165,7 +165,7 @@ func TestBlockWaitsForRoom(t *testing.T) {
 	if got := s.Drain(nil, 10); !slices.Equal(got, []int{2, 3}) {
 		t.Fatalf("Drain = %v, want [2 3]", got)
 	}
-	if st := checkIdentity(t, s); st.DroppedTotal() != 0 {
+	if st := checkIdentity(t, s); st.Dropped != 0 {
 		t.Fatalf("Stats = %+v, want no drops", st)
 	}
 }
@@ -263,7 +263,7 @@ func TestClose(t *testing.T) {
 				t.Fatal("Wait on a closed empty ring returned true")
 			}
 			st := checkIdentity(t, s)
-			if st.Pushed != 3 || st.Dropped[ReasonClosed] != 1 {
+			if st.Pushed != 3 || st.DroppedBy[ReasonClosed] != 1 {
 				t.Fatalf("Stats = %+v", st)
 			}
 		})
@@ -479,25 +479,25 @@ func TestConcurrentAccounting(t *testing.T) {
 				t.Fatalf("Stats = %+v; produced %d, consumed %d", st, n, nConsumed.Load())
 			}
 			for r := range reasons {
-				if st.Dropped[r] != reasons[r].Load() {
-					t.Fatalf("Stats.Dropped[%v] = %d, OnDrop saw %d", Reason(r), st.Dropped[r], reasons[r].Load())
+				if st.DroppedBy[r] != reasons[r].Load() {
+					t.Fatalf("Stats.DroppedBy[%v] = %d, OnDrop saw %d", Reason(r), st.DroppedBy[r], reasons[r].Load())
 				}
 			}
 			// Push reports false exactly for its own value's drops.
-			if want := st.Dropped[ReasonFull] + st.Dropped[ReasonTimeout] + st.Dropped[ReasonClosed]; falses.Load() != want {
+			if want := st.DroppedBy[ReasonFull] + st.DroppedBy[ReasonTimeout] + st.DroppedBy[ReasonClosed]; falses.Load() != want {
 				t.Fatalf("Push returned false %d times, want %d", falses.Load(), want)
 			}
 			switch p {
 			case DropNewest:
-				if st.Dropped[ReasonEvicted]+st.Dropped[ReasonTimeout] != 0 {
+				if st.DroppedBy[ReasonEvicted]+st.DroppedBy[ReasonTimeout] != 0 {
 					t.Fatalf("DropNewest evicted or timed out: %+v", st)
 				}
 			case DropOldest:
-				if st.Dropped[ReasonFull]+st.Dropped[ReasonTimeout] != 0 {
+				if st.DroppedBy[ReasonFull]+st.DroppedBy[ReasonTimeout] != 0 {
 					t.Fatalf("DropOldest dropped the newest or timed out: %+v", st)
 				}
 			case Block:
-				if st.Dropped[ReasonFull]+st.Dropped[ReasonEvicted] != 0 {
+				if st.DroppedBy[ReasonFull]+st.DroppedBy[ReasonEvicted] != 0 {
 					t.Fatalf("Block dropped without waiting: %+v", st)
 				}
 			}
@@ -632,7 +632,7 @@ func testModel(t *testing.T, p Policy, seed uint64) {
 			t.Fatalf("op %d: Len() = %d, want %d", op, s.Len(), len(queue))
 		}
 		st := checkIdentity(t, s)
-		if st.Pushed != uint64(pushed) || st.DroppedTotal() != uint64(len(wantDropped)) {
+		if st.Pushed != uint64(pushed) || st.Dropped != uint64(len(wantDropped)) {
 			t.Fatalf("op %d: Stats = %+v, pushed %d, dropped %d", op, st, pushed, len(wantDropped))
 		}
 	}

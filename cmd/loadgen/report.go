@@ -132,7 +132,7 @@ func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, ss engine.Sink
 	for i, n := range own {
 		r.DroppedBy["engine."+engine.DropReason(i).String()] = n
 	}
-	for i, n := range tr.Dropped {
+	for i, n := range tr.DroppedBy {
 		r.DroppedBy["exporter."+export.DropReason(i).String()] = n
 	}
 	r.DroppedBy["receiver.rejected"] = tr.Rejected
@@ -144,12 +144,12 @@ func (r *modeReport) fillFlowtel(produced uint64, s engine.Stats, ss engine.Sink
 	}
 	r.check(produced == s.Accepted, "produced by the workload %d == engine accepted %d", produced, s.Accepted)
 	r.check(s.Accepted == s.Exported+s.Dropped+s.SampledOut && s.InFlight == 0, "engine: accepted %d == delivered %d + dropped %d + sampled out %d (in flight %d), the exporter's losses included", s.Accepted, s.Exported, s.Dropped, s.SampledOut, s.InFlight)
-	r.check(s.Exported == tr.Exported && ss.Dropped == tr.Rejected+tr.DroppedTotal(), "engine delivered %d == exporter exported %d, and the sink's losses %d == exporter rejected %d + dropped %d", s.Exported, tr.Exported, ss.Dropped, tr.Rejected, tr.DroppedTotal())
-	r.check(tr.Enqueued == tr.Exported+tr.Rejected+tr.DroppedTotal() && tr.InFlight == 0, "exporter traces: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", tr.Enqueued, tr.Exported, tr.Rejected, tr.DroppedTotal(), tr.InFlight)
+	r.check(s.Exported == tr.Exported && ss.Dropped == tr.Rejected+tr.Dropped, "engine delivered %d == exporter exported %d, and the sink's losses %d == exporter rejected %d + dropped %d", s.Exported, tr.Exported, ss.Dropped, tr.Rejected, tr.Dropped)
+	r.check(tr.Enqueued == tr.Exported+tr.Rejected+tr.Dropped && tr.InFlight == 0, "exporter traces: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", tr.Enqueued, tr.Exported, tr.Rejected, tr.Dropped, tr.InFlight)
 	r.check(produced == r.Exported+r.Dropped+r.SampledOut && sum == r.Dropped, "produced %d == exported %d + dropped %d + sampled out %d, and the reasons add up to the drops (%d)", produced, r.Exported, r.Dropped, r.SampledOut, sum)
 	if c.logs {
-		r.LogRecordsExported, r.LogRecordsDropped = lg.Exported, lg.DroppedTotal()+lg.Rejected
-		r.check(lg.Enqueued == lg.Exported+lg.Rejected+lg.DroppedTotal() && lg.InFlight == 0, "exporter logs: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", lg.Enqueued, lg.Exported, lg.Rejected, lg.DroppedTotal(), lg.InFlight)
+		r.LogRecordsExported, r.LogRecordsDropped = lg.Exported, lg.Dropped+lg.Rejected
+		r.check(lg.Enqueued == lg.Exported+lg.Rejected+lg.Dropped && lg.InFlight == 0, "exporter logs: enqueued %d == exported %d + rejected %d + dropped %d (in flight %d)", lg.Enqueued, lg.Exported, lg.Rejected, lg.Dropped, lg.InFlight)
 	}
 	if rc != nil {
 		cn := rc.Counts()
