@@ -1,6 +1,10 @@
 package encode
 
-import "sync/atomic"
+import (
+	"encoding/binary"
+	"slices"
+	"sync/atomic"
+)
 
 // OTLP enum values and flags written by the encoder.
 const (
@@ -68,6 +72,22 @@ const (
 	runSpanPrefix  = "run:"
 	runSpanBare    = "run"
 	nodeSpanPrefix = "run_node:"
+)
+
+// The keys of every node span and of the usage attributes, made once so
+// that appendKVFast copies them without a call to memmove.
+var (
+	kvKeyNodeID        = mustKVPrefix(keyNodeID)
+	kvKeyNodeType      = mustKVPrefix(keyNodeType)
+	kvKeyNodeName      = mustKVPrefix(keyNodeName)
+	kvKeyRunningStatus = mustKVPrefix(keyRunningStatus)
+	kvKeyCode          = mustKVPrefix(keyCode)
+	kvKeyQuestion      = mustKVPrefix(keyQuestionTokens)
+	kvKeyPrompt        = mustKVPrefix(keyPromptTokens)
+	kvKeyCompletion    = mustKVPrefix(keyCompletionTokens)
+	kvKeyTotal         = mustKVPrefix(keyTotalTokens)
+	kvKeyGenAIInput    = mustKVPrefix(keyGenAIInput)
+	kvKeyGenAIOutput   = mustKVPrefix(keyGenAIOutput)
 )
 
 // Encoder writes OTLP ExportTraceServiceRequest and ExportLogsServiceRequest
@@ -249,20 +269,54 @@ func hasErrorEvent(events []Event) bool {
 // id, trace state, parent span id, start and end time, kind, flags, and the
 // tag and length of the name, whose nameLen bytes the caller appends next.
 func (e *Encoder) writeSpanHead(dst []byte, r *Run, id, parent SpanID, flags uint32, kind byte, start, end int64, nameLen int) []byte {
-	dst = appendLen1(dst, fieldSpanTraceID, 16)
-	dst = append(dst, r.TraceID[:]...)
-	dst = appendLen1(dst, fieldSpanSpanID, 8)
-	dst = append(dst, id[:]...)
-	dst = e.writeStringField(dst, fieldSpanTraceState, r.TraceState)
-	if !parent.IsZero() {
-		dst = appendLen1(dst, fieldSpanParentSpanID, 8)
-		dst = append(dst, parent[:]...)
+	// The fixed-size fields are stored into room made once (headRoom)
+	// rather than appended one by one: 2+16 trace id, 2+8 span id, 2+8
+	// parent, 1+8 start, 1+8 end, 2 kind, 2+4 flags.
+	const headRoom = 18 + 10 + 10 + 9 + 9 + 2 + 6
+	if r.TraceState != "" {
+		dst = appendLen1(dst, fieldSpanTraceID, 16)
+		dst = append(dst, r.TraceID[:]...)
+		dst = appendLen1(dst, fieldSpanSpanID, 8)
+		dst = append(dst, id[:]...)
+		dst = e.writeStringField(dst, fieldSpanTraceState, r.TraceState)
+	} else {
+		if cap(dst)-len(dst) < headRoom {
+			dst = slices.Grow(dst, headRoom)
+		}
+		m := len(dst)
+		d := dst[m : m+28]
+		d[0], d[1] = tag1(fieldSpanTraceID, wireBytes), 16
+		*(*TraceID)(d[2:18]) = r.TraceID
+		d[18], d[19] = tag1(fieldSpanSpanID, wireBytes), 8
+		*(*SpanID)(d[20:28]) = id
+		dst = dst[:m+28]
 	}
-	dst = appendFixed64Field(dst, fieldSpanStart, uint64(start))
-	dst = appendFixed64Field(dst, fieldSpanEnd, uint64(end))
-	dst = append(dst, tag1(fieldSpanKind, wireVarint), kind)
-	dst = appendTag(dst, fieldSpanFlags, wireFixed32)
-	dst = append(dst, byte(flags), byte(flags>>8), byte(flags>>16), byte(flags>>24))
+	if cap(dst)-len(dst) < headRoom {
+		dst = slices.Grow(dst, headRoom)
+	}
+	m := len(dst)
+	d := dst[m : m+headRoom-28]
+	p := 0
+	if !parent.IsZero() {
+		d[0], d[1] = tag1(fieldSpanParentSpanID, wireBytes), 8
+		*(*SpanID)(d[2:10]) = parent
+		p = 10
+	}
+	if start != 0 {
+		d[p] = tag1(fieldSpanStart, wireFixed64)
+		binary.LittleEndian.PutUint64(d[p+1:p+9], uint64(start))
+		p += 9
+	}
+	if end != 0 {
+		d[p] = tag1(fieldSpanEnd, wireFixed64)
+		binary.LittleEndian.PutUint64(d[p+1:p+9], uint64(end))
+		p += 9
+	}
+	d[p], d[p+1] = tag1(fieldSpanKind, wireVarint), kind
+	// fieldSpanFlags is 16: its tag takes two bytes.
+	d[p+2], d[p+3] = byte(fieldSpanFlags<<3|wireFixed32)|0x80, byte(fieldSpanFlags<<3>>7)
+	binary.LittleEndian.PutUint32(d[p+4:p+8], flags)
+	dst = dst[:m+p+8]
 	return appendLen1(dst, fieldSpanName, nameLen)
 }
 
@@ -280,12 +334,12 @@ func (e *Encoder) writeCommonAttrs(dst []byte, r *Run) []byte {
 // and under the OpenTelemetry GenAI conventions.
 func appendUsageAttrs(dst []byte, u *Usage) []byte {
 	const f = fieldSpanAttrs
-	dst = appendKVInt(dst, f, keyQuestionTokens, u.QuestionTokens)
-	dst = appendKVInt(dst, f, keyPromptTokens, u.PromptTokens)
-	dst = appendKVInt(dst, f, keyCompletionTokens, u.CompletionTokens)
-	dst = appendKVInt(dst, f, keyTotalTokens, u.TotalTokens)
-	dst = appendKVInt(dst, f, keyGenAIInput, u.PromptTokens)
-	return appendKVInt(dst, f, keyGenAIOutput, u.CompletionTokens)
+	dst = appendKVIntPre(dst, f, kvKeyQuestion, u.QuestionTokens)
+	dst = appendKVIntPre(dst, f, kvKeyPrompt, u.PromptTokens)
+	dst = appendKVIntPre(dst, f, kvKeyCompletion, u.CompletionTokens)
+	dst = appendKVIntPre(dst, f, kvKeyTotal, u.TotalTokens)
+	dst = appendKVIntPre(dst, f, kvKeyGenAIInput, u.PromptTokens)
+	return appendKVIntPre(dst, f, kvKeyGenAIOutput, u.CompletionTokens)
 }
 
 // eventName returns the span event name of an event kind.
@@ -371,7 +425,7 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	dst = e.writeCommonAttrs(dst, r)
 	e.commonTo = len(dst)
 	e.commonInvalid = e.invalid - before
-	dst = appendKVInt(dst, f, keyCode, r.Code)
+	dst = appendKVIntPre(dst, f, kvKeyCode, r.Code)
 	dst = e.writeKVStringOpt(dst, f, keyFlowID, r.FlowID)
 	dst = e.writeKVStringOpt(dst, f, keyServiceID, serviceID(r))
 	dst = e.writeKVStringOpt(dst, f, keyBotID, r.BotID)
@@ -431,18 +485,16 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	// counts its repairs again, so InvalidUTF8 counts strings as written.
 	dst = append(dst, dst[e.commonFrom:e.commonTo]...)
 	e.invalid += e.commonInvalid
-	// node_id is the string just checked for the span name: it is not
-	// validated again, but a repair counts again, as each string written.
-	if !ok {
-		e.invalid++
-	}
-	dst = appendKVChecked(dst, f, keyNodeID, nd.NodeID, n, ok)
-	dst = e.writeKVString(dst, f, keyNodeType, nd.NodeType)
-	dst = e.writeKVString(dst, f, keyNodeName, nd.NodeName)
-	dst = appendKVBool(dst, f, keyRunningStatus, nd.Running())
-	dst = e.writeAttrs(dst, f, prefixInput, nd.Input)
-	dst = e.writeAttrs(dst, f, prefixOutput, nd.Output)
-	dst = e.writeAttrs(dst, f, prefixConfig, nd.Config)
+	// node_id is the string just checked for the span name: a short one
+	// is copied and tested again by its word stores, cheaper than the
+	// general writer; a repair counts again, as each string written.
+	dst = e.writeKVStringPre(dst, f, kvKeyNodeID, nd.NodeID)
+	dst = e.writeKVStringPre(dst, f, kvKeyNodeType, nd.NodeType)
+	dst = e.writeKVStringPre(dst, f, kvKeyNodeName, nd.NodeName)
+	dst = appendKVBoolPre(dst, f, kvKeyRunningStatus, nd.Running())
+	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
+	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
+	dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
 		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())
