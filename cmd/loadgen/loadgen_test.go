@@ -18,6 +18,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// newRand returns the seeded source the tests build plans from.
+func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 1)) }
+
 // TestBothModesReconcile runs every mode briefly and checks the JSON
 // report: the required keys, exact reconciliation, and the receiver's
 // agreement with what was exported.

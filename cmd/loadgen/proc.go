@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,19 +75,11 @@ func gcBetween(a, b memSnap) gcReport {
 		ps = append(ps, b.pauses[(b.gcs-i+255)%256])
 	}
 	if len(ps) > 0 {
-		sortU64(ps)
+		slices.Sort(ps)
 		r.PauseMaxMs = float64(ps[len(ps)-1]) / 1e6
 		r.PauseP99Ms = float64(ps[(len(ps)*99)/100]) / 1e6
 	}
 	return r
-}
-
-func sortU64(s []uint64) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // goroutines returns the live goroutine count from runtime/metrics.
@@ -111,8 +104,13 @@ const nodeRecordBytes = 2 << 10
 // once), and 4096 for the runs that end during one flush interval. The
 // engine derives its rings from it.
 func runsInFlight(c *config) int {
-	return min(2*c.concurrency+4096, 1<<24)
+	return min(2*c.concurrency+4096, maxRunsInFlight)
 }
+
+// maxRunsInFlight is the largest Limits.RunsInFlight engine.New accepts (a
+// bound on the arena it allocates up front). At the largest -concurrency,
+// 1<<23, runsInFlight would pass it by 4096 without the cap.
+const maxRunsInFlight = 1 << 24
 
 // memoryBound is the bound the configuration puts on flowtel's live heap:
 // every run the engine may hold (runsInFlight: open, waiting in a ring or

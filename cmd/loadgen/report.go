@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -222,7 +224,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 		}
 		fmt.Fprintf(w, "  dropped           %s", group(r.Dropped))
 		var parts []string
-		for _, k := range sortedKeys(r.DroppedBy) {
+		for _, k := range slices.Sorted(maps.Keys(r.DroppedBy)) {
 			if r.DroppedBy[k] > 0 {
 				parts = append(parts, fmt.Sprintf("%s %s", k, group(r.DroppedBy[k])))
 			}
@@ -291,19 +293,6 @@ func find(reps []*modeReport, mode string) *modeReport {
 		}
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]uint64) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 // writeJSON prints one JSON object: the mode's report, or {"modes": {...}}

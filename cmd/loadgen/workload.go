@@ -245,6 +245,3 @@ func payload(n int) string {
 	}
 	return b.String()
 }
-
-// newRand returns the default seeded source of plans.
-func newRand() *rand.Rand { return rand.New(rand.NewPCG(1, 1)) }

@@ -7,10 +7,16 @@ import (
 	"github.com/flowtel/flowtel/internal/pin"
 )
 
+// shardBytes is the size every per-P shard is padded to, as sync.Pool pads
+// its per-P locals: two 64-byte lines, because amd64's spatial prefetcher
+// fetches lines in pairs (shards one line apart would still contend) and
+// some arm64 cores (Apple's) have 128-byte lines.
+const shardBytes = 128
+
 // counterShard is one P's part of a Counter, on its own cache lines.
 type counterShard struct {
 	n atomic.Uint64
-	_ [128 - 8]byte
+	_ [shardBytes - 8]byte
 }
 
 // Counter is a monotonic counter sharded per P: Add touches only the

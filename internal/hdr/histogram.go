@@ -130,7 +130,7 @@ type shard struct {
 	seq atomic.Uint64
 	// cur is the buffer records go to; nil until the first record on this P.
 	cur atomic.Pointer[buf]
-	_   [128 - 16]byte
+	_   [shardBytes - 16]byte
 }
 
 // Histogram is a concurrent latency recorder. Create it with New.
