@@ -339,6 +339,7 @@ const (
 	tailError
 	tailSlow
 	tailRatio
+	numTailClasses // the number of classes, for arrays indexed by class
 )
 
 // tailRule is a compiled policy: the fields the decision reads.
@@ -372,10 +373,10 @@ type tailSampler struct {
 	rules    map[ruleKey]*tailRule
 	decide   func(RunView) TailDecision
 	max      int
-	window   int64 // start of the current second, engine clock
-	kept     int   // runs kept in the window
-	seen     [4]int
-	prevSeen [4]int // runs of each class that arrived in the previous window
+	window   int64               // start of the current second, engine clock
+	kept     int                 // runs kept in the window
+	seen     [numTailClasses]int // runs of each class that arrived in the window
+	prevSeen [numTailClasses]int // and in the previous window
 	// quantile returns the duration (ns) above which a run of app and
 	// flow is among the slowest fraction, and whether it is known.
 	quantile func(app, flow string, fraction float64, now int64) (int64, bool)
@@ -484,9 +485,9 @@ func (t *tailSampler) keep(r *encode.Run, now int64) bool {
 		if w == t.window+int64(time.Second) {
 			t.prevSeen = t.seen
 		} else {
-			t.prevSeen = [4]int{}
+			t.prevSeen = [numTailClasses]int{}
 		}
-		t.window, t.kept, t.seen = w, 0, [4]int{}
+		t.window, t.kept, t.seen = w, 0, [numTailClasses]int{}
 	}
 	if c == tailDropped {
 		return false
