@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // ErrInvalidKey is returned by FSStore.Put for a key that is not a plain
@@ -19,9 +20,23 @@ var ErrInvalidKey = errors.New("encode: invalid large field key")
 // a temporary file and renames it. Put does not fsync: a crash of the
 // machine may lose values stored just before it, as it may lose the run
 // trace logs that link to them. FSStore is safe for concurrent use.
+//
+// A store made by NewBoundedFSStore has a budget of bytes and files (a
+// BoundedStore): the Offloader cuts a value that does not fit, counted as
+// OffloadStats.StoreFull, so the directory never grows past the budget.
+// The store never deletes a file (a trace log may link to it): remove old
+// files yourself (a cron job, a tmpfiles.d age) and restart the process to
+// give their room back.
 type FSStore struct {
 	dir     string // absolute
 	baseURL string
+
+	// The budget, when maxBytes > 0: what the directory held at
+	// construction plus what Reserve took since, less what Release gave
+	// back.
+	mu                  sync.Mutex
+	maxBytes, usedBytes int64
+	maxFiles, usedFiles int
 }
 
 // NewFSStore returns an FSStore writing into dir, which it creates if
@@ -39,6 +54,69 @@ func NewFSStore(dir string, baseURL string) (*FSStore, error) {
 		return nil, fmt.Errorf("create file store in %q: %w", dir, err)
 	}
 	return &FSStore{dir: abs, baseURL: baseURL}, nil
+}
+
+// NewBoundedFSStore returns an FSStore as NewFSStore does, with a budget:
+// at most maxBytes bytes (at least 1) in at most maxFiles files (at least
+// 1) in dir, what dir already holds included (its regular files are
+// counted once, here; a temporary file of an interrupted Put is not).
+func NewBoundedFSStore(dir, baseURL string, maxBytes int64, maxFiles int) (*FSStore, error) {
+	if maxBytes < 1 || maxFiles < 1 {
+		return nil, fmt.Errorf("create file store in %q: a budget of %d bytes in %d files holds nothing", dir, maxBytes, maxFiles)
+	}
+	s, err := NewFSStore(dir, baseURL)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("create file store in %q: %w", dir, err)
+	}
+	s.maxBytes, s.maxFiles = maxBytes, maxFiles
+	for _, e := range entries {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			s.usedBytes += info.Size()
+			s.usedFiles++
+		}
+	}
+	return s, nil
+}
+
+// Reserve takes n bytes and one file out of the budget and reports whether
+// they fit; a store without a budget always has room.
+func (s *FSStore) Reserve(n int) bool {
+	if s.maxBytes == 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.usedFiles+1 > s.maxFiles || s.usedBytes+int64(n) > s.maxBytes {
+		return false
+	}
+	s.usedBytes += int64(n)
+	s.usedFiles++
+	return true
+}
+
+// Release gives back what Reserve took for a value that was not stored.
+func (s *FSStore) Release(n int) {
+	if s.maxBytes == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.usedBytes -= int64(n)
+	s.usedFiles--
+	s.mu.Unlock()
+}
+
+// Used returns the bytes and files the budget counts (zero without one).
+func (s *FSStore) Used() (bytes int64, files int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.usedBytes, s.usedFiles
 }
 
 // Dir returns the absolute directory s writes into.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +59,28 @@ type LargeFieldStore interface {
 	Put(ctx context.Context, key string, value []byte) error
 }
 
+// BoundedStore is a LargeFieldStore with a budget (a file store's bytes
+// and files, say). The Offloader reserves a value's bytes before it queues
+// the value: a value the store has no room for is cut and counted
+// (OffloadStats.StoreFull) instead of linked, so the document never links
+// to a value that was never stored for want of room.
+type BoundedStore interface {
+	LargeFieldStore
+	// Reserve takes n bytes and one value out of the budget, and reports
+	// false, taking nothing, when they do not fit. It must not do I/O.
+	Reserve(n int) bool
+	// Release gives back what Reserve took for a value that was not
+	// stored (its Put failed or was never called).
+	Release(n int)
+}
+
+// PutRefused is implemented by a store's error when the store answered
+// and refused the value (an HTTP status other than 2xx): the Offloader
+// counts it in OffloadStats.Refused rather than as a transport error.
+type PutRefused interface {
+	StatusCode() int
+}
+
 // OffloadConfig configures an Offloader. Zero fields take the defaults.
 type OffloadConfig struct {
 	// Threshold is the size in bytes from which a string value is
@@ -80,14 +103,19 @@ type OffloadConfig struct {
 }
 
 // OffloadStats counts what an Offloader did. At any moment
-// Enqueued == Offloaded + Failed + Lost + InFlight.
+// Enqueued == Offloaded + Failed + Lost + InFlight, and every value of the
+// threshold or more that was not enqueued is counted once in QueueFull,
+// StoreFull or Closed.
 type OffloadStats struct {
 	Enqueued  uint64 // values queued (their JSON holds a link)
 	Offloaded uint64 // values stored
-	Failed    uint64 // values whose Put failed or timed out
+	Failed    uint64 // values whose Put failed: Refused + TimedOut + the rest (transport, I/O)
+	Refused   uint64 // of Failed: the store answered with a refusal (PutRefused, a non-2xx status)
+	TimedOut  uint64 // of Failed: the Put ran out of time (OffloadConfig.PutTimeout)
 	Lost      uint64 // values dropped unstored because Close ran out of time
 	InFlight  uint64 // values queued or being stored
 	QueueFull uint64 // values truncated because the queue was full
+	StoreFull uint64 // values truncated because the store's budget was full (BoundedStore)
 	Closed    uint64 // values truncated because the Offloader was closed
 	// QueuedBytes is the size of the values in flight.
 	QueuedBytes int64
@@ -109,14 +137,15 @@ type OffloadStats struct {
 //     prefix is the explicit marker that the value lives elsewhere.
 //   - The value is copied into a pooled buffer and queued. Worker
 //     goroutines call LargeFieldStore.Put with a timeout. A failed or
-//     timed-out Put is counted (OffloadStats.Failed) and handed to the
-//     error handler: the JSON then holds a link that does not resolve, but
-//     the loss is never silent.
-//   - The queue is bounded in values and in bytes. When a value does not
+//     timed-out Put is counted (OffloadStats.Failed, by reason: Refused,
+//     TimedOut, the rest) and handed to the error handler: the JSON then
+//     holds a link that does not resolve, but the loss is never silent.
+//   - The queue is bounded in values and in bytes, and a BoundedStore's
+//     budget is reserved before a value is queued. When a value does not
 //     fit, or the Offloader is closed, the caller is not blocked: the value
 //     is truncated at a UTF-8 boundary to at most Threshold-1 bytes of
 //     the value, including a suffix TruncatedMarker + original length +
-//     "]", and counted (OffloadStats.QueueFull or Closed). (Invalid UTF-8
+//     "]", and counted (OffloadStats.QueueFull, StoreFull or Closed). (Invalid UTF-8
 //     in the kept head is then repaired as everywhere in the JSON, which
 //     can add bytes.)
 //
@@ -147,6 +176,7 @@ type OffloadStats struct {
 //     goroutine, and blocking it stalls every run.
 type Offloader struct {
 	store        LargeFieldStore
+	bounded      BoundedStore // store, when it has a budget
 	threshold    int
 	queueBytes   int64
 	putTimeout   time.Duration
@@ -157,19 +187,23 @@ type Offloader struct {
 	closed bool
 	queue  chan offloadItem
 
-	base      context.Context // parent of every Put; canceled when Close gives up
-	cancel    context.CancelFunc
-	closeOnce sync.Once
-	running   atomic.Int32  // workers still running
-	done      chan struct{} // closed by the last worker to exit
+	base        context.Context // parent of every Put; canceled when Close gives up
+	cancel      context.CancelFunc
+	closeOnce   sync.Once
+	storeClosed atomic.Bool
+	running     atomic.Int32  // workers still running
+	done        chan struct{} // closed by the last worker to exit
 
 	seq         atomic.Uint64
 	queuedBytes atomic.Int64
 	enqueued    atomic.Uint64
 	offloaded   atomic.Uint64
 	failed      atomic.Uint64
+	refused     atomic.Uint64
+	timedOut    atomic.Uint64
 	lost        atomic.Uint64
 	queueFull   atomic.Uint64
+	storeFull   atomic.Uint64
 	closedCount atomic.Uint64
 }
 
@@ -216,6 +250,7 @@ func NewOffloader(store LargeFieldStore, cfg OffloadConfig) *Offloader {
 		cancel:       cancel,
 		done:         make(chan struct{}),
 	}
+	o.bounded, _ = store.(BoundedStore)
 	o.running.Store(int32(cfg.Workers))
 	for range cfg.Workers {
 		go o.work()
@@ -240,8 +275,11 @@ func (o *Offloader) Stats() OffloadStats {
 	s := OffloadStats{
 		Offloaded:   o.offloaded.Load(),
 		Failed:      o.failed.Load(),
+		Refused:     o.refused.Load(),
+		TimedOut:    o.timedOut.Load(),
 		Lost:        o.lost.Load(),
 		QueueFull:   o.queueFull.Load(),
+		StoreFull:   o.storeFull.Load(),
 		Closed:      o.closedCount.Load(),
 		QueuedBytes: o.queuedBytes.Load(),
 	}
@@ -252,10 +290,11 @@ func (o *Offloader) Stats() OffloadStats {
 
 // Close stops taking values and waits until the queued ones are stored or
 // ctx ends. Then it cancels the Puts under way, counts every value not
-// stored as Lost, and returns an error wrapping ErrOffloadUnfinished and
-// ctx.Err() that says how many values were still in flight; it does not
-// wait for a store that ignores its context. Close may be called more than
-// once (a later call waits again); values offered after Close are
+// stored as Lost, closes the store when it is an io.Closer, and returns an
+// error wrapping ErrOffloadUnfinished and ctx.Err() that says how many
+// values were still in flight; it does not wait for a store that ignores
+// its context. Close may be called more than once (a later call waits
+// again; the store is closed once); values offered after Close are
 // truncated and counted as Closed.
 func (o *Offloader) Close(ctx context.Context) error {
 	if o == nil {
@@ -270,18 +309,31 @@ func (o *Offloader) Close(ctx context.Context) error {
 	select {
 	case <-o.done:
 		o.cancel()
-		return nil
+		return o.closeStore()
 	case <-ctx.Done():
 	}
 	// Count before canceling: what is in flight now is what the cancel
 	// drops (bar a Put that succeeds at this very moment).
 	s := o.Stats()
 	o.cancel()
+	serr := o.closeStore()
 	if s.InFlight == 0 {
+		return serr
+	}
+	return errors.Join(fmt.Errorf("close offloader: %d large values not stored (lost, the store had no time left): %w: %w",
+		s.InFlight, ErrOffloadUnfinished, ctx.Err()), serr)
+}
+
+// closeStore closes the store once, when it is an io.Closer.
+func (o *Offloader) closeStore() error {
+	c, ok := o.store.(io.Closer)
+	if !ok || !o.storeClosed.CompareAndSwap(false, true) {
 		return nil
 	}
-	return fmt.Errorf("close offloader: %d values in flight not stored: %w: %w",
-		s.InFlight, ErrOffloadUnfinished, ctx.Err())
+	if err := c.Close(); err != nil {
+		return fmt.Errorf("close offloader's store: %w", err)
+	}
+	return nil
 }
 
 // work stores queued values until the queue is closed and empty. Once the
@@ -293,28 +345,47 @@ func (o *Offloader) work() {
 		}
 	}()
 	for it := range o.queue {
-		if o.base.Err() != nil {
-			o.lost.Add(1)
-		} else {
-			ctx, cancel := context.WithTimeout(o.base, o.putTimeout)
-			err := o.store.Put(ctx, it.key, it.buf.B)
-			cancel()
-			switch {
-			case err == nil:
-				o.offloaded.Add(1)
-			case o.base.Err() != nil:
-				// Close gave up while this value was being stored.
-				o.lost.Add(1)
-			default:
-				o.failed.Add(1)
-				if o.errorHandler != nil {
-					o.errorHandler(it.key, fmt.Errorf("offload %s: %w", it.key, err))
-				}
-			}
+		if !o.store1(it) && o.bounded != nil {
+			o.bounded.Release(len(it.buf.B))
 		}
 		o.queuedBytes.Add(-int64(len(it.buf.B)))
 		bytebufferpool.Put(it.buf)
 	}
+}
+
+// store1 stores one queued value, counts the outcome, and reports whether
+// the value was stored.
+func (o *Offloader) store1(it offloadItem) bool {
+	if o.base.Err() != nil {
+		o.lost.Add(1)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(o.base, o.putTimeout)
+	err := o.store.Put(ctx, it.key, it.buf.B)
+	timedOut := ctx.Err() == context.DeadlineExceeded
+	cancel()
+	switch {
+	case err == nil:
+		o.offloaded.Add(1)
+		return true
+	case o.base.Err() != nil:
+		// Close gave up while this value was being stored.
+		o.lost.Add(1)
+		return false
+	}
+	var refused PutRefused
+	var netTimeout interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &refused):
+		o.refused.Add(1)
+	case timedOut || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netTimeout) && netTimeout.Timeout():
+		o.timedOut.Add(1)
+	}
+	o.failed.Add(1)
+	if o.errorHandler != nil {
+		o.errorHandler(it.key, fmt.Errorf("offload %s: %w", it.key, err))
+	}
+	return false
 }
 
 // appendLarge appends the JSON string for the large value a + sep + b of
@@ -339,7 +410,8 @@ func (o *Offloader) appendLarge(dst []byte, f *runlogField, a, sep, b string) []
 
 // enqueue copies a + sep + b (n bytes) into a pooled buffer and queues it
 // under a new key for field f. It reports false, counted, when the queue
-// has no room or the Offloader is closed.
+// has no room, the store's budget is full (BoundedStore) or the Offloader
+// is closed.
 func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bool) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -356,6 +428,11 @@ func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bo
 		o.queueFull.Add(1)
 		return "", false
 	}
+	if o.bounded != nil && !o.bounded.Reserve(n) {
+		o.queuedBytes.Add(-int64(n))
+		o.storeFull.Add(1)
+		return "", false
+	}
 	buf := bytebufferpool.Get()
 	buf.B = append(append(append(buf.B[:0], a...), sep...), b...)
 	key := o.key(f)
@@ -365,6 +442,9 @@ func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bo
 		return key, true
 	default:
 		o.queuedBytes.Add(-int64(n))
+		if o.bounded != nil {
+			o.bounded.Release(n)
+		}
 		bytebufferpool.Put(buf)
 		o.queueFull.Add(1)
 		return "", false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/url"
 	"os"
@@ -238,7 +239,7 @@ func TestOffloadFailingStore(t *testing.T) {
 	}
 	s := o.Stats()
 	offloadCheckIdentity(t, s)
-	if s.Failed != uint64(len(want)) || s.Offloaded != 0 || len(keys) != len(want) {
+	if s.Failed != uint64(len(want)) || s.Refused != 0 || s.TimedOut != 0 || s.Offloaded != 0 || len(keys) != len(want) {
 		t.Fatalf("stats %+v, %d errors handled; want %d failed", s, len(keys), len(want))
 	}
 	// The JSON keeps the links (it was written before the Puts failed), and
@@ -292,7 +293,7 @@ func TestOffloadHangingStoreClose(t *testing.T) {
 	if !errors.Is(err, ErrOffloadUnfinished) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("Close = %v, want ErrOffloadUnfinished and context.Canceled", err)
 	}
-	if !strings.Contains(err.Error(), strconv.Itoa(len(want))+" values") {
+	if !strings.Contains(err.Error(), strconv.Itoa(len(want))+" large values") {
 		t.Errorf("Close error %q does not say how many values were lost", err)
 	}
 	// Close does not wait for the worker; the test does, then goleak
@@ -324,7 +325,7 @@ func TestOffloadPutTimeout(t *testing.T) {
 	}
 	s := o.Stats()
 	offloadCheckIdentity(t, s)
-	if s.Failed != uint64(len(want)) || timeouts.Load() != int64(len(want)) {
+	if s.Failed != uint64(len(want)) || s.TimedOut != s.Failed || s.Refused != 0 || timeouts.Load() != int64(len(want)) {
 		t.Fatalf("stats %+v, %d timeouts; want %d failed by timeout", s, timeouts.Load(), len(want))
 	}
 }
@@ -534,3 +535,119 @@ type offloadDiscardStore struct{}
 
 func (offloadDiscardStore) Link(string) string                        { return "discard" }
 func (offloadDiscardStore) Put(context.Context, string, []byte) error { return nil }
+
+// offloadStatusError is a refusal by a store that answered (PutRefused).
+type offloadStatusError int
+
+func (e offloadStatusError) Error() string   { return "status " + strconv.Itoa(int(e)) }
+func (e offloadStatusError) StatusCode() int { return int(e) }
+
+// offloadRefuseStore refuses every Put with a 403.
+type offloadRefuseStore struct{}
+
+func (offloadRefuseStore) Link(key string) string { return "refuse:" + key }
+func (offloadRefuseStore) Put(context.Context, string, []byte) error {
+	return fmt.Errorf("PUT: %w", offloadStatusError(403))
+}
+
+// TestOffloadRefusedCounted checks that a store's refusal is counted as
+// Refused, apart from timeouts and transport errors.
+func TestOffloadRefusedCounted(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := NewOffloader(offloadRefuseStore{}, OffloadConfig{})
+	r, want := offloadLargeRun(DefaultOffloadThreshold)
+	AppendRunLogWith(nil, r, o)
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats()
+	offloadCheckIdentity(t, s)
+	if n := uint64(len(want)); s.Failed != n || s.Refused != n || s.TimedOut != 0 {
+		t.Fatalf("stats %+v, want %d refused", s, n)
+	}
+}
+
+// TestOffloadBoundedFSStore checks a file store's budget: values that do
+// not fit are cut, with the marker, and counted as StoreFull, the
+// directory never holds more than the budget (what it held before the
+// store was made included), and a failed Put gives its room back.
+func TestOffloadBoundedFSStore(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/old", make([]byte, 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const size = 6000
+	// Room for the old file and three values of size bytes, not four.
+	store, err := NewBoundedFSStore(dir, "", 1000+3*size+size/2, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, f := store.Used(); b != 1000 || f != 1 {
+		t.Fatalf("Used = %d bytes, %d files; want the old file", b, f)
+	}
+	o := NewOffloader(store, OffloadConfig{})
+	var outs []string
+	for i := range 6 {
+		v := strings.Repeat(string(rune('a'+i)), size)
+		outs = append(outs, string(AppendRunLogWith(nil, &Run{SID: "s", Question: v}, o)))
+	}
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats()
+	offloadCheckIdentity(t, s)
+	if s.Offloaded != 3 || s.StoreFull != 3 || s.Enqueued != 3 {
+		t.Fatalf("stats %+v, want 3 offloaded and 3 cut for the store's budget", s)
+	}
+	for i, out := range outs {
+		linked := strings.Contains(out, OffloadedPrefix)
+		cut := strings.Contains(out, TruncatedMarker+strconv.Itoa(size)+"]")
+		if linked == cut || linked != (i < 3) {
+			t.Errorf("run %d: linked %v, cut %v", i, linked, cut)
+		}
+	}
+	var total int64
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		info, _ := e.Info()
+		total += info.Size()
+	}
+	if len(entries) != 4 || total != 1000+3*size {
+		t.Errorf("dir holds %d files, %d bytes", len(entries), total)
+	}
+
+	// A file budget, and a Put that fails (the directory gone) gives its
+	// room back.
+	store, err = NewBoundedFSStore(t.TempDir(), "", 1<<20, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !store.Reserve(10) || store.Reserve(10) {
+		t.Fatal("a one-file budget took two values")
+	}
+	store.Release(10)
+	if b, f := store.Used(); b != 0 || f != 0 {
+		t.Fatalf("after Release: %d bytes, %d files", b, f)
+	}
+	if err := os.RemoveAll(store.Dir()); err != nil {
+		t.Fatal(err)
+	}
+	o = NewOffloader(store, OffloadConfig{})
+	AppendRunLogWith(nil, &Run{SID: "s", Question: strings.Repeat("x", size)}, o)
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := o.Stats(); s.Failed != 1 || s.Refused != 0 || s.TimedOut != 0 {
+		t.Fatalf("stats %+v, want one failure", s)
+	}
+	if b, f := store.Used(); b != 0 || f != 0 {
+		t.Fatalf("after a failed Put: %d bytes, %d files still reserved", b, f)
+	}
+
+	for _, bad := range [][2]int64{{0, 1}, {1, 0}, {-1, 5}} {
+		if _, err := NewBoundedFSStore(t.TempDir(), "", bad[0], int(bad[1])); err == nil {
+			t.Errorf("budget %v accepted", bad)
+		}
+	}
+}
