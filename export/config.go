@@ -165,7 +165,8 @@ type Config struct {
 	// MetricReader holds the original's OTLP_METRIC_* settings.
 	MetricReader MetricReaderConfig
 	// LargeFields is where otlp.New offloads large values of run trace
-	// logs and span events (FLOWTEL_LARGE_FIELDS_DIR or _URL).
+	// logs and span events (FLOWTEL_LARGE_FIELDS_*): by default a bounded
+	// file store in DefaultLargeFieldDir.
 	LargeFields LargeFieldConfig
 }
 
@@ -214,14 +215,6 @@ type TraceBatchConfig struct {
 	ScheduleDelay      time.Duration // OTEL_BSP_SCHEDULE_DELAY, OTLP_TRACE_SCHEDULE_DELAY_MILLIS, 3 s
 	MaxExportBatchSize int           // OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTLP_TRACE_MAX_EXPORT_BATCH_SIZE, 512
 	ExportTimeout      time.Duration // OTEL_BSP_EXPORT_TIMEOUT, OTLP_TRACE_EXPORT_TIMEOUT_MILLIS, 3 s
-}
-
-// LargeFieldConfig chooses the store of large values: a directory (a file
-// store, encode.NewFSStore) or a URL (HTTPStore, object storage), at most
-// one of them. Both empty means no offloading.
-type LargeFieldConfig struct {
-	Dir string // FLOWTEL_LARGE_FIELDS_DIR
-	URL string // FLOWTEL_LARGE_FIELDS_URL
 }
 
 // MetricReaderConfig are the original's periodic metric reader settings.

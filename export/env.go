@@ -134,14 +134,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		c.Metrics.Timeout = min(firstNonZero(c.Metrics.Timeout, c.Timeout, DefaultTimeout), c.MetricReader.ExportTimeout)
 	}
 
-	c.LargeFields = LargeFieldConfig{Dir: r.str("FLOWTEL_LARGE_FIELDS_DIR"), URL: r.str("FLOWTEL_LARGE_FIELDS_URL")}
-	if c.LargeFields.URL != "" {
-		if _, err := NewHTTPStore(c.LargeFields.URL, nil, nil); err != nil {
-			r.fail("FLOWTEL_LARGE_FIELDS_URL", strings.TrimPrefix(err.Error(), "export: "))
-		} else if c.LargeFields.Dir != "" {
-			r.fail("FLOWTEL_LARGE_FIELDS_URL", "is set with FLOWTEL_LARGE_FIELDS_DIR: choose one store")
-		}
-	}
+	c.LargeFields = r.largeFields()
 	c.ResourceAttrs = r.list("OTEL_RESOURCE_ATTRIBUTES", false)
 	c.ServiceName = r.str("OTEL_SERVICE_NAME")
 	if c.ServiceName == "" {
@@ -361,4 +354,26 @@ func (r *envReader) list(name string, secret bool) []KeyValue {
 		out = append(out, KeyValue{Key: dk, Value: dv})
 	}
 	return out
+}
+
+// largeFields reads the FLOWTEL_LARGE_FIELDS_* variables. A value of 0 is
+// refused (it would be a budget, queue or concurrency of nothing); an
+// invalid combination names the variable as LargeFieldConfig.Validate
+// names the field.
+func (r *envReader) largeFields() LargeFieldConfig {
+	c := LargeFieldConfig{
+		Disabled:    r.boolean("FLOWTEL_LARGE_FIELDS_DISABLED", false),
+		Dir:         r.str("FLOWTEL_LARGE_FIELDS_DIR"),
+		URL:         r.str("FLOWTEL_LARGE_FIELDS_URL"),
+		Headers:     r.headers("FLOWTEL_LARGE_FIELDS_HEADERS"),
+		MaxBytes:    int64(r.positive("FLOWTEL_LARGE_FIELDS_MAX_BYTES", 0, maxLargeFieldMaxBytes)),
+		MaxFiles:    r.positive("FLOWTEL_LARGE_FIELDS_MAX_FILES", 0, maxLargeFieldMaxFiles),
+		Timeout:     r.positiveMillis("FLOWTEL_LARGE_FIELDS_TIMEOUT", 0),
+		Concurrency: r.positive("FLOWTEL_LARGE_FIELDS_CONCURRENCY", 0, MaxConcurrency),
+		QueueBytes:  int64(r.positive("FLOWTEL_LARGE_FIELDS_QUEUE_BYTES", 0, maxLargeFieldQueue)),
+	}
+	if field, why := c.check(); field != "" {
+		r.fail(largeFieldVars[field], why)
+	}
+	return c
 }

@@ -2,12 +2,16 @@ package export
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -107,7 +111,172 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxStoreResponseBytes))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%w: PUT %s%s: status %d", ErrLargeFieldStore, s.shown, url.PathEscape(key), resp.StatusCode)
+		return fmt.Errorf("%w: PUT %s%s: %w", ErrLargeFieldStore, s.shown, url.PathEscape(key), StoreStatusError(resp.StatusCode))
 	}
 	return nil
+}
+
+// Close closes the idle connections of the store's client. Puts may still
+// be made after it (they open new connections).
+func (s *HTTPStore) Close() error {
+	s.client.CloseIdleConnections()
+	return nil
+}
+
+// StoreStatusError is the status of a PUT the store answered with a status
+// other than 2xx: the store refused the value (encode.PutRefused).
+type StoreStatusError int
+
+func (e StoreStatusError) Error() string { return "status " + strconv.Itoa(int(e)) }
+
+// StatusCode returns the HTTP status.
+func (e StoreStatusError) StatusCode() int { return int(e) }
+
+// LargeFieldConfig chooses where otlp.New offloads the large values of run
+// trace logs (5088 bytes or more, the original's limit) and span events
+// (10 KiB or more): a bounded file store in a directory, or object storage
+// behind a URL (HTTPStore). The zero value is the default: a file store in
+// DefaultLargeFieldDir() holding at most DefaultLargeFieldMaxBytes in
+// DefaultLargeFieldMaxFiles files. Zero fields take their defaults; a
+// field out of its range is refused by Validate (and otlp.New), naming it.
+//
+// Why a file store by default: the original always moved such values out
+// of its trace log (to object storage), and its consumers expect a link,
+// not a value of megabytes in a Kafka message or an OTLP request that a
+// receiver refuses whole (gRPC's 4 MiB). A directory is the one store
+// every host has. It is bounded, since an unattended default must not fill
+// a disk: past its budget a value is cut to the threshold with the
+// truncation marker and counted (flowtel_offload_values_total{result=
+// "truncated_store_full"}), never dropped silently; its links are file://
+// URLs, readable on that host. Disabled keeps values inline, bounded only
+// by engine.Limits.ValueBytes.
+type LargeFieldConfig struct {
+	// Disabled turns offloading off (FLOWTEL_LARGE_FIELDS_DISABLED).
+	Disabled bool
+	// Dir is the file store's directory (FLOWTEL_LARGE_FIELDS_DIR),
+	// created if needed; empty means DefaultLargeFieldDir() unless URL is
+	// set.
+	Dir string
+	// URL is the base URL of an HTTPStore (FLOWTEL_LARGE_FIELDS_URL):
+	// each value is PUT to URL + key, and its link is that URL without
+	// credentials or query. At most one of Dir and URL.
+	URL string
+	// Headers are sent with every PUT to URL
+	// (FLOWTEL_LARGE_FIELDS_HEADERS, as OTEL_EXPORTER_OTLP_HEADERS);
+	// never printed.
+	Headers map[string]string
+	// MaxBytes and MaxFiles bound the file store, what the directory
+	// held when the engine was made included
+	// (FLOWTEL_LARGE_FIELDS_MAX_BYTES, _MAX_FILES): MaxBytes from 64 KiB
+	// to 1 PiB, MaxFiles from 1 to 2^30.
+	MaxBytes int64
+	MaxFiles int
+	// Timeout bounds each store (FLOWTEL_LARGE_FIELDS_TIMEOUT, in
+	// milliseconds): up to MaxDuration, default DefaultLargeFieldTimeout.
+	Timeout time.Duration
+	// Concurrency is the number of stores under way at once
+	// (FLOWTEL_LARGE_FIELDS_CONCURRENCY): 1 to MaxConcurrency, default
+	// DefaultLargeFieldConcurrency.
+	Concurrency int
+	// QueueBytes bounds the values waiting to be stored
+	// (FLOWTEL_LARGE_FIELDS_QUEUE_BYTES): 64 KiB to 1 GiB, default
+	// DefaultLargeFieldQueueBytes. A value that does not fit is cut and
+	// counted (truncated_queue_full); the run is never held back.
+	QueueBytes int64
+}
+
+// LargeFieldConfig defaults and bounds.
+const (
+	DefaultLargeFieldMaxBytes    = 256 << 20
+	DefaultLargeFieldMaxFiles    = 1 << 16
+	DefaultLargeFieldTimeout     = 10 * time.Second
+	DefaultLargeFieldConcurrency = 2
+	DefaultLargeFieldQueueBytes  = 64 << 20
+
+	minLargeFieldBytes    = 64 << 10
+	maxLargeFieldMaxBytes = 1 << 50
+	maxLargeFieldMaxFiles = 1 << 30
+	maxLargeFieldQueue    = 1 << 30
+)
+
+// DefaultLargeFieldDir returns the file store's directory when neither Dir
+// nor URL is set: flowtel-large-fields in os.TempDir() ($TMPDIR, else
+// /tmp), shared by the processes of the host (keys are unique per run).
+func DefaultLargeFieldDir() string { return filepath.Join(os.TempDir(), "flowtel-large-fields") }
+
+// largeFieldVars names the variable of each LargeFieldConfig field.
+var largeFieldVars = map[string]string{
+	"Disabled": "FLOWTEL_LARGE_FIELDS_DISABLED", "Dir": "FLOWTEL_LARGE_FIELDS_DIR", "URL": "FLOWTEL_LARGE_FIELDS_URL",
+	"Headers": "FLOWTEL_LARGE_FIELDS_HEADERS", "MaxBytes": "FLOWTEL_LARGE_FIELDS_MAX_BYTES", "MaxFiles": "FLOWTEL_LARGE_FIELDS_MAX_FILES",
+	"Timeout": "FLOWTEL_LARGE_FIELDS_TIMEOUT", "Concurrency": "FLOWTEL_LARGE_FIELDS_CONCURRENCY", "QueueBytes": "FLOWTEL_LARGE_FIELDS_QUEUE_BYTES",
+}
+
+// Validate refuses a LargeFieldConfig that would fail later: a field out
+// of its range, a URL that is not http:// or https://, a header HTTP
+// would refuse, settings of one store given with the other, or Disabled
+// with a store. The error wraps ErrInvalidConfig and names the field
+// (LargeFields.MaxBytes), never a credential.
+func (c *LargeFieldConfig) Validate() error {
+	if field, why := c.check(); field != "" {
+		return fmt.Errorf("%w: LargeFields.%s %s", ErrInvalidConfig, field, why)
+	}
+	return nil
+}
+
+// check returns the first invalid field and why, or "".
+func (c *LargeFieldConfig) check() (field, why string) {
+	switch {
+	case c.Disabled && (c.Dir != "" || c.URL != ""):
+		return "Disabled", "is set with a store (a directory or a URL): choose one"
+	case c.Dir != "" && c.URL != "":
+		return "URL", "is set with a directory: choose one store"
+	case c.MaxBytes != 0 && (c.MaxBytes < minLargeFieldBytes || c.MaxBytes > maxLargeFieldMaxBytes):
+		return "MaxBytes", fmt.Sprintf("is %d, want 0 (the default) or %d to %d", c.MaxBytes, minLargeFieldBytes, int64(maxLargeFieldMaxBytes))
+	case c.MaxFiles < 0 || c.MaxFiles > maxLargeFieldMaxFiles:
+		return "MaxFiles", fmt.Sprintf("is %d, want 0 (the default) or 1 to %d", c.MaxFiles, maxLargeFieldMaxFiles)
+	case c.Timeout < 0 || c.Timeout > MaxDuration:
+		return "Timeout", fmt.Sprintf("is %v, want 0 (the default) to %v", c.Timeout, MaxDuration)
+	case c.Concurrency < 0 || c.Concurrency > MaxConcurrency:
+		return "Concurrency", fmt.Sprintf("is %d, want 0 (the default) or 1 to %d", c.Concurrency, MaxConcurrency)
+	case c.QueueBytes != 0 && (c.QueueBytes < minLargeFieldBytes || c.QueueBytes > maxLargeFieldQueue):
+		return "QueueBytes", fmt.Sprintf("is %d, want 0 (the default) or %d to %d", c.QueueBytes, minLargeFieldBytes, maxLargeFieldQueue)
+	case c.URL != "" && c.MaxBytes != 0:
+		return "MaxBytes", "bounds the file store, not the URL's object storage"
+	case c.URL != "" && c.MaxFiles != 0:
+		return "MaxFiles", "bounds the file store, not the URL's object storage"
+	case c.URL == "" && len(c.Headers) != 0:
+		return "Headers", "are sent to a URL only, and none is set"
+	}
+	if c.URL != "" {
+		h := make(http.Header, len(c.Headers))
+		for k, v := range c.Headers {
+			h.Set(k, v)
+		}
+		if _, err := NewHTTPStore(c.URL, h, nil); err != nil {
+			if errors.Is(err, ErrInvalidHeader) {
+				return "Headers", strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrLargeFieldStore.Error()+": "), "export: ")
+			}
+			return "URL", strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrLargeFieldStore.Error()+": "), "export: ")
+		}
+	}
+	return "", ""
+}
+
+// WithDefaults returns c with the defaults filled in: Dir is DefaultLargeFieldDir() when
+// neither Dir nor URL is set, and every zero bound its default.
+func (c LargeFieldConfig) WithDefaults() LargeFieldConfig {
+	if c.Disabled {
+		return c
+	}
+	if c.Dir == "" && c.URL == "" {
+		c.Dir = DefaultLargeFieldDir()
+	}
+	if c.Dir != "" {
+		c.MaxBytes = cmp.Or(c.MaxBytes, DefaultLargeFieldMaxBytes)
+		c.MaxFiles = cmp.Or(c.MaxFiles, DefaultLargeFieldMaxFiles)
+	}
+	c.Timeout = cmp.Or(c.Timeout, DefaultLargeFieldTimeout)
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultLargeFieldConcurrency)
+	c.QueueBytes = cmp.Or(c.QueueBytes, DefaultLargeFieldQueueBytes)
+	return c
 }

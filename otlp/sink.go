@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"runtime"
 	"slices"
 	"sync"
@@ -167,29 +168,36 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 func (s *Sink) Offloader() *encode.Offloader { return s.off }
 
 // newOffloader returns the offloader cfg.LargeFields chooses, nil when
-// none: a file store for a directory, an export.HTTPStore for a URL.
-// Failed stores are reported to cfg.ErrorHandler, their URL redacted.
+// Disabled: an export.HTTPStore for a URL, else a bounded file store in
+// the directory (export.DefaultLargeFieldDir by default). Failed stores
+// are reported to cfg.ErrorHandler, their URL redacted.
 func newOffloader(cfg *export.Config) (*encode.Offloader, error) {
+	if err := cfg.LargeFields.Validate(); err != nil {
+		return nil, err
+	}
+	lf := cfg.LargeFields.WithDefaults()
 	var store encode.LargeFieldStore
-	switch lf := cfg.LargeFields; {
-	case lf.Dir != "" && lf.URL != "":
-		return nil, fmt.Errorf("%w: LargeFields: Dir and URL both set", export.ErrInvalidConfig)
-	case lf.Dir != "":
-		fs, err := encode.NewFSStore(lf.Dir, "")
-		if err != nil {
-			return nil, err
-		}
-		store = fs
+	switch {
+	case lf.Disabled:
+		return nil, nil
 	case lf.URL != "":
-		hs, err := export.NewHTTPStore(lf.URL, nil, nil)
+		h := make(http.Header, len(lf.Headers))
+		for k, v := range lf.Headers {
+			h.Set(k, v)
+		}
+		hs, err := export.NewHTTPStore(lf.URL, h, nil)
 		if err != nil {
 			return nil, err
 		}
 		store = hs
 	default:
-		return nil, nil
+		fs, err := encode.NewBoundedFSStore(lf.Dir, "", lf.MaxBytes, lf.MaxFiles)
+		if err != nil {
+			return nil, fmt.Errorf("%w: LargeFields.Dir: %w", export.ErrInvalidConfig, err)
+		}
+		store = fs
 	}
-	oc := encode.OffloadConfig{}
+	oc := encode.OffloadConfig{QueueBytes: lf.QueueBytes, Workers: lf.Concurrency, PutTimeout: lf.Timeout}
 	if h := cfg.ErrorHandler; h != nil {
 		oc.ErrorHandler = func(_ string, err error) { h(err) }
 	}
@@ -239,10 +247,16 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // the other sink's refusals are counted in the Tee's Stats (see
 // engine.Tee). Shutdown shuts both down.
 //
-// cfg.LargeFields (FLOWTEL_LARGE_FIELDS_DIR or _URL in export.FromEnv)
-// chooses where large values of the run trace logs go: a file store in a
-// directory or an export.HTTPStore (object storage behind a URL, one HTTP
-// PUT a value). The engine's Shutdown waits for it to store what it holds.
+// Large values are offloaded by default (cfg.LargeFields,
+// FLOWTEL_LARGE_FIELDS_* in export.FromEnv): run trace log strings of 5088
+// bytes or more and INFO span events of 10 KiB or more are replaced by a
+// link and stored in the background, in a bounded file store in
+// export.DefaultLargeFieldDir() unless cfg.LargeFields chooses another
+// directory, an export.HTTPStore (object storage behind a URL, one HTTP
+// PUT a value) or Disabled. What could not be stored is cut or counted
+// (flowtel_offload_values_total{result}). The engine's Shutdown waits,
+// within its context, for the values queued, then closes the store; the
+// values it had no time for are counted as lost and said in its error.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
