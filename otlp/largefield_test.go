@@ -2,15 +2,23 @@ package otlp
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -102,5 +110,447 @@ func TestNewOffloadsLargeFields(t *testing.T) {
 	}
 	if _, err := New(export.Config{LargeFields: export.LargeFieldConfig{URL: "ftp://u:pw@x/"}}); err == nil || strings.Contains(err.Error(), "pw") {
 		t.Errorf("bad store URL: %v", err)
+	}
+}
+
+// objectStore is a real HTTP server on loopback standing in for object
+// storage: it takes PUTs (basic authentication and the token query
+// required), serves the objects back on GET, and can refuse or hang PUTs.
+type objectStore struct {
+	srv     *httptest.Server
+	mu      sync.Mutex
+	objects map[string][]byte
+	status  int           // answer to every PUT when not 0
+	hang    bool          // PUTs wait for their context or release
+	entered chan struct{} // a hanging PUT has arrived
+	release chan struct{}
+}
+
+const (
+	storePass  = "pw-s3cret"
+	storeToken = "tok-s3cret"
+	storeKey   = "hdr-s3cret"
+)
+
+func newObjectStore(t *testing.T) *objectStore {
+	s := &objectStore{objects: map[string][]byte{}, entered: make(chan struct{}, 16), release: make(chan struct{})}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.Method {
+		case http.MethodGet:
+			s.mu.Lock()
+			b, ok := s.objects[r.URL.Path]
+			s.mu.Unlock()
+			if !ok {
+				http.NotFound(w, r)
+				return
+			}
+			_, _ = w.Write(b)
+		case http.MethodPut:
+			if s.hang {
+				s.entered <- struct{}{}
+				select {
+				case <-r.Context().Done():
+				case <-s.release:
+				}
+				return
+			}
+			if user, pass, _ := r.BasicAuth(); user != "ak" || pass != storePass || r.URL.Query().Get("token") != storeToken || r.Header.Get("X-Api-Key") != storeKey {
+				http.Error(w, "denied "+storePass, http.StatusForbidden)
+				return
+			}
+			if s.status != 0 {
+				http.Error(w, "refused "+storeToken, s.status)
+				return
+			}
+			s.mu.Lock()
+			s.objects[r.URL.Path] = body
+			s.mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+		default:
+			w.WriteHeader(http.StatusMethodNotAllowed)
+		}
+	}))
+	t.Cleanup(func() {
+		close(s.release)
+		s.srv.Close()
+	})
+	return s
+}
+
+// config returns the LargeFields of a store at s, its credentials in the
+// URL and a header.
+func (s *objectStore) config() export.LargeFieldConfig {
+	u := strings.Replace(s.srv.URL, "http://", "http://ak:"+storePass+"@", 1) + "/bucket/traces?token=" + storeToken
+	return export.LargeFieldConfig{URL: u, Headers: map[string]string{"X-Api-Key": storeKey}}
+}
+
+// fetch GETs link and returns the body, failing t on a status other than
+// 200.
+func fetch(t *testing.T, link string) string {
+	t.Helper()
+	resp, err := http.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", link, resp.Status)
+	}
+	return string(b)
+}
+
+// errorLog collects what an engine's error handler hears.
+type errorLog struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *errorLog) handle(err error) {
+	l.mu.Lock()
+	l.msgs = append(l.msgs, err.Error())
+	l.mu.Unlock()
+}
+
+func (l *errorLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.msgs)
+}
+
+// newLargeFieldEngine returns an engine exporting to rc with lf, its
+// errors in errs.
+func newLargeFieldEngine(t *testing.T, rc *otlptest.Receiver, lf export.LargeFieldConfig, errs *errorLog) *engine.Engine {
+	t.Helper()
+	e, err := New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, LargeFields: lf, ErrorHandler: errs.handle},
+		engine.WithBatch(16, 10*time.Millisecond), engine.WithMetrics(engine.MetricsConfig{NoExport: true}),
+		engine.WithLimits(engine.Limits{ValueBytes: 256 << 10}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// offloadCount returns the value of flowtel_offload_values_total{result}.
+func offloadCount(t *testing.T, e *engine.Engine, result string) int {
+	t.Helper()
+	prefix := `flowtel_offload_values_total{result="` + result + `"} `
+	for _, l := range strings.Split(string(e.AppendPrometheus(nil)), "\n") {
+		if v, ok := strings.CutPrefix(l, prefix); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s line", prefix)
+	return 0
+}
+
+// eventValues returns the attributes (key=value) of the span events of
+// spans.
+func eventValues(spans []*tracepb.Span) map[string][]string {
+	out := map[string][]string{}
+	for _, sp := range spans {
+		for _, ev := range sp.Events {
+			for _, kv := range ev.Attributes {
+				out[kv.Key] = append(out[kv.Key], kv.Value.GetStringValue())
+			}
+		}
+	}
+	return out
+}
+
+var offloadedLink = regexp.MustCompile(regexp.QuoteMeta(encode.OffloadedPrefix) + `(http[^"\\]+)`)
+
+// TestLargeFieldsObjectStore runs an engine whose large values go to
+// object storage behind a URL, a real HTTP server on loopback: the span
+// exported (decoded with the official proto) holds trace_link for an INFO
+// event of 10 KiB or more and for an event given as data whose JSON is
+// that large, the run trace log holds the link of a large input, each
+// link fetches the exact bytes, and neither links nor errors hold the
+// store's credentials.
+func TestLargeFieldsObjectStore(t *testing.T) {
+	store := newObjectStore(t)
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	var errs errorLog
+	e := newLargeFieldEngine(t, rc, store.config(), &errs)
+	text := strings.Repeat("事件", encode.SpanEventOffloadThreshold/6+1) // 10 KiB and more, multi-byte
+	input := strings.Repeat("prompt ", 3000)
+	data := strings.Repeat("d", 11<<10)
+	r := e.StartRun(engine.RunInfo{SID: "spf0001@hf1", AppID: "app"})
+	n := r.StartNode("llm:1", "llm", "LLM")
+	n.Input(engine.String("prompt", input))
+	n.Info(text)
+	n.Info("short")
+	n.InfoEvent(engine.String("llm output", data))
+	n.End()
+	r.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	ev := eventValues(receivedSpans(rc))
+	var textLink string
+	for _, v := range ev["INFO LOG"] {
+		if l, ok := strings.CutPrefix(v, "trace_link: "); ok {
+			textLink = l
+		}
+	}
+	if textLink == "" || len(ev["trace_link"]) != 1 || !slices.Contains(ev["INFO LOG"], "short") {
+		t.Fatalf("span events %.200q: want trace_link for the long text and the data event", ev)
+	}
+	if got := fetch(t, textLink); got != text {
+		t.Errorf("the INFO event's link fetches %d bytes, want the %d of its text", len(got), len(text))
+	}
+	if got := fetch(t, ev["trace_link"][0]); got != `{"llm output": "`+data+`"}` {
+		t.Errorf("the data event's link fetches %.60q", got)
+	}
+
+	bodies := runLogBodies(rc)
+	if len(bodies) != 1 {
+		t.Fatalf("%d run logs", len(bodies))
+	}
+	fetched := map[string]bool{}
+	for _, m := range offloadedLink.FindAllStringSubmatch(bodies[0], -1) {
+		fetched[fetch(t, m[1])] = true
+	}
+	if !fetched[input] || !fetched[text] {
+		t.Errorf("the run log's %d links do not fetch the input and the event's text", len(fetched))
+	}
+	for _, secret := range []string{storePass, storeToken, storeKey} {
+		if strings.Contains(bodies[0], secret) || strings.Contains(fmt.Sprint(ev), secret) {
+			t.Errorf("a link holds %q", secret)
+		}
+	}
+	store.mu.Lock()
+	puts := len(store.objects)
+	store.mu.Unlock()
+	if got := offloadCount(t, e, "offloaded"); got != puts || puts != 4 {
+		t.Errorf("offloaded %d, the store holds %d, want 4 (input, text twice, data)", got, puts)
+	}
+	if msgs := errs.all(); len(msgs) != 0 {
+		t.Errorf("errors: %q", msgs)
+	}
+}
+
+// TestLargeFieldsStoreFailures checks that a store that refuses (503),
+// hangs past the timeout or cannot be reached is counted by reason in
+// flowtel_offload_values_total and reported to the error handler, without
+// the store's credentials, and that the run is exported all the same.
+func TestLargeFieldsStoreFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name, result, says string
+		setup              func(*objectStore)
+	}{
+		{"refused", "failed_refused", "status 503", func(s *objectStore) { s.status = http.StatusServiceUnavailable }},
+		{"timeout", "failed_timeout", "deadline exceeded", func(s *objectStore) { s.hang = true }},
+		{"unreachable", "failed_error", "connection refused", func(s *objectStore) { s.srv.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newObjectStore(t)
+			tc.setup(store)
+			lf := store.config()
+			lf.Timeout = 50 * time.Millisecond
+			rc := otlptest.StartKeeping(t, otlptest.GRPC)
+			var errs errorLog
+			e := newLargeFieldEngine(t, rc, lf, &errs)
+			r := e.StartRun(engine.RunInfo{})
+			n := r.StartNode("llm:1", "llm", "LLM")
+			n.Input(engine.String("prompt", strings.Repeat("x", 8<<10)))
+			n.End()
+			r.End(0, "")
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			if got := offloadCount(t, e, tc.result); got != 1 {
+				t.Errorf("%s = %d, want 1", tc.result, got)
+			}
+			if s := e.Stats(); s.Exported != 2 {
+				t.Errorf("stats %+v, want the run and its node exported", s)
+			}
+			msgs := errs.all()
+			if len(msgs) != 1 || !strings.Contains(msgs[0], tc.says) {
+				t.Errorf("errors %q, want one saying %q", msgs, tc.says)
+			}
+			for _, m := range msgs {
+				for _, secret := range []string{storePass, storeToken, storeKey} {
+					if strings.Contains(m, secret) {
+						t.Errorf("error %q prints %q", m, secret)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestLargeFieldsShutdownLost checks that a value the store has not taken
+// when Shutdown's context ends is counted as lost and said in Shutdown's
+// error (a second Shutdown returns what the pipeline's shutdown found),
+// and that no goroutine is left (goleak, TestMain).
+func TestLargeFieldsShutdownLost(t *testing.T) {
+	store := newObjectStore(t)
+	store.hang = true
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	var errs errorLog
+	e := newLargeFieldEngine(t, rc, store.config(), &errs)
+	r := e.StartRun(engine.RunInfo{})
+	n := r.StartNode("llm:1", "llm", "LLM")
+	n.Input(engine.String("prompt", strings.Repeat("x", 8<<10)))
+	n.End()
+	r.End(0, "")
+	<-store.entered // the PUT hangs; the run is encoded
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now())
+	defer cancel()
+	_ = e.Shutdown(ctx) // may return ctx's error before the pipeline's
+	err := e.Shutdown(context.Background())
+	if !errors.Is(err, encode.ErrOffloadUnfinished) || !strings.Contains(err.Error(), "1 large values not stored") {
+		t.Fatalf("Shutdown = %v, want the value not stored said", err)
+	}
+	// Shutdown does not wait for a store that ignores its context: the
+	// canceled PUT is counted when it returns.
+	for offloadCount(t, e, "lost") != 1 {
+		runtime.Gosched()
+	}
+	if s := e.Stats(); s.Exported != 2 {
+		t.Errorf("stats %+v, want the spans exported", s)
+	}
+}
+
+// TestLargeFieldsRefusedSettings checks that settings that would fail
+// later are refused by New and NewFromEnv, naming the setting or the
+// variable, never printing a credential.
+func TestLargeFieldsRefusedSettings(t *testing.T) {
+	const secret = "pw-s3cret"
+	for _, tc := range []struct {
+		lf   export.LargeFieldConfig
+		name string
+	}{
+		{export.LargeFieldConfig{URL: "ftp://ak:" + secret + "@store/b?token=" + secret}, "LargeFields.URL"},
+		{export.LargeFieldConfig{URL: "store.example:9000"}, "LargeFields.URL"},
+		{export.LargeFieldConfig{URL: "http://store/b", Headers: map[string]string{"X-Key": secret + "\r\nX-Evil: 1"}}, "LargeFields.Headers"},
+		{export.LargeFieldConfig{Headers: map[string]string{"X-Key": secret}}, "LargeFields.Headers"},
+		{export.LargeFieldConfig{Dir: t.TempDir(), URL: "http://store/b"}, "LargeFields.URL"},
+		{export.LargeFieldConfig{Disabled: true, Dir: t.TempDir()}, "LargeFields.Disabled"},
+		{export.LargeFieldConfig{MaxBytes: -1}, "LargeFields.MaxBytes"},
+		{export.LargeFieldConfig{MaxBytes: 100}, "LargeFields.MaxBytes"},
+		{export.LargeFieldConfig{MaxFiles: -1}, "LargeFields.MaxFiles"},
+		{export.LargeFieldConfig{URL: "http://store/b", MaxFiles: 10}, "LargeFields.MaxFiles"},
+		{export.LargeFieldConfig{Timeout: -time.Second}, "LargeFields.Timeout"},
+		{export.LargeFieldConfig{Concurrency: 1 << 20}, "LargeFields.Concurrency"},
+		{export.LargeFieldConfig{QueueBytes: 1}, "LargeFields.QueueBytes"},
+	} {
+		_, err := New(export.Config{Endpoint: "127.0.0.1:1", Insecure: true, LargeFields: tc.lf})
+		if !errors.Is(err, export.ErrInvalidConfig) || !strings.Contains(err.Error(), tc.name) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%+v: %v, want ErrInvalidConfig naming %s", tc.lf, err, tc.name)
+		}
+	}
+	// A directory that cannot be made: refused, naming the setting.
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(export.Config{Endpoint: "127.0.0.1:1", Insecure: true, LargeFields: export.LargeFieldConfig{Dir: filepath.Join(file, "sub")}}); !errors.Is(err, export.ErrInvalidConfig) || !strings.Contains(err.Error(), "LargeFields.Dir") {
+		t.Errorf("a directory under a file: %v", err)
+	}
+
+	for _, tc := range []struct {
+		env  map[string]string
+		name string
+	}{
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_MAX_BYTES": "0"}, "FLOWTEL_LARGE_FIELDS_MAX_BYTES"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_MAX_BYTES": "1000"}, "FLOWTEL_LARGE_FIELDS_MAX_BYTES"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_MAX_FILES": "0"}, "FLOWTEL_LARGE_FIELDS_MAX_FILES"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_QUEUE_BYTES": "0"}, "FLOWTEL_LARGE_FIELDS_QUEUE_BYTES"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_CONCURRENCY": "0"}, "FLOWTEL_LARGE_FIELDS_CONCURRENCY"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_TIMEOUT": "0"}, "FLOWTEL_LARGE_FIELDS_TIMEOUT"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_URL": "ftp://ak:" + secret + "@store/?token=" + secret}, "FLOWTEL_LARGE_FIELDS_URL"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_HEADERS": "x-key=" + secret}, "FLOWTEL_LARGE_FIELDS_HEADERS"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_URL": "http://store/", "FLOWTEL_LARGE_FIELDS_MAX_FILES": "9"}, "FLOWTEL_LARGE_FIELDS_MAX_FILES"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_DISABLED": "true", "FLOWTEL_LARGE_FIELDS_DIR": "/tmp/x"}, "FLOWTEL_LARGE_FIELDS_DISABLED"},
+		{map[string]string{"FLOWTEL_LARGE_FIELDS_DISABLED": "maybe"}, "FLOWTEL_LARGE_FIELDS_DISABLED"},
+	} {
+		name := tc.name
+		_, err := newFromLookup(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), secret) {
+			t.Errorf("%v: %v, want ErrInvalidEnv naming %s", tc.env, err, name)
+		}
+	}
+}
+
+// TestLargeFieldsDefault checks the default: with no LargeFields setting,
+// a large value goes to a file in DefaultLargeFieldDir ($TMPDIR here) and
+// the run trace log holds its file:// link.
+func TestLargeFieldsDefault(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	if got := export.DefaultLargeFieldDir(); got != filepath.Join(tmp, "flowtel-large-fields") {
+		t.Fatalf("DefaultLargeFieldDir = %q", got)
+	}
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	var errs errorLog
+	e := newLargeFieldEngine(t, rc, export.LargeFieldConfig{}, &errs)
+	input := strings.Repeat("默认", 3000)
+	r := e.StartRun(engine.RunInfo{})
+	n := r.StartNode("llm:1", "llm", "LLM")
+	n.Input(engine.String("prompt", input))
+	n.End()
+	r.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	bodies := runLogBodies(rc)
+	link := regexp.MustCompile(regexp.QuoteMeta(encode.OffloadedPrefix) + `file://([^"\\]+)`).FindStringSubmatch(strings.Join(bodies, ""))
+	if link == nil || !strings.HasPrefix(link[1], export.DefaultLargeFieldDir()+"/") {
+		t.Fatalf("run logs %.200q: no file link into the default directory", bodies)
+	}
+	if b, err := os.ReadFile(link[1]); err != nil || string(b) != input {
+		t.Fatalf("the linked file: %d bytes, %v", len(b), err)
+	}
+	if got := offloadCount(t, e, "offloaded"); got != 1 {
+		t.Errorf("offloaded = %d", got)
+	}
+}
+
+// TestLargeFieldsFileBudget checks the file store's bound through New:
+// past MaxBytes values are cut with the marker and counted as
+// truncated_store_full, and the directory never holds more.
+func TestLargeFieldsFileBudget(t *testing.T) {
+	dir := t.TempDir()
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	var errs errorLog
+	e := newLargeFieldEngine(t, rc, export.LargeFieldConfig{Dir: dir, MaxBytes: 64 << 10}, &errs)
+	const runs, size = 5, 20 << 10
+	for range runs {
+		r := e.StartRun(engine.RunInfo{})
+		n := r.StartNode("llm:1", "llm", "LLM")
+		n.Input(engine.String("prompt", strings.Repeat("v", size)))
+		n.End()
+		r.End(0, "")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	stored, cut := offloadCount(t, e, "offloaded"), offloadCount(t, e, "truncated_store_full")
+	if stored != 3 || cut != 2 {
+		t.Errorf("offloaded %d, cut %d; want 3 and 2", stored, cut)
+	}
+	var total int64
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		info, _ := en.Info()
+		total += info.Size()
+	}
+	if len(entries) != stored || total > 64<<10 {
+		t.Errorf("the directory holds %d files, %d bytes", len(entries), total)
+	}
+	marked := strings.Count(strings.Join(runLogBodies(rc), ""), encode.TruncatedMarker+strconv.Itoa(size)+"]")
+	if marked != cut {
+		t.Errorf("%d values marked as cut in the run logs, want %d", marked, cut)
 	}
 }

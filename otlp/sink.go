@@ -288,7 +288,7 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	// as too large. The smallest request (one bare run) measures it.
 	if n, most := len(encode.NewEncoder(res).AppendTraces(nil, []*encode.Run{{}})), exp.MaxRequestBytes()/2; int64(n) > most {
 		return nil, errors.Join(fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
-			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()))
+			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()), off.Close(context.Background()))
 	}
 	sink := NewSink(exp, res, true)
 	if off != nil {
