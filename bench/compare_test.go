@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,11 +60,34 @@ func reportSpans(b *testing.B, spans int) {
 // capture, encode and end to end; doc.go describes the method.
 func BenchmarkCompare(b *testing.B) {
 	b.Run("capture/flowtel", benchCaptureFlowtel)
-	b.Run("capture/otelsdk", benchCaptureSDK)
+	b.Run("capture/otelsdk", func(b *testing.B) { benchCaptureSDK(b, false) })
+	b.Run("capture/otelsdk-tuned", func(b *testing.B) { benchCaptureSDK(b, true) })
 	b.Run("encode/flowtel", benchEncodeFlowtel)
 	b.Run("encode/otelsdk", benchEncodeSDK)
 	b.Run("e2e/flowtel", benchE2EFlowtel)
-	b.Run("e2e/otelsdk", benchE2ESDK)
+	b.Run("e2e/otelsdk", func(b *testing.B) { benchE2ESDK(b, false) })
+	b.Run("e2e/otelsdk-tuned", func(b *testing.B) { benchE2ESDK(b, true) })
+}
+
+// SDK batch processor settings of a performance-minded user (the -tuned
+// sub-benchmarks): a queue 32 times the default 2,048, batches 8 times
+// the default 512, and WithBlocking instead of dropping when full.
+const (
+	sdkTunedQueue = 1 << 16
+	sdkTunedBatch = 4096
+)
+
+// sdkBatcherOptions returns the BatchSpanProcessor options of the SDK
+// sub-benchmarks: the tuned settings, or the defaults with WithBlocking
+// (lossless) when blocking is set, or the bare defaults.
+func sdkBatcherOptions(tuned, blocking bool) []sdktrace.BatchSpanProcessorOption {
+	switch {
+	case tuned:
+		return []sdktrace.BatchSpanProcessorOption{sdktrace.WithMaxQueueSize(sdkTunedQueue), sdktrace.WithMaxExportBatchSize(sdkTunedBatch), sdktrace.WithBlocking()}
+	case blocking:
+		return []sdktrace.BatchSpanProcessorOption{sdktrace.WithBlocking()}
+	}
+	return nil
 }
 
 func benchCaptureFlowtel(b *testing.B) {
@@ -90,25 +114,38 @@ func benchCaptureFlowtel(b *testing.B) {
 	reportSpans(b, b.N)
 }
 
-func benchCaptureSDK(b *testing.B) {
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&discardExporter{}))
+// benchCaptureSDK is capture/otelsdk: with the processor's defaults it
+// drops spans when its queue is full (dropped/span says how many), tuned
+// it blocks and loses none.
+func benchCaptureSDK(b *testing.B, tuned bool) {
+	exp := &discardExporter{}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdkBatcherOptions(tuned, false)...))
 	defer tp.Shutdown(context.Background())
 	tr := tp.Tracer("github.com/flowtel/flowtel")
+	var roots atomic.Int64
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		ctx, root := tr.Start(context.Background(), "workflow_run", trace.WithAttributes(runAttrs...))
-		i := 0
+		n, i := int64(1), 0
 		for pb.Next() {
 			sdkNode(ctx, tr)
 			if i++; i == 64 {
 				root.End()
 				ctx, root = tr.Start(context.Background(), "workflow_run", trace.WithAttributes(runAttrs...))
+				n++
 				i = 0
 			}
 		}
 		root.End()
+		roots.Add(n)
 	})
+	b.StopTimer()
+	if err := tp.ForceFlush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
 	reportSpans(b, b.N)
+	spans := float64(int64(b.N) + roots.Load())
+	b.ReportMetric((spans-float64(exp.n.Load()))/spans, "dropped/span")
 }
 
 // flowtelBatch returns runs × (1 + nodes) finished spans as the engine
@@ -211,14 +248,15 @@ func benchE2EFlowtel(b *testing.B) {
 }
 
 // e2eSDK captures about n spans (runs of 8) through the SDK with its
-// OTLP/gRPC exporter and a blocking BatchSpanProcessor, and shuts down.
-func e2eSDK(tb testing.TB, rc *Receiver, n int) (produced uint64) {
+// OTLP/gRPC exporter and a blocking BatchSpanProcessor (the defaults with
+// WithBlocking, or the tuned settings), and shuts down.
+func e2eSDK(tb testing.TB, rc *Receiver, n int, tuned bool) (produced uint64) {
 	ctx := context.Background()
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(rc.Addr()), otlptracegrpc.WithInsecure())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdktrace.WithBlocking()),
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp, sdkBatcherOptions(tuned, true)...),
 		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "bench"))))
 	tr := tp.Tracer("github.com/flowtel/flowtel")
 	for produced < uint64(n) {
@@ -235,11 +273,11 @@ func e2eSDK(tb testing.TB, rc *Receiver, n int) (produced uint64) {
 	return produced
 }
 
-func benchE2ESDK(b *testing.B) {
+func benchE2ESDK(b *testing.B, tuned bool) {
 	rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
 	b.ReportAllocs()
 	b.ResetTimer()
-	produced := e2eSDK(b, rc, b.N)
+	produced := e2eSDK(b, rc, b.N, tuned)
 	b.StopTimer()
 	got := rc.Counts().Spans
 	b.ReportMetric(float64(produced-min(got, produced))/float64(produced), "dropped/span")

@@ -281,12 +281,18 @@ func TestE2EReceivesEverything(t *testing.T) {
 			t.Fatalf("%d root spans, want %d", roots, produced/(1+nodesPerRun))
 		}
 	})
-	t.Run("otelsdk", func(t *testing.T) {
-		rc := startReceiver(t, ReceiverConfig{Decode: DecodeCount})
-		if produced := e2eSDK(t, rc, 4000); rc.Counts().Spans != produced {
-			t.Fatalf("received %d of %d spans", rc.Counts().Spans, produced)
+	for _, tuned := range []bool{false, true} {
+		name := "otelsdk"
+		if tuned {
+			name += "-tuned"
 		}
-	})
+		t.Run(name, func(t *testing.T) {
+			rc := startReceiver(t, ReceiverConfig{Decode: DecodeCount})
+			if produced := e2eSDK(t, rc, 4000, tuned); rc.Counts().Spans != produced {
+				t.Fatalf("received %d of %d spans", rc.Counts().Spans, produced)
+			}
+		})
+	}
 }
 
 // TestEncodeSameSpans checks the two encode benchmarks encode the same

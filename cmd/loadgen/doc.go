@@ -60,6 +60,16 @@
 // SDK, which counts nothing, dropped = produced - delivered, and the
 // receiver must agree with what the SDK's exporter returned success for.
 //
+// # The SDK's configurations
+//
+// -mode otelsdk and -mode both run the SDK's BatchSpanProcessor three ways:
+// otelsdk, its defaults (a 2,048-span queue, batches of 512, spans dropped
+// silently when the queue is full); otelsdk-blocking, the defaults with
+// WithBlocking (lossless); and otelsdk-tuned, what a performance-minded
+// user would choose (a 65,536-span queue, batches of 4,096, WithBlocking).
+// The ratios are flowtel's delivered spans/s over each lossless one's
+// (-json: ratio_flowtel_vs_otelsdk_blocking, ratio_flowtel_vs_otelsdk_tuned).
+//
 // # Measurement
 //
 // Capture latency is the caller's cost of one node's calls: in the

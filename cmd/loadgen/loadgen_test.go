@@ -37,7 +37,7 @@ func TestBothModesReconcile(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not one JSON object: %v\n%s", err, out.String())
 	}
-	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking"} {
+	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking", "otelsdk-tuned"} {
 		m, ok := rep.Modes[mode]
 		if !ok {
 			t.Fatalf("mode %s missing from %v", mode, rep.Modes)
@@ -66,7 +66,7 @@ func TestBothModesReconcile(t *testing.T) {
 	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
 		t.Fatalf("plot is not well-formed XML: %v", err)
 	}
-	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking"} {
+	for _, mode := range []string{"flowtel", "otelsdk", "otelsdk-blocking", "otelsdk-tuned"} {
 		if !bytes.Contains(svg, []byte(">"+mode+" (p50")) {
 			t.Fatalf("plot has no legend for %s", mode)
 		}

@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "HOST:PORT of a real collector or Jaeger; empty = embedded receiver")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve flowtel's Prometheus /metrics on this HOST:PORT while it runs (e.g. 127.0.0.1:9464)")
 	fs.StringVar(&c.protocol, "protocol", "grpc", "grpc or http/protobuf")
-	fs.StringVar(&c.mode, "mode", "flowtel", "flowtel, otelsdk (default and blocking batch processor) or both")
+	fs.StringVar(&c.mode, "mode", "flowtel", "flowtel, otelsdk (the SDK's batch processor with its defaults, with WithBlocking, and tuned: queue 65,536, batch 4,096, WithBlocking) or both")
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
@@ -250,9 +250,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "flowtel":
 		modes = []string{"flowtel"}
 	case "otelsdk":
-		modes = []string{"otelsdk", "otelsdk-blocking"}
+		modes = []string{"otelsdk", "otelsdk-blocking", "otelsdk-tuned"}
 	default:
-		modes = []string{"flowtel", "otelsdk", "otelsdk-blocking"}
+		modes = []string{"flowtel", "otelsdk", "otelsdk-blocking", "otelsdk-tuned"}
 	}
 	progress := io.Writer(stderr)
 	if !c.progress {

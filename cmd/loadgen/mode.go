@@ -134,11 +134,11 @@ func newTracer(ctx context.Context, c *config, mode string, opt modeOptions, end
 	switch mode {
 	case "flowtel":
 		return newFlowtelTracer(ctx, c, opt, endpoint, rc, rep, wl)
-	case "otelsdk", "otelsdk-blocking":
+	case "otelsdk", "otelsdk-blocking", "otelsdk-tuned":
 		if c.protocol != "grpc" {
 			return nil, fmt.Errorf("the SDK comparison needs -protocol grpc")
 		}
-		tp, ce, err := newSDKProvider(ctx, endpoint, mode == "otelsdk-blocking")
+		tp, ce, err := newSDKProvider(ctx, endpoint, sdkModes[mode])
 		if err != nil {
 			return nil, err
 		}

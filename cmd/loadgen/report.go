@@ -271,7 +271,10 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 		writeBottlenecks(w, r.Bottlenecks)
 	}
 	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-blocking"); f != nil && s != nil && s.SpansPerSec > 0 {
-		fmt.Fprintf(w, "\nflowtel delivered %.1fx the spans/s of the SDK's sustainable (blocking, lossless) rate", f.SpansPerSec/s.SpansPerSec)
+		fmt.Fprintf(w, "\nflowtel delivered %.1fx the spans/s of the SDK's sustainable (blocking, lossless) rate with its defaults", f.SpansPerSec/s.SpansPerSec)
+		if t := find(reps, "otelsdk-tuned"); t != nil && t.SpansPerSec > 0 {
+			fmt.Fprintf(w, ", %.1fx tuned (queue %d, batch %d, blocking)", f.SpansPerSec/t.SpansPerSec, sdkTunedQueue, sdkTunedBatch)
+		}
 		if d := find(reps, "otelsdk"); d != nil && d.Produced > 0 {
 			fmt.Fprintf(w, "; the SDK's default mode lost %.1f%% of its spans", 100*float64(d.Dropped)/float64(d.Produced))
 		}
@@ -308,6 +311,9 @@ func writeJSON(w io.Writer, c *config, reps []*modeReport) error {
 		// RatioVsSDKBlocking is flowtel's delivered spans/s over the SDK's
 		// blocking (lossless) mode's, when both ran.
 		RatioVsSDKBlocking *float64 `json:"ratio_flowtel_vs_otelsdk_blocking,omitempty"`
+		// RatioVsSDKTuned is the same over the tuned SDK's (larger queue
+		// and batches, blocking).
+		RatioVsSDKTuned *float64 `json:"ratio_flowtel_vs_otelsdk_tuned,omitempty"`
 	}{Modes: map[string]*modeReport{}}
 	for _, r := range reps {
 		out.Modes[r.Mode] = r
@@ -315,6 +321,10 @@ func writeJSON(w io.Writer, c *config, reps []*modeReport) error {
 	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-blocking"); f != nil && s != nil && s.SpansPerSec > 0 {
 		x := f.SpansPerSec / s.SpansPerSec
 		out.RatioVsSDKBlocking = &x
+	}
+	if f, s := find(reps, "flowtel"), find(reps, "otelsdk-tuned"); f != nil && s != nil && s.SpansPerSec > 0 {
+		x := f.SpansPerSec / s.SpansPerSec
+		out.RatioVsSDKTuned = &x
 	}
 	return enc.Encode(out)
 }
