@@ -38,27 +38,31 @@ func AppendPrometheus(dst []byte, ms []Metric) []byte {
 		default:
 			continue
 		}
+		// The unit's suffix, unless the name ends with it (flowtel's
+		// own names do), then "_total" for a counter, as OpenTelemetry's
+		// Prometheus translation names them.
+		name := promName{m.Name, promUnitSuffix(m.Name, m.Unit)}
 		suffix := ""
 		if typ == "counter" && !strings.HasSuffix(m.Name, "_total") {
 			suffix = "_total"
 		}
 		dst = append(dst, "# HELP "...)
-		dst = promAppendName(dst, m.Name, suffix)
+		dst = promAppendName(dst, name, suffix)
 		dst = append(dst, ' ')
 		if m.Description != "" {
 			dst = promAppendEscaped(dst, m.Description, false)
 		} else {
-			dst = promAppendName(dst, m.Name, suffix)
+			dst = promAppendName(dst, name, suffix)
 		}
 		dst = append(dst, "\n# TYPE "...)
-		dst = promAppendName(dst, m.Name, suffix)
+		dst = promAppendName(dst, name, suffix)
 		dst = append(dst, ' ')
 		dst = append(dst, typ...)
 		dst = append(dst, '\n')
 		for j := range m.Points {
 			p := &m.Points[j]
 			if typ != "histogram" {
-				dst = promAppendName(dst, m.Name, suffix)
+				dst = promAppendName(dst, name, suffix)
 				dst = promAppendLabels(dst, p.Attrs, "", 0)
 				if p.IsInt {
 					dst = strconv.AppendInt(dst, p.Int, 10)
@@ -77,20 +81,20 @@ func AppendPrometheus(dst []byte, ms []Metric) []byte {
 				if math.IsInf(p.Bounds[k], 1) {
 					break // +Inf is written once, below
 				}
-				dst = promAppendName(dst, m.Name, "_bucket")
+				dst = promAppendName(dst, name, "_bucket")
 				dst = promAppendLabels(dst, p.Attrs, "le", p.Bounds[k])
 				dst = strconv.AppendUint(dst, cum, 10)
 				dst = append(dst, '\n')
 			}
-			dst = promAppendName(dst, m.Name, "_bucket")
+			dst = promAppendName(dst, name, "_bucket")
 			dst = promAppendLabels(dst, p.Attrs, "le", math.Inf(1))
 			dst = strconv.AppendUint(dst, p.Count, 10)
 			dst = append(dst, '\n')
-			dst = promAppendName(dst, m.Name, "_sum")
+			dst = promAppendName(dst, name, "_sum")
 			dst = promAppendLabels(dst, p.Attrs, "", 0)
 			dst = promAppendFloat(dst, p.Sum)
 			dst = append(dst, '\n')
-			dst = promAppendName(dst, m.Name, "_count")
+			dst = promAppendName(dst, name, "_count")
 			dst = promAppendLabels(dst, p.Attrs, "", 0)
 			dst = strconv.AppendUint(dst, p.Count, 10)
 			dst = append(dst, '\n')
@@ -99,11 +103,38 @@ func AppendPrometheus(dst []byte, ms []Metric) []byte {
 	return dst
 }
 
-// promAppendName appends name+suffix with every character outside
-// [a-zA-Z0-9_:] replaced by '_' and a '_' before a leading digit. An empty
-// name becomes "_".
-func promAppendName(dst []byte, name, suffix string) []byte {
-	return promAppendSanitized(dst, name, suffix, true)
+// promName is a metric's name and the suffix its unit adds.
+type promName struct{ name, unit string }
+
+// promUnitSuffix returns the suffix OpenTelemetry's Prometheus translation
+// adds for unit ("s" "_seconds", "By" "_bytes", ...; none for an
+// annotation such as "{token}"), or "" when name already ends with it.
+func promUnitSuffix(name, unit string) string {
+	var s string
+	switch unit {
+	case "s":
+		s = "_seconds"
+	case "ms":
+		s = "_milliseconds"
+	case "us":
+		s = "_microseconds"
+	case "By":
+		s = "_bytes"
+	default:
+		return ""
+	}
+	if strings.HasSuffix(name, s) || strings.HasSuffix(name, s+"_total") {
+		return ""
+	}
+	return s
+}
+
+// promAppendName appends the name, its unit's suffix and suffix with every
+// character outside [a-zA-Z0-9_:] replaced by '_' and a '_' before a
+// leading digit. An empty name becomes "_".
+func promAppendName(dst []byte, n promName, suffix string) []byte {
+	dst = promAppendSanitized(dst, n.name, n.unit, true)
+	return append(dst, suffix...)
 }
 
 // promAppendSanitized appends s+suffix sanitised as a metric name (colons

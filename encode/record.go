@@ -192,6 +192,17 @@ type Node struct {
 	// DroppedAttrs and DroppedEvents count what passed the limits.
 	DroppedAttrs  uint32
 	DroppedEvents uint32
+
+	// Chunks counts the streamed output chunks (engine's Node.Chunk),
+	// received from FirstChunkUnixNano to LastChunkUnixNano.
+	Chunks                                uint32
+	FirstChunkUnixNano, LastChunkUnixNano int64
+
+	// SpanName, when SpanName[0] is not empty, names the node's span
+	// SpanName[0], then a space and SpanName[1] if that is not empty (the
+	// GenAI conventions' "{gen_ai.operation.name} {gen_ai.request.model}"),
+	// instead of "run_node:{node_id}".
+	SpanName [2]string
 }
 
 // Running reports the original's running_status: true unless the node failed.

@@ -472,15 +472,38 @@ func nodeKind(nd *Node) byte {
 	return byte(nd.Kind)
 }
 
+// writeGenAISpanHead is writeSpanHead for a node named by nd.SpanName:
+// its parts, and the space between them, are written in place, so the name
+// costs no allocation.
+func (e *Encoder) writeGenAISpanHead(dst []byte, r *Run, nd *Node, flags uint32) []byte {
+	n0, ok0 := e.check(nd.SpanName[0])
+	n1, ok1 := e.check(nd.SpanName[1])
+	n := n0
+	if nd.SpanName[1] != "" {
+		n += 1 + n1
+	}
+	dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), flags, nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, n)
+	dst = writeChecked(dst, nd.SpanName[0], ok0)
+	if nd.SpanName[1] != "" {
+		dst = append(dst, ' ')
+		dst = writeChecked(dst, nd.SpanName[1], ok1)
+	}
+	return dst
+}
+
 // writeNodeSpan appends the node's span as a ScopeSpans.spans field.
 func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	const f = fieldSpanAttrs
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
-	n, ok := e.check(nd.NodeID)
-	dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), spanFlagsSampled|spanFlagsHasIsRemote|uint32(r.TraceFlags&spanFlagsRandom),
-		nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
-	dst = append(dst, nodeSpanPrefix...)
-	dst = writeChecked(dst, nd.NodeID, ok)
+	flags := spanFlagsSampled | spanFlagsHasIsRemote | uint32(r.TraceFlags&spanFlagsRandom)
+	if nd.SpanName[0] != "" {
+		dst = e.writeGenAISpanHead(dst, r, nd, flags)
+	} else {
+		n, ok := e.check(nd.NodeID)
+		dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), flags, nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
+		dst = append(dst, nodeSpanPrefix...)
+		dst = writeChecked(dst, nd.NodeID, ok)
+	}
 	// The common attributes were written with the run span; each copy
 	// counts its repairs again, so InvalidUTF8 counts strings as written.
 	dst = append(dst, dst[e.commonFrom:e.commonTo]...)

@@ -254,6 +254,13 @@ func TestTracesEquivalence(t *testing.T) {
 					// Raw span attributes, a code and events given as
 					// data, from values rng already drew.
 					n.Attrs = n.Config
+					// GenAI span names, one part or two.
+					switch n.EndUnixNano % 7 {
+					case 0:
+						n.SpanName = [2]string{n.NodeType, n.NodeName}
+					case 1:
+						n.SpanName = [2]string{n.NodeType, ""}
+					}
 					if n.EndUnixNano%5 == 0 {
 						n.Code, n.HasCode = n.EndUnixNano%1000-500, true
 					}

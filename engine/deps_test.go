@@ -53,7 +53,7 @@ func TestLayers(t *testing.T) {
 	// May be imported only by the packages above them.
 	wiring := map[string]bool{"otlp": true, "propagation": true, "otelbridge": true, "promhttp": true}
 	library := map[string]bool{"engine": true, "otlp": true, "propagation": true, "otelbridge": true, "promhttp": true,
-		"ringbuf": true, "sid": true, "encode": true, "export": true}
+		"ringbuf": true, "sid": true, "encode": true, "export": true, "genai": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)
 		pkg := strings.TrimPrefix(f[0], mod)

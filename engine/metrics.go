@@ -289,6 +289,8 @@ type Metrics struct {
 	// nodes holds, per node type, both node families: one lookup per node.
 	nodes *hdr.Vec[nodeSeries]
 	rets  retCache
+	// genai holds the GenAI families (genai_metrics.go).
+	genai genAIMetrics
 
 	// static are the configured request labels that are not empty.
 	static []encode.Attr
@@ -333,7 +335,8 @@ func newMetrics(e *Engine) *Metrics {
 		h, _ := hdr.New(hc) // validated by NewHistogramVec above
 		return &nodeSeries{dur: h}
 	})
-	if err := errors.Join(e1, e2, e3); err != nil {
+	e4 := m.genai.init(cfg.Limit, e.cfg.genAISpanNames)
+	if err := errors.Join(e1, e2, e3, e4); err != nil {
 		// validate rules out every error of the constructors.
 		panic("BUG: engine: metrics configuration passed validation but: " + err.Error())
 	}
@@ -384,6 +387,7 @@ func (m *Metrics) observeRun(r *encode.Run) {
 		}
 		s.dur.Record((n.EndUnixNano - n.StartUnixNano) / int64(time.Microsecond))
 	}
+	m.observeGenAI(r)
 }
 
 // label returns s as a label value: valid UTF-8 of at most

@@ -131,6 +131,7 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 		c.histogram(c.nodeAttrs(lv[0], overflow, ""), s.dur, w)
 	})
 	c.end()
+	c.genAI(w)
 
 	c.health(w)
 	if x := m.e.cfg.metricsOut; x != nil {
@@ -151,6 +152,7 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 	}{{MetricRequests, d.requests}, {MetricRequestTime, d.requestTime}, {MetricNodeExecutions, d.nodes}, {MetricNodeDuration, d.nodes}} {
 		c.sum(c.attrs1("metric", f.name), w, f.v)
 	}
+	c.genAIOverflow(w)
 	c.end()
 
 	// The points of every metric, the exporter's (AppendMetrics, from its

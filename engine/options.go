@@ -99,6 +99,8 @@ type config struct {
 	memLimit      int64 // 0: derived from the other settings
 	sampler       Sampler
 	tail          TailPolicy
+
+	genAISpanNames bool // WithGenAISpanNames
 }
 
 // The batch an engine gathers unless WithBatch says otherwise.

@@ -9,6 +9,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -23,7 +24,9 @@ import (
 // request metrics' dc label from SERVICE_LOCATION (left out when unset,
 // as the original's). OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG select the head sampler (engine.SamplerFromEnv;
-// default parentbased_always_on). With OTLP_ENABLE=false the engine
+// default parentbased_always_on). OTEL_SEMCONV_STABILITY_OPT_IN holding
+// gen_ai_latest_experimental names GenAI nodes' spans as the GenAI
+// conventions do (engine.WithGenAISpanNames). With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
@@ -70,6 +73,9 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		IP:       ip,
 		Port:     orDefault("SERVICE_PORT", DefaultSIDPort),
 	}))
+	if genai.LatestExperimental(get("OTEL_SEMCONV_STABILITY_OPT_IN")) {
+		base = append(base, engine.WithGenAISpanNames(true))
+	}
 	mc := engine.MetricsConfig{DC: get("SERVICE_LOCATION")}
 	enabled, noPush, err := sdkSwitches(get, cfg.Enabled)
 	if err != nil {

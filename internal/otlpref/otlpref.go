@@ -236,10 +236,17 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 		SpanId:            append([]byte(nil), n.SpanID[:]...),
 		TraceState:        b.Str(r.TraceState),
 		Flags:             0x101,
-		Name:              "run_node:" + b.Str(n.NodeID),
 		Kind:              tracepb.Span_SPAN_KIND_INTERNAL,
 		StartTimeUnixNano: uint64(n.StartUnixNano),
 		EndTimeUnixNano:   uint64(n.EndUnixNano),
+	}
+	switch {
+	case n.SpanName[0] == "":
+		s.Name = "run_node:" + b.Str(n.NodeID)
+	case n.SpanName[1] == "":
+		s.Name = b.Str(n.SpanName[0])
+	default:
+		s.Name = b.Str(n.SpanName[0]) + " " + b.Str(n.SpanName[1])
 	}
 	parent := r.SpanID
 	if n.ParentSpanID != (encode.SpanID{}) {

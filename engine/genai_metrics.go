@@ -1,0 +1,320 @@
+package engine
+
+import (
+	"errors"
+	"math"
+	"sync/atomic"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/hdr"
+)
+
+// The GenAI metrics. The first four are the OpenTelemetry GenAI semantic
+// conventions' client metrics, version 1.41.0 (names, units, bucket bounds
+// and attributes as they give them); that version defines no metric of
+// tools, agents or workflows, nor of usage per application, so the last
+// three are flowtel's own, named as its other metrics are. Prometheus
+// names: the OTLP name with '.' as '_', then the unit's suffix
+// (gen_ai_client_operation_duration_seconds, gen_ai_client_token_usage).
+const (
+	MetricGenAITokenUsage         = "gen_ai.client.token.usage"                     // histogram, {token}
+	MetricGenAIOperationDuration  = "gen_ai.client.operation.duration"              // histogram, s
+	MetricGenAITimeToFirstChunk   = "gen_ai.client.operation.time_to_first_chunk"   // histogram, s
+	MetricGenAITimePerOutputChunk = "gen_ai.client.operation.time_per_output_chunk" // histogram, s
+	MetricGenAIToolDuration       = "flowtel_gen_ai_tool_duration_seconds"          // histogram, s
+	MetricGenAIWorkflowDuration   = "flowtel_gen_ai_workflow_duration_seconds"      // histogram, s
+	MetricGenAITokens             = "flowtel_gen_ai_tokens_total"                   // counter, {token}
+)
+
+// The GenAI attribute keys the engine reads from Node.SetAttributes and
+// writes as metric attributes (package genai names them for callers).
+const (
+	keyGenAIOperation    = "gen_ai.operation.name"
+	keyGenAIProvider     = "gen_ai.provider.name"
+	keyGenAIRequestModel = "gen_ai.request.model"
+	keyGenAIRespModel    = "gen_ai.response.model"
+	keyGenAIInputTokens  = "gen_ai.usage.input_tokens"
+	keyGenAIOutputTokens = "gen_ai.usage.output_tokens"
+	keyGenAITokenType    = "gen_ai.token.type"
+	keyGenAIToolName     = "gen_ai.tool.name"
+	keyGenAIAgentName    = "gen_ai.agent.name"
+	keyGenAIWorkflowName = "gen_ai.workflow.name"
+	keyErrorType         = "error.type"
+	errorTypeOther       = "_OTHER" // the conventions' error.type when no better one is known
+	unitSeconds          = "s"
+	unitTokens           = "{token}"
+)
+
+// genAIDurationBounds and genAITokenBounds are the explicit bucket bounds
+// the conventions give: seconds for the durations (time to first chunk
+// and time per output chunk included), tokens for token usage.
+var (
+	genAIDurationBounds = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92}
+	genAITokenBounds    = []float64{1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864}
+	// genAIDurationMicros are genAIDurationBounds in microseconds, the
+	// unit durations are recorded in; exact, so a bucket's count is exact.
+	genAIDurationMicros = func() (b [genAIBounds]int64) {
+		for i, s := range genAIDurationBounds {
+			b[i] = int64(math.Round(s * 1e6))
+		}
+		return b
+	}()
+	genAITokenInts = func() (b [genAIBounds]int64) {
+		for i, v := range genAITokenBounds {
+			b[i] = int64(v)
+		}
+		return b
+	}()
+)
+
+// genAIBounds is the number of bounds of every GenAI histogram.
+const genAIBounds = 14
+
+// boundedHist is a histogram over one family's fixed explicit bounds: the
+// conventions give the bounds, so the counts per bucket are all it keeps
+// (about 150 bytes a series, against an HDR histogram's 184 KiB per core).
+// The pipeline goroutine records; collectors read the atomics. A
+// collection counts the buckets it read, so _count always equals the +Inf
+// bucket.
+type boundedHist struct {
+	counts [genAIBounds + 1]atomic.Uint64
+	sum    atomic.Uint64 // microseconds or tokens
+	// min and max hold the value plus one; zero is none yet.
+	min, max atomic.Int64
+}
+
+// record adds v (microseconds or tokens, never negative) to the bucket of
+// the first bound at least v.
+func (h *boundedHist) record(v int64, bounds *[genAIBounds]int64) { h.recordN(v, 1, bounds) }
+
+// recordN records v n times.
+func (h *boundedHist) recordN(v int64, n uint64, bounds *[genAIBounds]int64) {
+	v = max(v, 0)
+	i := 0
+	for i < genAIBounds && v > bounds[i] {
+		i++
+	}
+	h.counts[i].Add(n)
+	h.sum.Add(uint64(v) * n)
+	// One writer, the pipeline goroutine: load and store suffice.
+	if lo := h.min.Load(); lo == 0 || v+1 < lo {
+		h.min.Store(v + 1)
+	}
+	if v+1 > h.max.Load() {
+		h.max.Store(v + 1)
+	}
+}
+
+// genAIOpSeries is one series of the client operation metrics.
+type genAIOpSeries struct{ dur, firstChunk, perChunk boundedHist }
+
+// genAITokenSeries is one series of gen_ai.client.token.usage, both types.
+type genAITokenSeries struct{ input, output boundedHist }
+
+// genAIAppSeries is one series of flowtel_gen_ai_tokens_total.
+type genAIAppSeries struct{ input, output atomic.Uint64 }
+
+// genAIMetrics are the GenAI families of Metrics.
+type genAIMetrics struct {
+	// ops: gen_ai.operation.name, gen_ai.provider.name,
+	// gen_ai.request.model, gen_ai.response.model, error.type.
+	ops *hdr.Vec[genAIOpSeries]
+	// tokens: the same without error.type.
+	tokens *hdr.Vec[genAITokenSeries]
+	// tools: gen_ai.tool.name, error.type.
+	tools *hdr.Vec[boundedHist]
+	// flows: gen_ai.operation.name, gen_ai.agent.name,
+	// gen_ai.workflow.name, error.type.
+	flows *hdr.Vec[boundedHist]
+	// apps: app_id, func.
+	apps *hdr.Vec[genAIAppSeries]
+	// spanNames: name and kind GenAI spans as the conventions do
+	// (WithGenAISpanNames).
+	spanNames bool
+	// delta belongs to Metrics.mu.
+	delta genAIDelta
+}
+
+var (
+	genAIOpLabels   = []string{keyGenAIOperation, keyGenAIProvider, keyGenAIRequestModel, keyGenAIRespModel, keyErrorType}
+	genAIToolLabels = []string{keyGenAIToolName, keyErrorType}
+	genAIFlowLabels = []string{keyGenAIOperation, keyGenAIAgentName, keyGenAIWorkflowName, keyErrorType}
+)
+
+func (g *genAIMetrics) init(limit int, spanNames bool) error {
+	var e1, e2, e3, e4, e5 error
+	g.ops, e1 = hdr.NewVec(genAIOpLabels, limit, func() *genAIOpSeries { return new(genAIOpSeries) })
+	g.tokens, e2 = hdr.NewVec(genAIOpLabels[:4], limit, func() *genAITokenSeries { return new(genAITokenSeries) })
+	g.tools, e3 = hdr.NewVec(genAIToolLabels, limit, func() *boundedHist { return new(boundedHist) })
+	g.flows, e4 = hdr.NewVec(genAIFlowLabels, limit, func() *boundedHist { return new(boundedHist) })
+	g.apps, e5 = hdr.NewVec([]string{"app_id", "func"}, limit, func() *genAIAppSeries { return new(genAIAppSeries) })
+	g.spanNames = spanNames
+	return errors.Join(e1, e2, e3, e4, e5)
+}
+
+// genAINode is what the fold reads from a node's attributes.
+type genAINode struct {
+	op, provider, reqModel, respModel, errType string
+	tool, agent, workflow                      string
+	input, output                              int64
+	hasInput, hasOutput                        bool
+}
+
+// read fills g from attrs in one pass; it reports whether the node
+// carries gen_ai.operation.name.
+func (g *genAINode) read(attrs []encode.Attr) bool {
+	for i := range attrs {
+		a := &attrs[i]
+		switch a.Key {
+		case keyGenAIOperation:
+			g.op = genAIString(a.Value)
+		case keyGenAIProvider:
+			g.provider = genAIString(a.Value)
+		case keyGenAIRequestModel:
+			g.reqModel = genAIString(a.Value)
+		case keyGenAIRespModel:
+			g.respModel = genAIString(a.Value)
+		case keyErrorType:
+			g.errType = genAIString(a.Value)
+		case keyGenAIToolName:
+			g.tool = genAIString(a.Value)
+		case keyGenAIAgentName:
+			g.agent = genAIString(a.Value)
+		case keyGenAIWorkflowName:
+			g.workflow = genAIString(a.Value)
+		case keyGenAIInputTokens:
+			g.input, g.hasInput = a.Value.Int64(), a.Value.Kind() == encode.KindInt64
+		case keyGenAIOutputTokens:
+			g.output, g.hasOutput = a.Value.Int64(), a.Value.Kind() == encode.KindInt64
+		}
+	}
+	return g.op != ""
+}
+
+// genAIString returns v's string, or "" when v is not a string: a Bytes
+// value lives in the node's reused buffer, and a span name must not.
+func genAIString(v encode.Value) string {
+	if v.Kind() != encode.KindString {
+		return ""
+	}
+	return v.Str()
+}
+
+// observeGenAI folds a finished run's GenAI nodes and its token usage. It
+// runs on the pipeline goroutine, from observeRun, before the run is
+// sampled and encoded; a node without attributes costs one length check.
+func (m *Metrics) observeGenAI(r *encode.Run) {
+	g := &m.genai
+	if u := r.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
+		lv := hdr.LabelValues{m.label(r.AppID), m.label(r.FlowID)}
+		s := g.apps.With(&lv)
+		s.input.Add(uint64(max(u.PromptTokens, 0)))
+		s.output.Add(uint64(max(u.CompletionTokens, 0)))
+	}
+	for _, n := range r.Nodes {
+		if len(n.Attrs) != 0 {
+			m.observeGenAINode(n)
+		}
+	}
+}
+
+func (m *Metrics) observeGenAINode(n *encode.Node) {
+	g := &m.genai
+	var a genAINode
+	if !a.read(n.Attrs) {
+		return
+	}
+	errType := ""
+	switch {
+	case n.Cancelled:
+		errType = "cancelled"
+	case n.Status == encode.StatusError:
+		errType = a.errType
+		if errType == "" {
+			errType = errorTypeOther
+		}
+	}
+	micros := (n.EndUnixNano - n.StartUnixNano) / 1e3
+	switch a.op {
+	case opExecuteTool:
+		lv := hdr.LabelValues{m.label(a.tool), m.label(errType)}
+		g.tools.With(&lv).record(micros, &genAIDurationMicros)
+		m.nameGenAISpan(n, a.op, a.tool, SpanKindInternal)
+		return
+	case opInvokeAgent, opCreateAgent, opInvokeWorkflow:
+		lv := hdr.LabelValues{m.label(a.op), m.label(a.agent), m.label(a.workflow), m.label(errType)}
+		g.flows.With(&lv).record(micros, &genAIDurationMicros)
+		name, kind := a.agent, SpanKindInternal
+		switch a.op {
+		case opInvokeWorkflow:
+			name = a.workflow
+		case opCreateAgent:
+			kind = SpanKindClient
+		}
+		m.nameGenAISpan(n, a.op, name, kind)
+		return
+	}
+	lv := hdr.LabelValues{m.label(a.op), m.label(a.provider), m.label(a.reqModel), m.label(a.respModel), m.label(errType)}
+	s := g.ops.With(&lv)
+	s.dur.record(micros, &genAIDurationMicros)
+	// Time to first chunk: the caller's measure from its request
+	// (FirstTokenCost), else the first frame or chunk after the start.
+	switch {
+	case n.HasFirstTokenCost:
+		s.firstChunk.record(n.FirstTokenCostNano/1e3, &genAIDurationMicros)
+	case n.FirstFrameUnixNano != 0:
+		s.firstChunk.record((n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros)
+	}
+	if n.Chunks > 1 {
+		// Each chunk after the first, at the mean interval: the count and
+		// the sum are exact, the buckets those of the mean.
+		gaps := uint64(n.Chunks - 1)
+		s.perChunk.recordN((n.LastChunkUnixNano-n.FirstChunkUnixNano)/1e3/int64(gaps), gaps, &genAIDurationMicros)
+	}
+	in, out, hasIn, hasOut := a.input, a.output, a.hasInput, a.hasOutput
+	if n.HasUsage {
+		if !hasIn {
+			in, hasIn = n.Usage.PromptTokens, true
+		}
+		if !hasOut {
+			out, hasOut = n.Usage.CompletionTokens, true
+		}
+	}
+	if hasIn || hasOut {
+		lv[4] = ""
+		t := g.tokens.With(&lv)
+		if hasIn {
+			t.input.record(in, &genAITokenInts)
+		}
+		if hasOut {
+			t.output.record(out, &genAITokenInts)
+		}
+	}
+	kind := SpanKindClient
+	if a.op == opRetrieval {
+		kind = SpanKindInternal
+	}
+	m.nameGenAISpan(n, a.op, a.reqModel, kind)
+}
+
+// Values of gen_ai.operation.name the fold tells apart.
+const (
+	opExecuteTool    = "execute_tool"
+	opInvokeAgent    = "invoke_agent"
+	opCreateAgent    = "create_agent"
+	opInvokeWorkflow = "invoke_workflow"
+	opRetrieval      = "retrieval"
+)
+
+// nameGenAISpan names n's span "{op} {name}" and gives it kind when span
+// names are on (WithGenAISpanNames); the kind only when the caller set none. The
+// strings are the node's own attribute values: nothing is copied.
+func (m *Metrics) nameGenAISpan(n *encode.Node, op, name string, kind SpanKind) {
+	if !m.genai.spanNames {
+		return
+	}
+	n.SpanName = [2]string{op, name}
+	if n.Kind == 0 {
+		n.Kind = kind
+	}
+}
