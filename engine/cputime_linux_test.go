@@ -28,11 +28,11 @@ import (
 // processes of the machine do not count, varies by 1-2 %.
 func TestCPUTime(t *testing.T) {
 	testkit.NeedCPUTime(t)
-	_, series, hist, opt := latencyRecorders(t)
+	_, series, hist, opts := latencyRecorders(t)
 	ctx := context.Background()
 	for range 6 {
 		cpuTimeOf("RecordLatency/serial/flowtel", func(i int) { series.Record(time.Duration(i&1023) * time.Microsecond) })
-		cpuTimeOf("RecordLatency/serial/otelsdk", func(i int) { hist.Record(ctx, float64(i&1023), opt) })
+		cpuTimeOf("RecordLatency/serial/otelsdk", func(i int) { hist.Record(ctx, float64(i&1023), opts...) })
 	}
 	captureCPUTime(t)
 }
