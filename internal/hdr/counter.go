@@ -33,11 +33,20 @@ func NewCounter() *Counter {
 
 // Add adds n.
 func (c *Counter) Add(n uint64) {
-	pid := pin.Pin()
-	// A P id beyond the shards (GOMAXPROCS grew) shares shard pid%len;
-	// the add is atomic, so sharing costs only contention.
-	c.shards[uint(pid)%uint(len(c.shards))].n.Add(n)
+	c.add(pin.Pin(), n)
 	pin.Unpin()
+}
+
+// add adds n to the shard of the P pid.
+func (c *Counter) add(pid int, n uint64) {
+	if pid < len(c.shards) {
+		c.shards[pid].n.Add(n)
+		return
+	}
+	// A P id beyond the shards (GOMAXPROCS grew) shares shard pid%len;
+	// the add is atomic, so sharing costs only contention. The modulo is
+	// kept off the common path: it is a division, several nanoseconds.
+	c.shards[uint(pid)%uint(len(c.shards))].n.Add(n)
 }
 
 // Inc adds 1.

@@ -3,7 +3,10 @@
 // github.com/HdrHistogram/hdrhistogram-go: a Histogram keeps one dense HDR
 // histogram per P (the runtime's processor), so that no lock or cache line
 // is shared across cores while recording, and folds them into a sparse
-// cumulative histogram when a Snapshot is taken.
+// cumulative histogram when a Snapshot is taken. The dense counts are its
+// own, laid out as hdrhistogram-go lays out a Histogram's (the same
+// bucket for every value: TestGeometryMatchesHdrhistogram), so that a
+// record is one inlined index computation and one increment.
 //
 // # Units
 //
@@ -74,6 +77,18 @@
 //     (75-140 ns per lookup and record with 3 labels, BenchmarkRecordLatency
 //     /flowtel); Vec's own copy-on-write open-addressing table hashes only
 //     the labels the family has, with hash/maphash.
+//   - Recording into an hdrhistogram-go Histogram per P: RecordValue is a
+//     call that checks the sign, the range, the count and the total's
+//     overflow, all of which the clamped, single-writer path already
+//     knows; with it and a division to pick the counter's shard, a
+//     record on a resolved request series took 14.0 ns of thread CPU
+//     time, against 9.3 ns now (engine's TestCPUTime -cputime, AMD EPYC).
+//   - Fewer atomic adds than three per counted record (the counter, the
+//     shard's sequence before and after): the collector must see that a
+//     writer is inside a record before it reads the buffer, which takes
+//     a store-load fence on the writer's side, and the end must be
+//     published by a store; Go's atomic stores are as costly as adds on
+//     amd64 (XCHG), and plain stores are data races.
 //   - Reading buckets with hdrhistogram-go's Distribution or Export: both
 //     allocate the whole counts array on every call; the sparse
 //     PackedHistogram's MergeFrom and ForEachBucket do not.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -90,24 +91,20 @@ func (s *stats) add(o *stats) {
 	s.clamped += o.clamped
 }
 
-// buf is one dense HDR histogram and its exact stats. A buf is written by
-// one goroutine at a time (the one pinned to its shard's P).
+// buf is one dense HDR histogram, its counts laid out as hdrhistogram-go
+// lays out its own (see geometry), and its exact stats. A buf is written
+// by one goroutine at a time (the one pinned to its shard's P).
 type buf struct {
-	h *hdrhistogram.Histogram
+	counts []uint64
 	stats
 }
 
-// record adds v, which the caller has clamped to [0, highest].
-func (b *buf) record(v int64, clamped bool) {
-	// v is within range, so RecordValue cannot fail and never reaches its
-	// allocating error path.
-	_ = b.h.RecordValue(v)
-	if b.count == 0 || v < b.min {
-		b.min = v
-	}
-	if v > b.max {
-		b.max = v
-	}
+// record adds v, which the caller has clamped to [0, highest], at the
+// index idx of its bucket.
+func (b *buf) record(idx int, v int64, clamped bool) {
+	b.counts[idx]++
+	b.min = min(b.min, v) // min starts at MaxInt64 (reset), so no first-value test
+	b.max = max(b.max, v)
 	b.count++
 	b.sum += v
 	if clamped {
@@ -118,9 +115,54 @@ func (b *buf) record(v int64, clamped bool) {
 // reset empties b for reuse.
 func (b *buf) reset() {
 	if b.count != 0 {
-		b.h.Reset()
+		clear(b.counts)
 	}
-	b.stats = stats{}
+	b.stats = stats{min: math.MaxInt64}
+}
+
+// geometry is the layout of an HDR histogram's dense counts, computed as
+// hdrhistogram-go computes it (TestGeometryMatchesHdrhistogram), so that
+// a value recorded here lands in the bucket it would land in there.
+type geometry struct {
+	unit uint8 // log2 of Lowest: values below 1<<unit share a bucket
+	half uint8 // log2 of half the sub-buckets of a bucket
+	// mask is the sub-bucket mask shifted by unit: v|mask has its highest
+	// bit at least at the top of bucket 0.
+	mask int64
+	n    int // the number of counts
+}
+
+func newGeometry(cfg Config) geometry {
+	unit := int(math.Floor(math.Log2(float64(cfg.Lowest))))
+	half := max(int(math.Ceil(math.Log2(2*math.Pow10(cfg.Digits)))), 1) - 1
+	subBuckets := int64(2) << half
+	buckets := 1
+	for untrackable := subBuckets << unit; untrackable <= cfg.Highest; untrackable <<= 1 {
+		buckets++
+		if untrackable > math.MaxInt64/2 {
+			break
+		}
+	}
+	return geometry{unit: uint8(unit), half: uint8(half), mask: (subBuckets - 1) << unit, n: (buckets + 1) << half}
+}
+
+// index returns the index in the dense counts of v, in [0, Highest]: the
+// bucket is the power of two above v's sub-bucket range, the sub-bucket
+// v's top half+1 bits in it. The shifts are masked to 63 (they are
+// smaller) so that the compiler emits no test for larger ones.
+func (g *geometry) index(v int64) int {
+	bucket := 63 - int(g.unit) - int(g.half) - bits.LeadingZeros64(uint64(v|g.mask))
+	return bucket<<(g.half&63) + int(v>>((uint(bucket)+uint(g.unit))&63))
+}
+
+// value returns the lowest value of the bucket at index i.
+func (g *geometry) value(i int) int64 {
+	halfCount := 1 << g.half
+	bucket, sub := i>>g.half-1, i&(halfCount-1)+halfCount
+	if bucket < 0 {
+		bucket, sub = 0, sub-halfCount
+	}
+	return int64(sub) << (uint(bucket) + uint(g.unit))
 }
 
 // shard is the per-P state of a Histogram, padded to its own cache lines
@@ -137,6 +179,7 @@ type shard struct {
 type Histogram struct {
 	cfg     Config
 	highest int64
+	geom    geometry
 	shards  []shard
 
 	// extra takes records from Ps whose id is beyond len(shards), which
@@ -166,6 +209,7 @@ func New(cfg Config) (*Histogram, error) {
 	return &Histogram{
 		cfg:     cfg,
 		highest: cfg.Highest,
+		geom:    newGeometry(cfg),
 		shards:  make([]shard, runtime.GOMAXPROCS(0)),
 		tmp:     newPacked(cfg),
 		cum:     newPacked(cfg),
@@ -180,8 +224,8 @@ func newPacked(cfg Config) *hdrhistogram.PackedHistogram {
 	return hdrhistogram.NewPacked(cfg.Lowest, cfg.Highest, cfg.Digits)
 }
 
-func newBuf(cfg Config) *buf {
-	return &buf{h: hdrhistogram.New(cfg.Lowest, cfg.Highest, cfg.Digits)}
+func (h *Histogram) newBuf() *buf {
+	return &buf{counts: make([]uint64, h.geom.n), stats: stats{min: math.MaxInt64}}
 }
 
 // Record records v. A negative v is recorded as 0 and a v above the
@@ -191,29 +235,20 @@ func (h *Histogram) Record(v int64) { h.RecordCounted(v, nil) }
 
 // RecordCounted records v as Record does and, when c is not nil, adds 1
 // to c, pinned to the current P once for both (a request's latency and
-// its count): one pin and three atomic adds instead of two pins.
+// its count). It is the whole fast path in one frame: the pin, the
+// counter's add, the shard's two sequence adds and the dense bucket's
+// increment (BenchmarkRecordLatency in engine).
 func (h *Histogram) RecordCounted(v int64, c *Counter) {
-	clamped := false
-	if v > h.highest {
-		v, clamped = h.highest, true
-	} else if v < 0 {
-		v, clamped = 0, true
-	}
-	h.record(v, clamped, c)
-}
-
-// record records v, already clamped, into the current P's shard, and
-// adds 1 to c unless it is nil.
-func (h *Histogram) record(v int64, clamped bool, c *Counter) {
 	pid := pin.Pin()
 	if c != nil {
-		c.shards[uint(pid)%uint(len(c.shards))].n.Add(1)
+		c.add(pid, 1)
 	}
 	if pid < len(h.shards) {
 		s := &h.shards[pid]
 		s.seq.Add(1)
 		if b := s.cur.Load(); b != nil {
-			b.record(v, clamped)
+			v, clamped := h.clamp(v)
+			b.record(h.geom.index(v), v, clamped)
 			s.seq.Add(1)
 			pin.Unpin()
 			return
@@ -221,23 +256,32 @@ func (h *Histogram) record(v int64, clamped bool, c *Counter) {
 		s.seq.Add(1)
 	}
 	pin.Unpin()
-	h.recordSlow(pid, v, clamped)
+	h.recordSlow(pid, v)
+}
+
+// clamp returns v within [0, highest], and whether it was outside.
+func (h *Histogram) clamp(v int64) (int64, bool) {
+	if uint64(v) > uint64(h.highest) { // a negative v too
+		return max(min(v, h.highest), 0), true
+	}
+	return v, false
 }
 
 // recordSlow allocates the shard of a P on its first record, or records
-// into the locked extra buffer for a P beyond the shards.
-func (h *Histogram) recordSlow(pid int, v int64, clamped bool) {
+// into the locked extra buffer for a P beyond the shards. c was counted.
+func (h *Histogram) recordSlow(pid int, v int64) {
 	if pid < len(h.shards) {
 		// Allocate unpinned: a 184 KiB allocation may assist the GC.
-		h.shards[pid].cur.CompareAndSwap(nil, newBuf(h.cfg))
-		h.record(v, clamped, nil) // The goroutine may now run on another P; record copes. c was counted.
+		h.shards[pid].cur.CompareAndSwap(nil, h.newBuf())
+		h.RecordCounted(v, nil) // The goroutine may now run on another P; that P's first record allocates its own.
 		return
 	}
+	v, clamped := h.clamp(v)
 	h.extra.mu.Lock()
 	if h.extra.b == nil {
-		h.extra.b = newBuf(h.cfg)
+		h.extra.b = h.newBuf()
 	}
-	h.extra.b.record(v, clamped)
+	h.extra.b.record(h.geom.index(v), v, clamped)
 	h.extra.mu.Unlock()
 }
 
@@ -251,7 +295,7 @@ func (h *Histogram) drain() {
 			continue
 		}
 		if h.spare == nil {
-			h.spare = newBuf(h.cfg)
+			h.spare = h.newBuf()
 		}
 		// Only collectors (serialised by h.mu) replace a non-nil buffer;
 		// writers only install one where there was none.
@@ -286,17 +330,21 @@ func waitQuiescent(seq *atomic.Uint64) {
 // fold adds the contents of b, which no writer can reach, to the cumulative
 // and delta histograms.
 func (h *Histogram) fold(b *buf) {
+	h.cumStats.add(&b.stats)
+	h.deltaStat.add(&b.stats)
 	if b.count == 0 {
-		h.cumStats.add(&b.stats)
-		h.deltaStat.add(&b.stats)
 		return
 	}
 	h.tmp.Reset()
-	h.tmp.MergeFrom(b.h)
+	for i, n := range b.counts {
+		if n != 0 {
+			// The value is in range and the counts are at most b.count, so
+			// RecordValues cannot fail (and never builds its error).
+			_ = h.tmp.RecordValues(h.geom.value(i), int64(n))
+		}
+	}
 	h.cum.Merge(h.tmp)
 	h.delta.Merge(h.tmp)
-	h.cumStats.add(&b.stats)
-	h.deltaStat.add(&b.stats)
 }
 
 // Snapshot fills s with everything recorded since New (cumulative).

@@ -4,9 +4,12 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/flowtel/flowtel/internal/testkit"
 )
@@ -211,6 +214,70 @@ func TestConcurrentRecordAndSnapshot(t *testing.T) {
 	}
 }
 
+// TestRecordCountedReconciles: 64 goroutines record into one Histogram
+// and two Counters while a collector takes delta and cumulative
+// snapshots, with GOMAXPROCS raised after New so that some Ps have no
+// shard (the locked extra buffer, the counters' shared shards). Every
+// record is in exactly one delta, and the counters, the cumulative
+// count, sum, min, max and buckets reconcile exactly.
+func TestRecordCountedReconciles(t *testing.T) {
+	h, c0, c1 := mustNew(t, Config{}), NewCounter(), NewCounter()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(h.shards) + 2))
+	const writers, per = 64, 2_000
+	stop := make(chan struct{})
+	var deltaCount, deltaSum uint64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		var s Snapshot
+		for {
+			h.DeltaSnapshot(&s)
+			deltaCount += s.Count
+			deltaSum += uint64(s.Sum)
+			select {
+			case <-stop:
+				return
+			default:
+				runtime.Gosched()
+			}
+		}
+	})
+	var ww sync.WaitGroup
+	for w := range writers {
+		ww.Go(func() {
+			for i := range per {
+				c := c0
+				if i&1 == 1 {
+					c = c1
+				}
+				h.RecordCounted(int64(w*per+i+1), c)
+			}
+		})
+	}
+	ww.Wait()
+	close(stop)
+	wg.Wait()
+	var s Snapshot
+	h.DeltaSnapshot(&s)
+	deltaCount += s.Count
+	deltaSum += uint64(s.Sum)
+	h.Snapshot(&s)
+	const n = writers * per
+	if deltaCount != n || deltaSum != n*(n+1)/2 {
+		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaCount, deltaSum, n, n*(n+1)/2)
+	}
+	if s.Count != n || s.Sum != n*(n+1)/2 || s.Min != 1 || s.Max != n || s.Clamped != 0 {
+		t.Errorf("cumulative = %+v", s)
+	}
+	if c0.Value() != n/2 || c1.Value() != n/2 {
+		t.Errorf("counters %d + %d, want %d each", c0.Value(), c1.Value(), n/2)
+	}
+	var buckets int64
+	s.ForEachBucket(func(_, c int64) bool { buckets += c; return true })
+	if buckets != n {
+		t.Errorf("buckets hold %d values, want %d", buckets, n)
+	}
+}
+
 func TestDeltaResets(t *testing.T) {
 	h := mustNew(t, Config{})
 	var s Snapshot
@@ -391,5 +458,50 @@ func TestAllocs(t *testing.T) {
 		{"ValueAtQuantile", 0, func() { _ = s.ValueAtQuantile(0.99) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testkit.WantAllocs(t, tc.n, tc.f) })
+	}
+}
+
+// TestGeometryMatchesHdrhistogram: the dense counts a Histogram records
+// into are laid out as hdrhistogram-go's, for every precision and several
+// ranges: as many counts, and every value, at the edges of buckets and
+// drawn at random, in the bucket hdrhistogram-go puts it in.
+func TestGeometryMatchesHdrhistogram(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	for _, cfg := range []Config{
+		{1, DefaultHighest, 1}, {1, DefaultHighest, 2}, {1, DefaultHighest, 3}, {1, DefaultHighest, 4}, {1, DefaultHighest, 5},
+		{1, 2, 3}, {1, 2047, 3}, {1, 2048, 3}, {1000, 60_000_000_000, 3}, {3, 1 << 40, 2}, {1, math.MaxInt64 / 2, 3},
+	} {
+		ref := hdrhistogram.New(cfg.Lowest, cfg.Highest, cfg.Digits)
+		g := newGeometry(cfg)
+		if got, want := g.n*8, ref.ByteSize()-(6*8+5*4); got != want {
+			t.Errorf("%+v: %d bytes of counts, hdrhistogram-go %d", cfg, got, want)
+		}
+		h := mustNew(t, cfg)
+		record := func(v int64) {
+			h.Record(v)
+			if err := ref.RecordValue(v); err != nil {
+				t.Fatalf("%+v: %v", cfg, err)
+			}
+		}
+		for shift := range 63 {
+			for _, v := range []int64{1<<shift - 1, 1 << shift, 1<<shift + 1} {
+				if v <= cfg.Highest {
+					record(v)
+				}
+			}
+		}
+		for range 2000 {
+			record(r.Int64N(cfg.Highest + 1))
+		}
+		want := hdrhistogram.NewPacked(cfg.Lowest, cfg.Highest, cfg.Digits)
+		want.MergeFrom(ref)
+		var got, wantBuckets [][2]int64
+		want.ForEachBucket(func(v, c int64) bool { wantBuckets = append(wantBuckets, [2]int64{v, c}); return true })
+		var s Snapshot
+		h.Snapshot(&s)
+		s.ForEachBucket(func(v, c int64) bool { got = append(got, [2]int64{v, c}); return true })
+		if !slices.Equal(got, wantBuckets) {
+			t.Errorf("%+v: buckets differ from hdrhistogram-go's:\n got %v\nwant %v", cfg, got, wantBuckets)
+		}
 	}
 }
