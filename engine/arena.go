@@ -163,8 +163,7 @@ func (r *runRecord) measureExtra() int64 {
 // buffer go or kept a grown array.
 func (e *Engine) remeasureNode(n *nodeRecord) {
 	m := n.measure()
-	e.mem.add(m - n.mem)
-	n.mem = m
+	e.mem.add(m - n.mem.Swap(m))
 }
 
 // remeasureRun recounts the arrays r keeps past its inline ones.
@@ -179,7 +178,7 @@ func chunkBytes(c *nodeChunk) int64 {
 	b := nodeChunkBytes
 	for i := range c {
 		if n := c[i].Load(); n != nil {
-			b += n.mem
+			b += n.mem.Load()
 		}
 	}
 	return b

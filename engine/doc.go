@@ -36,11 +36,79 @@
 // goroutine at a time; each child it returns is a Node of its own, which
 // another goroutine may own (parallel tool calls). End
 // nodes before their run: a node still open when its run ends is closed and
-// exported as incomplete. Handles stay safe after End: every call on them is
-// a no-op counted in Stats.StaleCalls, never a write into a reused record.
-// Each call claims its record with one compare-and-swap on a word that
-// packs the record's generation and state, so the pipeline never closes a
-// record (idle timeout, shutdown, its run's end) while its owner writes it.
+// exported as incomplete, with what StartNode wrote. Handles stay safe
+// after End: every call on them is a no-op counted in Stats.StaleCalls,
+// never a write into a reused record.
+//
+// # Record protocol
+//
+// Every record has a state word: its generation (bumped on every reuse)
+// and state (free, open, busy, ending, ended, closed); a run's word also
+// counts the callers inside a Run method and the nodes started in it.
+// Go's atomics are sequentially consistent: an atomic write that an
+// atomic read observes orders everything before the write before
+// everything after the read, and the race detector sees that edge. A node
+// costs three atomic read-modify-writes, whatever calls it gets:
+//
+//  1. StartNode loads the run's word, checks the handle's generation and
+//     that the run is open, and takes the node's index with one
+//     compare-and-swap (count+1). It writes the node record (ids, start
+//     time, the run's trace and time anchor copied in) and opens it with
+//     one atomic store (an exchange on amd64): the publication.
+//  2. Every other Node call (Input, Output, Config, SetAttributes, events,
+//     Usage, FirstTokenCost, StartChild, ...) is one atomic load of the
+//     node's word, equal to the handle's generation and open, then plain
+//     writes to fields only the owner writes.
+//  3. End (Fail, Cancel, RecordError) does one compare-and-swap open to
+//     ended: the edge that hands every write before it to the pipeline.
+//
+// Two would need the node's index taken and its record published by one
+// instruction, hence a record its caller owns before taking an index; the
+// records live in their run's chunks by index instead (see Memory).
+// SetSpanKind, and the bridge's parent and name writers, write what is
+// exported of a node its run closed: they mark the node busy (a
+// compare-and-swap, then a store), off the common path.
+//
+// Run.End ends the run with one compare-and-swap that fixes the node
+// count: a StartNode whose compare-and-swap came first is in the run, one
+// after it fails and counts a stale call. The pipeline, which receives
+// the run through the ring (the ring's own edge), waits for each counted
+// index's publication, then, for each node: if it is ended, reads it all
+// (edge 3); if it is still open, it closes it (compare-and-swap open to
+// closed; a busy node is waited out) and orphans it. Its owner, which may
+// run on another goroutine, can still be between its load and its writes:
+// so the pipeline reads only what StartNode and the busy writers wrote
+// (edge 1 and the busy store), copies it into a new record put in the
+// node's slot, exports that one as incomplete (Stats.NodesIncomplete) and
+// never reads or reuses the orphan again. It gives the orphan's bytes
+// back with one swap of its byte count to a large negative value, so that
+// a late grow by the owner is not counted; the garbage collector takes
+// the orphan with the owner's last handle. The owner never reads the run
+// record after StartNode (hence the copies), so the run record's reuse
+// does not race it; a late call can only move the idle clock of the run
+// that reuses the record, delaying its idle timeout by the time since.
+//
+// Why each guarantee holds:
+//
+//   - A stale handle (used after End) never writes: End precedes the use
+//     on the owner's goroutine, so the load sees ended, or a later
+//     generation once the record is reused, and counts a stale call. A
+//     record is reused only after its owner ended it (then no call of
+//     that owner is in flight, by the one-goroutine contract) or after the
+//     pipeline closed it (then it is an orphan, never reused).
+//   - The pipeline never reads what an owner writes: it reads an ended
+//     node after edge 3, and of a closed one only what edge 1 and the busy
+//     writers published.
+//   - Nodes left open end with their run, on whatever goroutine the run
+//     ends: the compare-and-swap decides once between the owner's End and
+//     the pipeline's close.
+//   - StartChild starts the child in the node's run through a run handle
+//     that carries the generation the node was started in: a run ended
+//     and reused since refuses it as stale.
+//
+// Run methods (Answer, Srv, Info, ...) claim the run as writers, so that
+// the idle timeout and shutdown, which close open runs, wait for or skip
+// a run being written; they are per run, not per node.
 //
 // # Allocation
 //
@@ -109,8 +177,18 @@
 //     makes the pipeline regroup nodes by run. Node spans leave when their
 //     run ends, which is also when Jaeger can show the whole trace.
 //   - A mutex per run for parallel StartNode: a node takes the next index
-//     of its run with one atomic add, and its record lives in a chunk of
-//     the run record, allocated once and reused by the record's later runs.
+//     of its run with one compare-and-swap, and its record lives in a chunk
+//     of the run record, allocated once and reused by the record's later
+//     runs.
+//   - Every Node call claiming its record (compare-and-swap open to busy,
+//     store back to open), so that the pipeline could wait for an owner
+//     inside a call and export all of a node its run closed: about twelve
+//     atomic read-modify-writes per node against three. On the AMD EPYC
+//     these helpers run on an uncontended one costs a few nanoseconds, so
+//     the caller's CPU time did not move (BenchmarkCaptureCaller and
+//     TestCPUTime, node/attrs8); on CPUs where it costs 20 cycles or more
+//     it was most of a node's cost. A node left open now exports its
+//     identity and start, not its attributes.
 //   - sync.Pool for node records: the GC empties it, and under load
 //     newNodeRecord was 90% of the bytes allocated in BenchmarkCapture.
 //   - Separate generation and state words: a stale handle could read the

@@ -390,8 +390,7 @@ func (e *Engine) releaseDropped() {
 func (e *Engine) release(r *runRecord) {
 	count := r.startedNodes()
 	for i := 0; i < count; i++ {
-		n := r.node(i)
-		closeNode(n) // an owner still inside a node method finishes first
+		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
 		gen := genOf(n.sw.Load())
 		n.reset()
 		e.remeasureNode(n)

@@ -43,7 +43,7 @@ func init() {
 			if h.n == nil {
 				return Run{}, false
 			}
-			return h.n.runHandle(), true
+			return h.n.runHandle(h.runGen), true
 		},
 		SetNodeShape:   Node.setShape,
 		SetNodeStatus:  Node.setStatus,
@@ -62,15 +62,14 @@ func init() {
 func (h Node) setStatus(code encode.StatusCode, msg string) {
 	if n := h.begin(); n != nil {
 		n.Status, n.StatusMessage = code, n.e.value(msg)
-		n.done(h.gen)
 	}
 }
 
 func (h Node) rename(name string) {
-	if n := h.begin(); n != nil {
+	if n := h.claim(); n != nil {
 		name = n.e.value(name)
 		n.NodeID, n.NodeName = name, name
-		n.done(h.gen)
+		n.unclaim(h.gen)
 	}
 }
 
@@ -91,7 +90,6 @@ func (h Run) setStatusOK() {
 func (h Node) recordException(err error) {
 	if n := h.begin(); n != nil {
 		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
-		n.done(h.gen)
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"runtime"
 	"slices"
 	"sync/atomic"
@@ -21,6 +22,12 @@ type nodeRecord struct {
 	run *runRecord    // fixed: a node record belongs to one run record
 	sw  atomic.Uint64 // generation and state: see stateFree
 
+	// Set by StartNode and read-only until the record is reused: what a
+	// call needs of its run without reading the run record, which an
+	// orphaned node's owner may no longer read (see the package doc).
+	sc     SpanContext // the run's trace; SpanID unset
+	anchor int64       // wall nanoseconds = anchor + monotonic reading
+
 	in, out, cfg [nodeInline]encode.Attr
 	attrs        [nodeInline]encode.Attr // SetAttributes: the GenAI keys of an LLM node fit
 	evAttrs      [4]encode.Attr          // backing of the events' Attrs
@@ -28,7 +35,10 @@ type nodeRecord struct {
 	events       [4]encode.Event
 	nextIDs      [4]string
 	bytes        []byte // copies of Bytes values, reused
-	mem          int64  // bytes this record holds, counted in Engine.mem
+	// mem is the bytes this record holds, counted in Engine.mem. It is
+	// atomic because the owner of an orphaned record may still grow it
+	// while the pipeline gives its bytes back (orphanMem).
+	mem atomic.Int64
 }
 
 func newNodeRecord(r *runRecord) *nodeRecord {
@@ -62,13 +72,30 @@ func (n *nodeRecord) reset() {
 // (or RecordError) every call is a counted no-op, even when the engine has
 // reused the record for another node.
 type Node struct {
-	n   *nodeRecord
-	gen uint32
+	n      *nodeRecord
+	gen    uint32
+	runGen uint32 // the generation of the run the node was started in
 }
 
-// begin claims the record for a write if the handle still owns it and it
-// is open, counting a stale call otherwise. done(gen) releases the claim.
+// begin returns the record if the handle still owns it and it is open,
+// counting a stale call otherwise. It is one atomic load: the owner's
+// writes that follow need no claim (see the package doc's protocol).
 func (h Node) begin() *nodeRecord {
+	n := h.n
+	if n == nil {
+		return nil
+	}
+	if n.sw.Load() != packState(h.gen, stateOpen) {
+		n.e.stats.staleCalls.Add(1)
+		return nil
+	}
+	return n
+}
+
+// claim is begin for the calls that write what the pipeline exports of a
+// node its run closed (span kind, parent, id and name): it marks the
+// record busy, so that the pipeline waits for the write, until unclaim.
+func (h Node) claim() *nodeRecord {
 	n := h.n
 	if n == nil {
 		return nil
@@ -80,7 +107,7 @@ func (h Node) begin() *nodeRecord {
 	return n
 }
 
-func (n *nodeRecord) done(gen uint32) { n.sw.Store(packState(gen, stateOpen)) }
+func (n *nodeRecord) unclaim(gen uint32) { n.sw.Store(packState(gen, stateOpen)) }
 
 // IsRecording reports whether the node is open.
 func (h Node) IsRecording() bool {
@@ -94,9 +121,9 @@ func (h Node) SpanContext() SpanContext {
 	if n == nil {
 		return SpanContext{}
 	}
-	defer n.done(h.gen)
-	r := n.run
-	return r.spanContext(n.SpanID)
+	sc := n.sc
+	sc.SpanID = n.SpanID
+	return sc
 }
 
 // StartChild starts a node execution below this one: an LLM or tool call,
@@ -113,12 +140,9 @@ func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
 	if n == nil {
 		return Node{}
 	}
-	// The run handle is read while the node is claimed: the pipeline does
-	// not reuse the run before the node is released, and a run reused
-	// afterwards has another generation, so startNode refuses it as stale.
-	parent, run := n.SpanID, n.runHandle()
-	n.done(h.gen)
-	return run.startNode(parent, nodeID, nodeType, nodeName)
+	// The run handle carries the generation the node was started in: a
+	// run ended and reused since has another, so startNode refuses it.
+	return n.runHandle(h.runGen).startNode(n.SpanID, nodeID, nodeType, nodeName)
 }
 
 // SpanKind is the OpenTelemetry kind of a node's span.
@@ -138,24 +162,24 @@ const (
 // call started with StartChild (the GenAI conventions' kind for an
 // inference span). A kind OTLP does not define sets INTERNAL.
 func (h Node) SetSpanKind(k SpanKind) {
-	if n := h.begin(); n != nil {
+	if n := h.claim(); n != nil {
 		if k > SpanKindConsumer {
 			k = SpanKindInternal
 		}
 		n.Kind = k
-		n.done(h.gen)
+		n.unclaim(h.gen)
 	}
 }
 
-// runHandle returns a handle on the node's run.
-func (n *nodeRecord) runHandle() Run { return Run{r: n.run, gen: genOf(n.run.sw.Load())} }
+// runHandle returns a handle on the node's run, started at generation gen.
+func (n *nodeRecord) runHandle(gen uint32) Run { return Run{r: n.run, gen: gen} }
 
 // setShape sets the parent span (zero: the run's) and the span kind of a
 // node started by the OpenTelemetry bridge.
 func (h Node) setShape(parent encode.SpanID, kind encode.SpanKind) {
-	if n := h.begin(); n != nil {
+	if n := h.claim(); n != nil {
 		n.ParentSpanID, n.Kind = parent, kind
-		n.done(h.gen)
+		n.unclaim(h.gen)
 	}
 }
 
@@ -176,7 +200,6 @@ func (h Node) Next(ids ...string) {
 		}
 		n.Next = append(n.Next, n.e.value(id))
 	}
-	n.done(h.gen)
 }
 
 // appendAttrs appends attrs to dst within Limits.Attrs, keys and values
@@ -195,9 +218,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	dst = append(dst, attrs...)
 	if c := cap(dst); c != before {
 		// Past the inline array: counted now, recounted at release.
-		b := int64(c) * int64(unsafe.Sizeof(encode.Attr{}))
-		n.mem += b
-		e.mem.held.Add(b)
+		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
 	for i := start; i < len(dst); i++ {
 		dst[i].Key = e.value(dst[i].Key)
@@ -214,7 +235,6 @@ func (n *nodeRecord) attrCount() int {
 func (h Node) Input(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.Input = n.appendAttrs(n.Input, attrs)
-		n.done(h.gen)
 	}
 }
 
@@ -222,7 +242,6 @@ func (h Node) Input(attrs ...Attr) {
 func (h Node) Output(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.Output = n.appendAttrs(n.Output, attrs)
-		n.done(h.gen)
 	}
 }
 
@@ -230,7 +249,6 @@ func (h Node) Output(attrs ...Attr) {
 func (h Node) Config(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.Config = n.appendAttrs(n.Config, attrs)
-		n.done(h.gen)
 	}
 }
 
@@ -242,7 +260,6 @@ func (h Node) Config(attrs ...Attr) {
 func (h Node) SetAttributes(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.Attrs = n.appendAttrs(n.Attrs, attrs)
-		n.done(h.gen)
 	}
 }
 
@@ -251,7 +268,6 @@ func (h Node) SetAttributes(attrs ...Attr) {
 func (h Node) SetCode(code int) {
 	if n := h.begin(); n != nil {
 		n.Code, n.HasCode = int64(code), true
-		n.done(h.gen)
 	}
 }
 
@@ -263,7 +279,6 @@ func (h Node) SetCode(code int) {
 func (h Node) InfoEvent(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.appendEventAttrs(n.now(), encode.EventInfo, attrs)
-		n.done(h.gen)
 	}
 }
 
@@ -274,7 +289,6 @@ func (h Node) ErrorEvent(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.appendEventAttrs(n.now(), encode.EventError, attrs)
 		n.Status = encode.StatusError
-		n.done(h.gen)
 	}
 }
 
@@ -297,7 +311,6 @@ func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []At
 func (h Node) Usage(u Usage) {
 	if n := h.begin(); n != nil {
 		n.Node.Usage, n.HasUsage = u, true
-		n.done(h.gen)
 	}
 }
 
@@ -305,7 +318,6 @@ func (h Node) Usage(u Usage) {
 func (h Node) LLMOutput(s string) {
 	if n := h.begin(); n != nil {
 		n.Node.LLMOutput = n.e.value(s)
-		n.done(h.gen)
 	}
 }
 
@@ -316,7 +328,6 @@ func (h Node) FirstFrame() {
 		if n.FirstFrameUnixNano == 0 {
 			n.FirstFrameUnixNano = n.now()
 		}
-		n.done(h.gen)
 	}
 }
 
@@ -328,7 +339,6 @@ func (h Node) FirstFrame() {
 func (h Node) FirstTokenCost(d time.Duration) {
 	if n := h.begin(); n != nil {
 		n.FirstTokenCostNano, n.HasFirstTokenCost = int64(d), true
-		n.done(h.gen)
 	}
 }
 
@@ -336,7 +346,6 @@ func (h Node) FirstTokenCost(d time.Duration) {
 func (h Node) Info(msg string) {
 	if n := h.begin(); n != nil {
 		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventInfo, msg, &n.DroppedEvents)
-		n.done(h.gen)
 	}
 }
 
@@ -348,7 +357,6 @@ func (h Node) Info(msg string) {
 func (h Node) Error(msg string) {
 	if n := h.begin(); n != nil {
 		n.fail(n.now(), msg)
-		n.done(h.gen)
 	}
 }
 
@@ -357,7 +365,7 @@ func (h Node) Error(msg string) {
 func (h Node) Fail(msg string) {
 	if n := h.begin(); n != nil {
 		mono := n.e.mono()
-		n.fail(n.run.wall(mono), msg)
+		n.fail(n.wall(mono), msg)
 		n.end(h.gen, mono)
 	}
 }
@@ -397,7 +405,7 @@ func (h Node) RecordError(err error) {
 	}
 	mono := n.e.mono()
 	var msg string
-	n.Events, msg = n.e.appendException(n.Events, n.run.wall(mono), err, &n.DroppedEvents)
+	n.Events, msg = n.e.appendException(n.Events, n.wall(mono), err, &n.DroppedEvents)
 	n.Status, n.StatusMessage = encode.StatusError, msg
 	n.end(h.gen, mono)
 }
@@ -409,15 +417,41 @@ func (h Node) End() {
 	}
 }
 
-// end finishes a node claimed by begin: the claim is released as ended.
+// end finishes the node: its one compare-and-swap, open to ended, hands
+// every write before it to the pipeline. It fails only when the node's run
+// ended first and the pipeline closed the node: the record is orphaned
+// then, and the call counts as stale.
 func (n *nodeRecord) end(gen uint32, mono int64) {
-	n.EndUnixNano = n.run.wall(mono)
+	n.EndUnixNano = n.wall(mono)
 	n.run.touch(mono)
-	n.sw.Store(packState(gen, stateEnded))
+	if !n.sw.CompareAndSwap(packState(gen, stateOpen), packState(gen, stateEnded)) {
+		n.e.stats.staleCalls.Add(1)
+	}
 }
 
+// wall converts a monotonic reading to wall nanoseconds, anchored at the
+// run's start.
+func (n *nodeRecord) wall(mono int64) int64 { return n.anchor + mono }
+
 // now reads the clock once and returns wall nanoseconds, marking activity.
-func (n *nodeRecord) now() int64 { return n.run.now() }
+func (n *nodeRecord) now() int64 {
+	mono := n.e.mono()
+	n.run.touch(mono)
+	return n.anchor + mono
+}
+
+// orphanMem is what an orphaned record's mem holds once the pipeline has
+// given its bytes back: so negative that a late grow by its owner keeps it
+// negative and is not counted (hold).
+const orphanMem = math.MinInt64 / 2
+
+// hold counts b more bytes held by the record, unless the record is
+// orphaned: those bytes go to the garbage collector with it.
+func (n *nodeRecord) hold(b int64) {
+	if n.mem.Add(b) >= 0 {
+		n.e.mem.held.Add(b)
+	}
+}
 
 // copyBytes copies b into the node's own buffer. It reports false, and
 // copies nothing, when a larger buffer would pass the memory limit.
@@ -430,7 +464,9 @@ func (n *nodeRecord) copyBytes(b []byte) ([]byte, bool) {
 		if !n.e.mem.reserve(int64(size)) {
 			return nil, false
 		}
-		n.mem += int64(size)
+		if n.mem.Add(int64(size)) < 0 {
+			n.e.mem.held.Add(-int64(size)) // orphaned: see hold
+		}
 		nb := make([]byte, start, size)
 		copy(nb, n.bytes)
 		n.bytes = nb

@@ -146,8 +146,8 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.order = r.order[:0]
 	var usage encode.Usage
 	for i := 0; i < count; i++ {
-		n := r.node(i)
-		if closeNode(n) {
+		n, closed := r.closeNode(i)
+		if closed {
 			n.Incomplete = true
 			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
 			n.EndUnixNano = r.EndUnixNano
@@ -163,7 +163,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	slices.SortStableFunc(r.order, byEnd)
 	r.Nodes = r.order
 	r.Usage = usage
-	r.DroppedNodes = uint32(max(int(r.nodeCount.Load())-count, 0))
+	r.DroppedNodes = uint32(r.refusedNodes())
 	e.metrics.observeRun(&r.Run)
 	kept := p.sampled(r)
 	if !kept {
@@ -203,22 +203,45 @@ func (p *pipeline) sampled(r *runRecord) bool {
 // byEnd orders nodes by their end time.
 func byEnd(a, b *encode.Node) int { return cmp.Compare(a.EndUnixNano, b.EndUnixNano) }
 
-// closeNode waits out an owner inside a node method and closes the node
-// if its owner never ended it, reporting whether it did.
-func closeNode(n *nodeRecord) bool {
+// closeNode returns the record of node i < startedNodes of run r, which
+// has ended or been closed by the engine, closing the node if its owner
+// never ended it. A node it closes is orphaned: its owner may still be
+// writing it (the run ended on another goroutine), so the record is never
+// read again, nor reused. In its slot goes a new record holding what the
+// owner wrote before opening the node, or under a claim (ids, kind, start
+// time), which is what the run exports of it; closed reports that case.
+func (r *runRecord) closeNode(i int) (n *nodeRecord, closed bool) {
+	n = r.node(i)
 	for {
 		w := n.sw.Load()
 		switch stateOf(w) {
 		case stateOpen:
-			if n.sw.CompareAndSwap(w, packState(genOf(w), stateClosed)) {
-				return true
+			if n.sw.CompareAndSwap(w, withState(w, stateClosed)) {
+				return r.orphan(i, n), true
 			}
 		case stateBusy:
-			runtime.Gosched() // the owner is inside a method: a few ns
+			runtime.Gosched() // the owner is inside a claim: a few ns
 		default:
-			return false
+			return n, false
 		}
 	}
+}
+
+// orphan replaces node i's record n, just closed, by a new record with
+// n's identity, and gives n's bytes back: n goes to the garbage collector
+// once its owner drops its handle. The nodes a run exports closed are
+// counted in Stats.NodesIncomplete; those of a run the ring dropped, in
+// its drop.
+func (r *runRecord) orphan(i int, n *nodeRecord) *nodeRecord {
+	m := newNodeRecord(r)
+	m.SpanID, m.ParentSpanID, m.Kind = n.SpanID, n.ParentSpanID, n.Kind
+	m.NodeID, m.NodeType, m.NodeName = n.NodeID, n.NodeType, n.NodeName
+	m.StartUnixNano = n.StartUnixNano
+	m.mem.Store(nodeRecordBytes)
+	m.sw.Store(packState(0, stateClosed))
+	r.e.mem.held.Add(nodeRecordBytes - n.mem.Swap(orphanMem))
+	r.setSlot(i, m)
+	return m
 }
 
 // exportBatch hands the batch being filled to the export stage, waiting
@@ -312,7 +335,7 @@ func (p *pipeline) reap(mono int64, all bool) {
 				runtime.Gosched()
 				continue
 			}
-			if r.sw.CompareAndSwap(w, packState(genOf(w), stateClosed)) {
+			if r.sw.CompareAndSwap(w, withState(w, stateClosed)) {
 				p.add(r, msg)
 				break
 			}

@@ -11,16 +11,19 @@ import (
 )
 
 // Record states. A record is open while its owner may write it; busy
-// while a node's owner writes it; ending while End writes the last fields;
-// ended once handed on; closed when the pipeline closed it for its owner
-// (idle timeout, shutdown, run end).
+// while a node's owner writes what the pipeline exports of a node its run
+// closed, or, for runs, never (runs count writers instead); ending while
+// Run.End writes the last fields; ended once handed on; closed when the
+// pipeline closed it for its owner (idle timeout, shutdown, run end).
 //
 // A record's state word packs its generation (high 32 bits, bumped on
-// every reuse), its state (8 bits) and, for runs, the number of callers
-// writing it (low 24 bits). One compare-and-swap checks that a handle
-// still owns the record and claims it, so a stale handle never writes into
-// a reused record and the pipeline never closes a record while its owner
-// writes: it waits for a busy node, and a run with writers.
+// every reuse) and its state (bits 24-31). A run's word also packs the
+// callers inside a Run method (writers, bits 21-23) and the nodes started
+// in it (count, bits 0-20, refused ones included): StartNode takes its
+// node's index with one compare-and-swap that also checks the handle's
+// generation and that the run is open, and Run.End fixes the count with
+// the compare-and-swap that ends the run. The package doc gives the
+// protocol and why it holds.
 const (
 	stateFree uint64 = iota
 	stateOpen
@@ -31,13 +34,22 @@ const (
 )
 
 const (
-	stateShift = 24
-	writerMask = 1<<stateShift - 1
+	countBits   = 21 // Limits.NodesPerRun is at most 1<<20
+	countMask   = 1<<countBits - 1
+	writerShift = countBits
+	writerOne   = 1 << writerShift
+	writerMask  = 7 << writerShift
+	stateShift  = 24
+	stateMask   = 0xff << stateShift
 )
 
 func packState(gen uint32, state uint64) uint64 { return uint64(gen)<<32 | state<<stateShift }
 func stateOf(w uint64) uint64                   { return w >> stateShift & 0xff }
 func genOf(w uint64) uint32                     { return uint32(w >> 32) }
+func countOf(w uint64) int                      { return int(w & countMask) }
+
+// withState returns w in state s, its generation, writers and count kept.
+func withState(w, s uint64) uint64 { return w&^stateMask | s<<stateShift }
 
 // SpanContext identifies a span across process boundaries.
 type SpanContext struct {
@@ -89,7 +101,7 @@ type runRecord struct {
 	encode.Run
 	e   *Engine
 	idx int
-	sw  atomic.Uint64 // generation, state and writers: see stateFree
+	sw  atomic.Uint64 // generation, state, writers and nodes started: see stateFree
 
 	dropNext   *runRecord // in Engine.dropped
 	freedAt    int64      // when the record was last released (trimIdle)
@@ -102,9 +114,8 @@ type runRecord struct {
 	// a high Limits.NodesPerRun costs nothing up front. Records stay with
 	// the run record and are reused by its next runs; a chunk is allocated
 	// the first time a run of this record needs it.
-	chunks    [nodeKeepChunks]atomic.Pointer[nodeChunk]
-	more      atomic.Pointer[[]atomic.Pointer[nodeChunk]]
-	nodeCount atomic.Int64 // StartNode calls, including refused ones: never wraps
+	chunks [nodeKeepChunks]atomic.Pointer[nodeChunk]
+	more   atomic.Pointer[[]atomic.Pointer[nodeChunk]]
 
 	srv    [runInline]encode.Attr
 	srvTag [runInline]encode.Attr
@@ -142,7 +153,6 @@ func (r *runRecord) reset() {
 	srv, tag, attrs, events := r.Srv[:0], r.SrvTag[:0], r.Attrs[:0], r.Events[:0]
 	r.Run = encode.Run{Srv: srv, SrvTag: tag, Attrs: attrs, Events: events}
 	r.order = keepOrder
-	r.nodeCount.Store(0)
 }
 
 // Run is a handle on one workflow run. The zero Run is a no-op handle.
@@ -161,6 +171,8 @@ type Run struct {
 
 // begin claims the record for a write if the handle still owns it and
 // it is open, counting a stale call otherwise. done releases the claim.
+// The pipeline does not close a run with writers (idle timeout,
+// shutdown), so a Run method never writes into a closed or reused record.
 func (h Run) begin() *runRecord {
 	r := h.r
 	if r == nil {
@@ -172,13 +184,19 @@ func (h Run) begin() *runRecord {
 			r.e.stats.staleCalls.Add(1)
 			return nil
 		}
-		if r.sw.CompareAndSwap(w, w+1) {
+		if w&writerMask == writerMask {
+			// Seven callers at once break the contract: let one leave
+			// rather than carry into the state.
+			runtime.Gosched()
+			continue
+		}
+		if r.sw.CompareAndSwap(w, w+writerOne) {
 			return r
 		}
 	}
 }
 
-func (r *runRecord) done() { r.sw.Add(^uint64(0)) }
+func (r *runRecord) done() { r.sw.Add(^uint64(writerOne - 1)) }
 
 // IsRecording reports whether the run is open: started, accepted and not ended.
 func (h Run) IsRecording() bool {
@@ -290,19 +308,22 @@ func (h Run) End(code int, message string) {
 	if r == nil {
 		return
 	}
+	var w uint64
 	for {
-		w := r.sw.Load()
+		w = r.sw.Load()
 		if genOf(w) != h.gen || stateOf(w) != stateOpen {
 			r.e.stats.staleCalls.Add(1)
 			return
 		}
 		if w&writerMask != 0 {
-			// A parallel branch is inside StartNode: let it finish, so
-			// that its node is in the run or refused, never half in.
+			// A Run method is running on another goroutine (a broken
+			// contract, or the bridge): let it finish.
 			runtime.Gosched()
 			continue
 		}
-		if r.sw.CompareAndSwap(w, packState(h.gen, stateEnding)) {
+		// The state change fixes the count: a StartNode that took an
+		// index before it is in the run, one after it sees the run ended.
+		if r.sw.CompareAndSwap(w, withState(w, stateEnding)) {
 			break
 		}
 	}
@@ -310,7 +331,7 @@ func (h Run) End(code int, message string) {
 	r.EndUnixNano = r.wall(mono)
 	r.Code = int64(code)
 	r.Message = r.e.value(message)
-	r.sw.Store(packState(h.gen, stateEnded))
+	r.sw.Store(withState(w, stateEnded))
 	// The run's nodes enter the accounting with it: one counter update
 	// per run instead of one per node.
 	r.e.stats.accepted.Add(uint64(r.startedNodes()))
@@ -331,41 +352,69 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 }
 
 // startNode starts a node in the run whose span's parent is parent (zero:
-// the run's span).
+// the run's span). Its one atomic read-modify-write on the run is the
+// compare-and-swap that takes the node's index; the node is published to
+// the pipeline by the store that opens it.
 func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) Node {
-	r := h.begin()
+	r := h.r
 	if r == nil {
 		return Node{}
 	}
 	e := r.e
-	// A node that needs a new record must fit the memory limit before it
-	// claims an index: every claimed index gets its record.
-	need := r.slotBytes(int(r.nodeCount.Load()))
-	if need > 0 && !e.mem.reserve(need) {
-		e.stats.accepted.Add(1)
-		e.stats.drop(DropMemoryLimit, 1)
-		r.done()
-		return Node{}
-	}
-	i := int(r.nodeCount.Add(1)) - 1
-	if i >= e.cfg.limits.NodesPerRun {
+	var (
+		n    *nodeRecord
+		i    int
+		need int64
+	)
+	for {
+		w := r.sw.Load()
+		if genOf(w) != h.gen || stateOf(w) != stateOpen {
+			e.stats.staleCalls.Add(1)
+			return Node{}
+		}
+		i = countOf(w)
+		if i >= e.cfg.limits.NodesPerRun {
+			// Refused, and counted in the run (DroppedNodes) while
+			// the count has room.
+			if i < countMask && !r.sw.CompareAndSwap(w, w+1) {
+				continue
+			}
+			e.stats.accepted.Add(1)
+			e.stats.drop(DropNodeLimit, 1)
+			return Node{}
+		}
+		// A node that needs a new record must fit the memory limit
+		// before it takes an index: every index taken gets its record.
+		n, need = r.slot(i), 0
+		if n == nil {
+			need = r.slotBytes(i)
+			if !e.mem.reserve(need) {
+				e.stats.accepted.Add(1)
+				e.stats.drop(DropMemoryLimit, 1)
+				return Node{}
+			}
+		}
+		if r.sw.CompareAndSwap(w, w+1) {
+			break
+		}
 		e.mem.add(-need)
-		e.stats.accepted.Add(1)
-		e.stats.drop(DropNodeLimit, 1)
-		r.done()
-		return Node{}
 	}
-	n := r.nodeSlot(i)
-	e.mem.add(-need) // nodeSlot counted what it allocated
+	if n == nil {
+		n = r.nodeSlot(i)
+		e.mem.add(-need) // nodeSlot counted what it allocated
+	}
+	// The run record is not reused before this node is open: the pipeline
+	// waits for every index taken (node), so its fields are read safely.
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
 	n.SpanID, n.ParentSpanID = newSpanID(), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
-	n.StartUnixNano = r.wall(mono)
+	n.sc = r.spanContext(encode.SpanID{})
+	n.anchor = r.StartUnixNano - r.startMono
+	n.StartUnixNano = n.anchor + mono
 	r.touch(mono)
 	n.sw.Store(packState(gen, stateOpen))
-	r.done()
-	return Node{n: n, gen: gen}
+	return Node{n: n, gen: gen, runGen: h.gen}
 }
 
 // touch records activity for the idle timeout. It stores only when the
@@ -375,6 +424,26 @@ func (r *runRecord) touch(mono int64) {
 	if mono-r.lastActive.Load() > int64(time.Millisecond) {
 		r.lastActive.Store(mono)
 	}
+}
+
+// slot returns the record for node index i, or nil when this run record
+// has none yet.
+func (r *runRecord) slot(i int) *nodeRecord {
+	cp := r.chunk(i/nodeChunkSize, false)
+	if cp == nil {
+		return nil
+	}
+	c := cp.Load()
+	if c == nil {
+		return nil
+	}
+	return c[i%nodeChunkSize].Load()
+}
+
+// setSlot makes n the record for node index i, which exists. The caller
+// owns the run record (the pipeline, once the run ended).
+func (r *runRecord) setSlot(i int, n *nodeRecord) {
+	r.chunk(i/nodeChunkSize, false).Load()[i%nodeChunkSize].Store(n)
 }
 
 // nodeSlot returns the record for node index i, allocating it (and its
@@ -394,8 +463,8 @@ func (r *runRecord) nodeSlot(i int) *nodeRecord {
 	n := sp.Load()
 	if n == nil {
 		n = newNodeRecord(r)
-		n.mem = nodeRecordBytes
-		r.e.mem.held.Add(n.mem)
+		n.mem.Store(nodeRecordBytes)
+		r.e.mem.held.Add(nodeRecordBytes)
 		sp.Store(n)
 	}
 	return n
@@ -452,7 +521,13 @@ func (r *runRecord) chunk(k int, alloc bool) *atomic.Pointer[nodeChunk] {
 
 // startedNodes returns how many node records the run holds.
 func (r *runRecord) startedNodes() int {
-	return min(int(r.nodeCount.Load()), r.e.cfg.limits.NodesPerRun)
+	return min(countOf(r.sw.Load()), r.e.cfg.limits.NodesPerRun)
+}
+
+// refusedNodes returns how many StartNode calls the run refused past
+// Limits.NodesPerRun (counted up to the word's room).
+func (r *runRecord) refusedNodes() int {
+	return max(countOf(r.sw.Load())-r.e.cfg.limits.NodesPerRun, 0)
 }
 
 // node returns the record of node i < startedNodes, waiting for a StartNode
