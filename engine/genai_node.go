@@ -19,7 +19,6 @@ func (h Node) Chunk() {
 			n.Chunks++
 		}
 		n.LastChunkUnixNano = t
-		n.done(h.gen)
 	}
 }
 
