@@ -22,9 +22,27 @@ type counterShard struct {
 // Counter is a monotonic counter sharded per P: Add touches only the
 // current P's cache line, and Value sums the shards. Create it with
 // NewCounter.
+//
+// A Counter attached to a Histogram (Histogram.Attach) is also counted by
+// that Histogram's RecordCounted, in a plain tally of the shard the record
+// writes, which the Histogram's collector adds to the Counter; Value
+// collects the Histogram first, so it sees every record that returned.
 type Counter struct {
 	shards []counterShard
+	// host is where RecordCounted tallies this Counter: nil until an
+	// Attach, then the Histogram and its tally slot (or noHost).
+	host atomic.Pointer[attachment]
 }
+
+// attachment is a Counter's tally slot in a Histogram.
+type attachment struct {
+	h    *Histogram
+	slot int
+}
+
+// noHost marks a Counter that could not be attached (its Histogram had no
+// free slot), so that Attach does not try again.
+var noHost = &attachment{}
 
 // NewCounter returns a Counter with one shard per P.
 func NewCounter() *Counter {
@@ -55,6 +73,9 @@ func (c *Counter) Inc() { c.Add(1) }
 // Value returns the sum of all adds so far. Adds concurrent with Value may
 // or may not be included.
 func (c *Counter) Value() uint64 {
+	if a := c.host.Load(); a != nil && a.h != nil {
+		a.h.collect()
+	}
 	var t uint64
 	for i := range c.shards {
 		t += c.shards[i].n.Load()

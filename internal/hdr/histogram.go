@@ -97,7 +97,14 @@ func (s *stats) add(o *stats) {
 type buf struct {
 	counts []uint64
 	stats
+	// tally counts the records of each attached Counter (Attach).
+	tally [tallies]uint64
 }
+
+// tallies is the number of Counters a Histogram can tally: a request
+// latency's histogram has one counter per return code, and a few codes
+// are common; the others are added to atomically.
+const tallies = 8
 
 // record adds v, which the caller has clamped to [0, highest], at the
 // index idx of its bucket.
@@ -118,6 +125,7 @@ func (b *buf) reset() {
 		clear(b.counts)
 	}
 	b.stats = stats{min: math.MaxInt64}
+	b.tally = [tallies]uint64{}
 }
 
 // geometry is the layout of an HDR histogram's dense counts, computed as
@@ -190,7 +198,9 @@ type Histogram struct {
 	}
 
 	// mu serialises collectors. The fields below belong to them.
-	mu        sync.Mutex
+	mu sync.Mutex
+	// attached are the Counters of the tally slots, in slot order.
+	attached  []*Counter
 	spare     *buf
 	tmp       *hdrhistogram.PackedHistogram
 	cum       *hdrhistogram.PackedHistogram
@@ -236,27 +246,66 @@ func (h *Histogram) Record(v int64) { h.RecordCounted(v, nil) }
 // RecordCounted records v as Record does and, when c is not nil, adds 1
 // to c, pinned to the current P once for both (a request's latency and
 // its count). It is the whole fast path in one frame: the pin, the
-// counter's add, the shard's two sequence adds and the dense bucket's
-// increment (BenchmarkRecordLatency in engine).
+// shard's two sequence adds, the dense bucket's increment and, for a
+// Counter attached to h, a plain increment of its tally in the same
+// buffer instead of a third atomic add (BenchmarkRecordLatency in engine).
 func (h *Histogram) RecordCounted(v int64, c *Counter) {
 	pid := pin.Pin()
-	if c != nil {
-		c.add(pid, 1)
-	}
 	if pid < len(h.shards) {
 		s := &h.shards[pid]
 		s.seq.Add(1)
 		if b := s.cur.Load(); b != nil {
 			v, clamped := h.clamp(v)
 			b.record(h.geom.index(v), v, clamped)
+			if c != nil {
+				if a := c.host.Load(); a != nil && a.h == h {
+					b.tally[a.slot&(tallies-1)]++
+				} else {
+					c.add(pid, 1)
+				}
+			}
 			s.seq.Add(1)
 			pin.Unpin()
 			return
 		}
 		s.seq.Add(1)
 	}
+	if c != nil {
+		c.add(pid, 1)
+	}
 	pin.Unpin()
 	h.recordSlow(pid, v)
+}
+
+// Attach lets RecordCounted(v, c) count c in h's own shards, which saves
+// an atomic add per record; it does nothing if c is attached already (to
+// h or another Histogram) or h has tallied tallies Counters. Resolving a
+// request series attaches its counter to its histogram. Attach allocates
+// only when it attaches.
+func (h *Histogram) Attach(c *Counter) {
+	if c.host.Load() == nil {
+		h.attach(c)
+	}
+}
+
+func (h *Histogram) attach(c *Counter) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.attached) == tallies {
+		c.host.CompareAndSwap(nil, noHost)
+		return
+	}
+	if c.host.CompareAndSwap(nil, &attachment{h: h, slot: len(h.attached)}) {
+		h.attached = append(h.attached, c)
+	}
+}
+
+// collect moves what the shards recorded into the collector's histograms,
+// and the tallies into their Counters.
+func (h *Histogram) collect() {
+	h.mu.Lock()
+	h.drain()
+	h.mu.Unlock()
 }
 
 // clamp returns v within [0, highest], and whether it was outside.
@@ -330,6 +379,11 @@ func waitQuiescent(seq *atomic.Uint64) {
 // fold adds the contents of b, which no writer can reach, to the cumulative
 // and delta histograms.
 func (h *Histogram) fold(b *buf) {
+	for i, c := range h.attached {
+		if n := b.tally[i]; n != 0 {
+			c.shards[0].n.Add(n)
+		}
+	}
 	h.cumStats.add(&b.stats)
 	h.deltaStat.add(&b.stats)
 	if b.count == 0 {

@@ -215,13 +215,15 @@ func TestConcurrentRecordAndSnapshot(t *testing.T) {
 }
 
 // TestRecordCountedReconciles: 64 goroutines record into one Histogram
-// and two Counters while a collector takes delta and cumulative
-// snapshots, with GOMAXPROCS raised after New so that some Ps have no
+// and two Counters, one attached to it (tallied in its shards) and one
+// not, while a collector takes delta snapshots and reads the attached
+// Counter, with GOMAXPROCS raised after New so that some Ps have no
 // shard (the locked extra buffer, the counters' shared shards). Every
 // record is in exactly one delta, and the counters, the cumulative
 // count, sum, min, max and buckets reconcile exactly.
 func TestRecordCountedReconciles(t *testing.T) {
 	h, c0, c1 := mustNew(t, Config{}), NewCounter(), NewCounter()
+	h.Attach(c0)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(h.shards) + 2))
 	const writers, per = 64, 2_000
 	stop := make(chan struct{})
@@ -233,6 +235,7 @@ func TestRecordCountedReconciles(t *testing.T) {
 			h.DeltaSnapshot(&s)
 			deltaCount += s.Count
 			deltaSum += uint64(s.Sum)
+			_ = c0.Value() // collects h
 			select {
 			case <-stop:
 				return
@@ -276,6 +279,36 @@ func TestRecordCountedReconciles(t *testing.T) {
 	if buckets != n {
 		t.Errorf("buckets hold %d values, want %d", buckets, n)
 	}
+}
+
+// TestAttach: a Histogram tallies at most tallies Counters, each in one
+// Histogram only; a Counter's Value includes the records tallied in the
+// shards without a Snapshot; a Counter tallied elsewhere or not at all
+// is added to atomically, and Attach allocates only when it attaches.
+func TestAttach(t *testing.T) {
+	h, other := mustNew(t, Config{}), mustNew(t, Config{})
+	cs := make([]*Counter, tallies+1)
+	for i := range cs {
+		cs[i] = NewCounter()
+		h.Attach(cs[i])
+		h.Attach(cs[i]) // again: nothing
+	}
+	if len(h.attached) != tallies || cs[tallies].host.Load() != noHost {
+		t.Fatalf("%d attached, the last counter's host %v", len(h.attached), cs[tallies].host.Load())
+	}
+	other.Attach(cs[0]) // attached to h already
+	for i, c := range cs {
+		for range i + 1 {
+			h.RecordCounted(int64(i), c)
+		}
+		other.RecordCounted(5, c)
+	}
+	for i, c := range cs {
+		if got := c.Value(); got != uint64(i+2) {
+			t.Errorf("counter %d: Value %d, want %d", i, got, i+2)
+		}
+	}
+	testkit.WantAllocs(t, 0, func() { h.Attach(cs[1]); h.Attach(cs[tallies]) })
 }
 
 func TestDeltaResets(t *testing.T) {
@@ -426,7 +459,8 @@ func TestExponential(t *testing.T) {
 func TestAllocs(t *testing.T) {
 	h := mustNew(t, Config{})
 	h.Record(1) // allocate this P's shard
-	c := NewCounter()
+	c, attached := NewCounter(), NewCounter()
+	h.Attach(attached)
 	hv, err := NewHistogramVec(Config{}, []string{"node_type", "status"}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -450,6 +484,8 @@ func TestAllocs(t *testing.T) {
 		{"Record/negative", 0, func() { h.Record(-1) }},
 		{"Counter.Add", 0, func() { c.Add(3) }},
 		{"RecordCounted", 0, func() { v += 997; h.RecordCounted(v%10_000_000, c) }},
+		{"RecordCounted/attached", 0, func() { v += 997; h.RecordCounted(v%10_000_000, attached) }},
+		{"Counter.Value/attached", 0, func() { h.Record(42); _ = attached.Value() }},
 		{"Vec.With/existing", 0, func() { hv.With(&a).Record(5) }},
 		{"Vec.With/overflow", 0, func() { hv.With(&over).Record(5) }},
 		{"Snapshot/steady", 0, func() { h.Record(42); h.Snapshot(&s) }},
