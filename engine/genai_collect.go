@@ -11,6 +11,46 @@ type genAIDelta struct {
 	hists map[*boundedHist]histCounts
 	apps  map[*genAIAppSeries][2]uint64
 	over  [7]uint64
+
+	// The token usage of the operation series merged over error.type,
+	// rebuilt at each collection (the map and slice are reused).
+	tokIdx map[tokenKey]int
+	tok    []tokenAcc
+}
+
+// tokenKey identifies a gen_ai.client.token.usage series: the operation
+// labels but error.type, or the overflow series.
+type tokenKey struct {
+	lv       [4]string
+	overflow bool
+}
+
+// tokenAcc is the token usage of one tokenKey, both types.
+type tokenAcc struct {
+	key           tokenKey
+	input, output histRead
+}
+
+// histRead is a boundedHist as one collection reads it: its counts (the
+// window's, for a delta collection) and min and max plus one (zero: none).
+type histRead struct {
+	histCounts
+	lo, hi int64
+}
+
+// add merges o into r.
+func (r *histRead) add(o histRead) {
+	if o.lo == 0 {
+		return
+	}
+	for i := range r.counts {
+		r.counts[i] += o.counts[i]
+	}
+	r.sum += o.sum
+	if r.lo == 0 || o.lo < r.lo {
+		r.lo = o.lo
+	}
+	r.hi = max(r.hi, o.hi)
 }
 
 // histCounts are a boundedHist's buckets and sum, read at a collection.
@@ -27,6 +67,7 @@ func (c *collector) genAI(w window) {
 	if g.delta.hists == nil {
 		g.delta.hists = make(map[*boundedHist]histCounts)
 		g.delta.apps = make(map[*genAIAppSeries][2]uint64)
+		g.delta.tokIdx = make(map[tokenKey]int)
 	}
 	ops := func(name, desc string, pick func(*genAIOpSeries) *boundedHist) {
 		c.genAIFamily(name, desc, unitSeconds, w, g.ops.Len(), func() {
@@ -35,12 +76,7 @@ func (c *collector) genAI(w window) {
 			})
 		})
 	}
-	c.genAIFamily(MetricGenAITokenUsage, "Number of input and output tokens used, per GenAI operation (gen_ai.usage.* or Node.Usage).", unitTokens, w, g.tokens.Len(), func() {
-		g.tokens.Each(func(lv *hdr.LabelValues, s *genAITokenSeries, overflow bool) {
-			c.boundedPoint(c.genAIAttrs(genAIOpLabels[:4], lv, overflow, keyGenAITokenType, "input"), &s.input, w, 1, genAITokenBounds)
-			c.boundedPoint(c.genAIAttrs(genAIOpLabels[:4], lv, overflow, keyGenAITokenType, "output"), &s.output, w, 1, genAITokenBounds)
-		})
-	})
+	c.genAITokenUsage(w)
 	ops(MetricGenAIOperationDuration, "GenAI operation duration: the node's, from start to end.", func(s *genAIOpSeries) *boundedHist { return &s.dur })
 	ops(MetricGenAITimeToFirstChunk, "Time to receive the first chunk of a streamed GenAI operation: FirstTokenCost, else the first frame after the start.", func(s *genAIOpSeries) *boundedHist { return &s.firstChunk })
 	ops(MetricGenAITimePerOutputChunk, "Time per output chunk after the first (Node.Chunk), each chunk at its node's mean interval.", func(s *genAIOpSeries) *boundedHist { return &s.perChunk })
@@ -65,6 +101,38 @@ func (c *collector) genAI(w window) {
 			c.sum(c.genAIAppAttrs(lv, overflow, "input"), w, in)
 			c.sum(c.genAIAppAttrs(lv, overflow, "output"), w, out)
 		})
+	})
+}
+
+// genAITokenUsage appends gen_ai.client.token.usage: the operation
+// series' token histograms merged over error.type.
+func (c *collector) genAITokenUsage(w window) {
+	d := &c.m.genai.delta
+	clear(d.tokIdx)
+	clear(d.tok)
+	d.tok = d.tok[:0]
+	c.m.genai.ops.Each(func(lv *hdr.LabelValues, s *genAIOpSeries, overflow bool) {
+		in, out := c.readHist(&s.input, w), c.readHist(&s.output, w)
+		if in.lo == 0 && out.lo == 0 {
+			return
+		}
+		key := tokenKey{lv: [4]string{lv[0], lv[1], lv[2], lv[3]}, overflow: overflow}
+		i, ok := d.tokIdx[key]
+		if !ok {
+			i = len(d.tok)
+			d.tokIdx[key] = i
+			d.tok = append(d.tok, tokenAcc{key: key})
+		}
+		d.tok[i].input.add(in)
+		d.tok[i].output.add(out)
+	})
+	c.genAIFamily(MetricGenAITokenUsage, "Number of input and output tokens used, per GenAI operation (gen_ai.usage.* or Node.Usage).", unitTokens, w, len(d.tok), func() {
+		for i := range d.tok {
+			t := &d.tok[i]
+			lv := hdr.LabelValues{t.key.lv[0], t.key.lv[1], t.key.lv[2], t.key.lv[3]}
+			c.histPoint(c.genAIAttrs(genAIOpLabels[:4], &lv, t.key.overflow, keyGenAITokenType, "input"), t.input, w, 1, genAITokenBounds)
+			c.histPoint(c.genAIAttrs(genAIOpLabels[:4], &lv, t.key.overflow, keyGenAITokenType, "output"), t.output, w, 1, genAITokenBounds)
+		}
 	})
 }
 
@@ -117,42 +185,53 @@ func (c *collector) genAIAppAttrs(lv *hdr.LabelValues, overflow bool, tokenType 
 	return c.attrs[k:len(c.attrs):len(c.attrs)]
 }
 
-// boundedPoint appends a point of h, its values divided by div (1e6 turns
+// boundedPoint appends a point of h (see histPoint).
+func (c *collector) boundedPoint(attrs []encode.Attr, h *boundedHist, w window, div float64, bounds []float64) {
+	c.histPoint(attrs, c.readHist(h, w), w, div, bounds)
+}
+
+// readHist reads h for the collection w: its counts, or for a delta
+// collection their increase since the previous one.
+func (c *collector) readHist(h *boundedHist, w window) histRead {
+	var r histRead
+	for i := range r.counts {
+		r.counts[i] = h.counts[i].Load()
+	}
+	r.sum = h.sum.Load()
+	r.lo, r.hi = h.min.Load(), h.max.Load()
+	if w.delta && r.lo != 0 {
+		d := c.m.genai.delta.hists
+		prev := d[h]
+		d[h] = r.histCounts
+		for i := range r.counts {
+			r.counts[i] -= prev.counts[i]
+		}
+		r.sum -= prev.sum
+	}
+	return r
+}
+
+// histPoint appends a point of r, its values divided by div (1e6 turns
 // microseconds into seconds) over bounds. A histogram that never recorded
 // gives no point.
-func (c *collector) boundedPoint(attrs []encode.Attr, h *boundedHist, w window, div float64, bounds []float64) {
-	var cur histCounts
-	for i := range cur.counts {
-		cur.counts[i] = h.counts[i].Load()
-	}
-	cur.sum = h.sum.Load()
-	lo, hi := h.min.Load(), h.max.Load()
-	if lo == 0 {
+func (c *collector) histPoint(attrs []encode.Attr, r histRead, w window, div float64, bounds []float64) {
+	if r.lo == 0 {
 		return // nothing recorded yet
-	}
-	v := cur
-	if w.delta {
-		prev := c.m.genai.delta.hists[h]
-		c.m.genai.delta.hists[h] = cur
-		for i := range v.counts {
-			v.counts[i] -= prev.counts[i]
-		}
-		v.sum -= prev.sum
 	}
 	var count uint64
 	k := len(c.counts)
-	for _, n := range v.counts {
+	for _, n := range r.counts {
 		count += n
 		c.counts = append(c.counts, n)
 	}
 	p := encode.MetricPoint{
 		Attrs: attrs, StartUnixNano: w.start, TimeUnixNano: w.now,
-		Count: count, Sum: float64(v.sum) / div, Bounds: bounds,
+		Count: count, Sum: float64(r.sum) / div, Bounds: bounds,
 		BucketCounts: c.counts[k:len(c.counts):len(c.counts)],
 	}
 	if !w.delta {
 		// Min and max are of every value so far: cumulative points only.
-		p.HasMinMax, p.Min, p.Max = true, float64(lo-1)/div, float64(hi-1)/div
+		p.HasMinMax, p.Min, p.Max = true, float64(r.lo-1)/div, float64(r.hi-1)/div
 	}
 	c.points = append(c.points, p)
 }
@@ -161,10 +240,10 @@ func (c *collector) boundedPoint(attrs []encode.Attr, h *boundedHist, w window, 
 // flowtel_metric_overflow_total: a family's point once it overflowed.
 func (c *collector) genAIOverflow(w window) {
 	g := &c.m.genai
-	// The three operation families share one Vec, as the two node
+	// The four operation families share one Vec, as the two node
 	// families do: each reports its overflows.
 	ops := g.ops.Overflowed()
-	cur := [7]uint64{g.tokens.Overflowed(), ops, ops, ops, g.tools.Overflowed(), g.flows.Overflowed(), g.apps.Overflowed()}
+	cur := [7]uint64{ops, ops, ops, ops, g.tools.Overflowed(), g.flows.Overflowed(), g.apps.Overflowed()}
 	d := cur
 	if w.delta {
 		for i := range d {

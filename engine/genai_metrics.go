@@ -105,11 +105,10 @@ func (h *boundedHist) recordN(v int64, n uint64, bounds *[genAIBounds]int64) {
 	}
 }
 
-// genAIOpSeries is one series of the client operation metrics.
-type genAIOpSeries struct{ dur, firstChunk, perChunk boundedHist }
-
-// genAITokenSeries is one series of gen_ai.client.token.usage, both types.
-type genAITokenSeries struct{ input, output boundedHist }
+// genAIOpSeries is one series of the client operation metrics, token
+// usage included: one lookup per call. gen_ai.client.token.usage has no
+// error.type, so a collection merges the series that differ only by it.
+type genAIOpSeries struct{ dur, firstChunk, perChunk, input, output boundedHist }
 
 // genAIAppSeries is one series of flowtel_gen_ai_tokens_total.
 type genAIAppSeries struct{ input, output atomic.Uint64 }
@@ -119,8 +118,6 @@ type genAIMetrics struct {
 	// ops: gen_ai.operation.name, gen_ai.provider.name,
 	// gen_ai.request.model, gen_ai.response.model, error.type.
 	ops *hdr.Vec[genAIOpSeries]
-	// tokens: the same without error.type.
-	tokens *hdr.Vec[genAITokenSeries]
 	// tools: gen_ai.tool.name, error.type.
 	tools *hdr.Vec[boundedHist]
 	// flows: gen_ai.operation.name, gen_ai.agent.name,
@@ -142,14 +139,13 @@ var (
 )
 
 func (g *genAIMetrics) init(limit int, spanNames bool) error {
-	var e1, e2, e3, e4, e5 error
+	var e1, e3, e4, e5 error
 	g.ops, e1 = hdr.NewVec(genAIOpLabels, limit, func() *genAIOpSeries { return new(genAIOpSeries) })
-	g.tokens, e2 = hdr.NewVec(genAIOpLabels[:4], limit, func() *genAITokenSeries { return new(genAITokenSeries) })
 	g.tools, e3 = hdr.NewVec(genAIToolLabels, limit, func() *boundedHist { return new(boundedHist) })
 	g.flows, e4 = hdr.NewVec(genAIFlowLabels, limit, func() *boundedHist { return new(boundedHist) })
 	g.apps, e5 = hdr.NewVec([]string{"app_id", "func"}, limit, func() *genAIAppSeries { return new(genAIAppSeries) })
 	g.spanNames = spanNames
-	return errors.Join(e1, e2, e3, e4, e5)
+	return errors.Join(e1, e3, e4, e5)
 }
 
 // genAINode is what the fold reads from a node's attributes.
@@ -280,15 +276,11 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 			out, hasOut = n.Usage.CompletionTokens, true
 		}
 	}
-	if hasIn || hasOut {
-		lv[4] = ""
-		t := g.tokens.With(&lv)
-		if hasIn {
-			t.input.record(in, &genAITokenInts)
-		}
-		if hasOut {
-			t.output.record(out, &genAITokenInts)
-		}
+	if hasIn {
+		s.input.record(in, &genAITokenInts)
+	}
+	if hasOut {
+		s.output.record(out, &genAITokenInts)
 	}
 	kind := SpanKindClient
 	if a.op == opRetrieval {

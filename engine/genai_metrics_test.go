@@ -264,3 +264,26 @@ func TestGenAIAllocs(t *testing.T) {
 	n.End()
 	r.End(0, "")
 }
+
+// BenchmarkObserveRunGenAI folds genAIRun's five nodes per operation, with
+// the GenAI attributes (genai=on) and the same nodes without them
+// (genai=off, what the fold cost before the GenAI families): the
+// difference is the GenAI families' cost. Compare with
+// benchstat -col /genai.
+func BenchmarkObserveRunGenAI(b *testing.B) {
+	for _, on := range []string{"off", "on"} {
+		b.Run("genai="+on, func(b *testing.B) {
+			e := newMetricsEngine(b, WithMetrics(MetricsConfig{NoExport: true}))
+			run := genAIRun()
+			if on == "off" {
+				for _, n := range run.Nodes {
+					n.Attrs = nil
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				e.metrics.observeRun(run)
+			}
+		})
+	}
+}
