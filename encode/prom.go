@@ -11,7 +11,11 @@ import (
 const PromContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // AppendPrometheus appends ms in the Prometheus text exposition format
-// 0.0.4 and returns the extended slice:
+// 0.0.4 and returns the extended slice. A metric's name is sanitised ('.'
+// becomes '_') and followed by its unit's suffix ("s" "_seconds", "us"
+// "_microseconds", "By" "_bytes"; none for an annotation such as
+// "{token}") unless it already ends with it, as OpenTelemetry's
+// Prometheus translation names it:
 //   - a monotonic Sum is a counter whose name ends in "_total";
 //   - a non-monotonic Sum or a Gauge is a gauge;
 //   - a Histogram is a histogram: cumulative "_bucket" samples with an "le"

@@ -248,7 +248,9 @@ func histogramBytes(highest int64, digits int) int64 {
 // flowtel_memory_held_bytes, flowtel_memory_limit_bytes and
 // flowtel_metric_overflow_total{metric}; and the families of the
 // MetricsExporter, if any (otlp.Sink adds flowtel_export_*).
-// Durations are real microseconds.
+// Durations are real microseconds, but those of the GenAI families
+// (MetricGenAITokenUsage and the others of genai_metrics.go), which are
+// in seconds over the GenAI conventions' explicit bounds.
 //
 // Concurrency: observeRun runs on the pipeline goroutine; RequestSeries,
 // RecordRequest and RequestSeries.Record may be called from any

@@ -12,17 +12,31 @@
 //		genai.FinishReason("stop"), genai.UsageInputTokens(340), genai.UsageOutputTokens(56))
 //
 // and a tool node genai.OperationName(genai.OpExecuteTool),
-// genai.ToolName("weather"), genai.ToolCallID(id). The node's span keeps
-// the original's name, run_node:{node_id}, which the original's dashboards
-// query; the conventions' span names ("{gen_ai.operation.name}
-// {gen_ai.request.model}", "execute_tool {gen_ai.tool.name}") belong to
-// spans started for the calls themselves.
+// genai.ToolName("weather"), genai.ToolCallID(id); a streamed call calls
+// engine.Node.Chunk per chunk.
 //
-// OTEL_SEMCONV_STABILITY_OPT_IN: the conventions ask instrumentations that
-// emitted GenAI conventions v1.36.0 or earlier to keep emitting them unless
-// the variable holds gen_ai_latest_experimental. flowtel never emitted an
-// earlier version, so it emits v1.41.0 with or without the variable;
-// LatestExperimental reports the opt-in for code that keeps both.
+// Metrics: when a run ends, the engine folds its nodes holding
+// gen_ai.operation.name into the conventions' client metrics
+// (MetricTokenUsage by gen_ai.token.type, MetricOperationDuration,
+// MetricTimeToFirstChunk, MetricTimePerOutputChunk, with TokenUsageBounds
+// and DurationBounds) and flowtel's own for what v1.41.0 does not define
+// (tool and workflow durations, tokens per app and flow): see
+// engine.Metrics and docs/porting.md.
+//
+// Span names: by default a node's span keeps the original's name,
+// run_node:{node_id}, which the original's dashboards query.
+// OTEL_SEMCONV_STABILITY_OPT_IN: the conventions ask instrumentations
+// whose output predates them to keep it unless the variable holds
+// gen_ai_latest_experimental. flowtel's attributes and metrics are v1.41.0's
+// either way (it never emitted an earlier GenAI version); its span names
+// and kinds are the original's unless the variable holds
+// gen_ai_latest_experimental (LatestExperimental, read by
+// otlp.NewFromEnv, which sets engine.WithGenAISpanNames): then
+// "{gen_ai.operation.name} {gen_ai.request.model}" with kind CLIENT for an
+// inference, "execute_tool {gen_ai.tool.name}" and
+// "invoke_agent {gen_ai.agent.name}" INTERNAL, "create_agent
+// {gen_ai.agent.name}" CLIENT, "invoke_workflow {gen_ai.workflow.name}"
+// INTERNAL.
 //
 // Departure: gen_ai.response.finish_reasons is a string array in the
 // conventions; flowtel's attribute values have no arrays, so FinishReason
@@ -100,7 +114,8 @@ var DurationBounds = []float64{0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2
 
 // LatestExperimental reports whether optIn, the value of
 // OTEL_SEMCONV_STABILITY_OPT_IN (a comma-separated list), holds
-// gen_ai_latest_experimental.
+// gen_ai_latest_experimental: otlp.NewFromEnv then names GenAI spans as
+// the conventions do (engine.WithGenAISpanNames).
 func LatestExperimental(optIn string) bool {
 	for _, v := range strings.Split(optIn, ",") {
 		if strings.TrimSpace(v) == OptInLatestExperimental {

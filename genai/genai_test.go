@@ -73,3 +73,18 @@ func TestAttributesOnNode(t *testing.T) {
 	}
 	testkit.WantAllocs(t, 0, llm) // an LLM node with 8 GenAI attributes
 }
+
+// TestMetricNames: the engine folds the metrics under the names this
+// package gives.
+func TestMetricNames(t *testing.T) {
+	for got, want := range map[string]string{
+		engine.MetricGenAITokenUsage:         genai.MetricTokenUsage,
+		engine.MetricGenAIOperationDuration:  genai.MetricOperationDuration,
+		engine.MetricGenAITimeToFirstChunk:   genai.MetricTimeToFirstChunk,
+		engine.MetricGenAITimePerOutputChunk: genai.MetricTimePerOutputChunk,
+	} {
+		if got != want {
+			t.Errorf("engine folds %q, genai names %q", got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,7 +127,11 @@ func TestGenAIEndToEnd(t *testing.T) {
 			}
 		}
 		p := genAIHistogram(t, last, c.name, w)
-		if p.Count != c.count || p.GetSum() != c.sum || len(p.BucketCounts) != 15 || len(p.ExplicitBounds) != 14 {
+		bounds := genai.DurationBounds
+		if c.name == engine.MetricGenAITokenUsage {
+			bounds = genai.TokenUsageBounds
+		}
+		if p.Count != c.count || p.GetSum() != c.sum || len(p.BucketCounts) != 15 || !slices.Equal(p.ExplicitBounds, bounds) {
 			t.Errorf("%s %v: count %d sum %v buckets %d bounds %d", c.name, w, p.Count, p.GetSum(), len(p.BucketCounts), len(p.ExplicitBounds))
 		}
 	}
