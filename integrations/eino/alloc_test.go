@@ -17,7 +17,8 @@ import (
 // TestAllocs gives the handler's exact budget, the callbacks called as
 // Eino calls them: one allocation per run (its root context, which holds
 // the run's state and the contexts of its first 8 nodes) and one per node
-// past the 8th, whatever the node carries. Eino's own cost is not in it.
+// past the 8th, whatever the node carries or how deep it nests. Eino's own
+// cost is not in it.
 func TestAllocs(t *testing.T) {
 	eng, h := newEngineHandler(t, nil)
 	defer eng.Shutdown(context.Background())
@@ -81,6 +82,18 @@ func TestAllocs(t *testing.T) {
 	t.Run("run", func(t *testing.T) { want(t, 1, run(0)) })
 	t.Run("run+8 nodes", func(t *testing.T) { want(t, 1, run(8)) })
 	t.Run("run+12 nodes", func(t *testing.T) { want(t, 1+12-inlineSpans, run(12)) })
+	t.Run("run+nested graph", func(t *testing.T) {
+		// A node of a sub-graph is a child span of its graph's node: no
+		// allocation more.
+		want(t, 1, func() {
+			ctx := h.OnStart(base, graph, "question")
+			sub := h.OnStart(ctx, graph, "in")
+			h.OnEnd(h.OnStart(sub, lambda, "in"), lambda, "out")
+			h.OnEnd(h.OnStart(sub, tl, tIn), tl, tOut)
+			h.OnEnd(sub, graph, "out")
+			h.OnEnd(ctx, graph, "answer")
+		})
+	})
 	if s := eng.Stats(); s.StaleCalls != 0 {
 		t.Errorf("stale calls %d", s.StaleCalls)
 	}

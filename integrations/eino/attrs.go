@@ -42,7 +42,7 @@ const (
 	KeyTopK          = "top_k"          // config: the retriever's
 	KeyDocuments     = "documents"      // output: documents retrieved
 	KeyChunks        = "chunks"         // output: chunks streamed
-	KeyTimePerChunk  = "time_per_chunk" // output, seconds: (last - first) / (chunks - 1)
+	KeyTimePerChunk  = "time_per_chunk" // output, seconds: (end of stream - first chunk) / (chunks - 1)
 	KeyInput         = "input"          // input: a string input
 	KeyOutput        = "output"         // output: a string output (a model's goes to llm_output)
 )
@@ -64,85 +64,141 @@ func (b *attrs) add(a engine.Attr) {
 
 func (b *attrs) list() []engine.Attr { return b.a[:b.n] }
 
-// input records what the component's start callback carries.
+// The span attributes that never change, built once.
+var (
+	opChat      = engine.String(KeyOperation, "chat")
+	opTool      = engine.String(KeyOperation, "execute_tool")
+	opRetrieval = engine.String(KeyOperation, "retrieval")
+)
+
+// input records what the component's start callback carries. Each kind
+// has a function of its own, so that the common nodes (lambdas, nested
+// graphs) run on a small frame: Eino starts parallel nodes and stream
+// readers on new goroutines, whose small first stack the model's frame
+// (three attribute lists) made grow, a copy of the stack at every such
+// node (runtime.newstack was a fifth of the handler's own time in
+// BenchmarkGraph).
 func (h *Handler) input(s *span, ctx context.Context, info *callbacks.RunInfo, in callbacks.CallbackInput) {
-	var cfg, inp, sp attrs
-	if info.Type != "" {
-		cfg.add(engine.String(KeyComponentType, info.Type))
-	}
-	max := h.cfg.maxValue
 	switch s.kind {
 	case kindModel:
-		sp.add(engine.String(KeyOperation, "chat"))
-		var msgs []*schema.Message
-		switch v := in.(type) {
-		case *model.CallbackInput:
-			msgs = v.Messages
-			if c := v.Config; c != nil {
-				if c.Model != "" {
-					cfg.add(engine.String(KeyModel, c.Model))
-					sp.add(engine.String(KeyRequestModel, c.Model))
-				}
-				if c.Temperature != 0 {
-					sp.add(engine.Float64(KeyTemperature, float64(c.Temperature)))
-				}
-				if c.TopP != 0 {
-					sp.add(engine.Float64(KeyTopP, float64(c.TopP)))
-				}
-				if c.MaxTokens != 0 {
-					sp.add(engine.Int(KeyMaxTokens, c.MaxTokens))
-				}
-			}
-		case []*schema.Message:
-			msgs = v
-		}
-		if len(msgs) > 0 {
-			inp.add(engine.Int(KeyMessages, len(msgs)))
-			if m := msgs[len(msgs)-1]; m != nil {
-				inp.add(engine.String(KeyQuery, bound(m.Content, max)))
-			}
-		}
+		h.inputModel(s, info, in)
+		return
 	case kindTool:
-		sp.add(engine.String(KeyOperation, "execute_tool"))
-		sp.add(engine.String(KeyToolName, info.Name))
-		if id := compose.GetToolCallID(ctx); id != "" {
-			sp.add(engine.String(KeyToolCallID, id))
-		}
-		var args string
-		switch v := in.(type) {
-		case *tool.CallbackInput:
-			args = v.ArgumentsInJSON
-		case string:
-			args = v
-		case *schema.ToolArgument:
-			args = v.Text
-		}
-		inp.add(engine.String(KeyToolArgs, bound(args, max)))
+		h.inputTool(s, ctx, info, in)
+		return
 	case kindRetriever:
-		sp.add(engine.String(KeyOperation, "retrieval"))
-		switch v := in.(type) {
-		case *retriever.CallbackInput:
-			inp.add(engine.String(KeyQuery, bound(v.Query, max)))
-			if v.TopK != 0 {
-				cfg.add(engine.Int(KeyTopK, v.TopK))
+		h.inputRetriever(s, info, in)
+		return
+	}
+	if info.Type != "" {
+		s.node.Config(engine.String(KeyComponentType, info.Type))
+	}
+	if v, ok := in.(string); ok {
+		s.node.Input(engine.String(KeyInput, bound(v, h.cfg.maxValue)))
+	}
+}
+
+//go:noinline
+func (h *Handler) inputModel(s *span, info *callbacks.RunInfo, in callbacks.CallbackInput) {
+	var cfg [2]engine.Attr
+	var inp [2]engine.Attr
+	var sp attrs
+	nc, ni := 0, 0
+	if info.Type != "" {
+		cfg[nc] = engine.String(KeyComponentType, info.Type)
+		nc++
+	}
+	sp.add(opChat)
+	var msgs []*schema.Message
+	switch v := in.(type) {
+	case *model.CallbackInput:
+		msgs = v.Messages
+		if c := v.Config; c != nil {
+			if c.Model != "" {
+				cfg[nc] = engine.String(KeyModel, c.Model)
+				nc++
+				sp.add(engine.String(KeyRequestModel, c.Model))
 			}
-		case string:
-			inp.add(engine.String(KeyQuery, bound(v, max)))
+			if c.Temperature != 0 {
+				sp.add(engine.Float64(KeyTemperature, float64(c.Temperature)))
+			}
+			if c.TopP != 0 {
+				sp.add(engine.Float64(KeyTopP, float64(c.TopP)))
+			}
+			if c.MaxTokens != 0 {
+				sp.add(engine.Int(KeyMaxTokens, c.MaxTokens))
+			}
 		}
-	default:
-		if v, ok := in.(string); ok {
-			inp.add(engine.String(KeyInput, bound(v, max)))
+	case []*schema.Message:
+		msgs = v
+	}
+	if len(msgs) > 0 {
+		inp[ni] = engine.Int(KeyMessages, len(msgs))
+		ni++
+		if m := msgs[len(msgs)-1]; m != nil {
+			inp[ni] = engine.String(KeyQuery, bound(m.Content, h.cfg.maxValue))
+			ni++
 		}
 	}
-	if cfg.n > 0 {
-		s.node.Config(cfg.list()...)
+	if nc > 0 {
+		s.node.Config(cfg[:nc]...)
 	}
-	if inp.n > 0 {
-		s.node.Input(inp.list()...)
+	if ni > 0 {
+		s.node.Input(inp[:ni]...)
 	}
-	if sp.n > 0 {
-		s.node.SetAttributes(sp.list()...)
+	s.node.SetAttributes(sp.list()...)
+}
+
+//go:noinline
+func (h *Handler) inputTool(s *span, ctx context.Context, info *callbacks.RunInfo, in callbacks.CallbackInput) {
+	if info.Type != "" {
+		s.node.Config(engine.String(KeyComponentType, info.Type))
 	}
+	sp := [3]engine.Attr{opTool, engine.String(KeyToolName, info.Name)}
+	n := 2
+	if id := compose.GetToolCallID(ctx); id != "" {
+		sp[n] = engine.String(KeyToolCallID, id)
+		n++
+	}
+	var args string
+	switch v := in.(type) {
+	case *tool.CallbackInput:
+		args = v.ArgumentsInJSON
+	case string:
+		args = v
+	case *schema.ToolArgument:
+		args = v.Text
+	}
+	s.node.Input(engine.String(KeyToolArgs, bound(args, h.cfg.maxValue)))
+	s.node.SetAttributes(sp[:n]...)
+}
+
+//go:noinline
+func (h *Handler) inputRetriever(s *span, info *callbacks.RunInfo, in callbacks.CallbackInput) {
+	var cfg [2]engine.Attr
+	nc := 0
+	if info.Type != "" {
+		cfg[nc] = engine.String(KeyComponentType, info.Type)
+		nc++
+	}
+	query, ok := "", false
+	switch v := in.(type) {
+	case *retriever.CallbackInput:
+		query, ok = v.Query, true
+		if v.TopK != 0 {
+			cfg[nc] = engine.Int(KeyTopK, v.TopK)
+			nc++
+		}
+	case string:
+		query, ok = v, true
+	}
+	if nc > 0 {
+		s.node.Config(cfg[:nc]...)
+	}
+	if ok {
+		s.node.Input(engine.String(KeyQuery, bound(query, h.cfg.maxValue)))
+	}
+	s.node.SetAttributes(opRetrieval)
 }
 
 // output records what the component's end callback carries.
@@ -233,19 +289,14 @@ func (m *modelStats) record(n engine.Node, max int) {
 	if m.content != "" {
 		n.LLMOutput(bound(m.content, max))
 	}
-	var sp attrs
-	m.recordMeta(n, &sp)
-	if sp.n > 0 {
-		n.SetAttributes(sp.list()...)
+	if m.finish != "" {
+		n.SetAttributes(engine.String(KeyFinishReason, m.finish))
 	}
+	m.recordUsage(n)
 }
 
-// recordMeta adds the finish reason to the span attributes sp and sets the
-// usage.
-func (m *modelStats) recordMeta(n engine.Node, sp *attrs) {
-	if m.finish != "" {
-		sp.add(engine.String(KeyFinishReason, m.finish))
-	}
+// recordUsage sets the node's usage, when the model gave one.
+func (m *modelStats) recordUsage(n engine.Node) {
 	if m.hasUse {
 		if m.usage.TotalTokens == 0 {
 			m.usage.TotalTokens = m.usage.PromptTokens + m.usage.CompletionTokens

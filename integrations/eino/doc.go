@@ -77,9 +77,10 @@
 //
 // Every text value is cut to WithMaxValueBytes at a UTF-8 boundary, without
 // copying. A streamed output's first chunk is the node's first frame
-// (first_frame_duration); the node also gets chunks, time_per_chunk and,
-// for a model, gen_ai.response.time_to_first_chunk (seconds from the
-// model's start).
+// (first_frame_duration); the node also gets chunks, time_per_chunk (the
+// time from the first chunk to the end of the stream over the chunks
+// after the first) and, for a model, gen_ai.response.time_to_first_chunk
+// (seconds from the model's start).
 //
 // # Streams
 //
@@ -106,8 +107,8 @@
 // A run costs one allocation: its root context, which holds the run's
 // state and the contexts of its first 8 nodes (each slot taken once, never
 // reused); a node past the 8th costs one. The engine's calls allocate
-// nothing. WithRunInfo costs one. A streamed output adds a goroutine and
-// the text it gathers.
+// nothing. WithRunInfo costs one. A streamed output adds a goroutine and,
+// from its second chunk on, the text it gathers.
 //
 // # Cost
 //

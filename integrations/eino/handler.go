@@ -209,29 +209,35 @@ const (
 
 // componentKinds is what the handler reads from each component and the
 // node type it gives it; a component not listed is kindOther, TypeUnknown.
-var componentKinds = map[components.Component]struct {
-	kind     kind
-	nodeType string
+// classify scans it in order, the components of most nodes first: a scan
+// of a few string comparisons, most of them a length that differs, costs
+// less than hashing the string for a map.
+var componentKinds = [...]struct {
+	component components.Component
+	kind      kind
+	nodeType  string
 }{
-	components.ComponentOfChatModel:   {kindModel, TypeLLM},
-	components.ComponentOfTool:        {kindTool, TypeTool},
-	components.ComponentOfRetriever:   {kindRetriever, TypeKnowledge},
-	compose.ComponentOfLambda:         {kindLambda, TypeCode},
-	compose.ComponentOfGraph:          {kindGraph, TypeFlow},
-	compose.ComponentOfChain:          {kindGraph, TypeFlow},
-	compose.ComponentOfWorkflow:       {kindGraph, TypeFlow},
-	compose.ComponentOfToolsNode:      {kindOther, TypeTools},
-	components.ComponentOfPrompt:      {kindOther, TypePrompt},
-	components.ComponentOfEmbedding:   {kindOther, TypeEmbedding},
-	components.ComponentOfIndexer:     {kindOther, TypeIndexer},
-	components.ComponentOfLoader:      {kindOther, TypeLoader},
-	components.ComponentOfTransformer: {kindOther, TypeTransformer},
-	compose.ComponentOfPassthrough:    {kindOther, TypePassthrough},
+	{compose.ComponentOfLambda, kindLambda, TypeCode},
+	{components.ComponentOfChatModel, kindModel, TypeLLM},
+	{components.ComponentOfTool, kindTool, TypeTool},
+	{compose.ComponentOfToolsNode, kindOther, TypeTools},
+	{compose.ComponentOfGraph, kindGraph, TypeFlow},
+	{compose.ComponentOfChain, kindGraph, TypeFlow},
+	{compose.ComponentOfWorkflow, kindGraph, TypeFlow},
+	{components.ComponentOfRetriever, kindRetriever, TypeKnowledge},
+	{components.ComponentOfPrompt, kindOther, TypePrompt},
+	{compose.ComponentOfPassthrough, kindOther, TypePassthrough},
+	{components.ComponentOfEmbedding, kindOther, TypeEmbedding},
+	{components.ComponentOfIndexer, kindOther, TypeIndexer},
+	{components.ComponentOfLoader, kindOther, TypeLoader},
+	{components.ComponentOfTransformer, kindOther, TypeTransformer},
 }
 
 func classify(c components.Component) (kind, string) {
-	if k, ok := componentKinds[c]; ok {
-		return k.kind, k.nodeType
+	for i := range componentKinds {
+		if k := &componentKinds[i]; k.component == c {
+			return k.kind, k.nodeType
+		}
 	}
 	return kindOther, TypeUnknown
 }

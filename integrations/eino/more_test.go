@@ -13,6 +13,7 @@ import (
 	"github.com/cloudwego/eino/schema"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // plainModel runs no callbacks of its own: Eino's graph calls the handler
@@ -132,6 +133,28 @@ func TestStreamBound(t *testing.T) {
 	if run.Answer != strings.Repeat("é", 5) {
 		t.Errorf("answer %q", run.Answer)
 	}
+}
+
+// streamText keeps a one-chunk stream's text as it is and gathers more
+// chunks in one buffer.
+func TestStreamText(t *testing.T) {
+	var one streamText
+	one.add("whole answer", 64)
+	if one.string() != "whole answer" || one.len() != 12 || one.buf.Cap() != 0 {
+		t.Errorf("one chunk: %q (len %d, buffer %d)", one.string(), one.len(), one.buf.Cap())
+	}
+	var more streamText
+	for _, p := range []string{"a", "bc", "def"} {
+		more.add(p, 64)
+	}
+	if more.string() != "abcdef" || more.len() != 6 {
+		t.Errorf("three chunks: %q (len %d)", more.string(), more.len())
+	}
+	testkit.WantAllocs(t, 0, func() {
+		var s streamText
+		s.add("only", 64)
+		_ = s.string()
+	})
 }
 
 func TestNewHandlerRefuses(t *testing.T) {

@@ -17,6 +17,39 @@ import (
 // streamTextHint is the first size of a stream's text buffer.
 const streamTextHint = 256
 
+// streamText gathers the text of a stream's chunks. A stream of one chunk
+// (a graph's output when its last node does not stream) keeps that chunk's
+// string as it is; a buffer is allocated at the second.
+type streamText struct {
+	one string
+	buf strings.Builder
+}
+
+func (t *streamText) len() int { return len(t.one) + t.buf.Len() }
+
+// add appends piece; limit, the most the text may hold, bounds the
+// buffer's first size.
+func (t *streamText) add(piece string, limit int) {
+	if t.buf.Cap() == 0 {
+		if t.one == "" {
+			t.one = piece
+			return
+		}
+		// One buffer for most replies instead of a doubling series.
+		t.buf.Grow(min(limit, max(streamTextHint, len(t.one)+len(piece))))
+		t.buf.WriteString(t.one)
+		t.one = ""
+	}
+	t.buf.WriteString(piece)
+}
+
+func (t *streamText) string() string {
+	if t.buf.Cap() == 0 {
+		return t.one
+	}
+	return t.buf.String()
+}
+
 // drain reads the handler's copy of a streamed output to its end, then
 // ends the node (or the run of the outermost invocation). It runs on its
 // own goroutine: Eino's copies are independent readers of one source, so
@@ -27,13 +60,13 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 	defer h.streams.Done()
 	defer sr.Close()
 	var (
-		chunks      int
-		first, last time.Time
-		st          modelStats
-		text        strings.Builder
-		textFull    bool
-		max         = h.cfg.maxStream
-		err         error
+		chunks   int
+		first    time.Time
+		st       modelStats
+		text     streamText
+		textFull bool
+		max      = h.cfg.maxStream
+		err      error
 	)
 	for {
 		var out callbacks.CallbackOutput
@@ -41,9 +74,10 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		if err != nil {
 			break
 		}
-		now := time.Now()
 		if chunks == 0 {
-			first = now
+			// The clock is read at the first chunk and at the end only: a
+			// read per chunk was a fifth of the reader's own time.
+			first = time.Now()
 			if !s.root || s.alsoNode {
 				s.node.FirstFrame()
 			}
@@ -52,7 +86,6 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 				s.rs.run.FirstFrame()
 			}
 		}
-		last = now
 		chunks++
 		piece := ""
 		switch s.kind {
@@ -81,58 +114,78 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 			}
 		}
 		if !textFull && piece != "" {
-			if text.Cap() == 0 {
-				// One buffer for most replies instead of a doubling series.
-				text.Grow(min(max, streamTextHint))
-			}
-			if text.Len()+len(piece) > max {
-				piece = bound(piece, max-text.Len())
+			if text.len()+len(piece) > max {
+				piece = bound(piece, max-text.len())
 				textFull = true
 			}
-			text.WriteString(piece)
+			text.add(piece, max)
 		}
 	}
 	if err != io.EOF {
 		h.fail(s, ctx, err)
 		return
 	}
-	if s.root && text.Len() > 0 {
-		s.rs.run.Answer(text.String())
+	last := first
+	if chunks > 1 {
+		last = time.Now()
+	}
+	if s.root && text.len() > 0 {
+		s.rs.run.Answer(text.string())
 	}
 	if s.root && !s.alsoNode {
 		s.rs.code, s.rs.msg = CodeOK, h.cfg.okMessage
 		s.rs.release()
 		return
 	}
+	h.endStream(s, chunks, first, last, &st, text.string())
+}
+
+// endStream records what drain gathered and ends the node. It is a
+// function of its own so that drain's loop runs on a small frame (see
+// Handler.input).
+//
+//go:noinline
+func (h *Handler) endStream(s *span, chunks int, first, last time.Time, st *modelStats, text string) {
 	n := s.node
-	var out, sp attrs // one Output and one SetAttributes call
+	var out [3]engine.Attr // one Output and one SetAttributes call
+	var sp [2]engine.Attr
+	no, ns := 0, 0
 	if chunks > 0 {
-		out.add(engine.Int(KeyChunks, chunks))
+		out[no] = engine.Int(KeyChunks, chunks)
+		no++
 		if s.kind == kindModel {
-			sp.add(engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds()))
+			sp[ns] = engine.Float64(KeyFirstChunk, first.Sub(s.started).Seconds())
+			ns++
 		}
 		if chunks > 1 {
-			out.add(engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1)))
+			out[no] = engine.Float64(KeyTimePerChunk, last.Sub(first).Seconds()/float64(chunks-1))
+			no++
 		}
 	}
 	switch s.kind {
 	case kindModel:
-		if text.Len() > 0 {
-			n.LLMOutput(text.String())
+		if text != "" {
+			n.LLMOutput(text)
 		}
-		st.recordMeta(n, &sp)
+		if st.finish != "" {
+			sp[ns] = engine.String(KeyFinishReason, st.finish)
+			ns++
+		}
+		st.recordUsage(n)
 	case kindTool:
-		out.add(engine.String(KeyToolResult, text.String()))
+		out[no] = engine.String(KeyToolResult, text)
+		no++
 	default:
-		if text.Len() > 0 {
-			out.add(engine.String(KeyOutput, text.String()))
+		if text != "" {
+			out[no] = engine.String(KeyOutput, text)
+			no++
 		}
 	}
-	if out.n > 0 {
-		n.Output(out.list()...)
+	if no > 0 {
+		n.Output(out[:no]...)
 	}
-	if sp.n > 0 {
-		n.SetAttributes(sp.list()...)
+	if ns > 0 {
+		n.SetAttributes(sp[:ns]...)
 	}
 	n.End()
 	if s.root {
