@@ -2,7 +2,6 @@ package encode_test
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -19,11 +18,7 @@ import (
 // decode with the official decoder into the reference message.
 func TestLogsEquivalence(t *testing.T) {
 	for seed := uint64(0); seed < 300; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 5))
-		res := otlpGenResource(rng)
-		var rb otlpref.Builder
-		refRes := rb.Resource(res)
-		e := encode.NewEncoder(res)
+		rng, rb, refRes, e := otlpSeedEncoder(seed, 5)
 		for batch := 0; batch < 2; batch++ {
 			runs := make([]*encode.Run, rng.IntN(5))
 			for i := range runs {
@@ -34,22 +29,8 @@ func TestLogsEquivalence(t *testing.T) {
 			want := rb.Logs(refRes, runs)
 			prefix := []byte{0xAA}
 			out := e.AppendLogs(append([]byte(nil), prefix...), runs)
-			var got collogspb.ExportLogsServiceRequest
-			otlpDecodeAfter(t, prefix, out, &got, seed, batch)
-			otlpMustEqual(t, &got, want)
-			if len(runs) > 0 && proto.Size(want) != len(out)-len(prefix) {
-				t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, len(out)-len(prefix), proto.Size(want))
-			}
-			after := e.Stats()
-			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.Invalid {
-				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.Invalid)
-			}
-			if d := after.LogRecords - before.LogRecords; d != uint64(len(runs)) {
-				t.Fatalf("seed %d: LogRecords delta = %d, want %d", seed, d, len(runs))
-			}
-			if d := after.Bytes - before.Bytes; d != uint64(len(out)-len(prefix)) {
-				t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, len(out)-len(prefix))
-			}
+			otlpCheckBatch(t, seed, batch, prefix, out, &collogspb.ExportLogsServiceRequest{}, want,
+				before, e.Stats(), rb.Invalid, func(s encode.EncoderStats) uint64 { return s.LogRecords }, len(runs))
 		}
 	}
 }

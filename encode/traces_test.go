@@ -12,6 +12,7 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/prototext"
 	"google.golang.org/protobuf/proto"
@@ -72,15 +73,46 @@ func otlpGenValue(rng *rand.Rand) encode.Value {
 	return encode.BytesValue([]byte(otlpGenString(rng))) // bytes are never repaired
 }
 
-// otlpDecodeAfter checks that out still starts with prefix and decodes
-// the rest into got.
-func otlpDecodeAfter(t *testing.T, prefix, out []byte, got proto.Message, seed uint64, batch int) {
+// otlpSeedEncoder starts a property test's seed: its random source (seed,
+// stream), a reference builder, and a random resource both as the
+// reference message and as an encoder.
+func otlpSeedEncoder(seed, stream uint64) (*rand.Rand, *otlpref.Builder, *resourcepb.Resource, *encode.Encoder) {
+	rng := rand.New(rand.NewPCG(seed, stream))
+	res := otlpGenResource(rng)
+	rb := &otlpref.Builder{}
+	return rng, rb, rb.Resource(res), encode.NewEncoder(res)
+}
+
+// otlpCheckBatch checks one batch an encoder appended after prefix: the
+// prefix is kept; the rest decodes (into got) to the reference want and is
+// as long as the official encoder makes it; and the encoder's counters
+// moved by the strings the reference repaired (invalid), the items written
+// (items reads the counter, wantItems is the count) and the bytes.
+func otlpCheckBatch(t *testing.T, seed uint64, batch int, prefix, out []byte, got, want proto.Message,
+	before, after encode.EncoderStats, invalid uint64, items func(encode.EncoderStats) uint64, wantItems int) {
 	t.Helper()
 	if !bytes.HasPrefix(out, prefix) {
 		t.Fatalf("seed %d: dst prefix overwritten", seed)
 	}
+	wrote := len(out) - len(prefix)
 	if err := proto.Unmarshal(out[len(prefix):], got); err != nil {
 		t.Fatalf("seed %d batch %d: unmarshal: %v", seed, batch, err)
+	}
+	otlpMustEqual(t, got, want)
+	// The official encoder agrees on the size, so no byte is spent on
+	// fields it would omit except the always-written span status and
+	// value fields.
+	if proto.Size(want) != wrote {
+		t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, wrote, proto.Size(want))
+	}
+	if d := after.InvalidUTF8 - before.InvalidUTF8; d != invalid {
+		t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, invalid)
+	}
+	if d := items(after) - items(before); d != uint64(wantItems) {
+		t.Fatalf("seed %d: items delta = %d, want %d", seed, d, wantItems)
+	}
+	if d := after.Bytes - before.Bytes; d != uint64(wrote) {
+		t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, wrote)
 	}
 }
 
@@ -233,11 +265,7 @@ func otlpMustEqual(t testing.TB, got, want proto.Message) {
 // to the reference, and the repaired-string count matches the reference's.
 func TestTracesEquivalence(t *testing.T) {
 	for seed := uint64(0); seed < 400; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 3))
-		res := otlpGenResource(rng)
-		var rb otlpref.Builder
-		refRes := rb.Resource(res)
-		e := encode.NewEncoder(res)
+		rng, rb, refRes, e := otlpSeedEncoder(seed, 3)
 		if got := e.Stats().InvalidUTF8; got != rb.Invalid {
 			t.Fatalf("seed %d: resource InvalidUTF8 = %d, want %d", seed, got, rb.Invalid)
 		}
@@ -276,26 +304,8 @@ func TestTracesEquivalence(t *testing.T) {
 			want := rb.Traces(refRes, runs)
 			prefix := []byte("prefix")
 			out := e.AppendTraces(append([]byte(nil), prefix...), runs)
-			var got coltracepb.ExportTraceServiceRequest
-			otlpDecodeAfter(t, prefix, out, &got, seed, batch)
-			otlpMustEqual(t, &got, want)
-
-			after := e.Stats()
-			if d := after.InvalidUTF8 - before.InvalidUTF8; d != rb.Invalid {
-				t.Fatalf("seed %d: InvalidUTF8 delta = %d, want %d", seed, d, rb.Invalid)
-			}
-			if d := after.Spans - before.Spans; d != uint64(encode.NumSpans(runs)) {
-				t.Fatalf("seed %d: Spans delta = %d, want %d", seed, d, encode.NumSpans(runs))
-			}
-			if d := after.Bytes - before.Bytes; d != uint64(len(out)-len(prefix)) {
-				t.Fatalf("seed %d: Bytes delta = %d, want %d", seed, d, len(out)-len(prefix))
-			}
-			// The official encoder agrees on the size, so no byte is
-			// spent on fields it would omit except the always-written
-			// span status and value fields.
-			if len(runs) > 0 && proto.Size(want) != len(out)-len(prefix) {
-				t.Fatalf("seed %d: %d bytes, proto.Size of the reference = %d", seed, len(out)-len(prefix), proto.Size(want))
-			}
+			otlpCheckBatch(t, seed, batch, prefix, out, &coltracepb.ExportTraceServiceRequest{}, want,
+				before, e.Stats(), rb.Invalid, func(s encode.EncoderStats) uint64 { return s.Spans }, encode.NumSpans(runs))
 		}
 	}
 }
