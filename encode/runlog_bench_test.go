@@ -10,19 +10,14 @@ import (
 // 8 nodes with 8 string attributes each (4 input, 2 output, 2 config),
 // a 256-byte LLM output or tool result on some, usage and a log entry.
 func runlogLoadgenRun() *Run {
-	const t0 = int64(1_700_000_000_000_000_000)
+	const t0 = workflowT0
 	const text = "The quick brown fox consults the knowledge base and answers in streaming tokens. "
 	payload := strings.Repeat(text, 4)[:256]
 	vals := []string{"gpt-4o", "0.7", "zh-CN", "retrieval", "https://kb.internal/doc/42", "user question", "json", "42"}
-	r := &Run{
-		TraceID: TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, SpanID: SpanID{1, 1, 1, 1, 1, 1, 1, 1},
-		FlowID: "flow-7b1c", SID: "spf00390001@hf17e12ef9c00a4bb202", AppID: "app-42", UID: "user-1001",
-		BotID: "bot-3", ChatID: "chat-9", Sub: "spf", Caller: "workflow", LogCaller: "chat",
-		Question:      "Summarise the quarterly report and list the three largest risks.",
-		Answer:        "Here is the summary you asked for.",
-		StartUnixNano: t0, EndUnixNano: t0 + 3_456_789_012,
-		Code: 0, Message: "Success", Usage: Usage{150, 900, 300, 1200},
-	}
+	r := newWorkflowRun(runIdentity{FlowID: "flow-7b1c", AppID: "app-42", UID: "user-1001", BotID: "bot-3", ChatID: "chat-9", LogCaller: "chat"},
+		"Summarise the quarterly report and list the three largest risks.",
+		"Here is the summary you asked for.")
+	r.Usage = Usage{150, 900, 300, 1200}
 	types := []string{"start", "llm", "plugin", "code", "knowledge", "llm", "message", "end"}
 	for i, typ := range types {
 		id := typ + "::" + strconv.Itoa(1000+i)

@@ -857,21 +857,37 @@ func TestRunLogAllocs(t *testing.T) {
 	testkit.WantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], golden) })
 }
 
+// workflowT0 is when the hand-written workflow runs start.
+const workflowT0 = int64(1_700_000_000_000_000_000)
+
+// runIdentity is what tells one hand-written workflow run from another.
+type runIdentity struct{ FlowID, AppID, UID, BotID, ChatID, LogCaller string }
+
+// newWorkflowRun returns a successful run of 3.46 s from workflowT0 with the
+// identity, question and answer given, and the ids, SID, sub and caller
+// every hand-written workflow run shares.
+func newWorkflowRun(id runIdentity, question, answer string) *Run {
+	return &Run{
+		TraceID: TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, SpanID: SpanID{1, 1, 1, 1, 1, 1, 1, 1},
+		SID: "spf00390001@hf17e12ef9c00a4bb202", Sub: "spf", Caller: "workflow",
+		FlowID: id.FlowID, AppID: id.AppID, UID: id.UID, BotID: id.BotID, ChatID: id.ChatID, LogCaller: id.LogCaller,
+		Question: question, Answer: answer,
+		StartUnixNano: workflowT0, EndUnixNano: workflowT0 + 3_456_789_012,
+		Code: 0, Message: "Success",
+	}
+}
+
 // runlogBenchRun is a run of 10 nodes with 8 attributes and one log entry
 // each, shaped like a real workflow's.
 func runlogBenchRun() *Run {
-	const t0 = int64(1_700_000_000_000_000_000)
-	r := &Run{
-		TraceID: TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, SpanID: SpanID{1, 1, 1, 1, 1, 1, 1, 1},
-		FlowID: "7263485716151312384", SID: "spf00390001@hf17e12ef9c00a4bb202", AppID: "a1b2c3d4", UID: "user-42",
-		BotID: "bot-9", ChatID: "chat-7f3a", Sub: "spf", Caller: "workflow", LogCaller: "sparkflow",
-		Question:      "What is the weather in Hefei tomorrow, and should I bring an umbrella?",
-		Answer:        "Tomorrow in Hefei: light rain, 18–24 °C. Yes, bring an umbrella.",
-		StartUnixNano: t0, EndUnixNano: t0 + 3_456_789_012,
-		Srv:    []Attr{{"host", StringValue("10.0.0.1")}, {"region", StringValue("hf")}},
-		SrvTag: []Attr{{"env", StringValue("prod")}},
-		Code:   0, Message: "Success", Usage: Usage{12, 340, 56, 408},
-	}
+	const t0 = workflowT0
+	r := newWorkflowRun(runIdentity{FlowID: "7263485716151312384", AppID: "a1b2c3d4", UID: "user-42",
+		BotID: "bot-9", ChatID: "chat-7f3a", LogCaller: "sparkflow"},
+		"What is the weather in Hefei tomorrow, and should I bring an umbrella?",
+		"Tomorrow in Hefei: light rain, 18–24 °C. Yes, bring an umbrella.")
+	r.Srv = []Attr{{"host", StringValue("10.0.0.1")}, {"region", StringValue("hf")}}
+	r.SrvTag = []Attr{{"env", StringValue("prod")}}
+	r.Usage = Usage{12, 340, 56, 408}
 	types := []string{"start", "llm", "code", "plugin", "knowledge", "decision", "llm", "variable", "message", "node-end"}
 	for i, typ := range types {
 		id := typ + ":" + strconv.Itoa(i)
