@@ -20,6 +20,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/otlp"
 	"github.com/flowtel/flowtel/promhttp"
 )
@@ -162,20 +163,30 @@ func generate(e *engine.Engine, d time.Duration) int {
 			for time.Now().Before(stop) {
 				app := fmt.Sprint("app-", r.IntN(3))
 				run := e.StartRun(engine.RunInfo{AppID: app, FlowID: fmt.Sprint("flow-", r.IntN(2)), UID: "u", ChatID: "c"})
-				step := func(typ string, sleep time.Duration, fail bool) {
+				step := func(typ string, sleep time.Duration, fail bool, attrs ...engine.Attr) engine.Node {
 					node := run.StartNode(typ+":1", typ, typ)
+					node.SetAttributes(attrs...)
 					time.Sleep(sleep)
 					if fail {
 						node.RecordError(errors.New(typ + " failed"))
 					}
-					node.End()
+					return node
 				}
-				step("start", 0, false)
-				step("llm", time.Duration(2+r.IntN(6))*time.Millisecond, false)
-				step("plugin", time.Millisecond, r.IntN(10) == 0)
-				step("code", 0, false)
-				step("if-else", 0, false)
-				step("end", 0, false)
+				step("start", 0, false).End()
+				// A streamed LLM call and a tool with the GenAI
+				// attributes: the GenAI families and panels.
+				llm := step("llm", time.Duration(2+r.IntN(6))*time.Millisecond, false, genai.OperationName(genai.OpChat),
+					genai.ProviderName("iflytek"), genai.RequestModel(fmt.Sprint("spark-", r.IntN(2))))
+				llm.FirstTokenCost(time.Millisecond)
+				for range 3 {
+					llm.Chunk()
+				}
+				llm.Usage(engine.Usage{PromptTokens: int64(100 + r.IntN(400)), CompletionTokens: int64(10 + r.IntN(90))})
+				llm.End()
+				step("plugin", time.Millisecond, r.IntN(10) == 0, genai.OperationName(genai.OpExecuteTool), genai.ToolName("weather")).End()
+				step("code", 0, false).End()
+				step("if-else", 0, false).End()
+				step("end", 0, false).End()
 				code := 0
 				if r.IntN(20) == 0 {
 					code = 10001

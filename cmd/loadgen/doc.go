@@ -24,7 +24,8 @@
 // genai package's), calls a tool below itself when it starts (Node.StartChild,
 // a client span with the tool's GenAI attributes, one more span, ended at
 // the first streamed chunk) and records the chunk (Node.FirstTokenCost,
-// Node.FirstFrame); the SDK modes record the same child span and
+// Node.FirstFrame, Node.Chunk, and Node.Chunk again for the last chunk at
+// its end, which the GenAI metrics fold); the SDK modes record the same child span and
 // attributes. Runs start at -rate
 // per second, evenly spaced after a linear -ramp, or as fast as the workers
 // go; at most -concurrency are open at once. Workers (GOMAXPROCS-1

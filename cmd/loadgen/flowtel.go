@@ -112,6 +112,7 @@ func (d *flowtelDriver) firstChunk(s *slot, i int, cost time.Duration) {
 	n := s.nodes[i]
 	n.FirstTokenCost(cost)
 	n.FirstFrame()
+	n.Chunk() // the stream's first chunk; endNode records the last
 }
 
 // endNode records node i's outputs, usage and logs and ends it, or records
@@ -127,6 +128,9 @@ func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) int {
 	}
 	switch {
 	case spec.llm:
+		if w.firstFrame {
+			n.Chunk() // the stream's last chunk: time per output chunk
+		}
 		n.SetAttributes(d.llm...)
 		n.Usage(d.usage)
 		n.LLMOutput(d.payload)

@@ -20,14 +20,18 @@ import (
 )
 
 // Metrics are the documented metric families (engine/metrics.go's
-// Metric* names) that end in _total or _microseconds, the ones MetricName
-// finds in an expression.
+// Metric* names, and the GenAI ones of engine/genai_metrics.go under their
+// Prometheus names) that end in _total, _microseconds or _seconds, and
+// gen_ai_client_token_usage: the ones MetricName finds in an expression.
 var Metrics = []string{
 	"server_request_total", "server_request_time_microseconds",
 	"flowtel_node_executions_total", "flowtel_node_duration_microseconds",
 	"flowtel_records_dropped_total", "flowtel_records_accepted_total",
 	"flowtel_records_exported_total", "flowtel_export_items_total",
 	"flowtel_export_latency_microseconds", "flowtel_metric_overflow_total",
+	"gen_ai_client_token_usage", "gen_ai_client_operation_duration_seconds",
+	"gen_ai_client_operation_time_to_first_chunk_seconds", "gen_ai_client_operation_time_per_output_chunk_seconds",
+	"flowtel_gen_ai_tool_duration_seconds", "flowtel_gen_ai_workflow_duration_seconds", "flowtel_gen_ai_tokens_total",
 }
 
 // Query is one expression and where it comes from ("panel X", "alert Y").
@@ -102,13 +106,13 @@ func Alerts(root string) ([]Query, error) {
 
 // MetricName matches a metric name in an expression, with its histogram
 // suffix.
-var MetricName = regexp.MustCompile(`[a-z_]+_(total|microseconds)(_bucket|_sum|_count)?\b`)
+var MetricName = regexp.MustCompile(`(?:[a-z_]+_(?:total|microseconds|seconds)|gen_ai_client_token_usage)(?:_bucket|_sum|_count)?\b`)
 
 // threshold matches the comparison that ends an alert expression.
 var threshold = regexp.MustCompile(`\s*[<>]=?\s*[0-9.e+]+\s*$`)
 
 // selector matches a metric name and its optional label matchers.
-var selector = regexp.MustCompile(`\b([a-z_]+_(?:total|microseconds)(?:_bucket|_sum|_count)?)\b(\{[^}]*\})?`)
+var selector = regexp.MustCompile(`\b((?:[a-z_]+_(?:total|microseconds|seconds)|gen_ai_client_token_usage)(?:_bucket|_sum|_count)?)\b(\{[^}]*\})?`)
 
 // Prepare makes expr runnable: Grafana's variables get values
 // ($__rate_interval is 1m, $app_id matches everything), an alert's final
