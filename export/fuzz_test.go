@@ -144,7 +144,9 @@ func FuzzExportEnv(f *testing.F) {
 		"OTLP_TRACE_TIMEOUT", "OTLP_TRACE_MAX_QUEUE_SIZE", "OTLP_TRACE_SCHEDULE_DELAY_MILLIS", "OTLP_TRACE_MAX_EXPORT_BATCH_SIZE",
 		"OTLP_TRACE_EXPORT_TIMEOUT_MILLIS", "OTLP_METRIC_TIMEOUT", "OTLP_METRIC_EXPORT_INTERVAL_MILLIS", "OTLP_METRIC_EXPORT_TIMEOUT_MILLIS",
 		"OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_EXPORT_TIMEOUT",
-		"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT", "FLOWTEL_LARGE_FIELDS_DIR", "FLOWTEL_LARGE_FIELDS_URL")
+		"OTEL_METRIC_EXPORT_INTERVAL", "OTEL_METRIC_EXPORT_TIMEOUT", "FLOWTEL_LARGE_FIELDS_DIR", "FLOWTEL_LARGE_FIELDS_URL",
+		"FLOWTEL_LARGE_FIELDS_DISABLED", "FLOWTEL_LARGE_FIELDS_HEADERS", "FLOWTEL_LARGE_FIELDS_MAX_BYTES", "FLOWTEL_LARGE_FIELDS_MAX_FILES",
+		"FLOWTEL_LARGE_FIELDS_TIMEOUT", "FLOWTEL_LARGE_FIELDS_CONCURRENCY", "FLOWTEL_LARGE_FIELDS_QUEUE_BYTES")
 	f.Add(uint8(1), "a=b%20c,d=e")
 	f.Add(uint8(9), "https://x:1/v1/t")
 	f.Add(uint8(37), "service.name=s,k=%zz")
@@ -172,6 +174,9 @@ func FuzzExportEnv(f *testing.F) {
 				t.Fatalf("error %q echoes the header value", err)
 			}
 			return
+		}
+		if err := c.LargeFields.Validate(); err != nil {
+			t.Fatalf("%s=%q accepted, then refused by Validate: %v", name, value, err)
 		}
 		for _, h := range []map[string]string{c.Headers, c.Traces.Headers, c.Metrics.Headers, c.Logs.Headers} {
 			for k, v := range h {

@@ -2,9 +2,11 @@ package otlp
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -552,5 +554,134 @@ func TestLargeFieldsFileBudget(t *testing.T) {
 	marked := strings.Count(strings.Join(runLogBodies(rc), ""), encode.TruncatedMarker+strconv.Itoa(size)+"]")
 	if marked != cut {
 		t.Errorf("%d values marked as cut in the run logs, want %d", marked, cut)
+	}
+}
+
+// TestLargeFieldsNeverLostUncounted is a property test: values of random
+// sizes around the limits (5088 bytes in the run trace log, 10 KiB for an
+// INFO span event), of ASCII and three-byte characters, through object
+// storage and through a file store whose budget fills, are each either
+// inline and whole (under the limit), linked (the link fetches the exact
+// bytes) or cut with the marker of their length (a head of the value,
+// under the limit), and the cuts and links add up to what
+// flowtel_offload_values_total counts: nothing is lost uncounted.
+func TestLargeFieldsNeverLostUncounted(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 17))
+	value := func(around int) string {
+		n := around - 48 + rng.IntN(96)
+		var b strings.Builder
+		for b.Len() < n {
+			if rng.IntN(4) == 0 {
+				b.WriteString("值")
+			} else {
+				b.WriteByte(byte('a' + rng.IntN(26)))
+			}
+		}
+		return b.String()
+	}
+	store := newObjectStore(t)
+	for _, tc := range []struct {
+		name string
+		lf   export.LargeFieldConfig
+	}{
+		{"object store", store.config()},
+		{"file store, budget filling", export.LargeFieldConfig{Dir: t.TempDir(), MaxBytes: 160 << 10}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := otlptest.StartKeeping(t, otlptest.GRPC)
+			var errs errorLog
+			e := newLargeFieldEngine(t, rc, tc.lf, &errs)
+			const runs = 24
+			inputs, texts := map[string]string{}, map[string]string{}
+			for i := range runs {
+				id := strconv.Itoa(i)
+				inputs[id], texts[id] = value(encode.DefaultOffloadThreshold), value(encode.SpanEventOffloadThreshold)
+				r := e.StartRun(engine.RunInfo{})
+				n := r.StartNode("llm:1", "llm", "LLM")
+				n.Input(engine.String("id", id), engine.String("v", inputs[id]))
+				n.Info(texts[id])
+				n.End()
+				r.End(0, "")
+			}
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var linked, cut int
+			check := func(what, got, want string, limit int) {
+				t.Helper()
+				fetchLink := func(link string) string {
+					if p, ok := strings.CutPrefix(link, "file://"); ok {
+						b, err := os.ReadFile(p)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return string(b)
+					}
+					return fetch(t, link)
+				}
+				marker := encode.TruncatedMarker + strconv.Itoa(len(want)) + "]"
+				switch head, isCut := strings.CutSuffix(got, marker); {
+				case got == want && len(want) < limit:
+				case strings.HasPrefix(got, encode.OffloadedPrefix) || strings.HasPrefix(got, "trace_link: "):
+					link := strings.TrimPrefix(strings.TrimPrefix(got, encode.OffloadedPrefix), "trace_link: ")
+					if len(want) < limit || fetchLink(link) != want {
+						t.Errorf("%s of %d bytes: linked, the link does not fetch it", what, len(want))
+					}
+					linked++
+				case isCut && len(got) < limit && strings.HasPrefix(want, head) && len(want) >= limit:
+					cut++
+				default:
+					t.Errorf("%s of %d bytes (limit %d) lost: %d bytes %.40q", what, len(want), limit, len(got), got)
+				}
+			}
+			for _, body := range runLogBodies(rc) {
+				var log struct {
+					Trace []struct {
+						Data struct{ Input map[string]string }
+						Logs []string
+					}
+				}
+				if err := json.Unmarshal([]byte(body), &log); err != nil || len(log.Trace) != 1 || len(log.Trace[0].Logs) != 1 {
+					t.Fatalf("run log %.100q: %v", body, err)
+				}
+				var entry struct{ Message string }
+				if err := json.Unmarshal([]byte(log.Trace[0].Logs[0]), &entry); err != nil {
+					t.Fatal(err)
+				}
+				id := log.Trace[0].Data.Input["id"]
+				check("input "+id, log.Trace[0].Data.Input["v"], inputs[id], encode.DefaultOffloadThreshold)
+				check("log entry "+id, entry.Message, texts[id], encode.DefaultOffloadThreshold)
+			}
+			spans := 0
+			for _, sp := range receivedSpans(rc) {
+				var id string
+				for _, kv := range sp.Attributes {
+					if kv.Key == "input.id" {
+						id = kv.Value.GetStringValue()
+					}
+				}
+				if id == "" {
+					continue
+				}
+				spans++
+				check("INFO event "+id, eventValues([]*tracepb.Span{sp})["INFO LOG"][0], texts[id], encode.SpanEventOffloadThreshold)
+			}
+			if spans != runs || len(runLogBodies(rc)) != runs {
+				t.Fatalf("%d node spans, %d run logs; want %d", spans, len(runLogBodies(rc)), runs)
+			}
+			counted := 0
+			for _, r := range []string{"truncated_queue_full", "truncated_store_full", "truncated_closed"} {
+				counted += offloadCount(t, e, r)
+			}
+			if got := offloadCount(t, e, "offloaded"); got != linked || counted != cut {
+				t.Errorf("%d linked, %d cut; counted %d offloaded, %d cut", linked, cut, got, counted)
+			}
+			if tc.lf.Dir != "" && cut == 0 {
+				t.Errorf("the file store's budget cut nothing")
+			}
+			t.Logf("%d linked, %d cut", linked, cut)
+		})
 	}
 }
