@@ -145,9 +145,9 @@ type OffloadStats struct {
 //     fit, or the Offloader is closed, the caller is not blocked: the value
 //     is truncated at a UTF-8 boundary to at most Threshold-1 bytes of
 //     the value, including a suffix TruncatedMarker + original length +
-//     "]", and counted (OffloadStats.QueueFull, StoreFull or Closed). (Invalid UTF-8
-//     in the kept head is then repaired as everywhere in the JSON, which
-//     can add bytes.)
+//     "]", and counted (OffloadStats.QueueFull, StoreFull or Closed).
+//     (Invalid UTF-8 in the kept head is then repaired as everywhere in
+//     the JSON, which can add bytes.)
 //
 // Keys are "<sid>-<id>-<field>-<n>": the run's SID, the 32 hex id of the
 // run or node record (TraceID[0:8] + SpanID, as a node record's "id"), the

@@ -13,11 +13,11 @@ import (
 	"github.com/flowtel/flowtel/encode"
 )
 
-// TestSpanEventOffload checks that, with an Offloader, an INFO event's text
-// of 10 KiB or more is stored and the span event holds "trace_link: " and
-// its link, as the original's add_info_event, while a shorter one, an
-// error event and a closed Offloader's value (cut, with the marker) are
-// not offloaded.
+// TestSpanEventOffload checks that, with an Offloader, an INFO or ERROR
+// event's text of 10 KiB or more is stored and the span event holds
+// "trace_link: " and its link, as the original's add_info_event and
+// add_error_event, while a shorter one and a closed Offloader's value
+// (cut, with the marker) are not offloaded.
 func TestSpanEventOffload(t *testing.T) {
 	dir := t.TempDir()
 	store, err := encode.NewFSStore(dir, "https://oss.example/b/")
@@ -53,7 +53,7 @@ func TestSpanEventOffload(t *testing.T) {
 		return out
 	}
 	got := events()
-	if len(got) != 5 || !strings.HasPrefix(got[0], "trace_link: https://oss.example/b/spf0001@hf1-01000000000000000300000000000000-event-") || got[1] != "short" || got[2] != big ||
+	if len(got) != 5 || !strings.HasPrefix(got[0], "trace_link: https://oss.example/b/spf0001@hf1-01000000000000000300000000000000-event-") || got[1] != "short" || !strings.HasPrefix(got[2], "trace_link: https://oss.example/b/") || keys[2] != "ERROR LOG" ||
 		!strings.HasPrefix(got[3], "https://oss.example/b/") || keys[3] != "trace_link" || keys[4] != "llm first token cost: " {
 		t.Fatalf("events %.80q keys %q", got, keys)
 	}
@@ -64,6 +64,10 @@ func TestSpanEventOffload(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir, key)); err != nil || string(b) != big {
 		t.Fatalf("stored value: %d bytes, %v", len(b), err)
 	}
+	key = strings.TrimPrefix(got[2], "trace_link: https://oss.example/b/")
+	if b, err := os.ReadFile(filepath.Join(dir, key)); err != nil || string(b) != big {
+		t.Fatalf("stored error text: %d bytes, %v", len(b), err)
+	}
 	key = strings.TrimPrefix(got[3], "https://oss.example/b/")
 	if b, err := os.ReadFile(filepath.Join(dir, key)); err != nil || string(b) != `{"llm output": "`+big+`", "n": 1}` {
 		t.Fatalf("stored attributes: %.60q, %v", b, err)
@@ -73,7 +77,7 @@ func TestSpanEventOffload(t *testing.T) {
 	if len(got[0]) >= encode.SpanEventOffloadThreshold || !strings.Contains(got[0], encode.TruncatedMarker) || !strings.HasPrefix(big, strings.Split(got[0], encode.TruncatedMarker)[0]) {
 		t.Errorf("after Close: %d bytes %.40q", len(got[0]), got[0])
 	}
-	if st := o.Stats(); st.Offloaded != 2 || st.Closed != 2 {
+	if st := o.Stats(); st.Offloaded != 3 || st.Closed != 3 {
 		t.Errorf("stats %+v", st)
 	}
 }

@@ -356,9 +356,10 @@ func eventName(k EventKind) string {
 // writeEvents appends events as Span.events fields, those of span span of
 // run r. Most events are shorter than 128 bytes, so one byte is reserved
 // for each length (closeLen widens it when needed). With an Offloader
-// (SetOffloader), the text of an INFO event of SpanEventOffloadThreshold
-// bytes or more is offloaded and replaced by "trace_link: " and its link,
-// as the original's add_info_event did, and an INFO event given as data
+// (SetOffloader), the text of an INFO or ERROR event of
+// SpanEventOffloadThreshold bytes or more is offloaded and replaced by
+// "trace_link: " and its link, as the original's add_info_event and
+// add_error_event did, and an INFO event given as data
 // whose JSON is that large by the one attribute trace_link, as its
 // add_info_events did.
 func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) []byte {
@@ -379,7 +380,11 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 			}
 			dst = e.writeAttrs(dst, f, "", ev.Attrs)
 		case ev.Kind == EventError:
-			dst = e.writeKVString(dst, f, keyErrorLog, ev.Message)
+			msg := ev.Message
+			if o := e.runLogOpts.Offloader; o != nil && len(msg) >= SpanEventOffloadThreshold {
+				msg = o.spanEventLink(r, span, msg)
+			}
+			dst = e.writeKVString(dst, f, keyErrorLog, msg)
 		case ev.Kind == EventException:
 			dst = e.writeKVStringOpt(dst, f, keyExceptionType, ev.Type)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionMessage, ev.Message)

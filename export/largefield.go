@@ -133,8 +133,8 @@ func (e StoreStatusError) Error() string { return "status " + strconv.Itoa(int(e
 func (e StoreStatusError) StatusCode() int { return int(e) }
 
 // LargeFieldConfig chooses where otlp.New offloads the large values of run
-// trace logs (5088 bytes or more, the original's limit) and span events
-// (10 KiB or more): a bounded file store in a directory, or object storage
+// trace logs (5088 bytes or more, the original's limit) and INFO and
+// ERROR span events (10 KiB or more): a bounded file store in a directory, or object storage
 // behind a URL (HTTPStore). The zero value is the default: a file store in
 // DefaultLargeFieldDir() holding at most DefaultLargeFieldMaxBytes in
 // DefaultLargeFieldMaxFiles files. Zero fields take their defaults; a

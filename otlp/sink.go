@@ -249,14 +249,15 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 //
 // Large values are offloaded by default (cfg.LargeFields,
 // FLOWTEL_LARGE_FIELDS_* in export.FromEnv): run trace log strings of 5088
-// bytes or more and INFO span events of 10 KiB or more are replaced by a
-// link and stored in the background, in a bounded file store in
-// export.DefaultLargeFieldDir() unless cfg.LargeFields chooses another
-// directory, an export.HTTPStore (object storage behind a URL, one HTTP
-// PUT a value) or Disabled. What could not be stored is cut or counted
-// (flowtel_offload_values_total{result}). The engine's Shutdown waits,
-// within its context, for the values queued, then closes the store; the
-// values it had no time for are counted as lost and said in its error.
+// bytes or more and INFO and ERROR span events of 10 KiB or more are
+// replaced by a link and stored in the background, in a bounded file
+// store in export.DefaultLargeFieldDir() unless cfg.LargeFields chooses
+// another directory, an export.HTTPStore (object storage behind a URL,
+// one HTTP PUT a value) or Disabled. What could not be stored is cut or
+// counted (flowtel_offload_values_total{result}). The engine's Shutdown
+// waits, within its context, for the values queued, then closes the
+// store; the values it had no time for are counted as lost and said in
+// its error.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
