@@ -266,6 +266,16 @@ func (o *Offloader) Threshold() int {
 	return o.threshold
 }
 
+// MemoryBytes is what the queue may hold: twice its byte bound, since a
+// pooled buffer's capacity may be up to twice the value it holds (zero
+// for a nil Offloader).
+func (o *Offloader) MemoryBytes() int64 {
+	if o == nil {
+		return 0
+	}
+	return 2 * o.queueBytes
+}
+
 // Stats returns the Offloader's counters.
 func (o *Offloader) Stats() OffloadStats {
 	if o == nil {

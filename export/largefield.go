@@ -43,7 +43,7 @@ const maxStoreResponseBytes = 4 << 10
 // https:// URL, a "/" added to its path when it has none at the end) with
 // header on every request; a header name that is not an HTTP token or a
 // value that is not printable ASCII is refused, as in Config.Headers. A
-// nil client means one with a 30 s timeout that follows no redirect.
+// nil client means NewHTTPStoreClient(30 * time.Second).
 func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTTPStore, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -66,12 +66,21 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	link := *u
 	link.User, link.RawQuery = nil, ""
 	if client == nil {
-		client = &http.Client{
-			Timeout:       30 * time.Second,
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
+		client = NewHTTPStoreClient(30 * time.Second)
 	}
 	return &HTTPStore{base: u, link: link.String(), shown: redactURL(u), client: client, header: header.Clone()}, nil
+}
+
+// NewHTTPStoreClient returns a client for an HTTPStore: timeout bounds each
+// request, redirects are not followed (a PUT's body is not sent again),
+// and its connections are its own (Close closes them, not those of
+// http.DefaultTransport).
+func NewHTTPStoreClient(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // Link returns where the value of key is readable: the base URL without
@@ -193,7 +202,10 @@ const (
 	DefaultLargeFieldConcurrency = 2
 	DefaultLargeFieldQueueBytes  = 64 << 20
 
-	minLargeFieldBytes    = 64 << 10
+	// MinLargeFieldQueueBytes is the least QueueBytes (and MaxBytes).
+	MinLargeFieldQueueBytes = 64 << 10
+
+	minLargeFieldBytes    = MinLargeFieldQueueBytes
 	maxLargeFieldMaxBytes = 1 << 50
 	maxLargeFieldMaxFiles = 1 << 30
 	maxLargeFieldQueue    = 1 << 30

@@ -58,8 +58,8 @@ func TestShutdownCountsUndelivered(t *testing.T) {
 	}
 }
 
-// TestMemoryLimitCoversQueue: the exporter's queue is part of the engine's
-// one byte budget. Sized from the limit when the Config leaves it unset,
+// TestMemoryLimitCoversQueue: the exporter's queue (and the large-value
+// offloader's) is part of the engine's one byte budget. Sized from the limit when the Config leaves it unset,
 // it never makes New refuse a limit the engine alone would take.
 func TestMemoryLimitCoversQueue(t *testing.T) {
 	rc := otlptest.Start(t, export.ProtocolGRPC, nil)
@@ -73,8 +73,9 @@ func TestMemoryLimitCoversQueue(t *testing.T) {
 	if xs.QueueBytes != limit/8 {
 		t.Errorf("queue bytes %d, want %d", xs.QueueBytes, limit/8)
 	}
-	if s := e.Stats(); s.MemoryLimit != limit-2*xs.QueueBytes {
-		t.Errorf("engine limit %d, want %d less twice the queue %d", s.MemoryLimit, limit, xs.QueueBytes)
+	sink, _ := OTLPSink(e)
+	if s, off := e.Stats(), sink.Offloader().MemoryBytes(); off != 2*(limit/16) || s.MemoryLimit != limit-2*xs.QueueBytes-off {
+		t.Errorf("engine limit %d, want %d less twice the queue %d and the offloader's %d", s.MemoryLimit, limit, xs.QueueBytes, off)
 	}
 	// A queue set by hand counts too, and one larger than the limit is
 	// refused at construction.

@@ -151,8 +151,9 @@ func (s *Sink) SinkStats() engine.SinkStats {
 
 // MemoryBytes is what the exporter's queue may hold: twice its
 // QueueBytes, since a buffer's capacity may be up to twice its encoded
-// length. The engine takes it out of its memory limit (engine.MemoryUser).
-func (s *Sink) MemoryBytes() int64 { return 2 * s.exp.Stats().QueueBytes }
+// length, and what the offloader's queue may hold (the same rule). The
+// engine takes it out of its memory limit (engine.MemoryUser).
+func (s *Sink) MemoryBytes() int64 { return 2*s.exp.Stats().QueueBytes + s.off.MemoryBytes() }
 
 // ForceFlush waits until everything queued is sent or counted as dropped.
 func (s *Sink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
@@ -185,7 +186,7 @@ func newOffloader(cfg *export.Config) (*encode.Offloader, error) {
 		for k, v := range lf.Headers {
 			h.Set(k, v)
 		}
-		hs, err := export.NewHTTPStore(lf.URL, h, nil)
+		hs, err := export.NewHTTPStore(lf.URL, h, export.NewHTTPStoreClient(lf.Timeout))
 		if err != nil {
 			return nil, err
 		}
@@ -227,7 +228,10 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // export.FromEnv), traces and run logs. The exporter's queue counts in
 // the engine's memory limit (engine.WithMemoryLimit); when opts set one
 // and cfg.QueueBytes is 0, the queue gets an eighth of it (at most
-// export.DefaultQueueBytes) in encoded bytes, a quarter in memory. The resource is the one opts set,
+// export.DefaultQueueBytes) in encoded bytes, a quarter in memory, and
+// when cfg.LargeFields.QueueBytes is 0 the offloader's queue a sixteenth
+// (at most export.DefaultLargeFieldQueueBytes), an eighth in memory. The
+// resource is the one opts set,
 // whose unset (empty) service name is cfg.ServiceName, with
 // cfg.ResourceAttrs added; the OTLP metrics interval is
 // cfg.MetricReader.ExportInterval unless opts set one.
@@ -267,6 +271,10 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		// One budget: the queue takes at most a quarter of the engine's
 		// memory limit (MemoryBytes is twice QueueBytes).
 		cfg.QueueBytes = max(min(export.DefaultQueueBytes, limit/8), 1)
+	}
+	if limit := hooks().MemoryLimit(opts); limit > 0 && cfg.LargeFields.QueueBytes == 0 && !cfg.LargeFields.Disabled {
+		// The offloader's queue takes at most an eighth of it.
+		cfg.LargeFields.QueueBytes = max(min(export.DefaultLargeFieldQueueBytes, limit/16), export.MinLargeFieldQueueBytes)
 	}
 	off, err := newOffloader(&cfg)
 	if err != nil {
