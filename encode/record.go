@@ -297,8 +297,15 @@ func (r *Run) FirstFrameMillis() (int64, bool) {
 // run's first frame: its prefix before the first ':' (the whole id when
 // there is none) is "message" or "node-end".
 func IsStreamNode(nodeID string) bool {
-	typ, _, _ := strings.Cut(nodeID, ":")
-	return typ == "message" || typ == "node-end"
+	// Two prefix tests instead of strings.Cut, which looked for the ':'
+	// of every node of every run (FirstFrameMillis, once per run span).
+	return hasNodeType(nodeID, "message") || hasNodeType(nodeID, "node-end")
+}
+
+// hasNodeType reports whether the node id's prefix before its first ':'
+// (the whole id when there is none) is typ, which holds no ':'.
+func hasNodeType(nodeID, typ string) bool {
+	return strings.HasPrefix(nodeID, typ) && (len(nodeID) == len(typ) || nodeID[len(typ)] == ':')
 }
 
 // Resource identifies the process that produced the records.

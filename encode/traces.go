@@ -367,9 +367,7 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 	for i := range events {
 		ev := &events[i]
 		var at int
-		dst, at = openLen(dst, fieldSpanEvents, 1)
-		dst = appendFixed64Field(dst, fieldEventTime, uint64(ev.TimeUnixNano))
-		dst = appendStringField(dst, fieldEventName, eventName(ev.Kind))
+		dst, at = e.openEvent(dst, ev)
 		switch {
 		case len(ev.Attrs) != 0 && ev.Kind != EventException:
 			if o := e.runLogOpts.Offloader; o != nil && ev.Kind == EventInfo {
@@ -399,6 +397,29 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 		dst, _ = closeLen(dst, at, 1)
 	}
 	return dst
+}
+
+// openEvent opens a Span.events field for ev with one byte reserved for
+// its length (closed by closeLen) and writes its time and name, stored
+// into room made once rather than appended field by field.
+func (e *Encoder) openEvent(dst []byte, ev *Event) ([]byte, int) {
+	const room = 2 + 9 + 2 + len(eventNameException)
+	if cap(dst)-len(dst) < room {
+		dst = slices.Grow(dst, room)
+	}
+	m := len(dst)
+	d := dst[m : m+room]
+	d[0] = tag1(fieldSpanEvents, wireBytes)
+	p := 2
+	if t := uint64(ev.TimeUnixNano); t != 0 {
+		d[2] = tag1(fieldEventTime, wireFixed64)
+		binary.LittleEndian.PutUint64(d[3:11], t)
+		p = 11
+	}
+	name := eventName(ev.Kind)
+	d[p], d[p+1] = tag1(fieldEventName, wireBytes), byte(len(name))
+	p += 2 + copy(d[p+2:], name)
+	return dst[:m+p], m + 1
 }
 
 // Spans are written with two bytes reserved for their length: most are
