@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
+
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/testkit"
 )
@@ -156,7 +158,7 @@ func with(m map[string]string, k, v string) map[string]string {
 // each holds what the window added, and a window that added nothing
 // holds zeros.
 func TestGenAIMetricsDelta(t *testing.T) {
-	e := newMetricsEngine(t, WithMetrics(MetricsConfig{Delta: true, NoExport: true}))
+	e := newMetricsEngine(t, WithMetrics(MetricsConfig{Delta: true, Exponential: true, NoExport: true}))
 	e.metrics.observeRun(genAIRun())
 	_ = collectOTLP(t, e)
 	e.metrics.observeRun(genAIRun())
@@ -171,6 +173,17 @@ func TestGenAIMetricsDelta(t *testing.T) {
 		if want := map[string]int64{"input": 680, "output": 112}[p.attrs["gen_ai.token.type"]]; p.value != want {
 			t.Errorf("tokens delta %v: %d, want %d", p.attrs, p.value, want)
 		}
+	}
+	// The token usage, merged over error.type, holds the window's two
+	// calls, in explicit buckets although the engine's own histograms are
+	// exponential: the conventions give the bounds.
+	for _, p := range d.points[MetricGenAITokenUsage] {
+		if p.expo != nil || len(p.bounds) != genAIBounds || p.count != 2 || (p.attrs["gen_ai.token.type"] == "input" && p.sum != 680) {
+			t.Errorf("token usage delta: %+v", p)
+		}
+	}
+	if len(d.points[MetricGenAITokenUsage]) != 2 || d.temp[MetricGenAITokenUsage] != metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA {
+		t.Errorf("token usage: %d points, temporality %v", len(d.points[MetricGenAITokenUsage]), d.temp[MetricGenAITokenUsage])
 	}
 	d = collectOTLP(t, e)
 	for _, p := range d.points[MetricGenAITimePerOutputChunk] {
