@@ -3,6 +3,7 @@ package otlp
 import (
 	"context"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
@@ -159,28 +160,10 @@ func keys(m map[string]*tracepb.Span) []string {
 func genAIHistogram(t *testing.T, req *colmetrics.ExportMetricsServiceRequest, name string, want map[string]string) *metricspb.HistogramDataPoint {
 	t.Helper()
 	var found []*metricspb.HistogramDataPoint
-	for _, rm := range req.ResourceMetrics {
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name != name {
-					continue
-				}
-				for _, p := range m.GetHistogram().GetDataPoints() {
-					got := map[string]string{}
-					for _, kv := range p.Attributes {
-						got[kv.Key] = kv.Value.GetStringValue()
-					}
-					if len(got) != len(want) {
-						continue
-					}
-					match := true
-					for k, v := range want {
-						match = match && got[k] == v
-					}
-					if match {
-						found = append(found, p)
-					}
-				}
+	for m := range metricsNamed(req, name) {
+		for _, p := range m.GetHistogram().GetDataPoints() {
+			if maps.Equal(stringAttrs(p.Attributes), want) {
+				found = append(found, p)
 			}
 		}
 	}

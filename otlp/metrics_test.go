@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"context"
+	"iter"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 
 	colmetrics "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
@@ -108,50 +110,57 @@ type sample struct {
 // samples returns the data points of the metric name in req whose string
 // attributes include want, decoded with the official types.
 func samples(req *colmetrics.ExportMetricsServiceRequest, name string, want map[string]string) []sample {
-	var attrs map[string]string
-	has := func(kvs []*commonpb.KeyValue) bool {
-		attrs = map[string]string{}
-		for _, kv := range kvs {
-			attrs[kv.Key] = kv.Value.GetStringValue()
-		}
-		for k, v := range want {
-			if attrs[k] != v {
-				return false
-			}
-		}
-		return true
-	}
 	var out []sample
-	for _, rm := range req.ResourceMetrics {
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				if m.Name != name {
-					continue
-				}
-				for _, p := range m.GetSum().GetDataPoints() {
-					if has(p.Attributes) {
-						out = append(out, sample{attrs: attrs, value: p.GetAsInt()})
-					}
-				}
-				for _, p := range m.GetGauge().GetDataPoints() {
-					if has(p.Attributes) {
-						out = append(out, sample{attrs: attrs, value: p.GetAsInt()})
-					}
-				}
-				for _, p := range m.GetHistogram().GetDataPoints() {
-					if has(p.Attributes) {
-						out = append(out, sample{attrs: attrs, count: p.Count})
-					}
-				}
-				for _, p := range m.GetExponentialHistogram().GetDataPoints() {
-					if has(p.Attributes) {
-						out = append(out, sample{attrs: attrs, count: p.Count})
-					}
-				}
+	add := func(kvs []*commonpb.KeyValue, s sample) {
+		s.attrs = stringAttrs(kvs)
+		for k, v := range want {
+			if s.attrs[k] != v {
+				return
 			}
+		}
+		out = append(out, s)
+	}
+	for m := range metricsNamed(req, name) {
+		for _, p := range m.GetSum().GetDataPoints() {
+			add(p.Attributes, sample{value: p.GetAsInt()})
+		}
+		for _, p := range m.GetGauge().GetDataPoints() {
+			add(p.Attributes, sample{value: p.GetAsInt()})
+		}
+		for _, p := range m.GetHistogram().GetDataPoints() {
+			add(p.Attributes, sample{count: p.Count})
+		}
+		for _, p := range m.GetExponentialHistogram().GetDataPoints() {
+			add(p.Attributes, sample{count: p.Count})
 		}
 	}
 	return out
+}
+
+// metricsNamed yields the metrics of req called name, in every resource
+// and scope.
+func metricsNamed(req *colmetrics.ExportMetricsServiceRequest, name string) iter.Seq[*metricspb.Metric] {
+	return func(yield func(*metricspb.Metric) bool) {
+		for _, rm := range req.ResourceMetrics {
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					if m.Name == name && !yield(m) {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
+// stringAttrs returns a data point's attributes as strings (the empty
+// string for a value of another type).
+func stringAttrs(kvs []*commonpb.KeyValue) map[string]string {
+	attrs := make(map[string]string, len(kvs))
+	for _, kv := range kvs {
+		attrs[kv.Key] = kv.Value.GetStringValue()
+	}
+	return attrs
 }
 
 // oneSample returns the single data point samples finds.
