@@ -2,9 +2,7 @@ package otlp
 
 import (
 	"context"
-	"io"
 	"maps"
-	"net/http"
 	"net/http/httptest"
 	"os/exec"
 	"slices"
@@ -19,6 +17,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/internal/otlptest"
+	"github.com/flowtel/flowtel/internal/testkit"
 	"github.com/flowtel/flowtel/promhttp"
 )
 
@@ -57,15 +56,7 @@ func TestGenAIEndToEnd(t *testing.T) {
 
 	srv := httptest.NewServer(promhttp.Handler(e))
 	defer srv.Close()
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, body := testkit.Get(t, srv.URL)
 	const op = `gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4"`
 	for _, want := range []string{
 		`gen_ai_client_token_usage_sum{` + op + `,gen_ai_token_type="input"} 120`,

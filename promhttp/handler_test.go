@@ -2,7 +2,6 @@ package promhttp
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -34,15 +34,7 @@ func TestHandler(t *testing.T) {
 	srv := httptest.NewServer(Handler(e))
 	defer srv.Close()
 
-	resp, err := http.Get(srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, body := testkit.Get(t, srv.URL+"/metrics")
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != encode.PromContentType {
 		t.Fatalf("GET: status %d, content type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}

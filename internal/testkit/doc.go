@@ -1,6 +1,6 @@
 // Package testkit holds what flowtel's tests share and nothing else:
 // WantAllocs, the one exact allocation budget every package's tests assert
-// with, and on Linux ThreadCPU and LeastCPU, the thread CPU time the
+// with, Get, a GET read to the end, and on Linux ThreadCPU and LeastCPU, the thread CPU time the
 // -cputime figures of PERFORMANCE.md are measured in. The race flag is internal/race's; the loopback OTLP receiver is
 // internal/otlptest; the OTLP reference builders are internal/otlpref.
 //
