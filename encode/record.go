@@ -197,6 +197,13 @@ type Node struct {
 	// received from FirstChunkUnixNano to LastChunkUnixNano.
 	Chunks                                uint32
 	FirstChunkUnixNano, LastChunkUnixNano int64
+	// ChunkGaps counts the intervals between consecutive chunks by the
+	// GenAI conventions' duration buckets (0.01 s to 81.92 s, doubling,
+	// then above), ChunkGapMin and ChunkGapMax the shortest and the
+	// longest in nanoseconds: gen_ai.client.operation.time_per_output_chunk
+	// per chunk, counted on the node as the chunks come.
+	ChunkGaps                [15]uint32
+	ChunkGapMin, ChunkGapMax int64
 
 	// SpanName, when SpanName[0] is not empty, names the node's span
 	// SpanName[0], then a space and SpanName[1] if that is not empty (the

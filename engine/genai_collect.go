@@ -79,7 +79,7 @@ func (c *collector) genAI(w window) {
 	c.genAITokenUsage(w)
 	ops(MetricGenAIOperationDuration, "GenAI operation duration: the node's, from start to end.", func(s *genAIOpSeries) *boundedHist { return &s.dur })
 	ops(MetricGenAITimeToFirstChunk, "Time to receive the first chunk of a streamed GenAI operation: FirstTokenCost, else the first frame after the start.", func(s *genAIOpSeries) *boundedHist { return &s.firstChunk })
-	ops(MetricGenAITimePerOutputChunk, "Time per output chunk after the first (Node.Chunk), each chunk at its node's mean interval.", func(s *genAIOpSeries) *boundedHist { return &s.perChunk })
+	ops(MetricGenAITimePerOutputChunk, "Time per output chunk: each chunk after the first, from the previous one (Node.Chunk).", func(s *genAIOpSeries) *boundedHist { return &s.perChunk })
 	c.genAIFamily(MetricGenAIToolDuration, "Duration of execute_tool nodes in seconds, by gen_ai.tool.name.", unitSeconds, w, g.tools.Len(), func() {
 		g.tools.Each(func(lv *hdr.LabelValues, h *boundedHist, overflow bool) {
 			c.boundedPoint(c.genAIAttrs(genAIToolLabels, lv, overflow, "", ""), h, w, 1e6, genAIDurationBounds)

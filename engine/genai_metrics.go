@@ -90,19 +90,30 @@ func (h *boundedHist) record(v int64, bounds *[genAIBounds]int64) { h.recordN(v,
 // recordN records v n times.
 func (h *boundedHist) recordN(v int64, n uint64, bounds *[genAIBounds]int64) {
 	v = max(v, 0)
+	h.counts[genAIBucket(v, bounds)].Add(n)
+	h.sum.Add(uint64(v) * n)
+	h.minMax(v, v)
+}
+
+// minMax widens the histogram's min and max to lo and hi. One writer, the
+// pipeline goroutine: load and store suffice.
+func (h *boundedHist) minMax(lo, hi int64) {
+	if m := h.min.Load(); m == 0 || lo+1 < m {
+		h.min.Store(lo + 1)
+	}
+	if hi+1 > h.max.Load() {
+		h.max.Store(hi + 1)
+	}
+}
+
+// genAIBucket returns the bucket of v: the index of the first bound at
+// least v, or genAIBounds above them all.
+func genAIBucket(v int64, bounds *[genAIBounds]int64) int {
 	i := 0
 	for i < genAIBounds && v > bounds[i] {
 		i++
 	}
-	h.counts[i].Add(n)
-	h.sum.Add(uint64(v) * n)
-	// One writer, the pipeline goroutine: load and store suffice.
-	if lo := h.min.Load(); lo == 0 || v+1 < lo {
-		h.min.Store(v + 1)
-	}
-	if v+1 > h.max.Load() {
-		h.max.Store(v + 1)
-	}
+	return i
 }
 
 // genAIOpSeries is one series of the client operation metrics, token
@@ -262,10 +273,15 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		s.firstChunk.record((n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros)
 	}
 	if n.Chunks > 1 {
-		// Each chunk after the first, at the mean interval: the count and
-		// the sum are exact, the buckets those of the mean.
-		gaps := uint64(n.Chunks - 1)
-		s.perChunk.recordN((n.LastChunkUnixNano-n.FirstChunkUnixNano)/1e3/int64(gaps), gaps, &genAIDurationMicros)
+		// Each chunk after the first, counted in its bucket by Chunk.
+		h := &s.perChunk
+		for i, c := range &n.ChunkGaps {
+			if c != 0 {
+				h.counts[i].Add(uint64(c))
+			}
+		}
+		h.sum.Add(uint64(max(n.LastChunkUnixNano-n.FirstChunkUnixNano, 0) / 1e3))
+		h.minMax(n.ChunkGapMin/1e3, n.ChunkGapMax/1e3)
 	}
 	in, out, hasIn, hasOut := a.input, a.output, a.hasInput, a.hasOutput
 	if n.HasUsage {

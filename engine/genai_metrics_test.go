@@ -14,7 +14,7 @@ import (
 )
 
 // genAIRun returns a run whose GenAI nodes have known values: a streamed
-// chat call (1.5 s, first token 300 ms, 5 chunks 200 ms apart, 340 + 56
+// chat call (1.5 s, first token 300 ms, 5 chunks 150 to 250 ms apart, 340 + 56
 // tokens), a chat call that failed with error.type timeout (50 ms), a tool
 // (120 ms), an agent (2 s) and a node without attributes.
 func genAIRun() *encode.Run {
@@ -24,7 +24,9 @@ func genAIRun() *encode.Run {
 		str("gen_ai.request.model", "spark-4"), str("gen_ai.response.model", "spark-4.0")}
 	llm := &encode.Node{NodeID: "llm:1", NodeType: "llm", StartUnixNano: 0, EndUnixNano: 1500 * ms, Attrs: chat,
 		Usage: encode.Usage{PromptTokens: 340, CompletionTokens: 56, TotalTokens: 396}, HasUsage: true,
-		FirstTokenCostNano: 300 * ms, HasFirstTokenCost: true, Chunks: 5, FirstChunkUnixNano: 400 * ms, LastChunkUnixNano: 1200 * ms}
+		FirstTokenCostNano: 300 * ms, HasFirstTokenCost: true, Chunks: 5, FirstChunkUnixNano: 400 * ms, LastChunkUnixNano: 1200 * ms,
+		ChunkGapMin: 150 * ms, ChunkGapMax: 250 * ms}
+	llm.ChunkGaps[4], llm.ChunkGaps[5] = 1, 3 // 150 ms, then 250, 200 and 200 ms
 	failed := &encode.Node{NodeID: "llm:2", NodeType: "llm", StartUnixNano: 0, EndUnixNano: 50 * ms,
 		Attrs: append(slices.Clone(chat[:3]), str("error.type", "timeout")), Status: encode.StatusError}
 	tool := &encode.Node{NodeID: "plugin:1", NodeType: "plugin", StartUnixNano: 0, EndUnixNano: 120 * ms,
@@ -60,7 +62,8 @@ func TestGenAIMetrics(t *testing.T) {
 		`gen_ai_client_token_usage_sum{` + chat + `,gen_ai_response_model="spark-4.0",gen_ai_token_type="output"} 112` + "\n",
 		`gen_ai_client_operation_time_to_first_chunk_seconds_sum{` + chat + `,gen_ai_response_model="spark-4.0"} 0.6` + "\n",
 		`gen_ai_client_operation_time_to_first_chunk_seconds_count{` + chat + `,gen_ai_response_model="spark-4.0"} 2` + "\n",
-		`gen_ai_client_operation_time_per_output_chunk_seconds_bucket{` + chat + `,gen_ai_response_model="spark-4.0",le="0.16"} 0` + "\n",
+		`gen_ai_client_operation_time_per_output_chunk_seconds_bucket{` + chat + `,gen_ai_response_model="spark-4.0",le="0.08"} 0` + "\n",
+		`gen_ai_client_operation_time_per_output_chunk_seconds_bucket{` + chat + `,gen_ai_response_model="spark-4.0",le="0.16"} 2` + "\n",
 		`gen_ai_client_operation_time_per_output_chunk_seconds_bucket{` + chat + `,gen_ai_response_model="spark-4.0",le="0.32"} 8` + "\n",
 		`gen_ai_client_operation_time_per_output_chunk_seconds_sum{` + chat + `,gen_ai_response_model="spark-4.0"} 1.6` + "\n",
 		`flowtel_gen_ai_tool_duration_seconds_sum{gen_ai_tool_name="weather"} 0.24` + "\n",
@@ -109,7 +112,7 @@ func TestGenAIMetrics(t *testing.T) {
 		t.Errorf("input tokens: %+v", in)
 	}
 	perChunk := find(MetricGenAITimePerOutputChunk, ok)
-	if perChunk.count != 8 || perChunk.sum != 1.6 || perChunk.buckets[5] != 8 {
+	if perChunk.count != 8 || perChunk.sum != 1.6 || perChunk.buckets[4] != 2 || perChunk.buckets[5] != 6 || perChunk.min != 0.15 || perChunk.max != 0.25 {
 		t.Errorf("time per output chunk: %+v", perChunk)
 	}
 	first := find(MetricGenAITimeToFirstChunk, ok)

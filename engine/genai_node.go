@@ -2,10 +2,11 @@ package engine
 
 // Chunk records that the node received one streamed output chunk now: a
 // streamed LLM call calls it once per chunk, the first included. The first
-// chunk is also the node's first frame when FirstFrame was not called. The
-// engine folds, when the run ends, gen_ai.client.operation.time_per_output_chunk
-// from the chunks' count and the times of the first and the last (see
-// Metrics). One clock reading, no allocation.
+// chunk is also the node's first frame when FirstFrame was not called.
+// The interval since the previous chunk is counted on the node in the
+// bucket of gen_ai.client.operation.time_per_output_chunk it falls in,
+// which the engine folds when the run ends (see Metrics). One clock
+// reading, no allocation.
 func (h Node) Chunk() {
 	if n := h.begin(); n != nil {
 		t := n.now()
@@ -14,6 +15,16 @@ func (h Node) Chunk() {
 			if n.FirstFrameUnixNano == 0 {
 				n.FirstFrameUnixNano = t
 			}
+		} else {
+			gap := max(t-n.LastChunkUnixNano, 0)
+			i := genAIBucket(gap/1e3, &genAIDurationMicros)
+			if n.ChunkGaps[i] != ^uint32(0) {
+				n.ChunkGaps[i]++
+			}
+			if n.Chunks == 1 || gap < n.ChunkGapMin {
+				n.ChunkGapMin = gap
+			}
+			n.ChunkGapMax = max(n.ChunkGapMax, gap)
 		}
 		if n.Chunks != ^uint32(0) {
 			n.Chunks++
