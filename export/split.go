@@ -271,61 +271,59 @@ func metricKey(u *unit) int { return u.metric }
 // encode appends to dst the request holding units, consecutive units of
 // one group sharing its head.
 func (s *splitter) encode(dst []byte, units []unit) []byte {
-	size := 0
-	for g := range groups(units, resKey) {
-		size += fieldSize(s.resourceSize(g))
+	dst = slices.Grow(dst, sizeGroups(units, resKey, s.resourceSize))
+	return appendGroups(dst, units, resKey, fieldResources, s.resourceSize, s.appendResource)
+}
+
+// sizeGroups returns the bytes of the fields holding each group of units
+// (grouped by key), size giving a group's body.
+func sizeGroups(units []unit, key func(*unit) int, size func([]unit) int) int {
+	n := 0
+	for g := range groups(units, key) {
+		n += fieldSize(size(g))
 	}
-	dst = slices.Grow(dst, size)
-	for g := range groups(units, resKey) {
-		dst = appendField(dst, fieldResources, s.resourceSize(g))
-		dst = s.appendResource(dst, g)
+	return n
+}
+
+// appendGroups appends each group of units (grouped by key) as a field
+// numbered field: its tag, its size (size) and its body (body).
+func appendGroups(dst []byte, units []unit, key func(*unit) int, field protowire.Number,
+	size func([]unit) int, body func([]byte, []unit) []byte) []byte {
+	for g := range groups(units, key) {
+		dst = appendField(dst, field, size(g))
+		dst = body(dst, g)
 	}
 	return dst
 }
 
 func (s *splitter) resourceSize(units []unit) int {
-	n := len(s.resHeads[units[0].res])
-	for g := range groups(units, scopeKey) {
-		n += fieldSize(s.scopeSize(g))
-	}
-	return n
+	return len(s.resHeads[units[0].res]) + sizeGroups(units, scopeKey, s.scopeSize)
 }
 
 func (s *splitter) appendResource(dst []byte, units []unit) []byte {
 	dst = append(dst, s.resHeads[units[0].res]...)
-	for g := range groups(units, scopeKey) {
-		dst = appendField(dst, fieldScopes, s.scopeSize(g))
-		dst = s.appendScope(dst, g)
-	}
-	return dst
+	return appendGroups(dst, units, scopeKey, fieldScopes, s.scopeSize, s.appendScope)
 }
 
 func (s *splitter) scopeSize(units []unit) int {
 	n := len(s.scopeHeads[units[0].scope])
-	if !s.metrics {
-		for _, u := range units {
-			n += fieldSize(len(u.item))
-		}
-		return n
+	if s.metrics {
+		return n + sizeGroups(units, metricKey, s.metricSize)
 	}
-	for g := range groups(units, metricKey) {
-		n += fieldSize(s.metricSize(g))
+	for _, u := range units {
+		n += fieldSize(len(u.item))
 	}
 	return n
 }
 
 func (s *splitter) appendScope(dst []byte, units []unit) []byte {
 	dst = append(dst, s.scopeHeads[units[0].scope]...)
-	if !s.metrics {
-		for _, u := range units {
-			dst = appendField(dst, fieldItems, len(u.item))
-			dst = append(dst, u.item...)
-		}
-		return dst
+	if s.metrics {
+		return appendGroups(dst, units, metricKey, fieldItems, s.metricSize, s.appendMetric)
 	}
-	for g := range groups(units, metricKey) {
-		dst = appendField(dst, fieldItems, s.metricSize(g))
-		dst = s.appendMetric(dst, g)
+	for _, u := range units {
+		dst = appendField(dst, fieldItems, len(u.item))
+		dst = append(dst, u.item...)
 	}
 	return dst
 }
