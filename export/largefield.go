@@ -214,6 +214,9 @@ const (
 // DefaultLargeFieldDir returns the file store's directory when neither Dir
 // nor URL is set: flowtel-large-fields in os.TempDir() ($TMPDIR, else
 // /tmp), shared by the processes of the host (keys are unique per run).
+// Each process counts against its budget what the directory held when it
+// started and what it wrote since: processes started together may write
+// up to one budget each.
 func DefaultLargeFieldDir() string { return filepath.Join(os.TempDir(), "flowtel-large-fields") }
 
 // largeFieldVars names the variable of each LargeFieldConfig field.

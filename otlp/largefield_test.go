@@ -685,3 +685,43 @@ func TestLargeFieldsNeverLostUncounted(t *testing.T) {
 		})
 	}
 }
+
+// TestLargeFieldsFromEnv checks that NewFromEnv takes the store from the
+// FLOWTEL_LARGE_FIELDS_* variables: the URL with its credentials, the
+// headers, and the bounds, against the real HTTP store.
+func TestLargeFieldsFromEnv(t *testing.T) {
+	store := newObjectStore(t)
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	lf := store.config()
+	e, err := newFromLookup(lookupMap(map[string]string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT":      rc.Endpoint(),
+		"OTEL_EXPORTER_OTLP_INSECURE":      "true",
+		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS": "5",
+		"OTEL_METRICS_EXPORTER":            "none",
+		"FLOWTEL_LARGE_FIELDS_URL":         lf.URL,
+		"FLOWTEL_LARGE_FIELDS_HEADERS":     "X-Api-Key=" + storeKey,
+		"FLOWTEL_LARGE_FIELDS_TIMEOUT":     "60000",
+		"FLOWTEL_LARGE_FIELDS_CONCURRENCY": "1",
+		"FLOWTEL_LARGE_FIELDS_QUEUE_BYTES": "1048576",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := strings.Repeat("env ", 2000)
+	r := e.StartRun(engine.RunInfo{})
+	n := r.StartNode("llm:1", "llm", "LLM")
+	n.Input(engine.String("prompt", input))
+	n.End()
+	r.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sink, _ := OTLPSink(e)
+	if got := sink.Offloader().MemoryBytes(); got != 2<<20 {
+		t.Errorf("offloader memory %d, want twice FLOWTEL_LARGE_FIELDS_QUEUE_BYTES", got)
+	}
+	m := offloadedLink.FindStringSubmatch(strings.Join(runLogBodies(rc), ""))
+	if m == nil || fetch(t, m[1]) != input || offloadCount(t, e, "offloaded") != 1 {
+		t.Fatalf("run logs %.200q: the input is not linked to the store", runLogBodies(rc))
+	}
+}
