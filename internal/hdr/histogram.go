@@ -120,12 +120,23 @@ func (b *buf) record(idx int, v int64, clamped bool) {
 }
 
 // reset empties b for reuse.
-func (b *buf) reset() {
-	if b.count != 0 {
-		clear(b.counts)
-	}
+func (b *buf) reset(g *geometry) {
+	_, used := b.used(g)
+	clear(used)
 	b.stats = stats{min: math.MaxInt64}
 	b.tally = [tallies]uint64{}
+}
+
+// used returns the counts from the bucket of the least value recorded to
+// that of the greatest, and the index of the first: the only ones a
+// collector need read or clear (typically half of the 23,552 of the
+// default range, or fewer).
+func (b *buf) used(g *geometry) (int, []uint64) {
+	if b.count == 0 {
+		return 0, nil
+	}
+	lo := g.index(b.min)
+	return lo, b.counts[lo : g.index(b.max)+1]
 }
 
 // geometry is the layout of an HDR histogram's dense counts, computed as
@@ -351,13 +362,13 @@ func (h *Histogram) drain() {
 		s.cur.Store(h.spare)
 		waitQuiescent(&s.seq)
 		h.fold(old)
-		old.reset()
+		old.reset(&h.geom)
 		h.spare = old
 	}
 	h.extra.mu.Lock()
 	if b := h.extra.b; b != nil {
 		h.fold(b)
-		b.reset()
+		b.reset(&h.geom)
 	}
 	h.extra.mu.Unlock()
 }
@@ -390,11 +401,12 @@ func (h *Histogram) fold(b *buf) {
 		return
 	}
 	h.tmp.Reset()
-	for i, n := range b.counts {
+	lo, used := b.used(&h.geom)
+	for i, n := range used {
 		if n != 0 {
 			// The value is in range and the counts are at most b.count, so
 			// RecordValues cannot fail (and never builds its error).
-			_ = h.tmp.RecordValues(h.geom.value(i), int64(n))
+			_ = h.tmp.RecordValues(h.geom.value(lo+i), int64(n))
 		}
 	}
 	h.cum.Merge(h.tmp)
