@@ -22,6 +22,7 @@ import (
 type Engine struct {
 	cfg   config
 	base  time.Time // monotonic origin of every reading
+	clock clock     // reads it: see clock
 	ring  *ringbuf.Sharded[*runRecord]
 	arena *arena
 	sid   *sid.Generator
@@ -75,6 +76,7 @@ func New(opts ...Option) (*Engine, error) {
 	if e.sink == nil {
 		e.sink = discardSink{}
 	}
+	e.clock.init(e.base)
 	e.mem.limit = limit
 	e.mem.held.Store(cfg.fixedBytes())
 	if cfg.errorHandler == nil {
@@ -152,7 +154,7 @@ func wakeAt(cfg config) int {
 }
 
 // mono reads the monotonic clock once, in nanoseconds since New.
-func (e *Engine) mono() int64 { return int64(time.Since(e.base)) }
+func (e *Engine) mono() int64 { return e.clock.now() }
 
 func newTraceID() (t encode.TraceID) {
 	a, b := rand.Uint64(), rand.Uint64()
@@ -197,9 +199,10 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		r = newRunRecord(e, idx)
 		e.arena.slots[idx].Store(r)
 	}
-	now := time.Now()
-	r.startMono = int64(now.Sub(e.base))
-	r.StartUnixNano = now.UnixNano()
+	// The run's wall time anchors the engine's clock, whose readings all
+	// its events take (see clock).
+	r.startMono = e.mono()
+	r.StartUnixNano = time.Now().UnixNano()
 	r.lastActive.Store(r.startMono)
 	parent := headParent{joined: info.Parent.IsValid(), random: true}
 	if parent.joined {

@@ -220,9 +220,16 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 		// Past the inline array: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
+	// Only an attribute to cut or copy is written again: most are neither,
+	// and rewriting each key and value cost 48 bytes of stores, with
+	// write barriers while the collector marks, per attribute.
+	vb := e.cfg.limits.ValueBytes
 	for i := start; i < len(dst); i++ {
-		dst[i].Key = e.value(dst[i].Key)
-		dst[i].Value = e.limitValue(dst[i].Value, n)
+		a := &dst[i]
+		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
+			a.Key = e.value(a.Key)
+			a.Value = e.limitValue(a.Value, n)
+		}
 	}
 	return dst
 }
@@ -422,7 +429,8 @@ func (h Node) End() {
 // ended first and the pipeline closed the node: the record is orphaned
 // then, and the call counts as stale.
 func (n *nodeRecord) end(gen uint32, mono int64) {
-	n.EndUnixNano = n.wall(mono)
+	// Not before the start, should the clock give up its counter (clock).
+	n.EndUnixNano = max(n.wall(mono), n.StartUnixNano)
 	n.run.touch(mono)
 	if !n.sw.CompareAndSwap(packState(gen, stateOpen), packState(gen, stateEnded)) {
 		n.e.stats.staleCalls.Add(1)

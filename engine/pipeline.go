@@ -49,6 +49,8 @@ type pipeline struct {
 	exported   chan struct{} // closed when the export stage returns
 	batchStart int64         // monotonic time the first run of cur arrived
 	lastReap   int64
+	// lastCalibration is when the clock was last calibrated.
+	lastCalibration int64
 }
 
 func (e *Engine) loop() {
@@ -109,7 +111,12 @@ func (p *pipeline) drainOnce() int {
 		p.add(r, "")
 	}
 	clear(p.drained)
-	if mono := p.e.mono(); mono-p.lastReap > int64(p.reapEvery()) {
+	mono := p.e.mono()
+	if mono-p.lastCalibration > int64(calibrateEvery(mono)) {
+		p.lastCalibration = mono
+		p.e.clock.calibrate()
+	}
+	if mono-p.lastReap > int64(p.reapEvery()) {
 		p.reap(mono, false)
 		p.e.trimIdle(mono)
 	}
