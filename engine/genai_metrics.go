@@ -237,6 +237,11 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		errType = "cancelled"
 	case n.Status == encode.StatusError:
 		errType = a.errType
+		for i := len(n.Events) - 1; i >= 0 && errType == ""; i-- {
+			if ev := &n.Events[i]; ev.Kind == encode.EventException {
+				errType = ev.Type // RecordError's: the error's Go type
+			}
+		}
 		if errType == "" {
 			errType = errorTypeOther
 		}

@@ -34,8 +34,14 @@ func genAIRun() *encode.Run {
 	agent := &encode.Node{NodeID: "agent:1", NodeType: "agent", StartUnixNano: 0, EndUnixNano: 2000 * ms,
 		Attrs: []encode.Attr{str("gen_ai.operation.name", "invoke_agent"), str("gen_ai.agent.name", "planner")}}
 	code := &encode.Node{NodeID: "code:1", NodeType: "code", StartUnixNano: 0, EndUnixNano: ms}
+	// A tool that failed with a Go error (RecordError) and one cancelled.
+	toolErr := &encode.Node{NodeID: "plugin:2", NodeType: "plugin", StartUnixNano: 0, EndUnixNano: 10 * ms, Status: encode.StatusError,
+		Attrs:  tool.Attrs,
+		Events: []encode.Event{{Kind: encode.EventInfo, Message: "calling"}, {Kind: encode.EventException, Type: "*url.Error", Message: "refused"}}}
+	toolCancelled := &encode.Node{NodeID: "plugin:3", NodeType: "plugin", StartUnixNano: 0, EndUnixNano: 10 * ms,
+		Status: encode.StatusError, Cancelled: true, Attrs: tool.Attrs}
 	return &encode.Run{AppID: "app", FlowID: "flow", StartUnixNano: 0, EndUnixNano: 3000 * ms,
-		Usage: llm.Usage, Nodes: []*encode.Node{llm, failed, tool, agent, code}}
+		Usage: llm.Usage, Nodes: []*encode.Node{llm, failed, tool, agent, code, toolErr, toolCancelled}}
 }
 
 // TestGenAIMetrics folds two runs of genAIRun and checks every GenAI
@@ -68,6 +74,8 @@ func TestGenAIMetrics(t *testing.T) {
 		`gen_ai_client_operation_time_per_output_chunk_seconds_sum{` + chat + `,gen_ai_response_model="spark-4.0"} 1.6` + "\n",
 		`flowtel_gen_ai_tool_duration_seconds_sum{gen_ai_tool_name="weather"} 0.24` + "\n",
 		`flowtel_gen_ai_tool_duration_seconds_count{gen_ai_tool_name="weather"} 2` + "\n",
+		`flowtel_gen_ai_tool_duration_seconds_count{gen_ai_tool_name="weather",error_type="*url.Error"} 2` + "\n",
+		`flowtel_gen_ai_tool_duration_seconds_count{gen_ai_tool_name="weather",error_type="cancelled"} 2` + "\n",
 		`flowtel_gen_ai_workflow_duration_seconds_sum{gen_ai_operation_name="invoke_agent",gen_ai_agent_name="planner"} 4` + "\n",
 		"# TYPE flowtel_gen_ai_tokens_total counter\n",
 		`flowtel_gen_ai_tokens_total{server_host="h",server_name="s",pid="1",app_id="app",func="flow",gen_ai_token_type="input"} 680` + "\n",
@@ -168,7 +176,11 @@ func TestGenAIMetricsDelta(t *testing.T) {
 	e.metrics.observeRun(genAIRun())
 	d := collectOTLP(t, e)
 	for _, p := range d.points[MetricGenAIToolDuration] {
-		if p.count != 2 || p.sum != 0.24 {
+		want := 0.24 // 120 ms twice; the failed and cancelled calls 10 ms
+		if p.attrs["error.type"] != "" {
+			want = 0.02
+		}
+		if p.count != 2 || p.sum != want {
 			t.Errorf("tool duration delta: %+v", p)
 		}
 	}
