@@ -112,34 +112,43 @@
 //
 // # Cost
 //
-// BenchmarkGraph and BenchmarkCallbacks, benchstat medians of 6 runs, CPU
-// time of the whole process (background work included: flowtel's
-// pipeline, the SDK's batch span processor, the stream readers), on an
-// "AMD EPYC" VM of 2 vCPUs shared with other jobs (load average about 20:
-// every figure is several times what an idle machine gives, and only the
-// ratios within one run mean anything). Allocations are exact.
+// BenchmarkGraph runs a real Eino graph of 8 nodes (two of them parallel)
+// with Stream, its one chat model streaming 8 chunks, and reads the
+// output to its end: bare (no handler), with a handler that does nothing
+// (what Eino spends to call any handler: a copy of every stream, contexts
+// and a handler list per callback), with flowtel's Handler (an engine with
+// its pipeline, no sink) and with its twin on the OpenTelemetry Go SDK
+// (sdkHandler: the same spans and attributes, a batch span processor with
+// its default queue, an exporter that discards; it reports the spans the
+// processor dropped, none). BenchmarkCallbacks calls each handler's
+// callbacks as Eino calls them for that graph, without Eino. Figures are
+// benchstat medians of 6 runs of CPU time of the whole process per node
+// (the pipeline, the batch processor, the stream readers and the garbage
+// collector included), on an "AMD EPYC" VM of 2 vCPUs shared with other
+// jobs (load average about 13: only ratios within one run mean anything,
+// and two runs are given); allocations are exact.
 //
-//	per node                           flowtel     SDK twin    ratio
-//	callbacks alone, 8 plain nodes     1.1-1.3 µs  4.1-4.8 µs  0.26
-//	  allocations                      0.125       12.5        0.01
-//	callbacks alone, with 2 streams    2.2-2.6 µs  5.7-6.7 µs  0.37-0.45
-//	  allocations                      0.6         14.4        0.04
-//	  bytes a run                      3.3 KiB     20.4 KiB    0.16
-//	real graph, allocations added
-//	  over no handler                  21.6        35          0.62
-//	  over a no-op handler (own)       0.9         14.3        0.06
+//	per node                      bare    no-op   flowtel  SDK twin  ratio
+//	real graph, CPU time, run 1   10.3µs  12.3µs  16.3µs   25.5µs
+//	                      run 2   10.1µs  11.8µs  14.9µs   19.9µs
+//	  added over bare                             6.0 4.8  15.2 9.8  0.39 0.49
+//	  added over the no-op                        4.0 3.2  13.2 8.1  0.30 0.39
+//	  allocations added over bare         20.8    21.5     35        0.61
+//	  over the no-op handler                      0.75     14.3      0.05
+//	callbacks alone, 8 plain nodes                1.2 1.4  5.1 4.4   0.23 0.31
+//	  allocations                                 0.125    12.5      0.01
+//	callbacks alone, with 2 streams               3.1 2.8  6.0 6.3   0.51 0.44
+//	  allocations                                 0.5      14.4      0.03
 //
-// In the real graph (8 nodes, Stream, one streaming model) the time a
-// handler adds is within the noise of this machine: Eino's own run is
-// about 10-13 µs of CPU per node, and calling any handler costs Eino about
-// 21 allocations per node (a copy of every stream, a context per
-// callback), which neither handler can avoid; three runs gave flowtel's
-// own time as 0.17 to 0.68 of the SDK twin's. The handler itself is a
-// small part of flowtel's cost: most of it is the engine's (StartNode,
-// the attributes, the pipeline's release and metrics), and with streams a
-// reader goroutine per stream, which the SDK twin pays too. The one-fifth
-// target is met for allocations, not for CPU time alone (0.26 without
-// streams).
+// The one-fifth target (flowtel adds at most a fifth of what the SDK twin
+// adds per node) is met for allocations, not for CPU time. Eino's own
+// cost of calling a handler (the no-op's 1.7-2.0µs), which both pay, is a
+// third of what flowtel adds; flowtel's own part is mostly the engine's
+// (StartNode, the attributes, the pipeline's release and metrics) and the
+// two stream readers, which park and wake with the chunks Eino hands them
+// (the SDK twin's readers do the same) and write the model's node from
+// another core. The handler's own code is a few percent of the process's
+// time in a profile of BenchmarkGraph.
 //
 // # Rejected alternatives
 //
