@@ -174,10 +174,13 @@ func attribute(r io.Reader) (ns []int64, total int64, err error) {
 		if len(f) == 0 {
 			continue
 		}
-		if d, err := time.ParseDuration(f[0]); err == nil && len(f) >= 2 && strings.HasPrefix(line, " ") && line[len(line)-len(strings.TrimLeft(line, " "))] != ' ' && len(frames) == 0 && v == 0 {
-			v = int64(d)
-			frames = append(frames, f[1])
-			continue
+		// A sample's first line is its value and its leaf frame.
+		if v == 0 && len(f) >= 2 {
+			if d, err := time.ParseDuration(f[0]); err == nil {
+				v = int64(d)
+				frames = append(frames, f[1])
+				continue
+			}
 		}
 		if v != 0 {
 			frames = append(frames, f[0])
