@@ -188,10 +188,15 @@ func (s *objectStore) config() export.LargeFieldConfig {
 }
 
 // fetch GETs link and returns the body, failing t on a status other than
-// 200.
+// 200. Its connection is not kept (no idle connection outlives the test).
 func fetch(t *testing.T, link string) string {
 	t.Helper()
-	resp, err := http.Get(link)
+	req, err := http.NewRequest(http.MethodGet, link, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Close = true
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
