@@ -324,7 +324,7 @@ if [ -n "$DOC" ] && [ -f "$DOC" ]; then
 	end='<!-- perf.sh results end -->'
 	if grep -qF "$begin" "$DOC" && grep -qF "$end" "$DOC"; then
 		awk -v b="$begin" -v e="$end" -v res="$RES" '
-			$0 == b { print; while ((getline l < res) > 0) print l; skip = 1; next }
+			$0 == b { print; print ""; while ((getline l < res) > 0) print l; skip = 1; next }
 			$0 == e { skip = 0 }
 			!skip { print }' "$DOC" >"$OUT/doc.md"
 		cp "$OUT/doc.md" "$DOC"
