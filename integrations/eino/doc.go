@@ -80,7 +80,9 @@
 // (first_frame_duration); the node also gets chunks, time_per_chunk (the
 // time from the first chunk to the end of the stream over the chunks
 // after the first) and, for a model, gen_ai.response.time_to_first_chunk
-// (seconds from the model's start).
+// (seconds from the model's start). Each chunk of a model's stream is also
+// given to Node.Chunk, from which the engine folds the GenAI metric
+// gen_ai.client.operation.time_per_output_chunk.
 //
 // # Streams
 //

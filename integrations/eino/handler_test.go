@@ -305,6 +305,12 @@ func TestGraphStream(t *testing.T) {
 		t.Errorf("writer has no %s", KeyFirstChunk)
 	}
 	wantAttr(t, w.Attrs, KeyFinishReason, "stop")
+	// Every chunk of the models' streams went to the engine (Node.Chunk):
+	// the GenAI metrics have the writer's 4 gaps between its 5 chunks.
+	const perChunk = `gen_ai_client_operation_time_per_output_chunk_seconds_count{gen_ai_operation_name="chat",gen_ai_request_model="writer-1"} 4`
+	if text := string(c.eng.AppendPrometheus(nil)); !strings.Contains(text, perChunk) {
+		t.Errorf("/metrics lacks %q:\n%s", perChunk, text)
+	}
 }
 
 // A graph invoked with a context already cancelled when its node runs.

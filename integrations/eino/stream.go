@@ -74,11 +74,18 @@ func (h *Handler) drain(s *span, ctx context.Context, sr *schema.StreamReader[ca
 		if err != nil {
 			break
 		}
+		if s.kind == kindModel && (!s.root || s.alsoNode) {
+			// Every chunk of a model's stream, for the engine's GenAI
+			// metrics (time per output chunk; the first is the node's
+			// first frame).
+			s.node.Chunk()
+		}
 		if chunks == 0 {
-			// The clock is read at the first chunk and at the end only: a
-			// read per chunk was a fifth of the reader's own time.
+			// The handler reads the clock at the first chunk and at the
+			// end only: a read per chunk was a fifth of the reader's own
+			// time.
 			first = time.Now()
-			if !s.root || s.alsoNode {
+			if (!s.root || s.alsoNode) && s.kind != kindModel {
 				s.node.FirstFrame()
 			}
 			if s.root {
