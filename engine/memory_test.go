@@ -229,3 +229,36 @@ func TestIdleWorkWithLongFlushInterval(t *testing.T) {
 		t.Fatalf("the idle run was not closed in 30 s: %+v", s)
 	}
 }
+
+// TestDefaultMemoryHoldsRunsInFlight: with the default memory limit, the
+// runs in flight (Limits.RunsInFlight) and not the bytes are what refuses
+// runs: RunsInFlight runs open at once, each with 8 nodes and a call below
+// every node (an agent's LLM and tool calls), are all held. A limit
+// derived from 8 node records a run dropped 5,540 of their 34,816 spans
+// (engine.memory_limit).
+func TestDefaultMemoryHoldsRunsInFlight(t *testing.T) {
+	const runs = 2048
+	e, err := New(WithLimits(Limits{RunsInFlight: runs}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	open := make([]Run, 0, runs)
+	for range runs {
+		r := e.StartRun(RunInfo{FlowID: "f", AppID: "a"})
+		for range 8 {
+			n := r.StartNode("llm:1", "llm", "LLM")
+			c := n.StartChild("plugin:1", "plugin", "search")
+			c.End()
+			n.End()
+		}
+		open = append(open, r)
+	}
+	s := e.Stats()
+	for _, r := range open {
+		r.End(0, "")
+	}
+	if d := s.Drops(DropMemoryLimit); d != 0 || s.HeldBytes > s.MemoryLimit {
+		t.Errorf("%d spans dropped for the memory limit; held %d bytes of %d", d, s.HeldBytes, s.MemoryLimit)
+	}
+}
