@@ -111,7 +111,15 @@ func benchCaptureFlowtel(b *testing.B) {
 		}
 		run.End(0, "success")
 	})
+	b.StopTimer()
 	reportSpans(b, b.N)
+	// The caller's cost is what this measures; the drops say whether the
+	// pipeline kept up (the default policy drops rather than block).
+	if err := e.Shutdown(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	st := e.Stats()
+	b.ReportMetric(float64(st.Dropped)/float64(max(st.Accepted, 1)), "dropped/span")
 }
 
 // benchCaptureSDK is capture/otelsdk: with the processor's defaults it
