@@ -312,7 +312,8 @@ capcpu=$(awk '$1 ~ /^BenchmarkCapture\/node\/attrs8-[0-9]+$/{for(i=2;i<NF;i++)if
 	echo "| capture with the pipeline, lossless, ≤ 250 ns CPU per node span (BenchmarkCapture node/attrs8 serial, median) | ${capcpu:-n/a} cpu-ns/span | $(awk -v v="${capcpu:-1e9}" 'BEGIN{print (v<=250)?"yes":"no"}') |"
 	echo "| latency record on a resolved series ≤ 15 ns serial, ≥ 20× the SDK (thread CPU) | ${record:-n/a} ns vs ${recordsdk:-n/a} ns | $(awk -v v="${record:-1e9}" -v s="${recordsdk:-0}" 'BEGIN{print (v<=15 && s>=20*v)?"yes":"no"}') |"
 	echo ""
-	echo "- total run time of scripts/perf.sh: $(( ($(date +%s) - started) / 60 )) min"
+	took=$(($(date +%s) - started))
+	echo "- total run time of scripts/perf.sh: $((took / 60)) min $((took % 60)) s"
 	echo ""
 	cat "$BODY"
 } >"$RES"
