@@ -237,9 +237,10 @@ const kvFastValueMax = 0x7f - 6 - kvFastKeyMax
 const kvFastKeyMax = 32
 
 // kvFastRoom is the room appendKVFast makes in dst: its 6 tag and length
-// bytes, a prefix and key of up to 16 bytes each (a longer prefix, up to
-// kvFastKeyMax, is copied within the same room), 16 bytes of word stores
-// past the key, and the longest value.
+// bytes, a prefix and key of up to kvFastKeyMax bytes together, 16 bytes
+// of word stores past them, and the longest value. The slices its stores
+// go through (the padded prefix at 4, the key's kvFastKeyMax bytes after
+// the prefix) end within it too.
 const kvFastRoom = 6 + 2*16 + 16 + kvFastValueMax
 
 // kvPrefix is a trusted key prefix ("input.") padded to kvFastKeyMax
@@ -304,7 +305,7 @@ const asciiHigh = 0x8080808080808080
 
 // appendKVFast appends the KeyValue field prefix+key=v in one go, the
 // shape of most attributes: a trusted prefix (pre) and a key of plain
-// ASCII (together 1 to kvFastKeyMax bytes, the key at most 16), and a scalar or
+// ASCII (together 1 to kvFastKeyMax bytes), and a scalar or
 // a string of up to kvFastValueMax bytes of valid UTF-8. Every length then
 // takes one byte and is known first, so nothing is reserved or moved: the
 // bytes are stored into room made once, the key and a short value with
@@ -318,7 +319,7 @@ const asciiHigh = 0x8080808080808080
 func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, v *Value) ([]byte, bool) {
 	np, nk := pre.n, len(key)
 	kl := np + nk
-	if nk > 16 || kl > kvFastKeyMax || kl == 0 {
+	if kl > kvFastKeyMax || kl == 0 {
 		return dst, false
 	}
 	var vl int // the AnyValue body's length
@@ -344,14 +345,24 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, v *Value) ([
 	d := dst[m : m+kvFastRoom]
 	d[0], d[1], d[2], d[3] = tag1(field, wireBytes), byte(4+kl+vl), tag1(fieldKVKey, wireBytes), byte(kl)
 	*(*[kvFastKeyMax]byte)(d[4 : 4+kvFastKeyMax]) = pre.b // the key overwrites the padding
-	// The key (at most 16 bytes) is copied with two overlapping word
-	// stores (three byte stores under 4 bytes), none past its end, and
+	// The key is copied with two overlapping word stores (four from 17
+	// bytes, three byte stores under 4 bytes), none past its end, and
 	// the bytes moved, or-ed, say whether it is ASCII. Written out here
 	// and for the value below rather than in a function, which the
 	// compiler does not inline: the two calls per attribute were 30 ns of
 	// the 233 per span (TestCPUTime -cputime, least of 4 runs).
 	var or uint64
-	if k := d[4+np : 4+np+16]; nk >= 8 {
+	if k := d[4+np : 4+np+kvFastKeyMax]; nk > 16 {
+		// The conventions' keys (gen_ai.request.model) are 17 to 32
+		// bytes: four overlapping words.
+		a, b := utf8Load64(key), utf8Load64(key[8:])
+		c, e := utf8Load64(key[nk-16:]), utf8Load64(key[nk-8:])
+		binary.LittleEndian.PutUint64(k, a)
+		binary.LittleEndian.PutUint64(k[8:], b)
+		binary.LittleEndian.PutUint64(k[nk-16:], c)
+		binary.LittleEndian.PutUint64(k[nk-8:], e)
+		or = a | b | c | e
+	} else if nk >= 8 {
 		a, b := utf8Load64(key), utf8Load64(key[nk-8:])
 		binary.LittleEndian.PutUint64(k, a)
 		binary.LittleEndian.PutUint64(k[nk-8:], b)

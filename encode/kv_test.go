@@ -71,7 +71,7 @@ func TestKVFast(t *testing.T) {
 		}
 		head := []byte("head")
 		got, ok := appendKVFast(bytes.Clone(head), fieldSpanAttrs, &pre, key, &v)
-		keyOK := len(key) <= 16 && len(prefix)+len(key) <= kvFastKeyMax && len(prefix)+len(key) > 0 && isASCII(key)
+		keyOK := len(prefix)+len(key) <= kvFastKeyMax && len(prefix)+len(key) > 0 && isASCII(key)
 		valueOK := v.kind != KindString || len(v.str) <= kvFastValueMax && utf8.ValidString(v.str)
 		if ok != (keyOK && valueOK) {
 			t.Fatalf("appendKVFast(%q, %q, %v) reported %v, want %v", prefix, key, v, ok, keyOK && valueOK)
