@@ -194,15 +194,6 @@ func appendKVIntPre(dst []byte, field int, key *kvPrefix, v int64) []byte {
 	return appendKVInt(dst, field, key.s, v)
 }
 
-// appendKVBoolPre is appendKVBool for a key made once (mustKVPrefix).
-func appendKVBoolPre(dst []byte, field int, key *kvPrefix, b bool) []byte {
-	x := BoolValue(b)
-	if d, ok := appendKVFast(dst, field, key, "", &x); ok {
-		return d
-	}
-	return appendKVBool(dst, field, key.s, b)
-}
-
 // writeKVStringOpt is writeKVString, skipped when s is empty.
 func (c *strChecker) writeKVStringOpt(dst []byte, field int, key, s string) []byte {
 	if s == "" {
@@ -617,9 +608,27 @@ func appendScope(dst []byte) []byte {
 	return appendStringField(dst, fieldScopeVersion, ScopeVersion)
 }
 
+// statusFields are the Status fields of the codes without a message, the
+// usual case, written once by writeStatusField.
+var statusFields = func() (f [StatusError + 1][]byte) {
+	var c strChecker
+	for code := range f {
+		f[code] = c.writeStatusField(nil, StatusCode(code), "")
+	}
+	return f
+}()
+
 // writeStatus appends the Status field of a span; it is always written,
 // as the OpenTelemetry SDK does.
 func (c *strChecker) writeStatus(dst []byte, code StatusCode, msg string) []byte {
+	if msg == "" && code <= StatusError {
+		return append(dst, statusFields[code]...)
+	}
+	return c.writeStatusField(dst, code, msg)
+}
+
+// writeStatusField is writeStatus without the table of statusFields.
+func (c *strChecker) writeStatusField(dst []byte, code StatusCode, msg string) []byte {
 	n, ok := 0, true
 	size := sizeVarintField(fieldStatusCode, uint64(code))
 	if msg != "" {

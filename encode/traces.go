@@ -77,17 +77,24 @@ const (
 // The keys of every node span and of the usage attributes, made once so
 // that appendKVFast copies them without a call to memmove.
 var (
-	kvKeyNodeID        = mustKVPrefix(keyNodeID)
-	kvKeyNodeType      = mustKVPrefix(keyNodeType)
-	kvKeyNodeName      = mustKVPrefix(keyNodeName)
-	kvKeyRunningStatus = mustKVPrefix(keyRunningStatus)
-	kvKeyCode          = mustKVPrefix(keyCode)
-	kvKeyQuestion      = mustKVPrefix(keyQuestionTokens)
-	kvKeyPrompt        = mustKVPrefix(keyPromptTokens)
-	kvKeyCompletion    = mustKVPrefix(keyCompletionTokens)
-	kvKeyTotal         = mustKVPrefix(keyTotalTokens)
-	kvKeyGenAIInput    = mustKVPrefix(keyGenAIInput)
-	kvKeyGenAIOutput   = mustKVPrefix(keyGenAIOutput)
+	kvKeyNodeID      = mustKVPrefix(keyNodeID)
+	kvKeyNodeType    = mustKVPrefix(keyNodeType)
+	kvKeyNodeName    = mustKVPrefix(keyNodeName)
+	kvKeyCode        = mustKVPrefix(keyCode)
+	kvKeyQuestion    = mustKVPrefix(keyQuestionTokens)
+	kvKeyPrompt      = mustKVPrefix(keyPromptTokens)
+	kvKeyCompletion  = mustKVPrefix(keyCompletionTokens)
+	kvKeyTotal       = mustKVPrefix(keyTotalTokens)
+	kvKeyGenAIInput  = mustKVPrefix(keyGenAIInput)
+	kvKeyGenAIOutput = mustKVPrefix(keyGenAIOutput)
+)
+
+// kvRunningTrue and kvRunningFalse are the whole KeyValue fields
+// running_status=true and =false of every node span, written once: copying
+// them cost less than writing them.
+var (
+	kvRunningTrue  = appendKVBool(nil, fieldSpanAttrs, keyRunningStatus, true)
+	kvRunningFalse = appendKVBool(nil, fieldSpanAttrs, keyRunningStatus, false)
 )
 
 // Encoder writes OTLP ExportTraceServiceRequest and ExportLogsServiceRequest
@@ -540,7 +547,11 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeID, nd.NodeID)
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeType, nd.NodeType)
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeName, nd.NodeName)
-	dst = appendKVBoolPre(dst, f, kvKeyRunningStatus, nd.Running())
+	if nd.Running() {
+		dst = append(dst, kvRunningTrue...)
+	} else {
+		dst = append(dst, kvRunningFalse...)
+	}
 	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
 	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
 	dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
