@@ -110,10 +110,19 @@ const tallies = 8
 // index idx of its bucket.
 func (b *buf) record(idx int, v int64, clamped bool) {
 	b.counts[idx]++
-	b.min = min(b.min, v) // min starts at MaxInt64 (reset), so no first-value test
-	b.max = max(b.max, v)
-	b.count++
+	// Branches, not min and max: once the extremes are seen they are
+	// almost never taken, and a record stores nothing for them (each store
+	// must drain before the sequence's add that ends the record). min
+	// starts at MaxInt64 (reset), so there is no first-value test.
+	if v < b.min {
+		b.min = v
+	}
+	if v > b.max {
+		b.max = v
+	}
 	b.sum += v
+	// No count++: fold sums the counts, and a record has one store less
+	// to drain before the sequence's add that ends it (0.3-0.4 ns).
 	if clamped {
 		b.clamped++
 	}
@@ -132,7 +141,7 @@ func (b *buf) reset(g *geometry) {
 // collector need read or clear (typically half of the 23,552 of the
 // default range, or fewer).
 func (b *buf) used(g *geometry) (int, []uint64) {
-	if b.count == 0 {
+	if b.min > b.max { // nothing recorded: min starts at MaxInt64
 		return 0, nil
 	}
 	lo := g.index(b.min)
@@ -395,13 +404,17 @@ func (h *Histogram) fold(b *buf) {
 			c.shards[0].n.Add(n)
 		}
 	}
+	lo, used := b.used(&h.geom)
+	b.count = 0 // records do not count themselves: the count is the sum of the counts
+	for _, n := range used {
+		b.count += n
+	}
 	h.cumStats.add(&b.stats)
 	h.deltaStat.add(&b.stats)
 	if b.count == 0 {
 		return
 	}
 	h.tmp.Reset()
-	lo, used := b.used(&h.geom)
 	for i, n := range used {
 		if n != 0 {
 			// The value is in range and the counts are at most b.count, so
