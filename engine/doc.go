@@ -191,11 +191,14 @@
 //     store back to open), so that the pipeline could wait for an owner
 //     inside a call and export all of a node its run closed: about twelve
 //     atomic read-modify-writes per node against three. On the AMD EPYC
-//     these helpers run on an uncontended one costs a few nanoseconds, so
-//     the caller's CPU time did not move (BenchmarkCaptureCaller and
-//     TestCPUTime, node/attrs8); on CPUs where it costs 20 cycles or more
-//     it was most of a node's cost. A node left open now exports its
-//     identity and start, not its attributes.
+//     measured an uncontended one costs a few nanoseconds: the caller's
+//     thread CPU time for node/attrs8 did not move with the protocol alone
+//     (TestCPUTime -cputime: 149-150 ns before, 151-153 after, alternating
+//     builds); on CPUs where one costs 20 cycles or more they were most of
+//     a node's cost. What moved it was the clock (two readings a node, see
+//     Clock): 149.4 -> 102.2 ns (n=18), BenchmarkCaptureCaller/node/attrs8
+//     160.6 -> 105.4 ns (n=6). A node left open now exports its identity
+//     and start, not its attributes.
 //   - sync.Pool for node records: the GC empties it, and under load
 //     newNodeRecord was 90% of the bytes allocated in BenchmarkCapture.
 //   - Separate generation and state words: a stale handle could read the
