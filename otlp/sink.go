@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -31,6 +32,11 @@ type Sink struct {
 	exp  *export.Exporter
 	logs bool
 	xm   exporterMetrics
+	// itemBytes is the encoded bytes per span (Traces) and per run log
+	// (Logs) of the last request, to size the next request's buffer once
+	// instead of growing it by doubling (growslice was 1.3 % of the
+	// loadgen's CPU in AppendTraces).
+	itemBytes [2]atomic.Int64
 }
 
 // Encoding is most of the export stage's work and the pipeline's one
@@ -118,12 +124,22 @@ func (s *Sink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
 
 func (s *Sink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
 	buf := encode.GetBuffer()
-	items := len(runs)
+	items, k := len(runs), 1
+	if sig == export.Traces {
+		items, k = encode.NumSpans(runs), 0
+	}
+	// A fifth more than the last request's bytes per item, at most a
+	// request's bytes: the usual request then grows no more.
+	if want := min(int(s.itemBytes[k].Load())*items*6/5, MaxRequestBytes); cap(buf.B) < want {
+		buf.B = slices.Grow(buf.B[:0], want)
+	}
 	if sig == export.Traces {
 		buf.B = enc.AppendTraces(buf.B[:0], runs)
-		items = encode.NumSpans(runs)
 	} else {
 		buf.B = enc.AppendLogs(buf.B[:0], runs)
+	}
+	if items > 0 {
+		s.itemBytes[k].Store(int64(len(buf.B) / items))
 	}
 	if len(buf.B) > MaxRequestBytes && len(runs) > 1 {
 		encode.PutBuffer(buf)
