@@ -318,15 +318,9 @@ func TestOffloadPutTimeout(t *testing.T) {
 			timeouts.Add(1)
 		}
 	}})
-	r, want := offloadLargeRun(DefaultOffloadThreshold)
-	AppendRunLogWith(nil, r, o)
-	if err := o.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s := o.Stats()
-	offloadCheckIdentity(t, s)
-	if s.Failed != uint64(len(want)) || s.TimedOut != s.Failed || s.Refused != 0 || timeouts.Load() != int64(len(want)) {
-		t.Fatalf("stats %+v, %d timeouts; want %d failed by timeout", s, timeouts.Load(), len(want))
+	s, n := offloadLargeRunClosed(t, o)
+	if s.Failed != n || s.TimedOut != s.Failed || s.Refused != 0 || timeouts.Load() != int64(n) {
+		t.Fatalf("stats %+v, %d timeouts; want %d failed by timeout", s, timeouts.Load(), n)
 	}
 }
 
@@ -555,14 +549,8 @@ func (offloadRefuseStore) Put(context.Context, string, []byte) error {
 func TestOffloadRefusedCounted(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	o := NewOffloader(offloadRefuseStore{}, OffloadConfig{})
-	r, want := offloadLargeRun(DefaultOffloadThreshold)
-	AppendRunLogWith(nil, r, o)
-	if err := o.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	s := o.Stats()
-	offloadCheckIdentity(t, s)
-	if n := uint64(len(want)); s.Failed != n || s.Refused != n || s.TimedOut != 0 {
+	s, n := offloadLargeRunClosed(t, o)
+	if s.Failed != n || s.Refused != n || s.TimedOut != 0 {
 		t.Fatalf("stats %+v, want %d refused", s, n)
 	}
 }
@@ -650,4 +638,18 @@ func TestOffloadBoundedFSStore(t *testing.T) {
 			t.Errorf("budget %v accepted", bad)
 		}
 	}
+}
+
+// offloadLargeRunClosed writes offloadLargeRun's run log through o, closes
+// o and returns its checked stats and the number of values offloaded.
+func offloadLargeRunClosed(t *testing.T, o *Offloader) (OffloadStats, uint64) {
+	t.Helper()
+	r, want := offloadLargeRun(DefaultOffloadThreshold)
+	AppendRunLogWith(nil, r, o)
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats()
+	offloadCheckIdentity(t, s)
+	return s, uint64(len(want))
 }

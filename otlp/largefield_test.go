@@ -26,6 +26,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/otlptest"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // runLogBodies returns the run trace log bodies the receiver kept.
@@ -188,20 +189,10 @@ func (s *objectStore) config() export.LargeFieldConfig {
 }
 
 // fetch GETs link and returns the body, failing t on a status other than
-// 200. Its connection is not kept (no idle connection outlives the test).
+// 200.
 func fetch(t *testing.T, link string) string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, link, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Close = true
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	resp, b := testkit.Get(t, link)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET %s: %s", link, resp.Status)
 	}
