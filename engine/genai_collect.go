@@ -175,12 +175,7 @@ func (c *collector) genAIAttrs(names []string, lv *hdr.LabelValues, overflow boo
 // otel.metric.overflow) and gen_ai.token.type.
 func (c *collector) genAIAppAttrs(lv *hdr.LabelValues, overflow bool, tokenType string) []encode.Attr {
 	k := len(c.attrs)
-	c.attrs = append(c.attrs, c.m.static...)
-	if overflow {
-		c.attrs = append(c.attrs, overflowAttr)
-	} else {
-		c.attrs = append(c.attrs, String("app_id", lv[0]), String("func", lv[1]))
-	}
+	c.requestAttrs(lv, overflow, false) // appended to c.attrs, from k
 	c.attrs = append(c.attrs, String(keyGenAITokenType, tokenType))
 	return c.attrs[k:len(c.attrs):len(c.attrs)]
 }
