@@ -67,6 +67,12 @@ type Limits struct {
 	// the runs open at once plus those ended and waiting for the sink
 	// (about a flush interval's worth, more after a burst of run ends).
 	// The rings and the memory the engine may hold are derived from it.
+	// Set it to about three times the runs expected open at once (the
+	// loadgen uses 3 x -concurrency + 4096): when thousands of runs end
+	// together, their export can take longer than the next wave of ends,
+	// and both waves wait beside the open runs. With 10,000 runs open and
+	// 2x, synthetic waves at half of capacity were refused 11,547 spans
+	// (engine.run_limit); with 3x none of 4,418,482.
 	RunsInFlight int
 	// NodesPerRun bounds node executions per run (default 1024).
 	NodesPerRun int
