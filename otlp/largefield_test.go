@@ -494,14 +494,7 @@ func TestLargeFieldsDefault(t *testing.T) {
 	var errs errorLog
 	e := newLargeFieldEngine(t, rc, export.LargeFieldConfig{}, &errs)
 	input := strings.Repeat("默认", 3000)
-	r := e.StartRun(engine.RunInfo{})
-	n := r.StartNode("llm:1", "llm", "LLM")
-	n.Input(engine.String("prompt", input))
-	n.End()
-	r.End(0, "")
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runPromptAndShutdown(t, e, input)
 	bodies := runLogBodies(rc)
 	link := regexp.MustCompile(regexp.QuoteMeta(encode.OffloadedPrefix) + `file://([^"\\]+)`).FindStringSubmatch(strings.Join(bodies, ""))
 	if link == nil || !strings.HasPrefix(link[1], export.DefaultLargeFieldDir()+"/") {
@@ -704,14 +697,7 @@ func TestLargeFieldsFromEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	input := strings.Repeat("env ", 2000)
-	r := e.StartRun(engine.RunInfo{})
-	n := r.StartNode("llm:1", "llm", "LLM")
-	n.Input(engine.String("prompt", input))
-	n.End()
-	r.End(0, "")
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runPromptAndShutdown(t, e, input)
 	sink, _ := OTLPSink(e)
 	if got := sink.Offloader().MemoryBytes(); got != 2<<20 {
 		t.Errorf("offloader memory %d, want twice FLOWTEL_LARGE_FIELDS_QUEUE_BYTES", got)
@@ -719,5 +705,19 @@ func TestLargeFieldsFromEnv(t *testing.T) {
 	m := offloadedLink.FindStringSubmatch(strings.Join(runLogBodies(rc), ""))
 	if m == nil || fetch(t, m[1]) != input || offloadCount(t, e, "offloaded") != 1 {
 		t.Fatalf("run logs %.200q: the input is not linked to the store", runLogBodies(rc))
+	}
+}
+
+// runPromptAndShutdown records one run whose LLM node has input as its
+// prompt, then shuts e down, failing t on a Shutdown error.
+func runPromptAndShutdown(t *testing.T, e *engine.Engine, input string) {
+	t.Helper()
+	r := e.StartRun(engine.RunInfo{})
+	n := r.StartNode("llm:1", "llm", "LLM")
+	n.Input(engine.String("prompt", input))
+	n.End()
+	r.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
