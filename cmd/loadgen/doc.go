@@ -6,6 +6,7 @@
 //
 //	go run ./cmd/loadgen                       # 10 s of the realistic workload into an embedded receiver
 //	go run ./cmd/loadgen -workload synthetic -block -rate 0   # peak lossless throughput
+//	go run ./cmd/loadgen -workload synthetic-v1 -block -rate 0   # the same, dc34226's workload (before/after)
 //	go run ./cmd/loadgen -concurrency 100000 -latency-scale 10 -duration 60s
 //	go run ./cmd/loadgen -mode both -plot lat.svg
 //	go run ./cmd/loadgen -endpoint localhost:4317 -duration 1m
@@ -48,6 +49,17 @@
 // each worker advances its runs one step at a time, round robin (a step
 // starts one node, or the parallel branches of a fan-out, records them and
 // ends them).
+//
+// -workload synthetic-v1 is the synthetic workload as commit dc34226
+// recorded it, for a before/after of the same work against that commit's
+// loadgen (-block -rate 0 there, -workload synthetic-v1 -block -rate 0
+// here): the same plans, node types and attributes, but an LLM node
+// records only its first frame, usage, LLM output and outputs, with no
+// GenAI attributes, no tool call below it, no first-token cost and no
+// chunks, and a step starts and records all its nodes before it ends
+// them. A run of the default 8 nodes is 9 spans where synthetic's is 11
+// (each default plan has two LLM nodes, each with a tool call). It runs
+// flowtel only.
 //
 // The report gives the runs in flight and the live heap, sampled every
 // second, beside the peak RSS.

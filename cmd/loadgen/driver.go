@@ -60,6 +60,12 @@ type driver interface {
 	endRun(s *slot)
 }
 
+// v1Driver is a driver that can also record -workload synthetic-v1: a
+// whole step as dc34226 recorded it, returning the spans offered.
+type v1Driver interface {
+	stepV1(w *worker, s *slot, st step) int
+}
+
 // counters are a worker's live totals, read by the progress line.
 type counters struct {
 	produced atomic.Uint64 // spans offered and counted by the tracer
@@ -87,6 +93,9 @@ type worker struct {
 	firstFrame bool
 	// scale multiplies the timed workload's node durations.
 	scale float64
+	// v1 records every step through v1.stepV1 (-workload synthetic-v1);
+	// nil for the other workloads.
+	v1 v1Driver
 }
 
 // Latency histogram range: 1 ns to 10 s, 3 significant digits. Values are
@@ -184,8 +193,12 @@ func (w *worker) counted(s *slot, n int) {
 }
 
 // runStep does one step of s at once: starts its nodes, records them and
-// ends them (the synthetic workload: nodes take no time).
+// ends them (the synthetic workloads: nodes take no time).
 func (w *worker) runStep(drv driver, s *slot, st step) {
+	if w.v1 != nil {
+		w.counted(s, w.v1.stepV1(w, s, st))
+		return
+	}
 	for i := range st {
 		drv.startNode(s, &st[i], i)
 		if st[i].llm && w.firstFrame {

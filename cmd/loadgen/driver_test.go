@@ -62,3 +62,59 @@ func TestFlowtelDriverCalls(t *testing.T) {
 		t.Errorf("engine accepted %d spans (stale calls %d), the workload counted %d", st.Accepted, st.StaleCalls, got)
 	}
 }
+
+// TestSyntheticV1 runs the default plans of -workload synthetic-v1 through
+// the flowtel driver: a run offers the engine its own span and one per
+// node (no tool calls: 9 spans for the default 8 nodes, where synthetic
+// offers 11), the engine accepts exactly that, and a run allocates
+// nothing.
+func TestSyntheticV1(t *testing.T) {
+	c, err := parseFlags([]string{"-workload=synthetic-v1"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, wl, err := buildWorkload(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	drv := newFlowtelDriver(e, wl)
+	w := &worker{rng: newRand(), ctr: &counters{}, plans: plans, firstFrame: true, v1: drv}
+	steps := func(s *slot) {
+		w.begin(drv, s)
+		for _, st := range s.plan.steps {
+			w.runStep(drv, s, st)
+		}
+	}
+	var s slot
+	run := func() { steps(&s); w.finish(drv, &s) }
+	for _, p := range plans {
+		before := w.ctr.produced.Load()
+		run()
+		if got := w.ctr.produced.Load() - before; got != uint64(1+p.nodes) || got != 9 {
+			t.Fatalf("plan %s of %d nodes: a run offered %d spans, want %d (and 9 for the default flags)", p.name, p.nodes, got, 1+p.nodes)
+		}
+	}
+	held := make([]slot, testkit.AllocRuns+1)
+	for i := range held {
+		steps(&held[i])
+	}
+	for i := range held {
+		w.finish(drv, &held[i])
+	}
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WantAllocs(t, 0, run)
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Stats()
+	if got := w.ctr.produced.Load(); st.Accepted != got || st.StaleCalls != 0 {
+		t.Errorf("engine accepted %d spans (stale calls %d), the workload counted %d", st.Accepted, st.StaleCalls, got)
+	}
+}

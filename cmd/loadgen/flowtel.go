@@ -170,3 +170,58 @@ func (d *flowtelDriver) endRun(s *slot) {
 	}
 	s.run = engine.Run{}
 }
+
+// stepV1 does one step of s exactly as dc34226's flowtel driver did
+// (-workload synthetic-v1): it starts every node of the step and records
+// its inputs, configuration, first frame, usage, LLM output, outputs, log
+// and successors, then ends them all in order (or records an exception at
+// the error rate). An LLM node carries no GenAI attributes and calls no
+// tool. It returns the spans offered: one per node.
+func (d *flowtelDriver) stepV1(w *worker, s *slot, st step) int {
+	nodes := s.nodes[:len(st)]
+	for i := range st {
+		spec := &st[i]
+		n := s.run.StartNode(spec.id, spec.typ, spec.name)
+		nodes[i] = n
+		if len(d.in) > 0 {
+			n.Input(d.in...)
+		}
+		if len(d.cfg) > 0 {
+			n.Config(d.cfg...)
+		}
+		switch {
+		case spec.llm:
+			if w.firstFrame {
+				n.FirstFrame()
+			}
+			n.Usage(d.usage)
+			n.LLMOutput(d.payload)
+			if len(d.out) > 0 {
+				n.Output(d.out...)
+			}
+		case spec.tool:
+			if len(d.toolOut) > 0 {
+				n.Output(d.toolOut...)
+			}
+		default:
+			if len(d.out) > 0 {
+				n.Output(d.out...)
+			}
+		}
+		if spec.message {
+			n.Info("message sent to the user")
+		}
+		if len(spec.next) > 0 {
+			n.Next(spec.next...)
+		}
+	}
+	for i := range nodes {
+		if w.fails() {
+			nodes[i].RecordError(errNode)
+			s.failed = true
+		} else {
+			nodes[i].End()
+		}
+	}
+	return len(st)
+}

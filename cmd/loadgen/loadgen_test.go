@@ -119,6 +119,7 @@ func TestFlags(t *testing.T) {
 		{"-shape=ring"}, {"-mode=jaeger"}, {"-protocol=udp"}, {"-mix=llm=x"}, {"-mix=robot=1"},
 		{"-duration=0s"}, {"-error-rate=2"}, {"-mode=both", "-protocol=http/protobuf"}, {"-soak", "-endpoint=x:1"},
 		{"-workload=replay"}, {"-latency-scale=0"}, {"-soak", "-workload=realistic"},
+		{"-workload=synthetic-v1", "-mode=both"}, {"-soak", "-workload=synthetic-v1"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {

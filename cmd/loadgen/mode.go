@@ -250,6 +250,9 @@ func startLoad(c *config, drv driver, plans []plan, wl *workload) *load {
 			id: i, rng: rand.New(rand.NewPCG(c.seed, uint64(i)+2)), hist: newHist(), every: c.sample,
 			base: base, ctr: &ld.ctrs[i], plans: plans, errRate: c.errorRate, firstFrame: wl.firstFrame, scale: c.latencyScale,
 		}
+		if c.workload == workloadSyntheticV1 {
+			w.v1 = drv.(v1Driver) // parseFlags refuses the other modes
+		}
 		ld.ws[i] = w
 		n := c.concurrency / workers
 		if i < c.concurrency%workers {

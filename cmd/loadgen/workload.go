@@ -68,11 +68,18 @@ type plan struct {
 	width int // nodes of the widest step
 }
 
-// The workloads: realistic (timed nodes) and synthetic (nodes that take
-// no time, for peak throughput).
+// The workloads: realistic (timed nodes), synthetic (nodes that take no
+// time, for peak throughput) and synthetic-v1, the synthetic workload as
+// commit dc34226 recorded it, for a before/after of the same work: each
+// LLM node records FirstFrame, Usage and LLMOutput only, without the
+// GenAI attributes, the tool call below it (one span fewer per LLM node),
+// FirstTokenCost or Chunk; and a step starts and records all its nodes
+// before it ends them. With the default flags a run is 9 spans (the run
+// and 8 nodes) where synthetic's is 11. It runs flowtel only.
 const (
-	workloadRealistic = "realistic"
-	workloadSynthetic = "synthetic"
+	workloadRealistic   = "realistic"
+	workloadSynthetic   = "synthetic"
+	workloadSyntheticV1 = "synthetic-v1"
 )
 
 // Shapes a workload can take.
