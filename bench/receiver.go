@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +45,10 @@ type ReceiverConfig struct {
 	// UNAVAILABLE (gRPC) or 503 (HTTP) without counting their content.
 	FailRate float64
 }
+
+// receiveWindow is the HTTP/2 flow control window the receiver grants,
+// per stream and per connection: two requests of the sink's largest.
+const receiveWindow = 8 << 20
 
 // The ways a Receiver decodes requests.
 const (
@@ -162,6 +167,15 @@ func (r *Receiver) serve(lis net.Listener) {
 			// zero them first as grpc's default pool does: each is filled
 			// by the read.
 			experimental.BufferPool(bufferPool),
+			// A fixed set of goroutines handles the calls: a goroutine
+			// per call grows its stack anew each time (runtime.newstack
+			// was a tenth of the process's CPU with small requests).
+			grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))),
+			// Windows of a few requests: the client is not held back
+			// waiting for WINDOW_UPDATEs, and the server sends no BDP
+			// pings to find them.
+			grpc.InitialWindowSize(receiveWindow),
+			grpc.InitialConnWindowSize(receiveWindow),
 		}
 		if r.cfg.Decode == DecodeCount {
 			opts = append(opts, grpc.ForceServerCodecV2(countCodec{}))

@@ -21,6 +21,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
@@ -380,4 +381,39 @@ func startReceiver(tb testing.TB, cfg ReceiverConfig) *Receiver {
 	}
 	tb.Cleanup(rc.Close)
 	return rc
+}
+
+// TestCountRootsAnyFieldOrder checks that a span's parent_span_id is found
+// wherever it is written, that an empty one leaves the span a root, and
+// that a root span's fields are checked whole.
+func TestCountRootsAnyFieldOrder(t *testing.T) {
+	attr := protowire.AppendTag(nil, 9, protowire.BytesType)
+	attr = protowire.AppendBytes(attr, []byte("\x0a\x01k"))
+	parent := func(id []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, 4, protowire.BytesType), id)
+	}
+	request := func(spans ...[]byte) []byte {
+		var ss []byte
+		for _, sp := range spans {
+			ss = protowire.AppendBytes(protowire.AppendTag(ss, 2, protowire.BytesType), sp)
+		}
+		rs := protowire.AppendBytes(protowire.AppendTag(nil, 2, protowire.BytesType), ss)
+		return protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), rs)
+	}
+	last := append(append(append([]byte{}, attr...), attr...), parent([]byte{1, 2, 3, 4, 5, 6, 7, 8})...)
+	empty := append(append([]byte{}, parent(nil)...), attr...)
+	b := request(last, empty, attr)
+	spans, roots, err := CountSpans(b)
+	if err != nil || spans != 3 || roots != 2 {
+		t.Fatalf("CountSpans = %d, %d, %v; want 3, 2, nil", spans, roots, err)
+	}
+	req := &coltrace.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(b, req); err != nil || len(req.ResourceSpans[0].ScopeSpans[0].Spans) != 3 {
+		t.Fatalf("the official decoder does not read the same request: %v", err)
+	}
+	// A root span with a malformed field (a length past its end) is refused.
+	bad := append(append([]byte{}, attr...), 0x4a, 0x7f)
+	if _, _, err := CountSpans(request(bad)); err == nil {
+		t.Fatal("CountSpans accepted a root span with a malformed field")
+	}
 }

@@ -21,7 +21,8 @@ import (
 
 // The count decoder walks the protobuf wire format of an export request
 // down to the items it counts (spans, log records, data points), checking
-// every tag and length on the way, without building the request's structs.
+// every tag and length on the way (of a child span, those before its
+// parent_span_id: see isRoot), without building the request's structs.
 // It is what a receiver that only routes bytes pays; the full decoder
 // (DecodeFull) is what a collector that inspects every attribute pays.
 // Rejected alternative: only the full decoder. On a shared 2-vCPU machine
@@ -135,13 +136,19 @@ func CountSpans(b []byte) (spans, roots uint64, err error) {
 	return spans, roots, err
 }
 
-// isRoot checks every field of span and reports whether it has no
-// parent_span_id (field 4). Attributes, events and links are skipped whole
-// by their length, as before. Fields with a one-byte tag and a one-byte
-// length or varint, nearly all of a span's, are handled inline; the rest
-// go through next.
+// isRoot reports whether span has no parent_span_id (field 4). It checks
+// the span's fields up to the first non-empty parent_span_id and stops
+// there: a child span, 7 of the loadgen's 8, is decided by its third field
+// (trace_id, span_id, parent_span_id, the order encoders write them), so
+// the receiver no longer walks the 30-odd attributes of each (CountSpans
+// 60.2 -> 17.0 ns of thread CPU per span, TestCPUTime, AMD EPYC). A root
+// span is checked whole. The span's bounds were checked by the walk of its
+// scope, so the count of spans is exact either way; what is no longer
+// checked is a child span's fields after its parent. Attributes, events and
+// links are skipped whole by their length. Fields with a one-byte tag and
+// a one-byte length or varint, nearly all of a span's, are handled inline;
+// the rest go through next.
 func isRoot(span []byte) (bool, error) {
-	root := true
 	for i := 0; i < len(span); {
 		if tag := span[i]; tag >= 1<<3 && tag < 0x80 && i+1 < len(span) {
 			switch protowire.Type(tag & 7) {
@@ -151,7 +158,7 @@ func isRoot(span []byte) (bool, error) {
 						return false, errWire
 					}
 					if tag == 4<<3|byte(protowire.BytesType) && l > 0 {
-						root = false
+						return false, nil
 					}
 					continue
 				}
@@ -177,11 +184,11 @@ func isRoot(span []byte) (bool, error) {
 			return false, errWire
 		}
 		if num == 4 && len(v) > 0 {
-			root = false
+			return false, nil
 		}
 		i = len(span) - len(rest)
 	}
-	return root, nil
+	return true, nil
 }
 
 // CountLogRecords counts the log records of an encoded ExportLogsServiceRequest.

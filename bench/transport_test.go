@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/export"
+)
+
+// processCPU returns the process's user and system CPU time in ns: both
+// ends of the loopback connection, the exporter's workers and the
+// receiver's goroutines.
+func processCPU(tb testing.TB) int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
+
+// BenchmarkTransport sends encoded trace requests of the comparisons'
+// spans (8 attributes, an event; about 700 bytes a span, as the loadgen's)
+// through export.Exporter over OTLP/gRPC on loopback to a count Receiver
+// in the same process: the loadgen's send and receive stages without the
+// engine and the encoder. cpu-ns/span is the process's CPU time (user and
+// system, both ends) per span delivered, which other processes on the
+// machine do not inflate as they do ns/op. The sub-benchmarks vary the
+// spans per request.
+func BenchmarkTransport(b *testing.B) {
+	for _, per := range []int{8, 256, 512, 2048} {
+		b.Run(fmt.Sprintf("spans=%d", per), func(b *testing.B) {
+			rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
+			runs := flowtelBatch(per/(nodesPerRun+1), nodesPerRun)
+			spans := encode.NumSpans(runs)
+			body := encode.NewEncoder(encode.Resource{ServiceName: "bench", HostIP: "127.0.0.1"}).AppendTraces(nil, runs)
+			// One buffer enqueued again and again: the exporter only
+			// reads it, and Release leaves it alone.
+			buf := &bytebufferpool.ByteBuffer{B: body}
+			e, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: time.Minute,
+				Release: func(*bytebufferpool.ByteBuffer) {}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Shutdown(context.Background())
+			// Connect and warm up outside the measurement.
+			e.Enqueue(export.Traces, buf, spans)
+			if err := e.ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := processCPU(b)
+			for i := 0; i < b.N; i++ {
+				e.Enqueue(export.Traces, buf, spans)
+			}
+			if err := e.ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			cpu := processCPU(b) - cpu0
+			b.StopTimer()
+			want := uint64(b.N+1) * uint64(spans)
+			if st := e.Stats().Signals[export.Traces]; st.Exported != want || rc.Counts().Spans != want {
+				b.Fatalf("exported %d, received %d, want %d", st.Exported, rc.Counts().Spans, want)
+			}
+			b.ReportMetric(float64(cpu)/float64(b.N*spans), "cpu-ns/span")
+			b.ReportMetric(float64(len(body))/float64(spans), "bytes/span")
+		})
+	}
+}
