@@ -18,8 +18,8 @@ import (
 // record on a resolved series (RequestSeries.Record) and of the
 // OpenTelemetry Go SDK's Float64Histogram.Record with the same 3
 // attributes as a prebuilt set, serially: the least of 40 samples of
-// 100,000 calls, 6 times each, and the caller's cost of a node (see
-// captureCPUTime), in the benchmark format (for benchstat):
+// 100,000 calls, 6 times each, and the caller's cost of a node and of a
+// run (see captureCPUTime), in the benchmark format (for benchstat):
 //
 //	go test -run TestCPUTime -v ./engine/ -cputime | grep ^Benchmark
 //
@@ -42,7 +42,9 @@ func TestCPUTime(t *testing.T) {
 // with the same attributes through a batch processor with a large queue
 // and blocking: the least of 40 samples of 64 nodes of one run, the
 // pipeline drained between samples (its goroutines run on other threads,
-// which this clock does not count), 6 times each.
+// which this clock does not count), 6 times each; and of a run without
+// nodes (StartRun and Run.End, BenchmarkCaptureCaller/run), the least of
+// 40 samples of 64 runs, the pipeline drained between samples.
 func captureCPUTime(t *testing.T) {
 	e, err := New(WithBatch(4096, time.Hour))
 	if err != nil {
@@ -58,7 +60,7 @@ func captureCPUTime(t *testing.T) {
 	for i, a := range attrs8 {
 		kvs[i] = sdkAttr(a)
 	}
-	node := captureCases[1].f
+	node, runCase := captureCases[1].f, captureCases[2].f
 	for range 6 {
 		least := int64(1 << 62)
 		for range 40 {
@@ -90,6 +92,18 @@ func captureCPUTime(t *testing.T) {
 			}
 		}
 		fmt.Printf("BenchmarkCPUTime/CaptureCaller/node/attrs8/otelsdk-tuned\t%d\t%.1f ns/op\n", 40*64, float64(least)/64)
+		least = int64(1 << 62)
+		for range 40 {
+			t0 := testkit.ThreadCPU()
+			for range 64 {
+				runCase(e, Run{})
+			}
+			least = min(least, testkit.ThreadCPU()-t0)
+			if err := e.ForceFlush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fmt.Printf("BenchmarkCPUTime/CaptureCaller/run/flowtel\t%d\t%.1f ns/op\n", 40*64, float64(least)/64)
 	}
 }
 

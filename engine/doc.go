@@ -133,10 +133,12 @@
 //
 // # Clock
 //
-// StartRun reads time.Now once, for the run's wall time, and the engine's
-// monotonic clock, which anchors it. Every later event (node start and
+// StartRun reads the engine's monotonic clock once and takes the run's
+// wall time from it and a wall anchor (time.Now read at most a second
+// ago: the two clocks advance at the same rate, so a run follows a step
+// of the wall clock within a second). Every later event (node start and
 // end, log entries, first frame, run end) reads only the engine's clock,
-// once, and derives its wall time from the run's anchor, so durations are
+// once, and derives its wall time from the run's, so durations are
 // monotonic. On amd64 with an invariant time-stamp counter that clock is
 // the counter (RDTSC, 9.5 ns of thread CPU time against time.Since's
 // 25.5 ns on the AMD EPYC measured), scaled by a line the pipeline

@@ -175,7 +175,7 @@ type headParent struct {
 // decision erases a th the caller's own flags contradict (a sampled
 // caller whose randomness is below its threshold), and an independent
 // ratio decision writes its own th. Only those two cases allocate.
-func (s Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceState string) {
+func (s *Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceState string) {
 	traceState = p.traceState
 	if p.joined && !s.independent {
 		if p.sampled && p.traceState != "" {

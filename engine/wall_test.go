@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRunWallTime checks that a run's wall time, which StartRun takes from
+// the engine's clock and the wall anchor instead of time.Now, lies between
+// time.Now readings taken around StartRun (widened by twice maxClockSkew,
+// the most the clock strays from the monotonic one, at the anchor and at
+// the run), that a fresh anchor is what runs follow, and that one older
+// than wallResync is read again: a wall clock stepped by an hour is
+// followed by the next run. No bound on how long anything takes.
+func TestRunWallTime(t *testing.T) {
+	e, sink := newTestEngine(t)
+	start := func() int64 {
+		t.Helper()
+		run := e.StartRun(RunInfo{FlowID: "wall"})
+		run.End(0, "")
+		flush(t, e)
+		runs := sink.Runs()
+		return runs[len(runs)-1].StartUnixNano
+	}
+	around := func(what string) {
+		t.Helper()
+		before := time.Now().UnixNano()
+		got := start()
+		after := time.Now().UnixNano()
+		if skew := 2 * int64(maxClockSkew); got < before-skew || got > after+skew {
+			t.Errorf("%s: run started at %d, time.Now read %d and %d around it", what, got, before, after)
+		}
+	}
+	around("new engine")
+
+	// An anchor an hour off, as if the wall clock had been stepped since
+	// it was read: while it is fresh (here read "in an hour", so that no
+	// pause of the test ages it), runs follow it.
+	e.wall.off.Add(int64(time.Hour))
+	e.wall.at.Store(e.mono() + int64(time.Hour))
+	if got, now := start(), time.Now().UnixNano(); got < now+int64(time.Hour-time.Minute) {
+		t.Errorf("a fresh anchor was not used: run started at %d, time.Now %d", got, now)
+	}
+	// Once it is wallResync old, the next run reads time.Now again.
+	e.wall.at.Store(e.mono() - int64(wallResync) - 1)
+	around("after the anchor aged")
+}
