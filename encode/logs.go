@@ -36,8 +36,10 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 	// One pass, as AppendTraces, the JSON bodies straight into dst.
 	dst, rq := e.openRequest(dst)
 	body := logsBodyGuess
+	// The runs of a request mostly log in one day: one clock keeps it.
+	var clock runlogClock
 	for _, r := range runs {
-		dst, body = e.appendLogRecord(dst, r, body)
+		dst, body = e.appendLogRecord(dst, r, body, &clock)
 	}
 	dst = e.closeRequest(dst, rq)
 	e.stats.logRequests.Add(1)
@@ -74,8 +76,8 @@ func severity(r *Run) (byte, string) {
 // lengths around it are reserved at the width a body of guess bytes (the
 // previous record's) needs, and a body of another width moves only when it
 // crosses a varint boundary. It returns the body size written, the guess
-// for the next record.
-func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
+// for the next record. clock writes the logs entries' time text.
+func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int, clock *runlogClock) ([]byte, int) {
 	const f = fieldLogAttrs
 	sevNum, sevText := severity(r)
 	w := sizeVarint(uint64(guess))
@@ -86,7 +88,7 @@ func (e *Encoder) appendLogRecord(dst []byte, r *Run, guess int) ([]byte, int) {
 	dst, value := openLen(dst, fieldLogBody, w)
 	dst, str := openLen(dst, fieldAnyString, w)
 	from := len(dst)
-	dst = AppendRunLogOptions(dst, r, &e.runLogOpts)
+	dst = appendRunLog(dst, r, &e.runLogOpts, clock)
 	// The JSON is valid UTF-8 by construction (escaping repairs), but it
 	// is checked anyway: one invalid body would make the collector reject
 	// the whole request (see "Rejected alternatives" in doc.go).

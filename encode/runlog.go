@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"strings"
@@ -121,14 +122,68 @@ type RunLogOptions struct {
 // the node index of a run of more than 32 nodes with next ids, which a
 // pool keeps for the next such run.
 func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
-	var o *Offloader
+	var clock runlogClock
+	return appendRunLog(dst, r, opts, &clock)
+}
+
+// runlogWriter is the state of one run trace log being written: the
+// options and what the node records share, written once per run.
+type runlogWriter struct {
+	r          *Run
+	o          *Offloader
+	structured bool
+	loc        *time.Location // never nil: time.Local when unset
+	idx        *[]*Node       // runlogIndexFor's index, nil for small runs
+	// clock is a copy of appendRunLog's, held by value: a pointer among
+	// the writer's fields would send the caller's clock to the heap.
+	clock runlogClock
+
+	// idHead is `{"id":"` and the hex of TraceID[0:8], the start of every
+	// node record.
+	idHead [7 + 16]byte
+	// sidFrom and sidTo are the escaped sid in dst, written by the run;
+	// tailFrom and tailTo are `","sid":"…","node_id":"` in dst, written by
+	// the first node record and copied by the others.
+	sidFrom, sidTo   int
+	tailFrom, tailTo int
+}
+
+// appendRunLog is AppendRunLogOptions with the clock that writes the logs
+// entries' time text, which AppendLogs shares among the runs of a request.
+func appendRunLog(dst []byte, r *Run, opts *RunLogOptions, clock *runlogClock) []byte {
+	w := runlogWriter{r: r, clock: *clock, loc: time.Local}
 	if opts != nil {
-		o = opts.Offloader
+		w.o, w.structured = opts.Offloader, opts.StructuredLogs
+		if opts.Location != nil {
+			w.loc = opts.Location
+		}
 	}
+	copy(w.idHead[:], `{"id":"`)
+	runlogHex8(w.idHead[7:], [8]byte(r.TraceID[:8]))
+	dst = w.appendRunHead(dst)
+	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
+	w.idx = runlogIndexFor(r)
+	for i, n := range r.Nodes {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = w.appendNode(dst, n)
+	}
+	if w.idx != nil {
+		clear(*w.idx)
+		runlogIndexPool.Put(w.idx)
+	}
+	*clock = w.clock
+	return append(dst, "]}"...)
+}
+
+// appendRunHead appends the run's members, from service_id to usage.
+func (w *runlogWriter) appendRunHead(dst []byte) []byte {
+	r := w.r
 	var runID [16]byte
 	copy(runID[:8], r.TraceID[:8])
 	copy(runID[8:], r.SpanID[:])
-	f := runlogField{o: o, sid: r.SID, id: runID}
+	f := runlogField{o: w.o, sid: r.SID, id: runID}
 
 	serviceID := r.ServiceID
 	if serviceID == "" {
@@ -138,10 +193,17 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 			serviceID = r.FlowID
 		}
 	}
+	dst = append(dst, `{"service_id":"`...)
+	dst = jsonAppendEscaped(dst, serviceID)
+	dst = append(dst, `","flow_id":"`...)
+	dst = jsonAppendEscaped(dst, r.FlowID)
+	dst = append(dst, `","sid":"`...)
+	w.sidFrom = len(dst)
+	dst = jsonAppendEscaped(dst, r.SID)
+	w.sidTo = len(dst)
 	// Each key fragment carries the quotes around it, so that a string
 	// value costs one append for its key and one for its body.
 	for _, kv := range [...]struct{ key, val string }{
-		{`{"service_id":"`, serviceID}, {`","flow_id":"`, r.FlowID}, {`","sid":"`, r.SID},
 		{`","app_id":"`, r.AppID}, {`","uid":"`, r.UID}, {`","bot_id":"`, r.BotID},
 		{`","chat_id":"`, r.ChatID}, {`","sub":"`, r.Sub}, {`","caller":"`, r.Caller},
 		{`","log_caller":"`, r.LogCaller},
@@ -156,7 +218,7 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	f.section = "answer"
 	dst = f.appendString(dst, r.Answer, "", "")
 
-	dst = append(dst, ',')
+	dst = append(dst, `,"start_time":`...)
 	dst = runlogAppendTimes(dst, r.StartUnixNano, r.EndUnixNano)
 	if ff, ok := r.FirstFrameMillis(); ok {
 		dst = runlogAppendInt(dst, ff)
@@ -185,20 +247,7 @@ func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	} else {
 		dst = append(dst, `"},"usage":`...)
 	}
-	dst = runlogAppendUsage(dst, r.Usage)
-	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
-	idx := runlogIndexFor(r)
-	for i, n := range r.Nodes {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = runlogAppendNode(dst, r, n, opts, idx)
-	}
-	if idx != nil {
-		clear(*idx)
-		runlogIndexPool.Put(idx)
-	}
-	return append(dst, "]}"...)
+	return runlogAppendUsage(dst, r.Usage)
 }
 
 // runlogLinearNodes is the most nodes a run resolves next_log_ids for by
@@ -228,74 +277,24 @@ func runlogIndexFor(r *Run) *[]*Node {
 	return idx
 }
 
-// runlogAppendNode appends the node record of n, a node of r.
-func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*Node) []byte {
-	var id [16]byte
-	copy(id[:8], r.TraceID[:8])
-	copy(id[8:], n.SpanID[:])
-	f := runlogField{sid: r.SID, id: id}
-	structured := false
-	var loc *time.Location
-	if opts != nil {
-		f.o, structured, loc = opts.Offloader, opts.StructuredLogs, opts.Location
-	}
+// appendNode appends the node record of n, a node of the run.
+func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
+	f := runlogField{o: w.o, sid: w.r.SID}
+	copy(f.id[:8], w.r.TraceID[:8])
+	copy(f.id[8:], n.SpanID[:])
 
-	dst = append(dst, `{"id":"`...)
-	dst = runlogAppendHex(dst, id[:])
-	dst = append(dst, `","sid":"`...)
-	dst = jsonAppendEscaped(dst, r.SID)
-	// func_id, func_type and func_name repeat node_id, node_type and
-	// node_name: their escaped bodies are copied instead of escaped again.
-	dst = append(dst, `","node_id":"`...)
-	idFrom := len(dst)
-	dst = jsonAppendEscaped(dst, n.NodeID)
-	idTo := len(dst)
-	dst = append(dst, `","node_type":"`...)
-	typeFrom := len(dst)
-	dst = jsonAppendEscaped(dst, n.NodeType)
-	typeTo := len(dst)
-	dst = append(dst, `","node_name":"`...)
-	nameFrom := len(dst)
-	dst = jsonAppendEscaped(dst, n.NodeName)
-	nameTo := len(dst)
-	dst = append(dst, `","func_id":"`...)
-	dst = append(dst, dst[idFrom:idTo]...)
-	dst = append(dst, `","func_type":"`...)
-	dst = append(dst, dst[typeFrom:typeTo]...)
-	dst = append(dst, `","func_name":"`...)
-	dst = append(dst, dst[nameFrom:nameTo]...)
-	dst = append(dst, `","next_log_ids":[`...)
-	first := true
-	for _, next := range n.Next {
-		var m *Node
-		if idx != nil {
-			m = runlogFollowingIn(*idx, n, next)
-		} else {
-			m = runlogFollowing(r, n, next)
-		}
-		if m == nil {
-			continue
-		}
-		if !first {
-			dst = append(dst, ',')
-		}
-		first = false
-		dst = append(dst, '"')
-		dst = runlogAppendHex(dst, r.TraceID[:8])
-		dst = runlogAppendHex(dst, m.SpanID[:])
-		dst = append(dst, '"')
-	}
-
-	dst = append(dst, `],`...)
+	dst = w.appendNodeIDs(dst, n)
+	dst = w.appendNextLogIDs(dst, n)
+	dst = append(dst, `],"start_time":`...)
 	dst = runlogAppendTimes(dst, n.StartUnixNano, n.EndUnixNano)
 	dst = runlogAppendInt(dst, n.FirstFrameMillis())
-	dst = append(dst, `,"node_first_cost_time":`...)
 	if n.HasFirstTokenCost {
+		dst = append(dst, `,"node_first_cost_time":`...)
 		dst = runlogAppendCentis(dst, n.FirstTokenCostNano)
+		dst = append(dst, `,"llm_output":`...)
 	} else {
-		dst = append(dst, "-1"...)
+		dst = append(dst, `,"node_first_cost_time":-1,"llm_output":`...)
 	}
-	dst = append(dst, `,"llm_output":`...)
 	f.section = "llm_output"
 	dst = f.appendString(dst, n.LLMOutput, "", "")
 	if n.Running() {
@@ -311,20 +310,23 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*
 	dst = append(dst, `,"config":`...)
 	f.section = "config"
 	dst = f.appendObject(dst, n.Config)
-	dst = append(dst, `,"usage":`...)
-	dst = runlogAppendUsage(dst, n.Usage)
-	dst = append(dst, `},"logs":[`...)
+	if n.Usage == (Usage{}) {
+		dst = append(dst, `,"usage":`+runlogZeroUsage+`},"logs":[`...)
+	} else {
+		dst = append(dst, `,"usage":`...)
+		dst = runlogAppendUsage(dst, n.Usage)
+		dst = append(dst, `},"logs":[`...)
+	}
 	f.section = "logs"
 	for i := range n.Events {
-		e := &n.Events[i]
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		f.index = i
-		if structured {
-			dst = f.appendStructuredEntry(dst, e)
+		if w.structured {
+			dst = f.appendStructuredEntry(dst, &n.Events[i])
 		} else {
-			dst = f.appendEntry(dst, e, loc)
+			dst = w.appendEntry(dst, &f, &n.Events[i])
 		}
 	}
 	if n.Incomplete {
@@ -335,13 +337,76 @@ func runlogAppendNode(dst []byte, r *Run, n *Node, opts *RunLogOptions, idx *[]*
 	return append(dst, ']', '}')
 }
 
-// runlogAppendTimes appends the "start_time", "end_time" and "duration"
-// members (epoch milliseconds) of a record that ran from start to end (Unix
-// nanoseconds), then the key of its "first_frame_duration", for the caller
-// to write the value.
+// appendNodeIDs appends the start of n's record, from its id to
+// func_name. The id's trace half and the sid are the run's: the first
+// node record writes `","sid":"…","node_id":"` and the others copy it.
+// func_id, func_type and func_name repeat node_id, node_type and node_name
+// with keys of the same lengths: the escaped text from node_id's value to
+// node_name's is copied once, and the two keys in it renamed.
+func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
+	dst = append(dst, w.idHead[:]...)
+	var span [16]byte
+	runlogHex8(span[:], n.SpanID)
+	dst = append(dst, span[:]...)
+	if w.tailTo != 0 {
+		dst = append(dst, dst[w.tailFrom:w.tailTo]...)
+	} else {
+		w.tailFrom = len(dst)
+		dst = append(dst, `","sid":"`...)
+		dst = append(dst, dst[w.sidFrom:w.sidTo]...)
+		dst = append(dst, `","node_id":"`...)
+		w.tailTo = len(dst)
+	}
+	from := len(dst)
+	dst = jsonAppendEscaped(dst, n.NodeID)
+	dst = append(dst, `","node_type":"`...)
+	typeKey := len(dst) - len(`node_type":"`) - from
+	dst = jsonAppendEscaped(dst, n.NodeType)
+	dst = append(dst, `","node_name":"`...)
+	nameKey := len(dst) - len(`node_name":"`) - from
+	dst = jsonAppendEscaped(dst, n.NodeName)
+	to := len(dst)
+	dst = append(dst, `","func_id":"`...)
+	at := len(dst)
+	dst = append(dst, dst[from:to]...)
+	copy(dst[at+typeKey:], "func")
+	copy(dst[at+nameKey:], "func")
+	return append(dst, `","next_log_ids":[`...)
+}
+
+// appendNextLogIDs appends the ids of the executions that follow n (see
+// AppendRunLog), without the brackets.
+func (w *runlogWriter) appendNextLogIDs(dst []byte, n *Node) []byte {
+	first := true
+	for _, next := range n.Next {
+		var m *Node
+		if w.idx != nil {
+			m = runlogFollowingIn(*w.idx, n, next)
+		} else {
+			m = runlogFollowing(w.r, n, next)
+		}
+		if m == nil {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		var id [1 + 32 + 1]byte
+		id[0], id[len(id)-1] = '"', '"'
+		copy(id[1:], w.idHead[7:])
+		runlogHex8(id[17:], m.SpanID)
+		dst = append(dst, id[:]...)
+	}
+	return dst
+}
+
+// runlogAppendTimes appends the values of "start_time", "end_time" and
+// "duration" (epoch milliseconds) of a record that ran from start to end
+// (Unix nanoseconds), with the keys after the first, then the key of its
+// "first_frame_duration", for the caller to write the value.
 func runlogAppendTimes(dst []byte, start, end int64) []byte {
 	startMs, endMs := runlogMillis(start), runlogMillis(end)
-	dst = append(dst, `"start_time":`...)
 	dst = runlogAppendInt(dst, startMs)
 	dst = append(dst, `,"end_time":`...)
 	dst = runlogAppendInt(dst, endMs)
@@ -387,19 +452,32 @@ func runlogFollowingIn(idx []*Node, n *Node, nodeID string) *Node {
 // appendEntry appends the logs entry of e in the original's shape: a JSON
 // string holding the JSON text {"level": …, "message": …, "time": …} as
 // Python's json.dumps writes it (", " and ": " separators), the time in
-// loc (nil: time.Local) to the second. The message, offloaded when large,
-// is escaped once as JSON text and then once more as part of the string.
-func (f *runlogField) appendEntry(dst []byte, e *Event, loc *time.Location) []byte {
-	if e.Kind == EventInfo {
+// w.loc to the second. The message, offloaded when large, is escaped once
+// as JSON text and then once more as part of the string; a message that
+// both escapes leave as it is (most are) is copied in one step.
+func (w *runlogWriter) appendEntry(dst []byte, f *runlogField, e *Event) []byte {
+	plain := (len(e.Attrs) == 0 || e.Kind == EventException) &&
+		(f.o == nil || len(e.Message) < f.o.threshold) && jsonUnchanged(e.Message)
+	switch {
+	case plain && e.Kind == EventInfo:
+		dst = append(dst, `"{\"level\": \"INFO\", \"message\": \"`...)
+	case plain:
+		dst = append(dst, `"{\"level\": \"ERROR\", \"message\": \"`...)
+	case e.Kind == EventInfo:
 		dst = append(dst, `"{\"level\": \"INFO\", \"message\": `...)
-	} else {
+	default:
 		dst = append(dst, `"{\"level\": \"ERROR\", \"message\": `...)
 	}
-	mark := len(dst)
-	dst = f.appendMessage(dst, e)
-	dst = runlogReescape(dst, mark)
-	dst = append(dst, `, \"time\": \"`...)
-	dst = runlogAppendLocalTime(dst, e.TimeUnixNano, loc)
+	if plain {
+		dst = append(dst, e.Message...)
+		dst = append(dst, `\", \"time\": \"`...)
+	} else {
+		mark := len(dst)
+		dst = f.appendMessage(dst, e)
+		dst = runlogReescape(dst, mark)
+		dst = append(dst, `, \"time\": \"`...)
+	}
+	dst = w.clock.appendTime(dst, e.TimeUnixNano, w.loc)
 	return append(dst, `\"}"`...)
 }
 
@@ -570,6 +648,72 @@ func runlogAppendLocalTime(dst []byte, ns int64, loc *time.Location) []byte {
 		runlogDigits[2*s], runlogDigits[2*s+1])
 }
 
+// runlogClock writes the logs entries' time text. The entries of a run,
+// and of the runs of a request, mostly fall in one day of one zone offset:
+// the clock keeps that day's date text and the Unix seconds it holds for,
+// and writes the time of day from the seconds since the day's midnight
+// instead of through time.Time's zone lookup, twice per entry (Date and
+// Clock). The zero runlogClock holds no day.
+type runlogClock struct {
+	loc      *time.Location
+	lo, hi   int64    // Unix seconds [lo, hi): one day and one zone offset of loc
+	midnight int64    // the Unix second whose wall time in loc is the day's 00:00:00
+	date     [11]byte // "2006-01-02 "
+}
+
+// appendTime appends the wall time ns in loc (not nil) as
+// runlogAppendLocalTime does.
+func (c *runlogClock) appendTime(dst []byte, ns int64, loc *time.Location) []byte {
+	sec := ns / 1e9
+	if ns < 0 && sec*1e9 != ns {
+		sec-- // the second that holds ns, as time.Unix(0, ns)
+	}
+	if loc != c.loc || sec < c.lo || sec >= c.hi {
+		if !c.reset(sec, loc) {
+			return runlogAppendLocalTime(dst, ns, loc)
+		}
+	}
+	s := int(sec - c.midnight)
+	h, mi := s/3600, s/60%60
+	s %= 60
+	var b [11 + 8]byte
+	copy(b[:], c.date[:])
+	b[11], b[12], b[13] = runlogDigits[2*h], runlogDigits[2*h+1], ':'
+	b[14], b[15], b[16] = runlogDigits[2*mi], runlogDigits[2*mi+1], ':'
+	b[17], b[18] = runlogDigits[2*s], runlogDigits[2*s+1]
+	return append(dst, b[:]...)
+}
+
+// reset makes c hold the day of sec in loc and reports whether it does:
+// a year outside 0-9999 is left to runlogAppendLocalTime.
+func (c *runlogClock) reset(sec int64, loc *time.Location) bool {
+	c.loc = nil
+	t := time.Unix(sec, 0).In(loc)
+	y, mo, d := t.Date()
+	if y < 0 || y >= 10000 {
+		return false
+	}
+	h, mi, s := t.Clock()
+	// Within [start, end) loc's offset is constant, so the seconds since
+	// midnight are sec - midnight until the day ends.
+	midnight := sec - int64(h*3600+mi*60+s)
+	lo, hi := midnight, midnight+24*3600
+	start, end := t.ZoneBounds()
+	if !start.IsZero() {
+		lo = max(lo, start.Unix())
+	}
+	if !end.IsZero() {
+		hi = min(hi, end.Unix())
+	}
+	c.date = [11]byte{
+		byte('0' + y/1000), byte('0' + y/100%10), runlogDigits[2*(y%100)], runlogDigits[2*(y%100)+1], '-',
+		runlogDigits[2*int(mo)], runlogDigits[2*int(mo)+1], '-',
+		runlogDigits[2*d], runlogDigits[2*d+1], ' ',
+	}
+	c.loc, c.lo, c.hi, c.midnight = loc, lo, hi, midnight
+	return true
+}
+
 // runlogField names the place of a string value in the run trace log and
 // offloads it when it is large. The zero runlogField writes every value
 // whole.
@@ -626,8 +770,15 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 	return append(dst, '}')
 }
 
+// runlogZeroUsage is the usage object of a zero Usage, the usage of most
+// nodes (all but the LLM's).
+const runlogZeroUsage = `{"question_tokens":0,"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}`
+
 // runlogAppendUsage appends a usage object with the original's names.
 func runlogAppendUsage(dst []byte, u Usage) []byte {
+	if u == (Usage{}) {
+		return append(dst, runlogZeroUsage...)
+	}
 	dst = append(dst, `{"question_tokens":`...)
 	dst = runlogAppendInt(dst, u.QuestionTokens)
 	dst = append(dst, `,"prompt_tokens":`...)
@@ -651,9 +802,12 @@ const runlogDigits = "00010203040506070809" +
 	"80818283848586878889" +
 	"90919293949596979899"
 
-// runlogAppendInt appends v in decimal, as strconv.AppendInt(dst, v, 10)
-// but two digits per division and without its layers of calls: the log
-// writes a dozen integers per node, most of them 13-digit milliseconds.
+// runlogAppendInt appends v in decimal, as strconv.AppendInt(dst, v, 10):
+// the log writes a dozen integers per node, most of them 13-digit
+// milliseconds. Values below 10^16 are written eight digits per word
+// (runlogDigits8), whose four pairs do not wait on each other's
+// division, with one or two word stores straight into dst; the leading
+// zeros of the first word are counted and shifted out.
 func runlogAppendInt(dst []byte, v int64) []byte {
 	if uint64(v) < 10 {
 		return append(dst, byte('0'+v))
@@ -661,28 +815,50 @@ func runlogAppendInt(dst []byte, v int64) []byte {
 	u := uint64(v)
 	if v < 0 {
 		u = -u
-	}
-	var b [20]byte
-	i := len(b)
-	for u >= 100 {
-		q := u / 100
-		r := u - q*100
-		i -= 2
-		b[i], b[i+1] = runlogDigits[2*r], runlogDigits[2*r+1]
-		u = q
-	}
-	if u >= 10 {
-		i -= 2
-		b[i], b[i+1] = runlogDigits[2*u], runlogDigits[2*u+1]
-	} else {
-		i--
-		b[i] = byte('0' + u)
-	}
-	if v < 0 {
 		dst = append(dst, '-')
 	}
-	return append(dst, b[i:]...)
+	if u >= 1e16 {
+		return strconv.AppendUint(dst, u, 10)
+	}
+	m := len(dst)
+	if cap(dst)-m < 16 {
+		dst = slices.Grow(dst, 16)
+	}
+	d := dst[m : m+16]
+	hi, lo := u, uint64(0)
+	if u >= 1e8 {
+		hi, lo = u/1e8, u%1e8
+	}
+	w := runlogDigits8(hi)
+	// The leading zero digits are the low zero bytes of w - "00000000".
+	n := 8 - bits.TrailingZeros64(w&^0x3030303030303030)>>3
+	binary.LittleEndian.PutUint64(d, w>>(8*(8-n)))
+	if u < 1e8 {
+		return dst[:m+n]
+	}
+	binary.LittleEndian.PutUint64(d[n:], runlogDigits8(lo))
+	return dst[:m+n+8]
 }
+
+// runlogDigits8 returns the eight decimal digits of x < 10^8, leading
+// zeros included, as the bytes of a little-endian word (the first digit
+// in the lowest byte).
+func runlogDigits8(x uint64) uint64 {
+	a := x / 10000
+	b := x - a*10000
+	a1, b1 := a/100, b/100
+	return uint64(runlogPairs[a1]) | uint64(runlogPairs[a-a1*100])<<16 |
+		uint64(runlogPairs[b1])<<32 | uint64(runlogPairs[b-b1*100])<<48
+}
+
+// runlogPairs holds the two decimal digits of 0 to 99 as little-endian
+// 16-bit words.
+var runlogPairs = func() (p [100]uint16) {
+	for i := range p {
+		p[i] = uint16(runlogDigits[2*i]) | uint16(runlogDigits[2*i+1])<<8
+	}
+	return p
+}()
 
 // runlogMillis converts nanoseconds since the epoch to whole milliseconds,
 // rounding down (also before 1970, where Go's division would round up).
@@ -722,6 +898,14 @@ func runlogAppendHex(dst []byte, b []byte) []byte {
 		dst = append(dst, runlogHexDigits[c>>4], runlogHexDigits[c&0xf])
 	}
 	return dst
+}
+
+// runlogHex8 writes the lower-case hex of b into dst[:16].
+func runlogHex8(dst []byte, b [8]byte) {
+	_ = dst[15]
+	for i, c := range b {
+		dst[2*i], dst[2*i+1] = runlogHexDigits[c>>4], runlogHexDigits[c&0xf]
+	}
 }
 
 // jsonAppendValue appends v as a JSON value: a string, an integer, a float
@@ -795,24 +979,36 @@ func jsonAppendDecimal(dst []byte, f float64) ([]byte, bool) {
 		k = 8
 	}
 	u := uint64(m)
-	for k > 0 && u%10 == 0 {
-		u /= 10
-		k--
-	}
 	if f < 0 {
 		dst = append(dst, '-')
 	}
 	if k == 0 {
 		return append(runlogAppendInt(dst, int64(u)), '.', '0'), true
 	}
-	scale := uint64(math.Pow10(k))
+	// Strip the fraction's trailing zeros: at most 7, as u (k = 8) is not
+	// a multiple of 10^8 when f is not an integer.
+	if u%10000 == 0 {
+		u, k = u/10000, k-4
+	}
+	if u%100 == 0 {
+		u, k = u/100, k-2
+	}
+	if u%10 == 0 {
+		u, k = u/10, k-1
+	}
+	scale := jsonPow10[k]
 	dst = runlogAppendInt(dst, int64(u/scale))
-	dst = append(dst, '.')
-	// The fraction with its leading zeros: scale+frac has k+1 digits.
-	var b [20]byte
-	frac := runlogAppendInt(b[:0], int64(scale+u%scale))
-	return append(dst, frac[1:]...), true
+	// The fraction's k digits, leading zeros included: the last k of
+	// its eight (runlogDigits8), written with one word store.
+	n := len(dst)
+	dst = slices.Grow(dst, 9)[:n+1+k]
+	dst[n] = '.'
+	binary.LittleEndian.PutUint64(dst[n+1:n+9], runlogDigits8(u%scale)>>(8*(8-k)))
+	return dst, true
 }
+
+// jsonPow10 holds the powers of ten from 10^0 to 10^8.
+var jsonPow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
 
 // jsonAppendString appends s as a quoted JSON string.
 func jsonAppendString(dst []byte, s string) []byte {
@@ -884,6 +1080,13 @@ func jsonHasLineSep(s string) bool {
 		}
 		s = s[i+1:]
 	}
+}
+
+// jsonUnchanged reports whether jsonAppendEscaped appends s as it is:
+// plain ASCII, or valid UTF-8 without a byte below 0x20, '"', '\\',
+// U+2028 or U+2029.
+func jsonUnchanged(s string) bool {
+	return jsonIsPlain(s) || !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s)
 }
 
 // jsonAppendShort appends s of at most 16 bytes when it is plain, with
