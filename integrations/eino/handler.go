@@ -140,20 +140,21 @@ type span struct {
 	// id is node's span id, read by the goroutine that started the node
 	// right after starting it: the parent of the nodes started below it,
 	// from any goroutine, without touching node (see start).
-	id   encode.SpanID
+	id encode.SpanID
+	// started is when a model node started (its time to first chunk),
+	// on the monotonic clock (mono).
+	started int64
+	// info is the RunInfo of the callback that started the span: Eino
+	// passes the same one to every handler of a callback, so a handler
+	// registered twice (once in the context, once in the call's options)
+	// sees its own span with the same info and does nothing more.
+	info *callbacks.RunInfo
 	kind kind
 	// root is set on the outermost invocation's span, which holds the run.
 	root bool
 	// alsoNode is set on a root that is itself a component (not a graph):
 	// node is its node.
 	alsoNode bool
-	// started is when a model node started (its time to first chunk).
-	started time.Time
-	// info is the RunInfo of the callback that started the span: Eino
-	// passes the same one to every handler of a callback, so a handler
-	// registered twice (once in the context, once in the call's options)
-	// sees its own span with the same info and does nothing more.
-	info *callbacks.RunInfo
 	// ended is set by the first end callback; a duplicate does nothing.
 	// The end callbacks of one span run on one goroutine, in turn.
 	ended bool
@@ -340,9 +341,16 @@ func (h *Handler) OnEndWithStreamOutput(ctx context.Context, info *callbacks.Run
 	}
 	s.ended = true
 	h.streams.Add(1)
-	go h.drain(s, ctx, output)
+	go readStream(s, output)
 	return ctx
 }
+
+// epoch is the origin of mono.
+var epoch = time.Now()
+
+// mono returns the nanoseconds since epoch on the monotonic clock: a span
+// keeps 8 bytes for a time instead of time.Time's 24.
+func mono() int64 { return int64(time.Since(epoch)) }
 
 // Wait waits until the stream readers started so far have ended their
 // nodes, and the runs those held open. Call it before the engine's
@@ -378,7 +386,7 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 	}
 	*s = span{Context: ctx, rs: rs, kind: k, info: info}
 	if k == kindModel {
-		s.started = time.Now()
+		s.started = mono()
 	}
 	s.node = rs.run.StartNode(id, typ, name)
 	if parent.id != (encode.SpanID{}) {
@@ -417,7 +425,7 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 		// A component invoked on its own is a run of one node.
 		s.alsoNode = true
 		if k == kindModel {
-			s.started = time.Now()
+			s.started = mono()
 		}
 		id, name := nodeID(ctx, info)
 		s.node = s.rs.run.StartNode(id, typ, name)
