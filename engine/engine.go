@@ -242,7 +242,9 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	// its events take (see clock).
 	r.startMono = e.mono()
 	r.StartUnixNano = e.wallAt(r.startMono)
-	r.lastActive.Store(r.startMono)
+	// Activity as a node marks it (touch): a record reused within the
+	// reaper's resolution keeps its last mark, and StartRun saves a store.
+	r.touch(r.startMono)
 	parent := headParent{joined: info.Parent.IsValid(), random: true}
 	if parent.joined {
 		r.TraceID, r.ParentSpanID = info.Parent.TraceID, info.Parent.SpanID

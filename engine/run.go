@@ -333,8 +333,10 @@ func (h Run) End(code int, message string) {
 	r.Message = r.e.value(message)
 	r.sw.Store(withState(w, stateEnded))
 	// The run's nodes enter the accounting with it: one counter update
-	// per run instead of one per node.
-	r.e.stats.accepted.Add(uint64(r.startedNodes()))
+	// per run instead of one per node, none for a run without nodes.
+	if n := r.startedNodes(); n != 0 {
+		r.e.stats.accepted.Add(uint64(n))
+	}
 	r.e.push(r)
 }
 
