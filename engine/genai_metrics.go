@@ -207,24 +207,21 @@ func genAIString(v encode.Value) string {
 	return v.Str()
 }
 
-// observeGenAI folds a finished run's GenAI nodes and its token usage. It
-// runs on the pipeline goroutine, from observeRun, before the run is
-// sampled and encoded; a node without attributes costs one length check.
-func (m *Metrics) observeGenAI(r *encode.Run) {
-	g := &m.genai
+// observeGenAIUsage folds a finished run's token usage. It runs on the
+// pipeline goroutine, from observeRun, before the run is sampled and
+// encoded, as observeGenAINode does for each node with attributes (a node
+// without costs observeRun one length check).
+func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 	if u := r.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
 		lv := hdr.LabelValues{m.label(r.AppID), m.label(r.FlowID)}
-		s := g.apps.With(&lv)
+		s := m.genai.apps.With(&lv)
 		s.input.Add(uint64(max(u.PromptTokens, 0)))
 		s.output.Add(uint64(max(u.CompletionTokens, 0)))
 	}
-	for _, n := range r.Nodes {
-		if len(n.Attrs) != 0 {
-			m.observeGenAINode(n)
-		}
-	}
 }
 
+// observeGenAINode folds a finished node with attributes into the GenAI
+// families, if its attributes say it is a GenAI operation.
 func (m *Metrics) observeGenAINode(n *encode.Node) {
 	g := &m.genai
 	var a genAINode

@@ -376,20 +376,101 @@ func (m *Metrics) observeRun(r *encode.Run) {
 	if !m.cfg.SkipRunRequests {
 		m.request(r.AppID, r.FlowID, r.Code).record(r.EndUnixNano - r.StartUnixNano)
 	}
+	var f nodeFold
 	for _, n := range r.Nodes {
-		lv := hdr.LabelValues{m.label(n.NodeType)}
-		s := m.nodes.With(&lv)
+		c := f.find(n.NodeType)
+		if c == nil {
+			c = f.open(m, n.NodeType)
+		}
 		switch {
 		case n.Cancelled:
-			s.cancelled.Add(1)
+			c.cancelled++
 		case n.Status == encode.StatusError:
-			s.errs.Add(1)
+			c.errs++
 		default:
-			s.ok.Add(1)
+			c.ok++
 		}
-		s.dur.Record((n.EndUnixNano - n.StartUnixNano) / int64(time.Microsecond))
+		c.s.dur.Record((n.EndUnixNano - n.StartUnixNano) / int64(time.Microsecond))
+		if c == &f.once {
+			c.flush()
+		}
+		if len(n.Attrs) != 0 {
+			m.observeGenAINode(n)
+		}
 	}
-	m.observeGenAI(r)
+	for i := range f.n {
+		f.kept[i].flush()
+	}
+	m.observeGenAIUsage(r)
+}
+
+// nodeFold holds the node series of the last few node types of the run
+// observeRun folds, and their executions by status not yet added to them:
+// a run's nodes cost one label check and one lookup per type instead of
+// per node, and one atomic add per type and status instead of per node.
+// Keeping a series needs its lookup to have counted nothing: a type whose
+// label was cut (Stats.ValuesTruncated) or that went to the overflow
+// series (flowtel_metric_overflow_total) counts once per node, so such a
+// node is looked up alone, in once.
+type nodeFold struct {
+	kept [4]foldSeries
+	n    int // kept[:n] are in use
+	next int // the one open replaces once all are
+	once foldSeries
+}
+
+// foldSeries is a node series and the executions not yet added to it.
+type foldSeries struct {
+	s                   *nodeSeries
+	typ                 string
+	ok, errs, cancelled uint64
+}
+
+// find returns the kept series of node type typ, or nil.
+func (f *nodeFold) find(typ string) *foldSeries {
+	for i := range f.n {
+		if f.kept[i].typ == typ {
+			return &f.kept[i]
+		}
+	}
+	return nil
+}
+
+// open looks typ's series up and keeps it if it may be, in place of the
+// oldest when all are in use.
+func (f *nodeFold) open(m *Metrics, typ string) *foldSeries {
+	l := m.label(typ)
+	lv := hdr.LabelValues{l}
+	s := m.nodes.With(&lv)
+	if len(l) != len(typ) || s == m.nodes.Overflow() { // a label cut (and counted) is shorter
+		f.once = foldSeries{s: s}
+		return &f.once
+	}
+	var c *foldSeries
+	if f.n < len(f.kept) {
+		c = &f.kept[f.n]
+		f.n++
+	} else {
+		c = &f.kept[f.next]
+		f.next = (f.next + 1) % len(f.kept)
+		c.flush()
+	}
+	*c = foldSeries{s: s, typ: typ}
+	return c
+}
+
+// flush adds the executions counted to the series.
+func (c *foldSeries) flush() {
+	if c.ok != 0 {
+		c.s.ok.Add(c.ok)
+	}
+	if c.errs != 0 {
+		c.s.errs.Add(c.errs)
+	}
+	if c.cancelled != 0 {
+		c.s.cancelled.Add(c.cancelled)
+	}
+	c.ok, c.errs, c.cancelled = 0, 0, 0
 }
 
 // label returns s as a label value: valid UTF-8 of at most

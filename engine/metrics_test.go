@@ -499,3 +499,66 @@ func TestMetricsAllocs(t *testing.T) {
 		testkit.WantAllocs(t, 0, func() { e.RecordRequest("other", "f", 0, time.Millisecond) })
 	})
 }
+
+// TestMetricsNodeFoldExact checks that observeRun, which looks a run's
+// consecutive nodes of one type up once, keeps every count per node:
+// executions by status and durations of each type, the lookups sent to the
+// overflow series and the label cuts (Stats.ValuesTruncated).
+func TestMetricsNodeFoldExact(t *testing.T) {
+	e := newMetricsEngine(t, WithMetrics(MetricsConfig{Limit: 6, LabelBytes: 8}))
+	const long = "toolongtype" // cut to "toolongt", the third series
+	// More types than nodeFold keeps, g and h past the limit.
+	types := []string{"a", "a", "b", "b", "b", "a", long, long, "a", "d", "e", "f", "g", "f", "h", "b", "a", "e", "d"}
+	want := map[string][3]int64{} // by series: ok, error, cancelled
+	run := &encode.Run{AppID: "app", FlowID: "f", EndUnixNano: 1}
+	for i, typ := range types {
+		n := &encode.Node{NodeType: typ, StartUnixNano: 1_000, EndUnixNano: 1_000 + int64(i+1)*1_000}
+		series := typ
+		switch typ {
+		case long:
+			series = long[:8]
+		case "g", "h":
+			series = "" // past the limit: the overflow series
+		}
+		w := want[series]
+		switch i % 3 {
+		case 1:
+			n.Status = encode.StatusError
+			w[1]++
+		case 2:
+			n.Status, n.Cancelled = encode.StatusError, true
+			w[2]++
+		default:
+			w[0]++
+		}
+		want[series] = w
+		run.Nodes = append(run.Nodes, n)
+	}
+	before := e.Stats().ValuesTruncated
+	e.metrics.observeRun(run)
+	if got := e.Stats().ValuesTruncated - before; got != 2 {
+		t.Errorf("ValuesTruncated +%d, want 2: one per node of the long type", got)
+	}
+	d := collectOTLP(t, e)
+	for series, w := range want {
+		labels := map[string]string{"node_type": series}
+		if series == "" {
+			labels = map[string]string{"otel.metric.overflow": "true"}
+		}
+		for k, status := range []string{NodeStatusOK, NodeStatusError, NodeStatusCancelled} {
+			labels["status"] = status
+			if ps := d.find(MetricNodeExecutions, labels); w[k] != 0 && (len(ps) != 1 || ps[0].value != w[k]) {
+				t.Errorf("%s %v: %+v, want %d", MetricNodeExecutions, labels, ps, w[k])
+			}
+		}
+		delete(labels, "status")
+		if p := d.one(t, MetricNodeDuration, labels); p.count != uint64(w[0]+w[1]+w[2]) {
+			t.Errorf("%s %v: count %d, want %d", MetricNodeDuration, labels, p.count, w[0]+w[1]+w[2])
+		}
+	}
+	for _, name := range []string{MetricNodeExecutions, MetricNodeDuration} {
+		if p := d.one(t, MetricSeriesOverflow, map[string]string{"metric": name}); p.value != 2 {
+			t.Errorf("%s overflowed %d, want 2: one per node of type g or h", name, p.value)
+		}
+	}
+}

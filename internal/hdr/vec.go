@@ -270,6 +270,10 @@ func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 // Len returns the number of series, not counting the overflow series.
 func (v *Vec[T]) Len() int { return v.tab.Load().len }
 
+// Overflow returns the overflow series, which With returns (counting the
+// lookup) once the cardinality limit is reached.
+func (v *Vec[T]) Overflow() *T { return v.overflow }
+
 // Overflowed returns how many lookups were routed to the overflow series
 // because the cardinality limit was reached.
 func (v *Vec[T]) Overflowed() uint64 { return v.overflowed.Value() }
