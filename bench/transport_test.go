@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -25,17 +24,35 @@ func processCPU(tb testing.TB) int64 {
 }
 
 // BenchmarkTransport sends encoded trace requests of the comparisons'
-// spans (8 attributes, an event; about 700 bytes a span, as the loadgen's)
-// through export.Exporter over OTLP/gRPC on loopback to a count Receiver
-// in the same process: the loadgen's send and receive stages without the
-// engine and the encoder. cpu-ns/span is the process's CPU time (user and
-// system, both ends) per span delivered, which other processes on the
-// machine do not inflate as they do ns/op. The sub-benchmarks vary the
-// spans per request.
+// spans (8 attributes, an event; about 550 bytes a span) through
+// export.Exporter over OTLP/gRPC on loopback to a count Receiver in the
+// same process: the loadgen's send and receive stages without the engine
+// and the encoder. cpu-ns/span is the process's CPU time (user and system,
+// both ends) per span delivered, which other processes on the machine do
+// not inflate as they do ns/op. spans is the spans of each batch enqueued;
+// halves enqueues each batch as two requests of half as many spans, as the
+// OTLP sink does (it encodes the halves on two cores), with the exporter's
+// coalescing on (the default) or off.
 func BenchmarkTransport(b *testing.B) {
-	for _, per := range []int{8, 256, 512, 2048} {
-		b.Run(fmt.Sprintf("spans=%d", per), func(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		spans    int
+		halves   bool
+		coalesce int64
+	}{
+		{"spans=8", 8, false, -1},
+		{"spans=256", 256, false, -1},
+		{"spans=512", 512, false, -1},
+		{"spans=2048", 2048, false, -1},
+		{"spans=512/halves/alone", 512, true, -1},
+		{"spans=512/halves/coalesced", 512, true, 0},
+	} {
+		b.Run(c.name, func(b *testing.B) {
 			rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
+			per := c.spans
+			if c.halves {
+				per /= 2
+			}
 			runs := flowtelBatch(per/(nodesPerRun+1), nodesPerRun)
 			spans := encode.NumSpans(runs)
 			body := encode.NewEncoder(encode.Resource{ServiceName: "bench", HostIP: "127.0.0.1"}).AppendTraces(nil, runs)
@@ -43,7 +60,7 @@ func BenchmarkTransport(b *testing.B) {
 			// reads it, and Release leaves it alone.
 			buf := &bytebufferpool.ByteBuffer{B: body}
 			e, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: time.Minute,
-				Release: func(*bytebufferpool.ByteBuffer) {}})
+				CoalesceBytes: c.coalesce, Release: func(*bytebufferpool.ByteBuffer) {}})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -53,24 +70,31 @@ func BenchmarkTransport(b *testing.B) {
 			if err := e.ForceFlush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
-			b.SetBytes(int64(len(body)))
+			n := 1
+			if c.halves {
+				n = 2
+			}
+			b.SetBytes(int64(n * len(body)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			cpu0 := processCPU(b)
 			for i := 0; i < b.N; i++ {
-				e.Enqueue(export.Traces, buf, spans)
+				for range n {
+					e.Enqueue(export.Traces, buf, spans)
+				}
 			}
 			if err := e.ForceFlush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			cpu := processCPU(b) - cpu0
 			b.StopTimer()
-			want := uint64(b.N+1) * uint64(spans)
-			if st := e.Stats().Signals[export.Traces]; st.Exported != want || rc.Counts().Spans != want {
+			want := uint64(n*b.N+1) * uint64(spans)
+			st := e.Stats().Signals[export.Traces]
+			if st.Exported != want || rc.Counts().Spans != want {
 				b.Fatalf("exported %d, received %d, want %d", st.Exported, rc.Counts().Spans, want)
 			}
-			b.ReportMetric(float64(cpu)/float64(b.N*spans), "cpu-ns/span")
-			b.ReportMetric(float64(len(body))/float64(spans), "bytes/span")
+			b.ReportMetric(float64(cpu)/float64(n*b.N*spans), "cpu-ns/span")
+			b.ReportMetric(float64(n*b.N*spans)/float64(st.Requests), "spans/request")
 		})
 	}
 }

@@ -83,6 +83,7 @@ func TestResolveErrors(t *testing.T) {
 		{Config{Headers: map[string]string{"bad header": "v"}}, ErrInvalidHeader},
 		{Config{Headers: map[string]string{"k": "line\nbreak"}}, ErrInvalidHeader},
 		{Config{QueueBytes: -1}, ErrInvalidConfig},
+		{Config{CoalesceBytes: -2}, ErrInvalidConfig},
 		{Config{Retry: RetryConfig{MaxElapsedTime: -time.Second}}, ErrInvalidConfig},
 	} {
 		_, err := New(tc.cfg)

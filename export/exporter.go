@@ -13,10 +13,20 @@ import (
 	"google.golang.org/grpc"
 )
 
-// sender sends one encoded request and judges the result.
+// sender sends one request and judges the result. The request is the
+// concatenation of parts, each an encoded Export*ServiceRequest of the
+// sender's signal: concatenated, they are one request holding all their
+// resources (protobuf appends repeated fields). Only a sender that
+// coalesces gets more than one part.
 type sender interface {
-	send(ctx context.Context, body []byte) outcome
+	send(ctx context.Context, parts [][]byte) outcome
+	// coalesces reports whether the sender takes several parts without
+	// copying them into one.
+	coalesces() bool
 }
+
+// maxCoalesce bounds the batches one request carries.
+const maxCoalesce = 16
 
 // retry is a batch waiting for its next attempt.
 type retry struct {
@@ -362,6 +372,8 @@ func (e *Exporter) dropLocked(sig Signal, buf *bytebufferpool.ByteBuffer, n int6
 
 // worker exports batches until the queue is empty and Shutdown has begun.
 func (e *Exporter) worker(w int) {
+	group := make([]entry, 0, maxCoalesce) // the batches of one request
+	parts := make([][]byte, 0, maxCoalesce)
 	e.mu.Lock()
 	for {
 		r, ok := e.nextLocked()
@@ -374,35 +386,58 @@ func (e *Exporter) worker(w int) {
 			e.mu.Unlock()
 			return
 		}
-		en := r.en
-		e.active[w] = en.seq + 1
+		group = append(group[:0], r.en)
+		if r.attempt == 0 {
+			group = e.coalesceLocked(group)
+		}
+		// The batches of a group have consecutive seqs: the first is
+		// what ForceFlush compares.
+		e.active[w] = r.en.seq + 1
 		e.mu.Unlock()
 
-		exported, rejected, reason, dropped, again := e.attempt(&r)
+		parts = parts[:0]
+		for _, en := range group {
+			parts = append(parts, en.buf.B)
+		}
+		rejected, reason, dropped, again := e.attempt(&r, group, parts)
+		clear(parts)
 
 		e.mu.Lock()
 		e.active[w] = 0
 		if again {
-			e.waiting = append(e.waiting, r)
+			// Each batch of the group waits for its next attempt alone.
+			for _, en := range group {
+				rr := r
+				rr.en = en
+				e.waiting = append(e.waiting, rr)
+			}
+			clear(group)
 			e.armLocked()
 			continue
 		}
-		size := int64(len(en.buf.B))
-		e.free(en)
-		st := &e.stats[en.sig]
-		st.InFlight -= uint64(en.items)
-		st.Exported += uint64(exported)
-		st.Rejected += uint64(rejected)
-		if dropped {
-			st.DroppedBy[reason] += uint64(en.items)
-			st.DroppedBatches++
-		} else {
-			st.ExportedBatches++
+		for _, en := range group {
+			size := int64(len(en.buf.B))
+			e.free(en)
+			st := &e.stats[en.sig]
+			st.InFlight -= uint64(en.items)
+			if dropped {
+				st.DroppedBy[reason] += uint64(en.items)
+				st.DroppedBatches++
+			} else {
+				// The receiver's rejections are the request's: the
+				// first batches take them.
+				rej := min(rejected, en.items)
+				rejected -= rej
+				st.Exported += uint64(en.items - rej)
+				st.Rejected += uint64(rej)
+				st.ExportedBatches++
+			}
+			e.held -= size
+			if en.sig == Traces {
+				e.heldSpans -= en.items
+			}
 		}
-		e.held -= size
-		if en.sig == Traces {
-			e.heldSpans -= en.items
-		}
+		clear(group)
 		if e.progress != nil {
 			close(e.progress)
 			e.progress = nil
@@ -445,6 +480,35 @@ func (e *Exporter) nextLocked() (retry, bool) {
 	}
 }
 
+// coalesceLocked appends to group, which holds a batch just taken from the
+// queue, the batches of the same signal queued behind it while the request
+// stays within the coalescing bound (Config.CoalesceBytes): fewer, larger
+// requests, sent without a copy (the sender takes the parts as they are).
+// A request costs its calls, frames, goroutine wake-ups and system calls on
+// both ends whatever its size; on the 2-vCPU VM a request of 256 spans
+// took 30 % more process CPU per span than one of 512 (BenchmarkTransport),
+// and the OTLP sink hands the exporter the halves of each engine batch,
+// which it encodes on two cores, within microseconds of each other.
+func (e *Exporter) coalesceLocked(group []entry) []entry {
+	first := group[0]
+	if e.set.coalesce <= 0 || !e.senders[first.sig].coalesces() {
+		return group
+	}
+	size := int64(len(first.buf.B))
+	for e.n > 0 && len(group) < maxCoalesce {
+		next := &e.ring[e.head]
+		if next.sig != first.sig || size+int64(len(next.buf.B)) > e.set.coalesce {
+			break
+		}
+		size += int64(len(next.buf.B))
+		group = append(group, e.popLocked())
+	}
+	if len(group) > 1 && e.set.block {
+		e.signalSpace()
+	}
+	return group
+}
+
 // popLocked takes the batch at the head of the queue.
 func (e *Exporter) popLocked() entry {
 	en := e.ring[e.head]
@@ -473,13 +537,18 @@ func (e *Exporter) armLocked() {
 	e.wake.Reset(time.Until(due))
 }
 
-// attempt sends r's batch once. It returns the items exported and
-// rejected, or the reason the batch was dropped, or again when it is to
-// wait until r.due for another attempt.
-func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReason, dropped, again bool) {
+// attempt sends the batches of group (r's batch first, with the batches
+// coalesced behind it), whose bytes are parts, in one request. It returns
+// the items the receiver rejected, or the reason the batches were dropped,
+// or again when each is to wait until r.due for another attempt.
+func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected int64, reason DropReason, dropped, again bool) {
 	en := r.en
 	if e.ctx.Err() != nil {
-		return 0, 0, DropShutdown, true, false
+		return 0, DropShutdown, true, false
+	}
+	items := int64(0)
+	for _, g := range group {
+		items += g.items
 	}
 	s := e.senders[en.sig]
 	timeout := e.set.targets[en.sig].timeout
@@ -488,7 +557,7 @@ func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReaso
 	}
 	actx, cancel := context.WithTimeout(e.ctx, timeout)
 	t0 := time.Now()
-	out := s.send(actx, en.buf.B)
+	out := s.send(actx, parts)
 	cancel()
 	out.Err = e.set.targets[en.sig].redact.err(out.Err)
 	lat := time.Since(t0)
@@ -505,17 +574,16 @@ func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReaso
 
 	switch out.Class {
 	case classSuccess:
-		rej := min(out.Rejected, en.items)
 		if out.Err != nil {
 			e.report(out.Err)
 		}
-		return en.items - rej, rej, 0, false, false
+		return min(out.Rejected, items), 0, false, false
 	case classPermanent:
-		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, en.items, en.sig))
-		return 0, 0, DropNonRetryable, true, false
+		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
+		return 0, DropNonRetryable, true, false
 	}
 	if e.ctx.Err() != nil {
-		return 0, 0, DropShutdown, true, false
+		return 0, DropShutdown, true, false
 	}
 	// Retryable: back off with jitter, or wait as long as the receiver
 	// asked if that is longer.
@@ -523,11 +591,11 @@ func (e *Exporter) attempt(r *retry) (exported, rejected int64, reason DropReaso
 	wait := max(jitter(r.interval), out.Delay)
 	r.interval = min(time.Duration(float64(r.interval)*1.5), rc.MaxInterval)
 	if rc.Disabled || time.Since(r.start)+wait > rc.MaxElapsedTime {
-		e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, en.items, en.sig))
-		return 0, 0, DropRetryExhausted, true, false
+		e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
+		return 0, DropRetryExhausted, true, false
 	}
 	r.due = time.Now().Add(wait)
-	return 0, 0, 0, false, true
+	return 0, 0, false, true
 }
 
 // jitter returns d randomised by ±50 %, as the OTel exporters do.

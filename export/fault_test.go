@@ -63,6 +63,7 @@ func TestExportAllSignals(t *testing.T) {
 				defer c.Stop()
 				cfg := testConfig(protocol, c.Endpoint())
 				cfg.Compression = comp
+				cfg.CoalesceBytes = -1 // each batch its own request, as the counts below assume
 				cfg.Headers = map[string]string{"X-Token": "secret-token"}
 				e, err := New(cfg)
 				if err != nil {
@@ -118,7 +119,9 @@ func TestCollectorKilledMidStreamAndRestarted(t *testing.T) {
 			return otlptest.Reply{}
 		})
 		c.Start()
-		e, err := New(testConfig(protocol, c.Endpoint()))
+		cfg := testConfig(protocol, c.Endpoint())
+		cfg.CoalesceBytes = -1 // each batch its own request, as the counts below assume
+		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +180,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		e, log := newLogged(t, testConfig(ProtocolGRPC, c.Endpoint()))
+		e, log := newLogged(t, oneBatchPerRequest(testConfig(ProtocolGRPC, c.Endpoint())))
 		produced := produce(t, e, Traces, "re", 5, 4)
 		s := flushChecked(t, e)
 		st := s.Signals[Traces]
@@ -301,7 +304,7 @@ func TestPartialSuccess(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		e, log := newLogged(t, testConfig(protocol, c.Endpoint()))
+		e, log := newLogged(t, oneBatchPerRequest(testConfig(protocol, c.Endpoint())))
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			produce(t, e, sig, "p", 4, 10)
 		}
@@ -335,6 +338,7 @@ func TestNonRetryable(t *testing.T) {
 		cfg := testConfig(protocol, c.Endpoint())
 		cfg.ErrorHandler = log.handle
 		cfg.Headers = map[string]string{"X-Token": "hunter2"}
+		cfg.CoalesceBytes = -1 // each batch its own request, as the counts below assume
 		e, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -568,6 +572,7 @@ func TestRetryDoesNotHoldWorker(t *testing.T) {
 	defer c.Stop()
 	cfg := testConfig(ProtocolGRPC, c.Endpoint())
 	cfg.Concurrency = 1
+	cfg.CoalesceBytes = -1 // each batch its own request: batch 0's retry must not hold the others
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -19,8 +19,9 @@ import (
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 )
 
-// rawRequest carries an already-encoded Export*ServiceRequest.
-type rawRequest struct{ b []byte }
+// rawRequest carries an already-encoded Export*ServiceRequest, in parts
+// that concatenated are the request.
+type rawRequest struct{ parts [][]byte }
 
 // rawCodec sends rawRequest bytes unchanged (no second marshal) and decodes
 // responses with the official protobuf types. It is named "proto" so the
@@ -31,7 +32,11 @@ type rawCodec struct{}
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
 	case *rawRequest:
-		return mem.BufferSlice{mem.SliceBuffer(m.b)}, nil
+		bs := make(mem.BufferSlice, len(m.parts))
+		for i, p := range m.parts {
+			bs[i] = mem.SliceBuffer(p)
+		}
+		return bs, nil
 	case proto.Message:
 		b, err := proto.Marshal(m)
 		if err != nil {
@@ -116,11 +121,14 @@ func newGRPCSender(sig Signal, t *target, conn *grpc.ClientConn) *grpcSender {
 	return s
 }
 
-func (s *grpcSender) send(ctx context.Context, body []byte) outcome {
+// coalesces is true: gRPC writes the parts one after the other.
+func (s *grpcSender) coalesces() bool { return true }
+
+func (s *grpcSender) send(ctx context.Context, parts [][]byte) outcome {
 	if s.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, s.md)
 	}
-	req := &rawRequest{b: body}
+	req := &rawRequest{parts: parts}
 	var resp response
 	switch s.sig {
 	case Traces:

@@ -187,7 +187,7 @@ func TestUndecodableResponseIsExported(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		r := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Undecodable: true} })
 		r.Start()
-		e, log := newLogged(t, testConfig(protocol, r.Endpoint()))
+		e, log := newLogged(t, oneBatchPerRequest(testConfig(protocol, r.Endpoint())))
 		var produced [NumSignals]uint64
 		for sig := Signal(0); sig < NumSignals; sig++ {
 			produced[sig] = produce(t, e, sig, "u", 2, 5)
@@ -271,6 +271,7 @@ func TestHugeRetryInterval(t *testing.T) {
 	r.Start()
 	cfg := testConfig(ProtocolGRPC, r.Endpoint())
 	cfg.Retry = RetryConfig{InitialInterval: MaxDuration, MaxInterval: MaxDuration, MaxElapsedTime: MaxDuration}
+	cfg.CoalesceBytes = -1 // each batch its own request, as the counts below assume
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -133,6 +133,13 @@ func testConfig(protocol, endpoint string) Config {
 	return Config{Protocol: protocol, Endpoint: endpoint, Timeout: 5 * time.Second, Retry: fastRetry}
 }
 
+// oneBatchPerRequest turns coalescing off in cfg, for the tests that count
+// requests or responses per batch.
+func oneBatchPerRequest(cfg Config) Config {
+	cfg.CoalesceBytes = -1
+	return cfg
+}
+
 func shutdown(t testing.TB, e *Exporter) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

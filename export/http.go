@@ -64,7 +64,14 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, gzip: t.gzip}
 }
 
-func (s *httpSender) send(ctx context.Context, body []byte) outcome {
+// coalesces is false: the body would have to be copied into one buffer.
+func (s *httpSender) coalesces() bool { return false }
+
+func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
+	body := parts[0]
+	if len(parts) > 1 {
+		body = bytes.Join(parts, nil)
+	}
 	payload := body
 	if s.gzip {
 		zb := gzipBuffers.Get()

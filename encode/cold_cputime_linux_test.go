@@ -1,0 +1,86 @@
+//go:build linux
+
+package encode_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
+)
+
+// cloneAttrs copies as and their strings to memory of their own.
+func cloneAttrs(as []encode.Attr) []encode.Attr {
+	if as == nil {
+		return nil
+	}
+	out := make([]encode.Attr, len(as))
+	for i, a := range as {
+		v := a.Value
+		if v.Kind() == encode.KindString {
+			v = encode.StringValue(strings.Clone(v.Str()))
+		}
+		out[i] = encode.Attr{Key: strings.Clone(a.Key), Value: v}
+	}
+	return out
+}
+
+// cloneBatch copies runs deeply: every run, node, attribute and string in
+// memory of its own, as the engine's records are, where loadgenBatch
+// shares its attribute slices between nodes.
+func cloneBatch(runs []*encode.Run) []*encode.Run {
+	out := make([]*encode.Run, len(runs))
+	for i, r := range runs {
+		c := *r
+		c.SID, c.FlowID, c.Question, c.Answer = strings.Clone(r.SID), strings.Clone(r.FlowID), strings.Clone(r.Question), strings.Clone(r.Answer)
+		c.Nodes = make([]*encode.Node, len(r.Nodes))
+		for j, n := range r.Nodes {
+			m := *n
+			m.NodeID, m.NodeName, m.LLMOutput = strings.Clone(n.NodeID), strings.Clone(n.NodeName), strings.Clone(n.LLMOutput)
+			m.Input, m.Output, m.Config = cloneAttrs(n.Input), cloneAttrs(n.Output), cloneAttrs(n.Config)
+			m.Events = append([]encode.Event(nil), n.Events...)
+			c.Nodes[j] = &m
+		}
+		out[i] = &c
+	}
+	return out
+}
+
+// TestCPUTimeCold prints, with -cputime, the thread CPU time AppendTraces
+// takes per span on loadgen-shaped batches whose records are each in
+// memory of their own (as the engine's are) and, in turn, on batches
+// cycled through a set larger than the caches: what the encoder costs
+// when its input is not in the cache, as in the pipeline, where another
+// core wrote the records just before.
+//
+//	go test -run TestCPUTimeCold -v ./encode/ -cputime
+func TestCPUTimeCold(t *testing.T) {
+	testkit.NeedCPUTime(t)
+	e := encode.NewEncoder(otlpBenchResource)
+	base := loadgenBatch()
+	spans := encode.NumSpans(base)
+	for _, c := range []struct {
+		name    string
+		batches int
+	}{{"hot", 1}, {"l3", 8}, {"dram", 160}} {
+		sets := make([][]*encode.Run, c.batches)
+		for i := range sets {
+			sets[i] = cloneBatch(base)
+		}
+		buf := e.AppendTraces(nil, sets[0])
+		k := 0
+		per := 0
+		for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
+			buf = e.AppendTraces(buf[:0], sets[k%len(sets)])
+			k++
+		}
+		least := testkit.LeastCPU(40, per, func(int) {
+			buf = e.AppendTraces(buf[:0], sets[k%len(sets)])
+			k++
+		})
+		ns := float64(least) / float64(per)
+		fmt.Printf("BenchmarkCPUTime/EncodeTracesLoadgenCold/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", c.name, 40*per, ns, ns/float64(spans))
+	}
+}

@@ -1,0 +1,192 @@
+package export
+
+import (
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
+)
+
+// heldReceiver returns a receiver (not started) whose first call waits
+// until release is called, so that batches queue behind it, and which
+// then answers with reply(call).
+func heldReceiver(t *testing.T, protocol string, reply func(otlptest.Call) otlptest.Reply) (c *otlptest.Receiver, release func()) {
+	gate := make(chan struct{})
+	var once sync.Once
+	c = newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+		if cl.N == 0 {
+			<-gate
+		}
+		return reply(cl)
+	})
+	c.Keep = true
+	return c, func() { once.Do(func() { close(gate) }) }
+}
+
+// queueBehindFirst enqueues a batch of items spans on e (one worker), waits
+// until the receiver c holds its request, then enqueues batches-1 more
+// behind it.
+func queueBehindFirst(t *testing.T, e *Exporter, c *otlptest.Receiver, prefix string, batches, items int) uint64 {
+	t.Helper()
+	produced := produce(t, e, Traces, prefix+"-first", 1, items)
+	waitFor(t, "the first request at the receiver", func() bool { return c.Calls() == 1 })
+	return produced + produce(t, e, Traces, prefix, batches-1, items)
+}
+
+// TestCoalesce: batches of one signal queued behind a request go out
+// together in the next, every item counted once by the official decoder,
+// each batch counted as exported.
+func TestCoalesce(t *testing.T) {
+	c, release := heldReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
+	c.Start()
+	defer c.Stop()
+	defer release()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var produced [NumSignals]uint64
+	produced[Traces] = queueBehindFirst(t, e, c, "c", 10, 7)
+	release()
+	flush(t, e)
+	wantDelivered(t, e, c, produced)
+	st := e.Stats().Signals[Traces]
+	if st.Requests != 2 || st.ExportedBatches != 10 {
+		t.Errorf("requests %d, exported batches %d; want 2 requests (the first batch, then the 9 queued behind it) and 10 batches", st.Requests, st.ExportedBatches)
+	}
+	reqs := c.Traces()
+	if len(reqs) != 2 || len(reqs[1].ResourceSpans) != 9 {
+		t.Fatalf("the receiver decoded %d requests; want 2, the second with the 9 batches' resources", len(reqs))
+	}
+	shutdown(t, e)
+}
+
+// TestCoalesceBound: a request holds at most CoalesceBytes of batches.
+func TestCoalesceBound(t *testing.T) {
+	c, release := heldReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
+	c.Start()
+	defer c.Stop()
+	defer release()
+	size := int64(len(encodeBatch(t, Traces, "traces-b-0", 7).B))
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	cfg.CoalesceBytes = 3 * size
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var produced [NumSignals]uint64
+	produced[Traces] = queueBehindFirst(t, e, c, "b", 10, 7)
+	release()
+	flush(t, e)
+	wantDelivered(t, e, c, produced)
+	// The first alone, then 9 in threes.
+	if st := e.Stats().Signals[Traces]; st.Requests != 4 {
+		t.Errorf("requests %d, want 4", st.Requests)
+	}
+	for i, r := range c.Traces() {
+		if len(r.ResourceSpans) > 3 {
+			t.Errorf("request %d holds %d batches, more than CoalesceBytes allows", i, len(r.ResourceSpans))
+		}
+	}
+	shutdown(t, e)
+}
+
+// TestCoalescedRetry: a coalesced request that fails with a retryable
+// error is retried batch by batch, and everything is delivered once.
+func TestCoalescedRetry(t *testing.T) {
+	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+		if cl.N == 1 {
+			return otlptest.Reply{Code: codes.Unavailable, Message: "restarting"}
+		}
+		return otlptest.Reply{}
+	})
+	c.Start()
+	defer c.Stop()
+	defer release()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var produced [NumSignals]uint64
+	produced[Traces] = queueBehindFirst(t, e, c, "r", 6, 5)
+	release()
+	flush(t, e)
+	wantDelivered(t, e, c, produced)
+	// The first, the failed 5, then each of the 5 alone.
+	if st := e.Stats().Signals[Traces]; st.Requests != 7 || st.Retried != 5 || st.ExportedBatches != 6 {
+		t.Errorf("requests %d retried %d exported batches %d; want 7, 5 and 6", st.Requests, st.Retried, st.ExportedBatches)
+	}
+	shutdown(t, e)
+}
+
+// TestCoalescedPartialSuccess: the receiver's rejections in a coalesced
+// request are counted once, against its batches.
+func TestCoalescedPartialSuccess(t *testing.T) {
+	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+		if cl.N == 1 {
+			return otlptest.Reply{Rejected: 12, Message: "attribute too long"}
+		}
+		return otlptest.Reply{}
+	})
+	c.Start()
+	defer c.Stop()
+	defer release()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	e, log := newLogged(t, cfg)
+	produced := queueBehindFirst(t, e, c, "p", 4, 5)
+	release()
+	s := flushChecked(t, e)
+	st := s.Signals[Traces]
+	if st.Rejected != 12 || st.Exported != produced-12 || st.Dropped != 0 || st.ExportedBatches != 4 {
+		t.Errorf("%+v; want 12 rejected, %d exported, 4 batches", st, produced-12)
+	}
+	if got := received(c)[Traces]; got != int64(produced-12) {
+		t.Errorf("collector accepted %d, want %d", got, produced-12)
+	}
+	if errs := log.all(); len(errs) != 1 {
+		t.Errorf("error handler got %v, want the one partial success", errs)
+	}
+	shutdown(t, e)
+}
+
+// TestCoalesceOnlyGRPCAndOneSignal: OTLP/HTTP sends each batch alone (its
+// body would be a copy), and batches of different signals never share a
+// request.
+func TestCoalesceOnlyGRPCAndOneSignal(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c, release := heldReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
+		c.Start()
+		defer c.Stop()
+		defer release()
+		cfg := testConfig(protocol, c.Endpoint())
+		cfg.Concurrency = 1
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "first", 1, 3)
+		waitFor(t, "the first request at the receiver", func() bool { return c.Calls() == 1 })
+		for _, p := range []string{"a", "b"} {
+			produced[Logs] += produce(t, e, Logs, p, 2, 3)
+			produced[Traces] += produce(t, e, Traces, p, 2, 3)
+		}
+		release()
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		s := e.Stats()
+		want := map[string][2]uint64{ProtocolGRPC: {3, 2}, ProtocolHTTPProtobuf: {5, 4}}[protocol]
+		if got := [2]uint64{s.Signals[Traces].Requests, s.Signals[Logs].Requests}; got != want {
+			t.Errorf("trace and log requests %v, want %v", got, want)
+		}
+		shutdown(t, e)
+	})
+}
