@@ -132,7 +132,8 @@ func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
 	}
 
 	ours, ourAddr := startFullReceiver(t)
-	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: ourAddr, Insecure: true})
+	// CoalesceBytes -1: each ExportSpans its own request, compared below.
+	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: ourAddr, Insecure: true, CoalesceBytes: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
