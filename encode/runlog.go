@@ -969,46 +969,33 @@ func jsonAppendDecimal(dst []byte, f float64) ([]byte, bool) {
 	if !(abs >= 1e-4 && abs < 1<<50) { // also false for NaN
 		return dst, false
 	}
-	k := 0 // decimals
 	m := math.Trunc(abs)
-	if m != abs {
+	integral := m == abs
+	if !integral {
 		m = math.Round(abs * 1e8)
 		if m >= 1<<50 || m/1e8 != abs {
 			return dst, false
 		}
-		k = 8
 	}
-	u := uint64(m)
 	if f < 0 {
 		dst = append(dst, '-')
 	}
-	if k == 0 {
-		return append(runlogAppendInt(dst, int64(u)), '.', '0'), true
+	if integral {
+		return append(runlogAppendInt(dst, int64(m)), '.', '0'), true
 	}
-	// Strip the fraction's trailing zeros: at most 7, as u (k = 8) is not
-	// a multiple of 10^8 when f is not an integer.
-	if u%10000 == 0 {
-		u, k = u/10000, k-4
-	}
-	if u%100 == 0 {
-		u, k = u/100, k-2
-	}
-	if u%10 == 0 {
-		u, k = u/10, k-1
-	}
-	scale := jsonPow10[k]
-	dst = runlogAppendInt(dst, int64(u/scale))
-	// The fraction's k digits, leading zeros included: the last k of
-	// its eight (runlogDigits8), written with one word store.
+	// m is f·10^8: its integer part, then the fraction's eight digits
+	// (runlogDigits8) without their trailing zeros, at most 7 as f is not
+	// an integer, written with one word store.
+	u := uint64(m)
+	w := runlogDigits8(u % 1e8)
+	k := 8 - bits.LeadingZeros64(w&^0x3030303030303030)>>3
+	dst = runlogAppendInt(dst, int64(u/1e8))
 	n := len(dst)
 	dst = slices.Grow(dst, 9)[:n+1+k]
 	dst[n] = '.'
-	binary.LittleEndian.PutUint64(dst[n+1:n+9], runlogDigits8(u%scale)>>(8*(8-k)))
+	binary.LittleEndian.PutUint64(dst[n+1:n+9], w)
 	return dst, true
 }
-
-// jsonPow10 holds the powers of ten from 10^0 to 10^8.
-var jsonPow10 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8}
 
 // jsonAppendString appends s as a quoted JSON string.
 func jsonAppendString(dst []byte, s string) []byte {
@@ -1035,7 +1022,7 @@ var jsonPlain = func() (t [256]bool) {
 func jsonAppendEscaped(dst []byte, s string) []byte {
 	n := len(s)
 	if n <= 16 && cap(dst)-len(dst) >= 16 {
-		if d, ok := jsonAppendShort(dst, s); ok {
+		if d, ok := jsonAppendShortText(dst, s, true); ok {
 			return d
 		}
 	}
@@ -1093,20 +1080,30 @@ func jsonUnchanged(s string) bool {
 // two overlapping loads and stores; dst must have room for 16 bytes. It
 // reports false, appending nothing, when s is not plain.
 func jsonAppendShort(dst []byte, s string) ([]byte, bool) {
+	return jsonAppendShortText(dst, s, false)
+}
+
+// jsonAppendShortText is jsonAppendShort that also copies, with high, text
+// with bytes from 0x80 (a Chinese node name) when jsonAppendEscaped would
+// append it as it is: valid UTF-8 without U+2028 and U+2029 whose ASCII
+// bytes need no care.
+func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 	n := len(s)
 	m := len(dst)
 	d := dst[m : m+16]
 	switch {
 	case n >= 8:
 		a, b := utf8Load64(s), utf8Load64(s[n-8:])
-		if jsonSWARCare(a)|jsonSWARCare(b) != 0 {
+		if ca, cb := jsonSWARCare(a), jsonSWARCare(b); ca|cb != 0 &&
+			(!high || ca&^a|cb&^b != 0 || !jsonUnchangedHigh(s)) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
 		binary.LittleEndian.PutUint64(d[n-8:], b)
 	case n >= 4:
 		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
-		if jsonSWARNeedsCare(uint64(a) | uint64(b)<<32) {
+		x := uint64(a) | uint64(b)<<32
+		if c := jsonSWARCare(x); c != 0 && (!high || c&^x != 0 || !jsonUnchangedHigh(s)) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint32(d, a)
@@ -1119,6 +1116,12 @@ func jsonAppendShort(dst []byte, s string) ([]byte, bool) {
 		d[0], d[n/2], d[n-1] = a, b, c
 	}
 	return dst[:m+n], true
+}
+
+// jsonUnchangedHigh reports, for s whose ASCII bytes need no care, whether
+// its other bytes are valid UTF-8 without U+2028 and U+2029.
+func jsonUnchangedHigh(s string) bool {
+	return utf8.ValidString(s) && !jsonHasLineSep(s)
 }
 
 // jsonIsPlain reports whether every byte of s is plain (jsonPlain). The
