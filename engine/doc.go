@@ -45,29 +45,62 @@
 // Every record has a state word: its generation (bumped on every reuse)
 // and state (free, open, busy, ending, ended, closed); a run's word also
 // counts the callers inside a Run method and the nodes started in it.
-// Go's atomics are sequentially consistent: an atomic write that an
-// atomic read observes orders everything before the write before
-// everything after the read, and the race detector sees that edge. A node
-// costs three atomic read-modify-writes, whatever calls it gets:
+// Two kinds of edge hand writes from one goroutine to another: an atomic
+// read-modify-write or store that an atomic load observes (Go's atomics,
+// which the race detector sees), and the publication's release store
+// (storeRelease): a load that observes it observes every write before
+// it, and nothing more is promised, which is all the protocol asks of a
+// store. A node costs two atomic read-modify-writes, whatever calls it
+// gets:
 //
 //  1. StartNode loads the run's word, checks the handle's generation and
 //     that the run is open, and takes the node's index with one
-//     compare-and-swap (count+1). It writes the node record (ids, start
-//     time, the run's trace and time anchor copied in) and opens it with
-//     one atomic store (an exchange on amd64): the publication.
+//     compare-and-swap (count+1): the first. It writes the node record
+//     (ids, start time, the run's trace and time anchor copied in) and
+//     opens it with one release store: the publication.
 //  2. Every other Node call (Input, Output, Config, SetAttributes, events,
 //     Usage, FirstTokenCost, StartChild, ...) is one atomic load of the
 //     node's word, equal to the handle's generation and open, then plain
 //     writes to fields only the owner writes.
 //  3. End (Fail, Cancel, RecordError) does one compare-and-swap open to
-//     ended: the edge that hands every write before it to the pipeline.
+//     ended: the second, the edge that hands every write before it to the
+//     pipeline.
 //
-// Two would need the node's index taken and its record published by one
+// What each costs by architecture: on amd64 the compare-and-swaps are
+// LOCK CMPXCHG, and the release store is a plain MOV in assembly
+// (release_amd64.s): amd64 orders every store after the stores before
+// it (total store order), and the compiler moves no memory access across
+// a call to assembly, whereas sync/atomic's Store is sequentially
+// consistent, an XCHG, a third read-modify-write. Under the race detector
+// the release store is sync/atomic's Store, so that the detector checks
+// the edge: three there. On arm64 sync/atomic's Store is STLR, a
+// store-release and no read-modify-write, and it is what storeRelease
+// calls; the compare-and-swaps are CASAL (LDAXR/STLXR loops without LSE).
+// Elsewhere storeRelease is sync/atomic's Store too. The idle clock a
+// StartNode or End moves (at most once a millisecond per run: nodes of
+// seconds move it every time) is a release store as well, for the same
+// count: the reaper needs no order from it. The pipeline adds no
+// read-modify-write to an ended node: it loads the word, and frees the
+// record for reuse with a release store after reading it. A release store
+// orders nothing after it: the owner's loads that follow the publication
+// may run before other cores see it. Nothing needs them not to: the only
+// other writer of an open node's word is the pipeline's compare-and-swap
+// open to closed, which cannot succeed before it sees the publication,
+// and the owner's next read-modify-write, End's, orders everything.
+// (The run's word, by contrast, is opened by a sequentially consistent
+// store: StartRun then loads the engine's closed flag, which Shutdown
+// sets before it scans for open runs, a store-then-load pair that only
+// sequential consistency keeps.)
+//
+// One would need the node's index taken and its record published by one
 // instruction, hence a record its caller owns before taking an index; the
-// records live in their run's chunks by index instead (see Memory).
+// records live in their run's chunks by index instead (see Memory). End's
+// compare-and-swap cannot be a store either: the pipeline may close the
+// node at the same time, and a store would overwrite its close, so the
+// late End would not count as stale.
 // SetSpanKind, and the bridge's parent and name writers, write what is
 // exported of a node its run closed: they mark the node busy (a
-// compare-and-swap, then a store), off the common path.
+// compare-and-swap, then a release store), off the common path.
 //
 // Run.End ends the run with one compare-and-swap that fixes the node
 // count: a StartNode whose compare-and-swap came first is in the run, one
@@ -95,10 +128,14 @@
 //     generation once the record is reused, and counts a stale call. A
 //     record is reused only after its owner ended it (then no call of
 //     that owner is in flight, by the one-goroutine contract) or after the
-//     pipeline closed it (then it is an orphan, never reused).
+//     pipeline closed it (then it is an orphan, never reused). The load
+//     sees no older value than the owner's own End wrote (coherence), so
+//     how the record's next publication is ordered does not matter.
 //   - The pipeline never reads what an owner writes: it reads an ended
 //     node after edge 3, and of a closed one only what edge 1 and the busy
-//     writers published.
+//     writers published, each by a release store its load observed
+//     (TestStoreRelease checks the store, TestRunEndDuringNodeWrites the
+//     protocol under -race).
 //   - Nodes left open end with their run, on whatever goroutine the run
 //     ends: the compare-and-swap decides once between the owner's End and
 //     the pipeline's close.
@@ -192,7 +229,8 @@
 //   - Every Node call claiming its record (compare-and-swap open to busy,
 //     store back to open), so that the pipeline could wait for an owner
 //     inside a call and export all of a node its run closed: about twelve
-//     atomic read-modify-writes per node against three. On the AMD EPYC
+//     atomic read-modify-writes per node against three (two since the
+//     publication is a release store). On the AMD EPYC
 //     measured an uncontended one costs a few nanoseconds: the caller's
 //     thread CPU time for node/attrs8 did not move with the protocol alone
 //     (TestCPUTime -cputime: 149-150 ns before, 151-153 after, alternating

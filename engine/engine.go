@@ -444,7 +444,7 @@ func (e *Engine) release(r *runRecord) {
 		gen := genOf(n.sw.Load())
 		n.reset()
 		e.remeasureNode(n)
-		n.sw.Store(packState(gen+1, stateFree))
+		storeRelease(&n.sw, packState(gen+1, stateFree))
 	}
 	if count > nodeKeepChunks*nodeChunkSize {
 		e.mem.held.Add(-r.dropMore())

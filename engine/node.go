@@ -114,7 +114,7 @@ func (h Node) claim() *nodeRecord {
 	return n
 }
 
-func (n *nodeRecord) unclaim(gen uint32) { n.sw.Store(packState(gen, stateOpen)) }
+func (n *nodeRecord) unclaim(gen uint32) { storeRelease(&n.sw, packState(gen, stateOpen)) }
 
 // IsRecording reports whether the node is open.
 func (h Node) IsRecording() bool {

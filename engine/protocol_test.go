@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -286,4 +288,56 @@ func (s *encodingSink) spans(t *testing.T) []*tracepb.Span {
 		}
 	}
 	return out
+}
+
+// TestStoreRelease checks the publication's store (release_amd64.s, or
+// atomic.Uint64.Store under -race and on other architectures): it writes
+// the word an atomic load reads, and a goroutine whose load observes a
+// value observes the plain writes made before its store, as a node's
+// StartNode fields before its publication. Under -race the detector
+// checks the edge; without, the assembly runs.
+func TestStoreRelease(t *testing.T) {
+	var w atomic.Uint64
+	for _, v := range []uint64{1, 1<<63 | 5, ^uint64(0), 0} {
+		storeRelease(&w, v)
+		if got := w.Load(); got != v {
+			t.Fatalf("stored %#x, loaded %#x", v, got)
+		}
+		var i atomic.Int64
+		storeReleaseInt64(&i, int64(v))
+		if got := i.Load(); got != int64(v) {
+			t.Fatalf("stored %d, loaded %d", int64(v), got)
+		}
+	}
+	const rounds = 20000
+	var (
+		flag    atomic.Uint64
+		payload [4]uint64
+		done    = make(chan struct{})
+	)
+	go func() {
+		defer close(done)
+		for k := uint64(1); k <= rounds; k++ {
+			for flag.Load() != 2*k-1 { // the reader took the last payload
+				runtime.Gosched()
+			}
+			for i := range payload {
+				payload[i] = k*10 + uint64(i)
+			}
+			storeRelease(&flag, 2*k)
+		}
+	}()
+	storeRelease(&flag, 1)
+	for k := uint64(1); k <= rounds; k++ {
+		for flag.Load() != 2*k {
+			runtime.Gosched()
+		}
+		for i, p := range payload {
+			if p != k*10+uint64(i) {
+				t.Fatalf("round %d: payload[%d] = %d after the store that published it", k, i, p)
+			}
+		}
+		storeRelease(&flag, 2*k+1)
+	}
+	<-done
 }

@@ -415,7 +415,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	n.anchor = r.StartUnixNano - r.startMono
 	n.StartUnixNano = n.anchor + mono
 	r.touch(mono)
-	n.sw.Store(packState(gen, stateOpen))
+	storeRelease(&n.sw, packState(gen, stateOpen)) // the publication
 	return Node{n: n, gen: gen, runGen: h.gen}
 }
 
@@ -424,7 +424,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 // branches do not bounce the run's cache line on every event.
 func (r *runRecord) touch(mono int64) {
 	if mono-r.lastActive.Load() > int64(time.Millisecond) {
-		r.lastActive.Store(mono)
+		storeReleaseInt64(&r.lastActive, mono) // no read-modify-write: see the package doc
 	}
 }
 
