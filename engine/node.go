@@ -9,6 +9,7 @@ import (
 	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // nodeInline sizes the inline attribute arrays of a node: 8 per kind holds
@@ -25,8 +26,10 @@ type nodeRecord struct {
 	// Set by StartNode and read-only until the record is reused: what a
 	// call needs of its run without reading the run record, which an
 	// orphaned node's owner may no longer read (see the package doc).
-	sc     SpanContext // the run's trace; SpanID unset
-	anchor int64       // wall nanoseconds = anchor + monotonic reading
+	traceID    encode.TraceID
+	traceState string
+	traceFlags uint8
+	anchor     int64 // wall nanoseconds = anchor + monotonic reading
 
 	// The slice headers reset and remeasure read and write sit here, in
 	// the lines StartNode and the encoder touch anyway, not after the
@@ -128,9 +131,8 @@ func (h Node) SpanContext() SpanContext {
 	if n == nil {
 		return SpanContext{}
 	}
-	sc := n.sc
-	sc.SpanID = n.SpanID
-	return sc
+	return SpanContext{TraceID: n.traceID, SpanID: n.SpanID, TraceState: n.traceState,
+		Sampled: n.traceFlags&w3c.FlagSampled != 0, Random: n.traceFlags&w3c.FlagRandom != 0}
 }
 
 // StartChild starts a node execution below this one: an LLM or tool call,
@@ -210,8 +212,11 @@ func (h Node) Next(ids ...string) {
 }
 
 // appendAttrs appends attrs to dst within Limits.Attrs, keys and values
-// cut to Limits.ValueBytes. The common case, room for all and nothing to
-// cut or copy, is one copy and one scan.
+// cut to Limits.ValueBytes. The common case, room for all in dst's array
+// and nothing to cut or copy, copies each attribute once, checked on the
+// way from the caller's array: rewriting each key and value after a bulk
+// copy cost 48 bytes of stores per attribute, and reading them back from
+// the record right after the copy stalled on store forwarding.
 func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	e := n.e
 	if room := e.cfg.limits.Attrs - n.attrCount(); len(attrs) > room {
@@ -221,16 +226,28 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 		e.stats.attrsDropped.Add(uint64(over))
 		attrs = attrs[:room]
 	}
-	start, before := len(dst), cap(dst)
+	vb := e.cfg.limits.ValueBytes
+	start := len(dst)
+	if end := start + len(attrs); end <= cap(dst) {
+		dst = dst[:end]
+		d := dst[start:]
+		d = d[:len(attrs)]
+		for i := range attrs {
+			a := attrs[i]
+			if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
+				a.Key = e.value(a.Key)
+				a.Value = e.limitValue(a.Value, n)
+			}
+			d[i] = a
+		}
+		return dst
+	}
+	before := cap(dst)
 	dst = append(dst, attrs...)
 	if c := cap(dst); c != before {
 		// Past the inline array: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
-	// Only an attribute to cut or copy is written again: most are neither,
-	// and rewriting each key and value cost 48 bytes of stores, with
-	// write barriers while the collector marks, per attribute.
-	vb := e.cfg.limits.ValueBytes
 	for i := start; i < len(dst); i++ {
 		a := &dst[i]
 		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {

@@ -411,7 +411,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	mono := e.mono()
 	n.SpanID, n.ParentSpanID = newSpanID(), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
-	n.sc = r.spanContext(encode.SpanID{})
+	n.traceID, n.traceState, n.traceFlags = r.TraceID, r.TraceState, r.TraceFlags
 	n.anchor = r.StartUnixNano - r.startMono
 	n.StartUnixNano = n.anchor + mono
 	r.touch(mono)
