@@ -11,8 +11,9 @@ import (
 )
 
 // TestCPUTime prints, with -cputime, the thread CPU time the count decoder
-// takes on the encode benchmarks' 512-span batch, the least of 40 samples
-// of about 5 ms, in the benchmark format (for benchstat):
+// takes on the encode benchmarks' 512-span batch (in one buffer, and in
+// 16 KiB frames copied into one or counted where they are), the least of
+// 40 samples of about 5 ms, in the benchmark format (for benchstat):
 //
 //	go test -run TestCPUTime -v ./bench/ -cputime
 func TestCPUTime(t *testing.T) {
@@ -20,16 +21,43 @@ func TestCPUTime(t *testing.T) {
 	runs := flowtelBatch(batchRuns, nodesPerRun)
 	buf := encode.NewEncoder(encode.Resource{ServiceName: "bench"}).AppendTraces(nil, runs)
 	spans := encode.NumSpans(runs)
-	count := func() {
+	cpuTimeOf("CountSpans", spans, func() {
 		if n, _, err := CountSpans(buf); err != nil || n != uint64(spans) {
 			t.Fatalf("CountSpans = %d, %v", n, err)
 		}
+	})
+	// The receiver's two ways with a request in 16 KiB frames: copied into
+	// one buffer and counted, or counted frame by frame.
+	var frames [][]byte
+	for rest := buf; len(rest) > 0; rest = rest[min(len(rest), 16<<10):] {
+		frames = append(frames, rest[:min(len(rest), 16<<10)])
 	}
+	one := make([]byte, 0, len(buf))
+	cpuTimeOf("CountCopiedFrames", spans, func() {
+		one = one[:0]
+		for _, f := range frames {
+			one = append(one, f...)
+		}
+		if n, _, err := CountSpans(one); err != nil || n != uint64(spans) {
+			t.Fatalf("CountSpans = %d, %v", n, err)
+		}
+	})
+	var c chunkCursor
+	cpuTimeOf("CountFrames", spans, func() {
+		if n, _, ok := c.countSpansChunks(frames); !ok || n != uint64(spans) {
+			t.Fatalf("countSpansChunks = %d, %v", n, ok)
+		}
+	})
+}
+
+// cpuTimeOf prints the least thread CPU time f takes over 40 samples of
+// about 5 ms, per call and per span (n spans a call).
+func cpuTimeOf(name string, n int, f func()) {
 	per := 0
 	for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
-		count()
+		f()
 	}
-	least := testkit.LeastCPU(40, per, func(int) { count() })
+	least := testkit.LeastCPU(40, per, func(int) { f() })
 	ns := float64(least) / float64(per)
-	fmt.Printf("BenchmarkCPUTime/CountSpans\t%d\t%.0f ns/op\t%.1f ns/span\n", 40*per, ns, ns/float64(spans))
+	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", name, 40*per, ns, ns/float64(n))
 }

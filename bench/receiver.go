@@ -79,7 +79,8 @@ type Counts struct {
 // spans a second, so it keeps nothing per request (otlptest keeps arrival
 // times and batch ids per request, which would grow without bound), reads
 // frames into a non-zeroing buffer pool, and with DecodeCount walks the
-// wire without building the generated structs (CountSpans), which is what
+// wire without building the generated structs (CountSpans; a trace
+// request in the frames it arrived in, not copied into one buffer), which is what
 // lets one 2-core machine receive what flowtel exports at its lossless
 // rate. Tests assert against otlptest; the loadgen reports what this one
 // counted.

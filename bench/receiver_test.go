@@ -417,3 +417,104 @@ func TestCountRootsAnyFieldOrder(t *testing.T) {
 		t.Fatal("CountSpans accepted a root span with a malformed field")
 	}
 }
+
+// splitAt cuts b into buffers at random points, as HTTP/2 frames would,
+// some of a single byte.
+func splitAt(b []byte, rng *rand.Rand) [][]byte {
+	var out [][]byte
+	for len(b) > 0 {
+		n := 1 + rng.IntN(min(len(b), 1+rng.IntN(64)))
+		out = append(out, b[:n])
+		b = b[n:]
+	}
+	return out
+}
+
+// TestCountChunksMatchesCountSpans checks the frame-by-frame count against
+// CountSpans on random requests cut at random points, and on the encode
+// benchmarks' batch in 16 KiB frames.
+func TestCountChunksMatchesCountSpans(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	var c chunkCursor
+	check := func(b []byte, bufs [][]byte) {
+		t.Helper()
+		spans, roots, ok := c.countSpansChunks(bufs)
+		wantSpans, wantRoots, err := CountSpans(b)
+		if !ok || err != nil || spans != wantSpans || roots != wantRoots {
+			t.Fatalf("countSpansChunks = %d, %d, %v; CountSpans %d, %d, %v", spans, roots, ok, wantSpans, wantRoots, err)
+		}
+	}
+	for i := 0; i < 300; i++ {
+		req, _, _ := randomTraces(rng)
+		b, err := proto.Marshal(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(b, splitAt(b, rng))
+	}
+	b := encode.NewEncoder(encode.Resource{ServiceName: "bench"}).AppendTraces(nil, flowtelBatch(batchRuns, nodesPerRun))
+	var frames [][]byte
+	for rest := b; len(rest) > 0; rest = rest[min(len(rest), 16<<10):] {
+		frames = append(frames, rest[:min(len(rest), 16<<10)])
+	}
+	check(b, frames)
+	if testing.AllocsPerRun(10, func() { c.countSpansChunks(frames) }) != 0 {
+		t.Error("countSpansChunks allocates")
+	}
+}
+
+// FuzzCountSpansChunks checks that the frame-by-frame count never accepts
+// what CountSpans refuses and agrees with it on what it accepts, however
+// the request is cut.
+func FuzzCountSpansChunks(f *testing.F) {
+	rng := rand.New(rand.NewPCG(4, 4))
+	for i := 0; i < 5; i++ {
+		req, _, _ := randomTraces(rng)
+		b, _ := proto.Marshal(req)
+		f.Add(b, uint64(i))
+	}
+	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
+		var c chunkCursor
+		spans, roots, ok := c.countSpansChunks(splitAt(b, rand.New(rand.NewPCG(seed, seed))))
+		if !ok {
+			return
+		}
+		wantSpans, wantRoots, err := CountSpans(b)
+		if err != nil || spans != wantSpans || roots != wantRoots {
+			t.Fatalf("countSpansChunks = %d, %d; CountSpans %d, %d, %v", spans, roots, wantSpans, wantRoots, err)
+		}
+	})
+}
+
+// TestCountTraceFramesFallsBack: a request the frame-by-frame walk gives up
+// on (here an unknown group field, which the official decoder skips) is
+// copied and counted by CountSpans; a malformed one is refused.
+func TestCountTraceFramesFallsBack(t *testing.T) {
+	req, spans, roots := randomTraces(rand.New(rand.NewPCG(5, 5)))
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = protowire.AppendTag(b, 100, protowire.StartGroupType)
+	b = protowire.AppendTag(b, 100, protowire.EndGroupType)
+	if err := proto.Unmarshal(b, &coltrace.ExportTraceServiceRequest{}); err != nil {
+		t.Fatalf("the official decoder refuses the request: %v", err)
+	}
+	frames := func(b []byte) mem.BufferSlice {
+		return mem.BufferSlice{mem.SliceBuffer(b[:len(b)/2]), mem.SliceBuffer(b[len(b)/2:])}
+	}
+	var c chunkCursor
+	if _, _, ok := c.countSpansChunks([][]byte{b[:len(b)/2], b[len(b)/2:]}); ok {
+		t.Fatal("countSpansChunks took a group field")
+	}
+	r := &Receiver{}
+	if err := r.countTraceFrames(&rawMessage{frames: true, data: frames(b)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := r.Counts(); got.Spans != spans || got.RootSpans != roots {
+		t.Fatalf("counted %d spans, %d roots; want %d, %d", got.Spans, got.RootSpans, spans, roots)
+	}
+	if err := r.countTraceFrames(&rawMessage{frames: true, data: frames(b[:len(b)-3])}); err == nil {
+		t.Fatal("a truncated request was counted")
+	}
+}

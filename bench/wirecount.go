@@ -233,9 +233,31 @@ func CountDataPoints(b []byte) (n uint64, err error) {
 	return n, err
 }
 
-// rawMessage holds a request's bytes undecoded, in a buffer the handler
-// frees once it has counted them.
-type rawMessage struct{ buf mem.Buffer }
+// rawMessage holds a request's bytes undecoded, which the handler frees
+// once it has counted them: in one buffer, or with frames set (trace
+// requests), in the buffers gRPC read it in.
+type rawMessage struct {
+	buf    mem.Buffer
+	frames bool
+	data   mem.BufferSlice
+}
+
+// free releases the request's bytes.
+func (m *rawMessage) free() {
+	if m.buf != nil {
+		m.buf.Free()
+	}
+	m.data.Free()
+}
+
+// bytes returns the request in one buffer, copying it into one first if it
+// is held as it arrived.
+func (m *rawMessage) bytes() []byte {
+	if m.buf == nil {
+		m.buf = m.data.MaterializeToBuffer(bufferPool)
+	}
+	return m.buf.ReadOnlyData()
+}
 
 // countCodec hands requests to the count handlers as raw bytes and
 // marshals responses with the official protobuf library.
@@ -253,13 +275,19 @@ func (countCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-// Unmarshal takes a reference to a request that arrived in one buffer and
-// copies one that arrived in several (one per HTTP/2 frame) into a pooled
-// buffer, so that counting allocates nothing per request.
+// Unmarshal keeps a trace request in the buffers it arrived in (one per
+// HTTP/2 frame), referenced, for countSpansChunks, and copies any other
+// into one pooled buffer (a reference if it arrived in one), so that
+// counting allocates nothing per request.
 func (countCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	m, ok := v.(*rawMessage)
 	if !ok {
 		return fmt.Errorf("count codec: cannot unmarshal into %T", v)
+	}
+	if m.frames {
+		data.Ref()
+		m.data = data
+		return nil
 	}
 	m.buf = data.MaterializeToBuffer(bufferPool)
 	return nil
@@ -298,31 +326,65 @@ func (p *dirtyPool) Put(b *[]byte) {
 	}
 }
 
-// countHandler returns a unary handler that reads the raw request, lets
-// count decode it, and answers with resp.
-func countHandler(r *Receiver, count func([]byte) error, resp func() any) grpc.MethodDesc {
+// countHandler returns a unary handler that reads the raw request (as it
+// arrived if frames is set), lets count decode it, and answers with resp.
+func countHandler(r *Receiver, frames bool, count func(*rawMessage) error, resp func() any) grpc.MethodDesc {
 	return grpc.MethodDesc{
 		MethodName: "Export",
 		Handler: func(_ any, _ context.Context, dec func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-			var raw rawMessage
+			raw := rawMessage{frames: frames}
 			err := dec(&raw)
-			if raw.buf != nil {
-				// The bytes are needed only while counting.
-				defer raw.buf.Free()
-			}
+			// The bytes are needed only while counting.
+			defer raw.free()
 			if err != nil {
 				return nil, err
 			}
 			if r.fail() {
 				return nil, errInjected
 			}
-			if err := count(raw.buf.ReadOnlyData()); err != nil {
+			if err := count(&raw); err != nil {
 				return nil, status.Error(codes.InvalidArgument, err.Error())
 			}
 			r.requests.Add(1)
 			return resp(), nil
 		},
 	}
+}
+
+// frameCounters hold the cursors (and their scratch buffers) of trace
+// requests being counted.
+var frameCounters = sync.Pool{New: func() any { return &frameCounter{} }}
+
+type frameCounter struct {
+	c    chunkCursor
+	bufs [][]byte
+}
+
+// countTraceFrames counts a trace request where it arrived
+// (countSpansChunks), or copied into one buffer if that gives up.
+func (r *Receiver) countTraceFrames(m *rawMessage) error {
+	var n, roots uint64
+	ok := false
+	if m.buf == nil {
+		fc := frameCounters.Get().(*frameCounter)
+		fc.bufs = fc.bufs[:0]
+		for _, b := range m.data {
+			fc.bufs = append(fc.bufs, b.ReadOnlyData())
+		}
+		n, roots, ok = fc.c.countSpansChunks(fc.bufs)
+		clear(fc.bufs)
+		fc.c.cur, fc.c.rest = nil, nil
+		frameCounters.Put(fc)
+	}
+	if !ok {
+		var err error
+		if n, roots, err = CountSpans(m.bytes()); err != nil {
+			return err
+		}
+	}
+	r.roots.Add(roots)
+	r.spans.Add(n)
+	return nil
 }
 
 // registerCount registers the three OTLP services on srv with the count
@@ -332,20 +394,13 @@ func (r *Receiver) registerCount(srv *grpc.Server) {
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
 		HandlerType: (*server)(nil),
-		Methods: []grpc.MethodDesc{countHandler(r, func(b []byte) error {
-			n, roots, err := CountSpans(b)
-			if err == nil {
-				r.roots.Add(roots)
-				r.spans.Add(n)
-			}
-			return err
-		}, func() any { return &coltrace.ExportTraceServiceResponse{} })},
+		Methods: []grpc.MethodDesc{countHandler(r, true, r.countTraceFrames, func() any { return &coltrace.ExportTraceServiceResponse{} })},
 	}, struct{}{})
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.logs.v1.LogsService",
 		HandlerType: (*server)(nil),
-		Methods: []grpc.MethodDesc{countHandler(r, func(b []byte) error {
-			n, err := CountLogRecords(b)
+		Methods: []grpc.MethodDesc{countHandler(r, false, func(m *rawMessage) error {
+			n, err := CountLogRecords(m.bytes())
 			if err == nil {
 				r.logRecords.Add(n)
 			}
@@ -355,8 +410,8 @@ func (r *Receiver) registerCount(srv *grpc.Server) {
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.metrics.v1.MetricsService",
 		HandlerType: (*server)(nil),
-		Methods: []grpc.MethodDesc{countHandler(r, func(b []byte) error {
-			n, err := CountDataPoints(b)
+		Methods: []grpc.MethodDesc{countHandler(r, false, func(m *rawMessage) error {
+			n, err := CountDataPoints(m.bytes())
 			if err == nil {
 				r.dataPoints.Add(n)
 			}
