@@ -394,7 +394,7 @@ func (r *Receiver) registerCount(srv *grpc.Server) {
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.trace.v1.TraceService",
 		HandlerType: (*server)(nil),
-		Methods: []grpc.MethodDesc{countHandler(r, true, r.countTraceFrames, func() any { return &coltrace.ExportTraceServiceResponse{} })},
+		Methods:     []grpc.MethodDesc{countHandler(r, true, r.countTraceFrames, func() any { return &coltrace.ExportTraceServiceResponse{} })},
 	}, struct{}{})
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.logs.v1.LogsService",
