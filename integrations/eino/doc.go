@@ -116,41 +116,50 @@
 //
 // BenchmarkGraph runs a real Eino graph of 8 nodes (two of them parallel)
 // with Stream, its one chat model streaming 8 chunks, and reads the
-// output to its end: bare (no handler), with a handler that does nothing
+// output to its end: bare (no handler); noop, a handler that does nothing
 // (what Eino spends to call any handler: a copy of every stream, contexts
-// and a handler list per callback), with flowtel's Handler (an engine with
-// its pipeline, no sink) and with its twin on the OpenTelemetry Go SDK
-// (sdkHandler: the same spans and attributes, a batch span processor with
-// its default queue, an exporter that discards; it reports the spans the
-// processor dropped, none). BenchmarkCallbacks calls each handler's
-// callbacks as Eino calls them for that graph, without Eino. Figures are
-// benchstat medians of 6 runs of CPU time of the whole process per node
-// (the pipeline, the batch processor, the stream readers and the garbage
-// collector included), on an "AMD EPYC" VM of 2 vCPUs shared with other
-// jobs (load average about 13: only ratios within one run mean anything,
-// and two runs are given); allocations are exact.
+// and a handler list per callback); reader, one that only reads its
+// stream copies on goroutines of its own, as both tracing handlers must
+// (the shape they share); flowtel's Handler (an engine with its pipeline,
+// no sink); and its twin on the OpenTelemetry Go SDK (sdkHandler: the
+// same spans and attributes, a batch span processor with its default
+// queue, an exporter that discards; it reports the spans the processor
+// dropped, none). BenchmarkCallbacks calls each handler's callbacks as
+// Eino calls them for that graph, without Eino. Figures are CPU time of
+// the whole process per node (the pipeline, the batch processor, the
+// stream readers and the garbage collector included), medians of 12
+// rounds in which the five ran back to back, one process each, on an "AMD
+// EPYC" VM of 2 vCPUs shared with other jobs (load average 11-16: a
+// figure moves by a tenth to a fifth from round to round, so each ratio
+// is taken within its round, and its median and range given);
+// allocations are exact.
 //
-//	per node                      bare    no-op   flowtel  SDK twin  ratio
-//	real graph, CPU time, run 1   10.3µs  12.3µs  16.3µs   25.5µs
-//	                      run 2   10.1µs  11.8µs  14.9µs   19.9µs
-//	  added over bare                             6.0 4.8  15.2 9.8  0.39 0.49
-//	  added over the no-op                        4.0 3.2  13.2 8.1  0.30 0.39
-//	  allocations added over bare         20.8    21.5     35        0.61
-//	  over the no-op handler                      0.75     14.3      0.05
-//	callbacks alone, 8 plain nodes                1.2 1.4  5.1 4.4   0.23 0.31
-//	  allocations                                 0.125    12.5      0.01
-//	callbacks alone, with 2 streams               3.1 2.8  6.0 6.3   0.51 0.44
-//	  allocations                                 0.5      14.4      0.03
+//	per node                    bare    noop    reader  flowtel  SDK twin  ratio
+//	real graph, CPU time        11.1µs  11.9µs  12.8µs  14.0µs   20.3µs
+//	  added over bare                   1.3     2.0     3.0      9.0       0.32 (0.05-0.83)
+//	  own: added over reader                            0.66     7.3       0.09
+//	  allocations over bare             20.8    21.3    21.5     35.0      0.61
+//	  own: over reader                                  0.25     13.8      0.02
+//	callbacks alone, 8 plain nodes                      1.65µs   4.77µs    0.33 (0.27-0.43)
+//	  allocations (1-2 per run)                         0.13-0.25  12.5    0.01-0.02
+//	callbacks alone, with 2 streams                     2.96µs   7.81µs    0.35 (0.33-0.48)
+//	  allocations over the no-op                        0.63     14.4      0.04
 //
 // The one-fifth target (flowtel adds at most a fifth of what the SDK twin
-// adds per node) is met for allocations, not for CPU time. Eino's own
-// cost of calling a handler (the no-op's 1.7-2.0µs), which both pay, is a
-// third of what flowtel adds; flowtel's own part is mostly the engine's
-// (StartNode, the attributes, the pipeline's release and metrics) and the
-// two stream readers, which park and wake with the chunks Eino hands them
-// (the SDK twin's readers do the same) and write the model's node from
-// another core. The handler's own code is a few percent of the process's
-// time in a profile of BenchmarkGraph.
+// adds per node, in the same run) is met for allocations and for the
+// handler's own time, not for all it adds, and cannot be by a handler of
+// this shape: what Eino spends to call a handler and to feed its stream
+// copies to reader goroutines (reader over bare, 2.0µs) is 0.21 of all the
+// SDK twin adds, before the handler does any work (Eino's plumbing alone,
+// the no-op handler, is 0.12-0.20 of it in two such runs). flowtel's own
+// part, 0.09 of the twin's (a difference of two close figures: -0.57 to
+// 0.48 over the rounds), is mostly the engine's (StartNode and the attributes on the
+// caller's path, the pipeline's release of each record and its metrics)
+// and the run's one allocation. This round the stream readers stopped
+// growing their stacks (see readStream): BenchmarkCallbacks/flowtel 2.79
+// → 2.16µs per node (-23%, p=0.026, 6 alternating runs); in the real graph
+// the ratio was 0.39-0.49 before, with a twin whose reader grew its stack
+// too (it no longer does).
 //
 // # Rejected alternatives
 //
@@ -170,4 +179,19 @@
 //     untyped output and chunk; a type switch reads the same fields.
 //   - Reading an input stream: the handler would have to wait for chunks
 //     that the component, not the handler, should consume first.
+//   - callbacks.TimingChecker: Eino calls a handler at a timing only when
+//     its Needed says so, and copies a stream only for the handlers it
+//     calls; this handler needs every timing (a node's start opens it and
+//     its end, streamed or not, closes it; the outermost invocation's
+//     streamed input and output open and close the run), so Needed would
+//     answer true each time, one more call per callback. The SDK twin has
+//     none, for the same reason.
+//   - Reading a stream copy later, without a goroutine (at the next
+//     callback, at the run's end): the first chunk, the time per chunk and
+//     the engine's time-per-output-chunk metric would be the handler's
+//     times, not the stream's, and an unread copy keeps every chunk Eino
+//     has read from the source until it is closed.
+//   - A pool of reader goroutines: a blocked Recv holds its goroutine, so
+//     the pool needs one per open stream anyway, and handing a stream to a
+//     parked reader wakes it as starting one does.
 package eino
