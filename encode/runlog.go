@@ -751,6 +751,13 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		if a.Value.kind == KindString && len(a.Key) <= 16 && len(a.Value.str) <= 16 {
+			// The usual member, needing no escape, in room made once.
+			if d, ok := jsonAppendShortMember(dst, a.Key, a.Value.str); ok {
+				dst = d
+				continue
+			}
+		}
 		dst = append(dst, '"')
 		dst = jsonAppendEscaped(dst, a.Key)
 		switch {
@@ -768,6 +775,26 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		}
 	}
 	return append(dst, '}')
+}
+
+// jsonAppendShortMember appends the member "key":"val" of a key and a
+// string value of at most 16 bytes each (never offloaded: an Offloader's
+// threshold is at least minOffloadThreshold) that jsonAppendEscaped would copy as they are, with
+// the room made once and word stores (jsonAppendShortText). It reports
+// false, appending nothing, otherwise.
+func jsonAppendShortMember(dst []byte, key, val string) ([]byte, bool) {
+	if cap(dst)-len(dst) < 5+16+16 {
+		dst = slices.Grow(dst, 5+16+16)
+	}
+	d, ok := jsonAppendShortText(append(dst, '"'), key, true)
+	if !ok {
+		return dst, false
+	}
+	d, ok = jsonAppendShortText(append(d, '"', ':', '"'), val, true)
+	if !ok {
+		return dst, false
+	}
+	return append(d, '"'), true
 }
 
 // runlogZeroUsage is the usage object of a zero Usage, the usage of most
@@ -938,11 +965,11 @@ func jsonAppendValue(dst []byte, v Value) []byte {
 // 1e16 (1e-05, 1.5e+16). NaN and ±Inf, which Python writes as NaN and
 // Infinity, are not JSON: they become null.
 func jsonAppendFloat(dst []byte, f float64) []byte {
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return append(dst, "null"...)
-	}
 	if d, ok := jsonAppendDecimal(dst, f); ok {
 		return d
+	}
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
 	}
 	if abs := math.Abs(f); abs != 0 && (abs < 1e-4 || abs >= 1e16) {
 		// strconv writes at least two exponent digits, as Python.
@@ -969,11 +996,20 @@ func jsonAppendDecimal(dst []byte, f float64) ([]byte, bool) {
 	if !(abs >= 1e-4 && abs < 1<<50) { // also false for NaN
 		return dst, false
 	}
-	m := math.Trunc(abs)
+	// Conversions to int64 truncate in one instruction where math.Trunc
+	// and math.Round take a dozen: abs is below 2^50 and so is m when
+	// it is kept. m may be one off when abs·1e8 ends in about .5 (x+0.5
+	// rounds up), but then no integer reads back as f and the test
+	// refuses it.
+	m := float64(int64(abs))
 	integral := m == abs
 	if !integral {
-		m = math.Round(abs * 1e8)
-		if m >= 1<<50 || m/1e8 != abs {
+		x := abs * 1e8
+		if !(x < 1<<50) {
+			return dst, false
+		}
+		m = float64(int64(x + 0.5))
+		if m/1e8 != abs {
 			return dst, false
 		}
 	}
