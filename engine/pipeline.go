@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"time"
@@ -152,6 +153,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	}
 	r.order = r.order[:0]
 	var usage encode.Usage
+	sorted, last := true, int64(math.MinInt64)
 	for i := 0; i < count; i++ {
 		n, closed := r.closeNode(i)
 		if closed {
@@ -163,11 +165,17 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		if n.HasUsage {
 			usage = usage.Add(n.Node.Usage)
 		}
+		sorted = sorted && n.EndUnixNano >= last
+		last = n.EndUnixNano
 		r.order = append(r.order, &n.Node)
 	}
 	// The trace lists nodes in the order they ended, as the original
 	// appends a node's record at its end; those closed above come last.
-	slices.SortStableFunc(r.order, byEnd)
+	// Nodes started one after the other end in that order: then the
+	// stable sort would leave them as they are.
+	if !sorted {
+		slices.SortStableFunc(r.order, byEnd)
+	}
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(r.refusedNodes())
