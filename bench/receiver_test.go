@@ -451,6 +451,13 @@ func TestCountChunksMatchesCountSpans(t *testing.T) {
 			t.Fatal(err)
 		}
 		check(b, splitAt(b, rng))
+		lreq, _ := randomLogs(rng)
+		b, _ = proto.Marshal(lreq)
+		n, ok := c.countLogsChunks(splitAt(b, rng))
+		want, err := CountLogRecords(b)
+		if !ok || err != nil || n != want {
+			t.Fatalf("countLogsChunks = %d, %v; CountLogRecords %d, %v", n, ok, want, err)
+		}
 	}
 	b := encode.NewEncoder(encode.Resource{ServiceName: "bench"}).AppendTraces(nil, flowtelBatch(batchRuns, nodesPerRun))
 	var frames [][]byte
@@ -463,9 +470,9 @@ func TestCountChunksMatchesCountSpans(t *testing.T) {
 	}
 }
 
-// FuzzCountSpansChunks checks that the frame-by-frame count never accepts
-// what CountSpans refuses and agrees with it on what it accepts, however
-// the request is cut.
+// FuzzCountSpansChunks checks that the frame-by-frame counts never accept
+// what CountSpans and CountLogRecords refuse and agree with them on what
+// they accept, however the request is cut.
 func FuzzCountSpansChunks(f *testing.F) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	for i := 0; i < 5; i++ {
@@ -476,12 +483,16 @@ func FuzzCountSpansChunks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte, seed uint64) {
 		var c chunkCursor
 		spans, roots, ok := c.countSpansChunks(splitAt(b, rand.New(rand.NewPCG(seed, seed))))
-		if !ok {
-			return
+		if ok {
+			wantSpans, wantRoots, err := CountSpans(b)
+			if err != nil || spans != wantSpans || roots != wantRoots {
+				t.Fatalf("countSpansChunks = %d, %d; CountSpans %d, %d, %v", spans, roots, wantSpans, wantRoots, err)
+			}
 		}
-		wantSpans, wantRoots, err := CountSpans(b)
-		if err != nil || spans != wantSpans || roots != wantRoots {
-			t.Fatalf("countSpansChunks = %d, %d; CountSpans %d, %d, %v", spans, roots, wantSpans, wantRoots, err)
+		if n, ok := c.countLogsChunks(splitAt(b, rand.New(rand.NewPCG(seed, seed)))); ok {
+			if want, err := CountLogRecords(b); err != nil || n != want {
+				t.Fatalf("countLogsChunks = %d; CountLogRecords %d, %v", n, want, err)
+			}
 		}
 	})
 }

@@ -148,21 +148,34 @@ func (c *chunkCursor) field() (num protowire.Number, typ protowire.Type, l int, 
 // in bufs, one after the other, and those without a parent span id, as
 // CountSpans would; ok is false when it gave up (see above).
 func (c *chunkCursor) countSpansChunks(bufs [][]byte) (spans, roots uint64, ok bool) {
+	return c.countChunks(bufs, false)
+}
+
+// countLogsChunks counts the log records of the ExportLogsServiceRequest
+// held in bufs, as CountLogRecords would; ok is false when it gave up.
+func (c *chunkCursor) countLogsChunks(bufs [][]byte) (records uint64, ok bool) {
+	records, _, ok = c.countChunks(bufs, true)
+	return records, ok
+}
+
+func (c *chunkCursor) countChunks(bufs [][]byte, logs bool) (items, roots uint64, ok bool) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
 	}
 	c.cur, c.rest, c.pos = nil, bufs, 0
-	if !c.walk(0, total, &spans, &roots) {
+	if !c.walk(0, total, logs, &items, &roots) {
 		return 0, 0, false
 	}
-	return spans, roots, true
+	return items, roots, true
 }
 
 // walk reads the fields of a message of depth (0 the request, 1 a
-// ResourceSpans, 2 a ScopeSpans) up to end, into resource_spans = 1,
-// scope_spans = 2 and spans = 2, counting the spans.
-func (c *chunkCursor) walk(depth, end int, spans, roots *uint64) bool {
+// ResourceSpans or ResourceLogs, 2 a ScopeSpans or ScopeLogs) up to end,
+// into resource_spans (resource_logs) = 1, scope_spans (scope_logs) = 2
+// and spans (log_records) = 2, counting the items: spans and their roots,
+// or with logs set log records, skipped whole as CountLogRecords does.
+func (c *chunkCursor) walk(depth, end int, logs bool, items, roots *uint64) bool {
 	want := protowire.Number(1)
 	if depth > 0 {
 		want = 2
@@ -182,9 +195,16 @@ func (c *chunkCursor) walk(depth, end int, spans, roots *uint64) bool {
 			return false
 		}
 		if depth < 2 {
-			if !c.walk(depth+1, c.pos+l, spans, roots) {
+			if !c.walk(depth+1, c.pos+l, logs, items, roots) {
 				return false
 			}
+			continue
+		}
+		if logs {
+			if !c.skip(l) {
+				return false
+			}
+			*items++
 			continue
 		}
 		span, ok := c.take(l)
@@ -195,7 +215,7 @@ func (c *chunkCursor) walk(depth, end int, spans, roots *uint64) bool {
 		if err != nil {
 			return false
 		}
-		*spans++
+		*items++
 		if root {
 			*roots++
 		}

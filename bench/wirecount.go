@@ -234,8 +234,8 @@ func CountDataPoints(b []byte) (n uint64, err error) {
 }
 
 // rawMessage holds a request's bytes undecoded, which the handler frees
-// once it has counted them: in one buffer, or with frames set (trace
-// requests), in the buffers gRPC read it in.
+// once it has counted them: in one buffer, or with frames set (trace and
+// logs requests), in the buffers gRPC read it in.
 type rawMessage struct {
 	buf    mem.Buffer
 	frames bool
@@ -275,7 +275,7 @@ func (countCodec) Marshal(v any) (mem.BufferSlice, error) {
 	return mem.BufferSlice{mem.SliceBuffer(b)}, nil
 }
 
-// Unmarshal keeps a trace request in the buffers it arrived in (one per
+// Unmarshal keeps a trace or logs request in the buffers it arrived in (one per
 // HTTP/2 frame), referenced, for countSpansChunks, and copies any other
 // into one pooled buffer (a reference if it arrived in one), so that
 // counting allocates nothing per request.
@@ -360,22 +360,28 @@ type frameCounter struct {
 	bufs [][]byte
 }
 
-// countTraceFrames counts a trace request where it arrived
-// (countSpansChunks), or copied into one buffer if that gives up.
-func (r *Receiver) countTraceFrames(m *rawMessage) error {
-	var n, roots uint64
-	ok := false
-	if m.buf == nil {
-		fc := frameCounters.Get().(*frameCounter)
-		fc.bufs = fc.bufs[:0]
-		for _, b := range m.data {
-			fc.bufs = append(fc.bufs, b.ReadOnlyData())
-		}
-		n, roots, ok = fc.c.countSpansChunks(fc.bufs)
-		clear(fc.bufs)
-		fc.c.cur, fc.c.rest = nil, nil
-		frameCounters.Put(fc)
+// countFrames counts the items of a trace (or with logs set, logs) request
+// where it arrived (countChunks); ok is false if that gave up.
+func countFrames(m *rawMessage, logs bool) (n, roots uint64, ok bool) {
+	if m.buf != nil {
+		return 0, 0, false
 	}
+	fc := frameCounters.Get().(*frameCounter)
+	fc.bufs = fc.bufs[:0]
+	for _, b := range m.data {
+		fc.bufs = append(fc.bufs, b.ReadOnlyData())
+	}
+	n, roots, ok = fc.c.countChunks(fc.bufs, logs)
+	clear(fc.bufs)
+	fc.c.cur, fc.c.rest = nil, nil
+	frameCounters.Put(fc)
+	return n, roots, ok
+}
+
+// countTraceFrames counts a trace request where it arrived, or copied into
+// one buffer by CountSpans if that gives up.
+func (r *Receiver) countTraceFrames(m *rawMessage) error {
+	n, roots, ok := countFrames(m, false)
 	if !ok {
 		var err error
 		if n, roots, err = CountSpans(m.bytes()); err != nil {
@@ -384,6 +390,20 @@ func (r *Receiver) countTraceFrames(m *rawMessage) error {
 	}
 	r.roots.Add(roots)
 	r.spans.Add(n)
+	return nil
+}
+
+// countLogFrames counts a logs request where it arrived, or copied into
+// one buffer by CountLogRecords if that gives up.
+func (r *Receiver) countLogFrames(m *rawMessage) error {
+	n, _, ok := countFrames(m, true)
+	if !ok {
+		var err error
+		if n, err = CountLogRecords(m.bytes()); err != nil {
+			return err
+		}
+	}
+	r.logRecords.Add(n)
 	return nil
 }
 
@@ -399,13 +419,7 @@ func (r *Receiver) registerCount(srv *grpc.Server) {
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.logs.v1.LogsService",
 		HandlerType: (*server)(nil),
-		Methods: []grpc.MethodDesc{countHandler(r, false, func(m *rawMessage) error {
-			n, err := CountLogRecords(m.bytes())
-			if err == nil {
-				r.logRecords.Add(n)
-			}
-			return err
-		}, func() any { return &collogs.ExportLogsServiceResponse{} })},
+		Methods:     []grpc.MethodDesc{countHandler(r, true, r.countLogFrames, func() any { return &collogs.ExportLogsServiceResponse{} })},
 	}, struct{}{})
 	srv.RegisterService(&grpc.ServiceDesc{
 		ServiceName: "opentelemetry.proto.collector.metrics.v1.MetricsService",
