@@ -127,17 +127,20 @@
 // dropped, none). BenchmarkCallbacks calls each handler's callbacks as
 // Eino calls them for that graph, without Eino. Figures are CPU time of
 // the whole process per node (the pipeline, the batch processor, the
-// stream readers and the garbage collector included), medians of 12
-// rounds in which the five ran back to back, one process each, on an "AMD
+// stream readers and the garbage collector included), medians of two
+// runs of 12 rounds in which the five ran back to back, one process each
+// (the added time is the median of each round's difference), on an "AMD
 // EPYC" VM of 2 vCPUs shared with other jobs (load average 11-16: a
 // figure moves by a tenth to a fifth from round to round, so each ratio
 // is taken within its round, and its median and range given);
 // allocations are exact.
 //
 //	per node                    bare    noop    reader  flowtel  SDK twin  ratio
-//	real graph, CPU time        11.1µs  11.9µs  12.8µs  14.0µs   20.3µs
-//	  added over bare                   1.3     2.0     3.0      9.0       0.32 (0.05-0.83)
-//	  own: added over reader                            0.66     7.3       0.09
+//	real graph, CPU time, run 1 11.1µs  11.9µs  12.8µs  14.0µs   20.3µs
+//	                      run 2 11.2µs  11.9µs  12.6µs  13.5µs   20.8µs
+//	  added over bare, run 1            1.3     2.0     3.0      9.0       0.32 (0.05-0.83)
+//	                   run 2            1.2     2.0     2.3      9.4       0.23 (-0.01-0.52)
+//	  own: added over reader                            0.66 0.58 7.3 7.0  0.09 0.08
 //	  allocations over bare             20.8    21.3    21.5     35.0      0.61
 //	  own: over reader                                  0.25     13.8      0.02
 //	callbacks alone, 8 plain nodes                      1.65µs   4.77µs    0.33 (0.27-0.43)
@@ -149,17 +152,21 @@
 // adds per node, in the same run) is met for allocations and for the
 // handler's own time, not for all it adds, and cannot be by a handler of
 // this shape: what Eino spends to call a handler and to feed its stream
-// copies to reader goroutines (reader over bare, 2.0µs) is 0.21 of all the
-// SDK twin adds, before the handler does any work (Eino's plumbing alone,
-// the no-op handler, is 0.12-0.20 of it in two such runs). flowtel's own
-// part, 0.09 of the twin's (a difference of two close figures: -0.57 to
-// 0.48 over the rounds), is mostly the engine's (StartNode and the attributes on the
-// caller's path, the pipeline's release of each record and its metrics)
-// and the run's one allocation. This round the stream readers stopped
+// copies to reader goroutines (reader over bare, 2.0µs) is 0.21-0.25 of
+// all the SDK twin adds (median of the rounds' ratios), before the handler
+// does any work (Eino's plumbing alone, the no-op handler, 0.12-0.13).
+// flowtel's own part, 0.08-0.09 of the twin's (a difference of two close
+// figures: -0.57 to 0.48 over the rounds), is mostly the engine's: in a
+// profile of BenchmarkGraph/flowtel (14.1µs per node) the handler's
+// callbacks are 6% of the process's CPU time (the engine's StartRun,
+// StartNode and attribute calls 2.5 of it, the run's one allocation
+// most of the rest), the engine's pipeline goroutines (each record's
+// release and reset, the run's metrics) 6%, the stream readers 1.5%,
+// most of it Eino's Recv. This round the stream readers stopped
 // growing their stacks (see readStream): BenchmarkCallbacks/flowtel 2.79
 // → 2.16µs per node (-23%, p=0.026, 6 alternating runs); in the real graph
-// the ratio was 0.39-0.49 before, with a twin whose reader grew its stack
-// too (it no longer does).
+// the ratio was 0.39-0.49 in the last round's two runs, with a twin whose
+// reader grew its stack too (it no longer does).
 //
 // # Rejected alternatives
 //
