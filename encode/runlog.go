@@ -942,7 +942,7 @@ func jsonAppendValue(dst []byte, v Value) []byte {
 	case KindString:
 		return jsonAppendString(dst, v.str)
 	case KindInt64:
-		return strconv.AppendInt(dst, int64(v.num), 10)
+		return runlogAppendInt(dst, int64(v.num))
 	case KindFloat64:
 		return jsonAppendFloat(dst, math.Float64frombits(v.num))
 	case KindBool:
@@ -1131,7 +1131,7 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 	case n >= 8:
 		a, b := utf8Load64(s), utf8Load64(s[n-8:])
 		if ca, cb := jsonSWARCare(a), jsonSWARCare(b); ca|cb != 0 &&
-			(!high || ca&^a|cb&^b != 0 || !jsonUnchangedHigh(s)) {
+			(!high || ca&^a|cb&^b != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b))) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
@@ -1139,7 +1139,7 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 	case n >= 4:
 		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
 		x := uint64(a) | uint64(b)<<32
-		if c := jsonSWARCare(x); c != 0 && (!high || c&^x != 0 || !jsonUnchangedHigh(s)) {
+		if c := jsonSWARCare(x); c != 0 && (!high || c&^x != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x))) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint32(d, a)
@@ -1155,9 +1155,23 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 }
 
 // jsonUnchangedHigh reports, for s whose ASCII bytes need no care, whether
-// its other bytes are valid UTF-8 without U+2028 and U+2029.
-func jsonUnchangedHigh(s string) bool {
-	return utf8.ValidString(s) && !jsonHasLineSep(s)
+// its other bytes are valid UTF-8 without U+2028 and U+2029. e2 is
+// jsonSWARHasE2 of s's words: zero when s holds no 0xE2, the first byte of
+// both, which spares the search for them.
+func jsonUnchangedHigh(s string, e2 uint64) bool {
+	return utf8.ValidString(s) && (e2 == 0 || !jsonHasLineSep(s))
+}
+
+// jsonSWARHasE2 returns x's bytes equal to 0xE2 marked by their high bit
+// (the has-zero trick: no false negatives, a false positive only above a
+// true one).
+func jsonSWARHasE2(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	y := x ^ (ones * 0xe2)
+	return (y - ones) &^ y & high
 }
 
 // jsonIsPlain reports whether every byte of s is plain (jsonPlain). The

@@ -126,6 +126,52 @@ func TestRunLogLogEntry(t *testing.T) {
 	}
 }
 
+// TestRunLogClock compares the clock that keeps a day of a zone offset
+// (runlogClock) with time.Time's text for the same seconds: runs of
+// nearby times, jumps between days and zones, daylight-saving changes
+// (New York's, Lord Howe's half hour), times before 1970 and the extremes.
+func TestRunLogClock(t *testing.T) {
+	var zones []*time.Location
+	for _, name := range []string{"America/New_York", "Australia/Lord_Howe", "Asia/Shanghai", "Europe/Dublin"} {
+		if loc, err := time.LoadLocation(name); err == nil {
+			zones = append(zones, loc)
+		}
+	}
+	zones = append(zones, time.UTC, time.Local, time.FixedZone("odd", -(3*3600+25*60+7)))
+	rng := rand.New(rand.NewPCG(3, 4))
+	var c runlogClock
+	var got, want []byte
+	check := func(ns int64, loc *time.Location) {
+		t.Helper()
+		got = c.appendTime(got[:0], ns, loc)
+		want = runlogAppendLocalTime(want[:0], ns, loc)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("appendTime(%d, %s) = %s, want %s", ns, loc, got, want)
+		}
+	}
+	for _, loc := range zones {
+		for _, ns := range []int64{math.MinInt64, math.MinInt64 + 1, -1, 0, 1, 999_999_999, 1_000_000_000, math.MaxInt64} {
+			check(ns, loc)
+		}
+		// Steps of a few minutes across two years: every transition.
+		ns := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+		for range 2 * 365 * 24 * 12 {
+			ns += rng.Int64N(10 * 60 * 1e9)
+			check(ns, loc)
+		}
+	}
+	for range 200_000 {
+		ns := rng.Int64() - rng.Int64()/2
+		switch rng.IntN(3) {
+		case 0: // nearby
+			ns = 1_700_000_000_000_000_000 + rng.Int64N(3*24*3600*1e9)
+		case 1: // before 1970
+			ns = -rng.Int64N(1 << 62)
+		}
+		check(ns, zones[rng.IntN(len(zones))])
+	}
+}
+
 func TestRunLogFirstFrame(t *testing.T) {
 	const t0 = int64(1_700_000_000_000_000_000)
 	node := func(id string, start int64) *Node {
