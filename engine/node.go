@@ -212,11 +212,8 @@ func (h Node) Next(ids ...string) {
 }
 
 // appendAttrs appends attrs to dst within Limits.Attrs, keys and values
-// cut to Limits.ValueBytes. The common case, room for all in dst's array
-// and nothing to cut or copy, copies each attribute once, checked on the
-// way from the caller's array: rewriting each key and value after a bulk
-// copy cost 48 bytes of stores per attribute, and reading them back from
-// the record right after the copy stalled on store forwarding.
+// cut to Limits.ValueBytes: the general case of add, and the events'
+// attributes.
 func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	e := n.e
 	if room := e.cfg.limits.Attrs - n.attrCount(); len(attrs) > room {
@@ -226,28 +223,13 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 		e.stats.attrsDropped.Add(uint64(over))
 		attrs = attrs[:room]
 	}
-	vb := e.cfg.limits.ValueBytes
-	start := len(dst)
-	if end := start + len(attrs); end <= cap(dst) {
-		dst = dst[:end]
-		d := dst[start:]
-		d = d[:len(attrs)]
-		for i := range attrs {
-			a := attrs[i]
-			if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
-				a.Key = e.value(a.Key)
-				a.Value = e.limitValue(a.Value, n)
-			}
-			d[i] = a
-		}
-		return dst
-	}
-	before := cap(dst)
+	start, before := len(dst), cap(dst)
 	dst = append(dst, attrs...)
 	if c := cap(dst); c != before {
 		// Past the inline array: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
+	vb := e.cfg.limits.ValueBytes
 	for i := start; i < len(dst); i++ {
 		a := &dst[i]
 		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
@@ -258,28 +240,61 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 	return dst
 }
 
+// add appends attrs to *dst, one of the node's attribute lists, for a
+// handle of generation gen: Input, Output, Config and SetAttributes past
+// their nil check, which keeps them small enough to inline, so that each
+// is one call. The common case, room for all within Limits.Attrs and in
+// dst's array, and nothing to cut or copy, copies each attribute once,
+// checked on the way from the caller's array: a bulk copy read back from
+// the record stalled on store forwarding.
+func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
+	if n.sw.Load() != packState(gen, stateOpen) {
+		n.e.stats.staleCalls.Add(1)
+		return
+	}
+	e, d := n.e, *dst
+	start, end := len(d), len(d)+len(attrs)
+	if end > cap(d) || n.attrCount()+len(attrs) > e.cfg.limits.Attrs {
+		*dst = n.appendAttrs(d, attrs)
+		return
+	}
+	vb := e.cfg.limits.ValueBytes
+	d = d[:end]
+	to := d[start:]
+	to = to[:len(attrs)]
+	for i := range attrs {
+		a := &attrs[i]
+		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
+			to[i] = encode.Attr{Key: e.value(a.Key), Value: e.limitValue(a.Value, n)}
+			continue
+		}
+		to[i] = *a
+	}
+	*dst = d
+}
+
 func (n *nodeRecord) attrCount() int {
 	return len(n.Input) + len(n.Output) + len(n.Config) + len(n.Next) + len(n.Attrs) + len(n.eventAttrs)
 }
 
 // Input adds input values.
 func (h Node) Input(attrs ...Attr) {
-	if n := h.begin(); n != nil {
-		n.Input = n.appendAttrs(n.Input, attrs)
+	if n := h.n; n != nil {
+		n.add(h.gen, &n.Input, attrs)
 	}
 }
 
 // Output adds output values.
 func (h Node) Output(attrs ...Attr) {
-	if n := h.begin(); n != nil {
-		n.Output = n.appendAttrs(n.Output, attrs)
+	if n := h.n; n != nil {
+		n.add(h.gen, &n.Output, attrs)
 	}
 }
 
 // Config adds configuration values.
 func (h Node) Config(attrs ...Attr) {
-	if n := h.begin(); n != nil {
-		n.Config = n.appendAttrs(n.Config, attrs)
+	if n := h.n; n != nil {
+		n.add(h.gen, &n.Config, attrs)
 	}
 }
 
@@ -289,8 +304,8 @@ func (h Node) Config(attrs ...Attr) {
 // against Limits.Attrs with the node's other attributes and are not part
 // of the run trace log.
 func (h Node) SetAttributes(attrs ...Attr) {
-	if n := h.begin(); n != nil {
-		n.Attrs = n.appendAttrs(n.Attrs, attrs)
+	if n := h.n; n != nil {
+		n.add(h.gen, &n.Attrs, attrs)
 	}
 }
 
