@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,26 @@ func TestStartChild(t *testing.T) {
 	}
 	if n := sink.Runs()[1].Nodes; len(n) != 1 || n[0].NodeName != "live" {
 		t.Errorf("next run's nodes %+v", n)
+	}
+}
+
+// TestNodeSpanIDs checks the ids nodeSpanID derives from a run's span id:
+// never zero, never the run's, and distinct across a run's nodes, also
+// for the run id whose first node's input is zero.
+func TestNodeSpanIDs(t *testing.T) {
+	var zeroFirst encode.SpanID
+	binary.BigEndian.PutUint64(zeroFirst[:], 1<<64-0x9e3779b97f4a7c15)
+	for _, run := range []encode.SpanID{{1}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, zeroFirst, newSpanID()} {
+		seen := make(map[encode.SpanID]int, 1<<16)
+		for i := range 1 << 16 {
+			id := nodeSpanID(run, i)
+			if id.IsZero() || id == run {
+				t.Fatalf("run %x node %d: id %x", run, i, id)
+			}
+			if j, dup := seen[id]; dup {
+				t.Fatalf("run %x: nodes %d and %d share id %x", run, j, i, id)
+			}
+			seen[id] = i
+		}
 	}
 }

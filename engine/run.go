@@ -409,7 +409,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	// waits for every index taken (node), so its fields are read safely.
 	gen := genOf(n.sw.Load())
 	mono := e.mono()
-	n.SpanID, n.ParentSpanID = newSpanID(), parent
+	n.SpanID, n.ParentSpanID = nodeSpanID(r.SpanID, i), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
 	n.traceID, n.traceState, n.traceFlags = r.TraceID, r.TraceState, r.TraceFlags
 	n.anchor = r.StartUnixNano - r.startMono
