@@ -91,7 +91,11 @@
 // node in every -sample (at its start, first chunk and end) added up. Both
 // go into per-worker HDR histograms (1 ns to 10 s, 3 digits; values
 // clamped first), merged at the end. Allocations are runtime MemStats deltas over the whole process, the
-// embedded receiver included. Peak RSS is VmHWM, reset per mode through
+// embedded receiver included. CPU per span (-json cpu_ns_per_span) is the
+// process's user and system time from /proc/self/stat over the load and
+// the shutdown, per span produced: on a shared host it moves less than the
+// rates, which follow the CPU the host leaves the process, so a
+// before/after compares both. Peak RSS is VmHWM, reset per mode through
 // /proc/self/clear_refs after returning freed memory to the OS.
 //
 // # Concurrency

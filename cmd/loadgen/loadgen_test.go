@@ -42,7 +42,7 @@ func TestBothModesReconcile(t *testing.T) {
 		if !ok {
 			t.Fatalf("mode %s missing from %v", mode, rep.Modes)
 		}
-		for _, k := range []string{"spans_per_sec", "produced", "exported", "dropped", "received"} {
+		for _, k := range []string{"spans_per_sec", "produced", "exported", "dropped", "received", "cpu_ns_per_span"} {
 			if _, ok := m[k]; !ok {
 				t.Fatalf("mode %s: key %q missing", mode, k)
 			}

@@ -394,6 +394,7 @@ func (rep *modeReport) fill(ld *load, tr *tracer, m0, m1 memSnap, loadEnd, end t
 	}
 	rep.AllocsPerSpan = float64(m1.allocs-m0.allocs) / float64(max(t.produced, 1))
 	rep.BytesPerSpan = float64(m1.bytes-m0.bytes) / float64(max(t.produced, 1))
+	rep.CPUNsPerSpan = float64(m1.cpuNs-m0.cpuNs) / float64(max(t.produced, 1))
 	rep.GC = gcBetween(m0, m1)
 	rep.PeakRSSBytes = procStatusKB("VmHWM")
 	h := newHist()

@@ -71,8 +71,14 @@ type modeReport struct {
 	Latency       latencyReport `json:"capture_latency_ns"`
 	AllocsPerSpan float64       `json:"allocs_per_span"`
 	BytesPerSpan  float64       `json:"bytes_per_span"`
-	GC            gcReport      `json:"gc"`
-	PeakRSSBytes  uint64        `json:"peak_rss_bytes"`
+	// CPUNsPerSpan is the process's CPU time (user and system, every
+	// thread, the embedded receiver included) from the start of the load
+	// to the end of shutdown, per span produced: on a shared host it moves
+	// less than the rates with the CPU the host leaves the process, so a
+	// before/after compares it too.
+	CPUNsPerSpan float64  `json:"cpu_ns_per_span"`
+	GC           gcReport `json:"gc"`
+	PeakRSSBytes uint64   `json:"peak_rss_bytes"`
 	// LiveHeapMaxBytes is the largest heap a GC marked live, sampled
 	// every second of load.
 	LiveHeapMaxBytes uint64 `json:"live_heap_max_bytes"`
@@ -258,6 +264,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 		l := r.Latency
 		fmt.Fprintf(w, "  capture latency   p50 %s  p99 %s  p99.9 %s  max %s  (%s samples, the calls of one node from StartNode to End)\n", ns(l.P50), ns(l.P99), ns(l.P999), ns(l.Max), group(uint64(l.Samples)))
 		fmt.Fprintf(w, "  allocations       %.2f allocs/span, %.0f B/span (whole process, embedded receiver included)\n", r.AllocsPerSpan, r.BytesPerSpan)
+		fmt.Fprintf(w, "  CPU               %.0f ns/span (whole process, user and system, load and shutdown)\n", r.CPUNsPerSpan)
 		fmt.Fprintf(w, "  GC                %d cycles, pauses total %.2f ms, p99 %.3f ms, max %.3f ms\n", r.GC.Cycles, r.GC.PauseTotalMs, r.GC.PauseP99Ms, r.GC.PauseMaxMs)
 		peak := mib(r.PeakRSSBytes)
 		if r.PeakRSSSinceStart {
