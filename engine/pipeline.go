@@ -162,6 +162,11 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 			n.EndUnixNano = r.EndUnixNano
 			e.stats.nodesIncomplete.Add(1)
 		}
+		// A node lies within its run: one ended by its owner after the
+		// run's End read the clock (a branch ending as the run ends), or
+		// read the clock on a core a few ticks behind, is cut to it.
+		n.StartUnixNano = min(max(n.StartUnixNano, r.StartUnixNano), r.EndUnixNano)
+		n.EndUnixNano = min(max(n.EndUnixNano, n.StartUnixNano), r.EndUnixNano)
 		if n.HasUsage {
 			usage = usage.Add(n.Node.Usage)
 		}
