@@ -1,10 +1,15 @@
 package export
 
 import (
+	"context"
+	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 
 	"google.golang.org/grpc/codes"
+
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 
 	"github.com/flowtel/flowtel/internal/otlptest"
 )
@@ -157,10 +162,12 @@ func TestCoalescedPartialSuccess(t *testing.T) {
 	shutdown(t, e)
 }
 
-// TestCoalesceOnlyGRPCAndOneSignal: OTLP/HTTP sends each batch alone (its
-// body would be a copy), and batches of different signals never share a
-// request.
-func TestCoalesceOnlyGRPCAndOneSignal(t *testing.T) {
+// TestCoalesceOnlyGRPCSignalBySignal: over gRPC a request takes the
+// batches of its signal from among the others queued (logs and traces
+// interleaved, as the OTLP sink enqueues them), the others keep their
+// order, and everything is delivered once; OTLP/HTTP sends each batch
+// alone (its body would be a copy).
+func TestCoalesceOnlyGRPCSignalBySignal(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		c, release := heldReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
 		c.Start()
@@ -183,10 +190,126 @@ func TestCoalesceOnlyGRPCAndOneSignal(t *testing.T) {
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
 		s := e.Stats()
-		want := map[string][2]uint64{ProtocolGRPC: {3, 2}, ProtocolHTTPProtobuf: {5, 4}}[protocol]
+		// gRPC: the first trace batch; then the 4 log batches (the traces
+		// among them kept); then the 4 trace batches.
+		want := map[string][2]uint64{ProtocolGRPC: {2, 1}, ProtocolHTTPProtobuf: {5, 4}}[protocol]
 		if got := [2]uint64{s.Signals[Traces].Requests, s.Signals[Logs].Requests}; got != want {
 			t.Errorf("trace and log requests %v, want %v", got, want)
 		}
 		shutdown(t, e)
 	})
+}
+
+// TestCoalesceRandomInterleaving queues random runs of batches of the
+// three signals behind a held request, with a bound that lets some
+// coalesce and not others, and checks that every batch reaches the
+// receiver exactly once, in its own resource, and that the queue drains.
+func TestCoalesceRandomInterleaving(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 8))
+	for round := range 5 {
+		c, release := heldReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
+		c.Start()
+		size := int64(len(encodeBatch(t, Traces, "traces-x-0", 4).B))
+		cfg := testConfig(ProtocolGRPC, c.Endpoint())
+		cfg.Concurrency = 1 + round%2
+		cfg.CoalesceBytes = int64(1+rng.IntN(6)) * size
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "first", 1, 4)
+		waitFor(t, "the first request at the receiver", func() bool { return c.Calls() == 1 })
+		want := map[string]bool{"traces-first-0": true}
+		for i := range 40 {
+			sig := Signal(rng.IntN(int(NumSignals)))
+			id := fmt.Sprintf("%s-x%d", sig, i)
+			if !e.Enqueue(sig, encodeBatch(t, sig, id, 4), 4) {
+				t.Fatalf("batch %s refused", id)
+			}
+			produced[sig] += 4
+			want[id] = true
+		}
+		release()
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		got := map[string]int{}
+		for _, r := range c.Traces() {
+			for _, rs := range r.ResourceSpans {
+				got[batchIDOf(rs.Resource)]++
+			}
+		}
+		for _, r := range c.Logs() {
+			for _, rl := range r.ResourceLogs {
+				got[batchIDOf(rl.Resource)]++
+			}
+		}
+		for _, r := range c.Metrics() {
+			for _, rm := range r.ResourceMetrics {
+				got[batchIDOf(rm.Resource)]++
+			}
+		}
+		for id := range want {
+			if got[id] != 1 {
+				t.Errorf("round %d: batch %s arrived %d times", round, id, got[id])
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("round %d: %d batches arrived, %d produced", round, len(got), len(want))
+		}
+		shutdown(t, e)
+		c.Stop()
+	}
+}
+
+// batchIDOf returns the resource's batch attribute (encodeBatch's id).
+func batchIDOf(res *resourcepb.Resource) string {
+	for _, kv := range res.GetAttributes() {
+		if kv.Key == "batch" {
+			return kv.GetValue().GetStringValue()
+		}
+	}
+	return ""
+}
+
+// TestCoalesceLockedKeepsOrder takes a batch and coalesces behind it on an
+// exporter whose workers are not started, and checks which batches the
+// request takes and that the queue keeps the others in seq order (what
+// ForceFlush relies on).
+func TestCoalesceLockedKeepsOrder(t *testing.T) {
+	size := int64(len(encodeBatch(t, Traces, "traces-o-0", 4).B))
+	e, err := newExporter(Config{Protocol: ProtocolGRPC, Endpoint: "127.0.0.1:1", Insecure: true, CoalesceBytes: 3 * size})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	// seq:   0 1 2 3 4 5 6 7 8 9
+	// sig:   T L T M T T L T L T
+	sigs := []Signal{Traces, Logs, Traces, Metrics, Traces, Traces, Logs, Traces, Logs, Traces}
+	for i, sig := range sigs {
+		if !e.Enqueue(sig, encodeBatch(t, sig, fmt.Sprintf("%s-o-%d", sig, i), 4), 4) {
+			t.Fatal("refused")
+		}
+	}
+	e.mu.Lock()
+	group := e.coalesceLocked([]entry{e.popLocked()})
+	var took, left []uint64
+	for _, en := range group {
+		took = append(took, en.seq)
+	}
+	for i := range e.n {
+		left = append(left, e.ring[(e.head+i)%len(e.ring)].seq)
+	}
+	st := e.stats[Traces]
+	e.mu.Unlock()
+	// The bound is three trace batches: 0, 2 and 4.
+	if fmt.Sprint(took) != "[0 2 4]" || fmt.Sprint(left) != "[1 3 5 6 7 8 9]" {
+		t.Errorf("took %v, left %v; want [0 2 4] and [1 3 5 6 7 8 9]", took, left)
+	}
+	if st.QueuedBatches != 3 || st.QueuedItems != 12 {
+		t.Errorf("queued trace batches %d, items %d; want 3 and 12", st.QueuedBatches, st.QueuedItems)
+	}
+	for _, en := range group {
+		e.free(en)
+	}
 }

@@ -143,7 +143,7 @@ type Config struct {
 	MaxRequestBytes int64
 	// CoalesceBytes bounds the requests an OTLP/gRPC export makes of
 	// several queued batches: a worker taking a batch from the queue takes
-	// the batches of the same signal queued behind it into the same
+	// the batches of the same signal among the next 8 queued into the same
 	// request (without copying them) while together they are at most
 	// CoalesceBytes. 0 means DefaultCoalesceBytes (at most MaxRequestBytes);
 	// -1 sends each batch alone. A coalesced request that fails with a

@@ -130,9 +130,9 @@
 // Exporter.MaxRequestBytes tells a caller the limit.
 //
 // Over OTLP/gRPC a worker that takes a batch from the queue also takes the
-// batches of the same signal queued right behind it, while together they
-// are at most Config.CoalesceBytes (512 KiB by default), and sends them as
-// one request: the encoded requests one after the other, which is one
+// batches of the same signal among the 8 queued behind it (the others keep
+// their order), while together they are at most Config.CoalesceBytes
+// (512 KiB by default), and sends them as one request: the encoded requests one after the other, which is one
 // request holding all their resources, written by gRPC without a copy. A
 // request costs calls, frames, goroutine wake-ups and system calls on both
 // ends whatever its size: on the 2-vCPU VM, two 256-span halves of each

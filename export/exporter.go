@@ -25,8 +25,12 @@ type sender interface {
 	coalesces() bool
 }
 
-// maxCoalesce bounds the batches one request carries.
-const maxCoalesce = 16
+// maxCoalesce bounds the batches one request carries, coalesceScan the
+// queued batches a worker looks at for them.
+const (
+	maxCoalesce  = 16
+	coalesceScan = 8
+)
 
 // retry is a batch waiting for its next attempt.
 type retry struct {
@@ -79,10 +83,10 @@ type Exporter struct {
 	// held is the bytes of batches queued or being exported; heldSpans
 	// the spans of the trace batches among them.
 	held, heldSpans int64
-	// seq is the sequence number of the next accepted batch; taken counts
-	// batches that left the queue. The queue is FIFO, so every batch with
-	// seq < taken has left it.
-	seq, taken uint64
+	// seq is the sequence number of the next accepted batch. The queue
+	// stays in seq order (coalesceLocked keeps the batches it passes over
+	// in order), so every batch with seq below the head's has left it.
+	seq uint64
 	// active holds, per worker, 1 + seq of the batch it exports, 0 if idle.
 	active []uint64
 	// waiting holds batches between attempts: a batch that failed with a
@@ -481,7 +485,7 @@ func (e *Exporter) nextLocked() (retry, bool) {
 }
 
 // coalesceLocked appends to group, which holds a batch just taken from the
-// queue, the batches of the same signal queued behind it while the request
+// queue, batches of the same signal queued behind it while the request
 // stays within the coalescing bound (Config.CoalesceBytes): fewer, larger
 // requests, sent without a copy (the sender takes the parts as they are).
 // A request costs its calls, frames, goroutine wake-ups and system calls on
@@ -494,16 +498,43 @@ func (e *Exporter) coalesceLocked(group []entry) []entry {
 	if e.set.coalesce <= 0 || !e.senders[first.sig].coalesces() {
 		return group
 	}
+	// The batches of first's signal among the next coalesceScan are
+	// taken, up to the bound; the others (the sink enqueues a batch's
+	// traces and logs one after the other) are kept, in order, just
+	// before the batches not looked at, so the queue stays in seq order.
+	var kept [coalesceScan]entry
+	k, scanned := 0, 0
 	size := int64(len(first.buf.B))
-	for e.n > 0 && len(group) < maxCoalesce {
-		next := &e.ring[e.head]
-		if next.sig != first.sig || size+int64(len(next.buf.B)) > e.set.coalesce {
+	for ; scanned < min(e.n, coalesceScan) && len(group) < maxCoalesce; scanned++ {
+		en := e.ring[(e.head+scanned)%len(e.ring)]
+		if en.sig != first.sig {
+			kept[k] = en
+			k++
+			continue
+		}
+		if size+int64(len(en.buf.B)) > e.set.coalesce {
 			break
 		}
-		size += int64(len(next.buf.B))
-		group = append(group, e.popLocked())
+		size += int64(len(en.buf.B))
+		st := &e.stats[en.sig]
+		st.QueuedItems -= uint64(en.items)
+		st.QueuedBytes -= uint64(len(en.buf.B))
+		st.QueuedBatches--
+		group = append(group, en)
 	}
-	if len(group) > 1 && e.set.block {
+	taken := scanned - k
+	if taken == 0 {
+		return group
+	}
+	for i := range taken {
+		e.ring[(e.head+i)%len(e.ring)] = entry{}
+	}
+	for i := range k {
+		e.ring[(e.head+taken+i)%len(e.ring)] = kept[i]
+	}
+	e.head = (e.head + taken) % len(e.ring)
+	e.n -= taken
+	if e.set.block {
 		e.signalSpace()
 	}
 	return group
@@ -515,7 +546,6 @@ func (e *Exporter) popLocked() entry {
 	e.ring[e.head] = entry{}
 	e.head = (e.head + 1) % len(e.ring)
 	e.n--
-	e.taken++
 	st := &e.stats[en.sig]
 	st.QueuedItems -= uint64(en.items)
 	st.QueuedBytes -= uint64(len(en.buf.B))
@@ -612,7 +642,7 @@ func (e *Exporter) report(err error) {
 // flushedLocked reports whether every batch with seq < target has left the
 // queue and is not being exported.
 func (e *Exporter) flushedLocked(target uint64) bool {
-	if e.taken < target {
+	if e.n > 0 && e.ring[e.head].seq < target {
 		return false
 	}
 	for _, a := range e.active {
@@ -647,7 +677,12 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 		case <-p:
 		case <-ctx.Done():
 			e.mu.Lock()
-			pending := target - e.taken
+			pending := uint64(0)
+			for i := range e.n {
+				if e.ring[(e.head+i)%len(e.ring)].seq < target {
+					pending++
+				}
+			}
 			for _, a := range e.active {
 				if a != 0 && a-1 < target {
 					pending++
