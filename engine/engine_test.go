@@ -295,7 +295,7 @@ func TestOptionsValidated(t *testing.T) {
 		{WithRingCapacity(1000), ErrCapacityNotPowerOfTwo},
 		{WithShards(-1), ErrInvalidShards},
 		{WithShards(ringbuf.MaxShards + 1), ErrInvalidShards},
-		{WithRingCapacity(1 << 31), ErrCapacityRange},
+		{WithRingCapacity(min(1<<31, math.MaxInt)), ErrCapacityRange}, // 1<<31 overflows int on 386
 		{WithBatch(0, time.Second), ErrInvalidBatch},
 		{WithBatch(10, 0), ErrInvalidBatch},
 		{WithOverflow(Block, 0), ErrBlockTimeout},

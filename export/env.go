@@ -3,6 +3,7 @@ package export
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"strconv"
@@ -366,7 +367,7 @@ func (r *envReader) largeFields() LargeFieldConfig {
 		Dir:         r.str("FLOWTEL_LARGE_FIELDS_DIR"),
 		URL:         r.str("FLOWTEL_LARGE_FIELDS_URL"),
 		Headers:     r.headers("FLOWTEL_LARGE_FIELDS_HEADERS"),
-		MaxBytes:    int64(r.positive("FLOWTEL_LARGE_FIELDS_MAX_BYTES", 0, maxLargeFieldMaxBytes)),
+		MaxBytes:    int64(r.positive("FLOWTEL_LARGE_FIELDS_MAX_BYTES", 0, min(maxLargeFieldMaxBytes, math.MaxInt))),
 		MaxFiles:    r.positive("FLOWTEL_LARGE_FIELDS_MAX_FILES", 0, maxLargeFieldMaxFiles),
 		Timeout:     r.positiveMillis("FLOWTEL_LARGE_FIELDS_TIMEOUT", 0),
 		Concurrency: r.positive("FLOWTEL_LARGE_FIELDS_CONCURRENCY", 0, MaxConcurrency),

@@ -2,6 +2,7 @@ package ringbuf
 
 import (
 	"errors"
+	"math"
 	"runtime"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ func TestNewValidates(t *testing.T) {
 		{"capacity 1000", Config[int]{Capacity: 1000}, ErrCapacityNotPowerOfTwo},
 		{"capacity 1", Config[int]{Capacity: 1}, ErrCapacityRange},
 		{"negative capacity", Config[int]{Capacity: -4}, ErrCapacityRange},
-		{"capacity too large", Config[int]{Capacity: MaxCapacity * 2}, ErrCapacityRange},
+		{"capacity too large", Config[int]{Capacity: min(MaxCapacity*2, math.MaxInt)}, ErrCapacityRange},
 		{"unknown policy", Config[int]{Policy: Block + 1}, ErrPolicy},
 		{"block without timeout", Config[int]{Policy: Block}, ErrBlockTimeout},
 		{"negative timeout", Config[int]{BlockTimeout: -time.Second}, ErrBlockTimeout},

@@ -205,7 +205,7 @@ func TestConcurrentRecordAndSnapshot(t *testing.T) {
 		t.Errorf("cumulative = %+v", s)
 	}
 	if deltaTotal != n || deltaSum != n*(n+1)/2 {
-		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaTotal, deltaSum, n, n*(n+1)/2)
+		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaTotal, deltaSum, n, uint64(n*(n+1)/2))
 	}
 	var total int64
 	s.ForEachBucket(func(_, c int64) bool { total += c; return true })
@@ -266,7 +266,7 @@ func TestRecordCountedReconciles(t *testing.T) {
 	h.Snapshot(&s)
 	const n = writers * per
 	if deltaCount != n || deltaSum != n*(n+1)/2 {
-		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaCount, deltaSum, n, n*(n+1)/2)
+		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaCount, deltaSum, n, uint64(n*(n+1)/2))
 	}
 	if s.Count != n || s.Sum != n*(n+1)/2 || s.Min != 1 || s.Max != n || s.Clamped != 0 {
 		t.Errorf("cumulative = %+v", s)
