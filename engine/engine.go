@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"reflect"
@@ -184,15 +185,35 @@ func (e *Engine) wallAt(mono int64) int64 {
 	return e.resyncWall(mono)
 }
 
-// resyncWall reads time.Now and the engine's clock together, makes them
-// the anchor, and returns the wall time of mono by it. Callers that race
-// store anchors as good as each other.
+// wallNow is time.Now; a test stalls it.
+var wallNow = time.Now
+
+// maxWallPair bounds the engine's clock time between the two readings
+// around time.Now for an anchor to be kept: a goroutine descheduled
+// between them (a loaded host) would otherwise anchor every run of the
+// next second early by as long as it waited.
+const maxWallPair = 50 * time.Microsecond
+
+// resyncWall reads time.Now between two readings of the engine's clock,
+// the closest of up to three tries, and returns the wall time of mono by
+// it; it makes it the anchor when the readings are within maxWallPair
+// (else the next run tries again). Callers that race store anchors as
+// good as each other.
 func (e *Engine) resyncWall(mono int64) int64 {
-	wall := time.Now().UnixNano()
-	now := e.mono()
-	off := wall - now
-	e.wall.off.Store(off)
-	e.wall.at.Store(now)
+	best, off := int64(math.MaxInt64), int64(0)
+	for range 3 {
+		a := e.mono()
+		wall := wallNow().UnixNano()
+		b := e.mono()
+		if b-a < best {
+			best, off = b-a, wall-(a+(b-a)/2)
+		}
+		if best <= int64(maxWallPair) {
+			e.wall.off.Store(off)
+			e.wall.at.Store(b)
+			break
+		}
+	}
 	return mono + off
 }
 

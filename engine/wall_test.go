@@ -45,3 +45,35 @@ func TestRunWallTime(t *testing.T) {
 	e.wall.at.Store(e.mono() - int64(wallResync) - 1)
 	around("after the anchor aged")
 }
+
+// TestRunWallTimeStalledResync: a resync whose goroutine is descheduled
+// between its reading of time.Now and of the engine's clock (a loaded
+// host) does not anchor the runs of the next second early by the stall.
+func TestRunWallTimeStalledResync(t *testing.T) {
+	stalled := false
+	wallNow = func() time.Time {
+		now := time.Now()
+		if !stalled {
+			stalled = true
+			time.Sleep(20 * time.Millisecond) // descheduled after reading the wall clock
+		}
+		return now
+	}
+	t.Cleanup(func() { wallNow = time.Now })
+	e, sink := newTestEngine(t)
+	e.wall.at.Store(e.mono() - int64(wallResync) - 1) // the next run resyncs
+	for _, what := range []string{"the resync's run", "the next run"} {
+		before := time.Now().UnixNano()
+		run := e.StartRun(RunInfo{FlowID: "wall"})
+		after := time.Now().UnixNano()
+		run.End(0, "")
+		flush(t, e)
+		runs := sink.Runs()
+		if got, skew := runs[len(runs)-1].StartUnixNano, 2*int64(maxClockSkew); got < before-skew || got > after+skew {
+			t.Errorf("%s started at %d, time.Now read %d and %d around StartRun", what, got, before, after)
+		}
+	}
+	if !stalled {
+		t.Fatal("StartRun did not read the wall clock again")
+	}
+}
