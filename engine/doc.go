@@ -97,7 +97,8 @@
 // records live in their run's chunks by index instead (see Memory). End's
 // compare-and-swap cannot be a store either: the pipeline may close the
 // node at the same time, and a store would overwrite its close, so the
-// late End would not count as stale.
+// late End would not count as stale; on the AMD EPYC measured the store
+// saved 0.4 ns of a node's 79, not worth the count.
 // SetSpanKind, and the bridge's parent and name writers, write what is
 // exported of a node its run closed: they mark the node busy (a
 // compare-and-swap, then a release store), off the common path.
