@@ -313,3 +313,34 @@ func TestCoalesceLockedKeepsOrder(t *testing.T) {
 		e.free(en)
 	}
 }
+
+// TestCoalescedPermanent: a coalesced request refused as one that cannot
+// succeed (a receiver refusing one malformed batch, here the batch of 3
+// spans among batches of 5) is sent again batch by batch: only the batch
+// refused alone is dropped, not the batches that shared its request.
+func TestCoalescedPermanent(t *testing.T) {
+	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+		if cl.Items%5 != 0 {
+			return otlptest.Reply{Code: codes.InvalidArgument, Message: "malformed"}
+		}
+		return otlptest.Reply{}
+	})
+	c.Start()
+	defer c.Stop()
+	defer release()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	e, _ := newLogged(t, cfg)
+	good := queueBehindFirst(t, e, c, "g", 3, 5)
+	bad := produce(t, e, Traces, "bad", 1, 3)
+	good += produce(t, e, Traces, "h", 2, 5)
+	release()
+	st := flushChecked(t, e).Signals[Traces]
+	if st.Exported != good || st.DroppedBy[DropNonRetryable] != bad || st.Dropped != bad {
+		t.Errorf("%+v; want the %d good spans exported and the %d of the bad batch dropped", st, good, bad)
+	}
+	if got := received(c)[Traces]; got != int64(good) {
+		t.Errorf("collector accepted %d, want %d", got, good)
+	}
+	shutdown(t, e)
+}

@@ -140,8 +140,10 @@
 // process CPU per span sent alone and 297-320 coalesced, 768 spans a
 // request (BenchmarkTransport in bench/). Each batch still counts as one
 // (ExportedBatches, ForceFlush); Requests counts requests. A coalesced
-// request that fails with a retryable error is retried batch by batch; a
-// partial success's rejections are the request's, counted once. HTTP
+// request that fails with a retryable error is retried batch by batch, and
+// one refused for good (a receiver refusing one malformed batch) is sent
+// again batch by batch at once, so that only a batch refused alone is
+// dropped (TestCoalescedPermanent); a partial success's rejections are the request's, counted once. HTTP
 // sends each batch alone: its body would be a copy.
 //
 // # Concurrency

@@ -609,6 +609,12 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 		}
 		return min(out.Rejected, items), 0, false, false
 	case classPermanent:
+		if len(group) > 1 && e.ctx.Err() == nil {
+			// One batch may be what the receiver refuses: each goes
+			// again alone, now, and only those refused alone drop.
+			r.due = time.Now()
+			return 0, 0, false, true
+		}
 		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
 		return 0, DropNonRetryable, true, false
 	}
