@@ -431,6 +431,12 @@ func (r *runRecord) touch(mono int64) {
 // slot returns the record for node index i, or nil when this run record
 // has none yet.
 func (r *runRecord) slot(i int) *nodeRecord {
+	if uint(i) < nodeKeepChunks*nodeChunkSize { // inline: no call to chunk
+		if c := r.chunks[uint(i)/nodeChunkSize].Load(); c != nil {
+			return c[uint(i)%nodeChunkSize].Load()
+		}
+		return nil
+	}
 	cp := r.chunk(i/nodeChunkSize, false)
 	if cp == nil {
 		return nil
