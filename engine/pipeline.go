@@ -138,7 +138,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	if incomplete != "" {
 		r.Incomplete = true
 		r.Status, r.StatusMessage = encode.StatusError, incomplete
-		r.EndUnixNano = r.wall(e.mono())
+		r.EndUnixNano = max(r.wall(e.mono()), r.StartUnixNano)
 		if r.Code == 0 {
 			r.Code = -1
 		}

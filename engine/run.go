@@ -328,7 +328,9 @@ func (h Run) End(code int, message string) {
 		}
 	}
 	mono := r.e.mono()
-	r.EndUnixNano = r.wall(mono)
+	// A clock that fell back from the counter can read up to its skew
+	// behind the start; a run never ends before it starts.
+	r.EndUnixNano = max(r.wall(mono), r.StartUnixNano)
 	r.Code = int64(code)
 	r.Message = r.e.value(message)
 	r.sw.Store(withState(w, stateEnded))
