@@ -164,6 +164,9 @@ type Config struct {
 
 	// Release returns a buffer given to Enqueue once it is sent or
 	// dropped, to the pool it came from. Nil means bytebufferpool.Put.
+	// A buffer that a failed attempt carried is not returned: the
+	// transport may still read it after the attempt gave up, so the
+	// garbage collector takes it.
 	Release func(*bytebufferpool.ByteBuffer)
 
 	// The fields below are not used by New: FromEnv fills them for the

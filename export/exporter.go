@@ -50,10 +50,19 @@ type entry struct {
 	// split marks a part of a split batch: its buffer is the exporter's,
 	// from bytebufferpool, not the caller's (Config.Release).
 	split bool
+	// failed marks a buffer an attempt that failed carried: the transport
+	// may still read it after the call returned (net/http's body writer,
+	// gRPC's frame writer before it handles the stream's reset), so it is
+	// left to the garbage collector, never pooled and rewritten.
+	failed bool
 }
 
-// free returns en's buffer to the pool it came from.
+// free returns en's buffer to the pool it came from, unless a failed
+// attempt carried it.
 func (e *Exporter) free(en entry) {
+	if en.failed {
+		return
+	}
 	if en.split {
 		bytebufferpool.Put(en.buf)
 		return
@@ -403,8 +412,14 @@ func (e *Exporter) worker(w int) {
 		for _, en := range group {
 			parts = append(parts, en.buf.B)
 		}
+		sent := r.attempt
 		rejected, reason, dropped, again := e.attempt(&r, group, parts)
 		clear(parts)
+		if r.attempt > sent && (dropped || again) {
+			for i := range group {
+				group[i].failed = true
+			}
+		}
 
 		e.mu.Lock()
 		e.active[w] = 0

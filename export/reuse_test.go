@@ -1,0 +1,67 @@
+package export
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
+)
+
+// TestFailedBufferNotReleased checks that a buffer an attempt timed out
+// with is never handed back to Config.Release (the transport may still be
+// reading it), while a buffer sent at the first attempt is, once.
+func TestFailedBufferNotReleased(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 && cl.Batch[len(cl.Batch)-1] == 'w' {
+				return otlptest.Reply{Sleep: 2 * time.Second}
+			}
+			return otlptest.Reply{}
+		})
+		c.Start()
+		defer c.Stop()
+		var mu sync.Mutex
+		released := map[*bytebufferpool.ByteBuffer]int{}
+		cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+		cfg.Timeout = 100 * time.Millisecond
+		cfg.Release = func(b *bytebufferpool.ByteBuffer) {
+			mu.Lock()
+			released[b]++
+			mu.Unlock()
+		}
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var slow, fast []*bytebufferpool.ByteBuffer
+		for i, name := range []string{"a-slow", "b-fast", "c-slow", "d-fast"} {
+			b := encodeBatch(t, Traces, name, 3)
+			if name[len(name)-1] == 'w' {
+				slow = append(slow, b)
+			} else {
+				fast = append(fast, b)
+			}
+			if !e.Enqueue(Traces, b, 3) {
+				t.Fatalf("batch %d refused", i)
+			}
+		}
+		flush(t, e)
+		wantDelivered(t, e, c, [NumSignals]uint64{Traces: 12})
+		shutdown(t, e)
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range slow {
+			if released[b] != 0 {
+				t.Errorf("a buffer whose first attempt timed out was released %d times", released[b])
+			}
+		}
+		for _, b := range fast {
+			if released[b] != 1 {
+				t.Errorf("a buffer sent at once was released %d times, want 1", released[b])
+			}
+		}
+	})
+}
