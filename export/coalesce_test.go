@@ -40,16 +40,24 @@ func queueBehindFirst(t *testing.T, e *Exporter, c *otlptest.Receiver, prefix st
 	return produced + produce(t, e, Traces, prefix, batches-1, items)
 }
 
+// heldGRPC starts a held gRPC receiver (see heldReceiver) answering
+// reply, stopped when the test ends, and returns it, its release and the
+// configuration of a one-worker exporter for it.
+func heldGRPC(t *testing.T, reply func(otlptest.Call) otlptest.Reply) (*otlptest.Receiver, func(), Config) {
+	c, release := heldReceiver(t, ProtocolGRPC, reply)
+	c.Start()
+	t.Cleanup(c.Stop)
+	t.Cleanup(release)
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Concurrency = 1
+	return c, release, cfg
+}
+
 // TestCoalesce: batches of one signal queued behind a request go out
 // together in the next, every item counted once by the official decoder,
 // each batch counted as exported.
 func TestCoalesce(t *testing.T) {
-	c, release := heldReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
-	c.Start()
-	defer c.Stop()
-	defer release()
-	cfg := testConfig(ProtocolGRPC, c.Endpoint())
-	cfg.Concurrency = 1
+	c, release, cfg := heldGRPC(t, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -72,13 +80,8 @@ func TestCoalesce(t *testing.T) {
 
 // TestCoalesceBound: a request holds at most CoalesceBytes of batches.
 func TestCoalesceBound(t *testing.T) {
-	c, release := heldReceiver(t, ProtocolGRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
-	c.Start()
-	defer c.Stop()
-	defer release()
+	c, release, cfg := heldGRPC(t, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
 	size := int64(len(encodeBatch(t, Traces, "traces-b-0", 7).B))
-	cfg := testConfig(ProtocolGRPC, c.Endpoint())
-	cfg.Concurrency = 1
 	cfg.CoalesceBytes = 3 * size
 	e, err := New(cfg)
 	if err != nil {
@@ -104,17 +107,12 @@ func TestCoalesceBound(t *testing.T) {
 // TestCoalescedRetry: a coalesced request that fails with a retryable
 // error is retried batch by batch, and everything is delivered once.
 func TestCoalescedRetry(t *testing.T) {
-	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+	c, release, cfg := heldGRPC(t, func(cl otlptest.Call) otlptest.Reply {
 		if cl.N == 1 {
 			return otlptest.Reply{Code: codes.Unavailable, Message: "restarting"}
 		}
 		return otlptest.Reply{}
 	})
-	c.Start()
-	defer c.Stop()
-	defer release()
-	cfg := testConfig(ProtocolGRPC, c.Endpoint())
-	cfg.Concurrency = 1
 	e, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -134,17 +132,12 @@ func TestCoalescedRetry(t *testing.T) {
 // TestCoalescedPartialSuccess: the receiver's rejections in a coalesced
 // request are counted once, against its batches.
 func TestCoalescedPartialSuccess(t *testing.T) {
-	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+	c, release, cfg := heldGRPC(t, func(cl otlptest.Call) otlptest.Reply {
 		if cl.N == 1 {
 			return otlptest.Reply{Rejected: 12, Message: "attribute too long"}
 		}
 		return otlptest.Reply{}
 	})
-	c.Start()
-	defer c.Stop()
-	defer release()
-	cfg := testConfig(ProtocolGRPC, c.Endpoint())
-	cfg.Concurrency = 1
 	e, log := newLogged(t, cfg)
 	produced := queueBehindFirst(t, e, c, "p", 4, 5)
 	release()
@@ -319,17 +312,12 @@ func TestCoalesceLockedKeepsOrder(t *testing.T) {
 // spans among batches of 5) is sent again batch by batch: only the batch
 // refused alone is dropped, not the batches that shared its request.
 func TestCoalescedPermanent(t *testing.T) {
-	c, release := heldReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
+	c, release, cfg := heldGRPC(t, func(cl otlptest.Call) otlptest.Reply {
 		if cl.Items%5 != 0 {
 			return otlptest.Reply{Code: codes.InvalidArgument, Message: "malformed"}
 		}
 		return otlptest.Reply{}
 	})
-	c.Start()
-	defer c.Stop()
-	defer release()
-	cfg := testConfig(ProtocolGRPC, c.Endpoint())
-	cfg.Concurrency = 1
 	e, _ := newLogged(t, cfg)
 	good := queueBehindFirst(t, e, c, "g", 3, 5)
 	bad := produce(t, e, Traces, "bad", 1, 3)

@@ -126,12 +126,28 @@ func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) int {
 		s.calls[i], s.called[i] = engine.Node{}, false
 		spans++
 	}
-	switch {
-	case spec.llm:
+	if spec.llm {
 		if w.firstFrame {
 			n.Chunk() // the stream's last chunk: time per output chunk
 		}
 		n.SetAttributes(d.llm...)
+	}
+	d.record(n, spec)
+	if w.fails() {
+		n.RecordError(errNode)
+		s.failed = true
+	} else {
+		n.End()
+	}
+	return spans
+}
+
+// record writes what both synthetic workloads record of a node before it
+// ends: an LLM's usage and output, the outputs, the message log and the
+// successors.
+func (d *flowtelDriver) record(n engine.Node, spec *nodeSpec) {
+	switch {
+	case spec.llm:
 		n.Usage(d.usage)
 		n.LLMOutput(d.payload)
 		if len(d.out) > 0 {
@@ -152,13 +168,6 @@ func (d *flowtelDriver) endNode(w *worker, s *slot, spec *nodeSpec, i int) int {
 	if len(spec.next) > 0 {
 		n.Next(spec.next...)
 	}
-	if w.fails() {
-		n.RecordError(errNode)
-		s.failed = true
-	} else {
-		n.End()
-	}
-	return spans
 }
 
 func (d *flowtelDriver) endRun(s *slot) {
@@ -189,31 +198,10 @@ func (d *flowtelDriver) stepV1(w *worker, s *slot, st step) int {
 		if len(d.cfg) > 0 {
 			n.Config(d.cfg...)
 		}
-		switch {
-		case spec.llm:
-			if w.firstFrame {
-				n.FirstFrame()
-			}
-			n.Usage(d.usage)
-			n.LLMOutput(d.payload)
-			if len(d.out) > 0 {
-				n.Output(d.out...)
-			}
-		case spec.tool:
-			if len(d.toolOut) > 0 {
-				n.Output(d.toolOut...)
-			}
-		default:
-			if len(d.out) > 0 {
-				n.Output(d.out...)
-			}
+		if spec.llm && w.firstFrame {
+			n.FirstFrame()
 		}
-		if spec.message {
-			n.Info("message sent to the user")
-		}
-		if len(spec.next) > 0 {
-			n.Next(spec.next...)
-		}
+		d.record(n, spec)
 	}
 	for i := range nodes {
 		if w.fails() {
