@@ -101,6 +101,8 @@ type TracerProvider struct {
 
 // NewTracerProvider returns a TracerProvider recording into e. Keep the
 // one you get: each call returns a provider with its own counters (Stats).
+// With a nil e its spans record nothing (the provider of a span that
+// ContextWithRun or ContextWithNode made of a zero or refused handle).
 func NewTracerProvider(e *engine.Engine) *TracerProvider {
 	p := &TracerProvider{e: e}
 	p.tracer.p = p
@@ -150,6 +152,13 @@ type bridgeSpan struct {
 func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
 	p := t.p
+	if p.e == nil { // no engine: a span that records nothing, as a refused run's
+		s := &bridgeSpan{p: p, ended: true, sc: trace.SpanContextFromContext(ctx)}
+		if cfg.NewRoot() {
+			s.sc = trace.SpanContext{}
+		}
+		return trace.ContextWithSpan(ctx, s), s
+	}
 	if n := len(cfg.Links()); n > 0 {
 		p.links.Add(uint64(n))
 	}

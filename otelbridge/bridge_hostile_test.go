@@ -1,0 +1,100 @@
+package otelbridge
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowtel/flowtel/engine"
+)
+
+// TestBridgeHostileMisuse drives the OpenTelemetry API as careless
+// instrumentation does: spans ended twice, used after End, from many
+// goroutines at once, with links, events and odd values.
+func TestBridgeHostileMisuse(t *testing.T) {
+	e, sink := newTestEngine(t)
+	tp := NewTracerProvider(e)
+	tr := tp.Tracer("x")
+	ctx, root := tr.Start(context.Background(), "flow", trace.WithLinks(trace.Link{}), trace.WithAttributes(attribute.Int64("code", math.MinInt64), attribute.String("flow_id", "\xff")))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				cctx, s := tr.Start(ctx, "n", trace.WithAttributes(attribute.StringSlice("s", []string{"a", "\xff"}), attribute.Float64("f", math.NaN())))
+				_, c := tr.Start(cctx, "c")
+				s.AddLink(trace.Link{})
+				s.AddEvent("e", trace.WithAttributes(attribute.Bool("b", true)))
+				s.RecordError(errors.New("boom"), trace.WithStackTrace(true))
+				s.SetStatus(codes.Error, "bad")
+				s.SetStatus(codes.Ok, "")
+				s.SetName("")
+				s.End()
+				s.End()
+				s.SetAttributes(attribute.Int("late", 1))
+				s.AddEvent("late")
+				s.RecordError(errors.New("late"))
+				s.SetStatus(codes.Error, "late")
+				s.SetName("late")
+				_ = s.IsRecording()
+				_ = s.SpanContext()
+				// A child of an ended parent, and a span whose parent ends
+				// while it runs.
+				_, late := tr.Start(cctx, "late-child")
+				late.End()
+				c.End()
+				root.SetAttributes(attribute.String("k", "v")) // concurrently with StartNode
+			}
+		}()
+	}
+	wg.Wait()
+	root.End()
+	root.End()
+	root.SetAttributes(attribute.String("late", "v"))
+	flush(t, e)
+	s := e.Stats()
+	if s.Accepted != s.Exported+s.Dropped+s.SampledOut+s.InFlight {
+		t.Fatalf("accounting: %+v", s)
+	}
+	if len(sink.Runs()) != 1 {
+		t.Fatalf("%d runs", len(sink.Runs()))
+	}
+	if tp.Stats().LinksDropped != 1+8*50 {
+		t.Errorf("links dropped %d", tp.Stats().LinksDropped)
+	}
+}
+
+// TestBridgeZeroHandles puts zero handles (and a refused run is one) into
+// contexts and starts spans from the span's own TracerProvider, as otelhttp
+// does. It panicked: the provider of such a span had a nil engine.
+func TestBridgeZeroHandles(t *testing.T) {
+	for name, ctx := range map[string]context.Context{
+		"zero run":  ContextWithRun(context.Background(), engine.Run{}),
+		"zero node": ContextWithNode(context.Background(), engine.Node{}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			span := trace.SpanFromContext(ctx)
+			span.End()
+			span.SetAttributes(attribute.Int("a", 1))
+			span.AddEvent("e")
+			span.RecordError(errors.New("x"))
+			_, s := span.TracerProvider().Tracer("t").Start(ctx, "s")
+			s.End()
+			_, _ = RunFromContext(ctx)
+			_, _ = NodeFromContext(ctx)
+			_ = SpanContextFromContext(ctx)
+		})
+	}
+	_, s := NewTracerProvider(nil).Tracer("t").Start(context.Background(), "s", trace.WithNewRoot())
+	if s.IsRecording() || s.SpanContext().IsValid() {
+		t.Errorf("a provider without an engine recorded: %v", s.SpanContext())
+	}
+	s.End()
+}
