@@ -133,7 +133,9 @@ func extract(tp, ts, bag []string) (engine.SpanContext, Baggage, extractErrs) {
 	switch len(tp) {
 	case 0:
 	case 1:
-		p, err := w3c.ParseTraceParent(tp[0])
+		// net/http trims a header value's optional whitespace; a carrier
+		// built by hand or gRPC metadata may still hold it.
+		p, err := w3c.ParseTraceParent(strings.Trim(tp[0], " \t"))
 		if err != nil {
 			errs.tp = err
 			break
