@@ -325,8 +325,8 @@ func (e *Engine) value(s string) string {
 }
 
 // traceState returns the tracestate s as a valid header within
-// Limits.ValueBytes: its invalid list-members dropped and, when it is
-// still too long, whole members removed as the specification truncates,
+// Limits.ValueBytes: discarded when it is invalid (as a receiver would)
+// and, when it is too long, whole members removed as the specification truncates,
 // each cut counted. A cut in the middle of a member would forward a
 // vendor a value it never wrote, and a member holding a control character
 // makes net/http refuse the request it is injected into. A valid header

@@ -23,17 +23,18 @@ import (
 // baggage lines are joined with "," before parsing; a traceparent that does
 // not parse (or that appears on more than one line) is ignored together with
 // its tracestate, and the run starts a new trace; a bad tracestate never
-// invalidates traceparent, and its bad list-members (and later duplicate
-// keys, and members past the 32nd) are dropped and the others kept, as a
-// bad baggage list-member is. Nothing here panics on any input. Malformed input is
+// invalidates traceparent. A tracestate with an invalid list-member, a key
+// given twice or more than 32 members is discarded whole, as the W3C test
+// suite and OpenTelemetry expect; a bad baggage list-member is dropped and
+// the others kept. Nothing here panics on any input. Malformed input is
 // reported as an error wrapping w3c's sentinels (ErrTraceParent,
 // ErrTraceState, ErrBaggage), which are re-exported below, and a
 // Propagator counts it by kind.
 //
 // Injection writes traceparent version 00 with the span's own id, its
 // sampled flag (the run's head decision) and its trace's random flag,
-// forwards tracestate (without invalid members, which only a hand-built
-// SpanContext holds) and writes baggage in its normalized form. A header write allocates the value string and the
+// forwards tracestate (unless it is invalid, which only a hand-built
+// SpanContext's can be) and writes baggage in its normalized form. A header write allocates the value string and the
 // []string of the map entry; parsing allocates nothing on the common path
 // (one line per header, tracestate and baggage already normalized):
 // BenchmarkPropagation/ExtractHTTP/flowtel ≈ 0.3–0.5 µs, 0 allocs, against
@@ -144,8 +145,7 @@ func extract(tp, ts, bag []string) (engine.SpanContext, Baggage, extractErrs) {
 		if s, ok := joinLines(ts, w3c.MaxTraceStateBytes); !ok {
 			errs.ts = errTSJoinedLong
 		} else if s != "" {
-			// Invalid members and later duplicates are dropped, the valid
-			// ones forwarded; the error is still counted.
+			// An invalid header is discarded whole and counted.
 			st, err := w3c.ParseTraceState(s)
 			errs.ts = err
 			sc.TraceState = st.String()
@@ -194,7 +194,7 @@ func traceParentValue(sc engine.SpanContext) string {
 	return string(w3c.AppendTraceParent(buf[:0], w3c.TraceParent{TraceID: sc.TraceID, SpanID: sc.SpanID, Flags: flags}))
 }
 
-// validTraceState returns ts without its invalid list-members. An
+// validTraceState returns ts normalized, or "" when it is not valid. An
 // engine's runs carry a valid tracestate, but a SpanContext built by hand
 // may not, and a member holding a CR LF makes net/http refuse the request
 // it is written into. A valid ts is returned as it is, without allocating.
@@ -253,7 +253,7 @@ type Stats struct {
 	Extracted          uint64 // carriers read
 	Joined             uint64 // carriers whose traceparent was valid: the run joined a trace
 	TraceParentInvalid uint64 // malformed traceparent: ignored with its tracestate
-	TraceStateInvalid  uint64 // malformed tracestate: ignored
+	TraceStateInvalid  uint64 // malformed tracestate: discarded whole
 	BaggageInvalid     uint64 // malformed baggage: bad members dropped, or all of it past the limits
 }
 

@@ -3,6 +3,8 @@ package propagation
 import (
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/flowtel/flowtel/engine"
@@ -21,6 +23,16 @@ const suiteTraceID = "12345678901234567890123456789012"
 
 // suiteHeader is one header line as the harness sends it.
 type suiteHeader struct{ name, value string }
+
+// suiteTP is a valid traceparent with the harness's trace-id.
+func suiteTP(flags string) suiteHeader {
+	return suiteHeader{"traceparent", "00-" + suiteTraceID + "-1234567890123456-" + flags}
+}
+
+// suiteKey is the key grammar the harness parses the forwarded tracestate
+// with: a simple key, or tenant@system with parts of at most 241 and 14
+// characters (Trace Context Level 1, the W3C Recommendation).
+var suiteKey = regexp.MustCompile(`^([a-z][_0-9a-z\-*/]{0,255}|[0-9a-z][_0-9a-z\-*/]{0,240}@[a-z][_0-9a-z\-*/]{0,13})$`)
 
 // extractVia sends hs to a loopback server and extracts what it received.
 func extractVia(t *testing.T, hs []suiteHeader) engine.SpanContext {
@@ -134,4 +146,114 @@ func mustTraceID(t *testing.T, s string) [16]byte {
 		t.Fatal(err)
 	}
 	return tp.TraceID
+}
+
+func TestW3CSuiteTraceState(t *testing.T) {
+	lines := func(vs ...string) []suiteHeader {
+		hs := []suiteHeader{suiteTP("00")}
+		for _, v := range vs {
+			hs = append(hs, suiteHeader{"tracestate", v})
+		}
+		return hs
+	}
+	bars := func(from, to int) string {
+		var ms []string
+		for i := from; i <= to; i++ {
+			n := string(rune('0'+i/10)) + string(rune('0'+i%10))
+			ms = append(ms, "bar"+n+"="+n)
+		}
+		return strings.Join(ms, ",")
+	}
+	keyNoVendor := "abcdefghijklmnopqrstuvwxyz0123456789_-*/"
+	keyVendor := keyNoVendor + "@a-z0-9_-*/"
+	var value []byte
+	for c := byte(0x20); c <= 0x7e; c++ {
+		if c != ',' && c != '=' {
+			value = append(value, c)
+		}
+	}
+	tests := []struct {
+		name   string
+		hs     []suiteHeader
+		want   map[string]string // members that must be forwarded with these values
+		absent []string          // keys that must not be forwarded
+		count  int               // members forwarded, when not -1
+	}{
+		{"both headers", lines("foo=1,bar=2"), map[string]string{"foo": "1", "bar": "2"}, nil, 2},
+		{"wrong header names", []suiteHeader{suiteTP("00"), {"trace-state", "foo=1"}, {"trace.state", "foo=1"}}, nil, []string{"foo"}, 0},
+		{"header name casing", []suiteHeader{suiteTP("00"), {"TrAcEsTaTe", "foo=1"}}, map[string]string{"foo": "1"}, nil, 1},
+		{"empty header", lines(""), nil, nil, 0},
+		{"empty line after", lines("foo=1", ""), map[string]string{"foo": "1"}, nil, 1},
+		{"empty line before", lines("", "foo=1"), map[string]string{"foo": "1"}, nil, 1},
+		{"lines combined", lines("foo=1,bar=2", "rojo=1,congo=2", "baz=3"), map[string]string{"foo": "1", "bar": "2", "rojo": "1", "congo": "2", "baz": "3"}, nil, 5},
+		{"duplicate in a line", lines("foo=1,foo=1"), nil, []string{"foo"}, 0},
+		{"duplicate with another value", lines("foo=1,foo=2"), nil, []string{"foo"}, 0},
+		{"duplicate across lines", lines("foo=1", "foo=1"), nil, []string{"foo"}, 0},
+		{"duplicate across lines with another value", lines("foo=1", "foo=2"), nil, []string{"foo"}, 0},
+		{"all allowed characters", lines(keyNoVendor + "=" + string(value)), map[string]string{keyNoVendor: string(value)}, nil, 1},
+		{"all allowed characters, vendor key", lines(keyVendor + "=" + string(value)), map[string]string{keyVendor: string(value)}, nil, 1},
+		{"whitespace around commas", lines("foo=1 \t , \t bar=2, \t baz=3"), map[string]string{"foo": "1", "bar": "2", "baz": "3"}, nil, 3},
+		{"tabs around commas", lines("foo=1\t \t,\t \tbar=2,\t \tbaz=3"), map[string]string{"foo": "1", "bar": "2", "baz": "3"}, nil, 3},
+		{"leading space", lines(" foo=1"), map[string]string{"foo": "1"}, nil, 1},
+		{"leading tab", lines("\tfoo=1"), map[string]string{"foo": "1"}, nil, 1},
+		{"trailing space", lines("foo=1 "), map[string]string{"foo": "1"}, nil, 1},
+		{"trailing tab", lines("foo=1\t"), map[string]string{"foo": "1"}, nil, 1},
+		{"whitespace both sides", lines("\t foo=1 \t"), map[string]string{"foo": "1"}, nil, 1},
+		{"key with a space", lines("foo =1"), nil, []string{"foo "}, -1},
+		{"upper-case key", lines("FOO=1"), nil, []string{"FOO"}, -1},
+		{"key with a dot", lines("foo.bar=1"), nil, []string{"foo.bar"}, -1},
+		{"vendor key without system", lines("foo@=1,bar=2"), nil, []string{"bar"}, 0},
+		{"vendor key without tenant", lines("@foo=1,bar=2"), nil, []string{"bar"}, 0},
+		{"vendor key with two at signs", lines("foo@@bar=1,bar=2"), nil, []string{"bar"}, 0},
+		{"vendor key with two systems", lines("foo@bar@baz=1,bar=2"), nil, []string{"bar"}, 0},
+		{"32 members", lines(bars(1, 10), bars(11, 20), bars(21, 30), bars(31, 32)), map[string]string{"bar01": "01", "bar32": "32"}, nil, 32},
+		{"33 members", lines(bars(1, 10), bars(11, 20), bars(21, 30), bars(31, 33)), nil, []string{"bar01"}, 0},
+		{"key of 256", lines("foo=1", strings.Repeat("z", 256)+"=1"), map[string]string{"foo": "1"}, nil, 2},
+		{"key of 257", lines("foo=1", strings.Repeat("z", 257)+"=1"), nil, []string{"foo"}, 0},
+		{"tenant of 241, system of 14", lines("foo=1", strings.Repeat("t", 241)+"@"+strings.Repeat("v", 14)+"=1"), map[string]string{"foo": "1"}, nil, 2},
+		{"tenant of 242", lines("foo=1", strings.Repeat("t", 242)+"@v=1"), nil, []string{"foo"}, 0},
+		{"system of 15", lines("foo=1", "t@"+strings.Repeat("v", 15)+"=1"), nil, []string{"foo"}, 0},
+		{"value with an equals sign", lines("foo=bar=baz"), nil, []string{"foo"}, 0},
+		{"empty value", lines("foo=,bar=3"), nil, []string{"foo", "bar"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sc := extractVia(t, tt.hs)
+			if !sc.IsValid() {
+				t.Fatalf("traceparent not joined: %+v", sc)
+			}
+			// What the harness would read back: it parses the forwarded
+			// header with the Level 1 key grammar and refuses any other.
+			got := map[string]string{}
+			n := 0
+			for _, m := range strings.Split(sc.TraceState, ",") {
+				if m == "" {
+					continue
+				}
+				k, v, ok := strings.Cut(m, "=")
+				if !ok || !suiteKey.MatchString(k) {
+					t.Fatalf("forwarded tracestate %q holds %q, which the suite's parser refuses", sc.TraceState, m)
+				}
+				got[k] = v
+				n++
+			}
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("forwarded tracestate %q: %s=%q, want %q", sc.TraceState, k, got[k], v)
+				}
+			}
+			for _, k := range tt.absent {
+				if _, ok := got[k]; ok {
+					t.Errorf("forwarded tracestate %q holds %s", sc.TraceState, k)
+				}
+			}
+			if tt.count >= 0 && n != tt.count {
+				t.Errorf("forwarded tracestate %q has %d members, want %d", sc.TraceState, n, tt.count)
+			}
+		})
+	}
+	// tracestate without traceparent: a new trace, nothing forwarded.
+	if sc := extractVia(t, []suiteHeader{{"tracestate", "foo=1,bar=2"}}); sc.IsValid() || sc.TraceState != "" {
+		t.Errorf("tracestate alone gave %+v", sc)
+	}
 }

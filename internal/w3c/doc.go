@@ -14,21 +14,19 @@
 //     trace-id, the sampled flag (0x01) of its own decision, reserved bits
 //     zero; a trace started on random ids sets the random flag
 //     (NewRandomTraceParent).
-//   - tracestate, Level 2 as published now: key = (lcalpha / DIGIT)
-//     0*255(keychar), keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" /
-//     "@" ('@' is an ordinary character: the older tenant-id@system-id form
-//     with its 241 and 14 character parts is gone); values of 1 to 256
-//     printable characters without ',' or '=' and not ending in a space.
-//     The specification lets a receiver discard invalid entries rather
-//     than the whole header ("Invalid tracestate entries MAY also be
-//     discarded"), and only one entry per key is allowed, the left-most
-//     being the latest position: an invalid list-member and a later
-//     duplicate are dropped, the others kept, and the error reports it.
-//     Past 32 list-members the right-most are dropped; a header longer than
-//     MaxTraceStateBytes is read up to its last whole member within that
-//     bound (truncation removes whole entries from the end). Optional
-//     whitespace around commas and empty list-members are accepted and
-//     removed on output; they do not count as members.
+//   - tracestate, with the key grammar of Level 1 (the W3C
+//     Recommendation, which the W3C test suite and OpenTelemetry's SDKs
+//     check): a simple key (lcalpha, then up to 255 of lcalpha / DIGIT /
+//     "_" / "-" / "*" / "/") or tenant-id@system-id (up to 241 characters,
+//     starting with lcalpha or DIGIT, and up to 14, starting with lcalpha);
+//     values of 1 to 256 printable characters without ',' or '=' and not
+//     ending in a space. A header with an invalid list-member, a key given
+//     twice, more than 32 list-members or more than MaxTraceStateBytes is
+//     discarded whole, and the error says why: the specification allows it
+//     ("the vendor MAY discard the entire header"), and it is what the W3C
+//     test suite, at its default strictness, asks. Optional whitespace
+//     around commas and empty list-members are accepted and removed on
+//     output; they do not count as members.
 //   - tracestate size: every valid member is kept, up to 32 (16447 bytes
 //     normalized at most), so the specification's floor of 512 characters
 //     propagated is always met. Truncate cuts to a smaller budget in the
@@ -47,9 +45,9 @@
 //   - Several tracestate or baggage header lines are joined with "," before
 //     parsing (RFC 7230); the 8192-byte baggage limit applies to the join.
 //   - When traceparent fails to parse, tracestate must be ignored too, and a
-//     run starts a new trace; a bad tracestate never invalidates traceparent,
-//     and its valid members are forwarded even when ParseTraceState returns
-//     an error (which the carrier counts).
+//     run starts a new trace; a bad tracestate never invalidates traceparent:
+//     it is discarded whole (ParseTraceState returns the empty TraceState
+//     and an error, which the carrier counts).
 //   - A service writing its own traceparent uses Child (version 00, its own
 //     span id, the random flag kept, its own sampled decision); it forwards
 //     tracestate normalized, unless it updates its own entry with Insert.
@@ -73,7 +71,7 @@
 // iterators, Get, Member.RawValue and Member.AppendValue allocate nothing
 // (Append functions only when dst is too small). TraceState.String and
 // Baggage.String allocate only when the header was not already normalized
-// (whitespace, empty or dropped members); Truncate only when it cuts; Member.Value only when the
+// (whitespace or empty members); Truncate only when it cuts; Member.Value only when the
 // value holds a percent-escape; TraceParent.String always. Insert and Delete
 // build a new header and allocate. alloc_test.go asserts these budgets.
 //
@@ -90,13 +88,6 @@
 //     version 00 is exactly 55 characters; OpenTelemetry accepts it.
 //   - tracestate with a whitespace-only list-member (" ,a=1"): accepted here
 //     (Level 2: list-member = (key "=" value) / OWS); OpenTelemetry rejects.
-//   - tracestate keys of the current grammar outside the older one ("1a",
-//     "foo@", "a@b@c", "t@" and 15 characters): kept here; OpenTelemetry
-//     rejects the whole header.
-//   - tracestate with an invalid list-member, a duplicate key or more than
-//     32 members: the bad or later members dropped here, the rest kept;
-//     OpenTelemetry rejects the whole header. Both are allowed by the
-//     specification; keeping the valid entries keeps other vendors' state.
 //   - baggage with more than 64 members: kept here up to 180; OpenTelemetry
 //     keeps 64 (the specification's propagation minimum).
 //   - baggage with duplicate keys: kept here in order, as the specification
@@ -115,15 +106,16 @@
 //     the walk is cheap because the header is bounded and already validated.
 //   - A map for the tracestate duplicate check: 32 keys at most, and a
 //     stack array with a quadratic scan allocates nothing.
-//   - Copying a tracestate with dropped members into a normalized string at
-//     parse time: an allocation per malformed header, chosen by the sender.
-//     The walk re-applies the parser's rules instead (a member's validity is
-//     a function of its text and the keys kept before it), and the kept
-//     header is cut after its last kept member so walks stop there.
-//   - Discarding the whole tracestate on one bad member, as Level 1 test
-//     suites and OpenTelemetry Go do: allowed, but it throws away every
-//     other vendor's entry for one vendor's mistake, which the same
-//     specification asks participants to forward.
+//   - Dropping only a tracestate's bad list-members (and later duplicates,
+//     and members past the 32nd) and forwarding the others: allowed by the
+//     specification and kinder to the other vendors, but the W3C test suite
+//     fails it on duplicate keys, invalid members and 33 members (it
+//     expects the header discarded), and so does a receiver that follows
+//     the suite. Earlier versions did this.
+//   - The Level 2 draft's looser key ('@' anywhere, a leading digit): keys
+//     such as "foo@" or "1a" make a Level 1 receiver (OpenTelemetry's SDKs,
+//     the W3C suite's harness) discard the whole header, so forwarding them
+//     costs every other vendor its entry downstream.
 //   - A bitmap of dropped baggage members: validity is a pure function of a
 //     member's text, so iteration re-validates and skips; the value stays
 //     three words.

@@ -38,12 +38,12 @@ var (
 	errTPSpanID0    = fmt.Errorf("%w: parent-id is all zeros", ErrTraceParent)
 	errTPFuture     = fmt.Errorf("%w: character after trace-flags of a future version is not '-'", ErrTraceParent)
 
-	errTSTooLong   = fmt.Errorf("%w: %w: longer than %d bytes, cut after the last whole list-member", ErrTraceState, ErrLimit, MaxTraceStateBytes)
-	errTSTooMany   = fmt.Errorf("%w: %w: more than %d list-members, the rest dropped", ErrTraceState, ErrLimit, MaxTraceStateMembers)
-	errTSNoEqual   = fmt.Errorf("%w: list-member without '=' dropped", ErrTraceState)
-	errTSKey       = fmt.Errorf("%w: key does not start with a lower-case letter or digit, is longer than 256 characters or holds a character outside a-z 0-9 _ - * / @", ErrTraceState)
-	errTSValue     = fmt.Errorf("%w: value is empty, longer than 256 characters, ends in a space or holds a forbidden character", ErrTraceState)
-	errTSDuplicate = fmt.Errorf("%w: later list-member with a duplicate key dropped", ErrTraceState)
+	errTSTooLong   = fmt.Errorf("%w: %w: longer than %d bytes, discarded", ErrTraceState, ErrLimit, MaxTraceStateBytes)
+	errTSTooMany   = fmt.Errorf("%w: %w: more than %d list-members, discarded", ErrTraceState, ErrLimit, MaxTraceStateMembers)
+	errTSNoEqual   = fmt.Errorf("%w: list-member without '=', discarded", ErrTraceState)
+	errTSKey       = fmt.Errorf("%w: key is neither a simple key (a lower-case letter, then up to 255 of a-z 0-9 _ - * /) nor tenant@system (up to 241 and 14 characters), discarded", ErrTraceState)
+	errTSValue     = fmt.Errorf("%w: value is empty, longer than 256 characters, ends in a space or holds a forbidden character, discarded", ErrTraceState)
+	errTSDuplicate = fmt.Errorf("%w: a key appears twice, discarded", ErrTraceState)
 
 	errBagTooLarge = fmt.Errorf("%w: %w: longer than %d bytes", ErrBaggage, ErrLimit, MaxBaggageBytes)
 	errBagTooMany  = fmt.Errorf("%w: %w: more than %d list-members", ErrBaggage, ErrLimit, MaxBaggageMembers)

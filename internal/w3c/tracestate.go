@@ -10,10 +10,9 @@ const (
 	// MaxTraceStateMembers is the most list-members a tracestate may hold.
 	MaxTraceStateMembers = 32
 	// MaxTraceStateBytes bounds the header a parser reads: a longer header
-	// is cut after the last whole list-member that fits, as the
-	// specification asks of a truncation (whole entries, from the end). The
-	// longest valid normalized header is 32*(256+1+256)+31 = 16447 bytes;
-	// the rest leaves room for optional whitespace and empty members.
+	// is discarded whole, before anything in it is read. The longest valid
+	// normalized header is 32*(256+1+256)+31 = 16447 bytes; the rest leaves
+	// room for optional whitespace and empty members.
 	MaxTraceStateBytes = 32768
 	// MinTraceStateBytes is the combined header size the specification
 	// asks every participant to propagate at least. Nothing here cuts below
@@ -26,20 +25,18 @@ const (
 )
 
 // TraceState is a validated tracestate header. It keeps the header as
-// received, so parsing copies nothing; accessors walk it and see only the
-// members kept. The zero value is the empty tracestate. A TraceState is
-// immutable and safe to share.
+// received, so parsing copies nothing; accessors walk it. The zero value is
+// the empty tracestate. A TraceState is immutable and safe to share.
 type TraceState struct {
-	s    string // header as received, cut after the last kept member
-	n    uint8  // number of kept list-members
-	form uint8  // tsNormal, tsSpaced or tsFiltered
+	s    string // header as received, every list-member valid
+	n    uint8  // number of list-members
+	form uint8  // tsNormal or tsSpaced
 }
 
-// The forms of a kept header, from cheapest to walk to dearest.
+// The forms of a kept header.
 const (
-	tsNormal   uint8 = iota // s is the normalized header
-	tsSpaced                // s holds optional whitespace or empty list-members
-	tsFiltered              // s holds list-members that were dropped
+	tsNormal uint8 = iota // s is the normalized header
+	tsSpaced              // s holds optional whitespace or empty list-members
 )
 
 // isOWS reports whether c is optional whitespace (SP or HTAB, RFC 7230).
@@ -64,7 +61,8 @@ func cutByte(s string, c byte) (before, after string, found bool) {
 	return s, "", false
 }
 
-// tsKeyChar marks keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@".
+// tsKeyChar marks the characters of a key after its first: lcalpha /
+// DIGIT / "_" / "-" / "*" / "/".
 var tsKeyChar = func() (t [256]bool) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] = true
@@ -72,7 +70,7 @@ var tsKeyChar = func() (t [256]bool) {
 	for c := '0'; c <= '9'; c++ {
 		t[c] = true
 	}
-	for _, c := range "_-*/@" {
+	for _, c := range "_-*/" {
 		t[c] = true
 	}
 	return t
@@ -82,20 +80,34 @@ func isLcalpha(c byte) bool { return c >= 'a' && c <= 'z' }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-// validTraceStateKey checks a key against Trace Context Level 2 as
-// published now:
+// validTraceStateKey checks a key against Trace Context Level 1, the W3C
+// Recommendation, whose grammar the W3C test suite and OpenTelemetry's
+// SDKs check:
 //
-//	key     = ( lcalpha / DIGIT ) 0*255 ( keychar )
-//	keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"
+//	key              = simple-key / multi-tenant-key
+//	simple-key       = lcalpha 0*255( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
+//	multi-tenant-key = tenant-id "@" system-id
+//	tenant-id        = ( lcalpha / DIGIT ) 0*240( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
+//	system-id        = lcalpha 0*13( lcalpha / DIGIT / "_" / "-" / "*" / "/" )
 //
-// '@' is an ordinary key character: the earlier tenant-id "@" system-id
-// form, with its 241 and 14 character parts, is gone from the grammar.
+// The Level 2 draft's looser key (any '@', a leading digit without one)
+// is not accepted: a receiver on the Level 1 grammar discards the whole
+// header for one such key, so forwarding it would cost every other
+// vendor its entry downstream.
 func validTraceStateKey(k string) bool {
-	if k == "" || len(k) > 256 || !isLcalpha(k[0]) && !isDigit(k[0]) {
-		return false
+	tenant, system, multi := cutByte(k, '@')
+	if !multi {
+		return k != "" && len(k) <= 256 && isLcalpha(k[0]) && tsKeyChars(k[1:])
 	}
-	for i := 1; i < len(k); i++ {
-		if !tsKeyChar[k[i]] {
+	return tenant != "" && len(tenant) <= 241 && (isLcalpha(tenant[0]) || isDigit(tenant[0])) && tsKeyChars(tenant[1:]) &&
+		system != "" && len(system) <= 14 && isLcalpha(system[0]) && tsKeyChars(system[1:])
+}
+
+// tsKeyChars reports whether every character of s is a key character
+// (no '@').
+func tsKeyChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !tsKeyChar[s[i]] {
 			return false
 		}
 	}
@@ -142,53 +154,34 @@ func nextTraceStateMember(s string) (m, rest string, more bool) {
 	return trimOWS(m), rest, more
 }
 
-// cutTraceState returns the part of s, longer than limit, that ends with
-// the last whole list-member within the first limit bytes.
-func cutTraceState(s string, limit int) string {
-	if s[limit] == ',' {
-		return s[:limit]
-	}
-	if i := strings.LastIndexByte(s[:limit], ','); i >= 0 {
-		return s[:i]
-	}
-	return ""
-}
-
-// ParseTraceState parses a tracestate header following W3C Trace Context
-// Level 2. The specification lets a receiver discard the invalid entries of
-// a header rather than the whole header, and this parser does so:
+// ParseTraceState parses a tracestate header following W3C Trace Context.
+// A header that breaks a rule is discarded whole, as the W3C test suite
+// and OpenTelemetry expect, and the error (wrapping ErrTraceState, and
+// ErrLimit for the count and byte limits) says which rule:
 //
 //   - a list-member whose key or value does not match the grammar, or
-//     that lacks '=', is dropped;
-//   - a list-member whose key was already seen is dropped: only one entry
-//     per key is allowed, and the left-most is the latest position in the
-//     trace (a participant moves its updated entry to the left);
-//   - list-members past the 32nd are dropped, from the end, as the
-//     specification truncates;
-//   - a header longer than MaxTraceStateBytes is read up to the last whole
-//     list-member within that many bytes.
+//     that lacks '=';
+//   - a key that appears twice: only one entry per key is allowed, and a
+//     receiver cannot tell which of two is the vendor's latest;
+//   - more than 32 list-members;
+//   - a header longer than MaxTraceStateBytes (checked first).
 //
 // Optional whitespace around commas and empty list-members are accepted
-// and removed on output. The members kept are returned, with an error
-// (wrapping ErrTraceState, and ErrLimit for the count and byte limits) that
-// reports the first problem, so that the caller can count the header as
-// malformed. The empty string is the empty TraceState. ParseTraceState does
-// not allocate.
+// and removed on output; they do not count as members. The empty string
+// is the empty TraceState. ParseTraceState does not allocate.
 func ParseTraceState(s string) (TraceState, error) {
 	if s == "" {
 		return TraceState{}, nil
 	}
-	var err error
-	form := tsNormal
 	if len(s) > MaxTraceStateBytes {
-		s = cutTraceState(s, MaxTraceStateBytes)
-		err, form = errTSTooLong, tsFiltered
+		return TraceState{}, errTSTooLong
 	}
-	// keys holds the keys kept so far for the duplicate check: 32 keys make
+	form := tsNormal
+	// keys holds the keys seen so far for the duplicate check: 32 keys make
 	// a quadratic scan cheaper than a map, and the array stays on the stack.
 	var keys [MaxTraceStateMembers]string
-	n, end := 0, 0
-	rest, more := s, s != ""
+	n := 0
+	rest, more := s, true
 	for more {
 		var m string
 		before := len(rest)
@@ -198,41 +191,29 @@ func ParseTraceState(s string) (TraceState, error) {
 			raw-- // the comma
 		}
 		if m == "" {
-			form = max(form, tsSpaced)
+			form = tsSpaced
 			continue
 		}
 		if len(m) != raw {
-			form = max(form, tsSpaced)
+			form = tsSpaced
 		}
 		if n == MaxTraceStateMembers {
-			if err == nil {
-				err = errTSTooMany
-			}
-			form = tsFiltered
-			break
+			return TraceState{}, errTSTooMany
 		}
-		k, _, merr := checkTraceStateMember(m)
-		if merr == nil && duplicateKey(keys[:n], k) {
-			merr = errTSDuplicate
+		k, _, err := checkTraceStateMember(m)
+		if err != nil {
+			return TraceState{}, err
 		}
-		if merr != nil {
-			if err == nil {
-				err = merr
-			}
-			form = tsFiltered
-			continue
+		if duplicateKey(keys[:n], k) {
+			return TraceState{}, errTSDuplicate
 		}
 		keys[n] = k
 		n++
-		end = len(s) - len(rest)
-		if more {
-			end-- // the comma
-		}
 	}
 	if n == 0 {
-		return TraceState{}, err
+		return TraceState{}, nil
 	}
-	return TraceState{s: s[:end], n: uint8(n), form: form}, err
+	return TraceState{s: s, n: uint8(n), form: form}, nil
 }
 
 // duplicateKey reports whether k is among keys.
@@ -245,40 +226,16 @@ func duplicateKey(keys []string, k string) bool {
 	return false
 }
 
-// walk calls yield with each kept list-member (trimmed), its key and value,
-// in header order, until yield returns false. A filtered header is walked
-// with the parser's rules again: validity of a member is a function of its
-// text and of the keys kept before it.
+// walk calls yield with each list-member (trimmed), its key and value, in
+// header order, until yield returns false.
 func (ts TraceState) walk(yield func(m, k, v string) bool) {
-	rest, more := ts.s, ts.s != ""
-	if ts.form != tsFiltered {
-		for more {
-			var m string
-			m, rest, more = nextTraceStateMember(rest)
-			if m == "" {
-				continue
-			}
-			k, v, _ := cutByte(m, '=')
-			if !yield(m, k, v) {
-				return
-			}
-		}
-		return
-	}
-	var keys [MaxTraceStateMembers]string
-	n := 0
-	for more && n < int(ts.n) {
+	for rest, more := ts.s, ts.s != ""; more; {
 		var m string
 		m, rest, more = nextTraceStateMember(rest)
 		if m == "" {
 			continue
 		}
-		k, v, err := checkTraceStateMember(m)
-		if err != nil || duplicateKey(keys[:n], k) {
-			continue
-		}
-		keys[n] = k
-		n++
+		k, v, _ := cutByte(m, '=')
 		if !yield(m, k, v) {
 			return
 		}
@@ -309,7 +266,7 @@ func (ts TraceState) Get(key string) (value string, found bool) {
 }
 
 // AppendTraceState appends the normalized header of ts (no whitespace, no
-// empty or dropped members) to dst and returns the extended slice. It
+// empty members) to dst and returns the extended slice. It
 // allocates only when dst lacks room.
 func AppendTraceState(dst []byte, ts TraceState) []byte {
 	if ts.form == tsNormal {
@@ -328,7 +285,7 @@ func AppendTraceState(dst []byte, ts TraceState) []byte {
 }
 
 // String returns the normalized header. It allocates only when the parsed
-// header held whitespace, empty list-members or dropped list-members.
+// header held optional whitespace or empty list-members.
 func (ts TraceState) String() string {
 	if ts.form == tsNormal {
 		return ts.s
