@@ -54,6 +54,13 @@
 // as cancelled in the node metrics, apart from failures). The first chunk of
 // a streamed invocation's output is the run's first frame.
 //
+// A node that panics gets no end callback: Eino recovers the panic and
+// fails the node's graph with it. When a graph (the outermost or a nested
+// one) fails, each of its nodes still open ends failed with the graph's
+// error (cancelled when the context was), so the run ends at once, not at
+// the engine's idle timeout; a node's end that comes after that does
+// nothing.
+//
 // # What a node carries
 //
 // The GenAI attributes of the OpenTelemetry semantic conventions (v1.41.0,

@@ -97,6 +97,9 @@ type runState struct {
 	root *rootSpan
 	// slots counts the slab's slots taken (parallel nodes take them at once).
 	slots atomic.Int32
+	// more holds the spans of the nodes past the slab's, for abandon.
+	mu   sync.Mutex
+	more []*span
 	// pending is 1 for the outermost invocation plus one per node started
 	// and not yet ended (a streamed node ends when its reader finishes).
 	// Whoever brings it to zero ends the run, so that a node still
@@ -155,10 +158,25 @@ type span struct {
 	// alsoNode is set on a root that is itself a component (not a graph):
 	// node is its node.
 	alsoNode bool
-	// ended is set by the first end callback; a duplicate does nothing.
-	// The end callbacks of one span run on one goroutine, in turn.
-	ended bool
+	// parent is the span the node was started below: the run's root or
+	// the node of a nested graph, ToolsNode or lambda (nil on a root).
+	parent *span
+	// state is spanStarting until the span is recorded, then spanOpen
+	// until the first end callback, or its graph's failure (abandon),
+	// takes it to spanEnded: whoever swaps it ends the node, once; a
+	// duplicate end does nothing.
+	state atomic.Uint32
 }
+
+// States of a span.
+const (
+	spanStarting = iota
+	spanOpen
+	spanEnded
+)
+
+// end claims the end of s: true for the first caller only.
+func (s *span) end() bool { return s.state.CompareAndSwap(spanOpen, spanEnded) }
 
 // Value returns the span for ctxKey and asks the parent for anything else.
 func (s *span) Value(key any) any {
@@ -269,10 +287,9 @@ func (h *Handler) OnStartWithStreamInput(ctx context.Context, info *callbacks.Ru
 // OnEnd ends the node, or the run of the outermost invocation.
 func (h *Handler) OnEnd(ctx context.Context, info *callbacks.RunInfo, output callbacks.CallbackOutput) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.ended {
+	if s == nil || !s.end() {
 		return ctx
 	}
-	s.ended = true
 	if s.root {
 		if s.alsoNode {
 			h.output(s, output)
@@ -293,10 +310,9 @@ func (h *Handler) OnEnd(ctx context.Context, info *callbacks.RunInfo, output cal
 // run of the outermost invocation with CodeError or CodeCancelled.
 func (h *Handler) OnError(ctx context.Context, info *callbacks.RunInfo, err error) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.ended {
+	if s == nil || !s.end() {
 		return ctx
 	}
-	s.ended = true
 	h.fail(s, ctx, err)
 	return ctx
 }
@@ -304,6 +320,9 @@ func (h *Handler) OnError(ctx context.Context, info *callbacks.RunInfo, err erro
 // fail records err on s and releases it.
 func (h *Handler) fail(s *span, ctx context.Context, err error) {
 	c := cancelOf(ctx, err)
+	if s.kind == kindGraph {
+		h.abandon(s, err, c)
+	}
 	if s.root {
 		if s.alsoNode {
 			recordError(s.node, err, c)
@@ -321,6 +340,42 @@ func (h *Handler) fail(s *span, ctx context.Context, err error) {
 	s.rs.release()
 }
 
+// abandon ends the nodes of the failed graph s that are still open, each
+// with s's error: a node that panicked (Eino recovers the panic and fails
+// the graph without the node's end callback), or a branch still running
+// when another failed (its end, if it comes, then does nothing). Without
+// it their holds would keep the run open until the engine's idle timeout.
+// A node's own goroutine no longer touches its record once its end is
+// claimed; the claim is the only contention.
+func (h *Handler) abandon(s *span, err error, c *cancel) {
+	rs := s.rs
+	n := min(int(rs.slots.Load()), inlineSpans)
+	for i := range n {
+		h.abandonOne(s, &rs.root.nodes[i], err, c)
+	}
+	if rs.slots.Load() <= inlineSpans {
+		return
+	}
+	rs.mu.Lock()
+	more := rs.more
+	rs.mu.Unlock()
+	for _, o := range more {
+		h.abandonOne(s, o, err, c)
+	}
+}
+
+func (h *Handler) abandonOne(flow, o *span, err error, c *cancel) {
+	if o.state.Load() != spanOpen || o.parent != flow || !o.end() {
+		return
+	}
+	if o.kind == kindGraph {
+		// A nested graph left open by its own failed node.
+		h.abandon(o, err, c)
+	}
+	recordError(o.node, err, c)
+	o.rs.release()
+}
+
 // OnEndWithStreamOutput reads the handler's copy of the output in a
 // goroutine of its own, as the callbacks contract asks (every copy must be
 // read or closed, and a handler must not hold up the caller): the first
@@ -330,16 +385,19 @@ func (h *Handler) fail(s *span, ctx context.Context, err error) {
 // WithMaxOutputBytes of text.
 func (h *Handler) OnEndWithStreamOutput(ctx context.Context, info *callbacks.RunInfo, output *schema.StreamReader[callbacks.CallbackOutput]) context.Context {
 	s := h.spanFrom(ctx)
-	if s == nil || s.ended || output == nil {
+	if s == nil || output == nil {
 		if output != nil {
 			output.Close()
 		}
-		if s != nil && !s.ended {
+		if s != nil {
 			return h.OnEnd(ctx, info, nil)
 		}
 		return ctx
 	}
-	s.ended = true
+	if !s.end() {
+		output.Close()
+		return ctx
+	}
 	h.streams.Add(1)
 	go readStream(s, output)
 	return ctx
@@ -380,11 +438,15 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 	id, name := nodeID(ctx, info)
 	var s *span
 	if i := rs.slots.Add(1) - 1; i < inlineSpans {
+		// Fields one by one: abandon may read the slot's state at once.
 		s = &rs.root.nodes[i]
+		s.Context, s.rs, s.kind, s.info, s.parent = ctx, rs, k, info, parent
 	} else {
-		s = new(span)
+		s = &span{Context: ctx, rs: rs, kind: k, info: info, parent: parent}
+		rs.mu.Lock()
+		rs.more = append(rs.more, s)
+		rs.mu.Unlock()
 	}
-	*s = span{Context: ctx, rs: rs, kind: k, info: info}
 	if k == kindModel {
 		s.started = mono()
 	}
@@ -398,6 +460,7 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 	}
 	s.id = s.node.SpanContext().SpanID
 	h.input(s, ctx, info, input)
+	s.state.Store(spanOpen)
 	return s
 }
 
@@ -432,6 +495,7 @@ func (h *Handler) startRoot(ctx context.Context, info *callbacks.RunInfo, k kind
 		s.id = s.node.SpanContext().SpanID
 		h.input(s, ctx, info, input)
 	}
+	s.state.Store(spanOpen)
 	return s
 }
 
