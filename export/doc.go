@@ -61,7 +61,9 @@
 //     has no scheme, as the original always was), then the default
 //     (http://localhost:4317 for gRPC, http://localhost:4318 for HTTP).
 //     An http:// scheme means no TLS, https:// TLS; without a scheme,
-//     *_INSECURE decides (default false: TLS).
+//     OTEL_EXPORTER_OTLP_<SIGNAL>_INSECURE decides, then
+//     OTEL_EXPORTER_OTLP_INSECURE (default false: TLS); a per-signal false
+//     keeps TLS for that signal even when the generic one says true.
 //   - PROTOCOL, HEADERS, COMPRESSION, CERTIFICATE, CLIENT_CERTIFICATE,
 //     CLIENT_KEY: the per-signal variable, then the generic one. Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does).

@@ -74,6 +74,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		sc.CAFile = r.file(p + "CERTIFICATE")
 		sc.CertFile = r.file(p + "CLIENT_CERTIFICATE")
 		sc.KeyFile = r.file(p + "CLIENT_KEY")
+		if c.Insecure && !sc.Insecure && r.str(p+"INSECURE") != "" {
+			sc.Endpoint = secureEndpoint(sig, sc, &c)
+		}
 	}
 	// Headers follow the rules of the protocol they are sent with: check
 	// them against it here, so that the error names the variable.
@@ -152,6 +155,34 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, r.err
 	}
 	return c, nil
+}
+
+// secureEndpoint returns the endpoint of sig when its INSECURE variable
+// says false and OTEL_EXPORTER_OTLP_INSECURE (or OTLP_ENDPOINT) says
+// plaintext: the per-signal variable takes precedence, as every one does,
+// but Config can only add insecurity per signal, so a scheme-less endpoint
+// is given the https:// scheme here. The generic endpoint becomes the
+// signal's own, with the signal's path for HTTP as resolve would append
+// it. An endpoint with a scheme, or none at all, is returned unchanged.
+func secureEndpoint(sig Signal, sc *SignalConfig, c *Config) string {
+	if sc.Endpoint != "" {
+		if strings.Contains(sc.Endpoint, "://") {
+			return sc.Endpoint
+		}
+		return "https://" + sc.Endpoint
+	}
+	if c.Endpoint == "" || strings.Contains(c.Endpoint, "://") {
+		return ""
+	}
+	u, _, err := parseEndpoint(c.Endpoint, false)
+	if err != nil {
+		return "" // reported for OTEL_EXPORTER_OTLP_ENDPOINT already
+	}
+	if firstNonEmpty(sc.Protocol, c.Protocol) == ProtocolHTTPProtobuf {
+		u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
+		u.RawPath = ""
+	}
+	return u.String()
 }
 
 // envReader reads variables and keeps the first error.

@@ -263,3 +263,58 @@ func TestFromLookupLargeFields(t *testing.T) {
 		}
 	}
 }
+
+// TestFromLookupPerSignalInsecureFalse: a per-signal INSECURE=false takes
+// precedence over OTEL_EXPORTER_OTLP_INSECURE=true (or the plaintext the
+// original's OTLP_ENDPOINT implies), as every per-signal variable does:
+// that signal's scheme-less endpoint uses TLS. It was sent in plaintext.
+func TestFromLookupPerSignalInsecureFalse(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		// want: per signal, the gRPC target or HTTP URL and whether TLS is used.
+		want   [NumSignals]string
+		secure [NumSignals]bool
+	}{
+		{"grpc, generic endpoint", map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317", "OTEL_EXPORTER_OTLP_INSECURE": "true",
+			"OTEL_EXPORTER_OTLP_TRACES_INSECURE": "false",
+		}, [NumSignals]string{"collector:4317", "collector:4317", "collector:4317"}, [NumSignals]bool{true, false, false}},
+		{"grpc, per-signal endpoint", map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317", "OTEL_EXPORTER_OTLP_INSECURE": "true",
+			"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "metrics:4317", "OTEL_EXPORTER_OTLP_METRICS_INSECURE": "false",
+		}, [NumSignals]string{"collector:4317", "metrics:4317", "collector:4317"}, [NumSignals]bool{false, true, false}},
+		{"original OTLP_ENDPOINT", map[string]string{
+			"OTLP_ENDPOINT": "collector:4317", "OTEL_EXPORTER_OTLP_LOGS_INSECURE": "false",
+		}, [NumSignals]string{"collector:4317", "collector:4317", "collector:4317"}, [NumSignals]bool{false, false, true}},
+		{"http, generic endpoint", map[string]string{
+			"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318/base",
+			"OTEL_EXPORTER_OTLP_INSECURE": "true", "OTEL_EXPORTER_OTLP_TRACES_INSECURE": "false",
+		}, [NumSignals]string{"https://collector:4318/base/v1/traces", "http://collector:4318/base/v1/metrics", "http://collector:4318/base/v1/logs"}, [NumSignals]bool{true, false, false}},
+		{"a scheme still decides", map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_EXPORTER_OTLP_INSECURE": "true",
+			"OTEL_EXPORTER_OTLP_TRACES_INSECURE": "false",
+		}, [NumSignals]string{"collector:4317", "collector:4317", "collector:4317"}, [NumSignals]bool{false, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromLookup(lookupOf(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.resolve()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for sig := Signal(0); sig < NumSignals; sig++ {
+				tg := s.targets[sig]
+				got := tg.grpcTarget
+				if tg.protocol == ProtocolHTTPProtobuf {
+					got = tg.url
+				}
+				if got != tc.want[sig] || (tg.tls != nil) != tc.secure[sig] {
+					t.Errorf("%s: %q tls=%v, want %q tls=%v", sig, got, tg.tls != nil, tc.want[sig], tc.secure[sig])
+				}
+			}
+		})
+	}
+}
