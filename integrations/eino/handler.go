@@ -97,9 +97,9 @@ type runState struct {
 	root *rootSpan
 	// slots counts the slab's slots taken (parallel nodes take them at once).
 	slots atomic.Int32
-	// more holds the spans of the nodes past the slab's, for abandon.
-	mu   sync.Mutex
-	more []*span
+	// more lists the spans of the nodes past the slab's (linked by
+	// span.more), for abandon.
+	more atomic.Pointer[span]
 	// pending is 1 for the outermost invocation plus one per node started
 	// and not yet ended (a streamed node ends when its reader finishes).
 	// Whoever brings it to zero ends the run, so that a node still
@@ -158,6 +158,8 @@ type span struct {
 	// alsoNode is set on a root that is itself a component (not a graph):
 	// node is its node.
 	alsoNode bool
+	// more is the next span of runState.more.
+	more *span
 	// parent is the span the node was started below: the run's root or
 	// the node of a nested graph, ToolsNode or lambda (nil on a root).
 	parent *span
@@ -353,13 +355,7 @@ func (h *Handler) abandon(s *span, err error, c *cancel) {
 	for i := range n {
 		h.abandonOne(s, &rs.root.nodes[i], err, c)
 	}
-	if rs.slots.Load() <= inlineSpans {
-		return
-	}
-	rs.mu.Lock()
-	more := rs.more
-	rs.mu.Unlock()
-	for _, o := range more {
+	for o := rs.more.Load(); o != nil; o = o.more {
 		h.abandonOne(s, o, err, c)
 	}
 }
@@ -443,9 +439,12 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 		s.Context, s.rs, s.kind, s.info, s.parent = ctx, rs, k, info, parent
 	} else {
 		s = &span{Context: ctx, rs: rs, kind: k, info: info, parent: parent}
-		rs.mu.Lock()
-		rs.more = append(rs.more, s)
-		rs.mu.Unlock()
+		for {
+			s.more = rs.more.Load()
+			if rs.more.CompareAndSwap(s.more, s) {
+				break
+			}
+		}
 	}
 	if k == kindModel {
 		s.started = mono()

@@ -72,6 +72,23 @@ func TestPanickingNode(t *testing.T) {
 		t.Errorf("b: status %v %q", b.Status, b.StatusMessage)
 	}
 	wantAllEnded(t, r)
+	// The eleventh of twelve nodes, past the ones held in the run's slab.
+	fns := make([]func(context.Context, string) (string, error), 12)
+	for i := range fns {
+		fns[i] = pass
+	}
+	fns[10] = func(context.Context, string) (string, error) { panic("late") }
+	if _, err := lineGraph(t, "panics-late", fns...).Invoke(context.Background(), "x", compose.WithCallbacks(c.h)); err == nil {
+		t.Fatal("invoke did not fail")
+	}
+	rs := c.runs(t)
+	if len(rs) != 2 || rs[1].Code != CodeError || len(rs[1].Nodes) != 11 {
+		t.Fatalf("%d runs", len(rs))
+	}
+	if k := node(t, rs[1], "k"); k.Status != encode.StatusError {
+		t.Errorf("k: status %v %q", k.Status, k.StatusMessage)
+	}
+	wantAllEnded(t, rs[1])
 }
 
 // A node that panics in a nested graph whose caller, a lambda of the outer
