@@ -1183,7 +1183,16 @@ func jsonIsPlain(s string) bool {
 	var x uint64
 	switch {
 	case n >= 8:
-		for i := 0; i+8 < n; i += 8 {
+		// Long values (an LLM's output) four words per test.
+		i := 0
+		for ; i+32 < n; i += 32 {
+			w := s[i : i+32]
+			if jsonSWARAnyCare(utf8Load64(w))|jsonSWARAnyCare(utf8Load64(w[8:]))|
+				jsonSWARAnyCare(utf8Load64(w[16:]))|jsonSWARAnyCare(utf8Load64(w[24:])) != 0 {
+				return false
+			}
+		}
+		for ; i+8 < n; i += 8 {
 			if jsonSWARNeedsCare(utf8Load64(s[i:])) {
 				return false
 			}
@@ -1270,8 +1279,28 @@ func jsonAppendEscapedFrom(dst []byte, s string) []byte {
 }
 
 // jsonSWARNeedsCare reports whether any of the eight bytes packed in x is
-// below 0x20, equal to '"' or '\\', or at least 0x80 (see jsonSWARCare).
-func jsonSWARNeedsCare(x uint64) bool { return jsonSWARCare(x) != 0 }
+// below 0x20, equal to '"' or '\\', or at least 0x80 (jsonSWARAnyCare).
+func jsonSWARNeedsCare(x uint64) bool { return jsonSWARAnyCare(x) != 0 }
+
+// jsonSWARAnyCare returns a value that is not zero exactly when one of the
+// eight bytes packed in x is below 0x20, equal to '"' or '\\', or at least
+// 0x80: a whole-word test, cheaper than jsonSWARCare (ten operations for
+// twelve) and exact. Each byte b below 0x80 is tested with additions that
+// cannot carry into the next byte: b+0x60 has its high bit set when b is
+// at least 0x20, (b^'"')+0x7f when b is not '"', (b^'\\')+0x7f when b is
+// not '\\'. A byte from 0x80 may carry into the next one and blur its
+// test, but its own high bit in x answers for the word. The marks are not
+// per byte: callers that need where the bytes are use jsonSWARCare.
+func jsonSWARAnyCare(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	ctl := x + ones*(0x80-0x20)
+	quote := (x ^ (ones * '"')) + ones*0x7f
+	bs := (x ^ (ones * '\\')) + ones*0x7f
+	return (x | ^(ctl & quote & bs)) & high
+}
 
 // jsonSWARCare returns x's bytes that are below 0x20, equal to '"' or
 // '\\', or at least 0x80 marked by their high bit, with the classic

@@ -452,6 +452,27 @@ func TestJSONSWARNeedsCare(t *testing.T) {
 			}
 		}
 	}
+	// Every pair of byte values in two neighbouring positions, where a
+	// carry out of the lower one could hide the upper one, among plain
+	// bytes of both ends of the range.
+	care := func(c int) bool { return c < 0x20 || c == '"' || c == '\\' || c >= 0x80 }
+	for _, fill := range []byte{' ', '~', 0x7f} {
+		for pos := range 7 {
+			for c := range 256 {
+				for d := range 256 {
+					var x uint64
+					for i := range 8 {
+						x |= uint64(fill) << (8 * i)
+					}
+					x &^= 0xffff << (8 * pos)
+					x |= uint64(c)<<(8*pos) | uint64(d)<<(8*pos+8)
+					if got, want := jsonSWARNeedsCare(x), care(c) || care(d); got != want {
+						t.Fatalf("bytes %#x %#x at %d among %#x: needs care = %v, want %v", c, d, pos, fill, got, want)
+					}
+				}
+			}
+		}
+	}
 }
 
 // runlogRefPyRepr is Python's repr of a float, from strconv's shortest
