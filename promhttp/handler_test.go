@@ -1,11 +1,16 @@
 package promhttp
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -54,5 +59,92 @@ func TestHandler(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
 		t.Errorf("POST: status %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestHandlerHostileLabels serves label values a caller controls (app,
+// flow and node type names holding quotes, backslashes, line breaks,
+// tabs, invalid UTF-8 and a fake exposition line) and holds the body to
+// the real `promtool check metrics`, and every sample line to the text
+// format's grammar, whatever the client asks for in Accept.
+func TestHandlerHostileLabels(t *testing.T) {
+	e, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	nasty := "a\"b\\c\nd\re\tf\xff\xfeg\u2028 h} 1\n# TYPE x counter\nx 2"
+	run := e.StartRun(engine.RunInfo{AppID: nasty, FlowID: "flow" + nasty})
+	run.StartNode("n:1", "type"+nasty, "name"+nasty).End()
+	run.End(1, nasty)
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Handler(e))
+	defer srv.Close()
+	for _, accept := range []string{"", "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited"} {
+		req, err := http.NewRequest(http.MethodGet, srv.URL+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != encode.PromContentType {
+			t.Fatalf("Accept %q: status %d, content type %q", accept, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if !utf8.Valid(body) {
+			t.Errorf("Accept %q: the body is not UTF-8", accept)
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(body), "\n"), "\n") {
+			if !strings.HasPrefix(line, "# HELP ") && !strings.HasPrefix(line, "# TYPE ") && !sampleLine.MatchString(line) {
+				t.Errorf("Accept %q: invalid line %q", accept, line)
+			}
+			if strings.HasPrefix(line, "x ") {
+				t.Errorf("Accept %q: a label value wrote its own sample line %q", accept, line)
+			}
+		}
+		if !strings.Contains(string(body), `app_id="a\"b\\c\nd`) {
+			t.Errorf("Accept %q: the app label is not escaped as the format asks:\n%s", accept, body)
+		}
+		promtoolCheck(t, body)
+	}
+}
+
+// sampleLine matches a sample line of the text format 0.0.4: a metric
+// name, optional labels whose values escape only \, " and line feed, a
+// value.
+var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? (-?[0-9.e+]+|[+-]Inf|NaN)$`)
+
+// promtoolCheck runs `promtool check metrics` on body when promtool is
+// installed. The only finding tolerated is its advice to use base units on
+// the "_microseconds" names flowtel keeps from the original system.
+func promtoolCheck(t *testing.T, body []byte) {
+	t.Helper()
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Log("promtool is not installed (apt-get install prometheus): skipping its check")
+		return
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	allowed := regexp.MustCompile(`^\S+_microseconds use base unit "seconds" instead of "microseconds"$`)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if line != "" && !allowed.MatchString(line) {
+			t.Errorf("promtool: %s", line)
+		}
+	}
+	if err != nil && strings.TrimSpace(string(out)) == "" {
+		t.Errorf("promtool failed with no output: %v", err)
 	}
 }
