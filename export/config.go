@@ -419,8 +419,7 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 		t.headers = withBasicAuth(t.headers, u.User)
 	} else {
 		if !perSignal {
-			u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
-			u.RawPath = ""
+			appendSignalPath(u, sig)
 		}
 		t.url = u.String()
 		t.shownURL = redactURL(u)
@@ -436,6 +435,15 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 		t.tlsKey = "tls|" + ca + "|" + cert + "|" + key
 	}
 	return t, nil
+}
+
+// appendSignalPath appends /v1/<signal> to the path of a generic HTTP
+// endpoint, keeping its escaping: "/tenant%2Fa" stays one segment.
+func appendSignalPath(u *url.URL, sig Signal) {
+	if u.RawPath != "" {
+		u.RawPath = strings.TrimSuffix(u.RawPath, "/") + sig.httpPath()
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
 }
 
 // sigField names a per-signal field of Config, such as "Traces.Endpoint".

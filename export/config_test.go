@@ -23,6 +23,8 @@ func TestResolveEndpoints(t *testing.T) {
 		{"https scheme wins over insecure", Config{Endpoint: "https://otel:4317", Insecure: true}, Logs, "otel:4317", true},
 		{"http scheme", Config{Endpoint: "http://otel:4317"}, Logs, "otel:4317", false},
 		{"generic http gets signal path", Config{Protocol: ProtocolHTTPProtobuf, Endpoint: "http://otel:4318/base/"}, Logs, "http://otel:4318/base/v1/logs", false},
+		{"generic http keeps an escaped path", Config{Protocol: ProtocolHTTPProtobuf, Endpoint: "http://otel:4318/tenant%2Fa/"}, Traces, "http://otel:4318/tenant%2Fa/v1/traces", false},
+		{"generic http keeps the query", Config{Protocol: ProtocolHTTPProtobuf, Endpoint: "http://otel:4318/base?tenant=a%2Fb"}, Metrics, "http://otel:4318/base/v1/metrics?tenant=a%2Fb", false},
 		{"per-signal http used as is", Config{Protocol: ProtocolHTTPProtobuf, Endpoint: "http://otel:4318",
 			Traces: SignalConfig{Endpoint: "https://traces.example:443/custom"}}, Traces, "https://traces.example:443/custom", true},
 		{"per-signal protocol", Config{Endpoint: "http://otel:4318", Metrics: SignalConfig{Protocol: ProtocolHTTPProtobuf}}, Metrics, "http://otel:4318/v1/metrics", false},

@@ -179,8 +179,7 @@ func secureEndpoint(sig Signal, sc *SignalConfig, c *Config) string {
 		return "" // reported for OTEL_EXPORTER_OTLP_ENDPOINT already
 	}
 	if firstNonEmpty(sc.Protocol, c.Protocol) == ProtocolHTTPProtobuf {
-		u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
-		u.RawPath = ""
+		appendSignalPath(u, sig)
 	}
 	return u.String()
 }
