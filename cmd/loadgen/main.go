@@ -159,13 +159,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.concurrency >= 1 && c.concurrency <= 1<<23, "-concurrency %d must be in [1, 8388608]", c.concurrency)
 	check(c.fanout <= 1<<16, "-fanout %d must be at most 65536", c.fanout)
 	check(!(c.soak && c.workload != workloadSynthetic), "-soak runs the synthetic workload (it soaks at a share of the peak rate)")
-	check(c.workers >= 1, "-workers %d must be at least 1", c.workers)
+	check(c.workers >= 1 && c.workers <= maxWorkers, "-workers %d must be in [1, %d]", c.workers, maxWorkers)
 	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)
 	check(c.batch >= 1, "-batch %d must be at least 1", c.batch)
 	check(c.fanout >= 1, "-fanout %d must be at least 1", c.fanout)
 	check(c.errorRate >= 0 && c.errorRate <= 1, "-error-rate %v must be in [0, 1]", c.errorRate)
 	check(c.attrs >= 0 && c.attrs <= 1024, "-attrs %d must be in [0, 1024]", c.attrs)
-	check(c.payload >= 0, "-payload %d must not be negative", c.payload)
+	check(c.payload >= 0 && c.payload <= maxPayload, "-payload %d must be in [0, %d]", c.payload, maxPayload)
+	check(c.tokens >= 0 && c.tokens <= maxTokens, "-tokens %d must be in [0, %d]", c.tokens, maxTokens)
+	check(*maxRSS >= 0 && *maxRSS <= 1<<30, "-max-rss-mib %d must be in [0, %d]", *maxRSS, 1<<30)
 	check(c.sample >= 1, "-sample %d must be at least 1", c.sample)
 	check(c.protocol == "grpc" || c.protocol == "http/protobuf", "-protocol %q: want grpc or http/protobuf", c.protocol)
 	check(c.mode == "flowtel" || c.mode == "otelsdk" || c.mode == "both", "-mode %q: want flowtel, otelsdk or both", c.mode)
@@ -182,6 +184,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	return c, errors.Join(errs...)
 }
+
+// The largest -workers, -payload and -tokens: a worker is a goroutine (on
+// 2 vCPUs a few suffice), the payload is built once in memory and the
+// engine cuts a value at 16 MiB at most (Limits.ValueBytes), and a run's
+// tokens are summed into an int64.
+const (
+	maxWorkers = 1 << 16
+	maxPayload = 16 << 20
+	maxTokens  = 1 << 30
+)
 
 // kv is one precomputed attribute of the workload.
 type kv struct{ key, val string }

@@ -90,6 +90,9 @@ const (
 	shapeMixed     = "mixed"
 )
 
+// maxMixWeight is the largest weight of a -mix type.
+const maxMixWeight = 1_000_000
+
 // parseMix parses "llm=30,tool=20,..." into types and cumulative weights.
 func parseMix(s string) (types []string, cum []int, err error) {
 	total := 0
@@ -105,6 +108,9 @@ func parseMix(s string) (types []string, cum []int, err error) {
 		w, err := strconv.Atoi(v)
 		if err != nil || w < 0 {
 			return nil, nil, fmt.Errorf("node mix %q: weight is not a non-negative integer", part)
+		}
+		if w > maxMixWeight { // the weights' sum must stay a positive int
+			return nil, nil, fmt.Errorf("node mix %q: weight is above %d", part, maxMixWeight)
 		}
 		switch k {
 		case "llm", "tool", "plugin", "code", "knowledge", "decision", "message", "if-else", "variable", "agent", "question-answer":
