@@ -26,7 +26,10 @@ import (
 // OTEL_TRACES_SAMPLER_ARG select the head sampler (engine.SamplerFromEnv;
 // default parentbased_always_on). OTEL_SEMCONV_STABILITY_OPT_IN holding
 // gen_ai_latest_experimental names GenAI nodes' spans as the GenAI
-// conventions do (engine.WithGenAISpanNames). With OTLP_ENABLE=false the engine
+// conventions do (engine.WithGenAISpanNames).
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION set
+// MetricsConfig.Delta and Exponential. With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
@@ -82,7 +85,10 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		return nil, fmt.Errorf("otlp: from environment: %w", err)
 	}
 	mc.NoExport = noPush
-	if mc.DC != "" || mc.NoExport {
+	if mc.Delta, mc.Exponential, err = metricsPreferences(get); err != nil {
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
+	}
+	if mc.DC != "" || mc.NoExport || mc.Delta || mc.Exponential {
 		base = append(base, engine.WithMetrics(mc))
 	}
 	opts = append(base, opts...)
@@ -134,6 +140,30 @@ func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err er
 		}
 	}
 	return enabled, noPush, nil
+}
+
+// metricsPreferences reads the OTLP metrics exporter's temporality and
+// histogram variables. flowtel's sums are counters and its histograms
+// synchronous, so delta and lowmemory both make them delta (an
+// up-down counter, which both keep cumulative, it has none). Values are
+// case-insensitive; another one is refused by name.
+func metricsPreferences(get func(string) string) (delta, exponential bool, err error) {
+	const tp, ha = "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION"
+	switch strings.ToLower(get(tp)) {
+	case "", "cumulative":
+	case "delta", "lowmemory":
+		delta = true
+	default:
+		return false, false, fmt.Errorf("%w %s: %q is not supported (want cumulative, delta or lowmemory)", export.ErrInvalidEnv, tp, get(tp))
+	}
+	switch strings.ToLower(get(ha)) {
+	case "", "explicit_bucket_histogram":
+	case "base2_exponential_bucket_histogram":
+		exponential = true
+	default:
+		return false, false, fmt.Errorf("%w %s: %q is not supported (want explicit_bucket_histogram or base2_exponential_bucket_histogram)", export.ErrInvalidEnv, ha, get(ha))
+	}
+	return delta, exponential, nil
 }
 
 // hostIPv4 returns the first non-loopback IPv4 address, or 127.0.0.1.

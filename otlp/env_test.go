@@ -12,6 +12,8 @@ import (
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/sid"
+
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 )
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
@@ -203,5 +205,78 @@ func TestNewFromEnvQueueSize(t *testing.T) {
 	s := captureShutdown(t, e, engine.RunInfo{AppID: "app"}, runs, nodes)
 	if s.Exported != runs*(nodes+1) || len(receivedSpans(rc)) != runs*(nodes+1) {
 		t.Errorf("exported %d, received %d, want %d (stats %+v)", s.Exported, len(receivedSpans(rc)), runs*(nodes+1), s)
+	}
+}
+
+// TestNewFromEnvMetricsPreferences: the OTLP metrics exporter's
+// OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE (cumulative, delta,
+// lowmemory; any case) and
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION
+// (explicit_bucket_histogram, base2_exponential_bucket_histogram) reach
+// what a real receiver gets: flowtel's sums are counters and its
+// histograms synchronous, which delta and lowmemory both make delta. They
+// were ignored; another value is refused by name.
+func TestNewFromEnvMetricsPreferences(t *testing.T) {
+	for _, tc := range []struct {
+		temporality, aggregation string
+		delta, exponential       bool
+	}{
+		{"", "", false, false},
+		{"cumulative", "explicit_bucket_histogram", false, false},
+		{"Delta", "", true, false},
+		{"lowmemory", "base2_exponential_bucket_histogram", true, true},
+	} {
+		t.Run(tc.temporality+"/"+tc.aggregation, func(t *testing.T) {
+			rc := otlptest.StartKeeping(t, otlptest.GRPC)
+			e, err := newFromLookup(lookupMap(map[string]string{
+				"OTEL_EXPORTER_OTLP_ENDPOINT":                              rc.Endpoint(),
+				"OTEL_EXPORTER_OTLP_INSECURE":                              "true",
+				"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE":        tc.temporality,
+				"OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": tc.aggregation,
+			}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			run := e.StartRun(engine.RunInfo{AppID: "app", FlowID: "flow"})
+			run.StartNode("llm:1", "llm", "LLM").End()
+			run.End(0, "")
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rc.Metrics()
+			if len(reqs) == 0 {
+				t.Fatal("no metrics export")
+			}
+			last := reqs[len(reqs)-1]
+			wantT := metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_CUMULATIVE
+			if tc.delta {
+				wantT = metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+			}
+			n := 0
+			for m := range metricsNamed(last, engine.MetricRequests) {
+				n++
+				if got := m.GetSum().GetAggregationTemporality(); got != wantT {
+					t.Errorf("%s temporality %v, want %v", m.Name, got, wantT)
+				}
+			}
+			for m := range metricsNamed(last, engine.MetricRequestTime) {
+				n++
+				if got := m.GetExponentialHistogram() != nil; got != tc.exponential {
+					t.Errorf("%s exponential %v, want %v (%T)", m.Name, got, tc.exponential, m.Data)
+				}
+			}
+			if n != 2 {
+				t.Fatalf("the final export holds %d of the two families", n)
+			}
+		})
+	}
+	for name, v := range map[string]string{
+		"OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE":        "sometimes",
+		"OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION": "summary",
+	} {
+		_, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", name: v}))
+		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
+		}
 	}
 }
