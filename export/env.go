@@ -53,7 +53,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	if _, ok := lookup("OTEL_EXPORTER_OTLP_INSECURE"); ok {
-		c.Insecure = r.boolean("OTEL_EXPORTER_OTLP_INSECURE", false)
+		c.Insecure = r.otelBoolean("OTEL_EXPORTER_OTLP_INSECURE")
 	}
 	c.Headers = r.headers("OTEL_EXPORTER_OTLP_HEADERS")
 	c.Compression = r.compression("OTEL_EXPORTER_OTLP_COMPRESSION")
@@ -67,7 +67,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		sc := c.Signal(sig)
 		sc.Protocol = r.protocol(p + "PROTOCOL")
 		sc.Endpoint = r.endpoint(p + "ENDPOINT")
-		sc.Insecure = r.boolean(p+"INSECURE", false)
+		sc.Insecure = r.otelBoolean(p + "INSECURE")
 		sc.Headers = r.headers(p + "HEADERS")
 		sc.Compression = r.compression(p + "COMPRESSION")
 		sc.Timeout = r.millis(p+"TIMEOUT", 0)
@@ -233,6 +233,25 @@ func (r *envReader) str(name string) string {
 	return strings.TrimSpace(v)
 }
 
+// otelBoolean reads an OpenTelemetry boolean variable (default false):
+// "true" or "false" in any case. The specification reads every other value
+// as false, so that "1" or "yes" cannot turn TLS off; one is refused here,
+// with the variable named, rather than read differently from the user's
+// intent.
+func (r *envReader) otelBoolean(name string) bool {
+	switch v := strings.ToLower(r.str(name)); v {
+	case "true":
+		return true
+	case "", "false":
+		return false
+	default:
+		r.fail(name, fmt.Sprintf("%q is not true or false", v))
+		return false
+	}
+}
+
+// boolean reads one of the original's boolean variables, which also took
+// 1, yes, on and 0, no, off.
 func (r *envReader) boolean(name string, def bool) bool {
 	v := strings.ToLower(r.str(name))
 	switch v {

@@ -318,3 +318,33 @@ func TestFromLookupPerSignalInsecureFalse(t *testing.T) {
 		})
 	}
 }
+
+// TestFromLookupOTelBooleans: OpenTelemetry's boolean variables know only
+// "true" and "false", in any case; the specification interprets every
+// other value as false, so "1" or "yes" must never turn TLS off. They are
+// refused by name (the original's own OTLP_ENABLE keeps its wider set).
+// "1" meant plaintext before.
+func TestFromLookupOTelBooleans(t *testing.T) {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_INSECURE", "OTEL_EXPORTER_OTLP_TRACES_INSECURE"} {
+		for v, want := range map[string]bool{"true": true, "TRUE": true, "False": false, "false": false} {
+			c, err := FromLookup(lookupOf(map[string]string{name: v, "OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}))
+			if err != nil {
+				t.Fatalf("%s=%s: %v", name, v, err)
+			}
+			if got := c.Insecure || c.Traces.Insecure; got != want {
+				t.Errorf("%s=%s: insecure %v, want %v", name, v, got, want)
+			}
+		}
+		for _, v := range []string{"1", "yes", "on", "0", "no", "off", "enabled"} {
+			_, err := FromLookup(lookupOf(map[string]string{name: v}))
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
+			}
+		}
+	}
+	for _, v := range []string{"1", "yes", "on", "0", "no", "off"} {
+		if _, err := FromLookup(lookupOf(map[string]string{"OTLP_ENABLE": v})); err != nil {
+			t.Errorf("OTLP_ENABLE=%s: %v", v, err)
+		}
+	}
+}
