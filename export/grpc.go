@@ -78,6 +78,10 @@ func (rawCodec) Name() string { return "proto" }
 // writeBufferSize is how much the gRPC transport gathers per write syscall.
 const writeBufferSize = 256 << 10
 
+// responseWindow is the HTTP/2 flow control window the client grants the
+// receiver, per stream and per connection.
+const responseWindow = maxResponseBytes
+
 // grpcSender exports one signal over OTLP/gRPC.
 type grpcSender struct {
 	sig    Signal
@@ -107,6 +111,14 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		// writes it in a dozen syscalls, 256 KiB in two or three. The
 		// buffer is pooled and only held while a connection is writing.
 		grpc.WithWriteBufferSize(writeBufferSize),
+		// Static receive windows: without them gRPC estimates the
+		// bandwidth-delay product of what the client receives by sending
+		// a PING with nearly every response it reads, which costs both
+		// ends a write and a read per request for responses of a few
+		// bytes. The windows only bound the responses, which are small;
+		// one window holds the largest the exporter reads over HTTP.
+		grpc.WithInitialWindowSize(responseWindow),
+		grpc.WithInitialConnWindowSize(responseWindow),
 	)
 }
 
