@@ -124,8 +124,8 @@ func BenchmarkGraph(b *testing.B) {
 	b.Run("otelsdk", func(b *testing.B) {
 		exp := &discardExporter{}
 		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp))
-		h := &sdkHandler{tracer: tp.Tracer("eino"), max: DefaultMaxValueBytes}
-		run(b, h, ctx)
+		h := newSDKHandler(tp)
+		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		h.streams.Wait()
 		if err := tp.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
@@ -202,7 +202,7 @@ func BenchmarkCallbacks(b *testing.B) {
 	})
 	b.Run("nodes/otelsdk", func(b *testing.B) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&discardExporter{}))
-		nodes(b, &sdkHandler{tracer: tp.Tracer("eino"), max: DefaultMaxValueBytes}, ctx)
+		nodes(b, newSDKHandler(tp), WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}))
 		if err := tp.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
 		}
@@ -217,8 +217,8 @@ func BenchmarkCallbacks(b *testing.B) {
 	})
 	b.Run("otelsdk", func(b *testing.B) {
 		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(&discardExporter{}))
-		h := &sdkHandler{tracer: tp.Tracer("eino"), max: DefaultMaxValueBytes}
-		run(b, h, ctx, h.streams.Wait)
+		h := newSDKHandler(tp)
+		run(b, h, WithRunInfo(ctx, engine.RunInfo{AppID: "app", UID: "u"}), h.streams.Wait)
 		if err := tp.Shutdown(context.Background()); err != nil {
 			b.Fatal(err)
 		}
