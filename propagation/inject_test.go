@@ -1,6 +1,7 @@
 package propagation
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -54,5 +55,50 @@ func TestInjectInvalidTraceState(t *testing.T) {
 	}
 	if _, err := w3c.ParseTraceState(h.Get("tracestate")); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInjectReplaces: InjectHTTP, InjectGRPC and OutgoingGRPC replace what
+// the carrier held under the three names, as documented, also when they
+// write nothing there: a proxy that forwards a copy of its incoming
+// headers, or a context that already carries a parent's metadata, must not
+// send the caller's traceparent, tracestate or baggage beside (or instead
+// of) its own. They were left in place.
+func TestInjectReplaces(t *testing.T) {
+	own := engine.SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true}
+	stale := func() map[string][]string {
+		return map[string][]string{"traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, "tracestate": {"congo=t61rcWkgMzE"}, "baggage": {"user=alice"}}
+	}
+	for _, tc := range []struct {
+		name string
+		sc   engine.SpanContext
+	}{{"own span, no tracestate, no baggage", own}, {"no span", engine.SpanContext{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			for k, v := range stale() {
+				h[http.CanonicalHeaderKey(k)] = v
+			}
+			InjectHTTP(h, tc.sc, Baggage{})
+			md := metadata.MD(stale())
+			InjectGRPC(md, tc.sc, Baggage{})
+			ctx := OutgoingGRPC(metadata.NewOutgoingContext(context.Background(), metadata.MD(stale())), tc.sc, Baggage{})
+			out, _ := metadata.FromOutgoingContext(ctx)
+			for name, get := range map[string]func(string) []string{
+				"http": func(k string) []string { return h.Values(k) },
+				"grpc": md.Get,
+				"ctx":  out.Get,
+			} {
+				wantTP := 0
+				if tc.sc.IsValid() {
+					wantTP = 1
+				}
+				if tp := get("traceparent"); len(tp) != wantTP || wantTP == 1 && tp[0] != traceParentValue(tc.sc) {
+					t.Errorf("%s: traceparent %q", name, tp)
+				}
+				if ts, bag := get("tracestate"), get("baggage"); len(ts) != 0 || len(bag) != 0 {
+					t.Errorf("%s: tracestate %q, baggage %q left from the caller", name, ts, bag)
+				}
+			}
+		})
 	}
 }

@@ -206,10 +206,15 @@ func validTraceState(ts string) string {
 	return st.String()
 }
 
-// inject writes the headers into m (an http.Header or a metadata.MD). An
-// invalid sc writes no traceparent or tracestate; an empty b writes no
-// baggage.
+// inject writes the headers into m (an http.Header or a metadata.MD),
+// replacing what m held under their names. An invalid sc writes no
+// traceparent or tracestate; an empty b writes no baggage: what m held
+// there is removed all the same, since it belongs to another span (a copy
+// of the incoming headers, a parent's outgoing metadata).
 func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanContext, b Baggage) {
+	delete(m, tpKey)
+	delete(m, tsKey)
+	delete(m, bagKey)
 	if sc.IsValid() {
 		m[tpKey] = []string{traceParentValue(sc)}
 		if ts := validTraceState(sc.TraceState); ts != "" {
@@ -224,7 +229,8 @@ func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanCo
 // InjectHTTP writes sc and b into h, replacing what h held under these
 // names: sc is the parent of the request's server span, so pass the span
 // that makes the call (Node.SpanContext). An invalid sc writes no
-// traceparent or tracestate; an empty b writes no baggage.
+// traceparent or tracestate; an empty b writes no baggage; either way the
+// values h held under those names are removed.
 func InjectHTTP(h http.Header, sc engine.SpanContext, b Baggage) {
 	inject(h, headerTraceParent, headerTraceState, headerBaggage, sc, b)
 }
