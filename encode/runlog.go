@@ -927,12 +927,30 @@ func runlogAppendHex(dst []byte, b []byte) []byte {
 	return dst
 }
 
-// runlogHex8 writes the lower-case hex of b into dst[:16].
+// runlogHex8 writes the lower-case hex of b into dst[:16], with two word
+// stores (runlogHexWord) instead of sixteen table loads and byte stores:
+// a node record writes two ids.
 func runlogHex8(dst []byte, b [8]byte) {
 	_ = dst[15]
-	for i, c := range b {
-		dst[2*i], dst[2*i+1] = runlogHexDigits[c>>4], runlogHexDigits[c&0xf]
-	}
+	binary.LittleEndian.PutUint64(dst, runlogHexWord(binary.LittleEndian.Uint32(b[:4])))
+	binary.LittleEndian.PutUint64(dst[8:], runlogHexWord(binary.LittleEndian.Uint32(b[4:])))
+}
+
+// runlogHexWord returns the lower-case hex of the four bytes of v (the
+// first in its low byte) as the eight bytes of a little-endian word: each
+// byte is spread to two bytes, its high nibble first, and each nibble n
+// becomes '0'+n, plus 'a'-'0'-10 when n+6 reaches 16 (no byte carries).
+func runlogHexWord(v uint32) uint64 {
+	const (
+		nib  = 0x000f000f000f000f
+		ones = 0x0101010101010101
+	)
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	x = (x | x<<8) & 0x00ff00ff00ff00ff // byte i of v in byte 2i
+	n := (x>>4)&nib | (x&nib)<<8
+	letter := (n + ones*6) >> 4 & ones
+	return n + ones*'0' + letter*('a'-'0'-10)
 }
 
 // jsonAppendValue appends v as a JSON value: a string, an integer, a float
@@ -1075,11 +1093,19 @@ func jsonAppendEscaped(dst []byte, s string) []byte {
 }
 
 // jsonHasASCIICare reports whether s holds a byte below 0x20, '"' or
-// '\\'; bytes from 0x80 are not tested.
+// '\\'; bytes from 0x80 are not tested. Text in other scripts (a Chinese
+// LLM's output) is tested four words at a time (jsonSWARASCIICare).
 func jsonHasASCIICare(s string) bool {
 	i := 0
+	for ; i+32 <= len(s); i += 32 {
+		w := s[i : i+32]
+		if jsonSWARASCIICare(utf8Load64(w))|jsonSWARASCIICare(utf8Load64(w[8:]))|
+			jsonSWARASCIICare(utf8Load64(w[16:]))|jsonSWARASCIICare(utf8Load64(w[24:])) != 0 {
+			return true
+		}
+	}
 	for ; i+8 <= len(s); i += 8 {
-		if jsonSWARCare(utf8Load64(s[i:]))&^utf8Load64(s[i:]) != 0 {
+		if jsonSWARASCIICare(utf8Load64(s[i:])) != 0 {
 			return true
 		}
 	}
@@ -1089,6 +1115,22 @@ func jsonHasASCIICare(s string) bool {
 		}
 	}
 	return false
+}
+
+// jsonSWARASCIICare returns x's bytes below 0x20, equal to '"' or '\\'
+// marked by their high bit, exactly: jsonSWARAnyCare's test on x without
+// its high bits (so no byte carries into the next), with the bytes from
+// 0x80 left out.
+func jsonSWARASCIICare(x uint64) uint64 {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	y := x &^ high
+	ctl := y + ones*(0x80-0x20)
+	quote := (y ^ (ones * '"')) + ones*0x7f
+	bs := (y ^ (ones * '\\')) + ones*0x7f
+	return ^(ctl & quote & bs) & high &^ x
 }
 
 // jsonHasLineSep reports whether s holds U+2028 or U+2029 (E2 80 A8/A9).

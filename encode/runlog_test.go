@@ -2,6 +2,7 @@ package encode
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -1236,6 +1237,62 @@ func TestRunLogNextLogIDsIndexed(t *testing.T) {
 		}
 		if g, w := runlogTokens(t, got), runlogTokens(t, want); fmt.Sprint(g) != fmt.Sprint(w) {
 			t.Fatalf("indexed next_log_ids differ from the reference\n got: %s\nwant: %s", got, want)
+		}
+	}
+}
+
+// TestRunlogHex8 checks runlogHex8 against encoding/hex: every byte value
+// in every position, and random ids.
+func TestRunlogHex8(t *testing.T) {
+	check := func(b [8]byte) {
+		t.Helper()
+		var got [16]byte
+		runlogHex8(got[:], b)
+		if want := hex.EncodeToString(b[:]); string(got[:]) != want {
+			t.Fatalf("runlogHex8(%x) = %q, want %q", b, got, want)
+		}
+	}
+	for pos := range 8 {
+		for c := range 256 {
+			var b [8]byte
+			b[pos] = byte(c)
+			check(b)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		var b [8]byte
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		check(b)
+	}
+}
+
+// TestJSONSWARASCIICare checks jsonSWARASCIICare against the byte-wise
+// rule, mark by mark: every pair of byte values in two neighbouring
+// positions (where a carry could blur the upper one) among bytes of both
+// ends of the range, high ones included.
+func TestJSONSWARASCIICare(t *testing.T) {
+	care := func(c byte) bool { return c < 0x20 || c == '"' || c == '\\' }
+	for _, fill := range []byte{' ', '~', 0x7f, 0x80, 0xff} {
+		for pos := range 7 {
+			for c := range 256 {
+				for d := range 256 {
+					var b [8]byte
+					for i := range b {
+						b[i] = fill
+					}
+					b[pos], b[pos+1] = byte(c), byte(d)
+					x := utf8Load64(string(b[:]))
+					got := jsonSWARASCIICare(x)
+					for i := range b {
+						if mark := got>>(8*i+7)&1 == 1; mark != care(b[i]) {
+							t.Fatalf("bytes %x: byte %d marked %v, want %v", b, i, mark, care(b[i]))
+						}
+					}
+				}
+			}
 		}
 	}
 }
