@@ -212,12 +212,25 @@ const (
 )
 
 // DefaultLargeFieldDir returns the file store's directory when neither Dir
-// nor URL is set: flowtel-large-fields in os.TempDir() ($TMPDIR, else
-// /tmp), shared by the processes of the host (keys are unique per run).
-// Each process counts against its budget what the directory held when it
-// started and what it wrote since: processes started together may write
-// up to one budget each.
-func DefaultLargeFieldDir() string { return filepath.Join(os.TempDir(), "flowtel-large-fields") }
+// nor URL is set: flowtel-large-fields-<uid> in os.TempDir() ($TMPDIR,
+// else /tmp), shared by the processes of one user on the host (keys are
+// unique per run). Each process counts against its budget what the
+// directory held when it started and what it wrote since: processes
+// started together may write up to one budget each.
+//
+// The values are the runs' inputs, outputs, prompts and answers, and a
+// temporary directory is shared by every user of the host: otlp.New keeps
+// this directory private to its user (mode 0700) and refuses one that
+// another user made, or a symbolic link, since whoever owns it could read
+// or replace every value. Without a user id (Windows) it is
+// flowtel-large-fields.
+func DefaultLargeFieldDir() string {
+	name := "flowtel-large-fields"
+	if uid := os.Getuid(); uid >= 0 {
+		name += "-" + strconv.Itoa(uid)
+	}
+	return filepath.Join(os.TempDir(), name)
+}
 
 // largeFieldVars names the variable of each LargeFieldConfig field.
 var largeFieldVars = map[string]string{

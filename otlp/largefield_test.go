@@ -487,7 +487,7 @@ func TestLargeFieldsRefusedSettings(t *testing.T) {
 func TestLargeFieldsDefault(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
-	if got := export.DefaultLargeFieldDir(); got != filepath.Join(tmp, "flowtel-large-fields") {
+	if got := export.DefaultLargeFieldDir(); got != filepath.Join(tmp, "flowtel-large-fields-"+strconv.Itoa(os.Getuid())) {
 		t.Fatalf("DefaultLargeFieldDir = %q", got)
 	}
 	rc := otlptest.StartKeeping(t, otlptest.GRPC)

@@ -208,6 +208,12 @@ func newOffloader(cfg *export.Config) (*encode.Offloader, error) {
 		}
 		store = hs
 	default:
+		if err := privateLargeFieldDir(lf.Dir, cfg.LargeFields.Dir == ""); err != nil {
+			if errors.Is(err, export.ErrInvalidConfig) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: LargeFields.Dir: %w", export.ErrInvalidConfig, err)
+		}
 		fs, err := encode.NewBoundedFSStore(lf.Dir, "", lf.MaxBytes, lf.MaxFiles)
 		if err != nil {
 			return nil, fmt.Errorf("%w: LargeFields.Dir: %w", export.ErrInvalidConfig, err)
