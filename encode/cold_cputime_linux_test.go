@@ -59,9 +59,13 @@ func cloneBatch(runs []*encode.Run) []*encode.Run {
 // reads about 1.3 KB of records (the 496-byte Node, its attributes at 48
 // bytes each, their strings), and on the 2-vCPU AMD EPYC VM, medians of 6:
 // hot 219.6 ns per span, 8 batches (L3) 233.3, 160 batches (memory) 315.2.
-// Touching the next node's parts before writing a span, so that their
-// misses overlap, made every case slower (hot 237, memory 338 ns): the
-// hardware prefetcher and out-of-order loads already overlap them.
+// Touching the next node's parts with loads before writing a span made
+// every case slower (hot 237, memory 338 ns): a load that misses holds
+// the encoder up however early it is issued. Prefetching them (the
+// PREFETCHT0 hints of prefetchRanges and prefetchNodes, which retire at
+// once) took memory from 309 to 280 ns (medians of 6 alternating runs;
+// L3 237 either way), for 15 more ns hot, and the loadgen's encode stage
+// from 827-1038 to 446-481 ns per span.
 //
 //	go test -run TestCPUTimeCold -v ./encode/ -cputime
 func TestCPUTimeCold(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+	"unsafe"
 )
 
 // OTLP enum values and flags written by the encoder.
@@ -203,17 +204,73 @@ func (e *Encoder) AppendTraces(dst []byte, runs []*Run) []byte {
 	}
 	dst, rq := e.openRequest(dst)
 	spans := 0
-	for _, r := range runs {
+	for k, r := range runs {
+		prefetchRuns(runs, k)
+		nodes := r.Nodes
 		dst = e.writeRunSpan(dst, r)
-		for _, n := range r.Nodes {
+		if len(nodes) != 0 {
+			prefetchNodes(nodes[0], nil)
+		}
+		for i, n := range nodes {
+			var next, ahead *Node
+			if i+1 < len(nodes) {
+				next = nodes[i+1]
+				if i+2 < len(nodes) {
+					ahead = nodes[i+2]
+				}
+			}
+			prefetchNodes(next, ahead)
 			dst = e.writeNodeSpan(dst, r, n)
 		}
-		spans += 1 + len(r.Nodes)
+		spans += 1 + len(nodes)
 	}
 	dst = e.closeRequest(dst, rq)
 	e.stats.traceRequests.Add(1)
 	e.stats.spans.Add(uint64(spans))
 	return dst
+}
+
+// The records a batch is written from were written by the engine's
+// callers, on other cores, just before: each line the encoder reads is a
+// miss, and a load that misses stalls it. AppendTraces therefore asks for
+// the lines ahead of the span it writes (prefetchRanges, prefetchNodes),
+// in stages, since each stage's addresses are read from the lines the
+// stage before brought: the structs of the run after the next, the nodes array of the
+// next run and the first two node structs of this run when a run starts;
+// the struct of the node after the next and the attribute arrays, next
+// node ids and events of the next node before each node span.
+
+// prefetchMax is the number of ranges of a prefetchRanges call.
+const prefetchMax = 8
+
+// prefetchRange is n bytes at p to prefetch.
+type prefetchRange struct {
+	p unsafe.Pointer
+	n uintptr
+}
+
+// prefetchSlice returns the range of the elements of s.
+func prefetchSlice[E any](s []E) prefetchRange {
+	var e E
+	return prefetchRange{unsafe.Pointer(unsafe.SliceData(s)), uintptr(len(s)) * unsafe.Sizeof(e)}
+}
+
+// prefetchRuns prefetches, as run k of runs starts, the struct of run
+// k+2, the nodes array of run k+1 and the structs of run k's first two
+// nodes.
+func prefetchRuns(runs []*Run, k int) {
+	var rs [prefetchMax]prefetchRange
+	if k+2 < len(runs) {
+		rs[0] = prefetchRange{unsafe.Pointer(runs[k+2]), unsafe.Sizeof(Run{})}
+	}
+	if k+1 < len(runs) {
+		rs[1] = prefetchSlice(runs[k+1].Nodes)
+	}
+	ns := runs[k].Nodes
+	for i := 0; i < 2 && i < len(ns); i++ {
+		rs[2+i] = prefetchRange{unsafe.Pointer(ns[i]), unsafe.Sizeof(Node{})}
+	}
+	prefetchRanges(&rs)
 }
 
 // requestWidth is the width reserved for the lengths of a request's one
