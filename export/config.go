@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
@@ -523,7 +524,7 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+		pem, err := readTLSFile(caFile)
 		if err != nil {
 			return nil, fmt.Errorf("%w: read CA file: %w", ErrTLS, err)
 		}
@@ -537,13 +538,60 @@ func loadTLS(caFile, certFile, keyFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("%w: client certificate and key must be given together", ErrTLS)
 	}
 	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		certPEM, err := readTLSFile(certFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read client certificate: %w", ErrTLS, err)
+		}
+		keyPEM, err := readTLSFile(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: read client key: %w", ErrTLS, err)
+		}
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			return nil, fmt.Errorf("%w: load client certificate %s: %w", ErrTLS, certFile, err)
 		}
 		cfg.Certificates = []tls.Certificate{cert}
 	}
 	return cfg, nil
+}
+
+// maxTLSFileBytes bounds a PEM file read for TLS: every public CA of the
+// web takes about 250 KiB.
+const maxTLSFileBytes = 16 << 20
+
+// regularFile reports why path is not a regular file (following links),
+// without opening it: opening a named pipe waits for a writer.
+func regularFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (%v)", path, fi.Mode().Type())
+	}
+	return nil
+}
+
+// readTLSFile reads a certificate or key file: a regular file of at most
+// maxTLSFileBytes, so that a device or a pipe given by mistake is refused
+// instead of read without end.
+func readTLSFile(path string) ([]byte, error) {
+	if err := regularFile(path); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTLSFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxTLSFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxTLSFileBytes)
+	}
+	return b, nil
 }
 
 // validateHeaders checks h against the rules of protocol: names are HTTP

@@ -339,10 +339,16 @@ func (r *envReader) endpoint(name string) string {
 	return v
 }
 
-// file returns the value of name, checked to be a readable file.
+// file returns the value of name, checked to be a readable regular file:
+// opening a named pipe would wait for a writer, and a device would be
+// read without end when the TLS configuration is loaded.
 func (r *envReader) file(name string) string {
 	v := r.str(name)
 	if v == "" {
+		return ""
+	}
+	if err := regularFile(v); err != nil {
+		r.fail(name, fmt.Sprintf("cannot read %q: %v", v, err))
 		return ""
 	}
 	f, err := os.Open(v)

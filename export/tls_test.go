@@ -8,10 +8,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -138,6 +141,35 @@ func TestTLSConfigErrors(t *testing.T) {
 		}
 		if _, err := New(cfg); err == nil {
 			t.Errorf("%s: New succeeded", name)
+		}
+	}
+}
+
+// TestTLSFilesNotRegular: a certificate or key variable naming a device
+// or a named pipe (a mistake, or a path swapped under the process) is
+// refused with an error naming it. FromLookup opened the pipe, waiting
+// for a writer that never comes, and New read /dev/zero without end.
+func TestTLSFilesNotRegular(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "ca.pem")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("no named pipes here: %v", err)
+	}
+	p := newPKI(t)
+	for _, path := range []string{"/dev/zero", fifo} {
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_LOGS_CLIENT_CERTIFICATE"} {
+			_, err := FromLookup(lookupOf(map[string]string{name: path}))
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+				t.Fatalf("%s=%s: %v, want an error naming it", name, path, err)
+			}
+		}
+		for name, cfg := range map[string]Config{
+			"CAFile":   {Endpoint: "https://127.0.0.1:1", CAFile: path},
+			"CertFile": {Endpoint: "https://127.0.0.1:1", CertFile: path, KeyFile: p.keyFile},
+			"KeyFile":  {Endpoint: "https://127.0.0.1:1", CertFile: p.certFile, KeyFile: path},
+		} {
+			if _, err := New(cfg); !errors.Is(err, ErrTLS) {
+				t.Errorf("%s %s: New returned %v, want an error wrapping ErrTLS", name, path, err)
+			}
 		}
 	}
 }
