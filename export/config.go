@@ -109,7 +109,11 @@ type Config struct {
 	CertFile, KeyFile string
 	// Headers are sent with every request (gRPC metadata or HTTP headers).
 	// Names are HTTP tokens (for gRPC also lower-case-able metadata keys,
-	// not grpc-*, te or content-type); values are printable ASCII (HTTP also
+	// not grpc-*, te or content-type; for HTTP not the headers the
+	// transport writes: Content-Type, Content-Encoding, Content-Length,
+	// Transfer-Encoding and the hop-by-hop ones). Over HTTP a Host header
+	// is the request's host and a User-Agent replaces flowtel's. Values
+	// are printable ASCII (HTTP also
 	// allows tabs; a gRPC key ending in -bin takes any bytes), and a name
 	// appears once whatever its case. New refuses any other, naming the
 	// header. Values are never printed, nor are an
@@ -635,6 +639,9 @@ func validateHeader(k, v, protocol string) error {
 	if grpc && (strings.HasPrefix(lk, "grpc-") || lk == "te" || lk == "content-type") {
 		return fmt.Errorf("%w %q: the name is reserved by gRPC", ErrInvalidHeader, k)
 	}
+	if !grpc && httpTransportHeaders[lk] {
+		return fmt.Errorf("%w %q: the HTTP transport writes this header itself (it would be replaced, or would corrupt every request)", ErrInvalidHeader, k)
+	}
 	if grpc && strings.HasSuffix(lk, "-bin") {
 		return nil
 	}
@@ -644,6 +651,15 @@ func validateHeader(k, v, protocol string) error {
 		}
 	}
 	return nil
+}
+
+// httpTransportHeaders are the headers the OTLP/HTTP exporter or net/http
+// write for each request: the body's framing and encoding, and the
+// hop-by-hop ones. Host and User-Agent are not among them: a configured
+// one is sent.
+var httpTransportHeaders = map[string]bool{
+	"content-type": true, "content-encoding": true, "content-length": true, "transfer-encoding": true,
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true, "trailer": true, "upgrade": true,
 }
 
 func isTokenChar(c byte) bool {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -221,7 +223,7 @@ func TestHeaderRules(t *testing.T) {
 		{"with space", value, false, false},
 		{"", value, false, false},
 		{"grpc-timeout", value, false, true},
-		{"content-type", value, false, true},
+		{"content-type", value, false, false},
 		{"trace-bin", value + "\xff\x00", true, false},
 	} {
 		for _, protocol := range protocols {
@@ -361,6 +363,47 @@ func TestRedactURL(t *testing.T) {
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestHTTPHeadersAsConfigured: what Config.Headers (OTEL_EXPORTER_OTLP_HEADERS)
+// says reaches an OTLP/HTTP receiver. Host names the virtual host (the
+// request's Host, which net/http takes from req.Host and not from the
+// header map, so it was silently dropped) and a User-Agent of the user's
+// replaces flowtel's (it was overwritten). Headers the transport itself
+// writes (Content-Type, Content-Encoding, Content-Length,
+// Transfer-Encoding, Connection and the other hop-by-hop ones) would be
+// overwritten or would corrupt every request: New refuses them by name
+// for HTTP; Content-Type was accepted and silently replaced.
+func TestHTTPHeadersAsConfigured(t *testing.T) {
+	type seen struct{ host, ua, ct, token string }
+	got := make(chan seen, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Host, r.Header.Get("User-Agent"), r.Header.Get("Content-Type"), r.Header.Get("X-Token")}
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		headers map[string]string
+		want    seen
+	}{
+		{map[string]string{"X-Token": "t-1"}, seen{strings.TrimPrefix(srv.URL, "http://"), "flowtel-otlp-exporter", "application/x-protobuf", "t-1"}},
+		{map[string]string{"host": "collector.example", "User-Agent": "mine/1.0", "X-Token": "t-2"}, seen{"collector.example", "mine/1.0", "application/x-protobuf", "t-2"}},
+	} {
+		e, err := New(Config{Protocol: ProtocolHTTPProtobuf, Endpoint: srv.URL, Headers: tc.headers, Retry: RetryConfig{Disabled: true}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Enqueue(Traces, encodeBatch(t, Traces, "h", 1), 1)
+		shutdown(t, e)
+		if s := <-got; s != tc.want {
+			t.Errorf("headers %v: the receiver saw %+v, want %+v", tc.headers, s, tc.want)
+		}
+	}
+	for _, name := range []string{"Content-Type", "content-encoding", "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Upgrade"} {
+		_, err := New(Config{Protocol: ProtocolHTTPProtobuf, Endpoint: srv.URL, Headers: map[string]string{name: "v-4242"}})
+		if !errors.Is(err, ErrInvalidHeader) || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) || strings.Contains(err.Error(), "v-4242") {
+			t.Errorf("%s: New gave %v, want ErrInvalidHeader naming it", name, err)
 		}
 	}
 }

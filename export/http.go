@@ -22,6 +22,7 @@ type httpSender struct {
 	url     string
 	shown   string // url with its secrets redacted
 	headers http.Header
+	host    string // a configured Host header: the request's Host
 	gzip    bool
 }
 
@@ -56,12 +57,17 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	for k, v := range t.headers {
 		h.Set(k, v)
 	}
+	// net/http sends req.Host, not a Host in the header map.
+	host := h.Get("Host")
+	h.Del("Host")
 	h.Set("Content-Type", "application/x-protobuf")
-	h.Set("User-Agent", "flowtel-otlp-exporter")
+	if h.Get("User-Agent") == "" {
+		h.Set("User-Agent", "flowtel-otlp-exporter")
+	}
 	if t.gzip {
 		h.Set("Content-Encoding", "gzip")
 	}
-	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, gzip: t.gzip}
+	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, host: host, gzip: t.gzip}
 }
 
 // coalesces is false: the body would have to be copied into one buffer.
@@ -91,6 +97,9 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, errUnwrapURL(err, s.shown))}
 	}
 	req.Header = s.headers.Clone()
+	if s.host != "" {
+		req.Host = s.host
+	}
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Connection refused, reset, timeout: the receiver may come back.
