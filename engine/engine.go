@@ -50,12 +50,11 @@ type Engine struct {
 }
 
 // New returns a running engine. Invalid options return an error wrapping
-// one of the package's sentinel errors.
+// one of the package's sentinel errors; a nil Option is ignored, so that
+// options can be chosen conditionally.
 func New(opts ...Option) (*Engine, error) {
 	cfg := defaultConfig()
-	for _, o := range opts {
-		o.apply(&cfg)
-	}
+	cfg.apply(opts)
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}

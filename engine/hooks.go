@@ -11,23 +11,17 @@ func init() {
 	enginehook.Register(enginehook.Hooks[Engine, Option, Run, Node]{
 		Resource: func(opts []Option) encode.Resource {
 			var c config
-			for _, o := range opts {
-				o.apply(&c)
-			}
+			c.apply(opts)
 			return c.resource
 		},
 		MemoryLimit: func(opts []Option) int64 {
 			var c config
-			for _, o := range opts {
-				o.apply(&c)
-			}
+			c.apply(opts)
 			return max(c.memLimit, 0)
 		},
 		Sink: func(opts []Option) any {
 			var c config
-			for _, o := range opts {
-				o.apply(&c)
-			}
+			c.apply(opts)
 			if c.sink == nil {
 				return nil
 			}

@@ -273,6 +273,16 @@ type optionFunc func(*config)
 
 func (f optionFunc) apply(c *config) { f(c) }
 
+// apply applies opts in order, skipping nil ones (a nil Option panicked in
+// New: TestNilOption).
+func (c *config) apply(opts []Option) {
+	for _, o := range opts {
+		if o != nil {
+			o.apply(c)
+		}
+	}
+}
+
 // WithShards sets the number of ring shards, 1 to ringbuf.MaxShards; 0,
 // the default, is GOMAXPROCS.
 func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n }) }

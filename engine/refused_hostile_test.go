@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/flowtel/flowtel/internal/enginehook"
 )
 
 // TestChildOfRefusedNodeCounted: every node the caller starts is a span
@@ -34,4 +36,24 @@ func TestChildOfRefusedNodeCounted(t *testing.T) {
 	if s.Accepted != 2+1+3 || s.Drops(DropNodeLimit) != 1+3 {
 		t.Fatalf("accepted %d (want the run, its node, the refused node and its 3 children: 6), node_limit drops %d (want 4)", s.Accepted, s.Drops(DropNodeLimit))
 	}
+}
+
+// TestNilOption: a nil Option, as conditional options leave one
+// (var opt Option; if x { opt = WithStackTraces(true) }), is ignored by
+// New and by what otlp reads of the options. It panicked.
+func TestNilOption(t *testing.T) {
+	var none Option
+	e, err := New(none, WithSink(&MemorySink{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StartRun(RunInfo{}).End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Exported != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	h := enginehook.Get[Engine, Option, Run, Node]()
+	_, _, _ = h.Resource([]Option{nil}), h.MemoryLimit([]Option{nil}), h.Sink([]Option{nil})
 }
