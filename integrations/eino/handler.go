@@ -97,9 +97,8 @@ type runState struct {
 	root *rootSpan
 	// slots counts the slab's slots taken (parallel nodes take them at once).
 	slots atomic.Int32
-	// more lists the spans of the nodes past the slab's (linked by
-	// span.more), for abandon.
-	more atomic.Pointer[span]
+	// more lists the spans of the nodes past the slab's, for abandon.
+	more atomic.Pointer[moreSpan]
 	// pending is 1 for the outermost invocation plus one per node started
 	// and not yet ended (a streamed node ends when its reader finishes).
 	// Whoever brings it to zero ends the run, so that a node still
@@ -152,14 +151,6 @@ type span struct {
 	// registered twice (once in the context, once in the call's options)
 	// sees its own span with the same info and does nothing more.
 	info *callbacks.RunInfo
-	kind kind
-	// root is set on the outermost invocation's span, which holds the run.
-	root bool
-	// alsoNode is set on a root that is itself a component (not a graph):
-	// node is its node.
-	alsoNode bool
-	// more is the next span of runState.more.
-	more *span
 	// parent is the span the node was started below: the run's root or
 	// the node of a nested graph, ToolsNode or lambda (nil on a root).
 	parent *span
@@ -168,6 +159,20 @@ type span struct {
 	// takes it to spanEnded: whoever swaps it ends the node, once; a
 	// duplicate end does nothing.
 	state atomic.Uint32
+	kind  kind
+	// root is set on the outermost invocation's span, which holds the run.
+	root bool
+	// alsoNode is set on a root that is itself a component (not a graph):
+	// node is its node.
+	alsoNode bool
+}
+
+// moreSpan is the span of a node past its run's slab, linked in
+// runState.more for abandon (the slab's spans need no link: 8 bytes less
+// each in the run's one allocation).
+type moreSpan struct {
+	span
+	next *moreSpan
 }
 
 // States of a span.
@@ -355,8 +360,8 @@ func (h *Handler) abandon(s *span, err error, c *cancel) {
 	for i := range n {
 		h.abandonOne(s, &rs.root.nodes[i], err, c)
 	}
-	for o := rs.more.Load(); o != nil; o = o.more {
-		h.abandonOne(s, o, err, c)
+	for o := rs.more.Load(); o != nil; o = o.next {
+		h.abandonOne(s, &o.span, err, c)
 	}
 }
 
@@ -438,13 +443,14 @@ func (h *Handler) start(ctx context.Context, info *callbacks.RunInfo, input call
 		s = &rs.root.nodes[i]
 		s.Context, s.rs, s.kind, s.info, s.parent = ctx, rs, k, info, parent
 	} else {
-		s = &span{Context: ctx, rs: rs, kind: k, info: info, parent: parent}
+		m := &moreSpan{span: span{Context: ctx, rs: rs, kind: k, info: info, parent: parent}}
 		for {
-			s.more = rs.more.Load()
-			if rs.more.CompareAndSwap(s.more, s) {
+			m.next = rs.more.Load()
+			if rs.more.CompareAndSwap(m.next, m) {
 				break
 			}
 		}
+		s = &m.span
 	}
 	if k == kindModel {
 		s.started = mono()

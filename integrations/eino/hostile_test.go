@@ -424,3 +424,29 @@ func TestConcurrentHostile(t *testing.T) {
 		wantAllEnded(t, r)
 	}
 }
+
+// The engine shut down while a streamed invocation is being read: the
+// handler's readers finish against the stopped engine without a panic and
+// end; the caller reads the whole reply.
+func TestShutdownMidStream(t *testing.T) {
+	eng, h := newEngineHandler(t, nil)
+	g := supportGraph(t, planner(), writer(), nil, nil)
+	sr, err := g.Stream(WithRunInfo(context.Background(), identity), "What is the weather in Paris?", compose.WithCallbacks(h))
+	must(t, err)
+	first, err := sr.Recv()
+	must(t, err)
+	must(t, eng.Shutdown(context.Background()))
+	text := first.Content
+	for {
+		m, err := sr.Recv()
+		if err != nil {
+			break
+		}
+		text += m.Content
+	}
+	sr.Close()
+	h.Wait()
+	if want := writer().reply; text != want {
+		t.Errorf("the caller read %q, want %q", text, want)
+	}
+}
