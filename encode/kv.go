@@ -593,7 +593,10 @@ func (c *strChecker) writeResource(dst []byte, res *Resource) []byte {
 	dst = c.writeKVString(dst, f, "service.name", res.ServiceName)
 	dst = c.writeKVStringOpt(dst, f, "service.instance.id", res.ServiceInstanceID)
 	dst = c.writeKVStringOpt(dst, f, "ip", res.HostIP)
-	dst = c.writeKVStringOpt(dst, f, "host.ip", res.HostIP)
+	if res.HostIP != "" {
+		// host.ip is a string[] in the semantic conventions.
+		dst = c.writeKVStringArray(dst, f, "host.ip", []string{res.HostIP})
+	}
 	dst = c.writeKVString(dst, f, "telemetry.sdk.name", "flowtel")
 	dst = c.writeKVString(dst, f, "telemetry.sdk.language", "go")
 	dst = c.writeKVString(dst, f, "telemetry.sdk.version", ScopeVersion)

@@ -356,10 +356,15 @@ func TestTracesMapping(t *testing.T) {
 	rs := req.ResourceSpans[0]
 	res := otlpAttrMap(rs.Resource.Attributes)
 	for k, v := range map[string]string{"service.name": "svc", "service.instance.id": "i-1", "ip": "10.0.0.1",
-		"host.ip": "10.0.0.1", "telemetry.sdk.name": "flowtel", "telemetry.sdk.language": "go"} {
+		"telemetry.sdk.name": "flowtel", "telemetry.sdk.language": "go"} {
 		if got := res[k].GetStringValue(); got != v {
 			t.Errorf("resource %s = %q, want %q", k, got, v)
 		}
+	}
+	// host.ip is a string[] in the semantic conventions (the host's
+	// addresses); the original's ip stays a string.
+	if vs := res["host.ip"].GetArrayValue().GetValues(); len(vs) != 1 || vs[0].GetStringValue() != "10.0.0.1" {
+		t.Errorf("resource host.ip = %v, want the array [10.0.0.1]", res["host.ip"])
 	}
 	sc := rs.ScopeSpans[0]
 	if sc.Scope.Name != encode.ScopeName || sc.Scope.Version != encode.ScopeVersion {
@@ -492,7 +497,7 @@ func TestTracesAllocs(t *testing.T) {
 // changed on purpose when a node's first_frame_duration became the
 // difference of its two epoch milliseconds, the run trace log's number,
 // and when the run span gained the run's first_frame_duration.
-const otlpGoldenTraces = "cc7e7a20167f7f9e9b5dd9175032432666a49a1902d0b74607e47d5f6d57d8e9"
+const otlpGoldenTraces = "c04c793a57d0ef90db04d64673082fb59f9cd7de1c09cbd4fd82c28d80d6208b"
 
 // TestTracesGolden pins AppendTraces' exact bytes and InvalidUTF8 counts
 // for the benchmark batches and random runs (invalid UTF-8 included), so

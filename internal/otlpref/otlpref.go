@@ -77,7 +77,9 @@ func (b *Builder) Resource(res encode.Resource) *resourcepb.Resource {
 		kvs = append(kvs, b.KVStr("service.instance.id", res.ServiceInstanceID))
 	}
 	if res.HostIP != "" {
-		kvs = append(kvs, b.KVStr("ip", res.HostIP), b.KVStr("host.ip", res.HostIP))
+		hostIP := &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{
+			Values: []*commonpb.AnyValue{{Value: &commonpb.AnyValue_StringValue{StringValue: b.Str(res.HostIP)}}}}}}
+		kvs = append(kvs, b.KVStr("ip", res.HostIP), &commonpb.KeyValue{Key: "host.ip", Value: hostIP})
 	}
 	kvs = append(kvs,
 		b.KVStr("telemetry.sdk.name", "flowtel"),
