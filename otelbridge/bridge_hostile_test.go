@@ -9,8 +9,10 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 )
 
@@ -97,4 +99,23 @@ func TestBridgeZeroHandles(t *testing.T) {
 		t.Errorf("a provider without an engine recorded: %v", s.SpanContext())
 	}
 	s.End()
+}
+
+// TestSpanExporterHugeBatchNotPinned: the exporter reuses its conversion
+// buffers between batches, and they kept the capacity of the largest batch
+// ever given for good: one batch of 100,000 spans pinned its buffers (the
+// spans', attributes' and values') for the life of the exporter.
+func TestSpanExporterHugeBatchNotPinned(t *testing.T) {
+	sx := NewSpanExporter(nil)
+	stubs := make(tracetest.SpanStubs, 100_000)
+	for i := range stubs {
+		stubs[i].Name = "s"
+		stubs[i].Attributes = []attribute.KeyValue{attribute.Int("i", i), attribute.IntSlice("v", []int{1, 2})}
+	}
+	big := stubs.Snapshots()
+	encode.PutBuffer(sx.encodeSpans(big))
+	encode.PutBuffer(sx.encodeSpans(big[:1]))
+	if c := max(cap(sx.spans.buf), cap(sx.kvs.buf), cap(sx.vals.buf)); c > maxScratch {
+		t.Fatalf("after a small batch the exporter still holds a buffer of %d elements", c)
+	}
 }

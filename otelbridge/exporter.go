@@ -303,6 +303,15 @@ func (a *scratch[T]) take(n int) []T {
 }
 
 func (a *scratch[T]) reset() {
+	if cap(a.buf) > maxScratch {
+		a.buf = nil // one huge batch must not pin its memory
+		return
+	}
 	clear(a.buf)
 	a.buf = a.buf[:0]
 }
+
+// maxScratch is the most elements a scratch buffer keeps between batches:
+// a batch of the SDK's default size (512 spans) with 128 attributes each.
+// A larger one is left to the GC (TestSpanExporterHugeBatchNotPinned).
+const maxScratch = 1 << 16
