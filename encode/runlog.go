@@ -1172,8 +1172,8 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 	switch {
 	case n >= 8:
 		a, b := utf8Load64(s), utf8Load64(s[n-8:])
-		if ca, cb := jsonSWARCare(a), jsonSWARCare(b); ca|cb != 0 &&
-			(!high || ca&^a|cb&^b != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b))) {
+		if jsonSWARAnyCare(a)|jsonSWARAnyCare(b) != 0 && (!high ||
+			jsonSWARASCIICare(a)|jsonSWARASCIICare(b) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b))) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
@@ -1181,14 +1181,15 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 	case n >= 4:
 		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
 		x := uint64(a) | uint64(b)<<32
-		if c := jsonSWARCare(x); c != 0 && (!high || c&^x != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x))) {
+		if jsonSWARAnyCare(x) != 0 && (!high || jsonSWARASCIICare(x) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x))) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint32(d, a)
 		binary.LittleEndian.PutUint32(d[n-4:], b)
 	case n > 0:
+		// Up to three bytes, padded with spaces, which are plain.
 		a, b, c := s[0], s[n/2], s[n-1]
-		if !jsonPlain[a] || !jsonPlain[b] || !jsonPlain[c] {
+		if jsonSWARAnyCare(uint64(a)|uint64(b)<<8|uint64(c)<<16|0x2020202020<<24) != 0 {
 			return dst, false
 		}
 		d[0], d[n/2], d[n-1] = a, b, c
@@ -1326,13 +1327,13 @@ func jsonSWARNeedsCare(x uint64) bool { return jsonSWARAnyCare(x) != 0 }
 
 // jsonSWARAnyCare returns a value that is not zero exactly when one of the
 // eight bytes packed in x is below 0x20, equal to '"' or '\\', or at least
-// 0x80: a whole-word test, cheaper than jsonSWARCare (ten operations for
-// twelve) and exact. Each byte b below 0x80 is tested with additions that
+// 0x80: a whole-word test, exact, in ten operations (the has-less and
+// has-zero tricks it replaced took twelve and had false positives). Each byte b below 0x80 is tested with additions that
 // cannot carry into the next byte: b+0x60 has its high bit set when b is
 // at least 0x20, (b^'"')+0x7f when b is not '"', (b^'\\')+0x7f when b is
 // not '\\'. A byte from 0x80 may carry into the next one and blur its
 // test, but its own high bit in x answers for the word. The marks are not
-// per byte: callers that need where the bytes are use jsonSWARCare.
+// per byte: callers that need where the bytes are use jsonSWARASCIICare.
 func jsonSWARAnyCare(x uint64) uint64 {
 	const (
 		ones = 0x0101010101010101
@@ -1342,22 +1343,4 @@ func jsonSWARAnyCare(x uint64) uint64 {
 	quote := (x ^ (ones * '"')) + ones*0x7f
 	bs := (x ^ (ones * '\\')) + ones*0x7f
 	return (x | ^(ctl & quote & bs)) & high
-}
-
-// jsonSWARCare returns x's bytes that are below 0x20, equal to '"' or
-// '\\', or at least 0x80 marked by their high bit, with the classic
-// has-less and has-zero bit tricks (no false negatives; a false positive
-// only sends the caller to the byte-wise path). Masks of several words
-// can be or-ed before one test.
-func jsonSWARCare(x uint64) uint64 {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	less := (x - ones*0x20) &^ x
-	q := x ^ (ones * '"')
-	quote := (q - ones) &^ q
-	b := x ^ (ones * '\\')
-	bs := (b - ones) &^ b
-	return (less | quote | bs | x) & high
 }
