@@ -7,7 +7,8 @@
 //	ctx = eino.WithRunInfo(ctx, engine.RunInfo{AppID: app, UID: uid, ChatID: chat})
 //	out, err := runnable.Invoke(ctx, in, compose.WithCallbacks(h))
 //
-// (or callbacks.AppendGlobalHandlers(h) once, at start-up).
+// (or callbacks.AppendGlobalHandlers(h) once, at start-up, which costs 15
+// more of Eino's allocations per run of 8 nodes: see Rejected alternatives).
 //
 // # Mapping
 //
@@ -103,6 +104,14 @@
 // every node it started has, so a node still streaming never outlives its
 // run. Handler.Wait waits for the readers, for a complete export at exit.
 //
+// Eino's copies of a stream share one list of chunks, freed as the slowest
+// copy moves on: while the handler's reader keeps up with the source, the
+// chunks a caller has not read yet (or never reads, dropping its stream
+// without closing it) stay in that list until the caller reads them or
+// drops its copy, bounded by the stream's length. Any handler that reads
+// its copy does the same (the SDK twin too); without one Eino would not
+// read the source ahead of the caller.
+//
 // # Concurrency
 //
 // A Handler is safe for concurrent use by any number of invocations, and
@@ -115,7 +124,7 @@
 //
 // A run costs one allocation: its root context, which holds the run's
 // state and the contexts of its first 8 nodes (each slot taken once, never
-// reused); a node past the 8th costs one. The engine's calls allocate
+// reused; 816 bytes); a node past the 8th costs one. The engine's calls allocate
 // nothing. WithRunInfo costs one. A streamed output adds a goroutine and,
 // from its second chunk on, the text it gathers.
 //
@@ -129,51 +138,54 @@
 // stream copies on goroutines of its own, as both tracing handlers must
 // (the shape they share); flowtel's Handler (an engine with its pipeline,
 // no sink); and its twin on the OpenTelemetry Go SDK (sdkHandler: the
-// same spans and attributes, a batch span processor with its default
-// queue, an exporter that discards; it reports the spans the processor
-// dropped, none). BenchmarkCallbacks calls each handler's callbacks as
+// same spans and the same information, TestSDKTwinRecords; a batch span
+// processor with its default queue, an exporter that discards; it reports
+// the spans the processor dropped, none; it computes no metrics, which
+// flowtel does). BenchmarkCallbacks calls each handler's callbacks as
 // Eino calls them for that graph, without Eino. Figures are CPU time of
 // the whole process per node (the pipeline, the batch processor, the
-// stream readers and the garbage collector included), medians of two
-// runs of 12 rounds in which the five ran back to back, one process each
-// (the added time is the median of each round's difference), on an "AMD
-// EPYC" VM of 2 vCPUs shared with other jobs (load average 11-16: a
-// figure moves by a tenth to a fifth from round to round, so each ratio
-// is taken within its round, and its median and range given);
-// allocations are exact.
+// stream readers and the garbage collector included): medians of 20
+// rounds in which the five ran back to back, one process each, 0.5s
+// each, on an "AMD EPYC" VM of 2 vCPUs shared with other jobs (load
+// average 13-15: a variant's figure ranges over ±40% from round to round,
+// so each ratio is taken within its round, and its median and range
+// given; wall time, whose rounds' ratios ranged from -0.5 to 27, gave
+// the same median, 0.36). Allocations are exact and do not move.
 //
-//	per node                    bare    noop    reader  flowtel  SDK twin  ratio
-//	real graph, CPU time, run 1 11.1µs  11.9µs  12.8µs  14.0µs   20.3µs
-//	                      run 2 11.2µs  11.9µs  12.6µs  13.5µs   20.8µs
-//	  added over bare, run 1            1.3     2.0     3.0      9.0       0.32 (0.05-0.83)
-//	                   run 2            1.2     2.0     2.3      9.4       0.23 (-0.01-0.52)
-//	  own: added over reader                            0.66 0.58 7.3 7.0  0.09 0.08
-//	  allocations over bare             20.8    21.3    21.5     35.0      0.61
-//	  own: over reader                                  0.25     13.8      0.02
-//	callbacks alone, 8 plain nodes                      1.65µs   4.77µs    0.33 (0.27-0.43)
-//	  allocations (1-2 per run)                         0.13-0.25  12.5    0.01-0.02
-//	callbacks alone, with 2 streams                     2.96µs   7.81µs    0.35 (0.33-0.48)
-//	  allocations over the no-op                        0.63     14.4      0.04
+//	                             bare    noop    reader  flowtel  SDK twin
+//	CPU time per node, median    11.7µs  14.1µs  15.1µs  16.8µs   25.1µs
+//	  added, µs (median of the           1.8     3.5     4.5      13.4
+//	  rounds' differences)
+//	  share of the twin's added          0.17    0.29    0.37     1
+//	  (quartiles over the rounds)                        0.22-0.60
+//	  own: flowtel over reader                           0.08 of the twin's
+//	allocations per run          490     656     660     662      775
+//	  added over bare                    166     170     172      285
+//	  share of the twin's added          0.58    0.60    0.60     1
+//	callbacks alone (BenchmarkCallbacks, 8 rounds), per node:
+//	  8 plain nodes                                      1.10µs   4.77µs  0.24 (0.17-0.34)
+//	    allocations per run                              1        101     0.01
+//	  with the graph's 2 streams                         2.42µs   7.96µs  0.27 (0.15-0.39)
+//	    allocations per run (no-op handler: 7)           11       126     0.03
 //
 // The one-fifth target (flowtel adds at most a fifth of what the SDK twin
-// adds per node, in the same run) is met for allocations and for the
-// handler's own time, not for all it adds, and cannot be by a handler of
-// this shape: what Eino spends to call a handler and to feed its stream
-// copies to reader goroutines (reader over bare, 2.0µs) is 0.21-0.25 of
-// all the SDK twin adds (median of the rounds' ratios), before the handler
-// does any work (Eino's plumbing alone, the no-op handler, 0.12-0.13).
-// flowtel's own part, 0.08-0.09 of the twin's (a difference of two close
-// figures: -0.57 to 0.48 over the rounds), is mostly the engine's: in a
-// profile of BenchmarkGraph/flowtel (14.1µs per node) the handler's
-// callbacks are 6% of the process's CPU time (the engine's StartRun,
-// StartNode and attribute calls 2.5 of it, the run's one allocation
-// most of the rest), the engine's pipeline goroutines (each record's
-// release and reset, the run's metrics) 6%, the stream readers 1.5%,
-// most of it Eino's Recv. This round the stream readers stopped
-// growing their stacks (see readStream): BenchmarkCallbacks/flowtel 2.79
-// → 2.16µs per node (-23%, p=0.026, 6 alternating runs); in the real graph
-// the ratio was 0.39-0.49 in the last round's two runs, with a twin whose
-// reader grew its stack too (it no longer does).
+// adds per node, in the same run) is out of reach of any handler called
+// through Eino's callbacks, and flowtel's own part meets it: Eino's own
+// allocations to call a handler at all (the no-op handler's 166 per run,
+// 20.75 per node) are 0.58 of all the twin adds; flowtel's own are 2 per
+// run (0.007). A memory profile of the no-op handler against bare puts
+// about 100 of Eino's 166 in its callbacks manager (per callback a copy
+// of the manager, a context value for it, one for the RunInfo at a start,
+// and a slice of the handlers to call) and about 60 in the copies of the
+// three streams and their converters. In CPU time Eino's calls and the
+// reading of its stream copies (the reader shape) are 0.29 of what the
+// twin adds (the no-op alone 0.17), flowtel's own part 0.08. In a profile
+// of BenchmarkGraph/flowtel the handler's callbacks take about 1µs per node,
+// a third of it the engine's StartNode (its first touch of a node record
+// the pipeline recycled on the other core: a cache miss), and the engine's
+// pipeline (the run's metrics, each record's release and reset) about 1µs.
+// Alone, without Eino, flowtel's callbacks, engine and pipeline take 0.24
+// of the twin's CPU time per node (0.27 with the streams).
 //
 // # Rejected alternatives
 //
@@ -198,13 +210,34 @@
 //     calls; this handler needs every timing (a node's start opens it and
 //     its end, streamed or not, closes it; the outermost invocation's
 //     streamed input and output open and close the run), so Needed would
-//     answer true each time, one more call per callback. The SDK twin has
-//     none, for the same reason.
+//     answer true each time: measured so (BenchmarkGraph's graph), the
+//     allocations are the same (656 for a no-op handler, 662 for flowtel's)
+//     and the CPU time within the noise, for one more call per callback.
+//     Answering false at OnStartWithStreamInput would spare Eino its copy
+//     of the input stream, but that callback is the only one at a streamed
+//     graph's start: the run would start at its first node, losing the
+//     time before it and any graph that fails before a node runs (Needed
+//     cannot hand back a context). The SDK twin has none, for the same
+//     reason.
+//   - callbacks.AppendGlobalHandlers in place of compose.WithCallbacks, to
+//     spare Eino the per-call option: Eino copies the global handler list
+//     into a new manager at every node's set-up, 15 more allocations per
+//     run of BenchmarkGraph (677 against 662; 671 against 656 for the no-op
+//     handler), the CPU time within the noise. Both work; the per-call
+//     option costs less.
 //   - Reading a stream copy later, without a goroutine (at the next
 //     callback, at the run's end): the first chunk, the time per chunk and
 //     the engine's time-per-output-chunk metric would be the handler's
 //     times, not the stream's, and an unread copy keeps every chunk Eino
 //     has read from the source until it is closed.
+//   - Keeping open nodes in a map, or ending the run at the outermost
+//     invocation's end whatever is open, so that a node that panicked
+//     (Eino recovers it without the node's end callback) does not hold its
+//     run: the map costs a lock per callback, and the run's end cannot wait
+//     for nodes still streaming. A span's state is claimed once instead
+//     (a compare-and-swap at its end), and a failed graph ends its nodes
+//     still open (abandon); the spans sit in the run's slab or, past it,
+//     in a lock-free list.
 //   - A pool of reader goroutines: a blocked Recv holds its goroutine, so
 //     the pool needs one per open stream anyway, and handing a stream to a
 //     parked reader wakes it as starting one does.
