@@ -780,21 +780,27 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 // jsonAppendShortMember appends the member "key":"val" of a key and a
 // string value of at most 16 bytes each (never offloaded: an Offloader's
 // threshold is at least minOffloadThreshold) that jsonAppendEscaped would copy as they are, with
-// the room made once and word stores (jsonAppendShortText). It reports
+// the room made once and word stores (jsonAppendShortPlain, or
+// jsonAppendShortHigh for text in other scripts). It reports
 // false, appending nothing, otherwise.
 func jsonAppendShortMember(dst []byte, key, val string) ([]byte, bool) {
 	if cap(dst)-len(dst) < 5+16+16 {
 		dst = slices.Grow(dst, 5+16+16)
 	}
-	d, ok := jsonAppendShortText(append(dst, '"'), key, true)
+	d, ok := jsonAppendShortPlain(append(dst, '"'), key)
 	if !ok {
-		return dst, false
+		if d, ok = jsonAppendShortHigh(append(dst, '"'), key); !ok {
+			return dst, false
+		}
 	}
-	d, ok = jsonAppendShortText(append(d, '"', ':', '"'), val, true)
+	d = append(d, '"', ':', '"')
+	e, ok := jsonAppendShortPlain(d, val)
 	if !ok {
-		return dst, false
+		if e, ok = jsonAppendShortHigh(d, val); !ok {
+			return dst, false
+		}
 	}
-	return append(d, '"'), true
+	return append(e, '"'), true
 }
 
 // runlogZeroUsage is the usage object of a zero Usage, the usage of most
@@ -1076,7 +1082,10 @@ var jsonPlain = func() (t [256]bool) {
 func jsonAppendEscaped(dst []byte, s string) []byte {
 	n := len(s)
 	if n <= 16 && cap(dst)-len(dst) >= 16 {
-		if d, ok := jsonAppendShortText(dst, s, true); ok {
+		if d, ok := jsonAppendShortPlain(dst, s); ok {
+			return d
+		}
+		if d, ok := jsonAppendShortHigh(dst, s); ok {
 			return d
 		}
 	}
@@ -1158,30 +1167,29 @@ func jsonUnchanged(s string) bool {
 // two overlapping loads and stores; dst must have room for 16 bytes. It
 // reports false, appending nothing, when s is not plain.
 func jsonAppendShort(dst []byte, s string) ([]byte, bool) {
-	return jsonAppendShortText(dst, s, false)
+	return jsonAppendShortPlain(dst, s)
 }
 
-// jsonAppendShortText is jsonAppendShort that also copies, with high, text
-// with bytes from 0x80 (a Chinese node name) when jsonAppendEscaped would
-// append it as it is: valid UTF-8 without U+2028 and U+2029 whose ASCII
-// bytes need no care.
-func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
+// jsonAppendShortPlain is jsonAppendShort. It calls nothing, so that it
+// runs without a stack check (NOSPLIT): the run log calls it for most
+// strings of a node (ids, names, attribute keys and values), where the
+// frame of a function that also handled text in other scripts cost as much
+// as the copy.
+func jsonAppendShortPlain(dst []byte, s string) ([]byte, bool) {
 	n := len(s)
 	m := len(dst)
 	d := dst[m : m+16]
 	switch {
 	case n >= 8:
 		a, b := utf8Load64(s), utf8Load64(s[n-8:])
-		if jsonSWARAnyCare(a)|jsonSWARAnyCare(b) != 0 && (!high ||
-			jsonSWARASCIICare(a)|jsonSWARASCIICare(b) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b))) {
+		if jsonSWARAnyCare(a)|jsonSWARAnyCare(b) != 0 {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
 		binary.LittleEndian.PutUint64(d[n-8:], b)
 	case n >= 4:
 		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
-		x := uint64(a) | uint64(b)<<32
-		if jsonSWARAnyCare(x) != 0 && (!high || jsonSWARASCIICare(x) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x))) {
+		if jsonSWARAnyCare(uint64(a)|uint64(b)<<32) != 0 {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint32(d, a)
@@ -1193,6 +1201,38 @@ func jsonAppendShortText(dst []byte, s string, high bool) ([]byte, bool) {
 			return dst, false
 		}
 		d[0], d[n/2], d[n-1] = a, b, c
+	}
+	return dst[:m+n], true
+}
+
+// jsonAppendShortHigh copies s of 4 to 16 bytes that is not plain (a
+// Chinese node name) as jsonAppendShort does when jsonAppendEscaped would
+// append it as it is: valid UTF-8 without U+2028 and U+2029 whose ASCII
+// bytes need no care; dst must have room for 16 bytes. It reports false,
+// appending nothing, otherwise.
+func jsonAppendShortHigh(dst []byte, s string) ([]byte, bool) {
+	n := len(s)
+	m := len(dst)
+	d := dst[m : m+16]
+	switch {
+	case n >= 8:
+		a, b := utf8Load64(s), utf8Load64(s[n-8:])
+		if jsonSWARASCIICare(a)|jsonSWARASCIICare(b) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b)) {
+			return dst, false
+		}
+		binary.LittleEndian.PutUint64(d, a)
+		binary.LittleEndian.PutUint64(d[n-8:], b)
+	case n >= 4:
+		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+		x := uint64(a) | uint64(b)<<32
+		if jsonSWARASCIICare(x) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x)) {
+			return dst, false
+		}
+		binary.LittleEndian.PutUint32(d, a)
+		binary.LittleEndian.PutUint32(d[n-4:], b)
+	default:
+		// Shorter text with bytes from 0x80 is left to the escaper.
+		return dst, false
 	}
 	return dst[:m+n], true
 }
