@@ -600,7 +600,45 @@ func (c *strChecker) writeResource(dst []byte, res *Resource) []byte {
 	dst = c.writeKVString(dst, f, "telemetry.sdk.name", "flowtel")
 	dst = c.writeKVString(dst, f, "telemetry.sdk.language", "go")
 	dst = c.writeKVString(dst, f, "telemetry.sdk.version", ScopeVersion)
-	return c.writeAttrs(dst, f, "", res.Attrs)
+	return c.writeAttrs(dst, f, "", uniqueResourceAttrs(res))
+}
+
+// uniqueResourceAttrs returns res.Attrs without the keys writeResource
+// writes from res's fields and without all but the last of a repeated key:
+// OTLP wants each key of a resource once, and OTEL_RESOURCE_ATTRIBUTES
+// often names service.name. It allocates only when it drops something
+// (a resource is written once per encoder or metrics request).
+func uniqueResourceAttrs(res *Resource) []Attr {
+	written := func(k string) bool {
+		switch k {
+		case "service.name", "telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version":
+			return true
+		case "service.instance.id":
+			return res.ServiceInstanceID != ""
+		case "ip", "host.ip":
+			return res.HostIP != ""
+		}
+		return false
+	}
+	drop := func(i int) bool {
+		k := res.Attrs[i].Key
+		return written(k) || slices.ContainsFunc(res.Attrs[i+1:], func(a Attr) bool { return a.Key == k })
+	}
+	var out []Attr
+	for i := range res.Attrs {
+		switch {
+		case out != nil:
+			if !drop(i) {
+				out = append(out, res.Attrs[i])
+			}
+		case drop(i):
+			out = append(make([]Attr, 0, len(res.Attrs)), res.Attrs[:i]...)
+		}
+	}
+	if out == nil {
+		return res.Attrs
+	}
+	return out
 }
 
 // appendScope appends flowtel's InstrumentationScope (ScopeName,

@@ -497,7 +497,7 @@ func TestTracesAllocs(t *testing.T) {
 // changed on purpose when a node's first_frame_duration became the
 // difference of its two epoch milliseconds, the run trace log's number,
 // and when the run span gained the run's first_frame_duration.
-const otlpGoldenTraces = "c04c793a57d0ef90db04d64673082fb59f9cd7de1c09cbd4fd82c28d80d6208b"
+const otlpGoldenTraces = "3709d387ed802644f61e9a127ecce927c9f483b9e162568be5ff5057202cf749"
 
 // TestTracesGolden pins AppendTraces' exact bytes and InvalidUTF8 counts
 // for the benchmark batches and random runs (invalid UTF-8 included), so
@@ -529,5 +529,48 @@ func TestTracesGolden(t *testing.T) {
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != otlpGoldenTraces {
 		t.Fatalf("AppendTraces output changed: sha256 %s, want %s", got, otlpGoldenTraces)
+	}
+}
+
+// TestResourceKeysUnique: a Resource whose Attrs repeat a key the encoder
+// writes from its fields (service.name, the telemetry.sdk ones, ip and
+// host.ip with HostIP, service.instance.id with ServiceInstanceID) or
+// repeat one of their own keys is written with each key once, as OTLP
+// wants: the fields win, and the last of a repeated attribute. Both were
+// written twice.
+func TestResourceKeysUnique(t *testing.T) {
+	attrs := []encode.Attr{
+		{Key: "service.name", Value: encode.StringValue("from-attrs")},
+		{Key: "team", Value: encode.StringValue("a")},
+		{Key: "telemetry.sdk.name", Value: encode.StringValue("other")},
+		{Key: "service.instance.id", Value: encode.StringValue("kept: no field")},
+		{Key: "team", Value: encode.StringValue("b")},
+		{Key: "host.ip", Value: encode.StringValue("10.9.9.9")},
+	}
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc", HostIP: "10.0.0.1", Attrs: attrs})
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{{}}), &req); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, kv := range req.ResourceSpans[0].Resource.Attributes {
+		seen[kv.Key]++
+	}
+	res := otlpAttrMap(req.ResourceSpans[0].Resource.Attributes)
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("the resource holds %s %d times", k, n)
+		}
+	}
+	for k, v := range map[string]string{"service.name": "svc", "team": "b", "telemetry.sdk.name": "flowtel", "service.instance.id": "kept: no field", "ip": "10.0.0.1"} {
+		if got := res[k].GetStringValue(); got != v {
+			t.Errorf("resource %s = %q, want %q", k, got, v)
+		}
+	}
+	if vs := res["host.ip"].GetArrayValue().GetValues(); len(vs) != 1 || vs[0].GetStringValue() != "10.0.0.1" {
+		t.Errorf("resource host.ip = %v", res["host.ip"])
+	}
+	if len(attrs) != 6 || attrs[0].Key != "service.name" {
+		t.Error("the caller's attributes were modified")
 	}
 }

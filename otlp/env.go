@@ -60,7 +60,15 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 	if ip == "" {
 		ip = hostIPv4()
 	}
-	res := encode.Resource{ServiceName: cfg.ServiceName, HostIP: ip, ServiceInstanceID: get("HOSTNAME")}
+	// A service.instance.id in OTEL_RESOURCE_ATTRIBUTES is the user's
+	// word, over the host name.
+	instance := get("HOSTNAME")
+	for _, kv := range cfg.ResourceAttrs {
+		if kv.Key == "service.instance.id" {
+			instance = kv.Value
+		}
+	}
+	res := encode.Resource{ServiceName: cfg.ServiceName, HostIP: ip, ServiceInstanceID: instance}
 	sampler, err := engine.SamplerFromEnv(get)
 	if err != nil {
 		return nil, fmt.Errorf("otlp: from environment: %w", err)

@@ -280,3 +280,53 @@ func TestNewFromEnvMetricsPreferences(t *testing.T) {
 		}
 	}
 }
+
+// TestNewFromEnvResourceKeysUnique: OTEL_RESOURCE_ATTRIBUTES naming keys
+// flowtel writes itself (service.name, the commonest way to name a
+// service, service.instance.id, telemetry.sdk.*) or one key twice gives a
+// resource whose keys are unique, as OTLP requires: service.name by its
+// precedence (OTEL_SERVICE_NAME first), service.instance.id the user's
+// over HOSTNAME, telemetry.sdk.* flowtel's, a repeated key its last
+// value. The resource carried service.name (and the others) twice.
+func TestNewFromEnvResourceKeysUnique(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want map[string]string
+	}{
+		{map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attrs,deployment.environment=prod,team=a,team=b"},
+			map[string]string{"service.name": "from-attrs", "deployment.environment": "prod", "team": "b", "service.instance.id": "host-1"}},
+		{map[string]string{"OTEL_SERVICE_NAME": "svc", "OTEL_RESOURCE_ATTRIBUTES": "service.name=from-attrs,service.instance.id=pod-7,telemetry.sdk.name=other,telemetry.sdk.language=rust"},
+			map[string]string{"service.name": "svc", "service.instance.id": "pod-7", "telemetry.sdk.name": "flowtel", "telemetry.sdk.language": "go"}},
+	} {
+		rc := otlptest.StartKeeping(t, otlptest.GRPC)
+		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": rc.Endpoint(), "OTEL_EXPORTER_OTLP_INSECURE": "true", "HOSTNAME": "host-1", "SERVICE_IP": "10.1.2.3"}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		e, err := newFromLookup(lookupMap(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		captureShutdown(t, e, engine.RunInfo{AppID: "app"}, 1, 1)
+		reqs := rc.Traces()
+		if len(reqs) == 0 {
+			t.Fatal("no traces export")
+		}
+		seen := map[string]int{}
+		got := map[string]string{}
+		for _, kv := range reqs[0].ResourceSpans[0].Resource.Attributes {
+			seen[kv.Key]++
+			got[kv.Key] = kv.Value.GetStringValue()
+		}
+		for k, n := range seen {
+			if n != 1 {
+				t.Errorf("%v: the resource holds %s %d times", tc.env, k, n)
+			}
+		}
+		for k, v := range tc.want {
+			if got[k] != v {
+				t.Errorf("%v: resource %s = %q, want %q", tc.env, k, got[k], v)
+			}
+		}
+	}
+}

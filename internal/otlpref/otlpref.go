@@ -85,7 +85,23 @@ func (b *Builder) Resource(res encode.Resource) *resourcepb.Resource {
 		b.KVStr("telemetry.sdk.name", "flowtel"),
 		b.KVStr("telemetry.sdk.language", "go"),
 		b.KVStr("telemetry.sdk.version", encode.ScopeVersion))
-	kvs = append(kvs, b.Attrs("", res.Attrs)...)
+	// Each key once: the attributes written above win over res.Attrs, and
+	// the last of a key repeated in res.Attrs wins.
+	fixed := map[string]bool{}
+	for _, kv := range kvs {
+		fixed[kv.Key] = true
+	}
+	var attrs []encode.Attr
+	for i, a := range res.Attrs {
+		last := true
+		for _, later := range res.Attrs[i+1:] {
+			last = last && later.Key != a.Key
+		}
+		if last && !fixed[a.Key] {
+			attrs = append(attrs, a)
+		}
+	}
+	kvs = append(kvs, b.Attrs("", attrs)...)
 	return &resourcepb.Resource{Attributes: kvs}
 }
 
