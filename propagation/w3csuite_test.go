@@ -1,6 +1,7 @@
 package propagation
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -255,5 +256,88 @@ func TestW3CSuiteTraceState(t *testing.T) {
 	// tracestate without traceparent: a new trace, nothing forwarded.
 	if sc := extractVia(t, []suiteHeader{{"tracestate", "foo=1,bar=2"}}); sc.IsValid() || sc.TraceState != "" {
 		t.Errorf("tracestate alone gave %+v", sc)
+	}
+}
+
+// TestW3CBaggageSuiteCases replays the W3C Baggage test suite's cases
+// (w3c/baggage, test/test_baggage.py) through a loopback server: members,
+// values with '=', percent-encoded values, properties with and without
+// values, optional whitespace everywhere, and the limits a platform must
+// propagate (64 members, 8192 bytes).
+func TestW3CBaggageSuiteCases(t *testing.T) {
+	type prop struct{ k, v string }
+	type member struct {
+		k, v  string
+		props []prop
+	}
+	decoded := "\t \"';=asdf!@#$%^&*()"
+	encoded := "%09%20%22%27%3B%3Dasdf%21%40%23%24%25%5E%26%2A%28%29"
+	long := strings.Repeat("0123456789", 819)
+	var many []string
+	var manyWant []member
+	for i := range 64 {
+		k := "key" + string(rune('0'+i/10)) + string(rune('0'+i%10))
+		many = append(many, k+"=value")
+		manyWant = append(manyWant, member{k: k, v: "value"})
+	}
+	for _, tc := range []struct {
+		name string
+		in   []string
+		want []member
+	}{
+		{"simple", []string{"SomeKey=SomeValue"}, []member{{k: "SomeKey", v: "SomeValue"}}},
+		{"properties", []string{"SomeKey=SomeValue;SomeProp,SomeKey2=SomeValue2;ValueProp=PropVal"},
+			[]member{{"SomeKey", "SomeValue", []prop{{"SomeProp", ""}}}, {"SomeKey2", "SomeValue2", []prop{{"ValueProp", "PropVal"}}}}},
+		{"properties with whitespace", []string{"SomeKey \t = \t SomeValue \t ; \t SomeProp \t , \t SomeKey2 \t = \t SomeValue2 \t ; \t ValueProp \t = \t PropVal"},
+			[]member{{"SomeKey", "SomeValue", []prop{{"SomeProp", ""}}}, {"SomeKey2", "SomeValue2", []prop{{"ValueProp", "PropVal"}}}}},
+		{"equals in the value", []string{"SomeKey=SomeValue=equals"}, []member{{k: "SomeKey", v: "SomeValue=equals"}}},
+		{"percent-encoded", []string{"SomeKey=" + encoded}, []member{{k: "SomeKey", v: decoded}}},
+		{"percent-encoded with whitespace", []string{"SomeKey \t = \t " + encoded + " \t "}, []member{{k: "SomeKey", v: decoded}}},
+		{"two properties", []string{"SomeKey \t = \t SomeValue \t ; \t SomeProp \t ; \t SecondProp \t = \t PropValue"},
+			[]member{{"SomeKey", "SomeValue", []prop{{"SomeProp", ""}, {"SecondProp", "PropValue"}}}}},
+		{"lines combined", []string{"userId=alice", "serverNode=DF%2028,isProduction=false"},
+			[]member{{k: "userId", v: "alice"}, {k: "serverNode", v: "DF 28"}, {k: "isProduction", v: "false"}}},
+		{"64 members", []string{strings.Join(many, ",")}, manyWant},
+		{"8192 bytes", []string{"a=" + long}, []member{{k: "a", v: long}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b Baggage
+			var p Propagator
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, b = p.ExtractHTTP(r.Header)
+			}))
+			defer srv.Close()
+			req, err := http.NewRequest(http.MethodPost, srv.URL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header["baggage"] = tc.in
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if st := p.Stats(); st.BaggageInvalid != 0 {
+				t.Errorf("counted as malformed: %+v", st)
+			}
+			var got []member
+			for m := range b.All() {
+				gm := member{k: m.Key, v: m.Value()}
+				for pr := range m.Properties() {
+					gm.props = append(gm.props, prop{pr.Key, pr.Value()})
+				}
+				got = append(got, gm)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+			// What is forwarded parses back to the same members.
+			out := http.Header{}
+			InjectHTTP(out, engine.SpanContext{}, b)
+			again, err := ParseBaggage(out.Get("baggage"))
+			if err != nil || again.Len() != len(tc.want) || again.String() != b.String() {
+				t.Errorf("forwarded %q: %d members, %v", out.Get("baggage"), again.Len(), err)
+			}
+		})
 	}
 }
