@@ -56,11 +56,10 @@
 // a streamed invocation's output is the run's first frame.
 //
 // A node that panics gets no end callback: Eino recovers the panic and
-// fails the node's graph with it. When a graph (the outermost or a nested
-// one) fails, each of its nodes still open ends failed with the graph's
-// error (cancelled when the context was), so the run ends at once, not at
-// the engine's idle timeout; a node's end that comes after that does
-// nothing.
+// fails the node's graph (or its ToolsNode) with it. When an invocation or
+// a node fails, each node still open below it ends failed with its error
+// (cancelled when the context was), so the run ends at once, not at the
+// engine's idle timeout; a node's end that comes after that does nothing.
 //
 // # What a node carries
 //

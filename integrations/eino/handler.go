@@ -327,9 +327,7 @@ func (h *Handler) OnError(ctx context.Context, info *callbacks.RunInfo, err erro
 // fail records err on s and releases it.
 func (h *Handler) fail(s *span, ctx context.Context, err error) {
 	c := cancelOf(ctx, err)
-	if s.kind == kindGraph {
-		h.abandon(s, err, c)
-	}
+	h.abandon(s, err, c)
 	if s.root {
 		if s.alsoNode {
 			recordError(s.node, err, c)
@@ -347,13 +345,13 @@ func (h *Handler) fail(s *span, ctx context.Context, err error) {
 	s.rs.release()
 }
 
-// abandon ends the nodes of the failed graph s that are still open, each
-// with s's error: a node that panicked (Eino recovers the panic and fails
-// the graph without the node's end callback), or a branch still running
-// when another failed (its end, if it comes, then does nothing). Without
-// it their holds would keep the run open until the engine's idle timeout.
-// A node's own goroutine no longer touches its record once its end is
-// claimed; the claim is the only contention.
+// abandon ends the nodes below the failed span s that are still open,
+// each with s's error: a node that panicked (Eino recovers the panic and
+// fails the graph, or the ToolsNode, without the node's end callback), or
+// one still running when its parent failed (its end, if it comes, then
+// does nothing). Without it their holds would keep the run open until the
+// engine's idle timeout. A node's own goroutine no longer touches its
+// record once its end is claimed; the claim is the only contention.
 func (h *Handler) abandon(s *span, err error, c *cancel) {
 	rs := s.rs
 	n := min(int(rs.slots.Load()), inlineSpans)
@@ -365,16 +363,23 @@ func (h *Handler) abandon(s *span, err error, c *cancel) {
 	}
 }
 
-func (h *Handler) abandonOne(flow, o *span, err error, c *cancel) {
-	if o.state.Load() != spanOpen || o.parent != flow || !o.end() {
+func (h *Handler) abandonOne(failed, o *span, err error, c *cancel) {
+	if o.state.Load() != spanOpen || !below(o, failed) || !o.end() {
 		return
-	}
-	if o.kind == kindGraph {
-		// A nested graph left open by its own failed node.
-		h.abandon(o, err, c)
 	}
 	recordError(o.node, err, c)
 	o.rs.release()
+}
+
+// below reports whether s was started below p. A span's parent is written
+// before its state is first stored, and read after it is loaded.
+func below(s, p *span) bool {
+	for q := s.parent; q != nil; q = q.parent {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }
 
 // OnEndWithStreamOutput reads the handler's copy of the output in a

@@ -450,3 +450,56 @@ func TestShutdownMidStream(t *testing.T) {
 		t.Errorf("the caller read %q, want %q", text, want)
 	}
 }
+
+// panicky is a tool that panics.
+type panicky struct{}
+
+func (panicky) Info(context.Context) (*schema.ToolInfo, error) {
+	return &schema.ToolInfo{Name: "panicky", Desc: "panics"}, nil
+}
+
+func (panicky) InvokableRun(context.Context, string, ...tool.Option) (string, error) {
+	panic("tool boom")
+}
+
+// A tool that panics inside a ToolsNode, and a node that panics inside a
+// graph added as a node of another: every run ends at once, failed.
+func TestPanicBelowANode(t *testing.T) {
+	c := newCapture(t)
+	ctx := WithRunInfo(context.Background(), identity)
+	tools, err := compose.NewToolNode(ctx, &compose.ToolsNodeConfig{Tools: []tool.BaseTool{panicky{}}})
+	must(t, err)
+	tg := compose.NewGraph[*schema.Message, []*schema.Message]()
+	must(t, tg.AddToolsNode("tools", tools))
+	must(t, tg.AddEdge(compose.START, "tools"))
+	must(t, tg.AddEdge("tools", compose.END))
+	tr, err := tg.Compile(ctx, compose.WithGraphName("tool-panics"))
+	must(t, err)
+	call := schema.ToolCall{ID: "call-1", Function: schema.FunctionCall{Name: "panicky", Arguments: "{}"}}
+	if _, err := tr.Invoke(ctx, schema.AssistantMessage("", []schema.ToolCall{call}), compose.WithCallbacks(c.h)); err == nil {
+		t.Error("tool graph did not fail")
+	}
+	inner := compose.NewGraph[string, string]()
+	must(t, inner.AddLambdaNode("boom", compose.InvokableLambda(func(context.Context, string) (string, error) { panic("inner") })))
+	must(t, inner.AddEdge(compose.START, "boom"))
+	must(t, inner.AddEdge("boom", compose.END))
+	outer := compose.NewGraph[string, string]()
+	must(t, outer.AddGraphNode("sub", inner))
+	must(t, outer.AddEdge(compose.START, "sub"))
+	must(t, outer.AddEdge("sub", compose.END))
+	or, err := outer.Compile(ctx, compose.WithGraphName("subgraph-panics"))
+	must(t, err)
+	if _, err := or.Invoke(ctx, "x", compose.WithCallbacks(c.h)); err == nil {
+		t.Error("outer graph did not fail")
+	}
+	runs := c.runs(t)
+	if len(runs) != 2 {
+		t.Fatalf("got %d runs, want 2", len(runs))
+	}
+	for _, r := range runs {
+		if r.Code != CodeError {
+			t.Errorf("run %s: code %d", r.FlowID, r.Code)
+		}
+		wantAllEnded(t, r)
+	}
+}
