@@ -47,6 +47,9 @@ type Engine struct {
 	metrics    *Metrics
 	tail       *tailSampler // nil without tail sampling; the pipeline's
 	logSink    LogSink      // set with TailPolicy.RunLogAlways when the sink takes run logs apart
+	// refused is the record every refused node's handle points to: see
+	// refusedNode.
+	refused *nodeRecord
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -74,6 +77,7 @@ func New(opts ...Option) (*Engine, error) {
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
+	e.refused = &nodeRecord{e: e}
 	if e.sink == nil {
 		e.sink = discardSink{}
 	}

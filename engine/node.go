@@ -97,7 +97,7 @@ func (h Node) begin() *nodeRecord {
 		return nil
 	}
 	if n.sw.Load() != packState(h.gen, stateOpen) {
-		n.e.stats.staleCalls.Add(1)
+		n.stale()
 		return nil
 	}
 	return n
@@ -112,10 +112,25 @@ func (h Node) claim() *nodeRecord {
 		return nil
 	}
 	if !n.sw.CompareAndSwap(packState(h.gen, stateOpen), packState(h.gen, stateBusy)) {
-		n.e.stats.staleCalls.Add(1)
+		n.stale()
 		return nil
 	}
 	return n
+}
+
+// refusedNode is the handle of a node the engine refused for why (its
+// run refused, Limits.NodesPerRun, the memory limit): no call records
+// anything, as on the zero Node, but the children StartChild starts below
+// it are counted, dropped for the same reason. Its record, the engine's
+// refused, belongs to no run and is never open.
+func (e *Engine) refusedNode(why DropReason) Node { return Node{n: e.refused, gen: uint32(why)} }
+
+// stale counts a call on a handle that no longer owns its record; calls
+// on a refused node's handle are no-ops.
+func (n *nodeRecord) stale() {
+	if n.run != nil {
+		n.e.stats.staleCalls.Add(1)
+	}
 }
 
 func (n *nodeRecord) unclaim(gen uint32) { storeRelease(&n.sw, packState(gen, stateOpen)) }
@@ -166,11 +181,19 @@ func (h Node) SpanContext() SpanContext {
 // the run's trace as the original listed nested work, one node execution
 // among the others. It counts against Limits.NodesPerRun with the run's
 // other nodes; past it, or on an ended or stale node, it returns a no-op
-// Node and counts the drop or the stale call. A child left open ends with
+// Node and counts the drop or the stale call. Below a node the engine
+// refused (its run refused, past Limits.NodesPerRun) each child is counted
+// dropped for the same reason. A child left open ends with
 // the run, as nodes do.
 func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
 	n := h.begin()
 	if n == nil {
+		if h.n != nil && h.n.run == nil {
+			// Below a refused node: lost for its reason, and counted.
+			h.n.e.stats.accepted.Add(1)
+			h.n.e.stats.drop(DropReason(h.gen), 1)
+			return h
+		}
 		return Node{}
 	}
 	// The run handle carries the generation the node was started in: a
@@ -205,7 +228,12 @@ func (h Node) SetSpanKind(k SpanKind) {
 }
 
 // runHandle returns a handle on the node's run, started at generation gen.
-func (n *nodeRecord) runHandle(gen uint32) Run { return Run{r: n.run, gen: gen} }
+func (n *nodeRecord) runHandle(gen uint32) Run {
+	if n.run == nil { // a refused node's: its nodes are counted as refused
+		return Run{refused: n.e, why: DropReason(gen)}
+	}
+	return Run{r: n.run, gen: gen}
+}
 
 // setShape sets the parent span (zero: the run's) and the span kind of a
 // node started by the OpenTelemetry bridge.
@@ -273,7 +301,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 // the record stalled on store forwarding.
 func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 	if n.sw.Load() != packState(gen, stateOpen) {
-		n.e.stats.staleCalls.Add(1)
+		n.stale()
 		return
 	}
 	e, d := n.e, *dst

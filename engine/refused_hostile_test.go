@@ -16,7 +16,6 @@ import (
 // nodes) returned a no-op handle counted nowhere: 3 spans asked for and
 // lost silently here.
 func TestChildOfRefusedNodeCounted(t *testing.T) {
-	t.Skip("fixed by record: Node.StartChild (engine/node.go) on the handle of a refused node returns Node{} without counting the child: the refused Node handle must carry the engine and reason as a refused Run does")
 	e, err := New(WithSink(&MemorySink{}), WithBatch(1, time.Millisecond), WithLimits(Limits{NodesPerRun: 1}))
 	if err != nil {
 		t.Fatal(err)

@@ -350,7 +350,7 @@ func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
 		// The run was refused: its nodes are spans lost for the same reason.
 		h.refused.stats.accepted.Add(1)
 		h.refused.stats.drop(h.why, 1)
-		return Node{}
+		return h.refused.refusedNode(h.why)
 	}
 	return h.startNode(encode.SpanID{}, nodeID, nodeType, nodeName)
 }
@@ -385,7 +385,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			}
 			e.stats.accepted.Add(1)
 			e.stats.drop(DropNodeLimit, 1)
-			return Node{}
+			return e.refusedNode(DropNodeLimit)
 		}
 		// A node that needs a new record must fit the memory limit
 		// before it takes an index: every index taken gets its record.
@@ -395,7 +395,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			if !e.mem.reserve(need) {
 				e.stats.accepted.Add(1)
 				e.stats.drop(DropMemoryLimit, 1)
-				return Node{}
+				return e.refusedNode(DropMemoryLimit)
 			}
 		}
 		if r.sw.CompareAndSwap(w, w+1) {
