@@ -81,6 +81,7 @@ var (
 	kvKeyNodeID      = mustKVPrefix(keyNodeID)
 	kvKeyNodeType    = mustKVPrefix(keyNodeType)
 	kvKeyNodeName    = mustKVPrefix(keyNodeName)
+	kvKeyNext        = mustKVPrefix(keyNextNodeIDs)
 	kvKeyCode        = mustKVPrefix(keyCode)
 	kvKeyQuestion    = mustKVPrefix(keyQuestionTokens)
 	kvKeyPrompt      = mustKVPrefix(keyPromptTokens)
@@ -617,7 +618,7 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())
 	}
 	if len(nd.Next) != 0 {
-		dst = e.writeKVStringArray(dst, f, keyNextNodeIDs, nd.Next)
+		dst = e.writeKVStringArray(dst, f, kvKeyNext, nd.Next)
 	}
 	if nd.HasUsage {
 		dst = appendUsageAttrs(dst, &nd.Usage)
