@@ -75,28 +75,34 @@ const (
 	nodeSpanPrefix = "run_node:"
 )
 
-// The keys of every node span and of the usage attributes, made once so
+// The keys of every node span and of next_node_ids and code, made once so
 // that appendKVFast copies them without a call to memmove.
 var (
-	kvKeyNodeID      = mustKVPrefix(keyNodeID)
-	kvKeyNodeType    = mustKVPrefix(keyNodeType)
-	kvKeyNodeName    = mustKVPrefix(keyNodeName)
-	kvKeyNext        = mustKVPrefix(keyNextNodeIDs)
-	kvKeyCode        = mustKVPrefix(keyCode)
-	kvKeyQuestion    = mustKVPrefix(keyQuestionTokens)
-	kvKeyPrompt      = mustKVPrefix(keyPromptTokens)
-	kvKeyCompletion  = mustKVPrefix(keyCompletionTokens)
-	kvKeyTotal       = mustKVPrefix(keyTotalTokens)
-	kvKeyGenAIInput  = mustKVPrefix(keyGenAIInput)
-	kvKeyGenAIOutput = mustKVPrefix(keyGenAIOutput)
+	kvKeyNodeID   = mustKVPrefix(keyNodeID)
+	kvKeyNodeType = mustKVPrefix(keyNodeType)
+	kvKeyNodeName = mustKVPrefix(keyNodeName)
+	kvKeyNext     = mustKVPrefix(keyNextNodeIDs)
+	kvKeyCode     = mustKVPrefix(keyCode)
 )
 
-// kvRunningTrue and kvRunningFalse are the whole KeyValue fields
-// running_status=true and =false of every node span, written once: copying
-// them cost less than writing them.
-var (
-	kvRunningTrue  = appendKVBool(nil, fieldSpanAttrs, keyRunningStatus, true)
-	kvRunningFalse = appendKVBool(nil, fieldSpanAttrs, keyRunningStatus, false)
+// kvRunning holds the whole KeyValue fields running_status=false and
+// =true of every node span, written once, of kvRunningLen bytes, padded
+// so that each is stored with one array copy: copying them cost less
+// than writing them, and an array copy less than append's memmove.
+var kvRunning = func() (r [2][kvRunningRoom]byte) {
+	for i, b := range []bool{false, true} {
+		if n := copy(r[i][:], appendKVBool(nil, fieldSpanAttrs, keyRunningStatus, b)); n != kvRunningLen {
+			panic("BUG: encode: running_status is not kvRunningLen bytes")
+		}
+	}
+	return r
+}()
+
+// kvRunningLen is the length of a running_status field, kvRunningRoom
+// the room its copy takes.
+const (
+	kvRunningLen  = 2 + 2 + len(keyRunningStatus) + 2 + 2
+	kvRunningRoom = 24
 )
 
 // Encoder writes OTLP ExportTraceServiceRequest and ExportLogsServiceRequest
@@ -395,16 +401,75 @@ func (e *Encoder) writeCommonAttrs(dst []byte, r *Run) []byte {
 	return e.writeKVString(dst, f, keySpanVersion, SpanVersion)
 }
 
+// kvIntHead is the part of a KeyValue of an int value for a trusted key
+// that does not depend on the value: the key's tag, length and bytes and
+// the value's tag, padded to kvFastKeyMax bytes so that it is stored with
+// one array copy.
+type kvIntHead struct {
+	b [kvFastKeyMax]byte
+	n int
+}
+
+// mustKVIntHead returns the kvIntHead of key, of at most kvFastKeyMax-3
+// bytes.
+func mustKVIntHead(key string) kvIntHead {
+	if len(key) > kvFastKeyMax-3 {
+		panic("BUG: encode: key longer than kvFastKeyMax-3: " + key)
+	}
+	var h kvIntHead
+	b := append(h.b[:0], tag1(fieldKVKey, wireBytes), byte(len(key)))
+	b = append(b, key...)
+	b = append(b, tag1(fieldKVValue, wireBytes))
+	h.n = len(b)
+	return h
+}
+
+// usageHeads are the heads of the usage attributes, in the order
+// appendUsageAttrs writes them.
+var usageHeads = [6]kvIntHead{
+	mustKVIntHead(keyQuestionTokens), mustKVIntHead(keyPromptTokens),
+	mustKVIntHead(keyCompletionTokens), mustKVIntHead(keyTotalTokens),
+	mustKVIntHead(keyGenAIInput), mustKVIntHead(keyGenAIOutput),
+}
+
+// usageRoom is the room appendUsageAttrs makes: per attribute its tag and
+// length, its padded head, the AnyValue's length and tag and a varint of
+// up to 10 bytes.
+const usageRoom = len(usageHeads) * (2 + kvFastKeyMax + 2 + 10)
+
 // appendUsageAttrs appends the usage attributes, under the original's names
-// and under the OpenTelemetry GenAI conventions.
+// and under the OpenTelemetry GenAI conventions, the bytes appendKVInt
+// writes for each, stored into room made once with the constant parts
+// copied from usageHeads: six calls to appendKVFast were 6 % of
+// BenchmarkEncodeTracesLoadgen's profile.
 func appendUsageAttrs(dst []byte, u *Usage) []byte {
-	const f = fieldSpanAttrs
-	dst = appendKVIntPre(dst, f, kvKeyQuestion, u.QuestionTokens)
-	dst = appendKVIntPre(dst, f, kvKeyPrompt, u.PromptTokens)
-	dst = appendKVIntPre(dst, f, kvKeyCompletion, u.CompletionTokens)
-	dst = appendKVIntPre(dst, f, kvKeyTotal, u.TotalTokens)
-	dst = appendKVIntPre(dst, f, kvKeyGenAIInput, u.PromptTokens)
-	return appendKVIntPre(dst, f, kvKeyGenAIOutput, u.CompletionTokens)
+	vals := [len(usageHeads)]uint64{
+		uint64(u.QuestionTokens), uint64(u.PromptTokens), uint64(u.CompletionTokens), uint64(u.TotalTokens),
+		uint64(u.PromptTokens), uint64(u.CompletionTokens),
+	}
+	m := len(dst)
+	if cap(dst)-m < usageRoom {
+		dst = slices.Grow(dst, usageRoom)
+	}
+	d := dst[m : m+usageRoom]
+	p := 0
+	for i := range usageHeads {
+		h, v := &usageHeads[i], vals[i]
+		vl := sizeVarint(v)
+		d[p], d[p+1] = tag1(fieldSpanAttrs, wireBytes), byte(h.n+2+vl)
+		*(*[kvFastKeyMax]byte)(d[p+2 : p+2+kvFastKeyMax]) = h.b
+		q := p + 2 + h.n
+		d[q], d[q+1] = byte(1+vl), tag1(fieldAnyInt, wireVarint)
+		q += 2
+		for v >= 0x80 {
+			d[q] = byte(v) | 0x80
+			v >>= 7
+			q++
+		}
+		d[q] = byte(v)
+		p = q + 1
+	}
+	return dst[:m+p]
 }
 
 // eventName returns the span event name of an event kind.
@@ -605,10 +670,15 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeID, nd.NodeID)
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeType, nd.NodeType)
 	dst = e.writeKVStringPre(dst, f, kvKeyNodeName, nd.NodeName)
+	running := 0
 	if nd.Running() {
-		dst = append(dst, kvRunningTrue...)
+		running = 1
+	}
+	if m := len(dst); cap(dst)-m >= kvRunningRoom {
+		*(*[kvRunningRoom]byte)(dst[m : m+kvRunningRoom]) = kvRunning[running]
+		dst = dst[:m+kvRunningLen]
 	} else {
-		dst = append(dst, kvRunningFalse...)
+		dst = append(dst, kvRunning[running][:kvRunningLen]...)
 	}
 	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
 	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
