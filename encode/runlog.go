@@ -1163,18 +1163,13 @@ func jsonUnchanged(s string) bool {
 	return jsonIsPlain(s) || !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s)
 }
 
-// jsonAppendShort appends s of at most 16 bytes when it is plain, with
+// jsonAppendShortPlain appends s of at most 16 bytes when it is plain, with
 // two overlapping loads and stores; dst must have room for 16 bytes. It
-// reports false, appending nothing, when s is not plain.
-func jsonAppendShort(dst []byte, s string) ([]byte, bool) {
-	return jsonAppendShortPlain(dst, s)
-}
-
-// jsonAppendShortPlain is jsonAppendShort. It calls nothing, so that it
-// runs without a stack check (NOSPLIT): the run log calls it for most
-// strings of a node (ids, names, attribute keys and values), where the
-// frame of a function that also handled text in other scripts cost as much
-// as the copy.
+// reports false, appending nothing, when s is not plain. It calls
+// nothing, so that it runs without a stack check (NOSPLIT): the run log
+// calls it for most strings of a node (ids, names, attribute keys and
+// values), where the frame of a function that also handled text in other
+// scripts cost as much as the copy.
 func jsonAppendShortPlain(dst []byte, s string) ([]byte, bool) {
 	n := len(s)
 	m := len(dst)
@@ -1206,7 +1201,7 @@ func jsonAppendShortPlain(dst []byte, s string) ([]byte, bool) {
 }
 
 // jsonAppendShortHigh copies s of 4 to 16 bytes that is not plain (a
-// Chinese node name) as jsonAppendShort does when jsonAppendEscaped would
+// Chinese node name) as jsonAppendShortPlain does when jsonAppendEscaped would
 // append it as it is: valid UTF-8 without U+2028 and U+2029 whose ASCII
 // bytes need no care; dst must have room for 16 bytes. It reports false,
 // appending nothing, otherwise.
