@@ -532,7 +532,10 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 // hands everything to the sink, and shuts the sink down. It is idempotent:
 // every call waits for the same shutdown and returns its result. If ctx
 // ends first it returns ctx's error; the shutdown goes on, and what is not
-// yet exported is counted in Stats as in flight.
+// yet exported is counted in Stats as in flight. Past ctx's deadline the
+// batches not yet handed to the sink are dropped as DropShutdown (the one
+// the sink holds ends at the sink's own timeout), and the sink is shut
+// down with the expired context.
 func (e *Engine) Shutdown(ctx context.Context) error {
 	e.shutOnce.Do(func() {
 		e.closed.Store(true)

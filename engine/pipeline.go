@@ -294,6 +294,17 @@ func (p *pipeline) waitExported(ctx context.Context) error {
 	}
 }
 
+// shutdownExpired reports whether Shutdown was called and its deadline
+// has passed. stopCtx is set before stop is closed.
+func (e *Engine) shutdownExpired() bool {
+	select {
+	case <-e.stop:
+		return e.stopCtx.Err() != nil
+	default:
+		return false
+	}
+}
+
 // exportStage hands batches to the sink, counts them, and releases their
 // records, until out is closed.
 func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported chan<- struct{}) {
@@ -304,6 +315,17 @@ func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported cha
 		if b.fence != nil {
 			close(b.fence)
 			continue
+		}
+		if len(b.runs)+len(b.logOnly) > 0 && e.shutdownExpired() {
+			// Past Shutdown's deadline each batch could wait the sink's
+			// own timeout for room: what is left is dropped instead.
+			e.stats.drop(DropShutdown, uint64(b.spans))
+			if len(b.logOnly) > 0 {
+				e.cfg.errorHandler(fmt.Errorf("engine: shutdown deadline passed: the run logs of %d runs sampled out not exported", len(b.logOnly)))
+			}
+			clear(b.runs)
+			clear(b.logOnly)
+			b.runs, b.logOnly = b.runs[:0], b.logOnly[:0]
 		}
 		if len(b.runs) > 0 { // a batch may hold only run logs of runs sampled out
 			if err := e.sink.Export(b.runs); err != nil {
