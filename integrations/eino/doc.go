@@ -143,21 +143,23 @@
 // flowtel does). BenchmarkCallbacks calls each handler's callbacks as
 // Eino calls them for that graph, without Eino. Figures are CPU time of
 // the whole process per node (the pipeline, the batch processor, the
-// stream readers and the garbage collector included): medians of 20
-// rounds in which the five ran back to back, one process each, 0.5s
-// each, on an "AMD EPYC" VM of 2 vCPUs shared with other jobs (load
-// average 13-15: a variant's figure ranges over ±40% from round to round,
-// so each ratio is taken within its round, and its median and range
-// given; wall time, whose rounds' ratios ranged from -0.5 to 27, gave
-// the same median, 0.36). Allocations are exact and do not move.
+// stream readers and the garbage collector included): medians of 40
+// rounds (two runs of 20) in which the five ran back to back, one process
+// each, 0.5s each, on an "AMD EPYC" VM of 2 vCPUs shared with other jobs
+// (load average 13-22: a variant's figure moves by half from round to
+// round, so each ratio is taken within its round, and its median and
+// quartiles given; the two runs' medians were 0.37 and 0.25; wall time,
+// whose rounds' ratios ranged from -50 to 27, gave a median of 0.34).
+// Allocations are exact and do not move.
 //
 //	                             bare    noop    reader  flowtel  SDK twin
-//	CPU time per node, median    11.7µs  14.1µs  15.1µs  16.8µs   25.1µs
-//	  added, µs (median of the           1.8     3.5     4.5      13.4
+//	CPU time per node, median    12.3µs  14.1µs  14.7µs  16.7µs   25.4µs
+//	  added, µs (median of the           1.8     1.4     3.9      13.3
 //	  rounds' differences)
-//	  share of the twin's added          0.17    0.29    0.37     1
-//	  (quartiles over the rounds)                        0.22-0.60
-//	  own: flowtel over reader                           0.08 of the twin's
+//	  share of the twin's added          0.16    0.18    0.32     1
+//	  (quartiles over the rounds)        0-0.24  0.02-0.38 0.16-0.44
+//	  own: flowtel over reader                           0.11 of the twin's (0.03-0.24)
+//	  flowtel over the no-op handler / the twin over it  0.17 (0.06-0.43)
 //	allocations per run          490     656     660     662      775
 //	  added over bare                    166     170     172      285
 //	  share of the twin's added          0.58    0.60    0.60     1
@@ -169,7 +171,7 @@
 //
 // The one-fifth target (flowtel adds at most a fifth of what the SDK twin
 // adds per node, in the same run) is out of reach of any handler called
-// through Eino's callbacks, and flowtel's own part meets it: Eino's own
+// through Eino's callbacks, and flowtel's own part meets it (median): Eino's own
 // allocations to call a handler at all (the no-op handler's 166 per run,
 // 20.75 per node) are 0.58 of all the twin adds; flowtel's own are 2 per
 // run (0.007). A memory profile of the no-op handler against bare puts
@@ -177,8 +179,10 @@
 // of the manager, a context value for it, one for the RunInfo at a start,
 // and a slice of the handlers to call) and about 60 in the copies of the
 // three streams and their converters. In CPU time Eino's calls and the
-// reading of its stream copies (the reader shape) are 0.29 of what the
-// twin adds (the no-op alone 0.17), flowtel's own part 0.08. In a profile
+// reading of its stream copies (the reader shape) are 0.18 of what the
+// twin adds (the no-op alone 0.16: the noise exceeds their difference),
+// flowtel's own part 0.11; over the no-op handler, flowtel adds 0.17 of
+// what the twin adds. In a profile
 // of BenchmarkGraph/flowtel the handler's callbacks take about 1µs per node,
 // a third of it the engine's StartNode (its first touch of a node record
 // the pipeline recycled on the other core: a cache miss), and the engine's
