@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -159,6 +160,12 @@ func (c *config) validate() error {
 	if c.batchSpans > maxBatchSpans {
 		return fmt.Errorf("%w: batch %d is above %d", ErrInvalidBatch, c.batchSpans, maxBatchSpans)
 	}
+	if nilPointer(c.sink) {
+		return fmt.Errorf("%w: WithSink(%T(nil))", ErrNilSink, c.sink)
+	}
+	if nilPointer(c.metricsOut) {
+		return fmt.Errorf("%w: WithMetricsExporter(%T(nil))", ErrNilSink, c.metricsOut)
+	}
 	if err := c.validateRing(); err != nil {
 		return err
 	}
@@ -264,6 +271,21 @@ func WithMemoryLimit(bytes int64) Option {
 			c.memLimit = -1 // explicit zero: refused, not the default
 		}
 	})
+}
+
+// nilPointer reports whether v holds a nil pointer (or other nil
+// reference) in a non-nil interface: WithSink((*MySink)(nil)), which a
+// conditional assignment leaves. Its first Export panicked on the export
+// stage's goroutine, ending the process (TestTypedNilSink); New refuses it.
+func nilPointer(v any) bool {
+	if v == nil {
+		return false
+	}
+	switch rv := reflect.ValueOf(v); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return rv.IsNil()
+	}
+	return false
 }
 
 // Option configures an Engine.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -56,3 +57,29 @@ func TestNilOption(t *testing.T) {
 	h := enginehook.Get[Engine, Option, Run, Node]()
 	_, _, _ = h.Resource([]Option{nil}), h.MemoryLimit([]Option{nil}), h.Sink([]Option{nil})
 }
+
+// TestTypedNilSink: a nil pointer given as the sink, as a conditional
+// assignment leaves one (var s *MySink; if on { s = newSink() };
+// WithSink(s)), is refused by New and Tee. The engine took it, and its
+// first Export panicked on the export stage's goroutine, ending the process.
+func TestTypedNilSink(t *testing.T) {
+	var ms *MemorySink
+	var tee *TeeSink
+	for name, opt := range map[string]Option{
+		"WithSink(*MemorySink)":            WithSink(ms),
+		"WithSink(*TeeSink)":               WithSink(tee), // a MemoryUser: New read its MemoryBytes
+		"WithMetricsExporter(*nilMetrics)": WithMetricsExporter((*nilMetrics)(nil)),
+	} {
+		if _, err := New(opt); !errors.Is(err, ErrNilSink) {
+			t.Errorf("%s: %v, want ErrNilSink", name, err)
+		}
+	}
+	if _, err := Tee(&MemorySink{}, ms); !errors.Is(err, ErrNilSink) {
+		t.Errorf("Tee with a nil *MemorySink: %v", err)
+	}
+	if _, err := Tee(ms); !errors.Is(err, ErrNilSink) {
+		t.Errorf("Tee of a nil *MemorySink: %v", err)
+	}
+}
+
+type nilMetrics struct{ MetricsExporter }

@@ -9,7 +9,8 @@ import (
 	"github.com/flowtel/flowtel/encode"
 )
 
-// ErrNilSink is returned by Tee given a nil sink.
+// ErrNilSink is returned by Tee given a nil sink, and by New given a nil
+// pointer as its Sink or MetricsExporter (WithSink((*MySink)(nil))).
 var ErrNilSink = errors.New("engine: nil sink")
 
 // Tee returns a sink that hands every batch to primary and then to each
@@ -35,12 +36,12 @@ var ErrNilSink = errors.New("engine: nil sink")
 // sink, their errors joined. Sinks are called one at a time, as the
 // engine calls one sink, so Export must still return promptly.
 func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
-	if primary == nil {
+	if primary == nil || nilPointer(primary) {
 		return nil, fmt.Errorf("%w: Tee's primary", ErrNilSink)
 	}
 	t := &TeeSink{sinks: append([]Sink{primary}, others...)}
 	for i, s := range t.sinks {
-		if s == nil {
+		if s == nil || nilPointer(s) {
 			return nil, fmt.Errorf("%w: Tee's sink %d", ErrNilSink, i)
 		}
 	}
