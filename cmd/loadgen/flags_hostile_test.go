@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 )
@@ -35,4 +36,28 @@ func TestHostileFlags(t *testing.T) {
 			t.Errorf("%v: the message does not name -%s: %q", args, flag, errb.String())
 		}
 	}
+}
+
+// FuzzLoadgenFlags parses arbitrary flag values and, when they are
+// accepted, builds the workload's plans: neither may panic, and values the
+// plans cannot use must be refused by the parser.
+func FuzzLoadgenFlags(f *testing.F) {
+	f.Add("8", "3", "chain", "llm=30,tool=15", "256", "1200", "0.01", "5000")
+	f.Add("1", "1", "fanout", "llm=1", "0", "0", "1", "0")
+	f.Add("65536", "65536", "iteration", "llm=9223372036854775807,tool=1", "-1", "-5", "NaN", "+Inf")
+	f.Add("3", "100", "mixed", " , llm=0x10 ,tool=1", "1e3", "1", "-0", "1e308")
+	f.Fuzz(func(t *testing.T, nodes, fanout, shape, mix, payload, tokens, errRate, rate string) {
+		args := []string{"-nodes=" + nodes, "-fanout=" + fanout, "-shape=" + shape, "-mix=" + mix,
+			"-payload=" + payload, "-tokens=" + tokens, "-error-rate=" + errRate, "-rate=" + rate, "-workload=synthetic"}
+		c, err := parseFlags(args, io.Discard)
+		if err != nil {
+			return
+		}
+		if c.nodes*min(c.fanout, 64) > 1<<12 {
+			return // valid but slow to plan: not what this fuzzes
+		}
+		if _, _, err := buildWorkload(c); err != nil {
+			t.Fatalf("%q: accepted by the parser, refused by the planner: %v", args, err)
+		}
+	})
 }
