@@ -69,8 +69,14 @@ type Stats struct {
 	MemoryLimit int64 // the bound on HeldBytes: WithMemoryLimit less the sink's share
 }
 
-// Drops returns the dropped count for one reason.
-func (s Stats) Drops(r DropReason) uint64 { return s.DroppedBy[r] }
+// Drops returns the dropped count for one reason, 0 for a reason this
+// version does not have (String says "unknown").
+func (s Stats) Drops(r DropReason) uint64 {
+	if r >= numDropReasons {
+		return 0
+	}
+	return s.DroppedBy[r]
+}
 
 // cacheLine is the size of a CPU cache line on the machines flowtel runs on
 // (amd64, arm64). A field written by many cores is padded to a whole line
