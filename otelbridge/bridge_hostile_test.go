@@ -119,3 +119,21 @@ func TestSpanExporterHugeBatchNotPinned(t *testing.T) {
 		t.Fatalf("after a small batch the exporter still holds a buffer of %d elements", c)
 	}
 }
+
+// TestSpanExporterNilExporter: a SpanExporter made with a nil
+// *export.Exporter (a failed export.New whose error was not checked)
+// refuses batches with ErrNoExporter. It panicked in ExportSpans, on the
+// SDK batch processor's goroutine, ending the process.
+func TestSpanExporterNilExporter(t *testing.T) {
+	sx := NewSpanExporter(nil)
+	spans := tracetest.SpanStubs{{Name: "s"}}.Snapshots()
+	if err := sx.ExportSpans(context.Background(), spans); !errors.Is(err, ErrNoExporter) {
+		t.Fatalf("ExportSpans: %v", err)
+	}
+	if err := sx.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sx.ExportSpans(context.Background(), spans); !errors.Is(err, engine.ErrShutdown) {
+		t.Fatalf("ExportSpans after Shutdown: %v", err)
+	}
+}

@@ -66,7 +66,13 @@ type spanGroup struct {
 	spans []encode.Span
 }
 
-// NewSpanExporter returns a SpanExporter that queues on exp.
+// ErrNoExporter is returned by ExportSpans of a SpanExporter made with a
+// nil *export.Exporter.
+var ErrNoExporter = errors.New("otelbridge: span exporter has no export.Exporter")
+
+// NewSpanExporter returns a SpanExporter that queues on exp. With a nil
+// exp, ExportSpans returns ErrNoExporter (it panicked on the SDK's batch
+// goroutine, ending the process: TestSpanExporterNilExporter).
 func NewSpanExporter(exp *export.Exporter) *SpanExporter {
 	return &SpanExporter{exp: exp, enc: encode.NewSpanEncoder()}
 }
@@ -90,6 +96,9 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if x.exp == nil {
+		return ErrNoExporter
+	}
 	if !x.exp.Enqueue(export.Traces, x.encodeSpans(spans), len(spans)) {
 		return ErrSpansDropped
 	}
@@ -102,6 +111,9 @@ func (x *SpanExporter) Shutdown(ctx context.Context) error {
 	x.mu.Lock()
 	x.closed = true
 	x.mu.Unlock()
+	if x.exp == nil {
+		return nil
+	}
 	return x.exp.ForceFlush(ctx)
 }
 
