@@ -298,8 +298,13 @@ func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 // ContextWithRun returns ctx with run as its current span: spans started
 // in it by the engine's TracerProvider become nodes of run, and
 // OpenTelemetry propagators inject run's span. The span in the context is
-// not the owner: its End does nothing, end the run with Run.End. It
-// allocates the span and the context.
+// not the owner: its End does nothing, end the run with Run.End. Its
+// other calls (SetAttributes, AddEvent, RecordError, SetName) write the
+// run, whose methods take one goroutine at a time: a library that calls
+// them on trace.SpanFromContext(ctx) from another goroutine while the
+// run's owner writes it races with the owner (unlike spans the tracer
+// starts, whose calls only the bridge makes). It allocates the span and
+// the context.
 func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 	s := &bridgeSpan{e: hooks.RunEngine(run), run: run}
 	s.sc = toOTel(run.SpanContext(), trace.TraceState{})
@@ -308,7 +313,10 @@ func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 
 // ContextWithNode is ContextWithRun for a node: spans started in ctx become
 // nodes of the node's run (flattened, see the package documentation), and
-// propagators inject the node's span as the remote parent.
+// propagators inject the node's span as the remote parent. As with
+// ContextWithRun, the span's SetAttributes, AddEvent and RecordError write
+// the node: only while its owner does not (the node's methods take one
+// goroutine at a time).
 func ContextWithNode(ctx context.Context, node engine.Node) context.Context {
 	s := &bridgeSpan{node: node}
 	if run, ok := hooks.NodeRun(node); ok {
