@@ -145,71 +145,84 @@ const (
 // Node is one finished node execution: a child span of its run and one
 // entry of the run trace log. Slices point into storage owned by the
 // engine and are valid only during the Sink call that hands them out.
+//
+// The fields are in two groups. Those every node's span and trace log
+// entry read come first, packed into as few cache lines as they fit;
+// those only some nodes set (token usage, the first token's cost, the
+// streamed chunks' figures) come last, each behind a flag or count of
+// the first group (HasCode, HasUsage, HasFirstTokenCost, Chunks), so that a node
+// without them is written, read and reset without touching their lines:
+// engine's records travel from the caller's core to the pipeline's,
+// mostly through memory.
 type Node struct {
 	SpanID SpanID
 	// ParentSpanID is the parent of the node's span when it is not the
 	// run's span (a span nested in a node, from the OTel bridge); zero
 	// means the run's span.
-	ParentSpanID SpanID
-	// Kind is the span kind; zero means INTERNAL.
-	Kind          SpanKind
+	ParentSpanID  SpanID
+	StartUnixNano int64
+	EndUnixNano   int64
 	NodeID        string // "type:uuid", e.g. "llm:1"
 	NodeType      string
 	NodeName      string
-	Next          []string // node ids that follow (next_node_ids; next_log_ids resolves them)
-	StartUnixNano int64
-	EndUnixNano   int64
-	// FirstFrameUnixNano is the time of the first streamed output, 0 if none.
-	FirstFrameUnixNano int64
-	// FirstTokenCostNano is the cost of the first LLM token its owner
-	// measured (the original's node_first_cost_time), valid when
-	// HasFirstTokenCost is set.
-	FirstTokenCostNano int64
-	HasFirstTokenCost  bool
-	LLMOutput          string
-	Input              []Attr
-	Output             []Attr
-	Config             []Attr
+	Input         []Attr
+	Output        []Attr
+	Config        []Attr
 	// Attrs are span attributes with the caller's keys, unprefixed
 	// (gen_ai.*, vendor keys): the original's span.set_attribute. They are
 	// not part of the run trace log.
-	Attrs []Attr
-	// Code is the node span's attribute "code" (the original's
-	// span.set_code), valid when HasCode is set.
-	Code          int64
-	HasCode       bool
-	Usage         Usage
-	HasUsage      bool
-	Events        []Event
-	Status        StatusCode
+	Attrs  []Attr
+	Next   []string // node ids that follow (next_node_ids; next_log_ids resolves them)
+	Events []Event
+	// SpanName, when SpanName[0] is not empty, names the node's span
+	// SpanName[0], then a space and SpanName[1] if that is not empty (the
+	// GenAI conventions' "{gen_ai.operation.name} {gen_ai.request.model}"),
+	// instead of "run_node:{node_id}".
+	SpanName      [2]string
+	LLMOutput     string
 	StatusMessage string
+	// FirstFrameUnixNano is the time of the first streamed output, 0 if none.
+	FirstFrameUnixNano int64
+	// DroppedAttrs and DroppedEvents count what passed the limits.
+	DroppedAttrs  uint32
+	DroppedEvents uint32
+	// Chunks counts the streamed output chunks (engine's Node.Chunk),
+	// received from FirstChunkUnixNano to LastChunkUnixNano.
+	Chunks uint32
+	// Kind is the span kind; zero means INTERNAL.
+	Kind   SpanKind
+	Status StatusCode
+	// HasCode says Code is set, HasUsage Usage, HasFirstTokenCost
+	// FirstTokenCostNano.
+	HasCode           bool
+	HasUsage          bool
+	HasFirstTokenCost bool
 	// Incomplete is set when the node was never ended and was closed by
 	// its run's end; Status is then StatusError.
 	Incomplete bool
 	// Cancelled is set when the node was cancelled (Node.Cancel in
 	// engine); Status is then StatusError.
 	Cancelled bool
-	// DroppedAttrs and DroppedEvents count what passed the limits.
-	DroppedAttrs  uint32
-	DroppedEvents uint32
 
-	// Chunks counts the streamed output chunks (engine's Node.Chunk),
-	// received from FirstChunkUnixNano to LastChunkUnixNano.
-	Chunks                                uint32
+	// The fields below are set only when HasCode, HasUsage,
+	// HasFirstTokenCost or Chunks says so (see above).
+
+	// Code is the node span's attribute "code" (the original's
+	// span.set_code), valid when HasCode is set.
+	Code  int64
+	Usage Usage
+	// FirstTokenCostNano is the cost of the first LLM token its owner
+	// measured (the original's node_first_cost_time), valid when
+	// HasFirstTokenCost is set.
+	FirstTokenCostNano                    int64
 	FirstChunkUnixNano, LastChunkUnixNano int64
 	// ChunkGaps counts the intervals between consecutive chunks by the
 	// GenAI conventions' duration buckets (0.01 s to 81.92 s, doubling,
 	// then above), ChunkGapMin and ChunkGapMax the shortest and the
 	// longest in nanoseconds: gen_ai.client.operation.time_per_output_chunk
 	// per chunk, counted on the node as the chunks come.
-	ChunkGaps                [15]uint32
 	ChunkGapMin, ChunkGapMax int64
-
-	// SpanName, when SpanName[0] is not empty, names the node's span
-	// SpanName[0], then a space and SpanName[1] if that is not empty (the
-	// GenAI conventions' "{gen_ai.operation.name} {gen_ai.request.model}"),
-	// instead of "run_node:{node_id}".
-	SpanName [2]string
+	ChunkGaps                [15]uint32
 }
 
 // Running reports the original's running_status: true unless the node failed.

@@ -147,9 +147,18 @@ func grown[T any](s []T, inline *T) int64 {
 
 // measure returns the bytes node record n holds now.
 func (n *nodeRecord) measure() int64 {
-	return nodeRecordBytes + int64(cap(n.bytes)) + grown(n.Input, &n.in[0]) + grown(n.Output, &n.out[0]) +
-		grown(n.Config, &n.cfg[0]) + grown(n.Events, &n.events[0]) + grown(n.Next, &n.nextIDs[0]) +
-		grown(n.Attrs, &n.attrs[0]) + grown(n.eventAttrs, &n.evAttrs[0])
+	return nodeRecordBytes + int64(cap(n.bytes)) + n.grownAttrs(n.Input) + n.grownAttrs(n.Output) +
+		n.grownAttrs(n.Config) + grown(n.Events, &n.events[0]) + grown(n.Next, &n.nextIDs[0]) +
+		n.grownAttrs(n.Attrs) + grown(n.eventAttrs, &n.evAttrs[0])
+}
+
+// grownAttrs returns the bytes of list s's backing array when it is not
+// in the record's pool.
+func (n *nodeRecord) grownAttrs(s []encode.Attr) int64 {
+	if cap(s) == 0 || n.inPool(s) {
+		return 0
+	}
+	return int64(cap(s)) * int64(unsafe.Sizeof(encode.Attr{}))
 }
 
 // measureExtra returns the bytes run record r holds in arrays past its

@@ -13,69 +13,152 @@ import (
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
-// nodeInline sizes the inline attribute arrays of a node: 8 per kind holds
-// the input, output and config of the workflows we measured, so recording
-// them allocates nothing (BenchmarkCapture/node/attrs8).
-const nodeInline = 8
+// nodeInline is how many attributes a node record holds without
+// allocating: its Input, Output, Config and SetAttributes lists share one
+// array of this many (see carve), so 8 of each kind, or any mix within
+// it, allocate nothing (BenchmarkCapture/node/attrs8).
+const nodeInline = 32
 
+// nodeRecord is laid out for the caches: a node travels from the caller's
+// core to the pipeline's, and under load mostly through memory (the rings
+// hold thousands of nodes), so every cache line a node touches is paid
+// for by each stage: the caller writes it, the pipeline and the encoder
+// read it, the release rewrites it. What every node touches comes first:
+// the engine's fields, then encode.Node's common fields (its rare ones
+// last, behind flags: see encode.Node), then the attributes, one array
+// starting on a cache line, filled from its start; the arrays of rare
+// events and next ids last. BenchmarkCapture/node/attrs8 touches 13 lines
+// of a record (header, node, 8 attributes) where the layout with an
+// array per kind after the whole encode.Node touched 18 to 19.
 type nodeRecord struct {
-	encode.Node
-	e   *Engine
-	run *runRecord    // fixed: a node record belongs to one run record
 	sw  atomic.Uint64 // generation and state: see stateFree
+	e   *Engine
+	run *runRecord // fixed: a node record belongs to one run record
 
 	// Set by StartNode and read-only until the record is reused: what a
 	// call needs of its run without reading the run record, which an
 	// orphaned node's owner may no longer read (see the package doc).
+	anchor     int64 // wall nanoseconds = anchor + monotonic reading
 	traceID    encode.TraceID
 	traceState string
 	traceFlags uint8
-	anchor     int64 // wall nanoseconds = anchor + monotonic reading
-
-	// The slice headers reset and remeasure read and write sit here, in
-	// the lines StartNode and the encoder touch anyway, not after the
-	// inline arrays: there each was one more cache line the pipeline's
-	// release pulled from the caller's core for every node (reset took
-	// 215-233 ns of CPU per span of the loadgen's -workload synthetic-v1,
-	// 156-182 here).
-	eventAttrs []encode.Attr
-	bytes      []byte // copies of Bytes values, reused
+	// pooled is how many attributes of pool the lists have taken.
+	pooled uint8
 	// mem is the bytes this record holds, counted in Engine.mem. It is
 	// atomic because the owner of an orphaned record may still grow it
 	// while the pipeline gives its bytes back (orphanMem).
-	mem atomic.Int64
+	mem        atomic.Int64
+	eventAttrs []encode.Attr
+	bytes      []byte // copies of Bytes values, reused
 
-	in, out, cfg [nodeInline]encode.Attr
-	attrs        [nodeInline]encode.Attr // SetAttributes: the GenAI keys of an LLM node fit
-	evAttrs      [4]encode.Attr          // backing of the events' Attrs
-	events       [4]encode.Event
-	nextIDs      [4]string
+	encode.Node
+	_ [nodePad]byte // pool starts on a cache line
+
+	pool    [nodeInline]encode.Attr // backing of Input, Output, Config and Attrs: see carve
+	evAttrs [4]encode.Attr          // backing of the events' Attrs
+	events  [4]encode.Event
+	nextIDs [4]string
 }
+
+// nodePad aligns nodeRecord.pool on a cache line (records are allocated
+// in size classes that are multiples of 64 bytes, so they start on one).
+const nodePad = (cacheLine - (nodeHead+unsafe.Sizeof(encode.Node{}))%cacheLine) % cacheLine
+
+// nodeHead is the size of nodeRecord's fields before encode.Node.
+const nodeHead = 2 * cacheLine
+
+// The fields before encode.Node take nodeHead bytes, and pool starts on a
+// cache line: both are checked here, at compile time (an index out of
+// range, or a constant overflow, fails the build).
+var (
+	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.Node)-nodeHead]
+	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.pool)%cacheLine]
+)
+
+// nodeHot is the offset in a record of the end of what every node
+// touches: the engine's fields and encode.Node's common ones.
+const nodeHot = nodeHead + unsafe.Offsetof(encode.Node{}.Code)
 
 func newNodeRecord(r *runRecord) *nodeRecord {
 	n := &nodeRecord{e: r.e, run: r}
-	n.Input, n.Output, n.Config = n.in[:0], n.out[:0], n.cfg[:0]
 	n.Events, n.Next = n.events[:0], n.nextIDs[:0]
-	n.Attrs, n.eventAttrs = n.attrs[:0], n.evAttrs[:0]
+	n.eventAttrs = n.evAttrs[:0]
 	return n
 }
 
+// carve returns d, a list of the record (Input, Output, Config, Attrs),
+// with room for k more attributes taken from pool: in place when d is the
+// last list carved and pool has room past it, else at pool's first free
+// attribute, d copied there. It reports false, d unchanged, when pool has
+// no room: the list grows on the heap then (appendAttrs). A list carved
+// has no room past its length, so that an append never writes over the
+// list carved after it. A node whose lists take their attributes in one
+// call each (as most do) uses pool's first attributes, contiguous.
+func (n *nodeRecord) carve(d []encode.Attr, k int) ([]encode.Attr, bool) {
+	used, need := int(n.pooled), len(d)+k
+	if c := cap(d); c != 0 && n.inPool(d) {
+		off := int((uintptr(unsafe.Pointer(unsafe.SliceData(d))) - uintptr(unsafe.Pointer(&n.pool[0]))) / unsafe.Sizeof(encode.Attr{}))
+		if off+c == used && off+need <= nodeInline {
+			n.pooled = uint8(off + need)
+			return n.pool[off : off+len(d) : off+need], true
+		}
+	}
+	if used+need > nodeInline {
+		return d, false
+	}
+	nd := n.pool[used : used+len(d) : used+need]
+	copy(nd, d)
+	n.pooled = uint8(used + need)
+	return nd, true
+}
+
+// inPool reports whether list s lies in the record's pool.
+func (n *nodeRecord) inPool(s []encode.Attr) bool {
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	base := uintptr(unsafe.Pointer(&n.pool[0]))
+	return p-base < unsafe.Sizeof(n.pool) // p < base wraps around
+}
+
+// keepAttrs returns list s emptied for the record's next node: nil when
+// it lies in pool (cleared with it), else, grown on the heap, kept.
+func (n *nodeRecord) keepAttrs(s []encode.Attr) []encode.Attr {
+	if cap(s) == 0 || n.inPool(s) {
+		return nil
+	}
+	clear(s)
+	return s[:0]
+}
+
+// reset empties the record for its next node. It writes only the lines a
+// node touches, and the rare fields' when a flag says they were set
+// (TestNodeResetClearsAll checks that every field is cleared).
 func (n *nodeRecord) reset() {
-	clear(n.Input)
-	clear(n.Output)
-	clear(n.Config)
+	clear(n.pool[:n.pooled])
+	n.pooled = 0
 	clear(n.Events)
 	clear(n.Next)
-	clear(n.Attrs)
 	clear(n.eventAttrs)
-	in, out, cfg, ev, next := n.Input[:0], n.Output[:0], n.Config[:0], n.Events[:0], n.Next[:0]
-	n.Node = encode.Node{Input: in, Output: out, Config: cfg, Events: ev, Next: next, Attrs: n.Attrs[:0]}
 	n.eventAttrs = n.eventAttrs[:0]
 	if cap(n.bytes) > 64<<10 {
 		n.bytes = nil // one huge Bytes value does not pin its copy forever
 	} else {
 		n.bytes = n.bytes[:0]
 	}
+	nd := &n.Node
+	if nd.HasCode || nd.HasUsage || nd.HasFirstTokenCost || nd.Chunks != 0 {
+		nd.Code, nd.Usage, nd.FirstTokenCostNano = 0, encode.Usage{}, 0
+		nd.FirstChunkUnixNano, nd.LastChunkUnixNano = 0, 0
+		nd.ChunkGapMin, nd.ChunkGapMax, nd.ChunkGaps = 0, 0, [15]uint32{}
+	}
+	nd.SpanID, nd.ParentSpanID, nd.StartUnixNano, nd.EndUnixNano = encode.SpanID{}, encode.SpanID{}, 0, 0
+	nd.NodeID, nd.NodeType, nd.NodeName = "", "", ""
+	nd.Input, nd.Output, nd.Config = n.keepAttrs(nd.Input), n.keepAttrs(nd.Output), n.keepAttrs(nd.Config)
+	nd.Attrs, nd.Next, nd.Events = n.keepAttrs(nd.Attrs), nd.Next[:0], nd.Events[:0]
+	nd.SpanName, nd.LLMOutput, nd.StatusMessage = [2]string{}, "", ""
+	nd.FirstFrameUnixNano = 0
+	nd.DroppedAttrs, nd.DroppedEvents, nd.Chunks = 0, 0, 0
+	nd.Kind, nd.Status = 0, 0
+	nd.HasCode, nd.HasUsage, nd.HasFirstTokenCost, nd.Incomplete, nd.Cancelled = false, false, false, false, false
 }
 
 // Node is a handle on one node execution. The zero Node is a no-op handle.
@@ -265,8 +348,9 @@ func (h Node) Next(ids ...string) {
 
 // appendAttrs appends attrs to dst within Limits.Attrs, keys and values
 // cut to Limits.ValueBytes: the general case of add, and the events'
-// attributes.
-func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
+// attributes. pooled says dst is one of the lists carved from the
+// record's pool.
+func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr, pooled bool) []encode.Attr {
 	e := n.e
 	if room := e.cfg.limits.Attrs - n.attrCount(); len(attrs) > room {
 		room = max(room, 0)
@@ -275,10 +359,13 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 		e.stats.attrsDropped.Add(uint64(over))
 		attrs = attrs[:room]
 	}
+	if pooled && len(dst)+len(attrs) > cap(dst) {
+		dst, _ = n.carve(dst, len(attrs))
+	}
 	start, before := len(dst), cap(dst)
 	dst = append(dst, attrs...)
 	if c := cap(dst); c != before {
-		// Past the inline array: counted now, recounted at release.
+		// Past the record's arrays: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
 	vb := e.cfg.limits.ValueBytes
@@ -296,9 +383,9 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr) []encode.Attr {
 // handle of generation gen: Input, Output, Config and SetAttributes past
 // their nil check, which keeps them small enough to inline, so that each
 // is one call. The common case, room for all within Limits.Attrs and in
-// dst's array, and nothing to cut or copy, copies each attribute once,
-// checked on the way from the caller's array: a bulk copy read back from
-// the record stalled on store forwarding.
+// dst's array or the record's pool (carve), and nothing to cut or copy,
+// copies each attribute once, checked on the way from the caller's array:
+// a bulk copy read back from the record stalled on store forwarding.
 func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 	if n.sw.Load() != packState(gen, stateOpen) {
 		n.stale()
@@ -306,8 +393,16 @@ func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 	}
 	e, d := n.e, *dst
 	start, end := len(d), len(d)+len(attrs)
-	if end > cap(d) || n.attrCount()+len(attrs) > e.cfg.limits.Attrs {
-		*dst = n.appendAttrs(d, attrs)
+	over := n.attrCount()+len(attrs) > e.cfg.limits.Attrs
+	if end > cap(d) && !over {
+		if u := int(n.pooled); cap(d) == 0 && u+end <= nodeInline {
+			d, n.pooled = n.pool[u:u:u+end], uint8(u+end) // carve's common case
+		} else {
+			d, _ = n.carve(d, len(attrs))
+		}
+	}
+	if end > cap(d) || over {
+		*dst = n.appendAttrs(d, attrs, true)
 		return
 	}
 	vb := e.cfg.limits.ValueBytes
@@ -400,7 +495,7 @@ func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []At
 		return
 	}
 	start := len(n.eventAttrs)
-	n.eventAttrs = n.appendAttrs(n.eventAttrs, attrs)
+	n.eventAttrs = n.appendAttrs(n.eventAttrs, attrs, false)
 	end := len(n.eventAttrs)
 	n.Events = append(n.Events, encode.Event{TimeUnixNano: t, Kind: kind, Attrs: n.eventAttrs[start:end:end]})
 }
