@@ -138,9 +138,12 @@
 // request holding all their resources, written by gRPC without a copy. A
 // request costs calls, frames, goroutine wake-ups and system calls on both
 // ends whatever its size: on the 2-vCPU VM, two 256-span halves of each
-// 512-span batch (as the OTLP sink enqueues them) cost 464-651 ns of
+// 512-span batch cost 464-651 ns of
 // process CPU per span sent alone and 297-320 coalesced, 768 spans a
-// request (BenchmarkTransport in bench/). Each batch still counts as one
+// request (BenchmarkTransport in bench/). EnqueueParts queues the parts
+// of one batch (the OTLP sink encodes a batch in parts on several cores)
+// together, so that they leave in one request even when a worker waits for
+// each: queued one by one, the first part left before the next arrived. Each batch still counts as one
 // (ExportedBatches, ForceFlush); Requests counts requests. A coalesced
 // request that fails with a retryable error is retried batch by batch, and
 // one refused for good (a receiver refusing one malformed batch) is sent

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/valyala/bytebufferpool"
+
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
@@ -37,12 +39,18 @@ type Sink struct {
 	// instead of growing it by doubling (growslice was 1.3 % of the
 	// loadgen's CPU in AppendTraces).
 	itemBytes [2]atomic.Int64
+	// out holds what each encoder encoded of the batch Export is
+	// queuing; bufs and items gather one signal's requests for the
+	// exporter.
+	out   [maxSinkEncoders]encodedPart
+	bufs  []*bytebufferpool.ByteBuffer
+	items []int
 }
 
 // Encoding is most of the export stage's work and the pipeline's one
 // serial step: a batch of at least minParallelSpans spans is split across
-// up to maxSinkEncoders encoders, one per P, each encoding and queuing its
-// own requests.
+// up to maxSinkEncoders encoders, one per P, whose requests are then
+// queued together.
 const (
 	maxSinkEncoders  = 4
 	minParallelSpans = 128
@@ -76,28 +84,38 @@ func (s *Sink) SetOffloader(o *encode.Offloader) {
 const MaxRequestBytes = 4<<20 - 64<<10
 
 // Export encodes runs and queues them. It never blocks unless the
-// exporter's policy is Block. It returns once every part is encoded, so
-// that runs are not used after it returns.
+// exporter's policy is Block. It returns once every part is encoded and
+// queued, so that runs are not used after it returns.
+//
+// The parts a batch is encoded in on several cores are queued together
+// (export.Exporter.EnqueueParts), so that over OTLP/gRPC the batch leaves
+// as one request when it fits Config.CoalesceBytes: queued one by one as
+// each encoder finished, the parts of most batches left as a request each
+// when the exporter's workers were idle (TestSinkBatchOneRequest).
 func (s *Sink) Export(runs []*encode.Run) error {
 	spans := encode.NumSpans(runs)
-	parts := min(len(s.encs), len(runs), spans/minParallelSpans)
-	if parts <= 1 {
-		s.exportPart(s.encs[0], runs)
-		return nil
-	}
-	// Cut runs into parts of about the same number of spans.
-	var wg sync.WaitGroup
-	per, from, acc, part := spans/parts, 0, 0, 0
-	for i, r := range runs {
-		acc += 1 + len(r.Nodes)
-		if acc >= per*(part+1) && part < parts-1 {
-			enc, chunk := s.encs[part+1], runs[from:i+1]
-			wg.Go(func() { s.exportPart(enc, chunk) })
-			from, part = i+1, part+1
+	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)
+	if parts == 1 {
+		s.encodePart(&s.out[0], s.encs[0], runs)
+	} else {
+		// Cut runs into parts of about the same number of spans.
+		var wg sync.WaitGroup
+		per, from, acc, part := spans/parts, 0, 0, 0
+		for i, r := range runs {
+			acc += 1 + len(r.Nodes)
+			if acc >= per*(part+1) && part < parts-1 {
+				out, enc, chunk := &s.out[part+1], s.encs[part+1], runs[from:i+1]
+				wg.Go(func() { s.encodePart(out, enc, chunk) })
+				from, part = i+1, part+1
+			}
 		}
+		s.encodePart(&s.out[0], s.encs[0], runs[from:])
+		wg.Wait()
 	}
-	s.exportPart(s.encs[0], runs[from:])
-	wg.Wait()
+	s.enqueue(export.Traces, parts)
+	if s.logs {
+		s.enqueue(export.Logs, parts)
+	}
 	return nil
 }
 
@@ -106,27 +124,46 @@ func (s *Sink) Export(runs []*encode.Run) error {
 // the sink sends no logs.
 func (s *Sink) ExportLogs(runs []*encode.Run) error {
 	if s.logs && len(runs) > 0 {
-		s.send(s.encs[0], export.Logs, runs)
+		s.out[0].encode(s, s.encs[0], export.Logs, runs)
+		s.enqueue(export.Logs, 1)
 	}
 	return nil
 }
 
-// exportPart encodes and queues one part of a batch with enc.
-func (s *Sink) exportPart(enc *encode.Encoder, runs []*encode.Run) {
+// encodedPart holds the requests one encoder made of its part of a batch,
+// per signal (0 traces, 1 logs), until every part is encoded.
+type encodedPart struct {
+	bufs  [2][]*bytebufferpool.ByteBuffer
+	items [2][]int
+}
+
+// encodePart encodes one part of a batch with enc into out.
+func (s *Sink) encodePart(out *encodedPart, enc *encode.Encoder, runs []*encode.Run) {
 	if len(runs) == 0 {
 		return
 	}
-	s.send(enc, export.Traces, runs)
+	out.encode(s, enc, export.Traces, runs)
 	if s.logs {
-		s.send(enc, export.Logs, runs)
+		out.encode(s, enc, export.Logs, runs)
 	}
 }
 
-func (s *Sink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
-	buf := encode.GetBuffer()
-	items, k := len(runs), 1
+// signalIndex is sig's index in Sink.itemBytes and encodedPart.
+func signalIndex(sig export.Signal) int {
 	if sig == export.Traces {
-		items, k = encode.NumSpans(runs), 0
+		return 0
+	}
+	return 1
+}
+
+// encode encodes runs as requests of sig with enc, halving them until each
+// request is at most MaxRequestBytes, and keeps the requests.
+func (p *encodedPart) encode(s *Sink, enc *encode.Encoder, sig export.Signal, runs []*encode.Run) {
+	buf := encode.GetBuffer()
+	k := signalIndex(sig)
+	items := len(runs)
+	if sig == export.Traces {
+		items = encode.NumSpans(runs)
 	}
 	// A fifth more than the last request's bytes per item, at most a
 	// request's bytes: the usual request then grows no more.
@@ -144,11 +181,34 @@ func (s *Sink) send(enc *encode.Encoder, sig export.Signal, runs []*encode.Run) 
 	if len(buf.B) > MaxRequestBytes && len(runs) > 1 {
 		encode.PutBuffer(buf)
 		half := len(runs) / 2
-		s.send(enc, sig, runs[:half])
-		s.send(enc, sig, runs[half:])
+		p.encode(s, enc, sig, runs[:half])
+		p.encode(s, enc, sig, runs[half:])
 		return
 	}
-	s.exp.Enqueue(sig, buf, items)
+	p.bufs[k] = append(p.bufs[k], buf)
+	p.items[k] = append(p.items[k], items)
+}
+
+// enqueue queues the requests of sig that the first parts encoders made,
+// together, and forgets them.
+func (s *Sink) enqueue(sig export.Signal, parts int) {
+	k := signalIndex(sig)
+	for i := range parts {
+		p := &s.out[i]
+		s.bufs = append(s.bufs, p.bufs[k]...)
+		s.items = append(s.items, p.items[k]...)
+		clear(p.bufs[k])
+		p.bufs[k], p.items[k] = p.bufs[k][:0], p.items[k][:0]
+	}
+	switch len(s.bufs) {
+	case 0:
+	case 1:
+		s.exp.Enqueue(sig, s.bufs[0], s.items[0])
+	default:
+		s.exp.EnqueueParts(sig, s.bufs, s.items)
+	}
+	clear(s.bufs)
+	s.bufs, s.items = s.bufs[:0], s.items[:0]
 }
 
 // SinkStats returns what became of the spans Export queued: delivered (the
