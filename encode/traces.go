@@ -524,7 +524,11 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 			}
 			dst = e.writeKVString(dst, f, keyInfoLog, msg)
 		}
-		dst, _ = closeLen(dst, at, 1)
+		if n := len(dst) - at - 1; uint(n) < 0x80 {
+			dst[at] = byte(n) // the usual length, without a call to closeLen
+		} else {
+			dst, _ = closeLen(dst, at, 1)
+		}
 	}
 	return dst
 }
@@ -605,7 +609,13 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	dst = e.writeEvents(dst, r.Events, r, r.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(r.DroppedEvents))
 	dst = e.writeStatus(dst, r.Status, r.StatusMessage)
-	dst, shift := closeLen(dst, at, spanLenWidth)
+	shift := 0
+	if n := len(dst) - at - spanLenWidth; n >= 0x80 && n < 1<<14 {
+		// The usual length, written here: see writeNodeSpan.
+		dst[at], dst[at+1] = byte(n)|0x80, byte(n>>7)
+	} else {
+		dst, shift = closeLen(dst, at, spanLenWidth)
+	}
 	e.commonFrom += shift
 	e.commonTo += shift
 	return dst
@@ -710,6 +720,13 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	dst = e.writeEvents(dst, nd.Events, r, nd.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(nd.DroppedEvents))
 	dst = e.writeStatus(dst, nd.Status, nd.StatusMessage)
-	dst, _ = closeLen(dst, at, spanLenWidth)
+	if n := len(dst) - at - spanLenWidth; n >= 0x80 && n < 1<<14 {
+		// The usual length, which takes the two bytes reserved, is
+		// written here rather than by a call to closeLen, as an event's
+		// (writeEvents): the calls were about 2 % of BenchmarkEncodeTraces.
+		dst[at], dst[at+1] = byte(n)|0x80, byte(n>>7)
+	} else {
+		dst, _ = closeLen(dst, at, spanLenWidth)
+	}
 	return dst
 }
