@@ -44,6 +44,7 @@ const (
 	maxAttrs        = 1 << 16
 	maxEvents       = 1 << 16
 	maxValueBytes   = 16 << 20
+	maxRunBytes     = 1 << 30
 	maxBatchSpans   = 1 << 20
 )
 
@@ -85,6 +86,13 @@ type Limits struct {
 	// ValueBytes bounds the bytes of one string or bytes value; longer
 	// values are cut at a UTF-8 boundary (default 256 KiB).
 	ValueBytes int
+	// RunBytes bounds the bytes of the strings and bytes values of one
+	// run and its nodes in all (default 16 MiB). Strings are referenced,
+	// not copied, so one document given to every node costs its owner its
+	// size once but the encoder once per reference: past the bound, the
+	// pipeline cuts values, in the run log's order, and counts each cut in
+	// Stats.ValuesTruncated.
+	RunBytes int
 }
 
 type config struct {
@@ -130,6 +138,7 @@ func defaultConfig() config {
 			Attrs:        128,
 			Events:       128,
 			ValueBytes:   256 << 10,
+			RunBytes:     16 << 20,
 		},
 		metrics: defaultMetricsConfig(),
 	}
@@ -152,6 +161,7 @@ func (c *config) validate() error {
 		{"Attrs", l.Attrs, maxAttrs},
 		{"Events", l.Events, maxEvents},
 		{"ValueBytes", l.ValueBytes, maxValueBytes},
+		{"RunBytes", l.RunBytes, maxRunBytes},
 	} {
 		if v.n < 1 || v.n > v.max {
 			return fmt.Errorf("%w: Limits.%s = %d is not between 1 and %d", ErrInvalidLimit, v.name, v.n, v.max)
@@ -359,6 +369,7 @@ func WithLimits(l Limits) Option {
 		set(&c.limits.Attrs, l.Attrs)
 		set(&c.limits.Events, l.Events)
 		set(&c.limits.ValueBytes, l.ValueBytes)
+		set(&c.limits.RunBytes, l.RunBytes)
 	})
 }
 

@@ -192,6 +192,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(r.refusedNodes())
+	e.boundRun(&r.Run)
 	e.metrics.observeRun(&r.Run)
 	kept := p.sampled(r)
 	if !kept {

@@ -1,0 +1,143 @@
+package engine
+
+import "github.com/flowtel/flowtel/encode"
+
+// idFloor is what an identity string (a node id, type or name, a run's
+// ids) keeps past Limits.RunBytes: enough to tell spans apart.
+const idFloor = 128
+
+// boundRun cuts the strings and bytes of r's spans and run log to
+// Limits.RunBytes in all, counting each cut in Stats.ValuesTruncated.
+// Limits.ValueBytes bounds each value, but a string is referenced, not
+// copied: one 16 KiB document given to the 32 inputs of 256 nodes costs
+// its owner 16 KiB and the encoder 128 MiB of request. Values are kept
+// in the order the run log lists them until the budget is spent, then
+// cut to nothing; identity strings are cut to idFloor bytes instead, so
+// every span stays whole. The nodes the pipeline closed open are written
+// only by identity, so only their identity is walked. Most runs skip the
+// walk: their count of values times ValueBytes fits the budget.
+func (e *Engine) boundRun(r *encode.Run) {
+	budget := e.cfg.limits.RunBytes
+	if valueSlots(r)*e.cfg.limits.ValueBytes <= budget {
+		return
+	}
+	c := cutter{left: budget}
+	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.FlowID, &r.SID, &r.AppID, &r.UID,
+		&r.BotID, &r.ChatID, &r.Sub, &r.Caller, &r.LogCaller} {
+		c.id(s)
+	}
+	c.str(&r.Question)
+	c.str(&r.Answer)
+	c.str(&r.Message)
+	c.str(&r.StatusMessage)
+	c.attrs(r.Srv)
+	c.attrs(r.SrvTag)
+	c.attrs(r.Attrs)
+	c.events(r.Events)
+	for _, n := range r.Nodes {
+		c.id(&n.NodeID)
+		c.id(&n.NodeType)
+		c.id(&n.NodeName)
+		c.id(&n.SpanName[0])
+		c.id(&n.SpanName[1])
+		if n.Incomplete {
+			continue
+		}
+		for i := range n.Next {
+			c.id(&n.Next[i])
+		}
+		c.attrs(n.Input)
+		c.attrs(n.Output)
+		c.attrs(n.Config)
+		c.attrs(n.Attrs)
+		c.events(n.Events)
+		c.str(&n.LLMOutput)
+		c.str(&n.StatusMessage)
+	}
+	if c.cuts != 0 {
+		e.stats.valuesTruncated.Add(c.cuts)
+	}
+}
+
+// valueSlots counts the strings and bytes values r may hold, each at
+// most Limits.ValueBytes long.
+func valueSlots(r *encode.Run) int {
+	const runFixed, nodeFixed, eventFixed = 15, 7, 3
+	slots := runFixed + 2*(len(r.Srv)+len(r.SrvTag)+len(r.Attrs)) + eventSlots(r.Events)
+	for _, n := range r.Nodes {
+		slots += nodeFixed + len(n.Next) + 2*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)) + eventSlots(n.Events)
+	}
+	return slots
+}
+
+func eventSlots(evs []encode.Event) int {
+	slots := 3 * len(evs)
+	for i := range evs {
+		slots += 2 * len(evs[i].Attrs)
+	}
+	return slots
+}
+
+// cutter spends a byte budget on the strings it is shown in turn.
+type cutter struct {
+	left int
+	cuts uint64
+}
+
+// str keeps s while the budget lasts and cuts it to what is left.
+func (c *cutter) str(s *string) {
+	if len(*s) <= c.left {
+		c.left -= len(*s)
+		return
+	}
+	*s = truncate(*s, c.left)
+	c.left -= len(*s)
+	c.cuts++
+}
+
+// id keeps s while the budget lasts, then cuts it to idFloor bytes.
+func (c *cutter) id(s *string) {
+	if len(*s) <= c.left {
+		c.left -= len(*s)
+		return
+	}
+	c.left = 0
+	if len(*s) > idFloor {
+		*s = truncate(*s, idFloor)
+		c.cuts++
+	}
+}
+
+func (c *cutter) attrs(as []encode.Attr) {
+	for i := range as {
+		a := &as[i]
+		c.id(&a.Key)
+		switch a.Value.Kind() {
+		case encode.KindString:
+			if s := a.Value.Str(); len(s) > c.left {
+				c.str(&s)
+				a.Value = encode.StringValue(s)
+			} else {
+				c.left -= len(s)
+			}
+		case encode.KindBytes:
+			if b := a.Value.Bytes(); len(b) > c.left {
+				a.Value = encode.BytesValue(b[:c.left])
+				c.left = 0
+				c.cuts++
+			} else {
+				c.left -= len(b)
+			}
+		}
+	}
+}
+
+func (c *cutter) events(evs []encode.Event) {
+	for i := range evs {
+		ev := &evs[i]
+		c.str(&ev.Message)
+		c.id(&ev.Type)
+		c.str(&ev.Stacktrace)
+		c.attrs(ev.Attrs)
+	}
+}
