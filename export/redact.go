@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strconv"
@@ -146,3 +147,52 @@ func errUnwrapURL(err error, shown string) error {
 	}
 	return err
 }
+
+// redactHeaders returns h with every value replaced, or h when it is empty.
+func redactHeaders(h map[string]string) map[string]string {
+	if len(h) == 0 {
+		return h
+	}
+	out := make(map[string]string, len(h))
+	for k := range h {
+		out[k] = redacted
+	}
+	return out
+}
+
+// String prints c as %+v would, without its secrets: header values and
+// the endpoints' user information and query values are REDACTED, so a
+// configuration can be logged. fmt's %v and %+v use it.
+func (c Config) String() string {
+	type fields Config // fmt prints a type without methods field by field
+	f := fields(c)
+	f.Endpoint, f.Headers = RedactURL(c.Endpoint), redactHeaders(c.Headers)
+	return fmt.Sprintf("%+v", f)
+}
+
+// GoString is String for %#v.
+func (c Config) GoString() string { return "export.Config" + c.String() }
+
+// String prints s as %+v would, its header values and its endpoint's
+// credentials REDACTED.
+func (s SignalConfig) String() string {
+	type fields SignalConfig
+	f := fields(s)
+	f.Endpoint, f.Headers = RedactURL(s.Endpoint), redactHeaders(s.Headers)
+	return fmt.Sprintf("%+v", f)
+}
+
+// GoString is String for %#v.
+func (s SignalConfig) GoString() string { return "export.SignalConfig" + s.String() }
+
+// String prints l as %+v would, its header values and its URL's
+// credentials REDACTED.
+func (l LargeFieldConfig) String() string {
+	type fields LargeFieldConfig
+	f := fields(l)
+	f.URL, f.Headers = RedactURL(l.URL), redactHeaders(l.Headers)
+	return fmt.Sprintf("%+v", f)
+}
+
+// GoString is String for %#v.
+func (l LargeFieldConfig) GoString() string { return "export.LargeFieldConfig" + l.String() }

@@ -1,0 +1,42 @@
+package export
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestConfigPrintsNoSecret: a Config logged with %v, %+v or %#v, alone, by
+// pointer or inside another struct, shows no header value and no
+// credential of an endpoint, its signals' or its large-value store's.
+func TestConfigPrintsNoSecret(t *testing.T) {
+	secrets := []string{"s3cret-token", "hunter22", "qtoken123", "sigsecret", "storekey9"}
+	c := Config{
+		Endpoint: "https://user:hunter22@collector:4318/v1?token=qtoken123",
+		Headers:  map[string]string{"Authorization": "Bearer s3cret-token"},
+		Traces:   SignalConfig{Endpoint: "https://collector/v1/traces", Headers: map[string]string{"x-key": "sigsecret"}},
+		LargeFields: LargeFieldConfig{
+			URL: "https://store/bucket?sig=storekey9", Headers: map[string]string{"x-api-key": "storekey9"},
+		},
+	}
+	outer := struct {
+		Name string
+		C    Config
+	}{"env", c}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		for _, v := range []any{c, &c, outer, c.Traces, c.LargeFields} {
+			out := fmt.Sprintf(verb, v)
+			for _, s := range secrets {
+				if strings.Contains(out, s) {
+					t.Errorf("%s of %T prints %q: %s", verb, v, s, out)
+				}
+			}
+			if !strings.Contains(out, "collector") && !strings.Contains(out, "store") {
+				t.Errorf("%s of %T hides the endpoint itself: %s", verb, v, out)
+			}
+		}
+	}
+	if got := fmt.Sprintf("%+v", c); !strings.Contains(got, "Authorization:"+redacted) {
+		t.Errorf("header names should stay: %s", got)
+	}
+}
