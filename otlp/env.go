@@ -116,7 +116,8 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 // OTLP metrics push, promhttp serving the latter), refused with an error
 // naming the variable where it has not (an exporter other than otlp, a
 // propagator other than W3C tracecontext and baggage), so that none is
-// silently ignored.
+// silently ignored. OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER none,
+// both, send nothing over OTLP, as OTLP_ENABLE=false.
 func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err error) {
 	refuse := func(name, why string) (bool, bool, error) {
 		return false, false, fmt.Errorf("%w %s: %q %s", export.ErrInvalidEnv, name, get(name), why)
@@ -129,7 +130,7 @@ func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err er
 		return refuse("OTEL_SDK_DISABLED", "is not true or false")
 	}
 	for _, name := range []string{"OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER"} {
-		if v := get(name); v != "" && v != "otlp" {
+		if v := get(name); v != "" && v != "otlp" && v != "none" {
 			return refuse(name, "is not supported: flowtel exports traces and run logs over OTLP only (OTLP_ENABLE=false sends nothing)")
 		}
 	}
@@ -139,6 +140,22 @@ func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err er
 		noPush = true
 	default:
 		return refuse("OTEL_METRICS_EXPORTER", "is not supported (want otlp, prometheus or none)")
+	}
+	// A run's spans and its run trace log leave together: none turns
+	// both off, and with them the OTLP export, which then has no metrics
+	// to push either.
+	tracesOff, logsOff := get("OTEL_TRACES_EXPORTER") == "none", get("OTEL_LOGS_EXPORTER") == "none"
+	switch {
+	case tracesOff != logsOff && enabled:
+		name := "OTEL_TRACES_EXPORTER"
+		if logsOff {
+			name = "OTEL_LOGS_EXPORTER"
+		}
+		return refuse(name, "alone is not supported: a run's spans and its run trace log are exported together (set OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER to none, or OTLP_ENABLE=false)")
+	case tracesOff && logsOff && enabled && !noPush:
+		return refuse("OTEL_METRICS_EXPORTER", "must be none or prometheus when OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER are none: flowtel pushes metrics on the traces' OTLP exporter")
+	case tracesOff && logsOff:
+		enabled = false
 	}
 	for _, p := range strings.Split(get("OTEL_PROPAGATORS"), ",") {
 		switch strings.TrimSpace(p) {

@@ -182,6 +182,28 @@ func TestNewFromEnvSDKSwitches(t *testing.T) {
 			t.Errorf("%s=%s: %v, want an error naming it", name, v, err)
 		}
 	}
+	// none, as OpenTelemetry defines it: no exporter. Traces and run logs
+	// leave together, and metrics are pushed on their exporter.
+	e, err = newFromLookup(lookupMap(map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none",
+		"OTEL_METRICS_EXPORTER": "prometheus"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ExporterStats(e); ok {
+		t.Error("OTEL_TRACES_EXPORTER=none and OTEL_LOGS_EXPORTER=none: the engine exports")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []map[string]string{
+		{"OTEL_TRACES_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+		{"OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+		{"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none"},
+	} {
+		if _, err := newFromLookup(lookupMap(env)); !errors.Is(err, export.ErrInvalidEnv) {
+			t.Errorf("%v: %v, want refused", env, err)
+		}
+	}
 }
 
 // TestNewFromEnvQueueSize sends a burst through an engine made from the
