@@ -30,9 +30,10 @@ func processCPU(tb testing.TB) int64 {
 // and the encoder. cpu-ns/span is the process's CPU time (user and system,
 // both ends) per span delivered, which other processes on the machine do
 // not inflate as they do ns/op. spans is the spans of each batch enqueued;
-// halves enqueues each batch as two requests of half as many spans, as the
-// OTLP sink does (it encodes the halves on two cores), with the exporter's
-// coalescing on (the default) or off.
+// halves enqueues each batch as two requests of half as many spans, one
+// Enqueue each (the OTLP sink encodes a large batch's halves on two cores
+// and now queues them together, EnqueueParts: BenchmarkSinkTransport), with
+// the exporter's coalescing on (the default) or off.
 func BenchmarkTransport(b *testing.B) {
 	for _, c := range []struct {
 		name     string
