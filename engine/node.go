@@ -44,6 +44,9 @@ type nodeRecord struct {
 	traceFlags uint8
 	// pooled is how many attributes of pool the lists have taken.
 	pooled uint8
+	// big is the bytes of the attributes longer than smallValue (key and
+	// value), saturated: see valueBound.
+	big uint32
 	// mem is the bytes this record holds, counted in Engine.mem. It is
 	// atomic because the owner of an orphaned record may still grow it
 	// while the pipeline gives its bytes back (orphanMem).
@@ -134,7 +137,7 @@ func (n *nodeRecord) keepAttrs(s []encode.Attr) []encode.Attr {
 // (TestNodeResetClearsAll checks that every field is cleared).
 func (n *nodeRecord) reset() {
 	clear(n.pool[:n.pooled])
-	n.pooled = 0
+	n.pooled, n.big = 0, 0
 	clear(n.Events)
 	clear(n.Next)
 	clear(n.eventAttrs)
@@ -368,15 +371,44 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr, pooled bool) []encode
 		// Past the record's arrays: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
-	vb := e.cfg.limits.ValueBytes
+	small := min(e.cfg.limits.ValueBytes, smallValue)
 	for i := start; i < len(dst); i++ {
 		a := &dst[i]
-		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
+		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
 			a.Key = e.value(a.Key)
 			a.Value = e.limitValue(a.Value, n)
+			n.addBig(len(a.Key) + len(a.Value.Str()))
 		}
 	}
 	return dst
+}
+
+// smallValue is the length up to which an attribute's key and value are
+// counted by number only in valueBound; longer ones are summed in big.
+const smallValue = 1024
+
+// addBig adds k bytes to big, saturating.
+func (n *nodeRecord) addBig(k int) {
+	n.big = uint32(min(int64(n.big)+int64(k), math.MaxUint32))
+}
+
+// valueBound is at least the bytes of the strings and bytes values of the
+// node's span (Limits.RunBytes): the attributes of up to smallValue bytes
+// by their number, the longer ones by big, and the rest by their length.
+// It reads what the pipeline reads anyway, not the attributes' values.
+// The pipeline calls it on an ended node only.
+func (n *nodeRecord) valueBound() int {
+	b := int(n.big) + len(n.NodeID) + len(n.NodeType) + len(n.NodeName) + len(n.SpanName[0]) + len(n.SpanName[1]) +
+		len(n.LLMOutput) + len(n.StatusMessage)
+	b += 2 * min(n.e.cfg.limits.ValueBytes, smallValue) * (len(n.Input) + len(n.Output) + len(n.Config) + len(n.Attrs) + len(n.eventAttrs))
+	for _, id := range n.Next {
+		b += len(id)
+	}
+	for i := range n.Events {
+		ev := &n.Events[i]
+		b += len(ev.Message) + len(ev.Type) + len(ev.Stacktrace)
+	}
+	return b
 }
 
 // add appends attrs to *dst, one of the node's attribute lists, for a
@@ -405,14 +437,15 @@ func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 		*dst = n.appendAttrs(d, attrs, true)
 		return
 	}
-	vb := e.cfg.limits.ValueBytes
+	small := min(e.cfg.limits.ValueBytes, smallValue)
 	d = d[:end]
 	to := d[start:]
 	to = to[:len(attrs)]
 	for i := range attrs {
 		a := &attrs[i]
-		if len(a.Key) > vb || len(a.Value.Str()) > vb || a.Value.Kind() == encode.KindBytes {
+		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
 			to[i] = encode.Attr{Key: e.value(a.Key), Value: e.limitValue(a.Value, n)}
+			n.addBig(len(to[i].Key) + len(to[i].Value.Str()))
 			continue
 		}
 		to[i] = *a

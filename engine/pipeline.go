@@ -155,9 +155,14 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	}
 	r.order = r.order[:0]
 	var usage encode.Usage
-	sorted, last := true, int64(math.MinInt64)
+	sorted, last, bound := true, int64(math.MinInt64), 0
 	for i := 0; i < count; i++ {
 		n, closed := r.closeNode(i)
+		if !closed {
+			bound += n.valueBound()
+		} else {
+			bound += len(n.NodeID) + len(n.NodeType) + len(n.NodeName)
+		}
 		if closed {
 			n.Incomplete = true
 			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
@@ -192,7 +197,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Nodes = r.order
 	r.Usage = usage
 	r.DroppedNodes = uint32(r.refusedNodes())
-	e.boundRun(&r.Run)
+	e.boundRun(&r.Run, bound)
 	e.metrics.observeRun(&r.Run)
 	kept := p.sampled(r)
 	if !kept {

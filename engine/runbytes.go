@@ -14,11 +14,12 @@ const idFloor = 128
 // in the order the run log lists them until the budget is spent, then
 // cut to nothing; identity strings are cut to idFloor bytes instead, so
 // every span stays whole. The nodes the pipeline closed open are written
-// only by identity, so only their identity is walked. Most runs skip the
-// walk: their count of values times ValueBytes fits the budget.
-func (e *Engine) boundRun(r *encode.Run) {
+// only by identity, so only their identity is walked. nodes is at least
+// the bytes of the nodes' values (nodeRecord.valueBound): most runs skip
+// the walk, which would read every attribute's lines before the encoder.
+func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	budget := e.cfg.limits.RunBytes
-	if valueSlots(r)*e.cfg.limits.ValueBytes <= budget {
+	if nodes <= budget && nodes+runValueBytes(r) <= budget {
 		return
 	}
 	c := cutter{left: budget}
@@ -59,23 +60,26 @@ func (e *Engine) boundRun(r *encode.Run) {
 	}
 }
 
-// valueSlots counts the strings and bytes values r may hold, each at
-// most Limits.ValueBytes long.
-func valueSlots(r *encode.Run) int {
-	const runFixed, nodeFixed, eventFixed = 15, 7, 3
-	slots := runFixed + 2*(len(r.Srv)+len(r.SrvTag)+len(r.Attrs)) + eventSlots(r.Events)
-	for _, n := range r.Nodes {
-		slots += nodeFixed + len(n.Next) + 2*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)) + eventSlots(n.Events)
+// runValueBytes is the bytes of the run's own strings and values.
+func runValueBytes(r *encode.Run) int {
+	b := len(r.TraceState) + len(r.ServiceID) + len(r.FlowID) + len(r.SID) + len(r.AppID) + len(r.UID) + len(r.BotID) +
+		len(r.ChatID) + len(r.Sub) + len(r.Caller) + len(r.LogCaller) + len(r.Question) + len(r.Answer) +
+		len(r.Message) + len(r.StatusMessage)
+	for _, as := range [...][]encode.Attr{r.Srv, r.SrvTag, r.Attrs} {
+		b += attrBytes(as)
 	}
-	return slots
+	for i := range r.Events {
+		ev := &r.Events[i]
+		b += len(ev.Message) + len(ev.Type) + len(ev.Stacktrace) + attrBytes(ev.Attrs)
+	}
+	return b
 }
 
-func eventSlots(evs []encode.Event) int {
-	slots := 3 * len(evs)
-	for i := range evs {
-		slots += 2 * len(evs[i].Attrs)
+func attrBytes(as []encode.Attr) (b int) {
+	for i := range as {
+		b += len(as[i].Key) + len(as[i].Value.Str())
 	}
-	return slots
+	return b
 }
 
 // cutter spends a byte budget on the strings it is shown in turn.

@@ -63,7 +63,7 @@ func TestRunBytesBound(t *testing.T) {
 	for seed := range uint64(20) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		sink := &MemorySink{}
-		e, err := New(WithSink(sink), WithBatch(1, time.Millisecond), WithLimits(Limits{RunBytes: budget, ValueBytes: 32 << 10}))
+		e, err := New(WithSink(sink), WithBatch(1, time.Millisecond), WithLimits(Limits{RunBytes: budget, ValueBytes: 32 << 10, Attrs: 64}))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,6 +77,16 @@ func TestRunBytesBound(t *testing.T) {
 			n := r.StartNode(id, "code", "node")
 			for k := range rng.IntN(8) {
 				n.Input(String("in"+string(rune('a'+k)), doc))
+			}
+			// Values around smallValue, past the record's pool (32).
+			for k := range rng.IntN(48) {
+				v := doc[:min(len(doc), rng.IntN(3<<10))/2*2]
+				n.SetAttributes(String(strings.Repeat("k", 1+rng.IntN(2000))+string(rune('a'+k%26)), v))
+			}
+			if rng.IntN(3) == 0 {
+				n.InfoEvent(String("ev", doc), Bytes("evb", []byte(doc)))
+				n.LLMOutput(doc)
+				n.Next("n:" + doc[:min(len(doc), 600)/2*2])
 			}
 			if rng.IntN(3) == 0 {
 				n.Output(Bytes("blob", []byte(doc)))
