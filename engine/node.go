@@ -45,7 +45,7 @@ type nodeRecord struct {
 	// pooled is how many attributes of pool the lists have taken.
 	pooled uint8
 	// big is the bytes of the attributes longer than smallValue (key and
-	// value), saturated: see valueBound.
+	// value) and of the next ids longer than it, saturated: see valueBound.
 	big uint32
 	// mem is the bytes this record holds, counted in Engine.mem. It is
 	// atomic because the owner of an orphaned record may still grow it
@@ -345,7 +345,11 @@ func (h Node) Next(ids ...string) {
 			n.e.stats.attrsDropped.Add(1)
 			continue
 		}
-		n.Next = append(n.Next, n.e.value(id))
+		id = n.e.value(id)
+		if len(id) > smallValue {
+			n.addBig(len(id))
+		}
+		n.Next = append(n.Next, id)
 	}
 }
 
@@ -393,17 +397,16 @@ func (n *nodeRecord) addBig(k int) {
 }
 
 // valueBound is at least the bytes of the strings and bytes values of the
-// node's span (Limits.RunBytes): the attributes of up to smallValue bytes
-// by their number, the longer ones by big, and the rest by their length.
+// node's span (Limits.RunBytes): the attributes and next ids of up to
+// smallValue bytes by their number, the longer ones by big, and the rest
+// by their length.
 // It reads what the pipeline reads anyway, not the attributes' values.
 // The pipeline calls it on an ended node only.
 func (n *nodeRecord) valueBound() int {
 	b := int(n.big) + len(n.NodeID) + len(n.NodeType) + len(n.NodeName) + len(n.SpanName[0]) + len(n.SpanName[1]) +
 		len(n.LLMOutput) + len(n.StatusMessage)
-	b += 2 * min(n.e.cfg.limits.ValueBytes, smallValue) * (len(n.Input) + len(n.Output) + len(n.Config) + len(n.Attrs) + len(n.eventAttrs))
-	for _, id := range n.Next {
-		b += len(id)
-	}
+	small := min(n.e.cfg.limits.ValueBytes, smallValue)
+	b += 2*small*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)+len(n.eventAttrs)) + small*len(n.Next)
 	for i := range n.Events {
 		ev := &n.Events[i]
 		b += len(ev.Message) + len(ev.Type) + len(ev.Stacktrace)
