@@ -160,39 +160,43 @@ func redactHeaders(h map[string]string) map[string]string {
 	return out
 }
 
+// printRedacted prints f, a copy of a configuration as a type without
+// methods (fmt prints it field by field), with the endpoint or URL at url
+// and the headers at h REDACTED.
+func printRedacted[T any](f T, url *string, h *map[string]string) string {
+	*url, *h = RedactURL(*url), redactHeaders(*h)
+	return fmt.Sprintf("%+v", f)
+}
+
 // String prints c as %+v would, without its secrets: header values and
 // the endpoints' user information and query values are REDACTED, so a
-// configuration can be logged. fmt's %v and %+v use it.
+// configuration can be logged. fmt's %v and %+v use it; GoString is the
+// same for %#v.
 func (c Config) String() string {
-	type fields Config // fmt prints a type without methods field by field
+	type fields Config
 	f := fields(c)
-	f.Endpoint, f.Headers = RedactURL(c.Endpoint), redactHeaders(c.Headers)
-	return fmt.Sprintf("%+v", f)
+	return printRedacted(&f, &f.Endpoint, &f.Headers)[1:] // [1:]: not a pointer's "&"
+}
+
+// String is Config.String for one signal's settings.
+func (s SignalConfig) String() string {
+	type fields SignalConfig
+	f := fields(s)
+	return printRedacted(&f, &f.Endpoint, &f.Headers)[1:]
+}
+
+// String is Config.String for the large-value store's settings.
+func (l LargeFieldConfig) String() string {
+	type fields LargeFieldConfig
+	f := fields(l)
+	return printRedacted(&f, &f.URL, &f.Headers)[1:]
 }
 
 // GoString is String for %#v.
 func (c Config) GoString() string { return "export.Config" + c.String() }
 
-// String prints s as %+v would, its header values and its endpoint's
-// credentials REDACTED.
-func (s SignalConfig) String() string {
-	type fields SignalConfig
-	f := fields(s)
-	f.Endpoint, f.Headers = RedactURL(s.Endpoint), redactHeaders(s.Headers)
-	return fmt.Sprintf("%+v", f)
-}
-
 // GoString is String for %#v.
 func (s SignalConfig) GoString() string { return "export.SignalConfig" + s.String() }
-
-// String prints l as %+v would, its header values and its URL's
-// credentials REDACTED.
-func (l LargeFieldConfig) String() string {
-	type fields LargeFieldConfig
-	f := fields(l)
-	f.URL, f.Headers = RedactURL(l.URL), redactHeaders(l.Headers)
-	return fmt.Sprintf("%+v", f)
-}
 
 // GoString is String for %#v.
 func (l LargeFieldConfig) GoString() string { return "export.LargeFieldConfig" + l.String() }

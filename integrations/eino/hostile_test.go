@@ -40,6 +40,22 @@ func lineGraph(t *testing.T, name string, fns ...func(context.Context, string) (
 
 func pass(_ context.Context, s string) (string, error) { return s, nil }
 
+// wantRunsEnded checks that c exported n runs, each with code and every
+// node ended (wantAllEnded).
+func wantRunsEnded(t *testing.T, c *capture, n int, code int64) {
+	t.Helper()
+	runs := c.runs(t)
+	if len(runs) != n {
+		t.Fatalf("got %d runs, want %d", len(runs), n)
+	}
+	for _, r := range runs {
+		if r.Code != code {
+			t.Errorf("run %s: code %d, want %d (message %q)", r.FlowID, r.Code, code, r.Message)
+		}
+		wantAllEnded(t, r)
+	}
+}
+
 // wantAllEnded fails t when a node of r was left open.
 func wantAllEnded(t *testing.T, r encode.Run) {
 	t.Helper()
@@ -162,16 +178,7 @@ func TestPanicStreamedAndParallel(t *testing.T) {
 	if _, err := pr.Invoke(WithRunInfo(context.Background(), identity), "x", compose.WithCallbacks(c.h)); err == nil {
 		t.Error("parallel invoke did not fail")
 	}
-	runs := c.runs(t)
-	if len(runs) != 2 {
-		t.Fatalf("got %d runs, want 2", len(runs))
-	}
-	for _, r := range runs {
-		if r.Code != CodeError {
-			t.Errorf("run %s: code %d", r.FlowID, r.Code)
-		}
-		wantAllEnded(t, r)
-	}
+	wantRunsEnded(t, c, 2, CodeError)
 }
 
 // A caller that never reads the graph's stream, or reads one chunk and
@@ -191,16 +198,7 @@ func TestStreamLeftUnread(t *testing.T) {
 		}
 		// sr is dropped: neither read to its end nor closed.
 	}
-	runs := c.runs(t)
-	if len(runs) != 2 {
-		t.Fatalf("got %d runs, want 2", len(runs))
-	}
-	for _, r := range runs {
-		if r.Code != CodeOK {
-			t.Errorf("run code %d message %q", r.Code, r.Message)
-		}
-		wantAllEnded(t, r)
-	}
+	wantRunsEnded(t, c, 2, CodeOK)
 }
 
 // A model whose stream fails after two chunks: the model node and the run
@@ -492,14 +490,5 @@ func TestPanicBelowANode(t *testing.T) {
 	if _, err := or.Invoke(ctx, "x", compose.WithCallbacks(c.h)); err == nil {
 		t.Error("outer graph did not fail")
 	}
-	runs := c.runs(t)
-	if len(runs) != 2 {
-		t.Fatalf("got %d runs, want 2", len(runs))
-	}
-	for _, r := range runs {
-		if r.Code != CodeError {
-			t.Errorf("run %s: code %d", r.FlowID, r.Code)
-		}
-		wantAllEnded(t, r)
-	}
+	wantRunsEnded(t, c, 2, CodeError)
 }
