@@ -7,7 +7,6 @@ import (
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
-	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 // TestShutdownDeadlineWithBackedUpQueue: a collector that never answers
@@ -21,20 +20,7 @@ import (
 // against an endpoint that accepts and never answers: 234,349 spans in
 // flight when its 2-minute Shutdown returned, 0 dropped as shutdown).
 func TestShutdownDeadlineWithBackedUpQueue(t *testing.T) {
-	rc := otlptest.Start(t, export.ProtocolGRPC, func(otlptest.Call) otlptest.Reply {
-		return otlptest.Reply{Sleep: time.Hour} // never answers; honours the request's context
-	})
-	e, err := New(export.Config{Endpoint: rc.Endpoint(), QueueBytes: 64 << 10}, engine.WithBatch(64, time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 400 { // 4,000 spans, about 60 batches behind a queue of 64 KiB
-		r := e.StartRun(engine.RunInfo{FlowID: "f"})
-		for range 9 {
-			r.StartNode("a:1", "a", "a").End()
-		}
-		r.End(0, "")
-	}
+	e := silentEngine(t, export.Config{QueueBytes: 64 << 10}, 400) // 4,000 spans, about 60 batches behind a queue of 64 KiB
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	_ = e.Shutdown(ctx)

@@ -22,23 +22,10 @@ import (
 func TestShutdownCountsUndelivered(t *testing.T) {
 	for _, protocol := range []string{export.ProtocolGRPC, export.ProtocolHTTPProtobuf} {
 		t.Run(protocol, func(t *testing.T) {
-			rc := otlptest.Start(t, protocol, func(otlptest.Call) otlptest.Reply {
-				return otlptest.Reply{Sleep: time.Hour} // never answers; honours the request's context
-			})
-			e, err := New(export.Config{Protocol: protocol, Endpoint: rc.Endpoint()}, engine.WithBatch(64, time.Millisecond))
-			if err != nil {
-				t.Fatal(err)
-			}
-			for range 20 { // 20 runs of 9 nodes: 200 spans
-				r := e.StartRun(engine.RunInfo{FlowID: "f"})
-				for range 9 {
-					r.StartNode("a:1", "a", "a").End()
-				}
-				r.End(0, "")
-			}
+			e := silentEngine(t, export.Config{Protocol: protocol}, 20) // 200 spans
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
-			err = e.Shutdown(ctx)
+			err := e.Shutdown(ctx)
 			if !errors.Is(err, context.DeadlineExceeded) || !regexp.MustCompile(`\b[1-9][0-9]* spans`).MatchString(err.Error()) {
 				t.Fatalf("Shutdown: %v; want a deadline error that says how many spans", err)
 			}
@@ -82,4 +69,31 @@ func TestMemoryLimitCoversQueue(t *testing.T) {
 	if _, err := New(export.Config{Endpoint: rc.Endpoint(), QueueBytes: limit}, engine.WithMemoryLimit(limit)); !errors.Is(err, engine.ErrMemoryLimit) {
 		t.Errorf("a queue larger than the memory limit: %v", err)
 	}
+}
+
+// silentEngine returns an engine exporting with cfg to a receiver that
+// never answers (it honours the request's context), which has captured
+// runs runs of 9 nodes: 10 spans each.
+func silentEngine(t *testing.T, cfg export.Config, runs int) *engine.Engine {
+	t.Helper()
+	protocol := cfg.Protocol
+	if protocol == "" {
+		protocol = export.ProtocolGRPC
+	}
+	rc := otlptest.Start(t, protocol, func(otlptest.Call) otlptest.Reply {
+		return otlptest.Reply{Sleep: time.Hour}
+	})
+	cfg.Endpoint = rc.Endpoint()
+	e, err := New(cfg, engine.WithBatch(64, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range runs {
+		r := e.StartRun(engine.RunInfo{FlowID: "f"})
+		for range 9 {
+			r.StartNode("a:1", "a", "a").End()
+		}
+		r.End(0, "")
+	}
+	return e
 }

@@ -1,12 +1,10 @@
 package promhttp
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -126,25 +124,5 @@ func TestHandlerHostileLabels(t *testing.T) {
 var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? (-?[0-9.e+]+|[+-]Inf|NaN)$`)
 
 // promtoolCheck runs `promtool check metrics` on body when promtool is
-// installed. The only finding tolerated is its advice to use base units on
-// the "_microseconds" names flowtel keeps from the original system.
-func promtoolCheck(t *testing.T, body []byte) {
-	t.Helper()
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		t.Log("promtool is not installed (apt-get install prometheus): skipping its check")
-		return
-	}
-	cmd := exec.Command(promtool, "check", "metrics")
-	cmd.Stdin = bytes.NewReader(body)
-	out, err := cmd.CombinedOutput()
-	allowed := regexp.MustCompile(`^\S+_microseconds use base unit "seconds" instead of "microseconds"$`)
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if line != "" && !allowed.MatchString(line) {
-			t.Errorf("promtool: %s", line)
-		}
-	}
-	if err != nil && strings.TrimSpace(string(out)) == "" {
-		t.Errorf("promtool failed with no output: %v", err)
-	}
-}
+// installed (testkit.Promtool).
+func promtoolCheck(t *testing.T, body []byte) { testkit.Promtool(t, body) }

@@ -1,6 +1,7 @@
 // Package testkit holds what flowtel's tests share and nothing else:
 // WantAllocs, the one exact allocation budget every package's tests assert
-// with, Get, a GET read to the end, and on Linux ThreadCPU and LeastCPU, the thread CPU time the
+// with, Get, a GET read to the end, Promtool, `promtool check metrics` with the
+// one finding the original's names bring, and on Linux ThreadCPU and LeastCPU, the thread CPU time the
 // -cputime figures of PERFORMANCE.md are measured in. The race flag is internal/race's; the loopback OTLP receiver is
 // internal/otlptest; the OTLP reference builders are internal/otlpref.
 //
