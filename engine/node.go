@@ -346,7 +346,7 @@ func (h Node) Next(ids ...string) {
 			continue
 		}
 		id = n.e.value(id)
-		if len(id) > smallValue {
+		if len(id) > n.e.cfg.smallBytes() {
 			n.addBig(len(id))
 		}
 		n.Next = append(n.Next, id)
@@ -375,7 +375,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr, pooled bool) []encode
 		// Past the record's arrays: counted now, recounted at release.
 		n.hold(int64(c) * int64(unsafe.Sizeof(encode.Attr{})))
 	}
-	small := min(e.cfg.limits.ValueBytes, smallValue)
+	small := e.cfg.smallBytes()
 	for i := start; i < len(dst); i++ {
 		a := &dst[i]
 		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
@@ -386,6 +386,17 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr, pooled bool) []encode
 	}
 	return dst
 }
+
+// idBytes is the bytes of the node's identity: its id, type, name and
+// span name.
+func (n *nodeRecord) idBytes() int {
+	return len(n.NodeID) + len(n.NodeType) + len(n.NodeName) + len(n.SpanName[0]) + len(n.SpanName[1])
+}
+
+// smallBytes is the length up to which an attribute is counted by number
+// in nodeRecord.valueBound: smallValue, or less when Limits.ValueBytes cuts
+// every value shorter.
+func (c *config) smallBytes() int { return min(c.limits.ValueBytes, smallValue) }
 
 // smallValue is the length up to which an attribute's key and value are
 // counted by number only in valueBound; longer ones are summed in big.
@@ -403,9 +414,8 @@ func (n *nodeRecord) addBig(k int) {
 // It reads what the pipeline reads anyway, not the attributes' values.
 // The pipeline calls it on an ended node only.
 func (n *nodeRecord) valueBound() int {
-	b := int(n.big) + len(n.NodeID) + len(n.NodeType) + len(n.NodeName) + len(n.SpanName[0]) + len(n.SpanName[1]) +
-		len(n.LLMOutput) + len(n.StatusMessage)
-	small := min(n.e.cfg.limits.ValueBytes, smallValue)
+	b := int(n.big) + n.idBytes() + len(n.LLMOutput) + len(n.StatusMessage)
+	small := n.e.cfg.smallBytes()
 	b += 2*small*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)+len(n.eventAttrs)) + small*len(n.Next)
 	for i := range n.Events {
 		ev := &n.Events[i]
@@ -440,7 +450,7 @@ func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 		*dst = n.appendAttrs(d, attrs, true)
 		return
 	}
-	small := min(e.cfg.limits.ValueBytes, smallValue)
+	small := e.cfg.smallBytes()
 	d = d[:end]
 	to := d[start:]
 	to = to[:len(attrs)]

@@ -161,9 +161,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		if !closed {
 			bound += n.valueBound()
 		} else {
-			bound += len(n.NodeID) + len(n.NodeType) + len(n.NodeName)
-		}
-		if closed {
+			bound += n.idBytes() // what a node closed open exports
 			n.Incomplete = true
 			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
 			n.EndUnixNano = r.EndUnixNano

@@ -19,7 +19,7 @@ const idFloor = 128
 // the walk, which would read every attribute's lines before the encoder.
 func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	budget := e.cfg.limits.RunBytes
-	if nodes <= budget && nodes+runValueBytes(r) <= budget {
+	if nodes+runValueBytes(r) <= budget {
 		return
 	}
 	c := cutter{left: budget}
@@ -88,15 +88,17 @@ type cutter struct {
 	cuts uint64
 }
 
-// str keeps s while the budget lasts and cuts it to what is left.
-func (c *cutter) str(s *string) {
+// str keeps s while the budget lasts and cuts it to what is left,
+// reporting whether it cut.
+func (c *cutter) str(s *string) bool {
 	if len(*s) <= c.left {
 		c.left -= len(*s)
-		return
+		return false
 	}
 	*s = truncate(*s, c.left)
 	c.left -= len(*s)
 	c.cuts++
+	return true
 }
 
 // id keeps s while the budget lasts, then cuts it to idFloor bytes.
@@ -118,11 +120,8 @@ func (c *cutter) attrs(as []encode.Attr) {
 		c.id(&a.Key)
 		switch a.Value.Kind() {
 		case encode.KindString:
-			if s := a.Value.Str(); len(s) > c.left {
-				c.str(&s)
+			if s := a.Value.Str(); c.str(&s) {
 				a.Value = encode.StringValue(s)
-			} else {
-				c.left -= len(s)
 			}
 		case encode.KindBytes:
 			if b := a.Value.Bytes(); len(b) > c.left {
