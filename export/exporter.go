@@ -256,10 +256,8 @@ func (e *Exporter) EnqueueParts(sig Signal, bufs []*bytebufferpool.ByteBuffer, i
 	if len(bufs) > 1 && size >= 0 {
 		e.mu.Lock()
 		if !e.closed && e.n+len(bufs) <= len(e.ring) && e.fitsLocked(size, spans) {
-			st := &e.stats[sig]
 			for i, b := range bufs {
-				st.Enqueued += uint64(items[i])
-				st.EnqueuedBatches++
+				e.countEnqueuedLocked(sig, int64(items[i]))
 				e.pushLocked(entry{buf: b, items: int64(items[i]), sig: sig})
 			}
 			e.mu.Unlock()
@@ -296,8 +294,7 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 	if !ok {
 		e.reportTooLarge(sig, items)
 		e.mu.Lock()
-		e.stats[sig].Enqueued += uint64(items)
-		e.stats[sig].EnqueuedBatches++
+		e.countEnqueuedLocked(sig, int64(items))
 		return e.dropLocked(sig, buf, int64(items), DropTooLarge)
 	}
 	diff := int64(items - tooLarge)
@@ -315,11 +312,9 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 	if tooLarge > 0 {
 		e.reportTooLarge(sig, tooLarge)
 		e.mu.Lock()
-		st := &e.stats[sig]
-		st.Enqueued += uint64(tooLarge)
-		st.EnqueuedBatches++
-		st.DroppedBy[DropTooLarge] += uint64(tooLarge)
-		st.DroppedBatches++
+		e.countEnqueuedLocked(sig, int64(tooLarge))
+		e.stats[sig].DroppedBy[DropTooLarge] += uint64(tooLarge)
+		e.stats[sig].DroppedBatches++
 		e.mu.Unlock()
 	}
 	for _, p := range parts {
@@ -343,9 +338,7 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 	size := int64(len(buf.B))
 	n := en.items
 	e.mu.Lock()
-	st := &e.stats[sig]
-	st.Enqueued += uint64(n)
-	st.EnqueuedBatches++
+	e.countEnqueuedLocked(sig, n)
 	if e.closed {
 		return e.dropEntryLocked(en, DropShutdown)
 	}
@@ -367,7 +360,15 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 	return true
 }
 
-// pushLocked counts en as enqueued and queues it; it fits.
+// countEnqueuedLocked counts a batch of n items of sig given to the
+// exporter, before it is queued or dropped.
+func (e *Exporter) countEnqueuedLocked(sig Signal, n int64) {
+	e.stats[sig].Enqueued += uint64(n)
+	e.stats[sig].EnqueuedBatches++
+}
+
+// pushLocked queues en (countEnqueuedLocked counted it given) and counts
+// it in flight and queued; it fits.
 func (e *Exporter) pushLocked(en entry) {
 	size, n := int64(len(en.buf.B)), en.items
 	st := &e.stats[en.sig]
