@@ -73,7 +73,8 @@ func AlwaysOff() Sampler { return Sampler{kind: sampleNever} }
 // TraceIDRatio samples a fraction p of root runs, consistently with
 // OpenTelemetry's probability sampling: a run is sampled when the 56 random
 // bits of its trace-id reach the rejection threshold of p (rounded to 4
-// significant hex digits, as the specification recommends), and a sampled
+// significant hex digits of p and of 1-p, as the specification's reference
+// algorithm rounds), and a sampled
 // run carries that threshold as th in its ot tracestate entry. p = 0 is
 // AlwaysOff and p = 1 AlwaysOn with th:0; p must be in [0, 1].
 func TraceIDRatio(p float64) (Sampler, error) {

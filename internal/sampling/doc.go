@@ -12,7 +12,9 @@
 //     integers. Threshold 0 keeps everything (th:0); a probability p keeps
 //     a fraction p: threshold = (1-p)*2^56, rounded as the specification's
 //     reference algorithm does with 4 significant hex digits by default
-//     (more for small probabilities, so 0.01 is fd70a and 0.001 ffbe77).
+//     (more for small probabilities, so 0.01 is fd70a and 0.001 ffbe77,
+//     and for probabilities near 1, so 0.99 is 028f6), as OpenTelemetry's
+//     samplers write them.
 //     Because every participant compares the same randomness, two
 //     services at the same probability keep the same traces, and a lower
 //     probability keeps a subset of what a higher one keeps.

@@ -30,46 +30,38 @@ var ErrProbability = errors.New("sampling: probability must be in [2^-56, 1]")
 
 // ThresholdFromProbability returns the rejection threshold of probability
 // p, rounded to DefaultPrecision significant hex digits as the
-// specification's reference algorithm rounds (the precision grows by one
-// digit for each factor 16 that p is below 1, up to 12 digits).
+// specification's reference algorithm (and OpenTelemetry's samplers) round:
+// one digit more for each leading hex 0 of p (each factor 16 that p is
+// below 1) and for each leading f of the threshold (each factor 16 that
+// 1-p is below 1), up to all 14 digits, so that both the fraction kept and
+// the fraction rejected keep DefaultPrecision significant digits.
 func ThresholdFromProbability(p float64) (uint64, error) {
 	return ThresholdWithPrecision(p, DefaultPrecision)
 }
 
 // ThresholdWithPrecision is ThresholdFromProbability with precision
-// significant hex digits (1 to 12).
+// significant hex digits (1 to 14).
 func ThresholdWithPrecision(p float64, precision int) (uint64, error) {
 	if !(p >= MinProbability && p <= 1) {
 		return 0, fmt.Errorf("%w: %v", ErrProbability, p)
 	}
-	if precision < 1 || precision > 12 {
-		return 0, fmt.Errorf("sampling: precision %d not in [1, 12]", precision)
+	if precision < 1 || precision > 14 {
+		return 0, fmt.Errorf("sampling: precision %d not in [1, 14]", precision)
 	}
 	if p == 1 {
 		return 0, nil
 	}
-	_, exp := math.Frexp(p)
-	precision = max(1, min(12, precision+floorDiv(exp, -4)))
-	// 2-p lies in [1, 2): its 52-bit mantissa holds the rejection
-	// probability's hex digits. Half a unit of the last kept digit rounds.
-	r := 2 - p + math.Ldexp(0.5, -4*precision)
-	var mant uint64
-	if r >= 2 {
-		mant = 1<<52 - 1
-	} else {
-		mant = math.Float64bits(r) & (1<<52 - 1)
+	// Frexp's exponents are <= 0 here: -e/4 leading hex zeros.
+	_, expKept := math.Frexp(p)
+	_, expRejected := math.Frexp(1 - p)
+	precision = min(14, precision+max(-expKept, -expRejected)/4)
+	// p*2^56 is exact (a power of two scales it); its rounding to an
+	// integer is the fraction kept in units of 2^-56.
+	t := MaxThreshold - uint64(math.Round(math.Ldexp(p, 56)))
+	if shift := 4 * (14 - precision); shift > 0 {
+		t = (t + 1<<(shift-1)) >> shift << shift // half a digit rounds up
 	}
-	digits := mant >> (52 - 4*precision)
-	return digits << (56 - 4*precision), nil
-}
-
-// floorDiv is Python's a // b for b < 0.
-func floorDiv(a, b int) int {
-	q := a / b
-	if (a%b != 0) && ((a < 0) != (b < 0)) {
-		q--
-	}
-	return q
+	return t, nil
 }
 
 // Probability returns the fraction of traces threshold t keeps.
