@@ -3,7 +3,9 @@ package otelbridge
 import (
 	"context"
 	"errors"
+	"math"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -215,6 +217,28 @@ func spanFlags(sc, parent trace.SpanContext) uint32 {
 	return f
 }
 
+// unixNano returns t in Unix nanoseconds, 0 for a time before 1970 (the
+// zero time.Time included) as OpenTelemetry's OTLP exporter writes it: the
+// wire's fixed64 would read a negative value as a date centuries ahead
+// (the zero time as the year 2339).
+func unixNano(t time.Time) int64 { return max(0, t.UnixNano()) }
+
+// count32 returns a dropped count as OTLP's uint32 holds it: a negative
+// count 0 and a count past 2^32-1 that maximum, where a conversion wrapped
+// them (-1 read as 4294967295, 2^32+3 as 3), as OpenTelemetry's exporter
+// clamps them.
+func count32(n int) uint32 { return uint32(min(max(n, 0), math.MaxUint32)) }
+
+// spanKind returns k as OTLP's span kind; a kind the API does not define
+// is unspecified, as OpenTelemetry's exporter writes it (OTLP has no
+// value past consumer).
+func spanKind(k trace.SpanKind) encode.SpanKind {
+	if k < trace.SpanKindUnspecified || k > trace.SpanKindConsumer {
+		return encode.SpanKindUnspecified
+	}
+	return encode.SpanKind(k)
+}
+
 func (x *SpanExporter) convertSpan(dst *encode.Span, s sdktrace.ReadOnlySpan) {
 	sc, parent := s.SpanContext(), s.Parent()
 	*dst = encode.Span{
@@ -223,13 +247,13 @@ func (x *SpanExporter) convertSpan(dst *encode.Span, s sdktrace.ReadOnlySpan) {
 		TraceState:    sc.TraceState().String(),
 		Flags:         spanFlags(sc, parent),
 		Name:          s.Name(),
-		Kind:          encode.SpanKind(s.SpanKind()),
-		StartUnixNano: s.StartTime().UnixNano(),
-		EndUnixNano:   s.EndTime().UnixNano(),
+		Kind:          spanKind(s.SpanKind()),
+		StartUnixNano: unixNano(s.StartTime()),
+		EndUnixNano:   unixNano(s.EndTime()),
 		Attrs:         x.convertAttrs(s.Attributes()),
-		DroppedAttrs:  uint32(s.DroppedAttributes()),
-		DroppedEvents: uint32(s.DroppedEvents()),
-		DroppedLinks:  uint32(s.DroppedLinks()),
+		DroppedAttrs:  count32(s.DroppedAttributes()),
+		DroppedEvents: count32(s.DroppedEvents()),
+		DroppedLinks:  count32(s.DroppedLinks()),
 	}
 	if parent.SpanID().IsValid() {
 		dst.ParentSpanID = encode.SpanID(parent.SpanID())
@@ -242,8 +266,8 @@ func (x *SpanExporter) convertSpan(dst *encode.Span, s sdktrace.ReadOnlySpan) {
 	if evs := s.Events(); len(evs) > 0 {
 		dst.Events = x.events.take(len(evs))
 		for i, ev := range evs {
-			dst.Events[i] = encode.SpanEvent{TimeUnixNano: ev.Time.UnixNano(), Name: ev.Name,
-				Attrs: x.convertAttrs(ev.Attributes), DroppedAttrs: uint32(ev.DroppedAttributeCount)}
+			dst.Events[i] = encode.SpanEvent{TimeUnixNano: unixNano(ev.Time), Name: ev.Name,
+				Attrs: x.convertAttrs(ev.Attributes), DroppedAttrs: count32(ev.DroppedAttributeCount)}
 		}
 	}
 	if ls := s.Links(); len(ls) > 0 {
@@ -256,7 +280,7 @@ func (x *SpanExporter) convertSpan(dst *encode.Span, s sdktrace.ReadOnlySpan) {
 			}
 			dst.Links[i] = encode.SpanLink{TraceID: encode.TraceID(lsc.TraceID()), SpanID: encode.SpanID(lsc.SpanID()),
 				TraceState: lsc.TraceState().String(), Flags: flags,
-				Attrs: x.convertAttrs(l.Attributes), DroppedAttrs: uint32(l.DroppedAttributeCount)}
+				Attrs: x.convertAttrs(l.Attributes), DroppedAttrs: count32(l.DroppedAttributeCount)}
 		}
 	}
 }
