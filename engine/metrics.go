@@ -239,8 +239,9 @@ func histogramBytes(highest int64, digits int) int64 {
 // pid,ret} and server_request_time_microseconds (same labels minus ret)
 // per run (app_id is the run's AppID, func its FlowID, ret its Code; an
 // incomplete run has ret -1 unless it had a code), or per RecordRequest;
-// flowtel_node_executions_total{node_type,status} (status "error" when
-// the node's Status is error, which includes incomplete nodes, else "ok")
+// flowtel_node_executions_total{node_type,status} (status "cancelled"
+// for a node ended by Node.Cancel, else "error" when the node's Status is
+// error, which includes incomplete nodes, else "ok")
 // and flowtel_node_duration_microseconds{node_type}; and, read from Stats
 // at each collection, flowtel_records_accepted_total,
 // flowtel_records_exported_total, flowtel_records_dropped_total{reason}

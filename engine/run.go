@@ -77,9 +77,16 @@ func (sc SpanContext) IsValid() bool { return !sc.TraceID.IsZero() && !sc.SpanID
 
 // RunInfo identifies a run. Strings are kept, not copied: they must not be
 // built on memory the caller changes later (Go strings never are).
+//
+// The fields are the original's WorkflowLog fields of the same names in
+// the run trace log. FlowID also names the root span ("run:{flow_id}")
+// and is the func label of the request metrics, AppID their app_id
+// label; SID, AppID, UID and ChatID are attributes of every span of the
+// run; ServiceID, FlowID, BotID, Sub and Caller attributes of its root
+// span when not empty.
 type RunInfo struct {
 	SID       string // generated when empty and the engine has WithSID
-	ServiceID string
+	ServiceID string // when empty: BotID if Sub is "SparkAgent", else FlowID
 	FlowID    string
 	BotID     string
 	Sub       string
@@ -87,8 +94,8 @@ type RunInfo struct {
 	UID       string
 	ChatID    string
 	Caller    string
-	LogCaller string
-	Question  string
+	LogCaller string // in the run trace log only
+	Question  string // the original's add_q
 	// Parent, when valid, makes the run join the caller's trace.
 	Parent SpanContext
 }
@@ -277,7 +284,9 @@ func (h Run) SetAttributes(attrs ...Attr) {
 	}
 }
 
-// Info adds an info log entry to the run.
+// Info adds an event INFO (attribute "INFO LOG") to the run's span. The
+// run trace log has no logs of its own (the original's WorkflowLog had
+// none): a log a consumer of that JSON reads belongs on a node.
 func (h Run) Info(msg string) {
 	if r := h.begin(); r != nil {
 		r.Events = r.e.appendEvent(r.Events, r.now(), encode.EventInfo, msg, &r.DroppedEvents)
@@ -285,7 +294,9 @@ func (h Run) Info(msg string) {
 	}
 }
 
-// Error adds an error log entry to the run.
+// Error adds an event ERROR (attribute "ERROR LOG") to the run's span and
+// sets its attribute error=true. It is not in the run trace log (see Info)
+// and does not fail the run: the status is End's code.
 func (h Run) Error(msg string) {
 	if r := h.begin(); r != nil {
 		r.Events = r.e.appendEvent(r.Events, r.now(), encode.EventError, msg, &r.DroppedEvents)

@@ -177,7 +177,10 @@ type Config struct {
 	// The fields below are not used by New: FromEnv fills them for the
 	// engine, which owns resources, batching and the metric reader.
 
-	// Enabled is OTLP_ENABLE (default true when FromEnv is used).
+	// Enabled is OTLP_ENABLE (default true when FromEnv is used). Only
+	// otlp.NewFromEnv reads it, building an engine that sends nothing when
+	// it is false; New and otlp.New export whatever it says, so that a
+	// Config literal without it still sends.
 	Enabled bool
 	// ServiceName is OTEL_SERVICE_NAME, else service.name from
 	// OTEL_RESOURCE_ATTRIBUTES, else SERVICE_NAME.
