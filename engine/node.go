@@ -546,7 +546,10 @@ func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []At
 	n.Events = append(n.Events, encode.Event{TimeUnixNano: t, Kind: kind, Attrs: n.eventAttrs[start:end:end]})
 }
 
-// Usage sets the node's token usage; the run sums it when it ends.
+// Usage sets the node's token usage (data.usage of the run trace log); the
+// run sums it when it ends. The node's span carries it as usage.* and as
+// gen_ai.usage.input_tokens and output_tokens (PromptTokens and
+// CompletionTokens), so SetAttributes should not give those two keys too.
 func (h Node) Usage(u Usage) {
 	if n := h.begin(); n != nil {
 		n.Node.Usage, n.HasUsage = u, true

@@ -36,7 +36,7 @@ func Example() {
 	n.Usage(engine.Usage{PromptTokens: 340, CompletionTokens: 56, TotalTokens: 396})
 	n.SetAttributes(genai.OperationName(genai.OpChat), genai.ProviderName("iflytek"),
 		genai.RequestModel("spark-4"), genai.ResponseModel("spark-4.0-ultra"),
-		genai.FinishReason("stop"), genai.UsageInputTokens(340), genai.UsageOutputTokens(56))
+		genai.FinishReason("stop")) // Usage gives gen_ai.usage.input_tokens and output_tokens
 	n.End()
 	run.End(0, "success")
 	if err := e.Shutdown(context.Background()); err != nil {
