@@ -81,15 +81,28 @@ func (h Run) setStatusOK() {
 	}
 }
 
-func (h Node) recordException(err error) {
+func (h Node) recordException(err error, withStack bool) {
 	if n := h.begin(); n != nil {
+		i := len(n.Events)
 		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
+		addStack(n.Events, i, withStack)
 	}
 }
 
-func (h Run) recordException(err error) {
+func (h Run) recordException(err error, withStack bool) {
 	if r := h.begin(); r != nil {
+		i := len(r.Events)
 		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
+		addStack(r.Events, i, withStack)
 		r.done()
+	}
+}
+
+// addStack gives the exception event at events[i], when it was appended
+// and has none, the caller's stack trace: OpenTelemetry's
+// trace.WithStackTrace(true) asks for it whatever WithStackTraces says.
+func addStack(events []encode.Event, i int, withStack bool) {
+	if withStack && i < len(events) && events[i].Stacktrace == "" {
+		events[i].Stacktrace = stack()
 	}
 }

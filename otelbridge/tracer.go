@@ -446,8 +446,10 @@ func (s *bridgeSpan) IsRecording() bool {
 	return s.live()
 }
 
-// RecordError adds an exception event for err; status and end are left to
-// SetStatus and End, as OpenTelemetry specifies.
+// RecordError adds an exception event for err, with exception.stacktrace
+// when trace.WithStackTrace(true) is given (or the engine has
+// WithStackTraces); status and end are left to SetStatus and End, as
+// OpenTelemetry specifies.
 func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	if err == nil {
 		return
@@ -457,14 +459,18 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	if !s.live() {
 		return
 	}
-	if len(opts) > 0 && s.p != nil {
+	withStack := false
+	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
-		s.count(&s.p.eventAttrs, len(cfg.Attributes()))
+		withStack = cfg.StackTrace()
+		if s.p != nil {
+			s.count(&s.p.eventAttrs, len(cfg.Attributes()))
+		}
 	}
 	if s.isNode {
-		hooks.NodeException(s.node, err)
+		hooks.NodeException(s.node, err, withStack)
 	} else {
-		hooks.RunException(s.run, err)
+		hooks.RunException(s.run, err, withStack)
 	}
 }
 

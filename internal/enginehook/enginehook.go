@@ -32,14 +32,16 @@ type Hooks[E, O, R, N any] struct {
 	SetNodeStatus func(n N, code encode.StatusCode, msg string)
 	// RenameNode sets a node's id and name.
 	RenameNode func(n N, name string)
-	// NodeException adds an exception event to a node without ending it.
-	NodeException func(n N, err error)
+	// NodeException adds an exception event to a node without ending it,
+	// with exception.stacktrace when stack is set or the engine has
+	// WithStackTraces.
+	NodeException func(n N, err error, stack bool)
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
 	// SetRunStatusOK marks a run's status OK (explicitly, not unset).
 	SetRunStatusOK func(r R)
-	// RunException adds an exception event to a run without ending it.
-	RunException func(r R, err error)
+	// RunException is NodeException for a run.
+	RunException func(r R, err error, stack bool)
 }
 
 var hooks any
