@@ -10,7 +10,9 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/genai"
+	"github.com/flowtel/flowtel/otelbridge"
 	"github.com/flowtel/flowtel/otlp"
+	"github.com/flowtel/flowtel/promhttp"
 )
 
 // ExampleNew is the engine of README's "Use": an OTLP/gRPC engine sending
@@ -96,4 +98,94 @@ func Example_readmeUse() {
 	// "llm_output":"" in the run log: true
 	// "temperature":0.7 in the run log: true
 	// "gen_ai.operation.name" in the run log: false
+}
+
+// Example_readmeOptions is every option and call README names, in one
+// program, so that a renamed one fails go test; it is compiled, not run.
+func Example_readmeOptions() {
+	ctx := context.Background()
+	ratio, err := engine.TraceIDRatio(0.1) // refuses a ratio outside 0 to 1
+	if err != nil {
+		panic(err)
+	}
+	eng, err := otlp.New(export.Config{Endpoint: "127.0.0.1:4317", Insecure: true},
+		engine.WithShards(2),
+		engine.WithRingCapacity(1024),
+		engine.WithOverflow(engine.Block, 100*time.Millisecond), // or engine.DropNewest, engine.DropOldest
+		engine.WithBatch(512, time.Second),
+		engine.WithIdleTimeout(time.Minute),
+		engine.WithLimits(engine.Limits{NodesPerRun: 256, ValueBytes: 256 << 10, RunBytes: 16 << 20}),
+		engine.WithResource(encode.Resource{ServiceName: "workflow"}),
+		engine.WithErrorHandler(func(err error) { fmt.Println(err) }),
+		engine.WithStackTraces(true),
+		engine.WithMemoryLimit(256<<20),
+		engine.WithSampler(engine.ParentBased(ratio)),
+		engine.WithTailSampling(engine.TailPolicy{KeepErrors: true, SlowestFraction: 0.01, Ratio: 0.01, MaxPerSecond: 100}),
+		engine.WithMetrics(engine.MetricsConfig{Interval: time.Second, Delta: true, LabelBytes: 256}),
+		engine.WithGenAISpanNames(false),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer eng.Shutdown(ctx)
+	eng.RequestSeries("app", "flow", 0).Record(time.Millisecond)
+	eng.RecordRequest("app", "flow", 0, time.Millisecond)
+	_ = eng.Bottlenecks()
+	s := eng.Stats()
+	_ = s.Accepted == s.Exported+s.Dropped+s.SampledOut+s.InFlight
+	_, _, _ = s.RunsSampledOut, s.RunsHeadOut, s.ValuesTruncated
+	_ = engine.Independent(engine.AlwaysOn())
+	if s, ok := otlp.OTLPSink(eng); ok {
+		_ = s.Offloader()
+	}
+	_, _ = otlp.ExporterStats(eng)
+	_ = export.DefaultLargeFieldDir()
+	_ = encode.RunLogOptions{StructuredLogs: true}
+	_ = otelbridge.NewTracerProvider(eng).Tracer("otelhttp") // code instrumented with OpenTelemetry
+	if xs, ok := otlp.OTLPSink(eng); ok {
+		_ = otelbridge.NewSpanExporter(xs.Exporter()) // an SDK pipeline exporting through flowtel
+	}
+	_ = promhttp.Handler(eng) // /metrics
+}
+
+// Example_readmeSampling is README's "Sampling": a tail policy that keeps
+// failed runs and a consistent 1 % of the rest. Every run is folded into
+// the metrics; the runs left out are counted, apart from drops.
+func Example_readmeSampling() {
+	sink := &engine.MemorySink{}
+	eng, err := engine.New(engine.WithSink(sink),
+		engine.WithTailSampling(engine.TailPolicy{KeepErrors: true, Ratio: 0.01}))
+	if err != nil {
+		panic(err)
+	}
+	for i := range 100 {
+		run := eng.StartRun(engine.RunInfo{AppID: "app", FlowID: "flow"})
+		n := run.StartNode("code:1", "code", "code")
+		if i == 42 {
+			n.Fail("division by zero")
+		} else {
+			n.End()
+		}
+		run.End(0, "success")
+	}
+	if err := eng.Shutdown(context.Background()); err != nil {
+		panic(err)
+	}
+
+	s := eng.Stats()
+	failed := 0
+	for _, r := range sink.Runs() {
+		if !r.Nodes[0].Running() {
+			failed++
+		}
+	}
+	fmt.Println("failed run kept:", failed == 1)
+	fmt.Println("runs left out, counted:", s.RunsSampledOut == 100-uint64(len(sink.Runs())))
+	fmt.Println("accounting holds:", s.Accepted == s.Exported+s.Dropped+s.SampledOut+s.InFlight, s.Dropped == 0)
+	fmt.Println("every run in the metrics:", strings.Contains(string(eng.AppendPrometheus(nil)), `flowtel_node_executions_total{node_type="code",status="ok"} 99`))
+	// Output:
+	// failed run kept: true
+	// runs left out, counted: true
+	// accounting holds: true true
+	// every run in the metrics: true
 }
