@@ -33,8 +33,10 @@ import (
 //     start attributes carry "flow_id". Start attributes named sid, app_id,
 //     uid, chat_id, flow_id, service_id, bot_id, sub, caller, log_caller and
 //     question fill RunInfo; the others, and later SetAttributes, become run
-//     span attributes; an integer attribute "code" becomes the run's return
-//     code.
+//     span attributes (later, flow_id renames the flow and the other RunInfo
+//     keys are dropped and counted in Stats.RunAttrsDropped: the run span
+//     writes them itself); an integer attribute "code" becomes the run's
+//     return code. A key given twice keeps its last value, once.
 //   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
 //     of the same engine becomes a engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType
@@ -86,6 +88,11 @@ type Stats struct {
 	Nested            uint64 // spans whose parent was a node: a node of its run, child of that node
 	LinksDropped      uint64 // links given at start or by AddLink
 	EventAttrsDropped uint64 // attributes of events (AddEvent, RecordError options)
+	// RunAttrsDropped counts string attributes set on a run span after
+	// its start under a key of engine.RunInfo other than flow_id (app_id,
+	// uid, ...): the run span writes those keys itself, with the value
+	// the run started with, and OTLP's keys are unique.
+	RunAttrsDropped uint64
 }
 
 // TracerProvider is the engine's trace.TracerProvider. All its tracers
@@ -96,7 +103,7 @@ type TracerProvider struct {
 	e      *engine.Engine
 	tracer tracer
 
-	runs, nodes, nested, links, eventAttrs atomic.Uint64
+	runs, nodes, nested, links, eventAttrs, runAttrs atomic.Uint64
 }
 
 // NewTracerProvider returns a TracerProvider recording into e. Keep the
@@ -120,6 +127,7 @@ func (p *TracerProvider) Stats() Stats {
 		Nested:            p.nested.Load(),
 		LinksDropped:      p.links.Load(),
 		EventAttrsDropped: p.eventAttrs.Load(),
+		RunAttrsDropped:   p.runAttrs.Load(),
 	}
 }
 
@@ -146,6 +154,27 @@ type bridgeSpan struct {
 	statusMsg string
 	code      int64
 	hasCode   bool
+	// pending holds the attributes set after start on a span the tracer
+	// started, each key once with its last value, as OpenTelemetry's
+	// SetAttributes overwrites: End writes them, as it writes the status.
+	// Written at once, a key set twice was on the span twice (OTLP's keys
+	// are unique).
+	pending []attribute.KeyValue
+}
+
+// maxPending bounds the distinct keys a span holds until End (the
+// engine's default Limits.Attrs); past it, attributes are written at once.
+const maxPending = 128
+
+// lastOnly reports whether kvs[i] is the last attribute with its key:
+// OpenTelemetry keeps the last value given for a key at start too.
+func lastOnly(kvs []attribute.KeyValue, i int) bool {
+	for _, kv := range kvs[i+1:] {
+		if kv.Key == kvs[i].Key {
+			return false
+		}
+	}
+	return true
 }
 
 // Start starts a run or a node, as the package documentation describes.
@@ -177,7 +206,10 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	info.FlowID = name
 	s := &bridgeSpan{p: p, e: p.e, owned: true, nameFlow: true}
 	var extra []attribute.KeyValue
-	for _, kv := range cfg.Attributes() {
+	for i, kv := range cfg.Attributes() {
+		if !lastOnly(cfg.Attributes(), i) {
+			continue
+		}
 		if !setRunInfo(&info, kv) {
 			extra = append(extra, kv)
 			continue
@@ -219,8 +251,8 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true}
 	s.node = parent.run.StartNode(name, nodeType, name)
 	p.nodes.Add(1)
-	for _, kv := range cfg.Attributes() {
-		if kv.Key != AttrNodeType {
+	for i, kv := range cfg.Attributes() {
+		if kv.Key != AttrNodeType && lastOnly(cfg.Attributes(), i) {
 			s.node.Input(toAttr(kv))
 		}
 	}
@@ -390,6 +422,10 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		s.ended = true
 		return
 	}
+	for _, kv := range s.pending {
+		s.write(kv)
+	}
+	s.pending = nil
 	s.ended = true
 	if s.isNode {
 		switch s.status {
@@ -507,7 +543,11 @@ func (s *bridgeSpan) SetName(name string) {
 	}
 }
 
-// SetAttributes adds node output values or run span attributes.
+// SetAttributes adds node output values or run span attributes. A key
+// set again replaces its value, as OpenTelemetry specifies: on a span the
+// tracer started, they are written at End, each key once (the first
+// maxPending keys; more are written at once); on a span of ContextWithRun
+// or ContextWithNode, whose End does nothing, at once, as given.
 func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -515,18 +555,56 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 		return
 	}
 	for _, a := range kv {
-		if s.isNode {
-			s.node.Output(toAttr(a))
-		} else {
-			s.setRunAttr(a)
+		if s.owned && s.hold(a) {
+			continue
 		}
+		s.write(a)
+	}
+}
+
+// hold keeps a in s.pending, replacing the value of its key, and reports
+// whether it did (false past maxPending keys). Callers hold s.mu.
+func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
+	for i := range s.pending {
+		if s.pending[i].Key == a.Key {
+			s.pending[i] = a
+			return true
+		}
+	}
+	if len(s.pending) == maxPending {
+		return false
+	}
+	s.pending = append(s.pending, a)
+	return true
+}
+
+// write writes a node output value or a run span attribute. Callers hold
+// s.mu.
+func (s *bridgeSpan) write(a attribute.KeyValue) {
+	if s.isNode {
+		s.node.Output(toAttr(a))
+	} else {
+		s.setRunAttr(a)
 	}
 }
 
 // setRunAttr adds a run attribute; an integer "code" is the return code.
+// A string under a key of engine.RunInfo, which only comes after start
+// (Start puts those in RunInfo), is the run span's own key: flow_id
+// renames the run's flow, as a key set again replaces its value, and the
+// others are dropped and counted.
 func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 	if kv.Key == "code" && kv.Value.Type() == attribute.INT64 {
 		s.code, s.hasCode = kv.Value.AsInt64(), true
+		return
+	}
+	if _, ok := runInfoFields[kv.Key]; ok && kv.Value.Type() == attribute.STRING {
+		if kv.Key == "flow_id" {
+			hooks.SetRunFlowID(s.run, kv.Value.AsString())
+			s.nameFlow = false
+		} else if s.p != nil {
+			s.p.runAttrs.Add(1)
+		}
 		return
 	}
 	s.run.SetAttributes(toAttr(kv))
