@@ -338,14 +338,19 @@ func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n
 func WithRingCapacity(n int) Option { return optionFunc(func(c *config) { c.capacity = n }) }
 
 // WithOverflow sets what happens when a shard is full: DropNewest (default),
-// DropOldest, or Block, which waits up to timeout and then drops.
+// DropOldest, or Block, which waits up to timeout (positive, at most a
+// minute: a longer wait would stall the workflow behind it) and then drops.
 func WithOverflow(p Policy, timeout time.Duration) Option {
 	return optionFunc(func(c *config) { c.policy, c.blockTimeout = p, timeout })
 }
 
 // WithBatch sets how many spans the pipeline gathers before it hands them
 // to the sink, and how old a partial batch may grow before it is handed
-// over anyway (the latency bound of a quiet engine), at least 1 ms.
+// over anyway (the latency bound of a quiet engine), at least 1 ms. The
+// defaults are DefaultBatchSpans and DefaultFlushInterval; otlp.NewFromEnv
+// sets the original's batch span processor settings instead (512 spans,
+// 3 s, from OTLP_TRACE_MAX_EXPORT_BATCH_SIZE and
+// OTLP_TRACE_SCHEDULE_DELAY_MILLIS).
 func WithBatch(spans int, interval time.Duration) Option {
 	return optionFunc(func(c *config) { c.batchSpans, c.flushInterval = spans, interval })
 }
