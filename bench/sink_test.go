@@ -17,13 +17,20 @@ import (
 // loadgen's encode, send and receive stages, traces only. With flush each
 // batch is delivered before the next is exported, so the exporter's
 // workers wait for every batch (below capacity); stream exports batches
-// back to back. cpu-ns/span is the process's CPU time (both ends) per span,
-// spans/request the spans the receiver got per request.
+// back to back. The http/ cases do the same over OTLP/HTTP. cpu-ns/span is
+// the process's CPU time (both ends) per span, spans/request the spans the
+// receiver got per request.
 func BenchmarkSinkTransport(b *testing.B) {
-	for _, mode := range []string{"flush", "stream"} {
-		b.Run(mode, func(b *testing.B) {
-			rc := startReceiver(b, ReceiverConfig{Decode: DecodeCount})
-			exp, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: time.Minute,
+	for _, c := range []struct{ name, protocol, mode string }{
+		{"flush", ProtocolGRPC, "flush"},
+		{"stream", ProtocolGRPC, "stream"},
+		{"http/flush", ProtocolHTTPProtobuf, "flush"},
+		{"http/stream", ProtocolHTTPProtobuf, "stream"},
+	} {
+		mode := c.mode
+		b.Run(c.name, func(b *testing.B) {
+			rc := startReceiver(b, ReceiverConfig{Protocol: c.protocol, Decode: DecodeCount})
+			exp, err := export.New(export.Config{Protocol: c.protocol, Endpoint: rc.Endpoint(), Insecure: true, Block: true, BlockTimeout: time.Minute,
 				Release: encode.PutBuffer})
 			if err != nil {
 				b.Fatal(err)
