@@ -155,12 +155,12 @@ func TestCoalescedPartialSuccess(t *testing.T) {
 	shutdown(t, e)
 }
 
-// TestCoalesceOnlyGRPCSignalBySignal: over gRPC a request takes the
+// TestCoalesceSignalBySignal: over both protocols a request takes the
 // batches of its signal from among the others queued (logs and traces
 // interleaved, as the OTLP sink enqueues them), the others keep their
-// order, and everything is delivered once; OTLP/HTTP sends each batch
-// alone (its body would be a copy).
-func TestCoalesceOnlyGRPCSignalBySignal(t *testing.T) {
+// order, and everything is delivered once (OTLP/HTTP sent each batch
+// alone, 5 trace and 4 log requests).
+func TestCoalesceSignalBySignal(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		c, release := heldReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{} })
 		c.Start()
@@ -183,9 +183,9 @@ func TestCoalesceOnlyGRPCSignalBySignal(t *testing.T) {
 		flush(t, e)
 		wantDelivered(t, e, c, produced)
 		s := e.Stats()
-		// gRPC: the first trace batch; then the 4 log batches (the traces
-		// among them kept); then the 4 trace batches.
-		want := map[string][2]uint64{ProtocolGRPC: {2, 1}, ProtocolHTTPProtobuf: {5, 4}}[protocol]
+		// The first trace batch; then the 4 log batches (the traces among
+		// them kept); then the 4 trace batches.
+		want := [2]uint64{2, 1}
 		if got := [2]uint64{s.Signals[Traces].Requests, s.Signals[Logs].Requests}; got != want {
 			t.Errorf("trace and log requests %v, want %v", got, want)
 		}

@@ -46,7 +46,7 @@ const (
 	// room for what a proxy on the way adds.
 	DefaultMaxRequestBytes = 4<<20 - 64<<10
 	// DefaultCoalesceBytes is how large a request the exporter makes of
-	// queued batches of one signal over OTLP/gRPC: 512 KiB, about 700
+	// queued batches of one signal (either protocol): 512 KiB, about 700
 	// spans of 700 bytes. Larger requests gained nothing on loopback
 	// (BenchmarkTransport: 2,048 spans a request cost as much CPU per span
 	// as 512), and a batch that waits for a larger one waits longer.
@@ -146,7 +146,7 @@ type Config struct {
 	// alone does not (DropTooLarge), which the receiver would refuse
 	// anyway. 0 means DefaultMaxRequestBytes.
 	MaxRequestBytes int64
-	// CoalesceBytes bounds the requests an OTLP/gRPC export makes of
+	// CoalesceBytes bounds the requests an export (either protocol) makes of
 	// several queued batches: a worker taking a batch from the queue takes
 	// the batches of the same signal among the next 8 queued into the same
 	// request (without copying them) while together they are at most

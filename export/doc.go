@@ -131,11 +131,13 @@
 // not a well-formed request. Only an oversize batch pays for the split.
 // Exporter.MaxRequestBytes tells a caller the limit.
 //
-// Over OTLP/gRPC a worker that takes a batch from the queue also takes the
-// batches of the same signal among the 8 queued behind it (the others keep
-// their order), while together they are at most Config.CoalesceBytes
-// (512 KiB by default), and sends them as one request: the encoded requests one after the other, which is one
-// request holding all their resources, written by gRPC without a copy. A
+// A worker that takes a batch from the queue also takes the batches of the
+// same signal among the 8 queued behind it (the others keep their order),
+// while together they are at most Config.CoalesceBytes (512 KiB by
+// default), and sends them as one request: the encoded requests one after
+// the other, which is one request holding all their resources, written
+// without a copy (gRPC writes the parts as frames, OTLP/HTTP reads its
+// body from them through net.Buffers; gzip compresses them in turn). A
 // request costs calls, frames, goroutine wake-ups and system calls on both
 // ends whatever its size: on the 2-vCPU VM, two 256-span halves of each
 // 512-span batch cost 464-651 ns of
@@ -148,8 +150,10 @@
 // request that fails with a retryable error is retried batch by batch, and
 // one refused for good (a receiver refusing one malformed batch) is sent
 // again batch by batch at once, so that only a batch refused alone is
-// dropped (TestCoalescedPermanent); a partial success's rejections are the request's, counted once. HTTP
-// sends each batch alone: its body would be a copy.
+// dropped (TestCoalescedPermanent); a partial success's rejections are the
+// request's, counted once. OTLP/HTTP sent each batch alone until its body
+// was read from the parts in place: a batch the sink encoded in 4 parts
+// made 4 requests (TestSinkBatchOneRequest in otlp/).
 //
 // # Concurrency
 //

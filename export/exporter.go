@@ -228,8 +228,8 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 // as if Enqueue queued each in turn, which is what it does when the parts
 // do not all fit the queue now, when one is larger than MaxRequestBytes or
 // after Shutdown. Otherwise it queues them all at once and wakes one
-// worker for them: over OTLP/gRPC the worker that takes the first takes the
-// others into the same request (Config.CoalesceBytes), where parts queued
+// worker for them: the worker that takes the first takes the others into
+// the same request (Config.CoalesceBytes), where parts queued
 // one at a time become a request each as soon as two workers wait (two
 // 256-span requests cost 404 ns of process CPU a span, one of 512 247 in
 // bench's BenchmarkTransport). It reports false if any part was dropped.

@@ -255,8 +255,7 @@ func TestHTTP429RetryAfter(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		cfg := testConfig(ProtocolHTTPProtobuf, c.Endpoint())
-		e, err := New(cfg)
+		e, err := New(oneBatchPerRequest(testConfig(ProtocolHTTPProtobuf, c.Endpoint())))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -70,31 +71,51 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, host: host, gzip: t.gzip}
 }
 
-// coalesces is false: the body would have to be copied into one buffer.
-func (s *httpSender) coalesces() bool { return false }
+// coalesces is true: the parts are the body one after the other, read
+// from where they are (partsBody), not copied into one buffer.
+func (s *httpSender) coalesces() bool { return true }
 
 func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
-	body := parts[0]
-	if len(parts) > 1 {
-		body = bytes.Join(parts, nil)
-	}
-	payload := body
-	if s.gzip {
+	var body io.Reader
+	size := 0
+	var getBody func() (io.ReadCloser, error)
+	switch {
+	case s.gzip:
 		zb := gzipBuffers.Get()
 		defer gzipBuffers.Put(zb)
 		zw := gzipWriters.Get().(*gzip.Writer)
 		zw.Reset(zb)
-		_, _ = zw.Write(body) // a ByteBuffer write never fails
+		for _, p := range parts {
+			_, _ = zw.Write(p) // a ByteBuffer write never fails
+		}
 		if err := zw.Close(); err != nil {
 			gzipWriters.Put(zw)
 			return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gzip: %w", s.sig, err)}
 		}
 		gzipWriters.Put(zw)
-		payload = zb.B
+		body = bytes.NewReader(zb.B)
+	case len(parts) == 1:
+		body = bytes.NewReader(parts[0])
+	default:
+		// The worker reuses parts for its next request, and a body the
+		// transport has not finished with may outlive this call: the
+		// reader gets a slice of its own.
+		ps := slices.Clone(parts)
+		for _, p := range ps {
+			size += len(p)
+		}
+		getBody = func() (io.ReadCloser, error) { return partsBody(ps), nil }
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(payload))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, body)
 	if err != nil {
 		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, errUnwrapURL(err, s.shown))}
+	}
+	if getBody != nil {
+		// NewRequest knows the length of a bytes.Reader, not this body's:
+		// without it the request would be sent chunked.
+		req.Body, _ = getBody()
+		req.GetBody = getBody
+		req.ContentLength = int64(size)
 	}
 	req.Header = s.headers.Clone()
 	if s.host != "" {
@@ -115,4 +136,11 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
 	}
 	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
+}
+
+// partsBody returns a request body reading parts one after the other.
+// net.Buffers reads them in place and consumes only its own slice header.
+func partsBody(parts [][]byte) io.ReadCloser {
+	b := net.Buffers(slices.Clone(parts))
+	return io.NopCloser(&b)
 }

@@ -88,10 +88,11 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // queued, so that runs are not used after it returns.
 //
 // The parts a batch is encoded in on several cores are queued together
-// (export.Exporter.EnqueueParts), so that over OTLP/gRPC the batch leaves
-// as one request when it fits Config.CoalesceBytes: queued one by one as
-// each encoder finished, the parts of most batches left as a request each
-// when the exporter's workers were idle (TestSinkBatchOneRequest).
+// (export.Exporter.EnqueueParts), so that over both protocols the batch
+// leaves as one request when it fits Config.CoalesceBytes: queued one by
+// one as each encoder finished, the parts of most batches left as a
+// request each when the exporter's workers were idle, and each part was a
+// request over OTLP/HTTP (TestSinkBatchOneRequest).
 func (s *Sink) Export(runs []*encode.Run) error {
 	spans := encode.NumSpans(runs)
 	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)

@@ -2,6 +2,7 @@ package otlp
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -33,17 +34,24 @@ func sinkBatch(b, runs, nodes int) []*encode.Run {
 }
 
 // TestSinkBatchOneRequest: a batch the sink encodes in parts on several
-// encoders leaves over OTLP/gRPC as one trace request and one log request
-// when it fits Config.CoalesceBytes, with the exporter's two workers
-// waiting for it (its parts queued one by one as each encoder finished
-// left as a request each). The receiver decodes every request with the
-// official types and counts each span once; a partial success is counted
-// once, against the batch.
+// encoders leaves over OTLP/gRPC and OTLP/HTTP as one trace request and
+// one log request when it fits Config.CoalesceBytes, with the exporter's
+// two workers waiting for it (over gRPC its parts queued one by one as
+// each encoder finished left as a request each; over HTTP each part left
+// as a request of its own, 120 trace requests for 30 batches). The
+// receiver decodes every request with the official types and counts each
+// span once; a partial success is counted once, against the batch.
 func TestSinkBatchOneRequest(t *testing.T) {
+	for _, protocol := range []string{otlptest.GRPC, otlptest.HTTP} {
+		t.Run(strings.ReplaceAll(protocol, "/", "_"), func(t *testing.T) { testSinkBatchOneRequest(t, protocol) })
+	}
+}
+
+func testSinkBatchOneRequest(t *testing.T, protocol string) {
 	const batches, runs, nodes = 30, 64, 7 // 512 spans a batch
 	var mu sync.Mutex
 	perRequest := map[otlptest.Signal][]int64{}
-	rc := otlptest.Start(t, otlptest.GRPC, func(c otlptest.Call) otlptest.Reply {
+	rc := otlptest.Start(t, protocol, func(c otlptest.Call) otlptest.Reply {
 		mu.Lock()
 		defer mu.Unlock()
 		perRequest[c.Signal] = append(perRequest[c.Signal], c.Items)
@@ -52,7 +60,7 @@ func TestSinkBatchOneRequest(t *testing.T) {
 		}
 		return otlptest.Reply{}
 	})
-	exp, err := export.New(export.Config{Endpoint: rc.Endpoint(), Insecure: true, Concurrency: 2, Release: encode.PutBuffer})
+	exp, err := export.New(export.Config{Protocol: protocol, Endpoint: rc.Endpoint(), Insecure: true, Concurrency: 2, Release: encode.PutBuffer})
 	if err != nil {
 		t.Fatal(err)
 	}
