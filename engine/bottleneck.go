@@ -33,9 +33,13 @@ type Bottleneck struct {
 // entry also carries its rank by error rate (ties: more errors, then node
 // type). Sort a copy with slices.SortFunc on ErrorRank to read the error
 // ranking. It reads cumulative snapshots, so it may be called at any time
-// from any goroutine; it allocates the result.
+// from any goroutine; it allocates the result. The zero Engine returns
+// nil.
 func (e *Engine) Bottlenecks() []Bottleneck {
 	m := e.metrics
+	if m == nil {
+		return nil
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []Bottleneck

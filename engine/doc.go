@@ -40,6 +40,15 @@
 // after End: every call on them is a no-op counted in Stats.StaleCalls,
 // never a write into a reused record.
 //
+// # Zero values
+//
+// No zero value of an exported type panics (TestZeroValuesDoNotPanic calls
+// every method of each). The zero Run and Node are no-op handles; the zero
+// Engine acts as one shut down (its runs dropped as DropShutdown, its
+// ForceFlush and Shutdown return ErrNotStarted); the zero TeeSink refuses
+// every batch with ErrNilSink, counted as DropSink, and New refuses it;
+// the zero RunView and NodeView show an empty run and node.
+//
 // # Record protocol
 //
 // Every record has a state word: its generation (bumped on every reuse)

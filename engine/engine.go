@@ -20,6 +20,11 @@ import (
 
 // Engine captures runs and nodes and hands them, finished, to its Sink.
 // All its methods are safe for concurrent use.
+//
+// Make one with New. The zero Engine never panics: it acts as one already
+// shut down that captures nothing (StartRun returns a no-op Run, counted
+// dropped as DropShutdown; the metrics methods return nothing), and its
+// ForceFlush and Shutdown return ErrNotStarted.
 type Engine struct {
 	cfg   config
 	base  time.Time // monotonic origin of every reading
@@ -244,7 +249,7 @@ func newSpanID() (s encode.SpanID) {
 // the drop.
 func (e *Engine) StartRun(info RunInfo) Run {
 	e.stats.accepted.Add(1)
-	if e.closed.Load() {
+	if e.closed.Load() || e.arena == nil { // arena: the zero Engine
 		e.stats.drop(DropShutdown, 1)
 		return Run{refused: e, why: DropShutdown}
 	}
@@ -508,6 +513,9 @@ type ctlRequest struct {
 // ForceFlush hands every run ended before the call to the sink and flushes
 // the sink. It returns ctx's error if ctx ends first; the work goes on.
 func (e *Engine) ForceFlush(ctx context.Context) error {
+	if e.done == nil {
+		return ErrNotStarted
+	}
 	if e.closed.Load() {
 		return ErrShutdown
 	}
@@ -537,6 +545,9 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 // the sink holds ends at the sink's own timeout), and the sink is shut
 // down with the expired context.
 func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.done == nil {
+		return ErrNotStarted
+	}
 	e.shutOnce.Do(func() {
 		e.closed.Store(true)
 		// The shutdown goes on when ctx is cancelled, but keeps its

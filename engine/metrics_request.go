@@ -36,8 +36,12 @@ func (s RequestSeries) record(d int64) {
 // appID, the function fn (label func: the workflow's flow id, as runs
 // use it) and the return code ret (label ret; 0 is success). Past the
 // cardinality limit it returns the overflow series. It allocates only
-// when it creates a series.
+// when it creates a series. The zero Engine returns the zero
+// RequestSeries.
 func (e *Engine) RequestSeries(appID, fn string, ret int64) RequestSeries {
+	if e.metrics == nil {
+		return RequestSeries{}
+	}
 	return e.metrics.request(appID, fn, ret)
 }
 
@@ -48,6 +52,9 @@ func (e *Engine) RequestSeries(appID, fn string, ret int64) RequestSeries {
 // caller that records many requests of the same series should keep the
 // RequestSeries and skip the two lookups.
 func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
+	if e.metrics == nil {
+		return // the zero Engine
+	}
 	e.metrics.request(appID, fn, ret).record(int64(d))
 }
 

@@ -29,6 +29,7 @@ var (
 	ErrInvalidLimit          = errors.New("engine: limit out of range")
 	ErrInvalidIdleTimeout    = errors.New("engine: idle timeout must be positive")
 	ErrShutdown              = errors.New("engine: shut down")
+	ErrNotStarted            = errors.New("engine: not made by New (a zero Engine)")
 	ErrMemoryLimit           = errors.New("engine: memory limit too small for the other settings")
 )
 
@@ -172,6 +173,9 @@ func (c *config) validate() error {
 	}
 	if nilPointer(c.sink) {
 		return fmt.Errorf("%w: WithSink(%T(nil))", ErrNilSink, c.sink)
+	}
+	if t, ok := c.sink.(*TeeSink); ok && len(t.sinks) == 0 {
+		return fmt.Errorf("%w: WithSink(&TeeSink{}), a zero TeeSink: make it with Tee", ErrNilSink)
 	}
 	if nilPointer(c.metricsOut) {
 		return fmt.Errorf("%w: WithMetricsExporter(%T(nil))", ErrNilSink, c.metricsOut)

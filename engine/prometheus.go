@@ -15,7 +15,13 @@ import (
 // "_count" series, in microseconds. A series past a family's cardinality
 // limit is exposed with otel_metric_overflow="true". It may be called
 // concurrently; collections are serialised and never block recording.
-func (e *Engine) AppendPrometheus(dst []byte) []byte { return e.metrics.appendPrometheus(dst) }
+// The zero Engine appends nothing.
+func (e *Engine) AppendPrometheus(dst []byte) []byte {
+	if e.metrics == nil {
+		return dst
+	}
+	return e.metrics.appendPrometheus(dst)
+}
 
 // appendPrometheus appends a cumulative collection in the Prometheus text
 // format.

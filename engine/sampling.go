@@ -506,43 +506,63 @@ func (t *tailSampler) keep(r *encode.Run, now int64) bool {
 }
 
 // RunView is a read-only view of an ended run for a TailPolicy's Decide
-// function, valid only during the call.
+// function, valid only during the call. The zero RunView is a run with no
+// nodes, no attributes and every field zero.
 type RunView struct{ r *encode.Run }
 
+// zeroRun is what the zero RunView shows.
+var zeroRun encode.Run
+
+func (v RunView) run() *encode.Run {
+	if v.r == nil {
+		return &zeroRun
+	}
+	return v.r
+}
+
 // AppID returns the run's app id.
-func (v RunView) AppID() string { return v.r.AppID }
+func (v RunView) AppID() string { return v.run().AppID }
 
 // FlowID returns the run's flow id.
-func (v RunView) FlowID() string { return v.r.FlowID }
+func (v RunView) FlowID() string { return v.run().FlowID }
 
 // ServiceID returns the run's service id.
-func (v RunView) ServiceID() string { return v.r.ServiceID }
+func (v RunView) ServiceID() string { return v.run().ServiceID }
 
 // Code returns the run's return code (0 is success).
-func (v RunView) Code() int64 { return v.r.Code }
+func (v RunView) Code() int64 { return v.run().Code }
 
 // Failed reports whether the run ended in error (a non-zero code, an
 // incomplete run) or holds a node that did.
-func (v RunView) Failed() bool { return runFailed(v.r) }
+func (v RunView) Failed() bool { return runFailed(v.run()) }
 
 // Incomplete reports whether the engine closed the run (idle or shutdown).
-func (v RunView) Incomplete() bool { return v.r.Incomplete }
+func (v RunView) Incomplete() bool { return v.run().Incomplete }
 
 // Duration returns how long the run lasted.
-func (v RunView) Duration() time.Duration { return time.Duration(v.r.EndUnixNano - v.r.StartUnixNano) }
+func (v RunView) Duration() time.Duration {
+	r := v.run()
+	return time.Duration(r.EndUnixNano - r.StartUnixNano)
+}
 
 // TraceID returns the run's trace id.
-func (v RunView) TraceID() encode.TraceID { return v.r.TraceID }
+func (v RunView) TraceID() encode.TraceID { return v.run().TraceID }
 
 // NumNodes returns the number of nodes the run holds.
-func (v RunView) NumNodes() int { return len(v.r.Nodes) }
+func (v RunView) NumNodes() int { return len(v.run().Nodes) }
 
-// Node returns the i-th node, in the order nodes ended.
-func (v RunView) Node(i int) NodeView { return NodeView{v.r.Nodes[i]} }
+// Node returns the i-th node, in the order nodes ended; the zero NodeView
+// when i is not in [0, NumNodes).
+func (v RunView) Node(i int) NodeView {
+	if ns := v.run().Nodes; uint(i) < uint(len(ns)) {
+		return NodeView{ns[i]}
+	}
+	return NodeView{}
+}
 
 // Attr returns the value of the run attribute key, if set.
 func (v RunView) Attr(key string) (encode.Value, bool) {
-	for _, a := range v.r.Attrs {
+	for _, a := range v.run().Attrs {
 		if a.Key == key {
 			return a.Value, true
 		}
@@ -550,23 +570,37 @@ func (v RunView) Attr(key string) (encode.Value, bool) {
 	return encode.Value{}, false
 }
 
-// NodeView is a read-only view of a node of a RunView.
+// NodeView is a read-only view of a node of a RunView. The zero NodeView
+// is a node with every field zero.
 type NodeView struct{ n *encode.Node }
 
+// zeroNode is what the zero NodeView shows.
+var zeroNode encode.Node
+
+func (v NodeView) node() *encode.Node {
+	if v.n == nil {
+		return &zeroNode
+	}
+	return v.n
+}
+
 // ID returns the node id ("type:uuid").
-func (v NodeView) ID() string { return v.n.NodeID }
+func (v NodeView) ID() string { return v.node().NodeID }
 
 // Type returns the node type.
-func (v NodeView) Type() string { return v.n.NodeType }
+func (v NodeView) Type() string { return v.node().NodeType }
 
 // Name returns the node name.
-func (v NodeView) Name() string { return v.n.NodeName }
+func (v NodeView) Name() string { return v.node().NodeName }
 
 // Failed reports whether the node ended with an error status.
-func (v NodeView) Failed() bool { return v.n.Status == encode.StatusError }
+func (v NodeView) Failed() bool { return v.node().Status == encode.StatusError }
 
 // Duration returns how long the node lasted.
-func (v NodeView) Duration() time.Duration { return time.Duration(v.n.EndUnixNano - v.n.StartUnixNano) }
+func (v NodeView) Duration() time.Duration {
+	n := v.node()
+	return time.Duration(n.EndUnixNano - n.StartUnixNano)
+}
 
 // flowQuantiles answers SlowestFraction from the engine's request
 // histograms (server_request_time by app and flow). A flow's threshold is

@@ -49,7 +49,13 @@ func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
 	return t, nil
 }
 
-// TeeSink is the sink Tee returns.
+// errZeroTee is what the zero TeeSink returns for every batch.
+var errZeroTee = fmt.Errorf("%w: a zero TeeSink (make it with Tee)", ErrNilSink)
+
+// TeeSink is the sink Tee returns. The zero TeeSink has no sinks: New
+// refuses it, and given to an engine some other way it refuses every
+// batch with an error wrapping ErrNilSink (so the engine counts the spans
+// as DropSink: none is lost silently); its other methods do nothing.
 type TeeSink struct {
 	sinks []Sink
 	stats []teeCounts
@@ -71,6 +77,9 @@ type TeeStats struct {
 // Export hands runs to every sink. It returns the primary's error, which
 // the engine counts as a dropped batch; the others' are counted in Stats.
 func (t *TeeSink) Export(runs []*encode.Run) error {
+	if len(t.sinks) == 0 {
+		return errZeroTee
+	}
 	spans := uint64(encode.NumSpans(runs))
 	var primaryErr error
 	for i, s := range t.sinks {
@@ -87,6 +96,9 @@ func (t *TeeSink) Export(runs []*encode.Run) error {
 // Its errors are counted like Export's, in run logs not spans; it returns
 // the primary's.
 func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
+	if len(t.sinks) == 0 {
+		return errZeroTee
+	}
 	var primaryErr error
 	for i, s := range t.sinks {
 		if ls, ok := s.(LogSink); ok {
@@ -134,6 +146,9 @@ func (t *TeeSink) Sinks() []Sink { return append([]Sink(nil), t.sinks...) }
 // dropped by the engine itself, so SinkStats is what the engine would
 // have counted without the Tee.
 func (t *TeeSink) SinkStats() SinkStats {
+	if len(t.sinks) == 0 {
+		return SinkStats{}
+	}
 	if r, ok := t.sinks[0].(SinkReporter); ok {
 		return r.SinkStats()
 	}
