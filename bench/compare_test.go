@@ -223,7 +223,10 @@ func e2eFlowtel(tb testing.TB, rc *Receiver, n int) (produced uint64, s engine.S
 	if err != nil {
 		tb.Fatal(err)
 	}
-	sink := otlp.NewSink(exp, encode.Resource{ServiceName: "bench"}, false)
+	sink, err := otlp.NewSink(exp, encode.Resource{ServiceName: "bench"}, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	e, err := engine.New(engine.WithSink(sink), engine.WithOverflow(engine.Block, 30*time.Second))
 	if err != nil {
 		tb.Fatal(err)

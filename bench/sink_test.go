@@ -35,7 +35,10 @@ func BenchmarkSinkTransport(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			sink := otlp.NewSink(exp, encode.Resource{ServiceName: "bench", HostIP: "127.0.0.1"}, false)
+			sink, err := otlp.NewSink(exp, encode.Resource{ServiceName: "bench", HostIP: "127.0.0.1"}, false)
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer sink.Shutdown(context.Background())
 			runs := flowtelBatch(batchRuns, nodesPerRun)
 			spans := encode.NumSpans(runs)

@@ -61,12 +61,17 @@ const (
 // Config.Release set to encode.PutBuffer, as New does, so that the
 // sink's buffers are reused. Give the engine the sink with
 // engine.WithSink and, for its metrics, engine.WithMetricsExporter.
-func NewSink(exp *export.Exporter, res encode.Resource, logs bool) *Sink {
+// A nil exp is an error wrapping export.ErrInvalidConfig (such a sink
+// made engine.New panic).
+func NewSink(exp *export.Exporter, res encode.Resource, logs bool) (*Sink, error) {
+	if exp == nil {
+		return nil, fmt.Errorf("%w: otlp: new sink: the exporter is nil", export.ErrInvalidConfig)
+	}
 	s := &Sink{exp: exp, logs: logs}
 	for range min(runtime.GOMAXPROCS(0), maxSinkEncoders) {
 		s.encs = append(s.encs, encode.NewEncoder(res))
 	}
-	return s
+	return s, nil
 }
 
 // SetOffloader makes the run trace logs offload large values through o.
@@ -382,7 +387,10 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		return nil, errors.Join(fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
 			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()), off.Close(context.Background()))
 	}
-	sink := NewSink(exp, res, true)
+	sink, err := NewSink(exp, res, true)
+	if err != nil {
+		return nil, errors.Join(err, exp.Shutdown(context.Background()), off.Close(context.Background()))
+	}
 	if off != nil {
 		sink.SetOffloader(off)
 	}

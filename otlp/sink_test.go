@@ -3,6 +3,7 @@ package otlp
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -368,5 +369,14 @@ func TestBurstWaitsForQueue(t *testing.T) {
 	}
 	if got := rc.Items(); got[otlptest.Traces] != runs*(nodes+1) || got[otlptest.Logs] != runs {
 		t.Errorf("received %d spans and %d run logs, want %d and %d", got[otlptest.Traces], got[otlptest.Logs], runs*(nodes+1), runs)
+	}
+}
+
+// TestNewSinkNilExporter: a sink without an exporter is refused with an
+// error wrapping export.ErrInvalidConfig; engine.New panicked on one.
+func TestNewSinkNilExporter(t *testing.T) {
+	s, err := NewSink(nil, encode.Resource{ServiceName: "nil"}, true)
+	if !errors.Is(err, export.ErrInvalidConfig) || s != nil || !strings.Contains(err.Error(), "exporter is nil") {
+		t.Fatalf("NewSink(nil) = %v, %v; want an error wrapping export.ErrInvalidConfig naming the nil exporter", s, err)
 	}
 }

@@ -64,7 +64,10 @@ func testSinkBatchOneRequest(t *testing.T, protocol string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := NewSink(exp, encode.Resource{ServiceName: "sink-test"}, true)
+	s, err := NewSink(exp, encode.Resource{ServiceName: "sink-test"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for len(s.encs) < maxSinkEncoders { // as on a machine with 4 cores
 		s.encs = append(s.encs, encode.NewEncoder(encode.Resource{ServiceName: "sink-test"}))
 	}

@@ -173,7 +173,10 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		return nil, err
 	}
 	res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
-	sink := otlp.NewSink(exp, res, c.logs)
+	sink, err := otlp.NewSink(exp, res, c.logs)
+	if err != nil {
+		return nil, err
+	}
 	policy, timeout := engine.DropNewest, time.Duration(0)
 	if c.block {
 		policy, timeout = engine.Block, time.Second
