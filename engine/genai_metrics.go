@@ -85,13 +85,11 @@ type boundedHist struct {
 
 // record adds v (microseconds or tokens, never negative) to the bucket of
 // the first bound at least v.
-func (h *boundedHist) record(v int64, bounds *[genAIBounds]int64) { h.recordN(v, 1, bounds) }
-
-// recordN records v n times.
-func (h *boundedHist) recordN(v int64, n uint64, bounds *[genAIBounds]int64) {
+// Its sum saturates (see satAddSum), counted in sat.
+func (h *boundedHist) record(v int64, bounds *[genAIBounds]int64, sat *atomic.Uint64) {
 	v = max(v, 0)
-	h.counts[genAIBucket(v, bounds)].Add(n)
-	h.sum.Add(uint64(v) * n)
+	h.counts[genAIBucket(v, bounds)].Add(1)
+	satAddSum(&h.sum, uint64(v), 1, sat)
 	h.minMax(v, v)
 }
 
@@ -215,15 +213,16 @@ func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 	if u := r.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
 		lv := hdr.LabelValues{m.label(r.AppID), m.label(r.FlowID)}
 		s := m.genai.apps.With(&lv)
-		s.input.Add(uint64(max(u.PromptTokens, 0)))
-		s.output.Add(uint64(max(u.CompletionTokens, 0)))
+		sat := &m.e.stats.sumsSaturated
+		satAddSum(&s.input, uint64(max(u.PromptTokens, 0)), 1, sat)
+		satAddSum(&s.output, uint64(max(u.CompletionTokens, 0)), 1, sat)
 	}
 }
 
 // observeGenAINode folds a finished node with attributes into the GenAI
 // families, if its attributes say it is a GenAI operation.
 func (m *Metrics) observeGenAINode(n *encode.Node) {
-	g := &m.genai
+	g, sat := &m.genai, &m.e.stats.sumsSaturated
 	var a genAINode
 	if !a.read(n.Attrs) {
 		return
@@ -247,12 +246,12 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 	switch a.op {
 	case opExecuteTool:
 		lv := hdr.LabelValues{m.label(a.tool), m.label(errType)}
-		g.tools.With(&lv).record(micros, &genAIDurationMicros)
+		g.tools.With(&lv).record(micros, &genAIDurationMicros, sat)
 		m.nameGenAISpan(n, a.op, a.tool, SpanKindInternal)
 		return
 	case opInvokeAgent, opCreateAgent, opInvokeWorkflow:
 		lv := hdr.LabelValues{m.label(a.op), m.label(a.agent), m.label(a.workflow), m.label(errType)}
-		g.flows.With(&lv).record(micros, &genAIDurationMicros)
+		g.flows.With(&lv).record(micros, &genAIDurationMicros, sat)
 		name, kind := a.agent, SpanKindInternal
 		switch a.op {
 		case opInvokeWorkflow:
@@ -265,14 +264,14 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 	}
 	lv := hdr.LabelValues{m.label(a.op), m.label(a.provider), m.label(a.reqModel), m.label(a.respModel), m.label(errType)}
 	s := g.ops.With(&lv)
-	s.dur.record(micros, &genAIDurationMicros)
+	s.dur.record(micros, &genAIDurationMicros, sat)
 	// Time to first chunk: the caller's measure from its request
 	// (FirstTokenCost), else the first frame or chunk after the start.
 	switch {
 	case n.HasFirstTokenCost:
-		s.firstChunk.record(n.FirstTokenCostNano/1e3, &genAIDurationMicros)
+		s.firstChunk.record(n.FirstTokenCostNano/1e3, &genAIDurationMicros, sat)
 	case n.FirstFrameUnixNano != 0:
-		s.firstChunk.record((n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros)
+		s.firstChunk.record((n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros, sat)
 	}
 	if n.Chunks > 1 {
 		// Each chunk after the first, counted in its bucket by Chunk.
@@ -282,7 +281,7 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 				h.counts[i].Add(uint64(c))
 			}
 		}
-		h.sum.Add(uint64(max(n.LastChunkUnixNano-n.FirstChunkUnixNano, 0) / 1e3))
+		satAddSum(&h.sum, uint64(max(n.LastChunkUnixNano-n.FirstChunkUnixNano, 0)/1e3), 1, sat)
 		h.minMax(n.ChunkGapMin/1e3, n.ChunkGapMax/1e3)
 	}
 	in, out, hasIn, hasOut := a.input, a.output, a.hasInput, a.hasOutput
@@ -295,10 +294,10 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		}
 	}
 	if hasIn {
-		s.input.record(in, &genAITokenInts)
+		s.input.record(in, &genAITokenInts, sat)
 	}
 	if hasOut {
-		s.output.record(out, &genAITokenInts)
+		s.output.record(out, &genAITokenInts, sat)
 	}
 	kind := SpanKindClient
 	if a.op == opRetrieval {

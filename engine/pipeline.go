@@ -179,7 +179,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 			n.EndUnixNano = t
 		}
 		if n.HasUsage {
-			usage = usage.Add(n.Node.Usage)
+			usage = e.addUsage(usage, n.Node.Usage)
 		}
 		sorted = sorted && n.EndUnixNano >= last
 		last = n.EndUnixNano

@@ -64,6 +64,7 @@ type Stats struct {
 	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
+	SumsSaturated   uint64 // token sums held at math.MaxInt64 (or MinInt64) instead of wrapping: a run's Usage, the GenAI token metrics
 
 	HeldBytes   int64 // bytes the engine holds (rings, arena, records, buffers); see WithMemoryLimit
 	MemoryLimit int64 // the bound on HeldBytes: WithMemoryLimit less the sink's share
@@ -137,6 +138,7 @@ type stats struct {
 	valuesTruncated atomic.Uint64
 	staleCalls      atomic.Uint64
 	sinkErrors      atomic.Uint64
+	sumsSaturated   atomic.Uint64
 }
 
 func (s *stats) drop(r DropReason, spans uint64) { s.dropped[r].Add(spans) }
@@ -165,5 +167,6 @@ func (s *stats) snapshot() Stats {
 	out.ValuesTruncated = s.valuesTruncated.Load()
 	out.StaleCalls = s.staleCalls.Load()
 	out.SinkErrors = s.sinkErrors.Load()
+	out.SumsSaturated = s.sumsSaturated.Load()
 	return out
 }
