@@ -441,8 +441,11 @@ const usageRoom = len(usageHeads) * (2 + kvFastKeyMax + 2 + 10)
 // and under the OpenTelemetry GenAI conventions, the bytes appendKVInt
 // writes for each, stored into room made once with the constant parts
 // copied from usageHeads: six calls to appendKVFast were 6 % of
-// BenchmarkEncodeTracesLoadgen's profile.
-func appendUsageAttrs(dst []byte, u *Usage) []byte {
+// BenchmarkEncodeTracesLoadgen's profile. It leaves out the GenAI key
+// the span's own attributes hold (usageOwnKeys): OTLP allows a key once a
+// span, and the caller's value is the one the GenAI metrics read.
+func appendUsageAttrs(dst []byte, u *Usage, own []Attr) []byte {
+	skip := usageOwnKeys(own)
 	vals := [len(usageHeads)]uint64{
 		uint64(u.QuestionTokens), uint64(u.PromptTokens), uint64(u.CompletionTokens), uint64(u.TotalTokens),
 		uint64(u.PromptTokens), uint64(u.CompletionTokens),
@@ -454,6 +457,9 @@ func appendUsageAttrs(dst []byte, u *Usage) []byte {
 	d := dst[m : m+usageRoom]
 	p := 0
 	for i := range usageHeads {
+		if skip&(1<<i) != 0 {
+			continue
+		}
 		h, v := &usageHeads[i], vals[i]
 		vl := sizeVarint(v)
 		d[p], d[p+1] = tag1(fieldSpanAttrs, wireBytes), byte(h.n+2+vl)
@@ -470,6 +476,26 @@ func appendUsageAttrs(dst []byte, u *Usage) []byte {
 		p = q + 1
 	}
 	return dst[:m+p]
+}
+
+// usageOwnKeys returns a bit per head of usageHeads that attrs hold: the
+// caller's gen_ai.usage.input_tokens or output_tokens (genai's
+// constructors beside Node.Usage). Keys are told apart by length first,
+// so a node without them costs a length compare per attribute.
+func usageOwnKeys(attrs []Attr) (skip uint8) {
+	for i := range attrs {
+		switch k := attrs[i].Key; len(k) {
+		case len(keyGenAIInput):
+			if k == keyGenAIInput {
+				skip |= 1 << 4
+			}
+		case len(keyGenAIOutput):
+			if k == keyGenAIOutput {
+				skip |= 1 << 5
+			}
+		}
+	}
+	return skip
 }
 
 // eventName returns the span event name of an event kind.
@@ -591,7 +617,7 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	dst = e.writeKVStringOpt(dst, f, keyBotID, r.BotID)
 	dst = e.writeKVStringOpt(dst, f, keySub, r.Sub)
 	dst = e.writeKVStringOpt(dst, f, keyCaller, r.Caller)
-	dst = appendUsageAttrs(dst, &r.Usage)
+	dst = appendUsageAttrs(dst, &r.Usage, r.Attrs)
 	if hasErrorEvent(r.Events) {
 		dst = appendKVBool(dst, f, keyError, true)
 	}
@@ -701,7 +727,7 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst = e.writeKVStringArray(dst, f, kvKeyNext, nd.Next)
 	}
 	if nd.HasUsage {
-		dst = appendUsageAttrs(dst, &nd.Usage)
+		dst = appendUsageAttrs(dst, &nd.Usage, nd.Attrs)
 	}
 	if hasErrorEvent(nd.Events) {
 		dst = appendKVBool(dst, f, keyError, true)

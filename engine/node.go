@@ -549,7 +549,8 @@ func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []At
 // Usage sets the node's token usage (data.usage of the run trace log); the
 // run sums it when it ends. The node's span carries it as usage.* and as
 // gen_ai.usage.input_tokens and output_tokens (PromptTokens and
-// CompletionTokens), so SetAttributes should not give those two keys too.
+// CompletionTokens) unless SetAttributes gave either key: the span then
+// carries the caller's value, once, as the GenAI metrics read it.
 func (h Node) Usage(u Usage) {
 	if n := h.begin(); n != nil {
 		n.Node.Usage, n.HasUsage = u, true

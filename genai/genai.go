@@ -11,8 +11,8 @@
 //		genai.RequestModel("spark-4"), genai.ResponseModel("spark-4.0-ultra"),
 //		genai.FinishReason("stop"), genai.UsageInputTokens(340), genai.UsageOutputTokens(56))
 //
-// (a node that calls engine.Node.Usage leaves the last two out: Usage
-// writes both keys), and a tool node genai.OperationName(genai.OpExecuteTool),
+// (engine.Node.Usage writes the last two from the usage it is given), and a
+// tool node genai.OperationName(genai.OpExecuteTool),
 // genai.ToolName("weather"), genai.ToolCallID(id); a streamed call calls
 // engine.Node.Chunk per chunk.
 //
@@ -157,14 +157,13 @@ func ResponseID(id string) encode.Attr { return str(KeyResponseID, id) }
 // package's departure).
 func FinishReason(r string) encode.Attr { return str(KeyFinishReasons, r) }
 
-// UsageInputTokens is gen_ai.usage.input_tokens, for a node without
-// engine.Node.Usage: Usage writes this key on the span already (its
-// PromptTokens), and setting both writes the key twice, which OTLP
-// forbids.
+// UsageInputTokens is gen_ai.usage.input_tokens. A node given
+// engine.Node.Usage carries the key already (its PromptTokens); given
+// both, the span carries this value, once, and the GenAI metrics read it.
 func UsageInputTokens(n int64) encode.Attr { return integer(KeyUsageInputTokens, n) }
 
-// UsageOutputTokens is gen_ai.usage.output_tokens, for a node without
-// engine.Node.Usage (its CompletionTokens): see UsageInputTokens.
+// UsageOutputTokens is gen_ai.usage.output_tokens, which engine.Node.Usage
+// gives too (its CompletionTokens): see UsageInputTokens.
 func UsageOutputTokens(n int64) encode.Attr { return integer(KeyUsageOutputTokens, n) }
 
 // ToolName is gen_ai.tool.name.

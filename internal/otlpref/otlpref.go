@@ -1,6 +1,7 @@
 package otlpref
 
 import (
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -111,16 +112,24 @@ func Scope() *commonpb.InstrumentationScope {
 }
 
 // usage returns the usage attributes, under the original's names and the
-// GenAI conventions'.
-func usage(u encode.Usage) []*commonpb.KeyValue {
-	return []*commonpb.KeyValue{
+// GenAI conventions', but a GenAI key the span's own attributes hold: a
+// key is on a span once, with the caller's value.
+func usage(u encode.Usage, own []encode.Attr) []*commonpb.KeyValue {
+	kvs := []*commonpb.KeyValue{
 		KVInt("usage.question_tokens", u.QuestionTokens),
 		KVInt("usage.prompt_tokens", u.PromptTokens),
 		KVInt("usage.completion_tokens", u.CompletionTokens),
 		KVInt("usage.total_tokens", u.TotalTokens),
+	}
+	for _, kv := range []*commonpb.KeyValue{
 		KVInt("gen_ai.usage.input_tokens", u.PromptTokens),
 		KVInt("gen_ai.usage.output_tokens", u.CompletionTokens),
+	} {
+		if !slices.ContainsFunc(own, func(a encode.Attr) bool { return a.Key == kv.Key }) {
+			kvs = append(kvs, kv)
+		}
 	}
+	return kvs
 }
 
 // events returns the span events and whether one is an error log.
@@ -224,7 +233,7 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 			s.Attributes = append(s.Attributes, b.KVStr(kv[0], kv[1]))
 		}
 	}
-	s.Attributes = append(s.Attributes, usage(r.Usage)...)
+	s.Attributes = append(s.Attributes, usage(r.Usage, r.Attrs)...)
 	b.setEvents(s, r.Events, r.Incomplete)
 	if r.DroppedNodes != 0 {
 		s.Attributes = append(s.Attributes, KVInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
@@ -297,7 +306,7 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}})
 	}
 	if n.HasUsage {
-		s.Attributes = append(s.Attributes, usage(n.Usage)...)
+		s.Attributes = append(s.Attributes, usage(n.Usage, n.Attrs)...)
 	}
 	b.setEvents(s, n.Events, n.Incomplete)
 	if n.Cancelled {
