@@ -36,10 +36,14 @@
 // the workers send the batches behind it meanwhile, and whichever is free
 // when the wait ends sends it again (it still counts toward QueueBytes and
 // InFlight). Other failures drop the batch (DropNonRetryable). A partial
-// success counts the rejected items as Rejected and the rest as Exported,
-// and is reported to the ErrorHandler. A success (gRPC OK, HTTP 2xx) whose
-// body does not decode counts as exported on both protocols, since the
-// receiver took the data, and is reported to the ErrorHandler. Defaults
+// success counts the rejected items as Rejected (the OTLP sink's metrics:
+// flowtel_export_items_total{result="rejected"}) and the rest as Exported,
+// and is never retried. A success (gRPC OK, HTTP 2xx) whose body does not
+// decode counts as exported on both protocols, since the receiver took
+// the data. Either is reported to the ErrorHandler once per signal and
+// message (at most 64 distinct ones): a receiver that rejects part of
+// every batch says the same each time, and a report per batch buried the
+// other errors. Defaults
 // are the OTel exporter defaults: 5 s, 30 s, 1 min.
 //
 // # Accounting

@@ -107,9 +107,11 @@ type Exporter struct {
 	// progress is closed (and cleared) when a batch completes, to wake
 	// ForceFlush callers; nil when nobody waits.
 	progress chan struct{}
-	closed   bool // Enqueue drops with DropShutdown
-	running  int  // workers not yet exited
-	stats    [NumSignals]SignalStats
+	// notices holds the notices reportOnce reported.
+	notices map[string]struct{}
+	closed  bool // Enqueue drops with DropShutdown
+	running int  // workers not yet exited
+	stats   [NumSignals]SignalStats
 
 	// space wakes one blocked Enqueue when room is freed (Config.Block).
 	space chan struct{}
@@ -690,7 +692,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	switch out.Class {
 	case classSuccess:
 		if out.Err != nil {
-			e.report(out.Err)
+			e.reportOnce(out.Notice, out.Err)
 		}
 		return min(out.Rejected, items), 0, false, false
 	case classPermanent:
@@ -722,6 +724,38 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 // jitter returns d randomised by ±50 %, as the OTel exporters do.
 func jitter(d time.Duration) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d)+1))
+}
+
+// maxNotices bounds the distinct notices reportOnce remembers.
+const maxNotices = 64
+
+// reportOnce reports err unless a report with the same notice was made:
+// a receiver that rejects part of every batch says so with the same
+// message each time, and Stats.Rejected counts every rejection. Past
+// maxNotices distinct notices, one more report says that later ones are
+// not reported. An empty notice is always reported.
+func (e *Exporter) reportOnce(notice string, err error) {
+	if notice == "" {
+		e.report(err)
+		return
+	}
+	e.mu.Lock()
+	_, seen := e.notices[notice]
+	n := len(e.notices)
+	if !seen && n <= maxNotices {
+		if e.notices == nil {
+			e.notices = make(map[string]struct{})
+		}
+		e.notices[notice] = struct{}{}
+	}
+	e.mu.Unlock()
+	switch {
+	case seen || n > maxNotices:
+	case n == maxNotices:
+		e.report(fmt.Errorf("%w (%d distinct notices reported: later ones are not, Stats counts their items)", err, maxNotices))
+	default:
+		e.report(fmt.Errorf("%w (reported once; Stats counts every item)", err))
+	}
 }
 
 func (e *Exporter) report(err error) {

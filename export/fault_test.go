@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,9 +297,15 @@ func TestSlowerThanTimeout(t *testing.T) {
 	})
 }
 
+// TestPartialSuccess: the items a partial success rejects are counted
+// (Rejected), none retried, and each message of the receiver is reported
+// once, not once a batch (12 reports for 4 batches of 3 signals before).
 func TestPartialSuccess(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Signal == otlptest.Logs && cl.N%2 == 1 {
+				return otlptest.Reply{Rejected: 3, Message: "body too long"}
+			}
 			return otlptest.Reply{Rejected: 3, Message: "attribute too long"}
 		})
 		c.Start()
@@ -318,9 +325,17 @@ func TestPartialSuccess(t *testing.T) {
 				t.Errorf("%s: collector accepted %d", sig, got[sig])
 			}
 		}
-		errs := log.all()
-		if len(errs) != 12 || !strings.Contains(errs[0].Error(), "attribute too long") {
-			t.Errorf("error handler got %d errors (%v), want 12 partial successes", len(errs), errs)
+		var msgs []string
+		for _, err := range log.all() {
+			msgs = append(msgs, err.Error())
+		}
+		slices.Sort(msgs)
+		want := []string{`export logs: partial success: 3 rejected: "attribute too long" (reported once; Stats counts every item)`,
+			`export logs: partial success: 3 rejected: "body too long" (reported once; Stats counts every item)`,
+			`export metrics: partial success: 3 rejected: "attribute too long" (reported once; Stats counts every item)`,
+			`export traces: partial success: 3 rejected: "attribute too long" (reported once; Stats counts every item)`}
+		if !slices.Equal(msgs, want) {
+			t.Errorf("error handler got %q, want %q", msgs, want)
 		}
 		shutdown(t, e)
 	})

@@ -57,6 +57,11 @@ type outcome struct {
 	Delay time.Duration
 	// Err describes a failure or a partial success; nil on full success.
 	Err error
+	// Notice, when not empty, says that Err on a success is to be
+	// reported once per exporter (Exporter.reportOnce): the receiver's
+	// partial success message, or that its responses do not decode,
+	// which a receiver says of every batch.
+	Notice string
 }
 
 // retryableHTTP reports whether an HTTP status is retryable per the OTLP
@@ -204,7 +209,8 @@ var errInvalidSignal = errors.New("invalid signal")
 // undecodable body cannot undo that. Both protocols count it as exported
 // and report err.
 func undecodable(sig Signal, err error) outcome {
-	return outcome{Class: classSuccess, Err: fmt.Errorf("export %s: accepted, but the response body does not decode: %w", sig, err)}
+	return outcome{Class: classSuccess, Err: fmt.Errorf("export %s: accepted, but the response body does not decode: %w", sig, err),
+		Notice: sig.String() + " undecodable"}
 }
 
 // partialOutcome is the success outcome of a response with the given
@@ -216,6 +222,7 @@ func partialOutcome(sig Signal, rejected int64, msg string) outcome {
 	o := outcome{Class: classSuccess, Rejected: rejected}
 	if rejected > 0 || msg != "" {
 		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(msg))
+		o.Notice = sig.String() + " partial " + msg
 	}
 	return o
 }
