@@ -49,6 +49,14 @@ const (
 	maxBatchSpans   = 1 << 20
 )
 
+// MaxLimits returns the largest Limits New accepts, so that a
+// configuration read from elsewhere (otlp.NewFromEnv) can refuse a value
+// naming where it came from.
+func MaxLimits() Limits {
+	return Limits{RunsInFlight: maxRunsInFlight, NodesPerRun: maxNodesPerRun, Attrs: maxAttrs,
+		Events: maxEvents, ValueBytes: maxValueBytes, RunBytes: maxRunBytes}
+}
+
 // minFlushInterval is the shortest WithBatch interval: an idle pipeline
 // wakes once per interval, so a shorter one would spin a core.
 const minFlushInterval = time.Millisecond

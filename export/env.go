@@ -117,6 +117,25 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		ExportInterval: r.positiveMillis(r.either("OTEL_METRIC_EXPORT_INTERVAL", "OTLP_METRIC_EXPORT_INTERVAL_MILLIS"), defaultMetricInterval),
 		ExportTimeout:  r.positiveMillis(metricExportVar, defaultMetricExportTO),
 	}
+	// The batch log record processor's variables (OTEL_BLRP_*): a run's
+	// trace log leaves with its spans, in the same batches, queue and
+	// schedule, one log record a run (so never more records than spans),
+	// so each bounds the setting both share when it is set: the smaller
+	// value wins. Unset, the trace settings alone apply. Its export
+	// timeout bounds the logs' request timeout as OTEL_BSP_EXPORT_TIMEOUT
+	// bounds the traces'.
+	if d := r.positiveMillis("OTEL_BLRP_SCHEDULE_DELAY", 0); d != 0 {
+		c.TraceBatch.ScheduleDelay = min(c.TraceBatch.ScheduleDelay, d)
+	}
+	if n := r.positive("OTEL_BLRP_MAX_QUEUE_SIZE", 0, maxTraceQueue); n != 0 && n < c.TraceBatch.MaxQueueSize {
+		c.TraceBatch.MaxQueueSize, queueVar = n, "OTEL_BLRP_MAX_QUEUE_SIZE"
+	}
+	if n := r.positive("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", 0, maxTraceBatch); n != 0 && n < c.TraceBatch.MaxExportBatchSize {
+		c.TraceBatch.MaxExportBatchSize, batchVar = n, "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE"
+	}
+	if d := r.positiveMillis("OTEL_BLRP_EXPORT_TIMEOUT", 0); d != 0 {
+		c.Logs.Timeout = min(firstNonZero(c.Logs.Timeout, c.Timeout, DefaultTimeout), d)
+	}
 	// A batch larger than the queue: refused when both are set, the
 	// default batch cut to a smaller queue size.
 	if b, q := c.TraceBatch.MaxExportBatchSize, c.TraceBatch.MaxQueueSize; b > q {

@@ -2,8 +2,10 @@ package otlp
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/flowtel/flowtel/encode"
@@ -29,7 +31,9 @@ import (
 // conventions do (engine.WithGenAISpanNames).
 // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and
 // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION set
-// MetricsConfig.Delta and Exponential. With OTLP_ENABLE=false the engine
+// MetricsConfig.Delta and Exponential. The attribute limits
+// (OTEL_ATTRIBUTE_*, OTEL_SPAN_ATTRIBUTE_*, OTEL_SPAN_EVENT_COUNT_LIMIT,
+// OTEL_LOGRECORD_ATTRIBUTE_*) set engine.Limits (see attrLimits). With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
@@ -86,6 +90,13 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 	}))
 	if genai.LatestExperimental(get("OTEL_SEMCONV_STABILITY_OPT_IN")) {
 		base = append(base, engine.WithGenAISpanNames(true))
+	}
+	limits, err := attrLimits(get)
+	if err != nil {
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
+	}
+	if limits != (engine.Limits{}) {
+		base = append(base, engine.WithLimits(limits))
 	}
 	mc := engine.MetricsConfig{DC: get("SERVICE_LOCATION")}
 	enabled, noPush, err := sdkSwitches(get, cfg.Enabled)
@@ -189,6 +200,68 @@ func metricsPreferences(get func(string) string) (delta, exponential bool, err e
 		return false, false, fmt.Errorf("%w %s: %q is not supported (want explicit_bucket_histogram or base2_exponential_bucket_histogram)", export.ErrInvalidEnv, ha, get(ha))
 	}
 	return delta, exponential, nil
+}
+
+// attrLimits reads the OpenTelemetry attribute limits into the engine's
+// Limits (a zero field: unset), a model-specific variable (SPAN,
+// LOGRECORD) over the general OTEL_ATTRIBUTE_* one as the specification
+// says:
+//   - Value length (span and log record): Limits.ValueBytes, one limit
+//     for both signals since a run's trace log carries the values its
+//     spans do, so the smaller of the two. flowtel counts bytes, cut at a
+//     UTF-8 boundary: a value never holds more characters than the limit.
+//   - Span attribute count: Limits.Attrs (a node's input, output and
+//     config together, a run's srv, srv_tag and extra attributes).
+//   - Span event count: Limits.Events.
+//   - Log record attribute count: checked only: the run log's record
+//     carries two attributes (sid and event.name), so a limit of at least
+//     2 holds, and one below is refused.
+//
+// Every value is an integer from 1 to engine.MaxLimits's; another is
+// refused with an error naming the variable (the specification's
+// "ignore and warn" would silently keep a limit the user meant to
+// change). Unset or empty, a limit keeps the engine's default.
+func attrLimits(get func(string) string) (engine.Limits, error) {
+	maxL := engine.MaxLimits()
+	var err error
+	read := func(most int, names ...string) int {
+		for _, name := range names {
+			v := get(name)
+			if v == "" {
+				continue
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 1 || n > most {
+				if err == nil {
+					err = fmt.Errorf("%w %s: %q is not an integer from 1 to %d", export.ErrInvalidEnv, name, v, most)
+				}
+				return 0
+			}
+			return n
+		}
+		return 0
+	}
+	const general = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
+	var l engine.Limits
+	spanValue := read(maxL.ValueBytes, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", general)
+	logValue := read(maxL.ValueBytes, "OTEL_LOGRECORD_ATTRIBUTE_VALUE_LENGTH_LIMIT", general)
+	switch {
+	case spanValue == 0 || logValue == 0:
+		l.ValueBytes = max(spanValue, logValue)
+	default:
+		l.ValueBytes = min(spanValue, logValue)
+	}
+	l.Attrs = read(maxL.Attrs, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
+	l.Events = read(maxL.Events, "OTEL_SPAN_EVENT_COUNT_LIMIT")
+	const logRecordAttrs = 2 // sid, event.name
+	name := "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"
+	if get(name) == "" {
+		name = "OTEL_ATTRIBUTE_COUNT_LIMIT"
+	}
+	if n := read(math.MaxInt32, name); n != 0 && n < logRecordAttrs && err == nil {
+		err = fmt.Errorf("%w %s: %d is below the %d attributes of the run log's record (sid, event.name), which flowtel writes whole", export.ErrInvalidEnv, name, n, logRecordAttrs)
+	}
+	return l, err
 }
 
 // hostIPv4 returns the first non-loopback IPv4 address, or 127.0.0.1.
