@@ -511,10 +511,14 @@ type ctlRequest struct {
 }
 
 // ForceFlush hands every run ended before the call to the sink and flushes
-// the sink. It returns ctx's error if ctx ends first; the work goes on.
+// the sink. It returns ctx's error if ctx ends first; the work goes on. A
+// nil ctx is context.Background().
 func (e *Engine) ForceFlush(ctx context.Context) error {
 	if e.done == nil {
 		return ErrNotStarted
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	if e.closed.Load() {
 		return ErrShutdown
@@ -543,10 +547,15 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 // yet exported is counted in Stats as in flight. Past ctx's deadline the
 // batches not yet handed to the sink are dropped as DropShutdown (the one
 // the sink holds ends at the sink's own timeout), and the sink is shut
-// down with the expired context.
+// down with the expired context. A nil ctx is context.Background().
 func (e *Engine) Shutdown(ctx context.Context) error {
 	if e.done == nil {
 		return ErrNotStarted
+	}
+	if ctx == nil {
+		// A nil context panicked inside the once: the pipeline never
+		// stopped and every later Shutdown waited for it in vain.
+		ctx = context.Background()
 	}
 	e.shutOnce.Do(func() {
 		e.closed.Store(true)
