@@ -240,10 +240,24 @@ func InjectGRPC(md metadata.MD, sc engine.SpanContext, b Baggage) {
 	inject(md, mdTraceParent, mdTraceState, mdBaggage, sc, b)
 }
 
+// incoming returns the incoming gRPC metadata of ctx; none for a nil ctx
+// (metadata.FromIncomingContext panicked on it).
+func incoming(ctx context.Context) metadata.MD {
+	if ctx == nil {
+		return nil
+	}
+	md, _ := metadata.FromIncomingContext(ctx)
+	return md
+}
+
 // OutgoingGRPC returns ctx with sc and b added to its outgoing gRPC
 // metadata (a copy: the metadata already in ctx is not modified), for a
-// client call made on behalf of sc's span.
+// client call made on behalf of sc's span. A nil ctx is
+// context.Background().
 func OutgoingGRPC(ctx context.Context, sc engine.SpanContext, b Baggage) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	md, ok := metadata.FromOutgoingContext(ctx)
 	if ok {
 		md = md.Copy()
@@ -304,7 +318,7 @@ func (p *Propagator) ExtractGRPC(md metadata.MD) (engine.SpanContext, Baggage) {
 
 // ExtractIncomingGRPC extracts from the incoming metadata of a server's ctx.
 func (p *Propagator) ExtractIncomingGRPC(ctx context.Context) (engine.SpanContext, Baggage) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	md := incoming(ctx)
 	return p.ExtractGRPC(md)
 }
 
@@ -330,9 +344,9 @@ func StartRunFromHTTP(e *engine.Engine, h http.Header, info engine.RunInfo) (eng
 }
 
 // StartRunFromGRPC is StartRunFromHTTP for the incoming metadata of a gRPC
-// server's ctx.
+// server's ctx (none when ctx is nil).
 func StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo) (engine.Run, Baggage, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	md := incoming(ctx)
 	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
 	return startRun(e, sc, info), b, errs.first()
 }
@@ -348,7 +362,7 @@ func (p *Propagator) StartRunFromHTTP(e *engine.Engine, h http.Header, info engi
 // StartRunFromGRPC is the package's StartRunFromGRPC, counting malformed
 // headers.
 func (p *Propagator) StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo) (engine.Run, Baggage, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
+	md := incoming(ctx)
 	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
 	p.count(sc, errs)
 	return startRun(e, sc, info), b, errs.first()
