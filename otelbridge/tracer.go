@@ -180,6 +180,9 @@ func lastOnly(kvs []attribute.KeyValue, i int) bool {
 // Start starts a run or a node, as the package documentation describes.
 func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
+	if ctx == nil {
+		ctx = context.Background() // as OpenTelemetry's SDK tracer does
+	}
 	p := t.p
 	if p.e == nil { // no engine: a span that records nothing, as a refused run's
 		s := &bridgeSpan{p: p, ended: true, sc: trace.SpanContextFromContext(ctx)}
@@ -338,6 +341,9 @@ func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 // starts, whose calls only the bridge makes). It allocates the span and
 // the context.
 func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s := &bridgeSpan{e: hooks.RunEngine(run), run: run}
 	s.sc = toOTel(run.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
@@ -350,6 +356,9 @@ func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 // the node: only while its owner does not (the node's methods take one
 // goroutine at a time).
 func ContextWithNode(ctx context.Context, node engine.Node) context.Context {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	s := &bridgeSpan{node: node}
 	if run, ok := hooks.NodeRun(node); ok {
 		s.e, s.run, s.isNode = hooks.RunEngine(run), run, true
