@@ -20,7 +20,10 @@
 // through (no second marshal) to the OTLP collector service methods and
 // decodes the official Export*ServiceResponse. HTTP POSTs them to
 // {endpoint}/v1/{traces,metrics,logs} as application/x-protobuf, reads at
-// most 1 MiB of response, and decodes google.rpc.Status from error bodies.
+// most 1 MiB of response, and decodes its Export*ServiceResponse, or
+// google.rpc.Status from an error body, in the encoding the response's
+// Content-Type names: protobuf, or OTLP's JSON. A 2xx with another body (a
+// web page) counts as exported and is reported once.
 // Both gzip when Compression is "gzip".
 //
 // # Retry

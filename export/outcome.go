@@ -3,6 +3,7 @@ package export
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	collogs "go.opentelemetry.io/proto/otlp/collector/logs/v1"
@@ -77,10 +79,18 @@ func retryableHTTP(code int) bool {
 // classifyHTTP judges an OTLP/HTTP response: status code, headers and a
 // body read with a size limit. now dates a Retry-After given as an HTTP
 // date. A 2xx body is decoded as the signal's Export*ServiceResponse for
-// partial success; an error body as google.rpc.Status for its message.
+// partial success; an error body as google.rpc.Status for its message,
+// each in the encoding its Content-Type names (bodyEncoding).
 func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time) outcome {
+	enc := bodyEncoding(header.Get("Content-Type"))
 	if code >= 200 && code < 300 {
-		rejected, msg, err := partialSuccess(sig, body)
+		if enc == encodingOther && len(body) > 0 {
+			// A web page or a proxy's "OK": the data was taken, but
+			// perhaps not by an OTLP receiver, which is worth saying once.
+			return outcome{Class: classSuccess, Notice: sig.String() + " content type",
+				Err: fmt.Errorf("export %s: accepted with a %s response, not an OTLP one: is the endpoint an OTLP receiver?", sig, clip(header.Get("Content-Type")))}
+		}
+		rejected, msg, err := decodePartial(sig, body, enc.unmarshal())
 		if err != nil {
 			return undecodable(sig, err)
 		}
@@ -97,9 +107,10 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 	msg := ""
 	if len(body) > 0 {
 		var st spb.Status
-		if proto.Unmarshal(body, &st) == nil && st.Message != "" {
+		switch {
+		case enc != encodingOther && enc.unmarshal()(body, &st) == nil && st.Message != "":
 			msg = st.Message
-		} else if isText(header.Get("Content-Type")) {
+		case enc != encodingProtobuf || isText(header.Get("Content-Type")):
 			msg = string(body)
 		}
 	}
@@ -109,6 +120,46 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		o.Err = fmt.Errorf("export %s: HTTP %d", sig, code)
 	}
 	return o
+}
+
+// encoding is how an OTLP/HTTP response body is encoded.
+type encoding uint8
+
+const (
+	encodingProtobuf encoding = iota
+	encodingJSON
+	encodingOther
+)
+
+// bodyEncoding reads a response's Content-Type: protobuf when it says
+// application/x-protobuf, application/protobuf or application/octet-stream,
+// or nothing; JSON (OTLP's JSON encoding, which a receiver may answer in)
+// for application/json; anything else (text/plain, text/html) is not an
+// OTLP response.
+func bodyEncoding(ct string) encoding {
+	if strings.TrimSpace(ct) == "" {
+		return encodingProtobuf
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return encodingOther
+	}
+	switch mt {
+	case "application/x-protobuf", "application/protobuf", "application/octet-stream":
+		return encodingProtobuf
+	case "application/json":
+		return encodingJSON
+	}
+	return encodingOther
+}
+
+// unmarshal returns the decoder of e: proto.Unmarshal, or protojson's,
+// which ignores fields it does not know as proto.Unmarshal does.
+func (e encoding) unmarshal() func([]byte, proto.Message) error {
+	if e == encodingJSON {
+		return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal
+	}
+	return proto.Unmarshal
 }
 
 func isText(ct string) bool {
@@ -174,23 +225,28 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 // its partial success: the rejected count (spans, data points or log
 // records; negative values read as 0) and the error message.
 func partialSuccess(sig Signal, body []byte) (rejected int64, message string, err error) {
+	return decodePartial(sig, body, proto.Unmarshal)
+}
+
+// decodePartial is partialSuccess with the body's decoder.
+func decodePartial(sig Signal, body []byte, unmarshal func([]byte, proto.Message) error) (rejected int64, message string, err error) {
 	if len(body) == 0 {
 		return 0, "", nil
 	}
 	switch sig {
 	case Traces:
 		var r coltrace.ExportTraceServiceResponse
-		if err = proto.Unmarshal(body, &r); err == nil {
+		if err = unmarshal(body, &r); err == nil {
 			rejected, message = r.GetPartialSuccess().GetRejectedSpans(), r.GetPartialSuccess().GetErrorMessage()
 		}
 	case Metrics:
 		var r colmetrics.ExportMetricsServiceResponse
-		if err = proto.Unmarshal(body, &r); err == nil {
+		if err = unmarshal(body, &r); err == nil {
 			rejected, message = r.GetPartialSuccess().GetRejectedDataPoints(), r.GetPartialSuccess().GetErrorMessage()
 		}
 	case Logs:
 		var r collogs.ExportLogsServiceResponse
-		if err = proto.Unmarshal(body, &r); err == nil {
+		if err = unmarshal(body, &r); err == nil {
 			rejected, message = r.GetPartialSuccess().GetRejectedLogRecords(), r.GetPartialSuccess().GetErrorMessage()
 		}
 	default:
