@@ -14,7 +14,8 @@ import (
 // Prometheus text format 0.0.4 (mount it at /metrics): a fresh cumulative
 // collection per request, as engine.Engine.AppendPrometheus describes.
 // It answers GET and HEAD; other methods get 405. It may be called
-// concurrently.
+// concurrently. With a nil e every request gets 503 and says so, so that
+// the scrape fails visibly (up is 0); it panicked on each request.
 func Handler(e *engine.Engine) http.Handler { return handler{e: e} }
 
 type handler struct{ e *engine.Engine }
@@ -23,6 +24,10 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	if h.e == nil {
+		http.Error(w, "promhttp: Handler was given a nil engine", http.StatusServiceUnavailable)
 		return
 	}
 	buf := encode.GetBuffer()
