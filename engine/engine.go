@@ -468,7 +468,19 @@ func (e *Engine) releaseDropped() {
 // records.
 func (e *Engine) release(r *runRecord) {
 	count := r.startedNodes()
+	for i := range min(count, 2*releaseAhead) {
+		r.prefetchHead(i)
+	}
+	for i := range min(count, releaseAhead) {
+		r.prefetchPool(i)
+	}
 	for i := 0; i < count; i++ {
+		if j := i + 2*releaseAhead; j < count {
+			r.prefetchHead(j)
+		}
+		if j := i + releaseAhead; j < count {
+			r.prefetchPool(j)
+		}
 		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
 		gen := genOf(n.sw.Load())
 		n.reset()

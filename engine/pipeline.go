@@ -9,10 +9,8 @@ import (
 	"runtime"
 	"slices"
 	"time"
-	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
-	"github.com/flowtel/flowtel/internal/race"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
@@ -319,8 +317,6 @@ func (e *Engine) shutdownExpired() bool {
 // records, until out is closed.
 func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported chan<- struct{}) {
 	defer close(exported)
-	var touched uint64
-	defer func() { runtime.KeepAlive(touched) }()
 	for b := range out {
 		if b.fence != nil {
 			close(b.fence)
@@ -355,7 +351,6 @@ func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported cha
 			b.logOnly = b.logOnly[:0]
 		}
 		for _, r := range b.recs {
-			touched += touchNodes(r)
 			e.release(r)
 		}
 		clear(b.recs)
@@ -363,40 +358,6 @@ func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported cha
 		b.recs, b.runs, b.spans = b.recs[:0], b.runs[:0], 0
 		free <- b
 	}
-}
-
-// touchNodes reads a word of each cache line of r's node records that
-// release writes, and returns their sum (for runtime.KeepAlive). By the
-// time a batch is released its records have usually left this core's
-// caches (a batch of 4096 spans is megabytes of them, and the caller
-// wrote them on another core): these independent loads miss in parallel,
-// where release's stores would wait for each line in turn. Every node of
-// r is ended or was replaced by add, so nothing writes them any more.
-// BenchmarkCapture/node/attrs8: 994 -> 860 ns of CPU per span, the
-// caller's share unchanged (n=12 alternating, AMD EPYC, load 10-13).
-// Only the lines a node touches are read: the engine's fields and
-// encode.Node's common ones, and the attributes its lists took of the
-// pool (see nodeRecord).
-//
-// The loads are plain: they only warm lines, and a word they read may be
-// the state word a stale handle's claim is swapping. The race detector
-// would report that, so race builds skip the read-ahead.
-func touchNodes(r *runRecord) (sum uint64) {
-	if race.Enabled {
-		return 0
-	}
-	for i, count := 0, r.startedNodes(); i < count; i++ {
-		n := r.node(i)
-		p := unsafe.Pointer(n)
-		for off := uintptr(0); off < nodeHot; off += cacheLine {
-			sum += *(*uint64)(unsafe.Add(p, off))
-		}
-		q := unsafe.Pointer(&n.pool[0])
-		for off := uintptr(0); off < uintptr(n.pooled)*unsafe.Sizeof(n.pool[0]); off += cacheLine {
-			sum += *(*uint64)(unsafe.Add(q, off))
-		}
-	}
-	return sum
 }
 
 // reap closes runs idle for longer than the idle timeout, or every open
