@@ -80,7 +80,12 @@
 //     behaviour), then 10 s.
 //   - Service name: OTEL_SERVICE_NAME, then service.name in
 //     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
-//   - OTLP_ENABLE (default true) fills Enabled.
+//   - OTLP_ENABLE (default true; true, 1, yes, on or false, 0, no, off in
+//     any case) fills Enabled, which only otlp.NewFromEnv reads.
+//   - FLOWTEL_LARGE_FIELDS_{DISABLED,DIR,URL,HEADERS,MAX_BYTES,MAX_FILES,
+//     TIMEOUT,CONCURRENCY,QUEUE_BYTES} fill LargeFields, where large run
+//     log values and span event texts go (LargeFieldConfig; the
+//     variables table of docs/porting.md gives each default).
 //   - The batch span processor's and the metric reader's settings: the
 //     OpenTelemetry name, then the original's, then the original's
 //     default. OTEL_BSP_MAX_QUEUE_SIZE, OTLP_TRACE_MAX_QUEUE_SIZE (2048
