@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +44,47 @@ type modeOptions struct {
 type tracerStats struct {
 	exported, dropped, queued uint64
 	dropsKnown                bool
+	// exportFailures counts failed export attempts (flowtel: requests
+	// less the batches exported, at least the requests that failed, since
+	// a request may carry several batches; the SDK: spans its exporter
+	// failed, after its retries).
+	exportFailures uint64
+}
+
+// An external endpoint that has taken no span unreachableAfter into the
+// load, and to which a TCP connection fails, ends the mode with an error;
+// the tracer then has unreachableShutdown to drop what it holds.
+const (
+	unreachableAfter    = 3 * time.Second
+	unreachableShutdown = 5 * time.Second
+)
+
+// checkReachable dials endpoint (host:port or a URL) and returns the
+// error that says it cannot be reached, nil if it can (or if its address
+// cannot be told: the export errors say the rest).
+func checkReachable(endpoint string) error {
+	host := endpoint
+	scheme := ""
+	if strings.Contains(endpoint, "://") {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return nil
+		}
+		host, scheme = u.Host, u.Scheme
+	}
+	if _, _, err := net.SplitHostPort(host); err != nil {
+		port := "80"
+		if scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(host, port)
+	}
+	conn, err := net.DialTimeout("tcp", host, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	return nil
 }
 
 // runMode generates load through one tracer for c.duration, flushes, and
@@ -70,7 +114,16 @@ func runMode(ctx context.Context, c *config, mode string, opt modeOptions) (*mod
 	m0 := takeMem()
 	ld := startLoad(c, tr.drv, plans, wl)
 	stopRestarts := restartReceiver(rc, opt)
-	watch(c, mode, opt, ld, tr, rep)
+	if err := watch(c, mode, opt, ld, tr, rep); err != nil {
+		// The endpoint cannot be reached: stop now rather than wait for
+		// the duration and then the exporter's retries of every batch.
+		ld.stopAndWait()
+		stopRestarts()
+		sctx, cancel := context.WithTimeout(ctx, unreachableShutdown)
+		_ = tr.shutdown(sctx) // drops what it holds, counted; the error says why
+		cancel()
+		return nil, err
+	}
 	if c.memProfile != "" {
 		writeHeapProfile(c.memProfile, opt.progress)
 		c.memProfile = ""
@@ -144,7 +197,7 @@ func newTracer(ctx context.Context, c *config, mode string, opt modeOptions, end
 		}
 		return &tracer{
 			drv:      newSDKDriver(tp, wl),
-			live:     func() tracerStats { return tracerStats{exported: ce.exported.Load()} },
+			live:     func() tracerStats { return tracerStats{exported: ce.exported.Load(), exportFailures: ce.failed.Load()} },
 			shutdown: tp.Shutdown,
 			final:    func(produced uint64) { rep.fillSDK(produced, ce.exported.Load(), ce.failed.Load(), rc) },
 		}, nil
@@ -206,7 +259,8 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		live: func() tracerStats {
 			s := eng.Stats()
 			x := exp.Stats().Signals[export.Traces]
-			return tracerStats{exported: x.Exported, dropped: s.Dropped, queued: s.InFlight, dropsKnown: true} // the engine folds in the exporter (engine.SinkReporter)
+			return tracerStats{exported: x.Exported, dropped: s.Dropped, queued: s.InFlight, dropsKnown: true, // the engine folds in the exporter (engine.SinkReporter)
+				exportFailures: x.Requests - min(x.Requests, x.ExportedBatches)}
 		},
 		shutdown: eng.Shutdown,
 		final: func(produced uint64) {
@@ -333,7 +387,10 @@ func restartReceiver(rc *bench.Receiver, opt modeOptions) (stop func()) {
 
 // watch waits out c.duration, printing a progress line and sampling the
 // runs in flight and the live heap every second.
-func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *modeReport) {
+//
+// With an external endpoint that has taken nothing unreachableAfter into
+// the load and cannot be dialled, it returns an error saying so.
+func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *modeReport) error {
 	tty := isTerminal(opt.progress)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -347,7 +404,7 @@ func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *m
 			if tty {
 				fmt.Fprintln(opt.progress)
 			}
-			return
+			return nil
 		case now := <-tick.C:
 			inFlight := ld.sample()
 			p := ld.sum().produced
@@ -360,6 +417,9 @@ func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *m
 			}
 			line := fmt.Sprintf("[%s] %3.0fs  %s spans/s  produced %s  exported %s  dropped %s  queue %s  runs in flight %s  rss %s",
 				mode, now.Sub(ld.start).Seconds(), group(uint64(rate)), group(p), group(ls.exported), drops, queue, group(inFlight), mib(procStatusKB("VmRSS")))
+			if ls.exportFailures != 0 {
+				line += "  export failures " + group(ls.exportFailures)
+			}
 			if tty {
 				fmt.Fprintf(opt.progress, "\r\033[K%s", line)
 			} else {
@@ -367,6 +427,15 @@ func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *m
 			}
 			if opt.sample != nil {
 				opt.sample(now.Sub(ld.start))
+			}
+			if c.endpoint != "" && ls.exported == 0 && now.Sub(ld.start) >= unreachableAfter {
+				if err := checkReachable(c.endpoint); err != nil {
+					if tty {
+						fmt.Fprintln(opt.progress)
+					}
+					return fmt.Errorf("cannot reach -endpoint %s: no span exported in %.0f s, %d export attempts failed: %w",
+						export.RedactURL(c.endpoint), now.Sub(ld.start).Seconds(), ls.exportFailures, err)
+				}
 			}
 		}
 	}
