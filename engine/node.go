@@ -427,32 +427,62 @@ func (n *nodeRecord) valueBound() int {
 // add appends attrs to *dst, one of the node's attribute lists, for a
 // handle of generation gen: Input, Output, Config and SetAttributes past
 // their nil check, which keeps them small enough to inline, so that each
-// is one call. The common case, room for all within Limits.Attrs and in
-// dst's array or the record's pool (carve), and nothing to cut or copy,
-// copies each attribute once, checked on the way from the caller's array:
-// a bulk copy read back from the record stalled on store forwarding.
+// is one call. Its common case, a list's first call, with room for attrs
+// within Limits.Attrs and at the pool's first free attribute (carve's
+// common case), copies each attribute once, checked on the way from the
+// caller's array (a bulk copy read back from the record stalled on store
+// forwarding), in a loop that calls nothing, so that nothing in it is
+// spilled to the stack; the first attribute to cut or copy (addCut), a
+// list's second call and a full pool or Limits.Attrs (addMore) take calls
+// of their own.
 func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 	if n.sw.Load() != packState(gen, stateOpen) {
 		n.stale()
 		return
 	}
+	u, k := int(n.pooled), len(attrs)
+	if cap(*dst) != 0 || u+k > nodeInline || n.attrCount()+k > n.e.cfg.limits.Attrs {
+		n.addMore(dst, attrs)
+		return
+	}
+	to := n.pool[u : u+k : u+k]
+	n.pooled = uint8(u + k)
+	small := n.e.cfg.smallBytes()
+	for i := range to {
+		a := &attrs[i]
+		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
+			n.addCut(to[i:], attrs[i:])
+			break
+		}
+		to[i] = *a
+	}
+	*dst = to
+}
+
+// addMore is add past its common case: a list that has attributes, a
+// full pool (carve), Limits.Attrs (appendAttrs).
+func (n *nodeRecord) addMore(dst *[]encode.Attr, attrs []encode.Attr) {
 	e, d := n.e, *dst
-	start, end := len(d), len(d)+len(attrs)
+	end := len(d) + len(attrs)
 	over := n.attrCount()+len(attrs) > e.cfg.limits.Attrs
 	if end > cap(d) && !over {
-		if u := int(n.pooled); cap(d) == 0 && u+end <= nodeInline {
-			d, n.pooled = n.pool[u:u:u+end], uint8(u+end) // carve's common case
-		} else {
-			d, _ = n.carve(d, len(attrs))
-		}
+		d, _ = n.carve(d, len(attrs))
 	}
 	if end > cap(d) || over {
 		*dst = n.appendAttrs(d, attrs, true)
 		return
 	}
-	small := e.cfg.smallBytes()
 	d = d[:end]
-	to := d[start:]
+	to := d[end-len(attrs):]
+	n.addCut(to, attrs)
+	*dst = d
+}
+
+// addCut copies attrs to to, of the same length, cutting keys and values
+// to Limits.ValueBytes and copying bytes values (limitValue).
+func (n *nodeRecord) addCut(to, attrs []encode.Attr) {
+	e := n.e
+	small := e.cfg.smallBytes()
 	to = to[:len(attrs)]
 	for i := range attrs {
 		a := &attrs[i]
@@ -463,7 +493,6 @@ func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 		}
 		to[i] = *a
 	}
-	*dst = d
 }
 
 func (n *nodeRecord) attrCount() int {
