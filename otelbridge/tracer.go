@@ -598,20 +598,22 @@ func (s *bridgeSpan) write(a attribute.KeyValue) {
 }
 
 // setRunAttr adds a run attribute; an integer "code" is the return code.
-// A string under a key of engine.RunInfo, which only comes after start
-// (Start puts those in RunInfo), is the run span's own key: flow_id
-// renames the run's flow, as a key set again replaces its value, and the
-// others are dropped and counted.
+// On a span the tracer started, a string under a key of engine.RunInfo,
+// which only comes after start (Start puts those in RunInfo), is the run
+// span's own key: flow_id renames the run's flow, as a key set again
+// replaces its value, and the others are dropped and counted. A span of
+// ContextWithRun, which has no provider to count on, writes them as given,
+// as the run's owner would with Run.SetAttributes.
 func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 	if kv.Key == "code" && kv.Value.Type() == attribute.INT64 {
 		s.code, s.hasCode = kv.Value.AsInt64(), true
 		return
 	}
-	if _, ok := runInfoFields[kv.Key]; ok && kv.Value.Type() == attribute.STRING {
+	if _, ok := runInfoFields[kv.Key]; ok && s.p != nil && kv.Value.Type() == attribute.STRING {
 		if kv.Key == "flow_id" {
 			hooks.SetRunFlowID(s.run, kv.Value.AsString())
 			s.nameFlow = false
-		} else if s.p != nil {
+		} else {
 			s.p.runAttrs.Add(1)
 		}
 		return
