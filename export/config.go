@@ -94,7 +94,9 @@ type Config struct {
 	// Protocol is "grpc" (default) or "http/protobuf".
 	Protocol string
 	// Endpoint is host:port or a URL. An http:// URL means no TLS, https://
-	// means TLS; without a scheme, Insecure decides. For HTTP, /v1/<signal>
+	// means TLS; without a scheme, Insecure decides. OTLP/gRPC also takes a
+	// Unix domain socket (unix:path, unix:///path, unix-abstract:name; TLS
+	// unless Insecure). For HTTP, /v1/<signal>
 	// is appended to the path of this generic endpoint. User information
 	// (http://user:pass@host) is sent as HTTP basic authentication, over
 	// gRPC too (as "authorization" metadata), unless Headers hold an
@@ -421,9 +423,17 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 		return t, fmt.Errorf("%w in %s: %v", ErrInvalidEndpoint, field, err)
 	}
 	t.redact = newRedactor(t.headers, u)
+	switch {
+	case unixTarget(ep) && t.protocol != ProtocolGRPC:
+		return t, fmt.Errorf("%w in %s: a Unix socket target is for OTLP/gRPC only", ErrInvalidEndpoint, field)
+	case unixTarget(ep):
+		t.grpcTarget, t.shownURL = ep, ep
+	}
 	if t.protocol == ProtocolGRPC {
-		t.grpcTarget = u.Host
-		t.shownURL = u.Host
+		if t.grpcTarget == "" {
+			t.grpcTarget = u.Host
+			t.shownURL = u.Host
+		}
 		t.headers = withBasicAuth(t.headers, u.User)
 	} else {
 		if !perSignal {
@@ -491,9 +501,25 @@ func withBasicAuth(h map[string]string, ui *url.Userinfo) map[string]string {
 	return out
 }
 
+// unixTarget reports whether ep is a gRPC target on a Unix domain socket
+// (unix:path, unix:///path, unix-abstract:name), which OTLP/gRPC endpoints
+// accept as any form the gRPC client does: a collector beside the process
+// often listens on one.
+func unixTarget(ep string) bool {
+	return strings.HasPrefix(ep, "unix:") || strings.HasPrefix(ep, "unix-abstract:")
+}
+
 // parseEndpoint parses host:port or a URL. It reports whether TLS is used:
-// https:// always, http:// never, no scheme unless insecure.
+// https:// always, http:// never, no scheme unless insecure. A Unix socket
+// target (unixTarget) is a URL without a host, TLS unless insecure.
 func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error) {
+	if unixTarget(ep) {
+		u, err = url.Parse(ep)
+		if err != nil || (u.Path == "" && u.Opaque == "") {
+			return nil, false, errors.New("not a Unix socket target (unix:path, unix:///path or unix-abstract:name)")
+		}
+		return u, !insecure, nil
+	}
 	if !strings.Contains(ep, "://") {
 		scheme := "https://"
 		if insecure {

@@ -71,6 +71,10 @@
 //     OTEL_EXPORTER_OTLP_<SIGNAL>_INSECURE decides, then
 //     OTEL_EXPORTER_OTLP_INSECURE (default false: TLS); a per-signal false
 //     keeps TLS for that signal even when the generic one says true.
+//     OTLP/gRPC also takes a Unix domain socket (unix:path,
+//     unix:///path, unix-abstract:name), as the specification asks of
+//     gRPC endpoints (any form the gRPC client takes): TLS unless
+//     insecure; OTLP/HTTP refuses one.
 //   - PROTOCOL, HEADERS, COMPRESSION, CERTIFICATE, CLIENT_CERTIFICATE,
 //     CLIENT_KEY: the per-signal variable, then the generic one. Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does).

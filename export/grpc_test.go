@@ -4,12 +4,18 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 // frameCounter is a TCP proxy in front of a gRPC server that counts the
@@ -126,5 +132,54 @@ func TestGRPCNoPingPerRequest(t *testing.T) {
 	}
 	if n := p.pings.Load(); n != 0 {
 		t.Fatalf("the client sent %d PING frames in %d requests (%d frames), want 0", n, requests, p.frames.Load())
+	}
+}
+
+// TestGRPCUnixSocket: an OTLP/gRPC endpoint may be a Unix domain socket,
+// any form of target the gRPC client takes (a collector beside the
+// process often listens on one): unix:///path and unix:path, from Config
+// and from OTEL_EXPORTER_OTLP_ENDPOINT, deliver to a receiver on the
+// socket. Both were refused (scheme "unix", want http or https). OTLP/HTTP
+// refuses one by name.
+func TestGRPCUnixSocket(t *testing.T) {
+	dir, err := os.MkdirTemp("", "flowtel-unix") // t.TempDir's path may pass a socket path's 108 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	c := otlptest.New(t, ProtocolGRPC, nil)
+	c.Addr = "unix:" + filepath.Join(dir, "otlp.sock")
+	c.Start()
+	defer c.Stop()
+	env := func(ep string) Config {
+		cfg, err := FromLookup(func(k string) (string, bool) {
+			v, ok := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": ep, "OTEL_EXPORTER_OTLP_INSECURE": "true"}[k]
+			return v, ok
+		})
+		if err != nil {
+			t.Fatalf("FromLookup(OTEL_EXPORTER_OTLP_ENDPOINT=%s): %v", ep, err)
+		}
+		return cfg
+	}
+	for i, cfg := range []Config{
+		{Endpoint: "unix://" + filepath.Join(dir, "otlp.sock"), Insecure: true},
+		{Endpoint: c.Endpoint(), Insecure: true},
+		env("unix://" + filepath.Join(dir, "otlp.sock")),
+	} {
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatalf("endpoint %d: %v", i, err)
+		}
+		before := received(c)[Traces]
+		produced := produce(t, e, Traces, fmt.Sprint("unix", i), 2, 3)
+		flush(t, e)
+		shutdown(t, e)
+		if st := e.Stats().Signals[Traces]; st.Exported != produced || received(c)[Traces]-before != int64(produced) {
+			t.Errorf("endpoint %d: %+v, the receiver got %d; want %d exported and received", i, st, received(c)[Traces]-before, produced)
+		}
+	}
+	_, err = New(Config{Protocol: ProtocolHTTPProtobuf, Endpoint: c.Endpoint()})
+	if !errors.Is(err, ErrInvalidEndpoint) || !strings.Contains(err.Error(), "OTLP/gRPC only") {
+		t.Errorf("OTLP/HTTP to %s: %v, want ErrInvalidEndpoint for gRPC only", c.Endpoint(), err)
 	}
 }

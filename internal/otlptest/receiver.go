@@ -8,6 +8,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -119,8 +120,9 @@ type Receiver struct {
 	// Protocol is GRPC or HTTP.
 	Protocol string
 	// Addr is the address to listen on: 127.0.0.1:0 by default, or a
-	// fixed one (see ReserveAddr) to restart on the same port. Start sets it
-	// to the address listened on.
+	// fixed one (see ReserveAddr) to restart on the same port, or
+	// "unix:path" for a Unix socket. Start sets it to the address listened
+	// on.
 	Addr string
 	// TLS, when set, makes the receiver serve TLS.
 	TLS *tls.Config
@@ -185,8 +187,12 @@ func ReserveAddr(t testing.TB) string {
 	return addr
 }
 
-// Endpoint is the receiver's URL: http:// or, with TLS, https://.
+// Endpoint is the receiver's URL: http:// or, with TLS, https://; a
+// receiver on a Unix socket (Addr "unix:path") gives Addr.
 func (r *Receiver) Endpoint() string {
+	if strings.HasPrefix(r.Addr, "unix:") {
+		return r.Addr
+	}
 	if r.TLS != nil {
 		return "https://" + r.Addr
 	}
@@ -199,8 +205,12 @@ func (r *Receiver) Start() {
 	r.t.Helper()
 	var l net.Listener
 	var err error
+	network, addr := "tcp", r.Addr
+	if path, ok := strings.CutPrefix(r.Addr, "unix:"); ok {
+		network, addr = "unix", path
+	}
 	for i := 0; i < 200; i++ {
-		if l, err = net.Listen("tcp", r.Addr); err == nil {
+		if l, err = net.Listen(network, addr); err == nil {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -208,7 +218,9 @@ func (r *Receiver) Start() {
 	if err != nil {
 		r.t.Fatalf("otlptest: listen %s: %v", r.Addr, err)
 	}
-	r.Addr = l.Addr().String()
+	if network == "tcp" {
+		r.Addr = l.Addr().String()
+	}
 	if r.TLS != nil {
 		cfg := r.TLS.Clone()
 		cfg.NextProtos = []string{"h2"}
