@@ -427,14 +427,17 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 	if !s.owned {
 		return
 	}
-	if !s.live() {
-		s.ended = true
-		return
-	}
+	// Written before the check: when the run closed the node first (or
+	// the engine did, at its idle timeout), each write is a stale call
+	// the engine counts, rather than a value lost unseen.
 	for _, kv := range s.pending {
 		s.write(kv)
 	}
 	s.pending = nil
+	if !s.live() {
+		s.ended = true
+		return
+	}
 	s.ended = true
 	if s.isNode {
 		switch s.status {
