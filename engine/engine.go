@@ -523,7 +523,9 @@ type ctlRequest struct {
 }
 
 // ForceFlush hands every run ended before the call to the sink and flushes
-// the sink. It returns ctx's error if ctx ends first; the work goes on. A
+// the sink. It returns ctx's error if ctx ends first; the work goes on.
+// Capture and export go on meanwhile: a sink's flush that waits for its
+// backend holds only ForceFlush's caller. A
 // nil ctx is context.Background().
 func (e *Engine) ForceFlush(ctx context.Context) error {
 	if e.done == nil {

@@ -76,7 +76,7 @@ func (e *Engine) loop() {
 			p.failPending()
 			return
 		case req := <-e.ctl:
-			req.done <- p.flush(req.ctx)
+			p.flush(req)
 			continue
 		default:
 		}
@@ -285,23 +285,6 @@ func (p *pipeline) exportBatch() {
 	p.cur = <-p.free
 }
 
-// exported waits until the export stage has exported every batch handed
-// to it, or ctx ends.
-func (p *pipeline) waitExported(ctx context.Context) error {
-	fence := &batch{fence: make(chan struct{})}
-	select {
-	case p.out <- fence:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	select {
-	case <-fence.fence:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // shutdownExpired reports whether Shutdown was called and its deadline
 // has passed. stopCtx is set before stop is closed.
 func (e *Engine) shutdownExpired() bool {
@@ -396,8 +379,13 @@ func (p *pipeline) reap(mono int64, all bool) {
 }
 
 // flush drains what the rings held when it was asked, exports the batch
-// and flushes the sink. Runs ended during the flush may wait for the next.
-func (p *pipeline) flush(ctx context.Context) error {
+// and has the sink flushed once the export stage has handed it every
+// batch before. Runs ended during the flush may wait for the next. The
+// wait and the sink's flush run on a goroutine of their own, so that this
+// goroutine goes on draining the rings: a sink whose flush waits for a
+// collector that never answers held capture for all of ForceFlush's
+// context (TestForceFlushHangingBackendKeepsCapturing).
+func (p *pipeline) flush(req ctlRequest) {
 	for left := p.e.ring.Len(); left > 0; {
 		k := p.drainOnce()
 		if k == 0 {
@@ -406,10 +394,21 @@ func (p *pipeline) flush(ctx context.Context) error {
 		left -= k
 	}
 	p.exportBatch()
-	if err := p.waitExported(ctx); err != nil {
-		return err
+	fence := &batch{fence: make(chan struct{})}
+	select {
+	case p.out <- fence:
+	case <-req.ctx.Done():
+		req.done <- req.ctx.Err()
+		return
 	}
-	return p.e.sink.ForceFlush(ctx)
+	go func() {
+		select {
+		case <-fence.fence:
+			req.done <- p.e.sink.ForceFlush(req.ctx)
+		case <-req.ctx.Done():
+			req.done <- req.ctx.Err()
+		}
+	}()
 }
 
 // failPending answers flush requests that raced with shutdown.

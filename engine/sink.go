@@ -12,7 +12,9 @@ import (
 // time. Export must not keep runs, or anything they point to, after it
 // returns: the engine reuses them. An error from Export drops the batch,
 // counted under DropSink. Export should not block for long; an exporting
-// sink queues and returns.
+// sink queues and returns. ForceFlush is called on a goroutine of its own
+// once every batch before it was exported, so it may run while Export
+// exports later batches: capture goes on while a sink flushes.
 type Sink interface {
 	Export(runs []*encode.Run) error
 	ForceFlush(ctx context.Context) error
