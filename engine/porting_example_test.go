@@ -84,7 +84,7 @@ func Example_porting() {
 	for _, d := range flow {
 		n := run.StartNode(d.id, d.typ, d.name) // NodeLog + set_start + span run_node:{id}
 		n.Input(engine.String("input", in))     // append_input_data
-		out, err := d.run(n, in)
+		out, err := d.run(n, in)                // an LLM node calls n.FirstTokenCost and n.FirstFrame
 		if err != nil {
 			n.RecordError(err) // record_exception, add_error_log(str(e)), running_status false, set_end
 			code, msg = 20001, err.Error()
@@ -95,7 +95,7 @@ func Example_porting() {
 		n.End()                                // set_end + add_node_log
 		in = out
 	}
-	run.End(code, msg) // set_status + set_end; the sink writes to_json's document
+	run.End(code, msg) // set_status + set_end + the request metrics; the sink gets the run
 	if err := e.Shutdown(context.Background()); err != nil {
 		panic(err)
 	}
