@@ -34,8 +34,12 @@ type batch struct {
 	spans int
 	fence chan struct{}
 	// logOnly are runs sampled out whose run log is exported all the same
-	// (TailPolicy.RunLogAlways); their records are in recs too.
-	logOnly []*encode.Run
+	// (TailPolicy.RunLogAlways); their records are in recs too. logSpans
+	// are their spans, which their run logs hold as nodes: they count
+	// toward the batch's size as the spans exported do, so that a batch
+	// of runs mostly sampled out leaves at the same size in bytes.
+	logOnly  []*encode.Run
+	logSpans int
 }
 
 // pipeline is the state of the goroutine that drains the rings. A second
@@ -214,8 +218,9 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		b.spans += 1 + count
 	} else {
 		b.logOnly = append(b.logOnly, &r.Run)
+		b.logSpans += 1 + count
 	}
-	if b.spans >= e.cfg.batchSpans {
+	if b.spans+b.logSpans >= e.cfg.batchSpans {
 		p.exportBatch()
 	}
 }
@@ -333,6 +338,7 @@ func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported cha
 			clear(b.logOnly)
 			b.logOnly = b.logOnly[:0]
 		}
+		b.logSpans = 0
 		for _, r := range b.recs {
 			e.release(r)
 		}

@@ -6,7 +6,9 @@ import (
 	"maps"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/sampling"
@@ -306,6 +308,62 @@ func TestRunLogFollowsTrace(t *testing.T) {
 		if always != (len(logs) == 1) || always && (logs[0].FlowID != "ok" || len(logs[0].Nodes) != 1) {
 			t.Fatalf("RunLogAlways=%v: %d run logs", always, len(logs))
 		}
+	}
+}
+
+// logCallSink is a MemorySink that also records the spans of the runs
+// each ExportLogs call is given.
+type logCallSink struct {
+	MemorySink
+	mu    sync.Mutex
+	calls []int
+}
+
+func (s *logCallSink) ExportLogs(runs []*encode.Run) error {
+	s.mu.Lock()
+	s.calls = append(s.calls, encode.NumSpans(runs))
+	s.mu.Unlock()
+	return s.MemorySink.ExportLogs(runs)
+}
+
+// TestRunLogBatchBound checks that the run logs of runs sampled out
+// (RunLogAlways) count toward a batch's size as the spans exported do: a
+// batch of them leaves once it holds the batch's spans, rather than when
+// the flush interval ends. Counted for the exported spans alone, every run
+// of a workload sampling all out waited for the interval in one batch:
+// with the load generator's 10,000 runs a second, RunsInFlight refused 99 %
+// of the runs (engine.run_limit) and the sink encoded requests of tens of
+// megabytes only to halve them.
+func TestRunLogBatchBound(t *testing.T) {
+	const batch, runs, nodes = 64, 200, 3
+	sink := &logCallSink{}
+	e, err := New(WithSink(sink), WithBatch(batch, time.Hour),
+		WithTailSampling(TailPolicy{KeepErrors: true, RunLogAlways: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
+	for range runs {
+		r := e.StartRun(RunInfo{FlowID: "ok"})
+		for range nodes {
+			r.StartNode("n:1", "n", "n").End()
+		}
+		r.End(0, "")
+	}
+	flush(t, e)
+	checkIdentity(t, e.Stats())
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	total := 0
+	for _, n := range sink.calls {
+		// A batch leaves with the run that takes it to batch spans.
+		if n > batch+nodes {
+			t.Fatalf("an ExportLogs call took %d spans' run logs, more than a batch (%d) and a run: calls %v", n, batch, sink.calls)
+		}
+		total += n
+	}
+	if total != runs*(1+nodes) || len(sink.LogRuns()) != runs {
+		t.Fatalf("run logs of %d spans, %d runs, want %d and %d", total, len(sink.LogRuns()), runs*(1+nodes), runs)
 	}
 }
 

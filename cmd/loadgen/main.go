@@ -104,6 +104,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&c.tail.SlowerThan, "sample-slower", 0, "flowtel tail sampling: keep runs slower than this")
 	fs.Float64Var(&c.tail.SlowestFraction, "sample-slowest", 0, "flowtel tail sampling: keep the slowest fraction of each flow (0.01 = 1 %)")
 	fs.Float64Var(&c.tail.Ratio, "sample-ratio", 0, "flowtel tail sampling: keep this fraction of the other runs (consistent on the trace id); with no -sample-* flag every run is kept")
+	fs.BoolVar(&c.tail.RunLogAlways, "sample-logs-all", false, "flowtel tail sampling: export the run trace log of every run, sampled out or not (engine.TailPolicy.RunLogAlways)")
 	maxRSS := fs.Int64("max-rss-mib", 0, "soak: RSS ceiling after warm-up in MiB; 0 = derived from the warm-up")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
