@@ -3,7 +3,10 @@ package otlp_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"regexp"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -188,4 +191,32 @@ func Example_readmeSampling() {
 	// runs left out, counted: true
 	// accounting holds: true true
 	// every run in the metrics: true
+}
+
+// TestReadmeUseIsExample holds README's "Use" snippet to readmeUse, line
+// for line from StartRun to End (spaces aside), as README says it is.
+func TestReadmeUseIsExample(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("porting7_example_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?s)## Use\n\n```go\n(.*?)```").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md: the Use snippet is not where this test looks for it")
+	}
+	space := regexp.MustCompile(`\s+`)
+	code := space.ReplaceAllString(string(src), " ")
+	i := strings.Index(string(m[1]), "run := eng.StartRun")
+	if i < 0 {
+		t.Fatal("README.md's Use snippet no longer starts a run with run := eng.StartRun")
+	}
+	for _, line := range strings.Split(string(m[1])[i:], "\n") {
+		if l := space.ReplaceAllString(strings.TrimSpace(line), " "); l != "" && !strings.Contains(code, l) {
+			t.Errorf("README's Use has %q, which readmeUse does not", l)
+		}
+	}
 }
