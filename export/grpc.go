@@ -106,7 +106,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: min(defaultGRPCConnectTimeout, t.timeout)}),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})),
-		grpc.WithUserAgent("flowtel-otlp-exporter"),
+		grpc.WithUserAgent(userAgent),
 		// A batch is typically a few hundred KB; grpc's 32 KiB default
 		// writes it in a dozen syscalls, 256 KiB in two or three. The
 		// buffer is pooled and only held while a connection is writing.

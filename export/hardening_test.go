@@ -387,7 +387,7 @@ func TestHTTPHeadersAsConfigured(t *testing.T) {
 		headers map[string]string
 		want    seen
 	}{
-		{map[string]string{"X-Token": "t-1"}, seen{strings.TrimPrefix(srv.URL, "http://"), "flowtel-otlp-exporter", "application/x-protobuf", "t-1"}},
+		{map[string]string{"X-Token": "t-1"}, seen{strings.TrimPrefix(srv.URL, "http://"), userAgent, "application/x-protobuf", "t-1"}},
 		{map[string]string{"host": "collector.example", "User-Agent": "mine/1.0", "X-Token": "t-2"}, seen{"collector.example", "mine/1.0", "application/x-protobuf", "t-2"}},
 	} {
 		e, err := New(Config{Protocol: ProtocolHTTPProtobuf, Endpoint: srv.URL, Headers: tc.headers, Retry: RetryConfig{Disabled: true}})

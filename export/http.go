@@ -63,7 +63,7 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	h.Del("Host")
 	h.Set("Content-Type", "application/x-protobuf")
 	if h.Get("User-Agent") == "" {
-		h.Set("User-Agent", "flowtel-otlp-exporter")
+		h.Set("User-Agent", userAgent)
 	}
 	if t.gzip {
 		h.Set("Content-Encoding", "gzip")
