@@ -39,13 +39,13 @@ func init() {
 			}
 			return h.n.runHandle(h.runGen), true
 		},
-		SetNodeShape:   Node.setShape,
-		SetNodeStatus:  Node.setStatus,
-		RenameNode:     Node.rename,
-		NodeException:  Node.recordException,
-		SetRunFlowID:   Run.setFlowID,
-		SetRunStatusOK: Run.setStatusOK,
-		RunException:   Run.recordException,
+		SetNodeShape:  Node.setShape,
+		SetNodeStatus: Node.setStatus,
+		RenameNode:    Node.rename,
+		NodeException: Node.recordException,
+		SetRunFlowID:  Run.setFlowID,
+		SetRunStatus:  Run.setStatus,
+		RunException:  Run.recordException,
 	})
 }
 
@@ -74,9 +74,9 @@ func (h Run) setFlowID(name string) {
 	}
 }
 
-func (h Run) setStatusOK() {
+func (h Run) setStatus(code encode.StatusCode, msg string) {
 	if r := h.begin(); r != nil {
-		r.Status = encode.StatusOK
+		r.Status, r.StatusMessage = code, r.e.value(msg)
 		r.done()
 	}
 }

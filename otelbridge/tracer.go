@@ -453,8 +453,13 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 	if !s.hasCode && s.status == codes.Error {
 		code = 1
 	}
-	if s.status == codes.Ok && code == 0 {
-		hooks.SetRunStatusOK(s.run)
+	switch {
+	case s.status == codes.Ok && code == 0:
+		hooks.SetRunStatus(s.run, encode.StatusOK, "")
+	case s.status == codes.Error:
+		// ERROR even when a "code" attribute of 0 says the run succeeded:
+		// OpenTelemetry exports the status the instrumentation set.
+		hooks.SetRunStatus(s.run, encode.StatusError, s.statusMsg)
 	}
 	s.run.End(int(code), s.statusMsg)
 }

@@ -38,8 +38,10 @@ type Hooks[E, O, R, N any] struct {
 	NodeException func(n N, err error, stack bool)
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
-	// SetRunStatusOK marks a run's status OK (explicitly, not unset).
-	SetRunStatusOK func(r R)
+	// SetRunStatus sets a run's span status (OK explicitly, or ERROR with
+	// its message); the run's return code, when not 0, still makes it
+	// ERROR.
+	SetRunStatus func(r R, code encode.StatusCode, msg string)
 	// RunException is NodeException for a run.
 	RunException func(r R, err error, stack bool)
 }
