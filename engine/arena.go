@@ -280,12 +280,22 @@ func (e *Engine) trimIdle(mono int64) {
 const releaseAhead = 2
 
 // prefetchHead prefetches, for writing, the lines of node i's fields that
-// every node touches, when its record exists.
+// its release touches, when its record exists: those of resetPlain when
+// the node is plain, else those every node touches.
 func (r *runRecord) prefetchHead(i int) {
-	if n := r.slot(i); n != nil {
+	n := r.slot(i)
+	switch {
+	case n == nil:
+	case r.isPlain(i):
+		prefetchw(unsafe.Pointer(n), nodePlainHot)
+	default:
 		prefetchw(unsafe.Pointer(n), nodeHot)
 	}
 }
+
+// nodePlainHot is the offset in a record of the end of what the release
+// of a plain node touches (resetPlain).
+const nodePlainHot = nodeHead + unsafe.Offsetof(encode.Node{}.Attrs)
 
 // prefetchPool prefetches, for writing, the attributes node i's lists took
 // of its record's pool. It reads pooled, which prefetchHead asked for

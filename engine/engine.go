@@ -483,8 +483,12 @@ func (e *Engine) release(r *runRecord) {
 		}
 		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
 		gen := genOf(n.sw.Load())
-		n.reset()
-		e.remeasureNode(n)
+		if r.isPlain(i) {
+			n.resetPlain()
+		} else {
+			n.reset()
+			e.remeasureNode(n)
+		}
 		storeRelease(&n.sw, packState(gen+1, stateFree))
 	}
 	if count > nodeKeepChunks*nodeChunkSize {

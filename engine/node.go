@@ -164,6 +164,41 @@ func (n *nodeRecord) reset() {
 	nd.HasCode, nd.HasUsage, nd.HasFirstTokenCost, nd.Incomplete, nd.Cancelled = false, false, false, false, false
 }
 
+// plain reports whether the ended node holds nothing but what
+// resetPlain clears: its ids and times, and Input, Output and Config in
+// the pool. The pipeline asks once it has read the node's lines (add),
+// so that its release (runRecord.plain) prefetches and writes only the
+// record's lines up to encode.Node's Config and the pool's attributes,
+// where reset reads and writes every line a node may touch: a node with
+// only attributes (BenchmarkCapture/node/attrs8) is released in 11 lines
+// of its 13, the two of encode.Node's rarer fields left as they are.
+// TestNodePlain fails when a field of encode.Node is not checked.
+func (n *nodeRecord) plain() bool {
+	nd := &n.Node
+	return len(n.eventAttrs) == 0 && len(n.bytes) == 0 &&
+		n.pooledList(nd.Input) && n.pooledList(nd.Output) && n.pooledList(nd.Config) && cap(nd.Attrs) == 0 &&
+		len(nd.Next) == 0 && len(nd.Events) == 0 && nd.SpanName == [2]string{} && nd.LLMOutput == "" &&
+		nd.StatusMessage == "" && nd.FirstFrameUnixNano == 0 && nd.DroppedAttrs == 0 && nd.DroppedEvents == 0 &&
+		nd.Chunks == 0 && nd.Kind == 0 && nd.Status == 0 &&
+		!nd.HasCode && !nd.HasUsage && !nd.HasFirstTokenCost && !nd.Incomplete && !nd.Cancelled
+}
+
+// pooledList reports whether list s is empty or lies in the pool.
+func (n *nodeRecord) pooledList(s []encode.Attr) bool { return cap(s) == 0 || n.inPool(s) }
+
+// resetPlain is reset for a node plain reported true for: it leaves the
+// record as reset would, writing only the fields plain allows to be set.
+// The record's bytes are what they were (plain: no Bytes value copied, no
+// list off the pool), so release does not measure it again.
+func (n *nodeRecord) resetPlain() {
+	clear(n.pool[:n.pooled])
+	n.pooled, n.big = 0, 0
+	nd := &n.Node
+	nd.SpanID, nd.ParentSpanID, nd.StartUnixNano, nd.EndUnixNano = encode.SpanID{}, encode.SpanID{}, 0, 0
+	nd.NodeID, nd.NodeType, nd.NodeName = "", "", ""
+	nd.Input, nd.Output, nd.Config = nil, nil, nil
+}
+
 // Node is a handle on one node execution. The zero Node is a no-op handle.
 // A Node's methods must be called from one goroutine at a time. After End
 // (or RecordError) every call is a counted no-op, even when the engine has
@@ -411,11 +446,11 @@ func (n *nodeRecord) addBig(k int) {
 // node's span (Limits.RunBytes): the attributes and next ids of up to
 // smallValue bytes by their number, the longer ones by big, and the rest
 // by their length.
-// It reads what the pipeline reads anyway, not the attributes' values.
-// The pipeline calls it on an ended node only.
-func (n *nodeRecord) valueBound() int {
+// It reads what the pipeline reads anyway, not the attributes' values;
+// small is config.smallBytes, read once per run. The pipeline calls it on
+// an ended node only.
+func (n *nodeRecord) valueBound(small int) int {
 	b := int(n.big) + n.idBytes() + len(n.LLMOutput) + len(n.StatusMessage)
-	small := n.e.cfg.smallBytes()
 	b += 2*small*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)+len(n.eventAttrs)) + small*len(n.Next)
 	for i := range n.Events {
 		ev := &n.Events[i]

@@ -3,6 +3,7 @@ package engine
 import (
 	"reflect"
 	"testing"
+	"unsafe"
 
 	"github.com/flowtel/flowtel/encode"
 )
@@ -68,5 +69,66 @@ func fill(t *testing.T, name string, v reflect.Value) {
 		v.Set(reflect.MakeSlice(v.Type(), 1, 1))
 	default:
 		t.Fatalf("field %s: kind %s not filled", name, v.Kind())
+	}
+}
+
+// TestNodePlain checks that nodeRecord.plain refuses a node with any field
+// of encode.Node set that resetPlain does not clear (the fields past Code,
+// set only with the flag before them that plain checks, aside), and that
+// resetPlain leaves a plain node as reset does.
+func TestNodePlain(t *testing.T) {
+	e, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(t.Context())
+	r := newRunRecord(e, 0)
+	plainNode := func() *nodeRecord {
+		n := newNodeRecord(r)
+		n.SpanID, n.ParentSpanID, n.StartUnixNano, n.EndUnixNano = encode.SpanID{1}, encode.SpanID{2}, 3, 4
+		n.NodeID, n.NodeType, n.NodeName = "a:1", "a", "A"
+		for _, l := range []*[]encode.Attr{&n.Input, &n.Output, &n.Config} {
+			*l, _ = n.carve(*l, 2)
+			*l = append(*l, String("k", "v"), Int64("i", 1))
+		}
+		n.big = 7
+		return n
+	}
+	if n := plainNode(); !n.plain() {
+		t.Fatal("a node with ids, times and pooled lists is not plain")
+	}
+	ident := map[string]bool{"SpanID": true, "ParentSpanID": true, "StartUnixNano": true, "EndUnixNano": true,
+		"NodeID": true, "NodeType": true, "NodeName": true, "Input": true, "Output": true, "Config": true}
+	typ := reflect.TypeFor[encode.Node]()
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		if ident[f.Name] || f.Offset >= unsafe.Offsetof(encode.Node{}.Code) {
+			continue
+		}
+		n := plainNode()
+		v := reflect.ValueOf(&n.Node).Elem().Field(i)
+		fill(t, f.Name, v)
+		if n.plain() {
+			t.Errorf("plain with %s set", f.Name)
+		}
+	}
+	for _, set := range []func(n *nodeRecord){
+		func(n *nodeRecord) { n.Input = make([]encode.Attr, 1) },
+		func(n *nodeRecord) { n.Output = make([]encode.Attr, 1) },
+		func(n *nodeRecord) { n.Config = make([]encode.Attr, 1) },
+		func(n *nodeRecord) { n.eventAttrs = append(n.eventAttrs, String("k", "v")) },
+		func(n *nodeRecord) { n.bytes = append(n.bytes, 1) },
+	} {
+		n := plainNode()
+		set(n)
+		if n.plain() {
+			t.Errorf("plain with a list off the pool, an event attribute or a copied value: %+v", n.Node)
+		}
+	}
+	a, b := plainNode(), plainNode()
+	a.reset()
+	b.resetPlain()
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("resetPlain left %+v, reset %+v", b.Node, a.Node)
 	}
 }

@@ -157,11 +157,14 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	}
 	r.order = r.order[:0]
 	var usage encode.Usage
-	sorted, last, bound := true, int64(math.MinInt64), 0
+	sorted, last, bound, small := true, int64(math.MinInt64), 0, e.cfg.smallBytes()
 	for i := 0; i < count; i++ {
 		n, closed := r.closeNode(i)
 		if !closed {
-			bound += n.valueBound()
+			bound += n.valueBound(small)
+			if n.plain() {
+				r.setPlain(i)
+			}
 		} else {
 			bound += n.idBytes() // what a node closed open exports
 			n.Incomplete = true

@@ -124,6 +124,11 @@ type runRecord struct {
 	chunks [nodeKeepChunks]atomic.Pointer[nodeChunk]
 	more   atomic.Pointer[[]atomic.Pointer[nodeChunk]]
 
+	// plain has bit i%64 of word i/64 set when node i's record holds
+	// only what nodeRecord.resetPlain clears, as the pipeline found it
+	// (add); release reads it. Nodes past its bits are released whole.
+	plain [nodeKeepChunks * nodeChunkSize / 64]uint64
+
 	srv    [runInline]encode.Attr
 	srvTag [runInline]encode.Attr
 	attrs  [runInline]encode.Attr
@@ -160,6 +165,20 @@ func (r *runRecord) reset() {
 	srv, tag, attrs, events := r.Srv[:0], r.SrvTag[:0], r.Attrs[:0], r.Events[:0]
 	r.Run = encode.Run{Srv: srv, SrvTag: tag, Attrs: attrs, Events: events}
 	r.order = keepOrder
+	r.plain = [len(r.plain)]uint64{}
+}
+
+// setPlain records that node i is plain (nodeRecord.plain), when i has a
+// bit.
+func (r *runRecord) setPlain(i int) {
+	if uint(i) < uint(len(r.plain)*64) {
+		r.plain[i/64] |= 1 << (i % 64)
+	}
+}
+
+// isPlain reports whether setPlain recorded node i.
+func (r *runRecord) isPlain(i int) bool {
+	return uint(i) < uint(len(r.plain)*64) && r.plain[i/64]&(1<<(i%64)) != 0
 }
 
 // Run is a handle on one workflow run. The zero Run is a no-op handle.
