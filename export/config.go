@@ -84,6 +84,7 @@ var (
 	ErrInvalidConfig      = errors.New("export: invalid configuration")
 	ErrTLS                = errors.New("export: cannot load TLS configuration")
 	ErrInvalidEnv         = errors.New("export: invalid environment variable")
+	ErrNotStarted         = errors.New("export: not made by New (a zero value)")
 )
 
 // Config configures an Exporter. Its zero value means: OTLP/gRPC to

@@ -57,6 +57,24 @@ type entry struct {
 	failed bool
 }
 
+// dropZero is Enqueue on the zero Exporter: the batch is dropped and
+// counted as after Shutdown, its buffers returned to bytebufferpool.
+func (e *Exporter) dropZero(sig Signal, bufs []*bytebufferpool.ByteBuffer, items int) bool {
+	e.mu.Lock()
+	st := &e.stats[sig]
+	st.Enqueued += uint64(items)
+	st.DroppedBy[DropShutdown] += uint64(items)
+	st.EnqueuedBatches += uint64(len(bufs))
+	st.DroppedBatches += uint64(len(bufs))
+	e.mu.Unlock()
+	for _, b := range bufs {
+		if b != nil {
+			bytebufferpool.Put(b)
+		}
+	}
+	return false
+}
+
 // free returns en's buffer to the pool it came from, unless a failed
 // attempt carried it.
 func (e *Exporter) free(en entry) {
@@ -71,7 +89,9 @@ func (e *Exporter) free(en entry) {
 }
 
 // Exporter ships encoded OTLP requests. See the package documentation for
-// its contract.
+// its contract. Make one with New: the zero Exporter acts as one shut
+// down (Enqueue drops every batch, counted as DropShutdown; Shutdown
+// returns ErrNotStarted).
 type Exporter struct {
 	release func(*bytebufferpool.ByteBuffer) // Config.Release
 	set     settings
@@ -217,6 +237,9 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 	if !sig.valid() {
 		panic("export: Enqueue with invalid signal")
 	}
+	if e.ctx == nil {
+		return e.dropZero(sig, []*bytebufferpool.ByteBuffer{buf}, items)
+	}
 	if int64(len(buf.B)) > e.MaxRequestBytes() {
 		return e.enqueueSplit(sig, buf, items)
 	}
@@ -242,6 +265,13 @@ func (e *Exporter) EnqueueParts(sig Signal, bufs []*bytebufferpool.ByteBuffer, i
 	}
 	if len(bufs) != len(items) {
 		panic("export: EnqueueParts with len(bufs) != len(items)")
+	}
+	if e.ctx == nil {
+		n := 0
+		for _, k := range items {
+			n += k
+		}
+		return e.dropZero(sig, bufs, n)
 	}
 	size, spans := int64(0), int64(0)
 	for i, b := range bufs {
@@ -833,6 +863,9 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 // (counted as DropShutdown) and returns an error saying how much was lost.
 // It is idempotent: later calls wait for the first and return its result.
 func (e *Exporter) Shutdown(ctx context.Context) error {
+	if e.ctx == nil {
+		return ErrNotStarted
+	}
 	first := false
 	e.shutdownOnce.Do(func() { first = true })
 	if !first {

@@ -68,12 +68,21 @@ type latencySum struct{ count, micros uint64 }
 
 // ExportMetrics queues the engine's OTLP metrics request on the exporter.
 func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
+	if s.exp == nil {
+		if req != nil {
+			bytebufferpool.Put(req) // the zero Sink drops it
+		}
+		return
+	}
 	s.exp.Enqueue(export.Metrics, req, points)
 }
 
 // AppendMetrics appends the exporter's accounting, read now, and the
 // offloader's when the sink has one.
 func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
+	if s.exp == nil {
+		return dst
+	}
 	dst = s.xm.appendMetrics(dst, s.exp.Stats(), w)
 	if s.off != nil {
 		dst = s.xm.appendOffload(dst, s.off.Stats(), w)

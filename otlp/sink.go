@@ -28,6 +28,12 @@ import (
 // A Sink is also the engine's engine.MetricsExporter: it queues the
 // engine's OTLP metrics on the same exporter and adds the exporter's
 // accounting (flowtel_export_*) to every collection.
+//
+// Make one with NewSink. The zero Sink never panics: Export, ExportLogs,
+// ForceFlush and Shutdown return an error wrapping export.ErrNotStarted
+// (the engine counts the spans it refuses as engine.DropSink), a metrics
+// request given to ExportMetrics is dropped, and its other methods return
+// zero values.
 type Sink struct {
 	off  *encode.Offloader // closed by Shutdown
 	encs []*encode.Encoder
@@ -74,6 +80,9 @@ func NewSink(exp *export.Exporter, res encode.Resource, logs bool) (*Sink, error
 	return s, nil
 }
 
+// errZeroSink is what the zero Sink returns.
+var errZeroSink = fmt.Errorf("otlp: zero Sink, make it with NewSink: %w", export.ErrNotStarted)
+
 // SetOffloader makes the run trace logs offload large values through o.
 // Shutdown closes o once the exporter is shut down.
 func (s *Sink) SetOffloader(o *encode.Offloader) {
@@ -99,6 +108,9 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // request each when the exporter's workers were idle, and each part was a
 // request over OTLP/HTTP (TestSinkBatchOneRequest).
 func (s *Sink) Export(runs []*encode.Run) error {
+	if s.exp == nil {
+		return errZeroSink
+	}
 	spans := encode.NumSpans(runs)
 	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)
 	if parts == 1 {
@@ -129,6 +141,9 @@ func (s *Sink) Export(runs []*encode.Run) error {
 // sampling left out (engine.TailPolicy.RunLogAlways). It does nothing when
 // the sink sends no logs.
 func (s *Sink) ExportLogs(runs []*encode.Run) error {
+	if s.exp == nil {
+		return errZeroSink
+	}
 	if s.logs && len(runs) > 0 {
 		s.out[0].encode(s, s.encs[0], export.Logs, runs)
 		s.enqueue(export.Logs, 1)
@@ -223,6 +238,9 @@ func (s *Sink) enqueue(sig export.Signal, parts int) {
 // reads it (engine.SinkReporter), so that its Stats hold
 // Accepted == Exported + Dropped + InFlight across the exporter.
 func (s *Sink) SinkStats() engine.SinkStats {
+	if s.exp == nil {
+		return engine.SinkStats{}
+	}
 	t := s.exp.Stats().Signals[export.Traces]
 	return engine.SinkStats{
 		Delivered: t.Exported,
@@ -235,14 +253,27 @@ func (s *Sink) SinkStats() engine.SinkStats {
 // QueueBytes, since a buffer's capacity may be up to twice its encoded
 // length, and what the offloader's queue may hold (the same rule). The
 // engine takes it out of its memory limit (engine.MemoryUser).
-func (s *Sink) MemoryBytes() int64 { return 2*s.exp.Stats().QueueBytes + s.off.MemoryBytes() }
+func (s *Sink) MemoryBytes() int64 {
+	if s.exp == nil {
+		return 0
+	}
+	return 2*s.exp.Stats().QueueBytes + s.off.MemoryBytes()
+}
 
 // ForceFlush waits until everything queued is sent or counted as dropped.
-func (s *Sink) ForceFlush(ctx context.Context) error { return s.exp.ForceFlush(ctx) }
+func (s *Sink) ForceFlush(ctx context.Context) error {
+	if s.exp == nil {
+		return errZeroSink
+	}
+	return s.exp.ForceFlush(ctx)
+}
 
 // Shutdown flushes and stops the exporter, then waits, within ctx, for
 // the offloader (SetOffloader) to store what it holds.
 func (s *Sink) Shutdown(ctx context.Context) error {
+	if s.exp == nil {
+		return errZeroSink
+	}
 	return errors.Join(s.exp.Shutdown(ctx), s.off.Close(ctx))
 }
 
