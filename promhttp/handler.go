@@ -1,5 +1,3 @@
-// Package promhttp serves an engine's metrics to Prometheus over HTTP. It
-// is apart from package engine so that capturing links no HTTP server.
 package promhttp
 
 import (
