@@ -1,8 +1,3 @@
-// Package otelbridge connects flowtel to OpenTelemetry's Go API and SDK:
-// a trace.TracerProvider whose spans are flowtel runs and nodes
-// (NewTracerProvider), and an sdk/trace SpanExporter that sends an SDK
-// pipeline's spans through flowtel's encoder and exporter
-// (NewSpanExporter). Package engine itself links none of OpenTelemetry.
 package otelbridge
 
 import (
@@ -19,61 +14,6 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/enginehook"
 )
-
-// The bridge: a trace.TracerProvider whose spans are flowtel runs
-// and nodes, so that code instrumented with the OpenTelemetry API (otelhttp,
-// otelgrpc, a hand-written span) records into the engine's pipeline.
-//
-// How a span maps:
-//
-//   - A span with no flowtel parent in its context starts a engine.Run that joins
-//     the parent span context found in the context, remote (extracted by an
-//     otelhttp/otelgrpc server) or from another tracer, unless
-//     trace.WithNewRoot is given. Its name is the run's flow id unless the
-//     start attributes carry "flow_id". Start attributes named sid, app_id,
-//     uid, chat_id, flow_id, service_id, bot_id, sub, caller, log_caller and
-//     question fill RunInfo; the others, and later SetAttributes, become run
-//     span attributes (later, flow_id renames the flow and the other RunInfo
-//     keys are dropped and counted in Stats.RunAttrsDropped: the run span
-//     writes them itself); an integer attribute "code" becomes the run's
-//     return code. A key given twice keeps its last value, once.
-//   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
-//     of the same engine becomes a engine.Node of that run: node id and node name
-//     are the span name, node type is the start attribute AttrNodeType
-//     ("flowtel.node_type", default "span"). Start attributes become the
-//     node's Input, later SetAttributes its Output.
-//   - A span started under a node becomes a node of the same run whose
-//     span's parent is that node's span (encode.Node.ParentSpanID), so the
-//     trace keeps its depth; the span kind is kept (encode.Node.Kind).
-//   - AddEvent adds an info log entry (event attributes are dropped and
-//     counted); RecordError adds the exception event of Node.RecordError
-//     but, as OpenTelemetry specifies, neither sets the status nor ends the
-//     span; SetStatus(codes.Error) sets the status (a run ends with code 1
-//     unless a "code" attribute says otherwise); End ends the run or node.
-//     Links and WithTimestamp are not kept (links are counted): the engine
-//     reads its own clock once per event.
-//
-// ContextWithRun and ContextWithNode put flowtel's own handles into a
-// context as trace.Span values, so instrumented libraries called inside a
-// node become nodes of its run, and their clients inject the node's span as
-// the remote parent.
-//
-// A bridge span is safe for concurrent use, as trace.Span requires: a
-// mutex serialises the calls on one span. Starting a span allocates (the
-// span, the context, converted attributes); the bridge is for code that is
-// already instrumented, the Run/engine.Node API is the allocation-free path
-// (BenchmarkBridgeSpan/node ≈ 3.4 µs, 7 allocs, runs of 16 nodes included).
-//
-// Rejected alternatives:
-//   - engine.Run and engine.Node implementing trace.Span themselves: trace.Span methods
-//     must be safe for concurrent use and take variadic options and
-//     attribute.KeyValue, none of which fits the value handles' one-writer,
-//     zero-allocation contract. The bridge wraps them instead.
-//   - RecordError ending the node (as Node.RecordError does): an
-//     instrumented library calls RecordError and then keeps using the span;
-//     the node would end early and every later call be a stale call.
-//   - Flattening nested spans to the run: simpler records, but the trace
-//     loses the depth of the calls libraries make.
 
 // hooks are what the bridge needs from the engine beyond its public API.
 var hooks = enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node]()
