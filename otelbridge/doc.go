@@ -25,15 +25,19 @@
 //     of the same engine becomes an engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType
 //     ("flowtel.node_type", default "span"). Start attributes become the
-//     node's Input, later SetAttributes its Output.
+//     node's Input, later SetAttributes its Output, written at End (as the
+//     status is), each key once with its last value, as OpenTelemetry's
+//     SetAttributes overwrites.
 //   - A span started under a node becomes a node of the same run whose
 //     span's parent is that node's span (encode.Node.ParentSpanID), so the
 //     trace keeps its depth; the span kind is kept (encode.Node.Kind).
 //   - AddEvent adds an info log entry (event attributes are dropped and
 //     counted); RecordError adds the exception event of Node.RecordError
+//     (with exception.stacktrace when trace.WithStackTrace(true) asks)
 //     but, as OpenTelemetry specifies, neither sets the status nor ends the
 //     span; SetStatus(codes.Error) sets the status (a run ends with code 1
-//     unless a "code" attribute says otherwise); End ends the run or node.
+//     unless a "code" attribute says otherwise, and its span is ERROR
+//     either way); End ends the run or node.
 //     Links and WithTimestamp are not kept (links are counted): the engine
 //     reads its own clock once per event.
 //
