@@ -95,6 +95,9 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if x.closed {
 		return engine.ErrShutdown
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -108,13 +111,17 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 }
 
 // Shutdown stops accepting spans and waits until what was queued is sent
-// or counted as dropped. It is idempotent.
+// or counted as dropped. It is idempotent. A nil ctx (here and in
+// ExportSpans) is context.Background().
 func (x *SpanExporter) Shutdown(ctx context.Context) error {
 	x.mu.Lock()
 	x.closed = true
 	x.mu.Unlock()
 	if x.exp == nil {
 		return nil
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	return x.exp.ForceFlush(ctx)
 }

@@ -4,7 +4,11 @@ import (
 	"context"
 	"testing"
 
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 // TestNilContext starts spans and puts handles in a nil context, as
@@ -33,5 +37,28 @@ func TestNilContext(t *testing.T) {
 	flush(t, e)
 	if len(sink.Runs()) != 2 {
 		t.Fatalf("%d runs", len(sink.Runs()))
+	}
+}
+
+// TestSpanExporterNilContext calls ExportSpans and Shutdown with a nil
+// context: the batch is sent and the exporter flushed, as with
+// context.Background(). ExportSpans panicked (ctx.Err on a nil context).
+func TestSpanExporterNilContext(t *testing.T) {
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: rc.Addr, Insecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exp.Shutdown(context.Background())
+	sx := NewSpanExporter(exp)
+	var nilCtx context.Context
+	if err := sx.ExportSpans(nilCtx, tracetest.SpanStubs{{Name: "s"}}.Snapshots()); err != nil {
+		t.Fatalf("ExportSpans(nil): %v", err)
+	}
+	if err := sx.Shutdown(nilCtx); err != nil {
+		t.Fatalf("Shutdown(nil): %v", err)
+	}
+	if got := len(receivedSpans(rc)); got != 1 {
+		t.Fatalf("%d spans received", got)
 	}
 }
