@@ -15,6 +15,10 @@ import (
 // file name: empty, ".", "..", or holding a path separator or NUL.
 var ErrInvalidKey = errors.New("encode: invalid large field key")
 
+// errZeroFSStore is what the zero FSStore's Put returns: it has no
+// directory, and would write into the working directory.
+var errZeroFSStore = errors.New("encode: a zero FSStore has no directory (make it with NewFSStore)")
+
 // FSStore is a LargeFieldStore that writes each value to a file named by
 // its key in one directory. A file appears whole or not at all: Put writes
 // a temporary file and renames it. Put does not fsync: a crash of the
@@ -137,6 +141,9 @@ func (s *FSStore) Link(key string) string {
 func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
 	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") {
 		return fmt.Errorf("store %q: %w", key, ErrInvalidKey)
+	}
+	if s.dir == "" {
+		return fmt.Errorf("store %q: %w", key, errZeroFSStore)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store %q: %w", key, err)

@@ -307,8 +307,8 @@ func (o *Offloader) Stats() OffloadStats {
 // again; the store is closed once); values offered after Close are
 // truncated and counted as Closed.
 func (o *Offloader) Close(ctx context.Context) error {
-	if o == nil {
-		return nil
+	if o == nil || o.queue == nil {
+		return nil // nil or zero: nothing was started
 	}
 	o.closeOnce.Do(func() {
 		o.mu.Lock()

@@ -93,6 +93,9 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") {
 		return fmt.Errorf("%w: invalid key %q", ErrLargeFieldStore, key)
 	}
+	if s.base == nil {
+		return fmt.Errorf("%w: a zero HTTPStore (make it with NewHTTPStore)", ErrLargeFieldStore)
+	}
 	u := *s.base
 	u.User = nil
 	u.Path += key
@@ -128,6 +131,9 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 // Close closes the idle connections of the store's client. Puts may still
 // be made after it (they open new connections).
 func (s *HTTPStore) Close() error {
+	if s.client == nil {
+		return nil // the zero HTTPStore
+	}
 	s.client.CloseIdleConnections()
 	return nil
 }

@@ -80,7 +80,12 @@ func NewSpanExporter(exp *export.Exporter) *SpanExporter {
 }
 
 // InvalidUTF8 returns how many strings the encoder repaired.
-func (x *SpanExporter) InvalidUTF8() uint64 { return x.enc.InvalidUTF8() }
+func (x *SpanExporter) InvalidUTF8() uint64 {
+	if x.enc == nil {
+		return 0 // the zero SpanExporter
+	}
+	return x.enc.InvalidUTF8()
+}
 
 // ExportSpans encodes spans and queues them. It returns ErrShutdown after
 // Shutdown and ErrSpansDropped when the exporter refused the batch (counted

@@ -60,6 +60,7 @@ type Config struct {
 }
 
 // Generator issues SIDs. It is safe for concurrent use; see the package doc.
+// Make one with New: the zero Generator issues empty SIDs (Len 0).
 type Generator struct {
 	head  string // sub + %04x(pid & 0xFF)
 	mid   string // "@" + location
@@ -163,6 +164,9 @@ func (g *Generator) Next() string {
 // AppendNext appends a new SID to dst and returns the extended slice. It
 // allocates only when dst has less than Len bytes of spare capacity.
 func (g *Generator) AppendNext(dst []byte) []byte {
+	if g.size == 0 {
+		return dst // the zero Generator
+	}
 	dst, _ = g.appendNext(dst)
 	return dst
 }
