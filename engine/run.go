@@ -376,22 +376,23 @@ func (h Run) End(code int, message string) {
 // (e.g. "llm:1"); the three strings are cut to Limits.ValueBytes. Past Limits.NodesPerRun, or in a run the engine refused,
 // it returns a no-op Node and counts the drop.
 func (h Run) StartNode(nodeID, nodeType, nodeName string) Node {
-	if h.refused != nil {
-		// The run was refused: its nodes are spans lost for the same reason.
-		h.refused.stats.accepted.Add(1)
-		h.refused.stats.drop(h.why, 1)
-		return h.refused.refusedNode(h.why)
-	}
 	return h.startNode(encode.SpanID{}, nodeID, nodeType, nodeName)
 }
 
 // startNode starts a node in the run whose span's parent is parent (zero:
 // the run's span). Its one atomic read-modify-write on the run is the
 // compare-and-swap that takes the node's index; the node is published to
-// the pipeline by the store that opens it.
+// the pipeline by the store that opens it. The refused run's case is
+// here, not in StartNode, so that StartNode is inlined: one call.
 func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) Node {
 	r := h.r
 	if r == nil {
+		if h.refused != nil {
+			// The run was refused: its nodes are spans lost for the same reason.
+			h.refused.stats.accepted.Add(1)
+			h.refused.stats.drop(h.why, 1)
+			return h.refused.refusedNode(h.why)
+		}
 		return Node{}
 	}
 	e := r.e
