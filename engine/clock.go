@@ -53,25 +53,16 @@ func (c *clock) init(base time.Time) {
 	}
 }
 
-// now returns nanoseconds since base.
-func (c *clock) now() int64 {
-	for {
-		s := c.seq.Load()
-		m := c.mult.Load()
-		if m == 0 {
-			break
-		}
-		t0, m0 := c.tick.Load(), c.mono.Load()
-		d := int64(tsc() - t0)
-		if c.seq.Load() != s || s&1 != 0 {
-			continue
-		}
-		// Another core's counter may read a few ticks behind.
-		hi, lo := bits.Mul64(uint64(max(d, 0)), m)
-		return m0 + int64(hi<<32|lo>>32)
-	}
-	return int64(time.Since(c.base))
-}
+// now returns nanoseconds since base: the counter through the line
+// (clockNow), or, until the first calibration and once the counter was
+// given up, time.Since (clockSince).
+func (c *clock) now() int64 { return clockNow(c) }
+
+// clockSince is the clock without the counter: time.Since(base). On amd64
+// clockNow jumps to it when there is no line.
+//
+//lint:ignore U1000 called from clock_amd64.s
+func clockSince(c *clock) int64 { return int64(time.Since(c.base)) }
 
 // maxPairTicks bounds the counter ticks between the two counter readings
 // around a monotonic reading for the pair to count (about 20 µs at

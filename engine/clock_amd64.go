@@ -1,5 +1,17 @@
 package engine
 
+// clockNow returns clock.now: the counter's reading through c's line, in
+// nanoseconds since base, read under the line's sequence lock: the
+// counter's ticks since the line's reading (none when another core's
+// counter reads a few behind) times its slope, added to the line's
+// monotonic time; with no line (mult 0) it jumps to clockSince. It is
+// assembly, so that a clock reading is one call where it was three (now,
+// its Go loop, a call to read the counter, whose registers the loop saved
+// around it): see clock_amd64.s for the figures.
+//
+//go:noescape
+func clockNow(c *clock) int64
+
 // tsc reads the CPU's time-stamp counter (RDTSC).
 func tsc() uint64
 

@@ -189,7 +189,8 @@
 // once, and derives its wall time from the run's, so durations are
 // monotonic. On amd64 with an invariant time-stamp counter that clock is
 // the counter (RDTSC, 9.5 ns of thread CPU time against time.Since's
-// 25.5 ns on the AMD EPYC measured), scaled by a line the pipeline
+// 25.5 ns on the AMD EPYC measured; read with its line in one call to
+// assembly, clockNow), scaled by a line the pipeline
 // calibrates against the runtime's monotonic clock (first after 10 ms,
 // then at most a second apart; within 5 µs of it in TestClockFollowsMonotonic);
 // elsewhere, before the first calibration, and should the counter ever
