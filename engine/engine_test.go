@@ -374,3 +374,42 @@ func TestRecordErrorStackTrace(t *testing.T) {
 		t.Fatalf("exception event without the caller's stack: %+v", ev)
 	}
 }
+
+// TestAttrsLimitAcrossKinds checks that Limits.Attrs counts a node's
+// attributes of every kind together, whatever their order: next ids and
+// events' attributes, which lie outside the record's pool, and the lists,
+// whose first call takes add's common case only while the pool's count
+// bounds them all.
+func TestAttrsLimitAcrossKinds(t *testing.T) {
+	e, sink := newTestEngine(t, WithLimits(Limits{Attrs: 6}))
+	run := e.StartRun(RunInfo{})
+	n := run.StartNode("a:1", "a", "a")
+	n.Next("b:1", "c:1")
+	n.InfoEvent(Int("e", 1))
+	n.Input(Int("i1", 1), Int("i2", 2))
+	n.Output(Int("o1", 1), Int("o2", 2)) // one over
+	n.Config(Int("c1", 1))               // over
+	n.End()
+	m := run.StartNode("b:1", "b", "b")
+	m.Input(Int("i1", 1), Int("i2", 2), Int("i3", 3))
+	m.Output(Int("o1", 1))
+	m.Next("c:1")
+	m.InfoEvent(Int("e", 1))
+	m.Config(Int("c1", 1), Int("c2", 2)) // both over
+	m.End()
+	run.End(0, "")
+	flush(t, e)
+	got := sink.Runs()[0].Nodes
+	a, b := got[0], got[1]
+	if len(a.Next) != 2 || len(a.Events[0].Attrs) != 1 || len(a.Input) != 2 || len(a.Output) != 1 || len(a.Config) != 0 || a.DroppedAttrs != 2 {
+		t.Errorf("first node: next %d, event attributes %d, input %d, output %d, config %d, dropped %d: want 2, 1, 2, 1, 0, 2",
+			len(a.Next), len(a.Events[0].Attrs), len(a.Input), len(a.Output), len(a.Config), a.DroppedAttrs)
+	}
+	if len(b.Input) != 3 || len(b.Output) != 1 || len(b.Next) != 1 || len(b.Events[0].Attrs) != 1 || len(b.Config) != 0 || b.DroppedAttrs != 2 {
+		t.Errorf("second node: input %d, output %d, next %d, event attributes %d, config %d, dropped %d: want 3, 1, 1, 1, 0, 2",
+			len(b.Input), len(b.Output), len(b.Next), len(b.Events[0].Attrs), len(b.Config), b.DroppedAttrs)
+	}
+	if s := e.Stats(); s.AttrsDropped != 4 {
+		t.Errorf("AttrsDropped %d, want 4", s.AttrsDropped)
+	}
+}
