@@ -109,10 +109,11 @@
 // Measured on the project's shared 2-core VMs (AMD EPYC) as thread CPU
 // time, the least of 40 samples (TestCPUTime with -cputime; the
 // wall-clock benchmarks varied by ±50 % while other work ran), on the
-// benchmarks' batches: AppendTraces 300-310 ns per span of
+// benchmarks' batches: AppendTraces about 196 ns per span of
 // BenchmarkEncodeTraces (512 spans, each with 8 of the caller's
 // attributes besides the conventions' own, about 25 in all, and one
-// event) and 250-255 ns per span shaped like the load generator's
+// event; PERFORMANCE.md's target table has the latest median) and,
+// in an earlier round, 250-255 ns per span shaped like the load generator's
 // (BenchmarkEncodeTracesLoadgen: short ASCII attributes, 256-byte
 // payloads); SpanEncoder.AppendSpans 172 ns per span of 8 string
 // attributes (BenchmarkAppendSpans); AppendMetrics 70 ns per data point

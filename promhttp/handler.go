@@ -13,7 +13,7 @@ import (
 // collection per request, as engine.Engine.AppendPrometheus describes.
 // It answers GET and HEAD; other methods get 405. It may be called
 // concurrently. With a nil e every request gets 503 and says so, so that
-// the scrape fails visibly (up is 0); it panicked on each request.
+// the scrape fails visibly (up is 0).
 func Handler(e *engine.Engine) http.Handler { return handler{e: e} }
 
 type handler struct{ e *engine.Engine }
