@@ -24,7 +24,11 @@ const (
 )
 
 // Sharded is a set of bounded multi-producer rings, one per P by default,
-// drained by one consumer. See the package doc for the contract.
+// drained by one consumer. See the package doc for the contract. Make one
+// with New: the zero Sharded holds nothing, Push refuses every value
+// (false, with no OnDrop to call nor stripe to count it in: the caller
+// has its answer), Drain returns nothing and Wait returns false as on a
+// closed, empty ring.
 type Sharded[T any] struct {
 	shards       []ring[T]
 	n            uint
@@ -85,6 +89,9 @@ func (s *Sharded[T]) shard() uint {
 		i = uint(rand.Uint32())
 	}
 	if i >= s.n {
+		if s.n == 0 {
+			return 0 // the zero Sharded: Push finds no shard 0
+		}
 		i %= s.n
 	}
 	return i
@@ -116,6 +123,11 @@ func (s *Sharded[T]) spill(i uint, v T) (*ring[T], uint64, bool) {
 // ReasonEvicted) instead. Push never allocates except when it blocks.
 func (s *Sharded[T]) Push(v T) bool {
 	i := s.shard()
+	if i >= uint(len(s.shards)) {
+		// The zero Sharded. The test stands in for the index's bounds
+		// check, which the compiler drops: it costs Push nothing.
+		return false
+	}
 	r := &s.shards[i]
 	if s.state.Load()&stateClosed != 0 {
 		return s.drop(r, v, ReasonClosed)
@@ -254,7 +266,7 @@ func (s *Sharded[T]) block(i uint, v T) bool {
 // calls, so one busy shard cannot starve the others. It never blocks and
 // allocates only when dst lacks room for max more values.
 func (s *Sharded[T]) Drain(dst []T, max int) []T {
-	if max <= 0 {
+	if max <= 0 || s.n == 0 { // s.n: the zero Sharded
 		return dst
 	}
 	start := uint(s.next.Add(1))
@@ -303,6 +315,9 @@ func (s *Sharded[T]) due() bool {
 // raced with a timeout; callers drain and wait again. Wait does not spin
 // and does not allocate. Calls to Wait are serialised.
 func (s *Sharded[T]) Wait(timeout time.Duration) bool {
+	if s.timer == nil {
+		return false // the zero Sharded
+	}
 	s.waitMu.Lock()
 	defer s.waitMu.Unlock()
 	if s.state.Load()&stateClosed != 0 {
@@ -365,7 +380,12 @@ func (s *Sharded[T]) Len() int {
 func (s *Sharded[T]) Shards() int { return int(s.n) }
 
 // Capacity returns the number of slots per shard.
-func (s *Sharded[T]) Capacity() int { return len(s.shards[0].slots) }
+func (s *Sharded[T]) Capacity() int {
+	if len(s.shards) == 0 {
+		return 0 // the zero Sharded
+	}
+	return len(s.shards[0].slots)
+}
 
 // Stats counts what entered and left the rings. Every Push call ends in
 // exactly one of: returned by Drain (Popped), dropped at once (Dropped by
