@@ -56,7 +56,7 @@ type tracerStats struct {
 // the tracer then has unreachableShutdown to drop what it holds.
 const (
 	unreachableAfter    = 3 * time.Second
-	unreachableShutdown = 5 * time.Second
+	unreachableShutdown = time.Second
 )
 
 // checkReachable dials endpoint (host:port or a URL) and returns the
