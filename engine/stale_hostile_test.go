@@ -9,10 +9,10 @@ import (
 
 // TestStaleHandleWhileReleased calls a node handle its owner ended while
 // the export stage releases the node's record, which the package doc
-// promises is safe ("Handles stay safe after End"). Under -race it failed:
-// touchNodes read the record's state word with a plain load while the
-// stale call's claim compared-and-swapped it (pipeline.go:349 against
-// Node.SetSpanKind's claim).
+// promises is safe ("Handles stay safe after End"): the release must not
+// read the record's state word with a plain load while the stale call's
+// claim compares-and-swaps it, which the race detector reports (an
+// earlier read-ahead pass did, against Node.SetSpanKind's claim).
 func TestStaleHandleWhileReleased(t *testing.T) {
 	e, err := New(WithSink(&MemorySink{}), WithBatch(1, time.Millisecond))
 	if err != nil {
