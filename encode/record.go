@@ -96,14 +96,28 @@ type Usage struct {
 	TotalTokens      int64
 }
 
-// Add returns u + o.
+// Add returns u + o, each field held at math.MaxInt64 or math.MinInt64
+// where the sum would wrap to the other sign: counts come from callers,
+// so any int64 is possible, and a wrapped total reads as a small one.
 func (u Usage) Add(o Usage) Usage {
 	return Usage{
-		QuestionTokens:   u.QuestionTokens + o.QuestionTokens,
-		PromptTokens:     u.PromptTokens + o.PromptTokens,
-		CompletionTokens: u.CompletionTokens + o.CompletionTokens,
-		TotalTokens:      u.TotalTokens + o.TotalTokens,
+		QuestionTokens:   satAdd(u.QuestionTokens, o.QuestionTokens),
+		PromptTokens:     satAdd(u.PromptTokens, o.PromptTokens),
+		CompletionTokens: satAdd(u.CompletionTokens, o.CompletionTokens),
+		TotalTokens:      satAdd(u.TotalTokens, o.TotalTokens),
 	}
+}
+
+// satAdd returns a + b held within the int64 range.
+func satAdd(a, b int64) int64 {
+	s := a + b
+	if (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0) {
+		if a >= 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
 
 // EventKind says what an Event is.

@@ -1,0 +1,42 @@
+package encode
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestUsageAddSaturates checks Add against the exact sum (math/big): each
+// field is the sum when it fits in int64, else the bound on its side.
+func TestUsageAddSaturates(t *testing.T) {
+	hi, lo := big.NewInt(math.MaxInt64), big.NewInt(math.MinInt64)
+	want := func(a, b int64) int64 {
+		s := new(big.Int).Add(big.NewInt(a), big.NewInt(b))
+		if s.Cmp(hi) > 0 {
+			return math.MaxInt64
+		}
+		if s.Cmp(lo) < 0 {
+			return math.MinInt64
+		}
+		return s.Int64()
+	}
+	edges := []int64{0, 1, -1, 10, math.MaxInt64, math.MaxInt64 - 10, math.MinInt64, math.MinInt64 + 10}
+	r := rand.New(rand.NewPCG(1, 2))
+	vals := append([]int64(nil), edges...)
+	for range 64 {
+		vals = append(vals, int64(r.Uint64()))
+	}
+	for _, a := range vals {
+		for _, b := range vals {
+			got := Usage{a, a, a, a}.Add(Usage{b, b, b, b})
+			w := want(a, b)
+			if got != (Usage{w, w, w, w}) {
+				t.Fatalf("Usage{%d}.Add(%d) = %+v, want each %d", a, b, got, w)
+			}
+		}
+	}
+	if got := (Usage{PromptTokens: math.MaxInt64 - 10}).Add(Usage{PromptTokens: math.MaxInt64 - 10}); got.PromptTokens != math.MaxInt64 {
+		t.Fatalf("two prompts of MaxInt64-10 add to %d, want MaxInt64", got.PromptTokens)
+	}
+}
