@@ -100,18 +100,28 @@ type Usage struct {
 // where the sum would wrap to the other sign: counts come from callers,
 // so any int64 is possible, and a wrapped total reads as a small one.
 func (u Usage) Add(o Usage) Usage {
-	return Usage{
-		QuestionTokens:   satAdd(u.QuestionTokens, o.QuestionTokens),
-		PromptTokens:     satAdd(u.PromptTokens, o.PromptTokens),
-		CompletionTokens: satAdd(u.CompletionTokens, o.CompletionTokens),
-		TotalTokens:      satAdd(u.TotalTokens, o.TotalTokens),
-	}
+	s, _ := u.AddSaturating(o)
+	return s
 }
 
-// satAdd returns a + b held within the int64 range.
-func satAdd(a, b int64) int64 {
+// AddSaturating is Add that also says how many of the four sums it held
+// at a bound, for a caller that counts them (the engine's
+// Stats.SumsSaturated).
+func (u Usage) AddSaturating(o Usage) (Usage, int) {
+	var held int
+	u.QuestionTokens = satAdd(u.QuestionTokens, o.QuestionTokens, &held)
+	u.PromptTokens = satAdd(u.PromptTokens, o.PromptTokens, &held)
+	u.CompletionTokens = satAdd(u.CompletionTokens, o.CompletionTokens, &held)
+	u.TotalTokens = satAdd(u.TotalTokens, o.TotalTokens, &held)
+	return u, held
+}
+
+// satAdd returns a + b held within the int64 range, counting in held the
+// sums it held.
+func satAdd(a, b int64, held *int) int64 {
 	s := a + b
 	if (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0) {
+		*held++
 		if a >= 0 {
 			return math.MaxInt64
 		}

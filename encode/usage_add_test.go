@@ -7,7 +7,8 @@ import (
 	"testing"
 )
 
-// TestUsageAddSaturates checks Add against the exact sum (math/big): each
+// TestUsageAddSaturates checks Add and AddSaturating against the exact
+// sum (math/big): each
 // field is the sum when it fits in int64, else the bound on its side.
 func TestUsageAddSaturates(t *testing.T) {
 	hi, lo := big.NewInt(math.MaxInt64), big.NewInt(math.MinInt64)
@@ -29,10 +30,14 @@ func TestUsageAddSaturates(t *testing.T) {
 	}
 	for _, a := range vals {
 		for _, b := range vals {
-			got := Usage{a, a, a, a}.Add(Usage{b, b, b, b})
+			got, held := Usage{a, a, a, a}.AddSaturating(Usage{b, b, b, b})
 			w := want(a, b)
-			if got != (Usage{w, w, w, w}) {
-				t.Fatalf("Usage{%d}.Add(%d) = %+v, want each %d", a, b, got, w)
+			wantHeld := 0
+			if w != a+b {
+				wantHeld = 4
+			}
+			if got != (Usage{w, w, w, w}) || held != wantHeld || got != (Usage{a, a, a, a}).Add(Usage{b, b, b, b}) {
+				t.Fatalf("Usage{%d}.AddSaturating(%d) = %+v, %d, want each %d, %d", a, b, got, held, w, wantHeld)
 			}
 		}
 	}

@@ -69,29 +69,11 @@ func WithGenAISpanNames(on bool) Option {
 // addUsage returns u + o, each field saturated, counting the fields that
 // saturated.
 func (e *Engine) addUsage(u, o Usage) Usage {
-	var sat int
-	u.QuestionTokens = satAdd(u.QuestionTokens, o.QuestionTokens, &sat)
-	u.PromptTokens = satAdd(u.PromptTokens, o.PromptTokens, &sat)
-	u.CompletionTokens = satAdd(u.CompletionTokens, o.CompletionTokens, &sat)
-	u.TotalTokens = satAdd(u.TotalTokens, o.TotalTokens, &sat)
+	u, sat := u.AddSaturating(o)
 	if sat != 0 {
 		e.stats.sumsSaturated.Add(uint64(sat))
 	}
 	return u
-}
-
-// satAdd returns a + b held within the int64 range, counting in sat the
-// sums it held.
-func satAdd(a, b int64, sat *int) int64 {
-	s := a + b
-	if (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0) {
-		*sat++
-		if a >= 0 {
-			return math.MaxInt64
-		}
-		return math.MinInt64
-	}
-	return s
 }
 
 // satAddSum adds v*n to the sum c, holding it at math.MaxInt64 (so that it
