@@ -16,6 +16,25 @@ import (
 	"github.com/flowtel/flowtel/otlp"
 )
 
+// bridgeOverOTLP returns the bridge's provider over an engine whose otlp
+// sink sends to a real receiver that keeps what it decodes, and the
+// engine's shutdown, which delivers every span to it.
+func bridgeOverOTLP(t *testing.T) (*otlptest.Receiver, *TracerProvider, func()) {
+	t.Helper()
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	e, err := otlp.New(export.Config{Protocol: "grpc", Endpoint: rc.Addr, Insecure: true}, engine.WithBatch(64, time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc, NewTracerProvider(e), func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestBridgeAttributeSetTwice sets attribute keys more than once on a
 // bridged run span and node span, at start and later, and decodes the
 // spans otlp's sink sends to a real receiver with the official types:
@@ -24,12 +43,7 @@ import (
 // written as given: output.k three times, x twice, and app_id set after
 // start beside the run span's own app_id.
 func TestBridgeAttributeSetTwice(t *testing.T) {
-	rc := otlptest.StartKeeping(t, otlptest.GRPC)
-	e, err := otlp.New(export.Config{Protocol: "grpc", Endpoint: rc.Addr, Insecure: true}, engine.WithBatch(64, time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tp := NewTracerProvider(e)
+	rc, tp, shutdown := bridgeOverOTLP(t)
 	tr := tp.Tracer("t")
 	ctx, root := tr.Start(context.Background(), "flow", trace.WithAttributes(attribute.String("app_id", "a"),
 		attribute.Int("s", 0), attribute.Int("s", 1)))
@@ -43,11 +57,7 @@ func TestBridgeAttributeSetTwice(t *testing.T) {
 	}
 	n.End()
 	root.End()
-	ctx2, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx2); err != nil {
-		t.Fatal(err)
-	}
+	shutdown()
 	want := map[string]map[string]string{
 		"run:renamed":   {"app_id": "a", "s": "1", "x": "2", "flow_id": "renamed"},
 		"run_node:node": {"input.k": "start2", "output.k": "c", "app_id": "a"},

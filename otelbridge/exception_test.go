@@ -6,17 +6,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-
-	"github.com/flowtel/flowtel/engine"
-	"github.com/flowtel/flowtel/export"
-	"github.com/flowtel/flowtel/internal/otlptest"
-	"github.com/flowtel/flowtel/otlp"
 )
 
 // TestBridgeRecordErrorStackTrace records errors on a run span and a node
@@ -27,12 +21,8 @@ import (
 // trace.WithStackTrace(true) asked for it. The option was ignored: no
 // stack trace unless the engine had WithStackTraces.
 func TestBridgeRecordErrorStackTrace(t *testing.T) {
-	rc := otlptest.StartKeeping(t, otlptest.GRPC)
-	e, err := otlp.New(export.Config{Protocol: "grpc", Endpoint: rc.Addr, Insecure: true}, engine.WithBatch(64, time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := NewTracerProvider(e).Tracer("t")
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
 	ctx, root := tr.Start(context.Background(), "flow")
 	root.RecordError(errors.New("run plain"))
 	root.RecordError(errors.New("run stack"), trace.WithStackTrace(true))
@@ -42,11 +32,7 @@ func TestBridgeRecordErrorStackTrace(t *testing.T) {
 	n.SetStatus(codes.Error, "failed")
 	n.End()
 	root.End()
-	ctx2, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := e.Shutdown(ctx2); err != nil {
-		t.Fatal(err)
-	}
+	shutdown()
 	var events []*tracepb.Span_Event
 	for _, req := range rc.Traces() {
 		for _, rs := range req.ResourceSpans {
