@@ -2,6 +2,8 @@ package propagation
 
 import (
 	"context"
+	"net/http"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc/metadata"
@@ -38,5 +40,40 @@ func TestNilContext(t *testing.T) {
 	md, ok := metadata.FromOutgoingContext(OutgoingGRPC(nilCtx, sc, Baggage{}))
 	if !ok || len(md[mdTraceParent]) != 1 {
 		t.Fatalf("OutgoingGRPC(nil): %v", md)
+	}
+}
+
+// TestNilEngine gives every StartRunFrom variant a nil *engine.Engine: each
+// panicked (a nil pointer dereference in Engine.StartRun). Each returns a
+// no-op Run, as the zero Engine's refused runs are, with the baggage and
+// the header error as for a real engine.
+func TestNilEngine(t *testing.T) {
+	h := http.Header{}
+	h.Set(headerTraceParent, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+	h.Set(headerBaggage, "k=v")
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs(mdTraceParent, "garbage", mdBaggage, "k=v"))
+	var p Propagator
+	var nilEngine *engine.Engine
+	for name, start := range map[string]func() (engine.Run, Baggage, error){
+		"StartRunFromHTTP":            func() (engine.Run, Baggage, error) { return StartRunFromHTTP(nilEngine, h, engine.RunInfo{}) },
+		"StartRunFromGRPC":            func() (engine.Run, Baggage, error) { return StartRunFromGRPC(ctx, nilEngine, engine.RunInfo{}) },
+		"Propagator.StartRunFromHTTP": func() (engine.Run, Baggage, error) { return p.StartRunFromHTTP(nilEngine, h, engine.RunInfo{}) },
+		"Propagator.StartRunFromGRPC": func() (engine.Run, Baggage, error) { return p.StartRunFromGRPC(ctx, nilEngine, engine.RunInfo{}) },
+	} {
+		run, b, err := start()
+		if run.SpanContext().IsValid() {
+			t.Errorf("%s: run has a span context %+v", name, run.SpanContext())
+		}
+		if b.Len() != 1 {
+			t.Errorf("%s: baggage %v", name, b)
+		}
+		if wantErr := strings.Contains(name, "GRPC"); (err != nil) != wantErr {
+			t.Errorf("%s: err %v", name, err)
+		}
+		run.StartNode("n", "tool", "n").End()
+		run.End(0, "")
+	}
+	if st := p.Stats(); st.Extracted != 2 || st.Joined != 1 || st.TraceParentInvalid != 1 {
+		t.Fatalf("stats %+v", st)
 	}
 }

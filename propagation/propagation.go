@@ -298,7 +298,8 @@ func (p *Propagator) Stats() Stats {
 // request h (info.Parent is replaced when h carries a valid traceparent)
 // and returns the request's baggage. A malformed header is ignored and
 // returned as err for the caller to count (Propagator.StartRunFromHTTP
-// counts it); the run is started anyway.
+// counts it); the run is started anyway. A nil e returns the zero Run, a
+// no-op handle, as the zero Engine refuses its runs.
 func StartRunFromHTTP(e *engine.Engine, h http.Header, info engine.RunInfo) (engine.Run, Baggage, error) {
 	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
 	return startRun(e, sc, info), b, errs.first()
@@ -329,7 +330,13 @@ func (p *Propagator) StartRunFromGRPC(ctx context.Context, e *engine.Engine, inf
 	return startRun(e, sc, info), b, errs.first()
 }
 
+// startRun starts the run on e; a nil e gets the zero Run, a no-op handle,
+// as the zero Engine's refused runs are (a nil Engine has no counters to
+// count the drop in).
 func startRun(e *engine.Engine, sc engine.SpanContext, info engine.RunInfo) engine.Run {
+	if e == nil {
+		return engine.Run{}
+	}
 	if sc.IsValid() {
 		info.Parent = sc
 	}
