@@ -148,7 +148,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		r.Message = incomplete
 		e.stats.runsTimedOut.Add(1)
 		e.stats.accepted.Add(uint64(r.startedNodes())) // End, which counts them, never ran
-	} else if r.Code != 0 {
+	} else if r.Code != 0 && r.Status != encode.StatusOK { // OK: set by the bridge, final
 		r.Status, r.StatusMessage = encode.StatusError, r.Message
 	}
 	count := r.startedNodes()

@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/flowtel/flowtel/encode"
 )
@@ -57,6 +58,59 @@ func TestBridgeRunStatus(t *testing.T) {
 		}
 		if r.Status != c.want || r.StatusMessage != c.msg {
 			t.Errorf("run %q: status %v %q, want %v %q", c.name, r.Status, r.StatusMessage, c.want, c.msg)
+		}
+	}
+}
+
+// TestBridgeRunStatusOkWithCode ends bridged run spans given
+// SetStatus(codes.Ok) with a non-zero "code" attribute and decodes what
+// otlp's sink sends to a real receiver with the official types: the run
+// span is OK, as OpenTelemetry makes a status set Ok by the
+// instrumentation final, and keeps its code. It was exported ERROR: the
+// pipeline derived the status from the code. Without a status the code
+// still makes the run ERROR.
+func TestBridgeRunStatusOkWithCode(t *testing.T) {
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
+	cases := []struct {
+		name string
+		ok   []codes.Code
+		want tracepb.Status_StatusCode
+	}{
+		{"ok code 3", []codes.Code{codes.Ok}, tracepb.Status_STATUS_CODE_OK},
+		{"ok then error code 3", []codes.Code{codes.Ok, codes.Error}, tracepb.Status_STATUS_CODE_OK},
+		{"error then ok code 3", []codes.Code{codes.Error, codes.Ok}, tracepb.Status_STATUS_CODE_OK},
+		{"code 3", nil, tracepb.Status_STATUS_CODE_ERROR},
+	}
+	for _, c := range cases {
+		_, s := tr.Start(context.Background(), c.name, trace.WithAttributes(attribute.Int64("code", 3)))
+		for _, st := range c.ok {
+			s.SetStatus(st, "failed")
+		}
+		s.End()
+	}
+	shutdown()
+	got := map[string]*tracepb.Span{}
+	for _, sp := range receivedSpans(rc) {
+		got[sp.Name] = sp
+	}
+	for _, c := range cases {
+		sp, ok := got["run:"+c.name]
+		if !ok {
+			t.Errorf("run %q missing (got %d spans)", c.name, len(got))
+			continue
+		}
+		if sp.GetStatus().GetCode() != c.want || (c.want == tracepb.Status_STATUS_CODE_OK && sp.GetStatus().GetMessage() != "") {
+			t.Errorf("run %q: status %v, want %v", c.name, sp.GetStatus(), c.want)
+		}
+		code := ""
+		for _, kv := range sp.Attributes {
+			if kv.Key == "code" {
+				code = anyString(kv.Value)
+			}
+		}
+		if code != "3" {
+			t.Errorf("run %q: code %q, want 3", c.name, code)
 		}
 	}
 }

@@ -394,7 +394,9 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		code = 1
 	}
 	switch {
-	case s.status == codes.Ok && code == 0:
+	case s.status == codes.Ok:
+		// OK even when a "code" attribute says the run failed: a status
+		// the instrumentation set Ok is final in OpenTelemetry.
 		hooks.SetRunStatus(s.run, encode.StatusOK, "")
 	case s.status == codes.Error:
 		// ERROR even when a "code" attribute of 0 says the run succeeded:

@@ -39,8 +39,8 @@ type Hooks[E, O, R, N any] struct {
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
 	// SetRunStatus sets a run's span status (OK explicitly, or ERROR with
-	// its message); the run's return code, when not 0, still makes it
-	// ERROR.
+	// its message); OK is final, otherwise the run's return code, when not
+	// 0, makes it ERROR.
 	SetRunStatus func(r R, code encode.StatusCode, msg string)
 	// RunException is NodeException for a run.
 	RunException func(r R, err error, stack bool)
