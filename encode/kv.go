@@ -60,12 +60,12 @@ func (c *strChecker) writeString(dst []byte, field int, s string) []byte {
 // sizeAny returns the size of v's AnyValue body, with what check found for
 // a string value: n bytes to write, valid or not (ok).
 func (c *strChecker) sizeAny(v Value) (size, n int, ok bool) {
-	switch v.kind {
+	switch v.kind() {
 	case KindString:
-		n, ok = c.check(v.str)
+		n, ok = c.check(v.text())
 		return sizeLen1(n), n, ok
 	case KindBytes:
-		return sizeLen1(len(v.str)), len(v.str), true
+		return sizeLen1(len(v.text())), len(v.text()), true
 	case KindInt64:
 		return 1 + sizeVarint(v.num), 0, true
 	case KindFloat64:
@@ -80,13 +80,13 @@ func (c *strChecker) sizeAny(v Value) (size, n int, ok bool) {
 // kind, written even when zero; n and ok are what sizeAny found. An empty
 // Value writes nothing (an AnyValue with no member).
 func appendAnyBody(dst []byte, v Value, n int, ok bool) []byte {
-	switch v.kind {
+	switch v.kind() {
 	case KindString:
 		dst = appendLen1(dst, fieldAnyString, n)
-		return writeChecked(dst, v.str, ok)
+		return writeChecked(dst, v.text(), ok)
 	case KindBytes:
-		dst = appendLen1(dst, fieldAnyBytes, len(v.str))
-		return append(dst, v.str...)
+		dst = appendLen1(dst, fieldAnyBytes, len(v.text()))
+		return append(dst, v.text()...)
 	case KindInt64:
 		return appendAnyInt(dst, v.num)
 	case KindFloat64:
@@ -167,7 +167,7 @@ func (c *strChecker) writeKVString(dst []byte, field int, key, s string) []byte 
 	// The trusted key goes as the key, tested for ASCII with the bits
 	// its copy moves.
 	v := StringValue(s)
-	if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, &v); ok {
+	if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, KindString, &v); ok {
 		return d
 	}
 	n, ok := c.check(s)
@@ -178,7 +178,7 @@ func (c *strChecker) writeKVString(dst []byte, field int, key, s string) []byte 
 // copied without a call to memmove.
 func (c *strChecker) writeKVStringPre(dst []byte, field int, key *kvPrefix, s string) []byte {
 	v := StringValue(s)
-	if d, ok := appendKVFast(dst, field, key, "", &v); ok {
+	if d, ok := appendKVFast(dst, field, key, "", KindString, &v); ok {
 		return d
 	}
 	n, ok := c.check(s)
@@ -188,7 +188,7 @@ func (c *strChecker) writeKVStringPre(dst []byte, field int, key *kvPrefix, s st
 // appendKVIntPre is appendKVInt for a key made once (mustKVPrefix).
 func appendKVIntPre(dst []byte, field int, key *kvPrefix, v int64) []byte {
 	x := Int64Value(v)
-	if d, ok := appendKVFast(dst, field, key, "", &x); ok {
+	if d, ok := appendKVFast(dst, field, key, "", KindInt64, &x); ok {
 		return d
 	}
 	return appendKVInt(dst, field, key.s, v)
@@ -307,19 +307,22 @@ const asciiHigh = 0x8080808080808080
 // (kvPrefix) and the span and event heads stored into room made once, it
 // took AppendTraces from 305 to 196 ns per span of BenchmarkEncodeTraces's
 // batch (TestCPUTime -cputime, medians of 4 alternating runs, AMD EPYC).
-func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, v *Value) ([]byte, bool) {
+// k is v's kind, which the callers give: the package's own attributes
+// (writeKVString) know it without reading it from v, where a scalar's kind
+// takes a subtraction and a compare to read (kindTags).
+func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *Value) ([]byte, bool) {
 	np, nk := pre.n, len(key)
 	kl := np + nk
 	if kl > kvFastKeyMax || kl == 0 {
 		return dst, false
 	}
 	var vl int // the AnyValue body's length
-	switch v.kind {
+	switch k {
 	case KindString:
-		if len(v.str) > kvFastValueMax {
+		if len(v.text()) > kvFastValueMax {
 			return dst, false
 		}
-		vl = 2 + len(v.str)
+		vl = 2 + len(v.text())
 	case KindInt64:
 		vl = 1 + sizeVarint(v.num)
 	case KindFloat64:
@@ -374,9 +377,9 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, v *Value) ([
 	p := 4 + kl
 	d[p], d[p+1] = tag1(fieldKVValue, wireBytes), byte(vl)
 	p += 2
-	switch v.kind {
+	switch k {
 	case KindString:
-		s := v.str
+		s := v.text()
 		d[p], d[p+1] = tag1(fieldAnyString, wireBytes), byte(len(s))
 		p += 2
 		if n := len(s); n <= 16 {
@@ -435,11 +438,11 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, v *Value) ([
 // writeKV appends the KeyValue field prefix+key=v; prefix is trusted.
 func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value) []byte {
 	if prefix == "" {
-		if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, &v); ok {
+		if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, v.kind(), &v); ok {
 			return d
 		}
 	} else if pre, ok := makeKVPrefix(prefix); ok {
-		if d, ok := appendKVFast(dst, field, &pre, key, &v); ok {
+		if d, ok := appendKVFast(dst, field, &pre, key, v.kind(), &v); ok {
 			return d
 		}
 	}
@@ -447,17 +450,17 @@ func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value)
 	keyLen := len(prefix) + kn
 	var size, n int
 	ok := true
-	if v.kind == KindString {
+	if v.kind() == KindString {
 		// The usual kind, sized here rather than by a call to sizeAny,
 		// and, when every length takes one byte, written with two
 		// appends for the tags and lengths as appendKVChecked does.
-		n, ok = c.check(v.str)
+		n, ok = c.check(v.text())
 		if body := 2 + keyLen + 2 + 2 + n; body < 0x80 && keyLen != 0 {
 			dst = append(dst, tag1(field, wireBytes), byte(body), tag1(fieldKVKey, wireBytes), byte(keyLen))
 			dst = append(dst, prefix...)
 			dst = writeChecked(dst, key, kok)
 			dst = append(dst, tag1(fieldKVValue, wireBytes), byte(2+n), tag1(fieldAnyString, wireBytes), byte(n))
-			return writeChecked(dst, v.str, ok)
+			return writeChecked(dst, v.text(), ok)
 		}
 		size = sizeLen1(n)
 	} else {
@@ -496,7 +499,7 @@ func (c *strChecker) writeAttrs(dst []byte, field int, prefix string, attrs []At
 func (c *strChecker) writeAttrsPre(dst []byte, field int, pre *kvPrefix, attrs []Attr) []byte {
 	for i := range attrs {
 		a := &attrs[i]
-		if d, ok := appendKVFast(dst, field, pre, a.Key, &a.Value); ok {
+		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
 			dst = d
 			continue
 		}

@@ -70,9 +70,9 @@ func TestKVFast(t *testing.T) {
 			v = StringValue(str(lens[rng.IntN(len(lens))]))
 		}
 		head := []byte("head")
-		got, ok := appendKVFast(bytes.Clone(head), fieldSpanAttrs, &pre, key, &v)
+		got, ok := appendKVFast(bytes.Clone(head), fieldSpanAttrs, &pre, key, v.kind(), &v)
 		keyOK := len(prefix)+len(key) <= kvFastKeyMax && len(prefix)+len(key) > 0 && isASCII(key)
-		valueOK := v.kind != KindString || len(v.str) <= kvFastValueMax && utf8.ValidString(v.str)
+		valueOK := v.kind() != KindString || len(v.str()) <= kvFastValueMax && utf8.ValidString(v.str())
 		if ok != (keyOK && valueOK) {
 			t.Fatalf("appendKVFast(%q, %q, %v) reported %v, want %v", prefix, key, v, ok, keyOK && valueOK)
 		}
@@ -100,9 +100,9 @@ func isASCII(s string) bool {
 // refKV is KeyValue field key=v written with protowire, the reference.
 func refKV(field protowire.Number, key string, v Value) []byte {
 	var any []byte
-	switch v.kind {
+	switch v.kind() {
 	case KindString:
-		any = protowire.AppendString(protowire.AppendTag(nil, fieldAnyString, protowire.BytesType), v.str)
+		any = protowire.AppendString(protowire.AppendTag(nil, fieldAnyString, protowire.BytesType), v.str())
 	case KindInt64:
 		any = protowire.AppendVarint(protowire.AppendTag(nil, fieldAnyInt, protowire.VarintType), v.num)
 	case KindFloat64:

@@ -492,9 +492,9 @@ func (o *Offloader) spanEventLink(r *Run, span SpanID, v string) string {
 func (o *Offloader) spanEventAttrsLink(r *Run, span SpanID, attrs []Attr) (string, bool) {
 	n := 2
 	for i := range attrs {
-		n += len(attrs[i].Key) + len(attrs[i].Value.str) + 6
-		if attrs[i].Value.kind == KindBytes {
-			n += len(attrs[i].Value.str) / 3
+		n += len(attrs[i].Key) + len(attrs[i].Value.str()) + 6
+		if attrs[i].Value.kind() == KindBytes {
+			n += len(attrs[i].Value.str()) / 3
 		}
 	}
 	if n < SpanEventOffloadThreshold/2 {

@@ -523,9 +523,9 @@ func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
 		dst = runlogAppendPyStr(dst, attrs[i].Key, 0)
 		dst = append(dst, ':', ' ')
 		v := attrs[i].Value
-		switch v.kind {
+		switch v.kind() {
 		case KindString:
-			dst = runlogAppendPyStr(dst, v.str, 0)
+			dst = runlogAppendPyStr(dst, v.str(), 0)
 		case KindInt64:
 			dst = strconv.AppendInt(dst, int64(v.num), 10)
 		case KindFloat64:
@@ -546,7 +546,7 @@ func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
 				dst = append(dst, "False"...)
 			}
 		case KindBytes:
-			dst = runlogAppendPyStr(append(dst, 'b'), v.str, 'b')
+			dst = runlogAppendPyStr(append(dst, 'b'), v.str(), 'b')
 		default:
 			dst = append(dst, "None"...)
 		}
@@ -751,9 +751,9 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		if a.Value.kind == KindString && len(a.Key) <= 16 && len(a.Value.str) <= 16 {
+		if a.Value.kind() == KindString && len(a.Key) <= 16 && len(a.Value.str()) <= 16 {
 			// The usual member, needing no escape, in room made once.
-			if d, ok := jsonAppendShortMember(dst, a.Key, a.Value.str); ok {
+			if d, ok := jsonAppendShortMember(dst, a.Key, a.Value.str()); ok {
 				dst = d
 				continue
 			}
@@ -761,16 +761,16 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		dst = append(dst, '"')
 		dst = jsonAppendEscaped(dst, a.Key)
 		switch {
-		case a.Value.kind != KindString:
+		case a.Value.kind() != KindString:
 			dst = append(dst, '"', ':')
 			dst = jsonAppendValue(dst, a.Value)
-		case f.o != nil && len(a.Value.str) >= f.o.threshold:
+		case f.o != nil && len(a.Value.str()) >= f.o.threshold:
 			f.name = a.Key
 			dst = append(dst, '"', ':')
-			dst = f.o.appendLarge(dst, f, a.Value.str, "", "")
+			dst = f.o.appendLarge(dst, f, a.Value.str(), "", "")
 		default:
 			dst = append(dst, '"', ':', '"')
-			dst = jsonAppendEscaped(dst, a.Value.str)
+			dst = jsonAppendEscaped(dst, a.Value.str())
 			dst = append(dst, '"')
 		}
 	}
@@ -962,9 +962,9 @@ func runlogHexWord(v uint32) uint64 {
 // jsonAppendValue appends v as a JSON value: a string, an integer, a float
 // (null for NaN and ±Inf), a bool, base64 of bytes, or null when empty.
 func jsonAppendValue(dst []byte, v Value) []byte {
-	switch v.kind {
+	switch v.kind() {
 	case KindString:
-		return jsonAppendString(dst, v.str)
+		return jsonAppendString(dst, v.str())
 	case KindInt64:
 		return runlogAppendInt(dst, int64(v.num))
 	case KindFloat64:
