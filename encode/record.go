@@ -1,7 +1,9 @@
 package encode
 
 import (
+	"encoding/hex"
 	"math"
+	"strconv"
 	"strings"
 	"unsafe"
 )
@@ -163,6 +165,25 @@ func (v Value) bits() uint64 {
 func (v Value) Bytes() []byte {
 	s := v.str()
 	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// String returns v as text, so that fmt prints a Value (and an Attr) by
+// what it holds rather than by its pointer: a string as is, bytes in hex,
+// a number or bool as strconv writes it, the zero Value as "".
+func (v Value) String() string {
+	switch v.kind() {
+	case KindString:
+		return v.text()
+	case KindInt64:
+		return strconv.FormatInt(v.Int64(), 10)
+	case KindFloat64:
+		return strconv.FormatFloat(v.Float64(), 'g', -1, 64)
+	case KindBool:
+		return strconv.FormatBool(v.Bool())
+	case KindBytes:
+		return hex.EncodeToString(v.Bytes())
+	}
+	return ""
 }
 
 // Equal reports whether v and w hold the same kind and value: strings and
