@@ -110,13 +110,29 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 	if err != nil {
 		return outcome{Class: classPermanent, Err: fmt.Errorf("export %s: build request: %w", s.sig, errUnwrapURL(err, s.shown))}
 	}
-	if getBody != nil {
-		// NewRequest knows the length of a bytes.Reader, not this body's:
-		// without it the request would be sent chunked.
-		req.Body, _ = getBody()
-		req.GetBody = getBody
-		req.ContentLength = int64(size)
+	if getBody == nil {
+		getBody, size = req.GetBody, int(req.ContentLength)
 	}
+	// The transport may go on reading a body after Do returns (a receiver
+	// that answers before it reads the request): the parts and the gzip
+	// buffer go back to their pools when this returns, so it waits until
+	// the transport has closed every body it was given
+	// (TestHTTPBodyNotReusedWhileSent).
+	var open sync.WaitGroup
+	defer open.Wait()
+	tracked := func() (io.ReadCloser, error) {
+		b, err := getBody()
+		if err != nil {
+			return nil, err
+		}
+		open.Add(1)
+		return &sentBody{ReadCloser: b, done: open.Done}, nil
+	}
+	// NewRequest knows the length of a bytes.Reader, not a parts body's:
+	// without it the request would be sent chunked.
+	req.Body, _ = tracked()
+	req.GetBody = tracked
+	req.ContentLength = int64(size)
 	req.Header = s.headers.Clone()
 	if s.host != "" {
 		req.Host = s.host
@@ -136,6 +152,18 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
 	}
 	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
+}
+
+// sentBody is a request body that reports its Close once.
+type sentBody struct {
+	io.ReadCloser
+	once sync.Once
+	done func()
+}
+
+func (b *sentBody) Close() error {
+	b.once.Do(b.done)
+	return b.ReadCloser.Close()
 }
 
 // partsBody returns a request body reading parts one after the other.
