@@ -8,6 +8,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -56,6 +57,9 @@ type pipeline struct {
 	lastReap   int64
 	// lastCalibration is when the clock was last calibrated.
 	lastCalibration int64
+	// flushes counts the ForceFlush goroutines running: the sink is shut
+	// down after they return (TestShutdownWaitsForFlush).
+	flushes sync.WaitGroup
 }
 
 func (e *Engine) loop() {
@@ -410,7 +414,9 @@ func (p *pipeline) flush(req ctlRequest) {
 		req.done <- req.ctx.Err()
 		return
 	}
+	p.flushes.Add(1)
 	go func() {
+		defer p.flushes.Done()
 		select {
 		case <-fence.fence:
 			req.done <- p.e.sink.ForceFlush(req.ctx)
@@ -451,6 +457,9 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	// it returns; Shutdown's callers return at their context meanwhile.
 	<-p.exported
 	e.releaseDropped()
+	// A ForceFlush's sink flush may still run on its goroutine: the
+	// sink's Shutdown comes after it.
+	p.flushes.Wait()
 	// The sink flushes before the final metrics collection, so that the
 	// metrics exporter's families (flowtel_export_*) count every run
 	// exported; the sink shuts down after, so that the final metrics
