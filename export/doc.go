@@ -38,7 +38,9 @@
 // exporter. A batch waits for its next attempt without holding a worker:
 // the workers send the batches behind it meanwhile, and whichever is free
 // when the wait ends sends it again (it still counts toward QueueBytes and
-// InFlight). Other failures drop the batch (DropNonRetryable). A partial
+// InFlight). Other failures drop the batch (DropNonRetryable, every item
+// counted) and a receiver's refusal (HTTP 401, gRPC UNAUTHENTICATED, ...)
+// is reported once per signal, status and message, as below. A partial
 // success counts the rejected items as Rejected (the OTLP sink's metrics:
 // flowtel_export_items_total{result="rejected"}) and the rest as Exported,
 // and is never retried. A success (gRPC OK, HTTP 2xx) whose body does not

@@ -732,7 +732,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 			r.due = time.Now()
 			return 0, 0, false, true
 		}
-		e.report(fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
+		e.reportOnce(out.Notice, fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
 		return 0, DropNonRetryable, true, false
 	}
 	if e.ctx.Err() != nil {
@@ -760,8 +760,9 @@ func jitter(d time.Duration) time.Duration {
 const maxNotices = 64
 
 // reportOnce reports err unless a report with the same notice was made:
-// a receiver that rejects part of every batch says so with the same
-// message each time, and Stats.Rejected counts every rejection. Past
+// a receiver that rejects part of every batch, or refuses every batch
+// (a bad token), says so with the same message each time, and Stats
+// counts every rejected or dropped item. Past
 // maxNotices distinct notices, one more report says that later ones are
 // not reported. An empty notice is always reported.
 func (e *Exporter) reportOnce(notice string, err error) {

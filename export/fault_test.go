@@ -188,8 +188,8 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		if st.DroppedBy[DropNonRetryable] != produced || st.Requests != 5 || st.Retried != 0 {
 			t.Errorf("stats %+v, want %d dropped non_retryable after 5 requests", st, produced)
 		}
-		if len(log.all()) != 5 {
-			t.Errorf("error handler called %d times, want 5", len(log.all()))
+		if len(log.all()) != 1 {
+			t.Errorf("error handler called %d times, want once for the one refusal", len(log.all()))
 		}
 		shutdown(t, e)
 	})
@@ -364,13 +364,62 @@ func TestNonRetryable(t *testing.T) {
 			t.Errorf("stats %+v, want %d non_retryable after 7 requests", st, produced)
 		}
 		errs := log.all()
-		if len(errs) != 7 {
-			t.Fatalf("error handler called %d times, want 7", len(errs))
+		if len(errs) != 1 {
+			t.Fatalf("error handler called %d times, want once for the one refusal", len(errs))
 		}
 		for _, err := range errs {
 			if !strings.Contains(err.Error(), "bad span") || strings.Contains(err.Error(), "hunter2") {
 				t.Errorf("error %q: want the receiver's message and no header value", err)
 			}
+		}
+		shutdown(t, e)
+	})
+}
+
+// TestPermanentReportedOnce: a receiver that refuses every batch (gRPC
+// UNAUTHENTICATED, HTTP 401) with the same message is reported to the
+// ErrorHandler once per signal, status and message, not once a batch (12
+// reports for 4 batches of 3 signals before, 13 with the second message),
+// and every item of every batch is counted dropped.
+func TestPermanentReportedOnce(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Signal == otlptest.Logs && (strings.HasSuffix(cl.Batch, "-1") || strings.HasSuffix(cl.Batch, "-3")) {
+				return otlptest.Reply{Code: codes.Unauthenticated, Message: "token expired"}
+			}
+			return otlptest.Reply{Code: codes.Unauthenticated, Message: "bad token"}
+		})
+		c.Start()
+		defer c.Stop()
+		e, log := newLogged(t, oneBatchPerRequest(testConfig(protocol, c.Endpoint())))
+		var produced [NumSignals]uint64
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			produced[sig] = produce(t, e, sig, "p", 4, 10)
+		}
+		s := flushChecked(t, e)
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			if st := s.Signals[sig]; st.DroppedBy[DropNonRetryable] != produced[sig] || st.Requests != 4 || st.Exported != 0 {
+				t.Errorf("%s: %+v, want %d non_retryable after 4 requests", sig, st, produced[sig])
+			}
+		}
+		status := "gRPC Unauthenticated"
+		if protocol != "grpc" {
+			status = "HTTP 401"
+		}
+		count := map[string]int{}
+		for _, err := range log.all() {
+			for _, w := range []string{
+				"export logs: " + status + `: "bad token"`, "export logs: " + status + `: "token expired"`,
+				"export metrics: " + status + `: "bad token"`, "export traces: " + status + `: "bad token"`,
+			} {
+				if strings.HasPrefix(err.Error(), w+"; dropped 10 ") && strings.HasSuffix(err.Error(), "(reported once; Stats counts every item)") {
+					count[w]++
+				}
+			}
+			count["all"]++
+		}
+		if len(count) != 5 || count["all"] != 4 {
+			t.Errorf("error handler got %q, want one report for each of 4 (signal, status, message)", log.all())
 		}
 		shutdown(t, e)
 	})

@@ -59,10 +59,11 @@ type outcome struct {
 	Delay time.Duration
 	// Err describes a failure or a partial success; nil on full success.
 	Err error
-	// Notice, when not empty, says that Err on a success is to be
-	// reported once per exporter (Exporter.reportOnce): the receiver's
-	// partial success message, or that its responses do not decode,
-	// which a receiver says of every batch.
+	// Notice, when not empty, says that Err on a success or a permanent
+	// failure is to be reported once per exporter (Exporter.reportOnce):
+	// the receiver's partial success message, that its responses do not
+	// decode, or its refusal (signal, status and message, e.g. 401 on a
+	// bad token), which a receiver says of every batch.
 	Notice string
 }
 
@@ -118,6 +119,9 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		o.Err = fmt.Errorf("export %s: HTTP %d: %s", sig, code, clip(msg))
 	} else {
 		o.Err = fmt.Errorf("export %s: HTTP %d", sig, code)
+	}
+	if o.Class == classPermanent {
+		o.Notice = o.Err.Error() // signal, status and clipped message
 	}
 	return o
 }
@@ -319,6 +323,9 @@ func classifyGRPC(sig Signal, err error) outcome {
 		if retryInfo != nil {
 			o.Class = classRetryable
 		}
+	}
+	if o.Class == classPermanent {
+		o.Notice = o.Err.Error() // signal, status and clipped message
 	}
 	return o
 }
