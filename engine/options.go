@@ -409,7 +409,9 @@ func WithErrorHandler(f func(error)) Option {
 }
 
 // WithSID makes StartRun give every run without a SID one from a generator
-// with this configuration (validated by New).
+// with this configuration (validated by New, which also refuses a Sub and
+// Location of more than 37 bytes together: the SID, 27 bytes more, is
+// written into a 64-byte buffer of its run, allocating nothing).
 func WithSID(cfg sid.Config) Option { return optionFunc(func(c *config) { c.sid = &cfg }) }
 
 // WithSampler sets the head sampler, which decides at StartRun whether a
