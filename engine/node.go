@@ -72,11 +72,16 @@ const nodeHead = 2 * cacheLine
 
 // The fields before encode.Node take nodeHead bytes, and pool starts on a
 // cache line: both are checked here, at compile time (an index out of
-// range, or a constant overflow, fails the build).
+// range, or a constant overflow, fails the build), on 64-bit platforms.
+// On 32-bit ones the fields are smaller: the layout is only less tight
+// there, and the engine builds (GOARCH=386 and arm failed to build).
 var (
-	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.Node)-nodeHead]
-	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.pool)%cacheLine]
+	_ = [1]int{}[(nodeHead-unsafe.Offsetof(nodeRecord{}.Node))*is64]
+	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.pool)%cacheLine*is64]
 )
+
+// is64 is 1 on a 64-bit platform, else 0.
+const is64 = ^uintptr(0) >> 63
 
 // nodeHot is the offset in a record of the end of what every node
 // touches: the engine's fields and encode.Node's common ones.

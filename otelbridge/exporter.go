@@ -239,7 +239,7 @@ func unixNano(t time.Time) int64 { return max(0, t.UnixNano()) }
 // count 0 and a count past 2^32-1 that maximum, where a conversion wrapped
 // them (-1 read as 4294967295, 2^32+3 as 3), as OpenTelemetry's exporter
 // clamps them.
-func count32(n int) uint32 { return uint32(min(max(n, 0), math.MaxUint32)) }
+func count32(n int) uint32 { return uint32(min(max(int64(n), 0), math.MaxUint32)) }
 
 // spanKind returns k as OTLP's span kind; a kind the API does not define
 // is unspecified, as OpenTelemetry's exporter writes it (OTLP has no
