@@ -270,8 +270,9 @@ type TailRule struct {
 // every run (no tail sampling); a policy with any field set keeps a run
 // when one of these holds:
 //
-//   - KeepErrors and the run failed: an error status (a non-zero code,
-//     an incomplete run) or a node with an error status;
+//   - KeepErrors and the run failed: an error status (a non-zero code
+//     unless the bridge set the status Ok, an incomplete run) or a node
+//     with an error status;
 //   - SlowerThan > 0 and the run lasted longer;
 //   - SlowestFraction > 0 and the run is among the slowest of its flow:
 //     longer than the (1-SlowestFraction) quantile of the runs of that app
@@ -435,9 +436,11 @@ func (t *tailSampler) rule(app, flow string) *tailRule {
 	return &t.def
 }
 
-// runFailed reports whether r ended in error or holds a node that did.
+// runFailed reports whether r ended in error or holds a node that did. A
+// non-zero code fails the run unless its status is OK, which only the
+// OpenTelemetry bridge sets and which is final, as the exported span says.
 func runFailed(r *encode.Run) bool {
-	if r.Status == encode.StatusError || r.Code != 0 {
+	if r.Status == encode.StatusError || (r.Code != 0 && r.Status != encode.StatusOK) {
 		return true
 	}
 	for _, n := range r.Nodes {
@@ -533,8 +536,9 @@ func (v RunView) ServiceID() string { return v.run().ServiceID }
 // Code returns the run's return code (0 is success).
 func (v RunView) Code() int64 { return v.run().Code }
 
-// Failed reports whether the run ended in error (a non-zero code, an
-// incomplete run) or holds a node that did.
+// Failed reports whether the run ended in error (a non-zero code unless
+// the bridge set the status Ok, an incomplete run) or holds a node that
+// did.
 func (v RunView) Failed() bool { return runFailed(v.run()) }
 
 // Incomplete reports whether the engine closed the run (idle or shutdown).

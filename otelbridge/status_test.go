@@ -2,7 +2,9 @@ package otelbridge
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -10,6 +12,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/engine"
 )
 
 // TestBridgeRunStatus ends bridged run spans with each status and "code"
@@ -112,5 +115,46 @@ func TestBridgeRunStatusOkWithCode(t *testing.T) {
 		if code != "3" {
 			t.Errorf("run %q: code %q, want 3", c.name, code)
 		}
+	}
+}
+
+// TestBridgeRunOkNotFailed: tail sampling's KeepErrors (and RunView.Failed)
+// reads the run's status as exported, so a run the instrumentation set Ok
+// is not kept as failed for its non-zero code, and one with the code alone
+// is. It was kept as failed while exported OK.
+func TestBridgeRunOkNotFailed(t *testing.T) {
+	sink := &engine.MemorySink{}
+	var failed sync.Map
+	e, err := engine.New(engine.WithSink(sink), engine.WithBatch(1, time.Millisecond),
+		engine.WithTailSampling(engine.TailPolicy{KeepErrors: true, Decide: func(v engine.RunView) engine.TailDecision {
+			failed.Store(v.FlowID(), v.Failed())
+			return engine.TailDefault
+		}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := NewTracerProvider(e).Tracer("t")
+	_, ok := tr.Start(context.Background(), "ok", trace.WithAttributes(attribute.Int64("code", 3)))
+	ok.SetStatus(codes.Ok, "")
+	ok.End()
+	_, bad := tr.Start(context.Background(), "bad", trace.WithAttributes(attribute.Int64("code", 3)))
+	bad.End()
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, r := range sink.Runs() {
+		kept = append(kept, r.FlowID)
+	}
+	if len(kept) != 1 || kept[0] != "bad" {
+		t.Errorf("runs kept %q, want only bad (failed by its code)", kept)
+	}
+	for flow, want := range map[string]bool{"ok": false, "bad": true} {
+		if got, _ := failed.Load(flow); got != want {
+			t.Errorf("RunView.Failed of %s = %v, want %v", flow, got, want)
+		}
+	}
+	if s := e.Stats(); s.RunsSampledOut != 1 {
+		t.Errorf("RunsSampledOut %d, want 1", s.RunsSampledOut)
 	}
 }
