@@ -23,7 +23,14 @@
 //     run trace log's number, when a first frame was seen), next_node_ids
 //     (a string array, when set), usage (when HasUsage), error,
 //     flowtel.incomplete, error.type "cancelled" (when Cancelled), code
-//     (when HasCode), then Node.Attrs with their keys as given. error=true
+//     (when HasCode), then Node.Attrs with their keys as given. Each key
+//     is written once a span (OTLP's rule): of the caller's lists the last
+//     value set wins (Attrs over Config, Output, Input across lists), and
+//     against a key the span writes itself above the span's value wins
+//     (gen_ai.usage.* aside: there the caller's does); what is left out
+//     counts in EncoderStats.AttrsReplaced, and in the span's
+//     dropped_attributes_count when the span's own value won
+//     (attrkeys.go). error=true
 //     is set when the span has an error log (event "ERROR"); info logs are
 //     events "INFO" with attribute "INFO LOG" (an event given as data,
 //     Event.Attrs, carries those instead); exceptions are events

@@ -133,6 +133,14 @@ type Encoder struct {
 	commonFrom    int
 	commonTo      int
 
+	// keep holds the caller's attributes of a span that repeats a key,
+	// each key once, and copies the record written in its place
+	// (runOnce, nodeOnce), cleared at the end of AppendTraces when copied
+	// is set.
+	keep   []Attr
+	copies *recordCopies
+	copied bool
+
 	stats encoderCounters
 }
 
@@ -145,6 +153,7 @@ type encoderCounters struct {
 	logRequests   atomic.Uint64
 	logRecords    atomic.Uint64
 	bytes         atomic.Uint64
+	attrsReplaced atomic.Uint64
 }
 
 // EncoderStats is a snapshot of an Encoder's counters since NewEncoder.
@@ -162,6 +171,10 @@ type EncoderStats struct {
 	LogRecords  uint64
 	// Bytes counts the bytes appended by AppendTraces and AppendLogs.
 	Bytes uint64
+	// AttrsReplaced counts the caller's span attributes left out because
+	// a later one, or the span's conventions, had the same key: a span
+	// writes each key once (see attrkeys.go and the package doc).
+	AttrsReplaced uint64
 }
 
 // NewEncoder returns an Encoder for the process described by res. The
@@ -187,6 +200,7 @@ func (e *Encoder) Stats() EncoderStats {
 		LogRequests:   e.stats.logRequests.Load(),
 		LogRecords:    e.stats.logRecords.Load(),
 		Bytes:         e.stats.bytes.Load(),
+		AttrsReplaced: e.stats.attrsReplaced.Load(),
 	}
 }
 
@@ -232,6 +246,9 @@ func (e *Encoder) AppendTraces(dst []byte, runs []*Run) []byte {
 		spans += 1 + len(nodes)
 	}
 	dst = e.closeRequest(dst, rq)
+	if e.copied {
+		e.forgetCopies()
+	}
 	e.stats.traceRequests.Add(1)
 	e.stats.spans.Add(uint64(spans))
 	return dst
@@ -590,6 +607,9 @@ const spanLenWidth = 2
 // and remembers where its common attributes are for the node spans.
 func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	const f = fieldSpanAttrs
+	if attrsMayRepeat(r.Attrs) {
+		r = e.runOnce(r)
+	}
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
 	flags := uint32(spanFlagsSampled|spanFlagsHasIsRemote) | uint32(r.TraceFlags&spanFlagsRandom)
 	if !r.ParentSpanID.IsZero() {
@@ -716,9 +736,22 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	} else {
 		dst = append(dst, kvRunning[running][:kvRunningLen]...)
 	}
-	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
-	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
-	dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
+	// Each key once (attrkeys.go): the lists are written as they are,
+	// telling whether a key's length came twice in one, and written again
+	// from a copy without the keys replaced when a key did repeat.
+	mark, invalid := len(dst), e.invalid
+	var again uint64
+	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixInput, nd.Input, again)
+	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixOutput, nd.Output, again)
+	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixConfig, nd.Config, again)
+	if again != 0 || len(nd.Attrs) != 0 {
+		if c := e.nodeOnce(r, nd); c != nd {
+			nd, dst, e.invalid = c, dst[:mark], invalid
+			dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
+			dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
+			dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
+		}
+	}
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
 		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())

@@ -564,7 +564,10 @@ func (h Node) Config(attrs ...Attr) {
 // they are (gen_ai.request.model, vendor keys), where Input, Output and
 // Config prefix theirs: the original's span.set_attribute. They count
 // against Limits.Attrs with the node's other attributes and are not part
-// of the run trace log.
+// of the run trace log. A key given twice, here or as a prefixed Input,
+// Output or Config key, is exported once with its last value; a key the
+// node span writes itself (node_id, code when SetCode was called, ...)
+// keeps the span's value (see encode's doc).
 func (h Node) SetAttributes(attrs ...Attr) {
 	if n := h.n; n != nil {
 		n.add(h.gen, &n.Attrs, attrs)

@@ -293,7 +293,9 @@ func (h Run) SrvTag(key, value string) {
 	}
 }
 
-// SetAttributes adds attributes to the run's span.
+// SetAttributes adds attributes to the run's span. A key given twice is
+// exported once with its last value; a key the run span writes itself
+// (app_id, code, usage.*, ...) keeps the span's value (see encode's doc).
 func (h Run) SetAttributes(attrs ...Attr) {
 	if r := h.begin(); r != nil {
 		for _, a := range attrs {

@@ -199,8 +199,49 @@ func (b *Builder) status(c encode.StatusCode, msg string) *tracepb.Status {
 	return &tracepb.Status{Code: tracepb.Status_StatusCode(c), Message: b.Str(msg)}
 }
 
-// RunSpan returns the root span of r.
+// RunSpan returns the root span of r, each attribute key once (once).
 func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
+	inv := b.Invalid
+	s := b.runSpan(r, r.Attrs)
+	own := s.Attributes[:len(s.Attributes)-len(r.Attrs)]
+	lists, dropped := once(own, [4]string{}, [4][]encode.Attr{3: r.Attrs})
+	b.Invalid = inv
+	s = b.runSpan(r, lists[3])
+	s.DroppedAttributesCount += dropped
+	return s
+}
+
+// once returns the caller's lists of a span, written under pres, without
+// the attributes a later one of the same key replaces (the lists in
+// order, each in order) or a key of own, the span's other attributes,
+// does, and how many own replaced.
+func once(own []*commonpb.KeyValue, pres [4]string, lists [4][]encode.Attr) (out [4][]encode.Attr, dropped uint32) {
+	owns := map[string]bool{}
+	for _, kv := range own {
+		owns[kv.Key] = true
+	}
+	last := map[string][2]int{}
+	for l, as := range lists {
+		for i, a := range as {
+			last[pres[l]+a.Key] = [2]int{l, i}
+		}
+	}
+	for l, as := range lists {
+		for i, a := range as {
+			k := pres[l] + a.Key
+			switch {
+			case owns[k]:
+				dropped++
+			case last[k] == [2]int{l, i}:
+				out[l] = append(out[l], a)
+			}
+		}
+	}
+	return out, dropped
+}
+
+// runSpan returns the root span of r with attrs for r.Attrs.
+func (b *Builder) runSpan(r *encode.Run, attrs []encode.Attr) *tracepb.Span {
 	s := &tracepb.Span{
 		TraceId:           append([]byte(nil), r.TraceID[:]...),
 		SpanId:            append([]byte(nil), r.SpanID[:]...),
@@ -233,7 +274,7 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 			s.Attributes = append(s.Attributes, b.KVStr(kv[0], kv[1]))
 		}
 	}
-	s.Attributes = append(s.Attributes, usage(r.Usage, r.Attrs)...)
+	s.Attributes = append(s.Attributes, usage(r.Usage, attrs)...)
 	b.setEvents(s, r.Events, r.Incomplete)
 	if r.DroppedNodes != 0 {
 		s.Attributes = append(s.Attributes, KVInt("flowtel.dropped_nodes", int64(r.DroppedNodes)))
@@ -249,15 +290,31 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 	if has {
 		s.Attributes = append(s.Attributes, KVInt("first_frame_duration", millis(ff)-millis(r.StartUnixNano)))
 	}
-	s.Attributes = append(s.Attributes, b.Attrs("", r.Attrs)...)
+	s.Attributes = append(s.Attributes, b.Attrs("", attrs)...)
 	s.DroppedAttributesCount = r.DroppedAttrs
 	s.DroppedEventsCount = r.DroppedEvents
 	s.Status = b.status(r.Status, r.StatusMessage)
 	return s
 }
 
-// NodeSpan returns the span of node n of run r.
+// NodeSpan returns the span of node n of run r, each attribute key once
+// (once).
 func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
+	inv := b.Invalid
+	lists := [4][]encode.Attr{n.Input, n.Output, n.Config, n.Attrs}
+	s, in := b.nodeSpan(r, n, lists)
+	caller := len(n.Input) + len(n.Output) + len(n.Config)
+	own := append(append([]*commonpb.KeyValue(nil), s.Attributes[:in]...), s.Attributes[in+caller:len(s.Attributes)-len(n.Attrs)]...)
+	lists, dropped := once(own, [4]string{"input.", "output.", "config.", ""}, lists)
+	b.Invalid = inv
+	s, _ = b.nodeSpan(r, n, lists)
+	s.DroppedAttributesCount += dropped
+	return s
+}
+
+// nodeSpan returns the span of node n of run r with lists for its Input,
+// Output, Config and Attrs, and the index of the first Input attribute.
+func (b *Builder) nodeSpan(r *encode.Run, n *encode.Node, lists [4][]encode.Attr) (*tracepb.Span, int) {
 	s := &tracepb.Span{
 		TraceId:           append([]byte(nil), r.TraceID[:]...),
 		SpanId:            append([]byte(nil), n.SpanID[:]...),
@@ -288,9 +345,10 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 	s.Attributes = append(b.common(r),
 		b.KVStr("node_id", n.NodeID), b.KVStr("node_type", n.NodeType), b.KVStr("node_name", n.NodeName),
 		KVBool("running_status", n.Status != encode.StatusError))
-	s.Attributes = append(s.Attributes, b.Attrs("input.", n.Input)...)
-	s.Attributes = append(s.Attributes, b.Attrs("output.", n.Output)...)
-	s.Attributes = append(s.Attributes, b.Attrs("config.", n.Config)...)
+	in := len(s.Attributes)
+	s.Attributes = append(s.Attributes, b.Attrs("input.", lists[0])...)
+	s.Attributes = append(s.Attributes, b.Attrs("output.", lists[1])...)
+	s.Attributes = append(s.Attributes, b.Attrs("config.", lists[2])...)
 	if n.LLMOutput != "" {
 		s.Attributes = append(s.Attributes, b.KVStr("llm_output", n.LLMOutput))
 	}
@@ -306,7 +364,7 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 			Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: arr}}})
 	}
 	if n.HasUsage {
-		s.Attributes = append(s.Attributes, usage(n.Usage, n.Attrs)...)
+		s.Attributes = append(s.Attributes, usage(n.Usage, lists[3])...)
 	}
 	b.setEvents(s, n.Events, n.Incomplete)
 	if n.Cancelled {
@@ -315,11 +373,11 @@ func (b *Builder) NodeSpan(r *encode.Run, n *encode.Node) *tracepb.Span {
 	if n.HasCode {
 		s.Attributes = append(s.Attributes, KVInt("code", n.Code))
 	}
-	s.Attributes = append(s.Attributes, b.Attrs("", n.Attrs)...)
+	s.Attributes = append(s.Attributes, b.Attrs("", lists[3])...)
 	s.DroppedAttributesCount = n.DroppedAttrs
 	s.DroppedEventsCount = n.DroppedEvents
 	s.Status = b.status(n.Status, n.StatusMessage)
-	return s
+	return s, in
 }
 
 // Traces returns the request encode.Encoder.AppendTraces writes for runs

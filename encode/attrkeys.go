@@ -1,0 +1,356 @@
+package encode
+
+// This file keeps each attribute key once per span, as OTLP requires and
+// OpenTelemetry's SetAttributes does (the last value set wins).
+//
+// A span's attributes are the ones its conventions write (sid, app_id,
+// node_id, code, usage.*, ...) and the caller's: a node's Input, Output and
+// Config under their prefixes and its Attrs (Node.SetAttributes) as they
+// are, a run's Attrs (Run.SetAttributes). The engine appends what it is
+// given, so the caller's lists may repeat a key, or take one of the
+// conventions'. The encoder keeps one:
+//   - among the caller's, the last: in its list the later, across lists
+//     Attrs over Config over Output over Input (SetAttributes("input.x")
+//     over Input("x"));
+//   - against a key the span's conventions write on this span, the
+//     conventions' (the value the run started with, as the OpenTelemetry
+//     bridge keeps, counting the caller's in its Stats.RunAttrsDropped),
+//     except gen_ai.usage.input_tokens and output_tokens, where the
+//     caller's wins (appendUsageAttrs).
+//
+// Every attribute left out counts in EncoderStats.AttrsReplaced; one left
+// out for the conventions' also counts in the span's
+// dropped_attributes_count, since its value is nowhere.
+//
+// The common case repeats nothing and pays about a nanosecond a caller
+// attribute (repeats, attrsMayRepeat: a 64-bit set of a hash of each
+// key's length, first and last bytes, in a register, and a table of the
+// conventions' hashes by length); only a hash already seen compares keys,
+// and only a real repeat writes filtered copies of the lists
+// (Encoder.keep). Tried first and not kept: a 256-bit set of the hashes
+// (an array on the stack, +10 % thread CPU in BenchmarkEncodeTraces), and
+// a set of lengths alone (+22 % in EncodeTracesLoadgen, whose keys in0 to
+// in7 share a length and were compared).
+
+// conventionKeys are the keys a run or node span may write itself, where
+// the conventions win over the caller's (gen_ai.usage.* are not: the
+// caller's wins).
+var conventionKeys = [...]string{
+	keySID, keyAppID, keyUID, keyChatID, keySpanVersion, keyCode, keyFlowID,
+	keyServiceID, keyBotID, keySub, keyCaller, keyNodeID, keyNodeType,
+	keyNodeName, keyRunningStatus, keyLLMOutput, keyFirstFrame,
+	keyNextNodeIDs, keyError, keyIncomplete, keyErrorType, keyDroppedNodes,
+	keyQuestionTokens, keyPromptTokens, keyCompletionTokens, keyTotalTokens,
+}
+
+// conventionBits holds, per key length below 32, the keyBit of each of
+// the conventionKeys of that length: a caller key whose bit is clear is
+// none of them, told with one table load.
+var conventionBits = func() (t [32]uint64) {
+	for _, k := range conventionKeys {
+		t[len(k)] |= keyBit(k)
+	}
+	return t
+}()
+
+// keyBit returns the bit of k in a 64-bit set of keys, of its length and
+// first and last bytes ("in0" to "in7", or "entry" and "error", fall on
+// different bits).
+func keyBit(k string) uint64 {
+	if k == "" {
+		return 1
+	}
+	return 1 << ((uint(len(k))<<3 + uint(k[0])<<1 + uint(k[len(k)-1])) & 63)
+}
+
+// repeats reports whether as repeats a key. Two or three keys compare
+// their lengths; more set each key's length in a register, a shift and
+// two logic operations a key. Only keys of a length seen before take the
+// second pass (repeatsHashed).
+func repeats(as []Attr) bool {
+	switch len(as) {
+	case 0, 1:
+		return false
+	case 2:
+		return len(as[0].Key) == len(as[1].Key) && repeatsHashed(as)
+	case 3:
+		l0, l1, l2 := len(as[0].Key), len(as[1].Key), len(as[2].Key)
+		return (l0 == l1 || l0 == l2 || l1 == l2) && repeatsHashed(as)
+	}
+	var lens, again uint64
+	for i := range as {
+		b := uint64(1) << (len(as[i].Key) & 63)
+		again |= lens & b
+		lens |= b
+	}
+	return again != 0 && repeatsHashed(as)
+}
+
+// repeatsHashed reports whether as repeats a key: its keys' keyBits are
+// set in a register, and a key whose bit was set already is compared with
+// the keys before it.
+func repeatsHashed(as []Attr) bool {
+	var seen uint64
+	for i := range as {
+		b := keyBit(as[i].Key)
+		if seen&b != 0 && repeatsBefore(as, i) {
+			return true
+		}
+		seen |= b
+	}
+	return false
+}
+
+// repeatsBefore reports whether a key of as before i is as[i]'s.
+func repeatsBefore(as []Attr, i int) bool {
+	for j := range as[:i] {
+		if as[j].Key == as[i].Key {
+			return true
+		}
+	}
+	return false
+}
+
+// attrsMayRepeat reports whether as, a span's unprefixed caller
+// attributes, may repeat a key among themselves, take a key of
+// conventionKeys or one of a prefixed list (input., output., config.):
+// false is certain.
+func attrsMayRepeat(as []Attr) bool {
+	var seen uint64
+	for i := range as {
+		k := as[i].Key
+		b := keyBit(k)
+		if seen&b != 0 && repeatsBefore(as, i) {
+			return true
+		}
+		seen |= b
+		if len(k) < len(conventionBits) && conventionBits[len(k)]&b != 0 && isConventionKey(k) {
+			return true
+		}
+		if len(k) > len(prefixConfig) && (k[0] == 'i' && k[len(prefixInput)-1] == '.' || k[len(prefixConfig)-1] == '.') {
+			return true // perhaps input.x or output.x and config.x: the exact check tells
+		}
+	}
+	return false
+}
+
+// isConventionKey reports whether k is one of conventionKeys.
+func isConventionKey(k string) bool {
+	for _, c := range conventionKeys {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// conventionWrites reports whether key is one the span writes itself:
+// the run's span when nd is nil, else nd's.
+func conventionWrites(r *Run, nd *Node, key string) bool {
+	switch key {
+	case keySID, keyAppID, keyUID, keyChatID, keySpanVersion:
+		return true
+	case keyError:
+		if nd == nil {
+			return hasErrorEvent(r.Events)
+		}
+		return hasErrorEvent(nd.Events)
+	case keyIncomplete:
+		if nd == nil {
+			return r.Incomplete
+		}
+		return nd.Incomplete
+	case keyFirstFrame:
+		if nd == nil {
+			_, ok := r.FirstFrameMillis()
+			return ok
+		}
+		return nd.FirstFrameUnixNano != 0
+	case keyQuestionTokens, keyPromptTokens, keyCompletionTokens, keyTotalTokens:
+		return nd == nil || nd.HasUsage
+	case keyCode:
+		return nd == nil || nd.HasCode
+	}
+	if nd == nil {
+		switch key {
+		case keyFlowID:
+			return r.FlowID != ""
+		case keyServiceID:
+			return serviceID(r) != ""
+		case keyBotID:
+			return r.BotID != ""
+		case keySub:
+			return r.Sub != ""
+		case keyCaller:
+			return r.Caller != ""
+		case keyDroppedNodes:
+			return r.DroppedNodes != 0
+		}
+		return false
+	}
+	switch key {
+	case keyNodeID, keyNodeType, keyNodeName, keyRunningStatus:
+		return true
+	case keyLLMOutput:
+		return nd.LLMOutput != ""
+	case keyNextNodeIDs:
+		return len(nd.Next) != 0
+	case keyErrorType:
+		return nd.Cancelled
+	}
+	return false
+}
+
+// sameKey reports whether pa+a and pb+b are the same key.
+func sameKey(pa, a, pb, b string) bool {
+	if len(pa)+len(a) != len(pb)+len(b) {
+		return false
+	}
+	if len(pa) < len(pb) {
+		pa, a, pb, b = pb, b, pa, a
+	}
+	// pa is the longer prefix: pb+b[:len(pa)-len(pb)] is pa.
+	d := len(pa) - len(pb)
+	return pa[:len(pb)] == pb && pa[len(pb):] == b[:d] && a == b[d:]
+}
+
+// keepOnce replaces the caller's lists of the span of r (nd nil) or nd
+// by copies in e.keep without the attributes a later one or the span's
+// conventions replace, when there are any. It returns how many the
+// conventions replaced (for the span's dropped_attributes_count), and
+// whether it replaced any; all replaced count in
+// EncoderStats.AttrsReplaced.
+func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) (dropped uint32, ok bool) {
+	var replaced uint64
+	keep := e.keep[:0]
+	var bounds [4][2]int
+	for l := range lists {
+		bounds[l][0] = len(keep)
+	next:
+		for i, a := range lists[l] {
+			if l == 3 && conventionWrites(r, nd, a.Key) {
+				dropped++
+				replaced++
+				continue
+			}
+			for m := l; m < len(lists); m++ {
+				from := 0
+				if m == l {
+					from = i + 1
+				}
+				for _, b := range lists[m][from:] {
+					if sameKey(pres[l], a.Key, pres[m], b.Key) {
+						replaced++
+						continue next
+					}
+				}
+			}
+			keep = append(keep, a)
+		}
+		bounds[l][1] = len(keep)
+	}
+	e.keep = keep
+	if replaced == 0 {
+		return 0, false
+	}
+	for l := range lists {
+		lists[l] = keep[bounds[l][0]:bounds[l][1]:bounds[l][1]]
+	}
+	e.stats.attrsReplaced.Add(replaced)
+	return dropped, true
+}
+
+// nodePrefixes are the prefixes of a node's Input, Output, Config and
+// Attrs; runPrefixes a run's, whose Attrs are its only list.
+var nodePrefixes, runPrefixes = [4]string{prefixInput, prefixOutput, prefixConfig, ""}, [4]string{}
+
+// writeAttrsPreLens is writeAttrsPre for a node's Input, Output or
+// Config, which also sets in again the bit of each key length seen before
+// in attrs: the check of repeated keys folded into the loop that writes
+// them, where it costs a few logic operations an attribute, hidden by the
+// writing's loads and stores. A separate pass over the lists cost
+// BenchmarkEncodeTraces 8-10 % of thread CPU.
+func (c *strChecker) writeAttrsPreLens(dst []byte, field int, pre *kvPrefix, attrs []Attr, again uint64) ([]byte, uint64) {
+	var lens uint64
+	for i := range attrs {
+		a := &attrs[i]
+		b := uint64(1) << (len(a.Key) & 63)
+		again |= lens & b
+		lens |= b
+		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
+			dst = d
+			continue
+		}
+		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
+	}
+	return dst, again
+}
+
+// nodeMayRepeat reports whether nd's caller attributes may repeat a key.
+// Lists under distinct prefixes meet only through Attrs, so a node
+// without Attrs checks each list alone.
+func nodeMayRepeat(nd *Node) bool {
+	return repeats(nd.Input) || repeats(nd.Output) || repeats(nd.Config) || len(nd.Attrs) != 0 && attrsMayRepeat(nd.Attrs)
+}
+
+// nodeOnce returns nd, or when its caller attributes repeat a key a copy
+// of it in e.copies with each key once (keepOnce) and the attributes
+// the conventions replaced added to DroppedAttrs. writeNodeSpan calls it
+// when a list's key length came twice or the node has Attrs: the copy
+// keeps the common case's code free of it.
+//
+//go:noinline
+func (e *Encoder) nodeOnce(r *Run, nd *Node) *Node {
+	if !nodeMayRepeat(nd) {
+		return nd
+	}
+	lists := [4][]Attr{nd.Input, nd.Output, nd.Config, nd.Attrs}
+	dropped, ok := e.keepOnce(r, nd, &nodePrefixes, &lists)
+	if !ok {
+		return nd
+	}
+	if e.copies == nil {
+		e.copies = new(recordCopies)
+	}
+	c := &e.copies.node
+	*c = *nd
+	c.Input, c.Output, c.Config, c.Attrs = lists[0], lists[1], lists[2], lists[3]
+	c.DroppedAttrs += dropped
+	e.copied = true
+	return c
+}
+
+// runOnce is nodeOnce for a run's span.
+//
+//go:noinline
+func (e *Encoder) runOnce(r *Run) *Run {
+	lists := [4][]Attr{3: r.Attrs}
+	dropped, ok := e.keepOnce(r, nil, &runPrefixes, &lists)
+	if !ok {
+		return r
+	}
+	if e.copies == nil {
+		e.copies = new(recordCopies)
+	}
+	c := &e.copies.run
+	*c = *r
+	c.Attrs = lists[3]
+	c.DroppedAttrs += dropped
+	e.copied = true
+	return c
+}
+
+// forgetCopies clears what nodeOnce and runOnce kept, so that the records
+// and strings of a batch are not kept alive by the Encoder after it.
+func (e *Encoder) forgetCopies() {
+	*e.copies, e.copied = recordCopies{}, false
+	clear(e.keep)
+}
+
+// recordCopies are the records runOnce and nodeOnce write in place of a
+// run's or node's, allocated the first time: an Encoder that never meets
+// a repeated key keeps its size.
+type recordCopies struct {
+	run  Run
+	node Node
+}
