@@ -1,12 +1,18 @@
 package export
 
 import (
+	"compress/gzip"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 
 	"github.com/valyala/bytebufferpool"
+	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestHTTPBodyNotReusedWhileSent: a receiver that answers before it reads
@@ -52,4 +58,88 @@ func TestHTTPBodyNotReusedWhileSent(t *testing.T) {
 			shutdown(t, e)
 		}
 	}
+}
+
+// TestHTTPBodyRetried: a request refused with 503 is sent again: each
+// body the receiver reads decodes with the official types, the first to
+// every part of the batch, the retries to each part once, gzip on and off,
+// one part and three.
+func TestHTTPBodyRetried(t *testing.T) {
+	for _, comp := range []string{CompressionNone, CompressionGzip} {
+		for _, parts := range []int{1, 3} {
+			var mu sync.Mutex
+			var calls int
+			var got []int
+			mux := http.NewServeMux()
+			mux.HandleFunc("/v1/traces", func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				calls++
+				n := calls
+				mu.Unlock()
+				body := readBody(r)
+				if n == 1 {
+					w.WriteHeader(http.StatusServiceUnavailable)
+				}
+				mu.Lock()
+				got = append(got, body)
+				mu.Unlock()
+			})
+			srv := httptest.NewServer(mux)
+			cfg := testConfig(ProtocolHTTPProtobuf, srv.URL)
+			cfg.Compression = comp
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bufs := make([]*bytebufferpool.ByteBuffer, parts)
+			items := make([]int, parts)
+			for i := range bufs {
+				bufs[i], items[i] = encodeBatch(t, Traces, fmt.Sprintf("p%d", i), 5), 5
+			}
+			if !e.EnqueueParts(Traces, bufs, items) {
+				t.Fatal("refused")
+			}
+			flush(t, e)
+			shutdown(t, e)
+			srv.Close()
+			// The retry may send the parts in requests of their own.
+			sum := 0
+			for _, n := range got[1:] {
+				sum += n
+				if n <= 0 {
+					sum = -1 << 20
+				}
+			}
+			if len(got) < 2 || got[0] != parts || sum != parts {
+				t.Errorf("%s, %d parts: bodies held %v resources, want %d then %d in all", comp, parts, got, parts, parts)
+			}
+		}
+	}
+}
+
+// readBody decodes a trace request's body and returns its resources (-1
+// when it does not decode).
+func readBody(r *http.Request) int {
+	var rd io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" {
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			return -1
+		}
+		rd = zr
+	}
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		return -1
+	}
+	var req coltrace.ExportTraceServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		return -1
+	}
+	for _, rs := range req.ResourceSpans {
+		if len(rs.ScopeSpans) != 1 || len(rs.ScopeSpans[0].Spans) != 5 {
+			return -1
+		}
+	}
+	return len(req.ResourceSpans)
 }
