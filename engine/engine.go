@@ -55,6 +55,8 @@ type Engine struct {
 	// refused is the record every refused node's handle points to: see
 	// refusedNode.
 	refused *nodeRecord
+	// parents keeps the parents of refused runs (refusedctx.go).
+	parents *refusedParents
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -83,6 +85,7 @@ func New(opts ...Option) (*Engine, error) {
 		done:  make(chan struct{}),
 	}
 	e.refused = &nodeRecord{e: e}
+	e.parents = new(refusedParents)
 	if e.sink == nil {
 		e.sink = discardSink{}
 	}
@@ -256,20 +259,17 @@ func newSpanID() (s encode.SpanID) {
 func (e *Engine) StartRun(info RunInfo) Run {
 	e.stats.accepted.Add(1)
 	if e.closed.Load() || e.arena == nil { // arena: the zero Engine
-		e.stats.drop(DropShutdown, 1)
-		return Run{refused: e, why: DropShutdown}
+		return e.refuseRun(DropShutdown, &info.Parent)
 	}
 	idx := e.arena.pop()
 	if idx < 0 {
-		e.stats.drop(DropRunLimit, 1)
-		return Run{refused: e, why: DropRunLimit}
+		return e.refuseRun(DropRunLimit, &info.Parent)
 	}
 	r := e.arena.take(idx)
 	if r == nil {
 		if !e.mem.reserve(runRecordBytes) {
 			e.arena.push(idx)
-			e.stats.drop(DropMemoryLimit, 1)
-			return Run{refused: e, why: DropMemoryLimit}
+			return e.refuseRun(DropMemoryLimit, &info.Parent)
 		}
 		r = newRunRecord(e, idx)
 		e.arena.slots[idx].Store(r)
@@ -323,10 +323,16 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		// this run: refuse it rather than leave it in flight.
 		r.reset()
 		e.arena.put(r)
-		e.stats.drop(DropShutdown, 1)
-		return Run{refused: e, why: DropShutdown}
+		return e.refuseRun(DropShutdown, &info.Parent)
 	}
 	return Run{r: r, gen: gen}
+}
+
+// refuseRun counts a run refused for why and returns its handle, which
+// keeps parent for SpanContext (refusedctx.go).
+func (e *Engine) refuseRun(why DropReason, parent *SpanContext) Run {
+	e.stats.drop(why, 1)
+	return Run{refused: e, why: why, gen: refusedTag(why, e.parents.keep(parent))}
 }
 
 // value applies Limits.ValueBytes to a string.

@@ -249,7 +249,12 @@ func (h Node) claim() *nodeRecord {
 // anything, as on the zero Node, but the children StartChild starts below
 // it are counted, dropped for the same reason. Its record, the engine's
 // refused, belongs to no run and is never open.
-func (e *Engine) refusedNode(why DropReason) Node { return Node{n: e.refused, gen: uint32(why)} }
+//
+// tag (refusedTag) holds why and the ticket of its run's parent, which
+// SpanContext returns (refusedctx.go).
+func (e *Engine) refusedNode(tag uint32) Node {
+	return Node{n: e.refused, gen: uint32(refusedWhy(tag)), runGen: tag}
+}
 
 // stale counts a call on a handle that no longer owns its record; calls
 // on a refused node's handle are no-ops.
@@ -290,10 +295,14 @@ func (h Node) IsRecording() bool {
 }
 
 // SpanContext returns the node's span context, the parent to hand to the
-// calls the node makes.
+// calls the node makes; on a node of a run the engine refused, the run's
+// parent (Run.SpanContext).
 func (h Node) SpanContext() SpanContext {
 	n := h.begin()
 	if n == nil {
+		if h.n != nil && h.n.run == nil { // refused: its run's parent (refusedctx.go)
+			return h.n.e.parents.spanContext(h.runGen)
+		}
 		return SpanContext{}
 	}
 	return SpanContext{TraceID: n.traceID, SpanID: n.SpanID, TraceState: n.traceState,
@@ -356,7 +365,7 @@ func (h Node) SetSpanKind(k SpanKind) {
 // runHandle returns a handle on the node's run, started at generation gen.
 func (n *nodeRecord) runHandle(gen uint32) Run {
 	if n.run == nil { // a refused node's: its nodes are counted as refused
-		return Run{refused: n.e, why: DropReason(gen)}
+		return Run{refused: n.e, why: refusedWhy(gen), gen: gen}
 	}
 	return Run{r: n.run, gen: gen}
 }

@@ -244,10 +244,15 @@ func (h Run) SID() string {
 	return r.SID
 }
 
-// SpanContext returns the run's trace and span ids.
+// SpanContext returns the run's trace and span ids; on a run the engine
+// refused, the parent it was started under (the zero SpanContext for a
+// root run), as OpenTelemetry's non-recording span keeps its parent's.
 func (h Run) SpanContext() SpanContext {
 	r := h.begin()
 	if r == nil {
+		if h.refused != nil { // its parent, if any (refusedctx.go)
+			return h.refused.parents.spanContext(h.gen)
+		}
 		return SpanContext{}
 	}
 	defer r.done()
@@ -393,7 +398,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			// The run was refused: its nodes are spans lost for the same reason.
 			h.refused.stats.accepted.Add(1)
 			h.refused.stats.drop(h.why, 1)
-			return h.refused.refusedNode(h.why)
+			return h.refused.refusedNode(refusedTag(h.why, h.gen>>8))
 		}
 		return Node{}
 	}
@@ -418,7 +423,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			}
 			e.stats.accepted.Add(1)
 			e.stats.drop(DropNodeLimit, 1)
-			return e.refusedNode(DropNodeLimit)
+			return e.refusedNode(refusedTag(DropNodeLimit, 0))
 		}
 		// A node that needs a new record must fit the memory limit
 		// before it takes an index: every index taken gets its record.
@@ -428,7 +433,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			if !e.mem.reserve(need) {
 				e.stats.accepted.Add(1)
 				e.stats.drop(DropMemoryLimit, 1)
-				return e.refusedNode(DropMemoryLimit)
+				return e.refusedNode(refusedTag(DropMemoryLimit, 0))
 			}
 		}
 		if r.sw.CompareAndSwap(w, w+1) {

@@ -1,0 +1,119 @@
+package engine
+
+import (
+	"encoding/binary"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/flowtel/flowtel/internal/w3c"
+)
+
+// A run the engine refuses (run limit, memory limit, shutdown) records
+// nothing, but its caller still hands its SpanContext, and its nodes', to
+// the calls it makes (propagation.InjectHTTP): were it zero, the
+// traceparent would be removed and the distributed trace would break
+// exactly under overload. As OpenTelemetry's non-recording span keeps its
+// parent's trace, a refused run started under a caller's span propagates
+// that parent: its trace id, span id, flags and tracestate, so the
+// services it calls stay in the caller's trace (as children of the
+// caller's span: the refused run has no span of its own). A refused root
+// run propagates nothing, as the zero SpanContext did: a fresh non-sampled
+// id would tell the services below to record nothing, which an overloaded
+// engine has no ground to ask.
+//
+// The handles are 32 (Run) and 16 bytes (Node) on every hot path, too
+// small to carry a SpanContext: the parent is kept in a ring of
+// refusedSlots slots, written with a sequence lock (atomics only, no
+// allocation), and the handles carry a ticket of 24 bits beside the drop
+// reason (refusedTag) in the field a refused handle does not use. A
+// handle whose slot was written again since, by a refused run
+// refusedSlots later, reads the zero SpanContext, as before.
+
+// refusedSlots is the number of refused runs' parents kept.
+const refusedSlots = 1024
+
+// refusedParent is one slot of the ring: seq is even when the slot is
+// stable, odd while a writer fills it.
+type refusedParent struct {
+	seq      atomic.Uint32
+	ticket   atomic.Uint32
+	traceID  [2]atomic.Uint64
+	spanID   atomic.Uint64
+	flags    atomic.Uint32
+	stateLen atomic.Int64
+	state    atomic.Pointer[byte]
+}
+
+// refusedParents is the ring and its ticket counter.
+type refusedParents struct {
+	next  atomic.Uint32
+	slots [refusedSlots]refusedParent
+}
+
+// refusedTag returns the tag of a refused handle: why in the low byte,
+// the ticket of its parent above (0: none).
+func refusedTag(why DropReason, ticket uint32) uint32 { return uint32(why)&0xff | ticket<<8 }
+
+// refusedWhy returns the drop reason of a refused handle's tag.
+func refusedWhy(tag uint32) DropReason { return DropReason(tag & 0xff) }
+
+// keep stores parent, when valid, and returns its ticket (0 when it is
+// not kept: invalid, or its slot being written by another refused run).
+func (p *refusedParents) keep(parent *SpanContext) uint32 {
+	if p == nil || !parent.IsValid() {
+		return 0
+	}
+	t := p.next.Add(1) & 0xffffff
+	if t == 0 {
+		t = p.next.Add(1) & 0xffffff
+	}
+	s := &p.slots[t%refusedSlots]
+	seq := s.seq.Load()
+	if seq&1 != 0 || !s.seq.CompareAndSwap(seq, seq+1) {
+		return 0
+	}
+	s.ticket.Store(t)
+	s.traceID[0].Store(binary.BigEndian.Uint64(parent.TraceID[:8]))
+	s.traceID[1].Store(binary.BigEndian.Uint64(parent.TraceID[8:]))
+	s.spanID.Store(binary.BigEndian.Uint64(parent.SpanID[:]))
+	var f uint32
+	if parent.Sampled {
+		f |= uint32(w3c.FlagSampled)
+	}
+	if parent.Random {
+		f |= uint32(w3c.FlagRandom)
+	}
+	s.flags.Store(f)
+	s.stateLen.Store(int64(len(parent.TraceState)))
+	s.state.Store(unsafe.StringData(parent.TraceState))
+	s.seq.Store(seq + 2)
+	return t
+}
+
+// spanContext returns the parent kept under the ticket of tag, or the
+// zero SpanContext when there is none or its slot was written again.
+func (p *refusedParents) spanContext(tag uint32) SpanContext {
+	t := tag >> 8
+	if p == nil || t == 0 {
+		return SpanContext{}
+	}
+	s := &p.slots[t%refusedSlots]
+	seq := s.seq.Load()
+	if seq&1 != 0 || s.ticket.Load() != t {
+		return SpanContext{}
+	}
+	var sc SpanContext
+	binary.BigEndian.PutUint64(sc.TraceID[:8], s.traceID[0].Load())
+	binary.BigEndian.PutUint64(sc.TraceID[8:], s.traceID[1].Load())
+	binary.BigEndian.PutUint64(sc.SpanID[:], s.spanID.Load())
+	f := s.flags.Load()
+	n, ptr := s.stateLen.Load(), s.state.Load()
+	if s.seq.Load() != seq {
+		return SpanContext{}
+	}
+	if n != 0 {
+		sc.TraceState = unsafe.String(ptr, n)
+	}
+	sc.Sampled, sc.Random = f&uint32(w3c.FlagSampled) != 0, f&uint32(w3c.FlagRandom) != 0
+	return sc
+}
