@@ -80,3 +80,52 @@ func TestShutdownWaitsForFlush(t *testing.T) {
 	}
 	<-flushed
 }
+
+// TestForceFlushConcurrentWithShutdown: ForceFlush calls from many
+// goroutines, racing with runs ending and with Shutdown, each return nil
+// or ErrShutdown, one after Shutdown ErrShutdown, and the sink is shut
+// down after every flush of it returned.
+func TestForceFlushConcurrentWithShutdown(t *testing.T) {
+	for range 20 {
+		s := &flushOrderSink{entered: make(chan struct{})}
+		close(s.entered)
+		s.calls = 1 // no flush holds
+		e, err := New(WithSink(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, 64)
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := e.StartRun(RunInfo{FlowID: "f"})
+				r.StartNode("a:1", "a", "a").End()
+				r.End(0, "")
+				if i%4 == 0 {
+					errs <- e.ForceFlush(context.Background())
+				}
+				errs <- e.ForceFlush(context.Background())
+			}()
+		}
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil && err != ErrShutdown {
+				t.Errorf("ForceFlush: %v", err)
+			}
+		}
+		if err := e.ForceFlush(context.Background()); err != ErrShutdown {
+			t.Errorf("ForceFlush after Shutdown: %v", err)
+		}
+		s.mu.Lock()
+		if len(s.bad) > 0 {
+			t.Errorf("%v", s.bad)
+		}
+		s.mu.Unlock()
+	}
+}
