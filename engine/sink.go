@@ -14,7 +14,9 @@ import (
 // counted under DropSink. Export should not block for long; an exporting
 // sink queues and returns. ForceFlush is called on a goroutine of its own
 // once every batch before it was exported, so it may run while Export
-// exports later batches: capture goes on while a sink flushes.
+// exports later batches, and beside another ForceFlush when callers flush
+// at once: capture goes on while a sink flushes. Shutdown is called after
+// every ForceFlush returned.
 type Sink interface {
 	Export(runs []*encode.Run) error
 	ForceFlush(ctx context.Context) error
