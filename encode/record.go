@@ -400,6 +400,10 @@ type Run struct {
 	// TraceFlags are the W3C trace-flags the run carries: sampled (its head
 	// sampling decision) and random (its trace-id is random).
 	TraceFlags uint8
+	// Kind is the kind of the run's span, SERVER unless set (a span the
+	// OpenTelemetry bridge started as a root keeps its own: a client
+	// span's run is a CLIENT span).
+	Kind SpanKind
 
 	ServiceID string
 	FlowID    string

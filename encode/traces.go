@@ -616,12 +616,12 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 		flags |= spanFlagsIsRemote
 	}
 	if r.FlowID == "" {
-		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, spanKindServer,
+		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, runKind(r),
 			r.StartUnixNano, r.EndUnixNano, len(runSpanBare))
 		dst = append(dst, runSpanBare...)
 	} else {
 		n, ok := e.check(r.FlowID)
-		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, spanKindServer,
+		dst = e.writeSpanHead(dst, r, r.SpanID, r.ParentSpanID, flags, runKind(r),
 			r.StartUnixNano, r.EndUnixNano, len(runSpanPrefix)+n)
 		dst = append(dst, runSpanPrefix...)
 		dst = writeChecked(dst, r.FlowID, ok)
@@ -674,6 +674,14 @@ func nodeParent(r *Run, nd *Node) SpanID {
 		return nd.ParentSpanID
 	}
 	return r.SpanID
+}
+
+// runKind returns the OTLP kind of a run's span, SERVER unless set.
+func runKind(r *Run) byte {
+	if r.Kind == SpanKindUnspecified || r.Kind > SpanKindConsumer {
+		return spanKindServer
+	}
+	return byte(r.Kind)
 }
 
 // nodeKind returns the OTLP kind of a node's span, INTERNAL unless set.

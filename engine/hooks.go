@@ -44,6 +44,7 @@ func init() {
 		RenameNode:    Node.rename,
 		NodeException: Node.recordException,
 		SetRunFlowID:  Run.setFlowID,
+		SetRunKind:    Run.setKind,
 		SetRunStatus:  Run.setStatus,
 		RunException:  Run.recordException,
 	})
@@ -70,6 +71,13 @@ func (h Node) rename(name string) {
 func (h Run) setFlowID(name string) {
 	if r := h.begin(); r != nil {
 		r.FlowID = r.e.value(name)
+		r.done()
+	}
+}
+
+func (h Run) setKind(k encode.SpanKind) {
+	if r := h.begin(); r != nil {
+		r.Kind = k
 		r.done()
 	}
 }

@@ -166,8 +166,11 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	for _, kv := range extra {
 		s.setRunAttr(kv)
 	}
+	if k := cfg.SpanKind(); k != trace.SpanKindServer && k != trace.SpanKindUnspecified {
+		hooks.SetRunKind(s.run, spanKind(k)) // SERVER, the run span's default, costs nothing
+	}
 	s.sc = toOTel(s.run.SpanContext(), trace.TraceState{})
-	if !s.sc.IsValid() { // the engine refused the run: counted in its Stats
+	if !s.run.IsRecording() { // the engine refused the run: counted in its Stats
 		s.ended = true
 		s.sc = trace.SpanContextFromContext(ctx)
 	}

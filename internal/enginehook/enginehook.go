@@ -38,6 +38,8 @@ type Hooks[E, O, R, N any] struct {
 	NodeException func(n N, err error, stack bool)
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
+	// SetRunKind sets the kind of a run's span (SERVER unless set).
+	SetRunKind func(r R, kind encode.SpanKind)
 	// SetRunStatus sets a run's span status (OK explicitly, or ERROR with
 	// its message); OK is final, otherwise the run's return code, when not
 	// 0, makes it ERROR.

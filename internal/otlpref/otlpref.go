@@ -252,6 +252,9 @@ func (b *Builder) runSpan(r *encode.Run, attrs []encode.Attr) *tracepb.Span {
 		StartTimeUnixNano: uint64(r.StartUnixNano),
 		EndTimeUnixNano:   uint64(r.EndUnixNano),
 	}
+	if r.Kind != encode.SpanKindUnspecified && r.Kind <= encode.SpanKindConsumer {
+		s.Kind = tracepb.Span_SpanKind(r.Kind)
+	}
 	if r.FlowID != "" {
 		s.Name = "run:" + b.Str(r.FlowID)
 	}
