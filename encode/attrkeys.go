@@ -22,15 +22,19 @@ package encode
 // out for the conventions' also counts in the span's
 // dropped_attributes_count, since its value is nowhere.
 //
-// The common case repeats nothing and pays about a nanosecond a caller
-// attribute (repeats, attrsMayRepeat: a 64-bit set of a hash of each
-// key's length, first and last bytes, in a register, and a table of the
-// conventions' hashes by length); only a hash already seen compares keys,
-// and only a real repeat writes filtered copies of the lists
-// (Encoder.keep). Tried first and not kept: a 256-bit set of the hashes
-// (an array on the stack, +10 % thread CPU in BenchmarkEncodeTraces), and
-// a set of lengths alone (+22 % in EncodeTracesLoadgen, whose keys in0 to
-// in7 share a length and were compared).
+// The common case repeats nothing. A node's lists first pass lensRepeat
+// (a 64-bit set of key lengths in a register, no call); a node whose list
+// repeats a length, or that has Attrs, and a run with Attrs, take a set
+// of a hash of each key's length, first and last bytes and a table of the
+// conventions' hashes (repeats, attrsMayRepeat); only a hash already seen
+// compares keys, and only a real repeat writes filtered copies of the
+// lists (Encoder.keep, Encoder.copies). Thread CPU (TestCPUTime
+// -cputime, medians of 6 alternating runs, AMD EPYC, noisy phase):
+// EncodeTraces 199.3 -> 205.9 ns/span, EncodeTracesLoadgen (keys in0 to
+// in7: one length) 210.9 -> 235.9. Tried and not kept: the lengths set
+// inside the writing loop (+14.6 ns in EncodeTraces: the set lives across
+// appendKVFast's call), a 256-bit set of hashes on the stack (+10 %), and
+// lengths alone with exact compares (+22 % in EncodeTracesLoadgen).
 
 // conventionKeys are the keys a run or node span may write itself, where
 // the conventions win over the caller's (gen_ai.usage.* are not: the
@@ -264,26 +268,18 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) 
 // Attrs; runPrefixes a run's, whose Attrs are its only list.
 var nodePrefixes, runPrefixes = [4]string{prefixInput, prefixOutput, prefixConfig, ""}, [4]string{}
 
-// writeAttrsPreLens is writeAttrsPre for a node's Input, Output or
-// Config, which also sets in again the bit of each key length seen before
-// in attrs: the check of repeated keys folded into the loop that writes
-// them, where it costs a few logic operations an attribute, hidden by the
-// writing's loads and stores. A separate pass over the lists cost
-// BenchmarkEncodeTraces 8-10 % of thread CPU.
-func (c *strChecker) writeAttrsPreLens(dst []byte, field int, pre *kvPrefix, attrs []Attr, again uint64) ([]byte, uint64) {
-	var lens uint64
-	for i := range attrs {
-		a := &attrs[i]
-		b := uint64(1) << (len(a.Key) & 63)
+// lensRepeat returns the bits of the key lengths (mod 64) that come twice
+// in as: zero when no key repeats. It is a loop of loads, shifts and logic
+// operations without a call, cheap enough to run on every node's lists;
+// a node whose lists share a length takes the exact check (nodeOnce).
+func lensRepeat(as []Attr) uint64 {
+	var lens, again uint64
+	for i := range as {
+		b := uint64(1) << (len(as[i].Key) & 63)
 		again |= lens & b
 		lens |= b
-		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
-			dst = d
-			continue
-		}
-		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
 	}
-	return dst, again
+	return again
 }
 
 // nodeMayRepeat reports whether nd's caller attributes may repeat a key.
@@ -296,7 +292,7 @@ func nodeMayRepeat(nd *Node) bool {
 // nodeOnce returns nd, or when its caller attributes repeat a key a copy
 // of it in e.copies with each key once (keepOnce) and the attributes
 // the conventions replaced added to DroppedAttrs. writeNodeSpan calls it
-// when a list's key length came twice or the node has Attrs: the copy
+// when a list repeats a key length (lensRepeat) or the node has Attrs: the copy
 // keeps the common case's code free of it.
 //
 //go:noinline

@@ -747,19 +747,12 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	// Each key once (attrkeys.go): the lists are written as they are,
 	// telling whether a key's length came twice in one, and written again
 	// from a copy without the keys replaced when a key did repeat.
-	mark, invalid := len(dst), e.invalid
-	var again uint64
-	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixInput, nd.Input, again)
-	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixOutput, nd.Output, again)
-	dst, again = e.writeAttrsPreLens(dst, f, kvPrefixConfig, nd.Config, again)
-	if again != 0 || len(nd.Attrs) != 0 {
-		if c := e.nodeOnce(r, nd); c != nd {
-			nd, dst, e.invalid = c, dst[:mark], invalid
-			dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
-			dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
-			dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
-		}
+	if len(nd.Attrs) != 0 || lensRepeat(nd.Input)|lensRepeat(nd.Output)|lensRepeat(nd.Config) != 0 {
+		nd = e.nodeOnce(r, nd)
 	}
+	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
+	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
+	dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
 		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())
