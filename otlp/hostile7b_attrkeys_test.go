@@ -39,6 +39,12 @@ func TestSpanKeysOnce(t *testing.T) {
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// Replaced: the run's tenant=a, app_id and code; the node's lang=en,
+	// its input lang=zh (by SetAttributes' input.lang), model=a, k=1 and
+	// node_id.
+	if s, ok := OTLPSink(e); !ok || s.EncoderStats().AttrsReplaced != 8 {
+		t.Errorf("Sink.EncoderStats().AttrsReplaced = %d, want 8", s.EncoderStats().AttrsReplaced)
+	}
 	spans := receivedSpans(rc)
 	if len(spans) != 2 {
 		t.Fatalf("got %d spans, want 2", len(spans))

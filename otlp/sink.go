@@ -339,6 +339,7 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 		t.LogRequests += st.LogRequests
 		t.LogRecords += st.LogRecords
 		t.Bytes += st.Bytes
+		t.AttrsReplaced += st.AttrsReplaced
 	}
 	return t
 }
