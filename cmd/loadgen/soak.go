@@ -209,9 +209,14 @@ func (s *soakSummary) analyze(c *config) {
 		s.LastQuarterRSS = max(s.LastQuarterRSS, x.RSS)
 		s.LastQuarterLiveHeap = max(s.LastQuarterLiveHeap, x.LiveHeap)
 	}
-	s.PlateauCeiling = s.SecondQuarterLiveHeap*5/4 + 32<<20
+	// The exporter's queue fills and empties with the receiver's failures
+	// and restarts, whatever leaks: one queue bound is allowed on top, or a
+	// second quarter that happened to see the queue empty fails a plateau
+	// (a fresh clone's CI saw 121 MiB there and 206 MiB in the last
+	// quarter, where the run before saw 203 and 197).
+	s.PlateauCeiling = s.SecondQuarterLiveHeap*5/4 + 32<<20 + uint64(max(c.queueBytes, 0))
 	if s.LastQuarterLiveHeap > s.PlateauCeiling {
-		s.Failures = append(s.Failures, fmt.Sprintf("live heap %s in the last quarter is still climbing: above 1.25 x the second quarter's maximum %s + 32 MiB", mib(s.LastQuarterLiveHeap), mib(s.SecondQuarterLiveHeap)))
+		s.Failures = append(s.Failures, fmt.Sprintf("live heap %s in the last quarter is still climbing: above 1.25 x the second quarter's maximum %s + 32 MiB + the exporter's queue bound %s", mib(s.LastQuarterLiveHeap), mib(s.SecondQuarterLiveHeap), mib(uint64(max(c.queueBytes, 0)))))
 	}
 }
 
