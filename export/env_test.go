@@ -223,7 +223,7 @@ func TestFromLookupBatchVariables(t *testing.T) {
 	if err != nil || c.QueueSpans != 2048 || c.Traces.Timeout != 3*time.Second || c.Metrics.Timeout != 5*time.Second {
 		t.Errorf("defaults: %v %d %v %v", err, c.QueueSpans, c.Traces.Timeout, c.Metrics.Timeout)
 	}
-	for env, name := range map[string]string{
+	wantEnvRefused(t, map[string]string{
 		"OTEL_BSP_MAX_QUEUE_SIZE=0":                                          "OTEL_BSP_MAX_QUEUE_SIZE",
 		"OTEL_BSP_SCHEDULE_DELAY=soon":                                       "OTEL_BSP_SCHEDULE_DELAY",
 		"OTEL_BSP_EXPORT_TIMEOUT=-1":                                         "OTEL_BSP_EXPORT_TIMEOUT",
@@ -231,16 +231,7 @@ func TestFromLookupBatchVariables(t *testing.T) {
 		"OTEL_METRIC_EXPORT_TIMEOUT=1e3":                                     "OTEL_METRIC_EXPORT_TIMEOUT",
 		"OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096":                                "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
 		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE=600,OTLP_TRACE_MAX_QUEUE_SIZE=500": "OTLP_TRACE_MAX_QUEUE_SIZE",
-	} {
-		m := map[string]string{}
-		for _, kv := range strings.Split(env, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			m[k] = v
-		}
-		if _, err := FromLookup(lookupOf(m)); !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
-			t.Errorf("%s: error %v, want one naming %s", env, err, name)
-		}
-	}
+	})
 }
 
 // TestFromLookupLargeFields checks the large field store variables.
@@ -345,6 +336,22 @@ func TestFromLookupOTelBooleans(t *testing.T) {
 	for _, v := range []string{"1", "yes", "on", "0", "no", "off"} {
 		if _, err := FromLookup(lookupOf(map[string]string{"OTLP_ENABLE": v})); err != nil {
 			t.Errorf("OTLP_ENABLE=%s: %v", v, err)
+		}
+	}
+}
+
+// wantEnvRefused reads each environment (NAME=value pairs joined by
+// commas) and wants ErrInvalidEnv naming the variable it maps to.
+func wantEnvRefused(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for env, name := range cases {
+		m := map[string]string{}
+		for _, kv := range strings.Split(env, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			m[k] = v
+		}
+		if _, err := FromLookup(lookupOf(m)); !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: error %v, want one naming %s", env, err, name)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -45,17 +44,7 @@ func TestSpanExporterHostileSpans(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	official, offAddr := startFullReceiver(t)
-	oexp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(offAddr), otlptracegrpc.WithInsecure())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := oexp.ExportSpans(ctx, spans); err != nil {
-		t.Fatal(err)
-	}
-	if err := oexp.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
+	official := exportOfficial(ctx, t, spans)
 	ours, ourAddr := startFullReceiver(t)
 	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: ourAddr, Insecure: true})
 	if err != nil {

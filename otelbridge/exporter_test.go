@@ -110,17 +110,13 @@ func recordSDKSpans(t *testing.T) []sdktrace.ReadOnlySpan {
 	return out
 }
 
-// TestSpanExporterMatchesOTLPExporter sends the same SDK spans through
-// OpenTelemetry's own OTLP/gRPC exporter and through SpanExporter with
-// flowtel's exporter, to two real receivers, and requires every span, with
-// its resource and scope, to decode proto.Equal.
-func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
-	spans := recordSDKSpans(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-
-	official, offAddr := startFullReceiver(t)
-	oexp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(offAddr), otlptracegrpc.WithInsecure())
+// exportOfficial sends spans through OpenTelemetry's own OTLP/gRPC
+// exporter to a real receiver and returns the receiver, the reference the
+// SpanExporter's output is compared with.
+func exportOfficial(ctx context.Context, t *testing.T, spans []sdktrace.ReadOnlySpan) *otlptest.Receiver {
+	t.Helper()
+	official, addr := startFullReceiver(t)
+	oexp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(addr), otlptracegrpc.WithInsecure())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,6 +126,19 @@ func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
 	if err := oexp.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return official
+}
+
+// TestSpanExporterMatchesOTLPExporter sends the same SDK spans through
+// OpenTelemetry's own OTLP/gRPC exporter and through SpanExporter with
+// flowtel's exporter, to two real receivers, and requires every span, with
+// its resource and scope, to decode proto.Equal.
+func TestSpanExporterMatchesOTLPExporter(t *testing.T) {
+	spans := recordSDKSpans(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	official := exportOfficial(ctx, t, spans)
 
 	ours, ourAddr := startFullReceiver(t)
 	// CoalesceBytes -1: each ExportSpans its own request, compared below.
