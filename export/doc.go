@@ -35,7 +35,11 @@
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
 // longer. A batch whose retries would pass MaxElapsedTime is dropped
 // (DropRetryExhausted) at once, so an endless Retry-After cannot hang the
-// exporter. A batch waits for its next attempt without holding a worker:
+// exporter. Such a drop is reported to the ErrorHandler once per signal
+// and kind of failure (gRPC code, HTTP status, transport error) until the
+// signal's next success, so that a receiver down for an hour makes one
+// report per signal, not one per batch, and the next outage is reported
+// again; Stats counts every item. A batch waits for its next attempt without holding a worker:
 // the workers send the batches behind it meanwhile, and whichever is free
 // when the wait ends sends it again (it still counts toward QueueBytes and
 // InFlight). Other failures drop the batch (DropNonRetryable, every item

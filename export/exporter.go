@@ -129,6 +129,9 @@ type Exporter struct {
 	progress chan struct{}
 	// notices holds the notices reportOnce reported.
 	notices map[string]struct{}
+	// outages holds, per signal, the notices of the retryable failures
+	// reportOutage reported since the signal's last success.
+	outages [NumSignals]map[string]struct{}
 	closed  bool // Enqueue drops with DropShutdown
 	running int  // workers not yet exited
 	stats   [NumSignals]SignalStats
@@ -716,6 +719,9 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	if r.attempt > 0 {
 		st.Retried++
 	}
+	if out.Class == classSuccess && len(e.outages[en.sig]) > 0 {
+		clear(e.outages[en.sig]) // the outage is over: report the next one
+	}
 	e.mu.Unlock()
 	r.attempt++
 
@@ -744,7 +750,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	wait := max(jitter(r.interval), out.Delay)
 	r.interval = min(time.Duration(float64(r.interval)*1.5), rc.MaxInterval)
 	if rc.Disabled || time.Since(r.start)+wait > rc.MaxElapsedTime {
-		e.report(fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
+		e.reportOutage(en.sig, out.Notice, fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
 		return 0, DropRetryExhausted, true, false
 	}
 	r.due = time.Now().Add(wait)
@@ -786,6 +792,33 @@ func (e *Exporter) reportOnce(notice string, err error) {
 		e.report(fmt.Errorf("%w (%d distinct notices reported: later ones are not, Stats counts their items)", err, maxNotices))
 	default:
 		e.report(fmt.Errorf("%w (reported once; Stats counts every item)", err))
+	}
+}
+
+// reportOutage reports err, a batch of sig dropped when its retries were
+// exhausted, unless a batch of sig was dropped with the same notice (the
+// signal and the kind of failure: gRPC code, HTTP status, transport)
+// since sig's last success: a receiver that is down fails every batch,
+// and a report per batch flooded the ErrorHandler, while Stats counts
+// every item dropped (DropRetryExhausted). The next outage, after a
+// success, is reported again. The notices of one signal are few (the
+// retryable codes and statuses), so they need no bound.
+func (e *Exporter) reportOutage(sig Signal, notice string, err error) {
+	if notice == "" {
+		e.report(err)
+		return
+	}
+	e.mu.Lock()
+	_, seen := e.outages[sig][notice]
+	if !seen {
+		if e.outages[sig] == nil {
+			e.outages[sig] = make(map[string]struct{})
+		}
+		e.outages[sig][notice] = struct{}{}
+	}
+	e.mu.Unlock()
+	if !seen {
+		e.report(fmt.Errorf("%w (reported once until %s are exported again; Stats counts every item)", err, sig))
 	}
 }
 

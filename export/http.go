@@ -140,16 +140,17 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 	resp, err := s.client.Do(req)
 	if err != nil {
 		// Connection refused, reset, timeout: the receiver may come back.
+		notice := s.sig.String() + " transport"
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled)}
+			return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, context.Canceled), Notice: notice}
 		}
-		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, errUnwrapURL(err, s.shown))}
+		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, errUnwrapURL(err, s.shown)), Notice: notice}
 	}
 	// The receiver may be hostile: read at most maxResponseBytes.
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	resp.Body.Close()
 	if err != nil && resp.StatusCode >= 300 {
-		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err)}
+		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err), Notice: s.sig.String() + " transport"}
 	}
 	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
 }

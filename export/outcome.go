@@ -63,7 +63,11 @@ type outcome struct {
 	// failure is to be reported once per exporter (Exporter.reportOnce):
 	// the receiver's partial success message, that its responses do not
 	// decode, or its refusal (signal, status and message, e.g. 401 on a
-	// bad token), which a receiver says of every batch.
+	// bad token), which a receiver says of every batch. On a retryable
+	// failure it names the signal and the kind of failure (gRPC code,
+	// HTTP status, transport) without the message: a batch whose retries
+	// are exhausted is reported once per notice and outage
+	// (Exporter.reportOutage).
 	Notice string
 }
 
@@ -101,6 +105,7 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 	o.Class = classPermanent
 	if retryableHTTP(code) {
 		o.Class = classRetryable
+		o.Notice = fmt.Sprintf("%s HTTP %d", sig, code)
 		if d, ok := parseRetryAfter(header.Get("Retry-After"), now); ok {
 			o.Delay = d
 		}
@@ -323,6 +328,9 @@ func classifyGRPC(sig Signal, err error) outcome {
 		if retryInfo != nil {
 			o.Class = classRetryable
 		}
+	}
+	if o.Class == classRetryable {
+		o.Notice = sig.String() + " gRPC " + st.Code().String()
 	}
 	if o.Class == classPermanent {
 		o.Notice = o.Err.Error() // signal, status and clipped message
