@@ -1,6 +1,7 @@
 package export
 
 import (
+	"encoding/base64"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,5 +75,57 @@ func TestRetryExhaustedReportedOncePerOutage(t *testing.T) {
 		flushChecked(t, e)
 		wantReports("second outage", 4)
 		shutdown(t, e)
+	})
+}
+
+// TestNoSecretPrefixInClippedMessage: a receiver's message is clipped to
+// maxErrorMessageBytes before it is reported, and a secret it echoes
+// across the cut was cut with it, leaving its first bytes in the report,
+// since the redactor, which looks for whole secrets, ran after the clip.
+// The message is redacted before it is clipped, for a refusal and for a
+// partial success, over both protocols; a "-bin" value echoed in base64
+// is redacted too.
+func TestNoSecretPrefixInClippedMessage(t *testing.T) {
+	const secret = "s3cr3t-api-key-0123456789abcdef"
+	bin := "\x01\x02binary-credential\xff"
+	binB64 := base64.RawStdEncoding.EncodeToString([]byte(bin))
+	// The cut falls 7 bytes into the secret.
+	long := strings.Repeat("x", maxErrorMessageBytes-len(" key ")-7) + " key " + secret
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			switch cl.Signal {
+			case otlptest.Traces:
+				return otlptest.Reply{Code: codes.Unauthenticated, Message: long}
+			case otlptest.Metrics:
+				return otlptest.Reply{Rejected: 1, Message: long}
+			}
+			return otlptest.Reply{Code: codes.PermissionDenied, Message: "credential " + binB64 + " refused"}
+		})
+		c.Start()
+		defer c.Stop()
+		cfg := testConfig(protocol, c.Endpoint())
+		cfg.Headers = map[string]string{"x-api-key": secret}
+		if protocol == ProtocolGRPC {
+			cfg.Headers["x-cred-bin"] = bin
+		}
+		e, log := newLogged(t, cfg)
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			produce(t, e, sig, "s", 1, 2)
+		}
+		flushChecked(t, e)
+		shutdown(t, e)
+		errs := log.all()
+		if len(errs) != 3 {
+			t.Fatalf("%d reports, want 3: %q", len(errs), errs)
+		}
+		for _, err := range errs {
+			msg := err.Error()
+			if strings.Contains(msg, secret[:6]) || protocol == ProtocolGRPC && strings.Contains(msg, binB64[:6]) {
+				t.Errorf("a secret's first bytes are in %q", msg)
+			}
+			if !strings.Contains(msg, "xxxx") && !strings.Contains(msg, "credential REDACTED refused") && protocol == ProtocolGRPC {
+				t.Errorf("report %q: want the receiver's message, redacted", msg)
+			}
+		}
 	})
 }

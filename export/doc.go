@@ -135,7 +135,10 @@
 // secrets: every error the exporter returns or reports passes through a
 // redactor that replaces them with "REDACTED", also in the messages of
 // the receiver (which may echo a credential back) and in the URLs that
-// net/http prints (Go masks only the password). A value under 4 bytes is
+// net/http prints (Go masks only the password). The receiver's message is
+// redacted before it is clipped to 512 bytes, so that a cut through a
+// secret cannot leave its first bytes; a gRPC "-bin" value is also
+// looked for base64-encoded, as gRPC sends it. A value under 4 bytes is
 // not searched for: it is no credential, and replacing it would garble
 // the messages. RedactURL does the same
 // for a caller printing an endpoint. An endpoint's user information is sent

@@ -34,7 +34,7 @@ func FuzzExportHTTPResponse(f *testing.F) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, sig uint8, code int, retryAfter string, body []byte) {
 		s := Signal(sig % NumSignals)
-		o := classifyHTTP(s, code, http.Header{"Retry-After": {retryAfter}, "Content-Type": {"text/plain"}}, body, now)
+		o := classifyHTTP(s, code, http.Header{"Retry-After": {retryAfter}, "Content-Type": {"text/plain"}}, body, now, redactor{})
 		if o.Rejected < 0 || o.Delay < 0 || o.Delay > 24*time.Hour {
 			t.Fatalf("out of range: %+v", o)
 		}
@@ -91,7 +91,7 @@ func FuzzExportGRPCStatus(f *testing.F) {
 			return
 		}
 		err := status.ErrorProto(&p)
-		o := classifyGRPC(Traces, err)
+		o := classifyGRPC(Traces, err, redactor{})
 		if o.Delay < 0 || o.Delay > 24*time.Hour {
 			t.Fatalf("delay %v", o.Delay)
 		}

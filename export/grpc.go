@@ -89,6 +89,7 @@ type grpcSender struct {
 	method string
 	md     metadata.MD
 	opts   []grpc.CallOption
+	rd     redactor // the target's secrets
 }
 
 // dialGRPC creates a lazily connecting client for t. Reconnection backoff
@@ -123,7 +124,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 }
 
 func newGRPCSender(sig Signal, t *target, conn *grpc.ClientConn) *grpcSender {
-	s := &grpcSender{sig: sig, conn: conn, method: sig.grpcMethod()}
+	s := &grpcSender{sig: sig, conn: conn, method: sig.grpcMethod(), rd: t.redact}
 	if len(t.headers) > 0 {
 		s.md = metadata.New(t.headers)
 	}
@@ -151,7 +152,7 @@ func (s *grpcSender) send(ctx context.Context, parts [][]byte) outcome {
 		resp.m = new(collogs.ExportLogsServiceResponse)
 	}
 	if err := s.conn.Invoke(ctx, s.method, req, &resp, s.opts...); err != nil {
-		return classifyGRPC(s.sig, err)
+		return classifyGRPC(s.sig, err, s.rd)
 	}
 	if resp.err != nil {
 		return undecodable(s.sig, resp.err)
@@ -159,13 +160,13 @@ func (s *grpcSender) send(ctx context.Context, parts [][]byte) outcome {
 	switch m := resp.m.(type) {
 	case *coltrace.ExportTraceServiceResponse:
 		ps := m.GetPartialSuccess()
-		return partialOutcome(s.sig, ps.GetRejectedSpans(), ps.GetErrorMessage())
+		return partialOutcome(s.sig, ps.GetRejectedSpans(), ps.GetErrorMessage(), s.rd)
 	case *colmetrics.ExportMetricsServiceResponse:
 		ps := m.GetPartialSuccess()
-		return partialOutcome(s.sig, ps.GetRejectedDataPoints(), ps.GetErrorMessage())
+		return partialOutcome(s.sig, ps.GetRejectedDataPoints(), ps.GetErrorMessage(), s.rd)
 	}
 	ps := resp.m.(*collogs.ExportLogsServiceResponse).GetPartialSuccess()
-	return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage())
+	return partialOutcome(s.sig, ps.GetRejectedLogRecords(), ps.GetErrorMessage(), s.rd)
 }
 
 // grpcConns shares one connection between signals with the same target

@@ -25,6 +25,7 @@ type httpSender struct {
 	headers http.Header
 	host    string // a configured Host header: the request's Host
 	gzip    bool
+	rd      redactor // the target's secrets
 }
 
 // gzipWriters reuses gzip writers (each holds about 800 KB of state).
@@ -68,7 +69,7 @@ func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
 	if t.gzip {
 		h.Set("Content-Encoding", "gzip")
 	}
-	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, host: host, gzip: t.gzip}
+	return &httpSender{sig: sig, client: client, url: t.url, shown: t.shownURL, headers: h, host: host, gzip: t.gzip, rd: t.redact}
 }
 
 // coalesces is true: the parts are the body one after the other, read
@@ -152,7 +153,7 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 	if err != nil && resp.StatusCode >= 300 {
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err), Notice: s.sig.String() + " transport"}
 	}
-	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now())
+	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now(), s.rd)
 }
 
 // sentBody is a request body that reports its Close once.

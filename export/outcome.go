@@ -85,8 +85,10 @@ func retryableHTTP(code int) bool {
 // body read with a size limit. now dates a Retry-After given as an HTTP
 // date. A 2xx body is decoded as the signal's Export*ServiceResponse for
 // partial success; an error body as google.rpc.Status for its message,
-// each in the encoding its Content-Type names (bodyEncoding).
-func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time) outcome {
+// each in the encoding its Content-Type names (bodyEncoding). rd removes
+// the target's secrets from the receiver's message before it is clipped,
+// so that a cut cannot leave part of a secret in the message.
+func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now time.Time, rd redactor) outcome {
 	enc := bodyEncoding(header.Get("Content-Type"))
 	if code >= 200 && code < 300 {
 		if enc == encodingOther && len(body) > 0 {
@@ -99,7 +101,7 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		if err != nil {
 			return undecodable(sig, err)
 		}
-		return partialOutcome(sig, rejected, msg)
+		return partialOutcome(sig, rejected, msg, rd)
 	}
 	var o outcome
 	o.Class = classPermanent
@@ -121,7 +123,7 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		}
 	}
 	if msg != "" {
-		o.Err = fmt.Errorf("export %s: HTTP %d: %s", sig, code, clip(msg))
+		o.Err = fmt.Errorf("export %s: HTTP %d: %s", sig, code, clip(rd.string(msg)))
 	} else {
 		o.Err = fmt.Errorf("export %s: HTTP %d", sig, code)
 	}
@@ -280,13 +282,13 @@ func undecodable(sig Signal, err error) outcome {
 
 // partialOutcome is the success outcome of a response with the given
 // partial success fields.
-func partialOutcome(sig Signal, rejected int64, msg string) outcome {
+func partialOutcome(sig Signal, rejected int64, msg string, rd redactor) outcome {
 	if rejected < 0 {
 		rejected = 0
 	}
 	o := outcome{Class: classSuccess, Rejected: rejected}
 	if rejected > 0 || msg != "" {
-		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(msg))
+		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(rd.string(msg)))
 		o.Notice = sig.String() + " partial " + msg
 	}
 	return o
@@ -296,12 +298,12 @@ func partialOutcome(sig Signal, rejected int64, msg string) outcome {
 // success without partial success). Retryable codes follow the OTLP
 // specification; RESOURCE_EXHAUSTED is retryable only when the status
 // carries google.rpc.RetryInfo, whose delay is honoured for every code.
-func classifyGRPC(sig Signal, err error) outcome {
+func classifyGRPC(sig Signal, err error, rd redactor) outcome {
 	if err == nil {
 		return outcome{Class: classSuccess}
 	}
 	st, _ := status.FromError(err)
-	o := outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(st.Message()))}
+	o := outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(rd.string(st.Message())))}
 	var retryInfo *errdetails.RetryInfo
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {

@@ -19,7 +19,7 @@ func TestClassifyGRPC(t *testing.T) {
 	retryable := map[codes.Code]bool{codes.Canceled: true, codes.DeadlineExceeded: true, codes.Aborted: true,
 		codes.OutOfRange: true, codes.Unavailable: true, codes.DataLoss: true}
 	for code := codes.Code(1); code <= 16; code++ {
-		o := classifyGRPC(Traces, status.Error(code, "m"))
+		o := classifyGRPC(Traces, status.Error(code, "m"), redactor{})
 		want := classPermanent
 		if retryable[code] {
 			want = classRetryable
@@ -28,7 +28,7 @@ func TestClassifyGRPC(t *testing.T) {
 			t.Errorf("%s: %+v, want %s", code, o, want)
 		}
 		st, _ := status.New(code, "m").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(1500 * time.Millisecond)})
-		o = classifyGRPC(Traces, st.Err())
+		o = classifyGRPC(Traces, st.Err(), redactor{})
 		if code == codes.ResourceExhausted {
 			want = classRetryable
 		}
@@ -36,11 +36,11 @@ func TestClassifyGRPC(t *testing.T) {
 			t.Errorf("%s with RetryInfo: %+v, want %s after 1.5s", code, o, want)
 		}
 	}
-	if o := classifyGRPC(Traces, nil); o.Class != classSuccess || o.Err != nil {
+	if o := classifyGRPC(Traces, nil, redactor{}); o.Class != classSuccess || o.Err != nil {
 		t.Errorf("nil: %+v", o)
 	}
 	st, _ := status.New(codes.Unavailable, "").WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(-time.Second)})
-	if o := classifyGRPC(Traces, st.Err()); o.Delay != 0 {
+	if o := classifyGRPC(Traces, st.Err(), redactor{}); o.Delay != 0 {
 		t.Errorf("negative RetryInfo gave delay %v", o.Delay)
 	}
 }
@@ -69,7 +69,7 @@ func TestClassifyHTTP(t *testing.T) {
 		{503, http.Header{"Retry-After": {now.Add(90 * time.Second).Format(http.TimeFormat)}}, nil, classRetryable, 90 * time.Second, 0},
 		{504, http.Header{"Retry-After": {"soon"}}, nil, classRetryable, 0, 0},
 	} {
-		o := classifyHTTP(Traces, tc.code, tc.header, tc.body, now)
+		o := classifyHTTP(Traces, tc.code, tc.header, tc.body, now, redactor{})
 		if o.Class != tc.want || o.Delay != tc.delay || o.Rejected != tc.rejected {
 			t.Errorf("HTTP %d %v: %+v", tc.code, tc.header, o)
 		}
@@ -77,7 +77,7 @@ func TestClassifyHTTP(t *testing.T) {
 			t.Errorf("HTTP %d: err %v", tc.code, o.Err)
 		}
 	}
-	if o := classifyHTTP(Traces, 400, nil, stBody, now); o.Err == nil || !contains(o.Err.Error(), "bad span") {
+	if o := classifyHTTP(Traces, 400, nil, stBody, now, redactor{}); o.Err == nil || !contains(o.Err.Error(), "bad span") {
 		t.Errorf("google.rpc.Status message not reported: %v", o.Err)
 	}
 }

@@ -38,8 +38,14 @@ func newRedactor(headers map[string]string, u *url.URL) redactor {
 			}
 		}
 	}
-	for _, v := range headers {
+	for k, v := range headers {
 		add(v)
+		if strings.HasSuffix(strings.ToLower(k), "-bin") {
+			// gRPC sends a binary value base64-encoded, which is how a
+			// receiver may echo it.
+			add(base64.StdEncoding.EncodeToString([]byte(v)))
+			add(base64.RawStdEncoding.EncodeToString([]byte(v)))
+		}
 	}
 	if u != nil && u.User != nil {
 		user := u.User.Username()
