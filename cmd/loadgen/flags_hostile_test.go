@@ -25,6 +25,7 @@ func TestHostileFlags(t *testing.T) {
 		{"-latency-scale=+Inf"},
 		{"-error-rate=NaN"},
 		{"-fail-rate=-0.1"},
+		{"-ring=-8"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {

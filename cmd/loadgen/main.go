@@ -162,6 +162,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(!(c.soak && c.workload != workloadSynthetic), "-soak runs the synthetic workload (it soaks at a share of the peak rate)")
 	check(c.workers >= 1 && c.workers <= maxWorkers, "-workers %d must be in [1, %d]", c.workers, maxWorkers)
 	check(c.nodes >= 1 && c.nodes <= 1<<16, "-nodes %d must be in [1, 65536]", c.nodes)
+	check(c.ring >= 0, "-ring %d must not be negative", c.ring)
 	check(c.batch >= 1, "-batch %d must be at least 1", c.batch)
 	check(c.fanout >= 1, "-fanout %d must be at least 1", c.fanout)
 	check(c.errorRate >= 0 && c.errorRate <= 1, "-error-rate %v must be in [0, 1]", c.errorRate)

@@ -59,19 +59,34 @@ const (
 	unreachableShutdown = time.Second
 )
 
+// unreachable returns the error that ends a mode whose endpoint took
+// nothing in elapsed and cannot be dialled, nil if it can.
+func unreachable(c *config, elapsed time.Duration, failures uint64) error {
+	if err := checkReachable(c.endpoint); err != nil {
+		return fmt.Errorf("cannot reach -endpoint %s: no span exported in %.0f s, %d export attempts failed: %w",
+			export.RedactURL(c.endpoint), elapsed.Seconds(), failures, err)
+	}
+	return nil
+}
+
 // checkReachable dials endpoint (host:port or a URL) and returns the
 // error that says it cannot be reached, nil if it can (or if its address
 // cannot be told: the export errors say the rest).
 func checkReachable(endpoint string) error {
-	host := endpoint
-	scheme := ""
-	if strings.Contains(endpoint, "://") {
-		u, err := url.Parse(endpoint)
-		if err != nil {
-			return nil
-		}
-		host, scheme = u.Host, u.Scheme
+	// A host:port is read as the exporter reads it, as a URL's authority:
+	// user information before an '@' is a credential, never dialled (a
+	// resolver's error would print it).
+	if strings.HasPrefix(endpoint, "unix:") || strings.HasPrefix(endpoint, "unix-abstract:") {
+		return nil // a socket file: the export errors say why it fails
 	}
+	if !strings.Contains(endpoint, "://") {
+		endpoint = "http://" + endpoint
+	}
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil
+	}
+	host, scheme := u.Host, u.Scheme
 	if _, _, err := net.SplitHostPort(host); err != nil {
 		port := "80"
 		if scheme == "https" {
@@ -400,9 +415,14 @@ func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *m
 	lastT := ld.start
 	for {
 		select {
-		case <-deadline.C:
+		case now := <-deadline.C:
 			if tty {
 				fmt.Fprintln(opt.progress)
+			}
+			// A load shorter than unreachableAfter gets the check at its
+			// end, before the shutdown would wait out the retries.
+			if c.endpoint != "" && tr.live().exported == 0 {
+				return unreachable(c, now.Sub(ld.start), tr.live().exportFailures)
 			}
 			return nil
 		case now := <-tick.C:
@@ -429,12 +449,11 @@ func watch(c *config, mode string, opt modeOptions, ld *load, tr *tracer, rep *m
 				opt.sample(now.Sub(ld.start))
 			}
 			if c.endpoint != "" && ls.exported == 0 && now.Sub(ld.start) >= unreachableAfter {
-				if err := checkReachable(c.endpoint); err != nil {
+				if err := unreachable(c, now.Sub(ld.start), ls.exportFailures); err != nil {
 					if tty {
 						fmt.Fprintln(opt.progress)
 					}
-					return fmt.Errorf("cannot reach -endpoint %s: no span exported in %.0f s, %d export attempts failed: %w",
-						export.RedactURL(c.endpoint), now.Sub(ld.start).Seconds(), ls.exportFailures, err)
+					return err
 				}
 			}
 		}
