@@ -253,11 +253,21 @@ func (r *Receiver) countHTTP() (traces, logs, metrics func([]byte) error) {
 	return traces, logs, metrics
 }
 
+// maxHTTPBody is the largest OTLP/HTTP body the receiver takes, as
+// grpc.MaxRecvMsgSize bounds a gRPC message.
+const maxHTTPBody = 64 << 20
+
 func (r *Receiver) httpHandler(decode func([]byte) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(io.LimitReader(req.Body, 64<<20))
+		// A body past the limit is refused whole: cut, it may still
+		// decode, and its tail would be lost with a 200.
+		body, err := io.ReadAll(http.MaxBytesReader(w, req.Body, maxHTTPBody))
 		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
+			status := http.StatusBadRequest
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				status = http.StatusRequestEntityTooLarge
+			}
+			http.Error(w, err.Error(), status)
 			return
 		}
 		if r.fail() {
