@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -75,5 +76,42 @@ func TestNilEngine(t *testing.T) {
 	}
 	if st := p.Stats(); st.Extracted != 2 || st.Joined != 1 || st.TraceParentInvalid != 1 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// TestNilPropagator calls every method of a nil *Propagator, as a server
+// whose Propagator field was left nil does: each works as the package
+// function does and counts nothing (each that counts panicked with a nil
+// pointer dereference, where the zero Propagator was ready).
+func TestNilPropagator(t *testing.T) {
+	e, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	var p *Propagator
+	h := http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}, "Tracestate": {"a=1"}}
+	md := metadata.MD{"traceparent": h["Traceparent"], "tracestate": {"=bad"}}
+	if sc, _ := p.ExtractHTTP(h); !sc.IsValid() || sc.TraceState != "a=1" {
+		t.Fatalf("ExtractHTTP: %+v", sc)
+	}
+	if sc, _ := p.ExtractGRPC(md); !sc.IsValid() || sc.TraceState != "" {
+		t.Fatalf("ExtractGRPC: %+v", sc)
+	}
+	if sc, _ := p.ExtractIncomingGRPC(metadata.NewIncomingContext(context.Background(), md)); !sc.IsValid() {
+		t.Fatalf("ExtractIncomingGRPC: %+v", sc)
+	}
+	run, _, err := p.StartRunFromHTTP(e, h, engine.RunInfo{})
+	if err != nil || run.SpanContext().TraceID[0] != 0x4b || !run.IsRecording() {
+		t.Fatalf("StartRunFromHTTP: %v", err)
+	}
+	run.End(0, "")
+	run, _, err = p.StartRunFromGRPC(metadata.NewIncomingContext(context.Background(), md), e, engine.RunInfo{})
+	if !errors.Is(err, ErrTraceState) || !run.IsRecording() {
+		t.Fatalf("StartRunFromGRPC: %v", err)
+	}
+	run.End(0, "")
+	if st := p.Stats(); st != (Stats{}) {
+		t.Fatalf("Stats: %+v", st)
 	}
 }

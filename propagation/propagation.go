@@ -243,11 +243,18 @@ type Stats struct {
 // nothing more than the package functions. Keep one per server (or use
 // the package's StartRunFromHTTP, which returns the error instead) and
 // expose Stats next to Engine.Stats.
+//
+// A nil *Propagator extracts and starts runs as the package functions do
+// and counts nothing; its Stats are zero. It never panics, so a field left
+// nil in a server's struct costs the counts, not the requests.
 type Propagator struct {
 	extracted, joined, badTP, badTS, badBag atomic.Uint64
 }
 
 func (p *Propagator) count(sc engine.SpanContext, errs extractErrs) {
+	if p == nil {
+		return
+	}
 	p.extracted.Add(1)
 	if sc.IsValid() {
 		p.joined.Add(1)
@@ -283,8 +290,11 @@ func (p *Propagator) ExtractIncomingGRPC(ctx context.Context) (engine.SpanContex
 	return p.ExtractGRPC(md)
 }
 
-// Stats returns the counters.
+// Stats returns the counters (zero on a nil Propagator).
 func (p *Propagator) Stats() Stats {
+	if p == nil {
+		return Stats{}
+	}
 	return Stats{
 		Extracted:          p.extracted.Load(),
 		Joined:             p.joined.Load(),
