@@ -295,8 +295,10 @@ func (h Node) IsRecording() bool {
 }
 
 // SpanContext returns the node's span context, the parent to hand to the
-// calls the node makes; on a node of a run the engine refused, the run's
-// parent (Run.SpanContext).
+// calls the node makes; on a node the engine refused, its parent's: in a
+// refused run the run's parent (Run.SpanContext), past Limits.NodesPerRun
+// or the memory limit the run's span, or the parent node's for StartChild
+// (refusedctx.go).
 func (h Node) SpanContext() SpanContext {
 	n := h.begin()
 	if n == nil {

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"unsafe"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
@@ -28,6 +29,15 @@ import (
 // reason (refusedTag) in the field a refused handle does not use. A
 // handle whose slot was written again since, by a refused run
 // refusedSlots later, reads the zero SpanContext, as before.
+//
+// A node refused inside an accepted run (Limits.NodesPerRun, the memory
+// limit) is kept the same way: it hands on its parent's span context, the
+// run's span or, for StartChild, the parent node's, so that the calls it
+// makes stay in the run's trace (before, they got the zero SpanContext and
+// the traceparent was removed). A run keeps one slot for its refused
+// nodes (runRecord.refusedAt) while its parent stays the same, so that a
+// run refusing thousands of nodes does not turn the ring over for the
+// others.
 
 // refusedSlots is the number of refused runs' parents kept.
 const refusedSlots = 1024
@@ -88,6 +98,51 @@ func (p *refusedParents) keep(parent *SpanContext) uint32 {
 	s.state.Store(unsafe.StringData(parent.TraceState))
 	s.seq.Store(seq + 2)
 	return t
+}
+
+// keepRefused returns the ticket of the span context a node refused in
+// the accepted run h hands on: parent's (zero: the run's span), in the
+// run's trace. It claims the run as a writer, quietly (the refusal is
+// counted already), so that the run's fields are not read while its
+// record is reused; it returns 0 (the zero SpanContext) when the run is
+// no longer open.
+func (h Run) keepRefused(parent encode.SpanID) uint32 {
+	r := h.r
+	for {
+		w := r.sw.Load()
+		if genOf(w) != h.gen || stateOf(w) != stateOpen || w&writerMask == writerMask {
+			return 0
+		}
+		if r.sw.CompareAndSwap(w, w+writerOne) {
+			break
+		}
+	}
+	if parent.IsZero() {
+		parent = r.SpanID
+	}
+	sc := r.spanContext(parent)
+	p := r.e.parents
+	t := r.refusedAt.Load()
+	if !p.holds(t, &sc) {
+		t = p.keep(&sc)
+		r.refusedAt.Store(t)
+	}
+	r.done()
+	return t
+}
+
+// holds reports whether the slot of ticket t still holds the ids of sc.
+func (p *refusedParents) holds(t uint32, sc *SpanContext) bool {
+	if t == 0 {
+		return false
+	}
+	s := &p.slots[t%refusedSlots]
+	seq := s.seq.Load()
+	ok := seq&1 == 0 && s.ticket.Load() == t &&
+		s.traceID[0].Load() == binary.BigEndian.Uint64(sc.TraceID[:8]) &&
+		s.traceID[1].Load() == binary.BigEndian.Uint64(sc.TraceID[8:]) &&
+		s.spanID.Load() == binary.BigEndian.Uint64(sc.SpanID[:])
+	return ok && s.seq.Load() == seq
 }
 
 // spanContext returns the parent kept under the ticket of tag, or the

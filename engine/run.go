@@ -115,6 +115,7 @@ type runRecord struct {
 	extra      int64      // bytes of arrays past the inline ones, counted in Engine.mem
 	startMono  int64
 	lastActive atomic.Int64
+	refusedAt  atomic.Uint32 // ticket of the span context its refused nodes hand on (refusedctx.go)
 	// chunks hold the run's node records by start index: the first
 	// nodeKeepChunks inline, the rest in more, allocated by the first run
 	// of this record with that many nodes and dropped when it ends, so that
@@ -423,7 +424,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			}
 			e.stats.accepted.Add(1)
 			e.stats.drop(DropNodeLimit, 1)
-			return e.refusedNode(refusedTag(DropNodeLimit, 0))
+			return e.refusedNode(refusedTag(DropNodeLimit, h.keepRefused(parent)))
 		}
 		// A node that needs a new record must fit the memory limit
 		// before it takes an index: every index taken gets its record.
@@ -433,7 +434,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			if !e.mem.reserve(need) {
 				e.stats.accepted.Add(1)
 				e.stats.drop(DropMemoryLimit, 1)
-				return e.refusedNode(refusedTag(DropMemoryLimit, 0))
+				return e.refusedNode(refusedTag(DropMemoryLimit, h.keepRefused(parent)))
 			}
 		}
 		if r.sw.CompareAndSwap(w, w+1) {
