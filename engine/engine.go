@@ -7,7 +7,6 @@ import (
 	"math"
 	"math/bits"
 	"math/rand/v2"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -425,7 +424,7 @@ func (e *Engine) push(r *runRecord) {
 func (e *Engine) appendException(dst []encode.Event, t int64, err error, dropped *uint32) ([]encode.Event, string) {
 	msg, typ := "<nil>", "<nil>"
 	if err != nil {
-		msg, typ = err.Error(), reflect.TypeOf(err).String()
+		msg, typ = err.Error(), errorType(err)
 	}
 	msg = e.value(msg)
 	if len(dst) >= e.cfg.limits.Events {
