@@ -13,6 +13,7 @@ import (
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/enginehook"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // hooks are what the bridge needs from the engine beyond its public API.
@@ -261,12 +262,25 @@ func toAttr(kv attribute.KeyValue) engine.Attr {
 
 // toOTel converts a flowtel SpanContext; ts, when not empty, is its
 // already parsed tracestate.
+//
+// The engine keeps a valid tracestate as it was received, optional
+// whitespace and empty or whitespace-only list-members included (Trace
+// Context Level 2 allows them); OpenTelemetry's parser refuses a
+// whitespace-only member and would drop the whole header, every vendor's
+// entry with it. It gets the normalized header, which holds exactly the
+// members the engine kept: the engine's key grammar (simple keys and
+// tenant@system) is the one OpenTelemetry checks (internal/w3c's interop
+// tests), so none is lost.
 func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 	if !sc.IsValid() {
 		return trace.SpanContext{}
 	}
 	if ts.Len() == 0 && sc.TraceState != "" {
-		ts, _ = trace.ParseTraceState(sc.TraceState)
+		s := sc.TraceState
+		if st, err := w3c.ParseTraceState(s); err == nil {
+			s = st.String() // without allocating when it is normalized already
+		}
+		ts, _ = trace.ParseTraceState(s)
 	}
 	cfg := trace.SpanContextConfig{TraceID: trace.TraceID(sc.TraceID), SpanID: trace.SpanID(sc.SpanID), TraceState: ts}
 	cfg.TraceFlags = trace.TraceFlags(0).WithSampled(sc.Sampled).WithRandom(sc.Random)
