@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+	"unsafe"
 )
 
 // Policy says what Push does when every shard is full.
@@ -68,6 +69,12 @@ const (
 	MaxCapacity = 1 << 30
 	// MaxShards is the largest Config.Shards New accepts.
 	MaxShards = 1 << 12
+	// MaxRingBytes bounds what New allocates for the slots of every
+	// shard together (Shards x Capacity x the size of a slot, a sequence
+	// number and a T): MaxShards x MaxCapacity slots would take terabytes,
+	// and New writes every slot, so a ring past it would take the process
+	// down rather than fail.
+	MaxRingBytes = 16 << 30
 	// MaxBlockTimeout is the longest Config.BlockTimeout New accepts: a
 	// producer is an application goroutine, and a stuck consumer must not
 	// hold it for longer than a request would wait.
@@ -78,7 +85,9 @@ const (
 var (
 	// ErrCapacityNotPowerOfTwo reports a Config.Capacity that is not a power of two.
 	ErrCapacityNotPowerOfTwo = errors.New("ringbuf: capacity is not a power of two")
-	// ErrCapacityRange reports a Config.Capacity below 2 or above MaxCapacity.
+	// ErrCapacityRange reports a Config.Capacity below 2 or above
+	// MaxCapacity, or one whose slots in all shards would take more than
+	// MaxRingBytes.
 	ErrCapacityRange = errors.New("ringbuf: capacity out of range")
 	// ErrShards reports a negative Config.Shards or one above MaxShards.
 	ErrShards = errors.New("ringbuf: invalid shard count")
@@ -97,7 +106,8 @@ type Config[T any] struct {
 	// Shards is the number of rings; 0 means runtime.GOMAXPROCS(0).
 	Shards int
 	// Capacity is the number of slots per shard, a power of two from 2 to
-	// MaxCapacity; 0 means DefaultCapacity.
+	// MaxCapacity whose slots in all shards fit MaxRingBytes; 0 means
+	// DefaultCapacity.
 	Capacity int
 	// Policy says what a push into a full shard does.
 	Policy Policy
@@ -134,6 +144,9 @@ func (c *Config[T]) validate() error {
 	}
 	if c.Capacity&(c.Capacity-1) != 0 {
 		return fmt.Errorf("%w: %d", ErrCapacityNotPowerOfTwo, c.Capacity)
+	}
+	if slot := uint64(unsafe.Sizeof(slot[T]{})); uint64(c.Shards)*uint64(c.Capacity) > MaxRingBytes/max(slot, 1) {
+		return fmt.Errorf("%w: %d shards x %d slots x %d bytes is above %d bytes (MaxRingBytes)", ErrCapacityRange, c.Shards, c.Capacity, slot, uint64(MaxRingBytes))
 	}
 	if c.Policy > Block {
 		return fmt.Errorf("%w: %d", ErrPolicy, uint8(c.Policy))
