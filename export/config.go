@@ -50,8 +50,14 @@ const (
 	// spans of 700 bytes. Larger requests gained nothing on loopback
 	// (BenchmarkTransport: 2,048 spans a request cost as much CPU per span
 	// as 512), and a batch that waits for a larger one waits longer.
-	DefaultCoalesceBytes      = 512 << 10
-	maxResponseBytes          = 1 << 20
+	DefaultCoalesceBytes = 512 << 10
+	// MaxResponseBytes bounds the response body the exporter reads, over
+	// either protocol: an Export*ServiceResponse (a partial success and
+	// its message) or, over HTTP, an error's google.rpc.Status. A larger
+	// response to a success counts the request as exported (the receiver
+	// took it) and is reported once per signal, as one that does not
+	// decode; a larger error body is read up to the bound.
+	MaxResponseBytes          = 1 << 20
 	maxErrorMessageBytes      = 512
 	defaultGRPCConnectTimeout = 20 * time.Second
 )

@@ -129,3 +129,47 @@ func TestNoSecretPrefixInClippedMessage(t *testing.T) {
 		}
 	})
 }
+
+// TestResponseBound: both protocols read a response up to
+// MaxResponseBytes, where gRPC read up to its 4 MiB and HTTP up to 1 MiB:
+// a 2 MiB partial success rejected 1 span over gRPC and, cut and
+// undecodable over HTTP, none. A response just under the bound is read
+// on both; a larger one counts the request as exported (the receiver took
+// it) and is reported once, saying why, on both.
+func TestResponseBound(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		for _, tc := range []struct {
+			name     string
+			message  int
+			rejected uint64
+		}{
+			{"under", MaxResponseBytes - 1024, 1},
+			{"over", 2 * MaxResponseBytes, 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				msg := strings.Repeat("m", tc.message)
+				c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Rejected: 1, Message: msg} })
+				c.Start()
+				defer c.Stop()
+				e, log := newLogged(t, oneBatchPerRequest(testConfig(protocol, c.Endpoint())))
+				produced := produce(t, e, Traces, tc.name, 2, 3)
+				st := flushChecked(t, e).Signals[Traces]
+				shutdown(t, e)
+				if st.Rejected != 2*tc.rejected || st.Exported != produced-2*tc.rejected || st.Dropped != 0 {
+					t.Errorf("%+v, want %d rejected, the rest exported", st, 2*tc.rejected)
+				}
+				errs := log.all()
+				if len(errs) != 1 {
+					t.Fatalf("%d reports, want 1", len(errs))
+				}
+				want := "partial success: 1 rejected"
+				if tc.rejected == 0 {
+					want = "accepted, but the response body does not decode: the response is larger than 1048576 bytes (MaxResponseBytes)"
+				}
+				if got := errs[0].Error(); !strings.Contains(got, want) {
+					t.Errorf("report %.200q, want it to say %q", got, want)
+				}
+			})
+		}
+	})
+}

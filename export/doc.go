@@ -19,12 +19,15 @@
 // gRPC sends the bytes unchanged through a codec whose Marshal passes them
 // through (no second marshal) to the OTLP collector service methods and
 // decodes the official Export*ServiceResponse. HTTP POSTs them to
-// {endpoint}/v1/{traces,metrics,logs} as application/x-protobuf, reads at
-// most 1 MiB of response, and decodes its Export*ServiceResponse, or
+// {endpoint}/v1/{traces,metrics,logs} as application/x-protobuf and
+// decodes its Export*ServiceResponse, or
 // google.rpc.Status from an error body, in the encoding the response's
 // Content-Type names: protobuf, or OTLP's JSON. A 2xx with another body (a
 // web page) counts as exported and is reported once.
-// Both gzip when Compression is "gzip".
+// Both gzip when Compression is "gzip". Both read at most MaxResponseBytes
+// (1 MiB) of a response (gRPC read up to its default 4 MiB): a larger
+// answer to a success counts the request as exported, since the receiver
+// took it, and is reported once per signal.
 //
 // # Retry
 //

@@ -80,7 +80,7 @@ const writeBufferSize = 256 << 10
 
 // responseWindow is the HTTP/2 flow control window the client grants the
 // receiver, per stream and per connection.
-const responseWindow = maxResponseBytes
+const responseWindow = MaxResponseBytes
 
 // grpcSender exports one signal over OTLP/gRPC.
 type grpcSender struct {
@@ -106,7 +106,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 	return grpc.NewClient(t.grpcTarget,
 		grpc.WithTransportCredentials(creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: min(defaultGRPCConnectTimeout, t.timeout)}),
-		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{})),
+		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallRecvMsgSize(MaxResponseBytes)),
 		grpc.WithUserAgent(userAgent),
 		// A batch is typically a few hundred KB; grpc's 32 KiB default
 		// writes it in a dozen syscalls, 256 KiB in two or three. The

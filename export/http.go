@@ -147,11 +147,18 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 		}
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, errUnwrapURL(err, s.shown)), Notice: notice}
 	}
-	// The receiver may be hostile: read at most maxResponseBytes.
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	// The receiver may be hostile: read at most MaxResponseBytes (and one
+	// byte more, to tell a larger response).
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	resp.Body.Close()
 	if err != nil && resp.StatusCode >= 300 {
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err), Notice: s.sig.String() + " transport"}
+	}
+	if len(rb) > MaxResponseBytes {
+		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+			return undecodable(s.sig, errResponseTooLarge)
+		}
+		rb = rb[:MaxResponseBytes]
 	}
 	return classifyHTTP(s.sig, resp.StatusCode, resp.Header, rb, time.Now(), s.rd)
 }

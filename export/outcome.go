@@ -271,6 +271,24 @@ func decodePartial(sig Signal, body []byte, unmarshal func([]byte, proto.Message
 
 var errInvalidSignal = errors.New("invalid signal")
 
+// errResponseTooLarge is why a response past MaxResponseBytes was not read.
+var errResponseTooLarge = fmt.Errorf("the response is larger than %d bytes (MaxResponseBytes)", MaxResponseBytes)
+
+// tooLargeResponse reports whether st is the gRPC client's own refusal of
+// a response larger than its receive limit (MaxResponseBytes): the call
+// reached the receiver, which answered, so it took the request. gRPC
+// says so only in the message of a RESOURCE_EXHAUSTED status, which a
+// test checks against the gRPC in use (TestResponseBound).
+func tooLargeResponse(st *status.Status) bool {
+	if st.Code() != codes.ResourceExhausted || len(st.Details()) > 0 {
+		return false
+	}
+	m := st.Message()
+	return strings.HasPrefix(m, "grpc: received message larger than max") ||
+		strings.HasPrefix(m, "grpc: received message after decompression larger than max") ||
+		strings.HasPrefix(m, "grpc: message after decompression larger than max")
+}
+
 // undecodable is the outcome of a success (HTTP 2xx, gRPC OK) whose
 // response body does not decode: the receiver accepted the data, and an
 // undecodable body cannot undo that. Both protocols count it as exported
@@ -303,6 +321,9 @@ func classifyGRPC(sig Signal, err error, rd redactor) outcome {
 		return outcome{Class: classSuccess}
 	}
 	st, _ := status.FromError(err)
+	if tooLargeResponse(st) {
+		return undecodable(sig, errResponseTooLarge)
+	}
 	o := outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(rd.string(st.Message())))}
 	var retryInfo *errdetails.RetryInfo
 	for _, d := range st.Details() {
