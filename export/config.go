@@ -131,7 +131,9 @@ type Config struct {
 	Headers map[string]string
 	// Compression is "gzip", "none" or "" (none).
 	Compression string
-	// Timeout bounds one export attempt; 0 means 10 s.
+	// Timeout bounds the export of a batch: every attempt and every wait
+	// before a retry, from its first attempt (OTEL_EXPORTER_OTLP_TIMEOUT's
+	// meaning in the OpenTelemetry specification); 0 means 10 s.
 	Timeout time.Duration
 
 	// Traces, Metrics and Logs override the fields above per signal.
@@ -235,8 +237,9 @@ type RetryConfig struct {
 	// MaxInterval caps the backoff; 0 means 30 s.
 	MaxInterval time.Duration
 	// MaxElapsedTime bounds the time spent on one batch, attempts and waits
-	// included; 0 means 1 min. A server-requested delay (Retry-After,
-	// RetryInfo) that would pass it drops the batch at once.
+	// included, as the signal's Timeout does: the shorter wins; 0 means
+	// 1 min. A wait (a server-requested delay too: Retry-After, RetryInfo)
+	// that would pass either drops the batch at once.
 	MaxElapsedTime time.Duration
 }
 

@@ -173,3 +173,101 @@ func TestResponseBound(t *testing.T) {
 		}
 	})
 }
+
+// TestTimeoutBoundsExport: Timeout bounds the export of a batch, every
+// attempt and every wait between them, as OTEL_EXPORTER_OTLP_TIMEOUT does
+// in the OpenTelemetry specification and its Go exporters; it bounded
+// each attempt alone, MaxElapsedTime the batch.
+func TestTimeoutBoundsExport(t *testing.T) {
+	// An attempt slower than Timeout is cut at Timeout, which leaves no
+	// time for another: the batch is dropped as retry_exhausted, where
+	// it was sent again.
+	t.Run("slow attempt", func(t *testing.T) {
+		forEachProtocol(t, func(t *testing.T, protocol string) {
+			c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+				if cl.Attempt == 0 {
+					return otlptest.Reply{Sleep: 10 * time.Second}
+				}
+				return otlptest.Reply{}
+			})
+			c.Start()
+			defer c.Stop()
+			cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+			cfg.Timeout = 200 * time.Millisecond
+			e, log := newLogged(t, cfg)
+			produced := produce(t, e, Traces, "slow", 3, 5)
+			st := flushChecked(t, e).Signals[Traces]
+			shutdown(t, e)
+			if st.DroppedBy[DropRetryExhausted] != produced || st.Requests != 3 || st.Retried != 0 {
+				t.Errorf("%+v, want %d retry_exhausted after 3 requests, none retried", st, produced)
+			}
+			// The gRPC client's DeadlineExceeded, or the receiver's
+			// Canceled when it arrives first: a report for each.
+			errs := log.all()
+			if len(errs) == 0 || len(errs) > 2 {
+				t.Errorf("reports %q, want one or two", errs)
+			}
+			for _, err := range errs {
+				if !strings.Contains(err.Error(), "retries exhausted after 1 attempts") {
+					t.Errorf("report %q, want it to say retries were exhausted", err)
+				}
+			}
+		})
+	})
+	// A receiver that fails at once: retries stop when Timeout has
+	// passed, long before MaxElapsedTime. Each wait is at least 10 ms
+	// (20 ms less half its jitter), so 300 ms hold at most 31 attempts;
+	// MaxElapsedTime alone allowed about 200.
+	t.Run("failing receiver", func(t *testing.T) {
+		forEachProtocol(t, func(t *testing.T, protocol string) {
+			c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Code: codes.Unavailable} })
+			c.Start()
+			defer c.Stop()
+			cfg := testConfig(protocol, c.Endpoint())
+			cfg.Timeout = 300 * time.Millisecond
+			cfg.Retry = RetryConfig{InitialInterval: 20 * time.Millisecond, MaxInterval: 20 * time.Millisecond, MaxElapsedTime: 5 * time.Second}
+			e, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			produced := produce(t, e, Metrics, "down", 1, 5)
+			st := flushChecked(t, e).Signals[Metrics]
+			shutdown(t, e)
+			if st.DroppedBy[DropRetryExhausted] != produced || st.Retried == 0 || st.Requests > 31 {
+				t.Errorf("%+v, want %d retry_exhausted after 2 to 31 attempts", st, produced)
+			}
+		})
+	})
+	// One worker: a batch whose wait ends while the worker is held by a
+	// slow attempt of another is taken after its own Timeout passed, and
+	// dropped without an attempt.
+	t.Run("no worker in time", func(t *testing.T) {
+		forEachProtocol(t, func(t *testing.T, protocol string) {
+			c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+				if strings.Contains(cl.Batch, "-fail-") {
+					return otlptest.Reply{Code: codes.Unavailable, Message: "busy"}
+				}
+				return otlptest.Reply{Sleep: 10 * time.Second}
+			})
+			c.Start()
+			defer c.Stop()
+			cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+			cfg.Concurrency = 1
+			cfg.Timeout = 200 * time.Millisecond
+			e, log := newLogged(t, cfg)
+			produced := produce(t, e, Logs, "fail", 1, 5)
+			produced += produce(t, e, Logs, "slow", 1, 5)
+			s := flushChecked(t, e)
+			shutdown(t, e)
+			checkIdentity(t, s)
+			if st := s.Signals[Logs]; st.DroppedBy[DropRetryExhausted] != produced {
+				t.Errorf("%+v, want %d retry_exhausted", st, produced)
+			}
+			for _, err := range log.all() {
+				if strings.Contains(err.Error(), "%!") {
+					t.Errorf("report %q", err)
+				}
+			}
+		})
+	})
+}

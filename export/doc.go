@@ -13,8 +13,8 @@
 // memory stays bounded while the receiver is dead) and in batches. When it
 // is full Enqueue drops the newest batch (DropQueueFull), or with
 // Config.Block waits up to BlockTimeout (DropBlockTimeout). Concurrency
-// workers take batches in order and export them; each attempt has
-// Config.Timeout.
+// workers take batches in order and export them; Config.Timeout bounds the
+// export of a batch, its attempts and the waits between them (Retry).
 //
 // gRPC sends the bytes unchanged through a codec whose Marshal passes them
 // through (no second marshal) to the OTLP collector service methods and
@@ -36,9 +36,18 @@
 // carries google.rpc.RetryInfo; HTTP 429, 502, 503, 504; connection errors.
 // The wait is exponential (×1.5 from InitialInterval up to MaxInterval)
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
-// longer. A batch whose retries would pass MaxElapsedTime is dropped
-// (DropRetryExhausted) at once, so an endless Retry-After cannot hang the
-// exporter. Such a drop is reported to the ErrorHandler once per signal
+// longer. Timeout bounds the export of a batch, every attempt and every
+// wait, from its first attempt, as OTEL_EXPORTER_OTLP_TIMEOUT does in the
+// OpenTelemetry specification ("the maximum time the OTLP exporter will
+// wait for each batch export") and in OTel Go's exporters: each attempt
+// has what is left of it, and MaxElapsedTime bounds the batch too. (It
+// bounded each attempt alone, the batch MaxElapsedTime: 1 min.) With the
+// defaults, 10 s and a first wait of 2.5 to 7.5 s, a batch has one or two
+// retries; a longer Timeout rides out a longer outage, while the queue
+// bounds what waits. A batch whose next wait would pass its Timeout or
+// MaxElapsedTime is dropped (DropRetryExhausted) at once, so an endless
+// Retry-After cannot hang the exporter, as is one whose wait ended but
+// which no worker took before its Timeout passed. Such a drop is reported to the ErrorHandler once per signal
 // and kind of failure (gRPC code, HTTP status, transport error) until the
 // signal's next success, so that a receiver down for an hour makes one
 // report per signal, not one per batch, and the next outage is reported
@@ -90,7 +99,8 @@
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's
-//     behaviour), then 10 s.
+//     behaviour), then 10 s. It bounds a batch's export, retries
+//     included (Retry).
 //   - Service name: OTEL_SERVICE_NAME, then service.name in
 //     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
 //   - OTLP_ENABLE (default true; true, 1, yes, on or false, 0, no, off in
@@ -109,7 +119,7 @@
 //     cut to a smaller queue size unless set) are for the engine's batches;
 //     OTEL_BSP_EXPORT_TIMEOUT, OTLP_TRACE_EXPORT_TIMEOUT_MILLIS (3000) and
 //     OTEL_METRIC_EXPORT_TIMEOUT, OTLP_METRIC_EXPORT_TIMEOUT_MILLIS (5000),
-//     when set, bound the request timeout of traces and metrics;
+//     when set, bound the export timeout of traces and metrics;
 //     OTEL_METRIC_EXPORT_INTERVAL, OTLP_METRIC_EXPORT_INTERVAL_MILLIS (3000)
 //     is the engine's metrics push interval.
 //

@@ -38,7 +38,13 @@ type retry struct {
 	attempt  int           // attempts made
 	interval time.Duration // the next backoff before jitter
 	start    time.Time     // of the first attempt
+	// deadline ends the batch's export, every attempt and wait: its
+	// first attempt's start plus the signal's Timeout.
+	deadline time.Time
 	due      time.Time
+	// last is the outcome of the last attempt, reported if the batch is
+	// dropped before its next one.
+	last outcome
 }
 
 // entry is one queued batch.
@@ -701,12 +707,21 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 		items += g.items
 	}
 	s := e.senders[en.sig]
-	timeout := e.set.targets[en.sig].timeout
-	if r.attempt == 0 {
-		r.start = time.Now()
-	}
-	actx, cancel := context.WithTimeout(e.ctx, timeout)
 	t0 := time.Now()
+	if r.attempt == 0 {
+		r.start = t0
+		r.deadline = t0.Add(e.set.targets[en.sig].timeout)
+	} else if !t0.Before(r.deadline) {
+		// Its wait ended in time, but no worker was free before the
+		// export's time was spent.
+		e.reportOutage(en.sig, r.last.Notice, fmt.Errorf("%w; retries exhausted after %d attempts (its timeout passed before the next), dropped %d %s items",
+			r.last.Err, r.attempt, items, en.sig))
+		return 0, DropRetryExhausted, true, false
+	}
+	// Timeout bounds the export of the batch, every attempt and every
+	// wait between them, as OTEL_EXPORTER_OTLP_TIMEOUT means in the OTel
+	// specification and its exporters: each attempt has what is left.
+	actx, cancel := context.WithDeadline(e.ctx, r.deadline)
 	out := s.send(actx, parts)
 	cancel()
 	out.Err = e.set.targets[en.sig].redact.err(out.Err)
@@ -736,6 +751,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 			// One batch may be what the receiver refuses: each goes
 			// again alone, now, and only those refused alone drop.
 			r.due = time.Now()
+			r.last = out
 			return 0, 0, false, true
 		}
 		e.reportOnce(out.Notice, fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
@@ -749,11 +765,13 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	rc := e.set.retry
 	wait := max(jitter(r.interval), out.Delay)
 	r.interval = min(time.Duration(float64(r.interval)*1.5), rc.MaxInterval)
-	if rc.Disabled || time.Since(r.start)+wait > rc.MaxElapsedTime {
+	now := time.Now()
+	if rc.Disabled || now.Sub(r.start)+wait > rc.MaxElapsedTime || !now.Add(wait).Before(r.deadline) {
 		e.reportOutage(en.sig, out.Notice, fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
 		return 0, DropRetryExhausted, true, false
 	}
-	r.due = time.Now().Add(wait)
+	r.due = now.Add(wait)
+	r.last = out
 	return 0, 0, false, true
 }
 

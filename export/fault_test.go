@@ -270,33 +270,6 @@ func TestHTTP429RetryAfter(t *testing.T) {
 	})
 }
 
-func TestSlowerThanTimeout(t *testing.T) {
-	forEachProtocol(t, func(t *testing.T, protocol string) {
-		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
-			if cl.Attempt == 0 {
-				return otlptest.Reply{Sleep: 2 * time.Second}
-			}
-			return otlptest.Reply{}
-		})
-		c.Start()
-		defer c.Stop()
-		cfg := testConfig(protocol, c.Endpoint())
-		cfg.Timeout = 100 * time.Millisecond
-		e, err := New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var produced [NumSignals]uint64
-		produced[Traces] = produce(t, e, Traces, "slow", 6, 5)
-		flush(t, e)
-		wantDelivered(t, e, c, produced)
-		if st := e.Stats().Signals[Traces]; st.Retried < 6 {
-			t.Errorf("retried %d, want at least one retry per batch", st.Retried)
-		}
-		shutdown(t, e)
-	})
-}
-
 // TestPartialSuccess: the items a partial success rejects are counted
 // (Rejected), none retried, and each message of the receiver is reported
 // once, not once a batch (12 reports for 4 batches of 3 signals before).
