@@ -49,6 +49,9 @@ type exporterMetrics struct {
 	prevItems   [export.NumSignals]itemCounts
 	prevLatency [export.NumSignals]latencySum
 	prevOffload [len(offloadResults)]uint64
+	// prevUnstarted is a zero Sink's dropped points at the previous delta
+	// collection.
+	prevUnstarted uint64
 }
 
 // offloadResults are the result label values of flowtel_offload_values_total.
@@ -69,8 +72,11 @@ type latencySum struct{ count, micros uint64 }
 // ExportMetrics queues the engine's OTLP metrics request on the exporter.
 func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
 	if s.exp == nil {
+		// The zero Sink has no exporter: the request is dropped and its
+		// points counted, reported by AppendMetrics.
+		s.unstarted.Add(uint64(max(points, 0)))
 		if req != nil {
-			bytebufferpool.Put(req) // the zero Sink drops it
+			bytebufferpool.Put(req)
 		}
 		return
 	}
@@ -79,9 +85,14 @@ func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
 
 // AppendMetrics appends the exporter's accounting, read now, and the
 // offloader's when the sink has one.
+//
+// On the zero Sink it appends the one point of what it lost:
+// flowtel_export_items_total{signal="metrics",result="not_started"}, the
+// data points of the requests ExportMetrics dropped for want of an
+// exporter (the spans it refuses the engine counts, engine.DropSink).
 func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
 	if s.exp == nil {
-		return dst
+		return s.xm.appendUnstarted(dst, s.unstarted.Load(), w)
 	}
 	dst = s.xm.appendMetrics(dst, s.exp.Stats(), w)
 	if s.off != nil {
@@ -115,7 +126,7 @@ func (c *exporterMetrics) appendOffload(dst []encode.Metric, st encode.OffloadSt
 func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w engine.MetricsWindow) []encode.Metric {
 	c.points, c.attrs, c.counts = c.points[:0], c.attrs[:0], c.counts[:0]
 
-	dst = c.begin(dst, MetricExportItems, "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason.", unitItems, encode.MetricSum, w)
+	dst = c.begin(dst, MetricExportItems, descExportItems, unitItems, encode.MetricSum, w)
 	for sig := export.Signal(0); sig < export.NumSignals; sig++ {
 		s := &xs.Signals[sig]
 		cur := itemCounts{exported: s.Exported, rejected: s.Rejected, dropped: s.DroppedBy}
@@ -159,6 +170,27 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 			Count: v.count, Sum: float64(v.micros), BucketCounts: c.counts[k : k+1],
 		})
 	}
+	c.end(dst)
+	return dst
+}
+
+// descExportItems describes MetricExportItems.
+const descExportItems = "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason (not_started: dropped by a zero Sink)."
+
+// resultNotStarted is the result of the items a zero Sink dropped.
+const resultNotStarted = "not_started"
+
+// appendUnstarted appends flowtel_export_items_total's point of the
+// metrics points a zero Sink dropped, n in all.
+func (c *exporterMetrics) appendUnstarted(dst []encode.Metric, n uint64, w engine.MetricsWindow) []encode.Metric {
+	c.points, c.attrs, c.counts = c.points[:0], c.attrs[:0], c.counts[:0]
+	v := n
+	if w.Delta {
+		v = n - c.prevUnstarted
+		c.prevUnstarted = n
+	}
+	dst = c.begin(dst, MetricExportItems, descExportItems, unitItems, encode.MetricSum, w)
+	c.item(export.Metrics, resultNotStarted, v, w)
 	c.end(dst)
 	return dst
 }

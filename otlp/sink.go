@@ -32,14 +32,17 @@ import (
 // Make one with NewSink. The zero Sink never panics: Export, ExportLogs,
 // ForceFlush and Shutdown return an error wrapping export.ErrNotStarted
 // (the engine counts the spans it refuses as engine.DropSink), a metrics
-// request given to ExportMetrics is dropped, and its other methods return
-// zero values.
+// request given to ExportMetrics is dropped and its points counted
+// (AppendMetrics reports them as flowtel_export_items_total with result
+// not_started), and its other methods return zero values.
 type Sink struct {
 	off  *encode.Offloader // closed by Shutdown
 	encs []*encode.Encoder
 	exp  *export.Exporter
 	logs bool
 	xm   exporterMetrics
+	// unstarted counts the metrics points a zero Sink dropped.
+	unstarted atomic.Uint64
 	// itemBytes is the encoded bytes per span (Traces) and per run log
 	// (Logs) of the last request, to size the next request's buffer once
 	// instead of growing it by doubling (growslice was 1.3 % of the

@@ -3,7 +3,10 @@ package otlp
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -33,8 +36,56 @@ func TestZeroSink(t *testing.T) {
 	if err := s.ForceFlush(context.Background()); !errors.Is(err, export.ErrNotStarted) {
 		t.Errorf("ForceFlush: %v", err)
 	}
-	s.ExportMetrics(encode.GetBuffer(), 1)
-	if s.MemoryBytes() != 0 || s.SinkStats() != (engine.SinkStats{}) || len(s.AppendMetrics(nil, engine.MetricsWindow{})) != 0 {
+	if s.MemoryBytes() != 0 || s.SinkStats() != (engine.SinkStats{}) {
 		t.Error("the zero Sink reports something")
 	}
+}
+
+// TestZeroSinkCountsMetrics: the metrics requests a zero Sink is given as
+// the engine's metrics exporter are dropped and their points counted, in
+// flowtel_export_items_total{signal="metrics",result="not_started"} of
+// its collections, cumulative and delta, and in the engine's Prometheus
+// exposition. They were dropped uncounted.
+func TestZeroSinkCountsMetrics(t *testing.T) {
+	var s Sink
+	e, err := engine.New(engine.WithSink(&s), engine.WithMetricsExporter(&s), engine.WithMetrics(engine.MetricsConfig{Interval: time.Hour}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(0, "")
+	_ = e.Shutdown(context.Background()) // ErrNotStarted: TestZeroSink
+	engineSent := notStarted(t, &s, engine.MetricsWindow{})
+	if engineSent == 0 {
+		t.Fatal("the engine's last metrics request at Shutdown was not counted")
+	}
+	s.ExportMetrics(encode.GetBuffer(), 7)
+	s.ExportMetrics(nil, 3)
+	if n := notStarted(t, &s, engine.MetricsWindow{}); n != engineSent+10 {
+		t.Errorf("cumulative: %d points, want %d", n, engineSent+10)
+	}
+	if n := notStarted(t, &s, engine.MetricsWindow{Delta: true}); n != engineSent+10 {
+		t.Errorf("first delta: %d, want %d", n, engineSent+10)
+	}
+	s.ExportMetrics(nil, 2)
+	if n := notStarted(t, &s, engine.MetricsWindow{Delta: true}); n != 2 {
+		t.Errorf("second delta: %d, want 2", n)
+	}
+	want := fmt.Sprintf(`flowtel_export_items_total{signal="metrics",result="not_started"} %d`, engineSent+12)
+	if prom := string(e.AppendPrometheus(nil)); !strings.Contains(prom, want) {
+		t.Errorf("Prometheus exposition lacks %s", want)
+	}
+}
+
+// notStarted returns the value of the zero Sink's one point.
+func notStarted(t *testing.T, s *Sink, w engine.MetricsWindow) uint64 {
+	t.Helper()
+	ms := s.AppendMetrics(nil, w)
+	if len(ms) != 1 || ms[0].Name != MetricExportItems || len(ms[0].Points) != 1 {
+		t.Fatalf("zero Sink's metrics %+v", ms)
+	}
+	p := ms[0].Points[0]
+	if len(p.Attrs) != 2 || p.Attrs[0].Value.Str() != "metrics" || p.Attrs[1].Value.Str() != "not_started" {
+		t.Fatalf("point %+v", p)
+	}
+	return uint64(p.Int)
 }
