@@ -22,19 +22,24 @@ package encode
 // out for the conventions' also counts in the span's
 // dropped_attributes_count, since its value is nowhere.
 //
-// The common case repeats nothing. A node's lists first pass lensRepeat
-// (a 64-bit set of key lengths in a register, no call); a node whose list
-// repeats a length, or that has Attrs, and a run with Attrs, take a set
-// of a hash of each key's length, first and last bytes and a table of the
-// conventions' hashes (repeats, attrsMayRepeat); only a hash already seen
-// compares keys, and only a real repeat writes filtered copies of the
-// lists (Encoder.keep, Encoder.copies). Thread CPU (TestCPUTime
-// -cputime, medians of 6 alternating runs, AMD EPYC, noisy phase):
-// EncodeTraces 199.3 -> 205.9 ns/span, EncodeTracesLoadgen (keys in0 to
-// in7: one length) 210.9 -> 235.9. Tried and not kept: the lengths set
-// inside the writing loop (+14.6 ns in EncodeTraces: the set lives across
-// appendKVFast's call), a 256-bit set of hashes on the stack (+10 %), and
-// lengths alone with exact compares (+22 % in EncodeTracesLoadgen).
+// The common case repeats nothing. A node's Input, Output and Config are
+// written as they are, each key's bit (keyBit: its length and first and
+// last bytes) set in a register beside the writing loop
+// (writeNodeLists); only a bit that comes twice in one list takes the
+// exact check (nodeOnce), and only a real repeat writes the lists again
+// from filtered copies (Encoder.keep, Encoder.copies), the first writing's
+// bytes and repair counts undone. A node's Attrs, which may meet any list
+// and the conventions, and a run's are checked before they are written
+// (attrsMayRepeat: the same bits and a table of the conventions'). Only a
+// bit already seen compares keys. Thread CPU (TestCPUTime -cputime,
+// medians of 6 alternating runs, AMD EPYC): the check before the writing
+// (a set of key lengths, then of bits for the lists with a length twice)
+// took EncodeTraces from 199.3 to 205.9 ns/span, EncodeTracesLoadgen
+// (keys in0 to in3: one length) from 210.9 to 235.9; the bits beside the
+// writing took EncodeTracesLoadgen from 238.1 to 220.3 (without any check:
+// 214.8). Tried and not kept: the lengths set inside the writing loop
+// (+14.6 ns in EncodeTraces), a 256-bit set of hashes on the stack (+10 %),
+// and lengths alone with exact compares (+22 % in EncodeTracesLoadgen).
 
 // conventionKeys are the keys a run or node span may write itself, where
 // the conventions win over the caller's (gen_ai.usage.* are not: the
@@ -268,18 +273,35 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) 
 // Attrs; runPrefixes a run's, whose Attrs are its only list.
 var nodePrefixes, runPrefixes = [4]string{prefixInput, prefixOutput, prefixConfig, ""}, [4]string{}
 
-// lensRepeat returns the bits of the key lengths (mod 64) that come twice
-// in as: zero when no key repeats. It is a loop of loads, shifts and logic
-// operations without a call, cheap enough to run on every node's lists;
-// a node whose lists share a length takes the exact check (nodeOnce).
-func lensRepeat(as []Attr) uint64 {
-	var lens, again uint64
-	for i := range as {
-		b := uint64(1) << (len(as[i].Key) & 63)
-		again |= lens & b
-		lens |= b
+// writeNodeLists writes nd's Input, Output and Config, and returns the
+// keyBits that came twice within one of them: zero when no key repeats.
+func (e *Encoder) writeNodeLists(dst []byte, nd *Node) ([]byte, uint64) {
+	const f = fieldSpanAttrs
+	dst, a := e.writeAttrsSeen(dst, f, kvPrefixInput, nd.Input)
+	dst, b := e.writeAttrsSeen(dst, f, kvPrefixOutput, nd.Output)
+	dst, c := e.writeAttrsSeen(dst, f, kvPrefixConfig, nd.Config)
+	return dst, a | b | c
+}
+
+// writeAttrsSeen is writeAttrsPre that also returns the keyBits of the
+// keys of attrs that came twice: zero when no key repeats, and when not
+// zero perhaps two keys of one bit (the exact check, nodeOnce, tells).
+// The set lives in a register beside the writing loop, whose loads of each
+// key's first and last bytes bring the lines appendKVFast reads next.
+func (c *strChecker) writeAttrsSeen(dst []byte, field int, pre *kvPrefix, attrs []Attr) ([]byte, uint64) {
+	var seen, again uint64
+	for i := range attrs {
+		a := &attrs[i]
+		b := keyBit(a.Key)
+		again |= seen & b
+		seen |= b
+		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
+			dst = d
+			continue
+		}
+		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
 	}
-	return again
+	return dst, again
 }
 
 // nodeMayRepeat reports whether nd's caller attributes may repeat a key.
@@ -292,8 +314,9 @@ func nodeMayRepeat(nd *Node) bool {
 // nodeOnce returns nd, or when its caller attributes repeat a key a copy
 // of it in e.copies with each key once (keepOnce) and the attributes
 // the conventions replaced added to DroppedAttrs. writeNodeSpan calls it
-// when a list repeats a key length (lensRepeat) or the node has Attrs: the copy
-// keeps the common case's code free of it.
+// before writing the lists when the node's Attrs may meet a key
+// (attrsMayRepeat), after when a keyBit came twice in a list
+// (writeNodeLists): the copy keeps the common case's code free of it.
 //
 //go:noinline
 func (e *Encoder) nodeOnce(r *Run, nd *Node) *Node {

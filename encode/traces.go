@@ -744,15 +744,23 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	} else {
 		dst = append(dst, kvRunning[running][:kvRunningLen]...)
 	}
-	// Each key once (attrkeys.go): the lists are written as they are,
-	// telling whether a key's length came twice in one, and written again
-	// from a copy without the keys replaced when a key did repeat.
-	if len(nd.Attrs) != 0 || lensRepeat(nd.Input)|lensRepeat(nd.Output)|lensRepeat(nd.Config) != 0 {
+	// Each key once (attrkeys.go): a node whose Attrs may meet a key is
+	// checked first; otherwise the lists are written as they are, telling
+	// whether a key's bit came twice in one, and written again from a
+	// copy without the keys replaced when a key did repeat.
+	checked := len(nd.Attrs) != 0 && attrsMayRepeat(nd.Attrs)
+	if checked {
 		nd = e.nodeOnce(r, nd)
 	}
-	dst = e.writeAttrsPre(dst, f, kvPrefixInput, nd.Input)
-	dst = e.writeAttrsPre(dst, f, kvPrefixOutput, nd.Output)
-	dst = e.writeAttrsPre(dst, f, kvPrefixConfig, nd.Config)
+	mark, invalid := len(dst), e.invalid
+	dst, again := e.writeNodeLists(dst, nd)
+	if again != 0 && !checked {
+		if c := e.nodeOnce(r, nd); c != nd {
+			nd = c
+			dst, e.invalid = dst[:mark], invalid
+			dst, _ = e.writeNodeLists(dst, nd)
+		}
+	}
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
 		dst = appendKVInt(dst, f, keyFirstFrame, nd.FirstFrameMillis())
