@@ -40,6 +40,12 @@ const (
 	DefaultOffloadQueueLen   = 1024
 	DefaultOffloadWorkers    = 2
 	DefaultOffloadPutTimeout = 10 * time.Second
+
+	// MaxOffloadQueueLen and MaxOffloadWorkers bound OffloadConfig's
+	// QueueLen and Workers: a larger value is taken as the bound (the
+	// queue is allocated, and each worker is a goroutine, up front).
+	MaxOffloadQueueLen = 1 << 20
+	MaxOffloadWorkers  = 1024
 )
 
 // ErrOffloadUnfinished is returned by Offloader.Close when its context ends
@@ -90,10 +96,10 @@ type OffloadConfig struct {
 	// if zero or less.
 	QueueBytes int64
 	// QueueLen bounds the number of queued values: DefaultOffloadQueueLen
-	// if zero or less.
+	// if zero or less, at most MaxOffloadQueueLen.
 	QueueLen int
 	// Workers is the number of goroutines calling Put:
-	// DefaultOffloadWorkers if zero or less.
+	// DefaultOffloadWorkers if zero or less, at most MaxOffloadWorkers.
 	Workers int
 	// PutTimeout bounds each Put: DefaultOffloadPutTimeout if zero or less.
 	PutTimeout time.Duration
@@ -232,9 +238,11 @@ func NewOffloader(store LargeFieldStore, cfg OffloadConfig) *Offloader {
 	if cfg.QueueLen <= 0 {
 		cfg.QueueLen = DefaultOffloadQueueLen
 	}
+	cfg.QueueLen = min(cfg.QueueLen, MaxOffloadQueueLen)
 	if cfg.Workers <= 0 {
 		cfg.Workers = DefaultOffloadWorkers
 	}
+	cfg.Workers = min(cfg.Workers, MaxOffloadWorkers)
 	if cfg.PutTimeout <= 0 {
 		cfg.PutTimeout = DefaultOffloadPutTimeout
 	}
