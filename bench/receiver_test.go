@@ -529,3 +529,41 @@ func TestCountTraceFramesFallsBack(t *testing.T) {
 		t.Fatal("a truncated request was counted")
 	}
 }
+
+// TestIsChildLayouts: spans written in the layout isChild recognizes and
+// in layouts a byte or a field away from it are counted as the official
+// decoder reads them, in one buffer and frame by frame.
+func TestIsChildLayouts(t *testing.T) {
+	id := func(n int) []byte { return bytes.Repeat([]byte{7}, n) }
+	spans := []*tracepb.Span{
+		{TraceId: id(16), SpanId: id(8), ParentSpanId: id(8), Name: "child"},
+		{TraceId: id(16), SpanId: id(8), Name: "root"},
+		{TraceId: id(16), SpanId: id(8), ParentSpanId: id(7), Name: "short parent"},
+		{TraceId: id(15), SpanId: id(8), ParentSpanId: id(8)},
+		{TraceId: id(16), SpanId: id(9), ParentSpanId: id(8)},
+		{TraceId: id(16), SpanId: id(8), TraceState: "k=v", ParentSpanId: id(8)},
+		{TraceId: id(16), SpanId: id(8), TraceState: "k=v"},
+		{TraceId: id(16)},
+		{},
+	}
+	req := &coltrace.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: spans}}}}}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roots uint64
+	for _, sp := range spans {
+		if len(sp.ParentSpanId) == 0 {
+			roots++
+		}
+	}
+	if n, r, err := CountSpans(b); err != nil || n != uint64(len(spans)) || r != roots {
+		t.Fatalf("CountSpans = %d, %d, %v; want %d, %d", n, r, err, len(spans), roots)
+	}
+	var c chunkCursor
+	for cut := 1; cut < len(b); cut++ {
+		if n, r, ok := c.countSpansChunks([][]byte{b[:cut], b[cut:]}); !ok || n != uint64(len(spans)) || r != roots {
+			t.Fatalf("cut at %d: countSpansChunks = %d, %d, %v; want %d, %d", cut, n, r, ok, len(spans), roots)
+		}
+	}
+}

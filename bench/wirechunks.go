@@ -170,6 +170,45 @@ func (c *chunkCursor) countChunks(bufs [][]byte, logs bool) (items, roots uint64
 	return items, roots, true
 }
 
+// spansInPlace counts the spans of a ScopeSpans ending at end that lie
+// whole in the current buffer, each with a one-byte tag and a length of
+// one or two bytes, and stops at the first field that is not one of them
+// (another field, a span across buffers), which walk then reads. It is
+// walk's loop for the fields it sees most, without the cursor's calls;
+// it reports false if isRoot finds a span malformed.
+func (c *chunkCursor) spansInPlace(end int, items, roots *uint64) bool {
+	b := c.cur[:min(len(c.cur), end-c.pos)]
+	i := 0
+	var n, r uint64
+	for i+3 <= len(b) && b[i] == 2<<3|byte(protowire.BytesType) {
+		l, s := int(b[i+1]), i+2
+		if l >= 0x80 {
+			if b[i+2] >= 0x80 {
+				break
+			}
+			l, s = l&0x7f|int(b[i+2])<<7, i+3
+		}
+		if l > len(b)-s {
+			break
+		}
+		n++
+		if span := b[s : s+l]; !isChild(span) {
+			root, err := isRoot(span)
+			if err != nil {
+				return false
+			}
+			if root {
+				r++
+			}
+		}
+		i = s + l
+	}
+	c.cur, c.pos = c.cur[i:], c.pos+i
+	*items += n
+	*roots += r
+	return true
+}
+
 // walk reads the fields of a message of depth (0 the request, 1 a
 // ResourceSpans or ResourceLogs, 2 a ScopeSpans or ScopeLogs) up to end,
 // into resource_spans (resource_logs) = 1, scope_spans (scope_logs) = 2
@@ -181,6 +220,14 @@ func (c *chunkCursor) walk(depth, end int, logs bool, items, roots *uint64) bool
 		want = 2
 	}
 	for c.pos < end {
+		if depth == 2 && !logs {
+			if !c.spansInPlace(end, items, roots) {
+				return false
+			}
+			if c.pos >= end {
+				break
+			}
+		}
 		num, typ, l, ok := c.field()
 		if !ok || c.pos > end || l > end-c.pos {
 			return false
