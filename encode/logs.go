@@ -38,7 +38,8 @@ func (e *Encoder) AppendLogs(dst []byte, runs []*Run) []byte {
 	body := logsBodyGuess
 	// The runs of a request mostly log in one day: one clock keeps it.
 	var clock runlogClock
-	for _, r := range runs {
+	for k, r := range runs {
+		prefetchRuns(runs, k)
 		dst, body = e.appendLogRecord(dst, r, body, &clock)
 	}
 	dst = e.closeRequest(dst, rq)

@@ -163,10 +163,24 @@ func appendRunLog(dst []byte, r *Run, opts *RunLogOptions, clock *runlogClock) [
 	dst = w.appendRunHead(dst)
 	dst = append(dst, `,"version":"`+LogVersion+`","trace":[`...)
 	w.idx = runlogIndexFor(r)
-	for i, n := range r.Nodes {
+	nodes := r.Nodes
+	if len(nodes) != 0 {
+		prefetchNodes(nodes[0], nil)
+	}
+	for i, n := range nodes {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
+		// As AppendTraces: the lines of the node after the next and the
+		// parts of the next one are asked for ahead of their record.
+		var next, ahead *Node
+		if i+1 < len(nodes) {
+			next = nodes[i+1]
+			if i+2 < len(nodes) {
+				ahead = nodes[i+2]
+			}
+		}
+		prefetchNodes(next, ahead)
 		dst = w.appendNode(dst, n)
 	}
 	if w.idx != nil {
