@@ -266,6 +266,19 @@ func NewOffloader(store LargeFieldStore, cfg OffloadConfig) *Offloader {
 	return o
 }
 
+// String describes the Offloader by its store's type and threshold,
+// never the store's fields (a store holds its credentials); Format prints
+// it for every verb, since fmt would print the store field by field.
+func (o *Offloader) String() string {
+	if o == nil {
+		return "encode.Offloader(nil)"
+	}
+	return fmt.Sprintf("encode.Offloader{store: %T, threshold: %d}", o.store, o.threshold)
+}
+
+// Format writes String for every verb.
+func (o *Offloader) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, o.String()) }
+
 // Threshold returns the size in bytes from which values are offloaded.
 func (o *Offloader) Threshold() int {
 	if o == nil {
