@@ -597,7 +597,8 @@ func (h Node) SetCode(code int) {
 // add_info_events): span event "INFO" with attrs as its attributes, and a
 // log entry holding their text as Python's str() of a dict writes it
 // ({'llm first token cost: ': 1.2}). The attributes count against
-// Limits.Attrs, the event against Limits.Events.
+// Limits.Attrs (at most Limits.EventAttrs of them), the event against
+// Limits.Events.
 func (h Node) InfoEvent(attrs ...Attr) {
 	if n := h.begin(); n != nil {
 		n.appendEventAttrs(n.now(), encode.EventInfo, attrs)
@@ -615,13 +616,19 @@ func (h Node) ErrorEvent(attrs ...Attr) {
 }
 
 // appendEventAttrs appends an event of attributes at t within
-// Limits.Events, its attributes kept in the node's own array.
+// Limits.Events, its attributes kept in the node's own array, at most
+// Limits.EventAttrs of them.
 func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []Attr) {
 	e := n.e
 	if len(n.Events) >= e.cfg.limits.Events {
 		n.DroppedEvents++
 		e.stats.eventsDropped.Add(1)
 		return
+	}
+	if k := len(attrs) - e.cfg.limits.EventAttrs; k > 0 { // Limits.EventAttrs
+		n.DroppedAttrs += uint32(k)
+		e.stats.attrsDropped.Add(uint64(k))
+		attrs = attrs[:e.cfg.limits.EventAttrs]
 	}
 	start := len(n.eventAttrs)
 	n.eventAttrs = n.appendAttrs(n.eventAttrs, attrs, false)

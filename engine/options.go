@@ -44,6 +44,7 @@ const (
 	maxNodesPerRun  = 1 << 20
 	maxAttrs        = 1 << 16
 	maxEvents       = 1 << 16
+	maxEventAttrs   = maxAttrs
 	maxValueBytes   = 16 << 20
 	maxRunBytes     = 1 << 30
 	maxBatchSpans   = 1 << 20
@@ -54,7 +55,7 @@ const (
 // naming where it came from.
 func MaxLimits() Limits {
 	return Limits{RunsInFlight: maxRunsInFlight, NodesPerRun: maxNodesPerRun, Attrs: maxAttrs,
-		Events: maxEvents, ValueBytes: maxValueBytes, RunBytes: maxRunBytes}
+		Events: maxEvents, EventAttrs: maxEventAttrs, ValueBytes: maxValueBytes, RunBytes: maxRunBytes}
 }
 
 // minFlushInterval is the shortest WithBatch interval: an idle pipeline
@@ -92,6 +93,12 @@ type Limits struct {
 	Attrs int
 	// Events bounds log entries and exceptions per node or run (default 128).
 	Events int
+	// EventAttrs bounds the attributes of one event given as data
+	// (Node.InfoEvent, ErrorEvent), OpenTelemetry's attributes per span
+	// event (default 128); those past it are dropped and counted as
+	// Limits.Attrs counts its own (Stats.AttrsDropped). Each kept one still
+	// counts against Limits.Attrs.
+	EventAttrs int
 	// ValueBytes bounds the bytes of one string or bytes value; longer
 	// values are cut at a UTF-8 boundary (default 256 KiB).
 	ValueBytes int
@@ -146,6 +153,7 @@ func defaultConfig() config {
 			NodesPerRun:  1024,
 			Attrs:        128,
 			Events:       128,
+			EventAttrs:   128,
 			ValueBytes:   256 << 10,
 			RunBytes:     16 << 20,
 		},
@@ -169,6 +177,7 @@ func (c *config) validate() error {
 		{"NodesPerRun", l.NodesPerRun, maxNodesPerRun},
 		{"Attrs", l.Attrs, maxAttrs},
 		{"Events", l.Events, maxEvents},
+		{"EventAttrs", l.EventAttrs, maxEventAttrs},
 		{"ValueBytes", l.ValueBytes, maxValueBytes},
 		{"RunBytes", l.RunBytes, maxRunBytes},
 	} {
@@ -385,6 +394,7 @@ func WithLimits(l Limits) Option {
 		set(&c.limits.NodesPerRun, l.NodesPerRun)
 		set(&c.limits.Attrs, l.Attrs)
 		set(&c.limits.Events, l.Events)
+		set(&c.limits.EventAttrs, l.EventAttrs)
 		set(&c.limits.ValueBytes, l.ValueBytes)
 		set(&c.limits.RunBytes, l.RunBytes)
 	})

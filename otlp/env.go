@@ -33,7 +33,8 @@ import (
 // OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION set
 // MetricsConfig.Delta and Exponential. The attribute limits
 // (OTEL_ATTRIBUTE_*, OTEL_SPAN_ATTRIBUTE_*, OTEL_SPAN_EVENT_COUNT_LIMIT,
-// OTEL_LOGRECORD_ATTRIBUTE_*) set engine.Limits (see attrLimits). With OTLP_ENABLE=false the engine
+// OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*) set
+// engine.Limits, the link limits are checked (see attrLimits). With OTLP_ENABLE=false the engine
 // captures and measures but sends nothing. opts apply after the
 // environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
@@ -216,24 +217,32 @@ func metricsPreferences(get func(string) string) (delta, exponential bool, err e
 //   - Log record attribute count: checked only: the run log's record
 //     carries two attributes (sid and event.name), so a limit of at least
 //     2 holds, and one below is refused.
+//   - Event attribute count (OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, no general
+//     fallback, as OpenTelemetry Go's SDK reads it): Limits.EventAttrs,
+//     the attributes of one event given as data (Node.InfoEvent,
+//     ErrorEvent).
+//   - Link count and link attribute count (OTEL_SPAN_LINK_COUNT_LIMIT,
+//     OTEL_LINK_ATTRIBUTE_COUNT_LIMIT): checked only: flowtel's spans
+//     carry no links (the OpenTelemetry bridge counts those it is given
+//     in its Stats.LinksDropped), so every limit holds, 0 included.
 //
-// Every value is an integer from 1 to engine.MaxLimits's; another is
-// refused with an error naming the variable (the specification's
-// "ignore and warn" would silently keep a limit the user meant to
-// change). Unset or empty, a limit keeps the engine's default.
+// Every value is an integer from 1 to engine.MaxLimits's (from 0 for the
+// link limits); another is refused with an error naming the variable (the
+// specification's "ignore and warn" would silently keep a limit the user
+// meant to change). Unset or empty, a limit keeps the engine's default.
 func attrLimits(get func(string) string) (engine.Limits, error) {
 	maxL := engine.MaxLimits()
 	var err error
-	read := func(most int, names ...string) int {
+	readFrom := func(least, most int, names ...string) int {
 		for _, name := range names {
 			v := get(name)
 			if v == "" {
 				continue
 			}
 			n, perr := strconv.Atoi(v)
-			if perr != nil || n < 1 || n > most {
+			if perr != nil || n < least || n > most {
 				if err == nil {
-					err = fmt.Errorf("%w %s: %q is not an integer from 1 to %d", export.ErrInvalidEnv, name, v, most)
+					err = fmt.Errorf("%w %s: %q is not an integer from %d to %d", export.ErrInvalidEnv, name, v, least, most)
 				}
 				return 0
 			}
@@ -241,6 +250,7 @@ func attrLimits(get func(string) string) (engine.Limits, error) {
 		}
 		return 0
 	}
+	read := func(most int, names ...string) int { return readFrom(1, most, names...) }
 	const general = "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT"
 	var l engine.Limits
 	spanValue := read(maxL.ValueBytes, "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", general)
@@ -253,6 +263,9 @@ func attrLimits(get func(string) string) (engine.Limits, error) {
 	}
 	l.Attrs = read(maxL.Attrs, "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", "OTEL_ATTRIBUTE_COUNT_LIMIT")
 	l.Events = read(maxL.Events, "OTEL_SPAN_EVENT_COUNT_LIMIT")
+	l.EventAttrs = read(maxL.EventAttrs, "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT")
+	readFrom(0, math.MaxInt32, "OTEL_SPAN_LINK_COUNT_LIMIT")
+	readFrom(0, math.MaxInt32, "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT")
 	const logRecordAttrs = 2 // sid, event.name
 	name := "OTEL_LOGRECORD_ATTRIBUTE_COUNT_LIMIT"
 	if get(name) == "" {

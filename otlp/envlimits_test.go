@@ -74,3 +74,42 @@ func TestNewFromEnvAttributeLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestNewFromEnvEventAndLinkLimits: OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT
+// bounds the attributes of one event given as data, those past it
+// counted, and the link limits, which flowtel's spans (no links) always
+// hold, are checked; invalid values of the three are refused by name, as
+// the other limits are. The three were not read.
+func TestNewFromEnvEventAndLinkLimits(t *testing.T) {
+	sink := &engine.MemorySink{}
+	e, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "2",
+		"OTEL_SPAN_LINK_COUNT_LIMIT": "0", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "5"}), engine.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := e.StartRun(engine.RunInfo{})
+	n := run.StartNode("llm:1", "llm", "l")
+	n.InfoEvent(engine.Int64("a", 1), engine.Int64("b", 2), engine.Int64("c", 3), engine.Int64("d", 4), engine.Int64("e", 5))
+	n.ErrorEvent(engine.Int64("x", 1))
+	n.End()
+	run.End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	node := sink.Runs()[0].Nodes[0]
+	if len(node.Events) != 2 || len(node.Events[0].Attrs) != 2 || node.Events[0].Attrs[1].Key != "b" || len(node.Events[1].Attrs) != 1 ||
+		node.DroppedAttrs != 3 || e.Stats().AttrsDropped != 3 {
+		t.Errorf("events %+v, %d attributes dropped (stats %d), want 2 and 1 kept, 3 dropped", node.Events, node.DroppedAttrs, e.Stats().AttrsDropped)
+	}
+	for _, name := range []string{"OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", "OTEL_SPAN_LINK_COUNT_LIMIT", "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT"} {
+		bad := []string{"-1", "x", "1e3", "99999999999"}
+		if name == "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT" {
+			bad = append(bad, "0", "65537")
+		}
+		for _, v := range bad {
+			if _, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", name: v})); !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%s: error %v, want one naming %s", name, v, err, name)
+			}
+		}
+	}
+}
