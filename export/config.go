@@ -163,7 +163,7 @@ type Config struct {
 	// request (without copying them) while together they are at most
 	// CoalesceBytes. 0 means DefaultCoalesceBytes (at most MaxRequestBytes);
 	// -1 sends each batch alone. A coalesced request that fails with a
-	// retryable error is retried batch by batch; one refused for good is
+	// retryable error is sent again whole; one refused for good is
 	// sent again batch by batch at once, so that only a batch refused
 	// alone is dropped.
 	CoalesceBytes int64

@@ -2,11 +2,13 @@ package export
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/valyala/bytebufferpool"
 	"google.golang.org/grpc/codes"
 
 	"github.com/flowtel/flowtel/internal/otlptest"
@@ -269,5 +271,49 @@ func TestTimeoutBoundsExport(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// TestRetriedRequestWhole: the parts of one batch (EnqueueParts), sent in
+// one request, are sent again in one request when it fails with a
+// retryable error, over both protocols, as OTel's exporters send a batch
+// again; they went part by part, a request each (6 requests where 2 do,
+// the receiver refusing each part's first request).
+func TestRetriedRequestWhole(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 {
+				return otlptest.Reply{Code: codes.Unavailable, RetryAfter: "0"}
+			}
+			return otlptest.Reply{}
+		})
+		c.Keep = true
+		c.Start()
+		defer c.Stop()
+		e, err := New(testConfig(protocol, c.Endpoint()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const parts = 3
+		bufs := make([]*bytebufferpool.ByteBuffer, parts)
+		items := make([]int, parts)
+		for i := range bufs {
+			bufs[i], items[i] = encodeBatch(t, Traces, fmt.Sprintf("part-%d", i), 4), 4
+		}
+		if !e.EnqueueParts(Traces, bufs, items) {
+			t.Fatal("refused")
+		}
+		flush(t, e)
+		wantDelivered(t, e, c, [NumSignals]uint64{Traces: parts * 4})
+		st := e.Stats().Signals[Traces]
+		shutdown(t, e)
+		if st.Requests != 2 || st.Retried != 1 || c.Calls() != 2 {
+			t.Errorf("%d requests (%d retried), %d at the receiver; want 2, 1 retried", st.Requests, st.Retried, c.Calls())
+		}
+		for i, r := range c.Traces() {
+			if len(r.ResourceSpans) != parts {
+				t.Errorf("request %d holds %d parts, want %d", i, len(r.ResourceSpans), parts)
+			}
+		}
 	})
 }

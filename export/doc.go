@@ -185,7 +185,9 @@
 // together, so that they leave in one request even when a worker waits for
 // each: queued one by one, the first part left before the next arrived. Each batch still counts as one
 // (ExportedBatches, ForceFlush); Requests counts requests. A coalesced
-// request that fails with a retryable error is retried batch by batch, and
+// request that fails with a retryable error is sent again whole, one
+// request as before, with the same deadline (it went batch by batch, a
+// request each: TestRetriedRequestWhole), and
 // one refused for good (a receiver refusing one malformed batch) is sent
 // again batch by batch at once, so that only a batch refused alone is
 // dropped (TestCoalescedPermanent); a partial success's rejections are the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -45,6 +46,13 @@ type retry struct {
 	// last is the outcome of the last attempt, reported if the batch is
 	// dropped before its next one.
 	last outcome
+	// group, when not nil, holds the batches (en first) of a coalesced
+	// request that failed with a retryable error: they are sent again
+	// together, as the request they were. alone says that the batches of
+	// the last attempt are each to go alone (the receiver refused them
+	// together for good).
+	group []entry
+	alone bool
 }
 
 // entry is one queued batch.
@@ -510,7 +518,11 @@ func (e *Exporter) worker(w int) {
 			e.mu.Unlock()
 			return
 		}
-		group = append(group[:0], r.en)
+		if r.group != nil {
+			group = append(group[:0], r.group...)
+		} else {
+			group = append(group[:0], r.en)
+		}
 		if r.attempt == 0 {
 			group = e.coalesceLocked(group)
 		}
@@ -534,11 +546,21 @@ func (e *Exporter) worker(w int) {
 
 		e.mu.Lock()
 		e.active[w] = 0
+		if again && len(group) > 1 && !r.alone {
+			// A retryable failure: the request is sent again whole, as
+			// OTel's exporters send a batch again (it went batch by
+			// batch, a request each).
+			r.en, r.group = group[0], slices.Clone(group)
+			e.waiting = append(e.waiting, r)
+			clear(group)
+			e.armLocked()
+			continue
+		}
 		if again {
 			// Each batch of the group waits for its next attempt alone.
 			for _, en := range group {
 				rr := r
-				rr.en = en
+				rr.en, rr.group, rr.alone = en, nil, false
 				e.waiting = append(e.waiting, rr)
 			}
 			clear(group)
@@ -752,6 +774,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 			// again alone, now, and only those refused alone drop.
 			r.due = time.Now()
 			r.last = out
+			r.alone = true
 			return 0, 0, false, true
 		}
 		e.reportOnce(out.Notice, fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))

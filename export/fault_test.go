@@ -203,7 +203,7 @@ func TestResourceExhaustedGRPC(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		e, err := New(testConfig(ProtocolGRPC, c.Endpoint()))
+		e, err := New(oneBatchPerRequest(testConfig(ProtocolGRPC, c.Endpoint())))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -234,7 +234,7 @@ func TestHTTP429RetryAfter(t *testing.T) {
 		})
 		c.Start()
 		defer c.Stop()
-		e, err := New(testConfig(ProtocolHTTPProtobuf, c.Endpoint()))
+		e, err := New(oneBatchPerRequest(testConfig(ProtocolHTTPProtobuf, c.Endpoint())))
 		if err != nil {
 			t.Fatal(err)
 		}
