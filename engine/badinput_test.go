@@ -176,10 +176,7 @@ func TestBadInput(t *testing.T) {
 			defer cancel()
 			_ = e.Shutdown(ctx)
 			s := e.Stats()
-			checkIdentity(t, s)
-			if s.InFlight != 0 {
-				t.Errorf("in flight after shutdown: %+v", s)
-			}
+			checkDrained(t, c.name, s)
 			c.check(t, s, sink.Runs())
 		})
 	}
@@ -222,9 +219,5 @@ func TestHangingSink(t *testing.T) {
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s = e.Stats()
-	checkIdentity(t, s)
-	if s.InFlight != 0 {
-		t.Fatalf("in flight after the sink recovered: %+v", s)
-	}
+	checkDrained(t, "the sink recovered", e.Stats())
 }

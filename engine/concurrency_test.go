@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -50,11 +51,7 @@ func TestOwnerWritesDuringShutdown(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
-		s := e.Stats()
-		checkIdentity(t, s)
-		if s.InFlight != 0 {
-			t.Fatalf("round %d: in flight after shutdown: %+v", round, s)
-		}
+		checkDrained(t, fmt.Sprint("round ", round), e.Stats())
 	}
 }
 
@@ -117,11 +114,7 @@ func TestStartNodeRacesEnd(t *testing.T) {
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	s := e.Stats()
-	checkIdentity(t, s)
-	if s.InFlight != 0 {
-		t.Fatalf("in flight after shutdown: %+v", s)
-	}
+	checkDrained(t, "500 rounds", e.Stats())
 }
 
 // TestStartChildRacesEnd has parallel branches start children below their

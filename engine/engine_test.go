@@ -46,6 +46,16 @@ func checkIdentity(t testing.TB, s Stats) {
 	}
 }
 
+// checkDrained checks the accounting of an engine that Shutdown has
+// drained: it reconciles, and nothing is left in flight.
+func checkDrained(t testing.TB, what string, s Stats) {
+	t.Helper()
+	checkIdentity(t, s)
+	if s.InFlight != 0 {
+		t.Fatalf("%s: %d spans in flight after Shutdown: %+v", what, s.InFlight, s)
+	}
+}
+
 func TestRunLifecycle(t *testing.T) {
 	e, sink := newTestEngine(t)
 	run := e.StartRun(RunInfo{SID: "sid1", FlowID: "flow", AppID: "app", UID: "u", ChatID: "c", Question: "q?"})

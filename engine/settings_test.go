@@ -207,9 +207,5 @@ func runWorkload(t *testing.T, e *Engine, what string) {
 	if err := e.Shutdown(ctx); err != nil {
 		t.Errorf("%s: Shutdown: %v", what, err)
 	}
-	s = e.Stats()
-	checkIdentity(t, s)
-	if s.InFlight != 0 {
-		t.Errorf("%s: %d spans in flight after Shutdown", what, s.InFlight)
-	}
+	checkDrained(t, what, e.Stats())
 }

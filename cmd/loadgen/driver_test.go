@@ -15,15 +15,7 @@ import (
 // a run with its GenAI attributes, tool calls and streamed first chunks
 // allocates nothing.
 func TestFlowtelDriverCalls(t *testing.T) {
-	c, err := parseFlags(nil, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, err := engine.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
+	c, e := driverEngine(t)
 	pl := &planner{rng: newRand(), types: []string{"llm"}, cum: []int{1}, nodes: 4}
 	w := &worker{rng: newRand(), ctr: &counters{}, plans: []plan{pl.build(shapeChain)}, firstFrame: true}
 	drv := newFlowtelDriver(e, newWorkload(c))
@@ -43,19 +35,11 @@ func TestFlowtelDriverCalls(t *testing.T) {
 // offers 11), the engine accepts exactly that, and a run allocates
 // nothing.
 func TestSyntheticV1(t *testing.T) {
-	c, err := parseFlags([]string{"-workload=synthetic-v1"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, e := driverEngine(t, "-workload=synthetic-v1")
 	plans, wl, err := buildWorkload(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := engine.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
 	drv := newFlowtelDriver(e, wl)
 	w := &worker{rng: newRand(), ctr: &counters{}, plans: plans, firstFrame: true, v1: drv}
 	var s slot
@@ -68,6 +52,22 @@ func TestSyntheticV1(t *testing.T) {
 		}
 	}
 	wantWarmRuns(t, e, w, drv)
+}
+
+// driverEngine parses args as the command line does and starts an engine
+// with the default settings, shut down when the test ends.
+func driverEngine(t *testing.T, args ...string) (*config, *engine.Engine) {
+	t.Helper()
+	c, err := parseFlags(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := engine.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
+	return c, e
 }
 
 // steps begins a run in s and runs every step of its plan.

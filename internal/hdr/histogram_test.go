@@ -161,34 +161,37 @@ func TestRecordCounted(t *testing.T) {
 	}
 }
 
-// TestConcurrentRecordAndSnapshot records from several goroutines while
-// collectors take cumulative and delta snapshots; no value may be lost or
-// counted twice.
-func TestConcurrentRecordAndSnapshot(t *testing.T) {
-	h := mustNew(t, Config{})
-	const writers, per = 4, 20_000
+// recordWhileCollecting has writers goroutines record the values 1 to
+// writers*per, through record (writer w's i-th value is w*per+i+1), while
+// a collector takes delta snapshots and calls collect after each, until
+// the writers are done. It checks that the deltas, the cumulative count,
+// sum, min, max and clamps, and the buckets each hold every value exactly
+// once, and returns the cumulative snapshot.
+func recordWhileCollecting(t *testing.T, h *Histogram, writers, per int, record func(i int, v int64), collect func(s *Snapshot)) Snapshot {
+	t.Helper()
 	stop := make(chan struct{})
-	var deltaTotal, deltaSum uint64
+	var deltaCount, deltaSum uint64
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		var s Snapshot
 		for {
+			h.DeltaSnapshot(&s)
+			deltaCount += s.Count
+			deltaSum += uint64(s.Sum)
+			collect(&s)
 			select {
 			case <-stop:
 				return
 			default:
+				runtime.Gosched()
 			}
-			h.DeltaSnapshot(&s)
-			deltaTotal += s.Count
-			deltaSum += uint64(s.Sum)
-			h.Snapshot(&s)
 		}
 	})
 	var ww sync.WaitGroup
 	for w := range writers {
 		ww.Go(func() {
 			for i := range per {
-				h.Record(int64(w*per + i + 1))
+				record(i, int64(w*per+i+1))
 			}
 		})
 	}
@@ -197,21 +200,32 @@ func TestConcurrentRecordAndSnapshot(t *testing.T) {
 	wg.Wait()
 	var s Snapshot
 	h.DeltaSnapshot(&s)
-	deltaTotal += s.Count
+	deltaCount += s.Count
 	deltaSum += uint64(s.Sum)
 	h.Snapshot(&s)
-	const n = writers * per
-	if s.Count != n || s.Sum != n*(n+1)/2 || s.Min != 1 || s.Max != n {
+	n := int64(writers * per)
+	if deltaCount != uint64(n) || deltaSum != uint64(n*(n+1)/2) {
+		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaCount, deltaSum, n, n*(n+1)/2)
+	}
+	if s.Count != uint64(n) || s.Sum != n*(n+1)/2 || s.Min != 1 || s.Max != n || s.Clamped != 0 {
 		t.Errorf("cumulative = %+v", s)
 	}
-	if deltaTotal != n || deltaSum != n*(n+1)/2 {
-		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaTotal, deltaSum, n, uint64(n*(n+1)/2))
+	var buckets int64
+	s.ForEachBucket(func(_, c int64) bool { buckets += c; return true })
+	if buckets != n {
+		t.Errorf("buckets hold %d values, want %d", buckets, n)
 	}
-	var total int64
-	s.ForEachBucket(func(_, c int64) bool { total += c; return true })
-	if total != n {
-		t.Errorf("buckets hold %d values, want %d", total, n)
-	}
+	return s
+}
+
+// TestConcurrentRecordAndSnapshot records from several goroutines while
+// collectors take cumulative and delta snapshots; no value may be lost or
+// counted twice.
+func TestConcurrentRecordAndSnapshot(t *testing.T) {
+	h := mustNew(t, Config{})
+	recordWhileCollecting(t, h, 4, 20_000,
+		func(_ int, v int64) { h.Record(v) },
+		func(s *Snapshot) { h.Snapshot(s) })
 }
 
 // TestRecordCountedReconciles: 64 goroutines record into one Histogram
@@ -226,58 +240,17 @@ func TestRecordCountedReconciles(t *testing.T) {
 	h.Attach(c0)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(h.shards) + 2))
 	const writers, per = 64, 2_000
-	stop := make(chan struct{})
-	var deltaCount, deltaSum uint64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var s Snapshot
-		for {
-			h.DeltaSnapshot(&s)
-			deltaCount += s.Count
-			deltaSum += uint64(s.Sum)
-			_ = c0.Value() // collects h
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.Gosched()
+	recordWhileCollecting(t, h, writers, per,
+		func(i int, v int64) {
+			c := c0
+			if i&1 == 1 {
+				c = c1
 			}
-		}
-	})
-	var ww sync.WaitGroup
-	for w := range writers {
-		ww.Go(func() {
-			for i := range per {
-				c := c0
-				if i&1 == 1 {
-					c = c1
-				}
-				h.RecordCounted(int64(w*per+i+1), c)
-			}
-		})
-	}
-	ww.Wait()
-	close(stop)
-	wg.Wait()
-	var s Snapshot
-	h.DeltaSnapshot(&s)
-	deltaCount += s.Count
-	deltaSum += uint64(s.Sum)
-	h.Snapshot(&s)
-	const n = writers * per
-	if deltaCount != n || deltaSum != n*(n+1)/2 {
-		t.Errorf("deltas add up to count %d sum %d, want %d %d", deltaCount, deltaSum, n, uint64(n*(n+1)/2))
-	}
-	if s.Count != n || s.Sum != n*(n+1)/2 || s.Min != 1 || s.Max != n || s.Clamped != 0 {
-		t.Errorf("cumulative = %+v", s)
-	}
-	if c0.Value() != n/2 || c1.Value() != n/2 {
+			h.RecordCounted(v, c)
+		},
+		func(*Snapshot) { _ = c0.Value() }) // collects h
+	if n := uint64(writers * per); c0.Value() != n/2 || c1.Value() != n/2 {
 		t.Errorf("counters %d + %d, want %d each", c0.Value(), c1.Value(), n/2)
-	}
-	var buckets int64
-	s.ForEachBucket(func(_, c int64) bool { buckets += c; return true })
-	if buckets != n {
-		t.Errorf("buckets hold %d values, want %d", buckets, n)
 	}
 }
 
