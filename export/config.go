@@ -466,12 +466,15 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 }
 
 // appendSignalPath appends /v1/<signal> to the path of a generic HTTP
-// endpoint, keeping its escaping: "/tenant%2Fa" stays one segment.
+// endpoint, keeping its escaping: "/tenant%2Fa" stays one segment. The
+// path's trailing slashes go, all of them, as the specification asks
+// ("correcting for double-slashes") and OTel Go does: "/base//" made
+// "/base//v1/traces".
 func appendSignalPath(u *url.URL, sig Signal) {
 	if u.RawPath != "" {
-		u.RawPath = strings.TrimSuffix(u.RawPath, "/") + sig.httpPath()
+		u.RawPath = strings.TrimRight(u.RawPath, "/") + sig.httpPath()
 	}
-	u.Path = strings.TrimSuffix(u.Path, "/") + sig.httpPath()
+	u.Path = strings.TrimRight(u.Path, "/") + sig.httpPath()
 }
 
 // sigField names a per-signal field of Config, such as "Traces.Endpoint".

@@ -3,7 +3,10 @@ package export
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -316,4 +319,54 @@ func TestRetriedRequestWhole(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestHTTPEndpointPaths: the paths an OTLP/HTTP request goes to, read by
+// a loopback server, for the endpoint variables: the generic endpoint
+// gets /v1/<signal> after its path, without doubled slashes ("/base//"
+// made "/base//v1/traces") and keeping its query; a per-signal endpoint
+// is used as is, the root path when it has none.
+func TestHTTPEndpointPaths(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.URL.RequestURI())
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL}, "/v1/traces"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL + "/"}, "/v1/traces"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL + "/base//"}, "/base/v1/traces"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": srv.URL + "/base?tenant=a"}, "/base/v1/traces?tenant=a"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": srv.URL}, "/"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": srv.URL + "/custom/path/"}, "/custom/path/"},
+		{map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": srv.URL + "/t"}, "/t"},
+	} {
+		tc.env["OTEL_EXPORTER_OTLP_PROTOCOL"] = ProtocolHTTPProtobuf
+		cfg, err := FromLookup(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		got = nil
+		mu.Unlock()
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produce(t, e, Traces, "path", 1, 1)
+		flushChecked(t, e)
+		shutdown(t, e)
+		mu.Lock()
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%v: requests to %q, want %q", tc.env, got, tc.want)
+		}
+		mu.Unlock()
+	}
 }
