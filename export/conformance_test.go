@@ -370,3 +370,36 @@ func TestHTTPEndpointPaths(t *testing.T) {
 		mu.Unlock()
 	}
 }
+
+// TestEnvHeaderValueDecoded: a HEADERS value is percent-decoded and then
+// trimmed, as OTel Go reads it, and reaches the receiver so over both
+// protocols: "%20abcd%20" is "abcd" (gRPC sent " abcd ").
+func TestEnvHeaderValueDecoded(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, nil)
+		c.Start()
+		defer c.Stop()
+		env := map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": c.Endpoint(), "OTEL_EXPORTER_OTLP_PROTOCOL": protocol, "OTEL_EXPORTER_OTLP_INSECURE": "true",
+			"OTEL_EXPORTER_OTLP_HEADERS": "x-token=%20abcd%20,x-other = a%2Cb%3Dc ",
+		}
+		cfg, err := FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produce(t, e, Traces, "h", 1, 1)
+		flushChecked(t, e)
+		shutdown(t, e)
+		h := c.Header()
+		if got := h.Values("X-Token"); len(got) != 1 || got[0] != "abcd" {
+			t.Errorf("x-token %q, want \"abcd\"", got)
+		}
+		if got := h.Values("X-Other"); len(got) != 1 || got[0] != "a,b=c" {
+			t.Errorf("x-other %q, want \"a,b=c\"", got)
+		}
+	})
+}

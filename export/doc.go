@@ -95,7 +95,8 @@
 //     insecure; OTLP/HTTP refuses one.
 //   - PROTOCOL, HEADERS, COMPRESSION, CERTIFICATE, CLIENT_CERTIFICATE,
 //     CLIENT_KEY: the per-signal variable, then the generic one. Per-signal
-//     HEADERS replace the generic ones entirely (as OTel Go does).
+//     HEADERS replace the generic ones entirely (as OTel Go does). A
+//     HEADERS value is percent-decoded, then trimmed of spaces and tabs.
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's

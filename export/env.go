@@ -380,7 +380,10 @@ func (r *envReader) file(name string) string {
 }
 
 // headers parses a HEADERS variable. Its values are credentials: errors
-// name the variable and the position, never a value.
+// name the variable and the position, never a value. A value is trimmed
+// of spaces and tabs after it is percent-decoded, as OTel Go trims it:
+// "%20abcd%20" is "abcd", which gRPC sent with its spaces; an encoded
+// control character (%0A) is still refused, not trimmed away.
 func (r *envReader) headers(name string) map[string]string {
 	kvs := r.list(name, true)
 	if kvs == nil {
@@ -388,7 +391,7 @@ func (r *envReader) headers(name string) map[string]string {
 	}
 	h := make(map[string]string, len(kvs))
 	for _, kv := range kvs {
-		h[kv.Key] = kv.Value
+		h[kv.Key] = strings.Trim(kv.Value, " \t")
 	}
 	if err := validateHeaders(h, ProtocolHTTPProtobuf); err != nil {
 		r.fail(name, strings.TrimPrefix(err.Error(), "export: "))
