@@ -90,6 +90,33 @@ func TestRunLogGolden(t *testing.T) {
 	}
 }
 
+// TestRunLogKeysOnce checks that a key the caller set twice (Input("x")
+// then Input("x") again, an srv key) is written once in its object, as the
+// original's Python dicts hold it: at its first place, with its last
+// value, for short and long values, typed and offloaded ones alike; the
+// allocation budget is unchanged.
+func TestRunLogKeysOnce(t *testing.T) {
+	long := strings.Repeat("v", 40)
+	n := &Node{NodeID: "llm:1",
+		Input: []Attr{{"x", Int64Value(1)}, {"y", StringValue("a")}, {"x", StringValue("b")}, {"z", BoolValue(true)},
+			{"y", StringValue(long)}, {"x", Float64Value(2.5)}},
+		Output: []Attr{{"out", StringValue("1")}, {"out", StringValue("2")}},
+		Config: []Attr{{"t", Int64Value(1)}, {"u", Int64Value(2)}, {"t", Int64Value(3)}},
+	}
+	r := &Run{Nodes: []*Node{n}, Srv: []Attr{{"k", StringValue("1")}, {"k", StringValue("2")}}}
+	got := string(AppendRunLogOptions(nil, r, runlogUTC))
+	for _, want := range []string{
+		`"data":{"input":{"x":2.5,"y":"` + long + `","z":true},"output":{"out":"2"},"config":{"t":3,"u":2},`,
+		`"srv":{"k":"2"},"srv_tag":{}`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("run log %s\nwant it to hold %s", got, want)
+		}
+	}
+	buf := AppendRunLog(nil, r)
+	testkit.WantAllocs(t, 0, func() { buf = AppendRunLog(buf[:0], r) })
+}
+
 func TestRunLogStructuredLogs(t *testing.T) {
 	got := string(AppendRunLogOptions(nil, runlogGoldenRun(), &RunLogOptions{StructuredLogs: true}))
 	want := `"logs":[{"level":"INFO","message":"step","time":1700000000002},` +
@@ -618,9 +645,17 @@ func runlogRefValue(v Value) any {
 	return nil
 }
 
+// runlogRefAttrs is attrs as the original's Python dict holds them: a
+// key set again keeps its first place and takes the new value.
 func runlogRefAttrs(attrs []Attr) runlogObj {
 	o := runlogObj{}
+	at := map[string]int{}
 	for _, a := range attrs {
+		if i, ok := at[a.Key]; ok {
+			o[i].V = runlogRefValue(a.Value)
+			continue
+		}
+		at[a.Key] = len(o)
 		o = append(o, runlogKV{a.Key, runlogRefValue(a.Value)})
 	}
 	return o

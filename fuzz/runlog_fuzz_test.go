@@ -74,6 +74,9 @@ func FuzzRunLog(f *testing.F) {
 	f.Add("", "", "", "", int64(-1), math.NaN(), false, []byte(nil), int64(0), int64(0))
 	f.Add("\xff\xfe\u2028\"\\\n", "世界😀", "SparkAgent", "k\x00", int64(math.MinInt64), math.Inf(1), true, []byte("\xff"), int64(-5), int64(math.MaxInt64))
 	f.Add(strings.Repeat("é", 100), strings.Repeat("a\x01", 70), "s", "dup", int64(1), 1e21, false, []byte("x"), int64(123456789), int64(987654321))
+	// The caller's key repeats the input's "i" and the srv's "n".
+	f.Add("q", "a", "s", "i", int64(7), 2.5, true, []byte("x"), int64(1_700_000_000_000_000_000), int64(1e9))
+	f.Add("q", "a", "s", "n", int64(7), 2.5, true, []byte("x"), int64(1_700_000_000_000_000_000), int64(1e9))
 
 	const threshold = 64
 	closed := encode.NewOffloader(discardStore{}, encode.OffloadConfig{Threshold: threshold})
@@ -130,6 +133,7 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 	if got := runlogObjectKeys(t, out); strings.Join(got, ",") != strings.Join(runlogKeys, ",") {
 		t.Fatalf("run keys %v, want %v", got, runlogKeys)
 	}
+	runlogKeysOnce(t, out)
 	var m map[string]any
 	runlogDecode(t, out, &m)
 
@@ -277,6 +281,51 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		}
 		if _, has := nm["incomplete"]; has != n.Incomplete {
 			t.Fatalf("node incomplete present = %v, want %v", has, n.Incomplete)
+		}
+	}
+}
+
+// runlogKeysOnce fails when an object of the JSON b holds a key twice
+// (data.input, output and config keep each key once, as the original's
+// dicts).
+func runlogKeysOnce(t *testing.T, b []byte) {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	type level struct {
+		keys  map[string]bool
+		isKey bool // the next token of this object is a key
+	}
+	var stack []*level
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return // the end; json.Valid checked the rest
+		}
+		var top *level
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if k, ok := tok.(string); ok && top != nil && top.keys != nil && top.isKey {
+			if top.keys[k] {
+				t.Fatalf("key %q twice in an object of %s", k, b)
+			}
+			top.keys[k] = true
+			top.isKey = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &level{keys: map[string]bool{}, isKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &level{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the parent object's next token is a key.
+		if len(stack) > 0 && stack[len(stack)-1].keys != nil {
+			stack[len(stack)-1].isKey = true
 		}
 	}
 }
