@@ -100,7 +100,7 @@ func New(opts ...Option) (*Engine, error) {
 		if err != nil {
 			return nil, fmt.Errorf("engine: SID configuration: %w", err)
 		}
-		if maxSID := len(runRecord{}.sidBuf); g.Len() > maxSID {
+		if maxSID := len(runRecord{}.sidBuf); g.Len() > maxSID { // MaxSIDBytes
 			// A longer SID would not fit the run record's buffer: each
 			// StartRun would allocate it.
 			return nil, fmt.Errorf("engine: SID configuration: Sub (%d bytes) and Location (%d bytes), %d bytes together, make a SID of %d bytes; a run holds at most %d (Sub and Location at most %d bytes together)",

@@ -418,6 +418,10 @@ func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.errorHandler = f })
 }
 
+// MaxSIDBytes is the longest SID a run holds (the buffer of its record):
+// New refuses a WithSID configuration whose SIDs are longer.
+const MaxSIDBytes = 64
+
 // WithSID makes StartRun give every run without a SID one from a generator
 // with this configuration (validated by New, which also refuses a Sub and
 // Location of more than 37 bytes together: the SID, 27 bytes more, is

@@ -134,7 +134,7 @@ type runRecord struct {
 	srvTag [runInline]encode.Attr
 	attrs  [runInline]encode.Attr
 	events [2]encode.Event
-	sidBuf [64]byte
+	sidBuf [MaxSIDBytes]byte
 	order  []*encode.Node // backing of Run.Nodes, reused
 }
 

@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"net"
@@ -83,12 +84,16 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		engine.WithResource(res),
 		engine.WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
 	}
-	base = append(base, engine.WithSID(sid.Config{
+	sc := sid.Config{
 		Sub:      orDefault("SERVICE_SUB", DefaultSIDSub),
 		Location: orDefault("SERVICE_LOCATION", DefaultSIDLocation),
 		IP:       ip,
 		Port:     orDefault("SERVICE_PORT", DefaultSIDPort),
-	}))
+	}
+	if err := checkSIDEnv(sc); err != nil {
+		return nil, fmt.Errorf("otlp: from environment: %w", err)
+	}
+	base = append(base, engine.WithSID(sc))
 	if genai.LatestExperimental(get("OTEL_SEMCONV_STABILITY_OPT_IN")) {
 		base = append(base, engine.WithGenAISpanNames(true))
 	}
@@ -275,6 +280,32 @@ func attrLimits(get func(string) string) (engine.Limits, error) {
 		err = fmt.Errorf("%w %s: %d is below the %d attributes of the run log's record (sid, event.name), which flowtel writes whole", export.ErrInvalidEnv, name, n, logRecordAttrs)
 	}
 	return l, err
+}
+
+// checkSIDEnv checks the SID settings with sid's rules, and their length
+// with the engine's, so that a refused one is named by its variable (the
+// engine's error names sid.Config's fields, which the user did not set).
+func checkSIDEnv(c sid.Config) error {
+	g, err := sid.New(c)
+	name := ""
+	switch {
+	case errors.Is(err, sid.ErrSub):
+		name = "SERVICE_SUB"
+	case errors.Is(err, sid.ErrLocation):
+		name = "SERVICE_LOCATION"
+	case errors.Is(err, sid.ErrIP):
+		name = "SERVICE_IP"
+	case errors.Is(err, sid.ErrPort):
+		name = "SERVICE_PORT"
+	case err != nil:
+		return err
+	case g.Len() > engine.MaxSIDBytes:
+		return fmt.Errorf("%w SERVICE_SUB and SERVICE_LOCATION: %q and %q, %d bytes together, make a SID of %d bytes, above the %d a run holds",
+			export.ErrInvalidEnv, c.Sub, c.Location, len(c.Sub)+len(c.Location), g.Len(), engine.MaxSIDBytes)
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w %s: %w", export.ErrInvalidEnv, name, err)
 }
 
 // hostIPv4 returns the first non-loopback IPv4 address, or 127.0.0.1.
