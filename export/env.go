@@ -122,7 +122,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	// schedule, one log record a run (so never more records than spans),
 	// so each bounds the setting both share when it is set: the smaller
 	// value wins. Unset, the trace settings alone apply. Its export
-	// timeout bounds the logs' request timeout as OTEL_BSP_EXPORT_TIMEOUT
+	// timeout bounds the logs' export timeout as OTEL_BSP_EXPORT_TIMEOUT
 	// bounds the traces'.
 	if d := r.positiveMillis("OTEL_BLRP_SCHEDULE_DELAY", 0); d != 0 {
 		c.TraceBatch.ScheduleDelay = min(c.TraceBatch.ScheduleDelay, d)
@@ -148,8 +148,8 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	// The queue size bounds the spans the exporter holds, as the batch
 	// span processor's queue did.
 	c.QueueSpans = c.TraceBatch.MaxQueueSize
-	// An export timeout bounds the request timeout of its signal when it
-	// is set (its default is the original's request timeout).
+	// An export timeout bounds the export timeout of its signal when it
+	// is set (its default is the original's exporter timeout).
 	if r.str(traceExportVar) != "" {
 		c.Traces.Timeout = min(firstNonZero(c.Traces.Timeout, c.Timeout, DefaultTimeout), c.TraceBatch.ExportTimeout)
 	}
