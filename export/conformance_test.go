@@ -2,6 +2,7 @@ package export
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -402,4 +403,26 @@ func TestEnvHeaderValueDecoded(t *testing.T) {
 			t.Errorf("x-other %q, want \"a,b=c\"", got)
 		}
 	})
+}
+
+// TestEnvHeaderNameNotPrinted: a HEADERS member whose name is not a header
+// name is refused naming the variable and the member, never the name: a
+// credential pasted without its "Authorization=" ("Basic dXNl...==", cut
+// at its first "=") is the name, and the error printed it.
+func TestEnvHeaderNameNotPrinted(t *testing.T) {
+	const cred = "dXNlcjpwYXNzd29yZA"
+	// The third is an HTTP token but no gRPC metadata key (gRPC is the
+	// default protocol).
+	for _, v := range []string{"Basic " + cred + "==", "x-ok=1,Bearer " + cred + "=x", cred[:4] + "+" + cred[4:] + "==", "Basic " + cred + "%3D%3D="} {
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_LOGS_HEADERS", "FLOWTEL_LARGE_FIELDS_HEADERS"} {
+			if strings.Contains(v, "+") && name == "FLOWTEL_LARGE_FIELDS_HEADERS" {
+				continue // sent over HTTP only: a valid name there
+			}
+			env := map[string]string{name: v}
+			_, err := FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), cred[:6]) {
+				t.Errorf("%s=%q: error %v, want one naming the variable, not the header name", name, v, err)
+			}
+		}
+	}
 }

@@ -127,7 +127,10 @@
 // An invalid value is an error wrapping ErrInvalidEnv that names the
 // variable, also for the variables the engine uses (a schedule delay or
 // metric interval of 0 is refused here); header values (credentials) are
-// never printed, neither in configuration errors nor in export errors.
+// never printed, neither in configuration errors nor in export errors, nor
+// is a HEADERS member's name that is not a header name (a credential
+// pasted without its "Authorization=" is one: the member's position is
+// printed instead).
 //
 // # Settings checked at construction
 //

@@ -86,7 +86,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		if sc.Headers != nil {
 			h, name = sc.Headers, "OTEL_EXPORTER_OTLP_"+strings.ToUpper(sig.String())+"_HEADERS"
 		}
-		if err := validateHeaders(h, firstNonEmpty(firstNonEmpty(sc.Protocol, c.Protocol), ProtocolGRPC)); err != nil {
+		protocol := firstNonEmpty(firstNonEmpty(sc.Protocol, c.Protocol), ProtocolGRPC)
+		for k := range h {
+			if badHeaderName(k, protocol) {
+				r.fail(name, fmt.Sprintf("a header name holds a character %s does not allow in one (the name is not printed: it may be a misplaced credential)", protocol))
+			}
+		}
+		if err := validateHeaders(h, protocol); err != nil {
 			r.fail(name, strings.TrimPrefix(err.Error(), "export: "))
 		}
 	}
@@ -390,7 +396,13 @@ func (r *envReader) headers(name string) map[string]string {
 		return nil
 	}
 	h := make(map[string]string, len(kvs))
-	for _, kv := range kvs {
+	for i, kv := range kvs {
+		if badHeaderName(kv.Key, ProtocolHTTPProtobuf) {
+			// A credential pasted without its "Authorization=" is the
+			// name ("Basic dXNl...=="): it is not printed.
+			r.fail(name, fmt.Sprintf("member %d: the name is not a header name (an HTTP token; the name is not printed: it may be a misplaced credential)", i+1))
+			return nil
+		}
 		h[kv.Key] = strings.Trim(kv.Value, " \t")
 	}
 	if err := validateHeaders(h, ProtocolHTTPProtobuf); err != nil {
@@ -454,4 +466,16 @@ func (r *envReader) largeFields() LargeFieldConfig {
 		r.fail(largeFieldVars[field], why)
 	}
 	return c
+}
+
+// badHeaderName reports whether k holds a character that a header name
+// of protocol may not (validateHeader's character rule, whose error
+// prints the name).
+func badHeaderName(k, protocol string) bool {
+	for i := 0; i < len(k); i++ {
+		if !isTokenChar(k[i]) || protocol == ProtocolGRPC && !isMetadataKeyChar(k[i]) {
+			return true
+		}
+	}
+	return false
 }
