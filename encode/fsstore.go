@@ -126,10 +126,12 @@ func (s *FSStore) Used() (bytes int64, files int) {
 // Dir returns the absolute directory s writes into.
 func (s *FSStore) Dir() string { return s.dir }
 
-// Link returns where the value of key is readable. It does no I/O.
+// Link returns where the value of key is readable. It does no I/O. Under
+// a base URL the key is path-escaped, so that a key holding '%', '?' or
+// '#' names its own file rather than another path, a query or a fragment.
 func (s *FSStore) Link(key string) string {
 	if s.baseURL != "" {
-		return s.baseURL + key
+		return s.baseURL + url.PathEscape(key)
 	}
 	u := url.URL{Scheme: "file", Path: filepath.ToSlash(filepath.Join(s.dir, key))}
 	return u.String()
