@@ -88,3 +88,37 @@ func TestRefusedNodeSpanContext(t *testing.T) {
 		run.End(0, "")
 	})
 }
+
+// TestRefusedNodeRacesEnd refuses nodes on parallel branches while the
+// run ends and its record is reused by the next run: a refused node's
+// SpanContext is its run's span context or zero, never the next run's
+// ids or a mix (run with -race).
+func TestRefusedNodeRacesEnd(t *testing.T) {
+	e, err := New(WithLimits(Limits{NodesPerRun: 1, RunsInFlight: 2}), WithShards(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	for range 200 {
+		run := e.StartRun(RunInfo{})
+		want := run.SpanContext()
+		run.StartNode("a:1", "a", "A")
+		done := make(chan struct{})
+		for range 2 {
+			go func() {
+				defer func() { done <- struct{}{} }()
+				for range 50 {
+					sc := run.StartNode("a:2", "a", "A").SpanContext()
+					if sc != want && sc != (SpanContext{}) {
+						t.Errorf("refused node's SpanContext %+v, want %+v or zero", sc, want)
+						return
+					}
+				}
+			}()
+		}
+		run.End(0, "")
+		e.StartRun(RunInfo{}).End(0, "") // may reuse the record
+		<-done
+		<-done
+	}
+}
