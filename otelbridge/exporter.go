@@ -81,7 +81,7 @@ func NewSpanExporter(exp *export.Exporter) *SpanExporter {
 
 // InvalidUTF8 returns how many strings the encoder repaired.
 func (x *SpanExporter) InvalidUTF8() uint64 {
-	if x.enc == nil {
+	if x == nil || x.enc == nil {
 		return 0 // the zero SpanExporter
 	}
 	return x.enc.InvalidUTF8()
@@ -91,9 +91,16 @@ func (x *SpanExporter) InvalidUTF8() uint64 {
 // Shutdown and ErrSpansDropped when the exporter refused the batch (counted
 // in its Stats by reason); it never blocks unless the exporter's policy is
 // Block.
+//
+// A nil *SpanExporter returns ErrNoExporter for a batch that holds spans
+// (the SDK reports it to its error handler), as the zero one does; its
+// other methods do nothing.
 func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	if len(spans) == 0 {
 		return nil
+	}
+	if x == nil {
+		return ErrNoExporter
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -119,6 +126,9 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 // or counted as dropped. It is idempotent. A nil ctx (here and in
 // ExportSpans) is context.Background().
 func (x *SpanExporter) Shutdown(ctx context.Context) error {
+	if x == nil {
+		return nil
+	}
 	x.mu.Lock()
 	x.closed = true
 	x.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/embedded"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -57,11 +58,22 @@ func NewTracerProvider(e *engine.Engine) *TracerProvider {
 	return p
 }
 
-// Tracer returns the provider's tracer; name and options are ignored.
-func (p *TracerProvider) Tracer(string, ...trace.TracerOption) trace.Tracer { return &p.tracer }
+// Tracer returns the provider's tracer; name and options are ignored. A
+// nil *TracerProvider (a field left unset) returns OpenTelemetry's no-op
+// tracer, whose spans record nothing and carry their parent's span
+// context, where it panicked; its Stats are zero.
+func (p *TracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	if p == nil {
+		return noop.NewTracerProvider().Tracer(name, opts...)
+	}
+	return &p.tracer
+}
 
 // Stats returns the bridge's counters.
 func (p *TracerProvider) Stats() Stats {
+	if p == nil {
+		return Stats{}
+	}
 	return Stats{
 		RunsStarted:       p.runs.Load(),
 		NodesStarted:      p.nodes.Load(),
