@@ -26,6 +26,8 @@ func TestHostileFlags(t *testing.T) {
 		{"-error-rate=NaN"},
 		{"-fail-rate=-0.1"},
 		{"-ring=-8"},
+		{"-duration=1ns", "-soak"},
+		{"-restart-every=1ns", "-soak", "-duration=4s"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {

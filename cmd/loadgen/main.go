@@ -174,7 +174,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.protocol == "grpc" || c.protocol == "http/protobuf", "-protocol %q: want grpc or http/protobuf", c.protocol)
 	check(c.mode == "flowtel" || c.mode == "otelsdk" || c.mode == "both", "-mode %q: want flowtel, otelsdk or both", c.mode)
 	check(c.failRate >= 0 && c.failRate <= 1, "-fail-rate %v must be in [0, 1]", c.failRate)
-	check(c.restartEvery > 0, "-restart-every %v must be positive", c.restartEvery)
+	check(!(c.soak && c.duration < minSoak), "-soak -duration %v: want at least %v (RSS and goroutines are judged on samples taken every second after a warm-up of half the soak at most)", c.duration, minSoak)
+	check(c.soak && c.duration < minSoak || c.restartEvery >= minRestartEvery, "-restart-every %v must be at least %v", c.restartEvery, minRestartEvery)
 	check(!(c.mode != "flowtel" && c.protocol != "grpc"), "-mode %s needs -protocol grpc: the OTLP/HTTP exporter of the SDK is not a dependency of this module", c.mode)
 	check(!(c.soak && c.endpoint != ""), "-soak needs the embedded receiver (no -endpoint)")
 	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
@@ -191,10 +192,15 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 // 2 vCPUs a few suffice), the payload is built once in memory and the
 // engine cuts a value at 16 MiB at most (Limits.ValueBytes), and a run's
 // tokens are summed into an int64.
+//
+// A soak needs minSoak to take samples past its warm-up, and a receiver
+// restart takes longer than minRestartEvery.
 const (
-	maxWorkers = 1 << 16
-	maxPayload = 16 << 20
-	maxTokens  = 1 << 30
+	minSoak         = 3 * time.Second
+	minRestartEvery = 100 * time.Millisecond
+	maxWorkers      = 1 << 16
+	maxPayload      = 16 << 20
+	maxTokens       = 1 << 30
 )
 
 // kv is one precomputed attribute of the workload.
