@@ -313,12 +313,21 @@ func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
 	} else {
 		dst = append(dst, `,"node_first_cost_time":-1,"llm_output":`...)
 	}
-	f.section = "llm_output"
-	dst = f.appendString(dst, n.LLMOutput, "", "")
-	if n.Running() {
-		dst = append(dst, `,"running_status":true,"data":{"input":`...)
-	} else {
-		dst = append(dst, `,"running_status":false,"data":{"input":`...)
+	// Most nodes have no LLM output: its empty string joins the constant
+	// text that follows.
+	switch {
+	case n.LLMOutput == "" && n.Running():
+		dst = append(dst, `"","running_status":true,"data":{"input":`...)
+	case n.LLMOutput == "":
+		dst = append(dst, `"","running_status":false,"data":{"input":`...)
+	default:
+		f.section = "llm_output"
+		dst = f.appendString(dst, n.LLMOutput, "", "")
+		if n.Running() {
+			dst = append(dst, `,"running_status":true,"data":{"input":`...)
+		} else {
+			dst = append(dst, `,"running_status":false,"data":{"input":`...)
+		}
 	}
 	f.section = "input"
 	dst = f.appendObject(dst, n.Input)
