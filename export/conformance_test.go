@@ -426,3 +426,44 @@ func TestEnvHeaderNameNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestThrottlePausesSignal: a receiver's throttle (HTTP 429 with
+// Retry-After, gRPC RESOURCE_EXHAUSTED with RetryInfo) holds back every
+// batch of the signal until its delay is over, as OTLP asks of a client
+// ("it MUST then throttle itself"); only the throttled batch waited, the
+// next went at once. The other signals are not held back (the logs are
+// delivered while the traces wait; no timing is asserted of them).
+func TestThrottlePausesSignal(t *testing.T) {
+	const delay = time.Second
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Batch == "traces-t-0" && cl.Attempt == 0 {
+				return otlptest.Reply{Code: codes.ResourceExhausted, Message: "slow down", RetryDelay: delay, RetryAfter: "1"}
+			}
+			return otlptest.Reply{}
+		})
+		c.Start()
+		defer c.Stop()
+		cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+		cfg.Concurrency = 1
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var produced [NumSignals]uint64
+		produced[Traces] = produce(t, e, Traces, "t", 3, 2)
+		produced[Logs] = produce(t, e, Logs, "t", 1, 2)
+		flush(t, e)
+		wantDelivered(t, e, c, produced)
+		shutdown(t, e)
+		first := c.Arrivals("traces-t-0")
+		if len(first) != 2 {
+			t.Fatalf("the throttled batch arrived %d times, want 2", len(first))
+		}
+		for _, b := range []string{"traces-t-1", "traces-t-2"} {
+			if a := c.Arrivals(b); len(a) != 1 || a[0].Sub(first[0]) < delay {
+				t.Errorf("%s arrived at %v, %v after the throttle; want once, after its delay %v", b, a, a[0].Sub(first[0]), delay)
+			}
+		}
+	})
+}

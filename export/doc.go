@@ -36,7 +36,12 @@
 // carries google.rpc.RetryInfo; HTTP 429, 502, 503, 504; connection errors.
 // The wait is exponential (×1.5 from InitialInterval up to MaxInterval)
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
-// longer. Timeout bounds the export of a batch, every attempt and every
+// longer. A receiver's throttle (that delay) holds back every batch of
+// the signal, not only the one refused, until it is over (at most the
+// signal's Timeout), as OTLP asks ("the client MUST then throttle
+// itself"); the other signals go on, and the batches behind in the queue
+// keep their order (it sent the signal's next batches at once). Timeout
+// bounds the export of a batch, every attempt and every
 // wait, from its first attempt, as OTEL_EXPORTER_OTLP_TIMEOUT does in the
 // OpenTelemetry specification ("the maximum time the OTLP exporter will
 // wait for each batch export") and in OTel Go's exporters: each attempt

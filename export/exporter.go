@@ -146,9 +146,15 @@ type Exporter struct {
 	// outages holds, per signal, the notices of the retryable failures
 	// reportOutage reported since the signal's last success.
 	outages [NumSignals]map[string]struct{}
-	closed  bool // Enqueue drops with DropShutdown
-	running int  // workers not yet exited
-	stats   [NumSignals]SignalStats
+	// paused holds, per signal, when the receiver's last throttle
+	// (Retry-After, RetryInfo) ends: no batch of the signal is sent
+	// before, so the exporter throttles itself as OTLP asks. pausedMax is
+	// the latest of them, to skip the check when none is in force.
+	paused    [NumSignals]time.Time
+	pausedMax time.Time
+	closed    bool // Enqueue drops with DropShutdown
+	running   int  // workers not yet exited
+	stats     [NumSignals]SignalStats
 
 	// space wakes one blocked Enqueue when room is freed (Config.Block).
 	space chan struct{}
@@ -609,7 +615,7 @@ func (e *Exporter) nextLocked() (retry, bool) {
 	for {
 		now := time.Now()
 		for i := range e.waiting {
-			if r := e.waiting[i]; !now.Before(r.due) || e.ctx.Err() != nil {
+			if r := e.waiting[i]; !now.Before(r.due) && !e.pausedLocked(r.en.sig, now) || e.ctx.Err() != nil {
 				last := len(e.waiting) - 1
 				e.waiting[i] = e.waiting[last]
 				e.waiting[last] = retry{}
@@ -618,17 +624,64 @@ func (e *Exporter) nextLocked() (retry, bool) {
 			}
 		}
 		if e.n > 0 {
-			en := e.popLocked()
-			if e.set.block {
-				e.signalSpace()
+			if i := e.readyLocked(now); i >= 0 {
+				en := e.takeLocked(i)
+				if e.set.block {
+					e.signalSpace()
+				}
+				return retry{en: en, interval: e.set.retry.InitialInterval}, true
 			}
-			return retry{en: en, interval: e.set.retry.InitialInterval}, true
 		}
-		if e.closed && len(e.waiting) == 0 {
+		if e.closed && e.n == 0 && len(e.waiting) == 0 {
 			return retry{}, false
 		}
 		e.armLocked()
 		e.work.Wait()
+	}
+}
+
+// pausedLocked reports whether the receiver's throttle keeps sig from
+// being sent at now. Once Shutdown is aborted nothing is paused.
+func (e *Exporter) pausedLocked(sig Signal, now time.Time) bool {
+	return now.Before(e.pausedMax) && now.Before(e.paused[sig]) && e.ctx.Err() == nil
+}
+
+// readyLocked returns the index in the queue of the first batch whose
+// signal is not paused, -1 if none: a signal the receiver throttles waits
+// without holding up the others.
+func (e *Exporter) readyLocked(now time.Time) int {
+	if !now.Before(e.pausedMax) {
+		return 0
+	}
+	for i := range e.n {
+		if !e.pausedLocked(e.ring[(e.head+i)%len(e.ring)].sig, now) {
+			return i
+		}
+	}
+	return -1
+}
+
+// takeLocked takes the batch at index i of the queue, moving the ones
+// before it up a slot so that the queue stays in seq order.
+func (e *Exporter) takeLocked(i int) entry {
+	if i > 0 {
+		l := len(e.ring)
+		en := e.ring[(e.head+i)%l]
+		for j := i; j > 0; j-- {
+			e.ring[(e.head+j)%l] = e.ring[(e.head+j-1)%l]
+		}
+		e.ring[e.head] = en
+	}
+	return e.popLocked()
+}
+
+// pauseLocked pauses sig until until, unless it is paused longer.
+func (e *Exporter) pauseLocked(sig Signal, until time.Time) {
+	if until.After(e.paused[sig]) {
+		e.paused[sig] = until
+	}
+	if until.After(e.pausedMax) {
+		e.pausedMax = until
 	}
 }
 
@@ -703,16 +756,31 @@ func (e *Exporter) popLocked() entry {
 
 // armLocked sets the wake timer to the earliest due waiting batch.
 func (e *Exporter) armLocked() {
-	if len(e.waiting) == 0 {
-		return
-	}
-	due := e.waiting[0].due
-	for _, r := range e.waiting[1:] {
-		if r.due.Before(due) {
-			due = r.due
+	var due time.Time
+	earliest := func(t time.Time) {
+		if due.IsZero() || t.Before(due) {
+			due = t
 		}
 	}
-	e.wake.Reset(time.Until(due))
+	now := time.Now()
+	for _, r := range e.waiting {
+		if e.pausedLocked(r.en.sig, now) {
+			earliest(e.paused[r.en.sig])
+		} else {
+			earliest(r.due)
+		}
+	}
+	if e.n > 0 && now.Before(e.pausedMax) {
+		// Queued batches of a paused signal: wake when a pause ends.
+		for sig := range e.paused {
+			if now.Before(e.paused[sig]) {
+				earliest(e.paused[sig])
+			}
+		}
+	}
+	if !due.IsZero() {
+		e.wake.Reset(time.Until(due))
+	}
 }
 
 // attempt sends the batches of group (r's batch first, with the batches
@@ -789,6 +857,15 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	wait := max(jitter(r.interval), out.Delay)
 	r.interval = min(time.Duration(float64(r.interval)*1.5), rc.MaxInterval)
 	now := time.Now()
+	if out.Delay > 0 {
+		// The receiver throttles: no batch of the signal goes before its
+		// delay is over, as OTLP asks ("the client MUST then throttle
+		// itself"), for at most the signal's Timeout, so that a delay of
+		// a day stalls nothing for long (the batch itself is dropped).
+		e.mu.Lock()
+		e.pauseLocked(en.sig, now.Add(min(out.Delay, e.set.targets[en.sig].timeout)))
+		e.mu.Unlock()
+	}
 	if rc.Disabled || now.Sub(r.start)+wait > rc.MaxElapsedTime || !now.Add(wait).Before(r.deadline) {
 		e.reportOutage(en.sig, out.Notice, fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
 		return 0, DropRetryExhausted, true, false

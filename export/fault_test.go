@@ -595,18 +595,19 @@ func TestRandomFaults(t *testing.T) {
 
 // TestRetryDoesNotHoldWorker checks that a batch waiting for its retry
 // does not hold the only worker: the batches queued behind it are sent
-// during its backoff, and it is delivered afterwards.
+// during its backoff, and it is delivered afterwards. (A receiver's
+// throttle holds them back: TestThrottlePausesSignal.)
 func TestRetryDoesNotHoldWorker(t *testing.T) {
-	const delay = 500 * time.Millisecond
 	c := newReceiver(t, ProtocolGRPC, func(cl otlptest.Call) otlptest.Reply {
 		if cl.Batch == "traces-w-0" && cl.Attempt == 0 {
-			return otlptest.Reply{Code: codes.ResourceExhausted, Message: "slow down", RetryDelay: delay}
+			return otlptest.Reply{Code: codes.Unavailable, Message: "restarting"}
 		}
 		return otlptest.Reply{}
 	})
 	c.Start()
 	defer c.Stop()
 	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Retry.InitialInterval = 500 * time.Millisecond // a backoff of 250 to 750 ms
 	cfg.Concurrency = 1
 	cfg.CoalesceBytes = -1 // each batch its own request: batch 0's retry must not hold the others
 	e, err := New(cfg)
