@@ -161,8 +161,9 @@
 //
 // StartRun, every Run and Node method and End allocate nothing in steady
 // state (TestAllocs gives the exact budgets). Exceptions: RecordError
-// allocates what err.Error() allocates, plus the stack with
-// WithStackTraces; the first use of a record allocates it; a node whose
+// allocates what err.Error() allocates, the first error of a named
+// non-pointer type its exception.type (kept after: errorType), plus the
+// stack with WithStackTraces; the first use of a record allocates it; a node whose
 // input, output, config and span attributes pass the 32 its record holds
 // (8 of each kind, or any mix) grows a slice once per record.
 // Strings are kept, not copied; Bytes values are copied into the record.
