@@ -201,7 +201,8 @@ func clip(s string) string {
 }
 
 // maxRetryAfter bounds a parsed Retry-After so that arithmetic on it cannot
-// overflow; Retry.MaxElapsedTime bounds what is actually waited.
+// overflow; the signal's Timeout and Retry.MaxElapsedTime bound what is
+// actually waited.
 const maxRetryAfter = 24 * time.Hour
 
 // parseRetryAfter parses a Retry-After value: delay seconds or an HTTP date

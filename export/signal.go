@@ -64,9 +64,10 @@ const (
 	DropTooLarge
 	// DropNonRetryable: the receiver answered with a permanent error.
 	DropNonRetryable
-	// DropRetryExhausted: retryable failures lasted longer than
-	// Retry.MaxElapsedTime (or a server-requested delay would exceed it), or
-	// retry is disabled.
+	// DropRetryExhausted: retryable failures lasted longer than the
+	// signal's Timeout or Retry.MaxElapsedTime (or the next wait, a
+	// server-requested delay too, would pass either), or retry is
+	// disabled.
 	DropRetryExhausted
 	// DropShutdown: Enqueue after Shutdown, or Shutdown's context ended
 	// before the batch could be delivered.
