@@ -10,7 +10,9 @@
 set -uo pipefail
 FUZZTIME=${FUZZTIME:-60s}
 pkgs=("$@")
-[ ${#pkgs[@]} -gt 0 ] || pkgs=(./fuzz/ ./sid/ ./ringbuf/ ./encode/ ./bench/ ./export/ ./internal/hex/)
+# By default every package of the module with a fuzz target (a fixed list
+# had left out engine's and cmd/loadgen's).
+[ ${#pkgs[@]} -gt 0 ] || mapfile -t pkgs < <(git ls-files '*_test.go' | xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u | grep -v -e '^integrations/' -e '^examples/' | sed 's|.*|./&/|')
 failed=0 passed=0
 run() { # pkg target
 	go test -run='^$' -fuzz="^$2\$" -fuzztime="$FUZZTIME" -fuzzminimizetime=200x "$1" >"$log" 2>&1
