@@ -150,6 +150,10 @@ type runlogWriter struct {
 	// the first node record and copied by the others.
 	sidFrom, sidTo   int
 	tailFrom, tailTo int
+	// hiMs is the last epoch millisecond time's digits above the last
+	// eight, hiText their text (hiLen bytes, little-endian): appendMillis.
+	hiMs, hiText uint64
+	hiLen        int
 }
 
 // appendRunLog is AppendRunLogOptions with the clock that writes the logs
@@ -237,7 +241,7 @@ func (w *runlogWriter) appendRunHead(dst []byte) []byte {
 	dst = f.appendString(dst, r.Answer, "", "")
 
 	dst = append(dst, `,"start_time":`...)
-	dst = runlogAppendTimes(dst, r.StartUnixNano, r.EndUnixNano)
+	dst = w.appendTimes(dst, r.StartUnixNano, r.EndUnixNano)
 	if ff, ok := r.FirstFrameMillis(); ok {
 		dst = runlogAppendInt(dst, ff)
 	} else {
@@ -304,7 +308,7 @@ func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
 	dst = w.appendNodeIDs(dst, n)
 	dst = w.appendNextLogIDs(dst, n)
 	dst = append(dst, `],"start_time":`...)
-	dst = runlogAppendTimes(dst, n.StartUnixNano, n.EndUnixNano)
+	dst = w.appendTimes(dst, n.StartUnixNano, n.EndUnixNano)
 	dst = runlogAppendInt(dst, n.FirstFrameMillis())
 	if n.HasFirstTokenCost {
 		dst = append(dst, `,"node_first_cost_time":`...)
@@ -428,18 +432,44 @@ func (w *runlogWriter) appendNextLogIDs(dst []byte, n *Node) []byte {
 	return dst
 }
 
-// runlogAppendTimes appends the values of "start_time", "end_time" and
+// appendTimes appends the values of "start_time", "end_time" and
 // "duration" (epoch milliseconds) of a record that ran from start to end
 // (Unix nanoseconds), with the keys after the first, then the key of its
 // "first_frame_duration", for the caller to write the value.
-func runlogAppendTimes(dst []byte, start, end int64) []byte {
+func (w *runlogWriter) appendTimes(dst []byte, start, end int64) []byte {
 	startMs, endMs := runlogMillis(start), runlogMillis(end)
-	dst = runlogAppendInt(dst, startMs)
+	dst = w.appendMillis(dst, startMs)
 	dst = append(dst, `,"end_time":`...)
-	dst = runlogAppendInt(dst, endMs)
+	dst = w.appendMillis(dst, endMs)
 	dst = append(dst, `,"duration":`...)
 	dst = runlogAppendInt(dst, endMs-startMs)
 	return append(dst, `,"first_frame_duration":`...)
+}
+
+// appendMillis is runlogAppendInt for epoch milliseconds: the times of a
+// run share their digits above the last eight (ms / 1e8, a day and more),
+// which the writer keeps as text (hiMs, hiText) instead of writing them
+// again for each, as runlogAppendInt writes every value.
+func (w *runlogWriter) appendMillis(dst []byte, ms int64) []byte {
+	u := uint64(ms)
+	if u < 1e8 || u >= 1e16 {
+		return runlogAppendInt(dst, ms)
+	}
+	hi := u / 1e8
+	if hi != w.hiMs || w.hiLen == 0 {
+		x := runlogDigits8(hi)
+		n := 8 - bits.TrailingZeros64(x&^0x3030303030303030)>>3
+		w.hiMs, w.hiText, w.hiLen = hi, x>>(8*(8-n)), n
+	}
+	m := len(dst)
+	if cap(dst)-m < 16 {
+		dst = slices.Grow(dst, 16)
+	}
+	d := dst[m : m+16]
+	n := w.hiLen
+	binary.LittleEndian.PutUint64(d, w.hiText)
+	binary.LittleEndian.PutUint64(d[n:], runlogDigits8(u-hi*1e8))
+	return dst[:m+n+8]
 }
 
 // runlogFollowing returns the execution of nodeID that follows n in r: of
