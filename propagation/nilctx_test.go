@@ -115,3 +115,15 @@ func TestNilPropagator(t *testing.T) {
 		t.Fatalf("Stats: %+v", st)
 	}
 }
+
+// TestInjectNilCarrier: InjectHTTP and InjectGRPC on a nil carrier write
+// nothing, where the first write into the nil map panicked.
+func TestInjectNilCarrier(t *testing.T) {
+	sc, _, err := ExtractHTTP(http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}})
+	if err != nil || !sc.IsValid() {
+		t.Fatal(err)
+	}
+	b, _ := ParseBaggage("k=v")
+	InjectHTTP(nil, sc, b)
+	InjectGRPC(nil, sc, b)
+}

@@ -173,6 +173,9 @@ func validTraceState(ts string) string {
 // there is removed all the same, since it belongs to another span (a copy
 // of the incoming headers, a parent's outgoing metadata).
 func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanContext, b Baggage) {
+	if m == nil {
+		return // nowhere to write (a nil map panicked on the first write)
+	}
 	delete(m, tpKey)
 	delete(m, tsKey)
 	delete(m, bagKey)
@@ -191,12 +194,15 @@ func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanCo
 // names: sc is the parent of the request's server span, so pass the span
 // that makes the call (Node.SpanContext). An invalid sc writes no
 // traceparent or tracestate; an empty b writes no baggage; either way the
-// values h held under those names are removed.
+// values h held under those names are removed. A nil h has no room for
+// them: nothing is written (make the header first, as http.NewRequest
+// does).
 func InjectHTTP(h http.Header, sc engine.SpanContext, b Baggage) {
 	inject(h, headerTraceParent, headerTraceState, headerBaggage, sc, b)
 }
 
-// InjectGRPC is InjectHTTP for gRPC metadata.
+// InjectGRPC is InjectHTTP for gRPC metadata (nothing is written to a nil
+// md; OutgoingGRPC makes one).
 func InjectGRPC(md metadata.MD, sc engine.SpanContext, b Baggage) {
 	inject(md, mdTraceParent, mdTraceState, mdBaggage, sc, b)
 }
