@@ -141,23 +141,30 @@ func TestNoSecretPrefixInClippedMessage(t *testing.T) {
 // a 2 MiB partial success rejected 1 span over gRPC and, cut and
 // undecodable over HTTP, none. A response just under the bound is read
 // on both; a larger one counts the request as exported (the receiver took
-// it) and is reported once, saying why, on both.
+// it) and is reported once, saying why, on both, also when it came
+// compressed (gRPC's limit after decompression has messages of its own).
 func TestResponseBound(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		for _, tc := range []struct {
 			name     string
 			message  int
 			rejected uint64
+			gzip     bool // the response compressed: its bound is after decompression
 		}{
-			{"under", MaxResponseBytes - 1024, 1},
-			{"over", 2 * MaxResponseBytes, 0},
+			{"under", MaxResponseBytes - 1024, 1, false},
+			{"over", 2 * MaxResponseBytes, 0, false},
+			{"over gzip", 2 * MaxResponseBytes, 0, true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				msg := strings.Repeat("m", tc.message)
 				c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Rejected: 1, Message: msg} })
 				c.Start()
 				defer c.Stop()
-				e, log := newLogged(t, oneBatchPerRequest(testConfig(protocol, c.Endpoint())))
+				cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+				if tc.gzip {
+					cfg.Compression = CompressionGzip
+				}
+				e, log := newLogged(t, cfg)
 				produced := produce(t, e, Traces, tc.name, 2, 3)
 				st := flushChecked(t, e).Signals[Traces]
 				shutdown(t, e)
