@@ -804,7 +804,13 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	} else if !t0.Before(r.deadline) {
 		// Its wait ended in time, but no worker was free before the
 		// export's time was spent.
-		e.reportOutage(en.sig, r.last.Notice, fmt.Errorf("%w; retries exhausted after %d attempts (its timeout passed before the next), dropped %d %s items",
+		notice := r.last.Notice
+		if r.last.Class != classRetryable {
+			// A batch sent again alone after its request was refused
+			// whole: the notice is the refusal's message, not a kind.
+			notice = en.sig.String() + " timeout"
+		}
+		e.reportOutage(en.sig, notice, fmt.Errorf("%w; retries exhausted after %d attempts (its timeout passed before the next), dropped %d %s items",
 			r.last.Err, r.attempt, items, en.sig))
 		return 0, DropRetryExhausted, true, false
 	}
