@@ -25,31 +25,40 @@ const PromContentType = "text/plain; version=0.0.4; charset=utf-8"
 // Every family gets HELP (the description, or the name) and TYPE lines.
 // Metric and label names are sanitised to Prometheus' character set, label
 // values and HELP text are escaped, and invalid UTF-8 is replaced by
-// U+FFFD. Metrics should have distinct names: the format requires each
-// family once. Points carry no timestamps. It allocates nothing when dst
-// has enough capacity.
+// U+FFFD. Points carry no timestamps. It allocates nothing when dst has
+// enough capacity.
+//
+// Names a caller chooses cannot break the exposition, which a scraper
+// refuses whole:
+//   - a label name the format reserves (a leading "__", as "__name__")
+//     gets the prefix "key", and "le" on a histogram, whose buckets use it,
+//     is written "key_le";
+//   - attributes whose label names are then the same (an attribute key
+//     "a.b" beside "a_b") are one label whose values are joined by ';' in
+//     the order of their keys, as OpenTelemetry's Prometheus translation
+//     joins them;
+//   - a metric whose family name (sanitised, with its suffixes) an earlier
+//     one has taken ("a.b" after "a_b", a counter "x" after a counter
+//     "x_total") is left out, with a comment line saying so, since the
+//     format requires each family once.
 func AppendPrometheus(dst []byte, ms []Metric) []byte {
 	for i := range ms {
 		m := &ms[i]
-		var typ string
-		switch {
-		case m.Kind == MetricSum && m.Monotonic:
-			typ = "counter"
-		case m.Kind == MetricSum || m.Kind == MetricGauge:
-			typ = "gauge"
-		case m.Kind == MetricHistogram:
-			typ = "histogram"
-		default:
+		typ := promType(m)
+		if typ == "" {
 			continue
 		}
 		// The unit's suffix, unless the name ends with it (flowtel's
 		// own names do), then "_total" for a counter, as OpenTelemetry's
 		// Prometheus translation names them.
-		name := promName{m.Name, promUnitSuffix(m.Name, m.Unit)}
-		suffix := ""
-		if typ == "counter" && !strings.HasSuffix(m.Name, "_total") {
-			suffix = "_total"
+		name, suffix := promFamily(m, typ)
+		if taken := promFamilyTaken(dst, ms, i, name, suffix); taken >= 0 {
+			dst = append(dst, "# flowtel: metric "...)
+			dst = promAppendName(dst, name, suffix)
+			dst = append(dst, " left out: an earlier metric has its name\n"...)
+			continue
 		}
+		hist := typ == "histogram"
 		dst = append(dst, "# HELP "...)
 		dst = promAppendName(dst, name, suffix)
 		dst = append(dst, ' ')
@@ -67,7 +76,7 @@ func AppendPrometheus(dst []byte, ms []Metric) []byte {
 			p := &m.Points[j]
 			if typ != "histogram" {
 				dst = promAppendName(dst, name, suffix)
-				dst = promAppendLabels(dst, p.Attrs, "", 0)
+				dst = promAppendLabels(dst, p.Attrs, "", 0, false)
 				if p.IsInt {
 					dst = strconv.AppendInt(dst, p.Int, 10)
 				} else {
@@ -86,20 +95,20 @@ func AppendPrometheus(dst []byte, ms []Metric) []byte {
 					break // +Inf is written once, below
 				}
 				dst = promAppendName(dst, name, "_bucket")
-				dst = promAppendLabels(dst, p.Attrs, "le", p.Bounds[k])
+				dst = promAppendLabels(dst, p.Attrs, "le", p.Bounds[k], hist)
 				dst = strconv.AppendUint(dst, cum, 10)
 				dst = append(dst, '\n')
 			}
 			dst = promAppendName(dst, name, "_bucket")
-			dst = promAppendLabels(dst, p.Attrs, "le", math.Inf(1))
+			dst = promAppendLabels(dst, p.Attrs, "le", math.Inf(1), hist)
 			dst = strconv.AppendUint(dst, p.Count, 10)
 			dst = append(dst, '\n')
 			dst = promAppendName(dst, name, "_sum")
-			dst = promAppendLabels(dst, p.Attrs, "", 0)
+			dst = promAppendLabels(dst, p.Attrs, "", 0, hist)
 			dst = promAppendFloat(dst, p.Sum)
 			dst = append(dst, '\n')
 			dst = promAppendName(dst, name, "_count")
-			dst = promAppendLabels(dst, p.Attrs, "", 0)
+			dst = promAppendLabels(dst, p.Attrs, "", 0, hist)
 			dst = strconv.AppendUint(dst, p.Count, 10)
 			dst = append(dst, '\n')
 		}
@@ -158,21 +167,170 @@ func promAppendSanitized(dst []byte, s, suffix string, colon bool) []byte {
 	return append(dst, suffix...)
 }
 
+// promFamily returns metric m's name and unit suffix, and the suffix its
+// type adds ("_total" for a counter whose name lacks it).
+func promFamily(m *Metric, typ string) (promName, string) {
+	suffix := ""
+	if typ == "counter" && !strings.HasSuffix(m.Name, "_total") {
+		suffix = "_total"
+	}
+	return promName{m.Name, promUnitSuffix(m.Name, m.Unit)}, suffix
+}
+
+// promType returns the exposition type of m, "" for a kind the format
+// lacks.
+func promType(m *Metric) string {
+	switch {
+	case m.Kind == MetricSum && m.Monotonic:
+		return "counter"
+	case m.Kind == MetricSum || m.Kind == MetricGauge:
+		return "gauge"
+	case m.Kind == MetricHistogram:
+		return "histogram"
+	}
+	return ""
+}
+
+// promFamilyTaken returns the index of a metric before ms[i] written under
+// the family name name+suffix, or -1. It compares the names as written,
+// appended past len(dst) and not kept.
+func promFamilyTaken(dst []byte, ms []Metric, i int, name promName, suffix string) int {
+	start := len(dst)
+	tmp := promAppendName(dst, name, suffix)
+	n := len(tmp) - start
+	for j := 0; j < i; j++ {
+		typ := promType(&ms[j])
+		if typ == "" {
+			continue
+		}
+		jn, js := promFamily(&ms[j], typ)
+		tmp = promAppendName(tmp[:start+n], jn, js)
+		if string(tmp[start:start+n]) == string(tmp[start+n:]) {
+			return j
+		}
+	}
+	return -1
+}
+
+// promAppendLabelName appends the label name of attribute key k:
+// sanitised, with the prefix "key" when it would start with the "__" the
+// format reserves, and "key_le" for "le" on a histogram (hist).
+func promAppendLabelName(dst []byte, k string, hist bool) []byte {
+	start := len(dst)
+	dst = promAppendSanitized(dst, k, "", false)
+	switch name := dst[start:]; {
+	case len(name) >= 2 && name[0] == '_' && name[1] == '_':
+		dst = promAppendSanitized(append(dst[:start], "key"...), k, "", false)
+	case hist && string(name) == "le":
+		dst = append(dst[:start], "key_le"...)
+	}
+	return dst
+}
+
+// promPlainLabels reports whether attrs' keys are label names as they are
+// (no rename) and distinct: the common case, written without comparing
+// the names as written.
+func promPlainLabels(attrs []Attr, hist bool) bool {
+	for i := range attrs {
+		k := attrs[i].Key
+		if k == "" || k[0] >= '0' && k[0] <= '9' || len(k) >= 2 && k[0] == '_' && k[1] == '_' || hist && k == "le" {
+			return false
+		}
+		for j := 0; j < len(k); j++ {
+			if c := k[j]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+				return false
+			}
+		}
+		for j := 0; j < i; j++ {
+			if attrs[j].Key == k {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// promSameLabel reports whether key's label name is dst[at:at+n], writing
+// it past len(dst) and not keeping it; it returns dst, grown.
+func promSameLabel(dst []byte, at, n int, key string, hist bool) (bool, []byte) {
+	tmp := promAppendLabelName(dst, key, hist)
+	return string(tmp[len(dst):]) == string(tmp[at:at+n]), tmp[:len(dst)]
+}
+
+// promAfter reports whether attribute a comes after attribute b in the
+// order of their keys (then of their positions).
+func promAfter(attrs []Attr, a, b int) bool {
+	ka, kb := attrs[a].Key, attrs[b].Key
+	return ka > kb || ka == kb && a > b
+}
+
 // promAppendLabels appends {k="v",...} for attrs plus the extra label
 // extraName=extra when extraName is non-empty, then a space. With no
-// labels it appends only the space.
-func promAppendLabels(dst []byte, attrs []Attr, extraName string, extra float64) []byte {
+// labels it appends only the space. hist says the labels are a
+// histogram's (see promAppendLabelName).
+func promAppendLabels(dst []byte, attrs []Attr, extraName string, extra float64, hist bool) []byte {
 	if len(attrs) == 0 && extraName == "" {
 		return append(dst, ' ')
 	}
 	dst = append(dst, '{')
+	plain := promPlainLabels(attrs, hist)
+	wrote := false
 	for i := range attrs {
-		if i > 0 {
+		if plain {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = promAppendSanitized(dst, attrs[i].Key, "", false)
+			dst = append(dst, `="`...)
+			dst = promAppendValue(dst, attrs[i].Value)
+			dst = append(dst, '"')
+			continue
+		}
+		// Write the label of attribute i once, at the first attribute
+		// of its name, with the values of every attribute of that name.
+		mark := len(dst)
+		if wrote {
 			dst = append(dst, ',')
 		}
-		dst = promAppendSanitized(dst, attrs[i].Key, "", false)
+		at := len(dst)
+		dst = promAppendLabelName(dst, attrs[i].Key, hist)
+		n := len(dst) - at
+		first := true
+		for j := 0; j < i && first; j++ {
+			var same bool
+			same, dst = promSameLabel(dst, at, n, attrs[j].Key, hist)
+			first = !same
+		}
+		if !first {
+			dst = dst[:mark] // written with an earlier attribute
+			continue
+		}
+		wrote = true
 		dst = append(dst, `="`...)
-		dst = promAppendValue(dst, attrs[i].Value)
+		prev := -1
+		for {
+			next := -1
+			for k := i; k < len(attrs); k++ {
+				if prev >= 0 && !promAfter(attrs, k, prev) || next >= 0 && promAfter(attrs, k, next) {
+					continue
+				}
+				if k != i {
+					var same bool
+					if same, dst = promSameLabel(dst, at, n, attrs[k].Key, hist); !same {
+						continue
+					}
+				}
+				next = k
+			}
+			if next < 0 {
+				break
+			}
+			if prev >= 0 {
+				dst = append(dst, ';')
+			}
+			dst = promAppendValue(dst, attrs[next].Value)
+			prev = next
+		}
 		dst = append(dst, '"')
 	}
 	if extraName != "" {
