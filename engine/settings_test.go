@@ -49,6 +49,8 @@ var engineSettings = []setting{
 	{[]string{"Attrs"}, func(v int64, _ string) Option { return WithLimits(Limits{Attrs: int(v)}) }},
 	{[]string{"Events"}, func(v int64, _ string) Option { return WithLimits(Limits{Events: int(v)}) }},
 	{[]string{"ValueBytes"}, func(v int64, _ string) Option { return WithLimits(Limits{ValueBytes: int(v)}) }},
+	{[]string{"EventAttrs"}, func(v int64, _ string) Option { return WithLimits(Limits{EventAttrs: int(v)}) }},
+	{[]string{"RunBytes"}, func(v int64, _ string) Option { return WithLimits(Limits{RunBytes: int(v)}) }},
 	{[]string{"WithMemoryLimit"}, func(v int64, _ string) Option { return WithMemoryLimit(v) }},
 	{[]string{"Interval"}, func(v int64, _ string) Option { return WithMetrics(MetricsConfig{Interval: dur(v)}) }},
 	{[]string{"ExponentialBuckets"}, func(v int64, _ string) Option { return WithMetrics(MetricsConfig{ExponentialBuckets: int(v)}) }},
@@ -178,6 +180,10 @@ func runWorkload(t *testing.T, e *Engine, what string) {
 					n := run.StartNode("llm:1", "llm", "LLM")
 					n.Input(String("q", big), Bytes("b", []byte(big)), Int("i", j))
 					n.Info("x")
+					n.InfoEvent(String("a", "1"), String("b", big), Float64("f", math.NaN()))
+					c := n.StartChild("tool:1", "tool", "T")
+					_ = c.SpanContext()
+					c.End()
 					if j == g {
 						n.RecordError(fmt.Errorf("boom"))
 					} else {
