@@ -474,3 +474,63 @@ func TestThrottlePausesSignal(t *testing.T) {
 		}
 	})
 }
+
+// TestHTTPRedirect: a 307 or 308 to the same scheme and host is followed,
+// the body sent again whole, as OTel Go's exporter follows it (the batch
+// was dropped as refused); one to another host is not (the request's
+// headers, credentials among them, would go there), nor a 301, which Go
+// turns into a GET: both drop the batch as refused, reported once, and
+// the other host gets nothing.
+func TestHTTPRedirect(t *testing.T) {
+	var elsewhere atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { elsewhere.Add(1) }))
+	defer other.Close()
+	var mu sync.Mutex
+	var got []int
+	var keys []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/traces":
+			http.Redirect(w, r, "/moved/v1/traces", http.StatusPermanentRedirect)
+		case "/v1/metrics":
+			http.Redirect(w, r, other.URL+"/v1/metrics", http.StatusTemporaryRedirect)
+		case "/v1/logs":
+			http.Redirect(w, r, "/moved/v1/logs", http.StatusMovedPermanently)
+		case "/moved/v1/traces":
+			mu.Lock()
+			got = append(got, readBody(r))
+			keys = append(keys, r.Header.Get("X-Key"))
+			mu.Unlock()
+			w.Header().Set("Content-Type", "application/x-protobuf")
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	cfg := Config{Protocol: ProtocolHTTPProtobuf, Endpoint: srv.URL, Headers: map[string]string{"x-key": "k-123456"}, Retry: RetryConfig{Disabled: true}}
+	e, log := newLogged(t, cfg)
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		produce(t, e, sig, "r", 1, 5)
+	}
+	s := flushChecked(t, e)
+	shutdown(t, e)
+	if st := s.Signals[Traces]; st.Exported != 5 {
+		t.Errorf("traces %+v, want the 308 followed and 5 exported", st)
+	}
+	mu.Lock()
+	if len(got) != 1 || got[0] != 1 || keys[0] != "k-123456" {
+		t.Errorf("the redirected request held %v resources with x-key %q, want 1 with the header", got, keys)
+	}
+	mu.Unlock()
+	for _, sig := range []Signal{Metrics, Logs} {
+		if st := s.Signals[sig]; st.DroppedBy[DropNonRetryable] != 5 {
+			t.Errorf("%s %+v, want 5 dropped as non_retryable", sig, st)
+		}
+	}
+	if n := elsewhere.Load(); n != 0 {
+		t.Errorf("the other host got %d requests", n)
+	}
+	if errs := log.all(); len(errs) != 2 {
+		t.Errorf("reports %q, want one for each refused redirect", errs)
+	}
+}

@@ -23,7 +23,11 @@
 // decodes its Export*ServiceResponse, or
 // google.rpc.Status from an error body, in the encoding the response's
 // Content-Type names: protobuf, or OTLP's JSON. A 2xx with another body (a
-// web page) counts as exported and is reported once.
+// web page) counts as exported and is reported once. A 307 or 308 to the
+// same scheme and host is followed (up to 3), the body sent again, as
+// OTel Go's exporter follows redirects; any other redirect is not (it
+// would carry the headers, credentials among them, to another host, or
+// become a GET) and drops the batch as refused.
 // Both gzip when Compression is "gzip". Both read at most MaxResponseBytes
 // (1 MiB) of a response (gRPC read up to its default 4 MiB): a larger
 // answer to a success counts the request as exported, since the receiver

@@ -46,12 +46,35 @@ func newHTTPClient(t *target) *http.Client {
 		TLSHandshakeTimeout:   t.timeout,
 		ResponseHeaderTimeout: t.timeout,
 	}
-	return &http.Client{
-		Transport: tr,
-		// A redirect would send the batch elsewhere; OTLP receivers do not
-		// redirect, so one is reported as a permanent error.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
+}
+
+// maxRedirects bounds the redirects one request follows.
+const maxRedirects = 3
+
+// checkRedirect follows a redirect as OTLP asks of a response it does not
+// list ("treated according to HTTP specifications"), as OTel Go's
+// exporter does, but only a 307 or 308 (which send the POST and its body
+// again; Go makes a GET of the others) to the same scheme and host: the
+// request carries the headers, credentials among them, which net/http
+// would forward to another host but for Authorization and cookies. Any
+// other redirect is answered as is: a permanent error, reported.
+//
+// net/http has taken the next request's body (GetBody) before it asks,
+// and does not close it when told not to follow: it is closed here, or
+// send, which waits for every body it handed out to be closed, waited
+// for ever (a 307 or 308 hung its worker).
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	first := via[0].URL
+	code := req.Response.StatusCode
+	if len(via) > maxRedirects || code != http.StatusTemporaryRedirect && code != http.StatusPermanentRedirect ||
+		req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return http.ErrUseLastResponse
 	}
+	return nil
 }
 
 func newHTTPSender(sig Signal, t *target, client *http.Client) *httpSender {
