@@ -40,41 +40,47 @@
 // carries google.rpc.RetryInfo; HTTP 429, 502, 503, 504; connection errors.
 // The wait is exponential (×1.5 from InitialInterval up to MaxInterval)
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
-// longer. A receiver's throttle (that delay) holds back every batch of
-// the signal, not only the one refused, until it is over (at most the
-// signal's Timeout), as OTLP asks ("the client MUST then throttle
-// itself"); the other signals go on, and the batches behind in the queue
-// keep their order (it sent the signal's next batches at once). Timeout
-// bounds the export of a batch, every attempt and every
-// wait, from its first attempt, as OTEL_EXPORTER_OTLP_TIMEOUT does in the
+// longer. Defaults are the OTel exporter defaults: 5 s, 30 s, 1 min.
+//
+// Timeout bounds the export of a batch, every attempt and every wait,
+// from its first attempt, as OTEL_EXPORTER_OTLP_TIMEOUT does in the
 // OpenTelemetry specification ("the maximum time the OTLP exporter will
 // wait for each batch export") and in OTel Go's exporters: each attempt
-// has what is left of it, and MaxElapsedTime bounds the batch too. (It
-// bounded each attempt alone, the batch MaxElapsedTime: 1 min.) With the
-// defaults, 10 s and a first wait of 2.5 to 7.5 s, a batch has one or two
-// retries; a longer Timeout rides out a longer outage, while the queue
-// bounds what waits. A batch whose next wait would pass its Timeout or
-// MaxElapsedTime is dropped (DropRetryExhausted) at once, so an endless
-// Retry-After cannot hang the exporter, as is one whose wait ended but
-// which no worker took before its Timeout passed. Such a drop is reported to the ErrorHandler once per signal
-// and kind of failure (gRPC code, HTTP status, transport error) until the
-// signal's next success, so that a receiver down for an hour makes one
-// report per signal, not one per batch, and the next outage is reported
-// again; Stats counts every item. A batch waits for its next attempt without holding a worker:
-// the workers send the batches behind it meanwhile, and whichever is free
-// when the wait ends sends it again (it still counts toward QueueBytes and
-// InFlight). Other failures drop the batch (DropNonRetryable, every item
-// counted) and a receiver's refusal (HTTP 401, gRPC UNAUTHENTICATED, ...)
-// is reported once per signal, status and message, as below. A partial
-// success counts the rejected items as Rejected (the OTLP sink's metrics:
+// has what is left of it, and MaxElapsedTime bounds the batch too, the
+// shorter winning. (Timeout bounded each attempt alone, MaxElapsedTime the
+// batch.) With the defaults, 10 s and a first wait of 2.5 to 7.5 s, a
+// batch has one or two retries; a longer Timeout rides out a longer
+// outage, while the queue bounds what waits. A batch whose next wait
+// would pass its Timeout or MaxElapsedTime is dropped (DropRetryExhausted)
+// at once, so an endless Retry-After cannot hang the exporter, as is one
+// whose wait ended but which no worker took before its Timeout passed.
+//
+// A receiver's throttle (its RetryInfo or Retry-After delay) holds back
+// every batch of the signal, not only the one refused, until it is over
+// (at most the signal's Timeout), as OTLP asks ("the client MUST then
+// throttle itself"); the other signals go on, and the queue keeps its
+// order. (The signal's next batches went at once.)
+//
+// A batch waits for its next attempt without holding a worker: the
+// workers send the batches behind it meanwhile, and whichever is free
+// when the wait ends sends it again (it still counts toward QueueBytes
+// and InFlight).
+//
+// Reports: a batch dropped when its retries are exhausted is reported to
+// the ErrorHandler once per signal and kind of failure (gRPC code, HTTP
+// status, transport error) until the signal's next success, so that a
+// receiver down for an hour makes one report per signal, not one per
+// batch, and the next outage is reported again; Stats counts every item.
+// Other failures drop the batch (DropNonRetryable, every item counted) and
+// a receiver's refusal (HTTP 401, gRPC UNAUTHENTICATED, ...) is reported
+// once per signal, status and message. A partial success counts the
+// rejected items as Rejected (the OTLP sink's metrics:
 // flowtel_export_items_total{result="rejected"}) and the rest as Exported,
 // and is never retried. A success (gRPC OK, HTTP 2xx) whose body does not
 // decode counts as exported on both protocols, since the receiver took
-// the data. Either is reported to the ErrorHandler once per signal and
-// message (at most 64 distinct ones): a receiver that rejects part of
-// every batch says the same each time, and a report per batch buried the
-// other errors. Defaults
-// are the OTel exporter defaults: 5 s, 30 s, 1 min.
+// the data. Either is reported once per signal and message (at most 64
+// distinct ones): a receiver that rejects part of every batch says the
+// same each time, and a report per batch buried the other errors.
 //
 // # Accounting
 //
