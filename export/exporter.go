@@ -65,10 +65,12 @@ type entry struct {
 	// from bytebufferpool, not the caller's (Config.Release).
 	split bool
 	// failed marks a buffer an attempt that failed carried: the transport
-	// may still read it after the call returned (net/http's body writer,
-	// gRPC's frame writer before it handles the stream's reset), so it is
-	// left to the garbage collector, never pooled and rewritten.
+	// may still read it after the call returned (net/http's body writer),
+	// so it is left to the garbage collector, never pooled and rewritten.
 	failed bool
+	// lease, once the batch went over gRPC, returns its buffer when
+	// neither the exporter nor gRPC holds it (grpc.go).
+	lease *lease
 }
 
 // dropZero is Enqueue on the zero Exporter: the batch is dropped and
@@ -90,8 +92,12 @@ func (e *Exporter) dropZero(sig Signal, bufs []*bytebufferpool.ByteBuffer, items
 }
 
 // free returns en's buffer to the pool it came from, unless a failed
-// attempt carried it.
+// attempt carried it, or gRPC still holds it.
 func (e *Exporter) free(en entry) {
+	if en.lease != nil {
+		en.lease.unref()
+		return
+	}
 	if en.failed {
 		return
 	}
@@ -629,7 +635,7 @@ func (e *Exporter) nextLocked() (retry, bool) {
 				if e.set.block {
 					e.signalSpace()
 				}
-				return retry{en: en, interval: e.set.retry.InitialInterval}, true
+				return retry{en: en, interval: e.set.targets[en.sig].firstRetry}, true
 			}
 		}
 		if e.closed && e.n == 0 && len(e.waiting) == 0 {
@@ -818,7 +824,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 	// wait between them, as OTEL_EXPORTER_OTLP_TIMEOUT means in the OTel
 	// specification and its exporters: each attempt has what is left.
 	actx, cancel := context.WithDeadline(e.ctx, r.deadline)
-	out := s.send(actx, parts)
+	out := e.send(actx, s, group, parts)
 	cancel()
 	out.Err = e.set.targets[en.sig].redact.err(out.Err)
 	lat := time.Since(t0)

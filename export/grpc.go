@@ -3,7 +3,11 @@ package export
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/valyala/bytebufferpool"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -20,8 +24,109 @@ import (
 )
 
 // rawRequest carries an already-encoded Export*ServiceRequest, in parts
-// that concatenated are the request.
-type rawRequest struct{ parts [][]byte }
+// that concatenated are the request. group, when not nil, holds the
+// batches whose buffers are the parts, each with its lease.
+type rawRequest struct {
+	parts [][]byte
+	group []entry
+}
+
+// lease shares a batch's buffer between the exporter and gRPC, which reads
+// it after Invoke returned: gRPC's writer goroutine copies a request's
+// frames out of the buffers it was given until it has written them or
+// handles the end of the stream, and Invoke returns as soon as the
+// receiver answers, which it may do before it read the request (an error,
+// or OK from a server that does not read it), or when the call's context
+// ends. The exporter holds one reference while the batch is queued or
+// between attempts, each request carrying the buffer one more, which gRPC
+// drops when it frees the mem.Buffer (lease is that buffer's pool); the
+// last returns the buffer to its pool. A buffer gRPC never frees is left
+// to the garbage collector with its lease: grpc-go 1.85 does not free the
+// data of a stream its connection died while writing, nor the data of a
+// stream that ended (the receiver answered) between Write's check of the
+// stream and the data's queueing (loopyWriter.preprocessData drops it). The exporter's memory bound (Config.QueueBytes) counts a
+// batch until the exporter is done with it, not the time gRPC keeps it.
+type lease struct {
+	refs atomic.Int32
+	buf  *bytebufferpool.ByteBuffer
+	data []byte // buf.B, the bytes gRPC reads
+	put  func(*bytebufferpool.ByteBuffer)
+}
+
+// leases recycles leases: a batch sent over gRPC allocates nothing more.
+var leases = sync.Pool{New: func() any { return new(lease) }}
+
+func newLease(buf *bytebufferpool.ByteBuffer, put func(*bytebufferpool.ByteBuffer)) *lease {
+	l := leases.Get().(*lease)
+	l.buf, l.data, l.put = buf, buf.B, put
+	l.refs.Store(1)
+	return l
+}
+
+// unref drops a reference; the last returns the buffer to its pool.
+func (l *lease) unref() {
+	switch n := l.refs.Add(-1); {
+	case n > 0:
+		return
+	case n < 0:
+		panic("export: lease released twice")
+	}
+	buf, put := l.buf, l.put
+	l.buf, l.data, l.put = nil, nil, nil
+	leases.Put(l)
+	put(buf)
+}
+
+// Get is never called: gRPC only returns the buffer it was given.
+func (l *lease) Get(n int) *[]byte {
+	b := make([]byte, n)
+	return &b
+}
+
+// Put is gRPC freeing the mem.Buffer made of l.data.
+func (l *lease) Put(*[]byte) { l.unref() }
+
+// buffer returns part i of req for gRPC, holding a reference to its lease
+// that gRPC drops when it frees the buffer.
+func (req *rawRequest) buffer(i int) mem.Buffer {
+	p := req.parts[i]
+	if req.group == nil {
+		return mem.SliceBuffer(p)
+	}
+	l := req.group[i].lease
+	if mem.IsBelowBufferPoolingThreshold(cap(l.data)) {
+		// mem.NewBuffer would make a SliceBuffer, never freed: gRPC
+		// gets a copy of these few bytes instead.
+		return mem.SliceBuffer(append([]byte(nil), p...))
+	}
+	l.refs.Add(1)
+	return mem.NewBuffer(&l.data, l)
+}
+
+// leaseGroup gives each batch of group without one its lease, whose last
+// reference frees the batch as e.free would.
+func (e *Exporter) leaseGroup(group []entry) {
+	for i := range group {
+		if group[i].lease == nil {
+			put := e.release
+			if group[i].split {
+				put = bytebufferpool.Put
+			}
+			group[i].lease = newLease(group[i].buf, put)
+		}
+	}
+}
+
+// send sends group's request, whose bytes are parts, with s. A gRPC
+// sender takes a reference on each batch's buffer (see lease).
+func (e *Exporter) send(ctx context.Context, s sender, group []entry, parts [][]byte) outcome {
+	gs, ok := s.(*grpcSender)
+	if !ok {
+		return s.send(ctx, parts)
+	}
+	e.leaseGroup(group)
+	return gs.invoke(ctx, &rawRequest{parts: parts, group: group})
+}
 
 // rawCodec sends rawRequest bytes unchanged (no second marshal) and decodes
 // responses with the official protobuf types. It is named "proto" so the
@@ -33,8 +138,8 @@ func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
 	switch m := v.(type) {
 	case *rawRequest:
 		bs := make(mem.BufferSlice, len(m.parts))
-		for i, p := range m.parts {
-			bs[i] = mem.SliceBuffer(p)
+		for i := range m.parts {
+			bs[i] = m.buffer(i)
 		}
 		return bs, nil
 	case proto.Message:
@@ -117,7 +222,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		creds = credentials.NewTLS(t.tls)
 	}
 	bc := backoff.DefaultConfig
-	bc.BaseDelay = min(bc.BaseDelay, retry.InitialInterval)
+	bc.BaseDelay = min(bc.BaseDelay, t.firstRetry)
 	bc.MaxDelay = max(retry.MaxInterval, bc.BaseDelay)
 	return grpc.NewClient(t.grpcTarget,
 		grpc.WithTransportCredentials(creds),
@@ -153,11 +258,16 @@ func newGRPCSender(sig Signal, t *target, conn *grpc.ClientConn) *grpcSender {
 // coalesces is true: gRPC writes the parts one after the other.
 func (s *grpcSender) coalesces() bool { return true }
 
+// send sends parts, which gRPC may still read after send returned: the
+// exporter's send gives it leases instead.
 func (s *grpcSender) send(ctx context.Context, parts [][]byte) outcome {
+	return s.invoke(ctx, &rawRequest{parts: parts})
+}
+
+func (s *grpcSender) invoke(ctx context.Context, req *rawRequest) outcome {
 	if s.md != nil {
 		ctx = metadata.NewOutgoingContext(ctx, s.md)
 	}
-	req := &rawRequest{parts: parts}
 	var resp response
 	switch s.sig {
 	case Traces:
