@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
@@ -52,12 +51,4 @@ func TestCPUTime(t *testing.T) {
 
 // cpuTimeOf prints the least thread CPU time f takes over 40 samples of
 // about 5 ms, per call and per span (n spans a call).
-func cpuTimeOf(name string, n int, f func()) {
-	per := 0
-	for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
-		f()
-	}
-	least := testkit.LeastCPU(40, per, func(int) { f() })
-	ns := float64(least) / float64(per)
-	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", name, 40*per, ns, ns/float64(n))
-}
+func cpuTimeOf(name string, n int, f func()) { testkit.PrintCPUTime(name, n, "span", f) }

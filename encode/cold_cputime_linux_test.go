@@ -3,7 +3,6 @@
 package encode_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
@@ -97,12 +96,6 @@ func TestCPUTimeCold(t *testing.T) {
 			*b = e.AppendTraces((*b)[:0], sets[k%len(sets)])
 			k++
 		}
-		per := 0
-		for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
-			next()
-		}
-		least := testkit.LeastCPU(40, per, func(int) { next() })
-		ns := float64(least) / float64(per)
-		fmt.Printf("BenchmarkCPUTime/EncodeTracesLoadgenCold/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", c.name, 40*per, ns, ns/float64(spans))
+		testkit.PrintCPUTime("EncodeTracesLoadgenCold/"+c.name, spans, "span", next)
 	}
 }

@@ -3,7 +3,6 @@
 package encode_test
 
 import (
-	"fmt"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
@@ -42,11 +41,5 @@ func TestCPUTime(t *testing.T) {
 // samples of about 5 ms, per call and per item (n items of unit).
 func cpuTimeOf(name string, n int, unit string, appendTo func(buf []byte) []byte) {
 	buf := appendTo(nil)
-	per := 0
-	for t0 := testkit.ThreadCPU(); testkit.ThreadCPU()-t0 < 5e6; per++ {
-		buf = appendTo(buf[:0])
-	}
-	least := testkit.LeastCPU(40, per, func(int) { buf = appendTo(buf[:0]) })
-	ns := float64(least) / float64(per)
-	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.0f ns/op\t%.1f ns/%s\n", name, 40*per, ns, ns/float64(n), unit)
+	testkit.PrintCPUTime(name, n, unit, func() { buf = appendTo(buf[:0]) })
 }

@@ -280,33 +280,83 @@ func (e *Engine) trimIdle(mono int64) {
 const releaseAhead = 2
 
 // prefetchHead prefetches, for writing, the lines of node i's fields that
-// its release touches, when its record exists: those of resetPlain when
-// the node is plain, else those every node touches.
+// its release touches, when its record exists: its state word's when the
+// node is plain (reopen resets the rest), else those every node touches.
 func (r *runRecord) prefetchHead(i int) {
 	n := r.slot(i)
 	switch {
 	case n == nil:
 	case r.isPlain(i):
-		prefetchw(unsafe.Pointer(n), nodePlainHot)
+		prefetchw(unsafe.Pointer(&n.sw), unsafe.Sizeof(n.sw))
 	default:
 		prefetchw(unsafe.Pointer(n), nodeHot)
 	}
 }
 
-// nodePlainHot is the offset in a record of the end of what the release
-// of a plain node touches (resetPlain).
-const nodePlainHot = nodeHead + unsafe.Offsetof(encode.Node{}.Attrs)
-
 // prefetchPool prefetches, for writing, the attributes node i's lists took
-// of its record's pool. It reads pooled, which prefetchHead asked for
-// earlier, and which the owner of a node its run's drop left open may be
-// writing: the count only sizes a hint, but the race detector would report
-// the read, so race builds skip the pool.
+// of its record's pool, unless the node is plain (its pool is left for
+// reopen). It reads pooled, which prefetchHead asked for earlier, and
+// which the owner of a node its run's drop left open may be writing: the
+// count only sizes a hint, but the race detector would report the read,
+// so race builds skip the pool.
 func (r *runRecord) prefetchPool(i int) {
-	if race.Enabled {
+	if race.Enabled || r.isPlain(i) {
 		return
 	}
 	if n := r.slot(i); n != nil {
-		prefetchw(unsafe.Pointer(&n.pool[0]), uintptr(n.pooled)*unsafe.Sizeof(n.pool[0]))
+		prefetchw(unsafe.Pointer(&n.pool[0]), uintptr(max(n.pooled, n.leftover))*unsafe.Sizeof(n.pool[0]))
 	}
+}
+
+// addAhead is how many nodes ahead of the one it reads the pipeline's pass
+// over a run (pipeline.add) asks for the lines it reads of a node
+// (prefetchRead).
+const addAhead = 2
+
+// prefetchRead prefetches, for reading, the lines of node i's record that
+// the pipeline reads, when the record exists: a node's record comes to
+// the pipeline from another core, mostly through memory, and its lines
+// are then on their way while the pipeline works on the nodes before.
+func (r *runRecord) prefetchRead(i int) {
+	if n := r.slot(i); n != nil {
+		prefetch(unsafe.Pointer(&n.sw), nodeHot-nodeRead)
+	}
+}
+
+// nodeStart is the offset in a record of the end of the fields StartNode
+// and the lists' first attributes write: up to encode.Node's Attrs.
+const nodeStart = nodeHead + unsafe.Offsetof(encode.Node{}.Attrs)
+
+// prefetchStart prefetches, for writing, what the StartNode of node i
+// writes of its record, and the first lines of its pool, when the record
+// exists: StartNode calls it for the index after its own. Records are
+// reused after the run records of all the runs in flight have been
+// through (under load, the rings hold thousands of nodes), so the next
+// node's lines are out of the caches: asked for now, they arrive while
+// the caller works on this node.
+func (r *runRecord) prefetchStart(i int) {
+	if uint(i) >= nodeKeepChunks*nodeChunkSize {
+		return
+	}
+	c := r.chunks[uint(i)/nodeChunkSize].Load()
+	if c == nil {
+		return
+	}
+	if n := c[uint(i)%nodeChunkSize].Load(); n != nil {
+		prefetchw(unsafe.Pointer(n), nodeStart)
+		prefetchw(unsafe.Pointer(&n.pool[0]), 4*cacheLine)
+	}
+}
+
+// resetLazy resets the records of nodes count and up that an earlier run
+// of r released plain (reopen) and its run, of count nodes, did not reuse,
+// and records how many of this run's may be released so. The caller owns
+// r, whose plain bits are still this run's.
+func (r *runRecord) resetLazy(count int) {
+	for i := count; i < r.lazy; i++ {
+		if n := r.slot(i); n != nil {
+			n.resetPlain()
+		}
+	}
+	r.lazy = min(count, len(r.plain)*64)
 }

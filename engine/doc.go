@@ -65,8 +65,9 @@
 //  1. StartNode loads the run's word, checks the handle's generation and
 //     that the run is open, and takes the node's index with one
 //     compare-and-swap (count+1): the first. It writes the node record
-//     (ids, start time, the run's trace and time anchor copied in) and
-//     opens it with one release store: the publication.
+//     (ids, start time, the run's trace and time anchor copied in, and
+//     the reset of a record whose last node was released plain: see
+//     reopen) and opens it with one release store: the publication.
 //  2. Every other Node call (Input, Output, Config, SetAttributes, events,
 //     Usage, FirstTokenCost, StartChild, ...) is one atomic load of the
 //     node's word, equal to the handle's generation and open, then plain

@@ -494,14 +494,13 @@ func (e *Engine) release(r *runRecord) {
 		}
 		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
 		gen := genOf(n.sw.Load())
-		if r.isPlain(i) {
-			n.resetPlain()
-		} else {
+		if !r.isPlain(i) { // a plain node is reset by its reuse (reopen)
 			n.reset()
 			e.remeasureNode(n)
 		}
 		storeRelease(&n.sw, packState(gen+1, stateFree))
 	}
+	r.resetLazy(count)
 	if count > nodeKeepChunks*nodeChunkSize {
 		e.mem.held.Add(-r.dropMore())
 	}

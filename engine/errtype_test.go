@@ -36,12 +36,3 @@ func TestErrorType(t *testing.T) {
 	var err error = valueErr{}
 	testkit.WantAllocs(t, 0, func() { _ = errorType(err) })
 }
-
-// structErr is an unnamed type that is an error, through embedding.
-var structErr error = struct{ error }{errors.New("embedded")}
-
-func TestErrorTypeUnnamed(t *testing.T) {
-	if got := errorType(structErr); got != "struct { error }" {
-		t.Errorf("unnamed: %q", got)
-	}
-}

@@ -29,9 +29,14 @@ const nodeInline = 32
 // starting on a cache line, filled from its start; the arrays of rare
 // events and next ids last. BenchmarkCapture/node/attrs8 touches 13 lines
 // of a record (header, node, 8 attributes) where the layout with an
-// array per kind after the whole encode.Node touched 18 to 19.
+// array per kind after the whole encode.Node touched 18 to 19. The
+// pipeline reads 6 of them (nodeRead to nodeHot: the engine's fields
+// the owner alone reads take the first line, apart), and the release of
+// a plain node writes 1, its state word's (reopen), where it wrote 9.
 type nodeRecord struct {
-	sw  atomic.Uint64 // generation and state: see stateFree
+	// The first line holds what only the node's owner reads; the second
+	// what the pipeline reads too, with encode.Node's common fields after
+	// it (nodeRead).
 	e   *Engine
 	run *runRecord // fixed: a node record belongs to one run record
 
@@ -41,16 +46,23 @@ type nodeRecord struct {
 	anchor     int64 // wall nanoseconds = anchor + monotonic reading
 	traceID    encode.TraceID
 	traceState string
-	traceFlags uint8
-	// pooled is how many attributes of pool the lists have taken.
-	pooled uint8
-	// big is the bytes of the attributes longer than smallValue (key and
-	// value) and of the next ids longer than it, saturated: see valueBound.
-	big uint32
 	// mem is the bytes this record holds, counted in Engine.mem. It is
 	// atomic because the owner of an orphaned record may still grow it
 	// while the pipeline gives its bytes back (orphanMem).
-	mem        atomic.Int64
+	mem atomic.Int64
+
+	sw         atomic.Uint64 // generation and state: see stateFree
+	traceFlags uint8
+	// pooled is how many attributes of pool the lists have taken.
+	pooled uint8
+	// leftover is how far pool may hold the attributes of the node the
+	// record held before, past pooled: a plain node is released without
+	// a reset (see reopen), and its successor's End clears what it did
+	// not write over.
+	leftover uint8
+	// big is the bytes of the attributes longer than smallValue (key and
+	// value) and of the next ids longer than it, saturated: see valueBound.
+	big        uint32
 	eventAttrs []encode.Attr
 	bytes      []byte // copies of Bytes values, reused
 
@@ -78,6 +90,7 @@ const nodeHead = 2 * cacheLine
 var (
 	_ = [1]int{}[(nodeHead-unsafe.Offsetof(nodeRecord{}.Node))*is64]
 	_ = [1]int{}[unsafe.Offsetof(nodeRecord{}.pool)%cacheLine*is64]
+	_ = [1]int{}[(cacheLine-unsafe.Offsetof(nodeRecord{}.sw))*is64]
 )
 
 // is64 is 1 on a 64-bit platform, else 0.
@@ -86,6 +99,11 @@ const is64 = ^uintptr(0) >> 63
 // nodeHot is the offset in a record of the end of what every node
 // touches: the engine's fields and encode.Node's common ones.
 const nodeHot = nodeHead + unsafe.Offsetof(encode.Node{}.Code)
+
+// nodeRead is the offset in a record of what the pipeline reads of every
+// node, up to nodeHot: the state word's line (its owner's fields before
+// it, on their own line, are not read), then encode.Node's common fields.
+const nodeRead = unsafe.Offsetof(nodeRecord{}.sw)
 
 func newNodeRecord(r *runRecord) *nodeRecord {
 	n := &nodeRecord{e: r.e, run: r}
@@ -141,8 +159,8 @@ func (n *nodeRecord) keepAttrs(s []encode.Attr) []encode.Attr {
 // node touches, and the rare fields' when a flag says they were set
 // (TestNodeResetClearsAll checks that every field is cleared).
 func (n *nodeRecord) reset() {
-	clear(n.pool[:n.pooled])
-	n.pooled, n.big = 0, 0
+	clear(n.pool[:max(n.pooled, n.leftover)])
+	n.pooled, n.leftover, n.big = 0, 0, 0
 	clear(n.Events)
 	clear(n.Next)
 	clear(n.eventAttrs)
@@ -194,14 +212,30 @@ func (n *nodeRecord) pooledList(s []encode.Attr) bool { return cap(s) == 0 || n.
 // resetPlain is reset for a node plain reported true for: it leaves the
 // record as reset would, writing only the fields plain allows to be set.
 // The record's bytes are what they were (plain: no Bytes value copied, no
-// list off the pool), so release does not measure it again.
+// list off the pool), so it is not measured again. Release leaves a plain
+// node as it is, for reopen to reset when the record is reused; it calls
+// resetPlain on those its run record's next runs did not reuse.
 func (n *nodeRecord) resetPlain() {
-	clear(n.pool[:n.pooled])
-	n.pooled, n.big = 0, 0
+	clear(n.pool[:max(n.pooled, n.leftover)])
+	n.pooled, n.leftover, n.big = 0, 0, 0
 	nd := &n.Node
 	nd.SpanID, nd.ParentSpanID, nd.StartUnixNano, nd.EndUnixNano = encode.SpanID{}, encode.SpanID{}, 0, 0
 	nd.NodeID, nd.NodeType, nd.NodeName = "", "", ""
 	nd.Input, nd.Output, nd.Config = nil, nil, nil
+}
+
+// reopen readies a free record for StartNode, which writes its ids and
+// start time next: a record released plain (release) still holds its
+// last node's times, lists and pool, which reopen empties, the pool's
+// attributes left for End to clear past what the new node writes over
+// (leftover); on a record reset in full it writes what is zero already.
+// The release of a plain node so writes only its state word, where it
+// wrote the ten lines of its fields and attributes, which a caller
+// reusing the record soon writes again anyway: the lines a node touches
+// are paid for once per stage (see nodeRecord).
+func (n *nodeRecord) reopen() {
+	n.leftover, n.pooled, n.big = max(n.leftover, n.pooled), 0, 0
+	n.Input, n.Output, n.Config, n.EndUnixNano = nil, nil, nil, 0
 }
 
 // Node is a handle on one node execution. The zero Node is a no-op handle.
@@ -757,6 +791,10 @@ func (h Node) End() {
 func (n *nodeRecord) end(gen uint32, mono int64) {
 	// Not before the start, should the clock give up its counter (clock).
 	n.EndUnixNano = max(n.wall(mono), n.StartUnixNano)
+	if n.leftover > n.pooled {
+		clear(n.pool[n.pooled:n.leftover]) // the node before's: see reopen
+	}
+	n.leftover = 0
 	n.run.touch(mono)
 	if !n.sw.CompareAndSwap(packState(gen, stateOpen), packState(gen, stateEnded)) {
 		n.e.stats.staleCalls.Add(1)

@@ -162,7 +162,13 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.order = r.order[:0]
 	var usage encode.Usage
 	sorted, last, bound, small := true, int64(math.MinInt64), 0, e.cfg.smallBytes()
+	for i := range min(count, addAhead) {
+		r.prefetchRead(i)
+	}
 	for i := 0; i < count; i++ {
+		if j := i + addAhead; j < count {
+			r.prefetchRead(j)
+		}
 		n, closed := r.closeNode(i)
 		if !closed {
 			bound += n.valueBound(small)

@@ -6,3 +6,6 @@ import "unsafe"
 
 // prefetchw does nothing on this architecture: see prefetch_amd64.go.
 func prefetchw(p unsafe.Pointer, n uintptr) {}
+
+// prefetch does nothing on this architecture: see prefetch_amd64.go.
+func prefetch(p unsafe.Pointer, n uintptr) {}

@@ -129,6 +129,11 @@ type runRecord struct {
 	// only what nodeRecord.resetPlain clears, as the pipeline found it
 	// (add); release reads it. Nodes past its bits are released whole.
 	plain [nodeKeepChunks * nodeChunkSize / 64]uint64
+	// lazy is how many of the run record's first node records may hold a
+	// plain node release left as it was (reopen): those the next runs do
+	// not reuse are reset when they are released, so that no record keeps
+	// a caller's strings for longer than its run record's next run.
+	lazy int
 
 	srv    [runInline]encode.Attr
 	srvTag [runInline]encode.Attr
@@ -449,6 +454,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	// The run record is not reused before this node is open: the pipeline
 	// waits for every index taken (node), so its fields are read safely.
 	gen := genOf(n.sw.Load())
+	n.reopen()
 	mono := e.mono()
 	n.SpanID, n.ParentSpanID = nodeSpanID(r.SpanID, i), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
@@ -457,6 +463,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	n.StartUnixNano = n.anchor + mono
 	r.touch(mono)
 	storeRelease(&n.sw, packState(gen, stateOpen)) // the publication
+	r.prefetchStart(i + 1)
 	return Node{n: n, gen: gen, runGen: h.gen}
 }
 

@@ -298,14 +298,7 @@ func TestHugeValues(t *testing.T) {
 	run := c.one(t)
 	wantBounded(t, run, 100, 200)
 	// A ToolsNode given a tool call of 4 MiB arguments.
-	tools, err := compose.NewToolNode(ctx, &compose.ToolsNodeConfig{Tools: []tool.BaseTool{weather{}}})
-	must(t, err)
-	tg := compose.NewGraph[*schema.Message, []*schema.Message]()
-	must(t, tg.AddToolsNode("tools", tools))
-	must(t, tg.AddEdge(compose.START, "tools"))
-	must(t, tg.AddEdge("tools", compose.END))
-	tr, err := tg.Compile(ctx, compose.WithGraphName("huge-tool"))
-	must(t, err)
+	tr := toolsGraph(ctx, t, "huge-tool", weather{})
 	call := schema.ToolCall{ID: "call-1", Function: schema.FunctionCall{Name: "weather", Arguments: huge}}
 	_, err = tr.Invoke(ctx, schema.AssistantMessage("", []schema.ToolCall{call}), compose.WithCallbacks(c.h))
 	must(t, err)
@@ -465,14 +458,7 @@ func (panicky) InvokableRun(context.Context, string, ...tool.Option) (string, er
 func TestPanicBelowANode(t *testing.T) {
 	c := newCapture(t)
 	ctx := WithRunInfo(context.Background(), identity)
-	tools, err := compose.NewToolNode(ctx, &compose.ToolsNodeConfig{Tools: []tool.BaseTool{panicky{}}})
-	must(t, err)
-	tg := compose.NewGraph[*schema.Message, []*schema.Message]()
-	must(t, tg.AddToolsNode("tools", tools))
-	must(t, tg.AddEdge(compose.START, "tools"))
-	must(t, tg.AddEdge("tools", compose.END))
-	tr, err := tg.Compile(ctx, compose.WithGraphName("tool-panics"))
-	must(t, err)
+	tr := toolsGraph(ctx, t, "tool-panics", panicky{})
 	call := schema.ToolCall{ID: "call-1", Function: schema.FunctionCall{Name: "panicky", Arguments: "{}"}}
 	if _, err := tr.Invoke(ctx, schema.AssistantMessage("", []schema.ToolCall{call}), compose.WithCallbacks(c.h)); err == nil {
 		t.Error("tool graph did not fail")
@@ -491,4 +477,19 @@ func TestPanicBelowANode(t *testing.T) {
 		t.Error("outer graph did not fail")
 	}
 	wantRunsEnded(t, c, 2, CodeError)
+}
+
+// toolsGraph compiles a graph named name of one ToolsNode with tl: an
+// assistant message's tool calls in, the tools' messages out.
+func toolsGraph(ctx context.Context, t *testing.T, name string, tl tool.BaseTool) compose.Runnable[*schema.Message, []*schema.Message] {
+	t.Helper()
+	tools, err := compose.NewToolNode(ctx, &compose.ToolsNodeConfig{Tools: []tool.BaseTool{tl}})
+	must(t, err)
+	g := compose.NewGraph[*schema.Message, []*schema.Message]()
+	must(t, g.AddToolsNode("tools", tools))
+	must(t, g.AddEdge(compose.START, "tools"))
+	must(t, g.AddEdge("tools", compose.END))
+	r, err := g.Compile(ctx, compose.WithGraphName(name))
+	must(t, err)
+	return r
 }

@@ -4,6 +4,7 @@ package testkit
 
 import (
 	"flag"
+	"fmt"
 	"runtime"
 	"syscall"
 	"testing"
@@ -47,4 +48,17 @@ func LeastCPU(samples, per int, f func(i int)) int64 {
 		least = min(least, ThreadCPU()-t0)
 	}
 	return least
+}
+
+// PrintCPUTime prints, in the benchmark format (for benchstat), the least
+// thread CPU time of a call of f over 40 samples of as many calls as take
+// about 5 ms, and that time over n, per unit (a call handles n spans,
+// say). The caller locks its goroutine to its thread (NeedCPUTime).
+func PrintCPUTime(name string, n int, unit string, f func()) {
+	per := 0
+	for t0 := ThreadCPU(); ThreadCPU()-t0 < 5e6; per++ {
+		f()
+	}
+	ns := float64(LeastCPU(40, per, func(int) { f() })) / float64(per)
+	fmt.Printf("BenchmarkCPUTime/%s\t%d\t%.0f ns/op\t%.1f ns/%s\n", name, 40*per, ns, ns/float64(n), unit)
 }
