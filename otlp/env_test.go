@@ -206,20 +206,28 @@ func TestNewFromEnvSDKSwitches(t *testing.T) {
 	}
 }
 
-// TestNewFromEnvQueueSize sends a burst through an engine made from the
-// environment with a small OTLP_TRACE_MAX_QUEUE_SIZE (64 spans, 4,000 in
-// the burst) to a real receiver: the export stage waits for room in the
-// exporter instead of losing spans.
+// TestNewFromEnvQueueSize sends a burst through an engine made, as
+// newFromLookup makes it, from the environment with a small
+// OTLP_TRACE_MAX_QUEUE_SIZE (64 spans, 4,000 in the burst) to a real
+// receiver: the export stage waits for room in the exporter instead of
+// losing spans. Each wait is bounded (BlockTimeout, 1 s by default, after
+// which the batch is dropped): a loaded machine's receiver took longer,
+// so the bound is a minute here, a liveness guard that does not decide.
 func TestNewFromEnvQueueSize(t *testing.T) {
 	rc := otlptest.StartKeeping(t, otlptest.GRPC)
-	e, err := newFromLookup(lookupMap(map[string]string{
+	cfg, err := export.FromLookup(lookupMap(map[string]string{
 		"OTEL_EXPORTER_OTLP_ENDPOINT":      rc.Endpoint(),
 		"OTEL_EXPORTER_OTLP_INSECURE":      "true",
 		"OTLP_TRACE_MAX_QUEUE_SIZE":        "64",
 		"OTLP_TRACE_MAX_EXPORT_BATCH_SIZE": "32",
 		"OTLP_TRACE_SCHEDULE_DELAY_MILLIS": "5",
-		"OTEL_METRICS_EXPORTER":            "none",
 	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BlockTimeout = time.Minute
+	e, err := New(cfg, engine.WithBatch(cfg.TraceBatch.MaxExportBatchSize, cfg.TraceBatch.ScheduleDelay),
+		engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,6 +46,11 @@ func TestPrintedWithoutSecrets(t *testing.T) {
 	printed(t, secret, "store value", *store)
 	printed(t, secret, "offloader", off)
 	printed(t, secret, "sink", e.Sink())
+	// fmt reads a live engine's fields while its pipeline writes them (a
+	// data race under -race): the engine is printed shut down.
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	printed(t, secret, "engine", e)
 	printed(t, secret, "stats", e.Stats())
 }
