@@ -664,6 +664,13 @@ func uniqueResourceAttrs(res *Resource) []Attr {
 		k := res.Attrs[i].Key
 		return written(k) || slices.ContainsFunc(res.Attrs[i+1:], func(a Attr) bool { return a.Key == k })
 	}
+	if len(res.Attrs) > 64 { // the scan is quadratic: 200,000 attributes took otlp.New 3 minutes
+		last := make(map[string]int, len(res.Attrs))
+		for i := range res.Attrs {
+			last[res.Attrs[i].Key] = i
+		}
+		drop = func(i int) bool { k := res.Attrs[i].Key; return written(k) || last[k] != i }
+	}
 	var out []Attr
 	for i := range res.Attrs {
 		switch {
