@@ -18,7 +18,7 @@ func TestFailedBufferNotReleased(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, protocol string) {
 		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
 			if cl.Attempt == 0 && cl.Batch[len(cl.Batch)-1] == 'w' {
-				return otlptest.Reply{Sleep: 2 * time.Second}
+				return otlptest.Reply{Sleep: time.Minute} // until the attempt's Timeout cancels it
 			}
 			return otlptest.Reply{}
 		})
@@ -27,7 +27,9 @@ func TestFailedBufferNotReleased(t *testing.T) {
 		var mu sync.Mutex
 		released := map[*bytebufferpool.ByteBuffer]int{}
 		cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
-		cfg.Timeout = 100 * time.Millisecond
+		// Long enough for a fast attempt on a loaded machine (100 ms timed
+		// fast ones out under go test -race with a CPU burner).
+		cfg.Timeout = 2 * time.Second
 		cfg.Release = func(b *bytebufferpool.ByteBuffer) {
 			mu.Lock()
 			released[b]++

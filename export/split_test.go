@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
+	"time"
 
 	"github.com/valyala/bytebufferpool"
 	"google.golang.org/protobuf/proto"
@@ -66,7 +67,9 @@ func TestSplitRequest(t *testing.T) {
 // arrives.
 func TestOversizeBatchSplit(t *testing.T) {
 	r := otlptest.Start(t, ProtocolGRPC, nil)
-	e, log := newLogged(t, testConfig(ProtocolGRPC, r.Endpoint()))
+	cfg := testConfig(ProtocolGRPC, r.Endpoint())
+	cfg.Timeout = time.Minute // a liveness guard: two 4 MiB requests took 10 s under -race on a loaded machine
+	e, log := newLogged(t, cfg)
 	rng := rand.New(rand.NewPCG(5, 6))
 	var produced [NumSignals]uint64
 	for sig := Signal(0); sig < NumSignals; sig++ {
