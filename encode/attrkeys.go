@@ -1,5 +1,7 @@
 package encode
 
+import "unicode/utf8"
+
 // This file keeps each attribute key once per span, as OTLP requires and
 // OpenTelemetry's SetAttributes does (the last value set wins).
 //
@@ -21,6 +23,17 @@ package encode
 // Every attribute left out counts in EncoderStats.AttrsReplaced; one left
 // out for the conventions' also counts in the span's
 // dropped_attributes_count, since its value is nowhere.
+//
+// Keys are compared as written: a key of invalid UTF-8 is written
+// repaired (one U+FFFD per run of invalid bytes), so "k\xff", "k\xfe" and
+// "k\uFFFD" are one key. Only a key appendKVFast refuses (not ASCII) can
+// be repaired: writeAttrsPre (or writeAttrsSeen) then sets keyRepaired,
+// and once the span's attributes are written, the span is checked again
+// with its keys compared repaired (sameKeyRepaired) and, when a key did
+// meet another, written again whole from a copy with each key once
+// (rewriteNodeSpan, rewriteRunSpan): a rare path that adds two tests of a
+// flag to the common one. An event given as data writes its attributes
+// the same way, each key once, the last (writeEventAttrs).
 //
 // The common case repeats nothing. A node's Input, Output and Config are
 // written as they are, each key's bit (keyBit: its length and first and
@@ -216,6 +229,159 @@ func conventionWrites(r *Run, nd *Node, key string) bool {
 	return false
 }
 
+// sameKeyRepaired reports whether pa+a and pb+b are the same key once
+// written, invalid UTF-8 repaired: "a\xff" and "a\xfe" both become
+// "a\uFFFD". keepOnce asks it when a key of the span was repaired.
+func (e *Encoder) sameKeyRepaired(pa, a, pb, b string) bool {
+	if utf8.ValidString(a) && utf8.ValidString(b) {
+		return false // the prefixes are ASCII: sameKey told
+	}
+	x := appendUTF8Repaired(append(e.keyBuf[:0], pa...), a)
+	n := len(x)
+	x = appendUTF8Repaired(append(x, pb...), b)
+	e.keyBuf = x
+	return string(x[:n]) == string(x[n:])
+}
+
+// writeEventAttrs appends as, the attributes of an event given as data,
+// each key once: of a key repeated, or of keys that become one once
+// repaired, the last (eventOnce). Those left out count in
+// EncoderStats.AttrsReplaced.
+func (e *Encoder) writeEventAttrs(dst []byte, as []Attr) []byte {
+	const f = fieldEventAttrs
+	orig := as
+	if repeats(as) {
+		as = e.eventOnce(as, false)
+	}
+	// The span's flag is kept: its check follows the events.
+	spanRepaired := e.keyRepaired
+	e.keyRepaired = false
+	mark, invalid := len(dst), e.invalid
+	dst = e.writeAttrs(dst, f, "", as)
+	if e.keyRepaired {
+		if c := e.eventOnce(orig, true); len(c) != len(as) {
+			as = c
+			dst, e.invalid = dst[:mark], invalid
+			dst = e.writeAttrs(dst, f, "", as)
+		}
+	}
+	e.keyRepaired = spanRepaired
+	if n := len(orig) - len(as); n != 0 && !e.rewriting {
+		// A span written again (nodeRepaired) writes the same events:
+		// the first writing counted them.
+		e.stats.attrsReplaced.Add(uint64(n))
+	}
+	return dst
+}
+
+// eventOnce returns as, or when a key repeats (or, with repaired, becomes
+// another once repaired) a copy in e.eventKeep with each key's last.
+//
+//go:noinline
+func (e *Encoder) eventOnce(as []Attr, repaired bool) []Attr {
+	keep := e.eventKeep[:0]
+next:
+	for i, a := range as {
+		for _, b := range as[i+1:] {
+			if a.Key == b.Key || repaired && e.sameKeyRepaired("", a.Key, "", b.Key) {
+				continue next
+			}
+		}
+		keep = append(keep, a)
+	}
+	e.eventKeep = keep
+	if len(keep) == len(as) {
+		return as
+	}
+	e.copied = true
+	return keep[:len(keep):len(keep)]
+}
+
+// listsOnce is called when a keyBit came twice in one of nd's Input,
+// Output and Config, written from mark on (e.invalid was invalid), or a
+// key of them was repaired (writeAttrsSeen): it checks nd's keys, and
+// when a key did repeat it writes the lists again from a copy with each
+// key once, which it returns in place of nd for the rest of the span.
+// checked says nd's keys were checked already, without repair
+// (attrsMayRepeat, nodeOnce).
+//
+//go:noinline
+func (e *Encoder) listsOnce(dst []byte, mark int, invalid uint64, r *Run, nd *Node, checked bool) ([]byte, *Node) {
+	repaired := e.keyRepaired
+	e.keyRepaired = false
+	if e.rewriting || checked && !repaired {
+		return dst, nd
+	}
+	orig := e.original(nd)
+	c := e.nodeOnce(r, orig, repaired)
+	e.replacedBase = 0
+	if c == orig {
+		return dst, nd
+	}
+	dst, e.invalid = dst[:mark], invalid
+	dst, _ = e.writeNodeLists(dst, c)
+	e.keyRepaired = false // the keys kept, repaired again
+	return dst, c
+}
+
+// original returns the node nd copies, when nd is e's copy (nodeOnce),
+// else nd, and sets e.replacedBase to what the copy left out: counted
+// already, a second check of the same node does not count it again.
+func (e *Encoder) original(nd *Node) *Node {
+	if e.copies != nil && nd == &e.copies.node {
+		e.replacedBase = e.replaced
+		return e.copies.nodeOrig
+	}
+	return nd
+}
+
+// nodeRepaired checks again, with its keys compared repaired, the span
+// of nd that dst holds from start on, written with a repaired key of
+// nd.Attrs. When a key met another, it writes the span again in its
+// place from a copy with each key once; otherwise the span stands. nd is
+// the node written, or its copy (nodeOnce).
+//
+//go:noinline
+func (e *Encoder) nodeRepaired(dst []byte, start int, r *Run, nd *Node) []byte {
+	e.keyRepaired = false
+	if e.rewriting {
+		return dst
+	}
+	orig := e.original(nd)
+	c := e.nodeOnce(r, orig, true)
+	e.replacedBase = 0
+	if c == orig {
+		return dst
+	}
+	e.invalid, e.rewriting = e.spanInvalid, true
+	dst = e.writeNodeSpan(dst[:start], r, c)
+	e.rewriting, e.keyRepaired = false, false
+	return dst
+}
+
+// runRepaired is nodeRepaired for the span of run r.
+//
+//go:noinline
+func (e *Encoder) runRepaired(dst []byte, start int, r *Run) []byte {
+	e.keyRepaired = false
+	if e.rewriting {
+		return dst
+	}
+	orig := r
+	if e.copies != nil && r == &e.copies.run {
+		orig, e.replacedBase = e.copies.runOrig, e.replaced
+	}
+	c := e.runOnce(orig, true)
+	e.replacedBase = 0
+	if c == orig {
+		return dst
+	}
+	e.invalid, e.rewriting = e.spanInvalid, true
+	dst = e.writeRunSpan(dst[:start], c)
+	e.rewriting, e.keyRepaired = false, false
+	return dst
+}
+
 // sameKey reports whether pa+a and pb+b are the same key.
 func sameKey(pa, a, pb, b string) bool {
 	if len(pa)+len(a) != len(pb)+len(b) {
@@ -233,9 +399,11 @@ func sameKey(pa, a, pb, b string) bool {
 // by copies in e.keep without the attributes a later one or the span's
 // conventions replace, when there are any. It returns how many the
 // conventions replaced (for the span's dropped_attributes_count), and
-// whether it replaced any; all replaced count in
-// EncoderStats.AttrsReplaced.
-func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) (dropped uint32, ok bool) {
+// whether it replaced any. What it replaced counts in
+// EncoderStats.AttrsReplaced but e.replacedBase, what a first check of
+// the span without repair counted already (nodeRepaired), and stays in
+// e.replaced.
+func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, repaired bool) (dropped uint32, ok bool) {
 	var replaced uint64
 	keep := e.keep[:0]
 	var bounds [4][2]int
@@ -254,7 +422,7 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) 
 					from = i + 1
 				}
 				for _, b := range lists[m][from:] {
-					if sameKey(pres[l], a.Key, pres[m], b.Key) {
+					if sameKey(pres[l], a.Key, pres[m], b.Key) || repaired && e.sameKeyRepaired(pres[l], a.Key, pres[m], b.Key) {
 						replaced++
 						continue next
 					}
@@ -265,13 +433,16 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr) 
 		bounds[l][1] = len(keep)
 	}
 	e.keep = keep
+	if d := replaced - min(replaced, e.replacedBase); d != 0 {
+		e.stats.attrsReplaced.Add(d)
+	}
+	e.replaced = replaced
 	if replaced == 0 {
 		return 0, false
 	}
 	for l := range lists {
 		lists[l] = keep[bounds[l][0]:bounds[l][1]:bounds[l][1]]
 	}
-	e.stats.attrsReplaced.Add(replaced)
 	return dropped, true
 }
 
@@ -305,6 +476,11 @@ func (c *strChecker) writeAttrsSeen(dst []byte, field int, pre *kvPrefix, attrs 
 			dst = d
 			continue
 		}
+		// appendKVFast writes keys of ASCII: only here may a key be
+		// repaired, and then meet another key.
+		if !utf8.ValidString(a.Key) {
+			c.keyRepaired, again = true, again|1 // for listsOnce
+		}
 		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
 	}
 	return dst, again
@@ -325,12 +501,12 @@ func nodeMayRepeat(nd *Node) bool {
 // (writeNodeLists): the copy keeps the common case's code free of it.
 //
 //go:noinline
-func (e *Encoder) nodeOnce(r *Run, nd *Node) *Node {
-	if !nodeMayRepeat(nd) {
+func (e *Encoder) nodeOnce(r *Run, nd *Node, repaired bool) *Node {
+	if !repaired && !nodeMayRepeat(nd) {
 		return nd
 	}
 	lists := [4][]Attr{nd.Input, nd.Output, nd.Config, nd.Attrs}
-	dropped, ok := e.keepOnce(r, nd, &nodePrefixes, &lists)
+	dropped, ok := e.keepOnce(r, nd, &nodePrefixes, &lists, repaired)
 	if !ok {
 		return nd
 	}
@@ -338,6 +514,7 @@ func (e *Encoder) nodeOnce(r *Run, nd *Node) *Node {
 		e.copies = new(recordCopies)
 	}
 	c := &e.copies.node
+	e.copies.nodeOrig = nd
 	*c = *nd
 	c.Input, c.Output, c.Config, c.Attrs = lists[0], lists[1], lists[2], lists[3]
 	c.DroppedAttrs += dropped
@@ -348,9 +525,9 @@ func (e *Encoder) nodeOnce(r *Run, nd *Node) *Node {
 // runOnce is nodeOnce for a run's span.
 //
 //go:noinline
-func (e *Encoder) runOnce(r *Run) *Run {
+func (e *Encoder) runOnce(r *Run, repaired bool) *Run {
 	lists := [4][]Attr{3: r.Attrs}
-	dropped, ok := e.keepOnce(r, nil, &runPrefixes, &lists)
+	dropped, ok := e.keepOnce(r, nil, &runPrefixes, &lists, repaired)
 	if !ok {
 		return r
 	}
@@ -358,6 +535,7 @@ func (e *Encoder) runOnce(r *Run) *Run {
 		e.copies = new(recordCopies)
 	}
 	c := &e.copies.run
+	e.copies.runOrig = r
 	*c = *r
 	c.Attrs = lists[3]
 	c.DroppedAttrs += dropped
@@ -368,8 +546,12 @@ func (e *Encoder) runOnce(r *Run) *Run {
 // forgetCopies clears what nodeOnce and runOnce kept, so that the records
 // and strings of a batch are not kept alive by the Encoder after it.
 func (e *Encoder) forgetCopies() {
-	*e.copies, e.copied = recordCopies{}, false
+	if e.copies != nil {
+		*e.copies = recordCopies{}
+	}
+	e.copied = false
 	clear(e.keep)
+	clear(e.eventKeep)
 }
 
 // recordCopies are the records runOnce and nodeOnce write in place of a
@@ -378,4 +560,7 @@ func (e *Encoder) forgetCopies() {
 type recordCopies struct {
 	run  Run
 	node Node
+	// runOrig and nodeOrig are the records run and node copy.
+	runOrig  *Run
+	nodeOrig *Node
 }

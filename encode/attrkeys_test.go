@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // encodeSpans encodes runs with e and decodes the spans with the official
@@ -122,4 +123,69 @@ func TestAttrKeysListRewrite(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAttrKeysRepairedOnce covers keys that differ but are written alike
+// once their invalid UTF-8 is repaired ("k\xff" and "k\xfe" are both
+// "k\uFFFD"), in a node's lists, between a node's Attrs and its lists, in
+// a run's Attrs and in an event's attributes, and keys repeated in an
+// event's attributes: each key is written once, the last given (Attrs
+// over Config, Output, Input), and every attribute left out counts once
+// in EncoderStats.AttrsReplaced, not in dropped_attributes_count.
+func TestAttrKeysRepairedOnce(t *testing.T) {
+	i64 := encode.Int64Value
+	nd := &encode.Node{SpanID: encode.SpanID{2}, NodeID: "n",
+		Input:  []encode.Attr{{Key: "k\xff", Value: i64(1)}, {Key: "x", Value: i64(2)}, {Key: "k\xfe", Value: i64(3)}},
+		Output: []encode.Attr{{Key: "o\xc3", Value: i64(4)}},
+		// output.o\uFFFD meets output.o\xc3; app_id is the conventions'.
+		Attrs: []encode.Attr{{Key: "output.o\uFFFD", Value: i64(5)}, {Key: "app_id", Value: i64(6)}},
+		Events: []encode.Event{{Kind: encode.EventInfo, Attrs: []encode.Attr{
+			{Key: "e", Value: i64(7)}, {Key: "e", Value: i64(8)}, {Key: "f\x80", Value: i64(9)}, {Key: "f\x81", Value: i64(10)},
+		}}}}
+	r := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, AppID: "app",
+		Attrs: []encode.Attr{{Key: "r\xff", Value: i64(11)}, {Key: "r\uFFFD", Value: i64(12)}, {Key: "s", Value: i64(13)}},
+		Nodes: []*encode.Node{nd}}
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc"})
+	spans := encodeSpans(t, e, r)
+	run, node := spanAttrs(t, spans[0]), spanAttrs(t, spans[1])
+	for k, v := range map[string]string{"r\uFFFD": "12", "s": "13"} {
+		if run[k] != v {
+			t.Errorf("run span: %q = %q, want %q", k, run[k], v)
+		}
+	}
+	for k, v := range map[string]string{"input.k\uFFFD": "3", "input.x": "2", "output.o\uFFFD": "5", "app_id": "app"} {
+		if node[k] != v {
+			t.Errorf("node span: %q = %q, want %q", k, node[k], v)
+		}
+	}
+	ev := spans[1].Events[0]
+	got := map[string]int64{}
+	for _, kv := range ev.Attributes {
+		if _, ok := got[kv.Key]; ok {
+			t.Fatalf("event: key %q more than once", kv.Key)
+		}
+		got[kv.Key] = kv.Value.GetIntValue()
+	}
+	if len(got) != 2 || got["e"] != 8 || got["f\uFFFD"] != 10 {
+		t.Errorf("event attributes = %v, want e=8 and f\uFFFD=10", got)
+	}
+	// Left out: r\xff; k\xff, output.o\xc3 (for Attrs), app_id (for the
+	// conventions); e=7, f\x80.
+	if st := e.Stats(); st.AttrsReplaced != 6 {
+		t.Errorf("AttrsReplaced = %d, want 6", st.AttrsReplaced)
+	}
+	if d := spans[1].DroppedAttributesCount; d != 1 {
+		t.Errorf("node dropped_attributes_count = %d, want 1 (app_id)", d)
+	}
+	if d := spans[0].DroppedAttributesCount; d != 0 {
+		t.Errorf("run dropped_attributes_count = %d, want 0", d)
+	}
+	// Repaired as written: k\xfe and f\x81 (r\xff, k\xff, o\xc3 and
+	// f\x80 are left out).
+	if st := e.Stats(); st.InvalidUTF8 != 2 {
+		t.Errorf("InvalidUTF8 = %d, want 2", st.InvalidUTF8)
+	}
+	// Once the scratch has grown, the repaired check allocates nothing.
+	buf := e.AppendTraces(nil, []*encode.Run{r})
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], []*encode.Run{r}) })
 }

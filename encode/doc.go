@@ -30,10 +30,13 @@
 //     (gen_ai.usage.* aside: there the caller's does); what is left out
 //     counts in EncoderStats.AttrsReplaced, and in the span's
 //     dropped_attributes_count when the span's own value won
-//     (attrkeys.go). error=true
+//     (attrkeys.go). Keys are compared as written: two that differ only
+//     in invalid UTF-8 ("k\xff", "k\xfe") are one key, "k\uFFFD".
+//     error=true
 //     is set when the span has an error log (event "ERROR"); info logs are
 //     events "INFO" with attribute "INFO LOG" (an event given as data,
-//     Event.Attrs, carries those instead); exceptions are events
+//     Event.Attrs, carries those instead, each key once, the last, counted
+//     as a span's); exceptions are events
 //     "exception" with exception.type/.message/.stacktrace. Every span
 //     carries Run.TraceState (children inherit it, as in the OTel SDK), the
 //     W3C sampled flag and the is-remote bits of its parent, and a Status.

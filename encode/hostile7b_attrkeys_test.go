@@ -2,6 +2,7 @@ package encode_test
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -18,7 +19,8 @@ import (
 // given (Attrs over Config, Output, Input); EncoderStats.AttrsReplaced
 // counts every attribute left out.
 func TestAttrKeysOnceRandom(t *testing.T) {
-	keys := []string{"a", "b", "ab", "bb", "lang", "input.lang", "output.a", "node_id", "code", "app_id", "sid", "tenant", "tXnant"}
+	keys := []string{"a", "b", "ab", "bb", "lang", "input.lang", "output.a", "node_id", "code", "app_id", "sid", "tenant", "tXnant",
+		"q\xff", "q\xfe", "q\uFFFD", "input.q\x80"} // the last four are "q\uFFFD" or "input.q\uFFFD" once written
 	rng := rand.New(rand.NewPCG(7, 16))
 	pick := func() []encode.Attr {
 		var as []encode.Attr
@@ -36,6 +38,16 @@ func TestAttrKeysOnceRandom(t *testing.T) {
 			nd.HasCode, nd.Code = true, 5
 		}
 		run.Nodes = []*encode.Node{nd}
+		// An event given as data: its keys once too, the last.
+		evAttrs := pick()
+		if len(evAttrs) != 0 {
+			nd.Events = []encode.Event{{Kind: encode.EventInfo, Attrs: evAttrs}}
+		}
+		wantEvent := map[string]int64{}
+		for _, a := range evAttrs {
+			wantEvent[strings.ToValidUTF8(a.Key, "\uFFFD")] = a.Value.Int64()
+		}
+		wantReplaced += uint64(len(evAttrs) - len(wantEvent))
 		// want: the caller's last value of each full key, in write order.
 		lists := [][]encode.Attr{nd.Input, nd.Output, nd.Config, nd.Attrs}
 		pres := []string{"input.", "output.", "config.", ""}
@@ -43,7 +55,7 @@ func TestAttrKeysOnceRandom(t *testing.T) {
 		given := 0
 		for l, as := range lists {
 			for _, a := range as {
-				wantNode[pres[l]+a.Key] = a.Value.Int64()
+				wantNode[strings.ToValidUTF8(pres[l]+a.Key, "\uFFFD")] = a.Value.Int64()
 				given++
 			}
 		}
@@ -57,7 +69,7 @@ func TestAttrKeysOnceRandom(t *testing.T) {
 		wantReplaced += uint64(given - len(wantNode))
 		wantRun := map[string]int64{}
 		for _, a := range run.Attrs {
-			wantRun[a.Key] = a.Value.Int64()
+			wantRun[strings.ToValidUTF8(a.Key, "\uFFFD")] = a.Value.Int64()
 		}
 		for _, k := range []string{"code", "app_id", "sid"} {
 			delete(wantRun, k)
@@ -67,6 +79,17 @@ func TestAttrKeysOnceRandom(t *testing.T) {
 		var req coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
 			t.Fatal(err)
+		}
+		if len(evAttrs) != 0 {
+			ev := req.ResourceSpans[0].ScopeSpans[0].Spans[1].Events[0]
+			if len(ev.Attributes) != len(wantEvent) {
+				t.Fatalf("iter %d: event has %d attributes, want %d", iter, len(ev.Attributes), len(wantEvent))
+			}
+			for _, kv := range ev.Attributes {
+				if v, ok := wantEvent[kv.Key]; !ok || kv.Value.GetIntValue() != v {
+					t.Fatalf("iter %d: event %s = %v, want %d (present %v)", iter, kv.Key, kv.Value, v, ok)
+				}
+			}
 		}
 		for i, s := range req.ResourceSpans[0].ScopeSpans[0].Spans {
 			want := wantRun

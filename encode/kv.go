@@ -15,6 +15,10 @@ import (
 type strChecker struct {
 	// invalid counts the strings repaired in the request being written.
 	invalid uint64
+	// keyRepaired is set when writeAttrsPre wrote a key that was not
+	// valid UTF-8: repaired, it may have become another key. The
+	// Encoder reads and clears it after a span's attributes (attrkeys.go).
+	keyRepaired bool
 }
 
 // check validates s once: it returns the length writeChecked writes for s
@@ -508,6 +512,11 @@ func (c *strChecker) writeAttrsPre(dst []byte, field int, pre *kvPrefix, attrs [
 		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
 			dst = d
 			continue
+		}
+		// appendKVFast writes keys of ASCII: only here may a key be
+		// repaired.
+		if !utf8.ValidString(a.Key) {
+			c.keyRepaired = true
 		}
 		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
 	}

@@ -456,7 +456,7 @@ func (w *runlogWriter) appendMillis(dst []byte, ms int64) []byte {
 		return runlogAppendInt(dst, ms)
 	}
 	hi := u / 1e8
-	if hi != w.hiMs || w.hiLen == 0 {
+	if hi != w.hiMs { // hi is at least 1: the zero writer holds none
 		x := runlogDigits8(hi)
 		n := 8 - bits.TrailingZeros64(x&^0x3030303030303030)>>3
 		w.hiMs, w.hiText, w.hiLen = hi, x>>(8*(8-n)), n

@@ -459,6 +459,20 @@ func TestRunLogAppendInt(t *testing.T) {
 			t.Fatalf("runlogAppendInt(%d) = %q, want %q", v, got, want)
 		}
 	}
+	// appendMillis keeps the digits above the last eight of the value
+	// before: the values above, then pairs that share them, each written
+	// twice, and the bounds of its own path.
+	var w runlogWriter
+	vals = append(vals, 1e8-1, 1e8, 1e8+1, 1e16-1, 1e16, 1e16+1, 1_700_000_000_000, 1_700_000_000_001, 1_699_999_999_999)
+	for i := range 1000 {
+		v := rng.Int64N(1e16)
+		vals = append(vals, v, v, v+int64(i), v-v%1e8, v-v%1e8+1e8-1)
+	}
+	for _, v := range vals {
+		if got, want := string(w.appendMillis([]byte("x"), v)[1:]), strconv.FormatInt(v, 10); got != want {
+			t.Fatalf("appendMillis(%d) = %q, want %q", v, got, want)
+		}
+	}
 }
 
 func TestJSONSWARNeedsCare(t *testing.T) {

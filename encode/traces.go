@@ -140,6 +140,18 @@ type Encoder struct {
 	keep   []Attr
 	copies *recordCopies
 	copied bool
+	// replaced is what the last check of a span's keys left out
+	// (keepOnce). spanInvalid is e.invalid as the span being written
+	// started. rewriting is set while a span is written again from a copy
+	// whose keys are each once, with its repaired keys (nodeRepaired):
+	// the checks are skipped. keyBuf and eventKeep are the scratch of the
+	// check of repaired keys (sameKeyRepaired, eventOnce).
+	replaced     uint64
+	replacedBase uint64
+	spanInvalid  uint64
+	rewriting    bool
+	keyBuf       []byte
+	eventKeep    []Attr
 
 	stats encoderCounters
 }
@@ -171,8 +183,9 @@ type EncoderStats struct {
 	LogRecords  uint64
 	// Bytes counts the bytes appended by AppendTraces and AppendLogs.
 	Bytes uint64
-	// AttrsReplaced counts the caller's span attributes left out because
-	// a later one, or the span's conventions, had the same key: a span
+	// AttrsReplaced counts the caller's span and span event attributes
+	// left out because a later one, or the span's conventions, had the
+	// same key as written (invalid UTF-8 repaired): a span, and an event,
 	// writes each key once (see attrkeys.go and the package doc).
 	AttrsReplaced uint64
 }
@@ -310,7 +323,7 @@ type request struct{ start, resource, scope int }
 // written once its message is (openLen, closeLen). The caller appends the
 // items (spans, log records) and then calls closeRequest.
 func (e *Encoder) openRequest(dst []byte) ([]byte, request) {
-	e.invalid = 0
+	e.invalid, e.keyRepaired = 0, false
 	rq := request{start: len(dst)}
 	dst, rq.resource = openLen(dst, fieldRequestResource, requestWidth)
 	dst = append(dst, e.resourceField...)
@@ -549,7 +562,7 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 					break
 				}
 			}
-			dst = e.writeAttrs(dst, f, "", ev.Attrs)
+			dst = e.writeEventAttrs(dst, ev.Attrs)
 		case ev.Kind == EventError:
 			msg := ev.Message
 			if o := e.runLogOpts.Offloader; o != nil && len(msg) >= SpanEventOffloadThreshold {
@@ -607,8 +620,9 @@ const spanLenWidth = 2
 // and remembers where its common attributes are for the node spans.
 func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	const f = fieldSpanAttrs
-	if attrsMayRepeat(r.Attrs) {
-		r = e.runOnce(r)
+	e.spanInvalid = e.invalid
+	if !e.rewriting && attrsMayRepeat(r.Attrs) {
+		r = e.runOnce(r, false)
 	}
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
 	flags := uint32(spanFlagsSampled|spanFlagsHasIsRemote) | uint32(r.TraceFlags&spanFlagsRandom)
@@ -664,6 +678,10 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	}
 	e.commonFrom += shift
 	e.commonTo += shift
+	if e.keyRepaired {
+		// A repaired key may have become another (attrkeys.go).
+		dst = e.runRepaired(dst, at-1, r)
+	}
 	return dst
 }
 
@@ -714,6 +732,7 @@ func (e *Encoder) writeGenAISpanHead(dst []byte, r *Run, nd *Node, flags uint32)
 // writeNodeSpan appends the node's span as a ScopeSpans.spans field.
 func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	const f = fieldSpanAttrs
+	e.spanInvalid = e.invalid
 	dst, at := openLen(dst, fieldScopeXItem, spanLenWidth)
 	flags := spanFlagsSampled | spanFlagsHasIsRemote | uint32(r.TraceFlags&spanFlagsRandom)
 	if nd.SpanName[0] != "" {
@@ -748,18 +767,14 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	// checked first; otherwise the lists are written as they are, telling
 	// whether a key's bit came twice in one, and written again from a
 	// copy without the keys replaced when a key did repeat.
-	checked := len(nd.Attrs) != 0 && attrsMayRepeat(nd.Attrs)
+	checked := len(nd.Attrs) != 0 && !e.rewriting && attrsMayRepeat(nd.Attrs)
 	if checked {
-		nd = e.nodeOnce(r, nd)
+		nd = e.nodeOnce(r, nd, false)
 	}
-	mark, invalid := len(dst), e.invalid
+	mark, listsInvalid := len(dst), e.invalid
 	dst, again := e.writeNodeLists(dst, nd)
-	if again != 0 && !checked {
-		if c := e.nodeOnce(r, nd); c != nd {
-			nd = c
-			dst, e.invalid = dst[:mark], invalid
-			dst, _ = e.writeNodeLists(dst, nd)
-		}
+	if again != 0 {
+		dst, nd = e.listsOnce(dst, mark, listsInvalid, r, nd, checked)
 	}
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
@@ -795,6 +810,10 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst[at], dst[at+1] = byte(n)|0x80, byte(n>>7)
 	} else {
 		dst, _ = closeLen(dst, at, spanLenWidth)
+	}
+	if e.keyRepaired {
+		// A repaired key of Attrs may have become another (attrkeys.go).
+		dst = e.nodeRepaired(dst, at-1, r, nd)
 	}
 	return dst
 }

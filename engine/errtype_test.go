@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"syscall"
 	"testing"
 
@@ -36,3 +37,36 @@ func TestErrorType(t *testing.T) {
 	var err error = valueErr{}
 	testkit.WantAllocs(t, 0, func() { _ = errorType(err) })
 }
+
+// structErr is an unnamed type that is an error, through embedding.
+var structErr error = struct{ error }{errors.New("embedded")}
+
+func TestErrorTypeUnnamed(t *testing.T) {
+	if got := errorType(structErr); got != "struct { error }" {
+		t.Errorf("unnamed: %q", got)
+	}
+}
+
+// BenchmarkErrorType compares errorType with reflect's String, what
+// exception.type was before, for a pointer and a named value type.
+func BenchmarkErrorType(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{{"pointer", errors.New("x")}, {"value", valueErr{}}} {
+		b.Run(c.name+"/reflect_String", func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				benchTypeSink = reflect.TypeOf(c.err).String()
+			}
+		})
+		b.Run(c.name+"/errorType", func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				benchTypeSink = errorType(c.err)
+			}
+		})
+	}
+}
+
+var benchTypeSink string

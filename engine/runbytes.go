@@ -17,14 +17,20 @@ const idFloor = 128
 // only by identity, so only their identity is walked. nodes is at least
 // the bytes of the nodes' values (nodeRecord.valueBound): most runs skip
 // the walk, which would read every attribute's lines before the encoder.
+//
+// The strings every span of the run carries (sid, app_id, uid, chat_id:
+// the encoder's common attributes) count once per span, and come first.
 func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	budget := e.cfg.limits.RunBytes
-	if nodes+runValueBytes(r) <= budget {
+	spans := 1 + len(r.Nodes)
+	if nodes+runValueBytes(r)+(spans-1)*commonBytes(r) <= budget {
 		return
 	}
 	c := cutter{left: budget}
-	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.FlowID, &r.SID, &r.AppID, &r.UID,
-		&r.BotID, &r.ChatID, &r.Sub, &r.Caller, &r.LogCaller} {
+	for _, s := range [...]*string{&r.SID, &r.AppID, &r.UID, &r.ChatID} {
+		c.idTimes(s, spans)
+	}
+	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.FlowID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
 		c.id(s)
 	}
 	c.str(&r.Question)
@@ -59,6 +65,9 @@ func (e *Engine) boundRun(r *encode.Run, nodes int) {
 		e.stats.valuesTruncated.Add(c.cuts)
 	}
 }
+
+// commonBytes is the bytes of the strings every span of r carries.
+func commonBytes(r *encode.Run) int { return len(r.SID) + len(r.AppID) + len(r.UID) + len(r.ChatID) }
 
 // runValueBytes is the bytes of the run's own strings and values.
 func runValueBytes(r *encode.Run) int {
@@ -112,6 +121,22 @@ func (c *cutter) id(s *string) {
 		*s = truncate(*s, idFloor)
 		c.cuts++
 	}
+}
+
+// idTimes is id for a string written times times: it keeps s while the
+// budget holds every copy, and else cuts it to idFloor bytes, charging
+// what the copies take, so that the rest of the budget still goes to the
+// values.
+func (c *cutter) idTimes(s *string, times int) {
+	if len(*s)*times <= c.left {
+		c.left -= len(*s) * times
+		return
+	}
+	if len(*s) > idFloor {
+		*s = truncate(*s, idFloor)
+		c.cuts++
+	}
+	c.left = max(0, c.left-len(*s)*times)
 }
 
 func (c *cutter) attrs(as []encode.Attr) {

@@ -232,11 +232,13 @@ type SignalConfig struct {
 }
 
 // RetryConfig configures retries. The zero value retries with the OTel
-// defaults: 5 s initial interval, 30 s maximum interval, 1 min elapsed.
+// defaults: 5 s initial interval (less when the signal's Timeout is under
+// 10 s), 30 s maximum interval, 1 min elapsed.
 type RetryConfig struct {
 	// Disabled drops a batch after its first retryable failure.
 	Disabled bool
-	// InitialInterval is the first backoff; 0 means 5 s.
+	// InitialInterval is the first backoff; 0 means half the signal's
+	// Timeout, at most 5 s (5 s with the default 10 s Timeout).
 	InitialInterval time.Duration
 	// MaxInterval caps the backoff; 0 means 30 s.
 	MaxInterval time.Duration
@@ -290,6 +292,7 @@ type target struct {
 	shownURL   string   // url with its secrets redacted, for messages
 	gzip       bool
 	timeout    time.Duration
+	firstRetry time.Duration // the first backoff: Retry.InitialInterval, or half of timeout up to 5 s
 }
 
 // settings is a validated Config with defaults applied.
@@ -335,6 +338,13 @@ func (c *Config) resolve() (settings, error) {
 		t, err := c.resolveTarget(sig)
 		if err != nil {
 			return s, err
+		}
+		// OTel's default first wait is half its default timeout (5 s of
+		// 10 s); kept in that ratio, a signal with a shorter timeout (the
+		// original's 3 s for traces) still retries within it.
+		t.firstRetry = s.retry.InitialInterval
+		if c.Retry.InitialInterval == 0 {
+			t.firstRetry = min(DefaultRetryInitial, t.timeout/2)
 		}
 		s.targets[sig] = t
 	}

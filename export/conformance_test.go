@@ -534,3 +534,53 @@ func TestHTTPRedirect(t *testing.T) {
 		t.Errorf("reports %q, want one for each refused redirect", errs)
 	}
 }
+
+// TestFirstRetryWithinTimeout: with the retry defaults, a signal whose
+// Timeout is under OTel's 10 s starts its backoff at half of it, so a
+// batch refused once is sent again within its Timeout; it started at 5 s
+// (a wait of 2.5 to 7.5 s) and a 4 s Timeout, or the original's 3 s for
+// traces, dropped it.
+func TestFirstRetryWithinTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		timeout, initial, want time.Duration
+	}{
+		{3 * time.Second, 0, 1500 * time.Millisecond},
+		{10 * time.Second, 0, DefaultRetryInitial},
+		{time.Minute, 0, DefaultRetryInitial},
+		{3 * time.Second, 7 * time.Second, 7 * time.Second},
+	} {
+		cfg := Config{Timeout: tc.timeout, Retry: RetryConfig{InitialInterval: tc.initial}}
+		s, err := cfg.resolve()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for sig := Signal(0); sig < NumSignals; sig++ {
+			if got := s.targets[sig].firstRetry; got != tc.want {
+				t.Errorf("Timeout %v, InitialInterval %v: %v first wait %v, want %v", tc.timeout, tc.initial, sig, got, tc.want)
+			}
+		}
+	}
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if cl.Attempt == 0 {
+				return otlptest.Reply{Code: codes.Unavailable}
+			}
+			return otlptest.Reply{}
+		})
+		c.Start()
+		defer c.Stop()
+		cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+		cfg.Timeout = 4 * time.Second
+		cfg.Retry = RetryConfig{}
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produced := produce(t, e, Traces, "once", 1, 5)
+		st := flushChecked(t, e).Signals[Traces]
+		shutdown(t, e)
+		if st.Exported != produced || st.Retried != 1 {
+			t.Errorf("%+v, want %d exported after one retry", st, produced)
+		}
+	})
+}

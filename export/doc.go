@@ -40,7 +40,9 @@
 // carries google.rpc.RetryInfo; HTTP 429, 502, 503, 504; connection errors.
 // The wait is exponential (×1.5 from InitialInterval up to MaxInterval)
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
-// longer. Defaults are the OTel exporter defaults: 5 s, 30 s, 1 min.
+// longer. Defaults are the OTel exporter defaults: 5 s, 30 s, 1 min; a
+// signal whose Timeout is under 10 s starts at half of it (OTel's ratio),
+// so that it retries within its Timeout.
 //
 // Timeout bounds the export of a batch, every attempt and every wait,
 // from its first attempt, as OTEL_EXPORTER_OTLP_TIMEOUT does in the

@@ -635,7 +635,7 @@ func (e *Exporter) nextLocked() (retry, bool) {
 				if e.set.block {
 					e.signalSpace()
 				}
-				return retry{en: en, interval: e.set.retry.InitialInterval}, true
+				return retry{en: en, interval: e.set.targets[en.sig].firstRetry}, true
 			}
 		}
 		if e.closed && e.n == 0 && len(e.waiting) == 0 {

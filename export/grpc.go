@@ -222,7 +222,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		creds = credentials.NewTLS(t.tls)
 	}
 	bc := backoff.DefaultConfig
-	bc.BaseDelay = min(bc.BaseDelay, retry.InitialInterval)
+	bc.BaseDelay = min(bc.BaseDelay, t.firstRetry)
 	bc.MaxDelay = max(retry.MaxInterval, bc.BaseDelay)
 	return grpc.NewClient(t.grpcTarget,
 		grpc.WithTransportCredentials(creds),

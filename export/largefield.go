@@ -43,7 +43,9 @@ const maxStoreResponseBytes = 4 << 10
 // https:// URL, a "/" added to its path when it has none at the end) with
 // header on every request; a header name that is not an HTTP token or a
 // value that is not printable ASCII is refused, as in Config.Headers. A
-// nil client means NewHTTPStoreClient(30 * time.Second).
+// nil client means NewHTTPStoreClient(30 * time.Second); a client without
+// a CheckRedirect is used as a copy that follows no redirect, as
+// NewHTTPStoreClient's.
 func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTTPStore, error) {
 	u, err := url.Parse(strings.TrimSpace(baseURL))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -67,6 +69,12 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	link.User, link.RawQuery = nil, ""
 	if client == nil {
 		client = NewHTTPStoreClient(30 * time.Second)
+	} else if client.CheckRedirect == nil {
+		// net/http's default would send the PUT again to wherever the
+		// store points, with every header but Authorization.
+		c := *client
+		c.CheckRedirect = refuseRedirect
+		client = &c
 	}
 	return &HTTPStore{base: u, link: link.String(), shown: redactURL(u), client: client, header: header.Clone()}, nil
 }
@@ -79,9 +87,13 @@ func NewHTTPStoreClient(timeout time.Duration) *http.Client {
 	return &http.Client{
 		Timeout:       timeout,
 		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		CheckRedirect: refuseRedirect,
 	}
 }
+
+// refuseRedirect answers a redirect as is: the store's PUT fails with its
+// status.
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Link returns where the value of key is readable: the base URL without
 // its credentials, followed by key. It does no I/O.

@@ -97,3 +97,41 @@ func TestHTTPStoreHostileServer(t *testing.T) {
 		t.Errorf("the redirect's target received %d requests", n)
 	}
 }
+
+// TestHTTPStoreOwnClientRedirect gives NewHTTPStore a client of the
+// caller's own (as one does for a TLS configuration), whose redirect
+// policy is net/http's default, and a store that answers every PUT with
+// a 307 to another server: that server must receive nothing, neither the
+// value nor the store's headers. Before, the client followed the 307 and
+// sent the PUT again, body and X-Api-Key included (net/http forwards every
+// header but Authorization and cookies to another host).
+func TestHTTPStoreOwnClientRedirect(t *testing.T) {
+	const secret = "s3cr3tTOKENvalue"
+	var got atomic.Value
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Method + " " + r.Header.Get("X-Api-Key"))
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	defer thief.Close()
+	store := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		http.Redirect(w, r, thief.URL+"/steal", http.StatusTemporaryRedirect)
+	}))
+	defer store.Close()
+	client := &http.Client{Timeout: 5 * time.Second}
+	s, err := NewHTTPStore(store.URL+"/bucket/", http.Header{"X-Api-Key": {secret}}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Put(context.Background(), "run-1-answer-1", []byte("value"))
+	if err == nil {
+		t.Error("Put of a value the store redirected succeeded")
+	}
+	if v := got.Load(); v != nil {
+		t.Errorf("the redirect's target received %q", v)
+	}
+	if client.CheckRedirect != nil {
+		t.Error("NewHTTPStore changed the caller's client")
+	}
+}

@@ -132,6 +132,19 @@ func usage(u encode.Usage, own []encode.Attr) []*commonpb.KeyValue {
 	return kvs
 }
 
+// lastOfKeys returns as with each key once, the last of it, keys compared
+// as written (invalid UTF-8 repaired).
+func lastOfKeys(as []encode.Attr) []encode.Attr {
+	var out []encode.Attr
+	for i, a := range as {
+		k := strings.ToValidUTF8(a.Key, "\uFFFD")
+		if !slices.ContainsFunc(as[i+1:], func(b encode.Attr) bool { return strings.ToValidUTF8(b.Key, "\uFFFD") == k }) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // events returns the span events and whether one is an error log.
 func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
 	var out []*tracepb.Span_Event
@@ -145,7 +158,7 @@ func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
 			if ev.Kind == encode.EventError {
 				pe.Name = "ERROR"
 			}
-			pe.Attributes = b.Attrs("", ev.Attrs)
+			pe.Attributes = b.Attrs("", lastOfKeys(ev.Attrs))
 			out = append(out, pe)
 			continue
 		}
@@ -213,8 +226,9 @@ func (b *Builder) RunSpan(r *encode.Run) *tracepb.Span {
 
 // once returns the caller's lists of a span, written under pres, without
 // the attributes a later one of the same key replaces (the lists in
-// order, each in order) or a key of own, the span's other attributes,
-// does, and how many own replaced.
+// order, each in order; keys compared as written, invalid UTF-8 repaired)
+// or a key of own, the span's other attributes, does, and how many own
+// replaced.
 func once(own []*commonpb.KeyValue, pres [4]string, lists [4][]encode.Attr) (out [4][]encode.Attr, dropped uint32) {
 	owns := map[string]bool{}
 	for _, kv := range own {
@@ -223,12 +237,12 @@ func once(own []*commonpb.KeyValue, pres [4]string, lists [4][]encode.Attr) (out
 	last := map[string][2]int{}
 	for l, as := range lists {
 		for i, a := range as {
-			last[pres[l]+a.Key] = [2]int{l, i}
+			last[strings.ToValidUTF8(pres[l]+a.Key, "\uFFFD")] = [2]int{l, i}
 		}
 	}
 	for l, as := range lists {
 		for i, a := range as {
-			k := pres[l] + a.Key
+			k := strings.ToValidUTF8(pres[l]+a.Key, "\uFFFD")
 			switch {
 			case owns[k]:
 				dropped++
