@@ -118,6 +118,9 @@ func repeats(as []Attr) bool {
 // set in a register, and a key whose bit was set already is compared with
 // the keys before it.
 func repeatsHashed(as []Attr) bool {
+	if len(as) > maxScanAttrs {
+		return repeatsMapped(as)
+	}
 	var seen uint64
 	for i := range as {
 		b := keyBit(as[i].Key)
@@ -125,6 +128,24 @@ func repeatsHashed(as []Attr) bool {
 			return true
 		}
 		seen |= b
+	}
+	return false
+}
+
+// maxScanAttrs is the longest list whose repeated keys are found by
+// comparing keys: past it the 64 bits are all set and each key would be
+// compared with every other (a node of 40,000 attributes took 16 s to
+// encode), so a map finds them.
+const maxScanAttrs = 64
+
+// repeatsMapped is repeatsHashed for a long list.
+func repeatsMapped(as []Attr) bool {
+	seen := make(map[string]struct{}, len(as))
+	for i := range as {
+		if _, ok := seen[as[i].Key]; ok {
+			return true
+		}
+		seen[as[i].Key] = struct{}{}
 	}
 	return false
 }
@@ -144,6 +165,9 @@ func repeatsBefore(as []Attr, i int) bool {
 // conventionKeys or one of a prefixed list (input., output., config.):
 // false is certain.
 func attrsMayRepeat(as []Attr) bool {
+	if len(as) > maxScanAttrs {
+		return true // the exact check (keepOnce) tells
+	}
 	var seen uint64
 	for i := range as {
 		k := as[i].Key
@@ -407,6 +431,15 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, 
 	var replaced uint64
 	keep := e.keep[:0]
 	var bounds [4][2]int
+	var last map[string][2]int // long lists: each key's last place
+	if len(lists[0])+len(lists[1])+len(lists[2])+len(lists[3]) > maxScanAttrs {
+		last = make(map[string][2]int)
+		for l := range lists {
+			for i, a := range lists[l] {
+				last[pres[l]+a.Key] = [2]int{l, i}
+			}
+		}
+	}
 	for l := range lists {
 		bounds[l][0] = len(keep)
 	next:
@@ -414,6 +447,14 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, 
 			if l == 3 && conventionWrites(r, nd, a.Key) {
 				dropped++
 				replaced++
+				continue
+			}
+			if last != nil {
+				if last[pres[l]+a.Key] != [2]int{l, i} {
+					replaced++
+					continue
+				}
+				keep = append(keep, a)
 				continue
 			}
 			for m := l; m < len(lists); m++ {
