@@ -857,19 +857,39 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 
 // appendObjectOnce is appendObject for attrs that repeat a key: each key
 // is written once, at its first place, with its last value. It compares
-// each key with the others, which only lists that repeat a key pay.
+// each key with the others, which only lists that repeat a key pay, and
+// past maxScanAttrs keys looks them up in a map instead.
 func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr) []byte {
 	dst = append(dst, '{')
 	first := true
+	var at map[string][2]int // a long list (maxScanAttrs): each key's first and last places
+	if len(attrs) > maxScanAttrs {
+		at = make(map[string][2]int, len(attrs))
+		for i := range attrs {
+			p, ok := at[attrs[i].Key]
+			if !ok {
+				p[0] = i
+			}
+			p[1] = i
+			at[attrs[i].Key] = p
+		}
+	}
 	for i := range attrs {
 		key := attrs[i].Key
-		if repeatsBefore(attrs, i) {
-			continue // written at its first place
-		}
 		v := attrs[i].Value
-		for j := i + 1; j < len(attrs); j++ {
-			if attrs[j].Key == key {
-				v = attrs[j].Value
+		if at != nil {
+			p := at[key]
+			if p[0] != i {
+				continue // written at its first place
+			}
+			v = attrs[p[1]].Value
+		} else if repeatsBefore(attrs, i) {
+			continue // written at its first place
+		} else {
+			for j := i + 1; j < len(attrs); j++ {
+				if attrs[j].Key == key {
+					v = attrs[j].Value
+				}
 			}
 		}
 		if !first {
