@@ -614,3 +614,19 @@ func (e *Engine) shutdownError(err error) error {
 	dropped := s.Drops(DropShutdown)
 	return fmt.Errorf("engine: shutdown: %d spans not delivered (%d dropped, %d in flight): %w", dropped+s.InFlight, dropped, s.InFlight, err)
 }
+
+// String describes the engine by its state alone: fmt would otherwise read
+// every field of a running engine while its pipeline writes them (a data
+// race in a log line that prints it).
+func (e *Engine) String() string {
+	switch {
+	case e == nil:
+		return "engine.Engine(nil)"
+	case e.closed.Load() || e.arena == nil:
+		return "engine.Engine(shut down)"
+	}
+	return "engine.Engine(running)"
+}
+
+// GoString is String, for %#v.
+func (e *Engine) GoString() string { return e.String() }
