@@ -110,8 +110,11 @@ type OffloadConfig struct {
 
 // OffloadStats counts what an Offloader did. At any moment
 // Enqueued == Offloaded + Failed + Lost + InFlight, and every value of the
-// threshold or more that was not enqueued is counted once in QueueFull,
-// StoreFull or Closed.
+// threshold or more that was not enqueued is counted once, by reason: in
+// QueueFull, StoreFull or Closed when it was truncated, in KeptQueueFull,
+// KeptStoreFull or KeptClosed when it was kept whole instead (the
+// attributes of an INFO event given as data, which the span event then
+// holds as they were).
 type OffloadStats struct {
 	Enqueued  uint64 // values queued (their JSON holds a link)
 	Offloaded uint64 // values stored
@@ -123,6 +126,11 @@ type OffloadStats struct {
 	QueueFull uint64 // values truncated because the queue was full
 	StoreFull uint64 // values truncated because the store's budget was full (BoundedStore)
 	Closed    uint64 // values truncated because the Offloader was closed
+	// Values kept whole, not truncated, for the same reasons: the
+	// attributes of an INFO span event given as data (Node.InfoEvent).
+	KeptQueueFull uint64
+	KeptStoreFull uint64
+	KeptClosed    uint64
 	// QueuedBytes is the size of the values in flight.
 	QueuedBytes int64
 }
@@ -211,6 +219,7 @@ type Offloader struct {
 	queueFull   atomic.Uint64
 	storeFull   atomic.Uint64
 	closedCount atomic.Uint64
+	kept        [numCutReasons]atomic.Uint64 // by cutReason, values kept whole
 }
 
 // offloadItem is one queued value.
@@ -313,6 +322,10 @@ func (o *Offloader) Stats() OffloadStats {
 		StoreFull:   o.storeFull.Load(),
 		Closed:      o.closedCount.Load(),
 		QueuedBytes: o.queuedBytes.Load(),
+
+		KeptQueueFull: o.kept[cutQueueFull].Load(),
+		KeptStoreFull: o.kept[cutStoreFull].Load(),
+		KeptClosed:    o.kept[cutClosed].Load(),
 	}
 	s.Enqueued = o.enqueued.Load()
 	s.InFlight = s.Enqueued - s.Offloaded - s.Failed - s.Lost
@@ -439,30 +452,54 @@ func (o *Offloader) appendLarge(dst []byte, f *runlogField, a, sep, b string) []
 	return append(dst, '"')
 }
 
+// cutReason is why enqueue did not queue a value.
+type cutReason uint8
+
+const (
+	cutNone      cutReason = iota // queued
+	cutQueueFull                  // the queue had no room (values or bytes)
+	cutStoreFull                  // the store's budget was full (BoundedStore)
+	cutClosed                     // the Offloader was closed
+	numCutReasons
+)
+
 // enqueue copies a + sep + b (n bytes) into a pooled buffer and queues it
-// under a new key for field f. It reports false, counted, when the queue
-// has no room, the store's budget is full (BoundedStore) or the Offloader
-// is closed.
+// under a new key for field f. It reports false when the queue has no
+// room, the store's budget is full (BoundedStore) or the Offloader is
+// closed, counted as a value truncated (QueueFull, StoreFull, Closed).
 func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bool) {
+	key, why := o.tryEnqueue(f, a, sep, b, n)
+	switch why {
+	case cutNone:
+		return key, true
+	case cutQueueFull:
+		o.queueFull.Add(1)
+	case cutStoreFull:
+		o.storeFull.Add(1)
+	case cutClosed:
+		o.closedCount.Add(1)
+	}
+	return "", false
+}
+
+// tryEnqueue is enqueue without the count: it returns why it did not
+// queue the value, for the caller to count.
+func (o *Offloader) tryEnqueue(f *runlogField, a, sep, b string, n int) (string, cutReason) {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	if o.closed {
-		o.closedCount.Add(1)
-		return "", false
+		return "", cutClosed
 	}
 	if len(o.queue) == cap(o.queue) {
-		o.queueFull.Add(1)
-		return "", false
+		return "", cutQueueFull
 	}
 	if o.queuedBytes.Add(int64(n)) > o.queueBytes {
 		o.queuedBytes.Add(-int64(n))
-		o.queueFull.Add(1)
-		return "", false
+		return "", cutQueueFull
 	}
 	if o.bounded != nil && !o.bounded.Reserve(n) {
 		o.queuedBytes.Add(-int64(n))
-		o.storeFull.Add(1)
-		return "", false
+		return "", cutStoreFull
 	}
 	buf := bytebufferpool.Get()
 	buf.B = append(append(append(buf.B[:0], a...), sep...), b...)
@@ -470,15 +507,14 @@ func (o *Offloader) enqueue(f *runlogField, a, sep, b string, n int) (string, bo
 	select {
 	case o.queue <- offloadItem{key: key, buf: buf}:
 		o.enqueued.Add(1)
-		return key, true
+		return key, cutNone
 	default:
 		o.queuedBytes.Add(-int64(n))
 		if o.bounded != nil {
 			o.bounded.Release(n)
 		}
 		bytebufferpool.Put(buf)
-		o.queueFull.Add(1)
-		return "", false
+		return "", cutQueueFull
 	}
 }
 
@@ -509,7 +545,9 @@ func (o *Offloader) spanEventLink(r *Run, span SpanID, v string) string {
 // an INFO event given as data, when it is SpanEventOffloadThreshold bytes
 // or more, as the original's add_info_events measured and uploaded
 // json.dumps of them. It returns the link, and false when attrs are
-// smaller or could not be queued (counted): the event then keeps them.
+// smaller or could not be queued: the event then keeps them whole, which
+// is counted by reason as kept (KeptQueueFull, KeptStoreFull,
+// KeptClosed), not as truncated.
 func (o *Offloader) spanEventAttrsLink(r *Run, span SpanID, attrs []Attr) (string, bool) {
 	n := 2
 	for i := range attrs {
@@ -540,8 +578,9 @@ func (o *Offloader) spanEventAttrsLink(r *Run, span SpanID, attrs []Attr) (strin
 	f := runlogField{sid: r.SID, section: "event"}
 	copy(f.id[:8], r.TraceID[:8])
 	copy(f.id[8:], span[:])
-	key, ok := o.enqueue(&f, string(b), "", "", len(b))
-	if !ok {
+	key, why := o.tryEnqueue(&f, string(b), "", "", len(b))
+	if why != cutNone {
+		o.kept[why].Add(1)
 		return "", false
 	}
 	return o.store.Link(key), true

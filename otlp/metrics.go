@@ -56,9 +56,11 @@ type exporterMetrics struct {
 
 // offloadResults are the result label values of flowtel_offload_values_total.
 // A failed store is counted by reason: refused (the store answered, not
-// 2xx), timeout, error (transport, I/O).
+// 2xx), timeout, error (transport, I/O). A value not queued is counted
+// by reason as truncated (cut with the marker) or as kept (the attributes
+// of an INFO span event given as data, left whole on the event).
 var offloadResults = [...]string{"offloaded", "failed_refused", "failed_timeout", "failed_error", "lost",
-	"truncated_queue_full", "truncated_store_full", "truncated_closed"}
+	"truncated_queue_full", "truncated_store_full", "truncated_closed", "kept_queue_full", "kept_store_full", "kept_closed"}
 
 // itemCounts are the items of one signal by result.
 type itemCounts struct {
@@ -103,13 +105,14 @@ func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []enco
 
 // appendOffload appends flowtel_offload_values_total{result}: large values
 // stored, failed (the store refused, timed out or could not be reached),
-// lost (Shutdown ran out of time), and cut instead of offloaded because
-// the queue or the store's budget was full or the offloader closed. Call it after appendMetrics, which resets the
-// arenas.
+// lost (Shutdown ran out of time), and cut (or, an INFO event's
+// attributes, kept whole) instead of offloaded because the queue or the
+// store's budget was full or the offloader closed. Call it after
+// appendMetrics, which resets the arenas.
 func (c *exporterMetrics) appendOffload(dst []encode.Metric, st encode.OffloadStats, w engine.MetricsWindow) []encode.Metric {
-	dst = c.begin(dst, MetricOffloadValues, "Large values of run trace logs and span events by result: offloaded, failed (refused, timeout, error), lost at shutdown, or truncated because the queue or the store's budget was full or the offloader closed.", unitItems, encode.MetricSum, w)
+	dst = c.begin(dst, MetricOffloadValues, "Large values of run trace logs and span events by result: offloaded, failed (refused, timeout, error), lost at shutdown, or truncated (an INFO event's attributes: kept whole) because the queue or the store's budget was full or the offloader closed.", unitItems, encode.MetricSum, w)
 	cur := [len(offloadResults)]uint64{st.Offloaded, st.Refused, st.TimedOut, st.Failed - st.Refused - st.TimedOut, st.Lost,
-		st.QueueFull, st.StoreFull, st.Closed}
+		st.QueueFull, st.StoreFull, st.Closed, st.KeptQueueFull, st.KeptStoreFull, st.KeptClosed}
 	for i, v := range cur {
 		if w.Delta {
 			v, c.prevOffload[i] = v-c.prevOffload[i], v
