@@ -73,6 +73,14 @@ type latencySum struct{ count, micros uint64 }
 
 // ExportMetrics queues the engine's OTLP metrics request on the exporter.
 func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
+	if s == nil {
+		// Nowhere to count (engine.New refuses a nil Sink): the request
+		// goes back to the pool.
+		if req != nil {
+			bytebufferpool.Put(req)
+		}
+		return
+	}
 	if s.exp == nil {
 		// The zero Sink has no exporter: the request is dropped and its
 		// points counted, reported by AppendMetrics.
@@ -93,6 +101,9 @@ func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
 // data points of the requests ExportMetrics dropped for want of an
 // exporter (the spans it refuses the engine counts, engine.DropSink).
 func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
+	if s == nil {
+		return dst
+	}
 	if s.exp == nil {
 		return s.xm.appendUnstarted(dst, s.unstarted.Load(), w)
 	}

@@ -29,12 +29,14 @@ import (
 // engine's OTLP metrics on the same exporter and adds the exporter's
 // accounting (flowtel_export_*) to every collection.
 //
-// Make one with NewSink. The zero Sink never panics: Export, ExportLogs,
+// Make one with NewSink. The zero Sink, and a nil *Sink (which engine.New
+// refuses, but whose methods a caller may call), never panic: Export, ExportLogs,
 // ForceFlush and Shutdown return an error wrapping export.ErrNotStarted
 // (the engine counts the spans it refuses as engine.DropSink), a metrics
 // request given to ExportMetrics is dropped and its points counted
 // (AppendMetrics reports them as flowtel_export_items_total with result
-// not_started), and its other methods return zero values.
+// not_started; a nil Sink has nowhere to count them, and puts the request
+// back in the pool), and its other methods return zero values.
 type Sink struct {
 	off  *encode.Offloader // closed by Shutdown
 	encs []*encode.Encoder
@@ -83,12 +85,31 @@ func NewSink(exp *export.Exporter, res encode.Resource, logs bool) (*Sink, error
 	return s, nil
 }
 
-// errZeroSink is what the zero Sink returns.
-var errZeroSink = fmt.Errorf("otlp: zero Sink, make it with NewSink: %w", export.ErrNotStarted)
+// errZeroSink is what the zero Sink returns, errNilSink a nil *Sink.
+var (
+	errZeroSink = fmt.Errorf("otlp: zero Sink, make it with NewSink: %w", export.ErrNotStarted)
+	errNilSink  = fmt.Errorf("otlp: nil Sink, make it with NewSink: %w", export.ErrNotStarted)
+)
+
+// unstartedErr returns the error of a nil or zero Sink, nil for a Sink made
+// by NewSink.
+func (s *Sink) unstartedErr() error {
+	switch {
+	case s == nil:
+		return errNilSink
+	case s.exp == nil:
+		return errZeroSink
+	}
+	return nil
+}
 
 // SetOffloader makes the run trace logs offload large values through o.
-// Shutdown closes o once the exporter is shut down.
+// Shutdown closes o once the exporter is shut down. A nil Sink keeps
+// nothing: o is then the caller's to close.
 func (s *Sink) SetOffloader(o *encode.Offloader) {
+	if s == nil {
+		return
+	}
 	s.off = o
 	for _, enc := range s.encs {
 		enc.SetOffloader(o)
@@ -111,8 +132,8 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // request each when the exporter's workers were idle, and each part was a
 // request over OTLP/HTTP (TestSinkBatchOneRequest).
 func (s *Sink) Export(runs []*encode.Run) error {
-	if s.exp == nil {
-		return errZeroSink
+	if err := s.unstartedErr(); err != nil {
+		return err
 	}
 	spans := encode.NumSpans(runs)
 	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)
@@ -144,8 +165,8 @@ func (s *Sink) Export(runs []*encode.Run) error {
 // sampling left out (engine.TailPolicy.RunLogAlways). It does nothing when
 // the sink sends no logs.
 func (s *Sink) ExportLogs(runs []*encode.Run) error {
-	if s.exp == nil {
-		return errZeroSink
+	if err := s.unstartedErr(); err != nil {
+		return err
 	}
 	if s.logs && len(runs) > 0 {
 		s.out[0].encode(s, s.encs[0], export.Logs, runs)
@@ -241,7 +262,7 @@ func (s *Sink) enqueue(sig export.Signal, parts int) {
 // reads it (engine.SinkReporter), so that its Stats hold
 // Accepted == Exported + Dropped + InFlight across the exporter.
 func (s *Sink) SinkStats() engine.SinkStats {
-	if s.exp == nil {
+	if s == nil || s.exp == nil {
 		return engine.SinkStats{}
 	}
 	t := s.exp.Stats().Signals[export.Traces]
@@ -257,7 +278,7 @@ func (s *Sink) SinkStats() engine.SinkStats {
 // length, and what the offloader's queue may hold (the same rule). The
 // engine takes it out of its memory limit (engine.MemoryUser).
 func (s *Sink) MemoryBytes() int64 {
-	if s.exp == nil {
+	if s == nil || s.exp == nil {
 		return 0
 	}
 	return 2*s.exp.Stats().QueueBytes + s.off.MemoryBytes()
@@ -265,8 +286,8 @@ func (s *Sink) MemoryBytes() int64 {
 
 // ForceFlush waits until everything queued is sent or counted as dropped.
 func (s *Sink) ForceFlush(ctx context.Context) error {
-	if s.exp == nil {
-		return errZeroSink
+	if err := s.unstartedErr(); err != nil {
+		return err
 	}
 	return s.exp.ForceFlush(ctx)
 }
@@ -274,15 +295,24 @@ func (s *Sink) ForceFlush(ctx context.Context) error {
 // Shutdown flushes and stops the exporter, then waits, within ctx, for
 // the offloader (SetOffloader) to store what it holds.
 func (s *Sink) Shutdown(ctx context.Context) error {
-	if s.exp == nil {
-		return errZeroSink
+	if err := s.unstartedErr(); err != nil {
+		if s != nil {
+			// A zero Sink given an offloader closes it all the same.
+			err = errors.Join(err, s.off.Close(ctx))
+		}
+		return err
 	}
 	return errors.Join(s.exp.Shutdown(ctx), s.off.Close(ctx))
 }
 
 // Offloader returns the offloader of the sink's run trace logs, nil when
 // none.
-func (s *Sink) Offloader() *encode.Offloader { return s.off }
+func (s *Sink) Offloader() *encode.Offloader {
+	if s == nil {
+		return nil
+	}
+	return s.off
+}
 
 // newOffloader returns the offloader cfg.LargeFields chooses, nil when
 // Disabled: an export.HTTPStore for a URL, else a bounded file store in
@@ -328,12 +358,20 @@ func newOffloader(cfg *export.Config) (*encode.Offloader, error) {
 }
 
 // Exporter returns the exporter the sink writes to.
-func (s *Sink) Exporter() *export.Exporter { return s.exp }
+func (s *Sink) Exporter() *export.Exporter {
+	if s == nil {
+		return nil
+	}
+	return s.exp
+}
 
 // EncoderStats returns the encoders' counters (e.g. strings repaired),
 // summed.
 func (s *Sink) EncoderStats() encode.EncoderStats {
 	var t encode.EncoderStats
+	if s == nil {
+		return t
+	}
 	for _, enc := range s.encs {
 		st := enc.Stats()
 		t.InvalidUTF8 += st.InvalidUTF8
