@@ -49,9 +49,9 @@ type exporterMetrics struct {
 	prevItems   [export.NumSignals]itemCounts
 	prevLatency [export.NumSignals]latencySum
 	prevOffload [len(offloadResults)]uint64
-	// prevUnstarted is a zero Sink's dropped points at the previous delta
-	// collection.
-	prevUnstarted uint64
+	// prevUnstarted is a zero Sink's dropped points and run logs at the
+	// previous delta collection.
+	prevUnstarted, prevUnstartedLogs uint64
 }
 
 // offloadResults are the result label values of flowtel_offload_values_total.
@@ -96,16 +96,18 @@ func (s *Sink) ExportMetrics(req *bytebufferpool.ByteBuffer, points int) {
 // AppendMetrics appends the exporter's accounting, read now, and the
 // offloader's when the sink has one.
 //
-// On the zero Sink it appends the one point of what it lost:
+// On the zero Sink it appends the points of what it lost:
 // flowtel_export_items_total{signal="metrics",result="not_started"}, the
 // data points of the requests ExportMetrics dropped for want of an
-// exporter (the spans it refuses the engine counts, engine.DropSink).
+// exporter, and {signal="logs",result="not_started"}, the run logs
+// ExportLogs refused, one per run (the spans Export refuses the engine
+// counts, engine.DropSink).
 func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []encode.Metric {
 	if s == nil {
 		return dst
 	}
 	if s.exp == nil {
-		return s.xm.appendUnstarted(dst, s.unstarted.Load(), w)
+		return s.xm.appendUnstarted(dst, s.unstarted.Load(), s.unstartedLogs.Load(), w)
 	}
 	dst = s.xm.appendMetrics(dst, s.exp.Stats(), w)
 	if s.off != nil {
@@ -194,17 +196,18 @@ const descExportItems = "Items (spans, points, log records) the exporter finishe
 // resultNotStarted is the result of the items a zero Sink dropped.
 const resultNotStarted = "not_started"
 
-// appendUnstarted appends flowtel_export_items_total's point of the
-// metrics points a zero Sink dropped, n in all.
-func (c *exporterMetrics) appendUnstarted(dst []encode.Metric, n uint64, w engine.MetricsWindow) []encode.Metric {
+// appendUnstarted appends flowtel_export_items_total's points of the
+// metrics points and the run logs a zero Sink dropped, n and logs in all.
+func (c *exporterMetrics) appendUnstarted(dst []encode.Metric, n, logs uint64, w engine.MetricsWindow) []encode.Metric {
 	c.points, c.attrs, c.counts = c.points[:0], c.attrs[:0], c.counts[:0]
-	v := n
+	v, vl := n, logs
 	if w.Delta {
-		v = n - c.prevUnstarted
-		c.prevUnstarted = n
+		v, c.prevUnstarted = n-c.prevUnstarted, n
+		vl, c.prevUnstartedLogs = logs-c.prevUnstartedLogs, logs
 	}
 	dst = c.begin(dst, MetricExportItems, descExportItems, unitItems, encode.MetricSum, w)
 	c.item(export.Metrics, resultNotStarted, v, w)
+	c.item(export.Logs, resultNotStarted, vl, w)
 	c.end(dst)
 	return dst
 }

@@ -30,10 +30,11 @@ import (
 // accounting (flowtel_export_*) to every collection.
 //
 // Make one with NewSink. The zero Sink, and a nil *Sink (which engine.New
-// refuses, but whose methods a caller may call), never panic: Export, ExportLogs,
-// ForceFlush and Shutdown return an error wrapping export.ErrNotStarted
-// (the engine counts the spans it refuses as engine.DropSink), a metrics
-// request given to ExportMetrics is dropped and its points counted
+// refuses, but whose methods a caller may call), never panic: Export,
+// ExportLogs, ForceFlush and Shutdown return an error wrapping
+// export.ErrNotStarted (the engine counts the spans it refuses as
+// engine.DropSink), the run logs given to ExportLogs and the points of a
+// metrics request given to ExportMetrics are dropped and counted
 // (AppendMetrics reports them as flowtel_export_items_total with result
 // not_started; a nil Sink has nowhere to count them, and puts the request
 // back in the pool), and its other methods return zero values.
@@ -43,8 +44,9 @@ type Sink struct {
 	exp  *export.Exporter
 	logs bool
 	xm   exporterMetrics
-	// unstarted counts the metrics points a zero Sink dropped.
-	unstarted atomic.Uint64
+	// unstarted counts the metrics points a zero Sink dropped,
+	// unstartedLogs the run logs its ExportLogs refused.
+	unstarted, unstartedLogs atomic.Uint64
 	// itemBytes is the encoded bytes per span (Traces) and per run log
 	// (Logs) of the last request, to size the next request's buffer once
 	// instead of growing it by doubling (growslice was 1.3 % of the
@@ -166,6 +168,11 @@ func (s *Sink) Export(runs []*encode.Run) error {
 // the sink sends no logs.
 func (s *Sink) ExportLogs(runs []*encode.Run) error {
 	if err := s.unstartedErr(); err != nil {
+		if s != nil {
+			// One per run log (AppendMetrics reports them): the engine
+			// counts a failed call, not what it held.
+			s.unstartedLogs.Add(uint64(len(runs)))
+		}
 		return err
 	}
 	if s.logs && len(runs) > 0 {

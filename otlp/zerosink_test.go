@@ -76,16 +76,8 @@ func TestZeroSinkCountsMetrics(t *testing.T) {
 	}
 }
 
-// notStarted returns the value of the zero Sink's one point.
+// notStarted returns the value of the zero Sink's metrics point.
 func notStarted(t *testing.T, s *Sink, w engine.MetricsWindow) uint64 {
 	t.Helper()
-	ms := s.AppendMetrics(nil, w)
-	if len(ms) != 1 || ms[0].Name != MetricExportItems || len(ms[0].Points) != 1 {
-		t.Fatalf("zero Sink's metrics %+v", ms)
-	}
-	p := ms[0].Points[0]
-	if len(p.Attrs) != 2 || p.Attrs[0].Value.Str() != "metrics" || p.Attrs[1].Value.Str() != "not_started" {
-		t.Fatalf("point %+v", p)
-	}
-	return uint64(p.Int)
+	return notStartedOf(t, s, export.Metrics, w)
 }
