@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendRunLog appends the run trace log JSON of r to dst and returns the
@@ -1219,9 +1220,10 @@ var jsonPlain = func() (t [256]bool) {
 }()
 
 // jsonAppendEscaped appends the body of the JSON string of s, without
-// quotes. Most values are plain ASCII: they are found so eight bytes per
-// test and copied whole, those of up to 16 bytes with word stores instead
-// of a call to memmove. Each maximal run of invalid UTF-8 becomes one
+// quotes. Most values are plain ASCII: those of up to 16 bytes are
+// tested and copied with word stores instead of a call to memmove, longer
+// ones tested as they are copied, sixteen bytes per SSE2 test on amd64
+// (jsonCopyPlain). Each maximal run of invalid UTF-8 becomes one
 // U+FFFD; U+2028 and U+2029 are escaped.
 func jsonAppendEscaped(dst []byte, s string) []byte {
 	n := len(s)
@@ -1233,7 +1235,14 @@ func jsonAppendEscaped(dst []byte, s string) []byte {
 			return d
 		}
 	}
-	if jsonIsPlain(s) {
+	if n > 16 {
+		// Longer plain text (an LLM's output) is checked as it is copied.
+		m := len(dst)
+		dst = slices.Grow(dst, n)
+		if jsonCopyPlain(unsafe.SliceData(dst[m:m+n]), unsafe.StringData(s), n) {
+			return dst[:m+n]
+		}
+	} else if jsonIsPlain(s) {
 		return append(dst, s...)
 	}
 	// Text in other scripts than Latin (a Chinese LLM's output) needs no

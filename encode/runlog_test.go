@@ -442,6 +442,36 @@ func TestJSONIsPlain(t *testing.T) {
 	}
 }
 
+// TestJSONCopyPlain puts each byte value at each position of plain
+// strings of the lengths around jsonCopyPlain's blocks (16 bytes) and
+// groups of four (64), and checks its answer against jsonPlain and its
+// copy against the string, without a byte written past n.
+func TestJSONCopyPlain(t *testing.T) {
+	for _, n := range []int{16, 17, 31, 32, 33, 47, 63, 64, 65, 79, 80, 81, 95, 96, 97, 127, 128, 143, 144, 145, 200} {
+		b := []byte(strings.Repeat("a", n))
+		d := make([]byte, n+16)
+		for pos := range n {
+			for c := range 256 {
+				b[pos] = byte(c)
+				for i := range d {
+					d[i] = 0xff
+				}
+				got := jsonCopyPlain(&d[0], &b[0], n)
+				if want := jsonPlain[c]; got != want {
+					t.Fatalf("jsonCopyPlain(%q) = %v, want %v", b, got, want)
+				}
+				if got && string(d[:n]) != string(b) {
+					t.Fatalf("jsonCopyPlain(%q) copied %q", b, d[:n])
+				}
+				if strings.Count(string(d[n:]), "\xff") != len(d)-n {
+					t.Fatalf("jsonCopyPlain(%q) wrote past n: %q", b, d[n:])
+				}
+			}
+			b[pos] = 'a'
+		}
+	}
+}
+
 // TestRunLogAppendInt compares runlogAppendInt with strconv.AppendInt.
 func TestRunLogAppendInt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))

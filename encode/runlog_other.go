@@ -1,0 +1,13 @@
+//go:build !amd64
+
+package encode
+
+import "unsafe"
+
+// jsonCopyPlain copies the n bytes at s to d and reports whether each is
+// plain (jsonPlain): see runlog_amd64.go.
+func jsonCopyPlain(d, s *byte, n int) bool {
+	src := unsafe.String(s, n)
+	copy(unsafe.Slice(d, n), src)
+	return jsonIsPlain(src)
+}
