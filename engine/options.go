@@ -107,7 +107,9 @@ type Limits struct {
 	// not copied, so one document given to every node costs its owner its
 	// size once but the encoder once per reference: past the bound, the
 	// pipeline cuts values, in the run log's order, and counts each cut in
-	// Stats.ValuesTruncated.
+	// Stats.ValuesTruncated. Identity strings (ids, names, attribute keys,
+	// next ids) keep their first 128 bytes, or fewer when the run has so
+	// many that those would not fit: the bound holds whatever the ids.
 	RunBytes int
 }
 

@@ -1,6 +1,11 @@
 package engine
 
-import "github.com/flowtel/flowtel/encode"
+import (
+	"math"
+	"sort"
+
+	"github.com/flowtel/flowtel/encode"
+)
 
 // idFloor is what an identity string (a node id, type or name, a run's
 // ids) keeps past Limits.RunBytes: enough to tell spans apart.
@@ -20,13 +25,41 @@ const idFloor = 128
 //
 // The strings every span of the run carries (sid, app_id, uid, chat_id:
 // the encoder's common attributes) count once per span, and come first.
+//
+// The identity strings' floors are taken out of the budget first, so the
+// bound holds whatever the ids: when idFloor bytes of each would not fit
+// (a run of many nodes whose ids, keys and next ids are long), the floor
+// is lowered to the largest that fits, down to nothing, each cut counted.
+// Before, each kept its idFloor bytes past the budget, which the run's
+// thousands of ids could take to twice Limits.RunBytes.
 func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	budget := e.cfg.limits.RunBytes
 	spans := 1 + len(r.Nodes)
 	if nodes+runValueBytes(r)+(spans-1)*commonBytes(r) <= budget {
 		return
 	}
-	c := cutter{left: budget}
+	floor := idFloor
+	need := func(f int) int {
+		m := cutter{floor: f, measure: true}
+		m.walk(r, spans)
+		return m.need
+	}
+	reserve := need(floor)
+	if reserve > budget {
+		// The largest floor whose ids fit: need grows with the floor.
+		floor = sort.Search(idFloor+1, func(f int) bool { return need(f) > budget }) - 1
+		reserve = need(floor)
+	}
+	c := cutter{left: budget - reserve, floor: floor}
+	c.walk(r, spans)
+	if c.cuts != 0 {
+		e.stats.valuesTruncated.Add(c.cuts)
+	}
+}
+
+// walk shows the cutter r's strings in the run log's order, those of its
+// spans spans.
+func (c *cutter) walk(r *encode.Run, spans int) {
 	for _, s := range [...]*string{&r.SID, &r.AppID, &r.UID, &r.ChatID} {
 		c.idTimes(s, spans)
 	}
@@ -61,9 +94,6 @@ func (e *Engine) boundRun(r *encode.Run, nodes int) {
 		c.str(&n.LLMOutput)
 		c.str(&n.StatusMessage)
 	}
-	if c.cuts != 0 {
-		e.stats.valuesTruncated.Add(c.cuts)
-	}
 }
 
 // commonBytes is the bytes of the strings every span of r carries.
@@ -91,15 +121,25 @@ func attrBytes(as []encode.Attr) (b int) {
 	return b
 }
 
-// cutter spends a byte budget on the strings it is shown in turn.
+// cutter spends a byte budget on the strings it is shown in turn. The
+// floor of each identity string (its first floor bytes) is reserved out of
+// the budget before the walk; left is what remains for the values and for
+// the identity strings' bytes past their floor. With measure set it only
+// sums the floors (need) and cuts nothing.
 type cutter struct {
-	left int
-	cuts uint64
+	left    int
+	floor   int
+	cuts    uint64
+	measure bool
+	need    int
 }
 
 // str keeps s while the budget lasts and cuts it to what is left,
 // reporting whether it cut.
 func (c *cutter) str(s *string) bool {
+	if c.measure {
+		return false
+	}
 	if len(*s) <= c.left {
 		c.left -= len(*s)
 		return false
@@ -110,33 +150,24 @@ func (c *cutter) str(s *string) bool {
 	return true
 }
 
-// id keeps s while the budget lasts, then cuts it to idFloor bytes.
-func (c *cutter) id(s *string) {
-	if len(*s) <= c.left {
-		c.left -= len(*s)
-		return
-	}
-	c.left = 0
-	if len(*s) > idFloor {
-		*s = truncate(*s, idFloor)
-		c.cuts++
-	}
-}
+// id keeps s while the budget lasts, then cuts it to the floor.
+func (c *cutter) id(s *string) { c.idTimes(s, 1) }
 
-// idTimes is id for a string written times times: it keeps s while the
-// budget holds every copy, and else cuts it to idFloor bytes, charging
-// what the copies take, so that the rest of the budget still goes to the
-// values.
+// idTimes is id for a string written times times: its floor is reserved
+// for every copy; it keeps the rest of s while the budget holds it for
+// every copy, and else cuts s to the floor.
 func (c *cutter) idTimes(s *string, times int) {
-	if len(*s)*times <= c.left {
-		c.left -= len(*s) * times
+	kept := min(len(*s), c.floor)
+	if c.measure {
+		c.need = min(c.need+kept*times, math.MaxInt/2)
 		return
 	}
-	if len(*s) > idFloor {
-		*s = truncate(*s, idFloor)
-		c.cuts++
+	if extra := (len(*s) - kept) * times; extra <= c.left {
+		c.left -= extra
+		return
 	}
-	c.left = max(0, c.left-len(*s)*times)
+	*s = truncate(*s, c.floor)
+	c.cuts++
 }
 
 func (c *cutter) attrs(as []encode.Attr) {
@@ -149,6 +180,9 @@ func (c *cutter) attrs(as []encode.Attr) {
 				a.Value = encode.StringValue(s)
 			}
 		case encode.KindBytes:
+			if c.measure {
+				continue
+			}
 			if b := a.Value.Bytes(); len(b) > c.left {
 				a.Value = encode.BytesValue(b[:c.left])
 				c.left = 0
