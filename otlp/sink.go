@@ -123,7 +123,8 @@ func (s *Sink) SetOffloader(o *encode.Offloader) {
 // 4 MiB by default. A single run larger than this is sent alone.
 const MaxRequestBytes = 4<<20 - 64<<10
 
-// Export encodes runs and queues them. It never blocks unless the
+// Export encodes runs and queues them; a batch holding a nil run or node
+// is refused whole, with an error. It never blocks unless the
 // exporter's policy is Block. It returns once every part is encoded and
 // queued, so that runs are not used after it returns.
 //
@@ -135,6 +136,9 @@ const MaxRequestBytes = 4<<20 - 64<<10
 // request over OTLP/HTTP (TestSinkBatchOneRequest).
 func (s *Sink) Export(runs []*encode.Run) error {
 	if err := s.unstartedErr(); err != nil {
+		return err
+	}
+	if err := checkRuns(runs); err != nil {
 		return err
 	}
 	spans := encode.NumSpans(runs)
@@ -175,9 +179,27 @@ func (s *Sink) ExportLogs(runs []*encode.Run) error {
 		}
 		return err
 	}
+	if err := checkRuns(runs); err != nil {
+		return err
+	}
 	if s.logs && len(runs) > 0 {
 		s.out[0].encode(s, s.encs[0], export.Logs, runs)
 		s.enqueue(export.Logs, 1)
+	}
+	return nil
+}
+
+// checkRuns refuses a batch holding a nil run or node (the engine never
+// makes one; a caller of Export may), which the encoder would dereference.
+// It reads the pointers the encoder reads next.
+func checkRuns(runs []*encode.Run) error {
+	for i, r := range runs {
+		if r == nil {
+			return fmt.Errorf("otlp: export: run %d of %d is nil: the batch is refused", i, len(runs))
+		}
+		if slices.Contains(r.Nodes, nil) {
+			return fmt.Errorf("otlp: export: run %d of %d has a nil node (of %d): the batch is refused", i, len(runs), len(r.Nodes))
+		}
 	}
 	return nil
 }
