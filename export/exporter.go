@@ -256,18 +256,33 @@ func (e *Exporter) start() {
 // spans, data points or log records, and takes ownership of buf: it is
 // returned to bytebufferpool once sent or dropped. It never blocks unless
 // Config.Block is set. It reports false if the batch was dropped (counted
-// in Stats by reason). buf must not be nil; sig must be valid.
+// in Stats by reason). A negative items counts as 0. What a caller may
+// get wrong is refused without a panic: a nil buf is dropped and its
+// items counted as DropTooLarge (not a well-formed request), an invalid
+// sig is refused, buf released and the error handler told (Stats has no
+// row for it), and a nil *Exporter takes nothing (buf goes back to the
+// pool).
 //
 // A batch larger than MaxRequestBytes is split into requests that fit,
 // each keeping the resource, scope and metric of its items; an item that
 // alone does not fit is dropped (DropTooLarge). It reports false if any
 // part was dropped.
 func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
-	if !sig.valid() {
-		panic("export: Enqueue with invalid signal")
+	if e == nil || !sig.valid() {
+		return e.refuse(sig, []*bytebufferpool.ByteBuffer{buf}, []int{items}, "invalid signal")
 	}
+	items = max(items, 0)
 	if e.ctx == nil {
 		return e.dropZero(sig, []*bytebufferpool.ByteBuffer{buf}, items)
+	}
+	if buf == nil {
+		e.mu.Lock()
+		e.countEnqueuedLocked(sig, int64(items))
+		e.stats[sig].DroppedBy[DropTooLarge] += uint64(items)
+		e.stats[sig].DroppedBatches++
+		e.mu.Unlock()
+		e.report(fmt.Errorf("export: Enqueue of %d %s items with a nil buffer: dropped as not a request (too_large)", items, sig))
+		return false
 	}
 	if int64(len(buf.B)) > e.MaxRequestBytes() {
 		return e.enqueueSplit(sig, buf, items)
@@ -287,29 +302,31 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 // one at a time become a request each as soon as two workers wait (two
 // 256-span requests cost 404 ns of process CPU a span, one of 512 247 in
 // bench's BenchmarkTransport). It reports false if any part was dropped.
-// len(items) must be len(bufs).
+// len(items) must be len(bufs): when it is not, every part is dropped,
+// the items counted as DropTooLarge and the error handler told. Other
+// mistakes are refused as Enqueue refuses them.
 func (e *Exporter) EnqueueParts(sig Signal, bufs []*bytebufferpool.ByteBuffer, items []int) bool {
-	if !sig.valid() {
-		panic("export: EnqueueParts with invalid signal")
+	if e == nil || !sig.valid() {
+		return e.refuse(sig, bufs, items, "invalid signal")
 	}
 	if len(bufs) != len(items) {
-		panic("export: EnqueueParts with len(bufs) != len(items)")
+		return e.refuse(sig, bufs, items, fmt.Sprintf("%d buffers and %d item counts", len(bufs), len(items)))
 	}
 	if e.ctx == nil {
 		n := 0
 		for _, k := range items {
-			n += k
+			n += max(k, 0)
 		}
 		return e.dropZero(sig, bufs, n)
 	}
 	size, spans := int64(0), int64(0)
 	for i, b := range bufs {
-		if int64(len(b.B)) > e.MaxRequestBytes() {
-			size = -1
+		if b == nil || int64(len(b.B)) > e.MaxRequestBytes() {
+			size = -1 // queued one by one, as Enqueue takes each
 			break
 		}
 		size += int64(len(b.B))
-		spans += int64(items[i])
+		spans += int64(max(items[i], 0))
 	}
 	if sig != Traces {
 		spans = 0
@@ -318,8 +335,9 @@ func (e *Exporter) EnqueueParts(sig Signal, bufs []*bytebufferpool.ByteBuffer, i
 		e.mu.Lock()
 		if !e.closed && e.n+len(bufs) <= len(e.ring) && e.fitsLocked(size, spans) {
 			for i, b := range bufs {
-				e.countEnqueuedLocked(sig, int64(items[i]))
-				e.pushLocked(entry{buf: b, items: int64(items[i]), sig: sig})
+				n := int64(max(items[i], 0))
+				e.countEnqueuedLocked(sig, n)
+				e.pushLocked(entry{buf: b, items: n, sig: sig})
 			}
 			e.mu.Unlock()
 			if e.set.coalesce > 0 && e.set.coalesce >= size && e.senders[sig].coalesces() {
@@ -338,6 +356,39 @@ func (e *Exporter) EnqueueParts(sig Signal, bufs []*bytebufferpool.ByteBuffer, i
 		}
 	}
 	return all
+}
+
+// refuse drops bufs, given with a mistake why that leaves nothing to
+// queue (an invalid sig, lists of different lengths, a nil Exporter), and
+// returns false. The items of a valid sig are counted as DropTooLarge,
+// and the error handler is told; a nil Exporter has nowhere to count.
+func (e *Exporter) refuse(sig Signal, bufs []*bytebufferpool.ByteBuffer, items []int, why string) bool {
+	put := bytebufferpool.Put
+	if e != nil && e.release != nil {
+		put = e.release
+	}
+	for _, b := range bufs {
+		if b != nil {
+			put(b)
+		}
+	}
+	if e == nil {
+		return false
+	}
+	n := 0
+	for _, k := range items {
+		n += max(k, 0)
+	}
+	if sig.valid() && e.ctx != nil {
+		e.mu.Lock()
+		e.stats[sig].Enqueued += uint64(n)
+		e.stats[sig].EnqueuedBatches += uint64(len(bufs))
+		e.stats[sig].DroppedBy[DropTooLarge] += uint64(n)
+		e.stats[sig].DroppedBatches += uint64(len(bufs))
+		e.mu.Unlock()
+	}
+	e.report(fmt.Errorf("export: %d batches of signal %d (%d items) refused: %s", len(bufs), sig, n, why))
+	return false
 }
 
 // enqueueSplit splits an oversize batch and queues its parts. The batch is
@@ -453,7 +504,12 @@ func (e *Exporter) pushLocked(en entry) {
 // MaxRequestBytes returns the largest request the exporter sends
 // (Config.MaxRequestBytes or its default, at most Config.QueueBytes);
 // Enqueue splits a larger batch.
-func (e *Exporter) MaxRequestBytes() int64 { return min(e.set.maxRequest, e.set.queueBytes) }
+func (e *Exporter) MaxRequestBytes() int64 {
+	if e == nil {
+		return 0
+	}
+	return min(e.set.maxRequest, e.set.queueBytes)
+}
 
 // fitsLocked reports whether a batch of size bytes and spans spans (0 for
 // metrics and logs) fits now: within QueueSpans, or no span is held.
@@ -981,6 +1037,12 @@ func (e *Exporter) flushedLocked(target uint64) bool {
 // exported or counted as dropped, or ctx ends. It does not stop later
 // batches; it may be called from any goroutine, also after Shutdown.
 func (e *Exporter) ForceFlush(ctx context.Context) error {
+	if e == nil {
+		return ErrNotStarted
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	e.mu.Lock()
 	target := e.seq
 	for !e.flushedLocked(target) {
@@ -1027,8 +1089,11 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 // (counted as DropShutdown) and returns an error saying how much was lost.
 // It is idempotent: later calls wait for the first and return its result.
 func (e *Exporter) Shutdown(ctx context.Context) error {
-	if e.ctx == nil {
+	if e == nil || e.ctx == nil {
 		return ErrNotStarted
+	}
+	if ctx == nil {
+		ctx = context.Background()
 	}
 	first := false
 	e.shutdownOnce.Do(func() { first = true })

@@ -92,17 +92,3 @@ func TestForceFlushHonoursContext(t *testing.T) {
 		t.Errorf("ForceFlush after Shutdown: %v", err)
 	}
 }
-
-func TestEnqueueInvalidSignalPanics(t *testing.T) {
-	e, err := newExporter(Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Shutdown(context.Background())
-	defer func() {
-		if recover() == nil {
-			t.Error("no panic")
-		}
-	}()
-	e.Enqueue(Signal(3), bytebufferpool.Get(), 1)
-}

@@ -49,6 +49,9 @@ type Stats struct {
 
 // Stats returns a consistent snapshot of the counters. It does not allocate.
 func (e *Exporter) Stats() Stats {
+	if e == nil {
+		return Stats{}
+	}
 	e.mu.Lock()
 	s := Stats{Signals: e.stats, HeldBytes: e.held, QueueBytes: e.set.queueBytes}
 	e.mu.Unlock()
