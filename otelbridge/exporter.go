@@ -3,6 +3,7 @@ package otelbridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -52,6 +53,14 @@ type SpanExporter struct {
 	groups []spanGroup
 	gid    []int
 	rs     []encode.ResourceSpans
+	// Past maxScanGroups groups, gmap finds a span's group and rmap a
+	// group's resource; rsRes and rsN are each ResourceSpans' resource
+	// and scopes, gres each group's ResourceSpans.
+	gmap   map[groupKey]int
+	rmap   map[*sdkresource.Resource]int
+	rsRes  []*sdkresource.Resource
+	rsN    []int
+	gres   []int
 	scopes scratch[encode.ScopeSpans]
 	spans  scratch[encode.Span]
 	kvs    scratch[encode.KeyValue]
@@ -59,6 +68,18 @@ type SpanExporter struct {
 	events scratch[encode.SpanEvent]
 	links  scratch[encode.SpanLink]
 }
+
+// groupKey is what a spanGroup is of.
+type groupKey struct {
+	res   *sdkresource.Resource
+	scope instrumentation.Scope
+}
+
+// maxScanGroups is the number of groups (and resources) up to which
+// convert finds one by comparing with each; past it, in a map, so that a
+// batch of many scopes (a tracer per request name) costs its spans, not
+// its spans times its scopes.
+const maxScanGroups = 16
 
 type spanGroup struct {
 	res   *sdkresource.Resource
@@ -116,6 +137,11 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if x.exp == nil {
 		return ErrNoExporter
 	}
+	for i, s := range spans {
+		if s == nil {
+			return fmt.Errorf("otelbridge: span %d of %d is nil: the batch is refused", i, len(spans))
+		}
+	}
 	if !x.exp.Enqueue(export.Traces, x.encodeSpans(spans), len(spans)) {
 		return ErrSpansDropped
 	}
@@ -154,17 +180,14 @@ func (x *SpanExporter) encodeSpans(spans []sdktrace.ReadOnlySpan) *bytebufferpoo
 func (x *SpanExporter) convert(spans []sdktrace.ReadOnlySpan) []encode.ResourceSpans {
 	x.gid = x.gid[:0]
 	for _, s := range spans {
-		res, scope := s.Resource(), s.InstrumentationScope()
-		g := -1
-		for i := range x.groups {
-			if x.groups[i].res == res && x.groups[i].scope == scope {
-				g = i
-				break
-			}
-		}
+		k := groupKey{s.Resource(), s.InstrumentationScope()}
+		g := x.group(k)
 		if g < 0 {
-			x.groups = append(x.groups, spanGroup{res: res, scope: scope})
+			x.groups = append(x.groups, spanGroup{res: k.res, scope: k.scope})
 			g = len(x.groups) - 1
+			if len(x.gmap) != 0 {
+				x.gmap[k] = g
+			}
 		}
 		x.groups[g].n++
 		x.gid = append(x.gid, g)
@@ -179,41 +202,87 @@ func (x *SpanExporter) convert(spans []sdktrace.ReadOnlySpan) []encode.ResourceS
 	}
 	// One ResourceSpans per resource, in first-seen order, holding its
 	// scopes in first-seen order.
-	x.rs = x.rs[:0]
+	x.rsRes, x.rsN, x.gres = x.rsRes[:0], x.rsN[:0], x.gres[:0]
 	for i := range x.groups {
-		res := x.groups[i].res
-		seen := false
-		scopes := 0
-		for k := range x.groups {
-			if x.groups[k].res == res {
-				seen = seen || k < i
-				scopes++
+		r := x.resource(x.groups[i].res)
+		if r < 0 {
+			r = len(x.rsRes)
+			x.rsRes = append(x.rsRes, x.groups[i].res)
+			x.rsN = append(x.rsN, 0)
+			if len(x.rmap) != 0 {
+				x.rmap[x.groups[i].res] = r
 			}
 		}
-		if seen {
-			continue
-		}
-		r := encode.ResourceSpans{ScopeSpans: x.scopes.take(scopes)}
+		x.rsN[r]++
+		x.gres = append(x.gres, r)
+	}
+	x.rs = x.rs[:0]
+	for r, res := range x.rsRes {
+		rs := encode.ResourceSpans{ScopeSpans: x.scopes.take(x.rsN[r])[:0]}
 		if res != nil {
-			r.Attrs = x.convertAttrs(res.Attributes())
-			r.SchemaURL = res.SchemaURL()
+			rs.Attrs = x.convertAttrs(res.Attributes())
+			rs.SchemaURL = res.SchemaURL()
 		}
-		j := 0
-		for k := i; k < len(x.groups); k++ {
-			g := &x.groups[k]
-			if g.res != res {
-				continue
-			}
-			r.ScopeSpans[j] = encode.ScopeSpans{
-				Scope:     encode.SpanScope{Name: g.scope.Name, Version: g.scope.Version, Attrs: x.convertAttrs(g.scope.Attributes.ToSlice())},
-				SchemaURL: g.scope.SchemaURL,
-				Spans:     g.spans,
-			}
-			j++
-		}
-		x.rs = append(x.rs, r)
+		x.rs = append(x.rs, rs)
+	}
+	for i := range x.groups {
+		g := &x.groups[i]
+		rs := &x.rs[x.gres[i]]
+		rs.ScopeSpans = append(rs.ScopeSpans, encode.ScopeSpans{
+			Scope:     encode.SpanScope{Name: g.scope.Name, Version: g.scope.Version, Attrs: x.convertAttrs(g.scope.Attributes.ToSlice())},
+			SchemaURL: g.scope.SchemaURL,
+			Spans:     g.spans,
+		})
 	}
 	return x.rs
+}
+
+// group returns the index of k's group, -1 when it has none.
+func (x *SpanExporter) group(k groupKey) int {
+	if len(x.groups) <= maxScanGroups {
+		for i := range x.groups {
+			if x.groups[i].res == k.res && x.groups[i].scope == k.scope {
+				return i
+			}
+		}
+		return -1
+	}
+	if len(x.gmap) == 0 {
+		if x.gmap == nil {
+			x.gmap = make(map[groupKey]int, 2*len(x.groups))
+		}
+		for i := range x.groups {
+			x.gmap[groupKey{x.groups[i].res, x.groups[i].scope}] = i
+		}
+	}
+	if g, ok := x.gmap[k]; ok {
+		return g
+	}
+	return -1
+}
+
+// resource returns the index in rsRes of res, -1 when it is not there.
+func (x *SpanExporter) resource(res *sdkresource.Resource) int {
+	if len(x.rsRes) <= maxScanGroups {
+		for r := range x.rsRes {
+			if x.rsRes[r] == res {
+				return r
+			}
+		}
+		return -1
+	}
+	if len(x.rmap) == 0 {
+		if x.rmap == nil {
+			x.rmap = make(map[*sdkresource.Resource]int, 2*len(x.rsRes))
+		}
+		for r, rr := range x.rsRes {
+			x.rmap[rr] = r
+		}
+	}
+	if r, ok := x.rmap[res]; ok {
+		return r
+	}
+	return -1
 }
 
 // reset drops the references of the last batch so that spans are not kept
@@ -223,6 +292,9 @@ func (x *SpanExporter) reset() {
 	x.groups = x.groups[:0]
 	clear(x.rs)
 	x.rs = x.rs[:0]
+	clear(x.gmap)
+	clear(x.rmap)
+	clear(x.rsRes)
 	x.scopes.reset()
 	x.spans.reset()
 	x.kvs.reset()
