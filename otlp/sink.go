@@ -52,6 +52,10 @@ type Sink struct {
 	// instead of growing it by doubling (growslice was 1.3 % of the
 	// loadgen's CPU in AppendTraces).
 	itemBytes [2]atomic.Int64
+	// mu makes Export and ExportLogs one at a time: they share the
+	// encoders and out, bufs and items. The engine calls them one at a
+	// time; a caller's own goroutines may not.
+	mu sync.Mutex
 	// out holds what each encoder encoded of the batch Export is
 	// queuing; bufs and items gather one signal's requests for the
 	// exporter.
@@ -124,9 +128,10 @@ func (s *Sink) SetOffloader(o *encode.Offloader) {
 const MaxRequestBytes = 4<<20 - 64<<10
 
 // Export encodes runs and queues them; a batch holding a nil run or node
-// is refused whole, with an error. It never blocks unless the
-// exporter's policy is Block. It returns once every part is encoded and
-// queued, so that runs are not used after it returns.
+// is refused whole, with an error. It may be called from several
+// goroutines: the calls (and ExportLogs') take turns. It never blocks
+// unless the exporter's policy is Block. It returns once every part is
+// encoded and queued, so that runs are not used after it returns.
 //
 // The parts a batch is encoded in on several cores are queued together
 // (export.Exporter.EnqueueParts), so that over both protocols the batch
@@ -141,6 +146,8 @@ func (s *Sink) Export(runs []*encode.Run) error {
 	if err := checkRuns(runs); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	spans := encode.NumSpans(runs)
 	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)
 	if parts == 1 {
@@ -183,6 +190,8 @@ func (s *Sink) ExportLogs(runs []*encode.Run) error {
 		return err
 	}
 	if s.logs && len(runs) > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
 		s.out[0].encode(s, s.encs[0], export.Logs, runs)
 		s.enqueue(export.Logs, 1)
 	}
