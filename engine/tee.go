@@ -63,14 +63,17 @@ type TeeSink struct {
 
 type teeCounts struct {
 	taken, refused atomic.Uint64
+	logsRefused    atomic.Uint64
 	last           atomic.Pointer[error]
 }
 
 // TeeStats is what one sink of a Tee did with the spans of the batches it
 // was given: Taken when its Export returned nil, Refused when it returned
-// an error (Err, the last one).
+// an error (Err, the last one); LogsRefused counts the run logs its
+// ExportLogs refused, one per run.
 type TeeStats struct {
 	Taken, Refused uint64
+	LogsRefused    uint64
 	Err            error
 }
 
@@ -93,8 +96,8 @@ func (t *TeeSink) Export(runs []*encode.Run) error {
 }
 
 // ExportLogs hands the runs' trace logs to every sink that is a LogSink.
-// Its errors are counted like Export's, in run logs not spans; it returns
-// the primary's.
+// Its errors are counted like Export's, in run logs not spans
+// (TeeStats.LogsRefused); it returns the primary's.
 func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 	if len(t.sinks) == 0 {
 		return errZeroTee
@@ -105,6 +108,7 @@ func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 			err := ls.ExportLogs(runs)
 			if err != nil {
 				t.count(i, 0, err)
+				t.stats[i].logsRefused.Add(uint64(len(runs)))
 				if i == 0 {
 					primaryErr = err
 				}
@@ -130,7 +134,7 @@ func (t *TeeSink) Stats() []TeeStats {
 	out := make([]TeeStats, len(t.sinks))
 	for i := range t.stats {
 		c := &t.stats[i]
-		out[i] = TeeStats{Taken: c.taken.Load(), Refused: c.refused.Load()}
+		out[i] = TeeStats{Taken: c.taken.Load(), Refused: c.refused.Load(), LogsRefused: c.logsRefused.Load()}
 		if p := c.last.Load(); p != nil {
 			out[i].Err = *p
 		}
