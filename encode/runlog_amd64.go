@@ -9,3 +9,15 @@ package encode
 //
 //go:noescape
 func jsonCopyPlain(d, s *byte, n int) bool
+
+// jsonAppendShortMembers writes the members of attrs[:n] that
+// appendObject's usual case is made of, each as ,"key":"value", to d and
+// returns how many it wrote and their bytes: it stops at the first member
+// whose value is not a string or whose key or value is empty, longer than
+// 16 bytes, not plain, or within 16 bytes of the end of a memory page. d
+// has room for runlogMemberRoom bytes per member of attrs[:n]. One SSE2
+// load, test and store per string, without the calls, spills and switch
+// on the length of jsonAppendShortPlain's two calls per member.
+//
+//go:noescape
+func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int)

@@ -1,3 +1,4 @@
+#include "go_asm.h"
 #include "textflag.h"
 
 // func jsonCopyPlain(d, s *byte, n int) bool
@@ -108,4 +109,116 @@ last:
 	RET
 notplain:
 	MOVB	$0, ret+24(FP)
+	RET
+
+// func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int)
+//
+// jsonAppendShortMembers writes the members of attrs[:n] to d as
+// ,"key":"value" each, while a member's value is a string and its key and
+// value are both 1 to 16 plain bytes, and returns how many it wrote and
+// their bytes; it stops at the first member that is not so, or whose key
+// or value lies within 16 bytes of the end of a memory page. Each string
+// is read as one 16-byte load from its start, which stays inside its page
+// (as the runtime's memhash reads), its bytes past its length masked out
+// of the plain test, and stored whole: d has room for 38 bytes per member
+// left, the most a member writes or its stores reach. See
+// runlog_amd64.go.
+TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-40
+	MOVQ	d+0(FP), DI
+	MOVQ	attrs+8(FP), SI
+	MOVQ	n+16(FP), R13
+	MOVQ	DI, R9
+	XORQ	R8, R8
+	MOVQ	$0x2020202020202020, AX
+	MOVQ	AX, X13
+	PUNPCKLQDQ	X13, X13
+	MOVQ	$0x2222222222222222, AX
+	MOVQ	AX, X14
+	PUNPCKLQDQ	X14, X14
+	MOVQ	$0x5c5c5c5c5c5c5c5c, AX
+	MOVQ	AX, X12
+	PUNPCKLQDQ	X12, X12
+member:
+	CMPQ	R8, R13
+	JAE	done
+	// The value: a string (its pointer is not one of kindTags and its
+	// kind bits say string) of 1 to 16 bytes.
+	MOVQ	(Attr_Value+Value_p)(SI), R11
+	LEAQ	·kindTags(SB), CX
+	MOVQ	R11, AX
+	SUBQ	CX, AX
+	CMPQ	AX, $8
+	JB	done
+	MOVQ	(Attr_Value+Value_num)(SI), DX
+	MOVQ	DX, AX
+	ANDQ	$const_kindMask, AX
+	CMPQ	AX, $const_KindString
+	JNE	done
+	SHRQ	$const_kindBits, DX
+	LEAQ	-1(DX), AX
+	CMPQ	AX, $15
+	JA	done
+	// The key: 1 to 16 bytes.
+	MOVQ	(Attr_Key+0)(SI), R10
+	MOVQ	(Attr_Key+8)(SI), BX
+	LEAQ	-1(BX), AX
+	CMPQ	AX, $15
+	JA	done
+	// Both loads stay in their page.
+	MOVL	R10, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	done
+	MOVL	R11, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	done
+	MOVOU	(R10), X0
+	MOVOU	(R11), X1
+	// The marks of the bytes that are not plain, of the key in R12 and
+	// of the value in AX.
+	MOVO	X13, X2
+	PCMPGTB	X0, X2
+	MOVO	X0, X3
+	PCMPEQB	X14, X3
+	POR	X3, X2
+	MOVO	X0, X3
+	PCMPEQB	X12, X3
+	POR	X3, X2
+	PMOVMSKB	X2, R12
+	MOVO	X13, X4
+	PCMPGTB	X1, X4
+	MOVO	X1, X5
+	PCMPEQB	X14, X5
+	POR	X5, X4
+	MOVO	X1, X5
+	PCMPEQB	X12, X5
+	POR	X5, X4
+	PMOVMSKB	X4, AX
+	// A mark at i < length shifted left by 32 - length stays in the
+	// 32 bits; the marks past the length leave them.
+	MOVL	$32, CX
+	SUBL	BX, CX
+	SHLL	CX, R12
+	MOVL	$32, CX
+	SUBL	DX, CX
+	SHLL	CX, AX
+	ORL	AX, R12
+	JNE	done
+	// ,"key":"value"
+	MOVW	$0x222c, (DI)
+	MOVOU	X0, 2(DI)
+	ADDQ	BX, DI
+	MOVL	$0x22223a22, 2(DI)
+	MOVOU	X1, 5(DI)
+	ADDQ	DX, DI
+	MOVB	$0x22, 5(DI)
+	ADDQ	$6, DI
+	ADDQ	$Attr__size, SI
+	INCQ	R8
+	JMP	member
+done:
+	MOVQ	R8, members+24(FP)
+	SUBQ	R9, DI
+	MOVQ	DI, written+32(FP)
 	RET

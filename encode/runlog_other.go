@@ -11,3 +11,9 @@ func jsonCopyPlain(d, s *byte, n int) bool {
 	copy(unsafe.Slice(d, n), src)
 	return jsonIsPlain(src)
 }
+
+// jsonAppendShortMembers is jsonAppendShortMembersWords on this
+// architecture: see runlog_amd64.go.
+func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int) {
+	return jsonAppendShortMembersWords(d, attrs, n)
+}

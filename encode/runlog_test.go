@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/flowtel/flowtel/internal/race"
 	"github.com/flowtel/flowtel/internal/testkit"
@@ -468,6 +470,120 @@ func TestJSONCopyPlain(t *testing.T) {
 				}
 			}
 			b[pos] = 'a'
+		}
+	}
+}
+
+// TestJSONAppendShortMembers checks the members jsonAppendShortMembers
+// writes and where it stops: keys and values of 0 to 17 bytes with each
+// kind of byte at each position, values that are not strings (an integer
+// whose bits look like a string's kind among them), strings that end
+// near a page's end, and no byte written past the room it is given.
+func TestJSONAppendShortMembers(t *testing.T) {
+	// short reports whether a is a member jsonAppendShortMembersWords
+	// writes: a string value, key and value of 1 to 16 plain bytes.
+	// jsonAppendShortMembers on amd64 writes those whose strings it can
+	// read whole in their page.
+	short := func(a Attr) bool {
+		return a.Value.kind() == KindString && len(a.Key) >= 1 && len(a.Key) <= 16 &&
+			len(a.Value.str()) >= 1 && len(a.Value.str()) <= 16 && jsonIsPlain(a.Key) && jsonIsPlain(a.Value.str())
+	}
+	inPage := func(s string) bool { return uintptr(unsafe.Pointer(unsafe.StringData(s)))%4096 <= 4096-16 }
+	impls := []struct {
+		name  string
+		f     func(d *byte, attrs *Attr, n int) (int, int)
+		wants func(Attr) bool
+	}{
+		{"jsonAppendShortMembers", jsonAppendShortMembers, func(a Attr) bool {
+			return short(a) && (runtime.GOARCH != "amd64" || inPage(a.Key) && inPage(a.Value.str()))
+		}},
+		{"jsonAppendShortMembersWords", jsonAppendShortMembersWords, short},
+	}
+	check := func(attrs []Attr) {
+		t.Helper()
+		for _, impl := range impls {
+			wantK := 0
+			for wantK < len(attrs) && impl.wants(attrs[wantK]) {
+				wantK++
+			}
+			room := len(attrs) * runlogMemberRoom
+			d := bytes.Repeat([]byte{0xee}, room+64)
+			k, w := impl.f(&d[0], &attrs[0], len(attrs))
+			var ref []byte
+			for _, a := range attrs[:wantK] {
+				ref = append(ref, `,"`+a.Key+`":"`+a.Value.str()+`"`...)
+			}
+			if k != wantK || string(d[:w]) != string(ref) {
+				t.Fatalf("%s(%q) = %d members %q, want %d %q", impl.name, attrs, k, d[:w], wantK, ref)
+			}
+			if bytes.Count(d[room:], []byte{0xee}) != len(d)-room {
+				t.Fatalf("%s(%q) wrote past its room: %q", impl.name, attrs, d[room:])
+			}
+		}
+	}
+	next := Attr{"next", StringValue("member")}
+	bytesOf := []byte{0, 0x1f, ' ', '"', '\\', 'a', 0x7e, 0x7f, 0x80, 0xe4, 0xff}
+	for n := 0; n <= 17; n++ {
+		for pos := range max(n, 1) {
+			for _, c := range bytesOf {
+				b := []byte(strings.Repeat("k", n))
+				if n > 0 {
+					b[pos] = c
+				}
+				for _, a := range []Attr{{string(b), StringValue("v")}, {"key", StringValue(string(b))}} {
+					check([]Attr{next, a, next})
+				}
+			}
+		}
+	}
+	for _, v := range []Value{{}, Int64Value(9), Int64Value(1), Float64Value(0.5), BoolValue(true), BytesValue([]byte("bytes"))} {
+		check([]Attr{next, {"key", v}, next})
+	}
+	// Strings starting from 20 bytes before a page's end to 4 after it:
+	// those that start less than 16 bytes before the end are not read.
+	buf := make([]byte, 3*4096)
+	page := int(-uintptr(unsafe.Pointer(&buf[0])) & 4095)
+	for off := page + 4096 - 20; off < page+4096+4; off++ {
+		copy(buf[off:], "0123456789abcdef")
+		for n := 1; n <= 16; n++ {
+			s := unsafe.String(&buf[off], n)
+			if inPage(s) != ((off-page)%4096 <= 4096-16) {
+				t.Fatalf("inPage at %d bytes into a page = %v", (off-page)%4096, inPage(s))
+			}
+			check([]Attr{next, {s, StringValue("v")}})
+			check([]Attr{next, {"key", StringValue(s)}})
+		}
+	}
+}
+
+// TestRunLogObjectMembers writes random objects of members of every kind
+// (short and long strings, text in other scripts, strings to escape,
+// scalars) with appendObject, in buffers with little room and much, and
+// compares them with the members written one by one by appendMember.
+func TestRunLogObjectMembers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 2))
+	keys := []string{"a", "in0", "key-of-16-bytes!", "key of seventeen!", "键", "q\"k", ""}
+	vals := []Value{StringValue("v"), StringValue("gpt-4o"), StringValue("sixteen bytes..."), StringValue("https://kb.internal/doc/42"),
+		StringValue("节点"), StringValue("line\nbreak"), StringValue(""), Int64Value(9), Float64Value(0.5), BoolValue(true), {}}
+	var f runlogField
+	for range 5000 {
+		attrs := make([]Attr, rng.IntN(7))
+		for i := range attrs {
+			// Distinct keys: a repeated key takes appendObjectOnce.
+			attrs[i] = Attr{keys[rng.IntN(len(keys))] + strconv.Itoa(i), vals[rng.IntN(len(vals))]}
+		}
+		want := []byte{'{'}
+		for i, a := range attrs {
+			if i > 0 {
+				want = append(want, ',')
+			}
+			want = f.appendMember(want, a.Key, a.Value)
+		}
+		want = append(want, '}')
+		for _, dst := range [][]byte{nil, make([]byte, 3, 4), make([]byte, 0, 4096)} {
+			if got := f.appendObject(dst, attrs); string(got[len(dst):]) != string(want) {
+				t.Fatalf("appendObject(%q) = %s, want %s", attrs, got[len(dst):], want)
+			}
 		}
 	}
 }
