@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/export"
 )
 
 // config holds the flags.
@@ -179,6 +181,21 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(!(c.mode != "flowtel" && c.protocol != "grpc"), "-mode %s needs -protocol grpc: the OTLP/HTTP exporter of the SDK is not a dependency of this module", c.mode)
 	check(!(c.soak && c.endpoint != ""), "-soak needs the embedded receiver (no -endpoint)")
 	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
+	check(c.queueBytes >= 0, "-queue-bytes %d must not be negative", c.queueBytes)
+	check(c.exportConc >= 0 && c.exportConc <= export.MaxConcurrency, "-export-concurrency %d must be in [0, %d]", c.exportConc, export.MaxConcurrency)
+	// Output files are written after the load (the plot and the heap
+	// profile at its end): a path that cannot be created is refused now,
+	// not once the measurement is over.
+	for _, o := range [...]struct{ flag, path string }{{"plot", c.plot}, {"memprofile", c.memProfile}, {"cpuprofile", c.cpuProfile}} {
+		if o.path == "" {
+			continue
+		}
+		if fi, err := os.Stat(o.path); err == nil && fi.IsDir() {
+			errs = append(errs, fmt.Errorf("-%s %q is a directory", o.flag, o.path))
+		} else if fi, err := os.Stat(filepath.Dir(o.path)); err != nil || !fi.IsDir() {
+			errs = append(errs, fmt.Errorf("-%s %q: its directory does not exist", o.flag, o.path))
+		}
+	}
 	if _, _, err := parseMix(c.mix); err != nil {
 		errs = append(errs, err)
 	}
