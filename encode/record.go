@@ -474,7 +474,11 @@ func (r *Run) FirstFrameMillis() (int64, bool) {
 // there is none) is "message" or "node-end".
 func IsStreamNode(nodeID string) bool {
 	// Two prefix tests instead of strings.Cut, which looked for the ':'
-	// of every node of every run (FirstFrameMillis, once per run span).
+	// of every node of every run (FirstFrameMillis, once per run span),
+	// behind a test of the first byte, which rules out most nodes.
+	if len(nodeID) < len("message") || nodeID[0] != 'm' && nodeID[0] != 'n' {
+		return false
+	}
 	return hasNodeType(nodeID, "message") || hasNodeType(nodeID, "node-end")
 }
 

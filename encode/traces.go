@@ -685,6 +685,15 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	return dst
 }
 
+// nodeSpanPrefixPad is nodeSpanPrefix padded to 16 bytes, stored with
+// one array copy; nodeNameRoom is the room its store and an id's take.
+var nodeSpanPrefixPad = func() (b [16]byte) {
+	copy(b[:], nodeSpanPrefix)
+	return b
+}()
+
+const nodeNameRoom = len(nodeSpanPrefix) + 16
+
 // nodeParent returns the parent of a node's span: its own when set
 // (nested spans from the OTel bridge), else the run's.
 func nodeParent(r *Run, nd *Node) SpanID {
@@ -738,10 +747,44 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	if nd.SpanName[0] != "" {
 		dst = e.writeGenAISpanHead(dst, r, nd, flags)
 	} else {
-		n, ok := e.check(nd.NodeID)
-		dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), flags, nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
-		dst = append(dst, nodeSpanPrefix...)
-		dst = writeChecked(dst, nd.NodeID, ok)
+		// The usual id, "llm:4f1c2a9e", of 4 to 16 bytes of ASCII: its
+		// words are loaded once, tested and stored after the prefix,
+		// stored as one padded array, where check's test and two
+		// appends' memmoves each went through it.
+		id := nd.NodeID
+		n := len(id)
+		var a, b uint64
+		ascii := false
+		if n >= 8 && n <= 16 {
+			a, b = utf8Load64(id), utf8Load64(id[n-8:])
+			ascii = (a|b)&asciiHigh == 0
+		} else if n >= 4 && n < 8 {
+			a, b = uint64(jsonLoad32(id)), uint64(jsonLoad32(id[n-4:]))
+			ascii = (a|b)&asciiHigh == 0
+		}
+		if ascii {
+			dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), flags, nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
+			m := len(dst)
+			if cap(dst)-m < nodeNameRoom {
+				dst = slices.Grow(dst, nodeNameRoom)
+			}
+			d := (*[nodeNameRoom]byte)(dst[m : m+nodeNameRoom])
+			*(*[16]byte)(d[:16]) = nodeSpanPrefixPad
+			w := (*[16]byte)(d[len(nodeSpanPrefix) : len(nodeSpanPrefix)+16])
+			if n >= 8 {
+				binary.LittleEndian.PutUint64(w[:8], a)
+				binary.LittleEndian.PutUint64(w[n-8:n], b)
+			} else {
+				binary.LittleEndian.PutUint32(w[:4], uint32(a))
+				binary.LittleEndian.PutUint32(w[n-4:n], uint32(b))
+			}
+			dst = dst[:m+len(nodeSpanPrefix)+n]
+		} else {
+			n, ok := e.check(id)
+			dst = e.writeSpanHead(dst, r, nd.SpanID, nodeParent(r, nd), flags, nodeKind(nd), nd.StartUnixNano, nd.EndUnixNano, len(nodeSpanPrefix)+n)
+			dst = append(dst, nodeSpanPrefix...)
+			dst = writeChecked(dst, id, ok)
+		}
 	}
 	// The common attributes were written with the run span; each copy
 	// counts its repairs again, so InvalidUTF8 counts strings as written.
@@ -798,7 +841,9 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	if nd.HasCode {
 		dst = appendKVInt(dst, f, keyCode, nd.Code)
 	}
-	dst = e.writeAttrs(dst, f, "", nd.Attrs)
+	if len(nd.Attrs) != 0 {
+		dst = e.writeAttrsPre(dst, f, &kvNoPrefix, nd.Attrs)
+	}
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
 	dst = e.writeEvents(dst, nd.Events, r, nd.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(nd.DroppedEvents))

@@ -578,3 +578,44 @@ func TestResourceKeysUnique(t *testing.T) {
 		t.Error("the caller's attributes were modified")
 	}
 }
+
+// TestNodeSpanNames checks the node span's name, "run_node:" and the
+// node id, and its node_id attribute for ids of every length around the
+// word stores of the usual id (4 to 16 bytes of ASCII), in ASCII and
+// with a byte from 0x80, valid or not, at each place: decoded with the
+// official decoder, repaired strings counted once per string written.
+func TestNodeSpanNames(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s"})
+	for n := range 21 {
+		for at := -1; at < n; at++ {
+			for _, high := range []string{"é", "\xff"} {
+				b := []byte(strings.Repeat("abcdefghij", 3)[:n])
+				if at >= 0 {
+					b = append(b[:at], append([]byte(high), b[at:]...)...)
+				}
+				id := string(b)
+				run := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, Nodes: []*encode.Node{{SpanID: encode.SpanID{2}, NodeID: id}}}
+				before := e.Stats().InvalidUTF8
+				var req coltracepb.ExportTraceServiceRequest
+				if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
+					t.Fatalf("id %q: %v", id, err)
+				}
+				span := req.ResourceSpans[0].ScopeSpans[0].Spans[1]
+				want := strings.ToValidUTF8(id, "\uFFFD")
+				if span.Name != "run_node:"+want {
+					t.Fatalf("id %q: name %q, want %q", id, span.Name, "run_node:"+want)
+				}
+				if got := otlpAttrMap(span.Attributes)["node_id"].GetStringValue(); got != want {
+					t.Fatalf("id %q: node_id %q, want %q", id, got, want)
+				}
+				wantInvalid := uint64(0)
+				if want != id {
+					wantInvalid = 2 // the name and node_id
+				}
+				if got := e.Stats().InvalidUTF8 - before; got != wantInvalid {
+					t.Fatalf("id %q: InvalidUTF8 +%d, want +%d", id, got, wantInvalid)
+				}
+			}
+		}
+	}
+}
