@@ -130,6 +130,36 @@ func lastOnly(kvs []attribute.KeyValue, i int) bool {
 	return true
 }
 
+// maxScanStart is the number of start attributes up to which lastKeys
+// compares each with the later ones; past it, a map of each key's last
+// index keeps a span of many attributes from costing their square.
+const maxScanStart = 16
+
+// lastKeys answers lastOnly for the start attributes kvs.
+type lastKeys struct {
+	kvs  []attribute.KeyValue
+	last map[attribute.Key]int // past maxScanStart: each key's last index
+}
+
+func newLastKeys(kvs []attribute.KeyValue) lastKeys {
+	l := lastKeys{kvs: kvs}
+	if len(kvs) > maxScanStart {
+		l.last = make(map[attribute.Key]int, len(kvs))
+		for i, kv := range kvs {
+			l.last[kv.Key] = i
+		}
+	}
+	return l
+}
+
+// is reports whether kvs[i] is the last attribute with its key.
+func (l lastKeys) is(i int) bool {
+	if l.last != nil {
+		return l.last[l.kvs[i].Key] == i
+	}
+	return lastOnly(l.kvs, i)
+}
+
 // Start starts a run or a node, as the package documentation describes.
 func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
@@ -162,8 +192,9 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	info.FlowID = name
 	s := &bridgeSpan{p: p, e: p.e, owned: true, nameFlow: true}
 	var extra []attribute.KeyValue
+	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
-		if !lastOnly(cfg.Attributes(), i) {
+		if !last.is(i) {
 			continue
 		}
 		if !setRunInfo(&info, kv) {
@@ -210,8 +241,9 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true}
 	s.node = parent.run.StartNode(name, nodeType, name)
 	p.nodes.Add(1)
+	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
-		if kv.Key != AttrNodeType && lastOnly(cfg.Attributes(), i) {
+		if kv.Key != AttrNodeType && last.is(i) {
 			s.node.Input(toAttr(kv))
 		}
 	}
