@@ -17,12 +17,11 @@
 // writer. Run.End pushes the run's record (a pointer) into the ring shard of
 // the caller's P (the next shard with room when that one is full); one pipeline goroutine drains the shards in batches, closes
 // nodes left open, keeps the nodes in start order, sums usage once and folds
-// latencies into metrics; a second goroutine, the export stage, hands its
-// batches to the Sink (where otlp.Sink encodes them, a large batch split
-// across one encoder per P) and releases the records for reuse, so that
-// draining and encoding use every core. At most
-// three batches exist: when the export stage falls behind, ended runs wait
-// in the rings. The rings are sized from Limits.RunsInFlight and a full
+// latencies into metrics; then, on the same goroutine, whose cache still
+// holds the records, its export stage hands each batch to the Sink (where
+// otlp.Sink encodes it, a large batch split across one encoder per P, so
+// that encoding uses every core) and releases the records for reuse.
+// While it exports, ended runs wait in the rings. The rings are sized from Limits.RunsInFlight and a full
 // shard spills into the others, so every run in flight has a slot: a burst
 // of run ends waits for the pipeline instead of being dropped, and under
 // sustained overload StartRun refuses new runs (run_limit). Under Block

@@ -475,8 +475,7 @@ func (e *Engine) releaseDropped() {
 }
 
 // release returns a run and its nodes for reuse. Every handle on them
-// becomes stale. The pipeline and its export stage call it, for different
-// records.
+// becomes stale. The pipeline's goroutine calls it.
 func (e *Engine) release(r *runRecord) {
 	count := r.startedNodes()
 	for i := range min(count, 2*releaseAhead) {

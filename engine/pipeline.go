@@ -22,18 +22,11 @@ const (
 	msgNodeOpen    = "node not ended before its run ended"
 )
 
-// pipelineBatches is how many batches exist: one filling, the rest queued
-// for or inside the export stage. Two stages let draining and encoding run
-// on two cores; more batches would only hold more memory.
-const pipelineBatches = 3
-
-// batch is finished runs on their way to the sink, or, with fence set, a
-// marker the export stage closes once every batch before it is exported.
+// batch is finished runs on their way to the sink.
 type batch struct {
 	recs  []*runRecord
 	runs  []*encode.Run
 	spans int
-	fence chan struct{}
 	// logOnly are runs sampled out whose run log is exported all the same
 	// (TailPolicy.RunLogAlways); their records are in recs too. logSpans
 	// are their spans, which their run logs hold as nodes: they count
@@ -43,17 +36,13 @@ type batch struct {
 	logSpans int
 }
 
-// pipeline is the state of the goroutine that drains the rings. A second
-// goroutine, the export stage, hands its batches to the sink and releases
-// their records.
+// pipeline is the state of the goroutine that drains the rings and hands
+// its batches to the sink (exportStage).
 type pipeline struct {
 	e          *Engine
 	drained    []*runRecord
-	cur        *batch        // being filled
-	free       chan *batch   // empty batches
-	out        chan *batch   // to the export stage
-	exported   chan struct{} // closed when the export stage returns
-	batchStart int64         // monotonic time the first run of cur arrived
+	cur        *batch // being filled
+	batchStart int64  // monotonic time the first run of cur arrived
 	lastReap   int64
 	// lastCalibration is when the clock was last calibrated.
 	lastCalibration int64
@@ -65,17 +54,10 @@ type pipeline struct {
 func (e *Engine) loop() {
 	defer close(e.done)
 	p := &pipeline{
-		e:        e,
-		drained:  make([]*runRecord, 0, 256),
-		free:     make(chan *batch, pipelineBatches),
-		out:      make(chan *batch, pipelineBatches),
-		exported: make(chan struct{}),
+		e:       e,
+		drained: make([]*runRecord, 0, 256),
+		cur:     &batch{recs: make([]*runRecord, 0, 256), runs: make([]*encode.Run, 0, 256)},
 	}
-	for range pipelineBatches {
-		p.free <- &batch{recs: make([]*runRecord, 0, 256), runs: make([]*encode.Run, 0, 256)}
-	}
-	p.cur = <-p.free
-	go e.exportStage(p.out, p.free, p.exported)
 	for {
 		select {
 		case <-e.stop:
@@ -292,15 +274,14 @@ func (r *runRecord) orphan(i int, n *nodeRecord) *nodeRecord {
 	return m
 }
 
-// exportBatch hands the batch being filled to the export stage, waiting
-// for an empty one when the stage is behind (backpressure: the rings fill
-// and the overflow policy applies).
+// exportBatch hands the batch being filled to the sink (exportStage).
+// Meanwhile nothing drains the rings (backpressure: they fill and the
+// overflow policy applies).
 func (p *pipeline) exportBatch() {
 	if len(p.cur.recs) == 0 {
 		return
 	}
-	p.out <- p.cur
-	p.cur = <-p.free
+	p.e.exportStage(p.cur)
 }
 
 // shutdownExpired reports whether Shutdown was called and its deadline
@@ -314,52 +295,50 @@ func (e *Engine) shutdownExpired() bool {
 	}
 }
 
-// exportStage hands batches to the sink, counts them, and releases their
-// records, until out is closed.
-func (e *Engine) exportStage(out <-chan *batch, free chan<- *batch, exported chan<- struct{}) {
-	defer close(exported)
-	for b := range out {
-		if b.fence != nil {
-			close(b.fence)
-			continue
-		}
-		if len(b.runs)+len(b.logOnly) > 0 && e.shutdownExpired() {
-			// Past Shutdown's deadline each batch could wait the sink's
-			// own timeout for room: what is left is dropped instead.
-			e.stats.drop(DropShutdown, uint64(b.spans))
-			if len(b.logOnly) > 0 {
-				e.cfg.errorHandler(fmt.Errorf("engine: shutdown deadline passed: the run logs of %d runs sampled out not exported", len(b.logOnly)))
-			}
-			clear(b.runs)
-			clear(b.logOnly)
-			b.runs, b.logOnly = b.runs[:0], b.logOnly[:0]
-		}
-		if len(b.runs) > 0 { // a batch may hold only run logs of runs sampled out
-			if err := e.sink.Export(b.runs); err != nil {
-				e.stats.sinkErrors.Add(1)
-				e.stats.drop(DropSink, uint64(b.spans))
-				e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
-			} else {
-				e.stats.exported.Add(uint64(b.spans))
-			}
-		}
+// exportStage hands b to the sink, counts it, releases its records and
+// empties it. It runs on the pipeline's goroutine, which has just read
+// every record of b, so the sink encodes them from this core's cache: on a
+// goroutine of its own, up to two batches behind, it read them from the
+// other core or from memory (the loadgen's encode stage took 326 ns per
+// span where the encoder takes about 220 on a batch in the cache), and
+// each batch woke it. A large batch still uses every core (otlp.Sink
+// splits it across one encoder per P).
+func (e *Engine) exportStage(b *batch) {
+	if len(b.runs)+len(b.logOnly) > 0 && e.shutdownExpired() {
+		// Past Shutdown's deadline each batch could wait the sink's
+		// own timeout for room: what is left is dropped instead.
+		e.stats.drop(DropShutdown, uint64(b.spans))
 		if len(b.logOnly) > 0 {
-			if err := e.logSink.ExportLogs(b.logOnly); err != nil {
-				e.stats.sinkErrors.Add(1)
-				e.cfg.errorHandler(fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(b.logOnly), err))
-			}
-			clear(b.logOnly)
-			b.logOnly = b.logOnly[:0]
+			e.cfg.errorHandler(fmt.Errorf("engine: shutdown deadline passed: the run logs of %d runs sampled out not exported", len(b.logOnly)))
 		}
-		b.logSpans = 0
-		for _, r := range b.recs {
-			e.release(r)
-		}
-		clear(b.recs)
 		clear(b.runs)
-		b.recs, b.runs, b.spans = b.recs[:0], b.runs[:0], 0
-		free <- b
+		clear(b.logOnly)
+		b.runs, b.logOnly = b.runs[:0], b.logOnly[:0]
 	}
+	if len(b.runs) > 0 { // a batch may hold only run logs of runs sampled out
+		if err := e.sink.Export(b.runs); err != nil {
+			e.stats.sinkErrors.Add(1)
+			e.stats.drop(DropSink, uint64(b.spans))
+			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
+		} else {
+			e.stats.exported.Add(uint64(b.spans))
+		}
+	}
+	if len(b.logOnly) > 0 {
+		if err := e.logSink.ExportLogs(b.logOnly); err != nil {
+			e.stats.sinkErrors.Add(1)
+			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(b.logOnly), err))
+		}
+		clear(b.logOnly)
+		b.logOnly = b.logOnly[:0]
+	}
+	b.logSpans = 0
+	for _, r := range b.recs {
+		e.release(r)
+	}
+	clear(b.recs)
+	clear(b.runs)
+	b.recs, b.runs, b.spans = b.recs[:0], b.runs[:0], 0
 }
 
 // reap closes runs idle for longer than the idle timeout, or every open
@@ -398,9 +377,8 @@ func (p *pipeline) reap(mono int64, all bool) {
 }
 
 // flush drains what the rings held when it was asked, exports the batch
-// and has the sink flushed once the export stage has handed it every
-// batch before. Runs ended during the flush may wait for the next. The
-// wait and the sink's flush run on a goroutine of their own, so that this
+// and has the sink flushed. Runs ended during the flush may wait for the
+// next. The sink's flush runs on a goroutine of its own, so that this
 // goroutine goes on draining the rings: a sink whose flush waits for a
 // collector that never answers held capture for all of ForceFlush's
 // context (TestForceFlushHangingBackendKeepsCapturing).
@@ -413,23 +391,11 @@ func (p *pipeline) flush(req ctlRequest) {
 		left -= k
 	}
 	p.exportBatch()
-	fence := &batch{fence: make(chan struct{})}
-	select {
-	case p.out <- fence:
-	case <-req.ctx.Done():
-		req.done <- req.ctx.Err()
+	if err := req.ctx.Err(); err != nil {
+		req.done <- err
 		return
 	}
-	p.flushes.Add(1)
-	go func() {
-		defer p.flushes.Done()
-		select {
-		case <-fence.fence:
-			req.done <- p.e.sink.ForceFlush(req.ctx)
-		case <-req.ctx.Done():
-			req.done <- req.ctx.Err()
-		}
-	}()
+	p.flushes.Go(func() { req.done <- p.e.sink.ForceFlush(req.ctx) })
 }
 
 // failPending answers flush requests that raced with shutdown.
@@ -457,11 +423,9 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	for p.drainOnce() > 0 {
 	}
 	p.reap(e.mono(), true)
+	// A hanging sink holds this goroutine until it returns; Shutdown's
+	// callers return at their context meanwhile.
 	p.exportBatch()
-	close(p.out)
-	// A hanging sink holds the export stage, and so this goroutine, until
-	// it returns; Shutdown's callers return at their context meanwhile.
-	<-p.exported
 	e.releaseDropped()
 	// A ForceFlush's sink flush may still run on its goroutine: the
 	// sink's Shutdown comes after it.
