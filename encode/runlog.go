@@ -372,9 +372,9 @@ func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
 // appendNodeIDs appends the start of n's record, from its id to
 // func_name. The id's trace half and the sid are the run's: the first
 // node record writes `","sid":"…","node_id":"` and the others copy it.
-// func_id, func_type and func_name repeat node_id, node_type and node_name
-// with keys of the same lengths: the escaped text from node_id's value to
-// node_name's is copied once, and the two keys in it renamed.
+// func_id, func_type and func_name repeat node_id, node_type and node_name:
+// runlogAppendNodeNames writes them all from one load of each, or
+// runlogAppendNodeNamesEscaped.
 func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 	dst = append(dst, w.idHead[:]...)
 	var span [16]byte
@@ -389,6 +389,20 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 		dst = append(dst, `","node_id":"`...)
 		w.tailTo = len(dst)
 	}
+	if cap(dst)-len(dst) < runlogNodeNamesRoom {
+		dst = slices.Grow(dst, runlogNodeNamesRoom)
+	}
+	if w := runlogAppendNodeNames(unsafe.SliceData(dst[len(dst):cap(dst)]), n); w >= 0 {
+		return dst[:len(dst)+w]
+	}
+	return runlogAppendNodeNamesEscaped(dst, n)
+}
+
+// runlogAppendNodeNamesEscaped appends what runlogAppendNodeNames writes,
+// for any node: node_id, node_type and node_name escaped, the text from
+// node_id's value to node_name's copied once for func_*, and the two keys
+// in it renamed, as they have the same lengths.
+func runlogAppendNodeNamesEscaped(dst []byte, n *Node) []byte {
 	from := len(dst)
 	dst = jsonAppendEscaped(dst, n.NodeID)
 	dst = append(dst, `","node_type":"`...)
@@ -405,6 +419,11 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 	copy(dst[at+nameKey:], "func")
 	return append(dst, `","next_log_ids":[`...)
 }
+
+// runlogNodeNamesRoom is the room runlogAppendNodeNames needs: six
+// values of 16 bytes, the keys between them and after (91 bytes), and its
+// last store of 16 bytes.
+const runlogNodeNamesRoom = 6*16 + 91 + 16
 
 // appendNextLogIDs appends the ids of the executions that follow n (see
 // AppendRunLog), without the brackets.

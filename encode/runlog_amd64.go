@@ -21,3 +21,15 @@ func jsonCopyPlain(d, s *byte, n int) bool
 //
 //go:noescape
 func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int)
+
+// runlogAppendNodeNames writes the text of a node record from its
+// node_id value to next_log_ids' "[" (appendNodeIDs) and returns its
+// length, or -1 when one of node_id, node_type and node_name is not empty
+// or 1 to 16 plain bytes it can read whole in their memory page: each
+// string loaded and tested once with SSE2 and stored twice (its func_*
+// copy), the keys between them stored from one table, where
+// appendNodeIDs makes three calls, copies the text and renames the keys.
+// d has room for runlogNodeNamesRoom bytes.
+//
+//go:noescape
+func runlogAppendNodeNames(d *byte, n *Node) (written int)

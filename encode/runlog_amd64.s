@@ -222,3 +222,159 @@ done:
 	SUBQ	R9, DI
 	MOVQ	DI, written+32(FP)
 	RET
+
+DATA	runlogNodeKeys<>+0(SB)/8, $0x5f65646f6e222c22
+DATA	runlogNodeKeys<>+8(SB)/8, $0x00223a2265707974
+DATA	runlogNodeKeys<>+16(SB)/8, $0x5f65646f6e222c22
+DATA	runlogNodeKeys<>+24(SB)/8, $0x00223a22656d616e
+DATA	runlogNodeKeys<>+32(SB)/8, $0x5f636e7566222c22
+DATA	runlogNodeKeys<>+40(SB)/8, $0x000000223a226469
+DATA	runlogNodeKeys<>+48(SB)/8, $0x5f636e7566222c22
+DATA	runlogNodeKeys<>+56(SB)/8, $0x00223a2265707974
+DATA	runlogNodeKeys<>+64(SB)/8, $0x5f636e7566222c22
+DATA	runlogNodeKeys<>+72(SB)/8, $0x00223a22656d616e
+DATA	runlogNodeKeys<>+80(SB)/8, $0x5f7478656e222c22
+DATA	runlogNodeKeys<>+88(SB)/8, $0x227364695f676f6c
+GLOBL	runlogNodeKeys<>(SB), RODATA|NOPTR, $96
+
+// func runlogAppendNodeNames(d *byte, n *Node) (written int)
+//
+// runlogAppendNodeNames writes n's node_id, node_type and node_name
+// values and their func_* copies with the keys between them, from the
+// first value to the "[" of next_log_ids, and returns their length, when
+// each of the three is empty or 1 to 16 plain bytes that it can read as
+// one 16-byte load in its page (as jsonAppendShortMembers); it returns -1,
+// writing nothing that counts, otherwise. Each string is loaded and tested
+// once and stored twice; d has room for runlogNodeNamesRoom bytes. See
+// runlog_amd64.go.
+TEXT ·runlogAppendNodeNames(SB), NOSPLIT|NOFRAME, $0-24
+	MOVQ	n+8(FP), SI
+	MOVQ	$0x2020202020202020, AX
+	MOVQ	AX, X13
+	PUNPCKLQDQ	X13, X13
+	MOVQ	$0x2222222222222222, AX
+	MOVQ	AX, X14
+	PUNPCKLQDQ	X14, X14
+	MOVQ	$0x5c5c5c5c5c5c5c5c, AX
+	MOVQ	AX, X12
+	PUNPCKLQDQ	X12, X12
+	MOVQ	(Node_NodeID+0)(SI), R8
+	MOVQ	(Node_NodeID+8)(SI), R9
+	MOVQ	(Node_NodeType+0)(SI), R10
+	MOVQ	(Node_NodeType+8)(SI), R11
+	MOVQ	(Node_NodeName+0)(SI), R12
+	MOVQ	(Node_NodeName+8)(SI), R13
+	CMPQ	R9, $16
+	JA	fail
+	PXOR	X0, X0
+	TESTQ	R9, R9
+	JEQ	id
+	MOVL	R8, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	fail
+	MOVOU	(R8), X0
+	MOVO	X13, X3
+	PCMPGTB	X0, X3
+	MOVO	X0, X4
+	PCMPEQB	X14, X4
+	POR	X4, X3
+	MOVO	X0, X4
+	PCMPEQB	X12, X4
+	POR	X4, X3
+	PMOVMSKB	X3, AX
+	MOVL	$32, CX
+	SUBL	R9, CX
+	SHLL	CX, AX
+	TESTL	AX, AX
+	JNE	fail
+id:
+	CMPQ	R11, $16
+	JA	fail
+	PXOR	X1, X1
+	TESTQ	R11, R11
+	JEQ	type
+	MOVL	R10, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	fail
+	MOVOU	(R10), X1
+	MOVO	X13, X3
+	PCMPGTB	X1, X3
+	MOVO	X1, X4
+	PCMPEQB	X14, X4
+	POR	X4, X3
+	MOVO	X1, X4
+	PCMPEQB	X12, X4
+	POR	X4, X3
+	PMOVMSKB	X3, AX
+	MOVL	$32, CX
+	SUBL	R11, CX
+	SHLL	CX, AX
+	TESTL	AX, AX
+	JNE	fail
+type:
+	CMPQ	R13, $16
+	JA	fail
+	PXOR	X2, X2
+	TESTQ	R13, R13
+	JEQ	name
+	MOVL	R12, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	fail
+	MOVOU	(R12), X2
+	MOVO	X13, X3
+	PCMPGTB	X2, X3
+	MOVO	X2, X4
+	PCMPEQB	X14, X4
+	POR	X4, X3
+	MOVO	X2, X4
+	PCMPEQB	X12, X4
+	POR	X4, X3
+	PMOVMSKB	X3, AX
+	MOVL	$32, CX
+	SUBL	R13, CX
+	SHLL	CX, AX
+	TESTL	AX, AX
+	JNE	fail
+name:
+	MOVQ	d+0(FP), DI
+	MOVQ	DI, DX
+	MOVOU	X0, (DI)
+	ADDQ	R9, DI
+	MOVOU	runlogNodeKeys<>+0(SB), X7
+	MOVOU	X7, (DI)
+	ADDQ	$15, DI
+	MOVOU	X1, (DI)
+	ADDQ	R11, DI
+	MOVOU	runlogNodeKeys<>+16(SB), X7
+	MOVOU	X7, (DI)
+	ADDQ	$15, DI
+	MOVOU	X2, (DI)
+	ADDQ	R13, DI
+	MOVOU	runlogNodeKeys<>+32(SB), X7
+	MOVOU	X7, (DI)
+	ADDQ	$13, DI
+	MOVOU	X0, (DI)
+	ADDQ	R9, DI
+	MOVOU	runlogNodeKeys<>+48(SB), X7
+	MOVOU	X7, (DI)
+	ADDQ	$15, DI
+	MOVOU	X1, (DI)
+	ADDQ	R11, DI
+	MOVOU	runlogNodeKeys<>+64(SB), X7
+	MOVOU	X7, (DI)
+	ADDQ	$15, DI
+	MOVOU	X2, (DI)
+	ADDQ	R13, DI
+	MOVOU	runlogNodeKeys<>+80(SB), X7
+	MOVOU	X7, (DI)
+	MOVW	$0x5b3a, 16(DI)
+	ADDQ	$18, DI
+	SUBQ	DX, DI
+	MOVQ	DI, written+16(FP)
+	RET
+fail:
+	MOVQ	$-1, written+16(FP)
+	RET

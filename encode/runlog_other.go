@@ -17,3 +17,7 @@ func jsonCopyPlain(d, s *byte, n int) bool {
 func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int) {
 	return jsonAppendShortMembersWords(d, attrs, n)
 }
+
+// runlogAppendNodeNames writes nothing on this architecture (see
+// runlog_amd64.go): appendNodeIDs writes the names.
+func runlogAppendNodeNames(d *byte, n *Node) (written int) { return -1 }

@@ -588,6 +588,60 @@ func TestRunLogObjectMembers(t *testing.T) {
 	}
 }
 
+// TestRunLogAppendNodeNames compares runlogAppendNodeNames with
+// runlogAppendNodeNamesEscaped on node ids, types and names of 0 to 17
+// bytes with each kind of byte at each position and on strings at a
+// page's end: it writes the same text or, on amd64 only where its rule
+// says so, nothing, and no byte past its room.
+func TestRunLogAppendNodeNames(t *testing.T) {
+	inPage := func(s string) bool { return uintptr(unsafe.Pointer(unsafe.StringData(s)))%4096 <= 4096-16 }
+	short := func(s string) bool { return len(s) == 0 || len(s) <= 16 && jsonIsPlain(s) && inPage(s) }
+	check := func(n *Node) {
+		t.Helper()
+		want := string(runlogAppendNodeNamesEscaped(nil, n))
+		d := bytes.Repeat([]byte{0xee}, runlogNodeNamesRoom+64)
+		w := runlogAppendNodeNames(&d[0], n)
+		if runtime.GOARCH != "amd64" || !short(n.NodeID) || !short(n.NodeType) || !short(n.NodeName) {
+			if w != -1 {
+				t.Fatalf("runlogAppendNodeNames(%q, %q, %q) = %d, want -1", n.NodeID, n.NodeType, n.NodeName, w)
+			}
+		} else if w < 0 || string(d[:w]) != want {
+			t.Fatalf("runlogAppendNodeNames(%q, %q, %q) wrote %d bytes, want %q", n.NodeID, n.NodeType, n.NodeName, w, want)
+		}
+		if bytes.Count(d[runlogNodeNamesRoom:], []byte{0xee}) != len(d)-runlogNodeNamesRoom {
+			t.Fatalf("runlogAppendNodeNames(%q, %q, %q) wrote past its room", n.NodeID, n.NodeType, n.NodeName)
+		}
+	}
+	bytesOf := []byte{0, 0x1f, ' ', '"', '\\', 'a', 0x7e, 0x7f, 0x80, 0xe4, 0xff}
+	for n := 0; n <= 17; n++ {
+		for pos := range max(n, 1) {
+			for _, c := range bytesOf {
+				b := []byte(strings.Repeat("n", n))
+				if n > 0 {
+					b[pos] = c
+				}
+				s := string(b)
+				check(&Node{NodeID: s, NodeType: "llm", NodeName: "LLM 1"})
+				check(&Node{NodeID: "llm:1", NodeType: s, NodeName: "LLM 1"})
+				check(&Node{NodeID: "llm:1", NodeType: "llm", NodeName: s})
+				check(&Node{NodeID: s, NodeType: s, NodeName: s})
+			}
+		}
+	}
+	buf := make([]byte, 3*4096)
+	page := int(-uintptr(unsafe.Pointer(&buf[0])) & 4095)
+	for off := page + 4096 - 20; off < page+4096+4; off++ {
+		copy(buf[off:], "0123456789abcdef")
+		for n := 1; n <= 16; n++ {
+			s := unsafe.String(&buf[off], n)
+			check(&Node{NodeID: s, NodeType: "llm", NodeName: "LLM 1"})
+			check(&Node{NodeID: "llm:1", NodeType: "llm", NodeName: s})
+		}
+	}
+	// The longest text it writes: six values of 16 bytes.
+	check(&Node{NodeID: "0123456789abcdef", NodeType: "0123456789abcdef", NodeName: "0123456789abcdef"})
+}
+
 // TestRunLogAppendInt compares runlogAppendInt with strconv.AppendInt.
 func TestRunLogAppendInt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
