@@ -107,3 +107,43 @@ func TestZeroSinkShutdownClosesOffloader(t *testing.T) {
 		_ = o.Close(context.Background())
 	}
 }
+
+// TestOTLPSinkNilEngine: OTLPSink and ExporterStats of a nil engine (a
+// field left unset) report false, where they dereferenced it; of an
+// engine whose sink is a zero Sink, ExporterStats is zero.
+func TestOTLPSinkNilEngine(t *testing.T) {
+	err := noPanicOTLP(func() {
+		if s, ok := OTLPSink(nil); s != nil || ok {
+			t.Errorf("OTLPSink(nil) = %v, %v", s, ok)
+		}
+		if _, ok := ExporterStats(nil); ok {
+			t.Error("ExporterStats(nil) reports a sink")
+		}
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	var zero Sink
+	e, err := engine.New(engine.WithSink(&zero))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	if err := noPanicOTLP(func() {
+		if st, ok := ExporterStats(e); !ok || st != (export.Stats{}) {
+			t.Errorf("ExporterStats of a zero Sink's engine: %+v, %v", st, ok)
+		}
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+func noPanicOTLP(f func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	f()
+	return nil
+}

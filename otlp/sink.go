@@ -549,8 +549,11 @@ func ExporterStats(e *engine.Engine) (export.Stats, bool) {
 }
 
 // OTLPSink returns e's Sink: its sink, or the primary of its engine.Tee
-// (an engine made by New), and false when it has none.
+// (an engine made by New), and false when it has none (a nil e too).
 func OTLPSink(e *engine.Engine) (*Sink, bool) {
+	if e == nil {
+		return nil, false
+	}
 	switch s := e.Sink().(type) {
 	case *Sink:
 		return s, true
