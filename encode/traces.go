@@ -552,6 +552,12 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 	const f = fieldEventAttrs
 	for i := range events {
 		ev := &events[i]
+		if len(ev.Attrs) == 0 && ev.Kind <= EventError && len(ev.Message) <= eventFastMax && ev.TimeUnixNano != 0 {
+			if d, ok := appendEventFast(dst, ev); ok {
+				dst = d
+				continue
+			}
+		}
 		var at int
 		dst, at = e.openEvent(dst, ev)
 		switch {
@@ -587,6 +593,99 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 		}
 	}
 	return dst
+}
+
+// eventFastMax is the longest message appendEventFast writes.
+const eventFastMax = 64
+
+// eventHead is the part of an INFO or ERROR event without attributes
+// that follows its time, up to its message: the name and the head of its
+// one KeyValue, whose lengths kvLen, anyLen and strLen (at those offsets)
+// depend on the message. It is padded so that it is stored with one
+// array copy.
+type eventHead struct {
+	b                     [32]byte
+	n                     int
+	kvLen, anyLen, strLen int
+}
+
+// eventHeads are the eventHeads of EventInfo and EventError.
+var eventHeads = [2]eventHead{mustEventHead(eventNameInfo, keyInfoLog), mustEventHead(eventNameError, keyErrorLog)}
+
+// mustEventHead returns the eventHead of an event named name whose
+// message is the attribute key.
+func mustEventHead(name, key string) (h eventHead) {
+	b := append(h.b[:0], tag1(fieldEventName, wireBytes), byte(len(name)))
+	b = append(b, name...)
+	b = append(b, tag1(fieldEventAttrs, wireBytes))
+	h.kvLen = len(b)
+	b = append(b, 0, tag1(fieldKVKey, wireBytes), byte(len(key)))
+	b = append(b, key...)
+	b = append(b, tag1(fieldKVValue, wireBytes))
+	h.anyLen = len(b)
+	b = append(b, 0, tag1(fieldAnyString, wireBytes))
+	h.strLen = len(b)
+	b = append(b, 0)
+	h.n = len(b)
+	return h
+}
+
+// eventFastRoom is the room appendEventFast makes: the tag, length and
+// time, the padded head and the longest message.
+const eventFastRoom = 2 + 9 + 32 + eventFastMax
+
+// appendEventFast appends the usual event, an INFO or ERROR event with a
+// time and a message of up to eventFastMax bytes of ASCII and no
+// attributes, in one go: every length takes one byte and is known first,
+// so its bytes are stored into room made once, the constant ones as one
+// array (eventHeads), the message with word stores that test it for
+// ASCII, where openEvent, writeKVString and appendKVFast were three calls
+// and the event's length was written last. It reports false, appending
+// nothing, for any other message, which writeEvents then writes.
+func appendEventFast(dst []byte, ev *Event) ([]byte, bool) {
+	msg := ev.Message
+	n := len(msg) & (2*eventFastMax - 1)
+	if n > eventFastMax {
+		return dst, false
+	}
+	h := &eventHeads[ev.Kind&1]
+	hn := h.n & 31
+	m := len(dst)
+	if cap(dst)-m < eventFastRoom {
+		dst = slices.Grow(dst, eventFastRoom)
+	}
+	d := (*[eventFastRoom]byte)(dst[m : m+eventFastRoom])
+	d[0], d[1] = tag1(fieldSpanEvents, wireBytes), byte(9+hn+n)
+	d[2] = tag1(fieldEventTime, wireFixed64)
+	binary.LittleEndian.PutUint64(d[3:11], uint64(ev.TimeUnixNano))
+	w := (*[32 + eventFastMax]byte)(d[11 : 11+32+eventFastMax])
+	*(*[32]byte)(w[:32]) = h.b
+	w[h.kvLen&31], w[h.anyLen&31], w[h.strLen&31] = byte(hn-h.kvLen-1+n), byte(hn-h.anyLen-1+n), byte(n)
+	v := (*[eventFastMax]byte)(w[hn : hn+eventFastMax])
+	var or uint64
+	if n >= 8 {
+		for i := 0; i+8 < n; i += 8 {
+			a := utf8Load64(msg[i:])
+			binary.LittleEndian.PutUint64(v[i:i+8], a)
+			or |= a
+		}
+		a := utf8Load64(msg[n-8:])
+		binary.LittleEndian.PutUint64(v[n-8:n], a)
+		or |= a
+	} else if n >= 4 {
+		a, b := jsonLoad32(msg), jsonLoad32(msg[n-4:])
+		binary.LittleEndian.PutUint32(v[:4], a)
+		binary.LittleEndian.PutUint32(v[n-4:n], b)
+		or = uint64(a | b)
+	} else if n > 0 {
+		a, b, c := msg[0], msg[n/2], msg[n-1]
+		v[0], v[n/2], v[n-1] = a, b, c
+		or = uint64(a | b | c)
+	}
+	if or&asciiHigh != 0 {
+		return dst, false
+	}
+	return dst[:m+11+hn+n], true
 }
 
 // openEvent opens a Span.events field for ev with one byte reserved for
@@ -845,7 +944,9 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst = e.writeAttrsPre(dst, f, &kvNoPrefix, nd.Attrs)
 	}
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
-	dst = e.writeEvents(dst, nd.Events, r, nd.SpanID)
+	if len(nd.Events) != 0 {
+		dst = e.writeEvents(dst, nd.Events, r, nd.SpanID)
+	}
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(nd.DroppedEvents))
 	dst = e.writeStatus(dst, nd.Status, nd.StatusMessage)
 	if n := len(dst) - at - spanLenWidth; n >= 0x80 && n < 1<<14 {

@@ -619,3 +619,45 @@ func TestNodeSpanNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEventMessages checks INFO and ERROR events without attributes for
+// messages of every length around the one-go writer's word stores and
+// its limit (4, 8 and eventFastMax, 64 bytes), in ASCII and with a byte
+// from 0x80, valid or not, with a time and without: decoded with the
+// official decoder, each event holds its time, its name and its message
+// under the name's key, repaired.
+func TestEventMessages(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s"})
+	var events []encode.Event
+	for n := range 70 {
+		for _, high := range []string{"", "é", "\xff"} {
+			for _, kind := range []encode.EventKind{encode.EventInfo, encode.EventError} {
+				msg := strings.Repeat("0123456789", 7)[:n]
+				if high != "" && n > 0 {
+					msg = msg[:n/2] + high + msg[n/2:]
+				}
+				events = append(events, encode.Event{TimeUnixNano: int64(n) * int64(kind+1), Kind: kind, Message: msg})
+			}
+		}
+	}
+	run := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, Nodes: []*encode.Node{{SpanID: encode.SpanID{2}, NodeID: "llm:1", Events: events}}}
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(e.AppendTraces(nil, []*encode.Run{run}), &req); err != nil {
+		t.Fatal(err)
+	}
+	got := req.ResourceSpans[0].ScopeSpans[0].Spans[1].Events
+	if len(got) != len(events) {
+		t.Fatalf("%d events, want %d", len(got), len(events))
+	}
+	for i, ev := range events {
+		name, key := "INFO", "INFO LOG"
+		if ev.Kind == encode.EventError {
+			name, key = "ERROR", "ERROR LOG"
+		}
+		g := got[i]
+		if g.TimeUnixNano != uint64(ev.TimeUnixNano) || g.Name != name || len(g.Attributes) != 1 || g.Attributes[0].Key != key ||
+			g.Attributes[0].Value.GetStringValue() != strings.ToValidUTF8(ev.Message, "\uFFFD") {
+			t.Fatalf("event %d (%q): got %v", i, ev.Message, g)
+		}
+	}
+}
