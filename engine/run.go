@@ -411,6 +411,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	e := r.e
 	var (
 		n    *nodeRecord
+		c    *nodeChunk // node i's chunk, when it is one of the inline ones
 		i    int
 		need int64
 	)
@@ -433,7 +434,15 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 		}
 		// A node that needs a new record must fit the memory limit
 		// before it takes an index: every index taken gets its record.
-		n, need = r.slot(i), 0
+		// slot, inline, keeping the chunk for the next index's prefetch.
+		n, c, need = nil, nil, 0
+		if uint(i) < nodeKeepChunks*nodeChunkSize {
+			if c = r.chunks[uint(i)/nodeChunkSize].Load(); c != nil {
+				n = c[uint(i)%nodeChunkSize].Load()
+			}
+		} else {
+			n = r.slot(i)
+		}
 		if n == nil {
 			need = r.slotBytes(i)
 			if !e.mem.reserve(need) {
@@ -454,16 +463,22 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	// The run record is not reused before this node is open: the pipeline
 	// waits for every index taken (node), so its fields are read safely.
 	gen := genOf(n.sw.Load())
-	n.reopen()
 	mono := e.mono()
+	n.reopen()
 	n.SpanID, n.ParentSpanID = nodeSpanID(r.SpanID, i), parent
 	n.NodeID, n.NodeType, n.NodeName = e.value(nodeID), e.value(nodeType), e.value(nodeName)
 	n.traceID, n.traceState, n.traceFlags = r.TraceID, r.TraceState, r.TraceFlags
 	n.anchor = r.StartUnixNano - r.startMono
 	n.StartUnixNano = n.anchor + mono
 	r.touch(mono)
-	storeRelease(&n.sw, packState(gen, stateOpen)) // the publication
-	r.prefetchStart(i + 1)
+	// The publication, and the prefetch of the next index's record: its
+	// lines are out of the caches under load (see prefetchStart).
+	if j := uint(i + 1); c != nil && j%nodeChunkSize != 0 {
+		publishNode(&n.sw, packState(gen, stateOpen), c[j%nodeChunkSize].Load())
+	} else {
+		publishNode(&n.sw, packState(gen, stateOpen), nil)
+		r.prefetchStart(i + 1)
+	}
 	return Node{n: n, gen: gen, runGen: h.gen}
 }
 
