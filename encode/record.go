@@ -143,6 +143,17 @@ func (v Value) Kind() Kind { return v.kind() }
 // Str returns the string of a KindString or KindBytes value, else "".
 func (v Value) Str() string { return v.str() }
 
+// Long reports whether v is a KindBytes value, or a KindString one longer
+// than n bytes: what engine copies or cuts of a caller's attribute, told
+// from a string, a scalar or the zero Value by one test of each word,
+// where Kind and Str each tested the pointer.
+func (v Value) Long(n int) bool {
+	if uintptr(v.p)-uintptr(unsafe.Pointer(&kindTags)) < uintptr(len(kindTags)) {
+		return false // a scalar (see scalarKind)
+	}
+	return v.num&kindMask == uint64(KindBytes) || v.num>>kindBits > uint64(n)
+}
+
 // Int64 returns the integer of a KindInt64 value.
 func (v Value) Int64() int64 { return int64(v.bits()) }
 

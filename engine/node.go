@@ -475,7 +475,7 @@ func (n *nodeRecord) appendAttrs(dst, attrs []encode.Attr, pooled bool) []encode
 	small := e.cfg.smallBytes()
 	for i := start; i < len(dst); i++ {
 		a := &dst[i]
-		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
+		if len(a.Key) > small || a.Value.Long(small) {
 			a.Key = e.value(a.Key)
 			a.Value = e.limitValue(a.Value, n)
 			n.addBig(len(a.Key) + len(a.Value.Str()))
@@ -547,7 +547,7 @@ func (n *nodeRecord) add(gen uint32, dst *[]encode.Attr, attrs []encode.Attr) {
 	small := n.e.cfg.smallBytes()
 	for i := range to {
 		a := &attrs[i]
-		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
+		if len(a.Key) > small || a.Value.Long(small) {
 			n.addCut(to[i:], attrs[i:])
 			break
 		}
@@ -583,7 +583,7 @@ func (n *nodeRecord) addCut(to, attrs []encode.Attr) {
 	to = to[:len(attrs)]
 	for i := range attrs {
 		a := &attrs[i]
-		if len(a.Key) > small || len(a.Value.Str()) > small || a.Value.Kind() == encode.KindBytes {
+		if len(a.Key) > small || a.Value.Long(small) {
 			to[i] = encode.Attr{Key: e.value(a.Key), Value: e.limitValue(a.Value, n)}
 			n.addBig(len(to[i].Key) + len(to[i].Value.Str()))
 			continue
