@@ -252,7 +252,7 @@ func (p *encodedPart) encode(s *Sink, enc *encode.Encoder, sig export.Signal, ru
 	// buffer with a twentieth more is used as it is, a smaller one grows
 	// to a quarter more, at most a request's bytes. The usual request then
 	// neither grows while it is written nor needs a new buffer: growing
-	// every buffer short of a fifth more (the rule until 9939077) gave 1 %
+	// every buffer short of a fifth more (the old rule) gave 1 %
 	// of the loadgen's requests a new 270 KB buffer for want of 0.1 %.
 	if need := int(s.itemBytes[k].Load()) * items; cap(buf.B) < min(need*21/20, MaxRequestBytes) {
 		buf.B = slices.Grow(buf.B[:0], min(need*5/4, MaxRequestBytes))
