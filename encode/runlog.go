@@ -845,11 +845,18 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 	// then replaced by the brace, the runs of usual members (short plain
 	// strings) by jsonAppendShortMembers, the others one by one.
 	p0 := len(dst)
+	maxValue := math.MaxInt
+	if f.o != nil {
+		maxValue = f.o.threshold // the offloader takes those
+	}
 	for i := 0; i < len(attrs); {
-		if room := (len(attrs) - i) * runlogMemberRoom; cap(dst)-len(dst) < room {
+		// Room for short members and a few hundred bytes of longer values
+		// (an LLM's output, a tool's result), which
+		// jsonAppendShortMembers copies where it has room.
+		if room := (len(attrs)-i)*runlogMemberRoom + runlogLongRoom; cap(dst)-len(dst) < room {
 			dst = slices.Grow(dst, room+1)
 		}
-		k, w := jsonAppendShortMembers(unsafe.SliceData(dst[len(dst):cap(dst)]), &attrs[i], len(attrs)-i)
+		k, w := jsonAppendShortMembers(unsafe.SliceData(dst[len(dst):cap(dst)]), cap(dst)-len(dst), &attrs[i], len(attrs)-i, maxValue)
 		dst = dst[:len(dst)+w]
 		if i += k; i == len(attrs) {
 			break
@@ -878,6 +885,10 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 // ,"key":"value" of 16-byte strings takes 38 bytes, and its stores of 16
 // bytes reach no further.
 const runlogMemberRoom = 2 + 16 + 3 + 16 + 1
+
+// runlogLongRoom is the room appendObject makes beyond runlogMemberRoom
+// per member, for longer values.
+const runlogLongRoom = 512
 
 // jsonAppendShortMembersWords is jsonAppendShortMembers with
 // jsonAppendShortPlain's word loads and stores, for architectures without

@@ -13,14 +13,18 @@ func jsonCopyPlain(d, s *byte, n int) bool
 // jsonAppendShortMembers writes the members of attrs[:n] that
 // appendObject's usual case is made of, each as ,"key":"value", to d and
 // returns how many it wrote and their bytes: it stops at the first member
-// whose value is not a string or whose key or value is empty, longer than
-// 16 bytes, not plain, or within 16 bytes of the end of a memory page. d
-// has room for runlogMemberRoom bytes per member of attrs[:n]. One SSE2
-// load, test and store per string, without the calls, spills and switch
-// on the length of jsonAppendShortPlain's two calls per member.
+// whose value is not a string or whose key or value is not plain, whose
+// key is empty or longer than 16 bytes, whose value is empty or maxValue
+// bytes or longer, whose key or value of up to 16 bytes lies within 16
+// bytes of the end of a memory page, or that does not fit in the room
+// bytes at d. One SSE2 load, test and store per string of up to 16
+// bytes, a longer value tested as it is copied (jsonCopyPlain), without
+// the calls, spills and switch on the length of jsonAppendShortPlain's two
+// calls per member or appendMember's three. d has room for
+// runlogMemberRoom bytes per member of attrs[:n] at least.
 //
 //go:noescape
-func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int)
+func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int)
 
 // runlogAppendNodeNames writes the text of a node record from its
 // node_id value to next_log_ids' "[" (appendNodeIDs) and returns its

@@ -111,23 +111,26 @@ notplain:
 	MOVB	$0, ret+24(FP)
 	RET
 
-// func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int)
+// func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int)
 //
 // jsonAppendShortMembers writes the members of attrs[:n] to d as
-// ,"key":"value" each, while a member's value is a string and its key and
-// value are both 1 to 16 plain bytes, and returns how many it wrote and
-// their bytes; it stops at the first member that is not so, or whose key
-// or value lies within 16 bytes of the end of a memory page. Each string
-// is read as one 16-byte load from its start, which stays inside its page
-// (as the runtime's memhash reads), its bytes past its length masked out
-// of the plain test, and stored whole: d has room for 38 bytes per member
-// left, the most a member writes or its stores reach. See
-// runlog_amd64.go.
-TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-40
+// ,"key":"value" each, while a member's value is a string of 1 to
+// maxValue-1 plain bytes and its key 1 to 16 plain bytes, and returns how
+// many it wrote and their bytes; it stops at the first member that is not
+// so, whose key or value of up to 16 bytes lies within 16 bytes of the end
+// of a memory page, or that would not fit in the room left. A string of
+// up to 16 bytes is read as one 16-byte load from its start, which stays
+// inside its page (as the runtime's memhash reads), its bytes past its
+// length shifted out of the plain test, and stored whole; a longer value
+// is copied and tested as jsonCopyPlain does, and taken back when it is
+// not plain. A member reaches at most 6 bytes past its key and its value
+// (16 bytes if shorter). See runlog_amd64.go.
+TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-56
 	MOVQ	d+0(FP), DI
-	MOVQ	attrs+8(FP), SI
-	MOVQ	n+16(FP), R13
-	MOVQ	DI, R9
+	MOVQ	room+8(FP), R9
+	ADDQ	DI, R9
+	MOVQ	attrs+16(FP), SI
+	MOVQ	n+24(FP), R13
 	XORQ	R8, R8
 	MOVQ	$0x2020202020202020, AX
 	MOVQ	AX, X13
@@ -142,7 +145,7 @@ member:
 	CMPQ	R8, R13
 	JAE	done
 	// The value: a string (its pointer is not one of kindTags and its
-	// kind bits say string) of 1 to 16 bytes.
+	// kind bits say string) of 1 to maxValue-1 bytes.
 	MOVQ	(Attr_Value+Value_p)(SI), R11
 	LEAQ	·kindTags(SB), CX
 	MOVQ	R11, AX
@@ -155,28 +158,32 @@ member:
 	CMPQ	AX, $const_KindString
 	JNE	done
 	SHRQ	$const_kindBits, DX
-	LEAQ	-1(DX), AX
-	CMPQ	AX, $15
-	JA	done
+	JEQ	done
+	CMPQ	DX, maxValue+32(FP)
+	JAE	done
 	// The key: 1 to 16 bytes.
 	MOVQ	(Attr_Key+0)(SI), R10
 	MOVQ	(Attr_Key+8)(SI), BX
 	LEAQ	-1(BX), AX
 	CMPQ	AX, $15
 	JA	done
-	// Both loads stay in their page.
+	// The room: 6 bytes and the strings, the value counted as 16 bytes
+	// at least (its store).
+	MOVQ	DX, AX
+	CMPQ	AX, $16
+	JAE	sized
+	MOVQ	$16, AX
+sized:
+	LEAQ	6(DI)(AX*1), AX
+	ADDQ	BX, AX
+	CMPQ	AX, R9
+	JA	done
+	// The key's load stays in its page.
 	MOVL	R10, AX
 	ANDL	$0xfff, AX
 	CMPL	AX, $0xff0
 	JA	done
-	MOVL	R11, AX
-	ANDL	$0xfff, AX
-	CMPL	AX, $0xff0
-	JA	done
 	MOVOU	(R10), X0
-	MOVOU	(R11), X1
-	// The marks of the bytes that are not plain, of the key in R12 and
-	// of the value in AX.
 	MOVO	X13, X2
 	PCMPGTB	X0, X2
 	MOVO	X0, X3
@@ -186,6 +193,19 @@ member:
 	PCMPEQB	X12, X3
 	POR	X3, X2
 	PMOVMSKB	X2, R12
+	// A mark at i < length shifted left by 32 - length stays in the
+	// 32 bits; the marks past the length leave them.
+	MOVL	$32, CX
+	SUBL	BX, CX
+	SHLL	CX, R12
+	CMPQ	DX, $16
+	JA	long
+	// A short value: its load stays in its page, and it is plain.
+	MOVL	R11, AX
+	ANDL	$0xfff, AX
+	CMPL	AX, $0xff0
+	JA	done
+	MOVOU	(R11), X1
 	MOVO	X13, X4
 	PCMPGTB	X1, X4
 	MOVO	X1, X5
@@ -195,11 +215,6 @@ member:
 	PCMPEQB	X12, X5
 	POR	X5, X4
 	PMOVMSKB	X4, AX
-	// A mark at i < length shifted left by 32 - length stays in the
-	// 32 bits; the marks past the length leave them.
-	MOVL	$32, CX
-	SUBL	BX, CX
-	SHLL	CX, R12
 	MOVL	$32, CX
 	SUBL	DX, CX
 	SHLL	CX, AX
@@ -217,10 +232,60 @@ member:
 	ADDQ	$Attr__size, SI
 	INCQ	R8
 	JMP	member
+long:
+	// A long value: ,"key":" then the value copied and tested sixteen
+	// bytes at a time, the last sixteen overlapping, then its quote; a
+	// value that is not plain is taken back.
+	TESTL	R12, R12
+	JNE	done
+	MOVW	$0x222c, (DI)
+	MOVOU	X0, 2(DI)
+	ADDQ	BX, DI
+	MOVL	$0x22223a22, 2(DI)
+	ADDQ	$5, DI
+	PXOR	X8, X8
+	XORQ	CX, CX
+	LEAQ	-16(DX), AX
+block:
+	MOVOU	(R11)(CX*1), X1
+	MOVOU	X1, (DI)(CX*1)
+	MOVO	X13, X4
+	PCMPGTB	X1, X4
+	MOVO	X1, X5
+	PCMPEQB	X14, X5
+	POR	X5, X4
+	PCMPEQB	X12, X1
+	POR	X1, X4
+	POR	X4, X8
+	ADDQ	$16, CX
+	CMPQ	CX, AX
+	JB	block
+	MOVOU	(R11)(AX*1), X1
+	MOVOU	X1, (DI)(AX*1)
+	MOVO	X13, X4
+	PCMPGTB	X1, X4
+	MOVO	X1, X5
+	PCMPEQB	X14, X5
+	POR	X5, X4
+	PCMPEQB	X12, X1
+	POR	X1, X4
+	POR	X4, X8
+	PMOVMSKB	X8, CX
+	TESTL	CX, CX
+	JNE	takeback
+	ADDQ	DX, DI
+	MOVB	$0x22, (DI)
+	INCQ	DI
+	ADDQ	$Attr__size, SI
+	INCQ	R8
+	JMP	member
+takeback:
+	SUBQ	BX, DI
+	SUBQ	$5, DI
 done:
-	MOVQ	R8, members+24(FP)
-	SUBQ	R9, DI
-	MOVQ	DI, written+32(FP)
+	MOVQ	R8, members+40(FP)
+	SUBQ	d+0(FP), DI
+	MOVQ	DI, written+48(FP)
 	RET
 
 DATA	runlogNodeKeys<>+0(SB)/8, $0x5f65646f6e222c22

@@ -14,7 +14,7 @@ func jsonCopyPlain(d, s *byte, n int) bool {
 
 // jsonAppendShortMembers is jsonAppendShortMembersWords on this
 // architecture: see runlog_amd64.go.
-func jsonAppendShortMembers(d *byte, attrs *Attr, n int) (members, written int) {
+func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int) {
 	return jsonAppendShortMembersWords(d, attrs, n)
 }
 

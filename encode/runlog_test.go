@@ -475,51 +475,68 @@ func TestJSONCopyPlain(t *testing.T) {
 }
 
 // TestJSONAppendShortMembers checks the members jsonAppendShortMembers
-// writes and where it stops: keys and values of 0 to 17 bytes with each
-// kind of byte at each position, values that are not strings (an integer
-// whose bits look like a string's kind among them), strings that end
-// near a page's end, and no byte written past the room it is given.
+// writes and where it stops: keys and values of 0 to 17 bytes and values
+// of up to 300 with each kind of byte at each position, values that are
+// not strings (an integer whose bits look like a string's kind among
+// them), strings that end near a page's end, values too long for
+// maxValue or the room, and no byte written past the room it is given.
 func TestJSONAppendShortMembers(t *testing.T) {
 	// short reports whether a is a member jsonAppendShortMembersWords
 	// writes: a string value, key and value of 1 to 16 plain bytes.
-	// jsonAppendShortMembers on amd64 writes those whose strings it can
-	// read whole in their page.
 	short := func(a Attr) bool {
 		return a.Value.kind() == KindString && len(a.Key) >= 1 && len(a.Key) <= 16 &&
 			len(a.Value.str()) >= 1 && len(a.Value.str()) <= 16 && jsonIsPlain(a.Key) && jsonIsPlain(a.Value.str())
 	}
+	// On amd64 jsonAppendShortMembers also writes plain values up to
+	// maxValue, and strings of up to 16 bytes when it can read them
+	// whole in their page.
 	inPage := func(s string) bool { return uintptr(unsafe.Pointer(unsafe.StringData(s)))%4096 <= 4096-16 }
-	impls := []struct {
-		name  string
-		f     func(d *byte, attrs *Attr, n int) (int, int)
-		wants func(Attr) bool
-	}{
-		{"jsonAppendShortMembers", jsonAppendShortMembers, func(a Attr) bool {
-			return short(a) && (runtime.GOARCH != "amd64" || inPage(a.Key) && inPage(a.Value.str()))
-		}},
-		{"jsonAppendShortMembersWords", jsonAppendShortMembersWords, short},
-	}
-	check := func(attrs []Attr) {
+	asm := runtime.GOARCH == "amd64"
+	check3 := func(attrs []Attr, room, maxValue int) {
 		t.Helper()
-		for _, impl := range impls {
-			wantK := 0
-			for wantK < len(attrs) && impl.wants(attrs[wantK]) {
-				wantK++
+		for _, words := range []bool{false, true} {
+			if words && room < len(attrs)*runlogMemberRoom {
+				continue // the room appendObject always makes
 			}
-			room := len(attrs) * runlogMemberRoom
+			wantK, pos := 0, 0
+			for _, a := range attrs {
+				v := a.Value.str()
+				ok := short(a)
+				if asm && !words {
+					ok = a.Value.kind() == KindString && len(a.Key) >= 1 && len(a.Key) <= 16 && len(v) >= 1 && len(v) < maxValue &&
+						jsonIsPlain(a.Key) && jsonIsPlain(v) && inPage(a.Key) && (len(v) > 16 || inPage(v)) &&
+						pos+6+len(a.Key)+max(len(v), 16) <= room
+				}
+				if !ok {
+					break
+				}
+				wantK++
+				pos += 6 + len(a.Key) + len(v)
+			}
 			d := bytes.Repeat([]byte{0xee}, room+64)
-			k, w := impl.f(&d[0], &attrs[0], len(attrs))
+			name := "jsonAppendShortMembers"
+			var k, w int
+			if words {
+				name = "jsonAppendShortMembersWords"
+				k, w = jsonAppendShortMembersWords(&d[0], &attrs[0], len(attrs))
+			} else {
+				k, w = jsonAppendShortMembers(&d[0], room, &attrs[0], len(attrs), maxValue)
+			}
 			var ref []byte
 			for _, a := range attrs[:wantK] {
 				ref = append(ref, `,"`+a.Key+`":"`+a.Value.str()+`"`...)
 			}
 			if k != wantK || string(d[:w]) != string(ref) {
-				t.Fatalf("%s(%q) = %d members %q, want %d %q", impl.name, attrs, k, d[:w], wantK, ref)
+				t.Fatalf("%s(%q) = %d members %q, want %d %q", name, attrs, k, d[:w], wantK, ref)
 			}
 			if bytes.Count(d[room:], []byte{0xee}) != len(d)-room {
-				t.Fatalf("%s(%q) wrote past its room: %q", impl.name, attrs, d[room:])
+				t.Fatalf("%s(%q) wrote past its room: %q", name, attrs, d[room:])
 			}
 		}
+	}
+	check := func(attrs []Attr) {
+		t.Helper()
+		check3(attrs, len(attrs)*runlogMemberRoom, math.MaxInt)
 	}
 	next := Attr{"next", StringValue("member")}
 	bytesOf := []byte{0, 0x1f, ' ', '"', '\\', 'a', 0x7e, 0x7f, 0x80, 0xe4, 0xff}
@@ -538,6 +555,26 @@ func TestJSONAppendShortMembers(t *testing.T) {
 	}
 	for _, v := range []Value{{}, Int64Value(9), Int64Value(1), Float64Value(0.5), BoolValue(true), BytesValue([]byte("bytes"))} {
 		check([]Attr{next, {"key", v}, next})
+	}
+	// Long values: each kind of byte at the positions around each block,
+	// the room and maxValue at and around what they need.
+	for _, n := range []int{17, 31, 32, 33, 48, 63, 64, 65, 256, 300} {
+		for pos := range n {
+			if pos > 2 && pos < n-3 && pos%16 > 1 && pos%16 < 15 {
+				continue
+			}
+			for _, c := range bytesOf {
+				b := []byte(strings.Repeat("v", n))
+				b[pos] = c
+				attrs := []Attr{next, {"key", StringValue(string(b))}, next}
+				// The first member writes 16 bytes, the second needs 9+n.
+				for _, room := range []int{3*runlogMemberRoom + n, 25 + n, 24 + n} {
+					check3(attrs, room, math.MaxInt)
+				}
+				check3(attrs, 3*runlogMemberRoom+n, n+1)
+				check3(attrs, 3*runlogMemberRoom+n, n)
+			}
+		}
 	}
 	// Strings starting from 20 bytes before a page's end to 4 after it:
 	// those that start less than 16 bytes before the end are not read.
