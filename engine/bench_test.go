@@ -93,7 +93,7 @@ func BenchmarkCapture(b *testing.B) {
 					run.End(0, "")
 				}
 				// On 2 CPUs: 2 shards of 512 runs, beside a drain of 256
-				// and three batches of 64 in the pipeline. Warming fewer
+				// and a batch of 64 in the pipeline. Warming fewer
 				// (1024 did) left the timed loop allocating the records of
 				// the rest (about 60 B/op, 9% of its CPU time).
 				warm(b, e, 2048, 64)
