@@ -77,7 +77,8 @@
 //
 // What each costs by architecture: on amd64 the compare-and-swaps are
 // LOCK CMPXCHG, and the release store is a plain MOV in assembly
-// (release_amd64.s): amd64 orders every store after the stores before
+// (release_amd64.s; a node's publication is publish_amd64.s, the same
+// MOV followed by the prefetch of the next index's record): amd64 orders every store after the stores before
 // it (total store order), and the compiler moves no memory access across
 // a call to assembly, whereas sync/atomic's Store is sequentially
 // consistent, an XCHG, a third read-modify-write. Under the race detector
