@@ -110,6 +110,9 @@ type Limits struct {
 	// Stats.ValuesTruncated. Identity strings (ids, names, attribute keys,
 	// next ids) keep their first 128 bytes, or fewer when the run has so
 	// many that those would not fit: the bound holds whatever the ids.
+	// Strings the run's log or spans write more than once count as many
+	// times: sid, app_id, uid and chat_id once per span, the flow id and
+	// each node's id, type and name twice.
 	RunBytes int
 }
 

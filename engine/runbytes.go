@@ -24,7 +24,9 @@ const idFloor = 128
 // the walk, which would read every attribute's lines before the encoder.
 //
 // The strings every span of the run carries (sid, app_id, uid, chat_id:
-// the encoder's common attributes) count once per span, and come first.
+// the encoder's common attributes) count once per span, and come first;
+// the flow id and a node's id, type and name, which the run log or the
+// spans write twice, count twice.
 //
 // The identity strings' floors are taken out of the budget first, so the
 // bound holds whatever the ids: when idFloor bytes of each would not fit
@@ -35,7 +37,10 @@ const idFloor = 128
 func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	budget := e.cfg.limits.RunBytes
 	spans := 1 + len(r.Nodes)
-	if nodes+runValueBytes(r)+(spans-1)*commonBytes(r) <= budget {
+	// Twice nodes: a node's id, type and name are written twice (see
+	// walk), and nodes is at least their bytes; runs far under the bound,
+	// most of them, still skip the walk.
+	if 2*nodes+runValueBytes(r)+len(r.FlowID)+(spans-1)*commonBytes(r) <= budget {
 		return
 	}
 	floor := idFloor
@@ -63,7 +68,11 @@ func (c *cutter) walk(r *encode.Run, spans int) {
 	for _, s := range [...]*string{&r.SID, &r.AppID, &r.UID, &r.ChatID} {
 		c.idTimes(s, spans)
 	}
-	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.FlowID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
+	// The flow id is written twice on the run span (its name and
+	// flow_id); a node's id, type and name twice in its run log record
+	// (node_*, func_*), its id twice on its span (its name and node_id).
+	c.idTimes(&r.FlowID, 2)
+	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
 		c.id(s)
 	}
 	c.str(&r.Question)
@@ -75,9 +84,9 @@ func (c *cutter) walk(r *encode.Run, spans int) {
 	c.attrs(r.Attrs)
 	c.events(r.Events)
 	for _, n := range r.Nodes {
-		c.id(&n.NodeID)
-		c.id(&n.NodeType)
-		c.id(&n.NodeName)
+		c.idTimes(&n.NodeID, 2)
+		c.idTimes(&n.NodeType, 2)
+		c.idTimes(&n.NodeName, 2)
 		c.id(&n.SpanName[0])
 		c.id(&n.SpanName[1])
 		if n.Incomplete {

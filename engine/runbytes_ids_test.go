@@ -49,7 +49,9 @@ func TestRunBytesHoldsWithLongIDs(t *testing.T) {
 		run := &runs[0]
 		got, _ := runBytes(run)
 		got += len(run.Nodes) * commonBytes(run) // written on every span
+		got += len(run.FlowID)                   // written twice, as each node's id, type and name
 		for _, n := range run.Nodes {
+			got += len(n.NodeID) + len(n.NodeType) + len(n.NodeName)
 			if n.Incomplete {
 				got -= len(n.StatusMessage) // the engine's own words, as the encoding's fixed fields
 			}
