@@ -174,6 +174,15 @@ func (c *strChecker) writeKVString(dst []byte, field int, key, s string) []byte 
 	if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, KindString, &v); ok {
 		return d
 	}
+	return c.writeKVStringSlow(dst, field, key, s)
+}
+
+// writeKVStringSlow is writeKVString for what appendKVFast refuses: a
+// long value (appendKVLong), or one to repair.
+func (c *strChecker) writeKVStringSlow(dst []byte, field int, key, s string) []byte {
+	if d, ok := appendKVLong(dst, field, "", key, s); ok {
+		return d
+	}
 	n, ok := c.check(s)
 	return appendKVChecked(dst, field, key, s, n, ok)
 }
@@ -185,8 +194,7 @@ func (c *strChecker) writeKVStringPre(dst []byte, field int, key *kvPrefix, s st
 	if d, ok := appendKVFast(dst, field, key, "", KindString, &v); ok {
 		return d
 	}
-	n, ok := c.check(s)
-	return appendKVChecked(dst, field, key.s, s, n, ok)
+	return c.writeKVStringSlow(dst, field, key.s, s)
 }
 
 // appendKVIntPre is appendKVInt for a key made once (mustKVPrefix).
@@ -457,6 +465,72 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *V
 	return dst[:m+p], true
 }
 
+// appendKVLong appends the KeyValue field prefix+key=s for a string
+// longer than appendKVFast writes (an LLM's output, a tool's result) and
+// shorter than 8 KiB, and a prefix and key of ASCII of 1 to kvFastKeyMax
+// bytes together: the lengths are then known first, and s is tested for
+// ASCII as it is copied (copyASCII), where check's utf8.ValidString and
+// append's memmove each went through it. A value that is not ASCII is
+// tested with utf8.ValidString. It reports false, appending nothing, for
+// anything else and for an s that is not valid UTF-8, which the callers
+// then check and repair.
+func appendKVLong(dst []byte, field int, prefix, key, s string) ([]byte, bool) {
+	n, kl := len(s), len(prefix)+len(key)
+	if n <= kvFastValueMax || n >= 1<<13 || kl == 0 || kl > kvFastKeyMax || !utf8ValidShort(key) {
+		return dst, false
+	}
+	start := len(dst)
+	dst = slices.Grow(dst, 16+kl+n)
+	any := sizeLen1(n) // the AnyValue body
+	dst = appendLen1(dst, field, 2+kl+sizeLen1(any))
+	dst = append(dst, tag1(fieldKVKey, wireBytes), byte(kl))
+	dst = append(dst, prefix...)
+	dst = append(dst, key...)
+	dst = appendLen1(dst, fieldKVValue, any)
+	dst = appendLen1(dst, fieldAnyString, n)
+	m := len(dst)
+	if !copyASCII(dst[m:m+n], s) {
+		if !utf8.ValidString(s) {
+			return dst[:start], false
+		}
+		copy(dst[m:m+n], s)
+	}
+	return dst[:m+n], true
+}
+
+// copyASCII copies s, of at least 8 bytes, to d, of len(s) bytes, and
+// reports whether s is ASCII: 32 bytes a loop, four word loads and
+// stores or-ed together, the last word overlapping the one before. When
+// it reports false, d may not hold all of s.
+func copyASCII(d []byte, s string) bool {
+	n := len(s)
+	if len(d) != n || n < 8 {
+		return false
+	}
+	var or uint64
+	i := 0
+	for ; i+32 <= n; i += 32 {
+		w, v := s[i:i+32], (*[32]byte)(d[i:i+32])
+		a, b, c, e := utf8Load64(w), utf8Load64(w[8:]), utf8Load64(w[16:]), utf8Load64(w[24:])
+		binary.LittleEndian.PutUint64(v[:8], a)
+		binary.LittleEndian.PutUint64(v[8:16], b)
+		binary.LittleEndian.PutUint64(v[16:24], c)
+		binary.LittleEndian.PutUint64(v[24:], e)
+		or |= a | b | c | e
+	}
+	for ; i+8 <= n; i += 8 {
+		a := utf8Load64(s[i:])
+		binary.LittleEndian.PutUint64(d[i:i+8], a)
+		or |= a
+	}
+	if i < n {
+		a := utf8Load64(s[n-8:])
+		binary.LittleEndian.PutUint64(d[n-8:n], a)
+		or |= a
+	}
+	return or&asciiHigh == 0
+}
+
 // writeKV appends the KeyValue field prefix+key=v; prefix is trusted.
 func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value) []byte {
 	if prefix == "" {
@@ -465,6 +539,11 @@ func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value)
 		}
 	} else if pre, ok := makeKVPrefix(prefix); ok {
 		if d, ok := appendKVFast(dst, field, &pre, key, v.kind(), &v); ok {
+			return d
+		}
+	}
+	if v.kind() == KindString {
+		if d, ok := appendKVLong(dst, field, prefix, key, v.text()); ok {
 			return d
 		}
 	}

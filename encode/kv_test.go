@@ -117,3 +117,46 @@ func refKV(field protowire.Number, key string, v Value) []byte {
 	kv = protowire.AppendBytes(protowire.AppendTag(kv, fieldKVValue, protowire.BytesType), any)
 	return protowire.AppendBytes(protowire.AppendTag(nil, field, protowire.BytesType), kv)
 }
+
+// TestKVLong checks appendKVLong, the writer of long string values,
+// against refKV as TestKVFast does, for values on both sides of its
+// limits (kvFastValueMax, 8 KiB, copyASCII's 8- and 32-byte steps) in
+// ASCII, other valid UTF-8 and invalid UTF-8, and keys within and past
+// kvFastKeyMax: where it reports true the bytes are the reference's,
+// where it reports false it appended nothing, and it refuses only what
+// it must.
+func TestKVLong(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	lens := []int{kvFastValueMax, kvFastValueMax + 1, 95, 96, 97, 127, 128, 129, 256, 1000, 1<<13 - 1, 1 << 13}
+	spice := []string{"", "\"", "\n", "é", "模", "\xff", "\x80"}
+	prefixes := []string{"", "input.", strings.Repeat("p", 32)}
+	keys := []string{"", "k", "result", strings.Repeat("k", 26), strings.Repeat("k", 33), "ké"}
+	for range 4000 {
+		n := lens[rng.IntN(len(lens))]
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(' ' + rng.IntN(95))
+		}
+		if sp := spice[rng.IntN(len(spice))]; sp != "" && n > len(sp) {
+			copy(b[rng.IntN(n-len(sp)+1):], sp)
+		}
+		s := string(b)
+		prefix, key := prefixes[rng.IntN(len(prefixes))], keys[rng.IntN(len(keys))]
+		head := []byte("head")
+		got, ok := appendKVLong(bytes.Clone(head), fieldSpanAttrs, prefix, key, s)
+		kl := len(prefix) + len(key)
+		want := n > kvFastValueMax && n < 1<<13 && kl > 0 && kl <= kvFastKeyMax && isASCII(key) && utf8.ValidString(s)
+		if ok != want {
+			t.Fatalf("appendKVLong(%q, %q, %d bytes) reported %v, want %v", prefix, key, n, ok, want)
+		}
+		if !ok {
+			if !bytes.Equal(got, head) {
+				t.Fatalf("appendKVLong(%q, %q, %d bytes) refused but appended %d bytes", prefix, key, n, len(got)-len(head))
+			}
+			continue
+		}
+		if want := append(head, refKV(fieldSpanAttrs, prefix+key, StringValue(s))...); !bytes.Equal(got, want) {
+			t.Fatalf("appendKVLong(%q, %q, %q):\n got % x\nwant % x", prefix, key, s, got, want)
+		}
+	}
+}
