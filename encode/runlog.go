@@ -376,10 +376,18 @@ func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
 // runlogAppendNodeNames writes them all from one load of each, or
 // runlogAppendNodeNamesEscaped.
 func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
-	dst = append(dst, w.idHead[:]...)
-	var span [16]byte
-	runlogHex8(span[:], n.SpanID)
-	dst = append(dst, span[:]...)
+	// {"id":" and the two halves of the id, with word stores: idHead
+	// as three words (the last overlapping), the span id's hex as two.
+	m := len(dst)
+	if cap(dst)-m < len(w.idHead)+16 {
+		dst = slices.Grow(dst, len(w.idHead)+16)
+	}
+	d := dst[m : m+len(w.idHead)+16]
+	binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(w.idHead[:]))
+	binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(w.idHead[8:]))
+	binary.LittleEndian.PutUint64(d[15:], binary.LittleEndian.Uint64(w.idHead[15:]))
+	runlogHex8(d[len(w.idHead):], n.SpanID)
+	dst = dst[:m+len(d)]
 	if w.tailTo != 0 {
 		dst = append(dst, dst[w.tailFrom:w.tailTo]...)
 	} else {
@@ -443,11 +451,19 @@ func (w *runlogWriter) appendNextLogIDs(dst []byte, n *Node) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		var id [1 + 32 + 1]byte
-		id[0], id[len(id)-1] = '"', '"'
-		copy(id[1:], w.idHead[7:])
-		runlogHex8(id[17:], m.SpanID)
-		dst = append(dst, id[:]...)
+		// "id": the trace half from idHead, the span half's hex, with
+		// word stores straight into dst.
+		k := len(dst)
+		if cap(dst)-k < 40 {
+			dst = slices.Grow(dst, 40)
+		}
+		d := dst[k : k+40]
+		d[0] = '"'
+		binary.LittleEndian.PutUint64(d[1:], binary.LittleEndian.Uint64(w.idHead[7:]))
+		binary.LittleEndian.PutUint64(d[9:], binary.LittleEndian.Uint64(w.idHead[15:]))
+		runlogHex8(d[17:], m.SpanID)
+		d[33] = '"'
+		dst = dst[:k+34]
 	}
 	return dst
 }
