@@ -517,8 +517,15 @@ func (c *strChecker) writeAttrsSeen(dst []byte, field int, pre *kvPrefix, attrs 
 			dst = d
 			continue
 		}
-		// appendKVFast writes keys of ASCII: only here may a key be
-		// repaired, and then meet another key.
+		if a.Value.kind() == KindString {
+			// A long value (a tool's result) under a key of ASCII.
+			if d, ok := appendKVLong(dst, field, pre.s, a.Key, a.Value.text()); ok {
+				dst = d
+				continue
+			}
+		}
+		// appendKVFast and appendKVLong write keys of ASCII: only here
+		// may a key be repaired, and then meet another key.
 		if !utf8.ValidString(a.Key) {
 			c.keyRepaired, again = true, again|1 // for listsOnce
 		}

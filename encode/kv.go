@@ -604,8 +604,14 @@ func (c *strChecker) writeAttrsPre(dst []byte, field int, pre *kvPrefix, attrs [
 			dst = d
 			continue
 		}
-		// appendKVFast writes keys of ASCII: only here may a key be
-		// repaired.
+		if a.Value.kind() == KindString {
+			if d, ok := appendKVLong(dst, field, pre.s, a.Key, a.Value.text()); ok {
+				dst = d
+				continue
+			}
+		}
+		// appendKVFast and appendKVLong write keys of ASCII: only here
+		// may a key be repaired.
 		if !utf8.ValidString(a.Key) {
 			c.keyRepaired = true
 		}
