@@ -73,7 +73,21 @@ type nodeRecord struct {
 	evAttrs [4]encode.Attr          // backing of the events' Attrs
 	events  [4]encode.Event
 	nextIDs [4]string
+	// nextSet holds Next's ids once it has more than maxScanNext (built
+	// by hasNext), so that an id is found in a hash, not compared with
+	// every id kept.
+	nextSet map[string]struct{}
 }
+
+// maxScanNext is the number of next ids up to which Next finds a repeat
+// by comparing with each.
+const maxScanNext = 16
+
+// nextSetEntryBytes is what nextSet is counted in Stats.HeldBytes per id
+// (hold), until reset drops it and remeasureNode gives it back: a string
+// header and a control byte at the map's 7/8 load, doubled for the room
+// of its last growth (TestNextSetHeld).
+const nextSetEntryBytes = 40
 
 // nodePad aligns nodeRecord.pool on a cache line (records are allocated
 // in size classes that are multiples of 64 bytes, so they start on one).
@@ -163,6 +177,9 @@ func (n *nodeRecord) reset() {
 	n.pooled, n.leftover, n.big = 0, 0, 0
 	clear(n.Events)
 	clear(n.Next)
+	if n.nextSet != nil {
+		n.nextSet = nil
+	}
 	clear(n.eventAttrs)
 	n.eventAttrs = n.eventAttrs[:0]
 	if cap(n.bytes) > 64<<10 {
@@ -434,7 +451,8 @@ func (h Node) Next(ids ...string) {
 		return
 	}
 	for _, id := range ids {
-		if slices.Contains(n.Next, id) {
+		id = n.e.value(id) // ids equal once cut are one
+		if n.hasNext(id) {
 			continue // next_log_ids is a set
 		}
 		if n.attrCount() >= n.e.cfg.limits.Attrs {
@@ -442,12 +460,33 @@ func (h Node) Next(ids ...string) {
 			n.e.stats.attrsDropped.Add(1)
 			continue
 		}
-		id = n.e.value(id)
 		if len(id) > n.e.cfg.smallBytes() {
 			n.addBig(len(id))
 		}
 		n.Next = append(n.Next, id)
+		if n.nextSet != nil {
+			n.nextSet[id] = struct{}{}
+			n.hold(nextSetEntryBytes)
+		}
 	}
+}
+
+// hasNext reports whether id is one of the node's next ids: by comparing
+// up to maxScanNext of them, past that in nextSet, built on first use, so
+// that a call costs the ids' bytes, not the ids times Limits.Attrs.
+func (n *nodeRecord) hasNext(id string) bool {
+	if len(n.Next) <= maxScanNext {
+		return slices.Contains(n.Next, id)
+	}
+	if n.nextSet == nil {
+		n.nextSet = make(map[string]struct{}, 2*len(n.Next))
+		for _, s := range n.Next {
+			n.nextSet[s] = struct{}{}
+		}
+		n.hold(int64(2*len(n.Next)) * nextSetEntryBytes)
+	}
+	_, ok := n.nextSet[id]
+	return ok
 }
 
 // appendAttrs appends attrs to dst within Limits.Attrs, keys and values
