@@ -309,6 +309,7 @@ func (e *Engine) exportStage(b *batch) {
 		// own timeout for room: what is left is dropped instead.
 		e.stats.drop(DropShutdown, uint64(b.spans))
 		if len(b.logOnly) > 0 {
+			e.stats.runLogsDropped.Add(uint64(len(b.logOnly)))
 			e.cfg.errorHandler(fmt.Errorf("engine: shutdown deadline passed: the run logs of %d runs sampled out not exported", len(b.logOnly)))
 		}
 		clear(b.runs)
@@ -327,6 +328,7 @@ func (e *Engine) exportStage(b *batch) {
 	if len(b.logOnly) > 0 {
 		if err := e.logSink.ExportLogs(b.logOnly); err != nil {
 			e.stats.sinkErrors.Add(1)
+			e.stats.runLogsDropped.Add(uint64(len(b.logOnly)))
 			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(b.logOnly), err))
 		}
 		clear(b.logOnly)

@@ -65,6 +65,11 @@ type Stats struct {
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
 	SumsSaturated   uint64 // token sums held at math.MaxInt64 (or MinInt64) instead of wrapping: a run's Usage, the GenAI token metrics
+	// RunLogsDropped counts the run logs of runs sampled out
+	// (TailPolicy.RunLogAlways) that were lost, one a run: the sink's
+	// ExportLogs failed (SinkErrors counts the call) or Shutdown's deadline
+	// passed before their export. Their spans are in SampledOut.
+	RunLogsDropped uint64
 
 	HeldBytes   int64 // bytes the engine holds (rings, arena, records, buffers); see WithMemoryLimit
 	MemoryLimit int64 // the bound on HeldBytes: WithMemoryLimit less the sink's share
@@ -139,6 +144,7 @@ type stats struct {
 	staleCalls      atomic.Uint64
 	sinkErrors      atomic.Uint64
 	sumsSaturated   atomic.Uint64
+	runLogsDropped  atomic.Uint64
 }
 
 func (s *stats) drop(r DropReason, spans uint64) { s.dropped[r].Add(spans) }
@@ -168,5 +174,6 @@ func (s *stats) snapshot() Stats {
 	out.StaleCalls = s.staleCalls.Load()
 	out.SinkErrors = s.sinkErrors.Load()
 	out.SumsSaturated = s.sumsSaturated.Load()
+	out.RunLogsDropped = s.runLogsDropped.Load()
 	return out
 }

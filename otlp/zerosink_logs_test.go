@@ -34,6 +34,8 @@ func TestZeroSinkCountsRunLogs(t *testing.T) {
 	_ = e.Shutdown(context.Background()) // ErrNotStarted: TestZeroSink
 	if st := e.Stats(); st.SinkErrors >= runs {
 		t.Fatalf("the runs' logs were not handed over in fewer calls than runs (SinkErrors %d): the test needs a batch", st.SinkErrors)
+	} else if st.RunLogsDropped != runs {
+		t.Errorf("engine Stats.RunLogsDropped %d, want %d", st.RunLogsDropped, runs)
 	}
 	if n := notStartedOf(t, &s, export.Logs, engine.MetricsWindow{}); n != runs {
 		t.Errorf("run logs counted not_started: %d, want %d", n, runs)
