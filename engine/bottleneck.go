@@ -36,6 +36,9 @@ type Bottleneck struct {
 // from any goroutine; it allocates the result. The zero Engine returns
 // nil.
 func (e *Engine) Bottlenecks() []Bottleneck {
+	if e == nil {
+		return nil
+	}
 	m := e.metrics
 	if m == nil {
 		return nil

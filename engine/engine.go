@@ -23,7 +23,9 @@ import (
 // Make one with New. The zero Engine never panics: it acts as one already
 // shut down that captures nothing (StartRun returns a no-op Run, counted
 // dropped as DropShutdown; the metrics methods return nothing), and its
-// ForceFlush and Shutdown return ErrNotStarted.
+// ForceFlush and Shutdown return ErrNotStarted. A nil *Engine is the zero
+// one that counts nothing: Stats is zero and StartRun's Run is the zero
+// Run.
 type Engine struct {
 	cfg   config
 	base  time.Time // monotonic origin of every reading
@@ -256,6 +258,9 @@ func newSpanID() (s encode.SpanID) {
 // Limits.RunsInFlight runs are in flight it returns a no-op Run and counts
 // the drop.
 func (e *Engine) StartRun(info RunInfo) Run {
+	if e == nil {
+		return Run{} // a nil *Engine is a shut-down one with no counts
+	}
 	e.stats.accepted.Add(1)
 	if e.closed.Load() || e.arena == nil { // arena: the zero Engine
 		return e.refuseRun(DropShutdown, &info.Parent)
@@ -512,14 +517,27 @@ func (e *Engine) release(r *runRecord) {
 
 // Sink returns the sink the engine hands finished runs to (set by
 // WithSink; a sink that discards them otherwise).
-func (e *Engine) Sink() Sink { return e.sink }
+func (e *Engine) Sink() Sink {
+	if e == nil {
+		return nil
+	}
+	return e.sink
+}
 
 // Resource returns the identity the engine exports with (WithResource,
 // its unset service name filled with DefaultServiceName).
-func (e *Engine) Resource() encode.Resource { return e.cfg.resource }
+func (e *Engine) Resource() encode.Resource {
+	if e == nil {
+		return encode.Resource{}
+	}
+	return e.cfg.resource
+}
 
 // Stats returns a snapshot of the engine's accounting.
 func (e *Engine) Stats() Stats {
+	if e == nil {
+		return Stats{}
+	}
 	ss, reports := e.sinkStats()
 	s := e.stats.snapshot()
 	if reports {
@@ -541,7 +559,7 @@ type ctlRequest struct {
 // backend holds only ForceFlush's caller. A
 // nil ctx is context.Background().
 func (e *Engine) ForceFlush(ctx context.Context) error {
-	if e.done == nil {
+	if e == nil || e.done == nil {
 		return ErrNotStarted
 	}
 	if ctx == nil {
@@ -576,7 +594,7 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 // the sink holds ends at the sink's own timeout), and the sink is shut
 // down with the expired context. A nil ctx is context.Background().
 func (e *Engine) Shutdown(ctx context.Context) error {
-	if e.done == nil {
+	if e == nil || e.done == nil {
 		return ErrNotStarted
 	}
 	if ctx == nil {

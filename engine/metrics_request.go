@@ -39,7 +39,7 @@ func (s RequestSeries) record(d int64) {
 // when it creates a series. The zero Engine returns the zero
 // RequestSeries.
 func (e *Engine) RequestSeries(appID, fn string, ret int64) RequestSeries {
-	if e.metrics == nil {
+	if e == nil || e.metrics == nil {
 		return RequestSeries{}
 	}
 	return e.metrics.request(appID, fn, ret)
@@ -52,7 +52,7 @@ func (e *Engine) RequestSeries(appID, fn string, ret int64) RequestSeries {
 // caller that records many requests of the same series should keep the
 // RequestSeries and skip the two lookups.
 func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
-	if e.metrics == nil {
+	if e == nil || e.metrics == nil {
 		return // the zero Engine
 	}
 	e.metrics.request(appID, fn, ret).record(int64(d))

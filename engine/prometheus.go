@@ -17,7 +17,7 @@ import (
 // concurrently; collections are serialised and never block recording.
 // The zero Engine appends nothing.
 func (e *Engine) AppendPrometheus(dst []byte) []byte {
-	if e.metrics == nil {
+	if e == nil || e.metrics == nil {
 		return dst
 	}
 	return e.metrics.appendPrometheus(dst)
