@@ -228,6 +228,35 @@ func TestConcurrentRecordAndSnapshot(t *testing.T) {
 		func(s *Snapshot) { h.Snapshot(s) })
 }
 
+// TestRecordAllMatchesRecord: RecordAll leaves a Histogram as Record of
+// each value does (clamped values, the first batch of a P that allocates
+// its shard, an empty batch), and concurrent batches are snapshotted whole.
+func TestRecordAllMatchesRecord(t *testing.T) {
+	vs := []int64{-5, 7, 7, 1000, DefaultHighest + 1, 123456789, 0, 3}
+	one, all := mustNew(t, Config{}), mustNew(t, Config{})
+	for range 3 {
+		for _, v := range vs {
+			one.Record(v)
+		}
+		all.RecordAll(vs)
+		all.RecordAll(nil)
+	}
+	var a, b Snapshot
+	one.Snapshot(&a)
+	all.Snapshot(&b)
+	if a.Count != b.Count || a.Sum != b.Sum || a.Min != b.Min || a.Max != b.Max || a.Clamped != b.Clamped {
+		t.Fatalf("RecordAll: %+v, Record: %+v", b, a)
+	}
+	bounds := []float64{1, 10, 1000, 1e6, 1e9}
+	if x, y := a.BucketCounts(nil, bounds), b.BucketCounts(nil, bounds); !slices.Equal(x, y) {
+		t.Fatalf("buckets: RecordAll %v, Record %v", y, x)
+	}
+	h := mustNew(t, Config{})
+	recordWhileCollecting(t, h, 4, 20_000,
+		func(_ int, v int64) { h.RecordAll([]int64{v}) },
+		func(s *Snapshot) { h.Snapshot(s) })
+}
+
 // TestRecordCountedReconciles: 64 goroutines record into one Histogram
 // and two Counters, one attached to it (tallied in its shards) and one
 // not, while a collector takes delta snapshots and reads the attached
@@ -455,6 +484,7 @@ func TestAllocs(t *testing.T) {
 		{"Record", 0, func() { v += 997; h.Record(v % 10_000_000) }},
 		{"Record/above", 0, func() { h.Record(math.MaxInt64) }},
 		{"Record/negative", 0, func() { h.Record(-1) }},
+		{"RecordAll", 0, func() { v += 997; h.RecordAll([]int64{v % 10_000_000, 5, -1}) }},
 		{"Counter.Add", 0, func() { c.Add(3) }},
 		{"RecordCounted", 0, func() { v += 997; h.RecordCounted(v%10_000_000, c) }},
 		{"RecordCounted/attached", 0, func() { v += 997; h.RecordCounted(v%10_000_000, attached) }},
