@@ -310,16 +310,29 @@ func (r *runRecord) prefetchPool(i int) {
 
 // addAhead is how many nodes ahead of the one it reads the pipeline's pass
 // over a run (pipeline.add) asks for the lines it reads of a node
-// (prefetchRead).
+// (prefetchRead). 4 did worse (BenchmarkCapture/node/attrs8/parallel's
+// pipeline goroutines, CPU profile samples, 5 alternating runs: 0.618 s
+// against 0.488 s).
 const addAhead = 2
 
+// nodeFlat is the offset in a record of the end of what the pipeline
+// reads of a plain node (see nodeRecord.flat): the state word's line and
+// encode.Node's first two (ids, times, node id, type and name).
+const nodeFlat = nodeHead + unsafe.Offsetof(encode.Node{}.NodeName) + unsafe.Sizeof(encode.Node{}.NodeName)
+
 // prefetchRead prefetches, for reading, the lines of node i's record that
-// the pipeline reads, when the record exists: a node's record comes to
-// the pipeline from another core, mostly through memory, and its lines
-// are then on their way while the pipeline works on the nodes before.
-func (r *runRecord) prefetchRead(i int) {
+// the pipeline reads, when the record exists: a node's record comes to the
+// pipeline from another core, mostly through memory, and its lines are
+// then on their way while the pipeline works on the nodes before. It asks
+// for those of a plain node (to nodeFlat), or, whole, for those of any
+// (to nodeHot).
+func (r *runRecord) prefetchRead(i int, whole bool) {
 	if n := r.slot(i); n != nil {
-		prefetch(unsafe.Pointer(&n.sw), nodeHot-nodeRead)
+		end := nodeFlat
+		if whole {
+			end = nodeHot
+		}
+		prefetch(unsafe.Pointer(&n.sw), end-nodeRead)
 	}
 }
 

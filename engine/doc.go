@@ -70,7 +70,12 @@
 //  2. Every other Node call (Input, Output, Config, SetAttributes, events,
 //     Usage, FirstTokenCost, StartChild, ...) is one atomic load of the
 //     node's word, equal to the handle's generation and open, then plain
-//     writes to fields only the owner writes.
+//     writes to fields only the owner writes. Those that may make the
+//     node not plain (events, status, usage, span attributes, ...: all
+//     but Input, Output and Config within the pool) also set its rare
+//     flag, on the state word's line, which the pipeline reads anyway:
+//     of a node without it, it reads that line and the two holding the
+//     node's identity and times, where it read six (nodeRecord.flat).
 //  3. End (Fail, Cancel, RecordError) does one compare-and-swap open to
 //     ended: the second, the edge that hands every write before it to the
 //     pipeline.

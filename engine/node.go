@@ -30,9 +30,11 @@ const nodeInline = 32
 // events and next ids last. BenchmarkCapture/node/attrs8 touches 13 lines
 // of a record (header, node, 8 attributes) where the layout with an
 // array per kind after the whole encode.Node touched 18 to 19. The
-// pipeline reads 6 of them (nodeRead to nodeHot: the engine's fields
-// the owner alone reads take the first line, apart), and the release of
-// a plain node writes 1, its state word's (reopen), where it wrote 9.
+// pipeline reads 3 of a plain node (nodeRead to nodeFlat: the engine's
+// fields the owner alone reads take the first line, apart; rare says
+// whether the rest need be read), 6 of any other (to nodeHot), and the
+// release of a plain node writes 1, its state word's (reopen), where it
+// wrote 9.
 type nodeRecord struct {
 	// The first line holds what only the node's owner reads; the second
 	// what the pipeline reads too, with encode.Node's common fields after
@@ -60,6 +62,10 @@ type nodeRecord struct {
 	// a reset (see reopen), and its successor's End clears what it did
 	// not write over.
 	leftover uint8
+	// rare is set by every call that may make the node not plain
+	// (nodeRecord.plain) past what this line shows: begin, claim, and a
+	// list leaving the pool (addMore). See pipeline.add.
+	rare bool
 	// big is the bytes of the attributes longer than smallValue (key and
 	// value) and of the next ids longer than it, saturated: see valueBound.
 	big        uint32
@@ -174,7 +180,7 @@ func (n *nodeRecord) keepAttrs(s []encode.Attr) []encode.Attr {
 // (TestNodeResetClearsAll checks that every field is cleared).
 func (n *nodeRecord) reset() {
 	clear(n.pool[:max(n.pooled, n.leftover)])
-	n.pooled, n.leftover, n.big = 0, 0, 0
+	n.pooled, n.leftover, n.big, n.rare = 0, 0, 0, false
 	clear(n.Events)
 	clear(n.Next)
 	if n.nextSet != nil {
@@ -258,8 +264,8 @@ func (n *nodeRecord) resetPlain() {
 // cost that node 2.3 ns of the caller's 40.8 (thread CPU, AMD EPYC), and
 // a node with 8 attributes 1.5 ns.
 func (n *nodeRecord) reopen() {
-	if n.pooled != 0 || n.big != 0 {
-		n.leftover, n.pooled, n.big = max(n.leftover, n.pooled), 0, 0
+	if n.pooled != 0 || n.big != 0 || n.rare {
+		n.leftover, n.pooled, n.big, n.rare = max(n.leftover, n.pooled), 0, 0, false
 	}
 	if n.Input != nil || n.Output != nil || n.Config != nil {
 		n.Input, n.Output, n.Config = nil, nil, nil
@@ -281,6 +287,17 @@ type Node struct {
 // counting a stale call otherwise. It is one atomic load: the owner's
 // writes that follow need no claim (see the package doc's protocol).
 func (h Node) begin() *nodeRecord {
+	n := h.open()
+	if n != nil {
+		n.rare = true
+	}
+	return n
+}
+
+// open is begin for the calls that write nothing plain rules out
+// (SpanContext, StartChild; End checks as it does, in endNow): it leaves
+// rare as it is.
+func (h Node) open() *nodeRecord {
 	n := h.n
 	if n == nil {
 		return nil
@@ -304,6 +321,7 @@ func (h Node) claim() *nodeRecord {
 		n.stale()
 		return nil
 	}
+	n.rare = true
 	return n
 }
 
@@ -363,7 +381,7 @@ func (h Node) IsRecording() bool {
 // or the memory limit the run's span, or the parent node's for StartChild
 // (refusedctx.go).
 func (h Node) SpanContext() SpanContext {
-	n := h.begin()
+	n := h.open()
 	if n == nil {
 		if h.n != nil && h.n.run == nil { // refused: its run's parent (refusedctx.go)
 			return h.n.e.parents.spanContext(h.runGen)
@@ -386,7 +404,7 @@ func (h Node) SpanContext() SpanContext {
 // dropped for the same reason. A child left open ends with
 // the run, as nodes do.
 func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
-	n := h.begin()
+	n := h.open()
 	if n == nil {
 		if h.n != nil && h.n.run == nil {
 			// Below a refused node: lost for its reason, and counted.
@@ -605,6 +623,7 @@ func (n *nodeRecord) addMore(dst *[]encode.Attr, attrs []encode.Attr) {
 		d, _ = n.carve(d, len(attrs))
 	}
 	if end > cap(d) || over {
+		n.rare = true
 		*dst = n.appendAttrs(d, attrs, true)
 		return
 	}
@@ -665,7 +684,7 @@ func (h Node) Config(attrs ...Attr) {
 // node span writes itself (node_id, code when SetCode was called, ...)
 // keeps the span's value (see encode's doc).
 func (h Node) SetAttributes(attrs ...Attr) {
-	if n := h.n; n != nil {
+	if n := h.begin(); n != nil { // begin: a node with span attributes is not plain
 		n.add(h.gen, &n.Attrs, attrs)
 	}
 }

@@ -144,25 +144,45 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.order = r.order[:0]
 	var usage encode.Usage
 	sorted, last, bound, small := true, int64(math.MinInt64), 0, e.cfg.smallBytes()
+	// The nodes are folded into the metrics as they are read, up to the
+	// first one boundRun may cut what the fold reads of (a node type
+	// longer than idFloor, span attributes: observeGenAINode): from it on
+	// they are folded after boundRun, as observeRun does.
+	m := e.metrics
+	var f nodeFold
+	later := count
+	// Nodes ahead are prefetched whole while the last node read was not
+	// plain: a run's nodes tend to be alike.
+	whole := true
 	for i := range min(count, addAhead) {
-		r.prefetchRead(i)
+		r.prefetchRead(i, whole)
 	}
 	for i := 0; i < count; i++ {
 		if j := i + addAhead; j < count {
-			r.prefetchRead(j)
+			r.prefetchRead(j, whole)
 		}
 		n, closed := r.closeNode(i)
-		if !closed {
-			bound += n.valueBound(small)
-			if n.plain() {
-				r.setPlain(i)
-			}
-		} else {
+		plain := false
+		switch {
+		case closed:
 			bound += n.idBytes() // what a node closed open exports
 			n.Incomplete = true
 			n.Status, n.StatusMessage = encode.StatusError, msgNodeOpen
 			n.EndUnixNano = r.EndUnixNano
 			e.stats.nodesIncomplete.Add(1)
+		case n.flat():
+			// Plain: its first three lines tell (see flat).
+			bound += n.flatBound(small)
+			r.setPlain(i)
+			plain = true
+		default:
+			bound += n.valueBound(small)
+			if n.plain() {
+				r.setPlain(i)
+			}
+			if n.HasUsage {
+				usage = e.addUsage(usage, n.Node.Usage)
+			}
 		}
 		// A node lies within its run: one ended by its owner after the
 		// run's End read the clock (a branch ending as the run ends), or
@@ -175,8 +195,13 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		if t := min(max(n.EndUnixNano, n.StartUnixNano), r.EndUnixNano); t != n.EndUnixNano {
 			n.EndUnixNano = t
 		}
-		if n.HasUsage {
-			usage = e.addUsage(usage, n.Node.Usage)
+		whole = !plain
+		if i < later {
+			if len(n.NodeType) > idFloor || !plain && len(n.Attrs) != 0 {
+				later = i
+			} else {
+				m.foldNode(&f, &n.Node, plain)
+			}
 		}
 		sorted = sorted && n.EndUnixNano >= last
 		last = n.EndUnixNano
@@ -193,7 +218,11 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	r.Usage = usage
 	r.DroppedNodes = uint32(r.refusedNodes())
 	e.boundRun(&r.Run, bound)
-	e.metrics.observeRun(&r.Run)
+	m.observeRequest(&r.Run)
+	for i := later; i < count; i++ {
+		m.foldNode(&f, &r.slot(i).Node, r.isPlain(i))
+	}
+	m.endFold(&f, &r.Run)
 	kept := p.sampled(r)
 	if !kept {
 		e.stats.sampledOut.Add(uint64(1 + count))
@@ -218,6 +247,23 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	if b.spans+b.logSpans >= e.cfg.batchSpans {
 		p.exportBatch()
 	}
+}
+
+// flat reports whether node n, ended, is plain (nodeRecord.plain) as
+// its state word's line tells: no call that may make it not plain ran
+// (rare: events, status, usage, span attributes, next ids, span kind and
+// name, a list off the pool or past Limits.Attrs) and no Bytes value was
+// copied. A plain node is so read on the lines this one and flatBound
+// read, where plain reads six. A node flat rejects may still be plain:
+// the pipeline reads it all then. TestFlatMeansPlain checks the rule
+// for every method of Node, and fails on a method it does not know.
+func (n *nodeRecord) flat() bool { return !n.rare && len(n.bytes) == 0 }
+
+// flatBound is valueBound for a node flat accepts: its lists lie in the
+// pool, within the pooled attributes it has carved, so that their count
+// is read on the state word's line, and only its identity on the next two.
+func (n *nodeRecord) flatBound(small int) int {
+	return int(n.big) + len(n.NodeID) + len(n.NodeType) + len(n.NodeName) + 2*small*int(n.pooled)
 }
 
 // sampled reports whether r is exported: the head decision sampled it and
