@@ -664,14 +664,7 @@ func appendEventFast(dst []byte, ev *Event) ([]byte, bool) {
 	v := (*[eventFastMax]byte)(w[hn : hn+eventFastMax])
 	var or uint64
 	if n >= 8 {
-		for i := 0; i+8 < n; i += 8 {
-			a := utf8Load64(msg[i:])
-			binary.LittleEndian.PutUint64(v[i:i+8], a)
-			or |= a
-		}
-		a := utf8Load64(msg[n-8:])
-		binary.LittleEndian.PutUint64(v[n-8:n], a)
-		or |= a
+		or = putLong(v[:], msg)
 	} else if n >= 4 {
 		a, b := jsonLoad32(msg), jsonLoad32(msg[n-4:])
 		binary.LittleEndian.PutUint32(v[:4], a)

@@ -143,12 +143,12 @@ func (s *Sink) Export(runs []*encode.Run) error {
 	if err := s.unstartedErr(); err != nil {
 		return err
 	}
-	if err := checkRuns(runs); err != nil {
+	spans, err := checkRuns(runs)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	spans := encode.NumSpans(runs)
 	parts := max(min(len(s.encs), len(runs), spans/minParallelSpans), 1)
 	if parts == 1 {
 		s.encodePart(&s.out[0], s.encs[0], runs)
@@ -186,7 +186,7 @@ func (s *Sink) ExportLogs(runs []*encode.Run) error {
 		}
 		return err
 	}
-	if err := checkRuns(runs); err != nil {
+	if _, err := checkRuns(runs); err != nil {
 		return err
 	}
 	if s.logs && len(runs) > 0 {
@@ -199,18 +199,20 @@ func (s *Sink) ExportLogs(runs []*encode.Run) error {
 }
 
 // checkRuns refuses a batch holding a nil run or node (the engine never
-// makes one; a caller of Export may), which the encoder would dereference.
-// It reads the pointers the encoder reads next.
-func checkRuns(runs []*encode.Run) error {
+// makes one; a caller of Export may), which the encoder would dereference,
+// and counts its spans (encode.NumSpans) in the same pass. It reads the
+// pointers the encoder reads next.
+func checkRuns(runs []*encode.Run) (spans int, err error) {
 	for i, r := range runs {
 		if r == nil {
-			return fmt.Errorf("otlp: export: run %d of %d is nil: the batch is refused", i, len(runs))
+			return 0, fmt.Errorf("otlp: export: run %d of %d is nil: the batch is refused", i, len(runs))
 		}
 		if slices.Contains(r.Nodes, nil) {
-			return fmt.Errorf("otlp: export: run %d of %d has a nil node (of %d): the batch is refused", i, len(runs), len(r.Nodes))
+			return 0, fmt.Errorf("otlp: export: run %d of %d has a nil node (of %d): the batch is refused", i, len(runs), len(r.Nodes))
 		}
+		spans += 1 + len(r.Nodes)
 	}
-	return nil
+	return spans, nil
 }
 
 // encodedPart holds the requests one encoder made of its part of a batch,
