@@ -103,18 +103,27 @@ func (c *clock) calibrate() {
 		c.tick0, c.mono0 = t, m
 		return
 	}
-	if m-c.mono0 < int64(minCalibration) || t <= c.tick0 {
+	if m-c.mono0 < int64(minCalibration) {
 		return
 	}
 	w := uint64(m - c.mono0)
+	if t <= c.tick0 || w>>32 >= t-c.tick0 {
+		// The counter went back (a suspend and resume, a move to another
+		// host; minCalibration is far beyond two cores' counters'
+		// difference), and a line drawn at readings it no longer reaches
+		// would read its own time for ever (TestClockCounterBack); or
+		// it ticked fewer times than nanoseconds over 2^32, stalled, and
+		// the slope's Div64 would panic (TestClockCounterStalled).
+		c.giveUp()
+		return
+	}
 	mult, _ := bits.Div64(w>>32, w<<32, t-c.tick0)
 	mono := m
 	if c.mult.Load() != 0 {
 		hi, lo := bits.Mul64(t-c.tick.Load(), c.mult.Load())
 		at := c.mono.Load() + int64(hi<<32|lo>>32)
 		if skew := at - m; skew > int64(maxClockSkew) || skew < -int64(maxClockSkew) {
-			c.off = true
-			c.publish(0, 0, 0) // back to time.Since, which is behind by skew at most
+			c.giveUp()
 			return
 		}
 		if at > m {
@@ -132,6 +141,14 @@ func (c *clock) calibrate() {
 	hi, lo := bits.Mul64(t-c.tick0, uint64(time.Second))
 	c.tickNs, _ = bits.Div64(hi, lo, w)
 	c.publish(t, mono, mult)
+}
+
+// giveUp stops reading the counter: back to time.Since, which readings
+// of the last line were at most maxClockSkew ahead of (a line further off
+// is given up), or behind (a counter gone back or stalled).
+func (c *clock) giveUp() {
+	c.off = true
+	c.publish(0, 0, 0)
 }
 
 func (c *clock) publish(t uint64, mono int64, mult uint64) {
