@@ -141,6 +141,8 @@
 //   - Trusting AppendRunLog to emit valid UTF-8 (it repairs as it escapes)
 //     and skipping the body check: the check is about 6% of AppendLogs and
 //     an invalid body would make the collector reject the whole request.
+//     Only a body the writer wrote in ASCII, which its tests for plain
+//     text tell on the way, goes unchecked (TestRunLogHighProperty).
 //   - Writing a batch's traces and run logs in one pass, each run's log
 //     record right after its spans (an AppendTracesLogs, tried for the
 //     OTLP sink, whose encoders write both requests of each part of a

@@ -128,7 +128,8 @@ type RunLogOptions struct {
 // pool keeps for the next such run.
 func AppendRunLogOptions(dst []byte, r *Run, opts *RunLogOptions) []byte {
 	var clock runlogClock
-	return appendRunLog(dst, r, opts, &clock)
+	dst, _ = appendRunLog(dst, r, opts, &clock)
+	return dst
 }
 
 // runlogWriter is the state of one run trace log being written: the
@@ -155,11 +156,19 @@ type runlogWriter struct {
 	// eight, hiText their text (hiLen bytes, little-endian): appendMillis.
 	hiMs, hiText uint64
 	hiLen        int
+	// high is set when the writer may have written a byte from 0x80:
+	// when it is not, the log is ASCII, valid UTF-8 without a check
+	// (appendLogRecord).
+	high bool
 }
 
 // appendRunLog is AppendRunLogOptions with the clock that writes the logs
 // entries' time text, which AppendLogs shares among the runs of a request.
-func appendRunLog(dst []byte, r *Run, opts *RunLogOptions, clock *runlogClock) []byte {
+// It also reports whether it may have written a byte from 0x80: false
+// means that what it appended is ASCII. Every string is tested for plain
+// ASCII as it is copied or escaped (jsonAppendEscapedHigh and the writers
+// of runlog_amd64.s), so the answer costs no pass of its own.
+func appendRunLog(dst []byte, r *Run, opts *RunLogOptions, clock *runlogClock) ([]byte, bool) {
 	w := runlogWriter{r: r, clock: *clock, loc: time.Local}
 	if opts != nil {
 		w.o, w.structured = opts.Offloader, opts.StructuredLogs
@@ -197,7 +206,7 @@ func appendRunLog(dst []byte, r *Run, opts *RunLogOptions, clock *runlogClock) [
 		runlogIndexPool.Put(w.idx)
 	}
 	*clock = w.clock
-	return append(dst, "]}"...)
+	return append(dst, "]}"...), w.high
 }
 
 // appendRunHead appends the run's members, from service_id to usage.
@@ -217,12 +226,12 @@ func (w *runlogWriter) appendRunHead(dst []byte) []byte {
 		}
 	}
 	dst = append(dst, `{"service_id":"`...)
-	dst = jsonAppendEscaped(dst, serviceID)
+	dst = f.esc(dst, serviceID)
 	dst = append(dst, `","flow_id":"`...)
-	dst = jsonAppendEscaped(dst, r.FlowID)
+	dst = f.esc(dst, r.FlowID)
 	dst = append(dst, `","sid":"`...)
 	w.sidFrom = len(dst)
-	dst = jsonAppendEscaped(dst, r.SID)
+	dst = f.esc(dst, r.SID)
 	w.sidTo = len(dst)
 	// Each key fragment carries the quotes around it, so that a string
 	// value costs one append for its key and one for its body.
@@ -232,7 +241,7 @@ func (w *runlogWriter) appendRunHead(dst []byte) []byte {
 		{`","log_caller":"`, r.LogCaller},
 	} {
 		dst = append(dst, kv.key...)
-		dst = jsonAppendEscaped(dst, kv.val)
+		dst = f.esc(dst, kv.val)
 	}
 	dst = append(dst, `","question":`...)
 	f.section, f.name = "question", ""
@@ -264,12 +273,13 @@ func (w *runlogWriter) appendRunHead(dst []byte) []byte {
 	if msg == "" && r.Incomplete {
 		msg = r.StatusMessage
 	}
-	dst = jsonAppendEscaped(dst, msg)
+	dst = f.esc(dst, msg)
 	if r.Incomplete {
 		dst = append(dst, `","incomplete":true},"usage":`...)
 	} else {
 		dst = append(dst, `"},"usage":`...)
 	}
+	w.high = w.high || f.high || plain.high
 	return runlogAppendUsage(dst, r.Usage)
 }
 
@@ -363,10 +373,15 @@ func (w *runlogWriter) appendNode(dst []byte, n *Node) []byte {
 	}
 	if n.Incomplete {
 		dst = append(dst, `],"status_message":"`...)
-		dst = jsonAppendEscaped(dst, n.StatusMessage)
-		return append(dst, `","incomplete":true}`...)
+		dst = f.esc(dst, n.StatusMessage)
+		dst = append(dst, `","incomplete":true}`...)
+	} else {
+		dst = append(dst, ']', '}')
 	}
-	return append(dst, ']', '}')
+	if f.high {
+		w.high = true
+	}
+	return dst
 }
 
 // appendNodeIDs appends the start of n's record, from its id to
@@ -400,10 +415,14 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 	if cap(dst)-len(dst) < runlogNodeNamesRoom {
 		dst = slices.Grow(dst, runlogNodeNamesRoom)
 	}
-	if w := runlogAppendNodeNames(unsafe.SliceData(dst[len(dst):cap(dst)]), n); w >= 0 {
-		return dst[:len(dst)+w]
+	if k := runlogAppendNodeNames(unsafe.SliceData(dst[len(dst):cap(dst)]), n); k >= 0 {
+		return dst[:len(dst)+k] // plain ASCII
 	}
-	return runlogAppendNodeNamesEscaped(dst, n)
+	dst, high := runlogAppendNodeNamesHigh(dst, n)
+	if high {
+		w.high = true
+	}
+	return dst
 }
 
 // runlogAppendNodeNamesEscaped appends what runlogAppendNodeNames writes,
@@ -411,21 +430,29 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 // node_id's value to node_name's copied once for func_*, and the two keys
 // in it renamed, as they have the same lengths.
 func runlogAppendNodeNamesEscaped(dst []byte, n *Node) []byte {
+	dst, _ = runlogAppendNodeNamesHigh(dst, n)
+	return dst
+}
+
+// runlogAppendNodeNamesHigh is runlogAppendNodeNamesEscaped that also
+// reports whether it may have written a byte from 0x80
+// (jsonAppendEscapedHigh).
+func runlogAppendNodeNamesHigh(dst []byte, n *Node) ([]byte, bool) {
 	from := len(dst)
-	dst = jsonAppendEscaped(dst, n.NodeID)
+	dst, h1 := jsonAppendEscapedHigh(dst, n.NodeID)
 	dst = append(dst, `","node_type":"`...)
 	typeKey := len(dst) - len(`node_type":"`) - from
-	dst = jsonAppendEscaped(dst, n.NodeType)
+	dst, h2 := jsonAppendEscapedHigh(dst, n.NodeType)
 	dst = append(dst, `","node_name":"`...)
 	nameKey := len(dst) - len(`node_name":"`) - from
-	dst = jsonAppendEscaped(dst, n.NodeName)
+	dst, h3 := jsonAppendEscapedHigh(dst, n.NodeName)
 	to := len(dst)
 	dst = append(dst, `","func_id":"`...)
 	at := len(dst)
 	dst = append(dst, dst[from:to]...)
 	copy(dst[at+typeKey:], "func")
 	copy(dst[at+nameKey:], "func")
-	return append(dst, `","next_log_ids":[`...)
+	return append(dst, `","next_log_ids":[`...), h1 || h2 || h3
 }
 
 // runlogNodeNamesRoom is the room runlogAppendNodeNames needs: six
@@ -550,7 +577,13 @@ func runlogFollowingIn(idx []*Node, n *Node, nodeID string) *Node {
 // both escapes leave as it is (most are) is copied in one step.
 func (w *runlogWriter) appendEntry(dst []byte, f *runlogField, e *Event) []byte {
 	plain := (len(e.Attrs) == 0 || e.Kind == EventException) &&
-		(f.o == nil || len(e.Message) < f.o.threshold) && jsonUnchanged(e.Message)
+		(f.o == nil || len(e.Message) < f.o.threshold)
+	if plain {
+		var ascii bool
+		if plain, ascii = jsonUnchangedASCII(e.Message); plain && !ascii {
+			f.high = true
+		}
+	}
 	switch {
 	case plain && e.Kind == EventInfo:
 		dst = append(dst, `"{\"level\": \"INFO\", \"message\": \"`...)
@@ -598,7 +631,10 @@ func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
 	}
 	dst = append(dst, '"')
 	mark := len(dst)
-	dst = runlogAppendPyDict(dst, e.Attrs)
+	dst, high := runlogAppendPyDict(dst, e.Attrs)
+	if high {
+		f.high = true
+	}
 	// The text holds no control character and valid UTF-8 only: escaping
 	// its '\\' and '"' makes it a JSON string's body.
 	dst = runlogReescape(dst, mark)
@@ -606,19 +642,24 @@ func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
 }
 
 // runlogAppendPyDict appends what Python's str() writes for a dict of
-// attrs: {'key': value, ...} with each key and value as repr writes it.
-func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
+// attrs: {'key': value, ...} with each key and value as repr writes it. It
+// also reports whether it may have written a byte from 0x80.
+func runlogAppendPyDict(dst []byte, attrs []Attr) ([]byte, bool) {
+	high := false
 	dst = append(dst, '{')
 	for i := range attrs {
 		if i > 0 {
 			dst = append(dst, ',', ' ')
 		}
-		dst = runlogAppendPyStr(dst, attrs[i].Key, 0)
+		var h bool
+		dst, h = runlogAppendPyStr(dst, attrs[i].Key, 0)
+		high = high || h
 		dst = append(dst, ':', ' ')
 		v := attrs[i].Value
 		switch v.kind() {
 		case KindString:
-			dst = runlogAppendPyStr(dst, v.str(), 0)
+			dst, h = runlogAppendPyStr(dst, v.str(), 0)
+			high = high || h
 		case KindInt64:
 			dst = strconv.AppendInt(dst, int64(v.num), 10)
 		case KindFloat64:
@@ -639,12 +680,12 @@ func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
 				dst = append(dst, "False"...)
 			}
 		case KindBytes:
-			dst = runlogAppendPyStr(append(dst, 'b'), v.str(), 'b')
+			dst, _ = runlogAppendPyStr(append(dst, 'b'), v.str(), 'b') // \xNN: ASCII
 		default:
 			dst = append(dst, "None"...)
 		}
 	}
-	return append(dst, '}')
+	return append(dst, '}'), high
 }
 
 // runlogAppendPyStr appends repr(s) as Python writes it: in single quotes,
@@ -652,8 +693,10 @@ func runlogAppendPyDict(dst []byte, attrs []Attr) []byte {
 // backslash, the quote, \t, \n and \r escaped; other control characters,
 // DEL and U+0080 to U+009F as \xNN, U+2028 and U+2029 as \uNNNN. Invalid
 // UTF-8 becomes U+FFFD. With mode 'b' s is bytes (repr of bytes): every
-// byte outside printable ASCII is \xNN.
-func runlogAppendPyStr(dst []byte, s string, mode byte) []byte {
+// byte outside printable ASCII is \xNN. It also reports whether it may have
+// written a byte from 0x80 (never with mode 'b').
+func runlogAppendPyStr(dst []byte, s string, mode byte) ([]byte, bool) {
+	high := false
 	q := byte('\'')
 	if strings.IndexByte(s, '\'') >= 0 && strings.IndexByte(s, '"') < 0 {
 		q = '"'
@@ -662,6 +705,7 @@ func runlogAppendPyStr(dst []byte, s string, mode byte) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= utf8.RuneSelf && mode != 'b' {
+			high = true
 			r, size := utf8.DecodeRuneInString(s[i:])
 			i += size
 			switch {
@@ -692,7 +736,7 @@ func runlogAppendPyStr(dst []byte, s string, mode byte) []byte {
 			dst = append(dst, c)
 		}
 	}
-	return append(dst, q)
+	return append(dst, q), high
 }
 
 // runlogReescape escapes dst[from:], the text of a JSON string (quotes
@@ -817,6 +861,19 @@ type runlogField struct {
 	section string   // question, answer, llm_output, input, output, config, logs
 	name    string   // attribute key, for input, output and config
 	index   int      // log entry index, for logs
+	// high is set when a method may have written a byte from 0x80
+	// (runlogWriter.high).
+	high bool
+}
+
+// esc appends the body of the JSON string of s (jsonAppendEscaped) and
+// sets f.high when it may have written a byte from 0x80.
+func (f *runlogField) esc(dst []byte, s string) []byte {
+	dst, high := jsonAppendEscapedHigh(dst, s)
+	if high {
+		f.high = true
+	}
+	return dst
 }
 
 // appendString appends the JSON string of a + sep + b, offloaded or
@@ -824,13 +881,14 @@ type runlogField struct {
 // "Type: message" of an exception in a temporary buffer.
 func (f *runlogField) appendString(dst []byte, a, sep, b string) []byte {
 	if f.o != nil && len(a)+len(sep)+len(b) >= f.o.threshold {
+		f.high = true // the head of a truncated value, or a link
 		return f.o.appendLarge(dst, f, a, sep, b)
 	}
 	dst = append(dst, '"')
-	dst = jsonAppendEscaped(dst, a)
+	dst = f.esc(dst, a)
 	if sep != "" || b != "" {
-		dst = jsonAppendEscaped(dst, sep)
-		dst = jsonAppendEscaped(dst, b)
+		dst = f.esc(dst, sep)
+		dst = f.esc(dst, b)
 	}
 	return append(dst, '"')
 }
@@ -883,8 +941,11 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		if a.Value.kind() == KindString && len(a.Key) <= 16 && len(a.Value.str()) <= 16 {
 			// A short member that needs no escape, in text of other
 			// scripts or where jsonAppendShortMembers did not read it.
-			if d, ok := jsonAppendShortMember(dst, a.Key, a.Value.str()); ok {
+			if d, ok, high := jsonAppendShortMember(dst, a.Key, a.Value.str()); ok {
 				dst = d
+				if high {
+					f.high = true
+				}
 				continue
 			}
 		}
@@ -979,18 +1040,19 @@ func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr) []byte {
 // when large.
 func (f *runlogField) appendMember(dst []byte, key string, v Value) []byte {
 	dst = append(dst, '"')
-	dst = jsonAppendEscaped(dst, key)
+	dst = f.esc(dst, key)
 	switch {
 	case v.kind() != KindString:
 		dst = append(dst, '"', ':')
-		return jsonAppendValue(dst, v)
+		return jsonAppendValue(dst, v) // not a string: ASCII
 	case f.o != nil && len(v.str()) >= f.o.threshold:
 		f.name = key
+		f.high = true // the head of a truncated value, or a link
 		dst = append(dst, '"', ':')
 		return f.o.appendLarge(dst, f, v.str(), "", "")
 	default:
 		dst = append(dst, '"', ':', '"')
-		dst = jsonAppendEscaped(dst, v.str())
+		dst = f.esc(dst, v.str())
 		return append(dst, '"')
 	}
 }
@@ -1000,25 +1062,28 @@ func (f *runlogField) appendMember(dst []byte, key string, v Value) []byte {
 // threshold is at least minOffloadThreshold) that jsonAppendEscaped would copy as they are, with
 // the room made once and word stores (jsonAppendShortPlain, or
 // jsonAppendShortHigh for text in other scripts). It reports
-// false, appending nothing, otherwise.
-func jsonAppendShortMember(dst []byte, key, val string) ([]byte, bool) {
+// false, appending nothing, otherwise, and high when it wrote text in
+// other scripts (bytes from 0x80).
+func jsonAppendShortMember(dst []byte, key, val string) (d []byte, ok, high bool) {
 	if cap(dst)-len(dst) < 5+16+16 {
 		dst = slices.Grow(dst, 5+16+16)
 	}
-	d, ok := jsonAppendShortPlain(append(dst, '"'), key)
+	d, ok = jsonAppendShortPlain(append(dst, '"'), key)
 	if !ok {
 		if d, ok = jsonAppendShortHigh(append(dst, '"'), key); !ok {
-			return dst, false
+			return dst, false, false
 		}
+		high = true
 	}
 	d = append(d, '"', ':', '"')
 	e, ok := jsonAppendShortPlain(d, val)
 	if !ok {
 		if e, ok = jsonAppendShortHigh(d, val); !ok {
-			return dst, false
+			return dst, false, false
 		}
+		high = true
 	}
-	return append(e, '"'), true
+	return append(e, '"'), true, high
 }
 
 // runlogZeroUsage is the usage object of a zero Usage, the usage of most
@@ -1299,13 +1364,21 @@ var jsonPlain = func() (t [256]bool) {
 // (jsonCopyPlain). Each maximal run of invalid UTF-8 becomes one
 // U+FFFD; U+2028 and U+2029 are escaped.
 func jsonAppendEscaped(dst []byte, s string) []byte {
+	dst, _ = jsonAppendEscapedHigh(dst, s)
+	return dst
+}
+
+// jsonAppendEscapedHigh is jsonAppendEscaped that also reports whether it
+// wrote a byte from 0x80: false when s is ASCII, which its tests for plain
+// text tell on the way.
+func jsonAppendEscapedHigh(dst []byte, s string) ([]byte, bool) {
 	n := len(s)
 	if n <= 16 && cap(dst)-len(dst) >= 16 {
 		if d, ok := jsonAppendShortPlain(dst, s); ok {
-			return d
+			return d, false
 		}
 		if d, ok := jsonAppendShortHigh(dst, s); ok {
-			return d
+			return d, true
 		}
 	}
 	if n > 16 {
@@ -1313,16 +1386,16 @@ func jsonAppendEscaped(dst []byte, s string) []byte {
 		m := len(dst)
 		dst = slices.Grow(dst, n)
 		if jsonCopyPlain(unsafe.SliceData(dst[m:m+n]), unsafe.StringData(s), n) {
-			return dst[:m+n]
+			return dst[:m+n], false
 		}
 	} else if jsonIsPlain(s) {
-		return append(dst, s...)
+		return append(dst, s...), false
 	}
 	// Text in other scripts than Latin (a Chinese LLM's output) needs no
 	// escape either when it is valid UTF-8 without U+2028 or U+2029: the
 	// checks below scan it much faster than decoding it rune by rune.
 	if !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s) {
-		return append(dst, s...)
+		return append(dst, s...), true // not plain, nothing to escape: bytes from 0x80
 	}
 	return jsonAppendEscapedFrom(dst, s)
 }
@@ -1382,11 +1455,14 @@ func jsonHasLineSep(s string) bool {
 	}
 }
 
-// jsonUnchanged reports whether jsonAppendEscaped appends s as it is:
-// plain ASCII, or valid UTF-8 without a byte below 0x20, '"', '\\',
-// U+2028 or U+2029.
-func jsonUnchanged(s string) bool {
-	return jsonIsPlain(s) || !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s)
+// jsonUnchangedASCII reports whether jsonAppendEscaped appends s as it is:
+// plain ASCII (then ascii is true too), or valid UTF-8 without a byte
+// below 0x20, '"', '\\', U+2028 or U+2029.
+func jsonUnchangedASCII(s string) (unchanged, ascii bool) {
+	if jsonIsPlain(s) {
+		return true, true
+	}
+	return !jsonHasASCIICare(s) && utf8.ValidString(s) && !jsonHasLineSep(s), false
 }
 
 // jsonAppendShortPlain appends s of at most 16 bytes when it is plain, with
@@ -1519,8 +1595,10 @@ func jsonLoad32(s string) uint32 {
 	return uint32(s[0]) | uint32(s[1])<<8 | uint32(s[2])<<16 | uint32(s[3])<<24
 }
 
-// jsonAppendEscapedFrom is jsonAppendEscaped for an s that is not plain.
-func jsonAppendEscapedFrom(dst []byte, s string) []byte {
+// jsonAppendEscapedFrom is jsonAppendEscapedHigh for an s that is not
+// plain: high is whether s holds a byte from 0x80, which it copies or
+// repairs to U+FFFD.
+func jsonAppendEscapedFrom(dst []byte, s string) (_ []byte, high bool) {
 	start := 0 // start of the pending run of bytes to copy as they are
 	inRun := false
 	i := 0
@@ -1558,6 +1636,7 @@ func jsonAppendEscapedFrom(dst []byte, s string) []byte {
 			start = i
 			continue
 		}
+		high = true
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
@@ -1579,7 +1658,7 @@ func jsonAppendEscapedFrom(dst []byte, s string) []byte {
 		}
 		i += size
 	}
-	return append(dst, s[start:]...)
+	return append(dst, s[start:]...), high
 }
 
 // jsonSWARNeedsCare reports whether any of the eight bytes packed in x is
