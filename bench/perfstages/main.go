@@ -3,10 +3,11 @@
 // receive/count, and the rest: the generator itself, GC, the scheduler)
 // and prints, per delivered span, each stage's CPU time beside its floor:
 // what the least the stage must do costs on this machine (one clock read,
-// a memory copy of the span's encoded bytes, a loopback TCP write and read
-// of them), measured here: the first two in thread CPU time (the least of
-// 40 samples), the loopback in the process's CPU time, both ends counted,
-// the least of 5 rounds of writes and reads of 256 KiB (loopbackFloor).
+// a memory copy of the span's encoded bytes, a loopback TCP write of them
+// for the send stage and their read for the receive stage), measured here
+// in thread CPU time: the first two the least of 40 samples, the loopback
+// the least of 5 rounds of writes and reads of 256 KiB, the writer's and
+// the reader's threads each (loopbackFloor).
 // scripts/perf.sh writes its table into PERFORMANCE.md:
 //
 //	loadgen -workload synthetic -block -rate 0 -logs=false -json -cpuprofile cpu.prof >run.json
@@ -32,7 +33,6 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/flowtel/flowtel/internal/testkit"
@@ -43,13 +43,14 @@ import (
 type stage struct {
 	name, covers string
 	any, not     *regexp.Regexp
-	floor        string // floorClock, floorCopy, floorLoopback or ""
+	floor        string // floorClock, floorCopy, floorWrite, floorRead or """"
 }
 
 const (
-	floorClock    = "one monotonic clock read"
-	floorCopy     = "memory copy of the span's bytes"
-	floorLoopback = "loopback TCP write and read of the span's bytes"
+	floorClock = "one monotonic clock read"
+	floorCopy  = "memory copy of the span's bytes"
+	floorWrite = "loopback TCP write of the span's bytes"
+	floorRead  = "loopback TCP read of the span's bytes"
 )
 
 var stages = []stage{
@@ -57,10 +58,10 @@ var stages = []stage{
 		any: regexp.MustCompile(`^runtime\.(gcBgMarkWorker|bgsweep|bgscavenge|gcAssistAlloc|gcDrain|markroot|gcStart)`)},
 	{name: "receive/count", covers: "the embedded receiver: gRPC server, HTTP/2 reads, bench.CountSpans",
 		any:   regexp.MustCompile(`^github\.com/flowtel/flowtel/bench\.|^google\.golang\.org/grpc\.\(\*Server\)|^google\.golang\.org/grpc/internal/transport\.(NewServerTransport|\(\*http2Server\)|newHTTP2Server)|^google\.golang\.org/grpc\.\(\*serverStream\)`),
-		floor: floorLoopback},
+		floor: floorRead},
 	{name: "gRPC send", covers: "export's queue and workers, gRPC client, HTTP/2 writes",
 		any:   regexp.MustCompile(`^github\.com/flowtel/flowtel/export\.|^google\.golang\.org/grpc\.(\(\*ClientConn\)|invoke|\(\*clientStream\)|newClientStream)|^google\.golang\.org/grpc/internal/transport\.(NewHTTP2Client|newHTTP2Client|\(\*http2Client\))`),
-		floor: floorLoopback},
+		floor: floorWrite},
 	{name: "encode", covers: "encode (OTLP protobuf) and the OTLP sink",
 		any:   regexp.MustCompile(`^github\.com/flowtel/flowtel/(encode|otlp)\.`),
 		floor: floorCopy},
@@ -104,7 +105,7 @@ func main() {
 	if *floors {
 		fl[floorClock] = clockFloor()
 		fl[floorCopy] = copyFloor(int(bytesPerSpan))
-		fl[floorLoopback] = loopbackFloor(int(bytesPerSpan))
+		fl[floorWrite], fl[floorRead] = loopbackFloor(int(bytesPerSpan))
 	}
 	fmt.Printf("%s spans delivered, %.0f OTLP bytes per span, %.2f s of CPU sampled (%.0f ns per span)\n\n",
 		group(spans), bytesPerSpan, float64(total)/1e9, float64(total)/float64(spans))
@@ -245,26 +246,32 @@ func leastPer(f func(int)) float64 {
 	return float64(testkit.LeastCPU(40, per, f)) / per
 }
 
-// loopbackFloor returns the process CPU nanoseconds (both ends) of writing
-// n bytes to a loopback TCP connection and reading them on the other end,
-// the least of loopbackRounds rounds: the system calls gRPC makes for a
-// request on loopback, without gRPC. The sizes are grpc-go's in the
-// loadgen (strace -f of a 3 s run, -logs=false: the client's writes
-// averaged 218 KB, up to the 256 KiB of its write buffer, and the
-// receiver's reads 239 KB, up to its 256 KiB read buffer): writes of 256
-// KiB read with a 256 KiB buffer. The floor read with io.Copy into
-// io.Discard until session 10, in 8 KiB reads, 32 a request, which put it
-// 40-70 % above what a reader of the receiver's size pays (least of 8
-// rounds, AMD EPYC: 291 ns a span of 707 bytes against 174); and a single
-// round on the shared machine took whatever the other processes left it.
-func loopbackFloor(n int) float64 {
-	least := 0.0
+// loopbackFloor returns the thread CPU nanoseconds of writing n bytes to a
+// loopback TCP connection and of reading them on the other end, each the
+// least of loopbackRounds rounds: the system calls gRPC makes for a
+// request on loopback, without gRPC. The writer's thread also pays the
+// kernel's delivery of the bytes to the reader's socket (loopback runs the
+// receive path in the sender's system call), as the exporter's writes do
+// in the loadgen's profile. The sizes are grpc-go's in the loadgen (strace
+// -f of a 3 s run, -logs=false: the client's writes averaged 218 KB, up to
+// the 256 KiB of its write buffer, the receiver's reads 239 KB, up to its
+// 256 KiB read buffer): writes of 256 KiB read with a 256 KiB buffer.
+// Until session 10 one floor, both ends in the process's CPU time, stood
+// beside both stages, and its reader read with io.Copy into io.Discard, in
+// 8 KiB, 32 reads a request, which put it 40-70 % above what a reader of
+// the receiver's size pays (process CPU, least of 8 rounds, AMD EPYC: 291
+// ns a span of 707 bytes against 174).
+func loopbackFloor(n int) (write, read float64) {
 	for range loopbackRounds {
-		if f := loopbackRound(n); f > 0 && (least == 0 || f < least) {
-			least = f
+		w, r := loopbackRound(n)
+		if w > 0 && (write == 0 || w < write) {
+			write = w
+		}
+		if r > 0 && (read == 0 || r < read) {
+			read = r
 		}
 	}
-	return least
+	return write, read
 }
 
 // loopbackRounds is the rounds of loopbackFloor, loopbackBytes the bytes
@@ -275,24 +282,28 @@ const (
 	loopbackIO     = 256 << 10
 )
 
-// loopbackRound is one round of loopbackFloor; it returns 0 if the
-// connection failed.
-func loopbackRound(n int) float64 {
+// loopbackRound is one round of loopbackFloor, each end on a thread of its
+// own; it returns zeros if the connection failed.
+func loopbackRound(n int) (write, read float64) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	defer ln.Close()
-	done := make(chan int64)
+	type result struct{ bytes, cpu int64 }
+	done := make(chan result)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
 		c, err := ln.Accept()
 		if err != nil {
-			done <- 0
+			done <- result{}
 			return
 		}
 		defer c.Close()
 		buf := make([]byte, loopbackIO)
 		var got int64
+		cpu0 := testkit.ThreadCPU()
 		for {
 			k, err := c.Read(buf)
 			got += int64(k)
@@ -300,37 +311,30 @@ func loopbackRound(n int) float64 {
 				break
 			}
 		}
-		done <- got
+		done <- result{got, testkit.ThreadCPU() - cpu0}
 	}()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	buf := make([]byte, loopbackIO)
-	cpu0 := processCPU()
+	cpu0 := testkit.ThreadCPU()
 	for sent := 0; sent < loopbackBytes; sent += len(buf) {
 		if _, err := c.Write(buf); err != nil {
 			c.Close()
 			<-done
-			return 0
+			return 0, 0
 		}
 	}
 	c.Close()
-	got := <-done
-	cpu := processCPU() - cpu0
-	if got == 0 {
-		return 0
+	wcpu := testkit.ThreadCPU() - cpu0
+	r := <-done
+	if r.bytes == 0 {
+		return 0, 0
 	}
-	return float64(cpu) / float64(got) * float64(n)
-}
-
-// processCPU returns the process's user and system CPU time in ns.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
+	return float64(wcpu) / float64(r.bytes) * float64(n), float64(r.cpu) / float64(r.bytes) * float64(n)
 }
 
 // group formats n with thousands separators.
