@@ -15,11 +15,12 @@ import (
 // make ("makechan: size out of range"), Workers 100,000 started 100,000
 // goroutines, and Workers 2^32+2 started four billion while counting two.
 func TestOffloadConfigHuge(t *testing.T) {
+	workers2p32 := int64(1<<32 + 2)
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	for _, cfg := range []OffloadConfig{
 		{QueueLen: math.MaxInt},
 		{Workers: 100_000},
-		{Workers: 1<<32 + 2},
+		{Workers: int(workers2p32)}, // 2 on 32-bit platforms
 		{QueueLen: math.MaxInt, Workers: math.MaxInt, QueueBytes: math.MaxInt64, PutTimeout: math.MaxInt64, Threshold: math.MaxInt},
 	} {
 		before := runtime.NumGoroutine()
