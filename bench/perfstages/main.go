@@ -291,7 +291,7 @@ func loopbackRound(n int) (write, read float64) {
 	}
 	defer ln.Close()
 	type result struct{ bytes, cpu int64 }
-	done := make(chan result)
+	done := make(chan result, 1) // the reader never blocks on it, whatever the writer met
 	go func() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
