@@ -281,3 +281,35 @@ func TestGuardRunLog(t *testing.T) {
 		}
 	}
 }
+
+// TestGuardPrefetch runs prefetch_amd64.s on ranges that run into a guard
+// page, from every offset of a page's last two lines, and on a Node laid
+// out at a page's end whose lists end there: prefetches are hints, and
+// fault on nothing; the Node's fields are read, nothing past them.
+func TestGuardPrefetch(t *testing.T) {
+	pages := guarded(t, 2)
+	p := pages[0]
+	var rs [prefetchMax]prefetchRange
+	for off := 1; off <= 128; off++ {
+		for i := range rs {
+			rs[i] = prefetchRange{unsafe.Pointer(&p[len(p)-off]), uintptr(off + i*64)}
+		}
+		prefetchRanges(&rs)
+	}
+	rs = [prefetchMax]prefetchRange{}
+	prefetchRanges(&rs)
+	// A Node at the end of the second page, its lists at the end of the
+	// first (pointers to memory the collector does not manage).
+	q := pages[1]
+	n := (*Node)(unsafe.Pointer(&q[len(q)-int(unsafe.Sizeof(Node{}))]))
+	*n = Node{}
+	attrs := unsafe.Slice((*Attr)(unsafe.Pointer(&p[len(p)-3*int(unsafe.Sizeof(Attr{}))])), 3)
+	n.Input, n.Output, n.Config = attrs, attrs[1:], attrs[2:]
+	n.Next = unsafe.Slice((*string)(unsafe.Pointer(&p[len(p)-32])), 2)
+	n.Events = unsafe.Slice((*Event)(unsafe.Pointer(&p[len(p)-int(unsafe.Sizeof(Event{}))])), 1)
+	prefetchNodes(n, n)
+	prefetchNodes(nil, n)
+	prefetchNodes(n, nil)
+	prefetchNodes(nil, nil)
+	*n = Node{} // no pointer left in the mapping
+}

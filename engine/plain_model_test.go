@@ -101,9 +101,20 @@ func plainFlagModel(t *testing.T, goroutines int) {
 			for run := range 150 {
 				r := e.StartRun(RunInfo{FlowID: "f"})
 				var open []Node
-				for i := range 1 + rng.IntN(40) {
+				// A quarter of the runs have 33 to 102 nodes, mostly of
+				// one type: the metrics record durations 32 at a time
+				// (hdr RecordAll), and a kept series is replaced with
+				// durations pending.
+				nodes, single := 1+rng.IntN(40), rng.IntN(4) == 0
+				if single {
+					nodes = 33 + rng.IntN(70)
+				}
+				for i := range nodes {
 					name := fmt.Sprintf("g%d-r%d-n%d", g, run, i)
 					m := &modelNode{typ: types[rng.IntN(len(types))], status: "ok"}
+					if single && rng.IntN(8) != 0 {
+						m.typ = "llm"
+					}
 					n := r.StartNode("id:"+strconv.Itoa(i), m.typ, name)
 					room := attrLimit
 					list := func(prefix string, add func(...Attr)) []string {
