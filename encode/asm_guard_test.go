@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
@@ -312,4 +313,55 @@ func TestGuardPrefetch(t *testing.T) {
 	prefetchNodes(n, nil)
 	prefetchNodes(nil, nil)
 	*n = Node{} // no pointer left in the mapping
+}
+
+// fuzzPages are the guarded pages FuzzGuardRunLog places its strings in,
+// mapped once for the process.
+var fuzzPages struct {
+	sync.Once
+	p [][]byte
+}
+
+// FuzzGuardRunLog places the fuzzer's strings (up to a page) at the end
+// of pages followed by guard pages, 0 to 15 bytes before them, and runs
+// checkFastPaths on them, and the run log, traces and logs encoders on a
+// run made of them: nothing is read past a string, and the fast writers
+// write what the reference writes.
+func FuzzGuardRunLog(f *testing.F) {
+	f.Add("node:1", "sixteen bytes...", "a value longer than sixteen bytes", uint8(0))
+	f.Add("", "\x00\"\\", "\xe2\x80\xa8\xff", uint8(15))
+	f.Add("世界", "a\x7f", "0123456789abcdef0", uint8(3))
+	f.Fuzz(func(t *testing.T, a, b, c string, gap uint8) {
+		fuzzPages.Do(func() {
+			mem, err := syscall.Mmap(-1, 0, 6*guardPage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+			if err != nil {
+				panic(err)
+			}
+			for i := range 3 {
+				if err := syscall.Mprotect(mem[(2*i+1)*guardPage:(2*i+2)*guardPage], syscall.PROT_NONE); err != nil {
+					panic(err)
+				}
+				fuzzPages.p = append(fuzzPages.p, mem[2*i*guardPage:(2*i+1)*guardPage:(2*i+1)*guardPage])
+			}
+		})
+		g := int(gap % 16)
+		var s [3]string
+		for i, v := range []string{a, b, c} {
+			if len(v) > guardPage-g {
+				v = v[:guardPage-g]
+			}
+			s[i] = atEnd(fuzzPages.p[i], v, g)
+		}
+		checkFastPaths(t, s[0], s[1], s[2])
+		n := &Node{SpanID: SpanID{1}, NodeID: s[0], NodeType: s[1], NodeName: s[2], Next: []string{s[1], s[2]},
+			Input: []Attr{{s[0], StringValue(s[1])}, {s[2], StringValue(s[0])}}, Config: []Attr{{"k", StringValue(s[2])}},
+			LLMOutput: s[1], Events: []Event{{Kind: EventInfo, Message: s[2]}}, StartUnixNano: 1, EndUnixNano: 2}
+		r := &Run{FlowID: s[0], SID: s[1], AppID: s[2], Question: s[0], Answer: s[1], Nodes: []*Node{n}, StartUnixNano: 1, EndUnixNano: 3}
+		if out := AppendRunLog(nil, r); !json.Valid(out) {
+			t.Fatalf("AppendRunLog: invalid JSON %s", out)
+		}
+		enc := NewEncoder(Resource{ServiceName: "svc"})
+		enc.AppendTraces(nil, []*Run{r})
+		enc.AppendLogs(nil, []*Run{r})
+	})
 }
