@@ -24,6 +24,7 @@ type modelNode struct {
 	status              string // ok, error, cancelled
 	code                int64
 	hasCode             bool
+	open                bool // never ended: closed with its run
 }
 
 // modelAttrs makes k attributes of hostile shapes: short strings, values
@@ -185,7 +186,7 @@ func plainFlagModel(t *testing.T, goroutines int) {
 						// Closed by the pipeline with its run: exported
 						// with its identity alone, incomplete.
 						open = append(open, n)
-						*m = modelNode{typ: m.typ, status: "error"}
+						*m = modelNode{typ: m.typ, status: "error", open: true}
 						continue
 					default:
 						n.End()
@@ -259,6 +260,16 @@ func plainFlagModel(t *testing.T, goroutines int) {
 	}
 	if got != len(want) {
 		t.Fatalf("%d nodes exported, %d started", got, len(want))
+	}
+	incomplete := 0
+	for _, m := range want {
+		if m.open {
+			incomplete++
+		}
+	}
+	st := e.Stats()
+	if st.InFlight != 0 || st.Dropped != 0 || st.Accepted != st.Exported || st.Exported != uint64(got+len(sink.Runs())) || st.NodesIncomplete != uint64(incomplete) {
+		t.Fatalf("stats %+v: want every one of %d spans exported, %d nodes incomplete", st, got+len(sink.Runs()), incomplete)
 	}
 	// The metrics fold every node once, by type and status, and its
 	// duration once.
