@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/flowtel/flowtel/internal/race"
 )
 
 // guardPage is the page size the guard tests assume (the assembly's page
@@ -149,6 +151,9 @@ func TestGuardJSONAppendEscaped(t *testing.T) {
 // writes exactly the members its rule accepts, as refEscape writes them,
 // and appendObject writes the whole object as refObject does.
 func TestGuardShortMembers(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the detector sees nothing of the assembly and slows this test tenfold; it runs without -race")
+	}
 	pages := guarded(t, 4)
 	keys, vals, arr, out := pages[0], pages[1], pages[2], pages[3]
 	attrSize := int(unsafe.Sizeof(Attr{}))
@@ -226,6 +231,9 @@ func TestGuardShortMembers(t *testing.T) {
 // pages followed by guard pages: it writes refNodeNames's text or, for a
 // string it may not read whole or that is not plain, nothing.
 func TestGuardNodeNames(t *testing.T) {
+	if race.Enabled {
+		t.Skip("the detector sees nothing of the assembly and slows this test tenfold; it runs without -race")
+	}
 	pages := guarded(t, 4)
 	ids, types, names, out := pages[0], pages[1], pages[2], pages[3]
 	inPage := func(s string) bool { return uintptr(unsafe.Pointer(unsafe.StringData(s)))%guardPage <= guardPage-16 }
