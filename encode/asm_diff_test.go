@@ -171,3 +171,31 @@ func FuzzRunLogFastPaths(f *testing.F) {
 		}
 	})
 }
+
+// TestFastPathsHuge writes a 2 MiB plain string, and the same with one
+// byte to escape first, in the middle or last (the four-block loop's
+// first and last blocks, its tail), through jsonAppendEscaped and
+// appendObject: the output is refEscape's.
+func TestFastPathsHuge(t *testing.T) {
+	b := []byte(strings.Repeat("plain text, ", (2<<20)/12))
+	var f runlogField
+	for _, at := range []int{-1, 0, 63, 64, len(b) / 2, len(b) - 65, len(b) - 16, len(b) - 1} {
+		for _, c := range []byte{'"', 0, 0x80} {
+			if at >= 0 {
+				b[at] = c
+			}
+			s := string(b)
+			want := string(refEscape(nil, s))
+			if got := jsonAppendEscaped(nil, s); string(got) != want {
+				t.Fatalf("jsonAppendEscaped of 2 MiB, %#x at %d: %d bytes, want %d", c, at, len(got), len(want))
+			}
+			attrs := []Attr{{Key: "k", Value: StringValue(s)}, {Key: "short", Value: StringValue("v")}}
+			if got, want := f.appendObject(nil, attrs), refObject(nil, attrs); string(got) != string(want) {
+				t.Fatalf("appendObject of 2 MiB, %#x at %d: %d bytes, want %d", c, at, len(got), len(want))
+			}
+			if at >= 0 {
+				b[at] = 'x'
+			}
+		}
+	}
+}
