@@ -917,7 +917,16 @@ func runlogRefUsage(u Usage) runlogObj {
 		{"completion_tokens", u.CompletionTokens}, {"total_tokens", u.TotalTokens}}
 }
 
-func runlogRefMillis(ns int64) int64 { return int64(math.Floor(float64(ns) / 1e6)) }
+func runlogRefMillis(ns int64) int64 {
+	// In integers: float64(ns) keeps 53 bits, so it rounds a time of
+	// this century to 256 ns, 1639208394420999999 up to the next
+	// millisecond.
+	ms := ns / 1e6
+	if ns%1e6 < 0 {
+		ms--
+	}
+	return ms
+}
 
 // runlogRefPyFloat is Python's text of round(seconds, 2) for ns.
 func runlogRefPyFloat(ns int64) json.RawMessage {
