@@ -23,7 +23,8 @@ import (
 // old one's reading at that instant, so readings do not go back; when the
 // old line ran ahead of the monotonic clock, the new slope is lowered to
 // meet it within a second. Should the counter ever disagree with the
-// monotonic clock by more than maxClockSkew, it is no longer used.
+// monotonic clock by more than maxClockSkew, go back below its first
+// reading or stall, it is no longer used (giveUp).
 type clock struct {
 	base time.Time
 	seq  atomic.Uint64 // odd while the pipeline writes the line
