@@ -28,6 +28,18 @@ var captureCases = []struct {
 		n.Config(attrs8[6], attrs8[7])
 		n.End()
 	}},
+	// A node as the loadgen's synthetic-v1 workload records most of them:
+	// attrs8's calls, then the next node's id (Next), which makes it not
+	// plain and writes the record's next ids (BenchmarkCapture recycles
+	// records through thousands of runs, released on the other core).
+	{"node/next", func(e *Engine, run Run) {
+		n := run.StartNode("llm:1", "llm", "LLM")
+		n.Input(attrs8[0], attrs8[1], attrs8[2], attrs8[3])
+		n.Config(attrs8[6], attrs8[7])
+		n.Output(attrs8[4], attrs8[5])
+		n.Next("tool:2")
+		n.End()
+	}},
 	{"run", func(e *Engine, _ Run) {
 		e.StartRun(RunInfo{FlowID: "flow", AppID: "app", UID: "u", ChatID: "c"}).End(0, "success")
 	}},
