@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flowtel/flowtel/internal/testkit"
 	"github.com/flowtel/flowtel/sid"
@@ -44,4 +45,38 @@ func TestSIDLength(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestSIDTime: a generated SID carries the run's start millisecond (the
+// engine's clock reading, sid.Generator.AppendNextAt), or, when
+// sid.Config.Now is set, that clock's.
+func TestSIDTime(t *testing.T) {
+	cfg := sid.Config{Sub: "spf", Location: "hf", IP: "10.0.1.2", Port: "8080", PID: 7}
+	e, err := New(WithSID(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	for range 3 {
+		run := e.StartRun(RunInfo{})
+		f, err := sid.Parse(run.SID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := uint64(run.r.StartUnixNano/1e6) & (1<<44 - 1); f.Millis != want {
+			t.Fatalf("SID %q: millis %d, want the run's start %d", run.SID(), f.Millis, want)
+		}
+		run.End(0, "")
+	}
+	cfg.Now = func() time.Time { return time.UnixMilli(1640995200000) }
+	e2, err := New(WithSID(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Shutdown(context.Background())
+	run := e2.StartRun(RunInfo{})
+	if f, err := sid.Parse(run.SID()); err != nil || f.Millis != 1640995200000 {
+		t.Fatalf("SID %q with Config.Now: %+v, %v", run.SID(), f, err)
+	}
+	run.End(0, "")
 }

@@ -42,7 +42,8 @@
 //
 // AppendNext allocates nothing when dst has room for the SID (Len bytes);
 // Next allocates the returned string (one allocation). Each SID costs exactly
-// one clock reading (time.Now or Config.Now) and one atomic add.
+// one clock reading (time.Now or Config.Now) and one atomic add; one of
+// AppendNextAt, which takes the time from its caller, the atomic add only.
 //
 // # Performance
 //
@@ -50,6 +51,7 @@
 //
 //	BenchmarkAppendNext/serial        75-82 ns/op   0 allocs/op (time.Now is most of it)
 //	BenchmarkAppendNext/frozenclock   32-38 ns/op   0 allocs/op (formatting and the atomic add)
+//	BenchmarkAppendNext/at            AppendNextAt, the engine's call: no clock reading
 //	BenchmarkAppendNext/parallel      91-103 ns/op  0 allocs/op
 //	BenchmarkNext                     94-103 ns/op  1 allocs/op (the string, 32 B)
 //

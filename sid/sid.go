@@ -171,18 +171,35 @@ func (g *Generator) AppendNext(dst []byte) []byte {
 	return dst
 }
 
+// AppendNextAt is AppendNext for a caller that has read the clock already:
+// unixMilli, milliseconds since the Unix epoch, is the SID's time, where
+// AppendNext reads time.Now (or Config.Now). The engine stamps a run's SID
+// with the run's start, which it reads anyway: time.Now was most of a
+// SID's cost (see the package doc).
+func (g *Generator) AppendNextAt(dst []byte, unixMilli int64) []byte {
+	if g.size == 0 {
+		return dst // the zero Generator
+	}
+	return g.appendAt(dst, g.index.Add(1), unixMilli)
+}
+
 // appendNext is AppendNext that also returns the 32-bit sequence number the
 // index was taken from, so tests can tell SIDs of different index wraps apart.
 func (g *Generator) appendNext(dst []byte) ([]byte, uint32) {
 	seq := g.index.Add(1)
-	ms := uint64(g.now().UnixMilli()) & millisMask
+	return g.appendAt(dst, seq, g.now().UnixMilli()), seq
+}
+
+// appendAt appends the SID of index seq at unixMilli.
+func (g *Generator) appendAt(dst []byte, seq uint32, unixMilli int64) []byte {
+	ms := uint64(unixMilli) & millisMask
 	dst = slices.Grow(dst, g.size)
 	dst = append(dst, g.head...)
 	dst = hex.AppendUint(dst, uint64(uint16(seq)), indexDigits)
 	dst = append(dst, g.mid...)
 	dst = hex.AppendUint(dst, ms, millisDigits)
 	dst = append(dst, g.tail...)
-	return dst, seq
+	return dst
 }
 
 // Fields are the parts of a SID, as Parse reads them back.

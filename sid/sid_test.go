@@ -347,6 +347,7 @@ func TestAllocs(t *testing.T) {
 	buf := make([]byte, 0, 64)
 	t.Run("AppendNext", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { buf = g.AppendNext(buf[:0]) }) })
 	t.Run("Next", func(t *testing.T) { testkit.WantAllocs(t, 1, func() { sink = g.Next() }) })
+	t.Run("AppendNextAt", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { buf = g.AppendNextAt(buf[:0], 1640995200000) }) })
 	real := mustNew(t, Config{Sub: "spf", Location: "hf", IP: "127.0.0.1", Port: "20000"})
 	t.Run("AppendNext/time.Now", func(t *testing.T) {
 		testkit.WantAllocs(t, 0, func() { buf = real.AppendNext(buf[:0]) })
@@ -368,6 +369,13 @@ func BenchmarkAppendNext(b *testing.B) {
 		buf := make([]byte, 0, 64)
 		for b.Loop() {
 			buf = f.AppendNext(buf[:0])
+		}
+	})
+	b.Run("at", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 64)
+		for b.Loop() {
+			buf = g.AppendNextAt(buf[:0], 1640995200000)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
@@ -393,3 +401,25 @@ func BenchmarkNext(b *testing.B) {
 var sink string
 
 func osGetpid() int { return os.Getpid() }
+
+// TestAppendNextAt: AppendNextAt writes what AppendNext writes with
+// Config.Now at the same millisecond and takes the next index
+// (TestAllocs: it allocates nothing with room in dst).
+func TestAppendNextAt(t *testing.T) {
+	ms := int64(1640995200000)
+	g := mustNew(t, exampleConfig()) // Now: ms
+	h := mustNew(t, exampleConfig())
+	for range 3 {
+		want := string(g.AppendNext(nil))
+		if got := string(h.AppendNextAt(nil, ms)); got != want {
+			t.Fatalf("AppendNextAt = %q, AppendNext = %q", got, want)
+		}
+	}
+	f, err := Parse(string(h.AppendNextAt([]byte("x"), ms+1)[1:]))
+	if err != nil || f.Millis != uint64(ms+1)&millisMask || f.Index != 4 {
+		t.Fatalf("Parse = %+v, %v", f, err)
+	}
+	if got := (&Generator{}).AppendNextAt(nil, ms); len(got) != 0 {
+		t.Fatalf("zero Generator: %q", got)
+	}
+}
