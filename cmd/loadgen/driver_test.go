@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"math"
 	"testing"
 
 	"github.com/flowtel/flowtel/engine"
@@ -20,7 +21,7 @@ func TestFlowtelDriverCalls(t *testing.T) {
 	w := &worker{rng: newRand(), ctr: &counters{}, plans: []plan{pl.build(shapeChain)}, firstFrame: true}
 	drv := newFlowtelDriver(e, newWorkload(c))
 	var s slot
-	run := func() { steps(w, drv, &s); w.finish(drv, &s) }
+	run := func() { steps(w, drv, &s); w.finish(drv, &s); w.flush() }
 	run()
 	// The run's span; start, 2 LLM nodes with a tool call each, end.
 	if got := w.ctr.produced.Load(); got != 1+4+2 {
@@ -43,7 +44,7 @@ func TestSyntheticV1(t *testing.T) {
 	drv := newFlowtelDriver(e, wl)
 	w := &worker{rng: newRand(), ctr: &counters{}, plans: plans, firstFrame: true, v1: drv}
 	var s slot
-	run := func() { steps(w, drv, &s); w.finish(drv, &s) }
+	run := func() { steps(w, drv, &s); w.finish(drv, &s); w.flush() }
 	for _, p := range plans {
 		before := w.ctr.produced.Load()
 		run()
@@ -102,7 +103,47 @@ func wantWarmRuns(t *testing.T, e *engine.Engine, w *worker, drv *flowtelDriver)
 		t.Fatal(err)
 	}
 	st := e.Stats()
+	w.flush()
 	if got := w.ctr.produced.Load(); st.Accepted != got || st.StaleCalls != 0 {
 		t.Errorf("engine accepted %d spans (stale calls %d), the workload counted %d", st.Accepted, st.StaleCalls, got)
+	}
+}
+
+// TestFailsRate: fails fails nodes at the error rate, each independently
+// (the gaps between failures geometric: as many runs of no failure of
+// each length as a draw per node gives, within their spread), never at
+// rate 0 and always at rate 1.
+func TestFailsRate(t *testing.T) {
+	for _, p := range []float64{0, 0.01, 0.3, 1} {
+		w := &worker{rng: newRand(), errRate: p}
+		const n = 400_000
+		failed, gap1 := 0, 0 // gap1: failures right after a failure
+		last := false
+		for range n {
+			f := w.fails()
+			if f {
+				failed++
+				if last {
+					gap1++
+				}
+			}
+			last = f
+		}
+		got := float64(failed) / n
+		if sd := math.Sqrt(p * (1 - p) / n); math.Abs(got-p) > 5*sd+1e-12 {
+			t.Errorf("rate %v: %v of nodes failed", p, got)
+		}
+		if failed > 100 && p < 1 {
+			// P(fail | the node before failed) = p when independent.
+			if c := float64(gap1) / float64(failed); math.Abs(c-p) > 5*math.Sqrt(p*(1-p)/float64(failed)) {
+				t.Errorf("rate %v: %v of failures follow a failure", p, c)
+			}
+		}
+	}
+	if g := failGap(0.5, 0); g != 0 {
+		t.Errorf("failGap(0.5, 0) = %d", g)
+	}
+	if g := failGap(1e-300, 1-1e-16); g != 1<<40 {
+		t.Errorf("failGap(1e-300, ~1) = %d, want the cap", g)
 	}
 }

@@ -111,8 +111,10 @@ func (w *worker) timedLoop(drv driver, nslots int, lim *limiter, stop *atomic.Bo
 		for len(t.ev) > 0 && t.ev[0].at <= now && !stop.Load() {
 			t.handle(t.ev.pop(), now)
 		}
+		w.flush()
 	}
 	t.endAll()
+	w.flush()
 }
 
 // handle does what an event stands for.
