@@ -219,14 +219,16 @@ func setAffinity(mask uint64) (uint64, bool) {
 // loadgen's encode stage takes 350-400. The loadgen itself, built with
 // AppendTraces timed by thread CPU and the same batch encoded again at
 // once, told the same: about 300 ns per span the first time, 250-265 the
-// second, of which 15-25 the pooled output buffer's lines; the code warmed
-// before the first changed nothing. What the stage costs past this test
-// is mostly not its input's misses but the encoder running slower beside
-// the other core's work. Prefetching the nodes further ahead, across runs
-// (the next run's first nodes during this run's last), the next run's sid,
-// and the buffer's next lines for writing (PREFETCHW) measured no better
-// here, in TestCPUTimeCold (dram +3 %), or in the loadgen (10 alternating
-// pairs: encode 385 -> 380 ns per span, within its spread).
+// second (the records now in the cache), 15-25 of the difference the
+// pooled output buffer's lines; the code warmed before the first changed
+// nothing, and a loop of arithmetic timed there ran 1-9 % slower than
+// before the load. The gap to the hot benchmark is mostly its records:
+// loadgenBatch's nodes share their attribute arrays, each of the
+// engine's has its own lines, so even in the cache a span reads more of
+// them (one-buf above). Timed batch by batch, interleaved,
+// which the host's phases move alike, the nodes prefetched as one stream
+// across runs (AppendTraces) took bufs from 256.8 to 239.4 ns per span;
+// prefetching the buffer's next lines for writing (PREFETCHW) did not pay.
 //
 //	go test -run TestCPUTimeCross -v ./encode/ -cputime
 func TestCPUTimeCross(t *testing.T) {
