@@ -280,15 +280,13 @@ func (e *Engine) trimIdle(mono int64) {
 const releaseAhead = 2
 
 // prefetchHead prefetches, for writing, the lines of node i's fields that
-// its release touches, when its record exists: its state word's when the
-// node is plain (reopen resets the rest), else those every node touches.
+// its release touches, when its record exists and the node is not plain
+// (reopen resets a plain one): those every node touches.
 func (r *runRecord) prefetchHead(i int) {
-	n := r.slot(i)
-	switch {
-	case n == nil:
-	case r.isPlain(i):
-		prefetchw(unsafe.Pointer(&n.sw), unsafe.Sizeof(n.sw))
-	default:
+	if r.isPlain(i) {
+		return
+	}
+	if n := r.slot(i); n != nil {
 		prefetchw(unsafe.Pointer(n), nodeHot)
 	}
 }

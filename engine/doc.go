@@ -50,9 +50,13 @@
 //
 // # Record protocol
 //
-// Every record has a state word: its generation (bumped on every reuse)
-// and state (free, open, busy, ending, ended, closed); a run's word also
-// counts the callers inside a Run method and the nodes started in it.
+// Every record has a state word: its generation and state (free, open,
+// busy, ending, ended, closed); a run's word also counts the callers
+// inside a Run method and the nodes started in it. A run record's
+// generation is bumped on every reuse (its release); a node record's is
+// its run's: a node record belongs to one run record and one index in
+// it, which each run takes once, so a record holds one node per run
+// generation, and the pair names the node.
 // Two kinds of edge hand writes from one goroutine to another: an atomic
 // read-modify-write or store that an atomic load observes (Go's atomics,
 // which the race detector sees), and the publication's release store
@@ -65,8 +69,9 @@
 //     that the run is open, and takes the node's index with one
 //     compare-and-swap (count+1): the first. It writes the node record
 //     (ids, start time, the run's trace and time anchor copied in, and
-//     the reset of a record whose last node was released plain: see
-//     reopen) and opens it with one release store: the publication.
+//     the reset of a record whose release left its last node as it was:
+//     see reopen) and opens it, in the run's generation, with one release
+//     store: the publication.
 //  2. Every other Node call (Input, Output, Config, SetAttributes, events,
 //     Usage, FirstTokenCost, StartChild, ...) is one atomic load of the
 //     node's word, equal to the handle's generation and open, then plain
@@ -95,8 +100,14 @@
 // StartNode or End moves (at most once a millisecond per run: nodes of
 // seconds move it every time) is a release store as well, for the same
 // count: the reaper needs no order from it. The pipeline adds no
-// read-modify-write to an ended node: it loads the word, and frees the
-// record for reuse with a release store after reading it. A release store
+// read-modify-write to an ended node: it loads the word, and its release
+// writes nothing of a plain node (reopen resets it on reuse), not even
+// the word, which keeps the run's generation and ended (or closed) until
+// the next run's StartNode publishes the record in the next generation;
+// it resets the others, their words left as they are too. When the
+// release wrote each node's word (free, the generation bumped), and the
+// caller's reuse read it, that line of a plain node's record was paid
+// for by both. A release store
 // orders nothing after it: the owner's loads that follow the publication
 // may run before other cores see it. Nothing needs them not to: the only
 // other writer of an open node's word is the pipeline's compare-and-swap
@@ -122,14 +133,17 @@
 // count: a StartNode whose compare-and-swap came first is in the run, one
 // after it fails and counts a stale call. The pipeline, which receives
 // the run through the ring (the ring's own edge), waits for each counted
-// index's publication, then, for each node: if it is ended, reads it all
+// index's publication (the record's word in the run's generation, not
+// free: before it, the word holds an earlier generation, or free on a new
+// record), then, for each node: if it is ended, reads it all
 // (edge 3); if it is still open, it closes it (compare-and-swap open to
 // closed; a busy node is waited out) and orphans it. Its owner, which may
 // run on another goroutine, can still be between its load and its writes:
 // so the pipeline reads only what StartNode and the busy writers wrote
 // (edge 1 and the busy store), copies it into a new record put in the
-// node's slot, exports that one as incomplete (Stats.NodesIncomplete) and
-// never reads or reuses the orphan again. It gives the orphan's bytes
+// node's slot (closed, in the run's generation), exports that one as
+// incomplete (Stats.NodesIncomplete) and never reads or reuses the orphan
+// again. It gives the orphan's bytes
 // back with one swap of its byte count to a large negative value, so that
 // a late grow by the owner is not counted; the garbage collector takes
 // the orphan with the owner's last handle. The owner never reads the run
@@ -141,17 +155,29 @@
 //
 //   - A stale handle (used after End) never writes: End precedes the use
 //     on the owner's goroutine, so the load sees ended, or a later
-//     generation once the record is reused, and counts a stale call. A
+//     generation once the record is reused, and counts a stale call: the
+//     record's next node is its run record's next run's, whose generation
+//     is the next (the run record's is bumped by the release that
+//     precedes its reuse), and a record holds one node per run. A
 //     record is reused only after its owner ended it (then no call of
 //     that owner is in flight, by the one-goroutine contract) or after the
 //     pipeline closed it (then it is an orphan, never reused). The load
 //     sees no older value than the owner's own End wrote (coherence), so
-//     how the record's next publication is ordered does not matter.
+//     how the record's next publication is ordered does not matter; nor
+//     does the release, which no longer writes the word.
 //   - The pipeline never reads what an owner writes: it reads an ended
 //     node after edge 3, and of a closed one only what edge 1 and the busy
 //     writers published, each by a release store its load observed
 //     (TestStoreRelease checks the store, TestRunEndDuringNodeWrites the
-//     protocol under -race).
+//     protocol under -race). It reads a node of a run only once the
+//     word holds that run's generation: a word of an earlier run (the
+//     release left it) is not taken for the publication. The reset
+//     reopen does for a record its release left as it was is the new
+//     owner's write before its publication: the pipeline's reads and
+//     release of the record's last node come before it through the run
+//     record's return to the arena and StartRun's taking it (an atomic
+//     each), and it reads the node after the publication
+//     (TestReleaseKeepsProtocol, TestPlainAndRichNodesReuse).
 //   - Nodes left open end with their run, on whatever goroutine the run
 //     ends: the compare-and-swap decides once between the owner's End and
 //     the pipeline's close.

@@ -496,13 +496,12 @@ func (e *Engine) release(r *runRecord) {
 		if j := i + releaseAhead; j < count {
 			r.prefetchPool(j)
 		}
-		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
-		gen := genOf(n.sw.Load())
-		if !r.isPlain(i) { // a plain node is reset by its reuse (reopen)
-			n.reset()
-			e.remeasureNode(n)
+		if r.isPlain(i) {
+			continue // reset by its reuse (reopen): not even its state word is written
 		}
-		storeRelease(&n.sw, packState(gen+1, stateFree))
+		n, _ := r.closeNode(i) // a node still open is orphaned (a run the ring dropped)
+		n.reset()
+		e.remeasureNode(n)
 	}
 	r.resetLazy(count)
 	if count > nodeKeepChunks*nodeChunkSize {

@@ -81,6 +81,7 @@ func TestFlatMeansPlain(t *testing.T) {
 		for round := range 2 {
 			r := e.StartRun(RunInfo{FlowID: "f"})
 			h := r.StartNode("a:1", "a", "n")
+			checkReopened(t, c.name, h.n)
 			c.f(h)
 			h.End() // RecordError and Cancel have ended it: a counted no-op
 			n := h.n

@@ -33,8 +33,7 @@ const nodeInline = 32
 // pipeline reads 3 of a plain node (nodeRead to nodeFlat: the engine's
 // fields the owner alone reads take the first line, apart; rare says
 // whether the rest need be read), 6 of any other (to nodeHot), and the
-// release of a plain node writes 1, its state word's (reopen), where it
-// wrote 9.
+// release of a plain node writes none (reopen), where it wrote 9.
 type nodeRecord struct {
 	// The first line holds what only the node's owner reads; the second
 	// what the pipeline reads too, with encode.Node's common fields after
@@ -213,11 +212,9 @@ func (n *nodeRecord) reset() {
 // plain reports whether the ended node holds nothing but what
 // resetPlain clears: its ids and times, and Input, Output and Config in
 // the pool. The pipeline asks once it has read the node's lines (add),
-// so that its release (runRecord.plain) prefetches and writes only the
-// record's lines up to encode.Node's Config and the pool's attributes,
-// where reset reads and writes every line a node may touch: a node with
-// only attributes (BenchmarkCapture/node/attrs8) is released in 11 lines
-// of its 13, the two of encode.Node's rarer fields left as they are.
+// so that the metrics' fold reads no more of it and its release
+// (runRecord.plain) leaves it as it is, for reopen to reset, where reset
+// reads and writes every line a node may touch.
 // TestNodePlain fails when a field of encode.Node is not checked.
 func (n *nodeRecord) plain() bool {
 	nd := &n.Node
@@ -252,10 +249,11 @@ func (n *nodeRecord) resetPlain() {
 // last node's times, lists and pool, which reopen empties, the pool's
 // attributes left for End to clear past what the new node writes over
 // (leftover); on a record reset in full it writes what is zero already.
-// The release of a plain node so writes only its state word, where it
-// wrote the ten lines of its fields and attributes, which a caller
-// reusing the record soon writes again anyway: the lines a node touches
-// are paid for once per stage (see nodeRecord).
+// The release of a plain node so writes nothing of its record, not even
+// its state word (the node's generation is its run's: see the package
+// doc), where it wrote the ten lines of its fields and attributes, which
+// a caller reusing the record soon writes again anyway: the lines a node
+// touches are paid for once per stage (see nodeRecord).
 //
 // It writes only what is not zero, and StartNode calls it after its clock
 // reading, beside its own stores: a record whose last node had no

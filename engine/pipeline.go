@@ -314,7 +314,7 @@ func (r *runRecord) orphan(i int, n *nodeRecord) *nodeRecord {
 	m.NodeID, m.NodeType, m.NodeName = n.NodeID, n.NodeType, n.NodeName
 	m.StartUnixNano = n.StartUnixNano
 	m.mem.Store(nodeRecordBytes)
-	m.sw.Store(packState(0, stateClosed))
+	m.sw.Store(packState(genOf(r.sw.Load()), stateClosed))
 	r.e.mem.held.Add(nodeRecordBytes - n.mem.Swap(orphanMem))
 	r.setSlot(i, m)
 	return m

@@ -127,7 +127,9 @@ type runRecord struct {
 
 	// plain has bit i%64 of word i/64 set when node i's record holds
 	// only what nodeRecord.resetPlain clears, as the pipeline found it
-	// (add); release reads it. Nodes past its bits are released whole.
+	// (add); release reads it, and leaves such a record as it is, not
+	// even its state word written. Nodes past its bits are released
+	// whole.
 	plain [nodeKeepChunks * nodeChunkSize / 64]uint64
 	// lazy is how many of the run record's first node records may hold a
 	// plain node release left as it was (reopen): those the next runs do
@@ -462,7 +464,9 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 	}
 	// The run record is not reused before this node is open: the pipeline
 	// waits for every index taken (node), so its fields are read safely.
-	gen := genOf(n.sw.Load())
+	// The node's generation is its run's: a record holds one node of each
+	// run of its run record (see the package doc's protocol).
+	gen := h.gen
 	mono := e.mono()
 	n.reopen()
 	n.SpanID, n.ParentSpanID = nodeSpanID(r.SpanID, i), parent
@@ -602,14 +606,20 @@ func (r *runRecord) refusedNodes() int {
 }
 
 // node returns the record of node i < startedNodes, waiting for a StartNode
-// that claimed index i to finish writing it.
+// that claimed index i to finish writing it: for the record's state word
+// to hold the run's generation, which the release of the record's last
+// node left at the generation before (a record holds one node of each
+// run), or at free for a new record.
 func (r *runRecord) node(i int) *nodeRecord {
+	gen := genOf(r.sw.Load())
 	for {
 		if cp := r.chunk(i/nodeChunkSize, false); cp == nil {
 			// The StartNode that claimed i is allocating the directory.
 		} else if c := cp.Load(); c != nil {
-			if n := c[i%nodeChunkSize].Load(); n != nil && stateOf(n.sw.Load()) != stateFree {
-				return n
+			if n := c[i%nodeChunkSize].Load(); n != nil {
+				if w := n.sw.Load(); genOf(w) == gen && stateOf(w) != stateFree {
+					return n
+				}
 			}
 		}
 		time.Sleep(time.Microsecond)
