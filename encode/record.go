@@ -446,6 +446,12 @@ type Run struct {
 	// original's add_first_frame_duration), 0 if none: see
 	// FirstFrameMillis.
 	FirstFrameUnixNano int64
+	// StreamStartUnixNano, when not zero, is what FirstFrameMillis would
+	// find walking Nodes: the start of the first node IsStreamNode
+	// accepts, or -1 when none does. The engine's pipeline sets it as it
+	// reads the nodes, so that the encoder does not walk them again
+	// before it prefetches them.
+	StreamStartUnixNano int64
 
 	Events []Event
 	// Nodes are in the order they ended, as the original's trace; nodes
@@ -466,11 +472,17 @@ type Run struct {
 // and true, or false when it has none. A first frame set by the run's owner
 // wins; otherwise it is the original's rule: the first node in r.Nodes
 // (finish order) whose node id prefix, the part before the first ':', is
-// "message" or "node-end", its start minus the run's start.
+// "message" or "node-end", its start minus the run's start
+// (StreamStartUnixNano, when set, is that node's start).
 func (r *Run) FirstFrameMillis() (int64, bool) {
 	start := runlogMillis(r.StartUnixNano)
 	if r.FirstFrameUnixNano != 0 {
 		return runlogMillis(r.FirstFrameUnixNano) - start, true
+	}
+	if s := r.StreamStartUnixNano; s > 0 {
+		return runlogMillis(s) - start, true
+	} else if s < 0 {
+		return 0, false
 	}
 	for _, n := range r.Nodes {
 		if IsStreamNode(n.NodeID) {

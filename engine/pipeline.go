@@ -151,6 +151,11 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	m := e.metrics
 	var f nodeFold
 	later := count
+	// The start of the first node whose start is the run's first frame
+	// (encode.IsStreamNode), -1 while there is none: read here, on the
+	// node's lines this pass reads, it saves the encoder a pass over the
+	// nodes' ids (encode.Run.StreamStartUnixNano).
+	stream := int64(-1)
 	// Nodes ahead are prefetched whole while the last node read was not
 	// plain: a run's nodes tend to be alike.
 	whole := true
@@ -205,6 +210,9 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		}
 		sorted = sorted && n.EndUnixNano >= last
 		last = n.EndUnixNano
+		if stream < 0 && encode.IsStreamNode(n.NodeID) {
+			stream = n.StartUnixNano
+		}
 		r.order = append(r.order, &n.Node)
 	}
 	// The trace lists nodes in the order they ended, as the original
@@ -213,6 +221,10 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	// stable sort would leave them as they are.
 	if !sorted {
 		slices.SortStableFunc(r.order, byEnd)
+		stream = firstStream(r.order)
+	}
+	if r.FirstFrameUnixNano == 0 && stream != 0 {
+		r.StreamStartUnixNano = stream // what FirstFrameMillis reads of the nodes
 	}
 	r.Nodes = r.order
 	r.Usage = usage
@@ -274,6 +286,17 @@ func (p *pipeline) sampled(r *runRecord) bool {
 		return false
 	}
 	return p.e.tail == nil || p.e.tail.keep(&r.Run, p.e.mono())
+}
+
+// firstStream returns the start of the first of nodes IsStreamNode
+// accepts, -1 when none does.
+func firstStream(nodes []*encode.Node) int64 {
+	for _, n := range nodes {
+		if encode.IsStreamNode(n.NodeID) {
+			return n.StartUnixNano
+		}
+	}
+	return -1
 }
 
 // byEnd orders nodes by their end time.
