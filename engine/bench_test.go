@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/sid"
 )
 
 // captureCases are the calls the capture benchmarks measure: a node
@@ -304,6 +306,74 @@ func BenchmarkCaptureCaller(b *testing.B) {
 			if s := e.Stats(); s.Dropped != 0 {
 				b.Fatalf("dropped %d", s.Dropped)
 			}
+		})
+	}
+}
+
+// BenchmarkCaptureInterleaved is BenchmarkCapture's serial node cases in
+// the loadgen's shape (synthetic-v1, -block, a worker's 64 slots): the
+// caller keeps 64 runs of 8 nodes open and advances them round robin, a
+// node of each in turn, so that a run's next node starts 63 other nodes
+// after its last, where BenchmarkCapture starts it at once. What a
+// record's prefetch gains, and what the records cost, depend on that
+// distance. The engine has WithSID, as the loadgen's: a run's SID is
+// generated. Lossless, the pipeline beside the caller, records recycled
+// through thousands of runs; cpu-ns/span and caller-cpu-ns/span as in
+// BenchmarkCapture, per span accepted (a run's and its nodes').
+func BenchmarkCaptureInterleaved(b *testing.B) {
+	for _, c := range captureCases {
+		if !strings.HasPrefix(c.name, "node/") {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
+			e, err := New(WithRingCapacity(512), WithBatch(4096, 5*time.Millisecond), WithOverflow(Block, time.Minute),
+				WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Shutdown(context.Background())
+			const open, perRun = 64, 8
+			var (
+				runs  [open]Run
+				nodes [open]int
+				k     int
+			)
+			info := RunInfo{FlowID: "flow"}
+			for i := range runs {
+				runs[i] = e.StartRun(info)
+			}
+			loop := func(n int, _ func() bool) {
+				for ; n > 0; n-- {
+					c.f(e, runs[k])
+					if nodes[k]++; nodes[k] == perRun {
+						runs[k].End(0, "")
+						runs[k], nodes[k] = e.StartRun(info), 0
+					}
+					if k++; k == open {
+						k = 0
+					}
+				}
+			}
+			warm(b, e, 2048, 64)
+			loop(1<<16, nil)
+			if err := e.ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			runtime.GC() // see BenchmarkCapture
+			before := e.Stats()
+			cpu, caller := timeLoop(b, false, loop)
+			for i := range runs {
+				runs[i].End(0, "")
+			}
+			if err := e.ForceFlush(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			s := e.Stats()
+			spans := s.Accepted - before.Accepted
+			if d := s.Dropped - before.Dropped; d != 0 {
+				b.Fatalf("%d of %d spans dropped: the benchmark must be lossless", d, spans)
+			}
+			reportCPU(b, cpu, caller, spans)
 		})
 	}
 }
