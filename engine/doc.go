@@ -171,7 +171,11 @@
 //     (TestStoreRelease checks the store, TestRunEndDuringNodeWrites the
 //     protocol under -race). It reads a node of a run only once the
 //     word holds that run's generation: a word of an earlier run (the
-//     release left it) is not taken for the publication. The reset
+//     release left it) is not taken for the publication, and the release
+//     that wraps the run record's 32-bit generation stores free in every
+//     node word (freeNodeWords), so that a word left 2^32 runs earlier,
+//     of an index the runs since never took, is not either
+//     (TestAttackGenerationWrap). The reset
 //     reopen does for a record its release left as it was is the new
 //     owner's write before its publication: the pipeline's reads and
 //     release of the record's last node come before it through the run

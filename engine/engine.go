@@ -508,6 +508,9 @@ func (e *Engine) release(r *runRecord) {
 		e.mem.held.Add(-r.dropMore())
 	}
 	gen := genOf(r.sw.Load())
+	if gen+1 == 0 {
+		r.freeNodeWords()
+	}
 	r.reset()
 	e.remeasureRun(r)
 	r.sw.Store(packState(gen+1, stateFree))

@@ -605,6 +605,35 @@ func (r *runRecord) refusedNodes() int {
 	return max(countOf(r.sw.Load())-r.e.cfg.limits.NodesPerRun, 0)
 }
 
+// freeNodeWords stores free, generation 0, in every node record's state
+// word, once the run record's generation wraps (release): a record's word
+// keeps the generation of the last run that took its index, which the
+// runs since need not have taken, so that 2^32 runs later it would hold
+// the generation of the run about to take it, and node would take it for
+// its publication. Once every 2^32 runs of a record, no word older than
+// the wrap is left. The caller owns r (its release).
+func (r *runRecord) freeNodeWords() {
+	free := func(c *nodeChunk) {
+		for i := range c {
+			if n := c[i].Load(); n != nil {
+				n.sw.Store(packState(0, stateFree))
+			}
+		}
+	}
+	for i := range r.chunks {
+		if c := r.chunks[i].Load(); c != nil {
+			free(c)
+		}
+	}
+	if m := r.more.Load(); m != nil {
+		for i := range *m {
+			if c := (*m)[i].Load(); c != nil {
+				free(c)
+			}
+		}
+	}
+}
+
 // node returns the record of node i < startedNodes, waiting for a StartNode
 // that claimed index i to finish writing it: for the record's state word
 // to hold the run's generation, which the release of the record's last

@@ -59,6 +59,10 @@ func (e *Engine) boundRun(r *encode.Run, nodes int) {
 	c.walk(r, spans)
 	if c.cuts != 0 {
 		e.stats.valuesTruncated.Add(c.cuts)
+		// A node id cut may no longer name a stream node: the encoder
+		// walks the ids as exported (FirstFrameMillis), as before the
+		// pipeline found the first stream node on the ids uncut.
+		r.StreamStartUnixNano = 0
 	}
 }
 
