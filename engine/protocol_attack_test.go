@@ -427,3 +427,163 @@ func TestAttackHandBuiltStreamStart(t *testing.T) {
 		}
 	}
 }
+
+// gateCopySink holds its first Export until open is closed, then copies
+// as copySink.
+type gateCopySink struct {
+	copySink
+	entered, open chan struct{}
+	once          sync.Once
+}
+
+func (s *gateCopySink) Export(runs []*encode.Run) error {
+	s.once.Do(func() {
+		close(s.entered)
+		<-s.open
+	})
+	return s.copySink.Export(runs)
+}
+
+// TestAttackRingDropStaleHandles: runs the ring evicts while the sink
+// holds the pipeline, with nodes plain, rich and left open, are released
+// by the pipeline (their open nodes orphaned there); their handles, used
+// on another goroutine while the records are reused by later runs, count
+// stale and write nothing the later runs export; every span is exported
+// or dropped and counted.
+func TestAttackRingDropStaleHandles(t *testing.T) {
+	s := &gateCopySink{entered: make(chan struct{}), open: make(chan struct{})}
+	e, err := New(WithSink(s), WithBatch(1, time.Millisecond), WithShards(1), WithRingCapacity(2),
+		WithOverflow(DropOldest, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	first := e.StartRun(RunInfo{FlowID: "first"})
+	first.End(0, "")
+	<-s.entered
+	var handles []Node
+	for range 16 {
+		run := e.StartRun(RunInfo{FlowID: "dropped"})
+		p := run.StartNode("a:1", "a", "plain")
+		p.Input(String("k", "v"))
+		p.End()
+		r := run.StartNode("message:1", "message", "rich")
+		r.Info("x")
+		r.End()
+		o := run.StartNode("c:1", "c", "open")
+		o.Input(String("k", "v"))
+		handles = append(handles, p, r, o)
+		run.End(0, "")
+	}
+	if e.Stats().Dropped == 0 {
+		t.Fatal("the ring dropped nothing")
+	}
+	close(s.open)
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 200 {
+			for _, h := range handles {
+				h.Input(String("late", "v"))
+				h.Usage(Usage{PromptTokens: 5, TotalTokens: 5})
+				h.End()
+			}
+		}
+	}()
+	for range 32 {
+		run := e.StartRun(RunInfo{FlowID: "next"})
+		for _, name := range []string{"n0", "n1", "n2"} {
+			run.StartNode("b:1", "b", name).End()
+		}
+		run.End(0, "")
+	}
+	<-done
+	if err := e.ForceFlush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	for _, r := range s.runs {
+		if r.flow != "next" {
+			continue
+		}
+		for _, n := range r.nodes {
+			if n.incomplete || n.shape != "in=0 out=0 cfg=0 attrs=0 next=0 events=0 usage=false/0 code=false/0 kind=0 status=0/\"\" llm=\"\" ftc=false chunks=0" {
+				t.Errorf("a later run exported %+v", n)
+			}
+		}
+	}
+	s.mu.Unlock()
+	checkAccounts(t, e)
+}
+
+// TestAttackIdleCloseRacesStartNode: runs never ended are closed by the
+// idle timeout while branches start, write and end nodes in them with
+// pauses past the timeout; every StartNode that returned a recording
+// node is exported (open ones incomplete), the others count stale, and
+// the handles are used on once the records are reused.
+func TestAttackIdleCloseRacesStartNode(t *testing.T) {
+	e, s, flush := attackEngine(t, WithIdleTimeout(time.Millisecond))
+	var recording atomic.Int64
+	var handles []Node
+	for range 8 {
+		run := e.StartRun(RunInfo{FlowID: "idle"})
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		for b := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := range 20 {
+					n := run.StartNode("message:1", "message", "n")
+					if n.IsRecording() {
+						recording.Add(1)
+					}
+					n.Input(String("k", "v"))
+					if (b+k)%4 != 0 {
+						n.End()
+					}
+					mu.Lock()
+					handles = append(handles, n)
+					mu.Unlock()
+					if k%5 == 4 {
+						time.Sleep(3 * time.Millisecond)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for run.IsRecording() {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, h := range handles {
+			h.Output(String("late", "v"))
+			h.End()
+		}
+	}()
+	for range 8 {
+		run := e.StartRun(RunInfo{FlowID: "next"})
+		run.StartNode("b:1", "b", "n").End()
+		run.End(0, "")
+	}
+	<-done
+	flush()
+	s.mu.Lock()
+	nodes := 0
+	for _, r := range s.runs {
+		if r.flow == "idle" {
+			nodes += len(r.nodes)
+		}
+	}
+	s.mu.Unlock()
+	if int64(nodes) != recording.Load() {
+		t.Fatalf("exported %d nodes of idle runs, %d StartNode calls returned a recording node", nodes, recording.Load())
+	}
+	checkAccounts(t, e)
+}
