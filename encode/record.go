@@ -479,14 +479,23 @@ func (r *Run) FirstFrameMillis() (int64, bool) {
 	if r.FirstFrameUnixNano != 0 {
 		return runlogMillis(r.FirstFrameUnixNano) - start, true
 	}
-	if s := r.StreamStartUnixNano; s > 0 {
-		return runlogMillis(s) - start, true
-	} else if s < 0 {
+	s, ok := r.StreamStartUnixNano, r.StreamStartUnixNano > 0
+	if s == 0 {
+		s, ok = StreamStart(r.Nodes)
+	}
+	if !ok {
 		return 0, false
 	}
-	for _, n := range r.Nodes {
+	return runlogMillis(s) - start, true
+}
+
+// StreamStart returns the start of the first of nodes IsStreamNode
+// accepts and true, or false when none does: what FirstFrameMillis takes
+// for the first frame, and Run.StreamStartUnixNano holds.
+func StreamStart(nodes []*Node) (int64, bool) {
+	for _, n := range nodes {
 		if IsStreamNode(n.NodeID) {
-			return runlogMillis(n.StartUnixNano) - start, true
+			return n.StartUnixNano, true
 		}
 	}
 	return 0, false

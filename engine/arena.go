@@ -213,20 +213,28 @@ func (r *runRecord) dropMore() int64 {
 // bytes returns everything r holds. The caller owns r.
 func (r *runRecord) bytes() int64 {
 	b := runRecordBytes + r.extra
+	if m := r.more.Load(); m != nil {
+		b += allocSize(uintptr(len(*m)) * 8)
+	}
+	r.eachChunk(func(c *nodeChunk) { b += chunkBytes(c) })
+	return b
+}
+
+// eachChunk calls f with each of r's node chunks, inline and in the
+// directory. The caller owns r.
+func (r *runRecord) eachChunk(f func(*nodeChunk)) {
 	for i := range r.chunks {
 		if c := r.chunks[i].Load(); c != nil {
-			b += chunkBytes(c)
+			f(c)
 		}
 	}
 	if m := r.more.Load(); m != nil {
-		b += allocSize(uintptr(len(*m)) * 8)
 		for i := range *m {
 			if c := (*m)[i].Load(); c != nil {
-				b += chunkBytes(c)
+				f(c)
 			}
 		}
 	}
-	return b
 }
 
 // recycle keeps a released record for reuse, or frees it when the engine

@@ -221,7 +221,11 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	// stable sort would leave them as they are.
 	if !sorted {
 		slices.SortStableFunc(r.order, byEnd)
-		stream = firstStream(r.order)
+		if st, ok := encode.StreamStart(r.order); ok {
+			stream = st
+		} else {
+			stream = -1
+		}
 	}
 	if r.FirstFrameUnixNano == 0 && stream != 0 {
 		r.StreamStartUnixNano = stream // what FirstFrameMillis reads of the nodes
@@ -286,17 +290,6 @@ func (p *pipeline) sampled(r *runRecord) bool {
 		return false
 	}
 	return p.e.tail == nil || p.e.tail.keep(&r.Run, p.e.mono())
-}
-
-// firstStream returns the start of the first of nodes IsStreamNode
-// accepts, -1 when none does.
-func firstStream(nodes []*encode.Node) int64 {
-	for _, n := range nodes {
-		if encode.IsStreamNode(n.NodeID) {
-			return n.StartUnixNano
-		}
-	}
-	return -1
 }
 
 // byEnd orders nodes by their end time.

@@ -613,25 +613,13 @@ func (r *runRecord) refusedNodes() int {
 // its publication. Once every 2^32 runs of a record, no word older than
 // the wrap is left. The caller owns r (its release).
 func (r *runRecord) freeNodeWords() {
-	free := func(c *nodeChunk) {
+	r.eachChunk(func(c *nodeChunk) {
 		for i := range c {
 			if n := c[i].Load(); n != nil {
 				n.sw.Store(packState(0, stateFree))
 			}
 		}
-	}
-	for i := range r.chunks {
-		if c := r.chunks[i].Load(); c != nil {
-			free(c)
-		}
-	}
-	if m := r.more.Load(); m != nil {
-		for i := range *m {
-			if c := (*m)[i].Load(); c != nil {
-				free(c)
-			}
-		}
-	}
+	})
 }
 
 // node returns the record of node i < startedNodes, waiting for a StartNode
