@@ -130,7 +130,7 @@ func checkFastPaths(t *testing.T, a, b, c string) {
 	}
 	for _, n := range []*Node{{NodeID: a, NodeType: b, NodeName: c}, {NodeID: c, NodeType: "", NodeName: a}} {
 		want := string(refNodeNames(nil, n))
-		if got := string(runlogAppendNodeNamesEscaped(nil, n)); got != want {
+		if got := string(nodeNamesEscaped(n)); got != want {
 			t.Fatalf("runlogAppendNodeNamesEscaped(%q, %q, %q) = %q, want %q", n.NodeID, n.NodeType, n.NodeName, got, want)
 		}
 		d := make([]byte, runlogNodeNamesRoom)

@@ -258,7 +258,7 @@ func TestGuardNodeNames(t *testing.T) {
 					} else if w != -1 {
 						t.Fatalf("runlogAppendNodeNames(%q, %q, %q) = %d, want -1", node.NodeID, node.NodeType, node.NodeName, w)
 					}
-					if got := string(runlogAppendNodeNamesEscaped(nil, node)); got != want {
+					if got := string(nodeNamesEscaped(node)); got != want {
 						t.Fatalf("runlogAppendNodeNamesEscaped(%q, %q, %q) = %q, want %q", node.NodeID, node.NodeType, node.NodeName, got, want)
 					}
 				}

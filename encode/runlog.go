@@ -428,7 +428,7 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 	if k := runlogAppendNodeNames(unsafe.SliceData(dst[len(dst):cap(dst)]), n); k >= 0 {
 		return dst[:len(dst)+k] // plain ASCII
 	}
-	dst, high := runlogAppendNodeNamesHigh(dst, n)
+	dst, high := runlogAppendNodeNamesEscaped(dst, n)
 	if high {
 		w.high = true
 	}
@@ -438,16 +438,9 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 // runlogAppendNodeNamesEscaped appends what runlogAppendNodeNames writes,
 // for any node: node_id, node_type and node_name escaped, the text from
 // node_id's value to node_name's copied once for func_*, and the two keys
-// in it renamed, as they have the same lengths.
-func runlogAppendNodeNamesEscaped(dst []byte, n *Node) []byte {
-	dst, _ = runlogAppendNodeNamesHigh(dst, n)
-	return dst
-}
-
-// runlogAppendNodeNamesHigh is runlogAppendNodeNamesEscaped that also
-// reports whether it may have written a byte from 0x80
-// (jsonAppendEscapedHigh).
-func runlogAppendNodeNamesHigh(dst []byte, n *Node) ([]byte, bool) {
+// in it renamed, as they have the same lengths. It also reports whether
+// it may have written a byte from 0x80 (jsonAppendEscapedHigh).
+func runlogAppendNodeNamesEscaped(dst []byte, n *Node) ([]byte, bool) {
 	from := len(dst)
 	dst, h1 := jsonAppendEscapedHigh(dst, n.NodeID)
 	dst = append(dst, `","node_type":"`...)

@@ -635,7 +635,7 @@ func TestRunLogAppendNodeNames(t *testing.T) {
 	short := func(s string) bool { return len(s) == 0 || len(s) <= 16 && jsonIsPlain(s) && inPage(s) }
 	check := func(n *Node) {
 		t.Helper()
-		want := string(runlogAppendNodeNamesEscaped(nil, n))
+		want := string(nodeNamesEscaped(n))
 		d := bytes.Repeat([]byte{0xee}, runlogNodeNamesRoom+64)
 		w := runlogAppendNodeNames(&d[0], n)
 		if runtime.GOARCH != "amd64" || !short(n.NodeID) || !short(n.NodeType) || !short(n.NodeName) {
@@ -1590,4 +1590,10 @@ func TestJSONSWARASCIICare(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nodeNamesEscaped is what runlogAppendNodeNamesEscaped writes for n.
+func nodeNamesEscaped(n *Node) []byte {
+	b, _ := runlogAppendNodeNamesEscaped(nil, n)
+	return b
 }
