@@ -89,7 +89,8 @@ func checkFastPaths(t *testing.T, a, b, c string) {
 			}
 		}
 	}
-	// Objects of distinct keys: a repeated key takes appendObjectOnce.
+	// Objects of mostly distinct keys; one the fuzzer repeats takes
+	// appendObjectOnce (refObject: first place, last value).
 	var f runlogField
 	vals := []string{a, b, c, "", "v", a + b}
 	for k := 1; k <= 6; k++ {

@@ -71,18 +71,28 @@ func refPlain(s string) bool {
 	return true
 }
 
-// refObject is what appendObject writes for attrs of distinct keys and
-// string values, member by member from refEscape, with no Offloader.
+// refObject is what appendObject writes for attrs of string values,
+// member by member from refEscape, with no Offloader.
 func refObject(dst []byte, attrs []Attr) []byte {
+	// A repeated key is written once, where it came first, with its last
+	// value, as the original's Python dict holds it.
+	var keys []string
+	last := make(map[string]string, len(attrs))
+	for _, a := range attrs {
+		if _, ok := last[a.Key]; !ok {
+			keys = append(keys, a.Key)
+		}
+		last[a.Key] = a.Value.str()
+	}
 	dst = append(dst, '{')
-	for i, a := range attrs {
+	for i, k := range keys {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, '"')
-		dst = refEscape(dst, a.Key)
+		dst = refEscape(dst, k)
 		dst = append(dst, '"', ':', '"')
-		dst = refEscape(dst, a.Value.str())
+		dst = refEscape(dst, last[k])
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
