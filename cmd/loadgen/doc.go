@@ -77,6 +77,14 @@
 // SDK, which counts nothing, dropped = produced - delivered, and the
 // receiver must agree with what the SDK's exporter returned success for.
 //
+// With -block (lossless) a caller waits for room in the rings, and the
+// engine's export stage for room in the exporter's queue, up to
+// -block-timeout (10 s by default, at most a minute) before the span is
+// dropped and counted (engine.block_timeout, exporter.block_timeout): a
+// run measuring lossless throughput should not lose spans because a
+// shared host stalled the process for a second, as it did with the 1 s
+// wait it had.
+//
 // # The SDK's configurations
 //
 // -mode otelsdk and -mode both run the SDK's BatchSpanProcessor three ways:

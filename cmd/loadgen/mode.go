@@ -235,7 +235,14 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	// backlog would otherwise move into the engine's records until
 	// RunsInFlight refuses runs, and its live heap would climb to that
 	// bound instead of staying at the queue's.
+	// With -block both this wait and the callers' are -block-timeout (10 s
+	// by default; 1 s before): a lossless maximum-throughput run on a
+	// shared host dropped a few spans by block_timeout when the host
+	// stalled the process for a second, which measured the host.
 	xcfg.Block, xcfg.BlockTimeout = !opt.exporterDrops, time.Second
+	if c.block {
+		xcfg.BlockTimeout = c.blockTimeout
+	}
 	exp, err := export.New(xcfg)
 	if err != nil {
 		return nil, err
@@ -247,7 +254,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	}
 	policy, timeout := engine.DropNewest, time.Duration(0)
 	if c.block {
-		policy, timeout = engine.Block, time.Second
+		policy, timeout = engine.Block, c.blockTimeout
 	}
 	opts := []engine.Option{
 		engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
