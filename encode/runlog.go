@@ -156,6 +156,12 @@ type runlogWriter struct {
 	// eight, hiText their text (hiLen bytes, little-endian): appendMillis.
 	hiMs, hiText uint64
 	hiLen        int
+	// nextHex is where in dst appendNextLogIDs last wrote the hex of a
+	// span id, that of nextNode: the id of the node that follows is most
+	// often the next record's, whose appendNodeIDs copies it from there
+	// instead of writing it again (0: none).
+	nextHex  int
+	nextNode *Node
 	// order is 1 when r.Nodes are sorted by start, -1 when they are not,
 	// 0 until a node with next ids asks (appendNextLogIDs).
 	order int8
@@ -411,7 +417,13 @@ func (w *runlogWriter) appendNodeIDs(dst []byte, n *Node) []byte {
 	binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(w.idHead[:]))
 	binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(w.idHead[8:]))
 	binary.LittleEndian.PutUint64(d[15:], binary.LittleEndian.Uint64(w.idHead[15:]))
-	runlogHex8(d[len(w.idHead):], n.SpanID)
+	if h := w.nextHex; h != 0 && w.nextNode == n {
+		// The hex next_log_ids of the record before wrote for n.
+		binary.LittleEndian.PutUint64(d[len(w.idHead):], binary.LittleEndian.Uint64(dst[h:]))
+		binary.LittleEndian.PutUint64(d[len(w.idHead)+8:], binary.LittleEndian.Uint64(dst[h+8:]))
+	} else {
+		runlogHex8(d[len(w.idHead):], n.SpanID)
+	}
 	dst = dst[:m+len(d)]
 	if w.tailTo != 0 {
 		dst = append(dst, dst[w.tailFrom:w.tailTo]...)
@@ -508,6 +520,7 @@ func (w *runlogWriter) appendNextLogIDs(dst []byte, nodes []*Node, i int) []byte
 		runlogHex8(d[17:], m.SpanID)
 		d[33] = '"'
 		dst = dst[:k+34]
+		w.nextHex, w.nextNode = k+17, m
 	}
 	return dst
 }
