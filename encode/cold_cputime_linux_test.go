@@ -43,7 +43,7 @@ func cloneBatch(runs []*encode.Run) []*encode.Run {
 		for j, n := range r.Nodes {
 			m := *n
 			m.NodeID, m.NodeName, m.LLMOutput = strings.Clone(n.NodeID), strings.Clone(n.NodeName), strings.Clone(n.LLMOutput)
-			m.Input, m.Output, m.Config = cloneAttrs(n.Input), cloneAttrs(n.Output), cloneAttrs(n.Config)
+			m.Input, m.Output, m.Config, m.Attrs = cloneAttrs(n.Input), cloneAttrs(n.Output), cloneAttrs(n.Config), cloneAttrs(n.Attrs)
 			m.Events = append([]encode.Event(nil), n.Events...)
 			c.Nodes[j] = &m
 		}
@@ -164,7 +164,7 @@ func (b *crossBatch) write() {
 				p += n
 				return s
 			}
-			rec.Input, rec.Output, rec.Config = carve(t.Input), carve(t.Output), carve(t.Config)
+			rec.Input, rec.Output, rec.Config, rec.Attrs = carve(t.Input), carve(t.Output), carve(t.Config), carve(t.Attrs)
 			rec.Events = rec.events[:copy(rec.events[:], t.Events)]
 			rec.Next = rec.nextIDs[:copy(rec.nextIDs[:], t.Next)]
 		}
@@ -241,8 +241,13 @@ func TestCPUTimeCross(t *testing.T) {
 		t.Skip("sched_setaffinity failed")
 	}
 	defer setAffinity(old)
+	crossCPUTime(t, "EncodeTracesLoadgenCross", loadgenBatch())
+	crossCPUTime(t, "EncodeTracesGenAICross", loadgenGenAIBatch())
+}
+
+// crossCPUTime is TestCPUTimeCross on the batch base, printed as name.
+func crossCPUTime(t *testing.T, name string, base []*encode.Run) {
 	e := encode.NewEncoder(otlpBenchResource)
-	base := loadgenBatch()
 	spans := encode.NumSpans(base)
 	sets := make([]*crossBatch, 16)
 	for i := range sets {
@@ -304,7 +309,7 @@ func TestCPUTimeCross(t *testing.T) {
 		}
 		close(work)
 		per := float64(least) / 16
-		fmt.Printf("BenchmarkCPUTime/EncodeTracesLoadgenCross/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", c.name, 640, per, per/float64(spans))
+		fmt.Printf("BenchmarkCPUTime/%s/%s\t%d\t%.0f ns/op\t%.1f ns/span\n", name, c.name, 640, per, per/float64(spans))
 		_ = sink
 	}
 	// busy: the other CPU writes the next batches while this one
@@ -356,6 +361,6 @@ func TestCPUTimeCross(t *testing.T) {
 	}
 	close(stop)
 	per := float64(least) / 16
-	fmt.Printf("BenchmarkCPUTime/EncodeTracesLoadgenCross/busy\t%d\t%.0f ns/op\t%.1f ns/span\n", 640, per, per/float64(spans))
+	fmt.Printf("BenchmarkCPUTime/%s/busy\t%d\t%.0f ns/op\t%.1f ns/span\n", name, 640, per, per/float64(spans))
 	_ = sink
 }
