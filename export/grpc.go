@@ -212,6 +212,36 @@ func (rawCodec) Name() string { return "proto" }
 // =false) a request of about 360 KB is 1.6 writes of 218 KB on average,
 // the receiver's 1.5 reads of 239 KB, and one write of about 70 bytes
 // for its answer: nothing left to merge.
+//
+// With run trace logs on (session 11, AMD EPYC, shared) the send and
+// receive stages cost what the bytes cost, as with traces alone: a run's
+// log record is about 8.5 KB against 7.7 KB of spans (1,468 OTLP bytes a
+// span against 696), and per byte the logs are no dearer. Three
+// alternating pairs of 6 s loadgen profiles (-workload synthetic -block
+// -rate 0, bench/perfstages) gave the send stage 0.19, 0.18 and 0.20 ns
+// per OTLP byte with logs off and 0.20, 0.20 and 0.29 with logs on (the
+// last in a stalled phase of the host, 346 k spans/s; a single such
+// profile is where a figure of 0.39 against 0.23 came from), the
+// receive stage 0.19, 0.18, 0.20 against 0.16, 0.17, 0.13 (the receiver
+// counts a trace request's spans but skips a log record whole by its
+// length). The two signals' requests have the same shape: two batches
+// each, about 360 KB of spans or 400 KB of logs, written in the same
+// 256 KiB and partial writes and read in the same reads (strace -f, 3 s
+// each); each encoder part of a batch's logs is one part of the request,
+// not one per record. bench's BenchmarkTransportSignals sends what the
+// sink queues per engine batch: 597 ns of process CPU per KB of traces,
+// 507 per KB of logs (n=6). What a log byte costs is the loopback's
+// kernel copy and TCP on both ends, this buffer's copy and the server's
+// copy of each frame out of its read buffer: fewer bytes (the run log's
+// JSON is the original's format) or a cheaper socket are what would cut
+// it. Measured and left: a connection per signal instead of one shared
+// (traces+logs 535 against 558 ns per KB, p=0.31, n=6: frames of a trace
+// and a logs request interleaved on one connection cost nothing); a Unix
+// domain socket halves the kernel's part (a write and read of 512 MiB in
+// 256 KiB pieces, process CPU, 0.25-0.29 ns per byte over loopback TCP,
+// 0.13-0.16 over a Unix socket, 6 alternating rounds), about 190 ns of a
+// logs-on span, but a collector is reached over TCP, so the loadgen's
+// embedded receiver stays on TCP.
 const writeBufferSize = 256 << 10
 
 // responseWindow is the HTTP/2 flow control window the client grants the
