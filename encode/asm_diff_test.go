@@ -112,10 +112,26 @@ func checkFastPaths(t *testing.T, a, b, c string) {
 		// the same members; the one that writes fewer, a prefix.
 		room := k*runlogMemberRoom + runlogLongRoom
 		d1, d2 := make([]byte, room), make([]byte, room)
-		k1, w1 := jsonAppendShortMembers(&d1[0], room, &attrs[0], k, math.MaxInt)
-		k2, w2 := jsonAppendShortMembersWords(&d2[0], &attrs[0], k)
+		k1, w1, b1 := jsonAppendShortMembers(&d1[0], room, &attrs[0], k, math.MaxInt, 0)
+		k2, w2, b2 := jsonAppendShortMembersWords(&d2[0], &attrs[0], k, 0)
 		if k1 < k2 {
-			k1, k2, w1, w2, d1, d2 = k2, k1, w2, w1, d2, d1
+			k1, k2, w1, w2, b1, b2, d1, d2 = k2, k1, w2, w1, b2, b1, d2, d1
+		}
+		// Each returns the keyBits of the keys it wrote, and stops at a
+		// key whose bit it has set.
+		var bits uint64
+		for _, a := range attrs[:k1] {
+			if bits&keyBit(a.Key) != 0 {
+				t.Fatalf("short members of %q: %d written, past a repeated key bit", attrs, k1)
+			}
+			bits |= keyBit(a.Key)
+		}
+		var bits2 uint64
+		for _, a := range attrs[:k2] {
+			bits2 |= keyBit(a.Key)
+		}
+		if b1 != bits || b2 != bits2 {
+			t.Fatalf("short members of %q: bits %#x and %#x, want %#x and %#x", attrs, b1, b2, bits, bits2)
 		}
 		var ref []byte
 		for _, a := range attrs[:k1] {

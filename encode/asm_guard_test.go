@@ -168,21 +168,23 @@ func TestGuardShortMembers(t *testing.T) {
 		copy(attrs, list)
 		wantK, pos := 0, 0
 		var ref []byte
+		var seen uint64
 		for _, a := range attrs {
 			k, v := a.Key, a.Value.str()
 			if a.Value.kind() != KindString || len(k) < 1 || len(k) > 16 || len(v) < 1 || len(v) >= maxValue ||
 				!refPlain(k) || !refPlain(v) || !inPage(k) || len(v) <= 16 && !inPage(v) ||
-				pos+6+len(k)+max(len(v), 16) > room {
+				pos+6+len(k)+max(len(v), 16) > room || seen&keyBit(k) != 0 {
 				break
 			}
 			wantK++
+			seen |= keyBit(k)
 			pos += 6 + len(k) + len(v)
 			ref = append(ref, `,"`+k+`":"`+v+`"`...)
 		}
 		d := out[len(out)-room:]
-		k, w := jsonAppendShortMembers(&d[0], room, &attrs[0], len(attrs), maxValue)
-		if k != wantK || string(d[:w]) != string(ref) {
-			t.Fatalf("jsonAppendShortMembers(%q, room %d, maxValue %d) = %d members %q, want %d %q", attrs, room, maxValue, k, d[:w], wantK, ref)
+		k, w, bits := jsonAppendShortMembers(&d[0], room, &attrs[0], len(attrs), maxValue, 0)
+		if k != wantK || string(d[:w]) != string(ref) || bits != seen {
+			t.Fatalf("jsonAppendShortMembers(%q, room %d, maxValue %d) = %d members %q, bits %#x, want %d %q, %#x", attrs, room, maxValue, k, d[:w], bits, wantK, ref, seen)
 		}
 		// appendObject in a buffer that ends at the guard page, with the
 		// room it makes for the members and no more.

@@ -12,9 +12,11 @@ func jsonCopyPlain(d, s *byte, n int) bool
 
 // jsonAppendShortMembers writes the members of attrs[:n] that
 // appendObject's usual case is made of, each as ,"key":"value", to d and
-// returns how many it wrote and their bytes: it stops at the first member
-// whose value is not a string or whose key or value is not plain, whose
-// key is empty or longer than 16 bytes, whose value is empty or maxValue
+// returns how many it wrote, their bytes and seen with the keyBit of each
+// of their keys: it stops at the first member whose value is not a string
+// or whose key or value is not plain, whose key is empty or longer than
+// 16 bytes, whose key's bit is in seen (a repeat, or a collision, which
+// the caller tells apart), whose value is empty or maxValue
 // bytes or longer, whose key or value of up to 16 bytes lies within 16
 // bytes of the end of a memory page, or that does not fit in the room
 // bytes at d. One SSE2 load, test and store per string of up to 16
@@ -24,7 +26,7 @@ func jsonCopyPlain(d, s *byte, n int) bool
 // runlogMemberRoom bytes per member of attrs[:n] at least.
 //
 //go:noescape
-func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int)
+func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int, seen uint64) (members, written int, bits uint64)
 
 // runlogAppendNodeNames writes the text of a node record from its
 // node_id value to next_log_ids' "[" (appendNodeIDs) and returns its

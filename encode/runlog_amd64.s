@@ -111,27 +111,28 @@ notplain:
 	MOVB	$0, ret+24(FP)
 	RET
 
-// func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int)
+// func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int, seen uint64) (members, written int, bits uint64)
 //
 // jsonAppendShortMembers writes the members of attrs[:n] to d as
 // ,"key":"value" each, while a member's value is a string of 1 to
-// maxValue-1 plain bytes and its key 1 to 16 plain bytes, and returns how
-// many it wrote and their bytes; it stops at the first member that is not
-// so, whose key or value of up to 16 bytes lies within 16 bytes of the end
-// of a memory page, or that would not fit in the room left. A string of
+// maxValue-1 plain bytes and its key 1 to 16 plain bytes whose keyBit is
+// not in seen, and returns how many it wrote, their bytes and seen with
+// their keys' bits; it stops at the first member that is not so, whose
+// key or value of up to 16 bytes lies within 16 bytes of the end of a
+// memory page, or that would not fit in the room left. A string of
 // up to 16 bytes is read as one 16-byte load from its start, which stays
 // inside its page (as the runtime's memhash reads), its bytes past its
 // length shifted out of the plain test, and stored whole; a longer value
 // is copied and tested as jsonCopyPlain does, and taken back when it is
 // not plain. A member reaches at most 6 bytes past its key and its value
 // (16 bytes if shorter). See runlog_amd64.go.
-TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-56
+TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-72
 	MOVQ	d+0(FP), DI
 	MOVQ	room+8(FP), R9
 	ADDQ	DI, R9
 	MOVQ	attrs+16(FP), SI
-	MOVQ	n+24(FP), R13
-	XORQ	R8, R8
+	MOVQ	n+24(FP), R13 // members left
+	MOVQ	seen+40(FP), R8
 	MOVQ	$0x2020202020202020, AX
 	MOVQ	AX, X13
 	PUNPCKLQDQ	X13, X13
@@ -142,8 +143,8 @@ TEXT ·jsonAppendShortMembers(SB), NOSPLIT|NOFRAME, $0-56
 	MOVQ	AX, X12
 	PUNPCKLQDQ	X12, X12
 member:
-	CMPQ	R8, R13
-	JAE	done
+	TESTQ	R13, R13
+	JEQ	done
 	// The value: a string (its pointer is not one of kindTags and its
 	// kind bits say string) of 1 to maxValue-1 bytes.
 	MOVQ	(Attr_Value+Value_p)(SI), R11
@@ -198,6 +199,17 @@ sized:
 	MOVL	$32, CX
 	SUBL	BX, CX
 	SHLL	CX, R12
+	// The key's bit (keyBit: its length, first and last bytes), which
+	// a member written before may not hold: R10 no longer needs the
+	// key's address.
+	MOVBLZX	(R10), AX
+	MOVBLZX	-1(R10)(BX*1), CX
+	LEAQ	(CX)(AX*2), CX
+	LEAQ	(CX)(BX*8), CX
+	MOVL	$1, R10
+	SHLQ	CX, R10 // the count is taken mod 64
+	TESTQ	R10, R8
+	JNE	done
 	CMPQ	DX, $16
 	JA	long
 	// A short value: its load stays in its page, and it is plain.
@@ -230,7 +242,8 @@ sized:
 	MOVB	$0x22, 5(DI)
 	ADDQ	$6, DI
 	ADDQ	$Attr__size, SI
-	INCQ	R8
+	ORQ	R10, R8
+	DECQ	R13
 	JMP	member
 long:
 	// A long value: ,"key":" then the value copied and tested sixteen
@@ -277,15 +290,19 @@ block:
 	MOVB	$0x22, (DI)
 	INCQ	DI
 	ADDQ	$Attr__size, SI
-	INCQ	R8
+	ORQ	R10, R8
+	DECQ	R13
 	JMP	member
 takeback:
 	SUBQ	BX, DI
 	SUBQ	$5, DI
 done:
-	MOVQ	R8, members+40(FP)
+	MOVQ	n+24(FP), AX
+	SUBQ	R13, AX
+	MOVQ	AX, members+48(FP)
 	SUBQ	d+0(FP), DI
-	MOVQ	DI, written+48(FP)
+	MOVQ	DI, written+56(FP)
+	MOVQ	R8, bits+64(FP)
 	RET
 
 DATA	runlogNodeKeys<>+0(SB)/8, $0x5f65646f6e222c22

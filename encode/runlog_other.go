@@ -14,8 +14,8 @@ func jsonCopyPlain(d, s *byte, n int) bool {
 
 // jsonAppendShortMembers is jsonAppendShortMembersWords on this
 // architecture: see runlog_amd64.go.
-func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int) (members, written int) {
-	return jsonAppendShortMembersWords(d, attrs, n)
+func jsonAppendShortMembers(d *byte, room int, attrs *Attr, n, maxValue int, seen uint64) (members, written int, bits uint64) {
+	return jsonAppendShortMembersWords(d, attrs, n, seen)
 }
 
 // runlogAppendNodeNames writes nothing on this architecture (see

@@ -494,43 +494,52 @@ func TestJSONAppendShortMembers(t *testing.T) {
 	asm := runtime.GOARCH == "amd64"
 	check3 := func(attrs []Attr, room, maxValue int) {
 		t.Helper()
+		// Each run also starts with a key bit seen before (the last
+		// key's): it stops at the member of that bit.
 		for _, words := range []bool{false, true} {
-			if words && room < len(attrs)*runlogMemberRoom {
-				continue // the room appendObject always makes
-			}
-			wantK, pos := 0, 0
-			for _, a := range attrs {
-				v := a.Value.str()
-				ok := short(a)
-				if asm && !words {
-					ok = a.Value.kind() == KindString && len(a.Key) >= 1 && len(a.Key) <= 16 && len(v) >= 1 && len(v) < maxValue &&
-						jsonIsPlain(a.Key) && jsonIsPlain(v) && inPage(a.Key) && (len(v) > 16 || inPage(v)) &&
-						pos+6+len(a.Key)+max(len(v), 16) <= room
+			for _, seen0 := range []uint64{0, keyBit(attrs[len(attrs)-1].Key)} {
+				if words && room < len(attrs)*runlogMemberRoom {
+					continue // the room appendObject always makes
 				}
-				if !ok {
-					break
+				wantK, pos, seen := 0, 0, seen0
+				for _, a := range attrs {
+					if seen&keyBit(a.Key) != 0 {
+						break // a repeat or a collision: the caller's
+					}
+					v := a.Value.str()
+					ok := short(a)
+					if asm && !words {
+						ok = a.Value.kind() == KindString && len(a.Key) >= 1 && len(a.Key) <= 16 && len(v) >= 1 && len(v) < maxValue &&
+							jsonIsPlain(a.Key) && jsonIsPlain(v) && inPage(a.Key) && (len(v) > 16 || inPage(v)) &&
+							pos+6+len(a.Key)+max(len(v), 16) <= room
+					}
+					if !ok {
+						break
+					}
+					wantK++
+					seen |= keyBit(a.Key)
+					pos += 6 + len(a.Key) + len(v)
 				}
-				wantK++
-				pos += 6 + len(a.Key) + len(v)
-			}
-			d := bytes.Repeat([]byte{0xee}, room+64)
-			name := "jsonAppendShortMembers"
-			var k, w int
-			if words {
-				name = "jsonAppendShortMembersWords"
-				k, w = jsonAppendShortMembersWords(&d[0], &attrs[0], len(attrs))
-			} else {
-				k, w = jsonAppendShortMembers(&d[0], room, &attrs[0], len(attrs), maxValue)
-			}
-			var ref []byte
-			for _, a := range attrs[:wantK] {
-				ref = append(ref, `,"`+a.Key+`":"`+a.Value.str()+`"`...)
-			}
-			if k != wantK || string(d[:w]) != string(ref) {
-				t.Fatalf("%s(%q) = %d members %q, want %d %q", name, attrs, k, d[:w], wantK, ref)
-			}
-			if bytes.Count(d[room:], []byte{0xee}) != len(d)-room {
-				t.Fatalf("%s(%q) wrote past its room: %q", name, attrs, d[room:])
+				d := bytes.Repeat([]byte{0xee}, room+64)
+				name := "jsonAppendShortMembers"
+				var k, w int
+				var bits uint64
+				if words {
+					name = "jsonAppendShortMembersWords"
+					k, w, bits = jsonAppendShortMembersWords(&d[0], &attrs[0], len(attrs), seen0)
+				} else {
+					k, w, bits = jsonAppendShortMembers(&d[0], room, &attrs[0], len(attrs), maxValue, seen0)
+				}
+				var ref []byte
+				for _, a := range attrs[:wantK] {
+					ref = append(ref, `,"`+a.Key+`":"`+a.Value.str()+`"`...)
+				}
+				if k != wantK || string(d[:w]) != string(ref) || bits != seen {
+					t.Fatalf("%s(%q, seen %#x) = %d members %q, bits %#x, want %d %q, %#x", name, attrs, seen0, k, d[:w], bits, wantK, ref, seen)
+				}
+				if bytes.Count(d[room:], []byte{0xee}) != len(d)-room {
+					t.Fatalf("%s(%q) wrote past its room: %q", name, attrs, d[room:])
+				}
 			}
 		}
 	}
@@ -538,7 +547,7 @@ func TestJSONAppendShortMembers(t *testing.T) {
 		t.Helper()
 		check3(attrs, len(attrs)*runlogMemberRoom, math.MaxInt)
 	}
-	next := Attr{"next", StringValue("member")}
+	next, last := Attr{"next", StringValue("member")}, Attr{"last", StringValue("member")}
 	bytesOf := []byte{0, 0x1f, ' ', '"', '\\', 'a', 0x7e, 0x7f, 0x80, 0xe4, 0xff}
 	for n := 0; n <= 17; n++ {
 		for pos := range max(n, 1) {
@@ -548,14 +557,16 @@ func TestJSONAppendShortMembers(t *testing.T) {
 					b[pos] = c
 				}
 				for _, a := range []Attr{{string(b), StringValue("v")}, {"key", StringValue(string(b))}} {
-					check([]Attr{next, a, next})
+					check([]Attr{next, a, last})
 				}
 			}
 		}
 	}
 	for _, v := range []Value{{}, Int64Value(9), Int64Value(1), Float64Value(0.5), BoolValue(true), BytesValue([]byte("bytes"))} {
-		check([]Attr{next, {"key", v}, next})
+		check([]Attr{next, {"key", v}, last})
 	}
+	// A repeated key (or a collision of keyBit) stops it.
+	check([]Attr{next, {"key", StringValue("v")}, next})
 	// Long values: each kind of byte at the positions around each block,
 	// the room and maxValue at and around what they need.
 	for _, n := range []int{17, 31, 32, 33, 48, 63, 64, 65, 256, 300} {
@@ -566,7 +577,7 @@ func TestJSONAppendShortMembers(t *testing.T) {
 			for _, c := range bytesOf {
 				b := []byte(strings.Repeat("v", n))
 				b[pos] = c
-				attrs := []Attr{next, {"key", StringValue(string(b))}, next}
+				attrs := []Attr{next, {"key", StringValue(string(b))}, last}
 				// The first member writes 16 bytes, the second needs 9+n.
 				for _, room := range []int{3*runlogMemberRoom + n, 25 + n, 24 + n} {
 					check3(attrs, room, math.MaxInt)
