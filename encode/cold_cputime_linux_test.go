@@ -164,7 +164,13 @@ func (b *crossBatch) write() {
 				p += n
 				return s
 			}
-			rec.Input, rec.Output, rec.Config, rec.Attrs = carve(t.Input), carve(t.Output), carve(t.Config), carve(t.Attrs)
+			// In the order the loadgen's nodes fill the engine's pool:
+			// Input and Config as the node starts, its span attributes
+			// and Output as it ends.
+			rec.Input = carve(t.Input)
+			rec.Config = carve(t.Config)
+			rec.Attrs = carve(t.Attrs)
+			rec.Output = carve(t.Output)
 			rec.Events = rec.events[:copy(rec.events[:], t.Events)]
 			rec.Next = rec.nextIDs[:copy(rec.nextIDs[:], t.Next)]
 		}
