@@ -158,12 +158,22 @@ func (l *limiter) due(k int64) float64 {
 }
 
 // claim takes the next start and returns when it is due, in ns after
-// start; 0 without a limiter (as fast as the workers go).
+// start; 0 without a limiter (as fast as the workers go). The first run
+// starts at once; a start past the int64 range (a rate of one run in
+// more than 292 years: -rate=1e-300) is math.MaxInt64, never in the load,
+// where converting it wrapped to a start long past on amd64.
 func (l *limiter) claim() int64 {
 	if l == nil {
 		return 0
 	}
-	return int64(l.due(l.next.Add(1) - 1))
+	k := l.next.Add(1) - 1
+	if k == 0 {
+		return 0 // due(0) is NaN when the interval is infinite (0·Inf)
+	}
+	if d := l.due(k); d < math.MaxInt64 {
+		return int64(d)
+	}
+	return math.MaxInt64
 }
 
 // wait blocks until the caller's turn, or until stop is set.

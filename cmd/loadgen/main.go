@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -156,7 +157,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	check(c.decode == "full" || c.decode == "count", "-receiver-decode %q: want full or count", c.decode)
 	check(c.duration > 0, "-duration %v must be positive", c.duration)
-	check(c.rate >= 0, "-rate %v must not be negative", c.rate)
+	check(c.rate >= 0 && !math.IsInf(c.rate, 1), "-rate %v must be a finite number, not negative (0 = unbounded)", c.rate)
 	check(c.ramp >= 0, "-ramp %v must not be negative", c.ramp)
 	check(c.blockTimeout > 0 && c.blockTimeout <= time.Minute, "-block-timeout %v must be in (0, 1m]", c.blockTimeout)
 	check(c.workload == workloadRealistic || c.workload == workloadSynthetic || c.workload == workloadSyntheticV1, "-workload %q: want realistic, synthetic or synthetic-v1", c.workload)
