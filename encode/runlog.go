@@ -484,10 +484,7 @@ const runlogNodeNamesRoom = 6*16 + 91 + 16
 func (w *runlogWriter) appendNextLogIDs(dst []byte, nodes []*Node, i int) []byte {
 	n := nodes[i]
 	if len(n.Next) != 0 && w.order == 0 {
-		w.order = -1
-		if slices.IsSortedFunc(nodes, func(a, b *Node) int { return cmp.Compare(a.StartUnixNano, b.StartUnixNano) }) {
-			w.order = 1
-		}
+		w.order = runlogStartOrder(nodes)
 	}
 	first := true
 	for _, next := range n.Next {
@@ -563,6 +560,18 @@ func (w *runlogWriter) appendMillis(dst []byte, ms int64) []byte {
 	binary.LittleEndian.PutUint64(d, w.hiText)
 	binary.LittleEndian.PutUint64(d[n:], runlogDigits8(u-hi*1e8))
 	return dst[:m+n+8]
+}
+
+// runlogStartOrder returns 1 when nodes are sorted by start, -1 when they
+// are not (runlogWriter.order): a loop of loads and compares, where
+// slices.IsSortedFunc called its comparison for each pair.
+func runlogStartOrder(nodes []*Node) int8 {
+	for j := 1; j < len(nodes); j++ {
+		if nodes[j].StartUnixNano < nodes[j-1].StartUnixNano {
+			return -1
+		}
+	}
+	return 1
 }
 
 // runlogFollowing returns the execution of nodeID that follows n in r: of
