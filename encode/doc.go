@@ -196,8 +196,10 @@
 //     called from appendNodeIDs in room made once (2,273 against 2,254 ns
 //     per run); next_log_ids resolved from a compact array of each node's
 //     start and node id tail (the same hot, 3 % less out of the cache);
-//     the repeated-key bits set in the writing loop of appendObject, the
-//     object written again on a repeat (the same as their own loop);
+//     the repeated-key bits set in the Go writing loop of appendObject,
+//     the object written again on a repeat (the same as their own loop;
+//     set by jsonAppendShortMembers itself, as it writes, they did pay:
+//     -2.7 % on RunLogJSONLoadgen, -3.1 % on EncodeLogsLoadgen/hot);
 //     prefetching the start and node id of every node of the next run as
 //     a run ends, which Run.FirstFrameMillis and next_log_ids read first
 //     (EncodeLogsLoadgen/dram 3,096 against 3,099 ns per record).
@@ -208,4 +210,14 @@
 //     RunLogJSONLoadgen, nothing on EncodeLogsLoadgen; a node's usage
 //     left unread without HasUsage (it lies on a line of the Node neither
 //     encoder reads otherwise): no difference on EncodeLogsLoadgen/dram.
+//   - Three more, tried again or new (8-10 alternating runs, benchstat):
+//     the run's members from service_id to answer written by
+//     jsonAppendShortMembers as an object's (two calls where each value
+//     took one, and its key one more): no difference on
+//     RunLogJSONLoadgen (p=0.96), +2.0 % on RunLogJSONLoadgenZH, whose
+//     question the writer reads and then leaves to the escaper; every node
+//     struct of the next run prefetched as a run starts (80 lines per
+//     loadgen-shaped run): no difference hot or out of the cache
+//     (p=0.08, p=0.38); the usual node's constant text joined into fewer
+//     appends, again: -0.8 % and -1.3 %, p=0.32 and p=0.14.
 package encode
