@@ -211,8 +211,8 @@ func genAIString(v encode.Value) string {
 // without costs observeRun one length check).
 func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 	if u := r.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
-		lv := hdr.LabelValues{m.label(r.AppID), m.label(r.FlowID)}
-		s := m.genai.apps.With(&lv)
+		raw := hdr.LabelValues{r.AppID, r.FlowID}
+		s, _ := memoWith(m, &m.memo.apps, m.genai.apps, &raw, 2)
 		sat := &m.e.stats.sumsSaturated
 		satAddSum(&s.input, uint64(max(u.PromptTokens, 0)), 1, sat)
 		satAddSum(&s.output, uint64(max(u.CompletionTokens, 0)), 1, sat)
@@ -245,13 +245,15 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 	micros := (n.EndUnixNano - n.StartUnixNano) / 1e3
 	switch a.op {
 	case opExecuteTool:
-		lv := hdr.LabelValues{m.label(a.tool), m.label(errType)}
-		g.tools.With(&lv).record(micros, &genAIDurationMicros, sat)
+		raw := hdr.LabelValues{a.tool, errType}
+		s, _ := memoWith(m, &m.memo.tools, g.tools, &raw, 2)
+		s.record(micros, &genAIDurationMicros, sat)
 		m.nameGenAISpan(n, a.op, a.tool, SpanKindInternal)
 		return
 	case opInvokeAgent, opCreateAgent, opInvokeWorkflow:
-		lv := hdr.LabelValues{m.label(a.op), m.label(a.agent), m.label(a.workflow), m.label(errType)}
-		g.flows.With(&lv).record(micros, &genAIDurationMicros, sat)
+		raw := hdr.LabelValues{a.op, a.agent, a.workflow, errType}
+		s, _ := memoWith(m, &m.memo.flows, g.flows, &raw, 4)
+		s.record(micros, &genAIDurationMicros, sat)
 		name, kind := a.agent, SpanKindInternal
 		switch a.op {
 		case opInvokeWorkflow:
@@ -262,8 +264,8 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		m.nameGenAISpan(n, a.op, name, kind)
 		return
 	}
-	lv := hdr.LabelValues{m.label(a.op), m.label(a.provider), m.label(a.reqModel), m.label(a.respModel), m.label(errType)}
-	s := g.ops.With(&lv)
+	raw := hdr.LabelValues{a.op, a.provider, a.reqModel, a.respModel, errType}
+	s, _ := memoWith(m, &m.memo.ops, g.ops, &raw, 5)
 	s.dur.record(micros, &genAIDurationMicros, sat)
 	// Time to first chunk: the caller's measure from its request
 	// (FirstTokenCost), else the first frame or chunk after the start.

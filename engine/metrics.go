@@ -294,6 +294,8 @@ type Metrics struct {
 	rets  retCache
 	// genai holds the GenAI families (genai_metrics.go).
 	genai genAIMetrics
+	// memo is the pipeline's memory of its last lookups (seriesMemo).
+	memo foldMemos
 
 	// static are the configured request labels that are not empty.
 	static []encode.Attr
@@ -386,7 +388,7 @@ func (m *Metrics) observeRun(r *encode.Run) {
 // observeRun, whose nodes follow in foldNode and endFold.
 func (m *Metrics) observeRequest(r *encode.Run) {
 	if !m.cfg.SkipRunRequests {
-		m.request(r.AppID, r.FlowID, r.Code).record(r.EndUnixNano - r.StartUnixNano)
+		m.runRequest(r.AppID, r.FlowID, r.Code).record(r.EndUnixNano - r.StartUnixNano)
 	}
 }
 
@@ -477,10 +479,9 @@ func (f *nodeFold) find(typ string) *foldSeries {
 // open looks typ's series up and keeps it if it may be, in place of the
 // oldest when all are in use.
 func (f *nodeFold) open(m *Metrics, typ string) *foldSeries {
-	l := m.label(typ)
-	lv := hdr.LabelValues{l}
-	s := m.nodes.With(&lv)
-	if len(l) != len(typ) || s == m.nodes.Overflow() { // a label cut (and counted) is shorter
+	raw := hdr.LabelValues{typ}
+	s, kept := memoWith(m, &m.memo.nodes, m.nodes, &raw, 1)
+	if !kept { // a label cut or repaired (and counted), or the overflow series
 		f.once = foldSeries{s: s}
 		return &f.once
 	}

@@ -69,3 +69,24 @@ func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
 	h.Attach(c) // the histogram tallies the count: one atomic add less per record
 	return RequestSeries{count: c, time: h}
 }
+
+// runRequest is request for the pipeline's fold, through its memo
+// (seriesMemo): a run of an application and flow seen before costs no
+// label check and no lookup.
+func (m *Metrics) runRequest(appID, fn string, ret int64) RequestSeries {
+	raw := hdr.LabelValues{appID, fn, m.rets.get(ret)}
+	if s, ok := m.memo.requests.find(&raw, 3); ok {
+		return s
+	}
+	var lv hdr.LabelValues
+	same := m.labels(&lv, &raw, 3)
+	c := m.reqCount.With(&lv)
+	lv[2] = ""
+	h := m.reqTime.With(&lv)
+	h.Attach(c)
+	s := RequestSeries{count: c, time: h}
+	if same && c != m.reqCount.Overflow() && h != m.reqTime.Overflow() {
+		m.memo.requests.keep(&raw, 3, s)
+	}
+	return s
+}
