@@ -210,7 +210,7 @@
 //     RunLogJSONLoadgen, nothing on EncodeLogsLoadgen; a node's usage
 //     left unread without HasUsage (it lies on a line of the Node neither
 //     encoder reads otherwise): no difference on EncodeLogsLoadgen/dram.
-//   - Three more, tried again or new (8-10 alternating runs, benchstat):
+//   - Five more, tried again or new (8-10 alternating runs, benchstat):
 //     the run's members from service_id to answer written by
 //     jsonAppendShortMembers as an object's (two calls where each value
 //     took one, and its key one more): no difference on
@@ -219,5 +219,11 @@
 //     struct of the next run prefetched as a run starts (80 lines per
 //     loadgen-shaped run): no difference hot or out of the cache
 //     (p=0.08, p=0.38); the usual node's constant text joined into fewer
-//     appends, again: -0.8 % and -1.3 %, p=0.32 and p=0.14.
+//     appends, again: -0.8 % and -1.3 %, p=0.32 and p=0.14; a node's
+//     three times and two keys written with one room check and word
+//     stores when they share the writer's high digits: +1.0 % on
+//     RunLogJSONLoadgen and +1.1 % on EncodeLogsLoadgen/hot (p=0.02,
+//     p=0.000); the run log without prefetchNodes, as its nodes may be
+//     in the cache after their spans were written: -1 % hot (p=0.13),
+//     +6.8 % out of the cache (p=0.000).
 package encode
