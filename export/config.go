@@ -573,6 +573,11 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	if u.Host == "" {
 		return nil, false, errors.New("no host")
 	}
+	// A host ending in ':' has no port: most often a scheme given twice
+	// (http://http://host:4317 is host "http:"), where every export fails.
+	if strings.HasSuffix(u.Host, ":") {
+		return nil, false, errors.New("empty port after the host's ':' (a scheme given twice?)")
+	}
 	// A port no connection can use would pass here and fail every export.
 	if p := u.Port(); p != "" {
 		if n, perr := strconv.Atoi(p); perr != nil || n < 1 || n > 65535 {
