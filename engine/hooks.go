@@ -27,6 +27,11 @@ func init() {
 			}
 			return c.sink
 		},
+		ErrorHandler: func(opts []Option) func(error) {
+			var c config
+			c.apply(opts)
+			return c.errorHandler
+		},
 		RunEngine: func(h Run) *Engine {
 			if h.r == nil {
 				return nil

@@ -467,11 +467,21 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 // waits, within its context, for the values queued, then closes the
 // store; the values it had no time for are counted as lost and said in
 // its error.
+//
+// The exporter's and the store's failures go to cfg.ErrorHandler, or,
+// when it is nil (as from export.FromEnv and NewFromEnv), to the
+// engine.WithErrorHandler opts set.
 func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if cfg.Release == nil {
 		cfg.Release = encode.PutBuffer // the sink's buffers go back to the pool they came from
 	}
 	cfg.Block = true // only the export stage enqueues: it waits, see above
+	if cfg.ErrorHandler == nil {
+		// The exporter's and the offloader's failures go to the engine's
+		// handler: NewFromEnv's Config has none, and they were reported
+		// nowhere (a collector refusing every request).
+		cfg.ErrorHandler = hooks().ErrorHandler(opts)
+	}
 	if limit := hooks().MemoryLimit(opts); limit > 0 && cfg.QueueBytes == 0 {
 		// One budget: the queue takes at most a quarter of the engine's
 		// memory limit (MemoryBytes is twice QueueBytes).

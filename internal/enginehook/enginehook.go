@@ -21,6 +21,8 @@ type Hooks[E, O, R, N any] struct {
 	// Sink returns the engine.Sink opts set (the last WithSink), nil when
 	// none.
 	Sink func(opts []O) any
+	// ErrorHandler returns the WithErrorHandler opts set, nil when none.
+	ErrorHandler func(opts []O) func(error)
 
 	// RunEngine returns the engine of a run, nil for a no-op run.
 	RunEngine func(R) *E
