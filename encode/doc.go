@@ -210,7 +210,7 @@
 //     RunLogJSONLoadgen, nothing on EncodeLogsLoadgen; a node's usage
 //     left unread without HasUsage (it lies on a line of the Node neither
 //     encoder reads otherwise): no difference on EncodeLogsLoadgen/dram.
-//   - Five more, tried again or new (8-10 alternating runs, benchstat):
+//   - Six more, tried again or new (8-10 alternating runs, benchstat):
 //     the run's members from service_id to answer written by
 //     jsonAppendShortMembers as an object's (two calls where each value
 //     took one, and its key one more): no difference on
@@ -225,5 +225,7 @@
 //     RunLogJSONLoadgen and +1.1 % on EncodeLogsLoadgen/hot (p=0.02,
 //     p=0.000); the run log without prefetchNodes, as its nodes may be
 //     in the cache after their spans were written: -1 % hot (p=0.13),
-//     +6.8 % out of the cache (p=0.000).
+//     +6.8 % out of the cache (p=0.000); a logs entry's time text written
+//     in place rather than built on the stack and appended (its memmove
+//     read what byte stores had just written): nothing (p=0.52).
 package encode
