@@ -127,6 +127,9 @@ func New(opts ...Option) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: WithTailSampling: %w", err)
 	}
+	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w: SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
+	}
 	if tail != nil {
 		tail.quantile = newFlowQuantiles(e.metrics).get
 	}

@@ -121,7 +121,8 @@ type MetricsConfig struct {
 	// SkipRunRequests stops finished runs from counting in the request
 	// metrics: set it when the workflow engine records every request itself
 	// with RecordRequest or RequestSeries, so that none counts twice. Node
-	// metrics still come from the runs.
+	// metrics still come from the runs. New refuses it with a
+	// TailPolicy.SlowestFraction, whose quantiles are the runs'.
 	SkipRunRequests bool
 	// NoExport turns the periodic OTLP metrics export off; AppendPrometheus
 	// and Bottlenecks still work.

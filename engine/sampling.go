@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,6 +318,12 @@ const MinRunsForQuantile = 100
 func (p *TailPolicy) active() bool {
 	return p.KeepErrors || p.SlowerThan > 0 || p.SlowestFraction > 0 || p.Ratio > 0 || len(p.Rules) > 0 ||
 		p.MaxPerSecond > 0 || p.Decide != nil
+}
+
+// slowestFraction reports whether p or one of its rules sets
+// SlowestFraction.
+func (p *TailPolicy) slowestFraction() bool {
+	return p.SlowestFraction > 0 || slices.ContainsFunc(p.Rules, func(r TailRule) bool { return r.Policy.SlowestFraction > 0 })
 }
 
 // validate checks the fields once, at construction.
