@@ -802,6 +802,13 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 		dst = appendKVInt(dst, f, keyFirstFrame, ff) // the run trace log's number
 	}
 	dst = e.writeAttrs(dst, f, "", r.Attrs)
+	if e.keyRepaired {
+		// A repaired key may have become another (attrkeys.go): checked
+		// before the events, which may queue values to the Offloader.
+		if d, ok := e.runRepaired(dst, at-1, r); ok {
+			return d
+		}
+	}
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(r.DroppedAttrs))
 	dst = e.writeEvents(dst, r.Events, r, r.SpanID)
 	dst = appendVarintField(dst, fieldSpanDroppedEvents, uint64(r.DroppedEvents))
@@ -815,10 +822,6 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	}
 	e.commonFrom += shift
 	e.commonTo += shift
-	if e.keyRepaired {
-		// A repaired key may have become another (attrkeys.go).
-		dst = e.runRepaired(dst, at-1, r)
-	}
 	return dst
 }
 
@@ -980,6 +983,14 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	}
 	if len(nd.Attrs) != 0 {
 		dst = e.writeAttrsPre(dst, f, &kvNoPrefix, nd.Attrs)
+		if e.keyRepaired {
+			// A repaired key of Attrs may have become another
+			// (attrkeys.go): checked before the events, which may queue
+			// values to the Offloader.
+			if d, ok := e.nodeRepaired(dst, at-1, r, nd); ok {
+				return d
+			}
+		}
 	}
 	dst = appendVarintField(dst, fieldSpanDroppedAttrs, uint64(nd.DroppedAttrs))
 	if len(nd.Events) != 0 {
@@ -994,10 +1005,6 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst[at], dst[at+1] = byte(n)|0x80, byte(n>>7)
 	} else {
 		dst, _ = closeLen(dst, at, spanLenWidth)
-	}
-	if e.keyRepaired {
-		// A repaired key of Attrs may have become another (attrkeys.go).
-		dst = e.nodeRepaired(dst, at-1, r, nd)
 	}
 	return dst
 }
