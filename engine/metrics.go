@@ -66,6 +66,10 @@ var DefaultLatencyBounds = []float64{
 	3e8, 6e8, 1.8e9, 3.6e9, // 5 min, 10 min, 30 min, 1 h
 }
 
+// MinMetricsInterval is the shortest MetricsConfig.Interval New takes:
+// each push collects and encodes every series.
+const MinMetricsInterval = minMetricsInterval
+
 // ErrInvalidMetrics is wrapped by the error that reports an invalid
 // MetricsConfig.
 var ErrInvalidMetrics = errors.New("engine: invalid metrics configuration")

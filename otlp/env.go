@@ -62,6 +62,14 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		}
 		return def
 	}
+	if iv := cfg.MetricReader.ExportInterval; iv < engine.MinMetricsInterval {
+		// The engine would refuse it naming its own field, not the variable.
+		name := "OTEL_METRIC_EXPORT_INTERVAL"
+		if get(name) == "" {
+			name = "OTLP_METRIC_EXPORT_INTERVAL_MILLIS"
+		}
+		return nil, fmt.Errorf("otlp: from environment: %w %s: %q is under %v, the shortest metrics interval", export.ErrInvalidEnv, name, get(name), engine.MinMetricsInterval)
+	}
 	ip := get("SERVICE_IP")
 	if ip == "" {
 		ip = hostIPv4()
