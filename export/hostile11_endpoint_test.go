@@ -46,3 +46,31 @@ func TestEndpointEmptyPort(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeFieldURLEmptyPort: the large-value store's URL had the same
+// hole: FLOWTEL_LARGE_FIELDS_URL=https://https://store.example/bucket/
+// (host "https:") was taken, and every value's PUT then failed, each
+// value cut and counted failed_error. NewHTTPStore refuses it, so
+// LargeFieldConfig's check and FromEnv name the URL, never its password.
+func TestLargeFieldURLEmptyPort(t *testing.T) {
+	const secret = "s3cret-pass"
+	for _, u := range []string{"https://https://store.example/bucket/", "http://u:" + secret + "@store:/b/"} {
+		if _, err := NewHTTPStore(u, nil, nil); !errors.Is(err, ErrLargeFieldStore) {
+			t.Errorf("NewHTTPStore(%q) = %v, want ErrLargeFieldStore", RedactURL(u), err)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("NewHTTPStore(%q): the error prints the password: %v", RedactURL(u), err)
+		}
+		env := map[string]string{"FLOWTEL_LARGE_FIELDS_URL": u}
+		_, err := FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+		if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), "FLOWTEL_LARGE_FIELDS_URL") {
+			t.Errorf("FromLookup(FLOWTEL_LARGE_FIELDS_URL=%q) = %v, want an error naming the variable", RedactURL(u), err)
+		} else if strings.Contains(err.Error(), secret) {
+			t.Errorf("FromLookup(%q): the error prints the password: %v", RedactURL(u), err)
+		}
+	}
+	s, err := NewHTTPStore("http://store:8080/b", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}

@@ -51,6 +51,9 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: %s is not an http:// or https:// URL", ErrLargeFieldStore, RedactURL(baseURL))
 	}
+	if strings.HasSuffix(u.Host, ":") { // as parseEndpoint: every PUT would fail
+		return nil, fmt.Errorf("%w: %s: empty port after the host's ':' (a scheme given twice?)", ErrLargeFieldStore, RedactURL(baseURL))
+	}
 	// A header net/http would refuse to send would fail every Put: check
 	// it here, by the rules of Config.Headers over HTTP.
 	for k, vs := range header {
