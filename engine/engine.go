@@ -134,8 +134,10 @@ func New(opts ...Option) (*Engine, error) {
 		tail.quantile = newFlowQuantiles(e.metrics).get
 	}
 	e.tail = tail
-	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways {
+	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
 		e.logSink = ls
+	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) is not an engine.LogSink: their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
 	}
 	go e.loop()
 	return e, nil

@@ -307,6 +307,8 @@ type TailPolicy struct {
 	Decide          func(RunView) TailDecision
 	// RunLogAlways exports the run trace log of every run, sampled or not,
 	// as the original system did; by default the log follows the trace.
+	// The runs left out go to the sink's ExportLogs: New refuses it with a
+	// sink that is not a LogSink.
 	RunLogAlways bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/flowtel/flowtel/encode"
@@ -116,6 +117,16 @@ func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 		}
 	}
 	return primaryErr
+}
+
+// takesLogs reports whether s takes run logs apart: a LogSink, or a
+// TeeSink with one among its sinks.
+func takesLogs(s Sink) bool {
+	if t, ok := s.(*TeeSink); ok {
+		return slices.ContainsFunc(t.sinks, takesLogs)
+	}
+	_, ok := s.(LogSink)
+	return ok
 }
 
 func (t *TeeSink) count(i int, spans uint64, err error) {
