@@ -259,8 +259,11 @@ const (
 )
 
 // TailRule is a policy for the runs of one flow, one app, or one flow of
-// one app (an empty field matches any). The first rule that matches a run
-// applies instead of the policy's own fields; its Decide is the policy's.
+// one app (an empty field matches any; New refuses a rule with both empty,
+// and two rules for the same app and flow). The most specific rule that
+// matches a run applies instead of the policy's own fields (the app's
+// flow, then the flow, then the app, whatever the order of Rules); its
+// Decide is the policy's.
 type TailRule struct {
 	AppID, FlowID string
 	Policy        TailPolicy
@@ -421,8 +424,11 @@ func newTailSampler(p *TailPolicy) (*tailSampler, error) {
 			return nil, fmt.Errorf("%w: %sRules, MaxPerSecond and Decide apply to the whole policy only", ErrInvalidSampler, where)
 		}
 		k := ruleKey{p.Rules[i].AppID, p.Rules[i].FlowID}
+		if k == (ruleKey{}) {
+			return nil, fmt.Errorf("%w: Rules[%d] names no AppID and no FlowID: it would apply to runs of neither alone (set the policy's own fields for every run)", ErrInvalidSampler, i)
+		}
 		if _, dup := t.rules[k]; dup {
-			continue // the first rule for a key wins
+			return nil, fmt.Errorf("%w: Rules[%d] names the AppID and FlowID of an earlier rule, which would always win", ErrInvalidSampler, i)
 		}
 		cr, err := compileTail(rp)
 		if err != nil {
