@@ -504,6 +504,11 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if res.ServiceName == "" {
 		res.ServiceName = cfg.ServiceName
 	}
+	if res.ServiceName == "" {
+		// What engine.New fills in for the engine's resource, which the
+		// metrics carry: the spans and run logs must name the same.
+		res.ServiceName = engine.DefaultServiceName
+	}
 	for _, kv := range cfg.ResourceAttrs {
 		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
 	}
