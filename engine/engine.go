@@ -110,6 +110,20 @@ func New(opts ...Option) (*Engine, error) {
 		}
 		e.sid = g
 	}
+	// The tail policy is checked before newMetrics starts the metrics
+	// goroutine, which a refused New would leave running.
+	tail, err := newTailSampler(&e.cfg.tail)
+	if err != nil {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w", err)
+	}
+	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w: SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
+	}
+	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
+		e.logSink = ls
+	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
+		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) is not an engine.LogSink: their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
+	}
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
 		Capacity:     e.cfg.capacity,
@@ -123,22 +137,10 @@ func New(opts ...Option) (*Engine, error) {
 	}
 	e.ring = ring
 	e.metrics = newMetrics(e)
-	tail, err := newTailSampler(&e.cfg.tail)
-	if err != nil {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w", err)
-	}
-	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w: SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
-	}
 	if tail != nil {
 		tail.quantile = newFlowQuantiles(e.metrics).get
 	}
 	e.tail = tail
-	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
-		e.logSink = ls
-	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) is not an engine.LogSink: their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
-	}
 	go e.loop()
 	return e, nil
 }
