@@ -1,6 +1,7 @@
 package encode
 
 import (
+	"strings"
 	"unicode/utf8"
 )
 
@@ -76,13 +77,15 @@ func refPlain(s string) bool {
 func refObject(dst []byte, attrs []Attr) []byte {
 	// A repeated key is written once, where it came first, with its last
 	// value, as the original's Python dict holds it.
+	// Keys are compared as written, invalid UTF-8 repaired.
 	var keys []string
 	last := make(map[string]string, len(attrs))
 	for _, a := range attrs {
-		if _, ok := last[a.Key]; !ok {
-			keys = append(keys, a.Key)
+		k := strings.ToValidUTF8(a.Key, "\uFFFD")
+		if _, ok := last[k]; !ok {
+			keys = append(keys, k)
 		}
-		last[a.Key] = a.Value.str()
+		last[k] = a.Value.str()
 	}
 	dst = append(dst, '{')
 	for i, k := range keys {

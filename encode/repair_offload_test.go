@@ -87,8 +87,9 @@ func TestRepairedSpanOffloadsOnce(t *testing.T) {
 }
 
 // TestRunLogRepeatedKeysOffloadOnce covers the run trace log's objects
-// that repeat a key, with an Offloader, through AppendLogs: an object
-// that repeats a key is found before any member is written (appendObject
+// that repeat a key (or hold keys that are one once repaired), with an
+// Offloader, through AppendLogs: an object that repeats a key is found
+// before any member is written (appendObject
 // then takes appendObjectOnce), so only the value kept, the last, is
 // queued, and the store holds exactly the objects the bodies link to.
 // (AppendLogs writes the body once: a body repaired as invalid UTF-8 is
@@ -104,7 +105,10 @@ func TestRunLogRepeatedKeysOffloadOnce(t *testing.T) {
 	big := func(tag string) string { return strings.Repeat(tag, encode.DefaultOffloadThreshold/len(tag)+1) }
 	nd := &encode.Node{SpanID: encode.SpanID{3}, NodeID: "llm:1",
 		// q repeats: the last value is kept and stored, the first not.
-		Input:  []encode.Attr{{Key: "q", Value: str(big("first "))}, {Key: "x", Value: str("s")}, {Key: "q", Value: str(big("last "))}},
+		// r\xff and r\xfe are one key once repaired (r\uFFFD): found
+		// before any member is written too.
+		Input: []encode.Attr{{Key: "q", Value: str(big("first "))}, {Key: "x", Value: str("s")}, {Key: "q", Value: str(big("last "))},
+			{Key: "r\xff", Value: str(big("rfirst "))}, {Key: "r\xfe", Value: str(big("rlast "))}},
 		Output: []encode.Attr{{Key: "o1", Value: str(big("o1 "))}, {Key: "o2", Value: str(big("o2 "))}},
 		// The same keyBit (length, first and last bytes), distinct keys.
 		Config: []encode.Attr{{Key: "axb", Value: str(big("c1 "))}, {Key: "ayb", Value: str(big("c2 "))}, {Key: "azb", Value: str("y")}},
@@ -137,9 +141,9 @@ func TestRunLogRepeatedKeysOffloadOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// last, o1, o2, c1, c2, log.
-	if st := o.Stats(); len(stored) != 6 || len(files) != 6 || st.Enqueued != 6 || st.Offloaded != 6 ||
-		!slices.Equal(values, []string{"c1", "c2", "last", "log", "o1", "o2"}) || strings.Contains(body, "first ") {
-		t.Errorf("values stored %q, %d objects, stats %+v: want 6 of each, the first q nowhere", values, len(files), st)
+	// last, rlast, o1, o2, c1, c2, log.
+	if st := o.Stats(); len(stored) != 7 || len(files) != 7 || st.Enqueued != 7 || st.Offloaded != 7 ||
+		!slices.Equal(values, []string{"c1", "c2", "last", "log", "o1", "o2", "rlast"}) || strings.Contains(body, "first ") {
+		t.Errorf("values stored %q, %d objects, stats %+v: want 7 of each, the first q and r nowhere", values, len(files), st)
 	}
 }

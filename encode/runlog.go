@@ -701,49 +701,101 @@ func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
 
 // runlogAppendPyDict appends what Python's str() writes for a dict of
 // attrs: {'key': value, ...} with each key and value as repr writes it. It
-// also reports whether it may have written a byte from 0x80.
+// also reports whether it may have written a byte from 0x80. A dict holds
+// each key once, where it was first set, with the value set last (the
+// original's add_info_events(dict) is given one): a repeated key, or keys
+// that are one once repaired ("k\xff" and "k\xfe" are both 'k\ufffd'),
+// is written so (runlogAppendPyDictOnce). Each key's keyBit is set as it
+// is written: a bit set twice is a repeat or a collision, which
+// repeatsHashed tells apart.
 func runlogAppendPyDict(dst []byte, attrs []Attr) ([]byte, bool) {
-	high := false
+	mark := len(dst)
+	high, keyHigh := false, false
+	var seen, again uint64
 	dst = append(dst, '{')
 	for i := range attrs {
 		if i > 0 {
 			dst = append(dst, ',', ' ')
 		}
+		b := keyBit(attrs[i].Key)
+		again |= seen & b
+		seen |= b
 		var h bool
 		dst, h = runlogAppendPyStr(dst, attrs[i].Key, 0)
+		keyHigh = keyHigh || h
+		dst, h = runlogAppendPyValue(append(dst, ':', ' '), attrs[i].Value)
 		high = high || h
-		dst = append(dst, ':', ' ')
-		v := attrs[i].Value
-		switch v.kind() {
-		case KindString:
-			dst, h = runlogAppendPyStr(dst, v.str(), 0)
-			high = high || h
-		case KindInt64:
-			dst = strconv.AppendInt(dst, int64(v.num), 10)
-		case KindFloat64:
-			switch f := math.Float64frombits(v.num); {
-			case math.IsNaN(f):
-				dst = append(dst, "nan"...)
-			case math.IsInf(f, 1):
-				dst = append(dst, "inf"...)
-			case math.IsInf(f, -1):
-				dst = append(dst, "-inf"...)
-			default:
-				dst = jsonAppendFloat(dst, f)
-			}
-		case KindBool:
-			if v.num != 0 {
-				dst = append(dst, "True"...)
-			} else {
-				dst = append(dst, "False"...)
-			}
-		case KindBytes:
-			dst, _ = runlogAppendPyStr(append(dst, 'b'), v.str(), 'b') // \xNN: ASCII
-		default:
-			dst = append(dst, "None"...)
+	}
+	if again != 0 || keyHigh {
+		var keys []string
+		if keyHigh {
+			keys = runlogRepairedKeys(attrs, true)
+		}
+		if keys != nil && runlogKeysRepeat(keys) || again != 0 && repeatsHashed(attrs) {
+			return runlogAppendPyDictOnce(dst[:mark], attrs, keys)
 		}
 	}
+	return append(dst, '}'), high || keyHigh
+}
+
+// runlogAppendPyDictOnce is runlogAppendPyDict for attrs that repeat a
+// key, compared as keys (runlogRepairedKeys) when not nil: each key is
+// written once, at its first place, with its last value.
+//
+//go:noinline
+func runlogAppendPyDictOnce(dst []byte, attrs []Attr, keys []string) ([]byte, bool) {
+	high := false
+	var buf [maxScanAttrs]int32
+	dst = append(dst, '{')
+	first := true
+	for i, l := range runlogOnce(attrs, keys, &buf) {
+		if l < 0 {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',', ' ')
+		}
+		first = false
+		var h, hv bool
+		dst, h = runlogAppendPyStr(dst, attrs[i].Key, 0)
+		dst, hv = runlogAppendPyValue(append(dst, ':', ' '), attrs[l].Value)
+		high = high || h || hv
+	}
 	return append(dst, '}'), high
+}
+
+// runlogAppendPyValue appends repr(v) as Python writes it for the value
+// of a dict (runlogAppendPyDict) and reports whether it may have written
+// a byte from 0x80.
+func runlogAppendPyValue(dst []byte, v Value) ([]byte, bool) {
+	switch v.kind() {
+	case KindString:
+		return runlogAppendPyStr(dst, v.str(), 0)
+	case KindInt64:
+		dst = strconv.AppendInt(dst, int64(v.num), 10)
+	case KindFloat64:
+		switch f := math.Float64frombits(v.num); {
+		case math.IsNaN(f):
+			dst = append(dst, "nan"...)
+		case math.IsInf(f, 1):
+			dst = append(dst, "inf"...)
+		case math.IsInf(f, -1):
+			dst = append(dst, "-inf"...)
+		default:
+			dst = jsonAppendFloat(dst, f)
+		}
+	case KindBool:
+		if v.num != 0 {
+			dst = append(dst, "True"...)
+		} else {
+			dst = append(dst, "False"...)
+		}
+	case KindBytes:
+		dst, _ = runlogAppendPyStr(append(dst, 'b'), v.str(), 'b') // \xNN: ASCII
+	default:
+		dst = append(dst, "None"...)
+	}
+	return dst, false
 }
 
 // runlogAppendPyStr appends repr(s) as Python writes it: in single quotes,
@@ -922,6 +974,9 @@ type runlogField struct {
 	// high is set when a method may have written a byte from 0x80
 	// (runlogWriter.high).
 	high bool
+	// badKey is set when appendMember wrote a key of invalid UTF-8,
+	// repaired, which may have become another key (appendObject).
+	badKey bool
 }
 
 // esc appends the body of the JSON string of s (jsonAppendEscaped) and
@@ -958,17 +1013,26 @@ func (f *runlogField) appendString(dst []byte, a, sep, b string) []byte {
 func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 	if f.o != nil && len(attrs) > 1 {
 		// The offloader queues the values it takes: an object that
-		// repeats a key is found before any is written. Each key's keyBit
-		// in a register, no call: a bit set twice is a repeat or a
-		// collision, which repeatsHashed tells apart.
+		// repeats a key, or whose keys become one once repaired (invalid
+		// UTF-8), is found before any is written. Each key's keyBit in a
+		// register, no call: a bit set twice is a repeat or a collision,
+		// which repeatsHashed tells apart. A key that is not short ASCII
+		// (utf8ValidShort) takes the exact UTF-8 check.
 		var seen, again uint64
+		bad := false
 		for i := range attrs {
-			b := keyBit(attrs[i].Key)
+			k := attrs[i].Key
+			b := keyBit(k)
 			again |= seen & b
 			seen |= b
+			if !utf8ValidShort(k) && !utf8.ValidString(k) {
+				bad = true
+			}
 		}
-		if again != 0 && repeatsHashed(attrs) {
-			return f.appendObjectOnce(dst, attrs)
+		if again != 0 || bad {
+			if once, repaired := runlogObjectRepeats(attrs, again != 0, bad); once {
+				return f.appendObjectOnce(dst, attrs, repaired)
+			}
 		}
 	}
 	// Members are written with a comma before each, the first one's
@@ -1020,8 +1084,17 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		}
 		dst = f.appendMember(dst, a.Key, a.Value)
 	}
-	if again != 0 && f.o == nil && repeatsHashed(attrs) {
-		return f.appendObjectOnce(dst[:p0], attrs)
+	if again != 0 || f.badKey {
+		// A keyBit set twice, or a key of invalid UTF-8 written
+		// (appendMember): keys that repeat once repaired ("k\xff" and
+		// "k\xfe" are both "k\uFFFD") are written again, each once.
+		bad := f.badKey
+		f.badKey = false
+		if f.o == nil {
+			if once, repaired := runlogObjectRepeats(attrs, again != 0, bad); once {
+				return f.appendObjectOnce(dst[:p0], attrs, repaired)
+			}
+		}
 	}
 	if len(dst) == p0 {
 		return append(dst, '{', '}')
@@ -1067,49 +1140,150 @@ func jsonAppendShortMembersWords(d *byte, attrs *Attr, n int, seen uint64) (memb
 	return members, len(buf), seen
 }
 
-// appendObjectOnce is appendObject for attrs that repeat a key: each key
-// is written once, at its first place, with its last value. It compares
-// each key with the others, which only lists that repeat a key pay, and
-// past maxScanAttrs keys looks them up in a map instead.
-func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr) []byte {
-	dst = append(dst, '{')
-	first := true
-	var at map[string][2]int // a long list (maxScanAttrs): each key's first and last places
-	if len(attrs) > maxScanAttrs {
-		at = make(map[string][2]int, len(attrs))
-		for i := range attrs {
-			p, ok := at[attrs[i].Key]
-			if !ok {
-				p[0] = i
-			}
-			p[1] = i
-			at[attrs[i].Key] = p
+// runlogObjectRepeats reports whether attrs repeat a key as appendObject
+// writes them: with hashed (a keyBit came twice) a key as it is, with bad
+// (a key is not valid UTF-8) a key once repaired, each maximal run of
+// invalid bytes one U+FFFD as jsonAppendEscaped writes it. repaired says
+// the keys are to be compared repaired (appendObjectOnce).
+func runlogObjectRepeats(attrs []Attr, hashed, bad bool) (once, repaired bool) {
+	if bad {
+		if keys := runlogRepairedKeys(attrs, false); keys != nil {
+			return runlogKeysRepeat(keys), true
 		}
 	}
+	return hashed && repeatsHashed(attrs), false
+}
+
+// runlogRepairedKeys returns attrs' keys as the run log writes them, or
+// nil when each is valid UTF-8 (then written as it is): in a JSON object
+// (appendObject) each maximal run of invalid bytes becomes one U+FFFD, in
+// a Python dict's text (runlogAppendPyDict, py) each invalid byte does.
+// Two keys are written as one exactly when these are equal. A rare path:
+// it allocates.
+func runlogRepairedKeys(attrs []Attr, py bool) []string {
+	var keys []string
 	for i := range attrs {
-		key := attrs[i].Key
-		v := attrs[i].Value
-		if at != nil {
-			p := at[key]
-			if p[0] != i {
-				continue // written at its first place
+		k := attrs[i].Key
+		if utf8ValidShort(k) || utf8.ValidString(k) {
+			continue
+		}
+		if keys == nil {
+			keys = make([]string, len(attrs))
+			for j := range attrs[:i] {
+				keys[j] = attrs[j].Key
 			}
-			v = attrs[p[1]].Value
-		} else if repeatsBefore(attrs, i) {
-			continue // written at its first place
+		}
+		if py {
+			keys[i] = runlogPyRepaired(k)
 		} else {
-			for j := i + 1; j < len(attrs); j++ {
-				if attrs[j].Key == key {
-					v = attrs[j].Value
-				}
+			keys[i] = string(appendUTF8Repaired(nil, k))
+		}
+	}
+	if keys != nil {
+		for i := range attrs {
+			if keys[i] == "" {
+				keys[i] = attrs[i].Key
 			}
+		}
+	}
+	return keys
+}
+
+// runlogPyRepaired returns s with each invalid UTF-8 byte replaced by
+// U+FFFD, as runlogAppendPyStr writes it.
+func runlogPyRepaired(s string) string {
+	b := make([]byte, 0, len(s)+8)
+	for _, r := range s {
+		b = utf8.AppendRune(b, r) // an invalid byte decodes as U+FFFD
+	}
+	return string(b)
+}
+
+// runlogKeysRepeat reports whether a key of keys comes twice.
+func runlogKeysRepeat(keys []string) bool {
+	seen := make(map[string]struct{}, len(keys))
+	for _, k := range keys {
+		if _, ok := seen[k]; ok {
+			return true
+		}
+		seen[k] = struct{}{}
+	}
+	return false
+}
+
+// runlogOnce returns, for attrs whose keys repeat, where each key is
+// written and with which value: last[i] is the index of the last value
+// of the key attrs[i] holds when i is that key's first place, else -1.
+// keys, when not nil, are the keys compared (runlogRepairedKeys). Lists
+// of up to maxScanAttrs keys (buf's length) compare each key with the
+// others, longer ones look them up in a map (and allocate).
+func runlogOnce(attrs []Attr, keys []string, buf *[maxScanAttrs]int32) []int32 {
+	key := func(i int) string {
+		if keys != nil {
+			return keys[i]
+		}
+		return attrs[i].Key
+	}
+	var last []int32
+	if len(attrs) <= len(buf) {
+		last = buf[:len(attrs)]
+	} else {
+		last = make([]int32, len(attrs))
+	}
+	if len(attrs) > maxScanAttrs {
+		at := make(map[string]int, len(attrs)) // each key's first place
+		for i := range attrs {
+			last[i] = -1
+			if p, ok := at[key(i)]; ok {
+				last[p] = int32(i)
+				continue
+			}
+			at[key(i)] = i
+			last[i] = int32(i)
+		}
+		return last
+	}
+next:
+	for i := range attrs {
+		k := key(i)
+		last[i] = -1
+		for j := range i {
+			if key(j) == k {
+				continue next // written at its first place
+			}
+		}
+		last[i] = int32(i)
+		for j := i + 1; j < len(attrs); j++ {
+			if key(j) == k {
+				last[i] = int32(j)
+			}
+		}
+	}
+	return last
+}
+
+// appendObjectOnce is appendObject for attrs that repeat a key (with
+// repaired, once repaired: runlogObjectRepeats): each key is written
+// once, at its first place, with its last value (runlogOnce).
+func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr, repaired bool) []byte {
+	var keys []string
+	if repaired {
+		keys = runlogRepairedKeys(attrs, false)
+	}
+	var buf [maxScanAttrs]int32
+	dst = append(dst, '{')
+	first := true
+	for i, l := range runlogOnce(attrs, keys, &buf) {
+		if l < 0 {
+			continue
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = f.appendMember(dst, key, v)
+		dst = f.appendMember(dst, attrs[i].Key, attrs[l].Value)
 	}
+	f.badKey = false
 	return append(dst, '}')
 }
 
@@ -1117,7 +1291,13 @@ func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr) []byte {
 // when large.
 func (f *runlogField) appendMember(dst []byte, key string, v Value) []byte {
 	dst = append(dst, '"')
-	dst = f.esc(dst, key)
+	dst, high := jsonAppendEscapedHigh(dst, key)
+	if high {
+		f.high = true
+		if !utf8.ValidString(key) {
+			f.badKey = true // repaired: appendObject checks the keys again
+		}
+	}
 	switch {
 	case v.kind() != KindString:
 		dst = append(dst, '"', ':')

@@ -908,16 +908,19 @@ func runlogRefValue(v Value) any {
 }
 
 // runlogRefAttrs is attrs as the original's Python dict holds them: a
-// key set again keeps its first place and takes the new value.
+// key set again keeps its first place and takes the new value. Keys are
+// compared as written, invalid UTF-8 repaired ("k\xff" and "k\xfe" are
+// one key).
 func runlogRefAttrs(attrs []Attr) runlogObj {
 	o := runlogObj{}
 	at := map[string]int{}
 	for _, a := range attrs {
-		if i, ok := at[a.Key]; ok {
+		k := strings.ToValidUTF8(a.Key, "\uFFFD")
+		if i, ok := at[k]; ok {
 			o[i].V = runlogRefValue(a.Value)
 			continue
 		}
-		at[a.Key] = len(o)
+		at[k] = len(o)
 		o = append(o, runlogKV{a.Key, runlogRefValue(a.Value)})
 	}
 	return o

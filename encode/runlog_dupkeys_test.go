@@ -1,0 +1,220 @@
+package encode_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flowtel/flowtel/encode"
+)
+
+// jsonDuplicateName walks b with encoding/json's decoder and returns the
+// first member name an object holds twice (with its path), or an error
+// when b is not one JSON value.
+func jsonDuplicateName(b []byte) (string, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		names  map[string]bool
+		object bool
+		key    bool // the next token of an object is a name
+	}
+	var stack []*frame
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.key {
+			if tok == json.Delim('}') {
+				stack = stack[:len(stack)-1]
+				continue
+			}
+			name := tok.(string)
+			if top.names[name] {
+				return fmt.Sprintf("%q at offset %d", name, d.InputOffset()), nil
+			}
+			top.names[name] = true
+			top.key = false
+			continue
+		}
+		if top != nil && top.object {
+			top.key = true // this token is the member's value
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{names: map[string]bool{}, object: true, key: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
+}
+
+func TestJSONDuplicateName(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":1,"b":{"a":2,"c":[{"a":1},{"a":2}]}}`: "",
+		`{"a":1,"b":{"c":2,"c":3}}`:                 `"c" at offset 21`,
+		`[{"x":{},"x":[]}]`:                         `"x" at offset 12`,
+		`{"k\uFFFD":1,"k` + "\uFFFD" + `":2}`:       `"k` + "\uFFFD" + `" at offset 19`,
+	} {
+		if got, err := jsonDuplicateName([]byte(in)); got != want || err != nil {
+			t.Errorf("jsonDuplicateName(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// dupKeysRun is a run whose node lists and event given as data hold keys
+// that are one once written: repeated, or different only in invalid
+// UTF-8 ("k\xff" and "k\xfe" are both "k\uFFFD" in JSON, 'k\ufffd' in the
+// entry's Python text), in short and long lists (maxScanAttrs is 64).
+func dupKeysRun(long int) *encode.Run {
+	str, num := encode.StringValue, encode.Int64Value
+	var many []encode.Attr
+	for i := range long {
+		many = append(many, encode.Attr{Key: "m" + strconv.Itoa(i), Value: num(int64(i))})
+	}
+	many = append(many, encode.Attr{Key: "z\xff", Value: num(1)}, encode.Attr{Key: "z\xfe\xfd", Value: num(2)})
+	nd := &encode.Node{SpanID: encode.SpanID{3}, NodeID: "n1", NodeType: "llm", NodeName: "llm",
+		Input:  []encode.Attr{{Key: "k\xff", Value: num(1)}, {Key: "k\xfe", Value: num(2)}},
+		Output: []encode.Attr{{Key: "a", Value: str("x")}, {Key: "名\xff", Value: str("1")}, {Key: "b", Value: str("y")}, {Key: "名\uFFFD", Value: str("2")}},
+		Config: many,
+		Events: []encode.Event{{Kind: encode.EventInfo, TimeUnixNano: 1e18, Attrs: []encode.Attr{
+			{Key: "k\xff", Value: num(1)}, {Key: "x", Value: str("s")}, {Key: "k\xfe", Value: num(2)}, {Key: "x", Value: str("t")},
+			{Key: "first token cost: ", Value: encode.Float64Value(1.5)}, {Key: "p\xff\xfe", Value: num(3)}, {Key: "p\xff", Value: num(4)},
+		}}}}
+	return &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{2}, SID: "spf0001@hf1", FlowID: "f",
+		StartUnixNano: 1e18, EndUnixNano: 1e18 + 1e9, Nodes: []*encode.Node{nd}}
+}
+
+// TestRunLogKeysOnceRepaired: no object of the run log names a member
+// twice, checked with encoding/json's decoder, when keys differ only in
+// invalid UTF-8, with and without an Offloader, in short lists (the
+// assembly's members and appendMember) and long ones (a map); each key
+// keeps its first place and takes its last value, as the original's
+// Python dict (and the span encoder, sameKeyRepaired). The INFO entry of
+// an event given as data holds its dict's text with each key once too.
+func TestRunLogKeysOnceRepaired(t *testing.T) {
+	store, err := encode.NewFSStore(t.TempDir(), "https://oss.example/b/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := encode.NewOffloader(store, encode.OffloadConfig{})
+	defer func() { _ = o.Close(t.Context()) }()
+	for _, long := range []int{0, 3, 70} {
+		for _, off := range []*encode.Offloader{nil, o} {
+			r := dupKeysRun(long)
+			out := encode.AppendRunLogOptions(nil, r, &encode.RunLogOptions{Offloader: off, Location: time.UTC})
+			if dup, err := jsonDuplicateName(out); dup != "" || err != nil {
+				t.Fatalf("long %d, offloader %v: member named twice: %s (%v)\n%s", long, off != nil, dup, err, out)
+			}
+			var doc struct {
+				Trace []struct {
+					Data struct {
+						Input, Output, Config json.RawMessage
+					}
+					Logs []string
+				}
+			}
+			if err := json.Unmarshal(out, &doc); err != nil {
+				t.Fatal(err)
+			}
+			d := doc.Trace[0].Data
+			if got, want := string(d.Input), `{"k`+"\uFFFD"+`":2}`; got != want {
+				t.Errorf("input %s, want %s", got, want)
+			}
+			if got, want := string(d.Output), `{"a":"x","名`+"\uFFFD"+`":"2","b":"y"}`; got != want {
+				t.Errorf("output %s, want %s", got, want)
+			}
+			if !strings.HasSuffix(string(d.Config), `"z`+"\uFFFD"+`":2}`) || strings.Count(string(d.Config), ":") != long+1 {
+				t.Errorf("config %s: want %d members, z\uFFFD once with 2", d.Config, long+1)
+			}
+			var entry struct{ Message string }
+			if err := json.Unmarshal([]byte(doc.Trace[0].Logs[0]), &entry); err != nil {
+				t.Fatal(err)
+			}
+			if want := `{'k` + "\uFFFD" + `': 2, 'x': 't', 'first token cost: ': 1.5, 'p` + "\uFFFD\uFFFD" + `': 3, 'p` + "\uFFFD" + `': 4}`; entry.Message != want {
+				t.Errorf("entry message %s, want %s", entry.Message, want)
+			}
+		}
+	}
+}
+
+// dupKeysOnce is attrs with each key once, at its first place with its
+// last value, keys compared by canon.
+func dupKeysOnce(attrs []encode.Attr, canon func(string) string) []encode.Attr {
+	var out []encode.Attr
+	at := map[string]int{}
+	for _, a := range attrs {
+		k := canon(a.Key)
+		if i, ok := at[k]; ok {
+			out[i].Value = a.Value
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, a)
+	}
+	return out
+}
+
+// FuzzRunLogKeysOnce: for any keys, the run log's objects (short lists,
+// and long ones past maxScanAttrs) name each member once, and are what
+// the same lists with each key once write, keys compared as written
+// (each maximal run of invalid UTF-8 one U+FFFD); the INFO entry of an
+// event given as data is what its dict with each key once writes (each
+// invalid byte one U+FFFD, as its Python text writes it).
+func FuzzRunLogKeysOnce(f *testing.F) {
+	for _, s := range []string{"k\xff\x00k\xfe", "a\x00a\x00b", "名\xff\x00名\uFFFD\x00x", "p\xff\xfe\x00p\xff\x00p\xfe\xfd", "\xff\x00\xfe\x00\"\x00'\x00'\xff"} {
+		f.Add([]byte(s))
+	}
+	json := func(k string) string { return strings.ToValidUTF8(k, "\uFFFD") }
+	py := func(k string) string { return string([]rune(k)) } // each invalid byte U+FFFD
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys := strings.Split(string(data), "\x00")
+		if len(keys) > 40 {
+			keys = keys[:40]
+		}
+		var attrs, long []encode.Attr
+		for i, k := range keys {
+			attrs = append(attrs, encode.Attr{Key: k, Value: encode.Int64Value(int64(i))})
+		}
+		for i := range 66 {
+			long = append(long, encode.Attr{Key: "f" + strconv.Itoa(i), Value: encode.Int64Value(int64(i))})
+		}
+		long = append(long, attrs...)
+		run := func(in, out, ev []encode.Attr) []byte {
+			r := dupKeysRun(0)
+			nd := r.Nodes[0]
+			nd.Input, nd.Output, nd.Config = in, out, in[:len(in):len(in)]
+			nd.Events[0].Attrs = ev
+			return encode.AppendRunLogOptions(nil, r, &encode.RunLogOptions{Location: time.UTC})
+		}
+		got := run(attrs, long, attrs)
+		if dup, err := jsonDuplicateName(got); dup != "" || err != nil {
+			t.Fatalf("member named twice: %s (%v)\n%s", dup, err, got)
+		}
+		// The entry alone from the dict with each key once, the objects
+		// from the lists with each key once.
+		entry := func(b []byte) string { return string(b[bytes.Index(b, []byte(`"logs":[`)):]) }
+		objects := func(b []byte) string { return string(b[:bytes.Index(b, []byte(`"logs":[`))]) }
+		if want := run(attrs, long, dupKeysOnce(attrs, py)); entry(got) != entry(want) {
+			t.Fatalf("entry %s, want %s", entry(got), entry(want))
+		}
+		if want := run(dupKeysOnce(attrs, json), dupKeysOnce(long, json), attrs); objects(got) != objects(want) {
+			t.Fatalf("objects\n%s\nwant\n%s", objects(got), objects(want))
+		}
+	})
+}
