@@ -42,7 +42,7 @@ func TestOffloadAccountingProperty(t *testing.T) {
 				for i := range iters {
 					run := &encode.Run{TraceID: encode.TraceID{byte(g), byte(i)}, SpanID: encode.SpanID{1}, SID: "s", Answer: big[:encode.DefaultOffloadThreshold+i]}
 					run.Nodes = []*encode.Node{{SpanID: encode.SpanID{2}, NodeID: "n", Events: []encode.Event{{Kind: encode.EventInfo, Attrs: []encode.Attr{{Key: "k", Value: encode.StringValue(big)}}}}}}
-					encode.AppendRunLogWith(nil, run, o)    // offers the answer
+					encode.AppendRunLogWith(nil, run, o)    // offers the answer and the event's entry
 					e.AppendTraces(nil, []*encode.Run{run}) // offers the event's attributes
 				}
 			})
@@ -54,7 +54,7 @@ func TestOffloadAccountingProperty(t *testing.T) {
 		wg.Wait()
 		_ = o.Close(context.Background())
 		s := o.Stats()
-		offers := uint64(goroutines * iters * 2)
+		offers := uint64(goroutines * iters * 3)
 		if got := s.Enqueued + s.QueueFull + s.StoreFull + s.Closed + s.KeptQueueFull + s.KeptStoreFull + s.KeptClosed; got != offers {
 			t.Fatalf("seed %d: %d values counted, %d offered: %+v", seed, got, offers, s)
 		}

@@ -680,9 +680,14 @@ func (f *runlogField) appendStructuredEntry(dst []byte, e *Event) []byte {
 }
 
 // appendMessage appends the JSON string of e's log message: its Message,
-// offloaded when large, or, for an event given as data (Event.Attrs), the
-// text Python's str() writes for a dict of its attributes, as the
-// original's add_info_log(f"{attributes}").
+// or, for an event given as data (Event.Attrs), the text Python's str()
+// writes for a dict of its attributes, as the original's
+// add_info_log(f"{attributes}"); either offloaded when large. The
+// original replaced any string of the document from 5088 bytes, log
+// entries included, and the Offloader takes log messages: a dict's text
+// is bounded by Limits.EventAttrs values of Limits.ValueBytes each
+// (megabytes), which left whole could take the run's record past a
+// request's size and drop it.
 func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
 	if len(e.Attrs) == 0 || e.Kind == EventException {
 		return f.appendString(dst, e.Message, "", "")
@@ -690,6 +695,12 @@ func (f *runlogField) appendMessage(dst []byte, e *Event) []byte {
 	dst = append(dst, '"')
 	mark := len(dst)
 	dst, high := runlogAppendPyDict(dst, e.Attrs)
+	if f.o != nil && len(dst)-mark >= f.o.threshold {
+		// A rare path: the text is copied out of dst, which
+		// appendString writes the link (or the text's head) into.
+		text := string(dst[mark:])
+		return f.appendString(dst[:mark-1], text, "", "")
+	}
 	if high {
 		f.high = true
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -217,4 +218,63 @@ func FuzzRunLogKeysOnce(f *testing.F) {
 			t.Fatalf("objects\n%s\nwant\n%s", objects(got), objects(want))
 		}
 	})
+}
+
+// TestRunLogDataEventOffloaded: with an Offloader, the logs entry of an
+// event given as data whose dict text is its threshold bytes or more is
+// offloaded as a log message is (the original replaced any string of the
+// document from 5088 bytes, log entries included): the entry keeps its
+// level and time, its message is the link, and the store holds the text
+// written without an Offloader. Up to Limits.EventAttrs values of
+// Limits.ValueBytes each, left whole, took the record to megabytes. A
+// smaller text stays in place.
+func TestRunLogDataEventOffloaded(t *testing.T) {
+	dir := t.TempDir()
+	store, err := encode.NewFSStore(dir, "https://oss.example/b/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := encode.NewOffloader(store, encode.OffloadConfig{})
+	big := strings.Repeat("结果 \"q\" 'x' \\ ", encode.DefaultOffloadThreshold/8)
+	mk := func() *encode.Run {
+		r := dupKeysRun(0)
+		r.Nodes[0].Events = []encode.Event{
+			{Kind: encode.EventInfo, TimeUnixNano: 1e18, Attrs: []encode.Attr{{Key: "a", Value: encode.StringValue(big)}, {Key: "n", Value: encode.Int64Value(1)}}},
+			{Kind: encode.EventInfo, TimeUnixNano: 1e18, Attrs: []encode.Attr{{Key: "small", Value: encode.StringValue("v")}}},
+		}
+		return r
+	}
+	type doc struct{ Trace []struct{ Logs []string } }
+	messages := func(out []byte) []string {
+		var d doc
+		if err := json.Unmarshal(out, &d); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		var ms []string
+		for _, l := range d.Trace[0].Logs {
+			var e struct{ Level, Message, Time string }
+			if err := json.Unmarshal([]byte(l), &e); err != nil || e.Level != "INFO" || e.Time == "" {
+				t.Fatalf("entry %s: %v", l, err)
+			}
+			ms = append(ms, e.Message)
+		}
+		return ms
+	}
+	whole := messages(encode.AppendRunLogOptions(nil, mk(), &encode.RunLogOptions{Location: time.UTC}))
+	if len(whole[0]) < encode.DefaultOffloadThreshold || whole[1] != `{'small': 'v'}` {
+		t.Fatalf("messages without an Offloader: %.80q…, %q", whole[0], whole[1])
+	}
+	out := encode.AppendRunLogOptions(nil, mk(), &encode.RunLogOptions{Offloader: o, Location: time.UTC})
+	got := messages(out)
+	if err := o.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	link, ok := strings.CutPrefix(got[0], encode.OffloadedPrefix+"https://oss.example/b/")
+	if !ok || got[1] != whole[1] || len(out) > 4096 {
+		t.Fatalf("messages with an Offloader: %q, %q (record of %d bytes)", got[0], got[1], len(out))
+	}
+	stored, err := os.ReadFile(dir + "/" + link)
+	if st := o.Stats(); err != nil || string(stored) != whole[0] || st.Enqueued != 1 || st.Offloaded != 1 {
+		t.Errorf("stored %.80q… (%v), stats %+v: want the text written whole, once", stored, err, st)
+	}
 }

@@ -274,9 +274,14 @@ func runlogCheck(t *testing.T, r *encode.Run, out []byte, truncating bool, thres
 		str("logs[0].message", l0["message"], n.Events[0].Message, true)
 		// An exception's log message is the error's text alone.
 		str("logs[1].message", l1["message"], n.Events[1].Message, true)
-		// An event given as data: Python's str() of a dict, one line.
-		if l2 := runlogEntry(t, logs[2]); l2["level"] != "ERROR" || !strings.HasPrefix(l2["message"].(string), "{") ||
-			!strings.HasSuffix(l2["message"].(string), "}") || strings.ContainsAny(l2["message"].(string), "\n\r") {
+		// An event given as data: Python's str() of a dict, one line, a
+		// log message (offloaded, here truncated, when large).
+		l2 := runlogEntry(t, logs[2])
+		m2 := l2["message"].(string)
+		if head, _, ok := strings.Cut(m2, encode.TruncatedMarker); ok && truncating {
+			m2 = head + "}"
+		}
+		if l2["level"] != "ERROR" || !strings.HasPrefix(m2, "{") || !strings.HasSuffix(m2, "}") || strings.ContainsAny(m2, "\n\r") {
 			t.Fatalf("logs[2] = %v, want an ERROR entry holding a dict's text", l2)
 		}
 		if _, has := nm["incomplete"]; has != n.Incomplete {

@@ -267,7 +267,8 @@ var offloadedLink = regexp.MustCompile(regexp.QuoteMeta(encode.OffloadedPrefix) 
 // object storage behind a URL, a real HTTP server on loopback: the span
 // exported (decoded with the official proto) holds trace_link for an INFO
 // event of 10 KiB or more and for an event given as data whose JSON is
-// that large, the run trace log holds the link of a large input, each
+// that large, the run trace log holds the links of a large input and of
+// the data event's entry (Python's text of its dict), each
 // link fetches the exact bytes, and neither links nor errors hold the
 // store's credentials.
 func TestLargeFieldsObjectStore(t *testing.T) {
@@ -315,8 +316,8 @@ func TestLargeFieldsObjectStore(t *testing.T) {
 	for _, m := range offloadedLink.FindAllStringSubmatch(bodies[0], -1) {
 		fetched[fetch(t, m[1])] = true
 	}
-	if !fetched[input] || !fetched[text] {
-		t.Errorf("the run log's %d links do not fetch the input and the event's text", len(fetched))
+	if !fetched[input] || !fetched[text] || !fetched[`{'llm output': '`+data+`'}`] {
+		t.Errorf("the run log's %d links do not fetch the input, the event's text and the data event's entry", len(fetched))
 	}
 	for _, secret := range []string{storePass, storeToken, storeKey} {
 		if strings.Contains(bodies[0], secret) || strings.Contains(fmt.Sprint(ev), secret) {
@@ -326,8 +327,8 @@ func TestLargeFieldsObjectStore(t *testing.T) {
 	store.mu.Lock()
 	puts := len(store.objects)
 	store.mu.Unlock()
-	if got := offloadCount(t, e, "offloaded"); got != puts || puts != 4 {
-		t.Errorf("offloaded %d, the store holds %d, want 4 (input, text twice, data)", got, puts)
+	if got := offloadCount(t, e, "offloaded"); got != puts || puts != 5 {
+		t.Errorf("offloaded %d, the store holds %d, want 5 (input, text twice, data twice)", got, puts)
 	}
 	if msgs := errs.all(); len(msgs) != 0 {
 		t.Errorf("errors: %q", msgs)
