@@ -311,4 +311,23 @@
 //     old generation, sleep, and see the state of the record's next owner.
 //   - sync.Pool for runs: runs live in a fixed arena instead, which is also
 //     the registry the idle-timeout scan walks and the RunsInFlight bound.
+//   - Tried in session 11 and not kept, measured with TestPipelineCPUTime
+//     (thread CPU per span, pipeline / caller, alternating builds of
+//     35c9bcd and the change, AMD EPYC, busy host) and 5 s loadgen pairs
+//     (-workload synthetic, process CPU per span, median of the pairwise
+//     ratios):
+//     (1) The release emptying only what made a node not plain
+//     (resetRare: events, next ids, span attributes, status, usage, lists
+//     off the pool), its ids, times and pool left for reopen as a plain
+//     node's are, with the run's word freed and a node's bytes remeasured
+//     by a release store and a load where they were XCHGs: node/next
+//     257.8 -> 218.9 ns (p=0.004), node/llm 515.5 -> 478.8 (p=0.000), but
+//     node/next's caller 157.2 -> 182.2 (p=0.000), n=54; with (2) on top,
+//     node/next 180.1, and 9 loadgen pairs 1,124 -> 1,151 ns logs off
+//     (ratio 1.032), 1,827 -> 1,963 logs on (1.066). The release stores
+//     alone moved nothing (p=0.34-0.92, n=54).
+//     (2) The pipeline's pass prefetching the events and next ids of the
+//     node after the one it reads (at the record's end, past what
+//     prefetchRead asks for): node/llm 496.6 -> 447.4 (p=0.049), the
+//     others unmoved, n=36; 8 loadgen pairs 1.047 logs off, 1.025 on.
 package engine
