@@ -300,8 +300,9 @@ func (r *runRecord) prefetchHead(i int) {
 }
 
 // prefetchPool prefetches, for writing, the attributes node i's lists took
-// of its record's pool, unless the node is plain (its pool is left for
-// reopen). It reads pooled, which prefetchHead asked for earlier, and
+// of its record's pool, and the other lines reset writes past nodeHot,
+// unless the node is plain (its pool is left for reopen). It reads
+// pooled and the lists' lengths, which prefetchHead asked for earlier, and
 // which the owner of a node its run's drop left open may be writing: the
 // count only sizes a hint, but the race detector would report the read,
 // so race builds skip the pool.
@@ -309,8 +310,24 @@ func (r *runRecord) prefetchPool(i int) {
 	if race.Enabled || r.isPlain(i) {
 		return
 	}
-	if n := r.slot(i); n != nil {
-		prefetchw(unsafe.Pointer(&n.pool[0]), uintptr(max(n.pooled, n.leftover))*unsafe.Sizeof(n.pool[0]))
+	n := r.slot(i)
+	if n == nil {
+		return
+	}
+	prefetchw(unsafe.Pointer(&n.pool[0]), uintptr(max(n.pooled, n.leftover))*unsafe.Sizeof(n.pool[0]))
+	// What reset writes past nodeHot: the events and next ids it clears,
+	// at the record's end, and encode.Node's rare fields when its flags
+	// (on a line prefetchHead asked for) say they were set: their stores
+	// missed one line after the other (node/llm's release spent a fifth
+	// of its time on the rare fields' line).
+	if len(n.Events) != 0 {
+		prefetchw(unsafe.Pointer(unsafe.SliceData(n.Events)), uintptr(min(len(n.Events), len(n.events)))*unsafe.Sizeof(encode.Event{}))
+	}
+	if len(n.Next) != 0 {
+		prefetchw(unsafe.Pointer(unsafe.SliceData(n.Next)), uintptr(min(len(n.Next), len(n.nextIDs)))*unsafe.Sizeof(""))
+	}
+	if nd := &n.Node; nd.HasCode || nd.HasUsage || nd.HasFirstTokenCost || nd.Chunks != 0 {
+		prefetchw(unsafe.Pointer(&nd.Code), unsafe.Sizeof(encode.Node{})-unsafe.Offsetof(encode.Node{}.Code))
 	}
 }
 
