@@ -573,19 +573,28 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	if u.Host == "" {
 		return nil, false, errors.New("no host")
 	}
-	// A host ending in ':' has no port: most often a scheme given twice
-	// (http://http://host:4317 is host "http:"), where every export fails.
-	if strings.HasSuffix(u.Host, ":") {
-		return nil, false, errors.New("empty port after the host's ':' (a scheme given twice?)")
-	}
-	// A port no connection can use would pass here and fail every export.
-	if p := u.Port(); p != "" {
-		if n, perr := strconv.Atoi(p); perr != nil || n < 1 || n > 65535 {
-			return nil, false, fmt.Errorf("port %s is not between 1 and 65535", p)
-		}
+	if err := checkPort(u); err != nil {
+		return nil, false, err
 	}
 	// u.User is kept for HTTP (basic auth); it is redacted in messages.
 	return u, secure, nil
+}
+
+// checkPort refuses a URL's port that no connection can use, which would
+// pass construction and fail every request: an endpoint's, and a large
+// value store's (NewHTTPStore).
+func checkPort(u *url.URL) error {
+	// A host ending in ':' has no port: most often a scheme given twice
+	// (http://http://host:4317 is host "http:").
+	if strings.HasSuffix(u.Host, ":") {
+		return errors.New("empty port after the host's ':' (a scheme given twice?)")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %s is not between 1 and 65535", p)
+		}
+	}
+	return nil
 }
 
 // loadTLS returns a TLS configuration verifying the receiver against the

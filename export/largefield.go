@@ -51,8 +51,8 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: %s is not an http:// or https:// URL", ErrLargeFieldStore, RedactURL(baseURL))
 	}
-	if strings.HasSuffix(u.Host, ":") { // as parseEndpoint: every PUT would fail
-		return nil, fmt.Errorf("%w: %s: empty port after the host's ':' (a scheme given twice?)", ErrLargeFieldStore, RedactURL(baseURL))
+	if err := checkPort(u); err != nil { // every PUT would fail
+		return nil, fmt.Errorf("%w: %s: %w", ErrLargeFieldStore, RedactURL(baseURL), err)
 	}
 	// A header net/http would refuse to send would fail every Put: check
 	// it here, by the rules of Config.Headers over HTTP.
