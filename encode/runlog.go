@@ -1024,26 +1024,19 @@ func (f *runlogField) appendString(dst []byte, a, sep, b string) []byte {
 func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 	if f.o != nil && len(attrs) > 1 {
 		// The offloader queues the values it takes: an object that
-		// repeats a key, or whose keys become one once repaired (invalid
-		// UTF-8), is found before any is written. Each key's keyBit in a
-		// register, no call: a bit set twice is a repeat or a collision,
-		// which repeatsHashed tells apart. A key that is not short ASCII
-		// (utf8ValidShort) takes the exact UTF-8 check.
+		// repeats a key is found before any is written. Each key's keyBit
+		// in a register, no call: a bit set twice is a repeat or a
+		// collision, which repeatsHashed tells apart. Keys that are one
+		// once repaired are looked for before the first value queued
+		// (below).
 		var seen, again uint64
-		bad := false
 		for i := range attrs {
-			k := attrs[i].Key
-			b := keyBit(k)
+			b := keyBit(attrs[i].Key)
 			again |= seen & b
 			seen |= b
-			if !utf8ValidShort(k) && !utf8.ValidString(k) {
-				bad = true
-			}
 		}
-		if again != 0 || bad {
-			if once, repaired := runlogObjectRepeats(attrs, again != 0, bad); once {
-				return f.appendObjectOnce(dst, attrs, repaired)
-			}
+		if again != 0 && repeatsHashed(attrs) {
+			return f.appendObjectOnce(dst, attrs)
 		}
 	}
 	// Members are written with a comma before each, the first one's
@@ -1064,6 +1057,7 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 		maxValue = f.o.threshold // the offloader takes those
 	}
 	var seen, again uint64
+	checked := false // runlogObjectRepeats asked before a value queued
 	for i := 0; i < len(attrs); {
 		// Room for short members and a few hundred bytes of longer values
 		// (an LLM's output, a tool's result), which
@@ -1093,18 +1087,29 @@ func (f *runlogField) appendObject(dst []byte, attrs []Attr) []byte {
 				continue
 			}
 		}
+		if f.o != nil && !checked && a.Value.kind() == KindString && len(a.Value.str()) >= f.o.threshold {
+			// The first value the offloader takes (a rare path): keys
+			// that are one once repaired are looked for before it is
+			// queued, the members before it having queued nothing.
+			checked = true
+			if runlogObjectRepeats(attrs, false, true) {
+				f.badKey = false
+				return f.appendObjectOnce(dst[:p0], attrs)
+			}
+		}
 		dst = f.appendMember(dst, a.Key, a.Value)
 	}
 	if again != 0 || f.badKey {
 		// A keyBit set twice, or a key of invalid UTF-8 written
-		// (appendMember): keys that repeat once repaired ("k\xff" and
-		// "k\xfe" are both "k\uFFFD") are written again, each once.
+		// (appendMember): keys that repeat (without an offloader) or
+		// repeat once repaired ("k\xff" and "k\xfe" are both
+		// "k\uFFFD") are written again, each once. With an offloader,
+		// the repeats were found before the writing, and those once
+		// repaired before a value was queued, or no value was queued.
 		bad := f.badKey
 		f.badKey = false
-		if f.o == nil {
-			if once, repaired := runlogObjectRepeats(attrs, again != 0, bad); once {
-				return f.appendObjectOnce(dst[:p0], attrs, repaired)
-			}
+		if runlogObjectRepeats(attrs, again != 0 && f.o == nil, bad) {
+			return f.appendObjectOnce(dst[:p0], attrs)
 		}
 	}
 	if len(dst) == p0 {
@@ -1154,15 +1159,14 @@ func jsonAppendShortMembersWords(d *byte, attrs *Attr, n int, seen uint64) (memb
 // runlogObjectRepeats reports whether attrs repeat a key as appendObject
 // writes them: with hashed (a keyBit came twice) a key as it is, with bad
 // (a key is not valid UTF-8) a key once repaired, each maximal run of
-// invalid bytes one U+FFFD as jsonAppendEscaped writes it. repaired says
-// the keys are to be compared repaired (appendObjectOnce).
-func runlogObjectRepeats(attrs []Attr, hashed, bad bool) (once, repaired bool) {
+// invalid bytes one U+FFFD as jsonAppendEscaped writes it.
+func runlogObjectRepeats(attrs []Attr, hashed, bad bool) bool {
 	if bad {
 		if keys := runlogRepairedKeys(attrs, false); keys != nil {
-			return runlogKeysRepeat(keys), true
+			return runlogKeysRepeat(keys)
 		}
 	}
-	return hashed && repeatsHashed(attrs), false
+	return hashed && repeatsHashed(attrs)
 }
 
 // runlogRepairedKeys returns attrs' keys as the run log writes them, or
@@ -1273,14 +1277,12 @@ next:
 	return last
 }
 
-// appendObjectOnce is appendObject for attrs that repeat a key (with
-// repaired, once repaired: runlogObjectRepeats): each key is written
-// once, at its first place, with its last value (runlogOnce).
-func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr, repaired bool) []byte {
-	var keys []string
-	if repaired {
-		keys = runlogRepairedKeys(attrs, false)
-	}
+// appendObjectOnce is appendObject for attrs that repeat a key, as it
+// is or once repaired (runlogObjectRepeats): each key is written once,
+// at its first place, with its last value (runlogOnce), keys compared
+// as written.
+func (f *runlogField) appendObjectOnce(dst []byte, attrs []Attr) []byte {
+	keys := runlogRepairedKeys(attrs, false)
 	var buf [maxScanAttrs]int32
 	dst = append(dst, '{')
 	first := true

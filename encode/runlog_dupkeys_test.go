@@ -2,6 +2,7 @@ package encode_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -181,6 +182,12 @@ func FuzzRunLogKeysOnce(f *testing.F) {
 	for _, s := range []string{"k\xff\x00k\xfe", "a\x00a\x00b", "名\xff\x00名\uFFFD\x00x", "p\xff\xfe\x00p\xff\x00p\xfe\xfd", "\xff\x00\xfe\x00\"\x00'\x00'\xff"} {
 		f.Add([]byte(s))
 	}
+	// A closed Offloader counts each value offered (Closed) and cuts it:
+	// each key kept is offered once, none left out.
+	closed := encode.NewOffloader(dupDiscardStore{}, encode.OffloadConfig{Threshold: 64})
+	if err := closed.Close(context.Background()); err != nil {
+		f.Fatal(err)
+	}
 	json := func(k string) string { return strings.ToValidUTF8(k, "\uFFFD") }
 	py := func(k string) string { return string([]rune(k)) } // each invalid byte U+FFFD
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -217,8 +224,32 @@ func FuzzRunLogKeysOnce(f *testing.F) {
 		if want := run(dupKeysOnce(attrs, json), dupKeysOnce(long, json), attrs); objects(got) != objects(want) {
 			t.Fatalf("objects\n%s\nwant\n%s", objects(got), objects(want))
 		}
+		large := func(as []encode.Attr) []encode.Attr {
+			var l []encode.Attr
+			for i, a := range as {
+				l = append(l, encode.Attr{Key: a.Key, Value: encode.StringValue(strings.Repeat("v", 64) + strconv.Itoa(i))})
+			}
+			return l
+		}
+		r := dupKeysRun(0)
+		nd := r.Nodes[0]
+		nd.Input, nd.Output, nd.Config, nd.Events = large(attrs), large(long), large(attrs[len(attrs)/2:]), nil
+		before := closed.Stats().Closed
+		out := encode.AppendRunLogOptions(nil, r, &encode.RunLogOptions{Offloader: closed})
+		if dup, err := jsonDuplicateName(out); dup != "" || err != nil {
+			t.Fatalf("with an Offloader, member named twice: %s (%v)\n%s", dup, err, out)
+		}
+		want := len(dupKeysOnce(nd.Input, json)) + len(dupKeysOnce(nd.Output, json)) + len(dupKeysOnce(nd.Config, json))
+		if got := closed.Stats().Closed - before; got != uint64(want) {
+			t.Fatalf("with an Offloader, %d values offered, want %d, one a key kept\n%s", got, want, out)
+		}
 	})
 }
+
+type dupDiscardStore struct{}
+
+func (dupDiscardStore) Link(string) string                        { return "discard" }
+func (dupDiscardStore) Put(context.Context, string, []byte) error { return nil }
 
 // TestRunLogDataEventOffloaded: with an Offloader, the logs entry of an
 // event given as data whose dict text is its threshold bytes or more is
