@@ -147,6 +147,9 @@ type Exporter struct {
 	// progress is closed (and cleared) when a batch completes, to wake
 	// ForceFlush callers; nil when nobody waits.
 	progress chan struct{}
+	// flushes holds the ForceFlush calls waiting, told of every batch
+	// they wait for that is dropped (noteDropLocked).
+	flushes []*flushWait
 	// notices holds the notices reportOnce reported.
 	notices map[string]struct{}
 	// outages holds, per signal, the notices of the retryable failures
@@ -604,7 +607,7 @@ func (e *Exporter) worker(w int) {
 			parts = append(parts, en.buf.B)
 		}
 		sent := r.attempt
-		rejected, reason, dropped, again := e.attempt(&r, group, parts)
+		rejected, reason, dropped, again, derr := e.attempt(&r, group, parts)
 		clear(parts)
 		if r.attempt > sent && (dropped || again) {
 			for i := range group {
@@ -643,6 +646,7 @@ func (e *Exporter) worker(w int) {
 			if dropped {
 				st.DroppedBy[reason] += uint64(en.items)
 				st.DroppedBatches++
+				e.noteDropLocked(en.seq, derr)
 			} else {
 				// The receiver's rejections are the request's: the
 				// first batches take them.
@@ -849,10 +853,12 @@ func (e *Exporter) armLocked() {
 // coalesced behind it), whose bytes are parts, in one request. It returns
 // the items the receiver rejected, or the reason the batches were dropped,
 // or again when each is to wait until r.due for another attempt.
-func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected int64, reason DropReason, dropped, again bool) {
+//
+// On a drop, err says why (the error reported, secrets redacted).
+func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected int64, reason DropReason, dropped, again bool, err error) {
 	en := r.en
 	if e.ctx.Err() != nil {
-		return 0, DropShutdown, true, false
+		return 0, DropShutdown, true, false, errShutdownDrop(en.sig)
 	}
 	items := int64(0)
 	for _, g := range group {
@@ -872,9 +878,10 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 			// whole: the notice is the refusal's message, not a kind.
 			notice = en.sig.String() + " timeout"
 		}
-		e.reportOutage(en.sig, notice, fmt.Errorf("%w; retries exhausted after %d attempts (its timeout passed before the next), dropped %d %s items",
-			r.last.Err, r.attempt, items, en.sig))
-		return 0, DropRetryExhausted, true, false
+		err := fmt.Errorf("%w; retries exhausted after %d attempts (its timeout passed before the next), dropped %d %s items",
+			r.last.Err, r.attempt, items, en.sig)
+		e.reportOutage(en.sig, notice, err)
+		return 0, DropRetryExhausted, true, false, err
 	}
 	// Timeout bounds the export of the batch, every attempt and every
 	// wait between them, as OTEL_EXPORTER_OTLP_TIMEOUT means in the OTel
@@ -903,7 +910,7 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 		if out.Err != nil {
 			e.reportOnce(out.Notice, out.Err)
 		}
-		return min(out.Rejected, items), 0, false, false
+		return min(out.Rejected, items), 0, false, false, nil
 	case classPermanent:
 		if len(group) > 1 && e.ctx.Err() == nil {
 			// One batch may be what the receiver refuses: each goes
@@ -911,13 +918,14 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 			r.due = time.Now()
 			r.last = out
 			r.alone = true
-			return 0, 0, false, true
+			return 0, 0, false, true, nil
 		}
-		e.reportOnce(out.Notice, fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig))
-		return 0, DropNonRetryable, true, false
+		err := fmt.Errorf("%w; dropped %d %s items", out.Err, items, en.sig)
+		e.reportOnce(out.Notice, err)
+		return 0, DropNonRetryable, true, false, err
 	}
 	if e.ctx.Err() != nil {
-		return 0, DropShutdown, true, false
+		return 0, DropShutdown, true, false, errShutdownDrop(en.sig)
 	}
 	// Retryable: back off with jitter, or wait as long as the receiver
 	// asked if that is longer.
@@ -935,12 +943,18 @@ func (e *Exporter) attempt(r *retry, group []entry, parts [][]byte) (rejected in
 		e.mu.Unlock()
 	}
 	if rc.Disabled || now.Sub(r.start)+wait > rc.MaxElapsedTime || !now.Add(wait).Before(r.deadline) {
-		e.reportOutage(en.sig, out.Notice, fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig))
-		return 0, DropRetryExhausted, true, false
+		err := fmt.Errorf("%w; retries exhausted after %d attempts, dropped %d %s items", out.Err, r.attempt, items, en.sig)
+		e.reportOutage(en.sig, out.Notice, err)
+		return 0, DropRetryExhausted, true, false, err
 	}
 	r.due = now.Add(wait)
 	r.last = out
-	return 0, 0, false, true
+	return 0, 0, false, true, nil
+}
+
+// errShutdownDrop is why a batch of sig was dropped by an aborted Shutdown.
+func errShutdownDrop(sig Signal) error {
+	return fmt.Errorf("export %s: dropped undelivered: shutdown's context ended", sig)
 }
 
 // jitter returns d randomised by ±50 %, as the OTel exporters do.
@@ -1033,9 +1047,41 @@ func (e *Exporter) flushedLocked(target uint64) bool {
 	return true
 }
 
+// ErrDropped is wrapped by ForceFlush's error when a batch it waited for
+// was dropped (counted in Stats by DropReason) instead of exported.
+var ErrDropped = errors.New("export: batches dropped")
+
+// flushWait is one ForceFlush call waiting for the batches below target.
+type flushWait struct {
+	target uint64
+	// dropped counts the batches below target dropped while it waited;
+	// err is why the last of them was.
+	dropped uint64
+	err     error
+}
+
+// noteDropLocked tells the waiting ForceFlush calls that the batch seq was
+// dropped, for err.
+func (e *Exporter) noteDropLocked(seq uint64, err error) {
+	for _, w := range e.flushes {
+		if seq < w.target {
+			w.dropped++
+			w.err = err
+		}
+	}
+}
+
 // ForceFlush waits until every batch enqueued before the call has been
 // exported or counted as dropped, or ctx ends. It does not stop later
 // batches; it may be called from any goroutine, also after Shutdown.
+//
+// It returns nil when every batch it waited for was exported (a partial
+// success, whose rejected items Stats counts, is exported). If any was
+// dropped instead (the receiver refused it for good, its retries were
+// exhausted, an aborted Shutdown dropped it), it returns an error wrapping
+// ErrDropped and the last such batch's export error (the one reported to
+// Config.ErrorHandler, secrets redacted; status.FromError finds a gRPC
+// status in it). If ctx ends first, it returns an error wrapping ctx.Err().
 func (e *Exporter) ForceFlush(ctx context.Context) error {
 	if e == nil {
 		return ErrNotStarted
@@ -1045,6 +1091,13 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	target := e.seq
+	w := &flushWait{target: target}
+	e.flushes = append(e.flushes, w)
+	defer func() {
+		e.mu.Lock()
+		e.flushes = slices.DeleteFunc(e.flushes, func(x *flushWait) bool { return x == w })
+		e.mu.Unlock()
+	}()
 	for !e.flushedLocked(target) {
 		if e.running == 0 && e.closed {
 			break // hard-shut workers are gone; nothing more will move
@@ -1079,7 +1132,11 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 		}
 		e.mu.Lock()
 	}
+	dropped, err := w.dropped, w.err
 	e.mu.Unlock()
+	if dropped > 0 {
+		return fmt.Errorf("export: flush: %d batches dropped undelivered (%w), the last: %w", dropped, ErrDropped, err)
+	}
 	return nil
 }
 
@@ -1166,6 +1223,7 @@ func (e *Exporter) dropQueuedLocked() {
 		st.InFlight -= uint64(en.items)
 		st.DroppedBy[DropShutdown] += uint64(en.items)
 		st.DroppedBatches++
+		e.noteDropLocked(en.seq, errShutdownDrop(en.sig))
 		e.held -= int64(len(en.buf.B))
 		if en.sig == Traces {
 			e.heldSpans -= en.items

@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -149,7 +150,18 @@ func shutdown(t testing.TB, e *Exporter) {
 	}
 }
 
+// flush waits for e's batches; it fails on anything but a drop (ErrDropped),
+// which the tests that use it check in Stats. flushOK wants none dropped.
 func flush(t testing.TB, e *Exporter) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := e.ForceFlush(ctx); err != nil && !errors.Is(err, ErrDropped) {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+func flushOK(t testing.TB, e *Exporter) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -313,6 +313,18 @@ func partialOutcome(sig Signal, rejected int64, msg string, rd redactor) outcome
 	return o
 }
 
+// grpcError is a gRPC export failure: status.Code and status.FromError
+// find its code, with the receiver's message redacted and clipped.
+type grpcError struct {
+	msg, status string
+	code        codes.Code
+}
+
+func (e *grpcError) Error() string { return e.msg }
+
+// GRPCStatus returns the failure's status, its message redacted.
+func (e *grpcError) GRPCStatus() *status.Status { return status.New(e.code, e.status) }
+
 // classifyGRPC judges the error of an OTLP/gRPC Export call (nil is a
 // success without partial success). Retryable codes follow the OTLP
 // specification; RESOURCE_EXHAUSTED is retryable only when the status
@@ -325,7 +337,8 @@ func classifyGRPC(sig Signal, err error, rd redactor) outcome {
 	if tooLargeResponse(st) {
 		return undecodable(sig, errResponseTooLarge)
 	}
-	o := outcome{Class: classPermanent, Err: fmt.Errorf("export %s: gRPC %s: %s", sig, st.Code(), clip(rd.string(st.Message())))}
+	msg := clip(rd.string(st.Message()))
+	o := outcome{Class: classPermanent, Err: &grpcError{msg: fmt.Sprintf("export %s: gRPC %s: %s", sig, st.Code(), msg), code: st.Code(), status: msg}}
 	var retryInfo *errdetails.RetryInfo
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {

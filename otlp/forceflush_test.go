@@ -2,8 +2,12 @@ package otlp
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
@@ -59,5 +63,35 @@ func TestForceFlushHangingBackendKeepsCapturing(t *testing.T) {
 	}
 	if s := e.Stats(); s.Drops(engine.DropBlockTimeout) != 0 || s.Drops(engine.DropRingFull) != 0 {
 		t.Errorf("runs dropped while the sink flushed: %+v", s.DroppedBy)
+	}
+}
+
+// TestForceFlushReportsRefusedBatches: the engine's ForceFlush returns the
+// export's drop when the receiver refuses the spans, over gRPC and HTTP,
+// and nil when it takes them.
+func TestForceFlushReportsRefusedBatches(t *testing.T) {
+	for _, protocol := range []string{export.ProtocolGRPC, export.ProtocolHTTPProtobuf} {
+		for _, refuse := range []bool{false, true} {
+			rc := otlptest.Start(t, protocol, func(otlptest.Call) otlptest.Reply {
+				if refuse {
+					return otlptest.Reply{Code: codes.PermissionDenied, HTTPStatus: http.StatusForbidden, Message: "no"}
+				}
+				return otlptest.Reply{}
+			})
+			e, err := New(export.Config{Protocol: protocol, Endpoint: rc.Endpoint(), Insecure: true, Timeout: time.Minute},
+				engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.StartRun(engine.RunInfo{FlowID: "f"}).End(0, "")
+			err = e.ForceFlush(context.Background())
+			if refuse != errors.Is(err, export.ErrDropped) || !refuse && err != nil {
+				t.Errorf("%s, refused %v: ForceFlush = %v", protocol, refuse, err)
+			}
+			if err := e.Shutdown(context.Background()); err != nil {
+				t.Error(err)
+			}
+			rc.Stop()
+		}
 	}
 }

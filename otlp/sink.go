@@ -329,6 +329,8 @@ func (s *Sink) MemoryBytes() int64 {
 }
 
 // ForceFlush waits until everything queued is sent or counted as dropped.
+// It returns an error wrapping export.ErrDropped and the last export error
+// if anything it waited for was dropped (see export.Exporter.ForceFlush).
 func (s *Sink) ForceFlush(ctx context.Context) error {
 	if err := s.unstartedErr(); err != nil {
 		return err
