@@ -488,7 +488,7 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, 
 		last = make(map[string][2]int)
 		for l := range lists {
 			for i, a := range lists[l] {
-				last[pres[l]+a.Key] = [2]int{l, i}
+				last[e.mapKey(pres[l], a.Key, repaired)] = [2]int{l, i}
 			}
 		}
 	}
@@ -502,7 +502,7 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, 
 				continue
 			}
 			if last != nil {
-				if last[pres[l]+a.Key] != [2]int{l, i} {
+				if last[e.mapKey(pres[l], a.Key, repaired)] != [2]int{l, i} {
 					replaced++
 					continue
 				}
@@ -537,6 +537,16 @@ func (e *Encoder) keepOnce(r *Run, nd *Node, pres *[4]string, lists *[4][]Attr, 
 		lists[l] = keep[bounds[l][0]:bounds[l][1]:bounds[l][1]]
 	}
 	return dropped, true
+}
+
+// mapKey returns pre+k as keepOnce's map of a long span's keys holds it:
+// with repaired, as written (invalid UTF-8 repaired), so that "k\xff" and
+// "k\uFFFD", one key on the wire, are one in the map too.
+func (e *Encoder) mapKey(pre, k string, repaired bool) string {
+	if !repaired || utf8.ValidString(k) {
+		return pre + k
+	}
+	return string(appendUTF8Repaired(append(e.keyBuf[:0], pre...), k))
 }
 
 // nodePrefixes are the prefixes of a node's Input, Output, Config and
