@@ -352,8 +352,21 @@ func (e *Encoder) writeEventAttrs(dst []byte, as []Attr) []byte {
 //go:noinline
 func (e *Encoder) eventOnce(as []Attr, repaired bool) []Attr {
 	keep := e.eventKeep[:0]
+	var last map[string]int // long lists: each key's last place, as keepOnce
+	if len(as) > maxScanAttrs {
+		last = make(map[string]int, len(as))
+		for i, a := range as {
+			last[e.mapKey("", a.Key, repaired)] = i
+		}
+	}
 next:
 	for i, a := range as {
+		if last != nil {
+			if last[e.mapKey("", a.Key, repaired)] == i {
+				keep = append(keep, a)
+			}
+			continue
+		}
 		for _, b := range as[i+1:] {
 			if a.Key == b.Key || repaired && e.sameKeyRepaired("", a.Key, "", b.Key) {
 				continue next

@@ -97,3 +97,32 @@ func TestReview11LongRepairedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReview11LongEventAttrs: an event given as data of more than 64
+// attributes that repeat a key, as given and once repaired, carries each
+// key once with its last value. eventOnce compared each key with every
+// later one: an event of the engine's largest Limits.EventAttrs (65,536)
+// with one repeat took some two billion compares; past 64 a map finds
+// them, as for a span's keys (keepOnce).
+func TestReview11LongEventAttrs(t *testing.T) {
+	var as []encode.Attr
+	for i := range 70 {
+		as = append(as, encode.Attr{Key: string(rune('A'+i%26)) + string(rune('a'+i/26)), Value: encode.Int64Value(int64(i))})
+	}
+	as = append(as, encode.Attr{Key: "Aa", Value: encode.Int64Value(100)},
+		encode.Attr{Key: "k\xff", Value: encode.Int64Value(1)}, encode.Attr{Key: "k\uFFFD", Value: encode.Int64Value(2)})
+	nd := &encode.Node{SpanID: encode.SpanID{2}, NodeID: "n", NodeType: "t", StartUnixNano: 1, EndUnixNano: 2,
+		Events: []encode.Event{{Kind: encode.EventInfo, TimeUnixNano: 1, Attrs: as}}}
+	r := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, AppID: "app", FlowID: "f", Nodes: []*encode.Node{nd}}
+	ev := encodeSpans(t, encode.NewEncoder(encode.Resource{ServiceName: "svc"}), r)[1].Events[0]
+	got := map[string]int64{}
+	for _, kv := range ev.Attributes {
+		if _, ok := got[kv.Key]; ok {
+			t.Fatalf("event key %q more than once", kv.Key)
+		}
+		got[kv.Key] = kv.Value.GetIntValue()
+	}
+	if len(got) != 71 || got["Aa"] != 100 || got["k\uFFFD"] != 2 || got["Ba"] != 1 {
+		t.Errorf("%d keys, Aa = %d, k\\uFFFD = %d, Ba = %d; want 71, 100, 2, 1", len(got), got["Aa"], got["k\uFFFD"], got["Ba"])
+	}
+}
