@@ -1,6 +1,7 @@
 package otlp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -35,9 +37,13 @@ import (
 // MetricsConfig.Delta and Exponential. The attribute limits
 // (OTEL_ATTRIBUTE_*, OTEL_SPAN_ATTRIBUTE_*, OTEL_SPAN_EVENT_COUNT_LIMIT,
 // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*) set
-// engine.Limits, the link limits are checked (see attrLimits). With OTLP_ENABLE=false the engine
-// captures and measures but sends nothing. opts apply after the
-// environment. An invalid value is an error naming the variable.
+// engine.Limits, the link limits are checked (see attrLimits). With OTLP_ENABLE=false
+// (or OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER
+// none) the engine captures and measures but sends nothing: unless opts
+// give it a sink (engine.WithSink), every run is sampled out at its end,
+// counted in Stats.SampledOut (flowtel_records_sampled_out_total), never
+// as exported, and the sampled flag it propagates is the head sampler's.
+// opts apply after the environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
 	return newFromLookup(os.LookupEnv, opts...)
 }
@@ -124,16 +130,48 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 	if mc.DC != "" || mc.NoExport || mc.Delta || mc.Exponential {
 		base = append(base, engine.WithMetrics(mc))
 	}
-	opts = append(base, opts...)
 	if !enabled {
-		return engine.New(opts...)
+		// Nothing is sent, and the accounting says so: without a sink of
+		// the caller's every run is sampled out at its end
+		// (flowtel_records_sampled_out_total), none counted as exported.
+		// A tail decision leaves the sampled flag the run propagates as
+		// the head sampler set it, so that the services it calls trace
+		// as they would. A sink or tail policy in opts replaces these.
+		off := &offSink{}
+		base = append(base, engine.WithSink(off), engine.WithTailSampling(engine.TailPolicy{Decide: off.decide}))
+		e, err := engine.New(append(base, opts...)...)
+		if err == nil {
+			off.keep.Store(e.Sink() != engine.Sink(off))
+		}
+		return e, err
 	}
+	opts = append(base, opts...)
 	e, err := New(cfg, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("otlp: from environment: %w", err)
 	}
 	return e, nil
 }
+
+// offSink is the sink of an engine that sends nothing; its decide samples
+// every run out unless opts gave the engine another sink (keep), set
+// before any run can end.
+type offSink struct{ keep atomic.Bool }
+
+func (s *offSink) decide(engine.RunView) engine.TailDecision {
+	if s.keep.Load() {
+		return engine.TailKeep
+	}
+	return engine.TailDrop
+}
+
+// Export refuses the runs a tail policy of the caller's kept: they are
+// counted as dropped (sink_error), not as exported.
+func (*offSink) Export([]*encode.Run) error {
+	return errors.New("otlp: export is off (OTLP_ENABLE=false, OTEL_SDK_DISABLED=true or no traces and logs exporter): the runs sampled in are not sent")
+}
+func (*offSink) ForceFlush(context.Context) error { return nil }
+func (*offSink) Shutdown(context.Context) error   { return nil }
 
 // sdkSwitches reads OpenTelemetry's SDK-wide variables: honoured where
 // flowtel has the behaviour (OTEL_SDK_DISABLED=true sends nothing, as

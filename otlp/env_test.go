@@ -360,3 +360,63 @@ func TestNewFromEnvResourceKeysUnique(t *testing.T) {
 		}
 	}
 }
+
+// TestNewFromEnvDisabledCountsNothingExported: with OTEL_SDK_DISABLED=true,
+// OTLP_ENABLE=false, or both span and log exporters none, nothing reaches
+// the receiver and the engine counts every span as sampled out, in Stats
+// and in its Prometheus exposition, none as exported; the runs still
+// propagate the head sampler's flag.
+func TestNewFromEnvDisabledCountsNothingExported(t *testing.T) {
+	rc := otlptest.StartKeeping(t, otlptest.GRPC)
+	defer rc.Stop()
+	for _, env := range []map[string]string{
+		{"OTEL_SDK_DISABLED": "true"},
+		{"OTLP_ENABLE": "false"},
+		{"OTEL_TRACES_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", "OTEL_METRICS_EXPORTER": "none"},
+	} {
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://" + rc.Addr
+		e, err := newFromLookup(lookupMap(env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			r := e.StartRun(engine.RunInfo{FlowID: "f"})
+			if !r.SpanContext().Sampled {
+				t.Errorf("%v: the run propagates not sampled", env)
+			}
+			r.StartNode("llm:1", "llm", "LLM").End()
+			r.End(0, "")
+		}
+		if err := e.ForceFlush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		s := e.Stats()
+		if s.Exported != 0 || s.SampledOut != 6 || s.Accepted != 6 || s.InFlight != 0 || s.Dropped != 0 {
+			t.Errorf("%v: stats %+v, want the 6 spans sampled out, none exported", env, s)
+		}
+		prom := string(e.AppendPrometheus(nil))
+		if !strings.Contains(prom, "\n"+engine.MetricRecordsExported+" 0\n") || !strings.Contains(prom, "\n"+engine.MetricRecordsSampledOut+" 6\n") {
+			t.Errorf("%v: exposition:\n%s", env, prom)
+		}
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rc.Calls(); n != 0 {
+		t.Errorf("the receiver got %d requests", n)
+	}
+
+	// A sink of the caller's still gets every run.
+	sink := &engine.MemorySink{}
+	e, err := newFromLookup(lookupMap(map[string]string{"OTEL_SDK_DISABLED": "true"}), engine.WithSink(sink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); len(sink.Runs()) != 1 || s.Exported != 1 || s.SampledOut != 0 {
+		t.Errorf("with a sink: %d runs in it, stats %+v", len(sink.Runs()), s)
+	}
+}
