@@ -150,6 +150,12 @@ type Exporter struct {
 	// flushes holds the ForceFlush calls waiting, told of every batch
 	// they wait for that is dropped (noteDropLocked).
 	flushes []*flushWait
+	// lastDrop is the highest seq of a dropped batch (1 + seq, 0 if none)
+	// and lastDropErr why it was dropped; flushFloor the target of the
+	// last ForceFlush that returned, so that the next one also reports a
+	// batch enqueued after it and dropped before the call.
+	lastDrop, flushFloor uint64
+	lastDropErr          error
 	// notices holds the notices reportOnce reported.
 	notices map[string]struct{}
 	// outages holds, per signal, the notices of the retryable failures
@@ -1063,6 +1069,9 @@ type flushWait struct {
 // noteDropLocked tells the waiting ForceFlush calls that the batch seq was
 // dropped, for err.
 func (e *Exporter) noteDropLocked(seq uint64, err error) {
+	if seq+1 >= e.lastDrop {
+		e.lastDrop, e.lastDropErr = seq+1, err
+	}
 	for _, w := range e.flushes {
 		if seq < w.target {
 			w.dropped++
@@ -1075,7 +1084,8 @@ func (e *Exporter) noteDropLocked(seq uint64, err error) {
 // exported or counted as dropped, or ctx ends. It does not stop later
 // batches; it may be called from any goroutine, also after Shutdown.
 //
-// It returns nil when every batch it waited for was exported (a partial
+// It returns nil when every batch it waited for, and every batch enqueued
+// since the last ForceFlush that returned, was exported (a partial
 // success, whose rejected items Stats counts, is exported). If any was
 // dropped instead (the receiver refused it for good, its retries were
 // exhausted, an aborted Shutdown dropped it), it returns an error wrapping
@@ -1092,6 +1102,10 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 	e.mu.Lock()
 	target := e.seq
 	w := &flushWait{target: target}
+	if e.lastDrop > e.flushFloor && e.lastDrop <= target {
+		// Dropped since the last flush, before this one was called.
+		w.dropped, w.err = 1, e.lastDropErr
+	}
 	e.flushes = append(e.flushes, w)
 	defer func() {
 		e.mu.Lock()
@@ -1133,9 +1147,10 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 		e.mu.Lock()
 	}
 	dropped, err := w.dropped, w.err
+	e.flushFloor = max(e.flushFloor, target)
 	e.mu.Unlock()
 	if dropped > 0 {
-		return fmt.Errorf("export: flush: %d batches dropped undelivered (%w), the last: %w", dropped, ErrDropped, err)
+		return fmt.Errorf("export: flush: %w undelivered (Stats counts them by reason), the last: %w", ErrDropped, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -88,7 +89,12 @@ func TestForceFlushHonoursContext(t *testing.T) {
 	if st := s.Signals[Traces]; st.DroppedBy[DropShutdown] != 6 || st.InFlight != 0 {
 		t.Errorf("after shutdown: %+v", st)
 	}
+	// The batches dropped since the last flush that returned are reported
+	// once, then nothing is left.
+	if err := e.ForceFlush(context.Background()); !errors.Is(err, ErrDropped) {
+		t.Errorf("ForceFlush after Shutdown: %v, want ErrDropped", err)
+	}
 	if err := e.ForceFlush(context.Background()); err != nil {
-		t.Errorf("ForceFlush after Shutdown: %v", err)
+		t.Errorf("ForceFlush after Shutdown, again: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -106,4 +107,28 @@ func TestForceFlushTimeout(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrDropped) {
 		t.Fatalf("ForceFlush = %v, want context.Canceled", err)
 	}
+}
+
+// TestForceFlushReportsEarlierDrops: a batch enqueued since the last flush
+// and dropped before ForceFlush was called is reported too (the engine
+// hands its runs to the sink just before it flushes, and the exporter may
+// have dropped them already); the flush after it returns nil.
+func TestForceFlushReportsEarlierDrops(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Code: codes.PermissionDenied, HTTPStatus: http.StatusForbidden, Message: "no"}
+		})
+		c.Start()
+		defer c.Stop()
+		e, _ := newLogged(t, testConfig(protocol, c.Endpoint()))
+		defer shutdown(t, e)
+		produce(t, e, Traces, "a", 2, 3)
+		for e.Stats().Signals[Traces].InFlight > 0 {
+			time.Sleep(time.Millisecond) // the test's deadline bounds it
+		}
+		if err := e.ForceFlush(context.Background()); !errors.Is(err, ErrDropped) || status.Code(err) != codes.Unknown && status.Code(err) != codes.PermissionDenied {
+			t.Fatalf("ForceFlush = %v, want ErrDropped", err)
+		}
+		flushOK(t, e)
+	})
 }
