@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
+	"github.com/flowtel/flowtel/ringbuf"
 )
 
 // config holds the flags.
@@ -159,7 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.duration > 0, "-duration %v must be positive", c.duration)
 	check(c.rate >= 0 && !math.IsInf(c.rate, 1), "-rate %v must be a finite number, not negative (0 = unbounded)", c.rate)
 	check(c.ramp >= 0, "-ramp %v must not be negative", c.ramp)
-	check(c.blockTimeout > 0 && c.blockTimeout <= time.Minute, "-block-timeout %v must be in (0, 1m]", c.blockTimeout)
+	check(c.blockTimeout > 0 && c.blockTimeout <= ringbuf.MaxBlockTimeout, "-block-timeout %v must be in (0, %v] (the ring's longest wait)", c.blockTimeout, ringbuf.MaxBlockTimeout)
 	check(c.workload == workloadRealistic || c.workload == workloadSynthetic || c.workload == workloadSyntheticV1, "-workload %q: want realistic, synthetic or synthetic-v1", c.workload)
 	check(!(c.workload == workloadSyntheticV1 && c.mode != "flowtel"), "-workload synthetic-v1 reproduces flowtel's workload of commit dc34226: it runs -mode flowtel only")
 	check(c.latencyScale > 0 && c.latencyScale <= 1000, "-latency-scale %v must be in (0, 1000]", c.latencyScale)
