@@ -122,7 +122,7 @@ func New(opts ...Option) (*Engine, error) {
 	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
 		e.logSink = ls
 	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) is not an engine.LogSink: their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
+		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) takes no run logs (not an engine.LogSink, or one whose TakesLogs is false): their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
 	}
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,

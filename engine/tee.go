@@ -119,14 +119,19 @@ func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 	return primaryErr
 }
 
-// takesLogs reports whether s takes run logs apart: a LogSink, or a
-// TeeSink with one among its sinks.
+// takesLogs reports whether s takes run logs apart: a LogSink that does
+// not say it takes none, or a TeeSink with one among its sinks.
 func takesLogs(s Sink) bool {
 	if t, ok := s.(*TeeSink); ok {
 		return slices.ContainsFunc(t.sinks, takesLogs)
 	}
-	_, ok := s.(LogSink)
-	return ok
+	if _, ok := s.(LogSink); !ok {
+		return false
+	}
+	// A LogSink made with its logs off (otlp.NewSink(exp, res, false))
+	// would take the runs sampled out and send nothing.
+	lt, ok := s.(interface{ TakesLogs() bool })
+	return !ok || lt.TakesLogs()
 }
 
 func (t *TeeSink) count(i int, spans uint64, err error) {

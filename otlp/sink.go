@@ -74,7 +74,8 @@ const (
 )
 
 // NewSink returns a sink that writes to exp with the identity res.
-// With logs false only traces are sent. exp should be made with
+// With logs false only traces are sent. A resource without a service name
+// gets engine.DefaultServiceName, as the engine's does. exp should be made with
 // Config.Release set to encode.PutBuffer, as New does, so that the
 // sink's buffers are reused. Give the engine the sink with
 // engine.WithSink and, for its metrics, engine.WithMetricsExporter.
@@ -85,11 +86,28 @@ func NewSink(exp *export.Exporter, res encode.Resource, logs bool) (*Sink, error
 		return nil, fmt.Errorf("%w: otlp: new sink: the exporter is nil", export.ErrInvalidConfig)
 	}
 	s := &Sink{exp: exp, logs: logs}
+	res = withDefaultName(res)
 	for range min(runtime.GOMAXPROCS(0), maxSinkEncoders) {
 		s.encs = append(s.encs, encode.NewEncoder(res))
 	}
 	return s, nil
 }
+
+// withDefaultName gives res the service name engine.New gives the
+// engine's resource when it has none: the metrics carry that one, and the
+// spans and run logs must name the same.
+func withDefaultName(res encode.Resource) encode.Resource {
+	if res.ServiceName == "" {
+		res.ServiceName = engine.DefaultServiceName
+	}
+	return res
+}
+
+// TakesLogs reports false for a sink NewSink made with its logs off, whose
+// ExportLogs sends nothing and reports no error: the engine refuses
+// TailPolicy.RunLogAlways with it. A nil or zero Sink takes them, as its
+// ExportLogs fails and the engine counts the run logs dropped.
+func (s *Sink) TakesLogs() bool { return s == nil || s.exp == nil || s.logs }
 
 // errZeroSink is what the zero Sink returns, errNilSink a nil *Sink.
 var (
@@ -506,11 +524,7 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	if res.ServiceName == "" {
 		res.ServiceName = cfg.ServiceName
 	}
-	if res.ServiceName == "" {
-		// What engine.New fills in for the engine's resource, which the
-		// metrics carry: the spans and run logs must name the same.
-		res.ServiceName = engine.DefaultServiceName
-	}
+	res = withDefaultName(res)
 	for _, kv := range cfg.ResourceAttrs {
 		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
 	}
