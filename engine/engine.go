@@ -564,6 +564,8 @@ type ctlRequest struct {
 
 // ForceFlush hands every run ended before the call to the sink and flushes
 // the sink. It returns ctx's error if ctx ends first; the work goes on.
+// Otherwise it returns the sink's flush error: the OTLP sink's wraps
+// export.ErrDropped when a batch it waited for was dropped, not exported.
 // Capture and export go on meanwhile: a sink's flush that waits for its
 // backend holds only ForceFlush's caller. A
 // nil ctx is context.Background().

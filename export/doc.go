@@ -221,7 +221,9 @@
 // Enqueue, ForceFlush, Shutdown and Stats may be called from any goroutine.
 // ErrorHandler is called from export workers, possibly concurrently.
 // Shutdown and ForceFlush are idempotent and honour their context; flush
-// requests do not travel through the data queue.
+// requests do not travel through the data queue. ForceFlush returns an
+// error wrapping ErrDropped when a batch it waited for was dropped
+// (counted in Stats by reason), not exported.
 //
 // # Allocation
 //
