@@ -122,15 +122,7 @@ func BenchmarkCapture(b *testing.B) {
 				runtime.GC()
 				before := e.Stats()
 				cpu, caller := timeLoop(b, parallel, loop)
-				if err := e.ForceFlush(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				s := e.Stats()
-				spans := s.Accepted - before.Accepted
-				if d := s.Dropped - before.Dropped; d != 0 {
-					b.Fatalf("%d of %d spans dropped: the benchmark must be lossless", d, spans)
-				}
-				reportCPU(b, cpu, caller, spans)
+				reportLossless(b, e, before, cpu, caller)
 			})
 		}
 	}
@@ -255,6 +247,21 @@ func timeLoop(b *testing.B, parallel bool, loop func(n int, next func() bool)) (
 // reportCPU reports the process's CPU time since cpuStart per span
 // (cpu-ns/span) and, when known, the caller's (caller-cpu-ns/span): the
 // difference is the pipeline's, the garbage collector's and the runtime's.
+// reportLossless flushes e, fails b if a span accepted since before was
+// dropped, and reports the CPU per span from cpuStart (reportCPU).
+func reportLossless(b *testing.B, e *Engine, before Stats, cpuStart, caller int64) {
+	b.Helper()
+	if err := e.ForceFlush(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	s := e.Stats()
+	spans := s.Accepted - before.Accepted
+	if d := s.Dropped - before.Dropped; d != 0 {
+		b.Fatalf("%d of %d spans dropped: the benchmark must be lossless", d, spans)
+	}
+	reportCPU(b, cpuStart, caller, spans)
+}
+
 func reportCPU(b *testing.B, cpuStart, caller int64, spans uint64) {
 	b.ReportMetric(float64(processCPU()-cpuStart)/float64(max(spans, 1)), "cpu-ns/span")
 	if caller >= 0 {
@@ -365,15 +372,7 @@ func BenchmarkCaptureInterleaved(b *testing.B) {
 			for i := range runs {
 				runs[i].End(0, "")
 			}
-			if err := e.ForceFlush(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			s := e.Stats()
-			spans := s.Accepted - before.Accepted
-			if d := s.Dropped - before.Dropped; d != 0 {
-				b.Fatalf("%d of %d spans dropped: the benchmark must be lossless", d, spans)
-			}
-			reportCPU(b, cpu, caller, spans)
+			reportLossless(b, e, before, cpu, caller)
 		})
 	}
 }

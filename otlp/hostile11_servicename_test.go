@@ -35,15 +35,11 @@ func TestServiceNameOnTheWire(t *testing.T) {
 	}
 	check := func(signal string, res *resourcepb.Resource) {
 		t.Helper()
-		for _, kv := range res.GetAttributes() {
-			if kv.Key == "service.name" {
-				if got := kv.Value.GetStringValue(); got != want {
-					t.Errorf("%s: service.name %q on the wire, the engine's resource says %q", signal, got, want)
-				}
-				return
-			}
+		if got, ok := wireServiceName(res); !ok {
+			t.Errorf("%s: no service.name on the wire", signal)
+		} else if got != want {
+			t.Errorf("%s: service.name %q on the wire, the engine's resource says %q", signal, got, want)
 		}
-		t.Errorf("%s: no service.name on the wire", signal)
 	}
 	if len(rc.Traces()) == 0 || len(rc.Logs()) == 0 || len(rc.Metrics()) == 0 {
 		t.Fatalf("received %d trace, %d log and %d metric requests, want each", len(rc.Traces()), len(rc.Logs()), len(rc.Metrics()))
@@ -63,4 +59,15 @@ func TestServiceNameOnTheWire(t *testing.T) {
 			check("metrics", rm.Resource)
 		}
 	}
+}
+
+// wireServiceName returns the service.name attribute of a decoded
+// resource, and whether it has one.
+func wireServiceName(res *resourcepb.Resource) (string, bool) {
+	for _, kv := range res.GetAttributes() {
+		if kv.Key == "service.name" {
+			return kv.Value.GetStringValue(), true
+		}
+	}
+	return "", false
 }

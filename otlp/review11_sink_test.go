@@ -52,12 +52,7 @@ func TestNewSinkOwnPieces(t *testing.T) {
 	}
 	for _, req := range rc.Traces() {
 		for _, rs := range req.ResourceSpans {
-			var got string
-			for _, kv := range rs.Resource.GetAttributes() {
-				if kv.Key == "service.name" {
-					got = kv.Value.GetStringValue()
-				}
-			}
+			got, _ := wireServiceName(rs.Resource)
 			if got != e.Resource().ServiceName || got != engine.DefaultServiceName {
 				t.Errorf("service.name %q on the wire, the engine's resource says %q", got, e.Resource().ServiceName)
 			}
