@@ -63,9 +63,15 @@ func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
 // never see each other's labels (the original shared one label map).
 func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
 	lv := hdr.LabelValues{m.label(appID), m.label(fn), m.rets.get(ret)}
-	c := m.reqCount.With(&lv)
+	return m.requestOf(&lv)
+}
+
+// requestOf resolves the RequestSeries of label values lv (app, flow,
+// ret), whose ret it clears for the latency histogram.
+func (m *Metrics) requestOf(lv *hdr.LabelValues) RequestSeries {
+	c := m.reqCount.With(lv)
 	lv[2] = ""
-	h := m.reqTime.With(&lv)
+	h := m.reqTime.With(lv)
 	h.Attach(c) // the histogram tallies the count: one atomic add less per record
 	return RequestSeries{count: c, time: h}
 }
@@ -80,12 +86,8 @@ func (m *Metrics) runRequest(appID, fn string, ret int64) RequestSeries {
 	}
 	var lv hdr.LabelValues
 	same := m.labels(&lv, &raw, 3)
-	c := m.reqCount.With(&lv)
-	lv[2] = ""
-	h := m.reqTime.With(&lv)
-	h.Attach(c)
-	s := RequestSeries{count: c, time: h}
-	if same && c != m.reqCount.Overflow() && h != m.reqTime.Overflow() {
+	s := m.requestOf(&lv)
+	if same && s.count != m.reqCount.Overflow() && s.time != m.reqTime.Overflow() {
 		m.memo.requests.keep(&raw, 3, s)
 	}
 	return s
