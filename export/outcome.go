@@ -307,8 +307,12 @@ func partialOutcome(sig Signal, rejected int64, msg string, rd redactor) outcome
 	}
 	o := outcome{Class: classSuccess, Rejected: rejected}
 	if rejected > 0 || msg != "" {
-		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, clip(rd.string(msg)))
-		o.Notice = sig.String() + " partial " + msg
+		// The notice is kept (reportOnce): the message as reported,
+		// redacted and clipped, not the receiver's raw one, which may be
+		// MaxResponseBytes long and echo a secret.
+		shown := clip(rd.string(msg))
+		o.Err = fmt.Errorf("export %s: partial success: %d rejected: %s", sig, rejected, shown)
+		o.Notice = sig.String() + " partial " + shown
 	}
 	return o
 }
