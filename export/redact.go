@@ -40,6 +40,21 @@ func newRedactor(headers map[string]string, u *url.URL) redactor {
 	}
 	for k, v := range headers {
 		add(v)
+		// An Authorization-style value is "scheme credentials"; a
+		// receiver that refuses it echoes the credentials alone
+		// ("invalid token ..."), and for Basic may name the password.
+		if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && !strings.ContainsAny(scheme, "=,\"") {
+			cred = strings.TrimSpace(cred)
+			add(cred)
+			if strings.EqualFold(scheme, "basic") {
+				if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
+					add(string(b))
+					if _, pass, ok := strings.Cut(string(b), ":"); ok {
+						add(pass)
+					}
+				}
+			}
+		}
 		if strings.HasSuffix(strings.ToLower(k), "-bin") {
 			// gRPC sends a binary value base64-encoded, which is how a
 			// receiver may echo it.
