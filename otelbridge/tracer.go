@@ -403,7 +403,13 @@ func SpanContextFromContext(ctx context.Context) engine.SpanContext {
 	return out
 }
 
-// live reports whether calls on s still reach the engine. Callers hold s.mu.
+// live reports whether s records: not ended, and its run or node still
+// open. Callers hold s.mu.
+//
+// The write calls check s.ended alone: a span the engine closed (its run
+// ended first, the idle timeout) has not been ended by its owner, and
+// what the owner still writes reaches the handle, whose engine counts
+// each call as stale (Stats.StaleCalls) instead of losing it unseen.
 func (s *bridgeSpan) live() bool {
 	if s.ended {
 		return false
@@ -472,7 +478,7 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.live() {
+	if s.ended {
 		return
 	}
 	if len(opts) > 0 {
@@ -512,7 +518,7 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.live() {
+	if s.ended {
 		return
 	}
 	withStack := false
@@ -553,7 +559,7 @@ func (s *bridgeSpan) SetStatus(code codes.Code, description string) {
 func (s *bridgeSpan) SetName(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.live() {
+	if s.ended {
 		return
 	}
 	if s.isNode {
@@ -571,7 +577,7 @@ func (s *bridgeSpan) SetName(name string) {
 func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.live() {
+	if s.ended {
 		return
 	}
 	for _, a := range kv {
