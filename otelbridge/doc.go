@@ -20,7 +20,9 @@
 //     span attributes (later, flow_id renames the flow and the other RunInfo
 //     keys are dropped and counted in Stats.RunAttrsDropped: the run span
 //     writes them itself); an integer attribute "code" becomes the run's
-//     return code. A key given twice keeps its last value, once.
+//     return code. A key given twice keeps its last value, once. An
+//     attribute with an empty key is dropped, as the SDK drops it, and
+//     counted in Stats.InvalidAttrsDropped.
 //   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
 //     of the same engine becomes an engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType

@@ -35,6 +35,10 @@ type Stats struct {
 	// uid, ...): the run span writes those keys itself, with the value
 	// the run started with, and OTLP's keys are unique.
 	RunAttrsDropped uint64
+	// InvalidAttrsDropped counts attributes with an empty key
+	// (attribute.KeyValue.Valid is false), dropped as OpenTelemetry's SDK
+	// drops them: OTLP's keys are non-empty.
+	InvalidAttrsDropped uint64
 }
 
 // TracerProvider is the engine's trace.TracerProvider. All its tracers
@@ -45,7 +49,7 @@ type TracerProvider struct {
 	e      *engine.Engine
 	tracer tracer
 
-	runs, nodes, nested, links, eventAttrs, runAttrs atomic.Uint64
+	runs, nodes, nested, links, eventAttrs, runAttrs, invalid atomic.Uint64
 }
 
 // NewTracerProvider returns a TracerProvider recording into e. Keep the
@@ -75,12 +79,13 @@ func (p *TracerProvider) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{
-		RunsStarted:       p.runs.Load(),
-		NodesStarted:      p.nodes.Load(),
-		Nested:            p.nested.Load(),
-		LinksDropped:      p.links.Load(),
-		EventAttrsDropped: p.eventAttrs.Load(),
-		RunAttrsDropped:   p.runAttrs.Load(),
+		RunsStarted:         p.runs.Load(),
+		NodesStarted:        p.nodes.Load(),
+		Nested:              p.nested.Load(),
+		LinksDropped:        p.links.Load(),
+		EventAttrsDropped:   p.eventAttrs.Load(),
+		RunAttrsDropped:     p.runAttrs.Load(),
+		InvalidAttrsDropped: p.invalid.Load(),
 	}
 }
 
@@ -194,6 +199,10 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	var extra []attribute.KeyValue
 	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
+		if !kv.Valid() {
+			p.invalid.Add(1)
+			continue
+		}
 		if !last.is(i) {
 			continue
 		}
@@ -243,7 +252,10 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	p.nodes.Add(1)
 	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
-		if kv.Key != AttrNodeType && last.is(i) {
+		switch {
+		case !kv.Valid():
+			p.invalid.Add(1)
+		case kv.Key != AttrNodeType && last.is(i):
 			s.node.Input(toAttr(kv))
 		}
 	}
@@ -581,6 +593,12 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 		return
 	}
 	for _, a := range kv {
+		if !a.Valid() {
+			if s.p != nil {
+				s.p.invalid.Add(1)
+			}
+			continue
+		}
 		if s.owned && s.hold(a) {
 			continue
 		}
