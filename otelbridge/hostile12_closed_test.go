@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -45,5 +46,26 @@ func TestBridgeCallsOnClosedNodeCounted(t *testing.T) {
 	}
 	if child.IsRecording() {
 		t.Error("a span whose node was closed is recording")
+	}
+}
+
+// TestBridgeStatusOnClosedNodeCounted: the status a span's owner set
+// (an error, say) is held for End, as its attributes are; when the run
+// closed the node first, End wrote the held attributes, each counted as a
+// stale call, but dropped the status unseen. It is now counted too, and
+// End itself, whose end the engine made (incomplete), is not.
+func TestBridgeStatusOnClosedNodeCounted(t *testing.T) {
+	e, _ := newTestEngine(t)
+	tr := NewTracerProvider(e).Tracer("t")
+	ctx, root := tr.Start(context.Background(), "flow")
+	_, child := tr.Start(ctx, "tool")
+	child.SetStatus(codes.Error, "tool failed")
+	root.End()
+	flush(t, e)
+	before := e.Stats().StaleCalls
+	child.End()
+	child.End()
+	if got := e.Stats().StaleCalls - before; got != 1 {
+		t.Errorf("%d stale calls counted for the status lost on a closed node, want 1", got)
 	}
 }

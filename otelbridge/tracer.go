@@ -443,21 +443,19 @@ func (s *bridgeSpan) count(c *atomic.Uint64, n int) {
 func (s *bridgeSpan) End(...trace.SpanEndOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.owned {
+	if !s.owned || s.ended {
 		return
 	}
-	// Written before the check: when the run closed the node first (or
-	// the engine did, at its idle timeout), each write is a stale call
-	// the engine counts, rather than a value lost unseen.
+	s.ended = true
+	// The held writes and the status reach the handle even when the run
+	// closed the node first (or the engine did, at its idle timeout):
+	// each is then a stale call the engine counts, rather than a value
+	// lost unseen. The end itself is the engine's then (the span was
+	// closed as incomplete), so End is not called again.
 	for _, kv := range s.pending {
 		s.write(kv)
 	}
 	s.pending = nil
-	if !s.live() {
-		s.ended = true
-		return
-	}
-	s.ended = true
 	if s.isNode {
 		switch s.status {
 		case codes.Error:
@@ -465,7 +463,9 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		case codes.Ok:
 			hooks.SetNodeStatus(s.node, encode.StatusOK, "")
 		}
-		s.node.End()
+		if s.node.IsRecording() {
+			s.node.End()
+		}
 		return
 	}
 	code := s.code
@@ -481,6 +481,9 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		// ERROR even when a "code" attribute of 0 says the run succeeded:
 		// OpenTelemetry exports the status the instrumentation set.
 		hooks.SetRunStatus(s.run, encode.StatusError, s.statusMsg)
+	}
+	if !s.run.IsRecording() {
+		return
 	}
 	s.run.End(int(code), s.statusMsg)
 }
