@@ -43,8 +43,9 @@ func newRedactor(headers map[string]string, u *url.URL) redactor {
 		// An Authorization-style value is "scheme credentials"; a
 		// receiver that refuses it echoes the credentials alone
 		// ("invalid token ..."), and for Basic may name the password.
-		if scheme, cred, ok := strings.Cut(strings.TrimSpace(v), " "); ok && !strings.ContainsAny(scheme, "=,\"") {
-			cred = strings.TrimSpace(cred)
+		tv := strings.TrimSpace(v)
+		if i := strings.IndexAny(tv, " \t"); i >= 0 {
+			scheme, cred := tv[:i], strings.TrimSpace(tv[i:])
 			add(cred)
 			if strings.EqualFold(scheme, "basic") {
 				if b, err := base64.StdEncoding.DecodeString(cred); err == nil {
