@@ -259,7 +259,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			s.node.Input(toAttr(kv))
 		}
 	}
-	hooks.SetNodeShape(s.node, parentID, encode.SpanKind(cfg.SpanKind()))
+	hooks.SetNodeShape(s.node, parentID, spanKind(cfg.SpanKind())) // an invalid kind is INTERNAL, as in the SDK
 	s.sc = toOTel(s.node.SpanContext(), parent.sc.TraceState())
 	if !s.sc.IsValid() { // past Limits.NodesPerRun: counted in the engine's Stats
 		s.ended = true
