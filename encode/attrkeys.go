@@ -43,9 +43,11 @@ import "unicode/utf8"
 // exact check (nodeOnce), and only a real repeat writes the lists again
 // from filtered copies (Encoder.keep, Encoder.copies), the first writing's
 // bytes and repair counts undone. A node's Attrs, which may meet any list
-// and the conventions, and a run's are checked before they are written
-// (attrsMayRepeat: the same bits and a table of the conventions'). Only a
-// bit already seen compares keys. Thread CPU (TestCPUTime -cputime,
+// and the conventions, tell as they are written (writeAttrsMeet: the same
+// bits and a table of the conventions'), and the span is written again
+// from a copy when a key did meet another (nodeMeets); a run's are
+// checked before they are written (attrsMayRepeat). Only a bit already
+// seen compares keys. Thread CPU (TestCPUTime -cputime,
 // medians of 6 alternating runs, AMD EPYC): the check before the writing
 // (a set of key lengths, then of bits for the lists with a length twice)
 // took EncodeTraces from 199.3 to 205.9 ns/span, EncodeTracesLoadgen
@@ -387,14 +389,12 @@ next:
 // key of them was repaired (writeAttrsSeen): it checks nd's keys, and
 // when a key did repeat it writes the lists again from a copy with each
 // key once, which it returns in place of nd for the rest of the span.
-// checked says nd's keys were checked already, without repair
-// (attrsMayRepeat, nodeOnce).
 //
 //go:noinline
-func (e *Encoder) listsOnce(dst []byte, mark int, invalid uint64, r *Run, nd *Node, checked bool) ([]byte, *Node) {
+func (e *Encoder) listsOnce(dst []byte, mark int, invalid uint64, r *Run, nd *Node) ([]byte, *Node) {
 	repaired := e.keyRepaired
 	e.keyRepaired = false
-	if e.rewriting || checked && !repaired {
+	if e.rewriting {
 		return dst, nd
 	}
 	orig := e.original(nd)
@@ -409,11 +409,32 @@ func (e *Encoder) listsOnce(dst []byte, mark int, invalid uint64, r *Run, nd *No
 	return dst, c
 }
 
+// isCopy reports whether nd is e's copy of a node (nodeOnce), whose keys
+// were checked, each once.
+func (e *Encoder) isCopy(nd *Node) bool {
+	return e.copies != nil && nd == &e.copies.node
+}
+
+// nodeMeets checks nd, whose span dst holds from start on, written up to
+// its Attrs, which may meet a key (writeAttrsMeet, attrsMayRepeat), and
+// when a key did meet another writes the span again from a copy with
+// each key once. It reports false, dst unchanged, when none did.
+//
+//go:noinline
+func (e *Encoder) nodeMeets(dst []byte, start int, r *Run, nd *Node) ([]byte, bool) {
+	c := e.nodeOnce(r, nd, false)
+	if c == nd {
+		return dst, false
+	}
+	e.invalid, e.keyRepaired = e.spanInvalid, false
+	return e.writeNodeSpan(dst[:start], r, c), true
+}
+
 // original returns the node nd copies, when nd is e's copy (nodeOnce),
 // else nd, and sets e.replacedBase to what the copy left out: counted
 // already, a second check of the same node does not count it again.
 func (e *Encoder) original(nd *Node) *Node {
-	if e.copies != nil && nd == &e.copies.node {
+	if e.isCopy(nd) {
 		e.replacedBase = e.replaced
 		return e.copies.nodeOrig
 	}
@@ -607,6 +628,53 @@ func (c *strChecker) writeAttrsSeen(dst []byte, field int, pre *kvPrefix, attrs 
 		dst = c.writeKV(dst, field, pre.s, a.Key, a.Value)
 	}
 	return dst, again
+}
+
+// writeAttrsMeet is writeAttrsPre for a node's Attrs, unprefixed, that
+// also reports attrsMayRepeat of them, told beside the writing loop,
+// whose loads of each key it shares, where attrsMayRepeat was a pass of
+// its own before the writing: thread CPU (TestCPUTime* -cputime, 6
+// alternating runs, AMD EPYC) EncodeTracesGenAI hot 195.8 -> 192.5 ns
+// per span (p=0.009), EncodeTracesGenAICross one-buf 211.2 -> 204.9
+// (p=0.015); cachegrind, BenchmarkEncodeTracesGenAI: about 26 fewer
+// instructions per span. A looser test here (a bit seen twice, a first
+// letter of a prefix) with attrsMayRepeat after it when it fired added
+// instructions: the GenAI keys' bits meet often.
+func (c *strChecker) writeAttrsMeet(dst []byte, attrs []Attr) ([]byte, bool) {
+	var seen uint64
+	meet := len(attrs) > maxScanAttrs // the exact check (keepOnce) tells
+	for i := range attrs {
+		a := &attrs[i]
+		k := a.Key
+		if !meet {
+			b := keyBit(k)
+			if seen&b != 0 && repeatsBefore(attrs, i) {
+				meet = true
+			}
+			seen |= b
+			if n := uint(len(k)) - 1; n < uint(len(conventionMask))-1 && conventionMask[n+1]&conventionBit(k) != 0 && isConventionKey(k) {
+				meet = true
+			}
+			if listPrefixed(k) {
+				meet = true
+			}
+		}
+		if d, ok := appendKVFast(dst, fieldSpanAttrs, &kvNoPrefix, k, a.Value.kind(), &a.Value); ok {
+			dst = d
+			continue
+		}
+		if a.Value.kind() == KindString {
+			if d, ok := appendKVLong(dst, fieldSpanAttrs, "", k, a.Value.text()); ok {
+				dst = d
+				continue
+			}
+		}
+		if !utf8.ValidString(k) {
+			c.keyRepaired = true
+		}
+		dst = c.writeKV(dst, fieldSpanAttrs, "", k, a.Value)
+	}
+	return dst, meet
 }
 
 // nodeMayRepeat reports whether nd's caller attributes may repeat a key.

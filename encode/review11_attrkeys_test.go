@@ -49,6 +49,7 @@ func review11Keys() []string {
 // over lists drawn from review11Keys and random bytes, up to past
 // maxScanAttrs: it may say true where the exact check says false, never
 // the other way round, and a key alone that the exact check tells is told.
+// writeAttrsMeet, the same check beside the writing, tells the same.
 func TestAttrsMayRepeatProperty(t *testing.T) {
 	ks := review11Keys()
 	for _, k := range ks {
@@ -58,6 +59,13 @@ func TestAttrsMayRepeatProperty(t *testing.T) {
 		}
 		if isConventionKey(k) != slices.Contains(conventionKeys[:], k) {
 			t.Errorf("%q: isConventionKey %v, conventionKeys disagree", k, isConventionKey(k))
+		}
+	}
+	var c strChecker
+	for _, k := range ks {
+		as := []Attr{{Key: k}, {Key: k + strings.Repeat("z", 40)}}
+		if _, meet := c.writeAttrsMeet(nil, as); meet != attrsMayRepeat(as) {
+			t.Errorf("%q: writeAttrsMeet %v, attrsMayRepeat %v", k, meet, !meet)
 		}
 	}
 	rng := rand.New(rand.NewPCG(11, 16))
@@ -81,6 +89,9 @@ func TestAttrsMayRepeatProperty(t *testing.T) {
 		}
 		if attrsRepeatExact(as) && !attrsMayRepeat(as) {
 			t.Fatalf("missed a repeat or a convention key: %q", keysOf(as))
+		}
+		if _, meet := c.writeAttrsMeet(nil, as); meet != attrsMayRepeat(as) {
+			t.Fatalf("writeAttrsMeet %v, attrsMayRepeat %v: %q", meet, !meet, keysOf(as))
 		}
 	}
 }

@@ -946,18 +946,14 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	} else {
 		dst = append(dst, kvRunning[running][:kvRunningLen]...)
 	}
-	// Each key once (attrkeys.go): a node whose Attrs may meet a key is
-	// checked first; otherwise the lists are written as they are, telling
-	// whether a key's bit came twice in one, and written again from a
-	// copy without the keys replaced when a key did repeat.
-	checked := len(nd.Attrs) != 0 && !e.rewriting && attrsMayRepeat(nd.Attrs)
-	if checked {
-		nd = e.nodeOnce(r, nd, false)
-	}
+	// Each key once (attrkeys.go): the lists are written as they are,
+	// telling whether a key's bit came twice in one, and written again
+	// from a copy without the keys replaced when a key did repeat; the
+	// Attrs, which may meet any key, tell as they are written (below).
 	mark, listsInvalid := len(dst), e.invalid
 	dst, again := e.writeNodeLists(dst, nd)
 	if again != 0 {
-		dst, nd = e.listsOnce(dst, mark, listsInvalid, r, nd, checked)
+		dst, nd = e.listsOnce(dst, mark, listsInvalid, r, nd)
 	}
 	dst = e.writeKVStringOpt(dst, f, keyLLMOutput, nd.LLMOutput)
 	if nd.FirstFrameUnixNano != 0 {
@@ -982,7 +978,15 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		dst = appendKVInt(dst, f, keyCode, nd.Code)
 	}
 	if len(nd.Attrs) != 0 {
-		dst = e.writeAttrsPre(dst, f, &kvNoPrefix, nd.Attrs)
+		var meet bool
+		dst, meet = e.writeAttrsMeet(dst, nd.Attrs)
+		if meet && !e.rewriting && !e.isCopy(nd) {
+			// The Attrs may meet a key: checked (nodeOnce) and, when
+			// one did, the span written again from the copy.
+			if d, ok := e.nodeMeets(dst, at-1, r, nd); ok {
+				return d
+			}
+		}
 		if e.keyRepaired {
 			// A repaired key of Attrs may have become another
 			// (attrkeys.go): checked before the events, which may queue
