@@ -29,7 +29,10 @@
 //     ("flowtel.node_type", default "span"). Start attributes become the
 //     node's Input, later SetAttributes its Output, written at End (as the
 //     status is), each key once with its last value, as OpenTelemetry's
-//     SetAttributes overwrites.
+//     SetAttributes overwrites. A key of the GenAI conventions' namespace
+//     (gen_ai.*, package genai), as an instrumented model client sets it,
+//     stays the span's attribute as given (engine.Node.SetAttributes), so
+//     that the engine's GenAI metrics count the call.
 //   - A span started under a node becomes a node of the same run whose
 //     span's parent is that node's span (encode.Node.ParentSpanID), so the
 //     trace keeps its depth; the span kind is kept (encode.Node.Kind).

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -256,7 +257,11 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 		case !kv.Valid():
 			p.invalid.Add(1)
 		case kv.Key != AttrNodeType && last.is(i):
-			s.node.Input(toAttr(kv))
+			if genAIKey(kv.Key) {
+				s.node.SetAttributes(toAttr(kv))
+			} else {
+				s.node.Input(toAttr(kv))
+			}
 		}
 	}
 	hooks.SetNodeShape(s.node, parentID, spanKind(cfg.SpanKind())) // an invalid kind is INTERNAL, as in the SDK
@@ -267,6 +272,14 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	}
 	return trace.ContextWithSpan(ctx, s), s
 }
+
+// genAIKey reports whether k is in the GenAI conventions' namespace
+// (package genai): a node span keeps such a key as it is, not as an input
+// or output value, since the conventions name the span's attributes and
+// the engine's GenAI metrics read them there (gen_ai.operation.name,
+// gen_ai.usage.*), as an OpenTelemetry-instrumented model client sets
+// them.
+func genAIKey(k attribute.Key) bool { return strings.HasPrefix(string(k), "gen_ai.") }
 
 // runInfoFields maps the attribute keys that name a string field of
 // engine.RunInfo to that field.
@@ -625,11 +638,15 @@ func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
 	return true
 }
 
-// write writes a node output value or a run span attribute. Callers hold
-// s.mu.
+// write writes a node output value (a GenAI attribute as it is) or a run
+// span attribute. Callers hold s.mu.
 func (s *bridgeSpan) write(a attribute.KeyValue) {
 	if s.isNode {
-		s.node.Output(toAttr(a))
+		if genAIKey(a.Key) {
+			s.node.SetAttributes(toAttr(a))
+		} else {
+			s.node.Output(toAttr(a))
+		}
 	} else {
 		s.setRunAttr(a)
 	}
