@@ -12,16 +12,24 @@ import (
 
 // TestObserveRunCPUTime prints, with -cputime, the thread CPU time per node
 // of the pipeline's metric fold (observeRun) of a run of 64 nodes of one
-// type, as BenchmarkCapture's, and of 64 nodes of four types in turn: the
-// least of 40 samples of 2,000 runs, 6 times each, in the benchmark
-// format:
+// type, as BenchmarkCapture's, of 64 nodes of four types in turn, and of
+// a run of 10 nodes of the loadgen's synthetic workload's 8 types (the
+// memo's and the fold's working set, see seriesMemo): the least of 40
+// samples of 2,000 runs, 6 times each, in the benchmark format:
 //
 //	go test -run TestObserveRunCPUTime -v ./engine/ -cputime | grep ^Benchmark
 func TestObserveRunCPUTime(t *testing.T) {
 	testkit.NeedCPUTime(t)
 	e := newMetricsEngine(t, WithMetrics(MetricsConfig{NoExport: true}))
+	names := []string{"64x1type", "64x4types", "synthetic"}
 	runs := map[string]*encode.Run{}
-	for _, name := range []string{"64x1type", "64x4types"} {
+	synthetic := []string{"start", "llm", "tool", "code", "knowledge", "llm", "tool", "decision", "message", "node-end"}
+	runs["synthetic"] = &encode.Run{AppID: "a", FlowID: "f", EndUnixNano: 1e6}
+	for i, typ := range synthetic {
+		r := runs["synthetic"]
+		r.Nodes = append(r.Nodes, &encode.Node{NodeType: typ, StartUnixNano: 1000, EndUnixNano: 1000 + int64(i)*1000})
+	}
+	for _, name := range names[:2] {
 		r := &encode.Run{AppID: "a", FlowID: "f", EndUnixNano: 1e6}
 		for i := range 64 {
 			typ := "llm"
@@ -34,9 +42,10 @@ func TestObserveRunCPUTime(t *testing.T) {
 	}
 	const per = 2000
 	for range 6 {
-		for _, name := range []string{"64x1type", "64x4types"} {
+		for _, name := range names {
+			k := len(runs[name].Nodes)
 			least := testkit.LeastCPU(40, per, func(int) { e.metrics.observeRun(runs[name]) })
-			fmt.Printf("BenchmarkCPUTime/ObserveRun/nodes=%s\t%d\t%.2f ns/op\n", name, 40*per*64, float64(least)/per/64)
+			fmt.Printf("BenchmarkCPUTime/ObserveRun/nodes=%s\t%d\t%.2f ns/op\n", name, 40*per*k, float64(least)/per/float64(k))
 		}
 	}
 }

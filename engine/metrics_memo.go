@@ -4,7 +4,14 @@ import "github.com/flowtel/flowtel/internal/hdr"
 
 // memoSlots is the number of lookups a seriesMemo remembers: a run's node
 // types, models and tools are few, and a workflow platform's are tens.
-const memoSlots = 16
+// They are memoWays to a set, so that two values whose index is the same
+// are both kept: the loadgen's node types "llm" and "node-end" shared the
+// one slot of a direct-mapped memo of 16 and took turns in it, each run
+// looking both up (a label check and a hash and probe each).
+const (
+	memoSlots = 32
+	memoWays  = 2
+)
 
 // seriesMemo remembers the series the pipeline's fold looked up last in
 // one family, by the values its caller read of the run (before label),
@@ -24,8 +31,10 @@ const memoSlots = 16
 // a node record does (they are not copied: see Allocation), at most
 // memoSlots per family, until a later lookup takes their slot.
 //
-// A slot is chosen by the values' lengths and last bytes (no hash of the
-// whole values): distinct values that collide only take turns in it.
+// A set is chosen by the values' lengths and first and last bytes (no
+// hash of the whole values); a value kept goes first in its set, the
+// others move down one, the last dropped: distinct values that collide
+// past the set's ways take turns in it.
 type seriesMemo[T any] struct {
 	slots [memoSlots]memoSlot[T]
 }
@@ -46,36 +55,54 @@ type foldMemos struct {
 	apps     seriesMemo[*genAIAppSeries]
 }
 
-// memoIndex returns the slot of the first n values of lv.
+// memoIndex returns the first slot of the set of the first n values of
+// lv: their lengths and end bytes summed, then mixed by one multiply
+// (Fibonacci hashing), whose high bits pick the set.
 func memoIndex(lv *hdr.LabelValues, n int) uint {
-	var h uint
+	var h uint64
 	for i := range n {
 		s := lv[i]
-		h = h*7 + uint(len(s))
+		h = h*31 + uint64(len(s))<<16
 		if len(s) != 0 {
-			h = h*5 + uint(s[len(s)-1])
+			h += uint64(s[0])<<8 | uint64(s[len(s)-1])
 		}
 	}
-	return h % memoSlots
+	return uint((h*0x9e3779b97f4a7c15)>>(64-memoSetBits)) * memoWays
 }
+
+// memoSetBits is log2 of the number of sets.
+const memoSetBits = 4
+
+var _ = [1]int{}[memoSlots-memoWays<<memoSetBits] // the sets fill the slots
 
 // find returns the series kept for the first n values of lv.
 func (m *seriesMemo[T]) find(lv *hdr.LabelValues, n int) (T, bool) {
-	sl := &m.slots[memoIndex(lv, n)]
-	if !sl.ok {
-		return sl.s, false
-	}
-	for i := range n {
-		if sl.lv[i] != lv[i] {
-			return sl.s, false
+	set := m.slots[memoIndex(lv, n):][:memoWays]
+	for w := range set {
+		if sl := &set[w]; sl.ok && sameValues(&sl.lv, lv, n) {
+			return sl.s, true
 		}
 	}
-	return sl.s, true
+	var zero T
+	return zero, false
 }
 
-// keep remembers s as the series of the first n values of lv.
+// sameValues reports whether the first n values of a and b are equal.
+func sameValues(a, b *hdr.LabelValues, n int) bool {
+	for i := range n {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// keep remembers s as the series of the first n values of lv, first in
+// its set.
 func (m *seriesMemo[T]) keep(lv *hdr.LabelValues, n int, s T) {
-	sl := &m.slots[memoIndex(lv, n)]
+	set := m.slots[memoIndex(lv, n):][:memoWays]
+	copy(set[1:], set)
+	sl := &set[0]
 	sl.lv, sl.s, sl.ok = hdr.LabelValues{}, s, true
 	copy(sl.lv[:n], lv[:n])
 }
