@@ -330,4 +330,16 @@
 //     node after the one it reads (at the record's end, past what
 //     prefetchRead asks for): node/llm 496.6 -> 447.4 (p=0.049), the
 //     others unmoved, n=36; 8 loadgen pairs 1.047 logs off, 1.025 on.
+//   - Tried in session 12 and not kept (same measures, against 251e23a
+//     with the fold's 2-way memo):
+//     (3) A node whose only rare call is Next, its ids in nextIDs, taken
+//     as plain (released as it is, its ids emptied by StartNode, beside
+//     reopen): node/next's pipeline 178.7 -> 96.0 ns (p=0.000), its
+//     caller 134.1 -> 182.1 (least 95.6 -> 108.8), n=36; 16 loadgen pairs
+//     1,009.5 -> 1,072.5 and 1,132.0 -> 1,111.2 ns (6 of 16 lower): what
+//     the release no longer writes, the caller and encoder pay.
+//     (4) StartNode's prefetch of the next index's record also asking for
+//     its first event and next id lines (prefetchw): node/next and
+//     node/llm callers unmoved (151.1 -> 151.4, 248.5 -> 257.5), attrs8's
+//     pipeline 67.9 -> 82.5 (p=0.030), n=36.
 package engine

@@ -14,15 +14,16 @@ import (
 // of the pipeline's metric fold (observeRun) of a run of 64 nodes of one
 // type, as BenchmarkCapture's, of 64 nodes of four types in turn, and of
 // a run of 10 nodes of the loadgen's synthetic workload's 8 types (the
-// memo's and the fold's working set, see seriesMemo): the least of 40
+// memo's and the fold's working set, see seriesMemo), and of genAIRun's
+// 7 nodes of GenAI operations (the GenAI families): the least of 40
 // samples of 2,000 runs, 6 times each, in the benchmark format:
 //
 //	go test -run TestObserveRunCPUTime -v ./engine/ -cputime | grep ^Benchmark
 func TestObserveRunCPUTime(t *testing.T) {
 	testkit.NeedCPUTime(t)
 	e := newMetricsEngine(t, WithMetrics(MetricsConfig{NoExport: true}))
-	names := []string{"64x1type", "64x4types", "synthetic"}
-	runs := map[string]*encode.Run{}
+	names := []string{"64x1type", "64x4types", "synthetic", "genai"}
+	runs := map[string]*encode.Run{"genai": genAIRun()}
 	synthetic := []string{"start", "llm", "tool", "code", "knowledge", "llm", "tool", "decision", "message", "node-end"}
 	runs["synthetic"] = &encode.Run{AppID: "a", FlowID: "f", EndUnixNano: 1e6}
 	for i, typ := range synthetic {
