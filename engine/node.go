@@ -66,7 +66,8 @@ type nodeRecord struct {
 	// list leaving the pool (addMore). See pipeline.add.
 	rare bool
 	// big is the bytes of the attributes longer than smallValue (key and
-	// value) and of the next ids longer than it, saturated: see valueBound.
+	// value), of the next ids longer than it and of the events' texts,
+	// saturated: see valueBound.
 	big        uint32
 	eventAttrs []encode.Attr
 	bytes      []byte // copies of Bytes values, reused
@@ -557,6 +558,18 @@ func (c *config) smallBytes() int { return min(c.limits.ValueBytes, smallValue) 
 // counted by number only in valueBound; longer ones are summed in big.
 const smallValue = 1024
 
+// addEventBig adds to big the texts of the event appended past the
+// node's first k, if any (Limits.Events may have dropped it): counted
+// where the caller wrote them, they are not read again by valueBound,
+// whose reading of the events' line, out of the pipeline's caches, was
+// most of its cost (node/llm).
+func (n *nodeRecord) addEventBig(k int) {
+	if len(n.Events) > k {
+		ev := &n.Events[k]
+		n.addBig(len(ev.Message) + len(ev.Type) + len(ev.Stacktrace))
+	}
+}
+
 // addBig adds k bytes to big, saturating.
 func (n *nodeRecord) addBig(k int) {
 	n.big = uint32(min(int64(n.big)+int64(k), math.MaxUint32))
@@ -564,19 +577,15 @@ func (n *nodeRecord) addBig(k int) {
 
 // valueBound is at least the bytes of the strings and bytes values of the
 // node's span (Limits.RunBytes): the attributes and next ids of up to
-// smallValue bytes by their number, the longer ones by big, and the rest
-// by their length.
+// smallValue bytes by their number, the longer ones and the events' texts
+// by big, and the rest by their length.
 // It reads what the pipeline reads anyway, not the attributes' values;
 // small is config.smallBytes, read once per run. The pipeline calls it on
 // an ended node only.
 func (n *nodeRecord) valueBound(small int) int {
 	b := int(n.big) + n.idBytes() + len(n.LLMOutput) + len(n.StatusMessage)
 	b += 2*small*(len(n.Input)+len(n.Output)+len(n.Config)+len(n.Attrs)+len(n.eventAttrs)) + small*len(n.Next)
-	for i := range n.Events {
-		ev := &n.Events[i]
-		b += len(ev.Message) + len(ev.Type) + len(ev.Stacktrace)
-	}
-	return b
+	return b // the events' texts are in big (addEventBig)
 }
 
 // add appends attrs to *dst, one of the node's attribute lists, for a
@@ -783,7 +792,9 @@ func (h Node) FirstTokenCost(d time.Duration) {
 // Info adds an info log entry (span event "INFO").
 func (h Node) Info(msg string) {
 	if n := h.begin(); n != nil {
+		k := len(n.Events)
 		n.Events = n.e.appendEvent(n.Events, n.now(), encode.EventInfo, msg, &n.DroppedEvents)
+		n.addEventBig(k)
 	}
 }
 
@@ -827,7 +838,9 @@ func (h Node) Cancel(reason string) {
 // the first failure's message as the span status message.
 func (n *nodeRecord) fail(t int64, msg string) {
 	msg = n.e.value(msg) // cut and counted once, for the entry and the status
+	k := len(n.Events)
 	n.Events = n.e.appendEvent(n.Events, t, encode.EventError, msg, &n.DroppedEvents)
+	n.addEventBig(k)
 	if n.Status != encode.StatusError {
 		n.Status, n.StatusMessage = encode.StatusError, msg
 	}
@@ -843,7 +856,9 @@ func (h Node) RecordError(err error) {
 	}
 	mono := n.e.mono()
 	var msg string
+	k := len(n.Events)
 	n.Events, msg = n.e.appendException(n.Events, n.wall(mono), err, &n.DroppedEvents)
+	n.addEventBig(k)
 	n.Status, n.StatusMessage = encode.StatusError, msg
 	n.end(h.gen, mono)
 }
