@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -45,10 +46,13 @@ var ErrSpansDropped = errors.New("otelbridge: spans dropped by the exporter")
 // the exporter may be shared (an otlp.Sink's, see Sink.Exporter), and its
 // owner shuts it down.
 type SpanExporter struct {
-	mu     sync.Mutex
-	exp    *export.Exporter
-	enc    *encode.SpanEncoder
-	closed bool
+	mu  sync.Mutex
+	exp *export.Exporter
+	enc *encode.SpanEncoder
+	// closed is set by Shutdown without x.mu, which an ExportSpans
+	// waiting in Enqueue (the exporter's Block policy) may hold for as
+	// long as BlockTimeout.
+	closed atomic.Bool
 
 	groups []spanGroup
 	gid    []int
@@ -123,9 +127,12 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if x == nil {
 		return ErrNoExporter
 	}
+	if x.closed.Load() { // without waiting for a call blocked in Enqueue
+		return engine.ErrShutdown
+	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if x.closed {
+	if x.closed.Load() {
 		return engine.ErrShutdown
 	}
 	if ctx == nil {
@@ -149,15 +156,16 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 }
 
 // Shutdown stops accepting spans and waits until what was queued is sent
-// or counted as dropped. It is idempotent. A nil ctx (here and in
-// ExportSpans) is context.Background().
+// or counted as dropped, or ctx ends. It is idempotent. A nil ctx (here
+// and in ExportSpans) is context.Background(). It does not wait for an
+// ExportSpans call in progress (waiting for room in the queue, under the
+// exporter's Block policy), whose batch the exporter still delivers or
+// counts.
 func (x *SpanExporter) Shutdown(ctx context.Context) error {
 	if x == nil {
 		return nil
 	}
-	x.mu.Lock()
-	x.closed = true
-	x.mu.Unlock()
+	x.closed.Store(true)
 	if x.exp == nil {
 		return nil
 	}
