@@ -331,6 +331,16 @@ func (p *TailPolicy) slowestFraction() bool {
 	return p.SlowestFraction > 0 || slices.ContainsFunc(p.Rules, func(r TailRule) bool { return r.Policy.SlowestFraction > 0 })
 }
 
+// Validate reports what New would refuse in p alone (a value out of
+// range, a bad rule), naming the field, so that a program can check a
+// policy from its flags or configuration before it builds the engine. New
+// also refuses RunLogAlways with a sink that takes no run logs, and
+// SlowestFraction with MetricsConfig.SkipRunRequests.
+func (p TailPolicy) Validate() error {
+	_, err := newTailSampler(&p)
+	return err
+}
+
 // validate checks the fields once, at construction.
 func (p *TailPolicy) validate(where string) error {
 	switch {

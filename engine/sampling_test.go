@@ -339,6 +339,12 @@ func TestTailPolicyValidate(t *testing.T) {
 		if _, err := newTailSampler(&p); !errors.Is(err, ErrInvalidSampler) {
 			t.Fatalf("%+v accepted: %v", p, err)
 		}
+		if err := p.Validate(); !errors.Is(err, ErrInvalidSampler) {
+			t.Fatalf("%+v: Validate = %v, want what New says", p, err)
+		}
+	}
+	if err := (TailPolicy{KeepErrors: true, Ratio: 0.1, RunLogAlways: true}).Validate(); err != nil {
+		t.Fatalf("Validate refused a valid policy: %v", err)
 	}
 }
 

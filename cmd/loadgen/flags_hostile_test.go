@@ -12,7 +12,8 @@ import (
 // flag (exit 2) before any load starts. Before, -mix with weights summing
 // past the int range panicked in rand.IntN, -payload 100000000000 died
 // out of memory building the payload, and -tokens -5 and -max-rss-mib -1
-// were taken as given.
+// were taken as given. A bad -sample-* value was refused only by
+// engine.New once the mode had started, with exit 1.
 func TestHostileFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-mix=llm=9223372036854775807,tool=1"},
@@ -30,6 +31,11 @@ func TestHostileFlags(t *testing.T) {
 		{"-block-timeout=2m", "-block"},
 		{"-duration=1ns", "-soak"},
 		{"-restart-every=1ns", "-soak", "-duration=4s"},
+		{"-sample-ratio=2"},
+		{"-sample-ratio=NaN"},
+		{"-sample-slower=-1s"},
+		{"-sample-slowest=1"},
+		{"-sample-logs-all", "-logs=false"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {

@@ -188,6 +188,22 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
 	check(c.queueBytes >= 0, "-queue-bytes %d must not be negative", c.queueBytes)
 	check(c.exportConc >= 0 && c.exportConc <= export.MaxConcurrency, "-export-concurrency %d must be in [0, %d]", c.exportConc, export.MaxConcurrency)
+	// The tail policy is checked by the engine's own rules, one flag at a
+	// time so that the message names it: refused only by engine.New, a bad
+	// -sample-* value exited 1 once the mode had started.
+	for _, f := range [...]struct {
+		flag string
+		p    engine.TailPolicy
+	}{
+		{"sample-slower", engine.TailPolicy{SlowerThan: c.tail.SlowerThan}},
+		{"sample-slowest", engine.TailPolicy{SlowestFraction: c.tail.SlowestFraction}},
+		{"sample-ratio", engine.TailPolicy{Ratio: c.tail.Ratio}},
+	} {
+		if err := f.p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("-%s: %w", f.flag, err))
+		}
+	}
+	check(!c.tail.RunLogAlways || c.logs, "-sample-logs-all exports the run trace logs of the runs sampled out: it needs -logs")
 	// Output files are written after the load (the plot and the heap
 	// profile at its end): a path that cannot be created is refused now,
 	// not once the measurement is over.
