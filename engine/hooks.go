@@ -27,6 +27,11 @@ func init() {
 			}
 			return c.sink
 		},
+		TailPolicy: func(opts []Option) any {
+			var c config
+			c.apply(opts)
+			return c.tail
+		},
 		ErrorHandler: func(opts []Option) func(error) {
 			var c config
 			c.apply(opts)

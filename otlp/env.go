@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync/atomic"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -41,8 +40,9 @@ import (
 // (or OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER
 // none) the engine captures and measures but sends nothing: unless opts
 // give it a sink (engine.WithSink), every run is sampled out at its end,
-// counted in Stats.SampledOut (flowtel_records_sampled_out_total), never
-// as exported, and the sampled flag it propagates is the head sampler's.
+// whatever tail policy opts set (New checks it all the same), counted in
+// Stats.SampledOut (flowtel_records_sampled_out_total), never as exported
+// or dropped, and the sampled flag it propagates is the head sampler's.
 // opts apply after the environment. An invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
 	return newFromLookup(os.LookupEnv, opts...)
@@ -131,19 +131,7 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		base = append(base, engine.WithMetrics(mc))
 	}
 	if !enabled {
-		// Nothing is sent, and the accounting says so: without a sink of
-		// the caller's every run is sampled out at its end
-		// (flowtel_records_sampled_out_total), none counted as exported.
-		// A tail decision leaves the sampled flag the run propagates as
-		// the head sampler set it, so that the services it calls trace
-		// as they would. A sink or tail policy in opts replaces these.
-		off := &offSink{}
-		base = append(base, engine.WithSink(off), engine.WithTailSampling(engine.TailPolicy{Decide: off.decide}))
-		e, err := engine.New(append(base, opts...)...)
-		if err == nil {
-			off.keep.Store(e.Sink() != engine.Sink(off))
-		}
-		return e, err
+		return engine.New(append(append(base, opts...), offOptions(opts)...)...)
 	}
 	opts = append(base, opts...)
 	e, err := New(cfg, opts...)
@@ -153,25 +141,36 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 	return e, nil
 }
 
-// offSink is the sink of an engine that sends nothing; its decide samples
-// every run out unless opts gave the engine another sink (keep), set
-// before any run can end.
-type offSink struct{ keep atomic.Bool }
-
-func (s *offSink) decide(engine.RunView) engine.TailDecision {
-	if s.keep.Load() {
-		return engine.TailKeep
+// offOptions returns what makes an engine send nothing, to apply after
+// opts. Without a sink of the caller's every run is sampled out at its end
+// (flowtel_records_sampled_out_total), none counted as exported, whatever
+// tail policy opts set: that policy is kept, so that New refuses it as it
+// would with export on, but its decision is that every run is sampled
+// out, since nothing would take the runs it kept (they were counted
+// dropped, sink_error). A tail decision leaves the sampled flag the run
+// propagates as the head sampler set it, so that the services it calls
+// trace as they would. With a sink of the caller's, its runs go there,
+// sampled by opts' policy.
+func offOptions(opts []engine.Option) []engine.Option {
+	if hooks().Sink(opts) != nil {
+		return nil
 	}
-	return engine.TailDrop
+	p, _ := hooks().TailPolicy(opts).(engine.TailPolicy)
+	p.Decide = func(engine.RunView) engine.TailDecision { return engine.TailDrop }
+	return []engine.Option{engine.WithSink(offSink{}), engine.WithTailSampling(p)}
 }
 
-// Export refuses the runs a tail policy of the caller's kept: they are
-// counted as dropped (sink_error), not as exported.
-func (*offSink) Export([]*encode.Run) error {
+// offSink is the sink of an engine that sends nothing; its tail policy
+// samples every run out, so that Export is never given one.
+type offSink struct{}
+
+// Export refuses runs, should one reach it: they are counted as dropped
+// (sink_error), not as exported.
+func (offSink) Export([]*encode.Run) error {
 	return errors.New("otlp: export is off (OTLP_ENABLE=false, OTEL_SDK_DISABLED=true or no traces and logs exporter): the runs sampled in are not sent")
 }
-func (*offSink) ForceFlush(context.Context) error { return nil }
-func (*offSink) Shutdown(context.Context) error   { return nil }
+func (offSink) ForceFlush(context.Context) error { return nil }
+func (offSink) Shutdown(context.Context) error   { return nil }
 
 // sdkSwitches reads OpenTelemetry's SDK-wide variables: honoured where
 // flowtel has the behaviour (OTEL_SDK_DISABLED=true sends nothing, as

@@ -420,3 +420,43 @@ func TestNewFromEnvDisabledCountsNothingExported(t *testing.T) {
 		t.Errorf("with a sink: %d runs in it, stats %+v", len(sink.Runs()), s)
 	}
 }
+
+// TestNewFromEnvDisabledTailPolicy: with export off, a tail policy of the
+// caller's and no sink, the runs the policy keeps are sampled out like the
+// rest (nothing would take them); they were counted dropped (sink_error,
+// "export is off"). The policy is still checked as New checks it with
+// export on, and with a sink of the caller's it samples what goes there.
+func TestNewFromEnvDisabledTailPolicy(t *testing.T) {
+	off := lookupMap(map[string]string{"OTLP_ENABLE": "false"})
+	e, err := newFromLookup(off, engine.WithTailSampling(engine.TailPolicy{KeepErrors: true, Ratio: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		r := e.StartRun(engine.RunInfo{FlowID: "f"})
+		r.StartNode("llm:1", "llm", "LLM").End()
+		r.End(i%2, "")
+	}
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Accepted != 8 || s.SampledOut != 8 || s.RunsSampledOut != 4 || s.Dropped != 0 || s.SinkErrors != 0 || s.Exported != 0 {
+		t.Errorf("stats %+v, want the 8 spans sampled out, none dropped", s)
+	}
+	if _, err := newFromLookup(off, engine.WithTailSampling(engine.TailPolicy{Ratio: 2})); !errors.Is(err, engine.ErrInvalidSampler) {
+		t.Errorf("export off, Ratio 2: %v, want ErrInvalidSampler as with export on", err)
+	}
+	sink := &engine.MemorySink{}
+	e, err = newFromLookup(off, engine.WithSink(sink), engine.WithTailSampling(engine.TailPolicy{KeepErrors: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(1, "failed")
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); len(sink.Runs()) != 1 || s.Exported != 1 || s.SampledOut != 1 || s.Dropped != 0 {
+		t.Errorf("with a sink: %d runs in it, stats %+v", len(sink.Runs()), s)
+	}
+}

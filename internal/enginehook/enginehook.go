@@ -21,6 +21,9 @@ type Hooks[E, O, R, N any] struct {
 	// Sink returns the engine.Sink opts set (the last WithSink), nil when
 	// none.
 	Sink func(opts []O) any
+	// TailPolicy returns the engine.TailPolicy opts set (the last
+	// WithTailSampling), the zero policy when none.
+	TailPolicy func(opts []O) any
 	// ErrorHandler returns the WithErrorHandler opts set, nil when none.
 	ErrorHandler func(opts []O) func(error)
 
