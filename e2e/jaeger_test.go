@@ -27,7 +27,11 @@ func env(key, def string) string {
 }
 
 // TestJaeger sends N runs over OTLP/gRPC and N over OTLP/HTTP to a real
-// Jaeger v2 and reads every trace back through Jaeger's query API.
+// Jaeger v2 and reads every trace back through Jaeger's query API. Jaeger
+// has no OTLP logs service: the engines turn the run logs off
+// (export.Config.NoLogs, as a Jaeger user would), but for one, which
+// leaves them on and takes Shutdown's export.ErrDropped for the run logs
+// Jaeger refuses.
 func TestJaeger(t *testing.T) {
 	query := env("FLOWTEL_JAEGER_QUERY", "http://127.0.0.1:16686")
 	defer http.DefaultClient.CloseIdleConnections()
@@ -35,13 +39,22 @@ func TestJaeger(t *testing.T) {
 		t.Fatalf("Jaeger query API not reachable at %s (start it with scripts/e2e.sh): %v", query, err)
 	}
 	const runs, nodes = 20, 5
-	for _, c := range []struct{ proto, endpoint string }{
-		{"grpc", env("FLOWTEL_JAEGER_GRPC", "127.0.0.1:4317")},
-		{"http/protobuf", env("FLOWTEL_JAEGER_HTTP", "http://127.0.0.1:4318")},
+	grpc, http := env("FLOWTEL_JAEGER_GRPC", "127.0.0.1:4317"), env("FLOWTEL_JAEGER_HTTP", "http://127.0.0.1:4318")
+	for _, c := range []struct {
+		proto, endpoint string
+		logs            bool
+	}{
+		{"grpc", grpc, false},
+		{"http/protobuf", http, false},
+		{"grpc", grpc, true},
 	} {
-		t.Run(c.proto, func(t *testing.T) {
-			service := fmt.Sprintf("flowtel-e2e-%s-%d", map[string]string{"grpc": "grpc", "http/protobuf": "http"}[c.proto], time.Now().UnixNano())
-			e, err := otlp.New(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true},
+		name := map[string]string{"grpc": "grpc", "http/protobuf": "http"}[c.proto]
+		if c.logs {
+			name += "-logs"
+		}
+		t.Run(name, func(t *testing.T) {
+			service := fmt.Sprintf("flowtel-e2e-%s-%d", name, time.Now().UnixNano())
+			e, err := otlp.New(export.Config{Protocol: c.proto, Endpoint: c.endpoint, Insecure: true, NoLogs: !c.logs},
 				engine.WithResource(encode.Resource{ServiceName: service, HostIP: "127.0.0.1"}),
 				engine.WithBatch(64, 20*time.Millisecond),
 				engine.WithMetrics(engine.MetricsConfig{NoExport: true})) // Jaeger takes no OTLP metrics
@@ -65,19 +78,28 @@ func TestJaeger(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			// Jaeger takes no OTLP logs: each run's trace log is refused
-			// (Unimplemented, 404) and counted dropped, which Shutdown
-			// reports with export.ErrDropped. Every span must arrive.
-			if err := e.Shutdown(ctx); err != nil && !errors.Is(err, export.ErrDropped) {
-				t.Fatal(err)
-			}
+			// Jaeger takes no OTLP logs. Turned off, the run logs are
+			// counted sampled out and Shutdown reports nothing; left on,
+			// each is refused (Unimplemented) and counted dropped, which
+			// Shutdown reports with export.ErrDropped. Every span must
+			// arrive either way.
+			err = e.Shutdown(ctx)
 			s := e.Stats()
 			xs, _ := otlp.ExporterStats(e)
-			if s.Exported != runs*(nodes+1) || xs.Signals[export.Traces].Exported != s.Exported || xs.Signals[export.Traces].Dropped != 0 {
-				t.Fatalf("engine %+v exporter %+v", s, xs.Signals[export.Traces])
+			sink, _ := otlp.OTLPSink(e)
+			l := xs.Signals[export.Logs]
+			switch {
+			case !c.logs && err != nil:
+				t.Fatalf("logs off: Shutdown = %v, want nil", err)
+			case !c.logs && (l.Enqueued != 0 || sink.RunLogsSampledOut() != runs):
+				t.Fatalf("logs off: %d run logs sampled out, exporter %+v, want %d sampled out, none sent", sink.RunLogsSampledOut(), l, runs)
+			case c.logs && !errors.Is(err, export.ErrDropped):
+				t.Fatalf("logs on: Shutdown = %v, want export.ErrDropped for the run logs Jaeger refuses", err)
+			case c.logs && (l.Dropped != runs || sink.RunLogsSampledOut() != 0):
+				t.Fatalf("logs on: exporter %+v, %d sampled out, want the %d run logs dropped", l, sink.RunLogsSampledOut(), runs)
 			}
-			if l := xs.Signals[export.Logs]; l.Exported+l.Dropped != runs {
-				t.Fatalf("run logs: %d exported + %d dropped, want %d", l.Exported, l.Dropped, runs)
+			if s.Exported != runs*(nodes+1) || s.Dropped != 0 || xs.Signals[export.Traces].Exported != s.Exported || xs.Signals[export.Traces].Dropped != 0 {
+				t.Fatalf("engine %+v exporter %+v", s, xs.Signals[export.Traces])
 			}
 
 			var traces []jaegerapi.Trace

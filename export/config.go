@@ -202,6 +202,14 @@ type Config struct {
 	// it is false; New and otlp.New export whatever it says, so that a
 	// Config literal without it still sends.
 	Enabled bool
+	// NoLogs turns the run trace logs off: otlp.New exports traces and
+	// metrics only, for a receiver without an OTLP logs service (Jaeger
+	// refuses every log request, and each refused run log is counted
+	// dropped, which ForceFlush and Shutdown report with ErrDropped). The
+	// run logs not sent are counted as sampled out (otlp.Sink's
+	// RunLogsSampledOut), not as dropped. It is OTEL_LOGS_EXPORTER=none,
+	// OpenTelemetry's "no exporter for logs".
+	NoLogs bool
 	// ServiceName is OTEL_SERVICE_NAME, else service.name from
 	// OTEL_RESOURCE_ATTRIBUTES, else SERVICE_NAME.
 	ServiceName string

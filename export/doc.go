@@ -123,6 +123,9 @@
 //     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
 //   - OTLP_ENABLE (default true; true, 1, yes, on or false, 0, no, off in
 //     any case) fills Enabled, which only otlp.NewFromEnv reads.
+//   - OTEL_LOGS_EXPORTER none (any case) sets NoLogs, which otlp.New
+//     reads: no run trace logs are sent; otlp (or unset) sends them, and
+//     any other value is refused.
 //   - FLOWTEL_LARGE_FIELDS_{DISABLED,DIR,URL,HEADERS,MAX_BYTES,MAX_FILES,
 //     TIMEOUT,CONCURRENCY,QUEUE_BYTES} fill LargeFields, where large run
 //     log values and span event texts go (LargeFieldConfig; the

@@ -42,6 +42,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	var c Config
 
 	c.Enabled = r.boolean("OTLP_ENABLE", true)
+	switch v := strings.ToLower(r.str("OTEL_LOGS_EXPORTER")); v {
+	case "", "otlp":
+	case "none":
+		c.NoLogs = true
+	default:
+		r.fail("OTEL_LOGS_EXPORTER", fmt.Sprintf("%q is not supported: flowtel exports run logs over OTLP only (none turns them off)", v))
+	}
 	c.Protocol = r.protocol("OTEL_EXPORTER_OTLP_PROTOCOL")
 	c.Endpoint = r.endpoint("OTEL_EXPORTER_OTLP_ENDPOINT")
 	if c.Endpoint == "" {

@@ -17,7 +17,7 @@ func TestFromLookupDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Enabled || c.Endpoint != "" || c.Protocol != "" || c.Traces.Timeout != 3*time.Second || c.Metrics.Timeout != 5*time.Second ||
+	if !c.Enabled || c.NoLogs || c.Endpoint != "" || c.Protocol != "" || c.Traces.Timeout != 3*time.Second || c.Metrics.Timeout != 5*time.Second ||
 		c.Logs.Timeout != 0 || c.ServiceName != "" {
 		t.Errorf("defaults: %+v", c)
 	}
@@ -38,6 +38,7 @@ func TestFromLookupDefaults(t *testing.T) {
 func TestFromLookup(t *testing.T) {
 	env := map[string]string{
 		"OTLP_ENABLE":                         "false",
+		"OTEL_LOGS_EXPORTER":                  "None",
 		"OTEL_EXPORTER_OTLP_ENDPOINT":         "http://collector:4318",
 		"OTLP_ENDPOINT":                       "ignored:4317",
 		"OTEL_EXPORTER_OTLP_PROTOCOL":         "http/protobuf",
@@ -61,7 +62,7 @@ func TestFromLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Enabled || c.Endpoint != "http://collector:4318" || c.Protocol != ProtocolHTTPProtobuf || c.Compression != "gzip" ||
+	if c.Enabled || !c.NoLogs || c.Endpoint != "http://collector:4318" || c.Protocol != ProtocolHTTPProtobuf || c.Compression != "gzip" ||
 		c.Timeout != 2500*time.Millisecond || c.Headers["api-key"] != "s ecret" || c.Headers["x-tenant"] != "a" {
 		t.Errorf("generic: %+v", c)
 	}
@@ -112,6 +113,7 @@ func TestFromLookupOriginalVariables(t *testing.T) {
 func TestFromLookupErrors(t *testing.T) {
 	for _, c := range [][2]string{
 		{"OTLP_ENABLE", "maybe"},
+		{"OTEL_LOGS_EXPORTER", "console"},
 		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
 		{"OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "thrift"},
 		{"OTEL_EXPORTER_OTLP_TIMEOUT", "10s"},

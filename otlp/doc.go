@@ -20,6 +20,14 @@
 // (a malformed header, a resource too large for a request, a large-value
 // directory another user owns) with an error that names it.
 //
+// A receiver without an OTLP logs service, such as Jaeger, refuses every
+// run trace log, counted dropped and reported by ForceFlush and Shutdown
+// as export.ErrDropped: export.Config.NoLogs (OTEL_LOGS_EXPORTER=none)
+// turns them off, traces and metrics still sent, the logs not sent
+// counted as sampled out (Sink.RunLogsSampledOut). Jaeger takes no OTLP
+// metrics either: engine.MetricsConfig.NoExport (OTEL_METRICS_EXPORTER
+// none or prometheus) stops their push.
+//
 // # Accounting
 //
 // The engine made by New counts a span exported only once the receiver

@@ -36,7 +36,9 @@ import (
 // MetricsConfig.Delta and Exponential. The attribute limits
 // (OTEL_ATTRIBUTE_*, OTEL_SPAN_ATTRIBUTE_*, OTEL_SPAN_EVENT_COUNT_LIMIT,
 // OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT, OTEL_LOGRECORD_ATTRIBUTE_*) set
-// engine.Limits, the link limits are checked (see attrLimits). With OTLP_ENABLE=false
+// engine.Limits, the link limits are checked (see attrLimits).
+// OTEL_LOGS_EXPORTER=none (export.Config.NoLogs) sends traces and metrics
+// without the run trace logs, as a Jaeger receiver needs. With OTLP_ENABLE=false
 // (or OTEL_SDK_DISABLED=true, or OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER
 // none) the engine captures and measures but sends nothing: unless opts
 // give it a sink (engine.WithSink), every run is sampled out at its end,
@@ -119,7 +121,7 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		base = append(base, engine.WithLimits(limits))
 	}
 	mc := engine.MetricsConfig{DC: get("SERVICE_LOCATION")}
-	enabled, noPush, err := sdkSwitches(get, cfg.Enabled)
+	enabled, noPush, err := sdkSwitches(get, cfg.Enabled, cfg.NoLogs)
 	if err != nil {
 		return nil, fmt.Errorf("otlp: from environment: %w", err)
 	}
@@ -178,9 +180,12 @@ func (offSink) Shutdown(context.Context) error   { return nil }
 // OTLP metrics push, promhttp serving the latter), refused with an error
 // naming the variable where it has not (an exporter other than otlp, a
 // propagator other than W3C tracecontext and baggage), so that none is
-// silently ignored. OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER none,
-// both, send nothing over OTLP, as OTLP_ENABLE=false.
-func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err error) {
+// silently ignored. OTEL_LOGS_EXPORTER=none (noLogs, read by
+// export.FromLookup) turns the run trace logs off, traces and metrics
+// still sent; with OTEL_TRACES_EXPORTER=none too nothing is sent over
+// OTLP, as OTLP_ENABLE=false. OTEL_TRACES_EXPORTER=none alone is refused:
+// a run's log is sent with its spans, never without them.
+func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool, err error) {
 	refuse := func(name, why string) (bool, bool, error) {
 		return false, false, fmt.Errorf("%w %s: %q %s", export.ErrInvalidEnv, name, get(name), why)
 	}
@@ -191,10 +196,13 @@ func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err er
 	default:
 		return refuse("OTEL_SDK_DISABLED", "is not true or false")
 	}
-	for _, name := range []string{"OTEL_TRACES_EXPORTER", "OTEL_LOGS_EXPORTER"} {
-		if v := get(name); v != "" && v != "otlp" && v != "none" {
-			return refuse(name, "is not supported: flowtel exports traces and run logs over OTLP only (OTLP_ENABLE=false sends nothing)")
-		}
+	tracesOff := false
+	switch strings.ToLower(get("OTEL_TRACES_EXPORTER")) {
+	case "", "otlp":
+	case "none":
+		tracesOff = true
+	default:
+		return refuse("OTEL_TRACES_EXPORTER", "is not supported: flowtel exports traces over OTLP only (OTLP_ENABLE=false sends nothing)")
 	}
 	switch get("OTEL_METRICS_EXPORTER") {
 	case "", "otlp":
@@ -203,20 +211,12 @@ func sdkSwitches(get func(string) string, enabled bool) (on, noPush bool, err er
 	default:
 		return refuse("OTEL_METRICS_EXPORTER", "is not supported (want otlp, prometheus or none)")
 	}
-	// A run's spans and its run trace log leave together: none turns
-	// both off, and with them the OTLP export, which then has no metrics
-	// to push either.
-	tracesOff, logsOff := get("OTEL_TRACES_EXPORTER") == "none", get("OTEL_LOGS_EXPORTER") == "none"
 	switch {
-	case tracesOff != logsOff && enabled:
-		name := "OTEL_TRACES_EXPORTER"
-		if logsOff {
-			name = "OTEL_LOGS_EXPORTER"
-		}
-		return refuse(name, "alone is not supported: a run's spans and its run trace log are exported together (set OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER to none, or OTLP_ENABLE=false)")
-	case tracesOff && logsOff && enabled && !noPush:
+	case tracesOff && !noLogs && enabled:
+		return refuse("OTEL_TRACES_EXPORTER", "alone is not supported: a run's trace log is exported with its spans (set OTEL_LOGS_EXPORTER=none too to send nothing, or OTLP_ENABLE=false)")
+	case tracesOff && enabled && !noPush:
 		return refuse("OTEL_METRICS_EXPORTER", "must be none or prometheus when OTEL_TRACES_EXPORTER and OTEL_LOGS_EXPORTER are none: flowtel pushes metrics on the traces' OTLP exporter")
-	case tracesOff && logsOff:
+	case tracesOff:
 		enabled = false
 	}
 	for _, p := range strings.Split(get("OTEL_PROPAGATORS"), ",") {

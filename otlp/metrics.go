@@ -50,8 +50,8 @@ type exporterMetrics struct {
 	prevLatency [export.NumSignals]latencySum
 	prevOffload [len(offloadResults)]uint64
 	// prevUnstarted is a zero Sink's dropped points and run logs at the
-	// previous delta collection.
-	prevUnstarted, prevUnstartedLogs uint64
+	// previous delta collection, prevLogsOff its run logs sampled out.
+	prevUnstarted, prevUnstartedLogs, prevLogsOff uint64
 }
 
 // offloadResults are the result label values of flowtel_offload_values_total.
@@ -109,7 +109,7 @@ func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []enco
 	if s.exp == nil {
 		return s.xm.appendUnstarted(dst, s.unstarted.Load(), s.unstartedLogs.Load(), w)
 	}
-	dst = s.xm.appendMetrics(dst, s.exp.Stats(), w)
+	dst = s.xm.appendMetrics(dst, s.exp.Stats(), !s.logs, s.logsOff.Load(), w)
 	if s.off != nil {
 		dst = s.xm.appendOffload(dst, s.off.Stats(), w)
 	}
@@ -139,7 +139,10 @@ func (c *exporterMetrics) appendOffload(dst []encode.Metric, st encode.OffloadSt
 	return dst
 }
 
-func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w engine.MetricsWindow) []encode.Metric {
+// appendMetrics appends the exporter's families; with logsOff (the sink
+// sends no run logs) flowtel_export_items_total also holds the run logs
+// not sent, logsOut in all, as {signal="logs",result="sampled_out"}.
+func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, logsOff bool, logsOut uint64, w engine.MetricsWindow) []encode.Metric {
 	c.points, c.attrs, c.counts = c.points[:0], c.attrs[:0], c.counts[:0]
 
 	dst = c.begin(dst, MetricExportItems, descExportItems, unitItems, encode.MetricSum, w)
@@ -160,6 +163,13 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 		for i, n := range v.dropped {
 			c.item(sig, exportResults[i], n, w)
 		}
+	}
+	if logsOff {
+		v := logsOut
+		if w.Delta {
+			v, c.prevLogsOff = logsOut-c.prevLogsOff, logsOut
+		}
+		c.item(export.Logs, resultSampledOut, v, w)
 	}
 	c.end(dst)
 
@@ -191,10 +201,14 @@ func (c *exporterMetrics) appendMetrics(dst []encode.Metric, xs export.Stats, w 
 }
 
 // descExportItems describes MetricExportItems.
-const descExportItems = "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason (not_started: dropped by a zero Sink)."
+const descExportItems = "Items (spans, points, log records) the exporter finished, by signal and result: exported, rejected by the receiver, or the drop reason (not_started: dropped by a zero Sink; sampled_out: run logs not sent, the sink's logs being off)."
 
-// resultNotStarted is the result of the items a zero Sink dropped.
-const resultNotStarted = "not_started"
+// resultNotStarted is the result of the items a zero Sink dropped,
+// resultSampledOut of the run logs a sink with its logs off did not send.
+const (
+	resultNotStarted = "not_started"
+	resultSampledOut = "sampled_out"
+)
 
 // appendUnstarted appends flowtel_export_items_total's points of the
 // metrics points and the run logs a zero Sink dropped, n and logs in all.

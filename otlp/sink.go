@@ -47,6 +47,9 @@ type Sink struct {
 	// unstarted counts the metrics points a zero Sink dropped,
 	// unstartedLogs the run logs its ExportLogs refused.
 	unstarted, unstartedLogs atomic.Uint64
+	// logsOff counts the run logs a sink with its logs off did not send
+	// (RunLogsSampledOut).
+	logsOff atomic.Uint64
 	// itemBytes is the encoded bytes per span (Traces) and per run log
 	// (Logs) of the last request, to size the next request's buffer once
 	// instead of growing it by doubling (growslice was 1.3 % of the
@@ -108,6 +111,18 @@ func withDefaultName(res encode.Resource) encode.Resource {
 // TailPolicy.RunLogAlways with it. A nil or zero Sink takes them, as its
 // ExportLogs fails and the engine counts the run logs dropped.
 func (s *Sink) TakesLogs() bool { return s == nil || s.exp == nil || s.logs }
+
+// RunLogsSampledOut returns how many run trace logs the sink did not send
+// because its logs are off (NewSink's logs false, export.Config.NoLogs),
+// one a run: they are not exported by choice, as spans sampled out are,
+// not dropped. Its metrics report them as
+// flowtel_export_items_total{signal="logs",result="sampled_out"}.
+func (s *Sink) RunLogsSampledOut() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.logsOff.Load()
+}
 
 // errZeroSink is what the zero Sink returns, errNilSink a nil *Sink.
 var (
@@ -188,13 +203,15 @@ func (s *Sink) Export(runs []*encode.Run) error {
 	s.enqueue(export.Traces, parts)
 	if s.logs {
 		s.enqueue(export.Logs, parts)
+	} else {
+		s.logsOff.Add(uint64(len(runs)))
 	}
 	return nil
 }
 
 // ExportLogs encodes and queues the run trace logs of runs whose spans
-// sampling left out (engine.TailPolicy.RunLogAlways). It does nothing when
-// the sink sends no logs.
+// sampling left out (engine.TailPolicy.RunLogAlways). When the sink sends
+// no logs it counts them in RunLogsSampledOut.
 func (s *Sink) ExportLogs(runs []*encode.Run) error {
 	if err := s.unstartedErr(); err != nil {
 		if s != nil {
@@ -207,7 +224,11 @@ func (s *Sink) ExportLogs(runs []*encode.Run) error {
 	if _, err := checkRuns(runs); err != nil {
 		return err
 	}
-	if s.logs && len(runs) > 0 {
+	if !s.logs {
+		s.logsOff.Add(uint64(len(runs)))
+		return nil
+	}
+	if len(runs) > 0 {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.out[0].encode(s, s.encs[0], export.Logs, runs)
@@ -450,7 +471,15 @@ func (s *Sink) EncoderStats() encode.EncoderStats {
 }
 
 // New returns an engine that exports over OTLP with cfg (see
-// export.FromEnv), traces and run logs. The exporter's queue counts in
+// export.FromEnv), traces, metrics and run logs. With cfg.NoLogs
+// (OTEL_LOGS_EXPORTER=none) it sends no run logs, for a receiver without
+// an OTLP logs service such as Jaeger, whose refusals would otherwise be
+// counted dropped and make ForceFlush and Shutdown return
+// export.ErrDropped; the logs not sent are counted sampled out
+// (Sink.RunLogsSampledOut), and a TailPolicy.RunLogAlways is refused
+// unless a sink opts set takes run logs. (Jaeger takes no OTLP metrics
+// either: engine.WithMetrics(engine.MetricsConfig{NoExport: true}), or
+// OTEL_METRICS_EXPORTER=none or prometheus.) The exporter's queue counts in
 // the engine's memory limit (engine.WithMemoryLimit); when opts set one
 // and cfg.QueueBytes is 0, the queue gets an eighth of it (at most
 // export.DefaultQueueBytes) in encoded bytes, a quarter in memory, and
@@ -535,7 +564,7 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		return nil, errors.Join(fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
 			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()), off.Close(context.Background()))
 	}
-	sink, err := NewSink(exp, res, true)
+	sink, err := NewSink(exp, res, !cfg.NoLogs)
 	if err != nil {
 		return nil, errors.Join(err, exp.Shutdown(context.Background()), off.Close(context.Background()))
 	}
@@ -562,6 +591,9 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		engine.WithResource(res), engine.WithSink(engineSink), engine.WithMetricsExporter(sink),
 	})...)
 	if err != nil {
+		if p, _ := hooks().TailPolicy(opts).(engine.TailPolicy); cfg.NoLogs && p.RunLogAlways && errors.Is(err, engine.ErrInvalidSampler) {
+			err = fmt.Errorf("otlp: Config.NoLogs (OTEL_LOGS_EXPORTER=none) turns the run trace logs off, and TailPolicy.RunLogAlways exports the log of every run: %w", err)
+		}
 		return nil, errors.Join(err, sink.Shutdown(context.Background()))
 	}
 	return e, nil
