@@ -652,7 +652,10 @@ func (s *bridgeSpan) write(a attribute.KeyValue) {
 	}
 }
 
-// setRunAttr adds a run attribute; an integer "code" is the return code.
+// setRunAttr adds a run attribute. On a span the tracer started, an
+// integer "code" is the return code End gives; a span of ContextWithRun,
+// whose End does nothing, writes it as given (the encoder keeps the run's
+// own code and counts the one left out), rather than hold it unseen.
 // On a span the tracer started, a string under a key of engine.RunInfo,
 // which only comes after start (Start puts those in RunInfo), is the run
 // span's own key: flow_id renames the run's flow, as a key set again
@@ -660,7 +663,7 @@ func (s *bridgeSpan) write(a attribute.KeyValue) {
 // ContextWithRun, which has no provider to count on, writes them as given,
 // as the run's owner would with Run.SetAttributes.
 func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
-	if kv.Key == "code" && kv.Value.Type() == attribute.INT64 {
+	if kv.Key == "code" && kv.Value.Type() == attribute.INT64 && s.owned {
 		s.code, s.hasCode = kv.Value.AsInt64(), true
 		return
 	}
