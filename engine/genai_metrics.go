@@ -170,7 +170,10 @@ type genAINode struct {
 }
 
 // read fills g from attrs in one pass; it reports whether the node
-// carries gen_ai.operation.name.
+// carries gen_ai.operation.name. Comparing the "gen_ai." prefix once and
+// switching on the rest (most cases at most 16 bytes, compared inline, not
+// by runtime.memequal) did no better: TestObserveRunCPUTime nodes=genai
+// 65.60 -> 66.14 ns a node (+0.8 %, p=0.003, 6 alternated pairs).
 func (g *genAINode) read(attrs []encode.Attr) bool {
 	for i := range attrs {
 		a := &attrs[i]
