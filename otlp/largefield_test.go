@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -417,9 +416,14 @@ func TestLargeFieldsShutdownLost(t *testing.T) {
 		t.Fatalf("Shutdown = %v, want the value not stored said", err)
 	}
 	// Shutdown does not wait for a store that ignores its context: the
-	// canceled PUT is counted when it returns.
-	for offloadCount(t, e, "lost") != 1 {
-		runtime.Gosched()
+	// canceled PUT is counted when it returns. The wait is bounded so that
+	// a PUT counted otherwise fails with the counts instead of hanging the
+	// package's tests (it once ran to go test's 11-minute kill under -race).
+	for i := 0; offloadCount(t, e, "lost") != 1; i++ {
+		if i == 30_000 {
+			t.Fatalf("the canceled PUT was not counted lost: %s", e.AppendPrometheus(nil))
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if s := e.Stats(); s.Exported != 2 {
 		t.Errorf("stats %+v, want the spans exported", s)
