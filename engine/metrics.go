@@ -447,7 +447,8 @@ func (m *Metrics) endFold(f *nodeFold, r *encode.Run) {
 // series (flowtel_metric_overflow_total) counts once per node, so such a
 // node is looked up alone, in once. Keeping 8 series did worse than 4
 // on the loadgen's 8 node types (TestObserveRunCPUTime, nodes=synthetic,
-// 319 -> 355 ns a run): the larger frame, zeroed per run, costs more than
+// 29.19 -> 31.84 ns a node), and 2 worse still (34.51): the fold is on
+// the pipeline's frame, zeroed per run, and a larger one costs more than
 // the types opened again.
 type nodeFold struct {
 	kept [4]foldSeries
@@ -458,14 +459,17 @@ type nodeFold struct {
 
 // foldSeries is a node series and the executions not yet added to it:
 // their counts by status, and their durations, recorded together
-// (hdr.Histogram.RecordAll: its two atomic adds once for up to 32 nodes,
-// where Record did them per node).
+// (hdr.Histogram.RecordAll: its two atomic adds once for up to 16 nodes,
+// where Record did them per node). 16, not 32: a run's nodes of a type are
+// mostly fewer, and the smaller nodeFold, zeroed per run, took 5-12 % off
+// every fold (TestObserveRunCPUTime: 64x1type 9.96 -> 9.43 ns a node,
+// synthetic 33.25 -> 29.14, genai 66.08 -> 58.73); 8 did no better.
 type foldSeries struct {
 	s                   *nodeSeries
 	typ                 string
 	ok, errs, cancelled uint64
 	nd                  int // durs[:nd] are not recorded yet
-	durs                [32]int64
+	durs                [16]int64
 }
 
 // recordDurs records the durations held.
