@@ -227,7 +227,10 @@ func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 }
 
 // observeGenAINode folds a finished node with attributes into the GenAI
-// families, if its attributes say it is a GenAI operation.
+// families, if its attributes say it is a GenAI operation. One array of
+// label values for its three families, where each has a literal (a frame
+// of 384 bytes, where it is 768), did not help: TestObserveRunCPUTime
+// nodes=genai 58.64 -> 59.16 ns a node (6 alternated pairs).
 func (m *Metrics) observeGenAINode(n *encode.Node) {
 	g, sat := &m.genai, &m.e.stats.sumsSaturated
 	var a genAINode
