@@ -171,7 +171,10 @@ func (r *runRecord) reset() {
 	clear(r.Events)
 	clear(r.order)
 	srv, tag, attrs, events := r.Srv[:0], r.SrvTag[:0], r.Attrs[:0], r.Events[:0]
-	r.Run = encode.Run{Srv: srv, SrvTag: tag, Attrs: attrs, Events: events}
+	// Zeroed in place, then the arrays put back: a literal with them was
+	// built on the stack and copied.
+	r.Run = encode.Run{}
+	r.Srv, r.SrvTag, r.Attrs, r.Events = srv, tag, attrs, events
 	r.order = keepOrder
 	r.plain = [len(r.plain)]uint64{}
 }
