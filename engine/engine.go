@@ -58,6 +58,9 @@ type Engine struct {
 	refused *nodeRecord
 	// parents keeps the parents of refused runs (refusedctx.go).
 	parents *refusedParents
+	// bridge holds otelbridge's TracerProvider of the engine
+	// (enginehook.Hooks.Bridge): one per engine, not a package's global.
+	bridge atomic.Value
 }
 
 // New returns a running engine. Invalid options return an error wrapping

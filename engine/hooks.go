@@ -49,6 +49,13 @@ func init() {
 			}
 			return h.n.runHandle(h.runGen), true
 		},
+		Bridge: func(e *Engine, newValue func() any) any {
+			if v := e.bridge.Load(); v != nil {
+				return v
+			}
+			e.bridge.CompareAndSwap(nil, newValue())
+			return e.bridge.Load()
+		},
 		SetNodeShape:  Node.setShape,
 		SetNodeStatus: Node.setStatus,
 		RenameNode:    Node.rename,

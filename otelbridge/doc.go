@@ -51,6 +51,13 @@
 // node become nodes of its run, and their clients inject the node's span as
 // the remote parent.
 //
+// An engine has one TracerProvider, which it holds: NewTracerProvider
+// returns it at every call, and so does the TracerProvider method of
+// every bridge span of the engine, those of ContextWithRun and
+// ContextWithNode included (otelhttp's client Transport starts its spans
+// with it when given no provider). Its Stats thus count what the bridge
+// drops on any of them.
+//
 // # Concurrency and allocation
 //
 // A bridge span is safe for concurrent use, as trace.Span requires: a

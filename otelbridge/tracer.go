@@ -53,11 +53,19 @@ type TracerProvider struct {
 	runs, nodes, nested, links, eventAttrs, runAttrs, invalid atomic.Uint64
 }
 
-// NewTracerProvider returns a TracerProvider recording into e. Keep the
-// one you get: each call returns a provider with its own counters (Stats).
-// With a nil e its spans record nothing (the provider of a span that
-// ContextWithRun or ContextWithNode made of a zero or refused handle).
+// NewTracerProvider returns the TracerProvider recording into e: the
+// same one at every call for an engine, which holds it, so that its Stats
+// count every bridge span of e, the spans of ContextWithRun and
+// ContextWithNode included (their TracerProvider is it too). With a nil e
+// its spans record nothing, and each call returns a new one.
 func NewTracerProvider(e *engine.Engine) *TracerProvider {
+	if e == nil {
+		return newProvider(nil)
+	}
+	return hooks.Bridge(e, func() any { return newProvider(e) }).(*TracerProvider)
+}
+
+func newProvider(e *engine.Engine) *TracerProvider {
 	p := &TracerProvider{e: e}
 	p.tracer.p = p
 	return p
@@ -98,7 +106,7 @@ type tracer struct {
 // bridgeSpan is a flowtel run or node seen as a trace.Span.
 type bridgeSpan struct {
 	embedded.Span
-	p      *TracerProvider // nil for a span made by ContextWithRun/ContextWithNode
+	p      *TracerProvider // the engine's; nil for a span of ContextWithRun/ContextWithNode with no engine
 	e      *engine.Engine
 	run    engine.Run  // the run the span is, or belongs to
 	node   engine.Node // zero for a run span
@@ -371,6 +379,7 @@ func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 		ctx = context.Background()
 	}
 	s := &bridgeSpan{e: hooks.RunEngine(run), run: run}
+	s.p = provider(s.e)
 	s.sc = toOTel(run.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
 }
@@ -389,8 +398,18 @@ func ContextWithNode(ctx context.Context, node engine.Node) context.Context {
 	if run, ok := hooks.NodeRun(node); ok {
 		s.e, s.run, s.isNode = hooks.RunEngine(run), run, true
 	}
+	s.p = provider(s.e)
 	s.sc = toOTel(node.SpanContext(), trace.TraceState{})
 	return trace.ContextWithSpan(ctx, s)
+}
+
+// provider returns e's TracerProvider, nil for no engine (a zero
+// handle's span, which records nothing).
+func provider(e *engine.Engine) *TracerProvider {
+	if e == nil {
+		return nil
+	}
+	return NewTracerProvider(e)
 }
 
 // RunFromContext returns the run of the span in ctx when it is a flowtel
@@ -660,14 +679,15 @@ func (s *bridgeSpan) write(a attribute.KeyValue) {
 // which only comes after start (Start puts those in RunInfo), is the run
 // span's own key: flow_id renames the run's flow, as a key set again
 // replaces its value, and the others are dropped and counted. A span of
-// ContextWithRun, which has no provider to count on, writes them as given,
-// as the run's owner would with Run.SetAttributes.
+// ContextWithRun writes them as given, as the run's owner would with
+// Run.SetAttributes (the encoder keeps the run's own value and counts the
+// other in the span's dropped_attributes_count).
 func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 	if kv.Key == "code" && kv.Value.Type() == attribute.INT64 && s.owned {
 		s.code, s.hasCode = kv.Value.AsInt64(), true
 		return
 	}
-	if _, ok := runInfoFields[kv.Key]; ok && s.p != nil && kv.Value.Type() == attribute.STRING {
+	if _, ok := runInfoFields[kv.Key]; ok && s.owned && kv.Value.Type() == attribute.STRING {
 		if kv.Key == "flow_id" {
 			hooks.SetRunFlowID(s.run, kv.Value.AsString())
 			s.nameFlow = false
@@ -679,11 +699,11 @@ func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 	s.run.SetAttributes(toAttr(kv))
 }
 
-// TracerProvider returns the provider that started the span (a new one for
-// a span made by ContextWithRun or ContextWithNode).
+// TracerProvider returns the engine's provider, the one NewTracerProvider
+// returns (a new one recording nothing for a span with no engine).
 func (s *bridgeSpan) TracerProvider() trace.TracerProvider {
 	if s.p != nil {
 		return s.p
 	}
-	return NewTracerProvider(s.e)
+	return newProvider(nil)
 }

@@ -29,6 +29,9 @@ type Hooks[E, O, R, N any] struct {
 
 	// RunEngine returns the engine of a run, nil for a no-op run.
 	RunEngine func(R) *E
+	// Bridge returns the value the engine holds for otelbridge, stored
+	// from newValue at the first call (concurrent first calls keep one).
+	Bridge func(e *E, newValue func() any) any
 	// NodeRun returns the run a node belongs to, false for a no-op node.
 	NodeRun func(N) (R, bool)
 	// SetNodeShape sets the parent span and span kind of a node.
