@@ -277,6 +277,25 @@ func (e *Exporter) start() {
 // alone does not fit is dropped (DropTooLarge). It reports false if any
 // part was dropped.
 func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
+	return e.enqueueDone(nil, sig, buf, items)
+}
+
+// EnqueueContext is Enqueue that, when Config.Block makes it wait for
+// room, waits no longer than ctx (nil is context.Background()): a batch
+// it gives up on when ctx ends is dropped and counted as
+// DropBlockTimeout, as one whose BlockTimeout passed. A caller with a
+// deadline of its own (an SDK's ExportSpans) returns by it.
+func (e *Exporter) EnqueueContext(ctx context.Context, sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	return e.enqueueDone(done, sig, buf, items)
+}
+
+// enqueueDone is Enqueue whose wait for room (Config.Block) also ends
+// when done is closed; a nil done never is.
+func (e *Exporter) enqueueDone(done <-chan struct{}, sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
 	if e == nil || !sig.valid() {
 		return e.refuse(sig, []*bytebufferpool.ByteBuffer{buf}, []int{items}, "invalid signal")
 	}
@@ -294,9 +313,9 @@ func (e *Exporter) Enqueue(sig Signal, buf *bytebufferpool.ByteBuffer, items int
 		return false
 	}
 	if int64(len(buf.B)) > e.MaxRequestBytes() {
-		return e.enqueueSplit(sig, buf, items)
+		return e.enqueueSplit(done, sig, buf, items)
 	}
-	return e.enqueue(sig, entry{buf: buf, items: int64(items), sig: sig})
+	return e.enqueue(done, sig, entry{buf: buf, items: int64(items), sig: sig})
 }
 
 // EnqueueParts queues bufs, the encoded requests of one batch of sig (a
@@ -405,7 +424,7 @@ func (e *Exporter) refuse(sig Signal, bufs []*bytebufferpool.ByteBuffer, items [
 // items found differ from items (the caller's count), the last part (or
 // the too-large count) carries the difference, so that the accounting
 // identity holds in the caller's count and every item is still sent.
-func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
+func (e *Exporter) enqueueSplit(done <-chan struct{}, sig Signal, buf *bytebufferpool.ByteBuffer, items int) bool {
 	var parts []entry
 	tooLarge, ok := splitRequest(sig, buf.B, int(e.MaxRequestBytes()), func(req []byte, n int) {
 		b := bytebufferpool.Get()
@@ -439,7 +458,7 @@ func (e *Exporter) enqueueSplit(sig Signal, buf *bytebufferpool.ByteBuffer, item
 		e.mu.Unlock()
 	}
 	for _, p := range parts {
-		if !e.enqueue(sig, p) {
+		if !e.enqueue(done, sig, p) {
 			all = false
 		}
 	}
@@ -453,8 +472,9 @@ func (e *Exporter) reportTooLarge(sig Signal, items int) {
 	e.report(fmt.Errorf("export: dropped %d %s items, each larger than a request may be (%d bytes)", items, sig, e.MaxRequestBytes()))
 }
 
-// enqueue queues en, a batch that fits MaxRequestBytes.
-func (e *Exporter) enqueue(sig Signal, en entry) bool {
+// enqueue queues en, a batch that fits MaxRequestBytes; a wait for room
+// ends when done is closed (enqueueDone).
+func (e *Exporter) enqueue(done <-chan struct{}, sig Signal, en entry) bool {
 	buf := en.buf
 	size := int64(len(buf.B))
 	n := en.items
@@ -471,7 +491,7 @@ func (e *Exporter) enqueue(sig Signal, en entry) bool {
 		if !e.set.block {
 			return e.dropEntryLocked(en, DropQueueFull)
 		}
-		if reason, ok := e.waitLocked(size, spans); !ok {
+		if reason, ok := e.waitLocked(done, size, spans); !ok {
 			return e.dropEntryLocked(en, reason)
 		}
 	}
@@ -528,8 +548,10 @@ func (e *Exporter) fitsLocked(size, spans int64) bool {
 }
 
 // waitLocked waits, with e.mu held on entry and on return, until a batch of
-// size bytes and spans spans fits, BlockTimeout passes or Shutdown begins.
-func (e *Exporter) waitLocked(size, spans int64) (DropReason, bool) {
+// size bytes and spans spans fits, BlockTimeout passes, done is closed
+// (the caller's context ended: counted as a block timeout) or Shutdown
+// begins.
+func (e *Exporter) waitLocked(done <-chan struct{}, size, spans int64) (DropReason, bool) {
 	timer := time.NewTimer(e.set.blockTimeout)
 	defer timer.Stop()
 	for !e.fitsLocked(size, spans) {
@@ -537,6 +559,12 @@ func (e *Exporter) waitLocked(size, spans int64) (DropReason, bool) {
 		select {
 		case <-e.space:
 		case <-timer.C:
+			e.mu.Lock()
+			if e.fitsLocked(size, spans) && !e.closed {
+				return 0, true
+			}
+			return DropBlockTimeout, false
+		case <-done:
 			e.mu.Lock()
 			if e.fitsLocked(size, spans) && !e.closed {
 				return 0, true

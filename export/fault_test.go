@@ -497,6 +497,41 @@ func TestBlock(t *testing.T) {
 		_ = e.Shutdown(ctx)
 		checkIdentity(t, e.Stats())
 	})
+	// EnqueueContext waits for room no longer than its context, where
+	// Enqueue waits BlockTimeout (an hour here): the batch is dropped and
+	// counted as a block timeout.
+	t.Run("context", func(t *testing.T) {
+		one := encodeBatch(t, Logs, "logs-c-0", 5)
+		cfg := testConfig(ProtocolGRPC, "http://"+otlptest.ReserveAddr(t))
+		cfg.QueueBytes = 2 * int64(len(one.B))
+		cfg.Block = true
+		cfg.BlockTimeout = time.Hour
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Enqueue(Logs, one, 5)
+		e.Enqueue(Logs, encodeBatch(t, Logs, "logs-c-1", 5), 5)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		done := make(chan bool, 1)
+		go func() { done <- e.EnqueueContext(ctx, Logs, encodeBatch(t, Logs, "logs-c-2", 5), 5) }()
+		select {
+		case ok := <-done:
+			if ok {
+				t.Error("third batch accepted into a full queue")
+			}
+			if st := e.Stats().Signals[Logs]; st.DroppedBy[DropBlockTimeout] != 5 {
+				t.Errorf("stats %+v, want 5 block_timeout", st)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("EnqueueContext did not return when its context ended")
+		}
+		sctx, scancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer scancel()
+		_ = e.Shutdown(sctx)
+		checkIdentity(t, e.Stats())
+	})
 	t.Run("no loss", func(t *testing.T) {
 		forEachProtocol(t, func(t *testing.T, protocol string) {
 			c := newReceiver(t, protocol, nil)

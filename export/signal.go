@@ -54,8 +54,9 @@ const (
 	// DropQueueFull: Enqueue found the queue full (bytes or batches) and the
 	// overflow policy is to drop the newest.
 	DropQueueFull DropReason = iota
-	// DropBlockTimeout: Enqueue blocked (Config.Block) for BlockTimeout and
-	// the queue still had no room.
+	// DropBlockTimeout: Enqueue blocked (Config.Block) for BlockTimeout,
+	// or EnqueueContext until its context ended, and the queue still had
+	// no room.
 	DropBlockTimeout
 	// DropTooLarge: an item (span, log record, data point) alone makes a
 	// request larger than Config.MaxRequestBytes or Config.QueueBytes (the

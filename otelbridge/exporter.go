@@ -39,7 +39,8 @@ var ErrSpansDropped = errors.New("otelbridge: spans dropped by the exporter")
 // is-remote bits of the parent (and of each link), as the OpenTelemetry
 // OTLP exporter writes them.
 //
-// ExportSpans may be called from several goroutines; calls are serialised.
+// ExportSpans may be called from several goroutines; their encoding is
+// serialised, their wait for room in the queue is not.
 // Its scratch space is reused, so a warm exporter allocates only what the
 // SDK's accessors allocate (Resource.Attributes, slice values). Shutdown
 // stops accepting spans and flushes the exporter but does not shut it down:
@@ -49,9 +50,8 @@ type SpanExporter struct {
 	mu  sync.Mutex
 	exp *export.Exporter
 	enc *encode.SpanEncoder
-	// closed is set by Shutdown without x.mu, which an ExportSpans
-	// waiting in Enqueue (the exporter's Block policy) may hold for as
-	// long as BlockTimeout.
+	// closed is set by Shutdown without x.mu: an ExportSpans holds it
+	// while it encodes.
 	closed atomic.Bool
 
 	groups []spanGroup
@@ -115,7 +115,9 @@ func (x *SpanExporter) InvalidUTF8() uint64 {
 // ExportSpans encodes spans and queues them. It returns ErrShutdown after
 // Shutdown and ErrSpansDropped when the exporter refused the batch (counted
 // in its Stats by reason); it never blocks unless the exporter's policy is
-// Block.
+// Block, and then no longer than ctx: when ctx ends before the queue has
+// room, the batch is dropped, counted as export.DropBlockTimeout, and
+// ExportSpans returns ctx's error, as the SDK's exporters do.
 //
 // A nil *SpanExporter returns ErrNoExporter for a batch that holds spans
 // (the SDK reports it to its error handler), as the zero one does; its
@@ -130,29 +132,44 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if x.closed.Load() { // without waiting for a call blocked in Enqueue
 		return engine.ErrShutdown
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closed.Load() {
-		return engine.ErrShutdown
-	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if err := ctx.Err(); err != nil {
+	buf, err := x.encodeLocked(ctx, spans)
+	if err != nil {
 		return err
 	}
-	if x.exp == nil {
-		return ErrNoExporter
-	}
-	for i, s := range spans {
-		if s == nil {
-			return fmt.Errorf("otelbridge: span %d of %d is nil: the batch is refused", i, len(spans))
+	// Queued without x.mu: a call waiting for room (the exporter's Block
+	// policy) keeps no other from encoding, or from returning by its own
+	// context.
+	if !x.exp.EnqueueContext(ctx, export.Traces, buf, len(spans)) {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
-	}
-	if !x.exp.Enqueue(export.Traces, x.encodeSpans(spans), len(spans)) {
 		return ErrSpansDropped
 	}
 	return nil
+}
+
+// encodeLocked checks and encodes spans under x.mu.
+func (x *SpanExporter) encodeLocked(ctx context.Context, spans []sdktrace.ReadOnlySpan) (*bytebufferpool.ByteBuffer, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed.Load() {
+		return nil, engine.ErrShutdown
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if x.exp == nil {
+		return nil, ErrNoExporter
+	}
+	for i, s := range spans {
+		if s == nil {
+			return nil, fmt.Errorf("otelbridge: span %d of %d is nil: the batch is refused", i, len(spans))
+		}
+	}
+	return x.encodeSpans(spans), nil
 }
 
 // Shutdown stops accepting spans and waits until what was queued is sent

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/otlptest"
@@ -19,19 +21,7 @@ import (
 // stops accepting spans at once and returns its context's error when the
 // context ends first.
 func TestSpanExporterShutdownHonoursContext(t *testing.T) {
-	rc := otlptest.Start(t, otlptest.GRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Sleep: time.Hour} })
-	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: rc.Endpoint(), Insecure: true, Timeout: time.Hour,
-		Block: true, BlockTimeout: time.Hour, QueueBatches: 1, Concurrency: 1, CoalesceBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := NewSpanExporter(exp)
-	spans := recordSDKSpans(t)
-	exported := make(chan error, 3)
-	for range 3 { // one in flight, one queued, one waiting for room
-		go func() { exported <- x.ExportSpans(context.Background(), spans) }()
-	}
-	waitForQueued(t, exp)
+	exp, x, spans, exported := blockedExporter(t, 3) // one in flight, one queued, one waiting for room
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	done := make(chan error, 1)
@@ -61,6 +51,29 @@ func TestSpanExporterShutdownHonoursContext(t *testing.T) {
 	if hung {
 		<-done
 	}
+}
+
+// blockedExporter returns a SpanExporter on an exporter with the Block
+// policy (BlockTimeout an hour) sending to a receiver that never
+// answers, and the results of calls ExportSpans of spans made on it: one
+// in flight, one queued, the others waiting for room. The test aborts
+// the exporter to end them.
+func blockedExporter(t *testing.T, calls int) (*export.Exporter, *SpanExporter, []sdktrace.ReadOnlySpan, chan error) {
+	t.Helper()
+	rc := otlptest.Start(t, otlptest.GRPC, func(otlptest.Call) otlptest.Reply { return otlptest.Reply{Sleep: time.Hour} })
+	exp, err := export.New(export.Config{Protocol: "grpc", Endpoint: rc.Endpoint(), Insecure: true, Timeout: time.Hour,
+		Block: true, BlockTimeout: time.Hour, QueueBatches: 1, Concurrency: 1, CoalesceBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := NewSpanExporter(exp)
+	spans := recordSDKSpans(t)
+	exported := make(chan error, calls)
+	for range calls {
+		go func() { exported <- x.ExportSpans(context.Background(), spans) }()
+	}
+	waitForQueued(t, exp)
+	return exp, x, spans, exported
 }
 
 // waitForQueued waits until exp holds a batch in flight and one queued.
