@@ -494,7 +494,7 @@ func (f *nodeFold) open(m *Metrics, typ string) *foldSeries {
 	raw := hdr.LabelValues{typ}
 	s, kept := memoWith(m, &m.memo.nodes, m.nodes, &raw, 1)
 	if !kept { // a label cut or repaired (and counted), or the overflow series
-		f.once = foldSeries{s: s}
+		f.once.start(s, "")
 		return &f.once
 	}
 	var c *foldSeries
@@ -506,8 +506,16 @@ func (f *nodeFold) open(m *Metrics, typ string) *foldSeries {
 		f.next = (f.next + 1) % len(f.kept)
 		c.flush()
 	}
-	*c = foldSeries{s: s, typ: typ}
+	c.start(s, typ)
 	return c
+}
+
+// start readies c for series s of type typ. It writes the counts, not
+// durs, which nd bounds: the literal zeroed all of c per open, its array
+// of durations most.
+func (c *foldSeries) start(s *nodeSeries, typ string) {
+	c.s, c.typ = s, typ
+	c.ok, c.errs, c.cancelled, c.nd = 0, 0, 0, 0
 }
 
 // flush adds the executions counted to the series.
