@@ -23,6 +23,17 @@
 //     return code. A key given twice keeps its last value, once. An
 //     attribute with an empty key is dropped, as the SDK drops it, and
 //     counted in Stats.InvalidAttrsDropped.
+//   - A span with no flowtel parent whose start attributes name a GenAI
+//     operation (gen_ai.operation.name, which the GenAI conventions ask
+//     for at start) starts a run as above, INTERNAL, and is a node of it,
+//     as below, with its kind (CLIENT for a model call): the engine folds
+//     nodes into its GenAI metrics, and the conventions record
+//     gen_ai.client.operation.duration and token.usage for every client
+//     operation, where a run span would have counted nothing. The node
+//     takes the start attributes RunInfo does not; End ends both, the
+//     run ERROR when the span's status is. Stats counts a run and a node.
+//     The trace thus has a run span above the call's: every flowtel span
+//     belongs to a run (its trace log, its metrics).
 //   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
 //     of the same engine becomes an engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType

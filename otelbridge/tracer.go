@@ -14,6 +14,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/internal/enginehook"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
@@ -27,7 +28,7 @@ const AttrNodeType = "flowtel.node_type"
 // Stats counts what the OpenTelemetry bridge could not keep.
 type Stats struct {
 	RunsStarted       uint64 // spans that started a run
-	NodesStarted      uint64 // spans that became nodes
+	NodesStarted      uint64 // spans that became nodes (a GenAI span with no flowtel parent counts in both)
 	Nested            uint64 // spans whose parent was a node: a node of its run, child of that node
 	LinksDropped      uint64 // links given at start or by AddLink
 	EventAttrsDropped uint64 // attributes of events (AddEvent, RecordError options)
@@ -116,6 +117,7 @@ type bridgeSpan struct {
 	mu        sync.Mutex
 	ended     bool
 	owned     bool // End ends the run or node: the tracer started it
+	root      bool // a node whose run the tracer started for it: End ends both (startGenAIRoot)
 	nameFlow  bool // the run's flow id came from the span name
 	status    codes.Code
 	statusMsg string
@@ -225,6 +227,11 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	}
 	s.run = p.e.StartRun(info)
 	p.runs.Add(1)
+	if s.run.IsRecording() && genAIOp(extra) {
+		if ns, ok := t.startGenAIRoot(s, name, extra, cfg.SpanKind()); ok {
+			return trace.ContextWithSpan(ctx, ns), ns
+		}
+	}
 	for _, kv := range extra {
 		s.setRunAttr(kv)
 	}
@@ -279,6 +286,36 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 		s.sc = parent.sc
 	}
 	return trace.ContextWithSpan(ctx, s), s
+}
+
+// genAIOp reports whether kvs name a GenAI operation
+// (gen_ai.operation.name).
+func genAIOp(kvs []attribute.KeyValue) bool {
+	for _, kv := range kvs {
+		if kv.Key == genai.KeyOperationName {
+			return true
+		}
+	}
+	return false
+}
+
+// startGenAIRoot makes a GenAI span with no flowtel parent a node of the
+// run rs just started, the run's only child unless spans start under it,
+// as the package documentation says: the engine's GenAI metrics fold
+// nodes. The node takes the start attributes the run did not (attrs) and
+// the span's kind; the run is INTERNAL. It reports false when the engine
+// refused the node (counted in its Stats): rs is then the span.
+func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.KeyValue, kind trace.SpanKind) (*bridgeSpan, bool) {
+	hooks.SetRunKind(rs.run, encode.SpanKindInternal)
+	rs.sc = toOTel(rs.run.SpanContext(), trace.TraceState{})
+	ncfg := trace.NewSpanStartConfig(trace.WithAttributes(attrs...), trace.WithSpanKind(kind))
+	_, span := t.startNode(context.Background(), rs, name, &ncfg)
+	ns := span.(*bridgeSpan)
+	if ns.ended {
+		return nil, false
+	}
+	ns.root, ns.nameFlow = true, rs.nameFlow
+	return ns, true
 }
 
 // genAIKey reports whether k is in the GenAI conventions' namespace
@@ -498,7 +535,9 @@ func (s *bridgeSpan) End(...trace.SpanEndOption) {
 		if s.node.IsRecording() {
 			s.node.End()
 		}
-		return
+		if !s.root {
+			return
+		}
 	}
 	code := s.code
 	if !s.hasCode && s.status == codes.Error {
@@ -611,7 +650,8 @@ func (s *bridgeSpan) SetName(name string) {
 	}
 	if s.isNode {
 		hooks.RenameNode(s.node, name)
-	} else if s.nameFlow {
+	}
+	if (!s.isNode || s.root) && s.nameFlow {
 		hooks.SetRunFlowID(s.run, name)
 	}
 }
