@@ -20,7 +20,7 @@ func TestMetricsMemoExact(t *testing.T) {
 	str := func(k, v string) encode.Attr { return encode.Attr{Key: k, Value: encode.StringValue(v)} }
 	const long, bad = "toolongmodel", "\xff\xff\xff" // cut to "toolongm"; repaired to "\uFFFD", as long
 	models := []string{long, bad}
-	for i := range memoSlots + 8 { // past the limit: the last ones go to the overflow series
+	for i := range memoSlots + 9 { // past the limit (the last ones go to the overflow series); 2 + this, prime, so that i*7 below reaches every one
 		models = append(models, fmt.Sprintf("m%d", i))
 	}
 	run := &encode.Run{AppID: "app", FlowID: "flow", EndUnixNano: 1}
