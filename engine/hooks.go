@@ -64,6 +64,8 @@ func init() {
 		SetRunKind:    Run.setKind,
 		SetRunStatus:  Run.setStatus,
 		RunException:  Run.recordException,
+		NodeDropAttrs: Node.dropAttrs,
+		RunDropAttrs:  Run.dropAttrs,
 	})
 }
 
@@ -102,6 +104,24 @@ func (h Run) setKind(k encode.SpanKind) {
 func (h Run) setStatus(code encode.StatusCode, msg string) {
 	if r := h.begin(); r != nil {
 		r.Status, r.StatusMessage = code, r.e.value(msg)
+		r.done()
+	}
+}
+
+// dropAttrs counts k attributes the bridge could not keep in the node
+// span's dropped_attributes_count and Stats.AttrsDropped.
+func (h Node) dropAttrs(k int) {
+	if n := h.begin(); n != nil {
+		n.DroppedAttrs += uint32(k)
+		n.e.stats.attrsDropped.Add(uint64(k))
+	}
+}
+
+// dropAttrs is Node.dropAttrs for a run's span.
+func (h Run) dropAttrs(k int) {
+	if r := h.begin(); r != nil {
+		r.DroppedAttrs += uint32(k)
+		r.e.stats.attrsDropped.Add(uint64(k))
 		r.done()
 	}
 }

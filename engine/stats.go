@@ -59,7 +59,7 @@ type Stats struct {
 
 	RunsTimedOut    uint64 // runs closed by the idle timeout or shutdown, exported as incomplete
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
-	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs
+	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs, and attributes otelbridge could not keep
 	EventsDropped   uint64 // log entries past Limits.Events
 	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)

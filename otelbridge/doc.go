@@ -56,6 +56,11 @@
 //     either way); End ends the run or node.
 //     Links and WithTimestamp are not kept (links are counted): the engine
 //     reads its own clock once per event.
+//   - Each attribute the bridge drops (of an event or RecordError, with an
+//     empty key, a RunInfo key set after start) counts in Stats and in
+//     the span's dropped_attributes_count, as OTLP counts it (and in the
+//     engine's Stats.AttrsDropped). The records have no count of links:
+//     those count in Stats alone.
 //
 // ContextWithRun and ContextWithNode put flowtel's own handles into a
 // context as trace.Span values, so instrumented libraries called inside a

@@ -208,10 +208,11 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	info.FlowID = name
 	s := &bridgeSpan{p: p, e: p.e, owned: true, nameFlow: true}
 	var extra []attribute.KeyValue
+	invalid := 0
 	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
 		if !kv.Valid() {
-			p.invalid.Add(1)
+			invalid++
 			continue
 		}
 		if !last.is(i) {
@@ -229,9 +230,11 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	p.runs.Add(1)
 	if s.run.IsRecording() && genAIOp(extra) {
 		if ns, ok := t.startGenAIRoot(s, name, extra, cfg.SpanKind()); ok {
+			ns.dropAttrs(dropInvalid, invalid)
 			return trace.ContextWithSpan(ctx, ns), ns
 		}
 	}
+	s.dropAttrs(dropInvalid, invalid)
 	for _, kv := range extra {
 		s.setRunAttr(kv)
 	}
@@ -266,11 +269,12 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true}
 	s.node = parent.run.StartNode(name, nodeType, name)
 	p.nodes.Add(1)
+	invalid := 0
 	last := newLastKeys(cfg.Attributes())
 	for i, kv := range cfg.Attributes() {
 		switch {
 		case !kv.Valid():
-			p.invalid.Add(1)
+			invalid++
 		case kv.Key != AttrNodeType && last.is(i):
 			if genAIKey(kv.Key) {
 				s.node.SetAttributes(toAttr(kv))
@@ -279,6 +283,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			}
 		}
 	}
+	s.dropAttrs(dropInvalid, invalid)
 	hooks.SetNodeShape(s.node, parentID, spanKind(cfg.SpanKind())) // an invalid kind is INTERNAL, as in the SDK
 	s.sc = toOTel(s.node.SpanContext(), parent.sc.TraceState())
 	if !s.sc.IsValid() { // past Limits.NodesPerRun: counted in the engine's Stats
@@ -501,9 +506,34 @@ func (s *bridgeSpan) live() bool {
 	return s.run.IsRecording()
 }
 
-func (s *bridgeSpan) count(c *atomic.Uint64, n int) {
-	if s.p != nil && n > 0 {
+// Why the bridge drops attributes: the Stats counter each adds to.
+const (
+	dropEvent   = iota // Stats.EventAttrsDropped
+	dropRunInfo        // Stats.RunAttrsDropped
+	dropInvalid        // Stats.InvalidAttrsDropped
+)
+
+// dropAttrs counts n attributes the bridge drops for why: in its
+// provider's Stats and, as OTLP counts them, in the span's
+// dropped_attributes_count (and the engine's Stats.AttrsDropped).
+func (s *bridgeSpan) dropAttrs(why, n int) {
+	if n <= 0 {
+		return
+	}
+	if p := s.p; p != nil {
+		c := &p.eventAttrs
+		switch why {
+		case dropRunInfo:
+			c = &p.runAttrs
+		case dropInvalid:
+			c = &p.invalid
+		}
 		c.Add(uint64(n))
+	}
+	if s.isNode {
+		hooks.NodeDropAttrs(s.node, n)
+	} else {
+		hooks.RunDropAttrs(s.run, n)
 	}
 }
 
@@ -569,9 +599,7 @@ func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 	}
 	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
-		if s.p != nil {
-			s.count(&s.p.eventAttrs, len(cfg.Attributes()))
-		}
+		s.dropAttrs(dropEvent, len(cfg.Attributes()))
 	}
 	if s.isNode {
 		s.node.Info(name)
@@ -611,9 +639,7 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
 		withStack = cfg.StackTrace()
-		if s.p != nil {
-			s.count(&s.p.eventAttrs, len(cfg.Attributes()))
-		}
+		s.dropAttrs(dropEvent, len(cfg.Attributes()))
 	}
 	if s.isNode {
 		hooks.NodeException(s.node, err, withStack)
@@ -669,9 +695,7 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 	}
 	for _, a := range kv {
 		if !a.Valid() {
-			if s.p != nil {
-				s.p.invalid.Add(1)
-			}
+			s.dropAttrs(dropInvalid, 1)
 			continue
 		}
 		if s.owned && s.hold(a) {
@@ -732,7 +756,7 @@ func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 			hooks.SetRunFlowID(s.run, kv.Value.AsString())
 			s.nameFlow = false
 		} else {
-			s.p.runAttrs.Add(1)
+			s.dropAttrs(dropRunInfo, 1)
 		}
 		return
 	}

@@ -54,6 +54,11 @@ type Hooks[E, O, R, N any] struct {
 	SetRunStatus func(r R, code encode.StatusCode, msg string)
 	// RunException is NodeException for a run.
 	RunException func(r R, err error, stack bool)
+	// NodeDropAttrs counts k attributes dropped by the bridge in the
+	// node span's dropped_attributes_count (and the engine's Stats).
+	NodeDropAttrs func(n N, k int)
+	// RunDropAttrs is NodeDropAttrs for a run's span.
+	RunDropAttrs func(r R, k int)
 }
 
 var hooks any
