@@ -184,7 +184,8 @@ func (offSink) Shutdown(context.Context) error   { return nil }
 // export.FromLookup) turns the run trace logs off, traces and metrics
 // still sent; with OTEL_TRACES_EXPORTER=none too nothing is sent over
 // OTLP, as OTLP_ENABLE=false. OTEL_TRACES_EXPORTER=none alone is refused:
-// a run's log is sent with its spans, never without them.
+// a run's log is sent with its spans, never without them. Values are read
+// in any case, as the SDK's enum values are.
 func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool, err error) {
 	refuse := func(name, why string) (bool, bool, error) {
 		return false, false, fmt.Errorf("%w %s: %q %s", export.ErrInvalidEnv, name, get(name), why)
@@ -204,7 +205,7 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 	default:
 		return refuse("OTEL_TRACES_EXPORTER", "is not supported: flowtel exports traces over OTLP only (OTLP_ENABLE=false sends nothing)")
 	}
-	switch get("OTEL_METRICS_EXPORTER") {
+	switch strings.ToLower(get("OTEL_METRICS_EXPORTER")) {
 	case "", "otlp":
 	case "none", "prometheus":
 		noPush = true
@@ -220,7 +221,7 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 		enabled = false
 	}
 	for _, p := range strings.Split(get("OTEL_PROPAGATORS"), ",") {
-		switch strings.TrimSpace(p) {
+		switch strings.ToLower(strings.TrimSpace(p)) {
 		case "", "tracecontext", "baggage", "none":
 		default:
 			return refuse("OTEL_PROPAGATORS", "is not supported: the propagation package speaks W3C tracecontext and baggage")
