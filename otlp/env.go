@@ -159,6 +159,9 @@ func offOptions(opts []engine.Option) []engine.Option {
 	}
 	p, _ := hooks().TailPolicy(opts).(engine.TailPolicy)
 	p.Decide = func(engine.RunView) engine.TailDecision { return engine.TailDrop }
+	// No run log is sent either: a RunLogAlways that export on takes
+	// would be refused for the off sink, which takes none.
+	p.RunLogAlways = false
 	return []engine.Option{engine.WithSink(offSink{}), engine.WithTailSampling(p)}
 }
 
