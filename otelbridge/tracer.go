@@ -311,14 +311,16 @@ func genAIOp(kvs []attribute.KeyValue) bool {
 // the span's kind; the run is INTERNAL. It reports false when the engine
 // refused the node (counted in its Stats): rs is then the span.
 func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.KeyValue, kind trace.SpanKind) (*bridgeSpan, bool) {
-	hooks.SetRunKind(rs.run, encode.SpanKindInternal)
 	rs.sc = toOTel(rs.run.SpanContext(), trace.TraceState{})
 	ncfg := trace.NewSpanStartConfig(trace.WithAttributes(attrs...), trace.WithSpanKind(kind))
 	_, span := t.startNode(context.Background(), rs, name, &ncfg)
 	ns := span.(*bridgeSpan)
-	if ns.ended {
+	// A refused node has its run's span context, not an invalid one: its
+	// handle says it.
+	if ns.ended || !ns.node.IsRecording() {
 		return nil, false
 	}
+	hooks.SetRunKind(rs.run, encode.SpanKindInternal)
 	ns.root, ns.nameFlow = true, rs.nameFlow
 	return ns, true
 }
