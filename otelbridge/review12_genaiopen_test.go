@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -45,5 +46,31 @@ func TestGenAIRootNeverEnded(t *testing.T) {
 	}
 	if len(sink.Runs()) != 2 {
 		t.Errorf("%d runs, want 2", len(sink.Runs()))
+	}
+}
+
+// TestNewTracerProviderConcurrentFirst: first calls of NewTracerProvider
+// racing on a new engine all get the one provider the engine keeps, and
+// the spans each starts count in it (run with -race).
+func TestNewTracerProviderConcurrentFirst(t *testing.T) {
+	e, _ := newTestEngine(t)
+	const n = 8
+	got := make([]*TracerProvider, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got[i] = NewTracerProvider(e)
+			_, s := got[i].Tracer("t").Start(context.Background(), "r")
+			s.End()
+		})
+	}
+	wg.Wait()
+	for i, p := range got {
+		if p != got[0] {
+			t.Fatalf("call %d got another provider", i)
+		}
+	}
+	if st := got[0].Stats(); st.RunsStarted != n {
+		t.Errorf("Stats %+v, want %d runs", st, n)
 	}
 }
