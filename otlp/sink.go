@@ -591,7 +591,10 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 		engine.WithResource(res), engine.WithSink(engineSink), engine.WithMetricsExporter(sink),
 	})...)
 	if err != nil {
-		if p, _ := hooks().TailPolicy(opts).(engine.TailPolicy); cfg.NoLogs && p.RunLogAlways && errors.Is(err, engine.ErrInvalidSampler) {
+		// NoLogs is named only when it is the reason: the policy alone is
+		// valid and the run logs go to this sink, not to one of opts.
+		if p, _ := hooks().TailPolicy(opts).(engine.TailPolicy); cfg.NoLogs && p.RunLogAlways && errors.Is(err, engine.ErrInvalidSampler) &&
+			p.Validate() == nil && hooks().Sink(opts) == nil {
 			err = fmt.Errorf("otlp: Config.NoLogs (OTEL_LOGS_EXPORTER=none) turns the run trace logs off, and TailPolicy.RunLogAlways exports the log of every run: %w", err)
 		}
 		return nil, errors.Join(err, sink.Shutdown(context.Background()))
