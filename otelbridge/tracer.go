@@ -239,7 +239,9 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		s.setRunAttr(kv)
 	}
 	if k := cfg.SpanKind(); k != trace.SpanKindServer && k != trace.SpanKindUnspecified {
-		hooks.SetRunKind(s.run, spanKind(k)) // SERVER, the run span's default, costs nothing
+		// SERVER, the run span's default, costs nothing; an invalid kind
+		// is INTERNAL, as in the SDK (a run's zero kind is SERVER).
+		hooks.SetRunKind(s.run, spanKind(trace.ValidateSpanKind(k)))
 	}
 	s.sc = toOTel(s.run.SpanContext(), trace.TraceState{})
 	if !s.run.IsRecording() { // the engine refused the run: counted in its Stats
