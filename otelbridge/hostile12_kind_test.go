@@ -24,6 +24,12 @@ func TestNodeSpanKindInvalid(t *testing.T) {
 		s.End()
 	}
 	root.End()
+	// Root spans too: an invalid kind is
+	// INTERNAL, an unspecified one SERVER, the run span's default.
+	for _, k := range kinds {
+		_, s := tr.Start(context.Background(), fmt.Sprint("k", int(k)), trace.WithSpanKind(k))
+		s.End()
+	}
 	shutdown()
 	got := map[string]tracepb.Span_SpanKind{}
 	for _, s := range receivedSpans(rc) {
@@ -33,6 +39,12 @@ func TestNodeSpanKindInvalid(t *testing.T) {
 		want := tracepb.Span_SpanKind(trace.ValidateSpanKind(k))
 		if name := fmt.Sprint("run_node:k", int(k)); got[name] != want {
 			t.Errorf("node of kind %d: %v, want %v", int(k), got[name], want)
+		}
+		if k == trace.SpanKindUnspecified {
+			want = tracepb.Span_SPAN_KIND_SERVER
+		}
+		if name := fmt.Sprint("run:k", int(k)); got[name] != want {
+			t.Errorf("run of kind %d: %v, want %v", int(k), got[name], want)
 		}
 	}
 }
