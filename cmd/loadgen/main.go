@@ -47,6 +47,7 @@ type config struct {
 	json         bool
 	plot         string
 	logs         bool
+	metricsPush  bool // -metrics-push: the OTLP metrics push (off for Jaeger)
 	ring         int
 	queueBytes   int64
 	exportConc   int
@@ -92,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&c.plot, "plot", "", "write a capture latency percentile plot (SVG) to this file")
 	fs.BoolVar(&c.logs, "logs", true, "flowtel also exports each run's trace log as an OTLP log record")
+	fs.BoolVar(&c.metricsPush, "metrics-push", true, "flowtel pushes its metrics over OTLP; false for Jaeger, which has no OTLP metrics service (as -logs=false for its logs)")
 	fs.IntVar(&c.batch, "batch", engine.DefaultBatchSpans, "flowtel spans per export batch (engine.WithBatch)")
 	fs.IntVar(&c.ring, "ring", 0, "flowtel ring slots per shard (power of two); 0 = 64 with -block, else the engine's default, derived from the runs in flight. Under -block at saturation the rings stay full, and a larger ring only holds more records out of cache (4096 halves the rate); under the drop policy a ring smaller than the runs in flight drops bursts of run ends")
 	fs.Int64Var(&c.queueBytes, "queue-bytes", 64<<20, "flowtel exporter queue bound in bytes")

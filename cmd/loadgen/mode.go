@@ -269,6 +269,9 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	if c.ring > 0 {
 		opts = append(opts, engine.WithRingCapacity(c.ring))
 	}
+	if !c.metricsPush {
+		opts = append(opts, engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
+	}
 	opts = append(opts, engine.WithTailSampling(c.tail))
 	eng, err := engine.New(opts...)
 	if err != nil {
