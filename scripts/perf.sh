@@ -31,7 +31,7 @@ SCAN_DUR=${SCAN_DUR:-5s}    # loadgen duration of each scaling run
 SOAK=${SOAK:-60s}
 REAL_DUR=${REAL_DUR:-20s}       # realistic workload, 10,000 runs in flight
 REAL100_DUR=${REAL100_DUR:-60s} # realistic workload, 100,000 runs in flight (runs of ~20 s)
-REPS=${REPS:-5}             # runs of each headline loadgen measurement, interleaved (median kept)
+REPS=${REPS:-5}             # runs of each headline loadgen measurement, in turns (median kept)
 BOTH_REPS=${BOTH_REPS:-3}   # runs of the comparison with the SDK (the run of median ratio kept)
 OUT=${OUT:-${TMPDIR:-/tmp}/flowtel-perf}
 BIN=${BIN:-$HOME/.cache/flowtel-bin}
@@ -55,10 +55,9 @@ bstat() {
 	fi
 }
 
-# cmd/loadgen/default.pgo (a profile of flowtel and SDK modes) makes go
-# build optimise with PGO; a second binary without it shows its share.
+# The loadgen is built as a program linking flowtel is: without PGO (the
+# profile it had until round twelve delivered less than no profile).
 go build -o "$OUT/loadgen" ./cmd/loadgen
-go build -pgo=off -o "$OUT/loadgen-nopgo" ./cmd/loadgen
 LG="$OUT/loadgen"
 
 # Machine.
@@ -128,7 +127,6 @@ headline() {
 	case $1 in
 	traces) timed "$2" "$LG" -workload synthetic -block -rate 0 -logs=false -duration "$DUR" ;;
 	traces-logs) timed "$2" "$LG" -workload synthetic -block -rate 0 -duration "$DUR" ;;
-	traces-nopgo) timed "$2" "$OUT/loadgen-nopgo" -workload synthetic -block -rate 0 -logs=false -duration "$DUR" ;;
 	esac
 }
 # medians runs each headline measurement named in $@ $REPS times, the
@@ -186,14 +184,13 @@ say ""
 
 say "## loadgen: flowtel alone, lossless and unbounded ($REPS runs of $DUR each, median)"
 say ""
-medians traces traces-logs traces-nopgo
+medians traces traces-logs
 timed overload "$LG" -workload synthetic -rate 0 -duration "$DUR"
 say ""
 say "$hdr"
 say "$sep"
 rowof "traces (-block -logs=false)" traces | tee -a "$BODY" >/dev/null
 rowof "traces and run trace logs (-block)" traces-logs | tee -a "$BODY" >/dev/null
-rowof "traces, binary built without PGO (-block -logs=false)" traces-nopgo | tee -a "$BODY" >/dev/null
 rowof "overload, default drop policy (-rate 0)" overload | tee -a "$BODY" >/dev/null
 say ""
 say "- traces (median) / SDK blocking of the comparison above: $(jq --argjson s "$sdk" '.spans_per_sec/$s*10|floor/10' "$OUT/traces.json")x; / SDK tuned: $(jq --argjson s "$tuned" '.spans_per_sec/$s*10|floor/10' "$OUT/traces.json")x"
