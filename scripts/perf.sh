@@ -48,7 +48,9 @@ say() { printf '%s\n' "$*" | tee -a "$BODY"; }
 bstat() {
 	if [ -x "$BIN/benchstat" ]; then
 		say '```'
-		"$BIN/benchstat" "$1" | tee -a "$BODY" >/dev/null
+		# Run in $OUT so that the table names the file, not a path outside
+		# the repository.
+		(cd "$(dirname "$1")" && "$BIN/benchstat" "$(basename "$1")") | tee -a "$BODY" >/dev/null
 		say '```'
 	else
 		say "(benchstat not found at $BIN/benchstat; run make tools)"
