@@ -144,7 +144,9 @@ func (s *Sink) unstartedErr() error {
 
 // SetOffloader makes the run trace logs offload large values through o.
 // Shutdown closes o once the exporter is shut down. A nil Sink keeps
-// nothing: o is then the caller's to close.
+// nothing: o is then the caller's to close. Call it before the sink is
+// given to engine.New: the encoders read it on the pipeline's goroutines
+// without a lock, so a call beside Export is a data race.
 func (s *Sink) SetOffloader(o *encode.Offloader) {
 	if s == nil {
 		return
