@@ -131,6 +131,7 @@ func (h Node) recordException(err error, withStack bool) {
 		i := len(n.Events)
 		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
 		addStack(n.Events, i, withStack)
+		n.addEventBig(i) // with its stack
 	}
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -94,6 +95,9 @@ func TestRunBytesBound(t *testing.T) {
 			if rng.IntN(4) == 0 {
 				n.Error(doc)
 			}
+			if rng.IntN(4) == 0 {
+				n.recordException(errors.New(doc), rng.IntN(2) == 0) // otelbridge's RecordError
+			}
 			n.End()
 			want = i + 2
 		}
@@ -113,6 +117,30 @@ func TestRunBytesBound(t *testing.T) {
 			if !strings.HasPrefix(n.NodeID, "n:") || n.NodeName != "node" {
 				t.Fatalf("seed %d: node identity lost: %q %q", seed, n.NodeID, n.NodeName)
 			}
+		}
+	}
+	// Exceptions recorded through the bridge's hook alone take a run past
+	// RunBytes: their texts count in the bound as the caller writes them.
+	{
+		sink := &MemorySink{}
+		e, err := New(WithSink(sink), WithBatch(1, time.Millisecond), WithLimits(Limits{RunBytes: budget, ValueBytes: 32 << 10}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := strings.Repeat("x", 30<<10)
+		r := e.StartRun(RunInfo{FlowID: "f"})
+		for range 4 {
+			n := r.StartNode("n:1", "code", "node")
+			n.recordException(errors.New(doc), true)
+			n.End()
+		}
+		r.End(0, "")
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got, ids := runBytes(&sink.Runs()[0])
+		if got > budget+ids*idFloor {
+			t.Fatalf("exceptions through the hook: the run holds %d bytes, above %d + %d identity strings of %d", got, budget, ids, idFloor)
 		}
 	}
 	// Within the bound, values are left whole and nothing is counted.
