@@ -556,25 +556,24 @@ func (e *Exporter) waitLocked(done <-chan struct{}, size, spans int64) (DropReas
 	defer timer.Stop()
 	for !e.fitsLocked(size, spans) {
 		e.mu.Unlock()
+		gaveUp := false
 		select {
 		case <-e.space:
 		case <-timer.C:
-			e.mu.Lock()
-			if e.fitsLocked(size, spans) && !e.closed {
-				return 0, true
-			}
-			return DropBlockTimeout, false
+			gaveUp = true
 		case <-done:
-			e.mu.Lock()
-			if e.fitsLocked(size, spans) && !e.closed {
-				return 0, true
-			}
-			return DropBlockTimeout, false
+			gaveUp = true
 		case <-e.closing:
 			e.mu.Lock()
 			return DropShutdown, false
 		}
 		e.mu.Lock()
+		if gaveUp {
+			if e.fitsLocked(size, spans) && !e.closed {
+				return 0, true
+			}
+			return DropBlockTimeout, false
+		}
 		if e.closed {
 			return DropShutdown, false
 		}
