@@ -108,7 +108,9 @@ type MetricsConfig struct {
 	// Limit bounds the series of each labelled family (default 128).
 	// Measurements for new label values past it go to one overflow series
 	// (attribute otel.metric.overflow=true) and are counted in
-	// flowtel_metric_overflow_total{metric}.
+	// flowtel_metric_overflow_total{metric}. The overflow of
+	// server_request_total is one series per ret (up to Limit codes), so
+	// that error ratios stay right; the node executions' keep status.
 	Limit int
 	// LabelBytes bounds the bytes of a label value: node_type, app_id,
 	// func and the static labels (default 256, at most 16 KiB). A value is
@@ -294,6 +296,10 @@ type Metrics struct {
 	// server_request_time_microseconds by (app_id, func).
 	reqCount *hdr.Vec[hdr.Counter]
 	reqTime  *hdr.Vec[hdr.Histogram]
+	// reqOver replaces reqCount's overflow series: past the limit a
+	// request still counts under its ret (the error ratio of the alerts
+	// stays right), as the node executions' overflow keeps status.
+	reqOver *hdr.Vec[hdr.Counter]
 	// nodes holds, per node type, both node families: one lookup per node.
 	nodes *hdr.Vec[nodeSeries]
 	rets  retCache
@@ -338,15 +344,16 @@ func newMetrics(e *Engine) *Metrics {
 	}
 	m := &Metrics{e: e, cfg: cfg, startNano: time.Now().UnixNano()}
 	hc := hdr.Config{Lowest: 1, Highest: int64(cfg.Highest / time.Microsecond), Digits: cfg.Digits}
-	var e1, e2, e3 error
+	var e1, e2, e3, e5 error
 	m.reqCount, e1 = hdr.NewCounterVec([]string{"app_id", "func", "ret"}, cfg.Limit)
+	m.reqOver, e5 = hdr.NewCounterVec([]string{"ret"}, cfg.Limit)
 	m.reqTime, e2 = hdr.NewHistogramVec(hc, []string{"app_id", "func"}, cfg.Limit)
 	m.nodes, e3 = hdr.NewVec([]string{"node_type"}, cfg.Limit, func() *nodeSeries {
 		h, _ := hdr.New(hc) // validated by NewHistogramVec above
 		return &nodeSeries{dur: h}
 	})
 	e4 := m.genai.init(cfg.Limit, e.cfg.genAISpanNames)
-	if err := errors.Join(e1, e2, e3, e4); err != nil {
+	if err := errors.Join(e1, e2, e3, e4, e5); err != nil {
 		// validate rules out every error of the constructors.
 		panic("BUG: engine: metrics configuration passed validation but: " + err.Error())
 	}

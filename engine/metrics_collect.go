@@ -95,8 +95,14 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 
 	c.begin(MetricRequests, "Workflow requests (runs), by return code ret (0 is success); func is the flow id.", unitRequests, encode.MetricSum, w)
 	m.reqCount.Each(func(lv *hdr.LabelValues, s *hdr.Counter, overflow bool) {
-		a := c.requestAttrs(lv, overflow, true)
-		c.sum(a, w, c.counterDelta(s, w.delta))
+		if !overflow { // nothing counts in it: reqOver takes its part
+			c.sum(c.requestAttrs(lv, false, true), w, c.counterDelta(s, w.delta))
+		}
+	})
+	m.reqOver.Each(func(lv *hdr.LabelValues, s *hdr.Counter, overflow bool) {
+		// The overflow series of one ret; past the limit of codes, one
+		// without ret.
+		c.sum(c.requestAttrs(&hdr.LabelValues{2: lv[0]}, true, !overflow), w, c.counterDelta(s, w.delta))
 	})
 	c.end()
 
@@ -273,7 +279,7 @@ func (c *collector) histogram(attrs []encode.Attr, h *hdr.Histogram, w window) {
 var overflowAttr = Bool(hdr.OverflowAttr, true)
 
 // requestAttrs returns the labels of a request series: the static ones,
-// app_id, func and, for the counter, ret; or otel.metric.overflow.
+// app_id and func, or otel.metric.overflow, then, for the counter, ret.
 func (c *collector) requestAttrs(lv *hdr.LabelValues, overflow, ret bool) []encode.Attr {
 	k := len(c.attrs)
 	c.attrs = append(c.attrs, c.m.static...)
@@ -281,9 +287,9 @@ func (c *collector) requestAttrs(lv *hdr.LabelValues, overflow, ret bool) []enco
 		c.attrs = append(c.attrs, overflowAttr)
 	} else {
 		c.attrs = append(c.attrs, String("app_id", lv[0]), String("func", lv[1]))
-		if ret {
-			c.attrs = append(c.attrs, String("ret", lv[2]))
-		}
+	}
+	if ret {
+		c.attrs = append(c.attrs, String("ret", lv[2]))
 	}
 	return c.attrs[k:len(c.attrs):len(c.attrs)]
 }

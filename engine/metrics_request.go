@@ -63,17 +63,24 @@ func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
 // never see each other's labels (the original shared one label map).
 func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
 	lv := hdr.LabelValues{m.label(appID), m.label(fn), m.rets.get(ret)}
-	return m.requestOf(&lv)
+	s, _ := m.requestOf(&lv)
+	return s
 }
 
 // requestOf resolves the RequestSeries of label values lv (app, flow,
-// ret), whose ret it clears for the latency histogram.
-func (m *Metrics) requestOf(lv *hdr.LabelValues) RequestSeries {
+// ret), whose ret it clears for the latency histogram, and reports
+// whether either family overflowed. Past the counter's limit the count
+// goes to the overflow series of its ret (reqOver).
+func (m *Metrics) requestOf(lv *hdr.LabelValues) (RequestSeries, bool) {
 	c := m.reqCount.With(lv)
+	over := c == m.reqCount.Overflow()
+	if over {
+		c = m.reqOver.With(&hdr.LabelValues{lv[2]})
+	}
 	lv[2] = ""
 	h := m.reqTime.With(lv)
 	h.Attach(c) // the histogram tallies the count: one atomic add less per record
-	return RequestSeries{count: c, time: h}
+	return RequestSeries{count: c, time: h}, over || h == m.reqTime.Overflow()
 }
 
 // runRequest is request for the pipeline's fold, through its memo
@@ -86,8 +93,8 @@ func (m *Metrics) runRequest(appID, fn string, ret int64) RequestSeries {
 	}
 	var lv hdr.LabelValues
 	same := m.labels(&lv, &raw, 3)
-	s := m.requestOf(&lv)
-	if same && s.count != m.reqCount.Overflow() && s.time != m.reqTime.Overflow() {
+	s, over := m.requestOf(&lv)
+	if same && !over {
 		m.memo.requests.keep(&raw, 3, s)
 	}
 	return s
