@@ -8,7 +8,8 @@
 // # Extraction and injection
 //
 // Extraction follows the W3C rules: several tracestate or
-// baggage lines are joined with "," before parsing; a traceparent that does
+// baggage lines are joined with "," before parsing, empty lines left out
+// (as an empty header alone, they hold no list-member); a traceparent that does
 // not parse (or that appears on more than one line) is ignored together with
 // its tracestate, and the run starts a new trace; a bad tracestate never
 // invalidates traceparent. A tracestate with an invalid list-member, a key

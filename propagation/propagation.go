@@ -68,24 +68,38 @@ func (x extractErrs) first() error {
 }
 
 // joinLines returns the lines of a header as one value, joined with ","
-// as RFC 7230 allows. One line, the common case, costs nothing; several
-// are joined only when they fit in limit bytes, so that a peer cannot make
-// us allocate more than limit.
+// as RFC 7230 allows. Empty lines are left out: one alone is no header,
+// so beside others it adds no list-member either (joined, it made an
+// empty baggage member, counted as malformed). One line, the common case,
+// costs nothing; several are joined only when they fit in limit bytes, so
+// that a peer cannot make us allocate more than limit.
 func joinLines(lines []string, limit int) (string, bool) {
-	switch len(lines) {
-	case 0:
-		return "", true
-	case 1:
-		return lines[0], true
-	}
-	n := len(lines) - 1
+	n, kept, last := 0, 0, ""
 	for _, l := range lines {
-		n += len(l)
+		if l != "" {
+			n += len(l)
+			kept++
+			last = l
+		}
 	}
-	if n > limit {
+	switch {
+	case kept <= 1:
+		return last, true
+	case n+kept-1 > limit:
 		return "", false
 	}
-	return strings.Join(lines, ","), true
+	var sb strings.Builder
+	sb.Grow(n + kept - 1)
+	for _, l := range lines {
+		if l == "" {
+			continue
+		}
+		if sb.Len() > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(l)
+	}
+	return sb.String(), true
 }
 
 // extract parses the values of the three headers.

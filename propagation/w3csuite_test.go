@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -339,5 +340,41 @@ func TestW3CBaggageSuiteCases(t *testing.T) {
 				t.Errorf("forwarded %q: %d members, %v", out.Get("baggage"), again.Len(), err)
 			}
 		})
+	}
+}
+
+// TestEmptyHeaderLines: an empty baggage line beside others, as a proxy
+// may add one, is no list-member: the members are kept and nothing is
+// counted as malformed, as for an empty header alone. Joined with ",",
+// it made an empty member, and the carrier was counted as malformed.
+func TestEmptyHeaderLines(t *testing.T) {
+	for _, lines := range [][]string{{"", "a=1"}, {"a=1", ""}, {"a=1", "", "b=2"}, {"", ""}} {
+		var b Baggage
+		var p Propagator
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if got := r.Header.Values("baggage"); len(got) != len(lines) {
+				t.Errorf("server received %q, sent %q", got, lines)
+			}
+			_, b = p.ExtractHTTP(r.Header)
+		}))
+		req, err := http.NewRequest(http.MethodPost, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header["baggage"] = lines
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+		want := strings.Join(slices.DeleteFunc(slices.Clone(lines), func(s string) bool { return s == "" }), ",")
+		if st := p.Stats(); st.BaggageInvalid != 0 || b.String() != want {
+			t.Errorf("lines %q: baggage %q, want %q; %+v", lines, b.String(), want, st)
+		}
+		_, _, err = ExtractGRPC(map[string][]string{"baggage": lines})
+		if err != nil {
+			t.Errorf("lines %q from gRPC metadata: %v", lines, err)
+		}
 	}
 }
