@@ -22,8 +22,11 @@
 //
 // Injection writes traceparent version 00 with the span's own id, its
 // sampled flag (the run's head decision) and its trace's random flag,
-// forwards tracestate (unless it is invalid, which only a hand-built
-// SpanContext's can be) and writes baggage in its normalized form.
+// forwards tracestate normalized (optional whitespace and empty members
+// removed, since an OpenTelemetry receiver discards a header with a
+// whitespace-only member; an invalid one, which only a hand-built
+// SpanContext's can be, is not written) and writes baggage in its
+// normalized form.
 //
 // # Concurrency and allocation
 //

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	otelprop "go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/engine"
@@ -100,5 +102,43 @@ func TestInjectReplaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestInjectNormalizesTraceState: a SpanContext built by hand (a queue
+// message's header copied as it came) may hold a valid tracestate with
+// optional whitespace and empty or whitespace-only list-members. It was
+// written as it was, and OpenTelemetry's receivers discard a tracestate
+// with a whitespace-only member whole: every vendor's entry was lost one
+// hop downstream. InjectHTTP and InjectGRPC write it normalized, as
+// internal/w3c's carrier notes ask, and an OpenTelemetry service reads
+// every member.
+func TestInjectNormalizesTraceState(t *testing.T) {
+	sc := engine.SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true,
+		TraceState: " rojo=00f067aa0ba902b7 , \t,congo=t61rcWkgMzE,,"}
+	const want = "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+	var got trace.SpanContext
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := otelprop.TraceContext{}.Extract(r.Context(), otelprop.HeaderCarrier(r.Header))
+		got = trace.SpanContextFromContext(ctx)
+	}))
+	defer srv.Close()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	InjectHTTP(req.Header, sc, Baggage{})
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !got.IsValid() || got.TraceState().String() != want {
+		t.Errorf("OpenTelemetry read tracestate %q (valid %v), want %q", got.TraceState().String(), got.IsValid(), want)
+	}
+	md := metadata.MD{}
+	InjectGRPC(md, sc, Baggage{})
+	if ts := md.Get("tracestate"); len(ts) != 1 || ts[0] != want {
+		t.Errorf("gRPC tracestate %q, want %q", ts, want)
 	}
 }

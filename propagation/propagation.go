@@ -172,12 +172,12 @@ func traceParentValue(sc engine.SpanContext) string {
 // validTraceState returns ts normalized, or "" when it is not valid. An
 // engine's runs carry a valid tracestate, but a SpanContext built by hand
 // may not, and a member holding a CR LF makes net/http refuse the request
-// it is written into. A valid ts is returned as it is, without allocating.
+// it is written into. A valid one may still hold optional whitespace and
+// empty or whitespace-only list-members, which OpenTelemetry's receivers
+// discard the whole header for: it is written normalized. A normalized ts
+// is returned as it is, without allocating.
 func validTraceState(ts string) string {
-	st, err := w3c.ParseTraceState(ts)
-	if err == nil {
-		return ts
-	}
+	st, _ := w3c.ParseTraceState(ts) // empty when invalid
 	return st.String()
 }
 
