@@ -25,16 +25,7 @@ func TestInjectInvalidTraceState(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
 	defer srv.Close()
 	sc := engine.SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true, TraceState: "a=b\r\nX-Evil: 1,rojo=1"}
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	InjectHTTP(req.Header, sc, Baggage{})
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatalf("the request carrying the injected headers was refused: %v", err)
-	}
-	resp.Body.Close()
+	injectVia(t, srv, sc)
 	if _, ok := got["Tracestate"]; ok || got.Get("X-Evil") != "" || got.Get("traceparent") == "" {
 		t.Errorf("the server got tracestate %q, X-Evil %q, traceparent %q", got.Get("tracestate"), got.Get("X-Evil"), got.Get("traceparent"))
 	}
@@ -123,16 +114,7 @@ func TestInjectNormalizesTraceState(t *testing.T) {
 		got = trace.SpanContextFromContext(ctx)
 	}))
 	defer srv.Close()
-	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	InjectHTTP(req.Header, sc, Baggage{})
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	injectVia(t, srv, sc)
 	if !got.IsValid() || got.TraceState().String() != want {
 		t.Errorf("OpenTelemetry read tracestate %q (valid %v), want %q", got.TraceState().String(), got.IsValid(), want)
 	}
@@ -141,4 +123,19 @@ func TestInjectNormalizesTraceState(t *testing.T) {
 	if ts := md.Get("tracestate"); len(ts) != 1 || ts[0] != want {
 		t.Errorf("gRPC tracestate %q, want %q", ts, want)
 	}
+}
+
+// injectVia sends srv a request whose headers InjectHTTP wrote from sc.
+func injectVia(t *testing.T, srv *httptest.Server, sc engine.SpanContext) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	InjectHTTP(req.Header, sc, Baggage{})
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the request carrying the injected headers was refused: %v", err)
+	}
+	resp.Body.Close()
 }

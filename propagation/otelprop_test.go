@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/internal/race"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // TestOTelPropagatorsDiffer runs ExtractHTTP and OpenTelemetry's composite
@@ -216,7 +216,7 @@ func randLines(r *rand.Rand, gen func(*rand.Rand) string) []string {
 	for i := range lines {
 		lines[i] = gen(r)
 		if r.IntN(3) == 0 {
-			lines[i] = corrupt(r, lines[i])
+			lines[i] = testkit.Mutate(r, lines[i])
 		}
 	}
 	return lines
@@ -290,28 +290,6 @@ func randFrom(r *rand.Rand, alphabet string, n int) string {
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = alphabet[r.IntN(len(alphabet))]
-	}
-	return string(b)
-}
-
-const corruptAlphabet = "0123456789abcdefABCDEF-=,;% \t@_*/.!~xyzXYZ\"\\\x00\x7f\xc3\xa9\xff"
-
-// corrupt applies one or two random edits to s.
-func corrupt(r *rand.Rand, s string) string {
-	b := []byte(s)
-	for range 1 + r.IntN(2) {
-		c := corruptAlphabet[r.IntN(len(corruptAlphabet))]
-		switch op := r.IntN(4); {
-		case len(b) == 0 || op == 0:
-			b = slices.Insert(b, r.IntN(len(b)+1), c)
-		case op == 1:
-			b[r.IntN(len(b))] = c
-		case op == 2:
-			i := r.IntN(len(b))
-			b = slices.Delete(b, i, i+1)
-		default:
-			b = b[:r.IntN(len(b)+1)]
-		}
 	}
 	return string(b)
 }

@@ -11,6 +11,8 @@ import (
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // These tests hold this package to OpenTelemetry Go's propagators in both
@@ -99,34 +101,6 @@ func TestInteropTraceContextToOTel(t *testing.T) {
 	}
 }
 
-const fuzzAlphabet = "0123456789abcdefABCDEF-=,;% \t@_*/.!~xyzXYZ\"\\\x00\x7f\xc3\xa9\xff"
-
-// mutate applies one to three random edits to s.
-func mutate(r *rand.Rand, s string) string {
-	b := []byte(s)
-	for range 1 + r.IntN(3) {
-		c := fuzzAlphabet[r.IntN(len(fuzzAlphabet))]
-		switch op := r.IntN(5); {
-		case len(b) == 0 || op == 0:
-			i := r.IntN(len(b) + 1)
-			b = slices.Insert(b, i, c)
-		case op == 1:
-			b[r.IntN(len(b))] = c
-		case op == 2:
-			i := r.IntN(len(b))
-			b = slices.Delete(b, i, i+1)
-		case op == 3:
-			i := r.IntN(len(b))
-			if b[i] >= 'a' && b[i] <= 'z' {
-				b[i] -= 'a' - 'A'
-			}
-		default:
-			b = b[:r.IntN(len(b)+1)]
-		}
-	}
-	return string(b)
-}
-
 // TestInteropTraceParentInvalid: over corruptions of valid headers, both
 // reject or both accept the same value. The one documented difference:
 // version 00 with reserved flag bits, which OpenTelemetry rejects.
@@ -141,9 +115,9 @@ func TestInteropTraceParentInvalid(t *testing.T) {
 		}
 		s := tp.String()
 		if r.IntN(4) == 0 {
-			s += "-" + mutate(r, "ext")
+			s += "-" + testkit.Mutate(r, "ext")
 		}
-		s = mutate(r, s)
+		s = testkit.Mutate(r, s)
 		got, err := ParseTraceParent(s)
 		sc := otelExtractTP(s, "")
 		switch {
@@ -188,7 +162,7 @@ func TestInteropTraceStateInvalid(t *testing.T) {
 	var rejected, accepted, wsOnly int
 	for range iters(20000) {
 		in, _, _ := randTraceState(r, r.IntN(2) == 0)
-		in = mutate(r, in)
+		in = testkit.Mutate(r, in)
 		ts, err := ParseTraceState(in)
 		ots, oerr := trace.ParseTraceState(in)
 		switch {
@@ -343,7 +317,7 @@ func TestInteropBaggageInvalid(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	var withErr, clean int
 	for range iters(4000) {
-		in := mutate(r, randBaggageHeader(r))
+		in := testkit.Mutate(r, randBaggageHeader(r))
 		b, err := ParseBaggage(in)
 		ob, oerr := baggage.Parse(in)
 		if (err == nil) != (oerr == nil) {

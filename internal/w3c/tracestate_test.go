@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 type kv struct{ k, v string }
@@ -203,7 +205,7 @@ func TestTraceStateReference(t *testing.T) {
 		in, _, list := randTraceState(r, i%2 == 0)
 		switch i % 4 {
 		case 1:
-			in = mutate(r, in)
+			in = testkit.Mutate(r, in)
 		case 2:
 			if len(list) > 0 { // repeat a member somewhere
 				m := list[r.IntN(len(list))]
