@@ -59,7 +59,7 @@ func TestFlatMeansPlain(t *testing.T) {
 		{"setStatus", false, func(n Node) { n.setStatus(encode.StatusError, "s") }},
 		{"rename", false, func(n Node) { n.rename("other") }},
 		{"setShape", false, func(n Node) { n.setShape(encode.SpanID{1}, encode.SpanKindClient) }},
-		{"recordException", false, func(n Node) { n.recordException(errors.New("x"), false) }},
+		{"recordException", false, func(n Node) { n.recordException(errors.New("x"), "", false) }},
 	}
 	covered := map[string]bool{"End": true, "IsRecording": true}
 	for _, c := range cases {

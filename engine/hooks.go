@@ -126,29 +126,40 @@ func (h Run) dropAttrs(k int) {
 	}
 }
 
-func (h Node) recordException(err error, withStack bool) {
+// recordException adds err's exception event, of type typ when not empty
+// (see addStack).
+func (h Node) recordException(err error, typ string, withStack bool) {
 	if n := h.begin(); n != nil {
 		i := len(n.Events)
 		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
-		addStack(n.Events, i, withStack)
+		addStack(n.Events, i, typ, withStack)
 		n.addEventBig(i) // with its stack
 	}
 }
 
-func (h Run) recordException(err error, withStack bool) {
+func (h Run) recordException(err error, typ string, withStack bool) {
 	if r := h.begin(); r != nil {
 		i := len(r.Events)
 		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
-		addStack(r.Events, i, withStack)
+		addStack(r.Events, i, typ, withStack)
 		r.done()
 	}
 }
 
-// addStack gives the exception event at events[i], when it was appended
-// and has none, the caller's stack trace: OpenTelemetry's
-// trace.WithStackTrace(true) asks for it whatever WithStackTraces says.
-func addStack(events []encode.Event, i int, withStack bool) {
-	if withStack && i < len(events) && events[i].Stacktrace == "" {
+// addStack completes the exception event at events[i], when it was
+// appended: typ, when given, is its exception.type (of a panic value
+// that is no error, which the bridge's End records as OpenTelemetry's
+// SDK does); withStack gives it, when it has none, the caller's stack
+// trace: OpenTelemetry's trace.WithStackTrace(true) asks for it whatever
+// WithStackTraces says.
+func addStack(events []encode.Event, i int, typ string, withStack bool) {
+	if i >= len(events) {
+		return
+	}
+	if typ != "" {
+		events[i].Type = typ
+	}
+	if withStack && events[i].Stacktrace == "" {
 		events[i].Stacktrace = stack()
 	}
 }

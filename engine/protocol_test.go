@@ -210,7 +210,7 @@ func TestStaleNodeAfterReuseEncoded(t *testing.T) {
 		func() { old.setShape(encode.SpanID{1}, SpanKindServer) },
 		func() { old.setStatus(encode.StatusError, "stale") },
 		func() { old.rename("stale") },
-		func() { old.recordException(errors.New("stale"), true) },
+		func() { old.recordException(errors.New("stale"), "", true) },
 		func() { old.RecordError(errors.New("stale")) },
 		func() { old.Cancel("stale") },
 		func() { old.Fail("stale") },

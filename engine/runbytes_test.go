@@ -96,7 +96,7 @@ func TestRunBytesBound(t *testing.T) {
 				n.Error(doc)
 			}
 			if rng.IntN(4) == 0 {
-				n.recordException(errors.New(doc), rng.IntN(2) == 0) // otelbridge's RecordError
+				n.recordException(errors.New(doc), "", rng.IntN(2) == 0) // otelbridge's RecordError
 			}
 			n.End()
 			want = i + 2
@@ -131,7 +131,7 @@ func TestRunBytesBound(t *testing.T) {
 		r := e.StartRun(RunInfo{FlowID: "f"})
 		for range 4 {
 			n := r.StartNode("n:1", "code", "node")
-			n.recordException(errors.New(doc), true)
+			n.recordException(errors.New(doc), "", true)
 			n.End()
 		}
 		r.End(0, "")

@@ -53,7 +53,9 @@
 //     but, as OpenTelemetry specifies, neither sets the status nor ends the
 //     span; SetStatus(codes.Error) sets the status (a run ends with code 1
 //     unless a "code" attribute says otherwise, and its span is ERROR
-//     either way); End ends the run or node.
+//     either way); End ends the run or node, and when called while
+//     panicking (defer span.End()) records the panic as an exception
+//     event first, as OpenTelemetry's SDK does, the panic going on.
 //     Links and WithTimestamp are not kept (links are counted): the engine
 //     reads its own clock once per event.
 //   - Each attribute the bridge drops (of an event or RecordError, with an

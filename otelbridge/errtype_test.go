@@ -9,7 +9,6 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 )
 
 // valueErr is an error of a named non-pointer type.
@@ -76,12 +75,7 @@ func TestBridgeExceptionTypeAsSDK(t *testing.T) {
 			for _, sc := range rs.ScopeSpans {
 				for _, sp := range sc.Spans {
 					for _, ev := range sp.Events {
-						attrs := map[string]string{}
-						for _, kv := range ev.Attributes {
-							if sv, ok := kv.Value.Value.(*commonpb.AnyValue_StringValue); ok {
-								attrs[kv.Key] = sv.StringValue
-							}
-						}
+						attrs := stringAttrs(ev.Attributes)
 						msg := attrs["exception.message"]
 						if w, ok := want[msg]; !ok || attrs["exception.type"] != w {
 							t.Errorf("%s %q: exception.type %q, the SDK's %q", sp.Name, msg, attrs["exception.type"], w)

@@ -57,12 +57,7 @@ func TestBridgeRecordErrorStackTrace(t *testing.T) {
 		if ev.Name != "exception" {
 			continue
 		}
-		attrs := map[string]string{}
-		for _, kv := range ev.Attributes {
-			if sv, ok := kv.Value.Value.(*commonpb.AnyValue_StringValue); ok {
-				attrs[kv.Key] = sv.StringValue
-			}
-		}
+		attrs := stringAttrs(ev.Attributes)
 		msg := attrs["exception.message"]
 		w, ok := want[msg]
 		if !ok {
@@ -81,4 +76,15 @@ func TestBridgeRecordErrorStackTrace(t *testing.T) {
 	if seen != len(want) {
 		t.Errorf("%d exception events, want %d: %v", seen, len(want), events)
 	}
+}
+
+// stringAttrs returns the string attributes of kvs by key.
+func stringAttrs(kvs []*commonpb.KeyValue) map[string]string {
+	out := map[string]string{}
+	for _, kv := range kvs {
+		if sv, ok := kv.Value.Value.(*commonpb.AnyValue_StringValue); ok {
+			out[kv.Key] = sv.StringValue
+		}
+	}
+	return out
 }

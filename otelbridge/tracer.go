@@ -2,6 +2,8 @@ package otelbridge
 
 import (
 	"context"
+	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -542,12 +544,20 @@ func (s *bridgeSpan) dropAttrs(why, n int) {
 }
 
 // End ends the run or node the tracer started; on a span made by
-// ContextWithRun or ContextWithNode it does nothing.
-func (s *bridgeSpan) End(...trace.SpanEndOption) {
+// ContextWithRun or ContextWithNode it does nothing. Called while
+// panicking (defer span.End()), it records the panic as an exception
+// event, with exception.stacktrace when trace.WithStackTrace(true) asks,
+// and the panic goes on, as OpenTelemetry's SDK does.
+func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.owned || s.ended {
 		return
+	}
+	if v := recover(); v != nil {
+		defer panic(v) // recorded, not stopped
+		cfg := trace.NewSpanEndConfig(opts...)
+		s.recordPanic(v, cfg.StackTrace())
 	}
 	s.ended = true
 	// The held writes and the status reach the handle even when the run
@@ -645,11 +655,40 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 		withStack = cfg.StackTrace()
 		s.dropAttrs(dropEvent, len(cfg.Attributes()))
 	}
+	s.exception(err, "", withStack)
+}
+
+// exception adds the exception event of err, of type typ when not empty
+// (else err's). Callers hold s.mu.
+func (s *bridgeSpan) exception(err error, typ string, withStack bool) {
 	if s.isNode {
-		hooks.NodeException(s.node, err, withStack)
+		hooks.NodeException(s.node, err, typ, withStack)
 	} else {
-		hooks.RunException(s.run, err, withStack)
+		hooks.RunException(s.run, err, typ, withStack)
 	}
+}
+
+// panicValue is a panic value that is no error, as an exception's
+// message: fmt.Sprint's, as OpenTelemetry's SDK writes it.
+type panicValue struct{ v any }
+
+func (p panicValue) Error() string { return fmt.Sprint(p.v) }
+
+// recordPanic adds the exception event of the panic value v, its type
+// and message as OpenTelemetry's SDK writes them: an error's as
+// RecordError writes them, another value's type as the SDK names it
+// (".string" for a string) and its fmt.Sprint. Callers hold s.mu.
+func (s *bridgeSpan) recordPanic(v any, withStack bool) {
+	if err, ok := v.(error); ok {
+		s.exception(err, "", withStack)
+		return
+	}
+	t := reflect.TypeOf(v)
+	typ := t.String()
+	if t.PkgPath() != "" || t.Name() != "" {
+		typ = t.PkgPath() + "." + t.Name()
+	}
+	s.exception(panicValue{v}, typ, withStack)
 }
 
 // SpanContext returns the run's or node's span context.

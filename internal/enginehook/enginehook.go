@@ -41,9 +41,10 @@ type Hooks[E, O, R, N any] struct {
 	// RenameNode sets a node's id and name.
 	RenameNode func(n N, name string)
 	// NodeException adds an exception event to a node without ending it,
-	// with exception.stacktrace when stack is set or the engine has
+	// of type typ when not empty (else err's type), with
+	// exception.stacktrace when stack is set or the engine has
 	// WithStackTraces.
-	NodeException func(n N, err error, stack bool)
+	NodeException func(n N, err error, typ string, stack bool)
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
 	// SetRunKind sets the kind of a run's span (SERVER unless set).
@@ -53,7 +54,7 @@ type Hooks[E, O, R, N any] struct {
 	// 0, makes it ERROR.
 	SetRunStatus func(r R, code encode.StatusCode, msg string)
 	// RunException is NodeException for a run.
-	RunException func(r R, err error, stack bool)
+	RunException func(r R, err error, typ string, stack bool)
 	// NodeDropAttrs counts k attributes dropped by the bridge in the
 	// node span's dropped_attributes_count (and the engine's Stats).
 	NodeDropAttrs func(n N, k int)

@@ -1,0 +1,131 @@
+package otelbridge
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowtel/flowtel/genai"
+)
+
+// panicKind is a panic value of a named type that is no error.
+type panicKind struct{ code int }
+
+// endWhilePanicking panics with v in a function that ends span by
+// defer, as a handler instrumented with defer span.End() does, and
+// returns what a recover above it gets.
+func endWhilePanicking(span trace.Span, v any, stack bool) (got any) {
+	defer func() { got = recover() }()
+	func() {
+		if stack {
+			defer span.End(trace.WithStackTrace(true))
+		} else {
+			defer span.End()
+		}
+		panic(v)
+	}()
+	return nil
+}
+
+// TestBridgeEndRecordsPanic ends run, node and GenAI spans by defer while
+// a panic goes through them, through the bridge (otlp's sink, a real
+// receiver, the official decoder) and through OpenTelemetry's SDK: each
+// bridged span has the exception event the SDK records, its type and
+// message the SDK's, with exception.stacktrace (the panicking frame)
+// exactly when End was given trace.WithStackTrace(true), and the panic
+// goes on with its value. End ignored the panic: a handler that panicked
+// (net/http recovers it) left a span with no trace of it.
+func TestBridgeEndRecordsPanic(t *testing.T) {
+	boundsErr := func() (v any) {
+		defer func() { v = recover() }()
+		var a []int
+		i := 5
+		return a[i]
+	}()
+	values := []any{"kaboom", valueErr{"value error"}, panicKind{7}, 42, boundsErr}
+	rec := tracetest.NewSpanRecorder()
+	sdk := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	want := map[string]string{} // message -> type, as the SDK writes them
+	for _, v := range values {
+		_, s := sdk.Tracer("t").Start(context.Background(), "s")
+		endWhilePanicking(s, v, false)
+	}
+	for _, sp := range rec.Ended() {
+		for _, ev := range sp.Events() {
+			a := map[attribute.Key]string{}
+			for _, kv := range ev.Attributes {
+				a[kv.Key] = kv.Value.AsString()
+			}
+			want[a["exception.message"]] = a["exception.type"]
+		}
+	}
+	if len(want) != len(values) {
+		t.Fatalf("the SDK recorded %v", want)
+	}
+
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
+	type key struct {
+		span, msg string
+	}
+	stack := map[key]bool{} // the exceptions expected, by span name
+	for i, v := range values {
+		msg := fmt.Sprint(v)
+		withStack := i%2 == 0
+		name := fmt.Sprintf("p%d", i)
+		ctx, root := tr.Start(context.Background(), name+"-run")
+		_, n := tr.Start(ctx, name+"-node")
+		if got := endWhilePanicking(n, v, withStack); got != v {
+			t.Errorf("node: the panic went on with %v, want %v", got, v)
+		}
+		if got := endWhilePanicking(root, v, !withStack); got != v {
+			t.Errorf("run: the panic went on with %v, want %v", got, v)
+		}
+		_, g := tr.Start(context.Background(), name+"-chat", trace.WithAttributes(attribute.String(genai.KeyOperationName, genai.OpChat)))
+		if got := endWhilePanicking(g, v, withStack); got != v {
+			t.Errorf("GenAI span: the panic went on with %v, want %v", got, v)
+		}
+		if n.IsRecording() || root.IsRecording() || g.IsRecording() {
+			t.Errorf("%v: a span still records after End", v)
+		}
+		stack[key{"run_node:" + name + "-node", msg}] = withStack
+		stack[key{"run:" + name + "-run", msg}] = !withStack
+		stack[key{"run_node:" + name + "-chat", msg}] = withStack
+	}
+	shutdown()
+	seen := 0
+	for _, sp := range receivedSpans(rc) {
+		for _, ev := range sp.Events {
+			if ev.Name != "exception" {
+				continue
+			}
+			a := stringAttrs(ev.Attributes)
+			msg := a["exception.message"]
+			withStack, ok := stack[key{sp.Name, msg}]
+			if !ok {
+				t.Errorf("span %q: unexpected exception %v", sp.Name, a)
+				continue
+			}
+			seen++
+			if a["exception.type"] != want[msg] {
+				t.Errorf("span %q, %q: exception.type %q, the SDK's %q", sp.Name, msg, a["exception.type"], want[msg])
+			}
+			st, has := a["exception.stacktrace"]
+			if has != withStack || has && !strings.Contains(st, "endWhilePanicking") {
+				t.Errorf("span %q, %q: exception.stacktrace %v (%d bytes), want %v with the panicking frame", sp.Name, msg, has, len(st), withStack)
+			}
+		}
+	}
+	if seen != len(stack) {
+		t.Errorf("%d exception events, want %d (one a span)", seen, len(stack))
+	}
+	if s := tp.Stats(); s.RunsStarted != 2*uint64(len(values)) {
+		t.Errorf("stats %+v", s)
+	}
+}
