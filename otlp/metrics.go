@@ -49,6 +49,9 @@ type exporterMetrics struct {
 	prevItems   [export.NumSignals]itemCounts
 	prevLatency [export.NumSignals]latencySum
 	prevOffload [len(offloadResults)]uint64
+	// failedError is the highest failed_error of flowtel_offload_values_total
+	// read so far (appendOffload).
+	failedError uint64
 	// prevUnstarted is a zero Sink's dropped points and run logs at the
 	// previous delta collection, prevLogsOff its run logs sampled out.
 	prevUnstarted, prevUnstartedLogs, prevLogsOff uint64
@@ -124,7 +127,14 @@ func (s *Sink) AppendMetrics(dst []encode.Metric, w engine.MetricsWindow) []enco
 // appendMetrics, which resets the arenas.
 func (c *exporterMetrics) appendOffload(dst []encode.Metric, st encode.OffloadStats, w engine.MetricsWindow) []encode.Metric {
 	dst = c.begin(dst, MetricOffloadValues, "Large values of run trace logs and span events by result: offloaded, failed (refused, timeout, error), lost at shutdown, or truncated (an INFO event's attributes: kept whole) because the queue or the store's budget was full or the offloader closed.", unitItems, encode.MetricSum, w)
-	cur := [len(offloadResults)]uint64{st.Offloaded, st.Refused, st.TimedOut, st.Failed - st.Refused - st.TimedOut, st.Lost,
+	// The failures of no known reason are Failed less Refused and
+	// TimedOut. Stats loads Failed first and a failing Put adds to its
+	// reason first, so a read may fall short by the Puts failing
+	// meanwhile, even below 0: the value never goes below what was read
+	// before (a counter that falls reads as a reset).
+	failedError := max(st.Failed-min(st.Failed, st.Refused+st.TimedOut), c.failedError)
+	c.failedError = failedError
+	cur := [len(offloadResults)]uint64{st.Offloaded, st.Refused, st.TimedOut, failedError, st.Lost,
 		st.QueueFull, st.StoreFull, st.Closed, st.KeptQueueFull, st.KeptStoreFull, st.KeptClosed}
 	for i, v := range cur {
 		if w.Delta {
