@@ -203,7 +203,7 @@ func generate(e *engine.Engine, d time.Duration) int {
 	return total
 }
 
-// checkRules asks Prometheus for its rules: all six alerts are loaded
+// checkRules asks Prometheus for its rules: all eight alerts are loaded
 // and none failed to evaluate.
 func checkRules(t *testing.T, client *http.Client, prom string) {
 	t.Helper()
@@ -235,7 +235,7 @@ func checkRules(t *testing.T, client *http.Client, prom string) {
 			}
 		}
 	}
-	if len(names) != 6 {
+	if len(names) != 8 {
 		t.Errorf("rules loaded: %s", strings.Join(names, ", "))
 	}
 }

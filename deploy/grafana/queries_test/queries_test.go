@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -34,8 +35,8 @@ func all(t *testing.T) []queries.Query {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(as) != 6 {
-		t.Errorf("found %d alert expressions, want 6", len(as))
+	if len(as) != 8 {
+		t.Errorf("found %d alert expressions, want 8", len(as))
 	}
 	return append(qs, as...)
 }
@@ -82,6 +83,23 @@ func TestPrepare(t *testing.T) {
 		got := queries.Prepare(q.Expr, `job="j"`)
 		if n, m := len(queries.MetricName.FindAllString(q.Expr, -1)), strings.Count(got, `job="j"`); n != m {
 			t.Errorf("%s: %d selectors, %d matchers in %s", q.Source, n, m, got)
+		}
+	}
+}
+
+// TestAlertRules runs the real promtool on the alert rules: `check
+// rules`, and `test rules` on their unit tests (alerts_test.yml), which
+// nothing ran before.
+func TestAlertRules(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool is not installed (apt-get install prometheus)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = root + "/deploy/prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %v: %v\n%s", args, err, out)
 		}
 	}
 }
