@@ -43,7 +43,10 @@
 //     SetAttributes overwrites. A key of the GenAI conventions' namespace
 //     (gen_ai.*, package genai), as an instrumented model client sets it,
 //     stays the span's attribute as given (engine.Node.SetAttributes), so
-//     that the engine's GenAI metrics count the call.
+//     that the engine's GenAI metrics count the call; so do, on the span
+//     of a GenAI operation, the other keys the conventions name on it:
+//     error.type (the metrics' class of error), server.address and
+//     server.port.
 //   - A span started under a node becomes a node of the same run whose
 //     span's parent is that node's span (encode.Node.ParentSpanID), so the
 //     trace keeps its depth; the span kind is kept (encode.Node.Kind).

@@ -10,6 +10,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
@@ -78,6 +79,24 @@ func receivedSpans(rc *otlptest.Receiver) []*tracepb.Span {
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				out = append(out, ss.Spans...)
+			}
+		}
+	}
+	return out
+}
+
+// metricsNamed returns the metrics named name that rc received (one a
+// request), in order.
+func metricsNamed(rc *otlptest.Receiver, name string) []*metricspb.Metric {
+	var out []*metricspb.Metric
+	for _, req := range rc.Metrics() {
+		for _, rm := range req.ResourceMetrics {
+			for _, sm := range rm.ScopeMetrics {
+				for _, m := range sm.Metrics {
+					if m.Name == name {
+						out = append(out, m)
+					}
+				}
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
@@ -58,29 +59,95 @@ func TestBridgeGenAIAttributesKept(t *testing.T) {
 		t.Fatal("no node span received")
 	}
 	sums := map[string]float64{}
-	for _, req := range rc.Metrics() {
-		for _, rm := range req.ResourceMetrics {
-			for _, sm := range rm.ScopeMetrics {
-				for _, m := range sm.Metrics {
-					if m.Name != genai.MetricTokenUsage {
-						continue
-					}
-					// Each periodic export repeats a cumulative sum; deltas add up.
-					delta := m.GetHistogram().GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
-					for _, p := range m.GetHistogram().GetDataPoints() {
-						for _, a := range p.Attributes {
-							if k := a.Value.GetStringValue(); a.Key == genai.KeyTokenType && delta {
-								sums[k] += p.GetSum()
-							} else if a.Key == genai.KeyTokenType {
-								sums[k] = max(sums[k], p.GetSum())
-							}
-						}
-					}
+	for _, m := range metricsNamed(rc, genai.MetricTokenUsage) {
+		// Each periodic export repeats a cumulative sum; deltas add up.
+		delta := m.GetHistogram().GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
+		for _, p := range m.GetHistogram().GetDataPoints() {
+			for _, a := range p.Attributes {
+				if k := a.Value.GetStringValue(); a.Key == genai.KeyTokenType && delta {
+					sums[k] += p.GetSum()
+				} else if a.Key == genai.KeyTokenType {
+					sums[k] = max(sums[k], p.GetSum())
 				}
 			}
 		}
 	}
 	if sums[genai.TokenInput] != 10 || sums[genai.TokenOutput] != 5 {
 		t.Errorf("%s sums %v, want input 10 and output 5", genai.MetricTokenUsage, sums)
+	}
+}
+
+// TestBridgeGenAISpanSemconvKeys: a model client instrumented with the
+// GenAI conventions sets, besides gen_ai.*, the span attributes they
+// name from the general registry: server.address and server.port at
+// start and, for a failed call, error.type (Conditionally Required). On a
+// GenAI span (a node under a run, and a GenAI span with no flowtel parent)
+// they are the span's attributes as given, and the engine's
+// gen_ai.client.operation.duration takes the instrumentation's
+// error.type; a node that names no GenAI operation keeps them as input
+// and output values. The bridge wrote them as input.server.address and
+// output.error.type, keys the conventions do not know, and the metric's
+// error.type was _OTHER. Read by a real receiver with the official
+// decoder.
+func TestBridgeGenAISpanSemconvKeys(t *testing.T) {
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
+	start := trace.WithAttributes(attribute.String(genai.KeyOperationName, genai.OpChat), attribute.String(genai.KeyRequestModel, "m"),
+		attribute.String("server.address", "api.example.com"), attribute.Int("server.port", 443))
+	call := func(s trace.Span) {
+		s.SetAttributes(attribute.String("error.type", "rate_limit_exceeded"))
+		s.SetStatus(codes.Error, "429")
+		s.End()
+	}
+	ctx, root := tr.Start(context.Background(), "flow")
+	_, c := tr.Start(ctx, "chat nested", trace.WithSpanKind(trace.SpanKindClient), start)
+	call(c)
+	_, h := tr.Start(ctx, "http", trace.WithAttributes(attribute.String("server.address", "db")))
+	h.SetAttributes(attribute.String("error.type", "timeout"))
+	h.End()
+	root.End()
+	_, g := tr.Start(context.Background(), "chat root", trace.WithSpanKind(trace.SpanKindClient), start)
+	call(g)
+	shutdown()
+	genAIWant := map[string]string{"server.address": "api.example.com", "server.port": "443", "error.type": "rate_limit_exceeded"}
+	want := map[string]map[string]string{
+		"run_node:chat nested": genAIWant,
+		"run_node:chat root":   genAIWant,
+		"run_node:http":        {"input.server.address": "db", "output.error.type": "timeout", "server.address": "", "error.type": ""},
+	}
+	for _, sp := range receivedSpans(rc) {
+		w, ok := want[sp.Name]
+		if !ok {
+			continue
+		}
+		delete(want, sp.Name)
+		seen := map[string]string{}
+		for _, kv := range sp.Attributes {
+			seen[kv.Key] = anyString(kv.Value)
+		}
+		for k, v := range w {
+			if seen[k] != v {
+				t.Errorf("%s: %s = %q, want %q (span attributes %v)", sp.Name, k, seen[k], v, seen)
+			}
+		}
+	}
+	if len(want) != 0 {
+		t.Fatalf("spans not received: %v", want)
+	}
+	points := 0
+	for _, m := range metricsNamed(rc, genai.MetricOperationDuration) {
+		for _, p := range m.GetHistogram().GetDataPoints() {
+			for _, a := range p.Attributes {
+				if a.Key == "error.type" {
+					points++
+					if v := a.Value.GetStringValue(); v != "rate_limit_exceeded" {
+						t.Errorf("%s error.type %q, want the instrumentation's rate_limit_exceeded", m.Name, v)
+					}
+				}
+			}
+		}
+	}
+	if points == 0 {
+		t.Errorf("no %s point with error.type", genai.MetricOperationDuration)
 	}
 }

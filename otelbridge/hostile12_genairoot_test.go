@@ -80,14 +80,10 @@ func TestBridgeGenAIRootSpanCounted(t *testing.T) {
 	}
 
 	counts := map[string]uint64{}
-	for _, req := range rc.Metrics() {
-		for _, rm := range req.ResourceMetrics {
-			for _, sm := range rm.ScopeMetrics {
-				for _, m := range sm.Metrics {
-					for _, p := range m.GetHistogram().GetDataPoints() {
-						counts[m.Name] = max(counts[m.Name], p.GetCount()) // cumulative
-					}
-				}
+	for _, name := range []string{genai.MetricOperationDuration, genai.MetricTokenUsage} {
+		for _, m := range metricsNamed(rc, name) {
+			for _, p := range m.GetHistogram().GetDataPoints() {
+				counts[name] = max(counts[name], p.GetCount()) // cumulative
 			}
 		}
 	}

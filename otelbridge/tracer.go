@@ -120,6 +120,7 @@ type bridgeSpan struct {
 	ended     bool
 	owned     bool // End ends the run or node: the tracer started it
 	root      bool // a node whose run the tracer started for it: End ends both (startGenAIRoot)
+	genai     bool // a node span naming a GenAI operation (gen_ai.operation.name)
 	nameFlow  bool // the run's flow id came from the span name
 	status    codes.Code
 	statusMsg string
@@ -270,7 +271,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			nodeType = kv.Value.AsString()
 		}
 	}
-	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true}
+	s := &bridgeSpan{p: p, e: p.e, owned: true, run: parent.run, isNode: true, genai: genAIOp(cfg.Attributes())}
 	s.node = parent.run.StartNode(name, nodeType, name)
 	p.nodes.Add(1)
 	invalid := 0
@@ -280,7 +281,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 		case !kv.Valid():
 			invalid++
 		case kv.Key != AttrNodeType && last.is(i):
-			if genAIKey(kv.Key) {
+			if s.spanKey(kv.Key) {
 				s.node.SetAttributes(toAttr(kv))
 			} else {
 				s.node.Input(toAttr(kv))
@@ -336,6 +337,19 @@ func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.K
 // gen_ai.usage.*), as an OpenTelemetry-instrumented model client sets
 // them.
 func genAIKey(k attribute.Key) bool { return strings.HasPrefix(string(k), "gen_ai.") }
+
+// spanKey reports whether a node span keeps k as given: a GenAI key, and
+// on a span of a GenAI operation the other keys the GenAI conventions
+// name on its span (error.type, which the engine's GenAI metrics read as
+// the instrumentation's class of error, server.address, server.port),
+// where an input. or output. key would be none of them. Callers hold
+// s.mu or own s.
+func (s *bridgeSpan) spanKey(k attribute.Key) bool {
+	if genAIKey(k) {
+		return true
+	}
+	return s.genai && (k == "error.type" || k == "server.address" || k == "server.port")
+}
 
 // runInfoFields maps the attribute keys that name a string field of
 // engine.RunInfo to that field.
@@ -741,6 +755,9 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 			s.dropAttrs(dropInvalid, 1)
 			continue
 		}
+		if a.Key == genai.KeyOperationName {
+			s.genai = true // before End writes what was held
+		}
 		if s.owned && s.hold(a) {
 			continue
 		}
@@ -764,11 +781,11 @@ func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
 	return true
 }
 
-// write writes a node output value (a GenAI attribute as it is) or a run
-// span attribute. Callers hold s.mu.
+// write writes a node output value (a key spanKey keeps, as it is) or a
+// run span attribute. Callers hold s.mu.
 func (s *bridgeSpan) write(a attribute.KeyValue) {
 	if s.isNode {
-		if genAIKey(a.Key) {
+		if s.spanKey(a.Key) {
 			s.node.SetAttributes(toAttr(a))
 		} else {
 			s.node.Output(toAttr(a))
