@@ -121,7 +121,7 @@ func TestHandlerHostileLabels(t *testing.T) {
 // sampleLine matches a sample line of the text format 0.0.4: a metric
 // name, optional labels whose values escape only \, " and line feed, a
 // value.
-var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? (-?[0-9.e+]+|[+-]Inf|NaN)$`)
+var sampleLine = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\["\\n])*",?)*\})? (-?[0-9.]+(e[+-][0-9]+)?|[+-]Inf|NaN)$`)
 
 // promtoolCheck runs `promtool check metrics` on body when promtool is
 // installed (testkit.Promtool).
