@@ -9,10 +9,12 @@ package queries_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +85,72 @@ func TestPrepare(t *testing.T) {
 		got := queries.Prepare(q.Expr, `job="j"`)
 		if n, m := len(queries.MetricName.FindAllString(q.Expr, -1)), strings.Count(got, `job="j"`); n != m {
 			t.Errorf("%s: %d selectors, %d matchers in %s", q.Source, n, m, got)
+		}
+	}
+}
+
+// TestPanelUnits checks the unit each dashboard target is shown in: a
+// latency (a quantile, or a mean from _sum over _count) in µs or s as its
+// family, anything else not in a time unit. "Requests and latency over
+// time" drew req/s and p50/p99 µs on one axis in the unit "short".
+func TestPanelUnits(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(root, "deploy/grafana/flowtel.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type props struct {
+		ID    string `json:"id"`
+		Value any    `json:"value"`
+	}
+	var d struct {
+		Panels []struct {
+			Title       string `json:"title"`
+			FieldConfig struct {
+				Defaults struct {
+					Unit string `json:"unit"`
+				} `json:"defaults"`
+				Overrides []struct {
+					Matcher struct {
+						ID      string `json:"id"`
+						Options string `json:"options"`
+					} `json:"matcher"`
+					Properties []props `json:"properties"`
+				} `json:"overrides"`
+			} `json:"fieldConfig"`
+			Targets []struct {
+				Expr  string `json:"expr"`
+				RefID string `json:"refId"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			if tg.Expr == "" {
+				continue
+			}
+			unit := p.FieldConfig.Defaults.Unit
+			for _, o := range p.FieldConfig.Overrides {
+				if o.Matcher.ID == "byFrameRefID" && o.Matcher.Options == tg.RefID {
+					for _, pr := range o.Properties {
+						if pr.ID == "unit" {
+							unit, _ = pr.Value.(string)
+						}
+					}
+				}
+			}
+			want := ""
+			switch latency := strings.Contains(tg.Expr, "histogram_quantile") || strings.Contains(tg.Expr, "seconds_sum") && strings.Contains(tg.Expr, "_count"); {
+			case latency && strings.Contains(tg.Expr, "_microseconds"):
+				want = "µs"
+			case latency:
+				want = "s"
+			}
+			if want != "" && unit != want || want == "" && (unit == "µs" || unit == "s") {
+				t.Errorf("panel %s, target %s (%s): unit %q", p.Title, tg.RefID, tg.Expr, unit)
+			}
 		}
 	}
 }
