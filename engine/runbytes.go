@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/w3c"
 )
 
 // idFloor is what an identity string (a node id, type or name, a run's
@@ -76,7 +77,8 @@ func (c *cutter) walk(r *encode.Run, spans int) {
 	// flow_id); a node's id, type and name twice in its run log record
 	// (node_*, func_*), its id twice on its span (its name and node_id).
 	c.idTimes(&r.FlowID, 2)
-	for _, s := range [...]*string{&r.TraceState, &r.ServiceID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
+	c.traceState(&r.TraceState)
+	for _, s := range [...]*string{&r.ServiceID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
 		c.id(s)
 	}
 	c.str(&r.Question)
@@ -165,6 +167,19 @@ func (c *cutter) str(s *string) bool {
 
 // id keeps s while the budget lasts, then cuts it to the floor.
 func (c *cutter) id(s *string) { c.idTimes(s, 1) }
+
+// traceState is id for the run's tracestate, cut by whole list-members in
+// the specification's order (w3c's Truncate), not in the middle of one,
+// which handed the backend a value its vendor never wrote (a shorter ot
+// threshold, a vendor's id cut).
+func (c *cutter) traceState(s *string) {
+	whole := *s
+	c.id(s)
+	if len(*s) < len(whole) {
+		st, _ := w3c.ParseTraceState(whole)
+		*s = st.Truncate(len(*s)).String()
+	}
+}
 
 // idTimes is id for a string written times times: its floor is reserved
 // for every copy; it keeps the rest of s while the budget holds it for
