@@ -21,6 +21,7 @@
 // # Allocation
 //
 // A request writes into a pooled buffer (encode.GetBuffer) that
-// engine.Engine.AppendPrometheus fills; what remains is net/http's own
-// cost of a request.
+// engine.Engine.AppendPrometheus fills, and, gzipped, into a second one
+// through a pooled gzip.Writer; what remains is net/http's own cost of a
+// request.
 package promhttp

@@ -1,8 +1,11 @@
 package promhttp
 
 import (
+	"compress/gzip"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
@@ -11,9 +14,10 @@ import (
 // Handler returns an http.Handler that serves e's metrics in the
 // Prometheus text format 0.0.4 (mount it at /metrics): a fresh cumulative
 // collection per request, as engine.Engine.AppendPrometheus describes.
-// It answers GET and HEAD; other methods get 405. It may be called
-// concurrently. With a nil e every request gets 503 and says so, so that
-// the scrape fails visibly (up is 0).
+// It answers GET and HEAD; other methods get 405. The body is gzipped
+// when the request's Accept-Encoding takes gzip, as Prometheus' does. It
+// may be called concurrently. With a nil e every request gets 503 and
+// says so, so that the scrape fails visibly (up is 0).
 func Handler(e *engine.Engine) http.Handler { return handler{e: e} }
 
 type handler struct{ e *engine.Engine }
@@ -31,9 +35,58 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	buf := encode.GetBuffer()
 	defer encode.PutBuffer(buf)
 	buf.B = h.e.AppendPrometheus(buf.B[:0])
-	w.Header().Set("Content-Type", encode.PromContentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf.B)))
-	if r.Method == http.MethodGet {
-		_, _ = w.Write(buf.B)
+	body := buf.B
+	hd := w.Header()
+	hd.Set("Content-Type", encode.PromContentType)
+	hd.Set("Vary", "Accept-Encoding")
+	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+		zbuf := encode.GetBuffer()
+		defer encode.PutBuffer(zbuf)
+		zw := gzipWriters.Get().(*gzip.Writer)
+		zw.Reset(zbuf)
+		_, _ = zw.Write(body) // a ByteBuffer's Write never fails
+		_ = zw.Close()
+		gzipWriters.Put(zw)
+		body = zbuf.B
+		hd.Set("Content-Encoding", "gzip")
 	}
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	if r.Method == http.MethodGet {
+		_, _ = w.Write(body)
+	}
+}
+
+// gzipWriters are reused: a gzip.Writer holds about 800 KiB of state.
+// BestSpeed: a scrape is text that compresses about 20 times even so
+// (861 KB to 43 KB with 200 applications), for a few ms of CPU.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed) // a valid level
+	return zw
+}}
+
+// acceptsGzip reports whether Accept-Encoding values take gzip: named
+// with a q-value other than 0, or, when gzip is not named, "*" so.
+func acceptsGzip(values []string) bool {
+	gzipOK, star := -1, -1 // -1 not named, 0 refused, 1 taken
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(item, ";")
+			ok := 1
+			if k, val, found := strings.Cut(params, "="); found && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil && f == 0 {
+					ok = 0
+				}
+			}
+			switch coding = strings.TrimSpace(coding); {
+			case strings.EqualFold(coding, "gzip"):
+				gzipOK = ok
+			case coding == "*":
+				star = ok
+			}
+		}
+	}
+	if gzipOK >= 0 {
+		return gzipOK == 1
+	}
+	return star == 1
 }
