@@ -37,7 +37,8 @@
 //   - A span whose parent (trace.SpanFromContext) is a flowtel run or node
 //     of the same engine becomes an engine.Node of that run: node id and node name
 //     are the span name, node type is the start attribute AttrNodeType
-//     ("flowtel.node_type", default "span"). Start attributes become the
+//     ("flowtel.node_type", default "span"; one not a string is an input
+//     value). Start attributes become the
 //     node's Input, later SetAttributes its Output, written at End (as the
 //     status is), each key once with its last value, as OpenTelemetry's
 //     SetAttributes overwrites. A key of the GenAI conventions' namespace

@@ -73,3 +73,28 @@ func TestBridgeInvalidAttributesDropped(t *testing.T) {
 		})
 	}
 }
+
+// TestBridgeNodeTypeNotStringKept: a start attribute flowtel.node_type
+// that is not a string (attribute.Int, a slice) does not name the node's
+// type, and was then neither written nor counted: lost unseen. It is an
+// input value as other start attributes are, once, with its last value;
+// a string one still names the type. Read by a real receiver with the
+// official decoder.
+func TestBridgeNodeTypeNotStringKept(t *testing.T) {
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
+	ctx, root := tr.Start(context.Background(), "flow")
+	_, a := tr.Start(ctx, "int", trace.WithAttributes(attribute.Int(AttrNodeType, 3)))
+	a.End()
+	_, b := tr.Start(ctx, "both", trace.WithAttributes(attribute.String(AttrNodeType, "llm"), attribute.StringSlice(AttrNodeType, []string{"x"})))
+	b.End()
+	_, c := tr.Start(ctx, "string", trace.WithAttributes(attribute.Int(AttrNodeType, 1), attribute.String(AttrNodeType, "tool")))
+	c.End()
+	root.End()
+	shutdown()
+	wantSpanAttrs(t, rc, map[string]map[string]string{
+		"run_node:int":    {"node_type": "span", "input." + AttrNodeType: "3"},
+		"run_node:both":   {"node_type": "llm", "input." + AttrNodeType: `["x"]`},
+		"run_node:string": {"node_type": "tool", "input." + AttrNodeType: ""},
+	})
+}

@@ -24,7 +24,9 @@ import (
 // hooks are what the bridge needs from the engine beyond its public API.
 var hooks = enginehook.Get[engine.Engine, engine.Option, engine.Run, engine.Node]()
 
-// AttrNodeType is the start attribute that gives a bridged node its type.
+// AttrNodeType is the start attribute that gives a bridged node its type,
+// a string; given another value, it is an input value as other start
+// attributes are.
 const AttrNodeType = "flowtel.node_type"
 
 // Stats counts what the OpenTelemetry bridge could not keep.
@@ -280,7 +282,7 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 		switch {
 		case !kv.Valid():
 			invalid++
-		case kv.Key != AttrNodeType && last.is(i):
+		case (kv.Key != AttrNodeType || kv.Value.Type() != attribute.STRING) && last.is(i):
 			if s.spanKey(kv.Key) {
 				s.node.SetAttributes(toAttr(kv))
 			} else {
