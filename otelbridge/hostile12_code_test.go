@@ -5,7 +5,9 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/flowtel/flowtel/engine"
 )
@@ -40,4 +42,45 @@ func TestContextRunCodeCounted(t *testing.T) {
 		return
 	}
 	t.Fatal("no run span received")
+}
+
+// TestContextSpanStatusWritten: a library that sets the status of the span
+// it finds in its context (otelhttp's handler on a 5xx, a client on a
+// failed call) on the span of ContextWithRun or ContextWithNode had it
+// held for an End that, on such a span, does nothing: the status was lost
+// unseen and the run and node exported UNSET. It is written at once, by
+// OpenTelemetry's rules (Ok final, the description for Error only), and
+// kept by the owner's End. Read by a real receiver with the official
+// decoder.
+func TestContextSpanStatusWritten(t *testing.T) {
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	run := tp.e.StartRun(engine.RunInfo{FlowID: "ctx"})
+	failed, ok := run.StartNode("failed", "tool", "failed"), run.StartNode("ok", "tool", "ok")
+	trace.SpanFromContext(ContextWithNode(context.Background(), failed)).SetStatus(codes.Error, "upstream 503")
+	okSpan := trace.SpanFromContext(ContextWithNode(context.Background(), ok))
+	okSpan.SetStatus(codes.Ok, "ignored")
+	okSpan.SetStatus(codes.Error, "after Ok")
+	failed.End()
+	ok.End()
+	trace.SpanFromContext(ContextWithRun(context.Background(), run)).SetStatus(codes.Error, "handler failed")
+	run.End(0, "")
+	shutdown()
+	want := map[string]*tracepb.Status{
+		"run:ctx":         {Code: tracepb.Status_STATUS_CODE_ERROR, Message: "handler failed"},
+		"run_node:failed": {Code: tracepb.Status_STATUS_CODE_ERROR, Message: "upstream 503"},
+		"run_node:ok":     {Code: tracepb.Status_STATUS_CODE_OK},
+	}
+	for _, sp := range receivedSpans(rc) {
+		w, ok := want[sp.Name]
+		if !ok {
+			continue
+		}
+		delete(want, sp.Name)
+		if sp.Status.GetCode() != w.Code || sp.Status.GetMessage() != w.Message {
+			t.Errorf("%s: status %v, want %v", sp.Name, sp.Status, w)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("spans not received: %v", want)
+	}
 }

@@ -432,8 +432,8 @@ func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 // in it by the engine's TracerProvider become nodes of run, and
 // OpenTelemetry propagators inject run's span. The span in the context is
 // not the owner: its End does nothing, end the run with Run.End. Its
-// other calls (SetAttributes, AddEvent, RecordError, SetName) write the
-// run, whose methods take one goroutine at a time: a library that calls
+// other calls (SetAttributes, SetStatus, AddEvent, RecordError, SetName)
+// write the run at once, whose methods take one goroutine at a time: a library that calls
 // them on trace.SpanFromContext(ctx) from another goroutine while the
 // run's owner writes it races with the owner (unlike spans the tracer
 // starts, whose calls only the bridge makes). It allocates the span and
@@ -451,9 +451,9 @@ func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 // ContextWithNode is ContextWithRun for a node: spans started in ctx become
 // nodes of the node's run (flattened, see the package documentation), and
 // propagators inject the node's span as the remote parent. As with
-// ContextWithRun, the span's SetAttributes, AddEvent and RecordError write
-// the node: only while its owner does not (the node's methods take one
-// goroutine at a time).
+// ContextWithRun, the span's SetAttributes, SetStatus, AddEvent and
+// RecordError write the node at once: only while its owner does not (the
+// node's methods take one goroutine at a time).
 func ContextWithNode(ctx context.Context, node engine.Node) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
@@ -585,12 +585,10 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 		s.write(kv)
 	}
 	s.pending = nil
+	status, msg, set := s.recordStatus()
 	if s.isNode {
-		switch s.status {
-		case codes.Error:
-			hooks.SetNodeStatus(s.node, encode.StatusError, s.statusMsg)
-		case codes.Ok:
-			hooks.SetNodeStatus(s.node, encode.StatusOK, "")
+		if set {
+			hooks.SetNodeStatus(s.node, status, msg)
 		}
 		if s.node.IsRecording() {
 			s.node.End()
@@ -603,15 +601,12 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 	if !s.hasCode && s.status == codes.Error {
 		code = 1
 	}
-	switch {
-	case s.status == codes.Ok:
-		// OK even when a "code" attribute says the run failed: a status
-		// the instrumentation set Ok is final in OpenTelemetry.
-		hooks.SetRunStatus(s.run, encode.StatusOK, "")
-	case s.status == codes.Error:
-		// ERROR even when a "code" attribute of 0 says the run succeeded:
-		// OpenTelemetry exports the status the instrumentation set.
-		hooks.SetRunStatus(s.run, encode.StatusError, s.statusMsg)
+	if set {
+		// OK even when a "code" attribute says the run failed (a status
+		// the instrumentation set Ok is final in OpenTelemetry), ERROR
+		// even when a "code" of 0 says it succeeded: OpenTelemetry
+		// exports the status the instrumentation set.
+		hooks.SetRunStatus(s.run, status, msg)
 	}
 	if !s.run.IsRecording() {
 		return
@@ -723,6 +718,27 @@ func (s *bridgeSpan) SetStatus(code codes.Code, description string) {
 	if code == codes.Error {
 		s.statusMsg = description
 	}
+	// The span of ContextWithRun or ContextWithNode writes it at once:
+	// its End does nothing, and the owner's End keeps a status set.
+	if status, msg, set := s.recordStatus(); set && !s.owned {
+		if s.isNode {
+			hooks.SetNodeStatus(s.node, status, msg)
+		} else {
+			hooks.SetRunStatus(s.run, status, msg)
+		}
+	}
+}
+
+// recordStatus returns the status set on s as a record holds it, and
+// whether one was set (Ok or Error). Callers hold s.mu.
+func (s *bridgeSpan) recordStatus() (encode.StatusCode, string, bool) {
+	switch s.status {
+	case codes.Error:
+		return encode.StatusError, s.statusMsg, true
+	case codes.Ok:
+		return encode.StatusOK, "", true
+	}
+	return 0, "", false
 }
 
 // SetName renames a node (id and name), or a run whose flow id came from
