@@ -431,13 +431,15 @@ func toOTel(sc engine.SpanContext, ts trace.TraceState) trace.SpanContext {
 // ContextWithRun returns ctx with run as its current span: spans started
 // in it by the engine's TracerProvider become nodes of run, and
 // OpenTelemetry propagators inject run's span. The span in the context is
-// not the owner: its End does nothing, end the run with Run.End. Its
-// other calls (SetAttributes, SetStatus, AddEvent, RecordError, SetName)
-// write the run at once, whose methods take one goroutine at a time: a library that calls
-// them on trace.SpanFromContext(ctx) from another goroutine while the
-// run's owner writes it races with the owner (unlike spans the tracer
-// starts, whose calls only the bridge makes). It allocates the span and
-// the context.
+// not the owner: its End does nothing, end the run with Run.End, and
+// SetName leaves the flow id the owner gave (as a run started with a
+// flow_id attribute keeps it). Its other calls (SetAttributes,
+// SetStatus, AddEvent, RecordError) write the run at once, whose methods
+// take one goroutine at a time: a library that calls them on
+// trace.SpanFromContext(ctx) from another goroutine while the run's
+// owner writes it races with the owner (unlike spans the tracer starts,
+// whose calls only the bridge makes). It allocates the span and the
+// context.
 func ContextWithRun(ctx context.Context, run engine.Run) context.Context {
 	if ctx == nil {
 		ctx = context.Background()
