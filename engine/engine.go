@@ -346,7 +346,7 @@ func (e *Engine) StartRun(info RunInfo) Run {
 // keeps parent for SpanContext (refusedctx.go).
 func (e *Engine) refuseRun(why DropReason, parent *SpanContext) Run {
 	e.stats.drop(why, 1)
-	return Run{refused: e, why: why, gen: refusedTag(why, e.parents.keep(parent))}
+	return e.refusedRun(why, e.parents.keep(parent))
 }
 
 // value applies Limits.ValueBytes to a string.

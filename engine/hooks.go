@@ -47,7 +47,7 @@ func init() {
 			if h.n == nil {
 				return Run{}, false
 			}
-			return h.n.runHandle(h.runGen), true
+			return h.runHandle(), true
 		},
 		Bridge: func(e *Engine, newValue func() any) any {
 			if v := e.bridge.Load(); v != nil {

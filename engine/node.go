@@ -334,11 +334,24 @@ func (h Node) claim() *nodeRecord {
 // it are counted, dropped for the same reason. Its record, the engine's
 // refused, belongs to no run and is never open.
 //
-// tag (refusedTag) holds why and the ticket of its run's parent, which
-// SpanContext returns (refusedctx.go).
-func (e *Engine) refusedNode(tag uint32) Node {
-	return Node{n: e.refused, gen: uint32(refusedWhy(tag)), runGen: tag}
+// gen holds why in its low byte and the high bits of the ticket of its
+// run's parent above, runGen the low bits: SpanContext returns that parent
+// (refusedctx.go).
+func (e *Engine) refusedNode(why DropReason, ticket uint64) Node {
+	return Node{n: e.refused, gen: uint32(why) | uint32(ticket>>32)<<8, runGen: uint32(ticket)}
 }
+
+// refusedRun is the handle of a run refused for why, whose parent is kept
+// under ticket (refusedctx.go).
+func (e *Engine) refusedRun(why DropReason, ticket uint64) Run {
+	return Run{refused: e, why: why, gen: uint32(ticket), ticketHi: uint32(ticket >> 32)}
+}
+
+// ticket returns the ticket of a refused run's parent.
+func (h Run) ticket() uint64 { return uint64(h.ticketHi)<<32 | uint64(h.gen) }
+
+// refusedTicket returns the ticket of a refused node's run's parent.
+func (h Node) refusedTicket() uint64 { return uint64(h.gen>>8)<<32 | uint64(h.runGen) }
 
 // stale counts a call on a handle that no longer owns its record; calls
 // on a refused node's handle are no-ops.
@@ -387,7 +400,7 @@ func (h Node) SpanContext() SpanContext {
 	n := h.open()
 	if n == nil {
 		if h.n != nil && h.n.run == nil { // refused: its run's parent (refusedctx.go)
-			return h.n.e.parents.spanContext(h.runGen)
+			return h.n.e.parents.spanContext(h.refusedTicket())
 		}
 		return SpanContext{}
 	}
@@ -412,14 +425,14 @@ func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
 		if h.n != nil && h.n.run == nil {
 			// Below a refused node: lost for its reason, and counted.
 			h.n.e.stats.accepted.Add(1)
-			h.n.e.stats.drop(DropReason(h.gen), 1)
+			h.n.e.stats.drop(DropReason(h.gen&0xff), 1)
 			return h
 		}
 		return Node{}
 	}
 	// The run handle carries the generation the node was started in: a
 	// run ended and reused since has another, so startNode refuses it.
-	return n.runHandle(h.runGen).startNode(n.SpanID, nodeID, nodeType, nodeName)
+	return h.runHandle().startNode(n.SpanID, nodeID, nodeType, nodeName)
 }
 
 // SpanKind is the OpenTelemetry kind of a node's span.
@@ -448,12 +461,14 @@ func (h Node) SetSpanKind(k SpanKind) {
 	}
 }
 
-// runHandle returns a handle on the node's run, started at generation gen.
-func (n *nodeRecord) runHandle(gen uint32) Run {
+// runHandle returns a handle on the node's run, at the generation the
+// node was started in.
+func (h Node) runHandle() Run {
+	n := h.n
 	if n.run == nil { // a refused node's: its nodes are counted as refused
-		return Run{refused: n.e, why: refusedWhy(gen), gen: gen}
+		return n.e.refusedRun(DropReason(h.gen&0xff), h.refusedTicket())
 	}
-	return Run{r: n.run, gen: gen}
+	return Run{r: n.run, gen: h.runGen}
 }
 
 // setShape sets the parent span (zero: the run's) and the span kind of a

@@ -25,10 +25,13 @@ import (
 // The handles are 32 (Run) and 16 bytes (Node) on every hot path, too
 // small to carry a SpanContext: the parent is kept in a ring of
 // refusedSlots slots, written with a sequence lock (atomics only, no
-// allocation), and the handles carry a ticket of 24 bits beside the drop
-// reason (refusedTag) in the field a refused handle does not use. A
-// handle whose slot was written again since, by a refused run
-// refusedSlots later, reads the zero SpanContext, as before.
+// allocation), and the handles carry a ticket of 56 bits beside the drop
+// reason, in the fields a refused handle does not use. A handle whose
+// slot was written again since, by a refused run refusedSlots later,
+// reads the zero SpanContext, as before. The ticket does not wrap in any
+// process's life (2^56 refusals); one of 24 bits did after 16.7 million,
+// some seconds of a flood, and a refused run held that long (a streaming
+// workflow) then handed its calls another request's trace and tracestate.
 //
 // A node refused inside an accepted run (Limits.NodesPerRun, the memory
 // limit) is kept the same way: it hands on its parent's span context, the
@@ -46,7 +49,7 @@ const refusedSlots = 1024
 // stable, odd while a writer fills it.
 type refusedParent struct {
 	seq      atomic.Uint32
-	ticket   atomic.Uint32
+	ticket   atomic.Uint64
 	traceID  [2]atomic.Uint64
 	spanID   atomic.Uint64
 	flags    atomic.Uint32
@@ -56,26 +59,23 @@ type refusedParent struct {
 
 // refusedParents is the ring and its ticket counter.
 type refusedParents struct {
-	next  atomic.Uint32
+	next  atomic.Uint64
 	slots [refusedSlots]refusedParent
 }
 
-// refusedTag returns the tag of a refused handle: why in the low byte,
-// the ticket of its parent above (0: none).
-func refusedTag(why DropReason, ticket uint32) uint32 { return uint32(why)&0xff | ticket<<8 }
-
-// refusedWhy returns the drop reason of a refused handle's tag.
-func refusedWhy(tag uint32) DropReason { return DropReason(tag & 0xff) }
+// ticketMask keeps the 56 bits of a ticket a Node handle has room for
+// beside the drop reason (refusedNode).
+const ticketMask = 1<<56 - 1
 
 // keep stores parent, when valid, and returns its ticket (0 when it is
 // not kept: invalid, or its slot being written by another refused run).
-func (p *refusedParents) keep(parent *SpanContext) uint32 {
+func (p *refusedParents) keep(parent *SpanContext) uint64 {
 	if p == nil || !parent.IsValid() {
 		return 0
 	}
-	t := p.next.Add(1) & 0xffffff
+	t := p.next.Add(1) & ticketMask
 	if t == 0 {
-		t = p.next.Add(1) & 0xffffff
+		t = p.next.Add(1) & ticketMask
 	}
 	s := &p.slots[t%refusedSlots]
 	seq := s.seq.Load()
@@ -106,7 +106,7 @@ func (p *refusedParents) keep(parent *SpanContext) uint32 {
 // counted already), so that the run's fields are not read while its
 // record is reused; it returns 0 (the zero SpanContext) when the run is
 // no longer open.
-func (h Run) keepRefused(parent encode.SpanID) uint32 {
+func (h Run) keepRefused(parent encode.SpanID) uint64 {
 	r := h.r
 	for {
 		w := r.sw.Load()
@@ -132,7 +132,7 @@ func (h Run) keepRefused(parent encode.SpanID) uint32 {
 }
 
 // holds reports whether the slot of ticket t still holds the ids of sc.
-func (p *refusedParents) holds(t uint32, sc *SpanContext) bool {
+func (p *refusedParents) holds(t uint64, sc *SpanContext) bool {
 	if t == 0 {
 		return false
 	}
@@ -145,10 +145,9 @@ func (p *refusedParents) holds(t uint32, sc *SpanContext) bool {
 	return ok && s.seq.Load() == seq
 }
 
-// spanContext returns the parent kept under the ticket of tag, or the
-// zero SpanContext when there is none or its slot was written again.
-func (p *refusedParents) spanContext(tag uint32) SpanContext {
-	t := tag >> 8
+// spanContext returns the parent kept under ticket t, or the zero
+// SpanContext when there is none or its slot was written again.
+func (p *refusedParents) spanContext(t uint64) SpanContext {
 	if p == nil || t == 0 {
 		return SpanContext{}
 	}

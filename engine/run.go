@@ -115,7 +115,7 @@ type runRecord struct {
 	extra      int64      // bytes of arrays past the inline ones, counted in Engine.mem
 	startMono  int64
 	lastActive atomic.Int64
-	refusedAt  atomic.Uint32 // ticket of the span context its refused nodes hand on (refusedctx.go)
+	refusedAt  atomic.Uint64 // ticket of the span context its refused nodes hand on (refusedctx.go)
 	// chunks hold the run's node records by start index: the first
 	// nodeKeepChunks inline, the rest in more, allocated by the first run
 	// of this record with that many nodes and dropped when it ends, so that
@@ -200,6 +200,9 @@ func (r *runRecord) isPlain(i int) bool {
 type Run struct {
 	r   *runRecord
 	gen uint32
+	// ticketHi and gen hold, on a refused run's handle, the ticket of its
+	// parent (refusedctx.go).
+	ticketHi uint32
 	// refused is set, with why, on the handle of a run the engine
 	// refused, so that the nodes started in it are counted too.
 	refused *Engine
@@ -262,7 +265,7 @@ func (h Run) SpanContext() SpanContext {
 	r := h.begin()
 	if r == nil {
 		if h.refused != nil { // its parent, if any (refusedctx.go)
-			return h.refused.parents.spanContext(h.gen)
+			return h.refused.parents.spanContext(h.ticket())
 		}
 		return SpanContext{}
 	}
@@ -409,7 +412,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			// The run was refused: its nodes are spans lost for the same reason.
 			h.refused.stats.accepted.Add(1)
 			h.refused.stats.drop(h.why, 1)
-			return h.refused.refusedNode(refusedTag(h.why, h.gen>>8))
+			return h.refused.refusedNode(h.why, h.ticket())
 		}
 		return Node{}
 	}
@@ -435,7 +438,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			}
 			e.stats.accepted.Add(1)
 			e.stats.drop(DropNodeLimit, 1)
-			return e.refusedNode(refusedTag(DropNodeLimit, h.keepRefused(parent)))
+			return e.refusedNode(DropNodeLimit, h.keepRefused(parent))
 		}
 		// A node that needs a new record must fit the memory limit
 		// before it takes an index: every index taken gets its record.
@@ -453,7 +456,7 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 			if !e.mem.reserve(need) {
 				e.stats.accepted.Add(1)
 				e.stats.drop(DropMemoryLimit, 1)
-				return e.refusedNode(refusedTag(DropMemoryLimit, h.keepRefused(parent)))
+				return e.refusedNode(DropMemoryLimit, h.keepRefused(parent))
 			}
 		}
 		if r.sw.CompareAndSwap(w, w+1) {
