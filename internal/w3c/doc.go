@@ -43,7 +43,9 @@
 // # Notes for carriers
 //
 //   - Several tracestate or baggage header lines are joined with "," before
-//     parsing (RFC 7230); the 8192-byte baggage limit applies to the join.
+//     parsing (RFC 7230), empty lines left out (joined, an empty line
+//     would be an empty baggage member, which is malformed); the 8192-byte
+//     baggage limit applies to the join.
 //   - When traceparent fails to parse, tracestate must be ignored too, and a
 //     run starts a new trace; a bad tracestate never invalidates traceparent:
 //     it is discarded whole (ParseTraceState returns the empty TraceState
