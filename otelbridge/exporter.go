@@ -311,8 +311,16 @@ func (x *SpanExporter) resource(res *sdkresource.Resource) int {
 }
 
 // reset drops the references of the last batch so that spans are not kept
-// alive, and keeps the capacity.
+// alive, and keeps the capacity, unless the batch took more than
+// maxScratch elements of it: one huge batch must not pin its memory
+// (TestSpanExporterHugeBatchNotPinned, TestSpanExporterManyGroupsNotPinned).
 func (x *SpanExporter) reset() {
+	if len(x.groups) > maxScratch || cap(x.gid) > maxScratch {
+		// The groups, their maps and the resources' state hold at most
+		// one element a group, gid one a span.
+		x.groups, x.gmap, x.rmap, x.gid = nil, nil, nil, nil
+		x.rs, x.rsRes, x.rsN, x.gres = nil, nil, nil, nil
+	}
 	clear(x.groups)
 	x.groups = x.groups[:0]
 	clear(x.rs)
