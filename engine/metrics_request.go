@@ -14,8 +14,8 @@ import (
 // a latency the workflow engine measured itself. The zero RequestSeries
 // records nothing.
 type RequestSeries struct {
-	count *hdr.Counter
 	time  *hdr.Histogram
+	count hdr.Tally // the counter, tallied in time's shards
 }
 
 // Record counts one request that took d. It may be called from any
@@ -26,7 +26,7 @@ func (s RequestSeries) Record(d time.Duration) { s.record(int64(d)) }
 
 // record counts one request of d nanoseconds, recorded in microseconds.
 func (s RequestSeries) record(d int64) {
-	if s.count == nil {
+	if s.time == nil {
 		return
 	}
 	s.time.RecordCounted(d/int64(time.Microsecond), s.count)
@@ -79,8 +79,8 @@ func (m *Metrics) requestOf(lv *hdr.LabelValues) (RequestSeries, bool) {
 	}
 	lv[2] = ""
 	h := m.reqTime.With(lv)
-	h.Attach(c) // the histogram tallies the count: one atomic add less per record
-	return RequestSeries{count: c, time: h}, over || h == m.reqTime.Overflow()
+	// The histogram tallies the count: one atomic add less per record.
+	return RequestSeries{time: h, count: h.Attach(c)}, over || h == m.reqTime.Overflow()
 }
 
 // runRequest is request for the pipeline's fold, through its memo

@@ -149,7 +149,7 @@ func TestRecordCounted(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for _, v := range []int64{-1, 5, DefaultHighest + 1} {
-				h.RecordCounted(v, c)
+				h.RecordCounted(v, Tally{c: c})
 			}
 		})
 	}
@@ -266,16 +266,16 @@ func TestRecordAllMatchesRecord(t *testing.T) {
 // count, sum, min, max and buckets reconcile exactly.
 func TestRecordCountedReconciles(t *testing.T) {
 	h, c0, c1 := mustNew(t, Config{}), NewCounter(), NewCounter()
-	h.Attach(c0)
+	t0, t1 := h.Attach(c0), Tally{c: c1}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(len(h.shards) + 2))
 	const writers, per = 64, 2_000
 	recordWhileCollecting(t, h, writers, per,
 		func(i int, v int64) {
-			c := c0
+			t := t0
 			if i&1 == 1 {
-				c = c1
+				t = t1
 			}
-			h.RecordCounted(v, c)
+			h.RecordCounted(v, t)
 		},
 		func(*Snapshot) { _ = c0.Value() }) // collects h
 	if n := uint64(writers * per); c0.Value() != n/2 || c1.Value() != n/2 {
@@ -298,12 +298,19 @@ func TestAttach(t *testing.T) {
 	if len(h.attached) != tallies || cs[tallies].host.Load() != noHost {
 		t.Fatalf("%d attached, the last counter's host %v", len(h.attached), cs[tallies].host.Load())
 	}
-	other.Attach(cs[0]) // attached to h already
+	for i, c := range cs {
+		if got, want := h.Attach(c), (Tally{c: c, slot: (i + 1) % (tallies + 1)}); got != want {
+			t.Errorf("counter %d: Attach returned %+v, want %+v", i, got, want)
+		}
+	}
+	if got := other.Attach(cs[0]); got != (Tally{c: cs[0]}) { // attached to h already
+		t.Errorf("Attach to another Histogram returned %+v", got)
+	}
 	for i, c := range cs {
 		for range i + 1 {
-			h.RecordCounted(int64(i), c)
+			h.RecordCounted(int64(i), h.Attach(c))
 		}
-		other.RecordCounted(5, c)
+		other.RecordCounted(5, other.Attach(c))
 	}
 	for i, c := range cs {
 		if got := c.Value(); got != uint64(i+2) {
@@ -462,7 +469,7 @@ func TestAllocs(t *testing.T) {
 	h := mustNew(t, Config{})
 	h.Record(1) // allocate this P's shard
 	c, attached := NewCounter(), NewCounter()
-	h.Attach(attached)
+	tally := h.Attach(attached)
 	hv, err := NewHistogramVec(Config{}, []string{"node_type", "status"}, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -486,8 +493,8 @@ func TestAllocs(t *testing.T) {
 		{"Record/negative", 0, func() { h.Record(-1) }},
 		{"RecordAll", 0, func() { v += 997; h.RecordAll([]int64{v % 10_000_000, 5, -1}) }},
 		{"Counter.Add", 0, func() { c.Add(3) }},
-		{"RecordCounted", 0, func() { v += 997; h.RecordCounted(v%10_000_000, c) }},
-		{"RecordCounted/attached", 0, func() { v += 997; h.RecordCounted(v%10_000_000, attached) }},
+		{"RecordCounted", 0, func() { v += 997; h.RecordCounted(v%10_000_000, Tally{c: c}) }},
+		{"RecordCounted/attached", 0, func() { v += 997; h.RecordCounted(v%10_000_000, tally) }},
 		{"Counter.Value/attached", 0, func() { h.Record(42); _ = attached.Value() }},
 		{"Vec.With/existing", 0, func() { hv.With(&a).Record(5) }},
 		{"Vec.With/overflow", 0, func() { hv.With(&over).Record(5) }},
