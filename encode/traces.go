@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"sync/atomic"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -825,6 +826,97 @@ func (e *Encoder) writeRunSpan(dst []byte, r *Run) []byte {
 	return dst
 }
 
+// kvStrHead is the part of a KeyValue of a string value for a trusted
+// key that does not depend on the value: its tag, the key's tag, length
+// and bytes, the AnyValue's tag and the string's tag, with a byte left
+// for each length, padded so that it is stored with one array copy. The
+// value goes at n.
+type kvStrHead struct {
+	b [32]byte
+	n int
+}
+
+// mustKVStrHead returns the kvStrHead of key, of at most 24 bytes.
+func mustKVStrHead(key string) kvStrHead {
+	if len(key) > 24 {
+		panic("BUG: encode: key longer than 24 bytes: " + key)
+	}
+	var h kvStrHead
+	b := append(h.b[:0], tag1(fieldSpanAttrs, wireBytes), 0, tag1(fieldKVKey, wireBytes), byte(len(key)))
+	b = append(b, key...)
+	b = append(b, tag1(fieldKVValue, wireBytes), 0, tag1(fieldAnyString, wireBytes), 0)
+	h.n = len(b)
+	return h
+}
+
+// nodeNameHeads are the heads of node_id, node_type and node_name.
+var nodeNameHeads = [3]kvStrHead{mustKVStrHead(keyNodeID), mustKVStrHead(keyNodeType), mustKVStrHead(keyNodeName)}
+
+// nodeNamesMax is the longest node id, type or name appendNodeNames
+// writes; nodeNamesRoom the room it makes: the last KeyValue starts
+// within 128 bytes, and its 32-byte head and 16-byte value stores go
+// past that.
+const (
+	nodeNamesMax  = 16
+	nodeNamesRoom = 128 + 32 + nodeNamesMax
+)
+
+// appendNodeNames appends the KeyValues node_id, node_type and node_name
+// of nd, the bytes writeKVStringPre writes for each, in one go for the
+// usual node, whose three are valid UTF-8 of up to nodeNamesMax bytes:
+// the room is made once, each head stored as one array (nodeNameHeads)
+// and each string with word stores that test it for ASCII (only one
+// with a byte from 0x80 goes through utf8.ValidString), where
+// appendKVFast was three calls. It reports false for anything else
+// (a string to repair, a longer one), leaving dst as it was, which
+// writeNodeSpan then writes as before.
+func appendNodeNames(dst []byte, nd *Node) ([]byte, bool) {
+	ss := [3]string{nd.NodeID, nd.NodeType, nd.NodeName}
+	m := len(dst)
+	if cap(dst)-m < nodeNamesRoom {
+		dst = slices.Grow(dst, nodeNamesRoom)
+	}
+	d := (*[nodeNamesRoom]byte)(dst[m : m+nodeNamesRoom])
+	p := 0
+	for i := range ss {
+		s, h := ss[i], &nodeNameHeads[i]
+		n := len(s)
+		if n > nodeNamesMax {
+			return dst[:m], false
+		}
+		// hn and p are masked to bounds they hold (keys of 7 to 9
+		// bytes, three KeyValues under 128 bytes) so that the stores
+		// are not checked.
+		hn := 8 + (h.n-8)&15
+		q := p & 127
+		w := (*[32 + nodeNamesMax]byte)(d[q : q+32+nodeNamesMax])
+		*(*[32]byte)(w[:32]) = h.b
+		w[1], w[hn-3], w[hn-1] = byte(hn-2+n), byte(2+n), byte(n)
+		v := (*[nodeNamesMax]byte)(w[hn : hn+nodeNamesMax])
+		var or uint64
+		if n >= 8 {
+			a, b := utf8Load64(s), utf8Load64(s[n-8:])
+			binary.LittleEndian.PutUint64(v[:8], a)
+			binary.LittleEndian.PutUint64(v[n-8:n], b)
+			or = a | b
+		} else if n >= 4 {
+			a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+			binary.LittleEndian.PutUint32(v[:4], a)
+			binary.LittleEndian.PutUint32(v[n-4:n], b)
+			or = uint64(a | b)
+		} else if n > 0 {
+			a, b, c := s[0], s[n/2], s[n-1]
+			v[0], v[n/2], v[n-1] = a, b, c
+			or = uint64(a | b | c)
+		}
+		if or&asciiHigh != 0 && !utf8.ValidString(s) {
+			return dst[:m], false
+		}
+		p += hn + n
+	}
+	return dst[:m+p], true
+}
+
 // nodeSpanPrefixPad is nodeSpanPrefix padded to 16 bytes, stored with
 // one array copy; nodeNameRoom is the room its store and an id's take.
 var nodeSpanPrefixPad = func() (b [16]byte) {
@@ -940,9 +1032,13 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 	// node_id is the string just checked for the span name: a short one
 	// is copied and tested again by its word stores, cheaper than the
 	// general writer; a repair counts again, as each string written.
-	dst = e.writeKVStringPre(dst, f, kvKeyNodeID, nd.NodeID)
-	dst = e.writeKVStringPre(dst, f, kvKeyNodeType, nd.NodeType)
-	dst = e.writeKVStringPre(dst, f, kvKeyNodeName, nd.NodeName)
+	if d, ok := appendNodeNames(dst, nd); ok {
+		dst = d
+	} else {
+		dst = e.writeKVStringPre(dst, f, kvKeyNodeID, nd.NodeID)
+		dst = e.writeKVStringPre(dst, f, kvKeyNodeType, nd.NodeType)
+		dst = e.writeKVStringPre(dst, f, kvKeyNodeName, nd.NodeName)
+	}
 	running := 0
 	if nd.Running() {
 		running = 1
