@@ -14,6 +14,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/genai"
+	"github.com/flowtel/flowtel/propagation"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -223,12 +224,10 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 	case tracesOff:
 		enabled = false
 	}
-	for _, p := range strings.Split(get("OTEL_PROPAGATORS"), ",") {
-		switch strings.ToLower(strings.TrimSpace(p)) {
-		case "", "tracecontext", "baggage", "none":
-		default:
-			return refuse("OTEL_PROPAGATORS", "is not supported: the propagation package speaks W3C tracecontext and baggage")
-		}
+	// Checked here so that a refused value stops the service at start;
+	// it takes effect on the Propagator of propagation.FromEnv.
+	if _, err := propagation.ParseFormats(get("OTEL_PROPAGATORS")); err != nil {
+		return false, false, fmt.Errorf("%w OTEL_PROPAGATORS: %w", export.ErrInvalidEnv, err)
 	}
 	return enabled, noPush, nil
 }

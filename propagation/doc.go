@@ -3,7 +3,8 @@
 // in http.Header and gRPC metadata. A server starts a run that joins its
 // caller's trace with StartRunFromHTTP or StartRunFromGRPC; a client hands
 // the node making the call to the next service with InjectHTTP or
-// InjectGRPC (pass the node's SpanContext).
+// InjectGRPC (pass the node's SpanContext). A Propagator has the same
+// calls, counts malformed carriers and speaks the formats it was given.
 //
 // # Extraction and injection
 //
@@ -27,6 +28,21 @@
 // whitespace-only member; an invalid one, which only a hand-built
 // SpanContext's can be, is not written) and writes baggage in its
 // normalized form.
+//
+// # Formats and OTEL_PROPAGATORS
+//
+// The package functions and the zero Propagator speak both W3C formats,
+// Trace Context and Baggage, the OpenTelemetry SDK's default propagators.
+// The Propagator of FromEnv (or New) speaks only the formats
+// OTEL_PROPAGATORS names, as a service on the SDK does: with
+// "tracecontext", baggage is neither read from incoming carriers nor
+// written to outgoing ones (it may hold user data the operator chose not
+// to propagate); with "baggage", no traceparent or tracestate; with
+// "none", nothing. The headers of a format not spoken are ignored on
+// extraction (not counted as malformed) and removed from the carrier on
+// injection. ParseFormats holds the rules; otlp.NewFromEnv refuses what
+// it refuses. A service honouring the variable calls that Propagator's
+// methods, not the package functions.
 //
 // # Concurrency and allocation
 //

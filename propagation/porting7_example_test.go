@@ -48,3 +48,28 @@ func ExampleStartRunFromHTTP() {
 	// sampled: true
 	// baggage: tenant=acme
 }
+
+// A service that honours OTEL_PROPAGATORS, as one on the OpenTelemetry
+// SDK does, extracts and injects with the Propagator of FromEnv. Here
+// the variable's value is "tracecontext": the caller's baggage is neither
+// read nor forwarded.
+func ExampleFromEnv() {
+	f, err := propagation.ParseFormats("tracecontext") // FromEnv reads it from OTEL_PROPAGATORS
+	if err != nil {
+		panic(err)
+	}
+	p := propagation.New(f)
+
+	in := http.Header{}
+	in.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	in.Set("baggage", "user=alice")
+	sc, bag := p.ExtractHTTP(in)
+	fmt.Println("joined:", sc.IsValid(), "baggage members:", bag.Len())
+
+	out := in.Clone() // a proxy forwarding the caller's headers
+	p.InjectHTTP(out, sc, bag)
+	fmt.Println("traceparent sent:", out.Get("traceparent") != "", "baggage sent:", out.Get("baggage") != "")
+	// Output:
+	// joined: true baggage members: 0
+	// traceparent sent: true baggage sent: false
+}

@@ -2,8 +2,10 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -249,6 +251,79 @@ func OutgoingGRPC(ctx context.Context, sc engine.SpanContext, b Baggage) context
 	return metadata.NewOutgoingContext(ctx, md)
 }
 
+// Formats is a set of the W3C formats a Propagator speaks, as
+// OTEL_PROPAGATORS names them.
+type Formats uint8
+
+// The formats. A Propagator speaking neither (New(0), OTEL_PROPAGATORS=none)
+// reads and writes no header.
+const (
+	FormatTraceContext Formats = 1 << iota // traceparent and tracestate ("tracecontext")
+	FormatBaggage                          // baggage ("baggage")
+
+	FormatsAll = FormatTraceContext | FormatBaggage // the default: both
+)
+
+// ErrPropagators wraps what ParseFormats refuses.
+var ErrPropagators = errors.New("propagation: propagators not supported")
+
+// ParseFormats reads a value of OTEL_PROPAGATORS by the OpenTelemetry SDK
+// environment rules: a comma-separated list, each name trimmed and read in
+// any case, a name given twice counted once. "tracecontext" and "baggage"
+// are the formats; "none" is neither. An empty value, or one naming
+// nothing (only commas and spaces), is the default, both, as an empty
+// variable is an unset one. Any other name (b3, jaeger, xray) is refused,
+// and so is "none" beside a format: the specification defines "none" as
+// no propagator, which a list naming one contradicts (OpenTelemetry's
+// Python SDK drops the "none" and keeps the others, Java's refuses the
+// list), so the operator says which was meant.
+func ParseFormats(s string) (Formats, error) {
+	var f Formats
+	none := false
+	for name := range strings.SplitSeq(s, ",") {
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "":
+		case "tracecontext":
+			f |= FormatTraceContext
+		case "baggage":
+			f |= FormatBaggage
+		case "none":
+			none = true
+		default:
+			return 0, fmt.Errorf("%w: %q: flowtel speaks tracecontext and baggage (none for neither)", ErrPropagators, strings.TrimSpace(name))
+		}
+	}
+	switch {
+	case none && f != 0:
+		return 0, fmt.Errorf("%w: %q: none (no propagator) beside a propagator contradicts itself: give none alone or the propagators alone", ErrPropagators, s)
+	case none:
+		return 0, nil
+	case f == 0:
+		return FormatsAll, nil
+	}
+	return f, nil
+}
+
+// New returns a Propagator speaking the formats f (New(FormatsAll) is
+// the zero Propagator). A format it does not speak is neither read from
+// incoming carriers (its headers are ignored, not counted) nor written to
+// outgoing ones; what they held under its header names is removed all
+// the same, as for the formats it writes, so that a copy of the incoming
+// headers does not forward what the operator chose not to propagate.
+func New(f Formats) *Propagator {
+	return &Propagator{off: FormatsAll &^ f}
+}
+
+// FromEnv returns New of the formats OTEL_PROPAGATORS names
+// (ParseFormats): unset, both, as the zero Propagator.
+func FromEnv() (*Propagator, error) {
+	f, err := ParseFormats(os.Getenv("OTEL_PROPAGATORS"))
+	if err != nil {
+		return nil, fmt.Errorf("OTEL_PROPAGATORS: %w", err)
+	}
+	return New(f), nil
+}
+
 // Stats counts what a Propagator extracted.
 type Stats struct {
 	Extracted          uint64 // carriers read
@@ -258,17 +333,77 @@ type Stats struct {
 	BaggageInvalid     uint64 // malformed baggage: bad members dropped, or all of it past the limits
 }
 
-// Propagator extracts carriers and counts what it found malformed. The
-// zero Propagator is ready; it is safe for concurrent use and allocates
-// nothing more than the package functions. Keep one per server (or use
-// the package's StartRunFromHTTP, which returns the error instead) and
-// expose Stats next to Engine.Stats.
+// Propagator extracts and injects carriers in the formats it speaks and
+// counts what it found malformed. The zero Propagator is ready; it is
+// safe for concurrent use and allocates nothing more than the package
+// functions. Keep one per server (or use the package's StartRunFromHTTP,
+// which returns the error instead) and expose Stats next to Engine.Stats.
 //
-// A nil *Propagator extracts and starts runs as the package functions do
-// and counts nothing; its Stats are zero. It never panics, so a field left
-// nil in a server's struct costs the counts, not the requests.
+// A nil *Propagator extracts, injects and starts runs as the package
+// functions do and counts nothing; its Stats are zero. It never panics, so
+// a field left nil in a server's struct costs the counts, not the
+// requests.
+//
+// A Propagator made by New or FromEnv speaks only the formats it was given;
+// the zero and nil ones speak both, as the package functions always do.
 type Propagator struct {
 	extracted, joined, badTP, badTS, badBag atomic.Uint64
+	off                                     Formats // the formats it does not speak: zero is both
+}
+
+// Formats returns the formats p speaks (FormatsAll for a nil p).
+func (p *Propagator) Formats() Formats {
+	if p == nil {
+		return FormatsAll
+	}
+	return FormatsAll &^ p.off
+}
+
+// extract reads the headers of the formats p speaks from m and counts
+// what it found malformed.
+func (p *Propagator) extract(m map[string][]string, tpKey, tsKey, bagKey string) (engine.SpanContext, Baggage, extractErrs) {
+	var tp, ts, bag []string
+	f := p.Formats()
+	if f&FormatTraceContext != 0 {
+		tp, ts = m[tpKey], m[tsKey]
+	}
+	if f&FormatBaggage != 0 {
+		bag = m[bagKey]
+	}
+	sc, b, errs := extract(tp, ts, bag)
+	p.count(sc, errs)
+	return sc, b, errs
+}
+
+// outgoing returns sc and b without the formats p does not speak.
+func (p *Propagator) outgoing(sc engine.SpanContext, b Baggage) (engine.SpanContext, Baggage) {
+	f := p.Formats()
+	if f&FormatTraceContext == 0 {
+		sc = engine.SpanContext{}
+	}
+	if f&FormatBaggage == 0 {
+		b = Baggage{}
+	}
+	return sc, b
+}
+
+// InjectHTTP is the package's InjectHTTP for the formats p speaks: the
+// headers of the others are removed from h, not written.
+func (p *Propagator) InjectHTTP(h http.Header, sc engine.SpanContext, b Baggage) {
+	sc, b = p.outgoing(sc, b)
+	inject(h, headerTraceParent, headerTraceState, headerBaggage, sc, b)
+}
+
+// InjectGRPC is the package's InjectGRPC for the formats p speaks.
+func (p *Propagator) InjectGRPC(md metadata.MD, sc engine.SpanContext, b Baggage) {
+	sc, b = p.outgoing(sc, b)
+	inject(md, mdTraceParent, mdTraceState, mdBaggage, sc, b)
+}
+
+// OutgoingGRPC is the package's OutgoingGRPC for the formats p speaks.
+func (p *Propagator) OutgoingGRPC(ctx context.Context, sc engine.SpanContext, b Baggage) context.Context {
+	sc, b = p.outgoing(sc, b)
+	return OutgoingGRPC(ctx, sc, b)
 }
 
 func (p *Propagator) count(sc engine.SpanContext, errs extractErrs) {
@@ -290,17 +425,17 @@ func (p *Propagator) count(sc engine.SpanContext, errs extractErrs) {
 	}
 }
 
-// ExtractHTTP is the package's ExtractHTTP, counting malformed headers.
+// ExtractHTTP is the package's ExtractHTTP for the formats p speaks,
+// counting malformed headers.
 func (p *Propagator) ExtractHTTP(h http.Header) (engine.SpanContext, Baggage) {
-	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
-	p.count(sc, errs)
+	sc, b, _ := p.extract(h, headerTraceParent, headerTraceState, headerBaggage)
 	return sc, b
 }
 
-// ExtractGRPC is the package's ExtractGRPC, counting malformed headers.
+// ExtractGRPC is the package's ExtractGRPC for the formats p speaks,
+// counting malformed headers.
 func (p *Propagator) ExtractGRPC(md metadata.MD) (engine.SpanContext, Baggage) {
-	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
-	p.count(sc, errs)
+	sc, b, _ := p.extract(md, mdTraceParent, mdTraceState, mdBaggage)
 	return sc, b
 }
 
@@ -343,20 +478,17 @@ func StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo
 	return startRun(e, sc, info), b, errs.first()
 }
 
-// StartRunFromHTTP is the package's StartRunFromHTTP, counting malformed
-// headers.
+// StartRunFromHTTP is the package's StartRunFromHTTP for the formats p
+// speaks, counting malformed headers.
 func (p *Propagator) StartRunFromHTTP(e *engine.Engine, h http.Header, info engine.RunInfo) (engine.Run, Baggage, error) {
-	sc, b, errs := extract(h[headerTraceParent], h[headerTraceState], h[headerBaggage])
-	p.count(sc, errs)
+	sc, b, errs := p.extract(h, headerTraceParent, headerTraceState, headerBaggage)
 	return startRun(e, sc, info), b, errs.first()
 }
 
-// StartRunFromGRPC is the package's StartRunFromGRPC, counting malformed
-// headers.
+// StartRunFromGRPC is the package's StartRunFromGRPC for the formats p
+// speaks, counting malformed headers.
 func (p *Propagator) StartRunFromGRPC(ctx context.Context, e *engine.Engine, info engine.RunInfo) (engine.Run, Baggage, error) {
-	md := incoming(ctx)
-	sc, b, errs := extract(md[mdTraceParent], md[mdTraceState], md[mdBaggage])
-	p.count(sc, errs)
+	sc, b, errs := p.extract(incoming(ctx), mdTraceParent, mdTraceState, mdBaggage)
 	return startRun(e, sc, info), b, errs.first()
 }
 

@@ -82,6 +82,19 @@ func randBaggage(rng *rand.Rand) (keys, values []string) {
 	return keys, values
 }
 
+// insertAll returns the baggage of keys and values.
+func insertAll(t *testing.T, keys, values []string) Baggage {
+	t.Helper()
+	var b Baggage
+	for i := range keys {
+		var err error
+		if b, err = b.Insert(keys[i], values[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b
+}
+
 // TestPropagationToOTel injects with flowtel and extracts with
 // OpenTelemetry's TraceContext and Baggage propagators.
 func TestPropagationToOTel(t *testing.T) {
@@ -89,13 +102,7 @@ func TestPropagationToOTel(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		sc := randSpanContext(rng)
 		keys, values := randBaggage(rng)
-		var b Baggage
-		for k := range keys {
-			var err error
-			if b, err = b.Insert(keys[k], values[k]); err != nil {
-				t.Fatal(err)
-			}
-		}
+		b := insertAll(t, keys, values)
 		for _, kind := range []string{"http", "grpc"} {
 			var carrier otelpropagation.TextMapCarrier
 			if kind == "http" {
@@ -405,6 +412,7 @@ func TestPropagationAllocs(t *testing.T) {
 	badH := http.Header{"Traceparent": {"00-zz"}, "Tracestate": {tsValid}, "Baggage": {"a=1,=,b"}}
 	twoLines := http.Header{"Traceparent": {tpValid}, "Tracestate": {"a=1", "b=2"}}
 	var p Propagator
+	tc, bag, none := New(FormatTraceContext), New(FormatBaggage), New(0)
 	sc, b, _ := ExtractHTTP(h)
 	out := http.Header{}
 	outMD := metadata.MD{}
@@ -423,6 +431,14 @@ func TestPropagationAllocs(t *testing.T) {
 		{"InjectHTTP", 4, func() { InjectHTTP(out, sc, b) }},
 		{"InjectGRPC", 4, func() { InjectGRPC(outMD, sc, b) }},
 		{"InjectHTTP/no-tracestate-no-baggage", 2, func() { InjectHTTP(out, engine.SpanContext{TraceID: sc.TraceID, SpanID: sc.SpanID}, Baggage{}) }},
+		// A Propagator of fewer formats keeps the budgets: it writes fewer headers.
+		{"Propagator.InjectHTTP", 4, func() { p.InjectHTTP(out, sc, b) }},
+		{"tracecontext/ExtractHTTP", 0, func() { tc.ExtractHTTP(h) }},
+		{"baggage/ExtractGRPC", 0, func() { bag.ExtractGRPC(md) }},
+		{"none/ExtractHTTP", 0, func() { none.ExtractHTTP(h) }},
+		{"tracecontext/InjectHTTP", 3, func() { tc.InjectHTTP(out, sc, b) }},
+		{"baggage/InjectGRPC", 1, func() { bag.InjectGRPC(outMD, sc, b) }},
+		{"none/InjectHTTP", 0, func() { none.InjectHTTP(out, sc, b) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) { testkit.WantAllocs(t, tt.n, tt.f) })
 	}
