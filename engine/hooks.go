@@ -139,10 +139,12 @@ func (h Node) recordException(err error, typ string, withStack bool) {
 
 func (h Run) recordException(err error, typ string, withStack bool) {
 	if r := h.begin(); r != nil {
+		// err.Error() may panic (a nil *T that dereferences itself): the
+		// claim must not outlive it, or End waits for it for good.
+		defer r.done()
 		i := len(r.Events)
 		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
 		addStack(r.Events, i, typ, withStack)
-		r.done()
 	}
 }
 

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -16,6 +17,12 @@ import (
 
 // panicKind is a panic value of a named type that is no error.
 type panicKind struct{ code int }
+
+// derefErr is an error whose Error dereferences its receiver: a nil
+// *derefErr panics in it.
+type derefErr struct{ msg string }
+
+func (e *derefErr) Error() string { return e.msg }
 
 // endWhilePanicking panics with v in a function that ends span by
 // defer, as a handler instrumented with defer span.End() does, and
@@ -40,7 +47,9 @@ func endWhilePanicking(span trace.Span, v any, stack bool) (got any) {
 // message the SDK's, with exception.stacktrace (the panicking frame)
 // exactly when End was given trace.WithStackTrace(true), and the panic
 // goes on with its value. End ignored the panic: a handler that panicked
-// (net/http recovers it) left a span with no trace of it.
+// (net/http recovers it) left a span with no trace of it. A nil error
+// whose Error panics is written as fmt.Sprint writes it, as the SDK does,
+// where calling Error panicked inside End and left the span open.
 func TestBridgeEndRecordsPanic(t *testing.T) {
 	boundsErr := func() (v any) {
 		defer func() { v = recover() }()
@@ -48,7 +57,7 @@ func TestBridgeEndRecordsPanic(t *testing.T) {
 		i := 5
 		return a[i]
 	}()
-	values := []any{"kaboom", valueErr{"value error"}, panicKind{7}, 42, boundsErr}
+	values := []any{"kaboom", valueErr{"value error"}, panicKind{7}, 42, boundsErr, (*derefErr)(nil)}
 	rec := tracetest.NewSpanRecorder()
 	sdk := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
 	want := map[string]string{} // message -> type, as the SDK writes them
@@ -127,5 +136,43 @@ func TestBridgeEndRecordsPanic(t *testing.T) {
 	}
 	if s := tp.Stats(); s.RunsStarted != 2*uint64(len(values)) {
 		t.Errorf("stats %+v", s)
+	}
+}
+
+// TestBridgeRecordErrorPanickingError: RecordError of an error whose
+// Error method panics (a nil *derefErr) panics in the caller, as the
+// SDK's RecordError does, and leaves the span usable: the run ends and
+// Shutdown delivers every span. On a run span the panic left the run's
+// writer claim taken, so the engine could never close the run: Shutdown
+// ran out its 20 s with the run's spans in flight, their memory held.
+func TestBridgeRecordErrorPanickingError(t *testing.T) {
+	rc, tp, shutdown := bridgeOverOTLP(t)
+	tr := tp.Tracer("t")
+	ctx, root := tr.Start(context.Background(), "flow")
+	_, n := tr.Start(ctx, "node")
+	for _, s := range []trace.Span{root, n} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Error("RecordError of a panicking error did not panic, as the SDK's does")
+				}
+			}()
+			s.RecordError((*derefErr)(nil))
+		}()
+		s.RecordError(errors.New("after"))
+	}
+	n.End()
+	root.End()
+	shutdown() // fails the test if the spans are not all delivered
+	after := 0
+	for _, sp := range receivedSpans(rc) {
+		for _, ev := range sp.Events {
+			if stringAttrs(ev.Attributes)["exception.message"] == "after" {
+				after++
+			}
+		}
+	}
+	if after != 2 {
+		t.Errorf("%d spans carry the exception recorded after the panic, want 2", after)
 	}
 }

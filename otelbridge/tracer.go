@@ -681,21 +681,18 @@ func (s *bridgeSpan) exception(err error, typ string, withStack bool) {
 	}
 }
 
-// panicValue is a panic value that is no error, as an exception's
-// message: fmt.Sprint's, as OpenTelemetry's SDK writes it.
+// panicValue is a panic value as an exception's message: fmt.Sprint's,
+// as OpenTelemetry's SDK writes it, which a panicking Error or String
+// method does not break (a nil *T whose Error dereferences it).
 type panicValue struct{ v any }
 
 func (p panicValue) Error() string { return fmt.Sprint(p.v) }
 
 // recordPanic adds the exception event of the panic value v, its type
-// and message as OpenTelemetry's SDK writes them: an error's as
-// RecordError writes them, another value's type as the SDK names it
-// (".string" for a string) and its fmt.Sprint. Callers hold s.mu.
+// and message as OpenTelemetry's SDK writes them: the type's package path
+// and name (".string" for a string), reflect's String for an unnamed
+// type (*url.Error), as RecordError names an error's. Callers hold s.mu.
 func (s *bridgeSpan) recordPanic(v any, withStack bool) {
-	if err, ok := v.(error); ok {
-		s.exception(err, "", withStack)
-		return
-	}
 	t := reflect.TypeOf(v)
 	typ := t.String()
 	if t.PkgPath() != "" || t.Name() != "" {
