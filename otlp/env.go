@@ -14,7 +14,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/genai"
-	"github.com/flowtel/flowtel/propagation"
+	"github.com/flowtel/flowtel/internal/w3c"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -225,8 +225,9 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 		enabled = false
 	}
 	// Checked here so that a refused value stops the service at start;
-	// it takes effect on the Propagator of propagation.FromEnv.
-	if _, err := propagation.ParseFormats(get("OTEL_PROPAGATORS")); err != nil {
+	// it takes effect on the Propagator of propagation.FromEnv (whose
+	// ParseFormats holds the same rules: internal/w3c's).
+	if _, _, err := w3c.ParsePropagators(get("OTEL_PROPAGATORS")); err != nil {
 		return false, false, fmt.Errorf("%w OTEL_PROPAGATORS: %w", export.ErrInvalidEnv, err)
 	}
 	return enabled, noPush, nil

@@ -2,7 +2,6 @@ package propagation
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -265,7 +264,7 @@ const (
 )
 
 // ErrPropagators wraps what ParseFormats refuses.
-var ErrPropagators = errors.New("propagation: propagators not supported")
+var ErrPropagators = w3c.ErrPropagators
 
 // ParseFormats reads a value of OTEL_PROPAGATORS by the OpenTelemetry SDK
 // environment rules: a comma-separated list, each name trimmed and read in
@@ -278,30 +277,15 @@ var ErrPropagators = errors.New("propagation: propagators not supported")
 // Python SDK drops the "none" and keeps the others, Java's refuses the
 // list), so the operator says which was meant.
 func ParseFormats(s string) (Formats, error) {
+	tc, bag, err := w3c.ParsePropagators(s)
 	var f Formats
-	none := false
-	for name := range strings.SplitSeq(s, ",") {
-		switch strings.ToLower(strings.TrimSpace(name)) {
-		case "":
-		case "tracecontext":
-			f |= FormatTraceContext
-		case "baggage":
-			f |= FormatBaggage
-		case "none":
-			none = true
-		default:
-			return 0, fmt.Errorf("%w: %q: flowtel speaks tracecontext and baggage (none for neither)", ErrPropagators, strings.TrimSpace(name))
-		}
+	if tc {
+		f |= FormatTraceContext
 	}
-	switch {
-	case none && f != 0:
-		return 0, fmt.Errorf("%w: %q: none (no propagator) beside a propagator contradicts itself: give none alone or the propagators alone", ErrPropagators, s)
-	case none:
-		return 0, nil
-	case f == 0:
-		return FormatsAll, nil
+	if bag {
+		f |= FormatBaggage
 	}
-	return f, nil
+	return f, err
 }
 
 // New returns a Propagator speaking the formats f (New(FormatsAll) is
