@@ -309,10 +309,9 @@ func (e *Engine) StartRun(info RunInfo) Run {
 		sampled, ts = e.cfg.sampler.decide(parent, r.TraceID)
 	}
 	// A root run's tracestate is the sampler's own (empty, or the ot entry
-	// built at construction): only its length can break the limit, so
-	// only a caller's is parsed again.
+	// built at construction), valid: only a caller's is parsed again.
 	r.TraceState = ts
-	if parent.joined || len(ts) > e.cfg.limits.ValueBytes {
+	if parent.joined {
 		r.TraceState = e.traceState(ts)
 	}
 	r.TraceFlags = w3c.FlagRandom
@@ -358,23 +357,21 @@ func (e *Engine) value(s string) string {
 	return s
 }
 
-// traceState returns the tracestate s as a valid header within
-// Limits.ValueBytes: discarded when it is invalid (as a receiver would)
-// and, when it is too long, whole members removed as the specification truncates,
-// each cut counted. A cut in the middle of a member would forward a
-// vendor a value it never wrote, and a member holding a control character
-// makes net/http refuse the request it is injected into. A valid header
-// that fits is returned as it is, without allocating.
+// traceState returns the tracestate s as a valid header: discarded, and
+// counted, when it is invalid, as a receiver would (a member holding a
+// control character makes net/http refuse the request it is injected
+// into). A valid one is kept whole, as OpenTelemetry's Go SDK keeps it:
+// Limits.ValueBytes bounds attributes, not what a run forwards, and W3C
+// Trace Context asks a participant to propagate at least 512 characters.
+// The grammar bounds it (32 members, a header of at most
+// w3c.MaxTraceStateBytes), and Limits.RunBytes counts it on every span.
+// It does not allocate.
 func (e *Engine) traceState(s string) string {
-	if s == "" {
-		return s
+	if _, err := w3c.ParseTraceState(s); err != nil {
+		e.stats.valuesTruncated.Add(1)
+		return ""
 	}
-	st, err := w3c.ParseTraceState(s)
-	if err == nil && len(s) <= e.cfg.limits.ValueBytes {
-		return s
-	}
-	e.stats.valuesTruncated.Add(1)
-	return st.Truncate(e.cfg.limits.ValueBytes).String()
+	return s
 }
 
 // appendAttr appends a run attribute to dst within Limits.Attrs.

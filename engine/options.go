@@ -100,7 +100,8 @@ type Limits struct {
 	// counts against Limits.Attrs.
 	EventAttrs int
 	// ValueBytes bounds the bytes of one string or bytes value; longer
-	// values are cut at a UTF-8 boundary (default 256 KiB).
+	// values are cut at a UTF-8 boundary (default 256 KiB). A caller's
+	// tracestate is not cut by it: a run forwards it whole.
 	ValueBytes int
 	// RunBytes bounds the bytes of the strings and bytes values of one
 	// run and its nodes in all (default 16 MiB). Strings are referenced,
@@ -111,8 +112,9 @@ type Limits struct {
 	// next ids) keep their first 128 bytes, or fewer when the run has so
 	// many that those would not fit: the bound holds whatever the ids.
 	// Strings the run's log or spans write more than once count as many
-	// times: sid, app_id, uid and chat_id once per span, the flow id and
-	// each node's id, type and name twice.
+	// times: sid, app_id, uid, chat_id and the tracestate (cut by whole
+	// members) once per span, the flow id and each node's id, type and
+	// name twice.
 	RunBytes int
 }
 

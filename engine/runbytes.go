@@ -25,7 +25,8 @@ const idFloor = 128
 // the walk, which would read every attribute's lines before the encoder.
 //
 // The strings every span of the run carries (sid, app_id, uid, chat_id:
-// the encoder's common attributes) count once per span, and come first;
+// the encoder's common attributes, which come first; the tracestate)
+// count once per span;
 // the flow id and a node's id, type and name, which the run log or the
 // spans write twice, count twice.
 //
@@ -77,7 +78,7 @@ func (c *cutter) walk(r *encode.Run, spans int) {
 	// flow_id); a node's id, type and name twice in its run log record
 	// (node_*, func_*), its id twice on its span (its name and node_id).
 	c.idTimes(&r.FlowID, 2)
-	c.traceState(&r.TraceState)
+	c.traceState(&r.TraceState, spans)
 	for _, s := range [...]*string{&r.ServiceID, &r.BotID, &r.Sub, &r.Caller, &r.LogCaller} {
 		c.id(s)
 	}
@@ -112,7 +113,9 @@ func (c *cutter) walk(r *encode.Run, spans int) {
 }
 
 // commonBytes is the bytes of the strings every span of r carries.
-func commonBytes(r *encode.Run) int { return len(r.SID) + len(r.AppID) + len(r.UID) + len(r.ChatID) }
+func commonBytes(r *encode.Run) int {
+	return len(r.SID) + len(r.AppID) + len(r.UID) + len(r.ChatID) + len(r.TraceState)
+}
 
 // runValueBytes is the bytes of the run's own strings and values.
 func runValueBytes(r *encode.Run) int {
@@ -168,13 +171,13 @@ func (c *cutter) str(s *string) bool {
 // id keeps s while the budget lasts, then cuts it to the floor.
 func (c *cutter) id(s *string) { c.idTimes(s, 1) }
 
-// traceState is id for the run's tracestate, cut by whole list-members in
-// the specification's order (w3c's Truncate), not in the middle of one,
-// which handed the backend a value its vendor never wrote (a shorter ot
-// threshold, a vendor's id cut).
-func (c *cutter) traceState(s *string) {
+// traceState is idTimes for the run's tracestate, which every span
+// carries, cut by whole list-members in the specification's order (w3c's
+// Truncate), not in the middle of one, which handed the backend a value
+// its vendor never wrote (a shorter ot threshold, a vendor's id cut).
+func (c *cutter) traceState(s *string, spans int) {
 	whole := *s
-	c.id(s)
+	c.idTimes(s, spans)
 	if len(*s) < len(whole) {
 		st, _ := w3c.ParseTraceState(whole)
 		*s = st.Truncate(len(*s)).String()

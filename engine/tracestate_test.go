@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 // invalid members (a CR LF among them) forwarded as it was, which made
 // net/http refuse the caller's own outgoing request. What a run carries,
 // sends to callees and exports is a valid tracestate: an invalid one
-// discarded, whole members removed from the end to fit ValueBytes, each cut
-// counted.
+// discarded and counted, a valid one whole. Limits.ValueBytes no longer
+// cuts it: it bounds attribute values, and its cut (whole members from the
+// end) dropped the entries of vendors downstream whenever the header
+// passed a limit chosen for attributes (OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT),
+// where W3C Trace Context asks for at least 512 characters propagated.
 func TestParentTraceStateBounded(t *testing.T) {
 	sink := &MemorySink{}
 	e, err := New(WithSink(sink), WithBatch(64, time.Millisecond), WithLimits(Limits{ValueBytes: 30}))
@@ -25,10 +29,12 @@ func TestParentTraceStateBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Shutdown(context.Background())
+	long := "rojo=" + strings.Repeat("r", 250) + ",congo=" + strings.Repeat("c", 250)
 	parent := SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{2}, Sampled: true, Random: true}
 	for _, tt := range []struct{ in, want string }{
 		{"rojo=00f067aa0ba902b7", "rojo=00f067aa0ba902b7"},
-		{"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7"},
+		{"rojo=00f067aa0ba902b7,congo=t61rcWkgMzE", "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"},
+		{long, long},
 		{"rojo=00f067aa0ba902b7,congo=t6", "rojo=00f067aa0ba902b7,congo=t6"},
 		{"a=b\r\nX-Evil: 1,c=d", ""},
 		{"Bad=1", ""},
