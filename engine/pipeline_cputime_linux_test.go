@@ -25,14 +25,22 @@ import (
 //	go test -run TestPipelineCPUTime -v ./engine/ -cputime | grep ^Benchmark
 func TestPipelineCPUTime(t *testing.T) {
 	testkit.NeedCPUTime(t)
-	cases := append(captureCases[:3:3], pipelineLLMCase) // node/attrs0, node/attrs8, node/next, node/llm
 	for range 6 {
-		for _, c := range cases {
+		for _, c := range pipelineCases() {
 			pipe, caller := pipelineCPUTime(t, c.f)
 			fmt.Printf("BenchmarkCPUTime/Pipeline/%s/pipeline\t%d\t%.1f ns/op\n", c.name, 4096, pipe)
 			fmt.Printf("BenchmarkCPUTime/Pipeline/%s/caller\t%d\t%.1f ns/op\n", c.name, 4096, caller)
 		}
 	}
+}
+
+// pipelineCases are the node cases of the pipeline's CPU time tests:
+// node/attrs0, node/attrs8, node/next, node/llm.
+func pipelineCases() []struct {
+	name string
+	f    func(e *Engine, run Run)
+} {
+	return append(captureCases[:3:3], pipelineLLMCase)
 }
 
 // pipelineLLMCase is a node as the loadgen's synthetic workload records
@@ -99,29 +107,15 @@ func pipelineCPUTime(t *testing.T, f func(e *Engine, run Run)) (pipe, caller flo
 	if err != nil {
 		t.Fatal(err)
 	}
-	const open, perRun, batches = 512, 8, 60
-	var (
-		runs  [open]Run
-		nodes [open]int
-		k     int
-	)
-	for i := range runs {
-		runs[i] = e.StartRun(RunInfo{FlowID: "flow"})
-	}
-	step := func() int { // one node, and its run's end every perRun: spans offered
-		f(e, runs[k])
-		spans := 1
-		if nodes[k]++; nodes[k] == perRun {
-			runs[k].End(0, "")
-			runs[k], nodes[k] = e.StartRun(RunInfo{FlowID: "flow"}), 0
-			spans++
+	const batches = 60
+	rr := newRoundRobin(e, f)
+	step := func() int { // one node, and its run's end: spans offered
+		if rr.step() {
+			return 2
 		}
-		if k++; k == open {
-			k = 0
-		}
-		return spans
+		return 1
 	}
-	for range 4 * open * perRun { // every record allocated and reused once
+	for range 4 * openRuns * nodesPerRun { // every record allocated and reused once
 		step()
 	}
 	caller = 1e18
@@ -132,9 +126,7 @@ func pipelineCPUTime(t *testing.T, f func(e *Engine, run Run)) (pipe, caller flo
 		}
 		caller = min(caller, float64(testkit.ThreadCPU()-t0)/float64(spans))
 	}
-	for i := range runs {
-		runs[i].End(0, "")
-	}
+	rr.end()
 	if err := e.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -147,4 +139,50 @@ func pipelineCPUTime(t *testing.T, f func(e *Engine, run Run)) (pipe, caller flo
 		t.Fatalf("%d batches exported", sink.batches)
 	}
 	return sink.least, caller
+}
+
+// The runs of the pipeline's CPU time tests: openRuns open, of
+// nodesPerRun nodes each, advanced round robin.
+const openRuns, nodesPerRun = 512, 8
+
+// roundRobin advances openRuns runs one node at a time, in turn, so that
+// records are reused cold, written on the other core.
+type roundRobin struct {
+	e     *Engine
+	f     func(e *Engine, run Run)
+	runs  [openRuns]Run
+	nodes [openRuns]int
+	k     int
+}
+
+func newRoundRobin(e *Engine, f func(e *Engine, run Run)) *roundRobin {
+	rr := &roundRobin{e: e, f: f}
+	for i := range rr.runs {
+		rr.runs[i] = e.StartRun(RunInfo{FlowID: "flow"})
+	}
+	return rr
+}
+
+// step records one node and reports whether its run ended (every
+// nodesPerRun), a new run taking its place.
+func (rr *roundRobin) step() bool {
+	k := rr.k
+	rr.f(rr.e, rr.runs[k])
+	ended := false
+	if rr.nodes[k]++; rr.nodes[k] == nodesPerRun {
+		rr.runs[k].End(0, "")
+		rr.runs[k], rr.nodes[k] = rr.e.StartRun(RunInfo{FlowID: "flow"}), 0
+		ended = true
+	}
+	if rr.k++; rr.k == openRuns {
+		rr.k = 0
+	}
+	return ended
+}
+
+// end ends the runs open.
+func (rr *roundRobin) end() {
+	for i := range rr.runs {
+		rr.runs[i].End(0, "")
+	}
 }
