@@ -391,25 +391,31 @@ func (m *Metrics) observeRun(r *encode.Run) {
 	m.observeRequest(r)
 	var f nodeFold
 	for _, n := range r.Nodes {
-		m.foldNode(&f, n, false)
+		m.foldType(&f, n, false)
+		if len(n.Attrs) != 0 {
+			m.observeGenAINode(n)
+		}
 	}
 	m.endFold(&f, r)
 }
 
 // observeRequest folds run r into the request metrics: the first step of
-// observeRun, whose nodes follow in foldNode and endFold.
+// observeRun, whose nodes follow in foldType, observeGenAINode and
+// endFold.
 func (m *Metrics) observeRequest(r *encode.Run) {
 	if !m.cfg.SkipRunRequests {
 		m.runRequest(r.AppID, r.FlowID, r.Code).record(r.EndUnixNano - r.StartUnixNano)
 	}
 }
 
-// foldNode folds node n into f, the node metrics of its run. plain says
-// that n is plain (nodeRecord.plain: not failed nor cancelled, no span
-// attributes), so that the lines of n holding its status and lists are
-// not read: the pipeline reads only the first line of encode.Node of a
-// plain node (pipeline.add).
-func (m *Metrics) foldNode(f *nodeFold, n *encode.Node, plain bool) {
+// foldType folds node n into f, the node metrics of its run, by type;
+// a node with span attributes goes to observeGenAINode too, which the
+// pipeline calls after boundRun, which may cut them (pipeline.add).
+// plain says that n is plain (nodeRecord.plain: not failed nor
+// cancelled, no span attributes), so that the lines of n holding its
+// status and lists are not read: the pipeline reads only the first line
+// of encode.Node of a plain node (pipeline.add).
+func (m *Metrics) foldType(f *nodeFold, n *encode.Node, plain bool) {
 	c := f.find(n.NodeType)
 	if c == nil {
 		c = f.open(m, n.NodeType)
@@ -430,9 +436,6 @@ func (m *Metrics) foldNode(f *nodeFold, n *encode.Node, plain bool) {
 	}
 	if c == &f.once {
 		c.flush()
-	}
-	if !plain && len(n.Attrs) != 0 {
-		m.observeGenAINode(n)
 	}
 }
 
