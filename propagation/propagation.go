@@ -191,9 +191,14 @@ func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanCo
 	if m == nil {
 		return // nowhere to write (a nil map panicked on the first write)
 	}
-	delete(m, tpKey)
-	delete(m, tsKey)
-	delete(m, bagKey)
+	// Header names are case-insensitive, and net/http writes a key that
+	// is not canonical (h["traceparent"], copied from a lowercase map) as
+	// it is: left, it went out beside what is written here.
+	for k := range m {
+		if strings.EqualFold(k, tpKey) || strings.EqualFold(k, tsKey) || strings.EqualFold(k, bagKey) {
+			delete(m, k)
+		}
+	}
 	if sc.IsValid() {
 		m[tpKey] = []string{traceParentValue(sc)}
 		if ts := validTraceState(sc.TraceState); ts != "" {
@@ -206,7 +211,7 @@ func inject(m map[string][]string, tpKey, tsKey, bagKey string, sc engine.SpanCo
 }
 
 // InjectHTTP writes sc and b into h, replacing what h held under these
-// names: sc is the parent of the request's server span, so pass the span
+// names, in any case: sc is the parent of the request's server span, so pass the span
 // that makes the call (Node.SpanContext). An invalid sc writes no
 // traceparent or tracestate; an empty b writes no baggage; either way the
 // values h held under those names are removed. A nil h has no room for
