@@ -38,7 +38,11 @@ func (h handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body := buf.B
 	hd := w.Header()
 	hd.Set("Content-Type", encode.PromContentType)
-	hd.Set("Vary", "Accept-Encoding")
+	// Added, not set: middleware may have named its own fields (CORS
+	// middleware varies on Origin), which a cache must still key on.
+	if !variesOnEncoding(hd.Values("Vary")) {
+		hd.Add("Vary", "Accept-Encoding")
+	}
 	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
 		zbuf := encode.GetBuffer()
 		defer encode.PutBuffer(zbuf)
@@ -89,4 +93,17 @@ func acceptsGzip(values []string) bool {
 		return gzipOK == 1
 	}
 	return star == 1
+}
+
+// variesOnEncoding reports whether Vary values name Accept-Encoding, in
+// any case, or "*" (every field) already.
+func variesOnEncoding(values []string) bool {
+	for _, v := range values {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Accept-Encoding") {
+				return true
+			}
+		}
+	}
+	return false
 }
