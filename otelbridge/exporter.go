@@ -117,7 +117,9 @@ func (x *SpanExporter) InvalidUTF8() uint64 {
 // in its Stats by reason); it never blocks unless the exporter's policy is
 // Block, and then no longer than ctx: when ctx ends before the queue has
 // room, the batch is dropped, counted as export.DropBlockTimeout, and
-// ExportSpans returns ctx's error, as the SDK's exporters do.
+// ExportSpans returns ctx's error, as the SDK's exporters do. A ctx
+// already ended is no different: the batch is queued when it fits at
+// once, else dropped and counted so.
 //
 // A nil *SpanExporter returns ErrNoExporter for a batch that holds spans
 // (the SDK reports it to its error handler), as the zero one does; its
@@ -135,7 +137,9 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	buf, err := x.encodeLocked(ctx, spans)
+	// A ctx already ended is EnqueueContext's to count too: returning its
+	// error before encoding lost the batch uncounted.
+	buf, err := x.encodeLocked(spans)
 	if err != nil {
 		return err
 	}
@@ -152,14 +156,11 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 }
 
 // encodeLocked checks and encodes spans under x.mu.
-func (x *SpanExporter) encodeLocked(ctx context.Context, spans []sdktrace.ReadOnlySpan) (*bytebufferpool.ByteBuffer, error) {
+func (x *SpanExporter) encodeLocked(spans []sdktrace.ReadOnlySpan) (*bytebufferpool.ByteBuffer, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed.Load() {
 		return nil, engine.ErrShutdown
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
 	}
 	if x.exp == nil {
 		return nil, ErrNoExporter

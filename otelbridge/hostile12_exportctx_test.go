@@ -39,14 +39,7 @@ func TestSpanExporterExportHonoursContext(t *testing.T) {
 		}
 	}
 	if hung == 0 {
-		st := exp.Stats().Signals[export.Traces]
-		want := uint64(2 * len(spans))
-		if got := st.DroppedBy[export.DropBlockTimeout] - before.DroppedBy[export.DropBlockTimeout]; got != want {
-			t.Errorf("dropped as block_timeout %d, want the %d spans of the two calls", got, want)
-		}
-		if got := st.Enqueued - before.Enqueued; got != want {
-			t.Errorf("enqueued %d, want %d: every span given is counted", got, want)
-		}
+		wantBlockTimeouts(t, exp, before, uint64(2*len(spans))) // the two calls'
 	}
 	// Abort the exporter: the calls still waiting return, dropped.
 	actx, acancel := context.WithCancel(context.Background())
