@@ -567,15 +567,23 @@ func (s *bridgeSpan) dropAttrs(why, n int) {
 // event, with exception.stacktrace when trace.WithStackTrace(true) asks,
 // and the panic goes on, as OpenTelemetry's SDK does.
 func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
+	var pmsg exceptionMsg
+	ptyp := ""
+	if s.owned {
+		if v := recover(); v != nil {
+			defer panic(v) // recorded, not stopped
+			// Before s.mu: v's Error or String may call back into the span.
+			pmsg, ptyp = exceptionMsg(fmt.Sprint(v)), typeStr(v)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.owned || s.ended {
 		return
 	}
-	if v := recover(); v != nil {
-		defer panic(v) // recorded, not stopped
+	if ptyp != "" {
 		cfg := trace.NewSpanEndConfig(opts...)
-		s.recordPanic(v, cfg.StackTrace())
+		s.exception(pmsg, ptyp, cfg.StackTrace())
 	}
 	s.ended = true
 	// The held writes and the status reach the handle even when the run
@@ -657,6 +665,9 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	if err == nil {
 		return
 	}
+	// Error runs before s.mu is taken, as the SDK calls it outside its
+	// lock: it may call back into the span (IsRecording, SetAttributes).
+	msg := exceptionMsg(err.Error())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
@@ -668,37 +679,34 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 		withStack = cfg.StackTrace()
 		s.dropAttrs(dropEvent, len(cfg.Attributes()))
 	}
-	s.exception(err, "", withStack)
+	s.exception(msg, typeStr(err), withStack)
 }
 
-// exception adds the exception event of err, of type typ when not empty
-// (else err's). Callers hold s.mu.
-func (s *bridgeSpan) exception(err error, typ string, withStack bool) {
+// exception adds the exception event of message msg and type typ.
+// Callers hold s.mu.
+func (s *bridgeSpan) exception(msg exceptionMsg, typ string, withStack bool) {
 	if s.isNode {
-		hooks.NodeException(s.node, err, typ, withStack)
+		hooks.NodeException(s.node, msg, typ, withStack)
 	} else {
-		hooks.RunException(s.run, err, typ, withStack)
+		hooks.RunException(s.run, msg, typ, withStack)
 	}
 }
 
-// panicValue is a panic value as an exception's message: fmt.Sprint's,
-// as OpenTelemetry's SDK writes it, which a panicking Error or String
-// method does not break (a nil *T whose Error dereferences it).
-type panicValue struct{ v any }
+// exceptionMsg is an exception's message, built before s.mu is taken.
+type exceptionMsg string
 
-func (p panicValue) Error() string { return fmt.Sprint(p.v) }
+func (m exceptionMsg) Error() string { return string(m) }
 
-// recordPanic adds the exception event of the panic value v, its type
-// and message as OpenTelemetry's SDK writes them: the type's package path
-// and name (".string" for a string), reflect's String for an unnamed
-// type (*url.Error), as RecordError names an error's. Callers hold s.mu.
-func (s *bridgeSpan) recordPanic(v any, withStack bool) {
+// typeStr is the exception.type of v, an error or a panic value, as
+// OpenTelemetry's SDK writes it: the type's package path and name
+// (".string" for a string), reflect's String for an unnamed type
+// (*url.Error).
+func typeStr(v any) string {
 	t := reflect.TypeOf(v)
-	typ := t.String()
 	if t.PkgPath() != "" || t.Name() != "" {
-		typ = t.PkgPath() + "." + t.Name()
+		return t.PkgPath() + "." + t.Name()
 	}
-	s.exception(panicValue{v}, typ, withStack)
+	return t.String()
 }
 
 // SpanContext returns the run's or node's span context.
