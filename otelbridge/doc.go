@@ -47,7 +47,9 @@
 //     that the engine's GenAI metrics count the call; so do, on the span
 //     of a GenAI operation, the other keys the conventions name on it:
 //     error.type (the metrics' class of error), server.address and
-//     server.port.
+//     server.port. A gen_ai.usage.input_tokens or output_tokens that is no
+//     token count (not an int, or negative) is dropped and counted
+//     (Stats.InvalidAttrsDropped).
 //   - A span started under a node becomes a node of the same run whose
 //     span's parent is that node's span (encode.Node.ParentSpanID), so the
 //     trace keeps its depth; the span kind is kept (encode.Node.Kind).

@@ -7,7 +7,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
-	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 
 	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/internal/otlptest"
@@ -59,20 +58,7 @@ func TestBridgeGenAIAttributesKept(t *testing.T) {
 	if !found {
 		t.Fatal("no node span received")
 	}
-	sums := map[string]float64{}
-	for _, m := range metricsNamed(rc, genai.MetricTokenUsage) {
-		// Each periodic export repeats a cumulative sum; deltas add up.
-		delta := m.GetHistogram().GetAggregationTemporality() == metricspb.AggregationTemporality_AGGREGATION_TEMPORALITY_DELTA
-		for _, p := range m.GetHistogram().GetDataPoints() {
-			for _, a := range p.Attributes {
-				if k := a.Value.GetStringValue(); a.Key == genai.KeyTokenType && delta {
-					sums[k] += p.GetSum()
-				} else if a.Key == genai.KeyTokenType {
-					sums[k] = max(sums[k], p.GetSum())
-				}
-			}
-		}
-	}
+	sums, _ := tokenUsage(rc)
 	if sums[genai.TokenInput] != 10 || sums[genai.TokenOutput] != 5 {
 		t.Errorf("%s sums %v, want input 10 and output 5", genai.MetricTokenUsage, sums)
 	}

@@ -43,7 +43,9 @@ type Stats struct {
 	RunAttrsDropped uint64
 	// InvalidAttrsDropped counts attributes with an empty key
 	// (attribute.KeyValue.Valid is false), dropped as OpenTelemetry's SDK
-	// drops them: OTLP's keys are non-empty.
+	// drops them: OTLP's keys are non-empty; and a node span's
+	// gen_ai.usage.input_tokens or output_tokens that is no token count
+	// (not an int, or negative), which the GenAI metrics cannot record.
 	InvalidAttrsDropped uint64
 }
 
@@ -283,9 +285,12 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 		case !kv.Valid():
 			invalid++
 		case (kv.Key != AttrNodeType || kv.Value.Type() != attribute.STRING) && last.is(i):
-			if s.spanKey(kv.Key) {
+			switch {
+			case !tokenCount(kv):
+				invalid++
+			case s.spanKey(kv.Key):
 				s.node.SetAttributes(toAttr(kv))
-			} else {
+			default:
 				s.node.Input(toAttr(kv))
 			}
 		}
@@ -351,6 +356,19 @@ func (s *bridgeSpan) spanKey(k attribute.Key) bool {
 		return true
 	}
 	return s.genai && (k == "error.type" || k == "server.address" || k == "server.port")
+}
+
+// tokenCount reports whether kv, when it is a node's
+// gen_ai.usage.input_tokens or output_tokens, can be a token count: an
+// int, as the GenAI conventions type it, not negative. The engine's GenAI
+// metrics read those keys on the node: a negative count was recorded as 0
+// and another type (the string "12") ignored, each unseen; the bridge
+// drops such a value and counts it (Stats.InvalidAttrsDropped).
+func tokenCount(kv attribute.KeyValue) bool {
+	if kv.Key != genai.KeyUsageInputTokens && kv.Key != genai.KeyUsageOutputTokens {
+		return true
+	}
+	return kv.Value.Type() == attribute.INT64 && kv.Value.AsInt64() >= 0
 }
 
 // runInfoFields maps the attribute keys that name a string field of
@@ -810,9 +828,12 @@ func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
 // run span attribute. Callers hold s.mu.
 func (s *bridgeSpan) write(a attribute.KeyValue) {
 	if s.isNode {
-		if s.spanKey(a.Key) {
+		switch {
+		case !tokenCount(a):
+			s.dropAttrs(dropInvalid, 1)
+		case s.spanKey(a.Key):
 			s.node.SetAttributes(toAttr(a))
-		} else {
+		default:
 			s.node.Output(toAttr(a))
 		}
 	} else {
