@@ -684,18 +684,18 @@ func WithMetricsExporter(x MetricsExporter) Option {
 
 // retCache maps return codes to their label strings without allocating:
 // a copy-on-write map read with one atomic load. It holds at most limit
-// codes; a code past that is formatted on every call (it allocates, and
-// lands in the overflow series once the family is full anyway).
+// codes; get reports a code past that as not cached, and the caller
+// formats it on its own stack (requestPast), which does not allocate.
 type retCache struct {
 	m     atomic.Pointer[map[int64]string]
 	mu    sync.Mutex
 	limit int
 }
 
-func (c *retCache) get(code int64) string {
+func (c *retCache) get(code int64) (string, bool) {
 	if p := c.m.Load(); p != nil {
 		if s, ok := (*p)[code]; ok {
-			return s
+			return s, true
 		}
 	}
 	c.mu.Lock()
@@ -703,10 +703,10 @@ func (c *retCache) get(code int64) string {
 	old := c.m.Load()
 	if old != nil {
 		if s, ok := (*old)[code]; ok {
-			return s
+			return s, true
 		}
 		if len(*old) >= c.limit {
-			return strconv.FormatInt(code, 10)
+			return "", false
 		}
 	}
 	next := make(map[int64]string, 1+lenMap(old))
@@ -718,7 +718,7 @@ func (c *retCache) get(code int64) string {
 	s := strconv.FormatInt(code, 10)
 	next[code] = s
 	c.m.Store(&next)
-	return s
+	return s, true
 }
 
 func lenMap(p *map[int64]string) int {

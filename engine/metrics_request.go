@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/flowtel/flowtel/internal/hdr"
@@ -62,7 +63,21 @@ func (e *Engine) RecordRequest(appID, fn string, ret int64, d time.Duration) {
 // stack and are filled from the arguments only, so concurrent callers
 // never see each other's labels (the original shared one label map).
 func (m *Metrics) request(appID, fn string, ret int64) RequestSeries {
-	lv := hdr.LabelValues{m.label(appID), m.label(fn), m.rets.get(ret)}
+	r, ok := m.rets.get(ret)
+	if !ok {
+		return m.requestPast(appID, fn, ret)
+	}
+	lv := hdr.LabelValues{m.label(appID), m.label(fn), r}
+	s, _ := m.requestOf(&lv)
+	return s
+}
+
+// requestPast is request for a code past the ret cache. Its label is
+// formatted on this call's stack (a new series copies it) and kept in no
+// memo, so a stream of distinct codes allocates nothing per call.
+func (m *Metrics) requestPast(appID, fn string, ret int64) RequestSeries {
+	var b [20]byte // the longest int64
+	lv := hdr.LabelValues{m.label(appID), m.label(fn), string(strconv.AppendInt(b[:0], ret, 10))}
 	s, _ := m.requestOf(&lv)
 	return s
 }
@@ -87,7 +102,11 @@ func (m *Metrics) requestOf(lv *hdr.LabelValues) (RequestSeries, bool) {
 // (seriesMemo): a run of an application and flow seen before costs no
 // label check and no lookup.
 func (m *Metrics) runRequest(appID, fn string, ret int64) RequestSeries {
-	raw := hdr.LabelValues{appID, fn, m.rets.get(ret)}
+	r, ok := m.rets.get(ret)
+	if !ok {
+		return m.requestPast(appID, fn, ret)
+	}
+	raw := hdr.LabelValues{appID, fn, r}
 	if s, ok := m.memo.requests.find(&raw, 3); ok {
 		return s
 	}
