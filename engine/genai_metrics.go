@@ -305,10 +305,10 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 			out, hasOut = n.Usage.CompletionTokens, true
 		}
 	}
-	if hasIn {
+	if hasIn && m.tokenCount(in) {
 		s.input.record(in, &genAITokenInts, sat)
 	}
-	if hasOut {
+	if hasOut && m.tokenCount(out) {
 		s.output.record(out, &genAITokenInts, sat)
 	}
 	kind := SpanKindClient
@@ -316,6 +316,19 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		kind = SpanKindInternal
 	}
 	m.nameGenAISpan(n, a.op, a.reqModel, kind)
+}
+
+// tokenCount reports whether n is a number of tokens. A negative count
+// (Node.Usage, gen_ai.usage.* attributes) is left out of
+// gen_ai.client.token.usage, where a 0 would add a call that used no
+// tokens, and counted in Stats.ValuesTruncated; the span keeps it, as it
+// keeps a value whose label is cut.
+func (m *Metrics) tokenCount(n int64) bool {
+	if n < 0 {
+		m.e.stats.valuesTruncated.Add(1)
+		return false
+	}
+	return true
 }
 
 // Values of gen_ai.operation.name the fold tells apart.

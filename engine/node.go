@@ -773,7 +773,9 @@ func (n *nodeRecord) appendEventAttrs(t int64, kind encode.EventKind, attrs []At
 // run sums it when it ends. The node's span carries it as usage.* and as
 // gen_ai.usage.input_tokens and output_tokens (PromptTokens and
 // CompletionTokens) unless SetAttributes gave either key: the span then
-// carries the caller's value, once, as the GenAI metrics read it.
+// carries the caller's value, once, as the GenAI metrics read it. A
+// negative token count is no count: gen_ai.client.token.usage leaves it
+// out, counted in Stats.ValuesTruncated (the span and the run keep it).
 func (h Node) Usage(u Usage) {
 	if n := h.begin(); n != nil {
 		n.Node.Usage, n.HasUsage = u, true

@@ -61,7 +61,7 @@ type Stats struct {
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
 	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs, and attributes otelbridge could not keep
 	EventsDropped   uint64 // log entries past Limits.Events
-	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes
+	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes, negative token counts left out of gen_ai.client.token.usage
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
 	SumsSaturated   uint64 // token sums held at math.MaxInt64 (or MinInt64) instead of wrapping: a run's Usage, the GenAI token metrics

@@ -160,6 +160,8 @@ func FinishReason(r string) encode.Attr { return str(KeyFinishReasons, r) }
 // UsageInputTokens is gen_ai.usage.input_tokens. A node given
 // engine.Node.Usage carries the key already (its PromptTokens); given
 // both, the span carries this value, once, and the GenAI metrics read it.
+// A negative n is no count: gen_ai.client.token.usage leaves it out,
+// counted in engine.Stats.ValuesTruncated.
 func UsageInputTokens(n int64) encode.Attr { return integer(KeyUsageInputTokens, n) }
 
 // UsageOutputTokens is gen_ai.usage.output_tokens, which engine.Node.Usage
