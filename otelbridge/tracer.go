@@ -361,9 +361,10 @@ func (s *bridgeSpan) spanKey(k attribute.Key) bool {
 // tokenCount reports whether kv, when it is a node's
 // gen_ai.usage.input_tokens or output_tokens, can be a token count: an
 // int, as the GenAI conventions type it, not negative. The engine's GenAI
-// metrics read those keys on the node: a negative count was recorded as 0
-// and another type (the string "12") ignored, each unseen; the bridge
-// drops such a value and counts it (Stats.InvalidAttrsDropped).
+// metrics read those keys on the node: they leave a negative count out,
+// counted in the engine's Stats.ValuesTruncated, and ignore another type
+// (the string "12") unseen; the bridge drops such a value from the span
+// as well and counts it (Stats.InvalidAttrsDropped).
 func tokenCount(kv attribute.KeyValue) bool {
 	if kv.Key != genai.KeyUsageInputTokens && kv.Key != genai.KeyUsageOutputTokens {
 		return true
