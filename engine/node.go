@@ -344,11 +344,11 @@ func (e *Engine) refusedNode(why DropReason, ticket uint64) Node {
 // refusedRun is the handle of a run refused for why, whose parent is kept
 // under ticket (refusedctx.go).
 func (e *Engine) refusedRun(why DropReason, ticket uint64) Run {
-	return Run{refused: e, why: why, gen: uint32(ticket), ticketHi: uint32(ticket >> 32)}
+	return Run{refused: e, gen: uint32(ticket), tag: uint32(why) | uint32(ticket>>32)<<8}
 }
 
 // ticket returns the ticket of a refused run's parent.
-func (h Run) ticket() uint64 { return uint64(h.ticketHi)<<32 | uint64(h.gen) }
+func (h Run) ticket() uint64 { return uint64(h.tag>>8)<<32 | uint64(h.gen) }
 
 // refusedTicket returns the ticket of a refused node's run's parent.
 func (h Node) refusedTicket() uint64 { return uint64(h.gen>>8)<<32 | uint64(h.runGen) }
