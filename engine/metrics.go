@@ -697,6 +697,9 @@ func (c *retCache) get(code int64) (string, bool) {
 		if s, ok := (*p)[code]; ok {
 			return s, true
 		}
+		if len(*p) >= c.limit {
+			return "", false // full for good: a stream of new codes takes no lock
+		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

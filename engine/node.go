@@ -338,20 +338,30 @@ func (h Node) claim() *nodeRecord {
 // run's parent above, runGen the low bits: SpanContext returns that parent
 // (refusedctx.go).
 func (e *Engine) refusedNode(why DropReason, ticket uint64) Node {
-	return Node{n: e.refused, gen: uint32(why) | uint32(ticket>>32)<<8, runGen: uint32(ticket)}
+	return Node{n: e.refused, gen: refusedTag(why, ticket), runGen: uint32(ticket)}
 }
 
 // refusedRun is the handle of a run refused for why, whose parent is kept
 // under ticket (refusedctx.go).
 func (e *Engine) refusedRun(why DropReason, ticket uint64) Run {
-	return Run{refused: e, gen: uint32(ticket), tag: uint32(why) | uint32(ticket>>32)<<8}
+	return Run{refused: e, gen: uint32(ticket), tag: refusedTag(why, ticket)}
 }
 
+// refusedTag is what a refused handle keeps beside the low 32 bits of its
+// parent's ticket: why in the low byte, the ticket's high bits above.
+func refusedTag(why DropReason, ticket uint64) uint32 { return uint32(why) | uint32(ticket>>32)<<8 }
+
+// refusedWhy returns the drop reason of a refused handle's tag.
+func refusedWhy(tag uint32) DropReason { return DropReason(tag & 0xff) }
+
+// refusedTicket returns the ticket of tag and its low bits lo.
+func refusedTicket(tag, lo uint32) uint64 { return uint64(tag>>8)<<32 | uint64(lo) }
+
 // ticket returns the ticket of a refused run's parent.
-func (h Run) ticket() uint64 { return uint64(h.tag>>8)<<32 | uint64(h.gen) }
+func (h Run) ticket() uint64 { return refusedTicket(h.tag, h.gen) }
 
 // refusedTicket returns the ticket of a refused node's run's parent.
-func (h Node) refusedTicket() uint64 { return uint64(h.gen>>8)<<32 | uint64(h.runGen) }
+func (h Node) refusedTicket() uint64 { return refusedTicket(h.gen, h.runGen) }
 
 // stale counts a call on a handle that no longer owns its record; calls
 // on a refused node's handle are no-ops.
@@ -425,7 +435,7 @@ func (h Node) StartChild(nodeID, nodeType, nodeName string) Node {
 		if h.n != nil && h.n.run == nil {
 			// Below a refused node: lost for its reason, and counted.
 			h.n.e.stats.accepted.Add(1)
-			h.n.e.stats.drop(DropReason(h.gen&0xff), 1)
+			h.n.e.stats.drop(refusedWhy(h.gen), 1)
 			return h
 		}
 		return Node{}
@@ -466,7 +476,7 @@ func (h Node) SetSpanKind(k SpanKind) {
 func (h Node) runHandle() Run {
 	n := h.n
 	if n.run == nil { // a refused node's: its nodes are counted as refused
-		return n.e.refusedRun(DropReason(h.gen&0xff), h.refusedTicket())
+		return n.e.refusedRun(refusedWhy(h.gen), h.refusedTicket())
 	}
 	return Run{r: n.run, gen: h.runGen}
 }

@@ -289,14 +289,12 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	e.boundRun(&r.Run, bound)
 	m.observeRequest(&r.Run)
 	for i := min(later, genai); i < count; i++ {
-		plain := r.isPlain(i)
+		n, plain := &r.slot(i).Node, r.isPlain(i)
 		if i >= later {
-			m.foldType(&f, &r.slot(i).Node, plain)
+			m.foldType(&f, n, plain)
 		}
-		if !plain {
-			if n := &r.slot(i).Node; len(n.Attrs) != 0 {
-				m.observeGenAINode(n)
-			}
+		if !plain && len(n.Attrs) != 0 {
+			m.observeGenAINode(n)
 		}
 	}
 	m.endFold(&f, &r.Run)

@@ -418,8 +418,8 @@ func (h Run) startNode(parent encode.SpanID, nodeID, nodeType, nodeName string) 
 		if h.refused != nil {
 			// The run was refused: its nodes are spans lost for the same reason.
 			h.refused.stats.accepted.Add(1)
-			h.refused.stats.drop(DropReason(h.tag&0xff), 1)
-			return h.refused.refusedNode(DropReason(h.tag&0xff), h.ticket())
+			h.refused.stats.drop(refusedWhy(h.tag), 1)
+			return h.refused.refusedNode(refusedWhy(h.tag), h.ticket())
 		}
 		return Node{}
 	}

@@ -272,9 +272,6 @@ type Tally struct {
 	slot int
 }
 
-// Counter returns the Counter t counts, or nil.
-func (t Tally) Counter() *Counter { return t.c }
-
 // RecordCounted records v as Record does and counts 1 as t says, pinned
 // to the current P once for both (a request's latency and its count). t
 // must come from h's Attach (or be the zero Tally). It is the whole fast
