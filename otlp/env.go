@@ -224,12 +224,11 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 	case tracesOff:
 		enabled = false
 	}
-	// Checked here so that a refused value stops the service at start;
-	// it takes effect on the Propagator of propagation.FromEnv (whose
-	// ParseFormats holds the same rules: internal/w3c's).
-	if _, _, err := w3c.ParsePropagators(get("OTEL_PROPAGATORS")); err != nil {
-		return false, false, fmt.Errorf("%w OTEL_PROPAGATORS: %w", export.ErrInvalidEnv, err)
-	}
+	// Read here so that names the specification asks to ignore are
+	// warned about at start even when the service never calls
+	// propagation.FromEnv, where the setting takes effect (once: both
+	// read it with internal/w3c's rules and log the same report once).
+	w3c.WarnPropagators(get("OTEL_PROPAGATORS"))
 	return enabled, noPush, nil
 }
 

@@ -175,7 +175,6 @@ func TestNewFromEnvSDKSwitches(t *testing.T) {
 		"OTEL_TRACES_EXPORTER":  "zipkin",
 		"OTEL_LOGS_EXPORTER":    "console",
 		"OTEL_METRICS_EXPORTER": "console",
-		"OTEL_PROPAGATORS":      "tracecontext,b3",
 	} {
 		_, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false", name: v}))
 		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), name) {

@@ -40,9 +40,14 @@
 // to propagate); with "baggage", no traceparent or tracestate; with
 // "none", nothing. The headers of a format not spoken are ignored on
 // extraction (not counted as malformed) and removed from the carrier on
-// injection. ParseFormats holds the rules; otlp.NewFromEnv refuses what
-// it refuses. A service honouring the variable calls that Propagator's
-// methods, not the package functions.
+// injection. ParseFormats holds the rules of the specification: a name
+// flowtel does not speak (b3, jaeger) is ignored, and "none" anywhere is
+// no propagation. FromEnv, and otlp.NewFromEnv which reads the same
+// variable, log what they ignored once with slog at warning level, as the
+// specification asks, and go on; a caller who prefers to refuse the value
+// calls ParseFormats, whose error names what was ignored, and New. A
+// service honouring the variable calls that Propagator's methods, not the
+// package functions.
 //
 // # Concurrency and allocation
 //

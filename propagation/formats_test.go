@@ -1,14 +1,17 @@
 package propagation
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -19,10 +22,12 @@ import (
 )
 
 // TestParseFormats checks OTEL_PROPAGATORS as the SDK environment
-// specification reads it, then lists built at random against the
-// accepted and refused sets: a name outside tracecontext, baggage and
-// none, or none beside a format, is refused; otherwise the formats named,
-// both when none is named.
+// specification reads it, then lists built at random: a name outside
+// tracecontext, baggage and none is ignored and reported, not refused;
+// none anywhere is no propagation (as Go's autoprop and Python's SDK
+// read it), the other names reported as ignored; a list naming no format
+// and no none is the default, both. The Formats returned always stand:
+// the error only says what was ignored, for a caller who wants to refuse.
 func TestParseFormats(t *testing.T) {
 	for s, want := range map[string]Formats{
 		"":                                FormatsAll,
@@ -43,10 +48,15 @@ func TestParseFormats(t *testing.T) {
 			t.Errorf("ParseFormats(%q) = %b, %v; want %b", s, got, err, want)
 		}
 	}
-	for _, s := range []string{"b3", "tracecontext,b3", "jaeger", "xray", "ottrace", "b3multi", "trace-context",
-		"tracecontext baggage", "tracecontext;baggage", "none,tracecontext", "baggage,NONE", "w3c"} {
-		if _, err := ParseFormats(s); !errors.Is(err, ErrPropagators) {
-			t.Errorf("ParseFormats(%q): %v, want ErrPropagators", s, err)
+	for s, want := range map[string]Formats{
+		"b3": FormatsAll, "jaeger": FormatsAll, "xray,ottrace": FormatsAll, "b3multi": FormatsAll, "w3c": FormatsAll,
+		"tracecontext,b3": FormatTraceContext, "B3, baggage": FormatBaggage, "trace-context": FormatsAll,
+		"tracecontext baggage": FormatsAll, "tracecontext;baggage": FormatsAll,
+		"none,tracecontext": 0, "baggage,NONE": 0, "b3,none": 0,
+	} {
+		got, err := ParseFormats(s)
+		if got != want || !errors.Is(err, ErrPropagators) {
+			t.Errorf("ParseFormats(%q) = %b, %v; want %b and ErrPropagators", s, got, err, want)
 		}
 	}
 
@@ -54,40 +64,34 @@ func TestParseFormats(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 16))
 	for range 20000 {
 		var items []string
-		var want Formats
-		none, refused := false, false
+		var named Formats
+		none, unknown := false, false
 		for range 1 + rng.IntN(5) {
 			n := names[rng.IntN(len(names))]
 			switch n {
 			case "tracecontext":
-				want |= FormatTraceContext
+				named |= FormatTraceContext
 			case "baggage":
-				want |= FormatBaggage
+				named |= FormatBaggage
 			case "none":
 				none = true
 			case "":
 			default:
-				refused = true
+				unknown = true
 			}
 			items = append(items, randSpace(rng)+randCase(rng, n)+randSpace(rng))
 		}
+		want, ignored := named, unknown
 		switch {
-		case none && want != 0:
-			refused = true
 		case none:
-		case want == 0:
+			want, ignored = 0, unknown || named != 0
+		case named == 0:
 			want = FormatsAll
 		}
 		s := strings.Join(items, ",")
 		got, err := ParseFormats(s)
-		if refused {
-			if !errors.Is(err, ErrPropagators) {
-				t.Fatalf("ParseFormats(%q) = %b, %v; want refused", s, got, err)
-			}
-			continue
-		}
-		if err != nil || got != want {
-			t.Fatalf("ParseFormats(%q) = %b, %v; want %b", s, got, err, want)
+		if got != want || errors.Is(err, ErrPropagators) != ignored || (err == nil) == ignored {
+			t.Fatalf("ParseFormats(%q) = %b, %v; want %b, ignored names reported: %v", s, got, err, want, ignored)
 		}
 	}
 }
@@ -104,24 +108,73 @@ func randCase(rng *rand.Rand, s string) string {
 	return string(b)
 }
 
-// TestFromEnv: FromEnv's Propagator speaks what OTEL_PROPAGATORS names;
-// unset, both; a refused value is an error naming the variable.
+// captureSlog sends the default slog logger's records to a buffer until
+// the test ends (FromEnv logs on the test's goroutine).
+func captureSlog(t *testing.T) *bytes.Buffer {
+	t.Helper()
+	var buf bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&buf, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return &buf
+}
+
+// TestFromEnv: FromEnv's Propagator speaks what OTEL_PROPAGATORS names
+// by the specification: unset, both; a name flowtel does not speak is
+// ignored with one slog warning (not one per call), the service starts.
 func TestFromEnv(t *testing.T) {
+	logs := captureSlog(t)
 	for v, want := range map[string]Formats{"": FormatsAll, "tracecontext": FormatTraceContext, "Baggage": FormatBaggage, "none": 0} {
 		t.Setenv("OTEL_PROPAGATORS", v)
-		p, err := FromEnv()
-		if err != nil || p.Formats() != want {
-			t.Errorf("OTEL_PROPAGATORS=%q: %v, %v; want %b", v, p.Formats(), err, want)
+		if p := FromEnv(); p.Formats() != want {
+			t.Errorf("OTEL_PROPAGATORS=%q: %b, want %b", v, p.Formats(), want)
 		}
 	}
-	t.Setenv("OTEL_PROPAGATORS", "b3")
-	if _, err := FromEnv(); !errors.Is(err, ErrPropagators) || !strings.Contains(err.Error(), "OTEL_PROPAGATORS") {
-		t.Errorf("OTEL_PROPAGATORS=b3: %v", err)
+	if logs.String() != "" {
+		t.Errorf("a valid value warned: %s", logs)
+	}
+	t.Setenv("OTEL_PROPAGATORS", "b3,tracecontext")
+	for range 3 {
+		if p := FromEnv(); p.Formats() != FormatTraceContext {
+			t.Errorf("OTEL_PROPAGATORS=b3,tracecontext: %b, want tracecontext", p.Formats())
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "level=WARN"); n != 1 || !strings.Contains(out, "OTEL_PROPAGATORS") || !strings.Contains(out, "b3") {
+		t.Errorf("want one warning naming OTEL_PROPAGATORS and b3, got %d:\n%s", n, out)
 	}
 	var zero Propagator
 	var nilP *Propagator
 	if zero.Formats() != FormatsAll || nilP.Formats() != FormatsAll || New(FormatsAll).Formats() != FormatsAll {
 		t.Error("the zero, nil or New(FormatsAll) Propagator does not speak both formats")
+	}
+}
+
+// TestFromEnvHostileWarning: the warning quotes what the variable holds,
+// which the operator's environment (or whoever wrote it) controls: a
+// terminal escape, a new line or megabytes must not reach the log as
+// they are. The line is bounded and holds no control byte.
+func TestFromEnvHostileWarning(t *testing.T) {
+	logs := captureSlog(t)
+	v := "\x1b[2J\x1b[31mevil\nlevel=ERROR msg=forged," + strings.Repeat("x", 1<<20) + ",\xff\xfe," + strings.Repeat("b3,", 1000) + "baggage"
+	t.Setenv("OTEL_PROPAGATORS", v)
+	if p := FromEnv(); p.Formats() != FormatBaggage {
+		t.Errorf("Formats %b, want baggage", p.Formats())
+	}
+	out := logs.String()
+	if strings.Count(out, "\n") != 1 || strings.Count(out, "level=WARN") != 1 {
+		t.Errorf("the warning is not one line:\n%q", out)
+	}
+	if len(out) > 1024 {
+		t.Errorf("the warning is %d bytes, want at most 1024", len(out))
+	}
+	for _, c := range strings.TrimSuffix(out, "\n") {
+		if c < 0x20 || c == 0x7f || c == utf8.RuneError {
+			t.Fatalf("the warning holds %U:\n%q", c, out)
+		}
+	}
+	if !strings.Contains(out, "evil") || !strings.Contains(out, "more") {
+		t.Errorf("the warning does not name what was ignored:\n%s", out)
 	}
 }
 

@@ -268,29 +268,35 @@ const (
 	FormatsAll = FormatTraceContext | FormatBaggage // the default: both
 )
 
-// ErrPropagators wraps what ParseFormats refuses.
+// ErrPropagators wraps what ParseFormats reports ignored.
 var ErrPropagators = w3c.ErrPropagators
 
 // ParseFormats reads a value of OTEL_PROPAGATORS by the OpenTelemetry SDK
-// environment rules: a comma-separated list, each name trimmed and read in
-// any case, a name given twice counted once. "tracecontext" and "baggage"
-// are the formats; "none" is neither. An empty value, or one naming
-// nothing (only commas and spaces), is the default, both, as an empty
-// variable is an unset one. Any other name (b3, jaeger, xray) is refused,
-// and so is "none" beside a format: the specification defines "none" as
-// no propagator, which a list naming one contradicts (OpenTelemetry's
-// Python SDK drops the "none" and keeps the others, Java's refuses the
-// list), so the operator says which was meant.
+// environment specification: a comma-separated list, each name trimmed and
+// read in any case, a name given twice counted once. "tracecontext" and
+// "baggage" are the formats; "none" is neither, wherever it stands in the
+// list. An empty value, or one naming nothing (only commas and spaces), is
+// the default, both, as an empty variable is an unset one. Any other name
+// (b3, jaeger, xray) is ignored, as the specification asks of a value not
+// recognised; a list of only such names is the default.
+//
+// The Formats returned always stand. err, wrapping ErrPropagators, says
+// which names were ignored (an unknown one, or a format beside "none"),
+// for a caller who prefers to refuse the value: FromEnv logs it instead.
 func ParseFormats(s string) (Formats, error) {
 	tc, bag, err := w3c.ParsePropagators(s)
+	return formats(tc, bag), err
+}
+
+func formats(traceContext, baggage bool) Formats {
 	var f Formats
-	if tc {
+	if traceContext {
 		f |= FormatTraceContext
 	}
-	if bag {
+	if baggage {
 		f |= FormatBaggage
 	}
-	return f, err
+	return f
 }
 
 // New returns a Propagator speaking the formats f (New(FormatsAll) is
@@ -303,14 +309,12 @@ func New(f Formats) *Propagator {
 	return &Propagator{off: FormatsAll &^ f}
 }
 
-// FromEnv returns New of the formats OTEL_PROPAGATORS names
-// (ParseFormats): unset, both, as the zero Propagator.
-func FromEnv() (*Propagator, error) {
-	f, err := ParseFormats(os.Getenv("OTEL_PROPAGATORS"))
-	if err != nil {
-		return nil, fmt.Errorf("OTEL_PROPAGATORS: %w", err)
-	}
-	return New(f), nil
+// FromEnv returns New of the formats OTEL_PROPAGATORS names (ParseFormats):
+// unset, both, as the zero Propagator. Names it ignores are logged once
+// with slog at warning level, as the specification asks, and the service
+// goes on; to refuse them instead, call ParseFormats and New.
+func FromEnv() *Propagator {
+	return New(formats(w3c.WarnPropagators(os.Getenv("OTEL_PROPAGATORS"))))
 }
 
 // Stats counts what a Propagator extracted.

@@ -3,29 +3,46 @@ package w3c
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf8"
 )
 
-// ErrPropagators wraps what ParsePropagators refuses.
-var ErrPropagators = errors.New("propagation: propagators not supported")
+// ErrPropagators wraps what ParsePropagators reports ignored.
+var ErrPropagators = errors.New("propagation: propagator names ignored")
+
+// Bounds of the report of ignored names: the value comes from the
+// environment, so its size and bytes are not ours to choose.
+const (
+	maxIgnoredShown = 3  // names quoted in the report
+	maxIgnoredBytes = 32 // bytes of each name quoted
+)
 
 // ParsePropagators reads a value of OTEL_PROPAGATORS by the OpenTelemetry
-// SDK environment rules and says which of the two W3C formats it names: a
-// comma-separated list, each name trimmed and read in any case, a name
-// given twice counted once. "none" is neither. An empty value, or one
-// naming nothing (only commas and spaces), is the default, both, as an
-// empty variable is an unset one. Any other name (b3, jaeger, xray) is
-// refused, and so is "none" beside a format: the specification defines
-// "none" as no propagator, which a list naming one contradicts
-// (OpenTelemetry's Python SDK drops the "none" and keeps the others,
-// Java's refuses the list), so the operator says which was meant. It
-// lives here, not in propagation, so that otlp.NewFromEnv checks the
-// variable with the same rules without importing a wiring package beside
-// it.
+// SDK environment specification and says which of the two W3C formats to
+// speak: a comma-separated list, each name trimmed and read in any case, a
+// name given twice counted once. An empty value, or one naming nothing
+// (only commas and spaces), is the default, both, as an empty variable is
+// an unset one. "none" is no propagation, wherever it stands in the list
+// (as Go's autoprop and Python's SDK read it). A name flowtel does not
+// speak (b3, jaeger, xray) is ignored: the specification asks an
+// unrecognised enum value to be warned about and ignored, not refused. A
+// list naming only such names is ignored whole, the default (as Go's
+// autoprop does; JavaScript's propagates nothing).
+//
+// The formats returned always stand. err, wrapping ErrPropagators, says
+// what was ignored, quoted and bounded in length, for a caller who wants to
+// refuse the value or log it (WarnPropagators).
 func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 	none := false
+	var unknown []string
+	more := 0
 	for name := range strings.SplitSeq(s, ",") {
-		switch strings.ToLower(strings.TrimSpace(name)) {
+		name = strings.TrimSpace(name)
+		switch strings.ToLower(name) {
 		case "":
 		case "tracecontext":
 			traceContext = true
@@ -34,16 +51,90 @@ func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 		case "none":
 			none = true
 		default:
-			return false, false, fmt.Errorf("%w: %q: flowtel speaks tracecontext and baggage (none for neither)", ErrPropagators, strings.TrimSpace(name))
+			q := quoteBounded(name)
+			switch {
+			case slices.Contains(unknown, q):
+			case len(unknown) == maxIgnoredShown:
+				more++
+			default:
+				unknown = append(unknown, q)
+			}
 		}
 	}
-	switch {
-	case none && (traceContext || baggage):
-		return false, false, fmt.Errorf("%w: %q: none (no propagator) beside a propagator contradicts itself: give none alone or the propagators alone", ErrPropagators, s)
-	case none:
-		return false, false, nil
-	case !traceContext && !baggage:
-		return true, true, nil
+	overridden := ""
+	if none {
+		overridden = formatsName(traceContext, baggage)
+		traceContext, baggage = false, false
+	} else if !traceContext && !baggage {
+		traceContext, baggage = true, true
 	}
-	return traceContext, baggage, nil
+	var why []string
+	if len(unknown) > 0 {
+		list := strings.Join(unknown, ", ")
+		if more > 0 {
+			list += fmt.Sprintf(" and %d more", more)
+		}
+		why = append(why, "not spoken by flowtel (tracecontext, baggage, none): "+list)
+	}
+	if overridden != "none" && overridden != "" {
+		why = append(why, "named beside none, which is no propagation: "+overridden)
+	}
+	if len(why) == 0 {
+		return traceContext, baggage, nil
+	}
+	return traceContext, baggage, fmt.Errorf("%w: %s; propagating %s", ErrPropagators, strings.Join(why, "; "), formatsName(traceContext, baggage))
+}
+
+// formatsName names the formats as OTEL_PROPAGATORS would.
+func formatsName(traceContext, baggage bool) string {
+	switch {
+	case traceContext && baggage:
+		return "tracecontext,baggage"
+	case traceContext:
+		return "tracecontext"
+	case baggage:
+		return "baggage"
+	}
+	return "none"
+}
+
+// quoteBounded quotes name in ASCII (control bytes and invalid UTF-8
+// escaped, so that a log line stays one line) after cutting it to
+// maxIgnoredBytes on a rune boundary.
+func quoteBounded(name string) string {
+	if len(name) <= maxIgnoredBytes {
+		return strconv.QuoteToASCII(name)
+	}
+	cut := maxIgnoredBytes
+	for cut > 0 && !utf8.RuneStart(name[cut]) {
+		cut--
+	}
+	return strconv.QuoteToASCII(name[:cut]) + "..."
+}
+
+// warned is the last report logged by WarnPropagators: the same value is
+// read by otlp.NewFromEnv and propagation.FromEnv, and by every engine a
+// process starts, and is worth one line. It holds one bounded report.
+var warned struct {
+	mu   sync.Mutex
+	last string
+}
+
+// WarnPropagators parses s (ParsePropagators) and, when names were
+// ignored, logs it once with slog at warning level: again only when
+// the report changes.
+func WarnPropagators(s string) (traceContext, baggage bool) {
+	traceContext, baggage, err := ParsePropagators(s)
+	if err == nil {
+		return traceContext, baggage
+	}
+	msg := err.Error()
+	warned.mu.Lock()
+	first := warned.last != msg
+	warned.last = msg
+	warned.mu.Unlock()
+	if first {
+		slog.Warn("OTEL_PROPAGATORS: names ignored", "error", msg)
+	}
+	return traceContext, baggage
 }
