@@ -144,6 +144,8 @@
 //     OTEL_METRIC_EXPORT_INTERVAL, OTLP_METRIC_EXPORT_INTERVAL_MILLIS (3000)
 //     is the engine's metrics push interval.
 //
+// A variable set to an empty value (or to spaces only) is unset: an empty
+// OTEL_EXPORTER_OTLP_INSECURE leaves OTLP_ENDPOINT's plaintext as it is.
 // An invalid value is an error wrapping ErrInvalidEnv that names the
 // variable, also for the variables the engine uses (a schedule delay or
 // metric interval of 0 is refused here); header values (credentials) are

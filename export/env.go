@@ -59,7 +59,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			c.Insecure = true
 		}
 	}
-	if _, ok := lookup("OTEL_EXPORTER_OTLP_INSECURE"); ok {
+	// Set and not empty (empty is unset, as for every variable), it
+	// decides over OTLP_ENDPOINT's plaintext.
+	if r.str("OTEL_EXPORTER_OTLP_INSECURE") != "" {
 		c.Insecure = r.otelBoolean("OTEL_EXPORTER_OTLP_INSECURE")
 	}
 	c.Headers = r.headers("OTEL_EXPORTER_OTLP_HEADERS")

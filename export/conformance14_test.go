@@ -1,0 +1,47 @@
+package export
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exportFromEnv builds an exporter from env (a short timeout, fast
+// retries), sends one trace batch of 3 spans (batch id from prefix) and
+// returns its Stats.
+func exportFromEnv(t *testing.T, prefix string, env map[string]string) Stats {
+	t.Helper()
+	cfg, err := FromLookup(lookupOf(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout, cfg.Traces.Timeout, cfg.Retry = 2*time.Second, 0, fastRetry
+	e, _ := newLogged(t, cfg)
+	produce(t, e, Traces, prefix, 1, 3)
+	s := flushChecked(t, e)
+	shutdown(t, e)
+	return s
+}
+
+// TestEmptyInsecureIsUnset: an empty OTEL_EXPORTER_OTLP_INSECURE is
+// unset, as the specification has every empty variable ("The SDK MUST
+// interpret an empty value of an environment variable the same way as
+// when the variable is unset"): the original's scheme-less OTLP_ENDPOINT
+// keeps meaning plaintext. The empty value read as false turned TLS on,
+// and every batch to the plaintext collector was dropped.
+func TestEmptyInsecureIsUnset(t *testing.T) {
+	c := newReceiver(t, ProtocolGRPC, nil)
+	c.Start()
+	defer c.Stop()
+	hostPort := strings.TrimPrefix(c.Endpoint(), "http://")
+	for i, v := range []string{"", " "} {
+		s := exportFromEnv(t, fmt.Sprint("insecure", i), map[string]string{"OTLP_ENDPOINT": hostPort, "OTEL_EXPORTER_OTLP_INSECURE": v})
+		if st := s.Signals[Traces]; st.Exported != 3 || st.Dropped != 0 {
+			t.Errorf("OTEL_EXPORTER_OTLP_INSECURE=%q: %+v, want 3 exported", v, st)
+		}
+	}
+	if got := received(c)[Traces]; got != 6 {
+		t.Errorf("the receiver took %d spans, want 6", got)
+	}
+}
