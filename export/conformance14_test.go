@@ -45,3 +45,25 @@ func TestEmptyInsecureIsUnset(t *testing.T) {
 		t.Errorf("the receiver took %d spans, want 6", got)
 	}
 }
+
+// TestProtocolAnyCase: OTEL_EXPORTER_OTLP_PROTOCOL and the per-signal
+// PROTOCOL are enums, which the specification's environment variables
+// read in any case ("Enum values SHOULD be interpreted in a
+// case-insensitive manner"), as FromLookup reads the other enums
+// (COMPRESSION, OTEL_LOGS_EXPORTER). "HTTP/Protobuf" and "GRPC" were
+// refused.
+func TestProtocolAnyCase(t *testing.T) {
+	for i, tc := range []struct{ protocol, value, name string }{
+		{ProtocolHTTPProtobuf, "HTTP/Protobuf", "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{ProtocolGRPC, "GRPC", "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		{ProtocolHTTPProtobuf, "Http/ProtoBuf", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"},
+	} {
+		c := newReceiver(t, tc.protocol, nil)
+		c.Start()
+		s := exportFromEnv(t, fmt.Sprint("case", i), map[string]string{tc.name: tc.value, "OTEL_EXPORTER_OTLP_ENDPOINT": c.Endpoint()})
+		c.Stop()
+		if st := s.Signals[Traces]; st.Exported != 3 || received(c)[Traces] != 3 {
+			t.Errorf("%s=%s: %+v, the %s receiver took %d, want 3 exported", tc.name, tc.value, st, tc.protocol, received(c)[Traces])
+		}
+	}
+}

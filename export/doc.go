@@ -111,7 +111,8 @@
 //     gRPC endpoints (any form the gRPC client takes): TLS unless
 //     insecure; OTLP/HTTP refuses one.
 //   - PROTOCOL, HEADERS, COMPRESSION, CERTIFICATE, CLIENT_CERTIFICATE,
-//     CLIENT_KEY: the per-signal variable, then the generic one. Per-signal
+//     CLIENT_KEY: the per-signal variable, then the generic one (PROTOCOL
+//     and COMPRESSION in any case; PROTOCOL http/json is refused). Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does). A
 //     HEADERS value is percent-decoded, then trimmed of spaces and tabs.
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then

@@ -300,8 +300,10 @@ func (r *envReader) boolean(name string, def bool) bool {
 	return def
 }
 
+// protocol reads a PROTOCOL variable, an enum: any case, as the
+// specification reads enums.
 func (r *envReader) protocol(name string) string {
-	v := r.str(name)
+	v := strings.ToLower(r.str(name))
 	switch v {
 	case "", ProtocolGRPC, ProtocolHTTPProtobuf:
 		return v
