@@ -121,7 +121,8 @@ type Config struct {
 	// not grpc-*, te or content-type; for HTTP not the headers the
 	// transport writes: Content-Type, Content-Encoding, Content-Length,
 	// Transfer-Encoding and the hop-by-hop ones). Over HTTP a Host header
-	// is the request's host and a User-Agent replaces flowtel's. Values
+	// is the request's host; over either protocol a User-Agent replaces
+	// flowtel's (gRPC appends its own product to either). Values
 	// are printable ASCII (HTTP also
 	// allows tabs; a gRPC key ending in -bin takes any bytes), and a name
 	// appears once whatever its case. New refuses any other, naming the
@@ -301,6 +302,7 @@ type target struct {
 	tls        *tls.Config // nil: plaintext
 	tlsKey     string      // identifies the TLS files, to share connections
 	headers    map[string]string
+	userAgent  string   // gRPC: the User-Agent of headers, or flowtel's
 	redact     redactor // the secrets of headers and endpoint
 	shownURL   string   // url with its secrets redacted, for messages
 	gzip       bool
@@ -472,6 +474,7 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 			t.shownURL = u.Host
 		}
 		t.headers = withBasicAuth(t.headers, u.User)
+		t.headers, t.userAgent = splitUserAgent(t.headers)
 	} else {
 		if !perSignal {
 			appendSignalPath(u, sig)
@@ -539,6 +542,26 @@ func withBasicAuth(h map[string]string, ui *url.Userinfo) map[string]string {
 	}
 	out["authorization"] = "Basic " + base64.StdEncoding.EncodeToString([]byte(ui.Username()+":"+pass))
 	return out
+}
+
+// splitUserAgent returns h without its User-Agent header (h itself is
+// not modified) and that header's value, or flowtel's without one: gRPC
+// writes the user-agent itself and drops one given as metadata, so a
+// configured one goes to grpc.WithUserAgent (after which gRPC appends its
+// own product, as it does to flowtel's).
+func splitUserAgent(h map[string]string) (map[string]string, string) {
+	for k, v := range h {
+		if strings.EqualFold(k, "user-agent") {
+			out := make(map[string]string, len(h)-1)
+			for k2, v2 := range h {
+				if k2 != k {
+					out[k2] = v2
+				}
+			}
+			return out, v
+		}
+	}
+	return h, userAgent
 }
 
 // unixTarget reports whether ep is a gRPC target on a Unix domain socket

@@ -67,3 +67,37 @@ func TestProtocolAnyCase(t *testing.T) {
 		}
 	}
 }
+
+// TestGRPCUserAgentHeader: a User-Agent in Headers replaces flowtel's over
+// OTLP/gRPC as over OTLP/HTTP (gRPC appends its own product, as it does to
+// flowtel's). gRPC drops a user-agent given as metadata (a header it
+// writes itself), so the configured one was silently never sent. Two
+// signals with different ones each send their own.
+func TestGRPCUserAgentHeader(t *testing.T) {
+	c := newReceiver(t, ProtocolGRPC, nil)
+	c.Start()
+	defer c.Stop()
+	cfg := testConfig(ProtocolGRPC, c.Endpoint())
+	cfg.Headers = map[string]string{"User-Agent": "edge-agent/2.1", "x-tenant": "a"}
+	cfg.Metrics.Headers = map[string]string{"user-agent": "metrics-agent/1"}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	produce(t, e, Traces, "ua", 1, 1)
+	flushOK(t, e)
+	traceUA, tenant := c.Header().Get("User-Agent"), c.Header().Get("X-Tenant")
+	produce(t, e, Metrics, "ua", 1, 1)
+	flushOK(t, e)
+	metricsUA := c.Header().Get("User-Agent")
+	shutdown(t, e)
+	if !strings.HasPrefix(traceUA, "edge-agent/2.1 ") || tenant != "a" {
+		t.Errorf("traces: the receiver saw User-Agent %q, x-tenant %q, want edge-agent/2.1 first and a", traceUA, tenant)
+	}
+	if !strings.HasPrefix(metricsUA, "metrics-agent/1 ") {
+		t.Errorf("metrics: the receiver saw User-Agent %q, want metrics-agent/1 first", metricsUA)
+	}
+	if cfg.Headers["User-Agent"] != "edge-agent/2.1" {
+		t.Errorf("New changed the caller's Headers: %v", cfg.Headers)
+	}
+}

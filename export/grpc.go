@@ -276,7 +276,7 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		grpc.WithTransportCredentials(creds),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: bc, MinConnectTimeout: min(defaultGRPCConnectTimeout, t.timeout)}),
 		grpc.WithDefaultCallOptions(grpc.ForceCodecV2(rawCodec{}), grpc.MaxCallRecvMsgSize(MaxResponseBytes)),
-		grpc.WithUserAgent(userAgent),
+		grpc.WithUserAgent(t.userAgent),
 		// A batch is typically a few hundred KB; grpc's 32 KiB default
 		// writes it in a dozen syscalls, 256 KiB in two or three. The
 		// buffer is pooled and only held while a connection is writing.
@@ -348,7 +348,7 @@ func (s *grpcSender) invoke(ctx context.Context, req *rawRequest) outcome {
 type grpcConns map[string]*grpc.ClientConn
 
 func (m grpcConns) get(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
-	key := t.grpcTarget + "|" + t.tlsKey + "|" + time.Duration(t.timeout).String()
+	key := t.grpcTarget + "|" + t.tlsKey + "|" + time.Duration(t.timeout).String() + "|" + t.userAgent
 	if c, ok := m[key]; ok {
 		return c, nil
 	}
