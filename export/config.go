@@ -592,7 +592,7 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	}
 	u, err = url.Parse(ep)
 	if err != nil {
-		return nil, false, errors.New("not a URL or host:port")
+		return nil, false, errMalformed
 	}
 	switch u.Scheme {
 	case "http":
@@ -604,11 +604,38 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	if u.Host == "" {
 		return nil, false, errors.New("no host")
 	}
+	if err := checkHost(u); err != nil {
+		return nil, false, err
+	}
 	if err := checkPort(u); err != nil {
 		return nil, false, err
 	}
 	// u.User is kept for HTTP (basic auth); it is redacted in messages.
 	return u, secure, nil
+}
+
+// errMalformed is why an endpoint of no URL's shape is refused: most
+// often a header or a credential put in the wrong variable ("api-key=...",
+// "Authorization=Bearer ..."), so the error that refuses it does not print
+// the value (envReader.endpoint).
+var errMalformed = errors.New("not a URL or host:port")
+
+// checkHost refuses a host that is neither a name nor an address:
+// url.Parse lets a host hold "!$&'()*+,;=", which no host name has, so
+// that "api-key=<token>" was taken as one, and every export's transport
+// error, and Exporter.String, printed the token. It names the character
+// only (errMalformed).
+func checkHost(u *url.URL) error {
+	if strings.HasPrefix(u.Host, "[") {
+		return nil // an IPv6 literal, which url.Parse checked
+	}
+	h := u.Hostname()
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return fmt.Errorf("%w: the host holds %q, which no host name or address does", errMalformed, c)
+		}
+	}
+	return nil
 }
 
 // checkPort refuses a URL's port that no connection can use, which would

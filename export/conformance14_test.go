@@ -1,6 +1,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -99,5 +100,38 @@ func TestGRPCUserAgentHeader(t *testing.T) {
 	}
 	if cfg.Headers["User-Agent"] != "edge-agent/2.1" {
 		t.Errorf("New changed the caller's Headers: %v", cfg.Headers)
+	}
+}
+
+// TestEndpointMisplacedCredential: a header pasted into an ENDPOINT
+// variable or Config.Endpoint ("api-key=...", "Authorization=Bearer ...")
+// is refused without printing it. The first was taken as a host name
+// ('=' is a character url.Parse lets a host hold), so that every export's
+// transport error carried it to the ErrorHandler; the second was refused
+// with the value printed. Host names and addresses are still taken.
+func TestEndpointMisplacedCredential(t *testing.T) {
+	const secret = "sekret-token-123"
+	for _, v := range []string{"api-key=" + secret, "Authorization=Bearer " + secret, "http://api-key=" + secret + ":4318",
+		"x-api-key:" + secret + "@", "https://token;" + secret + ":443"} {
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "OTLP_ENDPOINT"} {
+			_, err := FromLookup(lookupOf(map[string]string{name: v}))
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), secret) {
+				t.Errorf("%s=%s: %v, want an error naming the variable, without the value", name, v, err)
+			}
+		}
+		_, err := New(Config{Endpoint: v})
+		if !errors.Is(err, ErrInvalidEndpoint) || strings.Contains(err.Error(), secret) {
+			t.Errorf("Endpoint %s: %v, want ErrInvalidEndpoint without the value", v, err)
+		}
+	}
+	for _, v := range []string{"collector_1:4317", "[::1]:4317", "http://[fe80::1%25eth0]:4318", "my-host.example.com:4318", "10.0.0.7", "https://Collector.Example:443/base"} {
+		if _, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": v})); err != nil {
+			t.Errorf("%s: %v", v, err)
+		}
+	}
+	// A value of a URL's shape is still printed, redacted.
+	_, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "htp://user:" + secret + "@collector:4317"}))
+	if err == nil || !strings.Contains(err.Error(), "htp://REDACTED@collector:4317") {
+		t.Errorf("a wrong scheme: %v, want the value printed, redacted", err)
 	}
 }

@@ -153,7 +153,10 @@
 // never printed, neither in configuration errors nor in export errors, nor
 // is a HEADERS member's name that is not a header name (a credential
 // pasted without its "Authorization=" is one: the member's position is
-// printed instead).
+// printed instead). An endpoint of no URL's shape, or whose host holds a
+// character no host name or address does ("api-key=<token>", which
+// url.Parse takes as a host), is refused without its value printed: it
+// is most often a header put in the wrong variable.
 //
 // # Settings checked at construction
 //

@@ -362,14 +362,20 @@ func (r *envReader) positive(name string, def, most int) int {
 }
 
 // endpoint returns the value of name, checked to be a URL or host:port.
-// The value may hold credentials: the error does not print it.
+// The value may hold credentials: the error prints it redacted
+// (RedactURL), or not at all when it has no URL's shape (errMalformed):
+// it may be a header pasted into the wrong variable.
 func (r *envReader) endpoint(name string) string {
 	v := r.str(name)
 	if v == "" {
 		return ""
 	}
 	if _, _, err := parseEndpoint(v, true); err != nil {
-		r.fail(name, fmt.Sprintf("%s is not a URL or host:port: %v", RedactURL(v), err))
+		if errors.Is(err, errMalformed) {
+			r.fail(name, fmt.Sprintf("%v (the value is not printed: it may be a misplaced credential)", err))
+		} else {
+			r.fail(name, fmt.Sprintf("%s is not a URL or host:port: %v", RedactURL(v), err))
+		}
 		return ""
 	}
 	return v
