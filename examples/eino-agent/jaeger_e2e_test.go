@@ -39,12 +39,12 @@ func TestJaegerEino(t *testing.T) {
 	const n = 8
 	var out, errb bytes.Buffer
 	if code := run([]string{"-n", fmt.Sprint(n), "-c", "4", "-first-chunk", "5ms", "-per-chunk", "1ms",
-		"-retrieve", "1ms", "-tool", "2ms", "-endpoint", grpc, "-service", service, "-logs=false"}, &out, &errb); code != 0 {
+		"-retrieve", "1ms", "-tool", "2ms", "-endpoint", grpc, "-service", service, "-logs=false", "-metrics-push=false"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errb.String())
 	}
-	// With the run logs off nothing is refused: Jaeger has no OTLP logs
-	// service, and every refused run log was a dropped batch that flush and
-	// shutdown reported.
+	// With the run logs and the metrics push off nothing is refused: Jaeger
+	// has no OTLP logs or metrics service, and every refused run log or
+	// metrics push was a dropped batch that flush and shutdown reported.
 	if strings.Contains(errb.String(), "dropped") {
 		t.Errorf("stderr says something was dropped:\n%s", errb.String())
 	}

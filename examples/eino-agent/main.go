@@ -8,7 +8,7 @@
 // -endpoint to a collector or Jaeger (OTLP/gRPC).
 //
 //	go run .                                  # 200 requests, 16 at once
-//	go run . -endpoint 127.0.0.1:4317 -logs=false  # into Jaeger, which takes no OTLP logs
+//	go run . -endpoint 127.0.0.1:4317 -logs=false -metrics-push=false  # into Jaeger, which takes no OTLP logs or metrics
 package main
 
 import (
@@ -38,7 +38,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type config struct {
 	requests, concurrency int
 	endpoint, service     string
-	logs                  bool
+	logs, metricsPush     bool
 	lat                   latencies
 }
 
@@ -51,6 +51,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.endpoint, "endpoint", "", "OTLP/gRPC host:port (a collector or Jaeger); empty: an embedded receiver")
 	fs.StringVar(&c.service, "service", "eino-agent", "the service name of the spans")
 	fs.BoolVar(&c.logs, "logs", true, "export each run's trace log as an OTLP log record; false for Jaeger, which refuses OTLP logs (each refused run log is counted dropped, and flush and shutdown say so)")
+	fs.BoolVar(&c.metricsPush, "metrics-push", true, "push the engine's metrics over OTLP; false for Jaeger, which has no OTLP metrics service (each refused push is counted dropped, and flush says so)")
 	fs.DurationVar(&c.lat.firstChunk, "first-chunk", 120*time.Millisecond, "a chat model's time to its first chunk")
 	fs.DurationVar(&c.lat.perChunk, "per-chunk", 15*time.Millisecond, "a chat model's time per further chunk")
 	fs.DurationVar(&c.lat.retrieve, "retrieve", 20*time.Millisecond, "the retriever's latency")
@@ -89,7 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		endpoint = rc.Endpoint()
 	}
 	eng, err := otlp.New(export.Config{Endpoint: endpoint, Insecure: true, NoLogs: !c.logs},
-		engine.WithResource(encode.Resource{ServiceName: c.service}))
+		engine.WithResource(encode.Resource{ServiceName: c.service}),
+		engine.WithMetrics(engine.MetricsConfig{NoExport: !c.metricsPush}))
 	if err != nil {
 		fmt.Fprintln(stderr, "eino-agent:", err)
 		return 1
