@@ -4,7 +4,8 @@
 // (the explicit `rv` value or the right-most 7 bytes of a trace-id made at
 // random, as W3C Trace Context Level 2 defines them), and the `ot`
 // tracestate entry that carries both. It is a leaf: it imports nothing of
-// flowtel's; the engine's head and tail samplers are built on it.
+// flowtel's but internal/hex; the engine's head and tail samplers are built
+// on it.
 //
 // # What it follows
 //

@@ -1,7 +1,8 @@
 // Package w3c parses and formats the W3C propagation headers: traceparent and
 // tracestate (Trace Context Level 1 and 2) and baggage (W3C Baggage). It is a
-// leaf: it imports nothing of flowtel's, and the engine builds its carriers
-// (http.Header, gRPC metadata) and the OpenTelemetry bridge on top of it.
+// leaf: it imports nothing of flowtel's but internal/hex, and package
+// propagation builds its carriers (http.Header, gRPC metadata) on top of it,
+// as the engine, the OpenTelemetry bridge and otlp.NewFromEnv use it.
 //
 // # What it follows
 //
