@@ -16,7 +16,8 @@
 // into the record on the caller's goroutine with no lock: the record has one
 // writer. Run.End pushes the run's record (a pointer) into the ring shard of
 // the caller's P (the next shard with room when that one is full); one pipeline goroutine drains the shards in batches, closes
-// nodes left open, keeps the nodes in start order, sums usage once and folds
+// nodes left open, orders the nodes by their end (the run trace log's
+// order, as the original's), sums usage once and folds
 // latencies into metrics; then, on the same goroutine, whose cache still
 // holds the records, its export stage hands each batch to the Sink (where
 // otlp.Sink encodes it, a large batch split across one encoder per P, so
@@ -247,9 +248,10 @@
 // # Accounting
 //
 // Every run and node offered is a span accepted. Each leaves as exported
-// (taken by the sink) or dropped by a DropReason; the rest is in flight:
-// Stats().Accepted == Exported + Dropped + InFlight, and InFlight is zero
-// after Shutdown. Runs never ended are closed after the idle timeout (and
+// (taken by the sink), dropped by a DropReason, or sampled out (WithSampler,
+// WithTailSampling); the rest is in flight:
+// Stats().Accepted == Exported + Dropped + SampledOut + InFlight, and
+// InFlight is zero after Shutdown. Runs never ended are closed after the idle timeout (and
 // at Shutdown) and exported as incomplete, with status error.
 //
 // # Metrics
