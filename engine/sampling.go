@@ -231,18 +231,48 @@ func eraseInconsistentTh(ts string, id encode.TraceID, random bool) string {
 	if !o.HasTh || !ok || sampling.Keep(r, o.Th) {
 		return ts
 	}
-	v, _ := sampling.SetThreshold(ot, 0, false)
 	if err != nil {
+		return ts
+	}
+	return withTh(ts, 0, false)
+}
+
+// withTh returns the tracestate ts with the th of its ot entry set to t,
+// or erased when set is false or when t does not fit (an ot value past
+// 256 characters, a header past w3c.MaxTraceStateBytes): a span must not
+// carry a threshold it was not sampled with, and one with none has an
+// unknown probability, which the specification allows. An ot entry it
+// changes moves to the front, as W3C asks of a vendor updating its entry.
+// It returns ts itself, without allocating, when nothing changes, and ts
+// unchanged when it is not a valid tracestate.
+func withTh(ts string, t uint64, set bool) string {
+	st, err := w3c.ParseTraceState(ts)
+	if err != nil {
+		return ts
+	}
+	ot, _ := st.Get(sampling.OTKey)
+	v, fits := sampling.SetThreshold(ot, t, set)
+	if !fits {
+		v, _ = sampling.SetThreshold(ot, 0, false)
+	}
+	if v == ot {
 		return ts
 	}
 	if v == "" {
 		return st.Delete(sampling.OTKey).String()
 	}
-	out, ierr := st.Insert(sampling.OTKey, v)
-	if ierr != nil {
-		return ts
+	out, err := st.Insert(sampling.OTKey, v)
+	var s string
+	if err == nil {
+		s = out.String()
 	}
-	return out.String()
+	switch {
+	case err == nil && (len(s) <= w3c.MaxTraceStateBytes || !set):
+		return s
+	case set:
+		return withTh(ts, 0, false)
+	}
+	return ts
 }
 
 // TailDecision is what a TailPolicy's Decide function says of a run.
@@ -283,8 +313,12 @@ type TailRule struct {
 //     and flow ended in the last 10 to 20 s (the engine's HDR request
 //     histogram less its state one to two windows ago), recomputed once a
 //     second, once the window holds MinRunsForQuantile runs;
-//   - Ratio > 0 and the run's trace-id randomness reaches the threshold of
-//     Ratio (the consistent decision of TraceIDRatio).
+//   - Ratio > 0 and the run's randomness reaches the threshold of Ratio
+//     (the consistent decision of TraceIDRatio, on the explicit rv of the
+//     run's ot tracestate entry when it has one, else on its trace-id).
+//     A run so kept exports as th the higher of its head threshold and
+//     Ratio's, the probability it was kept with; a run kept for an error
+//     or as slow keeps the head's.
 //
 // Rules override these fields per flow or app. MaxPerSecond, when set,
 // caps the runs kept per second of the engine's clock: errors (and
@@ -405,6 +439,13 @@ type tailSampler struct {
 	// quantile returns the duration (ns) above which a run of app and
 	// flow is among the slowest fraction, and whether it is known.
 	quantile func(app, flow string, fraction float64, now int64) (int64, bool)
+	// The last tracestate read and the last one rewritten: a root's is
+	// the head sampler's own string, the same for every run, so that
+	// neither is parsed, nor a new one built, once a run.
+	otState     string
+	ot          sampling.OT
+	thIn, thOut string
+	thInTh      uint64 // 0 while nothing is cached: raiseTh never writes th:0
 }
 
 // newTailSampler compiles p; it returns nil for the zero policy, which
@@ -476,38 +517,92 @@ func runFailed(r *encode.Run) bool {
 	return false
 }
 
-// classify returns why the policy keeps r, or tailDropped.
-func (t *tailSampler) classify(r *encode.Run, now int64) tailClass {
+// classify returns why the policy keeps r, or tailDropped, and for
+// tailRatio the ratio's threshold.
+func (t *tailSampler) classify(r *encode.Run, now int64) (tailClass, uint64) {
 	if t.decide != nil {
 		switch t.decide(RunView{r}) {
 		case TailKeep:
-			return tailError
+			return tailError, 0
 		case TailDrop:
-			return tailDropped
+			return tailDropped, 0
 		}
 	}
 	p := t.rule(r.AppID, r.FlowID)
 	if p.keepErrors && runFailed(r) {
-		return tailError
+		return tailError, 0
 	}
 	d := r.EndUnixNano - r.StartUnixNano
 	if p.slower > 0 && d > p.slower {
-		return tailSlow
+		return tailSlow, 0
 	}
 	if p.fraction > 0 && t.quantile != nil {
 		if q, ok := t.quantile(r.AppID, r.FlowID, p.fraction, now); ok && d > q {
-			return tailSlow
+			return tailSlow, 0
 		}
 	}
-	if p.ratio && sampling.Keep(sampling.TraceIDRandomness(r.TraceID), p.ratioTh) {
-		return tailRatio
+	if p.ratio && sampling.Keep(t.randomness(r), p.ratioTh) {
+		return tailRatio, p.ratioTh
 	}
-	return tailDropped
+	return tailDropped, 0
 }
 
-// keep decides r at engine-clock time now (ns), applying the cap.
+// otOf returns the ot entry of the tracestate ts, valid (StartRun
+// discards an invalid one).
+func (t *tailSampler) otOf(ts string) sampling.OT {
+	if ts == "" {
+		return sampling.OT{}
+	}
+	if ts != t.otState {
+		st, _ := w3c.ParseTraceState(ts)
+		v, _ := st.Get(sampling.OTKey)
+		t.otState, t.ot = ts, sampling.ParseOT(v)
+	}
+	return t.ot
+}
+
+// randomness returns the randomness of r's trace as the head decision
+// reads it: the explicit rv of its ot entry, else its trace-id's (presumed
+// random when the caller did not say, as OpenTelemetry presumes it), so
+// that the tail ratio agrees with every participant at the same ratio.
+func (t *tailSampler) randomness(r *encode.Run) uint64 {
+	if o := t.otOf(r.TraceState); o.HasRv {
+		return o.Rv
+	}
+	return sampling.TraceIDRandomness(r.TraceID)
+}
+
+// raiseTh gives r, kept by a ratio of threshold th, the threshold it was
+// sampled with: the higher of the head's and th (a run without one was
+// kept by the head whatever its randomness). A backend counts a span as
+// 1/probability spans by its th; the head's alone would undercount what
+// the tail ratio left out. A run kept for another reason (an error, a
+// slow run) was kept whatever its randomness: its th stays the head's.
+func (t *tailSampler) raiseTh(r *encode.Run, th uint64) {
+	if o := t.otOf(r.TraceState); th == 0 || o.HasTh && o.Th >= th {
+		return // Ratio 1 keeps whatever the head kept: nothing to raise
+	}
+	if r.TraceState != t.thIn || th != t.thInTh {
+		t.thIn, t.thInTh, t.thOut = r.TraceState, th, withTh(r.TraceState, th, true)
+	}
+	r.TraceState = t.thOut
+}
+
+// keep decides r at engine-clock time now (ns), applying the cap, and
+// sets the th of a run a ratio keeps.
 func (t *tailSampler) keep(r *encode.Run, now int64) bool {
-	c := t.classify(r, now)
+	c, th := t.classify(r, now)
+	if !t.admit(c, now) {
+		return false
+	}
+	if c == tailRatio {
+		t.raiseTh(r, th)
+	}
+	return true
+}
+
+// admit applies the cap to a run of class c.
+func (t *tailSampler) admit(c tailClass, now int64) bool {
 	if t.max <= 0 {
 		return c != tailDropped
 	}

@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/sampling"
+	"github.com/flowtel/flowtel/internal/w3c"
+)
+
+// exportedOT returns the ot entry of an exported run's tracestate.
+func exportedOT(t *testing.T, r *encode.Run) sampling.OT {
+	t.Helper()
+	ts, err := w3c.ParseTraceState(r.TraceState)
+	if err != nil {
+		t.Fatalf("exported tracestate %q: %v", r.TraceState, err)
+	}
+	ot, _ := ts.Get(sampling.OTKey)
+	return sampling.ParseOT(ot)
+}
+
+// TestTailRatioRaisesTh checks the threshold an exported span carries
+// after a tail Ratio: a run the ratio keeps was sampled with the higher of
+// the head's threshold and the ratio's, and its th must say so, or a
+// backend counting spans by their adjusted count (1/probability) counts
+// it as if the ratio had not applied. A run kept as failed was kept
+// whatever its randomness: its th stays the head's.
+func TestTailRatioRaisesTh(t *testing.T) {
+	tail, _ := sampling.ThresholdFromProbability(0.25) // th:c
+	e, sink := newTestEngine(t, WithTailSampling(TailPolicy{KeepErrors: true, Ratio: 0.25}))
+	r := rand.New(rand.NewPCG(3, 4))
+	failed := map[encode.TraceID]bool{}
+	headTh := map[encode.TraceID]string{}
+	for i := range 3000 {
+		var parent SpanContext
+		head := ""
+		switch i % 3 {
+		case 1:
+			head = "8"
+		case 2:
+			head = "e"
+		}
+		if head != "" {
+			th, _ := sampling.ParseTh(head)
+			id := randTraceID(r)
+			for sampling.TraceIDRandomness(id) < th {
+				id = randTraceID(r) // a caller that sampled it consistently
+			}
+			parent = SpanContext{TraceID: id, SpanID: encode.SpanID{1}, TraceState: "a=1,ot=th:" + head, Sampled: true, Random: true}
+		}
+		run := e.StartRun(RunInfo{FlowID: "f", Parent: parent})
+		code := 0
+		if i%7 == 0 {
+			code = 1
+			failed[run.SpanContext().TraceID] = true
+		}
+		headTh[run.SpanContext().TraceID] = head
+		run.End(code, "")
+	}
+	flush(t, e)
+	runs := sink.Runs()
+	if len(runs) == 0 {
+		t.Fatal("nothing exported")
+	}
+	for i := range runs {
+		x := &runs[i]
+		ot := exportedOT(t, x)
+		r := sampling.TraceIDRandomness(x.TraceID)
+		want, wantSet := uint64(0), false
+		if h := headTh[x.TraceID]; h != "" {
+			want, _ = sampling.ParseTh(h)
+			wantSet = true
+		}
+		if !failed[x.TraceID] {
+			if r < tail {
+				t.Fatalf("run %x kept below the ratio", x.TraceID)
+			}
+			want, wantSet = max(want, tail), true
+		}
+		if ot.HasTh != wantSet || ot.Th != want {
+			t.Fatalf("run %x (failed %v, head th %q) exported with tracestate %q, want th %x (set %v)",
+				x.TraceID, failed[x.TraceID], headTh[x.TraceID], x.TraceState, want, wantSet)
+		}
+	}
+	checkIdentity(t, e.Stats())
+}
+
+// TestTailRatioReadsRv checks that the tail Ratio decides on the trace's
+// randomness as the head does: the explicit rv of the ot entry when there
+// is one, not the trace-id's, or the tail contradicts every other
+// participant that read rv (a trace a 0.5 head keeps at every service is
+// dropped here, one they all drop is kept).
+func TestTailRatioReadsRv(t *testing.T) {
+	e, sink := newTestEngine(t, WithTailSampling(TailPolicy{Ratio: 0.5}))
+	lowID := encode.TraceID{0: 1}                                                // trace-id randomness 0
+	highID := encode.TraceID{0: 2, 9: 0xff, 10: 0xff, 11: 0xff, 12: 0xff, 15: 1} // trace-id randomness >= th:8
+	keep := SpanContext{TraceID: lowID, SpanID: encode.SpanID{1}, TraceState: "ot=rv:ffffffffffffff", Sampled: true, Random: true}
+	drop := SpanContext{TraceID: highID, SpanID: encode.SpanID{1}, TraceState: "ot=rv:00000000000000", Sampled: true, Random: true}
+	e.StartRun(RunInfo{Parent: keep}).End(0, "")
+	e.StartRun(RunInfo{Parent: drop}).End(0, "")
+	flush(t, e)
+	runs := sink.Runs()
+	if len(runs) != 1 || runs[0].TraceID != lowID {
+		ids := []encode.TraceID{}
+		for _, r := range runs {
+			ids = append(ids, r.TraceID)
+		}
+		t.Fatalf("exported %x, want only %x (rv ff..ff passes th:8, rv 0 does not)", ids, lowID)
+	}
+	if got := runs[0].TraceState; got != "ot=th:8;rv:ffffffffffffff" {
+		t.Fatalf("exported tracestate %q, want ot=th:8;rv:ffffffffffffff", got)
+	}
+	if s := e.Stats(); s.RunsSampledOut != 1 {
+		t.Fatalf("runs sampled out %d, want 1", s.RunsSampledOut)
+	}
+}
