@@ -104,6 +104,8 @@ func ParentBased(root Sampler) Sampler {
 // Independent returns s deciding every run by itself, joined or not (the
 // OTEL_TRACES_SAMPLER values without "parentbased_"). A ratio sampler stays
 // consistent across services, since it reads the trace-id, not the caller.
+// A run it samples carries its own threshold as th, not the caller's:
+// th:0 under AlwaysOn when the caller's ot entry had a th.
 func Independent(s Sampler) Sampler {
 	s.independent = true
 	return s
@@ -176,7 +178,10 @@ type headParent struct {
 // A joined run keeps the caller's tracestate, except that a parent-based
 // decision erases a th the caller's own flags contradict (a sampled
 // caller whose randomness is below its threshold), and an independent
-// ratio decision writes its own th. Only those two cases allocate.
+// decision that samples writes its own th: th:0 for AlwaysOn over a
+// caller's th (it keeps every run, whatever the caller's probability),
+// the ratio's threshold for a ratio, erased when it no longer fits the ot
+// entry. Only those cases allocate.
 func (s *Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceState string) {
 	traceState = p.traceState
 	if p.joined && !s.independent {
@@ -187,6 +192,9 @@ func (s *Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceSt
 	}
 	switch s.kind {
 	case sampleAlways:
+		if p.joined && strings.Contains(traceState, "th:") && callerTh(traceState) {
+			traceState = withTh(traceState, 0, true)
+		}
 		return true, traceState
 	case sampleNever:
 		return false, traceState
@@ -205,13 +213,18 @@ func (s *Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceSt
 	if !p.joined {
 		return true, s.rootState
 	}
-	v, fits := sampling.SetThreshold(ot, s.th, true)
-	if fits && err == nil {
-		if out, ierr := ts.Insert(sampling.OTKey, v); ierr == nil {
-			traceState = out.String()
-		}
+	if err == nil {
+		traceState = withTh(traceState, s.th, true)
 	}
 	return true, traceState
+}
+
+// callerTh reports whether the tracestate ts holds a valid th in its ot
+// entry.
+func callerTh(ts string) bool {
+	st, err := w3c.ParseTraceState(ts)
+	ot, _ := st.Get(sampling.OTKey)
+	return err == nil && sampling.ParseOT(ot).HasTh
 }
 
 // eraseInconsistentTh returns ts without the th of its ot entry when that

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
@@ -113,5 +114,53 @@ func TestTailRatioReadsRv(t *testing.T) {
 	}
 	if s := e.Stats(); s.RunsSampledOut != 1 {
 		t.Fatalf("runs sampled out %d, want 1", s.RunsSampledOut)
+	}
+}
+
+// TestIndependentJoinTh checks the th a run joining a caller exports when
+// its sampler decides by itself (OTEL_TRACES_SAMPLER without
+// "parentbased_"): the threshold of its own decision, never the caller's.
+// An independent AlwaysOn keeps every run, th:0, where it forwarded the
+// caller's (a caller at 1% made each of its spans count 100 times); an
+// independent ratio whose th no longer fits the ot entry erases it, where
+// it forwarded the caller's (th:0 from a caller at 100% on a span kept
+// at 10%).
+func TestIndependentJoinTh(t *testing.T) {
+	id := encode.TraceID{0: 1, 8: 0xff, 9: 0xff, 10: 0xff, 11: 0xff} // randomness >= every th here
+	tenth, _ := TraceIDRatio(0.1)                                    // th:e666
+	pad := strings.Repeat("x", 256-len("th:0;p:"))                   // an ot value of 256 characters
+	for _, tt := range []struct {
+		s          Sampler
+		state      string
+		want       string
+		wantSample bool
+	}{
+		{Independent(AlwaysOn()), "a=1,ot=th:fd70a;rv:ffffffffffffff", "ot=th:0;rv:ffffffffffffff,a=1", true},
+		{Independent(AlwaysOn()), "a=1,ot=x:y", "a=1,ot=x:y", true}, // no th: nothing to correct
+		{Independent(AlwaysOn()), "a=1", "a=1", true},
+		{Independent(tenth), "ot=th:0;p:" + pad, "ot=p:" + pad, true},
+		{Independent(tenth), "a=1,ot=th:0", "ot=th:e666,a=1", true},
+		{ParentBased(AlwaysOn()), "a=1,ot=th:fd70a", "a=1,ot=th:fd70a", true},
+	} {
+		for _, sampled := range []bool{false, true} {
+			got, ts := tt.s.decide(headParent{joined: true, sampled: sampled, random: true, traceState: tt.state}, id)
+			if tt.s.independent || sampled {
+				if got != tt.wantSample || ts != tt.want {
+					t.Errorf("%v, caller sampled=%v %q: %v %q, want %v %q", tt.s, sampled, tt.state, got, ts, tt.wantSample, tt.want)
+				}
+			}
+		}
+	}
+	// Through an engine, as exported.
+	e, sink := newTestEngine(t, WithSampler(Independent(AlwaysOn())))
+	parent := SpanContext{TraceID: id, SpanID: encode.SpanID{1}, TraceState: "ot=th:fd70a", Sampled: true, Random: true}
+	run := e.StartRun(RunInfo{Parent: parent})
+	if sc := run.SpanContext(); sc.TraceState != "ot=th:0" {
+		t.Fatalf("propagates %q, want ot=th:0", sc.TraceState)
+	}
+	run.End(0, "")
+	flush(t, e)
+	if runs := sink.Runs(); len(runs) != 1 || runs[0].TraceState != "ot=th:0" {
+		t.Fatalf("exported %+v, want one run with ot=th:0", runs)
 	}
 }
