@@ -14,7 +14,7 @@ import (
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/genai"
-	"github.com/flowtel/flowtel/internal/w3c"
+	"github.com/flowtel/flowtel/internal/propenv"
 	"github.com/flowtel/flowtel/sid"
 )
 
@@ -227,8 +227,8 @@ func sdkSwitches(get func(string) string, enabled, noLogs bool) (on, noPush bool
 	// Read here so that names the specification asks to ignore are
 	// warned about at start even when the service never calls
 	// propagation.FromEnv, where the setting takes effect (once: both
-	// read it with internal/w3c's rules and log the same report once).
-	w3c.WarnPropagators(get("OTEL_PROPAGATORS"))
+	// read it with internal/propenv, which logs the same report once).
+	propenv.Warn(get("OTEL_PROPAGATORS"))
 	return enabled, noPush, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/flowtel/flowtel/engine"
+	"github.com/flowtel/flowtel/internal/propenv"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
@@ -314,7 +315,7 @@ func New(f Formats) *Propagator {
 // with slog at warning level, as the specification asks, and the service
 // goes on; to refuse them instead, call ParseFormats and New.
 func FromEnv() *Propagator {
-	return New(formats(w3c.WarnPropagators(os.Getenv("OTEL_PROPAGATORS"))))
+	return New(formats(propenv.Warn(os.Getenv("OTEL_PROPAGATORS"))))
 }
 
 // Stats counts what a Propagator extracted.

@@ -3,11 +3,9 @@ package w3c
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -35,7 +33,7 @@ const (
 //
 // The formats returned always stand. err, wrapping ErrPropagators, says
 // what was ignored, quoted and bounded in length, for a caller who wants to
-// refuse the value or log it (WarnPropagators).
+// refuse the value or log it (internal/propenv.Warn).
 func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 	none := false
 	var unknown []string
@@ -110,31 +108,4 @@ func quoteBounded(name string) string {
 		cut--
 	}
 	return strconv.QuoteToASCII(name[:cut]) + "..."
-}
-
-// warned is the last report logged by WarnPropagators: the same value is
-// read by otlp.NewFromEnv and propagation.FromEnv, and by every engine a
-// process starts, and is worth one line. It holds one bounded report.
-var warned struct {
-	mu   sync.Mutex
-	last string
-}
-
-// WarnPropagators parses s (ParsePropagators) and, when names were
-// ignored, logs it once with slog at warning level: again only when
-// the report changes.
-func WarnPropagators(s string) (traceContext, baggage bool) {
-	traceContext, baggage, err := ParsePropagators(s)
-	if err == nil {
-		return traceContext, baggage
-	}
-	msg := err.Error()
-	warned.mu.Lock()
-	first := warned.last != msg
-	warned.last = msg
-	warned.mu.Unlock()
-	if first {
-		slog.Warn("OTEL_PROPAGATORS: names ignored", "error", msg)
-	}
-	return traceContext, baggage
 }
