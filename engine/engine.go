@@ -117,15 +117,15 @@ func New(opts ...Option) (*Engine, error) {
 	// goroutine, which a refused New would leave running.
 	tail, err := newTailSampler(&e.cfg.tail)
 	if err != nil {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w", err)
+		return nil, err // ErrInvalidSampler, naming the TailPolicy field
 	}
 	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w: SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
+		return nil, fmt.Errorf("%w: TailPolicy.SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
 	}
 	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
 		e.logSink = ls
 	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
-		return nil, fmt.Errorf("engine: WithTailSampling: %w: RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) takes no run logs (not an engine.LogSink, or one whose TakesLogs is false): their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
+		return nil, fmt.Errorf("%w: TailPolicy.RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) takes no run logs (not an engine.LogSink, or one whose TakesLogs is false): their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
 	}
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
