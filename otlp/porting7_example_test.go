@@ -3,6 +3,10 @@ package otlp_test
 import (
 	"context"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"regexp"
 	"strings"
@@ -16,6 +20,7 @@ import (
 	"github.com/flowtel/flowtel/otelbridge"
 	"github.com/flowtel/flowtel/otlp"
 	"github.com/flowtel/flowtel/promhttp"
+	"github.com/flowtel/flowtel/sid"
 )
 
 // ExampleNew is the engine of README's "Use": an OTLP/gRPC engine sending
@@ -119,6 +124,8 @@ func Example_readmeOptions() {
 		engine.WithIdleTimeout(time.Minute),
 		engine.WithLimits(engine.Limits{NodesPerRun: 256, ValueBytes: 256 << 10, RunBytes: 16 << 20}),
 		engine.WithResource(encode.Resource{ServiceName: "workflow"}),
+		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "10.0.164.187", Port: "7860"}),
+		engine.WithSink(&engine.MemorySink{}), // a sink of your own beside OTLP (engine.Tee)
 		engine.WithErrorHandler(func(err error) { fmt.Println(err) }),
 		engine.WithStackTraces(true),
 		engine.WithMemoryLimit(256<<20),
@@ -193,17 +200,24 @@ func Example_readmeSampling() {
 	// every run in the metrics: true
 }
 
-// TestReadmeUseIsExample holds README's "Use" snippet to readmeUse, line
-// for line from StartRun to End (spaces aside), as README says it is.
-func TestReadmeUseIsExample(t *testing.T) {
+// readmeAndExamples reads README.md and this file, which holds its examples.
+func readmeAndExamples(t *testing.T) (readme, src []byte) {
+	t.Helper()
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := os.ReadFile("porting7_example_test.go")
+	src, err = os.ReadFile("porting7_example_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return readme, src
+}
+
+// TestReadmeUseIsExample holds README's "Use" snippet to readmeUse, line
+// for line from StartRun to End (spaces aside), as README says it is.
+func TestReadmeUseIsExample(t *testing.T) {
+	readme, src := readmeAndExamples(t)
 	m := regexp.MustCompile("(?s)## Use\n\n```go\n(.*?)```").FindSubmatch(readme)
 	if m == nil {
 		t.Fatal("README.md: the Use snippet is not where this test looks for it")
@@ -218,5 +232,45 @@ func TestReadmeUseIsExample(t *testing.T) {
 		if l := space.ReplaceAllString(strings.TrimSpace(line), " "); l != "" && !strings.Contains(code, l) {
 			t.Errorf("README's Use has %q, which readmeUse does not", l)
 		}
+	}
+}
+
+// TestReadmeOptionsCompiled holds Example_readmeOptions to what README says
+// of it: every engine option README names (an engine function With...) is
+// called there, so that a renamed or removed one fails to compile.
+func TestReadmeOptionsCompiled(t *testing.T) {
+	readme, src := readmeAndExamples(t)
+	example := string(src)
+	if i := strings.Index(example, "func Example_readmeOptions()"); i >= 0 {
+		example = example[i:]
+		example = example[:strings.Index(example, "\n}\n")]
+	} else {
+		t.Fatal("no Example_readmeOptions")
+	}
+	options := map[string]bool{}
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, "../engine", func(fi fs.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range pkgs["engine"].Files {
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && strings.HasPrefix(fn.Name.Name, "With") {
+				options[fn.Name.Name] = true
+			}
+		}
+	}
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\bWith[A-Z][A-Za-z]*`).FindAllString(string(readme), -1) {
+		if !options[m] || named[m] {
+			continue // another package's (the SDK's WithBlocking, Eino's WithCallbacks), or seen
+		}
+		named[m] = true
+		if !strings.Contains(example, "engine."+m+"(") {
+			t.Errorf("README names engine.%s, which Example_readmeOptions does not call", m)
+		}
+	}
+	if len(named) == 0 {
+		t.Error("README names no engine option: the test reads the wrong file")
 	}
 }
