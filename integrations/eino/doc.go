@@ -18,8 +18,8 @@
 // (compose.WithGraphName; else "Graph", "Chain" or "Workflow"). A
 // component invoked on its own is a run of one node. Every node or
 // component below it is a node of that run, with node id the node's key in
-// its graph (a tool's name inside a ToolsNode), node name RunInfo.Name or
-// the key, and node type by component:
+// its graph (a tool's name inside a ToolsNode), node name Eino's
+// callbacks.RunInfo.Name or the key, and node type by component:
 //
 //	ChatModel → llm          Tool → tool           ToolsNode → tools
 //	Retriever → knowledge    Lambda → code         Graph, Chain, Workflow → flow
