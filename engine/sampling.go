@@ -124,44 +124,60 @@ func (s Sampler) String() string {
 }
 
 // SamplerFromEnv reads OTEL_TRACES_SAMPLER (always_on, always_off,
-// traceidratio and their parentbased_ forms; default
-// parentbased_always_on) and OTEL_TRACES_SAMPLER_ARG (the ratio, default
-// 1.0) with getenv. Any other value is refused, naming the variable.
+// traceidratio and their parentbased_ forms, in any case; default
+// parentbased_always_on) and OTEL_TRACES_SAMPLER_ARG (the ratio of
+// traceidratio, 0 to 1; default 1.0) with getenv. It returns the sampler
+// the specification gives whatever the values: an argument that is not
+// a ratio is ignored (1.0), and so is a sampler name flowtel does not
+// know (parentbased_always_on), each reported in err, which wraps
+// ErrInvalidSampler and names the variable and its value (quoted in
+// ASCII, cut to 32 bytes). The specification asks that such a value be
+// logged and ignored, as otlp.NewFromEnv does; a program that prefers to
+// refuse it returns err.
 func SamplerFromEnv(getenv func(string) string) (Sampler, error) {
-	name := strings.TrimSpace(strings.ToLower(getenv("OTEL_TRACES_SAMPLER")))
+	raw := getenv("OTEL_TRACES_SAMPLER")
+	name := strings.TrimSpace(strings.ToLower(raw))
 	parent := true
 	if rest, ok := strings.CutPrefix(name, "parentbased_"); ok {
 		name = rest
+		if name == "" {
+			name = "?" // "parentbased_" alone names no sampler
+		}
 	} else if name != "" {
 		parent = false
 	}
 	var s Sampler
+	var err error
 	switch name {
 	case "", "always_on":
 		s = AlwaysOn()
 	case "always_off":
 		s = AlwaysOff()
 	case "traceidratio":
-		p := 1.0
+		s, _ = TraceIDRatio(1)
 		if arg := strings.TrimSpace(getenv("OTEL_TRACES_SAMPLER_ARG")); arg != "" {
-			v, err := strconv.ParseFloat(arg, 64)
-			if err != nil || math.IsNaN(v) {
-				return Sampler{}, fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG=%q is not a number", ErrInvalidSampler, arg)
+			v, perr := strconv.ParseFloat(arg, 64)
+			r, rerr := TraceIDRatio(v)
+			if perr != nil || rerr != nil {
+				return sampleParent(s, parent), fmt.Errorf("%w: OTEL_TRACES_SAMPLER_ARG=%s is not a ratio in [0, 1]: ignored, the ratio is 1",
+					ErrInvalidSampler, w3c.QuoteBounded(arg))
 			}
-			p = v
-		}
-		var err error
-		if s, err = TraceIDRatio(p); err != nil {
-			return Sampler{}, fmt.Errorf("OTEL_TRACES_SAMPLER_ARG: %w", err)
+			s = r
 		}
 	default:
-		return Sampler{}, fmt.Errorf("%w: OTEL_TRACES_SAMPLER=%q (flowtel knows always_on, always_off, traceidratio and their parentbased_ forms)",
-			ErrInvalidSampler, getenv("OTEL_TRACES_SAMPLER"))
+		parent = true
+		err = fmt.Errorf("%w: OTEL_TRACES_SAMPLER=%s is not always_on, always_off, traceidratio or their parentbased_ forms: ignored, the sampler is parentbased_always_on",
+			ErrInvalidSampler, w3c.QuoteBounded(raw))
 	}
-	if !parent {
-		s = Independent(s)
+	return sampleParent(s, parent), err
+}
+
+// sampleParent returns s parent-based or independent.
+func sampleParent(s Sampler, parent bool) Sampler {
+	if parent {
+		return ParentBased(s)
 	}
-	return s, nil
+	return Independent(s)
 }
 
 // headParent is what the head decision needs of a caller.

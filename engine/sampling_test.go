@@ -35,24 +35,40 @@ func TestSamplerFromEnv(t *testing.T) {
 		{"parentbased_traceidratio", "", "parentbased_traceidratio(1)", ""},
 		{"parentbased_traceidratio", "0", "parentbased_always_off", ""},
 		{" TraceIdRatio ", "0.5", "traceidratio(0.5)", ""},
-		{"traceidratio", "1.5", "", "OTEL_TRACES_SAMPLER_ARG"},
-		{"traceidratio", "-0.1", "", "OTEL_TRACES_SAMPLER_ARG"},
-		{"traceidratio", "NaN", "", "OTEL_TRACES_SAMPLER_ARG"},
-		{"traceidratio", "half", "", "OTEL_TRACES_SAMPLER_ARG"},
-		{"jaeger_remote", "", "", "OTEL_TRACES_SAMPLER"},
-		{"parentbased_xray", "", "", "OTEL_TRACES_SAMPLER"},
+		{"always_on", "half", "always_on", ""}, // an argument always_on takes none of
+		// What the specification ignores, with a warning: an argument
+		// that is not a ratio is unset (1.0), a sampler name it does not
+		// know is unset (parentbased_always_on). Each is reported.
+		{"traceidratio", "1.5", "traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"traceidratio", "-0.1", "traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"parentbased_traceidratio", "NaN", "parentbased_traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"traceidratio", "half", "traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"traceidratio", "Inf", "traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"traceidratio", "1e400", "traceidratio(1)", "OTEL_TRACES_SAMPLER_ARG"},
+		{"jaeger_remote", "", "parentbased_always_on", "OTEL_TRACES_SAMPLER"},
+		{"parentbased_xray", "0.5", "parentbased_always_on", "OTEL_TRACES_SAMPLER"},
+		{"parentbased_", "", "parentbased_always_on", "OTEL_TRACES_SAMPLER"},
 	}
 	for _, tt := range tests {
 		env := map[string]string{"OTEL_TRACES_SAMPLER": tt.sampler, "OTEL_TRACES_SAMPLER_ARG": tt.arg}
 		s, err := SamplerFromEnv(func(k string) string { return env[k] })
-		if tt.err != "" {
-			if err == nil || !errors.Is(err, ErrInvalidSampler) || !strings.Contains(err.Error(), tt.err) {
-				t.Fatalf("%q %q: error %v, want one naming %s", tt.sampler, tt.arg, err, tt.err)
-			}
-			continue
+		if s.String() != tt.want {
+			t.Errorf("%q %q: %v, want %s", tt.sampler, tt.arg, s, tt.want)
 		}
-		if err != nil || s.String() != tt.want {
-			t.Fatalf("%q %q: %v %v, want %s", tt.sampler, tt.arg, s, err, tt.want)
+		if tt.err == "" && err != nil {
+			t.Errorf("%q %q: %v", tt.sampler, tt.arg, err)
+		}
+		if tt.err != "" && (err == nil || !errors.Is(err, ErrInvalidSampler) || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%q %q: error %v, want one naming %s", tt.sampler, tt.arg, err, tt.err)
+		}
+	}
+	// A hostile value is reported on one short line.
+	for _, v := range []string{strings.Repeat("\n\x1b[31mlevel=ERROR ", 1<<16), "\xff\xfe" + strings.Repeat("é", 100)} {
+		for _, env := range []map[string]string{{"OTEL_TRACES_SAMPLER": v}, {"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": v}} {
+			_, err := SamplerFromEnv(func(k string) string { return env[k] })
+			if err == nil || len(err.Error()) > 400 || strings.ContainsAny(err.Error(), "\n\x1b") {
+				t.Errorf("hostile value reported as %.300q", err)
+			}
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -29,7 +30,9 @@ import (
 // request metrics' dc label from SERVICE_LOCATION (left out when unset,
 // as the original's). OTEL_TRACES_SAMPLER and
 // OTEL_TRACES_SAMPLER_ARG select the head sampler (engine.SamplerFromEnv;
-// default parentbased_always_on). OTEL_SEMCONV_STABILITY_OPT_IN holding
+// default parentbased_always_on); as the specification asks, a value it
+// ignores (an argument that is not a ratio, a sampler it does not know) is
+// logged with slog at warning level, not refused. OTEL_SEMCONV_STABILITY_OPT_IN holding
 // gen_ai_latest_experimental names GenAI nodes' spans as the GenAI
 // conventions do (engine.WithGenAISpanNames).
 // OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE and
@@ -46,7 +49,7 @@ import (
 // whatever tail policy opts set (New checks it all the same), counted in
 // Stats.SampledOut (flowtel_records_sampled_out_total), never as exported
 // or dropped, and the sampled flag it propagates is the head sampler's.
-// opts apply after the environment. An invalid value is an error naming the variable.
+// opts apply after the environment. Any other invalid value is an error naming the variable.
 func NewFromEnv(opts ...engine.Option) (*engine.Engine, error) {
 	return newFromLookup(os.LookupEnv, opts...)
 }
@@ -92,9 +95,10 @@ func newFromLookup(lookup func(string) (string, bool), opts ...engine.Option) (*
 		}
 	}
 	res := encode.Resource{ServiceName: cfg.ServiceName, HostIP: ip, ServiceInstanceID: instance}
+	// A sampler value the specification ignores is logged, not refused.
 	sampler, err := engine.SamplerFromEnv(get)
 	if err != nil {
-		return nil, fmt.Errorf("otlp: from environment: %w", err)
+		slog.Warn("otlp: from environment: sampler setting ignored", "error", err.Error())
 	}
 	base := []engine.Option{
 		engine.WithSampler(sampler),

@@ -49,7 +49,7 @@ func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 		case "none":
 			none = true
 		default:
-			q := quoteBounded(name)
+			q := QuoteBounded(name)
 			switch {
 			case slices.Contains(unknown, q):
 			case len(unknown) == maxIgnoredShown:
@@ -96,10 +96,10 @@ func formatsName(traceContext, baggage bool) string {
 	return "none"
 }
 
-// quoteBounded quotes name in ASCII (control bytes and invalid UTF-8
+// QuoteBounded quotes name in ASCII (control bytes and invalid UTF-8
 // escaped, so that a log line stays one line) after cutting it to
 // maxIgnoredBytes on a rune boundary.
-func quoteBounded(name string) string {
+func QuoteBounded(name string) string {
 	if len(name) <= maxIgnoredBytes {
 		return strconv.QuoteToASCII(name)
 	}
