@@ -2,7 +2,7 @@
 // tracestate (Trace Context Level 1 and 2) and baggage (W3C Baggage). It is a
 // leaf: it imports nothing of flowtel's but internal/hex, and package
 // propagation builds its carriers (http.Header, gRPC metadata) on top of it,
-// as the engine, the OpenTelemetry bridge and otlp.NewFromEnv use it.
+// as the engine, the OpenTelemetry bridge and internal/propenv use it.
 //
 // # What it follows
 //
