@@ -1,8 +1,10 @@
 package export
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -133,5 +135,28 @@ func TestEndpointMisplacedCredential(t *testing.T) {
 	_, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "htp://user:" + secret + "@collector:4317"}))
 	if err == nil || !strings.Contains(err.Error(), "htp://REDACTED@collector:4317") {
 		t.Errorf("a wrong scheme: %v, want the value printed, redacted", err)
+	}
+}
+
+// TestConfigLogsNoSecret: a Config logged with slog, by either of its
+// handlers, shows no header value and no credential of an endpoint, as
+// fmt's verbs show none. slog's JSON handler marshals a value with
+// encoding/json, which calls no String method: every header value,
+// per-signal and the large-value store's too, was logged.
+func TestConfigLogsNoSecret(t *testing.T) {
+	c, secrets := secretsConfig()
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&buf, nil), slog.NewTextHandler(&buf, nil)} {
+		buf.Reset()
+		slog.New(h).Info("exporter", "config", c, "pointer", &c, "traces", c.Traces, "large", c.LargeFields)
+		out := buf.String()
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%T logs %q: %s", h, s, out)
+			}
+		}
+		if !strings.Contains(out, "collector") || !strings.Contains(out, "Authorization") {
+			t.Errorf("%T hides the endpoint or the header names: %s", h, out)
+		}
 	}
 }

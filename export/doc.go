@@ -184,7 +184,10 @@
 // looked for base64-encoded, as gRPC sends it. A value under 4 bytes is
 // not searched for: it is no credential, and replacing it would garble
 // the messages. RedactURL does the same
-// for a caller printing an endpoint. An endpoint's user information is sent
+// for a caller printing an endpoint. Config, SignalConfig and
+// LargeFieldConfig print (fmt's verbs) and log (slog's LogValue, for
+// either handler: the JSON one would marshal every field) with the same
+// values REDACTED. An endpoint's user information is sent
 // as basic authentication over both protocols (gRPC: "authorization"
 // metadata) unless an Authorization header is configured.
 //

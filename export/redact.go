@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"slices"
 	"strconv"
@@ -193,7 +194,7 @@ func printRedacted[T any](f T, url *string, h *map[string]string) string {
 // String prints c as %+v would, without its secrets: header values and
 // the endpoints' user information and query values are REDACTED, so a
 // configuration can be logged. fmt's %v and %+v use it; GoString is the
-// same for %#v.
+// same for %#v, LogValue for slog (either handler).
 func (c Config) String() string {
 	type fields Config
 	f := fields(c)
@@ -213,6 +214,16 @@ func (l LargeFieldConfig) String() string {
 	f := fields(l)
 	return printRedacted(&f, &f.URL, &f.Headers)[1:]
 }
+
+// LogValue is String for slog, whose JSON handler would marshal every
+// field (encoding/json calls no String method).
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// LogValue is String for slog.
+func (s SignalConfig) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// LogValue is String for slog.
+func (l LargeFieldConfig) LogValue() slog.Value { return slog.StringValue(l.String()) }
 
 // GoString is String for %#v.
 func (c Config) GoString() string { return "export.Config" + c.String() }

@@ -10,15 +10,7 @@ import (
 // pointer or inside another struct, shows no header value and no
 // credential of an endpoint, its signals' or its large-value store's.
 func TestConfigPrintsNoSecret(t *testing.T) {
-	secrets := []string{"s3cret-token", "hunter22", "qtoken123", "sigsecret", "storekey9"}
-	c := Config{
-		Endpoint: "https://user:hunter22@collector:4318/v1?token=qtoken123",
-		Headers:  map[string]string{"Authorization": "Bearer s3cret-token"},
-		Traces:   SignalConfig{Endpoint: "https://collector/v1/traces", Headers: map[string]string{"x-key": "sigsecret"}},
-		LargeFields: LargeFieldConfig{
-			URL: "https://store/bucket?sig=storekey9", Headers: map[string]string{"x-api-key": "storekey9"},
-		},
-	}
+	c, secrets := secretsConfig()
 	outer := struct {
 		Name string
 		C    Config
@@ -39,4 +31,17 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 	if got := fmt.Sprintf("%+v", c); !strings.Contains(got, "Authorization:"+redacted) {
 		t.Errorf("header names should stay: %s", got)
 	}
+}
+
+// secretsConfig returns a Config with secrets in its headers, endpoint,
+// a signal's headers and its large-value store, and those secrets.
+func secretsConfig() (Config, []string) {
+	return Config{
+		Endpoint: "https://user:hunter22@collector:4318/v1?token=qtoken123",
+		Headers:  map[string]string{"Authorization": "Bearer s3cret-token"},
+		Traces:   SignalConfig{Endpoint: "https://collector/v1/traces", Headers: map[string]string{"x-key": "sigsecret"}},
+		LargeFields: LargeFieldConfig{
+			URL: "https://store/bucket?sig=storekey9", Headers: map[string]string{"x-api-key": "storekey9"},
+		},
+	}, []string{"s3cret-token", "hunter22", "qtoken123", "sigsecret", "storekey9"}
 }
