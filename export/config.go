@@ -254,7 +254,10 @@ type RetryConfig struct {
 	// InitialInterval is the first backoff; 0 means half the signal's
 	// Timeout, at most 5 s (5 s with the default 10 s Timeout).
 	InitialInterval time.Duration
-	// MaxInterval caps the backoff; 0 means 30 s.
+	// MaxInterval caps the backoff before its ±50 % jitter, as in OTel
+	// Go's exporters (cenkalti/backoff caps the interval, not the
+	// randomized wait): a wait is at most 1.5 × MaxInterval, unless the
+	// receiver asks for longer (Retry-After, RetryInfo). 0 means 30 s.
 	MaxInterval time.Duration
 	// MaxElapsedTime bounds the time spent on one batch, attempts and waits
 	// included, as the signal's Timeout does: the shorter wins; 0 means
