@@ -1,11 +1,16 @@
 package export
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -157,6 +162,71 @@ func TestConfigLogsNoSecret(t *testing.T) {
 		}
 		if !strings.Contains(out, "collector") || !strings.Contains(out, "Authorization") {
 			t.Errorf("%T hides the endpoint or the header names: %s", h, out)
+		}
+	}
+}
+
+// truncatingServer is an HTTP/1.1 server on loopback that answers every
+// request with status and a body cut short of its Content-Length, then
+// closes the connection: a proxy that replies and resets. It returns its
+// URL and the count of requests it answered.
+func truncatingServer(t *testing.T, status int, header string) (string, *atomic.Int64) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			req, err := http.ReadRequest(bufio.NewReader(c))
+			if err == nil {
+				_, _ = io.Copy(io.Discard, req.Body)
+				n.Add(1)
+				fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n%sContent-Length: 100\r\n\r\ncut short", status, http.StatusText(status), header)
+			}
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	return "http://" + l.Addr().String(), &n
+}
+
+// TestHTTPStatusWithTruncatedBody: a response's status decides, even when
+// its body cannot be read whole: a 400 is not retried (OTLP: "MUST NOT
+// retry"), a 429 is, after its Retry-After. A body that failed to read
+// made any status retryable: the 400 was sent again until the timeout
+// and counted retry_exhausted, not non_retryable.
+func TestHTTPStatusWithTruncatedBody(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		header   string
+		reason   DropReason
+		requests int64 // at least
+	}{
+		{http.StatusBadRequest, "", DropNonRetryable, 1},
+		{http.StatusUnauthorized, "", DropNonRetryable, 1},
+		{http.StatusTooManyRequests, "Retry-After: 1\r\n", DropRetryExhausted, 2},
+	} {
+		url, n := truncatingServer(t, tc.status, tc.header)
+		cfg := oneBatchPerRequest(testConfig(ProtocolHTTPProtobuf, url))
+		cfg.Timeout = 1500 * time.Millisecond
+		e, log := newLogged(t, cfg)
+		produce(t, e, Traces, fmt.Sprint("cut", tc.status), 1, 2)
+		s := flushChecked(t, e)
+		shutdown(t, e)
+		st := s.Signals[Traces]
+		if st.DroppedBy[tc.reason] != 2 || n.Load() < tc.requests || tc.reason == DropNonRetryable && n.Load() != 1 {
+			t.Errorf("HTTP %d: %d requests, %+v, want 2 dropped as %s", tc.status, n.Load(), st, tc.reason)
+		}
+		if errs := log.all(); len(errs) != 1 || !strings.Contains(errs[0].Error(), fmt.Sprint("HTTP ", tc.status)) {
+			t.Errorf("HTTP %d: reported %v, want one report naming the status", tc.status, errs)
 		}
 	}
 }

@@ -38,6 +38,8 @@
 // Retryable: gRPC CANCELLED, DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE,
 // UNAVAILABLE, DATA_LOSS, and RESOURCE_EXHAUSTED only when the status
 // carries google.rpc.RetryInfo; HTTP 429, 502, 503, 504; connection errors.
+// An HTTP response's status decides even when its body is cut short (a
+// proxy that answers and resets): a 400 so cut is not retried.
 // The wait is exponential (×1.5 from InitialInterval up to MaxInterval)
 // with ±50 % jitter, or the receiver's RetryInfo / Retry-After delay when
 // longer. Defaults are the OTel exporter defaults: 5 s, 30 s, 1 min; a

@@ -171,12 +171,12 @@ func (s *httpSender) send(ctx context.Context, parts [][]byte) outcome {
 		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: %w", s.sig, errUnwrapURL(err, s.shown)), Notice: notice}
 	}
 	// The receiver may be hostile: read at most MaxResponseBytes (and one
-	// byte more, to tell a larger response).
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	// byte more, to tell a larger response). A body cut short (a proxy
+	// that answers and resets) leaves the status, which decides: a 400
+	// is not retried (OTLP: "MUST NOT retry") for a failed read, and what
+	// was read is its message.
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	resp.Body.Close()
-	if err != nil && resp.StatusCode >= 300 {
-		return outcome{Class: classRetryable, Err: fmt.Errorf("export %s: read response: %w", s.sig, err), Notice: s.sig.String() + " transport"}
-	}
 	if len(rb) > MaxResponseBytes {
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return undecodable(s.sig, errResponseTooLarge)
