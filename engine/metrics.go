@@ -211,7 +211,7 @@ func (c *MetricsConfig) validate() error {
 			ErrInvalidMetrics, c.Digits, c.Highest, c.Limit, per, int64(maxHistogramBytes))
 	}
 	if len(c.Bounds) > maxBounds {
-		return fmt.Errorf("engine: %w: Bounds has %d bounds, at most %d", ErrInvalidMetrics, len(c.Bounds), maxBounds)
+		return fmt.Errorf("%w: Bounds has %d bounds, at most %d", ErrInvalidMetrics, len(c.Bounds), maxBounds)
 	}
 	for i, b := range c.Bounds {
 		if math.IsNaN(b) || math.IsInf(b, 0) || b <= 0 || (i > 0 && b <= c.Bounds[i-1]) {
