@@ -142,6 +142,7 @@ func New(opts ...Option) (*Engine, error) {
 	e.metrics = newMetrics(e)
 	if tail != nil {
 		tail.quantile = newFlowQuantiles(e.metrics).get
+		tail.capOut = &e.stats.runsCapOut
 	}
 	e.tail = tail
 	go e.loop()

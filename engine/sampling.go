@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
@@ -354,7 +355,7 @@ type TailRule struct {
 // TailKeep) win over slow runs, and slow runs over the ratio — a lower
 // class is kept only while the kept count stays under MaxPerSecond minus
 // what the higher classes brought in the previous second. Runs refused by
-// the cap are sampled out too.
+// the cap are sampled out too, and counted in Stats.RunsCapOut.
 //
 // Decide, when set, is called first with a read-only view of the run; it
 // runs on the engine's pipeline goroutine, once per ended run, so it must
@@ -475,6 +476,9 @@ type tailSampler struct {
 	ot          sampling.OT
 	thIn, thOut string
 	thInTh      uint64 // 0 while nothing is cached: raiseTh never writes th:0
+	// capOut counts the runs the policy keeps and the cap refuses
+	// (Stats.RunsCapOut); nil outside an engine.
+	capOut *atomic.Uint64
 }
 
 // newTailSampler compiles p; it returns nil for the zero policy, which
@@ -652,6 +656,9 @@ func (t *tailSampler) admit(c tailClass, now int64) bool {
 		reserve += t.prevSeen[hc]
 	}
 	if t.kept >= t.max-min(reserve, t.max) {
+		if t.capOut != nil {
+			t.capOut.Add(1)
+		}
 		return false
 	}
 	t.kept++

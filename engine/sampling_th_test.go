@@ -164,3 +164,35 @@ func TestIndependentJoinTh(t *testing.T) {
 		t.Fatalf("exported %+v, want one run with ot=th:0", runs)
 	}
 }
+
+// TestTailCapCounted checks that a run the tail policy keeps but
+// MaxPerSecond refuses is counted as such (Stats.RunsCapOut), apart from
+// the runs the policy itself left out: a cap that throws away failed runs
+// must show, not hide among the ratio's ordinary refusals.
+func TestTailCapCounted(t *testing.T) {
+	e, sink := newTestEngine(t, WithTailSampling(TailPolicy{KeepErrors: true, Ratio: 0.5, MaxPerSecond: 5}))
+	th, _ := sampling.ThresholdFromProbability(0.5)
+	const n = 200
+	var policyKeeps uint64
+	for i := range n {
+		run := e.StartRun(RunInfo{FlowID: "f"})
+		code := 0
+		if i%2 == 0 {
+			code = 1
+		}
+		if code != 0 || sampling.TraceIDRandomness(run.SpanContext().TraceID) >= th {
+			policyKeeps++
+		}
+		run.End(code, "")
+	}
+	flush(t, e)
+	s := e.Stats()
+	checkIdentity(t, s)
+	exported := uint64(len(sink.Runs()))
+	if exported+s.RunsSampledOut != n || s.RunsHeadOut != 0 {
+		t.Fatalf("exported %d + sampled out %d (head %d) != %d", exported, s.RunsSampledOut, s.RunsHeadOut, n)
+	}
+	if s.RunsCapOut == 0 || exported+s.RunsCapOut != policyKeeps {
+		t.Fatalf("runs capped %d, exported %d: want the %d runs the policy keeps", s.RunsCapOut, exported, policyKeeps)
+	}
+}

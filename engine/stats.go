@@ -56,6 +56,7 @@ type Stats struct {
 	SampledOut     uint64 // spans of runs sampling did not export
 	RunsSampledOut uint64 // runs sampling did not export, of which:
 	RunsHeadOut    uint64 // sampled out by the head decision (WithSampler)
+	RunsCapOut     uint64 // kept by the tail policy but refused by its MaxPerSecond
 
 	RunsTimedOut    uint64 // runs closed by the idle timeout or shutdown, exported as incomplete
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
@@ -135,6 +136,7 @@ type stats struct {
 	sampledOut      atomic.Uint64
 	runsSampledOut  atomic.Uint64
 	runsHeadOut     atomic.Uint64
+	runsCapOut      atomic.Uint64
 	dropped         [numDropReasons]atomic.Uint64
 	runsTimedOut    atomic.Uint64
 	nodesIncomplete atomic.Uint64
@@ -155,7 +157,7 @@ func (s *stats) snapshot() Stats {
 	// only make InFlight look larger, never negative.
 	out.Exported = s.exported.Load()
 	out.SampledOut = s.sampledOut.Load()
-	out.RunsSampledOut, out.RunsHeadOut = s.runsSampledOut.Load(), s.runsHeadOut.Load()
+	out.RunsSampledOut, out.RunsHeadOut, out.RunsCapOut = s.runsSampledOut.Load(), s.runsHeadOut.Load(), s.runsCapOut.Load()
 	for i := range s.dropped {
 		out.DroppedBy[i] = s.dropped[i].Load()
 		out.Dropped += out.DroppedBy[i]
