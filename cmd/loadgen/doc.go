@@ -13,7 +13,7 @@
 //	go run ./cmd/loadgen -soak -duration 10m   # faults, restarts, bounded memory
 //
 // It exits with status 1 when the accounting does not reconcile or a soak
-// bound is passed, and 2 on bad flags. An -endpoint that has taken no span
+// bound is passed, 2 on bad flags, and 0 after -h has printed the flags. An -endpoint that has taken no span
 // 3 s into the load and refuses a TCP connection ends the run at once
 // with status 1 and an error naming it (the progress lines count the
 // failed export attempts), rather than after -duration and the

@@ -283,10 +283,11 @@ func main() {
 // run is main without the process: it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
 	c, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: the flags are printed, as package flag's commands exit
+	}
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "loadgen:", err)
-		}
+		fmt.Fprintln(stderr, "loadgen:", err)
 		return 2
 	}
 	ctx := context.Background()

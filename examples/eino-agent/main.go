@@ -75,6 +75,9 @@ var questions = []string{
 
 func run(args []string, stdout, stderr io.Writer) int {
 	c, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: the flags are printed
+	}
 	if err != nil {
 		return 2
 	}

@@ -98,3 +98,14 @@ func TestRunIntoTracesOnly(t *testing.T) {
 		t.Errorf("received %d spans, want %d", got, 9*11+3*6)
 	}
 }
+
+// TestHelpExitsZero: -h prints the flags and exits 0, a bad flag exits 2.
+func TestHelpExitsZero(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"-h"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), "-metrics-push") {
+		t.Errorf("eino-agent -h: exit %d, %d bytes on stderr; want 0 and the flags", code, errb.Len())
+	}
+	if code := run([]string{"-no-such-flag"}, &out, &errb); code != 2 {
+		t.Errorf("eino-agent -no-such-flag: exit %d, want 2", code)
+	}
+}
