@@ -66,6 +66,10 @@ func init() {
 		RunException:  Run.recordException,
 		NodeDropAttrs: Node.dropAttrs,
 		RunDropAttrs:  Run.dropAttrs,
+		SetRunStart:   Run.setStart,
+		SetRunEnd:     Run.setEnd,
+		SetNodeStart:  Node.setStart,
+		EndNodeAt:     Node.endAt,
 	})
 }
 
@@ -163,5 +167,42 @@ func addStack(events []encode.Event, i int, typ string, withStack bool) {
 	}
 	if withStack && events[i].Stacktrace == "" {
 		events[i].Stacktrace = stack()
+	}
+}
+
+// setStart sets the run span's start to t. The clock's anchor, the start
+// less startMono, stays: the run's events and its nodes keep the engine's
+// clock, only the span's start moves. Called before the run is shared
+// (StartNode reads both fields).
+func (h Run) setStart(t int64) {
+	if r := h.begin(); r != nil {
+		r.startMono += t - r.StartUnixNano
+		r.StartUnixNano = t
+		r.done()
+	}
+}
+
+// setEnd sets the time the run's span ends at, which the pipeline writes
+// in place of End's clock reading (add): End itself, on the caller's
+// path, is left as it is.
+func (h Run) setEnd(t int64) {
+	if r := h.begin(); r != nil {
+		r.endAt = t
+		r.done()
+	}
+}
+
+// setStart sets the node span's start to t; its events keep the clock.
+func (h Node) setStart(t int64) {
+	if n := h.claim(); n != nil {
+		n.StartUnixNano = t
+		n.unclaim(h.gen)
+	}
+}
+
+// endAt is End, the node's span ending at t.
+func (h Node) endAt(t int64) {
+	if n := h.open(); n != nil {
+		n.endAt(h.gen, n.e.mono(), t)
 	}
 }

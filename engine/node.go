@@ -925,9 +925,13 @@ func (n *nodeRecord) endNow(gen uint32) {
 // every write before it to the pipeline. It fails only when the node's run
 // ended first and the pipeline closed the node: the record is orphaned
 // then, and the call counts as stale.
-func (n *nodeRecord) end(gen uint32, mono int64) {
+func (n *nodeRecord) end(gen uint32, mono int64) { n.endAt(gen, mono, n.wall(mono)) }
+
+// endAt is end with the span's end at wall: the clock's reading, or the
+// time the bridge was given (trace.WithTimestamp).
+func (n *nodeRecord) endAt(gen uint32, mono, wall int64) {
 	// Not before the start, should the clock give up its counter (clock).
-	n.EndUnixNano = max(n.wall(mono), n.StartUnixNano)
+	n.EndUnixNano = max(wall, n.StartUnixNano)
 	if n.leftover > n.pooled {
 		clear(n.pool[n.pooled:n.leftover]) // the node before's: see reopen
 	}

@@ -173,8 +173,13 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 		r.Message = incomplete
 		e.stats.runsTimedOut.Add(1)
 		e.stats.accepted.Add(uint64(r.startedNodes())) // End, which counts them, never ran
-	} else if r.Code != 0 && r.Status != encode.StatusOK { // OK: set by the bridge, final
-		r.Status, r.StatusMessage = encode.StatusError, r.Message
+	} else {
+		if r.endAt != 0 { // the bridge's (trace.WithTimestamp)
+			r.EndUnixNano = max(r.endAt, r.StartUnixNano)
+		}
+		if r.Code != 0 && r.Status != encode.StatusOK { // OK: set by the bridge, final
+			r.Status, r.StatusMessage = encode.StatusError, r.Message
+		}
 	}
 	count := r.startedNodes()
 	if cap(r.order) < count {

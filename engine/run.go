@@ -148,6 +148,7 @@ type runRecord struct {
 	events [2]encode.Event
 	sidBuf [MaxSIDBytes]byte
 	order  []*encode.Node // backing of Run.Nodes, reused
+	endAt  int64          // the span's end given to the bridge (Run.setEnd), 0 for End's clock
 }
 
 // nodeChunkSize is the node records per chunk: most runs fit in one.
@@ -182,6 +183,7 @@ func (r *runRecord) reset() {
 	r.Srv, r.SrvTag, r.Attrs, r.Events = srv, tag, attrs, events
 	r.order = keepOrder
 	r.plain = [len(r.plain)]uint64{}
+	r.endAt = 0
 }
 
 // setPlain records that node i is plain (nodeRecord.plain), when i has a

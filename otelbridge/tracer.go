@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -31,11 +32,15 @@ const AttrNodeType = "flowtel.node_type"
 
 // Stats counts what the OpenTelemetry bridge could not keep.
 type Stats struct {
-	RunsStarted       uint64 // spans that started a run
-	NodesStarted      uint64 // spans that became nodes (a GenAI span with no flowtel parent counts in both)
-	Nested            uint64 // spans whose parent was a node: a node of its run, child of that node
-	LinksDropped      uint64 // links given at start or by AddLink
-	EventAttrsDropped uint64 // attributes of events (AddEvent, RecordError options)
+	RunsStarted  uint64 // spans that started a run
+	NodesStarted uint64 // spans that became nodes (a GenAI span with no flowtel parent counts in both)
+	Nested       uint64 // spans whose parent was a node: a node of its run, child of that node
+	LinksDropped uint64 // links given at start or by AddLink
+	// EventAttrsDropped counts the attributes of a run span's AddEvent
+	// and of RecordError, which the engine's records cannot carry (a run's
+	// log entries and exception events have none); a node span's AddEvent
+	// keeps its attributes.
+	EventAttrsDropped uint64
 	// RunAttrsDropped counts string attributes set on a run span after
 	// its start under a key of engine.RunInfo other than flow_id (app_id,
 	// uid, ...): the run span writes those keys itself, with the value
@@ -235,8 +240,12 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	}
 	s.run = p.e.StartRun(info)
 	p.runs.Add(1)
+	start, timed := spanTime(cfg.Timestamp())
+	if timed && s.run.IsRecording() {
+		hooks.SetRunStart(s.run, start)
+	}
 	if s.run.IsRecording() && genAIOp(extra) {
-		if ns, ok := t.startGenAIRoot(s, name, extra, cfg.SpanKind()); ok {
+		if ns, ok := t.startGenAIRoot(s, name, extra, &cfg); ok {
 			ns.dropAttrs(dropInvalid, invalid)
 			return trace.ContextWithSpan(ctx, ns), ns
 		}
@@ -297,6 +306,9 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 	}
 	s.dropAttrs(dropInvalid, invalid)
 	hooks.SetNodeShape(s.node, parentID, spanKind(cfg.SpanKind())) // an invalid kind is INTERNAL, as in the SDK
+	if start, ok := spanTime(cfg.Timestamp()); ok && s.node.IsRecording() {
+		hooks.SetNodeStart(s.node, start)
+	}
 	s.sc = toOTel(s.node.SpanContext(), parent.sc.TraceState())
 	if !s.sc.IsValid() { // past Limits.NodesPerRun: counted in the engine's Stats
 		s.ended = true
@@ -320,11 +332,11 @@ func genAIOp(kvs []attribute.KeyValue) bool {
 // run rs just started, the run's only child unless spans start under it,
 // as the package documentation says: the engine's GenAI metrics fold
 // nodes. The node takes the start attributes the run did not (attrs) and
-// the span's kind; the run is INTERNAL. It reports false when the engine
+// the span's kind and start time; the run is INTERNAL. It reports false when the engine
 // refused the node (counted in its Stats): rs is then the span.
-func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.KeyValue, kind trace.SpanKind) (*bridgeSpan, bool) {
+func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.KeyValue, cfg *trace.SpanConfig) (*bridgeSpan, bool) {
 	rs.sc = toOTel(rs.run.SpanContext(), trace.TraceState{})
-	ncfg := trace.NewSpanStartConfig(trace.WithAttributes(attrs...), trace.WithSpanKind(kind))
+	ncfg := trace.NewSpanStartConfig(trace.WithAttributes(attrs...), trace.WithSpanKind(cfg.SpanKind()), trace.WithTimestamp(cfg.Timestamp()))
 	_, span := t.startNode(context.Background(), rs, name, &ncfg)
 	ns := span.(*bridgeSpan)
 	// A refused node has its run's span context, not an invalid one: its
@@ -600,10 +612,14 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 	if !s.owned || s.ended {
 		return
 	}
+	var cfg trace.SpanConfig
+	if len(opts) > 0 {
+		cfg = trace.NewSpanEndConfig(opts...)
+	}
 	if ptyp != "" {
-		cfg := trace.NewSpanEndConfig(opts...)
 		s.exception(pmsg, ptyp, cfg.StackTrace())
 	}
+	end, timed := spanTime(cfg.Timestamp())
 	s.ended = true
 	// The held writes and the status reach the handle even when the run
 	// closed the node first (or the engine did, at its idle timeout):
@@ -619,7 +635,11 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 		if set {
 			hooks.SetNodeStatus(s.node, status, msg)
 		}
-		if s.node.IsRecording() {
+		switch {
+		case !s.node.IsRecording():
+		case timed:
+			hooks.EndNodeAt(s.node, end)
+		default:
 			s.node.End()
 		}
 		if !s.root {
@@ -640,27 +660,60 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 	if !s.run.IsRecording() {
 		return
 	}
+	if timed {
+		hooks.SetRunEnd(s.run, end)
+	}
 	s.run.End(int(code), s.statusMsg)
 }
 
-// AddEvent adds an info log entry named name. Its attributes are dropped
-// and counted.
+// spanTime returns t, given by trace.WithTimestamp, in Unix nanoseconds,
+// and whether it was given: the zero time, as in OpenTelemetry's SDK,
+// and a time before 1970, which OTLP's unsigned field cannot hold, are
+// not, and the engine's clock is read.
+func spanTime(t time.Time) (int64, bool) {
+	if t.IsZero() {
+		return 0, false
+	}
+	ns := t.UnixNano()
+	return ns, ns > 0
+}
+
+// AddEvent adds an info log entry named name. On a node, its attributes
+// are kept (Node.InfoEvent), the name first under "INFO LOG", the key of
+// an entry without attributes; a run's entries have none in the engine's
+// records, and a run span's are dropped and counted.
 func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return
 	}
+	var kvs []attribute.KeyValue
 	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
-		s.dropAttrs(dropEvent, len(cfg.Attributes()))
+		kvs = cfg.Attributes()
 	}
-	if s.isNode {
-		s.node.Info(name)
-	} else {
+	switch {
+	case !s.isNode:
+		s.dropAttrs(dropEvent, len(kvs))
 		s.run.Info(name)
+	case len(kvs) == 0:
+		s.node.Info(name)
+	default:
+		attrs := make([]engine.Attr, 1, 1+len(kvs))
+		attrs[0] = engine.String(keyInfoLog, name)
+		for _, kv := range kvs {
+			if kv.Valid() {
+				attrs = append(attrs, toAttr(kv))
+			}
+		}
+		s.dropAttrs(dropInvalid, 1+len(kvs)-len(attrs))
+		s.node.InfoEvent(attrs...)
 	}
 }
+
+// keyInfoLog is the attribute of an info event's message (encode's).
+const keyInfoLog = "INFO LOG"
 
 // AddLink drops the link and counts it.
 func (s *bridgeSpan) AddLink(trace.Link) {

@@ -120,14 +120,17 @@ func TestBridgeRunAndNodes(t *testing.T) {
 	if n.Kind != encode.SpanKindClient || n.ParentSpanID != (encode.SpanID{}) {
 		t.Fatalf("node kind %v parent %v", n.Kind, n.ParentSpanID)
 	}
-	if len(n.Events) != 2 || n.Events[0].Kind != encode.EventInfo || n.Events[0].Message != "first token" ||
+	if ev := n.Events; len(ev) != 2 || len(ev[0].Attrs) != 2 || ev[0].Attrs[0].Value.Str() != "first token" || ev[0].Attrs[1].Value.Int64() != 1 {
+		t.Fatalf("events %+v: want the event's name and attribute kept", n.Events)
+	}
+	if n.Events[0].Kind != encode.EventInfo ||
 		n.Events[1].Kind != encode.EventException || n.Events[1].Message != "boom" || n.Events[1].Type != "*otelbridge.testErr" {
 		t.Fatalf("events %+v", n.Events)
 	}
 	if nd := nodeByID(t, r, "db.query"); nd.NodeType != "span" || nd.Status == encode.StatusError || nd.ParentSpanID != n.SpanID {
 		t.Fatalf("nested node %+v", nd)
 	}
-	if s := tp.Stats(); s != (Stats{RunsStarted: 1, NodesStarted: 2, Nested: 1, LinksDropped: 2, EventAttrsDropped: 1}) {
+	if s := tp.Stats(); s != (Stats{RunsStarted: 1, NodesStarted: 2, Nested: 1, LinksDropped: 2}) {
 		t.Fatalf("bridge stats %+v", s)
 	}
 	if s := e.Stats(); s.StaleCalls != 0 || s.NodesIncomplete != 0 {

@@ -60,6 +60,17 @@ type Hooks[E, O, R, N any] struct {
 	NodeDropAttrs func(n N, k int)
 	// RunDropAttrs is NodeDropAttrs for a run's span.
 	RunDropAttrs func(r R, k int)
+	// SetRunStart sets a run span's start time (Unix nanoseconds), given
+	// by the bridge's caller (trace.WithTimestamp), before the run is
+	// shared: its events keep the engine's clock.
+	SetRunStart func(r R, unixNano int64)
+	// SetRunEnd sets the end time the run's span takes at End, in place
+	// of the engine's clock; called before End.
+	SetRunEnd func(r R, unixNano int64)
+	// SetNodeStart is SetRunStart for a node's span.
+	SetNodeStart func(n N, unixNano int64)
+	// EndNodeAt ends a node as End does, its span ending at unixNano.
+	EndNodeAt func(n N, unixNano int64)
 }
 
 var hooks any
