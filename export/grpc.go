@@ -279,7 +279,10 @@ func dialGRPC(t *target, retry RetryConfig) (*grpc.ClientConn, error) {
 		grpc.WithUserAgent(t.userAgent),
 		// A batch is typically a few hundred KB; grpc's 32 KiB default
 		// writes it in a dozen syscalls, 256 KiB in two or three. The
-		// buffer is pooled and only held while a connection is writing.
+		// buffer is the connection's own for its life (grpc-go shares
+		// one from a pool only with WithSharedWriteBuffer): 256 KiB per
+		// connection, and the exporter's signals share one connection
+		// per target.
 		grpc.WithWriteBufferSize(writeBufferSize),
 		// Static receive windows: without them gRPC estimates the
 		// bandwidth-delay product of what the client receives by sending
