@@ -13,6 +13,10 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/flowtel/flowtel/internal/otlptest"
 )
 
 // exportFromEnv builds an exporter from env (a short timeout, fast
@@ -229,4 +233,33 @@ func TestHTTPStatusWithTruncatedBody(t *testing.T) {
 			t.Errorf("HTTP %d: reported %v, want one report naming the status", tc.status, errs)
 		}
 	}
+}
+
+// TestRedactsTrimmedHeaderValue: a header value with spaces around it is
+// sent trimmed (net/http trims what it writes), which is how a receiver
+// echoes it in a refusal: the trimmed value is redacted too. Only the
+// value as configured was searched for, and the echoed key reached the
+// ErrorHandler.
+func TestRedactsTrimmedHeaderValue(t *testing.T) {
+	const key = "key-4f8a9c2e71"
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		c := newReceiver(t, protocol, func(call otlptest.Call) otlptest.Reply {
+			return otlptest.Reply{Code: codes.Unauthenticated, Message: "unknown api key " + strings.TrimSpace(call.Header.Get("X-Api-Key"))}
+		})
+		c.Start()
+		defer c.Stop()
+		cfg := testConfig(protocol, c.Endpoint())
+		cfg.Headers = map[string]string{"x-api-key": "  " + key + " "}
+		e, log := newLogged(t, cfg)
+		produce(t, e, Traces, "trim", 1, 1)
+		s := flushChecked(t, e)
+		shutdown(t, e)
+		errs := log.all()
+		if s.Signals[Traces].DroppedBy[DropNonRetryable] != 1 || len(errs) != 1 {
+			t.Fatalf("%+v, reports %v: want the batch refused and reported once", s.Signals[Traces], errs)
+		}
+		if msg := errs[0].Error(); strings.Contains(msg, key) || !strings.Contains(msg, "unknown api key "+redacted) {
+			t.Errorf("reported %q, want the key REDACTED", msg)
+		}
+	})
 }

@@ -41,10 +41,12 @@ func newRedactor(headers map[string]string, u *url.URL) redactor {
 	}
 	for k, v := range headers {
 		add(v)
+		// net/http sends a value trimmed, and a receiver echoes it so.
+		tv := strings.TrimSpace(v)
+		add(tv)
 		// An Authorization-style value is "scheme credentials"; a
 		// receiver that refuses it echoes the credentials alone
 		// ("invalid token ..."), and for Basic may name the password.
-		tv := strings.TrimSpace(v)
 		if i := strings.IndexAny(tv, " \t"); i >= 0 {
 			scheme, cred := tv[:i], strings.TrimSpace(tv[i:])
 			add(cred)
