@@ -263,3 +263,21 @@ func TestRedactsTrimmedHeaderValue(t *testing.T) {
 		}
 	})
 }
+
+// TestOTelTimeoutZeroRefused: OTEL_EXPORTER_OTLP_TIMEOUT=0 (or a
+// per-signal one) is refused by name. OpenTelemetry Go reads 0 as no
+// timeout, flowtel bounds every export; the 0 was read as unset, so that
+// traces silently got OTLP_TRACE_TIMEOUT's 3 s, metrics 5 s and logs
+// 10 s, the one the variable is documented to win over.
+func TestOTelTimeoutZeroRefused(t *testing.T) {
+	wantEnvRefused(t, map[string]string{
+		"OTEL_EXPORTER_OTLP_TIMEOUT=0":         "OTEL_EXPORTER_OTLP_TIMEOUT",
+		"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=0":  "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+		"OTEL_EXPORTER_OTLP_METRICS_TIMEOUT=0": "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+		"OTEL_EXPORTER_OTLP_LOGS_TIMEOUT=00":   "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT",
+	})
+	c, err := FromLookup(lookupOf(map[string]string{"OTEL_EXPORTER_OTLP_TIMEOUT": "1", "OTEL_EXPORTER_OTLP_LOGS_TIMEOUT": "86400000"}))
+	if err != nil || c.Timeout != time.Millisecond || c.Logs.Timeout != MaxDuration {
+		t.Errorf("1 and 86400000 ms: %v, %v and %v", err, c.Timeout, c.Logs.Timeout)
+	}
+}

@@ -121,7 +121,8 @@
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's
 //     behaviour), then 10 s. It bounds a batch's export, retries
-//     included (Retry).
+//     included (Retry). An OTEL_ timeout of 0 is refused (OpenTelemetry
+//     Go reads it as no timeout; flowtel bounds every export).
 //   - Service name: OTEL_SERVICE_NAME, then service.name in
 //     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
 //   - OTLP_ENABLE (default true; true, 1, yes, on or false, 0, no, off in

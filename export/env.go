@@ -66,7 +66,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	c.Headers = r.headers("OTEL_EXPORTER_OTLP_HEADERS")
 	c.Compression = r.compression("OTEL_EXPORTER_OTLP_COMPRESSION")
-	c.Timeout = r.millis("OTEL_EXPORTER_OTLP_TIMEOUT", 0)
+	c.Timeout = r.otelTimeout("OTEL_EXPORTER_OTLP_TIMEOUT")
 	c.CAFile = r.file("OTEL_EXPORTER_OTLP_CERTIFICATE")
 	c.CertFile = r.file("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE")
 	c.KeyFile = r.file("OTEL_EXPORTER_OTLP_CLIENT_KEY")
@@ -79,7 +79,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		sc.Insecure = r.otelBoolean(p + "INSECURE")
 		sc.Headers = r.headers(p + "HEADERS")
 		sc.Compression = r.compression(p + "COMPRESSION")
-		sc.Timeout = r.millis(p+"TIMEOUT", 0)
+		sc.Timeout = r.otelTimeout(p + "TIMEOUT")
 		sc.CAFile = r.file(p + "CERTIFICATE")
 		sc.CertFile = r.file(p + "CLIENT_CERTIFICATE")
 		sc.KeyFile = r.file(p + "CLIENT_KEY")
@@ -326,6 +326,19 @@ func (r *envReader) compression(name string) string {
 // MaxDuration.
 func (r *envReader) millis(name string, def time.Duration) time.Duration {
 	return r.millisFrom(name, def, 0)
+}
+
+// otelTimeout reads an OTEL_EXPORTER_OTLP_*TIMEOUT: milliseconds from 1
+// to MaxDuration, 0 if unset. A 0 is refused: OpenTelemetry Go reads it
+// as no timeout, and flowtel bounds every export.
+func (r *envReader) otelTimeout(name string) time.Duration {
+	if v := r.str(name); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n == 0 {
+			r.fail(name, fmt.Sprintf("%q: flowtel bounds every export (OpenTelemetry Go reads 0 as no timeout); give milliseconds from 1 to %d", v, int64(MaxDuration/time.Millisecond)))
+			return 0
+		}
+	}
+	return r.positiveMillis(name, 0)
 }
 
 // positiveMillis parses an integer of milliseconds from 1 to MaxDuration.
