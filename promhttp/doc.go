@@ -7,7 +7,8 @@
 // request metrics (server_request_total, server_request_time_microseconds,
 // with their labels), the node, accounting and GenAI families of package
 // engine, and, for an engine made by otlp.New, the exporter's
-// flowtel_export_* and flowtel_offload_values_total. The histograms keep
+// flowtel_export_* and, unless Config.LargeFields.Disabled,
+// flowtel_offload_values_total. The histograms keep
 // their explicit buckets here even when the OTLP push sends exponential
 // ones, and the counters stay cumulative when it sends deltas: the
 // Prometheus text format has neither.
