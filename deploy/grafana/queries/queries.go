@@ -19,16 +19,17 @@ import (
 	"strings"
 )
 
-// Metrics are the documented metric families (engine/metrics.go's
-// Metric* names, and the GenAI ones of engine/genai_metrics.go under their
-// Prometheus names) that end in _total, _microseconds or _seconds, and
-// gen_ai_client_token_usage: the ones MetricName finds in an expression.
+// Metrics are the documented metric families (engine/metrics.go's and
+// otlp/metrics.go's Metric* names, and the GenAI ones of
+// engine/genai_metrics.go under their Prometheus names) that end in
+// _total, _microseconds or _seconds, and gen_ai_client_token_usage: the
+// ones MetricName finds in an expression.
 var Metrics = []string{
 	"server_request_total", "server_request_time_microseconds",
 	"flowtel_node_executions_total", "flowtel_node_duration_microseconds",
 	"flowtel_records_dropped_total", "flowtel_records_accepted_total",
-	"flowtel_records_exported_total", "flowtel_export_items_total",
-	"flowtel_export_latency_microseconds", "flowtel_metric_overflow_total",
+	"flowtel_records_exported_total", "flowtel_records_sampled_out_total", "flowtel_export_items_total",
+	"flowtel_export_latency_microseconds", "flowtel_metric_overflow_total", "flowtel_offload_values_total",
 	"gen_ai_client_token_usage", "gen_ai_client_operation_duration_seconds",
 	"gen_ai_client_operation_time_to_first_chunk_seconds", "gen_ai_client_operation_time_per_output_chunk_seconds",
 	"flowtel_gen_ai_tool_duration_seconds", "flowtel_gen_ai_workflow_duration_seconds", "flowtel_gen_ai_tokens_total",
