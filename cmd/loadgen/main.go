@@ -225,6 +225,16 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if c.shape != shapeChain && c.shape != shapeFanout && c.shape != shapeIteration && c.shape != shapeMixed {
 		errs = append(errs, fmt.Errorf("-shape %q: want chain, fanout, iteration or mixed", c.shape))
 	}
+	// The engine's own rules judge what the flags make of its settings
+	// (-batch, -ring, and the memory -concurrency and -nodes take), here
+	// rather than once the flowtel mode has started.
+	if len(errs) == 0 && c.mode != "otelsdk" {
+		if e, err := engine.New(engineOptions(c)...); err != nil {
+			errs = append(errs, fmt.Errorf("-batch %d, -ring %d, -block, -concurrency %d, -nodes %d: %w", c.batch, c.ring, c.concurrency, c.nodes, err))
+		} else {
+			_ = e.Shutdown(context.Background())
+		}
+	}
 	return c, errors.Join(errs...)
 }
 

@@ -220,6 +220,32 @@ func newTracer(ctx context.Context, c *config, mode string, opt modeOptions, end
 	return nil, fmt.Errorf("unknown mode %q", mode)
 }
 
+// engineOptions returns the flowtel engine's options that the flags set.
+// parseFlags builds an engine with them alone, so that a value engine.New
+// refuses is refused before any load starts.
+func engineOptions(c *config) []engine.Option {
+	policy, timeout := engine.DropNewest, time.Duration(0)
+	if c.block {
+		policy, timeout = engine.Block, c.blockTimeout
+	}
+	opts := []engine.Option{
+		engine.WithOverflow(policy, timeout),
+		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
+		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
+		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, 2*c.nodes)}),
+		// The engine's default memory limit stops at 1 GiB; the workload's
+		// runs in flight with their nodes need what memoryBound says.
+		engine.WithMemoryLimit(int64(memoryBound(c))),
+	}
+	if c.ring > 0 {
+		opts = append(opts, engine.WithRingCapacity(c.ring))
+	}
+	if !c.metricsPush {
+		opts = append(opts, engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
+	}
+	return append(opts, engine.WithTailSampling(c.tail))
+}
+
 // newFlowtelTracer builds flowtel's engine, OTLP sink and exporter.
 func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint string, rc *bench.Receiver, rep *modeReport, wl *workload) (*tracer, error) {
 	xcfg := export.Config{Protocol: c.protocol, Endpoint: endpoint, Insecure: true, QueueBytes: c.queueBytes, Concurrency: c.exportConc,
@@ -252,27 +278,8 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	if err != nil {
 		return nil, err
 	}
-	policy, timeout := engine.DropNewest, time.Duration(0)
-	if c.block {
-		policy, timeout = engine.Block, c.blockTimeout
-	}
-	opts := []engine.Option{
-		engine.WithSink(sink), engine.WithResource(res), engine.WithOverflow(policy, timeout),
-		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
-		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
-		engine.WithMetricsExporter(sink), // OTLP metrics too, and the exporter's health in -metrics-addr
-		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, 2*c.nodes)}),
-		// The engine's default memory limit stops at 1 GiB; the workload's
-		// runs in flight with their nodes need what memoryBound says.
-		engine.WithMemoryLimit(int64(memoryBound(c))),
-	}
-	if c.ring > 0 {
-		opts = append(opts, engine.WithRingCapacity(c.ring))
-	}
-	if !c.metricsPush {
-		opts = append(opts, engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
-	}
-	opts = append(opts, engine.WithTailSampling(c.tail))
+	opts := append(engineOptions(c), engine.WithSink(sink), engine.WithResource(res),
+		engine.WithMetricsExporter(sink)) // OTLP metrics too, and the exporter's health in -metrics-addr
 	eng, err := engine.New(opts...)
 	if err != nil {
 		_ = exp.Shutdown(ctx)
