@@ -2,9 +2,10 @@
 // gRPC server (the official collector services) or a real HTTP server on
 // 127.0.0.1, decoding every request with the official
 // go.opentelemetry.io/proto/otlp types and counting the spans, data points
-// and log records it accepts. A Behave function injects failures per
-// request: gRPC codes with RetryInfo, HTTP statuses with Retry-After,
-// partial successes, slow answers, and successes with an undecodable body.
+// and log records it accepts. A behave function (Start's last argument, a
+// func(Call) Reply) injects failures per request: gRPC codes with
+// RetryInfo, HTTP statuses with Retry-After, partial successes, slow
+// answers, and successes with an undecodable body.
 //
 //	r := otlptest.Start(t, otlptest.GRPC, nil) // stopped when the test ends
 //	... export to r.Endpoint() ...
@@ -16,5 +17,6 @@
 // # Concurrency
 //
 // Every method may be called from any goroutine while the receiver serves;
-// Behave is called from the server's goroutines, possibly concurrently.
+// the behave function is called from the server's goroutines, possibly
+// concurrently.
 package otlptest
