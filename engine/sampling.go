@@ -78,7 +78,9 @@ func AlwaysOff() Sampler { return Sampler{kind: sampleNever} }
 // significant hex digits of p and of 1-p, as the specification's reference
 // algorithm rounds), and a sampled
 // run carries that threshold as th in its ot tracestate entry. p = 0 is
-// AlwaysOff and p = 1 AlwaysOn with th:0; p must be in [0, 1].
+// AlwaysOff and p = 1 AlwaysOn with th:0; p must be in [0, 1]. A p between
+// 0 and 2^-56, the smallest probability a threshold expresses, samples
+// as 2^-56 (th:ffffffffffffff), and String says so.
 func TraceIDRatio(p float64) (Sampler, error) {
 	switch {
 	case p == 0:

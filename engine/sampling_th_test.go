@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"context"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -194,5 +196,85 @@ func TestTailCapCounted(t *testing.T) {
 	}
 	if s.RunsCapOut == 0 || exported+s.RunsCapOut != policyKeeps {
 		t.Fatalf("runs capped %d, exported %d: want the %d runs the policy keeps", s.RunsCapOut, exported, policyKeeps)
+	}
+}
+
+// TestExportedThConsistent is the consistency rule of probability
+// sampling as a property over chains of engines: whatever the samplers
+// (parent-based or independent, AlwaysOn, AlwaysOff, ratios), the tail
+// policies and the tracestate the first caller sends (th, rv, both, none,
+// consistent or not), every run exported with a th has a randomness (its
+// rv, else its trace-id's when the trace-id is random) at or above it,
+// and every run a hop passes on as sampled with a th does too: a
+// threshold a span carries is one it could have been sampled with.
+func TestExportedThConsistent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	ratios := []float64{1, 0.5, 0.25, 0.1, 0.01}
+	samplers := []Sampler{ParentBased(AlwaysOn()), Independent(AlwaysOn()), ParentBased(AlwaysOff()), Independent(AlwaysOff())}
+	for _, p := range ratios {
+		s, _ := TraceIDRatio(p)
+		samplers = append(samplers, ParentBased(s), Independent(s))
+	}
+	policies := []TailPolicy{{}, {Ratio: 0.5}, {KeepErrors: true, Ratio: 0.1}, {Ratio: 0.01}, {KeepErrors: true, Ratio: 0.25, MaxPerSecond: 1000}}
+	const hops = 3
+	var engines [hops]*Engine
+	var sinks [hops]*MemorySink
+	var names [hops]string
+	randomness := func(sc SpanContext, ts string) (uint64, bool) {
+		st, err := w3c.ParseTraceState(ts)
+		if err != nil {
+			t.Fatalf("tracestate %q: %v", ts, err)
+		}
+		v, _ := st.Get(sampling.OTKey)
+		return sampling.ParseOT(v).Randomness(sc.TraceID, sc.Random)
+	}
+	thOf := func(ts string) (uint64, bool) {
+		st, _ := w3c.ParseTraceState(ts)
+		v, _ := st.Get(sampling.OTKey)
+		o := sampling.ParseOT(v)
+		return o.Th, o.HasTh
+	}
+	for round := range 40 {
+		for h := range hops {
+			s, p := samplers[r.IntN(len(samplers))], policies[r.IntN(len(policies))]
+			engines[h], sinks[h] = newTestEngine(t, WithSampler(s), WithTailSampling(p))
+			names[h] = fmt.Sprintf("%v %+v", s, p)
+		}
+		for range 200 {
+			id := randTraceID(r)
+			states := []string{"", "ot=th:8", "ot=th:c", "ot=th:0", "ot=rv:" + fmt.Sprintf("%014x", r.Uint64()&(sampling.MaxThreshold-1)),
+				"a=1,ot=th:e;rv:" + fmt.Sprintf("%014x", r.Uint64()&(sampling.MaxThreshold-1)), "ot=th:fd70a"}
+			parent := SpanContext{TraceID: id, SpanID: encode.SpanID{1}, TraceState: states[r.IntN(len(states))],
+				Sampled: r.IntN(4) != 0, Random: r.IntN(4) != 0}
+			for h := range hops {
+				run := engines[h].StartRun(RunInfo{FlowID: "f", Parent: parent})
+				sc := run.SpanContext()
+				if th, ok := thOf(sc.TraceState); ok && sc.Sampled {
+					if rv, known := randomness(sc, sc.TraceState); known && rv < th {
+						t.Fatalf("round %d hop %d (%s): caller %+v: passes on sampled %q, randomness %x below th %x",
+							round, h, names[h], parent, sc.TraceState, rv, th)
+					}
+				}
+				code := 0
+				if r.IntN(5) == 0 {
+					code = 1
+				}
+				run.End(code, "")
+				parent = sc
+			}
+		}
+		for h := range hops {
+			flush(t, engines[h])
+			for _, x := range sinks[h].Runs() {
+				sc := SpanContext{TraceID: x.TraceID, Random: x.TraceFlags&w3c.FlagRandom != 0}
+				if th, ok := thOf(x.TraceState); ok {
+					if rv, known := randomness(sc, x.TraceState); known && rv < th {
+						t.Fatalf("round %d hop %d (%s): exported %x with %q: randomness %x below th %x", round, h, names[h], x.TraceID, x.TraceState, rv, th)
+					}
+				}
+			}
+			checkIdentity(t, engines[h].Stats())
+			_ = engines[h].Shutdown(context.Background())
+		}
 	}
 }
