@@ -281,3 +281,18 @@ func TestOTelTimeoutZeroRefused(t *testing.T) {
 		t.Errorf("1 and 86400000 ms: %v, %v and %v", err, c.Timeout, c.Logs.Timeout)
 	}
 }
+
+// TestHeadersRepeatedNameRefused: a HEADERS variable naming one header
+// twice is refused, whatever the case of each, naming the members and
+// no value: "a=1,A=2" was refused (given twice) but "a=1,a=2" sent the
+// last value alone, silently.
+func TestHeadersRepeatedNameRefused(t *testing.T) {
+	for _, v := range []string{"x-key=s3cret-one,x-key=s3cret-two", "x-key=s3cret-one, X-Key=s3cret-two", "a=1,x-key=s3cret-one,b=2,x%2Dkey=s3cret-two"} {
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_METRICS_HEADERS"} {
+			_, err := FromLookup(lookupOf(map[string]string{name: v}))
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%s=%s: %v, want an error naming the variable without a value", name, v, err)
+			}
+		}
+	}
+}

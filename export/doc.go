@@ -116,7 +116,8 @@
 //     CLIENT_KEY: the per-signal variable, then the generic one (PROTOCOL
 //     and COMPRESSION in any case; PROTOCOL http/json is refused). Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does). A
-//     HEADERS value is percent-decoded, then trimmed of spaces and tabs.
+//     HEADERS value is percent-decoded, then trimmed of spaces and tabs; a
+//     name given twice (in any case) is refused.
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's

@@ -426,6 +426,7 @@ func (r *envReader) headers(name string) map[string]string {
 		return nil
 	}
 	h := make(map[string]string, len(kvs))
+	first := make(map[string]int, len(kvs)) // a lower-case name's member
 	for i, kv := range kvs {
 		if badHeaderName(kv.Key, ProtocolHTTPProtobuf) {
 			// A credential pasted without its "Authorization=" is the
@@ -433,6 +434,13 @@ func (r *envReader) headers(name string) map[string]string {
 			r.fail(name, fmt.Sprintf("member %d: the name is not a header name (an HTTP token; the name is not printed: it may be a misplaced credential)", i+1))
 			return nil
 		}
+		// A name given twice (in any case) is refused, not the last
+		// value kept: which one the user meant is not known.
+		if j, dup := first[strings.ToLower(kv.Key)]; dup {
+			r.fail(name, fmt.Sprintf("members %d and %d both name header %q", j+1, i+1, kv.Key))
+			return nil
+		}
+		first[strings.ToLower(kv.Key)] = i
 		h[kv.Key] = strings.Trim(kv.Value, " \t")
 	}
 	if err := validateHeaders(h, ProtocolHTTPProtobuf); err != nil {
