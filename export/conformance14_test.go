@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -294,5 +295,43 @@ func TestHeadersRepeatedNameRefused(t *testing.T) {
 				t.Errorf("%s=%s: %v, want an error naming the variable without a value", name, v, err)
 			}
 		}
+	}
+}
+
+// TestOriginalEndpointPlaintextIsItsOwn: the original's scheme-less
+// OTLP_ENDPOINT means plaintext for itself only: a scheme-less
+// OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT beside it keeps the
+// specification's reading (TLS unless an INSECURE variable says true).
+// The plaintext OTLP_ENDPOINT implied was Config.Insecure, which every
+// scheme-less endpoint read: the traces meant for a TLS collector went in
+// plaintext (and failed there).
+func TestOriginalEndpointPlaintextIsItsOwn(t *testing.T) {
+	p := newPKI(t)
+	secure := newReceiver(t, ProtocolGRPC, nil)
+	secure.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+	secure.Start()
+	defer secure.Stop()
+	plain := newReceiver(t, ProtocolGRPC, nil)
+	plain.Start()
+	defer plain.Stop()
+	cfg, err := FromLookup(lookupOf(map[string]string{
+		"OTLP_ENDPOINT":                         strings.TrimPrefix(plain.Endpoint(), "http://"),
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT":    secure.Addr,
+		"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE": p.caFile,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Timeout, cfg.Traces.Timeout, cfg.Metrics.Timeout, cfg.Retry = 2*time.Second, 0, 0, fastRetry
+	e, _ := newLogged(t, cfg)
+	produce(t, e, Traces, "orig", 1, 3)
+	produce(t, e, Metrics, "orig", 1, 2)
+	s := flushChecked(t, e)
+	shutdown(t, e)
+	if s.Signals[Traces].Exported != 3 || received(secure)[Traces] != 3 {
+		t.Errorf("traces: %+v, the TLS receiver took %d, want 3", s.Signals[Traces], received(secure)[Traces])
+	}
+	if s.Signals[Metrics].Exported != 2 || received(plain)[Metrics] != 2 {
+		t.Errorf("metrics: %+v, the plaintext receiver took %d, want 2", s.Signals[Metrics], received(plain)[Metrics])
 	}
 }

@@ -102,7 +102,8 @@
 //   - Endpoint: OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT (used as is, the full
 //     URL for HTTP), then OTEL_EXPORTER_OTLP_ENDPOINT (HTTP appends
 //     /v1/<signal> to its path, less its trailing slashes), then the original's OTLP_ENDPOINT (plaintext when it
-//     has no scheme, as the original always was), then the default
+//     has no scheme, as the original always was; that plaintext is its
+//     own, not a per-signal endpoint's), then the default
 //     (http://localhost:4317 for gRPC, http://localhost:4318 for HTTP).
 //     An http:// scheme means no TLS, https:// TLS; without a scheme,
 //     OTEL_EXPORTER_OTLP_<SIGNAL>_INSECURE decides, then

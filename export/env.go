@@ -51,18 +51,21 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	}
 	c.Protocol = r.protocol("OTEL_EXPORTER_OTLP_PROTOCOL")
 	c.Endpoint = r.endpoint("OTEL_EXPORTER_OTLP_ENDPOINT")
+	// originalPlain: the plaintext of Insecure is OTLP_ENDPOINT's alone.
+	originalPlain := false
 	if c.Endpoint == "" {
 		// The original always exported without TLS: a scheme-less
 		// OTLP_ENDPOINT keeps meaning plaintext.
 		if ep := r.endpoint("OTLP_ENDPOINT"); ep != "" {
 			c.Endpoint = ep
-			c.Insecure = true
+			c.Insecure, originalPlain = true, true
 		}
 	}
 	// Set and not empty (empty is unset, as for every variable), it
 	// decides over OTLP_ENDPOINT's plaintext.
 	if r.str("OTEL_EXPORTER_OTLP_INSECURE") != "" {
 		c.Insecure = r.otelBoolean("OTEL_EXPORTER_OTLP_INSECURE")
+		originalPlain = false
 	}
 	c.Headers = r.headers("OTEL_EXPORTER_OTLP_HEADERS")
 	c.Compression = r.compression("OTEL_EXPORTER_OTLP_COMPRESSION")
@@ -83,7 +86,10 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		sc.CAFile = r.file(p + "CERTIFICATE")
 		sc.CertFile = r.file(p + "CLIENT_CERTIFICATE")
 		sc.KeyFile = r.file(p + "CLIENT_KEY")
-		if c.Insecure && !sc.Insecure && r.str(p+"INSECURE") != "" {
+		// A per-signal INSECURE=false keeps TLS for the signal; so does
+		// a per-signal endpoint beside OTLP_ENDPOINT, whose plaintext is
+		// its own, when its INSECURE is unset (the specification's TLS).
+		if c.Insecure && !sc.Insecure && (r.str(p+"INSECURE") != "" || originalPlain && sc.Endpoint != "") {
 			sc.Endpoint = secureEndpoint(sig, sc, &c)
 		}
 	}
