@@ -83,13 +83,21 @@ const (
 // sink's buffers are reused. Give the engine the sink with
 // engine.WithSink and, for its metrics, engine.WithMetricsExporter.
 // A nil exp is an error wrapping export.ErrInvalidConfig (such a sink
-// made engine.New panic).
+// made engine.New panic), and so is a resource that encodes to more than
+// half of exp.MaxRequestBytes (every request carries it).
 func NewSink(exp *export.Exporter, res encode.Resource, logs bool) (*Sink, error) {
 	if exp == nil {
 		return nil, fmt.Errorf("%w: otlp: new sink: the exporter is nil", export.ErrInvalidConfig)
 	}
 	s := &Sink{exp: exp, logs: logs}
 	res = withDefaultName(res)
+	// Every request carries the resource: one that leaves less than half
+	// of a request for spans would pass here and have every batch dropped
+	// as too large. The smallest request (one bare run) measures it.
+	if n, most := len(encode.NewEncoder(res).AppendTraces(nil, []*encode.Run{{}})), exp.MaxRequestBytes()/2; int64(n) > most {
+		return nil, fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
+			export.ErrInvalidConfig, n, most)
+	}
 	for range min(runtime.GOMAXPROCS(0), maxSinkEncoders) {
 		s.encs = append(s.encs, encode.NewEncoder(res))
 	}
@@ -558,13 +566,6 @@ func New(cfg export.Config, opts ...engine.Option) (*engine.Engine, error) {
 	res = withDefaultName(res)
 	for _, kv := range cfg.ResourceAttrs {
 		res.Attrs = append(res.Attrs, engine.String(kv.Key, kv.Value))
-	}
-	// Every request carries the resource: one that leaves less than half
-	// of a request for spans would pass here and have every batch dropped
-	// as too large. The smallest request (one bare run) measures it.
-	if n, most := len(encode.NewEncoder(res).AppendTraces(nil, []*encode.Run{{}})), exp.MaxRequestBytes()/2; int64(n) > most {
-		return nil, errors.Join(fmt.Errorf("%w: the resource (engine.WithResource and Config.ResourceAttrs) encodes to %d bytes, more than %d, half of what a request may hold: every request carries it",
-			export.ErrInvalidConfig, n, most), exp.Shutdown(context.Background()), off.Close(context.Background()))
 	}
 	sink, err := NewSink(exp, res, !cfg.NoLogs)
 	if err != nil {
