@@ -95,6 +95,16 @@
 // with it when given no provider). Its Stats thus count what the bridge
 // drops on any of them.
 //
+// # What the SpanExporter refuses
+//
+// ExportSpans refuses a batch given after Shutdown, one holding a nil span
+// (whole: the SDK never hands one, so the batch is not what it seems) and
+// any batch of a SpanExporter without an export.Exporter. The SDK passes
+// the error to its error handler and forgets the batch, so each refused
+// span counts in SpanExporter.Stats by Refusal; a span the exporter itself
+// drops counts in its Stats, and every span given is in one or the other
+// (a nil *SpanExporter, which has no counters, excepted).
+//
 // # Concurrency and allocation
 //
 // A bridge span is safe for concurrent use, as trace.Span requires: a

@@ -53,6 +53,8 @@ type SpanExporter struct {
 	// closed is set by Shutdown without x.mu: an ExportSpans holds it
 	// while it encodes.
 	closed atomic.Bool
+	// refused counts the spans of the batches refused, by Refusal.
+	refused [numRefusals]atomic.Uint64
 
 	groups []spanGroup
 	gid    []int
@@ -93,6 +95,53 @@ type spanGroup struct {
 	spans []encode.Span
 }
 
+// Refusal is why ExportSpans refused a batch before the exporter saw it.
+type Refusal int
+
+// The refusals. What the exporter itself drops (a full queue, a ctx that
+// ended) it counts in its own Stats, by its reasons.
+const (
+	RefusedShutdown   Refusal = iota // given after Shutdown (engine.ErrShutdown)
+	RefusedNilSpan                   // the batch holds a nil span: refused whole
+	RefusedNoExporter                // the SpanExporter has no export.Exporter (ErrNoExporter)
+	numRefusals
+)
+
+// ExportStats counts the spans ExportSpans refused, by Refusal. The SDK
+// hands ExportSpans' error to its error handler and forgets the batch:
+// these counts are what is left of it.
+type ExportStats struct {
+	Refused [numRefusals]uint64
+}
+
+// Total returns the spans refused for any reason.
+func (s ExportStats) Total() uint64 {
+	var n uint64
+	for _, c := range s.Refused {
+		n += c
+	}
+	return n
+}
+
+// Stats returns the counts of refused spans (zero on a nil SpanExporter,
+// which has nowhere to count them).
+func (x *SpanExporter) Stats() ExportStats {
+	var s ExportStats
+	if x == nil {
+		return s
+	}
+	for i := range s.Refused {
+		s.Refused[i] = x.refused[i].Load()
+	}
+	return s
+}
+
+// refuse counts n spans refused for why and returns err.
+func (x *SpanExporter) refuse(why Refusal, n int, err error) error {
+	x.refused[why].Add(uint64(n))
+	return err
+}
+
 // ErrNoExporter is returned by ExportSpans of a SpanExporter made with a
 // nil *export.Exporter.
 var ErrNoExporter = errors.New("otelbridge: span exporter has no export.Exporter")
@@ -113,8 +162,10 @@ func (x *SpanExporter) InvalidUTF8() uint64 {
 }
 
 // ExportSpans encodes spans and queues them. It returns ErrShutdown after
-// Shutdown and ErrSpansDropped when the exporter refused the batch (counted
-// in its Stats by reason); it never blocks unless the exporter's policy is
+// Shutdown, ErrNoExporter without an exporter and an error for a batch
+// holding a nil span, each counted in Stats by its Refusal, and
+// ErrSpansDropped when the exporter refused the batch (counted in its
+// Stats by reason); it never blocks unless the exporter's policy is
 // Block, and then no longer than ctx: when ctx ends before the queue has
 // room, the batch is dropped, counted as export.DropBlockTimeout, and
 // ExportSpans returns ctx's error, as the SDK's exporters do. A ctx
@@ -122,8 +173,8 @@ func (x *SpanExporter) InvalidUTF8() uint64 {
 // once, else dropped and counted so.
 //
 // A nil *SpanExporter returns ErrNoExporter for a batch that holds spans
-// (the SDK reports it to its error handler), as the zero one does; its
-// other methods do nothing.
+// (the SDK reports it to its error handler), as the zero one does, but
+// counts nothing: it has no counters; its other methods do nothing.
 func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
 	if len(spans) == 0 {
 		return nil
@@ -132,7 +183,7 @@ func (x *SpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnl
 		return ErrNoExporter
 	}
 	if x.closed.Load() { // without waiting for a call blocked in Enqueue
-		return engine.ErrShutdown
+		return x.refuse(RefusedShutdown, len(spans), engine.ErrShutdown)
 	}
 	if ctx == nil {
 		ctx = context.Background()
@@ -160,14 +211,14 @@ func (x *SpanExporter) encodeLocked(spans []sdktrace.ReadOnlySpan) (*bytebufferp
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.closed.Load() {
-		return nil, engine.ErrShutdown
+		return nil, x.refuse(RefusedShutdown, len(spans), engine.ErrShutdown)
 	}
 	if x.exp == nil {
-		return nil, ErrNoExporter
+		return nil, x.refuse(RefusedNoExporter, len(spans), ErrNoExporter)
 	}
 	for i, s := range spans {
 		if s == nil {
-			return nil, fmt.Errorf("otelbridge: span %d of %d is nil: the batch is refused", i, len(spans))
+			return nil, x.refuse(RefusedNilSpan, len(spans), fmt.Errorf("otelbridge: span %d of %d is nil: the batch is refused", i, len(spans)))
 		}
 	}
 	return x.encodeSpans(spans), nil
