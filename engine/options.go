@@ -114,7 +114,8 @@ type Limits struct {
 	// Strings the run's log or spans write more than once count as many
 	// times: sid, app_id, uid, chat_id and the tracestate (cut by whole
 	// members) once per span, the flow id and each node's id, type and
-	// name twice.
+	// name twice. The th a tail Ratio writes into the tracestate of a run
+	// it keeps comes after the cut: at most 21 bytes a span more.
 	RunBytes int
 }
 

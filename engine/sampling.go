@@ -325,7 +325,11 @@ const (
 // and two rules for the same app and flow). The most specific rule that
 // matches a run applies instead of the policy's own fields (the app's
 // flow, then the flow, then the app, whatever the order of Rules); its
-// Decide is the policy's.
+// Decide is the policy's. A rule whose Policy sets no field keeps none
+// of its runs (a zero TailPolicy given to WithTailSampling keeps every
+// run: there is no tail sampling then); Ratio 1 keeps them all. Rules,
+// MaxPerSecond, Decide and RunLogAlways apply to the whole policy: New
+// refuses them in a rule.
 type TailRule struct {
 	AppID, FlowID string
 	Policy        TailPolicy
@@ -508,6 +512,9 @@ func newTailSampler(p *TailPolicy) (*tailSampler, error) {
 		}
 		if len(rp.Rules) > 0 || rp.MaxPerSecond > 0 || rp.Decide != nil {
 			return nil, fmt.Errorf("%w: %sRules, MaxPerSecond and Decide apply to the whole policy only", ErrInvalidSampler, where)
+		}
+		if rp.RunLogAlways {
+			return nil, fmt.Errorf("%w: %sRunLogAlways applies to the whole policy only (the run logs of every run sampled out)", ErrInvalidSampler, where)
 		}
 		k := ruleKey{p.Rules[i].AppID, p.Rules[i].FlowID}
 		if k == (ruleKey{}) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -276,5 +277,24 @@ func TestExportedThConsistent(t *testing.T) {
 			checkIdentity(t, engines[h].Stats())
 			_ = engines[h].Shutdown(context.Background())
 		}
+	}
+}
+
+// TestTailRuleRunLogAlwaysRefused: RunLogAlways applies to the whole
+// policy (the run logs of every run sampled out); in a rule it was taken
+// and did nothing, so the run logs of that flow's runs sampled out were
+// not exported though the configuration asked for them. New refuses it,
+// naming the rule, as it refuses a rule's Rules, MaxPerSecond and Decide.
+func TestTailRuleRunLogAlwaysRefused(t *testing.T) {
+	p := TailPolicy{Ratio: 0.1, Rules: []TailRule{{FlowID: "audit", Policy: TailPolicy{Ratio: 0.5, RunLogAlways: true}}}}
+	if err := p.Validate(); !errors.Is(err, ErrInvalidSampler) || !strings.Contains(err.Error(), "Rules[0].Policy.RunLogAlways") {
+		t.Fatalf("Validate = %v, want ErrInvalidSampler naming Rules[0].Policy.RunLogAlways", err)
+	}
+	e, err := New(WithSink(&MemorySink{}), WithTailSampling(p))
+	if e != nil {
+		_ = e.Shutdown(context.Background())
+	}
+	if !errors.Is(err, ErrInvalidSampler) {
+		t.Fatalf("New = %v, want ErrInvalidSampler", err)
 	}
 }
