@@ -20,6 +20,12 @@ func TestEngineFlagsRefusedFirst(t *testing.T) {
 		{"-ring=3"},
 		{"-ring=1073741824"},
 		{"-ring=67108864"}, // 2 shards or more: 2 GiB of slots up front
+		// Four times the queue went into the engine's memory limit: 2^61
+		// wrapped it negative (refused, blaming -batch and -ring), 2^62
+		// wrapped it to what the runs alone need.
+		{"-queue-bytes=2305843009213693952"},
+		{"-queue-bytes=4611686018427387904"},
+		{"-queue-bytes=9223372036854775807"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(append(args, "-workload=synthetic", "-duration=1s", "-progress=false"), &out, &errb); code != 2 {

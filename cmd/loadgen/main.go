@@ -188,7 +188,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(!(c.mode != "flowtel" && c.protocol != "grpc"), "-mode %s needs -protocol grpc: the OTLP/HTTP exporter of the SDK is not a dependency of this module", c.mode)
 	check(!(c.soak && c.endpoint != ""), "-soak needs the embedded receiver (no -endpoint)")
 	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
-	check(c.queueBytes >= 0, "-queue-bytes %d must not be negative", c.queueBytes)
+	check(c.queueBytes >= 0 && c.queueBytes <= maxQueueBytes, "-queue-bytes %d must be in [0, %d]", c.queueBytes, int64(maxQueueBytes))
 	check(c.exportConc >= 0 && c.exportConc <= export.MaxConcurrency, "-export-concurrency %d must be in [0, %d]", c.exportConc, export.MaxConcurrency)
 	// The tail policy is checked by the engine's own rules, one flag at a
 	// time so that the message names it: refused only by engine.New, a bad
@@ -238,7 +238,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	return c, errors.Join(errs...)
 }
 
-// The largest -workers, -payload and -tokens: a worker is a goroutine (on
+// The largest -workers, -payload, -tokens and -queue-bytes: a worker is a goroutine (on
 // 2 vCPUs a few suffice), the payload is built once in memory and the
 // engine cuts a value at 16 MiB at most (Limits.ValueBytes), and a run's
 // tokens are summed into an int64.
@@ -251,6 +251,9 @@ const (
 	maxWorkers      = 1 << 16
 	maxPayload      = 16 << 20
 	maxTokens       = 1 << 30
+	// maxQueueBytes keeps memoryBound, which counts four times the
+	// queue, from wrapping: 1 TiB, past any host this runs on.
+	maxQueueBytes = 1 << 40
 )
 
 // kv is one precomputed attribute of the workload.
