@@ -267,7 +267,8 @@ func newSpanID() (s encode.SpanID) {
 
 // StartRun starts a workflow run. When the engine is shut down or
 // Limits.RunsInFlight runs are in flight it returns a no-op Run and counts
-// the drop.
+// the drop; a run refused at the run or memory limit is still a request
+// the server serves, counted in server_request_total with ret RetRefused.
 func (e *Engine) StartRun(info RunInfo) Run {
 	if e == nil {
 		return Run{} // a nil *Engine is a shut-down one with no counts
@@ -278,12 +279,14 @@ func (e *Engine) StartRun(info RunInfo) Run {
 	}
 	idx := e.arena.pop()
 	if idx < 0 {
+		e.metrics.refusedRequest(info.AppID, info.FlowID)
 		return e.refuseRun(DropRunLimit, &info.Parent)
 	}
 	r := e.arena.take(idx)
 	if r == nil {
 		if !e.mem.reserve(runRecordBytes) {
 			e.arena.push(idx)
+			e.metrics.refusedRequest(info.AppID, info.FlowID)
 			return e.refuseRun(DropMemoryLimit, &info.Parent)
 		}
 		r = newRunRecord(e, idx)

@@ -124,8 +124,8 @@ type MetricsConfig struct {
 	// are left out, except: ServerHost defaults to the resource's HostIP,
 	// ServerName to its ServiceName, and PID to this process's id.
 	DC, ServerHost, ServerName, PID string
-	// SkipRunRequests stops finished runs from counting in the request
-	// metrics: set it when the workflow engine records every request itself
+	// SkipRunRequests stops finished runs, and runs refused at StartRun
+	// (RetRefused), from counting in the request metrics: set it when the workflow engine records every request itself
 	// with RecordRequest or RequestSeries, so that none counts twice. Node
 	// metrics still come from the runs. New refuses it with a
 	// TailPolicy.SlowestFraction, whose quantiles are the runs'.

@@ -118,3 +118,24 @@ func (m *Metrics) runRequest(appID, fn string, ret int64) RequestSeries {
 	}
 	return s
 }
+
+// RetRefused is the ret label server_request_total counts a request
+// with when the engine refused its run at StartRun (Limits.RunsInFlight,
+// the memory limit): the server saw and served the request, whose code
+// the refused handle's End is not told in a way it can keep.
+const RetRefused = "refused"
+
+// refusedRequest counts a request whose run was refused at StartRun, with
+// ret RetRefused, in server_request_total alone: it has no duration for
+// the latency histogram. Only the refused path calls it; with
+// SkipRunRequests the caller counts its requests itself.
+func (m *Metrics) refusedRequest(appID, fn string) {
+	if m == nil || m.cfg.SkipRunRequests {
+		return
+	}
+	c := m.reqCount.With(&hdr.LabelValues{m.label(appID), m.label(fn), RetRefused})
+	if c == m.reqCount.Overflow() {
+		c = m.reqOver.With(&hdr.LabelValues{RetRefused})
+	}
+	c.Inc()
+}
