@@ -98,7 +98,11 @@ func TraceIDRatio(p float64) (Sampler, error) {
 }
 
 // ParentBased returns root for root runs; a run joining a caller follows
-// the caller's sampled flag. It is the default, with root AlwaysOn.
+// the caller's sampled flag. It is the default, with root AlwaysOn. Of the
+// specification's ParentBased, flowtel has root alone: the four optional
+// delegates keep their defaults (a sampled parent, remote or local, is
+// followed as AlwaysOn would, one not sampled as AlwaysOff would). To
+// decide joined runs some other way, use Independent, or a TailPolicy.
 func ParentBased(root Sampler) Sampler {
 	root.independent = false
 	return root
