@@ -27,7 +27,7 @@ var (
 	ErrInvalidPolicy         = ringbuf.ErrPolicy
 	ErrInvalidBatch          = errors.New("engine: invalid batch size or flush interval")
 	ErrInvalidLimit          = errors.New("engine: limit out of range")
-	ErrInvalidIdleTimeout    = errors.New("engine: idle timeout must be positive")
+	ErrInvalidIdleTimeout    = errors.New("engine: idle timeout must be at least 1ms")
 	ErrShutdown              = errors.New("engine: shut down")
 	ErrNotStarted            = errors.New("engine: not made by New (a zero Engine)")
 	ErrMemoryLimit           = errors.New("engine: memory limit too small for the other settings")
@@ -61,6 +61,11 @@ func MaxLimits() Limits {
 // minFlushInterval is the shortest WithBatch interval: an idle pipeline
 // wakes once per interval, so a shorter one would spin a core.
 const minFlushInterval = time.Millisecond
+
+// minIdleTimeout is the shortest WithIdleTimeout: a shorter one is a
+// number of seconds or minutes written without its unit, and would close
+// every run as incomplete within the reaper's first pass (10 ms).
+const minIdleTimeout = time.Millisecond
 
 // Policy says what happens when a shard's ring is full.
 type Policy = ringbuf.Policy
@@ -173,8 +178,8 @@ func (c *config) validate() error {
 	if c.batchSpans < 1 || c.flushInterval < minFlushInterval {
 		return fmt.Errorf("%w: batch %d (at least 1), interval %v (at least %v)", ErrInvalidBatch, c.batchSpans, c.flushInterval, minFlushInterval)
 	}
-	if c.idleTimeout <= 0 {
-		return fmt.Errorf("%w: %v", ErrInvalidIdleTimeout, c.idleTimeout)
+	if c.idleTimeout < minIdleTimeout {
+		return fmt.Errorf("%w: %v is under %v (a Duration counts nanoseconds: WithIdleTimeout(300) is 300ns)", ErrInvalidIdleTimeout, c.idleTimeout, minIdleTimeout)
 	}
 	l := c.limits
 	for _, v := range []struct {
@@ -385,7 +390,8 @@ func WithBatch(spans int, interval time.Duration) Option {
 }
 
 // WithIdleTimeout sets how long a run may stay without any event before the
-// pipeline closes it and exports it as incomplete (default 5 minutes).
+// pipeline closes it and exports it as incomplete (default 5 minutes, at
+// least 1 ms; the reaper looks every quarter of it, between 10 ms and 1 s).
 func WithIdleTimeout(d time.Duration) Option {
 	return optionFunc(func(c *config) { c.idleTimeout = d })
 }
