@@ -298,17 +298,15 @@ func withTh(ts string, t uint64, set bool) string {
 		return st.Delete(sampling.OTKey).String()
 	}
 	out, err := st.Insert(sampling.OTKey, v)
-	var s string
-	if err == nil {
-		s = out.String()
+	if err != nil {
+		// v is no valid value (a caller's sub-key ending in a space, now
+		// last): the entry goes whole, rather than keep a th it should not.
+		return st.Delete(sampling.OTKey).String()
 	}
-	switch {
-	case err == nil && (len(s) <= w3c.MaxTraceStateBytes || !set):
+	if s := out.String(); len(s) <= w3c.MaxTraceStateBytes || !set {
 		return s
-	case set:
-		return withTh(ts, 0, false)
 	}
-	return ts
+	return withTh(ts, 0, false)
 }
 
 // TailDecision is what a TailPolicy's Decide function says of a run.

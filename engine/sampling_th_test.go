@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,6 +144,10 @@ func TestIndependentJoinTh(t *testing.T) {
 		{Independent(AlwaysOn()), "a=1", "a=1", true},
 		{Independent(tenth), "ot=th:0;p:" + pad, "ot=p:" + pad, true},
 		{Independent(tenth), "a=1,ot=th:0", "ot=th:e666,a=1", true},
+		// A sub-key ending in a space is valid inside the value, not
+		// last, where removing the second th leaves it: the ot entry
+		// goes whole, where th:8 stayed.
+		{Independent(tenth), "a=1,ot=th:8;x ;th:9", "a=1", true},
 		{ParentBased(AlwaysOn()), "a=1,ot=th:fd70a", "a=1,ot=th:fd70a", true},
 	} {
 		for _, sampled := range []bool{false, true} {
@@ -297,4 +302,55 @@ func TestTailRuleRunLogAlwaysRefused(t *testing.T) {
 	if !errors.Is(err, ErrInvalidSampler) {
 		t.Fatalf("New = %v, want ErrInvalidSampler", err)
 	}
+}
+
+// FuzzWithTh: for any valid tracestate and threshold, withTh returns a
+// valid tracestate of at most w3c.MaxTraceStateBytes whose ot entry
+// holds that th (or, set false or when it does not fit, none), whose rv
+// and other ot sub-keys are the input's, and whose other members are the
+// input's in their order (the right-most dropped past 32 members).
+func FuzzWithTh(f *testing.F) {
+	for _, s := range []string{"", "ot=th:8", "a=1,ot=th:8;rv:0123456789abcd;x:y", "ot=x:y", "a=1,b=2",
+		"ot=th:0;p:" + strings.Repeat("x", 250), strings.Repeat("k=v,", 31) + "ot=th:1", "a=" + strings.Repeat("v", 250) + ",b=" + strings.Repeat("w", 250)} {
+		f.Add(s, uint64(0xe666), true)
+		f.Add(s, uint64(0), false)
+	}
+	f.Fuzz(func(t *testing.T, ts string, th uint64, set bool) {
+		in, err := w3c.ParseTraceState(ts)
+		if err != nil {
+			return
+		}
+		th &= sampling.MaxThreshold - 1
+		out := withTh(ts, th, set)
+		st, err := w3c.ParseTraceState(out)
+		if err != nil || len(out) > w3c.MaxTraceStateBytes {
+			t.Fatalf("withTh(%q, %x, %v) = %q: %v", ts, th, set, out, err)
+		}
+		otIn, _ := in.Get(sampling.OTKey)
+		otOut, _ := st.Get(sampling.OTKey)
+		o, oIn := sampling.ParseOT(otOut), sampling.ParseOT(otIn)
+		if set && o.HasTh && o.Th != th || !set && strings.Contains(";"+otOut, ";th:") {
+			t.Fatalf("withTh(%q, %x, %v) = %q", ts, th, set, out)
+		}
+		if o.HasRv != oIn.HasRv || o.Rv != oIn.Rv {
+			t.Fatalf("withTh(%q) = %q changed rv", ts, out)
+		}
+		if strings.Contains(";"+otOut, ";th:") && !o.HasTh {
+			t.Fatalf("withTh(%q, %x) = %q: a th that does not parse", ts, th, out)
+		}
+		var keysIn, keysOut []string
+		for k, v := range in.All() {
+			if k != sampling.OTKey {
+				keysIn = append(keysIn, k+"="+v)
+			}
+		}
+		for k, v := range st.All() {
+			if k != sampling.OTKey {
+				keysOut = append(keysOut, k+"="+v)
+			}
+		}
+		if len(keysOut) > len(keysIn) || !slices.Equal(keysOut, keysIn[:len(keysOut)]) || len(keysOut) < min(len(keysIn), w3c.MaxTraceStateMembers-1) {
+			t.Fatalf("withTh(%q) = %q: members %v, want %v", ts, out, keysOut, keysIn)
+		}
+	})
 }
