@@ -75,8 +75,8 @@
 //     once per event (AddEvent's WithTimestamp is not kept). A node lies
 //     within its run, as the engine keeps every node: a node's start or
 //     end outside its run's span is cut to it, and an end before the
-//     start is the start. A zero time, or one before 1970, is not a
-//     timestamp: the clock is read. Links are not kept (they are counted).
+//     start is the start. A zero time, one before 1970 or one past 2262
+//     (beyond int64 nanoseconds) is not a timestamp: the clock is read. Links are not kept (they are counted).
 //   - Each attribute the bridge drops (of a run span's event or of
 //     RecordError, with an empty key, a RunInfo key set after start) counts in Stats and in
 //     the span's dropped_attributes_count, as OTLP counts it (and in the

@@ -3,6 +3,7 @@ package otelbridge
 import (
 	"context"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 	"sync"
@@ -667,15 +668,15 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 }
 
 // spanTime returns t, given by trace.WithTimestamp, in Unix nanoseconds,
-// and whether it was given: the zero time, as in OpenTelemetry's SDK,
-// and a time before 1970, which OTLP's unsigned field cannot hold, are
-// not, and the engine's clock is read.
+// and whether it was given: the zero time, as in OpenTelemetry's SDK, a
+// time before 1970, which OTLP's unsigned field cannot hold, and one past
+// 2262, which an int64 of nanoseconds cannot (UnixNano wraps: year 1500
+// read as 2084), are not, and the engine's clock is read.
 func spanTime(t time.Time) (int64, bool) {
-	if t.IsZero() {
+	if sec := t.Unix(); sec <= 0 || sec >= math.MaxInt64/1_000_000_000 {
 		return 0, false
 	}
-	ns := t.UnixNano()
-	return ns, ns > 0
+	return t.UnixNano(), true
 }
 
 // AddEvent adds an info log entry named name. On a node, its attributes
