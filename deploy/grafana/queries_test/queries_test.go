@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,6 +187,26 @@ func TestQueriesReturnData(t *testing.T) {
 			t.Errorf("%s: %v", q.Source, err)
 		} else if !ok {
 			t.Errorf("%s: no data for %s", q.Source, expr)
+		}
+	}
+}
+
+// TestRatiosLeaveOutRefused: a ratio of server_request_total by ret (a
+// success or error rate) leaves ret="refused", a run flowtel refused to
+// trace, out of both sides, as HighErrorRate does: its outcome is unknown.
+// The dashboard's success rate panels divided by every request, refused
+// ones included, and read an overload of the tracer as failed requests.
+func TestRatiosLeaveOutRefused(t *testing.T) {
+	sel := regexp.MustCompile(`server_request_total(\{[^}]*\})?`)
+	out := regexp.MustCompile(`ret="0"|ret!="refused"|ret!~"[^"]*refused[^"]*"`)
+	for _, q := range all(t) {
+		if !strings.Contains(q.Expr, "/") || !strings.Contains(q.Expr, "server_request_total{") || !strings.Contains(q.Expr, "ret") {
+			continue
+		}
+		for _, s := range sel.FindAllString(q.Expr, -1) {
+			if !out.MatchString(s) {
+				t.Errorf("%s: %s counts ret=\"refused\" in a ratio by ret: %s", q.Source, s, q.Expr)
+			}
 		}
 	}
 }
