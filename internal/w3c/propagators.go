@@ -3,7 +3,6 @@ package w3c
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -38,9 +37,10 @@ func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 	none := false
 	var unknown []string
 	more := 0
+	var seen map[string]bool // the unknown names, read in any case as the known ones
 	for name := range strings.SplitSeq(s, ",") {
 		name = strings.TrimSpace(name)
-		switch strings.ToLower(name) {
+		switch lower := strings.ToLower(name); lower {
 		case "":
 		case "tracecontext":
 			traceContext = true
@@ -49,14 +49,17 @@ func ParsePropagators(s string) (traceContext, baggage bool, err error) {
 		case "none":
 			none = true
 		default:
-			q := QuoteBounded(name)
 			switch {
-			case slices.Contains(unknown, q):
+			case seen[lower]:
 			case len(unknown) == maxIgnoredShown:
 				more++
 			default:
-				unknown = append(unknown, q)
+				unknown = append(unknown, QuoteBounded(name))
 			}
+			if seen == nil {
+				seen = make(map[string]bool)
+			}
+			seen[lower] = true
 		}
 	}
 	overridden := ""
