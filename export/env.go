@@ -161,7 +161,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	// default batch cut to a smaller queue size.
 	if b, q := c.TraceBatch.MaxExportBatchSize, c.TraceBatch.MaxQueueSize; b > q {
 		if r.str(batchVar) != "" {
-			r.fail(batchVar, fmt.Sprintf("%d spans per batch is more than the queue's %d (%s)", b, q, queueVar))
+			// The queue's variable is named only when set: unset, the
+			// default is what the batch exceeds.
+			from := queueVar
+			if r.str(queueVar) == "" {
+				from = "the default; OTEL_BSP_MAX_QUEUE_SIZE raises it"
+			}
+			r.fail(batchVar, fmt.Sprintf("%d spans per batch is more than the queue's %d (%s)", b, q, from))
 		} else {
 			c.TraceBatch.MaxExportBatchSize = q
 		}
