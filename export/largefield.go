@@ -47,9 +47,20 @@ const maxStoreResponseBytes = 4 << 10
 // a CheckRedirect is used as a copy that follows no redirect, as
 // NewHTTPStoreClient's.
 func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTTPStore, error) {
-	u, err := url.Parse(strings.TrimSpace(baseURL))
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	// A value of no URL's shape, or whose host no host has, may be a
+	// header pasted here (api-key=<token>): it is not printed, as an
+	// endpoint's is not (checkHost).
+	const notPrinted = " (the value is not printed: it may be a misplaced credential)"
+	raw := strings.TrimSpace(baseURL)
+	u, err := url.Parse(raw)
+	if err != nil || !strings.Contains(raw, "://") {
+		return nil, fmt.Errorf("%w: not an http:// or https:// URL"+notPrinted, ErrLargeFieldStore)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%w: %s is not an http:// or https:// URL", ErrLargeFieldStore, RedactURL(baseURL))
+	}
+	if err := checkHost(u); err != nil {
+		return nil, fmt.Errorf("%w: %w"+notPrinted, ErrLargeFieldStore, err)
 	}
 	if err := checkPort(u); err != nil { // every PUT would fail
 		return nil, fmt.Errorf("%w: %s: %w", ErrLargeFieldStore, RedactURL(baseURL), err)
