@@ -133,6 +133,12 @@ func (m *Metrics) refusedRequest(appID, fn string) {
 	if m == nil || m.cfg.SkipRunRequests {
 		return
 	}
+	// Cut to Limits.ValueBytes first, as StartRun cuts an accepted run's
+	// (Engine.value), so that both count under one app_id and func;
+	// uncounted, since the refused run keeps no value.
+	if limit := m.e.cfg.limits.ValueBytes; len(appID) > limit || len(fn) > limit {
+		appID, fn = truncate(appID, limit), truncate(fn, limit)
+	}
 	c := m.reqCount.With(&hdr.LabelValues{m.label(appID), m.label(fn), RetRefused})
 	if c == m.reqCount.Overflow() {
 		c = m.reqOver.With(&hdr.LabelValues{RetRefused})
