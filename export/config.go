@@ -12,8 +12,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/net/idna"
 )
 
 // The protocols an exporter speaks (OTEL_EXPORTER_OTLP_PROTOCOL values).
@@ -627,17 +629,30 @@ var errMalformed = errors.New("not a URL or host:port")
 // url.Parse lets a host hold "!$&'()*+,;=", which no host name has, so
 // that "api-key=<token>" was taken as one, and every export's transport
 // error, and Exporter.String, printed the token. It names the character
-// only (errMalformed).
+// only (errMalformed). An internationalized name is put in its ASCII
+// (punycode) form, as net/http dials one: gRPC's resolver and TLS's
+// ServerName take only that form.
 func checkHost(u *url.URL) error {
 	if strings.HasPrefix(u.Host, "[") {
 		return nil // an IPv6 literal, which url.Parse checked
 	}
-	h := u.Hostname()
+	h, ascii := u.Hostname(), true
 	for i := 0; i < len(h); i++ {
-		if c := h[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+		c := h[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+		} else if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
 			return fmt.Errorf("%w: the host holds %q, which no host name or address does", errMalformed, c)
 		}
 	}
+	if ascii {
+		return nil
+	}
+	a, err := idna.Lookup.ToASCII(h)
+	if err != nil {
+		return fmt.Errorf("%w: the host is not an internationalized domain name IDNA takes", errMalformed)
+	}
+	u.Host = a + u.Host[len(h):] // the port, as given
 	return nil
 }
 
