@@ -61,7 +61,8 @@
 //     dict, as for an InfoEvent. A run's log entries and exception events
 //     have no attributes in the engine's records: the attributes of a run
 //     span's AddEvent and of RecordError are dropped and counted
-//     (Stats.EventAttrsDropped). RecordError adds the exception event of Node.RecordError
+//     (Stats.EventAttrsDropped), as is a node event's attribute under
+//     "INFO LOG", which would replace the event's name. RecordError adds the exception event of Node.RecordError
 //     (with exception.stacktrace when trace.WithStackTrace(true) asks)
 //     but, as OpenTelemetry specifies, neither sets the status nor ends the
 //     span; SetStatus(codes.Error) sets the status (a run ends with code 1

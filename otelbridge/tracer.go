@@ -40,7 +40,7 @@ type Stats struct {
 	// EventAttrsDropped counts the attributes of a run span's AddEvent
 	// and of RecordError, which the engine's records cannot carry (a run's
 	// log entries and exception events have none); a node span's AddEvent
-	// keeps its attributes.
+	// keeps its attributes but one under "INFO LOG", the event name's.
 	EventAttrsDropped uint64
 	// RunAttrsDropped counts string attributes set on a run span after
 	// its start under a key of engine.RunInfo other than flow_id (app_id,
@@ -703,12 +703,17 @@ func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 	default:
 		attrs := make([]engine.Attr, 1, 1+len(kvs))
 		attrs[0] = engine.String(keyInfoLog, name)
+		named := 0 // attributes under the name's key, which would replace it
 		for _, kv := range kvs {
-			if kv.Valid() {
+			switch {
+			case kv.Key == keyInfoLog:
+				named++
+			case kv.Valid():
 				attrs = append(attrs, toAttr(kv))
 			}
 		}
-		s.dropAttrs(dropInvalid, 1+len(kvs)-len(attrs))
+		s.dropAttrs(dropEvent, named)
+		s.dropAttrs(dropInvalid, 1+len(kvs)-named-len(attrs))
 		s.node.InfoEvent(attrs...)
 	}
 }
