@@ -475,7 +475,9 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 	}
 	if t.protocol == ProtocolGRPC {
 		if t.grpcTarget == "" {
-			t.grpcTarget = u.Host
+			// gRPC parses its target as a URL path: an IPv6 zone's
+			// '%' is escaped, or it is refused as a bad escape.
+			t.grpcTarget = strings.ReplaceAll(u.Host, "%", "%25")
 			t.shownURL = u.Host
 		}
 		t.headers = withBasicAuth(t.headers, u.User)
