@@ -668,6 +668,11 @@ func checkPort(u *url.URL) error {
 		return errors.New("empty port after the host's ':' (a scheme given twice?)")
 	}
 	if p := u.Port(); p != "" {
+		// More than 5 digits is no port mistyped but most often a
+		// header's token ("x-api-key:<digits>"): not printed.
+		if len(p) > 5 {
+			return fmt.Errorf("%w: a port of %d digits", errMalformed, len(p))
+		}
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return fmt.Errorf("port %s is not between 1 and 65535", p)
 		}

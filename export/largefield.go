@@ -62,7 +62,9 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	if err := checkHost(u); err != nil {
 		return nil, fmt.Errorf("%w: %w"+notPrinted, ErrLargeFieldStore, err)
 	}
-	if err := checkPort(u); err != nil { // every PUT would fail
+	if err := checkPort(u); errors.Is(err, errMalformed) {
+		return nil, fmt.Errorf("%w: %w"+notPrinted, ErrLargeFieldStore, err)
+	} else if err != nil { // every PUT would fail
 		return nil, fmt.Errorf("%w: %s: %w", ErrLargeFieldStore, RedactURL(baseURL), err)
 	}
 	// A header net/http would refuse to send would fail every Put: check
