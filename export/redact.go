@@ -189,8 +189,17 @@ func redactHeaders(h map[string]string) map[string]string {
 // methods (fmt prints it field by field), with the endpoint or URL at url
 // and the headers at h REDACTED.
 func printRedacted[T any](f T, url *string, h *map[string]string) string {
-	*url, *h = RedactURL(*url), redactHeaders(*h)
+	*url, *h = shownEndpoint(*url), redactHeaders(*h)
 	return fmt.Sprintf("%+v", f)
+}
+
+// shownEndpoint is RedactURL, or a placeholder for a value New refuses
+// unprinted (errMalformed): most often a header in the wrong place.
+func shownEndpoint(ep string) string {
+	if _, _, err := parseEndpoint(strings.TrimSpace(ep), true); errors.Is(err, errMalformed) {
+		return "NOT-PRINTED(not a URL or host:port)"
+	}
+	return RedactURL(ep)
 }
 
 // String prints c as %+v would, without its secrets: header values and
