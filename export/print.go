@@ -3,6 +3,7 @@ package export
 import (
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 )
 
@@ -42,3 +43,10 @@ func (s HTTPStore) String() string { return "export.HTTPStore{" + s.shown + "}" 
 
 // Format writes String for every verb.
 func (s HTTPStore) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
+
+// LogValue is String for slog, whose JSON handler would marshal the
+// exporter with encoding/json: {} (no exported field).
+func (e *Exporter) LogValue() slog.Value { return slog.StringValue(e.String()) }
+
+// LogValue is String for slog.
+func (s HTTPStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
