@@ -565,7 +565,7 @@ func splitUserAgent(h map[string]string) (map[string]string, string) {
 					out[k2] = v2
 				}
 			}
-			return out, v
+			return out, strings.Trim(v, " \t") // as net/http sends it
 		}
 	}
 	return h, userAgent
