@@ -90,7 +90,16 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		// a per-signal endpoint beside OTLP_ENDPOINT, whose plaintext is
 		// its own, when its INSECURE is unset (the specification's TLS).
 		if c.Insecure && !sc.Insecure && (r.str(p+"INSECURE") != "" || originalPlain && sc.Endpoint != "") {
-			sc.Endpoint = secureEndpoint(sig, sc, &c)
+			// A Unix socket target has no scheme to carry TLS, and
+			// Config cannot take plaintext away per signal.
+			switch why := " cannot take TLS beside OTLP_ENDPOINT's or OTEL_EXPORTER_OTLP_INSECURE's plaintext: set " + p + "INSECURE=true for plaintext"; {
+			case unixTarget(sc.Endpoint):
+				r.fail(p+"ENDPOINT", "a Unix socket target"+why)
+			case sc.Endpoint == "" && unixTarget(c.Endpoint):
+				r.fail(p+"INSECURE", "OTEL_EXPORTER_OTLP_ENDPOINT's Unix socket target"+why+", or give the signal its own endpoint")
+			default:
+				sc.Endpoint = secureEndpoint(sig, sc, &c)
+			}
 		}
 	}
 	// Headers follow the rules of the protocol they are sent with: check
