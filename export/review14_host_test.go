@@ -2,6 +2,7 @@ package export
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -10,6 +11,11 @@ import (
 // protocols: an IPv6 literal with a zone (scheme-less and as a URL), and
 // an upper-case name.
 func TestEndpointHostShapesDeliver(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	l.Close()
 	for _, protocol := range []string{ProtocolGRPC, ProtocolHTTPProtobuf} {
 		v6 := newReceiver(t, protocol, nil)
 		v6.Addr = "[::1]:0"
