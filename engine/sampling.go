@@ -299,9 +299,13 @@ func withTh(ts string, t uint64, set bool) string {
 	}
 	out, err := st.Insert(sampling.OTKey, v)
 	if err != nil {
-		// v is no valid value (a caller's sub-key ending in a space, now
-		// last): the entry goes whole, rather than keep a th it should not.
-		return st.Delete(sampling.OTKey).String()
+		// v is no valid value: a caller's sub-key ending in a space is now
+		// last, where W3C wants no blank. The space goes, not the entry,
+		// whose rv the next participants decide on.
+		out, err = st.Insert(sampling.OTKey, strings.TrimRight(v, " "))
+	}
+	if err != nil {
+		return st.Delete(sampling.OTKey).String() // rather than keep a th it should not
 	}
 	if s := out.String(); len(s) <= w3c.MaxTraceStateBytes || !set {
 		return s

@@ -145,9 +145,11 @@ func TestIndependentJoinTh(t *testing.T) {
 		{Independent(tenth), "ot=th:0;p:" + pad, "ot=p:" + pad, true},
 		{Independent(tenth), "a=1,ot=th:0", "ot=th:e666,a=1", true},
 		// A sub-key ending in a space is valid inside the value, not
-		// last, where removing the second th leaves it: the ot entry
-		// goes whole, where th:8 stayed.
-		{Independent(tenth), "a=1,ot=th:8;x ;th:9", "a=1", true},
+		// last, where removing the second th leaves it: the space goes,
+		// where th:8 stayed (before 3edf732) or the ot entry went whole,
+		// its rv with it.
+		{Independent(tenth), "a=1,ot=th:8;x ;th:9", "ot=th:e666;x,a=1", true},
+		{Independent(tenth), "ot=th:8;rv:ffffffffffffff;x ;th:9", "ot=th:e666;rv:ffffffffffffff;x", true},
 		{ParentBased(AlwaysOn()), "a=1,ot=th:fd70a", "a=1,ot=th:fd70a", true},
 	} {
 		for _, sampled := range []bool{false, true} {
