@@ -209,7 +209,7 @@ func (s *Sampler) decide(p headParent, id encode.TraceID) (sampled bool, traceSt
 	traceState = p.traceState
 	if p.joined && !s.independent {
 		if p.sampled && p.traceState != "" {
-			traceState = eraseInconsistentTh(p.traceState, id, p.random)
+			traceState = eraseInconsistentTh(p.traceState, id)
 		}
 		return p.sampled, traceState
 	}
@@ -252,8 +252,10 @@ func callerTh(ts string) bool {
 
 // eraseInconsistentTh returns ts without the th of its ot entry when that
 // threshold says the trace should not have been sampled, as the
-// specification asks of a parent-based sampler; else ts itself.
-func eraseInconsistentTh(ts string, id encode.TraceID, random bool) string {
+// specification asks of a parent-based sampler; else ts itself. Without
+// rv the trace-id's randomness is read, random flag or not: a caller that
+// wrote th decided on rv or on the trace-id, and decide presumes the same.
+func eraseInconsistentTh(ts string, id encode.TraceID) string {
 	if !strings.Contains(ts, "th:") {
 		return ts // no threshold anywhere: nothing to check
 	}
@@ -263,8 +265,8 @@ func eraseInconsistentTh(ts string, id encode.TraceID, random bool) string {
 		return ts
 	}
 	o := sampling.ParseOT(ot)
-	r, ok := o.Randomness(id, random)
-	if !o.HasTh || !ok || sampling.Keep(r, o.Th) {
+	r, _ := o.Randomness(id, true)
+	if !o.HasTh || sampling.Keep(r, o.Th) {
 		return ts
 	}
 	if err != nil {

@@ -150,8 +150,14 @@ func TestHeadParentBased(t *testing.T) {
 	if _, ts := s.decide(headParent{joined: true, sampled: true, random: true, traceState: "ot=th:8"}, low); ts != "" {
 		t.Fatalf("inconsistent th kept: %q", ts)
 	}
-	if _, ts := s.decide(headParent{joined: true, sampled: true, random: false, traceState: "ot=th:8"}, low); ts != "ot=th:8" {
-		t.Fatalf("th erased without known randomness: %q", ts)
+	// A caller that wrote th without rv decided on its trace-id, random
+	// flag or not (the randomness is rv or the trace-id's): below th, the
+	// th is as inconsistent as with the flag set.
+	if _, ts := s.decide(headParent{joined: true, sampled: true, random: false, traceState: "ot=th:8"}, low); ts != "" {
+		t.Fatalf("inconsistent th kept without the random flag: %q", ts)
+	}
+	if _, ts := s.decide(headParent{joined: true, sampled: true, random: false, traceState: "ot=th:8"}, high); ts != "ot=th:8" {
+		t.Fatalf("consistent th changed without the random flag: %q", ts)
 	}
 	if _, ts := s.decide(headParent{joined: true, sampled: true, traceState: "ot=th:8;rv:c0000000000000"}, low); ts != "ot=th:8;rv:c0000000000000" {
 		t.Fatalf("explicit rv not used: %q", ts)

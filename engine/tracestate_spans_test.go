@@ -23,7 +23,7 @@ func TestRunBytesTraceStateEverySpan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := e.StartRun(RunInfo{FlowID: "f", Parent: SpanContext{TraceID: [16]byte{1}, SpanID: [8]byte{1}, TraceState: ts, Sampled: true}})
+	run := e.StartRun(RunInfo{FlowID: "f", Parent: SpanContext{TraceID: [16]byte{0: 1, 9: 0xff}, SpanID: [8]byte{1}, TraceState: ts, Sampled: true}})
 	for range nodes {
 		n := run.StartNode("n", "t", "name")
 		if got := n.SpanContext().TraceState; got != ts {
