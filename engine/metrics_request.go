@@ -87,15 +87,21 @@ func (m *Metrics) requestPast(appID, fn string, ret int64) RequestSeries {
 // whether either family overflowed. Past the counter's limit the count
 // goes to the overflow series of its ret (reqOver).
 func (m *Metrics) requestOf(lv *hdr.LabelValues) (RequestSeries, bool) {
-	c := m.reqCount.With(lv)
-	over := c == m.reqCount.Overflow()
-	if over {
-		c = m.reqOver.With(&hdr.LabelValues{lv[2]})
-	}
+	c, over := m.requestCount(lv)
 	lv[2] = ""
 	h := m.reqTime.With(lv)
 	// The histogram tallies the count: one atomic add less per record.
 	return RequestSeries{time: h, count: h.Attach(c)}, over || h == m.reqTime.Overflow()
+}
+
+// requestCount returns the server_request_total counter of lv (app, flow,
+// ret) and whether it overflowed: past the limit, the overflow series of
+// its ret (reqOver).
+func (m *Metrics) requestCount(lv *hdr.LabelValues) (*hdr.Counter, bool) {
+	if c := m.reqCount.With(lv); c != m.reqCount.Overflow() {
+		return c, false
+	}
+	return m.reqOver.With(&hdr.LabelValues{lv[2]}), true
 }
 
 // runRequest is request for the pipeline's fold, through its memo
@@ -136,12 +142,7 @@ func (m *Metrics) refusedRequest(appID, fn string) {
 	// Cut to Limits.ValueBytes first, as StartRun cuts an accepted run's
 	// (Engine.value), so that both count under one app_id and func;
 	// uncounted, since the refused run keeps no value.
-	if limit := m.e.cfg.limits.ValueBytes; len(appID) > limit || len(fn) > limit {
-		appID, fn = truncate(appID, limit), truncate(fn, limit)
-	}
-	c := m.reqCount.With(&hdr.LabelValues{m.label(appID), m.label(fn), RetRefused})
-	if c == m.reqCount.Overflow() {
-		c = m.reqOver.With(&hdr.LabelValues{RetRefused})
-	}
+	limit := m.e.cfg.limits.ValueBytes
+	c, _ := m.requestCount(&hdr.LabelValues{m.label(truncate(appID, limit)), m.label(truncate(fn, limit)), RetRefused})
 	c.Inc()
 }

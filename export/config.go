@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"strconv"
@@ -559,12 +560,8 @@ func withBasicAuth(h map[string]string, ui *url.Userinfo) map[string]string {
 func splitUserAgent(h map[string]string) (map[string]string, string) {
 	for k, v := range h {
 		if strings.EqualFold(k, "user-agent") {
-			out := make(map[string]string, len(h)-1)
-			for k2, v2 := range h {
-				if k2 != k {
-					out[k2] = v2
-				}
-			}
+			out := maps.Clone(h)
+			delete(out, k)
 			return out, strings.Trim(v, " \t") // as net/http sends it
 		}
 	}
