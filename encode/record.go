@@ -291,7 +291,10 @@ type Event struct {
 	// given as data (the original's add_info_events and
 	// add_error_events): the span event carries them instead of
 	// "INFO LOG" or "ERROR LOG", and the run trace log's entry holds
-	// their text as Python's str() of a dict, as the original's.
+	// their text as Python's str() of a dict, as the original's. On an
+	// exception event (OpenTelemetry's RecordError with attributes, from
+	// the bridge) they follow its exception.* attributes, and the run
+	// trace log's entry is its message as without them.
 	Attrs []Attr
 }
 

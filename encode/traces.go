@@ -625,6 +625,9 @@ func (e *Encoder) writeEvents(dst []byte, events []Event, r *Run, span SpanID) [
 			dst = e.writeKVStringOpt(dst, f, keyExceptionType, ev.Type)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionMessage, ev.Message)
 			dst = e.writeKVStringOpt(dst, f, keyExceptionStack, ev.Stacktrace)
+			if len(ev.Attrs) != 0 {
+				dst = e.writeEventAttrs(dst, ev.Attrs)
+			}
 		default:
 			msg := ev.Message
 			if o := e.runLogOpts.Offloader; o != nil && len(msg) >= SpanEventOffloadThreshold {

@@ -59,11 +59,13 @@ func init() {
 		SetNodeShape:  Node.setShape,
 		SetNodeStatus: Node.setStatus,
 		RenameNode:    Node.rename,
-		NodeException: Node.recordException,
+		NodeException: Node.recordExceptionAt,
+		NodeEvent:     Node.event,
+		RunEvent:      Run.event,
 		SetRunFlowID:  Run.setFlowID,
 		SetRunKind:    Run.setKind,
 		SetRunStatus:  Run.setStatus,
-		RunException:  Run.recordException,
+		RunException:  Run.recordExceptionAt,
 		NodeDropAttrs: Node.dropAttrs,
 		RunDropAttrs:  Run.dropAttrs,
 		SetRunStart:   Run.setStart,
@@ -133,23 +135,131 @@ func (h Run) dropAttrs(k int) {
 // recordException adds err's exception event, of type typ when not empty
 // (see addStack).
 func (h Node) recordException(err error, typ string, withStack bool) {
+	h.recordExceptionAt(err, typ, withStack, 0, nil)
+}
+
+// recordExceptionAt is recordException at t (0 reads the clock), the
+// event carrying attrs beside its exception.* attributes, within
+// Limits.EventAttrs (exceptionAttrs) and, kept in the node's array of
+// event attributes, Limits.Attrs.
+func (h Node) recordExceptionAt(err error, typ string, withStack bool, t int64, attrs []encode.Attr) {
 	if n := h.begin(); n != nil {
+		if now := n.now(); t == 0 {
+			t = now
+		}
 		i := len(n.Events)
-		n.Events, _ = n.e.appendException(n.Events, n.now(), err, &n.DroppedEvents)
+		n.Events, _ = n.e.appendException(n.Events, t, err, &n.DroppedEvents)
 		addStack(n.Events, i, typ, withStack)
+		if i < len(n.Events) && len(attrs) != 0 {
+			attrs = n.e.exceptionAttrs(&n.Events[i], attrs, &n.DroppedAttrs)
+			start := len(n.eventAttrs)
+			n.eventAttrs = n.appendAttrs(n.eventAttrs, attrs, false)
+			end := len(n.eventAttrs)
+			n.Events[i].Attrs = n.eventAttrs[start:end:end]
+		}
 		n.addEventBig(i) // with its stack
 	}
 }
 
-func (h Run) recordException(err error, typ string, withStack bool) {
+// recordExceptionAt is Node.recordExceptionAt for a run: its attributes
+// are copied (runRecord.eventAttrs).
+func (h Run) recordExceptionAt(err error, typ string, withStack bool, t int64, attrs []encode.Attr) {
 	if r := h.begin(); r != nil {
 		// err.Error() may panic (a nil *T that dereferences itself): the
 		// claim must not outlive it, or End waits for it for good.
 		defer r.done()
+		if now := r.now(); t == 0 {
+			t = now
+		}
 		i := len(r.Events)
-		r.Events, _ = r.e.appendException(r.Events, r.now(), err, &r.DroppedEvents)
+		r.Events, _ = r.e.appendException(r.Events, t, err, &r.DroppedEvents)
 		addStack(r.Events, i, typ, withStack)
+		if i < len(r.Events) && len(attrs) != 0 {
+			r.Events[i].Attrs = r.eventAttrs(r.e.exceptionAttrs(&r.Events[i], attrs, &r.DroppedAttrs))
+		}
 	}
+}
+
+// exceptionAttrs returns the first of attrs that fit the exception event
+// ev beside its own exception.type, exception.message and, when it has
+// one, exception.stacktrace, within Limits.EventAttrs, counting the
+// others as dropped.
+func (e *Engine) exceptionAttrs(ev *encode.Event, attrs []encode.Attr, dropped *uint32) []encode.Attr {
+	own := 2
+	if ev.Stacktrace != "" {
+		own++
+	}
+	if room := max(e.cfg.limits.EventAttrs-own, 0); len(attrs) > room {
+		k := len(attrs) - room
+		*dropped += uint32(k)
+		e.stats.attrsDropped.Add(uint64(k))
+		attrs = attrs[:room]
+	}
+	return attrs
+}
+
+// event adds an info event at t (0 reads the clock): msg under
+// "INFO LOG" as Info does or, with attrs, an event given as data as
+// InfoEvent does.
+func (h Node) event(t int64, msg string, attrs []encode.Attr) {
+	if n := h.begin(); n != nil {
+		if now := n.now(); t == 0 {
+			t = now
+		}
+		if len(attrs) != 0 {
+			n.appendEventAttrs(t, encode.EventInfo, attrs)
+			return
+		}
+		k := len(n.Events)
+		n.Events = n.e.appendEvent(n.Events, t, encode.EventInfo, msg, &n.DroppedEvents)
+		n.addEventBig(k)
+	}
+}
+
+// event is Node.event for a run's span, whose attributes are copied
+// (runRecord.eventAttrs), at most Limits.EventAttrs of them.
+func (h Run) event(t int64, msg string, attrs []encode.Attr) {
+	if r := h.begin(); r != nil {
+		defer r.done()
+		if now := r.now(); t == 0 {
+			t = now
+		}
+		if len(attrs) == 0 {
+			r.Events = r.e.appendEvent(r.Events, t, encode.EventInfo, msg, &r.DroppedEvents)
+			return
+		}
+		e := r.e
+		if len(r.Events) >= e.cfg.limits.Events {
+			r.DroppedEvents++
+			e.stats.eventsDropped.Add(1)
+			return
+		}
+		if k := len(attrs) - e.cfg.limits.EventAttrs; k > 0 {
+			r.DroppedAttrs += uint32(k)
+			e.stats.attrsDropped.Add(uint64(k))
+			attrs = attrs[:e.cfg.limits.EventAttrs]
+		}
+		r.Events = append(r.Events, encode.Event{TimeUnixNano: t, Kind: encode.EventInfo, Attrs: r.eventAttrs(attrs)})
+	}
+}
+
+// eventAttrs returns a copy of attrs, the attributes of one of the run's
+// events, each cut as a run attribute is (Limits.ValueBytes). A run
+// record has no array for them, as a node's has: the bridge's run spans,
+// which allocate anyway, are their only writer, and reset, clearing the
+// events, lets the copy go. Limits.RunBytes counts them with the run's
+// values.
+func (r *runRecord) eventAttrs(attrs []encode.Attr) []encode.Attr {
+	if len(attrs) == 0 {
+		return nil
+	}
+	out := make([]encode.Attr, len(attrs))
+	for i, a := range attrs {
+		a.Key = r.e.value(a.Key)
+		a.Value = r.e.limitValue(a.Value, nil)
+		out[i] = a
+	}
+	return out
 }
 
 // addStack completes the exception event at events[i], when it was

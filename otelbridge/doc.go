@@ -53,17 +53,20 @@
 //   - A span started under a node becomes a node of the same run whose
 //     span's parent is that node's span (encode.Node.ParentSpanID), so the
 //     trace keeps its depth; the span kind is kept (encode.Node.Kind).
-//   - AddEvent adds an info log entry. On a node span it keeps its
-//     attributes (engine.Node.InfoEvent): the span event INFO carries the
-//     name under "INFO LOG", as an entry without attributes does, then
-//     the attributes, within Limits.EventAttrs (the name takes one) and
-//     Limits.Attrs; the run trace log's entry is then the text of that
-//     dict, as for an InfoEvent. A run's log entries and exception events
-//     have no attributes in the engine's records: the attributes of a run
-//     span's AddEvent and of RecordError are dropped and counted
-//     (Stats.EventAttrsDropped), as is a node event's attribute under
-//     "INFO LOG", which would replace the event's name. RecordError adds the exception event of Node.RecordError
-//     (with exception.stacktrace when trace.WithStackTrace(true) asks)
+//   - AddEvent adds an info log entry with its attributes (on a node,
+//     engine.Node.InfoEvent): the span event INFO carries the name under
+//     "INFO LOG", as an entry without attributes does, then the
+//     attributes, within Limits.EventAttrs (the name takes one) and, on a
+//     node, Limits.Attrs; a node's run trace log entry is then the text of
+//     that dict, as for an InfoEvent. RecordError adds the exception event
+//     of Node.RecordError (with exception.stacktrace when
+//     trace.WithStackTrace(true) asks), its attributes after
+//     exception.type and exception.message as OpenTelemetry's SDK writes
+//     them, within Limits.EventAttrs with those; the run trace log's entry
+//     is its message. An attribute under a key the event writes itself
+//     ("INFO LOG", exception.*) is dropped and counted
+//     (Stats.EventAttrsDropped): OTLP's keys are unique. Either event
+//     takes its own trace.WithTimestamp, as in OpenTelemetry's SDK. RecordError
 //     but, as OpenTelemetry specifies, neither sets the status nor ends the
 //     span; SetStatus(codes.Error) sets the status (a run ends with code 1
 //     unless a "code" attribute says otherwise, and its span is ERROR
@@ -72,14 +75,13 @@
 //     event first, as OpenTelemetry's SDK does, the panic going on.
 //     trace.WithTimestamp given to Start or End is the span's start or
 //     end, as in OpenTelemetry's SDK (a GenAI span's run and node both
-//     take it); what happens in the span keeps the engine's clock, read
-//     once per event (AddEvent's WithTimestamp is not kept). A node lies
+//     take it); an event given none keeps the engine's clock. A node lies
 //     within its run, as the engine keeps every node: a node's start or
 //     end outside its run's span is cut to it, and an end before the
 //     start is the start. A zero time, one before 1970 or one past 2262
 //     (beyond int64 nanoseconds) is not a timestamp: the clock is read. Links are not kept (they are counted).
-//   - Each attribute the bridge drops (of a run span's event or of
-//     RecordError, with an empty key, a RunInfo key set after start) counts in Stats and in
+//   - Each attribute the bridge drops (an event's under the event's own
+//     key, one with an empty key, a RunInfo key set after start) counts in Stats and in
 //     the span's dropped_attributes_count, as OTLP counts it (and in the
 //     engine's Stats.AttrsDropped). The records have no count of links:
 //     those count in Stats alone.

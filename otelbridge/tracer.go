@@ -37,10 +37,11 @@ type Stats struct {
 	NodesStarted uint64 // spans that became nodes (a GenAI span with no flowtel parent counts in both)
 	Nested       uint64 // spans whose parent was a node: a node of its run, child of that node
 	LinksDropped uint64 // links given at start or by AddLink
-	// EventAttrsDropped counts the attributes of a run span's AddEvent
-	// and of RecordError, which the engine's records cannot carry (a run's
-	// log entries and exception events have none); a node span's AddEvent
-	// keeps its attributes but one under "INFO LOG", the event name's.
+	// EventAttrsDropped counts the attributes of AddEvent and RecordError
+	// under a key the event writes itself: "INFO LOG" (AddEvent's name)
+	// and exception.type, exception.message or exception.stacktrace.
+	// The others are kept (those past Limits.EventAttrs count in the
+	// engine's Stats.AttrsDropped).
 	EventAttrsDropped uint64
 	// RunAttrsDropped counts string attributes set on a run span after
 	// its start under a key of engine.RunInfo other than flow_id (app_id,
@@ -679,43 +680,90 @@ func spanTime(t time.Time) (int64, bool) {
 	return t.UnixNano(), true
 }
 
-// AddEvent adds an info log entry named name. On a node, its attributes
-// are kept (Node.InfoEvent), the name first under "INFO LOG", the key of
-// an entry without attributes; a run's entries have none in the engine's
-// records, and a run span's are dropped and counted.
+// AddEvent adds an info log entry named name, at the time
+// trace.WithTimestamp gives (else the engine's clock), with its
+// attributes, the name first under "INFO LOG", the key of an entry
+// without attributes (Node.InfoEvent): within Limits.EventAttrs (the name
+// takes one) and, on a node, Limits.Attrs, those cut counted in the
+// engine's Stats.AttrsDropped and the span's dropped_attributes_count.
 func (s *bridgeSpan) AddEvent(name string, opts ...trace.EventOption) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
 		return
 	}
-	var kvs []attribute.KeyValue
+	var (
+		kvs []attribute.KeyValue
+		at  int64
+	)
 	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
 		kvs = cfg.Attributes()
+		at = eventTime(opts)
 	}
-	switch {
-	case !s.isNode:
-		s.dropAttrs(dropEvent, len(kvs))
-		s.run.Info(name)
-	case len(kvs) == 0:
-		s.node.Info(name)
-	default:
-		attrs := make([]engine.Attr, 1, 1+len(kvs))
+	var attrs []engine.Attr
+	if len(kvs) > 0 {
+		attrs = make([]engine.Attr, 1, 1+len(kvs))
 		attrs[0] = engine.String(keyInfoLog, name)
-		named := 0 // attributes under the name's key, which would replace it
-		for _, kv := range kvs {
-			switch {
-			case kv.Key == keyInfoLog:
-				named++
-			case kv.Valid():
-				attrs = append(attrs, toAttr(kv))
-			}
+		attrs = s.eventAttrs(attrs, kvs, keyInfoLog)
+		if len(attrs) == 1 {
+			attrs = nil // the name alone: the entry without attributes
 		}
-		s.dropAttrs(dropEvent, named)
-		s.dropAttrs(dropInvalid, 1+len(kvs)-named-len(attrs))
-		s.node.InfoEvent(attrs...)
 	}
+	if s.isNode {
+		hooks.NodeEvent(s.node, at, name, attrs)
+	} else {
+		hooks.RunEvent(s.run, at, name, attrs)
+	}
+}
+
+// eventAttrs appends to attrs those of kvs an event keeps: not one with
+// an empty key (counted in Stats.InvalidAttrsDropped), nor one under a
+// key the event writes itself (own, or exception.* on an exception
+// event: the event's own value stays, OTLP's keys being unique; counted
+// in Stats.EventAttrsDropped). A key given twice keeps its last value
+// (the encoder's). Callers hold s.mu.
+func (s *bridgeSpan) eventAttrs(attrs []engine.Attr, kvs []attribute.KeyValue, own attribute.Key) []engine.Attr {
+	named, invalid := 0, 0
+	for _, kv := range kvs {
+		switch {
+		case !kv.Valid():
+			invalid++
+		case kv.Key == own || (own == "" && exceptionKey(kv.Key)):
+			named++
+		default:
+			attrs = append(attrs, toAttr(kv))
+		}
+	}
+	s.dropAttrs(dropEvent, named)
+	s.dropAttrs(dropInvalid, invalid)
+	return attrs
+}
+
+// exceptionKey reports whether k is an attribute an exception event
+// writes itself.
+func exceptionKey(k attribute.Key) bool {
+	return k == "exception.type" || k == "exception.message" || k == "exception.stacktrace"
+}
+
+// eventTime returns the time the last trace.WithTimestamp of opts gives,
+// in Unix nanoseconds, 0 for none (or one spanTime refuses): the engine's
+// clock. trace.NewEventConfig cannot tell, reading time.Now() for an
+// event given none, where the span's times are the engine's clock. The
+// timestamp option is the event option that is both a SpanStartOption
+// and a SpanEndOption (attributes are no end option, the stack trace no
+// start option); a SpanEndConfig of it alone holds its time.
+func eventTime(opts []trace.EventOption) int64 {
+	var t time.Time
+	for _, o := range opts {
+		eo, end := o.(trace.SpanEndOption)
+		if _, start := o.(trace.SpanStartOption); start && end {
+			cfg := trace.NewSpanEndConfig(eo)
+			t = cfg.Timestamp()
+		}
+	}
+	ns, _ := spanTime(t)
+	return ns
 }
 
 // keyInfoLog is the attribute of an info event's message (encode's).
@@ -737,8 +785,10 @@ func (s *bridgeSpan) IsRecording() bool {
 
 // RecordError adds an exception event for err, with exception.stacktrace
 // when trace.WithStackTrace(true) is given (or the engine has
-// WithStackTraces); status and end are left to SetStatus and End, as
-// OpenTelemetry specifies.
+// WithStackTraces), at the time trace.WithTimestamp gives, with the
+// attributes trace.WithAttributes gives (within Limits.EventAttrs, the
+// exception's own taking theirs, as AddEvent's); status and end are left
+// to SetStatus and End, as OpenTelemetry specifies.
 func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 	if err == nil {
 		return
@@ -752,21 +802,34 @@ func (s *bridgeSpan) RecordError(err error, opts ...trace.EventOption) {
 		return
 	}
 	withStack := false
+	var (
+		attrs []engine.Attr
+		at    int64
+	)
 	if len(opts) > 0 {
 		cfg := trace.NewEventConfig(opts...)
 		withStack = cfg.StackTrace()
-		s.dropAttrs(dropEvent, len(cfg.Attributes()))
+		if kvs := cfg.Attributes(); len(kvs) > 0 {
+			attrs = s.eventAttrs(make([]engine.Attr, 0, len(kvs)), kvs, "")
+		}
+		at = eventTime(opts)
 	}
-	s.exception(msg, typeStr(err), withStack)
+	s.exceptionAt(msg, typeStr(err), withStack, at, attrs)
 }
 
-// exception adds the exception event of message msg and type typ.
-// Callers hold s.mu.
+// exception adds the exception event of message msg and type typ at the
+// engine's clock. Callers hold s.mu.
 func (s *bridgeSpan) exception(msg exceptionMsg, typ string, withStack bool) {
+	s.exceptionAt(msg, typ, withStack, 0, nil)
+}
+
+// exceptionAt adds the exception event of message msg and type typ at
+// t (0: the engine's clock) with attrs. Callers hold s.mu.
+func (s *bridgeSpan) exceptionAt(msg exceptionMsg, typ string, withStack bool, t int64, attrs []engine.Attr) {
 	if s.isNode {
-		hooks.NodeException(s.node, msg, typ, withStack)
+		hooks.NodeException(s.node, msg, typ, withStack, t, attrs)
 	} else {
-		hooks.RunException(s.run, msg, typ, withStack)
+		hooks.RunException(s.run, msg, typ, withStack, t, attrs)
 	}
 }
 

@@ -43,8 +43,16 @@ type Hooks[E, O, R, N any] struct {
 	// NodeException adds an exception event to a node without ending it,
 	// of type typ when not empty (else err's type), with
 	// exception.stacktrace when stack is set or the engine has
-	// WithStackTraces.
-	NodeException func(n N, err error, typ string, stack bool)
+	// WithStackTraces, at t (Unix nanoseconds; 0 reads the clock), with
+	// attrs beside its exception.* attributes (Limits.EventAttrs bounds
+	// them all, those cut counted in the span's dropped_attributes_count).
+	NodeException func(n N, err error, typ string, stack bool, t int64, attrs []encode.Attr)
+	// NodeEvent adds an info event to a node at t (0 reads the clock):
+	// msg under "INFO LOG" when attrs is empty, else attrs, an event
+	// given as data (Node.InfoEvent).
+	NodeEvent func(n N, t int64, msg string, attrs []encode.Attr)
+	// RunEvent is NodeEvent for a run's span.
+	RunEvent func(r R, t int64, msg string, attrs []encode.Attr)
 	// SetRunFlowID sets a run's flow id.
 	SetRunFlowID func(r R, flowID string)
 	// SetRunKind sets the kind of a run's span (SERVER unless set).
@@ -54,7 +62,7 @@ type Hooks[E, O, R, N any] struct {
 	// 0, makes it ERROR.
 	SetRunStatus func(r R, code encode.StatusCode, msg string)
 	// RunException is NodeException for a run.
-	RunException func(r R, err error, typ string, stack bool)
+	RunException func(r R, err error, typ string, stack bool, t int64, attrs []encode.Attr)
 	// NodeDropAttrs counts k attributes dropped by the bridge in the
 	// node span's dropped_attributes_count (and the engine's Stats).
 	NodeDropAttrs func(n N, k int)

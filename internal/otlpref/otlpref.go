@@ -181,6 +181,10 @@ func (b *Builder) events(evs []encode.Event) ([]*tracepb.Span_Event, bool) {
 					pe.Attributes = append(pe.Attributes, b.KVStr(kv[0], kv[1]))
 				}
 			}
+			if len(ev.Attrs) != 0 {
+				// RecordError's attributes, from the bridge.
+				pe.Attributes = append(pe.Attributes, b.Attrs("", lastOfKeys(ev.Attrs))...)
+			}
 		}
 		out = append(out, pe)
 	}
