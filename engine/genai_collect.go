@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"strconv"
+
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/hdr"
 )
@@ -21,7 +23,7 @@ type genAIDelta struct {
 // tokenKey identifies a gen_ai.client.token.usage series: the operation
 // labels but error.type, or the overflow series.
 type tokenKey struct {
-	lv       [4]string
+	lv       [genAIOpTokenLen]string
 	overflow bool
 }
 
@@ -116,7 +118,7 @@ func (c *collector) genAITokenUsage(w window) {
 		if in.lo == 0 && out.lo == 0 {
 			return
 		}
-		key := tokenKey{lv: [4]string{lv[0], lv[1], lv[2], lv[3]}, overflow: overflow}
+		key := tokenKey{lv: [genAIOpTokenLen]string(lv[:genAIOpTokenLen]), overflow: overflow}
 		i, ok := d.tokIdx[key]
 		if !ok {
 			i = len(d.tok)
@@ -129,9 +131,10 @@ func (c *collector) genAITokenUsage(w window) {
 	c.genAIFamily(MetricGenAITokenUsage, "Number of input and output tokens used, per GenAI operation (gen_ai.usage.* or Node.Usage).", unitTokens, w, len(d.tok), func() {
 		for i := range d.tok {
 			t := &d.tok[i]
-			lv := hdr.LabelValues{t.key.lv[0], t.key.lv[1], t.key.lv[2], t.key.lv[3]}
-			c.histPoint(c.genAIAttrs(genAIOpLabels[:4], &lv, t.key.overflow, keyGenAITokenType, "input"), t.input, w, 1, genAITokenBounds)
-			c.histPoint(c.genAIAttrs(genAIOpLabels[:4], &lv, t.key.overflow, keyGenAITokenType, "output"), t.output, w, 1, genAITokenBounds)
+			var lv hdr.LabelValues
+			copy(lv[:], t.key.lv[:])
+			c.histPoint(c.genAIAttrs(genAIOpTokenLabels, &lv, t.key.overflow, keyGenAITokenType, "input"), t.input, w, 1, genAITokenBounds)
+			c.histPoint(c.genAIAttrs(genAIOpTokenLabels, &lv, t.key.overflow, keyGenAITokenType, "output"), t.output, w, 1, genAITokenBounds)
 		}
 	})
 }
@@ -154,6 +157,8 @@ func (c *collector) genAIFamily(name, desc, unit string, w window, series int, e
 // genAIAttrs returns the attributes of a series: its labels that are not
 // empty (an attribute the node did not set is left out, not written
 // empty), or otel.metric.overflow; then extraKey=extra when set.
+// server.port is an int, as the conventions type it (serverPort made its
+// label of one).
 func (c *collector) genAIAttrs(names []string, lv *hdr.LabelValues, overflow bool, extraKey, extra string) []encode.Attr {
 	k := len(c.attrs)
 	if overflow {
@@ -161,7 +166,7 @@ func (c *collector) genAIAttrs(names []string, lv *hdr.LabelValues, overflow boo
 	} else {
 		for i, name := range names {
 			if lv[i] != "" {
-				c.attrs = append(c.attrs, String(name, lv[i]))
+				c.attrs = append(c.attrs, genAIAttr(name, lv[i]))
 			}
 		}
 	}
@@ -169,6 +174,17 @@ func (c *collector) genAIAttrs(names []string, lv *hdr.LabelValues, overflow boo
 		c.attrs = append(c.attrs, String(extraKey, extra))
 	}
 	return c.attrs[k:len(c.attrs):len(c.attrs)]
+}
+
+// genAIAttr returns the attribute of the label name=v: a string, but a
+// server.port's int.
+func genAIAttr(name, v string) encode.Attr {
+	if name == keyServerPort {
+		if p, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return Int64(name, p)
+		}
+	}
+	return String(name, v)
 }
 
 // genAIAppAttrs returns the static labels, app_id and func (or

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"math"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/flowtel/flowtel/encode"
@@ -31,6 +32,7 @@ const (
 const (
 	keyGenAIOperation    = "gen_ai.operation.name"
 	keyGenAIProvider     = "gen_ai.provider.name"
+	keyGenAISystem       = "gen_ai.system" // deprecated for gen_ai.provider.name
 	keyGenAIRequestModel = "gen_ai.request.model"
 	keyGenAIRespModel    = "gen_ai.response.model"
 	keyGenAIInputTokens  = "gen_ai.usage.input_tokens"
@@ -40,6 +42,8 @@ const (
 	keyGenAIAgentName    = "gen_ai.agent.name"
 	keyGenAIWorkflowName = "gen_ai.workflow.name"
 	keyErrorType         = "error.type"
+	keyServerAddress     = "server.address"
+	keyServerPort        = "server.port"
 	errorTypeOther       = "_OTHER" // the conventions' error.type when no better one is known
 	unitSeconds          = "s"
 	unitTokens           = "{token}"
@@ -120,7 +124,8 @@ func genAIBucket(v int64, bounds *[genAIBounds]int64) int {
 
 // genAIOpSeries is one series of the client operation metrics, token
 // usage included: one lookup per call. gen_ai.client.token.usage has no
-// error.type, so a collection merges the series that differ only by it.
+// error.type, so a collection merges the series that differ only by it
+// (the last label, genAIOpTokenLabels before it).
 type genAIOpSeries struct{ dur, firstChunk, perChunk, input, output boundedHist }
 
 // genAIAppSeries is one series of flowtel_gen_ai_tokens_total.
@@ -128,8 +133,7 @@ type genAIAppSeries struct{ input, output atomic.Uint64 }
 
 // genAIMetrics are the GenAI families of Metrics.
 type genAIMetrics struct {
-	// ops: gen_ai.operation.name, gen_ai.provider.name,
-	// gen_ai.request.model, gen_ai.response.model, error.type.
+	// ops: genAIOpLabels.
 	ops *hdr.Vec[genAIOpSeries]
 	// tools: gen_ai.tool.name, error.type.
 	tools *hdr.Vec[boundedHist]
@@ -143,13 +147,30 @@ type genAIMetrics struct {
 	spanNames bool
 	// delta belongs to Metrics.mu.
 	delta genAIDelta
+	// ports are the labels of the server.port values the fold has seen,
+	// at most portLimit (the family's Limit), and lastPort (plus one) and
+	// lastPortLabel the last one it used: the pipeline goroutine's only.
+	ports         map[int64]string
+	portLimit     int
+	lastPort      int64
+	lastPortLabel string
 }
 
+// genAIOpLabels are the labels of the client operation metrics: the
+// attributes the conventions give them (required, conditionally required
+// and recommended), error.type last, which gen_ai.client.token.usage
+// leaves out (genAIOpTokenLabels).
 var (
-	genAIOpLabels   = []string{keyGenAIOperation, keyGenAIProvider, keyGenAIRequestModel, keyGenAIRespModel, keyErrorType}
-	genAIToolLabels = []string{keyGenAIToolName, keyErrorType}
-	genAIFlowLabels = []string{keyGenAIOperation, keyGenAIAgentName, keyGenAIWorkflowName, keyErrorType}
+	genAIOpLabels = []string{keyGenAIOperation, keyGenAIProvider, keyGenAIRequestModel, keyGenAIRespModel,
+		keyServerAddress, keyServerPort, keyErrorType}
+	genAIOpTokenLabels = genAIOpLabels[:genAIOpTokenLen]
+	genAIToolLabels    = []string{keyGenAIToolName, keyErrorType}
+	genAIFlowLabels    = []string{keyGenAIOperation, keyGenAIAgentName, keyGenAIWorkflowName, keyErrorType}
 )
+
+// genAIOpTokenLen is the number of labels of gen_ai.client.token.usage
+// before gen_ai.token.type: genAIOpLabels but error.type.
+const genAIOpTokenLen = 6
 
 func (g *genAIMetrics) init(limit int, spanNames bool) error {
 	var e1, e3, e4, e5 error
@@ -158,15 +179,19 @@ func (g *genAIMetrics) init(limit int, spanNames bool) error {
 	g.flows, e4 = hdr.NewVec(genAIFlowLabels, limit, func() *boundedHist { return new(boundedHist) })
 	g.apps, e5 = hdr.NewVec([]string{"app_id", "func"}, limit, func() *genAIAppSeries { return new(genAIAppSeries) })
 	g.spanNames = spanNames
+	g.ports, g.portLimit = make(map[int64]string), limit
 	return errors.Join(e1, e3, e4, e5)
 }
 
 // genAINode is what the fold reads from a node's attributes.
 type genAINode struct {
 	op, provider, reqModel, respModel, errType string
-	tool, agent, workflow                      string
+	tool, agent, workflow, server, system      string
 	input, output                              int64
 	hasInput, hasOutput                        bool
+	// port is server.port, -1 when not an int (hasPort: set at all).
+	port    int64
+	hasPort bool
 }
 
 // read fills g from attrs in one pass; it reports whether the node
@@ -182,6 +207,8 @@ func (g *genAINode) read(attrs []encode.Attr) bool {
 			g.op = genAIString(a.Value)
 		case keyGenAIProvider:
 			g.provider = genAIString(a.Value)
+		case keyGenAISystem:
+			g.system = genAIString(a.Value)
 		case keyGenAIRequestModel:
 			g.reqModel = genAIString(a.Value)
 		case keyGenAIRespModel:
@@ -198,6 +225,13 @@ func (g *genAINode) read(attrs []encode.Attr) bool {
 			g.input, g.hasInput = a.Value.Int64(), a.Value.Kind() == encode.KindInt64
 		case keyGenAIOutputTokens:
 			g.output, g.hasOutput = a.Value.Int64(), a.Value.Kind() == encode.KindInt64
+		case keyServerAddress:
+			g.server = genAIString(a.Value)
+		case keyServerPort:
+			g.port, g.hasPort = -1, true
+			if a.Value.Kind() == encode.KindInt64 {
+				g.port = a.Value.Int64()
+			}
 		}
 	}
 	return g.op != ""
@@ -274,8 +308,11 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		m.nameGenAISpan(n, a.op, name, kind)
 		return
 	}
-	raw := hdr.LabelValues{a.op, a.provider, a.reqModel, a.respModel, errType}
-	s, _ := memoWith(m, &m.memo.ops, g.ops, &raw, 5)
+	if a.provider == "" {
+		a.provider = providerOfSystem(a.system)
+	}
+	raw := hdr.LabelValues{a.op, a.provider, a.reqModel, a.respModel, a.server, m.serverPort(&a), errType}
+	s, _ := memoWith(m, &m.memo.ops, g.ops, &raw, len(genAIOpLabels))
 	s.dur.record(micros, &genAIDurationMicros, sat)
 	// Time to first chunk: the caller's measure from its request
 	// (FirstTokenCost), else the first frame or chunk after the start.
@@ -330,6 +367,68 @@ func (m *Metrics) tokenCount(n int64) bool {
 	}
 	return true
 }
+
+// providerOfSystem returns the gen_ai.provider.name of a node that gives
+// only the deprecated gen_ai.system (an instrumentation of the
+// conventions before v1.37.0, through otelbridge): the same value, or its
+// new name where the conventions renamed it. The metrics then carry the
+// attribute the conventions require of them; the span keeps what the
+// caller wrote.
+func providerOfSystem(system string) string {
+	switch system {
+	case "vertex_ai":
+		return "gcp.vertex_ai"
+	case "gemini":
+		return "gcp.gemini"
+	case "az.ai.inference":
+		return "azure.ai.inference"
+	case "az.ai.openai":
+		return "azure.ai.openai"
+	case "xai":
+		return "x_ai"
+	}
+	return system
+}
+
+// serverPort returns the label of a's server.port: "" when it has none.
+// A port that is not an int from 0 to 65535 (a string, -1, 70000) is
+// left out, counted in Stats.ValuesTruncated, as a negative token count
+// is; the span keeps it as given. The label of a port is formatted once
+// and kept (the last one used checked first, then a map), so that a node
+// of a port seen before allocates nothing. At most portLimit ports are
+// kept: each took a lookup in the operation series, which were then full
+// (a port kept has a series of its own, or found the series full, and
+// series are never removed), so a port past them would find no series
+// of its own: it is given portOverflow, a label no series holds, and the
+// lookup goes to the overflow series, counted there, with no allocation.
+func (m *Metrics) serverPort(a *genAINode) string {
+	if !a.hasPort {
+		return ""
+	}
+	p := a.port
+	if p < 0 || p > math.MaxUint16 {
+		m.e.stats.valuesTruncated.Add(1)
+		return ""
+	}
+	g := &m.genai
+	if p+1 == g.lastPort {
+		return g.lastPortLabel
+	}
+	l, ok := g.ports[p]
+	if !ok {
+		if len(g.ports) >= g.portLimit {
+			return portOverflow
+		}
+		l = strconv.FormatInt(p, 10)
+		g.ports[p] = l
+	}
+	g.lastPort, g.lastPortLabel = p+1, l
+	return l
+}
+
+// portOverflow is the server.port label of a port past genAIMetrics'
+// portLimit: not a number, so no series of a port holds it.
+const portOverflow = "_OTHER"
 
 // Values of gen_ai.operation.name the fold tells apart.
 const (

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -100,16 +101,7 @@ func TestGenAIMetrics(t *testing.T) {
 	}
 	ok := map[string]string{"gen_ai.operation.name": "chat", "gen_ai.provider.name": "iflytek",
 		"gen_ai.request.model": "spark-4", "gen_ai.response.model": "spark-4.0"}
-	find := func(name string, attrs map[string]string) point {
-		t.Helper()
-		for _, p := range d.points[name] {
-			if mapsEqual(p.attrs, attrs) {
-				return p
-			}
-		}
-		t.Fatalf("%s: no point %v in %v", name, attrs, d.points[name])
-		return point{}
-	}
+	find := func(name string, attrs map[string]string) point { t.Helper(); return d.exact(t, name, attrs) }
 	dur := find(MetricGenAIOperationDuration, ok)
 	if dur.count != 2 || dur.sum != 3 || dur.min != 1.5 || dur.max != 1.5 || !slices.Equal(dur.bounds, genAIDurationBounds) ||
 		!slices.Equal(dur.buckets, []uint64{0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0}) {
@@ -142,6 +134,50 @@ func TestGenAIMetrics(t *testing.T) {
 	if p := find(MetricGenAITokens, with(app, "gen_ai.token.type", "output")); p.value != 112 {
 		t.Errorf("tokens per app and flow: %+v", p)
 	}
+}
+
+// TestGenAISystemFallback: a node that gives only the deprecated
+// gen_ai.system has its value, renamed where the conventions renamed it,
+// as gen_ai.provider.name on the client metrics, which require it; a
+// node that gives both keeps gen_ai.provider.name's.
+func TestGenAISystemFallback(t *testing.T) {
+	e := newMetricsEngine(t)
+	str := func(k, v string) encode.Attr { return encode.Attr{Key: k, Value: encode.StringValue(v)} }
+	r := &encode.Run{}
+	for i, attrs := range [][]encode.Attr{
+		{str("gen_ai.system", "vertex_ai")},
+		{str("gen_ai.system", "az.ai.openai")},
+		{str("gen_ai.system", "openai")},
+		{str("gen_ai.system", "openai"), str("gen_ai.provider.name", "azure.ai.openai"), str("gen_ai.request.model", "m")},
+	} {
+		r.Nodes = append(r.Nodes, &encode.Node{NodeID: fmt.Sprint("llm:", i), NodeType: "llm", EndUnixNano: 1e6,
+			Attrs: append([]encode.Attr{str("gen_ai.operation.name", "chat")}, attrs...)})
+	}
+	e.metrics.observeRun(r)
+	d := collectOTLP(t, e)
+	var got []string
+	for _, p := range d.points[MetricGenAIOperationDuration] {
+		got = append(got, p.attrs["gen_ai.provider.name"]+"/"+p.attrs["gen_ai.request.model"])
+		if _, ok := p.attrs["gen_ai.system"]; ok {
+			t.Errorf("a point with gen_ai.system: %v", p.attrs)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"azure.ai.openai/", "azure.ai.openai/m", "gcp.vertex_ai/", "openai/"}; !slices.Equal(got, want) {
+		t.Errorf("providers/models %v, want %v", got, want)
+	}
+}
+
+// exact returns the point of name whose attributes are attrs, no more.
+func (d *decoded) exact(t testing.TB, name string, attrs map[string]string) point {
+	t.Helper()
+	for _, p := range d.points[name] {
+		if mapsEqual(p.attrs, attrs) {
+			return p
+		}
+	}
+	t.Fatalf("%s: no point %v in %v", name, attrs, d.points[name])
+	return point{}
 }
 
 func mapsEqual(a, b map[string]string) bool {

@@ -9,6 +9,7 @@
 //
 //	n.SetAttributes(genai.OperationName(genai.OpChat), genai.ProviderName("iflytek"),
 //		genai.RequestModel("spark-4"), genai.ResponseModel("spark-4.0-ultra"),
+//		genai.ServerAddress("spark-api.xf-yun.com"), genai.ServerPort(443),
 //		genai.FinishReason("stop"), genai.UsageInputTokens(340), genai.UsageOutputTokens(56))
 //
 // (engine.Node.Usage writes the last two from the usage it is given), and a
@@ -20,7 +21,10 @@
 // gen_ai.operation.name into the conventions' client metrics
 // (MetricTokenUsage by gen_ai.token.type, MetricOperationDuration,
 // MetricTimeToFirstChunk, MetricTimePerOutputChunk, with TokenUsageBounds
-// and DurationBounds) and flowtel's own for what v1.41.0 does not define
+// and DurationBounds, by the attributes the conventions give them:
+// gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
+// gen_ai.response.model, server.address, server.port, and error.type on
+// all but the token usage) and flowtel's own for what v1.41.0 does not define
 // (tool and workflow durations, tokens per app and flow): see
 // engine.Metrics and docs/porting.md.
 //
@@ -73,6 +77,11 @@ const (
 	KeyConversationID    = "gen_ai.conversation.id"
 	KeyAgentName         = "gen_ai.agent.name"
 	KeyWorkflowName      = "gen_ai.workflow.name"
+	// The general registry's keys the conventions name on an inference's
+	// span and client metrics.
+	KeyServerAddress = "server.address"
+	KeyServerPort    = "server.port"
+	KeyErrorType     = "error.type"
 )
 
 // Values of gen_ai.operation.name.
@@ -133,7 +142,10 @@ func integer(k string, v int64) encode.Attr { return encode.Attr{Key: k, Value: 
 func OperationName(op string) encode.Attr { return str(KeyOperationName, op) }
 
 // ProviderName is gen_ai.provider.name ("openai", "anthropic", or the
-// provider's own lower-case name).
+// provider's own lower-case name), which replaced gen_ai.system: the
+// engine's client metrics take a node's gen_ai.system (its values
+// renamed as the conventions renamed them) when it has no
+// gen_ai.provider.name.
 func ProviderName(p string) encode.Attr { return str(KeyProviderName, p) }
 
 // RequestModel is gen_ai.request.model.
@@ -146,6 +158,23 @@ func RequestMaxTokens(n int64) encode.Attr { return integer(KeyRequestMaxTokens,
 func RequestTemperature(t float64) encode.Attr {
 	return encode.Attr{Key: KeyRequestTemp, Value: encode.Float64Value(t)}
 }
+
+// ServerAddress is server.address: the GenAI server's host name or IP
+// address (behind any proxy, when known). The conventions recommend it on
+// an inference's span and client metrics; give ServerPort with it, which
+// they then require.
+func ServerAddress(host string) encode.Attr { return str(KeyServerAddress, host) }
+
+// ServerPort is server.port, an int. The engine's client metrics take a
+// port from 0 to 65535; another value (or a server.port that is not an
+// int) stays on the span as given and is left out of the metrics,
+// counted in engine.Stats.ValuesTruncated.
+func ServerPort(port int) encode.Attr { return integer(KeyServerPort, int64(port)) }
+
+// ErrorType is error.type, the class of error a failed operation ended
+// with ("timeout", "rate_limit_exceeded", a status code): the engine's
+// client metrics read it on a failed node (see engine.Metrics).
+func ErrorType(t string) encode.Attr { return str(KeyErrorType, t) }
 
 // ResponseModel is gen_ai.response.model.
 func ResponseModel(m string) encode.Attr { return str(KeyResponseModel, m) }

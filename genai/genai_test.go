@@ -2,9 +2,11 @@ package genai_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 	"github.com/flowtel/flowtel/genai"
 	"github.com/flowtel/flowtel/internal/testkit"
@@ -72,6 +74,29 @@ func TestAttributesOnNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WantAllocs(t, 0, llm) // an LLM node with 8 GenAI attributes
+}
+
+// TestServerAttrs: server.address is a string and server.port an int, as
+// the general registry types them; error.type a string.
+func TestServerAttrs(t *testing.T) {
+	for _, c := range []struct {
+		a    encode.Attr
+		key  string
+		kind encode.Kind
+		want string
+	}{
+		{genai.ServerAddress("api.example.com"), "server.address", encode.KindString, "api.example.com"},
+		{genai.ServerPort(443), "server.port", encode.KindInt64, "443"},
+		{genai.ErrorType("timeout"), "error.type", encode.KindString, "timeout"},
+	} {
+		got := c.a.Value.Str()
+		if c.kind == encode.KindInt64 {
+			got = strconv.FormatInt(c.a.Value.Int64(), 10)
+		}
+		if c.a.Key != c.key || c.a.Value.Kind() != c.kind || got != c.want {
+			t.Errorf("%+v, want %s = %s of kind %v", c.a, c.key, c.want, c.kind)
+		}
+	}
 }
 
 // TestMetricNames: the engine folds the metrics under the names this
