@@ -28,7 +28,7 @@ func TestBridgeHostileMisuse(t *testing.T) {
 	e, sink := newTestEngine(t)
 	tp := NewTracerProvider(e)
 	tr := tp.Tracer("x")
-	ctx, root := tr.Start(context.Background(), "flow", trace.WithLinks(trace.Link{}), trace.WithAttributes(attribute.Int64("code", math.MinInt64), attribute.String("flow_id", "\xff")))
+	ctx, root := tr.Start(context.Background(), "flow", trace.WithLinks(testLink()), trace.WithAttributes(attribute.Int64("code", math.MinInt64), attribute.String("flow_id", "\xff")))
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -37,7 +37,7 @@ func TestBridgeHostileMisuse(t *testing.T) {
 			for i := 0; i < 50; i++ {
 				cctx, s := tr.Start(ctx, "n", trace.WithAttributes(attribute.StringSlice("s", []string{"a", "\xff"}), attribute.Float64("f", math.NaN())))
 				_, c := tr.Start(cctx, "c")
-				s.AddLink(trace.Link{})
+				s.AddLink(testLink())
 				s.AddEvent("e", trace.WithAttributes(attribute.Bool("b", true)))
 				s.RecordError(errors.New("boom"), trace.WithStackTrace(true))
 				s.SetStatus(codes.Error, "bad")

@@ -79,7 +79,10 @@
 //     within its run, as the engine keeps every node: a node's start or
 //     end outside its run's span is cut to it, and an end before the
 //     start is the start. A zero time, one before 1970 or one past 2262
-//     (beyond int64 nanoseconds) is not a timestamp: the clock is read. Links are not kept (they are counted).
+//     (beyond int64 nanoseconds) is not a timestamp: the clock is read. Links are not kept:
+//     those OpenTelemetry's SDK would keep (not an empty trace.Link, not
+//     one added after End or to a span that records nothing) are counted
+//     in Stats.LinksDropped.
 //   - Each attribute the bridge drops (an event's under the event's own
 //     key, one with an empty key, a RunInfo key set after start) counts in Stats and in
 //     the span's dropped_attributes_count, as OTLP counts it (and in the

@@ -32,7 +32,7 @@ func TestContextSpanDropsCounted(t *testing.T) {
 	} {
 		s := trace.SpanFromContext(ctx)
 		s.AddEvent("x", trace.WithAttributes(attribute.Int("a", 1), attribute.String("INFO LOG", "not the name")))
-		s.AddLink(trace.Link{})
+		s.AddLink(testLink())
 		s.RecordError(errors.New("boom"), trace.WithAttributes(attribute.Int("b", 2), attribute.String("exception.type", "not the type")))
 		s.SetAttributes(attribute.String("", "empty key"))
 		if got, want := s.TracerProvider(), trace.TracerProvider(NewTracerProvider(e)); got != want {

@@ -36,7 +36,11 @@ type Stats struct {
 	RunsStarted  uint64 // spans that started a run
 	NodesStarted uint64 // spans that became nodes (a GenAI span with no flowtel parent counts in both)
 	Nested       uint64 // spans whose parent was a node: a node of its run, child of that node
-	LinksDropped uint64 // links given at start or by AddLink
+	// LinksDropped counts the links given at start (trace.WithLinks) or
+	// by AddLink to a span that records, each one OpenTelemetry's SDK
+	// would have kept (not an empty trace.Link): the engine's records
+	// have none.
+	LinksDropped uint64
 	// EventAttrsDropped counts the attributes of AddEvent and RecordError
 	// under a key the event writes itself: "INFO LOG" (AddEvent's name)
 	// and exception.type, exception.message or exception.stacktrace.
@@ -191,11 +195,35 @@ func (l lastKeys) is(i int) bool {
 }
 
 // Start starts a run or a node, as the package documentation describes.
+// The links given (trace.WithLinks) are counted in Stats.LinksDropped
+// when the span records, each one OpenTelemetry's SDK would keep
+// (keptLink).
 func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
 	cfg := trace.NewSpanStartConfig(opts...)
 	if ctx == nil {
 		ctx = context.Background() // as OpenTelemetry's SDK tracer does
 	}
+	ctx, s := t.start(ctx, name, &cfg)
+	if links := cfg.Links(); len(links) > 0 && s.IsRecording() {
+		n := 0
+		for _, l := range links {
+			if keptLink(l) {
+				n++
+			}
+		}
+		t.p.links.Add(uint64(n))
+	}
+	return ctx, s
+}
+
+// keptLink reports whether OpenTelemetry's SDK keeps l on a recording
+// span: not a link with neither a valid span context nor attributes nor
+// a tracestate (trace.LinkFromContext of a context without a span).
+func keptLink(l trace.Link) bool {
+	return l.SpanContext.IsValid() || len(l.Attributes) > 0 || l.SpanContext.TraceState().Len() > 0
+}
+
+func (t *tracer) start(ctx context.Context, name string, cfg *trace.SpanConfig) (context.Context, *bridgeSpan) {
 	p := t.p
 	if p.e == nil { // no engine: a span that records nothing, as a refused run's
 		s := &bridgeSpan{p: p, ended: true, sc: trace.SpanContextFromContext(ctx)}
@@ -204,12 +232,9 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		}
 		return trace.ContextWithSpan(ctx, s), s
 	}
-	if n := len(cfg.Links()); n > 0 {
-		p.links.Add(uint64(n))
-	}
 	if !cfg.NewRoot() {
 		if parent, ok := trace.SpanFromContext(ctx).(*bridgeSpan); ok && parent.e == p.e && parent.run.IsRecording() {
-			return t.startNode(ctx, parent, name, &cfg)
+			return t.startNode(ctx, parent, name, cfg)
 		}
 	}
 	var info engine.RunInfo
@@ -247,7 +272,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 		hooks.SetRunStart(s.run, start)
 	}
 	if s.run.IsRecording() && genAIOp(extra) {
-		if ns, ok := t.startGenAIRoot(s, name, extra, &cfg); ok {
+		if ns, ok := t.startGenAIRoot(s, name, extra, cfg); ok {
 			ns.dropAttrs(dropInvalid, invalid)
 			return trace.ContextWithSpan(ctx, ns), ns
 		}
@@ -269,7 +294,7 @@ func (t *tracer) Start(ctx context.Context, name string, opts ...trace.SpanStart
 	return trace.ContextWithSpan(ctx, s), s
 }
 
-func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string, cfg *trace.SpanConfig) (context.Context, trace.Span) {
+func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string, cfg *trace.SpanConfig) (context.Context, *bridgeSpan) {
 	p := t.p
 	var parentID encode.SpanID
 	if parent.isNode {
@@ -339,8 +364,7 @@ func genAIOp(kvs []attribute.KeyValue) bool {
 func (t *tracer) startGenAIRoot(rs *bridgeSpan, name string, attrs []attribute.KeyValue, cfg *trace.SpanConfig) (*bridgeSpan, bool) {
 	rs.sc = toOTel(rs.run.SpanContext(), trace.TraceState{})
 	ncfg := trace.NewSpanStartConfig(trace.WithAttributes(attrs...), trace.WithSpanKind(cfg.SpanKind()), trace.WithTimestamp(cfg.Timestamp()))
-	_, span := t.startNode(context.Background(), rs, name, &ncfg)
-	ns := span.(*bridgeSpan)
+	_, ns := t.startNode(context.Background(), rs, name, &ncfg)
 	// A refused node has its run's span context, not an invalid one: its
 	// handle says it.
 	if ns.ended || !ns.node.IsRecording() {
@@ -769,9 +793,16 @@ func eventTime(opts []trace.EventOption) int64 {
 // keyInfoLog is the attribute of an info event's message (encode's).
 const keyInfoLog = "INFO LOG"
 
-// AddLink drops the link and counts it.
-func (s *bridgeSpan) AddLink(trace.Link) {
-	if s.p != nil {
+// AddLink drops the link and counts it (Stats.LinksDropped), unless
+// OpenTelemetry's SDK would not keep it either: on a span that has ended,
+// or a link keptLink refuses.
+func (s *bridgeSpan) AddLink(l trace.Link) {
+	if s.p == nil || !keptLink(l) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.ended {
 		s.p.links.Add(1)
 	}
 }

@@ -61,12 +61,12 @@ func TestBridgeRunAndNodes(t *testing.T) {
 
 	cctx, call := tr.Start(ctx, "llm:1", trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String(AttrNodeType, "llm"), attribute.String("model", "m1"), attribute.Int64("max_tokens", 100)),
-		trace.WithLinks(trace.Link{}))
+		trace.WithLinks(testLink()))
 	call.SetAttributes(attribute.Int("status", 200), attribute.StringSlice("tags", []string{"a", "b"}))
 	call.AddEvent("first token", trace.WithAttributes(attribute.Int("n", 1)))
 	call.RecordError(&testErr{"boom"})
 	call.SetStatus(codes.Error, "model failed")
-	call.AddLink(trace.Link{})
+	call.AddLink(testLink())
 
 	// What a client instrumented with OpenTelemetry would inject.
 	out := http.Header{}
