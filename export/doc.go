@@ -189,10 +189,19 @@
 // looked for base64-encoded, as gRPC sends it. A value under 4 bytes is
 // not searched for: it is no credential, and replacing it would garble
 // the messages. RedactURL does the same
-// for a caller printing an endpoint. Config, SignalConfig and
-// LargeFieldConfig print (fmt's verbs) and log (slog's LogValue, for
-// either handler: the JSON one would marshal every field) with the same
-// values REDACTED. An endpoint's user information is sent
+// for a caller printing an endpoint. An error so redacted unwraps to
+// the original's chain redacted the same way (errors.Is finds what it
+// wraps): the original's message holds the secret, and an error reporter
+// lists the causes. Config, SignalConfig and LargeFieldConfig print
+// (Format, for every fmt verb: the verbs fmt gives no Stringer printed
+// the fields), log (slog's LogValue, for either handler) and marshal
+// (MarshalJSON, a Config without its functions) with the same values
+// REDACTED, all through one function (redactFields). fmt's %p of a
+// configuration (not of a pointer to one), a verb that takes no value,
+// still prints its fields: fmt calls no method then. A
+// configuration held in an unexported field of another struct is printed
+// by fmt field by field, as fmt cannot call its methods there. An
+// endpoint's user information is sent
 // as basic authentication over both protocols (gRPC: "authorization"
 // metadata) unless an Authorization header is configured.
 //

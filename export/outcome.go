@@ -94,8 +94,10 @@ func classifyHTTP(sig Signal, code int, header http.Header, body []byte, now tim
 		if enc == encodingOther && len(body) > 0 {
 			// A web page or a proxy's "OK": the data was taken, but
 			// perhaps not by an OTLP receiver, which is worth saying once.
+			// The type is the receiver's to write, an echo of a header
+			// too: redacted before it is clipped, as a message is.
 			return outcome{Class: classSuccess, Notice: sig.String() + " content type",
-				Err: fmt.Errorf("export %s: accepted with a %s response, not an OTLP one: is the endpoint an OTLP receiver?", sig, clip(header.Get("Content-Type")))}
+				Err: fmt.Errorf("export %s: accepted with a %s response, not an OTLP one: is the endpoint an OTLP receiver?", sig, clip(rd.string(header.Get("Content-Type"))))}
 		}
 		rejected, msg, err := decodePartial(sig, body, enc.unmarshal())
 		if err != nil {

@@ -2,10 +2,13 @@ package export
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -97,29 +100,66 @@ func (r redactor) string(msg string) string {
 	return msg
 }
 
-// err returns err, or an error with the same chain whose message has
-// every secret replaced.
+// err returns err, or, when its message holds a secret, an error with
+// that message redacted whose chain is err's chain redacted the same way.
 func (r redactor) err(err error) error {
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
-	if clean := r.string(msg); clean != msg {
-		return &redactedError{msg: clean, err: err}
+	clean := r.string(msg)
+	if clean == msg {
+		return err
 	}
-	return err
+	if _, ok := err.(interface{ Unwrap() []error }); ok {
+		return &redactedErrors{redactedError{msg: clean, err: err, r: r}}
+	}
+	return &redactedError{msg: clean, err: err, r: r}
 }
 
-// redactedError is an error whose message had secrets removed. It still
-// unwraps to the original, so that errors.Is keeps working; only its
-// message is what gets printed.
+// redactedError is an error whose message had secrets removed. Its chain
+// is the original's, each error in it redacted too (redactor.err), so
+// that a caller walking it (errors.Unwrap, an error reporter listing the
+// causes) finds the messages without the secrets: an error's message
+// holds those of the errors it wraps, and the original's Unwrap gave the
+// message just redacted back in clear. errors.Is still finds what the
+// original wraps; errors.As finds the errors of the chain whose messages
+// hold no secret.
 type redactedError struct {
 	msg string
 	err error
+	r   redactor
 }
 
 func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
+
+// Unwrap returns what the original wraps, redacted.
+func (e *redactedError) Unwrap() error { return e.r.err(errors.Unwrap(e.err)) }
+
+// Is reports whether the original is target, or says it is.
+func (e *redactedError) Is(target error) bool {
+	if t := reflect.TypeOf(target); t != nil && t == reflect.TypeOf(e.err) && t.Comparable() && e.err == target {
+		return true
+	}
+	x, ok := e.err.(interface{ Is(error) bool })
+	return ok && x.Is(target)
+}
+
+// redactedErrors is a redactedError of an error that wraps several
+// (errors.Join, fmt.Errorf with several %w).
+type redactedErrors struct{ redactedError }
+
+// Unwrap returns what the original wraps, each redacted.
+func (e *redactedErrors) Unwrap() []error {
+	errs := e.err.(interface{ Unwrap() []error }).Unwrap()
+	out := make([]error, 0, len(errs))
+	for _, err := range errs {
+		if err != nil {
+			out = append(out, e.r.err(err))
+		}
+	}
+	return out
+}
 
 // RedactURL returns endpoint (a URL or host:port) fit to print: its user
 // information and the values of its query are replaced by "REDACTED".
@@ -185,12 +225,42 @@ func redactHeaders(h map[string]string) map[string]string {
 	return out
 }
 
-// printRedacted prints f, a copy of a configuration as a type without
-// methods (fmt prints it field by field), with the endpoint or URL at url
-// and the headers at h REDACTED.
-func printRedacted[T any](f T, url *string, h *map[string]string) string {
-	*url, *h = shownEndpoint(*url), redactHeaders(*h)
-	return fmt.Sprintf("%+v", f)
+// redactFields replaces, in a copy of a configuration, the endpoint or
+// URL at ep and the header values at h. It is the one redaction of
+// Config, SignalConfig and LargeFieldConfig, whichever way they are
+// printed (String, GoString, Format, LogValue) or marshalled
+// (MarshalJSON); a Config's signals and large-value store redact
+// themselves, through their own methods, as fmt and encoding/json call
+// them.
+func redactFields(ep *string, h *map[string]string) {
+	*ep, *h = shownEndpoint(*ep), redactHeaders(*h)
+}
+
+// The configurations as types without methods, which fmt and
+// encoding/json print field by field: what String and MarshalJSON print
+// is one of them with its secrets replaced by redactFields.
+type (
+	configFields     Config
+	signalFields     SignalConfig
+	largeFieldFields LargeFieldConfig
+)
+
+func (c Config) redacted() configFields {
+	f := configFields(c)
+	redactFields(&f.Endpoint, &f.Headers)
+	return f
+}
+
+func (s SignalConfig) redacted() signalFields {
+	f := signalFields(s)
+	redactFields(&f.Endpoint, &f.Headers)
+	return f
+}
+
+func (l LargeFieldConfig) redacted() largeFieldFields {
+	f := largeFieldFields(l)
+	redactFields(&f.URL, &f.Headers)
+	return f
 }
 
 // shownEndpoint is RedactURL, or a placeholder for a value New refuses
@@ -204,30 +274,19 @@ func shownEndpoint(ep string) string {
 
 // String prints c as %+v would, without its secrets: header values and
 // the endpoints' user information and query values are REDACTED, so a
-// configuration can be logged. fmt's %v and %+v use it; GoString is the
-// same for %#v, LogValue for slog (either handler).
-func (c Config) String() string {
-	type fields Config
-	f := fields(c)
-	return printRedacted(&f, &f.Endpoint, &f.Headers)[1:] // [1:]: not a pointer's "&"
-}
+// configuration can be logged. Format prints it for every fmt verb but
+// %#v (GoString), LogValue for slog's handlers, MarshalJSON for
+// encoding/json.
+func (c Config) String() string { return fmt.Sprintf("%+v", c.redacted()) }
 
 // String is Config.String for one signal's settings.
-func (s SignalConfig) String() string {
-	type fields SignalConfig
-	f := fields(s)
-	return printRedacted(&f, &f.Endpoint, &f.Headers)[1:]
-}
+func (s SignalConfig) String() string { return fmt.Sprintf("%+v", s.redacted()) }
 
 // String is Config.String for the large-value store's settings.
-func (l LargeFieldConfig) String() string {
-	type fields LargeFieldConfig
-	f := fields(l)
-	return printRedacted(&f, &f.URL, &f.Headers)[1:]
-}
+func (l LargeFieldConfig) String() string { return fmt.Sprintf("%+v", l.redacted()) }
 
-// LogValue is String for slog, whose JSON handler would marshal every
-// field (encoding/json calls no String method).
+// LogValue is String for slog: its JSON handler would marshal the
+// configuration into an object, its text handler print it with %+v.
 func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // LogValue is String for slog.
@@ -244,3 +303,49 @@ func (s SignalConfig) GoString() string { return "export.SignalConfig" + s.Strin
 
 // GoString is String for %#v.
 func (l LargeFieldConfig) GoString() string { return "export.LargeFieldConfig" + l.String() }
+
+// Format prints String for every verb (GoString for %#v, String quoted
+// for %q): without it, a verb that takes no Stringer (%d, %t, %e, %p...)
+// made fmt print every field, header values and credentials in clear.
+func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
+
+// Format is Config.Format for one signal's settings.
+func (s SignalConfig) Format(f fmt.State, verb rune) { formatRedacted(f, verb, s) }
+
+// Format is Config.Format for the large-value store's settings.
+func (l LargeFieldConfig) Format(f fmt.State, verb rune) { formatRedacted(f, verb, l) }
+
+func formatRedacted(f fmt.State, verb rune, v interface {
+	String() string
+	GoString() string
+}) {
+	s := v.String()
+	switch {
+	case verb == 'v' && f.Flag('#'):
+		s = v.GoString()
+	case verb == 'q':
+		s = strconv.Quote(s)
+	}
+	_, _ = io.WriteString(f, s)
+}
+
+// MarshalJSON marshals c as encoding/json marshals its fields, with the
+// secrets String hides REDACTED, so that a configuration can be logged as
+// JSON; the functions ErrorHandler and Release, which encoding/json
+// refuses, are left out. It is for logs: the JSON of a configuration does
+// not give it back, its secrets are gone.
+func (c Config) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		configFields
+		// These shadow the functions of configFields, and are never
+		// marshalled.
+		ErrorHandler struct{} `json:",omitzero"`
+		Release      struct{} `json:",omitzero"`
+	}{configFields: c.redacted()})
+}
+
+// MarshalJSON is Config.MarshalJSON for one signal's settings.
+func (s SignalConfig) MarshalJSON() ([]byte, error) { return json.Marshal(s.redacted()) }
+
+// MarshalJSON is Config.MarshalJSON for the large-value store's settings.
+func (l LargeFieldConfig) MarshalJSON() ([]byte, error) { return json.Marshal(l.redacted()) }

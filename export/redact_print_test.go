@@ -8,15 +8,17 @@ import (
 
 // TestConfigPrintsNoSecret: a Config logged with %v, %+v or %#v, alone, by
 // pointer or inside another struct, shows no header value and no
-// credential of an endpoint, its signals' or its large-value store's.
+// credential of an endpoint, its signals' or its large-value store's;
+// nor with a verb that takes no Stringer (%d, %t, %e...), for which fmt
+// printed every field (%!d(string=Bearer s3cret-token)) until Format.
 func TestConfigPrintsNoSecret(t *testing.T) {
 	c, secrets := secretsConfig()
 	outer := struct {
 		Name string
 		C    Config
 	}{"env", c}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-		for _, v := range []any{c, &c, outer, c.Traces, c.LargeFields} {
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%t", "%e", "%g", "%o", "%b", "%c", "%U", "%x", "%X", "%q", "%8.3v", "%-+v"} {
+		for _, v := range []any{c, &c, outer, c.Traces, &c.Traces, c.LargeFields} {
 			out := fmt.Sprintf(verb, v)
 			for _, s := range secrets {
 				if strings.Contains(out, s) {
@@ -30,6 +32,12 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 	}
 	if got := fmt.Sprintf("%+v", c); !strings.Contains(got, "Authorization:"+redacted) {
 		t.Errorf("header names should stay: %s", got)
+	}
+	if got := fmt.Sprintf("%#v", c.Traces); !strings.HasPrefix(got, "export.SignalConfig{") {
+		t.Errorf("%%#v is %s, want GoString", got)
+	}
+	if got := fmt.Sprintf("%q", c.Traces); got != fmt.Sprintf("%q", c.Traces.String()) {
+		t.Errorf("%%q is %s, want String quoted", got)
 	}
 }
 
