@@ -110,7 +110,9 @@ type Config struct {
 	// is appended to the path of this generic endpoint. User information
 	// (http://user:pass@host) is sent as HTTP basic authentication, over
 	// gRPC too (as "authorization" metadata), unless Headers hold an
-	// Authorization header.
+	// Authorization header. An IPv6 address may carry a zone
+	// (https://[fe80::1%25eth0]:4318): it picks the interface dialled, and
+	// TLS verifies the address without it.
 	Endpoint string
 	// Insecure disables TLS for an endpoint without a scheme.
 	Insecure bool
@@ -497,10 +499,24 @@ func (c *Config) resolveTarget(sig Signal) (target, error) {
 			return t, fmt.Errorf("%w (%s, %s, %s)", err, fieldOf(sig, "CAFile", sc.CAFile),
 				fieldOf(sig, "CertFile", sc.CertFile), fieldOf(sig, "KeyFile", sc.KeyFile))
 		}
-		t.tls.ServerName = u.Hostname()
+		t.tls.ServerName = serverName(u)
 		t.tlsKey = "tls|" + ca + "|" + cert + "|" + key
 	}
 	return t, nil
+}
+
+// serverName is the name TLS verifies the receiver of u by: its host,
+// without the zone of an IPv6 address (fe80::1%eth0). The zone names an
+// interface of this host, no part of the receiver's address or of its
+// certificate, and net/http sends none in a Host header (RFC 6874);
+// given to crypto/tls, "fe80::1%eth0" is no address, and was verified as
+// a DNS name no certificate holds.
+func serverName(u *url.URL) string {
+	h := u.Hostname()
+	if i := strings.IndexByte(h, '%'); i >= 0 && strings.HasPrefix(u.Host, "[") {
+		h = h[:i]
+	}
+	return h
 }
 
 // appendSignalPath appends /v1/<signal> to the path of a generic HTTP

@@ -44,7 +44,7 @@ func newPKI(t *testing.T) pki {
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "leaf"},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"}}
+			IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.IPv6loopback}, DNSNames: []string{"localhost"}}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {
 			t.Fatal(err)
@@ -171,5 +171,49 @@ func TestTLSFilesNotRegular(t *testing.T) {
 				t.Errorf("%s %s: New returned %v, want an error wrapping ErrTLS", name, path, err)
 			}
 		}
+	}
+}
+
+// TestTLSIPv6Zone: an endpoint that is an IPv6 address with a zone
+// (https://[fe80::1%25eth0]:4318) is verified against the address, the
+// zone left out. The zone names an interface of this host, no part of the
+// receiver's address or certificate, and net/http sends none in a Host
+// header (RFC 6874); in the TLS ServerName it made crypto/tls verify
+// "::1%lo" as a DNS name, which no certificate holds: every export failed
+// ("certificate is valid for localhost, not ::1%lo").
+func TestTLSIPv6Zone(t *testing.T) {
+	if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		l.Close()
+	}
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		p := newPKI(t)
+		r := newReceiver(t, protocol, nil)
+		r.Addr = "[::1]:0"
+		r.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+		r.Start()
+		defer r.Stop()
+		port := r.Addr[strings.LastIndexByte(r.Addr, ':')+1:]
+		for _, ep := range []string{"https://[::1%25lo]:" + port, "[::1%25lo]:" + port} {
+			cfg := testConfig(protocol, ep)
+			cfg.CAFile = p.caFile
+			cfg.Retry.MaxElapsedTime = 2 * time.Second
+			e, log := newLogged(t, cfg)
+			produced := produce(t, e, Traces, "zone", 1, 2)
+			flush(t, e)
+			shutdown(t, e)
+			if st := e.Stats().Signals[Traces]; st.Exported != produced {
+				t.Errorf("%s: stats %+v, want %d exported; reported: %v", ep, st, produced, log.all())
+			}
+		}
+	})
+	c := Config{Endpoint: "https://[fe80::1%25eth0]:4318"}
+	s, err := c.resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.targets[Traces].tls.ServerName; got != "fe80::1" {
+		t.Errorf("ServerName %q, want fe80::1", got)
 	}
 }
