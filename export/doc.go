@@ -118,7 +118,11 @@
 //     and COMPRESSION in any case; PROTOCOL http/json is refused). Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does). A
 //     HEADERS value is percent-decoded, then trimmed of spaces and tabs; a
-//     name given twice (in any case) is refused.
+//     name given twice (in any case) is refused, and so is a member whose
+//     value is empty or only "=", without printing it: a base64
+//     credential pasted without its header name ("dG9rZW4=") reads so,
+//     its name the credential, which OpenTelemetry Go sends as an empty
+//     header and which would be printed as a header's name.
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's

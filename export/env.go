@@ -455,6 +455,16 @@ func (r *envReader) headers(name string) map[string]string {
 			r.fail(name, fmt.Sprintf("member %d: the name is not a header name (an HTTP token; the name is not printed: it may be a misplaced credential)", i+1))
 			return nil
 		}
+		// A base64 credential pasted without its header name
+		// ("dG9rZW4=") reads as a name and an empty value, or "=":
+		// the name, which is most of the credential, would be sent
+		// and printed (String, MarshalJSON) as a header's name. An
+		// empty header is worth nothing to a receiver: refused, the
+		// member not printed.
+		if strings.Trim(kv.Value, "=") == "" {
+			r.fail(name, fmt.Sprintf("member %d: the value is empty or only '=' (the member is not printed: a base64 credential pasted without its header name reads so)", i+1))
+			return nil
+		}
 		// A name given twice (in any case) is refused, not the last
 		// value kept: which one the user meant is not known.
 		if j, dup := first[strings.ToLower(kv.Key)]; dup {
