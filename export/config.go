@@ -131,7 +131,9 @@ type Config struct {
 	// are printable ASCII (HTTP also
 	// allows tabs; a gRPC key ending in -bin takes any bytes), and a name
 	// appears once whatever its case. New refuses any other, naming the
-	// header. Values are never printed, nor are an
+	// header (a name that is no HTTP token by its length and first bad
+	// character: it may be a whole header line, "Authorization: Bearer
+	// <token>"). Values are never printed, nor are an
 	// endpoint's user information and query values: they are replaced by
 	// "REDACTED" in every error.
 	Headers map[string]string
@@ -802,7 +804,13 @@ func validateHeader(k, v, protocol string) error {
 	}
 	grpc := protocol == ProtocolGRPC
 	for i := 0; i < len(k); i++ {
-		if !isTokenChar(k[i]) || grpc && !isMetadataKeyChar(k[i]) {
+		if !isTokenChar(k[i]) {
+			// Not printed: a name that is no HTTP token is most often a
+			// whole header line ("Authorization: Bearer <token>") or a
+			// credential put where the name goes ("dG9rZW4=").
+			return fmt.Errorf("%w: a name of %d bytes holds %q at offset %d, which no %s header name does (the name is not printed: it may be a header line or a credential)", ErrInvalidHeader, len(k), k[i], i, protocol)
+		}
+		if grpc && !isMetadataKeyChar(k[i]) {
 			return fmt.Errorf("%w %q: the name holds %q, which is not allowed in an %s header name", ErrInvalidHeader, k, k[i], protocol)
 		}
 	}

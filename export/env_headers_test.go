@@ -37,3 +37,23 @@ func TestHeadersCredentialWithoutName(t *testing.T) {
 		t.Errorf("a header whose value ends in '=': %v, %q", err, c.Headers)
 	}
 }
+
+// TestHeaderLineAsNameNotPrinted: a whole header line given as a name
+// (Headers{"Authorization: Bearer <token>": ""}), or a credential put
+// where the name goes, was quoted by the error of New and NewHTTPStore
+// that refused it, token and all.
+func TestHeaderLineAsNameNotPrinted(t *testing.T) {
+	const tok = "tok-71c3e0a9d2"
+	for _, name := range []string{"Authorization: Bearer " + tok, "Bearer " + tok, tok + "=="} {
+		for _, protocol := range []string{ProtocolGRPC, ProtocolHTTPProtobuf} {
+			_, err := New(Config{Protocol: protocol, Headers: map[string]string{name: "x"}})
+			if !errors.Is(err, ErrInvalidHeader) || strings.Contains(err.Error(), tok) {
+				t.Errorf("%s %q: New returned %v, want ErrInvalidHeader without the name", protocol, name, err)
+			}
+		}
+		_, err := NewHTTPStore("https://store.example/b/", map[string][]string{name: {"x"}}, nil)
+		if !errors.Is(err, ErrInvalidHeader) || strings.Contains(err.Error(), tok) {
+			t.Errorf("NewHTTPStore %q: %v, want ErrInvalidHeader without the name", name, err)
+		}
+	}
+}
