@@ -36,6 +36,7 @@ func Example() {
 	n.Usage(engine.Usage{PromptTokens: 340, CompletionTokens: 56, TotalTokens: 396})
 	n.SetAttributes(genai.OperationName(genai.OpChat), genai.ProviderName("iflytek"),
 		genai.RequestModel("spark-4"), genai.ResponseModel("spark-4.0-ultra"),
+		genai.ServerAddress("spark-api.xf-yun.com"), genai.ServerPort(443),
 		genai.FinishReason("stop")) // Usage gives gen_ai.usage.input_tokens and output_tokens
 	n.End()
 	run.End(0, "success")
@@ -50,7 +51,7 @@ func Example() {
 		}
 	}
 	// Output:
-	// gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra",gen_ai_token_type="input"} 340
-	// gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra",gen_ai_token_type="output"} 56
-	// gen_ai_client_operation_time_per_output_chunk_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra"} 1
+	// gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra",server_address="spark-api.xf-yun.com",server_port="443",gen_ai_token_type="input"} 340
+	// gen_ai_client_token_usage_sum{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra",server_address="spark-api.xf-yun.com",server_port="443",gen_ai_token_type="output"} 56
+	// gen_ai_client_operation_time_per_output_chunk_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="iflytek",gen_ai_request_model="spark-4",gen_ai_response_model="spark-4.0-ultra",server_address="spark-api.xf-yun.com",server_port="443"} 1
 }
