@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,9 +34,11 @@ var ErrSpansDropped = errors.New("otelbridge: spans dropped by the exporter")
 // export.Exporter.Enqueue(export.Traces, buf, n).
 //
 // Spans are grouped by resource (the same *resource.Resource) and scope.
-// Attribute values keep their OTLP types; slices of scalars become OTLP
-// arrays; a heterogeneous slice or a map becomes its string form
-// (attribute.Value.Emit). Flags carry the W3C trace flags and the OTLP
+// Attribute values keep their OTLP types; slices of scalars, typed or
+// not (attribute.Slice of scalar and empty values), become OTLP arrays,
+// as OpenTelemetry's OTLP exporter writes them; a slice holding a slice
+// or a map, and a map, become their string form (attribute.Value.String),
+// the encoder writing no nested value. Flags carry the W3C trace flags and the OTLP
 // is-remote bits of the parent (and of each link), as the OpenTelemetry
 // OTLP exporter writes them.
 //
@@ -487,11 +490,30 @@ func (x *SpanExporter) convertKV(kv attribute.KeyValue) encode.KeyValue {
 		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsFloat64Slice(), encode.Float64Value)
 	case attribute.STRINGSLICE:
 		out.IsArray, out.Array = true, takeArray(&x.vals, v.AsStringSlice(), encode.StringValue)
+	case attribute.SLICE:
+		if vs := v.AsSlice(); !slices.ContainsFunc(vs, nested) {
+			out.IsArray, out.Array = true, takeArray(&x.vals, vs, scalarValue)
+			break
+		}
+		out.Value = toAttr(kv).Value
 	default:
 		out.Value = toAttr(kv).Value
 	}
 	return out
 }
+
+// nested reports whether v holds values of its own (a slice or a map),
+// which an OTLP array of encode.Values cannot.
+func nested(v attribute.Value) bool {
+	switch v.Type() {
+	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.STRINGSLICE, attribute.SLICE, attribute.MAP:
+		return true
+	}
+	return false
+}
+
+// scalarValue converts v, a value nested reports false for.
+func scalarValue(v attribute.Value) encode.Value { return toAttr(attribute.KeyValue{Value: v}).Value }
 
 // takeArray returns the values of s converted by conv, in len(s) values
 // taken from vals.
