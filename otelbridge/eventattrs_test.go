@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/engine"
 )
 
@@ -242,4 +244,48 @@ func TestBridgeEventTimestamp(t *testing.T) {
 	check(nd, 1, at.Add(3*time.Second))
 	check(nd, 2, at.Add(4*time.Second))
 	check(nd, 3, time.Time{})
+}
+
+// TestBridgeRunEventsConcurrent: a run span's AddEvent and RecordError
+// with attributes and their own times, from many goroutines while nodes
+// start and end under the run, keep every event and attribute (go test
+// -race checks the record's writes).
+func TestBridgeRunEventsConcurrent(t *testing.T) {
+	const goroutines, each = 8, 20
+	e, sink := newTestEngine(t, engine.WithLimits(engine.Limits{Events: 1024, NodesPerRun: 1024}))
+	tr := NewTracerProvider(e).Tracer("t")
+	ctx, root := tr.Start(context.Background(), "flow")
+	at := time.Now().Add(-time.Minute)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				root.AddEvent("ev", trace.WithAttributes(attribute.Int("g", g), attribute.Int("i", i)), trace.WithTimestamp(at))
+				root.RecordError(errors.New("x"), trace.WithAttributes(attribute.Int("g", g)))
+				_, n := tr.Start(ctx, "n")
+				n.AddEvent("node", trace.WithAttributes(attribute.Int("i", i)))
+				n.End()
+			}
+		})
+	}
+	wg.Wait()
+	root.End()
+	flush(t, e)
+	runs := sink.Runs()
+	if len(runs) != 1 || len(runs[0].Nodes) != goroutines*each {
+		t.Fatalf("%d runs, want 1 of %d nodes", len(runs), goroutines*each)
+	}
+	attrs := 0
+	for _, ev := range runs[0].Events {
+		attrs += len(ev.Attrs)
+		if ev.Kind == encode.EventInfo && ev.TimeUnixNano != at.UnixNano() {
+			t.Fatalf("event at %d, want %d", ev.TimeUnixNano, at.UnixNano())
+		}
+	}
+	if n := len(runs[0].Events); n != 2*goroutines*each || attrs != 4*goroutines*each {
+		t.Errorf("%d run events with %d attributes, want %d with %d", n, attrs, 2*goroutines*each, 4*goroutines*each)
+	}
+	if s := e.Stats(); s.StaleCalls != 0 || s.AttrsDropped != 0 {
+		t.Errorf("stale calls %d, attributes dropped %d", s.StaleCalls, s.AttrsDropped)
+	}
 }
