@@ -2,12 +2,15 @@ package otelbridge
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -156,5 +159,63 @@ func TestBridgeRunOkNotFailed(t *testing.T) {
 	}
 	if s := e.Stats(); s.RunsSampledOut != 1 {
 		t.Errorf("RunsSampledOut %d, want 1", s.RunsSampledOut)
+	}
+}
+
+// TestBridgeStatusAsSDK: each sequence of SetStatus calls leaves a node
+// span with the status and description OpenTelemetry's SDK exports for
+// it (its OTLP exporter writes a code the API does not define as unset).
+// A code past Ok, which the SDK keeps and lets nothing replace, was
+// replaced by a later Error or Ok.
+func TestBridgeStatusAsSDK(t *testing.T) {
+	bad := codes.Code(7)
+	seqs := [][]codes.Code{
+		{codes.Error}, {codes.Error, codes.Unset}, {codes.Error, codes.Error}, {codes.Error, codes.Ok},
+		{codes.Ok, codes.Error}, {codes.Ok, codes.Unset}, {codes.Unset, codes.Error},
+		{bad}, {bad, codes.Error}, {bad, codes.Ok}, {codes.Error, bad}, {codes.Ok, bad, codes.Error},
+	}
+	exported := func(c codes.Code) encode.StatusCode {
+		switch c {
+		case codes.Error:
+			return encode.StatusError
+		case codes.Ok:
+			return encode.StatusOK
+		}
+		return encode.StatusUnset
+	}
+	e, sink := newTestEngine(t)
+	tr := NewTracerProvider(e).Tracer("t")
+	ctx, root := tr.Start(context.Background(), "flow")
+	want := map[string]sdktrace.Status{}
+	for i, seq := range seqs {
+		name := fmt.Sprint("seq", i)
+		rec := tracetest.NewSpanRecorder()
+		sdk := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+		_, ss := sdk.Tracer("t").Start(context.Background(), name)
+		_, bs := tr.Start(ctx, name)
+		for j, c := range seq {
+			desc := fmt.Sprint("d", j)
+			ss.SetStatus(c, desc)
+			bs.SetStatus(c, desc)
+		}
+		ss.End()
+		bs.End()
+		want[name] = rec.Ended()[0].Status()
+	}
+	root.End()
+	flush(t, e)
+	runs := sink.Runs()
+	if len(runs) != 1 || len(runs[0].Nodes) != len(seqs) {
+		t.Fatalf("%d runs, want 1 of %d nodes", len(runs), len(seqs))
+	}
+	for _, n := range runs[0].Nodes {
+		w := want[n.NodeID]
+		wmsg := w.Description
+		if w.Code != codes.Error {
+			wmsg = ""
+		}
+		if n.Status != exported(w.Code) || n.StatusMessage != wmsg {
+			t.Errorf("%s: status %d %q, the SDK's %v %q", n.NodeID, n.Status, n.StatusMessage, w.Code, w.Description)
+		}
 	}
 }

@@ -886,10 +886,13 @@ func (s *bridgeSpan) SpanContext() trace.SpanContext { return s.sc }
 
 // SetStatus follows OpenTelemetry's rules: Ok is final, Error replaces
 // Unset, Unset changes nothing; the description is kept for Error only.
+// The test is the SDK's, a code never lower than the one set, so that a
+// code the API does not define (past Ok) is, as there, kept, exported
+// unset and final: it replaced the status, then Error or Ok replaced it.
 func (s *bridgeSpan) SetStatus(code codes.Code, description string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ended || s.status == codes.Ok || code == codes.Unset {
+	if s.ended || s.status > code || code == codes.Unset {
 		return
 	}
 	s.status = code
