@@ -99,10 +99,11 @@ type Limits struct {
 	// Events bounds log entries and exceptions per node or run (default 128).
 	Events int
 	// EventAttrs bounds the attributes of one event given as data
-	// (Node.InfoEvent, ErrorEvent), OpenTelemetry's attributes per span
-	// event (default 128); those past it are dropped and counted as
-	// Limits.Attrs counts its own (Stats.AttrsDropped). Each kept one still
-	// counts against Limits.Attrs.
+	// (Node.InfoEvent, ErrorEvent, and the OpenTelemetry bridge's AddEvent
+	// and RecordError on a node or a run), OpenTelemetry's attributes per
+	// span event (default 128); those past it are dropped and counted as
+	// Limits.Attrs counts its own (Stats.AttrsDropped). Each kept one on a
+	// node still counts against Limits.Attrs.
 	EventAttrs int
 	// ValueBytes bounds the bytes of one string or bytes value; longer
 	// values are cut at a UTF-8 boundary (default 256 KiB). A caller's
