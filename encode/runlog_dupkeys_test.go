@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/testkit"
 )
 
 // jsonDuplicateName walks b with encoding/json's decoder and returns the
@@ -309,3 +311,140 @@ func TestRunLogDataEventOffloaded(t *testing.T) {
 		t.Errorf("stored %.80q… (%v), stats %+v: want the text written whole, once", stored, err, st)
 	}
 }
+
+// repeatedKeyRun is a run whose node repeats a key in its Input and in an
+// INFO entry given as data, and carries the GenAI conventions' Attrs:
+// the paths that handle repeated keys (appendObject's repeated-key bits and
+// appendObjectOnce, runlogAppendPyDictOnce, attrsMayRepeat's mask).
+func repeatedKeyRun() *encode.Run {
+	str := encode.StringValue
+	nd := &encode.Node{SpanID: encode.SpanID{2}, NodeID: "llm_1", NodeType: "llm", NodeName: "chat",
+		StartUnixNano: 1e18, EndUnixNano: 1e18 + 5e6,
+		Input: []encode.Attr{{Key: "q", Value: str("a")}, {Key: "in1", Value: str("b")}, {Key: "q", Value: str("c")}},
+		Attrs: []encode.Attr{{Key: "gen_ai.operation.name", Value: str("chat")}, {Key: "gen_ai.request.model", Value: str("m")},
+			{Key: "gen_ai.provider.name", Value: str("p")}},
+		Events: []encode.Event{{Kind: encode.EventInfo, TimeUnixNano: 1e18 + 1e6,
+			Attrs: []encode.Attr{{Key: "k", Value: str("1")}, {Key: "k", Value: str("2")}}}}}
+	return &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, SID: "sid", AppID: "app", FlowID: "flow",
+		StartUnixNano: 1e18, EndUnixNano: 1e18 + 6e6, Nodes: []*encode.Node{nd}}
+}
+
+// TestRepeatedKeyRunAllocs: the run log and the spans of repeatedKeyRun allocate
+// nothing once their buffers have grown, and the run log names q once,
+// with its last value.
+func TestRepeatedKeyRunAllocs(t *testing.T) {
+	r := repeatedKeyRun()
+	buf := encode.AppendRunLog(nil, r)
+	var log struct {
+		Trace []struct {
+			Data struct {
+				Input json.RawMessage `json:"input"`
+			} `json:"data"`
+		} `json:"trace"`
+	}
+	if err := json.Unmarshal(buf, &log); err != nil {
+		t.Fatalf("run log: %v\n%s", err, buf)
+	}
+	if in := string(log.Trace[0].Data.Input); strings.Count(in, `"q"`) != 1 || !strings.Contains(in, `"q":"c"`) {
+		t.Errorf("input = %s, want q once, its last value c", in)
+	}
+	testkit.WantAllocs(t, 0, func() { buf = encode.AppendRunLog(buf[:0], r) })
+	e := encode.NewEncoder(encode.Resource{ServiceName: "svc"})
+	runs := []*encode.Run{r}
+	buf = e.AppendTraces(buf[:0], runs)
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+	buf = e.AppendLogs(buf[:0], runs)
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendLogs(buf[:0], runs) })
+}
+
+// TestRunLogPyDictOnce: an INFO entry given as data that repeats a key
+// writes it once in its dict text, with its last value.
+func TestRunLogPyDictOnce(t *testing.T) {
+	out := string(encode.AppendRunLog(nil, repeatedKeyRun()))
+	if strings.Count(out, `'k'`) != 1 || !strings.Contains(out, `'k': '2'`) {
+		t.Errorf("run log %s: want the dict's k once, its last value 2", out)
+	}
+}
+
+// jsonKeysOnce fails when an object of the JSON text b names a member
+// twice.
+func jsonKeysOnce(t *testing.T, b []byte) {
+	t.Helper()
+	d := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj  bool
+		seen map[string]bool
+		key  bool // the next string is a key
+	}
+	var st []frame
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			if len(st) != 0 {
+				t.Fatalf("run log: %v\n%s", err, b)
+			}
+			return
+		}
+		if k, ok := tok.(string); ok && len(st) != 0 && st[len(st)-1].obj && st[len(st)-1].key {
+			n := len(st)
+			if st[n-1].seen[k] {
+				t.Fatalf("run log names %q twice in an object:\n%s", k, b)
+			}
+			st[n-1].seen[k], st[n-1].key = true, false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			st = append(st, frame{obj: true, seen: map[string]bool{}, key: true})
+			continue
+		case json.Delim('['):
+			st = append(st, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			st = st[:len(st)-1]
+		}
+		if n := len(st); n != 0 && st[n-1].obj {
+			st[n-1].key = true // a value ended
+		}
+	}
+}
+
+// TestRunLogKeysOnceRandom writes run logs whose node lists draw keys
+// that repeat, as given or once repaired, some of them long, of short
+// plain members and others (jsonAppendShortMembers' bits and
+// appendMember), with and without an offloader: no object names a member
+// twice.
+func TestRunLogKeysOnceRandom(t *testing.T) {
+	keys := []string{"q", "in0", "in1", "k\xff", "k\xfe", "k\uFFFD", "x", "", "a\"b", "é", "keykeykeykeykeyk", "keykeykeykeykeykey"}
+	vals := []encode.Value{encode.StringValue("v"), encode.StringValue("vvvvvvvvvvvvvvvvvvvv"), encode.Int64Value(3),
+		encode.StringValue("a\nb"), encode.StringValue(strings.Repeat("w", 100))}
+	rng := rand.New(rand.NewPCG(11, 18))
+	list := func(n int) []encode.Attr {
+		as := make([]encode.Attr, rng.IntN(n+1))
+		for i := range as {
+			as[i] = encode.Attr{Key: keys[rng.IntN(len(keys))], Value: vals[rng.IntN(len(vals))]}
+		}
+		return as
+	}
+	o := encode.NewOffloader(discardStore{}, encode.OffloadConfig{Threshold: 64})
+	defer o.Close(t.Context())
+	for i := range 2000 {
+		n := 6
+		if i%40 == 0 {
+			n = 90
+		}
+		nd := &encode.Node{SpanID: encode.SpanID{2}, NodeID: "n", NodeType: "t", StartUnixNano: 1e18, EndUnixNano: 1e18 + 1,
+			Input: list(n), Output: list(n), Config: list(n),
+			Events: []encode.Event{{Kind: encode.EventInfo, TimeUnixNano: 1e18, Attrs: list(n)}}}
+		r := &encode.Run{TraceID: encode.TraceID{1}, SpanID: encode.SpanID{1}, SID: "s", Nodes: []*encode.Node{nd}}
+		jsonKeysOnce(t, encode.AppendRunLog(nil, r))
+		jsonKeysOnce(t, encode.AppendRunLogWith(nil, r, o))
+		jsonKeysOnce(t, encode.AppendRunLogOptions(nil, r, &encode.RunLogOptions{StructuredLogs: true}))
+	}
+}
+
+// discardStore takes every value and keeps none.
+type discardStore struct{}
+
+func (discardStore) Link(key string) string                    { return "mem:" + key }
+func (discardStore) Put(context.Context, string, []byte) error { return nil }

@@ -7,12 +7,12 @@ import (
 	"github.com/flowtel/flowtel/encode"
 )
 
-// TestReview11SpanKeysOnce encodes runs whose lists draw their keys from
+// TestSpanKeysOnce encodes runs whose lists draw their keys from
 // the conventions' keys, the GenAI usage keys, the lists' prefixes, keys
 // of invalid UTF-8 and a few plain ones, with the node's convention flags
 // set at random, and decodes them with the official decoder: no span
 // carries a key twice (spanAttrs fails on one).
-func TestReview11SpanKeysOnce(t *testing.T) {
+func TestSpanKeysOnce(t *testing.T) {
 	keys := []string{"sid", "app_id", "uid", "chat_id", "span_version", "code", "flow_id", "service_id", "bot_id", "sub",
 		"caller", "node_id", "node_type", "node_name", "running_status", "llm_output", "first_frame_duration",
 		"next_node_ids", "error", "flowtel.incomplete", "error.type", "flowtel.dropped_nodes", "usage.question_tokens",
@@ -80,10 +80,10 @@ func keysOf(as []encode.Attr) []string {
 	return ks
 }
 
-// TestReview11LongRepairedKeys: a span of more than 64 caller attributes
+// TestSpanLongRepairedKeys: a span of more than 64 caller attributes
 // (keepOnce's map) whose keys "k\xff" and "k\uFFFD" are one once repaired
 // carried that key twice: the map held the keys as given.
-func TestReview11LongRepairedKeys(t *testing.T) {
+func TestSpanLongRepairedKeys(t *testing.T) {
 	var as []encode.Attr
 	for i := range 70 {
 		as = append(as, encode.Attr{Key: string(rune('A'+i%26)) + string(rune('a'+i/26)), Value: encode.Int64Value(int64(i))})
@@ -98,13 +98,13 @@ func TestReview11LongRepairedKeys(t *testing.T) {
 	}
 }
 
-// TestReview11LongEventAttrs: an event given as data of more than 64
+// TestSpanLongEventAttrs: an event given as data of more than 64
 // attributes that repeat a key, as given and once repaired, carries each
 // key once with its last value. eventOnce compared each key with every
 // later one: an event of the engine's largest Limits.EventAttrs (65,536)
 // with one repeat took some two billion compares; past 64 a map finds
 // them, as for a span's keys (keepOnce).
-func TestReview11LongEventAttrs(t *testing.T) {
+func TestSpanLongEventAttrs(t *testing.T) {
 	var as []encode.Attr
 	for i := range 70 {
 		as = append(as, encode.Attr{Key: string(rune('A'+i%26)) + string(rune('a'+i/26)), Value: encode.Int64Value(int64(i))})
