@@ -12,7 +12,6 @@ import (
 	"github.com/flowtel/flowtel/export"
 	"github.com/flowtel/flowtel/internal/otlptest"
 	"github.com/flowtel/flowtel/sid"
-
 	metricspb "go.opentelemetry.io/proto/otlp/metrics/v1"
 )
 
@@ -455,5 +454,93 @@ func TestNewFromEnvDisabledTailPolicy(t *testing.T) {
 	}
 	if s := e.Stats(); len(sink.Runs()) != 1 || s.Exported != 1 || s.SampledOut != 1 || s.Dropped != 0 {
 		t.Errorf("with a sink: %d runs in it, stats %+v", len(sink.Runs()), s)
+	}
+}
+
+// TestNewFromEnvMetricIntervalNamed: a metrics export interval the engine
+// refuses (under engine.MinMetricsInterval, 10 ms: a push collects and
+// encodes every series) was refused as "engine: invalid metrics
+// configuration: Interval = 1ms", naming no variable, where every other
+// invalid value names its own. The error names the variable that set it,
+// the OpenTelemetry one winning as export.FromEnv reads them.
+func TestNewFromEnvMetricIntervalNamed(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "1"}, "OTEL_METRIC_EXPORT_INTERVAL"},
+		{map[string]string{"OTLP_METRIC_EXPORT_INTERVAL_MILLIS": "9"}, "OTLP_METRIC_EXPORT_INTERVAL_MILLIS"},
+		{map[string]string{"OTEL_METRIC_EXPORT_INTERVAL": "5", "OTLP_METRIC_EXPORT_INTERVAL_MILLIS": "3000"}, "OTEL_METRIC_EXPORT_INTERVAL"},
+	} {
+		e, err := newFromLookup(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if e != nil {
+			e.Shutdown(t.Context())
+		}
+		if !errors.Is(err, export.ErrInvalidEnv) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want export.ErrInvalidEnv naming %s", tc.env, err, tc.want)
+		}
+	}
+	e, err := newFromLookup(func(k string) (string, bool) {
+		if k == "OTEL_METRIC_EXPORT_INTERVAL" {
+			return "10", true
+		}
+		return "", false
+	})
+	if err != nil {
+		t.Fatalf("OTEL_METRIC_EXPORT_INTERVAL=10: %v", err)
+	}
+	e.Shutdown(t.Context())
+}
+
+// TestSDKEnumsAnyCase: OpenTelemetry's SDK configuration reads enum
+// values case-insensitively; OTEL_TRACES_EXPORTER, OTEL_LOGS_EXPORTER and
+// OTEL_SDK_DISABLED were, OTEL_METRICS_EXPORTER and OTEL_PROPAGATORS not
+// ("NONE" refused with "want otlp, prometheus or none").
+func TestSDKEnumsAnyCase(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"OTLP_ENABLE": "false", "OTEL_METRICS_EXPORTER": "NONE"},
+		{"OTLP_ENABLE": "false", "OTEL_METRICS_EXPORTER": "Prometheus"},
+		{"OTLP_ENABLE": "false", "OTEL_METRICS_EXPORTER": "OTLP"},
+		{"OTLP_ENABLE": "false", "OTEL_PROPAGATORS": "TraceContext,Baggage"},
+		{"OTEL_TRACES_EXPORTER": "None", "OTEL_LOGS_EXPORTER": "NONE", "OTEL_METRICS_EXPORTER": "None"},
+	} {
+		e, err := newFromLookup(lookupMap(env))
+		if err != nil {
+			t.Errorf("%v: %v", env, err)
+			continue
+		}
+		if err := e.Shutdown(context.Background()); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestNewFromEnvDisabledRunLogAlways: with export off (OTLP_ENABLE=false),
+// a tail policy with RunLogAlways, which an engine exporting over OTLP
+// takes, made NewFromEnv fail: the off sink takes no run logs, and New
+// refused the policy for it. Turning export off by the environment must
+// not stop a program that starts with it on; nothing is sent, every run
+// is sampled out and counted so.
+func TestNewFromEnvDisabledRunLogAlways(t *testing.T) {
+	policy := engine.WithTailSampling(engine.TailPolicy{KeepErrors: true, RunLogAlways: true})
+	on, err := newFromLookup(lookupMap(map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_METRICS_EXPORTER": "none"}), policy)
+	if err != nil {
+		t.Fatalf("export on: %v", err)
+	}
+	if err := on.Shutdown(context.Background()); err != nil { // nothing ran: nothing to send
+		t.Fatal(err)
+	}
+
+	e, err := newFromLookup(lookupMap(map[string]string{"OTLP_ENABLE": "false"}), policy)
+	if err != nil {
+		t.Fatalf("export off: %v, want the engine export on gives", err)
+	}
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(1, "failed")
+	e.StartRun(engine.RunInfo{FlowID: "f"}).End(0, "")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Stats(); s.Accepted != 2 || s.SampledOut != 2 || s.Dropped != 0 || s.SinkErrors != 0 || s.RunLogsDropped != 0 {
+		t.Errorf("stats %+v, want both runs sampled out, nothing dropped", s)
 	}
 }

@@ -207,7 +207,7 @@ func readmeAndExamples(t *testing.T) (readme, src []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err = os.ReadFile("porting7_example_test.go")
+	src, err = os.ReadFile("example_test.go")
 	if err != nil {
 		t.Fatal(err)
 	}
