@@ -65,68 +65,35 @@ type Engine struct {
 
 // New returns a running engine. Invalid options return an error wrapping
 // one of the package's sentinel errors; a nil Option is ignored, so that
-// options can be chosen conditionally.
+// options can be chosen conditionally. Validate checks options the same
+// way without making an engine.
 func New(opts ...Option) (*Engine, error) {
-	cfg := defaultConfig()
-	cfg.apply(opts)
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	limit, err := cfg.memoryLimit()
+	st, err := settle(opts)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.resource.ServiceName == "" {
-		cfg.resource.ServiceName = DefaultServiceName
-	}
+	cfg := st.cfg
 	e := &Engine{
 		cfg:   cfg,
 		base:  time.Now(),
 		arena: newArena(cfg.limits.RunsInFlight),
-		sink:  cfg.sink,
+		sink:  st.sink,
 		ctl:   make(chan ctlRequest, 16),
 		stop:  make(chan struct{}),
 		done:  make(chan struct{}),
 	}
 	e.refused = &nodeRecord{e: e}
 	e.parents = new(refusedParents)
-	if e.sink == nil {
-		e.sink = discardSink{}
-	}
 	e.clock.init(e.base)
 	e.wall.off.Store(e.base.UnixNano())
-	e.mem.limit = limit
+	e.mem.limit = st.limit
 	e.mem.held.Store(cfg.fixedBytes())
 	if cfg.errorHandler == nil {
 		e.cfg.errorHandler = func(error) {}
 	}
-	if cfg.sid != nil {
-		g, err := sid.New(*cfg.sid)
-		if err != nil {
-			return nil, fmt.Errorf("engine: SID configuration: %w", err)
-		}
-		if maxSID := len(runRecord{}.sidBuf); g.Len() > maxSID { // MaxSIDBytes
-			// A longer SID would not fit the run record's buffer: each
-			// StartRun would allocate it.
-			return nil, fmt.Errorf("engine: SID configuration: Sub (%d bytes) and Location (%d bytes), %d bytes together, make a SID of %d bytes; a run holds at most %d (Sub and Location at most %d bytes together)",
-				len(cfg.sid.Sub), len(cfg.sid.Location), len(cfg.sid.Sub)+len(cfg.sid.Location), g.Len(), maxSID, maxSID-(g.Len()-len(cfg.sid.Sub)-len(cfg.sid.Location)))
-		}
-		e.sid = g
-	}
-	// The tail policy is checked before newMetrics starts the metrics
-	// goroutine, which a refused New would leave running.
-	tail, err := newTailSampler(&e.cfg.tail)
-	if err != nil {
-		return nil, err // ErrInvalidSampler, naming the TailPolicy field
-	}
-	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
-		return nil, fmt.Errorf("%w: TailPolicy.SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
-	}
-	if ls, ok := e.sink.(LogSink); ok && e.cfg.tail.RunLogAlways && takesLogs(e.sink) {
-		e.logSink = ls
-	} else if e.cfg.tail.RunLogAlways && cfg.sink != nil {
-		return nil, fmt.Errorf("%w: TailPolicy.RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) takes no run logs (not an engine.LogSink, or one whose TakesLogs is false): their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
-	}
+	e.sid = st.sid
+	e.logSink = st.logSink
+	tail := st.tail
 	ring, err := ringbuf.New(ringbuf.Config[*runRecord]{
 		Shards:       e.cfg.shards,
 		Capacity:     e.cfg.capacity,
@@ -147,6 +114,83 @@ func New(opts ...Option) (*Engine, error) {
 	e.tail = tail
 	go e.loop()
 	return e, nil
+}
+
+// Validate returns the error New would return for opts, without making
+// an engine: it allocates neither the rings nor the arena and starts no
+// goroutine, so that a program can refuse a setting from its flags or
+// its configuration before it builds anything (the loadgen checks every
+// flag an engine setting comes from with it). It also returns what New
+// would allocate up front with opts, in bytes: the rings' slots and the
+// arena, which WithMemoryLimit's bound includes. New runs the same
+// checks: there is one set of rules.
+func Validate(opts ...Option) (upFront int64, err error) {
+	st, err := settle(opts)
+	if err != nil {
+		return 0, err
+	}
+	return st.cfg.fixedBytes(), nil
+}
+
+// settings are New's options resolved and checked.
+type settings struct {
+	cfg     config
+	limit   int64 // the bound on what the records hold: see memoryLimit
+	sink    Sink  // the sink, or discardSink
+	sid     *sid.Generator
+	tail    *tailSampler // nil without tail sampling
+	logSink LogSink      // set with TailPolicy.RunLogAlways
+}
+
+// settle applies opts to the defaults and makes every check New makes,
+// before anything is allocated up front: New and Validate both call it.
+func settle(opts []Option) (settings, error) {
+	st := settings{cfg: defaultConfig()}
+	cfg := &st.cfg
+	cfg.apply(opts)
+	if err := cfg.validate(); err != nil {
+		return st, err
+	}
+	limit, err := cfg.memoryLimit()
+	if err != nil {
+		return st, err
+	}
+	st.limit = limit
+	if cfg.resource.ServiceName == "" {
+		cfg.resource.ServiceName = DefaultServiceName
+	}
+	st.sink = cfg.sink
+	if st.sink == nil {
+		st.sink = discardSink{}
+	}
+	if cfg.sid != nil {
+		g, err := sid.New(*cfg.sid)
+		if err != nil {
+			return st, fmt.Errorf("engine: SID configuration: %w", err)
+		}
+		if maxSID := len(runRecord{}.sidBuf); g.Len() > maxSID { // MaxSIDBytes
+			// A longer SID would not fit the run record's buffer: each
+			// StartRun would allocate it.
+			return st, fmt.Errorf("engine: SID configuration: Sub (%d bytes) and Location (%d bytes), %d bytes together, make a SID of %d bytes; a run holds at most %d (Sub and Location at most %d bytes together)",
+				len(cfg.sid.Sub), len(cfg.sid.Location), len(cfg.sid.Sub)+len(cfg.sid.Location), g.Len(), maxSID, maxSID-(g.Len()-len(cfg.sid.Sub)-len(cfg.sid.Location)))
+		}
+		st.sid = g
+	}
+	// The tail policy is checked before New's newMetrics starts the
+	// metrics goroutine, which a refused New would leave running.
+	st.tail, err = newTailSampler(&cfg.tail)
+	if err != nil {
+		return st, err // ErrInvalidSampler, naming the TailPolicy field
+	}
+	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
+		return st, fmt.Errorf("%w: TailPolicy.SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
+	}
+	if ls, ok := st.sink.(LogSink); ok && cfg.tail.RunLogAlways && takesLogs(st.sink) {
+		st.logSink = ls
+	} else if cfg.tail.RunLogAlways && cfg.sink != nil {
+		return st, fmt.Errorf("%w: TailPolicy.RunLogAlways hands the runs sampled out to the sink's ExportLogs, and the sink (%T) takes no run logs (not an engine.LogSink, or one whose TakesLogs is false): their run logs would go nowhere", ErrInvalidSampler, cfg.sink)
+	}
+	return st, nil
 }
 
 // maxBlockCapacity bounds the derived slots per shard under Block, where
