@@ -220,10 +220,14 @@ func newTracer(ctx context.Context, c *config, mode string, opt modeOptions, end
 	return nil, fmt.Errorf("unknown mode %q", mode)
 }
 
-// engineOptions returns the flowtel engine's options that the flags set.
-// parseFlags builds an engine with them alone, so that a value engine.New
-// refuses is refused before any load starts.
-func engineOptions(c *config) []engine.Option {
+// engineOptions returns the flowtel engine's options that the flags set
+// and the bound they put on its live heap: memoryBound's records and
+// queue, plus what the engine allocates up front (the rings and the
+// arena), which its memory limit includes. The engine's own rules check
+// the settings (engine.Validate, which allocates neither the rings nor
+// the arena): parseFlags calls it, so that a value the engine refuses is
+// refused before any load starts.
+func engineOptions(c *config) ([]engine.Option, uint64, error) {
 	policy, timeout := engine.DropNewest, time.Duration(0)
 	if c.block {
 		policy, timeout = engine.Block, c.blockTimeout
@@ -233,9 +237,7 @@ func engineOptions(c *config) []engine.Option {
 		engine.WithBatch(c.batch, engine.DefaultFlushInterval),
 		engine.WithSID(sid.Config{Sub: "spf", Location: "hf", IP: "127.0.164.187", Port: "20000"}),
 		engine.WithLimits(engine.Limits{RunsInFlight: runsInFlight(c), NodesPerRun: max(1024, 2*c.nodes)}),
-		// The engine's default memory limit stops at 1 GiB; the workload's
-		// runs in flight with their nodes need what memoryBound says.
-		engine.WithMemoryLimit(int64(memoryBound(c))),
+		engine.WithTailSampling(c.tail),
 	}
 	if c.ring > 0 {
 		opts = append(opts, engine.WithRingCapacity(c.ring))
@@ -243,7 +245,18 @@ func engineOptions(c *config) []engine.Option {
 	if !c.metricsPush {
 		opts = append(opts, engine.WithMetrics(engine.MetricsConfig{NoExport: true}))
 	}
-	return append(opts, engine.WithTailSampling(c.tail))
+	upFront, err := engine.Validate(opts...)
+	if err != nil {
+		return nil, 0, err
+	}
+	// The engine's default memory limit stops at 1 GiB; the workload's
+	// runs in flight with their nodes need what memoryBound says, beside
+	// the rings and the arena. memoryBound alone, as before, left a ring
+	// of 16,777,216 slots (512 MiB on 2 shards) no room for a run beside
+	// the 398 MiB of -workload synthetic's bound: refused with a message
+	// about a memory limit no flag sets.
+	bound := memoryBound(c) + uint64(upFront)
+	return append(opts, engine.WithMemoryLimit(int64(bound))), bound, nil
 }
 
 // newFlowtelTracer builds flowtel's engine, OTLP sink and exporter.
@@ -278,7 +291,12 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 	if err != nil {
 		return nil, err
 	}
-	opts := append(engineOptions(c), engine.WithSink(sink), engine.WithResource(res),
+	opts, bound, err := engineOptions(c)
+	if err != nil {
+		_ = exp.Shutdown(ctx)
+		return nil, err
+	}
+	opts = append(opts, engine.WithSink(sink), engine.WithResource(res),
 		engine.WithMetricsExporter(sink)) // OTLP metrics too, and the exporter's health in -metrics-addr
 	eng, err := engine.New(opts...)
 	if err != nil {
@@ -308,7 +326,7 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		}
 		tr.shutdown = func(ctx context.Context) error { defer stop(); return eng.Shutdown(ctx) }
 	}
-	rep.MemoryBound = memoryBound(c)
+	rep.MemoryBound = bound
 	return tr, nil
 }
 

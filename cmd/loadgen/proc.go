@@ -149,6 +149,8 @@ const maxRunsInFlight = 1 << 24
 // sit freed in buffer pools until the next GC. Payload strings are shared
 // by the generator, so they are not counted. RSS adds the GC's headroom
 // (GOGC=100: up to twice the live heap) and the runtime's own memory.
+// engineOptions adds what the engine allocates up front (the rings and
+// the arena) for the bound it reports and gives the engine.
 func memoryBound(c *config) uint64 {
 	runs := uint64(runsInFlight(c))
 	return runs*uint64(2*c.nodes+1)*nodeRecordBytes + 4*uint64(c.queueBytes)

@@ -271,7 +271,7 @@ func writeText(w io.Writer, c *config, reps []*modeReport) {
 			peak += " (since process start)"
 		}
 		if r.MemoryBound > 0 {
-			peak += fmt.Sprintf(" (live-heap bound of this configuration %s: held runs x nodes x %d KiB + 4 x queue bytes)", mib(r.MemoryBound), nodeRecordBytes>>10)
+			peak += fmt.Sprintf(" (live-heap bound of this configuration %s: held runs x nodes x %d KiB + 4 x queue bytes + rings and arena)", mib(r.MemoryBound), nodeRecordBytes>>10)
 		}
 		fmt.Fprintf(w, "  peak RSS          %s\n", peak)
 		fmt.Fprintf(w, "  live heap         max %s (marked by a GC, sampled every second)\n", mib(r.LiveHeapMaxBytes))

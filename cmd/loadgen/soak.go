@@ -127,7 +127,12 @@ func runSoak(ctx context.Context, c *config, stdout, stderr io.Writer) int {
 	retry := soakRetry
 	debug.FreeOSMemory()
 	sum.BaselineRSS = procStatusKB("VmRSS")
-	sum.MemoryBound = memoryBound(&sc)
+	_, bound, err := engineOptions(&sc) // checked by parseFlags
+	if err != nil {
+		fmt.Fprintln(stderr, "loadgen: soak:", err)
+		return 1
+	}
+	sum.MemoryBound = bound
 	rep, err := runMode(ctx, &sc, "flowtel", modeOptions{
 		progress: stderr, failRate: c.failRate, restartEvery: c.restartEvery, retry: &retry, exporterDrops: !c.block,
 		sample: func(el time.Duration) {
