@@ -13,7 +13,10 @@ import (
 // default precision) of every execution, failed ones included.
 type Bottleneck struct {
 	// NodeType is the node type, or "__overflow__" for the node types
-	// past MetricsConfig.Limit.
+	// past MetricsConfig.Limit. A node started with Node.StartChild counts
+	// under its own type, with the other nodes of that type: to rank an
+	// LLM node's tool calls apart from the workflow's tool nodes, give
+	// them a type of their own (the loadgen's "tool-call").
 	NodeType string
 	// Count is the number of executions; Errors those that failed or were
 	// never ended; ErrorRate is Errors/Count.

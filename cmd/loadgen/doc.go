@@ -27,8 +27,9 @@
 // and ends (or records an exception at -error-rate). An LLM or agent node
 // carries the GenAI conventions' attributes (Node.SetAttributes with the
 // genai package's), calls a tool below itself when it starts (Node.StartChild,
-// a client span with the tool's GenAI attributes, one more span, ended at
-// the first streamed chunk) and records the chunk (Node.FirstTokenCost,
+// a client span of node type "tool-call" with the tool's GenAI attributes,
+// one more span, ended at the first streamed chunk; its own type, so that
+// the bottleneck table ranks the calls apart from the "tool" nodes) and records the chunk (Node.FirstTokenCost,
 // Node.FirstFrame, Node.Chunk, and Node.Chunk again for the last chunk at
 // its end, which the GenAI metrics fold); the SDK modes record the same child span and
 // attributes. Runs start at -rate

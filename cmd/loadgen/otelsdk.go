@@ -82,7 +82,7 @@ func (d *sdkDriver) startNode(s *slot, spec *nodeSpec, i int) {
 		// The tool call below the node, as flowtel's StartChild records it.
 		_, call := d.tracer.Start(trace.ContextWithSpan(s.ctx, sp), spec.callSpan,
 			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(d.runAttrs...))
-		call.SetAttributes(attribute.String("node_id", spec.call), attribute.String("node_type", "tool"), attribute.String("node_name", toolName),
+		call.SetAttributes(attribute.String("node_id", spec.call), attribute.String("node_type", toolCallType), attribute.String("node_name", toolName),
 			attribute.String(genai.KeyOperationName, genai.OpExecuteTool), attribute.String(genai.KeyToolName, toolName),
 			attribute.String(genai.KeyToolCallID, spec.callID), attribute.String(genai.KeyToolType, toolType))
 		s.callSpans[i] = call
