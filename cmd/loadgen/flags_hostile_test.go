@@ -36,6 +36,9 @@ func TestHostileFlags(t *testing.T) {
 		{"-sample-slower=-1s"},
 		{"-sample-slowest=1"},
 		{"-sample-logs-all", "-logs=false"},
+		{"-endpoint=%00"},
+		{"-endpoint=a\tb", "-mode=otelsdk"},
+		{"-endpoint=http://"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
@@ -71,4 +74,51 @@ func FuzzLoadgenFlags(f *testing.F) {
 			t.Fatalf("%q: accepted by the parser, refused by the planner: %v", args, err)
 		}
 	})
+}
+
+// TestFlagErrorsOneLine: every flag error is one line on stderr naming
+// the flag, exit 2, and a credential in -endpoint is not printed. A value
+// package flag cannot parse was printed with the whole usage (93 lines)
+// before the loadgen's own line; an -endpoint with no address the
+// loadgen could dial was taken, and the SDK modes then ran -duration and
+// two minutes of shutdown retries.
+func TestFlagErrorsOneLine(t *testing.T) {
+	for _, args := range [][]string{
+		{"-nodes=NaN"},
+		{"-rate="},
+		{"-ring=99999999999999999999"},
+		{"-block=2"},
+		{"-no-such-flag"},
+		{"-endpoint=u:secret@%zz", "-mode=otelsdk"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(args, &out, &errb)
+		lines := strings.Split(strings.TrimSuffix(errb.String(), "\n"), "\n")
+		flag := strings.TrimPrefix(strings.SplitN(args[0], "=", 2)[0], "-")
+		if code != 2 || len(lines) != 1 || !strings.Contains(lines[0], "-"+flag) || out.Len() != 0 {
+			t.Errorf("%v: exit %d, %d lines on stderr (%.200q), %d bytes on stdout; want 2, one line naming -%s, none", args, code, len(lines), errb.String(), out.Len(), flag)
+		}
+		if strings.Contains(errb.String(), "secret") {
+			t.Errorf("%v: the credential is printed: %q", args, errb.String())
+		}
+	}
+}
+
+// TestQueueTooSmallNamesFlag: a -queue-bytes too small for a request
+// carrying the resource is refused when the flowtel mode builds its
+// sink, with exit 1 and one line naming -queue-bytes (the sink's rule);
+// the message said "the resource ... encodes to 533 bytes, more than 8"
+// and named no flag. A small queue that takes a request runs, its losses
+// counted (exporter.too_large).
+func TestQueueTooSmallNamesFlag(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"-queue-bytes=16", "-workload=synthetic", "-duration=200ms", "-progress=false"}, &out, &errb)
+	if lines := strings.Count(errb.String(), "\n"); code != 1 || lines != 1 || !strings.Contains(errb.String(), "-queue-bytes 16") {
+		t.Errorf("-queue-bytes 16: exit %d, stderr %q; want 1 and one line naming -queue-bytes", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"-queue-bytes=4096", "-workload=synthetic", "-duration=200ms", "-rate=1000", "-progress=false"}, &out, &errb); code != 0 {
+		t.Errorf("-queue-bytes 4096: exit %d, stderr %q", code, errb.String())
+	}
 }

@@ -69,7 +69,11 @@ type config struct {
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// A flag package cannot parse is run's one line ("loadgen: invalid
+	// value "NaN" for flag -nodes: parse error"), as every other refused
+	// flag is: package flag printed the error and the whole usage before
+	// it, 90 lines burying it. -h prints the usage.
+	fs.SetOutput(io.Discard)
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to generate load (per mode)")
 	fs.Float64Var(&c.rate, "rate", 5000, "runs started per second, all workers together (the default is a busy agent platform, well within capacity); 0 = unbounded, to find the maximum")
 	fs.DurationVar(&c.ramp, "ramp", time.Second, "with -rate, raise the rate linearly from 0 over this long (at most a quarter of -duration), as traffic arrives at a new instance; 0 starts at full rate")
@@ -116,6 +120,11 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.tail.RunLogAlways, "sample-logs-all", false, "flowtel tail sampling: export the run trace log of every run, sampled out or not (engine.TailPolicy.RunLogAlways)")
 	maxRSS := fs.Int64("max-rss-mib", 0, "soak: RSS ceiling after warm-up in MiB; 0 = derived from the warm-up")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stderr)
+			fmt.Fprintln(stderr, "Usage of loadgen:")
+			fs.PrintDefaults()
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -188,6 +197,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	check(c.soak && c.duration < minSoak || c.restartEvery >= minRestartEvery, "-restart-every %v must be at least %v", c.restartEvery, minRestartEvery)
 	check(!(c.mode != "flowtel" && c.protocol != "grpc"), "-mode %s needs -protocol grpc: the OTLP/HTTP exporter of the SDK is not a dependency of this module", c.mode)
 	check(!(c.soak && c.endpoint != ""), "-soak needs the embedded receiver (no -endpoint)")
+	// An -endpoint whose address cannot be told ran the SDK modes for
+	// -duration and then their shutdown's two minutes of retries, its
+	// reachability never checked; flowtel's exporter refused it once the
+	// mode had started, naming Endpoint.
+	if _, err := endpointAddr(c.endpoint); c.endpoint != "" && err != nil {
+		errs = append(errs, fmt.Errorf("-endpoint %s: %w", export.RedactURL(c.endpoint), err))
+	}
 	check(!(c.soak && c.mode != "flowtel"), "-soak runs flowtel only")
 	check(c.queueBytes >= 0 && c.queueBytes <= maxQueueBytes, "-queue-bytes %d must be in [0, %d]", c.queueBytes, int64(maxQueueBytes))
 	check(c.exportConc >= 0 && c.exportConc <= export.MaxConcurrency, "-export-concurrency %d must be in [0, %d]", c.exportConc, export.MaxConcurrency)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -70,21 +71,40 @@ func unreachable(c *config, elapsed time.Duration, failures uint64) error {
 }
 
 // checkReachable dials endpoint (host:port or a URL) and returns the
-// error that says it cannot be reached, nil if it can (or if its address
-// cannot be told: the export errors say the rest).
+// error that says it cannot be reached, nil if it can (or if it is a
+// socket file: the export errors say the rest).
 func checkReachable(endpoint string) error {
-	// A host:port is read as the exporter reads it, as a URL's authority:
-	// user information before an '@' is a credential, never dialled (a
-	// resolver's error would print it).
+	host, err := endpointAddr(endpoint)
+	if err != nil || host == "" {
+		return err
+	}
+	conn, err := net.DialTimeout("tcp", host, time.Second)
+	if err != nil {
+		return err
+	}
+	conn.Close()
+	return nil
+}
+
+// errEndpoint is endpointAddr's error: it names no part of the endpoint,
+// which may hold a credential.
+var errEndpoint = errors.New("not a URL or host:port")
+
+// endpointAddr returns the host:port to dial for endpoint, "" for a
+// socket file, or errEndpoint when it is neither a URL nor a host:port.
+// A host:port is read as the exporter reads it, as a URL's authority:
+// user information before an '@' is a credential, never dialled (a
+// resolver's error would print it).
+func endpointAddr(endpoint string) (string, error) {
 	if strings.HasPrefix(endpoint, "unix:") || strings.HasPrefix(endpoint, "unix-abstract:") {
-		return nil // a socket file: the export errors say why it fails
+		return "", nil
 	}
 	if !strings.Contains(endpoint, "://") {
 		endpoint = "http://" + endpoint
 	}
 	u, err := url.Parse(endpoint)
-	if err != nil {
-		return nil
+	if err != nil || u.Host == "" {
+		return "", errEndpoint
 	}
 	host, scheme := u.Host, u.Scheme
 	if _, _, err := net.SplitHostPort(host); err != nil {
@@ -94,12 +114,7 @@ func checkReachable(endpoint string) error {
 		}
 		host = net.JoinHostPort(host, port)
 	}
-	conn, err := net.DialTimeout("tcp", host, time.Second)
-	if err != nil {
-		return err
-	}
-	conn.Close()
-	return nil
+	return host, nil
 }
 
 // runMode generates load through one tracer for c.duration, flushes, and
@@ -283,13 +298,20 @@ func newFlowtelTracer(ctx context.Context, c *config, opt modeOptions, endpoint 
 		xcfg.BlockTimeout = c.blockTimeout
 	}
 	exp, err := export.New(xcfg)
+	if errors.Is(err, export.ErrInvalidEndpoint) {
+		return nil, fmt.Errorf("-endpoint %s: %w", export.RedactURL(c.endpoint), err) // the error says Endpoint, no flag
+	}
 	if err != nil {
 		return nil, err
 	}
 	res := encode.Resource{ServiceName: "loadgen", HostIP: "127.0.0.1"}
 	sink, err := otlp.NewSink(exp, res, c.logs)
 	if err != nil {
-		return nil, err
+		_ = exp.Shutdown(ctx)
+		// The sink refuses a queue too small for a request carrying the
+		// resource (-queue-bytes 16: "the resource encodes to 533 bytes,
+		// more than 8"), a message that named no flag.
+		return nil, fmt.Errorf("-queue-bytes %d: %w", c.queueBytes, err)
 	}
 	opts, bound, err := engineOptions(c)
 	if err != nil {
