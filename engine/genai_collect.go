@@ -14,23 +14,27 @@ type genAIDelta struct {
 	apps  map[*genAIAppSeries][2]uint64
 	over  [7]uint64
 
-	// The token usage of the operation series merged over error.type,
-	// rebuilt at each collection (the map and slice are reused).
-	tokIdx map[tokenKey]int
-	tok    []tokenAcc
+	// The token usage and chunk times of the operation series merged
+	// over error.type, rebuilt at each collection (the map and slice are
+	// reused).
+	mergedIdx map[mergedKey]int
+	merged    []mergedAcc
 }
 
-// tokenKey identifies a gen_ai.client.token.usage series: the operation
-// labels but error.type, or the overflow series.
-type tokenKey struct {
+// mergedKey identifies a series of the client metrics that have no
+// error.type (gen_ai.client.token.usage, per token type, and the two
+// chunk metrics): the operation labels but error.type, or the overflow
+// series.
+type mergedKey struct {
 	lv       [genAIOpTokenLen]string
 	overflow bool
 }
 
-// tokenAcc is the token usage of one tokenKey, both types.
-type tokenAcc struct {
-	key           tokenKey
-	input, output histRead
+// mergedAcc is what the operation series of one mergedKey hold but their
+// durations.
+type mergedAcc struct {
+	key                                 mergedKey
+	input, output, firstChunk, perChunk histRead
 }
 
 // histRead is a boundedHist as one collection reads it: its counts (the
@@ -62,26 +66,41 @@ type histCounts struct {
 }
 
 // genAI appends the GenAI families. A family with no series is left out,
-// and so is a histogram series that recorded nothing (the chunk metrics of
-// calls that did not stream).
+// and so is a histogram series that recorded nothing: the chunk metrics
+// of calls that did not stream, which a workload that never streams does
+// not report at all, as the conventions ask.
 func (c *collector) genAI(w window) {
 	g := &c.m.genai
 	if g.delta.hists == nil {
 		g.delta.hists = make(map[*boundedHist]histCounts)
 		g.delta.apps = make(map[*genAIAppSeries][2]uint64)
-		g.delta.tokIdx = make(map[tokenKey]int)
+		g.delta.mergedIdx = make(map[mergedKey]int)
 	}
-	ops := func(name, desc string, pick func(*genAIOpSeries) *boundedHist) {
-		c.genAIFamily(name, desc, unitSeconds, w, g.ops.Len(), func() {
-			g.ops.Each(func(lv *hdr.LabelValues, s *genAIOpSeries, overflow bool) {
-				c.boundedPoint(c.genAIAttrs(genAIOpLabels, lv, overflow, "", ""), pick(s), w, 1e6, genAIDurationBounds)
-			})
+	c.genAIMerged(w)
+	c.genAIFamily(MetricGenAIOperationDuration, "GenAI operation duration: the node's, from start to end.", unitSeconds, w, g.ops.Len(), func() {
+		g.ops.Each(func(lv *hdr.LabelValues, s *genAIOpSeries, overflow bool) {
+			c.boundedPoint(c.genAIAttrs(genAIOpLabels, lv, overflow, "", ""), &s.dur, w, 1e6, genAIDurationBounds)
+		})
+	})
+	chunks := func(name, desc string, pick func(*mergedAcc) histRead) {
+		d := &g.delta
+		n := 0
+		for i := range d.merged {
+			if pick(&d.merged[i]).lo != 0 {
+				n++
+			}
+		}
+		c.genAIFamily(name, desc, unitSeconds, w, n, func() {
+			for i := range d.merged {
+				a := &d.merged[i]
+				c.histPoint(c.mergedAttrs(a, "", ""), pick(a), w, 1e6, genAIDurationBounds)
+			}
 		})
 	}
-	c.genAITokenUsage(w)
-	ops(MetricGenAIOperationDuration, "GenAI operation duration: the node's, from start to end.", func(s *genAIOpSeries) *boundedHist { return &s.dur })
-	ops(MetricGenAITimeToFirstChunk, "Time to receive the first chunk of a streamed GenAI operation: FirstTokenCost, else the first frame after the start.", func(s *genAIOpSeries) *boundedHist { return &s.firstChunk })
-	ops(MetricGenAITimePerOutputChunk, "Time per output chunk: each chunk after the first, from the previous one (Node.Chunk).", func(s *genAIOpSeries) *boundedHist { return &s.perChunk })
+	chunks(MetricGenAITimeToFirstChunk, "Time to receive the first chunk of a streamed GenAI operation: FirstTokenCost, else the first frame after the start.",
+		func(a *mergedAcc) histRead { return a.firstChunk })
+	chunks(MetricGenAITimePerOutputChunk, "Time per output chunk: each chunk after the first, from the previous one (Node.Chunk).",
+		func(a *mergedAcc) histRead { return a.perChunk })
 	c.genAIFamily(MetricGenAIToolDuration, "Duration of execute_tool nodes in seconds, by gen_ai.tool.name.", unitSeconds, w, g.tools.Len(), func() {
 		g.tools.Each(func(lv *hdr.LabelValues, h *boundedHist, overflow bool) {
 			c.boundedPoint(c.genAIAttrs(genAIToolLabels, lv, overflow, "", ""), h, w, 1e6, genAIDurationBounds)
@@ -106,37 +125,53 @@ func (c *collector) genAI(w window) {
 	})
 }
 
-// genAITokenUsage appends gen_ai.client.token.usage: the operation
-// series' token histograms merged over error.type.
-func (c *collector) genAITokenUsage(w window) {
+// genAIMerged merges the operation series over error.type, which the
+// conventions give gen_ai.client.operation.duration only, into
+// genAIDelta.merged, and appends gen_ai.client.token.usage from it (the
+// chunk metrics follow the duration). Each histogram is read once.
+func (c *collector) genAIMerged(w window) {
 	d := &c.m.genai.delta
-	clear(d.tokIdx)
-	clear(d.tok)
-	d.tok = d.tok[:0]
+	clear(d.mergedIdx)
+	clear(d.merged)
+	d.merged = d.merged[:0]
+	tokens := 0
 	c.m.genai.ops.Each(func(lv *hdr.LabelValues, s *genAIOpSeries, overflow bool) {
 		in, out := c.readHist(&s.input, w), c.readHist(&s.output, w)
-		if in.lo == 0 && out.lo == 0 {
+		first, per := c.readHist(&s.firstChunk, w), c.readHist(&s.perChunk, w)
+		if in.lo == 0 && out.lo == 0 && first.lo == 0 && per.lo == 0 {
 			return
 		}
-		key := tokenKey{lv: [genAIOpTokenLen]string(lv[:genAIOpTokenLen]), overflow: overflow}
-		i, ok := d.tokIdx[key]
+		key := mergedKey{lv: [genAIOpTokenLen]string(lv[:genAIOpTokenLen]), overflow: overflow}
+		i, ok := d.mergedIdx[key]
 		if !ok {
-			i = len(d.tok)
-			d.tokIdx[key] = i
-			d.tok = append(d.tok, tokenAcc{key: key})
+			i = len(d.merged)
+			d.mergedIdx[key] = i
+			d.merged = append(d.merged, mergedAcc{key: key})
 		}
-		d.tok[i].input.add(in)
-		d.tok[i].output.add(out)
+		a := &d.merged[i]
+		if (in.lo != 0 || out.lo != 0) && a.input.lo == 0 && a.output.lo == 0 {
+			tokens++
+		}
+		a.input.add(in)
+		a.output.add(out)
+		a.firstChunk.add(first)
+		a.perChunk.add(per)
 	})
-	c.genAIFamily(MetricGenAITokenUsage, "Number of input and output tokens used, per GenAI operation (gen_ai.usage.* or Node.Usage).", unitTokens, w, len(d.tok), func() {
-		for i := range d.tok {
-			t := &d.tok[i]
-			var lv hdr.LabelValues
-			copy(lv[:], t.key.lv[:])
-			c.histPoint(c.genAIAttrs(genAIOpTokenLabels, &lv, t.key.overflow, keyGenAITokenType, "input"), t.input, w, 1, genAITokenBounds)
-			c.histPoint(c.genAIAttrs(genAIOpTokenLabels, &lv, t.key.overflow, keyGenAITokenType, "output"), t.output, w, 1, genAITokenBounds)
+	c.genAIFamily(MetricGenAITokenUsage, "Number of input and output tokens used, per GenAI operation (gen_ai.usage.* or Node.Usage).", unitTokens, w, tokens, func() {
+		for i := range d.merged {
+			a := &d.merged[i]
+			c.histPoint(c.mergedAttrs(a, keyGenAITokenType, "input"), a.input, w, 1, genAITokenBounds)
+			c.histPoint(c.mergedAttrs(a, keyGenAITokenType, "output"), a.output, w, 1, genAITokenBounds)
 		}
 	})
+}
+
+// mergedAttrs returns the attributes of a's series, then extraKey=extra
+// when set (see genAIAttrs).
+func (c *collector) mergedAttrs(a *mergedAcc, extraKey, extra string) []encode.Attr {
+	var lv hdr.LabelValues
+	copy(lv[:], a.key.lv[:])
+	return c.genAIAttrs(genAIOpTokenLabels, &lv, a.key.overflow, extraKey, extra)
 }
 
 // genAIFamily appends one family, if it has a series, its points added

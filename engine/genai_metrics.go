@@ -123,8 +123,9 @@ func genAIBucket(v int64, bounds *[genAIBounds]int64) int {
 }
 
 // genAIOpSeries is one series of the client operation metrics, token
-// usage included: one lookup per call. gen_ai.client.token.usage has no
-// error.type, so a collection merges the series that differ only by it
+// usage included: one lookup per call. The conventions give error.type to
+// gen_ai.client.operation.duration only, so a collection merges, for the
+// token usage and the chunk metrics, the series that differ only by it
 // (the last label, genAIOpTokenLabels before it).
 type genAIOpSeries struct{ dur, firstChunk, perChunk, input, output boundedHist }
 
@@ -158,8 +159,8 @@ type genAIMetrics struct {
 
 // genAIOpLabels are the labels of the client operation metrics: the
 // attributes the conventions give them (required, conditionally required
-// and recommended), error.type last, which gen_ai.client.token.usage
-// leaves out (genAIOpTokenLabels).
+// and recommended), error.type last, which all but the duration leave
+// out (genAIOpTokenLabels).
 var (
 	genAIOpLabels = []string{keyGenAIOperation, keyGenAIProvider, keyGenAIRequestModel, keyGenAIRespModel,
 		keyServerAddress, keyServerPort, keyErrorType}
@@ -169,7 +170,8 @@ var (
 )
 
 // genAIOpTokenLen is the number of labels of gen_ai.client.token.usage
-// before gen_ai.token.type: genAIOpLabels but error.type.
+// (before gen_ai.token.type) and of the chunk metrics: genAIOpLabels but
+// error.type.
 const genAIOpTokenLen = 6
 
 func (g *genAIMetrics) init(limit int, spanNames bool) error {

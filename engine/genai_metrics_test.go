@@ -136,6 +136,33 @@ func TestGenAIMetrics(t *testing.T) {
 	}
 }
 
+// TestGenAIChunkMetricsStreamedOnly: calls that did not stream report no
+// chunk metric at all, as the conventions ask ("SHOULD NOT be reported
+// otherwise"): before, each was a family with no point, an OTLP metric
+// with no data point and a Prometheus TYPE line with no sample.
+func TestGenAIChunkMetricsStreamedOnly(t *testing.T) {
+	e, _ := newTestEngine(t)
+	run := e.StartRun(RunInfo{})
+	n := run.StartNode("llm:1", "llm", "chat")
+	n.SetAttributes(String("gen_ai.operation.name", "chat"), String("gen_ai.provider.name", "openai"))
+	n.Usage(Usage{PromptTokens: 3, CompletionTokens: 1})
+	n.End()
+	run.End(0, "ok")
+	flush(t, e)
+	d := collectOTLP(t, e)
+	if _, ok := d.units[MetricGenAIOperationDuration]; !ok {
+		t.Fatalf("no %s: the call was not folded", MetricGenAIOperationDuration)
+	}
+	for _, name := range []string{MetricGenAITimeToFirstChunk, MetricGenAITimePerOutputChunk} {
+		if _, ok := d.units[name]; ok {
+			t.Errorf("%s reported, with %d points, for a call that did not stream", name, len(d.points[name]))
+		}
+	}
+	if text := string(e.AppendPrometheus(nil)); strings.Contains(text, "_chunk_seconds") {
+		t.Errorf("/metrics has a chunk family:\n%s", text)
+	}
+}
+
 // TestGenAISystemFallback: a node that gives only the deprecated
 // gen_ai.system has its value, renamed where the conventions renamed it,
 // as gen_ai.provider.name on the client metrics, which require it; a
@@ -316,12 +343,22 @@ func TestGenAISpanNames(t *testing.T) {
 }
 
 // TestGenAIAllocs: Node.Chunk allocates nothing, and neither does
-// observeRun folding GenAI nodes once their series exist.
+// observeRun folding GenAI nodes once their series exist, nor a
+// collection once its buffers have grown.
 func TestGenAIAllocs(t *testing.T) {
 	e := newMetricsEngine(t, WithGenAISpanNames(true))
 	run := genAIRun()
 	e.metrics.observeRun(run)
 	t.Run("observeRun", func(t *testing.T) { testkit.WantAllocs(t, 0, func() { e.metrics.observeRun(run) }) })
+	// A collection, the merge of the operation series over error.type
+	// included, reuses its arenas, map and slice.
+	t.Run("collect", func(t *testing.T) {
+		testkit.WantAllocs(t, 0, func() {
+			e.metrics.mu.Lock()
+			e.metrics.col.collect(true, 1)
+			e.metrics.mu.Unlock()
+		})
+	})
 	r := e.StartRun(RunInfo{})
 	n := r.StartNode("llm:1", "llm", "LLM")
 	t.Run("Chunk", func(t *testing.T) { testkit.WantAllocs(t, 0, n.Chunk) })

@@ -48,8 +48,9 @@ func serverRun(t *testing.T, e *Engine) (*decoded, string) {
 // server.port, which the conventions recommend and, with an address,
 // require, from the node's attributes (genai.ServerAddress, ServerPort,
 // as otelbridge keeps them): server.port as an int in OTLP, checked on
-// the decoded request's own AnyValue; gen_ai.client.token.usage merges
-// the failed call into the series of its server (it has no error.type).
+// the decoded request's own AnyValue; gen_ai.client.token.usage and the
+// chunk metrics merge the failed call into the series of its server
+// (the conventions give them no error.type).
 // The Prometheus text passes promtool.
 func TestGenAIServerAttrs(t *testing.T) {
 	e, _ := newTestEngine(t)
@@ -72,7 +73,8 @@ func TestGenAIServerAttrs(t *testing.T) {
 		{MetricGenAIOperationDuration, at("443", "error.type", "timeout"), 1},
 		{MetricGenAIOperationDuration, at("8443"), 1},
 		{MetricGenAITimeToFirstChunk, at("8443"), 1},
-		{MetricGenAITimePerOutputChunk, at("443"), 1},
+		{MetricGenAITimeToFirstChunk, at("443"), 2}, // the failed call's too: no error.type
+		{MetricGenAITimePerOutputChunk, at("443"), 2},
 		{MetricGenAITokenUsage, at("443", "gen_ai.token.type", "input"), 2},
 		{MetricGenAITokenUsage, at("8443", "gen_ai.token.type", "output"), 1},
 	} {
@@ -106,8 +108,8 @@ func TestGenAIServerAttrs(t *testing.T) {
 			}
 		}
 	}
-	if ports != 3+3+3+4 {
-		t.Errorf("%d points with server.port, want 13 (3 series of each duration, 4 of token usage)", ports)
+	if ports != 3+2+2+4 {
+		t.Errorf("%d points with server.port, want 11 (3 durations, 2 of each chunk metric, 4 token usages)", ports)
 	}
 	for _, want := range []string{
 		`gen_ai_client_operation_duration_seconds_count{gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4",gen_ai_response_model="gpt-4-0613",server_address="api.example.com",server_port="443",error_type="timeout"} 1` + "\n",

@@ -24,7 +24,7 @@
 // and DurationBounds, by the attributes the conventions give them:
 // gen_ai.operation.name, gen_ai.provider.name, gen_ai.request.model,
 // gen_ai.response.model, server.address, server.port, and error.type on
-// all but the token usage) and flowtel's own for what v1.41.0 does not define
+// the duration) and flowtel's own for what v1.41.0 does not define
 // (tool and workflow durations, tokens per app and flow): see
 // engine.Metrics and docs/porting.md.
 //
