@@ -120,6 +120,8 @@ type Config struct {
 	// with; empty means the system roots. Verification is never disabled.
 	CAFile string
 	// CertFile and KeyFile are a PEM client certificate and key (mTLS).
+	// Each of the three is a path: PEM data given instead (a key pasted
+	// here) is refused, and never printed.
 	CertFile, KeyFile string
 	// Headers are sent with every request (gRPC metadata or HTTP headers).
 	// Names are HTTP tokens (for gRPC also lower-case-able metadata keys,
@@ -749,10 +751,26 @@ func regularFile(path string) error {
 	return nil
 }
 
+// errPEMData is why a TLS file setting holding PEM data is refused: a
+// key pasted where its file's path goes (Kubernetes puts a secret's
+// content in a variable as readily as in a file), which os.Stat's error,
+// quoting the path, printed whole.
+var errPEMData = errors.New("holds PEM data, not a file's path (the value is not printed: it may be a private key)")
+
+// pemData reports whether a TLS file setting holds PEM data, or its
+// base64 ("LS0tLS1CRUdJ" is "-----BEGI"), rather than a path: neither
+// errors nor a printed Config show it.
+func pemData(path string) bool {
+	return strings.Contains(path, "-----BEGIN") || strings.Contains(path, "LS0tLS1CRUdJ") || strings.ContainsAny(path, "\r\n")
+}
+
 // readTLSFile reads a certificate or key file: a regular file of at most
 // maxTLSFileBytes, so that a device or a pipe given by mistake is refused
 // instead of read without end.
 func readTLSFile(path string) ([]byte, error) {
+	if pemData(path) {
+		return nil, errPEMData
+	}
 	if err := regularFile(path); err != nil {
 		return nil, err
 	}

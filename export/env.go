@@ -423,6 +423,10 @@ func (r *envReader) file(name string) string {
 	if v == "" {
 		return ""
 	}
+	if pemData(v) {
+		r.fail(name, errPEMData.Error())
+		return ""
+	}
 	if err := regularFile(v); err != nil {
 		r.fail(name, fmt.Sprintf("cannot read %q: %v", v, err))
 		return ""

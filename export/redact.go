@@ -226,14 +226,21 @@ func redactHeaders(h map[string]string) map[string]string {
 }
 
 // redactFields replaces, in a copy of a configuration, the endpoint or
-// URL at ep and the header values at h. It is the one redaction of
+// URL at ep, the header values at h, and the TLS files' settings that
+// hold PEM data rather than a path (pemData: a key pasted there). It is
+// the one redaction of
 // Config, SignalConfig and LargeFieldConfig, whichever way they are
 // printed (String, GoString, Format, LogValue) or marshalled
 // (MarshalJSON); a Config's signals and large-value store redact
 // themselves, through their own methods, as fmt and encoding/json call
 // them.
-func redactFields(ep *string, h *map[string]string) {
+func redactFields(ep *string, h *map[string]string, files ...*string) {
 	*ep, *h = shownEndpoint(*ep), redactHeaders(*h)
+	for _, f := range files {
+		if pemData(*f) {
+			*f = "NOT-PRINTED(PEM data, not a path)"
+		}
+	}
 }
 
 // The configurations as types without methods, which fmt and
@@ -247,13 +254,13 @@ type (
 
 func (c Config) redacted() configFields {
 	f := configFields(c)
-	redactFields(&f.Endpoint, &f.Headers)
+	redactFields(&f.Endpoint, &f.Headers, &f.CAFile, &f.CertFile, &f.KeyFile)
 	return f
 }
 
 func (s SignalConfig) redacted() signalFields {
 	f := signalFields(s)
-	redactFields(&f.Endpoint, &f.Headers)
+	redactFields(&f.Endpoint, &f.Headers, &f.CAFile, &f.CertFile, &f.KeyFile)
 	return f
 }
 

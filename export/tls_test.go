@@ -7,8 +7,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -215,5 +218,47 @@ func TestTLSIPv6Zone(t *testing.T) {
 	}
 	if got := s.targets[Traces].tls.ServerName; got != "fe80::1" {
 		t.Errorf("ServerName %q, want fe80::1", got)
+	}
+}
+
+// TestTLSKeyContentNotPrinted: a private key pasted where its file's path
+// goes (the variable holding the PEM data, or its base64, as a Kubernetes
+// secret gives it) was printed whole by the error refusing it (os.Stat's,
+// quoting the path) and by the Config's String.
+func TestTLSKeyContentNotPrinted(t *testing.T) {
+	p := newPKI(t)
+	pemKey, err := os.ReadFile(p.keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(pemKey), "\n")
+	body := lines[1] // the key's first bytes, base64
+	for _, key := range []string{string(pemKey), strings.TrimSpace(string(pemKey)), base64.StdEncoding.EncodeToString(pemKey)} {
+		secret := body
+		if !strings.HasPrefix(key, "-----") {
+			secret = key[20:60]
+		}
+		for _, name := range []string{"OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "OTEL_EXPORTER_OTLP_CERTIFICATE"} {
+			_, err := FromLookup(lookupOf(map[string]string{name: key, "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE": p.certFile}))
+			if !errors.Is(err, ErrInvalidEnv) || !strings.Contains(err.Error(), name) || strings.Contains(err.Error(), secret) {
+				t.Errorf("%s: FromLookup returned %v, want an error naming the variable, not the key", name, err)
+			}
+		}
+		for _, c := range []Config{
+			{Endpoint: "https://127.0.0.1:1", CertFile: p.certFile, KeyFile: key},
+			{Endpoint: "https://127.0.0.1:1", Logs: SignalConfig{CertFile: p.certFile, KeyFile: key}},
+			{Endpoint: "https://127.0.0.1:1", CAFile: key},
+		} {
+			_, err := New(c)
+			if !errors.Is(err, ErrTLS) || strings.Contains(err.Error(), secret) {
+				t.Errorf("New returned %v, want ErrTLS without the key", err)
+			}
+			b, _ := json.Marshal(c)
+			for _, out := range []string{c.String(), fmt.Sprintf("%+v", c), string(b)} {
+				if strings.Contains(out, secret) {
+					t.Errorf("the Config prints the key: %s", out)
+				}
+			}
+		}
 	}
 }
