@@ -185,7 +185,9 @@
 // # Secrets
 //
 // Header values, an endpoint's user information and its query values are
-// secrets: every error the exporter returns or reports passes through a
+// secrets (a query member without "=", "?<token>", the whole query; what
+// precedes an '@' in a path, user information url.Parse took for a path
+// in an endpoint whose scheme is given twice): every error the exporter returns or reports passes through a
 // redactor that replaces them with "REDACTED", also in the messages of
 // the receiver (which may echo a credential back) and in the URLs that
 // net/http prints (Go masks only the password). The receiver's message is

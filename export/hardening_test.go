@@ -363,6 +363,12 @@ func TestRedactURL(t *testing.T) {
 		"127.0.0.1:4317":                "127.0.0.1:4317",
 		"":                              "",
 		"http://u:p@h:port/?k=v":        "http://REDACTED@h:port/?REDACTED",
+		// A query member without '=' is a value without a name; user
+		// information in a path is a scheme given twice.
+		"https://h:4318/v1/traces?tok3n-value":       "https://h:4318/v1/traces?REDACTED",
+		"https://h/?a=b&tok3n-value":                 "https://h/?REDACTED",
+		"http://http://user:s3cretpw@collector:4317": "http://http:/REDACTED@collector:4317",
+		"unix:user:s3cretpw@/run/otel.sock":          "REDACTED@/run/otel.sock",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

@@ -187,6 +187,11 @@ func RedactURL(endpoint string) string {
 }
 
 // redactURL prints u with its user information and query values replaced.
+// A query member without "=" ("?<token>") is a value without a name: the
+// whole query is replaced then. So is what comes before the last '@' of
+// a path or opaque part: user information url.Parse did not take as such,
+// in a value refused for that ("http://http://user:pass@host", a scheme
+// given twice, puts it in the path).
 func redactURL(u *url.URL) string {
 	c := *u
 	if c.User != nil {
@@ -198,6 +203,18 @@ func redactURL(u *url.URL) string {
 			q[k] = []string{redacted}
 		}
 		c.RawQuery = q.Encode()
+		for _, m := range strings.Split(u.RawQuery, "&") {
+			if !strings.Contains(m, "=") {
+				c.RawQuery = redacted
+				break
+			}
+		}
+	}
+	if i := strings.LastIndexByte(c.Path, '@'); i >= 0 {
+		c.Path, c.RawPath = "/"+redacted+c.Path[i:], ""
+	}
+	if i := strings.LastIndexByte(c.Opaque, '@'); i >= 0 {
+		c.Opaque = redacted + c.Opaque[i:]
 	}
 	c.Fragment, c.RawFragment = "", ""
 	return c.String()
