@@ -67,6 +67,17 @@ const minFlushInterval = time.Millisecond
 // every run as incomplete within the reaper's first pass (10 ms).
 const minIdleTimeout = time.Millisecond
 
+// MinBlockTimeout is the shortest wait WithOverflow(Block, timeout)
+// accepts. A caller blocked on a full ring waits for the pipeline to drain
+// it: the pipeline must be woken and scheduled, tens of microseconds on an
+// idle machine and up to tens of milliseconds on a loaded one (a woken
+// pipeline waited 41.8 ms for a CPU in a traced burst), before a slot
+// frees. A shorter timeout drops nearly every run a full ring meets, as
+// DropNewest does, after a wait and a timer for nothing: it is refused,
+// most often a number of milliseconds written without its unit
+// (WithOverflow(Block, 10) is 10ns).
+const MinBlockTimeout = time.Millisecond
+
 // Policy says what happens when a shard's ring is full.
 type Policy = ringbuf.Policy
 
@@ -213,6 +224,10 @@ func (c *config) validate() error {
 	}
 	if err := c.validateRing(); err != nil {
 		return err
+	}
+	if c.policy == Block && c.blockTimeout < MinBlockTimeout {
+		return fmt.Errorf("%w: WithOverflow(Block, %v) is under %v, where the wait acts as a drop (a Duration counts nanoseconds: WithOverflow(Block, 10) is 10ns)",
+			ErrBlockTimeout, c.blockTimeout, MinBlockTimeout)
 	}
 	if err := c.metrics.validate(); err != nil {
 		return err
@@ -373,8 +388,9 @@ func WithShards(n int) Option { return optionFunc(func(c *config) { c.shards = n
 func WithRingCapacity(n int) Option { return optionFunc(func(c *config) { c.capacity = n }) }
 
 // WithOverflow sets what happens when a shard is full: DropNewest (default),
-// DropOldest, or Block, which waits up to timeout (positive, at most a
-// minute: a longer wait would stall the workflow behind it) and then drops.
+// DropOldest, or Block, which waits up to timeout (from MinBlockTimeout,
+// 1 ms: a shorter wait acts as a drop; to at most a minute: a longer wait
+// would stall the workflow behind it) and then drops.
 func WithOverflow(p Policy, timeout time.Duration) Option {
 	return optionFunc(func(c *config) { c.policy, c.blockTimeout = p, timeout })
 }
