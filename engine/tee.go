@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync/atomic"
 
@@ -13,6 +14,11 @@ import (
 // ErrNilSink is returned by Tee given a nil sink, and by New given a nil
 // pointer as its Sink or MetricsExporter (WithSink((*MySink)(nil))).
 var ErrNilSink = errors.New("engine: nil sink")
+
+// ErrDuplicateSink is returned by Tee given the same sink twice, directly
+// or inside a TeeSink among its sinks: that sink would take every batch
+// twice, doubling every span it exports.
+var ErrDuplicateSink = errors.New("engine: the same sink twice in a Tee")
 
 // Tee returns a sink that hands every batch to primary and then to each
 // of others, in order, on the export stage: OTLP and a queue for the run
@@ -34,8 +40,14 @@ var ErrNilSink = errors.New("engine: nil sink")
 // Tee implements LogSink (passing run logs to the sinks that take them)
 // and MemoryUser (the sum of what the sinks hold); it implements
 // SinkReporter when primary does. ForceFlush and Shutdown reach every
-// sink, their errors joined. Sinks are called one at a time, as the
-// engine calls one sink, so Export must still return promptly.
+// sink, their errors joined. Sinks are called one at a time, as the engine calls one
+// sink, so Export must still return promptly.
+//
+// Tee refuses the same sink twice (ErrDuplicateSink), given directly or
+// inside a TeeSink among the others: the same pointer (or map, or
+// channel). A sink that is a value (a struct, not a pointer to it) is a
+// copy, and two pointers to a type of size zero cannot be told apart
+// (Go may give them one address): neither is refused.
 func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
 	if primary == nil || nilPointer(primary) {
 		return nil, fmt.Errorf("%w: Tee's primary", ErrNilSink)
@@ -46,8 +58,58 @@ func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
 			return nil, fmt.Errorf("%w: Tee's sink %d", ErrNilSink, i)
 		}
 	}
+	var seen []Sink
+	for i, s := range t.sinks {
+		var dup Sink
+		seen, dup = appendLeaves(seen, s)
+		if dup != nil {
+			return nil, fmt.Errorf("%w: Tee's sink %d (%T) is, or holds, a sink given before it", ErrDuplicateSink, i, dup)
+		}
+	}
 	t.stats = make([]teeCounts, len(t.sinks))
 	return t, nil
+}
+
+// appendLeaves appends to seen the sinks s hands batches to (s itself,
+// or the sinks of a TeeSink, nested ones included), and returns the first
+// of them already in seen, if any.
+func appendLeaves(seen []Sink, s Sink) ([]Sink, Sink) {
+	if t, ok := s.(*TeeSink); ok {
+		for _, in := range t.sinks {
+			var dup Sink
+			if seen, dup = appendLeaves(seen, in); dup != nil {
+				return seen, dup
+			}
+		}
+		return seen, nil
+	}
+	for _, o := range seen {
+		if sameSink(o, s) {
+			return seen, s
+		}
+	}
+	return append(seen, s), nil
+}
+
+// sameSink reports whether a and b are the same sink: the same pointer
+// (or map, or channel) of the same type. Values of other kinds are
+// copies, each a sink of its own, and so are pointers to a type of size
+// zero, which may share an address while being two sinks.
+func sameSink(a, b Sink) bool {
+	ta := reflect.TypeOf(a)
+	if ta != reflect.TypeOf(b) {
+		return false
+	}
+	switch ta.Kind() {
+	case reflect.Pointer:
+		if ta.Elem().Size() == 0 {
+			return false
+		}
+	case reflect.Map, reflect.Chan, reflect.UnsafePointer:
+	default:
+		return false
+	}
+	return reflect.ValueOf(a).Pointer() == reflect.ValueOf(b).Pointer()
 }
 
 // errZeroTee is what the zero TeeSink returns for every batch.

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +85,55 @@ func TestTee(t *testing.T) {
 	}
 	if _, err := Tee(mem, nil); !errors.Is(err, ErrNilSink) {
 		t.Errorf("Tee(mem, nil): %v", err)
+	}
+}
+
+// valueSink is a sink of a comparable value type.
+type valueSink struct{ name string }
+
+func (valueSink) Export([]*encode.Run) error       { return nil }
+func (valueSink) ForceFlush(context.Context) error { return nil }
+func (valueSink) Shutdown(context.Context) error   { return nil }
+
+// sliceSink is a sink of a type == panics on.
+type sliceSink []int
+
+func (sliceSink) Export([]*encode.Run) error       { return nil }
+func (sliceSink) ForceFlush(context.Context) error { return nil }
+func (sliceSink) Shutdown(context.Context) error   { return nil }
+
+// TestTeeDuplicateSink: Tee given the same sink twice, directly or in a
+// TeeSink among its sinks, handed every batch to it twice, doubling every
+// span it exported. Tee refuses it with ErrDuplicateSink; distinct
+// sinks, sinks that are values, not pointers (copies), and pointers to a
+// type of size zero (which Go may place at one address) are accepted.
+func TestTeeDuplicateSink(t *testing.T) {
+	a, b, c := &MemorySink{}, &MemorySink{}, &MemorySink{}
+	inner, err := Tee(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, sinks := range map[string][]Sink{
+		"twice":           {a, a},
+		"after another":   {a, b, a},
+		"inside a tee":    {inner, a},
+		"tee then inside": {a, inner},
+		"tee twice":       {inner, inner},
+	} {
+		tee, err := Tee(sinks[0], sinks[1:]...)
+		if !errors.Is(err, ErrDuplicateSink) || tee != nil || strings.Count(err.Error(), "engine:") != 1 {
+			t.Errorf("%s: Tee = %v, %v; want ErrDuplicateSink", name, tee, err)
+		}
+	}
+	for name, sinks := range map[string][]Sink{
+		"distinct":        {a, b, c},
+		"tee and another": {inner, c},
+		"values":          {valueSink{"x"}, valueSink{"x"}}, // copies
+		"slices":          {sliceSink{1}, sliceSink{1}},
+		"zero-size":       {&spansOnlySink{}, &spansOnlySink{}}, // may share an address
+	} {
+		if _, err := Tee(sinks[0], sinks[1:]...); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
