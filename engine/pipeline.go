@@ -305,6 +305,9 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	m.endFold(&f, &r.Run)
 	kept := p.sampled(r)
 	if !kept {
+		if p.dropPanicked(r, count) {
+			return // TailPolicy.Decide panicked: dropped, not sampled out
+		}
 		e.stats.sampledOut.Add(uint64(1 + count))
 		e.stats.runsSampledOut.Add(1)
 		if e.logSink == nil {
@@ -443,20 +446,10 @@ func (e *Engine) exportStage(b *batch) {
 		b.runs, b.logOnly = b.runs[:0], b.logOnly[:0]
 	}
 	if len(b.runs) > 0 { // a batch may hold only run logs of runs sampled out
-		if err := e.sink.Export(b.runs); err != nil {
-			e.stats.sinkErrors.Add(1)
-			e.stats.drop(DropSink, uint64(b.spans))
-			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", b.spans, err))
-		} else {
-			e.stats.exported.Add(uint64(b.spans))
-		}
+		e.exportRuns(b.runs, b.spans)
 	}
 	if len(b.logOnly) > 0 {
-		if err := e.logSink.ExportLogs(b.logOnly); err != nil {
-			e.stats.sinkErrors.Add(1)
-			e.stats.runLogsDropped.Add(uint64(len(b.logOnly)))
-			e.cfg.errorHandler(fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(b.logOnly), err))
-		}
+		e.exportLogs(b.logOnly)
 		clear(b.logOnly)
 		b.logOnly = b.logOnly[:0]
 	}
@@ -523,7 +516,7 @@ func (p *pipeline) flush(req ctlRequest) {
 		req.done <- err
 		return
 	}
-	p.flushes.Go(func() { req.done <- p.e.sink.ForceFlush(req.ctx) })
+	p.flushes.Go(func() { req.done <- flushSafely(req.ctx, p.e.sink) })
 }
 
 // failPending answers flush requests that raced with shutdown.
@@ -562,6 +555,6 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	// metrics exporter's families (flowtel_export_*) count every run
 	// exported; the sink shuts down after, so that the final metrics
 	// still leave.
-	flushErr := e.sink.ForceFlush(ctx)
-	return errors.Join(flushErr, e.metrics.shutdown(ctx), e.sink.Shutdown(ctx))
+	flushErr := flushSafely(ctx, e.sink)
+	return errors.Join(flushErr, e.metrics.shutdown(ctx), shutdownSafely(ctx, e.sink))
 }

@@ -88,7 +88,7 @@ type nilMetrics struct{ MetricsExporter }
 // have is 0, as its String is "unknown". It panicked with an index out
 // of range (a dashboard looping over reasons up to a newer version's).
 func TestDropsUnknownReason(t *testing.T) {
-	s := Stats{DroppedBy: [numDropReasons]uint64{1, 2, 3, 4, 5, 6, 7, 8}}
+	s := Stats{DroppedBy: [numDropReasons]uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}}
 	for r := DropReason(0); r < 255; r++ {
 		if got := s.Drops(r); r < numDropReasons && got != uint64(r)+1 || r >= numDropReasons && got != 0 {
 			t.Fatalf("Drops(%d) = %d", r, got)

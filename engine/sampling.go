@@ -371,7 +371,9 @@ type TailRule struct {
 // what the higher classes brought in the previous second. Runs refused by
 // the cap are sampled out too, and counted in Stats.RunsCapOut.
 //
-// Decide, when set, is called first with a read-only view of the run; it
+// Decide, when set, is called first with a read-only view of the run; a
+// panic in it is recovered, the run dropped (DropPanic) and the error
+// handler told (ErrPanic), and Decide is called for the next run. It
 // runs on the engine's pipeline goroutine, once per ended run, so it must
 // not block and should cost well under a microsecond (the pipeline
 // spends a few hundred nanoseconds of CPU per span on a run, see
@@ -493,6 +495,9 @@ type tailSampler struct {
 	// capOut counts the runs the policy keeps and the cap refuses
 	// (Stats.RunsCapOut); nil outside an engine.
 	capOut *atomic.Uint64
+	// panicked is the error of the last Decide that panicked, until the
+	// pipeline drops its run (dropPanicked).
+	panicked error
 }
 
 // newTailSampler compiles p; it returns nil for the zero policy, which
@@ -571,10 +576,10 @@ func runFailed(r *encode.Run) bool {
 // tailRatio the ratio's threshold.
 func (t *tailSampler) classify(r *encode.Run, now int64) (tailClass, uint64) {
 	if t.decide != nil {
-		switch t.decide(RunView{r}) {
+		switch t.callDecide(r) {
 		case TailKeep:
 			return tailError, 0
-		case TailDrop:
+		case TailDrop, tailPanicked:
 			return tailDropped, 0
 		}
 	}
@@ -595,6 +600,38 @@ func (t *tailSampler) classify(r *encode.Run, now int64) (tailClass, uint64) {
 		return tailRatio, p.ratioTh
 	}
 	return tailDropped, 0
+}
+
+// tailPanicked is what callDecide returns for a Decide that panicked.
+const tailPanicked TailDecision = -1
+
+// callDecide calls the policy's Decide on r, once a run, recovering a
+// panic: it runs on the pipeline goroutine, where a panic ended the
+// process. The panic's error is left in t.panicked for the pipeline,
+// which drops the run (DropPanic) rather than count it sampled out.
+func (t *tailSampler) callDecide(r *encode.Run) (d TailDecision) {
+	defer func() {
+		if v := recover(); v != nil {
+			d, t.panicked = tailPanicked, panicError(fmt.Sprintf("TailPolicy.Decide of a run of flow %.64q", r.FlowID), v)
+		}
+	}()
+	return t.decide(RunView{r})
+}
+
+// dropPanicked drops run r, of count nodes, whose tail decision panicked
+// (tailSampler.panicked): its spans are counted under DropPanic, not as
+// sampled out, and the error handler is told. It reports whether it did.
+func (p *pipeline) dropPanicked(r *runRecord, count int) bool {
+	t := p.e.tail
+	if t == nil || t.panicked == nil {
+		return false
+	}
+	err := t.panicked
+	t.panicked = nil
+	p.e.stats.drop(DropPanic, uint64(1+count))
+	p.e.cfg.errorHandler(err)
+	p.e.release(r)
+	return true
 }
 
 // otOf returns the ot entry of the tracestate ts, valid (StartRun

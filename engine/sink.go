@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 
@@ -21,6 +24,103 @@ type Sink interface {
 	Export(runs []*encode.Run) error
 	ForceFlush(ctx context.Context) error
 	Shutdown(ctx context.Context) error
+}
+
+// ErrPanic is wrapped by the error a panic of user code the engine calls
+// on its own goroutines becomes: a Sink's Export, ExportLogs, ForceFlush
+// or Shutdown, a TailPolicy's Decide. A library must not end the process
+// that links it, so the engine recovers such a panic where it calls the
+// code (once a call: once a batch for a sink, once a run for Decide),
+// counts what the call held as dropped (DropPanic, the "panic" reason of
+// flowtel_records_dropped_total; a sink's call in Stats.SinkErrors too,
+// run logs in Stats.RunLogsDropped), tells the error handler with the
+// panic's value and stack, and goes on: the next batch goes to the same
+// sink, the next run to the same Decide. The error names the call, the
+// panic value and its type, and the stack of the panicking goroutine.
+var ErrPanic = errors.New("engine: user code panicked")
+
+// panicError is the error of a panic with value v in the user code named
+// by where, recovered in a deferred call (the stack is still the
+// panicking one). fmt recovers a panic of v's own Error or String.
+func panicError(where string, v any) error {
+	if err, ok := v.(error); ok {
+		return fmt.Errorf("%w: %s: %w (%T)\n%s", ErrPanic, where, err, v, debug.Stack())
+	}
+	return fmt.Errorf("%w: %s: %v (%T)\n%s", ErrPanic, where, v, v, debug.Stack())
+}
+
+// exportSafely calls s.Export(runs), recovering a panic (ErrPanic).
+func exportSafely(s Sink, runs []*encode.Run, spans int) (panicked bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked, err = true, panicError(fmt.Sprintf("the sink's Export (%T) of %d spans, dropped", s, spans), v)
+		}
+	}()
+	return false, s.Export(runs)
+}
+
+// exportLogsSafely calls s.ExportLogs(runs), recovering a panic (ErrPanic).
+func exportLogsSafely(s LogSink, runs []*encode.Run) (panicked bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			panicked, err = true, panicError(fmt.Sprintf("the sink's ExportLogs (%T) of the run logs of %d runs sampled out, dropped", s, len(runs)), v)
+		}
+	}()
+	return false, s.ExportLogs(runs)
+}
+
+// flushSafely calls s.ForceFlush(ctx), recovering a panic (ErrPanic).
+func flushSafely(ctx context.Context, s Sink) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(fmt.Sprintf("the sink's ForceFlush (%T)", s), v)
+		}
+	}()
+	return s.ForceFlush(ctx)
+}
+
+// shutdownSafely calls s.Shutdown(ctx), recovering a panic (ErrPanic).
+func shutdownSafely(ctx context.Context, s Sink) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = panicError(fmt.Sprintf("the sink's Shutdown (%T)", s), v)
+		}
+	}()
+	return s.Shutdown(ctx)
+}
+
+// exportRuns hands a batch's runs, of spans spans, to the sink and counts
+// them: exported, or dropped (DropSink for an error, DropPanic for a
+// panic, which the engine survives).
+func (e *Engine) exportRuns(runs []*encode.Run, spans int) {
+	panicked, err := exportSafely(e.sink, runs, spans)
+	switch {
+	case err == nil:
+		e.stats.exported.Add(uint64(spans))
+		return
+	case panicked || errors.Is(err, ErrPanic): // a TeeSink's primary panicked
+		e.stats.drop(DropPanic, uint64(spans))
+		e.cfg.errorHandler(err)
+	default:
+		e.stats.drop(DropSink, uint64(spans))
+		e.cfg.errorHandler(fmt.Errorf("engine: sink dropped %d spans: %w", spans, err))
+	}
+	e.stats.sinkErrors.Add(1)
+}
+
+// exportLogs hands the run logs of runs sampled out to the log sink; what
+// it refuses, or loses to a panic, is counted in Stats.RunLogsDropped.
+func (e *Engine) exportLogs(runs []*encode.Run) {
+	panicked, err := exportLogsSafely(e.logSink, runs)
+	if err == nil {
+		return
+	}
+	e.stats.sinkErrors.Add(1)
+	e.stats.runLogsDropped.Add(uint64(len(runs)))
+	if !panicked && !errors.Is(err, ErrPanic) {
+		err = fmt.Errorf("engine: sink dropped the run logs of %d runs sampled out: %w", len(runs), err)
+	}
+	e.cfg.errorHandler(err)
 }
 
 // LogSink is implemented by a Sink that can export the run trace logs of

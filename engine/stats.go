@@ -19,10 +19,11 @@ const (
 	DropNodeLimit                      // Limits.NodesPerRun reached
 	DropSink                           // the sink returned an error
 	DropMemoryLimit                    // WithMemoryLimit reached
+	DropPanic                          // user code panicked: the sink, a TailPolicy.Decide (ErrPanic)
 	numDropReasons
 )
 
-var dropNames = [numDropReasons]string{"ring_full", "ring_evicted", "block_timeout", "shutdown", "run_limit", "node_limit", "sink_error", "memory_limit"}
+var dropNames = [numDropReasons]string{"ring_full", "ring_evicted", "block_timeout", "shutdown", "run_limit", "node_limit", "sink_error", "memory_limit", "panic"}
 
 // String returns the reason as used in metric labels, e.g. "ring_full".
 func (r DropReason) String() string {

@@ -40,7 +40,8 @@ var ErrDuplicateSink = errors.New("engine: the same sink twice in a Tee")
 // Tee implements LogSink (passing run logs to the sinks that take them)
 // and MemoryUser (the sum of what the sinks hold); it implements
 // SinkReporter when primary does. ForceFlush and Shutdown reach every
-// sink, their errors joined. Sinks are called one at a time, as the engine calls one
+// sink, their errors joined (a panic among them too, as an error wrapping
+// ErrPanic). Sinks are called one at a time, as the engine calls one
 // sink, so Export must still return promptly.
 //
 // Tee refuses the same sink twice (ErrDuplicateSink), given directly or
@@ -142,6 +143,9 @@ type TeeStats struct {
 
 // Export hands runs to every sink. It returns the primary's error, which
 // the engine counts as a dropped batch; the others' are counted in Stats.
+// A sink that panics is recovered as the engine recovers its sink, its
+// panic an error wrapping ErrPanic: the sinks after it still get the
+// batch, and the engine counts a primary's panic under DropPanic.
 func (t *TeeSink) Export(runs []*encode.Run) error {
 	if len(t.sinks) == 0 {
 		return errZeroTee
@@ -149,7 +153,7 @@ func (t *TeeSink) Export(runs []*encode.Run) error {
 	spans := uint64(encode.NumSpans(runs))
 	var primaryErr error
 	for i, s := range t.sinks {
-		err := s.Export(runs)
+		_, err := exportSafely(s, runs, int(spans)) // a panic is one sink's error
 		t.count(i, spans, err)
 		if i == 0 {
 			primaryErr = err
@@ -168,7 +172,7 @@ func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 	var primaryErr error
 	for i, s := range t.sinks {
 		if ls, ok := s.(LogSink); ok {
-			err := ls.ExportLogs(runs)
+			_, err := exportLogsSafely(ls, runs)
 			if err != nil {
 				t.count(i, 0, err)
 				t.stats[i].logsRefused.Add(uint64(len(runs)))
@@ -252,7 +256,7 @@ func (t *TeeSink) MemoryBytes() int64 {
 func (t *TeeSink) ForceFlush(ctx context.Context) error {
 	var errs []error
 	for _, s := range t.sinks {
-		errs = append(errs, s.ForceFlush(ctx))
+		errs = append(errs, flushSafely(ctx, s))
 	}
 	return errors.Join(errs...)
 }
@@ -261,7 +265,7 @@ func (t *TeeSink) ForceFlush(ctx context.Context) error {
 func (t *TeeSink) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, s := range t.sinks {
-		errs = append(errs, s.Shutdown(ctx))
+		errs = append(errs, shutdownSafely(ctx, s))
 	}
 	return errors.Join(errs...)
 }
