@@ -66,7 +66,19 @@ type Sampler struct {
 	ratio       float64
 }
 
-// AlwaysOn samples every root run.
+// AlwaysOn samples every root run. A root run it samples carries no th
+// (no ot tracestate entry): OpenTelemetry's SDK specification asks of
+// AlwaysOn only that it sample, and the TraceState probability sampling
+// guideline, which has the independent samplers AlwaysOn and
+// TraceIDRatio encode the threshold of their probability (th:0 for
+// AlwaysOn), writes no MUST or SHOULD for it; OpenTelemetry's SDKs' own
+// AlwaysOn writes none. The default sampler so sends and exports no
+// tracestate of its own (9 bytes more a span to encode and send, a
+// header more on every call), and its spans have an unknown probability,
+// as those of OpenTelemetry's default sampler do. TraceIDRatio(1) samples
+// the same runs and writes th:0, for a backend that should be told; an
+// Independent AlwaysOn writes th:0 over a caller's th, which it must not
+// keep.
 func AlwaysOn() Sampler { return Sampler{} }
 
 // AlwaysOff samples no root run.
@@ -362,14 +374,23 @@ type TailRule struct {
 //     run's ot tracestate entry when it has one, else on its trace-id).
 //     A run so kept exports as th the higher of its head threshold and
 //     Ratio's, the probability it was kept with; a run kept for an error
-//     or as slow keeps the head's.
+//     or as slow keeps the head's. Under MaxPerSecond no run exports a th
+//     (see below).
 //
 // Rules override these fields per flow or app. MaxPerSecond, when set,
 // caps the runs kept per second of the engine's clock: errors (and
 // TailKeep) win over slow runs, and slow runs over the ratio — a lower
 // class is kept only while the kept count stays under MaxPerSecond minus
 // what the higher classes brought in the previous second. Runs refused by
-// the cap are sampled out too, and counted in Stats.RunsCapOut.
+// the cap are sampled out too, and counted in Stats.RunsCapOut. The cap
+// admits runs in the order they end, whatever their randomness, so the
+// probability a run it admits was kept with is unknown until its second
+// ends, after the run is exported: a policy with MaxPerSecond erases the
+// th of every run it keeps (rv and the rest of the tracestate stay), as
+// OpenTelemetry's probability sampling asks of a stage whose probability
+// is unknown, rather than export a threshold by which a backend would
+// count the kept spans as all there were. Without a cap the th of every
+// run kept is the probability it was kept with.
 //
 // Decide, when set, is called first with a read-only view of the run; a
 // panic in it is recovered, the run dropped (DropPanic) and the error
@@ -498,6 +519,8 @@ type tailSampler struct {
 	// panicked is the error of the last Decide that panicked, until the
 	// pipeline drops its run (dropPanicked).
 	panicked error
+	// The last tracestate whose th a cap erased, and the result.
+	eraseIn, eraseOut string
 }
 
 // newTailSampler compiles p; it returns nil for the zero policy, which
@@ -682,10 +705,37 @@ func (t *tailSampler) keep(r *encode.Run, now int64) bool {
 	if !t.admit(c, now) {
 		return false
 	}
-	if c == tailRatio {
+	switch {
+	case t.max > 0:
+		t.eraseTh(r)
+	case c == tailRatio:
 		t.raiseTh(r, th)
 	}
 	return true
+}
+
+// eraseTh removes the th of r's ot entry, for a run a policy with
+// MaxPerSecond keeps. The cap admits the runs of a second in the order
+// they end, whatever their randomness, until it is full: the probability
+// a run was kept with is the policy's times the share of its second the
+// cap let through, which is not known until the second ends, after the
+// run is exported (a second that refuses nothing looks the same until it
+// ends). A span whose probability is unknown must carry no threshold
+// (OpenTelemetry's TraceState probability sampling: a stage that yields
+// spans of unknown probability erases th), or a backend counting spans by
+// their adjusted count (1/probability) would undercount what the cap
+// left out. rv stays. Only a tracestate with a th is rebuilt, once for a
+// run of the same tracestate as the last (a root's is the head sampler's
+// string), so that the cap allocates nothing per run.
+func (t *tailSampler) eraseTh(r *encode.Run) {
+	ts := r.TraceState
+	if !strings.Contains(ts, "th:") {
+		return
+	}
+	if ts != t.eraseIn {
+		t.eraseIn, t.eraseOut = ts, withTh(ts, 0, false)
+	}
+	r.TraceState = t.eraseOut
 }
 
 // admit applies the cap to a run of class c.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/sampling"
+	"github.com/flowtel/flowtel/internal/testkit"
 	"github.com/flowtel/flowtel/internal/w3c"
 )
 
@@ -355,6 +356,65 @@ func FuzzWithTh(f *testing.F) {
 		}
 		if len(keysOut) > len(keysIn) || !slices.Equal(keysOut, keysIn[:len(keysOut)]) || len(keysOut) < min(len(keysIn), w3c.MaxTraceStateMembers-1) {
 			t.Fatalf("withTh(%q) = %q: members %v, want %v", ts, out, keysOut, keysIn)
+		}
+	})
+}
+
+// TestTailCapErasesTh: a policy with MaxPerSecond keeps the runs of a
+// second in the order they end until the cap is full, whatever their
+// randomness, so the probability a kept run had is unknown when it is
+// exported. Its spans carried the head's th (or the tail ratio's), which
+// a backend counting spans by 1/probability took at its word, missing
+// every run the cap refused. They now carry no th, as OpenTelemetry asks
+// of a stage whose probability is unknown; rv and the other entries stay,
+// and the cap allocates nothing per run for a tracestate it has seen.
+func TestTailCapErasesTh(t *testing.T) {
+	half, _ := TraceIDRatio(0.5)
+	e, sink := newTestEngine(t, WithSampler(half), WithTailSampling(TailPolicy{KeepErrors: true, Ratio: 0.25, MaxPerSecond: 40}))
+	const rv = "00f067aa0ba902"
+	for i := range 400 {
+		info := RunInfo{FlowID: "f"}
+		if i%2 == 1 {
+			// A caller that sampled at 1/2 with an explicit rv above it.
+			info.Parent = SpanContext{TraceID: encode.TraceID{1, byte(i)}, SpanID: encode.SpanID{1}, Sampled: true,
+				TraceState: "a=1,ot=th:8;rv:f" + rv[1:]}
+		}
+		run := e.StartRun(info)
+		run.End(i%3, "")
+	}
+	flush(t, e)
+	s := e.Stats()
+	checkIdentity(t, s)
+	runs := sink.Runs()
+	if len(runs) == 0 || s.RunsCapOut == 0 {
+		t.Fatalf("%d runs exported, %d capped: the cap did not apply", len(runs), s.RunsCapOut)
+	}
+	joined := 0
+	for _, r := range runs {
+		if o := exportedOT(t, &r); o.HasTh {
+			t.Fatalf("run %x exported %q: a th under a cap", r.TraceID, r.TraceState)
+		}
+		if strings.Contains(r.TraceState, "a=1") {
+			joined++
+			if o := exportedOT(t, &r); !o.HasRv || !strings.Contains(r.TraceState, "rv:f"+rv[1:]) {
+				t.Fatalf("joined run exported %q: rv lost", r.TraceState)
+			}
+		}
+	}
+	if joined == 0 {
+		t.Fatal("no joined run exported")
+	}
+
+	// No per-run allocation: the root's tracestate is the head sampler's
+	// string, and a caller's repeats.
+	ts, _ := newTailSampler(&TailPolicy{KeepErrors: true, MaxPerSecond: 1 << 30})
+	roots := &encode.Run{TraceState: half.rootState, Code: 1, Status: encode.StatusError}
+	now := int64(0)
+	testkit.WantAllocs(t, 0, func() {
+		roots.TraceState = half.rootState
+		now++
+		if !ts.keep(roots, now) || roots.TraceState != "" {
+			t.Fatalf("kept with %q", roots.TraceState)
 		}
 	})
 }
