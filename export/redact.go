@@ -328,9 +328,11 @@ func (s SignalConfig) GoString() string { return "export.SignalConfig" + s.Strin
 // GoString is String for %#v.
 func (l LargeFieldConfig) GoString() string { return "export.LargeFieldConfig" + l.String() }
 
-// Format prints String for every verb (GoString for %#v, String quoted
-// for %q): without it, a verb that takes no Stringer (%d, %t, %e, %p...)
-// made fmt print every field, header values and credentials in clear.
+// Format prints String for every verb (GoString for %#v), as fmt prints
+// a string for %s, %q, %x and %X and as %s for any other verb, flags,
+// width and precision included: without it, a verb that takes no
+// Stringer (%d, %t, %e...) made fmt print every field, header values and
+// credentials in clear.
 func (c Config) Format(f fmt.State, verb rune) { formatRedacted(f, verb, c) }
 
 // Format is Config.Format for one signal's settings.
@@ -343,14 +345,16 @@ func formatRedacted(f fmt.State, verb rune, v interface {
 	String() string
 	GoString() string
 }) {
-	s := v.String()
-	switch {
-	case verb == 'v' && f.Flag('#'):
-		s = v.GoString()
-	case verb == 'q':
-		s = strconv.Quote(s)
+	if verb == 'v' && f.Flag('#') {
+		_, _ = io.WriteString(f, v.GoString())
+		return
 	}
-	_, _ = io.WriteString(f, s)
+	switch verb {
+	case 's', 'q', 'x', 'X':
+	default:
+		verb = 's'
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), v.String())
 }
 
 // MarshalJSON marshals c as encoding/json marshals its fields, with the

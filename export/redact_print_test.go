@@ -1,7 +1,9 @@
 package export
 
 import (
+	"encoding/hex"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -17,9 +19,16 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 		Name string
 		C    Config
 	}{"env", c}
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%t", "%e", "%g", "%o", "%b", "%c", "%U", "%x", "%X", "%q", "%8.3v", "%-+v"} {
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%t", "%e", "%g", "%o", "%b", "%c", "%U", "%x", "%X", "%q", "%-8v", "%+q", "%-+v"} {
 		for _, v := range []any{c, &c, outer, c.Traces, &c.Traces, c.LargeFields} {
 			out := fmt.Sprintf(verb, v)
+			if verb == "%x" || verb == "%X" {
+				// Each string in hex (a struct's fields apart).
+				out = hexRuns.ReplaceAllStringFunc(out, func(h string) string {
+					b, _ := hex.DecodeString(h)
+					return string(b)
+				})
+			}
 			for _, s := range secrets {
 				if strings.Contains(out, s) {
 					t.Errorf("%s of %T prints %q: %s", verb, v, s, out)
@@ -36,8 +45,11 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 	if got := fmt.Sprintf("%#v", c.Traces); !strings.HasPrefix(got, "export.SignalConfig{") {
 		t.Errorf("%%#v is %s, want GoString", got)
 	}
-	if got := fmt.Sprintf("%q", c.Traces); got != fmt.Sprintf("%q", c.Traces.String()) {
-		t.Errorf("%%q is %s, want String quoted", got)
+	for _, verb := range []string{"%q", "%x", "%-700s", "%.20v", "%d"} {
+		want := fmt.Sprintf(strings.Replace(strings.Replace(verb, "v", "s", 1), "d", "s", 1), c.Traces.String())
+		if got := fmt.Sprintf(verb, c.Traces); got != want {
+			t.Errorf("%s is %s, want %s", verb, got, want)
+		}
 	}
 }
 
@@ -53,3 +65,6 @@ func secretsConfig() (Config, []string) {
 		},
 	}, []string{"s3cret-token", "hunter22", "qtoken123", "sigsecret", "storekey9"}
 }
+
+// hexRuns finds the strings fmt's %x and %X wrote.
+var hexRuns = regexp.MustCompile(`[0-9a-fA-F]{2,}`)
