@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -634,8 +635,38 @@ func parseEndpoint(ep string, insecure bool) (u *url.URL, secure bool, err error
 	if err := checkPort(u); err != nil {
 		return nil, false, err
 	}
+	if err := placeholderURL(u); err != nil {
+		return nil, false, err
+	}
 	// u.User is kept for HTTP (basic auth); it is redacted in messages.
 	return u, secure, nil
+}
+
+// errPlaceholder is why a secret that is the placeholder "REDACTED" is
+// refused: a configuration printed or marshalled (MarshalJSON) holds it
+// in place of each secret, and one read back from there (a JSON file
+// written by json.Marshal, a logged Config pasted into a deployment)
+// would send "REDACTED" as the credential, each export refused by the
+// receiver, or taken by one that checks none.
+var errPlaceholder = errors.New("is " + redacted + ", the placeholder a printed or marshalled configuration holds in place of a secret: give the real value")
+
+// placeholderURL refuses an endpoint whose user information or a query
+// value is the placeholder "REDACTED" (errPlaceholder).
+func placeholderURL(u *url.URL) error {
+	if u.User != nil {
+		if p, _ := u.User.Password(); u.User.Username() == redacted || p == redacted {
+			return fmt.Errorf("the user information %w", errPlaceholder)
+		}
+	}
+	if u.RawQuery == redacted {
+		return fmt.Errorf("the query %w", errPlaceholder)
+	}
+	for k, vs := range u.Query() {
+		if slices.Contains(vs, redacted) {
+			return fmt.Errorf("the query value of %q %w", k, errPlaceholder)
+		}
+	}
+	return nil
 }
 
 // errMalformed is why an endpoint of no URL's shape is refused: most
@@ -838,6 +869,9 @@ func validateHeader(k, v, protocol string) error {
 	}
 	if !grpc && httpTransportHeaders[lk] {
 		return fmt.Errorf("%w %q: the HTTP transport writes this header itself (it would be replaced, or would corrupt every request)", ErrInvalidHeader, k)
+	}
+	if v == redacted {
+		return fmt.Errorf("%w %q: the value %w", ErrInvalidHeader, k, errPlaceholder)
 	}
 	if grpc && strings.HasSuffix(lk, "-bin") {
 		return nil

@@ -203,7 +203,10 @@
 // (Format, for every fmt verb: the verbs fmt gives no Stringer printed
 // the fields), log (slog's LogValue, for either handler) and marshal
 // (MarshalJSON, a Config without its functions) with the same values
-// REDACTED, all through one function (redactFields). fmt's %p of a
+// REDACTED, all through one function (redactFields). A configuration read
+// back from there holds the placeholder as its secrets: New refuses a
+// header value, user information or query value that is "REDACTED",
+// rather than send it as the credential. fmt's %p of a
 // configuration (not of a pointer to one), a verb that takes no value,
 // still prints its fields: fmt calls no method then. A
 // configuration held in an unexported field of another struct is printed

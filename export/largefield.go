@@ -67,6 +67,9 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	} else if err != nil { // every PUT would fail
 		return nil, fmt.Errorf("%w: %s: %w", ErrLargeFieldStore, RedactURL(baseURL), err)
 	}
+	if err := placeholderURL(u); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrLargeFieldStore, RedactURL(baseURL), err)
+	}
 	// A header net/http would refuse to send would fail every Put: check
 	// it here, by the rules of Config.Headers over HTTP.
 	for k, vs := range header {

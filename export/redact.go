@@ -361,7 +361,9 @@ func formatRedacted(f fmt.State, verb rune, v interface {
 // secrets String hides REDACTED, so that a configuration can be logged as
 // JSON; the functions ErrorHandler and Release, which encoding/json
 // refuses, are left out. It is for logs: the JSON of a configuration does
-// not give it back, its secrets are gone.
+// not give it back, its secrets are gone, and New (Validate for the
+// large-value store) refuses a configuration read back from it, whose
+// secrets are the placeholder "REDACTED", naming the setting.
 func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
 		configFields
