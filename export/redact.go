@@ -188,7 +188,7 @@ func RedactURL(endpoint string) string {
 
 // redactURL prints u with its user information and query values replaced.
 // A query member without "=" ("?<token>") is a value without a name: the
-// whole query is replaced then. So is what comes before the last '@' of
+// whole query is replaced then (an empty member, "a=1&&b=2", is none). So is what comes before the last '@' of
 // a path or opaque part: user information url.Parse did not take as such,
 // in a value refused for that ("http://http://user:pass@host", a scheme
 // given twice, puts it in the path).
@@ -204,13 +204,17 @@ func redactURL(u *url.URL) string {
 		}
 		c.RawQuery = q.Encode()
 		for _, m := range strings.Split(u.RawQuery, "&") {
-			if !strings.Contains(m, "=") {
+			if m != "" && !strings.Contains(m, "=") {
 				c.RawQuery = redacted
 				break
 			}
 		}
 	}
-	if i := strings.LastIndexByte(c.Path, '@'); i >= 0 {
+	// Only where a path holds an authority (its host empty, or the path
+	// starting "//"): an '@' in an ordinary path is no credential's end
+	// (https://host/tenants/user@example.com/v1/traces), and was printed
+	// REDACTED, the path the user debugs lost.
+	if i := strings.LastIndexByte(c.Path, '@'); i >= 0 && (c.Host == "" || strings.HasPrefix(c.Path, "//")) {
 		c.Path, c.RawPath = "/"+redacted+c.Path[i:], ""
 	}
 	if i := strings.LastIndexByte(c.Opaque, '@'); i >= 0 {

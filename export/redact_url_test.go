@@ -51,3 +51,34 @@ func TestEndpointSecretsOutsideUserinfo(t *testing.T) {
 		t.Errorf("the Config prints the password: %s", c)
 	}
 }
+
+// TestEndpointPathAtPrinted: the redaction of credentials url.Parse puts
+// in a path (a scheme given twice) replaced what precedes an '@' in any
+// path, so that an endpoint whose path holds one
+// (https://collector/tenants/ops@example.com/v1/traces) was printed
+// without the path the user debugs; an empty query member ("a=1&&b=2")
+// made the whole query REDACTED.
+func TestEndpointPathAtPrinted(t *testing.T) {
+	for ep, want := range map[string]string{
+		"https://collector/tenants/ops@example.com/v1/traces": "https://collector/tenants/ops@example.com/v1/traces",
+		"https://u:pw123456@collector/a@b/v1?k=v&&t=x":        "https://REDACTED@collector/a@b/v1?k=REDACTED&t=REDACTED",
+		"http://http://user:pw123456@collector:4317/v1":       "http://http:/REDACTED@collector:4317/v1",
+		"https://https//user:pw123456@collector:4317":         "https://https/REDACTED@collector:4317",
+		"http:///user:pw123456@collector:4317":                "http:///REDACTED@collector:4317",
+	} {
+		if got := RedactURL(ep); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", ep, got, want)
+		}
+	}
+	r := newReceiver(t, ProtocolHTTPProtobuf, nil)
+	r.Start()
+	defer r.Stop()
+	e, err := New(testConfig(ProtocolHTTPProtobuf, "http://"+r.Addr+"/tenants/ops@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shutdown(t, e)
+	if !strings.Contains(e.String(), "/tenants/ops@example.com") {
+		t.Errorf("the exporter does not show its path: %s", e)
+	}
+}
