@@ -199,7 +199,11 @@
 // for a caller printing an endpoint. An error so redacted unwraps to
 // the original's chain redacted the same way (errors.Is finds what it
 // wraps): the original's message holds the secret, and an error reporter
-// lists the causes. Config, SignalConfig and LargeFieldConfig print
+// lists the causes. errors.As finds the errors of that chain whose
+// messages hold no secret, as themselves: one whose message holds a
+// header value (a tenant's name that is also in the endpoint's host name,
+// in a *net.DNSError) is found only redacted, as no type of its own. The
+// exporter judges an error (retry or drop) before it is redacted. Config, SignalConfig and LargeFieldConfig print
 // (Format, for every fmt verb: the verbs fmt gives no Stringer printed
 // the fields), log (slog's LogValue, for either handler) and marshal
 // (MarshalJSON, a Config without its functions) with the same values
@@ -210,7 +214,10 @@
 // configuration (not of a pointer to one), a verb that takes no value,
 // still prints its fields: fmt calls no method then. A
 // configuration held in an unexported field of another struct is printed
-// by fmt field by field, as fmt cannot call its methods there. An
+// by fmt field by field, as fmt cannot call its methods there; one
+// embedded in another struct lends it its methods, as Go promotes them,
+// so that the struct prints and marshals as the configuration alone,
+// its other fields left out: hold a configuration in a named field. An
 // endpoint's user information is sent
 // as basic authentication over both protocols (gRPC: "authorization"
 // metadata) unless an Authorization header is configured.
