@@ -2,11 +2,15 @@ package export
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -103,6 +107,57 @@ func TestContentTypeEchoRedacted(t *testing.T) {
 		for _, m := range chainMessages(err) {
 			if strings.Contains(m, token[:8]) {
 				t.Errorf("the report or its chain holds the token's first bytes: %q", m)
+			}
+		}
+	}
+}
+
+// TestRedactedChainFindsTransportErrors: the errors an exporter with
+// secrets (headers, user information) reports keep the causes a caller
+// tests for, on real loopback connections: the certificate verification
+// error and x509's own for a receiver whose certificate no root signs,
+// and the refused connection (syscall.ECONNREFUSED, *net.OpError), none
+// of them printing a secret.
+func TestRedactedChainFindsTransportErrors(t *testing.T) {
+	const token, pass = "tok-71c3e9a0", "pw-2b8d44f1"
+	p := newPKI(t)
+	r := newReceiver(t, ProtocolHTTPProtobuf, nil)
+	r.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}, MinVersion: tls.VersionTLS12}
+	r.Start()
+	defer r.Stop()
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := closed.Addr().String()
+	closed.Close()
+	for _, ep := range []string{"https://user:" + pass + "@" + r.Addr, "http://user:" + pass + "@" + refused} {
+		cfg := testConfig(ProtocolHTTPProtobuf, ep)
+		cfg.Headers = map[string]string{"Authorization": "Bearer " + token}
+		cfg.Retry = RetryConfig{Disabled: true}
+		e, log := newLogged(t, cfg)
+		produce(t, e, Traces, "c", 1, 1)
+		flush(t, e)
+		shutdown(t, e)
+		errs := log.all()
+		if len(errs) == 0 {
+			t.Fatalf("%s: nothing reported", ep)
+		}
+		for _, err := range errs {
+			for _, m := range chainMessages(err) {
+				if strings.Contains(m, token) || strings.Contains(m, pass) {
+					t.Errorf("%s: the report or its chain holds a secret: %q", ep, m)
+				}
+			}
+			var opErr *net.OpError
+			if ep[:5] == "https" {
+				var cv *tls.CertificateVerificationError
+				var ua x509.UnknownAuthorityError
+				if !errors.As(err, &cv) || !errors.As(err, &ua) {
+					t.Errorf("%s: errors.As finds no certificate verification error in %v", ep, err)
+				}
+			} else if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &opErr) {
+				t.Errorf("%s: errors.Is/As find no refused connection in %v", ep, err)
 			}
 		}
 	}
