@@ -785,8 +785,10 @@ func regularFile(path string) error {
 // errPEMData is why a TLS file setting holding PEM data is refused: a
 // key pasted where its file's path goes (Kubernetes puts a secret's
 // content in a variable as readily as in a file), which os.Stat's error,
-// quoting the path, printed whole.
-var errPEMData = errors.New("holds PEM data, not a file's path (the value is not printed: it may be a private key)")
+// quoting the path, printed whole. A path read from a file with its line
+// break ("/etc/tls/client.crt\n") is refused by it too: the message
+// names both, not sending the user to look for PEM data not there.
+var errPEMData = errors.New("holds PEM data or a line break, which no file's path does (the value is not printed: it may be a private key)")
 
 // pemData reports whether a TLS file setting holds PEM data, or its
 // base64 ("LS0tLS1CRUdJ" is "-----BEGI"), rather than a path: neither

@@ -262,3 +262,15 @@ func TestTLSKeyContentNotPrinted(t *testing.T) {
 		}
 	}
 }
+
+// TestTLSPathLineBreak: a TLS file's path read from a file with its line
+// break (os.ReadFile of a mounted setting) is refused as pemData, whose
+// message said only "holds PEM data", sending the user to look for a key
+// that is not there: it names the line break too.
+func TestTLSPathLineBreak(t *testing.T) {
+	p := newPKI(t)
+	_, err := New(Config{Endpoint: "https://127.0.0.1:1", CAFile: p.caFile + "\n"})
+	if !errors.Is(err, ErrTLS) || !strings.Contains(err.Error(), "line break") || !strings.Contains(err.Error(), "CAFile") {
+		t.Errorf("New returned %v, want ErrTLS naming CAFile and the line break", err)
+	}
+}
