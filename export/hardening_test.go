@@ -369,6 +369,12 @@ func TestRedactURL(t *testing.T) {
 		"https://h/?a=b&tok3n-value":                 "https://h/?REDACTED",
 		"http://http://user:s3cretpw@collector:4317": "http://http:/REDACTED@collector:4317",
 		"unix:user:s3cretpw@/run/otel.sock":          "REDACTED@/run/otel.sock",
+		// An '@' in an ordinary path is no credential's end, and an
+		// empty query member is no nameless token.
+		"https://collector/tenants/ops@example.com/v1/traces": "https://collector/tenants/ops@example.com/v1/traces",
+		"https://u:pw123456@collector/a@b/v1?k=v&&t=x":        "https://REDACTED@collector/a@b/v1?k=REDACTED&t=REDACTED",
+		"https://https//user:pw123456@collector:4317":         "https://https/REDACTED@collector:4317",
+		"http:///user:pw123456@collector:4317":                "http:///REDACTED@collector:4317",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

@@ -92,14 +92,7 @@ func TestContentTypeEchoRedacted(t *testing.T) {
 	defer srv.Close()
 	cfg := testConfig(ProtocolHTTPProtobuf, srv.URL)
 	cfg.Headers = map[string]string{"Authorization": "Bearer " + token}
-	e, log := newLogged(t, cfg)
-	produce(t, e, Traces, "s", 2, 2)
-	flush(t, e)
-	shutdown(t, e)
-	errs := log.all()
-	if len(errs) == 0 {
-		t.Fatal("nothing reported")
-	}
+	errs := exportReported(t, cfg, 2, 2)
 	for _, err := range errs {
 		if !strings.Contains(err.Error(), "text/html") {
 			t.Errorf("the report does not name the type: %v", err)
@@ -135,14 +128,7 @@ func TestRedactedChainFindsTransportErrors(t *testing.T) {
 		cfg := testConfig(ProtocolHTTPProtobuf, ep)
 		cfg.Headers = map[string]string{"Authorization": "Bearer " + token}
 		cfg.Retry = RetryConfig{Disabled: true}
-		e, log := newLogged(t, cfg)
-		produce(t, e, Traces, "c", 1, 1)
-		flush(t, e)
-		shutdown(t, e)
-		errs := log.all()
-		if len(errs) == 0 {
-			t.Fatalf("%s: nothing reported", ep)
-		}
+		errs := exportReported(t, cfg, 1, 1)
 		for _, err := range errs {
 			for _, m := range chainMessages(err) {
 				if strings.Contains(m, token) || strings.Contains(m, pass) {
@@ -161,4 +147,19 @@ func TestRedactedChainFindsTransportErrors(t *testing.T) {
 			}
 		}
 	}
+}
+
+// exportReported exports batches of items traces through an exporter of
+// cfg and returns the errors it reported, at least one.
+func exportReported(t *testing.T, cfg Config, batches, items int) []error {
+	t.Helper()
+	e, log := newLogged(t, cfg)
+	produce(t, e, Traces, "r", batches, items)
+	flush(t, e)
+	shutdown(t, e)
+	errs := log.all()
+	if len(errs) == 0 {
+		t.Fatalf("%s: nothing reported", RedactURL(cfg.Endpoint))
+	}
+	return errs
 }

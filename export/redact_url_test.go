@@ -54,22 +54,10 @@ func TestEndpointSecretsOutsideUserinfo(t *testing.T) {
 
 // TestEndpointPathAtPrinted: the redaction of credentials url.Parse puts
 // in a path (a scheme given twice) replaced what precedes an '@' in any
-// path, so that an endpoint whose path holds one
-// (https://collector/tenants/ops@example.com/v1/traces) was printed
-// without the path the user debugs; an empty query member ("a=1&&b=2")
-// made the whole query REDACTED.
+// path, so that an exporter whose endpoint's path holds one
+// (/tenants/ops@example.com) was printed without the path the user
+// debugs. RedactURL's cases are in TestRedactURL's table.
 func TestEndpointPathAtPrinted(t *testing.T) {
-	for ep, want := range map[string]string{
-		"https://collector/tenants/ops@example.com/v1/traces": "https://collector/tenants/ops@example.com/v1/traces",
-		"https://u:pw123456@collector/a@b/v1?k=v&&t=x":        "https://REDACTED@collector/a@b/v1?k=REDACTED&t=REDACTED",
-		"http://http://user:pw123456@collector:4317/v1":       "http://http:/REDACTED@collector:4317/v1",
-		"https://https//user:pw123456@collector:4317":         "https://https/REDACTED@collector:4317",
-		"http:///user:pw123456@collector:4317":                "http:///REDACTED@collector:4317",
-	} {
-		if got := RedactURL(ep); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", ep, got, want)
-		}
-	}
 	r := newReceiver(t, ProtocolHTTPProtobuf, nil)
 	r.Start()
 	defer r.Stop()
