@@ -56,7 +56,9 @@ type Config struct {
 	// ScrapeErrors{reason="write"}. It is set on the connection through
 	// http.ResponseController; behind middleware whose ResponseWriter
 	// neither has SetWriteDeadline nor unwraps to one that does, only the
-	// server's own http.Server.WriteTimeout bounds the write.
+	// server's own http.Server.WriteTimeout bounds the write. The
+	// handler never lengthens that one: under a server whose
+	// WriteTimeout is as short, its deadline is left as the server set it.
 	WriteTimeout time.Duration
 }
 
@@ -144,8 +146,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	// From here on only the client's pace matters: the collection is
-	// taken and the engine's lock released.
-	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout)) // ErrNotSupported: see Config.WriteTimeout
+	// taken and the engine's lock released. A server's own WriteTimeout
+	// as short is left in place: its deadline, from the end of the
+	// request's headers, is the earlier.
+	if srv, _ := r.Context().Value(http.ServerContextKey).(*http.Server); srv == nil || srv.WriteTimeout <= 0 || srv.WriteTimeout > h.writeTimeout {
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(h.writeTimeout)) // ErrNotSupported: see Config.WriteTimeout
+	}
 	if r.Method == http.MethodGet {
 		if _, err := w.Write(body); err != nil {
 			h.write.Add(1)

@@ -215,3 +215,38 @@ func TestNewRefuses(t *testing.T) {
 		t.Errorf("New with the least settings: %v", err)
 	}
 }
+
+// TestHandlerKeepsServerWriteTimeout: under an http.Server whose
+// WriteTimeout is shorter than Config.WriteTimeout, a scrape that never
+// reads its answer gives its slot back at the server's deadline, which
+// the handler must not push back. Before, the handler set its own
+// deadline (30 s by default) over the server's 1 s, so that the slot
+// stayed held 30 s and the scrapes meanwhile got 503.
+func TestHandlerKeepsServerWriteTimeout(t *testing.T) {
+	e := bigEngine(t)
+	h, err := New(e, Config{MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Config.WriteTimeout = time.Second
+	srv.Start()
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/metrics"
+	if _, ok := stalledScrape(t, srv.Listener.Addr().String()); !ok {
+		t.Fatal("the stalled scrape was refused")
+	}
+	// Well within Config.WriteTimeout (30 s), well past the server's 1 s.
+	code, got := 0, map[string]int(nil)
+	for i := 0; i < 1000 && (code != http.StatusOK || got["write"] != 1); i++ {
+		time.Sleep(10 * time.Millisecond)
+		var body string
+		if code, body = scrape(t, url); code == http.StatusOK {
+			got = scrapeErrorCounts(t, body)
+		}
+	}
+	if code != http.StatusOK || got["write"] != 1 {
+		t.Fatalf("10 s after a stalled scrape under a server's 1 s WriteTimeout: status %d, scrape errors %v, want 200 and write 1", code, got)
+	}
+}
