@@ -492,6 +492,41 @@ func TestTracesAllocs(t *testing.T) {
 	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
 }
 
+// TestTracesExceptionAttrsAllocs: an exception event with attributes
+// (the bridge's RecordError with trace.WithAttributes), on runs and
+// nodes, encodes without allocating either, as the official decoder
+// reads it: exception.type and exception.message, then the attributes.
+func TestTracesExceptionAttrsAllocs(t *testing.T) {
+	e := encode.NewEncoder(encode.Resource{ServiceName: "s", HostIP: "10.0.0.1"})
+	runs := otlpBenchRuns(64, 4)
+	attrs := []encode.Attr{{Key: "retry", Value: encode.BoolValue(true)}, {Key: "attempt", Value: encode.Int64Value(3)},
+		{Key: "where", Value: encode.StringValue("tool call")}}
+	exc := func(t int64) encode.Event {
+		return encode.Event{TimeUnixNano: t, Kind: encode.EventException, Type: "*url.Error", Message: "dial tcp: i/o timeout", Attrs: attrs}
+	}
+	for _, r := range runs {
+		r.Events = append(r.Events, exc(r.StartUnixNano+1))
+		for _, n := range r.Nodes {
+			n.Events = append(n.Events, exc(n.StartUnixNano+2))
+		}
+	}
+	buf := e.AppendTraces(nil, runs)
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(buf, &req); err != nil {
+		t.Fatal(err)
+	}
+	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	ev := sp.Events[len(sp.Events)-1]
+	var keys []string
+	for _, kv := range ev.Attributes {
+		keys = append(keys, kv.Key)
+	}
+	if ev.Name != "exception" || strings.Join(keys, ",") != "exception.type,exception.message,retry,attempt,where" {
+		t.Fatalf("span %q's last event %q has %v", sp.Name, ev.Name, keys)
+	}
+	testkit.WantAllocs(t, 0, func() { buf = e.AppendTraces(buf[:0], runs) })
+}
+
 // otlpGoldenTraces is the SHA-256 of what TestTracesGolden encodes, taken
 // from the encoder before its fast paths: they must not change a byte. It
 // changed on purpose when a node's first_frame_duration became the
