@@ -60,9 +60,12 @@
 //     node, Limits.Attrs; a node's run trace log entry is then the text of
 //     that dict, as for an InfoEvent. RecordError adds the exception event
 //     of Node.RecordError (with exception.stacktrace when
-//     trace.WithStackTrace(true) asks), its attributes after
-//     exception.type and exception.message as OpenTelemetry's SDK writes
-//     them, within Limits.EventAttrs with those; the run trace log's entry
+//     trace.WithStackTrace(true) asks), with its attributes beside
+//     exception.type and exception.message, as OpenTelemetry's SDK keeps
+//     them, within Limits.EventAttrs with those. They follow the
+//     exception's own (the SDK writes them first and cuts the last past
+//     its limit, exception.message with them), so that the limit cuts
+//     the caller's, never the exception's. The run trace log's entry
 //     is its message. An attribute under a key the event writes itself
 //     ("INFO LOG", exception.*) is dropped and counted
 //     (Stats.EventAttrsDropped): OTLP's keys are unique. Either event
