@@ -78,10 +78,17 @@ func (s *encSrc) attrs() []encode.Attr {
 func (s *encSrc) events() []encode.Event {
 	var evs []encode.Event
 	for i := s.intn(3); i > 0; i-- {
-		evs = append(evs, encode.Event{
-			TimeUnixNano: int64(s.u64()), Kind: encode.EventKind(s.intn(3)),
+		t, k := int64(s.u64()), s.byte()
+		ev := encode.Event{
+			TimeUnixNano: t, Kind: encode.EventKind(k % 3),
 			Message: s.str(), Type: s.str(), Stacktrace: s.str(),
-		})
+		}
+		if k&0x80 != 0 {
+			// An event given as data, or an exception event with the
+			// attributes of the bridge's RecordError.
+			ev.Attrs = s.attrs()
+		}
+		evs = append(evs, ev)
 	}
 	return evs
 }
