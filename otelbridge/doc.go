@@ -91,6 +91,13 @@
 //     the span's dropped_attributes_count, as OTLP counts it (and in the
 //     engine's Stats.AttrsDropped). The records have no count of links:
 //     those count in Stats alone.
+//   - A value keeps its type when the engine's records have it (bool,
+//     int64, float64, string, bytes, empty); a slice or a map, of a span
+//     or of an event, becomes its string form (attribute.Value.String,
+//     ["x","y"] for a string slice), where OpenTelemetry's OTLP exporter
+//     writes an array or a key-value list: the records hold no nested
+//     value. SpanExporter, which converts the SDK's spans, writes slices
+//     of scalars as arrays.
 //
 // ContextWithRun and ContextWithNode put flowtel's own handles into a
 // context as trace.Span values, so instrumented libraries called inside a
