@@ -256,18 +256,23 @@
 //
 // # User code on the engine's goroutines
 //
-// The engine calls code of its user on goroutines of its own: the Sink's
-// methods (each sink of a Tee), and TailPolicy.Decide. A panic there
-// would end the process that links flowtel, so the engine recovers it
-// where it makes the call, once a call (a batch for a sink, a run for
-// Decide; nothing is added per span), and goes on: what the call held is
-// dropped and counted under DropPanic ("panic"; SinkErrors counts a sink's
-// call, RunLogsDropped the run logs ExportLogs lost), and the error
-// handler gets an error wrapping ErrPanic with the panic's value, its type
-// and stack. ForceFlush and Shutdown return a panic of the sink's own as
-// such an error. The OpenTelemetry bridge's End, on the caller's
-// goroutine, records a panic going through it and lets it go on: that
-// panic is the caller's, not code the engine called.
+// The engine calls code of its user on goroutines of its own: the
+// Sink's methods (each sink of a Tee), TailPolicy.Decide, the
+// MetricsExporter's ExportMetrics and AppendMetrics, and the error
+// handler. A panic there would end the process that links flowtel, so
+// the engine recovers it where it makes the call, once a call (a batch
+// for a sink, a run for Decide, a collection for the metrics exporter;
+// nothing is added per span), counts it in Stats.Panics, and goes on:
+// what the call held is dropped and counted under DropPanic ("panic";
+// SinkErrors counts a sink's call, RunLogsDropped the run logs lost), a
+// collection whose exporter panicked goes without the exporter's
+// families or is not pushed, and the error handler gets an error
+// wrapping ErrPanic with the panic's value, its type and, for the first
+// panic and then at most one a second, its stack. A panic of the error
+// handler itself is only counted. ForceFlush and Shutdown return a panic
+// of the sink's own as such an error. The OpenTelemetry bridge's End, on
+// the caller's goroutine, records a panic going through it and lets it
+// go on: that panic is the caller's, not code the engine called.
 //
 // # Metrics
 //

@@ -61,6 +61,8 @@ type Engine struct {
 	// bridge holds otelbridge's TracerProvider of the engine
 	// (enginehook.Hooks.Bridge): one per engine, not a package's global.
 	bridge atomic.Value
+	// panicGate bounds the stacks of the recovered panics' errors.
+	panicGate stackGate
 }
 
 // New returns a running engine. Invalid options return an error wrapping
@@ -88,9 +90,7 @@ func New(opts ...Option) (*Engine, error) {
 	e.wall.off.Store(e.base.UnixNano())
 	e.mem.limit = st.limit
 	e.mem.held.Store(cfg.fixedBytes())
-	if cfg.errorHandler == nil {
-		e.cfg.errorHandler = func(error) {}
-	}
+	e.cfg.errorHandler = e.handleError(cfg.errorHandler)
 	e.sid = st.sid
 	e.logSink = st.logSink
 	tail := st.tail
@@ -110,6 +110,7 @@ func New(opts ...Option) (*Engine, error) {
 	if tail != nil {
 		tail.quantile = newFlowQuantiles(e.metrics).get
 		tail.capOut = &e.stats.runsCapOut
+		tail.gate = &e.panicGate
 	}
 	e.tail = tail
 	go e.loop()

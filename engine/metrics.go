@@ -638,8 +638,26 @@ func (m *Metrics) export() {
 	m.mu.Lock()
 	ms, points := m.col.collect(true, time.Now().UnixNano())
 	buf.B = encode.AppendMetrics(buf.B[:0], &m.e.cfg.resource, ms)
+	err := m.col.takePanic()
 	m.mu.Unlock()
-	m.e.cfg.metricsOut.ExportMetrics(buf, points)
+	if err != nil {
+		m.e.cfg.errorHandler(err)
+	}
+	m.exportMetrics(buf, points)
+}
+
+// exportMetrics hands a collection to the metrics exporter, recovering a
+// panic (ErrPanic, Stats.Panics): the collection is lost (a cumulative
+// one is in the next), the engine and its metrics goroutine go on.
+func (m *Metrics) exportMetrics(buf *bytebufferpool.ByteBuffer, points int) {
+	x := m.e.cfg.metricsOut
+	defer func() {
+		if v := recover(); v != nil {
+			m.e.stats.panics.Add(1)
+			m.e.cfg.errorHandler(panicError(fmt.Sprintf("the metrics exporter's ExportMetrics (%T) of %d points, dropped", x, points), v, &m.e.panicGate))
+		}
+	}()
+	x.ExportMetrics(buf, points)
 }
 
 // MetricsExporter takes the engine's periodic OTLP metrics and adds its own
@@ -653,7 +671,8 @@ type MetricsExporter interface {
 	// from encode.GetBuffer, which it now owns. It is called every
 	// MetricsConfig.Interval from the engine's metrics goroutine and once
 	// more at Shutdown, before the sink is shut down; it must not block
-	// for long.
+	// for long. A panic in it, or in AppendMetrics, is recovered
+	// (ErrPanic): that collection is lost, or goes without its families.
 	ExportMetrics(req *bytebufferpool.ByteBuffer, points int)
 	// AppendMetrics appends the exporter's own families to dst, read now,
 	// for the collection window w. Calls are serialised with every other

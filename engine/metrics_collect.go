@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"fmt"
+
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/hdr"
 )
@@ -39,6 +41,36 @@ type collector struct {
 	prevNode   map[*nodeSeries]nodeCounts
 	prevHealth healthCounts
 	prevOver   overflowCounts
+
+	// panicked is the error of the metrics exporter's AppendMetrics that
+	// panicked in this collection, for the caller to report once it has
+	// released Metrics.mu (takePanic).
+	panicked error
+}
+
+// exporterMetrics appends the metrics exporter's families, recovering a
+// panic of its AppendMetrics (ErrPanic, Stats.Panics): the collection
+// goes on without them, and Metrics.mu, held by every collection, is
+// released as usual, where the panic left it held for good and every
+// later collection waited on it.
+func (c *collector) exporterMetrics(x MetricsExporter, w window) (ms []encode.Metric) {
+	n := len(c.ms)
+	defer func() {
+		if v := recover(); v != nil {
+			e := c.m.e
+			e.stats.panics.Add(1)
+			c.panicked = panicError(fmt.Sprintf("the metrics exporter's AppendMetrics (%T), its families left out of a collection", x), v, &e.panicGate)
+			ms = c.ms[:n]
+		}
+	}()
+	return x.AppendMetrics(c.ms, MetricsWindow{StartUnixNano: w.start, NowUnixNano: w.now, Delta: w.delta})
+}
+
+// takePanic returns and clears the panic of the last collection.
+func (c *collector) takePanic() error {
+	err := c.panicked
+	c.panicked = nil
+	return err
 }
 
 // nodeCounts are the executions of one node type by status.
@@ -141,7 +173,7 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 
 	c.health(w)
 	if x := m.e.cfg.metricsOut; x != nil {
-		c.ms = x.AppendMetrics(c.ms, MetricsWindow{StartUnixNano: w.start, NowUnixNano: w.now, Delta: w.delta})
+		c.ms = c.exporterMetrics(x, w)
 	}
 
 	c.begin(MetricSeriesOverflow, "Measurements routed to a family's overflow series because its cardinality limit was reached.", unitLookups, encode.MetricSum, w)

@@ -445,6 +445,7 @@ func WithSink(s Sink) Option { return optionFunc(func(c *config) { c.sink = s })
 // WithErrorHandler sets the function told of sink failures and other
 // errors off the hot path. It is called from the pipeline's goroutines,
 // one call at a time per goroutine: it must be safe for concurrent use.
+// A panic in it is recovered and counted in Stats.Panics.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.errorHandler = f })
 }

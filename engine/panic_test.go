@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/internal/testkit"
+	"github.com/valyala/bytebufferpool"
 )
 
 // panickySink panics in the calls it is told to, with the value it is
@@ -301,4 +303,159 @@ func TestDecideRecoverAllocs(t *testing.T) {
 			t.Fatal("not kept")
 		}
 	})
+}
+
+// panickyMetrics is a MetricsExporter whose ExportMetrics panics on every
+// call and whose AppendMetrics panics on the calls until appends is 0,
+// counting them.
+type panickyMetrics struct {
+	mu      sync.Mutex
+	exports int
+	appends int // AppendMetrics panics while above 0, counting down
+}
+
+func (x *panickyMetrics) ExportMetrics(req *bytebufferpool.ByteBuffer, _ int) {
+	x.mu.Lock()
+	x.exports++
+	x.mu.Unlock()
+	encode.PutBuffer(req)
+	panic("metrics exporter broke")
+}
+
+func (x *panickyMetrics) AppendMetrics(dst []encode.Metric, _ MetricsWindow) []encode.Metric {
+	x.mu.Lock()
+	p := x.appends > 0
+	x.appends--
+	x.mu.Unlock()
+	if p {
+		half := append(dst, encode.Metric{Name: "half_built"}) // into the collection's array
+		panic(fmt.Errorf("append broke after %d families", len(half)))
+	}
+	return dst
+}
+
+// TestMetricsExporterPanicRecovered: a MetricsExporter whose ExportMetrics
+// panics ran unprotected on the metrics goroutine and, at Shutdown, on
+// the pipeline goroutine: the panic ended the process. A panic of its
+// AppendMetrics, inside a collection, left Metrics.mu held for good
+// (every later collection, OTLP or a scrape, waited on it). Each is now
+// recovered, counted in Stats.Panics and told to the error handler after
+// the lock is released; the collection goes on without the exporter's
+// families, and the next ones work.
+func TestMetricsExporterPanicRecovered(t *testing.T) {
+	x := &panickyMetrics{appends: 2}
+	var log errorLog
+	e, sink := newTestEngine(t, WithMetricsExporter(x), WithErrorHandler(log.handle),
+		WithMetrics(MetricsConfig{Interval: time.Hour}))
+	produceRuns(t, e, 3, 1, "f")
+	out := string(e.AppendPrometheus(nil)) // AppendMetrics panics: recovered
+	if strings.Contains(out, "half_built") || !strings.Contains(out, "flowtel_") {
+		t.Errorf("a collection whose exporter panicked: %.300q", out)
+	}
+	if err := e.Shutdown(context.Background()); err != nil { // final export: both panic
+		t.Fatal(err)
+	}
+	if out := e.AppendPrometheus(nil); len(out) == 0 { // the lock was released
+		t.Error("no collection after the panics")
+	}
+	s := e.Stats()
+	checkDrained(t, "metrics exporter panic", s)
+	if s.Panics != 3 || s.Exported != 6 || len(sink.Runs()) != 3 || s.Dropped != 0 {
+		t.Errorf("stats %+v: want 3 panics (2 AppendMetrics, 1 ExportMetrics), the 6 spans exported", s)
+	}
+	ps := log.panics()
+	if len(ps) != 3 {
+		t.Fatalf("%d panics reported, want 3: %v", len(ps), log.errs)
+	}
+	var names string
+	for _, err := range ps {
+		names += err.Error()
+	}
+	if !strings.Contains(names, "AppendMetrics (*engine.panickyMetrics)") || !strings.Contains(names, "ExportMetrics (*engine.panickyMetrics)") ||
+		!strings.Contains(names, "append broke") {
+		t.Errorf("errors do not name the calls and the panics: %.600q", names)
+	}
+}
+
+// TestErrorHandlerPanicRecovered: an error handler that panics ran
+// unprotected on the pipeline goroutine (a sink's error): the process
+// ended. It is recovered and counted in Stats.Panics; every batch is
+// still counted (DropSink) and the pipeline goes on.
+func TestErrorHandlerPanicRecovered(t *testing.T) {
+	calls := 0
+	e, err := New(WithSink(&failingSink{}), WithBatch(2, time.Hour), WithErrorHandler(func(error) {
+		calls++ // the pipeline goroutine's only
+		panic("handler broke")
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	produceRuns(t, e, 4, 1, "f")
+	if err := e.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := e.Stats()
+	checkDrained(t, "handler panic", s)
+	if s.Panics != 4 || calls != 4 || s.Drops(DropSink) != 8 || s.SinkErrors != 4 {
+		t.Errorf("stats %+v, handler called %d times: want 4 panics of 4 calls, 8 spans dropped by the sink", s, calls)
+	}
+}
+
+// TestDecidePanicStackBounded: a Decide that panics on every run captured
+// its goroutine's stack on every run (debug.Stack: microseconds and
+// kilobytes a run on the pipeline goroutine). The first panic's error
+// carries the stack, then at most one a second (stackInterval); every
+// panic is still counted, dropped and reported.
+func TestDecidePanicStackBounded(t *testing.T) {
+	var log errorLog
+	start := time.Now()
+	e, _ := newTestEngine(t, WithErrorHandler(log.handle), WithTailSampling(TailPolicy{Decide: func(RunView) TailDecision {
+		panic("every run")
+	}}))
+	const runs = 50
+	produceRuns(t, e, runs, 1, "f")
+	elapsed := time.Since(start)
+	s := e.Stats()
+	checkIdentity(t, s)
+	if s.Panics != runs || s.Drops(DropPanic) != 2*runs {
+		t.Errorf("stats %+v: want %d panics, %d spans dropped", s, runs, 2*runs)
+	}
+	ps := log.panics()
+	if len(ps) != runs {
+		t.Fatalf("%d panics reported, want %d", len(ps), runs)
+	}
+	stacks := 0
+	for _, err := range ps {
+		if strings.Contains(err.Error(), "runtime/debug.Stack") {
+			stacks++
+		}
+	}
+	if !strings.Contains(ps[0].Error(), "runtime/debug.Stack") {
+		t.Errorf("the first panic carries no stack: %.300q", ps[0])
+	}
+	if most := 1 + int(elapsed/stackInterval); stacks > most {
+		t.Errorf("%d of %d errors carry a stack over %v; want at most %d", stacks, runs, elapsed, most)
+	}
+	if !strings.Contains(ps[runs-1].Error(), "stack left out") {
+		t.Errorf("an error without its stack does not say so: %.300q", ps[runs-1])
+	}
+}
+
+// TestDecidePanicRunLogDropped: with RunLogAlways, a run whose Decide
+// panicked lost its run log with its spans, and only the spans were
+// counted: the run log is counted in RunLogsDropped.
+func TestDecidePanicRunLogDropped(t *testing.T) {
+	e, sink := newTestEngine(t, WithTailSampling(TailPolicy{RunLogAlways: true, Decide: func(v RunView) TailDecision {
+		if v.FlowID() == "boom" {
+			panic("boom")
+		}
+		return TailDrop
+	}}), WithErrorHandler(func(error) {}))
+	produceRuns(t, e, 3, 1, "boom")
+	produceRuns(t, e, 2, 1, "fine")
+	s := e.Stats()
+	checkIdentity(t, s)
+	if s.RunLogsDropped != 3 || s.Drops(DropPanic) != 6 || s.SampledOut != 4 || len(sink.LogRuns()) != 2 {
+		t.Errorf("stats %+v, %d run logs exported: want the 3 panicked runs' run logs dropped, 2 exported", s, len(sink.LogRuns()))
+	}
 }

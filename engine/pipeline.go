@@ -516,7 +516,7 @@ func (p *pipeline) flush(req ctlRequest) {
 		req.done <- err
 		return
 	}
-	p.flushes.Go(func() { req.done <- flushSafely(req.ctx, p.e.sink) })
+	p.flushes.Go(func() { req.done <- p.e.sinkFlush(req.ctx) })
 }
 
 // failPending answers flush requests that raced with shutdown.
@@ -555,6 +555,6 @@ func (p *pipeline) shutdown(ctx context.Context) error {
 	// metrics exporter's families (flowtel_export_*) count every run
 	// exported; the sink shuts down after, so that the final metrics
 	// still leave.
-	flushErr := flushSafely(ctx, e.sink)
-	return errors.Join(flushErr, e.metrics.shutdown(ctx), shutdownSafely(ctx, e.sink))
+	flushErr := e.sinkFlush(ctx)
+	return errors.Join(flushErr, e.metrics.shutdown(ctx), e.sinkShutdown(ctx))
 }

@@ -26,8 +26,15 @@ func (e *Engine) AppendPrometheus(dst []byte) []byte {
 // appendPrometheus appends a cumulative collection in the Prometheus text
 // format.
 func (m *Metrics) appendPrometheus(dst []byte) []byte {
+	var err error
+	defer func() { // after the unlock: the handler may collect
+		if err != nil {
+			m.e.cfg.errorHandler(err)
+		}
+	}()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ms, _ := m.col.collect(false, time.Now().UnixNano())
+	err = m.col.takePanic()
 	return encode.AppendPrometheus(dst, ms)
 }

@@ -519,6 +519,9 @@ type tailSampler struct {
 	// panicked is the error of the last Decide that panicked, until the
 	// pipeline drops its run (dropPanicked).
 	panicked error
+	// gate bounds the stacks of Decide's panics (the engine's; nil
+	// outside an engine).
+	gate *stackGate
 	// The last tracestate whose th a cap erased, and the result.
 	eraseIn, eraseOut string
 }
@@ -635,7 +638,7 @@ const tailPanicked TailDecision = -1
 func (t *tailSampler) callDecide(r *encode.Run) (d TailDecision) {
 	defer func() {
 		if v := recover(); v != nil {
-			d, t.panicked = tailPanicked, panicError(fmt.Sprintf("TailPolicy.Decide of a run of flow %.64q", r.FlowID), v)
+			d, t.panicked = tailPanicked, panicError(fmt.Sprintf("TailPolicy.Decide of a run of flow %.64q", r.FlowID), v, t.gate)
 		}
 	}()
 	return t.decide(RunView{r})
@@ -651,7 +654,11 @@ func (p *pipeline) dropPanicked(r *runRecord, count int) bool {
 	}
 	err := t.panicked
 	t.panicked = nil
+	p.e.stats.panics.Add(1)
 	p.e.stats.drop(DropPanic, uint64(1+count))
+	if p.e.logSink != nil {
+		p.e.stats.runLogsDropped.Add(1) // RunLogAlways: its run log goes with it
+	}
 	p.e.cfg.errorHandler(err)
 	p.e.release(r)
 	return true

@@ -63,7 +63,7 @@ type Stats struct {
 	NodesIncomplete uint64 // nodes closed by their run's end, exported as incomplete
 	AttrsDropped    uint64 // attributes and next ids past Limits.Attrs, and attributes otelbridge could not keep
 	EventsDropped   uint64 // log entries past Limits.Events
-	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes, negative token counts left out of gen_ai.client.token.usage
+	ValuesTruncated uint64 // values cut to Limits.ValueBytes, label values to MetricsConfig.LabelBytes, negative token counts left out of gen_ai.client.token.usage, server.port values not a port (0 to 65535) left out of the GenAI client metrics
 	StaleCalls      uint64 // calls on a handle after its End (no-ops)
 	SinkErrors      uint64 // failed sink calls
 	SumsSaturated   uint64 // token sums held at math.MaxInt64 (or MinInt64) instead of wrapping: a run's Usage, the GenAI token metrics
@@ -72,6 +72,13 @@ type Stats struct {
 	// ExportLogs failed (SinkErrors counts the call) or Shutdown's deadline
 	// passed before their export. Their spans are in SampledOut.
 	RunLogsDropped uint64
+	// Panics counts the panics of user code the engine recovered on its
+	// goroutines (ErrPanic): its Sink's calls (a Tee's primary; the
+	// other sinks' are in TeeStats), TailPolicy.Decide, the
+	// MetricsExporter's calls and the error handler. What a panic lost
+	// is counted apart: spans in DroppedBy[DropPanic], run logs in
+	// RunLogsDropped.
+	Panics uint64
 
 	HeldBytes   int64 // bytes the engine holds (rings, arena, records, buffers); see WithMemoryLimit
 	MemoryLimit int64 // the bound on HeldBytes: WithMemoryLimit less the sink's share
@@ -148,6 +155,7 @@ type stats struct {
 	sinkErrors      atomic.Uint64
 	sumsSaturated   atomic.Uint64
 	runLogsDropped  atomic.Uint64
+	panics          atomic.Uint64
 }
 
 func (s *stats) drop(r DropReason, spans uint64) { s.dropped[r].Add(spans) }
@@ -178,5 +186,6 @@ func (s *stats) snapshot() Stats {
 	out.SinkErrors = s.sinkErrors.Load()
 	out.SumsSaturated = s.sumsSaturated.Load()
 	out.RunLogsDropped = s.runLogsDropped.Load()
+	out.Panics = s.panics.Load()
 	return out
 }

@@ -68,6 +68,7 @@ func Tee(primary Sink, others ...Sink) (*TeeSink, error) {
 		}
 	}
 	t.stats = make([]teeCounts, len(t.sinks))
+	t.gate = new(stackGate)
 	return t, nil
 }
 
@@ -123,6 +124,7 @@ var errZeroTee = fmt.Errorf("%w: a zero TeeSink (make it with Tee)", ErrNilSink)
 type TeeSink struct {
 	sinks []Sink
 	stats []teeCounts
+	gate  *stackGate // the stacks of the sinks' panics (nil: a zero TeeSink)
 }
 
 type teeCounts struct {
@@ -153,7 +155,7 @@ func (t *TeeSink) Export(runs []*encode.Run) error {
 	spans := uint64(encode.NumSpans(runs))
 	var primaryErr error
 	for i, s := range t.sinks {
-		_, err := exportSafely(s, runs, int(spans)) // a panic is one sink's error
+		_, err := exportSafely(s, runs, int(spans), t.gate) // a panic is one sink's error
 		t.count(i, spans, err)
 		if i == 0 {
 			primaryErr = err
@@ -172,7 +174,7 @@ func (t *TeeSink) ExportLogs(runs []*encode.Run) error {
 	var primaryErr error
 	for i, s := range t.sinks {
 		if ls, ok := s.(LogSink); ok {
-			_, err := exportLogsSafely(ls, runs)
+			_, err := exportLogsSafely(ls, runs, t.gate)
 			if err != nil {
 				t.count(i, 0, err)
 				t.stats[i].logsRefused.Add(uint64(len(runs)))
@@ -256,7 +258,7 @@ func (t *TeeSink) MemoryBytes() int64 {
 func (t *TeeSink) ForceFlush(ctx context.Context) error {
 	var errs []error
 	for _, s := range t.sinks {
-		errs = append(errs, flushSafely(ctx, s))
+		errs = append(errs, flushSafely(ctx, s, t.gate))
 	}
 	return errors.Join(errs...)
 }
@@ -265,7 +267,7 @@ func (t *TeeSink) ForceFlush(ctx context.Context) error {
 func (t *TeeSink) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, s := range t.sinks {
-		errs = append(errs, shutdownSafely(ctx, s))
+		errs = append(errs, shutdownSafely(ctx, s, t.gate))
 	}
 	return errors.Join(errs...)
 }
