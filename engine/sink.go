@@ -44,7 +44,11 @@ type Sink interface {
 // first panic's stack, then at most one a second (stackInterval), so that
 // code that panics on every call costs a recover and an error a call, not
 // a stack walk. A panic of the error handler itself is recovered too and
-// counted in Stats.Panics only (the handler cannot be told of it).
+// counted in Stats.Panics only (the handler cannot be told of it). The
+// engine cannot tell what a sink did before it panicked: the whole batch
+// is counted under DropPanic, so a sink that had queued part of it (and
+// a SinkReporter that then counts it delivered) makes the accounting
+// count those spans twice.
 var ErrPanic = errors.New("engine: user code panicked")
 
 // stackInterval is the least time between two panics' errors that carry
