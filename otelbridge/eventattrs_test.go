@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"maps"
 	"slices"
@@ -326,5 +327,53 @@ func TestBridgeEventAttrsUnique(t *testing.T) {
 	}
 	if !found {
 		t.Error("no node span received")
+	}
+}
+
+// TestBridgeEventAttrsRunLog: the attributes and timestamps of a run
+// span's AddEvent and of RecordError (run or node) leave the run trace
+// log as it was without them: its status and every node's logs, the
+// exception's entry its message (at the event's time). Only a node's
+// AddEvent with attributes changes its entry (the dict's text), as
+// engine.Node.InfoEvent's does.
+func TestBridgeEventAttrsRunLog(t *testing.T) {
+	type runLog struct {
+		Status json.RawMessage
+		Trace  []struct {
+			Logs []string
+		}
+	}
+	logOf := func(with bool) runLog {
+		e, sink := newTestEngine(t)
+		tr := NewTracerProvider(e).Tracer("t")
+		opts := []trace.EventOption{trace.WithTimestamp(time.Unix(1700000000, 0))}
+		if with {
+			opts = append(opts, trace.WithAttributes(attribute.String("a", "1"), attribute.StringSlice("s", []string{"x"})))
+		}
+		ctx, root := tr.Start(context.Background(), "flow")
+		root.AddEvent("on the run", opts...)
+		root.RecordError(errors.New("run boom"), opts...)
+		_, n := tr.Start(ctx, "node")
+		n.RecordError(errors.New("node boom"), opts...)
+		n.End()
+		root.End()
+		flush(t, e)
+		runs := sink.Runs()
+		if len(runs) != 1 {
+			t.Fatalf("%d runs", len(runs))
+		}
+		var l runLog
+		if err := json.Unmarshal(encode.AppendRunLogOptions(nil, &runs[0], &encode.RunLogOptions{Location: time.UTC}), &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	without, with := logOf(false), logOf(true)
+	if string(with.Status) != string(without.Status) || len(with.Trace) != 1 || len(without.Trace) != 1 ||
+		!slices.Equal(with.Trace[0].Logs, without.Trace[0].Logs) {
+		t.Fatalf("run log with the events' attributes %+v, without %+v", with, without)
+	}
+	if want := `{"level": "ERROR", "message": "node boom", "time": "2023-11-14 22:13:20"}`; !slices.Equal(with.Trace[0].Logs, []string{want}) {
+		t.Errorf("node logs %q, want [%q]", with.Trace[0].Logs, want)
 	}
 }
