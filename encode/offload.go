@@ -133,6 +133,9 @@ type OffloadStats struct {
 	KeptClosed    uint64
 	// QueuedBytes is the size of the values in flight.
 	QueuedBytes int64
+	// HandlerPanics counts the panics of OffloadConfig.ErrorHandler,
+	// recovered: the report is lost, the worker goes on.
+	HandlerPanics uint64
 }
 
 // Offloader moves large string values of run trace logs to a
@@ -214,6 +217,7 @@ type Offloader struct {
 	offloaded   atomic.Uint64
 	failed      atomic.Uint64
 	refused     atomic.Uint64
+	panics      atomic.Uint64 // ErrorHandler's, recovered
 	timedOut    atomic.Uint64
 	lost        atomic.Uint64
 	queueFull   atomic.Uint64
@@ -313,15 +317,16 @@ func (o *Offloader) Stats() OffloadStats {
 	}
 	// Read the outcomes before Enqueued so InFlight never underflows.
 	s := OffloadStats{
-		Offloaded:   o.offloaded.Load(),
-		Failed:      o.failed.Load(),
-		Refused:     o.refused.Load(),
-		TimedOut:    o.timedOut.Load(),
-		Lost:        o.lost.Load(),
-		QueueFull:   o.queueFull.Load(),
-		StoreFull:   o.storeFull.Load(),
-		Closed:      o.closedCount.Load(),
-		QueuedBytes: o.queuedBytes.Load(),
+		Offloaded:     o.offloaded.Load(),
+		Failed:        o.failed.Load(),
+		Refused:       o.refused.Load(),
+		TimedOut:      o.timedOut.Load(),
+		Lost:          o.lost.Load(),
+		QueueFull:     o.queueFull.Load(),
+		StoreFull:     o.storeFull.Load(),
+		Closed:        o.closedCount.Load(),
+		QueuedBytes:   o.queuedBytes.Load(),
+		HandlerPanics: o.panics.Load(),
 
 		KeptQueueFull: o.kept[cutQueueFull].Load(),
 		KeptStoreFull: o.kept[cutStoreFull].Load(),
@@ -426,9 +431,7 @@ func (o *Offloader) store1(it offloadItem) bool {
 		o.timedOut.Add(1)
 	}
 	o.failed.Add(1)
-	if o.errorHandler != nil {
-		o.errorHandler(it.key, fmt.Errorf("offload %s: %w", it.key, err))
-	}
+	o.report(it.key, fmt.Errorf("offload %s: %w", it.key, err))
 	return false
 }
 
@@ -663,4 +666,19 @@ func offloadAppendHead(dst []byte, a, sep, b string, limit int) []byte {
 		cut -= len(p)
 	}
 	return dst
+}
+
+// report hands err to the ErrorHandler. A panic of the handler is
+// recovered and counted (OffloadStats.HandlerPanics): it runs on a
+// worker, where it ended the process that links the offloader.
+func (o *Offloader) report(key string, err error) {
+	if o.errorHandler == nil {
+		return
+	}
+	defer func() {
+		if recover() != nil {
+			o.panics.Add(1)
+		}
+	}()
+	o.errorHandler(key, err)
 }

@@ -653,3 +653,23 @@ func offloadLargeRunClosed(t *testing.T, o *Offloader) (OffloadStats, uint64) {
 	offloadCheckIdentity(t, s)
 	return s, uint64(len(want))
 }
+
+// TestOffloadErrorHandlerPanicRecovered: an ErrorHandler that panics on
+// every failed Put ends neither the process nor the worker: every value
+// is still counted failed, every panic counted, and Close returns.
+func TestOffloadErrorHandlerPanicRecovered(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	o := NewOffloader(offloadFailStore{}, OffloadConfig{ErrorHandler: func(key string, err error) {
+		panic(key)
+	}})
+	r, want := offloadLargeRun(DefaultOffloadThreshold)
+	offloadFields(t, AppendRunLogWith(nil, r, o))
+	if err := o.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s := o.Stats()
+	offloadCheckIdentity(t, s)
+	if s.Failed != uint64(len(want)) || s.HandlerPanics != uint64(len(want)) {
+		t.Fatalf("stats %+v; want %d failed and as many handler panics", s, len(want))
+	}
+}

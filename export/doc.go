@@ -262,7 +262,8 @@
 // # Concurrency
 //
 // Enqueue, ForceFlush, Shutdown and Stats may be called from any goroutine.
-// ErrorHandler is called from export workers, possibly concurrently.
+// ErrorHandler is called from export workers, possibly concurrently; a
+// panic of it is recovered and counted (Stats.HandlerPanics).
 // Shutdown and ForceFlush are idempotent and honour their context; flush
 // requests do not travel through the data queue. ForceFlush returns an
 // error wrapping ErrDropped when a batch it waited for was dropped

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/bytebufferpool"
@@ -114,10 +115,12 @@ func (e *Exporter) free(en entry) {
 // returns ErrNotStarted).
 type Exporter struct {
 	release func(*bytebufferpool.ByteBuffer) // Config.Release
-	set     settings
-	senders [NumSignals]sender
-	conns   []*grpc.ClientConn
-	clients []*http.Client
+	// handlerPanics counts the panics of Config.ErrorHandler recovered.
+	handlerPanics atomic.Uint64
+	set           settings
+	senders       [NumSignals]sender
+	conns         []*grpc.ClientConn
+	clients       []*http.Client
 
 	// ctx is the parent of every export attempt and backoff wait; cancel
 	// aborts them when Shutdown's context ends.
@@ -1055,10 +1058,19 @@ func (e *Exporter) reportOutage(sig Signal, notice string, err error) {
 	}
 }
 
+// report hands err to Config.ErrorHandler. A panic of the handler is
+// recovered and counted (Stats.HandlerPanics): it runs on the export
+// workers, where it ended the process that links the exporter.
 func (e *Exporter) report(err error) {
-	if e.set.errh != nil {
-		e.set.errh(err)
+	if e.set.errh == nil {
+		return
 	}
+	defer func() {
+		if recover() != nil {
+			e.handlerPanics.Add(1)
+		}
+	}()
+	e.set.errh(err)
 }
 
 // flushedLocked reports whether every batch with seq < target has left the

@@ -705,3 +705,40 @@ func TestQueueSpansBound(t *testing.T) {
 		t.Errorf("QueueSpans -1: %v", err)
 	}
 }
+
+// TestErrorHandlerPanicRecovered: an ErrorHandler that panics on every
+// report (a refusal per batch, two receiver messages: two reports) ends
+// neither the process nor the exporter: its panics are counted, every
+// item is still counted dropped, and the next batches are exported.
+func TestErrorHandlerPanicRecovered(t *testing.T) {
+	forEachProtocol(t, func(t *testing.T, protocol string) {
+		var refuse atomic.Bool
+		refuse.Store(true)
+		c := newReceiver(t, protocol, func(cl otlptest.Call) otlptest.Reply {
+			if refuse.Load() {
+				return otlptest.Reply{Code: codes.InvalidArgument, Message: "bad " + cl.Batch}
+			}
+			return otlptest.Reply{}
+		})
+		c.Start()
+		defer c.Stop()
+		cfg := oneBatchPerRequest(testConfig(protocol, c.Endpoint()))
+		cfg.ErrorHandler = func(err error) { panic(err) }
+		e, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused := produce(t, e, Traces, "r", 2, 3)
+		s := flushChecked(t, e)
+		if st := s.Signals[Traces]; st.DroppedBy[DropNonRetryable] != refused || s.HandlerPanics != 2 {
+			t.Fatalf("stats %+v, HandlerPanics %d; want %d non_retryable and 2 panics", st, s.HandlerPanics, refused)
+		}
+		refuse.Store(false)
+		exported := produce(t, e, Traces, "ok", 2, 3)
+		s = flushChecked(t, e)
+		if st := s.Signals[Traces]; st.Exported != exported {
+			t.Errorf("after the panics: %+v, want %d exported", st, exported)
+		}
+		shutdown(t, e)
+	})
+}

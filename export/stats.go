@@ -45,6 +45,9 @@ type Stats struct {
 	// HeldBytes is the encoded bytes queued or being exported, all signals;
 	// it never exceeds QueueBytes.
 	HeldBytes, QueueBytes int64
+	// HandlerPanics counts the panics of Config.ErrorHandler, recovered:
+	// the report is lost, the exporter goes on.
+	HandlerPanics uint64
 }
 
 // Stats returns a consistent snapshot of the counters. It does not allocate.
@@ -55,6 +58,7 @@ func (e *Exporter) Stats() Stats {
 	e.mu.Lock()
 	s := Stats{Signals: e.stats, HeldBytes: e.held, QueueBytes: e.set.queueBytes}
 	e.mu.Unlock()
+	s.HandlerPanics = e.handlerPanics.Load()
 	for i := range s.Signals {
 		for _, n := range s.Signals[i].DroppedBy {
 			s.Signals[i].Dropped += n
