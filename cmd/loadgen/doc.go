@@ -80,7 +80,7 @@
 //
 // With -block (lossless) a caller waits for room in the rings, and the
 // engine's export stage for room in the exporter's queue, up to
-// -block-timeout (10 s by default, at most a minute) before the span is
+// -block-timeout (10 s by default, 1 ms to a minute) before the span is
 // dropped and counted (engine.block_timeout, exporter.block_timeout): a
 // run measuring lossless throughput should not lose spans because a
 // shared host stalled the process for a second, as it did with the 1 s

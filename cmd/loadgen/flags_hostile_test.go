@@ -28,6 +28,7 @@ func TestHostileFlags(t *testing.T) {
 		{"-fail-rate=-0.1"},
 		{"-ring=-8"},
 		{"-block-timeout=0"},
+		{"-block-timeout=999us", "-block"},
 		{"-block-timeout=2m", "-block"},
 		{"-duration=1ns", "-soak"},
 		{"-restart-every=1ns", "-soak", "-duration=4s"},
