@@ -37,7 +37,8 @@
 //     events "INFO" with attribute "INFO LOG" (an event given as data,
 //     Event.Attrs, carries those instead, each key once, the last, counted
 //     as a span's); exceptions are events
-//     "exception" with exception.type/.message/.stacktrace. Every span
+//     "exception" with exception.type/.message/.stacktrace, then
+//     Event.Attrs (the OpenTelemetry bridge's RecordError attributes). Every span
 //     carries Run.TraceState (children inherit it, as in the OTel SDK), the
 //     W3C sampled flag and the is-remote bits of its parent, and a Status.
 //   - Encoder.AppendLogs: an ExportLogsServiceRequest with one LogRecord

@@ -69,11 +69,13 @@
 //     is its message. An attribute under a key the event writes itself
 //     ("INFO LOG", exception.*) is dropped and counted
 //     (Stats.EventAttrsDropped): OTLP's keys are unique. Either event
-//     takes its own trace.WithTimestamp, as in OpenTelemetry's SDK. RecordError
-//     but, as OpenTelemetry specifies, neither sets the status nor ends the
-//     span; SetStatus(codes.Error) sets the status (a run ends with code 1
-//     unless a "code" attribute says otherwise, and its span is ERROR
-//     either way); End ends the run or node, and when called while
+//     takes its own trace.WithTimestamp, as in OpenTelemetry's SDK. As
+//     OpenTelemetry specifies, neither AddEvent nor RecordError sets the
+//     status or ends the span; SetStatus(codes.Error) sets the status (a
+//     run ends with code 1 unless a "code" attribute says otherwise, and
+//     its span is ERROR either way), and, as in OpenTelemetry's SDK, a
+//     code lower than the one set is ignored, so Ok is final; End ends
+//     the run or node, and when called while
 //     panicking (defer span.End()) records the panic as an exception
 //     event first, as OpenTelemetry's SDK does, the panic going on.
 //     trace.WithTimestamp given to Start or End is the span's start or

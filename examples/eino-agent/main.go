@@ -3,7 +3,8 @@
 // a retriever, a tool node and a nested sub-graph, driven by a scripted
 // chat model that streams its replies (no network). It prints a report of
 // the load generator's kind: runs/s, spans produced, exported and
-// received, tokens, and the engine's node bottleneck table, where the LLM
+// received, and the engine's node bottleneck table, where the
+// nested graph (flow, which holds the second chat model) and the LLM
 // nodes are the slowest. The spans go to an embedded OTLP receiver, or with
 // -endpoint to a collector or Jaeger (OTLP/gRPC).
 //
