@@ -288,7 +288,8 @@
 // The capture core imports no gRPC, no OpenTelemetry, no exporter and no
 // HTTP server (TestDependencies): a program that captures into its own Sink
 // links only this package, encode, ringbuf, sid, flowtel's internal
-// packages below them and the standard library.
+// packages below them, two small modules (github.com/valyala/bytebufferpool,
+// github.com/HdrHistogram/hdrhistogram-go) and the standard library.
 // The rest is in packages that import engine: otlp (New, NewFromEnv, the
 // OTLP sink and metrics push, through the MetricsExporter seam),
 // propagation (W3C carriers; a run joins a remote parent through

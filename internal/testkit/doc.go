@@ -1,8 +1,9 @@
 // Package testkit holds what flowtel's tests share and nothing else:
 // WantAllocs, the one exact allocation budget every package's tests assert
 // with, Get, a GET read to the end, Promtool, `promtool check metrics` with the
-// one finding the original's names bring, and on Linux ThreadCPU and LeastCPU, the thread CPU time the
-// -cputime figures of PERFORMANCE.md are measured in. The race flag is internal/race's; the loopback OTLP receiver is
+// one finding the original's names bring, Mutate, the random edits of the property tests that compare
+// two parsers on corrupted headers, and on Linux NeedCPUTime, ThreadCPU, LeastCPU and PrintCPUTime, the
+// thread CPU time the -cputime figures of PERFORMANCE.md are measured in. The race flag is internal/race's; the loopback OTLP receiver is
 // internal/otlptest; the OTLP reference builders are internal/otlpref.
 //
 // # Concurrency
