@@ -17,7 +17,8 @@
 #   scripts/e2e-prometheus.sh -- sh -c 'loadgen ... && sleep 20 &&
 #     go test -count=1 ./deploy/grafana/queries_test/'
 # Needs: prometheus (apt-get install prometheus); the collector is built
-# into $OTELCOL (default /root/.cache/flowtel-bin/otelcol) if missing.
+# into $OTELCOL (default $BIN/otelcol, $BIN being $HOME/.cache/flowtel-bin
+# unless set, as in scripts/e2e.sh) if missing.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,7 +36,7 @@ if [ $# -eq 0 ]; then
 	set -- go test -tags e2e -count=1 -run '^TestPrometheus$' -v "$root/e2e/"
 fi
 
-otelcol=${OTELCOL:-/root/.cache/flowtel-bin/otelcol}
+otelcol=${OTELCOL:-${BIN:-$HOME/.cache/flowtel-bin}/otelcol}
 command -v prometheus >/dev/null || { echo "e2e: prometheus is not installed (apt-get install -y --no-install-recommends prometheus)" >&2; exit 1; }
 if [ ! -x "$otelcol" ]; then
 	echo "e2e: building the collector into $otelcol (a cold build takes minutes)" >&2

@@ -5,7 +5,7 @@
 //
 // Build it with:
 //
-//	cd tools/otelcol && go build -o /root/.cache/flowtel-bin/otelcol .
+//	cd tools/otelcol && go build -o "$HOME/.cache/flowtel-bin/otelcol" .
 //
 // and run it with --config=tools/otelcol/config.yaml.
 package main
