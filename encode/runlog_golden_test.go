@@ -516,7 +516,13 @@ type origWait struct {
 	nodeID string
 }
 
-func ms(ns int64) int64 { return int64(math.Floor(float64(ns) / 1e6)) }
+// ms is the original's int(time.time() * 1000) for a clock reading of ns.
+// It divides in integers: time.time()'s float64 rounds to ~256 ns at this
+// magnitude, so modelling it through a float moved a reading within that
+// of a millisecond boundary into the next millisecond and failed the
+// comparison about once in 4,000 timestamps. That rounding is when the
+// clock was read, not what the original does with the reading.
+func ms(ns int64) int64 { return ns / int64(time.Millisecond) }
 
 func newOrigWorkflow(run encode.Run, spans []encode.SpanID, info engine.RunInfo) *origWorkflow {
 	serviceID := info.FlowID
