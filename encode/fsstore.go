@@ -12,8 +12,16 @@ import (
 )
 
 // ErrInvalidKey is returned by FSStore.Put for a key that is not a plain
-// file name: empty, ".", "..", or holding a path separator or NUL.
+// file name: empty, ".", "..", holding a path separator or NUL, or
+// starting with ".tmp-", the name of a Put's temporary file.
 var ErrInvalidKey = errors.New("encode: invalid large field key")
+
+// tmpPrefix starts the name of a Put's temporary file. A key may not
+// start with it: its file would be taken for an interrupted Put's (left
+// out of a budget, removed by a cleaner), and could be renamed over the
+// temporary file of a concurrent Put, which would then store this value
+// under its own key.
+const tmpPrefix = ".tmp-"
 
 // errZeroFSStore is what the zero FSStore's Put returns: it has no
 // directory, and would write into the working directory.
@@ -44,7 +52,7 @@ type FSStore struct {
 }
 
 // NewFSStore returns an FSStore writing into dir, which it creates if
-// needed. Link returns baseURL + key when baseURL is not empty (serve dir
+// needed; a directory it cannot create a file in is refused. Link returns baseURL + key when baseURL is not empty (serve dir
 // there, baseURL ending with "/"), else a file:// URL of the file.
 func NewFSStore(dir string, baseURL string) (*FSStore, error) {
 	if dir == "" {
@@ -57,6 +65,14 @@ func NewFSStore(dir string, baseURL string) (*FSStore, error) {
 	if err := os.MkdirAll(abs, 0o755); err != nil {
 		return nil, fmt.Errorf("create file store in %q: %w", dir, err)
 	}
+	// A directory it cannot write into (a read-only mount, another user's)
+	// would fail every Put, each counted long after start: refuse it now.
+	f, err := os.CreateTemp(abs, tmpPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("create file store in %q: the directory is not writable: %w", dir, err)
+	}
+	_ = f.Close()
+	_ = os.Remove(f.Name())
 	return &FSStore{dir: abs, baseURL: baseURL}, nil
 }
 
@@ -78,7 +94,7 @@ func NewBoundedFSStore(dir, baseURL string, maxBytes int64, maxFiles int) (*FSSt
 	}
 	s.maxBytes, s.maxFiles = maxBytes, maxFiles
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".tmp-") {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tmpPrefix) {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
@@ -141,7 +157,7 @@ func (s *FSStore) Link(key string) string {
 // and before it makes the file visible; file I/O itself cannot be
 // interrupted.
 func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
-	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") {
+	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") || strings.HasPrefix(key, tmpPrefix) {
 		return fmt.Errorf("store %q: %w", key, ErrInvalidKey)
 	}
 	if s.dir == "" {
@@ -150,7 +166,7 @@ func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store %q: %w", key, err)
 	}
-	f, err := os.CreateTemp(s.dir, ".tmp-*")
+	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("store %q: %w", key, err)
 	}
