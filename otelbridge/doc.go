@@ -41,7 +41,12 @@
 //     value). Start attributes become the
 //     node's Input, later SetAttributes its Output, written at End (as the
 //     status is), each key once with its last value, as OpenTelemetry's
-//     SetAttributes overwrites. A key of the GenAI conventions' namespace
+//     SetAttributes overwrites, in the order each key first came, so
+//     that the engine's Limits.Attrs (by default 128, OpenTelemetry's
+//     AttributeCountLimit) keeps a span's first keys and drops the later
+//     ones, as OpenTelemetry's SDK does (a key dropped counts once in the
+//     span's dropped_attributes_count, where the SDK counts each call
+//     that gave it). A key of the GenAI conventions' namespace
 //     (gen_ai.*, package genai), as an instrumented model client sets it,
 //     stays the span's attribute as given (engine.Node.SetAttributes), so
 //     that the engine's GenAI metrics count the call; so do, on the span
@@ -105,6 +110,13 @@
 // context as trace.Span values, so instrumented libraries called inside a
 // node become nodes of its run, and their clients inject the node's span as
 // the remote parent.
+//
+// The provider's ForceFlush and Shutdown are the engine's, as the SDK's
+// TracerProvider flushes and shuts down its span processors: code written
+// for the SDK's provider (a serverless handler that flushes before it
+// freezes) finds them. After Shutdown a span records nothing and carries
+// its parent's span context, as the SDK's no-op tracer does once its
+// provider is shut down, counted in the engine's Stats as DropShutdown.
 //
 // An engine has one TracerProvider, which it holds: NewTracerProvider
 // returns it at every call, and so does the TracerProvider method of

@@ -2,6 +2,7 @@ package otelbridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -100,6 +101,35 @@ func (p *TracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.T
 	return &p.tracer
 }
 
+// ForceFlush hands the spans ended so far to the engine's sink and
+// flushes it (engine.ForceFlush), as the SDK's TracerProvider flushes its
+// span processors: code written for the SDK's provider (a serverless
+// handler's flush before it freezes) finds the method. After Shutdown,
+// or with no engine, there is nothing to flush: nil, as the SDK's
+// provider returns once shut down.
+func (p *TracerProvider) ForceFlush(ctx context.Context) error {
+	if p == nil || p.e == nil {
+		return nil
+	}
+	if err := p.e.ForceFlush(ctx); !errors.Is(err, engine.ErrShutdown) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown shuts the engine down (engine.Shutdown), which every span of
+// the provider records into, as the SDK's TracerProvider shuts its span
+// processors down: spans started after it record nothing and carry their
+// parent's span context, each counted in the engine's Stats as
+// DropShutdown. A second call returns the first's result; with no
+// engine, nil.
+func (p *TracerProvider) Shutdown(ctx context.Context) error {
+	if p == nil || p.e == nil {
+		return nil
+	}
+	return p.e.Shutdown(ctx)
+}
+
 // Stats returns the bridge's counters.
 func (p *TracerProvider) Stats() Stats {
 	if p == nil {
@@ -147,11 +177,23 @@ type bridgeSpan struct {
 	// Written at once, a key set twice was on the span twice (OTLP's keys
 	// are unique).
 	pending []attribute.KeyValue
+	// pendingAt indexes pending by key past maxScanStart keys, so that a
+	// span of many keys does not cost their square.
+	pendingAt map[attribute.Key]int
+	// direct is set past maxPending keys: those held were written, in
+	// the order they first came, and later ones are written at once.
+	direct bool
 }
 
-// maxPending bounds the distinct keys a span holds until End (the
-// engine's default Limits.Attrs); past it, attributes are written at once.
-const maxPending = 128
+// maxPending bounds the distinct keys a span holds until End. Held in
+// the order each first came and written at End, the engine's
+// Limits.Attrs (by default OpenTelemetry's AttributeCountLimit, 128)
+// keeps a span's first keys, each with its last value, and drops the
+// later ones, as OpenTelemetry's SDK does; a limit raised past 128 keeps
+// more. Written at once instead, later keys took the limit from the
+// first ones. Past maxPending keys, those held are written and later
+// ones at once: the memory a span holds is bounded.
+const maxPending = 1024
 
 // lastOnly reports whether kvs[i] is the last attribute with its key:
 // OpenTelemetry keeps the last value given for a key at start too.
@@ -655,7 +697,7 @@ func (s *bridgeSpan) End(opts ...trace.SpanEndOption) {
 	for _, kv := range s.pending {
 		s.write(kv)
 	}
-	s.pending = nil
+	s.pending, s.pendingAt = nil, nil
 	status, msg, set := s.recordStatus()
 	if s.isNode {
 		if set {
@@ -941,8 +983,9 @@ func (s *bridgeSpan) SetName(name string) {
 
 // SetAttributes adds node output values or run span attributes. A key
 // set again replaces its value, as OpenTelemetry specifies: on a span the
-// tracer started, they are written at End, each key once (the first
-// maxPending keys; more are written at once); on a span of ContextWithRun
+// tracer started, they are written at End, each key once, in the order
+// each key first came (maxPending says why and how many); on a span of
+// ContextWithRun
 // or ContextWithNode, whose End does nothing, at once, as given.
 func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 	s.mu.Lock()
@@ -958,7 +1001,7 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 		if a.Key == genai.KeyOperationName {
 			s.genai = true // before End writes what was held
 		}
-		if s.owned && s.hold(a) {
+		if s.owned && !s.direct && s.hold(a) {
 			continue
 		}
 		s.write(a)
@@ -966,16 +1009,38 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 }
 
 // hold keeps a in s.pending, replacing the value of its key, and reports
-// whether it did (false past maxPending keys). Callers hold s.mu.
+// whether it did. Past maxPending keys it writes those held, in order,
+// sets s.direct and reports false: the caller writes a. Callers hold
+// s.mu.
 func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
-	for i := range s.pending {
-		if s.pending[i].Key == a.Key {
+	if s.pendingAt != nil {
+		if i, ok := s.pendingAt[a.Key]; ok {
 			s.pending[i] = a
 			return true
 		}
+	} else {
+		for i := range s.pending {
+			if s.pending[i].Key == a.Key {
+				s.pending[i] = a
+				return true
+			}
+		}
 	}
-	if len(s.pending) == maxPending {
+	switch n := len(s.pending); {
+	case n == maxPending:
+		for _, kv := range s.pending {
+			s.write(kv)
+		}
+		s.pending, s.pendingAt, s.direct = nil, nil, true
 		return false
+	case n == maxScanStart:
+		s.pendingAt = make(map[attribute.Key]int, 2*n)
+		for i, kv := range s.pending {
+			s.pendingAt[kv.Key] = i
+		}
+	}
+	if s.pendingAt != nil {
+		s.pendingAt[a.Key] = len(s.pending)
 	}
 	s.pending = append(s.pending, a)
 	return true
