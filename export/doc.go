@@ -122,7 +122,12 @@
 //     value is empty or only "=", without printing it: a base64
 //     credential pasted without its header name ("dG9rZW4=") reads so,
 //     its name the credential, which OpenTelemetry Go sends as an empty
-//     header and which would be printed as a header's name.
+//     header and which would be printed as a header's name. The TLS
+//     files of a signal that uses TLS are loaded as New loads them: one
+//     that holds no PEM certificate, or a client certificate without its
+//     key (or a key without its certificate), is refused naming the
+//     variable that gave it (New would name Config's field); the files
+//     of a signal without TLS are not read, as New does not read them.
 //   - Timeout (ms): OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT, then
 //     OTEL_EXPORTER_OTLP_TIMEOUT, then for traces OTLP_TRACE_TIMEOUT and for
 //     metrics OTLP_METRIC_TIMEOUT (defaults 3000 and 5000 ms: the original's

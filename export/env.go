@@ -120,6 +120,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			r.fail(name, strings.TrimPrefix(err.Error(), "export: "))
 		}
 	}
+	r.tlsFiles(&c)
 	// The original's per-signal timeouts apply when no OTel timeout is set.
 	if c.Timeout == 0 {
 		if c.Traces.Timeout == 0 {
@@ -539,6 +540,50 @@ func (r *envReader) largeFields() LargeFieldConfig {
 		r.fail(largeFieldVars[field], why)
 	}
 	return c
+}
+
+// tlsFiles loads the TLS files of each signal that uses TLS, as New
+// does, so that a file that is no PEM certificate, or a client
+// certificate without its key, is refused naming the variable that gave
+// it, where New names Config's field. A signal without TLS (an http://
+// endpoint) leaves its files unread, as New does. Only paths are
+// printed: a key's content never is.
+func (r *envReader) tlsFiles(c *Config) {
+	if r.err != nil {
+		return
+	}
+	for sig := Signal(0); sig < NumSignals; sig++ {
+		if _, err := c.resolveTarget(sig); !errors.Is(err, ErrTLS) {
+			continue // no TLS, or loaded; another error is New's to report
+		}
+		sc := c.Signal(sig)
+		p := "OTEL_EXPORTER_OTLP_" + strings.ToUpper(sig.String()) + "_"
+		pick := func(per, general, name string) (string, string) {
+			if per != "" {
+				return per, p + name
+			}
+			return general, "OTEL_EXPORTER_OTLP_" + name
+		}
+		ca, caVar := pick(sc.CAFile, c.CAFile, "CERTIFICATE")
+		cert, certVar := pick(sc.CertFile, c.CertFile, "CLIENT_CERTIFICATE")
+		key, keyVar := pick(sc.KeyFile, c.KeyFile, "CLIENT_KEY")
+		why := func(err error) string { return strings.TrimPrefix(err.Error(), "export: ") }
+		if _, err := loadTLS(ca, "", ""); err != nil {
+			r.fail(caVar, why(err))
+			return
+		}
+		switch {
+		case cert != "" && key == "":
+			r.fail(certVar, fmt.Sprintf("a client certificate without a client key for %s (neither %sCLIENT_KEY nor OTEL_EXPORTER_OTLP_CLIENT_KEY): a client certificate and its key go together", sig, p))
+		case cert == "" && key != "":
+			r.fail(keyVar, fmt.Sprintf("a client key without a client certificate for %s (neither %sCLIENT_CERTIFICATE nor OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE): a client certificate and its key go together", sig, p))
+		default:
+			if _, err := loadTLS("", cert, key); err != nil {
+				r.fail(certVar, fmt.Sprintf("%s (with the key of %s)", why(err), keyVar))
+			}
+		}
+		return
+	}
 }
 
 // badHeaderName reports whether k holds a character that a header name
