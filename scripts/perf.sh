@@ -87,6 +87,19 @@ say ""
 go test -count=1 -run TestCPUTime -v ./engine/ -cputime | grep '^Benchmark' >"$OUT/engine-cpu.txt"
 bstat "$OUT/engine-cpu.txt"
 say ""
+say "CaptureCaller's figures are per node (or run), less the least empty sample (empty-sample, the thread clock's own"
+say "cost in a sample of 64, a system call); the SDK's span has the same 8 attributes, tuned as below."
+say ""
+# The issue's caller target is named by this benchmark; wall clock, as
+# perf.sh runs on a quiet machine, with the SDK's sibling in the same run.
+say "## Caller's cost of a node, wall clock (go test -bench 'CaptureCaller/node/attrs8' -benchtime 100000x -count $COUNT ./engine/)"
+say ""
+say "node/attrs8 is flowtel's node with 8 attributes, node/attrs8/otelsdk-tuned the SDK's span with the same 8 in the same"
+say "shape (64 under a root span; queue 65,536, batch 4,096, WithBlocking); the timer stops while each 64 are drained."
+say ""
+go test -run '^$' -bench '^BenchmarkCaptureCaller$/^node/attrs8' -benchmem -benchtime 100000x -count "$COUNT" ./engine/ >"$OUT/caller.txt"
+bstat "$OUT/caller.txt"
+say ""
 say "## Capture with the pipeline beside the caller, lossless (go test -bench 'Capture/node/attrs8' -benchtime 200000x -count $COUNT ./engine/)"
 say ""
 say "ns/op is the caller's wall time per span; cpu-ns/span the process's CPU time per span, pipeline and GC included,"
@@ -318,12 +331,15 @@ fi
 jq -r --arg s "$status" '"- result: \($s); rate \(.soak.rate_runs_per_sec|floor) runs/s (80% of measured capacity \(.soak.capacity_runs_per_sec|floor)); receiver failed \(.soak.receiver_failed_calls) calls, restarted \(.soak.receiver_restarts) times\n- produced \(.produced), exported \(.exported), dropped \(.dropped) \(.dropped_by|to_entries|map(select(.value>0))|map("\(.key) \(.value)")|join(", ")), received \(.received), reconciled \(.reconciled)\n- RSS: baseline \(.soak.baseline_rss_bytes/1048576|floor) MiB, warm-up max \(.soak.warmup_max_rss_bytes/1048576|floor) MiB, max \(.soak.max_rss_bytes/1048576|floor) MiB; live-heap bound \(.soak.memory_bound_bytes/1048576|floor) MiB, RSS ceiling \(.soak.rss_ceiling_bytes/1048576|floor) MiB; live heap max \(.soak.max_live_heap_bytes/1048576|floor) MiB, 2nd quarter \(.soak.second_quarter_min_live_heap_bytes/1048576|floor) to \(.soak.second_quarter_max_live_heap_bytes/1048576|floor) MiB, last quarter \(.soak.last_quarter_min_live_heap_bytes/1048576|floor) to \(.soak.last_quarter_max_live_heap_bytes/1048576|floor) MiB (the floor'"'"'s plateau ceiling \(.soak.live_heap_plateau_ceiling_bytes/1048576|floor) MiB); goroutines max \(.soak.max_goroutines) (ceiling \(.soak.goroutine_ceiling))"' "$OUT/soak.json" | tee -a "$BODY" >/dev/null
 say ""
 # The summary against the targets, from the figures above.
-med() { # median of the numbers on stdin
-	sort -n | awk '{a[NR]=$1} END{if(NR)print a[int((NR+1)/2)]}'
+med() { # median of the numbers on stdin, as benchstat's: of an even count, the mean of the middle two
+	sort -g | awk '{a[NR]=$1} END{if(NR)print (NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2}'
 }
 enc=$(awk '$1=="BenchmarkCPUTime/EncodeTraces"{print $5}' "$OUT/encode-cpu.txt" | med)
 caller=$(awk '$1=="BenchmarkCPUTime/CaptureCaller/node/attrs8/flowtel"{print $3}' "$OUT/engine-cpu.txt" | med)
 callersdk=$(awk '$1=="BenchmarkCPUTime/CaptureCaller/node/attrs8/otelsdk-tuned"{print $3}' "$OUT/engine-cpu.txt" | med)
+callerw=$(awk '$1 ~ /^BenchmarkCaptureCaller\/node\/attrs8-[0-9]+$/{print $3}' "$OUT/caller.txt" | med)
+callerwsdk=$(awk '$1 ~ /^BenchmarkCaptureCaller\/node\/attrs8\/otelsdk-tuned-[0-9]+$/{print $3}' "$OUT/caller.txt" | med)
+callerallocs=$(awk '$1 ~ /^BenchmarkCaptureCaller\/node\/attrs8-[0-9]+$/{for(i=2;i<NF;i++)if($(i+1)=="allocs/op")print $i}' "$OUT/caller.txt" | sort -g | tail -1)
 record=$(awk '$1=="BenchmarkCPUTime/RecordLatency/serial/flowtel"{print $3}' "$OUT/engine-cpu.txt" | med)
 recordsdk=$(awk '$1=="BenchmarkCPUTime/RecordLatency/serial/otelsdk"{print $3}' "$OUT/engine-cpu.txt" | med)
 capcpu=$(awk '$1 ~ /^BenchmarkCapture\/node\/attrs8-[0-9]+$/{for(i=2;i<NF;i++)if($(i+1)=="cpu-ns/span")print $i}' "$OUT/capture.txt" | med)
@@ -336,7 +352,7 @@ capcpu=$(awk '$1 ~ /^BenchmarkCapture\/node\/attrs8-[0-9]+$/{for(i=2;i<NF;i++)if
 	jq -r '"| ≥ 25× the SDK, same run (defaults + WithBlocking / tuned; median of '"$BOTH_REPS"' runs) | \(.ratio_flowtel_vs_otelsdk_blocking*10|floor/10)× / \(.ratio_flowtel_vs_otelsdk_tuned*10|floor/10)× | \(if .ratio_flowtel_vs_otelsdk_tuned >= 25 then "yes" else "no" end) |"' "$OUT/both.json"
 	jq -r '"| ≥ 1.2 M spans/s with run trace logs (median of '"$REPS"') | \(.spans_per_sec|floor) spans/s | \(if .spans_per_sec >= 1.2e6 then "yes" else "no" end) |"' "$OUT/traces-logs.json"
 	echo "| encode a span with 8 attributes ≤ 200 ns (AppendTraces, thread CPU, median of $COUNT) | ${enc:-n/a} ns | $(awk -v v="${enc:-1e9}" 'BEGIN{print (v<=200)?"yes":"no"}') |"
-	echo "| caller cost of a node with 8 attributes ≤ 100 ns, ≥ 25× the SDK (thread CPU) | ${caller:-n/a} ns vs the tuned SDK's ${callersdk:-n/a} ns | $(awk -v v="${caller:-1e9}" -v s="${callersdk:-0}" 'BEGIN{print (v<=100 && s>=25*v)?"yes":"no"}') |"
+	echo "| caller cost of a node with 8 attributes ≤ 100 ns, 0 allocs, ≥ 25× the SDK (BenchmarkCaptureCaller/node/attrs8 and its otelsdk-tuned sibling, same run, wall clock, median of $COUNT; thread CPU beside) | ${callerw:-n/a} ns, ${callerallocs:-n/a} allocs vs the tuned SDK's ${callerwsdk:-n/a} ns ($(awk -v v="${callerw:-0}" -v s="${callerwsdk:-0}" 'BEGIN{if(v>0)printf "%.1f", int(s/v*10)/10; else printf "n/a"}')×); thread CPU ${caller:-n/a} ns vs ${callersdk:-n/a} ns | $(awk -v v="${callerw:-1e9}" -v a="${callerallocs:-1}" -v s="${callerwsdk:-0}" 'BEGIN{print (v<=100 && a==0 && s>=25*v)?"yes":"no"}') |"
 	echo "| capture with the pipeline, lossless, ≤ 250 ns CPU per node span (BenchmarkCapture node/attrs8 serial, median) | ${capcpu:-n/a} cpu-ns/span | $(awk -v v="${capcpu:-1e9}" 'BEGIN{print (v<=250)?"yes":"no"}') |"
 	echo "| latency record on a resolved series ≤ 15 ns serial, ≥ 20× the SDK (thread CPU) | ${record:-n/a} ns vs ${recordsdk:-n/a} ns | $(awk -v v="${record:-1e9}" -v s="${recordsdk:-0}" 'BEGIN{print (v<=15 && s>=20*v)?"yes":"no"}') |"
 	echo ""
