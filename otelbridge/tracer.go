@@ -93,10 +93,16 @@ func newProvider(e *engine.Engine) *TracerProvider {
 // Tracer returns the provider's tracer; name and options are ignored. A
 // nil *TracerProvider (a field left unset) returns OpenTelemetry's no-op
 // tracer, whose spans record nothing and carry their parent's span
-// context, where it panicked; its Stats are zero.
+// context, where it panicked; its Stats are zero. The zero
+// TracerProvider (not made by NewTracerProvider) is one with no engine:
+// its spans record nothing, as NewTracerProvider(nil)'s, where they
+// panicked.
 func (p *TracerProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
 	if p == nil {
 		return noop.NewTracerProvider().Tracer(name, opts...)
+	}
+	if p.tracer.p == nil { // the zero TracerProvider: set nothing, another call may read it
+		return &tracer{p: p}
 	}
 	return &p.tracer
 }

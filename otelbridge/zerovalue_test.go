@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -51,5 +53,40 @@ func TestNilProviderAndExporter(t *testing.T) {
 	}
 	if x.InvalidUTF8() != 0 || x.Shutdown(context.Background()) != nil {
 		t.Error("nil exporter")
+	}
+}
+
+// TestZeroTracerProvider: the zero TracerProvider (a struct field of its
+// value type, new(TracerProvider)) panicked at Start, its tracer holding
+// no provider. It is now a provider with no engine, as
+// NewTracerProvider(nil): its spans record nothing and carry their
+// parent's span context, every call on them returns, and it has nothing
+// to count, flush or shut down.
+func TestZeroTracerProvider(t *testing.T) {
+	var p TracerProvider
+	parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled})
+	ctx, span := p.Tracer("t").Start(trace.ContextWithSpanContext(context.Background(), parent), "s",
+		trace.WithLinks(testLink()))
+	if span.IsRecording() || !span.SpanContext().Equal(parent) {
+		t.Errorf("zero provider's span: recording %v, span context %v", span.IsRecording(), span.SpanContext())
+	}
+	_, child := span.TracerProvider().Tracer("t").Start(ctx, "child")
+	if child.IsRecording() || !child.SpanContext().Equal(parent) {
+		t.Errorf("child: recording %v, span context %v", child.IsRecording(), child.SpanContext())
+	}
+	for _, s := range []trace.Span{child, span} {
+		s.SetName("n")
+		s.SetAttributes(attribute.Int("k", 1))
+		s.AddEvent("e")
+		s.RecordError(errors.New("boom"))
+		s.SetStatus(codes.Error, "failed")
+		s.AddLink(testLink())
+		s.End()
+	}
+	if p.Stats() != (Stats{}) {
+		t.Errorf("zero provider's Stats %+v", p.Stats())
+	}
+	if p.ForceFlush(context.Background()) != nil || p.Shutdown(context.Background()) != nil {
+		t.Error("the zero provider has nothing to flush or shut down: nil")
 	}
 }
