@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -31,7 +34,9 @@ var errZeroFSStore = errors.New("encode: a zero FSStore has no directory (make i
 // its key in one directory. A file appears whole or not at all: Put writes
 // a temporary file and renames it. Put does not fsync: a crash of the
 // machine may lose values stored just before it, as it may lose the run
-// trace logs that link to them. FSStore is safe for concurrent use.
+// trace logs that link to them. A file is made with mode 0644 less the
+// process's umask, as os.WriteFile makes one. FSStore is safe for
+// concurrent use.
 //
 // A store made by NewBoundedFSStore has a budget of bytes and files (a
 // BoundedStore): the Offloader cuts a value that does not fit, counted as
@@ -67,7 +72,7 @@ func NewFSStore(dir string, baseURL string) (*FSStore, error) {
 	}
 	// A directory it cannot write into (a read-only mount, another user's)
 	// would fail every Put, each counted long after start: refuse it now.
-	f, err := os.CreateTemp(abs, tmpPrefix+"*")
+	f, err := createTemp(abs)
 	if err != nil {
 		return nil, fmt.Errorf("create file store in %q: the directory is not writable: %w", dir, err)
 	}
@@ -166,15 +171,12 @@ func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("store %q: %w", key, err)
 	}
-	f, err := os.CreateTemp(s.dir, tmpPrefix+"*")
+	f, err := createTemp(s.dir)
 	if err != nil {
 		return fmt.Errorf("store %q: %w", key, err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(value)
-	if err == nil {
-		err = f.Chmod(0o644)
-	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -189,4 +191,20 @@ func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
 		return fmt.Errorf("store %q: %w", key, err)
 	}
 	return nil
+}
+
+// createTemp creates a new temporary file in dir, named tmpPrefix and a
+// random suffix, with mode 0644 less the process's umask, as os.WriteFile
+// makes a file: os.CreateTemp makes it 0600, and a chmod to 0644 made the
+// values (prompts, answers) readable by every user of the host whatever
+// the umask (a service run with UMask=0077) asked for.
+func createTemp(dir string) (*os.File, error) {
+	for range 1000 {
+		name := filepath.Join(dir, tmpPrefix+strconv.FormatUint(rand.Uint64(), 36))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
+		if !errors.Is(err, fs.ErrExist) {
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("create a temporary file in %s: 1000 names taken", dir)
 }
