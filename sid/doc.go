@@ -28,9 +28,9 @@
 // New validates the Config once and returns a sentinel error wrapped with the
 // offending value: ErrSub, ErrLocation (empty, or not printable ASCII without
 // '@' and spaces, which would make a SID ambiguous to parse back), ErrIP
-// (not a dotted IPv4 address), ErrPort (fewer than 4 characters, not
-// decimal, or above 65535) and ErrPID (negative). Next and AppendNext never
-// fail.
+// (not a dotted IPv4 address), ErrPort (fewer than 4 characters or more
+// than 5, not decimal, or above 65535) and ErrPID (negative). Next and
+// AppendNext never fail.
 //
 // # Concurrency
 //

@@ -21,7 +21,8 @@ var (
 	ErrLocation = errors.New("sid: invalid location")
 	// ErrIP reports a Config.IP that is not a dotted IPv4 address.
 	ErrIP = errors.New("sid: ip is not IPv4")
-	// ErrPort reports a Config.Port shorter than 4 characters, not decimal or above 65535.
+	// ErrPort reports a Config.Port shorter than 4 characters or longer
+	// than 5, not decimal, or above 65535.
 	ErrPort = errors.New("sid: invalid port")
 	// ErrPID reports a negative Config.PID.
 	ErrPID = errors.New("sid: invalid pid")
@@ -50,8 +51,8 @@ type Config struct {
 	Location string
 	// IP is the host's dotted IPv4 address; its last two octets enter the SID.
 	IP string
-	// Port is the service port as configured, at least 4 decimal digits;
-	// its first two characters enter the SID.
+	// Port is the service port as configured, 4 or 5 decimal digits (at
+	// most 65535); its first two characters enter the SID.
 	Port string
 	// PID is the process id; its low 8 bits enter the SID. Zero means os.Getpid().
 	PID int
