@@ -80,12 +80,13 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 		}
 	}
 	if !strings.HasSuffix(u.Path, "/") {
+		// The path keeps its escapes: "%2F" names another object than "/".
+		u.RawPath = u.EscapedPath() + "/"
 		u.Path += "/"
-		u.RawPath = ""
 	}
 	u.Fragment, u.RawFragment = "", ""
 	link := *u
-	link.User, link.RawQuery = nil, ""
+	link.User, link.RawQuery, link.ForceQuery = nil, "", false // "...?" put its "?" before the key
 	if client == nil {
 		client = NewHTTPStoreClient(30 * time.Second)
 	} else if client.CheckRedirect == nil {
@@ -119,7 +120,7 @@ func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLa
 func (s *HTTPStore) Link(key string) string { return s.link + url.PathEscape(key) }
 
 // Put sends value to the base URL followed by key with an HTTP PUT and
-// succeeds on a 2xx status.
+// succeeds on a 2xx status. The URL's path is Link's, escapes included.
 func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") {
 		return fmt.Errorf("%w: invalid key %q", ErrLargeFieldStore, key)
@@ -127,10 +128,12 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	if s.base == nil {
 		return fmt.Errorf("%w: a zero HTTPStore (make it with NewHTTPStore)", ErrLargeFieldStore)
 	}
+	// The URL's path is the link's, byte for byte: the base's escapes
+	// kept ("%2F" is not "/") and the key escaped as Link escapes it.
 	u := *s.base
 	u.User = nil
+	u.RawPath = u.EscapedPath() + url.PathEscape(key)
 	u.Path += key
-	u.RawPath = ""
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), bytes.NewReader(value))
 	if err != nil {
 		return fmt.Errorf("%w: PUT %s%s: %v", ErrLargeFieldStore, s.shown, url.PathEscape(key), errUnwrapURL(err, s.shown))
