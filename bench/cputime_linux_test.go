@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
@@ -11,8 +12,9 @@ import (
 
 // TestCPUTime prints, with -cputime, the thread CPU time the count decoder
 // takes on the encode benchmarks' 512-span batch (in one buffer, and in
-// 16 KiB frames copied into one or counted where they are), the least of
-// 40 samples of about 5 ms, in the benchmark format (for benchstat):
+// 16 KiB frames copied into one or counted where they are, in the cache
+// or not), the least of 40 samples of about 5 ms, in the benchmark format
+// (for benchstat):
 //
 //	go test -run TestCPUTime -v ./bench/ -cputime
 func TestCPUTime(t *testing.T) {
@@ -44,6 +46,22 @@ func TestCPUTime(t *testing.T) {
 	var c chunkCursor
 	cpuTimeOf("CountFrames", spans, func() {
 		if n, _, ok := c.countSpansChunks(frames); !ok || n != uint64(spans) {
+			t.Fatalf("countSpansChunks = %d, %v", n, ok)
+		}
+	})
+	// The receiver counts frames the reader goroutine copied out of the
+	// socket's bytes moments before, on either core, so not in this core's
+	// cache: copies of the request counted in turn, 34 MB of them.
+	cold := make([][][]byte, 96)
+	for i := range cold {
+		for _, f := range frames {
+			cold[i] = append(cold[i], bytes.Clone(f))
+		}
+	}
+	k := 0
+	cpuTimeOf("CountFramesCold", spans, func() {
+		k = (k + 1) % len(cold)
+		if n, _, ok := c.countSpansChunks(cold[k]); !ok || n != uint64(spans) {
 			t.Fatalf("countSpansChunks = %d, %v", n, ok)
 		}
 	})
