@@ -326,6 +326,11 @@ func (b Baggage) Insert(key, value string) (Baggage, error) {
 	if !validToken(key) {
 		return b, errBagKey
 	}
+	// The member alone takes at least this much, escaped: refuse a value
+	// past the limit before a buffer three times its size is made for it.
+	if len(key)+1+len(value) > MaxBaggageBytes {
+		return b, errBagTooLarge
+	}
 	if !utf8.ValidString(value) {
 		return b, errBagUTF8
 	}
