@@ -20,10 +20,10 @@ import (
 var ErrInvalidKey = errors.New("encode: invalid large field key")
 
 // tmpPrefix starts the name of a Put's temporary file. A key may not
-// start with it: its file would be taken for an interrupted Put's (left
-// out of a budget, removed by a cleaner), and could be renamed over the
-// temporary file of a concurrent Put, which would then store this value
-// under its own key.
+// start with it: its file would be taken for an interrupted Put's (by a
+// cleaner that removes them), and could be renamed over the temporary
+// file of a concurrent Put, which would then store this value under its
+// own key.
 const tmpPrefix = ".tmp-"
 
 // errZeroFSStore is what the zero FSStore's Put returns: it has no
@@ -42,8 +42,9 @@ var errZeroFSStore = errors.New("encode: a zero FSStore has no directory (make i
 // BoundedStore): the Offloader cuts a value that does not fit, counted as
 // OffloadStats.StoreFull, so the directory never grows past the budget.
 // The store never deletes a file (a trace log may link to it): remove old
-// files yourself (a cron job, a tmpfiles.d age) and restart the process to
-// give their room back.
+// files yourself (a cron job, a tmpfiles.d age), the ".tmp-" files of
+// Puts a crash interrupted among them, and restart the process to give
+// their room back.
 type FSStore struct {
 	dir     string // absolute
 	baseURL string
@@ -83,8 +84,11 @@ func NewFSStore(dir string, baseURL string) (*FSStore, error) {
 
 // NewBoundedFSStore returns an FSStore as NewFSStore does, with a budget:
 // at most maxBytes bytes (at least 1) in at most maxFiles files (at least
-// 1) in dir, what dir already holds included (its regular files are
-// counted once, here; a temporary file of an interrupted Put is not).
+// 1) in dir, what dir already holds included: its regular files are
+// counted once, here, the temporary files that interrupted Puts left
+// behind among them (Put removes its own when it fails, but not when the
+// process dies under it: a process killed again and again while storing
+// would fill the disk with them).
 func NewBoundedFSStore(dir, baseURL string, maxBytes int64, maxFiles int) (*FSStore, error) {
 	if maxBytes < 1 || maxFiles < 1 {
 		return nil, fmt.Errorf("create file store in %q: a budget of %d bytes in %d files holds nothing", dir, maxBytes, maxFiles)
@@ -99,7 +103,7 @@ func NewBoundedFSStore(dir, baseURL string, maxBytes int64, maxFiles int) (*FSSt
 	}
 	s.maxBytes, s.maxFiles = maxBytes, maxFiles
 	for _, e := range entries {
-		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), tmpPrefix) {
+		if !e.Type().IsRegular() {
 			continue
 		}
 		if info, err := e.Info(); err == nil {

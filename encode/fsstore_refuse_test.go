@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,9 +63,8 @@ func TestFSStoreRefusesUnwritableDir(t *testing.T) {
 }
 
 // TestFSStoreRefusesTempKeys: a key named as Put's temporary files is
-// refused. Before, Put(".tmp-x") stored a file that NewBoundedFSStore
-// left out of its budget (and a cleaner of interrupted Puts would delete),
-// and a key equal to a concurrent Put's temporary name was renamed over
+// refused. Before, Put(".tmp-x") stored a file that a cleaner of
+// interrupted Puts would delete, and a key equal to a concurrent Put's temporary name was renamed over
 // it, so that Put stored this value under its own key.
 func TestFSStoreRefusesTempKeys(t *testing.T) {
 	s, err := NewFSStore(t.TempDir(), "")
@@ -87,7 +87,7 @@ func TestFSStoreRefusesTempKeys(t *testing.T) {
 // with '.' into a bounded file store: every value is stored, under a key
 // that is not a hidden file, and a store made again over the directory
 // counts every file. Before, the SID ".tmp" made keys starting ".tmp-",
-// which FSStore's budget took for temporary files and left uncounted.
+// which FSStore took for its temporary files.
 func TestOffloadKeyNotHidden(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	dir := t.TempDir()
@@ -129,5 +129,29 @@ func TestOffloadKeyNotHidden(t *testing.T) {
 	}
 	if _, files := again.Used(); files != len(entries) {
 		t.Fatalf("a store made again counts %d files of the %d in the directory", files, len(entries))
+	}
+}
+
+// TestBoundedFSStoreCountsLeftTempFiles leaves in the directory what a
+// process killed during Puts leaves, temporary files, and checks a new
+// bounded store counts them against its budget. Before, they were left
+// out: a process killed again and again while storing (an OOM loop)
+// filled the disk with them past any budget.
+func TestBoundedFSStoreCountsLeftTempFiles(t *testing.T) {
+	dir := t.TempDir()
+	for i, size := range []int{1000, 500} {
+		if err := os.WriteFile(filepath.Join(dir, tmpPrefix+strconv.Itoa(i)), make([]byte, size), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := NewBoundedFSStore(dir, "", 2000, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, f := s.Used(); b != 1500 || f != 2 {
+		t.Fatalf("Used() = %d bytes in %d files, want the 1500 in 2 the interrupted Puts left", b, f)
+	}
+	if s.Reserve(501) {
+		t.Fatal("Reserve(501) fit a budget of 2000 bytes holding 1500")
 	}
 }
