@@ -307,6 +307,9 @@ type Metrics struct {
 	genai genAIMetrics
 	// memo is the pipeline's memory of its last lookups (seriesMemo).
 	memo foldMemos
+	// fold is the node executions the pipeline has folded and not yet
+	// added to their series (nodeFold): plain memory, as memo.
+	fold nodeFold
 
 	// static are the configured request labels that are not empty.
 	static []encode.Attr
@@ -384,19 +387,20 @@ func newMetrics(e *Engine) *Metrics {
 }
 
 // observeRun folds a finished run (complete or not) into the request and
-// node metrics. It runs on the pipeline goroutine and allocates nothing
-// once the run's series exist. Every label value comes from r itself, in
-// a LabelValues on this call's stack: concurrent runs cannot share labels.
+// node metrics, as the pipeline does (pipeline.add), and flushes the fold.
+// It runs on the pipeline goroutine and allocates nothing once the run's
+// series exist. Every label value comes from r itself, in a LabelValues on
+// this call's stack: concurrent runs cannot share labels.
 func (m *Metrics) observeRun(r *encode.Run) {
 	m.observeRequest(r)
-	var f nodeFold
 	for _, n := range r.Nodes {
-		m.foldType(&f, n, false)
+		m.foldType(n, false)
 		if len(n.Attrs) != 0 {
 			m.observeGenAINode(n)
 		}
 	}
-	m.endFold(&f, r)
+	m.observeGenAIUsage(r)
+	m.flushFold()
 }
 
 // observeRequest folds run r into the request metrics: the first step of
@@ -408,14 +412,15 @@ func (m *Metrics) observeRequest(r *encode.Run) {
 	}
 }
 
-// foldType folds node n into f, the node metrics of its run, by type;
-// a node with span attributes goes to observeGenAINode too, which the
-// pipeline calls after boundRun, which may cut them (pipeline.add).
-// plain says that n is plain (nodeRecord.plain: not failed nor
-// cancelled, no span attributes), so that the lines of n holding its
-// status and lists are not read: the pipeline reads only the first line
-// of encode.Node of a plain node (pipeline.add).
-func (m *Metrics) foldType(f *nodeFold, n *encode.Node, plain bool) {
+// foldType folds node n into the fold (Metrics.fold) by type; a node
+// with span attributes goes to observeGenAINode too, which the pipeline
+// calls after boundRun, which may cut them (pipeline.add). plain says
+// that n is plain (nodeRecord.plain: not failed nor cancelled, no span
+// attributes), so that the lines of n holding its status and lists are
+// not read: the pipeline reads only the first line of encode.Node of a
+// plain node (pipeline.add).
+func (m *Metrics) foldType(n *encode.Node, plain bool) {
+	f := &m.fold
 	c := f.find(n.NodeType)
 	if c == nil {
 		c = f.open(m, n.NodeType)
@@ -439,41 +444,43 @@ func (m *Metrics) foldType(f *nodeFold, n *encode.Node, plain bool) {
 	}
 }
 
-// endFold adds what f holds of run r's nodes to their series, and folds
-// r's usage.
-func (m *Metrics) endFold(f *nodeFold, r *encode.Run) {
+// flushFold adds what the fold holds to the node series. The pipeline
+// calls it once a drain and before each export (pipeline.flushFold), not
+// once a run: the fold's series stay kept between flushes.
+func (m *Metrics) flushFold() {
+	f := &m.fold
 	for i := range f.n {
 		f.kept[i].flush()
 	}
-	m.observeGenAIUsage(r)
 }
 
-// nodeFold holds the node series of the last few node types of the run
-// observeRun folds, and their executions by status not yet added to them:
-// a run's nodes cost one label check and one lookup per type instead of
-// per node, and one atomic add per type and status instead of per node.
-// Keeping a series needs its lookup to have counted nothing: a type whose
-// label was cut (Stats.ValuesTruncated) or that went to the overflow
-// series (flowtel_metric_overflow_total) counts once per node, so such a
-// node is looked up alone, in once. Keeping 8 series did worse than 4
-// on the loadgen's 8 node types (TestObserveRunCPUTime, nodes=synthetic,
-// 29.19 -> 31.84 ns a node), and 2 worse still (34.51): the fold is on
-// the pipeline's frame, zeroed per run, and a larger one costs more than
-// the types opened again.
+// nodeFold holds the node series of the last node types the pipeline
+// folded, and their executions by status and durations not yet added to
+// them: nodes cost one compare of their type and a few plain adds, and
+// a type one lookup while it stays kept and one flush (its atomic adds and
+// one RecordAll) per drain or per len(durs) nodes, where a fold per run
+// (on the pipeline's frame, zeroed per run, of 4 series) flushed each type
+// of each run and, the loadgen's runs having 9 types, looked most of
+// them up again: the loadgen's fold, its flushes and lookups were about
+// 17 % of its pipeline stage. Keeping a series needs its lookup to have
+// counted nothing: a type whose label was cut (Stats.ValuesTruncated) or
+// that went to the overflow series (flowtel_metric_overflow_total) counts
+// once per node, so such a node is looked up alone, in once.
 type nodeFold struct {
-	kept [4]foldSeries
+	kept [foldKept]foldSeries
 	n    int // kept[:n] are in use
 	next int // the one open replaces once all are
 	once foldSeries
 }
 
+// foldKept is the number of node types the fold keeps: a workflow's types
+// are a few to tens (the loadgen's 9).
+const foldKept = 16
+
 // foldSeries is a node series and the executions not yet added to it:
 // their counts by status, and their durations, recorded together
 // (hdr.Histogram.RecordAll: its two atomic adds once for up to 16 nodes,
-// where Record did them per node). 16, not 32: a run's nodes of a type are
-// mostly fewer, and the smaller nodeFold, zeroed per run, took 5-12 % off
-// every fold (TestObserveRunCPUTime: 64x1type 9.96 -> 9.43 ns a node,
-// synthetic 33.25 -> 29.14, genai 66.08 -> 58.73); 8 did no better.
+// where Record did them per node).
 type foldSeries struct {
 	s                   *nodeSeries
 	typ                 string
@@ -488,10 +495,12 @@ func (c *foldSeries) recordDurs() {
 	c.nd = 0
 }
 
-// find returns the kept series of node type typ, or nil.
+// find returns the kept series of node type typ, or nil. A type's
+// strings mostly share their bytes (a constant of the caller's): the
+// pointers compared first spare a call to compare the bytes.
 func (f *nodeFold) find(typ string) *foldSeries {
 	for i := range f.n {
-		if f.kept[i].typ == typ {
+		if k := f.kept[i].typ; len(k) == len(typ) && (unsafe.StringData(k) == unsafe.StringData(typ) || k == typ) {
 			return &f.kept[i]
 		}
 	}
@@ -521,8 +530,7 @@ func (f *nodeFold) open(m *Metrics, typ string) *foldSeries {
 }
 
 // start readies c for series s of type typ. It writes the counts, not
-// durs, which nd bounds: the literal zeroed all of c per open, its array
-// of durations most.
+// durs, which nd bounds.
 func (c *foldSeries) start(s *nodeSeries, typ string) {
 	c.s, c.typ = s, typ
 	c.ok, c.errs, c.cancelled, c.nd = 0, 0, 0, 0

@@ -500,15 +500,20 @@ func TestMetricsAllocs(t *testing.T) {
 	})
 }
 
-// TestMetricsNodeFoldExact checks that observeRun, which looks a run's
-// consecutive nodes of one type up once, keeps every count per node:
+// TestMetricsNodeFoldExact checks that observeRun, which looks a type up
+// once while the fold keeps it, across runs, keeps every count per node:
 // executions by status and durations of each type, the lookups sent to the
 // overflow series and the label cuts (Stats.ValuesTruncated).
 func TestMetricsNodeFoldExact(t *testing.T) {
-	e := newMetricsEngine(t, WithMetrics(MetricsConfig{Limit: 6, LabelBytes: 8}))
+	e := newMetricsEngine(t, WithMetrics(MetricsConfig{Limit: 6 + foldKept, LabelBytes: 8}))
 	const long = "toolongtype" // cut to "toolongt", the third series
 	// More types than nodeFold keeps, g and h past the limit.
-	types := []string{"a", "a", "b", "b", "b", "a", long, long, "a", "d", "e", "f", "g", "f", "h", "b", "a", "e", "d"}
+	types := []string{"a", "a", "b", "b", "b", "a", long, long, "a", "d", "e", "f"}
+	for k := range 2 * foldKept {
+		types = append(types, fmt.Sprintf("t%02d", k%foldKept))
+	}
+	types = append(types, "g", "f", "h", "b", "a", "e", "d", "t03", "t15", "t00")
+	const runs = 2                // the fold keeps its series from one run to the next
 	want := map[string][3]int64{} // by series: ok, error, cancelled
 	run := &encode.Run{AppID: "app", FlowID: "f", EndUnixNano: 1}
 	for i, typ := range types {
@@ -524,20 +529,22 @@ func TestMetricsNodeFoldExact(t *testing.T) {
 		switch i % 3 {
 		case 1:
 			n.Status = encode.StatusError
-			w[1]++
+			w[1] += runs
 		case 2:
 			n.Status, n.Cancelled = encode.StatusError, true
-			w[2]++
+			w[2] += runs
 		default:
-			w[0]++
+			w[0] += runs
 		}
 		want[series] = w
 		run.Nodes = append(run.Nodes, n)
 	}
 	before := e.Stats().ValuesTruncated
-	e.metrics.observeRun(run)
-	if got := e.Stats().ValuesTruncated - before; got != 2 {
-		t.Errorf("ValuesTruncated +%d, want 2: one per node of the long type", got)
+	for range runs {
+		e.metrics.observeRun(run)
+	}
+	if got := e.Stats().ValuesTruncated - before; got != 2*runs {
+		t.Errorf("ValuesTruncated +%d, want %d: one per node of the long type", got, 2*runs)
 	}
 	d := collectOTLP(t, e)
 	for series, w := range want {
@@ -557,8 +564,8 @@ func TestMetricsNodeFoldExact(t *testing.T) {
 		}
 	}
 	for _, name := range []string{MetricNodeExecutions, MetricNodeDuration} {
-		if p := d.one(t, MetricSeriesOverflow, map[string]string{"metric": name}); p.value != 2 {
-			t.Errorf("%s overflowed %d, want 2: one per node of type g or h", name, p.value)
+		if p := d.one(t, MetricSeriesOverflow, map[string]string{"metric": name}); p.value != 2*runs {
+			t.Errorf("%s overflowed %d, want %d: one per node of type g or h", name, p.value, 2*runs)
 		}
 	}
 }

@@ -47,6 +47,9 @@ type pipeline struct {
 	lastReap   int64
 	// lastCalibration is when the clock was last calibrated.
 	lastCalibration int64
+	// folded is set while the metrics' fold holds nodes add folded
+	// (flushFold).
+	folded bool
 	// flushes counts the ForceFlush goroutines running: the sink is shut
 	// down after they return (TestShutdownWaitsForFlush).
 	flushes sync.WaitGroup
@@ -122,7 +125,20 @@ func (p *pipeline) drainOnce() int {
 		p.reap(mono, false)
 		p.e.trimIdle(mono)
 	}
+	p.flushFold()
 	return len(p.drained)
+}
+
+// flushFold adds the node metrics add folded to their series
+// (Metrics.flushFold), once a drain and as a batch leaves (exportBatch):
+// every path that ends runs (a drain, reap, flush, shutdown) goes through
+// one of the two. A pipeline that folded nothing since leaves the fold
+// alone.
+func (p *pipeline) flushFold() {
+	if p.folded {
+		p.e.metrics.flushFold()
+		p.folded = false
+	}
 }
 
 // runRead is the offset in a run record of the end of the fields add
@@ -198,7 +214,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	// switch flipped every batch of TestPipelineBatchCPUTime: node/llm
 	// 712.8 -> 612.6 ns a span).
 	m := e.metrics
-	var f nodeFold
+	p.folded = true
 	later, genai := count, count
 	// The start of the first node whose start is the run's first frame
 	// (encode.IsStreamNode), -1 while there is none: read here, on the
@@ -260,7 +276,7 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 			if len(n.NodeType) > idFloor {
 				later = i
 			} else {
-				m.foldType(&f, &n.Node, plain)
+				m.foldType(&n.Node, plain)
 			}
 		}
 		if genai == count && !plain && len(n.Attrs) != 0 {
@@ -294,15 +310,15 @@ func (p *pipeline) add(r *runRecord, incomplete string) {
 	e.boundRun(&r.Run, bound)
 	m.observeRequest(&r.Run)
 	for i := min(later, genai); i < count; i++ {
-		n, plain := &r.slot(i).Node, r.isPlain(i)
+		n, plain := r.slotNode(i), r.isPlain(i)
 		if i >= later {
-			m.foldType(&f, n, plain)
+			m.foldType(n, plain)
 		}
 		if !plain && len(n.Attrs) != 0 {
 			m.observeGenAINode(n)
 		}
 	}
-	m.endFold(&f, &r.Run)
+	m.observeGenAIUsage(&r.Run)
 	kept := p.sampled(r)
 	if !kept {
 		if p.dropPanicked(r, count) {
@@ -407,6 +423,10 @@ func (r *runRecord) orphan(i int, n *nodeRecord) *nodeRecord {
 // Meanwhile nothing drains the rings (backpressure: they fill and the
 // overflow policy applies).
 func (p *pipeline) exportBatch() {
+	// The metrics count what the sink is handed (and, the batch empty,
+	// the runs sampled out and released): ForceFlush and Shutdown find
+	// them counted.
+	p.flushFold()
 	if len(p.cur.recs) == 0 {
 		return
 	}

@@ -40,8 +40,27 @@ func pipelineCases() []struct {
 	name string
 	f    func(e *Engine, run Run)
 } {
-	return append(captureCases[:3:3], pipelineLLMCase)
+	return append(captureCases[:3:3], pipelineLLMCase, pipelineTypesCase)
 }
+
+// pipelineTypes are the loadgen's synthetic workload's node types: its
+// runs have 9, where the other cases have one.
+var pipelineTypes = [...]string{"start", "llm", "tool-call", "code", "knowledge", "decision", "message", "iteration", "node-end"}
+
+// pipelineTypesCase is a plain node of the next of pipelineTypes at each
+// call, so that a run's nodes are of several types, as the loadgen's:
+// what the metrics' fold of the node families costs per node.
+var pipelineTypesCase = struct {
+	name string
+	f    func(e *Engine, run Run)
+}{"node/types9", func(e *Engine, run Run) {
+	pipelineTypeNext = (pipelineTypeNext + 1) % len(pipelineTypes)
+	run.StartNode("n:1", pipelineTypes[pipelineTypeNext], "N").End()
+}}
+
+// pipelineTypeNext is the index in pipelineTypes of pipelineTypesCase's
+// last node: the cases are called by one goroutine at a time.
+var pipelineTypeNext int
 
 // pipelineLLMCase is a node as the loadgen's synthetic workload records
 // an LLM node: attrs8's calls, the GenAI attributes, usage, the model's
