@@ -23,10 +23,11 @@ var ErrLargeFieldStore = errors.New("export: large field store")
 // object storage behind a URL (encode.LargeFieldStore): Put sends each
 // value with an HTTP PUT to the base URL followed by the value's key, as
 // an S3 or GCS bucket, a WebDAV server or a presigned prefix takes it.
-// User information in the base URL is sent as HTTP basic authentication
-// and its query is kept on every PUT (a presigned or token query), but
-// neither is ever printed nor written into a link: Link is the base URL
-// without them, followed by the key. Errors name the URL redacted as
+// User information in the base URL is sent as HTTP basic authentication,
+// unless the headers hold an Authorization, which wins (as in net/http
+// and the exporters), and its query is kept on every PUT (a presigned or
+// token query), but neither is ever printed nor written into a link: Link
+// is the base URL without them, followed by the key. Errors name the URL redacted as
 // RedactURL does. HTTPStore is safe for concurrent use.
 type HTTPStore struct {
 	base   *url.URL // what Put sends to, the key appended to its path
@@ -99,6 +100,17 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	return &HTTPStore{base: u, link: link.String(), shown: redactURL(u), client: client, header: header.Clone()}, nil
 }
 
+// hasAuthorization reports whether h holds an Authorization header, under
+// a key in any case.
+func hasAuthorization(h http.Header) bool {
+	for k := range h {
+		if strings.EqualFold(k, "Authorization") {
+			return true
+		}
+	}
+	return false
+}
+
 // NewHTTPStoreClient returns a client for an HTTPStore: timeout bounds each
 // request, redirects are not followed (a PUT's body is not sent again),
 // and its connections are its own (Close closes them, not those of
@@ -141,7 +153,7 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	for k, v := range s.header {
 		req.Header[k] = v
 	}
-	if s.base.User != nil {
+	if s.base.User != nil && !hasAuthorization(s.header) {
 		p, _ := s.base.User.Password()
 		req.SetBasicAuth(s.base.User.Username(), p)
 	}
