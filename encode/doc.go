@@ -46,8 +46,9 @@
 //   - AppendRunLog / AppendRunLogWith / AppendRunLogOptions: the run trace log JSON, field for
 //     field and in the original's order; large values go to an Offloader.
 //   - AppendMetrics and AppendPrometheus: metrics requests and text.
-//   - GetBuffer / PutBuffer: pooled request buffers (bytebufferpool) that
-//     refuse buffers above MaxPooledBufferBytes.
+//   - GetBuffer / PutBuffer / GrowBuffer: pooled request buffers
+//     (bytebufferpool) that refuse buffers above MaxPooledBufferBytes, and
+//     their growth, onto transparent huge pages on Linux.
 //
 // # How the protobuf is written
 //
@@ -103,10 +104,11 @@
 //
 // An Encoder is not safe for concurrent use: one goroutine (the engine's
 // pipeline) encodes with it; Encoder.Stats may be called from any
-// goroutine. GetBuffer and PutBuffer are safe for concurrent use. The
-// Append functions are pure and safe to call concurrently on distinct
-// destinations. Records handed to an encoder must not change during the
-// call; the encoder keeps no reference to them afterwards.
+// goroutine. GetBuffer and PutBuffer are safe for concurrent use, and
+// GrowBuffer on distinct buffers. The Append functions are pure and safe
+// to call concurrently on distinct destinations. Records handed to an
+// encoder must not change during the call; the encoder keeps no reference
+// to them afterwards.
 //
 // # Allocation
 //
@@ -115,7 +117,8 @@
 // TestTracesAllocs and TestLogsAllocs), repairs of invalid UTF-8 included.
 // SpanEncoder.AppendSpans and AppendMetrics allocate nothing once the
 // destination has grown (TestAppendSpansAllocs, TestAppendMetricsAllocs).
-// NewEncoder allocates. GetBuffer allocates only when the pool is empty.
+// NewEncoder allocates. GetBuffer allocates only when the pool is empty,
+// GrowBuffer only when the buffer is too small (TestGrowBufferAllocs).
 //
 // Measured on the project's shared 2-core VMs (AMD EPYC) as thread CPU
 // time, the least of 40 samples (TestCPUTime with -cputime; the
