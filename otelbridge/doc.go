@@ -46,7 +46,9 @@
 //     AttributeCountLimit) keeps a span's first keys and drops the later
 //     ones, as OpenTelemetry's SDK does (a key dropped counts once in the
 //     span's dropped_attributes_count, where the SDK counts each call
-//     that gave it). A key of the GenAI conventions' namespace
+//     that gave it); past 1,024 keys set after start, a limit raised
+//     that far included, each call giving a new key is dropped and
+//     counted so. A key of the GenAI conventions' namespace
 //     (gen_ai.*, package genai), as an instrumented model client sets it,
 //     stays the span's attribute as given (engine.Node.SetAttributes), so
 //     that the engine's GenAI metrics count the call; so do, on the span

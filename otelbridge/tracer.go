@@ -186,9 +186,6 @@ type bridgeSpan struct {
 	// pendingAt indexes pending by key past maxScanStart keys, so that a
 	// span of many keys does not cost their square.
 	pendingAt map[attribute.Key]int
-	// direct is set past maxPending keys: those held were written, in
-	// the order they first came, and later ones are written at once.
-	direct bool
 }
 
 // maxPending bounds the distinct keys a span holds until End. Held in
@@ -196,9 +193,11 @@ type bridgeSpan struct {
 // Limits.Attrs (by default OpenTelemetry's AttributeCountLimit, 128)
 // keeps a span's first keys, each with its last value, and drops the
 // later ones, as OpenTelemetry's SDK does; a limit raised past 128 keeps
-// more. Written at once instead, later keys took the limit from the
-// first ones. Past maxPending keys, those held are written and later
-// ones at once: the memory a span holds is bounded.
+// more, up to maxPending. Written at once instead, later keys took the
+// limit from the first ones, and a key written and then set again was on
+// the span twice (OTLP's keys are unique). Past maxPending keys, a new
+// key is dropped and counted in the span's dropped_attributes_count, as
+// the engine's limit drops one: the memory a span holds is bounded.
 const maxPending = 1024
 
 // lastOnly reports whether kvs[i] is the last attribute with its key:
@@ -1007,38 +1006,39 @@ func (s *bridgeSpan) SetAttributes(kv ...attribute.KeyValue) {
 		if a.Key == genai.KeyOperationName {
 			s.genai = true // before End writes what was held
 		}
-		if s.owned && !s.direct && s.hold(a) {
+		if s.owned {
+			s.hold(a)
 			continue
 		}
 		s.write(a)
 	}
 }
 
-// hold keeps a in s.pending, replacing the value of its key, and reports
-// whether it did. Past maxPending keys it writes those held, in order,
-// sets s.direct and reports false: the caller writes a. Callers hold
-// s.mu.
-func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
+// hold keeps a in s.pending, replacing the value of its key. A new key
+// past maxPending keys is dropped and counted in the span's
+// dropped_attributes_count. Callers hold s.mu.
+func (s *bridgeSpan) hold(a attribute.KeyValue) {
 	if s.pendingAt != nil {
 		if i, ok := s.pendingAt[a.Key]; ok {
 			s.pending[i] = a
-			return true
+			return
 		}
 	} else {
 		for i := range s.pending {
 			if s.pending[i].Key == a.Key {
 				s.pending[i] = a
-				return true
+				return
 			}
 		}
 	}
 	switch n := len(s.pending); {
 	case n == maxPending:
-		for _, kv := range s.pending {
-			s.write(kv)
+		if s.isNode {
+			hooks.NodeDropAttrs(s.node, 1)
+		} else {
+			hooks.RunDropAttrs(s.run, 1)
 		}
-		s.pending, s.pendingAt, s.direct = nil, nil, true
-		return false
+		return
 	case n == maxScanStart:
 		s.pendingAt = make(map[attribute.Key]int, 2*n)
 		for i, kv := range s.pending {
@@ -1049,7 +1049,6 @@ func (s *bridgeSpan) hold(a attribute.KeyValue) bool {
 		s.pendingAt[a.Key] = len(s.pending)
 	}
 	s.pending = append(s.pending, a)
-	return true
 }
 
 // write writes a node output value (a key spanKey keeps, as it is) or a
