@@ -48,7 +48,7 @@
 //   - AppendMetrics and AppendPrometheus: metrics requests and text.
 //   - GetBuffer / PutBuffer / GrowBuffer: pooled request buffers
 //     (bytebufferpool) that refuse buffers above MaxPooledBufferBytes, and
-//     their growth, onto transparent huge pages on Linux.
+//     their growth, which faults in only the pages written.
 //
 // # How the protobuf is written
 //

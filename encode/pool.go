@@ -51,9 +51,12 @@ const MaxPooledBufferBytes = 4 << 20
 // 21,000. A stack under a mutex that kept idle buffers across GCs, in
 // place of the sync.Pool, still grew 133 new ones in a 10 s run. On the
 // 2-vCPU AMD EPYC VM such a fault costs about 11 us of thread CPU (a
-// first write to each page of a fresh 256 KiB mapping), a 2 MiB huge page
-// fault 0.3-0.8 us per 4 KiB it covers: GrowBuffer advises new buffers
-// onto huge pages.
+// first write to each page of a fresh 256 KiB mapping): GrowBuffer makes a
+// new buffer rather than growing it, so that only the pages written fault.
+// Advising new buffers onto transparent huge pages (MADV_HUGEPAGE, then
+// MADV_NOHUGEPAGE) cut the faults further but was not kept: it marks the
+// host process's Go heap, a marking Linux cannot take back and Go's
+// runtime stopped making (VMA splitting, memory held in huge pages).
 var bufferPool bytebufferpool.Pool
 
 // GetBuffer returns an empty buffer from the pool. Append to b.B (for
@@ -74,24 +77,14 @@ func PutBuffer(b *bytebufferpool.ByteBuffer) {
 }
 
 // GrowBuffer makes b's capacity at least n bytes, keeping its bytes. A new
-// array of at least hugeAdviseBytes is advised onto huge pages
-// (adviseHugePages) before anything writes it; it is made, not grown by
-// append, as the runtime does not clear fresh heap memory it makes, where
-// slices.Grow cleared (and so faulted in) all of its capacity. GrowBuffer
-// allocates only when b is too small.
+// array is made, not grown by append: the runtime does not clear fresh
+// heap memory it makes, where slices.Grow cleared (and so faulted in) all
+// of its capacity. GrowBuffer allocates only when b is too small.
 func GrowBuffer(b *bytebufferpool.ByteBuffer, n int) {
 	if cap(b.B) >= n {
 		return
 	}
 	nb := make([]byte, len(b.B), n)
-	if n >= hugeAdviseBytes {
-		adviseHugePages(nb)
-	}
 	copy(nb, b.B)
 	b.B = nb
 }
-
-// hugeAdviseBytes is the least new buffer GrowBuffer advises onto huge
-// pages: a smaller one is allocated from spans shared with small objects
-// and is not worth the system call.
-const hugeAdviseBytes = 64 << 10

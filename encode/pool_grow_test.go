@@ -12,7 +12,7 @@ import (
 )
 
 // TestGrowBufferProperty checks, on random contents and sizes (small ones
-// and ones advised onto huge pages), that GrowBuffer keeps a buffer's
+// and ones of fresh heap pages), that GrowBuffer keeps a buffer's
 // bytes, gives it at least the capacity asked for, keeps a large enough
 // array, and that the rest of a new array reads zero and can be written
 // and read back.
@@ -38,7 +38,7 @@ func TestGrowBufferProperty(t *testing.T) {
 		}
 		full := b.B[:cap(b.B)]
 		if n > cap(old) {
-			// A new array: what GrowBuffer did to its pages left it zero.
+			// A new array: fresh or reused, the runtime gave it zeroed.
 			for j := len(want); j < len(full); j++ {
 				if full[j] != 0 {
 					t.Fatalf("case %d: byte %d of a new array of %d reads %d", i, j, len(full), full[j])

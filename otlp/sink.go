@@ -305,7 +305,7 @@ func (p *encodedPart) encode(s *Sink, enc *encode.Encoder, sig export.Signal, ru
 	// neither grows while it is written nor needs a new buffer: growing
 	// every buffer short of a fifth more (the old rule) gave 1 %
 	// of the loadgen's requests a new 270 KB buffer for want of 0.1 %.
-	// GrowBuffer puts a new one on huge pages (see encode.GrowBuffer).
+	// GrowBuffer clears no capacity (see encode.GrowBuffer).
 	if need := int(s.itemBytes[k].Load()) * items; cap(buf.B) < min(need*21/20, MaxRequestBytes) {
 		buf.B = buf.B[:0]
 		encode.GrowBuffer(buf, min(need*5/4, MaxRequestBytes))
