@@ -333,8 +333,13 @@ func (o *Offloader) Stats() OffloadStats {
 		KeptStoreFull: o.kept[cutStoreFull].Load(),
 		KeptClosed:    o.kept[cutClosed].Load(),
 	}
-	s.Enqueued = o.enqueued.Load()
-	s.InFlight = s.Enqueued - s.Offloaded - s.Failed - s.Lost
+	// A worker may store a value and count it before tryEnqueue, which
+	// handed it over, counts it enqueued: a value with an outcome was
+	// enqueued, so Enqueued is at least the outcomes (both only grow, and
+	// so does their maximum), and InFlight never wraps below zero.
+	done := s.Offloaded + s.Failed + s.Lost
+	s.Enqueued = max(o.enqueued.Load(), done)
+	s.InFlight = s.Enqueued - done
 	return s
 }
 

@@ -2,6 +2,7 @@ package encode_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"strings"
@@ -47,14 +48,43 @@ func TestOffloadAccountingProperty(t *testing.T) {
 				}
 			})
 		}
+		// Stats read while values are queued and stored: a worker may count
+		// a value stored before its enqueuer counts it queued, which made
+		// InFlight wrap to 2^64-1; Enqueued must never exceed the offers
+		// nor go back.
+		offers := uint64(goroutines * iters * 3)
+		stop := make(chan struct{})
+		var pollErr error
+		var polled sync.WaitGroup
+		polled.Go(func() {
+			var last uint64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s := o.Stats()
+				if s.InFlight > s.Enqueued || s.Enqueued > offers || s.Enqueued < last ||
+					s.Enqueued != s.Offloaded+s.Failed+s.Lost+s.InFlight {
+					pollErr = fmt.Errorf("Stats while running: %+v (Enqueued before %d)", s, last)
+					return
+				}
+				last = s.Enqueued
+			}
+		})
 		time.Sleep(time.Duration(rng.IntN(3000)) * time.Microsecond)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(2000))*time.Microsecond)
 		_ = o.Close(ctx) // may run out of time: what it drops is counted Lost
 		cancel()
 		wg.Wait()
+		close(stop)
+		polled.Wait()
+		if pollErr != nil {
+			t.Fatalf("seed %d: %v", seed, pollErr)
+		}
 		_ = o.Close(context.Background())
 		s := o.Stats()
-		offers := uint64(goroutines * iters * 3)
 		if got := s.Enqueued + s.QueueFull + s.StoreFull + s.Closed + s.KeptQueueFull + s.KeptStoreFull + s.KeptClosed; got != offers {
 			t.Fatalf("seed %d: %d values counted, %d offered: %+v", seed, got, offers, s)
 		}
