@@ -107,7 +107,12 @@ type Limits struct {
 	// Attrs bounds the attributes of a node (input, output and config
 	// together) and the srv, srv_tag and extra attributes of a run (default 128).
 	Attrs int
-	// Events bounds log entries and exceptions per node or run (default 128).
+	// Events bounds log entries and exceptions per node or run (default
+	// 128). The first ones are kept, in their order, and later ones are
+	// dropped and counted (Stats.EventsDropped, the span's dropped events
+	// count), where OpenTelemetry Go's SDK keeps the newest: the run log's
+	// logs read as the original's began, and an error past the bound still
+	// sets the status and its message.
 	Events int
 	// EventAttrs bounds the attributes of one event given as data
 	// (Node.InfoEvent, ErrorEvent, and the OpenTelemetry bridge's AddEvent
