@@ -53,6 +53,14 @@ type Vec[T any] struct {
 	overflow *T
 	// overflowed counts With calls routed to the overflow series.
 	overflowed *Counter
+
+	// batch is Each's scratch space for a Vec of Histograms (drainAll).
+	batch struct {
+		mu     sync.Mutex
+		hs     []*Histogram
+		locked []*Histogram
+		olds   []*buf
+	}
 }
 
 type vecEntry[T any] struct {
@@ -253,11 +261,17 @@ func (v *Vec[T]) insert(lv *LabelValues, h uint64) *T {
 
 // Each calls fn for every series in creation order, then for the overflow
 // series (with overflow true and zero label values) if anything was routed
-// to it. fn must not call v's methods that add series.
+// to it. fn must not call v's methods that add series. For a Vec of
+// Histograms, Each first drains them all together, with one fence per P
+// for the family (see doc.go) where each one's Snapshot would make one
+// per P it has recorded on.
 func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 	v.mu.Lock()
 	order := v.order[:len(v.order):len(v.order)]
 	v.mu.Unlock()
+	if hv, ok := any(v).(*Vec[Histogram]); ok {
+		hv.drainSeries(any(order).([]vecEntry[Histogram]))
+	}
 	for i := range order {
 		fn(&order[i].lv, order[i].s, false)
 	}
@@ -265,6 +279,28 @@ func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 		var none LabelValues
 		fn(&none, v.overflow, true)
 	}
+}
+
+// drainSeries drains the series of a Vec of Histograms and its overflow
+// series together, with one fence per shard index for all (drainAll), so
+// that the Snapshots Each's callback takes find only what was recorded
+// since. A concurrent Each skips it.
+func (v *Vec[T]) drainSeries(order []vecEntry[Histogram]) {
+	b := &v.batch
+	if !b.mu.TryLock() {
+		return
+	}
+	defer b.mu.Unlock()
+	hs := b.hs[:0]
+	for i := range order {
+		hs = append(hs, order[i].s)
+	}
+	if h, ok := any(v.overflow).(*Histogram); ok {
+		hs = append(hs, h)
+	}
+	b.locked, b.olds = drainAll(hs, b.locked, b.olds)
+	clear(hs)
+	b.hs = hs
 }
 
 // Len returns the number of series, not counting the overflow series.
