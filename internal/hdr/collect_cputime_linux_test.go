@@ -50,30 +50,24 @@ func TestCollectCPUTime(t *testing.T) {
 	}
 	vpass()
 	testkit.PrintCPUTime("Collect/idle", series, "histogram", pass)
-	testkit.PrintCPUTime("Collect/one", series, "histogram", func() {
+	printPasses("Collect/", hs, pass)
+	printPasses("Collect/vec/", vhs, vpass)
+}
+
+// printPasses prints the cost of pass after one value recorded in each of
+// hs, and after two far apart.
+func printPasses(prefix string, hs []*Histogram, pass func()) {
+	testkit.PrintCPUTime(prefix+"one", len(hs), "histogram", func() {
 		for i, h := range hs {
 			h.Record(int64(i) + 100)
 		}
 		pass()
 	})
-	testkit.PrintCPUTime("Collect/spread", series, "histogram", func() {
+	testkit.PrintCPUTime(prefix+"spread", len(hs), "histogram", func() {
 		for _, h := range hs {
 			h.Record(100)
 			h.Record(10_000_000)
 		}
 		pass()
-	})
-	testkit.PrintCPUTime("Collect/vec/one", series, "histogram", func() {
-		for i, h := range vhs {
-			h.Record(int64(i) + 100)
-		}
-		vpass()
-	})
-	testkit.PrintCPUTime("Collect/vec/spread", series, "histogram", func() {
-		for _, h := range vhs {
-			h.Record(100)
-			h.Record(10_000_000)
-		}
-		vpass()
 	})
 }
