@@ -73,8 +73,12 @@
 //     does so between records, through the scheduler's locked
 //     instructions, which are full barriers.
 //   - The atomic path (other architectures, -race, or membarrier refused:
-//     old kernels, seccomp filters, gVisor). (a) is an atomic add, (1)
-//     and the reads of (3) are atomic, so all are in one sequentially
+//     old kernels, seccomp filters, gVisor; and for good after a
+//     membarrier the kernel fails past registration, which it does only
+//     for a process not registered: the collector then turns the fence
+//     off and waits a millisecond, in which a record's plain store (a)
+//     already made leaves its store buffer, instead of panicking). (a)
+//     is an atomic add, (1) and the reads of (3) are atomic, so all are in one sequentially
 //     consistent order: if (b) loads the old cur, (a) precedes (1) and
 //     (3) reads seq >= n, as above. (d) is an atomic add where a plain
 //     store is not a release store (and under -race, so that the detector
