@@ -24,11 +24,15 @@ func TestFenceFailureFallsBack(t *testing.T) {
 	}
 	defer func() {
 		membarrier = call
+		fenceOffUntil.Store(0)
 		setFenced(true)
 	}()
 	reconcileUnderCollection(t)
 	if fenced {
 		t.Fatal("fenced after a failed membarrier")
+	}
+	if fenceOffUntil.Load() == 0 {
+		t.Fatal("no wait set after a failed membarrier")
 	}
 	// Collectors of different histograms may fail at once; none calls
 	// again once it has seen the fence off.

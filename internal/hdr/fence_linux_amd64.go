@@ -3,6 +3,7 @@
 package hdr
 
 import (
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -37,18 +38,31 @@ func membarrierWorks() bool {
 // (and, in theory, when it cannot allocate a CPU mask). Should it fail,
 // fence never panics in the process that links flowtel: it turns the
 // fence off for good, so that writers take the locked add from their next
-// record, and waits a millisecond, in which the plain store that began a
+// record, and every collector waits until a millisecond after the
+// failure, in which the plain store that began a
 // record already under way leaves its core's store buffer (a store buffer
 // drains in nanoseconds; a thread switched out has had a context switch).
 func fence() {
-	if !fenced {
-		return
-	}
-	if membarrier(membarrierPrivateExpedited) != 0 {
+	if fenced {
+		if membarrier(membarrierPrivateExpedited) == 0 {
+			return
+		}
+		// Every collector, not only this one, waits out the millisecond:
+		// one that finds the fence off just after must not trust the
+		// sequence of a record begun with a plain store either.
+		fenceOffUntil.CompareAndSwap(0, time.Now().Add(time.Millisecond).UnixNano())
 		fenced = false
-		time.Sleep(time.Millisecond)
+	}
+	if u := fenceOffUntil.Load(); u != 0 {
+		if d := time.Until(time.Unix(0, u)); d > 0 {
+			time.Sleep(d)
+		}
 	}
 }
+
+// fenceOffUntil is, once a membarrier has failed, the time (Unix
+// nanoseconds) until which collectors wait before they read a sequence.
+var fenceOffUntil atomic.Int64
 
 // membarrier makes the membarrier(2) call cmd; a variable so that a test
 // can make it fail.
