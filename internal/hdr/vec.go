@@ -270,7 +270,7 @@ func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 	order := v.order[:len(v.order):len(v.order)]
 	v.mu.Unlock()
 	if hv, ok := any(v).(*Vec[Histogram]); ok {
-		hv.drainSeries(any(order).([]vecEntry[Histogram]))
+		drainSeries(hv, any(order).([]vecEntry[Histogram]))
 	}
 	for i := range order {
 		fn(&order[i].lv, order[i].s, false)
@@ -281,11 +281,11 @@ func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 	}
 }
 
-// drainSeries drains the series of a Vec of Histograms and its overflow
-// series together, with one fence per shard index for all (drainAll), so
-// that the Snapshots Each's callback takes find only what was recorded
-// since. A concurrent Each skips it.
-func (v *Vec[T]) drainSeries(order []vecEntry[Histogram]) {
+// drainSeries drains the series of v and its overflow series together,
+// with one fence per shard index for all (drainAll), so that the
+// Snapshots Each's callback takes find only what was recorded since. A
+// concurrent Each skips it.
+func drainSeries(v *Vec[Histogram], order []vecEntry[Histogram]) {
 	b := &v.batch
 	if !b.mu.TryLock() {
 		return
@@ -295,9 +295,7 @@ func (v *Vec[T]) drainSeries(order []vecEntry[Histogram]) {
 	for i := range order {
 		hs = append(hs, order[i].s)
 	}
-	if h, ok := any(v.overflow).(*Histogram); ok {
-		hs = append(hs, h)
-	}
+	hs = append(hs, v.overflow)
 	b.locked, b.olds = drainAll(hs, b.locked, b.olds)
 	clear(hs)
 	b.hs = hs
