@@ -37,6 +37,7 @@ func init() {
 			c.apply(opts)
 			return c.errorHandler
 		},
+		ValueBytes: func(e *Engine) int { return e.cfg.limits.ValueBytes },
 		RunEngine: func(h Run) *Engine {
 			if h.r == nil {
 				return nil

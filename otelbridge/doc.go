@@ -105,7 +105,10 @@
 //     or of an event, becomes its string form (attribute.Value.String,
 //     ["x","y"] for a string slice), where OpenTelemetry's OTLP exporter
 //     writes an array or a key-value list: the records hold no nested
-//     value. SpanExporter, which converts the SDK's spans, writes slices
+//     value. The string form is cut to Limits.ValueBytes as a string is,
+//     and only as much of the value as that keeps is formatted, so that
+//     a value of gigabytes costs no more (a level nested past 1,000 is
+//     null). SpanExporter, which converts the SDK's spans, writes slices
 //     of scalars as arrays.
 //
 // ContextWithRun and ContextWithNode put flowtel's own handles into a

@@ -372,9 +372,9 @@ func (t *tracer) startNode(ctx context.Context, parent *bridgeSpan, name string,
 			case !tokenCount(kv):
 				invalid++
 			case s.spanKey(kv.Key):
-				s.node.SetAttributes(toAttr(kv))
+				s.node.SetAttributes(s.attr(kv))
 			default:
-				s.node.Input(toAttr(kv))
+				s.node.Input(s.attr(kv))
 			}
 		}
 	}
@@ -803,7 +803,7 @@ func (s *bridgeSpan) eventAttrs(attrs []engine.Attr, kvs []attribute.KeyValue, o
 		case kv.Key == own || (own == "" && exceptionKey(kv.Key)):
 			named++
 		default:
-			attrs = append(attrs, toAttr(kv))
+			attrs = append(attrs, s.attr(kv))
 		}
 	}
 	s.dropAttrs(dropEvent, named)
@@ -1059,9 +1059,9 @@ func (s *bridgeSpan) write(a attribute.KeyValue) {
 		case !tokenCount(a):
 			s.dropAttrs(dropInvalid, 1)
 		case s.spanKey(a.Key):
-			s.node.SetAttributes(toAttr(a))
+			s.node.SetAttributes(s.attr(a))
 		default:
-			s.node.Output(toAttr(a))
+			s.node.Output(s.attr(a))
 		}
 	} else {
 		s.setRunAttr(a)
@@ -1093,7 +1093,7 @@ func (s *bridgeSpan) setRunAttr(kv attribute.KeyValue) {
 		}
 		return
 	}
-	s.run.SetAttributes(toAttr(kv))
+	s.run.SetAttributes(s.attr(kv))
 }
 
 // TracerProvider returns the engine's provider, the one NewTracerProvider

@@ -29,6 +29,8 @@ type Hooks[E, O, R, N any] struct {
 
 	// RunEngine returns the engine of a run, nil for a no-op run.
 	RunEngine func(R) *E
+	// ValueBytes returns the engine's Limits.ValueBytes.
+	ValueBytes func(e *E) int
 	// Bridge returns the value the engine holds for otelbridge, stored
 	// from newValue at the first call (concurrent first calls keep one).
 	Bridge func(e *E, newValue func() any) any
