@@ -183,6 +183,9 @@ func settle(opts []Option) (settings, error) {
 	if err != nil {
 		return st, err // ErrInvalidSampler, naming the TailPolicy field
 	}
+	if err := cfg.tail.checkRuleIDs(cfg.limits.ValueBytes); err != nil {
+		return st, err
+	}
 	if cfg.metrics.SkipRunRequests && cfg.tail.slowestFraction() {
 		return st, fmt.Errorf("%w: TailPolicy.SlowestFraction reads the runs' request histogram, which MetricsConfig.SkipRunRequests leaves them out of: no run would be slow", ErrInvalidSampler)
 	}

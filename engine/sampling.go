@@ -342,14 +342,15 @@ const (
 
 // TailRule is a policy for the runs of one flow, one app, or one flow of
 // one app (an empty field matches any; New refuses a rule with both empty,
-// and two rules for the same app and flow). The most specific rule that
-// matches a run applies instead of the policy's own fields (the app's
-// flow, then the flow, then the app, whatever the order of Rules); its
-// Decide is the policy's. A rule whose Policy sets no field keeps none
-// of its runs (a zero TailPolicy given to WithTailSampling keeps every
-// run: there is no tail sampling then); Ratio 1 keeps them all. Rules,
-// MaxPerSecond, Decide and RunLogAlways apply to the whole policy: New
-// refuses them in a rule.
+// two rules for the same app and flow, and a rule whose AppID or FlowID
+// is longer than Limits.ValueBytes, to which a run's are cut). The most
+// specific rule that matches a run applies instead of the policy's own
+// fields (the app's flow, then the flow, then the app, whatever the
+// order of Rules); its Decide is the policy's. A rule whose Policy sets
+// no field keeps none of its runs (a zero TailPolicy given to
+// WithTailSampling keeps every run: there is no tail sampling then);
+// Ratio 1 keeps them all. Rules, MaxPerSecond, Decide and RunLogAlways
+// apply to the whole policy: New refuses them in a rule.
 type TailRule struct {
 	AppID, FlowID string
 	Policy        TailPolicy
@@ -435,8 +436,9 @@ func (p *TailPolicy) slowestFraction() bool {
 // Validate reports what New would refuse in p alone (a value out of
 // range, a bad rule), naming the field, so that a program can check a
 // policy from its flags or configuration before it builds the engine. New
-// also refuses RunLogAlways with a sink that takes no run logs, and
-// SlowestFraction with MetricsConfig.SkipRunRequests.
+// also refuses RunLogAlways with a sink that takes no run logs,
+// SlowestFraction with MetricsConfig.SkipRunRequests, and a rule whose
+// AppID or FlowID is longer than Limits.ValueBytes.
 func (p TailPolicy) Validate() error {
 	_, err := newTailSampler(&p)
 	return err
@@ -569,6 +571,22 @@ func newTailSampler(p *TailPolicy) (*tailSampler, error) {
 		t.rules[k] = &cr
 	}
 	return t, nil
+}
+
+// checkRuleIDs refuses a rule naming an app or flow id longer than
+// valueBytes (Limits.ValueBytes): StartRun cuts a run's ids to it, so
+// the rule would match no run, and its runs would take the policy's own
+// fields, unseen.
+func (p *TailPolicy) checkRuleIDs(valueBytes int) error {
+	for i, r := range p.Rules {
+		for _, f := range [...]struct{ name, id string }{{"AppID", r.AppID}, {"FlowID", r.FlowID}} {
+			if len(f.id) > valueBytes {
+				return fmt.Errorf("%w: Rules[%d].%s is %d bytes, more than Limits.ValueBytes (%d), to which a run's %s is cut: the rule would match no run",
+					ErrInvalidSampler, i, f.name, len(f.id), valueBytes, f.name)
+			}
+		}
+	}
+	return nil
 }
 
 // rule returns the policy for a run of app and flow.
