@@ -77,38 +77,122 @@ const genAIBounds = 14
 // boundedHist is a histogram over one family's fixed explicit bounds: the
 // conventions give the bounds, so the counts per bucket are all it keeps
 // (about 150 bytes a series, against an HDR histogram's 184 KiB per core).
-// The pipeline goroutine records; collectors read the atomics. A
-// collection counts the buckets it read, so _count always equals the +Inf
-// bucket.
+// The pipeline goroutine records, into the fold (histFold), and adds the
+// fold to the atomics once a drain (genAIMetrics.flush); collectors read
+// the atomics. A collection counts the buckets it read, so _count always
+// equals the +Inf bucket.
 type boundedHist struct {
 	counts [genAIBounds + 1]atomic.Uint64
 	sum    atomic.Uint64 // microseconds or tokens
 	// min and max hold the value plus one; zero is none yet.
 	min, max atomic.Int64
+	fold     histFold
+}
+
+// histFold is what the pipeline recorded into a boundedHist and has not
+// yet added to it: plain memory, the pipeline goroutine's only. The
+// pipeline is the histogram's one writer, so the fold holds its sum, min
+// and max as they are once flushed (saturated as satAdd does, so that
+// each record that saturates counts once, as it did when each record
+// stored its sum), and the counts not yet added. Recording into the
+// atomics took a locked add and, for the sum, a locked exchange (Store)
+// per value, and the loadgen's LLM nodes record five values each:
+// TestGenAIFoldCPUTime 80.80 -> 57.46 ns a GenAI node (6 alternated
+// pairs, 6 of 6). observeRun, which flushes once a run, pays the flush
+// per run instead (TestObserveRunCPUTime nodes=genai 69.29 -> 79.12).
+type histFold struct {
+	counts [genAIBounds + 1]uint64
+	sum    uint64
+	lo, hi int64
+	// next is the histogram held after this one (genAIMetrics.held).
+	next *boundedHist
+	held bool
 }
 
 // record adds v (microseconds or tokens, never negative) to the bucket of
-// the first bound at least v.
-// Its sum saturates (see satAddSum), counted in sat. A load and a release
-// store (storeRelease, one writer) in place of the counts' Add and of the
-// sum's and min's and max's Store did worse: TestObserveRunCPUTime,
-// nodes=genai, 64.55 -> 70.30 ns a node (6 alternated pairs, p=0.000),
-// the assembly's calls costing more than the locked instructions.
-func (h *boundedHist) record(v int64, bounds *[genAIBounds]int64, sat *atomic.Uint64) {
+// the first bound at least v, in h's fold.
+func (g *genAIMetrics) record(h *boundedHist, v int64, bounds *[genAIBounds]int64) {
 	v = max(v, 0)
-	h.counts[genAIBucket(v, bounds)].Add(1)
-	satAddSum(&h.sum, uint64(v), 1, sat)
-	h.minMax(v, v)
+	f := g.hold(h)
+	f.counts[genAIBucket(v, bounds)]++
+	f.sum = g.satAdd(f.sum, uint64(v))
+	f.minMax(v, v)
 }
 
-// minMax widens the histogram's min and max to lo and hi. One writer, the
-// pipeline goroutine: load and store suffice.
-func (h *boundedHist) minMax(lo, hi int64) {
-	if m := h.min.Load(); m == 0 || lo+1 < m {
-		h.min.Store(lo + 1)
+// hold returns h's fold, listed for the next flush.
+func (g *genAIMetrics) hold(h *boundedHist) *histFold {
+	f := &h.fold
+	if !f.held {
+		f.held, f.next, g.held = true, g.held, h
 	}
-	if hi+1 > h.max.Load() {
-		h.max.Store(hi + 1)
+	return f
+}
+
+// minMax widens the fold's min and max to lo and hi.
+func (f *histFold) minMax(lo, hi int64) {
+	if f.lo == 0 || lo+1 < f.lo {
+		f.lo = lo + 1
+	}
+	f.hi = max(f.hi, hi+1)
+}
+
+// flush adds f's counts to h and stores its sum, min and max (one
+// writer: a store where they changed).
+func (f *histFold) flush(h *boundedHist) {
+	for i, c := range &f.counts {
+		if c != 0 {
+			h.counts[i].Add(c)
+			f.counts[i] = 0
+		}
+	}
+	if h.sum.Load() != f.sum {
+		h.sum.Store(f.sum)
+	}
+	if h.min.Load() != f.lo {
+		h.min.Store(f.lo)
+	}
+	if h.max.Load() != f.hi {
+		h.max.Store(f.hi)
+	}
+}
+
+// satAdd returns the sum cur + v held at math.MaxInt64 (so that it
+// exports as the same positive number as an int64 or a float64), counting
+// each add that reached it in the fold's saturations. cur is at most
+// math.MaxInt64.
+func (g *genAIMetrics) satAdd(cur, v uint64) uint64 {
+	if v > math.MaxInt64-cur {
+		g.sat++
+		return math.MaxInt64
+	}
+	return cur + v
+}
+
+// flush adds what the fold holds to the series and to
+// Stats.SumsSaturated (sat): the pipeline calls it once a drain and
+// before a batch leaves (Metrics.flushFold), so that a collection after
+// a drain, Drain or ForceFlush sees every node the drain folded.
+func (g *genAIMetrics) flush(sat *atomic.Uint64) {
+	for h := g.held; h != nil; {
+		f := &h.fold
+		f.flush(h)
+		h, f.next, f.held = f.next, nil, false
+	}
+	g.held = nil
+	for s := g.heldApps; s != nil; {
+		f := &s.fold
+		if s.input.Load() != f.input {
+			s.input.Store(f.input)
+		}
+		if s.output.Load() != f.output {
+			s.output.Store(f.output)
+		}
+		s, f.next, f.held = f.next, nil, false
+	}
+	g.heldApps = nil
+	if g.sat != 0 {
+		sat.Add(g.sat)
+		g.sat = 0
 	}
 }
 
@@ -129,8 +213,21 @@ func genAIBucket(v int64, bounds *[genAIBounds]int64) int {
 // (the last label, genAIOpTokenLabels before it).
 type genAIOpSeries struct{ dur, firstChunk, perChunk, input, output boundedHist }
 
-// genAIAppSeries is one series of flowtel_gen_ai_tokens_total.
-type genAIAppSeries struct{ input, output atomic.Uint64 }
+// genAIAppSeries is one series of flowtel_gen_ai_tokens_total: its sums,
+// and the fold of them (the pipeline's only, as histFold's).
+type genAIAppSeries struct {
+	input, output atomic.Uint64
+	fold          appFold
+}
+
+// appFold is a genAIAppSeries' sums as they are once flushed, as
+// histFold's.
+type appFold struct {
+	input, output uint64
+	// next is the series held after this one (genAIMetrics.heldApps).
+	next *genAIAppSeries
+	held bool
+}
 
 // genAIMetrics are the GenAI families of Metrics.
 type genAIMetrics struct {
@@ -155,6 +252,12 @@ type genAIMetrics struct {
 	portLimit     int
 	lastPort      int64
 	lastPortLabel string
+	// held and heldApps list the series whose fold holds what the
+	// pipeline recorded since the last flush, sat the sums it saturated:
+	// the pipeline goroutine's only.
+	held     *boundedHist
+	heldApps *genAIAppSeries
+	sat      uint64
 }
 
 // genAIOpLabels are the labels of the client operation metrics: the
@@ -256,9 +359,12 @@ func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 	if u := r.Usage; u.PromptTokens != 0 || u.CompletionTokens != 0 {
 		raw := hdr.LabelValues{r.AppID, r.FlowID}
 		s, _ := memoWith(m, &m.memo.apps, m.genai.apps, &raw, 2)
-		sat := &m.e.stats.sumsSaturated
-		satAddSum(&s.input, uint64(max(u.PromptTokens, 0)), 1, sat)
-		satAddSum(&s.output, uint64(max(u.CompletionTokens, 0)), 1, sat)
+		g, f := &m.genai, &s.fold
+		if !f.held {
+			f.held, f.next, g.heldApps = true, g.heldApps, s
+		}
+		f.input = g.satAdd(f.input, uint64(max(u.PromptTokens, 0)))
+		f.output = g.satAdd(f.output, uint64(max(u.CompletionTokens, 0)))
 	}
 }
 
@@ -268,7 +374,7 @@ func (m *Metrics) observeGenAIUsage(r *encode.Run) {
 // of 384 bytes, where it is 768), did not help: TestObserveRunCPUTime
 // nodes=genai 58.64 -> 59.16 ns a node (6 alternated pairs).
 func (m *Metrics) observeGenAINode(n *encode.Node) {
-	g, sat := &m.genai, &m.e.stats.sumsSaturated
+	g := &m.genai
 	var a genAINode
 	if !a.read(n.Attrs) {
 		return
@@ -293,13 +399,13 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 	case opExecuteTool:
 		raw := hdr.LabelValues{a.tool, errType}
 		s, _ := memoWith(m, &m.memo.tools, g.tools, &raw, 2)
-		s.record(micros, &genAIDurationMicros, sat)
+		g.record(s, micros, &genAIDurationMicros)
 		m.nameGenAISpan(n, a.op, a.tool, SpanKindInternal)
 		return
 	case opInvokeAgent, opCreateAgent, opInvokeWorkflow:
 		raw := hdr.LabelValues{a.op, a.agent, a.workflow, errType}
 		s, _ := memoWith(m, &m.memo.flows, g.flows, &raw, 4)
-		s.record(micros, &genAIDurationMicros, sat)
+		g.record(s, micros, &genAIDurationMicros)
 		name, kind := a.agent, SpanKindInternal
 		switch a.op {
 		case opInvokeWorkflow:
@@ -315,25 +421,23 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 	}
 	raw := hdr.LabelValues{a.op, a.provider, a.reqModel, a.respModel, a.server, m.serverPort(&a), errType}
 	s, _ := memoWith(m, &m.memo.ops, g.ops, &raw, len(genAIOpLabels))
-	s.dur.record(micros, &genAIDurationMicros, sat)
+	g.record(&s.dur, micros, &genAIDurationMicros)
 	// Time to first chunk: the caller's measure from its request
 	// (FirstTokenCost), else the first frame or chunk after the start.
 	switch {
 	case n.HasFirstTokenCost:
-		s.firstChunk.record(n.FirstTokenCostNano/1e3, &genAIDurationMicros, sat)
+		g.record(&s.firstChunk, n.FirstTokenCostNano/1e3, &genAIDurationMicros)
 	case n.FirstFrameUnixNano != 0:
-		s.firstChunk.record((n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros, sat)
+		g.record(&s.firstChunk, (n.FirstFrameUnixNano-n.StartUnixNano)/1e3, &genAIDurationMicros)
 	}
 	if n.Chunks > 1 {
 		// Each chunk after the first, counted in its bucket by Chunk.
-		h := &s.perChunk
+		f := g.hold(&s.perChunk)
 		for i, c := range &n.ChunkGaps {
-			if c != 0 {
-				h.counts[i].Add(uint64(c))
-			}
+			f.counts[i] += uint64(c)
 		}
-		satAddSum(&h.sum, uint64(max(n.LastChunkUnixNano-n.FirstChunkUnixNano, 0)/1e3), 1, sat)
-		h.minMax(n.ChunkGapMin/1e3, n.ChunkGapMax/1e3)
+		f.sum = g.satAdd(f.sum, uint64(max(n.LastChunkUnixNano-n.FirstChunkUnixNano, 0)/1e3))
+		f.minMax(n.ChunkGapMin/1e3, n.ChunkGapMax/1e3)
 	}
 	in, out, hasIn, hasOut := a.input, a.output, a.hasInput, a.hasOutput
 	if n.HasUsage {
@@ -345,10 +449,10 @@ func (m *Metrics) observeGenAINode(n *encode.Node) {
 		}
 	}
 	if hasIn && m.tokenCount(in) {
-		s.input.record(in, &genAITokenInts, sat)
+		g.record(&s.input, in, &genAITokenInts)
 	}
 	if hasOut && m.tokenCount(out) {
-		s.output.record(out, &genAITokenInts, sat)
+		g.record(&s.output, out, &genAITokenInts)
 	}
 	kind := SpanKindClient
 	if a.op == opRetrieval {

@@ -1,10 +1,5 @@
 package engine
 
-import (
-	"math"
-	"sync/atomic"
-)
-
 // Chunk records that the node received one streamed output chunk now: a
 // streamed LLM call calls it once per chunk, the first included. The first
 // chunk is also the node's first frame when FirstFrame was not called.
@@ -63,7 +58,7 @@ func WithGenAISpanNames(on bool) Option {
 // flowtel_gen_ai_tokens_total and gen_ai.client.token.usage) that would
 // pass math.MaxInt64 stays there (a run's sum of negative counts stays at
 // math.MinInt64), each time counted in Stats.SumsSaturated, instead of
-// wrapping to a value of the other sign. Counts come from callers
+// wrapping to a value of the other sign (genAIMetrics.satAdd). Counts come from callers
 // (Node.Usage, gen_ai.usage.* attributes), so any int64 is possible.
 
 // addUsage returns u + o, each field saturated, counting the fields that
@@ -74,19 +69,4 @@ func (e *Engine) addUsage(u, o Usage) Usage {
 		e.stats.sumsSaturated.Add(uint64(sat))
 	}
 	return u
-}
-
-// satAddSum adds v*n to the sum c, holding it at math.MaxInt64 (so that it
-// exports as the same positive number as an int64 or a float64), counted
-// in sat. c has one writer, the pipeline goroutine: a load and a store.
-func satAddSum(c *atomic.Uint64, v, n uint64, sat *atomic.Uint64) {
-	cur := c.Load()
-	if n != 0 && (v > math.MaxInt64/n || v*n > math.MaxInt64-min(cur, math.MaxInt64)) {
-		if cur != math.MaxInt64 {
-			c.Store(math.MaxInt64)
-		}
-		sat.Add(1)
-		return
-	}
-	c.Store(cur + v*n)
 }

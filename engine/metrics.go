@@ -265,7 +265,10 @@ func histogramBytes(highest int64, digits int) int64 {
 // goroutine. Collections (the OTLP export goroutine, AppendPrometheus,
 // Bottlenecks) are serialised by mu and never block recording: the HDR
 // histograms are per-P shards swapped out by the collector
-// (internal/hdr).
+// (internal/hdr). The pipeline folds the node and GenAI families into
+// plain memory and adds them to their series at the end of each drain
+// and before each batch leaves (flushFold): a collection sees every node
+// of the drains that ended before it, and after ForceFlush every node.
 //
 // Allocation: observeRun, RecordRequest and RequestSeries.Record allocate
 // nothing once their series exist (TestMetricsAllocs); a new series
@@ -444,14 +447,16 @@ func (m *Metrics) foldType(n *encode.Node, plain bool) {
 	}
 }
 
-// flushFold adds what the fold holds to the node series. The pipeline
-// calls it once a drain and before each export (pipeline.flushFold), not
-// once a run: the fold's series stay kept between flushes.
+// flushFold adds what the folds hold to the node series and the GenAI
+// series (genAIMetrics.flush). The pipeline calls it once a drain and
+// before each export (pipeline.flushFold), not once a run: the fold's
+// series stay kept between flushes.
 func (m *Metrics) flushFold() {
 	f := &m.fold
 	for i := range f.n {
 		f.kept[i].flush()
 	}
+	m.genai.flush(&m.e.stats.sumsSaturated)
 }
 
 // nodeFold holds the node series of the last node types the pipeline
