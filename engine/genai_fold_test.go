@@ -18,6 +18,7 @@ import (
 
 	"github.com/flowtel/flowtel/encode"
 	"github.com/flowtel/flowtel/genai"
+	"github.com/flowtel/flowtel/internal/race"
 )
 
 // randomGenAIRun returns a run of random GenAI nodes: every operation the
@@ -149,7 +150,11 @@ func observeGenAI(m *Metrics, r *encode.Run, each bool) {
 // Stats.SumsSaturated and ValuesTruncated. Small limits send series and
 // ports to the overflow series; long labels are cut.
 func TestGenAIFoldMatchesDirect(t *testing.T) {
-	for seed := range 60 {
+	seeds := 40
+	if race.Enabled {
+		seeds = 8 // the collection race is TestGenAIFoldCollectRace's
+	}
+	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(uint64(seed), 17))
 		mc := MetricsConfig{Limit: 1 + rng.IntN(6), LabelBytes: 12, Delta: seed%2 == 1, NoExport: true, PID: "1"}
 		fold := newMetricsEngine(t, WithMetrics(mc), WithGenAISpanNames(seed%3 == 0))
