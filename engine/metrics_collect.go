@@ -33,6 +33,10 @@ type collector struct {
 	counts []uint64
 	snap   hdr.Snapshot
 	first  int // index in points of the current metric's first point
+	// batch drains every Histogram of a collection at its start, with
+	// one membarrier per P for all (hdr.Batch): the reads then drain
+	// nothing.
+	batch hdr.Batch
 
 	// Delta state (OTLP with MetricsConfig.Delta only): the time and the
 	// values of the previous delta collection.
@@ -122,6 +126,13 @@ func (c *collector) collect(otlp bool, now int64) ([]encode.Metric, int) {
 			c.lastNano = now
 		}
 	}
+	// The request histograms (which tally the request counters) and the
+	// node durations, drained together: each membarrier interrupts every
+	// running thread of the process, and drained one by one they made one
+	// per series and P recorded on.
+	hdr.AddVec(&c.batch, m.reqTime, func(h *hdr.Histogram) *hdr.Histogram { return h })
+	hdr.AddVec(&c.batch, m.nodes, func(s *nodeSeries) *hdr.Histogram { return s.dur })
+	c.batch.Drain()
 	clear(c.ms)
 	c.ms, c.points, c.attrs, c.counts = c.ms[:0], c.points[:0], c.attrs[:0], c.counts[:0]
 
@@ -259,10 +270,10 @@ func (c *collector) end() {
 	c.ms[len(c.ms)-1].Points = c.points[c.first:len(c.points):len(c.points)]
 }
 
-// counterDelta returns s's value, or its increase since the previous
-// delta collection.
+// counterDelta returns s's value as the collection's drain left it, or
+// its increase since the previous delta collection.
 func (c *collector) counterDelta(s *hdr.Counter, delta bool) uint64 {
-	v := s.Value()
+	v := s.ValueDrained()
 	if !delta {
 		return v
 	}
@@ -279,13 +290,14 @@ func (c *collector) gauge(attrs []encode.Attr, w window, v int64) {
 	c.points = append(c.points, encode.MetricPoint{Attrs: attrs, TimeUnixNano: w.now, IsInt: true, Int: v})
 }
 
-// histogram appends a point of h: explicit buckets over the configured
-// bounds, or an exponential histogram.
+// histogram appends a point of h as the collection's drain left it:
+// explicit buckets over the configured bounds, or an exponential
+// histogram.
 func (c *collector) histogram(attrs []encode.Attr, h *hdr.Histogram, w window) {
 	if w.delta {
-		h.DeltaSnapshot(&c.snap)
+		h.DeltaSnapshotDrained(&c.snap)
 	} else {
-		h.Snapshot(&c.snap)
+		h.SnapshotDrained(&c.snap)
 	}
 	s := &c.snap
 	p := encode.MetricPoint{

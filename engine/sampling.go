@@ -369,7 +369,8 @@ type TailRule struct {
 //     longer than the (1-SlowestFraction) quantile of the runs of that app
 //     and flow ended in the last 10 to 20 s (the engine's HDR request
 //     histogram less its state one to two windows ago), recomputed once a
-//     second, once the window holds MinRunsForQuantile runs;
+//     second (from one drain of every flow's histogram: a flow first seen
+//     waits for the next), once the window holds MinRunsForQuantile runs;
 //   - Ratio > 0 and the run's randomness reaches the threshold of Ratio
 //     (the consistent decision of TraceIDRatio, on the explicit rv of the
 //     run's ot tracestate entry when it has one, else on its trace-id).
@@ -899,23 +900,34 @@ func (v NodeView) Duration() time.Duration {
 // the quick runs that end first when a workload starts, and any old
 // regime, stop counting. It is recomputed at most once a second, for at
 // most maxFlowQuantiles flows (a flow past them is never "slow" by this
-// rule).
+// rule), from a pass that drains the histograms of every flow together
+// once a second (hdr.Batch): each membarrier of a drain interrupts every
+// running thread of the process, and drained one by one they made one per
+// flow and P each second. A flow first asked for after a pass has no
+// threshold until the next.
 type flowQuantiles struct {
 	m     *Metrics
 	flows map[ruleKey]*flowQuantile
-	cur   []hdrBucket // scratch: the snapshot's buckets
+	batch hdr.Batch
+	// passAt is the engine clock of the last pass, if passed.
+	passAt int64
+	passed bool
 }
 
 // hdrBucket is a populated HDR bucket: its lowest value and its count.
 type hdrBucket struct{ v, c int64 }
 
 type flowQuantile struct {
+	h        *hdr.Histogram // the flow's series of server_request_time
 	snap     hdr.Snapshot
-	at       int64 // engine clock of the last snapshot
+	at       int64 // engine clock of the pass the buckets are from, if read
+	read     bool
+	drained  bool  // a pass has drained h
 	rotated  int64 // engine clock of the last window rotation
 	fraction float64
 	th       int64 // ns
 	ok       bool
+	cur      []hdrBucket // the buckets of the pass at
 	base     []hdrBucket // buckets one to two windows ago, subtracted
 	next     []hdrBucket // buckets one window ago, the next base
 }
@@ -940,27 +952,48 @@ func (f *flowQuantiles) get(app, flow string, fraction float64, now int64) (int6
 		if len(f.flows) >= maxFlowQuantiles {
 			return 0, false
 		}
-		q = &flowQuantile{at: math.MinInt64, rotated: now}
+		lv := hdr.LabelValues{f.m.label(app), f.m.label(flow)}
+		q = &flowQuantile{h: f.m.reqTime.With(&lv), rotated: now}
 		f.flows[k] = q
 	}
-	if now-q.at < int64(time.Second) && q.fraction == fraction {
+	// Flags, not a sentinel time: now less math.MinInt64 wraps below a
+	// second, which kept a new flow without a threshold for good.
+	if q.read && now-q.at < int64(time.Second) && q.fraction == fraction {
 		return q.th, q.ok
 	}
-	lv := hdr.LabelValues{f.m.label(app), f.m.label(flow)}
-	f.m.reqTime.With(&lv).Snapshot(&q.snap)
-	f.cur = f.cur[:0]
-	q.snap.ForEachBucket(func(v, c int64) bool {
-		f.cur = append(f.cur, hdrBucket{v, c})
-		return true
-	})
-	q.at, q.fraction = now, fraction
-	if now-q.rotated >= int64(quantileWindow) {
-		q.base, q.next = q.next, append(q.base[:0], f.cur...)
-		q.rotated = now
+	if !f.passed || now-f.passAt >= int64(time.Second) {
+		f.pass(now)
 	}
-	v, n := windowQuantile(f.cur, q.base, 1-fraction)
+	if !q.drained {
+		return 0, false // asked for since the last pass
+	}
+	if !q.read || q.at != f.passAt {
+		q.h.SnapshotDrained(&q.snap)
+		q.cur = q.cur[:0]
+		q.snap.ForEachBucket(func(v, c int64) bool {
+			q.cur = append(q.cur, hdrBucket{v, c})
+			return true
+		})
+		q.at, q.read = f.passAt, true
+		if now-q.rotated >= int64(quantileWindow) {
+			q.base, q.next = q.next, append(q.base[:0], q.cur...)
+			q.rotated = now
+		}
+	}
+	q.fraction = fraction
+	v, n := windowQuantile(q.cur, q.base, 1-fraction)
 	q.th, q.ok = v*int64(time.Microsecond), n >= MinRunsForQuantile
 	return q.th, q.ok
+}
+
+// pass drains the histograms of every flow together.
+func (f *flowQuantiles) pass(now int64) {
+	for _, q := range f.flows {
+		f.batch.Add(q.h)
+		q.drained = true
+	}
+	f.batch.Drain()
+	f.passAt, f.passed = now, true
 }
 
 // windowQuantile returns the value at quantile p of the buckets cur less

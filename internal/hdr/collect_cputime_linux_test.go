@@ -18,8 +18,8 @@ import (
 // recorded in each, so that the fold reads most of the dense counts, as
 // a latency histogram's. The fence path pays one membarrier for each
 // shard recorded into since the last pass (doc.go); vec/one and
-// vec/spread collect 128 series of a Vec through Each, which pays one per
-// P for the family.
+// vec/spread drain 128 series of a Vec together through a Batch, then
+// read them (SnapshotDrained), which pays one per P for the family.
 func TestCollectCPUTime(t *testing.T) {
 	testkit.NeedCPUTime(t)
 	const series = 128
@@ -45,8 +45,11 @@ func TestCollectCPUTime(t *testing.T) {
 		vhs[i] = v.With(&LabelValues{strconv.Itoa(i)})
 		vhs[i].Record(int64(i) + 1)
 	}
+	var b Batch
 	vpass := func() {
-		v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.Snapshot(&s) })
+		AddVec(&b, v, func(h *Histogram) *Histogram { return h })
+		b.Drain()
+		v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.SnapshotDrained(&s) })
 	}
 	vpass()
 	testkit.PrintCPUTime("Collect/idle", series, "histogram", pass)

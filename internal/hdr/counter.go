@@ -76,6 +76,14 @@ func (c *Counter) Value() uint64 {
 	if a := c.host.Load(); a != nil && a.h != nil {
 		a.h.collect()
 	}
+	return c.ValueDrained()
+}
+
+// ValueDrained is Value without collecting the Histogram c is attached
+// to: its adds, and the tallies collections have drained. After a Batch's
+// Drain that held that Histogram, it counts every record that returned
+// before the Drain began, with no fence of its own.
+func (c *Counter) ValueDrained() uint64 {
 	var t uint64
 	for i := range c.shards {
 		t += c.shards[i].n.Load()

@@ -17,8 +17,9 @@
 // # Concurrency
 //
 // Record, Add, Inc and Vec.With may be called from any number of
-// goroutines. Snapshot, DeltaSnapshot, Value, Vec.Each and
-// Vec.Overflowed may be called from any goroutine at any time; they
+// goroutines. Snapshot, DeltaSnapshot, their Drained forms, Value,
+// ValueDrained, Batch.Drain, Vec.Each and Vec.Overflowed may be called
+// from any goroutine at any time (a Batch by one at a time); they
 // serialise among themselves with a mutex that the recording path never
 // takes. A Snapshot is owned by its caller and must not be shared between
 // concurrent Snapshot calls.
@@ -99,17 +100,21 @@
 // the last collection, and a record two locked read-modify-writes less
 // (about 5.7 ns each), on a 2-vCPU AMD EPYC VM (kernel 6.18): a record on
 // a resolved series took 15.92 -> 8.12 ns of thread CPU time (engine's
-// TestCPUTime -cputime, medians of 42 alternated samples). So Vec.Each
-// drains a family of Histograms together (drainAll): each histogram's
-// spare goes into its shard of P i, then one fence for all, then the
-// folds, P by P. A collection of 128 histograms (TestCollectCPUTime
-// -cputime, per histogram, medians) with one value recorded in each since
-// the last took 111 -> 1,429 ns one by one and 122 -> 166 ns through
-// Each; with values from 100 µs to 10 s, 12.0 -> 14.0 µs one by one and
-// 11.8 -> 12.3 µs through Each; idle, 50 -> 40 ns. A family whose series
-// hold Histograms in a struct of the caller's (NewVec) is drained one
-// Histogram at a time. TestRecordReconcilesFenced,
-// TestRecordReconcilesAtomic and TestVecEachReconciles check both paths.
+// TestCPUTime -cputime, medians of 42 alternated samples). Each
+// membarrier also interrupts every running thread of the process, so a
+// collection pass drains all its Histograms together through a Batch
+// (drainAll): each histogram's spare goes into its shard of P i, then one
+// fence for all, then the folds, P by P; its reads then drain nothing
+// (SnapshotDrained, DeltaSnapshotDrained, Counter.ValueDrained). One fence
+// for the whole pass would need a spare per shard, twice the dense memory.
+// A collection of 128 histograms (TestCollectCPUTime -cputime, per
+// histogram, medians) with one value recorded in each since the last
+// took 111 -> 1,429 ns one by one and 122 -> 166 ns through a Batch; with
+// values from 100 µs to 10 s, 12.0 -> 14.0 µs one by one and 11.8 -> 12.3
+// µs through a Batch; idle, 50 -> 40 ns. TestRecordReconcilesFenced,
+// TestRecordReconcilesAtomic, TestBatchReconciles and
+// TestBatchReconcilesAtomic check both paths; TestBatchFencesOncePerP
+// counts the membarriers.
 //
 // # Allocation
 //

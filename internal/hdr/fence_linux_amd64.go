@@ -45,6 +45,7 @@ func membarrierWorks() bool {
 func fence() {
 	if fenced {
 		if membarrier(membarrierPrivateExpedited) == 0 {
+			fences.Add(1)
 			return
 		}
 		// Every collector, not only this one, waits out the millisecond:

@@ -197,14 +197,28 @@ func reconcileUnderCollection(t *testing.T) {
 	t.Logf("%d writers, %d records, %d deltas", writers, total, len(deltas))
 }
 
-// TestVecEachReconciles: writers on every P record known values into the
-// series of a Vec of Histograms while one collector takes delta snapshots
-// through Each (which drains the family together, drainAll), another
-// cumulative ones through Each (whose batch is then busy), and a third
-// snapshots the series one by one (whose locks drainAll then skips). The
-// deltas of each series add up exactly to its values, as does its
-// cumulative snapshot.
-func TestVecEachReconciles(t *testing.T) {
+// TestBatchReconciles: writers on every P record known values into the
+// series of a Vec of Histograms while one collector drains the family
+// through a Batch and takes delta snapshots of what it drained
+// (DeltaSnapshotDrained), another drains through its own Batch and reads
+// cumulative ones (SnapshotDrained), and a third snapshots the series one
+// by one (whose locks drainAll then skips). The deltas of each series add
+// up exactly to its values, as does its cumulative snapshot, and the
+// Counter attached to it (ValueDrained) holds its records. On the path
+// this build and kernel select, then on the atomic path.
+func TestBatchReconciles(t *testing.T) {
+	t.Logf("fenced = %v", fenced)
+	batchReconciles(t)
+}
+
+// TestBatchReconcilesAtomic is TestBatchReconciles on the path taken where
+// membarrier is refused.
+func TestBatchReconcilesAtomic(t *testing.T) {
+	defer setFenced(setFenced(false))
+	batchReconciles(t)
+}
+
+func batchReconciles(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2 * runtime.NumCPU()))
 	const series = 8
 	v, err := NewHistogramVec(Config{Highest: 1 << 20}, []string{"k"}, series)
@@ -212,10 +226,14 @@ func TestVecEachReconciles(t *testing.T) {
 		t.Fatal(err)
 	}
 	hs := make([]*Histogram, series)
+	cs := make([]*Counter, series)
+	ts := make([]Tally, series)
 	index := map[*Histogram]int{}
 	for i := range hs {
 		hs[i] = v.With(&LabelValues{string(rune('a' + i))})
 		index[hs[i]] = i
+		cs[i] = NewCounter()
+		ts[i] = hs[i].Attach(cs[i])
 	}
 	writers, per := 2*runtime.GOMAXPROCS(0), 10_000
 	if race.Enabled {
@@ -240,17 +258,35 @@ func TestVecEachReconciles(t *testing.T) {
 			minV[i], maxV[i] = min(minV[i], s.Min), max(maxV[i], s.Max)
 		}
 	}
+	self := func(h *Histogram) *Histogram { return h }
 	collectors.Go(func() {
-		var s Snapshot
+		var (
+			s Snapshot
+			b Batch
+		)
 		for !done.Load() {
-			v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.DeltaSnapshot(&s); addDelta(h, &s) })
+			AddVec(&b, v, self)
+			b.Drain()
+			v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.DeltaSnapshotDrained(&s); addDelta(h, &s) })
 			each++
 		}
 	})
 	collectors.Go(func() {
-		var s Snapshot
+		var (
+			s    Snapshot
+			b    Batch
+			last [series]uint64
+		)
 		for !done.Load() {
-			v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.Snapshot(&s) })
+			AddVec(&b, v, self)
+			b.Drain()
+			for i, h := range hs {
+				h.SnapshotDrained(&s)
+				if s.Count < last[i] {
+					t.Errorf("series %d: cumulative count went back from %d to %d", i, last[i], s.Count)
+				}
+				last[i] = s.Count
+			}
 		}
 	})
 	collectors.Go(func() {
@@ -268,15 +304,20 @@ func TestVecEachReconciles(t *testing.T) {
 				if i%64 == 0 {
 					runtime.Gosched()
 				}
-				hs[i%series].Record(int64(w*per + i + 1))
+				hs[i%series].RecordCounted(int64(w*per+i+1), ts[i%series])
 			}
 		})
 	}
 	ws.Wait()
 	done.Store(true)
 	collectors.Wait()
-	var s Snapshot
-	v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.DeltaSnapshot(&s); addDelta(h, &s) })
+	var (
+		s Snapshot
+		b Batch
+	)
+	AddVec(&b, v, self)
+	b.Drain()
+	v.Each(func(_ *LabelValues, h *Histogram, _ bool) { h.DeltaSnapshotDrained(&s); addDelta(h, &s) })
 	for k, h := range hs {
 		var wc, wsum int64
 		wmin, wmax := int64(math.MaxInt64), int64(0)
@@ -289,10 +330,13 @@ func TestVecEachReconciles(t *testing.T) {
 		if count[k] != wc || sum[k] != wsum || minV[k] != wmin || maxV[k] != wmax {
 			t.Errorf("series %d: deltas count %d sum %d min %d max %d, want %d %d %d %d", k, count[k], sum[k], minV[k], maxV[k], wc, wsum, wmin, wmax)
 		}
-		h.Snapshot(&s)
+		h.SnapshotDrained(&s)
 		if int64(s.Count) != wc || s.Sum != wsum || s.Min != wmin || s.Max != wmax {
 			t.Errorf("series %d: cumulative %+v, want count %d sum %d min %d max %d", k, s, wc, wsum, wmin, wmax)
 		}
+		if n := cs[k].ValueDrained(); n != uint64(wc) {
+			t.Errorf("series %d: counter %d, want %d", k, n, wc)
+		}
 	}
-	t.Logf("fenced %v, %d writers, %d Each deltas, %d single passes", fenced, writers, each, singles)
+	t.Logf("fenced %v, %d writers, %d batch deltas, %d single passes", fenced, writers, each, singles)
 }

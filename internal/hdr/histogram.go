@@ -561,8 +561,33 @@ func (h *Histogram) Snapshot(s *Snapshot) {
 func (h *Histogram) DeltaSnapshot(s *Snapshot) {
 	h.mu.Lock()
 	h.drain()
+	h.takeDelta(s)
+	h.mu.Unlock()
+}
+
+// SnapshotDrained is Snapshot without the drain: it fills s with what
+// collections have drained from h so far. After a Batch's Drain that
+// held h, that is every record that returned before the Drain began,
+// with no fence of its own.
+func (h *Histogram) SnapshotDrained(s *Snapshot) {
+	h.mu.Lock()
+	s.fill(h.cfg, h.cum, &h.cumStats)
+	h.mu.Unlock()
+}
+
+// DeltaSnapshotDrained is DeltaSnapshot without the drain (see
+// SnapshotDrained): what collections have drained since the previous
+// delta snapshot, and a new delta interval.
+func (h *Histogram) DeltaSnapshotDrained(s *Snapshot) {
+	h.mu.Lock()
+	h.takeDelta(s)
+	h.mu.Unlock()
+}
+
+// takeDelta fills s with the delta interval and starts a new one. The
+// caller holds h.mu.
+func (h *Histogram) takeDelta(s *Snapshot) {
 	s.fill(h.cfg, h.delta, &h.deltaStat)
 	h.delta.Reset()
 	h.deltaStat = stats{}
-	h.mu.Unlock()
 }

@@ -53,14 +53,6 @@ type Vec[T any] struct {
 	overflow *T
 	// overflowed counts With calls routed to the overflow series.
 	overflowed *Counter
-
-	// batch is Each's scratch space for a Vec of Histograms (drainAll).
-	batch struct {
-		mu     sync.Mutex
-		hs     []*Histogram
-		locked []*Histogram
-		olds   []*buf
-	}
 }
 
 type vecEntry[T any] struct {
@@ -261,17 +253,13 @@ func (v *Vec[T]) insert(lv *LabelValues, h uint64) *T {
 
 // Each calls fn for every series in creation order, then for the overflow
 // series (with overflow true and zero label values) if anything was routed
-// to it. fn must not call v's methods that add series. For a Vec of
-// Histograms, Each first drains them all together, with one fence per P
-// for the family (see doc.go) where each one's Snapshot would make one
-// per P it has recorded on.
+// to it. fn must not call v's methods that add series. Each drains
+// nothing: a collector drains the Histograms of its pass together first
+// (Batch, AddVec), then reads them.
 func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 	v.mu.Lock()
 	order := v.order[:len(v.order):len(v.order)]
 	v.mu.Unlock()
-	if hv, ok := any(v).(*Vec[Histogram]); ok {
-		drainSeries(hv, any(order).([]vecEntry[Histogram]))
-	}
 	for i := range order {
 		fn(&order[i].lv, order[i].s, false)
 	}
@@ -279,26 +267,6 @@ func (v *Vec[T]) Each(fn func(lv *LabelValues, s *T, overflow bool)) {
 		var none LabelValues
 		fn(&none, v.overflow, true)
 	}
-}
-
-// drainSeries drains the series of v and its overflow series together,
-// with one fence per shard index for all (drainAll), so that the
-// Snapshots Each's callback takes find only what was recorded since. A
-// concurrent Each skips it.
-func drainSeries(v *Vec[Histogram], order []vecEntry[Histogram]) {
-	b := &v.batch
-	if !b.mu.TryLock() {
-		return
-	}
-	defer b.mu.Unlock()
-	hs := b.hs[:0]
-	for i := range order {
-		hs = append(hs, order[i].s)
-	}
-	hs = append(hs, v.overflow)
-	b.locked, b.olds = drainAll(hs, b.locked, b.olds)
-	clear(hs)
-	b.hs = hs
 }
 
 // Len returns the number of series, not counting the overflow series.
