@@ -57,9 +57,10 @@
 //
 //   - The fence path (linux/amd64 without -race, when the kernel lets the
 //     process register for MEMBARRIER_CMD_PRIVATE_EXPEDITED at init: the
-//     fenced flag). (a) and (d) are plain stores (a MOV in assembly: a
-//     call to assembly is a compiler barrier, so the compiler keeps the
-//     program order). (1) is an exchange, visible before (2), which is
+//     fenced flag). (a) and (d) are plain stores (Go's, through the
+//     word's address: the compiler keeps stores, atomic operations and
+//     calls in their program order, one chain of memory states in its
+//     SSA, so (a) stays before (b) and (d) after (c)). (1) is an exchange, visible before (2), which is
 //     membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): before it returns,
 //     every thread of the process that is running executes a full memory
 //     barrier (an IPI), and every thread that is not has had a context
@@ -175,6 +176,12 @@
 //     pays one membarrier per shard it swaps (see Sequence and fences).
 //     An attached Counter's tally saves a third add (9.57 -> 9.33 ns,
 //     p=0.001, n=12, TestCPUTime).
+//   - The sequence marks as MOVs in assembly (a call the compiler moves
+//     no memory access across): the two calls and the spills of the
+//     record's registers around them took a record on a resolved series
+//     from 5.92 to 7.92 ns of thread CPU time (engine's TestCPUTime
+//     -cputime, medians of 6 alternated runs of 6 samples). The
+//     compiler's memory chain keeps the same order without them.
 //   - Choosing the shard without the pin, by the CPU number (RDPID, in
 //     assembly) with a compare-and-swap of the shard's sequence for its
 //     single writer: RDPID and its call took 2.0 ns a read here, a pin
