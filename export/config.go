@@ -788,13 +788,32 @@ func regularFile(path string) error {
 // quoting the path, printed whole. A path read from a file with its line
 // break ("/etc/tls/client.crt\n") is refused by it too: the message
 // names both, not sending the user to look for PEM data not there.
-var errPEMData = errors.New("holds PEM data or a line break, which no file's path does (the value is not printed: it may be a private key)")
+var errPEMData = errors.New("holds PEM data, a certificate's or key's DER in base64, or a line break, which no file's path does (the value is not printed: it may be a private key)")
 
-// pemData reports whether a TLS file setting holds PEM data, or its
-// base64 ("LS0tLS1CRUdJ" is "-----BEGI"), rather than a path: neither
+// pemData reports whether a TLS file setting holds PEM data, its
+// base64 ("LS0tLS1CRUdJ" is "-----BEGI") or a DER key or certificate in
+// base64 without PEM's armour (derData), rather than a path: neither
 // errors nor a printed Config show it.
 func pemData(path string) bool {
-	return strings.Contains(path, "-----BEGIN") || strings.Contains(path, "LS0tLS1CRUdJ") || strings.ContainsAny(path, "\r\n")
+	return strings.Contains(path, "-----BEGIN") || strings.Contains(path, "LS0tLS1CRUdJ") || strings.ContainsAny(path, "\r\n") ||
+		derData(path)
+}
+
+// derData reports whether s is base64 (either alphabet, padded or not)
+// of 32 bytes or more of DER beginning with an ASN.1 SEQUENCE, as every
+// key and certificate does: "MII..." for one of 256 bytes or more. A
+// file's path is not: it would have to begin "MA" to "MP" and hold no
+// dot, dash or other character outside base64's.
+func derData(s string) bool {
+	if len(s) < 43 || s[0] != 'M' {
+		return false
+	}
+	for _, enc := range [...]*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return len(b) >= 32 && b[0] == 0x30
+		}
+	}
+	return false
 }
 
 // readTLSFile reads a certificate or key file: a regular file of at most

@@ -181,7 +181,8 @@
 // MaxRequestBytes, a header that gRPC metadata or HTTP would refuse
 // (non-ASCII or control characters, names that are not tokens, gRPC's
 // reserved names), an endpoint that is not a URL or host:port, unreadable
-// TLS files, PEM data where a TLS file's path goes (a key pasted there:
+// TLS files, PEM data where a TLS file's path goes, or a key's or
+// certificate's DER in base64 without PEM's armour (a key pasted there:
 // neither the error nor a printed Config shows it). A property test gives every field and every environment
 // variable zero, negative, huge, MaxInt64 and non-ASCII values: each is
 // refused by name, or the exporter runs a workload with retries, without
