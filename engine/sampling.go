@@ -957,7 +957,7 @@ func (f *flowQuantiles) get(app, flow string, fraction float64, now int64) (int6
 		f.flows[k] = q
 	}
 	// Flags, not a sentinel time: now less math.MinInt64 wraps below a
-	// second, which kept a new flow without a threshold for good.
+	// second.
 	if q.read && now-q.at < int64(time.Second) && q.fraction == fraction {
 		return q.th, q.ok
 	}
