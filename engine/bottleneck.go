@@ -50,8 +50,12 @@ func (e *Engine) Bottlenecks() []Bottleneck {
 	defer m.mu.Unlock()
 	var out []Bottleneck
 	snap := &m.col.snap
+	// All the node durations drained together, with one membarrier per P
+	// (hdr.Batch), where a Snapshot each made one per series and P.
+	hdr.AddVec(&m.col.batch, m.nodes, func(s *nodeSeries) *hdr.Histogram { return s.dur })
+	m.col.batch.Drain()
 	m.nodes.Each(func(lv *hdr.LabelValues, s *nodeSeries, overflow bool) {
-		s.dur.Snapshot(snap)
+		s.dur.SnapshotDrained(snap)
 		if snap.Count == 0 {
 			return
 		}

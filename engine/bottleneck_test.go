@@ -3,10 +3,12 @@ package engine
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/flowtel/flowtel/encode"
+	"github.com/flowtel/flowtel/internal/hdr"
 )
 
 // exactQuantile returns the nearest-rank quantile of sorted samples.
@@ -48,7 +50,13 @@ func TestBottlenecks(t *testing.T) {
 		}
 		e.metrics.observeRun(run)
 	}
+	f0 := hdr.Fences()
 	bs := e.Bottlenecks()
+	// Every node type's durations are drained together: at most one
+	// membarrier per P, not one per series (none off the fence path).
+	if n, p := hdr.Fences()-f0, uint64(runtime.GOMAXPROCS(0)); n > p {
+		t.Errorf("Bottlenecks made %d membarriers for %d node types, want at most one per P (%d)", n, len(types), p)
+	}
 	if len(bs) != len(types) {
 		t.Fatalf("%d entries, want %d", len(bs), len(types))
 	}
