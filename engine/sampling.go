@@ -385,7 +385,8 @@ type TailRule struct {
 // class is kept only while the kept count stays under MaxPerSecond minus
 // what the higher classes brought in the previous second. Runs refused by
 // the cap are sampled out too, and counted in Stats.RunsCapOut. The cap
-// admits runs in the order they end, whatever their randomness, so the
+// bounds what the other fields keep: New refuses it without one of them
+// (Ratio 1 keeps every run up to the cap). The cap admits runs in the order they end, whatever their randomness, so the
 // probability a run it admits was kept with is unknown until its second
 // ends, after the run is exported: a policy with MaxPerSecond erases the
 // th of every run it keeps (rv and the rest of the tracestate stay), as
@@ -537,6 +538,11 @@ func newTailSampler(p *TailPolicy) (*tailSampler, error) {
 	}
 	if !p.active() {
 		return nil, nil
+	}
+	if p.MaxPerSecond > 0 && !p.KeepErrors && p.SlowerThan == 0 && p.SlowestFraction == 0 && p.Ratio == 0 && len(p.Rules) == 0 && p.Decide == nil {
+		// The cap bounds what the other fields keep: alone, it keeps none.
+		return nil, fmt.Errorf("%w: MaxPerSecond %d caps the runs the policy keeps, and no field keeps any (KeepErrors, SlowerThan, SlowestFraction, Ratio, Rules or Decide): every run would be sampled out; Ratio 1 keeps every run up to the cap",
+			ErrInvalidSampler, p.MaxPerSecond)
 	}
 	def, err := compileTail(p)
 	if err != nil {
