@@ -291,11 +291,11 @@ func putLong(d []byte, s string) uint64 {
 	n := len(s)
 	var or uint64
 	for i := 0; i+8 < n; i += 8 {
-		w := utf8Load64(s[i:])
+		w := load64At(s, i)
 		binary.LittleEndian.PutUint64(d[i:i+8], w)
 		or |= w
 	}
-	w := utf8Load64(s[n-8:])
+	w := tail64(s)
 	binary.LittleEndian.PutUint64(d[n-8:n], w)
 	return or | w
 }
@@ -387,19 +387,19 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *V
 		// The conventions' keys (gen_ai.request.model) are 17 to 32
 		// bytes: four overlapping words.
 		a, b := utf8Load64(key), utf8Load64(key[8:])
-		c, e := utf8Load64(key[nk-16:]), utf8Load64(key[nk-8:])
+		c, e := load64At(key, nk-16), tail64(key)
 		binary.LittleEndian.PutUint64(k[:8], a)
 		binary.LittleEndian.PutUint64(k[8:16], b)
 		binary.LittleEndian.PutUint64(k[nk-16:nk-8], c)
 		binary.LittleEndian.PutUint64(k[nk-8:nk], e)
 		or = a | b | c | e
 	} else if nk >= 8 {
-		a, b := utf8Load64(key), utf8Load64(key[nk-8:])
+		a, b := utf8Load64(key), tail64(key)
 		binary.LittleEndian.PutUint64(k[:8], a)
 		binary.LittleEndian.PutUint64(k[nk-8:nk], b)
 		or = a | b
 	} else if nk >= 4 {
-		a, b := jsonLoad32(key), jsonLoad32(key[nk-4:])
+		a, b := jsonLoad32(key), tail32(key)
 		binary.LittleEndian.PutUint32(k[:4], a)
 		binary.LittleEndian.PutUint32(k[nk-4:nk], b)
 		or = uint64(a | b)
@@ -426,12 +426,12 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *V
 			// As the key.
 			var or uint64
 			if n >= 8 {
-				a, b := utf8Load64(s), utf8Load64(s[n-8:])
+				a, b := utf8Load64(s), tail64(s)
 				binary.LittleEndian.PutUint64(w[:8], a)
 				binary.LittleEndian.PutUint64(w[n-8:n], b)
 				or = a | b
 			} else if n >= 4 {
-				a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+				a, b := jsonLoad32(s), tail32(s)
 				binary.LittleEndian.PutUint32(w[:4], a)
 				binary.LittleEndian.PutUint32(w[n-4:n], b)
 				or = uint64(a | b)
@@ -525,12 +525,12 @@ func copyASCII(d []byte, s string) bool {
 		or |= a | b | c | e
 	}
 	for ; i+8 <= n; i += 8 {
-		a := utf8Load64(s[i:])
+		a := load64At(s, i)
 		binary.LittleEndian.PutUint64(d[i:i+8], a)
 		or |= a
 	}
 	if i < n {
-		a := utf8Load64(s[n-8:])
+		a := tail64(s)
 		binary.LittleEndian.PutUint64(d[n-8:n], a)
 		or |= a
 	}
@@ -715,12 +715,12 @@ func appendKVShortArray(dst []byte, field int, key *kvPrefix, ss []string) ([]by
 		// As appendKVFast's value: two overlapping words from 8 bytes,
 		// two halves from 4, three bytes under 4.
 		if w := d[p : p+16]; n >= 8 {
-			a, b := utf8Load64(s), utf8Load64(s[n-8:])
+			a, b := utf8Load64(s), tail64(s)
 			binary.LittleEndian.PutUint64(w, a)
 			binary.LittleEndian.PutUint64(w[n-8:], b)
 			or |= a | b
 		} else if n >= 4 {
-			a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+			a, b := jsonLoad32(s), tail32(s)
 			binary.LittleEndian.PutUint32(w, a)
 			binary.LittleEndian.PutUint32(w[n-4:], b)
 			or |= uint64(a | b)

@@ -1681,7 +1681,7 @@ func jsonHasASCIICare(s string) bool {
 		}
 	}
 	for ; i+8 <= len(s); i += 8 {
-		if jsonSWARASCIICare(utf8Load64(s[i:])) != 0 {
+		if jsonSWARASCIICare(load64At(s, i)) != 0 {
 			return true
 		}
 	}
@@ -1746,14 +1746,14 @@ func jsonAppendShortPlain(dst []byte, s string) ([]byte, bool) {
 	d := dst[m : m+16]
 	switch {
 	case n >= 8:
-		a, b := utf8Load64(s), utf8Load64(s[n-8:])
+		a, b := utf8Load64(s), tail64(s)
 		if jsonSWARAnyCare(a)|jsonSWARAnyCare(b) != 0 {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
 		binary.LittleEndian.PutUint64(d[n-8:], b)
 	case n >= 4:
-		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+		a, b := jsonLoad32(s), tail32(s)
 		if jsonSWARAnyCare(uint64(a)|uint64(b)<<32) != 0 {
 			return dst, false
 		}
@@ -1781,14 +1781,14 @@ func jsonAppendShortHigh(dst []byte, s string) ([]byte, bool) {
 	d := dst[m : m+16]
 	switch {
 	case n >= 8:
-		a, b := utf8Load64(s), utf8Load64(s[n-8:])
+		a, b := utf8Load64(s), tail64(s)
 		if jsonSWARASCIICare(a)|jsonSWARASCIICare(b) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(a)|jsonSWARHasE2(b)) {
 			return dst, false
 		}
 		binary.LittleEndian.PutUint64(d, a)
 		binary.LittleEndian.PutUint64(d[n-8:], b)
 	case n >= 4:
-		a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+		a, b := jsonLoad32(s), tail32(s)
 		x := uint64(a) | uint64(b)<<32
 		if jsonSWARASCIICare(x) != 0 || !jsonUnchangedHigh(s, jsonSWARHasE2(x)) {
 			return dst, false
@@ -1841,13 +1841,13 @@ func jsonIsPlain(s string) bool {
 			}
 		}
 		for ; i+8 < n; i += 8 {
-			if jsonSWARNeedsCare(utf8Load64(s[i:])) {
+			if jsonSWARNeedsCare(load64At(s, i)) {
 				return false
 			}
 		}
-		x = utf8Load64(s[n-8:])
+		x = tail64(s)
 	case n >= 4:
-		x = uint64(jsonLoad32(s)) | uint64(jsonLoad32(s[n-4:]))<<32
+		x = uint64(jsonLoad32(s)) | uint64(tail32(s))<<32
 	case n > 0:
 		// Up to three bytes, padded with spaces, which are plain.
 		x = uint64(s[0]) | uint64(s[n/2])<<8 | uint64(s[n-1])<<16 | 0x2020202020<<24
@@ -1876,7 +1876,7 @@ func jsonAppendEscapedFrom(dst []byte, s string) (_ []byte, high bool) {
 			i++
 			inRun = false
 			// Skip the plain bytes that follow, eight at a time.
-			for i+8 <= len(s) && !jsonSWARNeedsCare(utf8Load64(s[i:])) {
+			for i+8 <= len(s) && !jsonSWARNeedsCare(load64At(s, i)) {
 				i += 8
 			}
 			continue

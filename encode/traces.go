@@ -715,7 +715,7 @@ func appendEventFast(dst []byte, ev *Event) ([]byte, bool) {
 	if n >= 8 {
 		or = putLong(v[:], msg)
 	} else if n >= 4 {
-		a, b := jsonLoad32(msg), jsonLoad32(msg[n-4:])
+		a, b := jsonLoad32(msg), tail32(msg)
 		binary.LittleEndian.PutUint32(v[:4], a)
 		binary.LittleEndian.PutUint32(v[n-4:n], b)
 		or = uint64(a | b)
@@ -898,12 +898,12 @@ func appendNodeNames(dst []byte, nd *Node) ([]byte, bool) {
 		v := (*[nodeNamesMax]byte)(w[hn : hn+nodeNamesMax])
 		var or uint64
 		if n >= 8 {
-			a, b := utf8Load64(s), utf8Load64(s[n-8:])
+			a, b := utf8Load64(s), tail64(s)
 			binary.LittleEndian.PutUint64(v[:8], a)
 			binary.LittleEndian.PutUint64(v[n-8:n], b)
 			or = a | b
 		} else if n >= 4 {
-			a, b := jsonLoad32(s), jsonLoad32(s[n-4:])
+			a, b := jsonLoad32(s), tail32(s)
 			binary.LittleEndian.PutUint32(v[:4], a)
 			binary.LittleEndian.PutUint32(v[n-4:n], b)
 			or = uint64(a | b)
@@ -991,10 +991,10 @@ func (e *Encoder) writeNodeSpan(dst []byte, r *Run, nd *Node) []byte {
 		var a, b uint64
 		ascii := false
 		if n >= 8 && n <= 16 {
-			a, b = utf8Load64(id), utf8Load64(id[n-8:])
+			a, b = utf8Load64(id), tail64(id)
 			ascii = (a|b)&asciiHigh == 0
 		} else if n >= 4 && n < 8 {
-			a, b = uint64(jsonLoad32(id)), uint64(jsonLoad32(id[n-4:]))
+			a, b = uint64(jsonLoad32(id)), uint64(tail32(id))
 			ascii = (a|b)&asciiHigh == 0
 		}
 		if ascii {

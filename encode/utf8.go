@@ -1,6 +1,9 @@
 package encode
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+	"unsafe"
+)
 
 // utf8Replacement is U+FFFD encoded as UTF-8, written in place of each run
 // of invalid bytes.
@@ -90,9 +93,9 @@ func utf8ValidShort(s string) bool {
 	case len(s) > utf8ShortMax:
 		return false
 	case len(s) > 16:
-		return (utf8Load64(s)|utf8Load64(s[8:])|utf8Load64(s[len(s)-16:])|utf8Load64(s[len(s)-8:]))&hi == 0
+		return (utf8Load64(s)|utf8Load64(s[8:])|load64At(s, len(s)-16)|tail64(s))&hi == 0
 	case len(s) >= 8:
-		return (utf8Load64(s)|utf8Load64(s[len(s)-8:]))&hi == 0
+		return (utf8Load64(s)|tail64(s))&hi == 0
 	}
 	var or byte
 	for i := 0; i < len(s); i++ {
@@ -100,6 +103,27 @@ func utf8ValidShort(s string) bool {
 	}
 	return or < utf8.RuneSelf
 }
+
+// load64At returns the 8 bytes of s from i (i+8 <= len(s)), as
+// utf8Load64 of s[i:]. The 8-byte string is made from s's pointer:
+// s[i:] took four instructions more a load to keep the pointer of a
+// slice to the end within it when the slice is empty, which it never is
+// here.
+func load64At(s string, i int) uint64 {
+	return utf8Load64(*(*string)(unsafe.Pointer(&stringHeader{unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i), 8})))
+}
+
+// load32At is load64At for the 4 bytes of s from i (i+4 <= len(s)), as
+// jsonLoad32 of s[i:].
+func load32At(s string, i int) uint32 {
+	return jsonLoad32(*(*string)(unsafe.Pointer(&stringHeader{unsafe.Add(unsafe.Pointer(unsafe.StringData(s)), i), 4})))
+}
+
+// tail64 returns the last 8 bytes of s, of at least 8 bytes.
+func tail64(s string) uint64 { return load64At(s, len(s)-8) }
+
+// tail32 returns the last 4 bytes of s, of at least 4 bytes.
+func tail32(s string) uint32 { return load32At(s, len(s)-4) }
 
 // utf8Load64 returns the first 8 bytes of s, little-endian; the compiler
 // turns it into one load.
