@@ -443,6 +443,18 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *V
 			if or&asciiHigh != 0 && !utf8.ValidString(s) {
 				return dst, false
 			}
+		} else if n <= 32 {
+			// As a long key: four overlapping words, where the call to
+			// putLong made the values live across it spill.
+			a, b := utf8Load64(s), utf8Load64(s[8:])
+			c, e := load64At(s, n-16), tail64(s)
+			binary.LittleEndian.PutUint64(w[:8], a)
+			binary.LittleEndian.PutUint64(w[8:16], b)
+			binary.LittleEndian.PutUint64(w[n-16:n-8], c)
+			binary.LittleEndian.PutUint64(w[n-8:n], e)
+			if (a|b|c|e)&asciiHigh != 0 && !utf8.ValidString(s) {
+				return dst, false
+			}
 		} else {
 			if putLong(w[:], s)&asciiHigh != 0 && !utf8.ValidString(s) {
 				return dst, false
