@@ -609,6 +609,7 @@ func (c *strChecker) writeAttrsSeen(dst []byte, field int, pre *kvPrefix, attrs 
 		b := keyBit(a.Key)
 		again |= seen & b
 		seen |= b
+		dst = kvRoom(dst)
 		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
 			dst = d
 			continue
@@ -659,6 +660,7 @@ func (c *strChecker) writeAttrsMeet(dst []byte, attrs []Attr) ([]byte, bool) {
 				meet = true
 			}
 		}
+		dst = kvRoom(dst)
 		if d, ok := appendKVFast(dst, fieldSpanAttrs, &kvNoPrefix, k, a.Value.kind(), &a.Value); ok {
 			dst = d
 			continue

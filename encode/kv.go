@@ -171,6 +171,7 @@ func (c *strChecker) writeKVString(dst []byte, field int, key, s string) []byte 
 	// The trusted key goes as the key, tested for ASCII with the bits
 	// its copy moves.
 	v := StringValue(s)
+	dst = kvRoom(dst)
 	if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, KindString, &v); ok {
 		return d
 	}
@@ -191,6 +192,7 @@ func (c *strChecker) writeKVStringSlow(dst []byte, field int, key, s string) []b
 // copied without a call to memmove.
 func (c *strChecker) writeKVStringPre(dst []byte, field int, key *kvPrefix, s string) []byte {
 	v := StringValue(s)
+	dst = kvRoom(dst)
 	if d, ok := appendKVFast(dst, field, key, "", KindString, &v); ok {
 		return d
 	}
@@ -200,6 +202,7 @@ func (c *strChecker) writeKVStringPre(dst []byte, field int, key *kvPrefix, s st
 // appendKVIntPre is appendKVInt for a key made once (mustKVPrefix).
 func appendKVIntPre(dst []byte, field int, key *kvPrefix, v int64) []byte {
 	x := Int64Value(v)
+	dst = kvRoom(dst)
 	if d, ok := appendKVFast(dst, field, key, "", KindInt64, &x); ok {
 		return d
 	}
@@ -306,12 +309,29 @@ var kvNoPrefix kvPrefix
 // asciiHigh has the high bit of every byte: a word of ASCII has none.
 const asciiHigh = 0x8080808080808080
 
+// kvRoom returns dst with room for appendKVFast (kvFastRoom bytes past
+// its length), which its callers make before each call.
+func kvRoom(dst []byte) []byte {
+	if cap(dst)-len(dst) < kvFastRoom {
+		return growKVRoom(dst)
+	}
+	return dst
+}
+
+// growKVRoom is kvRoom's growth, out of line so that kvRoom inlines.
+//
+//go:noinline
+func growKVRoom(dst []byte) []byte {
+	return slices.Grow(dst, kvFastRoom)
+}
+
 // appendKVFast appends the KeyValue field prefix+key=v in one go, the
 // shape of most attributes: a trusted prefix (pre) and a key of plain
 // ASCII (together 1 to kvFastKeyMax bytes), and a scalar or
 // a string of up to kvFastValueMax bytes of valid UTF-8. Every length then
 // takes one byte and is known first, so nothing is reserved or moved: the
-// bytes are stored into room made once, the key and a short value with
+// bytes are stored into the room its caller made (kvRoom: dst must have
+// kvFastRoom bytes past its length), the key and a short value with
 // word stores, and validated after they are copied (ASCII from the bits
 // the stores moved; only a value with a byte from 0x80 goes through
 // utf8.ValidString). It reports false, appending nothing, for anything
@@ -369,10 +389,10 @@ func appendKVFast(dst []byte, field int, pre *kvPrefix, key string, k Kind, v *V
 	default:
 		return dst, false
 	}
+	// The callers made the room (kvRoom): with no call on its usual
+	// paths, the function keeps its values in registers, where the
+	// growth here made them spill on entry for the call.
 	m := len(dst)
-	if cap(dst)-m < kvFastRoom {
-		dst = slices.Grow(dst, kvFastRoom)
-	}
 	d := (*[kvFastRoom]byte)(dst[m : m+kvFastRoom])
 	d[0], d[1], d[2], d[3] = tag1(field, wireBytes), byte(4+kl+vl), tag1(fieldKVKey, wireBytes), byte(kl)
 	*(*[kvFastKeyMax]byte)(d[4 : 4+kvFastKeyMax]) = pre.b // the key overwrites the padding
@@ -552,10 +572,12 @@ func copyASCII(d []byte, s string) bool {
 // writeKV appends the KeyValue field prefix+key=v; prefix is trusted.
 func (c *strChecker) writeKV(dst []byte, field int, prefix, key string, v Value) []byte {
 	if prefix == "" {
+		dst = kvRoom(dst)
 		if d, ok := appendKVFast(dst, field, &kvNoPrefix, key, v.kind(), &v); ok {
 			return d
 		}
 	} else if pre, ok := makeKVPrefix(prefix); ok {
+		dst = kvRoom(dst)
 		if d, ok := appendKVFast(dst, field, &pre, key, v.kind(), &v); ok {
 			return d
 		}
@@ -618,6 +640,7 @@ func (c *strChecker) writeAttrs(dst []byte, field int, prefix string, attrs []At
 func (c *strChecker) writeAttrsPre(dst []byte, field int, pre *kvPrefix, attrs []Attr) []byte {
 	for i := range attrs {
 		a := &attrs[i]
+		dst = kvRoom(dst)
 		if d, ok := appendKVFast(dst, field, pre, a.Key, a.Value.kind(), &a.Value); ok {
 			dst = d
 			continue

@@ -70,7 +70,7 @@ func TestKVFast(t *testing.T) {
 			v = StringValue(str(lens[rng.IntN(len(lens))]))
 		}
 		head := []byte("head")
-		got, ok := appendKVFast(bytes.Clone(head), fieldSpanAttrs, &pre, key, v.kind(), &v)
+		got, ok := appendKVFast(kvRoom(bytes.Clone(head)), fieldSpanAttrs, &pre, key, v.kind(), &v)
 		keyOK := len(prefix)+len(key) <= kvFastKeyMax && len(prefix)+len(key) > 0 && isASCII(key)
 		valueOK := v.kind() != KindString || len(v.str()) <= kvFastValueMax && utf8.ValidString(v.str())
 		if ok != (keyOK && valueOK) {
