@@ -12,8 +12,8 @@ import "sync/atomic"
 // Drain began. A Batch belongs to one collector at a time; it allocates
 // only while its lists grow.
 type Batch struct {
-	hs, locked []*Histogram
-	olds       []*buf
+	hs, held, locked []*Histogram
+	olds             []*buf
 }
 
 // Add adds h to the next Drain.
@@ -33,10 +33,11 @@ func AddVec[T any](b *Batch, v *Vec[T], hist func(*T) *Histogram) {
 
 // Drain moves what the added Histograms recorded into their collected
 // state, with at most one fence per P for all of them, and empties the
-// list. A Histogram another collector holds is left to it: that collector
-// drains it, and a read after Drain waits for it.
+// list. A Histogram another collector holds (to drain or only to read
+// it) is drained on its own once that collector lets it go, after the
+// others.
 func (b *Batch) Drain() {
-	b.locked, b.olds = drainAll(b.hs, b.locked, b.olds)
+	b.held, b.locked, b.olds = drainAll(b.hs, b.held, b.locked, b.olds)
 	clear(b.hs)
 	b.hs = b.hs[:0]
 }

@@ -464,17 +464,23 @@ func (h *Histogram) drainExtra() {
 // drainAll drains hs as drain drains each, with one fence per shard index
 // for all of them where drain makes one per shard: each histogram's spare
 // goes into its shard i before the fence, and the old buffers are folded
-// after it. A histogram whose mu another collector holds is left to that
-// collector. locked is scratch space, returned for reuse.
-func drainAll(hs, locked []*Histogram, olds []*buf) ([]*Histogram, []*buf) {
-	locked, olds = locked[:0], olds[:0]
+// after it. A histogram whose mu another collector holds (which may only
+// read it, SnapshotDrained) is drained alone once the pass is done, when
+// that collector lets it go: waiting for it inside the pass could
+// deadlock two passes that hold each other's histograms. Its drain
+// fences only if something was recorded since the other's. held and
+// locked are scratch space, returned for reuse.
+func drainAll(hs, held, locked []*Histogram, olds []*buf) ([]*Histogram, []*Histogram, []*buf) {
+	held, locked, olds = held[:0], locked[:0], olds[:0]
 	shards := 0
 	for _, h := range hs {
-		if h.mu.TryLock() {
-			locked = append(locked, h)
-			olds = append(olds, nil)
-			shards = max(shards, len(h.shards))
+		if !h.mu.TryLock() {
+			held = append(held, h)
+			continue
 		}
+		locked = append(locked, h)
+		olds = append(olds, nil)
+		shards = max(shards, len(h.shards))
 	}
 	for i := range shards {
 		swapped := false
@@ -499,8 +505,12 @@ func drainAll(hs, locked []*Histogram, olds []*buf) ([]*Histogram, []*buf) {
 		h.drainExtra()
 		h.mu.Unlock()
 	}
+	for _, h := range held {
+		h.collect()
+	}
+	clear(held)
 	clear(locked)
-	return locked, olds
+	return held, locked, olds
 }
 
 // waitQuiescent returns once no record that began before the call is still
