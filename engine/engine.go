@@ -49,7 +49,8 @@ type Engine struct {
 	stopCtx    context.Context
 	stopCancel context.CancelFunc
 	shutOnce   sync.Once
-	shutErr    error // written by the pipeline before it closes done
+	shutErr    error       // written by the pipeline before it closes done
+	shutSaid   atomic.Bool // shutErr was returned to a Shutdown call
 	metrics    *Metrics
 	tail       *tailSampler // nil without tail sampling; the pipeline's
 	logSink    LogSink      // set with TailPolicy.RunLogAlways when the sink takes run logs apart
@@ -650,9 +651,12 @@ func (e *Engine) ForceFlush(ctx context.Context) error {
 
 // Shutdown stops accepting runs, closes every run still open as incomplete,
 // hands everything to the sink, and shuts the sink down. It is idempotent:
-// every call waits for the same shutdown and returns its result. If ctx
-// ends first it returns ctx's error; the shutdown goes on, and what is not
-// yet exported is counted in Stats as in flight. Past ctx's deadline the
+// every call waits for the same shutdown, and the shutdown's error goes to
+// one of them, the first to see the shutdown end; the others return nil,
+// as the OTel Go SDK's TracerProvider.Shutdown does after its first call
+// (a deferred Shutdown does not report the failure again). If ctx ends
+// first it returns ctx's error; the shutdown goes on, and what is not yet
+// exported is counted in Stats as in flight. Past ctx's deadline the
 // batches not yet handed to the sink are dropped as DropShutdown (the one
 // the sink holds ends at the sink's own timeout), and the sink is shut
 // down with the expired context. A nil ctx is context.Background().
@@ -678,7 +682,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	})
 	select {
 	case <-e.done:
-		if e.shutErr != nil {
+		if e.shutErr != nil && e.shutSaid.CompareAndSwap(false, true) {
 			return e.shutdownError(e.shutErr)
 		}
 		return nil

@@ -183,7 +183,6 @@ type Exporter struct {
 
 	shutdownOnce sync.Once
 	shutdownDone chan struct{}
-	shutdownErr  error
 }
 
 // New validates cfg, applies its defaults and starts the export workers.
@@ -1198,7 +1197,9 @@ func (e *Exporter) ForceFlush(ctx context.Context) error {
 // DropShutdown), delivers everything queued and closes the connections.
 // If ctx ends first, it aborts the exports in flight, drops what is left
 // (counted as DropShutdown) and returns an error saying how much was lost.
-// It is idempotent: later calls wait for the first and return its result.
+// It is idempotent: later calls wait for the first and return nil (the
+// first call reports the shutdown's error; the OTel Go SDK's exporters and
+// TracerProvider return nil after their first Shutdown too).
 func (e *Exporter) Shutdown(ctx context.Context) error {
 	if e == nil || e.ctx == nil {
 		return ErrNotStarted
@@ -1211,7 +1212,7 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	if !first {
 		select {
 		case <-e.shutdownDone:
-			return e.shutdownErr
+			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("export: shutdown: %w", ctx.Err())
 		}
@@ -1254,7 +1255,6 @@ func (e *Exporter) Shutdown(ctx context.Context) error {
 	for _, c := range e.clients {
 		c.CloseIdleConnections()
 	}
-	e.shutdownErr = err
 	close(e.shutdownDone)
 	return err
 }
