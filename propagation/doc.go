@@ -45,7 +45,9 @@
 // no propagation. FromEnv, and otlp.NewFromEnv which reads the same
 // variable, log what they ignored once with slog at warning level, as the
 // specification asks, and go on; a caller who prefers to refuse the value
-// calls ParseFormats, whose error names what was ignored, and New. A
+// calls ParseFormats, whose error names what was ignored, and New. New
+// reads bits of Formats that name no format the same way: ignored, with a
+// warning, and a value with none defined is both. A
 // service honouring the variable calls that Propagator's methods, not the
 // package functions.
 //

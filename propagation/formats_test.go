@@ -451,3 +451,36 @@ func TestParseFormatsIgnoredCountedOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestNewUndefinedFormats: New reads a Formats with bits no format has as
+// ParseFormats reads an OTEL_PROPAGATORS name it does not know: the bits
+// are ignored, and a value with no defined bit left is the default, both
+// (not a Propagator that silently speaks nothing). One slog warning per
+// distinct value names them; defined values do not warn.
+func TestNewUndefinedFormats(t *testing.T) {
+	logs := captureSlog(t)
+	for f := range Formats(FormatsAll + 1) {
+		if got := New(f).Formats(); got != f {
+			t.Errorf("New(%b).Formats() = %b", f, got)
+		}
+	}
+	if logs.String() != "" {
+		t.Fatalf("a defined Formats warned: %s", logs)
+	}
+	for i := FormatsAll + 1; i != 0; i++ {
+		f := Formats(i)
+		want := f & FormatsAll
+		if want == 0 {
+			want = FormatsAll
+		}
+		logs.Reset()
+		for range 2 {
+			if got := New(f).Formats(); got != want {
+				t.Fatalf("New(%b).Formats() = %b, want %b", f, got, want)
+			}
+		}
+		if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "undefined") {
+			t.Fatalf("New(%b) twice logged %d warnings, want 1 naming the undefined bits: %s", f, n, logs)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -306,9 +307,26 @@ func formats(traceContext, baggage bool) Formats {
 // outgoing ones; what they held under its header names is removed all
 // the same, as for the formats it writes, so that a copy of the incoming
 // headers does not forward what the operator chose not to propagate.
+//
+// Bits of f outside FormatsAll name no format: New ignores them as
+// ParseFormats ignores a name it does not know, and an f with no defined
+// bit (Formats(4)) is the default, both, as OTEL_PROPAGATORS=b3 is. It
+// logs them with slog at warning level, once for a value given again.
 func New(f Formats) *Propagator {
+	if bad := f &^ FormatsAll; bad != 0 {
+		if warnedFormats.Swap(uint32(f)|1<<8) != uint32(f)|1<<8 {
+			slog.Warn("propagation.New: undefined Formats bits ignored", "formats", uint8(f), "undefined", uint8(bad))
+		}
+		if f &= FormatsAll; f == 0 {
+			f = FormatsAll
+		}
+	}
 	return &Propagator{off: FormatsAll &^ f}
 }
+
+// warnedFormats is the last undefined Formats New warned of, with bit 8
+// set (zero is none).
+var warnedFormats atomic.Uint32
 
 // FromEnv returns New of the formats OTEL_PROPAGATORS names (ParseFormats):
 // unset, both, as the zero Propagator. Names it ignores are logged once
