@@ -558,15 +558,24 @@ func (o *Offloader) spanEventLink(r *Run, span SpanID, v string) string {
 // is counted by reason as kept (KeptQueueFull, KeptStoreFull,
 // KeptClosed), not as truncated.
 func (o *Offloader) spanEventAttrsLink(r *Run, span SpanID, attrs []Attr) (string, bool) {
+	// An upper bound of the JSON's length: a byte of text is at most six
+	// (\u00XX), base64 four of three, a scalar at most 24 (a float's
+	// repr). A bound from the raw lengths skipped attributes whose JSON
+	// passes the threshold only through escapes.
 	n := 2
 	for i := range attrs {
-		n += len(attrs[i].Key) + len(attrs[i].Value.str()) + 6
-		if attrs[i].Value.kind() == KindBytes {
-			n += len(attrs[i].Value.str()) / 3
+		n += 6*len(attrs[i].Key) + 6
+		switch v := attrs[i].Value; v.kind() {
+		case KindString:
+			n += 6*len(v.str()) + 2
+		case KindBytes:
+			n += (len(v.str())+2)/3*4 + 2
+		default:
+			n += 24
 		}
 	}
-	if n < SpanEventOffloadThreshold/2 {
-		return "", false // far too small: no JSON built
+	if n < SpanEventOffloadThreshold {
+		return "", false // too small whatever it holds: no JSON built
 	}
 	buf := bytebufferpool.Get()
 	defer bytebufferpool.Put(buf)
