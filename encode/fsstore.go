@@ -15,9 +15,15 @@ import (
 )
 
 // ErrInvalidKey is returned by FSStore.Put for a key that is not a plain
-// file name: empty, ".", "..", holding a path separator or NUL, or
-// starting with ".tmp-", the name of a Put's temporary file.
+// file name: empty, ".", "..", longer than maxKeyLen, holding a path
+// separator or NUL, starting with ".tmp-", the name of a Put's temporary
+// file, or with '-', which the operator's rm, ls or find would read as an
+// option.
 var ErrInvalidKey = errors.New("encode: invalid large field key")
+
+// maxKeyLen is the longest file name Linux, macOS and Windows file
+// systems take (NAME_MAX), in bytes.
+const maxKeyLen = 255
 
 // tmpPrefix starts the name of a Put's temporary file. A key may not
 // start with it: its file would be taken for an interrupted Put's (by a
@@ -166,7 +172,10 @@ func (s *FSStore) Link(key string) string {
 // and before it makes the file visible; file I/O itself cannot be
 // interrupted.
 func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
-	if key == "" || key == "." || key == ".." || strings.ContainsAny(key, "/\\\x00") || strings.HasPrefix(key, tmpPrefix) {
+	// Checked first: a name too long failed at the rename, after the
+	// whole value was written.
+	if key == "" || key == "." || key == ".." || len(key) > maxKeyLen || key[0] == '-' ||
+		strings.ContainsAny(key, "/\\\x00") || strings.HasPrefix(key, tmpPrefix) {
 		return fmt.Errorf("store %q: %w", key, ErrInvalidKey)
 	}
 	if s.dir == "" {

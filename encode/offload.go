@@ -171,9 +171,10 @@ type OffloadStats struct {
 // field (question, answer, llm_output, input.<key>, output.<key>,
 // config.<key>, logs.<i>) and a counter of the Offloader, which makes the
 // key unique even where two values share everything else. Only
-// [A-Za-z0-9@._-] are kept, other bytes and a leading '.' become '_',
-// and the SID and field are cut to 64 bytes, so a key is a safe file name
-// (not a hidden one) and URL path segment.
+// [A-Za-z0-9@._-] are kept, other bytes and a leading '.' or '-' become
+// '_', and the SID and field are cut to 64 bytes, so a key is a safe file
+// name (not a hidden one, nor one a shell tool reads as an option) and URL
+// path segment.
 //
 // Allocation: AppendRunLogWith allocates nothing for values under the
 // threshold and nothing to truncate. Each offloaded value costs the key
@@ -611,8 +612,10 @@ func (o *Offloader) key(f *runlogField) string {
 	if len(f.sid) == 0 {
 		b = append(b, "nosid"...)
 	}
-	if b[0] == '.' {
-		b[0] = '_' // a hidden file, or one named as FSStore's temporary files
+	if b[0] == '.' || b[0] == '-' {
+		// A hidden file, one named as FSStore's temporary files, or one
+		// an operator's rm or ls reads as an option.
+		b[0] = '_'
 	}
 	b = append(b, '-')
 	b = runlogAppendHex(b, f.id[:])
