@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ErrInvalidKey is returned by FSStore.Put for a key that is not a plain
@@ -49,19 +50,36 @@ var errZeroFSStore = errors.New("encode: a zero FSStore has no directory (make i
 // OffloadStats.StoreFull, so the directory never grows past the budget.
 // The store never deletes a file (a trace log may link to it): remove old
 // files yourself (a cron job, a tmpfiles.d age), the ".tmp-" files of
-// Puts a crash interrupted among them, and restart the process to give
-// their room back.
+// Puts a crash interrupted among them. Their room comes back without a
+// restart: when a value does not fit, the store counts the directory
+// again, on a goroutine of its own and at most once every ten seconds
+// (a count of 65,536 files stats each of them), and the values after that
+// count fit in what it found.
 type FSStore struct {
 	dir     string // absolute
 	baseURL string
 
-	// The budget, when maxBytes > 0: what the directory held at
-	// construction plus what Reserve took since, less what Release gave
-	// back.
+	// The budget, when maxBytes > 0. used is what the directory held at
+	// the last count plus what Puts stored since; pending is what Reserve
+	// took for values not yet stored nor released. A count replaces used
+	// by what it found plus what Puts stored while it ran (a file it also
+	// saw is counted twice until the next count: never too little).
 	mu                  sync.Mutex
 	maxBytes, usedBytes int64
 	maxFiles, usedFiles int
+	pendBytes           int64
+	pendFiles           int
+	counting            bool // a count of the directory is under way
+	sinceBytes          int64
+	sinceFiles          int       // what Puts stored during the count
+	lastCount           time.Time // when the last count began
+	rescanEvery         time.Duration
+	counts              sync.WaitGroup // counts under way, for tests
 }
+
+// rescanEvery is how often, at most, a full bounded store counts its
+// directory again.
+const rescanEvery = 10 * time.Second
 
 // NewFSStore returns an FSStore writing into dir, which it creates if
 // needed; a directory it cannot create a file in is refused. Link returns baseURL + key when baseURL is not empty (serve dir
@@ -108,32 +126,61 @@ func NewBoundedFSStore(dir, baseURL string, maxBytes int64, maxFiles int) (*FSSt
 		return nil, fmt.Errorf("create file store in %q: %w", dir, err)
 	}
 	s.maxBytes, s.maxFiles = maxBytes, maxFiles
+	s.usedBytes, s.usedFiles = countDir(entries)
+	s.lastCount, s.rescanEvery = time.Now(), rescanEvery
+	return s, nil
+}
+
+// countDir sums the sizes of the regular files among entries.
+func countDir(entries []os.DirEntry) (bytes int64, files int) {
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
-			s.usedBytes += info.Size()
-			s.usedFiles++
+			bytes += info.Size()
+			files++
 		}
 	}
-	return s, nil
+	return bytes, files
 }
 
 // Reserve takes n bytes and one file out of the budget and reports whether
-// they fit; a store without a budget always has room.
+// they fit; a store without a budget always has room. When they do not,
+// it starts a count of the directory (see FSStore) if none ran in the
+// last rescanEvery; it does no I/O itself.
 func (s *FSStore) Reserve(n int) bool {
 	if s.maxBytes == 0 {
 		return true
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.usedFiles+1 > s.maxFiles || s.usedBytes+int64(n) > s.maxBytes {
+	if s.usedFiles+s.pendFiles+1 > s.maxFiles || s.usedBytes+s.pendBytes+int64(n) > s.maxBytes {
+		if now := time.Now(); !s.counting && now.Sub(s.lastCount) >= s.rescanEvery {
+			s.counting, s.lastCount = true, now
+			s.sinceBytes, s.sinceFiles = 0, 0
+			s.counts.Add(1)
+			go s.recount()
+		}
 		return false
 	}
-	s.usedBytes += int64(n)
-	s.usedFiles++
+	s.pendBytes += int64(n)
+	s.pendFiles++
 	return true
+}
+
+// recount counts the directory again, for files removed from outside.
+func (s *FSStore) recount() {
+	defer s.counts.Done()
+	entries, err := os.ReadDir(s.dir)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counting = false
+	if err != nil {
+		return // the directory is gone: Puts fail and release their room
+	}
+	b, f := countDir(entries)
+	s.usedBytes, s.usedFiles = b+s.sinceBytes, f+s.sinceFiles
 }
 
 // Release gives back what Reserve took for a value that was not stored.
@@ -142,16 +189,36 @@ func (s *FSStore) Release(n int) {
 		return
 	}
 	s.mu.Lock()
-	s.usedBytes -= int64(n)
-	s.usedFiles--
+	s.pendBytes -= int64(n)
+	s.pendFiles--
 	s.mu.Unlock()
 }
 
-// Used returns the bytes and files the budget counts (zero without one).
+// stored moves a value of n bytes from pending to used. A Put on a bounded
+// store without Reserve counts in used all the same.
+func (s *FSStore) stored(n int) {
+	if s.maxBytes == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.pendBytes = max(0, s.pendBytes-int64(n))
+	s.pendFiles = max(0, s.pendFiles-1)
+	s.usedBytes += int64(n)
+	s.usedFiles++
+	if s.counting {
+		s.sinceBytes += int64(n)
+		s.sinceFiles++
+	}
+	s.mu.Unlock()
+}
+
+// Used returns the bytes and files the budget counts (zero without one):
+// what the directory held at the last count, what was stored since and
+// what is reserved.
 func (s *FSStore) Used() (bytes int64, files int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.usedBytes, s.usedFiles
+	return s.usedBytes + s.pendBytes, s.usedFiles + s.pendFiles
 }
 
 // Dir returns the absolute directory s writes into.
@@ -203,6 +270,7 @@ func (s *FSStore) Put(ctx context.Context, key string, value []byte) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("store %q: %w", key, err)
 	}
+	s.stored(len(value))
 	return nil
 }
 
