@@ -117,7 +117,8 @@
 //     CLIENT_KEY: the per-signal variable, then the generic one (PROTOCOL
 //     and COMPRESSION in any case; PROTOCOL http/json is refused). Per-signal
 //     HEADERS replace the generic ones entirely (as OTel Go does). A
-//     HEADERS value is percent-decoded, then trimmed of spaces and tabs; a
+//     HEADERS value is percent-decoded (a name is taken as written, as
+//     OTel Go takes it), then trimmed of spaces and tabs; a
 //     name given twice (in any case) is refused, and so is a member whose
 //     value is empty or only "=", without printing it: a base64
 //     credential pasted without its header name ("dG9rZW4=") reads so,
@@ -135,7 +136,8 @@
 //     included (Retry). An OTEL_ timeout of 0 is refused (OpenTelemetry
 //     Go reads it as no timeout; flowtel bounds every export).
 //   - Service name: OTEL_SERVICE_NAME, then service.name in
-//     OTEL_RESOURCE_ATTRIBUTES (percent-decoded), then SERVICE_NAME.
+//     OTEL_RESOURCE_ATTRIBUTES (its values percent-decoded, its keys
+//     not), then SERVICE_NAME.
 //   - OTLP_ENABLE (default true; true, 1, yes, on or false, 0, no, off in
 //     any case) fills Enabled, which only otlp.NewFromEnv reads.
 //   - OTEL_LOGS_EXPORTER none (any case) sets NoLogs, which otlp.New

@@ -487,8 +487,11 @@ func (r *envReader) headers(name string) map[string]string {
 }
 
 // list parses "k1=v1,k2=v2" with percent-encoded values (the W3C Baggage
-// format OTel uses for HEADERS and RESOURCE_ATTRIBUTES). Empty members are
-// skipped. secret suppresses the offending text in errors.
+// format OTel uses for HEADERS and RESOURCE_ATTRIBUTES). A key is taken
+// as written, not decoded: in that format a key is a token, and OTel Go
+// decodes values only ("x%2Dtenant" names header "x%2Dtenant" there).
+// Empty members are skipped. secret suppresses the offending text in
+// errors.
 func (r *envReader) list(name string, secret bool) []KeyValue {
 	v := r.str(name)
 	if v == "" {
@@ -505,9 +508,8 @@ func (r *envReader) list(name string, secret bool) []KeyValue {
 			r.fail(name, fmt.Sprintf("member %d is not key=value", i+1))
 			return nil
 		}
-		dk, err1 := url.PathUnescape(k)
-		dv, err2 := url.PathUnescape(strings.TrimSpace(val))
-		if err1 != nil || err2 != nil {
+		dv, err := url.PathUnescape(strings.TrimSpace(val))
+		if err != nil {
 			if secret {
 				r.fail(name, fmt.Sprintf("member %d holds an invalid percent-encoding", i+1))
 			} else {
@@ -515,7 +517,7 @@ func (r *envReader) list(name string, secret bool) []KeyValue {
 			}
 			return nil
 		}
-		out = append(out, KeyValue{Key: dk, Value: dv})
+		out = append(out, KeyValue{Key: k, Value: dv})
 	}
 	return out
 }
