@@ -76,7 +76,9 @@ func Handler(e *engine.Engine) http.Handler {
 // collection per request, as engine.Engine.AppendPrometheus describes,
 // followed by the handler's own ScrapeErrors family. It answers GET and
 // HEAD; other methods get 405. The body is gzipped when the request's
-// Accept-Encoding takes gzip, as Prometheus' does. It may be called
+// Accept-Encoding takes gzip at least as gladly as identity (RFC 9110
+// section 12.5.3, see negotiate), so a Prometheus scrape is; a request
+// that refuses both gets 406. It may be called
 // concurrently, up to c.MaxInFlight requests at once. With a nil e every
 // request gets 503 and says so, so that the scrape fails visibly (up is
 // 0). New refuses a negative MaxInFlight and a WriteTimeout below
@@ -133,7 +135,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !variesOnEncoding(hd.Values("Vary")) {
 		hd.Add("Vary", "Accept-Encoding")
 	}
-	if acceptsGzip(r.Header.Values("Accept-Encoding")) {
+	useGzip, acceptable := negotiate(r.Header.Values("Accept-Encoding"))
+	if !acceptable {
+		http.Error(w, "promhttp: Accept-Encoding refuses both codings this handler sends, gzip and identity", http.StatusNotAcceptable)
+		return
+	}
+	if useGzip {
 		zbuf := encode.GetBuffer()
 		defer encode.PutBuffer(zbuf)
 		zw := gzipWriters.Get().(*gzip.Writer)
@@ -178,31 +185,52 @@ var gzipWriters = sync.Pool{New: func() any {
 	return zw
 }}
 
-// acceptsGzip reports whether Accept-Encoding values take gzip: named
-// with a q-value other than 0, or, when gzip is not named, "*" so.
-func acceptsGzip(values []string) bool {
-	gzipOK, star := -1, -1 // -1 not named, 0 refused, 1 taken
+// negotiate reads Accept-Encoding values by RFC 9110 section 12.5.3 and
+// says whether to gzip the body, and whether any coding the handler has
+// is acceptable at all. The coding with the higher q-value wins, gzip on
+// a tie (the smaller body); "*" stands for each coding not named, identity
+// included; identity is acceptable unless refused ("identity;q=0", or
+// "*;q=0" without identity named), and when neither it nor "*" is named
+// it is the fallback, below any q-value gzip has ("gzip;q=0.5" is gzip);
+// "x-gzip" is gzip (RFC 9110 section 8.4.1.3); a coding named twice takes
+// its last q-value; a q-value that does not parse counts as 1. No header,
+// or an empty one, is identity.
+func negotiate(values []string) (useGzip, acceptable bool) {
+	gzipQ, idQ, starQ := -1.0, -1.0, -1.0 // -1: not named
 	for _, v := range values {
 		for item := range strings.SplitSeq(v, ",") {
 			coding, params, _ := strings.Cut(item, ";")
-			ok := 1
-			if k, val, found := strings.Cut(params, "="); found && strings.EqualFold(strings.TrimSpace(k), "q") {
-				if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil && f == 0 {
-					ok = 0
+			q := 1.0
+			for param := range strings.SplitSeq(params, ";") {
+				if k, val, found := strings.Cut(param, "="); found && strings.EqualFold(strings.TrimSpace(k), "q") {
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+						q = min(max(f, 0), 1)
+					}
 				}
 			}
 			switch coding = strings.TrimSpace(coding); {
-			case strings.EqualFold(coding, "gzip"):
-				gzipOK = ok
+			case strings.EqualFold(coding, "gzip"), strings.EqualFold(coding, "x-gzip"):
+				gzipQ = q
+			case strings.EqualFold(coding, "identity"):
+				idQ = q
 			case coding == "*":
-				star = ok
+				starQ = q
 			}
 		}
 	}
-	if gzipOK >= 0 {
-		return gzipOK == 1
+	if gzipQ < 0 {
+		gzipQ = max(starQ, 0)
 	}
-	return star == 1
+	if idQ < 0 && starQ >= 0 {
+		idQ = starQ
+	}
+	switch {
+	case gzipQ > 0 && gzipQ >= idQ: // idQ -1: identity is the fallback
+		return true, true
+	case idQ != 0:
+		return false, true
+	}
+	return false, false
 }
 
 // variesOnEncoding reports whether Vary values name Accept-Encoding, in
