@@ -113,15 +113,24 @@ func hasAuthorization(h http.Header) bool {
 
 // NewHTTPStoreClient returns a client for an HTTPStore: timeout bounds each
 // request, redirects are not followed (a PUT's body is not sent again),
-// and its connections are its own (Close closes them, not those of
+// a response's headers hold at most maxStoreHeaderBytes, and its
+// connections are its own (Close closes them, not those of
 // http.DefaultTransport).
 func NewHTTPStoreClient(timeout time.Duration) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxResponseHeaderBytes = maxStoreHeaderBytes
 	return &http.Client{
 		Timeout:       timeout,
-		Transport:     http.DefaultTransport.(*http.Transport).Clone(),
+		Transport:     tr,
 		CheckRedirect: refuseRedirect,
 	}
 }
+
+// maxStoreHeaderBytes bounds the headers of a store's response, its
+// informational ones (1xx) included: a store's answer needs no large
+// header, and net/http's default (10 MiB) let a hostile store make each
+// Put allocate tens of megabytes.
+const maxStoreHeaderBytes = 64 << 10
 
 // refuseRedirect answers a redirect as is: the store's PUT fails with its
 // status.

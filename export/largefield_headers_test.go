@@ -1,0 +1,73 @@
+package export
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPStoreHugeResponseHeaders points an HTTPStore at a store that
+// answers a PUT with informational responses (103 Early Hints) of 60 KB
+// headers without end, over a real loopback connection: Put fails with
+// ErrLargeFieldStore, and what it allocates stays small. net/http's
+// default bound on response headers (10 MiB) let one Put allocate some
+// 67 MiB before it gave up; a store's answer needs no large header, and
+// NewHTTPStoreClient takes at most maxStoreHeaderBytes.
+func TestHTTPStoreHugeResponseHeaders(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		hint := []byte("HTTP/1.1 103 Early Hints\r\nLink: <" + strings.Repeat("x", 60000) + ">\r\n\r\n")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := c.Write(hint); err != nil {
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); ln.Close(); <-done }()
+	s, err := NewHTTPStore("http://"+ln.Addr().String()+"/b/", nil, NewHTTPStoreClient(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	err = s.Put(ctx, "k", []byte("v"))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrLargeFieldStore) {
+		t.Fatalf("Put = %v, want ErrLargeFieldStore", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 8<<20 {
+		t.Errorf("Put allocated %d MiB against a store's endless headers (%v)", got>>20, err)
+	}
+}
