@@ -233,6 +233,9 @@ type Histogram struct {
 	cumStats  stats
 	delta     *hdrhistogram.PackedHistogram
 	deltaStat stats
+	// pass is the last Batch drain (drainAll) that held mu, so that one
+	// that finds h twice drains it once.
+	pass uint64
 }
 
 // New returns a Histogram for cfg. It allocates no dense histogram until a
@@ -468,16 +471,19 @@ func (h *Histogram) drainExtra() {
 // read it, SnapshotDrained) is drained alone once the pass is done, when
 // that collector lets it go: waiting for it inside the pass could
 // deadlock two passes that hold each other's histograms. Its drain
-// fences only if something was recorded since the other's. held and
-// locked are scratch space, returned for reuse.
+// fences only if something was recorded since the other's. A histogram
+// listed twice is drained once (pass). held and locked are scratch space,
+// returned for reuse.
 func drainAll(hs, held, locked []*Histogram, olds []*buf) ([]*Histogram, []*Histogram, []*buf) {
 	held, locked, olds = held[:0], locked[:0], olds[:0]
+	pass := passes.Add(1)
 	shards := 0
 	for _, h := range hs {
 		if !h.mu.TryLock() {
 			held = append(held, h)
 			continue
 		}
+		h.pass = pass
 		locked = append(locked, h)
 		olds = append(olds, nil)
 		shards = max(shards, len(h.shards))
@@ -506,12 +512,20 @@ func drainAll(hs, held, locked []*Histogram, olds []*buf) ([]*Histogram, []*Hist
 		h.mu.Unlock()
 	}
 	for _, h := range held {
-		h.collect()
+		h.mu.Lock()
+		if h.pass != pass {
+			h.pass = pass
+			h.drain()
+		}
+		h.mu.Unlock()
 	}
 	clear(held)
 	clear(locked)
 	return held, locked, olds
 }
+
+// passes numbers the drains of Batches (Histogram.pass).
+var passes atomic.Uint64
 
 // waitQuiescent returns once no record that began before the call is still
 // in progress on the shard whose sequence is seq.
