@@ -106,7 +106,10 @@
 // collection pass drains all its Histograms together through a Batch
 // (drainAll): each histogram's spare goes into its shard of P i, then one
 // fence for all, then the folds, P by P; its reads then drain nothing
-// (SnapshotDrained, DeltaSnapshotDrained, Counter.ValueDrained). One fence
+// (SnapshotDrained, DeltaSnapshotDrained, Counter.ValueDrained). A
+// histogram another collector holds is drained on its own once it is let
+// go, after the pass, and one listed twice once
+// (TestBatchDrainsHistogramHeldByReader, TestBatchDuplicateFencesOnce). One fence
 // for the whole pass would need a spare per shard, twice the dense memory.
 // A collection of 128 histograms (TestCollectCPUTime -cputime, per
 // histogram, medians) with one value recorded in each since the last
