@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -196,19 +195,6 @@ func (b *crossBatch) pipelineRead() (sum int64) {
 	return sum
 }
 
-// setAffinity binds the calling thread to the CPUs of mask and returns
-// the mask it had, or false when either call failed.
-func setAffinity(mask uint64) (uint64, bool) {
-	var old uint64
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_GETAFFINITY, 0, 8, uintptr(unsafe.Pointer(&old))); e != 0 {
-		return 0, false
-	}
-	if _, _, e := syscall.RawSyscall(syscall.SYS_SCHED_SETAFFINITY, 0, 8, uintptr(unsafe.Pointer(&mask))); e != 0 {
-		return 0, false
-	}
-	return old, true
-}
-
 // TestCPUTimeCross prints, with -cputime, the thread CPU time
 // AppendTraces takes per span on loadgen-shaped batches as the loadgen's
 // export stage meets them: the records laid out as the engine's (nodeRec),
@@ -246,15 +232,7 @@ func setAffinity(mask uint64) (uint64, bool) {
 //
 //	go test -run TestCPUTimeCross -v ./encode/ -cputime
 func TestCPUTimeCross(t *testing.T) {
-	testkit.NeedCPUTime(t)
-	if runtime.NumCPU() < 2 {
-		t.Skip("needs 2 CPUs")
-	}
-	old, ok := setAffinity(1)
-	if !ok {
-		t.Skip("sched_setaffinity failed")
-	}
-	defer setAffinity(old)
+	testkit.NeedTwoCPUs(t)
 	crossCPUTime(t, "EncodeTracesLoadgenCross", loadgenBatch())
 	crossCPUTime(t, "EncodeTracesGenAICross", loadgenGenAIBatch())
 }
@@ -278,7 +256,7 @@ func crossCPUTime(t *testing.T, name string, base []*encode.Run) {
 		work, done := make(chan int), make(chan int64)
 		go func() {
 			runtime.LockOSThread() // never unlocked: the thread ends with it
-			if _, ok := setAffinity(2); !ok {
+			if _, ok := testkit.SetAffinity(2); !ok {
 				t.Error("sched_setaffinity failed")
 			}
 			var sum int64
@@ -333,7 +311,7 @@ func crossCPUTime(t *testing.T, name string, base []*encode.Run) {
 	stop := make(chan struct{})
 	go func() {
 		runtime.LockOSThread()
-		if _, ok := setAffinity(2); !ok {
+		if _, ok := testkit.SetAffinity(2); !ok {
 			t.Error("sched_setaffinity failed")
 		}
 		for k := int64(0); ; k++ {
