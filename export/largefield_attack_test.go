@@ -67,12 +67,20 @@ func TestHTTPStoreHostileServer(t *testing.T) {
 			srv := httptest.NewServer(tc.handler)
 			defer srv.Close()
 			u := strings.Replace(srv.URL, "http://", "http://user:"+secret+"@", 1) + "/bucket/?sig=" + secret
-			s, err := NewHTTPStore(u, http.Header{"X-Api-Key": {secret}}, NewHTTPStoreClient(2*time.Second))
+			// A Put that must fail gets 300 ms (the server that never
+			// answers fails it by then); one that must succeed gets a
+			// minute, so that a loaded machine's slow upload of its
+			// 1 MiB does not fail it.
+			clientTimeout, timeout := 2*time.Second, 300*time.Millisecond
+			if tc.ok {
+				clientTimeout, timeout = time.Minute, time.Minute
+			}
+			s, err := NewHTTPStore(u, http.Header{"X-Api-Key": {secret}}, NewHTTPStoreClient(clientTimeout))
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- s.Put(ctx, "run-1-answer-1", []byte(strings.Repeat("v", 1<<20))) }()
