@@ -45,6 +45,10 @@ func newHTTPClient(t *target) *http.Client {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   t.timeout,
 		ResponseHeaderTimeout: t.timeout,
+		// An OTLP response needs no large header: net/http's default
+		// (10 MiB) let a hostile endpoint make each export allocate tens
+		// of megabytes, informational (1xx) responses included.
+		MaxResponseHeaderBytes: maxStoreHeaderBytes,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 }

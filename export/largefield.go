@@ -127,9 +127,10 @@ func NewHTTPStoreClient(timeout time.Duration) *http.Client {
 }
 
 // maxStoreHeaderBytes bounds the headers of a store's response, its
-// informational ones (1xx) included: a store's answer needs no large
-// header, and net/http's default (10 MiB) let a hostile store make each
-// Put allocate tens of megabytes.
+// informational ones (1xx) included, and those of an OTLP/HTTP
+// endpoint's (newHTTPClient): neither answer needs a large header, and
+// net/http's default (10 MiB) let a hostile server make each Put or
+// export allocate tens of megabytes.
 const maxStoreHeaderBytes = 64 << 10
 
 // refuseRedirect answers a redirect as is: the store's PUT fails with its
