@@ -108,7 +108,15 @@ type paddedUint64 struct {
 }
 
 // counter is a striped event counter: Add touches the current P's stripe.
-type counter struct{ s [counterStripes]paddedUint64 }
+// The line of padding before the stripes keeps the first stripe's word
+// off the line of the field before the counter, wherever the counter
+// sits: in Engine, stats.accepted's first stripe shared a line with the
+// ring, arena, sid and sink pointers the pipeline reads for every run,
+// and StartRun and Run.End on P 0 wrote to it.
+type counter struct {
+	_ [cacheLine]byte
+	s [counterStripes]paddedUint64
+}
 
 // Add adds n to the current P's stripe and returns that stripe, so that a
 // matching decrement can go to the same stripe even if the goroutine moved.
