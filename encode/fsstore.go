@@ -54,7 +54,8 @@ var errZeroFSStore = errors.New("encode: a zero FSStore has no directory (make i
 // restart: when a value does not fit, the store counts the directory
 // again, on a goroutine of its own and at most once every ten seconds
 // (a count of 65,536 files stats each of them), and the values after that
-// count fit in what it found.
+// count fit in what it found. Close waits for a count under way; the
+// Offloader calls it when it closes.
 type FSStore struct {
 	dir     string // absolute
 	baseURL string
@@ -74,7 +75,7 @@ type FSStore struct {
 	sinceFiles          int       // what Puts stored during the count
 	lastCount           time.Time // when the last count began
 	rescanEvery         time.Duration
-	counts              sync.WaitGroup // counts under way, for tests
+	countDone           chan struct{} // closed when the count under way ends
 }
 
 // rescanEvery is how often, at most, a full bounded store counts its
@@ -159,8 +160,8 @@ func (s *FSStore) Reserve(n int) bool {
 		if now := time.Now(); !s.counting && now.Sub(s.lastCount) >= s.rescanEvery {
 			s.counting, s.lastCount = true, now
 			s.sinceBytes, s.sinceFiles = 0, 0
-			s.counts.Add(1)
-			go s.recount()
+			s.countDone = make(chan struct{})
+			go s.recount(s.countDone)
 		}
 		return false
 	}
@@ -170,17 +171,32 @@ func (s *FSStore) Reserve(n int) bool {
 }
 
 // recount counts the directory again, for files removed from outside.
-func (s *FSStore) recount() {
-	defer s.counts.Done()
+func (s *FSStore) recount(done chan struct{}) {
 	entries, err := os.ReadDir(s.dir)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer close(done)
 	s.counting = false
 	if err != nil {
 		return // the directory is gone: Puts fail and release their room
 	}
 	b, f := countDir(entries)
 	s.usedBytes, s.usedFiles = b+s.sinceBytes, f+s.sinceFiles
+}
+
+// Close waits for a count of the directory under way, so that no
+// goroutine of the store outlives its user (the Offloader calls Close when
+// it closes; a goleak check after it finds none). The store stays usable:
+// a store shared by several Offloaders is closed by each, and a later full
+// Reserve may count again.
+func (s *FSStore) Close() error {
+	s.mu.Lock()
+	done := s.countDone
+	s.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	return nil
 }
 
 // Release gives back what Reserve took for a value that was not stored.

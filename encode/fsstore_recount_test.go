@@ -42,7 +42,7 @@ func TestBoundedFSStoreRecounts(t *testing.T) {
 	for i := range 3 {
 		offload(i)
 	}
-	store.counts.Wait()
+	_ = store.Close()
 	if total.Offloaded != 2 || total.StoreFull != 1 {
 		t.Fatalf("stats %+v, want 2 offloaded and 1 cut", total)
 	}
@@ -53,7 +53,7 @@ func TestBoundedFSStoreRecounts(t *testing.T) {
 		}
 	}
 	offload(3) // full: starts a count, cut
-	store.counts.Wait()
+	_ = store.Close()
 	if b, f := store.Used(); b != 0 || f != 0 {
 		t.Fatalf("after the files were removed the store counts %d bytes in %d files", b, f)
 	}
@@ -70,7 +70,7 @@ func TestBoundedFSStoreRecounts(t *testing.T) {
 	if store.Reserve(size) {
 		t.Fatal("a full store took a value")
 	}
-	store.counts.Wait()
+	_ = store.Close()
 	entries, _ = os.ReadDir(dir)
 	if len(entries) != 2 {
 		t.Fatalf("dir holds %d files, want 2", len(entries))
@@ -81,7 +81,7 @@ func TestBoundedFSStoreRecounts(t *testing.T) {
 	if store.Reserve(size) {
 		t.Fatal("a store that counted within rescanEvery took a value")
 	}
-	store.counts.Wait()
+	_ = store.Close()
 	if b, f := store.Used(); b != 2*size || f != 2 {
 		t.Fatalf("Used = %d bytes in %d files, want the last count's %d in 2", b, f, 2*size)
 	}
