@@ -458,6 +458,8 @@ func TestParseFormatsIgnoredCountedOnce(t *testing.T) {
 // (not a Propagator that silently speaks nothing). One slog warning per
 // distinct value names them; defined values do not warn.
 func TestNewUndefinedFormats(t *testing.T) {
+	resetWarnedFormats() // each value warns once a process
+	t.Cleanup(resetWarnedFormats)
 	logs := captureSlog(t)
 	for f := range Formats(FormatsAll + 1) {
 		if got := New(f).Formats(); got != f {

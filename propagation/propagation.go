@@ -311,10 +311,10 @@ func formats(traceContext, baggage bool) Formats {
 // Bits of f outside FormatsAll name no format: New ignores them as
 // ParseFormats ignores a name it does not know, and an f with no defined
 // bit (Formats(4)) is the default, both, as OTEL_PROPAGATORS=b3 is. It
-// logs them with slog at warning level, once for a value given again.
+// logs them with slog at warning level, once for each value.
 func New(f Formats) *Propagator {
 	if bad := f &^ FormatsAll; bad != 0 {
-		if warnedFormats.Swap(uint32(f)|1<<8) != uint32(f)|1<<8 {
+		if w, bit := &warnedFormats[f>>6], uint64(1)<<(f&63); w.Or(bit)&bit == 0 {
 			slog.Warn("propagation.New: undefined Formats bits ignored", "formats", uint8(f), "undefined", uint8(bad))
 		}
 		if f &= FormatsAll; f == 0 {
@@ -324,9 +324,17 @@ func New(f Formats) *Propagator {
 	return &Propagator{off: FormatsAll &^ f}
 }
 
-// warnedFormats is the last undefined Formats New warned of, with bit 8
-// set (zero is none).
-var warnedFormats atomic.Uint32
+// warnedFormats has bit f set once New warned of the undefined Formats f:
+// each value is logged once for the process, where remembering only the
+// last one logged every call of a service alternating two.
+var warnedFormats [4]atomic.Uint64
+
+// resetWarnedFormats forgets the values New warned of, for tests.
+func resetWarnedFormats() {
+	for i := range warnedFormats {
+		warnedFormats[i].Store(0)
+	}
+}
 
 // FromEnv returns New of the formats OTEL_PROPAGATORS names (ParseFormats):
 // unset, both, as the zero Propagator. Names it ignores are logged once
