@@ -4,6 +4,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -203,7 +204,9 @@ func negotiate(values []string) (useGzip, acceptable bool) {
 			q := 1.0
 			for param := range strings.SplitSeq(params, ";") {
 				if k, val, found := strings.Cut(param, "="); found && strings.EqualFold(strings.TrimSpace(k), "q") {
-					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil {
+					// NaN parses, but is no q-value: it counts as 1, as what
+					// does not parse (it chose neither coding, and 406).
+					if f, err := strconv.ParseFloat(strings.TrimSpace(val), 64); err == nil && !math.IsNaN(f) {
 						q = min(max(f, 0), 1)
 					}
 				}

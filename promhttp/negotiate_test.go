@@ -78,6 +78,8 @@ func TestEncodingNegotiation(t *testing.T) {
 		"gzip;Q=0":                           plain,
 		"":                                   plain,
 		"br":                                 plain,
+		"gzip;q=nan, identity;q=0":           gz,
+		"gzip;q=NaN":                         gz,
 	} {
 		if got := get(accept); got != want {
 			t.Errorf("Accept-Encoding %q: %s, want %s", accept, got, want)
