@@ -200,13 +200,16 @@ func (s *FSStore) Close() error {
 }
 
 // Release gives back what Reserve took for a value that was not stored.
+// What is reserved never goes below zero: a Put without Reserve took its
+// room out of it (stored), and a negative count would leave the budget
+// counting less than the directory holds for good.
 func (s *FSStore) Release(n int) {
 	if s.maxBytes == 0 {
 		return
 	}
 	s.mu.Lock()
-	s.pendBytes -= int64(n)
-	s.pendFiles--
+	s.pendBytes = max(0, s.pendBytes-int64(n))
+	s.pendFiles = max(0, s.pendFiles-1)
 	s.mu.Unlock()
 }
 
