@@ -12,7 +12,7 @@ test:
 	$(GO) test -count=1 $(PKGS)
 
 race:
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=$(BENCHTIME) -count=$(COUNT) ./engine/ ./encode/ ./bench/ | tee bench.txt
