@@ -109,7 +109,14 @@
 //     and only as much of the value as that keeps is formatted, so that
 //     a value of gigabytes costs no more (a level nested past 1,000 is
 //     null). SpanExporter, which converts the SDK's spans, writes slices
-//     of scalars as arrays.
+//     of scalars as arrays; it has no engine, so it cuts the string form
+//     of any other slice or map to its export.Exporter's MaxRequestBytes
+//     (4 MiB less 64 KiB by default), the longest any sent span can hold
+//     (one holding more is dropped as export.DropTooLarge), formatting
+//     only what that keeps, a level nested past 1,000 null as above. The
+//     SDK's own span limits come first: AttributeValueLengthLimit (none by
+//     default) cuts each string within a value, AttributeValueDepthLimit
+//     (64 by default) its nesting, though never a Resource's.
 //
 // ContextWithRun and ContextWithNode put flowtel's own handles into a
 // context as trace.Span values, so instrumented libraries called inside a

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -38,7 +39,11 @@ var ErrSpansDropped = errors.New("otelbridge: spans dropped by the exporter")
 // not (attribute.Slice of scalar and empty values), become OTLP arrays,
 // as OpenTelemetry's OTLP exporter writes them; a slice holding a slice
 // or a map, and a map, become their string form (attribute.Value.String),
-// the encoder writing no nested value. Flags carry the W3C trace flags and the OTLP
+// the encoder writing no nested value, cut at a rune's start to the
+// exporter's MaxRequestBytes (a span holding a longer one is too large to
+// send and is dropped as export.DropTooLarge either way): only as much of
+// the value as that keeps is formatted, and a level nested past 1,000 is
+// null. Flags carry the W3C trace flags and the OTLP
 // is-remote bits of the parent (and of each link), as the OpenTelemetry
 // OTLP exporter writes them.
 //
@@ -495,11 +500,33 @@ func (x *SpanExporter) convertKV(kv attribute.KeyValue) encode.KeyValue {
 			out.IsArray, out.Array = true, takeArray(&x.vals, vs, scalarValue)
 			break
 		}
-		out.Value = toAttr(kv).Value
+		out.Value = encode.StringValue(stringForm(v, x.valueBytes()))
+	case attribute.MAP:
+		out.Value = encode.StringValue(stringForm(v, x.valueBytes()))
 	default:
 		out.Value = toAttr(kv).Value
 	}
 	return out
+}
+
+// valueBytes returns the most of a value's string form the exporter
+// writes: its MaxRequestBytes, since a span holding a longer one is too
+// large to send (the exporter drops it, DropTooLarge), so the cut changes
+// no span that could be sent. Callers hold x.mu, x.exp not nil.
+func (x *SpanExporter) valueBytes() int {
+	return int(min(x.exp.MaxRequestBytes(), math.MaxInt-2*utf8.UTFMax))
+}
+
+// stringForm returns v's string form (attribute.Value.String) cut to
+// budget bytes at a rune's start, formatting only as much of v as that
+// keeps (clipValue): the string form of a 64 MiB slice of control
+// characters, escaped six bytes a byte, took gigabytes, and one nested
+// 100,000 deep overflowed the goroutine's stack, a fatal error.
+func stringForm(v attribute.Value, budget int) string {
+	// utf8.UTFMax more: clipValue may cut a string at a rune's start up
+	// to that many bytes short of its budget.
+	v, _ = clipValue(v, budget+utf8.UTFMax+1, 0)
+	return clipString(v.String(), budget)
 }
 
 // nested reports whether v holds values of its own (a slice or a map),
