@@ -11,9 +11,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 )
 
 // ErrLargeFieldStore is wrapped by the errors of HTTPStore.
@@ -35,6 +38,9 @@ type HTTPStore struct {
 	shown  string   // the base redacted, for messages
 	client *http.Client
 	header http.Header
+	// owned is whether the client's connections are the store's to
+	// close: the client NewHTTPStore made, or one of NewHTTPStoreClient.
+	owned bool
 }
 
 // maxStoreResponseBytes bounds what Put reads of a response body.
@@ -46,7 +52,11 @@ const maxStoreResponseBytes = 4 << 10
 // value that is not printable ASCII is refused, as in Config.Headers. A
 // nil client means NewHTTPStoreClient(30 * time.Second); a client without
 // a CheckRedirect is used as a copy that follows no redirect, as
-// NewHTTPStoreClient's.
+// NewHTTPStoreClient's. The client NewHTTPStore makes, and one made by
+// NewHTTPStoreClient, are the store's: Close closes their idle
+// connections (give each store its own). Any other client stays its
+// caller's: Close leaves its connections, and http.DefaultTransport's
+// for a client with no Transport, alone.
 func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTTPStore, error) {
 	// A value of no URL's shape, or whose host no host has, may be a
 	// header pasted here (api-key=<token>): it is not printed, as an
@@ -88,6 +98,7 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 	u.Fragment, u.RawFragment = "", ""
 	link := *u
 	link.User, link.RawQuery, link.ForceQuery = nil, "", false // "...?" put its "?" before the key
+	owned := client == nil || isStoreTransport(client.Transport)
 	if client == nil {
 		client = NewHTTPStoreClient(30 * time.Second)
 	} else if client.CheckRedirect == nil {
@@ -97,7 +108,7 @@ func NewHTTPStore(baseURL string, header http.Header, client *http.Client) (*HTT
 		c.CheckRedirect = refuseRedirect
 		client = &c
 	}
-	return &HTTPStore{base: u, link: link.String(), shown: redactURL(u), client: client, header: header.Clone()}, nil
+	return &HTTPStore{base: u, link: link.String(), shown: redactURL(u), client: client, header: header.Clone(), owned: owned}, nil
 }
 
 // hasAuthorization reports whether h holds an Authorization header, under
@@ -114,16 +125,40 @@ func hasAuthorization(h http.Header) bool {
 // NewHTTPStoreClient returns a client for an HTTPStore: timeout bounds each
 // request, redirects are not followed (a PUT's body is not sent again),
 // a response's headers hold at most maxStoreHeaderBytes, and its
-// connections are its own (Close closes them, not those of
-// http.DefaultTransport).
+// connections are its own, not http.DefaultTransport's: the Close of the
+// HTTPStore given it closes them.
 func NewHTTPStoreClient(timeout time.Duration) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxResponseHeaderBytes = maxStoreHeaderBytes
+	markStoreTransport(tr)
 	return &http.Client{
 		Timeout:       timeout,
 		Transport:     tr,
 		CheckRedirect: refuseRedirect,
 	}
+}
+
+// storeTransports holds, weakly, the transports NewHTTPStoreClient made:
+// an HTTPStore given a client of one owns its connections.
+var storeTransports sync.Map // weak.Pointer[http.Transport] -> struct{}
+
+// markStoreTransport records tr as NewHTTPStoreClient's until it is
+// collected.
+func markStoreTransport(tr *http.Transport) {
+	k := weak.Make(tr)
+	storeTransports.Store(k, struct{}{})
+	runtime.AddCleanup(tr, func(k weak.Pointer[http.Transport]) { storeTransports.Delete(k) }, k)
+}
+
+// isStoreTransport reports whether rt is a transport NewHTTPStoreClient
+// made.
+func isStoreTransport(rt http.RoundTripper) bool {
+	tr, ok := rt.(*http.Transport)
+	if !ok {
+		return false
+	}
+	_, ok = storeTransports.Load(weak.Make(tr))
+	return ok
 }
 
 // maxStoreHeaderBytes bounds the headers of a store's response, its
@@ -184,11 +219,15 @@ func (s *HTTPStore) Put(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
-// Close closes the idle connections of the store's client. Puts may still
-// be made after it (they open new connections).
+// Close closes the idle connections of the store's client when they are
+// the store's: those of the client NewHTTPStore made, or of one made by
+// NewHTTPStoreClient. A caller's other client is the caller's: its
+// connections, and those of http.DefaultTransport (shared by the whole
+// process) for a client with no Transport, are left alone. Puts may
+// still be made after it (they open new connections).
 func (s *HTTPStore) Close() error {
-	if s.client == nil {
-		return nil // the zero HTTPStore
+	if s.client == nil || !s.owned {
+		return nil // the zero HTTPStore, or a caller's client
 	}
 	s.client.CloseIdleConnections()
 	return nil
