@@ -171,8 +171,16 @@ func (s *FSStore) Reserve(n int) bool {
 }
 
 // recount counts the directory again, for files removed from outside.
+// Its reads of the directory, a stat per file (up to maxFiles), are made
+// before it takes the store's lock: Reserve and Release wait for the lock,
+// not for the count.
 func (s *FSStore) recount(done chan struct{}) {
 	entries, err := os.ReadDir(s.dir)
+	var b int64
+	var f int
+	if err == nil {
+		b, f = countDir(entries)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	defer close(done)
@@ -180,7 +188,6 @@ func (s *FSStore) recount(done chan struct{}) {
 	if err != nil {
 		return // the directory is gone: Puts fail and release their room
 	}
-	b, f := countDir(entries)
 	s.usedBytes, s.usedFiles = b+s.sinceBytes, f+s.sinceFiles
 }
 
