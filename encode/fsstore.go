@@ -215,9 +215,15 @@ func (s *FSStore) Release(n int) {
 		return
 	}
 	s.mu.Lock()
+	s.unpend(n)
+	s.mu.Unlock()
+}
+
+// unpend takes a value of n bytes out of what is reserved, never below
+// zero (see Release). The caller holds s.mu.
+func (s *FSStore) unpend(n int) {
 	s.pendBytes = max(0, s.pendBytes-int64(n))
 	s.pendFiles = max(0, s.pendFiles-1)
-	s.mu.Unlock()
 }
 
 // stored moves a value of n bytes from pending to used. A Put on a bounded
@@ -227,8 +233,7 @@ func (s *FSStore) stored(n int) {
 		return
 	}
 	s.mu.Lock()
-	s.pendBytes = max(0, s.pendBytes-int64(n))
-	s.pendFiles = max(0, s.pendFiles-1)
+	s.unpend(n)
 	s.usedBytes += int64(n)
 	s.usedFiles++
 	if s.counting {

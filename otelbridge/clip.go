@@ -32,11 +32,18 @@ func (s *bridgeSpan) valueBytes() int {
 func (s *bridgeSpan) attr(kv attribute.KeyValue) engine.Attr {
 	switch kv.Value.Type() {
 	case attribute.BOOLSLICE, attribute.INT64SLICE, attribute.FLOAT64SLICE, attribute.STRINGSLICE, attribute.SLICE, attribute.MAP:
-		// utf8.UTFMax more: clipValue may cut a string at a rune's start
-		// up to that many bytes short of its budget.
-		kv.Value, _ = clipValue(kv.Value, s.valueBytes()+utf8.UTFMax+1, 0)
+		kv.Value = clipKeeping(kv.Value, s.valueBytes())
 	}
 	return toAttr(kv)
+}
+
+// clipKeeping returns v clipped (clipValue) so that its string form
+// still begins with the first keep bytes of v's: utf8.UTFMax more than
+// keep, as clipValue may cut a string at a rune's start up to that many
+// bytes short of its budget.
+func clipKeeping(v attribute.Value, keep int) attribute.Value {
+	v, _ = clipValue(v, keep+utf8.UTFMax+1, 0)
+	return v
 }
 
 // clipValue returns a value whose string form (attribute.Value.String)

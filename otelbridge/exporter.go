@@ -523,10 +523,7 @@ func (x *SpanExporter) valueBytes() int {
 // characters, escaped six bytes a byte, took gigabytes, and one nested
 // 100,000 deep overflowed the goroutine's stack, a fatal error.
 func stringForm(v attribute.Value, budget int) string {
-	// utf8.UTFMax more: clipValue may cut a string at a rune's start up
-	// to that many bytes short of its budget.
-	v, _ = clipValue(v, budget+utf8.UTFMax+1, 0)
-	return clipString(v.String(), budget)
+	return clipString(clipKeeping(v, budget).String(), budget)
 }
 
 // nested reports whether v holds values of its own (a slice or a map),
